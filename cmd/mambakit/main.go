@@ -1,0 +1,63 @@
+// Command mambakit trains and compares Mamba models over modality plugins.
+//
+// Usage: mambakit <command> [flags]. Run "mambakit help" for the commands;
+// docs/cli.md documents each one.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// command is one subcommand. run gets the arguments after the command name
+// and writes its normal output to stdout.
+type command struct {
+	summary string
+	run     func(args []string, stdout io.Writer) error
+}
+
+// commands is the CLI's table of contents; each entry lives in its own file.
+var commands = map[string]command{
+	"bench": {"measure training and scan speed (bench train | bench scan)", runBench},
+}
+
+func main() {
+	os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func mainExit(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "mambakit: unknown command %q (run \"mambakit help\")\n", args[0])
+		return 2
+	}
+	if err := cmd.run(args[1:], stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "mambakit %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "mambakit: Mamba models over modality plugins (docs/cli.md)")
+	fmt.Fprintln(w, "\nUsage: mambakit <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+}
