@@ -1,0 +1,61 @@
+package kernels
+
+import "math"
+
+// Softplus returns log(1 + e^x), and x itself above 20 (the threshold of
+// PyTorch's softplus, which the reference uses for Δ).
+func Softplus(x float32) float32 {
+	if x > 20 {
+		return x
+	}
+	return float32(math.Log1p(math.Exp(float64(x))))
+}
+
+// softplusGrad is d softplus(x)/dx: the logistic sigmoid, 1 above 20.
+func softplusGrad(x float32) float32 {
+	if x > 20 {
+		return 1
+	}
+	return sigmoid(x)
+}
+
+// InvSoftplus returns the y with softplus(y) = x, for x > 0: the dt_proj
+// bias initialisation, y = x + log(-expm1(-x)).
+func InvSoftplus(x float64) float64 { return x + math.Log(-math.Expm1(-x)) }
+
+func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+
+// SiLU returns x·σ(x).
+func SiLU(x float32) float32 { return x * sigmoid(x) }
+
+// siluGrad is d silu(x)/dx = σ(x)·(1 + x·(1 − σ(x))).
+func siluGrad(x float32) float32 {
+	s := sigmoid(x)
+	return s * (1 + x*(1-s))
+}
+
+// SiLUForward sets y[i] = silu(x[i]). Shapes: x, y (n).
+func SiLUForward(y, x []float32) {
+	if len(y) < len(x) {
+		panic("kernels: silu: len(y) < len(x)")
+	}
+	n := len(x)
+	parallel(n, parts(n, 4096), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			y[i] = SiLU(x[i])
+		}
+	})
+}
+
+// SiLUBackward sets dx[i] = dy[i]·silu'(x[i]). Shapes: dx, dy, x (n).
+func SiLUBackward(dx, dy, x []float32) {
+	if len(dx) < len(x) || len(dy) < len(x) {
+		panic("kernels: silu backward: short buffer")
+	}
+	n := len(x)
+	parallel(n, parts(n, 4096), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dx[i] = dy[i] * siluGrad(x[i])
+		}
+	})
+}

@@ -1,0 +1,89 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// Tolerances, declared once: fused float32 kernels against the float64-summing
+// reference, measured as max|got−want| / max(1, max|want|) ("scale error").
+const (
+	tolFloat32 = 2e-5 // elementwise and short sums
+	tolScan    = 1e-4 // recurrences over L steps and sums over B·L
+)
+
+const guardLen = 17
+
+// guardNaN is the bit pattern written around outputs; a kernel that writes
+// out of bounds changes it.
+var guardNaN = math.Float32frombits(0x7fc0dead)
+
+// guarded returns a slice of n elements inside a buffer whose guard regions
+// on both sides hold guardNaN, and a func that fails the test if a guard
+// changed.
+func guarded(t *testing.T, name string, n int) ([]float32, func()) {
+	buf := make([]float32, n+2*guardLen)
+	for i := range buf {
+		buf[i] = guardNaN
+	}
+	x := buf[guardLen : guardLen+n : guardLen+n]
+	return x, func() {
+		t.Helper()
+		for i, v := range buf {
+			if (i < guardLen || i >= guardLen+n) && math.Float32bits(v) != 0x7fc0dead {
+				t.Errorf("%s: guard element %d overwritten (%v)", name, i-guardLen, v)
+				return
+			}
+		}
+	}
+}
+
+func randSlice(r *rand.Rand, n int, lo, hi float32) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = lo + (hi-lo)*r.Float32()
+	}
+	return x
+}
+
+// scaleErr is max|got−want| / max(1e-30, max|want|), and the first index
+// where the difference is largest.
+func scaleErr(got, want []float32) (float64, int) {
+	var maxDiff, maxRef float64
+	at := 0
+	for i := range want {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if math.IsNaN(float64(got[i])) != math.IsNaN(float64(want[i])) {
+			d = math.Inf(1)
+		}
+		if d > maxDiff {
+			maxDiff, at = d, i
+		}
+		maxRef = max(maxRef, math.Abs(float64(want[i])))
+	}
+	return maxDiff / max(maxRef, 1e-30), at
+}
+
+func checkClose(t *testing.T, name string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: len %d, want %d", name, len(got), len(want))
+	}
+	if e, at := scaleErr(got, want); e > tol {
+		t.Errorf("%s: scale error %.3g > %.1g (first worst index %d: got %v want %v)", name, e, tol, at, got[at], want[at])
+	}
+}
+
+// forThreads runs f once single-threaded and once with 3 threads.
+func forThreads(t *testing.T, f func(t *testing.T)) {
+	old := Threads()
+	defer SetThreads(old)
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("threads=%d", n), func(t *testing.T) {
+			SetThreads(n)
+			f(t)
+		})
+	}
+}

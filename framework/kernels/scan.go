@@ -1,0 +1,175 @@
+package kernels
+
+// ScanChunk is the number of time steps between the states that the forward
+// scan saves for the backward pass; backward recomputes the states inside a
+// chunk from the saved one. Memory for the saved states is B·D·⌈L/K⌉·N
+// instead of the B·L·D·N that a plain backward would keep.
+const ScanChunk = 64
+
+// Scan holds the inputs, outputs and saved states of one selective scan
+// (Mamba paper Algorithm 2, S6), fused with the softplus of Δ, the D skip
+// and the SiLU gate. For every batch row b and channel d, over time t:
+//
+//	Δ[t]  = softplus(Delta[b,t,d] + DeltaBias[d])        (identity above 20)
+//	Ā[t,n] = exp(Δ[t]·A[d,n])
+//	h[t,n] = Ā[t,n]·h[t-1,n] + Δ[t]·B[b,t,n]·U[b,t,d]     (h[-1] = H0[b,d,:])
+//	y[t]  = Σ_n C[b,t,n]·h[t,n] + Dskip[d]·U[b,t,d]
+//	Y[b,t,d] = y[t]·silu(Z[b,t,d])                         (y[t] when Z is nil)
+//
+// When Reset[b*L+t] is true, position t starts a new document: h[t-1] is
+// taken as zero, so no state crosses the boundary (packed sequences).
+// HT receives h[L-1] for every (b, d): the state to carry into the next
+// chunk of a long sequence.
+//
+// Shapes (row-major): U, Delta, Z, Y (B, L, D); A (D, N); Bm, Cm (B, L, N);
+// DeltaBias, Dskip (D); H0, HT (B, D, N); Reset (B, L); Saved (B, D, ⌈L/K⌉, N)
+// with K = ScanChunk. Optional: DeltaBias, Dskip, Z, Reset, H0, HT (nil means
+// zero bias, no skip, no gate, no resets, a zero initial state, and no final
+// state out). Saved is filled by the forward pass and read by Backward; it
+// may be nil when no backward pass follows.
+//
+// A later variant adds complex A and per-channel (non-selective) B, C as
+// extra fields; the recurrence per (b, d) keeps this shape.
+//
+// References: Gu and Dao 2023, Algorithm 2 and Section 3.3;
+// selective_scan_ref in state-spaces/mamba (mamba_ssm/ops/selective_scan_interface.py).
+type Scan struct {
+	B, L, D, N int
+
+	U, Delta, DeltaBias []float32
+	A                   []float32
+	Bm, Cm              []float32
+	Dskip, Z            []float32
+	Reset               []bool
+	H0                  []float32
+
+	Y, HT []float32
+	Saved []float32
+}
+
+// ScanGrads holds the gradients of a Scan. Backward overwrites every non-nil
+// field: DU, DDelta, DZ (B, L, D); DA (D, N); DBm, DCm (B, L, N);
+// DDeltaBias, DDskip (D); DH0 (B, D, N). DDelta is the gradient w.r.t. the
+// Delta input (before bias and softplus), so DDeltaBias is its sum over b, t.
+// DHT (B, D, N), optional, is the incoming gradient w.r.t. the final state.
+type ScanGrads struct {
+	DY, DHT []float32
+
+	DU, DDelta, DDeltaBias []float32
+	DA                     []float32
+	DBm, DCm               []float32
+	DDskip, DZ             []float32
+	DH0                    []float32
+}
+
+// SavedLen is the length of Scan.Saved for the given sizes.
+func SavedLen(B, L, D, N int) int { return B * D * chunks(L) * N }
+
+func chunks(L int) int { return (L + ScanChunk - 1) / ScanChunk }
+
+func (s *Scan) check() {
+	B, L, D, N := s.B, s.L, s.D, s.N
+	if B < 0 || L < 0 || D < 0 || N < 0 {
+		panic("kernels: negative scan size")
+	}
+	need := func(x []float32, n int, msg string, optional bool) {
+		if optional && x == nil {
+			return
+		}
+		if len(x) < n {
+			panic("kernels: scan: len(" + msg + ") too short")
+		}
+	}
+	bld, bln := B*L*D, B*L*N
+	need(s.U, bld, "U", false)
+	need(s.Delta, bld, "Delta", false)
+	need(s.DeltaBias, D, "DeltaBias", true)
+	need(s.A, D*N, "A", false)
+	need(s.Bm, bln, "Bm", false)
+	need(s.Cm, bln, "Cm", false)
+	need(s.Dskip, D, "Dskip", true)
+	need(s.Z, bld, "Z", true)
+	need(s.H0, B*D*N, "H0", true)
+	need(s.Y, bld, "Y", false)
+	need(s.HT, B*D*N, "HT", true)
+	need(s.Saved, SavedLen(B, L, D, N), "Saved", true)
+	if s.Reset != nil && len(s.Reset) < B*L {
+		panic("kernels: scan: len(Reset) too short")
+	}
+}
+
+func (g *ScanGrads) check(s *Scan) {
+	B, L, D, N := s.B, s.L, s.D, s.N
+	if s.Saved == nil {
+		panic("kernels: scan backward needs the Saved states of the forward pass")
+	}
+	need := func(x []float32, n int, msg string) {
+		if x != nil && len(x) < n {
+			panic("kernels: scan backward: len(" + msg + ") too short")
+		}
+	}
+	if g.DY == nil {
+		panic("kernels: scan backward: DY is nil")
+	}
+	bld, bln := B*L*D, B*L*N
+	need(g.DY, bld, "DY")
+	need(g.DHT, B*D*N, "DHT")
+	need(g.DU, bld, "DU")
+	need(g.DDelta, bld, "DDelta")
+	need(g.DDeltaBias, D, "DDeltaBias")
+	need(g.DA, D*N, "DA")
+	need(g.DBm, bln, "DBm")
+	need(g.DCm, bln, "DCm")
+	need(g.DDskip, D, "DDskip")
+	need(g.DZ, bld, "DZ")
+	need(g.DH0, B*D*N, "DH0")
+	if g.DZ != nil && s.Z == nil {
+		panic("kernels: scan backward: DZ given but the forward had no gate Z")
+	}
+}
+
+// Forward runs the scan: it fills Y, and HT and Saved when they are non-nil.
+// Work is split over channels d.
+func (s *Scan) Forward() {
+	s.check()
+	p := parts(s.D, 1)
+	parallel(s.D, p, func(_, d0, d1 int) { scanForwardRange(s, d0, d1) })
+}
+
+// Backward computes the gradients of the scan from g.DY (and g.DHT) using
+// the states saved by Forward. Work is split over channels d; the
+// gradients w.r.t. Bm and Cm, which sum over channels, are reduced across
+// workers in a fixed order.
+func (s *Scan) Backward(g *ScanGrads) {
+	s.check()
+	g.check(s)
+	B, L, N := s.B, s.L, s.N
+	p := parts(s.D, 1)
+	// Per-worker partial sums of dB and dC: (p, B, L, 2N).
+	part := make([]float32, p*B*L*2*N)
+	parallel(s.D, p, func(w, d0, d1 int) {
+		scanBackwardRange(s, g, d0, d1, part[w*B*L*2*N:(w+1)*B*L*2*N])
+	})
+	if g.DBm == nil && g.DCm == nil {
+		return
+	}
+	rows := B * L
+	parallel(rows, parts(rows, 64), func(_, r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			for n := 0; n < N; n++ {
+				var db, dc float32
+				for w := 0; w < p; w++ {
+					q := part[w*rows*2*N+r*2*N:]
+					db += q[n]
+					dc += q[N+n]
+				}
+				if g.DBm != nil {
+					g.DBm[r*N+n] = db
+				}
+				if g.DCm != nil {
+					g.DCm[r*N+n] = dc
+				}
+			}
+		}
+	})
+}

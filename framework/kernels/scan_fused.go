@@ -1,0 +1,195 @@
+package kernels
+
+import "math"
+
+// This file is the fused scan: one pass per (b, d) over time with the state
+// h (N values) kept local, nothing of size B·L·D·N allocated. The backward
+// pass walks the chunks of ScanChunk steps in reverse, recomputes the states
+// of a chunk from the one saved by the forward pass, then runs the adjoint
+// recurrence backwards through the chunk.
+
+func scanForwardRange(s *Scan, d0, d1 int) {
+	B, L, D, N := s.B, s.L, s.D, s.N
+	h := make([]float32, N)
+	nc := chunks(L)
+	for b := 0; b < B; b++ {
+		for d := d0; d < d1; d++ {
+			if s.H0 != nil {
+				copy(h, s.H0[(b*D+d)*N:(b*D+d+1)*N])
+			} else {
+				clear(h)
+			}
+			a := s.A[d*N : (d+1)*N]
+			var bias, skip float32
+			if s.DeltaBias != nil {
+				bias = s.DeltaBias[d]
+			}
+			if s.Dskip != nil {
+				skip = s.Dskip[d]
+			}
+			for t := 0; t < L; t++ {
+				if s.Saved != nil && t%ScanChunk == 0 {
+					copy(s.Saved[((b*D+d)*nc+t/ScanChunk)*N:], h)
+				}
+				if s.Reset != nil && s.Reset[b*L+t] {
+					clear(h)
+				}
+				i := (b*L+t)*D + d
+				u := s.U[i]
+				dt := Softplus(s.Delta[i] + bias)
+				bm := s.Bm[(b*L+t)*N : (b*L+t+1)*N]
+				cm := s.Cm[(b*L+t)*N : (b*L+t+1)*N]
+				dtu := dt * u
+				var y float32
+				for n := range h {
+					hn := exp32(dt*a[n])*h[n] + dtu*bm[n]
+					h[n] = hn
+					y += cm[n] * hn
+				}
+				y += skip * u
+				if s.Z != nil {
+					y *= SiLU(s.Z[i])
+				}
+				s.Y[i] = y
+			}
+			if s.HT != nil {
+				copy(s.HT[(b*D+d)*N:], h)
+			}
+		}
+	}
+}
+
+// scanBackwardRange computes the gradients for channels [d0, d1). part
+// (B, L, 2N) receives this worker's partial sums of dB (first N) and dC.
+func scanBackwardRange(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
+	B, L, D, N := s.B, s.L, s.D, s.N
+	K := ScanChunk
+	nc := chunks(L)
+	hs := make([]float32, K*N) // states h[t] of the chunk being walked
+	as := make([]float32, K*N) // Ā[t,n] of the chunk
+	dts := make([]float32, K)  // Δ[t] of the chunk
+	dh := make([]float32, N)
+	dA := make([]float64, N)
+	for d := d0; d < d1; d++ {
+		a := s.A[d*N : (d+1)*N]
+		var bias, skip float32
+		if s.DeltaBias != nil {
+			bias = s.DeltaBias[d]
+		}
+		if s.Dskip != nil {
+			skip = s.Dskip[d]
+		}
+		clear(dA)
+		var dSkip, dBias float64
+		for b := 0; b < B; b++ {
+			if g.DHT != nil {
+				copy(dh, g.DHT[(b*D+d)*N:(b*D+d+1)*N])
+			} else {
+				clear(dh)
+			}
+			for c := nc - 1; c >= 0; c-- {
+				t0 := c * K
+				t1 := min(L, t0+K)
+				saved := s.Saved[((b*D+d)*nc+c)*N : ((b*D+d)*nc+c+1)*N]
+				// Recompute Δ, Ā and h over the chunk.
+				prev := saved
+				for t := t0; t < t1; t++ {
+					i := (b*L+t)*D + d
+					dt := Softplus(s.Delta[i] + bias)
+					dts[t-t0] = dt
+					dtu := dt * s.U[i]
+					bm := s.Bm[(b*L+t)*N : (b*L+t+1)*N]
+					ht := hs[(t-t0)*N : (t-t0+1)*N]
+					at := as[(t-t0)*N : (t-t0+1)*N]
+					reset := s.Reset != nil && s.Reset[b*L+t]
+					for n := 0; n < N; n++ {
+						an := exp32(dt * a[n])
+						at[n] = an
+						hp := prev[n]
+						if reset {
+							hp = 0
+						}
+						ht[n] = an*hp + dtu*bm[n]
+					}
+					prev = ht
+				}
+				// Adjoint recurrence, t from t1-1 down to t0.
+				for t := t1 - 1; t >= t0; t-- {
+					i := (b*L+t)*D + d
+					u := s.U[i]
+					dt := dts[t-t0]
+					ht := hs[(t-t0)*N : (t-t0+1)*N]
+					at := as[(t-t0)*N : (t-t0+1)*N]
+					hprev := saved
+					if t > t0 {
+						hprev = hs[(t-t0-1)*N : (t-t0)*N]
+					}
+					reset := s.Reset != nil && s.Reset[b*L+t]
+					bm := s.Bm[(b*L+t)*N : (b*L+t+1)*N]
+					cm := s.Cm[(b*L+t)*N : (b*L+t+1)*N]
+					pb := part[(b*L+t)*2*N : (b*L+t)*2*N+N]
+					pc := part[(b*L+t)*2*N+N : (b*L+t+1)*2*N]
+
+					gy := g.DY[i]
+					if s.Z != nil {
+						// Recompute the ungated output for dZ.
+						var y float32
+						for n := 0; n < N; n++ {
+							y += cm[n] * ht[n]
+						}
+						y += skip * u
+						z := s.Z[i]
+						if g.DZ != nil {
+							g.DZ[i] = gy * y * siluGrad(z)
+						}
+						gy *= SiLU(z)
+					}
+					dSkip += float64(gy * u)
+					du := gy * skip
+					var ddt float32
+					dtu := dt * u
+					for n := 0; n < N; n++ {
+						pc[n] += gy * ht[n]
+						dhn := dh[n] + gy*cm[n]
+						pb[n] += dhn * dtu
+						du += dhn * dt * bm[n]
+						ddt += dhn * bm[n] * u
+						if reset {
+							dh[n] = 0
+							continue
+						}
+						// d/dΔ of Ā·h[t-1] = A·Ā·h[t-1]; d/dA = Δ·Ā·h[t-1].
+						x := dhn * at[n] * hprev[n]
+						ddt += x * a[n]
+						dA[n] += float64(x * dt)
+						dh[n] = dhn * at[n]
+					}
+					if g.DU != nil {
+						g.DU[i] = du
+					}
+					dRaw := ddt * softplusGrad(s.Delta[i]+bias)
+					if g.DDelta != nil {
+						g.DDelta[i] = dRaw
+					}
+					dBias += float64(dRaw)
+				}
+			}
+			if g.DH0 != nil {
+				copy(g.DH0[(b*D+d)*N:], dh)
+			}
+		}
+		if g.DA != nil {
+			for n := 0; n < N; n++ {
+				g.DA[d*N+n] = float32(dA[n])
+			}
+		}
+		if g.DDskip != nil {
+			g.DDskip[d] = float32(dSkip)
+		}
+		if g.DDeltaBias != nil {
+			g.DDeltaBias[d] = float32(dBias)
+		}
+	}
+}
+
+func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }

@@ -1,0 +1,282 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// scanCase builds a random scan problem. Inputs are in the ranges the
+// backbone produces: Delta around the inverse softplus of 0.001..0.1, A
+// negative, B, C, U of order 1.
+type scanCase struct {
+	B, L, D, N            int
+	gate, reset, h0, skip bool
+	bias, dht             bool
+}
+
+func (c scanCase) String() string {
+	return fmt.Sprintf("B%dL%dD%dN%d/gate=%v,reset=%v,h0=%v", c.B, c.L, c.D, c.N, c.gate, c.reset, c.h0)
+}
+
+func (c scanCase) build(seed uint64) *Scan {
+	r := rand.New(rand.NewPCG(seed, 7))
+	B, L, D, N := c.B, c.L, c.D, c.N
+	s := &Scan{B: B, L: L, D: D, N: N,
+		U:     randSlice(r, B*L*D, -2, 2),
+		Delta: randSlice(r, B*L*D, -6, 1),
+		A:     randSlice(r, D*N, -4, -0.1),
+		Bm:    randSlice(r, B*L*N, -1, 1),
+		Cm:    randSlice(r, B*L*N, -1, 1),
+	}
+	if c.bias {
+		s.DeltaBias = randSlice(r, D, -3, 0)
+	}
+	if c.skip {
+		s.Dskip = randSlice(r, D, 0.5, 1.5)
+	}
+	if c.gate {
+		s.Z = randSlice(r, B*L*D, -3, 3)
+	}
+	if c.h0 {
+		s.H0 = randSlice(r, B*D*N, -1, 1)
+	}
+	if c.reset {
+		s.Reset = make([]bool, B*L)
+		for i := range s.Reset {
+			s.Reset[i] = r.IntN(7) == 0
+		}
+	}
+	return s
+}
+
+var scanCases = []scanCase{
+	{B: 1, L: 1, D: 1, N: 1},
+	{B: 1, L: 3, D: 3, N: 4, bias: true, skip: true},
+	{B: 2, L: 17, D: 3, N: 16, gate: true, bias: true, skip: true, h0: true, dht: true},
+	{B: 3, L: 65, D: 5, N: 17, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true},
+	{B: 1, L: 255, D: 17, N: 8, gate: true, reset: true, bias: true, skip: true},
+	{B: 2, L: 129, D: 4, N: 3, h0: true, dht: true},
+	{B: 1, L: 0, D: 2, N: 2, h0: true},
+}
+
+func TestScanForwardMatchesReference(t *testing.T) {
+	for _, c := range scanCases {
+		t.Run(c.String(), func(t *testing.T) {
+			forThreads(t, func(t *testing.T) {
+				s := c.build(1)
+				want := make([]float32, c.B*c.L*c.D)
+				wantHT := make([]float32, c.B*c.D*c.N)
+				s.Y, s.HT = want, wantHT
+				s.ForwardRef()
+
+				y, checkY := guarded(t, "Y", c.B*c.L*c.D)
+				ht, checkHT := guarded(t, "HT", c.B*c.D*c.N)
+				saved, checkSaved := guarded(t, "Saved", SavedLen(c.B, c.L, c.D, c.N))
+				inputs := snapshot(s)
+				s.Y, s.HT, s.Saved = y, ht, saved
+				s.Forward()
+				checkY()
+				checkHT()
+				checkSaved()
+				inputs.check(t, s)
+				checkClose(t, "Y", y, want, tolScan)
+				checkClose(t, "HT", ht, wantHT, tolScan)
+			})
+		})
+	}
+}
+
+func TestScanBackwardMatchesReference(t *testing.T) {
+	for _, c := range scanCases {
+		t.Run(c.String(), func(t *testing.T) {
+			forThreads(t, func(t *testing.T) {
+				s := c.build(2)
+				B, L, D, N := c.B, c.L, c.D, c.N
+				s.Y = make([]float32, B*L*D)
+				s.HT = make([]float32, B*D*N)
+				s.Saved = make([]float32, SavedLen(B, L, D, N))
+				s.Forward()
+				r := rand.New(rand.NewPCG(3, 3))
+				dy := randSlice(r, B*L*D, -1, 1)
+				var dht []float32
+				if c.dht {
+					dht = randSlice(r, B*D*N, -1, 1)
+				}
+				want := newGrads(s, dy, dht, nil)
+				s.BackwardRef(want.g)
+				got := newGrads(s, dy, dht, t)
+				s.Backward(got.g)
+				got.checkGuards()
+				for _, f := range gradFields(want.g) {
+					checkClose(t, f.name, f.get(got.g), f.get(want.g), tolScan)
+				}
+			})
+		})
+	}
+}
+
+// TestScanBackwardFiniteDifferences checks the reference backward itself
+// against central differences of loss = Σ Y·R + Σ HT·S.
+func TestScanBackwardFiniteDifferences(t *testing.T) {
+	c := scanCase{B: 2, L: 9, D: 2, N: 3, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true}
+	s := c.build(4)
+	B, L, D, N := c.B, c.L, c.D, c.N
+	s.Reset = make([]bool, B*L)
+	s.Reset[5] = true
+	r := rand.New(rand.NewPCG(5, 5))
+	R := randSlice(r, B*L*D, -1, 1)
+	S := randSlice(r, B*D*N, -1, 1)
+	s.Y = make([]float32, B*L*D)
+	s.HT = make([]float32, B*D*N)
+	s.Saved = make([]float32, SavedLen(B, L, D, N))
+	loss := func() float64 {
+		s.ForwardRef()
+		var l float64
+		for i, v := range s.Y {
+			l += float64(v) * float64(R[i])
+		}
+		for i, v := range s.HT {
+			l += float64(v) * float64(S[i])
+		}
+		return l
+	}
+	s.Forward()
+	g := newGrads(s, R, S, nil)
+	s.Backward(g.g)
+	inputs := []struct {
+		name string
+		x    []float32
+		grad []float32
+	}{
+		{"U", s.U, g.g.DU}, {"Delta", s.Delta, g.g.DDelta}, {"DeltaBias", s.DeltaBias, g.g.DDeltaBias},
+		{"A", s.A, g.g.DA}, {"Bm", s.Bm, g.g.DBm}, {"Cm", s.Cm, g.g.DCm}, {"Dskip", s.Dskip, g.g.DDskip},
+		{"Z", s.Z, g.g.DZ}, {"H0", s.H0, g.g.DH0},
+	}
+	const eps = 1e-2
+	for _, in := range inputs {
+		num := make([]float32, len(in.x))
+		for i := range in.x {
+			x0 := in.x[i]
+			in.x[i] = x0 + eps
+			lp := loss()
+			in.x[i] = x0 - eps
+			lm := loss()
+			in.x[i] = x0
+			num[i] = float32((lp - lm) / (2 * eps))
+		}
+		if e, at := scaleErr(in.grad, num); e > 2e-3 {
+			t.Errorf("d loss/d %s: scale error %.3g vs finite differences (index %d: %v vs %v)", in.name, e, at, in.grad[at], num[at])
+		}
+	}
+}
+
+func TestScanDeterministic(t *testing.T) {
+	SetThreads(3)
+	defer SetThreads(0)
+	c := scanCases[3]
+	run := func() []float32 {
+		s := c.build(9)
+		B, L, D, N := c.B, c.L, c.D, c.N
+		s.Y = make([]float32, B*L*D)
+		s.Saved = make([]float32, SavedLen(B, L, D, N))
+		s.Forward()
+		g := newGrads(s, s.Y, nil, nil)
+		s.Backward(g.g)
+		return slices.Concat(s.Y, g.g.DBm, g.g.DA, g.g.DU)
+	}
+	a, b := run(), run()
+	if !slices.Equal(a, b) {
+		t.Fatal("two identical scans gave different bits")
+	}
+}
+
+// inputSnapshot detects writes to read-only inputs.
+type inputSnapshot struct{ bufs [][]float32 }
+
+func snapshot(s *Scan) inputSnapshot {
+	var in inputSnapshot
+	for _, x := range [][]float32{s.U, s.Delta, s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.Z, s.H0} {
+		in.bufs = append(in.bufs, slices.Clone(x))
+	}
+	return in
+}
+
+func (in inputSnapshot) check(t *testing.T, s *Scan) {
+	t.Helper()
+	for i, x := range [][]float32{s.U, s.Delta, s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.Z, s.H0} {
+		if !slices.Equal(x, in.bufs[i]) {
+			t.Errorf("input %d was modified", i)
+		}
+	}
+}
+
+type gradSet struct {
+	g      *ScanGrads
+	checks []func()
+}
+
+func (gs *gradSet) checkGuards() {
+	for _, c := range gs.checks {
+		c()
+	}
+}
+
+// newGrads allocates every gradient the scan can produce (guarded when t is
+// non-nil).
+func newGrads(s *Scan, dy, dht []float32, t *testing.T) *gradSet {
+	B, L, D, N := s.B, s.L, s.D, s.N
+	gs := &gradSet{g: &ScanGrads{DY: dy, DHT: dht}}
+	alloc := func(name string, n int) []float32 {
+		if t == nil {
+			return make([]float32, n)
+		}
+		x, c := guarded(t, name, n)
+		gs.checks = append(gs.checks, c)
+		return x
+	}
+	g := gs.g
+	g.DU = alloc("DU", B*L*D)
+	g.DDelta = alloc("DDelta", B*L*D)
+	g.DA = alloc("DA", D*N)
+	g.DBm = alloc("DBm", B*L*N)
+	g.DCm = alloc("DCm", B*L*N)
+	g.DH0 = alloc("DH0", B*D*N)
+	if s.DeltaBias != nil {
+		g.DDeltaBias = alloc("DDeltaBias", D)
+	}
+	if s.Dskip != nil {
+		g.DDskip = alloc("DDskip", D)
+	}
+	if s.Z != nil {
+		g.DZ = alloc("DZ", B*L*D)
+	}
+	return gs
+}
+
+type gradField struct {
+	name string
+	get  func(*ScanGrads) []float32
+}
+
+func gradFields(g *ScanGrads) []gradField {
+	all := []gradField{
+		{"DU", func(g *ScanGrads) []float32 { return g.DU }},
+		{"DDelta", func(g *ScanGrads) []float32 { return g.DDelta }},
+		{"DA", func(g *ScanGrads) []float32 { return g.DA }},
+		{"DBm", func(g *ScanGrads) []float32 { return g.DBm }},
+		{"DCm", func(g *ScanGrads) []float32 { return g.DCm }},
+		{"DH0", func(g *ScanGrads) []float32 { return g.DH0 }},
+		{"DDeltaBias", func(g *ScanGrads) []float32 { return g.DDeltaBias }},
+		{"DDskip", func(g *ScanGrads) []float32 { return g.DDskip }},
+		{"DZ", func(g *ScanGrads) []float32 { return g.DZ }},
+	}
+	var out []gradField
+	for _, f := range all {
+		if f.get(g) != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
