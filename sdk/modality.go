@@ -88,6 +88,7 @@ type Dataset struct {
 // Split is one part of a Dataset.
 type Split struct {
 	File      string // token file, relative to Dataset.Dir
+	DocsFile  string // document start offsets, relative to Dataset.Dir
 	Tokens    int64
 	Units     int64 // bytes, bases or samples the tokens stand for
 	Documents int64
