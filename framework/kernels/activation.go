@@ -59,3 +59,18 @@ func SiLUBackward(dx, dy, x []float32) {
 		}
 	})
 }
+
+// siluGeneric is the reference for SiLUForward and SiLUBackward, in float64:
+// y = x/(1+e^−x), dx = dy·σ(x)·(1 + x·(1−σ(x))).
+func siluGeneric(y, dx, dy, x []float32) {
+	for i, v := range x {
+		xv := float64(v)
+		s := 1 / (1 + math.Exp(-xv))
+		if y != nil {
+			y[i] = float32(xv * s)
+		}
+		if dx != nil {
+			dx[i] = float32(float64(dy[i]) * s * (1 + xv*(1-s)))
+		}
+	}
+}

@@ -48,7 +48,7 @@ func randSlice(r *rand.Rand, n int, lo, hi float32) []float32 {
 	return x
 }
 
-// scaleErr is max|got−want| / max(1e-30, max|want|), and the first index
+// scaleErr is max|got−want| / max(1e-3, max|want|), and the first index
 // where the difference is largest.
 func scaleErr(got, want []float32) (float64, int) {
 	var maxDiff, maxRef float64
@@ -63,7 +63,7 @@ func scaleErr(got, want []float32) (float64, int) {
 		}
 		maxRef = max(maxRef, math.Abs(float64(want[i])))
 	}
-	return maxDiff / max(maxRef, 1e-30), at
+	return maxDiff / max(maxRef, 1e-3), at
 }
 
 func checkClose(t *testing.T, name string, got, want []float32, tol float64) {

@@ -1,0 +1,94 @@
+package kernels
+
+import "math"
+
+// CrossEntropy returns the summed cross-entropy of the targets under the
+// softmax of each logits row, and the number of rows counted:
+//
+//	loss = Σ_m [ logsumexp(logits[m,:]) − logits[m, target[m]] ]
+//
+// Rows whose target is negative are ignored (padding). When dlogits is
+// non-nil it receives scale·(softmax(logits[m,:]) − onehot(target[m])),
+// and zero on ignored rows; pass scale = 1/count for a mean loss.
+// Shapes: logits, dlogits (M, V); targets (M). Targets must be < V.
+// Sums are in float64; per-row losses are added in row order.
+func CrossEntropy(dlogits, logits []float32, targets []int32, V int, scale float32) (loss float64, count int) {
+	M := len(targets)
+	if len(logits) < M*V || (dlogits != nil && len(dlogits) < M*V) {
+		panic("kernels: cross-entropy: buffer too short")
+	}
+	rowLoss := make([]float64, M)
+	parallel(M, parts(M, 16), func(_, lo, hi int) {
+		for m := lo; m < hi; m++ {
+			tgt := int(targets[m])
+			row := logits[m*V : (m+1)*V]
+			if tgt < 0 {
+				if dlogits != nil {
+					clear(dlogits[m*V : (m+1)*V])
+				}
+				continue
+			}
+			if tgt >= V {
+				panic("kernels: cross-entropy: target out of range")
+			}
+			mx := float64(row[0])
+			for _, v := range row {
+				mx = max(mx, float64(v))
+			}
+			var sum float64
+			for _, v := range row {
+				sum += math.Exp(float64(v) - mx)
+			}
+			lse := mx + math.Log(sum)
+			rowLoss[m] = lse - float64(row[tgt])
+			if dlogits != nil {
+				d := dlogits[m*V : (m+1)*V]
+				for i, v := range row {
+					d[i] = scale * float32(math.Exp(float64(v)-lse))
+				}
+				d[tgt] -= scale
+			}
+		}
+	})
+	for m, l := range rowLoss {
+		if targets[m] >= 0 {
+			loss += l
+			count++
+		}
+	}
+	return loss, count
+}
+
+// crossEntropyGeneric is the reference for CrossEntropy: single-threaded,
+// float64 throughout, softmax by the definition.
+func crossEntropyGeneric(dlogits, logits []float32, targets []int32, V int, scale float32) (loss float64, count int) {
+	for m, tgt := range targets {
+		row := logits[m*V : (m+1)*V]
+		if tgt < 0 {
+			if dlogits != nil {
+				clear(dlogits[m*V : (m+1)*V])
+			}
+			continue
+		}
+		mx := math.Inf(-1)
+		for _, v := range row {
+			mx = math.Max(mx, float64(v))
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v) - mx)
+		}
+		loss += -(float64(row[tgt]) - mx - math.Log(z))
+		count++
+		if dlogits != nil {
+			for i, v := range row {
+				p := math.Exp(float64(v)-mx) / z
+				if i == int(tgt) {
+					p--
+				}
+				dlogits[m*V+i] = float32(float64(scale) * p)
+			}
+		}
+	}
+	return loss, count
+}

@@ -1,0 +1,177 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+var awkward = []int{1, 3, 17, 255}
+
+func TestSiLUMatchesReference(t *testing.T) {
+	for _, n := range append(awkward, 10000) {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			forThreads(t, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(1, uint64(n)))
+				x := randSlice(r, n, -30, 30)
+				dy := randSlice(r, n, -1, 1)
+				wantY, wantDX := make([]float32, n), make([]float32, n)
+				siluGeneric(wantY, wantDX, dy, x)
+				y, cy := guarded(t, "y", n)
+				dx, cdx := guarded(t, "dx", n)
+				SiLUForward(y, x)
+				SiLUBackward(dx, dy, x)
+				cy()
+				cdx()
+				checkClose(t, "silu", y, wantY, tolFloat32)
+				checkClose(t, "silu'", dx, wantDX, tolFloat32)
+			})
+		})
+	}
+}
+
+func TestSoftplus(t *testing.T) {
+	for _, c := range []struct{ x, want float64 }{
+		{0, math.Ln2}, {20, 20 + math.Log1p(math.Exp(-20))}, {20.5, 20.5}, {100, 100}, {-30, math.Exp(-30)},
+	} {
+		if got := Softplus(float32(c.x)); math.Abs(float64(got)-c.want) > 1e-6*math.Max(1, c.want) {
+			t.Errorf("Softplus(%v) = %v, want %v", c.x, got, c.want)
+		}
+	}
+	for _, x := range []float64{1e-4, 1e-3, 0.01, 0.1, 1, 5} {
+		y := InvSoftplus(x)
+		if got := Softplus(float32(y)); math.Abs(float64(got)-x) > 1e-6*x {
+			t.Errorf("Softplus(InvSoftplus(%v)) = %v", x, got)
+		}
+	}
+	if softplusGrad(25) != 1 || math.Abs(float64(softplusGrad(0))-0.5) > 1e-7 {
+		t.Error("softplus gradient wrong at 25 or 0")
+	}
+}
+
+func TestRMSNormMatchesReference(t *testing.T) {
+	for _, M := range awkward {
+		for _, C := range []int{1, 3, 17, 64} {
+			t.Run(fmt.Sprintf("M%dC%d", M, C), func(t *testing.T) {
+				forThreads(t, func(t *testing.T) {
+					r := rand.New(rand.NewPCG(2, uint64(M*C)))
+					x := randSlice(r, M*C, -3, 3)
+					w := randSlice(r, C, 0.5, 1.5)
+					dy := randSlice(r, M*C, -1, 1)
+					wantY, wantR := make([]float32, M*C), make([]float32, M)
+					rmsNormForwardGeneric(wantY, wantR, x, w, M, C, 1e-5)
+					wantDX, wantDW := make([]float32, M*C), make([]float32, C)
+					rmsNormBackwardGeneric(wantDX, wantDW, dy, x, w, M, C, 1e-5)
+					y, cy := guarded(t, "y", M*C)
+					rs, cr := guarded(t, "rstd", M)
+					RMSNormForward(y, rs, x, w, M, C, 1e-5)
+					dx, cdx := guarded(t, "dx", M*C)
+					dw, cdw := guarded(t, "dw", C)
+					clear(dw)
+					RMSNormBackward(dx, dw, dy, x, w, rs, M, C)
+					for _, c := range []func(){cy, cr, cdx, cdw} {
+						c()
+					}
+					checkClose(t, "y", y, wantY, tolFloat32)
+					checkClose(t, "rstd", rs, wantR, tolFloat32)
+					checkClose(t, "dx", dx, wantDX, 1e-4)
+					checkClose(t, "dw", dw, wantDW, 1e-4)
+				})
+			})
+		}
+	}
+}
+
+func TestEmbeddingMatchesReference(t *testing.T) {
+	for _, M := range awkward {
+		t.Run(fmt.Sprint(M), func(t *testing.T) {
+			forThreads(t, func(t *testing.T) {
+				const V, C = 19, 17
+				r := rand.New(rand.NewPCG(3, uint64(M)))
+				table := randSlice(r, V*C, -1, 1)
+				ids := make([]int32, M)
+				for i := range ids {
+					ids[i] = int32(r.IntN(V))
+				}
+				out, co := guarded(t, "out", M*C)
+				EmbeddingForward(out, table, ids, V, C)
+				co()
+				for m, id := range ids {
+					for c := 0; c < C; c++ {
+						if out[m*C+c] != table[int(id)*C+c] {
+							t.Fatalf("out[%d,%d] != table[%d,%d]", m, c, id, c)
+						}
+					}
+				}
+				dout := randSlice(r, M*C, -1, 1)
+				want := randSlice(r, V*C, -1, 1)
+				got, cg := guarded(t, "dtable", V*C)
+				copy(got, want)
+				embeddingBackwardGeneric(want, dout, ids, V, C)
+				EmbeddingBackward(got, dout, ids, V, C)
+				cg()
+				checkClose(t, "dtable", got, want, tolFloat32)
+			})
+		})
+	}
+}
+
+func TestCrossEntropyMatchesReference(t *testing.T) {
+	for _, M := range awkward {
+		for _, V := range []int{1, 3, 17, 255} {
+			t.Run(fmt.Sprintf("M%dV%d", M, V), func(t *testing.T) {
+				forThreads(t, func(t *testing.T) {
+					r := rand.New(rand.NewPCG(4, uint64(M*V)))
+					logits := randSlice(r, M*V, -8, 8)
+					targets := make([]int32, M)
+					for i := range targets {
+						targets[i] = int32(r.IntN(V+1)) - 1 // -1: ignored
+					}
+					want := make([]float32, M*V)
+					wl, wc := crossEntropyGeneric(want, logits, targets, V, 0.5)
+					got, cg := guarded(t, "dlogits", M*V)
+					gl, gc := CrossEntropy(got, logits, targets, V, 0.5)
+					cg()
+					if gc != wc || math.Abs(gl-wl) > 1e-9*math.Max(1, math.Abs(wl)) {
+						t.Errorf("loss %v (count %d), want %v (count %d)", gl, gc, wl, wc)
+					}
+					checkClose(t, "dlogits", got, want, tolFloat32)
+				})
+			})
+		}
+	}
+}
+
+func TestMatMulMatchesReference(t *testing.T) {
+	for _, m := range awkward {
+		for _, nk := range [][2]int{{1, 1}, {3, 17}, {17, 3}, {64, 255}} {
+			n, k := nk[0], nk[1]
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				for _, beta := range []float32{0, 1} {
+					t.Run(fmt.Sprintf("m%dn%dk%d/tA=%v,tB=%v,beta=%v", m, n, k, tr[0], tr[1], beta), func(t *testing.T) {
+						r := rand.New(rand.NewPCG(5, uint64(m*n*k)))
+						a := randSlice(r, m*k, -1, 1)
+						b := randSlice(r, k*n, -1, 1)
+						c0 := randSlice(r, m*n, -1, 1)
+						if beta == 0 {
+							for i := range c0 {
+								c0[i] = float32(math.NaN()) // beta = 0 must overwrite, not scale
+							}
+						}
+						want := append([]float32(nil), c0...)
+						if beta == 0 {
+							clear(want)
+						}
+						matMulGeneric(tr[0], tr[1], m, n, k, a, b, beta, want)
+						got, cg := guarded(t, "c", m*n)
+						copy(got, c0)
+						MatMul(tr[0], tr[1], m, n, k, a, b, beta, got)
+						cg()
+						checkClose(t, "c", got, want, 1e-5)
+					})
+				}
+			}
+		}
+	}
+}
