@@ -1,0 +1,141 @@
+package backbone
+
+import (
+	"errors"
+
+	"github.com/mambakit/mambakit/framework/kernels"
+)
+
+// Backward adds the gradient of the last Forward's mean loss w.r.t. every
+// parameter into m.Grads (allocated on first use; call ZeroGrad between
+// steps, or not, to accumulate). When that Forward started from a state, it
+// returns the gradient w.r.t. that state (the state it produced is treated
+// as a constant: truncated backpropagation through time); otherwise nil.
+//
+// The passes mirror Forward in reverse, block by block: head and norm_f,
+// then for each block out_proj, the scan, dt_proj, x_proj, SiLU, conv1d,
+// in_proj, RMSNorm and the residual.
+func (m *Model) Backward() (*State, error) {
+	a := m.acts
+	if a == nil || !a.hasTargets {
+		return nil, errors.New("backbone: Backward needs a Forward with targets first")
+	}
+	c := &m.Config
+	V, D, Din, N, R, K, nL := c.dims()
+	B, L, M := a.B, a.L, a.B*a.L
+	if m.Grads == nil {
+		m.Grads = NewParams(c)
+	}
+	p, g := m.Params, m.Grads
+	var dState *State
+	if a.state0 != nil {
+		dState = m.NewState(B)
+	}
+	if a.count == 0 {
+		return dState, nil
+	}
+
+	// Head: logits = xnF·Embedᵀ.
+	dlogits := make([]float32, M*V)
+	kernels.CrossEntropy(dlogits, a.logits, a.targets, V, 1/float32(a.count))
+	dxnF := make([]float32, M*D)
+	kernels.MatMul(false, false, M, D, V, dlogits, p.Embed, 0, dxnF)
+	kernels.MatMul(true, false, V, D, M, dlogits, a.xnF, 1, g.Embed)
+	dResid := make([]float32, M*D) // gradient w.r.t. the residual stream
+	kernels.RMSNormBackward(dResid, g.NormF, dxnF, a.resid[nL*M*D:], p.NormF, a.rstdF, M, D)
+
+	dY := make([]float32, M*Din)
+	dU := make([]float32, M*Din)
+	dDt := make([]float32, M*Din)
+	dZ := make([]float32, M*Din)
+	dXin := make([]float32, M*Din)
+	dConv := make([]float32, M*Din)
+	dDtLow := make([]float32, M*R)
+	dBm, dCm := make([]float32, M*N), make([]float32, M*N)
+	dXn, dX := make([]float32, M*D), make([]float32, M*D)
+	dA := make([]float32, Din*N)
+	dSkip, dBias := make([]float32, Din), make([]float32, Din)
+	dConvW, dConvB := make([]float32, Din*K), make([]float32, Din)
+	for l := nL - 1; l >= 0; l-- {
+		u := a.u[l*M*Din : (l+1)*M*Din]
+		// out_proj: the residual passes dResid through unchanged.
+		kernels.MatMul(false, false, M, Din, D, dResid, layer(p.OutProj, nL, l), 0, dY)
+		kernels.MatMul(true, false, D, Din, M, dResid, a.y[l*M*Din:(l+1)*M*Din], 1, layer(g.OutProj, nL, l))
+
+		sc := kernels.Scan{B: B, L: L, D: Din, N: N,
+			U: u, Delta: a.dtRaw[l*M*Din : (l+1)*M*Din], DeltaBias: layer(p.DtB, nL, l),
+			A: a.a[l*Din*N : (l+1)*Din*N], Bm: a.bm[l*M*N : (l+1)*M*N], Cm: a.cm[l*M*N : (l+1)*M*N],
+			Dskip: layer(p.Dskip, nL, l), Z: a.z[l*M*Din : (l+1)*M*Din], Reset: a.reset,
+			Y: a.y[l*M*Din : (l+1)*M*Din], Saved: layer(a.saved, nL, l)}
+		sg := kernels.ScanGrads{DY: dY, DU: dU, DDelta: dDt, DDeltaBias: dBias, DA: dA,
+			DBm: dBm, DCm: dCm, DDskip: dSkip, DZ: dZ}
+		if a.state0 != nil {
+			sc.H0 = layer(a.state0.SSM, nL, l)
+			sg.DH0 = layer(dState.SSM, nL, l)
+		}
+		sc.Backward(&sg)
+		addTo(layer(g.DtB, nL, l), dBias)
+		addTo(layer(g.Dskip, nL, l), dSkip)
+		// A = −exp(A_log), so dA_log = dA·A.
+		gA := layer(g.ALog, nL, l)
+		for i, v := range dA {
+			gA[i] += v * sc.A[i]
+		}
+
+		// dt_proj, then x_proj's three row blocks; dU accumulates.
+		kernels.MatMul(false, false, M, R, Din, dDt, layer(p.DtW, nL, l), 0, dDtLow)
+		kernels.MatMul(true, false, Din, R, M, dDt, a.dtLow[l*M*R:(l+1)*M*R], 1, layer(g.DtW, nL, l))
+		wx, gx := layer(p.XProj, nL, l), layer(g.XProj, nL, l)
+		kernels.MatMul(false, false, M, Din, R, dDtLow, wx[:R*Din], 1, dU)
+		kernels.MatMul(false, false, M, Din, N, dBm, wx[R*Din:(R+N)*Din], 1, dU)
+		kernels.MatMul(false, false, M, Din, N, dCm, wx[(R+N)*Din:], 1, dU)
+		kernels.MatMul(true, false, R, Din, M, dDtLow, u, 1, gx[:R*Din])
+		kernels.MatMul(true, false, N, Din, M, dBm, u, 1, gx[R*Din:(R+N)*Din])
+		kernels.MatMul(true, false, N, Din, M, dCm, u, 1, gx[(R+N)*Din:])
+
+		kernels.SiLUBackward(dConv, dU, a.conv[l*M*Din:(l+1)*M*Din])
+		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: a.xin[l*M*Din : (l+1)*M*Din],
+			W: layer(p.ConvW, nL, l), Reset: a.reset, Y: a.conv[l*M*Din : (l+1)*M*Din]}
+		cg := kernels.Conv1dGrads{DY: dConv, DX: dXin, DW: dConvW}
+		if c.UseConvBias {
+			cv.Bias = layer(p.ConvB, nL, l)
+			cg.DBias = dConvB
+		}
+		if a.state0 != nil {
+			cv.State0 = layer(a.state0.Conv, nL, l)
+			cg.DState0 = layer(dState.Conv, nL, l)
+		}
+		cv.Backward(&cg)
+		addTo(layer(g.ConvW, nL, l), dConvW)
+		if c.UseConvBias {
+			addTo(layer(g.ConvB, nL, l), dConvB)
+		}
+
+		// in_proj: both halves feed xn.
+		xn := a.xn[l*M*D : (l+1)*M*D]
+		win, gin := layer(p.InProj, nL, l), layer(g.InProj, nL, l)
+		kernels.MatMul(false, false, M, D, Din, dXin, win[:Din*D], 0, dXn)
+		kernels.MatMul(false, false, M, D, Din, dZ, win[Din*D:], 1, dXn)
+		kernels.MatMul(true, false, Din, D, M, dXin, xn, 1, gin[:Din*D])
+		kernels.MatMul(true, false, Din, D, M, dZ, xn, 1, gin[Din*D:])
+
+		kernels.RMSNormBackward(dX, layer(g.Norm, nL, l), dXn, a.resid[l*M*D:(l+1)*M*D],
+			layer(p.Norm, nL, l), a.rstd[l*M:(l+1)*M], M, D)
+		addTo(dResid, dX)
+	}
+	kernels.EmbeddingBackward(g.Embed, dResid, a.ids, V, D)
+	return dState, nil
+}
+
+func addTo(dst, src []float32) {
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// ZeroGrad clears the gradients.
+func (m *Model) ZeroGrad() {
+	if m.Grads != nil {
+		clear(m.Grads.Data)
+	}
+}

@@ -1,0 +1,103 @@
+package backbone
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/mambakit/mambakit/framework/safetensors"
+)
+
+// Load reads a Hugging Face Mamba directory (config.json and
+// model.safetensors, as transformers' MambaForCausalLM writes them and as the
+// state-spaces/mamba-*-hf checkpoints ship). Every tensor must be present
+// with the shape config.json implies; float dtypes (F32, F16, BF16, F64)
+// are converted to float32.
+func Load(dir string) (*Model, error) {
+	c, err := ReadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	if !c.TieWordEmbeddings {
+		return nil, fmt.Errorf("backbone: %s: tie_word_embeddings = false (a separate lm_head) is not supported", filepath.Join(dir, "config.json"))
+	}
+	path := filepath.Join(dir, "model.safetensors")
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("backbone: %w", err)
+	}
+	m := &Model{Config: c, Params: NewParams(&c)}
+	want := map[string]bool{}
+	for _, t := range m.Params.Tensors(&c) {
+		want[t.Name] = true
+		info, ok := f.Info(t.Name)
+		if !ok {
+			return nil, fmt.Errorf("backbone: %s: tensor %q is missing", path, t.Name)
+		}
+		if !slices.Equal(info.Shape, t.Shape) {
+			return nil, fmt.Errorf("backbone: %s: tensor %q has shape %v, config.json implies %v", path, t.Name, info.Shape, t.Shape)
+		}
+		v, err := f.Float32(t.Name)
+		if err != nil {
+			return nil, fmt.Errorf("backbone: %w", err)
+		}
+		copy(t.Data, v)
+	}
+	for _, name := range f.Names() {
+		if !want[name] && name != "lm_head.weight" {
+			return nil, fmt.Errorf("backbone: %s: unexpected tensor %q (not a Mamba parameter)", path, name)
+		}
+	}
+	return m, nil
+}
+
+// Save writes the model as a Hugging Face Mamba directory (config.json and
+// model.safetensors, float32) that transformers' MambaForCausalLM loads.
+// Each file is replaced atomically.
+func (m *Model) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("backbone: save: %w", err)
+	}
+	var ts []safetensors.Tensor
+	for _, t := range m.Params.Tensors(&m.Config) {
+		ts = append(ts, safetensors.F32(t.Name, t.Shape, t.Data))
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
+		return fmt.Errorf("backbone: save: %w", err)
+	}
+	cfg, err := json.MarshalIndent(m.Config, "", "  ")
+	if err != nil {
+		return fmt.Errorf("backbone: save: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n'))
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path, so a crash leaves either the old or the new file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("backbone: write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("backbone: write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("backbone: write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("backbone: write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("backbone: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("backbone: write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package backbone
+
+import (
+	"math"
+	"slices"
+
+	"github.com/mambakit/mambakit/framework/kernels"
+)
+
+// Forward runs the model over a batch and returns the mean cross-entropy of
+// the targets (0 when b.Targets is nil). When st is non-nil it is the state
+// before the batch (chunked long sequences) and is overwritten with the
+// state after it. The activations are kept for Backward.
+func (m *Model) Forward(b *Batch, st *State) (float64, error) {
+	c := &m.Config
+	V, D, Din, N, R, K, nL := c.dims()
+	if err := b.check(V); err != nil {
+		return 0, err
+	}
+	if st != nil {
+		if err := m.checkState(st, b.B); err != nil {
+			return 0, err
+		}
+	}
+	B, L, M := b.B, b.L, b.B*b.L
+	if m.acts == nil || m.acts.B != B || m.acts.L != L {
+		m.acts = newActs(c, B, L)
+	}
+	a := m.acts
+	a.ids, a.targets, a.reset, a.hasTargets = b.Inputs, b.Targets, b.Reset, b.Targets != nil
+	a.state0 = nil
+	if st != nil {
+		a.state0 = &State{B: st.B, Conv: slices.Clone(st.Conv), SSM: slices.Clone(st.SSM)}
+	}
+	p := m.Params
+	eps := float32(c.LayerNormEpsilon)
+
+	kernels.EmbeddingForward(a.resid[:M*D], p.Embed, b.Inputs, V, D)
+	for l := 0; l < nL; l++ {
+		x := a.resid[l*M*D : (l+1)*M*D]
+		xn := a.xn[l*M*D : (l+1)*M*D]
+		kernels.RMSNormForward(xn, a.rstd[l*M:(l+1)*M], x, layer(p.Norm, nL, l), M, D, eps)
+
+		// in_proj: x and z from the two halves of the weight.
+		win := layer(p.InProj, nL, l)
+		xin, z := a.xin[l*M*Din:(l+1)*M*Din], a.z[l*M*Din:(l+1)*M*Din]
+		kernels.MatMul(false, true, M, Din, D, xn, win[:Din*D], 0, xin)
+		kernels.MatMul(false, true, M, Din, D, xn, win[Din*D:], 0, z)
+
+		conv, u := a.conv[l*M*Din:(l+1)*M*Din], a.u[l*M*Din:(l+1)*M*Din]
+		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: layer(p.ConvW, nL, l), Reset: b.Reset, Y: conv}
+		if c.UseConvBias {
+			cv.Bias = layer(p.ConvB, nL, l)
+		}
+		if st != nil {
+			cv.State0 = layer(a.state0.Conv, nL, l)
+			cv.StateT = layer(st.Conv, nL, l)
+		}
+		cv.Forward()
+		kernels.SiLUForward(u, conv)
+
+		// x_proj: Δ (low rank), B and C from the three row blocks.
+		wx := layer(p.XProj, nL, l)
+		dtLow := a.dtLow[l*M*R : (l+1)*M*R]
+		bm, cm := a.bm[l*M*N:(l+1)*M*N], a.cm[l*M*N:(l+1)*M*N]
+		kernels.MatMul(false, true, M, R, Din, u, wx[:R*Din], 0, dtLow)
+		kernels.MatMul(false, true, M, N, Din, u, wx[R*Din:(R+N)*Din], 0, bm)
+		kernels.MatMul(false, true, M, N, Din, u, wx[(R+N)*Din:], 0, cm)
+		dtRaw := a.dtRaw[l*M*Din : (l+1)*M*Din]
+		kernels.MatMul(false, true, M, Din, R, dtLow, layer(p.DtW, nL, l), 0, dtRaw)
+
+		A := a.a[l*Din*N : (l+1)*Din*N]
+		for i, v := range layer(p.ALog, nL, l) {
+			A[i] = -float32(math.Exp(float64(v)))
+		}
+		y := a.y[l*M*Din : (l+1)*M*Din]
+		sc := kernels.Scan{B: B, L: L, D: Din, N: N,
+			U: u, Delta: dtRaw, DeltaBias: layer(p.DtB, nL, l), A: A, Bm: bm, Cm: cm,
+			Dskip: layer(p.Dskip, nL, l), Z: z, Reset: b.Reset,
+			Y: y, Saved: layer(a.saved, nL, l)}
+		if st != nil {
+			sc.H0 = layer(a.state0.SSM, nL, l)
+			sc.HT = layer(st.SSM, nL, l)
+		}
+		sc.Forward()
+
+		// out_proj, then the residual add into the next block's input.
+		next := a.resid[(l+1)*M*D : (l+2)*M*D]
+		copy(next, x)
+		kernels.MatMul(false, true, M, D, Din, y, layer(p.OutProj, nL, l), 1, next)
+	}
+	kernels.RMSNormForward(a.xnF, a.rstdF, a.resid[nL*M*D:], p.NormF, M, D, eps)
+	kernels.MatMul(false, true, M, V, D, a.xnF, p.Embed, 0, a.logits)
+	if b.Targets == nil {
+		a.count = 0
+		return 0, nil
+	}
+	sum, count := kernels.CrossEntropy(nil, a.logits, b.Targets, V, 0)
+	a.count = count
+	if count == 0 {
+		return 0, nil
+	}
+	return sum / float64(count), nil
+}

@@ -1,0 +1,151 @@
+package backbone
+
+import (
+	"fmt"
+
+	"github.com/mambakit/mambakit/framework/kernels"
+)
+
+// Model is a Mamba language model (MambaForCausalLM): embeddings, a stack of
+// residual blocks (RMSNorm → mixer → add), a final RMSNorm and the output
+// head tied to the embeddings.
+type Model struct {
+	Config Config
+	Params *Params
+	Grads  *Params // allocated on the first Backward; Backward adds into it
+
+	acts *acts // activations of the last Forward, sized for its (B, L)
+}
+
+// New returns a model for c with parameters initialized from seed.
+func New(c Config, seed uint64) (*Model, error) {
+	if err := c.normalize(); err != nil {
+		return nil, fmt.Errorf("backbone: %w", err)
+	}
+	m := &Model{Config: c, Params: NewParams(&c)}
+	Init(m.Params, &m.Config, seed)
+	return m, nil
+}
+
+// Batch is the input of one Forward: B rows of L token ids.
+type Batch struct {
+	B, L int
+	// Inputs (B, L): token ids in [0, vocab_size).
+	Inputs []int32
+	// Targets (B, L): the id each position must predict, or −1 to ignore
+	// the position. Nil: no loss (inference).
+	Targets []int32
+	// Reset (B, L), optional: true where a new document starts; the conv
+	// and SSM states are zeroed there, so packed documents stay independent.
+	Reset []bool
+}
+
+// State is the recurrent state between chunks of a sequence, per layer:
+// the last K−1 inputs of the convolution and the SSM state.
+type State struct {
+	B    int
+	Conv []float32 // (nL, B, Din, K−1)
+	SSM  []float32 // (nL, B, Din, N)
+}
+
+// NewState returns a zero state for B rows.
+func (m *Model) NewState(B int) *State {
+	_, _, Din, N, _, K, nL := m.Config.dims()
+	return &State{B: B, Conv: make([]float32, nL*B*Din*(K-1)), SSM: make([]float32, nL*B*Din*N)}
+}
+
+func (m *Model) checkState(s *State, B int) error {
+	_, _, Din, N, _, K, nL := m.Config.dims()
+	if s.B != B || len(s.Conv) != nL*B*Din*(K-1) || len(s.SSM) != nL*B*Din*N {
+		return fmt.Errorf("backbone: state is for %d rows (conv %d, ssm %d values), the batch has %d rows", s.B, len(s.Conv), len(s.SSM), B)
+	}
+	return nil
+}
+
+// acts holds every activation Forward keeps for Backward, in flat buffers
+// (M = B·L rows).
+type acts struct {
+	B, L int
+	ids, targets []int32
+	reset        []bool
+	hasTargets   bool
+	count        int // targets counted in the loss
+
+	resid   []float32 // (nL+1, M, D): input of each block; [nL] is the output of the last
+	rstd    []float32 // (nL, M)
+	xn      []float32 // (nL, M, D): normalized block input
+	xin     []float32 // (nL, M, Din): in_proj → x
+	z       []float32 // (nL, M, Din): in_proj → gate
+	conv    []float32 // (nL, M, Din): conv output, before SiLU
+	u       []float32 // (nL, M, Din): SiLU(conv), the SSM input
+	dtLow   []float32 // (nL, M, R)
+	bm, cm  []float32 // (nL, M, N)
+	dtRaw   []float32 // (nL, M, Din): dt_proj output without the bias
+	y       []float32 // (nL, M, Din): gated scan output
+	saved   []float32 // (nL, B·Din·⌈L/64⌉·N): scan states for backward
+	a       []float32 // (nL, Din, N): A = −exp(A_log)
+	rstdF   []float32 // (M)
+	xnF     []float32 // (M, D)
+	logits  []float32 // (M, V)
+	state0  *State    // copy of the state Forward started from (nil: zero)
+}
+
+func newActs(c *Config, B, L int) *acts {
+	V, D, Din, N, R, _, nL := c.dims()
+	M := B * L
+	return &acts{
+		B: B, L: L,
+		resid: make([]float32, (nL+1)*M*D), rstd: make([]float32, nL*M), xn: make([]float32, nL*M*D),
+		xin: make([]float32, nL*M*Din), z: make([]float32, nL*M*Din), conv: make([]float32, nL*M*Din),
+		u: make([]float32, nL*M*Din), dtLow: make([]float32, nL*M*R), bm: make([]float32, nL*M*N),
+		cm: make([]float32, nL*M*N), dtRaw: make([]float32, nL*M*Din), y: make([]float32, nL*M*Din),
+		saved: make([]float32, nL*kernels.SavedLen(B, L, Din, N)), a: make([]float32, nL*Din*N),
+		rstdF: make([]float32, M), xnF: make([]float32, M*D), logits: make([]float32, M*V),
+	}
+}
+
+// Logits returns the logits (B, L, V) of the last Forward; they are
+// overwritten by the next.
+func (m *Model) Logits() []float32 {
+	if m.acts == nil {
+		return nil
+	}
+	return m.acts.logits
+}
+
+// Hidden returns the residual stream after block i of the last Forward
+// (B, L, D); i = num_hidden_layers gives the output after norm_f.
+func (m *Model) Hidden(i int) []float32 {
+	nL, M, D := m.Config.NumHiddenLayers, m.acts.B*m.acts.L, m.Config.HiddenSize
+	if i == nL {
+		return m.acts.xnF
+	}
+	return m.acts.resid[(i+1)*M*D : (i+2)*M*D]
+}
+
+func (b *Batch) check(V int) error {
+	if b.B < 1 || b.L < 1 {
+		return fmt.Errorf("backbone: batch of %d×%d tokens: want at least 1×1", b.B, b.L)
+	}
+	M := b.B * b.L
+	if len(b.Inputs) != M {
+		return fmt.Errorf("backbone: batch has %d input ids, want B·L = %d", len(b.Inputs), M)
+	}
+	if b.Targets != nil && len(b.Targets) != M {
+		return fmt.Errorf("backbone: batch has %d targets, want B·L = %d", len(b.Targets), M)
+	}
+	if b.Reset != nil && len(b.Reset) != M {
+		return fmt.Errorf("backbone: batch has %d reset flags, want B·L = %d", len(b.Reset), M)
+	}
+	for i, id := range b.Inputs {
+		if id < 0 || int(id) >= V {
+			return fmt.Errorf("backbone: input id %d at position %d is outside the vocabulary [0, %d)", id, i, V)
+		}
+	}
+	for i, id := range b.Targets {
+		if int(id) >= V {
+			return fmt.Errorf("backbone: target id %d at position %d is outside the vocabulary [0, %d)", id, i, V)
+		}
+	}
+	return nil
+}
