@@ -3,7 +3,6 @@ package backbone
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 )
 
@@ -18,11 +17,11 @@ type Config struct {
 	PadTokenID             int      `json:"pad_token_id"`
 	BOSTokenID             int      `json:"bos_token_id"`
 	EOSTokenID             int      `json:"eos_token_id"`
-	Expand                 int      `json:"expand"`           // E
-	ConvKernel             int      `json:"conv_kernel"`      // K, d_conv
-	UseBias                bool     `json:"use_bias"`         // in_proj/out_proj biases (unsupported)
-	UseConvBias            bool     `json:"use_conv_bias"`    // conv1d bias
-	HiddenAct              string   `json:"hidden_act"`       // "silu"
+	Expand                 int      `json:"expand"`            // E
+	ConvKernel             int      `json:"conv_kernel"`       // K, d_conv
+	UseBias                bool     `json:"use_bias"`          // in_proj/out_proj biases (unsupported)
+	UseConvBias            bool     `json:"use_conv_bias"`     // conv1d bias
+	HiddenAct              string   `json:"hidden_act"`        // "silu"
 	InitializerRange       float64  `json:"initializer_range"` // std of the embedding init
 	ResidualInFP32         bool     `json:"residual_in_fp32"`
 	TimeStepRank           Rank     `json:"time_step_rank"` // R, dt_rank
@@ -202,4 +201,3 @@ func (c *Config) dims() (V, D, Din, N, R, K, nL int) {
 	return c.VocabSize, c.HiddenSize, c.IntermediateSize, c.StateSize, int(c.TimeStepRank), c.ConvKernel, c.NumHiddenLayers
 }
 
-var _ = math.Inf

@@ -160,4 +160,3 @@ func checkScale(t *testing.T, exp *safetensors.File, name string, ours []float32
 		t.Errorf("%s: max|ours−ref|/max|ref| = %.2e > %.0e", name, e, tolLogits)
 	}
 }
-
