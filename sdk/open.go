@@ -1,0 +1,222 @@
+package sdk
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/mambakit/mambakit/sdk/internal/pluginpb"
+)
+
+// OpenConfig says how to start a plugin process.
+type OpenConfig struct {
+	// Name is the plugin's name in messages ("text").
+	Name string
+	// Cmd is the plugin command, not yet started. Its Path is checksummed
+	// when Checksum is set.
+	Cmd *exec.Cmd
+	// Checksum is the SHA-256 the executable must have (from plugins.lock);
+	// nil skips the check.
+	Checksum []byte
+	// Log receives the plugin's log lines, with attribute plugin=Name; nil
+	// discards them (the last lines are still kept for crash reports).
+	Log *slog.Logger
+	// StartTimeout bounds the handshake; zero means 30 s.
+	StartTimeout time.Duration
+}
+
+// Plugin is a running plugin process. It implements Modality by calling the
+// plugin over gRPC; when the process dies during a call, the call returns a
+// *CrashError. Close stops the process.
+type Plugin struct {
+	Modality
+	name   string
+	cmd    *exec.Cmd
+	client *plugin.Client
+	logs   *logSink
+}
+
+// Open starts the plugin process, checks its checksum, negotiates the
+// protocol version and connects to it.
+func Open(cfg OpenConfig) (*Plugin, error) {
+	if cfg.Cmd == nil {
+		return nil, errors.New("sdk: Open: no command")
+	}
+	sink := newLogSink(cfg.Name, cfg.Log, 20)
+	var sc *plugin.SecureConfig
+	if cfg.Checksum != nil {
+		sc = &plugin.SecureConfig{Checksum: cfg.Checksum, Hash: sha256.New()}
+	}
+	timeout := cfg.StartTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  handshake(),
+		Plugins:          plugin.PluginSet{pluginpb.PluginName: &grpcPlugin{}},
+		Cmd:              cfg.Cmd,
+		SecureConfig:     sc,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		GRPCDialOptions:  dialOptions(),
+		StartTimeout:     timeout,
+		Logger:           sink.hclog(),
+		Stderr:           sink.writer("stderr"),
+		SyncStdout:       sink.writer("stdout"),
+		SyncStderr:       sink.writer("stderr"),
+	})
+	p := &Plugin{name: cfg.Name, cmd: cfg.Cmd, client: client, logs: sink}
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return nil, p.startError(err)
+	}
+	raw, err := rpc.Dispense(pluginpb.PluginName)
+	if err != nil {
+		client.Kill()
+		return nil, p.startError(err)
+	}
+	p.Modality = &crashAware{p: p, m: raw.(*grpcClient)}
+	return p, nil
+}
+
+// Close stops the plugin process: gracefully, then by force after 2 s.
+func (p *Plugin) Close() { p.client.Kill() }
+
+// Pid is the plugin's process id, or 0 when it has not started.
+func (p *Plugin) Pid() int {
+	if p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Exited reports whether the plugin process has ended.
+func (p *Plugin) Exited() bool { return p.client.Exited() }
+
+// LastLog returns the plugin's last log lines, oldest first.
+func (p *Plugin) LastLog() []string { return p.logs.last() }
+
+var versionMismatch = regexp.MustCompile(`Plugin version: (\d+), Client versions: \[([\d ]+)\]`)
+
+// startError explains why a plugin did not start, in one line.
+func (p *Plugin) startError(err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
+		return &ChecksumError{Plugin: p.name, Path: p.cmd.Path}
+	case versionMismatch.MatchString(msg):
+		m := versionMismatch.FindStringSubmatch(msg)
+		return fmt.Errorf("plugin %q (%s) speaks protocol v%s, this mambakit speaks v%s: rebuild the plugin against a matching mambakit SDK",
+			p.name, p.cmd.Path, m[1], strings.ReplaceAll(m[2], " ", ", v"))
+	case strings.Contains(msg, "Unrecognized remote plugin message"):
+		return fmt.Errorf("plugin %q (%s) is not a mambakit plugin: its first output line was not a go-plugin handshake%s",
+			p.name, p.cmd.Path, p.logs.suffix())
+	}
+	if p.waitExit(time.Second) {
+		return &CrashError{Plugin: p.name, Path: p.cmd.Path, Method: "start", Status: p.status(), Last: p.logs.last()}
+	}
+	return fmt.Errorf("plugin %q (%s): %s%s", p.name, p.cmd.Path, oneLine(msg), p.logs.suffix())
+}
+
+// waitExit waits up to d for the process to end and reports whether it has.
+func (p *Plugin) waitExit(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !p.client.Exited() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// status describes how the process ended. Only call it once Exited is
+// true: go-plugin's Wait has then set ProcessState.
+func (p *Plugin) status() string {
+	if ps := p.cmd.ProcessState; ps != nil {
+		return ps.String()
+	}
+	return "exited"
+}
+
+// ChecksumError is returned by Open when the executable's SHA-256 is not
+// the pinned one.
+type ChecksumError struct {
+	Plugin, Path string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("plugin %q (%s): SHA-256 checksum does not match the pinned one: the binary changed since it was pinned; if that is expected, run \"mambakit plugins lock\" again", e.Plugin, e.Path)
+}
+
+// CrashError reports a plugin process that died during a call, in one line.
+type CrashError struct {
+	Plugin string
+	Path   string
+	Method string   // the call during which it died ("Prepare"), or "start"
+	Status string   // "exit status 2", "signal: killed"
+	Last   []string // its last log lines, oldest first
+}
+
+func (e *CrashError) Error() string {
+	s := fmt.Sprintf("plugin %q crashed during %s (%s)", e.Plugin, e.Method, e.Status)
+	if len(e.Last) > 0 {
+		s += "; last log: " + strings.Join(e.Last, " | ")
+	}
+	return s
+}
+
+// crashAware wraps the gRPC client: after a failed call it checks whether
+// the process died and, if so, says so instead of gRPC's "connection
+// refused".
+type crashAware struct {
+	p *Plugin
+	m *grpcClient
+}
+
+func (c *crashAware) check(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *RemoteError
+	lost := errors.As(err, &re) && re.Code == "Unavailable"
+	wait := time.Duration(0)
+	if lost {
+		wait = 2 * time.Second // the connection can break before Wait returns
+	}
+	if c.p.client.Exited() || (lost && c.p.waitExit(wait)) {
+		return &CrashError{Plugin: c.p.name, Path: c.p.cmd.Path, Method: method, Status: c.p.status(), Last: tail(c.p.logs.last(), 5)}
+	}
+	return err
+}
+
+func tail(s []string, n int) []string { return s[max(0, len(s)-n):] }
+
+func (c *crashAware) Describe(ctx context.Context) (Info, error) {
+	info, err := c.m.Describe(ctx)
+	return info, c.check("Describe", err)
+}
+
+func (c *crashAware) Prepare(ctx context.Context, req PrepareRequest) (Dataset, error) {
+	ds, err := c.m.Prepare(ctx, req)
+	return ds, c.check("Prepare", err)
+}
+
+func (c *crashAware) Encode(ctx context.Context, req EncodeRequest) (Tokens, error) {
+	ids, err := c.m.Encode(ctx, req)
+	return ids, c.check("Encode", err)
+}
+
+func (c *crashAware) Decode(ctx context.Context, req DecodeRequest) ([]byte, error) {
+	data, err := c.m.Decode(ctx, req)
+	return data, c.check("Decode", err)
+}
