@@ -200,4 +200,3 @@ func ReadConfig(path string) (Config, error) {
 func (c *Config) dims() (V, D, Din, N, R, K, nL int) {
 	return c.VocabSize, c.HiddenSize, c.IntermediateSize, c.StateSize, int(c.TimeStepRank), c.ConvKernel, c.NumHiddenLayers
 }
-

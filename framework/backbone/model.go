@@ -14,7 +14,8 @@ type Model struct {
 	Params *Params
 	Grads  *Params // allocated on the first Backward; Backward adds into it
 
-	acts *acts // activations of the last Forward, sized for its (B, L)
+	acts *acts     // activations of the last Forward, sized for its (B, L)
+	step *stepBufs // buffers of Step
 }
 
 // New returns a model for c with parameters initialized from seed.

@@ -135,6 +135,7 @@ func TestMatchesHF(t *testing.T) {
 					t.Errorf("%s: relative L2 error %.2e > %.0e", gn, rel, tolGrad)
 				}
 			}
+			checkGreedy(t, m, exp)
 
 		})
 	}
@@ -159,4 +160,33 @@ func checkScale(t *testing.T, exp *safetensors.File, name string, ours []float32
 	if !(e <= tolLogits) {
 		t.Errorf("%s: max|ours−ref|/max|ref| = %.2e > %.0e", name, e, tolLogits)
 	}
+}
+
+// checkGreedy checks that greedy decoding with the recurrent Step continues
+// the prompt exactly as transformers' generate does.
+func checkGreedy(t *testing.T, m *Model, exp *safetensors.File) {
+	t.Helper()
+	prompt64, err := exp.Int64("generate.prompt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := exp.Int64("generate.output")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := make([]int32, len(prompt64))
+	for i, v := range prompt64 {
+		prompt[i] = int32(v)
+	}
+	got, err := m.Generate(prompt, len(want)-len(prompt), Sampling{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if int64(got[i]) != want[i] {
+			t.Errorf("greedy continuation differs at position %d: got %v, want %v", i, got, want)
+			return
+		}
+	}
+	t.Logf("%-50s %d tokens identical", "generate (greedy)", len(want))
 }

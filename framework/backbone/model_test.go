@@ -1,0 +1,257 @@
+package backbone
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// testModel is a small random model with a non-trivial init (dt bias,
+// A_log as in state-spaces) and perturbed norms so every path matters.
+func testModel(t *testing.T, seed uint64) *Model {
+	t.Helper()
+	c := NewConfig(29, 16, 2) // vocab padded to 32
+	c.StateSize = 4
+	m, err := New(c, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, 1))
+	for i := range m.Params.Norm {
+		m.Params.Norm[i] += 0.2 * float32(r.NormFloat64())
+	}
+	// Larger embeddings than the 0.02 init, so the test signal is not tiny.
+	for i := range m.Params.Embed {
+		m.Params.Embed[i] *= 20
+	}
+	return m
+}
+
+func randomBatch(r *rand.Rand, B, L, V int) *Batch {
+	b := &Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
+	for i := range b.Inputs {
+		b.Inputs[i] = int32(r.IntN(V))
+		b.Targets[i] = int32(r.IntN(V))
+	}
+	return b
+}
+
+func maxRelDiff(a, b []float32) float64 {
+	var d, s float64
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
+		s = math.Max(s, math.Abs(float64(b[i])))
+	}
+	return d / math.Max(s, 1e-30)
+}
+
+func TestStepEqualsForward(t *testing.T) {
+	m := testModel(t, 1)
+	V := m.Config.VocabSize
+	r := rand.New(rand.NewPCG(2, 2))
+	B, L := 2, 70 // crosses a scan chunk boundary
+	b := randomBatch(r, B, L, V)
+	if _, err := m.Forward(b, nil); err != nil {
+		t.Fatal(err)
+	}
+	full := slices.Clone(m.Logits())
+	st := m.NewState(B)
+	logits := make([]float32, B*V)
+	for tt := 0; tt < L; tt++ {
+		ids := []int32{b.Inputs[tt], b.Inputs[L+tt]}
+		if err := m.Step(ids, st, logits); err != nil {
+			t.Fatal(err)
+		}
+		for bi := 0; bi < B; bi++ {
+			want := full[(bi*L+tt)*V : (bi*L+tt+1)*V]
+			if e := maxRelDiff(logits[bi*V:(bi+1)*V], want); e > 1e-5 {
+				t.Fatalf("position %d row %d: Step logits differ from Forward by %.2e", tt, bi, e)
+			}
+		}
+	}
+}
+
+func TestForwardInChunksEqualsWhole(t *testing.T) {
+	m := testModel(t, 3)
+	V := m.Config.VocabSize
+	r := rand.New(rand.NewPCG(4, 4))
+	B, L := 2, 100
+	b := randomBatch(r, B, L, V)
+	if _, err := m.Forward(b, nil); err != nil {
+		t.Fatal(err)
+	}
+	full := slices.Clone(m.Logits())
+	st := m.NewState(B)
+	for _, cut := range [][2]int{{0, 1}, {1, 38}, {38, 100}} {
+		n := cut[1] - cut[0]
+		cb := &Batch{B: B, L: n}
+		for bi := 0; bi < B; bi++ {
+			cb.Inputs = append(cb.Inputs, b.Inputs[bi*L+cut[0]:bi*L+cut[1]]...)
+		}
+		if _, err := m.Forward(cb, st); err != nil {
+			t.Fatal(err)
+		}
+		for bi := 0; bi < B; bi++ {
+			got := m.Logits()[bi*n*V : (bi+1)*n*V]
+			want := full[(bi*L+cut[0])*V : (bi*L+cut[1])*V]
+			if e := maxRelDiff(got, want); e > 1e-5 {
+				t.Fatalf("chunk %v row %d: logits differ from the whole sequence by %.2e", cut, bi, e)
+			}
+		}
+	}
+}
+
+// TestResetEqualsSeparateSequences packs two documents in one row with a
+// reset flag at the second and checks logits, loss and gradients against
+// the two documents run as separate rows.
+func TestResetEqualsSeparateSequences(t *testing.T) {
+	m := testModel(t, 5)
+	V := m.Config.VocabSize
+	r := rand.New(rand.NewPCG(6, 6))
+	const L1, L2 = 23, 30
+	sep := randomBatch(r, 2, L2, V)
+	for i := L1; i < L2; i++ { // row 0 holds a document of length L1
+		sep.Targets[i] = -1
+	}
+	packed := &Batch{B: 1, L: L1 + L2, Reset: make([]bool, L1+L2)}
+	packed.Inputs = append(slices.Clone(sep.Inputs[:L1]), sep.Inputs[L2:]...)
+	packed.Targets = append(slices.Clone(sep.Targets[:L1]), sep.Targets[L2:]...)
+	packed.Reset[L1] = true
+
+	lossSep, err := m.Forward(sep, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logitsSep := slices.Clone(m.Logits())
+	if _, err := m.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	gradSep := slices.Clone(m.Grads.Data)
+	m.ZeroGrad()
+	lossPacked, err := m.Forward(packed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(lossSep-lossPacked) > 1e-6*lossSep {
+		t.Errorf("loss packed %.8f, separate %.8f", lossPacked, lossSep)
+	}
+	if e := maxRelDiff(m.Logits()[:L1*V], logitsSep[:L1*V]); e > 1e-5 {
+		t.Errorf("first document's logits differ by %.2e", e)
+	}
+	if e := maxRelDiff(m.Logits()[L1*V:], logitsSep[L2*V:]); e > 1e-5 {
+		t.Errorf("second document's logits differ by %.2e", e)
+	}
+	if e := maxRelDiff(m.Grads.Data, gradSep); e > 1e-4 {
+		t.Errorf("gradients differ by %.2e", e)
+	}
+}
+
+// TestStateGradientFiniteDifferences checks the gradient of the loss w.r.t.
+// the initial conv and SSM states against central differences.
+func TestStateGradientFiniteDifferences(t *testing.T) {
+	m := testModel(t, 7)
+	V := m.Config.VocabSize
+	r := rand.New(rand.NewPCG(8, 8))
+	B, L := 2, 9
+	b := randomBatch(r, B, L, V)
+	st0 := m.NewState(B)
+	for i := range st0.Conv {
+		st0.Conv[i] = float32(r.NormFloat64())
+	}
+	for i := range st0.SSM {
+		st0.SSM[i] = float32(r.NormFloat64())
+	}
+	loss := func(s *State) float64 {
+		c := &State{B: s.B, Conv: slices.Clone(s.Conv), SSM: slices.Clone(s.SSM)}
+		l, err := m.Forward(b, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	loss(st0)
+	dst, err := m.Backward()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const eps = 1e-2
+	for _, part := range []struct {
+		name    string
+		x, grad []float32
+	}{{"conv state", st0.Conv, dst.Conv}, {"ssm state", st0.SSM, dst.SSM}} {
+		num := make([]float32, len(part.x))
+		for i := range part.x {
+			x0 := part.x[i]
+			part.x[i] = x0 + eps
+			lp := loss(st0)
+			part.x[i] = x0 - eps
+			lm := loss(st0)
+			part.x[i] = x0
+			num[i] = float32((lp - lm) / (2 * eps))
+		}
+		if e := maxRelDiff(part.grad, num); e > 2e-2 {
+			t.Errorf("d loss / d %s: max error %.2e relative to the largest gradient", part.name, e)
+		}
+	}
+}
+
+func TestAdamWDeterministic(t *testing.T) {
+	run := func() float64 {
+		m := testModel(t, 9)
+		opt := NewAdamW(m, AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
+		r := rand.New(rand.NewPCG(10, 10))
+		var loss float64
+		for range 5 {
+			b := randomBatch(r, 3, 40, m.Config.VocabSize)
+			var err error
+			if loss, err = m.Forward(b, nil); err != nil {
+				t.Fatal(err)
+			}
+			m.ZeroGrad()
+			if _, err := m.Backward(); err != nil {
+				t.Fatal(err)
+			}
+			opt.Step(1e-2)
+		}
+		return loss
+	}
+	a, b := run(), run()
+	if math.Float64bits(a) != math.Float64bits(b) {
+		t.Fatalf("two runs with the same seed: loss %v and %v after 5 AdamW steps", a, b)
+	}
+}
+
+func TestTrainingReducesLoss(t *testing.T) {
+	m := testModel(t, 11)
+	opt := NewAdamW(m, AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
+	// A repeating pattern is easy to learn.
+	b := &Batch{B: 2, L: 48}
+	for i := 0; i < 96; i++ {
+		b.Inputs = append(b.Inputs, int32(i%5))
+		b.Targets = append(b.Targets, int32((i+1)%5))
+	}
+	first := 0.0
+	var last float64
+	for step := 0; step < 30; step++ {
+		l, err := m.Forward(b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if step == 0 {
+			first = l
+		}
+		last = l
+		m.ZeroGrad()
+		if _, err := m.Backward(); err != nil {
+			t.Fatal(err)
+		}
+		opt.Step(1e-2)
+	}
+	if !(last < first/4) {
+		t.Fatalf("loss went from %.3f to %.3f in 30 steps on a periodic sequence", first, last)
+	}
+}
