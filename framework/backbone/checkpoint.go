@@ -16,39 +16,61 @@ import (
 // with the shape config.json implies; float dtypes (F32, F16, BF16, F64)
 // are converted to float32.
 func Load(dir string) (*Model, error) {
-	c, err := ReadConfig(filepath.Join(dir, "config.json"))
+	cfgPath := filepath.Join(dir, "config.json")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("backbone: read config: %w", err)
+	}
+	stPath := filepath.Join(dir, "model.safetensors")
+	f, err := safetensors.Open(stPath)
+	if err != nil {
+		return nil, fmt.Errorf("backbone: %w", err)
+	}
+	return loadCheckpoint(cfgPath, cfg, f)
+}
+
+// loadCheckpoint builds a model from a parsed config.json and weights file.
+// Every tensor is checked against the config before any parameter memory is
+// allocated, so a config that claims a huge model fails on the missing or
+// mis-shaped tensors instead of allocating for them.
+func loadCheckpoint(cfgPath string, cfg []byte, f *safetensors.File) (*Model, error) {
+	c, err := parseConfig(cfgPath, cfg)
 	if err != nil {
 		return nil, err
 	}
 	if !c.TieWordEmbeddings {
-		return nil, fmt.Errorf("backbone: %s: tie_word_embeddings = false (a separate lm_head) is not supported", filepath.Join(dir, "config.json"))
+		return nil, fmt.Errorf("backbone: %s: tie_word_embeddings = false (a separate lm_head) is not supported", cfgPath)
 	}
-	path := filepath.Join(dir, "model.safetensors")
-	f, err := safetensors.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("backbone: %w", err)
-	}
-	m := &Model{Config: c, Params: NewParams(&c)}
+	path := f.Path
 	want := map[string]bool{}
-	for _, t := range m.Params.Tensors(&c) {
-		want[t.Name] = true
-		info, ok := f.Info(t.Name)
-		if !ok {
-			return nil, fmt.Errorf("backbone: %s: tensor %q is missing", path, t.Name)
+	for _, fl := range fields {
+		for i := 0; i < c.NumHiddenLayers; i++ {
+			name := tensorName(fl, i)
+			want[name] = true
+			info, ok := f.Info(name)
+			if !ok {
+				return nil, fmt.Errorf("backbone: %s: tensor %q is missing", path, name)
+			}
+			if shape := fl.shape(&c); !slices.Equal(info.Shape, shape) {
+				return nil, fmt.Errorf("backbone: %s: tensor %q has shape %v, config.json implies %v", path, name, info.Shape, shape)
+			}
+			if !fl.perLayer {
+				break
+			}
 		}
-		if !slices.Equal(info.Shape, t.Shape) {
-			return nil, fmt.Errorf("backbone: %s: tensor %q has shape %v, config.json implies %v", path, t.Name, info.Shape, t.Shape)
-		}
-		v, err := f.Float32(t.Name)
-		if err != nil {
-			return nil, fmt.Errorf("backbone: %w", err)
-		}
-		copy(t.Data, v)
 	}
 	for _, name := range f.Names() {
 		if !want[name] && name != "lm_head.weight" {
 			return nil, fmt.Errorf("backbone: %s: unexpected tensor %q (not a Mamba parameter)", path, name)
 		}
+	}
+	m := &Model{Config: c, Params: NewParams(&c)}
+	for _, t := range m.Params.Tensors(&c) {
+		v, err := f.Float32(t.Name)
+		if err != nil {
+			return nil, fmt.Errorf("backbone: %w", err)
+		}
+		copy(t.Data, v)
 	}
 	return m, nil
 }

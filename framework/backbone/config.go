@@ -178,6 +178,10 @@ func ReadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("backbone: read config: %w", err)
 	}
+	return parseConfig(path, b)
+}
+
+func parseConfig(path string, b []byte) (Config, error) {
 	// Start from zero values: a file that omits a size is an error, not a
 	// silent default.
 	var c Config

@@ -1,0 +1,217 @@
+package backbone
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mambakit/mambakit/framework/safetensors"
+)
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	m := testModel(t, 21)
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Params.Data, m.Params.Data) {
+		t.Fatal("parameters changed in a save/load round trip")
+	}
+	if got.Config.VocabSize != m.Config.VocabSize || got.Config.TimeStepRank != m.Config.TimeStepRank {
+		t.Fatalf("config changed: %+v vs %+v", got.Config, m.Config)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+func TestInitIsFaithful(t *testing.T) {
+	c := NewConfig(250, 64, 3)
+	if c.VocabSize != 256 || c.TimeStepRank != 4 || c.IntermediateSize != 128 || c.StateSize != 16 || c.ConvKernel != 4 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	m, err := New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.Params
+	for i, b := range p.DtB {
+		dt := float64(softplus64(b))
+		if dt < c.TimeStepMin*0.999 || dt > c.TimeStepMax*1.001 {
+			t.Fatalf("dt_proj.bias[%d] = %v gives dt = %v, outside [%v, %v]", i, b, dt, c.TimeStepMin, c.TimeStepMax)
+		}
+	}
+	for i, a := range p.ALog[:16] {
+		if want := float32(logf(i + 1)); a != want {
+			t.Fatalf("A_log[0,%d] = %v, want log(%d) = %v", i, a, i+1, want)
+		}
+	}
+	bound := float32(1 / sqrt(4)) // dt_rank^-1/2
+	for _, w := range p.DtW {
+		if w < -bound || w > bound {
+			t.Fatalf("dt_proj.weight %v outside ±%v", w, bound)
+		}
+	}
+	for _, v := range slices.Concat(p.Dskip, p.Norm, p.NormF) {
+		if v != 1 {
+			t.Fatal("D and norm weights must start at 1")
+		}
+	}
+}
+
+// writeCase writes config.json and model.safetensors for m into a new
+// directory after applying edit to the config map and tensors.
+func writeCase(t *testing.T, m *Model, editCfg func(map[string]any), editTensors func([]safetensors.Tensor) []safetensors.Tensor) string {
+	t.Helper()
+	dir := t.TempDir()
+	b, _ := json.Marshal(m.Config)
+	var cfg map[string]any
+	json.Unmarshal(b, &cfg)
+	if editCfg != nil {
+		editCfg(cfg)
+	}
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+	var ts []safetensors.Tensor
+	for _, tn := range m.Params.Tensors(&m.Config) {
+		ts = append(ts, safetensors.F32(tn.Name, tn.Shape, tn.Data))
+	}
+	if editTensors != nil {
+		ts = editTensors(ts)
+	}
+	data, err := safetensors.Marshal(ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "model.safetensors"), data, 0o644)
+	return dir
+}
+
+func TestLoadRejectsBadCheckpoints(t *testing.T) {
+	m := testModel(t, 22)
+	rename := func(from, to string) func([]safetensors.Tensor) []safetensors.Tensor {
+		return func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i := range ts {
+				if ts[i].Name == from {
+					ts[i].Name = to
+				}
+			}
+			return ts
+		}
+	}
+	cases := map[string]struct {
+		cfg     func(map[string]any)
+		tensors func([]safetensors.Tensor) []safetensors.Tensor
+		raw     func(dir string) // edits the files directly
+		want    []string         // substrings of the error
+	}{
+		"absurd vocab": {cfg: func(c map[string]any) { c["vocab_size"] = 1e12 }, want: []string{"config.json", "vocab_size"}},
+		"absurd model": {cfg: func(c map[string]any) {
+			c["hidden_size"] = 60000
+			c["num_hidden_layers"] = 1000
+			c["intermediate_size"] = 0
+			c["expand"] = 64
+		},
+			want: []string{"config.json", "parameters"}},
+		"zero layers": {cfg: func(c map[string]any) { c["num_hidden_layers"] = 0 }, want: []string{"num_hidden_layers"}},
+		"bad rank":    {cfg: func(c map[string]any) { c["time_step_rank"] = "big" }, want: []string{"time_step_rank"}},
+		"not mamba":   {cfg: func(c map[string]any) { c["model_type"] = "gpt2" }, want: []string{"model_type"}},
+		"untied head": {cfg: func(c map[string]any) { c["tie_word_embeddings"] = false }, want: []string{"tie_word_embeddings"}},
+		"linear bias": {cfg: func(c map[string]any) { c["use_bias"] = true }, want: []string{"use_bias"}},
+		"shape mismatch": {cfg: func(c map[string]any) { c["state_size"] = 8 },
+			want: []string{"model.safetensors", "backbone.layers.0.mixer.x_proj.weight", "shape"}},
+		"missing tensor": {tensors: rename("backbone.norm_f.weight", "backbone.norm_g.weight"),
+			want: []string{"model.safetensors", "backbone.norm_f.weight", "missing"}},
+		"unexpected tensor": {tensors: func(ts []safetensors.Tensor) []safetensors.Tensor {
+			return append(ts, safetensors.F32("backbone.extra", []int{1}, []float32{1}))
+		}, want: []string{"backbone.extra", "unexpected"}},
+		"integer dtype": {tensors: func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i := range ts {
+				if ts[i].Name == "backbone.norm_f.weight" {
+					ts[i] = safetensors.I64(ts[i].Name, ts[i].Shape, make([]int64, numel(ts[i].Shape)))
+				}
+			}
+			return ts
+		}, want: []string{"model.safetensors", "backbone.norm_f.weight"}},
+		"truncated file": {raw: func(dir string) {
+			p := filepath.Join(dir, "model.safetensors")
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)-100], 0o644)
+		}, want: []string{"model.safetensors"}},
+		"header longer than file": {raw: func(dir string) {
+			p := filepath.Join(dir, "model.safetensors")
+			b, _ := os.ReadFile(p)
+			binary.LittleEndian.PutUint64(b, uint64(len(b))*4)
+			os.WriteFile(p, b, 0o644)
+		}, want: []string{"model.safetensors"}},
+		"config not json": {raw: func(dir string) {
+			os.WriteFile(filepath.Join(dir, "config.json"), []byte("{vocab"), 0o644)
+		}, want: []string{"config.json"}},
+		"no config": {raw: func(dir string) { os.Remove(filepath.Join(dir, "config.json")) }, want: []string{"config.json"}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := writeCase(t, m, c.cfg, c.tensors)
+			if c.raw != nil {
+				c.raw(dir)
+			}
+			_, err := Load(dir)
+			if err == nil {
+				t.Fatal("Load accepted a bad checkpoint")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// FuzzLoadCheckpoint feeds arbitrary config.json and model.safetensors
+// bytes to the loader: it must return a model or an error, never panic,
+// and never allocate more than the weights file can fill.
+func FuzzLoadCheckpoint(f *testing.F) {
+	cfg, _ := os.ReadFile(filepath.Join("testdata", "hf-mamba", "tiny", "config.json"))
+	model, _ := os.ReadFile(filepath.Join("testdata", "hf-mamba", "tiny", "model.safetensors"))
+	f.Add(cfg, model)
+	f.Add(cfg, model[:len(model)/2])
+	f.Add([]byte(`{"vocab_size": 4, "hidden_size": 2, "state_size": 1, "num_hidden_layers": 1, "expand": 1, "conv_kernel": 1}`), []byte{})
+	f.Add([]byte(`{"vocab_size": 4000000, "hidden_size": 65536, "state_size": 4096, "num_hidden_layers": 1000}`), model)
+	r := rand.New(rand.NewPCG(1, 1))
+	junk := make([]byte, 64)
+	for i := range junk {
+		junk[i] = byte(r.IntN(256))
+	}
+	f.Add(cfg, junk)
+	f.Fuzz(func(t *testing.T, cfg, model []byte) {
+		st, err := safetensors.Parse("model.safetensors", model)
+		if err != nil {
+			return
+		}
+		m, err := loadCheckpoint("config.json", cfg, st)
+		if err != nil {
+			return
+		}
+		if len(m.Params.Data)*2 > len(model) {
+			t.Fatalf("allocated %d parameters from a %d-byte file", len(m.Params.Data), len(model))
+		}
+	})
+}
+
+func softplus64(x float32) float64 { return math.Log1p(math.Exp(float64(x))) }
+func logf(n int) float64           { return math.Log(float64(n)) }
+func sqrt(x float64) float64       { return math.Sqrt(x) }
