@@ -22,6 +22,7 @@ type command struct {
 
 // commands is the CLI's table of contents; each entry lives in its own file.
 var commands = map[string]command{
+	"bench": {"measure training and scan speed (bench train | bench scan)", runBench},
 }
 
 func main() {
