@@ -72,15 +72,15 @@ type options struct {
 	lineWidth int
 }
 
-// parseOptions reads the options that op ("encode", "decode", "prepare")
-// accepts; any other key is an error, so a typo does not go unnoticed.
-func parseOptions(op string, m map[string]string) (options, error) {
+// knownOptions are every option the plugin reads. Each call accepts all of
+// them (the host passes one option set to Prepare, Encode and Decode) and
+// ignores those meant for another call; any other key is an error, so a
+// typo does not go unnoticed.
+var knownOptions = []string{"doc_len", "line_width", "max_line_bytes", "name", "rc_aug", "revcomp"}
+
+// parseOptions reads the options (see knownOptions).
+func parseOptions(m map[string]string) (options, error) {
 	o := options{docLen: defaultDocLen, rcAug: "none", maxLine: defaultMaxLine, name: "seq", lineWidth: defaultLineWidth}
-	known := map[string][]string{
-		"encode":  {"revcomp", "max_line_bytes"},
-		"decode":  {"name", "line_width"},
-		"prepare": {"doc_len", "rc_aug", "max_line_bytes"},
-	}[op]
 	posInt := func(k, v string) (int, error) {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -95,8 +95,8 @@ func parseOptions(op string, m map[string]string) (options, error) {
 	slices.Sort(keys) // report the first bad option deterministically
 	for _, k := range keys {
 		v := m[k]
-		if !slices.Contains(known, k) {
-			return o, fmt.Errorf("dna: unknown %s option %q (known: %s)", op, k, strings.Join(known, ", "))
+		if !slices.Contains(knownOptions, k) {
+			return o, fmt.Errorf("dna: unknown option %q (known: %s)", k, strings.Join(knownOptions, ", "))
 		}
 		var err error
 		switch k {
@@ -133,7 +133,7 @@ func parseOptions(op string, m map[string]string) (options, error) {
 // tokens: each record's bases followed by [SEP]. A bare sequence without a
 // header is read as one record.
 func (DNA) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error) {
-	o, err := parseOptions("encode", req.Options)
+	o, err := parseOptions(req.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (DNA) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error
 // are dropped; [MASK], [UNK] and [RESERVED] become N. Bases after the last
 // [SEP] form a final record.
 func (DNA) Decode(ctx context.Context, req sdk.DecodeRequest) ([]byte, error) {
-	o, err := parseOptions("decode", req.Options)
+	o, err := parseOptions(req.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,7 @@ func (DNA) Decode(ctx context.Context, req sdk.DecodeRequest) ([]byte, error) {
 // the forward strand, [SEP], the reverse strand, [SEP], so both strands land
 // in the same split.
 func (DNA) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset, error) {
-	o, err := parseOptions("prepare", req.Options)
+	o, err := parseOptions(req.Options)
 	if err != nil {
 		return sdk.Dataset{}, err
 	}

@@ -132,19 +132,18 @@ func TestRoundTrip(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	bad := []struct {
-		op   string
 		opts map[string]string
 		want string
 	}{
-		{"encode", map[string]string{"doclen": "5"}, `unknown encode option "doclen"`},
-		{"encode", map[string]string{"revcomp": "maybe"}, "want true or false"},
-		{"prepare", map[string]string{"doc_len": "0"}, "want a positive integer"},
-		{"prepare", map[string]string{"rc_aug": "sometimes"}, "want none, random or both"},
-		{"decode", map[string]string{"name": "a b"}, "without white space"},
+		{map[string]string{"doclen": "5"}, `unknown option "doclen"`},
+		{map[string]string{"revcomp": "maybe"}, "want true or false"},
+		{map[string]string{"doc_len": "0"}, "want a positive integer"},
+		{map[string]string{"rc_aug": "sometimes"}, "want none, random or both"},
+		{map[string]string{"name": "a b"}, "without white space"},
 	}
 	for _, tt := range bad {
-		if _, err := parseOptions(tt.op, tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("parseOptions(%s, %v) error = %v, want %q", tt.op, tt.opts, err, tt.want)
+		if _, err := parseOptions(tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseOptions(%v) error = %v, want %q", tt.opts, err, tt.want)
 		}
 	}
 }
