@@ -48,9 +48,9 @@ func randSlice(r *rand.Rand, n int, lo, hi float32) []float32 {
 	return x
 }
 
-// scaleErr is max|got−want| / max(1e-3, max|want|), and the first index
-// where the difference is largest.
-func scaleErr(got, want []float32) (float64, int) {
+// scaleErr is max|got−want| / max(floor, max|want|), and the index where
+// the difference is largest.
+func scaleErr(got, want []float32, floor float64) (float64, int) {
 	var maxDiff, maxRef float64
 	at := 0
 	for i := range want {
@@ -63,15 +63,22 @@ func scaleErr(got, want []float32) (float64, int) {
 		}
 		maxRef = max(maxRef, math.Abs(float64(want[i])))
 	}
-	return maxDiff / max(maxRef, 1e-3), at
+	return maxDiff / max(maxRef, floor), at
 }
 
 func checkClose(t *testing.T, name string, got, want []float32, tol float64) {
 	t.Helper()
+	checkCloseFloor(t, name, got, want, tol, 1e-3)
+}
+
+// checkCloseFloor is checkClose with the error measured against at least
+// floor: the magnitude of the terms a result sums, when they cancel.
+func checkCloseFloor(t *testing.T, name string, got, want []float32, tol, floor float64) {
+	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: len %d, want %d", name, len(got), len(want))
 	}
-	if e, at := scaleErr(got, want); e > tol {
+	if e, at := scaleErr(got, want, floor); e > tol {
 		t.Errorf("%s: scale error %.3g > %.1g (first worst index %d: got %v want %v)", name, e, tol, at, got[at], want[at])
 	}
 }

@@ -146,28 +146,28 @@ func scanBackwardRange(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 					}
 					dSkip += float64(gy * u)
 					du := gy * skip
-					var ddt float32
+					var ddt float64 // sums terms of both signs: keep it in float64
 					dtu := dt * u
 					for n := 0; n < N; n++ {
 						pc[n] += gy * ht[n]
 						dhn := dh[n] + gy*cm[n]
 						pb[n] += dhn * dtu
 						du += dhn * dt * bm[n]
-						ddt += dhn * bm[n] * u
+						ddt += float64(dhn * bm[n] * u)
 						if reset {
 							dh[n] = 0
 							continue
 						}
 						// d/dΔ of Ā·h[t-1] = A·Ā·h[t-1]; d/dA = Δ·Ā·h[t-1].
 						x := dhn * at[n] * hprev[n]
-						ddt += x * a[n]
+						ddt += float64(x * a[n])
 						dA[n] += float64(x * dt)
 						dh[n] = dhn * at[n]
 					}
 					if g.DU != nil {
 						g.DU[i] = du
 					}
-					dRaw := ddt * softplusGrad(s.Delta[i]+bias)
+					dRaw := float32(ddt) * softplusGrad(s.Delta[i]+bias)
 					if g.DDelta != nil {
 						g.DDelta[i] = dRaw
 					}
