@@ -546,3 +546,14 @@ func syncDir(dir string) error {
 	_ = d.Sync()
 	return nil
 }
+
+// RemovePartial removes what a writer killed half way through a dataset
+// for outDir left behind. The next NewDatasetWriter for outDir does the
+// same; the host calls it after a failed Prepare so nothing is left.
+func RemovePartial(outDir string) error {
+	out, err := filepath.Abs(outDir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(os.RemoveAll(partialName(out)), os.RemoveAll(oldName(out)))
+}

@@ -86,7 +86,9 @@ func (s *logSink) line(stream string, b []byte) {
 			s.mu.Unlock()
 			s.keep(msg)
 		} else {
-			skip := raw && s.inPanic
+			// Stack lines after a panic, and debug chatter (go-plugin's own
+			// startup lines), stay out of the crash report.
+			skip := (raw && s.inPanic) || (!raw && level < slog.LevelInfo)
 			s.mu.Unlock()
 			if !skip {
 				text := msg

@@ -1,0 +1,229 @@
+package host
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mambakit/mambakit/sdk"
+)
+
+// ExecPrefix is the file name prefix of external plugin executables.
+const ExecPrefix = "mambakit-plugin-"
+
+// PathEnv names the environment variable that lists plugin directories.
+const PathEnv = "MAMBAKIT_PLUGIN_PATH"
+
+// Config says where plugins come from.
+type Config struct {
+	// Builtins names the modalities Self serves when run as
+	// Self BuiltinArg NAME.
+	Builtins   []string
+	Self       string // the executable serving the built-ins; "" means os.Executable()
+	BuiltinArg string // the argument that selects plugin mode, e.g. "__plugin"
+	// Dirs are searched in order for mambakit-plugin-* executables;
+	// DefaultDirs gives $MAMBAKIT_PLUGIN_PATH then ./plugins.
+	Dirs []string
+	// LockFile is plugins.lock; a missing file pins nothing. "" disables
+	// pinning.
+	LockFile string
+	// Log receives plugin log lines; nil discards them.
+	Log *slog.Logger
+}
+
+// DefaultDirs returns the plugin search path: the entries of
+// $MAMBAKIT_PLUGIN_PATH, then ./plugins.
+func DefaultDirs() []string {
+	var dirs []string
+	for _, d := range filepath.SplitList(os.Getenv(PathEnv)) {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	return append(dirs, "plugins")
+}
+
+// Entry is a discovered plugin.
+type Entry struct {
+	Name    string
+	Path    string   // the executable
+	Args    []string // arguments that make it serve the plugin
+	Builtin bool
+	// Shadows names the entries of the same name found later in the search
+	// order, which this one hides.
+	Shadows []string
+}
+
+// Host finds and starts plugins.
+type Host struct {
+	cfg  Config
+	lock *Lock
+}
+
+// New reads the lock file (if any) and returns a Host.
+func New(cfg Config) (*Host, error) {
+	if cfg.Self == "" && len(cfg.Builtins) > 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("host: finding the mambakit executable for the built-in plugins: %w", err)
+		}
+		cfg.Self = self
+	}
+	h := &Host{cfg: cfg, lock: &Lock{Plugins: map[string]LockEntry{}}}
+	if cfg.LockFile != "" {
+		l, err := ReadLock(cfg.LockFile)
+		if err != nil {
+			return nil, err
+		}
+		h.lock = l
+	}
+	return h, nil
+}
+
+// Discover lists the plugins in search order, one entry per name.
+func (h *Host) Discover() ([]Entry, error) {
+	var all []Entry
+	for _, dir := range h.cfg.Dirs {
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("host: plugin directory %s: %w", dir, err)
+		}
+		for _, e := range ents {
+			name, ok := pluginName(e.Name())
+			if !ok {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			if !isExecutable(p) {
+				continue
+			}
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return nil, fmt.Errorf("host: %w", err)
+			}
+			all = append(all, Entry{Name: name, Path: abs})
+		}
+	}
+	for _, name := range h.cfg.Builtins {
+		all = append(all, Entry{Name: name, Path: h.cfg.Self, Args: []string{h.cfg.BuiltinArg, name}, Builtin: true})
+	}
+	var out []Entry
+	seen := map[string]int{}
+	for _, e := range all {
+		if i, ok := seen[e.Name]; ok {
+			out[i].Shadows = append(out[i].Shadows, e.describe())
+			continue
+		}
+		seen[e.Name] = len(out)
+		out = append(out, e)
+	}
+	slices.SortStableFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (e Entry) describe() string {
+	if e.Builtin {
+		return "built-in"
+	}
+	return e.Path
+}
+
+// pluginName extracts NAME from mambakit-plugin-NAME[.exe].
+func pluginName(file string) (string, bool) {
+	name, ok := strings.CutPrefix(file, ExecPrefix)
+	if runtime.GOOS == "windows" {
+		name = strings.TrimSuffix(name, ".exe")
+	}
+	return name, ok && name != "" && !strings.HasPrefix(name, ".")
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	return runtime.GOOS == "windows" || fi.Mode().Perm()&0o111 != 0
+}
+
+// Find returns the plugin called name.
+func (h *Host) Find(name string) (Entry, error) {
+	ents, err := h.Discover()
+	if err != nil {
+		return Entry{}, err
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Name == name {
+			return e, nil
+		}
+		names = append(names, e.Name)
+	}
+	where := fmt.Sprintf("no %s%s in %s", ExecPrefix, name, strings.Join(h.cfg.Dirs, string(filepath.ListSeparator)))
+	if len(names) == 0 {
+		return Entry{}, fmt.Errorf("host: no plugin %q (%s, and no built-ins)", name, where)
+	}
+	return Entry{}, fmt.Errorf("host: no plugin %q (%s); available: %s", name, where, strings.Join(names, ", "))
+}
+
+// Plugin is a started plugin.
+type Plugin struct {
+	*sdk.Plugin
+	Entry Entry
+	Info  sdk.Info
+}
+
+// Start starts the plugin called name, verifying its pinned checksum, and
+// asks it to describe itself. Close the result.
+func (h *Host) Start(ctx context.Context, name string) (*Plugin, error) {
+	e, err := h.Find(name)
+	if err != nil {
+		return nil, err
+	}
+	return h.StartEntry(ctx, e)
+}
+
+// StartEntry starts a discovered plugin.
+func (h *Host) StartEntry(ctx context.Context, e Entry) (*Plugin, error) {
+	var sum []byte
+	if pin, ok := h.lock.Plugins[e.Name]; ok && !e.Builtin {
+		b, err := hex.DecodeString(strings.TrimPrefix(pin.SHA256, "sha256:"))
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("host: %s: plugin %q: bad sha256 %q", h.cfg.LockFile, e.Name, pin.SHA256)
+		}
+		sum = b
+	}
+	cmd := exec.Command(e.Path, e.Args...)
+	killWithHost(cmd)
+	p, err := sdk.Open(sdk.OpenConfig{Name: e.Name, Cmd: cmd, Checksum: sum, Log: h.cfg.Log})
+	if err != nil {
+		var ce *sdk.ChecksumError
+		if errors.As(err, &ce) {
+			return nil, fmt.Errorf("%w (pinned in %s)", err, h.cfg.LockFile)
+		}
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	info, err := p.Describe(dctx)
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("plugin %q: Describe: %w", e.Name, err)
+	}
+	if info.Name != e.Name {
+		p.Close()
+		return nil, fmt.Errorf("plugin %q (%s) calls itself %q: rename the executable to %s%s", e.Name, e.describe(), info.Name, ExecPrefix, info.Name)
+	}
+	return &Plugin{Plugin: p, Entry: e, Info: info}, nil
+}

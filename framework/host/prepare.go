@@ -1,0 +1,123 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/mambakit/mambakit/sdk"
+)
+
+// cacheFile, in a dataset directory, holds the key of the Prepare request
+// that produced it. The dataset writer replaces the whole directory, so a
+// key never outlives its dataset.
+const cacheFile = ".mambakit-prepare-key"
+
+// Prepare runs the plugin's Prepare unless req.OutDir already holds the
+// dataset for the same plugin name and version, input contents, options,
+// seed and validation fraction; cached reports a reuse. The dataset is
+// checked (sdk.ReadDataset) before it is returned.
+func (p *Plugin) Prepare(ctx context.Context, req sdk.PrepareRequest) (ds sdk.Dataset, cached bool, err error) {
+	out, err := filepath.Abs(req.OutDir)
+	if err != nil {
+		return sdk.Dataset{}, false, err
+	}
+	req.OutDir = out
+	key, err := p.cacheKey(req)
+	if err != nil {
+		return sdk.Dataset{}, false, err
+	}
+	if old, err := os.ReadFile(filepath.Join(out, cacheFile)); err == nil && string(old) == key {
+		if mf, err := sdk.ReadDataset(out); err == nil {
+			return mf.Dataset(out), true, nil
+		}
+	}
+	ds, err = p.Plugin.Prepare(ctx, req)
+	if err != nil {
+		// A plugin killed half way leaves its temporary directory; the
+		// dataset at OutDir is untouched either way.
+		sdk.RemovePartial(out)
+		return sdk.Dataset{}, false, fmt.Errorf("plugin %q: prepare: %w", p.Entry.Name, err)
+	}
+	mf, err := sdk.ReadDataset(out)
+	if err != nil {
+		return sdk.Dataset{}, false, fmt.Errorf("plugin %q wrote a bad dataset: %w", p.Entry.Name, err)
+	}
+	if err := writeAtomic(filepath.Join(out, cacheFile), []byte(key)); err != nil {
+		return sdk.Dataset{}, false, err
+	}
+	ds = mf.Dataset(out)
+	return ds, false, nil
+}
+
+// cacheKey hashes everything a deterministic Prepare depends on. Inputs
+// are hashed by content, in the order the SDK reads them (sdk.InputFiles
+// without a suffix filter: a superset, so any change the plugin could see
+// changes the key).
+func (p *Plugin) cacheKey(req sdk.PrepareRequest) (string, error) {
+	h := sha256.New()
+	field := func(s string) {
+		binary.Write(h, binary.LittleEndian, uint64(len(s)))
+		io.WriteString(h, s)
+	}
+	field("mambakit-prepare-key/v1")
+	field(p.Info.Name)
+	field(p.Info.Version)
+	field(fmt.Sprint(p.Info.ProtocolVersion))
+	field(fmt.Sprint(req.Seed))
+	field(fmt.Sprint(math.Float64bits(req.ValidFraction)))
+	for _, k := range slices.Sorted(mapKeys(req.Options)) {
+		field(k)
+		field(req.Options[k])
+	}
+	files, err := sdk.InputFiles(req.Inputs, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		field(f)
+		if err := hashFile(h, f); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashFile(h hash.Hash, name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer f.Close()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	binary.Write(h, binary.LittleEndian, uint64(n))
+	return nil
+}
+
+func mapKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
