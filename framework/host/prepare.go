@@ -120,4 +120,3 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 		}
 	}
 }
-
