@@ -154,14 +154,11 @@ func newTokenizer(tokens [][]byte, merges []pair, added []addedToken, nfc bool) 
 		if p.a < 0 || int(p.a) >= n || p.b < 0 || int(p.b) >= n {
 			return nil, fmt.Errorf("merge %d refers to a token outside the vocabulary", r)
 		}
-		if _, dup := t.ranks[p]; dup {
-			continue
-		}
 		id, ok := t.index[string(tokens[p.a])+string(tokens[p.b])]
 		if !ok {
 			return nil, fmt.Errorf("merge %d (%q %q): the merged token is not in the vocabulary", r, byteLevel(tokens[p.a]), byteLevel(tokens[p.b]))
 		}
-		t.ranks[p] = merge{rank: int32(r), id: id}
+		t.ranks[p] = merge{rank: int32(r), id: id} // a repeated pair keeps its last rank, as in Hugging Face
 	}
 	return t, nil
 }
@@ -323,8 +320,9 @@ func (e *encoder) bpe(dst []int32, w []byte) []int32 {
 		if s.size == 0 || s.next < 0 {
 			continue
 		}
-		// Stale: the pair at c.pos changed since c was pushed.
-		if m, ok := t.ranks[pair{s.id, syms[s.next].id}]; !ok || m.id != c.id || m.rank != c.rank {
+		// Stale: the pair at c.pos changed since c was pushed. (Hugging
+		// Face compares only the merged id, and so does this.)
+		if m, ok := t.ranks[pair{s.id, syms[s.next].id}]; !ok || m.id != c.id {
 			continue
 		}
 		right := &syms[s.next]

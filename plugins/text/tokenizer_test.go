@@ -87,6 +87,20 @@ func TestMatchesHF(t *testing.T) {
 	t.Logf("Hugging Face parity: %d/%d cases (ids and decode)", ok, len(cases))
 }
 
+// TestMergeOrder: equal ranks merge leftmost first, as in Hugging Face
+// (rank, then position): "lllll" is "ll" "ll" "l" with the fixture's merges.
+func TestMergeOrder(t *testing.T) {
+	tok := loadHF(t)
+	ids := newEncoder(tok).Encode(nil, []byte("lllll"))
+	var got []string
+	for _, id := range ids {
+		got = append(got, string(tok.tokens[id]))
+	}
+	if want := []string{"ll", "ll", "l"}; !slices.Equal(got, want) {
+		t.Errorf("lllll = %q, want %q", got, want)
+	}
+}
+
 // TestSpecialTokens: sugarme/tokenizer drops the text of an added token when
 // it encodes ("a<|endoftext|>b" comes back as "ab"); here it becomes its id
 // and decodes back.
@@ -294,9 +308,11 @@ func FuzzRoundTrip(f *testing.F) {
 // FuzzParseTokenizerJSON: the loader never panics, and whatever it accepts
 // encodes and decodes losslessly (unless it normalizes).
 func FuzzParseTokenizerJSON(f *testing.F) {
-	f.Add(readFixture(f, "hf-tokenizer/tokenizer.json"))
+	// Small seeds keep the fuzzer fast; TestMatchesHF covers the big file.
 	small, _ := trainSmall(f, 300).MarshalJSON()
 	f.Add(small)
+	bytesJSON, _ := Bytes().MarshalJSON()
+	f.Add(bytesJSON)
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":["a a"]}}`))
 	f.Add([]byte(`{"added_tokens":[{"id":5,"content":"x"}],"pre_tokenizer":{"type":"ByteLevel"},"model":{"type":"BPE","vocab":{"a":-1}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
