@@ -1,0 +1,180 @@
+package audio
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mambakit/mambakit/sdk"
+)
+
+// Version is the plugin's own version, reported by Describe.
+const Version = "0.1.0"
+
+const (
+	// tokSEP ends every clip: the 256 amplitude classes are ids 0..255.
+	tokSEP    int32 = levels
+	vocabSize       = levels + 1
+
+	defaultRate   = 16000 // samples per second after resampling
+	defaultSeqLen = 16000 // one second at 16 kHz, SaShiMi's SC09 setting
+)
+
+var fileTypes = []string{".wav"}
+
+// Audio is the raw-audio modality. The zero value is ready to use and safe
+// for concurrent use: it holds no state.
+type Audio struct{}
+
+// New returns the audio modality.
+func New() sdk.Modality { return Audio{} }
+
+// Describe reports 256 amplitude classes plus [SEP], one token per sample.
+func (Audio) Describe(context.Context) (sdk.Info, error) {
+	return sdk.Info{
+		Name:          "audio",
+		Version:       Version,
+		Kind:          sdk.KindContinuous,
+		VocabSize:     vocabSize,
+		Special:       map[string]int32{"sep": tokSEP, "eos": tokSEP},
+		Unit:          "sample",
+		UnitsPerToken: 1,
+		DefaultSeqLen: defaultSeqLen,
+		FileTypes:     slices.Clone(fileTypes),
+	}, nil
+}
+
+// options are the parsed request options.
+type options struct {
+	rate   int
+	linear bool // linear 8-bit instead of µ-law
+}
+
+// knownOptions are every option the plugin reads; each call accepts all of
+// them (the host passes one option set to Prepare, Encode and Decode).
+var knownOptions = []string{"quantization", "sample_rate"}
+
+func parseOptions(m map[string]string) (options, error) {
+	o := options{rate: defaultRate}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // report the first bad option deterministically
+	for _, k := range keys {
+		v := m[k]
+		switch k {
+		case "sample_rate":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1000 || n > maxRate {
+				return o, fmt.Errorf("audio: option sample_rate=%q: want an integer from 1000 to %d", v, maxRate)
+			}
+			o.rate = n
+		case "quantization":
+			switch v {
+			case "mulaw":
+			case "linear":
+				o.linear = true
+			default:
+				return o, fmt.Errorf("audio: option quantization=%q: want mulaw or linear", v)
+			}
+		default:
+			return o, fmt.Errorf("audio: unknown option %q (known: %s)", k, strings.Join(knownOptions, ", "))
+		}
+	}
+	return o, nil
+}
+
+// tokenize decodes a WAV file and turns it into one document: the mono
+// mixdown, resampled to o.rate, quantized to 256 classes, then [SEP]. It
+// returns the tokens and the number of samples they stand for.
+func tokenize(data []byte, o options) (sdk.Tokens, int64, error) {
+	c, err := readWAV(data)
+	if err != nil {
+		return nil, 0, err
+	}
+	x := c.mono()
+	if c.rate != o.rate {
+		x = resamplerFor(c.rate, o.rate).resample(x)
+	}
+	enc := muLawEncode
+	if o.linear {
+		enc = linearEncode
+	}
+	toks := make(sdk.Tokens, len(x)+1)
+	for i, v := range x {
+		toks[i] = enc(v)
+	}
+	toks[len(x)] = tokSEP
+	return toks, int64(len(x)), nil
+}
+
+// Encode turns one WAV file into tokens: one amplitude class per sample at
+// the target rate, then [SEP].
+func (Audio) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error) {
+	o, err := parseOptions(req.Options)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	name := req.Name
+	if name == "" {
+		name = "<input>"
+	}
+	toks, _, err := tokenize(req.Data, o)
+	if err != nil {
+		return nil, fmt.Errorf("audio: %s: %w", name, err)
+	}
+	return toks, nil
+}
+
+// Decode writes tokens as a mono 16-bit PCM WAV file at the target rate.
+// [SEP] tokens are dropped, so several clips play back to back.
+func (Audio) Decode(ctx context.Context, req sdk.DecodeRequest) ([]byte, error) {
+	o, err := parseOptions(req.Options)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	dec := muLawDecode
+	if o.linear {
+		dec = linearDecode
+	}
+	x := make([]float64, 0, len(req.Tokens))
+	for i, id := range req.Tokens {
+		switch {
+		case id >= 0 && id < levels:
+			x = append(x, dec(id))
+		case id == tokSEP:
+		default:
+			return nil, fmt.Errorf("audio: decode: token %d at position %d is outside the vocabulary [0, %d)", id, i, vocabSize)
+		}
+	}
+	return encodeWAV16(x, o.rate), nil
+}
+
+// Prepare tokenizes every WAV file of the inputs (directories are searched
+// for *.wav); each clip is one document.
+func (Audio) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset, error) {
+	o, err := parseOptions(req.Options)
+	if err != nil {
+		return sdk.Dataset{}, err
+	}
+	ds, err := sdk.PrepareFiles(ctx, req, fileTypes, func(_ string, data []byte) ([]sdk.Doc, error) {
+		toks, units, err := tokenize(data, o)
+		if err != nil {
+			return nil, err
+		}
+		return []sdk.Doc{{Tokens: toks, Units: units}}, nil
+	})
+	if err != nil {
+		return sdk.Dataset{}, fmt.Errorf("audio: %w", err)
+	}
+	return ds, nil
+}
