@@ -22,10 +22,17 @@ type command struct {
 
 // commands is the CLI's table of contents; each entry lives in its own file.
 var commands = map[string]command{
-	"bench": {"measure training and scan speed (bench train | bench scan)", runBench},
+	"bench":   {"measure training and scan speed (bench train | bench scan)", runBench},
+	"plugins": {"list, describe and pin modality plugins (plugins list | info NAME | lock)", runPlugins},
+	"prepare": {"tokenize data into a dataset with a modality plugin", runPrepare},
+	"encode":  {"turn one file into a token file with a modality plugin", runEncode},
+	"decode":  {"turn a token file back into a file with a modality plugin", runDecode},
 }
 
 func main() {
+	if servePlugin(os.Args[1:]) {
+		return
+	}
 	os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr))
 }
 

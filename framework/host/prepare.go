@@ -39,7 +39,7 @@ func (p *Plugin) Prepare(ctx context.Context, req sdk.PrepareRequest) (ds sdk.Da
 	}
 	if old, err := os.ReadFile(filepath.Join(out, cacheFile)); err == nil && string(old) == key {
 		if mf, err := sdk.ReadDataset(out); err == nil {
-			return mf.Dataset(out), true, nil
+			return p.effective(mf.Dataset(out)), true, nil
 		}
 	}
 	ds, err = p.Plugin.Prepare(ctx, req)
@@ -56,8 +56,15 @@ func (p *Plugin) Prepare(ctx context.Context, req sdk.PrepareRequest) (ds sdk.Da
 	if err := writeAtomic(filepath.Join(out, cacheFile), []byte(key)); err != nil {
 		return sdk.Dataset{}, false, err
 	}
-	ds = mf.Dataset(out)
-	return ds, false, nil
+	return p.effective(mf.Dataset(out)), false, nil
+}
+
+// effective sets the vocabulary size the model needs: the larger of the
+// dataset's (ids below it occur) and the plugin's (ids below it can occur
+// when encoding later; a dataset need not use every id).
+func (p *Plugin) effective(ds sdk.Dataset) sdk.Dataset {
+	ds.VocabSize = max(ds.VocabSize, p.Info.VocabSize)
+	return ds
 }
 
 // cacheKey hashes everything a deterministic Prepare depends on. Inputs

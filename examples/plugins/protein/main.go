@@ -1,5 +1,4 @@
-// Command protein is a complete mambakit modality plugin: protein FASTA, one
-// token per amino-acid residue, one document per record.
+// Command protein is a complete mambakit plugin: protein FASTA, a token per residue.
 //
 //	go build -o bin/mambakit-plugin-protein ./examples/plugins/protein
 //	MAMBAKIT_PLUGIN_PATH=bin mambakit prepare --modality protein --data proteins.fa -o data/protein
@@ -13,24 +12,23 @@ import (
 	"github.com/mambakit/mambakit/sdk"
 )
 
-// Token ids: 0 separates records, 1..20 are the residues, 21 is X (unknown).
+// Token ids: 0 separates records (Decode numbers them), 1..21 are residues (X: unknown).
 const alphabet = "ACDEFGHIKLMNPQRSTVWYX"
+
+var fileTypes = []string{".fa", ".fasta", ".faa"}
 
 type protein struct{}
 
 func (protein) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "protein", Version: "0.1.0", Kind: sdk.KindDiscrete, VocabSize: len(alphabet) + 1,
-		Special: map[string]int32{"sep": 0}, Unit: "residue", UnitsPerToken: 1, DefaultSeqLen: 1024,
-		FileTypes: []string{".fa", ".fasta", ".faa"}}, nil
+		Special: map[string]int32{"sep": 0}, Unit: "residue", UnitsPerToken: 1, DefaultSeqLen: 1024, FileTypes: fileTypes}, nil
 }
 
-// records parses FASTA into one token sequence per record.
-func records(data []byte) ([]sdk.Tokens, error) {
-	var recs []sdk.Tokens
+// records parses FASTA into one document per record.
+func records(data []byte) (recs []sdk.Doc, err error) {
 	for n, line := range bytes.Split(data, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) > 0 && line[0] == '>' {
-			recs = append(recs, nil)
+		if line = bytes.TrimSpace(line); len(line) > 0 && line[0] == '>' {
+			recs = append(recs, sdk.Doc{})
 			continue
 		}
 		for _, c := range bytes.ToUpper(line) {
@@ -38,7 +36,8 @@ func records(data []byte) ([]sdk.Tokens, error) {
 			if i < 0 || len(recs) == 0 {
 				return nil, fmt.Errorf("line %d: %q is not an amino acid in a FASTA record", n+1, c)
 			}
-			recs[len(recs)-1] = append(recs[len(recs)-1], int32(i+1))
+			r := &recs[len(recs)-1]
+			r.Tokens, r.Units = append(r.Tokens, int32(i+1)), r.Units+1
 		}
 	}
 	if len(recs) == 0 {
@@ -48,41 +47,31 @@ func records(data []byte) ([]sdk.Tokens, error) {
 }
 
 func (protein) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset, error) {
-	return sdk.PrepareFiles(ctx, req, []string{".fa", ".fasta", ".faa"}, func(_ string, data []byte) (docs []sdk.Doc, err error) {
-		recs, err := records(data)
-		for _, r := range recs {
-			docs = append(docs, sdk.Doc{Tokens: r, Units: int64(len(r))})
-		}
-		return docs, err
-	})
+	return sdk.PrepareFiles(ctx, req, fileTypes, func(_ string, data []byte) ([]sdk.Doc, error) { return records(data) })
 }
 
-func (protein) Encode(_ context.Context, req sdk.EncodeRequest) (sdk.Tokens, error) {
+func (protein) Encode(_ context.Context, req sdk.EncodeRequest) (ids sdk.Tokens, err error) {
 	recs, err := records(req.Data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", req.Name, err)
-	}
-	var ids sdk.Tokens
 	for i, r := range recs {
 		if i > 0 {
 			ids = append(ids, 0)
 		}
-		ids = append(ids, r...)
+		ids = append(ids, r.Tokens...)
 	}
-	return ids, nil
+	return ids, err
 }
 
 func (protein) Decode(_ context.Context, req sdk.DecodeRequest) ([]byte, error) {
 	out := []byte(">1\n")
 	for _, id := range req.Tokens {
-		if id < 0 || int(id) > len(alphabet) {
+		switch {
+		case id < 0 || int(id) > len(alphabet):
 			return nil, fmt.Errorf("token id %d is not in [0, %d]", id, len(alphabet))
-		}
-		if id == 0 {
+		case id == 0:
 			out = fmt.Appendf(out, "\n>%d\n", bytes.Count(out, []byte(">"))+1)
-			continue
+		default:
+			out = append(out, alphabet[id-1])
 		}
-		out = append(out, alphabet[id-1])
 	}
 	return append(out, '\n'), nil
 }

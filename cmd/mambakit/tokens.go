@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/mambakit/mambakit/framework/host"
+	"github.com/mambakit/mambakit/sdk"
+)
+
+// Token files (docs/cli.md, "Token files"):
+//
+//	text  one decimal id per line (any whitespace separates ids)
+//	bin   little-endian uint32 per id, no header: the encoding of a
+//	      dataset's .tokens files
+const (
+	formatText = "text"
+	formatBin  = "bin"
+)
+
+// tokenFormat picks the format: the flag when given, else bin for names
+// ending in .bin or .tokens, else text.
+func tokenFormat(flag, name string) (string, error) {
+	switch flag {
+	case formatText, formatBin:
+		return flag, nil
+	case "":
+		if ext := filepath.Ext(name); ext == ".bin" || ext == ".tokens" {
+			return formatBin, nil
+		}
+		return formatText, nil
+	}
+	return "", fmt.Errorf("--format %q: want text or bin", flag)
+}
+
+func writeTokens(w io.Writer, ids sdk.Tokens, format string) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	var b []byte
+	for _, id := range ids {
+		if format == formatBin {
+			b = binary.LittleEndian.AppendUint32(b[:0], uint32(id))
+		} else {
+			b = strconv.AppendInt(b[:0], int64(id), 10)
+			b = append(b, '\n')
+		}
+		bw.Write(b)
+	}
+	return bw.Flush()
+}
+
+// parseTokens reads a token file. Errors name the line (text) or the size
+// (bin); ids must fit in uint32 and text ids must not be negative.
+func parseTokens(data []byte, format string) (sdk.Tokens, error) {
+	if format == formatBin {
+		if len(data)%4 != 0 {
+			return nil, fmt.Errorf("binary token file: %d bytes is not a multiple of 4 (little-endian uint32 ids)", len(data))
+		}
+		ids := make(sdk.Tokens, len(data)/4)
+		for i := range ids {
+			ids[i] = int32(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+		return ids, nil
+	}
+	ids := make(sdk.Tokens, 0, len(data)/4)
+	line := 1
+	for len(data) > 0 {
+		i := bytes.IndexAny(data, " \t\r\n")
+		field := data
+		if i >= 0 {
+			field = data[:i]
+		}
+		if len(field) > 0 {
+			v, err := strconv.ParseUint(string(field), 10, 32)
+			if err != nil || v > 1<<31-1 {
+				f := string(field)
+				if len(f) > 20 {
+					f = f[:20] + "..."
+				}
+				return nil, fmt.Errorf("line %d: %q is not a token id (want a decimal number in [0, 2^31))", line, f)
+			}
+			ids = append(ids, int32(v))
+		}
+		if i < 0 {
+			break
+		}
+		if data[i] == '\n' {
+			line++
+		}
+		data = data[i+1:]
+	}
+	return ids, nil
+}
+
+// writeFileAtomic writes through a temporary file and a rename, so an
+// interrupted command never leaves half a file under the final name.
+func writeFileAtomic(name string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
+
+// codecFlags are encode's and decode's shared flags.
+type codecFlags struct {
+	hf        hostFlags
+	modality  string
+	tokenizer string
+	format    string
+	out       string
+	opts      optionFlag
+}
+
+func (c *codecFlags) parse(name, usage string, args []string) (string, error) {
+	c.opts = optionFlag{}
+	fs := newFlagSet(name, usage)
+	c.hf.register(fs)
+	fs.StringVar(&c.modality, "modality", "", "the plugin (see \"mambakit plugins list\")")
+	fs.StringVar(&c.tokenizer, "tokenizer", "", "tokenizer file (for text: a dataset's tokenizer.json); sets option tokenizer=PATH")
+	fs.StringVar(&c.format, "format", "", "token file format: text (one id per line) or bin (little-endian uint32); default by extension: .bin and .tokens are bin")
+	fs.StringVar(&c.out, "o", "", "output file")
+	fs.Var(c.opts, "option", "plugin option key=value (repeatable)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case c.modality == "":
+		return "", errors.New("missing --modality")
+	case len(pos) != 1:
+		return "", fmt.Errorf("want one input file, got %d", len(pos))
+	case c.out == "":
+		return "", errors.New("missing -o FILE")
+	}
+	if c.tokenizer != "" {
+		abs, err := filepath.Abs(c.tokenizer)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("--tokenizer %s: %w", c.tokenizer, pathErr(err))
+		}
+		c.opts["tokenizer"] = abs
+	}
+	return pos[0], nil
+}
+
+// nameFile makes sure an error names the input file, without naming it
+// twice when the plugin already did.
+func nameFile(name string, err error) error {
+	if strings.Contains(err.Error(), filepath.Base(name)) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// pathErr drops the path from an *os.PathError whose path the message
+// already names.
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// readInput reads a file for Encode or Decode, refusing ones above the
+// protocol's message size before reading them.
+func readInput(name string) ([]byte, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, pathErr(err))
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory", name)
+	}
+	if fi.Size() > sdk.MaxMessageSize-1<<20 {
+		return nil, fmt.Errorf("%s: %d MiB is more than one call takes (%d MiB); use \"mambakit prepare\", which reads files by path", name, fi.Size()>>20, sdk.MaxMessageSize>>20-1)
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, pathErr(err))
+	}
+	return data, nil
+}
+
+func runEncode(args []string, stdout io.Writer) error {
+	var c codecFlags
+	in, err := c.parse("encode", "encode --modality M [--tokenizer FILE] FILE -o TOKENS [--format text|bin]", args)
+	if err != nil {
+		return err
+	}
+	format, err := tokenFormat(c.format, c.out)
+	if err != nil {
+		return err
+	}
+	data, err := readInput(in)
+	if err != nil {
+		return err
+	}
+	p, err := startPlugin(&c.hf, c.modality)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ids, err := p.Encode(context.Background(), sdk.EncodeRequest{Data: data, Name: filepath.Base(in), Options: c.opts})
+	if err != nil {
+		return nameFile(in, err)
+	}
+	if err := writeFileAtomic(c.out, func(w io.Writer) error { return writeTokens(w, ids, format) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d bytes -> %d tokens (%s) in %s\n", in, len(data), len(ids), format, c.out)
+	return nil
+}
+
+func runDecode(args []string, stdout io.Writer) error {
+	var c codecFlags
+	in, err := c.parse("decode", "decode --modality M [--tokenizer FILE] TOKENS -o FILE [--format text|bin]", args)
+	if err != nil {
+		return err
+	}
+	format, err := tokenFormat(c.format, in)
+	if err != nil {
+		return err
+	}
+	data, err := readInput(in)
+	if err != nil {
+		return err
+	}
+	ids, err := parseTokens(data, format)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	p, err := startPlugin(&c.hf, c.modality)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	out, err := p.Decode(context.Background(), sdk.DecodeRequest{Tokens: ids, Options: c.opts})
+	if err != nil {
+		return nameFile(in, err)
+	}
+	if err := writeFileAtomic(c.out, func(w io.Writer) error { _, err := w.Write(out); return err }); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d tokens -> %d bytes in %s\n", in, len(ids), len(out), c.out)
+	return nil
+}
+
+func startPlugin(hf *hostFlags, name string) (*host.Plugin, error) {
+	h, err := hf.open()
+	if err != nil {
+		return nil, err
+	}
+	return h.Start(context.Background(), name)
+}
