@@ -123,6 +123,8 @@ func (lr *lineReader) next(buf []byte) ([]byte, error) {
 				return nil, io.EOF
 			}
 			return buf, nil
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum):
+			return nil, fmt.Errorf("%s:%d: truncated or corrupt compressed file (%v)", lr.name, lr.line, err)
 		default:
 			return nil, fmt.Errorf("%s:%d: %w", lr.name, lr.line, err)
 		}

@@ -215,7 +215,7 @@ func TestBadInput(t *testing.T) {
 		"empty gzip":      {writeFile(t, dir, "empty.txt.gz", nil), nil, "empty file"},
 		"binary junk":     {writeFile(t, dir, "junk.txt", junk), nil, "binary"},
 		"not gzip":        {writeFile(t, dir, "fake.txt.gz", []byte("plain text")), nil, "not a gzip file"},
-		"truncated gzip":  {writeFile(t, dir, "cut.txt.gz", gz(huge)[:40]), nil, "cut.txt.gz"},
+		"truncated gzip":  {writeFile(t, dir, "cut.txt.gz", gz(huge)[:40]), nil, "cut.txt.gz:1: truncated or corrupt"},
 		"huge line":       {writeFile(t, dir, "huge.txt", huge), map[string]string{"max_doc_bytes": "1000"}, "huge.txt:1: line longer"},
 		"huge paragraph":  {writeFile(t, dir, "para.txt", bytes.ReplaceAll(huge, []byte(" "), []byte("\n"))), map[string]string{"max_doc_bytes": "1000", "doc": "paragraph"}, "para.txt"},
 		"bad jsonl":       {writeFile(t, dir, "bad.jsonl", []byte(`{"text":"ok"}`+"\n{oops\n")), nil, "bad.jsonl:2: not a JSON object"},

@@ -342,3 +342,64 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+// TestParseTokenizerJSON edits the fixture one field at a time: what the
+// loader cannot reproduce exactly is refused with a reason, and the other
+// accepted forms (string merges, NFC) load.
+func TestParseTokenizerJSON(t *testing.T) {
+	tests := map[string]struct {
+		edit func(f map[string]any)
+		want string // "" means it loads
+	}{
+		"as is":           {func(map[string]any) {}, ""},
+		"string merges":   {func(f map[string]any) { stringMerges(f) }, ""},
+		"nfc":             {func(f map[string]any) { f["normalizer"] = map[string]any{"type": "NFC"} }, ""},
+		"lowercase":       {func(f map[string]any) { f["normalizer"] = map[string]any{"type": "Lowercase"} }, `normalizer "Lowercase"`},
+		"metaspace":       {func(f map[string]any) { f["pre_tokenizer"] = map[string]any{"type": "Metaspace"} }, `pre_tokenizer "Metaspace"`},
+		"no pre_tok":      {func(f map[string]any) { f["pre_tokenizer"] = nil }, "pre_tokenizer is missing"},
+		"prefix space":    {func(f map[string]any) { f["pre_tokenizer"].(map[string]any)["add_prefix_space"] = true }, "add_prefix_space"},
+		"no regex":        {func(f map[string]any) { f["pre_tokenizer"].(map[string]any)["use_regex"] = false }, "use_regex"},
+		"unigram":         {func(f map[string]any) { model(f)["type"] = "Unigram" }, `model type "Unigram"`},
+		"dropout":         {func(f map[string]any) { model(f)["dropout"] = 0.1 }, "dropout"},
+		"byte fallback":   {func(f map[string]any) { model(f)["byte_fallback"] = true }, "byte_fallback"},
+		"lstrip":          {func(f map[string]any) { f["added_tokens"].([]any)[0].(map[string]any)["lstrip"] = true }, "lstrip"},
+		"unknown merge":   {func(f map[string]any) { model(f)["merges"] = []any{[]any{"Ġ", "zzz"}} }, `token "zzz"`},
+		"merge no result": {func(f map[string]any) { model(f)["merges"] = []any{[]any{"Z", "Q"}} }, "not in the vocabulary"},
+		"dup id":          {func(f map[string]any) { model(f)["vocab"].(map[string]any)["ZQ"] = 1999 }, "appears twice"},
+		"not byte-level":  {func(f map[string]any) { model(f)["vocab"].(map[string]any)[" x"] = 2000 }, "not a byte-level token"},
+		"huge id":         {func(f map[string]any) { model(f)["vocab"].(map[string]any)["zz"] = 1 << 40 }, "outside"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var f map[string]any
+			if err := json.Unmarshal(readFixture(t, "hf-tokenizer/tokenizer.json"), &f); err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(f)
+			data, _ := json.Marshal(f)
+			tok, err := ParseTokenizerJSON(data)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ids := newEncoder(tok).Encode(nil, []byte("Hello world")); !slices.Equal(ids, []int32{566, 343, 79, 757}) {
+					t.Errorf("Hello world = %v", ids)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func model(f map[string]any) map[string]any { return f["model"].(map[string]any) }
+
+func stringMerges(f map[string]any) {
+	ms := model(f)["merges"].([]any)
+	for i, m := range ms {
+		p := m.([]any)
+		ms[i] = p[0].(string) + " " + p[1].(string)
+	}
+}

@@ -2,9 +2,11 @@ package text
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -161,8 +163,20 @@ func ParseTokenizerJSON(data []byte) (*Tokenizer, error) {
 		addedIDs[a.ID] = true
 		added = append(added, addedToken{content: []byte(a.Content), id: int32(a.ID), special: a.Special})
 	}
+	// In id order, so that the error for a bad file is always the same.
+	type entry struct {
+		tok string
+		id  int64
+	}
+	entries := make([]entry, 0, len(m.Vocab))
 	for tok, id := range m.Vocab {
-		if err := checkID(fmt.Sprintf("vocabulary entry %q", tok), id); err != nil {
+		entries = append(entries, entry{tok, id})
+	}
+	slices.SortFunc(entries, func(x, y entry) int {
+		return cmp.Or(cmp.Compare(x.id, y.id), strings.Compare(x.tok, y.tok))
+	})
+	for _, e := range entries {
+		if err := checkID(fmt.Sprintf("vocabulary entry %q", e.tok), e.id); err != nil {
 			return nil, err
 		}
 	}
@@ -170,7 +184,8 @@ func ParseTokenizerJSON(data []byte) (*Tokenizer, error) {
 	for _, a := range added {
 		tokens[a.id] = a.content
 	}
-	for tok, id := range m.Vocab {
+	for _, e := range entries {
+		tok, id := e.tok, e.id
 		if addedIDs[id] {
 			continue // its bytes are the added token's content
 		}
