@@ -1,0 +1,288 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/safetensors"
+)
+
+// A run directory keeps its checkpoints under checkpoints/: one directory
+// per saved step (step-00000100), each a Hugging Face Mamba directory
+// (config.json, model.safetensors) plus trainer.safetensors (AdamW moments,
+// the carried TBPTT state), trainer.json (step, data cursor, config) and the
+// plugin's artifacts. checkpoints/latest names the newest complete one.
+//
+// A checkpoint is written into a hidden temporary directory, every file
+// synced, then renamed into place; only then is latest replaced (also by
+// rename). A process killed at any moment leaves latest naming a complete
+// checkpoint.
+const (
+	checkpointsDir = "checkpoints"
+	latestFile     = "latest"
+	trainerJSON    = "trainer.json"
+	trainerST      = "trainer.safetensors"
+)
+
+// trainerState is trainer.json.
+type trainerState struct {
+	Step      int    `json:"step"`
+	OptSteps  int    `json:"optimizer_steps"`
+	Cursor    []byte `json:"data_cursor"` // Loader.MarshalBinary
+	Config    Config `json:"config"`
+	Modality  Plugin `json:"modality"`
+	VocabSize int    `json:"vocab_size"`
+}
+
+// Plugin identifies the modality plugin a run used.
+type Plugin struct {
+	Name     string `json:"name" yaml:"name"`
+	Version  string `json:"version" yaml:"version"`
+	Checksum string `json:"checksum,omitempty" yaml:"checksum,omitempty"`
+	Unit     string `json:"unit" yaml:"unit"`
+}
+
+func checkpointName(step int) string { return fmt.Sprintf("step-%08d", step) }
+
+// saveCheckpoint writes the checkpoint of step into runDir and prunes all
+// but the newest keep checkpoints. artifacts are files (full paths) copied
+// in beside the model.
+func saveCheckpoint(runDir string, step int, m *backbone.Model, opt *backbone.AdamW, ld *Loader, carried *backbone.State, ts trainerState, artifacts []string, keep int) (string, error) {
+	root := filepath.Join(runDir, checkpointsDir)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
+	name := checkpointName(step)
+	final := filepath.Join(root, name)
+	tmp := filepath.Join(root, "."+name+".partial")
+	if err := os.RemoveAll(tmp); err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
+	fail := func(err error) (string, error) {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("checkpoint step %d: %w", step, err)
+	}
+	if err := m.Save(tmp); err != nil {
+		return fail(err)
+	}
+	tensors := []safetensors.Tensor{
+		safetensors.F32("adamw.m", []int{len(opt.M.Data)}, opt.M.Data),
+		safetensors.F32("adamw.v", []int{len(opt.V.Data)}, opt.V.Data),
+	}
+	if carried != nil {
+		tensors = append(tensors,
+			safetensors.F32("tbptt.conv", []int{len(carried.Conv)}, carried.Conv),
+			safetensors.F32("tbptt.ssm", []int{len(carried.SSM)}, carried.SSM))
+	}
+	if err := safetensors.Write(filepath.Join(tmp, trainerST), tensors, nil); err != nil {
+		return fail(err)
+	}
+	cur, err := ld.MarshalBinary()
+	if err != nil {
+		return fail(err)
+	}
+	ts.Step, ts.OptSteps, ts.Cursor = step, opt.T, cur
+	js, err := json.MarshalIndent(ts, "", "  ")
+	if err != nil {
+		return fail(err)
+	}
+	if err := writeFileSync(filepath.Join(tmp, trainerJSON), append(js, '\n')); err != nil {
+		return fail(err)
+	}
+	for _, a := range artifacts {
+		if err := copyFileSync(a, filepath.Join(tmp, filepath.Base(a))); err != nil {
+			return fail(err)
+		}
+	}
+	if err := syncDir(tmp); err != nil {
+		return fail(err)
+	}
+	if err := os.RemoveAll(final); err != nil { // a stale one from an earlier, abandoned attempt
+		return fail(err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(root); err != nil {
+		return fail(err)
+	}
+	if err := writeFileAtomic(filepath.Join(root, latestFile), []byte(name+"\n")); err != nil {
+		return "", fmt.Errorf("checkpoint step %d: %w", step, err)
+	}
+	pruneCheckpoints(root, keep)
+	return final, nil
+}
+
+// pruneCheckpoints removes all but the newest keep step directories (never
+// the one latest names) and leftovers of interrupted writes.
+func pruneCheckpoints(root string, keep int) {
+	latest, _ := LatestCheckpoint(filepath.Dir(root))
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	var steps []string
+	for _, e := range entries {
+		switch {
+		case strings.HasPrefix(e.Name(), "step-") && e.IsDir():
+			steps = append(steps, e.Name())
+		case strings.HasSuffix(e.Name(), ".partial"):
+			os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
+	sort.Strings(steps)
+	for i := 0; i < len(steps)-keep; i++ {
+		p := filepath.Join(root, steps[i])
+		if p != latest {
+			os.RemoveAll(p)
+		}
+	}
+}
+
+// LatestCheckpoint returns the directory of the newest complete checkpoint
+// of a run.
+func LatestCheckpoint(runDir string) (string, error) {
+	root := filepath.Join(runDir, checkpointsDir)
+	b, err := os.ReadFile(filepath.Join(root, latestFile))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return "", fmt.Errorf("%s has no checkpoint (no %s)", runDir, filepath.Join(checkpointsDir, latestFile))
+		}
+		return "", fmt.Errorf("read latest checkpoint: %w", err)
+	}
+	name := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(name, "step-") || strings.ContainsAny(name, `/\`) {
+		return "", fmt.Errorf("%s: %q is not a checkpoint name", filepath.Join(root, latestFile), name)
+	}
+	return filepath.Join(root, name), nil
+}
+
+// loadCheckpoint reads a checkpoint directory written by saveCheckpoint.
+func loadCheckpoint(dir string) (*backbone.Model, trainerState, *safetensors.File, error) {
+	var ts trainerState
+	m, err := backbone.Load(dir)
+	if err != nil {
+		return nil, ts, nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, trainerJSON))
+	if err != nil {
+		return nil, ts, nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := json.Unmarshal(b, &ts); err != nil {
+		return nil, ts, nil, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, trainerJSON), err)
+	}
+	st, err := safetensors.Open(filepath.Join(dir, trainerST))
+	if err != nil {
+		return nil, ts, nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return m, ts, st, nil
+}
+
+func restoreOptimizer(opt *backbone.AdamW, st *safetensors.File, optSteps int) error {
+	for _, t := range []struct {
+		name string
+		dst  []float32
+	}{{"adamw.m", opt.M.Data}, {"adamw.v", opt.V.Data}} {
+		v, err := st.Float32(t.name)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if len(v) != len(t.dst) {
+			return fmt.Errorf("checkpoint: %s has %d values, the model has %d parameters", t.name, len(v), len(t.dst))
+		}
+		copy(t.dst, v)
+	}
+	opt.T = optSteps
+	return nil
+}
+
+func restoreCarried(st *safetensors.File, carried *backbone.State) error {
+	for _, t := range []struct {
+		name string
+		dst  []float32
+	}{{"tbptt.conv", carried.Conv}, {"tbptt.ssm", carried.SSM}} {
+		v, err := st.Float32(t.name)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if len(v) != len(t.dst) {
+			return fmt.Errorf("checkpoint: %s has %d values, want %d", t.name, len(v), len(t.dst))
+		}
+		copy(t.dst, v)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp-" + strconv.Itoa(os.Getpid())
+	if err := writeFileSync(tmp, data); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func copyFileSync(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("copy artifact: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("copy artifact: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy artifact %s: %w", src, err)
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return fmt.Errorf("copy artifact %s: %w", src, err)
+	}
+	return out.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}

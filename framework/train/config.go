@@ -1,0 +1,169 @@
+package train
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is a training run's configuration. It is read from YAML
+// (--config), then overridden by flags, and saved resolved in the run
+// directory. Zero values mean "the default" (Defaults).
+type Config struct {
+	// Model size: a preset (tiny, small, base) and optional overrides.
+	Preset     string `yaml:"preset"`
+	DModel     int    `yaml:"d_model"`
+	Layers     int    `yaml:"layers"`
+	DState     int    `yaml:"d_state"`
+	ConvKernel int    `yaml:"d_conv"`
+	Expand     int    `yaml:"expand"`
+
+	Steps int `yaml:"steps"` // optimizer steps in all
+	// ScheduleSteps is the horizon of the learning-rate schedule (0: Steps).
+	// It is fixed when a run starts, so resuming with a larger --steps
+	// continues at min_lr instead of changing the steps already taken.
+	ScheduleSteps int     `yaml:"schedule_steps"`
+	SeqLen        int     `yaml:"seq_len"` // tokens per sequence
+	Batch         int     `yaml:"batch"`   // sequences per micro-batch
+	Accum         int     `yaml:"accum"`   // micro-batches per step (gradient accumulation)
+	LR            float64 `yaml:"lr"`      // peak learning rate
+	MinLR         float64 `yaml:"min_lr"`  // learning rate at the end of the cosine
+	Warmup        int     `yaml:"warmup"`  // linear warmup steps
+	Beta1         float64 `yaml:"beta1"`   // AdamW
+	Beta2         float64 `yaml:"beta2"`   // AdamW
+	Eps           float64 `yaml:"eps"`     // AdamW
+	WeightDec     float64 `yaml:"weight_decay"`
+	GradClip      float64 `yaml:"grad_clip"` // global L2 norm
+	Seed          uint64  `yaml:"seed"`
+	Threads       int     `yaml:"threads"` // 0: all cores
+
+	// TBPTT trains each batch row as a stream through the data, carrying
+	// the recurrent state from one step to the next (truncated
+	// backpropagation through time); without it, rows are random windows.
+	TBPTT bool `yaml:"tbptt"`
+
+	EvalEvery    int `yaml:"eval_every"`    // steps between evaluations
+	EvalTokens   int `yaml:"eval_tokens"`   // validation tokens per evaluation (0: all)
+	SaveEvery    int `yaml:"save_every"`    // steps between checkpoints
+	KeepLast     int `yaml:"keep_last"`     // checkpoints kept
+	LogEvery     int `yaml:"log_every"`     // steps between log lines when not on a terminal
+	SampleTokens int `yaml:"sample_tokens"` // tokens generated for the sample at each evaluation (0: none)
+
+	ValidFraction float64 `yaml:"valid_fraction"` // share of documents held out
+}
+
+// Presets are the model sizes selectable with --preset.
+var Presets = map[string]Config{
+	"tiny":  {DModel: 64, Layers: 2, DState: 16},
+	"small": {DModel: 128, Layers: 4, DState: 16},
+	"base":  {DModel: 256, Layers: 8, DState: 16},
+}
+
+// Defaults returns the defaults: the small preset, AdamW β 0.9/0.95, weight
+// decay 0.1, clipping at 1, lr 2e-3 with 10% warmup and a cosine to 10%.
+func Defaults() Config {
+	return Config{
+		Preset: "small", ConvKernel: 4, Expand: 2,
+		Steps: 1000, SeqLen: 256, Batch: 8, Accum: 1,
+		LR: 2e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDec: 0.1, GradClip: 1, Seed: 1,
+		EvalEvery: 100, EvalTokens: 65536, SaveEvery: 100, KeepLast: 3, LogEvery: 10, SampleTokens: 256,
+		ValidFraction: 0.1,
+	}
+}
+
+// ReadConfig reads a YAML configuration file over the defaults. Unknown
+// keys are errors, so a typo does not silently fall back to a default.
+func ReadConfig(path string) (Config, error) {
+	c := Defaults()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Resolve fills the derived values: the preset's sizes where no override
+// was given, the warmup (10% of the steps) and the final learning rate
+// (10% of the peak). It then validates everything.
+func (c *Config) Resolve() error {
+	if c.Preset != "" {
+		p, ok := Presets[c.Preset]
+		if !ok {
+			return fmt.Errorf("preset %q: want tiny, small or base", c.Preset)
+		}
+		if c.DModel == 0 {
+			c.DModel = p.DModel
+		}
+		if c.Layers == 0 {
+			c.Layers = p.Layers
+		}
+		if c.DState == 0 {
+			c.DState = p.DState
+		}
+	}
+	if c.ScheduleSteps == 0 {
+		c.ScheduleSteps = c.Steps
+	}
+	if c.Warmup == 0 {
+		c.Warmup = c.ScheduleSteps / 10
+	}
+	if c.MinLR == 0 {
+		c.MinLR = c.LR / 10
+	}
+	pos := []struct {
+		name string
+		v    int
+	}{{"d_model", c.DModel}, {"layers", c.Layers}, {"d_state", c.DState}, {"d_conv", c.ConvKernel}, {"expand", c.Expand},
+		{"steps", c.Steps}, {"seq_len", c.SeqLen}, {"batch", c.Batch}, {"accum", c.Accum},
+		{"eval_every", c.EvalEvery}, {"save_every", c.SaveEvery}, {"keep_last", c.KeepLast}, {"log_every", c.LogEvery}}
+	for _, p := range pos {
+		if p.v < 1 {
+			return fmt.Errorf("%s = %d: want ≥ 1", p.name, p.v)
+		}
+	}
+	if c.ScheduleSteps < 1 {
+		return fmt.Errorf("schedule_steps = %d: want ≥ 1", c.ScheduleSteps)
+	}
+	if c.Warmup < 0 || c.Warmup > c.ScheduleSteps {
+		return fmt.Errorf("warmup = %d: want 0..schedule_steps (%d)", c.Warmup, c.ScheduleSteps)
+	}
+	if c.EvalTokens < 0 || c.SampleTokens < 0 || c.Threads < 0 {
+		return errors.New("eval_tokens, sample_tokens and threads must not be negative")
+	}
+	for _, f := range []struct {
+		name      string
+		v, lo, hi float64
+	}{{"lr", c.LR, 0, 10}, {"min_lr", c.MinLR, 0, c.LR}, {"beta1", c.Beta1, 0, 1}, {"beta2", c.Beta2, 0, 1},
+		{"eps", c.Eps, 0, 1}, {"weight_decay", c.WeightDec, 0, 10}, {"grad_clip", c.GradClip, 0, math.Inf(1)},
+		{"valid_fraction", c.ValidFraction, 0, 1}} {
+		if !(f.v >= f.lo && f.v <= f.hi) || (f.name == "lr" && f.v == 0) || (f.name == "valid_fraction" && (f.v == 0 || f.v == 1)) {
+			return fmt.Errorf("%s = %v: out of range", f.name, f.v)
+		}
+	}
+	return nil
+}
+
+// LRAt is the learning rate of step s (1-based): linear warmup from 0 over
+// Warmup steps, then a cosine from LR down to MinLR at step ScheduleSteps,
+// and MinLR after it.
+func (c *Config) LRAt(s int) float64 {
+	if s <= c.Warmup {
+		return c.LR * float64(s) / float64(c.Warmup)
+	}
+	span := c.ScheduleSteps - c.Warmup
+	if span <= 0 {
+		return c.LR
+	}
+	p := min(float64(s-c.Warmup)/float64(span), 1)
+	return c.MinLR + 0.5*(c.LR-c.MinLR)*(1+math.Cos(math.Pi*p))
+}

@@ -1,0 +1,297 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/kernels"
+)
+
+// Run describes a training run. The CLI fills it from flags and the
+// modality plugin; tests fill it directly.
+type Run struct {
+	Dir          string // run directory: checkpoints, metrics.jsonl, curves.png, samples/
+	Config       Config // resolved (Config.Resolve)
+	Train, Valid *Data
+	VocabSize    int    // the dataset's; the model pads it to a multiple of 8
+	Modality     Plugin // recorded in config.yaml and every checkpoint
+	Artifacts    []string
+	// Baseline is the best Markov baseline's validation bits per unit,
+	// drawn beside the curves (0: unknown).
+	Baseline float64
+	// Sample, when set, turns generated tokens into a file (text, FASTA,
+	// WAV) under dir and returns its path; it is called at each evaluation.
+	Sample func(ctx context.Context, tokens []int32, dir string, step int) (string, error)
+
+	Out      io.Writer // progress
+	Terminal bool      // Out is a terminal: draw a live bar
+}
+
+// Result summarizes a finished (or interrupted) run.
+type Result struct {
+	Step        int
+	Checkpoint  string
+	Interrupted bool // the context was cancelled; a checkpoint was written
+	LastEval    *Eval
+}
+
+// ErrNonFinite is wrapped by the error a run returns when a loss or a
+// gradient is NaN or infinite.
+var ErrNonFinite = errors.New("non-finite loss or gradient")
+
+// Start begins a new run in r.Dir (which must not hold a checkpoint yet).
+func Start(ctx context.Context, r *Run) (Result, error) {
+	if _, err := LatestCheckpoint(r.Dir); err == nil {
+		return Result{}, fmt.Errorf("%s already holds a run: resume it with --resume, or choose a new --out", r.Dir)
+	}
+	c := r.Config
+	mc := backbone.NewConfig(r.VocabSize, c.DModel, c.Layers)
+	mc.StateSize, mc.ConvKernel, mc.Expand = c.DState, c.ConvKernel, c.Expand
+	mc.IntermediateSize = c.Expand * c.DModel
+	m, err := backbone.New(mc, c.Seed)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		return Result{}, fmt.Errorf("create run directory: %w", err)
+	}
+	os.Remove(filepath.Join(r.Dir, "metrics.jsonl"))
+	if err := r.writeResolvedConfig(); err != nil {
+		return Result{}, err
+	}
+	ld, err := NewLoader(r.Train, c.Batch, c.SeqLen, c.TBPTT, c.Seed)
+	if err != nil {
+		return Result{}, err
+	}
+	opt := newOptimizer(m, c)
+	var carried *backbone.State
+	if c.TBPTT {
+		carried = m.NewState(c.Batch)
+	}
+	return r.loop(ctx, m, opt, ld, carried, 0, nil)
+}
+
+// Resume continues the run in r.Dir from its latest checkpoint up to
+// r.Config.Steps. Everything else of the configuration comes from the
+// checkpoint, so the resumed run computes exactly what the uninterrupted
+// run would have.
+func Resume(ctx context.Context, r *Run) (Result, error) {
+	dir, err := LatestCheckpoint(r.Dir)
+	if err != nil {
+		return Result{}, err
+	}
+	m, ts, st, err := loadCheckpoint(dir)
+	if err != nil {
+		return Result{}, err
+	}
+	steps := r.Config.Steps
+	c := ts.Config
+	if steps > 0 {
+		c.Steps = steps
+	}
+	if c.Steps <= ts.Step {
+		return Result{Step: ts.Step, Checkpoint: dir}, fmt.Errorf("the run is already at step %d; ask for more with --steps", ts.Step)
+	}
+	r.Config = c
+	ld, err := NewLoader(r.Train, c.Batch, c.SeqLen, c.TBPTT, c.Seed)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := ld.UnmarshalBinary(ts.Cursor); err != nil {
+		return Result{}, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	opt := newOptimizer(m, c)
+	if err := restoreOptimizer(opt, st, ts.OptSteps); err != nil {
+		return Result{}, err
+	}
+	var carried *backbone.State
+	if c.TBPTT {
+		carried = m.NewState(c.Batch)
+		if err := restoreCarried(st, carried); err != nil {
+			return Result{}, err
+		}
+	}
+	history, err := readMetrics(filepath.Join(r.Dir, "metrics.jsonl"), ts.Step)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := r.writeResolvedConfig(); err != nil {
+		return Result{}, err
+	}
+	return r.loop(ctx, m, opt, ld, carried, ts.Step, history)
+}
+
+func newOptimizer(m *backbone.Model, c Config) *backbone.AdamW {
+	return backbone.NewAdamW(m, backbone.AdamWConfig{LR: c.LR, Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, WeightDecay: c.WeightDec})
+}
+
+// writeResolvedConfig saves config.yaml: the resolved configuration and the
+// plugin that made the data.
+func (r *Run) writeResolvedConfig() error {
+	b, err := yaml.Marshal(struct {
+		Config   `yaml:",inline"`
+		Modality Plugin `yaml:"modality"`
+		Vocab    int    `yaml:"vocab_size"`
+	}{r.Config, r.Modality, r.VocabSize})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(r.Dir, "config.yaml"), b)
+}
+
+// loop runs steps from+1 .. Config.Steps.
+func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, ld *Loader, carried *backbone.State, from int, history []Metric) (Result, error) {
+	c := r.Config
+	if c.Threads > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(c.Threads))
+	}
+	kernels.SetThreads(c.Threads)
+	ml, err := openMetrics(filepath.Join(r.Dir, "metrics.jsonl"))
+	if err != nil {
+		return Result{}, err
+	}
+	defer ml.close()
+	out := r.Out
+	if out == nil {
+		out = io.Discard
+	}
+	unit := r.Modality.Unit
+	if unit == "" {
+		unit = "token"
+	}
+	pr := &progress{w: out, terminal: r.Terminal, logEvery: c.LogEvery, total: c.Steps, start: time.Now(), first: from, unit: unit}
+	upt := r.Train.UnitsPerToken
+	ts := trainerState{Config: c, Modality: r.Modality, VocabSize: r.VocabSize}
+	res := Result{Step: from}
+	lastSaved := -1
+	if from > 0 {
+		res.Checkpoint, _ = LatestCheckpoint(r.Dir)
+		lastSaved = from
+	}
+	save := func(step int) error {
+		p, err := saveCheckpoint(r.Dir, step, m, opt, ld, carried, ts, r.Artifacts, c.KeepLast)
+		if err != nil {
+			return err
+		}
+		res.Checkpoint, lastSaved = p, step
+		return nil
+	}
+	batch := ld.NewBatch()
+	tokens := float64(c.Batch * c.SeqLen * c.Accum)
+	for step := from + 1; step <= c.Steps; step++ {
+		if ctx.Err() != nil {
+			if lastSaved != res.Step {
+				if err := save(res.Step); err != nil {
+					return res, err
+				}
+			}
+			res.Interrupted = true
+			pr.line("interrupted at step %d; checkpoint %s", res.Step, res.Checkpoint)
+			return res, nil
+		}
+		t0 := time.Now()
+		m.ZeroGrad()
+		var loss float64
+		for a := 0; a < c.Accum; a++ {
+			ld.Next(batch)
+			l, err := m.Forward(batch, carried)
+			if err != nil {
+				return res, err
+			}
+			if _, err := m.Backward(); err != nil {
+				return res, err
+			}
+			loss += l / float64(c.Accum)
+		}
+		if c.Accum > 1 {
+			f := float32(1 / float64(c.Accum))
+			for i := range m.Grads.Data {
+				m.Grads.Data[i] *= f
+			}
+		}
+		gn := m.ClipGrad(c.GradClip)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gn) || math.IsInf(gn, 0) {
+			return res, fmt.Errorf("step %d: loss %v, gradient norm %v: %w; stopped without saving (last good checkpoint: %s)", step, loss, gn, ErrNonFinite, orNone(res.Checkpoint))
+		}
+		lr := c.LRAt(step)
+		opt.Step(lr)
+		res.Step = step
+		met := Metric{Step: step, Loss: loss, LR: lr, GradNorm: gn, TokensPerS: tokens / time.Since(t0).Seconds()}
+		if step%c.EvalEvery == 0 || step == c.Steps {
+			ev, err := Evaluate(ctx, m, r.Valid, c.Batch, c.SeqLen, c.EvalTokens)
+			if err != nil && ctx.Err() == nil {
+				return res, fmt.Errorf("step %d: evaluate: %w", step, err)
+			}
+			if err == nil && (math.IsNaN(ev.NatsPerToken) || math.IsInf(ev.NatsPerToken, 0)) {
+				return res, fmt.Errorf("step %d: validation loss %v: %w; stopped without saving (last good checkpoint: %s)", step, ev.NatsPerToken, ErrNonFinite, orNone(res.Checkpoint))
+			}
+			if err == nil {
+				res.LastEval = &ev
+				met.ValLoss, met.ValBPU = &ev.NatsPerToken, &ev.BitsPerUnit
+				if p, err := r.sample(ctx, m, step); err != nil {
+					pr.line("step %d: sample: %v", step, err)
+				} else {
+					met.Sample = p
+				}
+			}
+		}
+		if err := ml.write(met); err != nil {
+			return res, err
+		}
+		history = append(history, met)
+		pr.step(step, loss, loss/math.Ln2/upt, met.ValBPU, met.TokensPerS)
+		if met.ValBPU != nil {
+			if err := plotCurves(filepath.Join(r.Dir, "curves.png"), history, unit, upt, r.Baseline); err != nil {
+				pr.line("%v", err)
+			}
+		}
+		if step%c.SaveEvery == 0 || step == c.Steps {
+			if err := save(step); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// sample generates Config.SampleTokens tokens after a prompt taken from the
+// start of the validation split, and hands them to r.Sample.
+func (r *Run) sample(ctx context.Context, m *backbone.Model, step int) (string, error) {
+	if r.Sample == nil || r.Config.SampleTokens == 0 {
+		return "", nil
+	}
+	n := min(16, len(r.Valid.Tokens))
+	prompt := r.Valid.Tokens[:n]
+	for i := 1; i < n; i++ { // stay inside the first document
+		if r.Valid.Start[i] {
+			prompt = prompt[:i]
+			break
+		}
+	}
+	out, err := m.Generate(prompt, r.Config.SampleTokens, backbone.Sampling{Temperature: 1, TopP: 0.95, Seed: r.Config.Seed + uint64(step)}, func(int32) error { return ctx.Err() })
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(r.Dir, "samples")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return r.Sample(ctx, out, dir, step)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
