@@ -398,3 +398,37 @@ func alive(pid int) bool {
 	i := bytes.LastIndexByte(stat, ')')
 	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
+
+// BenchmarkPluginCall measures a call to a real plugin process: latency
+// for a small Encode, throughput for a large one (bytes in; 4x out).
+func BenchmarkPluginCall(b *testing.B) {
+	h, err := New(Config{Dirs: []string{pluginDir}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := h.Start(context.Background(), "echo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	for _, size := range []int{16, 1 << 20, 16 << 20} {
+		data := bytes.Repeat([]byte{7}, size)
+		b.Run(fmt.Sprintf("Encode/%dB", size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if _, err := p.Encode(context.Background(), sdk.EncodeRequest{Data: data}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("Start", func(b *testing.B) {
+		for b.Loop() {
+			p, err := h.Start(context.Background(), "echo")
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Close()
+		}
+	})
+}
