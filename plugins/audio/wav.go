@@ -24,6 +24,10 @@ const (
 const (
 	maxChannels = 64
 	maxRate     = 768000
+	// maxSamples bounds one clip (all channels): decoding takes about 24
+	// bytes per sample at its peak (go-audio's ints, then float64), so this
+	// is about 3 GiB. It is 2.3 hours of 16 kHz mono.
+	maxSamples = 1 << 27
 )
 
 // clip is a decoded WAV file: samples in [-1, 1], interleaved by channel.
@@ -204,6 +208,9 @@ func readWAV(b []byte) (clip, error) {
 	}
 	if len(ri.data) < ri.blockAlign {
 		return clip{}, errors.New("no audio: the data chunk holds no complete sample frame")
+	}
+	if n := len(ri.data) / ri.blockAlign * ri.channels; n > maxSamples {
+		return clip{}, fmt.Errorf("too long: %d samples, more than the %d decoded at once; split the file into shorter clips", n, maxSamples)
 	}
 	dec := wav.NewDecoder(bytes.NewReader(minimalRIFF(ri)))
 	buf, err := dec.FullPCMBuffer()

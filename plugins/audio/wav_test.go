@@ -251,6 +251,10 @@ func TestReadWAVBad(t *testing.T) {
 	nan := buildWAV(wavSpec{format: formatFloat, channels: 1, rate: 16000, bits: 32}, []float64{0, math.NaN()})
 	hugeList := buildWAV(wavSpec{format: formatPCM, channels: 1, rate: 16000, bits: 16,
 		list: []byte("INFOISFT\xf0\xff\xff\xff")}, make([]float64, 10))
+	// A data chunk one sample over the limit (8-bit, so the file is 128 MiB).
+	tooLong := buildWAV(wavSpec{format: formatPCM, channels: 1, rate: 16000, bits: 8}, nil)
+	binary.LittleEndian.PutUint32(tooLong[40:], maxSamples+1)
+	tooLong = append(tooLong, make([]byte, maxSamples+1)...)
 	dataFirst := append([]byte("RIFF\x00\x00\x00\x00WAVEdata\x02\x00\x00\x00\x00\x00"), good[12:36]...)
 	tests := []struct {
 		name string
@@ -276,6 +280,7 @@ func TestReadWAVBad(t *testing.T) {
 		{"bad block align", patch(32, 7, 0), "block align 7"},
 		{"no whole frame", buildWAV(wavSpec{format: formatPCM, channels: 2, rate: 16000, bits: 16}, nil), "no audio"},
 		{"NaN sample", nan, "sample 1 of channel 0 is NaN"},
+		{"too long", tooLong, "too long: 134217729 samples"},
 		{"LIST chunk past the end", append(bytes.Clone(good[:36]), "LIST\xff\xff\xff\x7f"...), `chunk "LIST" declares`},
 		{"LIST entry with a huge size", hugeList[:len(hugeList)-4], "truncated"},
 	}

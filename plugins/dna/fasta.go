@@ -102,6 +102,12 @@ type lineLimitReader struct {
 	cur  int // bytes since the last newline
 	line int // 1-based number of the current line
 	err  error
+
+	// nonBlank counts the lines that hold more than white space, for the
+	// FASTQ completeness check in readRecords; content says whether the
+	// current line does.
+	nonBlank int
+	content  bool
 }
 
 func (l *lineLimitReader) Read(p []byte) (int, error) {
@@ -112,6 +118,14 @@ func (l *lineLimitReader) Read(p []byte) (int, error) {
 	b := p[:n]
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
+		seg := b
+		if i >= 0 {
+			seg = b[:i]
+		}
+		// TrimLeft stops at the first base, so long lines cost nothing.
+		if !l.content && len(bytes.TrimLeft(seg, " \t\r\v\f")) > 0 {
+			l.content = true
+		}
 		if i < 0 {
 			l.cur += len(b)
 			break
@@ -120,13 +134,20 @@ func (l *lineLimitReader) Read(p []byte) (int, error) {
 			l.cur += i
 			break
 		}
-		l.cur = 0
+		if l.content {
+			l.nonBlank++
+		}
+		l.cur, l.content = 0, false
 		l.line++
 		b = b[i+1:]
 	}
 	if l.cur > l.max {
 		l.err = fmt.Errorf("%w: line %d is longer than %d bytes (option max_line_bytes)", errLineTooLong, l.line, l.max)
 		return 0, l.err
+	}
+	if err == io.EOF && l.content { // a last line without a newline
+		l.nonBlank++
+		l.content = false
 	}
 	return n, err
 }
@@ -176,7 +197,10 @@ func readRecords(ctx context.Context, r io.Reader, file string, opt readOptions,
 		break
 	}
 
-	var rd seqio.Reader
+	var (
+		rd   seqio.Reader
+		isFQ = first == '@'
+	)
 	template := linear.NewSeq("", nil, alphabet.DNAredundant)
 	switch {
 	case first == '>':
@@ -232,6 +256,14 @@ func readRecords(ctx context.Context, r io.Reader, file string, opt readOptions,
 	}
 	if records == 0 {
 		return fail("no FASTA or FASTQ record found")
+	}
+	// biogo's FASTQ reader ends silently at an incomplete last record and
+	// skips lines between records that are not FASTQ. A record has four
+	// lines (two may be blank for an empty read), so more than 4 per
+	// record means input was dropped.
+	if isFQ && lim.nonBlank > 4*records {
+		return fail("truncated or malformed FASTQ: %d records read, but %d non-blank lines (want 4 per record: @name, bases, +, qualities)",
+			records, lim.nonBlank)
 	}
 	return nil
 }
