@@ -105,7 +105,7 @@ func parseOptions(opts map[string]string, prepare bool) (options, error) {
 			return o, fmt.Errorf("text: option %s=%s: %v", k, v, err)
 		}
 	}
-	if o.tokenizer != "" && o.vocabSize > 0 {
+	if prepare && o.tokenizer != "" && o.vocabSize > 0 {
 		return o, errors.New("text: options tokenizer and vocab_size exclude each other: load a tokenizer or train one")
 	}
 	return o, nil
@@ -236,7 +236,7 @@ func (m *Text) tokenizerFor(opts map[string]string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.vocabSize > 0 {
+	if o.vocabSize > 0 && o.tokenizer == "" {
 		return nil, errors.New("text: vocab_size is for Prepare; Encode and Decode need tokenizer=PATH to the dataset's tokenizer.json")
 	}
 	if o.tokenizer == "" || o.tokenizer == "bytes" {

@@ -279,6 +279,13 @@ func TestEncodeDecode(t *testing.T) {
 	if _, err := m.Encode(ctx, sdk.EncodeRequest{Data: in, Options: map[string]string{"tokenizer": "/nonexistent/t.json"}}); err == nil || !strings.Contains(err.Error(), "/nonexistent/t.json") {
 		t.Errorf("missing tokenizer: %v", err)
 	}
+	if _, err := m.Encode(ctx, sdk.EncodeRequest{Data: in, Options: map[string]string{"vocab_size": "4096"}}); err == nil || !strings.Contains(err.Error(), "tokenizer=PATH") {
+		t.Errorf("vocab_size without tokenizer: %v", err)
+	}
+	// Prepare's options passed along with the tokenizer are fine.
+	if _, err := m.Encode(ctx, sdk.EncodeRequest{Data: in, Options: map[string]string{"vocab_size": "4096", "doc": "line", "tokenizer": hf}}); err != nil {
+		t.Errorf("Prepare options plus tokenizer: %v", err)
+	}
 }
 
 // FuzzJSONL: the JSON Lines reader never panics, and errors name the file.
