@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/mambakit/mambakit/plugins/audio"
 	"github.com/mambakit/mambakit/plugins/dna"
 	"github.com/mambakit/mambakit/plugins/text"
 	"github.com/mambakit/mambakit/sdk"
@@ -18,8 +19,9 @@ const pluginArg = "__plugin"
 
 // builtins are the modalities linked into mambakit, one line each.
 var builtins = map[string]func() sdk.Modality{
-	"text": text.New,
-	"dna":  dna.New,
+	"text":  text.New,
+	"dna":   dna.New,
+	"audio": audio.New,
 }
 
 func builtinNames() []string {

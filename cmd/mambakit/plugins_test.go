@@ -52,13 +52,20 @@ func TestPluginsList(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
+	// Compare with the column padding squeezed out.
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	squeezed := strings.Join(lines, "\n")
 	for _, want := range []string{
-		"NAME     VERSION  PROTOCOL  KIND      VOCAB  UNIT     PATH",
-		"protein  0.1.0    v1        discrete  22     residue  " + filepath.Join(pluginDir, "mambakit-plugin-protein"),
-		"text ",
-		"dna ",
+		"NAME VERSION PROTOCOL KIND VOCAB UNIT PATH",
+		"protein 0.1.0 v1 discrete 22 residue " + filepath.Join(pluginDir, "mambakit-plugin-protein"),
+		"text 0.1.0 v1 discrete",
+		"dna 0.1.0 v1 discrete",
+		"audio 0.1.0 v1 continuous",
 	} {
-		if !strings.Contains(out, want) {
+		if !strings.Contains(squeezed, want) {
 			t.Errorf("plugins list output lacks %q:\n%s", want, out)
 		}
 	}
