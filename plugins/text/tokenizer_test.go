@@ -403,3 +403,60 @@ func stringMerges(f map[string]any) {
 		ms[i] = p[0].(string) + " " + p[1].(string)
 	}
 }
+
+// bpeReference is the plain statement of BPE encoding that encoder.bpe
+// implements with a heap and a linked list: repeatedly merge the adjacent
+// pair of lowest rank, leftmost among equal ranks.
+func bpeReference(t *Tokenizer, w []byte) []int32 {
+	ids := make([]int32, len(w))
+	for i, b := range w {
+		ids[i] = t.byteID[b]
+	}
+	for {
+		best, bestRank := -1, int32(0)
+		var bestID int32
+		for i := 0; i+1 < len(ids); i++ {
+			if m, ok := t.ranks[pair{ids[i], ids[i+1]}]; ok && (best < 0 || m.rank < bestRank) {
+				best, bestRank, bestID = i, m.rank, m.id
+			}
+		}
+		if best < 0 {
+			return ids
+		}
+		ids = slices.Replace(ids, best, best+2, bestID)
+	}
+}
+
+// FuzzBPEMatchesReference: the heap-based merge loop gives the reference's
+// ids on every word, with the Hugging Face and a trained tokenizer.
+func FuzzBPEMatchesReference(f *testing.F) {
+	for _, s := range []string{"lllll", "Hello", " the", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "ssssssss", "\xff\xfe", " 1,000,000"} {
+		f.Add([]byte(s))
+	}
+	toks := []*Tokenizer{loadHF(f), trainSmall(f, 800)}
+	f.Fuzz(func(t *testing.T, word []byte) {
+		if len(word) == 0 || len(word) > 512 {
+			t.Skip()
+		}
+		for _, tok := range toks {
+			got := newEncoder(tok).bpe(nil, word)
+			if want := bpeReference(tok, word); !slices.Equal(got, want) {
+				t.Fatalf("bpe(%q) = %v, reference %v", word, got, want)
+			}
+		}
+	})
+}
+
+func BenchmarkTrain(b *testing.B) {
+	docs := brownLines(b)
+	n := 0
+	for _, d := range docs {
+		n += len(d)
+	}
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		if _, err := Train(context.Background(), docs, 2000, 2); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
