@@ -261,7 +261,7 @@ func TestCrash(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("error %v, want a crash error", err)
 	}
-	want := `plugin "echo": prepare: plugin "echo" crashed during Prepare (exit status 3); last log: `
+	want := `plugin "echo" crashed during Prepare (exit status 3); last log: `
 	if got := err.Error(); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "| about to crash") || strings.Contains(got, "\n") {
 		t.Errorf("error\n%s\nwant one line starting\n%s\nand ending in the last log line", got, want)
 	}

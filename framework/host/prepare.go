@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/mambakit/mambakit/sdk"
 )
@@ -47,7 +48,7 @@ func (p *Plugin) Prepare(ctx context.Context, req sdk.PrepareRequest) (ds sdk.Da
 		// A plugin killed half way leaves its temporary directory; the
 		// dataset at OutDir is untouched either way.
 		sdk.RemovePartial(out)
-		return sdk.Dataset{}, false, fmt.Errorf("plugin %q: prepare: %w", p.Entry.Name, err)
+		return sdk.Dataset{}, false, p.nameError(err)
 	}
 	mf, err := sdk.ReadDataset(out)
 	if err != nil {
@@ -57,6 +58,15 @@ func (p *Plugin) Prepare(ctx context.Context, req sdk.PrepareRequest) (ds sdk.Da
 		return sdk.Dataset{}, false, err
 	}
 	return p.effective(mf.Dataset(out)), false, nil
+}
+
+// nameError makes sure an error from the plugin names it once.
+func (p *Plugin) nameError(err error) error {
+	var ce *sdk.CrashError
+	if errors.As(err, &ce) || strings.HasPrefix(err.Error(), p.Entry.Name+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", p.Entry.Name, err)
 }
 
 // effective sets the vocabulary size the model needs: the larger of the
