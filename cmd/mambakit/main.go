@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"prepare": {"tokenize data into a dataset with a modality plugin", runPrepare},
 	"encode":  {"turn one file into a token file with a modality plugin", runEncode},
 	"decode":  {"turn a token file back into a file with a modality plugin", runDecode},
+	"train":   {"train a model on a modality (train --modality M --data PATH --out DIR | train --resume DIR)", runTrain},
 }
 
 func main() {

@@ -255,3 +255,21 @@ func TestTrainingReducesLoss(t *testing.T) {
 		t.Fatalf("loss went from %.3f to %.3f in 30 steps on a periodic sequence", first, last)
 	}
 }
+
+func TestGenerateStaysInVocab(t *testing.T) {
+	m := testModel(t, 12) // vocabulary 29 padded to 32
+	for i := range m.Params.Embed[29*16:] {
+		m.Params.Embed[29*16+i] = 50 // make the padding rows the likeliest
+	}
+	for _, s := range []Sampling{{Vocab: 29}, {Temperature: 1, Vocab: 29, Seed: 3}, {Temperature: 2, TopK: 5, Vocab: 29}} {
+		out, err := m.Generate([]int32{1, 2, 3}, 40, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range out {
+			if id >= 29 {
+				t.Fatalf("%+v produced id %d, outside the vocabulary of 29", s, id)
+			}
+		}
+	}
+}

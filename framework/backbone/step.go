@@ -95,12 +95,15 @@ func (m *Model) stepBufs(B int) *stepBufs {
 // (argmax, ties to the lowest id). Otherwise logits are divided by
 // Temperature, then only the TopK most likely tokens (0: all) and the
 // smallest set whose probability reaches TopP (0 or 1: all) are kept, and
-// one is drawn with a PCG generator seeded with Seed.
+// one is drawn with a PCG generator seeded with Seed. Vocab > 0 limits the
+// choice to ids below it: the padding rows of a vocabulary padded to a
+// multiple of 8 are never produced.
 type Sampling struct {
 	Temperature float64
 	TopK        int
 	TopP        float64
 	Seed        uint64
+	Vocab       int
 }
 
 // Generate feeds the prompt through Step, then produces n tokens, calling
@@ -123,8 +126,12 @@ func (m *Model) Generate(prompt []int32, n int, s Sampling, emit func(int32) err
 		}
 	}
 	rng := rand.New(rand.NewPCG(s.Seed, 0x67656e)) // "gen"
+	choose := logits
+	if s.Vocab > 0 && s.Vocab < V {
+		choose = logits[:s.Vocab]
+	}
 	for i := 0; i < n; i++ {
-		id := sample(logits, s, rng)
+		id := sample(choose, s, rng)
 		out = append(out, id)
 		if emit != nil {
 			if err := emit(id); err != nil {

@@ -39,6 +39,39 @@ type trainerState struct {
 	Config    Config `json:"config"`
 	Modality  Plugin `json:"modality"`
 	VocabSize int    `json:"vocab_size"`
+	// PrepareOptions are the plugin options of the run's dataset.
+	PrepareOptions map[string]string `json:"prepare_options,omitempty"`
+}
+
+// RunInfo is what a checkpoint records about its run.
+type RunInfo struct {
+	Checkpoint     string // the checkpoint directory
+	Step           int
+	Config         Config
+	Modality       Plugin
+	VocabSize      int
+	PrepareOptions map[string]string
+}
+
+// ReadRunInfo reads the run information of a checkpoint directory, or of
+// the latest checkpoint when dir is a run directory.
+func ReadRunInfo(dir string) (RunInfo, error) {
+	if _, err := os.Stat(filepath.Join(dir, trainerJSON)); err != nil {
+		latest, lerr := LatestCheckpoint(dir)
+		if lerr != nil {
+			return RunInfo{}, fmt.Errorf("%s is neither a checkpoint (no %s) nor a run directory: %w", dir, trainerJSON, lerr)
+		}
+		dir = latest
+	}
+	b, err := os.ReadFile(filepath.Join(dir, trainerJSON))
+	if err != nil {
+		return RunInfo{}, fmt.Errorf("checkpoint: %w", err)
+	}
+	var ts trainerState
+	if err := json.Unmarshal(b, &ts); err != nil {
+		return RunInfo{}, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, trainerJSON), err)
+	}
+	return RunInfo{Checkpoint: dir, Step: ts.Step, Config: ts.Config, Modality: ts.Modality, VocabSize: ts.VocabSize, PrepareOptions: ts.PrepareOptions}, nil
 }
 
 // Plugin identifies the modality plugin a run used.

@@ -25,7 +25,11 @@ type Run struct {
 	Train, Valid *Data
 	VocabSize    int    // the dataset's; the model pads it to a multiple of 8
 	Modality     Plugin // recorded in config.yaml and every checkpoint
-	Artifacts    []string
+	// PrepareOptions are the plugin options the data was prepared with,
+	// recorded so that eval, generate and resume can encode and decode the
+	// same way.
+	PrepareOptions map[string]string
+	Artifacts      []string
 	// Baseline is the best Markov baseline's validation bits per unit,
 	// drawn beside the curves (0: unknown).
 	Baseline float64
@@ -140,9 +144,10 @@ func newOptimizer(m *backbone.Model, c Config) *backbone.AdamW {
 func (r *Run) writeResolvedConfig() error {
 	b, err := yaml.Marshal(struct {
 		Config   `yaml:",inline"`
-		Modality Plugin `yaml:"modality"`
-		Vocab    int    `yaml:"vocab_size"`
-	}{r.Config, r.Modality, r.VocabSize})
+		Modality Plugin            `yaml:"modality"`
+		Options  map[string]string `yaml:"prepare_options,omitempty"`
+		Vocab    int               `yaml:"vocab_size"`
+	}{r.Config, r.Modality, r.PrepareOptions, r.VocabSize})
 	if err != nil {
 		return err
 	}
@@ -171,7 +176,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	}
 	pr := &progress{w: out, terminal: r.Terminal, logEvery: c.LogEvery, total: c.Steps, start: time.Now(), first: from, unit: unit}
 	upt := r.Train.UnitsPerToken
-	ts := trainerState{Config: c, Modality: r.Modality, VocabSize: r.VocabSize}
+	ts := trainerState{Config: c, Modality: r.Modality, VocabSize: r.VocabSize, PrepareOptions: r.PrepareOptions}
 	res := Result{Step: from}
 	lastSaved := -1
 	if from > 0 {
@@ -278,7 +283,7 @@ func (r *Run) sample(ctx context.Context, m *backbone.Model, step int) (string, 
 			break
 		}
 	}
-	out, err := m.Generate(prompt, r.Config.SampleTokens, backbone.Sampling{Temperature: 1, TopP: 0.95, Seed: r.Config.Seed + uint64(step)}, func(int32) error { return ctx.Err() })
+	out, err := m.Generate(prompt, r.Config.SampleTokens, backbone.Sampling{Temperature: 1, TopP: 0.95, Seed: r.Config.Seed + uint64(step), Vocab: r.VocabSize}, func(int32) error { return ctx.Err() })
 	if err != nil {
 		return "", err
 	}

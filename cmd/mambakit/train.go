@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/mambakit/mambakit/framework/train"
+)
+
+func runTrain(args []string, stdout io.Writer) error {
+	var (
+		hf       hostFlags
+		modality string
+		data     listFlag
+		out      string
+		cfgFile  string
+		resume   string
+		opts     = optionFlag{}
+	)
+	c := train.Defaults()
+	fs := newFlagSet("train", "train --modality M [--data PATH...] --out RUN_DIR [flags]  |  train --resume RUN_DIR --steps N")
+	hf.register(fs)
+	fs.StringVar(&modality, "modality", "", "the plugin that reads the data (see \"mambakit plugins list\")")
+	fs.Var(&data, "data", "input file or directory (repeatable); without it, the modality's bundled sample")
+	fs.StringVar(&out, "out", "", "run directory (checkpoints, metrics.jsonl, curves.png, samples/)")
+	fs.StringVar(&cfgFile, "config", "", "YAML file of training settings (docs/training.md); flags override it")
+	fs.StringVar(&resume, "resume", "", "continue the run in this directory from its latest checkpoint")
+	fs.Var(opts, "option", "plugin option key=value for prepare (repeatable; see the plugin's docs)")
+	fs.StringVar(&c.Preset, "preset", c.Preset, "model size: tiny, small or base")
+	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps (with --resume: the step to continue to)")
+	fs.IntVar(&c.SeqLen, "seq-len", c.SeqLen, "tokens per sequence")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per micro-batch")
+	fs.IntVar(&c.Accum, "accum", c.Accum, "micro-batches per step (gradient accumulation)")
+	fs.Float64Var(&c.LR, "lr", c.LR, "peak learning rate")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the model, the data order and the split")
+	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "steps between evaluations")
+	fs.IntVar(&c.SaveEvery, "save-every", c.SaveEvery, "steps between checkpoints")
+	fs.IntVar(&c.Threads, "threads", c.Threads, "threads (0: all cores)")
+	fs.BoolVar(&c.TBPTT, "tbptt", c.TBPTT, "train rows as streams with the state carried across steps")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	data = append(data, pos...)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if resume != "" {
+		return resumeRun(ctx, &hf, resume, c.Steps, set["steps"], stdout)
+	}
+	if modality == "" {
+		return errors.New("missing --modality (see \"mambakit plugins list\")")
+	}
+	if out == "" {
+		return errors.New("missing --out RUN_DIR")
+	}
+	if cfgFile != "" {
+		fc, err := train.ReadConfig(cfgFile)
+		if err != nil {
+			return err
+		}
+		applyFlags(&fc, &c, set) // flags given on the command line win over the file
+		c = fc
+	}
+	if err := c.Resolve(); err != nil {
+		return err
+	}
+	p, err := startPlugin(&hf, modality)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if len(data) == 0 {
+		sample, err := bundledSample(modality, filepath.Join(out, "bundled"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "no --data: training on the bundled %s sample (%s)\n", modality, sample)
+		data = []string{sample}
+	}
+	s, err := openSession(ctx, p, data, opts, filepath.Join(out, "data"), c.Seed, c.ValidFraction, stdout)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	r := s.run(out, c, stdout)
+	res, err := train.Start(ctx, r)
+	return reportRun(stdout, r, res, err)
+}
+
+// applyFlags copies the flags the user set onto the file's config.
+func applyFlags(dst, flags *train.Config, set map[string]bool) {
+	for name, ptr := range map[string]func(){
+		"preset":     func() { dst.Preset = flags.Preset },
+		"steps":      func() { dst.Steps = flags.Steps },
+		"seq-len":    func() { dst.SeqLen = flags.SeqLen },
+		"batch":      func() { dst.Batch = flags.Batch },
+		"accum":      func() { dst.Accum = flags.Accum },
+		"lr":         func() { dst.LR = flags.LR },
+		"seed":       func() { dst.Seed = flags.Seed },
+		"eval-every": func() { dst.EvalEvery = flags.EvalEvery },
+		"save-every": func() { dst.SaveEvery = flags.SaveEvery },
+		"threads":    func() { dst.Threads = flags.Threads },
+		"tbptt":      func() { dst.TBPTT = flags.TBPTT },
+	} {
+		if set[name] {
+			ptr()
+		}
+	}
+}
+
+func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsSet bool, stdout io.Writer) error {
+	info, err := train.ReadRunInfo(dir)
+	if err != nil {
+		return err
+	}
+	if !stepsSet {
+		steps = 0 // continue to the run's own target
+	}
+	p, err := startPlugin(hf, info.Modality.Name)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if p.Info.Version != info.Modality.Version {
+		fmt.Fprintf(stdout, "warning: the run used %s plugin version %s, now %s\n", info.Modality.Name, info.Modality.Version, p.Info.Version)
+	}
+	s, err := loadSession(p, filepath.Join(dir, "data"), info.PrepareOptions)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	c := info.Config
+	c.Steps = steps
+	r := s.run(dir, c, stdout)
+	res, err := train.Resume(ctx, r)
+	return reportRun(stdout, r, res, err)
+}
+
+func reportRun(stdout io.Writer, r *train.Run, res train.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if res.Interrupted {
+		fmt.Fprintf(stdout, "stopped at step %d; resume with: mambakit train --resume %s\n", res.Step, r.Dir)
+		return nil
+	}
+	if res.LastEval != nil {
+		fmt.Fprintf(stdout, "done: step %d, validation %.4f bits per %s; checkpoint %s\n", res.Step, res.LastEval.BitsPerUnit, r.Modality.Unit, res.Checkpoint)
+	}
+	fmt.Fprintf(stdout, "metrics: %s, curves: %s\n", filepath.Join(r.Dir, "metrics.jsonl"), filepath.Join(r.Dir, "curves.png"))
+	return nil
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
