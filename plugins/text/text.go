@@ -131,12 +131,13 @@ func (m *Text) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset
 			tok = Bytes()
 		}
 	default:
-		artifact, err = os.ReadFile(o.tokenizer)
+		path := tokenizerPath(o.tokenizer)
+		artifact, err = os.ReadFile(path)
 		if err != nil {
-			return sdk.Dataset{}, fmt.Errorf("text: tokenizer %s: %w", o.tokenizer, unwrapPathErr(err))
+			return sdk.Dataset{}, fmt.Errorf("text: tokenizer %s: %w", path, unwrapPathErr(err))
 		}
 		if tok, err = ParseTokenizerJSON(artifact); err != nil {
-			return sdk.Dataset{}, fmt.Errorf("text: tokenizer %s: %w", o.tokenizer, err)
+			return sdk.Dataset{}, fmt.Errorf("text: tokenizer %s: %w", path, err)
 		}
 	}
 	files, err := sdk.InputFiles(req.Inputs, FileTypes)
@@ -242,10 +243,7 @@ func (m *Text) tokenizerFor(opts map[string]string) (*Tokenizer, error) {
 	if o.tokenizer == "" || o.tokenizer == "bytes" {
 		return Bytes(), nil
 	}
-	path := o.tokenizer
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, TokenizerFile) // a dataset directory
-	}
+	path := tokenizerPath(o.tokenizer)
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("text: tokenizer %s: %w", path, unwrapPathErr(err))
@@ -271,6 +269,15 @@ func (m *Text) tokenizerFor(opts map[string]string) (*Tokenizer, error) {
 	m.cache[key] = tok
 	m.mu.Unlock()
 	return tok, nil
+}
+
+// tokenizerPath resolves the tokenizer option: a tokenizer.json file, or a
+// directory holding one (a dataset or a checkpoint).
+func tokenizerPath(p string) string {
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return filepath.Join(p, TokenizerFile)
+	}
+	return p
 }
 
 // Encode encodes the bytes as they are (a name ending in .gz is gunzipped

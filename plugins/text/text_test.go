@@ -83,6 +83,7 @@ func TestPrepare(t *testing.T) {
 		"trained": {map[string]string{"vocab_size": "1000"}, 1000},
 		"bytes":   {map[string]string{"tokenizer": "bytes"}, 257},
 		"hf":      {map[string]string{"tokenizer": testdata(t, "hf-tokenizer/tokenizer.json")}, 2000},
+		"hf dir":  {map[string]string{"tokenizer": filepath.Dir(testdata(t, "hf-tokenizer/tokenizer.json"))}, 2000},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -362,5 +363,47 @@ func TestImportsOnlySDK(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestArtifactReproducesDataset: Encode with tokenizer=<dataset dir> (what
+// the host passes after Prepare) gives exactly the dataset's tokens, so the
+// tokenizer.json artifact is the tokenizer that made the dataset.
+func TestArtifactReproducesDataset(t *testing.T) {
+	for name, opts := range map[string]map[string]string{
+		"trained": {"vocab_size": "700"},
+		"bytes":   nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ds, err := prepare(t, []string{testdata(t, "sample.txt")}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := New()
+			codec := map[string]string{"tokenizer": ds.Dir, "doc": "line"}
+			sd, err := sdk.OpenSplit(ds.Dir, "train")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sd.Close()
+			for i, start := range sd.Docs {
+				end := int64(len(sd.Tokens))
+				if i+1 < len(sd.Docs) {
+					end = sd.Docs[i+1]
+				}
+				ids := sd.Tokens[start : end-1] // without <|endoftext|>
+				text, err := m.Decode(context.Background(), sdk.DecodeRequest{Tokens: ids, Options: codec})
+				if err != nil {
+					t.Fatal(err)
+				}
+				again, err := m.Encode(context.Background(), sdk.EncodeRequest{Data: text, Options: codec})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(again, ids) {
+					t.Fatalf("doc %d %.40q: Encode with the artifact gives %v, dataset has %v", i, text, again, ids)
+				}
+			}
+		})
 	}
 }
