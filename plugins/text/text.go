@@ -241,7 +241,7 @@ func (m *Text) tokenizerFor(opts map[string]string) (*Tokenizer, error) {
 		return nil, errors.New("text: vocab_size is for Prepare; Encode and Decode need tokenizer=PATH to the dataset's tokenizer.json")
 	}
 	if o.tokenizer == "" || o.tokenizer == "bytes" {
-		return Bytes(), nil
+		return bytesTokenizer(), nil
 	}
 	path := tokenizerPath(o.tokenizer)
 	fi, err := os.Stat(path)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"sync"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -39,7 +40,7 @@ type Tokenizer struct {
 	// ignoreMerges: a word that is itself a token is not merged (Llama-3
 	// style tokenizer.json files set it).
 	ignoreMerges bool
-	// index maps the bytes of each non-added token to its id.
+	// index maps the bytes of each token to its id.
 	index map[string]int32
 }
 
@@ -142,10 +143,15 @@ func newTokenizer(tokens [][]byte, merges []pair, added []addedToken, nfc bool) 
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("vocabulary lacks %d of the 256 single-byte tokens (first: 0x%02x); a byte-level BPE needs all of them to encode any input", len(missing), missing[0])
 	}
+	// The index prefers ordinary tokens, but also holds added tokens: in
+	// some files (GPT-NeoX's whitespace runs) a merge produces the id of an
+	// added token that is also in the BPE vocabulary.
 	t.index = make(map[string]int32, len(tokens))
-	for id, tok := range tokens {
-		if _, dup := t.index[string(tok)]; !dup && len(tok) > 0 && !isAdded[int32(id)] {
-			t.index[string(tok)] = int32(id)
+	for _, wantAdded := range []bool{false, true} {
+		for id, tok := range tokens {
+			if _, dup := t.index[string(tok)]; !dup && len(tok) > 0 && isAdded[int32(id)] == wantAdded {
+				t.index[string(tok)] = int32(id)
+			}
 		}
 	}
 	t.ranks = make(map[pair]merge, len(merges))
@@ -179,6 +185,9 @@ func (t *Tokenizer) Decode(ids []int32) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// bytesTokenizer is the default tokenizer of Encode and Decode, built once.
+var bytesTokenizer = sync.OnceValue(Bytes)
 
 // An encoder encodes with a Tokenizer and a word → ids cache. It is not safe
 // for concurrent use: Prepare gives each worker its own.

@@ -351,9 +351,12 @@ func TestParseTokenizerJSON(t *testing.T) {
 		edit func(f map[string]any)
 		want string // "" means it loads
 	}{
-		"as is":           {func(map[string]any) {}, ""},
-		"string merges":   {func(f map[string]any) { stringMerges(f) }, ""},
-		"nfc":             {func(f map[string]any) { f["normalizer"] = map[string]any{"type": "NFC"} }, ""},
+		"as is":         {func(map[string]any) {}, ""},
+		"string merges": {func(f map[string]any) { stringMerges(f) }, ""},
+		"nfc":           {func(f map[string]any) { f["normalizer"] = map[string]any{"type": "NFC"} }, ""},
+		"added in merges": {func(f map[string]any) {
+			f["added_tokens"] = append(f["added_tokens"].([]any), map[string]any{"id": 261, "content": " the"})
+		}, ""},
 		"lowercase":       {func(f map[string]any) { f["normalizer"] = map[string]any{"type": "Lowercase"} }, `normalizer "Lowercase"`},
 		"metaspace":       {func(f map[string]any) { f["pre_tokenizer"] = map[string]any{"type": "Metaspace"} }, `pre_tokenizer "Metaspace"`},
 		"no pre_tok":      {func(f map[string]any) { f["pre_tokenizer"] = nil }, "pre_tokenizer is missing"},
