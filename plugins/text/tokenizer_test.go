@@ -463,3 +463,37 @@ func BenchmarkTrain(b *testing.B) {
 		}
 	}
 }
+
+// TestNeoXShape loads the fixture reshaped like GPT-NeoX-20B's file: an NFC
+// normalizer, a ByteLevel post-processor, and a non-special added token for
+// a run of two spaces. Added tokens are split out before BPE and NFC, as in
+// Hugging Face.
+func TestNeoXShape(t *testing.T) {
+	var f map[string]any
+	if err := json.Unmarshal(readFixture(t, "hf-tokenizer/tokenizer.json"), &f); err != nil {
+		t.Fatal(err)
+	}
+	f["normalizer"] = map[string]any{"type": "NFC"}
+	f["post_processor"] = map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true}
+	delete(f["pre_tokenizer"].(map[string]any), "use_regex")
+	f["added_tokens"] = append(f["added_tokens"].([]any), map[string]any{"id": 2000, "content": "  ", "normalized": true, "special": false})
+	data, _ := json.Marshal(f)
+	tok, err := ParseTokenizerJSON(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := newEncoder(tok)
+	hf := newEncoder(loadHF(t))
+	ids := enc.Encode(nil, []byte("a  b"))
+	want := append(append(hf.Encode(nil, []byte("a")), 2000), hf.Encode(nil, []byte("b"))...)
+	if !slices.Equal(ids, want) {
+		t.Errorf(`"a  b" = %v, want %v`, ids, want)
+	}
+	// NFC: "e" + combining acute encodes as "é".
+	if got, want := enc.Encode(nil, []byte("cafe\u0301")), hf.Encode(nil, []byte("caf\u00e9")); !slices.Equal(got, want) {
+		t.Errorf("NFC: %v, want %v", got, want)
+	}
+	if _, ok := tok.Special()["  "]; ok {
+		t.Error("a non-special added token is listed in Special")
+	}
+}
