@@ -22,12 +22,16 @@ type command struct {
 
 // commands is the CLI's table of contents; each entry lives in its own file.
 var commands = map[string]command{
-	"bench":   {"measure training and scan speed (bench train | bench scan)", runBench},
-	"plugins": {"list, describe and pin modality plugins (plugins list | info NAME | lock)", runPlugins},
-	"prepare": {"tokenize data into a dataset with a modality plugin", runPrepare},
-	"encode":  {"turn one file into a token file with a modality plugin", runEncode},
-	"decode":  {"turn a token file back into a file with a modality plugin", runDecode},
-	"train":   {"train a model on a modality (train --modality M --data PATH --out DIR | train --resume DIR)", runTrain},
+	"bench":    {"measure training and scan speed (bench train | bench scan)", runBench},
+	"plugins":  {"list, describe and pin modality plugins (plugins list | info NAME | lock)", runPlugins},
+	"prepare":  {"tokenize data into a dataset with a modality plugin", runPrepare},
+	"encode":   {"turn one file into a token file with a modality plugin", runEncode},
+	"decode":   {"turn a token file back into a file with a modality plugin", runDecode},
+	"train":    {"train a model on a modality (train --modality M --data PATH --out DIR | train --resume DIR)", runTrain},
+	"eval":     {"bits per unit of a checkpoint on held-out files", runEval},
+	"generate": {"sample from a checkpoint with the recurrent step", runGenerate},
+	"score":    {"per-token log-probabilities of a file under a checkpoint (CSV)", runScore},
+	"baseline": {"order-K Markov baseline of a modality's data, in bits per unit", runBaseline},
 }
 
 func main() {

@@ -64,3 +64,43 @@ func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens i
 	e.BitsPerUnit = e.NatsPerToken / math.Ln2 / d.UnitsPerToken
 	return e, nil
 }
+
+// Score calls fn with the log-probability (nats) the model gives each token
+// of a sequence after the ones before it, for t = 1 .. len(tokens)−1,
+// reading chunks of L tokens with the state carried across, so memory does
+// not grow with the length.
+func Score(ctx context.Context, m *backbone.Model, tokens []int32, L int, fn func(t int, logp float64) error) error {
+	if len(tokens) < 2 {
+		return fmt.Errorf("score: %d tokens: need at least 2", len(tokens))
+	}
+	V := m.Config.VocabSize
+	st := m.NewState(1)
+	last := len(tokens) - 1 // positions with a target
+	for off := 0; off < last; off += L {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(L, last-off)
+		b := &backbone.Batch{B: 1, L: n, Inputs: tokens[off : off+n]}
+		if _, err := m.Forward(b, st); err != nil {
+			return err
+		}
+		logits := m.Logits()
+		for t := 0; t < n; t++ {
+			row := logits[t*V : (t+1)*V]
+			mx := math.Inf(-1)
+			for _, v := range row {
+				mx = math.Max(mx, float64(v))
+			}
+			var z float64
+			for _, v := range row {
+				z += math.Exp(float64(v) - mx)
+			}
+			tgt := tokens[off+t+1]
+			if err := fn(off+t+1, float64(row[tgt])-mx-math.Log(z)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

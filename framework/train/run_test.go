@@ -235,3 +235,28 @@ func checkpointWriter(dir string) {
 		}
 	}
 }
+
+func TestMarkovBaseline(t *testing.T) {
+	tr, va := synthData(1, 40, 30, 11), synthData(2, 8, 30, 11)
+	for order := 0; order <= 2; order++ {
+		m, err := FitMarkov(context.Background(), tr, 11, order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := m.Eval(va)
+		t.Logf("order %d: %.3f bits per token over %d tokens", order, e.BitsPerUnit, e.Tokens)
+		switch order {
+		case 0: // near-uniform over 11 tokens: log2(11) = 3.46
+			if e.BitsPerUnit < 3.3 || e.BitsPerUnit > 3.6 {
+				t.Errorf("order 0: %.3f bits, want about 3.46", e.BitsPerUnit)
+			}
+		case 1, 2: // two equally likely successors: 1 bit, plus smoothing
+			if e.BitsPerUnit < 0.99 || e.BitsPerUnit > 1.2 {
+				t.Errorf("order %d: %.3f bits, want about 1", order, e.BitsPerUnit)
+			}
+		}
+	}
+	if _, err := FitMarkov(context.Background(), tr, 11, 99); err == nil {
+		t.Error("order 99 accepted")
+	}
+}
