@@ -18,31 +18,60 @@ import (
 const (
 	passbandEdge = 0.90 // of fmin/2
 	filterAtten  = 90.0 // dB
-	// maxTable bounds the precomputed coefficient table (phases × taps);
-	// an odd ratio beyond it computes coefficients per output sample.
-	maxTable = 1 << 22
+	// maxTable bounds the precomputed coefficient table (phases × taps).
+	// An odd ratio whose exact table would be larger (44100 → 16001 has
+	// 16001 phases) uses a table of at most maxPhases evenly spaced phases
+	// instead and interpolates linearly between neighbours.
+	maxTable  = 1 << 22
+	maxPhases = 4096
 )
 
 // resampler converts between two fixed rates. It is immutable once built
 // and safe for concurrent use.
 type resampler struct {
-	up, down int       // output/input rate ratio, reduced: out/in = up/down
-	half     int       // filter taps on each side of the output instant, in input samples
-	cutoff   float64   // cutoff frequency in cycles per input sample
-	beta     float64   // Kaiser window shape
-	table    []float64 // up × 2·half coefficients, or nil (computed on demand)
+	up, down int     // output/input rate ratio, reduced: out/in = up/down
+	half     int     // filter taps on each side of the output instant, in input samples
+	cutoff   float64 // cutoff frequency in cycles per input sample
+	beta     float64 // Kaiser window shape
+	// The coefficient table, built on first use by a long enough input:
+	// phases × 2·half coefficients. Exact (phases == up) when that fits in
+	// maxTable; otherwise phases+1 rows on an even grid of phases, the
+	// last row being phase 1 (the first shifted by one input sample).
+	phases int
+	exact  bool
+	once   sync.Once
+	table  []float64
 }
 
-var resamplers sync.Map // [2]int{in, out} → *resampler
+// resamplers caches built resamplers by (in, out) rate. It keeps at most
+// maxCached of them (up to 32 MB each), so files at many odd rates cannot
+// grow it without bound; beyond that, resamplers are built per call.
+var resamplers struct {
+	sync.Mutex
+	m map[[2]int]*resampler
+}
+
+const maxCached = 16
 
 // resamplerFor returns the (cached) resampler from rate in to rate out.
 func resamplerFor(in, out int) *resampler {
 	key := [2]int{in, out}
-	if r, ok := resamplers.Load(key); ok {
-		return r.(*resampler)
+	resamplers.Lock()
+	r, ok := resamplers.m[key]
+	resamplers.Unlock()
+	if ok {
+		return r
 	}
-	r, _ := resamplers.LoadOrStore(key, newResampler(in, out))
-	return r.(*resampler)
+	r = newResampler(in, out)
+	resamplers.Lock()
+	defer resamplers.Unlock()
+	if resamplers.m == nil {
+		resamplers.m = make(map[[2]int]*resampler)
+	}
+	if len(resamplers.m) < maxCached {
+		resamplers.m[key] = r
+	}
+	return r
 }
 
 func newResampler(in, out int) *resampler {
@@ -57,22 +86,42 @@ func newResampler(in, out int) *resampler {
 	r.beta = 0.1102 * (filterAtten - 8.7)
 	taps := (filterAtten - 7.95) / (2.285 * 2 * math.Pi * width)
 	r.half = int(math.Ceil(taps/2)) + 1
-	if r.up*2*r.half <= maxTable {
-		r.table = make([]float64, r.up*2*r.half)
-		for p := range r.up {
-			r.coeffs(p, r.table[p*2*r.half:(p+1)*2*r.half])
-		}
+	r.exact = r.up*2*r.half <= maxTable
+	if r.exact {
+		r.phases = r.up
+	} else {
+		r.phases = max(64, min(maxPhases, maxTable/(2*r.half)))
 	}
 	return r
 }
 
-// coeffs fills dst (2·half values) with the filter taps for phase p: the
-// output instant lies p/up input samples after input sample i0, and dst[j]
+// rows is the number of rows in the table.
+func (r *resampler) rows() int {
+	if r.exact {
+		return r.phases
+	}
+	return r.phases + 1
+}
+
+// buildTable fills the table once.
+func (r *resampler) buildTable() {
+	r.once.Do(func() {
+		w := 2 * r.half
+		t := make([]float64, r.rows()*w)
+		for p := range r.rows() {
+			r.coeffs(float64(p)/float64(r.phases), t[p*w:(p+1)*w])
+		}
+		r.table = t
+	})
+}
+
+// coeffs fills dst (2·half values) with the filter taps for an output
+// instant frac (in [0, 1]) input samples after input sample i0: dst[j]
 // weighs input sample i0 − half + 1 + j. The taps are scaled to sum to 1,
-// so every phase passes DC unchanged.
-func (r *resampler) coeffs(p int, dst []float64) {
+// so every phase passes DC unchanged (and so does a linear blend of two
+// phases).
+func (r *resampler) coeffs(frac float64, dst []float64) {
 	i0Beta := besselI0(r.beta)
-	frac := float64(p) / float64(r.up)
 	var sum float64
 	for j := range dst {
 		t := float64(r.half-1-j) + frac // distance from the output instant, in input samples
@@ -103,22 +152,39 @@ func (r *resampler) outLen(n int) int {
 // silence.
 func (r *resampler) resample(x []float64) []float64 {
 	out := make([]float64, r.outLen(len(x)))
-	var scratch []float64
-	if r.table == nil {
-		scratch = make([]float64, 2*r.half)
+	w := 2 * r.half
+	// A short input (a few samples at an odd rate) is cheaper to filter
+	// with coefficients computed per output sample than to build a table
+	// for: this bounds the work a tiny file can cause.
+	direct := len(out) < r.rows()
+	if !direct {
+		r.buildTable()
+	}
+	var h []float64
+	if direct || !r.exact {
+		h = make([]float64, w)
 	}
 	for n := range out {
 		pos := int64(n) * int64(r.down)
 		i0 := int(pos / int64(r.up))
-		p := int(pos % int64(r.up))
-		h := scratch
-		if r.table != nil {
-			h = r.table[p*2*r.half : (p+1)*2*r.half]
-		} else {
-			r.coeffs(p, h)
+		p := pos % int64(r.up)
+		switch {
+		case direct:
+			r.coeffs(float64(p)/float64(r.up), h)
+		case r.exact:
+			h = r.table[int(p)*w : int(p+1)*w]
+		default:
+			// Blend the two grid phases around p/up.
+			g := float64(p) / float64(r.up) * float64(r.phases)
+			k := min(int(g), r.phases-1)
+			f := g - float64(k)
+			h0, h1 := r.table[k*w:(k+1)*w], r.table[(k+1)*w:(k+2)*w]
+			for j := range h {
+				h[j] = h0[j] + f*(h1[j]-h0[j])
+			}
 		}
 		first := i0 - r.half + 1
-		lo, hi := max(0, -first), min(len(h), len(x)-first)
+		lo, hi := max(0, -first), min(w, len(x)-first)
 		var acc float64
 		for j := lo; j < hi; j++ {
 			acc += h[j] * x[first+j]

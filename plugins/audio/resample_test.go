@@ -60,6 +60,7 @@ func TestResampleAliasRejection(t *testing.T) {
 // TestResamplePassband checks that tones below 0.9 × the new Nyquist
 // frequency keep their level (within 0.01 dB) and their shape.
 func TestResamplePassband(t *testing.T) {
+	var worstGain, worstErr = 0.0, math.Inf(-1)
 	for _, tt := range []struct {
 		in, out int
 		tones   []float64
@@ -81,11 +82,13 @@ func TestResamplePassband(t *testing.T) {
 				diff[i] = y[i] - want[i]
 			}
 			errDB := 20 * math.Log10(rms(diff, edge)/rms(want, edge))
+			worstGain, worstErr = max(worstGain, math.Abs(gain)), max(worstErr, errDB)
 			if math.Abs(gain) > 0.01 || errDB > -60 {
 				t.Errorf("%d → %d Hz, %.0f Hz tone: gain %.4f dB, error %.1f dB", tt.in, tt.out, f, gain, errDB)
 			}
 		}
 	}
+	t.Logf("passband: largest gain error %.5f dB, largest waveform error %.1f dB", worstGain, worstErr)
 }
 
 func TestResampleShape(t *testing.T) {
@@ -115,19 +118,48 @@ func TestResampleShape(t *testing.T) {
 	}
 }
 
-// TestResampleTableless checks that the on-demand coefficients (for ratios
-// too odd for a table) match the table.
-func TestResampleTableless(t *testing.T) {
-	a := newResampler(44100, 16000)
-	b := *a
-	b.table = nil
-	x := tone(1000, 44100, 4410, 0.5)
-	ya, yb := a.resample(x), b.resample(x)
-	if !near(ya, yb, 1e-12) {
-		t.Error("on-demand coefficients differ from the table")
+// TestResampleInterpolated checks the interpolated table that odd ratios
+// use against the exact one, and the alias rejection of an odd ratio.
+func TestResampleInterpolated(t *testing.T) {
+	exact := newResampler(44100, 16000)
+	interp := &resampler{up: exact.up, down: exact.down, half: exact.half, cutoff: exact.cutoff, beta: exact.beta, phases: 1000}
+	x := tone(3000, 44100, 4410, 0.5)
+	ya, yb := exact.resample(x), interp.resample(x)
+	if !near(ya, yb, 1e-6) {
+		t.Error("interpolated coefficients differ from the exact ones by more than 1e-6")
 	}
-	if r := newResampler(999999, 16000); r.table != nil {
-		t.Errorf("%d × %d table built for an odd ratio", r.up, 2*r.half)
+	odd := newResampler(44101, 16000)
+	if odd.exact || odd.phases > maxPhases || odd.rows()*2*odd.half > maxTable+2*odd.half {
+		t.Fatalf("44101 → 16000: exact=%v, %d phases", odd.exact, odd.phases)
+	}
+	for _, f := range []float64{8050, 12000} {
+		x := tone(f, 44101, 22050, 0.9)
+		rej := 20 * math.Log10(rms(x, 0)/rms(odd.resample(x), odd.half/2+2))
+		t.Logf("44101 → 16000 Hz (interpolated table): %.0f Hz tone rejected by %.1f dB", f, rej)
+		if rej < 60 {
+			t.Errorf("44101 → 16000 Hz: %.0f Hz tone rejected by %.1f dB, want ≥ 60", f, rej)
+		}
+	}
+}
+
+// TestResampleDirect checks that a short input, filtered with coefficients
+// computed per output sample, gives what the table gives, and that it does
+// not build the table.
+func TestResampleDirect(t *testing.T) {
+	for _, rates := range [][2]int{{44100, 16000}, {44101, 16000}, {767999, 16000}} {
+		r := newResampler(rates[0], rates[1])
+		x := tone(1000, rates[0], 50, 0.5)
+		short := r.resample(x)
+		if r.table != nil {
+			t.Errorf("%v: a %d-sample input built the %d-row table", rates, len(x), r.rows())
+		}
+		long := r.resample(append(x, make([]float64, 2*r.rows()*r.down/r.up+4*r.half)...))
+		if r.table == nil {
+			t.Fatalf("%v: a long input did not build the table", rates)
+		}
+		if !near(short, long[:len(short)], 1e-6) {
+			t.Errorf("%v: per-sample coefficients differ from the table", rates)
+		}
 	}
 }
 
@@ -143,4 +175,13 @@ func BenchmarkResample(b *testing.B) {
 			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Msamples/s")
 		})
 	}
+	// An odd ratio, on the interpolated table.
+	b.Run("44101to16000", func(b *testing.B) {
+		r := resamplerFor(44101, 16000)
+		x := tone(440, 44101, 44101, 0.5)
+		for b.Loop() {
+			r.resample(x)
+		}
+		b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Msamples/s")
+	})
 }
