@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 )
 
@@ -58,6 +59,15 @@ func PrepareFiles(ctx context.Context, req PrepareRequest, suffixes []string, do
 			}
 			go func() {
 				defer func() { <-sem }()
+				// A panic here would escape the RPC's recovery (another
+				// goroutine) and kill the plugin: turn it into this file's
+				// error.
+				defer func() {
+					if r := recover(); r != nil {
+						Logger().Error("panic in Prepare", "file", f, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+						results[i] <- result{err: fmt.Errorf("%s: panicked: %v", f, r)}
+					}
+				}()
 				data, err := os.ReadFile(f)
 				if err != nil {
 					results[i] <- result{err: fmt.Errorf("%s: %w", f, unwrapPath(err))}
