@@ -139,6 +139,9 @@ func (m *Text) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset
 		if tok, err = ParseTokenizerJSON(artifact); err != nil {
 			return sdk.Dataset{}, fmt.Errorf("text: tokenizer %s: %w", path, err)
 		}
+		if tok.eosID() < 0 {
+			return sdk.Dataset{}, fmt.Errorf("text: tokenizer %s has no %s token to end documents with", path, EOS)
+		}
 	}
 	files, err := sdk.InputFiles(req.Inputs, FileTypes)
 	if err != nil {
@@ -168,10 +171,7 @@ func (m *Text) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset
 			return sdk.Dataset{}, fmt.Errorf("text: writing tokenizer.json: %w", err)
 		}
 	}
-	eos := tok.eosID()
-	if eos < 0 {
-		return sdk.Dataset{}, fmt.Errorf("text: tokenizer %s has no %s token to end documents with", o.tokenizer, EOS)
-	}
+	eos := tok.eosID() // every tokenizer here has one: checked above for a loaded one
 
 	t0 := time.Now()
 	encoded, err := encodeAll(ctx, tok, docs, eos, workers)

@@ -225,6 +225,7 @@ func TestBadInput(t *testing.T) {
 		"no text files":   {filepath.Dir(writeFile(t, dir, "other/x.csv", []byte("a"))), nil, "other"},
 		"bad tokenizer":   {testdata(t, "brown-300k.txt"), map[string]string{"tokenizer": writeFile(t, dir, "tok.json", []byte("{"))}, "tok.json"},
 		"no tokenizer":    {testdata(t, "brown-300k.txt"), map[string]string{"tokenizer": filepath.Join(dir, "missing.json")}, "missing.json"},
+		"no eos":          {testdata(t, "brown-300k.txt"), map[string]string{"tokenizer": noEOS(t, dir)}, "noeos.json has no <|endoftext|>"},
 		"bad option":      {testdata(t, "brown-300k.txt"), map[string]string{"vocab": "3"}, "unknown option"},
 		"small vocab":     {testdata(t, "brown-300k.txt"), map[string]string{"vocab_size": "100"}, "vocab_size=100"},
 		"both tokenizers": {testdata(t, "brown-300k.txt"), map[string]string{"vocab_size": "300", "tokenizer": "bytes"}, "exclude"},
@@ -406,4 +407,10 @@ func TestArtifactReproducesDataset(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noEOS writes the fixture tokenizer with its <|endoftext|> renamed.
+func noEOS(t *testing.T, dir string) string {
+	data := bytes.ReplaceAll(readFixture(t, "hf-tokenizer/tokenizer.json"), []byte(EOS), []byte("<|end|>"))
+	return writeFile(t, dir, "noeos.json", data)
 }
