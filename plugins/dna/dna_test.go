@@ -305,3 +305,52 @@ func TestPrepareEcoli(t *testing.T) {
 		units, el.Round(time.Millisecond), float64(units)/el.Seconds()/1e6,
 		ds.Train.Documents, ds.Train.Tokens, ds.Valid.Documents, ds.Valid.Tokens)
 }
+
+func TestCoin(t *testing.T) {
+	heads := 0
+	for i := range uint64(10000) {
+		if coin(42, i) {
+			heads++
+		}
+		if coin(42, i) != coin(42, i) {
+			t.Fatal("coin is not deterministic")
+		}
+	}
+	if heads < 4800 || heads > 5200 {
+		t.Errorf("%d heads in 10000 flips", heads)
+	}
+	same := 0
+	for i := range uint64(1000) {
+		if coin(1, i) == coin(2, i) {
+			same++
+		}
+	}
+	if same < 400 || same > 600 {
+		t.Errorf("seeds 1 and 2 agree on %d of 1000 flips; want about half", same)
+	}
+}
+
+// BenchmarkEncode measures reading and tokenizing FASTA (Mbase/s).
+func BenchmarkEncode(b *testing.B) {
+	data, err := os.ReadFile(testdata("ecoli_536_sample.fa"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var big []byte
+	for range 300 {
+		big = append(big, data...)
+	}
+	for name, in := range map[string][]byte{"fasta": big, "fasta.gz": gz(b, big)} {
+		b.Run(name, func(b *testing.B) {
+			var bases int
+			for b.Loop() {
+				toks, err := New().Encode(ctx, sdk.EncodeRequest{Data: in})
+				if err != nil {
+					b.Fatal(err)
+				}
+				bases = len(toks)
+			}
+			b.ReportMetric(float64(bases)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mbase/s")
+		})
+	}
+}
