@@ -141,7 +141,12 @@ func (DNA) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error
 	if name == "" {
 		name = "<input>"
 	}
+	// Plain input has at most one token per byte (+1 for a bare sequence's
+	// [SEP]); gzip input grows as it goes.
 	var out sdk.Tokens
+	if len(req.Data) < 2 || req.Data[0] != 0x1f || req.Data[1] != 0x8b {
+		out = make(sdk.Tokens, 0, len(req.Data)+1)
+	}
 	err = readRecords(ctx, bytes.NewReader(req.Data), name, readOptions{maxLine: o.maxLine, revcomp: o.revcomp},
 		func(_ string, seq []byte) error {
 			out = slices.Grow(out, len(seq)+1)
