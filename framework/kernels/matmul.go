@@ -16,9 +16,13 @@ import (
 // MatMul(false, false, M, in, out, dy, W, 0, dx) and
 // MatMul(true, false, out, in, M, dy, x, 1, dW).
 //
-// It runs on gonum's blas32 (a later kernel replaces it with a faster one).
-// gonum splits c into fixed blocks, each summed over k in order, so the
-// result does not depend on the thread count.
+// The backend is chosen with SetBLAS: OpenBLAS loaded at run time when
+// present (auto), else the Go path: an AVX-512 or AVX2+FMA micro-kernel
+// over packed, cache-blocked panels (matmul_blocked.go), or gonum's blas32
+// where there is no assembly (purego builds, other architectures). The Go
+// path and gonum split C into fixed blocks, each summed over k in one
+// fixed order, so for a given backend and CPU the result does not depend
+// on the thread count or on timing.
 func MatMul(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
 	if m < 0 || n < 0 || k < 0 || len(a) < m*k || len(b) < k*n || len(c) < m*n {
 		panic("kernels: matmul: buffer too short")
@@ -27,10 +31,50 @@ func MatMul(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []
 		return
 	}
 	if k == 0 {
-		for i := range c[:m*n] {
-			c[i] *= beta
-		}
+		scaleC(beta, c[:m*n])
 		return
+	}
+	switch currentBLAS() {
+	case blasOpenBLAS:
+		matMulOpenBLAS(transA, transB, m, n, k, a, b, beta, c)
+	case blasGonum:
+		matMulGonum(transA, transB, m, n, k, a, b, beta, c)
+	default:
+		matMulGo(transA, transB, m, n, k, a, b, beta, c)
+	}
+}
+
+// scaleC sets c = beta·c, and c = 0 when beta is 0 (whatever c held).
+func scaleC(beta float32, c []float32) {
+	if beta == 0 {
+		clear(c)
+		return
+	}
+	for i := range c {
+		c[i] *= beta
+	}
+}
+
+// gemmSmallM is the row count below which the Go backend hands the product
+// to gonum: packing B costs as much as the product when m is tiny (the
+// one-token Step path multiplies a batch of rows by each weight).
+const gemmSmallM = 4
+
+// matMulGo is the Go backend: the best micro-kernel the CPU has, else
+// gonum.
+func matMulGo(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
+	if ks := gemmKernels(); len(ks) > 0 && m >= gemmSmallM {
+		matMulBlocked(ks[0], transA, transB, m, n, k, a, b, beta, c)
+		return
+	}
+	matMulGonum(transA, transB, m, n, k, a, b, beta, c)
+}
+
+// matMulGonum runs gonum's blas32.Gemm. gonum splits c into fixed blocks,
+// each summed over k in order.
+func matMulGonum(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
+	if beta == 0 {
+		clear(c[:m*n]) // BLAS: beta = 0 overwrites, even NaN
 	}
 	ta, tb := blas.NoTrans, blas.NoTrans
 	lda, ldb := k, n
@@ -48,7 +92,8 @@ func MatMul(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []
 		blas32.General{Rows: m, Cols: n, Stride: n, Data: c[:m*n]})
 }
 
-// matMulGeneric is the reference for MatMul: three loops, float64 sums.
+// matMulGeneric is the reference for MatMul: three loops, float64 sums;
+// beta = 0 overwrites c (NaN included), as in BLAS.
 func matMulGeneric(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
@@ -64,7 +109,10 @@ func matMulGeneric(transA, transB bool, m, n, k int, a, b []float32, beta float3
 				}
 				s += float64(av) * float64(bv)
 			}
-			c[i*n+j] = float32(s + float64(beta)*float64(c[i*n+j]))
+			if beta != 0 {
+				s += float64(beta) * float64(c[i*n+j])
+			}
+			c[i*n+j] = float32(s)
 		}
 	}
 }

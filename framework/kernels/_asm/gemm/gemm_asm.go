@@ -1,0 +1,260 @@
+// Command gemm_asm generates the matrix-multiply micro-kernels in
+// ../../matmul_amd64.s. Run it from this directory:
+//
+//	go run . -out ../../matmul_amd64.s -stubs ../../matmul_stubs_amd64.go -pkg kernels
+//
+// See matmul_go.go (gemmMicroGeneric) for the Go equivalent of one kernel
+// call.
+//
+// Each kernel computes one MR×NR tile of C from kc steps of the sum over k:
+//
+//	acc[r][j] = Σ_p A(r, p)·B(p, j)          p = 0, 1, …, kc-1 in order
+//	C[r][j]   = acc[r][j]                     flags&1 == 0 (beta = 0)
+//	C[r][j]   = acc[r][j] + beta·C[r][j]      flags&1 == 1 (one FMA)
+//
+// for rows r < mr and the columns j selected by mask. A(r, p) is read at
+// a + r·ars + p·acs bytes, so one kernel reads both a packed sliver
+// (ars = 4, acs = 4·MR) and a row-major matrix in place (ars = 4·lda,
+// acs = 4). B is packed: NR consecutive floats per step p.
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("!purego")
+	avx512()
+	avx2()
+	Generate()
+}
+
+// rowAddr returns the operand for row r of A: rows are reached from three
+// base pointers (rows 0–4, 5–9, 10–14) with the row stride L and 3L as
+// index registers.
+func rowAddr(base []reg.Register, L, L3 reg.Register, r int) Mem {
+	b := base[r/5]
+	switch r % 5 {
+	case 0:
+		return Mem{Base: b}
+	case 1:
+		return Mem{Base: b, Index: L, Scale: 1}
+	case 2:
+		return Mem{Base: b, Index: L, Scale: 2}
+	case 3:
+		return Mem{Base: b, Index: L3, Scale: 1}
+	default:
+		return Mem{Base: b, Index: L, Scale: 4}
+	}
+}
+
+// setupA loads a, ars, acs and sets up the base pointers for mr rows.
+func setupA(mr int) (base []reg.Register, L, L3, acs reg.Register) {
+	a := Load(Param("a"), GP64())
+	L = Load(Param("ars"), GP64())
+	acs = Load(Param("acs"), GP64())
+	L3 = GP64()
+	LEAQ(Mem{Base: L, Index: L, Scale: 2}, L3)
+	base = []reg.Register{a}
+	for g := 1; g*5 < mr; g++ {
+		p := GP64()
+		// p = previous base + 5·L
+		LEAQ(Mem{Base: base[g-1], Index: L, Scale: 4}, p)
+		ADDQ(L, p)
+		base = append(base, p)
+	}
+	return base, L, L3, acs
+}
+
+func avx512() {
+	const mr, nv = 14, 2 // 14 rows × 2 zmm (32 columns): 28 accumulators
+	TEXT("gemmKernelAVX512", NOSPLIT, "func(kc int, a *float32, ars, acs uintptr, b *float32, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)")
+	Pragma("noescape")
+	Doc("gemmKernelAVX512 computes one 14×32 tile: see gemm_asm.go.")
+	var acc [mr][nv]reg.VecVirtual
+	for r := range acc {
+		for j := range acc[r] {
+			acc[r][j] = ZMM()
+			VXORPS(acc[r][j], acc[r][j], acc[r][j])
+		}
+	}
+	kc := Load(Param("kc"), GP64())
+	base, L, L3, acs := setupA(mr)
+	bp := Load(Param("b"), GP64())
+	bv := []reg.VecVirtual{ZMM(), ZMM()}
+	bc := []reg.VecVirtual{ZMM(), ZMM()}
+
+	Label("loop")
+	for j := 0; j < nv; j++ {
+		VMOVUPS(Mem{Base: bp, Disp: 64 * j}, bv[j])
+	}
+	for r := 0; r < mr; r++ {
+		x := bc[r%2]
+		VBROADCASTSS(rowAddr(base, L, L3, r), x)
+		for j := 0; j < nv; j++ {
+			VFMADD231PS(bv[j], x, acc[r][j])
+		}
+	}
+	for _, p := range base {
+		ADDQ(acs, p)
+	}
+	ADDQ(Imm(64*nv), bp)
+	DECQ(kc)
+	JNZ(LabelRef("loop"))
+
+	// Store.
+	cp := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(Imm(2), ldc)
+	rows := Load(Param("mr"), GP64())
+	m := GP32()
+	Load(Param("mask"), m)
+	k1, k2 := K(), K()
+	KMOVW(m, k1)
+	SHRL(Imm(16), m)
+	KMOVW(m, k2)
+	ks := []reg.Register{k1, k2}
+	flags := Load(Param("flags"), GP64())
+	TESTQ(U32(1), flags)
+	JNZ(LabelRef("beta"))
+	for r := 0; r < mr; r++ {
+		for j := 0; j < nv; j++ {
+			VMOVUPS(acc[r][j], ks[j], Mem{Base: cp, Disp: 64 * j})
+		}
+		if r < mr-1 {
+			CMPQ(rows, Imm(uint64(r+1)))
+			JEQ(LabelRef("done"))
+			ADDQ(ldc, cp)
+		}
+	}
+	JMP(LabelRef("done"))
+
+	Label("beta")
+	beta := bc[0]
+	VBROADCASTSS(paramAddr("beta"), beta)
+	for r := 0; r < mr; r++ {
+		for j := 0; j < nv; j++ {
+			VMOVUPS_Z(Mem{Base: cp, Disp: 64 * j}, ks[j], bv[j])
+			VFMADD231PS(bv[j], beta, acc[r][j])
+			VMOVUPS(acc[r][j], ks[j], Mem{Base: cp, Disp: 64 * j})
+		}
+		if r < mr-1 {
+			CMPQ(rows, Imm(uint64(r+1)))
+			JEQ(LabelRef("done"))
+			ADDQ(ldc, cp)
+		}
+	}
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func avx2() {
+	const mr, nv = 6, 2 // 6 rows × 2 ymm (16 columns): 12 accumulators
+	TEXT("gemmKernelAVX2", NOSPLIT, "func(kc int, a *float32, ars, acs uintptr, b *float32, c *float32, ldc int, mr int, mask *int32, beta float32, flags int)")
+	Pragma("noescape")
+	Doc("gemmKernelAVX2 computes one 6×16 tile: see gemm_asm.go. mask points", "to 16 int32 lane masks (-1: store the column).")
+	var acc [mr][nv]reg.VecVirtual
+	for r := range acc {
+		for j := range acc[r] {
+			acc[r][j] = YMM()
+			VXORPS(acc[r][j], acc[r][j], acc[r][j])
+		}
+	}
+	kc := Load(Param("kc"), GP64())
+	base, L, L3, acs := setupA(mr)
+	bp := Load(Param("b"), GP64())
+	bv := []reg.VecVirtual{YMM(), YMM()}
+	bc := []reg.VecVirtual{YMM(), YMM()}
+
+	Label("loop")
+	for j := 0; j < nv; j++ {
+		VMOVUPS(Mem{Base: bp, Disp: 32 * j}, bv[j])
+	}
+	for r := 0; r < mr; r++ {
+		x := bc[r%2]
+		VBROADCASTSS(rowAddr(base, L, L3, r), x)
+		for j := 0; j < nv; j++ {
+			VFMADD231PS(bv[j], x, acc[r][j])
+		}
+	}
+	for _, p := range base {
+		ADDQ(acs, p)
+	}
+	ADDQ(Imm(32*nv), bp)
+	DECQ(kc)
+	JNZ(LabelRef("loop"))
+
+	cp := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(Imm(2), ldc)
+	rows := Load(Param("mr"), GP64())
+	flags := Load(Param("flags"), GP64())
+	mp := Load(Param("mask"), GP64())
+	// flags: bit 0 beta path, bit 1 partial columns (masked loads/stores).
+	TESTQ(U32(2), flags)
+	JNZ(LabelRef("masked"))
+	TESTQ(U32(1), flags)
+	JNZ(LabelRef("fullbeta"))
+	storeAVX2(acc[:], cp, ldc, rows, false, false, nil, nil)
+	JMP(LabelRef("done"))
+	Label("fullbeta")
+	VBROADCASTSS(paramAddr("beta"), bc[0])
+	storeAVX2(acc[:], cp, ldc, rows, true, false, bc[0], nil)
+	JMP(LabelRef("done"))
+
+	Label("masked")
+	mk := []reg.VecVirtual{bv[0], bv[1]}
+	VMOVDQU(Mem{Base: mp}, mk[0])
+	VMOVDQU(Mem{Base: mp, Disp: 32}, mk[1])
+	TESTQ(U32(1), flags)
+	JNZ(LabelRef("maskbeta"))
+	storeAVX2(acc[:], cp, ldc, rows, false, true, nil, mk)
+	JMP(LabelRef("done"))
+	Label("maskbeta")
+	VBROADCASTSS(paramAddr("beta"), bc[0])
+	storeAVX2(acc[:], cp, ldc, rows, true, true, bc[0], mk)
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func storeAVX2(acc [][2]reg.VecVirtual, cp, ldc, rows reg.Register, beta, masked bool, bv reg.VecVirtual, mk []reg.VecVirtual) {
+	ptr := GP64()
+	MOVQ(cp, ptr)
+	for r := range acc {
+		for j := 0; j < 2; j++ {
+			at := Mem{Base: ptr, Disp: 32 * j}
+			if beta {
+				t := YMM()
+				if masked {
+					VMASKMOVPS(at, mk[j], t)
+				} else {
+					VMOVUPS(at, t)
+				}
+				VFMADD231PS(t, bv, acc[r][j])
+			}
+			if masked {
+				VMASKMOVPS(acc[r][j], mk[j], at)
+			} else {
+				VMOVUPS(acc[r][j], at)
+			}
+		}
+		if r < len(acc)-1 {
+			CMPQ(rows, Imm(uint64(r+1)))
+			JEQ(LabelRef("done"))
+			ADDQ(ldc, ptr)
+		}
+	}
+}
+
+func paramAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}

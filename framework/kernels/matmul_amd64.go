@@ -1,0 +1,51 @@
+//go:build !purego
+
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+var (
+	useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+)
+
+var gemmAVX512 = &gemmKernel{name: "avx512", mr: 14, nr: 32,
+	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b, c *float32, ldc, rows, cols int, beta float32, add bool) {
+		flags := 0
+		if add {
+			flags = 1
+		}
+		gemmKernelAVX512(kc, (*float32)(a), ars, acs, b, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
+	}}
+
+// gemmMaskAVX2 is 16 lanes on then 16 off: &gemmMaskAVX2[16-cols] selects
+// the first cols of 16 columns.
+var gemmMaskAVX2 = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+
+var gemmAVX2 = &gemmKernel{name: "avx2", mr: 6, nr: 16,
+	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b, c *float32, ldc, rows, cols int, beta float32, add bool) {
+		flags := 0
+		if add {
+			flags = 1
+		}
+		if cols < 16 {
+			flags |= 2
+		}
+		gemmKernelAVX2(kc, (*float32)(a), ars, acs, b, c, ldc, rows, &gemmMaskAVX2[16-cols], beta, flags)
+	}}
+
+// gemmKernels lists the micro-kernels this CPU runs, best first.
+func gemmKernels() []*gemmKernel {
+	var ks []*gemmKernel
+	if useAVX512 {
+		ks = append(ks, gemmAVX512)
+	}
+	if useAVX2 {
+		ks = append(ks, gemmAVX2)
+	}
+	return ks
+}

@@ -1,0 +1,169 @@
+package kernels
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// The blocked matrix multiply (Goto and van de Geijn, "Anatomy of
+// high-performance matrix multiplication", 2008; the BLIS loop nest):
+//
+//	for jc in n by gemmNC:           B block, kc×nc, packed into NR-wide slivers (L2)
+//	  for pc in k by gemmKC:         one pass over k: C += A[:, pc:pc+kc]·B[pc:pc+kc, :]
+//	    pack B[pc:pc+kc, jc:jc+nc]
+//	    for ir in rows by MR:        A sliver, MR×kc (L1): packed, or read in place
+//	      for jr in nc by NR:        micro-kernel: MR×NR tile of C
+//
+// Each element of C is summed over k in one fixed order (pc blocks in
+// order, p in order within a block, one FMA each), and the first block
+// applies beta; the thread split only decides which worker computes which
+// tile, so the result is bit-identical for every thread count.
+const (
+	gemmKC = 256 // k per pass: an A sliver (14×256 floats = 14 KiB) stays in L1
+	gemmNC = 512 // columns per packed B block: 256×512 floats = 512 KiB, in L2
+	// gemmInPlaceK is the largest k for which a non-transposed A is read
+	// in place by the micro-kernel rather than packed: MR rows of k floats
+	// each, at a stride that does not yet alias in L1.
+	gemmInPlaceK = 512
+)
+
+// gemmKernel describes one micro-kernel: an mr×nr tile from kc steps, see
+// _asm/gemm/gemm_asm.go.
+type gemmKernel struct {
+	name   string
+	mr, nr int
+	// tile computes C[0:rows, cols] (= or +=beta·) Σ_p A(r,p)·B(p,j), where
+	// A(r, p) is at a + r·ars + p·acs bytes, b is packed (nr per p), c has
+	// row stride ldc, and columns ≥ cols are left alone. add selects
+	// c = acc + beta·c over c = acc.
+	tile func(kc int, a unsafe.Pointer, ars, acs uintptr, b, c *float32, ldc, rows, cols int, beta float32, add bool)
+}
+
+// gemmBuf holds one worker's packing buffers.
+type gemmBuf struct{ a, b []float32 }
+
+var gemmPool = sync.Pool{New: func() any { return new(gemmBuf) }}
+
+func (g *gemmBuf) grow(na, nb int) {
+	if cap(g.a) < na {
+		g.a = make([]float32, na)
+	}
+	if cap(g.b) < nb {
+		g.b = make([]float32, nb)
+	}
+	g.a, g.b = g.a[:na], g.b[:nb]
+}
+
+// gemmMinFlops is the least work (2·m·n·k per worker) worth a goroutine.
+const gemmMinFlops = 1 << 21
+
+// matMulBlocked is MatMul on the micro-kernel kern. Inputs are valid and
+// m, n, k > 0.
+func matMulBlocked(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
+	mr, nr := kern.mr, kern.nr
+	mt, nt := (m+mr-1)/mr, (n+nr-1)/nr
+	// Split the larger of the two tile counts; the partition depends only
+	// on the shape and Threads().
+	work := 2 * m * n * k
+	p := min(Threads(), max(1, work/gemmMinFlops))
+	if m >= n || nt < 2 {
+		p = min(p, mt)
+		parallel(mt, p, func(_, lo, hi int) {
+			gemmWorker(kern, transA, transB, m, n, k, a, b, beta, c, lo*mr, min(hi*mr, m), 0, n)
+		})
+		return
+	}
+	p = min(p, nt)
+	parallel(nt, p, func(_, lo, hi int) {
+		gemmWorker(kern, transA, transB, m, n, k, a, b, beta, c, 0, m, lo*nr, min(hi*nr, n))
+	})
+}
+
+// gemmWorker computes C[i0:i1, j0:j1].
+func gemmWorker(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32, i0, i1, j0, j1 int) {
+	mr, nr := kern.mr, kern.nr
+	buf := gemmPool.Get().(*gemmBuf)
+	defer gemmPool.Put(buf)
+	kcMax := min(k, gemmKC)
+	ncMax := min(j1-j0, gemmNC)
+	buf.grow(mr*kcMax, ((ncMax+nr-1)/nr)*nr*kcMax)
+	inPlace := !transA && k <= gemmInPlaceK
+	for jc := j0; jc < j1; jc += gemmNC {
+		nc := min(gemmNC, j1-jc)
+		for pc := 0; pc < k; pc += gemmKC {
+			kc := min(gemmKC, k-pc)
+			bp := buf.b[:((nc+nr-1)/nr)*nr*kc]
+			gemmPackB(bp, transB, b, n, k, pc, kc, jc, nc, nr)
+			bet, add := beta, beta != 0
+			if pc > 0 {
+				bet, add = 1, true
+			}
+			for ir := i0; ir < i1; ir += mr {
+				rows := min(mr, i1-ir)
+				var ap unsafe.Pointer
+				var ars, acs uintptr
+				if inPlace && rows == mr {
+					ap = unsafe.Pointer(&a[ir*k+pc])
+					ars, acs = uintptr(4*k), 4
+				} else {
+					gemmPackA(buf.a[:mr*kc], transA, a, m, k, ir, rows, pc, kc, mr)
+					ap = unsafe.Pointer(&buf.a[0])
+					ars, acs = 4, uintptr(4*mr)
+				}
+				for jr := 0; jr < nc; jr += nr {
+					kern.tile(kc, ap, ars, acs, &bp[jr*kc], &c[ir*n+jc+jr], n, rows, min(nr, nc-jr), bet, add)
+				}
+			}
+		}
+	}
+}
+
+// gemmPackA packs op(A)[ir:ir+rows, pc:pc+kc] into dst as kc groups of mr
+// values (row r of step p at dst[p*mr+r]), rows ≥ rows zero.
+func gemmPackA(dst []float32, transA bool, a []float32, m, k, ir, rows, pc, kc, mr int) {
+	if rows < mr {
+		clear(dst)
+	}
+	if transA {
+		// op(A)[i, p] = a[p*m+i]: each step is a contiguous run.
+		for p := 0; p < kc; p++ {
+			copy(dst[p*mr:p*mr+rows], a[(pc+p)*m+ir:])
+		}
+		return
+	}
+	for r := 0; r < rows; r++ {
+		row := a[(ir+r)*k+pc : (ir+r)*k+pc+kc]
+		d := dst[r:]
+		for p, v := range row {
+			d[p*mr] = v
+		}
+	}
+}
+
+// gemmPackB packs op(B)[pc:pc+kc, jc:jc+nc] into dst as slivers of nr
+// columns: sliver s, step p, column j at dst[s*kc*nr + p*nr + j], columns
+// past nc zero.
+func gemmPackB(dst []float32, transB bool, b []float32, n, k, pc, kc, jc, nc, nr int) {
+	for s := 0; s*nr < nc; s++ {
+		j := jc + s*nr
+		w := min(nr, nc-s*nr)
+		d := dst[s*kc*nr : (s+1)*kc*nr]
+		if w < nr {
+			clear(d)
+		}
+		if !transB {
+			for p := 0; p < kc; p++ {
+				copy(d[p*nr:p*nr+w], b[(pc+p)*n+j:])
+			}
+			continue
+		}
+		// op(B)[p, j] = b[j*k+p]
+		for jj := 0; jj < w; jj++ {
+			row := b[(j+jj)*k+pc : (j+jj)*k+pc+kc]
+			dd := d[jj:]
+			for p, v := range row {
+				dd[p*nr] = v
+			}
+		}
+	}
+}

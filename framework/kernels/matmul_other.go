@@ -1,0 +1,7 @@
+//go:build purego || !amd64
+
+package kernels
+
+// gemmKernels lists the micro-kernels this CPU runs: none without
+// assembly, so the Go backend runs gonum's blas32.
+func gemmKernels() []*gemmKernel { return nil }

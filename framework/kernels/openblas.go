@@ -1,0 +1,138 @@
+//go:build (linux || darwin || freebsd) && (amd64 || arm64)
+
+package kernels
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ebitengine/purego"
+	"golang.org/x/sys/cpu"
+)
+
+// OpenBLAS is loaded with dlopen through purego (no cgo: CGO_ENABLED=0
+// builds keep working). Before the library loads, on a CPU with AVX-512,
+// OPENBLAS_CORETYPE is set to SkylakeX unless the environment already sets
+// it: OpenBLAS builds that predate the CPU (Debian 12's 0.3.21 on Zen 4
+// and Zen 5) otherwise fall back to their AVX2 Haswell kernels, at half
+// the speed. Its thread count follows Threads() (openblas_set_num_threads
+// before each call when it changed), so its threads and the Go workers are
+// never both busy: MatMul blocks the calling goroutine while OpenBLAS runs.
+
+// Row-major, no-transpose and transpose, from cblas.h.
+const (
+	cblasRowMajor = 101
+	cblasNoTrans  = 111
+	cblasTrans    = 112
+)
+
+var openblas struct {
+	once    sync.Once
+	err     error
+	lib     string
+	core    string
+	config  string
+	threads atomic.Int32 // last count passed to openblas_set_num_threads
+	mu      sync.Mutex   // serialises set_num_threads with calls
+
+	sgemm      func(order, ta, tb, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
+	setThreads func(n int32)
+	corename   func() string
+	getConfig  func() string
+}
+
+// openblasLibs are tried in order after $MAMBAKIT_CBLAS.
+var openblasLibs = []string{"libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0", "libopenblas.dylib", "libopenblas.0.dylib"}
+
+func loadOpenBLAS() error {
+	o := &openblas
+	o.once.Do(func() {
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL {
+			if _, ok := os.LookupEnv("OPENBLAS_CORETYPE"); !ok {
+				os.Setenv("OPENBLAS_CORETYPE", "SkylakeX")
+			}
+		}
+		libs := openblasLibs
+		if p := os.Getenv("MAMBAKIT_CBLAS"); p != "" {
+			libs = []string{p}
+		}
+		var errs []string
+		var h uintptr
+		for _, name := range libs {
+			var err error
+			if h, err = purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_GLOBAL); err == nil {
+				o.lib = name
+				break
+			}
+			errs = append(errs, err.Error())
+		}
+		if o.lib == "" {
+			o.err = fmt.Errorf("no CBLAS library (%s)", strings.Join(errs, "; "))
+			return
+		}
+		if _, err := purego.Dlsym(h, "cblas_sgemm"); err != nil {
+			o.err = fmt.Errorf("%s: no cblas_sgemm: %w", o.lib, err)
+			return
+		}
+		purego.RegisterLibFunc(&o.sgemm, h, "cblas_sgemm")
+		if _, err := purego.Dlsym(h, "openblas_set_num_threads"); err == nil {
+			purego.RegisterLibFunc(&o.setThreads, h, "openblas_set_num_threads")
+		}
+		if _, err := purego.Dlsym(h, "openblas_get_corename"); err == nil {
+			purego.RegisterLibFunc(&o.corename, h, "openblas_get_corename")
+			o.core = o.corename()
+		}
+		if _, err := purego.Dlsym(h, "openblas_get_config"); err == nil {
+			purego.RegisterLibFunc(&o.getConfig, h, "openblas_get_config")
+			o.config = strings.TrimSpace(o.getConfig())
+		}
+	})
+	return o.err
+}
+
+// OpenBLASInfo describes the loaded CBLAS library: its file, OpenBLAS's
+// core name (the kernels it runs: "SkylakeX" for AVX-512, "Haswell" for
+// AVX2) and build configuration; err when it did not load.
+func OpenBLASInfo() (lib, core, config string, err error) {
+	if err := loadOpenBLAS(); err != nil {
+		return "", "", "", err
+	}
+	return openblas.lib, openblas.core, openblas.config, nil
+}
+
+func matMulOpenBLAS(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
+	o := &openblas
+	if err := loadOpenBLAS(); err != nil {
+		panic("kernels: matmul: " + err.Error())
+	}
+	if m > 1<<31-1 || n > 1<<31-1 || k > 1<<31-1 {
+		panic("kernels: matmul: dimension over int32 for CBLAS")
+	}
+	if t := int32(Threads()); o.setThreads != nil && o.threads.Load() != t {
+		o.mu.Lock()
+		if o.threads.Load() != t {
+			o.setThreads(t)
+			o.threads.Store(t)
+		}
+		o.mu.Unlock()
+	}
+	ta, tb := int32(cblasNoTrans), int32(cblasNoTrans)
+	lda, ldb := k, n
+	if transA {
+		ta, lda = cblasTrans, m
+	}
+	if transB {
+		tb, ldb = cblasTrans, k
+	}
+	if beta == 0 {
+		clear(c[:m*n]) // some CBLAS builds read c when beta = 0: NaN·0
+	}
+	o.sgemm(cblasRowMajor, ta, tb, int32(m), int32(n), int32(k), 1, &a[0], int32(lda), &b[0], int32(ldb), beta, &c[0], int32(n))
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(c)
+}
