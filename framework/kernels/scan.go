@@ -22,8 +22,9 @@ const ScanChunk = 64
 // chunk of a long sequence.
 //
 // Shapes (row-major): U, Delta, Z, Y (B, L, D); A (D, N); Bm, Cm (B, L, N);
-// DeltaBias, Dskip (D); H0, HT (B, D, N); Reset (B, L); Saved (B, D, ⌈L/K⌉, N)
-// with K = ScanChunk. Optional: DeltaBias, Dskip, Z, Reset, H0, HT (nil means
+// DeltaBias, Dskip (D); H0, HT (B, D, N); Reset (B, L); Saved (B, ⌈L/K⌉, N, D)
+// with K = ScanChunk (channel-minor, so the SIMD kernels store W channels at
+// once; Saved is internal between Forward and Backward). Optional: DeltaBias, Dskip, Z, Reset, H0, HT (nil means
 // zero bias, no skip, no gate, no resets, a zero initial state, and no final
 // state out). Saved is filled by the forward pass and read by Backward; it
 // may be nil when no backward pass follows.
@@ -129,26 +130,54 @@ func (g *ScanGrads) check(s *Scan) {
 }
 
 // Forward runs the scan: it fills Y, and HT and Saved when they are non-nil.
-// Work is split over channels d.
-func (s *Scan) Forward() {
-	s.check()
-	p := parts(s.D, 1)
-	parallel(s.D, p, func(_, d0, d1 int) { scanForwardRange(s, d0, d1) })
-}
+// Work is split over channels d (in groups of the SIMD width). The
+// implementation is the fastest one this CPU supports (see scan_impl.go and
+// MAMBAKIT_KERNEL in docs/kernels.md).
+func (s *Scan) Forward() { s.forwardWith(scanDefault) }
 
 // Backward computes the gradients of the scan from g.DY (and g.DHT) using
 // the states saved by Forward. Work is split over channels d; the
 // gradients w.r.t. Bm and Cm, which sum over channels, are reduced across
 // workers in a fixed order.
-func (s *Scan) Backward(g *ScanGrads) {
+func (s *Scan) Backward(g *ScanGrads) { s.backwardWith(scanDefault, g) }
+
+func (s *Scan) forwardWith(im *scanImpl) {
+	s.check()
+	if im.ref {
+		s.ForwardRef()
+		return
+	}
+	w := im.width
+	G := max(s.D/w, 1)
+	p := parts(G, 1)
+	parallel(G, p, func(k, g0, g1 int) {
+		d0, d1 := min(g0*w, s.D), min(g1*w, s.D)
+		if k == p-1 {
+			d1 = s.D
+		}
+		im.fwd(s, d0, d1)
+	})
+}
+
+func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	s.check()
 	g.check(s)
+	if im.ref {
+		s.BackwardRef(g)
+		return
+	}
 	B, L, N := s.B, s.L, s.N
-	p := parts(s.D, 1)
+	w := im.width
+	G := max(s.D/w, 1)
+	p := parts(G, 1)
 	// Per-worker partial sums of dB and dC: (p, B, L, 2N).
 	part := make([]float32, p*B*L*2*N)
-	parallel(s.D, p, func(w, d0, d1 int) {
-		scanBackwardRange(s, g, d0, d1, part[w*B*L*2*N:(w+1)*B*L*2*N])
+	parallel(G, p, func(k, g0, g1 int) {
+		d0, d1 := min(g0*w, s.D), min(g1*w, s.D)
+		if k == p-1 {
+			d1 = s.D
+		}
+		im.bwd(s, g, d0, d1, part[k*B*L*2*N:(k+1)*B*L*2*N])
 	})
 	if g.DBm == nil && g.DCm == nil {
 		return

@@ -29,7 +29,10 @@ func scanForwardRange(s *Scan, d0, d1 int) {
 			}
 			for t := 0; t < L; t++ {
 				if s.Saved != nil && t%ScanChunk == 0 {
-					copy(s.Saved[((b*D+d)*nc+t/ScanChunk)*N:], h)
+					sv := s.Saved[(b*nc+t/ScanChunk)*N*D+d:]
+					for n, v := range h {
+						sv[n*D] = v
+					}
 				}
 				if s.Reset != nil && s.Reset[b*L+t] {
 					clear(h)
@@ -65,9 +68,10 @@ func scanBackwardRange(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 	B, L, D, N := s.B, s.L, s.D, s.N
 	K := ScanChunk
 	nc := chunks(L)
-	hs := make([]float32, K*N) // states h[t] of the chunk being walked
-	as := make([]float32, K*N) // Ā[t,n] of the chunk
-	dts := make([]float32, K)  // Δ[t] of the chunk
+	saved := make([]float32, N) // the state saved at the start of the chunk
+	hs := make([]float32, K*N)  // states h[t] of the chunk being walked
+	as := make([]float32, K*N)  // Ā[t,n] of the chunk
+	dts := make([]float32, K)   // Δ[t] of the chunk
 	dh := make([]float32, N)
 	dA := make([]float64, N)
 	for d := d0; d < d1; d++ {
@@ -90,7 +94,10 @@ func scanBackwardRange(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 			for c := nc - 1; c >= 0; c-- {
 				t0 := c * K
 				t1 := min(L, t0+K)
-				saved := s.Saved[((b*D+d)*nc+c)*N : ((b*D+d)*nc+c+1)*N]
+				sv := s.Saved[(b*nc+c)*N*D+d:]
+				for n := range saved {
+					saved[n] = sv[n*D]
+				}
 				// Recompute Δ, Ā and h over the chunk.
 				prev := saved
 				for t := t0; t < t1; t++ {

@@ -3,7 +3,9 @@ package kernels
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -61,60 +63,144 @@ var scanCases = []scanCase{
 	{B: 1, L: 0, D: 2, N: 2, h0: true},
 }
 
-func TestScanForwardMatchesReference(t *testing.T) {
-	for _, c := range scanCases {
-		t.Run(c.String(), func(t *testing.T) {
-			forThreads(t, func(t *testing.T) {
-				s := c.build(1)
-				want := make([]float32, c.B*c.L*c.D)
-				wantHT := make([]float32, c.B*c.D*c.N)
-				s.Y, s.HT = want, wantHT
-				s.ForwardRef()
+// scanImplsUnderTest returns the implementations this machine can run,
+// narrowed to those named in MAMBAKIT_KERNEL (comma-separated) when set.
+func scanImplsUnderTest(t testing.TB) []*scanImpl {
+	env := os.Getenv("MAMBAKIT_KERNEL")
+	var out []*scanImpl
+	for _, im := range scanImpls {
+		if !im.available || (env != "" && !slices.Contains(strings.Split(env, ","), im.name)) {
+			continue
+		}
+		out = append(out, im)
+	}
+	if len(out) == 0 {
+		t.Fatalf("MAMBAKIT_KERNEL=%q names no available scan implementation (have %v)", env, ScanImpls())
+	}
+	return out
+}
 
-				y, checkY := guarded(t, "Y", c.B*c.L*c.D)
-				ht, checkHT := guarded(t, "HT", c.B*c.D*c.N)
-				saved, checkSaved := guarded(t, "Saved", SavedLen(c.B, c.L, c.D, c.N))
-				inputs := snapshot(s)
-				s.Y, s.HT, s.Saved = y, ht, saved
-				s.Forward()
-				checkY()
-				checkHT()
-				checkSaved()
-				inputs.check(t, s)
-				checkClose(t, "Y", y, want, tolScan)
-				checkClose(t, "HT", ht, wantHT, tolScan)
-			})
-		})
+// forScanImpls runs f as a subtest for every implementation under test.
+func forScanImpls(t *testing.T, f func(t *testing.T, im *scanImpl)) {
+	for _, im := range scanImplsUnderTest(t) {
+		t.Run(im.name, func(t *testing.T) { f(t, im) })
 	}
 }
 
-func TestScanBackwardMatchesReference(t *testing.T) {
-	for _, c := range scanCases {
-		t.Run(c.String(), func(t *testing.T) {
-			forThreads(t, func(t *testing.T) {
-				s := c.build(2)
-				B, L, D, N := c.B, c.L, c.D, c.N
-				s.Y = make([]float32, B*L*D)
-				s.HT = make([]float32, B*D*N)
-				s.Saved = make([]float32, SavedLen(B, L, D, N))
-				s.Forward()
-				r := rand.New(rand.NewPCG(3, 3))
-				dy := randSlice(r, B*L*D, -1, 1)
-				var dht []float32
-				if c.dht {
-					dht = randSlice(r, B*D*N, -1, 1)
-				}
-				want := newGrads(s, dy, dht, nil)
-				s.BackwardRef(want.g)
-				got := newGrads(s, dy, dht, t)
-				s.Backward(got.g)
-				got.checkGuards()
-				for _, f := range gradFields(want.g) {
-					checkClose(t, f.name, f.get(got.g), f.get(want.g), tolScan)
-				}
-			})
-		})
+// checkScanForward runs im's forward on c and compares Y and HT with the
+// reference, with guards around every output and a check that no input
+// changed.
+func checkScanForward(t *testing.T, im *scanImpl, c scanCase, seed uint64) *Scan {
+	s := c.build(seed)
+	want := make([]float32, c.B*c.L*c.D)
+	wantHT := make([]float32, c.B*c.D*c.N)
+	s.Y, s.HT = want, wantHT
+	s.ForwardRef()
+
+	y, checkY := guarded(t, "Y", c.B*c.L*c.D)
+	ht, checkHT := guarded(t, "HT", c.B*c.D*c.N)
+	saved, checkSaved := guarded(t, "Saved", SavedLen(c.B, c.L, c.D, c.N))
+	inputs := snapshot(s)
+	s.Y, s.HT, s.Saved = y, ht, saved
+	s.forwardWith(im)
+	checkY()
+	checkHT()
+	checkSaved()
+	inputs.check(t, s)
+	checkClose(t, "Y", y, want, tolScan)
+	checkClose(t, "HT", ht, wantHT, tolScan)
+	return s
+}
+
+// checkScanBackward runs im's forward and backward on c and compares every
+// gradient with the reference.
+func checkScanBackward(t *testing.T, im *scanImpl, c scanCase, seed uint64) {
+	s := c.build(seed)
+	B, L, D, N := c.B, c.L, c.D, c.N
+	s.Y = make([]float32, B*L*D)
+	s.HT = make([]float32, B*D*N)
+	s.Saved = make([]float32, SavedLen(B, L, D, N))
+	s.forwardWith(im)
+	r := rand.New(rand.NewPCG(seed, 3))
+	dy := randSlice(r, B*L*D, -1, 1)
+	var dht []float32
+	if c.dht {
+		dht = randSlice(r, B*D*N, -1, 1)
 	}
+	want := newGrads(s, dy, dht, nil)
+	s.BackwardRef(want.g)
+	got := newGrads(s, dy, dht, t)
+	inputs := snapshot(s)
+	saved := slices.Clone(s.Saved)
+	s.backwardWith(im, got.g)
+	got.checkGuards()
+	inputs.check(t, s)
+	if !slices.Equal(saved, s.Saved) {
+		t.Error("Backward modified Saved")
+	}
+	for _, f := range gradFields(want.g) {
+		checkClose(t, f.name, f.get(got.g), f.get(want.g), tolScan)
+	}
+}
+
+func TestScanForwardMatchesReference(t *testing.T) {
+	forScanImpls(t, func(t *testing.T, im *scanImpl) {
+		for _, c := range scanCases {
+			t.Run(c.String(), func(t *testing.T) {
+				forThreads(t, func(t *testing.T) { checkScanForward(t, im, c, 1) })
+			})
+		}
+	})
+}
+
+func TestScanBackwardMatchesReference(t *testing.T) {
+	forScanImpls(t, func(t *testing.T, im *scanImpl) {
+		for _, c := range scanCases {
+			t.Run(c.String(), func(t *testing.T) {
+				forThreads(t, func(t *testing.T) { checkScanBackward(t, im, c, 2) })
+			})
+		}
+	})
+}
+
+// TestScanAwkwardSizes sweeps sizes around the vector widths (8, 16), the
+// chunk length (64) and the lane count of N, with the optional inputs
+// switched on and off from case to case, on 1 and 3 threads alternately.
+func TestScanAwkwardSizes(t *testing.T) {
+	sizes := []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 130}
+	Ds := []int{1, 3, 15, 16, 17, 33}
+	Ns := []int{1, 4, 8, 16, 17}
+	var cases []scanCase
+	k := 0
+	opts := func(c scanCase) scanCase {
+		k++
+		c.gate, c.reset, c.h0, c.skip, c.bias, c.dht = k&1 != 0, k&2 != 0, k&4 != 0, k&8 == 0, k&16 == 0, k&32 != 0
+		return c
+	}
+	for _, L := range sizes {
+		for _, D := range Ds {
+			for _, N := range Ns {
+				cases = append(cases, opts(scanCase{B: 2, L: L, D: D, N: N}))
+			}
+		}
+	}
+	for _, B := range sizes {
+		cases = append(cases, opts(scanCase{B: B, L: 9, D: 17, N: 5}), opts(scanCase{B: B, L: 65, D: 33, N: 16}))
+	}
+	old := Threads()
+	defer SetThreads(old)
+	forScanImpls(t, func(t *testing.T, im *scanImpl) {
+		if im.ref {
+			t.Skip("the reference is the baseline")
+		}
+		for i, c := range cases {
+			SetThreads(1 + 2*(i%2))
+			t.Run(c.String(), func(t *testing.T) {
+				checkScanForward(t, im, c, uint64(i))
+				checkScanBackward(t, im, c, uint64(i))
+			})
+		}
+	})
 }
 
 // TestScanBackwardFiniteDifferences checks the reference backward itself
@@ -176,20 +262,23 @@ func TestScanDeterministic(t *testing.T) {
 	SetThreads(3)
 	defer SetThreads(0)
 	c := scanCases[3]
-	run := func() []float32 {
-		s := c.build(9)
-		B, L, D, N := c.B, c.L, c.D, c.N
-		s.Y = make([]float32, B*L*D)
-		s.Saved = make([]float32, SavedLen(B, L, D, N))
-		s.Forward()
-		g := newGrads(s, s.Y, nil, nil)
-		s.Backward(g.g)
-		return slices.Concat(s.Y, g.g.DBm, g.g.DA, g.g.DU)
-	}
-	a, b := run(), run()
-	if !slices.Equal(a, b) {
-		t.Fatal("two identical scans gave different bits")
-	}
+	c.B, c.D = 2, 37
+	forScanImpls(t, func(t *testing.T, im *scanImpl) {
+		run := func() []float32 {
+			s := c.build(9)
+			B, L, D, N := c.B, c.L, c.D, c.N
+			s.Y = make([]float32, B*L*D)
+			s.Saved = make([]float32, SavedLen(B, L, D, N))
+			s.forwardWith(im)
+			g := newGrads(s, s.Y, nil, nil)
+			s.backwardWith(im, g.g)
+			return slices.Concat(s.Y, g.g.DBm, g.g.DA, g.g.DU)
+		}
+		a, b := run(), run()
+		if !slices.Equal(a, b) {
+			t.Fatal("two identical scans gave different bits")
+		}
+	})
 }
 
 // inputSnapshot detects writes to read-only inputs.

@@ -1,0 +1,755 @@
+// Command scan_asm generates ../../scan_amd64.s: the selective scan forward
+// and backward kernels for AVX-512 (16 channels per zmm register) and AVX2
+// with FMA (8 channels per ymm register), and a vector exp used by the tests.
+//
+//	cd framework/kernels/_asm/scan && go run scan_asm.go -out ../../scan_amd64.s
+//
+// See scan_fused.go for the Go equivalent and scan_amd64.go for the argument
+// blocks and scratch layouts. This directory has its own go.mod so that the
+// go tool ignores it when building mambakit.
+//
+// Vectorization is across channels d: U, Delta, Z, Y are (B, L, D), so W
+// consecutive channels of one time step are contiguous; Bm[t,n], Cm[t,n]
+// are broadcast to all lanes; A is pre-transposed by the caller.
+package main
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// exp(r) ≈ c0 + c1 r + … + c6 r⁶ on [−ln2/2, ln2/2]: a degree-6 minimax fit
+// of the relative error (Remez, 1.9e−9 before rounding the coefficients to
+// float32).
+var expPoly = [7]float32{1, 1, 0.499999911, 0.166664198, 0.0416682251, 0.00837481581, 0.00138368458}
+
+type isa struct {
+	name  string
+	W     int  // lanes
+	z     bool // AVX-512
+	tbl   Mem
+	index map[string]int
+	regs  map[string]VecVirtual
+}
+
+// constants, in table order. Each is stored W times.
+var constNames = []string{"log2e", "magic", "ln2hi", "ln2lo", "c0", "c1", "c2", "c3", "c4", "c5", "c6",
+	"hi", "lo", "one", "two", "sign", "l1", "l2", "l3", "l4", "l5", "l6"}
+
+func (a *isa) constBits(name string) uint32 {
+	f := func(x float32) uint32 { return math.Float32bits(x) }
+	switch name {
+	case "log2e":
+		return f(float32(math.Log2E))
+	case "magic":
+		// t = x·log2e + magic rounds x·log2e to an integer k in the low
+		// mantissa bits; AVX2 adds the exponent bias so that t<<23 is 2^k.
+		if a.z {
+			return f(12582912)
+		}
+		return f(12582912 + 127)
+	case "ln2hi":
+		return f(float32(math.Ln2))
+	case "ln2lo":
+		return f(float32(math.Ln2 - float64(float32(math.Ln2))))
+	case "hi":
+		if a.z {
+			return f(89) // vscalefps overflows to +Inf
+		}
+		return f(88.3) // k ≤ 127
+	case "lo":
+		if a.z {
+			return f(-104) // vscalefps underflows to 0
+		}
+		return f(-87.3) // k ≥ −126: results below 2^−126 are not produced
+	case "one":
+		return f(1)
+	case "two":
+		return f(2)
+	case "sign":
+		return 0x80000000
+	}
+	if name[0] == 'c' {
+		return f(expPoly[name[1]-'0'])
+	}
+	if name[0] == 'l' { // log1p(e) = 2·atanh(s) = 2s·(1 + q/3 + q²/5 + …), q = s²
+		k := int(name[1] - '0')
+		return f(float32(1 / float64(2*k+1)))
+	}
+	panic(name)
+}
+
+func (a *isa) vec() VecVirtual {
+	if a.z {
+		return ZMM()
+	}
+	return YMM()
+}
+
+func (a *isa) vb() int { return 4 * a.W }
+
+// k returns constant name as a register operand when loaded, else memory.
+func (a *isa) k(name string) Op {
+	if r, ok := a.regs[name]; ok {
+		return r
+	}
+	return a.mem(name)
+}
+
+func (a *isa) mem(name string) Mem {
+	i, ok := a.index[name]
+	if !ok {
+		panic(name)
+	}
+	return a.tbl.Offset(i * a.vb())
+}
+
+// loadConsts puts the constants of exp's inner loop in registers: all of
+// them with 32 zmm registers, the ones that must be registers with 16 ymm.
+func (a *isa) loadConsts() {
+	a.regs = map[string]VecVirtual{}
+	names := []string{"hi", "lo", "magic", "log2e"}
+	if a.z {
+		names = append(names, "ln2hi", "ln2lo", "c0", "c1", "c2", "c3", "c4", "c5", "c6")
+	}
+	for _, n := range names {
+		r := a.vec()
+		VMOVUPS(a.mem(n), r)
+		a.regs[n] = r
+	}
+}
+
+// exp returns exp(x) in a new register; x is clobbered.
+func (a *isa) exp(x VecVirtual) VecVirtual {
+	// Clamp (NaN passes: it is the second source in Intel order).
+	VMINPS(x, a.k("hi"), x)
+	VMAXPS(x, a.k("lo"), x)
+	t := a.vec()
+	VMOVUPS(a.k("magic"), t)
+	VFMADD231PS(a.k("log2e"), x, t) // t = x·log2e + magic
+	kf := a.vec()
+	VSUBPS(a.k("magic"), t, kf) // k = round(x·log2e)
+	VFNMADD231PS(a.k("ln2hi"), kf, x)
+	VFNMADD231PS(a.k("ln2lo"), kf, x) // r = x − k·ln2
+	p := a.vec()
+	VMOVUPS(a.k("c5"), p)
+	VFMADD231PS(a.k("c6"), x, p)
+	for i := 4; i >= 0; i-- {
+		VFMADD213PS(a.k(fmt.Sprintf("c%d", i)), x, p)
+	}
+	if a.z {
+		VSCALEFPS(kf, p, p) // p·2^k
+	} else {
+		VPSLLD(U8(23), t, t) // 2^k from the biased k in t's low bits
+		VMULPS(t, p, p)
+	}
+	return p
+}
+
+// softplus returns log(1+e^x) = max(x,0) + log1p(e^−|x|) in a new register;
+// x is kept. Above 20 this is x exactly in float32, PyTorch's threshold.
+func (a *isa) softplus(x VecVirtual) VecVirtual {
+	nx := a.vec()
+	VORPS(a.mem("sign"), x, nx) // −|x|
+	e := a.exp(nx)
+	den := a.vec()
+	VADDPS(a.mem("two"), e, den)
+	s := a.vec()
+	VDIVPS(den, e, s) // s = e/(2+e)
+	q := a.vec()
+	VMULPS(s, s, q)
+	p := a.vec()
+	VMOVUPS(a.mem("l5"), p)
+	VFMADD231PS(a.mem("l6"), q, p)
+	for _, c := range []string{"l4", "l3", "l2", "l1", "one"} {
+		VFMADD213PS(a.mem(c), q, p)
+	}
+	VADDPS(s, s, s)
+	VMULPS(s, p, p) // log1p(e)
+	m := a.vec()
+	VXORPS(m, m, m)
+	VMAXPS(x, m, m) // max(x, 0), NaN from x
+	VADDPS(p, m, m)
+	return m
+}
+
+// sigmoid returns 1/(1+e^−x) in a new register; x is kept.
+func (a *isa) sigmoid(x VecVirtual) VecVirtual {
+	nx := a.vec()
+	VXORPS(a.mem("sign"), x, nx)
+	e := a.exp(nx)
+	VADDPS(a.mem("one"), e, e)
+	r := a.vec()
+	VMOVUPS(a.mem("one"), r)
+	VDIVPS(e, r, r)
+	return r
+}
+
+func m(base Register, disp int) Mem { return Mem{Base: base, Disp: disp} }
+func mi(base, index Register) Mem   { return Mem{Base: base, Index: index, Scale: 1} }
+
+// Forward argument block (scanFwdArgs in scan_amd64.go), 8 bytes a field.
+const (
+	fU = 8 * iota
+	fDelta
+	fZ
+	fY
+	fBm
+	fCm
+	fReset
+	fBias
+	fSkip
+	fAt
+	fH
+	fSteps
+	fGroups
+	fN
+	fLdd
+	fLdbn
+)
+
+func (a *isa) forward() {
+	TEXT("scanFwd"+a.name, NOSPLIT, "func(args *uint64)")
+	Pragma("noescape")
+	Doc("scanFwd" + a.name + " runs args.steps time steps of the scan for args.groups groups of W channels; see scanFwdArgs.")
+	A := Load(Param("args"), GP64())
+	a.loadConsts()
+	vb := a.vb()
+	steps := GP64()
+	MOVQ(m(A, fSteps), steps)
+
+	Label("t_loop")
+	TESTQ(steps, steps)
+	JZ(LabelRef("done"))
+	// A reset at this step zeroes the state of every channel.
+	rp := GP64()
+	MOVQ(m(A, fReset), rp)
+	TESTQ(rp, rp)
+	JZ(LabelRef("noreset"))
+	rb := GP32()
+	MOVBLZX(m(rp, 0), rb)
+	TESTL(rb, rb)
+	JZ(LabelRef("noreset"))
+	{
+		hp, cnt := GP64(), GP64()
+		MOVQ(m(A, fH), hp)
+		MOVQ(m(A, fGroups), cnt)
+		IMULQ(m(A, fN), cnt)
+		zv := a.vec()
+		VXORPS(zv, zv, zv)
+		Label("zero_loop")
+		VMOVUPS(zv, m(hp, 0))
+		ADDQ(U32(vb), hp)
+		DECQ(cnt)
+		JNZ(LabelRef("zero_loop"))
+	}
+	Label("noreset")
+
+	off, ph, pat := GP64(), GP64(), GP64()
+	XORQ(off, off)
+	MOVQ(m(A, fH), ph)
+	MOVQ(m(A, fAt), pat)
+	Label("g_loop")
+	{
+		tmp := GP64()
+		X := a.vec()
+		MOVQ(m(A, fDelta), tmp)
+		VMOVUPS(mi(tmp, off), X)
+		MOVQ(m(A, fBias), tmp)
+		VADDPS(mi(tmp, off), X, X)
+		DT := a.softplus(X)
+		DTU := a.vec()
+		MOVQ(m(A, fU), tmp)
+		VMULPS(mi(tmp, off), DT, DTU)
+		Y := a.vec()
+		VXORPS(Y, Y, Y)
+		pbm, pcm, ncnt := GP64(), GP64(), GP64()
+		MOVQ(m(A, fBm), pbm)
+		MOVQ(m(A, fCm), pcm)
+		MOVQ(m(A, fN), ncnt)
+		Label("n_loop")
+		{
+			E := a.vec()
+			VMULPS(m(pat, 0), DT, E)
+			P := a.exp(E)
+			HB := a.vec()
+			VBROADCASTSS(m(pbm, 0), HB)
+			VMULPS(DTU, HB, HB)
+			VFMADD231PS(m(ph, 0), P, HB) // h = Ā·h + Δ·B·u
+			VMOVUPS(HB, m(ph, 0))
+			C := a.vec()
+			VBROADCASTSS(m(pcm, 0), C)
+			VFMADD231PS(C, HB, Y) // y += C·h
+			ADDQ(U32(vb), ph)
+			ADDQ(U32(vb), pat)
+			ADDQ(U32(4), pbm)
+			ADDQ(U32(4), pcm)
+			DECQ(ncnt)
+			JNZ(LabelRef("n_loop"))
+		}
+		Uv := a.vec()
+		MOVQ(m(A, fU), tmp)
+		VMOVUPS(mi(tmp, off), Uv)
+		MOVQ(m(A, fSkip), tmp)
+		VFMADD231PS(mi(tmp, off), Uv, Y) // y += D·u
+		MOVQ(m(A, fZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("nogate"))
+		{
+			Zv := a.vec()
+			VMOVUPS(mi(tmp, off), Zv)
+			S := a.sigmoid(Zv)
+			VMULPS(Zv, S, S)
+			VMULPS(S, Y, Y) // y·silu(z)
+		}
+		Label("nogate")
+		MOVQ(m(A, fY), tmp)
+		VMOVUPS(Y, mi(tmp, off))
+		ADDQ(U32(vb), off)
+		MOVQ(m(A, fGroups), tmp)
+		SHLQ(U8(log2(vb)), tmp)
+		CMPQ(off, tmp)
+		JL(LabelRef("g_loop"))
+	}
+	// Next time step.
+	{
+		ld, tmp := GP64(), GP64()
+		MOVQ(m(A, fLdd), ld)
+		ADDQ(ld, m(A, fU))
+		ADDQ(ld, m(A, fDelta))
+		ADDQ(ld, m(A, fY))
+		MOVQ(m(A, fZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("nozadv"))
+		ADDQ(ld, m(A, fZ))
+		Label("nozadv")
+		MOVQ(m(A, fReset), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("noradv"))
+		INCQ(m(A, fReset))
+		Label("noradv")
+		MOVQ(m(A, fLdbn), tmp)
+		ADDQ(tmp, m(A, fBm))
+		ADDQ(tmp, m(A, fCm))
+	}
+	DECQ(steps)
+	JMP(LabelRef("t_loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// Backward argument block (scanBwdArgs in scan_amd64.go).
+const (
+	bU = 8 * iota
+	bDelta
+	bZ
+	bDY
+	bDU
+	bDDelta
+	bDZ
+	bBm
+	bCm
+	bReset
+	bBias
+	bSkip
+	bGrp
+	bH0
+	bGacc
+	bHsda
+	bDts
+	bPcb
+	bZero
+	bSteps
+	bGroups
+	bN
+	bLdd
+	bLdbn
+	// scratch slots
+	bOff
+	bT
+	bRo
+	bGoff
+)
+
+func (a *isa) backward() {
+	TEXT("scanBwd"+a.name, NOSPLIT, "func(args *uint64)")
+	Pragma("noescape")
+	Doc("scanBwd" + a.name + " runs the backward pass over one chunk of args.steps time steps for args.groups groups of W channels; see scanBwdArgs.")
+	A := Load(Param("args"), GP64())
+	a.loadConsts()
+	vb := a.vb()
+	rs := GP64() // bytes per time row of hsda and pcb: N·2·vb
+	MOVQ(U32(0), m(A, bOff))
+	MOVQ(U32(0), m(A, bGoff))
+
+	Label("g_loop")
+	// 1. hsda[0][n][0] = h0[n] (the saved state, rows ldd apart).
+	{
+		p1, p2, ncnt, tmp := GP64(), GP64(), GP64(), GP64()
+		MOVQ(m(A, bH0), p1)
+		ADDQ(m(A, bOff), p1)
+		MOVQ(m(A, bHsda), p2)
+		MOVQ(m(A, bN), ncnt)
+		MOVQ(m(A, bLdd), tmp)
+		Label("h0_loop")
+		V := a.vec()
+		VMOVUPS(m(p1, 0), V)
+		VMOVUPS(V, m(p2, 0))
+		ADDQ(tmp, p1)
+		ADDQ(U32(2*vb), p2)
+		DECQ(ncnt)
+		JNZ(LabelRef("h0_loop"))
+	}
+	// 2. Recompute Δ, Ā and h over the chunk.
+	MOVQ(U32(0), m(A, bT))
+	Label("rc_t")
+	{
+		t, ro, off, tmp := GP64(), GP64(), GP64(), GP64()
+		MOVQ(m(A, bT), t)
+		CMPQ(t, m(A, bSteps))
+		JGE(LabelRef("rc_done"))
+		MOVQ(m(A, bOff), off)
+		MOVQ(t, ro)
+		IMULQ(m(A, bLdd), ro)
+		ADDQ(off, ro)
+		X := a.vec()
+		MOVQ(m(A, bDelta), tmp)
+		VMOVUPS(mi(tmp, ro), X)
+		MOVQ(m(A, bBias), tmp)
+		VADDPS(mi(tmp, off), X, X)
+		DT := a.softplus(X)
+		MOVQ(t, tmp)
+		SHLQ(U8(log2(vb)), tmp)
+		ADDQ(m(A, bDts), tmp)
+		VMOVUPS(DT, m(tmp, 0))
+		DTU := a.vec()
+		MOVQ(m(A, bU), tmp)
+		VMULPS(mi(tmp, ro), DT, DTU)
+		// pointers
+		prev, cur, pat, pbm, ncnt := GP64(), GP64(), GP64(), GP64(), GP64()
+		MOVQ(m(A, bN), rs)
+		SHLQ(U8(log2(2*vb)), rs)
+		MOVQ(t, prev)
+		IMULQ(rs, prev)
+		ADDQ(m(A, bHsda), prev)
+		LEAQ(Mem{Base: prev, Index: rs, Scale: 1}, cur)
+		MOVQ(m(A, bReset), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("rc_noreset"))
+		MOVBLZX(mi(tmp, t), ro.As32())
+		TESTL(ro.As32(), ro.As32())
+		JZ(LabelRef("rc_noreset"))
+		MOVQ(m(A, bZero), prev)
+		Label("rc_noreset")
+		MOVQ(m(A, bGrp), pat)
+		ADDQ(m(A, bGoff), pat)
+		MOVQ(t, pbm)
+		IMULQ(m(A, bLdbn), pbm)
+		ADDQ(m(A, bBm), pbm)
+		MOVQ(m(A, bN), ncnt)
+		Label("rc_n")
+		{
+			E := a.vec()
+			VMULPS(m(pat, 0), DT, E)
+			P := a.exp(E)
+			VMOVUPS(P, m(cur, vb)) // Ā[t]
+			HB := a.vec()
+			VBROADCASTSS(m(pbm, 0), HB)
+			VMULPS(DTU, HB, HB)
+			VFMADD231PS(m(prev, 0), P, HB)
+			VMOVUPS(HB, m(cur, 0)) // h[t]
+			ADDQ(U32(2*vb), prev)
+			ADDQ(U32(2*vb), cur)
+			ADDQ(U32(3*vb), pat)
+			ADDQ(U32(4), pbm)
+			DECQ(ncnt)
+			JNZ(LabelRef("rc_n"))
+		}
+		INCQ(m(A, bT))
+		JMP(LabelRef("rc_t"))
+	}
+	Label("rc_done")
+
+	// 3. Adjoint recurrence, t from steps−1 down to 0.
+	Label("bw_t")
+	{
+		t, ro, off, tmp := GP64(), GP64(), GP64(), GP64()
+		MOVQ(m(A, bT), t)
+		TESTQ(t, t)
+		JZ(LabelRef("bw_done"))
+		DECQ(t)
+		MOVQ(t, m(A, bT))
+		MOVQ(m(A, bOff), off)
+		MOVQ(t, ro)
+		IMULQ(m(A, bLdd), ro)
+		ADDQ(off, ro)
+		MOVQ(ro, m(A, bRo))
+		GY, U, DT := a.vec(), a.vec(), a.vec()
+		MOVQ(m(A, bDY), tmp)
+		VMOVUPS(mi(tmp, ro), GY)
+		MOVQ(m(A, bU), tmp)
+		VMOVUPS(mi(tmp, ro), U)
+		MOVQ(t, tmp)
+		SHLQ(U8(log2(vb)), tmp)
+		ADDQ(m(A, bDts), tmp)
+		VMOVUPS(m(tmp, 0), DT)
+		MOVQ(m(A, bN), rs)
+		SHLQ(U8(log2(2*vb)), rs)
+		// Gate: recompute the ungated y for dZ, then gy·silu(z).
+		MOVQ(m(A, bZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_nogate"))
+		{
+			Zv := a.vec()
+			VMOVUPS(mi(tmp, ro), Zv)
+			Y := a.vec()
+			VXORPS(Y, Y, Y)
+			pcur, pcm, ncnt := GP64(), GP64(), GP64()
+			MOVQ(t, pcur)
+			INCQ(pcur)
+			IMULQ(rs, pcur)
+			ADDQ(m(A, bHsda), pcur)
+			MOVQ(t, pcm)
+			IMULQ(m(A, bLdbn), pcm)
+			ADDQ(m(A, bCm), pcm)
+			MOVQ(m(A, bN), ncnt)
+			Label("y_n")
+			C := a.vec()
+			VBROADCASTSS(m(pcm, 0), C)
+			VFMADD231PS(m(pcur, 0), C, Y)
+			ADDQ(U32(2*vb), pcur)
+			ADDQ(U32(4), pcm)
+			DECQ(ncnt)
+			JNZ(LabelRef("y_n"))
+			MOVQ(m(A, bSkip), tmp)
+			VFMADD231PS(mi(tmp, off), U, Y)
+			S := a.sigmoid(Zv)
+			MOVQ(m(A, bDZ), tmp)
+			TESTQ(tmp, tmp)
+			JZ(LabelRef("bw_nodz"))
+			{
+				// dz = gy·y·σ·(1 + z·(1−σ))
+				T1 := a.vec()
+				VMOVUPS(a.mem("one"), T1)
+				VSUBPS(S, T1, T1)
+				VFMADD213PS(a.mem("one"), Zv, T1)
+				VMULPS(S, T1, T1)
+				VMULPS(Y, T1, T1)
+				VMULPS(GY, T1, T1)
+				VMOVUPS(T1, mi(tmp, ro))
+			}
+			Label("bw_nodz")
+			VMULPS(Zv, S, S)
+			VMULPS(S, GY, GY)
+		}
+		Label("bw_nogate")
+		{
+			p, V := GP64(), a.vec()
+			MOVQ(m(A, bGacc), p)
+			LEAQ(Mem{Base: p, Index: off, Scale: 2}, p)
+			VMOVUPS(m(p, 0), V)
+			VFMADD231PS(GY, U, V) // dD += gy·u
+			VMOVUPS(V, m(p, 0))
+		}
+		DTU := a.vec()
+		VMULPS(U, DT, DTU)
+		S1, DDT := a.vec(), a.vec()
+		VXORPS(S1, S1, S1)
+		VXORPS(DDT, DDT, DDT)
+		{
+			cur, prev, pcb, pg, pbm, pcm, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+			MOVQ(t, prev)
+			IMULQ(rs, prev)
+			MOVQ(prev, pcb)
+			ADDQ(m(A, bPcb), pcb)
+			ADDQ(m(A, bHsda), prev)
+			LEAQ(Mem{Base: prev, Index: rs, Scale: 1}, cur)
+			MOVQ(m(A, bReset), tmp)
+			TESTQ(tmp, tmp)
+			JZ(LabelRef("bw_noreset"))
+			MOVBLZX(mi(tmp, t), ro.As32())
+			TESTL(ro.As32(), ro.As32())
+			JZ(LabelRef("bw_noreset"))
+			MOVQ(m(A, bZero), prev)
+			Label("bw_noreset")
+			MOVQ(m(A, bGrp), pg)
+			ADDQ(m(A, bGoff), pg)
+			MOVQ(t, pbm)
+			IMULQ(m(A, bLdbn), pbm)
+			MOVQ(pbm, pcm)
+			ADDQ(m(A, bBm), pbm)
+			ADDQ(m(A, bCm), pcm)
+			MOVQ(m(A, bN), ncnt)
+			Label("bw_n")
+			{
+				H, PC, DHN, PB, BB, CC, X, DA, DAC := a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec()
+				// dC partial: pc += gy·h[t]
+				VMOVUPS(m(cur, 0), H)
+				VMOVUPS(m(pcb, 0), PC)
+				VFMADD231PS(H, GY, PC)
+				VMOVUPS(PC, m(pcb, 0))
+				// dh = dh + gy·C
+				VBROADCASTSS(m(pcm, 0), CC)
+				VMOVUPS(m(pg, vb), DHN)
+				VFMADD231PS(CC, GY, DHN)
+				// dB partial: pb += dh·Δu
+				VMOVUPS(m(pcb, vb), PB)
+				VFMADD231PS(DHN, DTU, PB)
+				VMOVUPS(PB, m(pcb, vb))
+				// S1 += dh·B (for du and dΔ)
+				VBROADCASTSS(m(pbm, 0), BB)
+				VFMADD231PS(BB, DHN, S1)
+				// x = dh·Ā·h[t−1]; dΔ += x·A; dA += x·Δ
+				VMOVUPS(m(cur, vb), DA)
+				VMULPS(DA, DHN, X)
+				VMULPS(m(prev, 0), X, X)
+				VFMADD231PS(m(pg, 0), X, DDT)
+				VMOVUPS(m(pg, 2*vb), DAC)
+				VFMADD231PS(X, DT, DAC)
+				VMOVUPS(DAC, m(pg, 2*vb))
+				// dh[t−1] = dh·Ā
+				VMULPS(DA, DHN, DHN)
+				VMOVUPS(DHN, m(pg, vb))
+				ADDQ(U32(2*vb), cur)
+				ADDQ(U32(2*vb), prev)
+				ADDQ(U32(2*vb), pcb)
+				ADDQ(U32(3*vb), pg)
+				ADDQ(U32(4), pbm)
+				ADDQ(U32(4), pcm)
+				DECQ(ncnt)
+				JNZ(LabelRef("bw_n"))
+			}
+		}
+		// A reset at t: no gradient flows to h[t−1].
+		MOVQ(m(A, bReset), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_noreset2"))
+		MOVQ(m(A, bT), t)
+		MOVBLZX(mi(tmp, t), ro.As32())
+		TESTL(ro.As32(), ro.As32())
+		JZ(LabelRef("bw_noreset2"))
+		{
+			pg, ncnt := GP64(), GP64()
+			MOVQ(m(A, bGrp), pg)
+			ADDQ(m(A, bGoff), pg)
+			MOVQ(m(A, bN), ncnt)
+			zv := a.vec()
+			VXORPS(zv, zv, zv)
+			Label("bw_zero")
+			VMOVUPS(zv, m(pg, vb))
+			ADDQ(U32(3*vb), pg)
+			DECQ(ncnt)
+			JNZ(LabelRef("bw_zero"))
+		}
+		Label("bw_noreset2")
+		MOVQ(m(A, bRo), ro)
+		MOVQ(m(A, bOff), off)
+		// du = gy·D + Δ·S1
+		MOVQ(m(A, bDU), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_nodu"))
+		{
+			DU, SK := a.vec(), a.vec()
+			MOVQ(m(A, bSkip), t)
+			VMOVUPS(mi(t, off), SK)
+			VMULPS(SK, GY, DU)
+			VFMADD231PS(S1, DT, DU)
+			VMOVUPS(DU, mi(tmp, ro))
+		}
+		Label("bw_nodu")
+		// dΔraw = (u·S1 + Σ x·A)·σ(delta + bias)
+		MOVQ(m(A, bU), tmp)
+		VFMADD231PS(mi(tmp, ro), S1, DDT)
+		XD := a.vec()
+		MOVQ(m(A, bDelta), tmp)
+		VMOVUPS(mi(tmp, ro), XD)
+		MOVQ(m(A, bBias), tmp)
+		VADDPS(mi(tmp, off), XD, XD)
+		SG := a.sigmoid(XD)
+		VMULPS(SG, DDT, DDT)
+		{
+			p, V := GP64(), a.vec()
+			MOVQ(m(A, bGacc), p)
+			LEAQ(Mem{Base: p, Index: off, Scale: 2}, p)
+			VMOVUPS(m(p, vb), V)
+			VADDPS(DDT, V, V) // dbias += dΔraw
+			VMOVUPS(V, m(p, vb))
+		}
+		MOVQ(m(A, bDDelta), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_t"))
+		VMOVUPS(DDT, mi(tmp, ro))
+		JMP(LabelRef("bw_t"))
+	}
+	Label("bw_done")
+	// Next group.
+	{
+		tmp := GP64()
+		ADDQ(U32(vb), m(A, bOff))
+		MOVQ(m(A, bN), tmp)
+		IMUL3Q(U32(3*vb), tmp, tmp)
+		ADDQ(tmp, m(A, bGoff))
+		MOVQ(m(A, bGroups), tmp)
+		SHLQ(U8(log2(vb)), tmp)
+		CMPQ(tmp, m(A, bOff))
+		JG(LabelRef("g_loop"))
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// expVec computes dst[i] = exp(src[i]) for n elements, n a multiple of W.
+func (a *isa) expVec() {
+	TEXT("exp"+a.name, NOSPLIT, "func(dst, src *float32, n int)")
+	Pragma("noescape")
+	Doc("exp" + a.name + " sets dst[i] = exp(src[i]) for i < n (n a multiple of the vector width), with the scan's vector exp.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	a.loadConsts()
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Label("loop")
+	x := a.vec()
+	VMOVUPS(m(src, 0), x)
+	p := a.exp(x)
+	VMOVUPS(p, m(dst, 0))
+	ADDQ(U32(a.vb()), src)
+	ADDQ(U32(a.vb()), dst)
+	SUBQ(U32(a.W), n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func log2(x int) uint8 {
+	for i := uint8(0); ; i++ {
+		if 1<<i == x {
+			return i
+		}
+	}
+}
+
+func main() {
+	ConstraintExpr("!purego")
+	for _, a := range []*isa{{name: "AVX512", W: 16, z: true}, {name: "AVX2", W: 8}} {
+		a.tbl = GLOBL("scanconst"+a.name, RODATA|NOPTR)
+		a.index = map[string]int{}
+		for i, name := range constNames {
+			a.index[name] = i
+			for j := 0; j < a.W; j++ {
+				DATA((i*a.W+j)*4, U32(a.constBits(name)))
+			}
+		}
+		a.forward()
+		a.backward()
+		a.expVec()
+	}
+	Generate()
+}

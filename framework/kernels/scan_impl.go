@@ -1,0 +1,82 @@
+package kernels
+
+import (
+	"os"
+	"strings"
+)
+
+// scanImpl is one implementation of the scan. The SIMD ones work on groups
+// of width channels; forwardWith and backwardWith split the channels over
+// workers at group boundaries and give the channels left over (D mod
+// width) to the last worker, whose range function runs them in Go.
+type scanImpl struct {
+	name      string
+	width     int                                                     // channels per group (1 for scalar Go)
+	available bool                                                    // this CPU can run it
+	ref       bool                                                    // the materializing reference (ForwardRef/BackwardRef)
+	fwd       func(s *Scan, d0, d1 int)                               // channels [d0, d1)
+	bwd       func(s *Scan, g *ScanGrads, d0, d1 int, part []float32) // part (B, L, 2N): this worker's dB, dC sums
+	exp       func(dst, src *float32, n int)                          // the kernels' vector exp (n a multiple of width), or nil
+}
+
+// scanImpls lists every compiled implementation, slowest first: the
+// reference, the fused Go scan, then the assembly ones of this
+// architecture (scanArchImpls, from scan_amd64.go or scan_other.go).
+var scanImpls = append([]*scanImpl{
+	{name: "generic", width: 1, available: true, ref: true},
+	{name: "go", width: 1, available: true, fwd: scanForwardRange, bwd: scanBackwardRange},
+}, scanArchImpls...)
+
+// scanDefault is what Scan.Forward and Scan.Backward run: the last
+// available implementation, or the first available one named in
+// MAMBAKIT_KERNEL (a comma-separated list, e.g. "avx2" or "go").
+var scanDefault = pickScanImpl(os.Getenv("MAMBAKIT_KERNEL"))
+
+func pickScanImpl(env string) *scanImpl {
+	for _, name := range strings.Split(env, ",") {
+		for _, im := range scanImpls {
+			if im.name == strings.TrimSpace(name) && im.available && !im.ref {
+				return im
+			}
+		}
+	}
+	var best *scanImpl
+	for _, im := range scanImpls {
+		if im.available && !im.ref {
+			best = im
+		}
+	}
+	return best
+}
+
+// ScanImpls returns the names of the scan implementations this CPU can run,
+// slowest first; "generic" is the materializing reference.
+func ScanImpls() []string {
+	var names []string
+	for _, im := range scanImpls {
+		if im.available {
+			names = append(names, im.name)
+		}
+	}
+	return names
+}
+
+// ScanImpl returns the name of the implementation Forward and Backward use.
+func ScanImpl() string { return scanDefault.name }
+
+// ForwardImpl and BackwardImpl run the named implementation (one of
+// ScanImpls); they panic on an unknown or unavailable name. For benchmarks
+// and tests.
+func (s *Scan) ForwardImpl(name string) { s.forwardWith(scanImplNamed(name)) }
+
+// BackwardImpl is Backward with the named implementation.
+func (s *Scan) BackwardImpl(name string, g *ScanGrads) { s.backwardWith(scanImplNamed(name), g) }
+
+func scanImplNamed(name string) *scanImpl {
+	for _, im := range scanImpls {
+		if im.name == name && im.available {
+			return im
+		}
+	}
+	panic("kernels: no scan implementation " + name + " on this machine")
+}
