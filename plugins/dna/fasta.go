@@ -97,6 +97,7 @@ var errLineTooLong = errors.New("line too long")
 // an error that arrives together with bytes and expects to see it again on
 // the next call.
 type lineLimitReader struct {
+	ctx  context.Context // checked on every read, so a long record can be cancelled
 	r    io.Reader
 	max  int
 	cur  int // bytes since the last newline
@@ -113,6 +114,10 @@ type lineLimitReader struct {
 func (l *lineLimitReader) Read(p []byte) (int, error) {
 	if l.err != nil {
 		return 0, l.err
+	}
+	if err := l.ctx.Err(); err != nil {
+		l.err = err
+		return 0, err
 	}
 	n, err := l.r.Read(p)
 	b := p[:n]
@@ -176,7 +181,7 @@ func readRecords(ctx context.Context, r io.Reader, file string, opt readOptions,
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 64<<10)
 	}
-	lim := &lineLimitReader{r: br, max: opt.maxLine, line: 1}
+	lim := &lineLimitReader{ctx: ctx, r: br, max: opt.maxLine, line: 1}
 	in := bufio.NewReaderSize(lim, 64<<10)
 
 	// Sniff the format from the first byte that is not white space.
@@ -187,6 +192,9 @@ func readRecords(ctx context.Context, r io.Reader, file string, opt readOptions,
 			return fail("empty file: no FASTA or FASTQ record")
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
 			return fail("%v", shorten(err))
 		}
 		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
@@ -225,6 +233,9 @@ func readRecords(ctx context.Context, r io.Reader, file string, opt readOptions,
 			break
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if errors.Is(err, errLineTooLong) {
 				return fmt.Errorf("dna: %s: %w", file, err)
 			}

@@ -196,6 +196,30 @@ func TestHugeLine(t *testing.T) {
 	}
 }
 
+// TestReadCancelInsideRecord cancels while biogo is still reading one
+// endless record: the read stops at the next buffer.
+func TestReadCancelInsideRecord(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	src := &endless{}
+	r := io.MultiReader(strings.NewReader(">r\n"), readFunc(func(p []byte) (int, error) {
+		if src.n > 4<<20 {
+			cancel()
+		}
+		return src.Read(p)
+	}))
+	err := readRecords(ctx, r, "x.fa", readOptions{maxLine: 1 << 30}, func(string, []byte) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if src.n > 8<<20 {
+		t.Errorf("read %d bytes after cancelling at 4 MiB", src.n)
+	}
+}
+
+type readFunc func([]byte) (int, error)
+
+func (f readFunc) Read(p []byte) (int, error) { return f(p) }
+
 func TestReadCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
