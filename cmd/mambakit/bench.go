@@ -22,6 +22,8 @@ func runBench(args []string, stdout io.Writer) error {
 		return benchTrain(args[1:], stdout)
 	case "scan":
 		return benchScan(args[1:], stdout)
+	case "gemm":
+		return benchGemm(args[1:], stdout)
 	}
 	return fmt.Errorf("unknown benchmark %q: want train or scan", args[0])
 }

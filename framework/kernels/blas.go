@@ -69,8 +69,8 @@ func BLAS() string {
 // GoGemmKernel names the micro-kernel of the Go backend on this CPU:
 // "avx512", "avx2", or "gonum" where there is no assembly.
 func GoGemmKernel() string {
-	if ks := gemmKernels(); len(ks) > 0 {
-		return ks[0].name
+	if k := gemmPick(1 << 20); k != nil {
+		return k.name
 	}
 	return "gonum"
 }

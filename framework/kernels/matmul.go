@@ -63,11 +63,37 @@ const gemmSmallM = 4
 // matMulGo is the Go backend: the best micro-kernel the CPU has, else
 // gonum.
 func matMulGo(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
-	if ks := gemmKernels(); len(ks) > 0 && m >= gemmSmallM {
-		matMulBlocked(ks[0], transA, transB, m, n, k, a, b, beta, c)
+	if m < gemmSmallM || gemmPick(n) == nil {
+		matMulGonum(transA, transB, m, n, k, a, b, beta, c)
 		return
 	}
-	matMulGonum(transA, transB, m, n, k, a, b, beta, c)
+	if m <= 16 && n >= 2*m {
+		// Few rows, many columns (the x_proj weight gradients, R×Din and
+		// N×Din over k = B·L): tiles of at most m rows would leave most of
+		// the micro-kernel idle, so compute Cᵀ = op(B)ᵀ·op(A)ᵀ, whose n'= m
+		// columns fit the narrow kernel, and transpose it into c.
+		buf := gemmPool.Get().(*gemmBuf)
+		if cap(buf.t) < m*n {
+			buf.t = make([]float32, m*n)
+		}
+		t := buf.t[:m*n]
+		matMulBlocked(gemmPick(m), !transB, !transA, n, m, k, b, a, 0, t)
+		for i := 0; i < m; i++ {
+			row := c[i*n : i*n+n]
+			if beta == 0 {
+				for j := range row {
+					row[j] = t[j*m+i]
+				}
+				continue
+			}
+			for j := range row {
+				row[j] = t[j*m+i] + beta*row[j]
+			}
+		}
+		gemmPool.Put(buf)
+		return
+	}
+	matMulBlocked(gemmPick(n), transA, transB, m, n, k, a, b, beta, c)
 }
 
 // matMulGonum runs gonum's blas32.Gemm. gonum splits c into fixed blocks,

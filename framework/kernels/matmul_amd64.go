@@ -22,6 +22,17 @@ var gemmAVX512 = &gemmKernel{name: "avx512", mr: 14, nr: 32,
 		gemmKernelAVX512(kc, (*float32)(a), ars, acs, b, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
 	}}
 
+// gemmAVX512N16 is for narrow C (n ≤ 16: the model's x_proj and dt_proj
+// products), where 32-column tiles would leave half the lanes or more idle.
+var gemmAVX512N16 = &gemmKernel{name: "avx512n16", mr: 24, nr: 16,
+	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b, c *float32, ldc, rows, cols int, beta float32, add bool) {
+		flags := 0
+		if add {
+			flags = 1
+		}
+		gemmKernelAVX512N16(kc, (*float32)(a), ars, acs, b, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
+	}}
+
 // gemmMaskAVX2 is 16 lanes on then 16 off: &gemmMaskAVX2[16-cols] selects
 // the first cols of 16 columns.
 var gemmMaskAVX2 = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
@@ -38,14 +49,28 @@ var gemmAVX2 = &gemmKernel{name: "avx2", mr: 6, nr: 16,
 		gemmKernelAVX2(kc, (*float32)(a), ars, acs, b, c, ldc, rows, &gemmMaskAVX2[16-cols], beta, flags)
 	}}
 
-// gemmKernels lists the micro-kernels this CPU runs, best first.
+// gemmKernels lists every micro-kernel this CPU runs (for the tests).
 func gemmKernels() []*gemmKernel {
 	var ks []*gemmKernel
 	if useAVX512 {
-		ks = append(ks, gemmAVX512)
+		ks = append(ks, gemmAVX512, gemmAVX512N16)
 	}
 	if useAVX2 {
 		ks = append(ks, gemmAVX2)
 	}
 	return ks
+}
+
+// gemmPick returns the micro-kernel for C with n columns, nil without
+// assembly.
+func gemmPick(n int) *gemmKernel {
+	switch {
+	case useAVX512 && n <= 16:
+		return gemmAVX512N16
+	case useAVX512:
+		return gemmAVX512
+	case useAVX2:
+		return gemmAVX2
+	}
+	return nil
 }

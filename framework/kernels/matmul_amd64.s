@@ -307,6 +307,336 @@ done:
 	VZEROUPPER
 	RET
 
+// func gemmKernelAVX512N16(kc int, a *float32, ars uintptr, acs uintptr, b *float32, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·gemmKernelAVX512N16(SB), NOSPLIT, $0-80
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   ars+16(FP), DX
+	MOVQ   acs+24(FP), BX
+	LEAQ   (DX)(DX*2), SI
+	LEAQ   (CX)(DX*4), DI
+	ADDQ   DX, DI
+	LEAQ   (DI)(DX*4), R8
+	ADDQ   DX, R8
+	LEAQ   (R8)(DX*4), R9
+	ADDQ   DX, R9
+	LEAQ   (R9)(DX*4), R10
+	ADDQ   DX, R10
+	MOVQ   b+32(FP), R11
+
+loop:
+	VMOVUPS          (R11), Z24
+	VFMADD231PS.BCST (CX), Z24, Z0
+	VFMADD231PS.BCST (CX)(DX*1), Z24, Z1
+	VFMADD231PS.BCST (CX)(DX*2), Z24, Z2
+	VFMADD231PS.BCST (CX)(SI*1), Z24, Z3
+	VFMADD231PS.BCST (CX)(DX*4), Z24, Z4
+	VFMADD231PS.BCST (DI), Z24, Z5
+	VFMADD231PS.BCST (DI)(DX*1), Z24, Z6
+	VFMADD231PS.BCST (DI)(DX*2), Z24, Z7
+	VFMADD231PS.BCST (DI)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (DI)(DX*4), Z24, Z9
+	VFMADD231PS.BCST (R8), Z24, Z10
+	VFMADD231PS.BCST (R8)(DX*1), Z24, Z11
+	VFMADD231PS.BCST (R8)(DX*2), Z24, Z12
+	VFMADD231PS.BCST (R8)(SI*1), Z24, Z13
+	VFMADD231PS.BCST (R8)(DX*4), Z24, Z14
+	VFMADD231PS.BCST (R9), Z24, Z15
+	VFMADD231PS.BCST (R9)(DX*1), Z24, Z16
+	VFMADD231PS.BCST (R9)(DX*2), Z24, Z17
+	VFMADD231PS.BCST (R9)(SI*1), Z24, Z18
+	VFMADD231PS.BCST (R9)(DX*4), Z24, Z19
+	VFMADD231PS.BCST (R10), Z24, Z20
+	VFMADD231PS.BCST (R10)(DX*1), Z24, Z21
+	VFMADD231PS.BCST (R10)(DX*2), Z24, Z22
+	VFMADD231PS.BCST (R10)(SI*1), Z24, Z23
+	ADDQ             BX, CX
+	ADDQ             BX, DI
+	ADDQ             BX, R8
+	ADDQ             BX, R9
+	ADDQ             BX, R10
+	ADDQ             $0x40, R11
+	DECQ             AX
+	JNZ              loop
+	MOVQ             c+40(FP), AX
+	MOVQ             ldc+48(FP), CX
+	SHLQ             $0x02, CX
+	MOVQ             mr+56(FP), DX
+	MOVL             mask+64(FP), BX
+	KMOVW            BX, K1
+	SHRL             $0x10, BX
+	KMOVW            BX, K2
+	MOVQ             flags+72(FP), BX
+	TESTQ            $0x00000001, BX
+	JNZ              beta
+	VMOVUPS          Z0, K1, (AX)
+	CMPQ             DX, $0x01
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z1, K1, (AX)
+	CMPQ             DX, $0x02
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z2, K1, (AX)
+	CMPQ             DX, $0x03
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z3, K1, (AX)
+	CMPQ             DX, $0x04
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z4, K1, (AX)
+	CMPQ             DX, $0x05
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z5, K1, (AX)
+	CMPQ             DX, $0x06
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z6, K1, (AX)
+	CMPQ             DX, $0x07
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z7, K1, (AX)
+	CMPQ             DX, $0x08
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z8, K1, (AX)
+	CMPQ             DX, $0x09
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z9, K1, (AX)
+	CMPQ             DX, $0x0a
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z10, K1, (AX)
+	CMPQ             DX, $0x0b
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z11, K1, (AX)
+	CMPQ             DX, $0x0c
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z12, K1, (AX)
+	CMPQ             DX, $0x0d
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z13, K1, (AX)
+	CMPQ             DX, $0x0e
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z14, K1, (AX)
+	CMPQ             DX, $0x0f
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z15, K1, (AX)
+	CMPQ             DX, $0x10
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z16, K1, (AX)
+	CMPQ             DX, $0x11
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z17, K1, (AX)
+	CMPQ             DX, $0x12
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z18, K1, (AX)
+	CMPQ             DX, $0x13
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z19, K1, (AX)
+	CMPQ             DX, $0x14
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z20, K1, (AX)
+	CMPQ             DX, $0x15
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z21, K1, (AX)
+	CMPQ             DX, $0x16
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z22, K1, (AX)
+	CMPQ             DX, $0x17
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Z23, K1, (AX)
+	JMP              done
+
+beta:
+	VBROADCASTSS beta+68(FP), Z25
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z0
+	VMOVUPS      Z0, K1, (AX)
+	CMPQ         DX, $0x01
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z1
+	VMOVUPS      Z1, K1, (AX)
+	CMPQ         DX, $0x02
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z2
+	VMOVUPS      Z2, K1, (AX)
+	CMPQ         DX, $0x03
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z3
+	VMOVUPS      Z3, K1, (AX)
+	CMPQ         DX, $0x04
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z4
+	VMOVUPS      Z4, K1, (AX)
+	CMPQ         DX, $0x05
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z5
+	VMOVUPS      Z5, K1, (AX)
+	CMPQ         DX, $0x06
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z6
+	VMOVUPS      Z6, K1, (AX)
+	CMPQ         DX, $0x07
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z7
+	VMOVUPS      Z7, K1, (AX)
+	CMPQ         DX, $0x08
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z8
+	VMOVUPS      Z8, K1, (AX)
+	CMPQ         DX, $0x09
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z9
+	VMOVUPS      Z9, K1, (AX)
+	CMPQ         DX, $0x0a
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z10
+	VMOVUPS      Z10, K1, (AX)
+	CMPQ         DX, $0x0b
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z11
+	VMOVUPS      Z11, K1, (AX)
+	CMPQ         DX, $0x0c
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z12
+	VMOVUPS      Z12, K1, (AX)
+	CMPQ         DX, $0x0d
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z13
+	VMOVUPS      Z13, K1, (AX)
+	CMPQ         DX, $0x0e
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z14
+	VMOVUPS      Z14, K1, (AX)
+	CMPQ         DX, $0x0f
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z15
+	VMOVUPS      Z15, K1, (AX)
+	CMPQ         DX, $0x10
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z16
+	VMOVUPS      Z16, K1, (AX)
+	CMPQ         DX, $0x11
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z17
+	VMOVUPS      Z17, K1, (AX)
+	CMPQ         DX, $0x12
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z18
+	VMOVUPS      Z18, K1, (AX)
+	CMPQ         DX, $0x13
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z19
+	VMOVUPS      Z19, K1, (AX)
+	CMPQ         DX, $0x14
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z20
+	VMOVUPS      Z20, K1, (AX)
+	CMPQ         DX, $0x15
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z21
+	VMOVUPS      Z21, K1, (AX)
+	CMPQ         DX, $0x16
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z22
+	VMOVUPS      Z22, K1, (AX)
+	CMPQ         DX, $0x17
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z24
+	VFMADD231PS  Z24, Z25, Z23
+	VMOVUPS      Z23, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
 // func gemmKernelAVX2(kc int, a *float32, ars uintptr, acs uintptr, b *float32, c *float32, ldc int, mr int, mask *int32, beta float32, flags int)
 // Requires: AVX, FMA3
 TEXT ·gemmKernelAVX2(SB), NOSPLIT, $0-88

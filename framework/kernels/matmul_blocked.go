@@ -39,8 +39,9 @@ type gemmKernel struct {
 	tile func(kc int, a unsafe.Pointer, ars, acs uintptr, b, c *float32, ldc, rows, cols int, beta float32, add bool)
 }
 
-// gemmBuf holds one worker's packing buffers.
-type gemmBuf struct{ a, b []float32 }
+// gemmBuf holds one worker's packing buffers (and t, the transposed C of
+// matMulGo's few-rows path).
+type gemmBuf struct{ a, b, t []float32 }
 
 var gemmPool = sync.Pool{New: func() any { return new(gemmBuf) }}
 
@@ -87,7 +88,10 @@ func gemmWorker(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []float
 	kcMax := min(k, gemmKC)
 	ncMax := min(j1-j0, gemmNC)
 	buf.grow(mr*kcMax, ((ncMax+nr-1)/nr)*nr*kcMax)
-	inPlace := !transA && k <= gemmInPlaceK
+	// A is read in place (no packing) when it is not transposed and its
+	// rows are short enough not to alias in L1, or when one B sliver covers
+	// all the worker's columns (each A sliver is then read once).
+	inPlace := (!transA && k <= gemmInPlaceK) || j1-j0 <= nr
 	for jc := j0; jc < j1; jc += gemmNC {
 		nc := min(gemmNC, j1-jc)
 		for pc := 0; pc < k; pc += gemmKC {
@@ -102,10 +106,14 @@ func gemmWorker(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []float
 				rows := min(mr, i1-ir)
 				var ap unsafe.Pointer
 				var ars, acs uintptr
-				if inPlace && rows == mr {
-					ap = unsafe.Pointer(&a[ir*k+pc])
+				switch {
+				case inPlace && rows == mr && !transA:
+					ap = unsafe.Pointer(&a[ir*k+pc]) // op(A)[i, p] = a[i*k+p]
 					ars, acs = uintptr(4*k), 4
-				} else {
+				case inPlace && rows == mr:
+					ap = unsafe.Pointer(&a[pc*m+ir]) // op(A)[i, p] = a[p*m+i]
+					ars, acs = 4, uintptr(4*m)
+				default:
 					gemmPackA(buf.a[:mr*kc], transA, a, m, k, ir, rows, pc, kc, mr)
 					ap = unsafe.Pointer(&buf.a[0])
 					ars, acs = 4, uintptr(4*mr)
@@ -126,6 +134,22 @@ func gemmPackA(dst []float32, transA bool, a []float32, m, k, ir, rows, pc, kc, 
 	}
 	if transA {
 		// op(A)[i, p] = a[p*m+i]: each step is a contiguous run.
+		if rows == mr {
+			switch mr { // fixed-size copies compile to inline moves
+			case 14:
+				for p := 0; p < kc; p++ {
+					o := (pc+p)*m + ir
+					*(*[14]float32)(dst[p*14:]) = *(*[14]float32)(a[o:])
+				}
+				return
+			case 24:
+				for p := 0; p < kc; p++ {
+					o := (pc+p)*m + ir
+					*(*[24]float32)(dst[p*24:]) = *(*[24]float32)(a[o:])
+				}
+				return
+			}
+		}
 		for p := 0; p < kc; p++ {
 			copy(dst[p*mr:p*mr+rows], a[(pc+p)*m+ir:])
 		}
@@ -152,6 +176,12 @@ func gemmPackB(dst []float32, transB bool, b []float32, n, k, pc, kc, jc, nc, nr
 			clear(d)
 		}
 		if !transB {
+			if w == nr && nr == 32 {
+				for p := 0; p < kc; p++ {
+					*(*[32]float32)(d[p*32:]) = *(*[32]float32)(b[(pc+p)*n+j:])
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				copy(d[p*nr:p*nr+w], b[(pc+p)*n+j:])
 			}

@@ -18,7 +18,8 @@ type matMulImpl struct {
 }
 
 // matMulImpls lists every matrix-multiply implementation: each micro-kernel
-// of the Go backend this CPU runs, gonum, OpenBLAS (skipped with the reason
+// this CPU runs (on any shape), the Go backend (the kernel chosen by shape,
+// gonum for m < 4, the transposed product for few rows), gonum, OpenBLAS (skipped with the reason
 // when it does not load) and the exported MatMul. MAMBAKIT_KERNEL narrows
 // the list to the names it contains (comma-separated).
 func matMulImpls() []matMulImpl {
@@ -28,7 +29,7 @@ func matMulImpls() []matMulImpl {
 			matMulBlocked(k, tA, tB, m, n, kk, a, b, beta, c)
 		}})
 	}
-	impls = append(impls, matMulImpl{name: "gonum", fn: matMulGonum})
+	impls = append(impls, matMulImpl{name: "go", fn: matMulGo}, matMulImpl{name: "gonum", fn: matMulGonum})
 	ob := matMulImpl{name: "openblas", fn: matMulOpenBLAS}
 	if err := loadOpenBLAS(); err != nil {
 		ob.skip = "OpenBLAS not loadable: " + err.Error()

@@ -19,6 +19,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -69,12 +71,21 @@ func setupA(mr int) (base []reg.Register, L, L3, acs reg.Register) {
 }
 
 func avx512() {
-	const mr, nv = 14, 2 // 14 rows × 2 zmm (32 columns): 28 accumulators
-	TEXT("gemmKernelAVX512", NOSPLIT, "func(kc int, a *float32, ars, acs uintptr, b *float32, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)")
+	// 14 rows × 2 zmm (32 columns): 28 accumulators, a broadcast register
+	// per row feeding two FMAs.
+	avx512Kernel("gemmKernelAVX512", 14, 2, false)
+	// 24 rows × 1 zmm (16 columns) for narrow C (n ≤ 16): 24 accumulators,
+	// each FMA broadcasting its A element from memory.
+	avx512Kernel("gemmKernelAVX512N16", 24, 1, true)
+}
+
+func avx512Kernel(name string, mr, nv int, bcst bool) {
+	TEXT(name, NOSPLIT, "func(kc int, a *float32, ars, acs uintptr, b *float32, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)")
 	Pragma("noescape")
-	Doc("gemmKernelAVX512 computes one 14×32 tile: see gemm_asm.go.")
-	var acc [mr][nv]reg.VecVirtual
+	Doc(fmt.Sprintf("%s computes one %d×%d tile: see gemm_asm.go.", name, mr, 16*nv))
+	acc := make([][]reg.VecVirtual, mr)
 	for r := range acc {
+		acc[r] = make([]reg.VecVirtual, nv)
 		for j := range acc[r] {
 			acc[r][j] = ZMM()
 			VXORPS(acc[r][j], acc[r][j], acc[r][j])
@@ -91,6 +102,12 @@ func avx512() {
 		VMOVUPS(Mem{Base: bp, Disp: 64 * j}, bv[j])
 	}
 	for r := 0; r < mr; r++ {
+		if bcst {
+			for j := 0; j < nv; j++ {
+				VFMADD231PS_BCST(rowAddr(base, L, L3, r), bv[j], acc[r][j])
+			}
+			continue
+		}
 		x := bc[r%2]
 		VBROADCASTSS(rowAddr(base, L, L3, r), x)
 		for j := 0; j < nv; j++ {
@@ -100,7 +117,7 @@ func avx512() {
 	for _, p := range base {
 		ADDQ(acs, p)
 	}
-	ADDQ(Imm(64*nv), bp)
+	ADDQ(Imm(uint64(64*nv)), bp)
 	DECQ(kc)
 	JNZ(LabelRef("loop"))
 

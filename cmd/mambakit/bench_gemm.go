@@ -1,0 +1,187 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mambakit/mambakit/framework/kernels"
+)
+
+// gemmShape is one product of the model: op(A) (m, k) · op(B) (k, n).
+type gemmShape struct {
+	form    string // NT, NN or TN: op(A), op(B) transposed or not
+	m, n, k int
+	what    string
+}
+
+// gemmShapes lists the model's products for M = batch·seq-len tokens,
+// D = d-model, Din = 2·D, N = d-state, R = ⌈D/16⌉, V = vocab (see
+// framework/backbone forward.go and backward.go).
+func gemmShapes(M, D, N, V int) []gemmShape {
+	Din, R := 2*D, (D+15)/16
+	return []gemmShape{
+		{"NT", M, Din, D, "in_proj (×2), forward"},
+		{"NT", M, D, Din, "out_proj, forward"},
+		{"NT", M, V, D, "logits, forward"},
+		{"NT", M, N, Din, "x_proj B and C, forward"},
+		{"NT", M, R, Din, "x_proj Δ, forward"},
+		{"NT", M, Din, R, "dt_proj, forward"},
+		{"NN", M, Din, D, "out_proj, input gradient"},
+		{"NN", M, D, Din, "in_proj (×2), input gradient"},
+		{"NN", M, Din, N, "x_proj B and C, input gradient"},
+		{"NN", M, R, Din, "dt_proj, input gradient"},
+		{"TN", Din, D, M, "in_proj (×2), weight gradient"},
+		{"TN", D, Din, M, "out_proj, weight gradient"},
+		{"TN", N, Din, M, "x_proj B and C, weight gradient"},
+		{"TN", Din, R, M, "dt_proj, weight gradient"},
+	}
+}
+
+// benchGemm prints GFLOP/s of MatMul on the model's shapes for each
+// backend and thread count, measured interleaved (every backend on every
+// round) and reported as the median of the rounds.
+func benchGemm(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench gemm", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	dModel := fs.Int("d-model", 128, "model width D (Din = 2·D)")
+	dState := fs.Int("d-state", 16, "SSM state size N")
+	vocab := fs.Int("vocab", 256, "vocabulary size V")
+	batch := fs.Int("batch", 8, "sequences per step")
+	seqLen := fs.Int("seq-len", 512, "tokens per sequence (M = batch·seq-len)")
+	blas := fs.String("blas", "all", "backends: all, or a comma list of auto, go, openblas, gonum")
+	threadList := fs.String("threads", "1,2", "comma list of thread counts")
+	rounds := fs.Int("rounds", 7, "rounds; each times every backend once per shape and thread count")
+	minTime := fs.Duration("min-time", 20*time.Millisecond, "least time per measurement (repeats the product)")
+	only := fs.String("shapes", "", "run only shapes whose label contains this (e.g. NT, 4096x256x128)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		n string
+		v int
+	}{{"d-model", *dModel}, {"d-state", *dState}, {"vocab", *vocab}, {"batch", *batch}, {"seq-len", *seqLen}, {"rounds", *rounds}} {
+		if err := positive(c.n, c.v); err != nil {
+			return err
+		}
+	}
+	var threads []int
+	for _, f := range strings.Split(*threadList, ",") {
+		t, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || t < 1 {
+			return fmt.Errorf("--threads %q: want a comma list of counts ≥ 1", *threadList)
+		}
+		threads = append(threads, t)
+	}
+	defer kernels.SetBLAS("auto")
+	defer kernels.SetThreads(kernels.Threads())
+
+	var backends []string
+	names := []string{"go", "openblas", "gonum"}
+	if *blas != "all" {
+		names = strings.Split(*blas, ",")
+	}
+	for _, b := range names {
+		if err := kernels.SetBLAS(b); err != nil {
+			if *blas == "all" {
+				fmt.Fprintf(stdout, "%s: skipped (%v)\n", b, err)
+				continue
+			}
+			return err
+		}
+		backends = append(backends, b)
+	}
+	fmt.Fprintf(stdout, "go backend kernel: %s\n", kernels.GoGemmKernel())
+	if lib, core, config, err := kernels.OpenBLASInfo(); err == nil {
+		fmt.Fprintf(stdout, "openblas: %s, core %s (%s)\n", lib, core, config)
+	}
+
+	M := *batch * *seqLen
+	var shapes []gemmShape
+	for _, s := range gemmShapes(M, *dModel, *dState, *vocab) {
+		if strings.Contains(s.label(), *only) && !slices.ContainsFunc(shapes, func(t gemmShape) bool { return t.label() == s.label() }) {
+			shapes = append(shapes, s)
+		}
+	}
+	type key struct {
+		shape, backend string
+		threads        int
+	}
+	rates := map[key][]float64{}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, s := range shapes {
+		a, b, c := randF32(r, s.m*s.k), randF32(r, s.k*s.n), make([]float32, s.m*s.n)
+		tA, tB := s.form[0] == 'T', s.form[1] == 'T'
+		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+		for round := 0; round < *rounds+1; round++ { // round 0 warms up
+			for _, t := range threads {
+				kernels.SetThreads(t)
+				for _, be := range backends {
+					kernels.SetBLAS(be)
+					reps, t0 := 0, time.Now()
+					for reps == 0 || time.Since(t0) < *minTime {
+						kernels.MatMul(tA, tB, s.m, s.n, s.k, a, b, 0, c)
+						reps++
+					}
+					if round > 0 {
+						k := key{s.label(), be, t}
+						rates[k] = append(rates[k], flops*float64(reps)/time.Since(t0).Seconds()/1e9)
+					}
+				}
+			}
+		}
+	}
+
+	fmt.Fprintf(stdout, "GFLOP/s, median of %d rounds (2·m·n·k per product; M = %d tokens)\n", *rounds, M)
+	fmt.Fprintf(stdout, "%-18s %-30s", "shape", "use")
+	for _, t := range threads {
+		for _, be := range backends {
+			fmt.Fprintf(stdout, " %12s", fmt.Sprintf("%s/%d", be, t))
+		}
+		if slices.Contains(backends, "go") && slices.Contains(backends, "openblas") {
+			fmt.Fprintf(stdout, " %9s", fmt.Sprintf("go/ob/%d", t))
+		}
+	}
+	fmt.Fprintln(stdout)
+	for _, s := range shapes {
+		fmt.Fprintf(stdout, "%-18s %-30s", s.label(), s.what)
+		for _, t := range threads {
+			for _, be := range backends {
+				fmt.Fprintf(stdout, " %12.1f", median(rates[key{s.label(), be, t}]))
+			}
+			if slices.Contains(backends, "go") && slices.Contains(backends, "openblas") {
+				g, o := median(rates[key{s.label(), "go", t}]), median(rates[key{s.label(), "openblas", t}])
+				fmt.Fprintf(stdout, " %8.0f%%", 100*g/o)
+			}
+		}
+		fmt.Fprintln(stdout)
+	}
+	return nil
+}
+
+func (s gemmShape) label() string { return fmt.Sprintf("%s/%dx%dx%d", s.form, s.m, s.n, s.k) }
+
+func randF32(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = 2*r.Float32() - 1
+	}
+	return x
+}
+
+func median(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	y := slices.Clone(x)
+	slices.Sort(y)
+	if len(y)%2 == 1 {
+		return y[len(y)/2]
+	}
+	return (y[len(y)/2-1] + y[len(y)/2]) / 2
+}
