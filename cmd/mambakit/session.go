@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -19,7 +20,12 @@ import (
 // session joins a started plugin and the dataset it prepared: what train,
 // eval and baseline need from the plugin side.
 type session struct {
-	plugin       *host.Plugin
+	plugin *host.Plugin
+	// restart starts the plugin again; the first crash during a run is
+	// answered by one restart (training itself does not call the plugin;
+	// its samples do).
+	restart      func() (*host.Plugin, error)
+	restarted    bool
 	dir          string // the dataset directory
 	manifest     sdk.DatasetFile
 	prepOpts     map[string]string
@@ -75,6 +81,25 @@ func (s *session) close() {
 	for _, d := range s.splits {
 		d.Close()
 	}
+	if s.restarted {
+		s.plugin.Close() // the replacement; the caller closes the original
+	}
+}
+
+// decode decodes tokens with the plugin, restarting it once if it crashed.
+func (s *session) decode(ctx context.Context, tokens []int32) ([]byte, error) {
+	req := sdk.DecodeRequest{Tokens: tokens, Options: codecOptions(s.prepOpts, s.dir, s.manifest.Artifacts)}
+	b, err := s.plugin.Decode(ctx, req)
+	var crash *sdk.CrashError
+	if errors.As(err, &crash) && s.restart != nil && !s.restarted {
+		np, rerr := s.restart()
+		if rerr != nil {
+			return nil, fmt.Errorf("%w; restarting it failed: %v", err, rerr)
+		}
+		s.plugin, s.restarted = np, true
+		return s.plugin.Decode(ctx, req)
+	}
+	return b, err
 }
 
 // run builds the train.Run for this session.
@@ -89,7 +114,7 @@ func (s *session) run(dir string, c train.Config, stdout io.Writer) *train.Run {
 		PrepareOptions: s.prepOpts,
 		Artifacts:      arts,
 		Sample: func(ctx context.Context, tokens []int32, dir string, step int) (string, error) {
-			b, err := s.plugin.Decode(ctx, sdk.DecodeRequest{Tokens: tokens, Options: codecOptions(s.prepOpts, s.dir, s.manifest.Artifacts)})
+			b, err := s.decode(ctx, tokens)
 			if err != nil {
 				return "", err
 			}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/train"
 )
 
@@ -92,6 +93,7 @@ func runTrain(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer s.close()
+	s.restart = func() (*host.Plugin, error) { return startPlugin(&hf, modality) }
 	r := s.run(out, c, stdout)
 	res, err := train.Start(ctx, r)
 	return reportRun(stdout, r, res, err)
@@ -139,6 +141,7 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsS
 		return err
 	}
 	defer s.close()
+	s.restart = func() (*host.Plugin, error) { return startPlugin(hf, info.Modality.Name) }
 	c := info.Config
 	c.Steps = steps
 	r := s.run(dir, c, stdout)
