@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -11,10 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -267,46 +264,6 @@ func TestCrash(t *testing.T) {
 	}
 }
 
-// TestKillDuringPrepare kills the plugin with SIGKILL while it is writing a
-// dataset: the call fails with one clear line, no dataset appears, and a
-// rerun succeeds.
-func TestKillDuringPrepare(t *testing.T) {
-	rec := newLogRecorder()
-	h := newHost(t, rec)
-	p := start(t, h)
-	in := filepath.Join(t.TempDir(), "a.txt")
-	os.WriteFile(in, []byte("some text"), 0o644)
-	out := filepath.Join(t.TempDir(), "ds")
-	hanging := rec.waitFor("hanging")
-	errc := make(chan error, 1)
-	go func() {
-		_, _, err := p.Prepare(context.Background(), sdk.PrepareRequest{Inputs: []string{in}, OutDir: out, ValidFraction: 0.5, Options: map[string]string{"hang": "1"}})
-		errc <- err
-	}()
-	select {
-	case <-hanging:
-	case <-time.After(10 * time.Second):
-		t.Fatal("plugin never started writing")
-	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(out), ".ds.partial")); err != nil {
-		t.Fatalf("no partial dataset while preparing: %v", err)
-	}
-	syscall.Kill(p.Pid(), syscall.SIGKILL)
-	err := <-errc
-	if err == nil || !strings.Contains(err.Error(), `plugin "echo" crashed during Prepare (signal: killed)`) || strings.Contains(err.Error(), "\n") {
-		t.Errorf("error = %v", err)
-	}
-	ents, _ := os.ReadDir(filepath.Dir(out))
-	if len(ents) != 0 {
-		t.Errorf("left behind: %v", ents)
-	}
-	p2 := start(t, h)
-	ds, cached, err := p2.Prepare(context.Background(), sdk.PrepareRequest{Inputs: []string{in}, OutDir: out, ValidFraction: 0.5})
-	if err != nil || cached || ds.Train.Tokens+ds.Valid.Tokens != 9 {
-		t.Errorf("rerun: %+v cached=%v err=%v", ds, cached, err)
-	}
-}
-
 func TestPrepareCache(t *testing.T) {
 	p := start(t, newHost(t, nil))
 	dir := t.TempDir()
@@ -355,48 +312,6 @@ func TestLargeMessage(t *testing.T) {
 		t.Fatalf("Decode 24 MiB of tokens: %d bytes, %v", len(back), err)
 	}
 	t.Logf("6 MiB in, 24 MiB of tokens out and back: %v", time.Since(t0))
-}
-
-func TestPluginDiesWithHost(t *testing.T) {
-	if _, err := os.Stat("/proc/self"); err != nil {
-		t.Skip("needs /proc")
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "HOST_TEST_HELPER="+pluginDir)
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, _ := bufio.NewReader(stdout).ReadString('\n')
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		cmd.Process.Kill()
-		t.Fatalf("helper host said %q", line)
-	}
-	if !alive(pid) {
-		t.Fatal("plugin not running")
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("plugin %d still running 5 s after its host was killed", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// alive reports whether pid runs (a zombie, which a container's init may
-// never reap, counts as dead).
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
 
 // BenchmarkPluginCall measures a call to a real plugin process: latency
