@@ -117,7 +117,7 @@ func (p *Plugin) startError(err error) error {
 		m := versionMismatch.FindStringSubmatch(msg)
 		return fmt.Errorf("plugin %q (%s) speaks protocol v%s, this mambakit speaks v%s: rebuild the plugin against a matching mambakit SDK",
 			p.name, p.cmd.Path, m[1], strings.ReplaceAll(m[2], " ", ", v"))
-	case strings.Contains(msg, "Unrecognized remote plugin message"):
+	case strings.Contains(msg, "Unrecognized remote plugin message") && !strings.Contains(msg, "Failed to read any lines"):
 		return fmt.Errorf("plugin %q (%s) is not a mambakit plugin: its first output line was not a go-plugin handshake%s",
 			p.name, p.cmd.Path, p.logs.suffix())
 	}

@@ -125,3 +125,26 @@ func TestCancelPrepare(t *testing.T) {
 		t.Errorf("left behind: %v", ents)
 	}
 }
+
+// TestNotAPlugin starts executables that are not plugins: each fails with
+// one line that says what happened.
+func TestNotAPlugin(t *testing.T) {
+	dir := t.TempDir()
+	scripts := map[string]string{
+		"chatty": "#!/bin/sh\necho 'hello, I am a shell script'\n",
+		"dies":   "#!/bin/sh\necho 'cannot open config' >&2\nexit 7\n",
+	}
+	for name, body := range scripts {
+		os.WriteFile(filepath.Join(dir, ExecPrefix+name), []byte(body), 0o755)
+	}
+	h := newHost(t, nil, dir)
+	for name, want := range map[string]string{
+		"chatty": `plugin "chatty" (` + filepath.Join(dir, ExecPrefix+"chatty") + `) is not a mambakit plugin: its first output line was not a go-plugin handshake`,
+		"dies":   `plugin "dies" crashed during start (exit status 7); last log: cannot open config`,
+	} {
+		_, err := h.Start(context.Background(), name)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error\n%v\nwant one line starting\n%s", name, err, want)
+		}
+	}
+}
