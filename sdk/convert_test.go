@@ -1,9 +1,15 @@
 package sdk
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"reflect"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestInfoConvert(t *testing.T) {
@@ -94,4 +100,21 @@ func FuzzTokensFromBytes(f *testing.F) {
 			t.Fatal("round trip differs")
 		}
 	})
+}
+
+func TestFromStatus(t *testing.T) {
+	ctx := context.Background()
+	for name, tt := range map[string]struct {
+		err  error
+		want string
+	}{
+		"plain":     {errors.New("x"), "x"},
+		"unknown":   {status.Error(codes.Unknown, "bad file"), "bad file"},
+		"canceled":  {status.Error(codes.Canceled, "whatever"), "context canceled"},
+		"too large": {status.Error(codes.ResourceExhausted, "grpc: received message larger than max (300 vs. 268435456)"), "limit is 256 MiB per message"},
+	} {
+		if got := fromStatus(ctx, tt.err); got == nil || !strings.Contains(got.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", name, got, tt.want)
+		}
+	}
 }

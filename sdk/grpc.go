@@ -174,6 +174,9 @@ func fromStatus(ctx context.Context, err error) error {
 		return context.Canceled
 	case codes.DeadlineExceeded:
 		return context.DeadlineExceeded
+	case codes.ResourceExhausted:
+		// gRPC's own message-size error: say which limit and what to do.
+		return &RemoteError{Code: st.Code().String(), Message: fmt.Sprintf("%s (the protocol's limit is %d MiB per message; use prepare for large inputs)", st.Message(), MaxMessageSize>>20)}
 	}
 	return &RemoteError{Code: st.Code().String(), Message: st.Message()}
 }
