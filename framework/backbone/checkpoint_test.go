@@ -50,7 +50,7 @@ func TestInitIsFaithful(t *testing.T) {
 	p := m.Params
 	for i, b := range p.DtB {
 		dt := float64(softplus64(b))
-		if dt < c.TimeStepMin*0.999 || dt > c.TimeStepMax*1.001 {
+		if dt < float64(c.TimeStepMin)*0.999 || dt > float64(c.TimeStepMax)*1.001 {
 			t.Fatalf("dt_proj.bias[%d] = %v gives dt = %v, outside [%v, %v]", i, b, dt, c.TimeStepMin, c.TimeStepMax)
 		}
 	}
@@ -215,3 +215,17 @@ func FuzzLoadCheckpoint(f *testing.F) {
 func softplus64(x float32) float64 { return math.Log1p(math.Exp(float64(x))) }
 func logf(n int) float64           { return math.Log(float64(n)) }
 func sqrt(x float64) float64       { return math.Sqrt(x) }
+
+// TestConfigJSONFloats checks that float fields keep a decimal point:
+// transformers refuses "time_step_scale": 1.
+func TestConfigJSONFloats(t *testing.T) {
+	b, err := json.Marshal(NewConfig(10, 16, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"time_step_scale":1.0`, `"layer_norm_epsilon":1e-05`, `"time_step_min":0.001`, `"initializer_range":0.02`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("config.json lacks %s: %s", want, b)
+		}
+	}
+}

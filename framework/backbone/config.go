@@ -1,9 +1,12 @@
 package backbone
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 )
 
 // Config is a Mamba model's configuration, with the field names of Hugging
@@ -13,7 +16,7 @@ type Config struct {
 	HiddenSize             int      `json:"hidden_size"`       // D, d_model
 	StateSize              int      `json:"state_size"`        // N, d_state
 	NumHiddenLayers        int      `json:"num_hidden_layers"` // number of blocks
-	LayerNormEpsilon       float64  `json:"layer_norm_epsilon"`
+	LayerNormEpsilon       Float    `json:"layer_norm_epsilon"`
 	PadTokenID             int      `json:"pad_token_id"`
 	BOSTokenID             int      `json:"bos_token_id"`
 	EOSTokenID             int      `json:"eos_token_id"`
@@ -22,14 +25,14 @@ type Config struct {
 	UseBias                bool     `json:"use_bias"`          // in_proj/out_proj biases (unsupported)
 	UseConvBias            bool     `json:"use_conv_bias"`     // conv1d bias
 	HiddenAct              string   `json:"hidden_act"`        // "silu"
-	InitializerRange       float64  `json:"initializer_range"` // std of the embedding init
+	InitializerRange       Float    `json:"initializer_range"` // std of the embedding init
 	ResidualInFP32         bool     `json:"residual_in_fp32"`
 	TimeStepRank           Rank     `json:"time_step_rank"` // R, dt_rank
-	TimeStepScale          float64  `json:"time_step_scale"`
-	TimeStepMin            float64  `json:"time_step_min"`
-	TimeStepMax            float64  `json:"time_step_max"`
+	TimeStepScale          Float    `json:"time_step_scale"`
+	TimeStepMin            Float    `json:"time_step_min"`
+	TimeStepMax            Float    `json:"time_step_max"`
 	TimeStepInitScheme     string   `json:"time_step_init_scheme"`
-	TimeStepFloor          float64  `json:"time_step_floor"`
+	TimeStepFloor          Float    `json:"time_step_floor"`
 	RescalePrenormResidual bool     `json:"rescale_prenorm_residual"`
 	UseCache               bool     `json:"use_cache"`
 	IntermediateSize       int      `json:"intermediate_size"` // Dinner = E·D
@@ -37,6 +40,23 @@ type Config struct {
 	ModelType              string   `json:"model_type"`
 	Architectures          []string `json:"architectures,omitempty"`
 	DType                  string   `json:"dtype,omitempty"`
+}
+
+// Float is a float64 that JSON-encodes with a decimal point (1.0, not 1):
+// transformers validates the float fields of MambaConfig strictly and
+// refuses an integer there.
+type Float float64
+
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return nil, fmt.Errorf("config value %v is not a JSON number", v)
+	}
+	b := strconv.AppendFloat(nil, v, 'g', -1, 64)
+	if !bytes.ContainsAny(b, ".eE") {
+		b = append(b, '.', '0')
+	}
+	return b, nil
 }
 
 // Rank is time_step_rank: a number, or "auto" in config.json, which means

@@ -31,7 +31,7 @@ func Init(p *Params, c *Config, seed uint64) {
 		}
 	}
 	for i := range p.Embed {
-		p.Embed[i] = float32(r.NormFloat64() * c.InitializerRange)
+		p.Embed[i] = float32(r.NormFloat64() * float64(c.InitializerRange))
 	}
 	fill(p.Norm, 1)
 	fill(p.NormF, 1)
@@ -40,8 +40,8 @@ func Init(p *Params, c *Config, seed uint64) {
 	if c.RescalePrenormResidual {
 		outScale = 1 / math.Sqrt(float64(nL))
 	}
-	dtStd := math.Pow(float64(R), -0.5) * c.TimeStepScale
-	lo, hi := math.Log(c.TimeStepMin), math.Log(c.TimeStepMax)
+	dtStd := math.Pow(float64(R), -0.5) * float64(c.TimeStepScale)
+	lo, hi := math.Log(float64(c.TimeStepMin)), math.Log(float64(c.TimeStepMax))
 	for l := 0; l < nL; l++ {
 		uniform(layer(p.InProj, nL, l), 1/math.Sqrt(float64(D)))
 		uniform(layer(p.ConvW, nL, l), 1/math.Sqrt(float64(K)))
@@ -52,7 +52,7 @@ func Init(p *Params, c *Config, seed uint64) {
 		uniform(layer(p.DtW, nL, l), dtStd)
 		bias := layer(p.DtB, nL, l)
 		for i := range bias {
-			dt := math.Max(math.Exp(r.Float64()*(hi-lo)+lo), c.TimeStepFloor)
+			dt := math.Max(math.Exp(r.Float64()*(hi-lo)+lo), float64(c.TimeStepFloor))
 			bias[i] = float32(kernels.InvSoftplus(dt))
 		}
 		aLog := layer(p.ALog, nL, l)

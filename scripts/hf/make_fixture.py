@@ -45,7 +45,7 @@ for name, prm in m.named_parameters():
 prompt = ids[:1, :8]
 with torch.no_grad():
     gen = m.generate(prompt, max_new_tokens=24, do_sample=False, use_cache=True)
-exp["generate.prompt"], exp["generate.output"] = prompt.contiguous(), gen.contiguous()
+exp["generate.prompt"], exp["generate.output"] = prompt.clone().contiguous(), gen.clone().contiguous()
 save_file(exp, os.path.join(a.out, "expected.safetensors"))
 json.dump({"batch": a.batch, "seq_len": a.seq_len, "seed": a.seed, "loss": out.loss.item(), "params": params},
           open(os.path.join(a.out, "case.json"), "w"), indent=1)
