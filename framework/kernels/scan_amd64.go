@@ -48,6 +48,7 @@ type scanFwdArgs struct {
 	bias, skip     uintptr // (D) at d0: never 0 (zeros when absent)
 	at             uintptr // (G, N, W): A transposed
 	h              uintptr // (G, N, W): the state, in and out
+	pre            uintptr // scratch (G, 3, W): Δ, Δ·u, silu(z) of the step
 	steps, groups  int
 	n              int
 	ldd, ldbn      int // bytes between time rows: 4D and 4N
@@ -128,6 +129,7 @@ func scanForwardSIMD(s *Scan, d0, d1, W int, kern func(*scanFwdArgs)) {
 	K := ScanChunk
 	at := make([]float32, G*N*W)
 	h := make([]float32, G*N*W)
+	pre := make([]float32, G*3*W)
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
 			for j := 0; j < W; j++ {
@@ -152,7 +154,7 @@ func scanForwardSIMD(s *Scan, d0, d1, W int, kern func(*scanFwdArgs)) {
 			args := scanFwdArgs{
 				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), y: addrF(s.Y, i),
 				bm: addrF(s.Bm, (b*L+t0)*N), cm: addrF(s.Cm, (b*L+t0)*N),
-				bias: addrF(bias, 0), skip: addrF(skip, 0), at: addrF(at, 0), h: addrF(h, 0),
+				bias: addrF(bias, 0), skip: addrF(skip, 0), at: addrF(at, 0), h: addrF(h, 0), pre: addrF(pre, 0),
 				steps: t1 - t0, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N,
 			}
 			if s.Reset != nil {
@@ -169,6 +171,7 @@ func scanForwardSIMD(s *Scan, d0, d1, W int, kern func(*scanFwdArgs)) {
 	runtime.KeepAlive(skip)
 	runtime.KeepAlive(at)
 	runtime.KeepAlive(h)
+	runtime.KeepAlive(pre)
 	if d0+dw < d1 {
 		scanForwardRange(s, d0+dw, d1)
 	}
@@ -236,7 +239,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, d0, d1 int, part []float32, W int, 
 	hsda := make([]float32, (K+1)*N*2*W)
 	pcb := make([]float32, K*N*2*W)
 	zero := make([]float32, N*2*W)
-	dts := make([]float32, K*W)
+	dts := make([]float32, K*4*W)
 	bias, skip := scanBiasSkip(s, d0, dw)
 	var dz []float32
 	if s.Z != nil {

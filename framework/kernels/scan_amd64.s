@@ -375,7 +375,7 @@ TEXT ·scanFwdAVX512(SB), NOSPLIT, $0-8
 	VMOVUPS scanconstAVX512<>+512(SB), Z10
 	VMOVUPS scanconstAVX512<>+576(SB), Z11
 	VMOVUPS scanconstAVX512<>+640(SB), Z12
-	MOVQ    88(AX), CX
+	MOVQ    96(AX), CX
 
 t_loop:
 	TESTQ   CX, CX
@@ -387,8 +387,8 @@ t_loop:
 	TESTL   DX, DX
 	JZ      noreset
 	MOVQ    80(AX), DX
-	MOVQ    96(AX), BX
-	IMULQ   104(AX), BX
+	MOVQ    104(AX), BX
+	IMULQ   112(AX), BX
 	VXORPS  Z13, Z13, Z13
 
 zero_loop:
@@ -399,14 +399,15 @@ zero_loop:
 
 noreset:
 	XORQ DX, DX
-	MOVQ 80(AX), BX
-	MOVQ 72(AX), SI
+	MOVQ 88(AX), BX
+	MOVQ 104(AX), DI
+	SHLQ $0x06, DI
 
-g_loop:
-	MOVQ         8(AX), DI
-	VMOVUPS      (DI)(DX*1), Z13
-	MOVQ         56(AX), DI
-	VADDPS       (DI)(DX*1), Z13, Z13
+pre_loop:
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Z13
+	MOVQ         56(AX), SI
+	VADDPS       (SI)(DX*1), Z13, Z13
 	VORPS        scanconstAVX512<>+960(SB), Z13, Z14
 	VMINPS       Z14, Z0, Z14
 	VMAXPS       Z14, Z1, Z14
@@ -438,81 +439,161 @@ g_loop:
 	VXORPS       Z14, Z14, Z14
 	VMAXPS       Z13, Z14, Z14
 	VADDPS       Z16, Z14, Z14
-	MOVQ         (AX), DI
-	VMULPS       (DI)(DX*1), Z14, Z13
-	VXORPS       Z15, Z15, Z15
-	MOVQ         32(AX), DI
-	MOVQ         40(AX), R8
-	MOVQ         104(AX), R9
-
-n_loop:
-	VMULPS       (SI), Z14, Z16
-	VMINPS       Z16, Z0, Z16
-	VMAXPS       Z16, Z1, Z16
-	VMOVUPS      Z2, Z17
-	VFMADD231PS  Z3, Z16, Z17
-	VSUBPS       Z2, Z17, Z17
-	VFNMADD231PS Z4, Z17, Z16
-	VFNMADD231PS Z5, Z17, Z16
-	VMOVUPS      Z11, Z18
-	VFMADD231PS  Z12, Z16, Z18
-	VFMADD213PS  Z10, Z16, Z18
-	VFMADD213PS  Z9, Z16, Z18
-	VFMADD213PS  Z8, Z16, Z18
-	VFMADD213PS  Z7, Z16, Z18
-	VFMADD213PS  Z6, Z16, Z18
-	VSCALEFPS    Z17, Z18, Z18
-	VBROADCASTSS (DI), Z16
-	VMULPS       Z13, Z16, Z16
-	VFMADD231PS  (BX), Z18, Z16
-	VMOVUPS      Z16, (BX)
-	VBROADCASTSS (R8), Z17
-	VFMADD231PS  Z17, Z16, Z15
-	ADDQ         $0x00000040, BX
-	ADDQ         $0x00000040, SI
-	ADDQ         $0x00000004, DI
-	ADDQ         $0x00000004, R8
-	DECQ         R9
-	JNZ          n_loop
-	MOVQ         (AX), DI
-	VMOVUPS      (DI)(DX*1), Z13
-	MOVQ         64(AX), DI
-	VFMADD231PS  (DI)(DX*1), Z13, Z15
-	MOVQ         16(AX), DI
-	TESTQ        DI, DI
-	JZ           nogate
-	VMOVUPS      (DI)(DX*1), Z13
+	VMOVUPS      Z14, (BX)
+	MOVQ         (AX), SI
+	VMULPS       (SI)(DX*1), Z14, Z14
+	VMOVUPS      Z14, 64(BX)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Z13
 	VXORPS       scanconstAVX512<>+960(SB), Z13, Z14
 	VMINPS       Z14, Z0, Z14
 	VMAXPS       Z14, Z1, Z14
-	VMOVUPS      Z2, Z16
-	VFMADD231PS  Z3, Z14, Z16
-	VSUBPS       Z2, Z16, Z16
-	VFNMADD231PS Z4, Z16, Z14
-	VFNMADD231PS Z5, Z16, Z14
-	VMOVUPS      Z11, Z17
-	VFMADD231PS  Z12, Z14, Z17
-	VFMADD213PS  Z10, Z14, Z17
-	VFMADD213PS  Z9, Z14, Z17
-	VFMADD213PS  Z8, Z14, Z17
-	VFMADD213PS  Z7, Z14, Z17
-	VFMADD213PS  Z6, Z14, Z17
-	VSCALEFPS    Z16, Z17, Z17
-	VADDPS       scanconstAVX512<>+832(SB), Z17, Z17
+	VMOVUPS      Z2, Z15
+	VFMADD231PS  Z3, Z14, Z15
+	VSUBPS       Z2, Z15, Z15
+	VFNMADD231PS Z4, Z15, Z14
+	VFNMADD231PS Z5, Z15, Z14
+	VMOVUPS      Z11, Z16
+	VFMADD231PS  Z12, Z14, Z16
+	VFMADD213PS  Z10, Z14, Z16
+	VFMADD213PS  Z9, Z14, Z16
+	VFMADD213PS  Z8, Z14, Z16
+	VFMADD213PS  Z7, Z14, Z16
+	VFMADD213PS  Z6, Z14, Z16
+	VSCALEFPS    Z15, Z16, Z16
+	VADDPS       scanconstAVX512<>+832(SB), Z16, Z16
 	VMOVUPS      scanconstAVX512<>+832(SB), Z14
-	VDIVPS       Z17, Z14, Z14
+	VDIVPS       Z16, Z14, Z14
 	VMULPS       Z13, Z14, Z14
-	VMULPS       Z14, Z15, Z15
+	VMOVUPS      Z14, 128(BX)
+
+pre_nogate:
+	ADDQ $0x00000040, DX
+	ADDQ $0x000000c0, BX
+	CMPQ DX, DI
+	JL   pre_loop
+	XORQ DX, DX
+	MOVQ 80(AX), BX
+	MOVQ 72(AX), SI
+	MOVQ 88(AX), DI
+
+g_loop:
+	VMOVUPS (DI), Z13
+	VMOVUPS 64(DI), Z14
+	VXORPS  Z15, Z15, Z15
+	VXORPS  Z16, Z16, Z16
+	MOVQ    32(AX), R8
+	MOVQ    40(AX), R9
+	MOVQ    112(AX), R10
+	SHRQ    $0x01, R10
+	JZ      n_odd
+
+n_loop:
+	VMULPS       (SI), Z13, Z17
+	VMULPS       64(SI), Z13, Z18
+	VMINPS       Z17, Z0, Z17
+	VMINPS       Z18, Z0, Z18
+	VMAXPS       Z17, Z1, Z17
+	VMAXPS       Z18, Z1, Z18
+	VMOVUPS      Z2, Z19
+	VMOVUPS      Z2, Z20
+	VFMADD231PS  Z3, Z17, Z19
+	VFMADD231PS  Z3, Z18, Z20
+	VSUBPS       Z2, Z19, Z19
+	VSUBPS       Z2, Z20, Z20
+	VFNMADD231PS Z4, Z19, Z17
+	VFNMADD231PS Z4, Z20, Z18
+	VFNMADD231PS Z5, Z19, Z17
+	VFNMADD231PS Z5, Z20, Z18
+	VMOVUPS      Z11, Z21
+	VMOVUPS      Z11, Z22
+	VFMADD231PS  Z12, Z17, Z21
+	VFMADD231PS  Z12, Z18, Z22
+	VFMADD213PS  Z10, Z17, Z21
+	VFMADD213PS  Z10, Z18, Z22
+	VFMADD213PS  Z9, Z17, Z21
+	VFMADD213PS  Z9, Z18, Z22
+	VFMADD213PS  Z8, Z17, Z21
+	VFMADD213PS  Z8, Z18, Z22
+	VFMADD213PS  Z7, Z17, Z21
+	VFMADD213PS  Z7, Z18, Z22
+	VFMADD213PS  Z6, Z17, Z21
+	VFMADD213PS  Z6, Z18, Z22
+	VSCALEFPS    Z19, Z21, Z21
+	VSCALEFPS    Z20, Z22, Z22
+	VBROADCASTSS (R8), Z17
+	VMULPS       Z14, Z17, Z17
+	VFMADD231PS  (BX), Z21, Z17
+	VMOVUPS      Z17, (BX)
+	VBROADCASTSS (R9), Z18
+	VFMADD231PS  Z18, Z17, Z15
+	VBROADCASTSS 4(R8), Z17
+	VMULPS       Z14, Z17, Z17
+	VFMADD231PS  64(BX), Z22, Z17
+	VMOVUPS      Z17, 64(BX)
+	VBROADCASTSS 4(R9), Z18
+	VFMADD231PS  Z18, Z17, Z16
+	ADDQ         $0x00000080, BX
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x00000008, R8
+	ADDQ         $0x00000008, R9
+	DECQ         R10
+	JNZ          n_loop
+
+n_odd:
+	MOVQ         112(AX), R10
+	TESTQ        $0x00000001, R10
+	JZ           n_done
+	VMULPS       (SI), Z13, Z13
+	VMINPS       Z13, Z0, Z13
+	VMAXPS       Z13, Z1, Z13
+	VMOVUPS      Z2, Z17
+	VFMADD231PS  Z3, Z13, Z17
+	VSUBPS       Z2, Z17, Z17
+	VFNMADD231PS Z4, Z17, Z13
+	VFNMADD231PS Z5, Z17, Z13
+	VMOVUPS      Z11, Z18
+	VFMADD231PS  Z12, Z13, Z18
+	VFMADD213PS  Z10, Z13, Z18
+	VFMADD213PS  Z9, Z13, Z18
+	VFMADD213PS  Z8, Z13, Z18
+	VFMADD213PS  Z7, Z13, Z18
+	VFMADD213PS  Z6, Z13, Z18
+	VSCALEFPS    Z17, Z18, Z18
+	VBROADCASTSS (R8), Z13
+	VMULPS       Z14, Z13, Z13
+	VFMADD231PS  (BX), Z18, Z13
+	VMOVUPS      Z13, (BX)
+	VBROADCASTSS (R9), Z14
+	VFMADD231PS  Z14, Z13, Z15
+	ADDQ         $0x00000040, BX
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, R8
+	ADDQ         $0x00000004, R9
+
+n_done:
+	VADDPS      Z16, Z15, Z15
+	MOVQ        (AX), R8
+	VMOVUPS     (R8)(DX*1), Z13
+	MOVQ        64(AX), R8
+	VFMADD231PS (R8)(DX*1), Z13, Z15
+	MOVQ        16(AX), R8
+	TESTQ       R8, R8
+	JZ          nogate
+	VMULPS      128(DI), Z15, Z15
 
 nogate:
-	MOVQ    24(AX), DI
-	VMOVUPS Z15, (DI)(DX*1)
+	MOVQ    24(AX), R8
+	VMOVUPS Z15, (R8)(DX*1)
 	ADDQ    $0x00000040, DX
-	MOVQ    96(AX), DI
-	SHLQ    $0x06, DI
-	CMPQ    DX, DI
+	ADDQ    $0x000000c0, DI
+	MOVQ    104(AX), R8
+	SHLQ    $0x06, R8
+	CMPQ    DX, R8
 	JL      g_loop
-	MOVQ    112(AX), DX
+	MOVQ    120(AX), DX
 	ADDQ    DX, (AX)
 	ADDQ    DX, 8(AX)
 	ADDQ    DX, 24(AX)
@@ -528,7 +609,7 @@ nozadv:
 	INCQ  48(AX)
 
 noradv:
-	MOVQ 120(AX), BX
+	MOVQ 128(AX), BX
 	ADDQ BX, 32(AX)
 	ADDQ BX, 40(AX)
 	DECQ CX
@@ -572,18 +653,16 @@ h0_loop:
 	ADDQ    $0x00000080, DX
 	DECQ    BX
 	JNZ     h0_loop
-	MOVQ    $0x00000000, 200(AX)
+	XORQ    CX, CX
+	MOVQ    192(AX), BX
+	MOVQ    128(AX), DI
 
-rc_t:
-	MOVQ         200(AX), DX
-	CMPQ         DX, 152(AX)
-	JGE          rc_done
-	MOVQ         192(AX), BX
-	MOVQ         DX, CX
-	IMULQ        176(AX), CX
-	ADDQ         BX, CX
+pre_t:
+	MOVQ         CX, DX
+	IMULQ        176(AX), DX
+	ADDQ         BX, DX
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(CX*1), Z13
+	VMOVUPS      (SI)(DX*1), Z13
 	MOVQ         80(AX), SI
 	VADDPS       (SI)(BX*1), Z13, Z13
 	VORPS        scanconstAVX512<>+960(SB), Z13, Z14
@@ -617,242 +696,7 @@ rc_t:
 	VXORPS       Z14, Z14, Z14
 	VMAXPS       Z13, Z14, Z14
 	VADDPS       Z16, Z14, Z14
-	MOVQ         DX, SI
-	SHLQ         $0x06, SI
-	ADDQ         128(AX), SI
-	VMOVUPS      Z14, (SI)
-	MOVQ         (AX), SI
-	VMULPS       (SI)(CX*1), Z14, Z13
-	MOVQ         168(AX), CX
-	SHLQ         $0x07, CX
-	MOVQ         DX, BX
-	IMULQ        CX, BX
-	ADDQ         120(AX), BX
-	LEAQ         (BX)(CX*1), DI
-	MOVQ         72(AX), SI
-	TESTQ        SI, SI
-	JZ           rc_noreset
-	MOVBLZX      (SI)(DX*1), CX
-	TESTL        CX, CX
-	JZ           rc_noreset
-	MOVQ         144(AX), BX
-
-rc_noreset:
-	MOVQ  96(AX), CX
-	ADDQ  216(AX), CX
-	IMULQ 184(AX), DX
-	ADDQ  56(AX), DX
-	MOVQ  168(AX), SI
-
-rc_n:
-	VMULPS       (CX), Z14, Z15
-	VMINPS       Z15, Z0, Z15
-	VMAXPS       Z15, Z1, Z15
-	VMOVUPS      Z2, Z16
-	VFMADD231PS  Z3, Z15, Z16
-	VSUBPS       Z2, Z16, Z16
-	VFNMADD231PS Z4, Z16, Z15
-	VFNMADD231PS Z5, Z16, Z15
-	VMOVUPS      Z11, Z17
-	VFMADD231PS  Z12, Z15, Z17
-	VFMADD213PS  Z10, Z15, Z17
-	VFMADD213PS  Z9, Z15, Z17
-	VFMADD213PS  Z8, Z15, Z17
-	VFMADD213PS  Z7, Z15, Z17
-	VFMADD213PS  Z6, Z15, Z17
-	VSCALEFPS    Z16, Z17, Z17
-	VMOVUPS      Z17, 64(DI)
-	VBROADCASTSS (DX), Z15
-	VMULPS       Z13, Z15, Z15
-	VFMADD231PS  (BX), Z17, Z15
-	VMOVUPS      Z15, (DI)
-	ADDQ         $0x00000080, BX
-	ADDQ         $0x00000080, DI
-	ADDQ         $0x000000c0, CX
-	ADDQ         $0x00000004, DX
-	DECQ         SI
-	JNZ          rc_n
-	INCQ         200(AX)
-	JMP          rc_t
-
-rc_done:
-bw_t:
-	MOVQ    200(AX), DX
-	TESTQ   DX, DX
-	JZ      bw_done
-	DECQ    DX
-	MOVQ    DX, 200(AX)
-	MOVQ    192(AX), SI
-	MOVQ    DX, BX
-	IMULQ   176(AX), BX
-	ADDQ    SI, BX
-	MOVQ    BX, 208(AX)
-	MOVQ    24(AX), DI
-	VMOVUPS (DI)(BX*1), Z13
-	MOVQ    (AX), DI
-	VMOVUPS (DI)(BX*1), Z14
-	MOVQ    DX, DI
-	SHLQ    $0x06, DI
-	ADDQ    128(AX), DI
-	VMOVUPS (DI), Z15
-	MOVQ    168(AX), CX
-	SHLQ    $0x07, CX
-	MOVQ    16(AX), DI
-	TESTQ   DI, DI
-	JZ      bw_nogate
-	VMOVUPS (DI)(BX*1), Z16
-	VXORPS  Z17, Z17, Z17
-	MOVQ    DX, DI
-	INCQ    DI
-	IMULQ   CX, DI
-	ADDQ    120(AX), DI
-	MOVQ    DX, R8
-	IMULQ   184(AX), R8
-	ADDQ    64(AX), R8
-	MOVQ    168(AX), R9
-
-y_n:
-	VBROADCASTSS (R8), Z18
-	VFMADD231PS  (DI), Z18, Z17
-	ADDQ         $0x00000080, DI
-	ADDQ         $0x00000004, R8
-	DECQ         R9
-	JNZ          y_n
-	MOVQ         88(AX), DI
-	VFMADD231PS  (DI)(SI*1), Z14, Z17
-	VXORPS       scanconstAVX512<>+960(SB), Z16, Z18
-	VMINPS       Z18, Z0, Z18
-	VMAXPS       Z18, Z1, Z18
-	VMOVUPS      Z2, Z19
-	VFMADD231PS  Z3, Z18, Z19
-	VSUBPS       Z2, Z19, Z19
-	VFNMADD231PS Z4, Z19, Z18
-	VFNMADD231PS Z5, Z19, Z18
-	VMOVUPS      Z11, Z20
-	VFMADD231PS  Z12, Z18, Z20
-	VFMADD213PS  Z10, Z18, Z20
-	VFMADD213PS  Z9, Z18, Z20
-	VFMADD213PS  Z8, Z18, Z20
-	VFMADD213PS  Z7, Z18, Z20
-	VFMADD213PS  Z6, Z18, Z20
-	VSCALEFPS    Z19, Z20, Z20
-	VADDPS       scanconstAVX512<>+832(SB), Z20, Z20
-	VMOVUPS      scanconstAVX512<>+832(SB), Z18
-	VDIVPS       Z20, Z18, Z18
-	MOVQ         48(AX), DI
-	TESTQ        DI, DI
-	JZ           bw_nodz
-	VMOVUPS      scanconstAVX512<>+832(SB), Z19
-	VSUBPS       Z18, Z19, Z19
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z16, Z19
-	VMULPS       Z18, Z19, Z19
-	VMULPS       Z17, Z19, Z19
-	VMULPS       Z13, Z19, Z19
-	VMOVUPS      Z19, (DI)(BX*1)
-
-bw_nodz:
-	VMULPS Z16, Z18, Z18
-	VMULPS Z18, Z13, Z13
-
-bw_nogate:
-	MOVQ        112(AX), BX
-	LEAQ        (BX)(SI*2), BX
-	VMOVUPS     (BX), Z16
-	VFMADD231PS Z13, Z14, Z16
-	VMOVUPS     Z16, (BX)
-	VMULPS      Z14, Z15, Z14
-	VXORPS      Z16, Z16, Z16
-	VXORPS      Z17, Z17, Z17
-	MOVQ        DX, SI
-	IMULQ       CX, SI
-	MOVQ        SI, R8
-	ADDQ        136(AX), R8
-	ADDQ        120(AX), SI
-	LEAQ        (SI)(CX*1), CX
-	MOVQ        72(AX), DI
-	TESTQ       DI, DI
-	JZ          bw_noreset
-	MOVBLZX     (DI)(DX*1), BX
-	TESTL       BX, BX
-	JZ          bw_noreset
-	MOVQ        144(AX), SI
-
-bw_noreset:
-	MOVQ  96(AX), BX
-	ADDQ  216(AX), BX
-	IMULQ 184(AX), DX
-	MOVQ  DX, DI
-	ADDQ  56(AX), DX
-	ADDQ  64(AX), DI
-	MOVQ  168(AX), R9
-
-bw_n:
-	VMOVUPS      (CX), Z18
-	VMOVUPS      (R8), Z19
-	VFMADD231PS  Z18, Z13, Z19
-	VMOVUPS      Z19, (R8)
-	VBROADCASTSS (DI), Z19
-	VMOVUPS      64(BX), Z18
-	VFMADD231PS  Z19, Z13, Z18
-	VMOVUPS      64(R8), Z19
-	VFMADD231PS  Z18, Z14, Z19
-	VMOVUPS      Z19, 64(R8)
-	VBROADCASTSS (DX), Z19
-	VFMADD231PS  Z19, Z18, Z16
-	VMOVUPS      64(CX), Z20
-	VMULPS       Z20, Z18, Z19
-	VMULPS       (SI), Z19, Z19
-	VFMADD231PS  (BX), Z19, Z17
-	VMOVUPS      128(BX), Z21
-	VFMADD231PS  Z19, Z15, Z21
-	VMOVUPS      Z21, 128(BX)
-	VMULPS       Z20, Z18, Z18
-	VMOVUPS      Z18, 64(BX)
-	ADDQ         $0x00000080, CX
-	ADDQ         $0x00000080, SI
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x000000c0, BX
-	ADDQ         $0x00000004, DX
-	ADDQ         $0x00000004, DI
-	DECQ         R9
-	JNZ          bw_n
-	MOVQ         72(AX), DI
-	TESTQ        DI, DI
-	JZ           bw_noreset2
-	MOVQ         200(AX), DX
-	MOVBLZX      (DI)(DX*1), BX
-	TESTL        BX, BX
-	JZ           bw_noreset2
-	MOVQ         96(AX), CX
-	ADDQ         216(AX), CX
-	MOVQ         168(AX), DX
-	VXORPS       Z14, Z14, Z14
-
-bw_zero:
-	VMOVUPS Z14, 64(CX)
-	ADDQ    $0x000000c0, CX
-	DECQ    DX
-	JNZ     bw_zero
-
-bw_noreset2:
-	MOVQ        208(AX), BX
-	MOVQ        192(AX), SI
-	MOVQ        32(AX), DI
-	TESTQ       DI, DI
-	JZ          bw_nodu
-	MOVQ        88(AX), DX
-	VMOVUPS     (DX)(SI*1), Z14
-	VMULPS      Z14, Z13, Z13
-	VFMADD231PS Z16, Z15, Z13
-	VMOVUPS     Z13, (DI)(BX*1)
-
-bw_nodu:
-	MOVQ         (AX), DI
-	VFMADD231PS  (DI)(BX*1), Z16, Z17
-	MOVQ         8(AX), DI
-	VMOVUPS      (DI)(BX*1), Z13
-	MOVQ         80(AX), DI
-	VADDPS       (DI)(SI*1), Z13, Z13
+	VMOVUPS      Z14, (DI)
 	VXORPS       scanconstAVX512<>+960(SB), Z13, Z13
 	VMINPS       Z13, Z0, Z13
 	VMAXPS       Z13, Z1, Z13
@@ -872,17 +716,386 @@ bw_nodu:
 	VADDPS       scanconstAVX512<>+832(SB), Z15, Z15
 	VMOVUPS      scanconstAVX512<>+832(SB), Z13
 	VDIVPS       Z15, Z13, Z13
-	VMULPS       Z13, Z17, Z17
-	MOVQ         112(AX), CX
-	LEAQ         (CX)(SI*2), CX
-	VMOVUPS      64(CX), Z13
-	VADDPS       Z17, Z13, Z13
-	VMOVUPS      Z13, 64(CX)
-	MOVQ         40(AX), DI
-	TESTQ        DI, DI
-	JZ           bw_t
-	VMOVUPS      Z17, (DI)(BX*1)
-	JMP          bw_t
+	VMOVUPS      Z13, 64(DI)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Z13
+	VXORPS       scanconstAVX512<>+960(SB), Z13, Z13
+	VMINPS       Z13, Z0, Z13
+	VMAXPS       Z13, Z1, Z13
+	VMOVUPS      Z2, Z14
+	VFMADD231PS  Z3, Z13, Z14
+	VSUBPS       Z2, Z14, Z14
+	VFNMADD231PS Z4, Z14, Z13
+	VFNMADD231PS Z5, Z14, Z13
+	VMOVUPS      Z11, Z15
+	VFMADD231PS  Z12, Z13, Z15
+	VFMADD213PS  Z10, Z13, Z15
+	VFMADD213PS  Z9, Z13, Z15
+	VFMADD213PS  Z8, Z13, Z15
+	VFMADD213PS  Z7, Z13, Z15
+	VFMADD213PS  Z6, Z13, Z15
+	VSCALEFPS    Z14, Z15, Z15
+	VADDPS       scanconstAVX512<>+832(SB), Z15, Z15
+	VMOVUPS      scanconstAVX512<>+832(SB), Z13
+	VDIVPS       Z15, Z13, Z13
+	VMOVUPS      Z13, 128(DI)
+
+pre_nogate:
+	ADDQ $0x00000100, DI
+	INCQ CX
+	CMPQ CX, 152(AX)
+	JL   pre_t
+	MOVQ $0x00000000, 200(AX)
+
+rc_t:
+	MOVQ    200(AX), CX
+	CMPQ    CX, 152(AX)
+	JGE     rc_done
+	MOVQ    192(AX), BX
+	MOVQ    CX, DX
+	IMULQ   176(AX), DX
+	ADDQ    BX, DX
+	MOVQ    CX, DI
+	IMUL3Q  $0x00000100, DI, DI
+	ADDQ    128(AX), DI
+	VMOVUPS (DI), Z13
+	MOVQ    (AX), SI
+	VMULPS  (SI)(DX*1), Z13, Z14
+	VXORPS  Z15, Z15, Z15
+	VXORPS  Z16, Z16, Z16
+	MOVQ    168(AX), SI
+	SHLQ    $0x07, SI
+	MOVQ    CX, R8
+	IMULQ   SI, R8
+	ADDQ    120(AX), R8
+	LEAQ    (R8)(SI*1), R9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      rc_noreset
+	MOVBLZX (SI)(CX*1), SI
+	TESTL   SI, SI
+	JZ      rc_noreset
+	MOVQ    144(AX), R8
+
+rc_noreset:
+	MOVQ  96(AX), SI
+	ADDQ  216(AX), SI
+	IMULQ 184(AX), CX
+	MOVQ  CX, R10
+	ADDQ  56(AX), CX
+	ADDQ  64(AX), R10
+	MOVQ  168(AX), R11
+	SHRQ  $0x01, R11
+	JZ    rc_n_odd
+
+rc_n_loop:
+	VMULPS       (SI), Z13, Z17
+	VMULPS       192(SI), Z13, Z18
+	VMINPS       Z17, Z0, Z17
+	VMINPS       Z18, Z0, Z18
+	VMAXPS       Z17, Z1, Z17
+	VMAXPS       Z18, Z1, Z18
+	VMOVUPS      Z2, Z19
+	VMOVUPS      Z2, Z20
+	VFMADD231PS  Z3, Z17, Z19
+	VFMADD231PS  Z3, Z18, Z20
+	VSUBPS       Z2, Z19, Z19
+	VSUBPS       Z2, Z20, Z20
+	VFNMADD231PS Z4, Z19, Z17
+	VFNMADD231PS Z4, Z20, Z18
+	VFNMADD231PS Z5, Z19, Z17
+	VFNMADD231PS Z5, Z20, Z18
+	VMOVUPS      Z11, Z21
+	VMOVUPS      Z11, Z22
+	VFMADD231PS  Z12, Z17, Z21
+	VFMADD231PS  Z12, Z18, Z22
+	VFMADD213PS  Z10, Z17, Z21
+	VFMADD213PS  Z10, Z18, Z22
+	VFMADD213PS  Z9, Z17, Z21
+	VFMADD213PS  Z9, Z18, Z22
+	VFMADD213PS  Z8, Z17, Z21
+	VFMADD213PS  Z8, Z18, Z22
+	VFMADD213PS  Z7, Z17, Z21
+	VFMADD213PS  Z7, Z18, Z22
+	VFMADD213PS  Z6, Z17, Z21
+	VFMADD213PS  Z6, Z18, Z22
+	VSCALEFPS    Z19, Z21, Z21
+	VSCALEFPS    Z20, Z22, Z22
+	VMOVUPS      Z21, 64(R9)
+	VBROADCASTSS (CX), Z17
+	VMULPS       Z14, Z17, Z17
+	VFMADD231PS  (R8), Z21, Z17
+	VMOVUPS      Z17, (R9)
+	VBROADCASTSS (R10), Z18
+	VFMADD231PS  Z18, Z17, Z15
+	VMOVUPS      Z22, 192(R9)
+	VBROADCASTSS 4(CX), Z17
+	VMULPS       Z14, Z17, Z17
+	VFMADD231PS  128(R8), Z22, Z17
+	VMOVUPS      Z17, 128(R9)
+	VBROADCASTSS 4(R10), Z18
+	VFMADD231PS  Z18, Z17, Z16
+	ADDQ         $0x00000100, R8
+	ADDQ         $0x00000100, R9
+	ADDQ         $0x00000180, SI
+	ADDQ         $0x00000008, CX
+	ADDQ         $0x00000008, R10
+	DECQ         R11
+	JNZ          rc_n_loop
+
+rc_n_odd:
+	MOVQ         168(AX), R11
+	TESTQ        $0x00000001, R11
+	JZ           rc_n_done
+	VMULPS       (SI), Z13, Z13
+	VMINPS       Z13, Z0, Z13
+	VMAXPS       Z13, Z1, Z13
+	VMOVUPS      Z2, Z17
+	VFMADD231PS  Z3, Z13, Z17
+	VSUBPS       Z2, Z17, Z17
+	VFNMADD231PS Z4, Z17, Z13
+	VFNMADD231PS Z5, Z17, Z13
+	VMOVUPS      Z11, Z18
+	VFMADD231PS  Z12, Z13, Z18
+	VFMADD213PS  Z10, Z13, Z18
+	VFMADD213PS  Z9, Z13, Z18
+	VFMADD213PS  Z8, Z13, Z18
+	VFMADD213PS  Z7, Z13, Z18
+	VFMADD213PS  Z6, Z13, Z18
+	VSCALEFPS    Z17, Z18, Z18
+	VMOVUPS      Z18, 64(R9)
+	VBROADCASTSS (CX), Z13
+	VMULPS       Z14, Z13, Z13
+	VFMADD231PS  (R8), Z18, Z13
+	VMOVUPS      Z13, (R9)
+	VBROADCASTSS (R10), Z14
+	VFMADD231PS  Z14, Z13, Z15
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x000000c0, SI
+	ADDQ         $0x00000004, CX
+	ADDQ         $0x00000004, R10
+
+rc_n_done:
+	VADDPS      Z16, Z15, Z15
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Z13
+	MOVQ        88(AX), SI
+	VFMADD231PS (SI)(BX*1), Z13, Z15
+	VMOVUPS     Z15, 192(DI)
+	INCQ        200(AX)
+	JMP         rc_t
+
+rc_done:
+bw_t:
+	MOVQ        200(AX), CX
+	TESTQ       CX, CX
+	JZ          bw_done
+	DECQ        CX
+	MOVQ        CX, 200(AX)
+	MOVQ        192(AX), BX
+	MOVQ        CX, DX
+	IMULQ       176(AX), DX
+	ADDQ        BX, DX
+	MOVQ        DX, 208(AX)
+	MOVQ        CX, DI
+	IMUL3Q      $0x00000100, DI, DI
+	ADDQ        128(AX), DI
+	MOVQ        24(AX), SI
+	VMOVUPS     (SI)(DX*1), Z13
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Z14
+	VMOVUPS     (DI), Z15
+	MOVQ        16(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nogate
+	VMOVUPS     (SI)(DX*1), Z16
+	VMOVUPS     128(DI), Z17
+	MOVQ        48(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodz
+	VMOVUPS     scanconstAVX512<>+832(SB), Z18
+	VSUBPS      Z17, Z18, Z18
+	VFMADD213PS scanconstAVX512<>+832(SB), Z16, Z18
+	VMULPS      Z17, Z18, Z18
+	VMULPS      192(DI), Z18, Z18
+	VMULPS      Z13, Z18, Z18
+	VMOVUPS     Z18, (SI)(DX*1)
+
+bw_nodz:
+	VMULPS Z16, Z17, Z17
+	VMULPS Z17, Z13, Z13
+
+bw_nogate:
+	MOVQ        112(AX), DX
+	LEAQ        (DX)(BX*2), DX
+	VMOVUPS     (DX), Z16
+	VFMADD231PS Z13, Z14, Z16
+	VMOVUPS     Z16, (DX)
+	VMULPS      Z14, Z15, Z16
+	VXORPS      Z17, Z17, Z17
+	VXORPS      Z18, Z18, Z18
+	VXORPS      Z19, Z19, Z19
+	VXORPS      Z20, Z20, Z20
+	MOVQ        168(AX), DX
+	SHLQ        $0x07, DX
+	MOVQ        CX, R8
+	IMULQ       DX, R8
+	MOVQ        R8, R9
+	ADDQ        136(AX), R9
+	ADDQ        120(AX), R8
+	LEAQ        (R8)(DX*1), BX
+	MOVQ        72(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_noreset
+	MOVBLZX     (SI)(CX*1), DX
+	TESTL       DX, DX
+	JZ          bw_noreset
+	MOVQ        144(AX), R8
+
+bw_noreset:
+	MOVQ  96(AX), DX
+	ADDQ  216(AX), DX
+	IMULQ 184(AX), CX
+	MOVQ  CX, SI
+	ADDQ  56(AX), CX
+	ADDQ  64(AX), SI
+	MOVQ  168(AX), R10
+	SHRQ  $0x01, R10
+	JZ    bw_n_odd
+
+bw_n_loop:
+	VMOVUPS      (BX), Z21
+	VMOVUPS      (R9), Z22
+	VFMADD231PS  Z21, Z13, Z22
+	VMOVUPS      Z22, (R9)
+	VBROADCASTSS (SI), Z22
+	VMOVUPS      64(DX), Z21
+	VFMADD231PS  Z22, Z13, Z21
+	VMOVUPS      64(R9), Z22
+	VFMADD231PS  Z21, Z16, Z22
+	VMOVUPS      Z22, 64(R9)
+	VBROADCASTSS (CX), Z22
+	VFMADD231PS  Z22, Z21, Z17
+	VMOVUPS      64(BX), Z23
+	VMULPS       Z23, Z21, Z22
+	VMULPS       (R8), Z22, Z22
+	VFMADD231PS  (DX), Z22, Z19
+	VMOVUPS      128(DX), Z24
+	VFMADD231PS  Z22, Z15, Z24
+	VMOVUPS      Z24, 128(DX)
+	VMULPS       Z23, Z21, Z21
+	VMOVUPS      Z21, 64(DX)
+	VMOVUPS      128(BX), Z21
+	VMOVUPS      128(R9), Z22
+	VFMADD231PS  Z21, Z13, Z22
+	VMOVUPS      Z22, 128(R9)
+	VBROADCASTSS 4(SI), Z22
+	VMOVUPS      256(DX), Z21
+	VFMADD231PS  Z22, Z13, Z21
+	VMOVUPS      192(R9), Z22
+	VFMADD231PS  Z21, Z16, Z22
+	VMOVUPS      Z22, 192(R9)
+	VBROADCASTSS 4(CX), Z22
+	VFMADD231PS  Z22, Z21, Z18
+	VMOVUPS      192(BX), Z23
+	VMULPS       Z23, Z21, Z22
+	VMULPS       128(R8), Z22, Z22
+	VFMADD231PS  192(DX), Z22, Z20
+	VMOVUPS      320(DX), Z24
+	VFMADD231PS  Z22, Z15, Z24
+	VMOVUPS      Z24, 320(DX)
+	VMULPS       Z23, Z21, Z21
+	VMOVUPS      Z21, 256(DX)
+	ADDQ         $0x00000100, BX
+	ADDQ         $0x00000100, R8
+	ADDQ         $0x00000100, R9
+	ADDQ         $0x00000180, DX
+	ADDQ         $0x00000008, CX
+	ADDQ         $0x00000008, SI
+	DECQ         R10
+	JNZ          bw_n_loop
+
+bw_n_odd:
+	MOVQ         168(AX), R10
+	TESTQ        $0x00000001, R10
+	JZ           bw_n_done
+	VMOVUPS      (BX), Z21
+	VMOVUPS      (R9), Z22
+	VFMADD231PS  Z21, Z13, Z22
+	VMOVUPS      Z22, (R9)
+	VBROADCASTSS (SI), Z22
+	VMOVUPS      64(DX), Z21
+	VFMADD231PS  Z22, Z13, Z21
+	VMOVUPS      64(R9), Z22
+	VFMADD231PS  Z21, Z16, Z22
+	VMOVUPS      Z22, 64(R9)
+	VBROADCASTSS (CX), Z16
+	VFMADD231PS  Z16, Z21, Z17
+	VMOVUPS      64(BX), Z22
+	VMULPS       Z22, Z21, Z16
+	VMULPS       (R8), Z16, Z16
+	VFMADD231PS  (DX), Z16, Z19
+	VMOVUPS      128(DX), Z23
+	VFMADD231PS  Z16, Z15, Z23
+	VMOVUPS      Z23, 128(DX)
+	VMULPS       Z22, Z21, Z21
+	VMOVUPS      Z21, 64(DX)
+	ADDQ         $0x00000080, BX
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x000000c0, DX
+	ADDQ         $0x00000004, CX
+	ADDQ         $0x00000004, SI
+
+bw_n_done:
+	VADDPS  Z18, Z17, Z17
+	VADDPS  Z20, Z19, Z19
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      bw_noreset2
+	MOVQ    200(AX), CX
+	MOVBLZX (SI)(CX*1), DX
+	TESTL   DX, DX
+	JZ      bw_noreset2
+	MOVQ    96(AX), CX
+	ADDQ    216(AX), CX
+	MOVQ    168(AX), DX
+	VXORPS  Z16, Z16, Z16
+
+bw_zero:
+	VMOVUPS Z16, 64(CX)
+	ADDQ    $0x000000c0, CX
+	DECQ    DX
+	JNZ     bw_zero
+
+bw_noreset2:
+	MOVQ        208(AX), DX
+	MOVQ        192(AX), BX
+	MOVQ        32(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodu
+	MOVQ        88(AX), CX
+	VMOVUPS     (CX)(BX*1), Z16
+	VMULPS      Z16, Z13, Z13
+	VFMADD231PS Z17, Z15, Z13
+	VMOVUPS     Z13, (SI)(DX*1)
+
+bw_nodu:
+	VFMADD231PS Z17, Z14, Z19
+	VMULPS      64(DI), Z19, Z19
+	MOVQ        112(AX), CX
+	LEAQ        (CX)(BX*2), CX
+	VMOVUPS     64(CX), Z13
+	VADDPS      Z19, Z13, Z13
+	VMOVUPS     Z13, 64(CX)
+	MOVQ        40(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_t
+	VMOVUPS     Z19, (SI)(DX*1)
+	JMP         bw_t
 
 bw_done:
 	ADDQ   $0x00000040, 192(AX)
@@ -1131,7 +1344,7 @@ TEXT ·scanFwdAVX2(SB), NOSPLIT, $0-8
 	VMOVUPS scanconstAVX2<>+384(SB), Y1
 	VMOVUPS scanconstAVX2<>+32(SB), Y2
 	VMOVUPS scanconstAVX2<>+0(SB), Y3
-	MOVQ    88(AX), CX
+	MOVQ    96(AX), CX
 
 t_loop:
 	TESTQ   CX, CX
@@ -1143,8 +1356,8 @@ t_loop:
 	TESTL   DX, DX
 	JZ      noreset
 	MOVQ    80(AX), DX
-	MOVQ    96(AX), BX
-	IMULQ   104(AX), BX
+	MOVQ    104(AX), BX
+	IMULQ   112(AX), BX
 	VXORPS  Y4, Y4, Y4
 
 zero_loop:
@@ -1155,14 +1368,15 @@ zero_loop:
 
 noreset:
 	XORQ DX, DX
-	MOVQ 80(AX), BX
-	MOVQ 72(AX), SI
+	MOVQ 88(AX), BX
+	MOVQ 104(AX), DI
+	SHLQ $0x05, DI
 
-g_loop:
-	MOVQ         8(AX), DI
-	VMOVUPS      (DI)(DX*1), Y4
-	MOVQ         56(AX), DI
-	VADDPS       (DI)(DX*1), Y4, Y4
+pre_loop:
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Y4
+	MOVQ         56(AX), SI
+	VADDPS       (SI)(DX*1), Y4, Y4
 	VORPS        scanconstAVX2<>+480(SB), Y4, Y5
 	VMINPS       Y5, Y0, Y5
 	VMAXPS       Y5, Y1, Y5
@@ -1195,83 +1409,165 @@ g_loop:
 	VXORPS       Y5, Y5, Y5
 	VMAXPS       Y4, Y5, Y5
 	VADDPS       Y7, Y5, Y5
-	MOVQ         (AX), DI
-	VMULPS       (DI)(DX*1), Y5, Y4
-	VXORPS       Y6, Y6, Y6
-	MOVQ         32(AX), DI
-	MOVQ         40(AX), R8
-	MOVQ         104(AX), R9
-
-n_loop:
-	VMULPS       (SI), Y5, Y7
-	VMINPS       Y7, Y0, Y7
-	VMAXPS       Y7, Y1, Y7
-	VMOVUPS      Y2, Y8
-	VFMADD231PS  Y3, Y7, Y8
-	VSUBPS       Y2, Y8, Y9
-	VFNMADD231PS scanconstAVX2<>+64(SB), Y9, Y7
-	VFNMADD231PS scanconstAVX2<>+96(SB), Y9, Y7
-	VMOVUPS      scanconstAVX2<>+288(SB), Y9
-	VFMADD231PS  scanconstAVX2<>+320(SB), Y7, Y9
-	VFMADD213PS  scanconstAVX2<>+256(SB), Y7, Y9
-	VFMADD213PS  scanconstAVX2<>+224(SB), Y7, Y9
-	VFMADD213PS  scanconstAVX2<>+192(SB), Y7, Y9
-	VFMADD213PS  scanconstAVX2<>+160(SB), Y7, Y9
-	VFMADD213PS  scanconstAVX2<>+128(SB), Y7, Y9
-	VPSLLD       $0x17, Y8, Y8
-	VMULPS       Y8, Y9, Y9
-	VBROADCASTSS (DI), Y7
-	VMULPS       Y4, Y7, Y7
-	VFMADD231PS  (BX), Y9, Y7
-	VMOVUPS      Y7, (BX)
-	VBROADCASTSS (R8), Y8
-	VFMADD231PS  Y8, Y7, Y6
-	ADDQ         $0x00000020, BX
-	ADDQ         $0x00000020, SI
-	ADDQ         $0x00000004, DI
-	ADDQ         $0x00000004, R8
-	DECQ         R9
-	JNZ          n_loop
-	MOVQ         (AX), DI
-	VMOVUPS      (DI)(DX*1), Y4
-	MOVQ         64(AX), DI
-	VFMADD231PS  (DI)(DX*1), Y4, Y6
-	MOVQ         16(AX), DI
-	TESTQ        DI, DI
-	JZ           nogate
-	VMOVUPS      (DI)(DX*1), Y4
+	VMOVUPS      Y5, (BX)
+	MOVQ         (AX), SI
+	VMULPS       (SI)(DX*1), Y5, Y5
+	VMOVUPS      Y5, 32(BX)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Y4
 	VXORPS       scanconstAVX2<>+480(SB), Y4, Y5
 	VMINPS       Y5, Y0, Y5
 	VMAXPS       Y5, Y1, Y5
-	VMOVUPS      Y2, Y7
-	VFMADD231PS  Y3, Y5, Y7
-	VSUBPS       Y2, Y7, Y8
-	VFNMADD231PS scanconstAVX2<>+64(SB), Y8, Y5
-	VFNMADD231PS scanconstAVX2<>+96(SB), Y8, Y5
-	VMOVUPS      scanconstAVX2<>+288(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+320(SB), Y5, Y8
-	VFMADD213PS  scanconstAVX2<>+256(SB), Y5, Y8
-	VFMADD213PS  scanconstAVX2<>+224(SB), Y5, Y8
-	VFMADD213PS  scanconstAVX2<>+192(SB), Y5, Y8
-	VFMADD213PS  scanconstAVX2<>+160(SB), Y5, Y8
-	VFMADD213PS  scanconstAVX2<>+128(SB), Y5, Y8
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y7, Y8, Y8
-	VADDPS       scanconstAVX2<>+416(SB), Y8, Y8
+	VMOVUPS      Y2, Y6
+	VFMADD231PS  Y3, Y5, Y6
+	VSUBPS       Y2, Y6, Y7
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y7, Y5
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y7, Y5
+	VMOVUPS      scanconstAVX2<>+288(SB), Y7
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y5, Y7
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y5, Y7
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y5, Y7
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y5, Y7
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y5, Y7
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y5, Y7
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y6, Y7, Y7
+	VADDPS       scanconstAVX2<>+416(SB), Y7, Y7
 	VMOVUPS      scanconstAVX2<>+416(SB), Y5
-	VDIVPS       Y8, Y5, Y5
+	VDIVPS       Y7, Y5, Y5
 	VMULPS       Y4, Y5, Y5
-	VMULPS       Y5, Y6, Y6
+	VMOVUPS      Y5, 64(BX)
+
+pre_nogate:
+	ADDQ $0x00000020, DX
+	ADDQ $0x00000060, BX
+	CMPQ DX, DI
+	JL   pre_loop
+	XORQ DX, DX
+	MOVQ 80(AX), BX
+	MOVQ 72(AX), SI
+	MOVQ 88(AX), DI
+
+g_loop:
+	VMOVUPS (DI), Y4
+	VMOVUPS 32(DI), Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	MOVQ    32(AX), R8
+	MOVQ    40(AX), R9
+	MOVQ    112(AX), R10
+	SHRQ    $0x01, R10
+	JZ      n_odd
+
+n_loop:
+	VMULPS       (SI), Y4, Y8
+	VMULPS       32(SI), Y4, Y9
+	VMINPS       Y8, Y0, Y8
+	VMINPS       Y9, Y0, Y9
+	VMAXPS       Y8, Y1, Y8
+	VMAXPS       Y9, Y1, Y9
+	VMOVUPS      Y2, Y10
+	VMOVUPS      Y2, Y11
+	VFMADD231PS  Y3, Y8, Y10
+	VFMADD231PS  Y3, Y9, Y11
+	VSUBPS       Y2, Y10, Y12
+	VSUBPS       Y2, Y11, Y13
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y12, Y8
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y13, Y9
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y12, Y8
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y13, Y9
+	VMOVUPS      scanconstAVX2<>+288(SB), Y12
+	VMOVUPS      scanconstAVX2<>+288(SB), Y13
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y8, Y12
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y9, Y13
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y9, Y13
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y9, Y13
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y9, Y13
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y9, Y13
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y9, Y13
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y10, Y12, Y12
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y11, Y13, Y13
+	VBROADCASTSS (R8), Y8
+	VMULPS       Y5, Y8, Y8
+	VFMADD231PS  (BX), Y12, Y8
+	VMOVUPS      Y8, (BX)
+	VBROADCASTSS (R9), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VBROADCASTSS 4(R8), Y8
+	VMULPS       Y5, Y8, Y8
+	VFMADD231PS  32(BX), Y13, Y8
+	VMOVUPS      Y8, 32(BX)
+	VBROADCASTSS 4(R9), Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $0x00000040, BX
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000008, R8
+	ADDQ         $0x00000008, R9
+	DECQ         R10
+	JNZ          n_loop
+
+n_odd:
+	MOVQ         112(AX), R10
+	TESTQ        $0x00000001, R10
+	JZ           n_done
+	VMULPS       (SI), Y4, Y4
+	VMINPS       Y4, Y0, Y4
+	VMAXPS       Y4, Y1, Y4
+	VMOVUPS      Y2, Y8
+	VFMADD231PS  Y3, Y4, Y8
+	VSUBPS       Y2, Y8, Y9
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y9, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y9, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y9
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y9
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y9
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y9
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y9
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y9
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y9
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y8, Y9, Y9
+	VBROADCASTSS (R8), Y4
+	VMULPS       Y5, Y4, Y4
+	VFMADD231PS  (BX), Y9, Y4
+	VMOVUPS      Y4, (BX)
+	VBROADCASTSS (R9), Y5
+	VFMADD231PS  Y5, Y4, Y6
+	ADDQ         $0x00000020, BX
+	ADDQ         $0x00000020, SI
+	ADDQ         $0x00000004, R8
+	ADDQ         $0x00000004, R9
+
+n_done:
+	VADDPS      Y7, Y6, Y6
+	MOVQ        (AX), R8
+	VMOVUPS     (R8)(DX*1), Y4
+	MOVQ        64(AX), R8
+	VFMADD231PS (R8)(DX*1), Y4, Y6
+	MOVQ        16(AX), R8
+	TESTQ       R8, R8
+	JZ          nogate
+	VMULPS      64(DI), Y6, Y6
 
 nogate:
-	MOVQ    24(AX), DI
-	VMOVUPS Y6, (DI)(DX*1)
+	MOVQ    24(AX), R8
+	VMOVUPS Y6, (R8)(DX*1)
 	ADDQ    $0x00000020, DX
-	MOVQ    96(AX), DI
-	SHLQ    $0x05, DI
-	CMPQ    DX, DI
+	ADDQ    $0x00000060, DI
+	MOVQ    104(AX), R8
+	SHLQ    $0x05, R8
+	CMPQ    DX, R8
 	JL      g_loop
-	MOVQ    112(AX), DX
+	MOVQ    120(AX), DX
 	ADDQ    DX, (AX)
 	ADDQ    DX, 8(AX)
 	ADDQ    DX, 24(AX)
@@ -1287,7 +1583,7 @@ nozadv:
 	INCQ  48(AX)
 
 noradv:
-	MOVQ 120(AX), BX
+	MOVQ 128(AX), BX
 	ADDQ BX, 32(AX)
 	ADDQ BX, 40(AX)
 	DECQ CX
@@ -1322,18 +1618,16 @@ h0_loop:
 	ADDQ    $0x00000040, DX
 	DECQ    BX
 	JNZ     h0_loop
-	MOVQ    $0x00000000, 200(AX)
+	XORQ    CX, CX
+	MOVQ    192(AX), BX
+	MOVQ    128(AX), DI
 
-rc_t:
-	MOVQ         200(AX), DX
-	CMPQ         DX, 152(AX)
-	JGE          rc_done
-	MOVQ         192(AX), BX
-	MOVQ         DX, CX
-	IMULQ        176(AX), CX
-	ADDQ         BX, CX
+pre_t:
+	MOVQ         CX, DX
+	IMULQ        176(AX), DX
+	ADDQ         BX, DX
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(CX*1), Y4
+	VMOVUPS      (SI)(DX*1), Y4
 	MOVQ         80(AX), SI
 	VADDPS       (SI)(BX*1), Y4, Y4
 	VORPS        scanconstAVX2<>+480(SB), Y4, Y5
@@ -1368,244 +1662,7 @@ rc_t:
 	VXORPS       Y5, Y5, Y5
 	VMAXPS       Y4, Y5, Y5
 	VADDPS       Y7, Y5, Y5
-	MOVQ         DX, SI
-	SHLQ         $0x05, SI
-	ADDQ         128(AX), SI
-	VMOVUPS      Y5, (SI)
-	MOVQ         (AX), SI
-	VMULPS       (SI)(CX*1), Y5, Y4
-	MOVQ         168(AX), CX
-	SHLQ         $0x06, CX
-	MOVQ         DX, BX
-	IMULQ        CX, BX
-	ADDQ         120(AX), BX
-	LEAQ         (BX)(CX*1), DI
-	MOVQ         72(AX), SI
-	TESTQ        SI, SI
-	JZ           rc_noreset
-	MOVBLZX      (SI)(DX*1), CX
-	TESTL        CX, CX
-	JZ           rc_noreset
-	MOVQ         144(AX), BX
-
-rc_noreset:
-	MOVQ  96(AX), CX
-	ADDQ  216(AX), CX
-	IMULQ 184(AX), DX
-	ADDQ  56(AX), DX
-	MOVQ  168(AX), SI
-
-rc_n:
-	VMULPS       (CX), Y5, Y6
-	VMINPS       Y6, Y0, Y6
-	VMAXPS       Y6, Y1, Y6
-	VMOVUPS      Y2, Y7
-	VFMADD231PS  Y3, Y6, Y7
-	VSUBPS       Y2, Y7, Y8
-	VFNMADD231PS scanconstAVX2<>+64(SB), Y8, Y6
-	VFNMADD231PS scanconstAVX2<>+96(SB), Y8, Y6
-	VMOVUPS      scanconstAVX2<>+288(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+320(SB), Y6, Y8
-	VFMADD213PS  scanconstAVX2<>+256(SB), Y6, Y8
-	VFMADD213PS  scanconstAVX2<>+224(SB), Y6, Y8
-	VFMADD213PS  scanconstAVX2<>+192(SB), Y6, Y8
-	VFMADD213PS  scanconstAVX2<>+160(SB), Y6, Y8
-	VFMADD213PS  scanconstAVX2<>+128(SB), Y6, Y8
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y7, Y8, Y8
-	VMOVUPS      Y8, 32(DI)
-	VBROADCASTSS (DX), Y6
-	VMULPS       Y4, Y6, Y6
-	VFMADD231PS  (BX), Y8, Y6
-	VMOVUPS      Y6, (DI)
-	ADDQ         $0x00000040, BX
-	ADDQ         $0x00000040, DI
-	ADDQ         $0x00000060, CX
-	ADDQ         $0x00000004, DX
-	DECQ         SI
-	JNZ          rc_n
-	INCQ         200(AX)
-	JMP          rc_t
-
-rc_done:
-bw_t:
-	MOVQ    200(AX), DX
-	TESTQ   DX, DX
-	JZ      bw_done
-	DECQ    DX
-	MOVQ    DX, 200(AX)
-	MOVQ    192(AX), SI
-	MOVQ    DX, BX
-	IMULQ   176(AX), BX
-	ADDQ    SI, BX
-	MOVQ    BX, 208(AX)
-	MOVQ    24(AX), DI
-	VMOVUPS (DI)(BX*1), Y4
-	MOVQ    (AX), DI
-	VMOVUPS (DI)(BX*1), Y5
-	MOVQ    DX, DI
-	SHLQ    $0x05, DI
-	ADDQ    128(AX), DI
-	VMOVUPS (DI), Y6
-	MOVQ    168(AX), CX
-	SHLQ    $0x06, CX
-	MOVQ    16(AX), DI
-	TESTQ   DI, DI
-	JZ      bw_nogate
-	VMOVUPS (DI)(BX*1), Y7
-	VXORPS  Y8, Y8, Y8
-	MOVQ    DX, DI
-	INCQ    DI
-	IMULQ   CX, DI
-	ADDQ    120(AX), DI
-	MOVQ    DX, R8
-	IMULQ   184(AX), R8
-	ADDQ    64(AX), R8
-	MOVQ    168(AX), R9
-
-y_n:
-	VBROADCASTSS (R8), Y9
-	VFMADD231PS  (DI), Y9, Y8
-	ADDQ         $0x00000040, DI
-	ADDQ         $0x00000004, R8
-	DECQ         R9
-	JNZ          y_n
-	MOVQ         88(AX), DI
-	VFMADD231PS  (DI)(SI*1), Y5, Y8
-	VXORPS       scanconstAVX2<>+480(SB), Y7, Y9
-	VMINPS       Y9, Y0, Y9
-	VMAXPS       Y9, Y1, Y9
-	VMOVUPS      Y2, Y10
-	VFMADD231PS  Y3, Y9, Y10
-	VSUBPS       Y2, Y10, Y11
-	VFNMADD231PS scanconstAVX2<>+64(SB), Y11, Y9
-	VFNMADD231PS scanconstAVX2<>+96(SB), Y11, Y9
-	VMOVUPS      scanconstAVX2<>+288(SB), Y11
-	VFMADD231PS  scanconstAVX2<>+320(SB), Y9, Y11
-	VFMADD213PS  scanconstAVX2<>+256(SB), Y9, Y11
-	VFMADD213PS  scanconstAVX2<>+224(SB), Y9, Y11
-	VFMADD213PS  scanconstAVX2<>+192(SB), Y9, Y11
-	VFMADD213PS  scanconstAVX2<>+160(SB), Y9, Y11
-	VFMADD213PS  scanconstAVX2<>+128(SB), Y9, Y11
-	VPSLLD       $0x17, Y10, Y10
-	VMULPS       Y10, Y11, Y11
-	VADDPS       scanconstAVX2<>+416(SB), Y11, Y11
-	VMOVUPS      scanconstAVX2<>+416(SB), Y9
-	VDIVPS       Y11, Y9, Y9
-	MOVQ         48(AX), DI
-	TESTQ        DI, DI
-	JZ           bw_nodz
-	VMOVUPS      scanconstAVX2<>+416(SB), Y10
-	VSUBPS       Y9, Y10, Y10
-	VFMADD213PS  scanconstAVX2<>+416(SB), Y7, Y10
-	VMULPS       Y9, Y10, Y10
-	VMULPS       Y8, Y10, Y10
-	VMULPS       Y4, Y10, Y10
-	VMOVUPS      Y10, (DI)(BX*1)
-
-bw_nodz:
-	VMULPS Y7, Y9, Y9
-	VMULPS Y9, Y4, Y4
-
-bw_nogate:
-	MOVQ        112(AX), BX
-	LEAQ        (BX)(SI*2), BX
-	VMOVUPS     (BX), Y7
-	VFMADD231PS Y4, Y5, Y7
-	VMOVUPS     Y7, (BX)
-	VMULPS      Y5, Y6, Y5
-	VXORPS      Y7, Y7, Y7
-	VXORPS      Y8, Y8, Y8
-	MOVQ        DX, SI
-	IMULQ       CX, SI
-	MOVQ        SI, R8
-	ADDQ        136(AX), R8
-	ADDQ        120(AX), SI
-	LEAQ        (SI)(CX*1), CX
-	MOVQ        72(AX), DI
-	TESTQ       DI, DI
-	JZ          bw_noreset
-	MOVBLZX     (DI)(DX*1), BX
-	TESTL       BX, BX
-	JZ          bw_noreset
-	MOVQ        144(AX), SI
-
-bw_noreset:
-	MOVQ  96(AX), BX
-	ADDQ  216(AX), BX
-	IMULQ 184(AX), DX
-	MOVQ  DX, DI
-	ADDQ  56(AX), DX
-	ADDQ  64(AX), DI
-	MOVQ  168(AX), R9
-
-bw_n:
-	VMOVUPS      (CX), Y9
-	VMOVUPS      (R8), Y10
-	VFMADD231PS  Y9, Y4, Y10
-	VMOVUPS      Y10, (R8)
-	VBROADCASTSS (DI), Y10
-	VMOVUPS      32(BX), Y9
-	VFMADD231PS  Y10, Y4, Y9
-	VMOVUPS      32(R8), Y10
-	VFMADD231PS  Y9, Y5, Y10
-	VMOVUPS      Y10, 32(R8)
-	VBROADCASTSS (DX), Y10
-	VFMADD231PS  Y10, Y9, Y7
-	VMOVUPS      32(CX), Y11
-	VMULPS       Y11, Y9, Y10
-	VMULPS       (SI), Y10, Y10
-	VFMADD231PS  (BX), Y10, Y8
-	VMOVUPS      64(BX), Y12
-	VFMADD231PS  Y10, Y6, Y12
-	VMOVUPS      Y12, 64(BX)
-	VMULPS       Y11, Y9, Y9
-	VMOVUPS      Y9, 32(BX)
-	ADDQ         $0x00000040, CX
-	ADDQ         $0x00000040, SI
-	ADDQ         $0x00000040, R8
-	ADDQ         $0x00000060, BX
-	ADDQ         $0x00000004, DX
-	ADDQ         $0x00000004, DI
-	DECQ         R9
-	JNZ          bw_n
-	MOVQ         72(AX), DI
-	TESTQ        DI, DI
-	JZ           bw_noreset2
-	MOVQ         200(AX), DX
-	MOVBLZX      (DI)(DX*1), BX
-	TESTL        BX, BX
-	JZ           bw_noreset2
-	MOVQ         96(AX), CX
-	ADDQ         216(AX), CX
-	MOVQ         168(AX), DX
-	VXORPS       Y5, Y5, Y5
-
-bw_zero:
-	VMOVUPS Y5, 32(CX)
-	ADDQ    $0x00000060, CX
-	DECQ    DX
-	JNZ     bw_zero
-
-bw_noreset2:
-	MOVQ        208(AX), BX
-	MOVQ        192(AX), SI
-	MOVQ        32(AX), DI
-	TESTQ       DI, DI
-	JZ          bw_nodu
-	MOVQ        88(AX), DX
-	VMOVUPS     (DX)(SI*1), Y5
-	VMULPS      Y5, Y4, Y4
-	VFMADD231PS Y7, Y6, Y4
-	VMOVUPS     Y4, (DI)(BX*1)
-
-bw_nodu:
-	MOVQ         (AX), DI
-	VFMADD231PS  (DI)(BX*1), Y7, Y8
-	MOVQ         8(AX), DI
-	VMOVUPS      (DI)(BX*1), Y4
-	MOVQ         80(AX), DI
-	VADDPS       (DI)(SI*1), Y4, Y4
+	VMOVUPS      Y5, (DI)
 	VXORPS       scanconstAVX2<>+480(SB), Y4, Y4
 	VMINPS       Y4, Y0, Y4
 	VMAXPS       Y4, Y1, Y4
@@ -1626,17 +1683,390 @@ bw_nodu:
 	VADDPS       scanconstAVX2<>+416(SB), Y6, Y6
 	VMOVUPS      scanconstAVX2<>+416(SB), Y4
 	VDIVPS       Y6, Y4, Y4
-	VMULPS       Y4, Y8, Y8
-	MOVQ         112(AX), CX
-	LEAQ         (CX)(SI*2), CX
-	VMOVUPS      32(CX), Y4
-	VADDPS       Y8, Y4, Y4
-	VMOVUPS      Y4, 32(CX)
-	MOVQ         40(AX), DI
-	TESTQ        DI, DI
-	JZ           bw_t
-	VMOVUPS      Y8, (DI)(BX*1)
-	JMP          bw_t
+	VMOVUPS      Y4, 32(DI)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Y4
+	VXORPS       scanconstAVX2<>+480(SB), Y4, Y4
+	VMINPS       Y4, Y0, Y4
+	VMAXPS       Y4, Y1, Y4
+	VMOVUPS      Y2, Y5
+	VFMADD231PS  Y3, Y4, Y5
+	VSUBPS       Y2, Y5, Y6
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VADDPS       scanconstAVX2<>+416(SB), Y6, Y6
+	VMOVUPS      scanconstAVX2<>+416(SB), Y4
+	VDIVPS       Y6, Y4, Y4
+	VMOVUPS      Y4, 64(DI)
+
+pre_nogate:
+	ADDQ $0x00000080, DI
+	INCQ CX
+	CMPQ CX, 152(AX)
+	JL   pre_t
+	MOVQ $0x00000000, 200(AX)
+
+rc_t:
+	MOVQ    200(AX), CX
+	CMPQ    CX, 152(AX)
+	JGE     rc_done
+	MOVQ    192(AX), BX
+	MOVQ    CX, DX
+	IMULQ   176(AX), DX
+	ADDQ    BX, DX
+	MOVQ    CX, DI
+	IMUL3Q  $0x00000080, DI, DI
+	ADDQ    128(AX), DI
+	VMOVUPS (DI), Y4
+	MOVQ    (AX), SI
+	VMULPS  (SI)(DX*1), Y4, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	MOVQ    168(AX), SI
+	SHLQ    $0x06, SI
+	MOVQ    CX, R8
+	IMULQ   SI, R8
+	ADDQ    120(AX), R8
+	LEAQ    (R8)(SI*1), R9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      rc_noreset
+	MOVBLZX (SI)(CX*1), SI
+	TESTL   SI, SI
+	JZ      rc_noreset
+	MOVQ    144(AX), R8
+
+rc_noreset:
+	MOVQ  96(AX), SI
+	ADDQ  216(AX), SI
+	IMULQ 184(AX), CX
+	MOVQ  CX, R10
+	ADDQ  56(AX), CX
+	ADDQ  64(AX), R10
+	MOVQ  168(AX), R11
+	SHRQ  $0x01, R11
+	JZ    rc_n_odd
+
+rc_n_loop:
+	VMULPS       (SI), Y4, Y8
+	VMULPS       96(SI), Y4, Y9
+	VMINPS       Y8, Y0, Y8
+	VMINPS       Y9, Y0, Y9
+	VMAXPS       Y8, Y1, Y8
+	VMAXPS       Y9, Y1, Y9
+	VMOVUPS      Y2, Y10
+	VMOVUPS      Y2, Y11
+	VFMADD231PS  Y3, Y8, Y10
+	VFMADD231PS  Y3, Y9, Y11
+	VSUBPS       Y2, Y10, Y12
+	VSUBPS       Y2, Y11, Y13
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y12, Y8
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y13, Y9
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y12, Y8
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y13, Y9
+	VMOVUPS      scanconstAVX2<>+288(SB), Y12
+	VMOVUPS      scanconstAVX2<>+288(SB), Y13
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y8, Y12
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y9, Y13
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y9, Y13
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y9, Y13
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y9, Y13
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y9, Y13
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y9, Y13
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y10, Y12, Y12
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y11, Y13, Y13
+	VMOVUPS      Y12, 32(R9)
+	VBROADCASTSS (CX), Y8
+	VMULPS       Y5, Y8, Y8
+	VFMADD231PS  (R8), Y12, Y8
+	VMOVUPS      Y8, (R9)
+	VBROADCASTSS (R10), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VMOVUPS      Y13, 96(R9)
+	VBROADCASTSS 4(CX), Y8
+	VMULPS       Y5, Y8, Y8
+	VFMADD231PS  64(R8), Y13, Y8
+	VMOVUPS      Y8, 64(R9)
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x000000c0, SI
+	ADDQ         $0x00000008, CX
+	ADDQ         $0x00000008, R10
+	DECQ         R11
+	JNZ          rc_n_loop
+
+rc_n_odd:
+	MOVQ         168(AX), R11
+	TESTQ        $0x00000001, R11
+	JZ           rc_n_done
+	VMULPS       (SI), Y4, Y4
+	VMINPS       Y4, Y0, Y4
+	VMAXPS       Y4, Y1, Y4
+	VMOVUPS      Y2, Y8
+	VFMADD231PS  Y3, Y4, Y8
+	VSUBPS       Y2, Y8, Y9
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y9, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y9, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y9
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y9
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y9
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y9
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y9
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y9
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y9
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y8, Y9, Y9
+	VMOVUPS      Y9, 32(R9)
+	VBROADCASTSS (CX), Y4
+	VMULPS       Y5, Y4, Y4
+	VFMADD231PS  (R8), Y9, Y4
+	VMOVUPS      Y4, (R9)
+	VBROADCASTSS (R10), Y5
+	VFMADD231PS  Y5, Y4, Y6
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000040, R9
+	ADDQ         $0x00000060, SI
+	ADDQ         $0x00000004, CX
+	ADDQ         $0x00000004, R10
+
+rc_n_done:
+	VADDPS      Y7, Y6, Y6
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Y4
+	MOVQ        88(AX), SI
+	VFMADD231PS (SI)(BX*1), Y4, Y6
+	VMOVUPS     Y6, 96(DI)
+	INCQ        200(AX)
+	JMP         rc_t
+
+rc_done:
+bw_t:
+	MOVQ        200(AX), CX
+	TESTQ       CX, CX
+	JZ          bw_done
+	DECQ        CX
+	MOVQ        CX, 200(AX)
+	MOVQ        192(AX), BX
+	MOVQ        CX, DX
+	IMULQ       176(AX), DX
+	ADDQ        BX, DX
+	MOVQ        DX, 208(AX)
+	MOVQ        CX, DI
+	IMUL3Q      $0x00000080, DI, DI
+	ADDQ        128(AX), DI
+	MOVQ        24(AX), SI
+	VMOVUPS     (SI)(DX*1), Y4
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Y5
+	VMOVUPS     (DI), Y6
+	MOVQ        16(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nogate
+	VMOVUPS     (SI)(DX*1), Y7
+	VMOVUPS     64(DI), Y8
+	MOVQ        48(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodz
+	VMOVUPS     scanconstAVX2<>+416(SB), Y9
+	VSUBPS      Y8, Y9, Y9
+	VFMADD213PS scanconstAVX2<>+416(SB), Y7, Y9
+	VMULPS      Y8, Y9, Y9
+	VMULPS      96(DI), Y9, Y9
+	VMULPS      Y4, Y9, Y9
+	VMOVUPS     Y9, (SI)(DX*1)
+
+bw_nodz:
+	VMULPS Y7, Y8, Y8
+	VMULPS Y8, Y4, Y4
+
+bw_nogate:
+	MOVQ        112(AX), DX
+	LEAQ        (DX)(BX*2), DX
+	VMOVUPS     (DX), Y7
+	VFMADD231PS Y4, Y5, Y7
+	VMOVUPS     Y7, (DX)
+	VMULPS      Y5, Y6, Y7
+	VXORPS      Y8, Y8, Y8
+	VXORPS      Y9, Y9, Y9
+	VXORPS      Y10, Y10, Y10
+	VXORPS      Y11, Y11, Y11
+	MOVQ        168(AX), DX
+	SHLQ        $0x06, DX
+	MOVQ        CX, R8
+	IMULQ       DX, R8
+	MOVQ        R8, R9
+	ADDQ        136(AX), R9
+	ADDQ        120(AX), R8
+	LEAQ        (R8)(DX*1), BX
+	MOVQ        72(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_noreset
+	MOVBLZX     (SI)(CX*1), DX
+	TESTL       DX, DX
+	JZ          bw_noreset
+	MOVQ        144(AX), R8
+
+bw_noreset:
+	MOVQ  96(AX), DX
+	ADDQ  216(AX), DX
+	IMULQ 184(AX), CX
+	MOVQ  CX, SI
+	ADDQ  56(AX), CX
+	ADDQ  64(AX), SI
+	MOVQ  168(AX), R10
+	SHRQ  $0x01, R10
+	JZ    bw_n_odd
+
+bw_n_loop:
+	VMOVUPS      (BX), Y12
+	VMOVUPS      (R9), Y13
+	VFMADD231PS  Y12, Y4, Y13
+	VMOVUPS      Y13, (R9)
+	VBROADCASTSS (SI), Y13
+	VMOVUPS      32(DX), Y12
+	VFMADD231PS  Y13, Y4, Y12
+	VMOVUPS      32(R9), Y13
+	VFMADD231PS  Y12, Y7, Y13
+	VMOVUPS      Y13, 32(R9)
+	VBROADCASTSS (CX), Y13
+	VFMADD231PS  Y13, Y12, Y8
+	VMOVUPS      32(BX), Y14
+	VMULPS       Y14, Y12, Y13
+	VMULPS       (R8), Y13, Y13
+	VFMADD231PS  (DX), Y13, Y10
+	VMOVUPS      64(DX), Y15
+	VFMADD231PS  Y13, Y6, Y15
+	VMOVUPS      Y15, 64(DX)
+	VMULPS       Y14, Y12, Y12
+	VMOVUPS      Y12, 32(DX)
+	VMOVUPS      64(BX), Y12
+	VMOVUPS      64(R9), Y13
+	VFMADD231PS  Y12, Y4, Y13
+	VMOVUPS      Y13, 64(R9)
+	VBROADCASTSS 4(SI), Y13
+	VMOVUPS      128(DX), Y12
+	VFMADD231PS  Y13, Y4, Y12
+	VMOVUPS      96(R9), Y13
+	VFMADD231PS  Y12, Y7, Y13
+	VMOVUPS      Y13, 96(R9)
+	VBROADCASTSS 4(CX), Y13
+	VFMADD231PS  Y13, Y12, Y9
+	VMOVUPS      96(BX), Y14
+	VMULPS       Y14, Y12, Y13
+	VMULPS       64(R8), Y13, Y13
+	VFMADD231PS  96(DX), Y13, Y11
+	VMOVUPS      160(DX), Y15
+	VFMADD231PS  Y13, Y6, Y15
+	VMOVUPS      Y15, 160(DX)
+	VMULPS       Y14, Y12, Y12
+	VMOVUPS      Y12, 128(DX)
+	ADDQ         $0x00000080, BX
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x000000c0, DX
+	ADDQ         $0x00000008, CX
+	ADDQ         $0x00000008, SI
+	DECQ         R10
+	JNZ          bw_n_loop
+
+bw_n_odd:
+	MOVQ         168(AX), R10
+	TESTQ        $0x00000001, R10
+	JZ           bw_n_done
+	VMOVUPS      (BX), Y12
+	VMOVUPS      (R9), Y13
+	VFMADD231PS  Y12, Y4, Y13
+	VMOVUPS      Y13, (R9)
+	VBROADCASTSS (SI), Y13
+	VMOVUPS      32(DX), Y12
+	VFMADD231PS  Y13, Y4, Y12
+	VMOVUPS      32(R9), Y13
+	VFMADD231PS  Y12, Y7, Y13
+	VMOVUPS      Y13, 32(R9)
+	VBROADCASTSS (CX), Y7
+	VFMADD231PS  Y7, Y12, Y8
+	VMOVUPS      32(BX), Y13
+	VMULPS       Y13, Y12, Y7
+	VMULPS       (R8), Y7, Y7
+	VFMADD231PS  (DX), Y7, Y10
+	VMOVUPS      64(DX), Y14
+	VFMADD231PS  Y7, Y6, Y14
+	VMOVUPS      Y14, 64(DX)
+	VMULPS       Y13, Y12, Y12
+	VMOVUPS      Y12, 32(DX)
+	ADDQ         $0x00000040, BX
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000040, R9
+	ADDQ         $0x00000060, DX
+	ADDQ         $0x00000004, CX
+	ADDQ         $0x00000004, SI
+
+bw_n_done:
+	VADDPS  Y9, Y8, Y8
+	VADDPS  Y11, Y10, Y10
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      bw_noreset2
+	MOVQ    200(AX), CX
+	MOVBLZX (SI)(CX*1), DX
+	TESTL   DX, DX
+	JZ      bw_noreset2
+	MOVQ    96(AX), CX
+	ADDQ    216(AX), CX
+	MOVQ    168(AX), DX
+	VXORPS  Y7, Y7, Y7
+
+bw_zero:
+	VMOVUPS Y7, 32(CX)
+	ADDQ    $0x00000060, CX
+	DECQ    DX
+	JNZ     bw_zero
+
+bw_noreset2:
+	MOVQ        208(AX), DX
+	MOVQ        192(AX), BX
+	MOVQ        32(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodu
+	MOVQ        88(AX), CX
+	VMOVUPS     (CX)(BX*1), Y7
+	VMULPS      Y7, Y4, Y4
+	VFMADD231PS Y8, Y6, Y4
+	VMOVUPS     Y4, (SI)(DX*1)
+
+bw_nodu:
+	VFMADD231PS Y8, Y5, Y10
+	VMULPS      32(DI), Y10, Y10
+	MOVQ        112(AX), CX
+	LEAQ        (CX)(BX*2), CX
+	VMOVUPS     32(CX), Y4
+	VADDPS      Y10, Y4, Y4
+	VMOVUPS     Y4, 32(CX)
+	MOVQ        40(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_t
+	VMOVUPS     Y10, (SI)(DX*1)
+	JMP         bw_t
 
 bw_done:
 	ADDQ   $0x00000020, 192(AX)

@@ -124,30 +124,41 @@ func (a *isa) loadConsts() {
 }
 
 // exp returns exp(x) in a new register; x is clobbered.
-func (a *isa) exp(x VecVirtual) VecVirtual {
+func (a *isa) exp(x VecVirtual) VecVirtual { return a.expN([]VecVirtual{x})[0] }
+
+// expN computes exp of each register of xs (clobbered) into new registers,
+// instruction by instruction across xs so that the independent chains
+// interleave.
+func (a *isa) expN(xs []VecVirtual) []VecVirtual {
+	each := func(f func(i int, x VecVirtual)) {
+		for i, x := range xs {
+			f(i, x)
+		}
+	}
+	n := len(xs)
+	ts, ks, ps := make([]VecVirtual, n), make([]VecVirtual, n), make([]VecVirtual, n)
 	// Clamp (NaN passes: it is the second source in Intel order).
-	VMINPS(x, a.k("hi"), x)
-	VMAXPS(x, a.k("lo"), x)
-	t := a.vec()
-	VMOVUPS(a.k("magic"), t)
-	VFMADD231PS(a.k("log2e"), x, t) // t = x·log2e + magic
-	kf := a.vec()
-	VSUBPS(a.k("magic"), t, kf) // k = round(x·log2e)
-	VFNMADD231PS(a.k("ln2hi"), kf, x)
-	VFNMADD231PS(a.k("ln2lo"), kf, x) // r = x − k·ln2
-	p := a.vec()
-	VMOVUPS(a.k("c5"), p)
-	VFMADD231PS(a.k("c6"), x, p)
-	for i := 4; i >= 0; i-- {
-		VFMADD213PS(a.k(fmt.Sprintf("c%d", i)), x, p)
+	each(func(i int, x VecVirtual) { VMINPS(x, a.k("hi"), x) })
+	each(func(i int, x VecVirtual) { VMAXPS(x, a.k("lo"), x) })
+	each(func(i int, x VecVirtual) { ts[i] = a.vec(); VMOVUPS(a.k("magic"), ts[i]) })
+	each(func(i int, x VecVirtual) { VFMADD231PS(a.k("log2e"), x, ts[i]) })                 // t = x·log2e + magic
+	each(func(i int, x VecVirtual) { ks[i] = a.vec(); VSUBPS(a.k("magic"), ts[i], ks[i]) }) // k = round(x·log2e)
+	each(func(i int, x VecVirtual) { VFNMADD231PS(a.k("ln2hi"), ks[i], x) })
+	each(func(i int, x VecVirtual) { VFNMADD231PS(a.k("ln2lo"), ks[i], x) }) // r = x − k·ln2
+	each(func(i int, x VecVirtual) { ps[i] = a.vec(); VMOVUPS(a.k("c5"), ps[i]) })
+	each(func(i int, x VecVirtual) { VFMADD231PS(a.k("c6"), x, ps[i]) })
+	for c := 4; c >= 0; c-- {
+		each(func(i int, x VecVirtual) { VFMADD213PS(a.k(fmt.Sprintf("c%d", c)), x, ps[i]) })
 	}
-	if a.z {
-		VSCALEFPS(kf, p, p) // p·2^k
-	} else {
-		VPSLLD(U8(23), t, t) // 2^k from the biased k in t's low bits
-		VMULPS(t, p, p)
-	}
-	return p
+	each(func(i int, x VecVirtual) {
+		if a.z {
+			VSCALEFPS(ks[i], ps[i], ps[i]) // p·2^k
+		} else {
+			VPSLLD(U8(23), ts[i], ts[i]) // 2^k from the biased k in t's low bits
+			VMULPS(ts[i], ps[i], ps[i])
+		}
+	})
+	return ps
 }
 
 // softplus returns log(1+e^x) = max(x,0) + log1p(e^−|x|) in a new register;
@@ -205,12 +216,31 @@ const (
 	fSkip
 	fAt
 	fH
+	fPre
 	fSteps
 	fGroups
 	fN
 	fLdd
 	fLdbn
 )
+
+// rows steps n in units of u at a time (u = 2, then 1 for an odd N): the
+// independent chains of two n interleave.
+func nLoop(name string, nmem Mem, ncnt Register, body func(u int)) {
+	MOVQ(nmem, ncnt)
+	SHRQ(U8(1), ncnt)
+	JZ(LabelRef(name + "_odd"))
+	Label(name + "_loop")
+	body(2)
+	DECQ(ncnt)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_odd")
+	MOVQ(nmem, ncnt)
+	TESTQ(U32(1), ncnt)
+	JZ(LabelRef(name + "_done"))
+	body(1)
+	Label(name + "_done")
+}
 
 func (a *isa) forward() {
 	TEXT("scanFwd"+a.name, NOSPLIT, "func(args *uint64)")
@@ -249,48 +279,81 @@ func (a *isa) forward() {
 	}
 	Label("noreset")
 
-	off, ph, pat := GP64(), GP64(), GP64()
-	XORQ(off, off)
-	MOVQ(m(A, fH), ph)
-	MOVQ(m(A, fAt), pat)
-	Label("g_loop")
+	// Pass 1, independent across groups: pre[g] = Δ, Δ·u, silu(z).
 	{
-		tmp := GP64()
+		off, pp, tmp, end := GP64(), GP64(), GP64(), GP64()
+		XORQ(off, off)
+		MOVQ(m(A, fPre), pp)
+		MOVQ(m(A, fGroups), end)
+		SHLQ(U8(log2(vb)), end)
+		Label("pre_loop")
 		X := a.vec()
 		MOVQ(m(A, fDelta), tmp)
 		VMOVUPS(mi(tmp, off), X)
 		MOVQ(m(A, fBias), tmp)
 		VADDPS(mi(tmp, off), X, X)
 		DT := a.softplus(X)
-		DTU := a.vec()
+		VMOVUPS(DT, m(pp, 0))
 		MOVQ(m(A, fU), tmp)
-		VMULPS(mi(tmp, off), DT, DTU)
-		Y := a.vec()
-		VXORPS(Y, Y, Y)
+		VMULPS(mi(tmp, off), DT, DT)
+		VMOVUPS(DT, m(pp, vb))
+		MOVQ(m(A, fZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("pre_nogate"))
+		Zv := a.vec()
+		VMOVUPS(mi(tmp, off), Zv)
+		S := a.sigmoid(Zv)
+		VMULPS(Zv, S, S)
+		VMOVUPS(S, m(pp, 2*vb))
+		Label("pre_nogate")
+		ADDQ(U32(vb), off)
+		ADDQ(U32(3*vb), pp)
+		CMPQ(off, end)
+		JL(LabelRef("pre_loop"))
+	}
+
+	// Pass 2: the recurrence, group by group.
+	off, ph, pat, pp := GP64(), GP64(), GP64(), GP64()
+	XORQ(off, off)
+	MOVQ(m(A, fH), ph)
+	MOVQ(m(A, fAt), pat)
+	MOVQ(m(A, fPre), pp)
+	Label("g_loop")
+	{
+		tmp := GP64()
+		DT, DTU := a.vec(), a.vec()
+		VMOVUPS(m(pp, 0), DT)
+		VMOVUPS(m(pp, vb), DTU)
+		Ys := []VecVirtual{a.vec(), a.vec()}
+		VXORPS(Ys[0], Ys[0], Ys[0])
+		VXORPS(Ys[1], Ys[1], Ys[1])
 		pbm, pcm, ncnt := GP64(), GP64(), GP64()
 		MOVQ(m(A, fBm), pbm)
 		MOVQ(m(A, fCm), pcm)
-		MOVQ(m(A, fN), ncnt)
-		Label("n_loop")
-		{
-			E := a.vec()
-			VMULPS(m(pat, 0), DT, E)
-			P := a.exp(E)
-			HB := a.vec()
-			VBROADCASTSS(m(pbm, 0), HB)
-			VMULPS(DTU, HB, HB)
-			VFMADD231PS(m(ph, 0), P, HB) // h = Ā·h + Δ·B·u
-			VMOVUPS(HB, m(ph, 0))
-			C := a.vec()
-			VBROADCASTSS(m(pcm, 0), C)
-			VFMADD231PS(C, HB, Y) // y += C·h
-			ADDQ(U32(vb), ph)
-			ADDQ(U32(vb), pat)
-			ADDQ(U32(4), pbm)
-			ADDQ(U32(4), pcm)
-			DECQ(ncnt)
-			JNZ(LabelRef("n_loop"))
-		}
+		nLoop("n", m(A, fN), ncnt, func(u int) {
+			E := make([]VecVirtual, u)
+			for k := range E {
+				E[k] = a.vec()
+				VMULPS(m(pat, k*vb), DT, E[k])
+			}
+			P := a.expN(E)
+			for k := range P {
+				HB := a.vec()
+				VBROADCASTSS(m(pbm, 4*k), HB)
+				VMULPS(DTU, HB, HB)
+				VFMADD231PS(m(ph, k*vb), P[k], HB) // h = Ā·h + Δ·B·u
+				VMOVUPS(HB, m(ph, k*vb))
+				C := a.vec()
+				VBROADCASTSS(m(pcm, 4*k), C)
+				VFMADD231PS(C, HB, Ys[k]) // y += C·h
+			}
+			ADDQ(U32(u*vb), ph)
+			ADDQ(U32(u*vb), pat)
+			ADDQ(U32(4*u), pbm)
+			ADDQ(U32(4*u), pcm)
+		})
+		Y := Ys[0]
+		VADDPS(Ys[1], Y, Y)
 		Uv := a.vec()
 		MOVQ(m(A, fU), tmp)
 		VMOVUPS(mi(tmp, off), Uv)
@@ -299,17 +362,12 @@ func (a *isa) forward() {
 		MOVQ(m(A, fZ), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("nogate"))
-		{
-			Zv := a.vec()
-			VMOVUPS(mi(tmp, off), Zv)
-			S := a.sigmoid(Zv)
-			VMULPS(Zv, S, S)
-			VMULPS(S, Y, Y) // y·silu(z)
-		}
+		VMULPS(m(pp, 2*vb), Y, Y) // y·silu(z)
 		Label("nogate")
 		MOVQ(m(A, fY), tmp)
 		VMOVUPS(Y, mi(tmp, off))
 		ADDQ(U32(vb), off)
+		ADDQ(U32(3*vb), pp)
 		MOVQ(m(A, fGroups), tmp)
 		SHLQ(U8(log2(vb)), tmp)
 		CMPQ(off, tmp)
@@ -376,6 +434,16 @@ const (
 	bGoff
 )
 
+// Per time step of the chunk, dts holds 4 vectors: Δ, σ(delta+bias) (the
+// derivative of softplus), σ(z), and the ungated y.
+const (
+	dtsDT = iota
+	dtsSD
+	dtsSZ
+	dtsY
+	dtsN
+)
+
 func (a *isa) backward() {
 	TEXT("scanBwd"+a.name, NOSPLIT, "func(args *uint64)")
 	Pragma("noescape")
@@ -383,7 +451,6 @@ func (a *isa) backward() {
 	A := Load(Param("args"), GP64())
 	a.loadConsts()
 	vb := a.vb()
-	rs := GP64() // bytes per time row of hsda and pcb: N·2·vb
 	MOVQ(U32(0), m(A, bOff))
 	MOVQ(U32(0), m(A, bGoff))
 
@@ -405,15 +472,13 @@ func (a *isa) backward() {
 		DECQ(ncnt)
 		JNZ(LabelRef("h0_loop"))
 	}
-	// 2. Recompute Δ, Ā and h over the chunk.
-	MOVQ(U32(0), m(A, bT))
-	Label("rc_t")
+	// 2. Per step, independent across steps: Δ, σ(delta+bias), σ(z).
 	{
-		t, ro, off, tmp := GP64(), GP64(), GP64(), GP64()
-		MOVQ(m(A, bT), t)
-		CMPQ(t, m(A, bSteps))
-		JGE(LabelRef("rc_done"))
+		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		XORQ(t, t)
 		MOVQ(m(A, bOff), off)
+		MOVQ(m(A, bDts), pd)
+		Label("pre_t")
 		MOVQ(t, ro)
 		IMULQ(m(A, bLdd), ro)
 		ADDQ(off, ro)
@@ -423,15 +488,46 @@ func (a *isa) backward() {
 		MOVQ(m(A, bBias), tmp)
 		VADDPS(mi(tmp, off), X, X)
 		DT := a.softplus(X)
-		MOVQ(t, tmp)
-		SHLQ(U8(log2(vb)), tmp)
-		ADDQ(m(A, bDts), tmp)
-		VMOVUPS(DT, m(tmp, 0))
-		DTU := a.vec()
+		VMOVUPS(DT, m(pd, dtsDT*vb))
+		SD := a.sigmoid(X)
+		VMOVUPS(SD, m(pd, dtsSD*vb))
+		MOVQ(m(A, bZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("pre_nogate"))
+		Zv := a.vec()
+		VMOVUPS(mi(tmp, ro), Zv)
+		SZ := a.sigmoid(Zv)
+		VMOVUPS(SZ, m(pd, dtsSZ*vb))
+		Label("pre_nogate")
+		ADDQ(U32(dtsN*vb), pd)
+		INCQ(t)
+		CMPQ(t, m(A, bSteps))
+		JL(LabelRef("pre_t"))
+	}
+	// 3. Recompute Ā, h and the ungated y over the chunk.
+	MOVQ(U32(0), m(A, bT))
+	Label("rc_t")
+	{
+		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		rs := GP64() // bytes per time row of hsda and pcb: N·2·vb
+		MOVQ(m(A, bT), t)
+		CMPQ(t, m(A, bSteps))
+		JGE(LabelRef("rc_done"))
+		MOVQ(m(A, bOff), off)
+		MOVQ(t, ro)
+		IMULQ(m(A, bLdd), ro)
+		ADDQ(off, ro)
+		MOVQ(t, pd)
+		IMUL3Q(U32(dtsN*vb), pd, pd)
+		ADDQ(m(A, bDts), pd)
+		DT, DTU := a.vec(), a.vec()
+		VMOVUPS(m(pd, dtsDT*vb), DT)
 		MOVQ(m(A, bU), tmp)
 		VMULPS(mi(tmp, ro), DT, DTU)
-		// pointers
-		prev, cur, pat, pbm, ncnt := GP64(), GP64(), GP64(), GP64(), GP64()
+		Ys := []VecVirtual{a.vec(), a.vec()}
+		VXORPS(Ys[0], Ys[0], Ys[0])
+		VXORPS(Ys[1], Ys[1], Ys[1])
+		prev, cur, pat, pbm, pcm, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
 		MOVQ(m(A, bN), rs)
 		SHLQ(U8(log2(2*vb)), rs)
 		MOVQ(t, prev)
@@ -441,8 +537,9 @@ func (a *isa) backward() {
 		MOVQ(m(A, bReset), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("rc_noreset"))
-		MOVBLZX(mi(tmp, t), ro.As32())
-		TESTL(ro.As32(), ro.As32())
+		rb := GP32()
+		MOVBLZX(mi(tmp, t), rb)
+		TESTL(rb, rb)
 		JZ(LabelRef("rc_noreset"))
 		MOVQ(m(A, bZero), prev)
 		Label("rc_noreset")
@@ -450,35 +547,50 @@ func (a *isa) backward() {
 		ADDQ(m(A, bGoff), pat)
 		MOVQ(t, pbm)
 		IMULQ(m(A, bLdbn), pbm)
+		MOVQ(pbm, pcm)
 		ADDQ(m(A, bBm), pbm)
-		MOVQ(m(A, bN), ncnt)
-		Label("rc_n")
-		{
-			E := a.vec()
-			VMULPS(m(pat, 0), DT, E)
-			P := a.exp(E)
-			VMOVUPS(P, m(cur, vb)) // Ā[t]
-			HB := a.vec()
-			VBROADCASTSS(m(pbm, 0), HB)
-			VMULPS(DTU, HB, HB)
-			VFMADD231PS(m(prev, 0), P, HB)
-			VMOVUPS(HB, m(cur, 0)) // h[t]
-			ADDQ(U32(2*vb), prev)
-			ADDQ(U32(2*vb), cur)
-			ADDQ(U32(3*vb), pat)
-			ADDQ(U32(4), pbm)
-			DECQ(ncnt)
-			JNZ(LabelRef("rc_n"))
-		}
+		ADDQ(m(A, bCm), pcm)
+		nLoop("rc_n", m(A, bN), ncnt, func(u int) {
+			E := make([]VecVirtual, u)
+			for k := range E {
+				E[k] = a.vec()
+				VMULPS(m(pat, 3*vb*k), DT, E[k])
+			}
+			P := a.expN(E)
+			for k := range P {
+				VMOVUPS(P[k], m(cur, 2*vb*k+vb)) // Ā[t]
+				HB := a.vec()
+				VBROADCASTSS(m(pbm, 4*k), HB)
+				VMULPS(DTU, HB, HB)
+				VFMADD231PS(m(prev, 2*vb*k), P[k], HB)
+				VMOVUPS(HB, m(cur, 2*vb*k)) // h[t]
+				C := a.vec()
+				VBROADCASTSS(m(pcm, 4*k), C)
+				VFMADD231PS(C, HB, Ys[k])
+			}
+			ADDQ(U32(2*vb*u), prev)
+			ADDQ(U32(2*vb*u), cur)
+			ADDQ(U32(3*vb*u), pat)
+			ADDQ(U32(4*u), pbm)
+			ADDQ(U32(4*u), pcm)
+		})
+		VADDPS(Ys[1], Ys[0], Ys[0])
+		MOVQ(m(A, bU), tmp)
+		Uv := a.vec()
+		VMOVUPS(mi(tmp, ro), Uv)
+		MOVQ(m(A, bSkip), tmp)
+		VFMADD231PS(mi(tmp, off), Uv, Ys[0])
+		VMOVUPS(Ys[0], m(pd, dtsY*vb))
 		INCQ(m(A, bT))
 		JMP(LabelRef("rc_t"))
 	}
 	Label("rc_done")
 
-	// 3. Adjoint recurrence, t from steps−1 down to 0.
+	// 4. Adjoint recurrence, t from steps−1 down to 0.
 	Label("bw_t")
 	{
-		t, ro, off, tmp := GP64(), GP64(), GP64(), GP64()
+		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		rs := GP64()
 		MOVQ(m(A, bT), t)
 		TESTQ(t, t)
 		JZ(LabelRef("bw_done"))
@@ -489,57 +601,33 @@ func (a *isa) backward() {
 		IMULQ(m(A, bLdd), ro)
 		ADDQ(off, ro)
 		MOVQ(ro, m(A, bRo))
+		MOVQ(t, pd)
+		IMUL3Q(U32(dtsN*vb), pd, pd)
+		ADDQ(m(A, bDts), pd)
 		GY, U, DT := a.vec(), a.vec(), a.vec()
 		MOVQ(m(A, bDY), tmp)
 		VMOVUPS(mi(tmp, ro), GY)
 		MOVQ(m(A, bU), tmp)
 		VMOVUPS(mi(tmp, ro), U)
-		MOVQ(t, tmp)
-		SHLQ(U8(log2(vb)), tmp)
-		ADDQ(m(A, bDts), tmp)
-		VMOVUPS(m(tmp, 0), DT)
-		MOVQ(m(A, bN), rs)
-		SHLQ(U8(log2(2*vb)), rs)
-		// Gate: recompute the ungated y for dZ, then gy·silu(z).
+		VMOVUPS(m(pd, dtsDT*vb), DT)
+		// Gate: dz = gy·y·σ·(1 + z·(1−σ)), then gy·silu(z).
 		MOVQ(m(A, bZ), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("bw_nogate"))
 		{
-			Zv := a.vec()
+			Zv, S := a.vec(), a.vec()
 			VMOVUPS(mi(tmp, ro), Zv)
-			Y := a.vec()
-			VXORPS(Y, Y, Y)
-			pcur, pcm, ncnt := GP64(), GP64(), GP64()
-			MOVQ(t, pcur)
-			INCQ(pcur)
-			IMULQ(rs, pcur)
-			ADDQ(m(A, bHsda), pcur)
-			MOVQ(t, pcm)
-			IMULQ(m(A, bLdbn), pcm)
-			ADDQ(m(A, bCm), pcm)
-			MOVQ(m(A, bN), ncnt)
-			Label("y_n")
-			C := a.vec()
-			VBROADCASTSS(m(pcm, 0), C)
-			VFMADD231PS(m(pcur, 0), C, Y)
-			ADDQ(U32(2*vb), pcur)
-			ADDQ(U32(4), pcm)
-			DECQ(ncnt)
-			JNZ(LabelRef("y_n"))
-			MOVQ(m(A, bSkip), tmp)
-			VFMADD231PS(mi(tmp, off), U, Y)
-			S := a.sigmoid(Zv)
+			VMOVUPS(m(pd, dtsSZ*vb), S)
 			MOVQ(m(A, bDZ), tmp)
 			TESTQ(tmp, tmp)
 			JZ(LabelRef("bw_nodz"))
 			{
-				// dz = gy·y·σ·(1 + z·(1−σ))
 				T1 := a.vec()
 				VMOVUPS(a.mem("one"), T1)
 				VSUBPS(S, T1, T1)
 				VFMADD213PS(a.mem("one"), Zv, T1)
 				VMULPS(S, T1, T1)
-				VMULPS(Y, T1, T1)
+				VMULPS(m(pd, dtsY*vb), T1, T1)
 				VMULPS(GY, T1, T1)
 				VMOVUPS(T1, mi(tmp, ro))
 			}
@@ -558,11 +646,15 @@ func (a *isa) backward() {
 		}
 		DTU := a.vec()
 		VMULPS(U, DT, DTU)
-		S1, DDT := a.vec(), a.vec()
-		VXORPS(S1, S1, S1)
-		VXORPS(DDT, DDT, DDT)
+		S1s := []VecVirtual{a.vec(), a.vec()}
+		DDTs := []VecVirtual{a.vec(), a.vec()}
+		for _, r := range append(S1s, DDTs...) {
+			VXORPS(r, r, r)
+		}
 		{
 			cur, prev, pcb, pg, pbm, pcm, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+			MOVQ(m(A, bN), rs)
+			SHLQ(U8(log2(2*vb)), rs)
 			MOVQ(t, prev)
 			IMULQ(rs, prev)
 			MOVQ(prev, pcb)
@@ -584,47 +676,49 @@ func (a *isa) backward() {
 			MOVQ(pbm, pcm)
 			ADDQ(m(A, bBm), pbm)
 			ADDQ(m(A, bCm), pcm)
-			MOVQ(m(A, bN), ncnt)
-			Label("bw_n")
-			{
-				H, PC, DHN, PB, BB, CC, X, DA, DAC := a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec()
-				// dC partial: pc += gy·h[t]
-				VMOVUPS(m(cur, 0), H)
-				VMOVUPS(m(pcb, 0), PC)
-				VFMADD231PS(H, GY, PC)
-				VMOVUPS(PC, m(pcb, 0))
-				// dh = dh + gy·C
-				VBROADCASTSS(m(pcm, 0), CC)
-				VMOVUPS(m(pg, vb), DHN)
-				VFMADD231PS(CC, GY, DHN)
-				// dB partial: pb += dh·Δu
-				VMOVUPS(m(pcb, vb), PB)
-				VFMADD231PS(DHN, DTU, PB)
-				VMOVUPS(PB, m(pcb, vb))
-				// S1 += dh·B (for du and dΔ)
-				VBROADCASTSS(m(pbm, 0), BB)
-				VFMADD231PS(BB, DHN, S1)
-				// x = dh·Ā·h[t−1]; dΔ += x·A; dA += x·Δ
-				VMOVUPS(m(cur, vb), DA)
-				VMULPS(DA, DHN, X)
-				VMULPS(m(prev, 0), X, X)
-				VFMADD231PS(m(pg, 0), X, DDT)
-				VMOVUPS(m(pg, 2*vb), DAC)
-				VFMADD231PS(X, DT, DAC)
-				VMOVUPS(DAC, m(pg, 2*vb))
-				// dh[t−1] = dh·Ā
-				VMULPS(DA, DHN, DHN)
-				VMOVUPS(DHN, m(pg, vb))
-				ADDQ(U32(2*vb), cur)
-				ADDQ(U32(2*vb), prev)
-				ADDQ(U32(2*vb), pcb)
-				ADDQ(U32(3*vb), pg)
-				ADDQ(U32(4), pbm)
-				ADDQ(U32(4), pcm)
-				DECQ(ncnt)
-				JNZ(LabelRef("bw_n"))
-			}
+			nLoop("bw_n", m(A, bN), ncnt, func(u int) {
+				for k := 0; k < u; k++ {
+					H, PC, DHN, PB, BB, CC, X, DA, DAC := a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec()
+					c2, g3 := 2*vb*k, 3*vb*k
+					// dC partial: pc += gy·h[t]
+					VMOVUPS(m(cur, c2), H)
+					VMOVUPS(m(pcb, c2), PC)
+					VFMADD231PS(H, GY, PC)
+					VMOVUPS(PC, m(pcb, c2))
+					// dh = dh + gy·C
+					VBROADCASTSS(m(pcm, 4*k), CC)
+					VMOVUPS(m(pg, g3+vb), DHN)
+					VFMADD231PS(CC, GY, DHN)
+					// dB partial: pb += dh·Δu
+					VMOVUPS(m(pcb, c2+vb), PB)
+					VFMADD231PS(DHN, DTU, PB)
+					VMOVUPS(PB, m(pcb, c2+vb))
+					// S1 += dh·B (for du and dΔ)
+					VBROADCASTSS(m(pbm, 4*k), BB)
+					VFMADD231PS(BB, DHN, S1s[k])
+					// x = dh·Ā·h[t−1]; dΔ += x·A; dA += x·Δ
+					VMOVUPS(m(cur, c2+vb), DA)
+					VMULPS(DA, DHN, X)
+					VMULPS(m(prev, c2), X, X)
+					VFMADD231PS(m(pg, g3), X, DDTs[k])
+					VMOVUPS(m(pg, g3+2*vb), DAC)
+					VFMADD231PS(X, DT, DAC)
+					VMOVUPS(DAC, m(pg, g3+2*vb))
+					// dh[t−1] = dh·Ā
+					VMULPS(DA, DHN, DHN)
+					VMOVUPS(DHN, m(pg, g3+vb))
+				}
+				ADDQ(U32(2*vb*u), cur)
+				ADDQ(U32(2*vb*u), prev)
+				ADDQ(U32(2*vb*u), pcb)
+				ADDQ(U32(3*vb*u), pg)
+				ADDQ(U32(4*u), pbm)
+				ADDQ(U32(4*u), pcm)
+			})
 		}
+		S1, DDT := S1s[0], DDTs[0]
+		VADDPS(S1s[1], S1, S1)
+		VADDPS(DDTs[1], DDT, DDT)
 		// A reset at t: no gradient flows to h[t−1].
 		MOVQ(m(A, bReset), tmp)
 		TESTQ(tmp, tmp)
@@ -663,15 +757,8 @@ func (a *isa) backward() {
 		}
 		Label("bw_nodu")
 		// dΔraw = (u·S1 + Σ x·A)·σ(delta + bias)
-		MOVQ(m(A, bU), tmp)
-		VFMADD231PS(mi(tmp, ro), S1, DDT)
-		XD := a.vec()
-		MOVQ(m(A, bDelta), tmp)
-		VMOVUPS(mi(tmp, ro), XD)
-		MOVQ(m(A, bBias), tmp)
-		VADDPS(mi(tmp, off), XD, XD)
-		SG := a.sigmoid(XD)
-		VMULPS(SG, DDT, DDT)
+		VFMADD231PS(S1, U, DDT)
+		VMULPS(m(pd, dtsSD*vb), DDT, DDT)
 		{
 			p, V := GP64(), a.vec()
 			MOVQ(m(A, bGacc), p)
