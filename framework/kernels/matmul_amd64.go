@@ -13,24 +13,24 @@ var (
 	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 )
 
-var gemmAVX512 = &gemmKernel{name: "avx512", mr: 14, nr: 32,
-	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b, c *float32, ldc, rows, cols int, beta float32, add bool) {
+var gemmAVX512 = &gemmKernel{name: "avx512", mr: 14, nr: 32, inPlaceB: true,
+	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b *float32, bcs uintptr, c *float32, ldc, rows, cols int, beta float32, add bool) {
 		flags := 0
 		if add {
 			flags = 1
 		}
-		gemmKernelAVX512(kc, (*float32)(a), ars, acs, b, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
+		gemmKernelAVX512(kc, (*float32)(a), ars, acs, b, bcs, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
 	}}
 
 // gemmAVX512N16 is for narrow C (n ≤ 16: the model's x_proj and dt_proj
 // products), where 32-column tiles would leave half the lanes or more idle.
-var gemmAVX512N16 = &gemmKernel{name: "avx512n16", mr: 24, nr: 16,
-	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b, c *float32, ldc, rows, cols int, beta float32, add bool) {
+var gemmAVX512N16 = &gemmKernel{name: "avx512n16", mr: 24, nr: 16, inPlaceB: true,
+	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b *float32, bcs uintptr, c *float32, ldc, rows, cols int, beta float32, add bool) {
 		flags := 0
 		if add {
 			flags = 1
 		}
-		gemmKernelAVX512N16(kc, (*float32)(a), ars, acs, b, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
+		gemmKernelAVX512N16(kc, (*float32)(a), ars, acs, b, bcs, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
 	}}
 
 // gemmMaskAVX2 is 16 lanes on then 16 off: &gemmMaskAVX2[16-cols] selects
@@ -38,7 +38,7 @@ var gemmAVX512N16 = &gemmKernel{name: "avx512n16", mr: 24, nr: 16,
 var gemmMaskAVX2 = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
 
 var gemmAVX2 = &gemmKernel{name: "avx2", mr: 6, nr: 16,
-	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b, c *float32, ldc, rows, cols int, beta float32, add bool) {
+	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b *float32, bcs uintptr, c *float32, ldc, rows, cols int, beta float32, add bool) {
 		flags := 0
 		if add {
 			flags = 1

@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func gemmKernelAVX512(kc int, a *float32, ars uintptr, acs uintptr, b *float32, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
+// func gemmKernelAVX512(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·gemmKernelAVX512(SB), NOSPLIT, $0-80
+TEXT ·gemmKernelAVX512(SB), NOSPLIT, $0-88
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -45,10 +45,15 @@ TEXT ·gemmKernelAVX512(SB), NOSPLIT, $0-80
 	LEAQ   (DI)(DX*4), R8
 	ADDQ   DX, R8
 	MOVQ   b+32(FP), R9
+	MOVQ   bcs+40(FP), R10
+	MOVL   mask+72(FP), R11
+	KMOVW  R11, K1
+	SHRL   $0x10, R11
+	KMOVW  R11, K2
 
 loop:
-	VMOVUPS      (R9), Z28
-	VMOVUPS      64(R9), Z29
+	VMOVUPS.Z    (R9), K1, Z28
+	VMOVUPS.Z    64(R9), K2, Z29
 	VBROADCASTSS (CX), Z30
 	VFMADD231PS  Z28, Z30, Z0
 	VFMADD231PS  Z29, Z30, Z1
@@ -94,18 +99,14 @@ loop:
 	ADDQ         BX, CX
 	ADDQ         BX, DI
 	ADDQ         BX, R8
-	ADDQ         $0x80, R9
+	ADDQ         R10, R9
 	DECQ         AX
 	JNZ          loop
-	MOVQ         c+40(FP), AX
-	MOVQ         ldc+48(FP), CX
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         mr+56(FP), DX
-	MOVL         mask+64(FP), BX
-	KMOVW        BX, K1
-	SHRL         $0x10, BX
-	KMOVW        BX, K2
-	MOVQ         flags+72(FP), BX
+	MOVQ         mr+64(FP), DX
+	MOVQ         flags+80(FP), BX
 	TESTQ        $0x00000001, BX
 	JNZ          beta
 	VMOVUPS      Z0, K1, (AX)
@@ -178,7 +179,7 @@ loop:
 	JMP          done
 
 beta:
-	VBROADCASTSS beta+68(FP), Z30
+	VBROADCASTSS beta+76(FP), Z30
 	VMOVUPS.Z    (AX), K1, Z28
 	VFMADD231PS  Z28, Z30, Z0
 	VMOVUPS      Z0, K1, (AX)
@@ -307,9 +308,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func gemmKernelAVX512N16(kc int, a *float32, ars uintptr, acs uintptr, b *float32, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
+// func gemmKernelAVX512N16(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·gemmKernelAVX512N16(SB), NOSPLIT, $0-80
+TEXT ·gemmKernelAVX512N16(SB), NOSPLIT, $0-88
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -348,9 +349,14 @@ TEXT ·gemmKernelAVX512N16(SB), NOSPLIT, $0-80
 	LEAQ   (R9)(DX*4), R10
 	ADDQ   DX, R10
 	MOVQ   b+32(FP), R11
+	MOVQ   bcs+40(FP), R12
+	MOVL   mask+72(FP), R13
+	KMOVW  R13, K1
+	SHRL   $0x10, R13
+	KMOVW  R13, K2
 
 loop:
-	VMOVUPS          (R11), Z24
+	VMOVUPS.Z        (R11), K1, Z24
 	VFMADD231PS.BCST (CX), Z24, Z0
 	VFMADD231PS.BCST (CX)(DX*1), Z24, Z1
 	VFMADD231PS.BCST (CX)(DX*2), Z24, Z2
@@ -380,18 +386,14 @@ loop:
 	ADDQ             BX, R8
 	ADDQ             BX, R9
 	ADDQ             BX, R10
-	ADDQ             $0x40, R11
+	ADDQ             R12, R11
 	DECQ             AX
 	JNZ              loop
-	MOVQ             c+40(FP), AX
-	MOVQ             ldc+48(FP), CX
+	MOVQ             c+48(FP), AX
+	MOVQ             ldc+56(FP), CX
 	SHLQ             $0x02, CX
-	MOVQ             mr+56(FP), DX
-	MOVL             mask+64(FP), BX
-	KMOVW            BX, K1
-	SHRL             $0x10, BX
-	KMOVW            BX, K2
-	MOVQ             flags+72(FP), BX
+	MOVQ             mr+64(FP), DX
+	MOVQ             flags+80(FP), BX
 	TESTQ            $0x00000001, BX
 	JNZ              beta
 	VMOVUPS          Z0, K1, (AX)
@@ -490,7 +492,7 @@ loop:
 	JMP              done
 
 beta:
-	VBROADCASTSS beta+68(FP), Z25
+	VBROADCASTSS beta+76(FP), Z25
 	VMOVUPS.Z    (AX), K1, Z24
 	VFMADD231PS  Z24, Z25, Z0
 	VMOVUPS      Z0, K1, (AX)

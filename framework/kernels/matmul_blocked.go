@@ -32,11 +32,14 @@ const (
 type gemmKernel struct {
 	name   string
 	mr, nr int
+	// inPlaceB: the kernel reads B(p, j) at b + p·bcs + 4j under the column
+	// mask, so a row-major B needs no packing; else bcs is always 4·nr.
+	inPlaceB bool
 	// tile computes C[0:rows, cols] (= or +=beta·) Σ_p A(r,p)·B(p,j), where
-	// A(r, p) is at a + r·ars + p·acs bytes, b is packed (nr per p), c has
+	// A(r, p) is at a + r·ars + p·acs bytes, B(p, j) at b + p·bcs + 4j, c has
 	// row stride ldc, and columns ≥ cols are left alone. add selects
 	// c = acc + beta·c over c = acc.
-	tile func(kc int, a unsafe.Pointer, ars, acs uintptr, b, c *float32, ldc, rows, cols int, beta float32, add bool)
+	tile func(kc int, a unsafe.Pointer, ars, acs uintptr, b *float32, bcs uintptr, c *float32, ldc, rows, cols int, beta float32, add bool)
 }
 
 // gemmBuf holds one worker's packing buffers (and t, the transposed C of
@@ -87,7 +90,14 @@ func gemmWorker(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []float
 	defer gemmPool.Put(buf)
 	kcMax := min(k, gemmKC)
 	ncMax := min(j1-j0, gemmNC)
-	buf.grow(mr*kcMax, ((ncMax+nr-1)/nr)*nr*kcMax)
+	// B is read in place when the kernel can and B is row-major: each
+	// kernel call streams kc rows of nr floats from L2 either way.
+	inPlaceB := kern.inPlaceB && !transB
+	nb := ((ncMax + nr - 1) / nr) * nr * kcMax
+	if inPlaceB {
+		nb = 0
+	}
+	buf.grow(mr*kcMax, nb)
 	// A is read in place (no packing) when it is not transposed and its
 	// rows are short enough not to alias in L1, or when one B sliver covers
 	// all the worker's columns (each A sliver is then read once).
@@ -96,8 +106,11 @@ func gemmWorker(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []float
 		nc := min(gemmNC, j1-jc)
 		for pc := 0; pc < k; pc += gemmKC {
 			kc := min(gemmKC, k-pc)
-			bp := buf.b[:((nc+nr-1)/nr)*nr*kc]
-			gemmPackB(bp, transB, b, n, k, pc, kc, jc, nc, nr)
+			var bp []float32
+			if !inPlaceB {
+				bp = buf.b[:((nc+nr-1)/nr)*nr*kc]
+				gemmPackB(bp, transB, b, n, k, pc, kc, jc, nc, nr)
+			}
 			bet, add := beta, beta != 0
 			if pc > 0 {
 				bet, add = 1, true
@@ -119,7 +132,12 @@ func gemmWorker(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []float
 					ars, acs = 4, uintptr(4*mr)
 				}
 				for jr := 0; jr < nc; jr += nr {
-					kern.tile(kc, ap, ars, acs, &bp[jr*kc], &c[ir*n+jc+jr], n, rows, min(nr, nc-jr), bet, add)
+					cols := min(nr, nc-jr)
+					if inPlaceB {
+						kern.tile(kc, ap, ars, acs, &b[pc*n+jc+jr], uintptr(4*n), &c[ir*n+jc+jr], n, rows, cols, bet, add)
+					} else {
+						kern.tile(kc, ap, ars, acs, &bp[jr*kc], uintptr(4*nr), &c[ir*n+jc+jr], n, rows, cols, bet, add)
+					}
 				}
 			}
 		}

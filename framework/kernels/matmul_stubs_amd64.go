@@ -7,12 +7,12 @@ package kernels
 // gemmKernelAVX512 computes one 14×32 tile: see gemm_asm.go.
 //
 //go:noescape
-func gemmKernelAVX512(kc int, a *float32, ars uintptr, acs uintptr, b *float32, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
+func gemmKernelAVX512(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
 
 // gemmKernelAVX512N16 computes one 24×16 tile: see gemm_asm.go.
 //
 //go:noescape
-func gemmKernelAVX512N16(kc int, a *float32, ars uintptr, acs uintptr, b *float32, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
+func gemmKernelAVX512N16(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
 
 // gemmKernelAVX2 computes one 6×16 tile: see gemm_asm.go. mask points
 // to 16 int32 lane masks (-1: store the column).

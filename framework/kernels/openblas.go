@@ -19,7 +19,8 @@ import (
 // OPENBLAS_CORETYPE is set to SkylakeX unless the environment already sets
 // it: OpenBLAS builds that predate the CPU (Debian 12's 0.3.21 on Zen 4
 // and Zen 5) otherwise fall back to their AVX2 Haswell kernels, at half
-// the speed. Its thread count follows Threads() (openblas_set_num_threads
+// the speed. OPENBLAS_THREAD_TIMEOUT is set to 4 unless set (see below).
+// Its thread count follows Threads() (openblas_set_num_threads
 // before each call when it changed), so its threads and the Go workers are
 // never both busy: MatMul blocks the calling goroutine while OpenBLAS runs.
 
@@ -55,6 +56,12 @@ func loadOpenBLAS() error {
 			if _, ok := os.LookupEnv("OPENBLAS_CORETYPE"); !ok {
 				os.Setenv("OPENBLAS_CORETYPE", "SkylakeX")
 			}
+		}
+		if _, ok := os.LookupEnv("OPENBLAS_THREAD_TIMEOUT"); !ok {
+			// Idle OpenBLAS threads spin 2^28 cycles (about 0.1 s of a core)
+			// after each call before they sleep, taking a core from the Go
+			// workers of the kernels that follow; 2^4 makes them sleep at once.
+			os.Setenv("OPENBLAS_THREAD_TIMEOUT", "4")
 		}
 		libs := openblasLibs
 		if p := os.Getenv("MAMBAKIT_CBLAS"); p != "" {

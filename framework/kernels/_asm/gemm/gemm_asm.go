@@ -15,7 +15,10 @@
 // for rows r < mr and the columns j selected by mask. A(r, p) is read at
 // a + r·ars + p·acs bytes, so one kernel reads both a packed sliver
 // (ars = 4, acs = 4·MR) and a row-major matrix in place (ars = 4·lda,
-// acs = 4). B is packed: NR consecutive floats per step p.
+// acs = 4, or ars = 4, acs = 4·lda for a transposed one). B(p, j) is read
+// at b + p·bcs + 4j: packed (bcs = 4·NR) or in place (bcs = 4·ldb); the
+// AVX-512 kernels load it under the column mask, so in place they never
+// read past column mask's last. The AVX2 kernel reads B packed only.
 package main
 
 import (
@@ -80,7 +83,7 @@ func avx512() {
 }
 
 func avx512Kernel(name string, mr, nv int, bcst bool) {
-	TEXT(name, NOSPLIT, "func(kc int, a *float32, ars, acs uintptr, b *float32, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)")
+	TEXT(name, NOSPLIT, "func(kc int, a *float32, ars, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s computes one %d×%d tile: see gemm_asm.go.", name, mr, 16*nv))
 	acc := make([][]reg.VecVirtual, mr)
@@ -94,12 +97,22 @@ func avx512Kernel(name string, mr, nv int, bcst bool) {
 	kc := Load(Param("kc"), GP64())
 	base, L, L3, acs := setupA(mr)
 	bp := Load(Param("b"), GP64())
+	bcs := Load(Param("bcs"), GP64())
 	bv := []reg.VecVirtual{ZMM(), ZMM()}
 	bc := []reg.VecVirtual{ZMM(), ZMM()}
+	// Column masks: B is loaded with them (so B may be read in place up
+	// to its last column) and C stored with them.
+	m := GP32()
+	Load(Param("mask"), m)
+	k1, k2 := K(), K()
+	KMOVW(m, k1)
+	SHRL(Imm(16), m)
+	KMOVW(m, k2)
+	ks := []reg.Register{k1, k2}
 
 	Label("loop")
 	for j := 0; j < nv; j++ {
-		VMOVUPS(Mem{Base: bp, Disp: 64 * j}, bv[j])
+		VMOVUPS_Z(Mem{Base: bp, Disp: 64 * j}, ks[j], bv[j])
 	}
 	for r := 0; r < mr; r++ {
 		if bcst {
@@ -117,7 +130,7 @@ func avx512Kernel(name string, mr, nv int, bcst bool) {
 	for _, p := range base {
 		ADDQ(acs, p)
 	}
-	ADDQ(Imm(uint64(64*nv)), bp)
+	ADDQ(bcs, bp)
 	DECQ(kc)
 	JNZ(LabelRef("loop"))
 
@@ -126,13 +139,6 @@ func avx512Kernel(name string, mr, nv int, bcst bool) {
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(Imm(2), ldc)
 	rows := Load(Param("mr"), GP64())
-	m := GP32()
-	Load(Param("mask"), m)
-	k1, k2 := K(), K()
-	KMOVW(m, k1)
-	SHRL(Imm(16), m)
-	KMOVW(m, k2)
-	ks := []reg.Register{k1, k2}
 	flags := Load(Param("flags"), GP64())
 	TESTQ(U32(1), flags)
 	JNZ(LabelRef("beta"))
