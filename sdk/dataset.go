@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // On-disk dataset format, version 1 (docs/protocol.md, "Dataset format").
@@ -144,7 +145,9 @@ func oldName(out string) string {
 }
 
 // checkReplaceable reports whether a dataset may be written at dir: it does
-// not exist, is an empty directory, or holds a dataset.
+// not exist, is an empty directory, or holds a dataset and nothing else
+// (the files its dataset.json names, and hidden .mambakit-* files the host
+// keeps there), so that replacing it deletes no one's other files.
 func checkReplaceable(dir string) error {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -156,15 +159,29 @@ func checkReplaceable(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("sdk: dataset: output %s exists and is not a directory", dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, DatasetManifest)); err == nil {
-		return nil
-	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("sdk: dataset: %w", err)
 	}
-	if len(ents) > 0 {
-		return fmt.Errorf("sdk: dataset: output %s is a non-empty directory without %s; refusing to replace it", dir, DatasetManifest)
+	if len(ents) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	if data, err := os.ReadFile(filepath.Join(dir, DatasetManifest)); err == nil {
+		if mf, err := parseManifest(data); err == nil {
+			known[DatasetManifest] = true
+			for _, f := range append([]string{mf.Train.File, mf.Train.DocsFile, mf.Valid.File, mf.Valid.DocsFile}, mf.Artifacts...) {
+				known[f] = true
+			}
+		}
+	}
+	if !known[DatasetManifest] {
+		return fmt.Errorf("sdk: dataset: output %s is a non-empty directory without a valid %s; refusing to replace it", dir, DatasetManifest)
+	}
+	for _, e := range ents {
+		if !known[e.Name()] && !strings.HasPrefix(e.Name(), ".mambakit-") {
+			return fmt.Errorf("sdk: dataset: output %s holds a dataset and also %s; refusing to replace it (move that file, or choose another -o)", dir, e.Name())
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -181,6 +182,17 @@ func TestDatasetWriterErrors(t *testing.T) {
 	}
 	if _, err := NewDatasetWriter(PrepareRequest{OutDir: dir, ValidFraction: 0.1}); err == nil {
 		t.Error("writing over a non-empty non-dataset directory: no error")
+	}
+	// A dataset with a stranger in it is not replaced either.
+	ds := filepath.Join(dir, "ds")
+	writeDataset(t, PrepareRequest{OutDir: ds, ValidFraction: 0.5}, []Tokens{{1, 2}})
+	os.WriteFile(filepath.Join(ds, ".mambakit-prepare-key"), []byte("k"), 0o644)
+	if _, err := NewDatasetWriter(PrepareRequest{OutDir: ds, ValidFraction: 0.1}); err != nil {
+		t.Errorf("dataset with the host's key file: %v", err)
+	}
+	os.WriteFile(filepath.Join(ds, "notes.md"), []byte("mine"), 0o644)
+	if _, err := NewDatasetWriter(PrepareRequest{OutDir: ds, ValidFraction: 0.1}); err == nil || !strings.Contains(err.Error(), "also notes.md") {
+		t.Errorf("dataset with another file: %v", err)
 	}
 	if _, err := NewDatasetWriter(PrepareRequest{OutDir: filepath.Join(dir, "x"), ValidFraction: 0}); err == nil {
 		t.Error("valid fraction 0: no error")
