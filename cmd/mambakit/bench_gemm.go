@@ -40,6 +40,7 @@ func gemmShapes(M, D, N, V int) []gemmShape {
 		{"TN", D, Din, M, "out_proj, weight gradient"},
 		{"TN", N, Din, M, "x_proj B and C, weight gradient"},
 		{"TN", Din, R, M, "dt_proj, weight gradient"},
+		{"NN", 8192, 256, 1024, "issue 5's reference product"},
 	}
 }
 

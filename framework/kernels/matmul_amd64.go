@@ -3,6 +3,8 @@
 package kernels
 
 import (
+	"os"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -11,7 +13,21 @@ import (
 var (
 	useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	// pickAVX512: the Go backend runs the AVX-512 kernels, unless
+	// MAMBAKIT_KERNEL (a comma-separated list, as for the scan) names avx2
+	// and not avx512.
+	pickAVX512 = useAVX512 && !(kernelEnv("avx2") && !kernelEnv("avx512"))
 )
+
+// kernelEnv reports whether MAMBAKIT_KERNEL lists name.
+func kernelEnv(name string) bool {
+	for _, f := range strings.Split(os.Getenv("MAMBAKIT_KERNEL"), ",") {
+		if strings.TrimSpace(f) == name {
+			return true
+		}
+	}
+	return false
+}
 
 var gemmAVX512 = &gemmKernel{name: "avx512", mr: 14, nr: 32, inPlaceB: true,
 	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b *float32, bcs uintptr, c *float32, ldc, rows, cols int, beta float32, add bool) {
@@ -65,9 +81,9 @@ func gemmKernels() []*gemmKernel {
 // assembly.
 func gemmPick(n int) *gemmKernel {
 	switch {
-	case useAVX512 && n <= 16:
+	case pickAVX512 && n <= 16:
 		return gemmAVX512N16
-	case useAVX512:
+	case pickAVX512:
 		return gemmAVX512
 	case useAVX2:
 		return gemmAVX2
