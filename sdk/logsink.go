@@ -78,7 +78,11 @@ func (s *logSink) line(stream string, b []byte) {
 		return
 	}
 	level, msg, attrs := parseLogLine(b)
-	if stream != "go-plugin" {
+	if stream == "go-plugin" {
+		// go-plugin's own lines ("plugin process exited" at error level)
+		// repeat what Open's errors already say in one line.
+		level = min(level, slog.LevelDebug)
+	} else {
 		s.mu.Lock()
 		raw := attrs == nil
 		if raw && (bytes.HasPrefix(b, []byte("panic: ")) || bytes.HasPrefix(b, []byte("fatal error: "))) {
