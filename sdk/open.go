@@ -121,7 +121,7 @@ func (p *Plugin) startError(err error) error {
 		return fmt.Errorf("plugin %q (%s) is not a mambakit plugin: its first output line was not a go-plugin handshake%s",
 			p.name, p.cmd.Path, p.logs.suffix())
 	}
-	if p.waitExit(time.Second) {
+	if p.waitExit(5 * time.Second) {
 		return &CrashError{Plugin: p.name, Path: p.cmd.Path, Method: "start", Status: p.status(), Last: p.logs.last()}
 	}
 	return fmt.Errorf("plugin %q (%s): %s%s", p.name, p.cmd.Path, oneLine(msg), p.logs.suffix())
@@ -191,7 +191,7 @@ func (c *crashAware) check(method string, err error) error {
 	lost := errors.As(err, &re) && re.Code == "Unavailable"
 	wait := time.Duration(0)
 	if lost {
-		wait = 2 * time.Second // the connection can break before Wait returns
+		wait = 5 * time.Second // the connection can break well before Wait returns
 	}
 	if c.p.client.Exited() || (lost && c.p.waitExit(wait)) {
 		return &CrashError{Plugin: c.p.name, Path: c.p.cmd.Path, Method: method, Status: c.p.status(), Last: tail(c.p.logs.last(), 5)}

@@ -38,7 +38,7 @@ func TestKillDuringPrepare(t *testing.T) {
 	}()
 	select {
 	case <-hanging:
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("plugin never started writing")
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(out), ".ds.partial")); err != nil {
@@ -81,11 +81,11 @@ func TestPluginDiesWithHost(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("plugin %d still running 5 s after its host was killed", pid)
+			t.Fatalf("plugin %d still running 15 s after its host was killed", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -120,9 +120,17 @@ func TestCancelPrepare(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error = %v, want context.Canceled", err)
 	}
-	time.Sleep(100 * time.Millisecond) // the plugin's Abort runs after the call returns
-	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 0 {
-		t.Errorf("left behind: %v", ents)
+	// The plugin's Abort may still be running when the call returns.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ents, _ := os.ReadDir(filepath.Dir(out))
+		if len(ents) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("left behind: %v", ents)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

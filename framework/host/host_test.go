@@ -196,7 +196,7 @@ func TestStartAndCall(t *testing.T) {
 	if _, _, err := p.Prepare(ctx, sdk.PrepareRequest{Inputs: []string{in}, OutDir: filepath.Join(t.TempDir(), "ds"), ValidFraction: 0.5}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !(rec.has("INFO preparing plugin=echo") && rec.has("hello on stdout") && rec.has(`"@message": 5`)) {
 		if time.Now().After(deadline) {
 			t.Fatalf("plugin log lines missing from the host log:\n%s", strings.Join(rec.lines, "\n"))
