@@ -131,7 +131,7 @@ func benchScan(args []string, stdout io.Writer) error {
 	L := fs.Int("seq-len", 2048, "sequence length L")
 	D := fs.Int("d-inner", 512, "channels D (d_inner)")
 	N := fs.Int("d-state", 16, "state size N")
-	reps := fs.Int("reps", 3, "timed repetitions of the fused kernel (median reported)")
+	reps := fs.Int("reps", 3, "timed repetitions of each implementation (median reported)")
 	noRef := fs.Bool("no-ref", false, "skip the reference (it allocates 4 tensors of B·L·D·N)")
 	threads := fs.Int("threads", 0, "threads (0: all cores)")
 	if err := fs.Parse(args); err != nil {
@@ -180,9 +180,26 @@ func benchScan(args []string, stdout io.Writer) error {
 		}
 		return ts[len(ts)/2] * 1e9 / elems
 	}
-	fwd := median(s.Forward)
-	bwd := median(func() { s.Backward(g) })
-	fmt.Fprintf(stdout, "fused      forward %8.3f ns/elem   backward %8.3f ns/elem\n", fwd, bwd)
+	// One line per implementation this CPU runs (kernels.ScanImpls:
+	// fused Go, then AVX2, AVX-512), the materializing reference last.
+	type timing struct {
+		name     string
+		fwd, bwd float64
+	}
+	var ts []timing
+	for _, name := range kernels.ScanImpls() {
+		if name == "generic" {
+			continue
+		}
+		fwd := median(func() { s.ForwardImpl(name) })
+		bwd := median(func() { s.BackwardImpl(name, g) })
+		ts = append(ts, timing{name, fwd, bwd})
+		def := ""
+		if name == kernels.ScanImpl() {
+			def = "   (default)"
+		}
+		fmt.Fprintf(stdout, "%-10s forward %8.3f ns/elem   backward %8.3f ns/elem%s\n", name, fwd, bwd, def)
+	}
 	if *noRef {
 		return nil
 	}
@@ -193,6 +210,8 @@ func benchScan(args []string, stdout io.Writer) error {
 	s.BackwardRef(g)
 	rb := time.Since(t0).Seconds() * 1e9 / elems
 	fmt.Fprintf(stdout, "reference  forward %8.3f ns/elem   backward %8.3f ns/elem   (materializes B·L·D·N; one run)\n", rf, rb)
-	fmt.Fprintf(stdout, "speedup    forward %8.2fx          backward %8.2fx\n", rf/fwd, rb/bwd)
+	for _, t := range ts {
+		fmt.Fprintf(stdout, "%-10s speedup over the reference: forward %8.2fx   backward %8.2fx\n", t.name, rf/t.fwd, rb/t.bwd)
+	}
 	return nil
 }
