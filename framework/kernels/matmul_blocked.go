@@ -173,12 +173,33 @@ func gemmPackA(dst []float32, transA bool, a []float32, m, k, ir, rows, pc, kc, 
 		}
 		return
 	}
+	if rows == 14 && mr == 14 {
+		gemmPackA14(dst, a[ir*k+pc:], k, kc)
+		return
+	}
 	for r := 0; r < rows; r++ {
 		row := a[(ir+r)*k+pc : (ir+r)*k+pc+kc]
 		d := dst[r:]
 		for p, v := range row {
 			d[p*mr] = v
 		}
+	}
+}
+
+// gemmPackA14 packs 14 rows of a (row stride lda) by kc columns: the 14
+// values of each column are written together (one 56-byte run per step).
+func gemmPackA14(dst, a []float32, lda, kc int) {
+	r0, r1, r2, r3 := a[:kc], a[lda:lda+kc], a[2*lda:2*lda+kc], a[3*lda:3*lda+kc]
+	r4, r5, r6, r7 := a[4*lda:4*lda+kc], a[5*lda:5*lda+kc], a[6*lda:6*lda+kc], a[7*lda:7*lda+kc]
+	r8, r9, r10, r11 := a[8*lda:8*lda+kc], a[9*lda:9*lda+kc], a[10*lda:10*lda+kc], a[11*lda:11*lda+kc]
+	r12, r13 := a[12*lda:12*lda+kc], a[13*lda:13*lda+kc]
+	dst = dst[:14*kc]
+	for p := range r0 {
+		d := (*[14]float32)(dst[14*p:])
+		d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+		d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
+		d[8], d[9], d[10], d[11] = r8[p], r9[p], r10[p], r11[p]
+		d[12], d[13] = r12[p], r13[p]
 	}
 }
 
