@@ -18,7 +18,8 @@ import (
 // same indices and the dataset the same split.
 //
 // Errors name the path: a path that does not exist, a directory with no
-// matching file, or no inputs at all.
+// matching file, or no inputs at all. Symbolic links to files are taken;
+// links to directories inside a directory are not followed.
 func InputFiles(inputs []string, suffixes []string) ([]string, error) {
 	if len(inputs) == 0 {
 		return nil, errors.New("no input files given")
@@ -44,7 +45,14 @@ func InputFiles(inputs []string, suffixes []string) ([]string, error) {
 				}
 				return nil
 			}
-			if d.Type().IsRegular() && matchSuffix(d.Name(), suffixes) {
+			regular := d.Type().IsRegular()
+			if d.Type()&fs.ModeSymlink != 0 {
+				// A link to a file counts; links to directories are not
+				// followed (no loops).
+				fi, err := os.Stat(p)
+				regular = err == nil && fi.Mode().IsRegular()
+			}
+			if regular && matchSuffix(d.Name(), suffixes) {
 				files = append(files, p)
 			}
 			return nil

@@ -18,11 +18,15 @@ func TestInputFiles(t *testing.T) {
 		}
 	}
 	os.Mkdir(filepath.Join(dir, "empty"), 0o755)
+	if err := os.Symlink(filepath.Join(dir, "b.txt"), filepath.Join(dir, "sub", "link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(dir, filepath.Join(dir, "sub", "loop")) // not followed
 	got, err := InputFiles([]string{filepath.Join(dir, "sub/skip.bin"), dir}, []string{".txt"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"sub/skip.bin", "a.TXT", "b.txt", "sub/c.txt"}
+	want := []string{"sub/skip.bin", "a.TXT", "b.txt", "sub/c.txt", "sub/link.txt"}
 	for i := range want {
 		want[i] = filepath.Join(dir, want[i])
 	}
