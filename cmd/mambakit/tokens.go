@@ -192,7 +192,7 @@ func readInput(name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: is a directory", name)
 	}
 	if fi.Size() > sdk.MaxMessageSize-1<<20 {
-		return nil, fmt.Errorf("%s: %d MiB is more than one call takes (%d MiB); use \"mambakit prepare\", which reads files by path", name, fi.Size()>>20, sdk.MaxMessageSize>>20-1)
+		return nil, fmt.Errorf("%s: %d MiB is more than one plugin call takes (%d MiB); split the file, or use \"mambakit prepare\", which reads files by path", name, fi.Size()>>20, sdk.MaxMessageSize>>20-1)
 	}
 	data, err := os.ReadFile(name)
 	if err != nil {
