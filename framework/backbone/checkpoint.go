@@ -89,7 +89,12 @@ func (m *Model) Save(dir string) error {
 	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("backbone: save: %w", err)
 	}
-	cfg, err := json.MarshalIndent(m.Config, "", "  ")
+	// rescale_prenorm_residual only shapes the initialization, which is
+	// done; transformers (5.17) applies it again to the out_proj weights it
+	// loads, shrinking them by 1/sqrt(num_hidden_layers), so it is saved off.
+	c := m.Config
+	c.RescalePrenormResidual = false
+	cfg, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("backbone: save: %w", err)
 	}

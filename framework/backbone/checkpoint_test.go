@@ -27,6 +27,9 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if !slices.Equal(got.Params.Data, m.Params.Data) {
 		t.Fatal("parameters changed in a save/load round trip")
 	}
+	if got.Config.RescalePrenormResidual {
+		t.Error("saved config.json has rescale_prenorm_residual = true: transformers would rescale out_proj on load")
+	}
 	if got.Config.VocabSize != m.Config.VocabSize || got.Config.TimeStepRank != m.Config.TimeStepRank {
 		t.Fatalf("config changed: %+v vs %+v", got.Config, m.Config)
 	}
