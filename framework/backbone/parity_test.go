@@ -22,9 +22,9 @@ const (
 // fixtureDirs lists the bundled cases and those named in MAMBA_HF_FIXTURES
 // (colon-separated case directories with the same layout).
 func fixtureDirs() map[string]string {
-	dirs := map[string]string{
-		"tiny":  filepath.Join("testdata", "hf-mamba", "tiny"),
-		"small": filepath.Join("testdata", "hf-mamba", "small"),
+	dirs := map[string]string{}
+	for _, c := range []string{"tiny", "small", "odd", "wide"} {
+		dirs[c] = filepath.Join("testdata", "hf-mamba", c)
 	}
 	for _, d := range strings.Split(os.Getenv("MAMBA_HF_FIXTURES"), ":") {
 		if d != "" {
