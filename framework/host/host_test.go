@@ -279,6 +279,11 @@ func TestPrepareCache(t *testing.T) {
 			t.Errorf("run %d: %+v cached=%v (want %v) err=%v", i, ds, cached, want, err)
 		}
 	}
+	// A damaged dataset is not reused.
+	os.WriteFile(filepath.Join(req.OutDir, "train.tokens"), []byte{1}, 0o644)
+	if _, cached, err := p.Prepare(ctx, req); err != nil || cached {
+		t.Errorf("after truncating train.tokens: cached=%v err=%v", cached, err)
+	}
 	for name, change := range map[string]func(){
 		"seed":    func() { req.Seed++ },
 		"options": func() { req.Options = map[string]string{"x": "y"} },
