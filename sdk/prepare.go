@@ -58,7 +58,6 @@ func PrepareFiles(ctx context.Context, req PrepareRequest, suffixes []string, do
 				return
 			}
 			go func() {
-				defer func() { <-sem }()
 				// A panic here would escape the RPC's recovery (another
 				// goroutine) and kill the plugin: turn it into this file's
 				// error.
@@ -85,6 +84,9 @@ func PrepareFiles(ctx context.Context, req PrepareRequest, suffixes []string, do
 		var r result
 		select {
 		case r = <-results[i]:
+			// Free the slot only now: finished files wait here in order,
+			// so at most GOMAXPROCS files' tokens are held at once.
+			<-sem
 		case <-ctx.Done():
 			return Dataset{}, ctx.Err()
 		}
