@@ -95,6 +95,9 @@ func runTrain(args []string, stdout io.Writer) error {
 	defer s.close()
 	s.restart = func() (*host.Plugin, error) { return startPlugin(&hf, modality) }
 	r := s.run(out, c, stdout)
+	if err := r.FitBaseline(ctx, stdout); err != nil {
+		return err
+	}
 	res, err := train.Start(ctx, r)
 	return reportRun(stdout, r, res, err)
 }
@@ -145,6 +148,9 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsS
 	c := info.Config
 	c.Steps = steps
 	r := s.run(dir, c, stdout)
+	if err := r.FitBaseline(ctx, stdout); err != nil {
+		return err
+	}
 	res, err := train.Resume(ctx, r)
 	return reportRun(stdout, r, res, err)
 }
@@ -158,7 +164,11 @@ func reportRun(stdout io.Writer, r *train.Run, res train.Result, err error) erro
 		return nil
 	}
 	if res.LastEval != nil {
-		fmt.Fprintf(stdout, "done: step %d, validation %.4f bits per %s; checkpoint %s\n", res.Step, res.LastEval.BitsPerUnit, r.Modality.Unit, res.Checkpoint)
+		fmt.Fprintf(stdout, "done: step %d, validation %.4f bits per %s", res.Step, res.LastEval.BitsPerUnit, r.Modality.Unit)
+		if r.Baseline > 0 {
+			fmt.Fprintf(stdout, " (best Markov baseline, order %d: %.4f)", r.BaselineOrder, r.Baseline)
+		}
+		fmt.Fprintf(stdout, "; checkpoint %s\n", res.Checkpoint)
 	}
 	fmt.Fprintf(stdout, "metrics: %s, curves: %s\n", filepath.Join(r.Dir, "metrics.jsonl"), filepath.Join(r.Dir, "curves.png"))
 	return nil

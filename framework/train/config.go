@@ -55,6 +55,10 @@ type Config struct {
 	SampleTokens int `yaml:"sample_tokens"` // tokens generated for the sample at each evaluation (0: none)
 
 	ValidFraction float64 `yaml:"valid_fraction"` // share of documents held out
+
+	// BaselineOrder is the largest order of the Markov baselines fitted at
+	// the start of a run (orders 0..BaselineOrder; -1: none).
+	BaselineOrder int `yaml:"baseline_order"`
 }
 
 // Presets are the model sizes selectable with --preset.
@@ -72,7 +76,7 @@ func Defaults() Config {
 		Steps: 1000, SeqLen: 256, Batch: 8, Accum: 1,
 		LR: 2e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDec: 0.1, GradClip: 1, Seed: 1,
 		EvalEvery: 100, EvalTokens: 65536, SaveEvery: 100, KeepLast: 3, LogEvery: 10, SampleTokens: 256,
-		ValidFraction: 0.1,
+		ValidFraction: 0.1, BaselineOrder: 4,
 	}
 }
 

@@ -31,8 +31,9 @@ type Run struct {
 	PrepareOptions map[string]string
 	Artifacts      []string
 	// Baseline is the best Markov baseline's validation bits per unit,
-	// drawn beside the curves (0: unknown).
-	Baseline float64
+	// drawn beside the curves (0: unknown); BaselineOrder is its order.
+	Baseline      float64
+	BaselineOrder int
 	// Sample, when set, turns generated tokens into a file (text, FASTA,
 	// WAV) under dir and returns its path; it is called at each evaluation.
 	Sample func(ctx context.Context, tokens []int32, dir string, step int) (string, error)
@@ -147,7 +148,8 @@ func (r *Run) writeResolvedConfig() error {
 		Modality Plugin            `yaml:"modality"`
 		Options  map[string]string `yaml:"prepare_options,omitempty"`
 		Vocab    int               `yaml:"vocab_size"`
-	}{r.Config, r.Modality, r.PrepareOptions, r.VocabSize})
+		Baseline *baselineRecord   `yaml:"baseline,omitempty"`
+	}{r.Config, r.Modality, r.PrepareOptions, r.VocabSize, r.baselineRecord()})
 	if err != nil {
 		return err
 	}
@@ -299,4 +301,36 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+type baselineRecord struct {
+	Order       int     `yaml:"markov_order"`
+	BitsPerUnit float64 `yaml:"bits_per_unit"`
+}
+
+func (r *Run) baselineRecord() *baselineRecord {
+	if r.Baseline == 0 {
+		return nil
+	}
+	return &baselineRecord{r.BaselineOrder, r.Baseline}
+}
+
+// FitBaseline fits Markov models of orders 0..Config.BaselineOrder on the
+// training split and keeps the best validation figure in r.Baseline,
+// reporting each order on out.
+func (r *Run) FitBaseline(ctx context.Context, out io.Writer) error {
+	for k := 0; k <= min(r.Config.BaselineOrder, MaxMarkovOrder(r.VocabSize)); k++ {
+		m, err := FitMarkov(ctx, r.Train, r.VocabSize, k)
+		if err != nil {
+			return err
+		}
+		e := m.Eval(r.Valid)
+		if r.Baseline == 0 || e.BitsPerUnit < r.Baseline {
+			r.Baseline, r.BaselineOrder = e.BitsPerUnit, k
+		}
+	}
+	if r.Baseline > 0 {
+		fmt.Fprintf(out, "baseline: order-%d Markov model, %.4f bits per %s on the validation split\n", r.BaselineOrder, r.Baseline, r.Modality.Unit)
+	}
+	return nil
 }
