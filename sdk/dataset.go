@@ -94,8 +94,8 @@ type DatasetWriter struct {
 }
 
 // NewDatasetWriter starts a dataset for req. It fails when req.OutDir exists
-// and is neither empty nor a dataset (a directory holding dataset.json), so a
-// mistyped -o never replaces unrelated files.
+// and is neither empty nor a dataset holding only its own files, so a
+// mistyped -o never deletes unrelated files.
 func NewDatasetWriter(req PrepareRequest) (*DatasetWriter, error) {
 	if req.OutDir == "" {
 		return nil, errors.New("sdk: dataset: empty output directory")
