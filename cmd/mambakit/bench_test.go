@@ -27,7 +27,7 @@ func TestBenchScanPrintsRatio(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	for _, w := range []string{"fused", "reference", "speedup"} {
+	for _, w := range []string{"go ", "reference", "speedup"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}

@@ -30,7 +30,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	hf.register(fs)
 	fs.StringVar(&modality, "modality", "", "the plugin that reads the data (see \"mambakit plugins list\")")
 	fs.Var(&data, "data", "input file or directory (repeatable); without it, the modality's bundled sample")
-	fs.StringVar(&out, "out", "", "run directory (checkpoints, metrics.jsonl, curves.png, samples/)")
+	fs.StringVar(&out, "out", "", "run directory (checkpoints, metrics.jsonl, curves.png, samples/); default runs/MODALITY, or runs/MODALITY-N when that holds a run")
 	fs.StringVar(&cfgFile, "config", "", "YAML file of training settings (docs/training.md); flags override it")
 	fs.StringVar(&resume, "resume", "", "continue the run in this directory from its latest checkpoint")
 	fs.Var(opts, "option", "plugin option key=value for prepare (repeatable; see the plugin's docs)")
@@ -62,7 +62,8 @@ func runTrain(args []string, stdout io.Writer) error {
 		return errors.New("missing --modality (see \"mambakit plugins list\")")
 	}
 	if out == "" {
-		return errors.New("missing --out RUN_DIR")
+		out = freeRunDir(filepath.Join("runs", modality))
+		fmt.Fprintf(stdout, "run directory: %s\n", out)
 	}
 	if cfgFile != "" {
 		fc, err := train.ReadConfig(cfgFile)
@@ -182,4 +183,18 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// freeRunDir returns base, or base-2, base-3, ... : the first that does not
+// hold a run yet.
+func freeRunDir(base string) string {
+	dir := base
+	for i := 2; ; i++ {
+		if _, err := train.LatestCheckpoint(dir); err != nil {
+			if _, err := os.Stat(filepath.Join(dir, "metrics.jsonl")); err != nil {
+				return dir
+			}
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
 }

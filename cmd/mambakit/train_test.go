@@ -71,7 +71,6 @@ func TestTrainBadInput(t *testing.T) {
 	dir := t.TempDir()
 	for name, args := range map[string][]string{
 		"no modality":      {"train", "--out", dir},
-		"no out":           {"train", "--modality", "dna"},
 		"unknown modality": {"train", "--modality", "klingon", "--out", dir},
 		"missing data":     {"train", "--modality", "dna", "--data", filepath.Join(dir, "nope.fa"), "--out", dir},
 		"bad preset":       {"train", "--modality", "dna", "--preset", "huge", "--out", dir},

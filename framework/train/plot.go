@@ -56,6 +56,7 @@ func plotCurves(path string, ms []Metric, unit string, upt float64, baseline flo
 		p.Legend.Add("best Markov baseline", bl)
 	}
 	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
 	if err := p.Save(7*vg.Inch, 4*vg.Inch, path); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
