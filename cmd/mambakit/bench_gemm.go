@@ -123,19 +123,25 @@ func benchGemm(args []string, stdout io.Writer) error {
 		threads        int
 	}
 	rates := map[key][]float64{}
+	// Every round runs every shape, thread count and backend once, so a
+	// burst of load from other processes spreads over all of them.
+	type operands struct{ a, b, c []float32 }
+	ops := make([]operands, len(shapes))
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, s := range shapes {
-		a, b, c := randF32(r, s.m*s.k), randF32(r, s.k*s.n), make([]float32, s.m*s.n)
-		tA, tB := s.form[0] == 'T', s.form[1] == 'T'
-		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
-		for round := 0; round < *rounds+1; round++ { // round 0 warms up
+	for i, s := range shapes {
+		ops[i] = operands{randF32(r, s.m*s.k), randF32(r, s.k*s.n), make([]float32, s.m*s.n)}
+	}
+	for round := 0; round < *rounds+1; round++ { // round 0 warms up
+		for i, s := range shapes {
+			tA, tB := s.form[0] == 'T', s.form[1] == 'T'
+			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
 			for _, t := range threads {
 				kernels.SetThreads(t)
 				for _, be := range backends {
 					kernels.SetBLAS(be)
 					reps, t0 := 0, time.Now()
 					for reps == 0 || time.Since(t0) < *minTime {
-						kernels.MatMul(tA, tB, s.m, s.n, s.k, a, b, 0, c)
+						kernels.MatMul(tA, tB, s.m, s.n, s.k, ops[i].a, ops[i].b, 0, ops[i].c)
 						reps++
 					}
 					if round > 0 {
