@@ -200,6 +200,27 @@ func (a *isa) sigmoid(x VecVirtual) VecVirtual {
 	return r
 }
 
+// bmul sets dst = broadcast(*mem)·src (one instruction on AVX-512).
+func (a *isa) bmul(mem Mem, src, dst VecVirtual) {
+	if a.z {
+		VMULPS_BCST(mem, src, dst)
+		return
+	}
+	VBROADCASTSS(mem, dst)
+	VMULPS(src, dst, dst)
+}
+
+// bfma sets acc += broadcast(*mem)·src.
+func (a *isa) bfma(mem Mem, src, acc VecVirtual) {
+	if a.z {
+		VFMADD231PS_BCST(mem, src, acc)
+		return
+	}
+	b := a.vec()
+	VBROADCASTSS(mem, b)
+	VFMADD231PS(b, src, acc)
+}
+
 func m(base Register, disp int) Mem { return Mem{Base: base, Disp: disp} }
 func mi(base, index Register) Mem   { return Mem{Base: base, Index: index, Scale: 1} }
 
@@ -339,13 +360,10 @@ func (a *isa) forward() {
 			P := a.expN(E)
 			for k := range P {
 				HB := a.vec()
-				VBROADCASTSS(m(pbm, 4*k), HB)
-				VMULPS(DTU, HB, HB)
+				a.bmul(m(pbm, 4*k), DTU, HB)
 				VFMADD231PS(m(ph, k*vb), P[k], HB) // h = Ā·h + Δ·B·u
 				VMOVUPS(HB, m(ph, k*vb))
-				C := a.vec()
-				VBROADCASTSS(m(pcm, 4*k), C)
-				VFMADD231PS(C, HB, Ys[k]) // y += C·h
+				a.bfma(m(pcm, 4*k), HB, Ys[k]) // y += C·h
 			}
 			ADDQ(U32(u*vb), ph)
 			ADDQ(U32(u*vb), pat)
@@ -560,13 +578,10 @@ func (a *isa) backward() {
 			for k := range P {
 				VMOVUPS(P[k], m(cur, 2*vb*k+vb)) // Ā[t]
 				HB := a.vec()
-				VBROADCASTSS(m(pbm, 4*k), HB)
-				VMULPS(DTU, HB, HB)
+				a.bmul(m(pbm, 4*k), DTU, HB)
 				VFMADD231PS(m(prev, 2*vb*k), P[k], HB)
 				VMOVUPS(HB, m(cur, 2*vb*k)) // h[t]
-				C := a.vec()
-				VBROADCASTSS(m(pcm, 4*k), C)
-				VFMADD231PS(C, HB, Ys[k])
+				a.bfma(m(pcm, 4*k), HB, Ys[k])
 			}
 			ADDQ(U32(2*vb*u), prev)
 			ADDQ(U32(2*vb*u), cur)
@@ -678,7 +693,7 @@ func (a *isa) backward() {
 			ADDQ(m(A, bCm), pcm)
 			nLoop("bw_n", m(A, bN), ncnt, func(u int) {
 				for k := 0; k < u; k++ {
-					H, PC, DHN, PB, BB, CC, X, DA, DAC := a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec()
+					H, PC, DHN, PB, X, DA, DAC := a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec()
 					c2, g3 := 2*vb*k, 3*vb*k
 					// dC partial: pc += gy·h[t]
 					VMOVUPS(m(cur, c2), H)
@@ -686,16 +701,14 @@ func (a *isa) backward() {
 					VFMADD231PS(H, GY, PC)
 					VMOVUPS(PC, m(pcb, c2))
 					// dh = dh + gy·C
-					VBROADCASTSS(m(pcm, 4*k), CC)
 					VMOVUPS(m(pg, g3+vb), DHN)
-					VFMADD231PS(CC, GY, DHN)
+					a.bfma(m(pcm, 4*k), GY, DHN)
 					// dB partial: pb += dh·Δu
 					VMOVUPS(m(pcb, c2+vb), PB)
 					VFMADD231PS(DHN, DTU, PB)
 					VMOVUPS(PB, m(pcb, c2+vb))
 					// S1 += dh·B (for du and dΔ)
-					VBROADCASTSS(m(pbm, 4*k), BB)
-					VFMADD231PS(BB, DHN, S1s[k])
+					a.bfma(m(pbm, 4*k), DHN, S1s[k])
 					// x = dh·Ā·h[t−1]; dΔ += x·A; dA += x·Δ
 					VMOVUPS(m(cur, c2+vb), DA)
 					VMULPS(DA, DHN, X)
