@@ -10,6 +10,9 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
+// gemmAsm: the assembly kernels are built.
+const gemmAsm = true
+
 var (
 	useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA

@@ -68,19 +68,88 @@ func matMulBlocked(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []fl
 	mt, nt := (m+mr-1)/mr, (n+nr-1)/nr
 	// Split the larger of the two tile counts; the partition depends only
 	// on the shape and Threads().
-	work := 2 * m * n * k
-	p := min(Threads(), max(1, work/gemmMinFlops))
-	if m >= n || nt < 2 {
-		p = min(p, mt)
-		parallel(mt, p, func(_, lo, hi int) {
-			gemmWorker(kern, transA, transB, m, n, k, a, b, beta, c, lo*mr, min(hi*mr, m), 0, n)
-		})
+	t := gemmTask{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c,
+		byRows: m >= n || nt < 2, units: mt}
+	if !t.byRows {
+		t.units = nt
+	}
+	p := min(Threads(), max(1, 2*m*n*k/gemmMinFlops), t.units)
+	t.parts = p
+	if p == 1 {
+		t.run()
 		return
 	}
-	p = min(p, nt)
-	parallel(nt, p, func(_, lo, hi int) {
-		gemmWorker(kern, transA, transB, m, n, k, a, b, beta, c, 0, m, lo*nr, min(hi*nr, n))
+	if !gemmTeam.mu.TryLock() {
+		gemmGoroutines(t) // another MatMul holds the team
+		return
+	}
+	for gemmTeam.started < p-1 {
+		go gemmTeamWorker()
+		gemmTeam.started++
+	}
+	for w := 1; w < p; w++ {
+		tw := t
+		tw.w = w
+		gemmTeam.tasks <- tw
+	}
+	t.run()
+	for w := 1; w < p; w++ {
+		<-gemmTeam.done
+	}
+	gemmTeam.mu.Unlock()
+}
+
+// gemmGoroutines runs the parts of t on one goroutine each.
+//
+//go:noinline
+func gemmGoroutines(t gemmTask) {
+	parallel(t.parts, t.parts, func(w, _, _ int) {
+		tw := t
+		tw.w = w
+		tw.run()
 	})
+}
+
+// gemmTask is part w of parts of a product: rows (or columns) of tiles
+// span(units, parts, w).
+type gemmTask struct {
+	kern            *gemmKernel
+	transA, transB  bool
+	m, n, k         int
+	a, b            []float32
+	beta            float32
+	c               []float32
+	byRows          bool
+	units, parts, w int
+}
+
+func (t *gemmTask) run() {
+	lo, hi := span(t.units, t.parts, t.w)
+	if t.byRows {
+		mr := t.kern.mr
+		gemmWorker(t.kern, t.transA, t.transB, t.m, t.n, t.k, t.a, t.b, t.beta, t.c, lo*mr, min(hi*mr, t.m), 0, t.n)
+		return
+	}
+	nr := t.kern.nr
+	gemmWorker(t.kern, t.transA, t.transB, t.m, t.n, t.k, t.a, t.b, t.beta, t.c, 0, t.m, lo*nr, min(hi*nr, t.n))
+}
+
+// gemmTeam is a set of long-lived worker goroutines that run the parts of
+// one product at a time, so a MatMul allocates nothing (a goroutine per
+// part allocates its closure). Workers are started as needed and never
+// stop; idle, they wait on the channel.
+var gemmTeam = struct {
+	mu      sync.Mutex
+	started int
+	tasks   chan gemmTask
+	done    chan struct{}
+}{tasks: make(chan gemmTask, 256), done: make(chan struct{}, 256)}
+
+func gemmTeamWorker() {
+	for t := range gemmTeam.tasks {
+		t.run()
+		gemmTeam.done <- struct{}{}
+	}
 }
 
 // gemmWorker computes C[i0:i1, j0:j1].

@@ -2,6 +2,9 @@
 
 package kernels
 
+// gemmAsm: the assembly kernels are built.
+const gemmAsm = false
+
 // gemmKernels lists the micro-kernels this CPU runs: none without
 // assembly, so the Go backend runs gonum's blas32.
 func gemmKernels() []*gemmKernel { return nil }

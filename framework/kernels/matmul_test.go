@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/cpu"
 )
 
 type matMulFunc func(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32)
@@ -49,10 +51,21 @@ func matMulImpls() []matMulImpl {
 	return impls
 }
 
-// TestMatMulKernelsPresent fails on an amd64 CPU with AVX2+FMA when the
-// assembly is not built (cryptotest's flagship rule).
+// TestMatMulKernelsPresent fails when the assembly is built and the CPU
+// has AVX2+FMA (or AVX-512) but the Go backend does not list the kernel
+// (cryptotest's flagship rule).
 func TestMatMulKernelsPresent(t *testing.T) {
 	t.Logf("Go backend kernel: %s; BLAS: %s", GoGemmKernel(), BLAS())
+	names := map[string]bool{}
+	for _, k := range gemmKernels() {
+		names[k.name] = true
+	}
+	if gemmAsm && cpu.X86.HasAVX2 && cpu.X86.HasFMA && !names["avx2"] {
+		t.Error("CPU has AVX2 and FMA but the avx2 kernel is not listed")
+	}
+	if gemmAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && !(names["avx512"] && names["avx512n16"]) {
+		t.Error("CPU has AVX-512 but the avx512 kernels are not listed")
+	}
 	if lib, core, config, err := OpenBLASInfo(); err == nil {
 		t.Logf("OpenBLAS: %s, core %s, %s", lib, core, config)
 	} else {
@@ -243,5 +256,72 @@ func TestSetBLAS(t *testing.T) {
 	}
 	if BLAS() != want {
 		t.Errorf("auto: BLAS() = %q, want %q", BLAS(), want)
+	}
+}
+
+// TestMatMulAllocs checks that MatMul allocates nothing once warm, on the
+// Go path with assembly (the worker team, pooled buffers) and on OpenBLAS
+// (pooled sgemm_ arguments): the training loop counts allocations.
+func TestMatMulAllocs(t *testing.T) {
+	defer SetBLAS("auto")
+	old := Threads()
+	defer SetThreads(old)
+	a, b, c := make([]float32, 600*256), make([]float32, 256*600), make([]float32, 600*600)
+	for _, be := range []string{"go", "openblas"} {
+		if err := SetBLAS(be); err != nil {
+			t.Logf("%s skipped: %v", be, err)
+			continue
+		}
+		if be == "go" && len(gemmKernels()) == 0 {
+			t.Logf("go skipped: no assembly kernels, gonum allocates")
+			continue
+		}
+		for _, th := range []int{1, 2} {
+			SetThreads(th)
+			for _, cs := range []mmCase{{false, true, 600, 256, 256, 0}, {true, false, 16, 256, 600, 1}} {
+				n := testing.AllocsPerRun(10, func() { MatMul(cs.tA, cs.tB, cs.m, cs.n, cs.k, a, b, cs.beta, c) })
+				if n != 0 {
+					t.Errorf("%s, %d threads, %v: %v allocations per call", be, th, cs, n)
+				}
+			}
+		}
+	}
+}
+
+// TestMatMulConcurrent runs products from several goroutines at once (one
+// holds the worker team, the others start goroutines of their own) and
+// checks each against its result alone.
+func TestMatMulConcurrent(t *testing.T) {
+	defer SetBLAS("auto")
+	old := Threads()
+	defer SetThreads(old)
+	SetBLAS("go")
+	SetThreads(2)
+	cases := []mmCase{{false, true, 300, 96, 64, 0}, {false, false, 200, 128, 100, 0}, {true, false, 64, 96, 500, 0}, {false, true, 9, 200, 64, 0}}
+	want := make([][]float32, len(cases))
+	for i, cs := range cases {
+		a, b, c0 := mmInputs(cs)
+		want[i] = append([]float32(nil), c0...)
+		MatMul(cs.tA, cs.tB, cs.m, cs.n, cs.k, a, b, 0, want[i])
+	}
+	errs := make(chan string, len(cases))
+	for i, cs := range cases {
+		go func() {
+			a, b, c0 := mmInputs(cs)
+			for range 20 {
+				got := append([]float32(nil), c0...)
+				MatMul(cs.tA, cs.tB, cs.m, cs.n, cs.k, a, b, 0, got)
+				if !equalBits(got, want[i]) {
+					errs <- cs.String() + ": differs when run concurrently"
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range cases {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/ebitengine/purego"
 	"golang.org/x/sys/cpu"
@@ -40,10 +41,11 @@ var openblas struct {
 	threads atomic.Int32 // last count passed to openblas_set_num_threads
 	mu      sync.Mutex   // serialises set_num_threads with calls
 
-	sgemm      func(order, ta, tb, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
-	setThreads func(n int32)
-	corename   func() string
-	getConfig  func() string
+	sgemm        func(order, ta, tb, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
+	sgemmFn      uintptr // Fortran sgemm_, preferred: see matMulOpenBLAS
+	setThreadsFn uintptr
+	corename     func() string
+	getConfig    func() string
 }
 
 // openblasLibs are tried in order after $MAMBAKIT_CBLAS.
@@ -86,8 +88,11 @@ func loadOpenBLAS() error {
 			return
 		}
 		purego.RegisterLibFunc(&o.sgemm, h, "cblas_sgemm")
-		if _, err := purego.Dlsym(h, "openblas_set_num_threads"); err == nil {
-			purego.RegisterLibFunc(&o.setThreads, h, "openblas_set_num_threads")
+		if fn, err := purego.Dlsym(h, "sgemm_"); err == nil {
+			o.sgemmFn = fn
+		}
+		if fn, err := purego.Dlsym(h, "openblas_set_num_threads"); err == nil {
+			o.setThreadsFn = fn
 		}
 		if _, err := purego.Dlsym(h, "openblas_get_corename"); err == nil {
 			purego.RegisterLibFunc(&o.corename, h, "openblas_get_corename")
@@ -111,6 +116,17 @@ func OpenBLASInfo() (lib, core, config string, err error) {
 	return openblas.lib, openblas.core, openblas.config, nil
 }
 
+// sgemmArgs holds the arguments of a Fortran sgemm_ call, all passed by
+// reference; pooled, so a call allocates nothing.
+type sgemmArgs struct {
+	ta, tb                 byte
+	m, n, k, lda, ldb, ldc int32
+	alpha, beta            float32
+	args                   [15]uintptr
+}
+
+var sgemmArgPool = sync.Pool{New: func() any { return new(sgemmArgs) }}
+
 func matMulOpenBLAS(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
 	o := &openblas
 	if err := loadOpenBLAS(); err != nil {
@@ -119,27 +135,57 @@ func matMulOpenBLAS(transA, transB bool, m, n, k int, a, b []float32, beta float
 	if m > 1<<31-1 || n > 1<<31-1 || k > 1<<31-1 {
 		panic("kernels: matmul: dimension over int32 for CBLAS")
 	}
-	if t := int32(Threads()); o.setThreads != nil && o.threads.Load() != t {
+	if t := int32(Threads()); o.setThreadsFn != 0 && o.threads.Load() != t {
 		o.mu.Lock()
 		if o.threads.Load() != t {
-			o.setThreads(t)
+			purego.SyscallN(o.setThreadsFn, uintptr(t))
 			o.threads.Store(t)
 		}
 		o.mu.Unlock()
 	}
-	ta, tb := int32(cblasNoTrans), int32(cblasNoTrans)
-	lda, ldb := k, n
+	if o.sgemmFn == 0 { // a CBLAS without the Fortran symbol
+		ta, tb := int32(cblasNoTrans), int32(cblasNoTrans)
+		lda, ldb := k, n
+		if transA {
+			ta, lda = cblasTrans, m
+		}
+		if transB {
+			tb, ldb = cblasTrans, k
+		}
+		o.sgemm(cblasRowMajor, ta, tb, int32(m), int32(n), int32(k), 1, &a[0], int32(lda), &b[0], int32(ldb), beta, &c[0], int32(n))
+		runtime.KeepAlive(a)
+		runtime.KeepAlive(b)
+		runtime.KeepAlive(c)
+		return
+	}
+	// Row-major c = op(a)·op(b) is column-major cᵀ = op(b)ᵀ·op(a)ᵀ: the
+	// memory of a row-major (r, s) matrix is its transpose column-major.
+	// sgemm_ takes only pointers, so purego.SyscallN calls it with no float
+	// registers and no allocation (RegisterFunc's reflect call allocates).
+	p := sgemmArgPool.Get().(*sgemmArgs)
+	*p = sgemmArgs{ta: 'N', tb: 'N', m: int32(m), n: int32(n), k: int32(k), lda: int32(k), ldb: int32(n), ldc: int32(n), alpha: 1, beta: beta}
 	if transA {
-		ta, lda = cblasTrans, m
+		p.ta, p.lda = 'T', int32(m)
 	}
 	if transB {
-		tb, ldb = cblasTrans, k
+		p.tb, p.ldb = 'T', int32(k)
 	}
-	if beta == 0 {
-		clear(c[:m*n]) // some CBLAS builds read c when beta = 0: NaN·0
+	// The pointers travel as uintptrs in the pooled array (a variadic list
+	// would be allocated per call): a, b, c and p stay alive until the call
+	// returns, and the goroutine's stack does not move while it is in C.
+	p.args = [15]uintptr{
+		uintptr(unsafe.Pointer(&p.tb)), uintptr(unsafe.Pointer(&p.ta)),
+		uintptr(unsafe.Pointer(&p.n)), uintptr(unsafe.Pointer(&p.m)), uintptr(unsafe.Pointer(&p.k)),
+		uintptr(unsafe.Pointer(&p.alpha)),
+		uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&p.ldb)),
+		uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&p.lda)),
+		uintptr(unsafe.Pointer(&p.beta)),
+		uintptr(unsafe.Pointer(&c[0])), uintptr(unsafe.Pointer(&p.ldc)),
+		1, 1, // gfortran's hidden lengths of the two character arguments
 	}
-	o.sgemm(cblasRowMajor, ta, tb, int32(m), int32(n), int32(k), 1, &a[0], int32(lda), &b[0], int32(ldb), beta, &c[0], int32(n))
+	purego.SyscallN(o.sgemmFn, p.args[:]...)
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(c)
+	sgemmArgPool.Put(p)
 }
