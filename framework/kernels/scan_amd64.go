@@ -20,7 +20,8 @@ import (
 // last full group run in the fused Go code.
 
 var (
-	scanHasAVX512 = cpu.X86.HasAVX512F
+	// AVX-512F for the arithmetic, DQ for vandps/vorps/vxorps on zmm.
+	scanHasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 	scanHasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 )
 
@@ -224,7 +225,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, d0, d1 int, part []float32, W int, 
 	dw := G * W
 	nc := chunks(L)
 	K := ScanChunk
-	grp := make([]float32, G*N*3*W)
+	grp := scanScratch(G*N*3*W, 0)
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
 			for j := 0; j < W; j++ {
@@ -236,10 +237,12 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, d0, d1 int, part []float32, W int, 
 	dSkip := make([]float64, dw)
 	dBias := make([]float64, dw)
 	gacc := make([]float32, G*2*W)
-	hsda := make([]float32, (K+1)*N*2*W)
-	pcb := make([]float32, K*N*2*W)
-	zero := make([]float32, N*2*W)
-	dts := make([]float32, K*4*W)
+	// The scratch buffers start at different offsets modulo 4 KB, so that
+	// loads from one do not falsely alias stores to another.
+	hsda := scanScratch((K+1)*N*2*W, 1)
+	pcb := scanScratch(K*N*2*W, 2)
+	zero := scanScratch(N*2*W, 3)
+	dts := scanScratch(K*4*W, 4)
 	bias, skip := scanBiasSkip(s, d0, dw)
 	var dz []float32
 	if s.Z != nil {
@@ -343,6 +346,15 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, d0, d1 int, part []float32, W int, 
 	if d0+dw < d1 {
 		scanBackwardRange(s, g, d0+dw, d1, part)
 	}
+}
+
+// scanScratch returns n zeroed floats that start k·1088 bytes (17 cache
+// lines) past a 4 KB boundary.
+func scanScratch(n, k int) []float32 {
+	buf := make([]float32, n+2048)
+	off := int((4096 - uintptr(unsafe.Pointer(&buf[0]))%4096) % 4096 / 4)
+	off += k * 272 % 1024
+	return buf[off : off+n : off+n]
 }
 
 // sumLanes adds the lanes of one vector, pairwise.

@@ -614,7 +614,7 @@ done:
 	RET
 
 // func scanBwdAVX512(args *uint64)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·scanBwdAVX512(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
 	VMOVUPS scanconstAVX512<>+704(SB), Z0
@@ -656,6 +656,20 @@ pre_t:
 	IMULQ        176(AX), DX
 	ADDQ         BX, DX
 	MOVQ         8(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         16(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         (AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         24(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         32(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         40(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         48(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         8(AX), SI
 	VMOVUPS      (SI)(DX*1), Z13
 	MOVQ         80(AX), SI
 	VADDPS       (SI)(BX*1), Z13, Z13
@@ -675,8 +689,19 @@ pre_t:
 	VFMADD213PS  Z7, Z14, Z16
 	VFMADD213PS  Z6, Z14, Z16
 	VSCALEFPS    Z15, Z16, Z16
-	VADDPS       scanconstAVX512<>+896(SB), Z16, Z14
-	VDIVPS       Z14, Z16, Z14
+	VADDPS       scanconstAVX512<>+832(SB), Z16, Z14
+	VADDPS       scanconstAVX512<>+896(SB), Z16, Z15
+	VMULPS       Z14, Z15, Z17
+	VMOVUPS      scanconstAVX512<>+832(SB), Z18
+	VDIVPS       Z17, Z18, Z18
+	VMULPS       Z14, Z18, Z14
+	VMULPS       Z16, Z14, Z14
+	VMULPS       Z15, Z18, Z18
+	VPSRAD       $0x1f, Z13, Z15
+	VANDPS       Z15, Z16, Z16
+	VANDNPS      scanconstAVX512<>+832(SB), Z15, Z15
+	VORPS        Z16, Z15, Z15
+	VMULPS       Z15, Z18, Z18
 	VMULPS       Z14, Z14, Z15
 	VMOVUPS      scanconstAVX512<>+1280(SB), Z16
 	VFMADD231PS  scanconstAVX512<>+1344(SB), Z15, Z16
@@ -691,26 +716,7 @@ pre_t:
 	VMAXPS       Z13, Z14, Z14
 	VADDPS       Z16, Z14, Z14
 	VMOVUPS      Z14, (DI)
-	VXORPS       scanconstAVX512<>+960(SB), Z13, Z13
-	VMINPS       Z13, Z0, Z13
-	VMAXPS       Z13, Z1, Z13
-	VMOVUPS      Z2, Z14
-	VFMADD231PS  Z3, Z13, Z14
-	VSUBPS       Z2, Z14, Z14
-	VFNMADD231PS Z4, Z14, Z13
-	VFNMADD231PS Z5, Z14, Z13
-	VMOVUPS      Z11, Z15
-	VFMADD231PS  Z12, Z13, Z15
-	VFMADD213PS  Z10, Z13, Z15
-	VFMADD213PS  Z9, Z13, Z15
-	VFMADD213PS  Z8, Z13, Z15
-	VFMADD213PS  Z7, Z13, Z15
-	VFMADD213PS  Z6, Z13, Z15
-	VSCALEFPS    Z14, Z15, Z15
-	VADDPS       scanconstAVX512<>+832(SB), Z15, Z15
-	VMOVUPS      scanconstAVX512<>+832(SB), Z13
-	VDIVPS       Z15, Z13, Z13
-	VMOVUPS      Z13, 64(DI)
+	VMOVUPS      Z18, 64(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -1576,7 +1582,7 @@ done:
 	RET
 
 // func scanBwdAVX2(args *uint64)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·scanBwdAVX2(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
 	VMOVUPS scanconstAVX2<>+352(SB), Y0
@@ -1609,6 +1615,20 @@ pre_t:
 	IMULQ        176(AX), DX
 	ADDQ         BX, DX
 	MOVQ         8(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         16(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         (AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         24(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         32(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         40(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         48(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         8(AX), SI
 	VMOVUPS      (SI)(DX*1), Y4
 	MOVQ         80(AX), SI
 	VADDPS       (SI)(BX*1), Y4, Y4
@@ -1629,8 +1649,19 @@ pre_t:
 	VFMADD213PS  scanconstAVX2<>+128(SB), Y5, Y7
 	VPSLLD       $0x17, Y6, Y6
 	VMULPS       Y6, Y7, Y7
-	VADDPS       scanconstAVX2<>+448(SB), Y7, Y5
-	VDIVPS       Y5, Y7, Y5
+	VADDPS       scanconstAVX2<>+416(SB), Y7, Y5
+	VADDPS       scanconstAVX2<>+448(SB), Y7, Y6
+	VMULPS       Y5, Y6, Y8
+	VMOVUPS      scanconstAVX2<>+416(SB), Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y5, Y9, Y5
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y6, Y9, Y9
+	VPSRAD       $0x1f, Y4, Y6
+	VANDPS       Y6, Y7, Y7
+	VANDNPS      scanconstAVX2<>+416(SB), Y6, Y6
+	VORPS        Y7, Y6, Y6
+	VMULPS       Y6, Y9, Y9
 	VMULPS       Y5, Y5, Y6
 	VMOVUPS      scanconstAVX2<>+640(SB), Y7
 	VFMADD231PS  scanconstAVX2<>+672(SB), Y6, Y7
@@ -1645,27 +1676,7 @@ pre_t:
 	VMAXPS       Y4, Y5, Y5
 	VADDPS       Y7, Y5, Y5
 	VMOVUPS      Y5, (DI)
-	VXORPS       scanconstAVX2<>+480(SB), Y4, Y4
-	VMINPS       Y4, Y0, Y4
-	VMAXPS       Y4, Y1, Y4
-	VMOVUPS      Y2, Y5
-	VFMADD231PS  Y3, Y4, Y5
-	VSUBPS       Y2, Y5, Y6
-	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
-	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
-	VMOVUPS      scanconstAVX2<>+288(SB), Y6
-	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
-	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
-	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
-	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
-	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
-	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
-	VPSLLD       $0x17, Y5, Y5
-	VMULPS       Y5, Y6, Y6
-	VADDPS       scanconstAVX2<>+416(SB), Y6, Y6
-	VMOVUPS      scanconstAVX2<>+416(SB), Y4
-	VDIVPS       Y6, Y4, Y4
-	VMOVUPS      Y4, 32(DI)
+	VMOVUPS      Y9, 32(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate

@@ -188,6 +188,49 @@ func (a *isa) softplus(x VecVirtual) VecVirtual {
 	return m
 }
 
+// softplusSigmoid returns softplus(x) and σ(x) (its derivative) in new
+// registers from one exp and one division; x is kept. With e = e^−|x|:
+// r = 1/((1+e)(2+e)), e/(2+e) = e(1+e)·r feeds log1p as in softplus,
+// σ(|x|) = 1/(1+e) = (2+e)·r, and σ(x) = σ(|x|)·(x < 0 ? e : 1).
+func (a *isa) softplusSigmoid(x VecVirtual) (sp, sg VecVirtual) {
+	nx := a.vec()
+	VORPS(a.mem("sign"), x, nx) // −|x|
+	e := a.exp(nx)
+	d1, d2, r := a.vec(), a.vec(), a.vec()
+	VADDPS(a.mem("one"), e, d1)
+	VADDPS(a.mem("two"), e, d2)
+	VMULPS(d1, d2, r)
+	q := a.vec()
+	VMOVUPS(a.mem("one"), q)
+	VDIVPS(r, q, q)
+	s := a.vec()
+	VMULPS(d1, q, s)
+	VMULPS(e, s, s)  // e/(2+e)
+	VMULPS(d2, q, q) // σ(|x|)
+	// m = x < 0 ? e : 1, by the sign of x.
+	msk, m := a.vec(), a.vec()
+	VPSRAD(U8(31), x, msk)
+	VANDPS(msk, e, e)
+	VANDNPS(a.mem("one"), msk, m)
+	VORPS(e, m, m)
+	VMULPS(m, q, q)
+	sq := a.vec()
+	VMULPS(s, s, sq)
+	p := a.vec()
+	VMOVUPS(a.mem("l5"), p)
+	VFMADD231PS(a.mem("l6"), sq, p)
+	for _, c := range []string{"l4", "l3", "l2", "l1", "one"} {
+		VFMADD213PS(a.mem(c), sq, p)
+	}
+	VADDPS(s, s, s)
+	VMULPS(s, p, p) // log1p(e)
+	z := a.vec()
+	VXORPS(z, z, z)
+	VMAXPS(x, z, z) // max(x, 0), NaN from x
+	VADDPS(p, z, z)
+	return z, q
+}
+
 // sigmoid returns 1/(1+e^−x) in a new register; x is kept.
 func (a *isa) sigmoid(x VecVirtual) VecVirtual {
 	nx := a.vec()
@@ -500,14 +543,19 @@ func (a *isa) backward() {
 		MOVQ(t, ro)
 		IMULQ(m(A, bLdd), ro)
 		ADDQ(off, ro)
+		// Bring the next group's rows into the cache while this one
+		// computes (the rows of a group are 4D bytes apart).
+		for _, f := range []int{bDelta, bZ, bU, bDY, bDU, bDDelta, bDZ} {
+			MOVQ(m(A, f), tmp)
+			PREFETCHT0(Mem{Base: tmp, Index: ro, Scale: 1, Disp: vb})
+		}
 		X := a.vec()
 		MOVQ(m(A, bDelta), tmp)
 		VMOVUPS(mi(tmp, ro), X)
 		MOVQ(m(A, bBias), tmp)
 		VADDPS(mi(tmp, off), X, X)
-		DT := a.softplus(X)
+		DT, SD := a.softplusSigmoid(X)
 		VMOVUPS(DT, m(pd, dtsDT*vb))
-		SD := a.sigmoid(X)
 		VMOVUPS(SD, m(pd, dtsSD*vb))
 		MOVQ(m(A, bZ), tmp)
 		TESTQ(tmp, tmp)
