@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -21,7 +22,14 @@ var (
 	autoResult   int32
 )
 
-func init() { blasResolved.Store(-1) }
+// The initial choice is auto, or $MAMBAKIT_BLAS when it names a backend
+// (for commands without --blas; an unknown or unloadable name is ignored).
+func init() {
+	blasResolved.Store(-1)
+	if name := os.Getenv("MAMBAKIT_BLAS"); name != "" {
+		SetBLAS(name)
+	}
+}
 
 // SetBLAS chooses the matrix-multiply backend of MatMul:
 //
