@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"math"
 	"runtime"
 	"unsafe"
 
@@ -47,7 +48,7 @@ type scanFwdArgs struct {
 	bm, cm         uintptr // (B, L, N) at [b, t0, 0]
 	reset          uintptr // (B, L) at [b, t0], or 0
 	bias, skip     uintptr // (D) at d0: never 0 (zeros when absent)
-	at             uintptr // (G, N, W): A transposed
+	at             uintptr // (G, N, W): A·log2 e transposed (the kernel computes Ā = 2^(Δ·A·log2 e))
 	h              uintptr // (G, N, W): the state, in and out
 	pre            uintptr // scratch (G, 3, W): Δ, Δ·u, silu(z) of the step
 	steps, groups  int
@@ -134,7 +135,7 @@ func scanForwardSIMD(s *Scan, d0, d1, W int, kern func(*scanFwdArgs)) {
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
 			for j := 0; j < W; j++ {
-				at[(g*N+n)*W+j] = s.A[(d0+g*W+j)*N+n]
+				at[(g*N+n)*W+j] = float32(float64(s.A[(d0+g*W+j)*N+n]) * math.Log2E)
 			}
 		}
 	}
@@ -229,7 +230,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, d0, d1 int, part []float32, W int, 
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
 			for j := 0; j < W; j++ {
-				grp[((g*N+n)*3)*W+j] = s.A[(d0+g*W+j)*N+n]
+				grp[((g*N+n)*3)*W+j] = float32(float64(s.A[(d0+g*W+j)*N+n]) * math.Log2E)
 			}
 		}
 	}
