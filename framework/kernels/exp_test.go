@@ -69,6 +69,55 @@ func TestScanExpULP(t *testing.T) {
 	}
 }
 
+// TestScanExp2ULP measures the inner loops' 2^x (Ā = 2^(Δ·A·log2 e): a
+// degree-5 polynomial with constant term 1 after exact reduction to
+// [−1/2, 1/2]) the same way, over [−125.9, 127.4]: every 61st float32.
+func TestScanExp2ULP(t *testing.T) {
+	for _, im := range scanImplsUnderTest(t) {
+		if im.exp2 == nil {
+			continue
+		}
+		t.Run(im.name, func(t *testing.T) {
+			const chunk = 1 << 14
+			src := make([]float32, chunk)
+			dst := make([]float32, chunk)
+			var maxULP float64
+			var worst float32
+			check := func(n int) {
+				n = n / im.width * im.width
+				im.exp2(&dst[0], &src[0], n)
+				for i, x := range src[:n] {
+					want := math.Exp2(float64(x))
+					e := math.Abs(float64(dst[i])-want) / ulp32(want)
+					if e > maxULP || math.IsNaN(e) {
+						maxULP, worst = e, x
+					}
+				}
+			}
+			for _, sign := range []uint32{0, 1 << 31} {
+				lim := math.Float32bits(127.4)
+				if sign != 0 {
+					lim = math.Float32bits(125.9)
+				}
+				n := 0
+				for b := uint32(0); b <= lim; b += 61 {
+					src[n] = math.Float32frombits(b | sign)
+					n++
+					if n == chunk {
+						check(n)
+						n = 0
+					}
+				}
+				check(n)
+			}
+			t.Logf("%s exp2: max error %.3f ulp (at %v) over [-125.9, 127.4]", im.name, maxULP, worst)
+			if maxULP > 2 {
+				t.Errorf("%s exp2: max error %.3f ulp at %v, want ≤ 2", im.name, maxULP, worst)
+			}
+		})
+	}
+}
+
 // ulp32 is the spacing of float32 values at |x| (normal range).
 func ulp32(x float64) float64 {
 	_, e := math.Frexp(math.Abs(x))

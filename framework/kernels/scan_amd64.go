@@ -31,12 +31,12 @@ var scanArchImpls = []*scanImpl{
 		fwd: func(s *Scan, d0, d1 int) { scanForwardSIMD(s, d0, d1, 8, scanFwdAVX2) },
 		bwd: func(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 			scanBackwardSIMD(s, g, d0, d1, part, 8, scanBwdAVX2)
-		}, exp: expAVX2},
+		}, exp: expAVX2, exp2: exp2AVX2},
 	{name: "avx512", width: 16, available: scanHasAVX512,
 		fwd: func(s *Scan, d0, d1 int) { scanForwardSIMD(s, d0, d1, 16, scanFwdAVX512) },
 		bwd: func(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 			scanBackwardSIMD(s, g, d0, d1, part, 16, scanBwdAVX512)
-		}, exp: expAVX512},
+		}, exp: expAVX512, exp2: exp2AVX512},
 }
 
 // scanFwdArgs is the forward kernel's argument block: 8 bytes a field, in
@@ -92,6 +92,12 @@ func scanBwdAVX2(args *scanBwdArgs)
 
 //go:noescape
 func expAVX2(dst, src *float32, n int)
+
+//go:noescape
+func exp2AVX512(dst, src *float32, n int)
+
+//go:noescape
+func exp2AVX2(dst, src *float32, n int)
 
 func addrF(x []float32, i int) uintptr {
 	if x == nil {

@@ -1280,6 +1280,50 @@ done:
 	VZEROUPPER
 	RET
 
+// func exp2AVX512(dst *float32, src *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·exp2AVX512(SB), NOSPLIT, $0-24
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    n+16(FP), DX
+	VMOVUPS scanconstAVX512<>+1408(SB), Z0
+	VMOVUPS scanconstAVX512<>+1472(SB), Z1
+	VMOVUPS scanconstAVX512<>+64(SB), Z2
+	VMOVUPS scanconstAVX512<>+1536(SB), Z3
+	VMOVUPS scanconstAVX512<>+1600(SB), Z4
+	VMOVUPS scanconstAVX512<>+1664(SB), Z5
+	VMOVUPS scanconstAVX512<>+1728(SB), Z6
+	VMOVUPS scanconstAVX512<>+1792(SB), Z7
+	VMOVUPS scanconstAVX512<>+1856(SB), Z8
+	VMOVUPS scanconstAVX512<>+1920(SB), Z9
+	TESTQ   DX, DX
+	JZ      done
+
+loop:
+	VMOVUPS     (CX), Z10
+	VMINPS      Z10, Z0, Z10
+	VMAXPS      Z10, Z1, Z10
+	VADDPS      Z2, Z10, Z11
+	VSUBPS      Z2, Z11, Z11
+	VSUBPS      Z11, Z10, Z10
+	VMOVUPS     Z8, Z12
+	VFMADD231PS Z9, Z10, Z12
+	VFMADD213PS Z7, Z10, Z12
+	VFMADD213PS Z6, Z10, Z12
+	VFMADD213PS Z5, Z10, Z12
+	VFMADD213PS Z4, Z10, Z12
+	VFMADD213PS Z3, Z10, Z12
+	VSCALEFPS   Z11, Z12, Z12
+	VMOVUPS     Z12, (AX)
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000040, AX
+	SUBQ        $0x00000010, DX
+	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
 DATA scanconstAVX2<>+0(SB)/4, $0x3fb8aa3b
 DATA scanconstAVX2<>+4(SB)/4, $0x3fb8aa3b
 DATA scanconstAVX2<>+8(SB)/4, $0x3fb8aa3b
@@ -2311,6 +2355,44 @@ loop:
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, DX
 	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func exp2AVX2(dst *float32, src *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·exp2AVX2(SB), NOSPLIT, $0-24
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    n+16(FP), DX
+	VMOVUPS scanconstAVX2<>+704(SB), Y0
+	VMOVUPS scanconstAVX2<>+736(SB), Y1
+	VMOVUPS scanconstAVX2<>+32(SB), Y2
+	TESTQ   DX, DX
+	JZ      done
+
+loop:
+	VMOVUPS     (CX), Y3
+	VMINPS      Y3, Y0, Y3
+	VMAXPS      Y3, Y1, Y3
+	VADDPS      Y2, Y3, Y4
+	VSUBPS      Y2, Y4, Y5
+	VSUBPS      Y5, Y3, Y3
+	VMOVUPS     scanconstAVX2<>+928(SB), Y5
+	VFMADD231PS scanconstAVX2<>+960(SB), Y3, Y5
+	VFMADD213PS scanconstAVX2<>+896(SB), Y3, Y5
+	VFMADD213PS scanconstAVX2<>+864(SB), Y3, Y5
+	VFMADD213PS scanconstAVX2<>+832(SB), Y3, Y5
+	VFMADD213PS scanconstAVX2<>+800(SB), Y3, Y5
+	VFMADD213PS scanconstAVX2<>+768(SB), Y3, Y5
+	VPSLLD      $0x17, Y4, Y4
+	VMULPS      Y4, Y5, Y5
+	VMOVUPS     Y5, (AX)
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, AX
+	SUBQ        $0x00000008, DX
+	JNZ         loop
 
 done:
 	VZEROUPPER

@@ -17,6 +17,7 @@ type scanImpl struct {
 	fwd       func(s *Scan, d0, d1 int)                               // channels [d0, d1)
 	bwd       func(s *Scan, g *ScanGrads, d0, d1 int, part []float32) // part (B, L, 2N): this worker's dB, dC sums
 	exp       func(dst, src *float32, n int)                          // the kernels' vector exp (n a multiple of width), or nil
+	exp2      func(dst, src *float32, n int)                          // the inner loops' 2^x, or nil
 }
 
 // scanImpls lists every compiled implementation, slowest first: the

@@ -914,11 +914,16 @@ func (a *isa) backward() {
 	RET()
 }
 
-// expVec computes dst[i] = exp(src[i]) for n elements, n a multiple of W.
-func (a *isa) expVec() {
-	TEXT("exp"+a.name, NOSPLIT, "func(dst, src *float32, n int)")
+// expVec computes dst[i] = exp(src[i]) (exp2 = false) or 2^src[i] (the
+// inner loops' exp2N) for n elements, n a multiple of W.
+func (a *isa) expVec(exp2 bool) {
+	name := "exp" + a.name
+	if exp2 {
+		name = "exp2" + a.name
+	}
+	TEXT(name, NOSPLIT, "func(dst, src *float32, n int)")
 	Pragma("noescape")
-	Doc("exp" + a.name + " sets dst[i] = exp(src[i]) for i < n (n a multiple of the vector width), with the scan's vector exp.")
+	Doc(name + " sets dst[i] = exp(src[i]) (exp2: 2^src[i]) for i < n (n a multiple of the vector width), as the scan kernels compute it.")
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
 	n := Load(Param("n"), GP64())
@@ -928,7 +933,12 @@ func (a *isa) expVec() {
 	Label("loop")
 	x := a.vec()
 	VMOVUPS(m(src, 0), x)
-	p := a.exp(x)
+	var p VecVirtual
+	if exp2 {
+		p = a.exp2N([]VecVirtual{x})[0]
+	} else {
+		p = a.exp(x)
+	}
 	VMOVUPS(p, m(dst, 0))
 	ADDQ(U32(a.vb()), src)
 	ADDQ(U32(a.vb()), dst)
@@ -960,7 +970,8 @@ func main() {
 		}
 		a.forward()
 		a.backward()
-		a.expVec()
+		a.expVec(false)
+		a.expVec(true)
 	}
 	Generate()
 }
