@@ -356,151 +356,167 @@ DATA scanconstAVX512<>+1392(SB)/4, $0x3d9d89d9
 DATA scanconstAVX512<>+1396(SB)/4, $0x3d9d89d9
 DATA scanconstAVX512<>+1400(SB)/4, $0x3d9d89d9
 DATA scanconstAVX512<>+1404(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1408(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1412(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1416(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1420(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1424(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1428(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1432(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1436(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1440(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1444(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1448(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1452(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1456(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1460(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1464(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1468(SB)/4, $0x43010000
-DATA scanconstAVX512<>+1472(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1476(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1480(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1484(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1488(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1492(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1496(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1500(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1504(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1508(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1512(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1516(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1520(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1524(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1528(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1532(SB)/4, $0xc3170000
-DATA scanconstAVX512<>+1536(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1540(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1544(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1548(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1552(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1556(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1560(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1564(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1568(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1572(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1576(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1580(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1584(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1588(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1592(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1596(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1600(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1604(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1608(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1612(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1616(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1620(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1624(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1628(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1632(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1636(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1640(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1644(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1648(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1652(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1656(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1660(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1664(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1668(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1672(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1676(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1680(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1684(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1688(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1692(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1696(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1700(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1704(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1708(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1712(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1716(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1720(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1724(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1728(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1732(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1736(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1740(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1744(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1748(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1752(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1756(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1760(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1764(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1768(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1772(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1776(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1780(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1784(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1788(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1792(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1796(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1800(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1804(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1808(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1812(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1816(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1820(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1824(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1828(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1832(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1836(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1840(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1844(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1848(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1852(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1856(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1860(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1864(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1868(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1872(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1876(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1880(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1884(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1888(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1892(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1896(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1900(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1904(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1908(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1912(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1916(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1920(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1924(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1928(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1932(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1936(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1940(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1944(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1948(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1952(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1956(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1960(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1964(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1968(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1972(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1976(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1980(SB)/4, $0x3920e99a
-GLOBL scanconstAVX512<>(SB), RODATA|NOPTR, $1984
+DATA scanconstAVX512<>+1408(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1412(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1416(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1420(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1424(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1428(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1432(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1436(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1440(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1444(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1448(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1452(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1456(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1460(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1464(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1468(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1472(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1476(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1480(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1484(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1488(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1492(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1496(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1500(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1504(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1508(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1512(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1516(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1520(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1524(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1528(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1532(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1536(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1540(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1544(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1548(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1552(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1556(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1560(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1564(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1568(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1572(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1576(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1580(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1584(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1588(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1592(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1596(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1600(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1604(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1608(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1612(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1616(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1620(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1624(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1628(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1632(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1636(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1640(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1644(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1648(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1652(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1656(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1660(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1664(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1668(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1672(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1676(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1680(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1684(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1688(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1692(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1696(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1700(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1704(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1708(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1712(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1716(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1720(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1724(SB)/4, $0x3f317218
+DATA scanconstAVX512<>+1728(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1732(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1736(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1740(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1744(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1748(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1752(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1756(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1760(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1764(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1768(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1772(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1776(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1780(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1784(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1788(SB)/4, $0x3e75fded
+DATA scanconstAVX512<>+1792(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1796(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1800(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1804(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1808(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1812(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1816(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1820(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1824(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1828(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1832(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1836(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1840(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1844(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1848(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1852(SB)/4, $0x3d63576a
+DATA scanconstAVX512<>+1856(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1860(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1864(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1868(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1872(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1876(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1880(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1884(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1888(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1892(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1896(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1900(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1904(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1908(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1912(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1916(SB)/4, $0x3c1d96de
+DATA scanconstAVX512<>+1920(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1924(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1928(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1932(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1936(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1940(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1944(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1948(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1952(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1956(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1960(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1964(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1968(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1972(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1976(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1980(SB)/4, $0x3aafa2b5
+DATA scanconstAVX512<>+1984(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+1988(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+1992(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+1996(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2000(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2004(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2008(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2012(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2016(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2020(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2024(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2028(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2032(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2036(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2040(SB)/4, $0x3920e99a
+DATA scanconstAVX512<>+2044(SB)/4, $0x3920e99a
+GLOBL scanconstAVX512<>(SB), RODATA|NOPTR, $2048
 
 // func scanFwdAVX512(args *uint64)
 // Requires: AVX, AVX512DQ, AVX512F
@@ -508,14 +524,14 @@ TEXT ·scanFwdAVX512(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
 	VMOVUPS scanconstAVX512<>+1408(SB), Z0
 	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+64(SB), Z2
-	VMOVUPS scanconstAVX512<>+1536(SB), Z3
-	VMOVUPS scanconstAVX512<>+1600(SB), Z4
-	VMOVUPS scanconstAVX512<>+1664(SB), Z5
-	VMOVUPS scanconstAVX512<>+1728(SB), Z6
-	VMOVUPS scanconstAVX512<>+1792(SB), Z7
-	VMOVUPS scanconstAVX512<>+1856(SB), Z8
-	VMOVUPS scanconstAVX512<>+1920(SB), Z9
+	VMOVUPS scanconstAVX512<>+1536(SB), Z2
+	VMOVUPS scanconstAVX512<>+1600(SB), Z3
+	VMOVUPS scanconstAVX512<>+1664(SB), Z4
+	VMOVUPS scanconstAVX512<>+1728(SB), Z5
+	VMOVUPS scanconstAVX512<>+1792(SB), Z6
+	VMOVUPS scanconstAVX512<>+1856(SB), Z7
+	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+1984(SB), Z9
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -554,9 +570,9 @@ pre_loop:
 	VMINPS       Z11, Z12, Z11
 	VMOVUPS      scanconstAVX512<>+768(SB), Z12
 	VMAXPS       Z11, Z12, Z11
-	VMOVUPS      Z2, Z12
+	VMOVUPS      scanconstAVX512<>+64(SB), Z12
 	VFMADD231PS  scanconstAVX512<>+0(SB), Z11, Z12
-	VSUBPS       Z2, Z12, Z12
+	VSUBPS       scanconstAVX512<>+64(SB), Z12, Z12
 	VFNMADD231PS scanconstAVX512<>+128(SB), Z12, Z11
 	VFNMADD231PS scanconstAVX512<>+192(SB), Z12, Z11
 	VMOVUPS      scanconstAVX512<>+576(SB), Z13
@@ -595,9 +611,9 @@ pre_loop:
 	VMINPS       Z11, Z12, Z11
 	VMOVUPS      scanconstAVX512<>+768(SB), Z12
 	VMAXPS       Z11, Z12, Z11
-	VMOVUPS      Z2, Z12
+	VMOVUPS      scanconstAVX512<>+64(SB), Z12
 	VFMADD231PS  scanconstAVX512<>+0(SB), Z11, Z12
-	VSUBPS       Z2, Z12, Z12
+	VSUBPS       scanconstAVX512<>+64(SB), Z12, Z12
 	VFNMADD231PS scanconstAVX512<>+128(SB), Z12, Z11
 	VFNMADD231PS scanconstAVX512<>+192(SB), Z12, Z11
 	VMOVUPS      scanconstAVX512<>+576(SB), Z13
@@ -644,10 +660,10 @@ n_loop:
 	VMAXPS           Z15, Z1, Z15
 	VADDPS           Z2, Z14, Z16
 	VADDPS           Z2, Z15, Z17
-	VSUBPS           Z2, Z16, Z16
-	VSUBPS           Z2, Z17, Z17
-	VSUBPS           Z16, Z14, Z14
-	VSUBPS           Z17, Z15, Z15
+	VSUBPS           Z2, Z16, Z18
+	VSUBPS           Z2, Z17, Z19
+	VSUBPS           Z18, Z14, Z14
+	VSUBPS           Z19, Z15, Z15
 	VMOVUPS          Z8, Z18
 	VMOVUPS          Z8, Z19
 	VFMADD231PS      Z9, Z14, Z18
@@ -662,8 +678,10 @@ n_loop:
 	VFMADD213PS      Z4, Z15, Z19
 	VFMADD213PS      Z3, Z14, Z18
 	VFMADD213PS      Z3, Z15, Z19
-	VSCALEFPS        Z16, Z18, Z18
-	VSCALEFPS        Z17, Z19, Z19
+	VPSLLD           $0x17, Z16, Z16
+	VPSLLD           $0x17, Z17, Z17
+	VPADDD           Z16, Z18, Z18
+	VPADDD           Z17, Z19, Z19
 	VMULPS.BCST      (R8), Z11, Z14
 	VFMADD231PS      (BX), Z18, Z14
 	VMOVUPS          Z14, (BX)
@@ -687,8 +705,8 @@ n_odd:
 	VMINPS           Z10, Z0, Z10
 	VMAXPS           Z10, Z1, Z10
 	VADDPS           Z2, Z10, Z14
-	VSUBPS           Z2, Z14, Z14
-	VSUBPS           Z14, Z10, Z10
+	VSUBPS           Z2, Z14, Z15
+	VSUBPS           Z15, Z10, Z10
 	VMOVUPS          Z8, Z15
 	VFMADD231PS      Z9, Z10, Z15
 	VFMADD213PS      Z7, Z10, Z15
@@ -696,7 +714,8 @@ n_odd:
 	VFMADD213PS      Z5, Z10, Z15
 	VFMADD213PS      Z4, Z10, Z15
 	VFMADD213PS      Z3, Z10, Z15
-	VSCALEFPS        Z14, Z15, Z15
+	VPSLLD           $0x17, Z14, Z14
+	VPADDD           Z14, Z15, Z15
 	VMULPS.BCST      (R8), Z11, Z10
 	VFMADD231PS      (BX), Z15, Z10
 	VMOVUPS          Z10, (BX)
@@ -758,14 +777,14 @@ TEXT ·scanBwdAVX512(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
 	VMOVUPS scanconstAVX512<>+1408(SB), Z0
 	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+64(SB), Z2
-	VMOVUPS scanconstAVX512<>+1536(SB), Z3
-	VMOVUPS scanconstAVX512<>+1600(SB), Z4
-	VMOVUPS scanconstAVX512<>+1664(SB), Z5
-	VMOVUPS scanconstAVX512<>+1728(SB), Z6
-	VMOVUPS scanconstAVX512<>+1792(SB), Z7
-	VMOVUPS scanconstAVX512<>+1856(SB), Z8
-	VMOVUPS scanconstAVX512<>+1920(SB), Z9
+	VMOVUPS scanconstAVX512<>+1536(SB), Z2
+	VMOVUPS scanconstAVX512<>+1600(SB), Z3
+	VMOVUPS scanconstAVX512<>+1664(SB), Z4
+	VMOVUPS scanconstAVX512<>+1728(SB), Z5
+	VMOVUPS scanconstAVX512<>+1792(SB), Z6
+	VMOVUPS scanconstAVX512<>+1856(SB), Z7
+	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+1984(SB), Z9
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -814,9 +833,9 @@ pre_t:
 	VMINPS       Z11, Z12, Z11
 	VMOVUPS      scanconstAVX512<>+768(SB), Z12
 	VMAXPS       Z11, Z12, Z11
-	VMOVUPS      Z2, Z12
+	VMOVUPS      scanconstAVX512<>+64(SB), Z12
 	VFMADD231PS  scanconstAVX512<>+0(SB), Z11, Z12
-	VSUBPS       Z2, Z12, Z12
+	VSUBPS       scanconstAVX512<>+64(SB), Z12, Z12
 	VFNMADD231PS scanconstAVX512<>+128(SB), Z12, Z11
 	VFNMADD231PS scanconstAVX512<>+192(SB), Z12, Z11
 	VMOVUPS      scanconstAVX512<>+576(SB), Z13
@@ -864,9 +883,9 @@ pre_t:
 	VMINPS       Z10, Z11, Z10
 	VMOVUPS      scanconstAVX512<>+768(SB), Z11
 	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      Z2, Z11
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
 	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       Z2, Z11, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
 	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
 	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
 	VMOVUPS      scanconstAVX512<>+576(SB), Z12
@@ -939,10 +958,10 @@ rc_n_loop:
 	VMAXPS           Z15, Z1, Z15
 	VADDPS           Z2, Z14, Z16
 	VADDPS           Z2, Z15, Z17
-	VSUBPS           Z2, Z16, Z16
-	VSUBPS           Z2, Z17, Z17
-	VSUBPS           Z16, Z14, Z14
-	VSUBPS           Z17, Z15, Z15
+	VSUBPS           Z2, Z16, Z18
+	VSUBPS           Z2, Z17, Z19
+	VSUBPS           Z18, Z14, Z14
+	VSUBPS           Z19, Z15, Z15
 	VMOVUPS          Z8, Z18
 	VMOVUPS          Z8, Z19
 	VFMADD231PS      Z9, Z14, Z18
@@ -957,8 +976,10 @@ rc_n_loop:
 	VFMADD213PS      Z4, Z15, Z19
 	VFMADD213PS      Z3, Z14, Z18
 	VFMADD213PS      Z3, Z15, Z19
-	VSCALEFPS        Z16, Z18, Z18
-	VSCALEFPS        Z17, Z19, Z19
+	VPSLLD           $0x17, Z16, Z16
+	VPSLLD           $0x17, Z17, Z17
+	VPADDD           Z16, Z18, Z18
+	VPADDD           Z17, Z19, Z19
 	VMOVUPS          Z18, 64(R9)
 	VMULPS.BCST      (CX), Z11, Z14
 	VFMADD231PS      (R8), Z18, Z14
@@ -985,8 +1006,8 @@ rc_n_odd:
 	VMINPS           Z10, Z0, Z10
 	VMAXPS           Z10, Z1, Z10
 	VADDPS           Z2, Z10, Z14
-	VSUBPS           Z2, Z14, Z14
-	VSUBPS           Z14, Z10, Z10
+	VSUBPS           Z2, Z14, Z15
+	VSUBPS           Z15, Z10, Z10
 	VMOVUPS          Z8, Z15
 	VFMADD231PS      Z9, Z10, Z15
 	VFMADD213PS      Z7, Z10, Z15
@@ -994,7 +1015,8 @@ rc_n_odd:
 	VFMADD213PS      Z5, Z10, Z15
 	VFMADD213PS      Z4, Z10, Z15
 	VFMADD213PS      Z3, Z10, Z15
-	VSCALEFPS        Z14, Z15, Z15
+	VPSLLD           $0x17, Z14, Z14
+	VPADDD           Z14, Z15, Z15
 	VMOVUPS          Z15, 64(R9)
 	VMULPS.BCST      (CX), Z11, Z10
 	VFMADD231PS      (R8), Z15, Z10
@@ -1240,37 +1262,37 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-24
 	MOVQ    n+16(FP), DX
 	VMOVUPS scanconstAVX512<>+1408(SB), Z0
 	VMOVUPS scanconstAVX512<>+1472(SB), Z0
-	VMOVUPS scanconstAVX512<>+64(SB), Z0
-	VMOVUPS scanconstAVX512<>+1536(SB), Z1
-	VMOVUPS scanconstAVX512<>+1600(SB), Z1
-	VMOVUPS scanconstAVX512<>+1664(SB), Z1
-	VMOVUPS scanconstAVX512<>+1728(SB), Z1
-	VMOVUPS scanconstAVX512<>+1792(SB), Z1
-	VMOVUPS scanconstAVX512<>+1856(SB), Z1
-	VMOVUPS scanconstAVX512<>+1920(SB), Z1
+	VMOVUPS scanconstAVX512<>+1536(SB), Z0
+	VMOVUPS scanconstAVX512<>+1600(SB), Z0
+	VMOVUPS scanconstAVX512<>+1664(SB), Z0
+	VMOVUPS scanconstAVX512<>+1728(SB), Z0
+	VMOVUPS scanconstAVX512<>+1792(SB), Z0
+	VMOVUPS scanconstAVX512<>+1856(SB), Z0
+	VMOVUPS scanconstAVX512<>+1920(SB), Z0
+	VMOVUPS scanconstAVX512<>+1984(SB), Z0
 	TESTQ   DX, DX
 	JZ      done
 
 loop:
-	VMOVUPS      (CX), Z1
-	VMOVUPS      scanconstAVX512<>+704(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      scanconstAVX512<>+768(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      Z0, Z2
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z1, Z2
-	VSUBPS       Z0, Z2, Z2
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z2, Z1
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z2, Z1
-	VMOVUPS      scanconstAVX512<>+576(SB), Z3
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z1, Z3
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z1, Z3
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z1, Z3
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z1, Z3
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z1, Z3
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VMOVUPS      Z3, (AX)
+	VMOVUPS      (CX), Z0
+	VMOVUPS      scanconstAVX512<>+704(SB), Z1
+	VMINPS       Z0, Z1, Z0
+	VMOVUPS      scanconstAVX512<>+768(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMOVUPS      scanconstAVX512<>+64(SB), Z1
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z0, Z1
+	VSUBPS       scanconstAVX512<>+64(SB), Z1, Z1
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z1, Z0
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z1, Z0
+	VMOVUPS      scanconstAVX512<>+576(SB), Z2
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z0, Z2
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z0, Z2
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z0, Z2
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z0, Z2
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z0, Z2
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z0, Z2
+	VSCALEFPS    Z1, Z2, Z2
+	VMOVUPS      Z2, (AX)
 	ADDQ         $0x00000040, CX
 	ADDQ         $0x00000040, AX
 	SUBQ         $0x00000010, DX
@@ -1288,14 +1310,14 @@ TEXT ·exp2AVX512(SB), NOSPLIT, $0-24
 	MOVQ    n+16(FP), DX
 	VMOVUPS scanconstAVX512<>+1408(SB), Z0
 	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+64(SB), Z2
-	VMOVUPS scanconstAVX512<>+1536(SB), Z3
-	VMOVUPS scanconstAVX512<>+1600(SB), Z4
-	VMOVUPS scanconstAVX512<>+1664(SB), Z5
-	VMOVUPS scanconstAVX512<>+1728(SB), Z6
-	VMOVUPS scanconstAVX512<>+1792(SB), Z7
-	VMOVUPS scanconstAVX512<>+1856(SB), Z8
-	VMOVUPS scanconstAVX512<>+1920(SB), Z9
+	VMOVUPS scanconstAVX512<>+1536(SB), Z2
+	VMOVUPS scanconstAVX512<>+1600(SB), Z3
+	VMOVUPS scanconstAVX512<>+1664(SB), Z4
+	VMOVUPS scanconstAVX512<>+1728(SB), Z5
+	VMOVUPS scanconstAVX512<>+1792(SB), Z6
+	VMOVUPS scanconstAVX512<>+1856(SB), Z7
+	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+1984(SB), Z9
 	TESTQ   DX, DX
 	JZ      done
 
@@ -1304,8 +1326,8 @@ loop:
 	VMINPS      Z10, Z0, Z10
 	VMAXPS      Z10, Z1, Z10
 	VADDPS      Z2, Z10, Z11
-	VSUBPS      Z2, Z11, Z11
-	VSUBPS      Z11, Z10, Z10
+	VSUBPS      Z2, Z11, Z12
+	VSUBPS      Z12, Z10, Z10
 	VMOVUPS     Z8, Z12
 	VFMADD231PS Z9, Z10, Z12
 	VFMADD213PS Z7, Z10, Z12
@@ -1313,7 +1335,8 @@ loop:
 	VFMADD213PS Z5, Z10, Z12
 	VFMADD213PS Z4, Z10, Z12
 	VFMADD213PS Z3, Z10, Z12
-	VSCALEFPS   Z11, Z12, Z12
+	VPSLLD      $0x17, Z11, Z11
+	VPADDD      Z11, Z12, Z12
 	VMOVUPS     Z12, (AX)
 	ADDQ        $0x00000040, CX
 	ADDQ        $0x00000040, AX
@@ -1508,71 +1531,79 @@ DATA scanconstAVX2<>+720(SB)/4, $0x42fecccd
 DATA scanconstAVX2<>+724(SB)/4, $0x42fecccd
 DATA scanconstAVX2<>+728(SB)/4, $0x42fecccd
 DATA scanconstAVX2<>+732(SB)/4, $0x42fecccd
-DATA scanconstAVX2<>+736(SB)/4, $0xc2fbcccd
-DATA scanconstAVX2<>+740(SB)/4, $0xc2fbcccd
-DATA scanconstAVX2<>+744(SB)/4, $0xc2fbcccd
-DATA scanconstAVX2<>+748(SB)/4, $0xc2fbcccd
-DATA scanconstAVX2<>+752(SB)/4, $0xc2fbcccd
-DATA scanconstAVX2<>+756(SB)/4, $0xc2fbcccd
-DATA scanconstAVX2<>+760(SB)/4, $0xc2fbcccd
-DATA scanconstAVX2<>+764(SB)/4, $0xc2fbcccd
-DATA scanconstAVX2<>+768(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+772(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+776(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+780(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+784(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+788(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+792(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+796(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+800(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+804(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+808(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+812(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+816(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+820(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+824(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+828(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+832(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+836(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+840(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+844(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+848(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+852(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+856(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+860(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+864(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+868(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+872(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+876(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+880(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+884(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+888(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+892(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+896(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+900(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+904(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+908(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+912(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+916(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+920(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+924(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+928(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+932(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+936(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+940(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+944(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+948(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+952(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+956(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+960(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+964(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+968(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+972(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+976(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+980(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+984(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+988(SB)/4, $0x3920e99a
-GLOBL scanconstAVX2<>(SB), RODATA|NOPTR, $992
+DATA scanconstAVX2<>+736(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+740(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+744(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+748(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+752(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+756(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+760(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+764(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+768(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+772(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+776(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+780(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+784(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+788(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+792(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+796(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+800(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+804(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+808(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+812(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+816(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+820(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+824(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+828(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+832(SB)/4, $0x3f317218
+DATA scanconstAVX2<>+836(SB)/4, $0x3f317218
+DATA scanconstAVX2<>+840(SB)/4, $0x3f317218
+DATA scanconstAVX2<>+844(SB)/4, $0x3f317218
+DATA scanconstAVX2<>+848(SB)/4, $0x3f317218
+DATA scanconstAVX2<>+852(SB)/4, $0x3f317218
+DATA scanconstAVX2<>+856(SB)/4, $0x3f317218
+DATA scanconstAVX2<>+860(SB)/4, $0x3f317218
+DATA scanconstAVX2<>+864(SB)/4, $0x3e75fded
+DATA scanconstAVX2<>+868(SB)/4, $0x3e75fded
+DATA scanconstAVX2<>+872(SB)/4, $0x3e75fded
+DATA scanconstAVX2<>+876(SB)/4, $0x3e75fded
+DATA scanconstAVX2<>+880(SB)/4, $0x3e75fded
+DATA scanconstAVX2<>+884(SB)/4, $0x3e75fded
+DATA scanconstAVX2<>+888(SB)/4, $0x3e75fded
+DATA scanconstAVX2<>+892(SB)/4, $0x3e75fded
+DATA scanconstAVX2<>+896(SB)/4, $0x3d63576a
+DATA scanconstAVX2<>+900(SB)/4, $0x3d63576a
+DATA scanconstAVX2<>+904(SB)/4, $0x3d63576a
+DATA scanconstAVX2<>+908(SB)/4, $0x3d63576a
+DATA scanconstAVX2<>+912(SB)/4, $0x3d63576a
+DATA scanconstAVX2<>+916(SB)/4, $0x3d63576a
+DATA scanconstAVX2<>+920(SB)/4, $0x3d63576a
+DATA scanconstAVX2<>+924(SB)/4, $0x3d63576a
+DATA scanconstAVX2<>+928(SB)/4, $0x3c1d96de
+DATA scanconstAVX2<>+932(SB)/4, $0x3c1d96de
+DATA scanconstAVX2<>+936(SB)/4, $0x3c1d96de
+DATA scanconstAVX2<>+940(SB)/4, $0x3c1d96de
+DATA scanconstAVX2<>+944(SB)/4, $0x3c1d96de
+DATA scanconstAVX2<>+948(SB)/4, $0x3c1d96de
+DATA scanconstAVX2<>+952(SB)/4, $0x3c1d96de
+DATA scanconstAVX2<>+956(SB)/4, $0x3c1d96de
+DATA scanconstAVX2<>+960(SB)/4, $0x3aafa2b5
+DATA scanconstAVX2<>+964(SB)/4, $0x3aafa2b5
+DATA scanconstAVX2<>+968(SB)/4, $0x3aafa2b5
+DATA scanconstAVX2<>+972(SB)/4, $0x3aafa2b5
+DATA scanconstAVX2<>+976(SB)/4, $0x3aafa2b5
+DATA scanconstAVX2<>+980(SB)/4, $0x3aafa2b5
+DATA scanconstAVX2<>+984(SB)/4, $0x3aafa2b5
+DATA scanconstAVX2<>+988(SB)/4, $0x3aafa2b5
+DATA scanconstAVX2<>+992(SB)/4, $0x3920e99a
+DATA scanconstAVX2<>+996(SB)/4, $0x3920e99a
+DATA scanconstAVX2<>+1000(SB)/4, $0x3920e99a
+DATA scanconstAVX2<>+1004(SB)/4, $0x3920e99a
+DATA scanconstAVX2<>+1008(SB)/4, $0x3920e99a
+DATA scanconstAVX2<>+1012(SB)/4, $0x3920e99a
+DATA scanconstAVX2<>+1016(SB)/4, $0x3920e99a
+DATA scanconstAVX2<>+1020(SB)/4, $0x3920e99a
+GLOBL scanconstAVX2<>(SB), RODATA|NOPTR, $1024
 
 // func scanFwdAVX2(args *uint64)
 // Requires: AVX, AVX2, FMA3
@@ -1580,7 +1611,7 @@ TEXT ·scanFwdAVX2(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
 	VMOVUPS scanconstAVX2<>+704(SB), Y0
 	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+32(SB), Y2
+	VMOVUPS scanconstAVX2<>+768(SB), Y2
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -1619,9 +1650,9 @@ pre_loop:
 	VMINPS       Y4, Y5, Y4
 	VMOVUPS      scanconstAVX2<>+384(SB), Y5
 	VMAXPS       Y4, Y5, Y4
-	VMOVUPS      Y2, Y5
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
 	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
-	VSUBPS       Y2, Y5, Y6
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
 	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
 	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
 	VMOVUPS      scanconstAVX2<>+288(SB), Y6
@@ -1661,9 +1692,9 @@ pre_loop:
 	VMINPS       Y4, Y5, Y4
 	VMOVUPS      scanconstAVX2<>+384(SB), Y5
 	VMAXPS       Y4, Y5, Y4
-	VMOVUPS      Y2, Y5
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
 	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
-	VSUBPS       Y2, Y5, Y6
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
 	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
 	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
 	VMOVUPS      scanconstAVX2<>+288(SB), Y6
@@ -1715,10 +1746,12 @@ n_loop:
 	VSUBPS       Y2, Y10, Y12
 	VSUBPS       Y11, Y7, Y7
 	VSUBPS       Y12, Y8, Y8
-	VMOVUPS      scanconstAVX2<>+928(SB), Y11
-	VMOVUPS      scanconstAVX2<>+928(SB), Y12
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
+	VMOVUPS      scanconstAVX2<>+960(SB), Y11
+	VMOVUPS      scanconstAVX2<>+960(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+992(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+992(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+928(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+928(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
@@ -1727,12 +1760,10 @@ n_loop:
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+768(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+768(SB), Y8, Y12
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y9, Y11, Y11
 	VPSLLD       $0x17, Y10, Y10
-	VMULPS       Y10, Y12, Y12
+	VPADDD       Y9, Y11, Y11
+	VPADDD       Y10, Y12, Y12
 	VBROADCASTSS (R8), Y7
 	VMULPS       Y4, Y7, Y7
 	VFMADD231PS  (BX), Y11, Y7
@@ -1762,15 +1793,15 @@ n_odd:
 	VADDPS       Y2, Y3, Y7
 	VSUBPS       Y2, Y7, Y8
 	VSUBPS       Y8, Y3, Y3
-	VMOVUPS      scanconstAVX2<>+928(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
+	VMOVUPS      scanconstAVX2<>+960(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+992(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+928(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+768(SB), Y3, Y8
 	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y7, Y8, Y8
+	VPADDD       Y7, Y8, Y8
 	VBROADCASTSS (R8), Y3
 	VMULPS       Y4, Y3, Y3
 	VFMADD231PS  (BX), Y8, Y3
@@ -1834,7 +1865,7 @@ TEXT ·scanBwdAVX2(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
 	VMOVUPS scanconstAVX2<>+704(SB), Y0
 	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+32(SB), Y2
+	VMOVUPS scanconstAVX2<>+768(SB), Y2
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -1883,9 +1914,9 @@ pre_t:
 	VMINPS       Y4, Y5, Y4
 	VMOVUPS      scanconstAVX2<>+384(SB), Y5
 	VMAXPS       Y4, Y5, Y4
-	VMOVUPS      Y2, Y5
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
 	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
-	VSUBPS       Y2, Y5, Y6
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
 	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
 	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
 	VMOVUPS      scanconstAVX2<>+288(SB), Y6
@@ -1934,9 +1965,9 @@ pre_t:
 	VMINPS       Y3, Y4, Y3
 	VMOVUPS      scanconstAVX2<>+384(SB), Y4
 	VMAXPS       Y3, Y4, Y3
-	VMOVUPS      Y2, Y4
+	VMOVUPS      scanconstAVX2<>+32(SB), Y4
 	VFMADD231PS  scanconstAVX2<>+0(SB), Y3, Y4
-	VSUBPS       Y2, Y4, Y5
+	VSUBPS       scanconstAVX2<>+32(SB), Y4, Y5
 	VFNMADD231PS scanconstAVX2<>+64(SB), Y5, Y3
 	VFNMADD231PS scanconstAVX2<>+96(SB), Y5, Y3
 	VMOVUPS      scanconstAVX2<>+288(SB), Y5
@@ -2014,10 +2045,12 @@ rc_n_loop:
 	VSUBPS       Y2, Y10, Y12
 	VSUBPS       Y11, Y7, Y7
 	VSUBPS       Y12, Y8, Y8
-	VMOVUPS      scanconstAVX2<>+928(SB), Y11
-	VMOVUPS      scanconstAVX2<>+928(SB), Y12
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
+	VMOVUPS      scanconstAVX2<>+960(SB), Y11
+	VMOVUPS      scanconstAVX2<>+960(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+992(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+992(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+928(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+928(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
@@ -2026,12 +2059,10 @@ rc_n_loop:
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+768(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+768(SB), Y8, Y12
 	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y9, Y11, Y11
 	VPSLLD       $0x17, Y10, Y10
-	VMULPS       Y10, Y12, Y12
+	VPADDD       Y9, Y11, Y11
+	VPADDD       Y10, Y12, Y12
 	VMOVUPS      Y11, 32(R9)
 	VBROADCASTSS (CX), Y7
 	VMULPS       Y4, Y7, Y7
@@ -2064,15 +2095,15 @@ rc_n_odd:
 	VADDPS       Y2, Y3, Y7
 	VSUBPS       Y2, Y7, Y8
 	VSUBPS       Y8, Y3, Y3
-	VMOVUPS      scanconstAVX2<>+928(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
+	VMOVUPS      scanconstAVX2<>+960(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+992(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+928(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+768(SB), Y3, Y8
 	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y7, Y8, Y8
+	VPADDD       Y7, Y8, Y8
 	VMOVUPS      Y8, 32(R9)
 	VBROADCASTSS (CX), Y3
 	VMULPS       Y4, Y3, Y3
@@ -2326,31 +2357,31 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-24
 	MOVQ    n+16(FP), DX
 	VMOVUPS scanconstAVX2<>+704(SB), Y0
 	VMOVUPS scanconstAVX2<>+736(SB), Y0
-	VMOVUPS scanconstAVX2<>+32(SB), Y0
+	VMOVUPS scanconstAVX2<>+768(SB), Y0
 	TESTQ   DX, DX
 	JZ      done
 
 loop:
-	VMOVUPS      (CX), Y1
-	VMOVUPS      scanconstAVX2<>+352(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      scanconstAVX2<>+384(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      Y0, Y2
-	VFMADD231PS  scanconstAVX2<>+0(SB), Y1, Y2
-	VSUBPS       Y0, Y2, Y3
-	VFNMADD231PS scanconstAVX2<>+64(SB), Y3, Y1
-	VFNMADD231PS scanconstAVX2<>+96(SB), Y3, Y1
-	VMOVUPS      scanconstAVX2<>+288(SB), Y3
-	VFMADD231PS  scanconstAVX2<>+320(SB), Y1, Y3
-	VFMADD213PS  scanconstAVX2<>+256(SB), Y1, Y3
-	VFMADD213PS  scanconstAVX2<>+224(SB), Y1, Y3
-	VFMADD213PS  scanconstAVX2<>+192(SB), Y1, Y3
-	VFMADD213PS  scanconstAVX2<>+160(SB), Y1, Y3
-	VFMADD213PS  scanconstAVX2<>+128(SB), Y1, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VMULPS       Y2, Y3, Y3
-	VMOVUPS      Y3, (AX)
+	VMOVUPS      (CX), Y0
+	VMOVUPS      scanconstAVX2<>+352(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMOVUPS      scanconstAVX2<>+384(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      scanconstAVX2<>+32(SB), Y1
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y0, Y1
+	VSUBPS       scanconstAVX2<>+32(SB), Y1, Y2
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y2, Y0
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y2, Y0
+	VMOVUPS      scanconstAVX2<>+288(SB), Y2
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y0, Y2
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y0, Y2
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y0, Y2
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y0, Y2
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y0, Y2
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y0, Y2
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y1, Y2, Y2
+	VMOVUPS      Y2, (AX)
 	ADDQ         $0x00000020, CX
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, DX
@@ -2368,7 +2399,7 @@ TEXT ·exp2AVX2(SB), NOSPLIT, $0-24
 	MOVQ    n+16(FP), DX
 	VMOVUPS scanconstAVX2<>+704(SB), Y0
 	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+32(SB), Y2
+	VMOVUPS scanconstAVX2<>+768(SB), Y2
 	TESTQ   DX, DX
 	JZ      done
 
@@ -2379,15 +2410,15 @@ loop:
 	VADDPS      Y2, Y3, Y4
 	VSUBPS      Y2, Y4, Y5
 	VSUBPS      Y5, Y3, Y3
-	VMOVUPS     scanconstAVX2<>+928(SB), Y5
-	VFMADD231PS scanconstAVX2<>+960(SB), Y3, Y5
+	VMOVUPS     scanconstAVX2<>+960(SB), Y5
+	VFMADD231PS scanconstAVX2<>+992(SB), Y3, Y5
+	VFMADD213PS scanconstAVX2<>+928(SB), Y3, Y5
 	VFMADD213PS scanconstAVX2<>+896(SB), Y3, Y5
 	VFMADD213PS scanconstAVX2<>+864(SB), Y3, Y5
 	VFMADD213PS scanconstAVX2<>+832(SB), Y3, Y5
 	VFMADD213PS scanconstAVX2<>+800(SB), Y3, Y5
-	VFMADD213PS scanconstAVX2<>+768(SB), Y3, Y5
 	VPSLLD      $0x17, Y4, Y4
-	VMULPS      Y4, Y5, Y5
+	VPADDD      Y4, Y5, Y5
 	VMOVUPS     Y5, (AX)
 	ADDQ        $0x00000020, CX
 	ADDQ        $0x00000020, AX
