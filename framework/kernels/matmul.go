@@ -36,6 +36,13 @@ func MatMul(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []
 	}
 	switch currentBLAS() {
 	case blasOpenBLAS:
+		if m < gemmSmallM && !transA && transB && gemvOK {
+			// One to three rows times Wᵀ (the one-token Step path) is
+			// bound by streaming W: OpenBLAS's sgemm reads it at about
+			// 10 GB/s there, the Go path's gemv kernel at 75–85 per core.
+			matMulGemvNT(m, n, k, a, b, beta, c)
+			return
+		}
 		matMulOpenBLAS(transA, transB, m, n, k, a, b, beta, c)
 	case blasGonum:
 		matMulGonum(transA, transB, m, n, k, a, b, beta, c)
@@ -60,9 +67,13 @@ func scaleC(beta float32, c []float32) {
 // one-token Step path multiplies a batch of rows by each weight).
 const gemmSmallM = 4
 
-// matMulGo is the Go backend: the best micro-kernel the CPU has, else
-// gonum.
+// matMulGo is the Go backend: the best micro-kernel the CPU has (the gemv
+// kernel for NT products with fewer than gemmSmallM rows), else gonum.
 func matMulGo(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
+	if m < gemmSmallM && !transA && transB && gemvOK {
+		matMulGemvNT(m, n, k, a, b, beta, c)
+		return
+	}
 	if m < gemmSmallM || gemmPick(n) == nil {
 		matMulGonum(transA, transB, m, n, k, a, b, beta, c)
 		return

@@ -93,3 +93,12 @@ func gemmPick(n int) *gemmKernel {
 	}
 	return nil
 }
+
+// gemvOK: gemvDot8 runs the AVX-512 kernel.
+var gemvOK = pickAVX512
+
+// gemvDot8 sets out[r] = Σ_p x[p]·w[r·k+p] for r < 8 (w holds 8 rows of k).
+func gemvDot8(x, w []float32, k int, out *[8]float32) {
+	_ = w[7*k+k-1]
+	gemvDot8AVX512(&x[0], &w[0], uintptr(4*k), k, uint32(1)<<(k%16)-1, &out[0])
+}

@@ -75,6 +75,23 @@ func matMulBlocked(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []fl
 	}
 	p := min(Threads(), max(1, 2*m*n*k/gemmMinFlops), t.units)
 	t.parts = p
+	gemmDispatch(t)
+}
+
+// matMulGemvNT is MatMul for NT products with few rows (m < gemmSmallM: the
+// one-token Step path, x·Wᵀ): dot products of each row of a with eight rows
+// of b at a time, streaming b once, split over the workers by groups of
+// eight columns.
+func matMulGemvNT(m, n, k int, a, b []float32, beta float32, c []float32) {
+	t := gemmTask{gemv: true, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c, units: (n + 7) / 8}
+	t.parts = min(Threads(), max(1, 2*m*n*k/gemmMinFlops), t.units)
+	gemmDispatch(t)
+}
+
+// gemmDispatch runs the t.parts parts of t: part 0 here, the others on the
+// worker team.
+func gemmDispatch(t gemmTask) {
+	p := t.parts
 	if p == 1 {
 		t.run()
 		return
@@ -120,11 +137,16 @@ type gemmTask struct {
 	beta            float32
 	c               []float32
 	byRows          bool
+	gemv            bool // matMulGemvNT: units are groups of 8 columns
 	units, parts, w int
 }
 
 func (t *gemmTask) run() {
 	lo, hi := span(t.units, t.parts, t.w)
+	if t.gemv {
+		gemvNT(t.m, t.n, t.k, t.a, t.b, t.beta, t.c, lo*8, min(hi*8, t.n))
+		return
+	}
 	if t.byRows {
 		mr := t.kern.mr
 		gemmWorker(t.kern, t.transA, t.transB, t.m, t.n, t.k, t.a, t.b, t.beta, t.c, lo*mr, min(hi*mr, t.m), 0, t.n)
@@ -305,6 +327,39 @@ func gemmPackB(dst []float32, transB bool, b []float32, n, k, pc, kc, jc, nc, nr
 			for p, v := range row {
 				dd[p*nr] = v
 			}
+		}
+	}
+}
+
+// gemvNT computes c[i, j0:j1] for every row i of an NT product: with
+// gemvDot8 (eight columns at a time, all rows of a against those eight
+// rows of b while they are in L1), the last j1−j0 mod 8 columns in Go.
+func gemvNT(m, n, k int, a, b []float32, beta float32, c []float32, j0, j1 int) {
+	var out [8]float32
+	j := j0
+	for ; j+8 <= j1; j += 8 {
+		for i := 0; i < m; i++ {
+			gemvDot8(a[i*k:i*k+k], b[j*k:], k, &out)
+			row := c[i*n+j : i*n+j+8]
+			for r, v := range out {
+				if beta != 0 {
+					v += beta * row[r]
+				}
+				row[r] = v
+			}
+		}
+	}
+	for ; j < j1; j++ {
+		w := b[j*k : j*k+k]
+		for i := 0; i < m; i++ {
+			var s float32
+			for p, x := range a[i*k : i*k+k] {
+				s += x * w[p]
+			}
+			if beta != 0 {
+				s += beta * c[i*n+j]
+			}
+			c[i*n+j] = s
 		}
 	}
 }

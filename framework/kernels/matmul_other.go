@@ -11,3 +11,8 @@ func gemmKernels() []*gemmKernel { return nil }
 
 // gemmPick returns the micro-kernel for C with n columns: none.
 func gemmPick(n int) *gemmKernel { return nil }
+
+// gemvOK: there is no gemv kernel.
+const gemvOK = false
+
+func gemvDot8(x, w []float32, k int, out *[8]float32) { panic("kernels: no gemv kernel") }

@@ -19,3 +19,9 @@ func gemmKernelAVX512N16(kc int, a *float32, ars uintptr, acs uintptr, b *float3
 //
 //go:noescape
 func gemmKernelAVX2(kc int, a *float32, ars uintptr, acs uintptr, b *float32, c *float32, ldc int, mr int, mask *int32, beta float32, flags int)
+
+// gemvDot8AVX512 computes out[r] = Σ_p x[p]·w[r·ldw/4+p] for r < 8: see gemm_asm.go.
+// tail is the lane mask of the last k%16 elements.
+//
+//go:noescape
+func gemvDot8AVX512(x *float32, w *float32, ldw uintptr, k int, tail uint32, out *float32)

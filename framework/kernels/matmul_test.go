@@ -207,7 +207,7 @@ func TestMatMulDeterministic(t *testing.T) {
 		// Go kernels and gonum never split k: the same bits for every
 		// thread count. OpenBLAS: the same bits for the same count.
 		anyThreads := im.name != "openblas" && !(im.name == "MatMul" && BLAS() == "openblas")
-		for _, cs := range []mmCase{{false, true, 300, 256, 128, 0}, {true, false, 128, 96, 1500, 1}, {false, false, 40, 700, 64, 0}} {
+		for _, cs := range []mmCase{{false, true, 300, 256, 128, 0}, {true, false, 128, 96, 1500, 1}, {false, false, 40, 700, 64, 0}, {false, true, 3, 3000, 300, 1}} {
 			a, b, c0 := mmInputs(cs)
 			seen := map[int][]float32{}
 			var first []float32
@@ -278,7 +278,7 @@ func TestMatMulAllocs(t *testing.T) {
 		}
 		for _, th := range []int{1, 2} {
 			SetThreads(th)
-			for _, cs := range []mmCase{{false, true, 600, 256, 256, 0}, {true, false, 16, 256, 600, 1}} {
+			for _, cs := range []mmCase{{false, true, 600, 256, 256, 0}, {true, false, 16, 256, 600, 1}, {false, true, 1, 600, 256, 0}} {
 				n := testing.AllocsPerRun(10, func() { MatMul(cs.tA, cs.tB, cs.m, cs.n, cs.k, a, b, cs.beta, c) })
 				if n != 0 {
 					t.Errorf("%s, %d threads, %v: %v allocations per call", be, th, cs, n)

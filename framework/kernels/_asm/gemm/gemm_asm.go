@@ -33,6 +33,7 @@ func main() {
 	ConstraintExpr("!purego")
 	avx512()
 	avx2()
+	gemv()
 	Generate()
 }
 
@@ -280,4 +281,78 @@ func paramAddr(name string) Mem {
 		panic(err)
 	}
 	return b.Addr
+}
+
+// gemv generates gemvDot8AVX512: eight dot products of one vector x with
+// eight rows of W, for products with one to three rows (the one-token Step
+// path), which are bound by streaming W from memory:
+//
+//	out[r] = Σ_p x[p]·W[r][p]   r = 0…7; p in 16-wide lanes, then the lanes
+//	                            summed in a fixed tree (see gemvDot8Go)
+func gemv() {
+	TEXT("gemvDot8AVX512", NOSPLIT, "func(x *float32, w *float32, ldw uintptr, k int, tail uint32, out *float32)")
+	Pragma("noescape")
+	Doc("gemvDot8AVX512 computes out[r] = Σ_p x[p]·w[r·ldw/4+p] for r < 8: see gemm_asm.go.", "tail is the lane mask of the last k%16 elements.")
+	acc := make([]reg.VecVirtual, 8)
+	for r := range acc {
+		acc[r] = ZMM()
+		VXORPS(acc[r], acc[r], acc[r])
+	}
+	x := Load(Param("x"), GP64())
+	base, L, L3 := []reg.Register{Load(Param("w"), GP64())}, Load(Param("ldw"), GP64()), GP64()
+	LEAQ(Mem{Base: L, Index: L, Scale: 2}, L3)
+	b1 := GP64()
+	LEAQ(Mem{Base: base[0], Index: L, Scale: 4}, b1)
+	ADDQ(L, b1)
+	base = append(base, b1)
+	k := GP64()
+	Load(Param("k"), k)
+	xv, wv := ZMM(), ZMM()
+
+	Label("loop16")
+	CMPQ(k, Imm(16))
+	JL(LabelRef("tail"))
+	VMOVUPS(Mem{Base: x}, xv)
+	for r := 0; r < 8; r++ {
+		VFMADD231PS(rowAddr(base, L, L3, r), xv, acc[r])
+	}
+	ADDQ(Imm(64), x)
+	for _, b := range base {
+		ADDQ(Imm(64), b)
+	}
+	SUBQ(Imm(16), k)
+	JMP(LabelRef("loop16"))
+
+	Label("tail")
+	TESTQ(k, k)
+	JZ(LabelRef("reduce"))
+	m := GP32()
+	Load(Param("tail"), m) // (1 << k%16) - 1
+	km := K()
+	KMOVW(m, km)
+	VMOVUPS_Z(Mem{Base: x}, km, xv)
+	for r := 0; r < 8; r++ {
+		VMOVUPS_Z(rowAddr(base, L, L3, r), km, wv)
+		VFMADD231PS(wv, xv, acc[r])
+	}
+
+	Label("reduce")
+	out := Load(Param("out"), GP64())
+	for r := 0; r < 8; r++ {
+		z := acc[r]
+		h := YMM()
+		VEXTRACTF64X4(Imm(1), z, h)
+		VADDPS(h, z.AsY(), h) // lanes 0–7 + 8–15
+		q := XMM()
+		VEXTRACTF128(Imm(1), h, q)
+		VADDPS(q, h.AsX(), q) // 0–3 + 4–7
+		t := XMM()
+		VMOVHLPS(q, t, t)
+		VADDPS(t, q, q) // 0–1 + 2–3
+		VMOVSHDUP(q, t)
+		VADDSS(t, q, q) // 0 + 1
+		MOVSS(q, Mem{Base: out, Disp: 4 * r})
+	}
+	VZEROUPPER()
+	RET()
 }
