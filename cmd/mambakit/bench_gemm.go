@@ -61,6 +61,7 @@ func benchGemm(args []string, stdout io.Writer) error {
 	minTime := fs.Duration("min-time", 20*time.Millisecond, "least time per measurement (repeats the product)")
 	only := fs.String("shapes", "", "run only shapes whose label contains this (e.g. NT, 4096x256x128)")
 	stat := fs.String("stat", "median", "median or best of the rounds")
+	step := fs.Bool("step", false, "the one-token Step products instead: M = --batch rows (default 1) times each weight, NT only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -112,8 +113,19 @@ func benchGemm(args []string, stdout io.Writer) error {
 	}
 
 	M := *batch * *seqLen
+	if *step {
+		M = 1
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "batch" {
+				M = *batch
+			}
+		})
+	}
 	var shapes []gemmShape
 	for _, s := range gemmShapes(M, *dModel, *dState, *vocab) {
+		if *step && (s.form != "NT" || s.m != M) {
+			continue
+		}
 		if strings.Contains(s.label(), *only) && !slices.ContainsFunc(shapes, func(t gemmShape) bool { return t.label() == s.label() }) {
 			shapes = append(shapes, s)
 		}
@@ -154,6 +166,10 @@ func benchGemm(args []string, stdout io.Writer) error {
 	}
 
 	fmt.Fprintf(stdout, "GFLOP/s, %s of %d rounds (2·m·n·k per product; M = %d tokens)\n", *stat, *rounds, M)
+	if *step {
+		fmt.Fprintf(stdout, "Step products: the weights (n·k floats) stream at %.2g× the GFLOP/s in GB/s;\n", 2/float64(M))
+		fmt.Fprintf(stdout, "with fewer than 4 rows every backend but gonum runs them on the Go gemv kernel (AVX-512)\n")
+	}
 	fmt.Fprintf(stdout, "%-18s %-30s", "shape", "use")
 	for _, t := range threads {
 		for _, be := range backends {
