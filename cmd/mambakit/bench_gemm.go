@@ -61,7 +61,7 @@ func benchGemm(args []string, stdout io.Writer) error {
 	minTime := fs.Duration("min-time", 20*time.Millisecond, "least time per measurement (repeats the product)")
 	only := fs.String("shapes", "", "run only shapes whose label contains this (e.g. NT, 4096x256x128)")
 	stat := fs.String("stat", "median", "median or best of the rounds")
-	step := fs.Bool("step", false, "the one-token Step products instead: M = --batch rows (default 1) times each weight, NT only")
+	step := fs.Bool("step", false, "the one-token Step products instead: M = --batch rows (default 1) times each weight, NT only, weights from DRAM")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -137,11 +137,20 @@ func benchGemm(args []string, stdout io.Writer) error {
 	rates := map[key][]float64{}
 	// Every round runs every shape, thread count and backend once, so a
 	// burst of load from other processes spreads over all of them.
-	type operands struct{ a, b, c []float32 }
+	// In --step mode each product cycles through copies of its weight
+	// filling 256 MiB, so they come from DRAM as in generation (where the
+	// whole model streams once per token), not from the caches.
+	type operands struct {
+		a, c []float32
+		b    [][]float32
+	}
 	ops := make([]operands, len(shapes))
 	r := rand.New(rand.NewPCG(1, 2))
 	for i, s := range shapes {
-		ops[i] = operands{randF32(r, s.m*s.k), randF32(r, s.k*s.n), make([]float32, s.m*s.n)}
+		ops[i] = operands{a: randF32(r, s.m*s.k), c: make([]float32, s.m*s.n), b: [][]float32{randF32(r, s.k*s.n)}}
+		for *step && len(ops[i].b)*s.k*s.n*4 < 256<<20 {
+			ops[i].b = append(ops[i].b, slices.Clone(ops[i].b[0]))
+		}
 	}
 	for round := 0; round < *rounds+1; round++ { // round 0 warms up
 		for i, s := range shapes {
@@ -153,7 +162,7 @@ func benchGemm(args []string, stdout io.Writer) error {
 					kernels.SetBLAS(be)
 					reps, t0 := 0, time.Now()
 					for reps == 0 || time.Since(t0) < *minTime {
-						kernels.MatMul(tA, tB, s.m, s.n, s.k, ops[i].a, ops[i].b, 0, ops[i].c)
+						kernels.MatMul(tA, tB, s.m, s.n, s.k, ops[i].a, ops[i].b[reps%len(ops[i].b)], 0, ops[i].c)
 						reps++
 					}
 					if round > 0 {
