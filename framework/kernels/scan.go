@@ -147,6 +147,13 @@ func (s *Scan) forwardWith(im *scanImpl) {
 		s.ForwardRef()
 		return
 	}
+	// With at least as many batch rows as threads, each worker takes whole
+	// rows: its kernel then streams through full time rows of all D
+	// channels. Otherwise workers split the channels at group boundaries.
+	if s.B >= Threads() {
+		parallel(s.B, parts(s.B, 1), func(_, b0, b1 int) { im.fwd(s, b0, b1, 0, s.D) })
+		return
+	}
 	w := im.width
 	G := max(s.D/w, 1)
 	p := parts(G, 1)
@@ -155,7 +162,7 @@ func (s *Scan) forwardWith(im *scanImpl) {
 		if k == p-1 {
 			d1 = s.D
 		}
-		im.fwd(s, d0, d1)
+		im.fwd(s, 0, s.B, d0, d1)
 	})
 }
 
@@ -166,19 +173,52 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 		s.BackwardRef(g)
 		return
 	}
-	B, L, N := s.B, s.L, s.N
+	B, L, D, N := s.B, s.L, s.D, s.N
+	// Workers take whole batch rows when there are enough, else channel
+	// groups (see forwardWith).
 	w := im.width
-	G := max(s.D/w, 1)
+	G := max(D/w, 1)
+	byRows := B >= Threads()
 	p := parts(G, 1)
-	// Per-worker partial sums of dB and dC: (p, B, L, 2N).
+	if byRows {
+		p = parts(B, 1)
+	}
+	// Per-worker partial sums of dB and dC: (p, B, L, 2N); of dA, dD and
+	// dΔbias: float64, (D, N) and (D) each.
 	part := make([]float32, p*B*L*2*N)
-	parallel(G, p, func(k, g0, g1 int) {
-		d0, d1 := min(g0*w, s.D), min(g1*w, s.D)
-		if k == p-1 {
-			d1 = s.D
+	accs := make([]scanAcc, p)
+	for k := range accs {
+		x := make([]float64, D*N+2*D)
+		accs[k] = scanAcc{dA: x[:D*N], dSkip: x[D*N : D*N+D], dBias: x[D*N+D:]}
+	}
+	n := G
+	if byRows {
+		n = B
+	}
+	parallel(n, p, func(k, lo, hi int) {
+		b0, b1, d0, d1 := 0, B, min(lo*w, D), min(hi*w, D)
+		if byRows {
+			b0, b1, d0, d1 = lo, hi, 0, D
+		} else if k == p-1 {
+			d1 = D
 		}
-		im.bwd(s, g, d0, d1, part[k*B*L*2*N:(k+1)*B*L*2*N])
+		im.bwd(s, g, b0, b1, d0, d1, part[k*B*L*2*N:(k+1)*B*L*2*N], &accs[k])
 	})
+	sum := func(dst []float32, get func(a *scanAcc) []float64) {
+		if dst == nil {
+			return
+		}
+		for i := range get(&accs[0]) {
+			var v float64
+			for k := range accs {
+				v += get(&accs[k])[i]
+			}
+			dst[i] = float32(v)
+		}
+	}
+	sum(g.DA, func(a *scanAcc) []float64 { return a.dA })
+	sum(g.DDskip, func(a *scanAcc) []float64 { return a.dSkip })
+	sum(g.DDeltaBias, func(a *scanAcc) []float64 { return a.dBias })
 	if g.DBm == nil && g.DCm == nil {
 		return
 	}

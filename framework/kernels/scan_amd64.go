@@ -28,14 +28,14 @@ var (
 
 var scanArchImpls = []*scanImpl{
 	{name: "avx2", width: 8, available: scanHasAVX2,
-		fwd: func(s *Scan, d0, d1 int) { scanForwardSIMD(s, d0, d1, 8, scanFwdAVX2) },
-		bwd: func(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
-			scanBackwardSIMD(s, g, d0, d1, part, 8, scanBwdAVX2)
+		fwd: func(s *Scan, b0, b1, d0, d1 int) { scanForwardSIMD(s, b0, b1, d0, d1, 8, scanFwdAVX2) },
+		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, scanBwdAVX2)
 		}, exp: expAVX2, exp2: exp2AVX2},
 	{name: "avx512", width: 16, available: scanHasAVX512,
-		fwd: func(s *Scan, d0, d1 int) { scanForwardSIMD(s, d0, d1, 16, scanFwdAVX512) },
-		bwd: func(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
-			scanBackwardSIMD(s, g, d0, d1, part, 16, scanBwdAVX512)
+		fwd: func(s *Scan, b0, b1, d0, d1 int) { scanForwardSIMD(s, b0, b1, d0, d1, 16, scanFwdAVX512) },
+		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, scanBwdAVX512)
 		}, exp: expAVX512, exp2: exp2AVX512},
 }
 
@@ -123,13 +123,13 @@ func scanBiasSkip(s *Scan, d0, dw int) (bias, skip []float32) {
 	return bias, skip
 }
 
-// scanForwardSIMD runs channels [d0, d1): full groups of W with kern, the
-// rest with the fused Go code.
-func scanForwardSIMD(s *Scan, d0, d1, W int, kern func(*scanFwdArgs)) {
-	B, L, D, N := s.B, s.L, s.D, s.N
+// scanForwardSIMD runs batch rows [b0, b1) and channels [d0, d1): full
+// groups of W with kern, the rest with the fused Go code.
+func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, kern func(*scanFwdArgs)) {
+	L, D, N := s.L, s.D, s.N
 	G := (d1 - d0) / W
-	if G == 0 || B == 0 || L == 0 || N == 0 {
-		scanForwardRange(s, d0, d1)
+	if G == 0 || b1 <= b0 || L == 0 || N == 0 {
+		scanForwardRange(s, b0, b1, d0, d1)
 		return
 	}
 	dw := G * W
@@ -146,7 +146,7 @@ func scanForwardSIMD(s *Scan, d0, d1, W int, kern func(*scanFwdArgs)) {
 		}
 	}
 	bias, skip := scanBiasSkip(s, d0, dw)
-	for b := 0; b < B; b++ {
+	for b := b0; b < b1; b++ {
 		if s.H0 != nil {
 			scanGather(h, s.H0[(b*D+d0)*N:], G, N, W, 1, N)
 		} else {
@@ -181,7 +181,7 @@ func scanForwardSIMD(s *Scan, d0, d1, W int, kern func(*scanFwdArgs)) {
 	runtime.KeepAlive(h)
 	runtime.KeepAlive(pre)
 	if d0+dw < d1 {
-		scanForwardRange(s, d0+dw, d1)
+		scanForwardRange(s, b0, b1, d0+dw, d1)
 	}
 }
 
@@ -222,11 +222,11 @@ func scanScatterT(dst, h []float32, G, N, W int) {
 // of W with kern, chunk by chunk in reverse, the rest with the fused Go
 // code. Sums over time (dA, dD, dΔbias) are kept per chunk in float32 by
 // the kernel and added here in float64.
-func scanBackwardSIMD(s *Scan, g *ScanGrads, d0, d1 int, part []float32, W int, kern func(*scanBwdArgs)) {
-	B, L, D, N := s.B, s.L, s.D, s.N
+func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc, W int, kern func(*scanBwdArgs)) {
+	L, D, N := s.L, s.D, s.N
 	G := (d1 - d0) / W
-	if G == 0 || B == 0 || L == 0 || N == 0 {
-		scanBackwardRange(s, g, d0, d1, part)
+	if G == 0 || b1 <= b0 || L == 0 || N == 0 {
+		scanBackwardRange(s, g, b0, b1, d0, d1, part, acc)
 		return
 	}
 	dw := G * W
@@ -255,7 +255,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, d0, d1 int, part []float32, W int, 
 	if s.Z != nil {
 		dz = g.DZ
 	}
-	for b := 0; b < B; b++ {
+	for b := b0; b < b1; b++ {
 		for gi := 0; gi < G; gi++ {
 			for n := 0; n < N; n++ {
 				row := grp[((gi*N+n)*3+1)*W : ((gi*N+n)*3+2)*W]
@@ -337,21 +337,15 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, d0, d1 int, part []float32, W int, 
 	for gi := 0; gi < G; gi++ {
 		for j := 0; j < W; j++ {
 			d := d0 + gi*W + j
-			if g.DA != nil {
-				for n := 0; n < N; n++ {
-					g.DA[d*N+n] = float32(dA[(gi*N+n)*W+j])
-				}
+			for n := 0; n < N; n++ {
+				acc.dA[d*N+n] += dA[(gi*N+n)*W+j]
 			}
-			if g.DDskip != nil {
-				g.DDskip[d] = float32(dSkip[gi*W+j])
-			}
-			if g.DDeltaBias != nil {
-				g.DDeltaBias[d] = float32(dBias[gi*W+j])
-			}
+			acc.dSkip[d] += dSkip[gi*W+j]
+			acc.dBias[d] += dBias[gi*W+j]
 		}
 	}
 	if d0+dw < d1 {
-		scanBackwardRange(s, g, d0+dw, d1, part)
+		scanBackwardRange(s, g, b0, b1, d0+dw, d1, part, acc)
 	}
 }
 

@@ -8,11 +8,12 @@ import "math"
 // of a chunk from the one saved by the forward pass, then runs the adjoint
 // recurrence backwards through the chunk.
 
-func scanForwardRange(s *Scan, d0, d1 int) {
-	B, L, D, N := s.B, s.L, s.D, s.N
+// scanForwardRange runs batch rows [b0, b1) and channels [d0, d1).
+func scanForwardRange(s *Scan, b0, b1, d0, d1 int) {
+	L, D, N := s.L, s.D, s.N
 	h := make([]float32, N)
 	nc := chunks(L)
-	for b := 0; b < B; b++ {
+	for b := b0; b < b1; b++ {
 		for d := d0; d < d1; d++ {
 			if s.H0 != nil {
 				copy(h, s.H0[(b*D+d)*N:(b*D+d+1)*N])
@@ -62,10 +63,11 @@ func scanForwardRange(s *Scan, d0, d1 int) {
 	}
 }
 
-// scanBackwardRange computes the gradients for channels [d0, d1). part
-// (B, L, 2N) receives this worker's partial sums of dB (first N) and dC.
-func scanBackwardRange(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
-	B, L, D, N := s.B, s.L, s.D, s.N
+// scanBackwardRange computes the gradients for batch rows [b0, b1) and
+// channels [d0, d1). part (B, L, 2N) receives this worker's partial sums
+// of dB (first N) and dC; acc its sums over b and t of dA, dD, dΔbias.
+func scanBackwardRange(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
+	L, D, N := s.L, s.D, s.N
 	K := ScanChunk
 	nc := chunks(L)
 	saved := make([]float32, N) // the state saved at the start of the chunk
@@ -85,7 +87,7 @@ func scanBackwardRange(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 		}
 		clear(dA)
 		var dSkip, dBias float64
-		for b := 0; b < B; b++ {
+		for b := b0; b < b1; b++ {
 			if g.DHT != nil {
 				copy(dh, g.DHT[(b*D+d)*N:(b*D+d+1)*N])
 			} else {
@@ -185,17 +187,11 @@ func scanBackwardRange(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 				copy(g.DH0[(b*D+d)*N:], dh)
 			}
 		}
-		if g.DA != nil {
-			for n := 0; n < N; n++ {
-				g.DA[d*N+n] = float32(dA[n])
-			}
+		for n := 0; n < N; n++ {
+			acc.dA[d*N+n] += dA[n]
 		}
-		if g.DDskip != nil {
-			g.DDskip[d] = float32(dSkip)
-		}
-		if g.DDeltaBias != nil {
-			g.DDeltaBias[d] = float32(dBias)
-		}
+		acc.dSkip[d] += dSkip
+		acc.dBias[d] += dBias
 	}
 }
 

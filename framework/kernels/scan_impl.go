@@ -11,14 +11,18 @@ import (
 // width) to the last worker, whose range function runs them in Go.
 type scanImpl struct {
 	name      string
-	width     int                                                     // channels per group (1 for scalar Go)
-	available bool                                                    // this CPU can run it
-	ref       bool                                                    // the materializing reference (ForwardRef/BackwardRef)
-	fwd       func(s *Scan, d0, d1 int)                               // channels [d0, d1)
-	bwd       func(s *Scan, g *ScanGrads, d0, d1 int, part []float32) // part (B, L, 2N): this worker's dB, dC sums
-	exp       func(dst, src *float32, n int)                          // the kernels' vector exp (n a multiple of width), or nil
-	exp2      func(dst, src *float32, n int)                          // the inner loops' 2^x, or nil
+	width     int                                                                           // channels per group (1 for scalar Go)
+	available bool                                                                          // this CPU can run it
+	ref       bool                                                                          // the materializing reference (ForwardRef/BackwardRef)
+	fwd       func(s *Scan, b0, b1, d0, d1 int)                                             // batch rows [b0, b1), channels [d0, d1)
+	bwd       func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) // part (B, L, 2N): this worker's dB, dC sums
+	exp       func(dst, src *float32, n int)                                                // the kernels' vector exp (n a multiple of width), or nil
+	exp2      func(dst, src *float32, n int)                                                // the inner loops' 2^x, or nil
 }
+
+// scanAcc holds one worker's float64 sums over b and t: dA (D, N), dD and
+// dΔbias (D). Backward adds the workers' sums in worker order.
+type scanAcc struct{ dA, dSkip, dBias []float64 }
 
 // scanImpls lists every compiled implementation, slowest first: the
 // reference, the fused Go scan, then the assembly ones of this
