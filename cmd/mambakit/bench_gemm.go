@@ -35,10 +35,12 @@ func gemmShapes(M, D, N, V int) []gemmShape {
 		{"NN", M, Din, D, "out_proj, input gradient"},
 		{"NN", M, D, Din, "in_proj (×2), input gradient"},
 		{"NN", M, Din, N, "x_proj B and C, input gradient"},
+		{"NN", M, Din, R, "x_proj Δ, input gradient"},
 		{"NN", M, R, Din, "dt_proj, input gradient"},
 		{"TN", Din, D, M, "in_proj (×2), weight gradient"},
 		{"TN", D, Din, M, "out_proj, weight gradient"},
 		{"TN", N, Din, M, "x_proj B and C, weight gradient"},
+		{"TN", R, Din, M, "x_proj Δ, weight gradient"},
 		{"TN", Din, R, M, "dt_proj, weight gradient"},
 		{"NN", 8192, 256, 1024, "issue 5's reference product"},
 	}
