@@ -420,103 +420,87 @@ DATA scanconstAVX512<>+1648(SB)/4, $0x3f800000
 DATA scanconstAVX512<>+1652(SB)/4, $0x3f800000
 DATA scanconstAVX512<>+1656(SB)/4, $0x3f800000
 DATA scanconstAVX512<>+1660(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1664(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1668(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1672(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1676(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1680(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1684(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1688(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1692(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1696(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1700(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1704(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1708(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1712(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1716(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1720(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1724(SB)/4, $0x3f317218
-DATA scanconstAVX512<>+1728(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1732(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1736(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1740(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1744(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1748(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1752(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1756(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1760(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1764(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1768(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1772(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1776(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1780(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1784(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1788(SB)/4, $0x3e75fded
-DATA scanconstAVX512<>+1792(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1796(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1800(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1804(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1808(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1812(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1816(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1820(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1824(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1828(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1832(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1836(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1840(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1844(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1848(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1852(SB)/4, $0x3d63576a
-DATA scanconstAVX512<>+1856(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1860(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1864(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1868(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1872(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1876(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1880(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1884(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1888(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1892(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1896(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1900(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1904(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1908(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1912(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1916(SB)/4, $0x3c1d96de
-DATA scanconstAVX512<>+1920(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1924(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1928(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1932(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1936(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1940(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1944(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1948(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1952(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1956(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1960(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1964(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1968(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1972(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1976(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1980(SB)/4, $0x3aafa2b5
-DATA scanconstAVX512<>+1984(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1988(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1992(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+1996(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2000(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2004(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2008(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2012(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2016(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2020(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2024(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2028(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2032(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2036(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2040(SB)/4, $0x3920e99a
-DATA scanconstAVX512<>+2044(SB)/4, $0x3920e99a
-GLOBL scanconstAVX512<>(SB), RODATA|NOPTR, $2048
+DATA scanconstAVX512<>+1664(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1668(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1672(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1676(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1680(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1684(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1688(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1692(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1696(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1700(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1704(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1708(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1712(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1716(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1720(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1724(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1728(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1732(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1736(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1740(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1744(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1748(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1752(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1756(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1760(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1764(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1768(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1772(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1776(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1780(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1784(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1788(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1792(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1796(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1800(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1804(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1808(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1812(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1816(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1820(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1824(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1828(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1832(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1836(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1840(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1844(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1848(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1852(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1856(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1860(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1864(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1868(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1872(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1876(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1880(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1884(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1888(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1892(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1896(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1900(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1904(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1908(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1912(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1916(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1920(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1924(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1928(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1932(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1936(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1940(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1944(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1948(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1952(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1956(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1960(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1964(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1968(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1972(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1976(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1980(SB)/4, $0x3aaddcf9
+GLOBL scanconstAVX512<>(SB), RODATA|NOPTR, $1984
 
 // func scanFwdAVX512(args *uint64)
 // Requires: AVX, AVX512DQ, AVX512F
@@ -531,7 +515,6 @@ TEXT ·scanFwdAVX512(SB), NOSPLIT, $0-8
 	VMOVUPS scanconstAVX512<>+1792(SB), Z6
 	VMOVUPS scanconstAVX512<>+1856(SB), Z7
 	VMOVUPS scanconstAVX512<>+1920(SB), Z8
-	VMOVUPS scanconstAVX512<>+1984(SB), Z9
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -546,10 +529,10 @@ t_loop:
 	MOVQ    80(AX), DX
 	MOVQ    104(AX), BX
 	IMULQ   112(AX), BX
-	VXORPS  Z10, Z10, Z10
+	VXORPS  Z9, Z9, Z9
 
 zero_loop:
-	VMOVUPS Z10, (DX)
+	VMOVUPS Z9, (DX)
 	ADDQ    $0x00000040, DX
 	DECQ    BX
 	JNZ     zero_loop
@@ -562,73 +545,73 @@ noreset:
 
 pre_loop:
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z10
+	VMOVUPS      (SI)(DX*1), Z9
 	MOVQ         56(AX), SI
-	VADDPS       (SI)(DX*1), Z10, Z10
-	VORPS        scanconstAVX512<>+960(SB), Z10, Z11
-	VMOVUPS      scanconstAVX512<>+704(SB), Z12
-	VMINPS       Z11, Z12, Z11
-	VMOVUPS      scanconstAVX512<>+768(SB), Z12
-	VMAXPS       Z11, Z12, Z11
-	VMOVUPS      scanconstAVX512<>+64(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z11, Z12
-	VSUBPS       scanconstAVX512<>+64(SB), Z12, Z12
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z12, Z11
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z12, Z11
-	VMOVUPS      scanconstAVX512<>+576(SB), Z13
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z11, Z13
-	VSCALEFPS    Z12, Z13, Z13
-	VADDPS       scanconstAVX512<>+896(SB), Z13, Z11
-	VDIVPS       Z11, Z13, Z11
-	VMULPS       Z11, Z11, Z12
-	VMOVUPS      scanconstAVX512<>+1280(SB), Z13
-	VFMADD231PS  scanconstAVX512<>+1344(SB), Z12, Z13
-	VFMADD213PS  scanconstAVX512<>+1216(SB), Z12, Z13
-	VFMADD213PS  scanconstAVX512<>+1152(SB), Z12, Z13
-	VFMADD213PS  scanconstAVX512<>+1088(SB), Z12, Z13
-	VFMADD213PS  scanconstAVX512<>+1024(SB), Z12, Z13
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z12, Z13
-	VADDPS       Z11, Z11, Z11
-	VMULPS       Z11, Z13, Z13
-	VXORPS       Z11, Z11, Z11
-	VMAXPS       Z10, Z11, Z11
-	VADDPS       Z13, Z11, Z11
-	VMOVUPS      Z11, (BX)
+	VADDPS       (SI)(DX*1), Z9, Z9
+	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+896(SB), Z12, Z10
+	VDIVPS       Z10, Z12, Z10
+	VMULPS       Z10, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VADDPS       Z10, Z10, Z10
+	VMULPS       Z10, Z12, Z12
+	VXORPS       Z10, Z10, Z10
+	VMAXPS       Z9, Z10, Z10
+	VADDPS       Z12, Z10, Z10
+	VMOVUPS      Z10, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Z11, Z11
-	VMOVUPS      Z11, 64(BX)
+	VMULPS       (SI)(DX*1), Z10, Z10
+	VMOVUPS      Z10, 64(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
-	VMOVUPS      (SI)(DX*1), Z10
-	VXORPS       scanconstAVX512<>+960(SB), Z10, Z11
-	VMOVUPS      scanconstAVX512<>+704(SB), Z12
-	VMINPS       Z11, Z12, Z11
-	VMOVUPS      scanconstAVX512<>+768(SB), Z12
-	VMAXPS       Z11, Z12, Z11
-	VMOVUPS      scanconstAVX512<>+64(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z11, Z12
-	VSUBPS       scanconstAVX512<>+64(SB), Z12, Z12
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z12, Z11
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z12, Z11
-	VMOVUPS      scanconstAVX512<>+576(SB), Z13
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z11, Z13
-	VSCALEFPS    Z12, Z13, Z13
-	VADDPS       scanconstAVX512<>+832(SB), Z13, Z13
-	VMOVUPS      scanconstAVX512<>+832(SB), Z11
-	VDIVPS       Z13, Z11, Z11
-	VMULPS       Z10, Z11, Z11
-	VMOVUPS      Z11, 128(BX)
+	VMOVUPS      (SI)(DX*1), Z9
+	VXORPS       scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+832(SB), Z12, Z12
+	VMOVUPS      scanconstAVX512<>+832(SB), Z10
+	VDIVPS       Z12, Z10, Z10
+	VMULPS       Z9, Z10, Z10
+	VMOVUPS      Z10, 128(BX)
 
 pre_nogate:
 	ADDQ $0x00000040, DX
@@ -641,10 +624,10 @@ pre_nogate:
 	MOVQ 88(AX), DI
 
 g_loop:
-	VMOVUPS (DI), Z10
-	VMOVUPS 64(DI), Z11
+	VMOVUPS (DI), Z9
+	VMOVUPS 64(DI), Z10
+	VXORPS  Z11, Z11, Z11
 	VXORPS  Z12, Z12, Z12
-	VXORPS  Z13, Z13, Z13
 	MOVQ    32(AX), R8
 	MOVQ    40(AX), R9
 	MOVQ    112(AX), R10
@@ -652,44 +635,42 @@ g_loop:
 	JZ      n_odd
 
 n_loop:
-	VMULPS           (SI), Z10, Z14
-	VMULPS           64(SI), Z10, Z15
+	VMULPS           (SI), Z9, Z13
+	VMULPS           64(SI), Z9, Z14
+	VMINPS           Z13, Z0, Z13
 	VMINPS           Z14, Z0, Z14
-	VMINPS           Z15, Z0, Z15
+	VMAXPS           Z13, Z1, Z13
 	VMAXPS           Z14, Z1, Z14
-	VMAXPS           Z15, Z1, Z15
+	VADDPS           Z2, Z13, Z15
 	VADDPS           Z2, Z14, Z16
-	VADDPS           Z2, Z15, Z17
+	VSUBPS           Z2, Z15, Z17
 	VSUBPS           Z2, Z16, Z18
-	VSUBPS           Z2, Z17, Z19
+	VSUBPS           Z17, Z13, Z13
 	VSUBPS           Z18, Z14, Z14
-	VSUBPS           Z19, Z15, Z15
-	VMOVUPS          Z8, Z18
-	VMOVUPS          Z8, Z19
-	VFMADD231PS      Z9, Z14, Z18
-	VFMADD231PS      Z9, Z15, Z19
-	VFMADD213PS      Z7, Z14, Z18
-	VFMADD213PS      Z7, Z15, Z19
+	VMOVUPS          Z7, Z17
+	VMOVUPS          Z7, Z18
+	VFMADD231PS      Z8, Z13, Z17
+	VFMADD231PS      Z8, Z14, Z18
+	VFMADD213PS      Z6, Z13, Z17
 	VFMADD213PS      Z6, Z14, Z18
-	VFMADD213PS      Z6, Z15, Z19
+	VFMADD213PS      Z5, Z13, Z17
 	VFMADD213PS      Z5, Z14, Z18
-	VFMADD213PS      Z5, Z15, Z19
+	VFMADD213PS      Z4, Z13, Z17
 	VFMADD213PS      Z4, Z14, Z18
-	VFMADD213PS      Z4, Z15, Z19
+	VFMADD213PS      Z3, Z13, Z17
 	VFMADD213PS      Z3, Z14, Z18
-	VFMADD213PS      Z3, Z15, Z19
+	VPSLLD           $0x17, Z15, Z15
 	VPSLLD           $0x17, Z16, Z16
-	VPSLLD           $0x17, Z17, Z17
+	VPADDD           Z15, Z17, Z17
 	VPADDD           Z16, Z18, Z18
-	VPADDD           Z17, Z19, Z19
-	VMULPS.BCST      (R8), Z11, Z14
-	VFMADD231PS      (BX), Z18, Z14
-	VMOVUPS          Z14, (BX)
-	VFMADD231PS.BCST (R9), Z14, Z12
-	VMULPS.BCST      4(R8), Z11, Z14
-	VFMADD231PS      64(BX), Z19, Z14
-	VMOVUPS          Z14, 64(BX)
-	VFMADD231PS.BCST 4(R9), Z14, Z13
+	VMULPS.BCST      (R8), Z10, Z13
+	VFMADD231PS      (BX), Z17, Z13
+	VMOVUPS          Z13, (BX)
+	VFMADD231PS.BCST (R9), Z13, Z11
+	VMULPS.BCST      4(R8), Z10, Z13
+	VFMADD231PS      64(BX), Z18, Z13
+	VMOVUPS          Z13, 64(BX)
+	VFMADD231PS.BCST 4(R9), Z13, Z12
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000080, SI
 	ADDQ             $0x00000008, R8
@@ -701,44 +682,43 @@ n_odd:
 	MOVQ             112(AX), R10
 	TESTQ            $0x00000001, R10
 	JZ               n_done
-	VMULPS           (SI), Z10, Z10
-	VMINPS           Z10, Z0, Z10
-	VMAXPS           Z10, Z1, Z10
-	VADDPS           Z2, Z10, Z14
-	VSUBPS           Z2, Z14, Z15
-	VSUBPS           Z15, Z10, Z10
-	VMOVUPS          Z8, Z15
-	VFMADD231PS      Z9, Z10, Z15
-	VFMADD213PS      Z7, Z10, Z15
-	VFMADD213PS      Z6, Z10, Z15
-	VFMADD213PS      Z5, Z10, Z15
-	VFMADD213PS      Z4, Z10, Z15
-	VFMADD213PS      Z3, Z10, Z15
-	VPSLLD           $0x17, Z14, Z14
-	VPADDD           Z14, Z15, Z15
-	VMULPS.BCST      (R8), Z11, Z10
-	VFMADD231PS      (BX), Z15, Z10
-	VMOVUPS          Z10, (BX)
-	VFMADD231PS.BCST (R9), Z10, Z12
+	VMULPS           (SI), Z9, Z9
+	VMINPS           Z9, Z0, Z9
+	VMAXPS           Z9, Z1, Z9
+	VADDPS           Z2, Z9, Z13
+	VSUBPS           Z2, Z13, Z14
+	VSUBPS           Z14, Z9, Z9
+	VMOVUPS          Z7, Z14
+	VFMADD231PS      Z8, Z9, Z14
+	VFMADD213PS      Z6, Z9, Z14
+	VFMADD213PS      Z5, Z9, Z14
+	VFMADD213PS      Z4, Z9, Z14
+	VFMADD213PS      Z3, Z9, Z14
+	VPSLLD           $0x17, Z13, Z13
+	VPADDD           Z13, Z14, Z14
+	VMULPS.BCST      (R8), Z10, Z9
+	VFMADD231PS      (BX), Z14, Z9
+	VMOVUPS          Z9, (BX)
+	VFMADD231PS.BCST (R9), Z9, Z11
 	ADDQ             $0x00000040, BX
 	ADDQ             $0x00000040, SI
 	ADDQ             $0x00000004, R8
 	ADDQ             $0x00000004, R9
 
 n_done:
-	VADDPS      Z13, Z12, Z12
+	VADDPS      Z12, Z11, Z11
 	MOVQ        (AX), R8
-	VMOVUPS     (R8)(DX*1), Z10
+	VMOVUPS     (R8)(DX*1), Z9
 	MOVQ        64(AX), R8
-	VFMADD231PS (R8)(DX*1), Z10, Z12
+	VFMADD231PS (R8)(DX*1), Z9, Z11
 	MOVQ        16(AX), R8
 	TESTQ       R8, R8
 	JZ          nogate
-	VMULPS      128(DI), Z12, Z12
+	VMULPS      128(DI), Z11, Z11
 
 nogate:
 	MOVQ    24(AX), R8
-	VMOVUPS Z12, (R8)(DX*1)
+	VMOVUPS Z11, (R8)(DX*1)
 	ADDQ    $0x00000040, DX
 	ADDQ    $0x000000c0, DI
 	MOVQ    104(AX), R8
@@ -784,7 +764,6 @@ TEXT ·scanBwdAVX512(SB), NOSPLIT, $0-8
 	VMOVUPS scanconstAVX512<>+1792(SB), Z6
 	VMOVUPS scanconstAVX512<>+1856(SB), Z7
 	VMOVUPS scanconstAVX512<>+1920(SB), Z8
-	VMOVUPS scanconstAVX512<>+1984(SB), Z9
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -796,8 +775,8 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Z10
-	VMOVUPS Z10, (DX)
+	VMOVUPS (CX), Z9
+	VMOVUPS Z9, (DX)
 	ADDQ    SI, CX
 	ADDQ    $0x00000080, DX
 	DECQ    BX
@@ -825,60 +804,10 @@ pre_t:
 	MOVQ         48(AX), SI
 	PREFETCHT0   64(SI)(DX*1)
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z10
+	VMOVUPS      (SI)(DX*1), Z9
 	MOVQ         80(AX), SI
-	VADDPS       (SI)(BX*1), Z10, Z10
-	VORPS        scanconstAVX512<>+960(SB), Z10, Z11
-	VMOVUPS      scanconstAVX512<>+704(SB), Z12
-	VMINPS       Z11, Z12, Z11
-	VMOVUPS      scanconstAVX512<>+768(SB), Z12
-	VMAXPS       Z11, Z12, Z11
-	VMOVUPS      scanconstAVX512<>+64(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z11, Z12
-	VSUBPS       scanconstAVX512<>+64(SB), Z12, Z12
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z12, Z11
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z12, Z11
-	VMOVUPS      scanconstAVX512<>+576(SB), Z13
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z11, Z13
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z11, Z13
-	VSCALEFPS    Z12, Z13, Z13
-	VADDPS       scanconstAVX512<>+832(SB), Z13, Z11
-	VADDPS       scanconstAVX512<>+896(SB), Z13, Z12
-	VMULPS       Z11, Z12, Z14
-	VMOVUPS      scanconstAVX512<>+832(SB), Z15
-	VDIVPS       Z14, Z15, Z15
-	VMULPS       Z11, Z15, Z11
-	VMULPS       Z13, Z11, Z11
-	VMULPS       Z12, Z15, Z15
-	VPSRAD       $0x1f, Z10, Z12
-	VANDPS       Z12, Z13, Z13
-	VANDNPS      scanconstAVX512<>+832(SB), Z12, Z12
-	VORPS        Z13, Z12, Z12
-	VMULPS       Z12, Z15, Z15
-	VMULPS       Z11, Z11, Z12
-	VMOVUPS      scanconstAVX512<>+1280(SB), Z13
-	VFMADD231PS  scanconstAVX512<>+1344(SB), Z12, Z13
-	VFMADD213PS  scanconstAVX512<>+1216(SB), Z12, Z13
-	VFMADD213PS  scanconstAVX512<>+1152(SB), Z12, Z13
-	VFMADD213PS  scanconstAVX512<>+1088(SB), Z12, Z13
-	VFMADD213PS  scanconstAVX512<>+1024(SB), Z12, Z13
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z12, Z13
-	VADDPS       Z11, Z11, Z11
-	VMULPS       Z11, Z13, Z13
-	VXORPS       Z11, Z11, Z11
-	VMAXPS       Z10, Z11, Z11
-	VADDPS       Z13, Z11, Z11
-	VMOVUPS      Z11, (DI)
-	VMOVUPS      Z15, 64(DI)
-	MOVQ         16(AX), SI
-	TESTQ        SI, SI
-	JZ           pre_nogate
-	VMOVUPS      (SI)(DX*1), Z10
-	VXORPS       scanconstAVX512<>+960(SB), Z10, Z10
+	VADDPS       (SI)(BX*1), Z9, Z9
+	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
 	VMOVUPS      scanconstAVX512<>+704(SB), Z11
 	VMINPS       Z10, Z11, Z10
 	VMOVUPS      scanconstAVX512<>+768(SB), Z11
@@ -896,10 +825,60 @@ pre_t:
 	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
 	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
 	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+832(SB), Z12, Z12
-	VMOVUPS      scanconstAVX512<>+832(SB), Z10
-	VDIVPS       Z12, Z10, Z10
-	VMOVUPS      Z10, 128(DI)
+	VADDPS       scanconstAVX512<>+832(SB), Z12, Z10
+	VADDPS       scanconstAVX512<>+896(SB), Z12, Z11
+	VMULPS       Z10, Z11, Z13
+	VMOVUPS      scanconstAVX512<>+832(SB), Z14
+	VDIVPS       Z13, Z14, Z14
+	VMULPS       Z10, Z14, Z10
+	VMULPS       Z12, Z10, Z10
+	VMULPS       Z11, Z14, Z14
+	VPSRAD       $0x1f, Z9, Z11
+	VANDPS       Z11, Z12, Z12
+	VANDNPS      scanconstAVX512<>+832(SB), Z11, Z11
+	VORPS        Z12, Z11, Z11
+	VMULPS       Z11, Z14, Z14
+	VMULPS       Z10, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VADDPS       Z10, Z10, Z10
+	VMULPS       Z10, Z12, Z12
+	VXORPS       Z10, Z10, Z10
+	VMAXPS       Z9, Z10, Z10
+	VADDPS       Z12, Z10, Z10
+	VMOVUPS      Z10, (DI)
+	VMOVUPS      Z14, 64(DI)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Z9
+	VXORPS       scanconstAVX512<>+960(SB), Z9, Z9
+	VMOVUPS      scanconstAVX512<>+704(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+768(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+64(SB), Z10
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z9, Z10
+	VSUBPS       scanconstAVX512<>+64(SB), Z10, Z10
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z10, Z9
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z10, Z9
+	VMOVUPS      scanconstAVX512<>+576(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z9, Z11
+	VSCALEFPS    Z10, Z11, Z11
+	VADDPS       scanconstAVX512<>+832(SB), Z11, Z11
+	VMOVUPS      scanconstAVX512<>+832(SB), Z9
+	VDIVPS       Z11, Z9, Z9
+	VMOVUPS      Z9, 128(DI)
 
 pre_nogate:
 	ADDQ $0x00000100, DI
@@ -919,11 +898,11 @@ rc_t:
 	MOVQ    CX, DI
 	IMUL3Q  $0x00000100, DI, DI
 	ADDQ    128(AX), DI
-	VMOVUPS (DI), Z10
+	VMOVUPS (DI), Z9
 	MOVQ    (AX), SI
-	VMULPS  (SI)(DX*1), Z10, Z11
+	VMULPS  (SI)(DX*1), Z9, Z10
+	VXORPS  Z11, Z11, Z11
 	VXORPS  Z12, Z12, Z12
-	VXORPS  Z13, Z13, Z13
 	MOVQ    168(AX), SI
 	SHLQ    $0x07, SI
 	MOVQ    CX, R8
@@ -950,46 +929,44 @@ rc_noreset:
 	JZ    rc_n_odd
 
 rc_n_loop:
-	VMULPS           (SI), Z10, Z14
-	VMULPS           192(SI), Z10, Z15
+	VMULPS           (SI), Z9, Z13
+	VMULPS           192(SI), Z9, Z14
+	VMINPS           Z13, Z0, Z13
 	VMINPS           Z14, Z0, Z14
-	VMINPS           Z15, Z0, Z15
+	VMAXPS           Z13, Z1, Z13
 	VMAXPS           Z14, Z1, Z14
-	VMAXPS           Z15, Z1, Z15
+	VADDPS           Z2, Z13, Z15
 	VADDPS           Z2, Z14, Z16
-	VADDPS           Z2, Z15, Z17
+	VSUBPS           Z2, Z15, Z17
 	VSUBPS           Z2, Z16, Z18
-	VSUBPS           Z2, Z17, Z19
+	VSUBPS           Z17, Z13, Z13
 	VSUBPS           Z18, Z14, Z14
-	VSUBPS           Z19, Z15, Z15
-	VMOVUPS          Z8, Z18
-	VMOVUPS          Z8, Z19
-	VFMADD231PS      Z9, Z14, Z18
-	VFMADD231PS      Z9, Z15, Z19
-	VFMADD213PS      Z7, Z14, Z18
-	VFMADD213PS      Z7, Z15, Z19
+	VMOVUPS          Z7, Z17
+	VMOVUPS          Z7, Z18
+	VFMADD231PS      Z8, Z13, Z17
+	VFMADD231PS      Z8, Z14, Z18
+	VFMADD213PS      Z6, Z13, Z17
 	VFMADD213PS      Z6, Z14, Z18
-	VFMADD213PS      Z6, Z15, Z19
+	VFMADD213PS      Z5, Z13, Z17
 	VFMADD213PS      Z5, Z14, Z18
-	VFMADD213PS      Z5, Z15, Z19
+	VFMADD213PS      Z4, Z13, Z17
 	VFMADD213PS      Z4, Z14, Z18
-	VFMADD213PS      Z4, Z15, Z19
+	VFMADD213PS      Z3, Z13, Z17
 	VFMADD213PS      Z3, Z14, Z18
-	VFMADD213PS      Z3, Z15, Z19
+	VPSLLD           $0x17, Z15, Z15
 	VPSLLD           $0x17, Z16, Z16
-	VPSLLD           $0x17, Z17, Z17
+	VPADDD           Z15, Z17, Z17
 	VPADDD           Z16, Z18, Z18
-	VPADDD           Z17, Z19, Z19
-	VMOVUPS          Z18, 64(R9)
-	VMULPS.BCST      (CX), Z11, Z14
-	VFMADD231PS      (R8), Z18, Z14
-	VMOVUPS          Z14, (R9)
-	VFMADD231PS.BCST (R10), Z14, Z12
-	VMOVUPS          Z19, 192(R9)
-	VMULPS.BCST      4(CX), Z11, Z14
-	VFMADD231PS      128(R8), Z19, Z14
-	VMOVUPS          Z14, 128(R9)
-	VFMADD231PS.BCST 4(R10), Z14, Z13
+	VMOVUPS          Z17, 64(R9)
+	VMULPS.BCST      (CX), Z10, Z13
+	VFMADD231PS      (R8), Z17, Z13
+	VMOVUPS          Z13, (R9)
+	VFMADD231PS.BCST (R10), Z13, Z11
+	VMOVUPS          Z18, 192(R9)
+	VMULPS.BCST      4(CX), Z10, Z13
+	VFMADD231PS      128(R8), Z18, Z13
+	VMOVUPS          Z13, 128(R9)
+	VFMADD231PS.BCST 4(R10), Z13, Z12
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
 	ADDQ             $0x00000180, SI
@@ -1002,26 +979,25 @@ rc_n_odd:
 	MOVQ             168(AX), R11
 	TESTQ            $0x00000001, R11
 	JZ               rc_n_done
-	VMULPS           (SI), Z10, Z10
-	VMINPS           Z10, Z0, Z10
-	VMAXPS           Z10, Z1, Z10
-	VADDPS           Z2, Z10, Z14
-	VSUBPS           Z2, Z14, Z15
-	VSUBPS           Z15, Z10, Z10
-	VMOVUPS          Z8, Z15
-	VFMADD231PS      Z9, Z10, Z15
-	VFMADD213PS      Z7, Z10, Z15
-	VFMADD213PS      Z6, Z10, Z15
-	VFMADD213PS      Z5, Z10, Z15
-	VFMADD213PS      Z4, Z10, Z15
-	VFMADD213PS      Z3, Z10, Z15
-	VPSLLD           $0x17, Z14, Z14
-	VPADDD           Z14, Z15, Z15
-	VMOVUPS          Z15, 64(R9)
-	VMULPS.BCST      (CX), Z11, Z10
-	VFMADD231PS      (R8), Z15, Z10
-	VMOVUPS          Z10, (R9)
-	VFMADD231PS.BCST (R10), Z10, Z12
+	VMULPS           (SI), Z9, Z9
+	VMINPS           Z9, Z0, Z9
+	VMAXPS           Z9, Z1, Z9
+	VADDPS           Z2, Z9, Z13
+	VSUBPS           Z2, Z13, Z14
+	VSUBPS           Z14, Z9, Z9
+	VMOVUPS          Z7, Z14
+	VFMADD231PS      Z8, Z9, Z14
+	VFMADD213PS      Z6, Z9, Z14
+	VFMADD213PS      Z5, Z9, Z14
+	VFMADD213PS      Z4, Z9, Z14
+	VFMADD213PS      Z3, Z9, Z14
+	VPSLLD           $0x17, Z13, Z13
+	VPADDD           Z13, Z14, Z14
+	VMOVUPS          Z14, 64(R9)
+	VMULPS.BCST      (CX), Z10, Z9
+	VFMADD231PS      (R8), Z14, Z9
+	VMOVUPS          Z9, (R9)
+	VFMADD231PS.BCST (R10), Z9, Z11
 	ADDQ             $0x00000080, R8
 	ADDQ             $0x00000080, R9
 	ADDQ             $0x000000c0, SI
@@ -1029,12 +1005,12 @@ rc_n_odd:
 	ADDQ             $0x00000004, R10
 
 rc_n_done:
-	VADDPS      Z13, Z12, Z12
+	VADDPS      Z12, Z11, Z11
 	MOVQ        (AX), SI
-	VMOVUPS     (SI)(DX*1), Z10
+	VMOVUPS     (SI)(DX*1), Z9
 	MOVQ        88(AX), SI
-	VFMADD231PS (SI)(BX*1), Z10, Z12
-	VMOVUPS     Z12, 192(DI)
+	VFMADD231PS (SI)(BX*1), Z9, Z11
+	VMOVUPS     Z11, 192(DI)
 	INCQ        200(AX)
 	JMP         rc_t
 
@@ -1054,41 +1030,41 @@ bw_t:
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        128(AX), DI
 	MOVQ        24(AX), SI
-	VMOVUPS     (SI)(DX*1), Z10
+	VMOVUPS     (SI)(DX*1), Z9
 	MOVQ        (AX), SI
-	VMOVUPS     (SI)(DX*1), Z11
-	VMOVUPS     (DI), Z12
+	VMOVUPS     (SI)(DX*1), Z10
+	VMOVUPS     (DI), Z11
 	MOVQ        16(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nogate
-	VMOVUPS     (SI)(DX*1), Z13
-	VMOVUPS     128(DI), Z14
+	VMOVUPS     (SI)(DX*1), Z12
+	VMOVUPS     128(DI), Z13
 	MOVQ        48(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodz
-	VMOVUPS     scanconstAVX512<>+832(SB), Z15
-	VSUBPS      Z14, Z15, Z15
-	VFMADD213PS scanconstAVX512<>+832(SB), Z13, Z15
-	VMULPS      Z14, Z15, Z15
-	VMULPS      192(DI), Z15, Z15
-	VMULPS      Z10, Z15, Z15
-	VMOVUPS     Z15, (SI)(DX*1)
+	VMOVUPS     scanconstAVX512<>+832(SB), Z14
+	VSUBPS      Z13, Z14, Z14
+	VFMADD213PS scanconstAVX512<>+832(SB), Z12, Z14
+	VMULPS      Z13, Z14, Z14
+	VMULPS      192(DI), Z14, Z14
+	VMULPS      Z9, Z14, Z14
+	VMOVUPS     Z14, (SI)(DX*1)
 
 bw_nodz:
-	VMULPS Z13, Z14, Z14
-	VMULPS Z14, Z10, Z10
+	VMULPS Z12, Z13, Z13
+	VMULPS Z13, Z9, Z9
 
 bw_nogate:
 	MOVQ        112(AX), DX
 	LEAQ        (DX)(BX*2), DX
-	VMOVUPS     (DX), Z13
-	VFMADD231PS Z10, Z11, Z13
-	VMOVUPS     Z13, (DX)
-	VMULPS      Z11, Z12, Z13
+	VMOVUPS     (DX), Z12
+	VFMADD231PS Z9, Z10, Z12
+	VMOVUPS     Z12, (DX)
+	VMULPS      Z10, Z11, Z12
+	VXORPS      Z13, Z13, Z13
 	VXORPS      Z14, Z14, Z14
 	VXORPS      Z15, Z15, Z15
 	VXORPS      Z16, Z16, Z16
-	VXORPS      Z17, Z17, Z17
 	MOVQ        168(AX), DX
 	SHLQ        $0x07, DX
 	MOVQ        CX, R8
@@ -1117,44 +1093,44 @@ bw_noreset:
 	JZ    bw_n_odd
 
 bw_n_loop:
-	VMOVUPS          (BX), Z18
-	VMOVUPS          (R9), Z19
-	VFMADD231PS      Z18, Z10, Z19
-	VMOVUPS          Z19, (R9)
-	VMOVUPS          64(DX), Z18
-	VFMADD231PS.BCST (SI), Z10, Z18
-	VMOVUPS          64(R9), Z19
-	VFMADD231PS      Z18, Z13, Z19
-	VMOVUPS          Z19, 64(R9)
-	VFMADD231PS.BCST (CX), Z18, Z14
-	VMOVUPS          64(BX), Z20
-	VMULPS           Z20, Z18, Z19
-	VMULPS           (R8), Z19, Z19
-	VFMADD231PS      (DX), Z19, Z16
-	VMOVUPS          128(DX), Z21
-	VFMADD231PS      Z19, Z12, Z21
-	VMOVUPS          Z21, 128(DX)
-	VMULPS           Z20, Z18, Z18
-	VMOVUPS          Z18, 64(DX)
-	VMOVUPS          128(BX), Z18
-	VMOVUPS          128(R9), Z19
-	VFMADD231PS      Z18, Z10, Z19
-	VMOVUPS          Z19, 128(R9)
-	VMOVUPS          256(DX), Z18
-	VFMADD231PS.BCST 4(SI), Z10, Z18
-	VMOVUPS          192(R9), Z19
-	VFMADD231PS      Z18, Z13, Z19
-	VMOVUPS          Z19, 192(R9)
-	VFMADD231PS.BCST 4(CX), Z18, Z15
-	VMOVUPS          192(BX), Z20
-	VMULPS           Z20, Z18, Z19
-	VMULPS           128(R8), Z19, Z19
-	VFMADD231PS      192(DX), Z19, Z17
-	VMOVUPS          320(DX), Z21
-	VFMADD231PS      Z19, Z12, Z21
-	VMOVUPS          Z21, 320(DX)
-	VMULPS           Z20, Z18, Z18
-	VMOVUPS          Z18, 256(DX)
+	VMOVUPS          (BX), Z17
+	VMOVUPS          (R9), Z18
+	VFMADD231PS      Z17, Z9, Z18
+	VMOVUPS          Z18, (R9)
+	VMOVUPS          64(DX), Z17
+	VFMADD231PS.BCST (SI), Z9, Z17
+	VMOVUPS          64(R9), Z18
+	VFMADD231PS      Z17, Z12, Z18
+	VMOVUPS          Z18, 64(R9)
+	VFMADD231PS.BCST (CX), Z17, Z13
+	VMOVUPS          64(BX), Z19
+	VMULPS           Z19, Z17, Z18
+	VMULPS           (R8), Z18, Z18
+	VFMADD231PS      (DX), Z18, Z15
+	VMOVUPS          128(DX), Z20
+	VFMADD231PS      Z18, Z11, Z20
+	VMOVUPS          Z20, 128(DX)
+	VMULPS           Z19, Z17, Z17
+	VMOVUPS          Z17, 64(DX)
+	VMOVUPS          128(BX), Z17
+	VMOVUPS          128(R9), Z18
+	VFMADD231PS      Z17, Z9, Z18
+	VMOVUPS          Z18, 128(R9)
+	VMOVUPS          256(DX), Z17
+	VFMADD231PS.BCST 4(SI), Z9, Z17
+	VMOVUPS          192(R9), Z18
+	VFMADD231PS      Z17, Z12, Z18
+	VMOVUPS          Z18, 192(R9)
+	VFMADD231PS.BCST 4(CX), Z17, Z14
+	VMOVUPS          192(BX), Z19
+	VMULPS           Z19, Z17, Z18
+	VMULPS           128(R8), Z18, Z18
+	VFMADD231PS      192(DX), Z18, Z16
+	VMOVUPS          320(DX), Z20
+	VFMADD231PS      Z18, Z11, Z20
+	VMOVUPS          Z20, 320(DX)
+	VMULPS           Z19, Z17, Z17
+	VMOVUPS          Z17, 256(DX)
 	ADDQ             $0x00000100, BX
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
@@ -1168,25 +1144,25 @@ bw_n_odd:
 	MOVQ             168(AX), R10
 	TESTQ            $0x00000001, R10
 	JZ               bw_n_done
-	VMOVUPS          (BX), Z18
-	VMOVUPS          (R9), Z19
-	VFMADD231PS      Z18, Z10, Z19
-	VMOVUPS          Z19, (R9)
-	VMOVUPS          64(DX), Z18
-	VFMADD231PS.BCST (SI), Z10, Z18
-	VMOVUPS          64(R9), Z19
-	VFMADD231PS      Z18, Z13, Z19
-	VMOVUPS          Z19, 64(R9)
-	VFMADD231PS.BCST (CX), Z18, Z14
-	VMOVUPS          64(BX), Z19
-	VMULPS           Z19, Z18, Z13
-	VMULPS           (R8), Z13, Z13
-	VFMADD231PS      (DX), Z13, Z16
-	VMOVUPS          128(DX), Z20
-	VFMADD231PS      Z13, Z12, Z20
-	VMOVUPS          Z20, 128(DX)
-	VMULPS           Z19, Z18, Z18
-	VMOVUPS          Z18, 64(DX)
+	VMOVUPS          (BX), Z17
+	VMOVUPS          (R9), Z18
+	VFMADD231PS      Z17, Z9, Z18
+	VMOVUPS          Z18, (R9)
+	VMOVUPS          64(DX), Z17
+	VFMADD231PS.BCST (SI), Z9, Z17
+	VMOVUPS          64(R9), Z18
+	VFMADD231PS      Z17, Z12, Z18
+	VMOVUPS          Z18, 64(R9)
+	VFMADD231PS.BCST (CX), Z17, Z13
+	VMOVUPS          64(BX), Z18
+	VMULPS           Z18, Z17, Z12
+	VMULPS           (R8), Z12, Z12
+	VFMADD231PS      (DX), Z12, Z15
+	VMOVUPS          128(DX), Z19
+	VFMADD231PS      Z12, Z11, Z19
+	VMOVUPS          Z19, 128(DX)
+	VMULPS           Z18, Z17, Z17
+	VMOVUPS          Z17, 64(DX)
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000080, R8
 	ADDQ             $0x00000080, R9
@@ -1195,8 +1171,8 @@ bw_n_odd:
 	ADDQ             $0x00000004, SI
 
 bw_n_done:
-	VADDPS  Z15, Z14, Z14
-	VADDPS  Z17, Z16, Z16
+	VADDPS  Z14, Z13, Z13
+	VADDPS  Z16, Z15, Z15
 	MOVQ    72(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
@@ -1207,10 +1183,10 @@ bw_n_done:
 	MOVQ    96(AX), CX
 	ADDQ    216(AX), CX
 	MOVQ    168(AX), DX
-	VXORPS  Z13, Z13, Z13
+	VXORPS  Z12, Z12, Z12
 
 bw_zero:
-	VMOVUPS Z13, 64(CX)
+	VMOVUPS Z12, 64(CX)
 	ADDQ    $0x000000c0, CX
 	DECQ    DX
 	JNZ     bw_zero
@@ -1222,24 +1198,24 @@ bw_noreset2:
 	TESTQ       SI, SI
 	JZ          bw_nodu
 	MOVQ        88(AX), CX
-	VMOVUPS     (CX)(BX*1), Z13
-	VMULPS      Z13, Z10, Z10
-	VFMADD231PS Z14, Z12, Z10
-	VMOVUPS     Z10, (SI)(DX*1)
+	VMOVUPS     (CX)(BX*1), Z12
+	VMULPS      Z12, Z9, Z9
+	VFMADD231PS Z13, Z11, Z9
+	VMOVUPS     Z9, (SI)(DX*1)
 
 bw_nodu:
-	VMULPS      scanconstAVX512<>+128(SB), Z16, Z16
-	VFMADD231PS Z14, Z11, Z16
-	VMULPS      64(DI), Z16, Z16
+	VMULPS      scanconstAVX512<>+128(SB), Z15, Z15
+	VFMADD231PS Z13, Z10, Z15
+	VMULPS      64(DI), Z15, Z15
 	MOVQ        112(AX), CX
 	LEAQ        (CX)(BX*2), CX
-	VMOVUPS     64(CX), Z10
-	VADDPS      Z16, Z10, Z10
-	VMOVUPS     Z10, 64(CX)
+	VMOVUPS     64(CX), Z9
+	VADDPS      Z15, Z9, Z9
+	VMOVUPS     Z9, 64(CX)
 	MOVQ        40(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_t
-	VMOVUPS     Z16, (SI)(DX*1)
+	VMOVUPS     Z15, (SI)(DX*1)
 	JMP         bw_t
 
 bw_done:
@@ -1269,7 +1245,6 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-24
 	VMOVUPS scanconstAVX512<>+1792(SB), Z0
 	VMOVUPS scanconstAVX512<>+1856(SB), Z0
 	VMOVUPS scanconstAVX512<>+1920(SB), Z0
-	VMOVUPS scanconstAVX512<>+1984(SB), Z0
 	TESTQ   DX, DX
 	JZ      done
 
@@ -1317,27 +1292,25 @@ TEXT ·exp2AVX512(SB), NOSPLIT, $0-24
 	VMOVUPS scanconstAVX512<>+1792(SB), Z6
 	VMOVUPS scanconstAVX512<>+1856(SB), Z7
 	VMOVUPS scanconstAVX512<>+1920(SB), Z8
-	VMOVUPS scanconstAVX512<>+1984(SB), Z9
 	TESTQ   DX, DX
 	JZ      done
 
 loop:
-	VMOVUPS     (CX), Z10
-	VMINPS      Z10, Z0, Z10
-	VMAXPS      Z10, Z1, Z10
-	VADDPS      Z2, Z10, Z11
-	VSUBPS      Z2, Z11, Z12
-	VSUBPS      Z12, Z10, Z10
-	VMOVUPS     Z8, Z12
-	VFMADD231PS Z9, Z10, Z12
-	VFMADD213PS Z7, Z10, Z12
-	VFMADD213PS Z6, Z10, Z12
-	VFMADD213PS Z5, Z10, Z12
-	VFMADD213PS Z4, Z10, Z12
-	VFMADD213PS Z3, Z10, Z12
-	VPSLLD      $0x17, Z11, Z11
-	VPADDD      Z11, Z12, Z12
-	VMOVUPS     Z12, (AX)
+	VMOVUPS     (CX), Z9
+	VMINPS      Z9, Z0, Z9
+	VMAXPS      Z9, Z1, Z9
+	VADDPS      Z2, Z9, Z10
+	VSUBPS      Z2, Z10, Z11
+	VSUBPS      Z11, Z9, Z9
+	VMOVUPS     Z7, Z11
+	VFMADD231PS Z8, Z9, Z11
+	VFMADD213PS Z6, Z9, Z11
+	VFMADD213PS Z5, Z9, Z11
+	VFMADD213PS Z4, Z9, Z11
+	VFMADD213PS Z3, Z9, Z11
+	VPSLLD      $0x17, Z10, Z10
+	VPADDD      Z10, Z11, Z11
+	VMOVUPS     Z11, (AX)
 	ADDQ        $0x00000040, CX
 	ADDQ        $0x00000040, AX
 	SUBQ        $0x00000010, DX
@@ -1555,55 +1528,47 @@ DATA scanconstAVX2<>+816(SB)/4, $0x3f800000
 DATA scanconstAVX2<>+820(SB)/4, $0x3f800000
 DATA scanconstAVX2<>+824(SB)/4, $0x3f800000
 DATA scanconstAVX2<>+828(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+832(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+836(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+840(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+844(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+848(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+852(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+856(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+860(SB)/4, $0x3f317218
-DATA scanconstAVX2<>+864(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+868(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+872(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+876(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+880(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+884(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+888(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+892(SB)/4, $0x3e75fded
-DATA scanconstAVX2<>+896(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+900(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+904(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+908(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+912(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+916(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+920(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+924(SB)/4, $0x3d63576a
-DATA scanconstAVX2<>+928(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+932(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+936(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+940(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+944(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+948(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+952(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+956(SB)/4, $0x3c1d96de
-DATA scanconstAVX2<>+960(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+964(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+968(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+972(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+976(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+980(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+984(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+988(SB)/4, $0x3aafa2b5
-DATA scanconstAVX2<>+992(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+996(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+1000(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+1004(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+1008(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+1012(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+1016(SB)/4, $0x3920e99a
-DATA scanconstAVX2<>+1020(SB)/4, $0x3920e99a
-GLOBL scanconstAVX2<>(SB), RODATA|NOPTR, $1024
+DATA scanconstAVX2<>+832(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+836(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+840(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+844(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+848(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+852(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+856(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+860(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+864(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+868(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+872(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+876(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+880(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+884(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+888(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+892(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+896(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+900(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+904(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+908(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+912(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+916(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+920(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+924(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+928(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+932(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+936(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+940(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+944(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+948(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+952(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+956(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+960(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+964(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+968(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+972(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+976(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+980(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+984(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+988(SB)/4, $0x3aaddcf9
+GLOBL scanconstAVX2<>(SB), RODATA|NOPTR, $992
 
 // func scanFwdAVX2(args *uint64)
 // Requires: AVX, AVX2, FMA3
@@ -1746,12 +1711,10 @@ n_loop:
 	VSUBPS       Y2, Y10, Y12
 	VSUBPS       Y11, Y7, Y7
 	VSUBPS       Y12, Y8, Y8
-	VMOVUPS      scanconstAVX2<>+960(SB), Y11
-	VMOVUPS      scanconstAVX2<>+960(SB), Y12
-	VFMADD231PS  scanconstAVX2<>+992(SB), Y7, Y11
-	VFMADD231PS  scanconstAVX2<>+992(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+928(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+928(SB), Y8, Y12
+	VMOVUPS      scanconstAVX2<>+928(SB), Y11
+	VMOVUPS      scanconstAVX2<>+928(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
@@ -1793,9 +1756,8 @@ n_odd:
 	VADDPS       Y2, Y3, Y7
 	VSUBPS       Y2, Y7, Y8
 	VSUBPS       Y8, Y3, Y3
-	VMOVUPS      scanconstAVX2<>+960(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+992(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+928(SB), Y3, Y8
+	VMOVUPS      scanconstAVX2<>+928(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
@@ -2045,12 +2007,10 @@ rc_n_loop:
 	VSUBPS       Y2, Y10, Y12
 	VSUBPS       Y11, Y7, Y7
 	VSUBPS       Y12, Y8, Y8
-	VMOVUPS      scanconstAVX2<>+960(SB), Y11
-	VMOVUPS      scanconstAVX2<>+960(SB), Y12
-	VFMADD231PS  scanconstAVX2<>+992(SB), Y7, Y11
-	VFMADD231PS  scanconstAVX2<>+992(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+928(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+928(SB), Y8, Y12
+	VMOVUPS      scanconstAVX2<>+928(SB), Y11
+	VMOVUPS      scanconstAVX2<>+928(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
@@ -2095,9 +2055,8 @@ rc_n_odd:
 	VADDPS       Y2, Y3, Y7
 	VSUBPS       Y2, Y7, Y8
 	VSUBPS       Y8, Y3, Y3
-	VMOVUPS      scanconstAVX2<>+960(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+992(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+928(SB), Y3, Y8
+	VMOVUPS      scanconstAVX2<>+928(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
@@ -2410,9 +2369,8 @@ loop:
 	VADDPS      Y2, Y3, Y4
 	VSUBPS      Y2, Y4, Y5
 	VSUBPS      Y5, Y3, Y3
-	VMOVUPS     scanconstAVX2<>+960(SB), Y5
-	VFMADD231PS scanconstAVX2<>+992(SB), Y3, Y5
-	VFMADD213PS scanconstAVX2<>+928(SB), Y3, Y5
+	VMOVUPS     scanconstAVX2<>+928(SB), Y5
+	VFMADD231PS scanconstAVX2<>+960(SB), Y3, Y5
 	VFMADD213PS scanconstAVX2<>+896(SB), Y3, Y5
 	VFMADD213PS scanconstAVX2<>+864(SB), Y3, Y5
 	VFMADD213PS scanconstAVX2<>+832(SB), Y3, Y5
