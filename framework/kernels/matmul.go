@@ -22,7 +22,9 @@ import (
 // where there is no assembly (purego builds, other architectures). The Go
 // path and gonum split C into fixed blocks, each summed over k in one
 // fixed order, so for a given backend and CPU the result does not depend
-// on the thread count or on timing.
+// on the thread count or on timing. OpenBLAS gives the same bits for the
+// same thread count. beta = 0 overwrites c, NaN included. See
+// docs/kernels.md, "Matrix multiply".
 func MatMul(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
 	if m < 0 || n < 0 || k < 0 || len(a) < m*k || len(b) < k*n || len(c) < m*n {
 		panic("kernels: matmul: buffer too short")

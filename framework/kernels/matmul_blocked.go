@@ -10,7 +10,7 @@ import (
 //
 //	for jc in n by gemmNC:           B block, kc×nc, packed into NR-wide slivers (L2)
 //	  for pc in k by gemmKC:         one pass over k: C += A[:, pc:pc+kc]·B[pc:pc+kc, :]
-//	    pack B[pc:pc+kc, jc:jc+nc]
+//	    pack B[pc:pc+kc, jc:jc+nc]   (unless the kernel reads a row-major B in place)
 //	    for ir in rows by MR:        A sliver, MR×kc (L1): packed, or read in place
 //	      for jr in nc by NR:        micro-kernel: MR×NR tile of C
 //
