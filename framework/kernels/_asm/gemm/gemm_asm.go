@@ -3,8 +3,8 @@
 //
 //	go run . -out ../../matmul_amd64.s -stubs ../../matmul_stubs_amd64.go -pkg kernels
 //
-// See matmul_go.go (gemmMicroGeneric) for the Go equivalent of one kernel
-// call.
+// See matMulGeneric in ../../matmul.go for the Go equivalent of a whole
+// product, and matmul_blocked.go for the loop nest that calls the kernels.
 //
 // Each kernel computes one MR×NR tile of C from kc steps of the sum over k:
 //
@@ -37,9 +37,9 @@ func main() {
 	Generate()
 }
 
-// rowAddr returns the operand for row r of A: rows are reached from three
-// base pointers (rows 0–4, 5–9, 10–14) with the row stride L and 3L as
-// index registers.
+// rowAddr returns the operand for row r of A: rows are reached from one
+// base pointer per five rows (rows 0–4, 5–9, …) with the row stride L and
+// 3L as index registers.
 func rowAddr(base []reg.Register, L, L3 reg.Register, r int) Mem {
 	b := base[r/5]
 	switch r % 5 {
