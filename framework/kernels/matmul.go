@@ -65,19 +65,21 @@ func scaleC(beta float32, c []float32) {
 }
 
 // gemmSmallM is the row count below which the Go backend hands the product
-// to gonum: packing B costs as much as the product when m is tiny (the
-// one-token Step path multiplies a batch of rows by each weight).
+// to the gemv kernel (NT) or gonum: packing B costs as much as the product
+// when m is tiny (the one-token Step path multiplies a batch of rows by
+// each weight).
 const gemmSmallM = 4
 
 // matMulGo is the Go backend: the best micro-kernel the CPU has (the gemv
-// kernel for NT products with fewer than gemmSmallM rows), else gonum.
+// kernel for NT products with fewer than gemmSmallM rows), else gonum's
+// serial kernels on fixed blocks of c (matMulGonumBlocks).
 func matMulGo(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
 	if m < gemmSmallM && !transA && transB && gemvOK {
 		matMulGemvNT(m, n, k, a, b, beta, c)
 		return
 	}
 	if m < gemmSmallM || gemmPick(n) == nil {
-		matMulGonum(transA, transB, m, n, k, a, b, beta, c)
+		matMulGonumBlocks(transA, transB, m, n, k, a, b, beta, c)
 		return
 	}
 	if m <= 16 && n >= 2*m {
@@ -129,6 +131,56 @@ func matMulGonum(transA, transB bool, m, n, k int, a, b []float32, beta float32,
 		blas32.General{Rows: br, Cols: bc, Stride: ldb, Data: b[:br*bc]},
 		beta,
 		blas32.General{Rows: m, Cols: n, Stride: n, Data: c[:m*n]})
+}
+
+// gonumBlockM and gonumBlockN bound the blocks of c that
+// matMulGonumBlocks hands to gonum: under 4 of gonum's 64×64 blocks, so
+// gonum runs them serially (its parallel path allocates per call).
+const gonumBlockM, gonumBlockN = 64, 128
+
+// matMulGonumBlocks is the Go backend without assembly: c split into fixed
+// blocks of at most gonumBlockM×gonumBlockN, each computed by gonum's
+// serial Sgemm (sums over k in order), spread over the worker team. It
+// allocates nothing, and its result does not depend on the thread count.
+func matMulGonumBlocks(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
+	t := gemmTask{gonum: true, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c,
+		units: (m + gonumBlockM - 1) / gonumBlockM}
+	t.parts = min(Threads(), max(1, 2*m*n*k/gemmMinFlops), t.units)
+	gemmDispatch(t)
+}
+
+// gonumBlocks computes rows [i0, i1) of c block by block with gonum.
+func gonumBlocks(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32, i0, i1 int) {
+	for ib := i0; ib < i1; ib += gonumBlockM {
+		ie := min(ib+gonumBlockM, i1)
+		for jb := 0; jb < n; jb += gonumBlockN {
+			je := min(jb+gonumBlockN, n)
+			gonumBlock(transA, transB, m, n, k, a, b, beta, c, ib, ie, jb, je)
+		}
+	}
+}
+
+// gonumBlock computes c[i0:i1, j0:j1] with one gonum Sgemm on views.
+func gonumBlock(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32, i0, i1, j0, j1 int) {
+	mb, nb := i1-i0, j1-j0
+	cv := blas32.General{Rows: mb, Cols: nb, Stride: n, Data: c[i0*n+j0 : (i1-1)*n+j1]}
+	if beta == 0 { // BLAS: beta = 0 overwrites, even NaN
+		for i := 0; i < mb; i++ {
+			clear(cv.Data[i*n : i*n+nb])
+		}
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	av := blas32.General{Rows: mb, Cols: k, Stride: k, Data: a[i0*k : (i1-1)*k+k]}
+	if transA { // a (k, m): columns i0..i1
+		ta = blas.Trans
+		av = blas32.General{Rows: k, Cols: mb, Stride: m, Data: a[i0 : (k-1)*m+i1]}
+	}
+	bv := blas32.General{Rows: k, Cols: nb, Stride: n, Data: b[j0 : (k-1)*n+j1]}
+	if transB { // b (n, k): rows j0..j1
+		tb = blas.Trans
+		bv = blas32.General{Rows: nb, Cols: k, Stride: k, Data: b[j0*k : (j1-1)*k+k]}
+	}
+	blas32.Gemm(ta, tb, 1, av, bv, beta, cv)
 }
 
 // matMulGeneric is the reference for MatMul: three loops, float64 sums;

@@ -144,6 +144,7 @@ type gemmTask struct {
 	c               []float32
 	byRows          bool
 	gemv            bool // matMulGemvNT: units are groups of 8 columns
+	gonum           bool // matMulGonumBlocks: units are blocks of gonumBlockM rows
 	units, parts, w int
 }
 
@@ -151,6 +152,10 @@ func (t *gemmTask) run() {
 	lo, hi := span(t.units, t.parts, t.w)
 	if t.gemv {
 		gemvNT(t.m, t.n, t.k, t.a, t.b, t.beta, t.c, lo*8, min(hi*8, t.n))
+		return
+	}
+	if t.gonum {
+		gonumBlocks(t.transA, t.transB, t.m, t.n, t.k, t.a, t.b, t.beta, t.c, lo*gonumBlockM, min(hi*gonumBlockM, t.m))
 		return
 	}
 	if t.byRows {
