@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -368,4 +369,64 @@ func gradFields(g *ScanGrads) []gradField {
 		}
 	}
 	return out
+}
+
+// TestScanNaNPropagates puts NaN into one u and into one row of B and
+// checks that every implementation gives NaN exactly where the reference
+// does (forward and backward; resets stop it), and matches elsewhere.
+func TestScanNaNPropagates(t *testing.T) {
+	c := scanCase{B: 2, L: 70, D: 37, N: 5, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true}
+	nan := float32(math.NaN())
+	build := func() *Scan {
+		s := c.build(11)
+		s.U[(1*c.L+10)*c.D+20] = nan // b 1, t 10, d 20
+		s.Bm[(0*c.L+40)*c.N+2] = nan // b 0, t 40, n 2: every channel
+		s.Y = make([]float32, c.B*c.L*c.D)
+		s.HT = make([]float32, c.B*c.D*c.N)
+		s.Saved = make([]float32, SavedLen(c.B, c.L, c.D, c.N))
+		return s
+	}
+	ref := build()
+	ref.ForwardRef()
+	dy := randSlice(rand.New(rand.NewPCG(1, 2)), c.B*c.L*c.D, -1, 1)
+	dht := randSlice(rand.New(rand.NewPCG(1, 3)), c.B*c.D*c.N, -1, 1)
+	want := newGrads(ref, dy, dht, nil)
+	ref.BackwardRef(want.g)
+	check := func(t *testing.T, name string, got, want []float32) {
+		t.Helper()
+		var g2, w2 []float32
+		nans := 0
+		for i := range want {
+			gn, wn := math.IsNaN(float64(got[i])), math.IsNaN(float64(want[i]))
+			if gn != wn {
+				t.Errorf("%s[%d] = %v, want %v", name, i, got[i], want[i])
+				return
+			}
+			if wn {
+				nans++
+				continue
+			}
+			g2, w2 = append(g2, got[i]), append(w2, want[i])
+		}
+		if nans == 0 && name == "Y" {
+			t.Errorf("%s: no NaN at all", name)
+		}
+		checkClose(t, name, g2, w2, tolScan)
+	}
+	forScanImpls(t, func(t *testing.T, im *scanImpl) {
+		if im.ref {
+			t.Skip("the reference is the baseline")
+		}
+		forThreads(t, func(t *testing.T) {
+			s := build()
+			s.forwardWith(im)
+			check(t, "Y", s.Y, ref.Y)
+			check(t, "HT", s.HT, ref.HT)
+			got := newGrads(s, dy, dht, nil)
+			s.backwardWith(im, got.g)
+			for _, f := range gradFields(want.g) {
+				check(t, f.name, f.get(got.g), f.get(want.g))
+			}
+		})
+	})
 }
