@@ -82,6 +82,12 @@ func matMulGo(transA, transB bool, m, n, k int, a, b []float32, beta float32, c 
 		matMulGonumBlocks(transA, transB, m, n, k, a, b, beta, c)
 		return
 	}
+	if kern := gemmPickShort(); kern != nil && m <= 8 && !transB && n > 16 {
+		// At most 8 rows and a row-major B (the x_proj Δ weight gradient
+		// R×Din over k = B·L): one row of 8×32 tiles, A and B read in place.
+		matMulBlocked(kern, transA, transB, m, n, k, a, b, beta, c)
+		return
+	}
 	if m <= 16 && n >= 2*m {
 		// Few rows, many columns (the x_proj weight gradients, R×Din and
 		// N×Din over k = B·L): tiles of at most m rows would leave most of

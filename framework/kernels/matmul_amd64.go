@@ -52,6 +52,17 @@ var gemmAVX512N16 = &gemmKernel{name: "avx512n16", mr: 24, nr: 16, inPlaceB: tru
 		gemmKernelAVX512N16(kc, (*float32)(a), ars, acs, b, bcs, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
 	}}
 
+// gemmAVX512M8 is for short C (m ≤ 8: the x_proj Δ weight gradient R×Din
+// over k = B·L) when B is row-major, read in place.
+var gemmAVX512M8 = &gemmKernel{name: "avx512m8", mr: 8, nr: 32, inPlaceB: true,
+	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b *float32, bcs uintptr, c *float32, ldc, rows, cols int, beta float32, add bool) {
+		flags := 0
+		if add {
+			flags = 1
+		}
+		gemmKernelAVX512M8(kc, (*float32)(a), ars, acs, b, bcs, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
+	}}
+
 // gemmMaskAVX2 is 16 lanes on then 16 off: &gemmMaskAVX2[16-cols] selects
 // the first cols of 16 columns.
 var gemmMaskAVX2 = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
@@ -72,12 +83,21 @@ var gemmAVX2 = &gemmKernel{name: "avx2", mr: 6, nr: 16,
 func gemmKernels() []*gemmKernel {
 	var ks []*gemmKernel
 	if useAVX512 {
-		ks = append(ks, gemmAVX512, gemmAVX512N16)
+		ks = append(ks, gemmAVX512, gemmAVX512N16, gemmAVX512M8)
 	}
 	if useAVX2 {
 		ks = append(ks, gemmAVX2)
 	}
 	return ks
+}
+
+// gemmPickShort returns the micro-kernel for C with at most 8 rows and a
+// row-major B, nil when there is none.
+func gemmPickShort() *gemmKernel {
+	if pickAVX512 {
+		return gemmAVX512M8
+	}
+	return nil
 }
 
 // gemmPick returns the micro-kernel for C with n columns, nil without

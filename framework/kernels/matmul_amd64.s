@@ -308,6 +308,193 @@ done:
 	VZEROUPPER
 	RET
 
+// func gemmKernelAVX512M8(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·gemmKernelAVX512M8(SB), NOSPLIT, $0-88
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   ars+16(FP), DX
+	MOVQ   acs+24(FP), BX
+	LEAQ   (DX)(DX*2), SI
+	LEAQ   (CX)(DX*4), DI
+	ADDQ   DX, DI
+	MOVQ   b+32(FP), R8
+	MOVQ   bcs+40(FP), R9
+	MOVL   mask+72(FP), R10
+	KMOVW  R10, K1
+	SHRL   $0x10, R10
+	KMOVW  R10, K2
+
+loop:
+	VMOVUPS.Z    (R8), K1, Z16
+	VMOVUPS.Z    64(R8), K2, Z17
+	VBROADCASTSS (CX), Z18
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS (CX)(DX*1), Z18
+	VFMADD231PS  Z16, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS (CX)(DX*2), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS (CX)(SI*1), Z18
+	VFMADD231PS  Z16, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS (CX)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS (DI), Z18
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS (DI)(DX*1), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS (DI)(DX*2), Z18
+	VFMADD231PS  Z16, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z15
+	ADDQ         BX, CX
+	ADDQ         BX, DI
+	ADDQ         R9, R8
+	DECQ         AX
+	JNZ          loop
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         mr+64(FP), DX
+	MOVQ         flags+80(FP), BX
+	TESTQ        $0x00000001, BX
+	JNZ          beta
+	VMOVUPS      Z0, K1, (AX)
+	VMOVUPS      Z1, K2, 64(AX)
+	CMPQ         DX, $0x01
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS      Z2, K1, (AX)
+	VMOVUPS      Z3, K2, 64(AX)
+	CMPQ         DX, $0x02
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS      Z4, K1, (AX)
+	VMOVUPS      Z5, K2, 64(AX)
+	CMPQ         DX, $0x03
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS      Z6, K1, (AX)
+	VMOVUPS      Z7, K2, 64(AX)
+	CMPQ         DX, $0x04
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS      Z8, K1, (AX)
+	VMOVUPS      Z9, K2, 64(AX)
+	CMPQ         DX, $0x05
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS      Z10, K1, (AX)
+	VMOVUPS      Z11, K2, 64(AX)
+	CMPQ         DX, $0x06
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS      Z12, K1, (AX)
+	VMOVUPS      Z13, K2, 64(AX)
+	CMPQ         DX, $0x07
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS      Z14, K1, (AX)
+	VMOVUPS      Z15, K2, 64(AX)
+	JMP          done
+
+beta:
+	VBROADCASTSS beta+76(FP), Z18
+	VMOVUPS.Z    (AX), K1, Z16
+	VFMADD231PS  Z16, Z18, Z0
+	VMOVUPS      Z0, K1, (AX)
+	VMOVUPS.Z    64(AX), K2, Z17
+	VFMADD231PS  Z17, Z18, Z1
+	VMOVUPS      Z1, K2, 64(AX)
+	CMPQ         DX, $0x01
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z16
+	VFMADD231PS  Z16, Z18, Z2
+	VMOVUPS      Z2, K1, (AX)
+	VMOVUPS.Z    64(AX), K2, Z17
+	VFMADD231PS  Z17, Z18, Z3
+	VMOVUPS      Z3, K2, 64(AX)
+	CMPQ         DX, $0x02
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z16
+	VFMADD231PS  Z16, Z18, Z4
+	VMOVUPS      Z4, K1, (AX)
+	VMOVUPS.Z    64(AX), K2, Z17
+	VFMADD231PS  Z17, Z18, Z5
+	VMOVUPS      Z5, K2, 64(AX)
+	CMPQ         DX, $0x03
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z16
+	VFMADD231PS  Z16, Z18, Z6
+	VMOVUPS      Z6, K1, (AX)
+	VMOVUPS.Z    64(AX), K2, Z17
+	VFMADD231PS  Z17, Z18, Z7
+	VMOVUPS      Z7, K2, 64(AX)
+	CMPQ         DX, $0x04
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z16
+	VFMADD231PS  Z16, Z18, Z8
+	VMOVUPS      Z8, K1, (AX)
+	VMOVUPS.Z    64(AX), K2, Z17
+	VFMADD231PS  Z17, Z18, Z9
+	VMOVUPS      Z9, K2, 64(AX)
+	CMPQ         DX, $0x05
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z16
+	VFMADD231PS  Z16, Z18, Z10
+	VMOVUPS      Z10, K1, (AX)
+	VMOVUPS.Z    64(AX), K2, Z17
+	VFMADD231PS  Z17, Z18, Z11
+	VMOVUPS      Z11, K2, 64(AX)
+	CMPQ         DX, $0x06
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z16
+	VFMADD231PS  Z16, Z18, Z12
+	VMOVUPS      Z12, K1, (AX)
+	VMOVUPS.Z    64(AX), K2, Z17
+	VFMADD231PS  Z17, Z18, Z13
+	VMOVUPS      Z13, K2, 64(AX)
+	CMPQ         DX, $0x07
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Z16
+	VFMADD231PS  Z16, Z18, Z14
+	VMOVUPS      Z14, K1, (AX)
+	VMOVUPS.Z    64(AX), K2, Z17
+	VFMADD231PS  Z17, Z18, Z15
+	VMOVUPS      Z15, K2, 64(AX)
+
+done:
+	VZEROUPPER
+	RET
+
 // func gemmKernelAVX512N16(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·gemmKernelAVX512N16(SB), NOSPLIT, $0-88

@@ -9,6 +9,9 @@ const gemmAsm = false
 // assembly, so the Go backend runs gonum's blas32.
 func gemmKernels() []*gemmKernel { return nil }
 
+// gemmPickShort returns the micro-kernel for C with at most 8 rows: none.
+func gemmPickShort() *gemmKernel { return nil }
+
 // gemmPick returns the micro-kernel for C with n columns: none.
 func gemmPick(n int) *gemmKernel { return nil }
 

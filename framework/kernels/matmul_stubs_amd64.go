@@ -9,6 +9,11 @@ package kernels
 //go:noescape
 func gemmKernelAVX512(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
 
+// gemmKernelAVX512M8 computes one 8×32 tile: see gemm_asm.go.
+//
+//go:noescape
+func gemmKernelAVX512M8(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
+
 // gemmKernelAVX512N16 computes one 24×16 tile: see gemm_asm.go.
 //
 //go:noescape

@@ -64,7 +64,7 @@ func TestMatMulKernelsPresent(t *testing.T) {
 	if gemmAsm && cpu.X86.HasAVX2 && cpu.X86.HasFMA && !names["avx2"] {
 		t.Error("CPU has AVX2 and FMA but the avx2 kernel is not listed")
 	}
-	if gemmAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && !(names["avx512"] && names["avx512n16"]) {
+	if gemmAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && !(names["avx512"] && names["avx512n16"] && names["avx512m8"]) {
 		t.Error("CPU has AVX-512 but the avx512 kernels are not listed")
 	}
 	if lib, core, config, err := OpenBLASInfo(); err == nil {
@@ -166,11 +166,12 @@ func TestMatMulAwkward(t *testing.T) {
 
 // TestMatMulBlocks covers the cache blocking: k over gemmKC (beta applied
 // on the first pass only) and over gemmInPlaceK (A packed), n over gemmNC,
-// a beta other than 0 and 1, and both thread splits.
+// a beta other than 0 and 1, both thread splits, and the Go backend's
+// short (m ≤ 8) and transposed (m ≤ 16) paths.
 func TestMatMulBlocks(t *testing.T) {
 	impls := matMulImpls()
 	forThreads(t, func(t *testing.T) {
-		for _, s := range [][3]int{{37, 530, 600}, {530, 19, 300}, {29, 45, 1030}, {64, 64, 257}} {
+		for _, s := range [][3]int{{37, 530, 600}, {530, 19, 300}, {29, 45, 1030}, {64, 64, 257}, {8, 300, 600}, {5, 40, 100}, {12, 70, 300}} {
 			for _, tr := range mmTrans {
 				for _, beta := range []float32{0, 1, -0.5} {
 					checkMatMul(t, impls, mmCase{tr[0], tr[1], s[0], s[1], s[2], beta})

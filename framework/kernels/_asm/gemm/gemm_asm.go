@@ -78,6 +78,9 @@ func avx512() {
 	// 14 rows × 2 zmm (32 columns): 28 accumulators, a broadcast register
 	// per row feeding two FMAs.
 	avx512Kernel("gemmKernelAVX512", 14, 2, false)
+	// 8 rows × 2 zmm (32 columns) for short C (m ≤ 8, B row-major): 16
+	// accumulators.
+	avx512Kernel("gemmKernelAVX512M8", 8, 2, false)
 	// 24 rows × 1 zmm (16 columns) for narrow C (n ≤ 16): 24 accumulators,
 	// each FMA broadcasting its A element from memory.
 	avx512Kernel("gemmKernelAVX512N16", 24, 1, true)
