@@ -89,10 +89,11 @@ func matMulGo(transA, transB bool, m, n, k int, a, b []float32, beta float32, c 
 		return
 	}
 	if m <= 16 && n >= 2*m {
-		// Few rows, many columns (the x_proj weight gradients, R×Din and
-		// N×Din over k = B·L): tiles of at most m rows would leave most of
-		// the micro-kernel idle, so compute Cᵀ = op(B)ᵀ·op(A)ᵀ, whose n'= m
-		// columns fit the narrow kernel, and transpose it into c.
+		// Few rows, many columns (the x_proj B/C weight gradient N×Din
+		// over k = B·L, NT products of a small batch): tiles of at most m
+		// rows would leave most of the micro-kernel idle, so compute
+		// Cᵀ = op(B)ᵀ·op(A)ᵀ, whose n' = m columns fit the narrow kernel,
+		// and transpose it into c.
 		buf := gemmPool.Get().(*gemmBuf)
 		if cap(buf.t) < m*n {
 			buf.t = make([]float32, m*n)
