@@ -116,6 +116,18 @@ func TestScanExp2ULP(t *testing.T) {
 			if maxULP > 2 {
 				t.Errorf("%s exp2: max error %.3f ulp at %v, want ≤ 2", im.name, maxULP, worst)
 			}
+			// Outside the range: clamped to 2^−125.4 and 2^127.4 (normal
+			// and finite), NaN stays NaN, 2^0 = 1.
+			src = src[:im.width]
+			for i := range src {
+				src[i] = []float32{-150, 150, float32(math.NaN()), -1e30, 1e30, 0, float32(math.Inf(-1)), float32(math.Inf(1))}[i%8]
+			}
+			dst = dst[:im.width]
+			im.exp2(&dst[0], &src[0], len(src))
+			if dst[0] > 2e-38 || dst[0] < 1.17e-38 || dst[1] < 1e38 || !math.IsNaN(float64(dst[2])) || dst[3] > 2e-38 || dst[4] < 1e38 ||
+				dst[5] != 1 || dst[6] > 2e-38 || dst[7] < 1e38 || math.IsInf(float64(dst[7]), 0) {
+				t.Errorf("%s 2^x of %v = %v", im.name, src[:8], dst[:8])
+			}
 		})
 	}
 }
