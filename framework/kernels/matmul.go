@@ -88,31 +88,19 @@ func matMulGo(transA, transB bool, m, n, k int, a, b []float32, beta float32, c 
 		matMulBlocked(kern, transA, transB, m, n, k, a, b, beta, c)
 		return
 	}
+	if kern := gemmPickShort(); kern != nil && n <= 8 && transA && m > 16 {
+		// A transposed and at most 8 columns (the dt_proj weight gradient
+		// Din×R over k = B·L): Cᵀ has at most 8 rows and a row-major
+		// op(A)ᵀ, the short kernel's case.
+		matMulTransposed(kern, transA, transB, m, n, k, a, b, beta, c)
+		return
+	}
 	if m <= 16 && n >= 2*m {
 		// Few rows, many columns (the x_proj B/C weight gradient N×Din
 		// over k = B·L, NT products of a small batch): tiles of at most m
-		// rows would leave most of the micro-kernel idle, so compute
-		// Cᵀ = op(B)ᵀ·op(A)ᵀ, whose n' = m columns fit the narrow kernel,
-		// and transpose it into c.
-		buf := gemmPool.Get().(*gemmBuf)
-		if cap(buf.t) < m*n {
-			buf.t = make([]float32, m*n)
-		}
-		t := buf.t[:m*n]
-		matMulBlocked(gemmPick(m), !transB, !transA, n, m, k, b, a, 0, t)
-		for i := 0; i < m; i++ {
-			row := c[i*n : i*n+n]
-			if beta == 0 {
-				for j := range row {
-					row[j] = t[j*m+i]
-				}
-				continue
-			}
-			for j := range row {
-				row[j] = t[j*m+i] + beta*row[j]
-			}
-		}
-		gemmPool.Put(buf)
+		// rows would leave most of the micro-kernel idle; Cᵀ's n' = m
+		// columns fit the narrow kernel.
+		matMulTransposed(gemmPick(m), transA, transB, m, n, k, a, b, beta, c)
 		return
 	}
 	matMulBlocked(gemmPick(n), transA, transB, m, n, k, a, b, beta, c)
@@ -138,6 +126,31 @@ func matMulGonum(transA, transB bool, m, n, k int, a, b []float32, beta float32,
 		blas32.General{Rows: br, Cols: bc, Stride: ldb, Data: b[:br*bc]},
 		beta,
 		blas32.General{Rows: m, Cols: n, Stride: n, Data: c[:m*n]})
+}
+
+// matMulTransposed computes c = op(a)·op(b) + beta·c as
+// Cᵀ = op(b)ᵀ·op(a)ᵀ on kern into a pooled buffer, then transposes it into
+// c.
+func matMulTransposed(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
+	buf := gemmPool.Get().(*gemmBuf)
+	if cap(buf.t) < m*n {
+		buf.t = make([]float32, m*n)
+	}
+	t := buf.t[:m*n]
+	matMulBlocked(kern, !transB, !transA, n, m, k, b, a, 0, t)
+	for i := 0; i < m; i++ {
+		row := c[i*n : i*n+n]
+		if beta == 0 {
+			for j := range row {
+				row[j] = t[j*m+i]
+			}
+			continue
+		}
+		for j := range row {
+			row[j] = t[j*m+i] + beta*row[j]
+		}
+	}
+	gemmPool.Put(buf)
 }
 
 // gonumBlockM and gonumBlockN bound the blocks of c that
