@@ -30,12 +30,12 @@ var scanArchImpls = []*scanImpl{
 	{name: "avx2", width: 8, available: scanHasAVX2,
 		fwd: func(s *Scan, b0, b1, d0, d1 int) { scanForwardSIMD(s, b0, b1, d0, d1, 8, scanFwdAVX2) },
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
-			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, scanBwdAVX2)
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, scanBwdAVX2, scanLaneSumAVX2)
 		}, exp: expAVX2, exp2: exp2AVX2},
 	{name: "avx512", width: 16, available: scanHasAVX512,
 		fwd: func(s *Scan, b0, b1, d0, d1 int) { scanForwardSIMD(s, b0, b1, d0, d1, 16, scanFwdAVX512) },
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
-			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, scanBwdAVX512)
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, scanBwdAVX512, scanLaneSumAVX512)
 		}, exp: expAVX512, exp2: exp2AVX512},
 }
 
@@ -95,6 +95,12 @@ func expAVX2(dst, src *float32, n int)
 
 //go:noescape
 func exp2AVX512(dst, src *float32, n int)
+
+//go:noescape
+func scanLaneSumAVX512(dst, src *float32, rows int)
+
+//go:noescape
+func scanLaneSumAVX2(dst, src *float32, rows int)
 
 //go:noescape
 func exp2AVX2(dst, src *float32, n int)
@@ -222,7 +228,8 @@ func scanScatterT(dst, h []float32, G, N, W int) {
 // of W with kern, chunk by chunk in reverse, the rest with the fused Go
 // code. Sums over time (dA, dD, dΔbias) are kept per chunk in float32 by
 // the kernel and added here in float64.
-func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc, W int, kern func(*scanBwdArgs)) {
+func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc, W int,
+	kern func(*scanBwdArgs), laneSum func(dst, src *float32, rows int)) {
 	L, D, N := s.L, s.D, s.N
 	G := (d1 - d0) / W
 	if G == 0 || b1 <= b0 || L == 0 || N == 0 {
@@ -250,6 +257,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	pcb := scanScratch(K*N*2*W, 2)
 	zero := scanScratch(N*2*W, 3)
 	dts := scanScratch(K*4*W, 4)
+	sums := make([]float32, K*N*2)
 	bias, skip := scanBiasSkip(s, d0, dw)
 	var dz []float32
 	if s.Z != nil {
@@ -292,12 +300,13 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 			}
 			kern(&args)
 			// Sum the lanes of dC and dB into this worker's partial sums.
+			laneSum(&sums[0], &pcb[0], steps*N*2)
 			for t := 0; t < steps; t++ {
 				row := part[(b*L+t0+t)*2*N : (b*L+t0+t+1)*2*N]
+				q := sums[t*N*2 : (t+1)*N*2]
 				for n := 0; n < N; n++ {
-					q := pcb[(t*N+n)*2*W : (t*N+n+1)*2*W]
-					row[n] += sumLanes(q[W:])
-					row[N+n] += sumLanes(q[:W])
+					row[n] += q[2*n+1]
+					row[N+n] += q[2*n]
 				}
 			}
 			for i := 0; i < G*N; i++ {
@@ -334,6 +343,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	runtime.KeepAlive(pcb)
 	runtime.KeepAlive(zero)
 	runtime.KeepAlive(dts)
+	runtime.KeepAlive(sums)
 	for gi := 0; gi < G; gi++ {
 		for j := 0; j < W; j++ {
 			d := d0 + gi*W + j
@@ -356,18 +366,4 @@ func scanScratch(n, k int) []float32 {
 	off := int((4096 - uintptr(unsafe.Pointer(&buf[0]))%4096) % 4096 / 4)
 	off += k * 272 % 1024
 	return buf[off : off+n : off+n]
-}
-
-// sumLanes adds the lanes of one vector, pairwise.
-func sumLanes(q []float32) float32 {
-	if len(q) == 16 {
-		q = q[:16]
-		a := (q[0] + q[8]) + (q[4] + q[12])
-		b := (q[1] + q[9]) + (q[5] + q[13])
-		c := (q[2] + q[10]) + (q[6] + q[14])
-		d := (q[3] + q[11]) + (q[7] + q[15])
-		return (a + c) + (b + d)
-	}
-	q = q[:8]
-	return ((q[0] + q[4]) + (q[2] + q[6])) + ((q[1] + q[5]) + (q[3] + q[7]))
 }

@@ -1320,6 +1320,35 @@ done:
 	VZEROUPPER
 	RET
 
+// func scanLaneSumAVX512(dst *float32, src *float32, rows int)
+// Requires: AVX, AVX512F
+TEXT ·scanLaneSumAVX512(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  rows+16(FP), DX
+	TESTQ DX, DX
+	JZ    done
+
+loop:
+	VMOVUPS       (CX), Z1
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          $0x00000040, CX
+	ADDQ          $0x00000004, AX
+	DECQ          DX
+	JNZ           loop
+
+done:
+	VZEROUPPER
+	RET
+
 DATA scanconstAVX2<>+0(SB)/4, $0x3fb8aa3b
 DATA scanconstAVX2<>+4(SB)/4, $0x3fb8aa3b
 DATA scanconstAVX2<>+8(SB)/4, $0x3fb8aa3b
@@ -2382,6 +2411,33 @@ loop:
 	ADDQ        $0x00000020, AX
 	SUBQ        $0x00000008, DX
 	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scanLaneSumAVX2(dst *float32, src *float32, rows int)
+// Requires: AVX
+TEXT ·scanLaneSumAVX2(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  rows+16(FP), DX
+	TESTQ DX, DX
+	JZ    done
+
+loop:
+	VMOVUPS      (CX), Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000004, AX
+	DECQ         DX
+	JNZ          loop
 
 done:
 	VZEROUPPER

@@ -952,6 +952,44 @@ func (a *isa) expVec(exp2 bool) {
 	RET()
 }
 
+// laneSum sets dst[r] = Σ_j src[r·W + j] for r < rows: the lanes of the
+// backward kernel's dB, dC sums.
+func (a *isa) laneSum() {
+	TEXT("scanLaneSum"+a.name, NOSPLIT, "func(dst, src *float32, rows int)")
+	Pragma("noescape")
+	Doc("scanLaneSum" + a.name + " sets dst[r] to the sum of the W floats at src[r·W:] for r < rows.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("rows"), GP64())
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Label("loop")
+	y := YMM()
+	if a.z {
+		z := ZMM()
+		VMOVUPS(m(src, 0), z)
+		VEXTRACTF64X4(U8(1), z, y)
+		VADDPS(z.AsY(), y, y)
+	} else {
+		VMOVUPS(m(src, 0), y)
+	}
+	x, x1 := XMM(), XMM()
+	VEXTRACTF128(U8(1), y, x1)
+	VADDPS(x1, y.AsX(), x)
+	VMOVHLPS(x, x, x1)
+	VADDPS(x1, x, x)
+	VMOVSHDUP(x, x1)
+	VADDSS(x1, x, x)
+	VMOVSS(x, m(dst, 0))
+	ADDQ(U32(a.vb()), src)
+	ADDQ(U32(4), dst)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
 func log2(x int) uint8 {
 	for i := uint8(0); ; i++ {
 		if 1<<i == x {
@@ -975,6 +1013,7 @@ func main() {
 		a.backward()
 		a.expVec(false)
 		a.expVec(true)
+		a.laneSum()
 	}
 	Generate()
 }
