@@ -41,8 +41,8 @@ var openblas struct {
 	threads atomic.Int32 // last count passed to openblas_set_num_threads
 	mu      sync.Mutex   // serialises set_num_threads with calls
 
-	sgemm        func(order, ta, tb, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
-	sgemmFn      uintptr // Fortran sgemm_, preferred: see matMulOpenBLAS
+	sgemmFn      uintptr                                                                                                                              // Fortran sgemm_, preferred: see matMulOpenBLAS
+	sgemm        func(order, ta, tb, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32) // else cblas_sgemm
 	setThreadsFn uintptr
 	corename     func() string
 	getConfig    func() string
@@ -83,13 +83,13 @@ func loadOpenBLAS() error {
 			o.err = fmt.Errorf("no CBLAS library (%s)", strings.Join(errs, "; "))
 			return
 		}
-		if _, err := purego.Dlsym(h, "cblas_sgemm"); err != nil {
-			o.err = fmt.Errorf("%s: no cblas_sgemm: %w", o.lib, err)
-			return
-		}
-		purego.RegisterLibFunc(&o.sgemm, h, "cblas_sgemm")
 		if fn, err := purego.Dlsym(h, "sgemm_"); err == nil {
 			o.sgemmFn = fn
+		} else if _, err := purego.Dlsym(h, "cblas_sgemm"); err == nil {
+			purego.RegisterLibFunc(&o.sgemm, h, "cblas_sgemm")
+		} else {
+			o.err = fmt.Errorf("%s: neither sgemm_ nor cblas_sgemm", o.lib)
+			return
 		}
 		if fn, err := purego.Dlsym(h, "openblas_set_num_threads"); err == nil {
 			o.setThreadsFn = fn
