@@ -52,6 +52,19 @@ var gemmAVX512N16 = &gemmKernel{name: "avx512n16", mr: 24, nr: 16, inPlaceB: tru
 		gemmKernelAVX512N16(kc, (*float32)(a), ars, acs, b, bcs, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
 	}}
 
+// gemmAVX512N8 is for C with at most 8 columns (x_proj Δ outputs, the
+// dt_proj input gradient): 8-lane ymm FMAs, which this kind of CPU (two
+// 256-bit FMA pipes, 512-bit ops split in two) runs at the same flops per
+// cycle, so no lane is idle.
+var gemmAVX512N8 = &gemmKernel{name: "avx512n8", mr: 24, nr: 8, inPlaceB: true,
+	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b *float32, bcs uintptr, c *float32, ldc, rows, cols int, beta float32, add bool) {
+		flags := 0
+		if add {
+			flags = 1
+		}
+		gemmKernelAVX512N8(kc, (*float32)(a), ars, acs, b, bcs, c, ldc, rows, uint32(uint64(1)<<cols-1), beta, flags)
+	}}
+
 // gemmAVX512M8 is for short C (m ≤ 8: the x_proj Δ weight gradient R×Din
 // over k = B·L) when B is row-major, read in place.
 var gemmAVX512M8 = &gemmKernel{name: "avx512m8", mr: 8, nr: 32, inPlaceB: true,
@@ -83,7 +96,7 @@ var gemmAVX2 = &gemmKernel{name: "avx2", mr: 6, nr: 16,
 func gemmKernels() []*gemmKernel {
 	var ks []*gemmKernel
 	if useAVX512 {
-		ks = append(ks, gemmAVX512, gemmAVX512N16, gemmAVX512M8)
+		ks = append(ks, gemmAVX512, gemmAVX512N16, gemmAVX512N8, gemmAVX512M8)
 	}
 	if useAVX2 {
 		ks = append(ks, gemmAVX2)
@@ -104,6 +117,8 @@ func gemmPickShort() *gemmKernel {
 // assembly.
 func gemmPick(n int) *gemmKernel {
 	switch {
+	case pickAVX512 && n <= 8:
+		return gemmAVX512N8
 	case pickAVX512 && n <= 16:
 		return gemmAVX512N16
 	case pickAVX512:

@@ -5,36 +5,36 @@
 #include "textflag.h"
 
 // func gemmKernelAVX512(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512F
 TEXT ·gemmKernelAVX512(SB), NOSPLIT, $0-88
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	VXORPS Z24, Z24, Z24
-	VXORPS Z25, Z25, Z25
-	VXORPS Z26, Z26, Z26
-	VXORPS Z27, Z27, Z27
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   ars+16(FP), DX
@@ -309,24 +309,24 @@ done:
 	RET
 
 // func gemmKernelAVX512M8(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512F
 TEXT ·gemmKernelAVX512M8(SB), NOSPLIT, $0-88
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   ars+16(FP), DX
@@ -496,32 +496,32 @@ done:
 	RET
 
 // func gemmKernelAVX512N16(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512F
 TEXT ·gemmKernelAVX512N16(SB), NOSPLIT, $0-88
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   ars+16(FP), DX
@@ -821,6 +821,337 @@ beta:
 	VMOVUPS.Z    (AX), K1, Z24
 	VFMADD231PS  Z24, Z25, Z23
 	VMOVUPS      Z23, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemmKernelAVX512N8(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
+// Requires: AVX, AVX512F, AVX512VL, FMA3
+TEXT ·gemmKernelAVX512N8(SB), NOSPLIT, $0-88
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	VPXORD Y11, Y11, Y11
+	VPXORD Y12, Y12, Y12
+	VPXORD Y13, Y13, Y13
+	VPXORD Y14, Y14, Y14
+	VPXORD Y15, Y15, Y15
+	VPXORD Y16, Y16, Y16
+	VPXORD Y17, Y17, Y17
+	VPXORD Y18, Y18, Y18
+	VPXORD Y19, Y19, Y19
+	VPXORD Y20, Y20, Y20
+	VPXORD Y21, Y21, Y21
+	VPXORD Y22, Y22, Y22
+	VPXORD Y23, Y23, Y23
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   ars+16(FP), DX
+	MOVQ   acs+24(FP), BX
+	LEAQ   (DX)(DX*2), SI
+	LEAQ   (CX)(DX*4), DI
+	ADDQ   DX, DI
+	LEAQ   (DI)(DX*4), R8
+	ADDQ   DX, R8
+	LEAQ   (R8)(DX*4), R9
+	ADDQ   DX, R9
+	LEAQ   (R9)(DX*4), R10
+	ADDQ   DX, R10
+	MOVQ   b+32(FP), R11
+	MOVQ   bcs+40(FP), R12
+	MOVL   mask+72(FP), R13
+	KMOVW  R13, K1
+	SHRL   $0x10, R13
+	KMOVW  R13, K2
+
+loop:
+	VMOVUPS.Z        (R11), K1, Y24
+	VFMADD231PS.BCST (CX), Y24, Y0
+	VFMADD231PS.BCST (CX)(DX*1), Y24, Y1
+	VFMADD231PS.BCST (CX)(DX*2), Y24, Y2
+	VFMADD231PS.BCST (CX)(SI*1), Y24, Y3
+	VFMADD231PS.BCST (CX)(DX*4), Y24, Y4
+	VFMADD231PS.BCST (DI), Y24, Y5
+	VFMADD231PS.BCST (DI)(DX*1), Y24, Y6
+	VFMADD231PS.BCST (DI)(DX*2), Y24, Y7
+	VFMADD231PS.BCST (DI)(SI*1), Y24, Y8
+	VFMADD231PS.BCST (DI)(DX*4), Y24, Y9
+	VFMADD231PS.BCST (R8), Y24, Y10
+	VFMADD231PS.BCST (R8)(DX*1), Y24, Y11
+	VFMADD231PS.BCST (R8)(DX*2), Y24, Y12
+	VFMADD231PS.BCST (R8)(SI*1), Y24, Y13
+	VFMADD231PS.BCST (R8)(DX*4), Y24, Y14
+	VFMADD231PS.BCST (R9), Y24, Y15
+	VFMADD231PS.BCST (R9)(DX*1), Y24, Y16
+	VFMADD231PS.BCST (R9)(DX*2), Y24, Y17
+	VFMADD231PS.BCST (R9)(SI*1), Y24, Y18
+	VFMADD231PS.BCST (R9)(DX*4), Y24, Y19
+	VFMADD231PS.BCST (R10), Y24, Y20
+	VFMADD231PS.BCST (R10)(DX*1), Y24, Y21
+	VFMADD231PS.BCST (R10)(DX*2), Y24, Y22
+	VFMADD231PS.BCST (R10)(SI*1), Y24, Y23
+	ADDQ             BX, CX
+	ADDQ             BX, DI
+	ADDQ             BX, R8
+	ADDQ             BX, R9
+	ADDQ             BX, R10
+	ADDQ             R12, R11
+	DECQ             AX
+	JNZ              loop
+	MOVQ             c+48(FP), AX
+	MOVQ             ldc+56(FP), CX
+	SHLQ             $0x02, CX
+	MOVQ             mr+64(FP), DX
+	MOVQ             flags+80(FP), BX
+	TESTQ            $0x00000001, BX
+	JNZ              beta
+	VMOVUPS          Y0, K1, (AX)
+	CMPQ             DX, $0x01
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y1, K1, (AX)
+	CMPQ             DX, $0x02
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y2, K1, (AX)
+	CMPQ             DX, $0x03
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y3, K1, (AX)
+	CMPQ             DX, $0x04
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y4, K1, (AX)
+	CMPQ             DX, $0x05
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y5, K1, (AX)
+	CMPQ             DX, $0x06
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y6, K1, (AX)
+	CMPQ             DX, $0x07
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y7, K1, (AX)
+	CMPQ             DX, $0x08
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y8, K1, (AX)
+	CMPQ             DX, $0x09
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y9, K1, (AX)
+	CMPQ             DX, $0x0a
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y10, K1, (AX)
+	CMPQ             DX, $0x0b
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y11, K1, (AX)
+	CMPQ             DX, $0x0c
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y12, K1, (AX)
+	CMPQ             DX, $0x0d
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y13, K1, (AX)
+	CMPQ             DX, $0x0e
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y14, K1, (AX)
+	CMPQ             DX, $0x0f
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y15, K1, (AX)
+	CMPQ             DX, $0x10
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y16, K1, (AX)
+	CMPQ             DX, $0x11
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y17, K1, (AX)
+	CMPQ             DX, $0x12
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y18, K1, (AX)
+	CMPQ             DX, $0x13
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y19, K1, (AX)
+	CMPQ             DX, $0x14
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y20, K1, (AX)
+	CMPQ             DX, $0x15
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y21, K1, (AX)
+	CMPQ             DX, $0x16
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y22, K1, (AX)
+	CMPQ             DX, $0x17
+	JEQ              done
+	ADDQ             CX, AX
+	VMOVUPS          Y23, K1, (AX)
+	JMP              done
+
+beta:
+	VBROADCASTSS beta+76(FP), Y25
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y0
+	VMOVUPS      Y0, K1, (AX)
+	CMPQ         DX, $0x01
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y1
+	VMOVUPS      Y1, K1, (AX)
+	CMPQ         DX, $0x02
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y2
+	VMOVUPS      Y2, K1, (AX)
+	CMPQ         DX, $0x03
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y3
+	VMOVUPS      Y3, K1, (AX)
+	CMPQ         DX, $0x04
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y4
+	VMOVUPS      Y4, K1, (AX)
+	CMPQ         DX, $0x05
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y5
+	VMOVUPS      Y5, K1, (AX)
+	CMPQ         DX, $0x06
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y6
+	VMOVUPS      Y6, K1, (AX)
+	CMPQ         DX, $0x07
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y7
+	VMOVUPS      Y7, K1, (AX)
+	CMPQ         DX, $0x08
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y8
+	VMOVUPS      Y8, K1, (AX)
+	CMPQ         DX, $0x09
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y9
+	VMOVUPS      Y9, K1, (AX)
+	CMPQ         DX, $0x0a
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y10
+	VMOVUPS      Y10, K1, (AX)
+	CMPQ         DX, $0x0b
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y11
+	VMOVUPS      Y11, K1, (AX)
+	CMPQ         DX, $0x0c
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y12
+	VMOVUPS      Y12, K1, (AX)
+	CMPQ         DX, $0x0d
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y13
+	VMOVUPS      Y13, K1, (AX)
+	CMPQ         DX, $0x0e
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y14
+	VMOVUPS      Y14, K1, (AX)
+	CMPQ         DX, $0x0f
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y15
+	VMOVUPS      Y15, K1, (AX)
+	CMPQ         DX, $0x10
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y16
+	VMOVUPS      Y16, K1, (AX)
+	CMPQ         DX, $0x11
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y17
+	VMOVUPS      Y17, K1, (AX)
+	CMPQ         DX, $0x12
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y18
+	VMOVUPS      Y18, K1, (AX)
+	CMPQ         DX, $0x13
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y19
+	VMOVUPS      Y19, K1, (AX)
+	CMPQ         DX, $0x14
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y20
+	VMOVUPS      Y20, K1, (AX)
+	CMPQ         DX, $0x15
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y21
+	VMOVUPS      Y21, K1, (AX)
+	CMPQ         DX, $0x16
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y22
+	VMOVUPS      Y22, K1, (AX)
+	CMPQ         DX, $0x17
+	JEQ          done
+	ADDQ         CX, AX
+	VMOVUPS.Z    (AX), K1, Y24
+	VFMADD231PS  Y24, Y25, Y23
+	VMOVUPS      Y23, K1, (AX)
 
 done:
 	VZEROUPPER

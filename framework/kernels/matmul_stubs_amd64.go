@@ -19,6 +19,11 @@ func gemmKernelAVX512M8(kc int, a *float32, ars uintptr, acs uintptr, b *float32
 //go:noescape
 func gemmKernelAVX512N16(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
 
+// gemmKernelAVX512N8 computes one 24×8 tile: see gemm_asm.go.
+//
+//go:noescape
+func gemmKernelAVX512N8(kc int, a *float32, ars uintptr, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)
+
 // gemmKernelAVX2 computes one 6×16 tile: see gemm_asm.go. mask points
 // to 16 int32 lane masks (-1: store the column).
 //

@@ -84,26 +84,41 @@ func avx512() {
 	// 24 rows × 1 zmm (16 columns) for narrow C (n ≤ 16): 24 accumulators,
 	// each FMA broadcasting its A element from memory.
 	avx512Kernel("gemmKernelAVX512N16", 24, 1, true)
+	// 24 rows × 1 ymm (8 columns) for n ≤ 8 (the x_proj Δ and dt_proj
+	// input-gradient outputs).
+	avx512KernelW("gemmKernelAVX512N8", 24, 1, true, true)
 }
 
-func avx512Kernel(name string, mr, nv int, bcst bool) {
+func avx512Kernel(name string, mr, nv int, bcst bool) { avx512KernelW(name, mr, nv, bcst, false) }
+
+// avx512KernelW generates an AVX-512 kernel on zmm, or on ymm (EVEX,
+// AVX512VL: 8 columns per register, the same flops per cycle on CPUs that
+// split 512-bit FMAs in two) when y.
+func avx512KernelW(name string, mr, nv int, bcst, y bool) {
+	vec, width := ZMM, 64
+	if y {
+		vec, width = YMM, 32
+		if nv != 1 {
+			panic("ymm kernels have one register of columns")
+		}
+	}
 	TEXT(name, NOSPLIT, "func(kc int, a *float32, ars, acs uintptr, b *float32, bcs uintptr, c *float32, ldc int, mr int, mask uint32, beta float32, flags int)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s computes one %d×%d tile: see gemm_asm.go.", name, mr, 16*nv))
+	Doc(fmt.Sprintf("%s computes one %d×%d tile: see gemm_asm.go.", name, mr, width/4*nv))
 	acc := make([][]reg.VecVirtual, mr)
 	for r := range acc {
 		acc[r] = make([]reg.VecVirtual, nv)
 		for j := range acc[r] {
-			acc[r][j] = ZMM()
-			VXORPS(acc[r][j], acc[r][j], acc[r][j])
+			acc[r][j] = vec()
+			VPXORD(acc[r][j], acc[r][j], acc[r][j])
 		}
 	}
 	kc := Load(Param("kc"), GP64())
 	base, L, L3, acs := setupA(mr)
 	bp := Load(Param("b"), GP64())
 	bcs := Load(Param("bcs"), GP64())
-	bv := []reg.VecVirtual{ZMM(), ZMM()}
-	bc := []reg.VecVirtual{ZMM(), ZMM()}
+	bv := []reg.VecVirtual{vec(), vec()}
+	bc := []reg.VecVirtual{vec(), vec()}
 	// Column masks: B is loaded with them (so B may be read in place up
 	// to its last column) and C stored with them.
 	m := GP32()
@@ -116,7 +131,7 @@ func avx512Kernel(name string, mr, nv int, bcst bool) {
 
 	Label("loop")
 	for j := 0; j < nv; j++ {
-		VMOVUPS_Z(Mem{Base: bp, Disp: 64 * j}, ks[j], bv[j])
+		VMOVUPS_Z(Mem{Base: bp, Disp: width * j}, ks[j], bv[j])
 	}
 	for r := 0; r < mr; r++ {
 		if bcst {
@@ -148,7 +163,7 @@ func avx512Kernel(name string, mr, nv int, bcst bool) {
 	JNZ(LabelRef("beta"))
 	for r := 0; r < mr; r++ {
 		for j := 0; j < nv; j++ {
-			VMOVUPS(acc[r][j], ks[j], Mem{Base: cp, Disp: 64 * j})
+			VMOVUPS(acc[r][j], ks[j], Mem{Base: cp, Disp: width * j})
 		}
 		if r < mr-1 {
 			CMPQ(rows, Imm(uint64(r+1)))
@@ -163,9 +178,9 @@ func avx512Kernel(name string, mr, nv int, bcst bool) {
 	VBROADCASTSS(paramAddr("beta"), beta)
 	for r := 0; r < mr; r++ {
 		for j := 0; j < nv; j++ {
-			VMOVUPS_Z(Mem{Base: cp, Disp: 64 * j}, ks[j], bv[j])
+			VMOVUPS_Z(Mem{Base: cp, Disp: width * j}, ks[j], bv[j])
 			VFMADD231PS(bv[j], beta, acc[r][j])
-			VMOVUPS(acc[r][j], ks[j], Mem{Base: cp, Disp: 64 * j})
+			VMOVUPS(acc[r][j], ks[j], Mem{Base: cp, Disp: width * j})
 		}
 		if r < mr-1 {
 			CMPQ(rows, Imm(uint64(r+1)))
