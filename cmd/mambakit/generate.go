@@ -29,6 +29,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 	fs.Float64Var(&s.TopP, "top-p", 1, "keep the likeliest tokens up to this probability (1: all)")
 	fs.Uint64Var(&s.Seed, "seed", 1, "sampling seed")
 	fs.StringVar(&out, "o", "", "output file (default: stdout; audio needs -o)")
+	stopAtEnd := fs.Bool("stop", true, "end at the modality's end-of-document token (eos, sep)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -67,6 +68,9 @@ func runGenerate(args []string, stdout io.Writer) error {
 		ids = sdk.Tokens{startToken(p.Info.Special)}
 	}
 	s.Vocab = cf.info.VocabSize
+	if *stopAtEnd {
+		s.Stop = stopTokens(p.Info.Special)
+	}
 	t0 := time.Now()
 	gen, err := m.Generate(ids, n, s, func(int32) error { return ctx.Err() })
 	if err != nil {
@@ -84,7 +88,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 	} else if err := writeFileAtomic(out, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory)\n", n, len(ids), el, float64(len(gen))/el)
+	fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory)\n", len(gen)-len(ids), len(ids), el, float64(len(gen))/el)
 	return nil
 }
 

@@ -113,6 +113,7 @@ func (s *session) run(dir string, c train.Config, stdout io.Writer) *train.Run {
 		Modality:       pluginRecord(s.plugin),
 		PrepareOptions: s.prepOpts,
 		Artifacts:      arts,
+		StopTokens:     stopTokens(s.plugin.Info.Special),
 		Sample: func(ctx context.Context, tokens []int32, dir string, step int) (string, error) {
 			b, err := s.decode(ctx, tokens)
 			if err != nil {
@@ -165,4 +166,16 @@ func sampleExt(unit string) string {
 		return ".wav"
 	}
 	return ".bin"
+}
+
+// stopTokens are a modality's end-of-document tokens: generation after one
+// of them was never trained (the next document starts from a reset state).
+func stopTokens(special map[string]int32) []int32 {
+	var out []int32
+	for _, k := range []string{"eos", "sep"} {
+		if id, ok := special[k]; ok {
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -273,3 +273,19 @@ func TestGenerateStaysInVocab(t *testing.T) {
 		}
 	}
 }
+
+func TestGenerateStopsAtStopToken(t *testing.T) {
+	m := testModel(t, 13)
+	out, err := m.Generate([]int32{1, 2}, 50, Sampling{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := out[4] // the greedy path's third new token
+	out2, err := m.Generate([]int32{1, 2}, 50, Sampling{Stop: []int32{stop}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first := slices.Index(out[2:], stop) + 2; len(out2) != first+1 || !slices.Equal(out2, out[:first+1]) {
+		t.Fatalf("with stop %d: %v, want %v", stop, out2, out[:first+1])
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"github.com/mambakit/mambakit/framework/kernels"
@@ -97,18 +98,21 @@ func (m *Model) stepBufs(B int) *stepBufs {
 // smallest set whose probability reaches TopP (0 or 1: all) are kept, and
 // one is drawn with a PCG generator seeded with Seed. Vocab > 0 limits the
 // choice to ids below it: the padding rows of a vocabulary padded to a
-// multiple of 8 are never produced.
+// multiple of 8 are never produced. Generation ends early after any token
+// in Stop (an end-of-document token).
 type Sampling struct {
 	Temperature float64
 	TopK        int
 	TopP        float64
 	Seed        uint64
 	Vocab       int
+	Stop        []int32
 }
 
-// Generate feeds the prompt through Step, then produces n tokens, calling
-// emit (if non-nil) with each as it is chosen; it returns the prompt
-// followed by the new tokens. Memory is constant in the length.
+// Generate feeds the prompt through Step, then produces up to n tokens
+// (fewer when one in s.Stop comes), calling emit (if non-nil) with each as
+// it is chosen; it returns the prompt followed by the new tokens. Memory is
+// constant in the length.
 func (m *Model) Generate(prompt []int32, n int, s Sampling, emit func(int32) error) ([]int32, error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("backbone: generate: empty prompt")
@@ -137,6 +141,9 @@ func (m *Model) Generate(prompt []int32, n int, s Sampling, emit func(int32) err
 			if err := emit(id); err != nil {
 				return out, err
 			}
+		}
+		if slices.Contains(s.Stop, id) {
+			break
 		}
 		if i+1 < n {
 			if err := m.Step([]int32{id}, st, logits); err != nil {

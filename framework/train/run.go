@@ -34,6 +34,8 @@ type Run struct {
 	// drawn beside the curves (0: unknown); BaselineOrder is its order.
 	Baseline      float64
 	BaselineOrder int
+	// StopTokens end a sample (the modality's end-of-document tokens).
+	StopTokens []int32
 	// Sample, when set, turns generated tokens into a file (text, FASTA,
 	// WAV) under dir and returns its path; it is called at each evaluation.
 	Sample func(ctx context.Context, tokens []int32, dir string, step int) (string, error)
@@ -285,7 +287,7 @@ func (r *Run) sample(ctx context.Context, m *backbone.Model, step int) (string, 
 			break
 		}
 	}
-	out, err := m.Generate(prompt, r.Config.SampleTokens, backbone.Sampling{Temperature: 1, TopP: 0.95, Seed: r.Config.Seed + uint64(step), Vocab: r.VocabSize}, func(int32) error { return ctx.Err() })
+	out, err := m.Generate(prompt, r.Config.SampleTokens, backbone.Sampling{Temperature: 1, TopP: 0.95, Seed: r.Config.Seed + uint64(step), Vocab: r.VocabSize, Stop: r.StopTokens}, func(int32) error { return ctx.Err() })
 	if err != nil {
 		return "", err
 	}
