@@ -14,8 +14,8 @@ import (
 // vectorizes over channels: one AVX-512 zmm register holds 16 consecutive
 // channels d of a time step, an AVX2 ymm register 8. The forward kernel runs
 // time outer and channel groups inner, with the state h of every group in
-// a scratch (G, N, W) that stays in L1/L2; the Go side stores it into Saved
-// every ScanChunk steps. The backward kernel handles one chunk of one batch
+// a scratch (G, N, W); the Go side stores it into Saved every ScanChunk
+// steps. See docs/kernels.md for the design and the measurements. The backward kernel handles one chunk of one batch
 // row: per group it recomputes Δ, Ā and h over the chunk from the saved
 // state, then runs the adjoint recurrence backwards. Channels beyond the
 // last full group run in the fused Go code.
@@ -154,7 +154,7 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, kern func(*scanFwdArgs)) {
 	bias, skip := scanBiasSkip(s, d0, dw)
 	for b := b0; b < b1; b++ {
 		if s.H0 != nil {
-			scanGather(h, s.H0[(b*D+d0)*N:], G, N, W, 1, N)
+			scanGather(h, s.H0[(b*D+d0)*N:], G, N, W)
 		} else {
 			clear(h)
 		}
@@ -191,14 +191,14 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, kern func(*scanFwdArgs)) {
 	}
 }
 
-// scanGather fills x (G, N, W) (element stride es) from src (channels, N)
-// with channel stride cs: x[g,n,j] = src[(g·W+j)·cs + n].
-func scanGather(x, src []float32, G, N, W, es, cs int) {
+// scanGather fills x (G, N, W) from src (channels, N): x[g,n,j] =
+// src[(g·W+j)·N + n].
+func scanGather(x, src []float32, G, N, W int) {
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
-			row := x[((g*N+n)*W)*es:]
-			for j := 0; j < W; j++ {
-				row[j] = src[(g*W+j)*cs+n]
+			row := x[(g*N+n)*W : (g*N+n+1)*W]
+			for j := range row {
+				row[j] = src[(g*W+j)*N+n]
 			}
 		}
 	}
