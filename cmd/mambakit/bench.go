@@ -15,17 +15,19 @@ import (
 
 func runBench(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("want a benchmark: bench train | bench scan (docs/cli.md)")
+		return errors.New("want a benchmark: bench train | bench scan | bench gemm | bench generate (docs/cli.md)")
 	}
 	switch args[0] {
 	case "train":
 		return benchTrain(args[1:], stdout)
 	case "scan":
 		return benchScan(args[1:], stdout)
+	case "generate":
+		return benchGenerate(args[1:], stdout)
 	case "gemm":
 		return benchGemm(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown benchmark %q: want train or scan", args[0])
+	return fmt.Errorf("unknown benchmark %q: want train, scan, gemm or generate", args[0])
 }
 
 // setThreads applies --threads to the kernels and to the Go scheduler (the

@@ -55,3 +55,16 @@ func TestBadInvocationsGiveOneLine(t *testing.T) {
 		})
 	}
 }
+
+func TestBenchGeneratePrintsTimes(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := mainExit([]string{"bench", "generate", "--d-model", "16", "--layers", "2", "--vocab", "40", "--tokens", "130", "--threads", "1"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, w := range []string{"position    1:", "position  128:", "tokens_per_s="} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+}
