@@ -10,7 +10,8 @@ import (
 // parameter into m.Grads (allocated on first use; call ZeroGrad between
 // steps, or not, to accumulate). When that Forward started from a state, it
 // returns the gradient w.r.t. that state (the state it produced is treated
-// as a constant: truncated backpropagation through time); otherwise nil.
+// as a constant: truncated backpropagation through time; the returned State
+// is reused by the next Backward); otherwise nil.
 //
 // The passes mirror Forward in reverse, block by block: head and norm_f,
 // then for each block out_proj, the scan, dt_proj, x_proj, SiLU, conv1d,
@@ -28,34 +29,31 @@ func (m *Model) Backward() (*State, error) {
 	}
 	p, g := m.Params, m.Grads
 	var dState *State
-	if a.state0 != nil {
-		dState = m.NewState(B)
+	if a.hasState0 {
+		if a.dState == nil {
+			a.dState = m.NewState(B)
+		}
+		dState = a.dState
+		clear(dState.Conv)
+		clear(dState.SSM)
 	}
 	if a.count == 0 {
 		return dState, nil
 	}
 
+	w := a.grad(c)
+	dlogits, dxnF, dResid := w.dlogits, w.dxnF, w.dResid
+	dY, dU, dDt, dZ, dXin, dConv := w.dY, w.dU, w.dDt, w.dZ, w.dXin, w.dConv
+	dDtLow, dBm, dCm, dXn, dX := w.dDtLow, w.dBm, w.dCm, w.dXn, w.dX
+	dA, dSkip, dBias, dConvW, dConvB := w.dA, w.dSkip, w.dBias, w.dConvW, w.dConvB
+
 	// Head: logits = xnF·Embedᵀ.
-	dlogits := make([]float32, M*V)
 	kernels.CrossEntropy(dlogits, a.logits, a.targets, V, 1/float32(a.count))
-	dxnF := make([]float32, M*D)
 	kernels.MatMul(false, false, M, D, V, dlogits, p.Embed, 0, dxnF)
 	kernels.MatMul(true, false, V, D, M, dlogits, a.xnF, 1, g.Embed)
-	dResid := make([]float32, M*D) // gradient w.r.t. the residual stream
+	// dResid: gradient w.r.t. the residual stream.
 	kernels.RMSNormBackward(dResid, g.NormF, dxnF, a.resid[nL*M*D:], p.NormF, a.rstdF, M, D)
 
-	dY := make([]float32, M*Din)
-	dU := make([]float32, M*Din)
-	dDt := make([]float32, M*Din)
-	dZ := make([]float32, M*Din)
-	dXin := make([]float32, M*Din)
-	dConv := make([]float32, M*Din)
-	dDtLow := make([]float32, M*R)
-	dBm, dCm := make([]float32, M*N), make([]float32, M*N)
-	dXn, dX := make([]float32, M*D), make([]float32, M*D)
-	dA := make([]float32, Din*N)
-	dSkip, dBias := make([]float32, Din), make([]float32, Din)
-	dConvW, dConvB := make([]float32, Din*K), make([]float32, Din)
 	for l := nL - 1; l >= 0; l-- {
 		u := a.u[l*M*Din : (l+1)*M*Din]
 		// out_proj: the residual passes dResid through unchanged.
@@ -69,7 +67,7 @@ func (m *Model) Backward() (*State, error) {
 			Y: a.y[l*M*Din : (l+1)*M*Din], Saved: layer(a.saved, nL, l)}
 		sg := kernels.ScanGrads{DY: dY, DU: dU, DDelta: dDt, DDeltaBias: dBias, DA: dA,
 			DBm: dBm, DCm: dCm, DDskip: dSkip, DZ: dZ}
-		if a.state0 != nil {
+		if a.hasState0 {
 			sc.H0 = layer(a.state0.SSM, nL, l)
 			sg.DH0 = layer(dState.SSM, nL, l)
 		}
@@ -101,7 +99,7 @@ func (m *Model) Backward() (*State, error) {
 			cv.Bias = layer(p.ConvB, nL, l)
 			cg.DBias = dConvB
 		}
-		if a.state0 != nil {
+		if a.hasState0 {
 			cv.State0 = layer(a.state0.Conv, nL, l)
 			cg.DState0 = layer(dState.Conv, nL, l)
 		}
@@ -138,4 +136,31 @@ func (m *Model) ZeroGrad() {
 	if m.Grads != nil {
 		clear(m.Grads.Data)
 	}
+}
+
+// gradBufs are Backward's scratch buffers, kept with the activations so a
+// training step allocates them once per batch shape.
+type gradBufs struct {
+	dlogits                      []float32 // (M, V)
+	dxnF, dResid, dXn, dX        []float32 // (M, D)
+	dY, dU, dDt, dZ, dXin, dConv []float32 // (M, Din)
+	dDtLow                       []float32 // (M, R)
+	dBm, dCm                     []float32 // (M, N)
+	dA                           []float32 // (Din, N)
+	dSkip, dBias, dConvB         []float32 // (Din)
+	dConvW                       []float32 // (Din, K)
+}
+
+func (a *acts) grad(c *Config) *gradBufs {
+	if a.g != nil {
+		return a.g
+	}
+	V, D, Din, N, R, K, _ := c.dims()
+	M := a.B * a.L
+	f := func(n int) []float32 { return make([]float32, n) }
+	a.g = &gradBufs{dlogits: f(M * V), dxnF: f(M * D), dResid: f(M * D), dXn: f(M * D), dX: f(M * D),
+		dY: f(M * Din), dU: f(M * Din), dDt: f(M * Din), dZ: f(M * Din), dXin: f(M * Din), dConv: f(M * Din),
+		dDtLow: f(M * R), dBm: f(M * N), dCm: f(M * N), dA: f(Din * N), dSkip: f(Din), dBias: f(Din), dConvB: f(Din),
+		dConvW: f(Din * K)}
+	return a.g
 }

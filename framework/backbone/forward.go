@@ -2,7 +2,6 @@ package backbone
 
 import (
 	"math"
-	"slices"
 
 	"github.com/mambakit/mambakit/framework/kernels"
 )
@@ -28,9 +27,13 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 	}
 	a := m.acts
 	a.ids, a.targets, a.reset, a.hasTargets = b.Inputs, b.Targets, b.Reset, b.Targets != nil
-	a.state0 = nil
+	a.hasState0 = st != nil
 	if st != nil {
-		a.state0 = &State{B: st.B, Conv: slices.Clone(st.Conv), SSM: slices.Clone(st.SSM)}
+		if a.state0 == nil {
+			a.state0 = &State{B: st.B, Conv: make([]float32, len(st.Conv)), SSM: make([]float32, len(st.SSM))}
+		}
+		copy(a.state0.Conv, st.Conv)
+		copy(a.state0.SSM, st.SSM)
 	}
 	p := m.Params
 	eps := float32(c.LayerNormEpsilon)

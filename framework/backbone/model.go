@@ -72,23 +72,26 @@ type acts struct {
 	hasTargets   bool
 	count        int // targets counted in the loss
 
-	resid  []float32 // (nL+1, M, D): input of each block; [nL] is the output of the last
-	rstd   []float32 // (nL, M)
-	xn     []float32 // (nL, M, D): normalized block input
-	xin    []float32 // (nL, M, Din): in_proj → x
-	z      []float32 // (nL, M, Din): in_proj → gate
-	conv   []float32 // (nL, M, Din): conv output, before SiLU
-	u      []float32 // (nL, M, Din): SiLU(conv), the SSM input
-	dtLow  []float32 // (nL, M, R)
-	bm, cm []float32 // (nL, M, N)
-	dtRaw  []float32 // (nL, M, Din): dt_proj output without the bias
-	y      []float32 // (nL, M, Din): gated scan output
-	saved  []float32 // (nL, B·Din·⌈L/64⌉·N): scan states for backward
-	a      []float32 // (nL, Din, N): A = −exp(A_log)
-	rstdF  []float32 // (M)
-	xnF    []float32 // (M, D)
-	logits []float32 // (M, V)
-	state0 *State    // copy of the state Forward started from (nil: zero)
+	resid     []float32 // (nL+1, M, D): input of each block; [nL] is the output of the last
+	rstd      []float32 // (nL, M)
+	xn        []float32 // (nL, M, D): normalized block input
+	xin       []float32 // (nL, M, Din): in_proj → x
+	z         []float32 // (nL, M, Din): in_proj → gate
+	conv      []float32 // (nL, M, Din): conv output, before SiLU
+	u         []float32 // (nL, M, Din): SiLU(conv), the SSM input
+	dtLow     []float32 // (nL, M, R)
+	bm, cm    []float32 // (nL, M, N)
+	dtRaw     []float32 // (nL, M, Din): dt_proj output without the bias
+	y         []float32 // (nL, M, Din): gated scan output
+	saved     []float32 // (nL, B·Din·⌈L/64⌉·N): scan states for backward
+	a         []float32 // (nL, Din, N): A = −exp(A_log)
+	rstdF     []float32 // (M)
+	xnF       []float32 // (M, D)
+	logits    []float32 // (M, V)
+	state0    *State    // copy of the state Forward started from
+	hasState0 bool      // the last Forward started from a state (else zero)
+	dState    *State    // Backward's gradient w.r.t. state0
+	g         *gradBufs // Backward's scratch, allocated on first use
 }
 
 func newActs(c *Config, B, L int) *acts {
