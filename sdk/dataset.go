@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/mambakit/mambakit/internal/atomicfile"
 )
 
 // On-disk dataset format, version 1 (docs/protocol.md, "Dataset format").
@@ -234,7 +236,7 @@ func (w *DatasetWriter) AddArtifact(name string, data []byte) error {
 	if slices.Contains(w.arts, name) {
 		return fmt.Errorf("sdk: dataset: artifact %q added twice", name)
 	}
-	if err := writeFileSync(filepath.Join(w.tmp, name), data); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(w.tmp, name), data); err != nil {
 		return fmt.Errorf("sdk: dataset: %w", err)
 	}
 	w.arts = append(w.arts, name)
@@ -331,10 +333,10 @@ func (w *DatasetWriter) finish() (Dataset, error) {
 	if err != nil {
 		return Dataset{}, fmt.Errorf("sdk: dataset: %w", err)
 	}
-	if err := writeFileSync(filepath.Join(w.tmp, DatasetManifest), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(w.tmp, DatasetManifest), append(js, '\n')); err != nil {
 		return Dataset{}, fmt.Errorf("sdk: dataset: %w", err)
 	}
-	if err := syncDir(w.tmp); err != nil {
+	if err := atomicfile.SyncDir(w.tmp); err != nil {
 		return Dataset{}, err
 	}
 	if err := replaceDir(w.tmp, w.out); err != nil {
@@ -371,7 +373,7 @@ func replaceDir(tmp, out string) error {
 	if err := os.Rename(tmp, out); err != nil {
 		return fmt.Errorf("sdk: dataset: %w", err)
 	}
-	return syncDir(filepath.Dir(out))
+	return atomicfile.SyncDir(filepath.Dir(out))
 }
 
 // splitDraw maps (seed, document index) to a uniform number in [0, 1). It is
@@ -534,34 +536,6 @@ func (s *splitWriter) sync() error {
 func (s *splitWriter) close() {
 	s.tokF.Close()
 	s.docF.Close()
-}
-
-func writeFileSync(name string, data []byte) error {
-	f, err := os.Create(name)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sdk: dataset: %w", err)
-	}
-	defer d.Close()
-	// Some file systems cannot sync a directory; the rename is still
-	// atomic there, only not yet durable.
-	_ = d.Sync()
-	return nil
 }
 
 // RemovePartial removes what a writer killed half way through a dataset

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
 )
 
@@ -85,7 +86,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 		if _, err := stdout.Write(b); err != nil {
 			return err
 		}
-	} else if err := writeFileAtomic(out, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+	} else if err := atomicfile.WriteFile(out, b, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory)\n", len(gen)-len(ids), len(ids), el, float64(len(gen))/el)

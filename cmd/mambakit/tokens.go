@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/mambakit/mambakit/framework/host"
+	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
 )
 
@@ -98,29 +99,6 @@ func parseTokens(data []byte, format string) (sdk.Tokens, error) {
 		data = data[i+1:]
 	}
 	return ids, nil
-}
-
-// writeFileAtomic writes through a temporary file and a rename, so an
-// interrupted command never leaves half a file under the final name.
-func writeFileAtomic(name string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	// CreateTemp makes the file 0600; the result is an ordinary file.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
 }
 
 // codecFlags are encode's and decode's shared flags.
@@ -229,7 +207,7 @@ func runEncode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return nameFile(in, err)
 	}
-	if err := writeFileAtomic(c.out, func(w io.Writer) error { return writeTokens(w, ids, format) }); err != nil {
+	if err := atomicfile.Write(c.out, 0o644, func(w io.Writer) error { return writeTokens(w, ids, format) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d bytes -> %d tokens (%s) in %s\n", in, len(data), len(ids), format, c.out)
@@ -263,7 +241,7 @@ func runDecode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return nameFile(in, err)
 	}
-	if err := writeFileAtomic(c.out, func(w io.Writer) error { _, err := w.Write(out); return err }); err != nil {
+	if err := atomicfile.WriteFile(c.out, out, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d tokens -> %d bytes in %s\n", in, len(ids), len(out), c.out)

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/mambakit/mambakit/framework/safetensors"
+	"github.com/mambakit/mambakit/internal/atomicfile"
 )
 
 // Load reads a Hugging Face Mamba directory (config.json and
@@ -98,33 +99,5 @@ func (m *Model) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("backbone: save: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n'))
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path, so a crash leaves either the old or the new file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("backbone: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("backbone: write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("backbone: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("backbone: write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("backbone: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("backbone: write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(cfg, '\n'), 0o644)
 }

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
 )
 
@@ -54,7 +55,7 @@ func (p *Plugin) Prepare(ctx context.Context, req sdk.PrepareRequest) (ds sdk.Da
 	if err != nil {
 		return sdk.Dataset{}, false, fmt.Errorf("plugin %q wrote a bad dataset: %w", p.Entry.Name, err)
 	}
-	if err := writeAtomic(filepath.Join(out, cacheFile), []byte(key)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(out, cacheFile), []byte(key), 0o644); err != nil {
 		return sdk.Dataset{}, false, err
 	}
 	return p.effective(mf.Dataset(out)), false, nil

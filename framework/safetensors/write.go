@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mambakit/mambakit/internal/atomicfile"
 )
 
 // Tensor is one tensor to write. Data holds the elements little-endian in
@@ -145,12 +145,12 @@ func marshal(path string, tensors []Tensor, metadata map[string]string) ([]byte,
 }
 
 // Write writes tensors and metadata, encoded by [Marshal], to path
-// atomically: the bytes go to a temporary file path+".tmp-*" in the same
+// atomically (internal/atomicfile): the bytes go to a temporary file in the same
 // directory, which is synced and renamed over path, and then the directory
 // is synced. On error the temporary file is removed and any existing file at
 // path is left untouched. A new file gets mode 0644; a replaced file keeps
 // its mode.
-func Write(path string, tensors []Tensor, metadata map[string]string) (err error) {
+func Write(path string, tensors []Tensor, metadata map[string]string) error {
 	b, err := marshal(path, tensors, metadata)
 	if err != nil {
 		return err
@@ -159,43 +159,8 @@ func Write(path string, tensors []Tensor, metadata map[string]string) (err error
 	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
 		mode = st.Mode().Perm()
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("safetensors: %s: creating temporary file: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(b); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	// Sync the directory so the rename itself survives a crash. Windows
-	// cannot open a directory for syncing.
-	if runtime.GOOS != "windows" {
-		d, err := os.Open(dir)
-		if err != nil {
-			return fmt.Errorf("safetensors: %s: syncing directory: %w", path, err)
-		}
-		defer d.Close()
-		if err := d.Sync(); err != nil {
-			return fmt.Errorf("safetensors: %s: syncing directory: %w", path, err)
-		}
+	if err := atomicfile.WriteFile(path, b, mode); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
 	}
 	return nil
 }

@@ -3,15 +3,14 @@ package train
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/safetensors"
+	"github.com/mambakit/mambakit/internal/atomicfile"
 )
 
 // A run directory keeps its checkpoints under checkpoints/: one directory
@@ -126,15 +125,15 @@ func saveCheckpoint(runDir string, step int, m *backbone.Model, opt *backbone.Ad
 	if err != nil {
 		return fail(err)
 	}
-	if err := writeFileSync(filepath.Join(tmp, trainerJSON), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(tmp, trainerJSON), append(js, '\n')); err != nil {
 		return fail(err)
 	}
 	for _, a := range artifacts {
-		if err := copyFileSync(a, filepath.Join(tmp, filepath.Base(a))); err != nil {
+		if err := atomicfile.CopySync(a, filepath.Join(tmp, filepath.Base(a))); err != nil {
 			return fail(err)
 		}
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return fail(err)
 	}
 	if err := os.RemoveAll(final); err != nil { // a stale one from an earlier, abandoned attempt
@@ -143,10 +142,10 @@ func saveCheckpoint(runDir string, step int, m *backbone.Model, opt *backbone.Ad
 	if err := os.Rename(tmp, final); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(root); err != nil {
+	if err := atomicfile.SyncDir(root); err != nil {
 		return fail(err)
 	}
-	if err := writeFileAtomic(filepath.Join(root, latestFile), []byte(name+"\n")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(root, latestFile), []byte(name+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("checkpoint step %d: %w", step, err)
 	}
 	pruneCheckpoints(root, keep)
@@ -249,73 +248,6 @@ func restoreCarried(st *safetensors.File, carried *backbone.State) error {
 			return fmt.Errorf("checkpoint: %s has %d values, want %d", t.name, len(v), len(t.dst))
 		}
 		copy(t.dst, v)
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp-" + strconv.Itoa(os.Getpid())
-	if err := writeFileSync(tmp, data); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-func copyFileSync(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("copy artifact: %w", err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("copy artifact: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy artifact %s: %w", src, err)
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return fmt.Errorf("copy artifact %s: %w", src, err)
-	}
-	return out.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }

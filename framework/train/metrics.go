@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/mambakit/mambakit/internal/atomicfile"
 )
 
 // Metric is one line of metrics.jsonl: every step has the training
@@ -46,7 +48,7 @@ func readMetrics(path string, upTo int) ([]Metric, error) {
 			kept.WriteByte('\n')
 		}
 	}
-	if err := writeFileAtomic(path, kept.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, kept.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/kernels"
+	"github.com/mambakit/mambakit/internal/atomicfile"
 )
 
 // Run describes a training run. The CLI fills it from flags and the
@@ -155,7 +156,7 @@ func (r *Run) writeResolvedConfig() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(r.Dir, "config.yaml"), b)
+	return atomicfile.WriteFile(filepath.Join(r.Dir, "config.yaml"), b, 0o644)
 }
 
 // loop runs steps from+1 .. Config.Steps.

@@ -1,0 +1,60 @@
+package atomicfile
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteReplacesOrLeavesUntouched(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.txt")
+	if err := WriteFile(p, []byte("one"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(p, []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := Write(p, 0o644, func(w io.Writer) error {
+		w.Write([]byte("half"))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("want the writer's error, got %v", err)
+	}
+	b, _ := os.ReadFile(p)
+	if string(b) != "two" {
+		t.Fatalf("content %q after a failed write, want the previous %q", b, "two")
+	}
+	st, _ := os.Stat(p)
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want 0644", st.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+	if err := WriteFile(filepath.Join(dir, "missing", "f"), nil, 0o644); err == nil {
+		t.Error("writing into a missing directory succeeded")
+	}
+}
+
+func TestCopySync(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	if err := WriteSync(src, []byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := CopySync(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "data" {
+		t.Fatalf("copy holds %q", b)
+	}
+	if err := CopySync(filepath.Join(dir, "nope"), dst); err == nil {
+		t.Error("copying a missing file succeeded")
+	}
+}
