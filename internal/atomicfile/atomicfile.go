@@ -14,11 +14,12 @@ import (
 )
 
 // Write replaces path with what write produces, with permissions perm.
-// On any error the target is untouched and the temporary file removed.
+// On any error the target is untouched and the temporary file removed;
+// the error begins with path.
 func Write(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("%s: creating temporary file: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -27,19 +28,19 @@ func Write(path string, perm os.FileMode, write func(io.Writer) error) (err erro
 		}
 	}()
 	if err := write(f); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := f.Chmod(perm); err != nil { // CreateTemp makes 0600 files
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return SyncDir(filepath.Dir(path))
 }
