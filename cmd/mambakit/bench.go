@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"runtime"
 	"time"
 
@@ -64,6 +66,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	steps := fs.Int("steps", 5, "timed training steps (after one untimed warm-up step)")
 	threads := fs.Int("threads", 0, "threads (0: all cores)")
 	seed := fs.Uint64("seed", 1, "seed of the model and the tokens")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,6 +112,17 @@ func benchTrain(args []string, stdout io.Writer) error {
 		*dModel, *layers, *dState, cfg.VocabSize, len(m.Params.Data), B, L, kernels.Threads())
 	if _, err := step(); err != nil { // warm-up: allocates activations
 		return err
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	for i := 1; i <= *steps; i++ {

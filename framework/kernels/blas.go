@@ -33,7 +33,7 @@ func init() {
 
 // SetBLAS chooses the matrix-multiply backend of MatMul:
 //
-//	auto      OpenBLAS when a CBLAS library loads (see OpenBLASInfo), else go (the default)
+//	auto      go where this CPU runs the Go assembly kernels, else OpenBLAS when a CBLAS library loads (see OpenBLASInfo), else go (the default)
 //	go        the pure-Go path: AVX-512 / AVX2+FMA micro-kernels in Go assembly, gonum without them
 //	openblas  cblas_sgemm from libopenblas (or $MAMBAKIT_CBLAS), loaded at run time; an error when absent
 //	gonum     gonum's blas32 (for comparison)
@@ -88,8 +88,11 @@ func currentBLAS() int32 {
 		return r
 	}
 	autoOnce.Do(func() {
+		// The Go assembly kernels match or beat OpenBLAS on the model's
+		// shapes (docs/benchmarks.md), and a training step is faster with
+		// them; OpenBLAS is chosen only where they are missing.
 		autoResult = blasGo
-		if loadOpenBLAS() == nil {
+		if len(gemmKernels()) == 0 && loadOpenBLAS() == nil {
 			autoResult = blasOpenBLAS
 		}
 	})

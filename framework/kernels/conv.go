@@ -58,52 +58,51 @@ func (c *Conv1d) docStart(b, t int) int {
 	return -1
 }
 
-// input returns X at position p of row b, channel d (p may be negative: the
-// carried state), and whether that input is visible from a document that
-// starts at start.
-func (c *Conv1d) input(b, p, d, start int) (float32, bool) {
-	if start >= 0 && p < start {
-		return 0, false
-	}
-	if p >= 0 {
-		return c.X[(b*c.L+p)*c.D+d], true
-	}
-	if c.State0 == nil {
-		return 0, false
-	}
-	return c.State0[(b*c.D+d)*(c.K-1)+c.K-1+p], true
-}
-
-// Forward computes Y and StateT. Work is split over channels.
+// Forward computes Y and StateT. Work is split over channel ranges; each
+// worker walks time with its range of channels contiguous, so the inner
+// loops run over adjacent memory.
 func (c *Conv1d) Forward() {
 	c.check()
 	parallel(c.D, parts(c.D, 1), func(_, d0, d1 int) {
+		w := d1 - d0
+		wT := c.weightsT(d0, d1)
+		st := make([]float32, (c.K-1)*w) // the carried inputs of row b, (K−1, w)
 		for b := 0; b < c.B; b++ {
+			hasState := c.gatherState(st, b, d0, d1)
 			start := -1
 			for t := 0; t < c.L; t++ {
 				if c.Reset != nil && c.Reset[b*c.L+t] {
 					start = t
 				}
-				for d := d0; d < d1; d++ {
-					var y float32
-					if c.Bias != nil {
-						y = c.Bias[d]
+				out := c.Y[(b*c.L+t)*c.D+d0 : (b*c.L+t)*c.D+d1]
+				if c.Bias != nil {
+					copy(out, c.Bias[d0:d1])
+				} else {
+					clear(out)
+				}
+				for k := 0; k < c.K; k++ {
+					xr := c.row(st, hasState, b, t-(c.K-1)+k, start, d0, d1)
+					if xr == nil {
+						continue
 					}
-					w := c.W[d*c.K : (d+1)*c.K]
-					for k, wk := range w {
-						if x, ok := c.input(b, t-(c.K-1)+k, d, start); ok {
-							y += wk * x
-						}
+					wk := wT[k*w : (k+1)*w]
+					xr = xr[:len(out)]
+					wk = wk[:len(out)]
+					for i := range out {
+						out[i] += wk[i] * xr[i]
 					}
-					c.Y[(b*c.L+t)*c.D+d] = y
 				}
 			}
 			if c.StateT != nil {
 				start := c.docStart(b, c.L-1)
-				for d := d0; d < d1; d++ {
-					for j := 0; j < c.K-1; j++ {
-						x, _ := c.input(b, c.L-(c.K-1)+j, d, start)
-						c.StateT[(b*c.D+d)*(c.K-1)+j] = x
+				for j := 0; j < c.K-1; j++ {
+					xr := c.row(st, hasState, b, c.L-(c.K-1)+j, start, d0, d1)
+					for i := 0; i < w; i++ {
+						var v float32
+						if xr != nil {
+							v = xr[i]
+						}
+						c.StateT[(b*c.D+d0+i)*(c.K-1)+j] = v
 					}
 				}
 			}
@@ -111,8 +110,54 @@ func (c *Conv1d) Forward() {
 	})
 }
 
-// Backward computes the gradients from g.DY. Work is split over channels,
-// so DW and DBias need no cross-worker reduction.
+// weightsT returns W[d0:d1] transposed to (K, d1−d0).
+func (c *Conv1d) weightsT(d0, d1 int) []float32 {
+	w := d1 - d0
+	wT := make([]float32, c.K*w)
+	for i := 0; i < w; i++ {
+		for k := 0; k < c.K; k++ {
+			wT[k*w+i] = c.W[(d0+i)*c.K+k]
+		}
+	}
+	return wT
+}
+
+// gatherState copies State0 of row b, channels [d0, d1), into st (K−1,
+// d1−d0), oldest first; it reports false when there is no carried state.
+func (c *Conv1d) gatherState(st []float32, b, d0, d1 int) bool {
+	if c.State0 == nil {
+		return false
+	}
+	w := d1 - d0
+	for i := 0; i < w; i++ {
+		for j := 0; j < c.K-1; j++ {
+			st[j*w+i] = c.State0[(b*c.D+d0+i)*(c.K-1)+j]
+		}
+	}
+	return true
+}
+
+// row returns the inputs at position p of row b, channels [d0, d1), as seen
+// from a document that starts at start (−1: the carried state is visible),
+// or nil when they are zero: before the document start, or before the
+// sequence without a carried state. Negative p reads st from gatherState.
+func (c *Conv1d) row(st []float32, hasState bool, b, p, start, d0, d1 int) []float32 {
+	if start >= 0 && p < start {
+		return nil
+	}
+	if p >= 0 {
+		return c.X[(b*c.L+p)*c.D+d0 : (b*c.L+p)*c.D+d1]
+	}
+	if !hasState {
+		return nil
+	}
+	w := d1 - d0
+	return st[(c.K-1+p)*w : (c.K+p)*w]
+}
+
+// Backward computes the gradients from g.DY. Work is split over channel
+// ranges, so DW and DBias need no cross-worker reduction; both are summed
+// in float64.
 func (c *Conv1d) Backward(g *Conv1dGrads) {
 	c.check()
 	B, L, D, K := c.B, c.L, c.D, c.K
@@ -120,49 +165,73 @@ func (c *Conv1d) Backward(g *Conv1dGrads) {
 		panic("kernels: conv1d backward: len(DY) too short")
 	}
 	parallel(D, parts(D, 1), func(_, d0, d1 int) {
-		for d := d0; d < d1; d++ {
-			var dBias float64
-			dW := make([]float64, K)
-			for b := 0; b < B; b++ {
-				if g.DX != nil {
-					for t := 0; t < L; t++ {
-						g.DX[(b*L+t)*D+d] = 0
-					}
+		w := d1 - d0
+		wT := c.weightsT(d0, d1)
+		st := make([]float32, (K-1)*w)
+		dst := make([]float32, (K-1)*w) // gradient of st
+		dW := make([]float64, K*w)      // (K, w)
+		dBias := make([]float64, w)
+		if g.DX != nil {
+			for r := 0; r < B*L; r++ {
+				clear(g.DX[r*D+d0 : r*D+d1])
+			}
+		}
+		for b := 0; b < B; b++ {
+			hasState := c.gatherState(st, b, d0, d1)
+			clear(dst)
+			start := -1
+			for t := 0; t < L; t++ {
+				if c.Reset != nil && c.Reset[b*L+t] {
+					start = t
 				}
-				if g.DState0 != nil {
-					clear(g.DState0[(b*D+d)*(K-1) : (b*D+d+1)*(K-1)])
+				dyr := g.DY[(b*L+t)*D+d0 : (b*L+t)*D+d1]
+				for i, v := range dyr {
+					dBias[i] += float64(v)
 				}
-				start := -1
-				for t := 0; t < L; t++ {
-					if c.Reset != nil && c.Reset[b*L+t] {
-						start = t
+				for k := 0; k < K; k++ {
+					p := t - (K - 1) + k
+					xr := c.row(st, hasState, b, p, start, d0, d1)
+					if xr == nil {
+						continue
 					}
-					dy := g.DY[(b*L+t)*D+d]
-					dBias += float64(dy)
-					for k := 0; k < K; k++ {
-						p := t - (K - 1) + k
-						x, ok := c.input(b, p, d, start)
-						if !ok {
-							continue
-						}
-						dW[k] += float64(dy * x)
-						wk := c.W[d*K+k]
-						if p >= 0 {
-							if g.DX != nil {
-								g.DX[(b*L+p)*D+d] += dy * wk
-							}
-						} else if g.DState0 != nil {
-							g.DState0[(b*D+d)*(K-1)+K-1+p] += dy * wk
-						}
+					xr = xr[:len(dyr)]
+					dw := dW[k*w : k*w+len(dyr)]
+					for i, v := range dyr {
+						dw[i] += float64(v * xr[i])
+					}
+					var dxr []float32
+					switch {
+					case p >= 0 && g.DX != nil:
+						dxr = g.DX[(b*L+p)*D+d0 : (b*L+p)*D+d1]
+					case p < 0:
+						dxr = dst[(K-1+p)*w : (K+p)*w]
+					default:
+						continue
+					}
+					wk := wT[k*w : k*w+len(dyr)]
+					dxr = dxr[:len(dyr)]
+					for i, v := range dyr {
+						dxr[i] += v * wk[i]
 					}
 				}
 			}
-			if g.DBias != nil {
-				g.DBias[d] = float32(dBias)
+			if g.DState0 != nil {
+				for i := 0; i < w; i++ {
+					for j := 0; j < K-1; j++ {
+						g.DState0[(b*D+d0+i)*(K-1)+j] = dst[j*w+i]
+					}
+				}
 			}
-			if g.DW != nil {
-				for k := range dW {
-					g.DW[d*K+k] = float32(dW[k])
+		}
+		if g.DBias != nil {
+			for i, v := range dBias {
+				g.DBias[d0+i] = float32(v)
+			}
+		}
+		if g.DW != nil {
+			for i := 0; i < w; i++ {
+				for k := 0; k < K; k++ {
+					g.DW[(d0+i)*K+k] = float32(dW[k*w+i])
 				}
 			}
 		}

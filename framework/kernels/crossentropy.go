@@ -19,6 +19,7 @@ func CrossEntropy(dlogits, logits []float32, targets []int32, V int, scale float
 	}
 	rowLoss := make([]float64, M)
 	parallel(M, parts(M, 16), func(_, lo, hi int) {
+		e := make([]float32, V) // exp(logit − max) of one row
 		for m := lo; m < hi; m++ {
 			tgt := int(targets[m])
 			row := logits[m*V : (m+1)*V]
@@ -31,20 +32,24 @@ func CrossEntropy(dlogits, logits []float32, targets []int32, V int, scale float
 			if tgt >= V {
 				panic("kernels: cross-entropy: target out of range")
 			}
-			mx := float64(row[0])
+			mx := row[0]
 			for _, v := range row {
-				mx = max(mx, float64(v))
+				mx = max(mx, v)
 			}
+			for i, v := range row {
+				e[i] = v - mx
+			}
+			vexp(e, e)
 			var sum float64
-			for _, v := range row {
-				sum += math.Exp(float64(v) - mx)
+			for _, v := range e {
+				sum += float64(v)
 			}
-			lse := mx + math.Log(sum)
-			rowLoss[m] = lse - float64(row[tgt])
+			rowLoss[m] = math.Log(sum) - float64(row[tgt]-mx)
 			if dlogits != nil {
 				d := dlogits[m*V : (m+1)*V]
-				for i, v := range row {
-					d[i] = scale * float32(math.Exp(float64(v)-lse))
+				f := float64(scale) / sum
+				for i, v := range e {
+					d[i] = float32(float64(v) * f)
 				}
 				d[tgt] -= scale
 			}
