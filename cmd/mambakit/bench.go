@@ -7,8 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"runtime/pprof"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
