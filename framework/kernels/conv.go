@@ -156,8 +156,9 @@ func (c *Conv1d) row(st []float32, hasState bool, b, p, start, d0, d1 int) []flo
 }
 
 // Backward computes the gradients from g.DY. Work is split over channel
-// ranges, so DW and DBias need no cross-worker reduction; both are summed
-// in float64.
+// ranges, so DW and DBias need no cross-worker reduction; DW is summed over
+// time in float32 per batch row, then over rows in float64, DBias in
+// float64.
 func (c *Conv1d) Backward(g *Conv1dGrads) {
 	c.check()
 	B, L, D, K := c.B, c.L, c.D, c.K
@@ -169,7 +170,8 @@ func (c *Conv1d) Backward(g *Conv1dGrads) {
 		wT := c.weightsT(d0, d1)
 		st := make([]float32, (K-1)*w)
 		dst := make([]float32, (K-1)*w) // gradient of st
-		dW := make([]float64, K*w)      // (K, w)
+		dW := make([]float64, K*w)      // (K, w), summed over b
+		dWb := make([]float32, K*w)     // (K, w), one row b's sum over t
 		dBias := make([]float64, w)
 		if g.DX != nil {
 			for r := 0; r < B*L; r++ {
@@ -179,6 +181,7 @@ func (c *Conv1d) Backward(g *Conv1dGrads) {
 		for b := 0; b < B; b++ {
 			hasState := c.gatherState(st, b, d0, d1)
 			clear(dst)
+			clear(dWb)
 			start := -1
 			for t := 0; t < L; t++ {
 				if c.Reset != nil && c.Reset[b*L+t] {
@@ -195,9 +198,9 @@ func (c *Conv1d) Backward(g *Conv1dGrads) {
 						continue
 					}
 					xr = xr[:len(dyr)]
-					dw := dW[k*w : k*w+len(dyr)]
+					dw := dWb[k*w : k*w+len(dyr)]
 					for i, v := range dyr {
-						dw[i] += float64(v * xr[i])
+						dw[i] += v * xr[i]
 					}
 					var dxr []float32
 					switch {
@@ -214,6 +217,9 @@ func (c *Conv1d) Backward(g *Conv1dGrads) {
 						dxr[i] += v * wk[i]
 					}
 				}
+			}
+			for i, v := range dWb {
+				dW[i] += float64(v)
 			}
 			if g.DState0 != nil {
 				for i := 0; i < w; i++ {
