@@ -295,6 +295,19 @@ func TestPrepareCache(t *testing.T) {
 			t.Errorf("after changing the %s: cached=%v err=%v", name, cached, err)
 		}
 	}
+	// An option naming a file (a tokenizer.json) counts by the file's content.
+	tok := filepath.Join(dir, "tokenizer.json")
+	os.WriteFile(tok, []byte(`{"v": 1}`), 0o644)
+	req.Options = map[string]string{"tokenizer": tok}
+	for i, want := range []bool{false, true} {
+		if _, cached, err := p.Prepare(ctx, req); err != nil || cached != want {
+			t.Errorf("option file, run %d: cached=%v (want %v) err=%v", i, cached, want, err)
+		}
+	}
+	os.WriteFile(tok, []byte(`{"v": 2}`), 0o644)
+	if _, cached, err := p.Prepare(ctx, req); err != nil || cached {
+		t.Errorf("after editing the file an option names: cached=%v err=%v", cached, err)
+	}
 	missing := filepath.Join(dir, "nope.txt")
 	_, _, err := p.Prepare(ctx, sdk.PrepareRequest{Inputs: []string{missing}, OutDir: filepath.Join(dir, "ds2"), ValidFraction: 0.5})
 	if err == nil || err.Error() != missing+": no such file or directory" {

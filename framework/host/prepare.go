@@ -97,6 +97,12 @@ func (p *Plugin) cacheKey(req sdk.PrepareRequest) (string, error) {
 	for _, k := range slices.Sorted(mapKeys(req.Options)) {
 		field(k)
 		field(req.Options[k])
+		// An option that names a file (a tokenizer.json) or a directory of
+		// files (a dataset holding one) counts by content, so editing that
+		// file invalidates the cache.
+		if err := hashOptionPath(h, req.Options[k]); err != nil {
+			return "", err
+		}
 	}
 	files, err := sdk.InputFiles(req.Inputs, nil)
 	if err != nil {
@@ -109,6 +115,33 @@ func (p *Plugin) cacheKey(req sdk.PrepareRequest) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashOptionPath hashes the file an option value names, or the regular
+// files directly inside the directory it names; other values add nothing.
+func hashOptionPath(h hash.Hash, v string) error {
+	st, err := os.Stat(v)
+	if v == "" || err != nil {
+		return nil
+	}
+	if st.Mode().IsRegular() {
+		return hashFile(h, v)
+	}
+	if !st.IsDir() {
+		return nil
+	}
+	entries, err := os.ReadDir(v)
+	if err != nil {
+		return nil
+	}
+	for _, e := range entries { // ReadDir sorts by name
+		if e.Type().IsRegular() {
+			if err := hashFile(h, filepath.Join(v, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func hashFile(h hash.Hash, name string) error {
