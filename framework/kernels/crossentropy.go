@@ -17,7 +17,9 @@ func CrossEntropy(dlogits, logits []float32, targets []int32, V int, scale float
 	if len(logits) < M*V || (dlogits != nil && len(dlogits) < M*V) {
 		panic("kernels: cross-entropy: buffer too short")
 	}
-	rowLoss := make([]float64, M)
+	rowBuf := getF64(M)
+	defer putF64(rowBuf)
+	rowLoss := *rowBuf
 	parallel(M, parts(M, 16), func(_, lo, hi int) {
 		e := make([]float32, V) // exp(logit − max) of one row
 		for m := lo; m < hi; m++ {

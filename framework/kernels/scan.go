@@ -185,10 +185,14 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	}
 	// Per-worker partial sums of dB and dC: (p, B, L, 2N); of dA, dD and
 	// dΔbias: float64, (D, N) and (D) each.
-	part := make([]float32, p*B*L*2*N)
+	partBuf := getF32(p * B * L * 2 * N)
+	defer putF32(partBuf)
+	part := *partBuf
+	accBuf := getF64(p * (D*N + 2*D))
+	defer putF64(accBuf)
 	accs := make([]scanAcc, p)
 	for k := range accs {
-		x := make([]float64, D*N+2*D)
+		x := (*accBuf)[k*(D*N+2*D) : (k+1)*(D*N+2*D)]
 		accs[k] = scanAcc{dA: x[:D*N], dSkip: x[D*N : D*N+D], dBias: x[D*N+D:]}
 	}
 	n := G

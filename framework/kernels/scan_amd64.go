@@ -144,6 +144,9 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, kern func(*scanFwdArgs)) {
 	at := make([]float32, G*N*W)
 	h := make([]float32, G*N*W)
 	pre := make([]float32, G*3*W)
+	// args reaches the kernel through a func value, so it escapes: one
+	// heap copy per call, reused by every chunk.
+	var args scanFwdArgs
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
 			for j := 0; j < W; j++ {
@@ -165,7 +168,7 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, kern func(*scanFwdArgs)) {
 				scanScatter(s.Saved[(b*nc+c)*N*D+d0:], h, G, N, W, D)
 			}
 			i := (b*L+t0)*D + d0
-			args := scanFwdArgs{
+			args = scanFwdArgs{
 				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), y: addrF(s.Y, i),
 				bm: addrF(s.Bm, (b*L+t0)*N), cm: addrF(s.Cm, (b*L+t0)*N),
 				bias: addrF(bias, 0), skip: addrF(skip, 0), at: addrF(at, 0), h: addrF(h, 0), pre: addrF(pre, 0),
@@ -258,6 +261,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	zero := scanScratch(N*2*W, 3)
 	dts := scanScratch(K*4*W, 4)
 	sums := make([]float32, K*N*2)
+	var args scanBwdArgs // escapes through kern: one heap copy, reused by every chunk
 	bias, skip := scanBiasSkip(s, d0, dw)
 	var dz []float32
 	if s.Z != nil {
@@ -286,7 +290,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 			clear(gacc)
 			clear(pcb[:steps*N*2*W])
 			i := (b*L+t0)*D + d0
-			args := scanBwdArgs{
+			args = scanBwdArgs{
 				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), dy: addrF(g.DY, i),
 				du: addrF(g.DU, i), ddelta: addrF(g.DDelta, i), dz: addrF(dz, i),
 				bm: addrF(s.Bm, (b*L+t0)*N), cm: addrF(s.Cm, (b*L+t0)*N),
