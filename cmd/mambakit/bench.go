@@ -45,6 +45,12 @@ func setThreads(n int) error {
 	return nil
 }
 
+// addBLASFlag adds --blas, which chooses the matrix-multiply backend
+// (default: auto, or $MAMBAKIT_BLAS).
+func addBLASFlag(fs *flag.FlagSet) {
+	fs.Func("blas", "matrix-multiply backend: auto, go, openblas or gonum (docs/benchmarks.md)", kernels.SetBLAS)
+}
+
 func positive(name string, v int) error {
 	if v < 1 {
 		return fmt.Errorf("--%s %d: want ≥ 1", name, v)
@@ -67,6 +73,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	threads := fs.Int("threads", 0, "threads (0: all cores)")
 	seed := fs.Uint64("seed", 1, "seed of the model and the tokens")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
+	addBLASFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

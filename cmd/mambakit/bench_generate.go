@@ -23,6 +23,7 @@ func benchGenerate(args []string, stdout io.Writer) error {
 	vocab := fs.Int("vocab", 50280, "vocabulary size")
 	tokens := fs.Int("tokens", 256, "tokens to generate")
 	threads := fs.Int("threads", 0, "threads (0: all cores)")
+	addBLASFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

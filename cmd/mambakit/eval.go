@@ -62,6 +62,7 @@ func runEval(args []string, stdout io.Writer) error {
 	fs.Var(&data, "data", "held-out file or directory (repeatable; further arguments are inputs too)")
 	fs.IntVar(&batch, "batch", 0, "rows scored at once (default: the run's)")
 	fs.IntVar(&seqLen, "seq-len", 0, "tokens per chunk (default: the run's); the state carries across chunks")
+	addBLASFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

@@ -30,6 +30,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 	fs.Float64Var(&s.TopP, "top-p", 1, "keep the likeliest tokens up to this probability (1: all)")
 	fs.Uint64Var(&s.Seed, "seed", 1, "sampling seed")
 	fs.StringVar(&out, "o", "", "output file (default: stdout; audio needs -o)")
+	addBLASFlag(fs)
 	stopAtEnd := fs.Bool("stop", true, "end at the modality's end-of-document token (eos, sep)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err

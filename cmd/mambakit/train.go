@@ -45,6 +45,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs.IntVar(&c.SaveEvery, "save-every", c.SaveEvery, "steps between checkpoints")
 	fs.IntVar(&c.Threads, "threads", c.Threads, "threads (0: all cores)")
 	fs.BoolVar(&c.TBPTT, "tbptt", c.TBPTT, "train rows as streams with the state carried across steps")
+	addBLASFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
