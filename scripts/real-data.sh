@@ -37,7 +37,7 @@ Y
 }
 mkdir -p runs
 run 0 dna "$DATA/dna/ecoli_536.fna.gz" 128 4 1024 8 2e-3 &
-run 1 text "$DATA/text/brown.txt.gz" 160 3 256 16 3e-3 &
+run 1 text "$DATA/text/brown.txt.gz" 192 4 256 16 3e-3 &
 run 2 audio "$DATA/audio/spoken-digits" 128 4 2048 4 2e-3 &
 wait
 for m in dna text audio; do
