@@ -51,9 +51,12 @@ func addBLASFlag(fs *flag.FlagSet) {
 	fs.Func("blas", "matrix-multiply backend: auto, go, openblas or gonum (docs/benchmarks.md)", kernels.SetBLAS)
 }
 
-func positive(name string, v int) error {
-	if v < 1 {
-		return fmt.Errorf("--%s %d: want ≥ 1", name, v)
+// positiveFlags checks that the named int flags of fs are at least 1.
+func positiveFlags(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if v := fs.Lookup(n).Value.(flag.Getter).Get().(int); v < 1 {
+			return fmt.Errorf("--%s %d: want ≥ 1", n, v)
+		}
 	}
 	return nil
 }
@@ -77,13 +80,8 @@ func benchTrain(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, c := range []struct {
-		n string
-		v int
-	}{{"d-model", *dModel}, {"layers", *layers}, {"d-state", *dState}, {"vocab", *vocab}, {"batch", *batch}, {"seq-len", *seqLen}, {"steps", *steps}} {
-		if err := positive(c.n, c.v); err != nil {
-			return err
-		}
+	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "batch", "seq-len", "steps"); err != nil {
+		return err
 	}
 	if err := setThreads(*threads); err != nil {
 		return err
@@ -160,13 +158,8 @@ func benchScan(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, c := range []struct {
-		n string
-		v int
-	}{{"batch", *B}, {"seq-len", *L}, {"d-inner", *D}, {"d-state", *N}, {"reps", *reps}} {
-		if err := positive(c.n, c.v); err != nil {
-			return err
-		}
+	if err := positiveFlags(fs, "batch", "seq-len", "d-inner", "d-state", "reps"); err != nil {
+		return err
 	}
 	if err := setThreads(*threads); err != nil {
 		return err

@@ -75,13 +75,8 @@ func benchGemm(args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("--stat %q: want median or best", *stat)
 	}
-	for _, c := range []struct {
-		n string
-		v int
-	}{{"d-model", *dModel}, {"d-state", *dState}, {"vocab", *vocab}, {"batch", *batch}, {"seq-len", *seqLen}, {"rounds", *rounds}} {
-		if err := positive(c.n, c.v); err != nil {
-			return err
-		}
+	if err := positiveFlags(fs, "d-model", "d-state", "vocab", "batch", "seq-len", "rounds"); err != nil {
+		return err
 	}
 	var threads []int
 	for _, f := range strings.Split(*threadList, ",") {

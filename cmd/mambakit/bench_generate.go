@@ -27,13 +27,8 @@ func benchGenerate(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, c := range []struct {
-		n string
-		v int
-	}{{"d-model", *dModel}, {"layers", *layers}, {"d-state", *dState}, {"vocab", *vocab}, {"tokens", *tokens}} {
-		if err := positive(c.n, c.v); err != nil {
-			return err
-		}
+	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "tokens"); err != nil {
+		return err
 	}
 	if err := setThreads(*threads); err != nil {
 		return err
