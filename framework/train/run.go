@@ -238,21 +238,24 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 		res.Step = step
 		met := Metric{Step: step, Loss: loss, LR: lr, GradNorm: gn, TokensPerS: tokens / time.Since(t0).Seconds()}
 		if step%c.EvalEvery == 0 || step == c.Steps {
-			ev, err := Evaluate(ctx, m, r.Valid, c.Batch, c.SeqLen, c.EvalTokens)
-			if err != nil && ctx.Err() == nil {
+			// An evaluation that has begun finishes even when Ctrl-C comes
+			// (it is bounded by eval_tokens), so an interrupted and resumed
+			// run records the same metrics as an uninterrupted one; the
+			// interrupt takes effect before the next step.
+			evalCtx := context.WithoutCancel(ctx)
+			ev, err := Evaluate(evalCtx, m, r.Valid, c.Batch, c.SeqLen, c.EvalTokens)
+			if err != nil {
 				return res, fmt.Errorf("step %d: evaluate: %w", step, err)
 			}
-			if err == nil && (math.IsNaN(ev.NatsPerToken) || math.IsInf(ev.NatsPerToken, 0)) {
+			if math.IsNaN(ev.NatsPerToken) || math.IsInf(ev.NatsPerToken, 0) {
 				return res, fmt.Errorf("step %d: validation loss %v: %w; stopped without saving (last good checkpoint: %s)", step, ev.NatsPerToken, ErrNonFinite, orNone(res.Checkpoint))
 			}
-			if err == nil {
-				res.LastEval = &ev
-				met.ValLoss, met.ValBPU = &ev.NatsPerToken, &ev.BitsPerUnit
-				if p, err := r.sample(ctx, m, step); err != nil {
-					pr.line("step %d: sample: %v", step, err)
-				} else {
-					met.Sample = p
-				}
+			res.LastEval = &ev
+			met.ValLoss, met.ValBPU = &ev.NatsPerToken, &ev.BitsPerUnit
+			if p, err := r.sample(evalCtx, m, step); err != nil {
+				pr.line("step %d: sample: %v", step, err)
+			} else {
+				met.Sample = p
 			}
 		}
 		if err := ml.write(met); err != nil {
