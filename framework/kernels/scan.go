@@ -44,6 +44,13 @@ type Scan struct {
 	Reset               []bool
 	H0                  []float32
 
+	// BPerChannel and CPerChannel make B and C non-selective: Bm (and
+	// Cm) then have shape (D, N), one learned vector per channel constant
+	// over time (S4D's B and C; the paper's ablation of selection), and
+	// their gradients have that shape too. The SIMD kernels run only the
+	// selective form; these variants run on the fused Go code.
+	BPerChannel, CPerChannel bool
+
 	Y, HT []float32
 	Saved []float32
 }
@@ -61,6 +68,20 @@ type ScanGrads struct {
 	DBm, DCm               []float32
 	DDskip, DZ             []float32
 	DH0                    []float32
+}
+
+// bLen is the length of Bm or Cm: (D, N) per channel, else (B, L, N).
+func (s *Scan) bLen(perChannel bool) int {
+	if perChannel {
+		return s.D * s.N
+	}
+	return s.B * s.L * s.N
+}
+
+// bRow returns B (or C) at batch row b, time t, channel d.
+func (s *Scan) bRow(x []float32, perChannel bool, b, t, d int) []float32 {
+	i := s.bIndex(perChannel, b, t, d)
+	return x[i : i+s.N]
 }
 
 // SavedLen is the length of Scan.Saved for the given sizes.
@@ -81,13 +102,13 @@ func (s *Scan) check() {
 			panic("kernels: scan: len(" + msg + ") too short")
 		}
 	}
-	bld, bln := B*L*D, B*L*N
+	bld := B * L * D
 	need(s.U, bld, "U", false)
 	need(s.Delta, bld, "Delta", false)
 	need(s.DeltaBias, D, "DeltaBias", true)
 	need(s.A, D*N, "A", false)
-	need(s.Bm, bln, "Bm", false)
-	need(s.Cm, bln, "Cm", false)
+	need(s.Bm, s.bLen(s.BPerChannel), "Bm", false)
+	need(s.Cm, s.bLen(s.CPerChannel), "Cm", false)
 	need(s.Dskip, D, "Dskip", true)
 	need(s.Z, bld, "Z", true)
 	need(s.H0, B*D*N, "H0", true)
@@ -112,15 +133,15 @@ func (g *ScanGrads) check(s *Scan) {
 	if g.DY == nil {
 		panic("kernels: scan backward: DY is nil")
 	}
-	bld, bln := B*L*D, B*L*N
+	bld := B * L * D
 	need(g.DY, bld, "DY")
 	need(g.DHT, B*D*N, "DHT")
 	need(g.DU, bld, "DU")
 	need(g.DDelta, bld, "DDelta")
 	need(g.DDeltaBias, D, "DDeltaBias")
 	need(g.DA, D*N, "DA")
-	need(g.DBm, bln, "DBm")
-	need(g.DCm, bln, "DCm")
+	need(g.DBm, s.bLen(s.BPerChannel), "DBm")
+	need(g.DCm, s.bLen(s.CPerChannel), "DCm")
 	need(g.DDskip, D, "DDskip")
 	need(g.DZ, bld, "DZ")
 	need(g.DH0, B*D*N, "DH0")
@@ -143,6 +164,9 @@ func (s *Scan) Backward(g *ScanGrads) { s.backwardWith(scanDefault, g) }
 
 func (s *Scan) forwardWith(im *scanImpl) {
 	s.check()
+	if (s.BPerChannel || s.CPerChannel) && !im.ref {
+		im = scanGoImpl
+	}
 	if im.ref {
 		s.ForwardRef()
 		return
@@ -169,6 +193,9 @@ func (s *Scan) forwardWith(im *scanImpl) {
 func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	s.check()
 	g.check(s)
+	if (s.BPerChannel || s.CPerChannel) && !im.ref {
+		im = scanGoImpl
+	}
 	if im.ref {
 		s.BackwardRef(g)
 		return
@@ -188,12 +215,13 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	partBuf := getF32(p * B * L * 2 * N)
 	defer putF32(partBuf)
 	part := *partBuf
-	accBuf := getF64(p * (D*N + 2*D))
+	per := 3*D*N + 2*D // dA, dB, dC (the last two for per-channel B, C), dD, dΔbias
+	accBuf := getF64(p * per)
 	defer putF64(accBuf)
 	accs := make([]scanAcc, p)
 	for k := range accs {
-		x := (*accBuf)[k*(D*N+2*D) : (k+1)*(D*N+2*D)]
-		accs[k] = scanAcc{dA: x[:D*N], dSkip: x[D*N : D*N+D], dBias: x[D*N+D:]}
+		x := (*accBuf)[k*per : (k+1)*per]
+		accs[k] = scanAcc{dA: x[:D*N], dB: x[D*N : 2*D*N], dC: x[2*D*N : 3*D*N], dSkip: x[3*D*N : 3*D*N+D], dBias: x[3*D*N+D:]}
 	}
 	n := G
 	if byRows {
@@ -223,7 +251,13 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	sum(g.DA, func(a *scanAcc) []float64 { return a.dA })
 	sum(g.DDskip, func(a *scanAcc) []float64 { return a.dSkip })
 	sum(g.DDeltaBias, func(a *scanAcc) []float64 { return a.dBias })
-	if g.DBm == nil && g.DCm == nil {
+	if s.BPerChannel {
+		sum(g.DBm, func(a *scanAcc) []float64 { return a.dB })
+	}
+	if s.CPerChannel {
+		sum(g.DCm, func(a *scanAcc) []float64 { return a.dC })
+	}
+	if (g.DBm == nil || s.BPerChannel) && (g.DCm == nil || s.CPerChannel) {
 		return
 	}
 	rows := B * L
@@ -236,10 +270,10 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 					db += q[n]
 					dc += q[N+n]
 				}
-				if g.DBm != nil {
+				if g.DBm != nil && !s.BPerChannel {
 					g.DBm[r*N+n] = db
 				}
-				if g.DCm != nil {
+				if g.DCm != nil && !s.CPerChannel {
 					g.DCm[r*N+n] = dc
 				}
 			}

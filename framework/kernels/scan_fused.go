@@ -41,8 +41,8 @@ func scanForwardRange(s *Scan, b0, b1, d0, d1 int) {
 				i := (b*L+t)*D + d
 				u := s.U[i]
 				dt := Softplus(s.Delta[i] + bias)
-				bm := s.Bm[(b*L+t)*N : (b*L+t+1)*N]
-				cm := s.Cm[(b*L+t)*N : (b*L+t+1)*N]
+				bm := s.bRow(s.Bm, s.BPerChannel, b, t, d)
+				cm := s.bRow(s.Cm, s.CPerChannel, b, t, d)
 				dtu := dt * u
 				var y float32
 				for n := range h {
@@ -76,6 +76,8 @@ func scanBackwardRange(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32
 	dts := make([]float32, K)   // Δ[t] of the chunk
 	dh := make([]float32, N)
 	dA := make([]float64, N)
+	rowB, rowC := make([]float32, N), make([]float32, N) // per-channel dB, dC of one step
+	dBd, dCd := make([]float64, N), make([]float64, N)   // their sums over b and t
 	for d := d0; d < d1; d++ {
 		a := s.A[d*N : (d+1)*N]
 		var bias, skip float32
@@ -86,6 +88,8 @@ func scanBackwardRange(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32
 			skip = s.Dskip[d]
 		}
 		clear(dA)
+		clear(dBd)
+		clear(dCd)
 		var dSkip, dBias float64
 		for b := b0; b < b1; b++ {
 			if g.DHT != nil {
@@ -107,7 +111,7 @@ func scanBackwardRange(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32
 					dt := Softplus(s.Delta[i] + bias)
 					dts[t-t0] = dt
 					dtu := dt * s.U[i]
-					bm := s.Bm[(b*L+t)*N : (b*L+t+1)*N]
+					bm := s.bRow(s.Bm, s.BPerChannel, b, t, d)
 					ht := hs[(t-t0)*N : (t-t0+1)*N]
 					at := as[(t-t0)*N : (t-t0+1)*N]
 					reset := s.Reset != nil && s.Reset[b*L+t]
@@ -134,10 +138,21 @@ func scanBackwardRange(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32
 						hprev = hs[(t-t0-1)*N : (t-t0)*N]
 					}
 					reset := s.Reset != nil && s.Reset[b*L+t]
-					bm := s.Bm[(b*L+t)*N : (b*L+t+1)*N]
-					cm := s.Cm[(b*L+t)*N : (b*L+t+1)*N]
+					bm := s.bRow(s.Bm, s.BPerChannel, b, t, d)
+					cm := s.bRow(s.Cm, s.CPerChannel, b, t, d)
+					// dB and dC of this step: into the worker's (B, L, 2N)
+					// partial sums, or, per channel, into this channel's
+					// float64 sums over b and t (through a zeroed row).
 					pb := part[(b*L+t)*2*N : (b*L+t)*2*N+N]
 					pc := part[(b*L+t)*2*N+N : (b*L+t+1)*2*N]
+					if s.BPerChannel {
+						pb = rowB
+						clear(pb)
+					}
+					if s.CPerChannel {
+						pc = rowC
+						clear(pc)
+					}
 
 					gy := g.DY[i]
 					if s.Z != nil {
@@ -173,6 +188,16 @@ func scanBackwardRange(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32
 						dA[n] += float64(x * dt)
 						dh[n] = dhn * at[n]
 					}
+					if s.BPerChannel {
+						for n, v := range rowB {
+							dBd[n] += float64(v)
+						}
+					}
+					if s.CPerChannel {
+						for n, v := range rowC {
+							dCd[n] += float64(v)
+						}
+					}
 					if g.DU != nil {
 						g.DU[i] = du
 					}
@@ -189,6 +214,8 @@ func scanBackwardRange(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32
 		}
 		for n := 0; n < N; n++ {
 			acc.dA[d*N+n] += dA[n]
+			acc.dB[d*N+n] += dBd[n]
+			acc.dC[d*N+n] += dCd[n]
 		}
 		acc.dSkip[d] += dSkip
 		acc.dBias[d] += dBias

@@ -19,7 +19,7 @@ func (s *Scan) ForwardRef() {
 				i := (b*L+t)*D + d
 				var y float64
 				for n := 0; n < N; n++ {
-					y += float64(s.Cm[(b*L+t)*N+n]) * float64(m.h[i*N+n])
+					y += float64(s.Cm[s.bIndex(s.CPerChannel, b, t, d)+n]) * float64(m.h[i*N+n])
 				}
 				y += float64(s.skip(d)) * float64(s.U[i])
 				if s.Z != nil {
@@ -58,7 +58,7 @@ func (s *Scan) BackwardRef(g *ScanGrads) {
 			var y float64
 			b, t, d := i/(L*D), i/D%L, i%D
 			for n := 0; n < N; n++ {
-				y += float64(s.Cm[(b*L+t)*N+n]) * float64(m.h[i*N+n])
+				y += float64(s.Cm[s.bIndex(s.CPerChannel, b, t, d)+n]) * float64(m.h[i*N+n])
 			}
 			y += float64(s.skip(d)) * float64(s.U[i])
 			z := s.Z[i]
@@ -79,7 +79,7 @@ func (s *Scan) BackwardRef(g *ScanGrads) {
 				}
 				for t := L - 1; t >= 0; t-- {
 					i := (b*L+t)*D + d
-					v := carry + gy[i]*float64(s.Cm[(b*L+t)*N+n])
+					v := carry + gy[i]*float64(s.Cm[s.bIndex(s.CPerChannel, b, t, d)+n])
 					dH[i*N+n] = v
 					if s.reset(b, t) {
 						carry = 0
@@ -96,8 +96,8 @@ func (s *Scan) BackwardRef(g *ScanGrads) {
 	dA := make([]float64, D*N)
 	dSkip := make([]float64, D)
 	dBias := make([]float64, D)
-	dBm := make([]float64, B*L*N)
-	dCm := make([]float64, B*L*N)
+	dBm := make([]float64, s.bLen(s.BPerChannel))
+	dCm := make([]float64, s.bLen(s.CPerChannel))
 	for b := 0; b < B; b++ {
 		for t := 0; t < L; t++ {
 			for d := 0; d < D; d++ {
@@ -109,9 +109,10 @@ func (s *Scan) BackwardRef(g *ScanGrads) {
 				var ddt float64
 				for n := 0; n < N; n++ {
 					k := i*N + n
-					bn := float64(s.Bm[(b*L+t)*N+n])
-					dCm[(b*L+t)*N+n] += gy[i] * float64(m.h[k])
-					dBm[(b*L+t)*N+n] += dH[k] * dt * u
+					ib, ic := s.bIndex(s.BPerChannel, b, t, d)+n, s.bIndex(s.CPerChannel, b, t, d)+n
+					bn := float64(s.Bm[ib])
+					dCm[ic] += gy[i] * float64(m.h[k])
+					dBm[ib] += dH[k] * dt * u
 					du += dH[k] * dt * bn
 					ddt += dH[k] * bn * u
 					if !s.reset(b, t) {
@@ -178,7 +179,7 @@ func (s *Scan) materialize() *materialized {
 				m.dt[i] = dt
 				for n := 0; n < N; n++ {
 					m.dA[i*N+n] = exp32(dt * s.A[d*N+n])
-					dBu[i*N+n] = dt * s.Bm[(b*L+t)*N+n] * s.U[i]
+					dBu[i*N+n] = dt * s.Bm[s.bIndex(s.BPerChannel, b, t, d)+n] * s.U[i]
 				}
 			}
 		}
@@ -198,6 +199,15 @@ func (s *Scan) materialize() *materialized {
 		}
 	}
 	return m
+}
+
+// bIndex is the offset of B (or C) at (b, t, d): per channel (D, N), or
+// input-dependent (B, L, N).
+func (s *Scan) bIndex(perChannel bool, b, t, d int) int {
+	if perChannel {
+		return d * s.N
+	}
+	return (b*s.L + t) * s.N
 }
 
 func (s *Scan) reset(b, t int) bool { return s.Reset != nil && s.Reset[b*s.L+t] }

@@ -21,16 +21,21 @@ type scanImpl struct {
 }
 
 // scanAcc holds one worker's float64 sums over b and t: dA (D, N), dD and
-// dΔbias (D). Backward adds the workers' sums in worker order.
-type scanAcc struct{ dA, dSkip, dBias []float64 }
+// dΔbias (D), and dB, dC (D, N) when B, C are per channel. Backward adds
+// the workers' sums in worker order.
+type scanAcc struct{ dA, dB, dC, dSkip, dBias []float64 }
 
 // scanImpls lists every compiled implementation, slowest first: the
 // reference, the fused Go scan, then the assembly ones of this
 // architecture (scanArchImpls, from scan_amd64.go or scan_other.go).
 var scanImpls = append([]*scanImpl{
 	{name: "generic", width: 1, available: true, ref: true},
-	{name: "go", width: 1, available: true, fwd: scanForwardRange, bwd: scanBackwardRange},
+	scanGoImpl,
 }, scanArchImpls...)
+
+// scanGoImpl is the fused Go scan, which also runs the variants the SIMD
+// kernels do not (per-channel B, C).
+var scanGoImpl = &scanImpl{name: "go", width: 1, available: true, fwd: scanForwardRange, bwd: scanBackwardRange}
 
 // scanDefault is what Scan.Forward and Scan.Backward run: the last
 // available implementation, or the first available one named in

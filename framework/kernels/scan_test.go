@@ -17,10 +17,23 @@ type scanCase struct {
 	B, L, D, N            int
 	gate, reset, h0, skip bool
 	bias, dht             bool
+	bPer, cPer            bool // B, C per channel (non-selective)
 }
 
 func (c scanCase) String() string {
-	return fmt.Sprintf("B%dL%dD%dN%d/gate=%v,reset=%v,h0=%v", c.B, c.L, c.D, c.N, c.gate, c.reset, c.h0)
+	v := ""
+	if c.bPer || c.cPer {
+		v = fmt.Sprintf(",Bper=%v,Cper=%v", c.bPer, c.cPer)
+	}
+	return fmt.Sprintf("B%dL%dD%dN%d/gate=%v,reset=%v,h0=%v%s", c.B, c.L, c.D, c.N, c.gate, c.reset, c.h0, v)
+}
+
+// bcLen is the length of B or C: (D, N) per channel, else (B, L, N).
+func (c scanCase) bcLen(per bool) int {
+	if per {
+		return c.D * c.N
+	}
+	return c.B * c.L * c.N
 }
 
 func (c scanCase) build(seed uint64) *Scan {
@@ -30,8 +43,10 @@ func (c scanCase) build(seed uint64) *Scan {
 		U:     randSlice(r, B*L*D, -2, 2),
 		Delta: randSlice(r, B*L*D, -6, 1),
 		A:     randSlice(r, D*N, -4, -0.1),
-		Bm:    randSlice(r, B*L*N, -1, 1),
-		Cm:    randSlice(r, B*L*N, -1, 1),
+		Bm:    randSlice(r, c.bcLen(c.bPer), -1, 1),
+		Cm:    randSlice(r, c.bcLen(c.cPer), -1, 1),
+
+		BPerChannel: c.bPer, CPerChannel: c.cPer,
 	}
 	if c.bias {
 		s.DeltaBias = randSlice(r, D, -3, 0)
@@ -62,6 +77,10 @@ var scanCases = []scanCase{
 	{B: 1, L: 255, D: 17, N: 8, gate: true, reset: true, bias: true, skip: true},
 	{B: 2, L: 129, D: 4, N: 3, h0: true, dht: true},
 	{B: 1, L: 0, D: 2, N: 2, h0: true},
+	// Non-selective B and C (the paper's ablation; S4D): per channel.
+	{B: 2, L: 70, D: 5, N: 4, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true, bPer: true, cPer: true},
+	{B: 3, L: 17, D: 17, N: 3, gate: true, bias: true, skip: true, bPer: true},
+	{B: 1, L: 65, D: 3, N: 16, reset: true, bias: true, h0: true, dht: true, cPer: true},
 }
 
 // scanImplsUnderTest returns the implementations this machine can run,
@@ -207,7 +226,14 @@ func TestScanAwkwardSizes(t *testing.T) {
 // TestScanBackwardFiniteDifferences checks the reference backward itself
 // against central differences of loss = Σ Y·R + Σ HT·S.
 func TestScanBackwardFiniteDifferences(t *testing.T) {
-	c := scanCase{B: 2, L: 9, D: 2, N: 3, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true}
+	for _, per := range []bool{false, true} {
+		t.Run(fmt.Sprintf("perChannelBC=%v", per), func(t *testing.T) {
+			scanFiniteDifferences(t, scanCase{B: 2, L: 9, D: 2, N: 3, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true, bPer: per, cPer: per})
+		})
+	}
+}
+
+func scanFiniteDifferences(t *testing.T, c scanCase) {
 	s := c.build(4)
 	B, L, D, N := c.B, c.L, c.D, c.N
 	s.Reset = make([]bool, B*L)
@@ -330,8 +356,8 @@ func newGrads(s *Scan, dy, dht []float32, t *testing.T) *gradSet {
 	g.DU = alloc("DU", B*L*D)
 	g.DDelta = alloc("DDelta", B*L*D)
 	g.DA = alloc("DA", D*N)
-	g.DBm = alloc("DBm", B*L*N)
-	g.DCm = alloc("DCm", B*L*N)
+	g.DBm = alloc("DBm", s.bLen(s.BPerChannel))
+	g.DCm = alloc("DCm", s.bLen(s.CPerChannel))
 	g.DH0 = alloc("DH0", B*D*N)
 	if s.DeltaBias != nil {
 		g.DDeltaBias = alloc("DDeltaBias", D)
