@@ -60,13 +60,21 @@ func (m *Model) Backward() (*State, error) {
 		kernels.MatMul(false, false, M, Din, D, dResid, layer(p.OutProj, nL, l), 0, dY)
 		kernels.MatMul(true, false, D, Din, M, dResid, a.y[l*M*Din:(l+1)*M*Din], 1, layer(g.OutProj, nL, l))
 
+		selB, selC := c.selective("B"), c.selective("C")
 		sc := kernels.Scan{B: B, L: L, D: Din, N: N,
 			U: u, Delta: a.dtRaw[l*M*Din : (l+1)*M*Din], DeltaBias: layer(p.DtB, nL, l),
 			A: a.a[l*Din*N : (l+1)*Din*N], Bm: a.bm[l*M*N : (l+1)*M*N], Cm: a.cm[l*M*N : (l+1)*M*N],
+			BPerChannel: !selB, CPerChannel: !selC,
 			Dskip: layer(p.Dskip, nL, l), Z: a.z[l*M*Din : (l+1)*M*Din], Reset: a.reset,
 			Y: a.y[l*M*Din : (l+1)*M*Din], Saved: layer(a.saved, nL, l)}
 		sg := kernels.ScanGrads{DY: dY, DU: dU, DDelta: dDt, DDeltaBias: dBias, DA: dA,
 			DBm: dBm, DCm: dCm, DDskip: dSkip, DZ: dZ}
+		if !selB { // per-channel B: the parameter mixer.B and its gradient (Din, N)
+			sc.Bm, sg.DBm = layer(p.BParam, nL, l), w.dBp
+		}
+		if !selC {
+			sc.Cm, sg.DCm = layer(p.CParam, nL, l), w.dCp
+		}
 		if a.hasState0 {
 			sc.H0 = layer(a.state0.SSM, nL, l)
 			sg.DH0 = layer(dState.SSM, nL, l)
@@ -80,16 +88,37 @@ func (m *Model) Backward() (*State, error) {
 			gA[i] += v * sc.A[i]
 		}
 
-		// dt_proj, then x_proj's three row blocks; dU accumulates.
-		kernels.MatMul(false, false, M, R, Din, dDt, layer(p.DtW, nL, l), 0, dDtLow)
-		kernels.MatMul(true, false, Din, R, M, dDt, a.dtLow[l*M*R:(l+1)*M*R], 1, layer(g.DtW, nL, l))
+		if !selB {
+			addTo(layer(g.BParam, nL, l), w.dBp)
+		}
+		if !selC {
+			addTo(layer(g.CParam, nL, l), w.dCp)
+		}
+
+		// dt_proj, then x_proj's row blocks (those of the selective
+		// parameters: Δ rank r, B, C); dU accumulates.
+		r, nb, nc := c.xProjRows()
 		wx, gx := layer(p.XProj, nL, l), layer(g.XProj, nL, l)
-		kernels.MatMul(false, false, M, Din, R, dDtLow, wx[:R*Din], 1, dU)
-		kernels.MatMul(false, false, M, Din, N, dBm, wx[R*Din:(R+N)*Din], 1, dU)
-		kernels.MatMul(false, false, M, Din, N, dCm, wx[(R+N)*Din:], 1, dU)
-		kernels.MatMul(true, false, R, Din, M, dDtLow, u, 1, gx[:R*Din])
-		kernels.MatMul(true, false, N, Din, M, dBm, u, 1, gx[R*Din:(R+N)*Din])
-		kernels.MatMul(true, false, N, Din, M, dCm, u, 1, gx[(R+N)*Din:])
+		if r > 0 {
+			kernels.MatMul(false, false, M, r, Din, dDt, layer(p.DtW, nL, l), 0, dDtLow)
+			kernels.MatMul(true, false, Din, r, M, dDt, a.dtLow[l*M*R:(l+1)*M*R], 1, layer(g.DtW, nL, l))
+			kernels.MatMul(false, false, M, Din, r, dDtLow, wx[:r*Din], 1, dU)
+		}
+		if nb > 0 {
+			kernels.MatMul(false, false, M, Din, N, dBm, wx[r*Din:(r+N)*Din], 1, dU)
+		}
+		if nc > 0 {
+			kernels.MatMul(false, false, M, Din, N, dCm, wx[(r+nb)*Din:(r+nb+N)*Din], 1, dU)
+		}
+		if r > 0 {
+			kernels.MatMul(true, false, r, Din, M, dDtLow, u, 1, gx[:r*Din])
+		}
+		if nb > 0 {
+			kernels.MatMul(true, false, N, Din, M, dBm, u, 1, gx[r*Din:(r+N)*Din])
+		}
+		if nc > 0 {
+			kernels.MatMul(true, false, N, Din, M, dCm, u, 1, gx[(r+nb)*Din:(r+nb+N)*Din])
+		}
 
 		kernels.SiLUBackward(dConv, dU, a.conv[l*M*Din:(l+1)*M*Din])
 		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: a.xin[l*M*Din : (l+1)*M*Din],
@@ -146,7 +175,7 @@ type gradBufs struct {
 	dY, dU, dDt, dZ, dXin, dConv []float32 // (M, Din)
 	dDtLow                       []float32 // (M, R)
 	dBm, dCm                     []float32 // (M, N)
-	dA                           []float32 // (Din, N)
+	dA, dBp, dCp                 []float32 // (Din, N): dA, and per-channel dB, dC
 	dSkip, dBias, dConvB         []float32 // (Din)
 	dConvW                       []float32 // (Din, K)
 }
@@ -160,7 +189,7 @@ func (a *acts) grad(c *Config) *gradBufs {
 	f := func(n int) []float32 { return make([]float32, n) }
 	a.g = &gradBufs{dlogits: f(M * V), dxnF: f(M * D), dResid: f(M * D), dXn: f(M * D), dX: f(M * D),
 		dY: f(M * Din), dU: f(M * Din), dDt: f(M * Din), dZ: f(M * Din), dXin: f(M * Din), dConv: f(M * Din),
-		dDtLow: f(M * R), dBm: f(M * N), dCm: f(M * N), dA: f(Din * N), dSkip: f(Din), dBias: f(Din), dConvB: f(Din),
+		dDtLow: f(M * R), dBm: f(M * N), dCm: f(M * N), dA: f(Din * N), dBp: f(Din * N), dCp: f(Din * N), dSkip: f(Din), dBias: f(Din), dConvB: f(Din),
 		dConvW: f(Din * K)}
 	return a.g
 }

@@ -45,6 +45,9 @@ func loadCheckpoint(cfgPath string, cfg []byte, f *safetensors.File) (*Model, er
 	path := f.Path
 	want := map[string]bool{}
 	for _, fl := range fields {
+		if numel(fl.shape(&c)) == 0 {
+			continue // a variant's tensor this model does not have
+		}
 		for i := 0; i < c.NumHiddenLayers; i++ {
 			name := tensorName(fl, i)
 			want[name] = true

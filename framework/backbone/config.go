@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 )
 
@@ -40,6 +41,33 @@ type Config struct {
 	ModelType              string   `json:"model_type"`
 	Architectures          []string `json:"architectures,omitempty"`
 	DType                  string   `json:"dtype,omitempty"`
+
+	// NonSelective lists the SSM parameters that do not depend on the
+	// input (the paper's ablation of selection, Table 7): "delta" (Δ is a
+	// learned per-channel value, softplus(dt_proj.bias)), "B" and "C"
+	// (learned per channel and state, mixer.B and mixer.C of shape
+	// (Din, N), as in S4D). Empty: Mamba (S6). It is absent from the
+	// config.json of standard models, which therefore load anywhere.
+	NonSelective []string `json:"mambakit_nonselective,omitempty"`
+}
+
+// selective reports whether the SSM parameter p ("delta", "B" or "C")
+// depends on the input.
+func (c *Config) selective(p string) bool { return !slices.Contains(c.NonSelective, p) }
+
+// xProjRows returns the rows of x_proj for Δ (rank), B and C: zero for a
+// non-selective parameter.
+func (c *Config) xProjRows() (r, nb, nc int) {
+	if c.selective("delta") {
+		r = int(c.TimeStepRank)
+	}
+	if c.selective("B") {
+		nb = c.StateSize
+	}
+	if c.selective("C") {
+		nc = c.StateSize
+	}
+	return r, nb, nc
 }
 
 // Float is a float64 that JSON-encodes with a decimal point (1.0, not 1):
@@ -154,6 +182,11 @@ func (c *Config) normalize() error {
 	} {
 		if e != nil {
 			return e
+		}
+	}
+	for _, p := range c.NonSelective {
+		if p != "delta" && p != "B" && p != "C" {
+			return fmt.Errorf("mambakit_nonselective: %q is not delta, B or C", p)
 		}
 	}
 	if c.UseBias {

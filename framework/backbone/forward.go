@@ -62,15 +62,9 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		cv.Forward()
 		kernels.SiLUForward(u, conv)
 
-		// x_proj: Δ (low rank), B and C from the three row blocks.
-		wx := layer(p.XProj, nL, l)
 		dtLow := a.dtLow[l*M*R : (l+1)*M*R]
-		bm, cm := a.bm[l*M*N:(l+1)*M*N], a.cm[l*M*N:(l+1)*M*N]
-		kernels.MatMul(false, true, M, R, Din, u, wx[:R*Din], 0, dtLow)
-		kernels.MatMul(false, true, M, N, Din, u, wx[R*Din:(R+N)*Din], 0, bm)
-		kernels.MatMul(false, true, M, N, Din, u, wx[(R+N)*Din:], 0, cm)
 		dtRaw := a.dtRaw[l*M*Din : (l+1)*M*Din]
-		kernels.MatMul(false, true, M, Din, R, dtLow, layer(p.DtW, nL, l), 0, dtRaw)
+		bm, cm := m.ssmParams(l, M, u, dtLow, a.bm[l*M*N:(l+1)*M*N], a.cm[l*M*N:(l+1)*M*N], dtRaw)
 
 		A := a.a[l*Din*N : (l+1)*Din*N]
 		for i, v := range layer(p.ALog, nL, l) {
@@ -79,6 +73,7 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		y := a.y[l*M*Din : (l+1)*M*Din]
 		sc := kernels.Scan{B: B, L: L, D: Din, N: N,
 			U: u, Delta: dtRaw, DeltaBias: layer(p.DtB, nL, l), A: A, Bm: bm, Cm: cm,
+			BPerChannel: !c.selective("B"), CPerChannel: !c.selective("C"),
 			Dskip: layer(p.Dskip, nL, l), Z: z, Reset: b.Reset,
 			Y: y, Saved: layer(a.saved, nL, l)}
 		if st != nil {
@@ -104,4 +99,34 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		return 0, nil
 	}
 	return sum / float64(count), nil
+}
+
+// ssmParams computes the SSM's inputs for M rows of u (M, Din) in block l:
+// Δ before its bias and softplus into dtRaw (M, Din), from x_proj's rank-R
+// rows through dt_proj (zero when Δ is non-selective: Δ is then
+// softplus(dt_proj.bias) per channel), and B and C from x_proj's next row
+// blocks into bm, cm (M, N), or, for a non-selective variant, the
+// per-channel parameters mixer.B, mixer.C (Din, N). It returns the B and C
+// the scan reads. dtLow (M, R) holds x_proj's Δ rows.
+func (m *Model) ssmParams(l, M int, u, dtLow, bm, cm, dtRaw []float32) (B, C []float32) {
+	c, p := &m.Config, m.Params
+	_, _, Din, N, _, _, nL := c.dims()
+	r, nb, _ := c.xProjRows()
+	wx := layer(p.XProj, nL, l)
+	if r > 0 {
+		kernels.MatMul(false, true, M, r, Din, u, wx[:r*Din], 0, dtLow)
+		kernels.MatMul(false, true, M, Din, r, dtLow, layer(p.DtW, nL, l), 0, dtRaw)
+	} else {
+		clear(dtRaw)
+	}
+	B, C = layer(p.BParam, nL, l), layer(p.CParam, nL, l)
+	if c.selective("B") {
+		kernels.MatMul(false, true, M, N, Din, u, wx[r*Din:(r+N)*Din], 0, bm)
+		B = bm
+	}
+	if c.selective("C") {
+		kernels.MatMul(false, true, M, N, Din, u, wx[(r+nb)*Din:(r+nb+N)*Din], 0, cm)
+		C = cm
+	}
+	return B, C
 }

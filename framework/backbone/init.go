@@ -21,7 +21,9 @@ import (
 //     [time_step_min, time_step_max] and floored at time_step_floor, so that
 //     softplus(bias) starts in that range (ports that zero this bias start
 //     every channel at dt = softplus(0) ≈ 0.69);
-//   - A_log[d, n] = log(n+1) (S4D-Real), D = 1, norm weights = 1.
+//   - A_log[d, n] = log(n+1) (S4D-Real), D = 1, norm weights = 1;
+//   - non-selective B = 1 and C normal with std 1/sqrt(N) (S4D's
+//     initialization, real-valued).
 func Init(p *Params, c *Config, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x6d616d6261)) // "mamba"
 	_, D, Din, N, R, K, nL := c.dims()
@@ -62,6 +64,10 @@ func Init(p *Params, c *Config, seed uint64) {
 			}
 		}
 		uniform(layer(p.OutProj, nL, l), outScale/math.Sqrt(float64(Din)))
+		fill(layer(p.BParam, nL, l), 1)
+		for i, cp := 0, layer(p.CParam, nL, l); i < len(cp); i++ {
+			cp[i] = float32(r.NormFloat64() / math.Sqrt(float64(N)))
+		}
 	}
 }
 

@@ -4,15 +4,17 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
 // testModel is a small random model with a non-trivial init (dt bias,
 // A_log as in state-spaces) and perturbed norms so every path matters.
-func testModel(t *testing.T, seed uint64) *Model {
+func testModel(t *testing.T, seed uint64, nonSelective ...string) *Model {
 	t.Helper()
 	c := NewConfig(29, 16, 2) // vocab padded to 32
 	c.StateSize = 4
+	c.NonSelective = nonSelective
 	m, err := New(c, seed)
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +28,25 @@ func testModel(t *testing.T, seed uint64) *Model {
 		m.Params.Embed[i] *= 20
 	}
 	return m
+}
+
+// variants are the selection ablations every behavioural test runs on:
+// Mamba (S6), one non-selective parameter at a time, and all three (an
+// LTI SSM with real A, S4D-Real).
+var variants = [][]string{nil, {"delta"}, {"B"}, {"C"}, {"delta", "B", "C"}}
+
+func variantName(v []string) string {
+	if len(v) == 0 {
+		return "S6"
+	}
+	return "nonselective=" + strings.Join(v, ",")
+}
+
+// forVariants runs f once per variant.
+func forVariants(t *testing.T, f func(t *testing.T, v []string)) {
+	for _, v := range variants {
+		t.Run(variantName(v), func(t *testing.T) { f(t, v) })
+	}
 }
 
 func randomBatch(r *rand.Rand, B, L, V int) *Batch {
@@ -47,156 +68,164 @@ func maxRelDiff(a, b []float32) float64 {
 }
 
 func TestStepEqualsForward(t *testing.T) {
-	m := testModel(t, 1)
-	V := m.Config.VocabSize
-	r := rand.New(rand.NewPCG(2, 2))
-	B, L := 2, 70 // crosses a scan chunk boundary
-	b := randomBatch(r, B, L, V)
-	if _, err := m.Forward(b, nil); err != nil {
-		t.Fatal(err)
-	}
-	full := slices.Clone(m.Logits())
-	st := m.NewState(B)
-	logits := make([]float32, B*V)
-	for tt := 0; tt < L; tt++ {
-		ids := []int32{b.Inputs[tt], b.Inputs[L+tt]}
-		if err := m.Step(ids, st, logits); err != nil {
+	forVariants(t, func(t *testing.T, v []string) {
+		m := testModel(t, 1, v...)
+		V := m.Config.VocabSize
+		r := rand.New(rand.NewPCG(2, 2))
+		B, L := 2, 70 // crosses a scan chunk boundary
+		b := randomBatch(r, B, L, V)
+		if _, err := m.Forward(b, nil); err != nil {
 			t.Fatal(err)
 		}
-		for bi := 0; bi < B; bi++ {
-			want := full[(bi*L+tt)*V : (bi*L+tt+1)*V]
-			if e := maxRelDiff(logits[bi*V:(bi+1)*V], want); e > 1e-5 {
-				t.Fatalf("position %d row %d: Step logits differ from Forward by %.2e", tt, bi, e)
+		full := slices.Clone(m.Logits())
+		st := m.NewState(B)
+		logits := make([]float32, B*V)
+		for tt := 0; tt < L; tt++ {
+			ids := []int32{b.Inputs[tt], b.Inputs[L+tt]}
+			if err := m.Step(ids, st, logits); err != nil {
+				t.Fatal(err)
+			}
+			for bi := 0; bi < B; bi++ {
+				want := full[(bi*L+tt)*V : (bi*L+tt+1)*V]
+				if e := maxRelDiff(logits[bi*V:(bi+1)*V], want); e > 1e-5 {
+					t.Fatalf("position %d row %d: Step logits differ from Forward by %.2e", tt, bi, e)
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestForwardInChunksEqualsWhole(t *testing.T) {
-	m := testModel(t, 3)
-	V := m.Config.VocabSize
-	r := rand.New(rand.NewPCG(4, 4))
-	B, L := 2, 100
-	b := randomBatch(r, B, L, V)
-	if _, err := m.Forward(b, nil); err != nil {
-		t.Fatal(err)
-	}
-	full := slices.Clone(m.Logits())
-	st := m.NewState(B)
-	for _, cut := range [][2]int{{0, 1}, {1, 38}, {38, 100}} {
-		n := cut[1] - cut[0]
-		cb := &Batch{B: B, L: n}
-		for bi := 0; bi < B; bi++ {
-			cb.Inputs = append(cb.Inputs, b.Inputs[bi*L+cut[0]:bi*L+cut[1]]...)
-		}
-		if _, err := m.Forward(cb, st); err != nil {
+	forVariants(t, func(t *testing.T, v []string) {
+		m := testModel(t, 3, v...)
+		V := m.Config.VocabSize
+		r := rand.New(rand.NewPCG(4, 4))
+		B, L := 2, 100
+		b := randomBatch(r, B, L, V)
+		if _, err := m.Forward(b, nil); err != nil {
 			t.Fatal(err)
 		}
-		for bi := 0; bi < B; bi++ {
-			got := m.Logits()[bi*n*V : (bi+1)*n*V]
-			want := full[(bi*L+cut[0])*V : (bi*L+cut[1])*V]
-			if e := maxRelDiff(got, want); e > 1e-5 {
-				t.Fatalf("chunk %v row %d: logits differ from the whole sequence by %.2e", cut, bi, e)
+		full := slices.Clone(m.Logits())
+		st := m.NewState(B)
+		for _, cut := range [][2]int{{0, 1}, {1, 38}, {38, 100}} {
+			n := cut[1] - cut[0]
+			cb := &Batch{B: B, L: n}
+			for bi := 0; bi < B; bi++ {
+				cb.Inputs = append(cb.Inputs, b.Inputs[bi*L+cut[0]:bi*L+cut[1]]...)
+			}
+			if _, err := m.Forward(cb, st); err != nil {
+				t.Fatal(err)
+			}
+			for bi := 0; bi < B; bi++ {
+				got := m.Logits()[bi*n*V : (bi+1)*n*V]
+				want := full[(bi*L+cut[0])*V : (bi*L+cut[1])*V]
+				if e := maxRelDiff(got, want); e > 1e-5 {
+					t.Fatalf("chunk %v row %d: logits differ from the whole sequence by %.2e", cut, bi, e)
+				}
 			}
 		}
-	}
+	})
 }
 
 // TestResetEqualsSeparateSequences packs two documents in one row with a
 // reset flag at the second and checks logits, loss and gradients against
 // the two documents run as separate rows.
 func TestResetEqualsSeparateSequences(t *testing.T) {
-	m := testModel(t, 5)
-	V := m.Config.VocabSize
-	r := rand.New(rand.NewPCG(6, 6))
-	const L1, L2 = 23, 30
-	sep := randomBatch(r, 2, L2, V)
-	for i := L1; i < L2; i++ { // row 0 holds a document of length L1
-		sep.Targets[i] = -1
-	}
-	packed := &Batch{B: 1, L: L1 + L2, Reset: make([]bool, L1+L2)}
-	packed.Inputs = append(slices.Clone(sep.Inputs[:L1]), sep.Inputs[L2:]...)
-	packed.Targets = append(slices.Clone(sep.Targets[:L1]), sep.Targets[L2:]...)
-	packed.Reset[L1] = true
+	forVariants(t, func(t *testing.T, v []string) {
+		m := testModel(t, 5, v...)
+		V := m.Config.VocabSize
+		r := rand.New(rand.NewPCG(6, 6))
+		const L1, L2 = 23, 30
+		sep := randomBatch(r, 2, L2, V)
+		for i := L1; i < L2; i++ { // row 0 holds a document of length L1
+			sep.Targets[i] = -1
+		}
+		packed := &Batch{B: 1, L: L1 + L2, Reset: make([]bool, L1+L2)}
+		packed.Inputs = append(slices.Clone(sep.Inputs[:L1]), sep.Inputs[L2:]...)
+		packed.Targets = append(slices.Clone(sep.Targets[:L1]), sep.Targets[L2:]...)
+		packed.Reset[L1] = true
 
-	lossSep, err := m.Forward(sep, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logitsSep := slices.Clone(m.Logits())
-	if _, err := m.Backward(); err != nil {
-		t.Fatal(err)
-	}
-	gradSep := slices.Clone(m.Grads.Data)
-	m.ZeroGrad()
-	lossPacked, err := m.Forward(packed, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Backward(); err != nil {
-		t.Fatal(err)
-	}
-	if math.Abs(lossSep-lossPacked) > 1e-6*lossSep {
-		t.Errorf("loss packed %.8f, separate %.8f", lossPacked, lossSep)
-	}
-	if e := maxRelDiff(m.Logits()[:L1*V], logitsSep[:L1*V]); e > 1e-5 {
-		t.Errorf("first document's logits differ by %.2e", e)
-	}
-	if e := maxRelDiff(m.Logits()[L1*V:], logitsSep[L2*V:]); e > 1e-5 {
-		t.Errorf("second document's logits differ by %.2e", e)
-	}
-	if e := maxRelDiff(m.Grads.Data, gradSep); e > 1e-4 {
-		t.Errorf("gradients differ by %.2e", e)
-	}
+		lossSep, err := m.Forward(sep, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logitsSep := slices.Clone(m.Logits())
+		if _, err := m.Backward(); err != nil {
+			t.Fatal(err)
+		}
+		gradSep := slices.Clone(m.Grads.Data)
+		m.ZeroGrad()
+		lossPacked, err := m.Forward(packed, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Backward(); err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(lossSep-lossPacked) > 1e-6*lossSep {
+			t.Errorf("loss packed %.8f, separate %.8f", lossPacked, lossSep)
+		}
+		if e := maxRelDiff(m.Logits()[:L1*V], logitsSep[:L1*V]); e > 1e-5 {
+			t.Errorf("first document's logits differ by %.2e", e)
+		}
+		if e := maxRelDiff(m.Logits()[L1*V:], logitsSep[L2*V:]); e > 1e-5 {
+			t.Errorf("second document's logits differ by %.2e", e)
+		}
+		if e := maxRelDiff(m.Grads.Data, gradSep); e > 1e-4 {
+			t.Errorf("gradients differ by %.2e", e)
+		}
+	})
 }
 
 // TestStateGradientFiniteDifferences checks the gradient of the loss w.r.t.
 // the initial conv and SSM states against central differences.
 func TestStateGradientFiniteDifferences(t *testing.T) {
-	m := testModel(t, 7)
-	V := m.Config.VocabSize
-	r := rand.New(rand.NewPCG(8, 8))
-	B, L := 2, 9
-	b := randomBatch(r, B, L, V)
-	st0 := m.NewState(B)
-	for i := range st0.Conv {
-		st0.Conv[i] = float32(r.NormFloat64())
-	}
-	for i := range st0.SSM {
-		st0.SSM[i] = float32(r.NormFloat64())
-	}
-	loss := func(s *State) float64 {
-		c := &State{B: s.B, Conv: slices.Clone(s.Conv), SSM: slices.Clone(s.SSM)}
-		l, err := m.Forward(b, c)
+	forVariants(t, func(t *testing.T, v []string) {
+		m := testModel(t, 7, v...)
+		V := m.Config.VocabSize
+		r := rand.New(rand.NewPCG(8, 8))
+		B, L := 2, 9
+		b := randomBatch(r, B, L, V)
+		st0 := m.NewState(B)
+		for i := range st0.Conv {
+			st0.Conv[i] = float32(r.NormFloat64())
+		}
+		for i := range st0.SSM {
+			st0.SSM[i] = float32(r.NormFloat64())
+		}
+		loss := func(s *State) float64 {
+			c := &State{B: s.B, Conv: slices.Clone(s.Conv), SSM: slices.Clone(s.SSM)}
+			l, err := m.Forward(b, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		loss(st0)
+		dst, err := m.Backward()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return l
-	}
-	loss(st0)
-	dst, err := m.Backward()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const eps = 1e-2
-	for _, part := range []struct {
-		name    string
-		x, grad []float32
-	}{{"conv state", st0.Conv, dst.Conv}, {"ssm state", st0.SSM, dst.SSM}} {
-		num := make([]float32, len(part.x))
-		for i := range part.x {
-			x0 := part.x[i]
-			part.x[i] = x0 + eps
-			lp := loss(st0)
-			part.x[i] = x0 - eps
-			lm := loss(st0)
-			part.x[i] = x0
-			num[i] = float32((lp - lm) / (2 * eps))
+		const eps = 1e-2
+		for _, part := range []struct {
+			name    string
+			x, grad []float32
+		}{{"conv state", st0.Conv, dst.Conv}, {"ssm state", st0.SSM, dst.SSM}} {
+			num := make([]float32, len(part.x))
+			for i := range part.x {
+				x0 := part.x[i]
+				part.x[i] = x0 + eps
+				lp := loss(st0)
+				part.x[i] = x0 - eps
+				lm := loss(st0)
+				part.x[i] = x0
+				num[i] = float32((lp - lm) / (2 * eps))
+			}
+			if e := maxRelDiff(part.grad, num); e > 2e-2 {
+				t.Errorf("d loss / d %s: max error %.2e relative to the largest gradient", part.name, e)
+			}
 		}
-		if e := maxRelDiff(part.grad, num); e > 2e-2 {
-			t.Errorf("d loss / d %s: max error %.2e relative to the largest gradient", part.name, e)
-		}
-	}
+	})
 }
 
 func TestAdamWDeterministic(t *testing.T) {
@@ -287,5 +316,88 @@ func TestGenerateStopsAtStopToken(t *testing.T) {
 	}
 	if first := slices.Index(out[2:], stop) + 2; len(out2) != first+1 || !slices.Equal(out2, out[:first+1]) {
 		t.Fatalf("with stop %d: %v, want %v", stop, out2, out[:first+1])
+	}
+}
+
+// TestParamGradientsFiniteDifferences checks the gradient of every
+// parameter tensor of every variant along a random direction against
+// central differences of the loss (the Hugging Face parity test covers S6
+// exactly; this covers the variants' own parameters and row layouts).
+func TestParamGradientsFiniteDifferences(t *testing.T) {
+	forVariants(t, func(t *testing.T, v []string) {
+		m := testModel(t, 17, v...)
+		r := rand.New(rand.NewPCG(18, 18))
+		b := randomBatch(r, 2, 12, m.Config.VocabSize)
+		b.Reset = make([]bool, 24)
+		b.Reset[7] = true
+		loss := func() float64 {
+			l, err := m.Forward(b, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		loss()
+		m.ZeroGrad()
+		if _, err := m.Backward(); err != nil {
+			t.Fatal(err)
+		}
+		grads := map[string][]float32{}
+		for _, g := range m.Grads.Tensors(&m.Config) {
+			grads[g.Name] = g.Data
+		}
+		const eps = 1e-2
+		for _, p := range m.Params.Tensors(&m.Config) {
+			dir := make([]float32, len(p.Data))
+			var want float64
+			for i := range dir {
+				dir[i] = float32(r.NormFloat64())
+				want += float64(dir[i]) * float64(grads[p.Name][i])
+			}
+			orig := slices.Clone(p.Data)
+			for i := range p.Data {
+				p.Data[i] = orig[i] + eps*dir[i]
+			}
+			lp := loss()
+			for i := range p.Data {
+				p.Data[i] = orig[i] - eps*dir[i]
+			}
+			lm := loss()
+			copy(p.Data, orig)
+			got := (lp - lm) / (2 * eps)
+			if math.Abs(got-want) > 2e-2*math.Abs(want)+2e-4 {
+				t.Errorf("%s: directional derivative %.6g, finite differences %.6g", p.Name, want, got)
+			}
+		}
+	})
+}
+
+func TestVariantSaveLoad(t *testing.T) {
+	m := testModel(t, 19, "delta", "B", "C")
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Config.NonSelective, m.Config.NonSelective) || !slices.Equal(got.Params.Data, m.Params.Data) {
+		t.Fatal("a non-selective model changed in a save/load round trip")
+	}
+	var names []string
+	for _, tn := range got.Params.Tensors(&got.Config) {
+		names = append(names, tn.Name)
+	}
+	for _, want := range []string{"backbone.layers.0.mixer.B", "backbone.layers.1.mixer.C"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("loaded model lacks %s", want)
+		}
+	}
+	if slices.Contains(names, "backbone.layers.0.mixer.dt_proj.weight") {
+		t.Error("a non-selective Δ model has a dt_proj.weight")
+	}
+	if _, err := New(Config{VocabSize: 8, HiddenSize: 4, StateSize: 2, NumHiddenLayers: 1, ConvKernel: 2, Expand: 1, LayerNormEpsilon: 1e-5, NonSelective: []string{"A"}}, 1); err == nil {
+		t.Error("nonselective A accepted")
 	}
 }

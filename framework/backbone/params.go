@@ -21,6 +21,8 @@ type Params struct {
 	Dskip   []float32 // (nL, Din)         layers.i.mixer.D
 	OutProj []float32 // (nL, D, Din)      layers.i.mixer.out_proj.weight
 	NormF   []float32 // (D)               backbone.norm_f.weight
+	BParam  []float32 // (nL, Din, N)      layers.i.mixer.B, when B is non-selective (else empty)
+	CParam  []float32 // (nL, Din, N)      layers.i.mixer.C, when C is non-selective (else empty)
 }
 
 // field describes one parameter tensor: its Hugging Face name, its shape
@@ -47,9 +49,9 @@ var fields = []field{
 	{"mixer.conv1d.bias", true, false,
 		func(c *Config) []int { return []int{c.IntermediateSize} }, func(p *Params) *[]float32 { return &p.ConvB }},
 	{"mixer.x_proj.weight", true, true,
-		func(c *Config) []int { return []int{int(c.TimeStepRank) + 2*c.StateSize, c.IntermediateSize} }, func(p *Params) *[]float32 { return &p.XProj }},
+		func(c *Config) []int { r, nb, nc := c.xProjRows(); return []int{r + nb + nc, c.IntermediateSize} }, func(p *Params) *[]float32 { return &p.XProj }},
 	{"mixer.dt_proj.weight", true, true,
-		func(c *Config) []int { return []int{c.IntermediateSize, int(c.TimeStepRank)} }, func(p *Params) *[]float32 { return &p.DtW }},
+		func(c *Config) []int { r, _, _ := c.xProjRows(); return []int{c.IntermediateSize, r} }, func(p *Params) *[]float32 { return &p.DtW }},
 	{"mixer.dt_proj.bias", true, false,
 		func(c *Config) []int { return []int{c.IntermediateSize} }, func(p *Params) *[]float32 { return &p.DtB }},
 	{"mixer.A_log", true, false,
@@ -60,6 +62,19 @@ var fields = []field{
 		func(c *Config) []int { return []int{c.HiddenSize, c.IntermediateSize} }, func(p *Params) *[]float32 { return &p.OutProj }},
 	{"backbone.norm_f.weight", false, false,
 		func(c *Config) []int { return []int{c.HiddenSize} }, func(p *Params) *[]float32 { return &p.NormF }},
+	{"mixer.B", true, false,
+		func(c *Config) []int { return []int{c.IntermediateSize, perChannel(c, "B")} }, func(p *Params) *[]float32 { return &p.BParam }},
+	{"mixer.C", true, false,
+		func(c *Config) []int { return []int{c.IntermediateSize, perChannel(c, "C")} }, func(p *Params) *[]float32 { return &p.CParam }},
+}
+
+// perChannel is N when parameter p is non-selective (a per-channel tensor
+// exists), else 0 (the tensor is empty and not saved).
+func perChannel(c *Config, p string) int {
+	if c.selective(p) {
+		return 0
+	}
+	return c.StateSize
 }
 
 func numel(shape []int) int {
@@ -119,11 +134,15 @@ type Tensor struct {
 }
 
 // Tensors lists the tensors of p (parameters or gradients) under their
-// Hugging Face names, in layout order; Data aliases p.
+// Hugging Face names, in layout order; Data aliases p. Empty tensors (those
+// of a variant the model does not use) are left out.
 func (p *Params) Tensors(c *Config) []Tensor {
 	var out []Tensor
 	for _, f := range fields {
 		v := *f.view(p)
+		if len(v) == 0 {
+			continue
+		}
 		if !f.perLayer {
 			out = append(out, Tensor{f.name, f.shape(c), v, f.decay})
 			continue

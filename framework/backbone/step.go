@@ -28,7 +28,7 @@ type stepBufs struct {
 // Mamba paper Section 3.5 (recurrent mode); state-spaces/mamba Mamba.step.
 func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 	c := &m.Config
-	V, D, Din, N, R, K, nL := c.dims()
+	V, D, Din, N, _, K, nL := c.dims()
 	B := len(ids)
 	if err := m.checkState(st, B); err != nil {
 		return err
@@ -59,17 +59,14 @@ func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 		cv.Forward()
 		copy(cs, s.convState)
 		kernels.SiLUForward(s.u, s.conv)
-		wx := layer(p.XProj, nL, l)
-		kernels.MatMul(false, true, B, R, Din, s.u, wx[:R*Din], 0, s.dtLow)
-		kernels.MatMul(false, true, B, N, Din, s.u, wx[R*Din:(R+N)*Din], 0, s.bm)
-		kernels.MatMul(false, true, B, N, Din, s.u, wx[(R+N)*Din:], 0, s.cm)
-		kernels.MatMul(false, true, B, Din, R, s.dtLow, layer(p.DtW, nL, l), 0, s.dtRaw)
+		bm, cm := m.ssmParams(l, B, s.u, s.dtLow, s.bm, s.cm, s.dtRaw)
 		for i, v := range layer(p.ALog, nL, l) {
 			s.a[i] = -float32(math.Exp(float64(v)))
 		}
 		hs := layer(st.SSM, nL, l)
 		sc := kernels.Scan{B: B, L: 1, D: Din, N: N, U: s.u, Delta: s.dtRaw, DeltaBias: layer(p.DtB, nL, l),
-			A: s.a, Bm: s.bm, Cm: s.cm, Dskip: layer(p.Dskip, nL, l), Z: s.z, H0: hs, HT: s.ssmState, Y: s.y}
+			A: s.a, Bm: bm, Cm: cm, BPerChannel: !c.selective("B"), CPerChannel: !c.selective("C"),
+			Dskip: layer(p.Dskip, nL, l), Z: s.z, H0: hs, HT: s.ssmState, Y: s.y}
 		sc.Forward()
 		copy(hs, s.ssmState)
 		kernels.MatMul(false, true, B, D, Din, s.y, layer(p.OutProj, nL, l), 1, s.x)
