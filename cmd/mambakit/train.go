@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/mambakit/mambakit/framework/host"
@@ -46,6 +47,10 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs.IntVar(&c.Threads, "threads", c.Threads, "threads (0: all cores)")
 	fs.BoolVar(&c.TBPTT, "tbptt", c.TBPTT, "train rows as streams with the state carried across steps")
 	addBLASFlag(fs)
+	fs.Func("nonselective", "SSM parameters that do not depend on the input: a comma list of delta, B, C (all three: an LTI SSM)", func(v string) error {
+		c.NonSelective = strings.Split(v, ",")
+		return nil
+	})
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -107,17 +112,18 @@ func runTrain(args []string, stdout io.Writer) error {
 // applyFlags copies the flags the user set onto the file's config.
 func applyFlags(dst, flags *train.Config, set map[string]bool) {
 	for name, ptr := range map[string]func(){
-		"preset":     func() { dst.Preset = flags.Preset },
-		"steps":      func() { dst.Steps = flags.Steps },
-		"seq-len":    func() { dst.SeqLen = flags.SeqLen },
-		"batch":      func() { dst.Batch = flags.Batch },
-		"accum":      func() { dst.Accum = flags.Accum },
-		"lr":         func() { dst.LR = flags.LR },
-		"seed":       func() { dst.Seed = flags.Seed },
-		"eval-every": func() { dst.EvalEvery = flags.EvalEvery },
-		"save-every": func() { dst.SaveEvery = flags.SaveEvery },
-		"threads":    func() { dst.Threads = flags.Threads },
-		"tbptt":      func() { dst.TBPTT = flags.TBPTT },
+		"preset":       func() { dst.Preset = flags.Preset },
+		"steps":        func() { dst.Steps = flags.Steps },
+		"seq-len":      func() { dst.SeqLen = flags.SeqLen },
+		"batch":        func() { dst.Batch = flags.Batch },
+		"accum":        func() { dst.Accum = flags.Accum },
+		"lr":           func() { dst.LR = flags.LR },
+		"seed":         func() { dst.Seed = flags.Seed },
+		"eval-every":   func() { dst.EvalEvery = flags.EvalEvery },
+		"save-every":   func() { dst.SaveEvery = flags.SaveEvery },
+		"threads":      func() { dst.Threads = flags.Threads },
+		"tbptt":        func() { dst.TBPTT = flags.TBPTT },
+		"nonselective": func() { dst.NonSelective = flags.NonSelective },
 	} {
 		if set[name] {
 			ptr()

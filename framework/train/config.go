@@ -22,6 +22,10 @@ type Config struct {
 	DState     int    `yaml:"d_state"`
 	ConvKernel int    `yaml:"d_conv"`
 	Expand     int    `yaml:"expand"`
+	// NonSelective makes SSM parameters independent of the input (the
+	// paper's selection ablation): any of "delta", "B", "C"; all three is
+	// an LTI SSM (S4D-Real). Empty: Mamba (S6).
+	NonSelective []string `yaml:"nonselective,flow"`
 
 	Steps int `yaml:"steps"` // optimizer steps in all
 	// ScheduleSteps is the horizon of the learning-rate schedule (0: Steps).

@@ -66,6 +66,7 @@ func Start(ctx context.Context, r *Run) (Result, error) {
 	mc := backbone.NewConfig(r.VocabSize, c.DModel, c.Layers)
 	mc.StateSize, mc.ConvKernel, mc.Expand = c.DState, c.ConvKernel, c.Expand
 	mc.IntermediateSize = c.Expand * c.DModel
+	mc.NonSelective = c.NonSelective
 	m, err := backbone.New(mc, c.Seed)
 	if err != nil {
 		return Result{}, err
