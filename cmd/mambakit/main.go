@@ -32,6 +32,7 @@ var commands = map[string]command{
 	"generate": {"sample from a checkpoint with the recurrent step", runGenerate},
 	"score":    {"per-token log-probabilities of a file under a checkpoint (CSV)", runScore},
 	"baseline": {"order-K Markov baseline of a modality's data, in bits per unit", runBaseline},
+	"compare":  {"train a matrix of modalities × SSM variants × seeds and write a report", runCompare},
 }
 
 func main() {

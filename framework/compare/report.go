@@ -1,0 +1,283 @@
+package compare
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/mambakit/mambakit/internal/atomicfile"
+)
+
+// Cell aggregates one modality × variant over seeds.
+type Cell struct {
+	Modality, Variant string
+	Unit              string
+	Mean, Std         float64 // validation bits per unit over seeds
+	N                 int
+}
+
+// Summary is the comparison's result.
+type Summary struct {
+	Cells    []Cell
+	Baseline map[string]float64 // modality → best Markov baseline (mean over seeds)
+	Unit     map[string]string
+	// Gain is, per modality, how much lower S6's bits per unit are than
+	// the best LTI variant's, as a fraction of the latter (positive:
+	// selection helps). Missing when the spec has no S6 or no LTI variant.
+	Gain map[string]float64
+}
+
+// Summarize aggregates results in the spec's order.
+func Summarize(s *Spec, rs []Result) Summary {
+	sum := Summary{Baseline: map[string]float64{}, Unit: map[string]string{}, Gain: map[string]float64{}}
+	for _, m := range s.Modalities {
+		var bl []float64
+		best := map[bool]float64{} // selective S6 → its mean; LTI → best mean
+		haveLTI, haveS6 := false, false
+		for _, v := range s.Variants {
+			var xs []float64
+			c := Cell{Modality: m.Name, Variant: v.Name}
+			for _, r := range rs {
+				if r.Modality.Name == m.Name && r.Variant.Name == v.Name {
+					xs = append(xs, r.BitsPerUnit)
+					c.Unit = r.Unit
+					if r.Baseline > 0 {
+						bl = append(bl, r.Baseline)
+					}
+				}
+			}
+			if len(xs) == 0 {
+				continue
+			}
+			c.N = len(xs)
+			c.Mean = stat.Mean(xs, nil)
+			if len(xs) > 1 {
+				c.Std = stat.StdDev(xs, nil)
+			}
+			sum.Cells = append(sum.Cells, c)
+			sum.Unit[m.Name] = c.Unit
+			if v.Selective() {
+				best[true], haveS6 = c.Mean, true
+			}
+			if v.LTI() && (!haveLTI || c.Mean < best[false]) {
+				best[false], haveLTI = c.Mean, true
+			}
+		}
+		if len(bl) > 0 {
+			sum.Baseline[m.Name] = stat.Mean(bl, nil)
+		}
+		if haveS6 && haveLTI {
+			sum.Gain[m.Name] = (best[false] - best[true]) / best[false]
+		}
+	}
+	return sum
+}
+
+// WriteReport writes report.md and its plots into out.
+func WriteReport(s *Spec, rs []Result, out string) error {
+	sum := Summarize(s, rs)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Comparison: selection across modalities\n\n")
+	fmt.Fprintf(&b, "Runs: %d modalities × %d variants × %d seeds, one budget: `%v`.\n\n", len(s.Modalities), len(s.Variants), len(s.Seeds), s.Budget)
+	fmt.Fprintf(&b, "## Validation bits per unit (mean ± std over seeds)\n\n| modality | unit | best Markov baseline |")
+	for _, v := range s.Variants {
+		fmt.Fprintf(&b, " %s |", v.Name)
+	}
+	fmt.Fprintf(&b, " selection gain over best LTI |\n| --- | --- | --- |%s --- |\n", strings.Repeat(" --- |", len(s.Variants)))
+	for _, m := range s.Modalities {
+		fmt.Fprintf(&b, "| %s | %s | %s |", m.Name, sum.Unit[m.Name], fmtOpt(sum.Baseline[m.Name]))
+		for _, v := range s.Variants {
+			c, ok := cellOf(sum, m.Name, v.Name)
+			switch {
+			case !ok:
+				b.WriteString(" - |")
+			case c.N > 1:
+				fmt.Fprintf(&b, " %.4f ± %.4f |", c.Mean, c.Std)
+			default:
+				fmt.Fprintf(&b, " %.4f |", c.Mean)
+			}
+		}
+		if g, ok := sum.Gain[m.Name]; ok {
+			fmt.Fprintf(&b, " %+.1f%% |\n", 100*g)
+		} else {
+			b.WriteString(" - |\n")
+		}
+	}
+	fmt.Fprintf(&b, "\nThe gain is (best LTI − S6) / best LTI: positive where selection helps. ")
+	fmt.Fprintf(&b, "The paper expects it positive on discrete data (text, DNA) and possibly negative on continuous signals (audio).\n\n")
+	fmt.Fprintf(&b, "![spectrum](spectrum.png)\n\n")
+	for _, m := range s.Modalities {
+		fmt.Fprintf(&b, "![%s](bpu-%s.png) ![%s curves](curves-%s.png)\n\n", m.Name, m.Name, m.Name, m.Name)
+	}
+	fmt.Fprintf(&b, "## Runs\n\n| modality | variant | seed | validation | tokens/s | wall time | directory |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %s | %d | %.4f | %.0f | %.0fs | %s |\n", r.Modality.Name, r.Variant.Name, r.Seed, r.BitsPerUnit, r.TokensPerSec, r.WallSeconds, r.Dir)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(out, "report.md"), []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	if err := plotSpectrum(s, sum, filepath.Join(out, "spectrum.png")); err != nil {
+		return err
+	}
+	for _, m := range s.Modalities {
+		if err := plotBars(s, sum, m.Name, filepath.Join(out, "bpu-"+m.Name+".png")); err != nil {
+			return err
+		}
+		if err := plotCurves(s, rs, m.Name, sum.Unit[m.Name], filepath.Join(out, "curves-"+m.Name+".png")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fmtOpt(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.4f", v)
+}
+
+func cellOf(sum Summary, m, v string) (Cell, bool) {
+	for _, c := range sum.Cells {
+		if c.Modality == m && c.Variant == v {
+			return c, true
+		}
+	}
+	return Cell{}, false
+}
+
+func plotBars(s *Spec, sum Summary, mod, path string) error {
+	p := plot.New()
+	p.Title.Text = mod + ": validation (mean ± std over seeds)"
+	p.Y.Label.Text = "bits per " + sum.Unit[mod]
+	var vals plotter.Values
+	var errs plotter.YErrors
+	var names []string
+	for _, v := range s.Variants {
+		if c, ok := cellOf(sum, mod, v.Name); ok {
+			vals = append(vals, c.Mean)
+			errs = append(errs, struct{ Low, High float64 }{c.Std, c.Std})
+			names = append(names, v.Name)
+		}
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	bars, err := plotter.NewBarChart(vals, vg.Points(28))
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	bars.Color = color.RGBA{R: 70, G: 110, B: 180, A: 255}
+	p.Add(bars)
+	xys := make(plotter.XYs, len(vals))
+	for i, v := range vals {
+		xys[i] = plotter.XY{X: float64(i), Y: v}
+	}
+	eb, err := plotter.NewYErrorBars(struct {
+		plotter.XYs
+		plotter.YErrors
+	}{xys, errs})
+	if err == nil {
+		p.Add(eb)
+	}
+	lo := math.Inf(1)
+	for _, v := range vals {
+		lo = math.Min(lo, v)
+	}
+	if bl := sum.Baseline[mod]; bl > 0 {
+		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: bl}, {X: float64(len(vals)) - 0.5, Y: bl}})
+		if err == nil {
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+			p.Add(l)
+			p.Legend.Add(fmt.Sprintf("best Markov baseline %.3f", bl), l)
+		}
+		lo = math.Min(lo, bl)
+	}
+	p.Y.Min = lo * 0.95
+	p.NominalX(names...)
+	p.Legend.Top = true
+	return savePlot(p, path)
+}
+
+func plotSpectrum(s *Spec, sum Summary, path string) error {
+	var vals plotter.Values
+	var names []string
+	for _, m := range s.Modalities {
+		if g, ok := sum.Gain[m.Name]; ok {
+			vals = append(vals, 100*g)
+			names = append(names, fmt.Sprintf("%s (%s)", m.Name, sum.Unit[m.Name]))
+		}
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	p := plot.New()
+	p.Title.Text = "gain of selection (S6) over the best LTI variant"
+	p.Y.Label.Text = "% fewer bits per unit"
+	bars, err := plotter.NewBarChart(vals, vg.Points(36))
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	bars.Color = color.RGBA{R: 200, G: 90, B: 40, A: 255}
+	p.Add(bars, plotter.NewGrid())
+	p.NominalX(names...)
+	return savePlot(p, path)
+}
+
+func plotCurves(s *Spec, rs []Result, mod, unit, path string) error {
+	p := plot.New()
+	p.Title.Text = mod + ": validation during training (mean over seeds)"
+	p.X.Label.Text = "step"
+	p.Y.Label.Text = "bits per " + unit
+	for i, v := range s.Variants {
+		sums := map[int][]float64{}
+		var steps []int
+		for _, r := range rs {
+			if r.Modality.Name != mod || r.Variant.Name != v.Name {
+				continue
+			}
+			for _, pt := range r.Curve {
+				if _, ok := sums[pt.Step]; !ok {
+					steps = append(steps, pt.Step)
+				}
+				sums[pt.Step] = append(sums[pt.Step], pt.BPU)
+			}
+		}
+		if len(steps) == 0 {
+			continue
+		}
+		xys := make(plotter.XYs, len(steps))
+		for j, st := range steps {
+			xys[j] = plotter.XY{X: float64(st), Y: stat.Mean(sums[st], nil)}
+		}
+		l, pts, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", path, err)
+		}
+		l.Color, pts.Color = plotutil.Color(i), plotutil.Color(i)
+		p.Add(l, pts)
+		p.Legend.Add(v.Name, l)
+	}
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	return savePlot(p, path)
+}
+
+func savePlot(p *plot.Plot, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := p.Save(6*vg.Inch, 4*vg.Inch, path); err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	return nil
+}
