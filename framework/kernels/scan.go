@@ -51,6 +51,15 @@ type Scan struct {
 	// selective form; these variants run on the fused Go code.
 	BPerChannel, CPerChannel bool
 
+	// AImag, when non-nil (D, N), makes A complex, A + i·AImag (S4D-Lin:
+	// −½ + iπn), and the state complex: h, H0, HT and the saved states hold
+	// N real parts then N imaginary parts per (b, d), so their sizes use 2N.
+	// BImag and CImag (the shapes of Bm and Cm) are the imaginary parts of
+	// B and C; nil means real. The output is y = 2·Re(Σ_n C_n h_n) + D·u,
+	// as in state-spaces/mamba's complex scan. Complex scans run on the
+	// fused Go code (scan_complex.go).
+	AImag, BImag, CImag []float32
+
 	Y, HT []float32
 	Saved []float32
 }
@@ -68,6 +77,18 @@ type ScanGrads struct {
 	DBm, DCm               []float32
 	DDskip, DZ             []float32
 	DH0                    []float32
+	// Complex scans: the gradients w.r.t. AImag (D, N), BImag and CImag
+	// (the shapes of Bm, Cm); DA is then w.r.t. the real part of A.
+	DAImag, DBImag, DCImag []float32
+}
+
+// stateN is the number of floats of state per (b, d): N, or 2N when the
+// scan is complex.
+func (s *Scan) stateN() int {
+	if s.AImag != nil {
+		return 2 * s.N
+	}
+	return s.N
 }
 
 // bLen is the length of Bm or Cm: (D, N) per channel, else (B, L, N).
@@ -111,10 +132,17 @@ func (s *Scan) check() {
 	need(s.Cm, s.bLen(s.CPerChannel), "Cm", false)
 	need(s.Dskip, D, "Dskip", true)
 	need(s.Z, bld, "Z", true)
-	need(s.H0, B*D*N, "H0", true)
+	need(s.AImag, D*N, "AImag", true)
+	need(s.BImag, s.bLen(s.BPerChannel), "BImag", true)
+	need(s.CImag, s.bLen(s.CPerChannel), "CImag", true)
+	if s.AImag == nil && (s.BImag != nil || s.CImag != nil) {
+		panic("kernels: scan: BImag or CImag without AImag")
+	}
+	sn := s.stateN()
+	need(s.H0, B*D*sn, "H0", true)
 	need(s.Y, bld, "Y", false)
-	need(s.HT, B*D*N, "HT", true)
-	need(s.Saved, SavedLen(B, L, D, N), "Saved", true)
+	need(s.HT, B*D*sn, "HT", true)
+	need(s.Saved, SavedLen(B, L, D, sn), "Saved", true)
 	if s.Reset != nil && len(s.Reset) < B*L {
 		panic("kernels: scan: len(Reset) too short")
 	}
@@ -135,7 +163,7 @@ func (g *ScanGrads) check(s *Scan) {
 	}
 	bld := B * L * D
 	need(g.DY, bld, "DY")
-	need(g.DHT, B*D*N, "DHT")
+	need(g.DHT, B*D*s.stateN(), "DHT")
 	need(g.DU, bld, "DU")
 	need(g.DDelta, bld, "DDelta")
 	need(g.DDeltaBias, D, "DDeltaBias")
@@ -144,7 +172,10 @@ func (g *ScanGrads) check(s *Scan) {
 	need(g.DCm, s.bLen(s.CPerChannel), "DCm")
 	need(g.DDskip, D, "DDskip")
 	need(g.DZ, bld, "DZ")
-	need(g.DH0, B*D*N, "DH0")
+	need(g.DH0, B*D*s.stateN(), "DH0")
+	need(g.DAImag, D*N, "DAImag")
+	need(g.DBImag, s.bLen(s.BPerChannel), "DBImag")
+	need(g.DCImag, s.bLen(s.CPerChannel), "DCImag")
 	if g.DZ != nil && s.Z == nil {
 		panic("kernels: scan backward: DZ given but the forward had no gate Z")
 	}
@@ -164,6 +195,14 @@ func (s *Scan) Backward(g *ScanGrads) { s.backwardWith(scanDefault, g) }
 
 func (s *Scan) forwardWith(im *scanImpl) {
 	s.check()
+	if s.AImag != nil {
+		if im.ref {
+			s.complexForwardRef()
+		} else {
+			s.complexForward()
+		}
+		return
+	}
 	if (s.BPerChannel || s.CPerChannel) && !im.ref {
 		im = scanGoImpl
 	}
@@ -193,6 +232,10 @@ func (s *Scan) forwardWith(im *scanImpl) {
 func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	s.check()
 	g.check(s)
+	if s.AImag != nil {
+		s.complexBackward(g)
+		return
+	}
 	if (s.BPerChannel || s.CPerChannel) && !im.ref {
 		im = scanGoImpl
 	}

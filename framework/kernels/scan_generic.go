@@ -11,6 +11,10 @@ package kernels
 // alone) with the materializing reference algorithm.
 func (s *Scan) ForwardRef() {
 	s.check()
+	if s.AImag != nil {
+		s.complexForwardRef()
+		return
+	}
 	m := s.materialize()
 	B, L, D, N := s.B, s.L, s.D, s.N
 	for b := 0; b < B; b++ {
@@ -42,8 +46,17 @@ func (s *Scan) ForwardRef() {
 
 // BackwardRef computes the same gradients as Backward with the
 // materializing reference algorithm. It does not need Saved.
+//
+// A complex scan has no materializing backward: BackwardRef runs the fused
+// complex backward, which the tests check against finite differences of
+// the complex128 reference forward.
 func (s *Scan) BackwardRef(g *ScanGrads) {
 	s.check()
+	if s.AImag != nil {
+		g.check(s)
+		s.complexBackward(g)
+		return
+	}
 	saved := s.Saved
 	s.Saved = []float32{} // g.check wants a non-nil Saved; the reference ignores it
 	g.check(s)
