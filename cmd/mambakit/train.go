@@ -47,6 +47,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs.IntVar(&c.Threads, "threads", c.Threads, "threads (0: all cores)")
 	fs.BoolVar(&c.TBPTT, "tbptt", c.TBPTT, "train rows as streams with the state carried across steps")
 	addBLASFlag(fs)
+	fs.BoolVar(&c.Complex, "complex", c.Complex, "complex A, B, C and states (S4D-Lin: A = −½ + iπn)")
 	fs.Func("nonselective", "SSM parameters that do not depend on the input: a comma list of delta, B, C (all three: an LTI SSM)", func(v string) error {
 		c.NonSelective = strings.Split(v, ",")
 		return nil
@@ -124,6 +125,7 @@ func applyFlags(dst, flags *train.Config, set map[string]bool) {
 		"threads":      func() { dst.Threads = flags.Threads },
 		"tbptt":        func() { dst.TBPTT = flags.TBPTT },
 		"nonselective": func() { dst.NonSelective = flags.NonSelective },
+		"complex":      func() { dst.Complex = flags.Complex },
 	} {
 		if set[name] {
 			ptr()

@@ -60,20 +60,32 @@ func (m *Model) Backward() (*State, error) {
 		kernels.MatMul(false, false, M, Din, D, dResid, layer(p.OutProj, nL, l), 0, dY)
 		kernels.MatMul(true, false, D, Din, M, dResid, a.y[l*M*Din:(l+1)*M*Din], 1, layer(g.OutProj, nL, l))
 
-		selB, selC := c.selective("B"), c.selective("C")
+		selB, selC, cx := c.selective("B"), c.selective("C"), c.ComplexA
+		cf := c.cf()
+		bmAll, cmAll := a.bm[l*M*N*cf:(l+1)*M*N*cf], a.cm[l*M*N*cf:(l+1)*M*N*cf]
 		sc := kernels.Scan{B: B, L: L, D: Din, N: N,
 			U: u, Delta: a.dtRaw[l*M*Din : (l+1)*M*Din], DeltaBias: layer(p.DtB, nL, l),
-			A: a.a[l*Din*N : (l+1)*Din*N], Bm: a.bm[l*M*N : (l+1)*M*N], Cm: a.cm[l*M*N : (l+1)*M*N],
+			A: a.a[l*Din*N : (l+1)*Din*N], Bm: bmAll[:M*N], Cm: cmAll[:M*N],
 			BPerChannel: !selB, CPerChannel: !selC,
 			Dskip: layer(p.Dskip, nL, l), Z: a.z[l*M*Din : (l+1)*M*Din], Reset: a.reset,
 			Y: a.y[l*M*Din : (l+1)*M*Din], Saved: layer(a.saved, nL, l)}
 		sg := kernels.ScanGrads{DY: dY, DU: dU, DDelta: dDt, DDeltaBias: dBias, DA: dA,
 			DBm: dBm, DCm: dCm, DDskip: dSkip, DZ: dZ}
+		if cx { // imaginary parts: of selective B, C after their real parts
+			sc.AImag, sg.DAImag = layer(p.AImag, nL, l), w.dAI
+			sc.BImag, sc.CImag, sg.DBImag, sg.DCImag = bmAll[M*N:], cmAll[M*N:], w.dBmI, w.dCmI
+		}
 		if !selB { // per-channel B: the parameter mixer.B and its gradient (Din, N)
 			sc.Bm, sg.DBm = layer(p.BParam, nL, l), w.dBp
+			if cx {
+				sc.BImag, sg.DBImag = layer(p.BImag, nL, l), w.dBpI
+			}
 		}
 		if !selC {
 			sc.Cm, sg.DCm = layer(p.CParam, nL, l), w.dCp
+			if cx {
+				sc.CImag, sg.DCImag = layer(p.CImag, nL, l), w.dCpI
+			}
 		}
 		if a.hasState0 {
 			sc.H0 = layer(a.state0.SSM, nL, l)
@@ -94,6 +106,15 @@ func (m *Model) Backward() (*State, error) {
 		if !selC {
 			addTo(layer(g.CParam, nL, l), w.dCp)
 		}
+		if cx {
+			addTo(layer(g.AImag, nL, l), w.dAI)
+			if !selB {
+				addTo(layer(g.BImag, nL, l), w.dBpI)
+			}
+			if !selC {
+				addTo(layer(g.CImag, nL, l), w.dCpI)
+			}
+		}
 
 		// dt_proj, then x_proj's row blocks (those of the selective
 		// parameters: Δ rank r, B, C); dU accumulates.
@@ -104,20 +125,32 @@ func (m *Model) Backward() (*State, error) {
 			kernels.MatMul(true, false, Din, r, M, dDt, a.dtLow[l*M*R:(l+1)*M*R], 1, layer(g.DtW, nL, l))
 			kernels.MatMul(false, false, M, Din, r, dDtLow, wx[:r*Din], 1, dU)
 		}
+		// The row blocks of B and C: real parts, then (complex) imaginary.
+		type block struct {
+			row  int       // first row in x_proj
+			grad []float32 // (M, N)
+		}
+		var blocks []block
 		if nb > 0 {
-			kernels.MatMul(false, false, M, Din, N, dBm, wx[r*Din:(r+N)*Din], 1, dU)
+			blocks = append(blocks, block{r, dBm})
+			if cx {
+				blocks = append(blocks, block{r + N, w.dBmI})
+			}
 		}
 		if nc > 0 {
-			kernels.MatMul(false, false, M, Din, N, dCm, wx[(r+nb)*Din:(r+nb+N)*Din], 1, dU)
+			blocks = append(blocks, block{r + nb, dCm})
+			if cx {
+				blocks = append(blocks, block{r + nb + N, w.dCmI})
+			}
+		}
+		for _, bl := range blocks {
+			kernels.MatMul(false, false, M, Din, N, bl.grad, wx[bl.row*Din:(bl.row+N)*Din], 1, dU)
 		}
 		if r > 0 {
 			kernels.MatMul(true, false, r, Din, M, dDtLow, u, 1, gx[:r*Din])
 		}
-		if nb > 0 {
-			kernels.MatMul(true, false, N, Din, M, dBm, u, 1, gx[r*Din:(r+N)*Din])
-		}
-		if nc > 0 {
-			kernels.MatMul(true, false, N, Din, M, dCm, u, 1, gx[(r+nb)*Din:(r+nb+N)*Din])
+		for _, bl := range blocks {
+			kernels.MatMul(true, false, N, Din, M, bl.grad, u, 1, gx[bl.row*Din:(bl.row+N)*Din])
 		}
 
 		kernels.SiLUBackward(dConv, dU, a.conv[l*M*Din:(l+1)*M*Din])
@@ -176,6 +209,8 @@ type gradBufs struct {
 	dDtLow                       []float32 // (M, R)
 	dBm, dCm                     []float32 // (M, N)
 	dA, dBp, dCp                 []float32 // (Din, N): dA, and per-channel dB, dC
+	dAI, dBpI, dCpI              []float32 // (Din, N): complex: A_imag, per-channel B_imag, C_imag
+	dBmI, dCmI                   []float32 // (M, N): complex: imaginary parts of selective B, C
 	dSkip, dBias, dConvB         []float32 // (Din)
 	dConvW                       []float32 // (Din, K)
 }
@@ -189,7 +224,8 @@ func (a *acts) grad(c *Config) *gradBufs {
 	f := func(n int) []float32 { return make([]float32, n) }
 	a.g = &gradBufs{dlogits: f(M * V), dxnF: f(M * D), dResid: f(M * D), dXn: f(M * D), dX: f(M * D),
 		dY: f(M * Din), dU: f(M * Din), dDt: f(M * Din), dZ: f(M * Din), dXin: f(M * Din), dConv: f(M * Din),
-		dDtLow: f(M * R), dBm: f(M * N), dCm: f(M * N), dA: f(Din * N), dBp: f(Din * N), dCp: f(Din * N), dSkip: f(Din), dBias: f(Din), dConvB: f(Din),
+		dDtLow: f(M * R), dBm: f(M * N), dCm: f(M * N), dA: f(Din * N), dBp: f(Din * N), dCp: f(Din * N),
+		dAI: f(Din * N), dBpI: f(Din * N), dCpI: f(Din * N), dBmI: f(M * N), dCmI: f(M * N), dSkip: f(Din), dBias: f(Din), dConvB: f(Din),
 		dConvW: f(Din * K)}
 	return a.g
 }

@@ -49,6 +49,19 @@ type Config struct {
 	// (Din, N), as in S4D). Empty: Mamba (S6). It is absent from the
 	// config.json of standard models, which therefore load anywhere.
 	NonSelective []string `json:"mambakit_nonselective,omitempty"`
+	// ComplexA makes A, B, C and the state complex (S4D-Lin: A initialized
+	// to −½ + iπn), as the paper's complex variant: mixer.A_imag (Din, N)
+	// holds A's imaginary part, and B and C take N more rows of x_proj for
+	// their imaginary parts (or, non-selective, mixer.B_imag, mixer.C_imag).
+	ComplexA bool `json:"mambakit_complex,omitempty"`
+}
+
+// cf is 2 for a complex model (real and imaginary parts), else 1.
+func (c *Config) cf() int {
+	if c.ComplexA {
+		return 2
+	}
+	return 1
 }
 
 // selective reports whether the SSM parameter p ("delta", "B" or "C")
@@ -56,16 +69,17 @@ type Config struct {
 func (c *Config) selective(p string) bool { return !slices.Contains(c.NonSelective, p) }
 
 // xProjRows returns the rows of x_proj for Δ (rank), B and C: zero for a
-// non-selective parameter.
+// non-selective parameter; B and C take 2N rows (real, then imaginary
+// parts) in a complex model.
 func (c *Config) xProjRows() (r, nb, nc int) {
 	if c.selective("delta") {
 		r = int(c.TimeStepRank)
 	}
 	if c.selective("B") {
-		nb = c.StateSize
+		nb = c.cf() * c.StateSize
 	}
 	if c.selective("C") {
-		nc = c.StateSize
+		nc = c.cf() * c.StateSize
 	}
 	return r, nb, nc
 }

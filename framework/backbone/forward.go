@@ -64,7 +64,8 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 
 		dtLow := a.dtLow[l*M*R : (l+1)*M*R]
 		dtRaw := a.dtRaw[l*M*Din : (l+1)*M*Din]
-		bm, cm := m.ssmParams(l, M, u, dtLow, a.bm[l*M*N:(l+1)*M*N], a.cm[l*M*N:(l+1)*M*N], dtRaw)
+		cf := c.cf()
+		bm, cm, bmI, cmI := m.ssmParams(l, M, u, dtLow, a.bm[l*M*N*cf:(l+1)*M*N*cf], a.cm[l*M*N*cf:(l+1)*M*N*cf], dtRaw)
 
 		A := a.a[l*Din*N : (l+1)*Din*N]
 		for i, v := range layer(p.ALog, nL, l) {
@@ -74,8 +75,12 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		sc := kernels.Scan{B: B, L: L, D: Din, N: N,
 			U: u, Delta: dtRaw, DeltaBias: layer(p.DtB, nL, l), A: A, Bm: bm, Cm: cm,
 			BPerChannel: !c.selective("B"), CPerChannel: !c.selective("C"),
+			AImag: layer(p.AImag, nL, l), BImag: bmI, CImag: cmI,
 			Dskip: layer(p.Dskip, nL, l), Z: z, Reset: b.Reset,
 			Y: y, Saved: layer(a.saved, nL, l)}
+		if !c.ComplexA {
+			sc.AImag = nil
+		}
 		if st != nil {
 			sc.H0 = layer(a.state0.SSM, nL, l)
 			sc.HT = layer(st.SSM, nL, l)
@@ -105,10 +110,12 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 // Δ before its bias and softplus into dtRaw (M, Din), from x_proj's rank-R
 // rows through dt_proj (zero when Δ is non-selective: Δ is then
 // softplus(dt_proj.bias) per channel), and B and C from x_proj's next row
-// blocks into bm, cm (M, N), or, for a non-selective variant, the
-// per-channel parameters mixer.B, mixer.C (Din, N). It returns the B and C
-// the scan reads. dtLow (M, R) holds x_proj's Δ rows.
-func (m *Model) ssmParams(l, M int, u, dtLow, bm, cm, dtRaw []float32) (B, C []float32) {
+// blocks into bm, cm ((M, N), or (2, M, N) for real and imaginary parts in
+// a complex model), or, for a non-selective variant, the per-channel
+// parameters mixer.B, mixer.C (and mixer.B_imag, mixer.C_imag). It returns
+// B and C as the scan reads them, and their imaginary parts (nil when the
+// model is real). dtLow (M, R) holds x_proj's Δ rows.
+func (m *Model) ssmParams(l, M int, u, dtLow, bm, cm, dtRaw []float32) (B, C, BIm, CIm []float32) {
 	c, p := &m.Config, m.Params
 	_, _, Din, N, _, _, nL := c.dims()
 	r, nb, _ := c.xProjRows()
@@ -120,13 +127,25 @@ func (m *Model) ssmParams(l, M int, u, dtLow, bm, cm, dtRaw []float32) (B, C []f
 		clear(dtRaw)
 	}
 	B, C = layer(p.BParam, nL, l), layer(p.CParam, nL, l)
+	BIm, CIm = layer(p.BImag, nL, l), layer(p.CImag, nL, l)
+	// proj computes the x_proj rows from row0 into dst: N rows, and N
+	// more for the imaginary parts in a complex model.
+	proj := func(row0 int, dst []float32) (re, im []float32) {
+		kernels.MatMul(false, true, M, N, Din, u, wx[row0*Din:(row0+N)*Din], 0, dst[:M*N])
+		if !c.ComplexA {
+			return dst[:M*N], nil
+		}
+		kernels.MatMul(false, true, M, N, Din, u, wx[(row0+N)*Din:(row0+2*N)*Din], 0, dst[M*N:2*M*N])
+		return dst[:M*N], dst[M*N : 2*M*N]
+	}
 	if c.selective("B") {
-		kernels.MatMul(false, true, M, N, Din, u, wx[r*Din:(r+N)*Din], 0, bm)
-		B = bm
+		B, BIm = proj(r, bm)
 	}
 	if c.selective("C") {
-		kernels.MatMul(false, true, M, N, Din, u, wx[(r+nb)*Din:(r+nb+N)*Din], 0, cm)
-		C = cm
+		C, CIm = proj(r+nb, cm)
 	}
-	return B, C
+	if !c.ComplexA {
+		BIm, CIm = nil, nil
+	}
+	return B, C, BIm, CIm
 }

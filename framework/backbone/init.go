@@ -21,9 +21,10 @@ import (
 //     [time_step_min, time_step_max] and floored at time_step_floor, so that
 //     softplus(bias) starts in that range (ports that zero this bias start
 //     every channel at dt = softplus(0) ≈ 0.69);
-//   - A_log[d, n] = log(n+1) (S4D-Real), D = 1, norm weights = 1;
-//   - non-selective B = 1 and C normal with std 1/sqrt(N) (S4D's
-//     initialization, real-valued).
+//   - A_log[d, n] = log(n+1) (S4D-Real), D = 1, norm weights = 1; in a
+//     complex model A = −½ + iπn (S4D-Lin: A_log = log ½, A_imag = πn);
+//   - non-selective B = 1 (imaginary part 0) and C normal with std
+//     1/sqrt(N), real and imaginary parts (S4D's initialization).
 func Init(p *Params, c *Config, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x6d616d6261)) // "mamba"
 	_, D, Din, N, R, K, nL := c.dims()
@@ -57,16 +58,23 @@ func Init(p *Params, c *Config, seed uint64) {
 			dt := math.Max(math.Exp(r.Float64()*(hi-lo)+lo), float64(c.TimeStepFloor))
 			bias[i] = float32(kernels.InvSoftplus(dt))
 		}
-		aLog := layer(p.ALog, nL, l)
+		aLog, aIm := layer(p.ALog, nL, l), layer(p.AImag, nL, l)
 		for d := 0; d < Din; d++ {
 			for n := 0; n < N; n++ {
-				aLog[d*N+n] = float32(math.Log(float64(n + 1)))
+				if c.ComplexA { // S4D-Lin: A = −½ + iπn
+					aLog[d*N+n] = float32(math.Log(0.5))
+					aIm[d*N+n] = float32(math.Pi * float64(n))
+				} else {
+					aLog[d*N+n] = float32(math.Log(float64(n + 1)))
+				}
 			}
 		}
 		uniform(layer(p.OutProj, nL, l), outScale/math.Sqrt(float64(Din)))
 		fill(layer(p.BParam, nL, l), 1)
-		for i, cp := 0, layer(p.CParam, nL, l); i < len(cp); i++ {
-			cp[i] = float32(r.NormFloat64() / math.Sqrt(float64(N)))
+		for _, cp := range [][]float32{layer(p.CParam, nL, l), layer(p.CImag, nL, l)} {
+			for i := range cp {
+				cp[i] = float32(r.NormFloat64() / math.Sqrt(float64(N)))
+			}
 		}
 	}
 }

@@ -46,18 +46,18 @@ type Batch struct {
 type State struct {
 	B    int
 	Conv []float32 // (nL, B, Din, K−1)
-	SSM  []float32 // (nL, B, Din, N)
+	SSM  []float32 // (nL, B, Din, N), or (nL, B, Din, 2N) complex: N real parts, then N imaginary
 }
 
 // NewState returns a zero state for B rows.
 func (m *Model) NewState(B int) *State {
 	_, _, Din, N, _, K, nL := m.Config.dims()
-	return &State{B: B, Conv: make([]float32, nL*B*Din*(K-1)), SSM: make([]float32, nL*B*Din*N)}
+	return &State{B: B, Conv: make([]float32, nL*B*Din*(K-1)), SSM: make([]float32, nL*B*Din*N*m.Config.cf())}
 }
 
 func (m *Model) checkState(s *State, B int) error {
 	_, _, Din, N, _, K, nL := m.Config.dims()
-	if s.B != B || len(s.Conv) != nL*B*Din*(K-1) || len(s.SSM) != nL*B*Din*N {
+	if s.B != B || len(s.Conv) != nL*B*Din*(K-1) || len(s.SSM) != nL*B*Din*N*m.Config.cf() {
 		return fmt.Errorf("backbone: state is for %d rows (conv %d, ssm %d values), the batch has %d rows", s.B, len(s.Conv), len(s.SSM), B)
 	}
 	return nil
@@ -80,7 +80,7 @@ type acts struct {
 	conv      []float32 // (nL, M, Din): conv output, before SiLU
 	u         []float32 // (nL, M, Din): SiLU(conv), the SSM input
 	dtLow     []float32 // (nL, M, R)
-	bm, cm    []float32 // (nL, M, N)
+	bm, cm    []float32 // (nL, M, N), or (nL, 2, M, N) complex: real parts, then imaginary
 	dtRaw     []float32 // (nL, M, Din): dt_proj output without the bias
 	y         []float32 // (nL, M, Din): gated scan output
 	saved     []float32 // (nL, B·Din·⌈L/64⌉·N): scan states for backward
@@ -101,9 +101,9 @@ func newActs(c *Config, B, L int) *acts {
 		B: B, L: L,
 		resid: make([]float32, (nL+1)*M*D), rstd: make([]float32, nL*M), xn: make([]float32, nL*M*D),
 		xin: make([]float32, nL*M*Din), z: make([]float32, nL*M*Din), conv: make([]float32, nL*M*Din),
-		u: make([]float32, nL*M*Din), dtLow: make([]float32, nL*M*R), bm: make([]float32, nL*M*N),
-		cm: make([]float32, nL*M*N), dtRaw: make([]float32, nL*M*Din), y: make([]float32, nL*M*Din),
-		saved: make([]float32, nL*kernels.SavedLen(B, L, Din, N)), a: make([]float32, nL*Din*N),
+		u: make([]float32, nL*M*Din), dtLow: make([]float32, nL*M*R), bm: make([]float32, nL*M*N*c.cf()),
+		cm: make([]float32, nL*M*N*c.cf()), dtRaw: make([]float32, nL*M*Din), y: make([]float32, nL*M*Din),
+		saved: make([]float32, nL*kernels.SavedLen(B, L, Din, N*c.cf())), a: make([]float32, nL*Din*N),
 		rstdF: make([]float32, M), xnF: make([]float32, M*D), logits: make([]float32, M*V),
 	}
 }

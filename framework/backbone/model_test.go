@@ -14,7 +14,13 @@ func testModel(t *testing.T, seed uint64, nonSelective ...string) *Model {
 	t.Helper()
 	c := NewConfig(29, 16, 2) // vocab padded to 32
 	c.StateSize = 4
-	c.NonSelective = nonSelective
+	for _, v := range nonSelective {
+		if v == "complex" { // the tests' shorthand for ComplexA
+			c.ComplexA = true
+		} else {
+			c.NonSelective = append(c.NonSelective, v)
+		}
+	}
 	m, err := New(c, seed)
 	if err != nil {
 		t.Fatal(err)
@@ -31,15 +37,17 @@ func testModel(t *testing.T, seed uint64, nonSelective ...string) *Model {
 }
 
 // variants are the selection ablations every behavioural test runs on:
-// Mamba (S6), one non-selective parameter at a time, and all three (an
-// LTI SSM with real A, S4D-Real).
-var variants = [][]string{nil, {"delta"}, {"B"}, {"C"}, {"delta", "B", "C"}}
+// Mamba (S6), one non-selective parameter at a time, all three (an LTI SSM
+// with real A, S4D-Real), and complex A, B, C and states (S6 complex, LTI
+// complex: S4D-Lin, and a mix); "complex" sets Config.ComplexA.
+var variants = [][]string{nil, {"delta"}, {"B"}, {"C"}, {"delta", "B", "C"},
+	{"complex"}, {"complex", "delta", "B", "C"}, {"complex", "B"}}
 
 func variantName(v []string) string {
 	if len(v) == 0 {
 		return "S6"
 	}
-	return "nonselective=" + strings.Join(v, ",")
+	return strings.Join(v, ",")
 }
 
 // forVariants runs f once per variant.

@@ -23,6 +23,9 @@ type Params struct {
 	NormF   []float32 // (D)               backbone.norm_f.weight
 	BParam  []float32 // (nL, Din, N)      layers.i.mixer.B, when B is non-selective (else empty)
 	CParam  []float32 // (nL, Din, N)      layers.i.mixer.C, when C is non-selective (else empty)
+	AImag   []float32 // (nL, Din, N)      layers.i.mixer.A_imag, in a complex model (else empty)
+	BImag   []float32 // (nL, Din, N)      layers.i.mixer.B_imag, complex and B non-selective (else empty)
+	CImag   []float32 // (nL, Din, N)      layers.i.mixer.C_imag, complex and C non-selective (else empty)
 }
 
 // field describes one parameter tensor: its Hugging Face name, its shape
@@ -66,6 +69,20 @@ var fields = []field{
 		func(c *Config) []int { return []int{c.IntermediateSize, perChannel(c, "B")} }, func(p *Params) *[]float32 { return &p.BParam }},
 	{"mixer.C", true, false,
 		func(c *Config) []int { return []int{c.IntermediateSize, perChannel(c, "C")} }, func(p *Params) *[]float32 { return &p.CParam }},
+	{"mixer.A_imag", true, false,
+		func(c *Config) []int { return []int{c.IntermediateSize, complexOnly(c, c.StateSize)} }, func(p *Params) *[]float32 { return &p.AImag }},
+	{"mixer.B_imag", true, false,
+		func(c *Config) []int { return []int{c.IntermediateSize, complexOnly(c, perChannel(c, "B"))} }, func(p *Params) *[]float32 { return &p.BImag }},
+	{"mixer.C_imag", true, false,
+		func(c *Config) []int { return []int{c.IntermediateSize, complexOnly(c, perChannel(c, "C"))} }, func(p *Params) *[]float32 { return &p.CImag }},
+}
+
+// complexOnly is n in a complex model, else 0.
+func complexOnly(c *Config, n int) int {
+	if c.ComplexA {
+		return n
+	}
+	return 0
 }
 
 // perChannel is N when parameter p is non-selective (a per-channel tensor

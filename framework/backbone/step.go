@@ -59,14 +59,18 @@ func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 		cv.Forward()
 		copy(cs, s.convState)
 		kernels.SiLUForward(s.u, s.conv)
-		bm, cm := m.ssmParams(l, B, s.u, s.dtLow, s.bm, s.cm, s.dtRaw)
+		bm, cm, bmI, cmI := m.ssmParams(l, B, s.u, s.dtLow, s.bm, s.cm, s.dtRaw)
 		for i, v := range layer(p.ALog, nL, l) {
 			s.a[i] = -float32(math.Exp(float64(v)))
 		}
 		hs := layer(st.SSM, nL, l)
 		sc := kernels.Scan{B: B, L: 1, D: Din, N: N, U: s.u, Delta: s.dtRaw, DeltaBias: layer(p.DtB, nL, l),
 			A: s.a, Bm: bm, Cm: cm, BPerChannel: !c.selective("B"), CPerChannel: !c.selective("C"),
+			BImag: bmI, CImag: cmI,
 			Dskip: layer(p.Dskip, nL, l), Z: s.z, H0: hs, HT: s.ssmState, Y: s.y}
+		if c.ComplexA {
+			sc.AImag = layer(p.AImag, nL, l)
+		}
 		sc.Forward()
 		copy(hs, s.ssmState)
 		kernels.MatMul(false, true, B, D, Din, s.y, layer(p.OutProj, nL, l), 1, s.x)
@@ -81,11 +85,12 @@ func (m *Model) stepBufs(B int) *stepBufs {
 		return m.step
 	}
 	_, D, Din, N, R, K, _ := m.Config.dims()
+	cf := m.Config.cf()
 	f := func(n int) []float32 { return make([]float32, n) }
 	m.step = &stepBufs{B: B, x: f(B * D), xn: f(B * D), rstd: f(B),
 		xin: f(B * Din), z: f(B * Din), conv: f(B * Din), u: f(B * Din), dtRaw: f(B * Din), y: f(B * Din),
-		dtLow: f(B * R), bm: f(B * N), cm: f(B * N),
-		convState: f(B * Din * (K - 1)), ssmState: f(B * Din * N), a: f(Din * N)}
+		dtLow: f(B * R), bm: f(B * N * cf), cm: f(B * N * cf),
+		convState: f(B * Din * (K - 1)), ssmState: f(B * Din * N * cf), a: f(Din * N)}
 	return m.step
 }
 

@@ -89,7 +89,7 @@ func TestReadSpec(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if q := Quick(); len(q.Runs("x")) != 6 {
+	if q := Quick(); len(q.Runs("x")) != 9 {
 		t.Errorf("quick spec has %d runs", len(q.Runs("x")))
 	}
 }

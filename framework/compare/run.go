@@ -125,6 +125,9 @@ func runOne(ctx context.Context, s *Spec, r Run, steps, threads int, exe string,
 	if len(r.Variant.NonSelective) > 0 {
 		cfg["nonselective"] = r.Variant.NonSelective
 	}
+	if r.Variant.Complex {
+		cfg["complex"] = true
+	}
 	y, err := yaml.Marshal(cfg)
 	if err != nil {
 		return err

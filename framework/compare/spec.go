@@ -37,6 +37,7 @@ type Modality struct {
 type Variant struct {
 	Name         string   `yaml:"name"`
 	NonSelective []string `yaml:"nonselective,flow"`
+	Complex      bool     `yaml:"complex"` // complex A, B, C (S4D-Lin)
 }
 
 // LTI reports whether the variant is time-invariant (nothing selective).
@@ -45,8 +46,8 @@ func (v Variant) LTI() bool {
 }
 
 // Selective reports whether the variant is Mamba's S6 (everything
-// selective).
-func (v Variant) Selective() bool { return len(v.NonSelective) == 0 }
+// selective, real).
+func (v Variant) Selective() bool { return len(v.NonSelective) == 0 && !v.Complex }
 
 // ReadSpec reads and checks a spec file.
 func ReadSpec(path string) (*Spec, error) {
@@ -107,12 +108,14 @@ func Quick() *Spec {
 			"lr": 3e-3, "eval_every": 50, "save_every": 150, "eval_tokens": 32768, "sample_tokens": 0, "baseline_order": 3},
 		Seeds:      []uint64{1},
 		Modalities: []Modality{{Name: "dna"}, {Name: "text"}, {Name: "audio"}},
-		Variants:   []Variant{{Name: "S6"}, {Name: "LTI", NonSelective: []string{"delta", "B", "C"}}},
+		Variants: []Variant{{Name: "S6"}, {Name: "LTI", NonSelective: []string{"delta", "B", "C"}},
+			{Name: "LTI-complex", NonSelective: []string{"delta", "B", "C"}, Complex: true}},
 	}
 }
 
 // Default is the built-in full spec: the paper's selection ablation
-// (Table 7: Δ, B, C all selective, each alone, none) on the three bundled
+// (Table 7: Δ, B, C all selective, each alone, none) and the complex
+// variants (S6 and LTI with complex A, B, C: S4D-Lin) on the three bundled
 // samples, three seeds.
 func Default() *Spec {
 	s := Quick()
@@ -126,6 +129,8 @@ func Default() *Spec {
 		{Name: "B-only", NonSelective: []string{"delta", "C"}},
 		{Name: "C-only", NonSelective: []string{"delta", "B"}},
 		{Name: "LTI", NonSelective: []string{"delta", "B", "C"}},
+		{Name: "S6-complex", Complex: true},
+		{Name: "LTI-complex", NonSelective: []string{"delta", "B", "C"}, Complex: true},
 	}
 	return s
 }

@@ -26,6 +26,9 @@ type Config struct {
 	// paper's selection ablation): any of "delta", "B", "C"; all three is
 	// an LTI SSM (S4D-Real). Empty: Mamba (S6).
 	NonSelective []string `yaml:"nonselective,flow"`
+	// Complex makes A, B, C and the state complex (S4D-Lin initialization
+	// of A: −½ + iπn).
+	Complex bool `yaml:"complex"`
 
 	Steps int `yaml:"steps"` // optimizer steps in all
 	// ScheduleSteps is the horizon of the learning-rate schedule (0: Steps).

@@ -67,6 +67,7 @@ func Start(ctx context.Context, r *Run) (Result, error) {
 	mc.StateSize, mc.ConvKernel, mc.Expand = c.DState, c.ConvKernel, c.Expand
 	mc.IntermediateSize = c.Expand * c.DModel
 	mc.NonSelective = c.NonSelective
+	mc.ComplexA = c.Complex
 	m, err := backbone.New(mc, c.Seed)
 	if err != nil {
 		return Result{}, err
