@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -342,29 +339,6 @@ func FuzzTextReader(f *testing.F) {
 			}
 		}
 	})
-}
-
-// TestImportsOnlySDK: the plugin is written against sdk/ alone, never
-// framework/ (docs/STYLE 3.5).
-func TestImportsOnlySDK(t *testing.T) {
-	for _, dir := range []string{".", "cmd/mambakit-plugin-text"} {
-		pkgs, err := parser.ParseDir(token.NewFileSet(), dir, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pkgs {
-			for fname, f := range p.Files {
-				for _, imp := range f.Imports {
-					path, _ := strconv.Unquote(imp.Path.Value)
-					if strings.HasPrefix(path, "github.com/mambakit/mambakit/") &&
-						!strings.HasPrefix(path, "github.com/mambakit/mambakit/sdk") &&
-						path != "github.com/mambakit/mambakit/plugins/text" {
-						t.Errorf("%s imports %s; a plugin imports only sdk", fname, path)
-					}
-				}
-			}
-		}
-	}
 }
 
 // TestArtifactReproducesDataset: Encode with tokenizer=<dataset dir> (what
