@@ -232,3 +232,31 @@ func TestConfigJSONFloats(t *testing.T) {
 		}
 	}
 }
+
+func TestRandomAInit(t *testing.T) {
+	c := NewConfig(16, 16, 1)
+	c.StateSize, c.AInit, c.ComplexA = 8, "random", true
+	m, err := New(c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	distinct := map[float32]bool{}
+	for i, v := range m.Params.ALog {
+		if a := math.Exp(float64(v)); a < 0.5-1e-6 || a > 9+1e-5 {
+			t.Fatalf("A_log[%d] = %v: −A = %v outside [½, N+1]", i, v, a)
+		}
+		distinct[v] = true
+	}
+	for _, v := range m.Params.AImag {
+		if v < 0 || float64(v) >= math.Pi*8 {
+			t.Fatalf("A_imag %v outside [0, πN)", v)
+		}
+	}
+	if len(distinct) < len(m.Params.ALog)/2 {
+		t.Errorf("random A has only %d distinct values of %d", len(distinct), len(m.Params.ALog))
+	}
+	c.AInit = "zero"
+	if _, err := New(c, 3); err == nil {
+		t.Error("a_init \"zero\" accepted")
+	}
+}

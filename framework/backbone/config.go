@@ -54,6 +54,11 @@ type Config struct {
 	// holds A's imaginary part, and B and C take N more rows of x_proj for
 	// their imaginary parts (or, non-selective, mixer.B_imag, mixer.C_imag).
 	ComplexA bool `json:"mambakit_complex,omitempty"`
+	// AInit chooses A's initialization: "" (S4D-Real −(n+1), or S4D-Lin
+	// −½ + iπn when complex) or "random": −exp of a log-uniform draw in
+	// [½, N+1] per (channel, state), and for a complex A an imaginary part
+	// uniform in [0, πN).
+	AInit string `json:"mambakit_a_init,omitempty"`
 }
 
 // cf is 2 for a complex model (real and imaginary parts), else 1.
@@ -197,6 +202,9 @@ func (c *Config) normalize() error {
 		if e != nil {
 			return e
 		}
+	}
+	if c.AInit != "" && c.AInit != "random" {
+		return fmt.Errorf("mambakit_a_init = %q: want \"random\" or nothing", c.AInit)
 	}
 	for _, p := range c.NonSelective {
 		if p != "delta" && p != "B" && p != "C" {

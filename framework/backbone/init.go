@@ -23,6 +23,8 @@ import (
 //     every channel at dt = softplus(0) ≈ 0.69);
 //   - A_log[d, n] = log(n+1) (S4D-Real), D = 1, norm weights = 1; in a
 //     complex model A = −½ + iπn (S4D-Lin: A_log = log ½, A_imag = πn);
+//     with AInit "random", A_log log-uniform in [log ½, log(N+1)] and
+//     A_imag uniform in [0, πN);
 //   - non-selective B = 1 (imaginary part 0) and C normal with std
 //     1/sqrt(N), real and imaginary parts (S4D's initialization).
 func Init(p *Params, c *Config, seed uint64) {
@@ -61,10 +63,16 @@ func Init(p *Params, c *Config, seed uint64) {
 		aLog, aIm := layer(p.ALog, nL, l), layer(p.AImag, nL, l)
 		for d := 0; d < Din; d++ {
 			for n := 0; n < N; n++ {
-				if c.ComplexA { // S4D-Lin: A = −½ + iπn
+				switch {
+				case c.AInit == "random":
+					aLog[d*N+n] = float32(math.Log(0.5) + r.Float64()*(math.Log(float64(N+1))-math.Log(0.5)))
+					if c.ComplexA {
+						aIm[d*N+n] = float32(r.Float64() * math.Pi * float64(N))
+					}
+				case c.ComplexA: // S4D-Lin: A = −½ + iπn
 					aLog[d*N+n] = float32(math.Log(0.5))
 					aIm[d*N+n] = float32(math.Pi * float64(n))
-				} else {
+				default:
 					aLog[d*N+n] = float32(math.Log(float64(n + 1)))
 				}
 			}

@@ -15,8 +15,10 @@ func testModel(t *testing.T, seed uint64, nonSelective ...string) *Model {
 	c := NewConfig(29, 16, 2) // vocab padded to 32
 	c.StateSize = 4
 	for _, v := range nonSelective {
-		if v == "complex" { // the tests' shorthand for ComplexA
+		if v == "complex" { // the tests' shorthands for ComplexA and a random A
 			c.ComplexA = true
+		} else if v == "randomA" {
+			c.AInit = "random"
 		} else {
 			c.NonSelective = append(c.NonSelective, v)
 		}
@@ -41,7 +43,7 @@ func testModel(t *testing.T, seed uint64, nonSelective ...string) *Model {
 // with real A, S4D-Real), and complex A, B, C and states (S6 complex, LTI
 // complex: S4D-Lin, and a mix); "complex" sets Config.ComplexA.
 var variants = [][]string{nil, {"delta"}, {"B"}, {"C"}, {"delta", "B", "C"},
-	{"complex"}, {"complex", "delta", "B", "C"}, {"complex", "B"}}
+	{"complex"}, {"complex", "delta", "B", "C"}, {"complex", "B"}, {"randomA"}, {"complex", "randomA"}}
 
 func variantName(v []string) string {
 	if len(v) == 0 {

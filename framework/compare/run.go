@@ -128,6 +128,9 @@ func runOne(ctx context.Context, s *Spec, r Run, steps, threads int, exe string,
 	if r.Variant.Complex {
 		cfg["complex"] = true
 	}
+	if r.Variant.AInit != "" {
+		cfg["a_init"] = r.Variant.AInit
+	}
 	y, err := yaml.Marshal(cfg)
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ type Variant struct {
 	Name         string   `yaml:"name"`
 	NonSelective []string `yaml:"nonselective,flow"`
 	Complex      bool     `yaml:"complex"` // complex A, B, C (S4D-Lin)
+	AInit        string   `yaml:"a_init"`  // "" or "random"
 }
 
 // LTI reports whether the variant is time-invariant (nothing selective).

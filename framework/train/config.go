@@ -29,6 +29,9 @@ type Config struct {
 	// Complex makes A, B, C and the state complex (S4D-Lin initialization
 	// of A: −½ + iπn).
 	Complex bool `yaml:"complex"`
+	// AInit is A's initialization: "" (S4D-Real, or S4D-Lin when complex)
+	// or "random".
+	AInit string `yaml:"a_init"`
 
 	Steps int `yaml:"steps"` // optimizer steps in all
 	// ScheduleSteps is the horizon of the learning-rate schedule (0: Steps).

@@ -68,6 +68,7 @@ func Start(ctx context.Context, r *Run) (Result, error) {
 	mc.IntermediateSize = c.Expand * c.DModel
 	mc.NonSelective = c.NonSelective
 	mc.ComplexA = c.Complex
+	mc.AInit = c.AInit
 	m, err := backbone.New(mc, c.Seed)
 	if err != nil {
 		return Result{}, err
