@@ -112,7 +112,10 @@ func TestSampleDecodeRestartsCrashedPlugin(t *testing.T) {
 	if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	for p.Exited() == false {
+	for deadline := time.Now().Add(10 * time.Second); !p.Exited(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the killed plugin did not exit within 10 s")
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	b, err := s.decode(context.Background(), []int32{7, 8, 9, 10})
