@@ -101,8 +101,8 @@ func runEval(args []string, stdout io.Writer) error {
 	if s.manifest.VocabSize > m.Config.VocabSize {
 		return fmt.Errorf("the data has %d token ids, the model only %d: was it encoded with another tokenizer?", s.manifest.VocabSize, m.Config.VocabSize)
 	}
-	var nats, units float64
-	var tokens int64
+	var nats, units, correct float64
+	var tokens, answers int64
 	for _, d := range []*train.Data{s.train, s.valid} {
 		e, err := train.Evaluate(ctx, m, d, batch, seqLen, 0)
 		if err != nil {
@@ -111,9 +111,14 @@ func runEval(args []string, stdout io.Writer) error {
 		nats += e.NatsPerToken * float64(e.Tokens)
 		units += float64(e.Tokens) * d.UnitsPerToken
 		tokens += e.Tokens
+		answers += e.Answers
+		correct += e.Accuracy * float64(e.Answers)
 	}
 	unit := p.Info.Unit
 	fmt.Fprintf(stdout, "checkpoint %s (step %d), %d tokens scored, %.4f nats per token\n", cf.info.Checkpoint, cf.info.Step, tokens, nats/float64(tokens))
+	if answers > 0 {
+		fmt.Fprintf(stdout, "accuracy=%.6f answers=%d\n", correct/float64(answers), answers)
+	}
 	fmt.Fprintf(stdout, "bits_per_unit=%.6f unit=%s\n", nats/math.Ln2/units, unit)
 	return nil
 }

@@ -73,6 +73,9 @@ func loadSession(p *host.Plugin, dsDir string, opts map[string]string) (*session
 			upt = float64(sp.file.Units) / float64(sp.file.Tokens)
 		}
 		*sp.dst = train.NewData(d.Tokens, d.Docs, upt)
+		if marker, ok := p.Info.Special["answer"]; ok { // a task: score its answers
+			(*sp.dst).MarkAnswers(marker)
+		}
 	}
 	return s, nil
 }

@@ -175,6 +175,9 @@ func reportRun(stdout io.Writer, r *train.Run, res train.Result, err error) erro
 	}
 	if res.LastEval != nil {
 		fmt.Fprintf(stdout, "done: step %d, validation %.4f bits per %s", res.Step, res.LastEval.BitsPerUnit, r.Modality.Unit)
+		if res.LastEval.Answers > 0 {
+			fmt.Fprintf(stdout, ", accuracy %.2f%% on %d answers", 100*res.LastEval.Accuracy, res.LastEval.Answers)
+		}
 		if r.Baseline > 0 {
 			fmt.Fprintf(stdout, " (best Markov baseline, order %d: %.4f)", r.BaselineOrder, r.Baseline)
 		}

@@ -10,7 +10,7 @@ import (
 
 func TestSummarizeGainAndSpread(t *testing.T) {
 	s := &Spec{Seeds: []uint64{1, 2},
-		Modalities: []Modality{{Name: "text"}, {Name: "audio"}},
+		Modalities: []Modality{{Name: "text", Label: "text"}, {Name: "audio", Label: "audio"}},
 		Variants: []Variant{{Name: "S6"}, {Name: "LTI", NonSelective: []string{"delta", "B", "C"}},
 			{Name: "LTI2", NonSelective: []string{"C", "B", "delta"}}}}
 	res := func(m, v string, seed uint64, bpu float64) Result {
@@ -20,7 +20,7 @@ func TestSummarizeGainAndSpread(t *testing.T) {
 				vv = x
 			}
 		}
-		return Result{Run: Run{Modality: Modality{Name: m}, Variant: vv, Seed: seed}, BitsPerUnit: bpu, Baseline: 3, Unit: "byte"}
+		return Result{Run: Run{Modality: Modality{Name: m, Label: m}, Variant: vv, Seed: seed}, BitsPerUnit: bpu, Baseline: 3, Unit: "byte"}
 	}
 	rs := []Result{
 		res("text", "S6", 1, 1.9), res("text", "S6", 2, 2.1),
@@ -84,6 +84,7 @@ func TestReadSpec(t *testing.T) {
 		"duplicate":        "modalities: [{name: dna}]\nvariants: [{name: S6}, {name: S6}]\n",
 		"bad nonselective": "modalities: [{name: dna}]\nvariants: [{name: X, nonselective: [A]}]\n",
 		"seed in budget":   "budget: {seed: 3}\nmodalities: [{name: dna}]\nvariants: [{name: S6}]\n",
+		"same label":       "modalities: [{name: synthetic}, {name: synthetic}]\nvariants: [{name: S6}]\n",
 	} {
 		if _, err := ReadSpec(write(bad)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -45,9 +45,9 @@ func Summarize(s *Spec, rs []Result) Summary {
 		haveLTI, haveS6 := false, false
 		for _, v := range s.Variants {
 			var xs []float64
-			c := Cell{Modality: m.Name, Variant: v.Name}
+			c := Cell{Modality: m.Label, Variant: v.Name}
 			for _, r := range rs {
-				if r.Modality.Name == m.Name && r.Variant.Name == v.Name {
+				if r.Modality.Label == m.Label && r.Variant.Name == v.Name {
 					xs = append(xs, r.BitsPerUnit)
 					c.Unit = r.Unit
 					if r.Baseline > 0 {
@@ -64,7 +64,7 @@ func Summarize(s *Spec, rs []Result) Summary {
 				c.Std = stat.StdDev(xs, nil)
 			}
 			sum.Cells = append(sum.Cells, c)
-			sum.Unit[m.Name] = c.Unit
+			sum.Unit[m.Label] = c.Unit
 			if v.Selective() {
 				best[true], haveS6 = c.Mean, true
 			}
@@ -73,10 +73,10 @@ func Summarize(s *Spec, rs []Result) Summary {
 			}
 		}
 		if len(bl) > 0 {
-			sum.Baseline[m.Name] = stat.Mean(bl, nil)
+			sum.Baseline[m.Label] = stat.Mean(bl, nil)
 		}
 		if haveS6 && haveLTI {
-			sum.Gain[m.Name] = (best[false] - best[true]) / best[false]
+			sum.Gain[m.Label] = (best[false] - best[true]) / best[false]
 		}
 	}
 	return sum
@@ -94,9 +94,9 @@ func WriteReport(s *Spec, rs []Result, out string) error {
 	}
 	fmt.Fprintf(&b, " selection gain over best LTI |\n| --- | --- | --- |%s --- |\n", strings.Repeat(" --- |", len(s.Variants)))
 	for _, m := range s.Modalities {
-		fmt.Fprintf(&b, "| %s | %s | %s |", m.Name, sum.Unit[m.Name], fmtOpt(sum.Baseline[m.Name]))
+		fmt.Fprintf(&b, "| %s | %s | %s |", m.Label, sum.Unit[m.Label], fmtOpt(sum.Baseline[m.Label]))
 		for _, v := range s.Variants {
-			c, ok := cellOf(sum, m.Name, v.Name)
+			c, ok := cellOf(sum, m.Label, v.Name)
 			switch {
 			case !ok:
 				b.WriteString(" - |")
@@ -106,7 +106,7 @@ func WriteReport(s *Spec, rs []Result, out string) error {
 				fmt.Fprintf(&b, " %.4f |", c.Mean)
 			}
 		}
-		if g, ok := sum.Gain[m.Name]; ok {
+		if g, ok := sum.Gain[m.Label]; ok {
 			fmt.Fprintf(&b, " %+.1f%% |\n", 100*g)
 		} else {
 			b.WriteString(" - |\n")
@@ -116,11 +116,15 @@ func WriteReport(s *Spec, rs []Result, out string) error {
 	fmt.Fprintf(&b, "The paper expects it positive on discrete data (text, DNA) and possibly negative on continuous signals (audio).\n\n")
 	fmt.Fprintf(&b, "![spectrum](spectrum.png)\n\n")
 	for _, m := range s.Modalities {
-		fmt.Fprintf(&b, "![%s](bpu-%s.png) ![%s curves](curves-%s.png)\n\n", m.Name, m.Name, m.Name, m.Name)
+		fmt.Fprintf(&b, "![%s](bpu-%s.png) ![%s curves](curves-%s.png)\n\n", m.Label, m.Label, m.Label, m.Label)
 	}
-	fmt.Fprintf(&b, "## Runs\n\n| modality | variant | seed | validation | tokens/s | wall time | directory |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(&b, "## Runs\n\n| modality | variant | seed | validation | answer accuracy | tokens/s | wall time | directory |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %s | %d | %.4f | %.0f | %.0fs | %s |\n", r.Modality.Name, r.Variant.Name, r.Seed, r.BitsPerUnit, r.TokensPerSec, r.WallSeconds, r.Dir)
+		acc := "-"
+		if r.Accuracy != nil {
+			acc = fmt.Sprintf("%.1f%%", 100**r.Accuracy)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.4f | %s | %.0f | %.0fs | %s |\n", r.Modality.Label, r.Variant.Name, r.Seed, r.BitsPerUnit, acc, r.TokensPerSec, r.WallSeconds, r.Dir)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(out, "report.md"), []byte(b.String()), 0o644); err != nil {
 		return err
@@ -129,10 +133,10 @@ func WriteReport(s *Spec, rs []Result, out string) error {
 		return err
 	}
 	for _, m := range s.Modalities {
-		if err := plotBars(s, sum, m.Name, filepath.Join(out, "bpu-"+m.Name+".png")); err != nil {
+		if err := plotBars(s, sum, m.Label, filepath.Join(out, "bpu-"+m.Label+".png")); err != nil {
 			return err
 		}
-		if err := plotCurves(s, rs, m.Name, sum.Unit[m.Name], filepath.Join(out, "curves-"+m.Name+".png")); err != nil {
+		if err := plotCurves(s, rs, m.Label, sum.Unit[m.Label], filepath.Join(out, "curves-"+m.Label+".png")); err != nil {
 			return err
 		}
 	}
@@ -212,9 +216,9 @@ func plotSpectrum(s *Spec, sum Summary, path string) error {
 	var vals plotter.Values
 	var names []string
 	for _, m := range s.Modalities {
-		if g, ok := sum.Gain[m.Name]; ok {
+		if g, ok := sum.Gain[m.Label]; ok {
 			vals = append(vals, 100*g)
-			names = append(names, fmt.Sprintf("%s (%s)", m.Name, sum.Unit[m.Name]))
+			names = append(names, fmt.Sprintf("%s (%s)", m.Label, sum.Unit[m.Label]))
 		}
 	}
 	if len(vals) == 0 {
@@ -242,7 +246,7 @@ func plotCurves(s *Spec, rs []Result, mod, unit, path string) error {
 		sums := map[int][]float64{}
 		var steps []int
 		for _, r := range rs {
-			if r.Modality.Name != mod || r.Variant.Name != v.Name {
+			if r.Modality.Label != mod || r.Variant.Name != v.Name {
 				continue
 			}
 			for _, pt := range r.Curve {

@@ -37,7 +37,7 @@ func (s *Spec) Runs(out string) []Run {
 	for _, m := range s.Modalities {
 		for _, v := range s.Variants {
 			for _, seed := range s.Seeds {
-				rs = append(rs, Run{m, v, seed, filepath.Join(out, m.Name, v.Name, "seed-"+strconv.FormatUint(seed, 10))})
+				rs = append(rs, Run{m, v, seed, filepath.Join(out, m.Label, v.Name, "seed-"+strconv.FormatUint(seed, 10))})
 			}
 		}
 	}
@@ -82,7 +82,7 @@ func Execute(ctx context.Context, s *Spec, out string, o Options) ([]Result, err
 			defer wg.Done()
 			for i := range work {
 				errs[i] = runOne(ctx, s, rs[i], steps, threads, o.Exe, func(f string, a ...any) {
-					logf("[%d/%d] %s %s seed %d: "+f, append([]any{i + 1, len(rs), rs[i].Modality.Name, rs[i].Variant.Name, rs[i].Seed}, a...)...)
+					logf("[%d/%d] %s %s seed %d: "+f, append([]any{i + 1, len(rs), rs[i].Modality.Label, rs[i].Variant.Name, rs[i].Seed}, a...)...)
 				})
 			}
 		}()
@@ -100,7 +100,7 @@ func Execute(ctx context.Context, s *Spec, out string, o Options) ([]Result, err
 	}
 	for i, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("%s %s seed %d: %w", rs[i].Modality.Name, rs[i].Variant.Name, rs[i].Seed, err)
+			return nil, fmt.Errorf("%s %s seed %d: %w", rs[i].Modality.Label, rs[i].Variant.Name, rs[i].Seed, err)
 		}
 	}
 	return Collect(rs)
@@ -175,7 +175,8 @@ type Result struct {
 	BitsPerUnit  float64 // validation, last evaluation
 	Baseline     float64 // best Markov baseline of the data (0: unknown)
 	BaselineK    int
-	TokensPerSec float64 // mean over steps
+	TokensPerSec float64  // mean over steps
+	Accuracy     *float64 // on answer positions, for tasks (last evaluation)
 	WallSeconds  float64
 	Curve        []Point // validation bits per unit by step
 }
@@ -208,6 +209,7 @@ func Collect(rs []Run) ([]Result, error) {
 			if m.ValBPU != nil {
 				res.Curve = append(res.Curve, Point{m.Step, *m.ValBPU})
 				res.BitsPerUnit = *m.ValBPU
+				res.Accuracy = m.ValAcc
 			}
 		}
 		f.Close()

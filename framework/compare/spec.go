@@ -27,8 +27,9 @@ type Spec struct {
 
 // Modality is one plugin and its data.
 type Modality struct {
-	Name    string            `yaml:"name"`
-	Data    []string          `yaml:"data"` // empty: the bundled sample
+	Name    string            `yaml:"name"`  // the plugin
+	Label   string            `yaml:"label"` // its name in the report and run directories (default: Name)
+	Data    []string          `yaml:"data"`  // empty: the bundled sample
 	Options map[string]string `yaml:"options"`
 }
 
@@ -87,10 +88,18 @@ func (s *Spec) check() error {
 			}
 		}
 	}
-	for _, m := range s.Modalities {
+	labels := map[string]bool{}
+	for i, m := range s.Modalities {
 		if m.Name == "" {
 			return errors.New("a modality without a name")
 		}
+		if m.Label == "" {
+			s.Modalities[i].Label = m.Name
+		}
+		if labels[s.Modalities[i].Label] {
+			return fmt.Errorf("two modalities labelled %q: give each a distinct label", s.Modalities[i].Label)
+		}
+		labels[s.Modalities[i].Label] = true
 	}
 	for k := range s.Budget {
 		if k == "nonselective" || k == "seed" {
@@ -108,7 +117,7 @@ func Quick() *Spec {
 		Budget: map[string]any{"d_model": 64, "layers": 2, "d_state": 16, "steps": 150, "seq_len": 256, "batch": 8,
 			"lr": 3e-3, "eval_every": 50, "save_every": 150, "eval_tokens": 32768, "sample_tokens": 0, "baseline_order": 3},
 		Seeds:      []uint64{1},
-		Modalities: []Modality{{Name: "dna"}, {Name: "text"}, {Name: "audio"}},
+		Modalities: []Modality{{Name: "dna", Label: "dna"}, {Name: "text", Label: "text"}, {Name: "audio", Label: "audio"}},
 		Variants: []Variant{{Name: "S6"}, {Name: "LTI", NonSelective: []string{"delta", "B", "C"}},
 			{Name: "LTI-complex", NonSelective: []string{"delta", "B", "C"}, Complex: true}},
 	}

@@ -70,13 +70,13 @@ func FitMarkov(ctx context.Context, d *Data, V, order int) (*Markov, error) {
 }
 
 // Eval scores the validation split like Evaluate: nats per scored token and
-// bits per unit.
+// bits per unit; in a task (Answer set) only the answer positions.
 func (m *Markov) Eval(d *Data) Eval {
 	base := uint64(m.V + 1)
 	var nats float64
 	var n int64
 	for i := int64(1); i < int64(len(d.Tokens)); i++ {
-		if d.Start[i] {
+		if d.Start[i] || (d.Answer != nil && !d.Answer[i]) {
 			continue
 		}
 		k := m.key(d, i)

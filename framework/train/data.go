@@ -16,6 +16,31 @@ type Data struct {
 	// UnitsPerToken converts per-token losses to per-unit (byte, base,
 	// sample) figures for this split.
 	UnitsPerToken float64
+	// Answer, when set (MarkAnswers), is true at the answer positions of
+	// a task: those after the last answer marker of their document.
+	// Evaluation then also reports the accuracy of the model's argmax there.
+	Answer []bool
+}
+
+// MarkAnswers sets Answer from a modality's answer marker token (the
+// plugin's Special["answer"]).
+func (d *Data) MarkAnswers(marker int32) {
+	d.Answer = make([]bool, len(d.Tokens))
+	end := len(d.Tokens)
+	for s := len(d.Tokens) - 1; s >= 0; s-- { // walk documents from the last
+		if !d.Start[s] {
+			continue
+		}
+		for i := end - 1; i >= s; i-- {
+			if d.Tokens[i] == marker {
+				for j := i + 1; j < end; j++ {
+					d.Answer[j] = true
+				}
+				break
+			}
+		}
+		end = s
+	}
 }
 
 // NewData builds a Data from a token stream and the offsets of its
@@ -33,14 +58,18 @@ func NewData(tokens []int32, docs []int64, unitsPerToken float64) *Data {
 // fill writes inputs, targets and reset flags for row r of b from the
 // stream at position s (L+1 tokens must exist there). A target that would
 // cross into the next document is ignored (−1): the model cannot know
-// where the next document starts, and its state is reset there anyway.
+// where the next document starts, and its state is reset there anyway. In
+// a task (Answer set), only the answer positions have targets, as in the
+// paper's synthetic tasks.
 func (d *Data) fill(b *backbone.Batch, r int, s int64, resetFirst bool) {
 	L := b.L
 	for t := 0; t < L; t++ {
 		i := s + int64(t)
 		b.Inputs[r*L+t] = d.Tokens[i]
 		b.Reset[r*L+t] = d.Start[i] || (t == 0 && resetFirst)
-		if d.Start[i+1] {
+		if d.Start[i+1] || (d.Answer != nil && !d.Answer[i+1]) {
+			// A target across a document start is unknowable; in a task
+			// (Answer set) only the answers are trained and scored.
 			b.Targets[r*L+t] = -1
 		} else {
 			b.Targets[r*L+t] = d.Tokens[i+1]

@@ -13,6 +13,10 @@ type Eval struct {
 	Tokens       int64   // tokens whose prediction was scored
 	NatsPerToken float64 // mean cross-entropy
 	BitsPerUnit  float64 // NatsPerToken / ln 2 / units per token
+	// Answers and Accuracy, for data with answer positions (Data.Answer):
+	// how many there were and the share the model's argmax got right.
+	Answers  int64
+	Accuracy float64
 }
 
 // Evaluate scores the model on (up to maxTokens of) d, deterministically:
@@ -34,7 +38,7 @@ func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens i
 	}
 	st := m.NewState(B)
 	var nats float64
-	var count int64
+	var count, answers, correct int64
 	for off := int64(0); off < P; off += int64(L) {
 		if err := ctx.Err(); err != nil {
 			return Eval{}, err
@@ -48,6 +52,9 @@ func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens i
 		if err != nil {
 			return Eval{}, err
 		}
+		if d.Answer != nil {
+			answers, correct = scoreAnswers(m, d, b, P, off, answers, correct)
+		}
 		c := int64(0)
 		for _, t := range b.Targets {
 			if t >= 0 {
@@ -60,9 +67,41 @@ func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens i
 	if count == 0 {
 		return Eval{}, fmt.Errorf("evaluation split has no scorable token (every document is one token long)")
 	}
-	e := Eval{Tokens: count, NatsPerToken: nats / float64(count)}
+	e := Eval{Tokens: count, NatsPerToken: nats / float64(count), Answers: answers}
 	e.BitsPerUnit = e.NatsPerToken / math.Ln2 / d.UnitsPerToken
+	if answers > 0 {
+		e.Accuracy = float64(correct) / float64(answers)
+	}
 	return e, nil
+}
+
+// scoreAnswers counts, in the batch just evaluated (row r holds stream
+// positions r·P+off ...), the answer positions and those whose target the
+// model's argmax predicts.
+func scoreAnswers(m *backbone.Model, d *Data, b *backbone.Batch, P, off int64, answers, correct int64) (int64, int64) {
+	V := m.Config.VocabSize
+	logits := m.Logits()
+	for r := 0; r < b.B; r++ {
+		for t := 0; t < b.L; t++ {
+			s := int64(r)*P + off + int64(t)
+			tgt := b.Targets[r*b.L+t]
+			if tgt < 0 || !d.Answer[s+1] {
+				continue
+			}
+			row := logits[(r*b.L+t)*V : (r*b.L+t+1)*V]
+			best := 0
+			for i, v := range row {
+				if v > row[best] {
+					best = i
+				}
+			}
+			answers++
+			if int32(best) == tgt {
+				correct++
+			}
+		}
+	}
+	return answers, correct
 }
 
 // Score calls fn with the log-probability (nats) the model gives each token

@@ -20,6 +20,7 @@ type Metric struct {
 	TokensPerS float64  `json:"tokens_per_s"`
 	ValLoss    *float64 `json:"val_loss,omitempty"`          // nats per token
 	ValBPU     *float64 `json:"val_bits_per_unit,omitempty"` // bits per byte/base/sample
+	ValAcc     *float64 `json:"val_accuracy,omitempty"`      // on answer positions, for tasks
 	Sample     string   `json:"sample,omitempty"`            // file written at this evaluation
 }
 

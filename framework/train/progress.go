@@ -19,7 +19,7 @@ type progress struct {
 	unit     string
 }
 
-func (p *progress) step(step int, loss, bpu float64, valBPU *float64, tokPerS float64) {
+func (p *progress) step(step int, loss, bpu float64, valBPU, valAcc *float64, tokPerS float64) {
 	eta := "?"
 	if done := step - p.first; done > 0 {
 		left := time.Duration(float64(time.Since(p.start)) / float64(done) * float64(p.total-step))
@@ -28,6 +28,9 @@ func (p *progress) step(step int, loss, bpu float64, valBPU *float64, tokPerS fl
 	val := ""
 	if valBPU != nil {
 		val = fmt.Sprintf(" | val %.4f bits/%s", *valBPU, p.unit)
+	}
+	if valAcc != nil {
+		val += fmt.Sprintf(", accuracy %.1f%%", 100**valAcc)
 	}
 	if p.terminal {
 		const width = 24

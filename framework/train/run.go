@@ -255,6 +255,9 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			}
 			res.LastEval = &ev
 			met.ValLoss, met.ValBPU = &ev.NatsPerToken, &ev.BitsPerUnit
+			if ev.Answers > 0 {
+				met.ValAcc = &ev.Accuracy
+			}
 			if p, err := r.sample(evalCtx, m, step); err != nil {
 				pr.line("step %d: sample: %v", step, err)
 			} else {
@@ -265,7 +268,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			return res, err
 		}
 		history = append(history, met)
-		pr.step(step, loss, loss/math.Ln2/upt, met.ValBPU, met.TokensPerS)
+		pr.step(step, loss, loss/math.Ln2/upt, met.ValBPU, met.ValAcc, met.TokensPerS)
 		if met.ValBPU != nil {
 			if err := plotCurves(filepath.Join(r.Dir, "curves.png"), history, unit, upt, r.Baseline); err != nil {
 				pr.line("%v", err)

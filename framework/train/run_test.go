@@ -262,3 +262,39 @@ func TestMarkovBaseline(t *testing.T) {
 		t.Error("order 99 accepted")
 	}
 }
+
+func TestMarkAnswersAndAccuracy(t *testing.T) {
+	// Two documents: "5 6 1 7 8" (answers 7, 8 after the last marker 1) and
+	// "1 9 1 4" (answer 4).
+	d := NewData([]int32{5, 6, 1, 7, 8, 1, 9, 1, 4}, []int64{0, 5}, 1)
+	d.MarkAnswers(1)
+	want := []bool{false, false, false, true, true, false, false, false, true}
+	for i := range want {
+		if d.Answer[i] != want[i] {
+			t.Fatalf("answers %v, want %v", d.Answer, want)
+		}
+	}
+	// A model that learns a deterministic successor task reaches full
+	// accuracy on answers that follow from the marker.
+	var toks []int32
+	var starts []int64
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 60 {
+		starts = append(starts, int64(len(toks)))
+		k := int32(2 + r.IntN(5))
+		toks = append(toks, 9, 9, 1, k, k+1) // after the marker: k, then k+1
+	}
+	data := NewData(toks, starts, 1)
+	data.MarkAnswers(1)
+	c := testConfig(80)
+	c.SeqLen, c.EvalEvery = 20, 40
+	res, err := Start(context.Background(), &Run{Dir: t.TempDir(), Config: c, Train: data, Valid: data, VocabSize: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := res.LastEval
+	// Answer k is random (1/5 at best), k+1 follows from k: accuracy → 0.6.
+	if e == nil || e.Answers == 0 || e.Accuracy < 0.5 || e.Accuracy > 0.7 {
+		t.Fatalf("eval %+v: want about 60%% accuracy on the answers", e)
+	}
+}
