@@ -13,7 +13,7 @@
 // example are the answers, and mambakit reports the accuracy on them.
 //
 //	go build -o plugins/mambakit-plugin-synthetic ./examples/plugins/synthetic
-//	mambakit train --modality synthetic --data examples/plugins/synthetic/testdata/copying.task
+//	mambakit train --modality synthetic --data examples/plugins/synthetic/testdata/copying.task --tbptt --seq-len 37
 package main
 
 import (
