@@ -39,6 +39,20 @@ func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens i
 	st := m.NewState(B)
 	var nats float64
 	var count, answers, correct int64
+	// In a task, an example cut by the start of a row lacks its context: its
+	// answers are not scored. first[r] is where row r's first whole example
+	// starts.
+	var first []int64
+	if d.Answer != nil {
+		first = make([]int64, B)
+		for r := range first {
+			s := int64(r) * P
+			for s < int64(r+1)*P && !d.Start[s] {
+				s++
+			}
+			first[r] = s
+		}
+	}
 	for off := int64(0); off < P; off += int64(L) {
 		if err := ctx.Err(); err != nil {
 			return Eval{}, err
@@ -47,6 +61,9 @@ func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens i
 		b := &backbone.Batch{B: B, L: n, Inputs: make([]int32, B*n), Targets: make([]int32, B*n), Reset: make([]bool, B*n)}
 		for r := 0; r < B; r++ {
 			d.fill(b, r, int64(r)*P+off, off == 0)
+			for t := 0; first != nil && t < n && int64(r)*P+off+int64(t) < first[r]; t++ {
+				b.Targets[r*n+t] = -1
+			}
 		}
 		loss, err := m.Forward(b, st)
 		if err != nil {
