@@ -21,13 +21,7 @@ func scanForwardRange(s *Scan, b0, b1, d0, d1 int) {
 				clear(h)
 			}
 			a := s.A[d*N : (d+1)*N]
-			var bias, skip float32
-			if s.DeltaBias != nil {
-				bias = s.DeltaBias[d]
-			}
-			if s.Dskip != nil {
-				skip = s.Dskip[d]
-			}
+			bias, skip := s.bias(d), s.skip(d)
 			for t := 0; t < L; t++ {
 				if s.Saved != nil && t%ScanChunk == 0 {
 					sv := s.Saved[(b*nc+t/ScanChunk)*N*D+d:]
@@ -80,13 +74,7 @@ func scanBackwardRange(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32
 	dBd, dCd := make([]float64, N), make([]float64, N)   // their sums over b and t
 	for d := d0; d < d1; d++ {
 		a := s.A[d*N : (d+1)*N]
-		var bias, skip float32
-		if s.DeltaBias != nil {
-			bias = s.DeltaBias[d]
-		}
-		if s.Dskip != nil {
-			skip = s.Dskip[d]
-		}
+		bias, skip := s.bias(d), s.skip(d)
 		clear(dA)
 		clear(dBd)
 		clear(dCd)
