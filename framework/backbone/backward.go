@@ -63,13 +63,14 @@ func (m *Model) Backward() (*State, error) {
 		selB, selC, cx := c.selective("B"), c.selective("C"), c.ComplexA
 		cf := c.cf()
 		bmAll, cmAll := a.bm[l*M*N*cf:(l+1)*M*N*cf], a.cm[l*M*N*cf:(l+1)*M*N*cf]
-		sc := kernels.Scan{B: B, L: L, D: Din, N: N,
+		sc, sg := &a.scan, &a.scanGrads
+		*sc = kernels.Scan{B: B, L: L, D: Din, N: N,
 			U: u, Delta: a.dtRaw[l*M*Din : (l+1)*M*Din], DeltaBias: layer(p.DtB, nL, l),
 			A: a.a[l*Din*N : (l+1)*Din*N], Bm: bmAll[:M*N], Cm: cmAll[:M*N],
 			BPerChannel: !selB, CPerChannel: !selC,
 			Dskip: layer(p.Dskip, nL, l), Z: a.z[l*M*Din : (l+1)*M*Din], Reset: a.reset,
 			Y: a.y[l*M*Din : (l+1)*M*Din], Saved: layer(a.saved, nL, l)}
-		sg := kernels.ScanGrads{DY: dY, DU: dU, DDelta: dDt, DDeltaBias: dBias, DA: dA,
+		*sg = kernels.ScanGrads{DY: dY, DU: dU, DDelta: dDt, DDeltaBias: dBias, DA: dA,
 			DBm: dBm, DCm: dCm, DDskip: dSkip, DZ: dZ}
 		if cx { // imaginary parts: of selective B, C after their real parts
 			sc.AImag, sg.DAImag = layer(p.AImag, nL, l), w.dAI
@@ -91,7 +92,7 @@ func (m *Model) Backward() (*State, error) {
 			sc.H0 = layer(a.state0.SSM, nL, l)
 			sg.DH0 = layer(dState.SSM, nL, l)
 		}
-		sc.Backward(&sg)
+		sc.Backward(sg)
 		addTo(layer(g.DtB, nL, l), dBias)
 		addTo(layer(g.Dskip, nL, l), dSkip)
 		// A = −exp(A_log), so dA_log = dA·A.
@@ -130,7 +131,8 @@ func (m *Model) Backward() (*State, error) {
 			row  int       // first row in x_proj
 			grad []float32 // (M, N)
 		}
-		var blocks []block
+		var blockBuf [4]block
+		blocks := blockBuf[:0]
 		if nb > 0 {
 			blocks = append(blocks, block{r, dBm})
 			if cx {

@@ -72,7 +72,8 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 			A[i] = -float32(math.Exp(float64(v)))
 		}
 		y := a.y[l*M*Din : (l+1)*M*Din]
-		sc := kernels.Scan{B: B, L: L, D: Din, N: N,
+		sc := &a.scan
+		*sc = kernels.Scan{B: B, L: L, D: Din, N: N,
 			U: u, Delta: dtRaw, DeltaBias: layer(p.DtB, nL, l), A: A, Bm: bm, Cm: cm,
 			BPerChannel: !c.selective("B"), CPerChannel: !c.selective("C"),
 			AImag: layer(p.AImag, nL, l), BImag: bmI, CImag: cmI,

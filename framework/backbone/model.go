@@ -92,6 +92,11 @@ type acts struct {
 	hasState0 bool      // the last Forward started from a state (else zero)
 	dState    *State    // Backward's gradient w.r.t. state0
 	g         *gradBufs // Backward's scratch, allocated on first use
+
+	// The scan call of the layer at hand, kept here so that passing it to
+	// the kernels' workers allocates nothing per layer.
+	scan      kernels.Scan
+	scanGrads kernels.ScanGrads
 }
 
 func newActs(c *Config, B, L int) *acts {

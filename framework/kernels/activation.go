@@ -57,21 +57,38 @@ func SiLUForward(y, x []float32) {
 		panic("kernels: silu: len(y) < len(x)")
 	}
 	n := len(x)
-	parallel(n, parts(n, 4096), func(_, lo, hi int) {
-		var e [siluChunk]float32
-		for c := lo; c < hi; c += siluChunk {
-			xs := x[c:min(c+siluChunk, hi)]
-			ys := y[c : c+len(xs)]
-			es := e[:len(xs)]
-			for i, v := range xs {
-				es[i] = -v
-			}
-			vexp(es, es)
+	siluTeam.run(n, parts(n, 4096), siluArgs{y: y, x: x})
+}
+
+// siluArgs is a SiLUForward (dx nil) or SiLUBackward call.
+type siluArgs struct{ y, dx, dy, x []float32 }
+
+var siluTeam team[siluArgs, *siluArgs]
+
+func (a *siluArgs) part(_, lo, hi int) {
+	buf := getF32(siluChunk) // e^−x of one chunk
+	defer putF32(buf)
+	e := *buf
+	for c := lo; c < hi; c += siluChunk {
+		xs := a.x[c:min(c+siluChunk, hi)]
+		es := e[:len(xs)]
+		for i, v := range xs {
+			es[i] = -v
+		}
+		vexp(es, es)
+		if a.dx == nil {
+			ys := a.y[c : c+len(xs)]
 			for i, v := range xs {
 				ys[i] = v / (1 + es[i])
 			}
+			continue
 		}
-	})
+		dys, dxs := a.dy[c:c+len(xs)], a.dx[c:c+len(xs)]
+		for i, v := range xs {
+			sg := 1 / (1 + es[i])
+			dxs[i] = dys[i] * sg * (1 + v*(1-sg))
+		}
+	}
 }
 
 // SiLUBackward sets dx[i] = dy[i]·silu'(x[i]) with silu'(x) =
@@ -81,22 +98,7 @@ func SiLUBackward(dx, dy, x []float32) {
 		panic("kernels: silu backward: short buffer")
 	}
 	n := len(x)
-	parallel(n, parts(n, 4096), func(_, lo, hi int) {
-		var e [siluChunk]float32
-		for c := lo; c < hi; c += siluChunk {
-			xs := x[c:min(c+siluChunk, hi)]
-			dys, dxs := dy[c:c+len(xs)], dx[c:c+len(xs)]
-			es := e[:len(xs)]
-			for i, v := range xs {
-				es[i] = -v
-			}
-			vexp(es, es)
-			for i, v := range xs {
-				sg := 1 / (1 + es[i])
-				dxs[i] = dys[i] * sg * (1 + v*(1-sg))
-			}
-		}
-	})
+	siluTeam.run(n, parts(n, 4096), siluArgs{dx: dx, dy: dy, x: x})
 }
 
 // siluGeneric is the reference for SiLUForward and SiLUBackward, in float64:

@@ -63,63 +63,90 @@ func (c *Conv1d) docStart(b, t int) int {
 // loops run over adjacent memory.
 func (c *Conv1d) Forward() {
 	c.check()
-	parallel(c.D, parts(c.D, 1), func(_, d0, d1 int) {
-		w := d1 - d0
-		wT := c.weightsT(d0, d1)
-		st := make([]float32, (c.K-1)*w) // the carried inputs of row b, (K−1, w)
-		for b := 0; b < c.B; b++ {
-			hasState := c.gatherState(st, b, d0, d1)
-			start := -1
-			for t := 0; t < c.L; t++ {
-				if c.Reset != nil && c.Reset[b*c.L+t] {
-					start = t
-				}
-				out := c.Y[(b*c.L+t)*c.D+d0 : (b*c.L+t)*c.D+d1]
-				if c.Bias != nil {
-					copy(out, c.Bias[d0:d1])
-				} else {
-					clear(out)
-				}
-				for k := 0; k < c.K; k++ {
-					xr := c.row(st, hasState, b, t-(c.K-1)+k, start, d0, d1)
-					if xr == nil {
-						continue
-					}
-					wk := wT[k*w : (k+1)*w]
-					xr = xr[:len(out)]
-					wk = wk[:len(out)]
-					for i := range out {
-						out[i] += wk[i] * xr[i]
-					}
-				}
+	convTeam.run(c.D, parts(c.D, 1), convArgs{c: *c})
+}
+
+// convArgs is a Conv1d.Forward call, or a Backward call when backward is
+// set. Both structs travel by value, so the caller's do not escape.
+type convArgs struct {
+	c        Conv1d
+	g        Conv1dGrads
+	backward bool
+}
+
+var convTeam team[convArgs, *convArgs]
+
+func (a *convArgs) part(_, d0, d1 int) {
+	if a.backward {
+		a.c.backwardPart(&a.g, d0, d1)
+		return
+	}
+	a.c.forwardPart(d0, d1)
+}
+
+// forwardPart computes Y and StateT for channels [d0, d1).
+func (c *Conv1d) forwardPart(d0, d1 int) {
+	w := d1 - d0
+	wTbuf := c.weightsT(d0, d1)
+	defer putF32(wTbuf)
+	wT := *wTbuf
+	stBuf := getF32((c.K - 1) * w) // the carried inputs of row b, (K−1, w)
+	defer putF32(stBuf)
+	st := *stBuf
+	for b := 0; b < c.B; b++ {
+		hasState := c.gatherState(st, b, d0, d1)
+		start := -1
+		for t := 0; t < c.L; t++ {
+			if c.Reset != nil && c.Reset[b*c.L+t] {
+				start = t
 			}
-			if c.StateT != nil {
-				start := c.docStart(b, c.L-1)
-				for j := 0; j < c.K-1; j++ {
-					xr := c.row(st, hasState, b, c.L-(c.K-1)+j, start, d0, d1)
-					for i := 0; i < w; i++ {
-						var v float32
-						if xr != nil {
-							v = xr[i]
-						}
-						c.StateT[(b*c.D+d0+i)*(c.K-1)+j] = v
-					}
+			out := c.Y[(b*c.L+t)*c.D+d0 : (b*c.L+t)*c.D+d1]
+			if c.Bias != nil {
+				copy(out, c.Bias[d0:d1])
+			} else {
+				clear(out)
+			}
+			for k := 0; k < c.K; k++ {
+				xr := c.row(st, hasState, b, t-(c.K-1)+k, start, d0, d1)
+				if xr == nil {
+					continue
+				}
+				wk := wT[k*w : (k+1)*w]
+				xr = xr[:len(out)]
+				wk = wk[:len(out)]
+				for i := range out {
+					out[i] += wk[i] * xr[i]
 				}
 			}
 		}
-	})
+		if c.StateT != nil {
+			start := c.docStart(b, c.L-1)
+			for j := 0; j < c.K-1; j++ {
+				xr := c.row(st, hasState, b, c.L-(c.K-1)+j, start, d0, d1)
+				for i := 0; i < w; i++ {
+					var v float32
+					if xr != nil {
+						v = xr[i]
+					}
+					c.StateT[(b*c.D+d0+i)*(c.K-1)+j] = v
+				}
+			}
+		}
+	}
 }
 
-// weightsT returns W[d0:d1] transposed to (K, d1−d0).
-func (c *Conv1d) weightsT(d0, d1 int) []float32 {
+// weightsT returns W[d0:d1] transposed to (K, d1−d0), in a buffer to give
+// back with putF32.
+func (c *Conv1d) weightsT(d0, d1 int) *[]float32 {
 	w := d1 - d0
-	wT := make([]float32, c.K*w)
+	buf := getF32(c.K * w)
+	wT := *buf
 	for i := 0; i < w; i++ {
 		for k := 0; k < c.K; k++ {
 			wT[k*w+i] = c.W[(d0+i)*c.K+k]
 		}
 	}
-	return wT
+	return buf
 }
 
 // gatherState copies State0 of row b, channels [d0, d1), into st (K−1,
@@ -161,87 +188,96 @@ func (c *Conv1d) row(st []float32, hasState bool, b, p, start, d0, d1 int) []flo
 // float64.
 func (c *Conv1d) Backward(g *Conv1dGrads) {
 	c.check()
-	B, L, D, K := c.B, c.L, c.D, c.K
-	if len(g.DY) < B*L*D {
+	if len(g.DY) < c.B*c.L*c.D {
 		panic("kernels: conv1d backward: len(DY) too short")
 	}
-	parallel(D, parts(D, 1), func(_, d0, d1 int) {
-		w := d1 - d0
-		wT := c.weightsT(d0, d1)
-		st := make([]float32, (K-1)*w)
-		dst := make([]float32, (K-1)*w) // gradient of st
-		dW := make([]float64, K*w)      // (K, w), summed over b
-		dWb := make([]float32, K*w)     // (K, w), one row b's sum over t
-		dBias := make([]float64, w)
-		if g.DX != nil {
-			for r := 0; r < B*L; r++ {
-				clear(g.DX[r*D+d0 : r*D+d1])
-			}
+	convTeam.run(c.D, parts(c.D, 1), convArgs{c: *c, g: *g, backward: true})
+}
+
+// backwardPart computes the gradients of channels [d0, d1).
+func (c *Conv1d) backwardPart(g *Conv1dGrads, d0, d1 int) {
+	B, L, D, K := c.B, c.L, c.D, c.K
+	w := d1 - d0
+	wTbuf := c.weightsT(d0, d1)
+	defer putF32(wTbuf)
+	wT := *wTbuf
+	f32 := getF32(2*(K-1)*w + K*w)
+	defer putF32(f32)
+	st := (*f32)[:(K-1)*w]
+	dst := (*f32)[(K-1)*w : 2*(K-1)*w] // gradient of st
+	dWb := (*f32)[2*(K-1)*w:]          // (K, w), one row b's sum over t
+	f64 := getF64(K*w + w)
+	defer putF64(f64)
+	dW := (*f64)[:K*w]    // (K, w), summed over b
+	dBias := (*f64)[K*w:] // (w)
+	if g.DX != nil {
+		for r := 0; r < B*L; r++ {
+			clear(g.DX[r*D+d0 : r*D+d1])
 		}
-		for b := 0; b < B; b++ {
-			hasState := c.gatherState(st, b, d0, d1)
-			clear(dst)
-			clear(dWb)
-			start := -1
-			for t := 0; t < L; t++ {
-				if c.Reset != nil && c.Reset[b*L+t] {
-					start = t
+	}
+	for b := 0; b < B; b++ {
+		hasState := c.gatherState(st, b, d0, d1)
+		clear(dst)
+		clear(dWb)
+		start := -1
+		for t := 0; t < L; t++ {
+			if c.Reset != nil && c.Reset[b*L+t] {
+				start = t
+			}
+			dyr := g.DY[(b*L+t)*D+d0 : (b*L+t)*D+d1]
+			for i, v := range dyr {
+				dBias[i] += float64(v)
+			}
+			for k := 0; k < K; k++ {
+				p := t - (K - 1) + k
+				xr := c.row(st, hasState, b, p, start, d0, d1)
+				if xr == nil {
+					continue
 				}
-				dyr := g.DY[(b*L+t)*D+d0 : (b*L+t)*D+d1]
+				xr = xr[:len(dyr)]
+				dw := dWb[k*w : k*w+len(dyr)]
 				for i, v := range dyr {
-					dBias[i] += float64(v)
+					dw[i] += v * xr[i]
 				}
-				for k := 0; k < K; k++ {
-					p := t - (K - 1) + k
-					xr := c.row(st, hasState, b, p, start, d0, d1)
-					if xr == nil {
-						continue
-					}
-					xr = xr[:len(dyr)]
-					dw := dWb[k*w : k*w+len(dyr)]
-					for i, v := range dyr {
-						dw[i] += v * xr[i]
-					}
-					var dxr []float32
-					switch {
-					case p >= 0 && g.DX != nil:
-						dxr = g.DX[(b*L+p)*D+d0 : (b*L+p)*D+d1]
-					case p < 0:
-						dxr = dst[(K-1+p)*w : (K+p)*w]
-					default:
-						continue
-					}
-					wk := wT[k*w : k*w+len(dyr)]
-					dxr = dxr[:len(dyr)]
-					for i, v := range dyr {
-						dxr[i] += v * wk[i]
-					}
+				var dxr []float32
+				switch {
+				case p >= 0 && g.DX != nil:
+					dxr = g.DX[(b*L+p)*D+d0 : (b*L+p)*D+d1]
+				case p < 0:
+					dxr = dst[(K-1+p)*w : (K+p)*w]
+				default:
+					continue
 				}
-			}
-			for i, v := range dWb {
-				dW[i] += float64(v)
-			}
-			if g.DState0 != nil {
-				for i := 0; i < w; i++ {
-					for j := 0; j < K-1; j++ {
-						g.DState0[(b*D+d0+i)*(K-1)+j] = dst[j*w+i]
-					}
+				wk := wT[k*w : k*w+len(dyr)]
+				dxr = dxr[:len(dyr)]
+				for i, v := range dyr {
+					dxr[i] += v * wk[i]
 				}
 			}
 		}
-		if g.DBias != nil {
-			for i, v := range dBias {
-				g.DBias[d0+i] = float32(v)
-			}
+		for i, v := range dWb {
+			dW[i] += float64(v)
 		}
-		if g.DW != nil {
+		if g.DState0 != nil {
 			for i := 0; i < w; i++ {
-				for k := 0; k < K; k++ {
-					g.DW[(d0+i)*K+k] = float32(dW[k*w+i])
+				for j := 0; j < K-1; j++ {
+					g.DState0[(b*D+d0+i)*(K-1)+j] = dst[j*w+i]
 				}
 			}
 		}
-	})
+	}
+	if g.DBias != nil {
+		for i, v := range dBias {
+			g.DBias[d0+i] = float32(v)
+		}
+	}
+	if g.DW != nil {
+		for i := 0; i < w; i++ {
+			for k := 0; k < K; k++ {
+				g.DW[(d0+i)*K+k] = float32(dW[k*w+i])
+			}
+		}
+	}
 }
 
 // ForwardRef is the reference convolution: the full padded sequence built

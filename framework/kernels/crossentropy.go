@@ -17,46 +17,15 @@ func CrossEntropy(dlogits, logits []float32, targets []int32, V int, scale float
 	if len(logits) < M*V || (dlogits != nil && len(dlogits) < M*V) {
 		panic("kernels: cross-entropy: buffer too short")
 	}
+	for _, t := range targets {
+		if int(t) >= V {
+			panic("kernels: cross-entropy: target out of range")
+		}
+	}
 	rowBuf := getF64(M)
 	defer putF64(rowBuf)
 	rowLoss := *rowBuf
-	parallel(M, parts(M, 16), func(_, lo, hi int) {
-		e := make([]float32, V) // exp(logit − max) of one row
-		for m := lo; m < hi; m++ {
-			tgt := int(targets[m])
-			row := logits[m*V : (m+1)*V]
-			if tgt < 0 {
-				if dlogits != nil {
-					clear(dlogits[m*V : (m+1)*V])
-				}
-				continue
-			}
-			if tgt >= V {
-				panic("kernels: cross-entropy: target out of range")
-			}
-			mx := row[0]
-			for _, v := range row {
-				mx = max(mx, v)
-			}
-			for i, v := range row {
-				e[i] = v - mx
-			}
-			vexp(e, e)
-			var sum float64
-			for _, v := range e {
-				sum += float64(v)
-			}
-			rowLoss[m] = math.Log(sum) - float64(row[tgt]-mx)
-			if dlogits != nil {
-				d := dlogits[m*V : (m+1)*V]
-				f := float64(scale) / sum
-				for i, v := range e {
-					d[i] = float32(float64(v) * f)
-				}
-				d[tgt] -= scale
-			}
-		}
-	})
+	crossEntropyTeam.run(M, parts(M, 16), crossEntropyArgs{dlogits: dlogits, logits: logits, targets: targets, rowLoss: rowLoss, V: V, scale: scale})
 	for m, l := range rowLoss {
 		if targets[m] >= 0 {
 			loss += l
@@ -64,6 +33,56 @@ func CrossEntropy(dlogits, logits []float32, targets []int32, V int, scale float
 		}
 	}
 	return loss, count
+}
+
+// crossEntropyArgs is one CrossEntropy call; rowLoss (M) receives each
+// row's loss.
+type crossEntropyArgs struct {
+	dlogits, logits []float32
+	targets         []int32
+	rowLoss         []float64
+	V               int
+	scale           float32
+}
+
+var crossEntropyTeam team[crossEntropyArgs, *crossEntropyArgs]
+
+func (a *crossEntropyArgs) part(_, lo, hi int) {
+	V, logits, dlogits := a.V, a.logits, a.dlogits
+	buf := getF32(V) // exp(logit − max) of one row
+	defer putF32(buf)
+	e := *buf
+	for m := lo; m < hi; m++ {
+		tgt := int(a.targets[m])
+		row := logits[m*V : (m+1)*V]
+		if tgt < 0 {
+			if dlogits != nil {
+				clear(dlogits[m*V : (m+1)*V])
+			}
+			continue
+		}
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		for i, v := range row {
+			e[i] = v - mx
+		}
+		vexp(e, e)
+		var sum float64
+		for _, v := range e {
+			sum += float64(v)
+		}
+		a.rowLoss[m] = math.Log(sum) - float64(row[tgt]-mx)
+		if dlogits != nil {
+			d := dlogits[m*V : (m+1)*V]
+			f := float64(a.scale) / sum
+			for i, v := range e {
+				d[i] = float32(float64(v) * f)
+			}
+			d[tgt] -= a.scale
+		}
+	}
 }
 
 // crossEntropyGeneric is the reference for CrossEntropy: single-threaded,

@@ -6,16 +6,49 @@ func EmbeddingForward(out, table []float32, ids []int32, V, C int) {
 	if len(out) < len(ids)*C || len(table) < V*C {
 		panic("kernels: embedding: buffer too short")
 	}
+	checkIDs(ids, V, "kernels: embedding: id out of range")
 	M := len(ids)
-	parallel(M, parts(M, 64), func(_, lo, hi int) {
-		for m := lo; m < hi; m++ {
-			id := int(ids[m])
-			if id < 0 || id >= V {
-				panic("kernels: embedding: id out of range")
+	embeddingTeam.run(M, parts(M, 64), embeddingArgs{out: out, table: table, ids: ids, C: C})
+}
+
+// embeddingArgs is an EmbeddingForward call, or an EmbeddingBackward call
+// when backward is set (parts are then column ranges).
+type embeddingArgs struct {
+	out, table []float32
+	ids        []int32
+	C          int
+	backward   bool
+}
+
+var embeddingTeam team[embeddingArgs, *embeddingArgs]
+
+func (a *embeddingArgs) part(_, lo, hi int) {
+	C := a.C
+	if a.backward {
+		// a.table is the gradient table, a.out the row gradients; columns
+		// [lo, hi), rows in the order of m.
+		for m, id := range a.ids {
+			dst := a.table[int(id)*C+lo : int(id)*C+hi]
+			src := a.out[m*C+lo : m*C+hi]
+			for i := range dst {
+				dst[i] += src[i]
 			}
-			copy(out[m*C:(m+1)*C], table[id*C:(id+1)*C])
 		}
-	})
+		return
+	}
+	for m := lo; m < hi; m++ {
+		id := int(a.ids[m])
+		copy(a.out[m*C:(m+1)*C], a.table[id*C:(id+1)*C])
+	}
+}
+
+// checkIDs panics with msg when an id is outside [0, V).
+func checkIDs(ids []int32, V int, msg string) {
+	for _, id := range ids {
+		if id < 0 || int(id) >= V {
+			panic(msg)
+		}
+	}
 }
 
 // EmbeddingBackward adds the gradient of every row to its table row:
@@ -25,18 +58,8 @@ func EmbeddingBackward(dtable, dout []float32, ids []int32, V, C int) {
 	if len(dout) < len(ids)*C || len(dtable) < V*C {
 		panic("kernels: embedding backward: buffer too short")
 	}
-	parallel(C, parts(C, 16), func(_, c0, c1 int) {
-		for m, id := range ids {
-			if id < 0 || int(id) >= V {
-				panic("kernels: embedding backward: id out of range")
-			}
-			dst := dtable[int(id)*C+c0 : int(id)*C+c1]
-			src := dout[m*C+c0 : m*C+c1]
-			for i := range dst {
-				dst[i] += src[i]
-			}
-		}
-	})
+	checkIDs(ids, V, "kernels: embedding backward: id out of range")
+	embeddingTeam.run(C, parts(C, 16), embeddingArgs{out: dout, table: dtable, ids: ids, C: C, backward: true})
 }
 
 // embeddingBackwardGeneric is the reference for EmbeddingBackward: rows in

@@ -95,42 +95,22 @@ func matMulGemvNT(m, n, k int, a, b []float32, beta float32, c []float32) {
 }
 
 // gemmDispatch runs the t.parts parts of t: part 0 here, the others on the
-// worker team.
+// worker team (parallel.go), so a MatMul allocates nothing.
 func gemmDispatch(t gemmTask) {
-	p := t.parts
-	if p == 1 {
+	if t.parts == 1 {
 		t.run()
 		return
 	}
-	if !gemmTeam.mu.TryLock() {
-		gemmGoroutines(t) // another MatMul holds the team
-		return
-	}
-	for gemmTeam.started < p-1 {
-		go gemmTeamWorker()
-		gemmTeam.started++
-	}
-	for w := 1; w < p; w++ {
-		tw := t
-		tw.w = w
-		gemmTeam.tasks <- tw
-	}
-	t.run()
-	for w := 1; w < p; w++ {
-		<-gemmTeam.done
-	}
-	gemmTeam.mu.Unlock()
+	gemmTeam.run(t.parts, t.parts, t)
 }
 
-// gemmGoroutines runs the parts of t on one goroutine each.
-//
-//go:noinline
-func gemmGoroutines(t gemmTask) {
-	parallel(t.parts, t.parts, func(w, _, _ int) {
-		tw := t
-		tw.w = w
-		tw.run()
-	})
+var gemmTeam team[gemmTask, *gemmTask]
+
+// part runs part w of the product (the team's ranges are unused: the
+// task splits its own units).
+func (t *gemmTask) part(w, _, _ int) {
+	t.w = w
+	t.run()
 }
 
 // gemmTask is part w of parts of a product: rows (or columns) of tiles
@@ -165,24 +145,6 @@ func (t *gemmTask) run() {
 	}
 	nr := t.kern.nr
 	gemmWorker(t.kern, t.transA, t.transB, t.m, t.n, t.k, t.a, t.b, t.beta, t.c, 0, t.m, lo*nr, min(hi*nr, t.n))
-}
-
-// gemmTeam is a set of long-lived worker goroutines that run the parts of
-// one product at a time, so a MatMul allocates nothing (a goroutine per
-// part allocates its closure). Workers are started as needed and never
-// stop; idle, they wait on the channel.
-var gemmTeam = struct {
-	mu      sync.Mutex
-	started int
-	tasks   chan gemmTask
-	done    chan struct{}
-}{tasks: make(chan gemmTask, 256), done: make(chan struct{}, 256)}
-
-func gemmTeamWorker() {
-	for t := range gemmTeam.tasks {
-		t.run()
-		gemmTeam.done <- struct{}{}
-	}
 }
 
 // gemmWorker computes C[i0:i1, j0:j1].

@@ -13,21 +13,39 @@ func RMSNormForward(y, rstd, x, w []float32, M, C int, eps float32) {
 	if len(x) < M*C || len(y) < M*C || len(w) < C || len(rstd) < M {
 		panic("kernels: rmsnorm: buffer too short")
 	}
-	parallel(M, parts(M, 16), func(_, lo, hi int) {
-		for m := lo; m < hi; m++ {
-			row := x[m*C : (m+1)*C]
-			var ss float64
-			for _, v := range row {
-				ss += float64(v) * float64(v)
-			}
-			r := float32(1 / math.Sqrt(ss/float64(C)+float64(eps)))
-			rstd[m] = r
-			out := y[m*C : (m+1)*C]
-			for c, v := range row {
-				out[c] = w[c] * (v * r)
-			}
+	rmsNormTeam.run(M, parts(M, 16), rmsNormArgs{y: y, rstd: rstd, x: x, w: w, C: C, eps: eps})
+}
+
+// rmsNormArgs is an RMSNormForward call, or an RMSNormBackward call when
+// dx is set (partial: the workers' dw sums, (p, C)).
+type rmsNormArgs struct {
+	y, rstd, x, w, dx, dy []float32
+	partial               []float64
+	C                     int
+	eps                   float32
+}
+
+var rmsNormTeam team[rmsNormArgs, *rmsNormArgs]
+
+func (a *rmsNormArgs) part(wk, lo, hi int) {
+	if a.dx != nil {
+		a.backward(wk, lo, hi)
+		return
+	}
+	C, x, w := a.C, a.x, a.w
+	for m := lo; m < hi; m++ {
+		row := x[m*C : (m+1)*C]
+		var ss float64
+		for _, v := range row {
+			ss += float64(v) * float64(v)
 		}
-	})
+		r := float32(1 / math.Sqrt(ss/float64(C)+float64(a.eps)))
+		a.rstd[m] = r
+		out := a.y[m*C : (m+1)*C]
+		for c, v := range row {
+			out[c] = w[c] * (v * r)
+		}
+	}
 }
 
 // RMSNormBackward computes dx (M, C), overwritten, and adds the weight
@@ -42,31 +60,36 @@ func RMSNormBackward(dx, dw, dy, x, w, rstd []float32, M, C int) {
 		panic("kernels: rmsnorm backward: buffer too short")
 	}
 	p := parts(M, 16)
-	partial := make([]float64, p*C)
-	parallel(M, p, func(wk, lo, hi int) {
-		pw := partial[wk*C : (wk+1)*C]
-		for m := lo; m < hi; m++ {
-			r := rstd[m]
-			xr, gr, dxr := x[m*C:(m+1)*C], dy[m*C:(m+1)*C], dx[m*C:(m+1)*C]
-			var dot float64
-			for c := range xr {
-				xh := xr[c] * r
-				dot += float64(gr[c]*w[c]) * float64(xh)
-				pw[c] += float64(gr[c] * xh)
-			}
-			mean := float32(dot / float64(C))
-			for c := range xr {
-				xh := xr[c] * r
-				dxr[c] = r * (gr[c]*w[c] - xh*mean)
-			}
-		}
-	})
+	buf := getF64(p * C)
+	defer putF64(buf)
+	partial := *buf
+	rmsNormTeam.run(M, p, rmsNormArgs{dx: dx, dy: dy, x: x, w: w, rstd: rstd, partial: partial, C: C})
 	for c := 0; c < C; c++ {
 		var s float64
 		for wk := 0; wk < p; wk++ {
 			s += partial[wk*C+c]
 		}
 		dw[c] += float32(s)
+	}
+}
+
+func (a *rmsNormArgs) backward(wk, lo, hi int) {
+	C, x, w := a.C, a.x, a.w
+	pw := a.partial[wk*C : (wk+1)*C]
+	for m := lo; m < hi; m++ {
+		r := a.rstd[m]
+		xr, gr, dxr := x[m*C:(m+1)*C], a.dy[m*C:(m+1)*C], a.dx[m*C:(m+1)*C]
+		var dot float64
+		for c := range xr {
+			xh := xr[c] * r
+			dot += float64(gr[c]*w[c]) * float64(xh)
+			pw[c] += float64(gr[c] * xh)
+		}
+		mean := float32(dot / float64(C))
+		for c := range xr {
+			xh := xr[c] * r
+			dxr[c] = r * (gr[c]*w[c] - xh*mean)
+		}
 	}
 }
 
