@@ -13,19 +13,10 @@ import "math"
 // Shapes: logits, dlogits (M, V); targets (M). Targets must be < V.
 // Sums are in float64; per-row losses are added in row order.
 func CrossEntropy(dlogits, logits []float32, targets []int32, V int, scale float32) (loss float64, count int) {
-	M := len(targets)
-	if len(logits) < M*V || (dlogits != nil && len(dlogits) < M*V) {
-		panic("kernels: cross-entropy: buffer too short")
-	}
-	for _, t := range targets {
-		if int(t) >= V {
-			panic("kernels: cross-entropy: target out of range")
-		}
-	}
-	rowBuf := getF64(M)
+	rowBuf := getF64(len(targets))
 	defer putF64(rowBuf)
 	rowLoss := *rowBuf
-	crossEntropyTeam.run(M, parts(M, 16), crossEntropyArgs{dlogits: dlogits, logits: logits, targets: targets, rowLoss: rowLoss, V: V, scale: scale})
+	CrossEntropyRows(rowLoss, dlogits, logits, targets, V, scale)
 	for m, l := range rowLoss {
 		if targets[m] >= 0 {
 			loss += l
@@ -33,6 +24,22 @@ func CrossEntropy(dlogits, logits []float32, targets []int32, V int, scale float
 		}
 	}
 	return loss, count
+}
+
+// CrossEntropyRows is CrossEntropy with each row's loss (nats) in
+// rowLoss (M), 0 on ignored rows: −rowLoss[m] is the log-probability of
+// target[m]. Scoring and evaluation read per-token values from it.
+func CrossEntropyRows(rowLoss []float64, dlogits, logits []float32, targets []int32, V int, scale float32) {
+	M := len(targets)
+	if len(rowLoss) < M || len(logits) < M*V || (dlogits != nil && len(dlogits) < M*V) {
+		panic("kernels: cross-entropy: buffer too short")
+	}
+	for _, t := range targets {
+		if int(t) >= V {
+			panic("kernels: cross-entropy: target out of range")
+		}
+	}
+	crossEntropyTeam.run(M, parts(M, 16), crossEntropyArgs{dlogits: dlogits, logits: logits, targets: targets, rowLoss: rowLoss, V: V, scale: scale})
 }
 
 // crossEntropyArgs is one CrossEntropy call; rowLoss (M) receives each
@@ -56,6 +63,7 @@ func (a *crossEntropyArgs) part(_, lo, hi int) {
 		tgt := int(a.targets[m])
 		row := logits[m*V : (m+1)*V]
 		if tgt < 0 {
+			a.rowLoss[m] = 0
 			if dlogits != nil {
 				clear(dlogits[m*V : (m+1)*V])
 			}

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/kernels"
 )
 
 // Eval is the result of an evaluation.
@@ -132,6 +133,7 @@ func Score(ctx context.Context, m *backbone.Model, tokens []int32, L int, fn fun
 	V := m.Config.VocabSize
 	st := m.NewState(1)
 	last := len(tokens) - 1 // positions with a target
+	logp := make([]float64, min(L, last))
 	for off := 0; off < last; off += L {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -141,19 +143,10 @@ func Score(ctx context.Context, m *backbone.Model, tokens []int32, L int, fn fun
 		if _, err := m.Forward(b, st); err != nil {
 			return err
 		}
-		logits := m.Logits()
+		// The loss kernel's per-row values: −log p(target) in nats.
+		kernels.CrossEntropyRows(logp[:n], nil, m.Logits(), tokens[off+1:off+n+1], V, 1)
 		for t := 0; t < n; t++ {
-			row := logits[t*V : (t+1)*V]
-			mx := math.Inf(-1)
-			for _, v := range row {
-				mx = math.Max(mx, float64(v))
-			}
-			var z float64
-			for _, v := range row {
-				z += math.Exp(float64(v) - mx)
-			}
-			tgt := tokens[off+t+1]
-			if err := fn(off+t+1, float64(row[tgt])-mx-math.Log(z)); err != nil {
+			if err := fn(off+t+1, -logp[t]); err != nil {
 				return err
 			}
 		}
