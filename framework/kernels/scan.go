@@ -47,8 +47,8 @@ type Scan struct {
 	// BPerChannel and CPerChannel make B and C non-selective: Bm (and
 	// Cm) then have shape (D, N), one learned vector per channel constant
 	// over time (S4D's B and C; the paper's ablation of selection), and
-	// their gradients have that shape too. The SIMD kernels run only the
-	// selective form; these variants run on the fused Go code.
+	// their gradients have that shape too. Every implementation runs
+	// them (the SIMD kernels through specialised variants).
 	BPerChannel, CPerChannel bool
 
 	// AImag, when non-nil (D, N), makes A complex, A + i·AImag (S4D-Lin:
@@ -203,9 +203,6 @@ func (s *Scan) forwardWith(im *scanImpl) {
 		}
 		return
 	}
-	if (s.BPerChannel || s.CPerChannel) && !im.ref {
-		im = scanGoImpl
-	}
 	if im.ref {
 		s.ForwardRef()
 		return
@@ -235,9 +232,6 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	if s.AImag != nil {
 		s.complexBackward(g)
 		return
-	}
-	if (s.BPerChannel || s.CPerChannel) && !im.ref {
-		im = scanGoImpl
 	}
 	if im.ref {
 		s.BackwardRef(g)

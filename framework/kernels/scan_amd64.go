@@ -28,15 +28,65 @@ var (
 
 var scanArchImpls = []*scanImpl{
 	{name: "avx2", width: 8, available: scanHasAVX2,
-		fwd: func(s *Scan, b0, b1, d0, d1 int) { scanForwardSIMD(s, b0, b1, d0, d1, 8, scanFwdAVX2) },
+		fwd: func(s *Scan, b0, b1, d0, d1 int) {
+			scanForwardSIMD(s, b0, b1, d0, d1, 8, scanFwdAVX2Kernels[scanVariant(s)])
+		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
-			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, scanBwdAVX2, scanLaneSumAVX2)
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, scanBwdAVX2Kernels[scanVariant(s)], scanLaneSumAVX2)
 		}, exp: expAVX2, exp2: exp2AVX2},
 	{name: "avx512", width: 16, available: scanHasAVX512,
-		fwd: func(s *Scan, b0, b1, d0, d1 int) { scanForwardSIMD(s, b0, b1, d0, d1, 16, scanFwdAVX512) },
+		fwd: func(s *Scan, b0, b1, d0, d1 int) {
+			scanForwardSIMD(s, b0, b1, d0, d1, 16, scanFwdAVX512Kernels[scanVariant(s)])
+		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
-			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, scanBwdAVX512, scanLaneSumAVX512)
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, scanBwdAVX512Kernels[scanVariant(s)], scanLaneSumAVX512)
 		}, exp: expAVX512, exp2: exp2AVX512},
+}
+
+// The kernels of each ISA by variant (scanVariant): selective B and C,
+// per-channel B, per-channel C, both per channel. The per-channel ones
+// read B[d, n] and C[d, n] as vectors from the per-group tables (see
+// scanSlots) instead of broadcasting B[b, t, n], and sum the per-channel
+// dB, dC over the chunk lane by lane.
+var (
+	scanFwdAVX512Kernels = [4]func(*scanFwdArgs){scanFwdAVX512, scanFwdAVX512PB, scanFwdAVX512PC, scanFwdAVX512PBC}
+	scanBwdAVX512Kernels = [4]func(*scanBwdArgs){scanBwdAVX512, scanBwdAVX512PB, scanBwdAVX512PC, scanBwdAVX512PBC}
+	scanFwdAVX2Kernels   = [4]func(*scanFwdArgs){scanFwdAVX2, scanFwdAVX2PB, scanFwdAVX2PC, scanFwdAVX2PBC}
+	scanBwdAVX2Kernels   = [4]func(*scanBwdArgs){scanBwdAVX2, scanBwdAVX2PB, scanBwdAVX2PC, scanBwdAVX2PBC}
+)
+
+// scanVariant indexes the kernel tables: 1 for per-channel B, 2 for
+// per-channel C.
+func scanVariant(s *Scan) int {
+	v := 0
+	if s.BPerChannel {
+		v |= 1
+	}
+	if s.CPerChannel {
+		v |= 2
+	}
+	return v
+}
+
+// scanSlots gives the layout of the per-group tables, as in variant's
+// fwdSlots and bwdSlots in scan_asm.go. The forward table is (G, N, fS,
+// W): A′, then B and C when per channel, at slots fB and fC. The backward
+// grp is (G, N, bS, W): A′, dh, the chunk's dA sum, then B and the dB sum
+// (slots bB, bB+1) when B is per channel, C and the dC sum (bC, bC+1)
+// when C is.
+type scanSlots struct{ fS, fB, fC, bS, bB, bC int }
+
+func scanSlotsOf(s *Scan) (l scanSlots) {
+	l.fS, l.bS = 1, 3
+	if s.BPerChannel {
+		l.fB, l.bB = l.fS, l.bS
+		l.fS, l.bS = l.fS+1, l.bS+2
+	}
+	if s.CPerChannel {
+		l.fC, l.bC = l.fS, l.bS
+		l.fS, l.bS = l.fS+1, l.bS+2
+	}
+	return l
 }
 
 // scanFwdArgs is the forward kernel's argument block: 8 bytes a field, in
@@ -77,6 +127,42 @@ type scanBwdArgs struct {
 
 //go:noescape
 func scanFwdAVX512(args *scanFwdArgs)
+
+//go:noescape
+func scanFwdAVX512PB(args *scanFwdArgs)
+
+//go:noescape
+func scanFwdAVX512PC(args *scanFwdArgs)
+
+//go:noescape
+func scanFwdAVX512PBC(args *scanFwdArgs)
+
+//go:noescape
+func scanBwdAVX512PB(args *scanBwdArgs)
+
+//go:noescape
+func scanBwdAVX512PC(args *scanBwdArgs)
+
+//go:noescape
+func scanBwdAVX512PBC(args *scanBwdArgs)
+
+//go:noescape
+func scanFwdAVX2PB(args *scanFwdArgs)
+
+//go:noescape
+func scanFwdAVX2PC(args *scanFwdArgs)
+
+//go:noescape
+func scanFwdAVX2PBC(args *scanFwdArgs)
+
+//go:noescape
+func scanBwdAVX2PB(args *scanBwdArgs)
+
+//go:noescape
+func scanBwdAVX2PC(args *scanBwdArgs)
+
+//go:noescape
+func scanBwdAVX2PBC(args *scanBwdArgs)
 
 //go:noescape
 func scanBwdAVX512(args *scanBwdArgs)
@@ -141,7 +227,9 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, kern func(*scanFwdArgs)) {
 	dw := G * W
 	nc := chunks(L)
 	K := ScanChunk
-	at := make([]float32, G*N*W)
+	sl := scanSlotsOf(s)
+	S := sl.fS
+	at := make([]float32, G*N*S*W)
 	h := make([]float32, G*N*W)
 	pre := make([]float32, G*3*W)
 	// args reaches the kernel through a func value, so it escapes: one
@@ -149,8 +237,16 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, kern func(*scanFwdArgs)) {
 	var args scanFwdArgs
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
+			row := at[(g*N+n)*S*W:]
 			for j := 0; j < W; j++ {
-				at[(g*N+n)*W+j] = float32(float64(s.A[(d0+g*W+j)*N+n]) * math.Log2E)
+				d := d0 + g*W + j
+				row[j] = float32(float64(s.A[d*N+n]) * math.Log2E)
+				if s.BPerChannel {
+					row[sl.fB*W+j] = s.Bm[d*N+n]
+				}
+				if s.CPerChannel {
+					row[sl.fC*W+j] = s.Cm[d*N+n]
+				}
 			}
 		}
 	}
@@ -170,9 +266,14 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, kern func(*scanFwdArgs)) {
 			i := (b*L+t0)*D + d0
 			args = scanFwdArgs{
 				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), y: addrF(s.Y, i),
-				bm: addrF(s.Bm, (b*L+t0)*N), cm: addrF(s.Cm, (b*L+t0)*N),
 				bias: addrF(bias, 0), skip: addrF(skip, 0), at: addrF(at, 0), h: addrF(h, 0), pre: addrF(pre, 0),
 				steps: t1 - t0, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N,
+			}
+			if !s.BPerChannel {
+				args.bm = addrF(s.Bm, (b*L+t0)*N)
+			}
+			if !s.CPerChannel {
+				args.cm = addrF(s.Cm, (b*L+t0)*N)
 			}
 			if s.Reset != nil {
 				args.reset = uintptr(unsafe.Pointer(&s.Reset[b*L+t0]))
@@ -242,15 +343,38 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	dw := G * W
 	nc := chunks(L)
 	K := ScanChunk
-	grp := scanScratch(G*N*3*W, 0)
+	sl := scanSlotsOf(s)
+	S := sl.bS
+	grp := scanScratch(G*N*S*W, 0)
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
+			row := grp[(g*N+n)*S*W:]
 			for j := 0; j < W; j++ {
-				grp[((g*N+n)*3)*W+j] = float32(float64(s.A[(d0+g*W+j)*N+n]) * math.Log2E)
+				d := d0 + g*W + j
+				row[j] = float32(float64(s.A[d*N+n]) * math.Log2E)
+				if s.BPerChannel {
+					row[sl.bB*W+j] = s.Bm[d*N+n]
+				}
+				if s.CPerChannel {
+					row[sl.bC*W+j] = s.Cm[d*N+n]
+				}
 			}
 		}
 	}
-	dA := make([]float64, G*N*W)
+	// The float64 sums over b and t, per (group, n, lane), of the slots
+	// the kernel sums over a chunk: dA, and dB, dC when per channel.
+	type chunkSum struct {
+		slot int
+		sum  []float64
+		acc  []float64 // (D, N): where the sums go at the end
+	}
+	sums64 := []chunkSum{{slot: 2, sum: make([]float64, G*N*W), acc: acc.dA}}
+	if s.BPerChannel {
+		sums64 = append(sums64, chunkSum{slot: sl.bB + 1, sum: make([]float64, G*N*W), acc: acc.dB})
+	}
+	if s.CPerChannel {
+		sums64 = append(sums64, chunkSum{slot: sl.bC + 1, sum: make([]float64, G*N*W), acc: acc.dC})
+	}
 	dSkip := make([]float64, dw)
 	dBias := make([]float64, dw)
 	gacc := make([]float32, G*2*W)
@@ -261,6 +385,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	zero := scanScratch(N*2*W, 3)
 	dts := scanScratch(K*4*W, 4)
 	sums := make([]float32, K*N*2)
+	selective := !s.BPerChannel || !s.CPerChannel
 	var args scanBwdArgs // escapes through kern: one heap copy, reused by every chunk
 	bias, skip := scanBiasSkip(s, d0, dw)
 	var dz []float32
@@ -270,7 +395,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	for b := b0; b < b1; b++ {
 		for gi := 0; gi < G; gi++ {
 			for n := 0; n < N; n++ {
-				row := grp[((gi*N+n)*3+1)*W : ((gi*N+n)*3+2)*W]
+				row := grp[((gi*N+n)*S+1)*W : ((gi*N+n)*S+2)*W]
 				if g.DHT != nil {
 					for j := range row {
 						row[j] = g.DHT[(b*D+d0+gi*W+j)*N+n]
@@ -285,39 +410,57 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 			t1 := min(L, t0+K)
 			steps := t1 - t0
 			for i := 0; i < G*N; i++ {
-				clear(grp[(i*3+2)*W : (i*3+3)*W])
+				for _, cs := range sums64 {
+					clear(grp[(i*S+cs.slot)*W : (i*S+cs.slot+1)*W])
+				}
 			}
 			clear(gacc)
-			clear(pcb[:steps*N*2*W])
+			if selective {
+				clear(pcb[:steps*N*2*W])
+			}
 			i := (b*L+t0)*D + d0
 			args = scanBwdArgs{
 				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), dy: addrF(g.DY, i),
 				du: addrF(g.DU, i), ddelta: addrF(g.DDelta, i), dz: addrF(dz, i),
-				bm: addrF(s.Bm, (b*L+t0)*N), cm: addrF(s.Cm, (b*L+t0)*N),
 				bias: addrF(bias, 0), skip: addrF(skip, 0),
 				grp: addrF(grp, 0), h0: addrF(s.Saved, (b*nc+c)*N*D+d0), gacc: addrF(gacc, 0),
 				hsda: addrF(hsda, 0), dts: addrF(dts, 0), pcb: addrF(pcb, 0), zero: addrF(zero, 0),
 				steps: steps, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N,
 			}
+			if !s.BPerChannel {
+				args.bm = addrF(s.Bm, (b*L+t0)*N)
+			}
+			if !s.CPerChannel {
+				args.cm = addrF(s.Cm, (b*L+t0)*N)
+			}
 			if s.Reset != nil {
 				args.reset = uintptr(unsafe.Pointer(&s.Reset[b*L+t0]))
 			}
 			kern(&args)
-			// Sum the lanes of dC and dB into this worker's partial sums.
-			laneSum(&sums[0], &pcb[0], steps*N*2)
-			for t := 0; t < steps; t++ {
-				row := part[(b*L+t0+t)*2*N : (b*L+t0+t+1)*2*N]
-				q := sums[t*N*2 : (t+1)*N*2]
-				for n := 0; n < N; n++ {
-					row[n] += q[2*n+1]
-					row[N+n] += q[2*n]
+			// Sum the lanes of the selective dC and dB into this worker's
+			// partial sums.
+			if selective {
+				laneSum(&sums[0], &pcb[0], steps*N*2)
+				for t := 0; t < steps; t++ {
+					row := part[(b*L+t0+t)*2*N : (b*L+t0+t+1)*2*N]
+					q := sums[t*N*2 : (t+1)*N*2]
+					for n := 0; n < N; n++ {
+						if !s.BPerChannel {
+							row[n] += q[2*n+1]
+						}
+						if !s.CPerChannel {
+							row[N+n] += q[2*n]
+						}
+					}
 				}
 			}
-			for i := 0; i < G*N; i++ {
-				src := grp[(i*3+2)*W : (i*3+3)*W]
-				dst := dA[i*W : (i+1)*W]
-				for j, v := range src {
-					dst[j] += float64(v)
+			for _, cs := range sums64 {
+				for i := 0; i < G*N; i++ {
+					src := grp[(i*S+cs.slot)*W : (i*S+cs.slot+1)*W]
+					dst := cs.sum[i*W : (i+1)*W]
+					for j, v := range src {
+						dst[j] += float64(v)
+					}
 				}
 			}
 			for gi := 0; gi < G; gi++ {
@@ -331,7 +474,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 			for gi := 0; gi < G; gi++ {
 				for n := 0; n < N; n++ {
 					for j := 0; j < W; j++ {
-						g.DH0[(b*D+d0+gi*W+j)*N+n] = grp[((gi*N+n)*3+1)*W+j]
+						g.DH0[(b*D+d0+gi*W+j)*N+n] = grp[((gi*N+n)*S+1)*W+j]
 					}
 				}
 			}
@@ -351,8 +494,10 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	for gi := 0; gi < G; gi++ {
 		for j := 0; j < W; j++ {
 			d := d0 + gi*W + j
-			for n := 0; n < N; n++ {
-				acc.dA[d*N+n] += dA[(gi*N+n)*W+j]
+			for _, cs := range sums64 {
+				for n := 0; n < N; n++ {
+					cs.acc[d*N+n] += cs.sum[(gi*N+n)*W+j]
+				}
 			}
 			acc.dSkip[d] += dSkip[gi*W+j]
 			acc.dBias[d] += dBias[gi*W+j]

@@ -1230,6 +1230,2140 @@ bw_done:
 	VZEROUPPER
 	RET
 
+// func scanFwdAVX512PB(args *uint64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·scanFwdAVX512PB(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX512<>+1408(SB), Z0
+	VMOVUPS scanconstAVX512<>+1472(SB), Z1
+	VMOVUPS scanconstAVX512<>+1536(SB), Z2
+	VMOVUPS scanconstAVX512<>+1600(SB), Z3
+	VMOVUPS scanconstAVX512<>+1664(SB), Z4
+	VMOVUPS scanconstAVX512<>+1728(SB), Z5
+	VMOVUPS scanconstAVX512<>+1792(SB), Z6
+	VMOVUPS scanconstAVX512<>+1856(SB), Z7
+	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	MOVQ    96(AX), CX
+
+t_loop:
+	TESTQ   CX, CX
+	JZ      done
+	MOVQ    48(AX), DX
+	TESTQ   DX, DX
+	JZ      noreset
+	MOVBLZX (DX), DX
+	TESTL   DX, DX
+	JZ      noreset
+	MOVQ    80(AX), DX
+	MOVQ    104(AX), BX
+	IMULQ   112(AX), BX
+	VXORPS  Z9, Z9, Z9
+
+zero_loop:
+	VMOVUPS Z9, (DX)
+	ADDQ    $0x00000040, DX
+	DECQ    BX
+	JNZ     zero_loop
+
+noreset:
+	XORQ DX, DX
+	MOVQ 88(AX), BX
+	MOVQ 104(AX), DI
+	SHLQ $0x06, DI
+
+pre_loop:
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Z9
+	MOVQ         56(AX), SI
+	VADDPS       (SI)(DX*1), Z9, Z9
+	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+896(SB), Z12, Z10
+	VDIVPS       Z10, Z12, Z10
+	VMULPS       Z10, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VADDPS       Z10, Z10, Z10
+	VMULPS       Z10, Z12, Z12
+	VXORPS       Z10, Z10, Z10
+	VMAXPS       Z9, Z10, Z10
+	VADDPS       Z12, Z10, Z10
+	VMOVUPS      Z10, (BX)
+	MOVQ         (AX), SI
+	VMULPS       (SI)(DX*1), Z10, Z10
+	VMOVUPS      Z10, 64(BX)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Z9
+	VXORPS       scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+832(SB), Z12, Z12
+	VMOVUPS      scanconstAVX512<>+832(SB), Z10
+	VDIVPS       Z12, Z10, Z10
+	VMULPS       Z9, Z10, Z10
+	VMOVUPS      Z10, 128(BX)
+
+pre_nogate:
+	ADDQ $0x00000040, DX
+	ADDQ $0x000000c0, BX
+	CMPQ DX, DI
+	JL   pre_loop
+	XORQ DX, DX
+	MOVQ 80(AX), BX
+	MOVQ 72(AX), SI
+	MOVQ 88(AX), DI
+
+g_loop:
+	VMOVUPS (DI), Z9
+	VMOVUPS 64(DI), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    40(AX), R8
+	MOVQ    112(AX), R9
+	SHRQ    $0x01, R9
+	JZ      n_odd
+
+n_loop:
+	VMULPS           (SI), Z9, Z13
+	VMULPS           128(SI), Z9, Z14
+	VMINPS           Z13, Z0, Z13
+	VMINPS           Z14, Z0, Z14
+	VMAXPS           Z13, Z1, Z13
+	VMAXPS           Z14, Z1, Z14
+	VADDPS           Z2, Z13, Z15
+	VADDPS           Z2, Z14, Z16
+	VSUBPS           Z2, Z15, Z17
+	VSUBPS           Z2, Z16, Z18
+	VSUBPS           Z17, Z13, Z13
+	VSUBPS           Z18, Z14, Z14
+	VMOVUPS          Z7, Z17
+	VMOVUPS          Z7, Z18
+	VFMADD231PS      Z8, Z13, Z17
+	VFMADD231PS      Z8, Z14, Z18
+	VFMADD213PS      Z6, Z13, Z17
+	VFMADD213PS      Z6, Z14, Z18
+	VFMADD213PS      Z5, Z13, Z17
+	VFMADD213PS      Z5, Z14, Z18
+	VFMADD213PS      Z4, Z13, Z17
+	VFMADD213PS      Z4, Z14, Z18
+	VFMADD213PS      Z3, Z13, Z17
+	VFMADD213PS      Z3, Z14, Z18
+	VPSLLD           $0x17, Z15, Z15
+	VPSLLD           $0x17, Z16, Z16
+	VPADDD           Z15, Z17, Z17
+	VPADDD           Z16, Z18, Z18
+	VMULPS           64(SI), Z10, Z13
+	VFMADD231PS      (BX), Z17, Z13
+	VMOVUPS          Z13, (BX)
+	VFMADD231PS.BCST (R8), Z13, Z11
+	VMULPS           192(SI), Z10, Z13
+	VFMADD231PS      64(BX), Z18, Z13
+	VMOVUPS          Z13, 64(BX)
+	VFMADD231PS.BCST 4(R8), Z13, Z12
+	ADDQ             $0x00000080, BX
+	ADDQ             $0x00000100, SI
+	ADDQ             $0x00000008, R8
+	DECQ             R9
+	JNZ              n_loop
+
+n_odd:
+	MOVQ             112(AX), R9
+	TESTQ            $0x00000001, R9
+	JZ               n_done
+	VMULPS           (SI), Z9, Z9
+	VMINPS           Z9, Z0, Z9
+	VMAXPS           Z9, Z1, Z9
+	VADDPS           Z2, Z9, Z13
+	VSUBPS           Z2, Z13, Z14
+	VSUBPS           Z14, Z9, Z9
+	VMOVUPS          Z7, Z14
+	VFMADD231PS      Z8, Z9, Z14
+	VFMADD213PS      Z6, Z9, Z14
+	VFMADD213PS      Z5, Z9, Z14
+	VFMADD213PS      Z4, Z9, Z14
+	VFMADD213PS      Z3, Z9, Z14
+	VPSLLD           $0x17, Z13, Z13
+	VPADDD           Z13, Z14, Z14
+	VMULPS           64(SI), Z10, Z9
+	VFMADD231PS      (BX), Z14, Z9
+	VMOVUPS          Z9, (BX)
+	VFMADD231PS.BCST (R8), Z9, Z11
+	ADDQ             $0x00000040, BX
+	ADDQ             $0x00000080, SI
+	ADDQ             $0x00000004, R8
+
+n_done:
+	VADDPS      Z12, Z11, Z11
+	MOVQ        (AX), R8
+	VMOVUPS     (R8)(DX*1), Z9
+	MOVQ        64(AX), R8
+	VFMADD231PS (R8)(DX*1), Z9, Z11
+	MOVQ        16(AX), R8
+	TESTQ       R8, R8
+	JZ          nogate
+	VMULPS      128(DI), Z11, Z11
+
+nogate:
+	MOVQ    24(AX), R8
+	VMOVUPS Z11, (R8)(DX*1)
+	ADDQ    $0x00000040, DX
+	ADDQ    $0x000000c0, DI
+	MOVQ    104(AX), R8
+	SHLQ    $0x06, R8
+	CMPQ    DX, R8
+	JL      g_loop
+	MOVQ    120(AX), DX
+	ADDQ    DX, (AX)
+	ADDQ    DX, 8(AX)
+	ADDQ    DX, 24(AX)
+	MOVQ    16(AX), BX
+	TESTQ   BX, BX
+	JZ      nozadv
+	ADDQ    DX, 16(AX)
+
+nozadv:
+	MOVQ  48(AX), BX
+	TESTQ BX, BX
+	JZ    noradv
+	INCQ  48(AX)
+
+noradv:
+	MOVQ 128(AX), BX
+	ADDQ BX, 40(AX)
+	DECQ CX
+	JMP  t_loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scanBwdAVX512PB(args *uint64)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·scanBwdAVX512PB(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX512<>+1408(SB), Z0
+	VMOVUPS scanconstAVX512<>+1472(SB), Z1
+	VMOVUPS scanconstAVX512<>+1536(SB), Z2
+	VMOVUPS scanconstAVX512<>+1600(SB), Z3
+	VMOVUPS scanconstAVX512<>+1664(SB), Z4
+	VMOVUPS scanconstAVX512<>+1728(SB), Z5
+	VMOVUPS scanconstAVX512<>+1792(SB), Z6
+	VMOVUPS scanconstAVX512<>+1856(SB), Z7
+	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	MOVQ    $0x00000000, 192(AX)
+	MOVQ    $0x00000000, 216(AX)
+
+g_loop:
+	MOVQ 104(AX), CX
+	ADDQ 192(AX), CX
+	MOVQ 120(AX), DX
+	MOVQ 168(AX), BX
+	MOVQ 176(AX), SI
+
+h0_loop:
+	VMOVUPS (CX), Z9
+	VMOVUPS Z9, (DX)
+	ADDQ    SI, CX
+	ADDQ    $0x00000080, DX
+	DECQ    BX
+	JNZ     h0_loop
+	XORQ    CX, CX
+	MOVQ    192(AX), BX
+	MOVQ    128(AX), DI
+
+pre_t:
+	MOVQ         CX, DX
+	IMULQ        176(AX), DX
+	ADDQ         BX, DX
+	MOVQ         8(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         16(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         (AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         24(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         32(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         40(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         48(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Z9
+	MOVQ         80(AX), SI
+	VADDPS       (SI)(BX*1), Z9, Z9
+	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+832(SB), Z12, Z10
+	VADDPS       scanconstAVX512<>+896(SB), Z12, Z11
+	VMULPS       Z10, Z11, Z13
+	VMOVUPS      scanconstAVX512<>+832(SB), Z14
+	VDIVPS       Z13, Z14, Z14
+	VMULPS       Z10, Z14, Z10
+	VMULPS       Z12, Z10, Z10
+	VMULPS       Z11, Z14, Z14
+	VPSRAD       $0x1f, Z9, Z11
+	VANDPS       Z11, Z12, Z12
+	VANDNPS      scanconstAVX512<>+832(SB), Z11, Z11
+	VORPS        Z12, Z11, Z11
+	VMULPS       Z11, Z14, Z14
+	VMULPS       Z10, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VADDPS       Z10, Z10, Z10
+	VMULPS       Z10, Z12, Z12
+	VXORPS       Z10, Z10, Z10
+	VMAXPS       Z9, Z10, Z10
+	VADDPS       Z12, Z10, Z10
+	VMOVUPS      Z10, (DI)
+	VMOVUPS      Z14, 64(DI)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Z9
+	VXORPS       scanconstAVX512<>+960(SB), Z9, Z9
+	VMOVUPS      scanconstAVX512<>+704(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+768(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+64(SB), Z10
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z9, Z10
+	VSUBPS       scanconstAVX512<>+64(SB), Z10, Z10
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z10, Z9
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z10, Z9
+	VMOVUPS      scanconstAVX512<>+576(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z9, Z11
+	VSCALEFPS    Z10, Z11, Z11
+	VADDPS       scanconstAVX512<>+832(SB), Z11, Z11
+	VMOVUPS      scanconstAVX512<>+832(SB), Z9
+	VDIVPS       Z11, Z9, Z9
+	VMOVUPS      Z9, 128(DI)
+
+pre_nogate:
+	ADDQ $0x00000100, DI
+	INCQ CX
+	CMPQ CX, 152(AX)
+	JL   pre_t
+	MOVQ $0x00000000, 200(AX)
+
+rc_t:
+	MOVQ    200(AX), CX
+	CMPQ    CX, 152(AX)
+	JGE     rc_done
+	MOVQ    192(AX), BX
+	MOVQ    CX, DX
+	IMULQ   176(AX), DX
+	ADDQ    BX, DX
+	MOVQ    CX, DI
+	IMUL3Q  $0x00000100, DI, DI
+	ADDQ    128(AX), DI
+	VMOVUPS (DI), Z9
+	MOVQ    (AX), SI
+	VMULPS  (SI)(DX*1), Z9, Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    168(AX), SI
+	SHLQ    $0x07, SI
+	MOVQ    CX, R8
+	IMULQ   SI, R8
+	ADDQ    120(AX), R8
+	LEAQ    (R8)(SI*1), R9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      rc_noreset
+	MOVBLZX (SI)(CX*1), SI
+	TESTL   SI, SI
+	JZ      rc_noreset
+	MOVQ    144(AX), R8
+
+rc_noreset:
+	MOVQ  96(AX), SI
+	ADDQ  216(AX), SI
+	IMULQ 184(AX), CX
+	ADDQ  64(AX), CX
+	MOVQ  168(AX), R10
+	SHRQ  $0x01, R10
+	JZ    rc_n_odd
+
+rc_n_loop:
+	VMULPS           (SI), Z9, Z13
+	VMULPS           320(SI), Z9, Z14
+	VMINPS           Z13, Z0, Z13
+	VMINPS           Z14, Z0, Z14
+	VMAXPS           Z13, Z1, Z13
+	VMAXPS           Z14, Z1, Z14
+	VADDPS           Z2, Z13, Z15
+	VADDPS           Z2, Z14, Z16
+	VSUBPS           Z2, Z15, Z17
+	VSUBPS           Z2, Z16, Z18
+	VSUBPS           Z17, Z13, Z13
+	VSUBPS           Z18, Z14, Z14
+	VMOVUPS          Z7, Z17
+	VMOVUPS          Z7, Z18
+	VFMADD231PS      Z8, Z13, Z17
+	VFMADD231PS      Z8, Z14, Z18
+	VFMADD213PS      Z6, Z13, Z17
+	VFMADD213PS      Z6, Z14, Z18
+	VFMADD213PS      Z5, Z13, Z17
+	VFMADD213PS      Z5, Z14, Z18
+	VFMADD213PS      Z4, Z13, Z17
+	VFMADD213PS      Z4, Z14, Z18
+	VFMADD213PS      Z3, Z13, Z17
+	VFMADD213PS      Z3, Z14, Z18
+	VPSLLD           $0x17, Z15, Z15
+	VPSLLD           $0x17, Z16, Z16
+	VPADDD           Z15, Z17, Z17
+	VPADDD           Z16, Z18, Z18
+	VMOVUPS          Z17, 64(R9)
+	VMULPS           192(SI), Z10, Z13
+	VFMADD231PS      (R8), Z17, Z13
+	VMOVUPS          Z13, (R9)
+	VFMADD231PS.BCST (CX), Z13, Z11
+	VMOVUPS          Z18, 192(R9)
+	VMULPS           512(SI), Z10, Z13
+	VFMADD231PS      128(R8), Z18, Z13
+	VMOVUPS          Z13, 128(R9)
+	VFMADD231PS.BCST 4(CX), Z13, Z12
+	ADDQ             $0x00000100, R8
+	ADDQ             $0x00000100, R9
+	ADDQ             $0x00000280, SI
+	ADDQ             $0x00000008, CX
+	DECQ             R10
+	JNZ              rc_n_loop
+
+rc_n_odd:
+	MOVQ             168(AX), R10
+	TESTQ            $0x00000001, R10
+	JZ               rc_n_done
+	VMULPS           (SI), Z9, Z9
+	VMINPS           Z9, Z0, Z9
+	VMAXPS           Z9, Z1, Z9
+	VADDPS           Z2, Z9, Z13
+	VSUBPS           Z2, Z13, Z14
+	VSUBPS           Z14, Z9, Z9
+	VMOVUPS          Z7, Z14
+	VFMADD231PS      Z8, Z9, Z14
+	VFMADD213PS      Z6, Z9, Z14
+	VFMADD213PS      Z5, Z9, Z14
+	VFMADD213PS      Z4, Z9, Z14
+	VFMADD213PS      Z3, Z9, Z14
+	VPSLLD           $0x17, Z13, Z13
+	VPADDD           Z13, Z14, Z14
+	VMOVUPS          Z14, 64(R9)
+	VMULPS           192(SI), Z10, Z9
+	VFMADD231PS      (R8), Z14, Z9
+	VMOVUPS          Z9, (R9)
+	VFMADD231PS.BCST (CX), Z9, Z11
+	ADDQ             $0x00000080, R8
+	ADDQ             $0x00000080, R9
+	ADDQ             $0x00000140, SI
+	ADDQ             $0x00000004, CX
+
+rc_n_done:
+	VADDPS      Z12, Z11, Z11
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Z9
+	MOVQ        88(AX), SI
+	VFMADD231PS (SI)(BX*1), Z9, Z11
+	VMOVUPS     Z11, 192(DI)
+	INCQ        200(AX)
+	JMP         rc_t
+
+rc_done:
+bw_t:
+	MOVQ        200(AX), CX
+	TESTQ       CX, CX
+	JZ          bw_done
+	DECQ        CX
+	MOVQ        CX, 200(AX)
+	MOVQ        192(AX), BX
+	MOVQ        CX, DX
+	IMULQ       176(AX), DX
+	ADDQ        BX, DX
+	MOVQ        DX, 208(AX)
+	MOVQ        CX, DI
+	IMUL3Q      $0x00000100, DI, DI
+	ADDQ        128(AX), DI
+	MOVQ        24(AX), SI
+	VMOVUPS     (SI)(DX*1), Z9
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Z10
+	VMOVUPS     (DI), Z11
+	MOVQ        16(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nogate
+	VMOVUPS     (SI)(DX*1), Z12
+	VMOVUPS     128(DI), Z13
+	MOVQ        48(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodz
+	VMOVUPS     scanconstAVX512<>+832(SB), Z14
+	VSUBPS      Z13, Z14, Z14
+	VFMADD213PS scanconstAVX512<>+832(SB), Z12, Z14
+	VMULPS      Z13, Z14, Z14
+	VMULPS      192(DI), Z14, Z14
+	VMULPS      Z9, Z14, Z14
+	VMOVUPS     Z14, (SI)(DX*1)
+
+bw_nodz:
+	VMULPS Z12, Z13, Z13
+	VMULPS Z13, Z9, Z9
+
+bw_nogate:
+	MOVQ        112(AX), DX
+	LEAQ        (DX)(BX*2), DX
+	VMOVUPS     (DX), Z12
+	VFMADD231PS Z9, Z10, Z12
+	VMOVUPS     Z12, (DX)
+	VMULPS      Z10, Z11, Z12
+	VXORPS      Z13, Z13, Z13
+	VXORPS      Z14, Z14, Z14
+	VXORPS      Z15, Z15, Z15
+	VXORPS      Z16, Z16, Z16
+	MOVQ        168(AX), DX
+	SHLQ        $0x07, DX
+	MOVQ        CX, R8
+	IMULQ       DX, R8
+	MOVQ        R8, R9
+	ADDQ        136(AX), R9
+	ADDQ        120(AX), R8
+	LEAQ        (R8)(DX*1), BX
+	MOVQ        72(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_noreset
+	MOVBLZX     (SI)(CX*1), DX
+	TESTL       DX, DX
+	JZ          bw_noreset
+	MOVQ        144(AX), R8
+
+bw_noreset:
+	MOVQ  96(AX), DX
+	ADDQ  216(AX), DX
+	IMULQ 184(AX), CX
+	ADDQ  64(AX), CX
+	MOVQ  168(AX), SI
+	SHRQ  $0x01, SI
+	JZ    bw_n_odd
+
+bw_n_loop:
+	VMOVUPS          (BX), Z17
+	VMOVUPS          (R9), Z18
+	VFMADD231PS      Z17, Z9, Z18
+	VMOVUPS          Z18, (R9)
+	VMOVUPS          64(DX), Z17
+	VFMADD231PS.BCST (CX), Z9, Z17
+	VMOVUPS          256(DX), Z18
+	VFMADD231PS      Z17, Z12, Z18
+	VMOVUPS          Z18, 256(DX)
+	VFMADD231PS      192(DX), Z17, Z13
+	VMOVUPS          64(BX), Z19
+	VMULPS           Z19, Z17, Z18
+	VMULPS           (R8), Z18, Z18
+	VFMADD231PS      (DX), Z18, Z15
+	VMOVUPS          128(DX), Z20
+	VFMADD231PS      Z18, Z11, Z20
+	VMOVUPS          Z20, 128(DX)
+	VMULPS           Z19, Z17, Z17
+	VMOVUPS          Z17, 64(DX)
+	VMOVUPS          128(BX), Z17
+	VMOVUPS          128(R9), Z18
+	VFMADD231PS      Z17, Z9, Z18
+	VMOVUPS          Z18, 128(R9)
+	VMOVUPS          384(DX), Z17
+	VFMADD231PS.BCST 4(CX), Z9, Z17
+	VMOVUPS          576(DX), Z18
+	VFMADD231PS      Z17, Z12, Z18
+	VMOVUPS          Z18, 576(DX)
+	VFMADD231PS      512(DX), Z17, Z14
+	VMOVUPS          192(BX), Z19
+	VMULPS           Z19, Z17, Z18
+	VMULPS           128(R8), Z18, Z18
+	VFMADD231PS      320(DX), Z18, Z16
+	VMOVUPS          448(DX), Z20
+	VFMADD231PS      Z18, Z11, Z20
+	VMOVUPS          Z20, 448(DX)
+	VMULPS           Z19, Z17, Z17
+	VMOVUPS          Z17, 384(DX)
+	ADDQ             $0x00000100, BX
+	ADDQ             $0x00000100, R8
+	ADDQ             $0x00000100, R9
+	ADDQ             $0x00000280, DX
+	ADDQ             $0x00000008, CX
+	DECQ             SI
+	JNZ              bw_n_loop
+
+bw_n_odd:
+	MOVQ             168(AX), SI
+	TESTQ            $0x00000001, SI
+	JZ               bw_n_done
+	VMOVUPS          (BX), Z17
+	VMOVUPS          (R9), Z18
+	VFMADD231PS      Z17, Z9, Z18
+	VMOVUPS          Z18, (R9)
+	VMOVUPS          64(DX), Z17
+	VFMADD231PS.BCST (CX), Z9, Z17
+	VMOVUPS          256(DX), Z18
+	VFMADD231PS      Z17, Z12, Z18
+	VMOVUPS          Z18, 256(DX)
+	VFMADD231PS      192(DX), Z17, Z13
+	VMOVUPS          64(BX), Z18
+	VMULPS           Z18, Z17, Z12
+	VMULPS           (R8), Z12, Z12
+	VFMADD231PS      (DX), Z12, Z15
+	VMOVUPS          128(DX), Z19
+	VFMADD231PS      Z12, Z11, Z19
+	VMOVUPS          Z19, 128(DX)
+	VMULPS           Z18, Z17, Z17
+	VMOVUPS          Z17, 64(DX)
+	ADDQ             $0x00000080, BX
+	ADDQ             $0x00000080, R8
+	ADDQ             $0x00000080, R9
+	ADDQ             $0x00000140, DX
+	ADDQ             $0x00000004, CX
+
+bw_n_done:
+	VADDPS  Z14, Z13, Z13
+	VADDPS  Z16, Z15, Z15
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      bw_noreset2
+	MOVQ    200(AX), CX
+	MOVBLZX (SI)(CX*1), DX
+	TESTL   DX, DX
+	JZ      bw_noreset2
+	MOVQ    96(AX), CX
+	ADDQ    216(AX), CX
+	MOVQ    168(AX), DX
+	VXORPS  Z12, Z12, Z12
+
+bw_zero:
+	VMOVUPS Z12, 64(CX)
+	ADDQ    $0x00000140, CX
+	DECQ    DX
+	JNZ     bw_zero
+
+bw_noreset2:
+	MOVQ        208(AX), DX
+	MOVQ        192(AX), BX
+	MOVQ        32(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodu
+	MOVQ        88(AX), CX
+	VMOVUPS     (CX)(BX*1), Z12
+	VMULPS      Z12, Z9, Z9
+	VFMADD231PS Z13, Z11, Z9
+	VMOVUPS     Z9, (SI)(DX*1)
+
+bw_nodu:
+	VMULPS      scanconstAVX512<>+128(SB), Z15, Z15
+	VFMADD231PS Z13, Z10, Z15
+	VMULPS      64(DI), Z15, Z15
+	MOVQ        112(AX), CX
+	LEAQ        (CX)(BX*2), CX
+	VMOVUPS     64(CX), Z9
+	VADDPS      Z15, Z9, Z9
+	VMOVUPS     Z9, 64(CX)
+	MOVQ        40(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_t
+	VMOVUPS     Z15, (SI)(DX*1)
+	JMP         bw_t
+
+bw_done:
+	ADDQ   $0x00000040, 192(AX)
+	MOVQ   168(AX), CX
+	IMUL3Q $0x00000140, CX, CX
+	ADDQ   CX, 216(AX)
+	MOVQ   160(AX), CX
+	SHLQ   $0x06, CX
+	CMPQ   CX, 192(AX)
+	JG     g_loop
+	VZEROUPPER
+	RET
+
+// func scanFwdAVX512PC(args *uint64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·scanFwdAVX512PC(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX512<>+1408(SB), Z0
+	VMOVUPS scanconstAVX512<>+1472(SB), Z1
+	VMOVUPS scanconstAVX512<>+1536(SB), Z2
+	VMOVUPS scanconstAVX512<>+1600(SB), Z3
+	VMOVUPS scanconstAVX512<>+1664(SB), Z4
+	VMOVUPS scanconstAVX512<>+1728(SB), Z5
+	VMOVUPS scanconstAVX512<>+1792(SB), Z6
+	VMOVUPS scanconstAVX512<>+1856(SB), Z7
+	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	MOVQ    96(AX), CX
+
+t_loop:
+	TESTQ   CX, CX
+	JZ      done
+	MOVQ    48(AX), DX
+	TESTQ   DX, DX
+	JZ      noreset
+	MOVBLZX (DX), DX
+	TESTL   DX, DX
+	JZ      noreset
+	MOVQ    80(AX), DX
+	MOVQ    104(AX), BX
+	IMULQ   112(AX), BX
+	VXORPS  Z9, Z9, Z9
+
+zero_loop:
+	VMOVUPS Z9, (DX)
+	ADDQ    $0x00000040, DX
+	DECQ    BX
+	JNZ     zero_loop
+
+noreset:
+	XORQ DX, DX
+	MOVQ 88(AX), BX
+	MOVQ 104(AX), DI
+	SHLQ $0x06, DI
+
+pre_loop:
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Z9
+	MOVQ         56(AX), SI
+	VADDPS       (SI)(DX*1), Z9, Z9
+	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+896(SB), Z12, Z10
+	VDIVPS       Z10, Z12, Z10
+	VMULPS       Z10, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VADDPS       Z10, Z10, Z10
+	VMULPS       Z10, Z12, Z12
+	VXORPS       Z10, Z10, Z10
+	VMAXPS       Z9, Z10, Z10
+	VADDPS       Z12, Z10, Z10
+	VMOVUPS      Z10, (BX)
+	MOVQ         (AX), SI
+	VMULPS       (SI)(DX*1), Z10, Z10
+	VMOVUPS      Z10, 64(BX)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Z9
+	VXORPS       scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+832(SB), Z12, Z12
+	VMOVUPS      scanconstAVX512<>+832(SB), Z10
+	VDIVPS       Z12, Z10, Z10
+	VMULPS       Z9, Z10, Z10
+	VMOVUPS      Z10, 128(BX)
+
+pre_nogate:
+	ADDQ $0x00000040, DX
+	ADDQ $0x000000c0, BX
+	CMPQ DX, DI
+	JL   pre_loop
+	XORQ DX, DX
+	MOVQ 80(AX), BX
+	MOVQ 72(AX), SI
+	MOVQ 88(AX), DI
+
+g_loop:
+	VMOVUPS (DI), Z9
+	VMOVUPS 64(DI), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    32(AX), R8
+	MOVQ    112(AX), R9
+	SHRQ    $0x01, R9
+	JZ      n_odd
+
+n_loop:
+	VMULPS      (SI), Z9, Z13
+	VMULPS      128(SI), Z9, Z14
+	VMINPS      Z13, Z0, Z13
+	VMINPS      Z14, Z0, Z14
+	VMAXPS      Z13, Z1, Z13
+	VMAXPS      Z14, Z1, Z14
+	VADDPS      Z2, Z13, Z15
+	VADDPS      Z2, Z14, Z16
+	VSUBPS      Z2, Z15, Z17
+	VSUBPS      Z2, Z16, Z18
+	VSUBPS      Z17, Z13, Z13
+	VSUBPS      Z18, Z14, Z14
+	VMOVUPS     Z7, Z17
+	VMOVUPS     Z7, Z18
+	VFMADD231PS Z8, Z13, Z17
+	VFMADD231PS Z8, Z14, Z18
+	VFMADD213PS Z6, Z13, Z17
+	VFMADD213PS Z6, Z14, Z18
+	VFMADD213PS Z5, Z13, Z17
+	VFMADD213PS Z5, Z14, Z18
+	VFMADD213PS Z4, Z13, Z17
+	VFMADD213PS Z4, Z14, Z18
+	VFMADD213PS Z3, Z13, Z17
+	VFMADD213PS Z3, Z14, Z18
+	VPSLLD      $0x17, Z15, Z15
+	VPSLLD      $0x17, Z16, Z16
+	VPADDD      Z15, Z17, Z17
+	VPADDD      Z16, Z18, Z18
+	VMULPS.BCST (R8), Z10, Z13
+	VFMADD231PS (BX), Z17, Z13
+	VMOVUPS     Z13, (BX)
+	VFMADD231PS 64(SI), Z13, Z11
+	VMULPS.BCST 4(R8), Z10, Z13
+	VFMADD231PS 64(BX), Z18, Z13
+	VMOVUPS     Z13, 64(BX)
+	VFMADD231PS 192(SI), Z13, Z12
+	ADDQ        $0x00000080, BX
+	ADDQ        $0x00000100, SI
+	ADDQ        $0x00000008, R8
+	DECQ        R9
+	JNZ         n_loop
+
+n_odd:
+	MOVQ        112(AX), R9
+	TESTQ       $0x00000001, R9
+	JZ          n_done
+	VMULPS      (SI), Z9, Z9
+	VMINPS      Z9, Z0, Z9
+	VMAXPS      Z9, Z1, Z9
+	VADDPS      Z2, Z9, Z13
+	VSUBPS      Z2, Z13, Z14
+	VSUBPS      Z14, Z9, Z9
+	VMOVUPS     Z7, Z14
+	VFMADD231PS Z8, Z9, Z14
+	VFMADD213PS Z6, Z9, Z14
+	VFMADD213PS Z5, Z9, Z14
+	VFMADD213PS Z4, Z9, Z14
+	VFMADD213PS Z3, Z9, Z14
+	VPSLLD      $0x17, Z13, Z13
+	VPADDD      Z13, Z14, Z14
+	VMULPS.BCST (R8), Z10, Z9
+	VFMADD231PS (BX), Z14, Z9
+	VMOVUPS     Z9, (BX)
+	VFMADD231PS 64(SI), Z9, Z11
+	ADDQ        $0x00000040, BX
+	ADDQ        $0x00000080, SI
+	ADDQ        $0x00000004, R8
+
+n_done:
+	VADDPS      Z12, Z11, Z11
+	MOVQ        (AX), R8
+	VMOVUPS     (R8)(DX*1), Z9
+	MOVQ        64(AX), R8
+	VFMADD231PS (R8)(DX*1), Z9, Z11
+	MOVQ        16(AX), R8
+	TESTQ       R8, R8
+	JZ          nogate
+	VMULPS      128(DI), Z11, Z11
+
+nogate:
+	MOVQ    24(AX), R8
+	VMOVUPS Z11, (R8)(DX*1)
+	ADDQ    $0x00000040, DX
+	ADDQ    $0x000000c0, DI
+	MOVQ    104(AX), R8
+	SHLQ    $0x06, R8
+	CMPQ    DX, R8
+	JL      g_loop
+	MOVQ    120(AX), DX
+	ADDQ    DX, (AX)
+	ADDQ    DX, 8(AX)
+	ADDQ    DX, 24(AX)
+	MOVQ    16(AX), BX
+	TESTQ   BX, BX
+	JZ      nozadv
+	ADDQ    DX, 16(AX)
+
+nozadv:
+	MOVQ  48(AX), BX
+	TESTQ BX, BX
+	JZ    noradv
+	INCQ  48(AX)
+
+noradv:
+	MOVQ 128(AX), BX
+	ADDQ BX, 32(AX)
+	DECQ CX
+	JMP  t_loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scanBwdAVX512PC(args *uint64)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·scanBwdAVX512PC(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX512<>+1408(SB), Z0
+	VMOVUPS scanconstAVX512<>+1472(SB), Z1
+	VMOVUPS scanconstAVX512<>+1536(SB), Z2
+	VMOVUPS scanconstAVX512<>+1600(SB), Z3
+	VMOVUPS scanconstAVX512<>+1664(SB), Z4
+	VMOVUPS scanconstAVX512<>+1728(SB), Z5
+	VMOVUPS scanconstAVX512<>+1792(SB), Z6
+	VMOVUPS scanconstAVX512<>+1856(SB), Z7
+	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	MOVQ    $0x00000000, 192(AX)
+	MOVQ    $0x00000000, 216(AX)
+
+g_loop:
+	MOVQ 104(AX), CX
+	ADDQ 192(AX), CX
+	MOVQ 120(AX), DX
+	MOVQ 168(AX), BX
+	MOVQ 176(AX), SI
+
+h0_loop:
+	VMOVUPS (CX), Z9
+	VMOVUPS Z9, (DX)
+	ADDQ    SI, CX
+	ADDQ    $0x00000080, DX
+	DECQ    BX
+	JNZ     h0_loop
+	XORQ    CX, CX
+	MOVQ    192(AX), BX
+	MOVQ    128(AX), DI
+
+pre_t:
+	MOVQ         CX, DX
+	IMULQ        176(AX), DX
+	ADDQ         BX, DX
+	MOVQ         8(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         16(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         (AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         24(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         32(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         40(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         48(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Z9
+	MOVQ         80(AX), SI
+	VADDPS       (SI)(BX*1), Z9, Z9
+	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+832(SB), Z12, Z10
+	VADDPS       scanconstAVX512<>+896(SB), Z12, Z11
+	VMULPS       Z10, Z11, Z13
+	VMOVUPS      scanconstAVX512<>+832(SB), Z14
+	VDIVPS       Z13, Z14, Z14
+	VMULPS       Z10, Z14, Z10
+	VMULPS       Z12, Z10, Z10
+	VMULPS       Z11, Z14, Z14
+	VPSRAD       $0x1f, Z9, Z11
+	VANDPS       Z11, Z12, Z12
+	VANDNPS      scanconstAVX512<>+832(SB), Z11, Z11
+	VORPS        Z12, Z11, Z11
+	VMULPS       Z11, Z14, Z14
+	VMULPS       Z10, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VADDPS       Z10, Z10, Z10
+	VMULPS       Z10, Z12, Z12
+	VXORPS       Z10, Z10, Z10
+	VMAXPS       Z9, Z10, Z10
+	VADDPS       Z12, Z10, Z10
+	VMOVUPS      Z10, (DI)
+	VMOVUPS      Z14, 64(DI)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Z9
+	VXORPS       scanconstAVX512<>+960(SB), Z9, Z9
+	VMOVUPS      scanconstAVX512<>+704(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+768(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+64(SB), Z10
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z9, Z10
+	VSUBPS       scanconstAVX512<>+64(SB), Z10, Z10
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z10, Z9
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z10, Z9
+	VMOVUPS      scanconstAVX512<>+576(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z9, Z11
+	VSCALEFPS    Z10, Z11, Z11
+	VADDPS       scanconstAVX512<>+832(SB), Z11, Z11
+	VMOVUPS      scanconstAVX512<>+832(SB), Z9
+	VDIVPS       Z11, Z9, Z9
+	VMOVUPS      Z9, 128(DI)
+
+pre_nogate:
+	ADDQ $0x00000100, DI
+	INCQ CX
+	CMPQ CX, 152(AX)
+	JL   pre_t
+	MOVQ $0x00000000, 200(AX)
+
+rc_t:
+	MOVQ    200(AX), CX
+	CMPQ    CX, 152(AX)
+	JGE     rc_done
+	MOVQ    192(AX), BX
+	MOVQ    CX, DX
+	IMULQ   176(AX), DX
+	ADDQ    BX, DX
+	MOVQ    CX, DI
+	IMUL3Q  $0x00000100, DI, DI
+	ADDQ    128(AX), DI
+	VMOVUPS (DI), Z9
+	MOVQ    (AX), SI
+	VMULPS  (SI)(DX*1), Z9, Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    168(AX), SI
+	SHLQ    $0x07, SI
+	MOVQ    CX, R8
+	IMULQ   SI, R8
+	ADDQ    120(AX), R8
+	LEAQ    (R8)(SI*1), R9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      rc_noreset
+	MOVBLZX (SI)(CX*1), SI
+	TESTL   SI, SI
+	JZ      rc_noreset
+	MOVQ    144(AX), R8
+
+rc_noreset:
+	MOVQ  96(AX), SI
+	ADDQ  216(AX), SI
+	IMULQ 184(AX), CX
+	ADDQ  56(AX), CX
+	MOVQ  168(AX), R10
+	SHRQ  $0x01, R10
+	JZ    rc_n_odd
+
+rc_n_loop:
+	VMULPS      (SI), Z9, Z13
+	VMULPS      320(SI), Z9, Z14
+	VMINPS      Z13, Z0, Z13
+	VMINPS      Z14, Z0, Z14
+	VMAXPS      Z13, Z1, Z13
+	VMAXPS      Z14, Z1, Z14
+	VADDPS      Z2, Z13, Z15
+	VADDPS      Z2, Z14, Z16
+	VSUBPS      Z2, Z15, Z17
+	VSUBPS      Z2, Z16, Z18
+	VSUBPS      Z17, Z13, Z13
+	VSUBPS      Z18, Z14, Z14
+	VMOVUPS     Z7, Z17
+	VMOVUPS     Z7, Z18
+	VFMADD231PS Z8, Z13, Z17
+	VFMADD231PS Z8, Z14, Z18
+	VFMADD213PS Z6, Z13, Z17
+	VFMADD213PS Z6, Z14, Z18
+	VFMADD213PS Z5, Z13, Z17
+	VFMADD213PS Z5, Z14, Z18
+	VFMADD213PS Z4, Z13, Z17
+	VFMADD213PS Z4, Z14, Z18
+	VFMADD213PS Z3, Z13, Z17
+	VFMADD213PS Z3, Z14, Z18
+	VPSLLD      $0x17, Z15, Z15
+	VPSLLD      $0x17, Z16, Z16
+	VPADDD      Z15, Z17, Z17
+	VPADDD      Z16, Z18, Z18
+	VMOVUPS     Z17, 64(R9)
+	VMULPS.BCST (CX), Z10, Z13
+	VFMADD231PS (R8), Z17, Z13
+	VMOVUPS     Z13, (R9)
+	VFMADD231PS 192(SI), Z13, Z11
+	VMOVUPS     Z18, 192(R9)
+	VMULPS.BCST 4(CX), Z10, Z13
+	VFMADD231PS 128(R8), Z18, Z13
+	VMOVUPS     Z13, 128(R9)
+	VFMADD231PS 512(SI), Z13, Z12
+	ADDQ        $0x00000100, R8
+	ADDQ        $0x00000100, R9
+	ADDQ        $0x00000280, SI
+	ADDQ        $0x00000008, CX
+	DECQ        R10
+	JNZ         rc_n_loop
+
+rc_n_odd:
+	MOVQ        168(AX), R10
+	TESTQ       $0x00000001, R10
+	JZ          rc_n_done
+	VMULPS      (SI), Z9, Z9
+	VMINPS      Z9, Z0, Z9
+	VMAXPS      Z9, Z1, Z9
+	VADDPS      Z2, Z9, Z13
+	VSUBPS      Z2, Z13, Z14
+	VSUBPS      Z14, Z9, Z9
+	VMOVUPS     Z7, Z14
+	VFMADD231PS Z8, Z9, Z14
+	VFMADD213PS Z6, Z9, Z14
+	VFMADD213PS Z5, Z9, Z14
+	VFMADD213PS Z4, Z9, Z14
+	VFMADD213PS Z3, Z9, Z14
+	VPSLLD      $0x17, Z13, Z13
+	VPADDD      Z13, Z14, Z14
+	VMOVUPS     Z14, 64(R9)
+	VMULPS.BCST (CX), Z10, Z9
+	VFMADD231PS (R8), Z14, Z9
+	VMOVUPS     Z9, (R9)
+	VFMADD231PS 192(SI), Z9, Z11
+	ADDQ        $0x00000080, R8
+	ADDQ        $0x00000080, R9
+	ADDQ        $0x00000140, SI
+	ADDQ        $0x00000004, CX
+
+rc_n_done:
+	VADDPS      Z12, Z11, Z11
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Z9
+	MOVQ        88(AX), SI
+	VFMADD231PS (SI)(BX*1), Z9, Z11
+	VMOVUPS     Z11, 192(DI)
+	INCQ        200(AX)
+	JMP         rc_t
+
+rc_done:
+bw_t:
+	MOVQ        200(AX), CX
+	TESTQ       CX, CX
+	JZ          bw_done
+	DECQ        CX
+	MOVQ        CX, 200(AX)
+	MOVQ        192(AX), BX
+	MOVQ        CX, DX
+	IMULQ       176(AX), DX
+	ADDQ        BX, DX
+	MOVQ        DX, 208(AX)
+	MOVQ        CX, DI
+	IMUL3Q      $0x00000100, DI, DI
+	ADDQ        128(AX), DI
+	MOVQ        24(AX), SI
+	VMOVUPS     (SI)(DX*1), Z9
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Z10
+	VMOVUPS     (DI), Z11
+	MOVQ        16(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nogate
+	VMOVUPS     (SI)(DX*1), Z12
+	VMOVUPS     128(DI), Z13
+	MOVQ        48(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodz
+	VMOVUPS     scanconstAVX512<>+832(SB), Z14
+	VSUBPS      Z13, Z14, Z14
+	VFMADD213PS scanconstAVX512<>+832(SB), Z12, Z14
+	VMULPS      Z13, Z14, Z14
+	VMULPS      192(DI), Z14, Z14
+	VMULPS      Z9, Z14, Z14
+	VMOVUPS     Z14, (SI)(DX*1)
+
+bw_nodz:
+	VMULPS Z12, Z13, Z13
+	VMULPS Z13, Z9, Z9
+
+bw_nogate:
+	MOVQ        112(AX), DX
+	LEAQ        (DX)(BX*2), DX
+	VMOVUPS     (DX), Z12
+	VFMADD231PS Z9, Z10, Z12
+	VMOVUPS     Z12, (DX)
+	VMULPS      Z10, Z11, Z12
+	VXORPS      Z13, Z13, Z13
+	VXORPS      Z14, Z14, Z14
+	VXORPS      Z15, Z15, Z15
+	VXORPS      Z16, Z16, Z16
+	MOVQ        168(AX), DX
+	SHLQ        $0x07, DX
+	MOVQ        CX, R8
+	IMULQ       DX, R8
+	MOVQ        R8, R9
+	ADDQ        136(AX), R9
+	ADDQ        120(AX), R8
+	LEAQ        (R8)(DX*1), BX
+	MOVQ        72(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_noreset
+	MOVBLZX     (SI)(CX*1), DX
+	TESTL       DX, DX
+	JZ          bw_noreset
+	MOVQ        144(AX), R8
+
+bw_noreset:
+	MOVQ  96(AX), DX
+	ADDQ  216(AX), DX
+	IMULQ 184(AX), CX
+	ADDQ  56(AX), CX
+	MOVQ  168(AX), SI
+	SHRQ  $0x01, SI
+	JZ    bw_n_odd
+
+bw_n_loop:
+	VMOVUPS          (BX), Z17
+	VMOVUPS          256(DX), Z18
+	VFMADD231PS      Z17, Z9, Z18
+	VMOVUPS          Z18, 256(DX)
+	VMOVUPS          64(DX), Z17
+	VFMADD231PS      192(DX), Z9, Z17
+	VMOVUPS          64(R9), Z18
+	VFMADD231PS      Z17, Z12, Z18
+	VMOVUPS          Z18, 64(R9)
+	VFMADD231PS.BCST (CX), Z17, Z13
+	VMOVUPS          64(BX), Z19
+	VMULPS           Z19, Z17, Z18
+	VMULPS           (R8), Z18, Z18
+	VFMADD231PS      (DX), Z18, Z15
+	VMOVUPS          128(DX), Z20
+	VFMADD231PS      Z18, Z11, Z20
+	VMOVUPS          Z20, 128(DX)
+	VMULPS           Z19, Z17, Z17
+	VMOVUPS          Z17, 64(DX)
+	VMOVUPS          128(BX), Z17
+	VMOVUPS          576(DX), Z18
+	VFMADD231PS      Z17, Z9, Z18
+	VMOVUPS          Z18, 576(DX)
+	VMOVUPS          384(DX), Z17
+	VFMADD231PS      512(DX), Z9, Z17
+	VMOVUPS          192(R9), Z18
+	VFMADD231PS      Z17, Z12, Z18
+	VMOVUPS          Z18, 192(R9)
+	VFMADD231PS.BCST 4(CX), Z17, Z14
+	VMOVUPS          192(BX), Z19
+	VMULPS           Z19, Z17, Z18
+	VMULPS           128(R8), Z18, Z18
+	VFMADD231PS      320(DX), Z18, Z16
+	VMOVUPS          448(DX), Z20
+	VFMADD231PS      Z18, Z11, Z20
+	VMOVUPS          Z20, 448(DX)
+	VMULPS           Z19, Z17, Z17
+	VMOVUPS          Z17, 384(DX)
+	ADDQ             $0x00000100, BX
+	ADDQ             $0x00000100, R8
+	ADDQ             $0x00000100, R9
+	ADDQ             $0x00000280, DX
+	ADDQ             $0x00000008, CX
+	DECQ             SI
+	JNZ              bw_n_loop
+
+bw_n_odd:
+	MOVQ             168(AX), SI
+	TESTQ            $0x00000001, SI
+	JZ               bw_n_done
+	VMOVUPS          (BX), Z17
+	VMOVUPS          256(DX), Z18
+	VFMADD231PS      Z17, Z9, Z18
+	VMOVUPS          Z18, 256(DX)
+	VMOVUPS          64(DX), Z17
+	VFMADD231PS      192(DX), Z9, Z17
+	VMOVUPS          64(R9), Z18
+	VFMADD231PS      Z17, Z12, Z18
+	VMOVUPS          Z18, 64(R9)
+	VFMADD231PS.BCST (CX), Z17, Z13
+	VMOVUPS          64(BX), Z18
+	VMULPS           Z18, Z17, Z12
+	VMULPS           (R8), Z12, Z12
+	VFMADD231PS      (DX), Z12, Z15
+	VMOVUPS          128(DX), Z19
+	VFMADD231PS      Z12, Z11, Z19
+	VMOVUPS          Z19, 128(DX)
+	VMULPS           Z18, Z17, Z17
+	VMOVUPS          Z17, 64(DX)
+	ADDQ             $0x00000080, BX
+	ADDQ             $0x00000080, R8
+	ADDQ             $0x00000080, R9
+	ADDQ             $0x00000140, DX
+	ADDQ             $0x00000004, CX
+
+bw_n_done:
+	VADDPS  Z14, Z13, Z13
+	VADDPS  Z16, Z15, Z15
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      bw_noreset2
+	MOVQ    200(AX), CX
+	MOVBLZX (SI)(CX*1), DX
+	TESTL   DX, DX
+	JZ      bw_noreset2
+	MOVQ    96(AX), CX
+	ADDQ    216(AX), CX
+	MOVQ    168(AX), DX
+	VXORPS  Z12, Z12, Z12
+
+bw_zero:
+	VMOVUPS Z12, 64(CX)
+	ADDQ    $0x00000140, CX
+	DECQ    DX
+	JNZ     bw_zero
+
+bw_noreset2:
+	MOVQ        208(AX), DX
+	MOVQ        192(AX), BX
+	MOVQ        32(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodu
+	MOVQ        88(AX), CX
+	VMOVUPS     (CX)(BX*1), Z12
+	VMULPS      Z12, Z9, Z9
+	VFMADD231PS Z13, Z11, Z9
+	VMOVUPS     Z9, (SI)(DX*1)
+
+bw_nodu:
+	VMULPS      scanconstAVX512<>+128(SB), Z15, Z15
+	VFMADD231PS Z13, Z10, Z15
+	VMULPS      64(DI), Z15, Z15
+	MOVQ        112(AX), CX
+	LEAQ        (CX)(BX*2), CX
+	VMOVUPS     64(CX), Z9
+	VADDPS      Z15, Z9, Z9
+	VMOVUPS     Z9, 64(CX)
+	MOVQ        40(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_t
+	VMOVUPS     Z15, (SI)(DX*1)
+	JMP         bw_t
+
+bw_done:
+	ADDQ   $0x00000040, 192(AX)
+	MOVQ   168(AX), CX
+	IMUL3Q $0x00000140, CX, CX
+	ADDQ   CX, 216(AX)
+	MOVQ   160(AX), CX
+	SHLQ   $0x06, CX
+	CMPQ   CX, 192(AX)
+	JG     g_loop
+	VZEROUPPER
+	RET
+
+// func scanFwdAVX512PBC(args *uint64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·scanFwdAVX512PBC(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX512<>+1408(SB), Z0
+	VMOVUPS scanconstAVX512<>+1472(SB), Z1
+	VMOVUPS scanconstAVX512<>+1536(SB), Z2
+	VMOVUPS scanconstAVX512<>+1600(SB), Z3
+	VMOVUPS scanconstAVX512<>+1664(SB), Z4
+	VMOVUPS scanconstAVX512<>+1728(SB), Z5
+	VMOVUPS scanconstAVX512<>+1792(SB), Z6
+	VMOVUPS scanconstAVX512<>+1856(SB), Z7
+	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	MOVQ    96(AX), CX
+
+t_loop:
+	TESTQ   CX, CX
+	JZ      done
+	MOVQ    48(AX), DX
+	TESTQ   DX, DX
+	JZ      noreset
+	MOVBLZX (DX), DX
+	TESTL   DX, DX
+	JZ      noreset
+	MOVQ    80(AX), DX
+	MOVQ    104(AX), BX
+	IMULQ   112(AX), BX
+	VXORPS  Z9, Z9, Z9
+
+zero_loop:
+	VMOVUPS Z9, (DX)
+	ADDQ    $0x00000040, DX
+	DECQ    BX
+	JNZ     zero_loop
+
+noreset:
+	XORQ DX, DX
+	MOVQ 88(AX), BX
+	MOVQ 104(AX), DI
+	SHLQ $0x06, DI
+
+pre_loop:
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Z9
+	MOVQ         56(AX), SI
+	VADDPS       (SI)(DX*1), Z9, Z9
+	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+896(SB), Z12, Z10
+	VDIVPS       Z10, Z12, Z10
+	VMULPS       Z10, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VADDPS       Z10, Z10, Z10
+	VMULPS       Z10, Z12, Z12
+	VXORPS       Z10, Z10, Z10
+	VMAXPS       Z9, Z10, Z10
+	VADDPS       Z12, Z10, Z10
+	VMOVUPS      Z10, (BX)
+	MOVQ         (AX), SI
+	VMULPS       (SI)(DX*1), Z10, Z10
+	VMOVUPS      Z10, 64(BX)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Z9
+	VXORPS       scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+832(SB), Z12, Z12
+	VMOVUPS      scanconstAVX512<>+832(SB), Z10
+	VDIVPS       Z12, Z10, Z10
+	VMULPS       Z9, Z10, Z10
+	VMOVUPS      Z10, 128(BX)
+
+pre_nogate:
+	ADDQ $0x00000040, DX
+	ADDQ $0x000000c0, BX
+	CMPQ DX, DI
+	JL   pre_loop
+	XORQ DX, DX
+	MOVQ 80(AX), BX
+	MOVQ 72(AX), SI
+	MOVQ 88(AX), DI
+
+g_loop:
+	VMOVUPS (DI), Z9
+	VMOVUPS 64(DI), Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    112(AX), R8
+	SHRQ    $0x01, R8
+	JZ      n_odd
+
+n_loop:
+	VMULPS      (SI), Z9, Z13
+	VMULPS      192(SI), Z9, Z14
+	VMINPS      Z13, Z0, Z13
+	VMINPS      Z14, Z0, Z14
+	VMAXPS      Z13, Z1, Z13
+	VMAXPS      Z14, Z1, Z14
+	VADDPS      Z2, Z13, Z15
+	VADDPS      Z2, Z14, Z16
+	VSUBPS      Z2, Z15, Z17
+	VSUBPS      Z2, Z16, Z18
+	VSUBPS      Z17, Z13, Z13
+	VSUBPS      Z18, Z14, Z14
+	VMOVUPS     Z7, Z17
+	VMOVUPS     Z7, Z18
+	VFMADD231PS Z8, Z13, Z17
+	VFMADD231PS Z8, Z14, Z18
+	VFMADD213PS Z6, Z13, Z17
+	VFMADD213PS Z6, Z14, Z18
+	VFMADD213PS Z5, Z13, Z17
+	VFMADD213PS Z5, Z14, Z18
+	VFMADD213PS Z4, Z13, Z17
+	VFMADD213PS Z4, Z14, Z18
+	VFMADD213PS Z3, Z13, Z17
+	VFMADD213PS Z3, Z14, Z18
+	VPSLLD      $0x17, Z15, Z15
+	VPSLLD      $0x17, Z16, Z16
+	VPADDD      Z15, Z17, Z17
+	VPADDD      Z16, Z18, Z18
+	VMULPS      64(SI), Z10, Z13
+	VFMADD231PS (BX), Z17, Z13
+	VMOVUPS     Z13, (BX)
+	VFMADD231PS 128(SI), Z13, Z11
+	VMULPS      256(SI), Z10, Z13
+	VFMADD231PS 64(BX), Z18, Z13
+	VMOVUPS     Z13, 64(BX)
+	VFMADD231PS 320(SI), Z13, Z12
+	ADDQ        $0x00000080, BX
+	ADDQ        $0x00000180, SI
+	DECQ        R8
+	JNZ         n_loop
+
+n_odd:
+	MOVQ        112(AX), R8
+	TESTQ       $0x00000001, R8
+	JZ          n_done
+	VMULPS      (SI), Z9, Z9
+	VMINPS      Z9, Z0, Z9
+	VMAXPS      Z9, Z1, Z9
+	VADDPS      Z2, Z9, Z13
+	VSUBPS      Z2, Z13, Z14
+	VSUBPS      Z14, Z9, Z9
+	VMOVUPS     Z7, Z14
+	VFMADD231PS Z8, Z9, Z14
+	VFMADD213PS Z6, Z9, Z14
+	VFMADD213PS Z5, Z9, Z14
+	VFMADD213PS Z4, Z9, Z14
+	VFMADD213PS Z3, Z9, Z14
+	VPSLLD      $0x17, Z13, Z13
+	VPADDD      Z13, Z14, Z14
+	VMULPS      64(SI), Z10, Z9
+	VFMADD231PS (BX), Z14, Z9
+	VMOVUPS     Z9, (BX)
+	VFMADD231PS 128(SI), Z9, Z11
+	ADDQ        $0x00000040, BX
+	ADDQ        $0x000000c0, SI
+
+n_done:
+	VADDPS      Z12, Z11, Z11
+	MOVQ        (AX), R8
+	VMOVUPS     (R8)(DX*1), Z9
+	MOVQ        64(AX), R8
+	VFMADD231PS (R8)(DX*1), Z9, Z11
+	MOVQ        16(AX), R8
+	TESTQ       R8, R8
+	JZ          nogate
+	VMULPS      128(DI), Z11, Z11
+
+nogate:
+	MOVQ    24(AX), R8
+	VMOVUPS Z11, (R8)(DX*1)
+	ADDQ    $0x00000040, DX
+	ADDQ    $0x000000c0, DI
+	MOVQ    104(AX), R8
+	SHLQ    $0x06, R8
+	CMPQ    DX, R8
+	JL      g_loop
+	MOVQ    120(AX), DX
+	ADDQ    DX, (AX)
+	ADDQ    DX, 8(AX)
+	ADDQ    DX, 24(AX)
+	MOVQ    16(AX), BX
+	TESTQ   BX, BX
+	JZ      nozadv
+	ADDQ    DX, 16(AX)
+
+nozadv:
+	MOVQ  48(AX), BX
+	TESTQ BX, BX
+	JZ    noradv
+	INCQ  48(AX)
+
+noradv:
+	MOVQ 128(AX), BX
+	DECQ CX
+	JMP  t_loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scanBwdAVX512PBC(args *uint64)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·scanBwdAVX512PBC(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX512<>+1408(SB), Z0
+	VMOVUPS scanconstAVX512<>+1472(SB), Z1
+	VMOVUPS scanconstAVX512<>+1536(SB), Z2
+	VMOVUPS scanconstAVX512<>+1600(SB), Z3
+	VMOVUPS scanconstAVX512<>+1664(SB), Z4
+	VMOVUPS scanconstAVX512<>+1728(SB), Z5
+	VMOVUPS scanconstAVX512<>+1792(SB), Z6
+	VMOVUPS scanconstAVX512<>+1856(SB), Z7
+	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	MOVQ    $0x00000000, 192(AX)
+	MOVQ    $0x00000000, 216(AX)
+
+g_loop:
+	MOVQ 104(AX), CX
+	ADDQ 192(AX), CX
+	MOVQ 120(AX), DX
+	MOVQ 168(AX), BX
+	MOVQ 176(AX), SI
+
+h0_loop:
+	VMOVUPS (CX), Z9
+	VMOVUPS Z9, (DX)
+	ADDQ    SI, CX
+	ADDQ    $0x00000080, DX
+	DECQ    BX
+	JNZ     h0_loop
+	XORQ    CX, CX
+	MOVQ    192(AX), BX
+	MOVQ    128(AX), DI
+
+pre_t:
+	MOVQ         CX, DX
+	IMULQ        176(AX), DX
+	ADDQ         BX, DX
+	MOVQ         8(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         16(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         (AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         24(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         32(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         40(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         48(AX), SI
+	PREFETCHT0   64(SI)(DX*1)
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Z9
+	MOVQ         80(AX), SI
+	VADDPS       (SI)(BX*1), Z9, Z9
+	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
+	VMOVUPS      scanconstAVX512<>+704(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+768(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      scanconstAVX512<>+64(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
+	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
+	VMOVUPS      scanconstAVX512<>+576(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
+	VSCALEFPS    Z11, Z12, Z12
+	VADDPS       scanconstAVX512<>+832(SB), Z12, Z10
+	VADDPS       scanconstAVX512<>+896(SB), Z12, Z11
+	VMULPS       Z10, Z11, Z13
+	VMOVUPS      scanconstAVX512<>+832(SB), Z14
+	VDIVPS       Z13, Z14, Z14
+	VMULPS       Z10, Z14, Z10
+	VMULPS       Z12, Z10, Z10
+	VMULPS       Z11, Z14, Z14
+	VPSRAD       $0x1f, Z9, Z11
+	VANDPS       Z11, Z12, Z12
+	VANDNPS      scanconstAVX512<>+832(SB), Z11, Z11
+	VORPS        Z12, Z11, Z11
+	VMULPS       Z11, Z14, Z14
+	VMULPS       Z10, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VADDPS       Z10, Z10, Z10
+	VMULPS       Z10, Z12, Z12
+	VXORPS       Z10, Z10, Z10
+	VMAXPS       Z9, Z10, Z10
+	VADDPS       Z12, Z10, Z10
+	VMOVUPS      Z10, (DI)
+	VMOVUPS      Z14, 64(DI)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Z9
+	VXORPS       scanconstAVX512<>+960(SB), Z9, Z9
+	VMOVUPS      scanconstAVX512<>+704(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+768(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+64(SB), Z10
+	VFMADD231PS  scanconstAVX512<>+0(SB), Z9, Z10
+	VSUBPS       scanconstAVX512<>+64(SB), Z10, Z10
+	VFNMADD231PS scanconstAVX512<>+128(SB), Z10, Z9
+	VFNMADD231PS scanconstAVX512<>+192(SB), Z10, Z9
+	VMOVUPS      scanconstAVX512<>+576(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+640(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+512(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+448(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+384(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+320(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+256(SB), Z9, Z11
+	VSCALEFPS    Z10, Z11, Z11
+	VADDPS       scanconstAVX512<>+832(SB), Z11, Z11
+	VMOVUPS      scanconstAVX512<>+832(SB), Z9
+	VDIVPS       Z11, Z9, Z9
+	VMOVUPS      Z9, 128(DI)
+
+pre_nogate:
+	ADDQ $0x00000100, DI
+	INCQ CX
+	CMPQ CX, 152(AX)
+	JL   pre_t
+	MOVQ $0x00000000, 200(AX)
+
+rc_t:
+	MOVQ    200(AX), CX
+	CMPQ    CX, 152(AX)
+	JGE     rc_done
+	MOVQ    192(AX), BX
+	MOVQ    CX, DX
+	IMULQ   176(AX), DX
+	ADDQ    BX, DX
+	MOVQ    CX, DI
+	IMUL3Q  $0x00000100, DI, DI
+	ADDQ    128(AX), DI
+	VMOVUPS (DI), Z9
+	MOVQ    (AX), SI
+	VMULPS  (SI)(DX*1), Z9, Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	MOVQ    168(AX), SI
+	SHLQ    $0x07, SI
+	MOVQ    CX, R8
+	IMULQ   SI, R8
+	ADDQ    120(AX), R8
+	LEAQ    (R8)(SI*1), R9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      rc_noreset
+	MOVBLZX (SI)(CX*1), CX
+	TESTL   CX, CX
+	JZ      rc_noreset
+	MOVQ    144(AX), R8
+
+rc_noreset:
+	MOVQ 96(AX), CX
+	ADDQ 216(AX), CX
+	MOVQ 168(AX), SI
+	SHRQ $0x01, SI
+	JZ   rc_n_odd
+
+rc_n_loop:
+	VMULPS      (CX), Z9, Z13
+	VMULPS      448(CX), Z9, Z14
+	VMINPS      Z13, Z0, Z13
+	VMINPS      Z14, Z0, Z14
+	VMAXPS      Z13, Z1, Z13
+	VMAXPS      Z14, Z1, Z14
+	VADDPS      Z2, Z13, Z15
+	VADDPS      Z2, Z14, Z16
+	VSUBPS      Z2, Z15, Z17
+	VSUBPS      Z2, Z16, Z18
+	VSUBPS      Z17, Z13, Z13
+	VSUBPS      Z18, Z14, Z14
+	VMOVUPS     Z7, Z17
+	VMOVUPS     Z7, Z18
+	VFMADD231PS Z8, Z13, Z17
+	VFMADD231PS Z8, Z14, Z18
+	VFMADD213PS Z6, Z13, Z17
+	VFMADD213PS Z6, Z14, Z18
+	VFMADD213PS Z5, Z13, Z17
+	VFMADD213PS Z5, Z14, Z18
+	VFMADD213PS Z4, Z13, Z17
+	VFMADD213PS Z4, Z14, Z18
+	VFMADD213PS Z3, Z13, Z17
+	VFMADD213PS Z3, Z14, Z18
+	VPSLLD      $0x17, Z15, Z15
+	VPSLLD      $0x17, Z16, Z16
+	VPADDD      Z15, Z17, Z17
+	VPADDD      Z16, Z18, Z18
+	VMOVUPS     Z17, 64(R9)
+	VMULPS      192(CX), Z10, Z13
+	VFMADD231PS (R8), Z17, Z13
+	VMOVUPS     Z13, (R9)
+	VFMADD231PS 320(CX), Z13, Z11
+	VMOVUPS     Z18, 192(R9)
+	VMULPS      640(CX), Z10, Z13
+	VFMADD231PS 128(R8), Z18, Z13
+	VMOVUPS     Z13, 128(R9)
+	VFMADD231PS 768(CX), Z13, Z12
+	ADDQ        $0x00000100, R8
+	ADDQ        $0x00000100, R9
+	ADDQ        $0x00000380, CX
+	DECQ        SI
+	JNZ         rc_n_loop
+
+rc_n_odd:
+	MOVQ        168(AX), SI
+	TESTQ       $0x00000001, SI
+	JZ          rc_n_done
+	VMULPS      (CX), Z9, Z9
+	VMINPS      Z9, Z0, Z9
+	VMAXPS      Z9, Z1, Z9
+	VADDPS      Z2, Z9, Z13
+	VSUBPS      Z2, Z13, Z14
+	VSUBPS      Z14, Z9, Z9
+	VMOVUPS     Z7, Z14
+	VFMADD231PS Z8, Z9, Z14
+	VFMADD213PS Z6, Z9, Z14
+	VFMADD213PS Z5, Z9, Z14
+	VFMADD213PS Z4, Z9, Z14
+	VFMADD213PS Z3, Z9, Z14
+	VPSLLD      $0x17, Z13, Z13
+	VPADDD      Z13, Z14, Z14
+	VMOVUPS     Z14, 64(R9)
+	VMULPS      192(CX), Z10, Z9
+	VFMADD231PS (R8), Z14, Z9
+	VMOVUPS     Z9, (R9)
+	VFMADD231PS 320(CX), Z9, Z11
+	ADDQ        $0x00000080, R8
+	ADDQ        $0x00000080, R9
+	ADDQ        $0x000001c0, CX
+
+rc_n_done:
+	VADDPS      Z12, Z11, Z11
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Z9
+	MOVQ        88(AX), SI
+	VFMADD231PS (SI)(BX*1), Z9, Z11
+	VMOVUPS     Z11, 192(DI)
+	INCQ        200(AX)
+	JMP         rc_t
+
+rc_done:
+bw_t:
+	MOVQ        200(AX), CX
+	TESTQ       CX, CX
+	JZ          bw_done
+	DECQ        CX
+	MOVQ        CX, 200(AX)
+	MOVQ        192(AX), BX
+	MOVQ        CX, DX
+	IMULQ       176(AX), DX
+	ADDQ        BX, DX
+	MOVQ        DX, 208(AX)
+	MOVQ        CX, DI
+	IMUL3Q      $0x00000100, DI, DI
+	ADDQ        128(AX), DI
+	MOVQ        24(AX), SI
+	VMOVUPS     (SI)(DX*1), Z9
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Z10
+	VMOVUPS     (DI), Z11
+	MOVQ        16(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nogate
+	VMOVUPS     (SI)(DX*1), Z12
+	VMOVUPS     128(DI), Z13
+	MOVQ        48(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodz
+	VMOVUPS     scanconstAVX512<>+832(SB), Z14
+	VSUBPS      Z13, Z14, Z14
+	VFMADD213PS scanconstAVX512<>+832(SB), Z12, Z14
+	VMULPS      Z13, Z14, Z14
+	VMULPS      192(DI), Z14, Z14
+	VMULPS      Z9, Z14, Z14
+	VMOVUPS     Z14, (SI)(DX*1)
+
+bw_nodz:
+	VMULPS Z12, Z13, Z13
+	VMULPS Z13, Z9, Z9
+
+bw_nogate:
+	MOVQ        112(AX), DX
+	LEAQ        (DX)(BX*2), DX
+	VMOVUPS     (DX), Z12
+	VFMADD231PS Z9, Z10, Z12
+	VMOVUPS     Z12, (DX)
+	VMULPS      Z10, Z11, Z12
+	VXORPS      Z13, Z13, Z13
+	VXORPS      Z14, Z14, Z14
+	VXORPS      Z15, Z15, Z15
+	VXORPS      Z16, Z16, Z16
+	MOVQ        168(AX), DX
+	SHLQ        $0x07, DX
+	MOVQ        CX, R8
+	IMULQ       DX, R8
+	MOVQ        R8, BX
+	ADDQ        136(AX), BX
+	ADDQ        120(AX), R8
+	LEAQ        (R8)(DX*1), BX
+	MOVQ        72(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_noreset
+	MOVBLZX     (SI)(CX*1), DX
+	TESTL       DX, DX
+	JZ          bw_noreset
+	MOVQ        144(AX), R8
+
+bw_noreset:
+	MOVQ 96(AX), CX
+	ADDQ 216(AX), CX
+	MOVQ 168(AX), DX
+	SHRQ $0x01, DX
+	JZ   bw_n_odd
+
+bw_n_loop:
+	VMOVUPS     (BX), Z17
+	VMOVUPS     384(CX), Z18
+	VFMADD231PS Z17, Z9, Z18
+	VMOVUPS     Z18, 384(CX)
+	VMOVUPS     64(CX), Z17
+	VFMADD231PS 320(CX), Z9, Z17
+	VMOVUPS     256(CX), Z18
+	VFMADD231PS Z17, Z12, Z18
+	VMOVUPS     Z18, 256(CX)
+	VFMADD231PS 192(CX), Z17, Z13
+	VMOVUPS     64(BX), Z19
+	VMULPS      Z19, Z17, Z18
+	VMULPS      (R8), Z18, Z18
+	VFMADD231PS (CX), Z18, Z15
+	VMOVUPS     128(CX), Z20
+	VFMADD231PS Z18, Z11, Z20
+	VMOVUPS     Z20, 128(CX)
+	VMULPS      Z19, Z17, Z17
+	VMOVUPS     Z17, 64(CX)
+	VMOVUPS     128(BX), Z17
+	VMOVUPS     832(CX), Z18
+	VFMADD231PS Z17, Z9, Z18
+	VMOVUPS     Z18, 832(CX)
+	VMOVUPS     512(CX), Z17
+	VFMADD231PS 768(CX), Z9, Z17
+	VMOVUPS     704(CX), Z18
+	VFMADD231PS Z17, Z12, Z18
+	VMOVUPS     Z18, 704(CX)
+	VFMADD231PS 640(CX), Z17, Z14
+	VMOVUPS     192(BX), Z19
+	VMULPS      Z19, Z17, Z18
+	VMULPS      128(R8), Z18, Z18
+	VFMADD231PS 448(CX), Z18, Z16
+	VMOVUPS     576(CX), Z20
+	VFMADD231PS Z18, Z11, Z20
+	VMOVUPS     Z20, 576(CX)
+	VMULPS      Z19, Z17, Z17
+	VMOVUPS     Z17, 512(CX)
+	ADDQ        $0x00000100, BX
+	ADDQ        $0x00000100, R8
+	ADDQ        $0x00000380, CX
+	DECQ        DX
+	JNZ         bw_n_loop
+
+bw_n_odd:
+	MOVQ        168(AX), DX
+	TESTQ       $0x00000001, DX
+	JZ          bw_n_done
+	VMOVUPS     (BX), Z17
+	VMOVUPS     384(CX), Z18
+	VFMADD231PS Z17, Z9, Z18
+	VMOVUPS     Z18, 384(CX)
+	VMOVUPS     64(CX), Z17
+	VFMADD231PS 320(CX), Z9, Z17
+	VMOVUPS     256(CX), Z18
+	VFMADD231PS Z17, Z12, Z18
+	VMOVUPS     Z18, 256(CX)
+	VFMADD231PS 192(CX), Z17, Z13
+	VMOVUPS     64(BX), Z18
+	VMULPS      Z18, Z17, Z12
+	VMULPS      (R8), Z12, Z12
+	VFMADD231PS (CX), Z12, Z15
+	VMOVUPS     128(CX), Z19
+	VFMADD231PS Z12, Z11, Z19
+	VMOVUPS     Z19, 128(CX)
+	VMULPS      Z18, Z17, Z17
+	VMOVUPS     Z17, 64(CX)
+	ADDQ        $0x00000080, BX
+	ADDQ        $0x00000080, R8
+	ADDQ        $0x000001c0, CX
+
+bw_n_done:
+	VADDPS  Z14, Z13, Z13
+	VADDPS  Z16, Z15, Z15
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      bw_noreset2
+	MOVQ    200(AX), CX
+	MOVBLZX (SI)(CX*1), DX
+	TESTL   DX, DX
+	JZ      bw_noreset2
+	MOVQ    96(AX), CX
+	ADDQ    216(AX), CX
+	MOVQ    168(AX), DX
+	VXORPS  Z12, Z12, Z12
+
+bw_zero:
+	VMOVUPS Z12, 64(CX)
+	ADDQ    $0x000001c0, CX
+	DECQ    DX
+	JNZ     bw_zero
+
+bw_noreset2:
+	MOVQ        208(AX), DX
+	MOVQ        192(AX), BX
+	MOVQ        32(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodu
+	MOVQ        88(AX), CX
+	VMOVUPS     (CX)(BX*1), Z12
+	VMULPS      Z12, Z9, Z9
+	VFMADD231PS Z13, Z11, Z9
+	VMOVUPS     Z9, (SI)(DX*1)
+
+bw_nodu:
+	VMULPS      scanconstAVX512<>+128(SB), Z15, Z15
+	VFMADD231PS Z13, Z10, Z15
+	VMULPS      64(DI), Z15, Z15
+	MOVQ        112(AX), CX
+	LEAQ        (CX)(BX*2), CX
+	VMOVUPS     64(CX), Z9
+	VADDPS      Z15, Z9, Z9
+	VMOVUPS     Z9, 64(CX)
+	MOVQ        40(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_t
+	VMOVUPS     Z15, (SI)(DX*1)
+	JMP         bw_t
+
+bw_done:
+	ADDQ   $0x00000040, 192(AX)
+	MOVQ   168(AX), CX
+	IMUL3Q $0x000001c0, CX, CX
+	ADDQ   CX, 216(AX)
+	MOVQ   160(AX), CX
+	SHLQ   $0x06, CX
+	CMPQ   CX, 192(AX)
+	JG     g_loop
+	VZEROUPPER
+	RET
+
 // func expAVX512(dst *float32, src *float32, n int)
 // Requires: AVX, AVX512F
 TEXT ·expAVX512(SB), NOSPLIT, $0-24
@@ -2329,6 +4463,2134 @@ bw_done:
 	ADDQ   $0x00000020, 192(AX)
 	MOVQ   168(AX), CX
 	IMUL3Q $0x00000060, CX, CX
+	ADDQ   CX, 216(AX)
+	MOVQ   160(AX), CX
+	SHLQ   $0x05, CX
+	CMPQ   CX, 192(AX)
+	JG     g_loop
+	VZEROUPPER
+	RET
+
+// func scanFwdAVX2PB(args *uint64)
+// Requires: AVX, AVX2, FMA3
+TEXT ·scanFwdAVX2PB(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX2<>+704(SB), Y0
+	VMOVUPS scanconstAVX2<>+736(SB), Y1
+	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	MOVQ    96(AX), CX
+
+t_loop:
+	TESTQ   CX, CX
+	JZ      done
+	MOVQ    48(AX), DX
+	TESTQ   DX, DX
+	JZ      noreset
+	MOVBLZX (DX), DX
+	TESTL   DX, DX
+	JZ      noreset
+	MOVQ    80(AX), DX
+	MOVQ    104(AX), BX
+	IMULQ   112(AX), BX
+	VXORPS  Y3, Y3, Y3
+
+zero_loop:
+	VMOVUPS Y3, (DX)
+	ADDQ    $0x00000020, DX
+	DECQ    BX
+	JNZ     zero_loop
+
+noreset:
+	XORQ DX, DX
+	MOVQ 88(AX), BX
+	MOVQ 104(AX), DI
+	SHLQ $0x05, DI
+
+pre_loop:
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Y3
+	MOVQ         56(AX), SI
+	VADDPS       (SI)(DX*1), Y3, Y3
+	VORPS        scanconstAVX2<>+480(SB), Y3, Y4
+	VMOVUPS      scanconstAVX2<>+352(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+384(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VADDPS       scanconstAVX2<>+448(SB), Y6, Y4
+	VDIVPS       Y4, Y6, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      scanconstAVX2<>+640(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
+	VADDPS       Y4, Y4, Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VMAXPS       Y3, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VMOVUPS      Y4, (BX)
+	MOVQ         (AX), SI
+	VMULPS       (SI)(DX*1), Y4, Y4
+	VMOVUPS      Y4, 32(BX)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Y3
+	VXORPS       scanconstAVX2<>+480(SB), Y3, Y4
+	VMOVUPS      scanconstAVX2<>+352(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+384(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VADDPS       scanconstAVX2<>+416(SB), Y6, Y6
+	VMOVUPS      scanconstAVX2<>+416(SB), Y4
+	VDIVPS       Y6, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, 64(BX)
+
+pre_nogate:
+	ADDQ $0x00000020, DX
+	ADDQ $0x00000060, BX
+	CMPQ DX, DI
+	JL   pre_loop
+	XORQ DX, DX
+	MOVQ 80(AX), BX
+	MOVQ 72(AX), SI
+	MOVQ 88(AX), DI
+
+g_loop:
+	VMOVUPS (DI), Y3
+	VMOVUPS 32(DI), Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    40(AX), R8
+	MOVQ    112(AX), R9
+	SHRQ    $0x01, R9
+	JZ      n_odd
+
+n_loop:
+	VMULPS       (SI), Y3, Y7
+	VMULPS       64(SI), Y3, Y8
+	VMINPS       Y7, Y0, Y7
+	VMINPS       Y8, Y0, Y8
+	VMAXPS       Y7, Y1, Y7
+	VMAXPS       Y8, Y1, Y8
+	VADDPS       Y2, Y7, Y9
+	VADDPS       Y2, Y8, Y10
+	VSUBPS       Y2, Y9, Y11
+	VSUBPS       Y2, Y10, Y12
+	VSUBPS       Y11, Y7, Y7
+	VSUBPS       Y12, Y8, Y8
+	VMOVUPS      scanconstAVX2<>+928(SB), Y11
+	VMOVUPS      scanconstAVX2<>+928(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
+	VPSLLD       $0x17, Y9, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       Y9, Y11, Y11
+	VPADDD       Y10, Y12, Y12
+	VMULPS       32(SI), Y4, Y7
+	VFMADD231PS  (BX), Y11, Y7
+	VMOVUPS      Y7, (BX)
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  Y8, Y7, Y5
+	VMULPS       96(SI), Y4, Y7
+	VFMADD231PS  32(BX), Y12, Y7
+	VMOVUPS      Y7, 32(BX)
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $0x00000040, BX
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x00000008, R8
+	DECQ         R9
+	JNZ          n_loop
+
+n_odd:
+	MOVQ         112(AX), R9
+	TESTQ        $0x00000001, R9
+	JZ           n_done
+	VMULPS       (SI), Y3, Y3
+	VMINPS       Y3, Y0, Y3
+	VMAXPS       Y3, Y1, Y3
+	VADDPS       Y2, Y3, Y7
+	VSUBPS       Y2, Y7, Y8
+	VSUBPS       Y8, Y3, Y3
+	VMOVUPS      scanconstAVX2<>+928(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       Y7, Y8, Y8
+	VMULPS       32(SI), Y4, Y3
+	VFMADD231PS  (BX), Y8, Y3
+	VMOVUPS      Y3, (BX)
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  Y4, Y3, Y5
+	ADDQ         $0x00000020, BX
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, R8
+
+n_done:
+	VADDPS      Y6, Y5, Y5
+	MOVQ        (AX), R8
+	VMOVUPS     (R8)(DX*1), Y3
+	MOVQ        64(AX), R8
+	VFMADD231PS (R8)(DX*1), Y3, Y5
+	MOVQ        16(AX), R8
+	TESTQ       R8, R8
+	JZ          nogate
+	VMULPS      64(DI), Y5, Y5
+
+nogate:
+	MOVQ    24(AX), R8
+	VMOVUPS Y5, (R8)(DX*1)
+	ADDQ    $0x00000020, DX
+	ADDQ    $0x00000060, DI
+	MOVQ    104(AX), R8
+	SHLQ    $0x05, R8
+	CMPQ    DX, R8
+	JL      g_loop
+	MOVQ    120(AX), DX
+	ADDQ    DX, (AX)
+	ADDQ    DX, 8(AX)
+	ADDQ    DX, 24(AX)
+	MOVQ    16(AX), BX
+	TESTQ   BX, BX
+	JZ      nozadv
+	ADDQ    DX, 16(AX)
+
+nozadv:
+	MOVQ  48(AX), BX
+	TESTQ BX, BX
+	JZ    noradv
+	INCQ  48(AX)
+
+noradv:
+	MOVQ 128(AX), BX
+	ADDQ BX, 40(AX)
+	DECQ CX
+	JMP  t_loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scanBwdAVX2PB(args *uint64)
+// Requires: AVX, AVX2, FMA3, MMX+
+TEXT ·scanBwdAVX2PB(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX2<>+704(SB), Y0
+	VMOVUPS scanconstAVX2<>+736(SB), Y1
+	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	MOVQ    $0x00000000, 192(AX)
+	MOVQ    $0x00000000, 216(AX)
+
+g_loop:
+	MOVQ 104(AX), CX
+	ADDQ 192(AX), CX
+	MOVQ 120(AX), DX
+	MOVQ 168(AX), BX
+	MOVQ 176(AX), SI
+
+h0_loop:
+	VMOVUPS (CX), Y3
+	VMOVUPS Y3, (DX)
+	ADDQ    SI, CX
+	ADDQ    $0x00000040, DX
+	DECQ    BX
+	JNZ     h0_loop
+	XORQ    CX, CX
+	MOVQ    192(AX), BX
+	MOVQ    128(AX), DI
+
+pre_t:
+	MOVQ         CX, DX
+	IMULQ        176(AX), DX
+	ADDQ         BX, DX
+	MOVQ         8(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         16(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         (AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         24(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         32(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         40(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         48(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Y3
+	MOVQ         80(AX), SI
+	VADDPS       (SI)(BX*1), Y3, Y3
+	VORPS        scanconstAVX2<>+480(SB), Y3, Y4
+	VMOVUPS      scanconstAVX2<>+352(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+384(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VADDPS       scanconstAVX2<>+416(SB), Y6, Y4
+	VADDPS       scanconstAVX2<>+448(SB), Y6, Y5
+	VMULPS       Y4, Y5, Y7
+	VMOVUPS      scanconstAVX2<>+416(SB), Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y4, Y8, Y4
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y5, Y8, Y8
+	VPSRAD       $0x1f, Y3, Y5
+	VANDPS       Y5, Y6, Y6
+	VANDNPS      scanconstAVX2<>+416(SB), Y5, Y5
+	VORPS        Y6, Y5, Y5
+	VMULPS       Y5, Y8, Y8
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      scanconstAVX2<>+640(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
+	VADDPS       Y4, Y4, Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VMAXPS       Y3, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VMOVUPS      Y4, (DI)
+	VMOVUPS      Y8, 32(DI)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Y3
+	VXORPS       scanconstAVX2<>+480(SB), Y3, Y3
+	VMOVUPS      scanconstAVX2<>+352(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMOVUPS      scanconstAVX2<>+384(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      scanconstAVX2<>+32(SB), Y4
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y3, Y4
+	VSUBPS       scanconstAVX2<>+32(SB), Y4, Y5
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y5, Y3
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y5, Y3
+	VMOVUPS      scanconstAVX2<>+288(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y3, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VADDPS       scanconstAVX2<>+416(SB), Y5, Y5
+	VMOVUPS      scanconstAVX2<>+416(SB), Y3
+	VDIVPS       Y5, Y3, Y3
+	VMOVUPS      Y3, 64(DI)
+
+pre_nogate:
+	ADDQ $0x00000080, DI
+	INCQ CX
+	CMPQ CX, 152(AX)
+	JL   pre_t
+	MOVQ $0x00000000, 200(AX)
+
+rc_t:
+	MOVQ    200(AX), CX
+	CMPQ    CX, 152(AX)
+	JGE     rc_done
+	MOVQ    192(AX), BX
+	MOVQ    CX, DX
+	IMULQ   176(AX), DX
+	ADDQ    BX, DX
+	MOVQ    CX, DI
+	IMUL3Q  $0x00000080, DI, DI
+	ADDQ    128(AX), DI
+	VMOVUPS (DI), Y3
+	MOVQ    (AX), SI
+	VMULPS  (SI)(DX*1), Y3, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    168(AX), SI
+	SHLQ    $0x06, SI
+	MOVQ    CX, R8
+	IMULQ   SI, R8
+	ADDQ    120(AX), R8
+	LEAQ    (R8)(SI*1), R9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      rc_noreset
+	MOVBLZX (SI)(CX*1), SI
+	TESTL   SI, SI
+	JZ      rc_noreset
+	MOVQ    144(AX), R8
+
+rc_noreset:
+	MOVQ  96(AX), SI
+	ADDQ  216(AX), SI
+	IMULQ 184(AX), CX
+	ADDQ  64(AX), CX
+	MOVQ  168(AX), R10
+	SHRQ  $0x01, R10
+	JZ    rc_n_odd
+
+rc_n_loop:
+	VMULPS       (SI), Y3, Y7
+	VMULPS       160(SI), Y3, Y8
+	VMINPS       Y7, Y0, Y7
+	VMINPS       Y8, Y0, Y8
+	VMAXPS       Y7, Y1, Y7
+	VMAXPS       Y8, Y1, Y8
+	VADDPS       Y2, Y7, Y9
+	VADDPS       Y2, Y8, Y10
+	VSUBPS       Y2, Y9, Y11
+	VSUBPS       Y2, Y10, Y12
+	VSUBPS       Y11, Y7, Y7
+	VSUBPS       Y12, Y8, Y8
+	VMOVUPS      scanconstAVX2<>+928(SB), Y11
+	VMOVUPS      scanconstAVX2<>+928(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
+	VPSLLD       $0x17, Y9, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       Y9, Y11, Y11
+	VPADDD       Y10, Y12, Y12
+	VMOVUPS      Y11, 32(R9)
+	VMULPS       96(SI), Y4, Y7
+	VFMADD231PS  (R8), Y11, Y7
+	VMOVUPS      Y7, (R9)
+	VBROADCASTSS (CX), Y8
+	VFMADD231PS  Y8, Y7, Y5
+	VMOVUPS      Y12, 96(R9)
+	VMULPS       256(SI), Y4, Y7
+	VFMADD231PS  64(R8), Y12, Y7
+	VMOVUPS      Y7, 64(R9)
+	VBROADCASTSS 4(CX), Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x00000140, SI
+	ADDQ         $0x00000008, CX
+	DECQ         R10
+	JNZ          rc_n_loop
+
+rc_n_odd:
+	MOVQ         168(AX), R10
+	TESTQ        $0x00000001, R10
+	JZ           rc_n_done
+	VMULPS       (SI), Y3, Y3
+	VMINPS       Y3, Y0, Y3
+	VMAXPS       Y3, Y1, Y3
+	VADDPS       Y2, Y3, Y7
+	VSUBPS       Y2, Y7, Y8
+	VSUBPS       Y8, Y3, Y3
+	VMOVUPS      scanconstAVX2<>+928(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       Y7, Y8, Y8
+	VMOVUPS      Y8, 32(R9)
+	VMULPS       96(SI), Y4, Y3
+	VFMADD231PS  (R8), Y8, Y3
+	VMOVUPS      Y3, (R9)
+	VBROADCASTSS (CX), Y4
+	VFMADD231PS  Y4, Y3, Y5
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000040, R9
+	ADDQ         $0x000000a0, SI
+	ADDQ         $0x00000004, CX
+
+rc_n_done:
+	VADDPS      Y6, Y5, Y5
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Y3
+	MOVQ        88(AX), SI
+	VFMADD231PS (SI)(BX*1), Y3, Y5
+	VMOVUPS     Y5, 96(DI)
+	INCQ        200(AX)
+	JMP         rc_t
+
+rc_done:
+bw_t:
+	MOVQ        200(AX), CX
+	TESTQ       CX, CX
+	JZ          bw_done
+	DECQ        CX
+	MOVQ        CX, 200(AX)
+	MOVQ        192(AX), BX
+	MOVQ        CX, DX
+	IMULQ       176(AX), DX
+	ADDQ        BX, DX
+	MOVQ        DX, 208(AX)
+	MOVQ        CX, DI
+	IMUL3Q      $0x00000080, DI, DI
+	ADDQ        128(AX), DI
+	MOVQ        24(AX), SI
+	VMOVUPS     (SI)(DX*1), Y3
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Y4
+	VMOVUPS     (DI), Y5
+	MOVQ        16(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nogate
+	VMOVUPS     (SI)(DX*1), Y6
+	VMOVUPS     64(DI), Y7
+	MOVQ        48(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodz
+	VMOVUPS     scanconstAVX2<>+416(SB), Y8
+	VSUBPS      Y7, Y8, Y8
+	VFMADD213PS scanconstAVX2<>+416(SB), Y6, Y8
+	VMULPS      Y7, Y8, Y8
+	VMULPS      96(DI), Y8, Y8
+	VMULPS      Y3, Y8, Y8
+	VMOVUPS     Y8, (SI)(DX*1)
+
+bw_nodz:
+	VMULPS Y6, Y7, Y7
+	VMULPS Y7, Y3, Y3
+
+bw_nogate:
+	MOVQ        112(AX), DX
+	LEAQ        (DX)(BX*2), DX
+	VMOVUPS     (DX), Y6
+	VFMADD231PS Y3, Y4, Y6
+	VMOVUPS     Y6, (DX)
+	VMULPS      Y4, Y5, Y6
+	VXORPS      Y7, Y7, Y7
+	VXORPS      Y8, Y8, Y8
+	VXORPS      Y9, Y9, Y9
+	VXORPS      Y10, Y10, Y10
+	MOVQ        168(AX), DX
+	SHLQ        $0x06, DX
+	MOVQ        CX, R8
+	IMULQ       DX, R8
+	MOVQ        R8, R9
+	ADDQ        136(AX), R9
+	ADDQ        120(AX), R8
+	LEAQ        (R8)(DX*1), BX
+	MOVQ        72(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_noreset
+	MOVBLZX     (SI)(CX*1), DX
+	TESTL       DX, DX
+	JZ          bw_noreset
+	MOVQ        144(AX), R8
+
+bw_noreset:
+	MOVQ  96(AX), DX
+	ADDQ  216(AX), DX
+	IMULQ 184(AX), CX
+	ADDQ  64(AX), CX
+	MOVQ  168(AX), SI
+	SHRQ  $0x01, SI
+	JZ    bw_n_odd
+
+bw_n_loop:
+	VMOVUPS      (BX), Y11
+	VMOVUPS      (R9), Y12
+	VFMADD231PS  Y11, Y3, Y12
+	VMOVUPS      Y12, (R9)
+	VMOVUPS      32(DX), Y11
+	VBROADCASTSS (CX), Y12
+	VFMADD231PS  Y12, Y3, Y11
+	VMOVUPS      128(DX), Y12
+	VFMADD231PS  Y11, Y6, Y12
+	VMOVUPS      Y12, 128(DX)
+	VFMADD231PS  96(DX), Y11, Y7
+	VMOVUPS      32(BX), Y13
+	VMULPS       Y13, Y11, Y12
+	VMULPS       (R8), Y12, Y12
+	VFMADD231PS  (DX), Y12, Y9
+	VMOVUPS      64(DX), Y14
+	VFMADD231PS  Y12, Y5, Y14
+	VMOVUPS      Y14, 64(DX)
+	VMULPS       Y13, Y11, Y11
+	VMOVUPS      Y11, 32(DX)
+	VMOVUPS      64(BX), Y11
+	VMOVUPS      64(R9), Y12
+	VFMADD231PS  Y11, Y3, Y12
+	VMOVUPS      Y12, 64(R9)
+	VMOVUPS      192(DX), Y11
+	VBROADCASTSS 4(CX), Y12
+	VFMADD231PS  Y12, Y3, Y11
+	VMOVUPS      288(DX), Y12
+	VFMADD231PS  Y11, Y6, Y12
+	VMOVUPS      Y12, 288(DX)
+	VFMADD231PS  256(DX), Y11, Y8
+	VMOVUPS      96(BX), Y13
+	VMULPS       Y13, Y11, Y12
+	VMULPS       64(R8), Y12, Y12
+	VFMADD231PS  160(DX), Y12, Y10
+	VMOVUPS      224(DX), Y14
+	VFMADD231PS  Y12, Y5, Y14
+	VMOVUPS      Y14, 224(DX)
+	VMULPS       Y13, Y11, Y11
+	VMOVUPS      Y11, 192(DX)
+	ADDQ         $0x00000080, BX
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x00000140, DX
+	ADDQ         $0x00000008, CX
+	DECQ         SI
+	JNZ          bw_n_loop
+
+bw_n_odd:
+	MOVQ         168(AX), SI
+	TESTQ        $0x00000001, SI
+	JZ           bw_n_done
+	VMOVUPS      (BX), Y11
+	VMOVUPS      (R9), Y12
+	VFMADD231PS  Y11, Y3, Y12
+	VMOVUPS      Y12, (R9)
+	VMOVUPS      32(DX), Y11
+	VBROADCASTSS (CX), Y12
+	VFMADD231PS  Y12, Y3, Y11
+	VMOVUPS      128(DX), Y12
+	VFMADD231PS  Y11, Y6, Y12
+	VMOVUPS      Y12, 128(DX)
+	VFMADD231PS  96(DX), Y11, Y7
+	VMOVUPS      32(BX), Y12
+	VMULPS       Y12, Y11, Y6
+	VMULPS       (R8), Y6, Y6
+	VFMADD231PS  (DX), Y6, Y9
+	VMOVUPS      64(DX), Y13
+	VFMADD231PS  Y6, Y5, Y13
+	VMOVUPS      Y13, 64(DX)
+	VMULPS       Y12, Y11, Y11
+	VMOVUPS      Y11, 32(DX)
+	ADDQ         $0x00000040, BX
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000040, R9
+	ADDQ         $0x000000a0, DX
+	ADDQ         $0x00000004, CX
+
+bw_n_done:
+	VADDPS  Y8, Y7, Y7
+	VADDPS  Y10, Y9, Y9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      bw_noreset2
+	MOVQ    200(AX), CX
+	MOVBLZX (SI)(CX*1), DX
+	TESTL   DX, DX
+	JZ      bw_noreset2
+	MOVQ    96(AX), CX
+	ADDQ    216(AX), CX
+	MOVQ    168(AX), DX
+	VXORPS  Y6, Y6, Y6
+
+bw_zero:
+	VMOVUPS Y6, 32(CX)
+	ADDQ    $0x000000a0, CX
+	DECQ    DX
+	JNZ     bw_zero
+
+bw_noreset2:
+	MOVQ        208(AX), DX
+	MOVQ        192(AX), BX
+	MOVQ        32(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodu
+	MOVQ        88(AX), CX
+	VMOVUPS     (CX)(BX*1), Y6
+	VMULPS      Y6, Y3, Y3
+	VFMADD231PS Y7, Y5, Y3
+	VMOVUPS     Y3, (SI)(DX*1)
+
+bw_nodu:
+	VMULPS      scanconstAVX2<>+64(SB), Y9, Y9
+	VFMADD231PS Y7, Y4, Y9
+	VMULPS      32(DI), Y9, Y9
+	MOVQ        112(AX), CX
+	LEAQ        (CX)(BX*2), CX
+	VMOVUPS     32(CX), Y3
+	VADDPS      Y9, Y3, Y3
+	VMOVUPS     Y3, 32(CX)
+	MOVQ        40(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_t
+	VMOVUPS     Y9, (SI)(DX*1)
+	JMP         bw_t
+
+bw_done:
+	ADDQ   $0x00000020, 192(AX)
+	MOVQ   168(AX), CX
+	IMUL3Q $0x000000a0, CX, CX
+	ADDQ   CX, 216(AX)
+	MOVQ   160(AX), CX
+	SHLQ   $0x05, CX
+	CMPQ   CX, 192(AX)
+	JG     g_loop
+	VZEROUPPER
+	RET
+
+// func scanFwdAVX2PC(args *uint64)
+// Requires: AVX, AVX2, FMA3
+TEXT ·scanFwdAVX2PC(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX2<>+704(SB), Y0
+	VMOVUPS scanconstAVX2<>+736(SB), Y1
+	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	MOVQ    96(AX), CX
+
+t_loop:
+	TESTQ   CX, CX
+	JZ      done
+	MOVQ    48(AX), DX
+	TESTQ   DX, DX
+	JZ      noreset
+	MOVBLZX (DX), DX
+	TESTL   DX, DX
+	JZ      noreset
+	MOVQ    80(AX), DX
+	MOVQ    104(AX), BX
+	IMULQ   112(AX), BX
+	VXORPS  Y3, Y3, Y3
+
+zero_loop:
+	VMOVUPS Y3, (DX)
+	ADDQ    $0x00000020, DX
+	DECQ    BX
+	JNZ     zero_loop
+
+noreset:
+	XORQ DX, DX
+	MOVQ 88(AX), BX
+	MOVQ 104(AX), DI
+	SHLQ $0x05, DI
+
+pre_loop:
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Y3
+	MOVQ         56(AX), SI
+	VADDPS       (SI)(DX*1), Y3, Y3
+	VORPS        scanconstAVX2<>+480(SB), Y3, Y4
+	VMOVUPS      scanconstAVX2<>+352(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+384(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VADDPS       scanconstAVX2<>+448(SB), Y6, Y4
+	VDIVPS       Y4, Y6, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      scanconstAVX2<>+640(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
+	VADDPS       Y4, Y4, Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VMAXPS       Y3, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VMOVUPS      Y4, (BX)
+	MOVQ         (AX), SI
+	VMULPS       (SI)(DX*1), Y4, Y4
+	VMOVUPS      Y4, 32(BX)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Y3
+	VXORPS       scanconstAVX2<>+480(SB), Y3, Y4
+	VMOVUPS      scanconstAVX2<>+352(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+384(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VADDPS       scanconstAVX2<>+416(SB), Y6, Y6
+	VMOVUPS      scanconstAVX2<>+416(SB), Y4
+	VDIVPS       Y6, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, 64(BX)
+
+pre_nogate:
+	ADDQ $0x00000020, DX
+	ADDQ $0x00000060, BX
+	CMPQ DX, DI
+	JL   pre_loop
+	XORQ DX, DX
+	MOVQ 80(AX), BX
+	MOVQ 72(AX), SI
+	MOVQ 88(AX), DI
+
+g_loop:
+	VMOVUPS (DI), Y3
+	VMOVUPS 32(DI), Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    32(AX), R8
+	MOVQ    112(AX), R9
+	SHRQ    $0x01, R9
+	JZ      n_odd
+
+n_loop:
+	VMULPS       (SI), Y3, Y7
+	VMULPS       64(SI), Y3, Y8
+	VMINPS       Y7, Y0, Y7
+	VMINPS       Y8, Y0, Y8
+	VMAXPS       Y7, Y1, Y7
+	VMAXPS       Y8, Y1, Y8
+	VADDPS       Y2, Y7, Y9
+	VADDPS       Y2, Y8, Y10
+	VSUBPS       Y2, Y9, Y11
+	VSUBPS       Y2, Y10, Y12
+	VSUBPS       Y11, Y7, Y7
+	VSUBPS       Y12, Y8, Y8
+	VMOVUPS      scanconstAVX2<>+928(SB), Y11
+	VMOVUPS      scanconstAVX2<>+928(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
+	VPSLLD       $0x17, Y9, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       Y9, Y11, Y11
+	VPADDD       Y10, Y12, Y12
+	VBROADCASTSS (R8), Y7
+	VMULPS       Y4, Y7, Y7
+	VFMADD231PS  (BX), Y11, Y7
+	VMOVUPS      Y7, (BX)
+	VFMADD231PS  32(SI), Y7, Y5
+	VBROADCASTSS 4(R8), Y7
+	VMULPS       Y4, Y7, Y7
+	VFMADD231PS  32(BX), Y12, Y7
+	VMOVUPS      Y7, 32(BX)
+	VFMADD231PS  96(SI), Y7, Y6
+	ADDQ         $0x00000040, BX
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x00000008, R8
+	DECQ         R9
+	JNZ          n_loop
+
+n_odd:
+	MOVQ         112(AX), R9
+	TESTQ        $0x00000001, R9
+	JZ           n_done
+	VMULPS       (SI), Y3, Y3
+	VMINPS       Y3, Y0, Y3
+	VMAXPS       Y3, Y1, Y3
+	VADDPS       Y2, Y3, Y7
+	VSUBPS       Y2, Y7, Y8
+	VSUBPS       Y8, Y3, Y3
+	VMOVUPS      scanconstAVX2<>+928(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       Y7, Y8, Y8
+	VBROADCASTSS (R8), Y3
+	VMULPS       Y4, Y3, Y3
+	VFMADD231PS  (BX), Y8, Y3
+	VMOVUPS      Y3, (BX)
+	VFMADD231PS  32(SI), Y3, Y5
+	ADDQ         $0x00000020, BX
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, R8
+
+n_done:
+	VADDPS      Y6, Y5, Y5
+	MOVQ        (AX), R8
+	VMOVUPS     (R8)(DX*1), Y3
+	MOVQ        64(AX), R8
+	VFMADD231PS (R8)(DX*1), Y3, Y5
+	MOVQ        16(AX), R8
+	TESTQ       R8, R8
+	JZ          nogate
+	VMULPS      64(DI), Y5, Y5
+
+nogate:
+	MOVQ    24(AX), R8
+	VMOVUPS Y5, (R8)(DX*1)
+	ADDQ    $0x00000020, DX
+	ADDQ    $0x00000060, DI
+	MOVQ    104(AX), R8
+	SHLQ    $0x05, R8
+	CMPQ    DX, R8
+	JL      g_loop
+	MOVQ    120(AX), DX
+	ADDQ    DX, (AX)
+	ADDQ    DX, 8(AX)
+	ADDQ    DX, 24(AX)
+	MOVQ    16(AX), BX
+	TESTQ   BX, BX
+	JZ      nozadv
+	ADDQ    DX, 16(AX)
+
+nozadv:
+	MOVQ  48(AX), BX
+	TESTQ BX, BX
+	JZ    noradv
+	INCQ  48(AX)
+
+noradv:
+	MOVQ 128(AX), BX
+	ADDQ BX, 32(AX)
+	DECQ CX
+	JMP  t_loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scanBwdAVX2PC(args *uint64)
+// Requires: AVX, AVX2, FMA3, MMX+
+TEXT ·scanBwdAVX2PC(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX2<>+704(SB), Y0
+	VMOVUPS scanconstAVX2<>+736(SB), Y1
+	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	MOVQ    $0x00000000, 192(AX)
+	MOVQ    $0x00000000, 216(AX)
+
+g_loop:
+	MOVQ 104(AX), CX
+	ADDQ 192(AX), CX
+	MOVQ 120(AX), DX
+	MOVQ 168(AX), BX
+	MOVQ 176(AX), SI
+
+h0_loop:
+	VMOVUPS (CX), Y3
+	VMOVUPS Y3, (DX)
+	ADDQ    SI, CX
+	ADDQ    $0x00000040, DX
+	DECQ    BX
+	JNZ     h0_loop
+	XORQ    CX, CX
+	MOVQ    192(AX), BX
+	MOVQ    128(AX), DI
+
+pre_t:
+	MOVQ         CX, DX
+	IMULQ        176(AX), DX
+	ADDQ         BX, DX
+	MOVQ         8(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         16(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         (AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         24(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         32(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         40(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         48(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Y3
+	MOVQ         80(AX), SI
+	VADDPS       (SI)(BX*1), Y3, Y3
+	VORPS        scanconstAVX2<>+480(SB), Y3, Y4
+	VMOVUPS      scanconstAVX2<>+352(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+384(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VADDPS       scanconstAVX2<>+416(SB), Y6, Y4
+	VADDPS       scanconstAVX2<>+448(SB), Y6, Y5
+	VMULPS       Y4, Y5, Y7
+	VMOVUPS      scanconstAVX2<>+416(SB), Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y4, Y8, Y4
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y5, Y8, Y8
+	VPSRAD       $0x1f, Y3, Y5
+	VANDPS       Y5, Y6, Y6
+	VANDNPS      scanconstAVX2<>+416(SB), Y5, Y5
+	VORPS        Y6, Y5, Y5
+	VMULPS       Y5, Y8, Y8
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      scanconstAVX2<>+640(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
+	VADDPS       Y4, Y4, Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VMAXPS       Y3, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VMOVUPS      Y4, (DI)
+	VMOVUPS      Y8, 32(DI)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Y3
+	VXORPS       scanconstAVX2<>+480(SB), Y3, Y3
+	VMOVUPS      scanconstAVX2<>+352(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMOVUPS      scanconstAVX2<>+384(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      scanconstAVX2<>+32(SB), Y4
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y3, Y4
+	VSUBPS       scanconstAVX2<>+32(SB), Y4, Y5
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y5, Y3
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y5, Y3
+	VMOVUPS      scanconstAVX2<>+288(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y3, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VADDPS       scanconstAVX2<>+416(SB), Y5, Y5
+	VMOVUPS      scanconstAVX2<>+416(SB), Y3
+	VDIVPS       Y5, Y3, Y3
+	VMOVUPS      Y3, 64(DI)
+
+pre_nogate:
+	ADDQ $0x00000080, DI
+	INCQ CX
+	CMPQ CX, 152(AX)
+	JL   pre_t
+	MOVQ $0x00000000, 200(AX)
+
+rc_t:
+	MOVQ    200(AX), CX
+	CMPQ    CX, 152(AX)
+	JGE     rc_done
+	MOVQ    192(AX), BX
+	MOVQ    CX, DX
+	IMULQ   176(AX), DX
+	ADDQ    BX, DX
+	MOVQ    CX, DI
+	IMUL3Q  $0x00000080, DI, DI
+	ADDQ    128(AX), DI
+	VMOVUPS (DI), Y3
+	MOVQ    (AX), SI
+	VMULPS  (SI)(DX*1), Y3, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    168(AX), SI
+	SHLQ    $0x06, SI
+	MOVQ    CX, R8
+	IMULQ   SI, R8
+	ADDQ    120(AX), R8
+	LEAQ    (R8)(SI*1), R9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      rc_noreset
+	MOVBLZX (SI)(CX*1), SI
+	TESTL   SI, SI
+	JZ      rc_noreset
+	MOVQ    144(AX), R8
+
+rc_noreset:
+	MOVQ  96(AX), SI
+	ADDQ  216(AX), SI
+	IMULQ 184(AX), CX
+	ADDQ  56(AX), CX
+	MOVQ  168(AX), R10
+	SHRQ  $0x01, R10
+	JZ    rc_n_odd
+
+rc_n_loop:
+	VMULPS       (SI), Y3, Y7
+	VMULPS       160(SI), Y3, Y8
+	VMINPS       Y7, Y0, Y7
+	VMINPS       Y8, Y0, Y8
+	VMAXPS       Y7, Y1, Y7
+	VMAXPS       Y8, Y1, Y8
+	VADDPS       Y2, Y7, Y9
+	VADDPS       Y2, Y8, Y10
+	VSUBPS       Y2, Y9, Y11
+	VSUBPS       Y2, Y10, Y12
+	VSUBPS       Y11, Y7, Y7
+	VSUBPS       Y12, Y8, Y8
+	VMOVUPS      scanconstAVX2<>+928(SB), Y11
+	VMOVUPS      scanconstAVX2<>+928(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
+	VPSLLD       $0x17, Y9, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       Y9, Y11, Y11
+	VPADDD       Y10, Y12, Y12
+	VMOVUPS      Y11, 32(R9)
+	VBROADCASTSS (CX), Y7
+	VMULPS       Y4, Y7, Y7
+	VFMADD231PS  (R8), Y11, Y7
+	VMOVUPS      Y7, (R9)
+	VFMADD231PS  96(SI), Y7, Y5
+	VMOVUPS      Y12, 96(R9)
+	VBROADCASTSS 4(CX), Y7
+	VMULPS       Y4, Y7, Y7
+	VFMADD231PS  64(R8), Y12, Y7
+	VMOVUPS      Y7, 64(R9)
+	VFMADD231PS  256(SI), Y7, Y6
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x00000140, SI
+	ADDQ         $0x00000008, CX
+	DECQ         R10
+	JNZ          rc_n_loop
+
+rc_n_odd:
+	MOVQ         168(AX), R10
+	TESTQ        $0x00000001, R10
+	JZ           rc_n_done
+	VMULPS       (SI), Y3, Y3
+	VMINPS       Y3, Y0, Y3
+	VMAXPS       Y3, Y1, Y3
+	VADDPS       Y2, Y3, Y7
+	VSUBPS       Y2, Y7, Y8
+	VSUBPS       Y8, Y3, Y3
+	VMOVUPS      scanconstAVX2<>+928(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       Y7, Y8, Y8
+	VMOVUPS      Y8, 32(R9)
+	VBROADCASTSS (CX), Y3
+	VMULPS       Y4, Y3, Y3
+	VFMADD231PS  (R8), Y8, Y3
+	VMOVUPS      Y3, (R9)
+	VFMADD231PS  96(SI), Y3, Y5
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000040, R9
+	ADDQ         $0x000000a0, SI
+	ADDQ         $0x00000004, CX
+
+rc_n_done:
+	VADDPS      Y6, Y5, Y5
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Y3
+	MOVQ        88(AX), SI
+	VFMADD231PS (SI)(BX*1), Y3, Y5
+	VMOVUPS     Y5, 96(DI)
+	INCQ        200(AX)
+	JMP         rc_t
+
+rc_done:
+bw_t:
+	MOVQ        200(AX), CX
+	TESTQ       CX, CX
+	JZ          bw_done
+	DECQ        CX
+	MOVQ        CX, 200(AX)
+	MOVQ        192(AX), BX
+	MOVQ        CX, DX
+	IMULQ       176(AX), DX
+	ADDQ        BX, DX
+	MOVQ        DX, 208(AX)
+	MOVQ        CX, DI
+	IMUL3Q      $0x00000080, DI, DI
+	ADDQ        128(AX), DI
+	MOVQ        24(AX), SI
+	VMOVUPS     (SI)(DX*1), Y3
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Y4
+	VMOVUPS     (DI), Y5
+	MOVQ        16(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nogate
+	VMOVUPS     (SI)(DX*1), Y6
+	VMOVUPS     64(DI), Y7
+	MOVQ        48(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodz
+	VMOVUPS     scanconstAVX2<>+416(SB), Y8
+	VSUBPS      Y7, Y8, Y8
+	VFMADD213PS scanconstAVX2<>+416(SB), Y6, Y8
+	VMULPS      Y7, Y8, Y8
+	VMULPS      96(DI), Y8, Y8
+	VMULPS      Y3, Y8, Y8
+	VMOVUPS     Y8, (SI)(DX*1)
+
+bw_nodz:
+	VMULPS Y6, Y7, Y7
+	VMULPS Y7, Y3, Y3
+
+bw_nogate:
+	MOVQ        112(AX), DX
+	LEAQ        (DX)(BX*2), DX
+	VMOVUPS     (DX), Y6
+	VFMADD231PS Y3, Y4, Y6
+	VMOVUPS     Y6, (DX)
+	VMULPS      Y4, Y5, Y6
+	VXORPS      Y7, Y7, Y7
+	VXORPS      Y8, Y8, Y8
+	VXORPS      Y9, Y9, Y9
+	VXORPS      Y10, Y10, Y10
+	MOVQ        168(AX), DX
+	SHLQ        $0x06, DX
+	MOVQ        CX, R8
+	IMULQ       DX, R8
+	MOVQ        R8, R9
+	ADDQ        136(AX), R9
+	ADDQ        120(AX), R8
+	LEAQ        (R8)(DX*1), BX
+	MOVQ        72(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_noreset
+	MOVBLZX     (SI)(CX*1), DX
+	TESTL       DX, DX
+	JZ          bw_noreset
+	MOVQ        144(AX), R8
+
+bw_noreset:
+	MOVQ  96(AX), DX
+	ADDQ  216(AX), DX
+	IMULQ 184(AX), CX
+	ADDQ  56(AX), CX
+	MOVQ  168(AX), SI
+	SHRQ  $0x01, SI
+	JZ    bw_n_odd
+
+bw_n_loop:
+	VMOVUPS      (BX), Y11
+	VMOVUPS      128(DX), Y12
+	VFMADD231PS  Y11, Y3, Y12
+	VMOVUPS      Y12, 128(DX)
+	VMOVUPS      32(DX), Y11
+	VFMADD231PS  96(DX), Y3, Y11
+	VMOVUPS      32(R9), Y12
+	VFMADD231PS  Y11, Y6, Y12
+	VMOVUPS      Y12, 32(R9)
+	VBROADCASTSS (CX), Y12
+	VFMADD231PS  Y12, Y11, Y7
+	VMOVUPS      32(BX), Y13
+	VMULPS       Y13, Y11, Y12
+	VMULPS       (R8), Y12, Y12
+	VFMADD231PS  (DX), Y12, Y9
+	VMOVUPS      64(DX), Y14
+	VFMADD231PS  Y12, Y5, Y14
+	VMOVUPS      Y14, 64(DX)
+	VMULPS       Y13, Y11, Y11
+	VMOVUPS      Y11, 32(DX)
+	VMOVUPS      64(BX), Y11
+	VMOVUPS      288(DX), Y12
+	VFMADD231PS  Y11, Y3, Y12
+	VMOVUPS      Y12, 288(DX)
+	VMOVUPS      192(DX), Y11
+	VFMADD231PS  256(DX), Y3, Y11
+	VMOVUPS      96(R9), Y12
+	VFMADD231PS  Y11, Y6, Y12
+	VMOVUPS      Y12, 96(R9)
+	VBROADCASTSS 4(CX), Y12
+	VFMADD231PS  Y12, Y11, Y8
+	VMOVUPS      96(BX), Y13
+	VMULPS       Y13, Y11, Y12
+	VMULPS       64(R8), Y12, Y12
+	VFMADD231PS  160(DX), Y12, Y10
+	VMOVUPS      224(DX), Y14
+	VFMADD231PS  Y12, Y5, Y14
+	VMOVUPS      Y14, 224(DX)
+	VMULPS       Y13, Y11, Y11
+	VMOVUPS      Y11, 192(DX)
+	ADDQ         $0x00000080, BX
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x00000140, DX
+	ADDQ         $0x00000008, CX
+	DECQ         SI
+	JNZ          bw_n_loop
+
+bw_n_odd:
+	MOVQ         168(AX), SI
+	TESTQ        $0x00000001, SI
+	JZ           bw_n_done
+	VMOVUPS      (BX), Y11
+	VMOVUPS      128(DX), Y12
+	VFMADD231PS  Y11, Y3, Y12
+	VMOVUPS      Y12, 128(DX)
+	VMOVUPS      32(DX), Y11
+	VFMADD231PS  96(DX), Y3, Y11
+	VMOVUPS      32(R9), Y12
+	VFMADD231PS  Y11, Y6, Y12
+	VMOVUPS      Y12, 32(R9)
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y6, Y11, Y7
+	VMOVUPS      32(BX), Y12
+	VMULPS       Y12, Y11, Y6
+	VMULPS       (R8), Y6, Y6
+	VFMADD231PS  (DX), Y6, Y9
+	VMOVUPS      64(DX), Y13
+	VFMADD231PS  Y6, Y5, Y13
+	VMOVUPS      Y13, 64(DX)
+	VMULPS       Y12, Y11, Y11
+	VMOVUPS      Y11, 32(DX)
+	ADDQ         $0x00000040, BX
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000040, R9
+	ADDQ         $0x000000a0, DX
+	ADDQ         $0x00000004, CX
+
+bw_n_done:
+	VADDPS  Y8, Y7, Y7
+	VADDPS  Y10, Y9, Y9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      bw_noreset2
+	MOVQ    200(AX), CX
+	MOVBLZX (SI)(CX*1), DX
+	TESTL   DX, DX
+	JZ      bw_noreset2
+	MOVQ    96(AX), CX
+	ADDQ    216(AX), CX
+	MOVQ    168(AX), DX
+	VXORPS  Y6, Y6, Y6
+
+bw_zero:
+	VMOVUPS Y6, 32(CX)
+	ADDQ    $0x000000a0, CX
+	DECQ    DX
+	JNZ     bw_zero
+
+bw_noreset2:
+	MOVQ        208(AX), DX
+	MOVQ        192(AX), BX
+	MOVQ        32(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodu
+	MOVQ        88(AX), CX
+	VMOVUPS     (CX)(BX*1), Y6
+	VMULPS      Y6, Y3, Y3
+	VFMADD231PS Y7, Y5, Y3
+	VMOVUPS     Y3, (SI)(DX*1)
+
+bw_nodu:
+	VMULPS      scanconstAVX2<>+64(SB), Y9, Y9
+	VFMADD231PS Y7, Y4, Y9
+	VMULPS      32(DI), Y9, Y9
+	MOVQ        112(AX), CX
+	LEAQ        (CX)(BX*2), CX
+	VMOVUPS     32(CX), Y3
+	VADDPS      Y9, Y3, Y3
+	VMOVUPS     Y3, 32(CX)
+	MOVQ        40(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_t
+	VMOVUPS     Y9, (SI)(DX*1)
+	JMP         bw_t
+
+bw_done:
+	ADDQ   $0x00000020, 192(AX)
+	MOVQ   168(AX), CX
+	IMUL3Q $0x000000a0, CX, CX
+	ADDQ   CX, 216(AX)
+	MOVQ   160(AX), CX
+	SHLQ   $0x05, CX
+	CMPQ   CX, 192(AX)
+	JG     g_loop
+	VZEROUPPER
+	RET
+
+// func scanFwdAVX2PBC(args *uint64)
+// Requires: AVX, AVX2, FMA3
+TEXT ·scanFwdAVX2PBC(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX2<>+704(SB), Y0
+	VMOVUPS scanconstAVX2<>+736(SB), Y1
+	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	MOVQ    96(AX), CX
+
+t_loop:
+	TESTQ   CX, CX
+	JZ      done
+	MOVQ    48(AX), DX
+	TESTQ   DX, DX
+	JZ      noreset
+	MOVBLZX (DX), DX
+	TESTL   DX, DX
+	JZ      noreset
+	MOVQ    80(AX), DX
+	MOVQ    104(AX), BX
+	IMULQ   112(AX), BX
+	VXORPS  Y3, Y3, Y3
+
+zero_loop:
+	VMOVUPS Y3, (DX)
+	ADDQ    $0x00000020, DX
+	DECQ    BX
+	JNZ     zero_loop
+
+noreset:
+	XORQ DX, DX
+	MOVQ 88(AX), BX
+	MOVQ 104(AX), DI
+	SHLQ $0x05, DI
+
+pre_loop:
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Y3
+	MOVQ         56(AX), SI
+	VADDPS       (SI)(DX*1), Y3, Y3
+	VORPS        scanconstAVX2<>+480(SB), Y3, Y4
+	VMOVUPS      scanconstAVX2<>+352(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+384(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VADDPS       scanconstAVX2<>+448(SB), Y6, Y4
+	VDIVPS       Y4, Y6, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      scanconstAVX2<>+640(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
+	VADDPS       Y4, Y4, Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VMAXPS       Y3, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VMOVUPS      Y4, (BX)
+	MOVQ         (AX), SI
+	VMULPS       (SI)(DX*1), Y4, Y4
+	VMOVUPS      Y4, 32(BX)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Y3
+	VXORPS       scanconstAVX2<>+480(SB), Y3, Y4
+	VMOVUPS      scanconstAVX2<>+352(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+384(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VADDPS       scanconstAVX2<>+416(SB), Y6, Y6
+	VMOVUPS      scanconstAVX2<>+416(SB), Y4
+	VDIVPS       Y6, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, 64(BX)
+
+pre_nogate:
+	ADDQ $0x00000020, DX
+	ADDQ $0x00000060, BX
+	CMPQ DX, DI
+	JL   pre_loop
+	XORQ DX, DX
+	MOVQ 80(AX), BX
+	MOVQ 72(AX), SI
+	MOVQ 88(AX), DI
+
+g_loop:
+	VMOVUPS (DI), Y3
+	VMOVUPS 32(DI), Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    112(AX), R8
+	SHRQ    $0x01, R8
+	JZ      n_odd
+
+n_loop:
+	VMULPS      (SI), Y3, Y7
+	VMULPS      96(SI), Y3, Y8
+	VMINPS      Y7, Y0, Y7
+	VMINPS      Y8, Y0, Y8
+	VMAXPS      Y7, Y1, Y7
+	VMAXPS      Y8, Y1, Y8
+	VADDPS      Y2, Y7, Y9
+	VADDPS      Y2, Y8, Y10
+	VSUBPS      Y2, Y9, Y11
+	VSUBPS      Y2, Y10, Y12
+	VSUBPS      Y11, Y7, Y7
+	VSUBPS      Y12, Y8, Y8
+	VMOVUPS     scanconstAVX2<>+928(SB), Y11
+	VMOVUPS     scanconstAVX2<>+928(SB), Y12
+	VFMADD231PS scanconstAVX2<>+960(SB), Y7, Y11
+	VFMADD231PS scanconstAVX2<>+960(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+896(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+864(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+864(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+832(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+832(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+800(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+800(SB), Y8, Y12
+	VPSLLD      $0x17, Y9, Y9
+	VPSLLD      $0x17, Y10, Y10
+	VPADDD      Y9, Y11, Y11
+	VPADDD      Y10, Y12, Y12
+	VMULPS      32(SI), Y4, Y7
+	VFMADD231PS (BX), Y11, Y7
+	VMOVUPS     Y7, (BX)
+	VFMADD231PS 64(SI), Y7, Y5
+	VMULPS      128(SI), Y4, Y7
+	VFMADD231PS 32(BX), Y12, Y7
+	VMOVUPS     Y7, 32(BX)
+	VFMADD231PS 160(SI), Y7, Y6
+	ADDQ        $0x00000040, BX
+	ADDQ        $0x000000c0, SI
+	DECQ        R8
+	JNZ         n_loop
+
+n_odd:
+	MOVQ        112(AX), R8
+	TESTQ       $0x00000001, R8
+	JZ          n_done
+	VMULPS      (SI), Y3, Y3
+	VMINPS      Y3, Y0, Y3
+	VMAXPS      Y3, Y1, Y3
+	VADDPS      Y2, Y3, Y7
+	VSUBPS      Y2, Y7, Y8
+	VSUBPS      Y8, Y3, Y3
+	VMOVUPS     scanconstAVX2<>+928(SB), Y8
+	VFMADD231PS scanconstAVX2<>+960(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+896(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+864(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+832(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+800(SB), Y3, Y8
+	VPSLLD      $0x17, Y7, Y7
+	VPADDD      Y7, Y8, Y8
+	VMULPS      32(SI), Y4, Y3
+	VFMADD231PS (BX), Y8, Y3
+	VMOVUPS     Y3, (BX)
+	VFMADD231PS 64(SI), Y3, Y5
+	ADDQ        $0x00000020, BX
+	ADDQ        $0x00000060, SI
+
+n_done:
+	VADDPS      Y6, Y5, Y5
+	MOVQ        (AX), R8
+	VMOVUPS     (R8)(DX*1), Y3
+	MOVQ        64(AX), R8
+	VFMADD231PS (R8)(DX*1), Y3, Y5
+	MOVQ        16(AX), R8
+	TESTQ       R8, R8
+	JZ          nogate
+	VMULPS      64(DI), Y5, Y5
+
+nogate:
+	MOVQ    24(AX), R8
+	VMOVUPS Y5, (R8)(DX*1)
+	ADDQ    $0x00000020, DX
+	ADDQ    $0x00000060, DI
+	MOVQ    104(AX), R8
+	SHLQ    $0x05, R8
+	CMPQ    DX, R8
+	JL      g_loop
+	MOVQ    120(AX), DX
+	ADDQ    DX, (AX)
+	ADDQ    DX, 8(AX)
+	ADDQ    DX, 24(AX)
+	MOVQ    16(AX), BX
+	TESTQ   BX, BX
+	JZ      nozadv
+	ADDQ    DX, 16(AX)
+
+nozadv:
+	MOVQ  48(AX), BX
+	TESTQ BX, BX
+	JZ    noradv
+	INCQ  48(AX)
+
+noradv:
+	MOVQ 128(AX), BX
+	DECQ CX
+	JMP  t_loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scanBwdAVX2PBC(args *uint64)
+// Requires: AVX, AVX2, FMA3, MMX+
+TEXT ·scanBwdAVX2PBC(SB), NOSPLIT, $0-8
+	MOVQ    args+0(FP), AX
+	VMOVUPS scanconstAVX2<>+704(SB), Y0
+	VMOVUPS scanconstAVX2<>+736(SB), Y1
+	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	MOVQ    $0x00000000, 192(AX)
+	MOVQ    $0x00000000, 216(AX)
+
+g_loop:
+	MOVQ 104(AX), CX
+	ADDQ 192(AX), CX
+	MOVQ 120(AX), DX
+	MOVQ 168(AX), BX
+	MOVQ 176(AX), SI
+
+h0_loop:
+	VMOVUPS (CX), Y3
+	VMOVUPS Y3, (DX)
+	ADDQ    SI, CX
+	ADDQ    $0x00000040, DX
+	DECQ    BX
+	JNZ     h0_loop
+	XORQ    CX, CX
+	MOVQ    192(AX), BX
+	MOVQ    128(AX), DI
+
+pre_t:
+	MOVQ         CX, DX
+	IMULQ        176(AX), DX
+	ADDQ         BX, DX
+	MOVQ         8(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         16(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         (AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         24(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         32(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         40(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         48(AX), SI
+	PREFETCHT0   32(SI)(DX*1)
+	MOVQ         8(AX), SI
+	VMOVUPS      (SI)(DX*1), Y3
+	MOVQ         80(AX), SI
+	VADDPS       (SI)(BX*1), Y3, Y3
+	VORPS        scanconstAVX2<>+480(SB), Y3, Y4
+	VMOVUPS      scanconstAVX2<>+352(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+384(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      scanconstAVX2<>+32(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y4, Y5
+	VSUBPS       scanconstAVX2<>+32(SB), Y5, Y6
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y6, Y4
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y6, Y4
+	VMOVUPS      scanconstAVX2<>+288(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y4, Y6
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y4, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y6, Y6
+	VADDPS       scanconstAVX2<>+416(SB), Y6, Y4
+	VADDPS       scanconstAVX2<>+448(SB), Y6, Y5
+	VMULPS       Y4, Y5, Y7
+	VMOVUPS      scanconstAVX2<>+416(SB), Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y4, Y8, Y4
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y5, Y8, Y8
+	VPSRAD       $0x1f, Y3, Y5
+	VANDPS       Y5, Y6, Y6
+	VANDNPS      scanconstAVX2<>+416(SB), Y5, Y5
+	VORPS        Y6, Y5, Y5
+	VMULPS       Y5, Y8, Y8
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      scanconstAVX2<>+640(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
+	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
+	VADDPS       Y4, Y4, Y4
+	VMULPS       Y4, Y6, Y6
+	VXORPS       Y4, Y4, Y4
+	VMAXPS       Y3, Y4, Y4
+	VADDPS       Y6, Y4, Y4
+	VMOVUPS      Y4, (DI)
+	VMOVUPS      Y8, 32(DI)
+	MOVQ         16(AX), SI
+	TESTQ        SI, SI
+	JZ           pre_nogate
+	VMOVUPS      (SI)(DX*1), Y3
+	VXORPS       scanconstAVX2<>+480(SB), Y3, Y3
+	VMOVUPS      scanconstAVX2<>+352(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMOVUPS      scanconstAVX2<>+384(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      scanconstAVX2<>+32(SB), Y4
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y3, Y4
+	VSUBPS       scanconstAVX2<>+32(SB), Y4, Y5
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y5, Y3
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y5, Y3
+	VMOVUPS      scanconstAVX2<>+288(SB), Y5
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y3, Y5
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y3, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VADDPS       scanconstAVX2<>+416(SB), Y5, Y5
+	VMOVUPS      scanconstAVX2<>+416(SB), Y3
+	VDIVPS       Y5, Y3, Y3
+	VMOVUPS      Y3, 64(DI)
+
+pre_nogate:
+	ADDQ $0x00000080, DI
+	INCQ CX
+	CMPQ CX, 152(AX)
+	JL   pre_t
+	MOVQ $0x00000000, 200(AX)
+
+rc_t:
+	MOVQ    200(AX), CX
+	CMPQ    CX, 152(AX)
+	JGE     rc_done
+	MOVQ    192(AX), BX
+	MOVQ    CX, DX
+	IMULQ   176(AX), DX
+	ADDQ    BX, DX
+	MOVQ    CX, DI
+	IMUL3Q  $0x00000080, DI, DI
+	ADDQ    128(AX), DI
+	VMOVUPS (DI), Y3
+	MOVQ    (AX), SI
+	VMULPS  (SI)(DX*1), Y3, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    168(AX), SI
+	SHLQ    $0x06, SI
+	MOVQ    CX, R8
+	IMULQ   SI, R8
+	ADDQ    120(AX), R8
+	LEAQ    (R8)(SI*1), R9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      rc_noreset
+	MOVBLZX (SI)(CX*1), CX
+	TESTL   CX, CX
+	JZ      rc_noreset
+	MOVQ    144(AX), R8
+
+rc_noreset:
+	MOVQ 96(AX), CX
+	ADDQ 216(AX), CX
+	MOVQ 168(AX), SI
+	SHRQ $0x01, SI
+	JZ   rc_n_odd
+
+rc_n_loop:
+	VMULPS      (CX), Y3, Y7
+	VMULPS      224(CX), Y3, Y8
+	VMINPS      Y7, Y0, Y7
+	VMINPS      Y8, Y0, Y8
+	VMAXPS      Y7, Y1, Y7
+	VMAXPS      Y8, Y1, Y8
+	VADDPS      Y2, Y7, Y9
+	VADDPS      Y2, Y8, Y10
+	VSUBPS      Y2, Y9, Y11
+	VSUBPS      Y2, Y10, Y12
+	VSUBPS      Y11, Y7, Y7
+	VSUBPS      Y12, Y8, Y8
+	VMOVUPS     scanconstAVX2<>+928(SB), Y11
+	VMOVUPS     scanconstAVX2<>+928(SB), Y12
+	VFMADD231PS scanconstAVX2<>+960(SB), Y7, Y11
+	VFMADD231PS scanconstAVX2<>+960(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+896(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+864(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+864(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+832(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+832(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+800(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+800(SB), Y8, Y12
+	VPSLLD      $0x17, Y9, Y9
+	VPSLLD      $0x17, Y10, Y10
+	VPADDD      Y9, Y11, Y11
+	VPADDD      Y10, Y12, Y12
+	VMOVUPS     Y11, 32(R9)
+	VMULPS      96(CX), Y4, Y7
+	VFMADD231PS (R8), Y11, Y7
+	VMOVUPS     Y7, (R9)
+	VFMADD231PS 160(CX), Y7, Y5
+	VMOVUPS     Y12, 96(R9)
+	VMULPS      320(CX), Y4, Y7
+	VFMADD231PS 64(R8), Y12, Y7
+	VMOVUPS     Y7, 64(R9)
+	VFMADD231PS 384(CX), Y7, Y6
+	ADDQ        $0x00000080, R8
+	ADDQ        $0x00000080, R9
+	ADDQ        $0x000001c0, CX
+	DECQ        SI
+	JNZ         rc_n_loop
+
+rc_n_odd:
+	MOVQ        168(AX), SI
+	TESTQ       $0x00000001, SI
+	JZ          rc_n_done
+	VMULPS      (CX), Y3, Y3
+	VMINPS      Y3, Y0, Y3
+	VMAXPS      Y3, Y1, Y3
+	VADDPS      Y2, Y3, Y7
+	VSUBPS      Y2, Y7, Y8
+	VSUBPS      Y8, Y3, Y3
+	VMOVUPS     scanconstAVX2<>+928(SB), Y8
+	VFMADD231PS scanconstAVX2<>+960(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+896(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+864(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+832(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+800(SB), Y3, Y8
+	VPSLLD      $0x17, Y7, Y7
+	VPADDD      Y7, Y8, Y8
+	VMOVUPS     Y8, 32(R9)
+	VMULPS      96(CX), Y4, Y3
+	VFMADD231PS (R8), Y8, Y3
+	VMOVUPS     Y3, (R9)
+	VFMADD231PS 160(CX), Y3, Y5
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, R9
+	ADDQ        $0x000000e0, CX
+
+rc_n_done:
+	VADDPS      Y6, Y5, Y5
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Y3
+	MOVQ        88(AX), SI
+	VFMADD231PS (SI)(BX*1), Y3, Y5
+	VMOVUPS     Y5, 96(DI)
+	INCQ        200(AX)
+	JMP         rc_t
+
+rc_done:
+bw_t:
+	MOVQ        200(AX), CX
+	TESTQ       CX, CX
+	JZ          bw_done
+	DECQ        CX
+	MOVQ        CX, 200(AX)
+	MOVQ        192(AX), BX
+	MOVQ        CX, DX
+	IMULQ       176(AX), DX
+	ADDQ        BX, DX
+	MOVQ        DX, 208(AX)
+	MOVQ        CX, DI
+	IMUL3Q      $0x00000080, DI, DI
+	ADDQ        128(AX), DI
+	MOVQ        24(AX), SI
+	VMOVUPS     (SI)(DX*1), Y3
+	MOVQ        (AX), SI
+	VMOVUPS     (SI)(DX*1), Y4
+	VMOVUPS     (DI), Y5
+	MOVQ        16(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nogate
+	VMOVUPS     (SI)(DX*1), Y6
+	VMOVUPS     64(DI), Y7
+	MOVQ        48(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodz
+	VMOVUPS     scanconstAVX2<>+416(SB), Y8
+	VSUBPS      Y7, Y8, Y8
+	VFMADD213PS scanconstAVX2<>+416(SB), Y6, Y8
+	VMULPS      Y7, Y8, Y8
+	VMULPS      96(DI), Y8, Y8
+	VMULPS      Y3, Y8, Y8
+	VMOVUPS     Y8, (SI)(DX*1)
+
+bw_nodz:
+	VMULPS Y6, Y7, Y7
+	VMULPS Y7, Y3, Y3
+
+bw_nogate:
+	MOVQ        112(AX), DX
+	LEAQ        (DX)(BX*2), DX
+	VMOVUPS     (DX), Y6
+	VFMADD231PS Y3, Y4, Y6
+	VMOVUPS     Y6, (DX)
+	VMULPS      Y4, Y5, Y6
+	VXORPS      Y7, Y7, Y7
+	VXORPS      Y8, Y8, Y8
+	VXORPS      Y9, Y9, Y9
+	VXORPS      Y10, Y10, Y10
+	MOVQ        168(AX), DX
+	SHLQ        $0x06, DX
+	MOVQ        CX, R8
+	IMULQ       DX, R8
+	MOVQ        R8, BX
+	ADDQ        136(AX), BX
+	ADDQ        120(AX), R8
+	LEAQ        (R8)(DX*1), BX
+	MOVQ        72(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_noreset
+	MOVBLZX     (SI)(CX*1), DX
+	TESTL       DX, DX
+	JZ          bw_noreset
+	MOVQ        144(AX), R8
+
+bw_noreset:
+	MOVQ 96(AX), CX
+	ADDQ 216(AX), CX
+	MOVQ 168(AX), DX
+	SHRQ $0x01, DX
+	JZ   bw_n_odd
+
+bw_n_loop:
+	VMOVUPS     (BX), Y11
+	VMOVUPS     192(CX), Y12
+	VFMADD231PS Y11, Y3, Y12
+	VMOVUPS     Y12, 192(CX)
+	VMOVUPS     32(CX), Y11
+	VFMADD231PS 160(CX), Y3, Y11
+	VMOVUPS     128(CX), Y12
+	VFMADD231PS Y11, Y6, Y12
+	VMOVUPS     Y12, 128(CX)
+	VFMADD231PS 96(CX), Y11, Y7
+	VMOVUPS     32(BX), Y13
+	VMULPS      Y13, Y11, Y12
+	VMULPS      (R8), Y12, Y12
+	VFMADD231PS (CX), Y12, Y9
+	VMOVUPS     64(CX), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS     Y14, 64(CX)
+	VMULPS      Y13, Y11, Y11
+	VMOVUPS     Y11, 32(CX)
+	VMOVUPS     64(BX), Y11
+	VMOVUPS     416(CX), Y12
+	VFMADD231PS Y11, Y3, Y12
+	VMOVUPS     Y12, 416(CX)
+	VMOVUPS     256(CX), Y11
+	VFMADD231PS 384(CX), Y3, Y11
+	VMOVUPS     352(CX), Y12
+	VFMADD231PS Y11, Y6, Y12
+	VMOVUPS     Y12, 352(CX)
+	VFMADD231PS 320(CX), Y11, Y8
+	VMOVUPS     96(BX), Y13
+	VMULPS      Y13, Y11, Y12
+	VMULPS      64(R8), Y12, Y12
+	VFMADD231PS 224(CX), Y12, Y10
+	VMOVUPS     288(CX), Y14
+	VFMADD231PS Y12, Y5, Y14
+	VMOVUPS     Y14, 288(CX)
+	VMULPS      Y13, Y11, Y11
+	VMOVUPS     Y11, 256(CX)
+	ADDQ        $0x00000080, BX
+	ADDQ        $0x00000080, R8
+	ADDQ        $0x000001c0, CX
+	DECQ        DX
+	JNZ         bw_n_loop
+
+bw_n_odd:
+	MOVQ        168(AX), DX
+	TESTQ       $0x00000001, DX
+	JZ          bw_n_done
+	VMOVUPS     (BX), Y11
+	VMOVUPS     192(CX), Y12
+	VFMADD231PS Y11, Y3, Y12
+	VMOVUPS     Y12, 192(CX)
+	VMOVUPS     32(CX), Y11
+	VFMADD231PS 160(CX), Y3, Y11
+	VMOVUPS     128(CX), Y12
+	VFMADD231PS Y11, Y6, Y12
+	VMOVUPS     Y12, 128(CX)
+	VFMADD231PS 96(CX), Y11, Y7
+	VMOVUPS     32(BX), Y12
+	VMULPS      Y12, Y11, Y6
+	VMULPS      (R8), Y6, Y6
+	VFMADD231PS (CX), Y6, Y9
+	VMOVUPS     64(CX), Y13
+	VFMADD231PS Y6, Y5, Y13
+	VMOVUPS     Y13, 64(CX)
+	VMULPS      Y12, Y11, Y11
+	VMOVUPS     Y11, 32(CX)
+	ADDQ        $0x00000040, BX
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x000000e0, CX
+
+bw_n_done:
+	VADDPS  Y8, Y7, Y7
+	VADDPS  Y10, Y9, Y9
+	MOVQ    72(AX), SI
+	TESTQ   SI, SI
+	JZ      bw_noreset2
+	MOVQ    200(AX), CX
+	MOVBLZX (SI)(CX*1), DX
+	TESTL   DX, DX
+	JZ      bw_noreset2
+	MOVQ    96(AX), CX
+	ADDQ    216(AX), CX
+	MOVQ    168(AX), DX
+	VXORPS  Y6, Y6, Y6
+
+bw_zero:
+	VMOVUPS Y6, 32(CX)
+	ADDQ    $0x000000e0, CX
+	DECQ    DX
+	JNZ     bw_zero
+
+bw_noreset2:
+	MOVQ        208(AX), DX
+	MOVQ        192(AX), BX
+	MOVQ        32(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_nodu
+	MOVQ        88(AX), CX
+	VMOVUPS     (CX)(BX*1), Y6
+	VMULPS      Y6, Y3, Y3
+	VFMADD231PS Y7, Y5, Y3
+	VMOVUPS     Y3, (SI)(DX*1)
+
+bw_nodu:
+	VMULPS      scanconstAVX2<>+64(SB), Y9, Y9
+	VFMADD231PS Y7, Y4, Y9
+	VMULPS      32(DI), Y9, Y9
+	MOVQ        112(AX), CX
+	LEAQ        (CX)(BX*2), CX
+	VMOVUPS     32(CX), Y3
+	VADDPS      Y9, Y3, Y3
+	VMOVUPS     Y3, 32(CX)
+	MOVQ        40(AX), SI
+	TESTQ       SI, SI
+	JZ          bw_t
+	VMOVUPS     Y9, (SI)(DX*1)
+	JMP         bw_t
+
+bw_done:
+	ADDQ   $0x00000020, 192(AX)
+	MOVQ   168(AX), CX
+	IMUL3Q $0x000000e0, CX, CX
 	ADDQ   CX, 216(AX)
 	MOVQ   160(AX), CX
 	SHLQ   $0x05, CX

@@ -9,13 +9,19 @@ import (
 // BenchmarkScan times forward and backward of every implementation under
 // test at the shape (B=8, L=2048, D=512, N=16; not the
 // materializing reference, which would need 4 GB) and a small one, on one
-// thread and on all. ns/elem is wall time over B·L·D·N.
+// thread and on all, and the shape with per-channel B and C (each
+// and both: suffix -perB, -perC, -perBC). ns/elem is wall time over
+// B·L·D·N.
 //
-//	go test ./framework/kernels -run '^$' -bench 'BenchmarkScan/avx512/8x2048' -count 5
+//	go test ./framework/kernels -run '^$' -bench 'BenchmarkScan/avx512/8x2048x512x16/' -count 5
+//	go test ./framework/kernels -run '^$' -bench 'BenchmarkScan/avx512/8x2048x512x16-per' -count 5
 func BenchmarkScan(b *testing.B) {
 	shapes := []scanCase{
 		{B: 8, L: 2048, D: 512, N: 16, gate: true, bias: true, skip: true},
 		{B: 2, L: 256, D: 128, N: 16, gate: true, bias: true, skip: true},
+		{B: 8, L: 2048, D: 512, N: 16, gate: true, bias: true, skip: true, bPer: true},
+		{B: 8, L: 2048, D: 512, N: 16, gate: true, bias: true, skip: true, cPer: true},
+		{B: 8, L: 2048, D: 512, N: 16, gate: true, bias: true, skip: true, bPer: true, cPer: true},
 	}
 	old := Threads()
 	defer SetThreads(old)
@@ -25,7 +31,17 @@ func BenchmarkScan(b *testing.B) {
 				if im.ref && c.B*c.L*c.D*c.N > 1<<24 {
 					continue
 				}
-				b.Run(fmt.Sprintf("%dx%dx%dx%d", c.B, c.L, c.D, c.N), func(b *testing.B) {
+				per := ""
+				if c.bPer || c.cPer {
+					per = "-per"
+					if c.bPer {
+						per += "B"
+					}
+					if c.cPer {
+						per += "C"
+					}
+				}
+				b.Run(fmt.Sprintf("%dx%dx%dx%d%s", c.B, c.L, c.D, c.N, per), func(b *testing.B) {
 					benchScan(b, im, c, old)
 				})
 			}
@@ -46,7 +62,7 @@ func benchScan(b *testing.B, im *scanImpl, c scanCase, maxThreads int) {
 		}
 		b.Run(fmt.Sprintf("forward/threads=%d", th), func(b *testing.B) {
 			SetThreads(th)
-			b.SetBytes(int64(4 * (4*B*L*D + 2*B*L*N)))
+			b.SetBytes(int64(4 * (4*B*L*D + c.bcLen(c.bPer) + c.bcLen(c.cPer))))
 			for b.Loop() {
 				s.forwardWith(im)
 			}
@@ -56,7 +72,7 @@ func benchScan(b *testing.B, im *scanImpl, c scanCase, maxThreads int) {
 		b.Run(fmt.Sprintf("backward/threads=%d", th), func(b *testing.B) {
 			SetThreads(th)
 			s.forwardWith(im)
-			b.SetBytes(int64(4 * (9*B*L*D + 4*B*L*N)))
+			b.SetBytes(int64(4 * (9*B*L*D + 2*c.bcLen(c.bPer) + 2*c.bcLen(c.cPer))))
 			for b.Loop() {
 				s.backwardWith(im, g.g)
 			}

@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// FuzzScan builds a scan from fuzzed sizes, options and seed, and checks
-// every implementation's forward and backward against the reference. Large Delta offsets
+// FuzzScan builds a scan from fuzzed sizes, options (the top two bits of
+// opts: per-channel B, C) and seed, and checks every implementation's
+// forward and backward against the reference. Large Delta offsets
 // reach the identity branch of softplus (above 20).
 func FuzzScan(f *testing.F) {
 	f.Add(uint64(1), uint8(1), uint8(1), uint8(1), uint8(1), uint8(0), uint8(0))
@@ -17,13 +18,17 @@ func FuzzScan(f *testing.F) {
 	f.Add(uint64(5), uint8(2), uint8(70), uint8(33), uint8(16), uint8(0x3f), uint8(0))
 	f.Add(uint64(6), uint8(1), uint8(129), uint8(17), uint8(17), uint8(0x1b), uint8(25))
 	f.Add(uint64(7), uint8(3), uint8(9), uint8(24), uint8(3), uint8(0x26), uint8(31))
+	f.Add(uint64(8), uint8(2), uint8(130), uint8(37), uint8(16), uint8(0x7f), uint8(0))
+	f.Add(uint64(9), uint8(3), uint8(65), uint8(33), uint8(17), uint8(0xbb), uint8(2))
+	f.Add(uint64(10), uint8(1), uint8(70), uint8(17), uint8(5), uint8(0xe6), uint8(25))
 	f.Fuzz(func(t *testing.T, seed uint64, b, l, d, n, opts, shift uint8) {
 		B, L, D, N := int(b%4), int(l), int(d%40), int(n%33)
 		if B == 0 || D == 0 || N == 0 {
 			t.Skip()
 		}
 		c := scanCase{B: B, L: L, D: D, N: N,
-			gate: opts&1 != 0, reset: opts&2 != 0, h0: opts&4 != 0, skip: opts&8 != 0, bias: opts&16 != 0, dht: opts&32 != 0}
+			gate: opts&1 != 0, reset: opts&2 != 0, h0: opts&4 != 0, skip: opts&8 != 0, bias: opts&16 != 0, dht: opts&32 != 0,
+			bPer: opts&64 != 0, cPer: opts&128 != 0}
 		s := c.build(seed)
 		off := float32(shift % 32)
 		for i := range s.Delta {

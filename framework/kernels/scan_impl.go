@@ -33,8 +33,8 @@ var scanImpls = append([]*scanImpl{
 	scanGoImpl,
 }, scanArchImpls...)
 
-// scanGoImpl is the fused Go scan, which also runs the variants the SIMD
-// kernels do not (per-channel B, C).
+// scanGoImpl is the fused Go scan; the SIMD implementations run it for
+// the channels past their last full group.
 var scanGoImpl = &scanImpl{name: "go", width: 1, available: true, fwd: scanForwardRange, bwd: scanBackwardRange}
 
 // scanDefault is what Scan.Forward and Scan.Backward run: the last

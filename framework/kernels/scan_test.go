@@ -77,10 +77,16 @@ var scanCases = []scanCase{
 	{B: 1, L: 255, D: 17, N: 8, gate: true, reset: true, bias: true, skip: true},
 	{B: 2, L: 129, D: 4, N: 3, h0: true, dht: true},
 	{B: 1, L: 0, D: 2, N: 2, h0: true},
-	// Non-selective B and C (the paper's ablation; S4D): per channel.
+	// Non-selective B and C (the paper's ablation; S4D): per channel, each
+	// flag alone and both, with D past a vector width (the SIMD kernels'
+	// variants) and below it (the fused Go code only).
 	{B: 2, L: 70, D: 5, N: 4, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true, bPer: true, cPer: true},
 	{B: 3, L: 17, D: 17, N: 3, gate: true, bias: true, skip: true, bPer: true},
 	{B: 1, L: 65, D: 3, N: 16, reset: true, bias: true, h0: true, dht: true, cPer: true},
+	{B: 2, L: 130, D: 37, N: 16, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true, bPer: true, cPer: true},
+	{B: 3, L: 70, D: 33, N: 17, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true, bPer: true},
+	{B: 2, L: 129, D: 24, N: 5, reset: true, bias: true, h0: true, dht: true, cPer: true},
+	{B: 4, L: 65, D: 48, N: 16, gate: true, bias: true, skip: true, cPer: true},
 }
 
 // scanImplsUnderTest returns the implementations this machine can run,
@@ -185,7 +191,8 @@ func TestScanBackwardMatchesReference(t *testing.T) {
 
 // TestScanAwkwardSizes sweeps sizes around the vector widths (8, 16), the
 // chunk length (64) and the lane count of N, with the optional inputs
-// switched on and off from case to case, on 1 and 3 threads alternately.
+// and per-channel B and C (all four combinations) switched on and off from
+// case to case, on 1 and 3 threads alternately.
 func TestScanAwkwardSizes(t *testing.T) {
 	sizes := []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 130}
 	Ds := []int{1, 3, 15, 16, 17, 33}
@@ -195,6 +202,9 @@ func TestScanAwkwardSizes(t *testing.T) {
 	opts := func(c scanCase) scanCase {
 		k++
 		c.gate, c.reset, c.h0, c.skip, c.bias, c.dht = k&1 != 0, k&2 != 0, k&4 != 0, k&8 == 0, k&16 == 0, k&32 != 0
+		// k/7 mod 4 runs through the four B, C variants against every
+		// combination of the bits above (7 is odd).
+		c.bPer, c.cPer = (k/7)&1 != 0, (k/7)&2 != 0
 		return c
 	}
 	for _, L := range sizes {
@@ -288,22 +298,27 @@ func scanFiniteDifferences(t *testing.T, c scanCase) {
 func TestScanDeterministic(t *testing.T) {
 	SetThreads(3)
 	defer SetThreads(0)
-	c := scanCases[3]
-	c.B, c.D = 2, 37
 	forScanImpls(t, func(t *testing.T, im *scanImpl) {
-		run := func() []float32 {
-			s := c.build(9)
-			B, L, D, N := c.B, c.L, c.D, c.N
-			s.Y = make([]float32, B*L*D)
-			s.Saved = make([]float32, SavedLen(B, L, D, N))
-			s.forwardWith(im)
-			g := newGrads(s, s.Y, nil, nil)
-			s.backwardWith(im, g.g)
-			return slices.Concat(s.Y, g.g.DBm, g.g.DA, g.g.DU)
-		}
-		a, b := run(), run()
-		if !slices.Equal(a, b) {
-			t.Fatal("two identical scans gave different bits")
+		for v := range 4 {
+			c := scanCases[3]
+			c.B, c.D = 2, 37
+			c.bPer, c.cPer = v&1 != 0, v&2 != 0
+			t.Run(c.String(), func(t *testing.T) {
+				run := func() []float32 {
+					s := c.build(9)
+					B, L, D, N := c.B, c.L, c.D, c.N
+					s.Y = make([]float32, B*L*D)
+					s.Saved = make([]float32, SavedLen(B, L, D, N))
+					s.forwardWith(im)
+					g := newGrads(s, s.Y, nil, nil)
+					s.backwardWith(im, g.g)
+					return slices.Concat(s.Y, g.g.DBm, g.g.DCm, g.g.DA, g.g.DU)
+				}
+				a, b := run(), run()
+				if !slices.Equal(a, b) {
+					t.Fatal("two identical scans gave different bits")
+				}
+			})
 		}
 	})
 }

@@ -10,7 +10,10 @@
 //
 // Vectorization is across channels d: U, Delta, Z, Y are (B, L, D), so W
 // consecutive channels of one time step are contiguous; Bm[t,n], Cm[t,n]
-// are broadcast to all lanes; A is pre-transposed by the caller.
+// are broadcast to all lanes; A is pre-transposed by the caller. Each
+// kernel comes in four variants (see variant): per-channel (non-selective)
+// B and C, shape (D, N), are transposed by the caller into the per-group
+// tables next to A and read as vectors.
 package main
 
 import (
@@ -43,6 +46,56 @@ type isa struct {
 	tbl   Mem
 	index map[string]int
 	regs  map[string]VecVirtual
+}
+
+// variant selects the kernels for per-channel (non-selective) B and C:
+// those are then (D, N), transposed by the caller into the per-group
+// tables next to A′ (vector operands), instead of (B, L, N) rows
+// broadcast to all lanes.
+type variant struct{ pb, pc bool }
+
+var variants = []variant{{}, {pb: true}, {pc: true}, {pb: true, pc: true}}
+
+func (v variant) suffix() string {
+	switch {
+	case v.pb && v.pc:
+		return "PBC"
+	case v.pb:
+		return "PB"
+	case v.pc:
+		return "PC"
+	}
+	return ""
+}
+
+// fwdSlots returns the forward table's vectors per (group, n): A′, then B
+// and C when per channel, and their slot indices.
+func (v variant) fwdSlots() (S, sB, sC int) {
+	S = 1
+	if v.pb {
+		sB = S
+		S++
+	}
+	if v.pc {
+		sC = S
+		S++
+	}
+	return
+}
+
+// bwdSlots returns the backward grp vectors per (group, n): A′, dh, the dA
+// sum, then B and the dB sum, C and the dC sum when per channel.
+func (v variant) bwdSlots() (S, sB, sDB, sC, sDC int) {
+	S = 3
+	if v.pb {
+		sB, sDB = S, S+1
+		S += 2
+	}
+	if v.pc {
+		sC, sDC = S, S+1
+		S += 2
+	}
+	return
 }
 
 // constants, in table order. Each is stored W times.
@@ -371,13 +424,15 @@ func nLoop(name string, nmem Mem, ncnt Register, body func(u int)) {
 	Label(name + "_done")
 }
 
-func (a *isa) forward() {
-	TEXT("scanFwd"+a.name, NOSPLIT, "func(args *uint64)")
+func (a *isa) forward(v variant) {
+	name := "scanFwd" + a.name + v.suffix()
+	TEXT(name, NOSPLIT, "func(args *uint64)")
 	Pragma("noescape")
-	Doc("scanFwd" + a.name + " runs args.steps time steps of the scan for args.groups groups of W channels; see scanFwdArgs.")
+	Doc(name + " runs args.steps time steps of the scan for args.groups groups of W channels; see scanFwdArgs.")
 	A := Load(Param("args"), GP64())
 	a.loadConsts()
 	vb := a.vb()
+	S, sB, sC := v.fwdSlots()
 	steps := GP64()
 	MOVQ(m(A, fSteps), steps)
 
@@ -457,26 +512,42 @@ func (a *isa) forward() {
 		VXORPS(Ys[0], Ys[0], Ys[0])
 		VXORPS(Ys[1], Ys[1], Ys[1])
 		pbm, pcm, ncnt := GP64(), GP64(), GP64()
-		MOVQ(m(A, fBm), pbm)
-		MOVQ(m(A, fCm), pcm)
+		if !v.pb {
+			MOVQ(m(A, fBm), pbm)
+		}
+		if !v.pc {
+			MOVQ(m(A, fCm), pcm)
+		}
 		nLoop("n", m(A, fN), ncnt, func(u int) {
 			E := make([]VecVirtual, u)
 			for k := range E {
 				E[k] = a.vec()
-				VMULPS(m(pat, k*vb), DT, E[k])
+				VMULPS(m(pat, k*S*vb), DT, E[k])
 			}
 			P := a.exp2N(E)
 			for k := range P {
 				HB := a.vec()
-				a.bmul(m(pbm, 4*k), DTU, HB)
+				if v.pb {
+					VMULPS(m(pat, (k*S+sB)*vb), DTU, HB)
+				} else {
+					a.bmul(m(pbm, 4*k), DTU, HB)
+				}
 				VFMADD231PS(m(ph, k*vb), P[k], HB) // h = Ā·h + Δ·B·u
 				VMOVUPS(HB, m(ph, k*vb))
-				a.bfma(m(pcm, 4*k), HB, Ys[k]) // y += C·h
+				if v.pc {
+					VFMADD231PS(m(pat, (k*S+sC)*vb), HB, Ys[k])
+				} else {
+					a.bfma(m(pcm, 4*k), HB, Ys[k]) // y += C·h
+				}
 			}
 			ADDQ(U32(u*vb), ph)
-			ADDQ(U32(u*vb), pat)
-			ADDQ(U32(4*u), pbm)
-			ADDQ(U32(4*u), pcm)
+			ADDQ(U32(u*S*vb), pat)
+			if !v.pb {
+				ADDQ(U32(4*u), pbm)
+			}
+			if !v.pc {
+				ADDQ(U32(4*u), pcm)
+			}
 		})
 		Y := Ys[0]
 		VADDPS(Ys[1], Y, Y)
@@ -517,8 +588,12 @@ func (a *isa) forward() {
 		INCQ(m(A, fReset))
 		Label("noradv")
 		MOVQ(m(A, fLdbn), tmp)
-		ADDQ(tmp, m(A, fBm))
-		ADDQ(tmp, m(A, fCm))
+		if !v.pb {
+			ADDQ(tmp, m(A, fBm))
+		}
+		if !v.pc {
+			ADDQ(tmp, m(A, fCm))
+		}
 	}
 	DECQ(steps)
 	JMP(LabelRef("t_loop"))
@@ -560,6 +635,39 @@ const (
 	bGoff
 )
 
+// bcRows points pbm and pcm at the (B, L, N) rows of step t of the
+// selective B and C (per-channel ones are in grp).
+func (a *isa) bcRows(v variant, A, t, pbm, pcm Register) {
+	if v.pb && v.pc {
+		return
+	}
+	r := pbm
+	if v.pb {
+		r = pcm
+	}
+	MOVQ(t, r)
+	IMULQ(m(A, bLdbn), r)
+	if !v.pb && !v.pc {
+		MOVQ(pbm, pcm)
+	}
+	if !v.pb {
+		ADDQ(m(A, bBm), pbm)
+	}
+	if !v.pc {
+		ADDQ(m(A, bCm), pcm)
+	}
+}
+
+// bcAdvance steps the selective B and C row pointers by u values of n.
+func (a *isa) bcAdvance(v variant, u int, pbm, pcm Register) {
+	if !v.pb {
+		ADDQ(U32(4*u), pbm)
+	}
+	if !v.pc {
+		ADDQ(U32(4*u), pcm)
+	}
+}
+
 // Per time step of the chunk, dts holds 4 vectors: Δ, σ(delta+bias) (the
 // derivative of softplus), σ(z), and the ungated y.
 const (
@@ -570,13 +678,15 @@ const (
 	dtsN
 )
 
-func (a *isa) backward() {
-	TEXT("scanBwd"+a.name, NOSPLIT, "func(args *uint64)")
+func (a *isa) backward(v variant) {
+	name := "scanBwd" + a.name + v.suffix()
+	TEXT(name, NOSPLIT, "func(args *uint64)")
 	Pragma("noescape")
-	Doc("scanBwd" + a.name + " runs the backward pass over one chunk of args.steps time steps for args.groups groups of W channels; see scanBwdArgs.")
+	Doc(name + " runs the backward pass over one chunk of args.steps time steps for args.groups groups of W channels; see scanBwdArgs.")
 	A := Load(Param("args"), GP64())
 	a.loadConsts()
 	vb := a.vb()
+	S, sB, sDB, sC, sDC := v.bwdSlots()
 	MOVQ(U32(0), m(A, bOff))
 	MOVQ(U32(0), m(A, bGoff))
 
@@ -676,31 +786,34 @@ func (a *isa) backward() {
 		Label("rc_noreset")
 		MOVQ(m(A, bGrp), pat)
 		ADDQ(m(A, bGoff), pat)
-		MOVQ(t, pbm)
-		IMULQ(m(A, bLdbn), pbm)
-		MOVQ(pbm, pcm)
-		ADDQ(m(A, bBm), pbm)
-		ADDQ(m(A, bCm), pcm)
+		a.bcRows(v, A, t, pbm, pcm)
 		nLoop("rc_n", m(A, bN), ncnt, func(u int) {
 			E := make([]VecVirtual, u)
 			for k := range E {
 				E[k] = a.vec()
-				VMULPS(m(pat, 3*vb*k), DT, E[k])
+				VMULPS(m(pat, S*vb*k), DT, E[k])
 			}
 			P := a.exp2N(E)
 			for k := range P {
 				VMOVUPS(P[k], m(cur, 2*vb*k+vb)) // Ā[t]
 				HB := a.vec()
-				a.bmul(m(pbm, 4*k), DTU, HB)
+				if v.pb {
+					VMULPS(m(pat, (S*k+sB)*vb), DTU, HB)
+				} else {
+					a.bmul(m(pbm, 4*k), DTU, HB)
+				}
 				VFMADD231PS(m(prev, 2*vb*k), P[k], HB)
 				VMOVUPS(HB, m(cur, 2*vb*k)) // h[t]
-				a.bfma(m(pcm, 4*k), HB, Ys[k])
+				if v.pc {
+					VFMADD231PS(m(pat, (S*k+sC)*vb), HB, Ys[k])
+				} else {
+					a.bfma(m(pcm, 4*k), HB, Ys[k])
+				}
 			}
 			ADDQ(U32(2*vb*u), prev)
 			ADDQ(U32(2*vb*u), cur)
-			ADDQ(U32(3*vb*u), pat)
-			ADDQ(U32(4*u), pbm)
-			ADDQ(U32(4*u), pcm)
+			ADDQ(U32(S*vb*u), pat)
+			a.bcAdvance(v, u, pbm, pcm)
 		})
 		VADDPS(Ys[1], Ys[0], Ys[0])
 		MOVQ(m(A, bU), tmp)
@@ -799,29 +912,41 @@ func (a *isa) backward() {
 			Label("bw_noreset")
 			MOVQ(m(A, bGrp), pg)
 			ADDQ(m(A, bGoff), pg)
-			MOVQ(t, pbm)
-			IMULQ(m(A, bLdbn), pbm)
-			MOVQ(pbm, pcm)
-			ADDQ(m(A, bBm), pbm)
-			ADDQ(m(A, bCm), pcm)
+			a.bcRows(v, A, t, pbm, pcm)
 			nLoop("bw_n", m(A, bN), ncnt, func(u int) {
 				for k := 0; k < u; k++ {
 					H, PC, DHN, PB, X, DA, DAC := a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec()
-					c2, g3 := 2*vb*k, 3*vb*k
-					// dC partial: pc += gy·h[t]
+					c2, g3 := 2*vb*k, S*vb*k
+					// dC: pc += gy·h[t], lane-wise across groups in pcb, or
+					// per channel over the chunk in grp.
+					dc, db := m(pcb, c2), m(pcb, c2+vb)
+					if v.pc {
+						dc = m(pg, g3+sDC*vb)
+					}
+					if v.pb {
+						db = m(pg, g3+sDB*vb)
+					}
 					VMOVUPS(m(cur, c2), H)
-					VMOVUPS(m(pcb, c2), PC)
+					VMOVUPS(dc, PC)
 					VFMADD231PS(H, GY, PC)
-					VMOVUPS(PC, m(pcb, c2))
+					VMOVUPS(PC, dc)
 					// dh = dh + gy·C
 					VMOVUPS(m(pg, g3+vb), DHN)
-					a.bfma(m(pcm, 4*k), GY, DHN)
-					// dB partial: pb += dh·Δu
-					VMOVUPS(m(pcb, c2+vb), PB)
+					if v.pc {
+						VFMADD231PS(m(pg, g3+sC*vb), GY, DHN)
+					} else {
+						a.bfma(m(pcm, 4*k), GY, DHN)
+					}
+					// dB: pb += dh·Δu
+					VMOVUPS(db, PB)
 					VFMADD231PS(DHN, DTU, PB)
-					VMOVUPS(PB, m(pcb, c2+vb))
+					VMOVUPS(PB, db)
 					// S1 += dh·B (for du and dΔ)
-					a.bfma(m(pbm, 4*k), DHN, S1s[k])
+					if v.pb {
+						VFMADD231PS(m(pg, g3+sB*vb), DHN, S1s[k])
+					} else {
+						a.bfma(m(pbm, 4*k), DHN, S1s[k])
+					}
 					// x = dh·Ā·h[t−1]; dΔ += x·A; dA += x·Δ
 					VMOVUPS(m(cur, c2+vb), DA)
 					VMULPS(DA, DHN, X)
@@ -836,10 +961,11 @@ func (a *isa) backward() {
 				}
 				ADDQ(U32(2*vb*u), cur)
 				ADDQ(U32(2*vb*u), prev)
-				ADDQ(U32(2*vb*u), pcb)
-				ADDQ(U32(3*vb*u), pg)
-				ADDQ(U32(4*u), pbm)
-				ADDQ(U32(4*u), pcm)
+				if !v.pb || !v.pc {
+					ADDQ(U32(2*vb*u), pcb)
+				}
+				ADDQ(U32(S*vb*u), pg)
+				a.bcAdvance(v, u, pbm, pcm)
 			})
 		}
 		S1, DDT := S1s[0], DDTs[0]
@@ -862,7 +988,7 @@ func (a *isa) backward() {
 			VXORPS(zv, zv, zv)
 			Label("bw_zero")
 			VMOVUPS(zv, m(pg, vb))
-			ADDQ(U32(3*vb), pg)
+			ADDQ(U32(S*vb), pg)
 			DECQ(ncnt)
 			JNZ(LabelRef("bw_zero"))
 		}
@@ -906,7 +1032,7 @@ func (a *isa) backward() {
 		tmp := GP64()
 		ADDQ(U32(vb), m(A, bOff))
 		MOVQ(m(A, bN), tmp)
-		IMUL3Q(U32(3*vb), tmp, tmp)
+		IMUL3Q(U32(S*vb), tmp, tmp)
 		ADDQ(tmp, m(A, bGoff))
 		MOVQ(m(A, bGroups), tmp)
 		SHLQ(U8(log2(vb)), tmp)
@@ -1009,8 +1135,10 @@ func main() {
 				DATA((i*a.W+j)*4, U32(a.constBits(name)))
 			}
 		}
-		a.forward()
-		a.backward()
+		for _, v := range variants {
+			a.forward(v)
+			a.backward(v)
+		}
 		a.expVec(false)
 		a.expVec(true)
 		a.laneSum()
