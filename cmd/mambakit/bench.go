@@ -155,12 +155,17 @@ func benchScan(args []string, stdout io.Writer) error {
 	reps := fs.Int("reps", 3, "timed repetitions of each implementation (median reported)")
 	noRef := fs.Bool("no-ref", false, "skip the reference (it allocates 4 tensors of B·L·D·N)")
 	threads := fs.Int("threads", 0, "threads (0: all cores)")
+	perCh := fs.String("per-channel", "", "non-selective B and/or C of shape (d-inner, d-state): b, c or bc (default: both selective)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := positiveFlags(fs, "batch", "seq-len", "d-inner", "d-state", "reps"); err != nil {
 		return err
 	}
+	if *perCh != "" && *perCh != "b" && *perCh != "c" && *perCh != "bc" {
+		return fmt.Errorf("bench scan: --per-channel %q: want b, c or bc", *perCh)
+	}
+	perB, perC := *perCh == "b" || *perCh == "bc", *perCh == "c" || *perCh == "bc"
 	if err := setThreads(*threads); err != nil {
 		return err
 	}
@@ -172,16 +177,27 @@ func benchScan(args []string, stdout io.Writer) error {
 		}
 		return x
 	}
-	bld, bln := *B**L**D, *B**L**N
+	bld, blnB, blnC := *B**L**D, *B**L**N, *B**L**N
+	if perB {
+		blnB = *D * *N
+	}
+	if perC {
+		blnC = *D * *N
+	}
 	s := &kernels.Scan{B: *B, L: *L, D: *D, N: *N,
 		U: rnd(bld, -1, 1), Delta: rnd(bld, -6, 0), DeltaBias: rnd(*D, -1, 0), A: rnd(*D**N, -4, -0.1),
-		Bm: rnd(bln, -1, 1), Cm: rnd(bln, -1, 1), Dskip: rnd(*D, 0.5, 1.5), Z: rnd(bld, -2, 2),
+		Bm: rnd(blnB, -1, 1), Cm: rnd(blnC, -1, 1), Dskip: rnd(*D, 0.5, 1.5), Z: rnd(bld, -2, 2),
+		BPerChannel: perB, CPerChannel: perC,
 		Y: make([]float32, bld), HT: make([]float32, *B**D**N), Saved: make([]float32, kernels.SavedLen(*B, *L, *D, *N))}
 	g := &kernels.ScanGrads{DY: rnd(bld, -1, 1), DU: make([]float32, bld), DDelta: make([]float32, bld),
-		DDeltaBias: make([]float32, *D), DA: make([]float32, *D**N), DBm: make([]float32, bln), DCm: make([]float32, bln),
+		DDeltaBias: make([]float32, *D), DA: make([]float32, *D**N), DBm: make([]float32, blnB), DCm: make([]float32, blnC),
 		DDskip: make([]float32, *D), DZ: make([]float32, bld)}
 	elems := float64(bld) * float64(*N)
-	fmt.Fprintf(stdout, "scan B=%d L=%d D=%d N=%d (%.3g elements), %d threads\n", *B, *L, *D, *N, elems, kernels.Threads())
+	variant := ""
+	if *perCh != "" {
+		variant = ", per-channel " + *perCh
+	}
+	fmt.Fprintf(stdout, "scan B=%d L=%d D=%d N=%d (%.3g elements)%s, %d threads\n", *B, *L, *D, *N, elems, variant, kernels.Threads())
 	median := func(f func()) float64 {
 		ts := make([]float64, *reps)
 		for i := range ts {
