@@ -111,12 +111,7 @@ func (c *Conv1d) forwardPart(d0, d1 int) {
 				if xr == nil {
 					continue
 				}
-				wk := wT[k*w : (k+1)*w]
-				xr = xr[:len(out)]
-				wk = wk[:len(out)]
-				for i := range out {
-					out[i] += wk[i] * xr[i]
-				}
+				mulAdd(out, wT[k*w:(k+1)*w], xr)
 			}
 		}
 		if c.StateT != nil {
@@ -183,9 +178,9 @@ func (c *Conv1d) row(st []float32, hasState bool, b, p, start, d0, d1 int) []flo
 }
 
 // Backward computes the gradients from g.DY. Work is split over channel
-// ranges, so DW and DBias need no cross-worker reduction; DW is summed over
-// time in float32 per batch row, then over rows in float64, DBias in
-// float64.
+// ranges, so DW and DBias need no cross-worker reduction; DW and DBias are
+// summed over time in float32 per batch row, then over rows in float64.
+// The inner loops run on the element-wise vector kernels (vec.go).
 func (c *Conv1d) Backward(g *Conv1dGrads) {
 	c.check()
 	if len(g.DY) < c.B*c.L*c.D {
@@ -201,11 +196,12 @@ func (c *Conv1d) backwardPart(g *Conv1dGrads, d0, d1 int) {
 	wTbuf := c.weightsT(d0, d1)
 	defer putF32(wTbuf)
 	wT := *wTbuf
-	f32 := getF32(2*(K-1)*w + K*w)
+	f32 := getF32((3*K - 1) * w)
 	defer putF32(f32)
 	st := (*f32)[:(K-1)*w]
-	dst := (*f32)[(K-1)*w : 2*(K-1)*w] // gradient of st
-	dWb := (*f32)[2*(K-1)*w:]          // (K, w), one row b's sum over t
+	dst := (*f32)[(K-1)*w : 2*(K-1)*w]   // gradient of st
+	dWb := (*f32)[2*(K-1)*w : (3*K-2)*w] // (K, w), one row b's sum over t
+	dBb := (*f32)[(3*K-2)*w : (3*K-1)*w] // (w), one row b's sum over t
 	f64 := getF64(K*w + w)
 	defer putF64(f64)
 	dW := (*f64)[:K*w]    // (K, w), summed over b
@@ -219,26 +215,21 @@ func (c *Conv1d) backwardPart(g *Conv1dGrads, d0, d1 int) {
 		hasState := c.gatherState(st, b, d0, d1)
 		clear(dst)
 		clear(dWb)
+		clear(dBb)
 		start := -1
 		for t := 0; t < L; t++ {
 			if c.Reset != nil && c.Reset[b*L+t] {
 				start = t
 			}
 			dyr := g.DY[(b*L+t)*D+d0 : (b*L+t)*D+d1]
-			for i, v := range dyr {
-				dBias[i] += float64(v)
-			}
+			addTo(dBb, dyr)
 			for k := 0; k < K; k++ {
 				p := t - (K - 1) + k
 				xr := c.row(st, hasState, b, p, start, d0, d1)
 				if xr == nil {
 					continue
 				}
-				xr = xr[:len(dyr)]
-				dw := dWb[k*w : k*w+len(dyr)]
-				for i, v := range dyr {
-					dw[i] += v * xr[i]
-				}
+				mulAdd(dWb[k*w:(k+1)*w], dyr, xr)
 				var dxr []float32
 				switch {
 				case p >= 0 && g.DX != nil:
@@ -248,15 +239,14 @@ func (c *Conv1d) backwardPart(g *Conv1dGrads, d0, d1 int) {
 				default:
 					continue
 				}
-				wk := wT[k*w : k*w+len(dyr)]
-				dxr = dxr[:len(dyr)]
-				for i, v := range dyr {
-					dxr[i] += v * wk[i]
-				}
+				mulAdd(dxr, dyr, wT[k*w:(k+1)*w])
 			}
 		}
 		for i, v := range dWb {
 			dW[i] += float64(v)
+		}
+		for i, v := range dBb {
+			dBias[i] += float64(v)
 		}
 		if g.DState0 != nil {
 			for i := 0; i < w; i++ {
