@@ -36,7 +36,6 @@ func name(fma bool, isa string) string {
 	return "vecAdd" + isa
 }
 
-
 func avx512(fma bool) {
 	sig := "func(dst, a, b *float32, n int)"
 	if !fma {
