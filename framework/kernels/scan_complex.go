@@ -3,6 +3,8 @@ package kernels
 import (
 	"math"
 	"math/cmplx"
+	"os"
+	"strings"
 )
 
 // The complex scan (Scan.AImag non-nil): the fused recurrence of
@@ -35,8 +37,89 @@ func (s *Scan) imag(x []float32, i int) float32 {
 	return x[i]
 }
 
-func (s *Scan) complexForward() {
-	parallel(s.D, parts(s.D, 1), func(_, d0, d1 int) { s.complexForwardRange(d0, d1) })
+// complexImpl is one implementation of the complex scan: the fused Go
+// code, or the assembly kernels of scan_complex_amd64.go, which work on
+// groups of width channels (the rest of a range runs in Go).
+type complexImpl struct {
+	name      string
+	width     int                                                     // channels per group (1 for Go)
+	available bool                                                    // this CPU can run it
+	fwd       func(s *Scan, d0, d1 int)                               // channels [d0, d1), every batch row
+	bwd       func(s *Scan, g *ScanGrads, d0, d1 int, part []float32) // part (B·L, 4N): this worker's dB, dC sums
+	cis       func(re, im, dt, ar, ai []float32)                      // the kernels' Ā (tests), or nil
+}
+
+var complexGoImpl = &complexImpl{name: "go", width: 1, available: true,
+	fwd: func(s *Scan, d0, d1 int) { s.complexForwardRange(d0, d1) },
+	bwd: func(s *Scan, g *ScanGrads, d0, d1 int, part []float32) { s.complexBackwardRange(g, d0, d1, part) }}
+
+// complexImpls lists the compiled implementations, slowest first.
+var complexImpls = append([]*complexImpl{complexGoImpl}, complexArchImpls...)
+
+// complexDefault is what Scan.Forward and Backward run on a complex scan:
+// the last available implementation, or the first available one named in
+// MAMBAKIT_KERNEL (as for the real scan, scan_impl.go: "go" forces the
+// fused Go code).
+var complexDefault = pickComplexImpl(os.Getenv("MAMBAKIT_KERNEL"))
+
+func pickComplexImpl(env string) *complexImpl {
+	for _, name := range strings.Split(env, ",") {
+		for _, im := range complexImpls {
+			if im.name == strings.TrimSpace(name) && im.available {
+				return im
+			}
+		}
+	}
+	best := complexGoImpl
+	for _, im := range complexImpls {
+		if im.available {
+			best = im
+		}
+	}
+	return best
+}
+
+func complexImplNamed(name string) *complexImpl {
+	for _, im := range complexImpls {
+		if im.name == name && im.available {
+			return im
+		}
+	}
+	panic("kernels: no complex scan implementation " + name + " on this machine")
+}
+
+// ComplexScanImpls returns the names of the complex scan implementations
+// this CPU can run, slowest first.
+func ComplexScanImpls() []string {
+	var names []string
+	for _, im := range complexImpls {
+		if im.available {
+			names = append(names, im.name)
+		}
+	}
+	return names
+}
+
+// complexSplit runs fn over channel ranges of p workers, split at group
+// boundaries of width w (the last worker also takes the D mod w channels
+// left over), and returns p.
+func (s *Scan) complexSplit(w int, fn func(k, d0, d1 int)) int {
+	G := max(s.D/w, 1)
+	p := parts(G, 1)
+	parallel(G, p, func(k, g0, g1 int) {
+		d0, d1 := min(g0*w, s.D), min(g1*w, s.D)
+		if k == p-1 {
+			d1 = s.D
+		}
+		fn(k, d0, d1)
+	})
+	return p
+}
+
+func (s *Scan) complexForward() { s.complexForwardWith(complexDefault) }
+
+func (s *Scan) complexForwardWith(im *complexImpl) {
+	s.complexSplit(im.width, func(_, d0, d1 int) { im.fwd(s, d0, d1) })
 }
 
 func (s *Scan) complexForwardRange(d0, d1 int) {
@@ -136,17 +219,19 @@ func (s *Scan) complexForwardRef() {
 // dC = 2·gy·conj(h'), dB = x·g_h', dx = Re(g_h'·conj(B)),
 // dĀ = g_h'·conj(h), g_h = conj(Ā)·g_h', and through Ā = exp(Δ·A):
 // g_{ΔA} = conj(Ā)·dĀ, so dA = Δ·g_{ΔA} and dΔ += Re(g_{ΔA}·conj(A)).
-func (s *Scan) complexBackward(g *ScanGrads) {
+func (s *Scan) complexBackward(g *ScanGrads) { s.complexBackwardWith(complexDefault, g) }
+
+func (s *Scan) complexBackwardWith(im *complexImpl, g *ScanGrads) {
 	B, L, D, N := s.B, s.L, s.D, s.N
-	p := parts(D, 1)
+	p := parts(max(D/im.width, 1), 1)
 	rows := B * L
 	// Per-worker sums over channels of an input-dependent B and C: (p, B·L,
 	// 4N): dB real, dB imaginary, dC real, dC imaginary.
 	partBuf := getF32(p * rows * 4 * N)
 	defer putF32(partBuf)
 	part := *partBuf
-	parallel(D, p, func(w, d0, d1 int) {
-		s.complexBackwardRange(g, d0, d1, part[w*rows*4*N:(w+1)*rows*4*N])
+	s.complexSplit(im.width, func(w, d0, d1 int) {
+		im.bwd(s, g, d0, d1, part[w*rows*4*N:(w+1)*rows*4*N])
 	})
 	write := func(dst []float32, off int, perChannel bool) {
 		if dst == nil || perChannel {
