@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
@@ -76,6 +77,12 @@ func benchTrain(args []string, stdout io.Writer) error {
 	threads := fs.Int("threads", 0, "threads (0: all cores)")
 	seed := fs.Uint64("seed", 1, "seed of the model and the tokens")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
+	complexA := fs.Bool("complex", false, "complex A, B, C and states (S4D-Lin), as train --complex")
+	var nonSelective []string
+	fs.Func("nonselective", "SSM parameters that do not depend on the input, as train --nonselective (delta,B,C: LTI)", func(v string) error {
+		nonSelective = strings.Split(v, ",")
+		return nil
+	})
 	addBLASFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,6 +95,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	}
 	cfg := backbone.NewConfig(*vocab, *dModel, *layers)
 	cfg.StateSize = *dState
+	cfg.NonSelective, cfg.ComplexA = nonSelective, *complexA
 	m, err := backbone.New(cfg, *seed)
 	if err != nil {
 		return err
@@ -113,8 +121,15 @@ func benchTrain(args []string, stdout io.Writer) error {
 		opt.Step(1e-3)
 		return loss, nil
 	}
-	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters); batch %d × %d tokens; %d threads\n",
-		*dModel, *layers, *dState, cfg.VocabSize, len(m.Params.Data), B, L, kernels.Threads())
+	variant := "S6"
+	if len(nonSelective) > 0 {
+		variant = "non-selective " + strings.Join(nonSelective, ",")
+	}
+	if *complexA {
+		variant += ", complex"
+	}
+	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters), %s; batch %d × %d tokens; %d threads\n",
+		*dModel, *layers, *dState, cfg.VocabSize, len(m.Params.Data), variant, B, L, kernels.Threads())
 	if _, err := step(); err != nil { // warm-up: allocates activations
 		return err
 	}
