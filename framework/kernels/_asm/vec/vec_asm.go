@@ -15,6 +15,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -36,22 +38,35 @@ func name(fma bool, isa string) string {
 	return "vecAdd" + isa
 }
 
-func avx512(fma bool) {
+// prologue declares the kernel of isa, loads its arguments (b only with
+// fma) and returns them with a function that moves the pointers on.
+func prologue(fma bool, isa string, lanes int) (dst, a, b reg.Register, n reg.GPVirtual, advance func(bytes int)) {
 	sig := "func(dst, a, b *float32, n int)"
 	if !fma {
 		sig = "func(dst, a *float32, n int)"
 	}
-	TEXT(name(fma, "AVX512"), NOSPLIT, sig)
+	TEXT(name(fma, isa), NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(name(fma, "AVX512") + " is " + name(fma, "") + "Go on 16 lanes: see vec_asm.go.")
-	dst := Load(Param("dst"), GP64())
-	a := Load(Param("a"), GP64())
-	var b reg.Register
+	Doc(fmt.Sprintf("%s is %sGo on %d lanes: see vec_asm.go.", name(fma, isa), name(fma, ""), lanes))
+	dst = Load(Param("dst"), GP64())
+	a = Load(Param("a"), GP64())
 	if fma {
 		b = Load(Param("b"), GP64())
 	}
-	n := GP64()
+	n = GP64()
 	Load(Param("n"), n)
+	advance = func(bytes int) {
+		ADDQ(U32(bytes), dst)
+		ADDQ(U32(bytes), a)
+		if fma {
+			ADDQ(U32(bytes), b)
+		}
+	}
+	return dst, a, b, n, advance
+}
+
+func avx512(fma bool) {
+	dst, a, b, n, advance := prologue(fma, "AVX512", 16)
 	d := []reg.VecVirtual{ZMM(), ZMM(), ZMM(), ZMM()}
 	x := []reg.VecVirtual{ZMM(), ZMM(), ZMM(), ZMM()}
 
@@ -83,13 +98,6 @@ func avx512(fma bool) {
 			} else {
 				VMOVUPS(d[v], Mem{Base: dst, Disp: 64 * v})
 			}
-		}
-	}
-	advance := func(bytes int) {
-		ADDQ(U32(bytes), dst)
-		ADDQ(U32(bytes), a)
-		if fma {
-			ADDQ(U32(bytes), b)
 		}
 	}
 
@@ -127,20 +135,7 @@ func avx512(fma bool) {
 }
 
 func avx2(fma bool) {
-	sig := "func(dst, a, b *float32, n int)"
-	if !fma {
-		sig = "func(dst, a *float32, n int)"
-	}
-	TEXT(name(fma, "AVX2"), NOSPLIT, sig)
-	Pragma("noescape")
-	Doc(name(fma, "AVX2") + " is " + name(fma, "") + "Go on 8 lanes: see vec_asm.go.")
-	dst := Load(Param("dst"), GP64())
-	a := Load(Param("a"), GP64())
-	var b reg.Register
-	if fma {
-		b = Load(Param("b"), GP64())
-	}
-	n := Load(Param("n"), GP64())
+	dst, a, b, n, advance := prologue(fma, "AVX2", 8)
 	d := []reg.VecVirtual{YMM(), YMM(), YMM(), YMM()}
 	x := []reg.VecVirtual{YMM(), YMM(), YMM(), YMM()}
 	body := func(vecs, width int) {
@@ -169,13 +164,6 @@ func avx2(fma bool) {
 			for v := 0; v < vecs; v++ {
 				VMOVUPS(d[v], Mem{Base: dst, Disp: width * v})
 			}
-		}
-	}
-	advance := func(bytes int) {
-		ADDQ(U32(bytes), dst)
-		ADDQ(U32(bytes), a)
-		if fma {
-			ADDQ(U32(bytes), b)
 		}
 	}
 	Label("loop32")
