@@ -24,6 +24,9 @@ func runBench(args []string, stdout io.Writer) error {
 	case "train":
 		return benchTrain(args[1:], stdout)
 	case "scan":
+		if scanDeviceCUDA(args[1:]) {
+			return benchScanCUDA(args[1:], stdout)
+		}
 		return benchScan(args[1:], stdout)
 	case "generate":
 		return benchGenerate(args[1:], stdout)

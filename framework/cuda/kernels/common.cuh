@@ -1,0 +1,38 @@
+// common.cuh is prepended to every kernel file before NVRTC compiles it.
+// Kernels are float32, row-major, with the layouts of framework/kernels.
+#define LOG2E_F 1.4426950408889634f
+
+typedef unsigned char u8;
+
+__device__ __forceinline__ float softplus_f(float x) { return x > 20.f ? x : log1pf(expf(x)); }
+__device__ __forceinline__ float sigmoid_f(float x) { return 1.f / (1.f + expf(-x)); }
+__device__ __forceinline__ float silu_f(float x) { return x * sigmoid_f(x); }
+__device__ __forceinline__ float silu_grad_f(float x) {
+	float s = sigmoid_f(x);
+	return s * (1.f + x * (1.f - s));
+}
+
+// block_sum_d returns the sum of v over the block (blockDim.x a multiple
+// of 32, at most 1024) to every thread, in a fixed order; sh holds 32
+// doubles.
+__device__ __forceinline__ double block_sum_d(double v, double* sh) {
+	for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+	int w = threadIdx.x >> 5, l = threadIdx.x & 31, nw = blockDim.x >> 5;
+	__syncthreads();
+	if (l == 0) sh[w] = v;
+	__syncthreads();
+	double s = 0;
+	for (int i = 0; i < nw; i++) s += sh[i];
+	return s;
+}
+
+__device__ __forceinline__ float block_max_f(float v, float* sh) {
+	for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+	int w = threadIdx.x >> 5, l = threadIdx.x & 31, nw = blockDim.x >> 5;
+	__syncthreads();
+	if (l == 0) sh[w] = v;
+	__syncthreads();
+	float s = sh[0];
+	for (int i = 1; i < nw; i++) s = fmaxf(s, sh[i]);
+	return s;
+}

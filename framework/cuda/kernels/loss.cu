@@ -1,0 +1,46 @@
+// loss.cu: cross-entropy (kernels.CrossEntropy). One block per row: the
+// row's loss into rowLoss (M), the gradient into dlogits when non-null.
+
+extern "C" __global__ void xent_fwd_bwd(float* __restrict__ dlogits, double* __restrict__ rowLoss, const float* __restrict__ logits,
+                                        const int* __restrict__ targets, int V, float scale)
+{
+	__shared__ double sh[32];
+	__shared__ float shf[32];
+	int m = blockIdx.x, tgt = targets[m];
+	const float* row = logits + (long long)m * V;
+	float* d = dlogits ? dlogits + (long long)m * V : 0;
+	if (tgt < 0 || tgt >= V) {
+		if (d)
+			for (int i = threadIdx.x; i < V; i += blockDim.x) d[i] = 0.f;
+		if (threadIdx.x == 0) rowLoss[m] = tgt < 0 ? 0.0 : __longlong_as_double(0x7ff8000000000000ULL);
+		return;
+	}
+	float mx = -__int_as_float(0x7f800000);
+	for (int i = threadIdx.x; i < V; i += blockDim.x) mx = fmaxf(mx, row[i]);
+	mx = block_max_f(mx, shf);
+	double s = 0;
+	for (int i = threadIdx.x; i < V; i += blockDim.x) s += (double)expf(row[i] - mx);
+	s = block_sum_d(s, sh);
+	if (threadIdx.x == 0) rowLoss[m] = log(s) - (double)(row[tgt] - mx);
+	if (d) {
+		double f = (double)scale / s;
+		for (int i = threadIdx.x; i < V; i += blockDim.x) {
+			float p = (float)((double)expf(row[i] - mx) * f);
+			d[i] = i == tgt ? p - scale : p;
+		}
+	}
+}
+
+// xent_sum adds the row losses of rows with a target (in row order, one
+// thread): out[0] = Σ loss, out[1] = count.
+extern "C" __global__ void xent_sum(const double* __restrict__ rowLoss, const int* __restrict__ targets, int M, double* __restrict__ out) {
+	if (blockIdx.x != 0 || threadIdx.x != 0) return;
+	double s = 0, c = 0;
+	for (int m = 0; m < M; m++)
+		if (targets[m] >= 0) {
+			s += rowLoss[m];
+			c += 1;
+		}
+	out[0] = s;
+	out[1] = c;
+}

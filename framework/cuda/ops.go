@@ -1,0 +1,254 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+)
+
+// Conv1d is kernels.Conv1d on device memory (causal depthwise convolution
+// with carried state and resets): X, Y (B, L, D); W (D, K); Bias (D);
+// State0, StateT (B, D, K−1); Reset (B, L) bytes. 0 marks an absent
+// optional field. K is at most 16.
+type Conv1d struct {
+	B, L, D, K int
+
+	X, W, Bias, State0, Reset DevPtr
+	Y, StateT                 DevPtr
+}
+
+// Conv1dGrads are its gradients (kernels.Conv1dGrads); 0 skips an output.
+type Conv1dGrads struct {
+	DY                     DevPtr
+	DX, DW, DBias, DState0 DevPtr
+}
+
+func (c *Conv1d) check() error {
+	if c.B < 0 || c.L < 0 || c.D < 0 || c.K < 1 || c.K > 16 {
+		return fmt.Errorf("cuda: conv1d: bad sizes B %d L %d D %d K %d (K in 1..16)", c.B, c.L, c.D, c.K)
+	}
+	if c.X == 0 || c.W == 0 || c.Y == 0 {
+		return fmt.Errorf("cuda: conv1d: X, W and Y are required")
+	}
+	return nil
+}
+
+// Conv1dForward computes Y and StateT.
+func (d *Device) Conv1dForward(c *Conv1d) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	f, err := d.Kernel("conv.cu", "conv_fwd")
+	if err != nil {
+		return err
+	}
+	n := max(int64(c.B)*int64(c.L)*int64(c.D), int64(c.B*c.D*(c.K-1)))
+	return f.Launch(d.gridFor(n, 256), Dim3{X: 256}, 0, nil, c.X, c.W, c.Bias, c.State0, c.Reset, c.Y, c.StateT, c.B, c.L, c.D, c.K)
+}
+
+// Conv1dBackward computes the gradients from g.DY.
+func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	if g.DY == 0 {
+		return fmt.Errorf("cuda: conv1d backward: DY is required")
+	}
+	fx, err := d.Kernel("conv.cu", "conv_bwd_x")
+	if err != nil {
+		return err
+	}
+	n := max(int64(c.B)*int64(c.L)*int64(c.D), int64(c.B*c.D*(c.K-1)))
+	if err := fx.Launch(d.gridFor(n, 256), Dim3{X: 256}, 0, nil, c.W, c.Reset, g.DY, g.DX, g.DState0, c.B, c.L, c.D, c.K); err != nil {
+		return err
+	}
+	if g.DW == 0 && g.DBias == 0 {
+		return nil
+	}
+	rows := c.B * c.L
+	rowsPer := 256
+	chunks := max((rows+rowsPer-1)/rowsPer, 1)
+	part, err := d.Scratch("conv.part", 4*chunks*c.D*(c.K+1))
+	if err != nil {
+		return err
+	}
+	fw, err := d.Kernel("conv.cu", "conv_bwd_w")
+	if err != nil {
+		return err
+	}
+	if err := fw.Launch(Dim3{X: (c.D + 63) / 64, Y: chunks}, Dim3{X: 64}, 0, nil, c.X, c.State0, c.Reset, g.DY, part, c.B, c.L, c.D, c.K, rowsPer); err != nil {
+		return err
+	}
+	fs, err := d.Kernel("conv.cu", "conv_bwd_wsum")
+	if err != nil {
+		return err
+	}
+	if rows == 0 {
+		chunks = 0
+	}
+	return fs.Launch(Dim3{X: (c.D*(c.K+1) + 255) / 256}, Dim3{X: 256}, 0, nil, part, chunks, c.D, c.K, g.DW, g.DBias)
+}
+
+// RMSNormForward is kernels.RMSNormForward: y (M, C), rstd (M), x (M, C),
+// w (C).
+func (d *Device) RMSNormForward(y, rstd, x, w DevPtr, M, C int, eps float32) error {
+	if M < 0 || C < 1 {
+		return fmt.Errorf("cuda: rmsnorm: bad sizes M %d C %d", M, C)
+	}
+	if M == 0 {
+		return nil
+	}
+	f, err := d.Kernel("norm.cu", "rmsnorm_fwd")
+	if err != nil {
+		return err
+	}
+	return f.Launch(Dim3{X: M}, Dim3{X: 256}, 0, nil, y, rstd, x, w, M, C, eps)
+}
+
+// RMSNormBackward is kernels.RMSNormBackward: dx (M, C) overwritten, dw
+// (C) added to.
+func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd DevPtr, M, C int) error {
+	if M < 0 || C < 1 {
+		return fmt.Errorf("cuda: rmsnorm backward: bad sizes M %d C %d", M, C)
+	}
+	if M == 0 {
+		return nil
+	}
+	f, err := d.Kernel("norm.cu", "rmsnorm_bwd")
+	if err != nil {
+		return err
+	}
+	blocks := min(M, 4*max(d.SMs, 1))
+	part, err := d.Scratch("rmsnorm.part", 4*blocks*C)
+	if err != nil {
+		return err
+	}
+	if err := f.Launch(Dim3{X: blocks}, Dim3{X: 256}, 0, nil, dx, part, dy, x, w, rstd, M, C); err != nil {
+		return err
+	}
+	return d.sumRows(part.Ptr(), blocks, C, dw, true)
+}
+
+func (d *Device) elementwise(name string, n int, args ...any) error {
+	if n < 0 {
+		return fmt.Errorf("cuda: %s: negative length", name)
+	}
+	if n == 0 {
+		return nil
+	}
+	f, err := d.Kernel("elementwise.cu", name)
+	if err != nil {
+		return err
+	}
+	return f.Launch(d.gridFor(int64(n), 256), Dim3{X: 256}, 0, nil, args...)
+}
+
+// SiLUForward sets y = x·σ(x) over n elements.
+func (d *Device) SiLUForward(y, x DevPtr, n int) error {
+	return d.elementwise("silu_fwd", n, y, x, int64(n))
+}
+
+// SiLUBackward sets dx = dy·silu'(x).
+func (d *Device) SiLUBackward(dx, dy, x DevPtr, n int) error {
+	return d.elementwise("silu_bwd", n, dx, dy, x, int64(n))
+}
+
+// GateForward sets y = x·silu(z), the mixer's output gate.
+func (d *Device) GateForward(y, x, z DevPtr, n int) error {
+	return d.elementwise("gate_fwd", n, y, x, z, int64(n))
+}
+
+// GateBackward sets dx = dy·silu(z) and dz = dy·x·silu'(z) (either may be 0).
+func (d *Device) GateBackward(dx, dz, dy, x, z DevPtr, n int) error {
+	return d.elementwise("gate_bwd", n, dx, dz, dy, x, z, int64(n))
+}
+
+// SoftplusForward sets y = softplus(x + bias[i mod C]) (kernels.Softplus;
+// bias (C) optional, then C is ignored).
+func (d *Device) SoftplusForward(y, x, bias DevPtr, C, n int) error {
+	return d.elementwise("softplus_fwd", n, y, x, bias, max(C, 1), int64(n))
+}
+
+// SoftplusBackward sets dx = dy·σ(x + bias[i mod C]).
+func (d *Device) SoftplusBackward(dx, dy, x, bias DevPtr, C, n int) error {
+	return d.elementwise("softplus_bwd", n, dx, dy, x, bias, max(C, 1), int64(n))
+}
+
+// CrossEntropy is kernels.CrossEntropy on the device: logits (M, V),
+// targets (M) int32 (negative: ignored), dlogits (M, V) or 0. It returns
+// the summed loss (float64 sums, rows in order) and the counted rows.
+func (d *Device) CrossEntropy(dlogits, logits, targets DevPtr, M, V int, scale float32) (float64, int, error) {
+	if M < 0 || V < 1 {
+		return 0, 0, fmt.Errorf("cuda: cross-entropy: bad sizes M %d V %d", M, V)
+	}
+	if M == 0 {
+		return 0, 0, nil
+	}
+	f, err := d.Kernel("loss.cu", "xent_fwd_bwd")
+	if err != nil {
+		return 0, 0, err
+	}
+	rows, err := d.Scratch("xent.rows", 8*M+16)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := f.Launch(Dim3{X: M}, Dim3{X: 256}, 0, nil, dlogits, rows.Ptr(), logits, targets, V, scale); err != nil {
+		return 0, 0, err
+	}
+	fs, err := d.Kernel("loss.cu", "xent_sum")
+	if err != nil {
+		return 0, 0, err
+	}
+	out := rows.Ptr() + DevPtr(8*M)
+	if err := fs.Launch(Dim3{X: 1}, Dim3{X: 32}, 0, nil, rows.Ptr(), targets, M, out); err != nil {
+		return 0, 0, err
+	}
+	res := make([]byte, 16)
+	tmp := &Buffer{d: d, ptr: out, bytes: 16}
+	if err := tmp.CopyToBytes(res); err != nil {
+		return 0, 0, err
+	}
+	loss := math.Float64frombits(le64(res[:8]))
+	count := math.Float64frombits(le64(res[8:]))
+	if math.IsNaN(loss) {
+		return loss, int(count), fmt.Errorf("cuda: cross-entropy: a target is ≥ V")
+	}
+	return loss, int(count), nil
+}
+
+func le64(b []byte) uint64 {
+	var v uint64
+	for i := 7; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
+}
+
+// AdamW holds the hyperparameters of AdamWStep (backbone.AdamWConfig).
+type AdamW struct {
+	Beta1, Beta2, Eps, WeightDecay float64
+}
+
+// AdamWStep applies one AdamW update (backbone.AdamW.Step) to n parameters
+// p with gradients g and moments m, v, at step t (counting from 1) and
+// learning rate lr; decay chooses whether these parameters take weight
+// decay.
+func (d *Device) AdamWStep(p, g, m, v DevPtr, n int, c AdamW, t int, lr float64, decay bool) error {
+	if t < 1 {
+		return fmt.Errorf("cuda: adamw: step %d, want ≥ 1", t)
+	}
+	if n == 0 {
+		return nil
+	}
+	f, err := d.Kernel("adamw.cu", "adamw_step")
+	if err != nil {
+		return err
+	}
+	bc1 := 1 - math.Pow(c.Beta1, float64(t))
+	bc2 := 1 - math.Pow(c.Beta2, float64(t))
+	dec := float32(1)
+	if decay {
+		dec = float32(1 - lr*c.WeightDecay)
+	}
+	return f.Launch(d.gridFor(int64(n), 256), Dim3{X: 256}, 0, nil, p, g, m, v, int64(n),
+		float32(c.Beta1), float32(c.Beta2), float32(lr/bc1), float32(math.Sqrt(bc2)), float32(c.Eps), dec)
+}

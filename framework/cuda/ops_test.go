@@ -1,0 +1,284 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mambakit/mambakit/framework/kernels"
+)
+
+func TestConv1d(t *testing.T) {
+	d := openOrSkip(t)
+	for i, c := range []struct {
+		B, L, D, K   int
+		bias, state  bool
+		reset, stout bool
+	}{
+		{2, 50, 37, 4, true, true, true, true},
+		{1, 3, 5, 4, true, true, false, true},
+		{3, 200, 64, 4, false, false, false, false},
+		{2, 70, 33, 3, true, true, true, true},
+		{1, 20, 8, 1, true, false, true, false},
+	} {
+		r := rand.New(rand.NewPCG(uint64(i), 3))
+		B, L, D, K := c.B, c.L, c.D, c.K
+		cc := &kernels.Conv1d{B: B, L: L, D: D, K: K, X: rnd(r, B*L*D, -1, 1), W: rnd(r, D*K, -1, 1), Y: make([]float32, B*L*D)}
+		if c.bias {
+			cc.Bias = rnd(r, D, -1, 1)
+		}
+		if c.state {
+			cc.State0 = rnd(r, B*D*(K-1), -1, 1)
+		}
+		if c.reset {
+			cc.Reset = make([]bool, B*L)
+			for j := range cc.Reset {
+				cc.Reset[j] = r.Float32() < 0.08
+			}
+		}
+		if c.stout {
+			cc.StateT = make([]float32, B*D*(K-1))
+		}
+		db := newDevBufs(t, d)
+		gc := &Conv1d{B: B, L: L, D: D, K: K, X: db.in(cc.X), W: db.in(cc.W), Bias: db.in(cc.Bias), State0: db.in(cc.State0), Reset: db.bools(cc.Reset)}
+		y := db.out(B * L * D)
+		gc.Y = y.Ptr()
+		var st *Buffer
+		if c.stout {
+			st = db.out(B * D * (K - 1))
+			gc.StateT = st.Ptr()
+		}
+		if err := d.Conv1dForward(gc); err != nil {
+			t.Fatal(err)
+		}
+		shape := fmt.Sprintf("B%d L%d D%d K%d", B, L, D, K)
+		gotY := db.get(y, B*L*D)
+		cc.ForwardRef()
+		report(t, "conv1d fwd Y", shape, relErr(gotY, cc.Y), 1e-5)
+		if st != nil && K > 1 {
+			report(t, "conv1d fwd StateT", shape, relErr(db.get(st, B*D*(K-1)), cc.StateT), 1e-6)
+		}
+		g := &kernels.Conv1dGrads{DY: rnd(r, B*L*D, -1, 1), DX: make([]float32, B*L*D), DW: make([]float32, D*K), DBias: make([]float32, D)}
+		if c.state {
+			g.DState0 = make([]float32, B*D*(K-1))
+		}
+		gg := &Conv1dGrads{DY: db.in(g.DY)}
+		dx, dw, dbias := db.out(B*L*D), db.out(D*K), db.out(D)
+		gg.DX, gg.DW, gg.DBias = dx.Ptr(), dw.Ptr(), dbias.Ptr()
+		var ds *Buffer
+		if g.DState0 != nil {
+			ds = db.out(len(g.DState0))
+			gg.DState0 = ds.Ptr()
+		}
+		if err := d.Conv1dBackward(gc, gg); err != nil {
+			t.Fatal(err)
+		}
+		cc.Backward(g)
+		report(t, "conv1d bwd DX", shape, relErr(db.get(dx, B*L*D), g.DX), 1e-5)
+		report(t, "conv1d bwd DW", shape, relErr(db.get(dw, D*K), g.DW), 1e-5)
+		report(t, "conv1d bwd DBias", shape, relErr(db.get(dbias, D), g.DBias), 1e-5)
+		if ds != nil && K > 1 {
+			report(t, "conv1d bwd DState0", shape, relErr(db.get(ds, len(g.DState0)), g.DState0), 1e-5)
+		}
+	}
+}
+
+func TestRMSNorm(t *testing.T) {
+	d := openOrSkip(t)
+	for i, sz := range [][2]int{{37, 300}, {1, 7}, {256, 768}, {5, 1025}} {
+		r := rand.New(rand.NewPCG(uint64(i), 5))
+		M, C := sz[0], sz[1]
+		x, w := rnd(r, M*C, -2, 2), rnd(r, C, 0.5, 1.5)
+		y, rstd := make([]float32, M*C), make([]float32, M)
+		kernels.RMSNormForward(y, rstd, x, w, M, C, 1e-5)
+		db := newDevBufs(t, d)
+		gy, gr := db.out(M*C), db.out(M)
+		px, pw := db.in(x), db.in(w)
+		if err := d.RMSNormForward(gy.Ptr(), gr.Ptr(), px, pw, M, C, 1e-5); err != nil {
+			t.Fatal(err)
+		}
+		shape := fmt.Sprintf("M%d C%d", M, C)
+		report(t, "rmsnorm fwd y", shape, relErr(db.get(gy, M*C), y), 1e-5)
+		report(t, "rmsnorm fwd rstd", shape, relErr(db.get(gr, M), rstd), 1e-5)
+		dy := rnd(r, M*C, -1, 1)
+		dw0 := rnd(r, C, -1, 1)
+		dx, dw := make([]float32, M*C), append([]float32(nil), dw0...)
+		kernels.RMSNormBackward(dx, dw, dy, x, w, rstd, M, C)
+		gdx := db.out(M * C)
+		gdw := db.in(dw0)
+		if err := d.RMSNormBackward(gdx.Ptr(), gdw, db.in(dy), px, pw, gr.Ptr(), M, C); err != nil {
+			t.Fatal(err)
+		}
+		report(t, "rmsnorm bwd dx", shape, relErr(db.get(gdx, M*C), dx), 1e-5)
+		got := make([]float32, C)
+		if err := (&Buffer{d: d, ptr: gdw, bytes: 4 * C}).CopyToF32(got); err != nil {
+			t.Fatal(err)
+		}
+		report(t, "rmsnorm bwd dw (+=)", shape, relErr(got, dw), 1e-5)
+	}
+}
+
+func sig64(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+func TestElementwise(t *testing.T) {
+	d := openOrSkip(t)
+	r := rand.New(rand.NewPCG(1, 9))
+	n := 100003
+	x, z, dy := rnd(r, n, -12, 12), rnd(r, n, -12, 12), rnd(r, n, -1, 1)
+	db := newDevBufs(t, d)
+	px, pz, pdy := db.in(x), db.in(z), db.in(dy)
+	shape := fmt.Sprintf("n%d", n)
+	run := func(name string, want []float32, f func(out DevPtr) error) {
+		o := db.out(n)
+		if err := f(o.Ptr()); err != nil {
+			t.Fatal(err)
+		}
+		report(t, name, shape, relErr(db.get(o, n), want), 1e-5)
+	}
+	want := make([]float32, n)
+	kernels.SiLUForward(want, x)
+	run("silu fwd", want, func(o DevPtr) error { return d.SiLUForward(o, px, n) })
+	want = make([]float32, n)
+	kernels.SiLUBackward(want, dy, x)
+	run("silu bwd", want, func(o DevPtr) error { return d.SiLUBackward(o, pdy, px, n) })
+	gate, gdx, gdz := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		xv, zv, g := float64(x[i]), float64(z[i]), float64(dy[i])
+		s := sig64(zv)
+		gate[i] = float32(xv * zv * s)
+		gdx[i] = float32(g * zv * s)
+		gdz[i] = float32(g * xv * s * (1 + zv*(1-s)))
+	}
+	run("gate fwd", gate, func(o DevPtr) error { return d.GateForward(o, px, pz, n) })
+	run("gate bwd dx", gdx, func(o DevPtr) error { return d.GateBackward(o, 0, pdy, px, pz, n) })
+	run("gate bwd dz", gdz, func(o DevPtr) error { return d.GateBackward(0, o, pdy, px, pz, n) })
+	C := 37
+	bias := rnd(r, C, -2, 2)
+	pb := db.in(bias)
+	sp, spg := make([]float32, n), make([]float32, n)
+	for i := range x {
+		v := x[i] + bias[i%C]
+		sp[i] = kernels.Softplus(v)
+		g := 1.0
+		if v <= 20 {
+			g = sig64(float64(v))
+		}
+		spg[i] = float32(float64(dy[i]) * g)
+	}
+	run("softplus fwd (+bias)", sp, func(o DevPtr) error { return d.SoftplusForward(o, px, pb, C, n) })
+	run("softplus bwd (+bias)", spg, func(o DevPtr) error { return d.SoftplusBackward(o, pdy, px, pb, C, n) })
+}
+
+func TestCrossEntropy(t *testing.T) {
+	d := openOrSkip(t)
+	for i, sz := range [][2]int{{37, 1000}, {4, 50280}, {1, 3}} {
+		r := rand.New(rand.NewPCG(uint64(i), 13))
+		M, V := sz[0], sz[1]
+		logits := rnd(r, M*V, -8, 8)
+		tg := make([]int32, M)
+		for j := range tg {
+			tg[j] = int32(r.IntN(V))
+			if j%5 == 3 {
+				tg[j] = -1
+			}
+		}
+		dl := make([]float32, M*V)
+		loss, count := kernels.CrossEntropy(dl, logits, tg, V, 0.25)
+		db := newDevBufs(t, d)
+		gdl := db.out(M * V)
+		gl, gc, err := d.CrossEntropy(gdl.Ptr(), db.in(logits), db.ints(tg), M, V, 0.25)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shape := fmt.Sprintf("M%d V%d", M, V)
+		if gc != count {
+			t.Errorf("%s: count %d, want %d", shape, gc, count)
+		}
+		report(t, "cross-entropy loss", shape, math.Abs(gl-loss)/math.Max(math.Abs(loss), 1e-30), 1e-5)
+		report(t, "cross-entropy dlogits", shape, relErr(db.get(gdl, M*V), dl), 1e-5)
+	}
+}
+
+func TestAdamW(t *testing.T) {
+	d := openOrSkip(t)
+	r := rand.New(rand.NewPCG(2, 2))
+	n := 50001
+	c := AdamW{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
+	p, m, v := rnd(r, n, -1, 1), rnd(r, n, -0.1, 0.1), rnd(r, n, 0, 0.01)
+	db := newDevBufs(t, d)
+	pp, pm, pv := db.in(p), db.in(m), db.in(v)
+	for step := 1; step <= 3; step++ {
+		g := rnd(r, n, -1, 1)
+		lr := 1e-3 * float64(step)
+		decay := step != 2
+		// The CPU update of backbone.AdamW.Step, written out.
+		bc1 := 1 - math.Pow(c.Beta1, float64(step))
+		bc2 := 1 - math.Pow(c.Beta2, float64(step))
+		stepSize, sq := float32(lr/bc1), float32(math.Sqrt(bc2))
+		b1, b2, eps := float32(c.Beta1), float32(c.Beta2), float32(c.Eps)
+		dec := float32(1)
+		if decay {
+			dec = float32(1 - lr*c.WeightDecay)
+		}
+		for i := range p {
+			m[i] = b1*m[i] + (1-b1)*g[i]
+			v[i] = b2*v[i] + (1-b2)*g[i]*g[i]
+			p[i] = p[i]*dec - stepSize*m[i]/(float32(math.Sqrt(float64(v[i])))/sq+eps)
+		}
+		if err := d.AdamWStep(pp, db.in(g), pm, pv, n, c, step, lr, decay); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(ptr DevPtr) []float32 {
+		x := make([]float32, n)
+		if err := d.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		if err := (&Buffer{d: d, ptr: ptr, bytes: 4 * n}).CopyToF32(x); err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	shape := fmt.Sprintf("n%d, 3 steps", n)
+	report(t, "adamw p", shape, relErr(get(pp), p), 1e-6)
+	report(t, "adamw m", shape, relErr(get(pm), m), 1e-6)
+	report(t, "adamw v", shape, relErr(get(pv), v), 1e-6)
+}
+
+func TestMatMul(t *testing.T) {
+	d := openOrSkip(t)
+	bl, err := d.BLAS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cuBLAS %d from %s", bl.Version, bl.Path)
+	for _, tf32 := range []bool{false, true} {
+		if err := bl.SetTF32(tf32); err != nil {
+			t.Fatal(err)
+		}
+		for i, sz := range [][3]int{{67, 45, 129}, {1, 300, 77}, {256, 512, 384}} {
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				r := rand.New(rand.NewPCG(uint64(i), 17))
+				m, n, k := sz[0], sz[1], sz[2]
+				a, b, c0 := rnd(r, m*k, -1, 1), rnd(r, k*n, -1, 1), rnd(r, m*n, -1, 1)
+				want := append([]float32(nil), c0...)
+				kernels.MatMul(tr[0], tr[1], m, n, k, a, b, 0.5, want)
+				db := newDevBufs(t, d)
+				pc := db.in(c0)
+				if err := bl.MatMul(tr[0], tr[1], m, n, k, db.in(a), db.in(b), 0.5, pc); err != nil {
+					t.Fatal(err)
+				}
+				got := db.get(&Buffer{d: d, ptr: pc, bytes: 4 * m * n}, m*n)
+				name, tol := "cublas sgemm", 1e-5
+				if tf32 {
+					name, tol = "cublas sgemm tf32", 3e-3
+				}
+				report(t, name, fmt.Sprintf("m%d n%d k%d tA=%v tB=%v β=.5", m, n, k, tr[0], tr[1]), relErr(got, want), tol)
+			}
+		}
+	}
+	if err := bl.SetTF32(false); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,251 @@
+package cuda
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// ScanChunk is the number of steps between the states the GPU forward scan
+// saves for the backward pass (the T of kernels/scan.go); ScanChunkComplex
+// for a complex scan.
+const (
+	ScanChunk        = 64
+	ScanChunkComplex = 32
+	scanDT           = 32  // channels per block
+	scanThreads      = 128 // threads per block
+	scanMaxN         = 64
+)
+
+// Scan is the selective scan of kernels.Scan on device memory: the same
+// fields, shapes and semantics (see framework/kernels/scan.go), with
+// device addresses; 0 marks an absent optional input or output. Reset is a
+// (B, L) array of bytes, 0 or 1. Saved has the GPU's own layout,
+// (B, ⌈L/ScanChunk⌉, D, N) (2N and ScanChunkComplex when complex): use
+// ScanSavedLen for its length.
+type Scan struct {
+	B, L, D, N int
+
+	U, Delta, DeltaBias DevPtr
+	A                   DevPtr
+	Bm, Cm              DevPtr
+	Dskip, Z            DevPtr
+	Reset               DevPtr
+	H0                  DevPtr
+
+	BPerChannel, CPerChannel bool
+	AImag, BImag, CImag      DevPtr
+
+	Y, HT, Saved DevPtr
+}
+
+// ScanGrads are the gradients of a Scan, as kernels.ScanGrads; 0 skips an
+// output. DY is required, DHT optional.
+type ScanGrads struct {
+	DY, DHT DevPtr
+
+	DU, DDelta, DDeltaBias DevPtr
+	DA                     DevPtr
+	DBm, DCm               DevPtr
+	DDskip, DZ             DevPtr
+	DH0                    DevPtr
+}
+
+// ScanSavedLen is the number of float32s of Scan.Saved.
+func ScanSavedLen(B, L, D, N int, complex bool) int {
+	if complex {
+		return B * ((L + ScanChunkComplex - 1) / ScanChunkComplex) * D * 2 * N
+	}
+	return B * ((L + ScanChunk - 1) / ScanChunk) * D * N
+}
+
+func (s *Scan) check() error {
+	if s.B < 0 || s.L < 0 || s.D < 0 || s.N < 1 {
+		return fmt.Errorf("cuda: scan: bad sizes B %d L %d D %d N %d", s.B, s.L, s.D, s.N)
+	}
+	if s.N > scanMaxN {
+		return fmt.Errorf("cuda: scan: N %d over %d", s.N, scanMaxN)
+	}
+	if int64(s.B)*int64(s.L)*int64(s.D)*2 > 1<<62 || s.L > 1<<30 {
+		return fmt.Errorf("cuda: scan: too large")
+	}
+	for _, p := range []struct {
+		name string
+		v    DevPtr
+	}{{"U", s.U}, {"Delta", s.Delta}, {"A", s.A}, {"Bm", s.Bm}, {"Cm", s.Cm}, {"Y", s.Y}} {
+		if p.v == 0 {
+			return fmt.Errorf("cuda: scan: %s is required", p.name)
+		}
+	}
+	if s.AImag == 0 && (s.BImag != 0 || s.CImag != 0) {
+		return fmt.Errorf("cuda: scan: BImag or CImag without AImag")
+	}
+	return nil
+}
+
+func b01(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func (s *Scan) defines() []string {
+	return []string{"SCAN_N=" + strconv.Itoa(s.N), "B_PC=" + b01(s.BPerChannel), "C_PC=" + b01(s.CPerChannel), "COMPLEX=" + b01(s.AImag != 0)}
+}
+
+// ScanForward runs the scan's forward pass: Y, and HT and Saved when set.
+func (d *Device) ScanForward(s *Scan) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if s.B == 0 || s.D == 0 {
+		return nil
+	}
+	f, err := d.Kernel("scan.cu", "scan_fwd", s.defines()...)
+	if err != nil {
+		return err
+	}
+	grid := Dim3{X: (s.D + scanDT - 1) / scanDT, Y: s.B}
+	return f.Launch(grid, Dim3{X: scanThreads}, 0, nil,
+		s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.Z, s.Reset, s.H0,
+		s.Y, s.HT, s.Saved, s.L, s.D)
+}
+
+// scanBwdShared is the dynamic shared memory of scan_bwd for state size n
+// (SH_FLOATS of kernels/scan.cu), in bytes.
+func scanBwdShared(n int) int {
+	npt := (n + 3) / 4
+	np := npt * 4
+	vp := 8
+	if 2*npt > 8 {
+		vp = 16
+	}
+	if 2*npt > 16 {
+		vp = 32
+	}
+	const T, nw, ng = ScanChunk, scanThreads / 32, 4
+	floats := 5*T*scanDT + 2*T*np + nw*T*ng*vp + T/4 + 1
+	return 4 * floats
+}
+
+// ScanBackward computes the gradients of the scan from g.DY (and g.DHT)
+// and the states Saved by ScanForward. The sums over channels (dB, dC)
+// and over batch rows (dA, dD, dΔbias, per-channel dB and dC) go through
+// per-block partials in scratch memory, added in a fixed order: the
+// result does not depend on timing.
+func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if s.AImag != 0 {
+		return fmt.Errorf("cuda: scan backward: complex A is not implemented on the GPU yet")
+	}
+	if s.Saved == 0 && s.L > 0 {
+		return fmt.Errorf("cuda: scan backward needs the Saved states of the forward pass")
+	}
+	if g.DY == 0 {
+		return fmt.Errorf("cuda: scan backward: DY is required")
+	}
+	if g.DZ != 0 && s.Z == 0 {
+		return fmt.Errorf("cuda: scan backward: DZ given but the forward had no gate Z")
+	}
+	B, L, D, N := s.B, s.L, s.D, s.N
+	if B == 0 || D == 0 {
+		return nil
+	}
+	defs := s.defines()
+	f, err := d.Kernel("scan.cu", "scan_bwd", defs...)
+	if err != nil {
+		return err
+	}
+	nx := (D + scanDT - 1) / scanDT
+	// Scratch: pBC (nx, B, L, 2N) when B or C is selective; pA, pBpc, pCpc
+	// (B, D, N); pSkip, pBias (B, D).
+	bdn, bd := B*D*N, B*D
+	var pBC DevPtr
+	if (!s.BPerChannel && g.DBm != 0) || (!s.CPerChannel && g.DCm != 0) {
+		buf, err := d.Scratch("scan.pBC", 4*nx*B*L*2*N)
+		if err != nil {
+			return err
+		}
+		pBC = buf.Ptr()
+	}
+	red, err := d.Scratch("scan.partials", 4*(3*bdn+2*bd))
+	if err != nil {
+		return err
+	}
+	pA, pBpc, pCpc := red.At(0), red.At(bdn), red.At(2*bdn)
+	pSkip, pBias := red.At(3*bdn), red.At(3*bdn+bd)
+	if err := f.Launch(Dim3{X: nx, Y: B}, Dim3{X: scanThreads}, scanBwdShared(N), nil,
+		s.U, s.Delta, s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.Z, s.Reset, s.Saved, g.DY, g.DHT,
+		g.DU, g.DDelta, g.DZ, g.DH0, pBC, pA, pSkip, pBias, pBpc, pCpc, L, D); err != nil {
+		return err
+	}
+	if pBC != 0 {
+		fr, err := d.Kernel("scan.cu", "scan_bwd_bc", defs...)
+		if err != nil {
+			return err
+		}
+		var dB, dC DevPtr
+		if !s.BPerChannel {
+			dB = g.DBm
+		}
+		if !s.CPerChannel {
+			dC = g.DCm
+		}
+		bl := int64(B) * int64(L)
+		if err := fr.Launch(d.gridFor(bl*2*int64(N), 256), Dim3{X: 256}, 0, nil, pBC, nx, bl, dB, dC); err != nil {
+			return err
+		}
+	}
+	sum := func(part DevPtr, cols int, out DevPtr) error {
+		if out == 0 {
+			return nil
+		}
+		return d.sumRows(part, B, cols, out, false)
+	}
+	if err := sum(pA, D*N, g.DA); err != nil {
+		return err
+	}
+	if err := sum(pSkip, D, g.DDskip); err != nil {
+		return err
+	}
+	if err := sum(pBias, D, g.DDeltaBias); err != nil {
+		return err
+	}
+	if s.BPerChannel {
+		if err := sum(pBpc, D*N, g.DBm); err != nil {
+			return err
+		}
+	}
+	if s.CPerChannel {
+		if err := sum(pCpc, D*N, g.DCm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sumRows sets out[i] = Σ_r part[r·cols + i] over rows in order (or adds
+// it to out).
+func (d *Device) sumRows(part DevPtr, rows, cols int, out DevPtr, accumulate bool) error {
+	f, err := d.Kernel("util.cu", "sum_rows")
+	if err != nil {
+		return err
+	}
+	acc := 0
+	if accumulate {
+		acc = 1
+	}
+	return f.Launch(d.gridFor(int64(cols), 256), Dim3{X: 256}, 0, nil, part, rows, int64(cols), out, acc)
+}
+
+// FillUniform fills n float32s at p with uniform values in [lo, hi) from
+// a hash of (seed, index), on the device.
+func (d *Device) FillUniform(p DevPtr, n int64, seed uint32, lo, hi float32) error {
+	f, err := d.Kernel("util.cu", "fill_uniform")
+	if err != nil {
+		return err
+	}
+	return f.Launch(d.gridFor(n, 256), Dim3{X: 256}, 0, nil, p, n, seed, lo, hi)
+}

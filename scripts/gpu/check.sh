@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# check.sh: build the GPU test binary and mambakit here, run them on the GPU
+# machine, print a table of every kernel against the CPU kernels and the
+# scan benchmark.
+#
+#   scripts/gpu/check.sh build    # here: CGO_ENABLED=0 builds into .gpu/
+#   scripts/gpu/check.sh device   # on the GPU machine, from the repo root
+#   scripts/gpu/check.sh table F  # print a report.tsv as a table
+#
+# With the device tool: run "bash scripts/gpu/check.sh device" with carry
+# [".gpu"]; logs go to $OUT (report.tsv, resources.tsv, test.log,
+# bench.txt, torch.txt, env.txt). Extra bench flags: $BENCH_ARGS;
+# SKIP_TORCH=1 skips the PyTorch comparison, SKIP_BENCH=1 the benchmark.
+set -u
+cd "$(dirname "$0")/../.."
+
+table() {
+	awk -F'\t' 'BEGIN { printf "%-26s %-36s %10s %6s %s\n", "kernel", "shape", "rel err", "tol", "ok" }
+		{ printf "%-26s %-36s %10s %6s %s\n", $1, $2, $3, $4, $5; n++; if ($5 != "pass") bad++ }
+		END { printf "%d checks, %d failed\n", n, bad + 0 }' "$1"
+}
+
+case "${1:-}" in
+build)
+	set -e
+	mkdir -p .gpu
+	grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go test -c -ldflags="-s -w" -o .gpu/cuda.test ./framework/cuda
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -ldflags="-s -w" -o .gpu/mambakit ./cmd/mambakit
+	ls -la .gpu
+	;;
+device)
+	OUT=${OUT:-/tmp/mambakit-gpu}
+	mkdir -p "$OUT"
+	{
+		nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem --format=csv
+		echo "nvcc: $(command -v nvcc) $(nvcc --version 2>/dev/null | tail -1)"
+		ldconfig -p | grep -E 'libcuda\.so|nvrtc|cublas' | head -20
+		ls -d /usr/local/cuda*/lib64 /usr/local/nvidia/lib64 2>/dev/null
+		python3 -c 'import nvidia, os; [print(os.path.join(p, d, "lib")) for p in nvidia.__path__ for d in sorted(os.listdir(p)) if os.path.isdir(os.path.join(p, d, "lib"))]' 2>/dev/null | head -20
+	} >"$OUT/env.txt" 2>&1
+	head -3 "$OUT/env.txt"
+	export MAMBAKIT_CUDA_REPORT="$OUT/report.tsv" MAMBAKIT_CUDA_RESOURCES="$OUT/resources.tsv"
+	rm -f "$MAMBAKIT_CUDA_REPORT"
+	t0=$(date +%s)
+	.gpu/cuda.test -test.v -test.count=1 -test.timeout 400s >"$OUT/test.log" 2>&1
+	rc=$?
+	echo "test binary: exit $rc in $(($(date +%s) - t0)) s"
+	grep -E '^(--- FAIL|FAIL|panic|ok|PASS)|cuda: ' "$OUT/test.log" | grep -v '^    ' | head -20
+	grep -E 'error|Error' "$OUT/test.log" | grep -v 'rel err' | head -20
+	echo "== resources (file, defines, kernel, regs, local bytes, static shared, compile) =="
+	[ -f "$OUT/resources.tsv" ] && column -t -s $'\t' "$OUT/resources.tsv"
+	echo "== kernels against the CPU kernels =="
+	[ -f "$MAMBAKIT_CUDA_REPORT" ] && table "$MAMBAKIT_CUDA_REPORT"
+	if [ "${SKIP_TORCH:-0}" != 1 ]; then
+		echo "== PyTorch scans =="
+		PYTHONUNBUFFERED=1 timeout 200 python3 scripts/gpu/torch_scan.py >"$OUT/torch.txt" 2>&1
+		tail -12 "$OUT/torch.txt"
+	fi
+	if [ "${SKIP_BENCH:-0}" != 1 ]; then
+		echo "== bench scan --device cuda =="
+		timeout 300 .gpu/mambakit bench scan --device cuda ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.txt"
+	fi
+	exit $rc
+	;;
+table)
+	table "$2"
+	;;
+*)
+	echo "usage: $0 build | device | table FILE" >&2
+	exit 2
+	;;
+esac
