@@ -174,7 +174,7 @@ func (cc complexFastCase) build(seed uint64) *Scan {
 
 // complexImplsUnderTest returns the complex implementations this machine
 // runs, narrowed by MAMBAKIT_KERNEL like scanImplsUnderTest.
-func complexImplsUnderTest(t *testing.T) []*complexImpl {
+func complexImplsUnderTest(t testing.TB) []*complexImpl {
 	env := os.Getenv("MAMBAKIT_KERNEL")
 	var out []*complexImpl
 	for _, im := range complexImpls {
