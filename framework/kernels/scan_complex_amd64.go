@@ -89,7 +89,7 @@ type cscanFwdArgs struct {
 	u, delta, z, y   uintptr // (B, L, D) at [b, t0, d0]; z may be 0
 	bm, bi, cm, ci   uintptr // selective: (B, L, N) at [b, t0, 0] (zeros for a nil imaginary part)
 	reset            uintptr // (B, L) at [b, t0], or 0
-	bias, skip       uintptr // (D) at d0: never 0 (zeros when absent)
+	bias, skip       uintptr // (D) at d0: never 0 (zeros when absent); LTI: bias holds Δ
 	rec              uintptr // (G, N, cscanRecN, W) records
 	h                uintptr // (G, N, 2, W): the state, in and out
 	pre              uintptr // scratch (G, 3, W): Δ, Δ·u, silu(z) of the step
@@ -107,13 +107,14 @@ type cscanBwdArgs struct {
 	rec              uintptr // (G, N, cscanRecN, W) records: dh in/out, sums out
 	h0               uintptr // (G, N, 2, W): the saved state at the chunk's start
 	gacc             uintptr // (G, 2, W): sums of gy·u (dD) and dΔraw (dΔbias) over the chunk
-	hs               uintptr // scratch (K+1, N, 4, W): h[t] and Ā[t]
+	hs               uintptr // scratch (K+1, N, 6, W): h[t], Ā[t]·h[t−1] and Ā[t] (4 slots when LTI)
 	dts              uintptr // scratch (K, 4, W): Δ, σ(delta+bias), σ(z), ungated y
 	pcb              uintptr // (K, N, 4, W): per lane sums over groups of dB, dC (selective)
-	zero             uintptr // (N, 4, W) zeros: h[t−1] at a reset
+	zero             uintptr // (N, 6, W) zeros: h[t−1] at a reset
 	steps, groups, n int
 	ldd, ldbn        int
-	off, t, ro, goff int // the kernel's own
+	lsd              uintptr // LTI: σ(Delta + bias) per channel at d0 (bias then holds Δ)
+	off, t, ro, goff int     // the kernel's own
 }
 
 var cscanAVX512 = &cscanISA{W: 16,
@@ -268,6 +269,19 @@ func cscanScratch(n, k int) []float32 {
 	return buf[off : off+n : off+n]
 }
 
+// cscanLTIDelta returns, for an LTI scan, Δ = softplus(Delta + bias) of
+// channels [d0, d0+dw) and its derivative σ(Delta + bias), as the Go code
+// computes them: the LTI kernels read these instead of evaluating the
+// softplus every step.
+func cscanLTIDelta(s *Scan, d0, dw int) (dt, sd []float32) {
+	dt, sd = make([]float32, dw), make([]float32, dw)
+	for j := range dt {
+		x := s.Delta[d0+j] + s.bias(d0+j)
+		dt[j], sd[j] = Softplus(x), softplusGrad(x)
+	}
+	return dt, sd
+}
+
 // cscanMode is the index of the kernel variant: bit 0 per-channel B, bit 1
 // per-channel C, bit 2 LTI.
 func cscanMode(s *Scan, lti bool) int {
@@ -395,6 +409,9 @@ func (k *cscanISA) forward(s *Scan, d0, d1 int) {
 	pre := make([]float32, G*3*W)
 	zeros := make([]float32, K*N)
 	bias, skip := cscanBiasSkip(s, d0, dw)
+	if lti {
+		bias, _ = cscanLTIDelta(s, d0, dw)
+	}
 	var args cscanFwdArgs // escapes through kern: one heap copy, reused by every chunk
 	for b := 0; b < B; b++ {
 		if s.H0 != nil {
@@ -460,15 +477,19 @@ func (k *cscanISA) backward(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 	const nf = cscanRecN - cscanRecDAr
 	sums64 := make([]float64, G*N*nf*W)
 	dSkip, dBias := make([]float64, dw), make([]float64, dw)
-	hs := cscanScratch((K+1)*N*4*W, 1)
+	hs := cscanScratch((K+1)*N*6*W, 1)
 	pcb := cscanScratch(K*N*4*W, 2)
-	zero := cscanScratch(N*4*W, 3)
+	zero := cscanScratch(N*6*W, 3)
 	dts := cscanScratch(K*4*W, 4)
 	h0 := make([]float32, G*N*2*W)
 	gacc := make([]float32, G*2*W)
 	sums := make([]float32, K*N*4)
 	zeros := make([]float32, K*N)
 	bias, skip := cscanBiasSkip(s, d0, dw)
+	var lsd []float32
+	if lti {
+		bias, lsd = cscanLTIDelta(s, d0, dw)
+	}
 	var dz []float32
 	if s.Z != nil {
 		dz = g.DZ
@@ -507,7 +528,7 @@ func (k *cscanISA) backward(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 				bias: caddr(bias, 0), skip: caddr(skip, 0),
 				rec: caddr(rec, 0), h0: caddr(h0, 0), gacc: caddr(gacc, 0),
 				hs: caddr(hs, 0), dts: caddr(dts, 0), pcb: caddr(pcb, 0), zero: caddr(zero, 0),
-				steps: steps, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N,
+				steps: steps, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N, lsd: caddr(lsd, 0),
 			}
 			args.bm, args.bi = selRows(s.Bm, s.BImag, s.BPerChannel, (b*L+t0)*N, zeros)
 			args.cm, args.ci = selRows(s.Cm, s.CImag, s.CPerChannel, (b*L+t0)*N, zeros)
@@ -572,6 +593,7 @@ func (k *cscanISA) backward(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 	runtime.KeepAlive(zeros)
 	runtime.KeepAlive(bias)
 	runtime.KeepAlive(skip)
+	runtime.KeepAlive(lsd)
 	for gi := 0; gi < G; gi++ {
 		for j := 0; j < W; j++ {
 			d := d0 + gi*W + j

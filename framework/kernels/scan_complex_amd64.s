@@ -1097,11 +1097,11 @@ TEXT ·cscanBwdAVX5120(SB), NOSPLIT, $0-8
 	VMOVUPS cscanconstAVX512<>+1408(SB), Z0
 	VMOVUPS cscanconstAVX512<>+1472(SB), Z1
 	VMOVUPS cscanconstAVX512<>+1536(SB), Z2
-	MOVQ    $0x00000000, 208(AX)
-	MOVQ    $0x00000000, 232(AX)
+	MOVQ    $0x00000000, 216(AX)
+	MOVQ    $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -1114,11 +1114,11 @@ h0_loop:
 	VMOVUPS 64(CX), Z3
 	VMOVUPS Z3, 64(DX)
 	ADDQ    $0x00000080, CX
-	ADDQ    $0x00000100, DX
+	ADDQ    $0x00000180, DX
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -1221,13 +1221,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -1242,7 +1242,7 @@ rc_t:
 	VXORPS  Z13, Z13, Z13
 	VXORPS  Z14, Z14, Z14
 	MOVQ    184(AX), SI
-	SHLQ    $0x08, SI
+	IMUL3Q  $0x00000180, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -1257,7 +1257,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  56(AX), CX
@@ -1367,36 +1367,40 @@ rc_n_loop:
 	VMULPS           Z17, Z7, Z7
 	VMULPS           Z23, Z4, Z4
 	VMULPS           Z24, Z6, Z6
-	VMOVUPS          Z4, 128(R9)
-	VMOVUPS          Z5, 192(R9)
+	VMOVUPS          Z4, 256(R9)
+	VMOVUPS          Z5, 320(R9)
 	VMOVUPS          (R8), Z15
 	VMOVUPS          64(R8), Z16
-	VMULPS.BCST      (CX), Z10, Z17
-	VMULPS.BCST      (R11), Z10, Z18
-	VFMADD231PS      Z4, Z15, Z17
+	VMULPS           Z4, Z15, Z17
 	VFNMADD231PS     Z5, Z16, Z17
-	VFMADD231PS      Z4, Z16, Z18
-	VFMADD231PS      Z5, Z15, Z18
+	VMULPS           Z4, Z16, Z16
+	VFMADD231PS      Z5, Z15, Z16
+	VMOVUPS          Z17, 128(R9)
+	VMOVUPS          Z16, 192(R9)
+	VFMADD231PS.BCST (CX), Z10, Z17
+	VFMADD231PS.BCST (R11), Z10, Z16
 	VMOVUPS          Z17, (R9)
-	VMOVUPS          Z18, 64(R9)
+	VMOVUPS          Z16, 64(R9)
 	VFMADD231PS.BCST (R12), Z17, Z11
-	VFMADD231PS.BCST (R13), Z18, Z13
-	VMOVUPS          Z6, 384(R9)
-	VMOVUPS          Z7, 448(R9)
-	VMOVUPS          256(R8), Z15
-	VMOVUPS          320(R8), Z16
-	VMULPS.BCST      4(CX), Z10, Z17
-	VMULPS.BCST      4(R11), Z10, Z18
-	VFMADD231PS      Z6, Z15, Z17
+	VFMADD231PS.BCST (R13), Z16, Z13
+	VMOVUPS          Z6, 640(R9)
+	VMOVUPS          Z7, 704(R9)
+	VMOVUPS          384(R8), Z15
+	VMOVUPS          448(R8), Z16
+	VMULPS           Z6, Z15, Z17
 	VFNMADD231PS     Z7, Z16, Z17
-	VFMADD231PS      Z6, Z16, Z18
-	VFMADD231PS      Z7, Z15, Z18
-	VMOVUPS          Z17, 256(R9)
-	VMOVUPS          Z18, 320(R9)
+	VMULPS           Z6, Z16, Z16
+	VFMADD231PS      Z7, Z15, Z16
+	VMOVUPS          Z17, 512(R9)
+	VMOVUPS          Z16, 576(R9)
+	VFMADD231PS.BCST 4(CX), Z10, Z17
+	VFMADD231PS.BCST 4(R11), Z10, Z16
+	VMOVUPS          Z17, 384(R9)
+	VMOVUPS          Z16, 448(R9)
 	VFMADD231PS.BCST 4(R12), Z17, Z12
-	VFMADD231PS.BCST 4(R13), Z18, Z14
-	ADDQ             $0x00000200, R8
-	ADDQ             $0x00000200, R9
+	VFMADD231PS.BCST 4(R13), Z16, Z14
+	ADDQ             $0x00000300, R8
+	ADDQ             $0x00000300, R9
 	ADDQ             $0x00000880, R10
 	ADDQ             $0x00000008, CX
 	ADDQ             $0x00000008, R11
@@ -1456,22 +1460,24 @@ rc_n_odd:
 	VXORPS           Z17, Z18, Z18
 	VMULPS           Z15, Z9, Z9
 	VMULPS           Z18, Z8, Z8
-	VMOVUPS          Z8, 128(R9)
-	VMOVUPS          Z9, 192(R9)
+	VMOVUPS          Z8, 256(R9)
+	VMOVUPS          Z9, 320(R9)
 	VMOVUPS          (R8), Z3
 	VMOVUPS          64(R8), Z15
-	VMULPS.BCST      (CX), Z10, Z16
-	VMULPS.BCST      (R11), Z10, Z10
-	VFMADD231PS      Z8, Z3, Z16
+	VMULPS           Z8, Z3, Z16
 	VFNMADD231PS     Z9, Z15, Z16
-	VFMADD231PS      Z8, Z15, Z10
-	VFMADD231PS      Z9, Z3, Z10
+	VMULPS           Z8, Z15, Z15
+	VFMADD231PS      Z9, Z3, Z15
+	VMOVUPS          Z16, 128(R9)
+	VMOVUPS          Z15, 192(R9)
+	VFMADD231PS.BCST (CX), Z10, Z16
+	VFMADD231PS.BCST (R11), Z10, Z15
 	VMOVUPS          Z16, (R9)
-	VMOVUPS          Z10, 64(R9)
+	VMOVUPS          Z15, 64(R9)
 	VFMADD231PS.BCST (R12), Z16, Z11
-	VFMADD231PS.BCST (R13), Z10, Z13
-	ADDQ             $0x00000100, R8
-	ADDQ             $0x00000100, R9
+	VFMADD231PS.BCST (R13), Z15, Z13
+	ADDQ             $0x00000180, R8
+	ADDQ             $0x00000180, R9
 	ADDQ             $0x00000440, R10
 	ADDQ             $0x00000004, CX
 	ADDQ             $0x00000004, R11
@@ -1488,21 +1494,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Z3, Z11
 	VMOVUPS     Z11, 192(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        144(AX), DI
@@ -1543,136 +1549,120 @@ bw_nogate:
 	VXORPS      Z15, Z15, Z15
 	VXORPS      Z16, Z16, Z16
 	VXORPS      Z17, Z17, Z17
-	MOVQ        184(AX), DX
-	SHLQ        $0x08, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  56(AX), CX
-	ADDQ  SI, CX
-	MOVQ  64(AX), R10
-	ADDQ  SI, R10
-	MOVQ  72(AX), R11
-	ADDQ  SI, R11
-	MOVQ  80(AX), R12
-	ADDQ  SI, R12
-	MOVQ  184(AX), SI
-	SHRQ  $0x01, SI
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x08, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000180, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        56(AX), CX
+	ADDQ        SI, CX
+	MOVQ        64(AX), R9
+	ADDQ        SI, R9
+	MOVQ        72(AX), R10
+	ADDQ        SI, R10
+	MOVQ        80(AX), R11
+	ADDQ        SI, R11
+	MOVQ        184(AX), SI
+	SHRQ        $0x01, SI
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS           128(BX), Z18
-	VMOVUPS           192(BX), Z19
-	VMOVUPS           (BX), Z20
-	VMOVUPS           128(R9), Z21
+	VMOVUPS           256(DX), Z18
+	VMOVUPS           320(DX), Z19
+	VMOVUPS           (DX), Z20
+	VMOVUPS           128(BX), Z21
 	VFMADD231PS       Z20, Z13, Z21
-	VMOVUPS           Z21, 128(R9)
-	VMOVUPS           64(BX), Z20
-	VMOVUPS           192(R9), Z21
+	VMOVUPS           Z21, 128(BX)
+	VMOVUPS           64(DX), Z20
+	VMOVUPS           192(BX), Z21
 	VFNMADD231PS      Z20, Z13, Z21
-	VMOVUPS           Z21, 192(R9)
-	VMOVUPS           576(DX), Z20
-	VMOVUPS           640(DX), Z22
-	VFMADD231PS.BCST  (R11), Z13, Z20
-	VFNMADD231PS.BCST (R12), Z13, Z22
-	VMOVUPS           (R9), Z21
+	VMOVUPS           Z21, 192(BX)
+	VMOVUPS           576(R8), Z20
+	VMOVUPS           640(R8), Z22
+	VFMADD231PS.BCST  (R10), Z13, Z20
+	VFNMADD231PS.BCST (R11), Z13, Z22
+	VMOVUPS           (BX), Z21
 	VFMADD231PS       Z20, Z12, Z21
-	VMOVUPS           Z21, (R9)
-	VMOVUPS           64(R9), Z21
+	VMOVUPS           Z21, (BX)
+	VMOVUPS           64(BX), Z21
 	VFMADD231PS       Z22, Z12, Z21
-	VMOVUPS           Z21, 64(R9)
+	VMOVUPS           Z21, 64(BX)
 	VFMADD231PS.BCST  (CX), Z20, Z14
-	VFMADD231PS.BCST  (R10), Z22, Z14
-	VMULPS            (R8), Z20, Z21
-	VFMADD231PS       64(R8), Z22, Z21
-	VMULPS            (R8), Z22, Z24
-	VFNMADD231PS      64(R8), Z20, Z24
-	VMULPS            Z18, Z21, Z23
-	VFMADD231PS       Z19, Z24, Z23
-	VMULPS            Z18, Z24, Z24
-	VFNMADD231PS      Z19, Z21, Z24
-	VMOVUPS           704(DX), Z21
+	VFMADD231PS.BCST  (R9), Z22, Z14
+	VMULPS            128(DX), Z20, Z23
+	VFMADD231PS       192(DX), Z22, Z23
+	VMULPS            128(DX), Z22, Z24
+	VFNMADD231PS      192(DX), Z20, Z24
+	VMOVUPS           704(R8), Z21
 	VFMADD231PS       Z23, Z11, Z21
-	VMOVUPS           Z21, 704(DX)
-	VMOVUPS           768(DX), Z21
+	VMOVUPS           Z21, 704(R8)
+	VMOVUPS           768(R8), Z21
 	VFMADD231PS       Z24, Z11, Z21
-	VMOVUPS           Z21, 768(DX)
-	VFMADD231PS       128(DX), Z23, Z16
-	VFMADD231PS       64(DX), Z24, Z16
+	VMOVUPS           Z21, 768(R8)
+	VFMADD231PS       128(R8), Z23, Z16
+	VFMADD231PS       64(R8), Z24, Z16
 	VMULPS            Z18, Z20, Z21
 	VFMADD231PS       Z19, Z22, Z21
-	VMULPS            Z18, Z22, Z24
-	VFNMADD231PS      Z19, Z20, Z24
-	VMOVUPS           Z21, 576(DX)
-	VMOVUPS           Z24, 640(DX)
-	VMOVUPS           384(BX), Z18
-	VMOVUPS           448(BX), Z19
-	VMOVUPS           256(BX), Z20
-	VMOVUPS           384(R9), Z21
+	VMULPS            Z18, Z22, Z18
+	VFNMADD231PS      Z19, Z20, Z18
+	VMOVUPS           Z21, 576(R8)
+	VMOVUPS           Z18, 640(R8)
+	VMOVUPS           640(DX), Z18
+	VMOVUPS           704(DX), Z19
+	VMOVUPS           384(DX), Z20
+	VMOVUPS           384(BX), Z21
 	VFMADD231PS       Z20, Z13, Z21
-	VMOVUPS           Z21, 384(R9)
-	VMOVUPS           320(BX), Z20
-	VMOVUPS           448(R9), Z21
+	VMOVUPS           Z21, 384(BX)
+	VMOVUPS           448(DX), Z20
+	VMOVUPS           448(BX), Z21
 	VFNMADD231PS      Z20, Z13, Z21
-	VMOVUPS           Z21, 448(R9)
-	VMOVUPS           1664(DX), Z20
-	VMOVUPS           1728(DX), Z22
-	VFMADD231PS.BCST  4(R11), Z13, Z20
-	VFNMADD231PS.BCST 4(R12), Z13, Z22
-	VMOVUPS           256(R9), Z21
+	VMOVUPS           Z21, 448(BX)
+	VMOVUPS           1664(R8), Z20
+	VMOVUPS           1728(R8), Z22
+	VFMADD231PS.BCST  4(R10), Z13, Z20
+	VFNMADD231PS.BCST 4(R11), Z13, Z22
+	VMOVUPS           256(BX), Z21
 	VFMADD231PS       Z20, Z12, Z21
-	VMOVUPS           Z21, 256(R9)
-	VMOVUPS           320(R9), Z21
+	VMOVUPS           Z21, 256(BX)
+	VMOVUPS           320(BX), Z21
 	VFMADD231PS       Z22, Z12, Z21
-	VMOVUPS           Z21, 320(R9)
+	VMOVUPS           Z21, 320(BX)
 	VFMADD231PS.BCST  4(CX), Z20, Z15
-	VFMADD231PS.BCST  4(R10), Z22, Z15
-	VMULPS            256(R8), Z20, Z21
-	VFMADD231PS       320(R8), Z22, Z21
-	VMULPS            256(R8), Z22, Z24
-	VFNMADD231PS      320(R8), Z20, Z24
-	VMULPS            Z18, Z21, Z23
-	VFMADD231PS       Z19, Z24, Z23
-	VMULPS            Z18, Z24, Z24
-	VFNMADD231PS      Z19, Z21, Z24
-	VMOVUPS           1792(DX), Z21
+	VFMADD231PS.BCST  4(R9), Z22, Z15
+	VMULPS            512(DX), Z20, Z23
+	VFMADD231PS       576(DX), Z22, Z23
+	VMULPS            512(DX), Z22, Z24
+	VFNMADD231PS      576(DX), Z20, Z24
+	VMOVUPS           1792(R8), Z21
 	VFMADD231PS       Z23, Z11, Z21
-	VMOVUPS           Z21, 1792(DX)
-	VMOVUPS           1856(DX), Z21
+	VMOVUPS           Z21, 1792(R8)
+	VMOVUPS           1856(R8), Z21
 	VFMADD231PS       Z24, Z11, Z21
-	VMOVUPS           Z21, 1856(DX)
-	VFMADD231PS       1216(DX), Z23, Z17
-	VFMADD231PS       1152(DX), Z24, Z17
+	VMOVUPS           Z21, 1856(R8)
+	VFMADD231PS       1216(R8), Z23, Z17
+	VFMADD231PS       1152(R8), Z24, Z17
 	VMULPS            Z18, Z20, Z21
 	VFMADD231PS       Z19, Z22, Z21
-	VMULPS            Z18, Z22, Z24
-	VFNMADD231PS      Z19, Z20, Z24
-	VMOVUPS           Z21, 1664(DX)
-	VMOVUPS           Z24, 1728(DX)
+	VMULPS            Z18, Z22, Z18
+	VFNMADD231PS      Z19, Z20, Z18
+	VMOVUPS           Z21, 1664(R8)
+	VMOVUPS           Z18, 1728(R8)
+	ADDQ              $0x00000300, DX
 	ADDQ              $0x00000200, BX
-	ADDQ              $0x00000200, R8
-	ADDQ              $0x00000200, R9
-	ADDQ              $0x00000880, DX
+	ADDQ              $0x00000880, R8
 	ADDQ              $0x00000008, CX
+	ADDQ              $0x00000008, R9
 	ADDQ              $0x00000008, R10
 	ADDQ              $0x00000008, R11
-	ADDQ              $0x00000008, R12
 	DECQ              SI
 	JNZ               bw_n_loop
 
@@ -1680,58 +1670,53 @@ bw_n_odd:
 	MOVQ              184(AX), SI
 	TESTQ             $0x00000001, SI
 	JZ                bw_n_done
-	VMOVUPS           128(BX), Z18
-	VMOVUPS           192(BX), Z19
-	VMOVUPS           (BX), Z20
-	VMOVUPS           128(R9), Z21
+	VMOVUPS           256(DX), Z18
+	VMOVUPS           320(DX), Z19
+	VMOVUPS           (DX), Z20
+	VMOVUPS           128(BX), Z21
 	VFMADD231PS       Z20, Z13, Z21
-	VMOVUPS           Z21, 128(R9)
-	VMOVUPS           64(BX), Z20
-	VMOVUPS           192(R9), Z21
+	VMOVUPS           Z21, 128(BX)
+	VMOVUPS           64(DX), Z20
+	VMOVUPS           192(BX), Z21
 	VFNMADD231PS      Z20, Z13, Z21
-	VMOVUPS           Z21, 192(R9)
-	VMOVUPS           576(DX), Z20
-	VMOVUPS           640(DX), Z22
-	VFMADD231PS.BCST  (R11), Z13, Z20
-	VFNMADD231PS.BCST (R12), Z13, Z22
-	VMOVUPS           (R9), Z21
+	VMOVUPS           Z21, 192(BX)
+	VMOVUPS           576(R8), Z20
+	VMOVUPS           640(R8), Z22
+	VFMADD231PS.BCST  (R10), Z13, Z20
+	VFNMADD231PS.BCST (R11), Z13, Z22
+	VMOVUPS           (BX), Z21
 	VFMADD231PS       Z20, Z12, Z21
-	VMOVUPS           Z21, (R9)
-	VMOVUPS           64(R9), Z21
+	VMOVUPS           Z21, (BX)
+	VMOVUPS           64(BX), Z21
 	VFMADD231PS       Z22, Z12, Z21
-	VMOVUPS           Z21, 64(R9)
+	VMOVUPS           Z21, 64(BX)
 	VFMADD231PS.BCST  (CX), Z20, Z14
-	VFMADD231PS.BCST  (R10), Z22, Z14
-	VMULPS            (R8), Z20, Z21
-	VFMADD231PS       64(R8), Z22, Z21
-	VMULPS            (R8), Z22, Z13
-	VFNMADD231PS      64(R8), Z20, Z13
-	VMULPS            Z18, Z21, Z12
-	VFMADD231PS       Z19, Z13, Z12
-	VMULPS            Z18, Z13, Z13
-	VFNMADD231PS      Z19, Z21, Z13
-	VMOVUPS           704(DX), Z21
+	VFMADD231PS.BCST  (R9), Z22, Z14
+	VMULPS            128(DX), Z20, Z12
+	VFMADD231PS       192(DX), Z22, Z12
+	VMULPS            128(DX), Z22, Z13
+	VFNMADD231PS      192(DX), Z20, Z13
+	VMOVUPS           704(R8), Z21
 	VFMADD231PS       Z12, Z11, Z21
-	VMOVUPS           Z21, 704(DX)
-	VMOVUPS           768(DX), Z21
+	VMOVUPS           Z21, 704(R8)
+	VMOVUPS           768(R8), Z21
 	VFMADD231PS       Z13, Z11, Z21
-	VMOVUPS           Z21, 768(DX)
-	VFMADD231PS       128(DX), Z12, Z16
-	VFMADD231PS       64(DX), Z13, Z16
-	VMULPS            Z18, Z20, Z21
-	VFMADD231PS       Z19, Z22, Z21
+	VMOVUPS           Z21, 768(R8)
+	VFMADD231PS       128(R8), Z12, Z16
+	VFMADD231PS       64(R8), Z13, Z16
+	VMULPS            Z18, Z20, Z12
+	VFMADD231PS       Z19, Z22, Z12
 	VMULPS            Z18, Z22, Z13
 	VFNMADD231PS      Z19, Z20, Z13
-	VMOVUPS           Z21, 576(DX)
-	VMOVUPS           Z13, 640(DX)
+	VMOVUPS           Z12, 576(R8)
+	VMOVUPS           Z13, 640(R8)
+	ADDQ              $0x00000180, DX
 	ADDQ              $0x00000100, BX
-	ADDQ              $0x00000100, R8
-	ADDQ              $0x00000100, R9
-	ADDQ              $0x00000440, DX
+	ADDQ              $0x00000440, R8
 	ADDQ              $0x00000004, CX
+	ADDQ              $0x00000004, R9
 	ADDQ              $0x00000004, R10
 	ADDQ              $0x00000004, R11
-	ADDQ              $0x00000004, R12
 
 bw_n_done:
 	VADDPS  Z15, Z14, Z14
@@ -1739,12 +1724,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Z12, Z12, Z12
 
@@ -1756,8 +1741,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -1782,13 +1767,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000040, 208(AX)
+	ADDQ   $0x00000040, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000440, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x06, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -2174,11 +2159,11 @@ TEXT ·cscanBwdAVX5121(SB), NOSPLIT, $0-8
 	VMOVUPS cscanconstAVX512<>+1408(SB), Z0
 	VMOVUPS cscanconstAVX512<>+1472(SB), Z1
 	VMOVUPS cscanconstAVX512<>+1536(SB), Z2
-	MOVQ    $0x00000000, 208(AX)
-	MOVQ    $0x00000000, 232(AX)
+	MOVQ    $0x00000000, 216(AX)
+	MOVQ    $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -2191,11 +2176,11 @@ h0_loop:
 	VMOVUPS 64(CX), Z3
 	VMOVUPS Z3, 64(DX)
 	ADDQ    $0x00000080, CX
-	ADDQ    $0x00000100, DX
+	ADDQ    $0x00000180, DX
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -2298,13 +2283,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -2319,7 +2304,7 @@ rc_t:
 	VXORPS  Z13, Z13, Z13
 	VXORPS  Z14, Z14, Z14
 	MOVQ    184(AX), SI
-	SHLQ    $0x08, SI
+	IMUL3Q  $0x00000180, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -2334,7 +2319,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  72(AX), CX
@@ -2440,36 +2425,40 @@ rc_n_loop:
 	VMULPS           Z17, Z7, Z7
 	VMULPS           Z23, Z4, Z4
 	VMULPS           Z24, Z6, Z6
-	VMOVUPS          Z4, 128(R9)
-	VMOVUPS          Z5, 192(R9)
+	VMOVUPS          Z4, 256(R9)
+	VMOVUPS          Z5, 320(R9)
 	VMOVUPS          (R8), Z15
 	VMOVUPS          64(R8), Z16
-	VMULPS           192(R10), Z10, Z17
-	VMULPS           256(R10), Z10, Z18
-	VFMADD231PS      Z4, Z15, Z17
+	VMULPS           Z4, Z15, Z17
 	VFNMADD231PS     Z5, Z16, Z17
-	VFMADD231PS      Z4, Z16, Z18
-	VFMADD231PS      Z5, Z15, Z18
+	VMULPS           Z4, Z16, Z16
+	VFMADD231PS      Z5, Z15, Z16
+	VMOVUPS          Z17, 128(R9)
+	VMOVUPS          Z16, 192(R9)
+	VFMADD231PS      192(R10), Z10, Z17
+	VFMADD231PS      256(R10), Z10, Z16
 	VMOVUPS          Z17, (R9)
-	VMOVUPS          Z18, 64(R9)
+	VMOVUPS          Z16, 64(R9)
 	VFMADD231PS.BCST (CX), Z17, Z11
-	VFMADD231PS.BCST (R11), Z18, Z13
-	VMOVUPS          Z6, 384(R9)
-	VMOVUPS          Z7, 448(R9)
-	VMOVUPS          256(R8), Z15
-	VMOVUPS          320(R8), Z16
-	VMULPS           1280(R10), Z10, Z17
-	VMULPS           1344(R10), Z10, Z18
-	VFMADD231PS      Z6, Z15, Z17
+	VFMADD231PS.BCST (R11), Z16, Z13
+	VMOVUPS          Z6, 640(R9)
+	VMOVUPS          Z7, 704(R9)
+	VMOVUPS          384(R8), Z15
+	VMOVUPS          448(R8), Z16
+	VMULPS           Z6, Z15, Z17
 	VFNMADD231PS     Z7, Z16, Z17
-	VFMADD231PS      Z6, Z16, Z18
-	VFMADD231PS      Z7, Z15, Z18
-	VMOVUPS          Z17, 256(R9)
-	VMOVUPS          Z18, 320(R9)
+	VMULPS           Z6, Z16, Z16
+	VFMADD231PS      Z7, Z15, Z16
+	VMOVUPS          Z17, 512(R9)
+	VMOVUPS          Z16, 576(R9)
+	VFMADD231PS      1280(R10), Z10, Z17
+	VFMADD231PS      1344(R10), Z10, Z16
+	VMOVUPS          Z17, 384(R9)
+	VMOVUPS          Z16, 448(R9)
 	VFMADD231PS.BCST 4(CX), Z17, Z12
-	VFMADD231PS.BCST 4(R11), Z18, Z14
-	ADDQ             $0x00000200, R8
-	ADDQ             $0x00000200, R9
+	VFMADD231PS.BCST 4(R11), Z16, Z14
+	ADDQ             $0x00000300, R8
+	ADDQ             $0x00000300, R9
 	ADDQ             $0x00000880, R10
 	ADDQ             $0x00000008, CX
 	ADDQ             $0x00000008, R11
@@ -2527,22 +2516,24 @@ rc_n_odd:
 	VXORPS           Z17, Z18, Z18
 	VMULPS           Z15, Z9, Z9
 	VMULPS           Z18, Z8, Z8
-	VMOVUPS          Z8, 128(R9)
-	VMOVUPS          Z9, 192(R9)
+	VMOVUPS          Z8, 256(R9)
+	VMOVUPS          Z9, 320(R9)
 	VMOVUPS          (R8), Z3
 	VMOVUPS          64(R8), Z15
-	VMULPS           192(R10), Z10, Z16
-	VMULPS           256(R10), Z10, Z10
-	VFMADD231PS      Z8, Z3, Z16
+	VMULPS           Z8, Z3, Z16
 	VFNMADD231PS     Z9, Z15, Z16
-	VFMADD231PS      Z8, Z15, Z10
-	VFMADD231PS      Z9, Z3, Z10
+	VMULPS           Z8, Z15, Z15
+	VFMADD231PS      Z9, Z3, Z15
+	VMOVUPS          Z16, 128(R9)
+	VMOVUPS          Z15, 192(R9)
+	VFMADD231PS      192(R10), Z10, Z16
+	VFMADD231PS      256(R10), Z10, Z15
 	VMOVUPS          Z16, (R9)
-	VMOVUPS          Z10, 64(R9)
+	VMOVUPS          Z15, 64(R9)
 	VFMADD231PS.BCST (CX), Z16, Z11
-	VFMADD231PS.BCST (R11), Z10, Z13
-	ADDQ             $0x00000100, R8
-	ADDQ             $0x00000100, R9
+	VFMADD231PS.BCST (R11), Z15, Z13
+	ADDQ             $0x00000180, R8
+	ADDQ             $0x00000180, R9
 	ADDQ             $0x00000440, R10
 	ADDQ             $0x00000004, CX
 	ADDQ             $0x00000004, R11
@@ -2557,21 +2548,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Z3, Z11
 	VMOVUPS     Z11, 192(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        144(AX), DI
@@ -2612,130 +2603,114 @@ bw_nogate:
 	VXORPS      Z15, Z15, Z15
 	VXORPS      Z16, Z16, Z16
 	VXORPS      Z17, Z17, Z17
-	MOVQ        184(AX), DX
-	SHLQ        $0x08, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  72(AX), CX
-	ADDQ  SI, CX
-	MOVQ  80(AX), R10
-	ADDQ  SI, R10
-	MOVQ  184(AX), SI
-	SHRQ  $0x01, SI
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x08, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000180, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        72(AX), CX
+	ADDQ        SI, CX
+	MOVQ        80(AX), R9
+	ADDQ        SI, R9
+	MOVQ        184(AX), SI
+	SHRQ        $0x01, SI
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS           128(BX), Z18
-	VMOVUPS           192(BX), Z19
-	VMOVUPS           (BX), Z20
-	VMOVUPS           128(R9), Z21
+	VMOVUPS           256(DX), Z18
+	VMOVUPS           320(DX), Z19
+	VMOVUPS           (DX), Z20
+	VMOVUPS           128(BX), Z21
 	VFMADD231PS       Z20, Z13, Z21
-	VMOVUPS           Z21, 128(R9)
-	VMOVUPS           64(BX), Z20
-	VMOVUPS           192(R9), Z21
+	VMOVUPS           Z21, 128(BX)
+	VMOVUPS           64(DX), Z20
+	VMOVUPS           192(BX), Z21
 	VFNMADD231PS      Z20, Z13, Z21
-	VMOVUPS           Z21, 192(R9)
-	VMOVUPS           576(DX), Z20
-	VMOVUPS           640(DX), Z22
+	VMOVUPS           Z21, 192(BX)
+	VMOVUPS           576(R8), Z20
+	VMOVUPS           640(R8), Z22
 	VFMADD231PS.BCST  (CX), Z13, Z20
-	VFNMADD231PS.BCST (R10), Z13, Z22
-	VMOVUPS           832(DX), Z21
+	VFNMADD231PS.BCST (R9), Z13, Z22
+	VMOVUPS           832(R8), Z21
 	VFMADD231PS       Z20, Z12, Z21
-	VMOVUPS           Z21, 832(DX)
-	VMOVUPS           896(DX), Z21
+	VMOVUPS           Z21, 832(R8)
+	VMOVUPS           896(R8), Z21
 	VFMADD231PS       Z22, Z12, Z21
-	VMOVUPS           Z21, 896(DX)
-	VFMADD231PS       192(DX), Z20, Z14
-	VFMADD231PS       256(DX), Z22, Z14
-	VMULPS            (R8), Z20, Z21
-	VFMADD231PS       64(R8), Z22, Z21
-	VMULPS            (R8), Z22, Z24
-	VFNMADD231PS      64(R8), Z20, Z24
-	VMULPS            Z18, Z21, Z23
-	VFMADD231PS       Z19, Z24, Z23
-	VMULPS            Z18, Z24, Z24
-	VFNMADD231PS      Z19, Z21, Z24
-	VMOVUPS           704(DX), Z21
+	VMOVUPS           Z21, 896(R8)
+	VFMADD231PS       192(R8), Z20, Z14
+	VFMADD231PS       256(R8), Z22, Z14
+	VMULPS            128(DX), Z20, Z23
+	VFMADD231PS       192(DX), Z22, Z23
+	VMULPS            128(DX), Z22, Z24
+	VFNMADD231PS      192(DX), Z20, Z24
+	VMOVUPS           704(R8), Z21
 	VFMADD231PS       Z23, Z11, Z21
-	VMOVUPS           Z21, 704(DX)
-	VMOVUPS           768(DX), Z21
+	VMOVUPS           Z21, 704(R8)
+	VMOVUPS           768(R8), Z21
 	VFMADD231PS       Z24, Z11, Z21
-	VMOVUPS           Z21, 768(DX)
-	VFMADD231PS       128(DX), Z23, Z16
-	VFMADD231PS       64(DX), Z24, Z16
+	VMOVUPS           Z21, 768(R8)
+	VFMADD231PS       128(R8), Z23, Z16
+	VFMADD231PS       64(R8), Z24, Z16
 	VMULPS            Z18, Z20, Z21
 	VFMADD231PS       Z19, Z22, Z21
-	VMULPS            Z18, Z22, Z24
-	VFNMADD231PS      Z19, Z20, Z24
-	VMOVUPS           Z21, 576(DX)
-	VMOVUPS           Z24, 640(DX)
-	VMOVUPS           384(BX), Z18
-	VMOVUPS           448(BX), Z19
-	VMOVUPS           256(BX), Z20
-	VMOVUPS           384(R9), Z21
+	VMULPS            Z18, Z22, Z18
+	VFNMADD231PS      Z19, Z20, Z18
+	VMOVUPS           Z21, 576(R8)
+	VMOVUPS           Z18, 640(R8)
+	VMOVUPS           640(DX), Z18
+	VMOVUPS           704(DX), Z19
+	VMOVUPS           384(DX), Z20
+	VMOVUPS           384(BX), Z21
 	VFMADD231PS       Z20, Z13, Z21
-	VMOVUPS           Z21, 384(R9)
-	VMOVUPS           320(BX), Z20
-	VMOVUPS           448(R9), Z21
+	VMOVUPS           Z21, 384(BX)
+	VMOVUPS           448(DX), Z20
+	VMOVUPS           448(BX), Z21
 	VFNMADD231PS      Z20, Z13, Z21
-	VMOVUPS           Z21, 448(R9)
-	VMOVUPS           1664(DX), Z20
-	VMOVUPS           1728(DX), Z22
+	VMOVUPS           Z21, 448(BX)
+	VMOVUPS           1664(R8), Z20
+	VMOVUPS           1728(R8), Z22
 	VFMADD231PS.BCST  4(CX), Z13, Z20
-	VFNMADD231PS.BCST 4(R10), Z13, Z22
-	VMOVUPS           1920(DX), Z21
+	VFNMADD231PS.BCST 4(R9), Z13, Z22
+	VMOVUPS           1920(R8), Z21
 	VFMADD231PS       Z20, Z12, Z21
-	VMOVUPS           Z21, 1920(DX)
-	VMOVUPS           1984(DX), Z21
+	VMOVUPS           Z21, 1920(R8)
+	VMOVUPS           1984(R8), Z21
 	VFMADD231PS       Z22, Z12, Z21
-	VMOVUPS           Z21, 1984(DX)
-	VFMADD231PS       1280(DX), Z20, Z15
-	VFMADD231PS       1344(DX), Z22, Z15
-	VMULPS            256(R8), Z20, Z21
-	VFMADD231PS       320(R8), Z22, Z21
-	VMULPS            256(R8), Z22, Z24
-	VFNMADD231PS      320(R8), Z20, Z24
-	VMULPS            Z18, Z21, Z23
-	VFMADD231PS       Z19, Z24, Z23
-	VMULPS            Z18, Z24, Z24
-	VFNMADD231PS      Z19, Z21, Z24
-	VMOVUPS           1792(DX), Z21
+	VMOVUPS           Z21, 1984(R8)
+	VFMADD231PS       1280(R8), Z20, Z15
+	VFMADD231PS       1344(R8), Z22, Z15
+	VMULPS            512(DX), Z20, Z23
+	VFMADD231PS       576(DX), Z22, Z23
+	VMULPS            512(DX), Z22, Z24
+	VFNMADD231PS      576(DX), Z20, Z24
+	VMOVUPS           1792(R8), Z21
 	VFMADD231PS       Z23, Z11, Z21
-	VMOVUPS           Z21, 1792(DX)
-	VMOVUPS           1856(DX), Z21
+	VMOVUPS           Z21, 1792(R8)
+	VMOVUPS           1856(R8), Z21
 	VFMADD231PS       Z24, Z11, Z21
-	VMOVUPS           Z21, 1856(DX)
-	VFMADD231PS       1216(DX), Z23, Z17
-	VFMADD231PS       1152(DX), Z24, Z17
+	VMOVUPS           Z21, 1856(R8)
+	VFMADD231PS       1216(R8), Z23, Z17
+	VFMADD231PS       1152(R8), Z24, Z17
 	VMULPS            Z18, Z20, Z21
 	VFMADD231PS       Z19, Z22, Z21
-	VMULPS            Z18, Z22, Z24
-	VFNMADD231PS      Z19, Z20, Z24
-	VMOVUPS           Z21, 1664(DX)
-	VMOVUPS           Z24, 1728(DX)
+	VMULPS            Z18, Z22, Z18
+	VFNMADD231PS      Z19, Z20, Z18
+	VMOVUPS           Z21, 1664(R8)
+	VMOVUPS           Z18, 1728(R8)
+	ADDQ              $0x00000300, DX
 	ADDQ              $0x00000200, BX
-	ADDQ              $0x00000200, R8
-	ADDQ              $0x00000200, R9
-	ADDQ              $0x00000880, DX
+	ADDQ              $0x00000880, R8
 	ADDQ              $0x00000008, CX
-	ADDQ              $0x00000008, R10
+	ADDQ              $0x00000008, R9
 	DECQ              SI
 	JNZ               bw_n_loop
 
@@ -2743,56 +2718,51 @@ bw_n_odd:
 	MOVQ              184(AX), SI
 	TESTQ             $0x00000001, SI
 	JZ                bw_n_done
-	VMOVUPS           128(BX), Z18
-	VMOVUPS           192(BX), Z19
-	VMOVUPS           (BX), Z20
-	VMOVUPS           128(R9), Z21
+	VMOVUPS           256(DX), Z18
+	VMOVUPS           320(DX), Z19
+	VMOVUPS           (DX), Z20
+	VMOVUPS           128(BX), Z21
 	VFMADD231PS       Z20, Z13, Z21
-	VMOVUPS           Z21, 128(R9)
-	VMOVUPS           64(BX), Z20
-	VMOVUPS           192(R9), Z21
+	VMOVUPS           Z21, 128(BX)
+	VMOVUPS           64(DX), Z20
+	VMOVUPS           192(BX), Z21
 	VFNMADD231PS      Z20, Z13, Z21
-	VMOVUPS           Z21, 192(R9)
-	VMOVUPS           576(DX), Z20
-	VMOVUPS           640(DX), Z22
+	VMOVUPS           Z21, 192(BX)
+	VMOVUPS           576(R8), Z20
+	VMOVUPS           640(R8), Z22
 	VFMADD231PS.BCST  (CX), Z13, Z20
-	VFNMADD231PS.BCST (R10), Z13, Z22
-	VMOVUPS           832(DX), Z21
+	VFNMADD231PS.BCST (R9), Z13, Z22
+	VMOVUPS           832(R8), Z21
 	VFMADD231PS       Z20, Z12, Z21
-	VMOVUPS           Z21, 832(DX)
-	VMOVUPS           896(DX), Z21
+	VMOVUPS           Z21, 832(R8)
+	VMOVUPS           896(R8), Z21
 	VFMADD231PS       Z22, Z12, Z21
-	VMOVUPS           Z21, 896(DX)
-	VFMADD231PS       192(DX), Z20, Z14
-	VFMADD231PS       256(DX), Z22, Z14
-	VMULPS            (R8), Z20, Z21
-	VFMADD231PS       64(R8), Z22, Z21
-	VMULPS            (R8), Z22, Z13
-	VFNMADD231PS      64(R8), Z20, Z13
-	VMULPS            Z18, Z21, Z12
-	VFMADD231PS       Z19, Z13, Z12
-	VMULPS            Z18, Z13, Z13
-	VFNMADD231PS      Z19, Z21, Z13
-	VMOVUPS           704(DX), Z21
+	VMOVUPS           Z21, 896(R8)
+	VFMADD231PS       192(R8), Z20, Z14
+	VFMADD231PS       256(R8), Z22, Z14
+	VMULPS            128(DX), Z20, Z12
+	VFMADD231PS       192(DX), Z22, Z12
+	VMULPS            128(DX), Z22, Z13
+	VFNMADD231PS      192(DX), Z20, Z13
+	VMOVUPS           704(R8), Z21
 	VFMADD231PS       Z12, Z11, Z21
-	VMOVUPS           Z21, 704(DX)
-	VMOVUPS           768(DX), Z21
+	VMOVUPS           Z21, 704(R8)
+	VMOVUPS           768(R8), Z21
 	VFMADD231PS       Z13, Z11, Z21
-	VMOVUPS           Z21, 768(DX)
-	VFMADD231PS       128(DX), Z12, Z16
-	VFMADD231PS       64(DX), Z13, Z16
-	VMULPS            Z18, Z20, Z21
-	VFMADD231PS       Z19, Z22, Z21
+	VMOVUPS           Z21, 768(R8)
+	VFMADD231PS       128(R8), Z12, Z16
+	VFMADD231PS       64(R8), Z13, Z16
+	VMULPS            Z18, Z20, Z12
+	VFMADD231PS       Z19, Z22, Z12
 	VMULPS            Z18, Z22, Z13
 	VFNMADD231PS      Z19, Z20, Z13
-	VMOVUPS           Z21, 576(DX)
-	VMOVUPS           Z13, 640(DX)
+	VMOVUPS           Z12, 576(R8)
+	VMOVUPS           Z13, 640(R8)
+	ADDQ              $0x00000180, DX
 	ADDQ              $0x00000100, BX
-	ADDQ              $0x00000100, R8
-	ADDQ              $0x00000100, R9
-	ADDQ              $0x00000440, DX
+	ADDQ              $0x00000440, R8
 	ADDQ              $0x00000004, CX
-	ADDQ              $0x00000004, R10
+	ADDQ              $0x00000004, R9
 
 bw_n_done:
 	VADDPS  Z15, Z14, Z14
@@ -2800,12 +2770,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Z12, Z12, Z12
 
@@ -2817,8 +2787,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -2843,13 +2813,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000040, 208(AX)
+	ADDQ   $0x00000040, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000440, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x06, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -3235,11 +3205,11 @@ TEXT ·cscanBwdAVX5122(SB), NOSPLIT, $0-8
 	VMOVUPS cscanconstAVX512<>+1408(SB), Z0
 	VMOVUPS cscanconstAVX512<>+1472(SB), Z1
 	VMOVUPS cscanconstAVX512<>+1536(SB), Z2
-	MOVQ    $0x00000000, 208(AX)
-	MOVQ    $0x00000000, 232(AX)
+	MOVQ    $0x00000000, 216(AX)
+	MOVQ    $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -3252,11 +3222,11 @@ h0_loop:
 	VMOVUPS 64(CX), Z3
 	VMOVUPS Z3, 64(DX)
 	ADDQ    $0x00000080, CX
-	ADDQ    $0x00000100, DX
+	ADDQ    $0x00000180, DX
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -3359,13 +3329,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -3380,7 +3350,7 @@ rc_t:
 	VXORPS  Z13, Z13, Z13
 	VXORPS  Z14, Z14, Z14
 	MOVQ    184(AX), SI
-	SHLQ    $0x08, SI
+	IMUL3Q  $0x00000180, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -3395,7 +3365,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  56(AX), CX
@@ -3407,206 +3377,212 @@ rc_noreset:
 	JZ    rc_n_odd
 
 rc_n_loop:
-	VMULPS       (R10), Z3, Z15
-	VMULPS       64(R10), Z3, Z16
-	VMULPS       1088(R10), Z3, Z17
-	VMULPS       1152(R10), Z3, Z18
-	VMINPS       Z15, Z0, Z15
-	VMINPS       Z17, Z0, Z17
-	VMAXPS       Z15, Z1, Z15
-	VMAXPS       Z17, Z1, Z17
-	VADDPS       Z2, Z15, Z19
-	VADDPS       Z2, Z17, Z20
-	VSUBPS       Z2, Z19, Z21
-	VSUBPS       Z2, Z20, Z22
-	VSUBPS       Z21, Z15, Z15
-	VSUBPS       Z22, Z17, Z17
-	VMOVUPS      cscanconstAVX512<>+1856(SB), Z21
-	VMOVUPS      cscanconstAVX512<>+1856(SB), Z22
-	VFMADD231PS  cscanconstAVX512<>+1920(SB), Z15, Z21
-	VFMADD231PS  cscanconstAVX512<>+1920(SB), Z17, Z22
-	VFMADD213PS  cscanconstAVX512<>+1792(SB), Z15, Z21
-	VFMADD213PS  cscanconstAVX512<>+1792(SB), Z17, Z22
-	VFMADD213PS  cscanconstAVX512<>+1728(SB), Z15, Z21
-	VFMADD213PS  cscanconstAVX512<>+1728(SB), Z17, Z22
-	VFMADD213PS  cscanconstAVX512<>+1664(SB), Z15, Z21
-	VFMADD213PS  cscanconstAVX512<>+1664(SB), Z17, Z22
-	VFMADD213PS  cscanconstAVX512<>+1600(SB), Z15, Z21
-	VFMADD213PS  cscanconstAVX512<>+1600(SB), Z17, Z22
-	VPSLLD       $0x17, Z19, Z19
-	VPSLLD       $0x17, Z20, Z20
-	VPADDD       Z19, Z21, Z21
-	VPADDD       Z20, Z22, Z22
-	VMOVUPS      cscanconstAVX512<>+2240(SB), Z15
-	VMINPS       Z16, Z15, Z16
-	VMOVUPS      cscanconstAVX512<>+2240(SB), Z15
-	VMINPS       Z18, Z15, Z18
-	VMOVUPS      cscanconstAVX512<>+2304(SB), Z15
-	VMAXPS       Z16, Z15, Z16
-	VMOVUPS      cscanconstAVX512<>+2304(SB), Z15
-	VMAXPS       Z18, Z15, Z18
-	VMOVUPS      Z2, Z15
-	VMOVUPS      Z2, Z17
-	VFMADD231PS  cscanconstAVX512<>+1984(SB), Z16, Z15
-	VFMADD231PS  cscanconstAVX512<>+1984(SB), Z18, Z17
-	VSUBPS       Z2, Z15, Z19
-	VSUBPS       Z2, Z17, Z20
-	VFNMADD231PS cscanconstAVX512<>+2048(SB), Z19, Z16
-	VFNMADD231PS cscanconstAVX512<>+2048(SB), Z20, Z18
-	VFNMADD231PS cscanconstAVX512<>+2112(SB), Z19, Z16
-	VFNMADD231PS cscanconstAVX512<>+2112(SB), Z20, Z18
-	VFNMADD231PS cscanconstAVX512<>+2176(SB), Z19, Z16
-	VFNMADD231PS cscanconstAVX512<>+2176(SB), Z20, Z18
-	VMULPS       Z16, Z16, Z23
-	VMULPS       Z18, Z18, Z24
-	VMOVUPS      cscanconstAVX512<>+2432(SB), Z25
-	VMOVUPS      cscanconstAVX512<>+2432(SB), Z26
-	VFMADD231PS  cscanconstAVX512<>+2496(SB), Z23, Z25
-	VFMADD231PS  cscanconstAVX512<>+2496(SB), Z24, Z26
-	VFMADD213PS  cscanconstAVX512<>+2368(SB), Z23, Z25
-	VFMADD213PS  cscanconstAVX512<>+2368(SB), Z24, Z26
-	VMULPS       Z23, Z25, Z25
-	VMULPS       Z24, Z26, Z26
-	VFMADD213PS  Z16, Z16, Z25
-	VFMADD213PS  Z18, Z18, Z26
-	VMOVUPS      cscanconstAVX512<>+2624(SB), Z16
-	VMOVUPS      cscanconstAVX512<>+2624(SB), Z18
-	VFMADD231PS  cscanconstAVX512<>+2688(SB), Z23, Z16
-	VFMADD231PS  cscanconstAVX512<>+2688(SB), Z24, Z18
-	VFMADD213PS  cscanconstAVX512<>+2560(SB), Z23, Z16
-	VFMADD213PS  cscanconstAVX512<>+2560(SB), Z24, Z18
-	VFMADD213PS  cscanconstAVX512<>+2752(SB), Z23, Z16
-	VFMADD213PS  cscanconstAVX512<>+2752(SB), Z24, Z18
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z23, Z16
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z24, Z18
-	VPSLLD       $0x1f, Z15, Z19
-	VPSLLD       $0x1f, Z17, Z20
-	VPSLLD       $0x1e, Z15, Z15
-	VPSLLD       $0x1e, Z17, Z17
-	VANDPS       cscanconstAVX512<>+960(SB), Z15, Z15
-	VANDPS       cscanconstAVX512<>+960(SB), Z17, Z17
-	VXORPS       Z15, Z19, Z23
-	VXORPS       Z17, Z20, Z24
-	VPMOVD2M     Z19, K1
-	VBLENDMPS    Z16, Z25, K1, Z5
-	VBLENDMPS    Z25, Z16, K1, Z4
-	VPMOVD2M     Z20, K1
-	VBLENDMPS    Z18, Z26, K1, Z7
-	VBLENDMPS    Z26, Z18, K1, Z6
-	VXORPS       Z21, Z15, Z15
-	VXORPS       Z22, Z17, Z17
-	VXORPS       Z21, Z23, Z23
-	VXORPS       Z22, Z24, Z24
-	VMULPS       Z15, Z5, Z5
-	VMULPS       Z17, Z7, Z7
-	VMULPS       Z23, Z4, Z4
-	VMULPS       Z24, Z6, Z6
-	VMOVUPS      Z4, 128(R9)
-	VMOVUPS      Z5, 192(R9)
-	VMOVUPS      (R8), Z15
-	VMOVUPS      64(R8), Z16
-	VMULPS.BCST  (CX), Z10, Z17
-	VMULPS.BCST  (R11), Z10, Z18
-	VFMADD231PS  Z4, Z15, Z17
-	VFNMADD231PS Z5, Z16, Z17
-	VFMADD231PS  Z4, Z16, Z18
-	VFMADD231PS  Z5, Z15, Z18
-	VMOVUPS      Z17, (R9)
-	VMOVUPS      Z18, 64(R9)
-	VFMADD231PS  320(R10), Z17, Z11
-	VFMADD231PS  384(R10), Z18, Z13
-	VMOVUPS      Z6, 384(R9)
-	VMOVUPS      Z7, 448(R9)
-	VMOVUPS      256(R8), Z15
-	VMOVUPS      320(R8), Z16
-	VMULPS.BCST  4(CX), Z10, Z17
-	VMULPS.BCST  4(R11), Z10, Z18
-	VFMADD231PS  Z6, Z15, Z17
-	VFNMADD231PS Z7, Z16, Z17
-	VFMADD231PS  Z6, Z16, Z18
-	VFMADD231PS  Z7, Z15, Z18
-	VMOVUPS      Z17, 256(R9)
-	VMOVUPS      Z18, 320(R9)
-	VFMADD231PS  1408(R10), Z17, Z12
-	VFMADD231PS  1472(R10), Z18, Z14
-	ADDQ         $0x00000200, R8
-	ADDQ         $0x00000200, R9
-	ADDQ         $0x00000880, R10
-	ADDQ         $0x00000008, CX
-	ADDQ         $0x00000008, R11
-	DECQ         SI
-	JNZ          rc_n_loop
+	VMULPS           (R10), Z3, Z15
+	VMULPS           64(R10), Z3, Z16
+	VMULPS           1088(R10), Z3, Z17
+	VMULPS           1152(R10), Z3, Z18
+	VMINPS           Z15, Z0, Z15
+	VMINPS           Z17, Z0, Z17
+	VMAXPS           Z15, Z1, Z15
+	VMAXPS           Z17, Z1, Z17
+	VADDPS           Z2, Z15, Z19
+	VADDPS           Z2, Z17, Z20
+	VSUBPS           Z2, Z19, Z21
+	VSUBPS           Z2, Z20, Z22
+	VSUBPS           Z21, Z15, Z15
+	VSUBPS           Z22, Z17, Z17
+	VMOVUPS          cscanconstAVX512<>+1856(SB), Z21
+	VMOVUPS          cscanconstAVX512<>+1856(SB), Z22
+	VFMADD231PS      cscanconstAVX512<>+1920(SB), Z15, Z21
+	VFMADD231PS      cscanconstAVX512<>+1920(SB), Z17, Z22
+	VFMADD213PS      cscanconstAVX512<>+1792(SB), Z15, Z21
+	VFMADD213PS      cscanconstAVX512<>+1792(SB), Z17, Z22
+	VFMADD213PS      cscanconstAVX512<>+1728(SB), Z15, Z21
+	VFMADD213PS      cscanconstAVX512<>+1728(SB), Z17, Z22
+	VFMADD213PS      cscanconstAVX512<>+1664(SB), Z15, Z21
+	VFMADD213PS      cscanconstAVX512<>+1664(SB), Z17, Z22
+	VFMADD213PS      cscanconstAVX512<>+1600(SB), Z15, Z21
+	VFMADD213PS      cscanconstAVX512<>+1600(SB), Z17, Z22
+	VPSLLD           $0x17, Z19, Z19
+	VPSLLD           $0x17, Z20, Z20
+	VPADDD           Z19, Z21, Z21
+	VPADDD           Z20, Z22, Z22
+	VMOVUPS          cscanconstAVX512<>+2240(SB), Z15
+	VMINPS           Z16, Z15, Z16
+	VMOVUPS          cscanconstAVX512<>+2240(SB), Z15
+	VMINPS           Z18, Z15, Z18
+	VMOVUPS          cscanconstAVX512<>+2304(SB), Z15
+	VMAXPS           Z16, Z15, Z16
+	VMOVUPS          cscanconstAVX512<>+2304(SB), Z15
+	VMAXPS           Z18, Z15, Z18
+	VMOVUPS          Z2, Z15
+	VMOVUPS          Z2, Z17
+	VFMADD231PS      cscanconstAVX512<>+1984(SB), Z16, Z15
+	VFMADD231PS      cscanconstAVX512<>+1984(SB), Z18, Z17
+	VSUBPS           Z2, Z15, Z19
+	VSUBPS           Z2, Z17, Z20
+	VFNMADD231PS     cscanconstAVX512<>+2048(SB), Z19, Z16
+	VFNMADD231PS     cscanconstAVX512<>+2048(SB), Z20, Z18
+	VFNMADD231PS     cscanconstAVX512<>+2112(SB), Z19, Z16
+	VFNMADD231PS     cscanconstAVX512<>+2112(SB), Z20, Z18
+	VFNMADD231PS     cscanconstAVX512<>+2176(SB), Z19, Z16
+	VFNMADD231PS     cscanconstAVX512<>+2176(SB), Z20, Z18
+	VMULPS           Z16, Z16, Z23
+	VMULPS           Z18, Z18, Z24
+	VMOVUPS          cscanconstAVX512<>+2432(SB), Z25
+	VMOVUPS          cscanconstAVX512<>+2432(SB), Z26
+	VFMADD231PS      cscanconstAVX512<>+2496(SB), Z23, Z25
+	VFMADD231PS      cscanconstAVX512<>+2496(SB), Z24, Z26
+	VFMADD213PS      cscanconstAVX512<>+2368(SB), Z23, Z25
+	VFMADD213PS      cscanconstAVX512<>+2368(SB), Z24, Z26
+	VMULPS           Z23, Z25, Z25
+	VMULPS           Z24, Z26, Z26
+	VFMADD213PS      Z16, Z16, Z25
+	VFMADD213PS      Z18, Z18, Z26
+	VMOVUPS          cscanconstAVX512<>+2624(SB), Z16
+	VMOVUPS          cscanconstAVX512<>+2624(SB), Z18
+	VFMADD231PS      cscanconstAVX512<>+2688(SB), Z23, Z16
+	VFMADD231PS      cscanconstAVX512<>+2688(SB), Z24, Z18
+	VFMADD213PS      cscanconstAVX512<>+2560(SB), Z23, Z16
+	VFMADD213PS      cscanconstAVX512<>+2560(SB), Z24, Z18
+	VFMADD213PS      cscanconstAVX512<>+2752(SB), Z23, Z16
+	VFMADD213PS      cscanconstAVX512<>+2752(SB), Z24, Z18
+	VFMADD213PS      cscanconstAVX512<>+832(SB), Z23, Z16
+	VFMADD213PS      cscanconstAVX512<>+832(SB), Z24, Z18
+	VPSLLD           $0x1f, Z15, Z19
+	VPSLLD           $0x1f, Z17, Z20
+	VPSLLD           $0x1e, Z15, Z15
+	VPSLLD           $0x1e, Z17, Z17
+	VANDPS           cscanconstAVX512<>+960(SB), Z15, Z15
+	VANDPS           cscanconstAVX512<>+960(SB), Z17, Z17
+	VXORPS           Z15, Z19, Z23
+	VXORPS           Z17, Z20, Z24
+	VPMOVD2M         Z19, K1
+	VBLENDMPS        Z16, Z25, K1, Z5
+	VBLENDMPS        Z25, Z16, K1, Z4
+	VPMOVD2M         Z20, K1
+	VBLENDMPS        Z18, Z26, K1, Z7
+	VBLENDMPS        Z26, Z18, K1, Z6
+	VXORPS           Z21, Z15, Z15
+	VXORPS           Z22, Z17, Z17
+	VXORPS           Z21, Z23, Z23
+	VXORPS           Z22, Z24, Z24
+	VMULPS           Z15, Z5, Z5
+	VMULPS           Z17, Z7, Z7
+	VMULPS           Z23, Z4, Z4
+	VMULPS           Z24, Z6, Z6
+	VMOVUPS          Z4, 256(R9)
+	VMOVUPS          Z5, 320(R9)
+	VMOVUPS          (R8), Z15
+	VMOVUPS          64(R8), Z16
+	VMULPS           Z4, Z15, Z17
+	VFNMADD231PS     Z5, Z16, Z17
+	VMULPS           Z4, Z16, Z16
+	VFMADD231PS      Z5, Z15, Z16
+	VMOVUPS          Z17, 128(R9)
+	VMOVUPS          Z16, 192(R9)
+	VFMADD231PS.BCST (CX), Z10, Z17
+	VFMADD231PS.BCST (R11), Z10, Z16
+	VMOVUPS          Z17, (R9)
+	VMOVUPS          Z16, 64(R9)
+	VFMADD231PS      320(R10), Z17, Z11
+	VFMADD231PS      384(R10), Z16, Z13
+	VMOVUPS          Z6, 640(R9)
+	VMOVUPS          Z7, 704(R9)
+	VMOVUPS          384(R8), Z15
+	VMOVUPS          448(R8), Z16
+	VMULPS           Z6, Z15, Z17
+	VFNMADD231PS     Z7, Z16, Z17
+	VMULPS           Z6, Z16, Z16
+	VFMADD231PS      Z7, Z15, Z16
+	VMOVUPS          Z17, 512(R9)
+	VMOVUPS          Z16, 576(R9)
+	VFMADD231PS.BCST 4(CX), Z10, Z17
+	VFMADD231PS.BCST 4(R11), Z10, Z16
+	VMOVUPS          Z17, 384(R9)
+	VMOVUPS          Z16, 448(R9)
+	VFMADD231PS      1408(R10), Z17, Z12
+	VFMADD231PS      1472(R10), Z16, Z14
+	ADDQ             $0x00000300, R8
+	ADDQ             $0x00000300, R9
+	ADDQ             $0x00000880, R10
+	ADDQ             $0x00000008, CX
+	ADDQ             $0x00000008, R11
+	DECQ             SI
+	JNZ              rc_n_loop
 
 rc_n_odd:
-	MOVQ         184(AX), SI
-	TESTQ        $0x00000001, SI
-	JZ           rc_n_done
-	VMULPS       (R10), Z3, Z15
-	VMULPS       64(R10), Z3, Z3
-	VMINPS       Z15, Z0, Z15
-	VMAXPS       Z15, Z1, Z15
-	VADDPS       Z2, Z15, Z16
-	VSUBPS       Z2, Z16, Z17
-	VSUBPS       Z17, Z15, Z15
-	VMOVUPS      cscanconstAVX512<>+1856(SB), Z17
-	VFMADD231PS  cscanconstAVX512<>+1920(SB), Z15, Z17
-	VFMADD213PS  cscanconstAVX512<>+1792(SB), Z15, Z17
-	VFMADD213PS  cscanconstAVX512<>+1728(SB), Z15, Z17
-	VFMADD213PS  cscanconstAVX512<>+1664(SB), Z15, Z17
-	VFMADD213PS  cscanconstAVX512<>+1600(SB), Z15, Z17
-	VPSLLD       $0x17, Z16, Z16
-	VPADDD       Z16, Z17, Z17
-	VMOVUPS      cscanconstAVX512<>+2240(SB), Z15
-	VMINPS       Z3, Z15, Z3
-	VMOVUPS      cscanconstAVX512<>+2304(SB), Z15
-	VMAXPS       Z3, Z15, Z3
-	VMOVUPS      Z2, Z15
-	VFMADD231PS  cscanconstAVX512<>+1984(SB), Z3, Z15
-	VSUBPS       Z2, Z15, Z16
-	VFNMADD231PS cscanconstAVX512<>+2048(SB), Z16, Z3
-	VFNMADD231PS cscanconstAVX512<>+2112(SB), Z16, Z3
-	VFNMADD231PS cscanconstAVX512<>+2176(SB), Z16, Z3
-	VMULPS       Z3, Z3, Z18
-	VMOVUPS      cscanconstAVX512<>+2432(SB), Z19
-	VFMADD231PS  cscanconstAVX512<>+2496(SB), Z18, Z19
-	VFMADD213PS  cscanconstAVX512<>+2368(SB), Z18, Z19
-	VMULPS       Z18, Z19, Z19
-	VFMADD213PS  Z3, Z3, Z19
-	VMOVUPS      cscanconstAVX512<>+2624(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+2688(SB), Z18, Z3
-	VFMADD213PS  cscanconstAVX512<>+2560(SB), Z18, Z3
-	VFMADD213PS  cscanconstAVX512<>+2752(SB), Z18, Z3
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z18, Z3
-	VPSLLD       $0x1f, Z15, Z16
-	VPSLLD       $0x1e, Z15, Z15
-	VANDPS       cscanconstAVX512<>+960(SB), Z15, Z15
-	VXORPS       Z15, Z16, Z18
-	VPMOVD2M     Z16, K1
-	VBLENDMPS    Z3, Z19, K1, Z9
-	VBLENDMPS    Z19, Z3, K1, Z8
-	VXORPS       Z17, Z15, Z15
-	VXORPS       Z17, Z18, Z18
-	VMULPS       Z15, Z9, Z9
-	VMULPS       Z18, Z8, Z8
-	VMOVUPS      Z8, 128(R9)
-	VMOVUPS      Z9, 192(R9)
-	VMOVUPS      (R8), Z3
-	VMOVUPS      64(R8), Z15
-	VMULPS.BCST  (CX), Z10, Z16
-	VMULPS.BCST  (R11), Z10, Z10
-	VFMADD231PS  Z8, Z3, Z16
-	VFNMADD231PS Z9, Z15, Z16
-	VFMADD231PS  Z8, Z15, Z10
-	VFMADD231PS  Z9, Z3, Z10
-	VMOVUPS      Z16, (R9)
-	VMOVUPS      Z10, 64(R9)
-	VFMADD231PS  320(R10), Z16, Z11
-	VFMADD231PS  384(R10), Z10, Z13
-	ADDQ         $0x00000100, R8
-	ADDQ         $0x00000100, R9
-	ADDQ         $0x00000440, R10
-	ADDQ         $0x00000004, CX
-	ADDQ         $0x00000004, R11
+	MOVQ             184(AX), SI
+	TESTQ            $0x00000001, SI
+	JZ               rc_n_done
+	VMULPS           (R10), Z3, Z15
+	VMULPS           64(R10), Z3, Z3
+	VMINPS           Z15, Z0, Z15
+	VMAXPS           Z15, Z1, Z15
+	VADDPS           Z2, Z15, Z16
+	VSUBPS           Z2, Z16, Z17
+	VSUBPS           Z17, Z15, Z15
+	VMOVUPS          cscanconstAVX512<>+1856(SB), Z17
+	VFMADD231PS      cscanconstAVX512<>+1920(SB), Z15, Z17
+	VFMADD213PS      cscanconstAVX512<>+1792(SB), Z15, Z17
+	VFMADD213PS      cscanconstAVX512<>+1728(SB), Z15, Z17
+	VFMADD213PS      cscanconstAVX512<>+1664(SB), Z15, Z17
+	VFMADD213PS      cscanconstAVX512<>+1600(SB), Z15, Z17
+	VPSLLD           $0x17, Z16, Z16
+	VPADDD           Z16, Z17, Z17
+	VMOVUPS          cscanconstAVX512<>+2240(SB), Z15
+	VMINPS           Z3, Z15, Z3
+	VMOVUPS          cscanconstAVX512<>+2304(SB), Z15
+	VMAXPS           Z3, Z15, Z3
+	VMOVUPS          Z2, Z15
+	VFMADD231PS      cscanconstAVX512<>+1984(SB), Z3, Z15
+	VSUBPS           Z2, Z15, Z16
+	VFNMADD231PS     cscanconstAVX512<>+2048(SB), Z16, Z3
+	VFNMADD231PS     cscanconstAVX512<>+2112(SB), Z16, Z3
+	VFNMADD231PS     cscanconstAVX512<>+2176(SB), Z16, Z3
+	VMULPS           Z3, Z3, Z18
+	VMOVUPS          cscanconstAVX512<>+2432(SB), Z19
+	VFMADD231PS      cscanconstAVX512<>+2496(SB), Z18, Z19
+	VFMADD213PS      cscanconstAVX512<>+2368(SB), Z18, Z19
+	VMULPS           Z18, Z19, Z19
+	VFMADD213PS      Z3, Z3, Z19
+	VMOVUPS          cscanconstAVX512<>+2624(SB), Z3
+	VFMADD231PS      cscanconstAVX512<>+2688(SB), Z18, Z3
+	VFMADD213PS      cscanconstAVX512<>+2560(SB), Z18, Z3
+	VFMADD213PS      cscanconstAVX512<>+2752(SB), Z18, Z3
+	VFMADD213PS      cscanconstAVX512<>+832(SB), Z18, Z3
+	VPSLLD           $0x1f, Z15, Z16
+	VPSLLD           $0x1e, Z15, Z15
+	VANDPS           cscanconstAVX512<>+960(SB), Z15, Z15
+	VXORPS           Z15, Z16, Z18
+	VPMOVD2M         Z16, K1
+	VBLENDMPS        Z3, Z19, K1, Z9
+	VBLENDMPS        Z19, Z3, K1, Z8
+	VXORPS           Z17, Z15, Z15
+	VXORPS           Z17, Z18, Z18
+	VMULPS           Z15, Z9, Z9
+	VMULPS           Z18, Z8, Z8
+	VMOVUPS          Z8, 256(R9)
+	VMOVUPS          Z9, 320(R9)
+	VMOVUPS          (R8), Z3
+	VMOVUPS          64(R8), Z15
+	VMULPS           Z8, Z3, Z16
+	VFNMADD231PS     Z9, Z15, Z16
+	VMULPS           Z8, Z15, Z15
+	VFMADD231PS      Z9, Z3, Z15
+	VMOVUPS          Z16, 128(R9)
+	VMOVUPS          Z15, 192(R9)
+	VFMADD231PS.BCST (CX), Z10, Z16
+	VFMADD231PS.BCST (R11), Z10, Z15
+	VMOVUPS          Z16, (R9)
+	VMOVUPS          Z15, 64(R9)
+	VFMADD231PS      320(R10), Z16, Z11
+	VFMADD231PS      384(R10), Z15, Z13
+	ADDQ             $0x00000180, R8
+	ADDQ             $0x00000180, R9
+	ADDQ             $0x00000440, R10
+	ADDQ             $0x00000004, CX
+	ADDQ             $0x00000004, R11
 
 rc_n_done:
 	VADDPS      Z12, Z11, Z11
@@ -3618,21 +3594,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Z3, Z11
 	VMOVUPS     Z11, 192(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        144(AX), DI
@@ -3673,130 +3649,114 @@ bw_nogate:
 	VXORPS      Z15, Z15, Z15
 	VXORPS      Z16, Z16, Z16
 	VXORPS      Z17, Z17, Z17
-	MOVQ        184(AX), DX
-	SHLQ        $0x08, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  56(AX), CX
-	ADDQ  SI, CX
-	MOVQ  64(AX), R10
-	ADDQ  SI, R10
-	MOVQ  184(AX), SI
-	SHRQ  $0x01, SI
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x08, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000180, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        56(AX), CX
+	ADDQ        SI, CX
+	MOVQ        64(AX), R9
+	ADDQ        SI, R9
+	MOVQ        184(AX), SI
+	SHRQ        $0x01, SI
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS          128(BX), Z18
-	VMOVUPS          192(BX), Z19
-	VMOVUPS          (BX), Z20
-	VMOVUPS          960(DX), Z21
+	VMOVUPS          256(DX), Z18
+	VMOVUPS          320(DX), Z19
+	VMOVUPS          (DX), Z20
+	VMOVUPS          960(R8), Z21
 	VFMADD231PS      Z20, Z13, Z21
-	VMOVUPS          Z21, 960(DX)
-	VMOVUPS          64(BX), Z20
-	VMOVUPS          1024(DX), Z21
+	VMOVUPS          Z21, 960(R8)
+	VMOVUPS          64(DX), Z20
+	VMOVUPS          1024(R8), Z21
 	VFNMADD231PS     Z20, Z13, Z21
-	VMOVUPS          Z21, 1024(DX)
-	VMOVUPS          576(DX), Z20
-	VMOVUPS          640(DX), Z22
-	VFMADD231PS      320(DX), Z13, Z20
-	VFNMADD231PS     384(DX), Z13, Z22
-	VMOVUPS          (R9), Z21
+	VMOVUPS          Z21, 1024(R8)
+	VMOVUPS          576(R8), Z20
+	VMOVUPS          640(R8), Z22
+	VFMADD231PS      320(R8), Z13, Z20
+	VFNMADD231PS     384(R8), Z13, Z22
+	VMOVUPS          (BX), Z21
 	VFMADD231PS      Z20, Z12, Z21
-	VMOVUPS          Z21, (R9)
-	VMOVUPS          64(R9), Z21
+	VMOVUPS          Z21, (BX)
+	VMOVUPS          64(BX), Z21
 	VFMADD231PS      Z22, Z12, Z21
-	VMOVUPS          Z21, 64(R9)
+	VMOVUPS          Z21, 64(BX)
 	VFMADD231PS.BCST (CX), Z20, Z14
-	VFMADD231PS.BCST (R10), Z22, Z14
-	VMULPS           (R8), Z20, Z21
-	VFMADD231PS      64(R8), Z22, Z21
-	VMULPS           (R8), Z22, Z24
-	VFNMADD231PS     64(R8), Z20, Z24
-	VMULPS           Z18, Z21, Z23
-	VFMADD231PS      Z19, Z24, Z23
-	VMULPS           Z18, Z24, Z24
-	VFNMADD231PS     Z19, Z21, Z24
-	VMOVUPS          704(DX), Z21
+	VFMADD231PS.BCST (R9), Z22, Z14
+	VMULPS           128(DX), Z20, Z23
+	VFMADD231PS      192(DX), Z22, Z23
+	VMULPS           128(DX), Z22, Z24
+	VFNMADD231PS     192(DX), Z20, Z24
+	VMOVUPS          704(R8), Z21
 	VFMADD231PS      Z23, Z11, Z21
-	VMOVUPS          Z21, 704(DX)
-	VMOVUPS          768(DX), Z21
+	VMOVUPS          Z21, 704(R8)
+	VMOVUPS          768(R8), Z21
 	VFMADD231PS      Z24, Z11, Z21
-	VMOVUPS          Z21, 768(DX)
-	VFMADD231PS      128(DX), Z23, Z16
-	VFMADD231PS      64(DX), Z24, Z16
+	VMOVUPS          Z21, 768(R8)
+	VFMADD231PS      128(R8), Z23, Z16
+	VFMADD231PS      64(R8), Z24, Z16
 	VMULPS           Z18, Z20, Z21
 	VFMADD231PS      Z19, Z22, Z21
-	VMULPS           Z18, Z22, Z24
-	VFNMADD231PS     Z19, Z20, Z24
-	VMOVUPS          Z21, 576(DX)
-	VMOVUPS          Z24, 640(DX)
-	VMOVUPS          384(BX), Z18
-	VMOVUPS          448(BX), Z19
-	VMOVUPS          256(BX), Z20
-	VMOVUPS          2048(DX), Z21
+	VMULPS           Z18, Z22, Z18
+	VFNMADD231PS     Z19, Z20, Z18
+	VMOVUPS          Z21, 576(R8)
+	VMOVUPS          Z18, 640(R8)
+	VMOVUPS          640(DX), Z18
+	VMOVUPS          704(DX), Z19
+	VMOVUPS          384(DX), Z20
+	VMOVUPS          2048(R8), Z21
 	VFMADD231PS      Z20, Z13, Z21
-	VMOVUPS          Z21, 2048(DX)
-	VMOVUPS          320(BX), Z20
-	VMOVUPS          2112(DX), Z21
+	VMOVUPS          Z21, 2048(R8)
+	VMOVUPS          448(DX), Z20
+	VMOVUPS          2112(R8), Z21
 	VFNMADD231PS     Z20, Z13, Z21
-	VMOVUPS          Z21, 2112(DX)
-	VMOVUPS          1664(DX), Z20
-	VMOVUPS          1728(DX), Z22
-	VFMADD231PS      1408(DX), Z13, Z20
-	VFNMADD231PS     1472(DX), Z13, Z22
-	VMOVUPS          256(R9), Z21
+	VMOVUPS          Z21, 2112(R8)
+	VMOVUPS          1664(R8), Z20
+	VMOVUPS          1728(R8), Z22
+	VFMADD231PS      1408(R8), Z13, Z20
+	VFNMADD231PS     1472(R8), Z13, Z22
+	VMOVUPS          256(BX), Z21
 	VFMADD231PS      Z20, Z12, Z21
-	VMOVUPS          Z21, 256(R9)
-	VMOVUPS          320(R9), Z21
+	VMOVUPS          Z21, 256(BX)
+	VMOVUPS          320(BX), Z21
 	VFMADD231PS      Z22, Z12, Z21
-	VMOVUPS          Z21, 320(R9)
+	VMOVUPS          Z21, 320(BX)
 	VFMADD231PS.BCST 4(CX), Z20, Z15
-	VFMADD231PS.BCST 4(R10), Z22, Z15
-	VMULPS           256(R8), Z20, Z21
-	VFMADD231PS      320(R8), Z22, Z21
-	VMULPS           256(R8), Z22, Z24
-	VFNMADD231PS     320(R8), Z20, Z24
-	VMULPS           Z18, Z21, Z23
-	VFMADD231PS      Z19, Z24, Z23
-	VMULPS           Z18, Z24, Z24
-	VFNMADD231PS     Z19, Z21, Z24
-	VMOVUPS          1792(DX), Z21
+	VFMADD231PS.BCST 4(R9), Z22, Z15
+	VMULPS           512(DX), Z20, Z23
+	VFMADD231PS      576(DX), Z22, Z23
+	VMULPS           512(DX), Z22, Z24
+	VFNMADD231PS     576(DX), Z20, Z24
+	VMOVUPS          1792(R8), Z21
 	VFMADD231PS      Z23, Z11, Z21
-	VMOVUPS          Z21, 1792(DX)
-	VMOVUPS          1856(DX), Z21
+	VMOVUPS          Z21, 1792(R8)
+	VMOVUPS          1856(R8), Z21
 	VFMADD231PS      Z24, Z11, Z21
-	VMOVUPS          Z21, 1856(DX)
-	VFMADD231PS      1216(DX), Z23, Z17
-	VFMADD231PS      1152(DX), Z24, Z17
+	VMOVUPS          Z21, 1856(R8)
+	VFMADD231PS      1216(R8), Z23, Z17
+	VFMADD231PS      1152(R8), Z24, Z17
 	VMULPS           Z18, Z20, Z21
 	VFMADD231PS      Z19, Z22, Z21
-	VMULPS           Z18, Z22, Z24
-	VFNMADD231PS     Z19, Z20, Z24
-	VMOVUPS          Z21, 1664(DX)
-	VMOVUPS          Z24, 1728(DX)
+	VMULPS           Z18, Z22, Z18
+	VFNMADD231PS     Z19, Z20, Z18
+	VMOVUPS          Z21, 1664(R8)
+	VMOVUPS          Z18, 1728(R8)
+	ADDQ             $0x00000300, DX
 	ADDQ             $0x00000200, BX
-	ADDQ             $0x00000200, R8
-	ADDQ             $0x00000200, R9
-	ADDQ             $0x00000880, DX
+	ADDQ             $0x00000880, R8
 	ADDQ             $0x00000008, CX
-	ADDQ             $0x00000008, R10
+	ADDQ             $0x00000008, R9
 	DECQ             SI
 	JNZ              bw_n_loop
 
@@ -3804,56 +3764,51 @@ bw_n_odd:
 	MOVQ             184(AX), SI
 	TESTQ            $0x00000001, SI
 	JZ               bw_n_done
-	VMOVUPS          128(BX), Z18
-	VMOVUPS          192(BX), Z19
-	VMOVUPS          (BX), Z20
-	VMOVUPS          960(DX), Z21
+	VMOVUPS          256(DX), Z18
+	VMOVUPS          320(DX), Z19
+	VMOVUPS          (DX), Z20
+	VMOVUPS          960(R8), Z21
 	VFMADD231PS      Z20, Z13, Z21
-	VMOVUPS          Z21, 960(DX)
-	VMOVUPS          64(BX), Z20
-	VMOVUPS          1024(DX), Z21
+	VMOVUPS          Z21, 960(R8)
+	VMOVUPS          64(DX), Z20
+	VMOVUPS          1024(R8), Z21
 	VFNMADD231PS     Z20, Z13, Z21
-	VMOVUPS          Z21, 1024(DX)
-	VMOVUPS          576(DX), Z20
-	VMOVUPS          640(DX), Z22
-	VFMADD231PS      320(DX), Z13, Z20
-	VFNMADD231PS     384(DX), Z13, Z22
-	VMOVUPS          (R9), Z21
+	VMOVUPS          Z21, 1024(R8)
+	VMOVUPS          576(R8), Z20
+	VMOVUPS          640(R8), Z22
+	VFMADD231PS      320(R8), Z13, Z20
+	VFNMADD231PS     384(R8), Z13, Z22
+	VMOVUPS          (BX), Z21
 	VFMADD231PS      Z20, Z12, Z21
-	VMOVUPS          Z21, (R9)
-	VMOVUPS          64(R9), Z21
+	VMOVUPS          Z21, (BX)
+	VMOVUPS          64(BX), Z21
 	VFMADD231PS      Z22, Z12, Z21
-	VMOVUPS          Z21, 64(R9)
+	VMOVUPS          Z21, 64(BX)
 	VFMADD231PS.BCST (CX), Z20, Z14
-	VFMADD231PS.BCST (R10), Z22, Z14
-	VMULPS           (R8), Z20, Z21
-	VFMADD231PS      64(R8), Z22, Z21
-	VMULPS           (R8), Z22, Z13
-	VFNMADD231PS     64(R8), Z20, Z13
-	VMULPS           Z18, Z21, Z12
-	VFMADD231PS      Z19, Z13, Z12
-	VMULPS           Z18, Z13, Z13
-	VFNMADD231PS     Z19, Z21, Z13
-	VMOVUPS          704(DX), Z21
+	VFMADD231PS.BCST (R9), Z22, Z14
+	VMULPS           128(DX), Z20, Z12
+	VFMADD231PS      192(DX), Z22, Z12
+	VMULPS           128(DX), Z22, Z13
+	VFNMADD231PS     192(DX), Z20, Z13
+	VMOVUPS          704(R8), Z21
 	VFMADD231PS      Z12, Z11, Z21
-	VMOVUPS          Z21, 704(DX)
-	VMOVUPS          768(DX), Z21
+	VMOVUPS          Z21, 704(R8)
+	VMOVUPS          768(R8), Z21
 	VFMADD231PS      Z13, Z11, Z21
-	VMOVUPS          Z21, 768(DX)
-	VFMADD231PS      128(DX), Z12, Z16
-	VFMADD231PS      64(DX), Z13, Z16
-	VMULPS           Z18, Z20, Z21
-	VFMADD231PS      Z19, Z22, Z21
+	VMOVUPS          Z21, 768(R8)
+	VFMADD231PS      128(R8), Z12, Z16
+	VFMADD231PS      64(R8), Z13, Z16
+	VMULPS           Z18, Z20, Z12
+	VFMADD231PS      Z19, Z22, Z12
 	VMULPS           Z18, Z22, Z13
 	VFNMADD231PS     Z19, Z20, Z13
-	VMOVUPS          Z21, 576(DX)
-	VMOVUPS          Z13, 640(DX)
+	VMOVUPS          Z12, 576(R8)
+	VMOVUPS          Z13, 640(R8)
+	ADDQ             $0x00000180, DX
 	ADDQ             $0x00000100, BX
-	ADDQ             $0x00000100, R8
-	ADDQ             $0x00000100, R9
-	ADDQ             $0x00000440, DX
+	ADDQ             $0x00000440, R8
 	ADDQ             $0x00000004, CX
-	ADDQ             $0x00000004, R10
+	ADDQ             $0x00000004, R9
 
 bw_n_done:
 	VADDPS  Z15, Z14, Z14
@@ -3861,12 +3816,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Z12, Z12, Z12
 
@@ -3878,8 +3833,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -3904,13 +3859,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000040, 208(AX)
+	ADDQ   $0x00000040, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000440, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x06, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -4290,11 +4245,11 @@ TEXT ·cscanBwdAVX5123(SB), NOSPLIT, $0-8
 	VMOVUPS cscanconstAVX512<>+1408(SB), Z0
 	VMOVUPS cscanconstAVX512<>+1472(SB), Z1
 	VMOVUPS cscanconstAVX512<>+1536(SB), Z2
-	MOVQ    $0x00000000, 208(AX)
-	MOVQ    $0x00000000, 232(AX)
+	MOVQ    $0x00000000, 216(AX)
+	MOVQ    $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -4307,11 +4262,11 @@ h0_loop:
 	VMOVUPS 64(CX), Z3
 	VMOVUPS Z3, 64(DX)
 	ADDQ    $0x00000080, CX
-	ADDQ    $0x00000100, DX
+	ADDQ    $0x00000180, DX
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -4414,13 +4369,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -4435,7 +4390,7 @@ rc_t:
 	VXORPS  Z13, Z13, Z13
 	VXORPS  Z14, Z14, Z14
 	MOVQ    184(AX), SI
-	SHLQ    $0x08, SI
+	IMUL3Q  $0x00000180, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -4450,7 +4405,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  184(AX), CX
@@ -4552,36 +4507,40 @@ rc_n_loop:
 	VMULPS       Z17, Z7, Z7
 	VMULPS       Z23, Z4, Z4
 	VMULPS       Z24, Z6, Z6
-	VMOVUPS      Z4, 128(R9)
-	VMOVUPS      Z5, 192(R9)
+	VMOVUPS      Z4, 256(R9)
+	VMOVUPS      Z5, 320(R9)
 	VMOVUPS      (R8), Z15
 	VMOVUPS      64(R8), Z16
-	VMULPS       192(R10), Z10, Z17
-	VMULPS       256(R10), Z10, Z18
-	VFMADD231PS  Z4, Z15, Z17
+	VMULPS       Z4, Z15, Z17
 	VFNMADD231PS Z5, Z16, Z17
-	VFMADD231PS  Z4, Z16, Z18
-	VFMADD231PS  Z5, Z15, Z18
+	VMULPS       Z4, Z16, Z16
+	VFMADD231PS  Z5, Z15, Z16
+	VMOVUPS      Z17, 128(R9)
+	VMOVUPS      Z16, 192(R9)
+	VFMADD231PS  192(R10), Z10, Z17
+	VFMADD231PS  256(R10), Z10, Z16
 	VMOVUPS      Z17, (R9)
-	VMOVUPS      Z18, 64(R9)
+	VMOVUPS      Z16, 64(R9)
 	VFMADD231PS  320(R10), Z17, Z11
-	VFMADD231PS  384(R10), Z18, Z13
-	VMOVUPS      Z6, 384(R9)
-	VMOVUPS      Z7, 448(R9)
-	VMOVUPS      256(R8), Z15
-	VMOVUPS      320(R8), Z16
-	VMULPS       1280(R10), Z10, Z17
-	VMULPS       1344(R10), Z10, Z18
-	VFMADD231PS  Z6, Z15, Z17
+	VFMADD231PS  384(R10), Z16, Z13
+	VMOVUPS      Z6, 640(R9)
+	VMOVUPS      Z7, 704(R9)
+	VMOVUPS      384(R8), Z15
+	VMOVUPS      448(R8), Z16
+	VMULPS       Z6, Z15, Z17
 	VFNMADD231PS Z7, Z16, Z17
-	VFMADD231PS  Z6, Z16, Z18
-	VFMADD231PS  Z7, Z15, Z18
-	VMOVUPS      Z17, 256(R9)
-	VMOVUPS      Z18, 320(R9)
+	VMULPS       Z6, Z16, Z16
+	VFMADD231PS  Z7, Z15, Z16
+	VMOVUPS      Z17, 512(R9)
+	VMOVUPS      Z16, 576(R9)
+	VFMADD231PS  1280(R10), Z10, Z17
+	VFMADD231PS  1344(R10), Z10, Z16
+	VMOVUPS      Z17, 384(R9)
+	VMOVUPS      Z16, 448(R9)
 	VFMADD231PS  1408(R10), Z17, Z12
-	VFMADD231PS  1472(R10), Z18, Z14
-	ADDQ         $0x00000200, R8
-	ADDQ         $0x00000200, R9
+	VFMADD231PS  1472(R10), Z16, Z14
+	ADDQ         $0x00000300, R8
+	ADDQ         $0x00000300, R9
 	ADDQ         $0x00000880, R10
 	DECQ         CX
 	JNZ          rc_n_loop
@@ -4637,22 +4596,24 @@ rc_n_odd:
 	VXORPS       Z17, Z18, Z18
 	VMULPS       Z15, Z9, Z9
 	VMULPS       Z18, Z8, Z8
-	VMOVUPS      Z8, 128(R9)
-	VMOVUPS      Z9, 192(R9)
+	VMOVUPS      Z8, 256(R9)
+	VMOVUPS      Z9, 320(R9)
 	VMOVUPS      (R8), Z3
 	VMOVUPS      64(R8), Z15
-	VMULPS       192(R10), Z10, Z16
-	VMULPS       256(R10), Z10, Z10
-	VFMADD231PS  Z8, Z3, Z16
+	VMULPS       Z8, Z3, Z16
 	VFNMADD231PS Z9, Z15, Z16
-	VFMADD231PS  Z8, Z15, Z10
-	VFMADD231PS  Z9, Z3, Z10
+	VMULPS       Z8, Z15, Z15
+	VFMADD231PS  Z9, Z3, Z15
+	VMOVUPS      Z16, 128(R9)
+	VMOVUPS      Z15, 192(R9)
+	VFMADD231PS  192(R10), Z10, Z16
+	VFMADD231PS  256(R10), Z10, Z15
 	VMOVUPS      Z16, (R9)
-	VMOVUPS      Z10, 64(R9)
+	VMOVUPS      Z15, 64(R9)
 	VFMADD231PS  320(R10), Z16, Z11
-	VFMADD231PS  384(R10), Z10, Z13
-	ADDQ         $0x00000100, R8
-	ADDQ         $0x00000100, R9
+	VFMADD231PS  384(R10), Z15, Z13
+	ADDQ         $0x00000180, R8
+	ADDQ         $0x00000180, R9
 	ADDQ         $0x00000440, R10
 
 rc_n_done:
@@ -4665,21 +4626,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Z3, Z11
 	VMOVUPS     Z11, 192(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        144(AX), DI
@@ -4720,124 +4681,108 @@ bw_nogate:
 	VXORPS      Z15, Z15, Z15
 	VXORPS      Z16, Z16, Z16
 	VXORPS      Z17, Z17, Z17
-	MOVQ        184(AX), DX
-	SHLQ        $0x08, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  184(AX), CX
-	SHRQ  $0x01, CX
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x08, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000180, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        184(AX), CX
+	SHRQ        $0x01, CX
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS      128(BX), Z18
-	VMOVUPS      192(BX), Z19
-	VMOVUPS      (BX), Z20
-	VMOVUPS      960(DX), Z21
+	VMOVUPS      256(DX), Z18
+	VMOVUPS      320(DX), Z19
+	VMOVUPS      (DX), Z20
+	VMOVUPS      960(R8), Z21
 	VFMADD231PS  Z20, Z13, Z21
-	VMOVUPS      Z21, 960(DX)
-	VMOVUPS      64(BX), Z20
-	VMOVUPS      1024(DX), Z21
+	VMOVUPS      Z21, 960(R8)
+	VMOVUPS      64(DX), Z20
+	VMOVUPS      1024(R8), Z21
 	VFNMADD231PS Z20, Z13, Z21
-	VMOVUPS      Z21, 1024(DX)
-	VMOVUPS      576(DX), Z20
-	VMOVUPS      640(DX), Z22
-	VFMADD231PS  320(DX), Z13, Z20
-	VFNMADD231PS 384(DX), Z13, Z22
-	VMOVUPS      832(DX), Z21
+	VMOVUPS      Z21, 1024(R8)
+	VMOVUPS      576(R8), Z20
+	VMOVUPS      640(R8), Z22
+	VFMADD231PS  320(R8), Z13, Z20
+	VFNMADD231PS 384(R8), Z13, Z22
+	VMOVUPS      832(R8), Z21
 	VFMADD231PS  Z20, Z12, Z21
-	VMOVUPS      Z21, 832(DX)
-	VMOVUPS      896(DX), Z21
+	VMOVUPS      Z21, 832(R8)
+	VMOVUPS      896(R8), Z21
 	VFMADD231PS  Z22, Z12, Z21
-	VMOVUPS      Z21, 896(DX)
-	VFMADD231PS  192(DX), Z20, Z14
-	VFMADD231PS  256(DX), Z22, Z14
-	VMULPS       (R8), Z20, Z21
-	VFMADD231PS  64(R8), Z22, Z21
-	VMULPS       (R8), Z22, Z24
-	VFNMADD231PS 64(R8), Z20, Z24
-	VMULPS       Z18, Z21, Z23
-	VFMADD231PS  Z19, Z24, Z23
-	VMULPS       Z18, Z24, Z24
-	VFNMADD231PS Z19, Z21, Z24
-	VMOVUPS      704(DX), Z21
+	VMOVUPS      Z21, 896(R8)
+	VFMADD231PS  192(R8), Z20, Z14
+	VFMADD231PS  256(R8), Z22, Z14
+	VMULPS       128(DX), Z20, Z23
+	VFMADD231PS  192(DX), Z22, Z23
+	VMULPS       128(DX), Z22, Z24
+	VFNMADD231PS 192(DX), Z20, Z24
+	VMOVUPS      704(R8), Z21
 	VFMADD231PS  Z23, Z11, Z21
-	VMOVUPS      Z21, 704(DX)
-	VMOVUPS      768(DX), Z21
+	VMOVUPS      Z21, 704(R8)
+	VMOVUPS      768(R8), Z21
 	VFMADD231PS  Z24, Z11, Z21
-	VMOVUPS      Z21, 768(DX)
-	VFMADD231PS  128(DX), Z23, Z16
-	VFMADD231PS  64(DX), Z24, Z16
+	VMOVUPS      Z21, 768(R8)
+	VFMADD231PS  128(R8), Z23, Z16
+	VFMADD231PS  64(R8), Z24, Z16
 	VMULPS       Z18, Z20, Z21
 	VFMADD231PS  Z19, Z22, Z21
-	VMULPS       Z18, Z22, Z24
-	VFNMADD231PS Z19, Z20, Z24
-	VMOVUPS      Z21, 576(DX)
-	VMOVUPS      Z24, 640(DX)
-	VMOVUPS      384(BX), Z18
-	VMOVUPS      448(BX), Z19
-	VMOVUPS      256(BX), Z20
-	VMOVUPS      2048(DX), Z21
+	VMULPS       Z18, Z22, Z18
+	VFNMADD231PS Z19, Z20, Z18
+	VMOVUPS      Z21, 576(R8)
+	VMOVUPS      Z18, 640(R8)
+	VMOVUPS      640(DX), Z18
+	VMOVUPS      704(DX), Z19
+	VMOVUPS      384(DX), Z20
+	VMOVUPS      2048(R8), Z21
 	VFMADD231PS  Z20, Z13, Z21
-	VMOVUPS      Z21, 2048(DX)
-	VMOVUPS      320(BX), Z20
-	VMOVUPS      2112(DX), Z21
+	VMOVUPS      Z21, 2048(R8)
+	VMOVUPS      448(DX), Z20
+	VMOVUPS      2112(R8), Z21
 	VFNMADD231PS Z20, Z13, Z21
-	VMOVUPS      Z21, 2112(DX)
-	VMOVUPS      1664(DX), Z20
-	VMOVUPS      1728(DX), Z22
-	VFMADD231PS  1408(DX), Z13, Z20
-	VFNMADD231PS 1472(DX), Z13, Z22
-	VMOVUPS      1920(DX), Z21
+	VMOVUPS      Z21, 2112(R8)
+	VMOVUPS      1664(R8), Z20
+	VMOVUPS      1728(R8), Z22
+	VFMADD231PS  1408(R8), Z13, Z20
+	VFNMADD231PS 1472(R8), Z13, Z22
+	VMOVUPS      1920(R8), Z21
 	VFMADD231PS  Z20, Z12, Z21
-	VMOVUPS      Z21, 1920(DX)
-	VMOVUPS      1984(DX), Z21
+	VMOVUPS      Z21, 1920(R8)
+	VMOVUPS      1984(R8), Z21
 	VFMADD231PS  Z22, Z12, Z21
-	VMOVUPS      Z21, 1984(DX)
-	VFMADD231PS  1280(DX), Z20, Z15
-	VFMADD231PS  1344(DX), Z22, Z15
-	VMULPS       256(R8), Z20, Z21
-	VFMADD231PS  320(R8), Z22, Z21
-	VMULPS       256(R8), Z22, Z24
-	VFNMADD231PS 320(R8), Z20, Z24
-	VMULPS       Z18, Z21, Z23
-	VFMADD231PS  Z19, Z24, Z23
-	VMULPS       Z18, Z24, Z24
-	VFNMADD231PS Z19, Z21, Z24
-	VMOVUPS      1792(DX), Z21
+	VMOVUPS      Z21, 1984(R8)
+	VFMADD231PS  1280(R8), Z20, Z15
+	VFMADD231PS  1344(R8), Z22, Z15
+	VMULPS       512(DX), Z20, Z23
+	VFMADD231PS  576(DX), Z22, Z23
+	VMULPS       512(DX), Z22, Z24
+	VFNMADD231PS 576(DX), Z20, Z24
+	VMOVUPS      1792(R8), Z21
 	VFMADD231PS  Z23, Z11, Z21
-	VMOVUPS      Z21, 1792(DX)
-	VMOVUPS      1856(DX), Z21
+	VMOVUPS      Z21, 1792(R8)
+	VMOVUPS      1856(R8), Z21
 	VFMADD231PS  Z24, Z11, Z21
-	VMOVUPS      Z21, 1856(DX)
-	VFMADD231PS  1216(DX), Z23, Z17
-	VFMADD231PS  1152(DX), Z24, Z17
+	VMOVUPS      Z21, 1856(R8)
+	VFMADD231PS  1216(R8), Z23, Z17
+	VFMADD231PS  1152(R8), Z24, Z17
 	VMULPS       Z18, Z20, Z21
 	VFMADD231PS  Z19, Z22, Z21
-	VMULPS       Z18, Z22, Z24
-	VFNMADD231PS Z19, Z20, Z24
-	VMOVUPS      Z21, 1664(DX)
-	VMOVUPS      Z24, 1728(DX)
+	VMULPS       Z18, Z22, Z18
+	VFNMADD231PS Z19, Z20, Z18
+	VMOVUPS      Z21, 1664(R8)
+	VMOVUPS      Z18, 1728(R8)
+	ADDQ         $0x00000300, DX
 	ADDQ         $0x00000200, BX
-	ADDQ         $0x00000200, R8
-	ADDQ         $0x00000200, R9
-	ADDQ         $0x00000880, DX
+	ADDQ         $0x00000880, R8
 	DECQ         CX
 	JNZ          bw_n_loop
 
@@ -4845,54 +4790,49 @@ bw_n_odd:
 	MOVQ         184(AX), CX
 	TESTQ        $0x00000001, CX
 	JZ           bw_n_done
-	VMOVUPS      128(BX), Z18
-	VMOVUPS      192(BX), Z19
-	VMOVUPS      (BX), Z20
-	VMOVUPS      960(DX), Z21
+	VMOVUPS      256(DX), Z18
+	VMOVUPS      320(DX), Z19
+	VMOVUPS      (DX), Z20
+	VMOVUPS      960(R8), Z21
 	VFMADD231PS  Z20, Z13, Z21
-	VMOVUPS      Z21, 960(DX)
-	VMOVUPS      64(BX), Z20
-	VMOVUPS      1024(DX), Z21
+	VMOVUPS      Z21, 960(R8)
+	VMOVUPS      64(DX), Z20
+	VMOVUPS      1024(R8), Z21
 	VFNMADD231PS Z20, Z13, Z21
-	VMOVUPS      Z21, 1024(DX)
-	VMOVUPS      576(DX), Z20
-	VMOVUPS      640(DX), Z22
-	VFMADD231PS  320(DX), Z13, Z20
-	VFNMADD231PS 384(DX), Z13, Z22
-	VMOVUPS      832(DX), Z21
+	VMOVUPS      Z21, 1024(R8)
+	VMOVUPS      576(R8), Z20
+	VMOVUPS      640(R8), Z22
+	VFMADD231PS  320(R8), Z13, Z20
+	VFNMADD231PS 384(R8), Z13, Z22
+	VMOVUPS      832(R8), Z21
 	VFMADD231PS  Z20, Z12, Z21
-	VMOVUPS      Z21, 832(DX)
-	VMOVUPS      896(DX), Z21
+	VMOVUPS      Z21, 832(R8)
+	VMOVUPS      896(R8), Z21
 	VFMADD231PS  Z22, Z12, Z21
-	VMOVUPS      Z21, 896(DX)
-	VFMADD231PS  192(DX), Z20, Z14
-	VFMADD231PS  256(DX), Z22, Z14
-	VMULPS       (R8), Z20, Z21
-	VFMADD231PS  64(R8), Z22, Z21
-	VMULPS       (R8), Z22, Z13
-	VFNMADD231PS 64(R8), Z20, Z13
-	VMULPS       Z18, Z21, Z12
-	VFMADD231PS  Z19, Z13, Z12
-	VMULPS       Z18, Z13, Z13
-	VFNMADD231PS Z19, Z21, Z13
-	VMOVUPS      704(DX), Z21
+	VMOVUPS      Z21, 896(R8)
+	VFMADD231PS  192(R8), Z20, Z14
+	VFMADD231PS  256(R8), Z22, Z14
+	VMULPS       128(DX), Z20, Z12
+	VFMADD231PS  192(DX), Z22, Z12
+	VMULPS       128(DX), Z22, Z13
+	VFNMADD231PS 192(DX), Z20, Z13
+	VMOVUPS      704(R8), Z21
 	VFMADD231PS  Z12, Z11, Z21
-	VMOVUPS      Z21, 704(DX)
-	VMOVUPS      768(DX), Z21
+	VMOVUPS      Z21, 704(R8)
+	VMOVUPS      768(R8), Z21
 	VFMADD231PS  Z13, Z11, Z21
-	VMOVUPS      Z21, 768(DX)
-	VFMADD231PS  128(DX), Z12, Z16
-	VFMADD231PS  64(DX), Z13, Z16
-	VMULPS       Z18, Z20, Z21
-	VFMADD231PS  Z19, Z22, Z21
+	VMOVUPS      Z21, 768(R8)
+	VFMADD231PS  128(R8), Z12, Z16
+	VFMADD231PS  64(R8), Z13, Z16
+	VMULPS       Z18, Z20, Z12
+	VFMADD231PS  Z19, Z22, Z12
 	VMULPS       Z18, Z22, Z13
 	VFNMADD231PS Z19, Z20, Z13
-	VMOVUPS      Z21, 576(DX)
-	VMOVUPS      Z13, 640(DX)
+	VMOVUPS      Z12, 576(R8)
+	VMOVUPS      Z13, 640(R8)
+	ADDQ         $0x00000180, DX
 	ADDQ         $0x00000100, BX
-	ADDQ         $0x00000100, R8
-	ADDQ         $0x00000100, R9
-	ADDQ         $0x00000440, DX
+	ADDQ         $0x00000440, R8
 
 bw_n_done:
 	VADDPS  Z15, Z14, Z14
@@ -4900,12 +4840,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Z12, Z12, Z12
 
@@ -4917,8 +4857,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -4943,13 +4883,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000040, 208(AX)
+	ADDQ   $0x00000040, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000440, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x06, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -4988,47 +4928,12 @@ noreset:
 	SHLQ $0x06, DI
 
 pre_loop:
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z0
 	MOVQ         72(AX), SI
-	VADDPS       (SI)(DX*1), Z0, Z0
-	VORPS        cscanconstAVX512<>+960(SB), Z0, Z1
-	VMOVUPS      cscanconstAVX512<>+704(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+768(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+64(SB), Z2
-	VFMADD231PS  cscanconstAVX512<>+0(SB), Z1, Z2
-	VSUBPS       cscanconstAVX512<>+64(SB), Z2, Z2
-	VFNMADD231PS cscanconstAVX512<>+128(SB), Z2, Z1
-	VFNMADD231PS cscanconstAVX512<>+192(SB), Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+576(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+640(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+512(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+448(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+384(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+320(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+256(SB), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       cscanconstAVX512<>+896(SB), Z3, Z1
-	VDIVPS       Z1, Z3, Z1
-	VMULPS       Z1, Z1, Z2
-	VMOVUPS      cscanconstAVX512<>+1280(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+1344(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1216(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1152(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1088(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1024(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z2, Z3
-	VADDPS       Z1, Z1, Z1
-	VMULPS       Z1, Z3, Z3
-	VXORPS       Z1, Z1, Z1
-	VMAXPS       Z0, Z1, Z1
-	VADDPS       Z3, Z1, Z1
-	VMOVUPS      Z1, (BX)
+	VMOVUPS      (SI)(DX*1), Z0
+	VMOVUPS      Z0, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Z1, Z1
-	VMOVUPS      Z1, 64(BX)
+	VMULPS       (SI)(DX*1), Z0, Z0
+	VMOVUPS      Z0, 64(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -5200,11 +5105,11 @@ done:
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·cscanBwdAVX5124(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -5221,7 +5126,7 @@ h0_loop:
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -5242,56 +5147,12 @@ pre_t:
 	PREFETCHT0   64(SI)(DX*1)
 	MOVQ         48(AX), SI
 	PREFETCHT0   64(SI)(DX*1)
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z0
 	MOVQ         96(AX), SI
-	VADDPS       (SI)(BX*1), Z0, Z0
-	VORPS        cscanconstAVX512<>+960(SB), Z0, Z1
-	VMOVUPS      cscanconstAVX512<>+704(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+768(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+64(SB), Z2
-	VFMADD231PS  cscanconstAVX512<>+0(SB), Z1, Z2
-	VSUBPS       cscanconstAVX512<>+64(SB), Z2, Z2
-	VFNMADD231PS cscanconstAVX512<>+128(SB), Z2, Z1
-	VFNMADD231PS cscanconstAVX512<>+192(SB), Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+576(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+640(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+512(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+448(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+384(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+320(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+256(SB), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       cscanconstAVX512<>+832(SB), Z3, Z1
-	VADDPS       cscanconstAVX512<>+896(SB), Z3, Z2
-	VMULPS       Z1, Z2, Z4
-	VMOVUPS      cscanconstAVX512<>+832(SB), Z5
-	VDIVPS       Z4, Z5, Z5
-	VMULPS       Z1, Z5, Z1
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z5, Z5
-	VPSRAD       $0x1f, Z0, Z2
-	VANDPS       Z2, Z3, Z3
-	VANDNPS      cscanconstAVX512<>+832(SB), Z2, Z2
-	VORPS        Z3, Z2, Z2
-	VMULPS       Z2, Z5, Z5
-	VMULPS       Z1, Z1, Z2
-	VMOVUPS      cscanconstAVX512<>+1280(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+1344(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1216(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1152(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1088(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1024(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z2, Z3
-	VADDPS       Z1, Z1, Z1
-	VMULPS       Z1, Z3, Z3
-	VXORPS       Z1, Z1, Z1
-	VMAXPS       Z0, Z1, Z1
-	VADDPS       Z3, Z1, Z1
-	VMOVUPS      Z1, (DI)
-	VMOVUPS      Z5, 64(DI)
+	VMOVUPS      (SI)(BX*1), Z0
+	MOVQ         208(AX), SI
+	VMOVUPS      (SI)(BX*1), Z1
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -5324,13 +5185,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -5345,7 +5206,7 @@ rc_t:
 	VXORPS  Z3, Z3, Z3
 	VXORPS  Z4, Z4, Z4
 	MOVQ    184(AX), SI
-	SHLQ    $0x08, SI
+	IMUL3Q  $0x00000100, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -5360,7 +5221,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  56(AX), CX
@@ -5382,28 +5243,32 @@ rc_n_loop:
 	VMOVUPS          1600(R10), Z8
 	VMOVUPS          (R8), Z9
 	VMOVUPS          64(R8), Z10
-	VMULPS.BCST      (CX), Z0, Z11
-	VMULPS.BCST      (R11), Z0, Z12
-	VFMADD231PS      Z5, Z9, Z11
+	VMULPS           Z5, Z9, Z11
 	VFNMADD231PS     Z6, Z10, Z11
-	VFMADD231PS      Z5, Z10, Z12
-	VFMADD231PS      Z6, Z9, Z12
+	VMULPS           Z5, Z10, Z5
+	VFMADD231PS      Z6, Z9, Z5
+	VMOVUPS          Z11, 128(R9)
+	VMOVUPS          Z5, 192(R9)
+	VFMADD231PS.BCST (CX), Z0, Z11
+	VFMADD231PS.BCST (R11), Z0, Z5
 	VMOVUPS          Z11, (R9)
-	VMOVUPS          Z12, 64(R9)
+	VMOVUPS          Z5, 64(R9)
 	VFMADD231PS.BCST (R12), Z11, Z1
-	VFMADD231PS.BCST (R13), Z12, Z3
+	VFMADD231PS.BCST (R13), Z5, Z3
 	VMOVUPS          256(R8), Z5
 	VMOVUPS          320(R8), Z6
-	VMULPS.BCST      4(CX), Z0, Z9
-	VMULPS.BCST      4(R11), Z0, Z10
-	VFMADD231PS      Z7, Z5, Z9
+	VMULPS           Z7, Z5, Z9
 	VFNMADD231PS     Z8, Z6, Z9
-	VFMADD231PS      Z7, Z6, Z10
-	VFMADD231PS      Z8, Z5, Z10
+	VMULPS           Z7, Z6, Z6
+	VFMADD231PS      Z8, Z5, Z6
+	VMOVUPS          Z9, 384(R9)
+	VMOVUPS          Z6, 448(R9)
+	VFMADD231PS.BCST 4(CX), Z0, Z9
+	VFMADD231PS.BCST 4(R11), Z0, Z6
 	VMOVUPS          Z9, 256(R9)
-	VMOVUPS          Z10, 320(R9)
+	VMOVUPS          Z6, 320(R9)
 	VFMADD231PS.BCST 4(R12), Z9, Z2
-	VFMADD231PS.BCST 4(R13), Z10, Z4
+	VFMADD231PS.BCST 4(R13), Z6, Z4
 	ADDQ             $0x00000200, R8
 	ADDQ             $0x00000200, R9
 	ADDQ             $0x00000880, R10
@@ -5422,16 +5287,18 @@ rc_n_odd:
 	VMOVUPS          512(R10), Z6
 	VMOVUPS          (R8), Z7
 	VMOVUPS          64(R8), Z8
-	VMULPS.BCST      (CX), Z0, Z9
-	VMULPS.BCST      (R11), Z0, Z0
-	VFMADD231PS      Z5, Z7, Z9
+	VMULPS           Z5, Z7, Z9
 	VFNMADD231PS     Z6, Z8, Z9
-	VFMADD231PS      Z5, Z8, Z0
-	VFMADD231PS      Z6, Z7, Z0
+	VMULPS           Z5, Z8, Z5
+	VFMADD231PS      Z6, Z7, Z5
+	VMOVUPS          Z9, 128(R9)
+	VMOVUPS          Z5, 192(R9)
+	VFMADD231PS.BCST (CX), Z0, Z9
+	VFMADD231PS.BCST (R11), Z0, Z5
 	VMOVUPS          Z9, (R9)
-	VMOVUPS          Z0, 64(R9)
+	VMOVUPS          Z5, 64(R9)
 	VFMADD231PS.BCST (R12), Z9, Z1
-	VFMADD231PS.BCST (R13), Z0, Z3
+	VFMADD231PS.BCST (R13), Z5, Z3
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
 	ADDQ             $0x00000440, R10
@@ -5450,21 +5317,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Z0, Z1
 	VMOVUPS     Z1, 192(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        144(AX), DI
@@ -5505,136 +5372,120 @@ bw_nogate:
 	VXORPS      Z6, Z6, Z6
 	VXORPS      Z7, Z7, Z7
 	VXORPS      Z8, Z8, Z8
-	MOVQ        184(AX), DX
-	SHLQ        $0x08, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  56(AX), CX
-	ADDQ  SI, CX
-	MOVQ  64(AX), R10
-	ADDQ  SI, R10
-	MOVQ  72(AX), R11
-	ADDQ  SI, R11
-	MOVQ  80(AX), R12
-	ADDQ  SI, R12
-	MOVQ  184(AX), SI
-	SHRQ  $0x01, SI
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x08, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000100, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        56(AX), CX
+	ADDQ        SI, CX
+	MOVQ        64(AX), R9
+	ADDQ        SI, R9
+	MOVQ        72(AX), R10
+	ADDQ        SI, R10
+	MOVQ        80(AX), R11
+	ADDQ        SI, R11
+	MOVQ        184(AX), SI
+	SHRQ        $0x01, SI
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS           448(DX), Z9
-	VMOVUPS           512(DX), Z10
-	VMOVUPS           (BX), Z11
-	VMOVUPS           128(R9), Z12
+	VMOVUPS           448(R8), Z9
+	VMOVUPS           512(R8), Z10
+	VMOVUPS           (DX), Z11
+	VMOVUPS           128(BX), Z12
 	VFMADD231PS       Z11, Z4, Z12
-	VMOVUPS           Z12, 128(R9)
-	VMOVUPS           64(BX), Z11
-	VMOVUPS           192(R9), Z12
+	VMOVUPS           Z12, 128(BX)
+	VMOVUPS           64(DX), Z11
+	VMOVUPS           192(BX), Z12
 	VFNMADD231PS      Z11, Z4, Z12
-	VMOVUPS           Z12, 192(R9)
-	VMOVUPS           576(DX), Z11
-	VMOVUPS           640(DX), Z13
-	VFMADD231PS.BCST  (R11), Z4, Z11
-	VFNMADD231PS.BCST (R12), Z4, Z13
-	VMOVUPS           (R9), Z12
+	VMOVUPS           Z12, 192(BX)
+	VMOVUPS           576(R8), Z11
+	VMOVUPS           640(R8), Z13
+	VFMADD231PS.BCST  (R10), Z4, Z11
+	VFNMADD231PS.BCST (R11), Z4, Z13
+	VMOVUPS           (BX), Z12
 	VFMADD231PS       Z11, Z3, Z12
-	VMOVUPS           Z12, (R9)
-	VMOVUPS           64(R9), Z12
+	VMOVUPS           Z12, (BX)
+	VMOVUPS           64(BX), Z12
 	VFMADD231PS       Z13, Z3, Z12
-	VMOVUPS           Z12, 64(R9)
+	VMOVUPS           Z12, 64(BX)
 	VFMADD231PS.BCST  (CX), Z11, Z5
-	VFMADD231PS.BCST  (R10), Z13, Z5
-	VMULPS            (R8), Z11, Z12
-	VFMADD231PS       64(R8), Z13, Z12
-	VMULPS            (R8), Z13, Z15
-	VFNMADD231PS      64(R8), Z11, Z15
-	VMULPS            Z9, Z12, Z14
-	VFMADD231PS       Z10, Z15, Z14
-	VMULPS            Z9, Z15, Z15
-	VFNMADD231PS      Z10, Z12, Z15
-	VMOVUPS           704(DX), Z12
+	VFMADD231PS.BCST  (R9), Z13, Z5
+	VMULPS            128(DX), Z11, Z14
+	VFMADD231PS       192(DX), Z13, Z14
+	VMULPS            128(DX), Z13, Z15
+	VFNMADD231PS      192(DX), Z11, Z15
+	VMOVUPS           704(R8), Z12
 	VFMADD231PS       Z14, Z2, Z12
-	VMOVUPS           Z12, 704(DX)
-	VMOVUPS           768(DX), Z12
+	VMOVUPS           Z12, 704(R8)
+	VMOVUPS           768(R8), Z12
 	VFMADD231PS       Z15, Z2, Z12
-	VMOVUPS           Z12, 768(DX)
-	VFMADD231PS       128(DX), Z14, Z7
-	VFMADD231PS       64(DX), Z15, Z7
+	VMOVUPS           Z12, 768(R8)
+	VFMADD231PS       128(R8), Z14, Z7
+	VFMADD231PS       64(R8), Z15, Z7
 	VMULPS            Z9, Z11, Z12
 	VFMADD231PS       Z10, Z13, Z12
-	VMULPS            Z9, Z13, Z15
-	VFNMADD231PS      Z10, Z11, Z15
-	VMOVUPS           Z12, 576(DX)
-	VMOVUPS           Z15, 640(DX)
-	VMOVUPS           1536(DX), Z9
-	VMOVUPS           1600(DX), Z10
-	VMOVUPS           256(BX), Z11
-	VMOVUPS           384(R9), Z12
+	VMULPS            Z9, Z13, Z9
+	VFNMADD231PS      Z10, Z11, Z9
+	VMOVUPS           Z12, 576(R8)
+	VMOVUPS           Z9, 640(R8)
+	VMOVUPS           1536(R8), Z9
+	VMOVUPS           1600(R8), Z10
+	VMOVUPS           256(DX), Z11
+	VMOVUPS           384(BX), Z12
 	VFMADD231PS       Z11, Z4, Z12
-	VMOVUPS           Z12, 384(R9)
-	VMOVUPS           320(BX), Z11
-	VMOVUPS           448(R9), Z12
+	VMOVUPS           Z12, 384(BX)
+	VMOVUPS           320(DX), Z11
+	VMOVUPS           448(BX), Z12
 	VFNMADD231PS      Z11, Z4, Z12
-	VMOVUPS           Z12, 448(R9)
-	VMOVUPS           1664(DX), Z11
-	VMOVUPS           1728(DX), Z13
-	VFMADD231PS.BCST  4(R11), Z4, Z11
-	VFNMADD231PS.BCST 4(R12), Z4, Z13
-	VMOVUPS           256(R9), Z12
+	VMOVUPS           Z12, 448(BX)
+	VMOVUPS           1664(R8), Z11
+	VMOVUPS           1728(R8), Z13
+	VFMADD231PS.BCST  4(R10), Z4, Z11
+	VFNMADD231PS.BCST 4(R11), Z4, Z13
+	VMOVUPS           256(BX), Z12
 	VFMADD231PS       Z11, Z3, Z12
-	VMOVUPS           Z12, 256(R9)
-	VMOVUPS           320(R9), Z12
+	VMOVUPS           Z12, 256(BX)
+	VMOVUPS           320(BX), Z12
 	VFMADD231PS       Z13, Z3, Z12
-	VMOVUPS           Z12, 320(R9)
+	VMOVUPS           Z12, 320(BX)
 	VFMADD231PS.BCST  4(CX), Z11, Z6
-	VFMADD231PS.BCST  4(R10), Z13, Z6
-	VMULPS            256(R8), Z11, Z12
-	VFMADD231PS       320(R8), Z13, Z12
-	VMULPS            256(R8), Z13, Z15
-	VFNMADD231PS      320(R8), Z11, Z15
-	VMULPS            Z9, Z12, Z14
-	VFMADD231PS       Z10, Z15, Z14
-	VMULPS            Z9, Z15, Z15
-	VFNMADD231PS      Z10, Z12, Z15
-	VMOVUPS           1792(DX), Z12
+	VFMADD231PS.BCST  4(R9), Z13, Z6
+	VMULPS            384(DX), Z11, Z14
+	VFMADD231PS       448(DX), Z13, Z14
+	VMULPS            384(DX), Z13, Z15
+	VFNMADD231PS      448(DX), Z11, Z15
+	VMOVUPS           1792(R8), Z12
 	VFMADD231PS       Z14, Z2, Z12
-	VMOVUPS           Z12, 1792(DX)
-	VMOVUPS           1856(DX), Z12
+	VMOVUPS           Z12, 1792(R8)
+	VMOVUPS           1856(R8), Z12
 	VFMADD231PS       Z15, Z2, Z12
-	VMOVUPS           Z12, 1856(DX)
-	VFMADD231PS       1216(DX), Z14, Z8
-	VFMADD231PS       1152(DX), Z15, Z8
+	VMOVUPS           Z12, 1856(R8)
+	VFMADD231PS       1216(R8), Z14, Z8
+	VFMADD231PS       1152(R8), Z15, Z8
 	VMULPS            Z9, Z11, Z12
 	VFMADD231PS       Z10, Z13, Z12
-	VMULPS            Z9, Z13, Z15
-	VFNMADD231PS      Z10, Z11, Z15
-	VMOVUPS           Z12, 1664(DX)
-	VMOVUPS           Z15, 1728(DX)
+	VMULPS            Z9, Z13, Z9
+	VFNMADD231PS      Z10, Z11, Z9
+	VMOVUPS           Z12, 1664(R8)
+	VMOVUPS           Z9, 1728(R8)
+	ADDQ              $0x00000200, DX
 	ADDQ              $0x00000200, BX
-	ADDQ              $0x00000200, R8
-	ADDQ              $0x00000200, R9
-	ADDQ              $0x00000880, DX
+	ADDQ              $0x00000880, R8
 	ADDQ              $0x00000008, CX
+	ADDQ              $0x00000008, R9
 	ADDQ              $0x00000008, R10
 	ADDQ              $0x00000008, R11
-	ADDQ              $0x00000008, R12
 	DECQ              SI
 	JNZ               bw_n_loop
 
@@ -5642,58 +5493,53 @@ bw_n_odd:
 	MOVQ              184(AX), SI
 	TESTQ             $0x00000001, SI
 	JZ                bw_n_done
-	VMOVUPS           448(DX), Z9
-	VMOVUPS           512(DX), Z10
-	VMOVUPS           (BX), Z11
-	VMOVUPS           128(R9), Z12
+	VMOVUPS           448(R8), Z9
+	VMOVUPS           512(R8), Z10
+	VMOVUPS           (DX), Z11
+	VMOVUPS           128(BX), Z12
 	VFMADD231PS       Z11, Z4, Z12
-	VMOVUPS           Z12, 128(R9)
-	VMOVUPS           64(BX), Z11
-	VMOVUPS           192(R9), Z12
+	VMOVUPS           Z12, 128(BX)
+	VMOVUPS           64(DX), Z11
+	VMOVUPS           192(BX), Z12
 	VFNMADD231PS      Z11, Z4, Z12
-	VMOVUPS           Z12, 192(R9)
-	VMOVUPS           576(DX), Z11
-	VMOVUPS           640(DX), Z13
-	VFMADD231PS.BCST  (R11), Z4, Z11
-	VFNMADD231PS.BCST (R12), Z4, Z13
-	VMOVUPS           (R9), Z12
+	VMOVUPS           Z12, 192(BX)
+	VMOVUPS           576(R8), Z11
+	VMOVUPS           640(R8), Z13
+	VFMADD231PS.BCST  (R10), Z4, Z11
+	VFNMADD231PS.BCST (R11), Z4, Z13
+	VMOVUPS           (BX), Z12
 	VFMADD231PS       Z11, Z3, Z12
-	VMOVUPS           Z12, (R9)
-	VMOVUPS           64(R9), Z12
+	VMOVUPS           Z12, (BX)
+	VMOVUPS           64(BX), Z12
 	VFMADD231PS       Z13, Z3, Z12
-	VMOVUPS           Z12, 64(R9)
+	VMOVUPS           Z12, 64(BX)
 	VFMADD231PS.BCST  (CX), Z11, Z5
-	VFMADD231PS.BCST  (R10), Z13, Z5
-	VMULPS            (R8), Z11, Z12
-	VFMADD231PS       64(R8), Z13, Z12
-	VMULPS            (R8), Z13, Z4
-	VFNMADD231PS      64(R8), Z11, Z4
-	VMULPS            Z9, Z12, Z3
-	VFMADD231PS       Z10, Z4, Z3
-	VMULPS            Z9, Z4, Z4
-	VFNMADD231PS      Z10, Z12, Z4
-	VMOVUPS           704(DX), Z12
+	VFMADD231PS.BCST  (R9), Z13, Z5
+	VMULPS            128(DX), Z11, Z3
+	VFMADD231PS       192(DX), Z13, Z3
+	VMULPS            128(DX), Z13, Z4
+	VFNMADD231PS      192(DX), Z11, Z4
+	VMOVUPS           704(R8), Z12
 	VFMADD231PS       Z3, Z2, Z12
-	VMOVUPS           Z12, 704(DX)
-	VMOVUPS           768(DX), Z12
+	VMOVUPS           Z12, 704(R8)
+	VMOVUPS           768(R8), Z12
 	VFMADD231PS       Z4, Z2, Z12
-	VMOVUPS           Z12, 768(DX)
-	VFMADD231PS       128(DX), Z3, Z7
-	VFMADD231PS       64(DX), Z4, Z7
-	VMULPS            Z9, Z11, Z12
-	VFMADD231PS       Z10, Z13, Z12
+	VMOVUPS           Z12, 768(R8)
+	VFMADD231PS       128(R8), Z3, Z7
+	VFMADD231PS       64(R8), Z4, Z7
+	VMULPS            Z9, Z11, Z3
+	VFMADD231PS       Z10, Z13, Z3
 	VMULPS            Z9, Z13, Z4
 	VFNMADD231PS      Z10, Z11, Z4
-	VMOVUPS           Z12, 576(DX)
-	VMOVUPS           Z4, 640(DX)
+	VMOVUPS           Z3, 576(R8)
+	VMOVUPS           Z4, 640(R8)
+	ADDQ              $0x00000100, DX
 	ADDQ              $0x00000100, BX
-	ADDQ              $0x00000100, R8
-	ADDQ              $0x00000100, R9
-	ADDQ              $0x00000440, DX
+	ADDQ              $0x00000440, R8
 	ADDQ              $0x00000004, CX
+	ADDQ              $0x00000004, R9
 	ADDQ              $0x00000004, R10
 	ADDQ              $0x00000004, R11
-	ADDQ              $0x00000004, R12
 
 bw_n_done:
 	VADDPS  Z6, Z5, Z5
@@ -5701,12 +5547,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Z3, Z3, Z3
 
@@ -5718,8 +5564,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -5744,13 +5590,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000040, 208(AX)
+	ADDQ   $0x00000040, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000440, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x06, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -5789,47 +5635,12 @@ noreset:
 	SHLQ $0x06, DI
 
 pre_loop:
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z0
 	MOVQ         72(AX), SI
-	VADDPS       (SI)(DX*1), Z0, Z0
-	VORPS        cscanconstAVX512<>+960(SB), Z0, Z1
-	VMOVUPS      cscanconstAVX512<>+704(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+768(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+64(SB), Z2
-	VFMADD231PS  cscanconstAVX512<>+0(SB), Z1, Z2
-	VSUBPS       cscanconstAVX512<>+64(SB), Z2, Z2
-	VFNMADD231PS cscanconstAVX512<>+128(SB), Z2, Z1
-	VFNMADD231PS cscanconstAVX512<>+192(SB), Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+576(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+640(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+512(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+448(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+384(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+320(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+256(SB), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       cscanconstAVX512<>+896(SB), Z3, Z1
-	VDIVPS       Z1, Z3, Z1
-	VMULPS       Z1, Z1, Z2
-	VMOVUPS      cscanconstAVX512<>+1280(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+1344(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1216(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1152(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1088(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1024(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z2, Z3
-	VADDPS       Z1, Z1, Z1
-	VMULPS       Z1, Z3, Z3
-	VXORPS       Z1, Z1, Z1
-	VMAXPS       Z0, Z1, Z1
-	VADDPS       Z3, Z1, Z1
-	VMOVUPS      Z1, (BX)
+	VMOVUPS      (SI)(DX*1), Z0
+	VMOVUPS      Z0, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Z1, Z1
-	VMOVUPS      Z1, 64(BX)
+	VMULPS       (SI)(DX*1), Z0, Z0
+	VMOVUPS      Z0, 64(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -5995,11 +5806,11 @@ done:
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·cscanBwdAVX5125(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -6016,7 +5827,7 @@ h0_loop:
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -6037,56 +5848,12 @@ pre_t:
 	PREFETCHT0   64(SI)(DX*1)
 	MOVQ         48(AX), SI
 	PREFETCHT0   64(SI)(DX*1)
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z0
 	MOVQ         96(AX), SI
-	VADDPS       (SI)(BX*1), Z0, Z0
-	VORPS        cscanconstAVX512<>+960(SB), Z0, Z1
-	VMOVUPS      cscanconstAVX512<>+704(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+768(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+64(SB), Z2
-	VFMADD231PS  cscanconstAVX512<>+0(SB), Z1, Z2
-	VSUBPS       cscanconstAVX512<>+64(SB), Z2, Z2
-	VFNMADD231PS cscanconstAVX512<>+128(SB), Z2, Z1
-	VFNMADD231PS cscanconstAVX512<>+192(SB), Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+576(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+640(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+512(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+448(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+384(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+320(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+256(SB), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       cscanconstAVX512<>+832(SB), Z3, Z1
-	VADDPS       cscanconstAVX512<>+896(SB), Z3, Z2
-	VMULPS       Z1, Z2, Z4
-	VMOVUPS      cscanconstAVX512<>+832(SB), Z5
-	VDIVPS       Z4, Z5, Z5
-	VMULPS       Z1, Z5, Z1
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z5, Z5
-	VPSRAD       $0x1f, Z0, Z2
-	VANDPS       Z2, Z3, Z3
-	VANDNPS      cscanconstAVX512<>+832(SB), Z2, Z2
-	VORPS        Z3, Z2, Z2
-	VMULPS       Z2, Z5, Z5
-	VMULPS       Z1, Z1, Z2
-	VMOVUPS      cscanconstAVX512<>+1280(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+1344(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1216(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1152(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1088(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1024(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z2, Z3
-	VADDPS       Z1, Z1, Z1
-	VMULPS       Z1, Z3, Z3
-	VXORPS       Z1, Z1, Z1
-	VMAXPS       Z0, Z1, Z1
-	VADDPS       Z3, Z1, Z1
-	VMOVUPS      Z1, (DI)
-	VMOVUPS      Z5, 64(DI)
+	VMOVUPS      (SI)(BX*1), Z0
+	MOVQ         208(AX), SI
+	VMOVUPS      (SI)(BX*1), Z1
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -6119,13 +5886,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -6140,7 +5907,7 @@ rc_t:
 	VXORPS  Z3, Z3, Z3
 	VXORPS  Z4, Z4, Z4
 	MOVQ    184(AX), SI
-	SHLQ    $0x08, SI
+	IMUL3Q  $0x00000100, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -6155,7 +5922,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  72(AX), CX
@@ -6173,28 +5940,32 @@ rc_n_loop:
 	VMOVUPS          1600(R10), Z8
 	VMOVUPS          (R8), Z9
 	VMOVUPS          64(R8), Z10
-	VMULPS           192(R10), Z0, Z11
-	VMULPS           256(R10), Z0, Z12
-	VFMADD231PS      Z5, Z9, Z11
+	VMULPS           Z5, Z9, Z11
 	VFNMADD231PS     Z6, Z10, Z11
-	VFMADD231PS      Z5, Z10, Z12
-	VFMADD231PS      Z6, Z9, Z12
+	VMULPS           Z5, Z10, Z5
+	VFMADD231PS      Z6, Z9, Z5
+	VMOVUPS          Z11, 128(R9)
+	VMOVUPS          Z5, 192(R9)
+	VFMADD231PS      192(R10), Z0, Z11
+	VFMADD231PS      256(R10), Z0, Z5
 	VMOVUPS          Z11, (R9)
-	VMOVUPS          Z12, 64(R9)
+	VMOVUPS          Z5, 64(R9)
 	VFMADD231PS.BCST (CX), Z11, Z1
-	VFMADD231PS.BCST (R11), Z12, Z3
+	VFMADD231PS.BCST (R11), Z5, Z3
 	VMOVUPS          256(R8), Z5
 	VMOVUPS          320(R8), Z6
-	VMULPS           1280(R10), Z0, Z9
-	VMULPS           1344(R10), Z0, Z10
-	VFMADD231PS      Z7, Z5, Z9
+	VMULPS           Z7, Z5, Z9
 	VFNMADD231PS     Z8, Z6, Z9
-	VFMADD231PS      Z7, Z6, Z10
-	VFMADD231PS      Z8, Z5, Z10
+	VMULPS           Z7, Z6, Z6
+	VFMADD231PS      Z8, Z5, Z6
+	VMOVUPS          Z9, 384(R9)
+	VMOVUPS          Z6, 448(R9)
+	VFMADD231PS      1280(R10), Z0, Z9
+	VFMADD231PS      1344(R10), Z0, Z6
 	VMOVUPS          Z9, 256(R9)
-	VMOVUPS          Z10, 320(R9)
+	VMOVUPS          Z6, 320(R9)
 	VFMADD231PS.BCST 4(CX), Z9, Z2
-	VFMADD231PS.BCST 4(R11), Z10, Z4
+	VFMADD231PS.BCST 4(R11), Z6, Z4
 	ADDQ             $0x00000200, R8
 	ADDQ             $0x00000200, R9
 	ADDQ             $0x00000880, R10
@@ -6211,16 +5982,18 @@ rc_n_odd:
 	VMOVUPS          512(R10), Z6
 	VMOVUPS          (R8), Z7
 	VMOVUPS          64(R8), Z8
-	VMULPS           192(R10), Z0, Z9
-	VMULPS           256(R10), Z0, Z0
-	VFMADD231PS      Z5, Z7, Z9
+	VMULPS           Z5, Z7, Z9
 	VFNMADD231PS     Z6, Z8, Z9
-	VFMADD231PS      Z5, Z8, Z0
-	VFMADD231PS      Z6, Z7, Z0
+	VMULPS           Z5, Z8, Z5
+	VFMADD231PS      Z6, Z7, Z5
+	VMOVUPS          Z9, 128(R9)
+	VMOVUPS          Z5, 192(R9)
+	VFMADD231PS      192(R10), Z0, Z9
+	VFMADD231PS      256(R10), Z0, Z5
 	VMOVUPS          Z9, (R9)
-	VMOVUPS          Z0, 64(R9)
+	VMOVUPS          Z5, 64(R9)
 	VFMADD231PS.BCST (CX), Z9, Z1
-	VFMADD231PS.BCST (R11), Z0, Z3
+	VFMADD231PS.BCST (R11), Z5, Z3
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
 	ADDQ             $0x00000440, R10
@@ -6237,21 +6010,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Z0, Z1
 	VMOVUPS     Z1, 192(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        144(AX), DI
@@ -6292,130 +6065,114 @@ bw_nogate:
 	VXORPS      Z6, Z6, Z6
 	VXORPS      Z7, Z7, Z7
 	VXORPS      Z8, Z8, Z8
-	MOVQ        184(AX), DX
-	SHLQ        $0x08, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  72(AX), CX
-	ADDQ  SI, CX
-	MOVQ  80(AX), R10
-	ADDQ  SI, R10
-	MOVQ  184(AX), SI
-	SHRQ  $0x01, SI
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x08, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000100, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        72(AX), CX
+	ADDQ        SI, CX
+	MOVQ        80(AX), R9
+	ADDQ        SI, R9
+	MOVQ        184(AX), SI
+	SHRQ        $0x01, SI
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS           448(DX), Z9
-	VMOVUPS           512(DX), Z10
-	VMOVUPS           (BX), Z11
-	VMOVUPS           128(R9), Z12
+	VMOVUPS           448(R8), Z9
+	VMOVUPS           512(R8), Z10
+	VMOVUPS           (DX), Z11
+	VMOVUPS           128(BX), Z12
 	VFMADD231PS       Z11, Z4, Z12
-	VMOVUPS           Z12, 128(R9)
-	VMOVUPS           64(BX), Z11
-	VMOVUPS           192(R9), Z12
+	VMOVUPS           Z12, 128(BX)
+	VMOVUPS           64(DX), Z11
+	VMOVUPS           192(BX), Z12
 	VFNMADD231PS      Z11, Z4, Z12
-	VMOVUPS           Z12, 192(R9)
-	VMOVUPS           576(DX), Z11
-	VMOVUPS           640(DX), Z13
+	VMOVUPS           Z12, 192(BX)
+	VMOVUPS           576(R8), Z11
+	VMOVUPS           640(R8), Z13
 	VFMADD231PS.BCST  (CX), Z4, Z11
-	VFNMADD231PS.BCST (R10), Z4, Z13
-	VMOVUPS           832(DX), Z12
+	VFNMADD231PS.BCST (R9), Z4, Z13
+	VMOVUPS           832(R8), Z12
 	VFMADD231PS       Z11, Z3, Z12
-	VMOVUPS           Z12, 832(DX)
-	VMOVUPS           896(DX), Z12
+	VMOVUPS           Z12, 832(R8)
+	VMOVUPS           896(R8), Z12
 	VFMADD231PS       Z13, Z3, Z12
-	VMOVUPS           Z12, 896(DX)
-	VFMADD231PS       192(DX), Z11, Z5
-	VFMADD231PS       256(DX), Z13, Z5
-	VMULPS            (R8), Z11, Z12
-	VFMADD231PS       64(R8), Z13, Z12
-	VMULPS            (R8), Z13, Z15
-	VFNMADD231PS      64(R8), Z11, Z15
-	VMULPS            Z9, Z12, Z14
-	VFMADD231PS       Z10, Z15, Z14
-	VMULPS            Z9, Z15, Z15
-	VFNMADD231PS      Z10, Z12, Z15
-	VMOVUPS           704(DX), Z12
+	VMOVUPS           Z12, 896(R8)
+	VFMADD231PS       192(R8), Z11, Z5
+	VFMADD231PS       256(R8), Z13, Z5
+	VMULPS            128(DX), Z11, Z14
+	VFMADD231PS       192(DX), Z13, Z14
+	VMULPS            128(DX), Z13, Z15
+	VFNMADD231PS      192(DX), Z11, Z15
+	VMOVUPS           704(R8), Z12
 	VFMADD231PS       Z14, Z2, Z12
-	VMOVUPS           Z12, 704(DX)
-	VMOVUPS           768(DX), Z12
+	VMOVUPS           Z12, 704(R8)
+	VMOVUPS           768(R8), Z12
 	VFMADD231PS       Z15, Z2, Z12
-	VMOVUPS           Z12, 768(DX)
-	VFMADD231PS       128(DX), Z14, Z7
-	VFMADD231PS       64(DX), Z15, Z7
+	VMOVUPS           Z12, 768(R8)
+	VFMADD231PS       128(R8), Z14, Z7
+	VFMADD231PS       64(R8), Z15, Z7
 	VMULPS            Z9, Z11, Z12
 	VFMADD231PS       Z10, Z13, Z12
-	VMULPS            Z9, Z13, Z15
-	VFNMADD231PS      Z10, Z11, Z15
-	VMOVUPS           Z12, 576(DX)
-	VMOVUPS           Z15, 640(DX)
-	VMOVUPS           1536(DX), Z9
-	VMOVUPS           1600(DX), Z10
-	VMOVUPS           256(BX), Z11
-	VMOVUPS           384(R9), Z12
+	VMULPS            Z9, Z13, Z9
+	VFNMADD231PS      Z10, Z11, Z9
+	VMOVUPS           Z12, 576(R8)
+	VMOVUPS           Z9, 640(R8)
+	VMOVUPS           1536(R8), Z9
+	VMOVUPS           1600(R8), Z10
+	VMOVUPS           256(DX), Z11
+	VMOVUPS           384(BX), Z12
 	VFMADD231PS       Z11, Z4, Z12
-	VMOVUPS           Z12, 384(R9)
-	VMOVUPS           320(BX), Z11
-	VMOVUPS           448(R9), Z12
+	VMOVUPS           Z12, 384(BX)
+	VMOVUPS           320(DX), Z11
+	VMOVUPS           448(BX), Z12
 	VFNMADD231PS      Z11, Z4, Z12
-	VMOVUPS           Z12, 448(R9)
-	VMOVUPS           1664(DX), Z11
-	VMOVUPS           1728(DX), Z13
+	VMOVUPS           Z12, 448(BX)
+	VMOVUPS           1664(R8), Z11
+	VMOVUPS           1728(R8), Z13
 	VFMADD231PS.BCST  4(CX), Z4, Z11
-	VFNMADD231PS.BCST 4(R10), Z4, Z13
-	VMOVUPS           1920(DX), Z12
+	VFNMADD231PS.BCST 4(R9), Z4, Z13
+	VMOVUPS           1920(R8), Z12
 	VFMADD231PS       Z11, Z3, Z12
-	VMOVUPS           Z12, 1920(DX)
-	VMOVUPS           1984(DX), Z12
+	VMOVUPS           Z12, 1920(R8)
+	VMOVUPS           1984(R8), Z12
 	VFMADD231PS       Z13, Z3, Z12
-	VMOVUPS           Z12, 1984(DX)
-	VFMADD231PS       1280(DX), Z11, Z6
-	VFMADD231PS       1344(DX), Z13, Z6
-	VMULPS            256(R8), Z11, Z12
-	VFMADD231PS       320(R8), Z13, Z12
-	VMULPS            256(R8), Z13, Z15
-	VFNMADD231PS      320(R8), Z11, Z15
-	VMULPS            Z9, Z12, Z14
-	VFMADD231PS       Z10, Z15, Z14
-	VMULPS            Z9, Z15, Z15
-	VFNMADD231PS      Z10, Z12, Z15
-	VMOVUPS           1792(DX), Z12
+	VMOVUPS           Z12, 1984(R8)
+	VFMADD231PS       1280(R8), Z11, Z6
+	VFMADD231PS       1344(R8), Z13, Z6
+	VMULPS            384(DX), Z11, Z14
+	VFMADD231PS       448(DX), Z13, Z14
+	VMULPS            384(DX), Z13, Z15
+	VFNMADD231PS      448(DX), Z11, Z15
+	VMOVUPS           1792(R8), Z12
 	VFMADD231PS       Z14, Z2, Z12
-	VMOVUPS           Z12, 1792(DX)
-	VMOVUPS           1856(DX), Z12
+	VMOVUPS           Z12, 1792(R8)
+	VMOVUPS           1856(R8), Z12
 	VFMADD231PS       Z15, Z2, Z12
-	VMOVUPS           Z12, 1856(DX)
-	VFMADD231PS       1216(DX), Z14, Z8
-	VFMADD231PS       1152(DX), Z15, Z8
+	VMOVUPS           Z12, 1856(R8)
+	VFMADD231PS       1216(R8), Z14, Z8
+	VFMADD231PS       1152(R8), Z15, Z8
 	VMULPS            Z9, Z11, Z12
 	VFMADD231PS       Z10, Z13, Z12
-	VMULPS            Z9, Z13, Z15
-	VFNMADD231PS      Z10, Z11, Z15
-	VMOVUPS           Z12, 1664(DX)
-	VMOVUPS           Z15, 1728(DX)
+	VMULPS            Z9, Z13, Z9
+	VFNMADD231PS      Z10, Z11, Z9
+	VMOVUPS           Z12, 1664(R8)
+	VMOVUPS           Z9, 1728(R8)
+	ADDQ              $0x00000200, DX
 	ADDQ              $0x00000200, BX
-	ADDQ              $0x00000200, R8
-	ADDQ              $0x00000200, R9
-	ADDQ              $0x00000880, DX
+	ADDQ              $0x00000880, R8
 	ADDQ              $0x00000008, CX
-	ADDQ              $0x00000008, R10
+	ADDQ              $0x00000008, R9
 	DECQ              SI
 	JNZ               bw_n_loop
 
@@ -6423,56 +6180,51 @@ bw_n_odd:
 	MOVQ              184(AX), SI
 	TESTQ             $0x00000001, SI
 	JZ                bw_n_done
-	VMOVUPS           448(DX), Z9
-	VMOVUPS           512(DX), Z10
-	VMOVUPS           (BX), Z11
-	VMOVUPS           128(R9), Z12
+	VMOVUPS           448(R8), Z9
+	VMOVUPS           512(R8), Z10
+	VMOVUPS           (DX), Z11
+	VMOVUPS           128(BX), Z12
 	VFMADD231PS       Z11, Z4, Z12
-	VMOVUPS           Z12, 128(R9)
-	VMOVUPS           64(BX), Z11
-	VMOVUPS           192(R9), Z12
+	VMOVUPS           Z12, 128(BX)
+	VMOVUPS           64(DX), Z11
+	VMOVUPS           192(BX), Z12
 	VFNMADD231PS      Z11, Z4, Z12
-	VMOVUPS           Z12, 192(R9)
-	VMOVUPS           576(DX), Z11
-	VMOVUPS           640(DX), Z13
+	VMOVUPS           Z12, 192(BX)
+	VMOVUPS           576(R8), Z11
+	VMOVUPS           640(R8), Z13
 	VFMADD231PS.BCST  (CX), Z4, Z11
-	VFNMADD231PS.BCST (R10), Z4, Z13
-	VMOVUPS           832(DX), Z12
+	VFNMADD231PS.BCST (R9), Z4, Z13
+	VMOVUPS           832(R8), Z12
 	VFMADD231PS       Z11, Z3, Z12
-	VMOVUPS           Z12, 832(DX)
-	VMOVUPS           896(DX), Z12
+	VMOVUPS           Z12, 832(R8)
+	VMOVUPS           896(R8), Z12
 	VFMADD231PS       Z13, Z3, Z12
-	VMOVUPS           Z12, 896(DX)
-	VFMADD231PS       192(DX), Z11, Z5
-	VFMADD231PS       256(DX), Z13, Z5
-	VMULPS            (R8), Z11, Z12
-	VFMADD231PS       64(R8), Z13, Z12
-	VMULPS            (R8), Z13, Z4
-	VFNMADD231PS      64(R8), Z11, Z4
-	VMULPS            Z9, Z12, Z3
-	VFMADD231PS       Z10, Z4, Z3
-	VMULPS            Z9, Z4, Z4
-	VFNMADD231PS      Z10, Z12, Z4
-	VMOVUPS           704(DX), Z12
+	VMOVUPS           Z12, 896(R8)
+	VFMADD231PS       192(R8), Z11, Z5
+	VFMADD231PS       256(R8), Z13, Z5
+	VMULPS            128(DX), Z11, Z3
+	VFMADD231PS       192(DX), Z13, Z3
+	VMULPS            128(DX), Z13, Z4
+	VFNMADD231PS      192(DX), Z11, Z4
+	VMOVUPS           704(R8), Z12
 	VFMADD231PS       Z3, Z2, Z12
-	VMOVUPS           Z12, 704(DX)
-	VMOVUPS           768(DX), Z12
+	VMOVUPS           Z12, 704(R8)
+	VMOVUPS           768(R8), Z12
 	VFMADD231PS       Z4, Z2, Z12
-	VMOVUPS           Z12, 768(DX)
-	VFMADD231PS       128(DX), Z3, Z7
-	VFMADD231PS       64(DX), Z4, Z7
-	VMULPS            Z9, Z11, Z12
-	VFMADD231PS       Z10, Z13, Z12
+	VMOVUPS           Z12, 768(R8)
+	VFMADD231PS       128(R8), Z3, Z7
+	VFMADD231PS       64(R8), Z4, Z7
+	VMULPS            Z9, Z11, Z3
+	VFMADD231PS       Z10, Z13, Z3
 	VMULPS            Z9, Z13, Z4
 	VFNMADD231PS      Z10, Z11, Z4
-	VMOVUPS           Z12, 576(DX)
-	VMOVUPS           Z4, 640(DX)
+	VMOVUPS           Z3, 576(R8)
+	VMOVUPS           Z4, 640(R8)
+	ADDQ              $0x00000100, DX
 	ADDQ              $0x00000100, BX
-	ADDQ              $0x00000100, R8
-	ADDQ              $0x00000100, R9
-	ADDQ              $0x00000440, DX
+	ADDQ              $0x00000440, R8
 	ADDQ              $0x00000004, CX
-	ADDQ              $0x00000004, R10
+	ADDQ              $0x00000004, R9
 
 bw_n_done:
 	VADDPS  Z6, Z5, Z5
@@ -6480,12 +6232,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Z3, Z3, Z3
 
@@ -6497,8 +6249,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -6523,13 +6275,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000040, 208(AX)
+	ADDQ   $0x00000040, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000440, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x06, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -6568,47 +6320,12 @@ noreset:
 	SHLQ $0x06, DI
 
 pre_loop:
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z0
 	MOVQ         72(AX), SI
-	VADDPS       (SI)(DX*1), Z0, Z0
-	VORPS        cscanconstAVX512<>+960(SB), Z0, Z1
-	VMOVUPS      cscanconstAVX512<>+704(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+768(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+64(SB), Z2
-	VFMADD231PS  cscanconstAVX512<>+0(SB), Z1, Z2
-	VSUBPS       cscanconstAVX512<>+64(SB), Z2, Z2
-	VFNMADD231PS cscanconstAVX512<>+128(SB), Z2, Z1
-	VFNMADD231PS cscanconstAVX512<>+192(SB), Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+576(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+640(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+512(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+448(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+384(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+320(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+256(SB), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       cscanconstAVX512<>+896(SB), Z3, Z1
-	VDIVPS       Z1, Z3, Z1
-	VMULPS       Z1, Z1, Z2
-	VMOVUPS      cscanconstAVX512<>+1280(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+1344(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1216(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1152(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1088(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1024(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z2, Z3
-	VADDPS       Z1, Z1, Z1
-	VMULPS       Z1, Z3, Z3
-	VXORPS       Z1, Z1, Z1
-	VMAXPS       Z0, Z1, Z1
-	VADDPS       Z3, Z1, Z1
-	VMOVUPS      Z1, (BX)
+	VMOVUPS      (SI)(DX*1), Z0
+	VMOVUPS      Z0, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Z1, Z1
-	VMOVUPS      Z1, 64(BX)
+	VMULPS       (SI)(DX*1), Z0, Z0
+	VMOVUPS      Z0, 64(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -6774,11 +6491,11 @@ done:
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·cscanBwdAVX5126(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -6795,7 +6512,7 @@ h0_loop:
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -6816,56 +6533,12 @@ pre_t:
 	PREFETCHT0   64(SI)(DX*1)
 	MOVQ         48(AX), SI
 	PREFETCHT0   64(SI)(DX*1)
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z0
 	MOVQ         96(AX), SI
-	VADDPS       (SI)(BX*1), Z0, Z0
-	VORPS        cscanconstAVX512<>+960(SB), Z0, Z1
-	VMOVUPS      cscanconstAVX512<>+704(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+768(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+64(SB), Z2
-	VFMADD231PS  cscanconstAVX512<>+0(SB), Z1, Z2
-	VSUBPS       cscanconstAVX512<>+64(SB), Z2, Z2
-	VFNMADD231PS cscanconstAVX512<>+128(SB), Z2, Z1
-	VFNMADD231PS cscanconstAVX512<>+192(SB), Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+576(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+640(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+512(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+448(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+384(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+320(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+256(SB), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       cscanconstAVX512<>+832(SB), Z3, Z1
-	VADDPS       cscanconstAVX512<>+896(SB), Z3, Z2
-	VMULPS       Z1, Z2, Z4
-	VMOVUPS      cscanconstAVX512<>+832(SB), Z5
-	VDIVPS       Z4, Z5, Z5
-	VMULPS       Z1, Z5, Z1
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z5, Z5
-	VPSRAD       $0x1f, Z0, Z2
-	VANDPS       Z2, Z3, Z3
-	VANDNPS      cscanconstAVX512<>+832(SB), Z2, Z2
-	VORPS        Z3, Z2, Z2
-	VMULPS       Z2, Z5, Z5
-	VMULPS       Z1, Z1, Z2
-	VMOVUPS      cscanconstAVX512<>+1280(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+1344(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1216(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1152(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1088(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1024(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z2, Z3
-	VADDPS       Z1, Z1, Z1
-	VMULPS       Z1, Z3, Z3
-	VXORPS       Z1, Z1, Z1
-	VMAXPS       Z0, Z1, Z1
-	VADDPS       Z3, Z1, Z1
-	VMOVUPS      Z1, (DI)
-	VMOVUPS      Z5, 64(DI)
+	VMOVUPS      (SI)(BX*1), Z0
+	MOVQ         208(AX), SI
+	VMOVUPS      (SI)(BX*1), Z1
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -6898,13 +6571,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -6919,7 +6592,7 @@ rc_t:
 	VXORPS  Z3, Z3, Z3
 	VXORPS  Z4, Z4, Z4
 	MOVQ    184(AX), SI
-	SHLQ    $0x08, SI
+	IMUL3Q  $0x00000100, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -6934,7 +6607,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  56(AX), CX
@@ -6946,65 +6619,71 @@ rc_noreset:
 	JZ    rc_n_odd
 
 rc_n_loop:
-	VMOVUPS      448(R10), Z5
-	VMOVUPS      512(R10), Z6
-	VMOVUPS      1536(R10), Z7
-	VMOVUPS      1600(R10), Z8
-	VMOVUPS      (R8), Z9
-	VMOVUPS      64(R8), Z10
-	VMULPS.BCST  (CX), Z0, Z11
-	VMULPS.BCST  (R11), Z0, Z12
-	VFMADD231PS  Z5, Z9, Z11
-	VFNMADD231PS Z6, Z10, Z11
-	VFMADD231PS  Z5, Z10, Z12
-	VFMADD231PS  Z6, Z9, Z12
-	VMOVUPS      Z11, (R9)
-	VMOVUPS      Z12, 64(R9)
-	VFMADD231PS  320(R10), Z11, Z1
-	VFMADD231PS  384(R10), Z12, Z3
-	VMOVUPS      256(R8), Z5
-	VMOVUPS      320(R8), Z6
-	VMULPS.BCST  4(CX), Z0, Z9
-	VMULPS.BCST  4(R11), Z0, Z10
-	VFMADD231PS  Z7, Z5, Z9
-	VFNMADD231PS Z8, Z6, Z9
-	VFMADD231PS  Z7, Z6, Z10
-	VFMADD231PS  Z8, Z5, Z10
-	VMOVUPS      Z9, 256(R9)
-	VMOVUPS      Z10, 320(R9)
-	VFMADD231PS  1408(R10), Z9, Z2
-	VFMADD231PS  1472(R10), Z10, Z4
-	ADDQ         $0x00000200, R8
-	ADDQ         $0x00000200, R9
-	ADDQ         $0x00000880, R10
-	ADDQ         $0x00000008, CX
-	ADDQ         $0x00000008, R11
-	DECQ         SI
-	JNZ          rc_n_loop
+	VMOVUPS          448(R10), Z5
+	VMOVUPS          512(R10), Z6
+	VMOVUPS          1536(R10), Z7
+	VMOVUPS          1600(R10), Z8
+	VMOVUPS          (R8), Z9
+	VMOVUPS          64(R8), Z10
+	VMULPS           Z5, Z9, Z11
+	VFNMADD231PS     Z6, Z10, Z11
+	VMULPS           Z5, Z10, Z5
+	VFMADD231PS      Z6, Z9, Z5
+	VMOVUPS          Z11, 128(R9)
+	VMOVUPS          Z5, 192(R9)
+	VFMADD231PS.BCST (CX), Z0, Z11
+	VFMADD231PS.BCST (R11), Z0, Z5
+	VMOVUPS          Z11, (R9)
+	VMOVUPS          Z5, 64(R9)
+	VFMADD231PS      320(R10), Z11, Z1
+	VFMADD231PS      384(R10), Z5, Z3
+	VMOVUPS          256(R8), Z5
+	VMOVUPS          320(R8), Z6
+	VMULPS           Z7, Z5, Z9
+	VFNMADD231PS     Z8, Z6, Z9
+	VMULPS           Z7, Z6, Z6
+	VFMADD231PS      Z8, Z5, Z6
+	VMOVUPS          Z9, 384(R9)
+	VMOVUPS          Z6, 448(R9)
+	VFMADD231PS.BCST 4(CX), Z0, Z9
+	VFMADD231PS.BCST 4(R11), Z0, Z6
+	VMOVUPS          Z9, 256(R9)
+	VMOVUPS          Z6, 320(R9)
+	VFMADD231PS      1408(R10), Z9, Z2
+	VFMADD231PS      1472(R10), Z6, Z4
+	ADDQ             $0x00000200, R8
+	ADDQ             $0x00000200, R9
+	ADDQ             $0x00000880, R10
+	ADDQ             $0x00000008, CX
+	ADDQ             $0x00000008, R11
+	DECQ             SI
+	JNZ              rc_n_loop
 
 rc_n_odd:
-	MOVQ         184(AX), SI
-	TESTQ        $0x00000001, SI
-	JZ           rc_n_done
-	VMOVUPS      448(R10), Z5
-	VMOVUPS      512(R10), Z6
-	VMOVUPS      (R8), Z7
-	VMOVUPS      64(R8), Z8
-	VMULPS.BCST  (CX), Z0, Z9
-	VMULPS.BCST  (R11), Z0, Z0
-	VFMADD231PS  Z5, Z7, Z9
-	VFNMADD231PS Z6, Z8, Z9
-	VFMADD231PS  Z5, Z8, Z0
-	VFMADD231PS  Z6, Z7, Z0
-	VMOVUPS      Z9, (R9)
-	VMOVUPS      Z0, 64(R9)
-	VFMADD231PS  320(R10), Z9, Z1
-	VFMADD231PS  384(R10), Z0, Z3
-	ADDQ         $0x00000100, R8
-	ADDQ         $0x00000100, R9
-	ADDQ         $0x00000440, R10
-	ADDQ         $0x00000004, CX
-	ADDQ         $0x00000004, R11
+	MOVQ             184(AX), SI
+	TESTQ            $0x00000001, SI
+	JZ               rc_n_done
+	VMOVUPS          448(R10), Z5
+	VMOVUPS          512(R10), Z6
+	VMOVUPS          (R8), Z7
+	VMOVUPS          64(R8), Z8
+	VMULPS           Z5, Z7, Z9
+	VFNMADD231PS     Z6, Z8, Z9
+	VMULPS           Z5, Z8, Z5
+	VFMADD231PS      Z6, Z7, Z5
+	VMOVUPS          Z9, 128(R9)
+	VMOVUPS          Z5, 192(R9)
+	VFMADD231PS.BCST (CX), Z0, Z9
+	VFMADD231PS.BCST (R11), Z0, Z5
+	VMOVUPS          Z9, (R9)
+	VMOVUPS          Z5, 64(R9)
+	VFMADD231PS      320(R10), Z9, Z1
+	VFMADD231PS      384(R10), Z5, Z3
+	ADDQ             $0x00000100, R8
+	ADDQ             $0x00000100, R9
+	ADDQ             $0x00000440, R10
+	ADDQ             $0x00000004, CX
+	ADDQ             $0x00000004, R11
 
 rc_n_done:
 	VADDPS      Z2, Z1, Z1
@@ -7016,21 +6695,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Z0, Z1
 	VMOVUPS     Z1, 192(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        144(AX), DI
@@ -7071,130 +6750,114 @@ bw_nogate:
 	VXORPS      Z6, Z6, Z6
 	VXORPS      Z7, Z7, Z7
 	VXORPS      Z8, Z8, Z8
-	MOVQ        184(AX), DX
-	SHLQ        $0x08, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  56(AX), CX
-	ADDQ  SI, CX
-	MOVQ  64(AX), R10
-	ADDQ  SI, R10
-	MOVQ  184(AX), SI
-	SHRQ  $0x01, SI
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x08, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000100, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        56(AX), CX
+	ADDQ        SI, CX
+	MOVQ        64(AX), R9
+	ADDQ        SI, R9
+	MOVQ        184(AX), SI
+	SHRQ        $0x01, SI
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS          448(DX), Z9
-	VMOVUPS          512(DX), Z10
-	VMOVUPS          (BX), Z11
-	VMOVUPS          960(DX), Z12
+	VMOVUPS          448(R8), Z9
+	VMOVUPS          512(R8), Z10
+	VMOVUPS          (DX), Z11
+	VMOVUPS          960(R8), Z12
 	VFMADD231PS      Z11, Z4, Z12
-	VMOVUPS          Z12, 960(DX)
-	VMOVUPS          64(BX), Z11
-	VMOVUPS          1024(DX), Z12
+	VMOVUPS          Z12, 960(R8)
+	VMOVUPS          64(DX), Z11
+	VMOVUPS          1024(R8), Z12
 	VFNMADD231PS     Z11, Z4, Z12
-	VMOVUPS          Z12, 1024(DX)
-	VMOVUPS          576(DX), Z11
-	VMOVUPS          640(DX), Z13
-	VFMADD231PS      320(DX), Z4, Z11
-	VFNMADD231PS     384(DX), Z4, Z13
-	VMOVUPS          (R9), Z12
+	VMOVUPS          Z12, 1024(R8)
+	VMOVUPS          576(R8), Z11
+	VMOVUPS          640(R8), Z13
+	VFMADD231PS      320(R8), Z4, Z11
+	VFNMADD231PS     384(R8), Z4, Z13
+	VMOVUPS          (BX), Z12
 	VFMADD231PS      Z11, Z3, Z12
-	VMOVUPS          Z12, (R9)
-	VMOVUPS          64(R9), Z12
+	VMOVUPS          Z12, (BX)
+	VMOVUPS          64(BX), Z12
 	VFMADD231PS      Z13, Z3, Z12
-	VMOVUPS          Z12, 64(R9)
+	VMOVUPS          Z12, 64(BX)
 	VFMADD231PS.BCST (CX), Z11, Z5
-	VFMADD231PS.BCST (R10), Z13, Z5
-	VMULPS           (R8), Z11, Z12
-	VFMADD231PS      64(R8), Z13, Z12
-	VMULPS           (R8), Z13, Z15
-	VFNMADD231PS     64(R8), Z11, Z15
-	VMULPS           Z9, Z12, Z14
-	VFMADD231PS      Z10, Z15, Z14
-	VMULPS           Z9, Z15, Z15
-	VFNMADD231PS     Z10, Z12, Z15
-	VMOVUPS          704(DX), Z12
+	VFMADD231PS.BCST (R9), Z13, Z5
+	VMULPS           128(DX), Z11, Z14
+	VFMADD231PS      192(DX), Z13, Z14
+	VMULPS           128(DX), Z13, Z15
+	VFNMADD231PS     192(DX), Z11, Z15
+	VMOVUPS          704(R8), Z12
 	VFMADD231PS      Z14, Z2, Z12
-	VMOVUPS          Z12, 704(DX)
-	VMOVUPS          768(DX), Z12
+	VMOVUPS          Z12, 704(R8)
+	VMOVUPS          768(R8), Z12
 	VFMADD231PS      Z15, Z2, Z12
-	VMOVUPS          Z12, 768(DX)
-	VFMADD231PS      128(DX), Z14, Z7
-	VFMADD231PS      64(DX), Z15, Z7
+	VMOVUPS          Z12, 768(R8)
+	VFMADD231PS      128(R8), Z14, Z7
+	VFMADD231PS      64(R8), Z15, Z7
 	VMULPS           Z9, Z11, Z12
 	VFMADD231PS      Z10, Z13, Z12
-	VMULPS           Z9, Z13, Z15
-	VFNMADD231PS     Z10, Z11, Z15
-	VMOVUPS          Z12, 576(DX)
-	VMOVUPS          Z15, 640(DX)
-	VMOVUPS          1536(DX), Z9
-	VMOVUPS          1600(DX), Z10
-	VMOVUPS          256(BX), Z11
-	VMOVUPS          2048(DX), Z12
+	VMULPS           Z9, Z13, Z9
+	VFNMADD231PS     Z10, Z11, Z9
+	VMOVUPS          Z12, 576(R8)
+	VMOVUPS          Z9, 640(R8)
+	VMOVUPS          1536(R8), Z9
+	VMOVUPS          1600(R8), Z10
+	VMOVUPS          256(DX), Z11
+	VMOVUPS          2048(R8), Z12
 	VFMADD231PS      Z11, Z4, Z12
-	VMOVUPS          Z12, 2048(DX)
-	VMOVUPS          320(BX), Z11
-	VMOVUPS          2112(DX), Z12
+	VMOVUPS          Z12, 2048(R8)
+	VMOVUPS          320(DX), Z11
+	VMOVUPS          2112(R8), Z12
 	VFNMADD231PS     Z11, Z4, Z12
-	VMOVUPS          Z12, 2112(DX)
-	VMOVUPS          1664(DX), Z11
-	VMOVUPS          1728(DX), Z13
-	VFMADD231PS      1408(DX), Z4, Z11
-	VFNMADD231PS     1472(DX), Z4, Z13
-	VMOVUPS          256(R9), Z12
+	VMOVUPS          Z12, 2112(R8)
+	VMOVUPS          1664(R8), Z11
+	VMOVUPS          1728(R8), Z13
+	VFMADD231PS      1408(R8), Z4, Z11
+	VFNMADD231PS     1472(R8), Z4, Z13
+	VMOVUPS          256(BX), Z12
 	VFMADD231PS      Z11, Z3, Z12
-	VMOVUPS          Z12, 256(R9)
-	VMOVUPS          320(R9), Z12
+	VMOVUPS          Z12, 256(BX)
+	VMOVUPS          320(BX), Z12
 	VFMADD231PS      Z13, Z3, Z12
-	VMOVUPS          Z12, 320(R9)
+	VMOVUPS          Z12, 320(BX)
 	VFMADD231PS.BCST 4(CX), Z11, Z6
-	VFMADD231PS.BCST 4(R10), Z13, Z6
-	VMULPS           256(R8), Z11, Z12
-	VFMADD231PS      320(R8), Z13, Z12
-	VMULPS           256(R8), Z13, Z15
-	VFNMADD231PS     320(R8), Z11, Z15
-	VMULPS           Z9, Z12, Z14
-	VFMADD231PS      Z10, Z15, Z14
-	VMULPS           Z9, Z15, Z15
-	VFNMADD231PS     Z10, Z12, Z15
-	VMOVUPS          1792(DX), Z12
+	VFMADD231PS.BCST 4(R9), Z13, Z6
+	VMULPS           384(DX), Z11, Z14
+	VFMADD231PS      448(DX), Z13, Z14
+	VMULPS           384(DX), Z13, Z15
+	VFNMADD231PS     448(DX), Z11, Z15
+	VMOVUPS          1792(R8), Z12
 	VFMADD231PS      Z14, Z2, Z12
-	VMOVUPS          Z12, 1792(DX)
-	VMOVUPS          1856(DX), Z12
+	VMOVUPS          Z12, 1792(R8)
+	VMOVUPS          1856(R8), Z12
 	VFMADD231PS      Z15, Z2, Z12
-	VMOVUPS          Z12, 1856(DX)
-	VFMADD231PS      1216(DX), Z14, Z8
-	VFMADD231PS      1152(DX), Z15, Z8
+	VMOVUPS          Z12, 1856(R8)
+	VFMADD231PS      1216(R8), Z14, Z8
+	VFMADD231PS      1152(R8), Z15, Z8
 	VMULPS           Z9, Z11, Z12
 	VFMADD231PS      Z10, Z13, Z12
-	VMULPS           Z9, Z13, Z15
-	VFNMADD231PS     Z10, Z11, Z15
-	VMOVUPS          Z12, 1664(DX)
-	VMOVUPS          Z15, 1728(DX)
+	VMULPS           Z9, Z13, Z9
+	VFNMADD231PS     Z10, Z11, Z9
+	VMOVUPS          Z12, 1664(R8)
+	VMOVUPS          Z9, 1728(R8)
+	ADDQ             $0x00000200, DX
 	ADDQ             $0x00000200, BX
-	ADDQ             $0x00000200, R8
-	ADDQ             $0x00000200, R9
-	ADDQ             $0x00000880, DX
+	ADDQ             $0x00000880, R8
 	ADDQ             $0x00000008, CX
-	ADDQ             $0x00000008, R10
+	ADDQ             $0x00000008, R9
 	DECQ             SI
 	JNZ              bw_n_loop
 
@@ -7202,56 +6865,51 @@ bw_n_odd:
 	MOVQ             184(AX), SI
 	TESTQ            $0x00000001, SI
 	JZ               bw_n_done
-	VMOVUPS          448(DX), Z9
-	VMOVUPS          512(DX), Z10
-	VMOVUPS          (BX), Z11
-	VMOVUPS          960(DX), Z12
+	VMOVUPS          448(R8), Z9
+	VMOVUPS          512(R8), Z10
+	VMOVUPS          (DX), Z11
+	VMOVUPS          960(R8), Z12
 	VFMADD231PS      Z11, Z4, Z12
-	VMOVUPS          Z12, 960(DX)
-	VMOVUPS          64(BX), Z11
-	VMOVUPS          1024(DX), Z12
+	VMOVUPS          Z12, 960(R8)
+	VMOVUPS          64(DX), Z11
+	VMOVUPS          1024(R8), Z12
 	VFNMADD231PS     Z11, Z4, Z12
-	VMOVUPS          Z12, 1024(DX)
-	VMOVUPS          576(DX), Z11
-	VMOVUPS          640(DX), Z13
-	VFMADD231PS      320(DX), Z4, Z11
-	VFNMADD231PS     384(DX), Z4, Z13
-	VMOVUPS          (R9), Z12
+	VMOVUPS          Z12, 1024(R8)
+	VMOVUPS          576(R8), Z11
+	VMOVUPS          640(R8), Z13
+	VFMADD231PS      320(R8), Z4, Z11
+	VFNMADD231PS     384(R8), Z4, Z13
+	VMOVUPS          (BX), Z12
 	VFMADD231PS      Z11, Z3, Z12
-	VMOVUPS          Z12, (R9)
-	VMOVUPS          64(R9), Z12
+	VMOVUPS          Z12, (BX)
+	VMOVUPS          64(BX), Z12
 	VFMADD231PS      Z13, Z3, Z12
-	VMOVUPS          Z12, 64(R9)
+	VMOVUPS          Z12, 64(BX)
 	VFMADD231PS.BCST (CX), Z11, Z5
-	VFMADD231PS.BCST (R10), Z13, Z5
-	VMULPS           (R8), Z11, Z12
-	VFMADD231PS      64(R8), Z13, Z12
-	VMULPS           (R8), Z13, Z4
-	VFNMADD231PS     64(R8), Z11, Z4
-	VMULPS           Z9, Z12, Z3
-	VFMADD231PS      Z10, Z4, Z3
-	VMULPS           Z9, Z4, Z4
-	VFNMADD231PS     Z10, Z12, Z4
-	VMOVUPS          704(DX), Z12
+	VFMADD231PS.BCST (R9), Z13, Z5
+	VMULPS           128(DX), Z11, Z3
+	VFMADD231PS      192(DX), Z13, Z3
+	VMULPS           128(DX), Z13, Z4
+	VFNMADD231PS     192(DX), Z11, Z4
+	VMOVUPS          704(R8), Z12
 	VFMADD231PS      Z3, Z2, Z12
-	VMOVUPS          Z12, 704(DX)
-	VMOVUPS          768(DX), Z12
+	VMOVUPS          Z12, 704(R8)
+	VMOVUPS          768(R8), Z12
 	VFMADD231PS      Z4, Z2, Z12
-	VMOVUPS          Z12, 768(DX)
-	VFMADD231PS      128(DX), Z3, Z7
-	VFMADD231PS      64(DX), Z4, Z7
-	VMULPS           Z9, Z11, Z12
-	VFMADD231PS      Z10, Z13, Z12
+	VMOVUPS          Z12, 768(R8)
+	VFMADD231PS      128(R8), Z3, Z7
+	VFMADD231PS      64(R8), Z4, Z7
+	VMULPS           Z9, Z11, Z3
+	VFMADD231PS      Z10, Z13, Z3
 	VMULPS           Z9, Z13, Z4
 	VFNMADD231PS     Z10, Z11, Z4
-	VMOVUPS          Z12, 576(DX)
-	VMOVUPS          Z4, 640(DX)
+	VMOVUPS          Z3, 576(R8)
+	VMOVUPS          Z4, 640(R8)
+	ADDQ             $0x00000100, DX
 	ADDQ             $0x00000100, BX
-	ADDQ             $0x00000100, R8
-	ADDQ             $0x00000100, R9
-	ADDQ             $0x00000440, DX
+	ADDQ             $0x00000440, R8
 	ADDQ             $0x00000004, CX
-	ADDQ             $0x00000004, R10
+	ADDQ             $0x00000004, R9
 
 bw_n_done:
 	VADDPS  Z6, Z5, Z5
@@ -7259,12 +6917,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Z3, Z3, Z3
 
@@ -7276,8 +6934,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -7302,13 +6960,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000040, 208(AX)
+	ADDQ   $0x00000040, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000440, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x06, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -7347,47 +7005,12 @@ noreset:
 	SHLQ $0x06, DI
 
 pre_loop:
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z0
 	MOVQ         72(AX), SI
-	VADDPS       (SI)(DX*1), Z0, Z0
-	VORPS        cscanconstAVX512<>+960(SB), Z0, Z1
-	VMOVUPS      cscanconstAVX512<>+704(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+768(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+64(SB), Z2
-	VFMADD231PS  cscanconstAVX512<>+0(SB), Z1, Z2
-	VSUBPS       cscanconstAVX512<>+64(SB), Z2, Z2
-	VFNMADD231PS cscanconstAVX512<>+128(SB), Z2, Z1
-	VFNMADD231PS cscanconstAVX512<>+192(SB), Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+576(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+640(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+512(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+448(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+384(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+320(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+256(SB), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       cscanconstAVX512<>+896(SB), Z3, Z1
-	VDIVPS       Z1, Z3, Z1
-	VMULPS       Z1, Z1, Z2
-	VMOVUPS      cscanconstAVX512<>+1280(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+1344(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1216(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1152(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1088(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1024(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z2, Z3
-	VADDPS       Z1, Z1, Z1
-	VMULPS       Z1, Z3, Z3
-	VXORPS       Z1, Z1, Z1
-	VMAXPS       Z0, Z1, Z1
-	VADDPS       Z3, Z1, Z1
-	VMOVUPS      Z1, (BX)
+	VMOVUPS      (SI)(DX*1), Z0
+	VMOVUPS      Z0, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Z1, Z1
-	VMOVUPS      Z1, 64(BX)
+	VMULPS       (SI)(DX*1), Z0, Z0
+	VMOVUPS      Z0, 64(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -7547,11 +7170,11 @@ done:
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·cscanBwdAVX5127(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -7568,7 +7191,7 @@ h0_loop:
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -7589,56 +7212,12 @@ pre_t:
 	PREFETCHT0   64(SI)(DX*1)
 	MOVQ         48(AX), SI
 	PREFETCHT0   64(SI)(DX*1)
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z0
 	MOVQ         96(AX), SI
-	VADDPS       (SI)(BX*1), Z0, Z0
-	VORPS        cscanconstAVX512<>+960(SB), Z0, Z1
-	VMOVUPS      cscanconstAVX512<>+704(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+768(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+64(SB), Z2
-	VFMADD231PS  cscanconstAVX512<>+0(SB), Z1, Z2
-	VSUBPS       cscanconstAVX512<>+64(SB), Z2, Z2
-	VFNMADD231PS cscanconstAVX512<>+128(SB), Z2, Z1
-	VFNMADD231PS cscanconstAVX512<>+192(SB), Z2, Z1
-	VMOVUPS      cscanconstAVX512<>+576(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+640(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+512(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+448(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+384(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+320(SB), Z1, Z3
-	VFMADD213PS  cscanconstAVX512<>+256(SB), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       cscanconstAVX512<>+832(SB), Z3, Z1
-	VADDPS       cscanconstAVX512<>+896(SB), Z3, Z2
-	VMULPS       Z1, Z2, Z4
-	VMOVUPS      cscanconstAVX512<>+832(SB), Z5
-	VDIVPS       Z4, Z5, Z5
-	VMULPS       Z1, Z5, Z1
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z5, Z5
-	VPSRAD       $0x1f, Z0, Z2
-	VANDPS       Z2, Z3, Z3
-	VANDNPS      cscanconstAVX512<>+832(SB), Z2, Z2
-	VORPS        Z3, Z2, Z2
-	VMULPS       Z2, Z5, Z5
-	VMULPS       Z1, Z1, Z2
-	VMOVUPS      cscanconstAVX512<>+1280(SB), Z3
-	VFMADD231PS  cscanconstAVX512<>+1344(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1216(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1152(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1088(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+1024(SB), Z2, Z3
-	VFMADD213PS  cscanconstAVX512<>+832(SB), Z2, Z3
-	VADDPS       Z1, Z1, Z1
-	VMULPS       Z1, Z3, Z3
-	VXORPS       Z1, Z1, Z1
-	VMAXPS       Z0, Z1, Z1
-	VADDPS       Z3, Z1, Z1
-	VMOVUPS      Z1, (DI)
-	VMOVUPS      Z5, 64(DI)
+	VMOVUPS      (SI)(BX*1), Z0
+	MOVQ         208(AX), SI
+	VMOVUPS      (SI)(BX*1), Z1
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -7671,13 +7250,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -7692,7 +7271,7 @@ rc_t:
 	VXORPS  Z3, Z3, Z3
 	VXORPS  Z4, Z4, Z4
 	MOVQ    184(AX), SI
-	SHLQ    $0x08, SI
+	IMUL3Q  $0x00000100, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -7707,7 +7286,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  184(AX), CX
@@ -7721,28 +7300,32 @@ rc_n_loop:
 	VMOVUPS      1600(R10), Z8
 	VMOVUPS      (R8), Z9
 	VMOVUPS      64(R8), Z10
-	VMULPS       192(R10), Z0, Z11
-	VMULPS       256(R10), Z0, Z12
-	VFMADD231PS  Z5, Z9, Z11
+	VMULPS       Z5, Z9, Z11
 	VFNMADD231PS Z6, Z10, Z11
-	VFMADD231PS  Z5, Z10, Z12
-	VFMADD231PS  Z6, Z9, Z12
+	VMULPS       Z5, Z10, Z5
+	VFMADD231PS  Z6, Z9, Z5
+	VMOVUPS      Z11, 128(R9)
+	VMOVUPS      Z5, 192(R9)
+	VFMADD231PS  192(R10), Z0, Z11
+	VFMADD231PS  256(R10), Z0, Z5
 	VMOVUPS      Z11, (R9)
-	VMOVUPS      Z12, 64(R9)
+	VMOVUPS      Z5, 64(R9)
 	VFMADD231PS  320(R10), Z11, Z1
-	VFMADD231PS  384(R10), Z12, Z3
+	VFMADD231PS  384(R10), Z5, Z3
 	VMOVUPS      256(R8), Z5
 	VMOVUPS      320(R8), Z6
-	VMULPS       1280(R10), Z0, Z9
-	VMULPS       1344(R10), Z0, Z10
-	VFMADD231PS  Z7, Z5, Z9
+	VMULPS       Z7, Z5, Z9
 	VFNMADD231PS Z8, Z6, Z9
-	VFMADD231PS  Z7, Z6, Z10
-	VFMADD231PS  Z8, Z5, Z10
+	VMULPS       Z7, Z6, Z6
+	VFMADD231PS  Z8, Z5, Z6
+	VMOVUPS      Z9, 384(R9)
+	VMOVUPS      Z6, 448(R9)
+	VFMADD231PS  1280(R10), Z0, Z9
+	VFMADD231PS  1344(R10), Z0, Z6
 	VMOVUPS      Z9, 256(R9)
-	VMOVUPS      Z10, 320(R9)
+	VMOVUPS      Z6, 320(R9)
 	VFMADD231PS  1408(R10), Z9, Z2
-	VFMADD231PS  1472(R10), Z10, Z4
+	VFMADD231PS  1472(R10), Z6, Z4
 	ADDQ         $0x00000200, R8
 	ADDQ         $0x00000200, R9
 	ADDQ         $0x00000880, R10
@@ -7757,16 +7340,18 @@ rc_n_odd:
 	VMOVUPS      512(R10), Z6
 	VMOVUPS      (R8), Z7
 	VMOVUPS      64(R8), Z8
-	VMULPS       192(R10), Z0, Z9
-	VMULPS       256(R10), Z0, Z0
-	VFMADD231PS  Z5, Z7, Z9
+	VMULPS       Z5, Z7, Z9
 	VFNMADD231PS Z6, Z8, Z9
-	VFMADD231PS  Z5, Z8, Z0
-	VFMADD231PS  Z6, Z7, Z0
+	VMULPS       Z5, Z8, Z5
+	VFMADD231PS  Z6, Z7, Z5
+	VMOVUPS      Z9, 128(R9)
+	VMOVUPS      Z5, 192(R9)
+	VFMADD231PS  192(R10), Z0, Z9
+	VFMADD231PS  256(R10), Z0, Z5
 	VMOVUPS      Z9, (R9)
-	VMOVUPS      Z0, 64(R9)
+	VMOVUPS      Z5, 64(R9)
 	VFMADD231PS  320(R10), Z9, Z1
-	VFMADD231PS  384(R10), Z0, Z3
+	VFMADD231PS  384(R10), Z5, Z3
 	ADDQ         $0x00000100, R8
 	ADDQ         $0x00000100, R9
 	ADDQ         $0x00000440, R10
@@ -7781,21 +7366,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Z0, Z1
 	VMOVUPS     Z1, 192(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        144(AX), DI
@@ -7836,124 +7421,108 @@ bw_nogate:
 	VXORPS      Z6, Z6, Z6
 	VXORPS      Z7, Z7, Z7
 	VXORPS      Z8, Z8, Z8
-	MOVQ        184(AX), DX
-	SHLQ        $0x08, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  184(AX), CX
-	SHRQ  $0x01, CX
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x08, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000100, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        184(AX), CX
+	SHRQ        $0x01, CX
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS      448(DX), Z9
-	VMOVUPS      512(DX), Z10
-	VMOVUPS      (BX), Z11
-	VMOVUPS      960(DX), Z12
+	VMOVUPS      448(R8), Z9
+	VMOVUPS      512(R8), Z10
+	VMOVUPS      (DX), Z11
+	VMOVUPS      960(R8), Z12
 	VFMADD231PS  Z11, Z4, Z12
-	VMOVUPS      Z12, 960(DX)
-	VMOVUPS      64(BX), Z11
-	VMOVUPS      1024(DX), Z12
+	VMOVUPS      Z12, 960(R8)
+	VMOVUPS      64(DX), Z11
+	VMOVUPS      1024(R8), Z12
 	VFNMADD231PS Z11, Z4, Z12
-	VMOVUPS      Z12, 1024(DX)
-	VMOVUPS      576(DX), Z11
-	VMOVUPS      640(DX), Z13
-	VFMADD231PS  320(DX), Z4, Z11
-	VFNMADD231PS 384(DX), Z4, Z13
-	VMOVUPS      832(DX), Z12
+	VMOVUPS      Z12, 1024(R8)
+	VMOVUPS      576(R8), Z11
+	VMOVUPS      640(R8), Z13
+	VFMADD231PS  320(R8), Z4, Z11
+	VFNMADD231PS 384(R8), Z4, Z13
+	VMOVUPS      832(R8), Z12
 	VFMADD231PS  Z11, Z3, Z12
-	VMOVUPS      Z12, 832(DX)
-	VMOVUPS      896(DX), Z12
+	VMOVUPS      Z12, 832(R8)
+	VMOVUPS      896(R8), Z12
 	VFMADD231PS  Z13, Z3, Z12
-	VMOVUPS      Z12, 896(DX)
-	VFMADD231PS  192(DX), Z11, Z5
-	VFMADD231PS  256(DX), Z13, Z5
-	VMULPS       (R8), Z11, Z12
-	VFMADD231PS  64(R8), Z13, Z12
-	VMULPS       (R8), Z13, Z15
-	VFNMADD231PS 64(R8), Z11, Z15
-	VMULPS       Z9, Z12, Z14
-	VFMADD231PS  Z10, Z15, Z14
-	VMULPS       Z9, Z15, Z15
-	VFNMADD231PS Z10, Z12, Z15
-	VMOVUPS      704(DX), Z12
+	VMOVUPS      Z12, 896(R8)
+	VFMADD231PS  192(R8), Z11, Z5
+	VFMADD231PS  256(R8), Z13, Z5
+	VMULPS       128(DX), Z11, Z14
+	VFMADD231PS  192(DX), Z13, Z14
+	VMULPS       128(DX), Z13, Z15
+	VFNMADD231PS 192(DX), Z11, Z15
+	VMOVUPS      704(R8), Z12
 	VFMADD231PS  Z14, Z2, Z12
-	VMOVUPS      Z12, 704(DX)
-	VMOVUPS      768(DX), Z12
+	VMOVUPS      Z12, 704(R8)
+	VMOVUPS      768(R8), Z12
 	VFMADD231PS  Z15, Z2, Z12
-	VMOVUPS      Z12, 768(DX)
-	VFMADD231PS  128(DX), Z14, Z7
-	VFMADD231PS  64(DX), Z15, Z7
+	VMOVUPS      Z12, 768(R8)
+	VFMADD231PS  128(R8), Z14, Z7
+	VFMADD231PS  64(R8), Z15, Z7
 	VMULPS       Z9, Z11, Z12
 	VFMADD231PS  Z10, Z13, Z12
-	VMULPS       Z9, Z13, Z15
-	VFNMADD231PS Z10, Z11, Z15
-	VMOVUPS      Z12, 576(DX)
-	VMOVUPS      Z15, 640(DX)
-	VMOVUPS      1536(DX), Z9
-	VMOVUPS      1600(DX), Z10
-	VMOVUPS      256(BX), Z11
-	VMOVUPS      2048(DX), Z12
+	VMULPS       Z9, Z13, Z9
+	VFNMADD231PS Z10, Z11, Z9
+	VMOVUPS      Z12, 576(R8)
+	VMOVUPS      Z9, 640(R8)
+	VMOVUPS      1536(R8), Z9
+	VMOVUPS      1600(R8), Z10
+	VMOVUPS      256(DX), Z11
+	VMOVUPS      2048(R8), Z12
 	VFMADD231PS  Z11, Z4, Z12
-	VMOVUPS      Z12, 2048(DX)
-	VMOVUPS      320(BX), Z11
-	VMOVUPS      2112(DX), Z12
+	VMOVUPS      Z12, 2048(R8)
+	VMOVUPS      320(DX), Z11
+	VMOVUPS      2112(R8), Z12
 	VFNMADD231PS Z11, Z4, Z12
-	VMOVUPS      Z12, 2112(DX)
-	VMOVUPS      1664(DX), Z11
-	VMOVUPS      1728(DX), Z13
-	VFMADD231PS  1408(DX), Z4, Z11
-	VFNMADD231PS 1472(DX), Z4, Z13
-	VMOVUPS      1920(DX), Z12
+	VMOVUPS      Z12, 2112(R8)
+	VMOVUPS      1664(R8), Z11
+	VMOVUPS      1728(R8), Z13
+	VFMADD231PS  1408(R8), Z4, Z11
+	VFNMADD231PS 1472(R8), Z4, Z13
+	VMOVUPS      1920(R8), Z12
 	VFMADD231PS  Z11, Z3, Z12
-	VMOVUPS      Z12, 1920(DX)
-	VMOVUPS      1984(DX), Z12
+	VMOVUPS      Z12, 1920(R8)
+	VMOVUPS      1984(R8), Z12
 	VFMADD231PS  Z13, Z3, Z12
-	VMOVUPS      Z12, 1984(DX)
-	VFMADD231PS  1280(DX), Z11, Z6
-	VFMADD231PS  1344(DX), Z13, Z6
-	VMULPS       256(R8), Z11, Z12
-	VFMADD231PS  320(R8), Z13, Z12
-	VMULPS       256(R8), Z13, Z15
-	VFNMADD231PS 320(R8), Z11, Z15
-	VMULPS       Z9, Z12, Z14
-	VFMADD231PS  Z10, Z15, Z14
-	VMULPS       Z9, Z15, Z15
-	VFNMADD231PS Z10, Z12, Z15
-	VMOVUPS      1792(DX), Z12
+	VMOVUPS      Z12, 1984(R8)
+	VFMADD231PS  1280(R8), Z11, Z6
+	VFMADD231PS  1344(R8), Z13, Z6
+	VMULPS       384(DX), Z11, Z14
+	VFMADD231PS  448(DX), Z13, Z14
+	VMULPS       384(DX), Z13, Z15
+	VFNMADD231PS 448(DX), Z11, Z15
+	VMOVUPS      1792(R8), Z12
 	VFMADD231PS  Z14, Z2, Z12
-	VMOVUPS      Z12, 1792(DX)
-	VMOVUPS      1856(DX), Z12
+	VMOVUPS      Z12, 1792(R8)
+	VMOVUPS      1856(R8), Z12
 	VFMADD231PS  Z15, Z2, Z12
-	VMOVUPS      Z12, 1856(DX)
-	VFMADD231PS  1216(DX), Z14, Z8
-	VFMADD231PS  1152(DX), Z15, Z8
+	VMOVUPS      Z12, 1856(R8)
+	VFMADD231PS  1216(R8), Z14, Z8
+	VFMADD231PS  1152(R8), Z15, Z8
 	VMULPS       Z9, Z11, Z12
 	VFMADD231PS  Z10, Z13, Z12
-	VMULPS       Z9, Z13, Z15
-	VFNMADD231PS Z10, Z11, Z15
-	VMOVUPS      Z12, 1664(DX)
-	VMOVUPS      Z15, 1728(DX)
+	VMULPS       Z9, Z13, Z9
+	VFNMADD231PS Z10, Z11, Z9
+	VMOVUPS      Z12, 1664(R8)
+	VMOVUPS      Z9, 1728(R8)
+	ADDQ         $0x00000200, DX
 	ADDQ         $0x00000200, BX
-	ADDQ         $0x00000200, R8
-	ADDQ         $0x00000200, R9
-	ADDQ         $0x00000880, DX
+	ADDQ         $0x00000880, R8
 	DECQ         CX
 	JNZ          bw_n_loop
 
@@ -7961,54 +7530,49 @@ bw_n_odd:
 	MOVQ         184(AX), CX
 	TESTQ        $0x00000001, CX
 	JZ           bw_n_done
-	VMOVUPS      448(DX), Z9
-	VMOVUPS      512(DX), Z10
-	VMOVUPS      (BX), Z11
-	VMOVUPS      960(DX), Z12
+	VMOVUPS      448(R8), Z9
+	VMOVUPS      512(R8), Z10
+	VMOVUPS      (DX), Z11
+	VMOVUPS      960(R8), Z12
 	VFMADD231PS  Z11, Z4, Z12
-	VMOVUPS      Z12, 960(DX)
-	VMOVUPS      64(BX), Z11
-	VMOVUPS      1024(DX), Z12
+	VMOVUPS      Z12, 960(R8)
+	VMOVUPS      64(DX), Z11
+	VMOVUPS      1024(R8), Z12
 	VFNMADD231PS Z11, Z4, Z12
-	VMOVUPS      Z12, 1024(DX)
-	VMOVUPS      576(DX), Z11
-	VMOVUPS      640(DX), Z13
-	VFMADD231PS  320(DX), Z4, Z11
-	VFNMADD231PS 384(DX), Z4, Z13
-	VMOVUPS      832(DX), Z12
+	VMOVUPS      Z12, 1024(R8)
+	VMOVUPS      576(R8), Z11
+	VMOVUPS      640(R8), Z13
+	VFMADD231PS  320(R8), Z4, Z11
+	VFNMADD231PS 384(R8), Z4, Z13
+	VMOVUPS      832(R8), Z12
 	VFMADD231PS  Z11, Z3, Z12
-	VMOVUPS      Z12, 832(DX)
-	VMOVUPS      896(DX), Z12
+	VMOVUPS      Z12, 832(R8)
+	VMOVUPS      896(R8), Z12
 	VFMADD231PS  Z13, Z3, Z12
-	VMOVUPS      Z12, 896(DX)
-	VFMADD231PS  192(DX), Z11, Z5
-	VFMADD231PS  256(DX), Z13, Z5
-	VMULPS       (R8), Z11, Z12
-	VFMADD231PS  64(R8), Z13, Z12
-	VMULPS       (R8), Z13, Z4
-	VFNMADD231PS 64(R8), Z11, Z4
-	VMULPS       Z9, Z12, Z3
-	VFMADD231PS  Z10, Z4, Z3
-	VMULPS       Z9, Z4, Z4
-	VFNMADD231PS Z10, Z12, Z4
-	VMOVUPS      704(DX), Z12
+	VMOVUPS      Z12, 896(R8)
+	VFMADD231PS  192(R8), Z11, Z5
+	VFMADD231PS  256(R8), Z13, Z5
+	VMULPS       128(DX), Z11, Z3
+	VFMADD231PS  192(DX), Z13, Z3
+	VMULPS       128(DX), Z13, Z4
+	VFNMADD231PS 192(DX), Z11, Z4
+	VMOVUPS      704(R8), Z12
 	VFMADD231PS  Z3, Z2, Z12
-	VMOVUPS      Z12, 704(DX)
-	VMOVUPS      768(DX), Z12
+	VMOVUPS      Z12, 704(R8)
+	VMOVUPS      768(R8), Z12
 	VFMADD231PS  Z4, Z2, Z12
-	VMOVUPS      Z12, 768(DX)
-	VFMADD231PS  128(DX), Z3, Z7
-	VFMADD231PS  64(DX), Z4, Z7
-	VMULPS       Z9, Z11, Z12
-	VFMADD231PS  Z10, Z13, Z12
+	VMOVUPS      Z12, 768(R8)
+	VFMADD231PS  128(R8), Z3, Z7
+	VFMADD231PS  64(R8), Z4, Z7
+	VMULPS       Z9, Z11, Z3
+	VFMADD231PS  Z10, Z13, Z3
 	VMULPS       Z9, Z13, Z4
 	VFNMADD231PS Z10, Z11, Z4
-	VMOVUPS      Z12, 576(DX)
-	VMOVUPS      Z4, 640(DX)
+	VMOVUPS      Z3, 576(R8)
+	VMOVUPS      Z4, 640(R8)
+	ADDQ         $0x00000100, DX
 	ADDQ         $0x00000100, BX
-	ADDQ         $0x00000100, R8
-	ADDQ         $0x00000100, R9
-	ADDQ         $0x00000440, DX
+	ADDQ         $0x00000440, R8
 
 bw_n_done:
 	VADDPS  Z6, Z5, Z5
@@ -8016,12 +7580,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Z3, Z3, Z3
 
@@ -8033,8 +7597,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -8059,13 +7623,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000040, 208(AX)
+	ADDQ   $0x00000040, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000440, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x06, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -8786,11 +8350,11 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·cscanBwdAVX20(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -8803,11 +8367,11 @@ h0_loop:
 	VMOVUPS 32(CX), Y0
 	VMOVUPS Y0, 32(DX)
 	ADDQ    $0x00000040, CX
-	ADDQ    $0x00000080, DX
+	ADDQ    $0x000000c0, DX
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -8912,13 +8476,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -8933,7 +8497,7 @@ rc_t:
 	VXORPS  Y4, Y4, Y4
 	VXORPS  Y5, Y5, Y5
 	MOVQ    184(AX), SI
-	SHLQ    $0x07, SI
+	IMUL3Q  $0x000000c0, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -8948,7 +8512,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  56(AX), CX
@@ -9010,26 +8574,28 @@ rc_n_loop:
 	VXORPS       Y9, Y10, Y10
 	VMULPS       Y6, Y12, Y12
 	VMULPS       Y10, Y7, Y7
-	VMOVUPS      Y7, 64(R9)
-	VMOVUPS      Y12, 96(R9)
+	VMOVUPS      Y7, 128(R9)
+	VMOVUPS      Y12, 160(R9)
 	VMOVUPS      (R8), Y6
 	VMOVUPS      32(R8), Y8
-	VBROADCASTSS (CX), Y9
-	VMULPS       Y1, Y9, Y9
-	VBROADCASTSS (R11), Y10
-	VMULPS       Y1, Y10, Y10
-	VFMADD231PS  Y7, Y6, Y9
+	VMULPS       Y7, Y6, Y9
 	VFNMADD231PS Y12, Y8, Y9
-	VFMADD231PS  Y7, Y8, Y10
-	VFMADD231PS  Y12, Y6, Y10
+	VMULPS       Y7, Y8, Y7
+	VFMADD231PS  Y12, Y6, Y7
+	VMOVUPS      Y9, 64(R9)
+	VMOVUPS      Y7, 96(R9)
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y6, Y1, Y9
+	VBROADCASTSS (R11), Y6
+	VFMADD231PS  Y6, Y1, Y7
 	VMOVUPS      Y9, (R9)
-	VMOVUPS      Y10, 32(R9)
+	VMOVUPS      Y7, 32(R9)
 	VBROADCASTSS (R12), Y6
 	VFMADD231PS  Y6, Y9, Y2
 	VBROADCASTSS (R13), Y6
-	VFMADD231PS  Y6, Y10, Y4
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
+	VFMADD231PS  Y6, Y7, Y4
+	ADDQ         $0x000000c0, R8
+	ADDQ         $0x000000c0, R9
 	ADDQ         $0x00000220, R10
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R11
@@ -9046,21 +8612,21 @@ rc_n_loop:
 	MOVQ         104(AX), SI
 	VFMADD231PS  (SI)(BX*1), Y0, Y2
 	VMOVUPS      Y2, 96(DI)
-	INCQ         216(AX)
+	INCQ         224(AX)
 	JMP          rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        144(AX), DI
@@ -9101,94 +8667,82 @@ bw_nogate:
 	VXORPS      Y6, Y6, Y6
 	VXORPS      Y7, Y7, Y7
 	VXORPS      Y8, Y8, Y8
-	MOVQ        184(AX), DX
-	SHLQ        $0x07, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  56(AX), CX
-	ADDQ  SI, CX
-	MOVQ  64(AX), R10
-	ADDQ  SI, R10
-	MOVQ  72(AX), R11
-	ADDQ  SI, R11
-	MOVQ  80(AX), R12
-	ADDQ  SI, R12
-	MOVQ  184(AX), SI
+	MOVQ        184(AX), SI
+	SHLQ        $0x07, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x000000c0, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        56(AX), CX
+	ADDQ        SI, CX
+	MOVQ        64(AX), R9
+	ADDQ        SI, R9
+	MOVQ        72(AX), R10
+	ADDQ        SI, R10
+	MOVQ        80(AX), R11
+	ADDQ        SI, R11
+	MOVQ        184(AX), SI
 
 bw_n_loop:
-	VMOVUPS      64(BX), Y9
-	VMOVUPS      96(BX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      64(R9), Y12
+	VMOVUPS      128(DX), Y9
+	VMOVUPS      160(DX), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      64(BX), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 64(R9)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      96(R9), Y12
+	VMOVUPS      Y12, 64(BX)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      96(BX), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 96(R9)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
-	VBROADCASTSS (R11), Y12
+	VMOVUPS      Y12, 96(BX)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
+	VBROADCASTSS (R10), Y12
 	VFMADD231PS  Y12, Y4, Y11
-	VBROADCASTSS (R12), Y12
+	VBROADCASTSS (R11), Y12
 	VFNMADD231PS Y12, Y4, Y13
-	VMOVUPS      (R9), Y12
+	VMOVUPS      (BX), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, (R9)
-	VMOVUPS      32(R9), Y12
+	VMOVUPS      Y12, (BX)
+	VMOVUPS      32(BX), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 32(R9)
+	VMOVUPS      Y12, 32(BX)
 	VBROADCASTSS (CX), Y12
 	VFMADD231PS  Y12, Y11, Y5
-	VBROADCASTSS (R10), Y12
+	VBROADCASTSS (R9), Y12
 	VFMADD231PS  Y12, Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y15
-	VFNMADD231PS 32(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      352(DX), Y12
+	VMULPS       64(DX), Y11, Y14
+	VFMADD231PS  96(DX), Y13, Y14
+	VMULPS       64(DX), Y13, Y15
+	VFNMADD231PS 96(DX), Y11, Y15
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y14, Y7
-	VFMADD231PS  32(DX), Y15, Y7
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y14, Y7
+	VFMADD231PS  32(R8), Y15, Y7
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y15, 320(DX)
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 288(R8)
+	VMOVUPS      Y9, 320(R8)
+	ADDQ         $0x000000c0, DX
 	ADDQ         $0x00000080, BX
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
-	ADDQ         $0x00000220, DX
+	ADDQ         $0x00000220, R8
 	ADDQ         $0x00000004, CX
+	ADDQ         $0x00000004, R9
 	ADDQ         $0x00000004, R10
 	ADDQ         $0x00000004, R11
-	ADDQ         $0x00000004, R12
 	DECQ         SI
 	JNZ          bw_n_loop
 	VADDPS       Y6, Y5, Y5
@@ -9196,12 +8750,12 @@ bw_n_loop:
 	MOVQ         88(AX), SI
 	TESTQ        SI, SI
 	JZ           bw_noreset2
-	MOVQ         216(AX), CX
+	MOVQ         224(AX), CX
 	MOVBLZX      (SI)(CX*1), DX
 	TESTL        DX, DX
 	JZ           bw_noreset2
 	MOVQ         112(AX), CX
-	ADDQ         232(AX), CX
+	ADDQ         240(AX), CX
 	MOVQ         184(AX), DX
 	VXORPS       Y3, Y3, Y3
 
@@ -9213,8 +8767,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -9239,13 +8793,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000020, 208(AX)
+	ADDQ   $0x00000020, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000220, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x05, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -9499,11 +9053,11 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·cscanBwdAVX21(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -9516,11 +9070,11 @@ h0_loop:
 	VMOVUPS 32(CX), Y0
 	VMOVUPS Y0, 32(DX)
 	ADDQ    $0x00000040, CX
-	ADDQ    $0x00000080, DX
+	ADDQ    $0x000000c0, DX
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -9625,13 +9179,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -9646,7 +9200,7 @@ rc_t:
 	VXORPS  Y4, Y4, Y4
 	VXORPS  Y5, Y5, Y5
 	MOVQ    184(AX), SI
-	SHLQ    $0x07, SI
+	IMUL3Q  $0x000000c0, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -9661,7 +9215,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  72(AX), CX
@@ -9719,24 +9273,26 @@ rc_n_loop:
 	VXORPS       Y9, Y10, Y10
 	VMULPS       Y6, Y12, Y12
 	VMULPS       Y10, Y7, Y7
-	VMOVUPS      Y7, 64(R9)
-	VMOVUPS      Y12, 96(R9)
+	VMOVUPS      Y7, 128(R9)
+	VMOVUPS      Y12, 160(R9)
 	VMOVUPS      (R8), Y6
 	VMOVUPS      32(R8), Y8
-	VMULPS       96(R10), Y1, Y9
-	VMULPS       128(R10), Y1, Y10
-	VFMADD231PS  Y7, Y6, Y9
+	VMULPS       Y7, Y6, Y9
 	VFNMADD231PS Y12, Y8, Y9
-	VFMADD231PS  Y7, Y8, Y10
-	VFMADD231PS  Y12, Y6, Y10
+	VMULPS       Y7, Y8, Y7
+	VFMADD231PS  Y12, Y6, Y7
+	VMOVUPS      Y9, 64(R9)
+	VMOVUPS      Y7, 96(R9)
+	VFMADD231PS  96(R10), Y1, Y9
+	VFMADD231PS  128(R10), Y1, Y7
 	VMOVUPS      Y9, (R9)
-	VMOVUPS      Y10, 32(R9)
+	VMOVUPS      Y7, 32(R9)
 	VBROADCASTSS (CX), Y6
 	VFMADD231PS  Y6, Y9, Y2
 	VBROADCASTSS (R11), Y6
-	VFMADD231PS  Y6, Y10, Y4
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
+	VFMADD231PS  Y6, Y7, Y4
+	ADDQ         $0x000000c0, R8
+	ADDQ         $0x000000c0, R9
 	ADDQ         $0x00000220, R10
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R11
@@ -9751,21 +9307,21 @@ rc_n_loop:
 	MOVQ         104(AX), SI
 	VFMADD231PS  (SI)(BX*1), Y0, Y2
 	VMOVUPS      Y2, 96(DI)
-	INCQ         216(AX)
+	INCQ         224(AX)
 	JMP          rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        144(AX), DI
@@ -9806,86 +9362,74 @@ bw_nogate:
 	VXORPS      Y6, Y6, Y6
 	VXORPS      Y7, Y7, Y7
 	VXORPS      Y8, Y8, Y8
-	MOVQ        184(AX), DX
-	SHLQ        $0x07, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  72(AX), CX
-	ADDQ  SI, CX
-	MOVQ  80(AX), R10
-	ADDQ  SI, R10
-	MOVQ  184(AX), SI
+	MOVQ        184(AX), SI
+	SHLQ        $0x07, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x000000c0, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        72(AX), CX
+	ADDQ        SI, CX
+	MOVQ        80(AX), R9
+	ADDQ        SI, R9
+	MOVQ        184(AX), SI
 
 bw_n_loop:
-	VMOVUPS      64(BX), Y9
-	VMOVUPS      96(BX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      64(R9), Y12
+	VMOVUPS      128(DX), Y9
+	VMOVUPS      160(DX), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      64(BX), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 64(R9)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      96(R9), Y12
+	VMOVUPS      Y12, 64(BX)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      96(BX), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 96(R9)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
+	VMOVUPS      Y12, 96(BX)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
 	VBROADCASTSS (CX), Y12
 	VFMADD231PS  Y12, Y4, Y11
-	VBROADCASTSS (R10), Y12
+	VBROADCASTSS (R9), Y12
 	VFNMADD231PS Y12, Y4, Y13
-	VMOVUPS      416(DX), Y12
+	VMOVUPS      416(R8), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, 416(DX)
-	VMOVUPS      448(DX), Y12
+	VMOVUPS      Y12, 416(R8)
+	VMOVUPS      448(R8), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 448(DX)
-	VFMADD231PS  96(DX), Y11, Y5
-	VFMADD231PS  128(DX), Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y15
-	VFNMADD231PS 32(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      352(DX), Y12
+	VMOVUPS      Y12, 448(R8)
+	VFMADD231PS  96(R8), Y11, Y5
+	VFMADD231PS  128(R8), Y13, Y5
+	VMULPS       64(DX), Y11, Y14
+	VFMADD231PS  96(DX), Y13, Y14
+	VMULPS       64(DX), Y13, Y15
+	VFNMADD231PS 96(DX), Y11, Y15
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y14, Y7
-	VFMADD231PS  32(DX), Y15, Y7
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y14, Y7
+	VFMADD231PS  32(R8), Y15, Y7
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y15, 320(DX)
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 288(R8)
+	VMOVUPS      Y9, 320(R8)
+	ADDQ         $0x000000c0, DX
 	ADDQ         $0x00000080, BX
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
-	ADDQ         $0x00000220, DX
+	ADDQ         $0x00000220, R8
 	ADDQ         $0x00000004, CX
-	ADDQ         $0x00000004, R10
+	ADDQ         $0x00000004, R9
 	DECQ         SI
 	JNZ          bw_n_loop
 	VADDPS       Y6, Y5, Y5
@@ -9893,12 +9437,12 @@ bw_n_loop:
 	MOVQ         88(AX), SI
 	TESTQ        SI, SI
 	JZ           bw_noreset2
-	MOVQ         216(AX), CX
+	MOVQ         224(AX), CX
 	MOVBLZX      (SI)(CX*1), DX
 	TESTL        DX, DX
 	JZ           bw_noreset2
 	MOVQ         112(AX), CX
-	ADDQ         232(AX), CX
+	ADDQ         240(AX), CX
 	MOVQ         184(AX), DX
 	VXORPS       Y3, Y3, Y3
 
@@ -9910,8 +9454,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -9936,13 +9480,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000020, 208(AX)
+	ADDQ   $0x00000020, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000220, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x05, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -10196,11 +9740,11 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·cscanBwdAVX22(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -10213,11 +9757,11 @@ h0_loop:
 	VMOVUPS 32(CX), Y0
 	VMOVUPS Y0, 32(DX)
 	ADDQ    $0x00000040, CX
-	ADDQ    $0x00000080, DX
+	ADDQ    $0x000000c0, DX
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -10322,13 +9866,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -10343,7 +9887,7 @@ rc_t:
 	VXORPS  Y4, Y4, Y4
 	VXORPS  Y5, Y5, Y5
 	MOVQ    184(AX), SI
-	SHLQ    $0x07, SI
+	IMUL3Q  $0x000000c0, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -10358,7 +9902,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  56(AX), CX
@@ -10416,24 +9960,26 @@ rc_n_loop:
 	VXORPS       Y9, Y10, Y10
 	VMULPS       Y6, Y12, Y12
 	VMULPS       Y10, Y7, Y7
-	VMOVUPS      Y7, 64(R9)
-	VMOVUPS      Y12, 96(R9)
+	VMOVUPS      Y7, 128(R9)
+	VMOVUPS      Y12, 160(R9)
 	VMOVUPS      (R8), Y6
 	VMOVUPS      32(R8), Y8
-	VBROADCASTSS (CX), Y9
-	VMULPS       Y1, Y9, Y9
-	VBROADCASTSS (R11), Y10
-	VMULPS       Y1, Y10, Y10
-	VFMADD231PS  Y7, Y6, Y9
+	VMULPS       Y7, Y6, Y9
 	VFNMADD231PS Y12, Y8, Y9
-	VFMADD231PS  Y7, Y8, Y10
-	VFMADD231PS  Y12, Y6, Y10
+	VMULPS       Y7, Y8, Y7
+	VFMADD231PS  Y12, Y6, Y7
+	VMOVUPS      Y9, 64(R9)
+	VMOVUPS      Y7, 96(R9)
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y6, Y1, Y9
+	VBROADCASTSS (R11), Y6
+	VFMADD231PS  Y6, Y1, Y7
 	VMOVUPS      Y9, (R9)
-	VMOVUPS      Y10, 32(R9)
+	VMOVUPS      Y7, 32(R9)
 	VFMADD231PS  160(R10), Y9, Y2
-	VFMADD231PS  192(R10), Y10, Y4
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
+	VFMADD231PS  192(R10), Y7, Y4
+	ADDQ         $0x000000c0, R8
+	ADDQ         $0x000000c0, R9
 	ADDQ         $0x00000220, R10
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R11
@@ -10448,21 +9994,21 @@ rc_n_loop:
 	MOVQ         104(AX), SI
 	VFMADD231PS  (SI)(BX*1), Y0, Y2
 	VMOVUPS      Y2, 96(DI)
-	INCQ         216(AX)
+	INCQ         224(AX)
 	JMP          rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        144(AX), DI
@@ -10503,86 +10049,74 @@ bw_nogate:
 	VXORPS      Y6, Y6, Y6
 	VXORPS      Y7, Y7, Y7
 	VXORPS      Y8, Y8, Y8
-	MOVQ        184(AX), DX
-	SHLQ        $0x07, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  56(AX), CX
-	ADDQ  SI, CX
-	MOVQ  64(AX), R10
-	ADDQ  SI, R10
-	MOVQ  184(AX), SI
+	MOVQ        184(AX), SI
+	SHLQ        $0x07, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x000000c0, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        56(AX), CX
+	ADDQ        SI, CX
+	MOVQ        64(AX), R9
+	ADDQ        SI, R9
+	MOVQ        184(AX), SI
 
 bw_n_loop:
-	VMOVUPS      64(BX), Y9
-	VMOVUPS      96(BX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      480(DX), Y12
+	VMOVUPS      128(DX), Y9
+	VMOVUPS      160(DX), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      480(R8), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 480(DX)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      512(DX), Y12
+	VMOVUPS      Y12, 480(R8)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      512(R8), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 512(DX)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
-	VFMADD231PS  160(DX), Y4, Y11
-	VFNMADD231PS 192(DX), Y4, Y13
-	VMOVUPS      (R9), Y12
+	VMOVUPS      Y12, 512(R8)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
+	VFMADD231PS  160(R8), Y4, Y11
+	VFNMADD231PS 192(R8), Y4, Y13
+	VMOVUPS      (BX), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, (R9)
-	VMOVUPS      32(R9), Y12
+	VMOVUPS      Y12, (BX)
+	VMOVUPS      32(BX), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 32(R9)
+	VMOVUPS      Y12, 32(BX)
 	VBROADCASTSS (CX), Y12
 	VFMADD231PS  Y12, Y11, Y5
-	VBROADCASTSS (R10), Y12
+	VBROADCASTSS (R9), Y12
 	VFMADD231PS  Y12, Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y15
-	VFNMADD231PS 32(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      352(DX), Y12
+	VMULPS       64(DX), Y11, Y14
+	VFMADD231PS  96(DX), Y13, Y14
+	VMULPS       64(DX), Y13, Y15
+	VFNMADD231PS 96(DX), Y11, Y15
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y14, Y7
-	VFMADD231PS  32(DX), Y15, Y7
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y14, Y7
+	VFMADD231PS  32(R8), Y15, Y7
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y15, 320(DX)
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 288(R8)
+	VMOVUPS      Y9, 320(R8)
+	ADDQ         $0x000000c0, DX
 	ADDQ         $0x00000080, BX
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
-	ADDQ         $0x00000220, DX
+	ADDQ         $0x00000220, R8
 	ADDQ         $0x00000004, CX
-	ADDQ         $0x00000004, R10
+	ADDQ         $0x00000004, R9
 	DECQ         SI
 	JNZ          bw_n_loop
 	VADDPS       Y6, Y5, Y5
@@ -10590,12 +10124,12 @@ bw_n_loop:
 	MOVQ         88(AX), SI
 	TESTQ        SI, SI
 	JZ           bw_noreset2
-	MOVQ         216(AX), CX
+	MOVQ         224(AX), CX
 	MOVBLZX      (SI)(CX*1), DX
 	TESTL        DX, DX
 	JZ           bw_noreset2
 	MOVQ         112(AX), CX
-	ADDQ         232(AX), CX
+	ADDQ         240(AX), CX
 	MOVQ         184(AX), DX
 	VXORPS       Y3, Y3, Y3
 
@@ -10607,8 +10141,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -10633,13 +10167,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000020, 208(AX)
+	ADDQ   $0x00000020, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000220, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x05, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -10887,11 +10421,11 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·cscanBwdAVX23(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -10904,11 +10438,11 @@ h0_loop:
 	VMOVUPS 32(CX), Y0
 	VMOVUPS Y0, 32(DX)
 	ADDQ    $0x00000040, CX
-	ADDQ    $0x00000080, DX
+	ADDQ    $0x000000c0, DX
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -11013,13 +10547,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -11034,7 +10568,7 @@ rc_t:
 	VXORPS  Y4, Y4, Y4
 	VXORPS  Y5, Y5, Y5
 	MOVQ    184(AX), SI
-	SHLQ    $0x07, SI
+	IMUL3Q  $0x000000c0, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -11049,7 +10583,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  184(AX), CX
@@ -11103,22 +10637,24 @@ rc_n_loop:
 	VXORPS       Y9, Y10, Y10
 	VMULPS       Y6, Y12, Y12
 	VMULPS       Y10, Y7, Y7
-	VMOVUPS      Y7, 64(R9)
-	VMOVUPS      Y12, 96(R9)
+	VMOVUPS      Y7, 128(R9)
+	VMOVUPS      Y12, 160(R9)
 	VMOVUPS      (R8), Y6
 	VMOVUPS      32(R8), Y8
-	VMULPS       96(R10), Y1, Y9
-	VMULPS       128(R10), Y1, Y10
-	VFMADD231PS  Y7, Y6, Y9
+	VMULPS       Y7, Y6, Y9
 	VFNMADD231PS Y12, Y8, Y9
-	VFMADD231PS  Y7, Y8, Y10
-	VFMADD231PS  Y12, Y6, Y10
+	VMULPS       Y7, Y8, Y7
+	VFMADD231PS  Y12, Y6, Y7
+	VMOVUPS      Y9, 64(R9)
+	VMOVUPS      Y7, 96(R9)
+	VFMADD231PS  96(R10), Y1, Y9
+	VFMADD231PS  128(R10), Y1, Y7
 	VMOVUPS      Y9, (R9)
-	VMOVUPS      Y10, 32(R9)
+	VMOVUPS      Y7, 32(R9)
 	VFMADD231PS  160(R10), Y9, Y2
-	VFMADD231PS  192(R10), Y10, Y4
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
+	VFMADD231PS  192(R10), Y7, Y4
+	ADDQ         $0x000000c0, R8
+	ADDQ         $0x000000c0, R9
 	ADDQ         $0x00000220, R10
 	DECQ         CX
 	JNZ          rc_n_loop
@@ -11131,21 +10667,21 @@ rc_n_loop:
 	MOVQ         104(AX), SI
 	VFMADD231PS  (SI)(BX*1), Y0, Y2
 	VMOVUPS      Y2, 96(DI)
-	INCQ         216(AX)
+	INCQ         224(AX)
 	JMP          rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        144(AX), DI
@@ -11186,78 +10722,66 @@ bw_nogate:
 	VXORPS      Y6, Y6, Y6
 	VXORPS      Y7, Y7, Y7
 	VXORPS      Y8, Y8, Y8
-	MOVQ        184(AX), DX
-	SHLQ        $0x07, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  184(AX), CX
+	MOVQ        184(AX), SI
+	SHLQ        $0x07, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x000000c0, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        184(AX), CX
 
 bw_n_loop:
-	VMOVUPS      64(BX), Y9
-	VMOVUPS      96(BX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      480(DX), Y12
+	VMOVUPS      128(DX), Y9
+	VMOVUPS      160(DX), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      480(R8), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 480(DX)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      512(DX), Y12
+	VMOVUPS      Y12, 480(R8)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      512(R8), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 512(DX)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
-	VFMADD231PS  160(DX), Y4, Y11
-	VFNMADD231PS 192(DX), Y4, Y13
-	VMOVUPS      416(DX), Y12
+	VMOVUPS      Y12, 512(R8)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
+	VFMADD231PS  160(R8), Y4, Y11
+	VFNMADD231PS 192(R8), Y4, Y13
+	VMOVUPS      416(R8), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, 416(DX)
-	VMOVUPS      448(DX), Y12
+	VMOVUPS      Y12, 416(R8)
+	VMOVUPS      448(R8), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 448(DX)
-	VFMADD231PS  96(DX), Y11, Y5
-	VFMADD231PS  128(DX), Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y15
-	VFNMADD231PS 32(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      352(DX), Y12
+	VMOVUPS      Y12, 448(R8)
+	VFMADD231PS  96(R8), Y11, Y5
+	VFMADD231PS  128(R8), Y13, Y5
+	VMULPS       64(DX), Y11, Y14
+	VFMADD231PS  96(DX), Y13, Y14
+	VMULPS       64(DX), Y13, Y15
+	VFNMADD231PS 96(DX), Y11, Y15
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y14, Y7
-	VFMADD231PS  32(DX), Y15, Y7
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y14, Y7
+	VFMADD231PS  32(R8), Y15, Y7
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y15, 320(DX)
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 288(R8)
+	VMOVUPS      Y9, 320(R8)
+	ADDQ         $0x000000c0, DX
 	ADDQ         $0x00000080, BX
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
-	ADDQ         $0x00000220, DX
+	ADDQ         $0x00000220, R8
 	DECQ         CX
 	JNZ          bw_n_loop
 	VADDPS       Y6, Y5, Y5
@@ -11265,12 +10789,12 @@ bw_n_loop:
 	MOVQ         88(AX), SI
 	TESTQ        SI, SI
 	JZ           bw_noreset2
-	MOVQ         216(AX), CX
+	MOVQ         224(AX), CX
 	MOVBLZX      (SI)(CX*1), DX
 	TESTL        DX, DX
 	JZ           bw_noreset2
 	MOVQ         112(AX), CX
-	ADDQ         232(AX), CX
+	ADDQ         240(AX), CX
 	MOVQ         184(AX), DX
 	VXORPS       Y3, Y3, Y3
 
@@ -11282,8 +10806,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -11308,13 +10832,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000020, 208(AX)
+	ADDQ   $0x00000020, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000220, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x05, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -11353,48 +10877,12 @@ noreset:
 	SHLQ $0x05, DI
 
 pre_loop:
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Y0
 	MOVQ         72(AX), SI
-	VADDPS       (SI)(DX*1), Y0, Y0
-	VORPS        cscanconstAVX2<>+480(SB), Y0, Y1
-	VMOVUPS      cscanconstAVX2<>+352(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+384(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+32(SB), Y2
-	VFMADD231PS  cscanconstAVX2<>+0(SB), Y1, Y2
-	VSUBPS       cscanconstAVX2<>+32(SB), Y2, Y3
-	VFNMADD231PS cscanconstAVX2<>+64(SB), Y3, Y1
-	VFNMADD231PS cscanconstAVX2<>+96(SB), Y3, Y1
-	VMOVUPS      cscanconstAVX2<>+288(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+320(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+256(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+224(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+192(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+160(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+128(SB), Y1, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VMULPS       Y2, Y3, Y3
-	VADDPS       cscanconstAVX2<>+448(SB), Y3, Y1
-	VDIVPS       Y1, Y3, Y1
-	VMULPS       Y1, Y1, Y2
-	VMOVUPS      cscanconstAVX2<>+640(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+672(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+608(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+576(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+544(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+512(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+416(SB), Y2, Y3
-	VADDPS       Y1, Y1, Y1
-	VMULPS       Y1, Y3, Y3
-	VXORPS       Y1, Y1, Y1
-	VMAXPS       Y0, Y1, Y1
-	VADDPS       Y3, Y1, Y1
-	VMOVUPS      Y1, (BX)
+	VMOVUPS      (SI)(DX*1), Y0
+	VMOVUPS      Y0, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Y1, Y1
-	VMOVUPS      Y1, 32(BX)
+	VMULPS       (SI)(DX*1), Y0, Y0
+	VMOVUPS      Y0, 32(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -11579,11 +11067,11 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·cscanBwdAVX24(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -11600,7 +11088,7 @@ h0_loop:
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -11621,57 +11109,12 @@ pre_t:
 	PREFETCHT0   32(SI)(DX*1)
 	MOVQ         48(AX), SI
 	PREFETCHT0   32(SI)(DX*1)
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Y0
 	MOVQ         96(AX), SI
-	VADDPS       (SI)(BX*1), Y0, Y0
-	VORPS        cscanconstAVX2<>+480(SB), Y0, Y1
-	VMOVUPS      cscanconstAVX2<>+352(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+384(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+32(SB), Y2
-	VFMADD231PS  cscanconstAVX2<>+0(SB), Y1, Y2
-	VSUBPS       cscanconstAVX2<>+32(SB), Y2, Y3
-	VFNMADD231PS cscanconstAVX2<>+64(SB), Y3, Y1
-	VFNMADD231PS cscanconstAVX2<>+96(SB), Y3, Y1
-	VMOVUPS      cscanconstAVX2<>+288(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+320(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+256(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+224(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+192(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+160(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+128(SB), Y1, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VMULPS       Y2, Y3, Y3
-	VADDPS       cscanconstAVX2<>+416(SB), Y3, Y1
-	VADDPS       cscanconstAVX2<>+448(SB), Y3, Y2
-	VMULPS       Y1, Y2, Y4
-	VMOVUPS      cscanconstAVX2<>+416(SB), Y5
-	VDIVPS       Y4, Y5, Y5
-	VMULPS       Y1, Y5, Y1
-	VMULPS       Y3, Y1, Y1
-	VMULPS       Y2, Y5, Y5
-	VPSRAD       $0x1f, Y0, Y2
-	VANDPS       Y2, Y3, Y3
-	VANDNPS      cscanconstAVX2<>+416(SB), Y2, Y2
-	VORPS        Y3, Y2, Y2
-	VMULPS       Y2, Y5, Y5
-	VMULPS       Y1, Y1, Y2
-	VMOVUPS      cscanconstAVX2<>+640(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+672(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+608(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+576(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+544(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+512(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+416(SB), Y2, Y3
-	VADDPS       Y1, Y1, Y1
-	VMULPS       Y1, Y3, Y3
-	VXORPS       Y1, Y1, Y1
-	VMAXPS       Y0, Y1, Y1
-	VADDPS       Y3, Y1, Y1
-	VMOVUPS      Y1, (DI)
-	VMOVUPS      Y5, 32(DI)
+	VMOVUPS      (SI)(BX*1), Y0
+	MOVQ         208(AX), SI
+	VMOVUPS      (SI)(BX*1), Y1
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -11705,13 +11148,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -11726,7 +11169,7 @@ rc_t:
 	VXORPS  Y3, Y3, Y3
 	VXORPS  Y4, Y4, Y4
 	MOVQ    184(AX), SI
-	SHLQ    $0x07, SI
+	IMUL3Q  $0x00000080, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -11741,7 +11184,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  56(AX), CX
@@ -11763,36 +11206,40 @@ rc_n_loop:
 	VMOVUPS      800(R10), Y8
 	VMOVUPS      (R8), Y9
 	VMOVUPS      32(R8), Y10
-	VBROADCASTSS (CX), Y11
-	VMULPS       Y0, Y11, Y11
-	VBROADCASTSS (R11), Y12
-	VMULPS       Y0, Y12, Y12
-	VFMADD231PS  Y5, Y9, Y11
+	VMULPS       Y5, Y9, Y11
 	VFNMADD231PS Y6, Y10, Y11
-	VFMADD231PS  Y5, Y10, Y12
-	VFMADD231PS  Y6, Y9, Y12
+	VMULPS       Y5, Y10, Y5
+	VFMADD231PS  Y6, Y9, Y5
+	VMOVUPS      Y11, 64(R9)
+	VMOVUPS      Y5, 96(R9)
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y6, Y0, Y11
+	VBROADCASTSS (R11), Y6
+	VFMADD231PS  Y6, Y0, Y5
 	VMOVUPS      Y11, (R9)
-	VMOVUPS      Y12, 32(R9)
-	VBROADCASTSS (R12), Y5
-	VFMADD231PS  Y5, Y11, Y1
-	VBROADCASTSS (R13), Y5
-	VFMADD231PS  Y5, Y12, Y3
+	VMOVUPS      Y5, 32(R9)
+	VBROADCASTSS (R12), Y6
+	VFMADD231PS  Y6, Y11, Y1
+	VBROADCASTSS (R13), Y6
+	VFMADD231PS  Y6, Y5, Y3
 	VMOVUPS      128(R8), Y5
 	VMOVUPS      160(R8), Y6
-	VBROADCASTSS 4(CX), Y9
-	VMULPS       Y0, Y9, Y9
-	VBROADCASTSS 4(R11), Y10
-	VMULPS       Y0, Y10, Y10
-	VFMADD231PS  Y7, Y5, Y9
+	VMULPS       Y7, Y5, Y9
 	VFNMADD231PS Y8, Y6, Y9
-	VFMADD231PS  Y7, Y6, Y10
-	VFMADD231PS  Y8, Y5, Y10
+	VMULPS       Y7, Y6, Y6
+	VFMADD231PS  Y8, Y5, Y6
+	VMOVUPS      Y9, 192(R9)
+	VMOVUPS      Y6, 224(R9)
+	VBROADCASTSS 4(CX), Y5
+	VFMADD231PS  Y5, Y0, Y9
+	VBROADCASTSS 4(R11), Y5
+	VFMADD231PS  Y5, Y0, Y6
 	VMOVUPS      Y9, 128(R9)
-	VMOVUPS      Y10, 160(R9)
+	VMOVUPS      Y6, 160(R9)
 	VBROADCASTSS 4(R12), Y5
 	VFMADD231PS  Y5, Y9, Y2
 	VBROADCASTSS 4(R13), Y5
-	VFMADD231PS  Y5, Y10, Y4
+	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         $0x00000100, R8
 	ADDQ         $0x00000100, R9
 	ADDQ         $0x00000440, R10
@@ -11811,20 +11258,22 @@ rc_n_odd:
 	VMOVUPS      256(R10), Y6
 	VMOVUPS      (R8), Y7
 	VMOVUPS      32(R8), Y8
-	VBROADCASTSS (CX), Y9
-	VMULPS       Y0, Y9, Y9
-	VBROADCASTSS (R11), Y10
-	VMULPS       Y0, Y10, Y10
-	VFMADD231PS  Y5, Y7, Y9
+	VMULPS       Y5, Y7, Y9
 	VFNMADD231PS Y6, Y8, Y9
-	VFMADD231PS  Y5, Y8, Y10
-	VFMADD231PS  Y6, Y7, Y10
+	VMULPS       Y5, Y8, Y5
+	VFMADD231PS  Y6, Y7, Y5
+	VMOVUPS      Y9, 64(R9)
+	VMOVUPS      Y5, 96(R9)
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y6, Y0, Y9
+	VBROADCASTSS (R11), Y6
+	VFMADD231PS  Y6, Y0, Y5
 	VMOVUPS      Y9, (R9)
-	VMOVUPS      Y10, 32(R9)
+	VMOVUPS      Y5, 32(R9)
 	VBROADCASTSS (R12), Y0
 	VFMADD231PS  Y0, Y9, Y1
 	VBROADCASTSS (R13), Y0
-	VFMADD231PS  Y0, Y10, Y3
+	VFMADD231PS  Y0, Y5, Y3
 	ADDQ         $0x00000080, R8
 	ADDQ         $0x00000080, R9
 	ADDQ         $0x00000220, R10
@@ -11843,21 +11292,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Y0, Y1
 	VMOVUPS     Y1, 96(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        144(AX), DI
@@ -11898,144 +11347,128 @@ bw_nogate:
 	VXORPS      Y6, Y6, Y6
 	VXORPS      Y7, Y7, Y7
 	VXORPS      Y8, Y8, Y8
-	MOVQ        184(AX), DX
-	SHLQ        $0x07, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  56(AX), CX
-	ADDQ  SI, CX
-	MOVQ  64(AX), R10
-	ADDQ  SI, R10
-	MOVQ  72(AX), R11
-	ADDQ  SI, R11
-	MOVQ  80(AX), R12
-	ADDQ  SI, R12
-	MOVQ  184(AX), SI
-	SHRQ  $0x01, SI
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x07, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000080, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        56(AX), CX
+	ADDQ        SI, CX
+	MOVQ        64(AX), R9
+	ADDQ        SI, R9
+	MOVQ        72(AX), R10
+	ADDQ        SI, R10
+	MOVQ        80(AX), R11
+	ADDQ        SI, R11
+	MOVQ        184(AX), SI
+	SHRQ        $0x01, SI
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS      224(DX), Y9
-	VMOVUPS      256(DX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      64(R9), Y12
+	VMOVUPS      224(R8), Y9
+	VMOVUPS      256(R8), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      64(BX), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 64(R9)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      96(R9), Y12
+	VMOVUPS      Y12, 64(BX)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      96(BX), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 96(R9)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
-	VBROADCASTSS (R11), Y12
+	VMOVUPS      Y12, 96(BX)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
+	VBROADCASTSS (R10), Y12
 	VFMADD231PS  Y12, Y4, Y11
-	VBROADCASTSS (R12), Y12
+	VBROADCASTSS (R11), Y12
 	VFNMADD231PS Y12, Y4, Y13
-	VMOVUPS      (R9), Y12
+	VMOVUPS      (BX), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, (R9)
-	VMOVUPS      32(R9), Y12
+	VMOVUPS      Y12, (BX)
+	VMOVUPS      32(BX), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 32(R9)
+	VMOVUPS      Y12, 32(BX)
 	VBROADCASTSS (CX), Y12
 	VFMADD231PS  Y12, Y11, Y5
-	VBROADCASTSS (R10), Y12
+	VBROADCASTSS (R9), Y12
 	VFMADD231PS  Y12, Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y15
-	VFNMADD231PS 32(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      352(DX), Y12
+	VMULPS       64(DX), Y11, Y14
+	VFMADD231PS  96(DX), Y13, Y14
+	VMULPS       64(DX), Y13, Y15
+	VFNMADD231PS 96(DX), Y11, Y15
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y14, Y7
-	VFMADD231PS  32(DX), Y15, Y7
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y14, Y7
+	VFMADD231PS  32(R8), Y15, Y7
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y15, 320(DX)
-	VMOVUPS      768(DX), Y9
-	VMOVUPS      800(DX), Y10
-	VMOVUPS      128(BX), Y11
-	VMOVUPS      192(R9), Y12
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 288(R8)
+	VMOVUPS      Y9, 320(R8)
+	VMOVUPS      768(R8), Y9
+	VMOVUPS      800(R8), Y10
+	VMOVUPS      128(DX), Y11
+	VMOVUPS      192(BX), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 192(R9)
-	VMOVUPS      160(BX), Y11
-	VMOVUPS      224(R9), Y12
+	VMOVUPS      Y12, 192(BX)
+	VMOVUPS      160(DX), Y11
+	VMOVUPS      224(BX), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 224(R9)
-	VMOVUPS      832(DX), Y11
-	VMOVUPS      864(DX), Y13
-	VBROADCASTSS 4(R11), Y12
+	VMOVUPS      Y12, 224(BX)
+	VMOVUPS      832(R8), Y11
+	VMOVUPS      864(R8), Y13
+	VBROADCASTSS 4(R10), Y12
 	VFMADD231PS  Y12, Y4, Y11
-	VBROADCASTSS 4(R12), Y12
+	VBROADCASTSS 4(R11), Y12
 	VFNMADD231PS Y12, Y4, Y13
-	VMOVUPS      128(R9), Y12
+	VMOVUPS      128(BX), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, 128(R9)
-	VMOVUPS      160(R9), Y12
+	VMOVUPS      Y12, 128(BX)
+	VMOVUPS      160(BX), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 160(R9)
+	VMOVUPS      Y12, 160(BX)
 	VBROADCASTSS 4(CX), Y12
 	VFMADD231PS  Y12, Y11, Y6
-	VBROADCASTSS 4(R10), Y12
+	VBROADCASTSS 4(R9), Y12
 	VFMADD231PS  Y12, Y13, Y6
-	VMULPS       128(R8), Y11, Y12
-	VFMADD231PS  160(R8), Y13, Y12
-	VMULPS       128(R8), Y13, Y15
-	VFNMADD231PS 160(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      896(DX), Y12
+	VMULPS       192(DX), Y11, Y14
+	VFMADD231PS  224(DX), Y13, Y14
+	VMULPS       192(DX), Y13, Y15
+	VFNMADD231PS 224(DX), Y11, Y15
+	VMOVUPS      896(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 896(DX)
-	VMOVUPS      928(DX), Y12
+	VMOVUPS      Y12, 896(R8)
+	VMOVUPS      928(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 928(DX)
-	VFMADD231PS  608(DX), Y14, Y8
-	VFMADD231PS  576(DX), Y15, Y8
+	VMOVUPS      Y12, 928(R8)
+	VFMADD231PS  608(R8), Y14, Y8
+	VFMADD231PS  576(R8), Y15, Y8
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 832(DX)
-	VMOVUPS      Y15, 864(DX)
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 832(R8)
+	VMOVUPS      Y9, 864(R8)
+	ADDQ         $0x00000100, DX
 	ADDQ         $0x00000100, BX
-	ADDQ         $0x00000100, R8
-	ADDQ         $0x00000100, R9
-	ADDQ         $0x00000440, DX
+	ADDQ         $0x00000440, R8
 	ADDQ         $0x00000008, CX
+	ADDQ         $0x00000008, R9
 	ADDQ         $0x00000008, R10
 	ADDQ         $0x00000008, R11
-	ADDQ         $0x00000008, R12
 	DECQ         SI
 	JNZ          bw_n_loop
 
@@ -12043,62 +11476,57 @@ bw_n_odd:
 	MOVQ         184(AX), SI
 	TESTQ        $0x00000001, SI
 	JZ           bw_n_done
-	VMOVUPS      224(DX), Y9
-	VMOVUPS      256(DX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      64(R9), Y12
+	VMOVUPS      224(R8), Y9
+	VMOVUPS      256(R8), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      64(BX), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 64(R9)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      96(R9), Y12
+	VMOVUPS      Y12, 64(BX)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      96(BX), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 96(R9)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
-	VBROADCASTSS (R11), Y12
+	VMOVUPS      Y12, 96(BX)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
+	VBROADCASTSS (R10), Y12
 	VFMADD231PS  Y12, Y4, Y11
-	VBROADCASTSS (R12), Y12
+	VBROADCASTSS (R11), Y12
 	VFNMADD231PS Y12, Y4, Y13
-	VMOVUPS      (R9), Y12
+	VMOVUPS      (BX), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, (R9)
-	VMOVUPS      32(R9), Y12
+	VMOVUPS      Y12, (BX)
+	VMOVUPS      32(BX), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 32(R9)
+	VMOVUPS      Y12, 32(BX)
 	VBROADCASTSS (CX), Y3
 	VFMADD231PS  Y3, Y11, Y5
-	VBROADCASTSS (R10), Y3
+	VBROADCASTSS (R9), Y3
 	VFMADD231PS  Y3, Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y4
-	VFNMADD231PS 32(R8), Y11, Y4
-	VMULPS       Y9, Y12, Y3
-	VFMADD231PS  Y10, Y4, Y3
-	VMULPS       Y9, Y4, Y4
-	VFNMADD231PS Y10, Y12, Y4
-	VMOVUPS      352(DX), Y12
+	VMULPS       64(DX), Y11, Y3
+	VFMADD231PS  96(DX), Y13, Y3
+	VMULPS       64(DX), Y13, Y4
+	VFNMADD231PS 96(DX), Y11, Y4
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y3, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y4, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y3, Y7
-	VFMADD231PS  32(DX), Y4, Y7
-	VMULPS       Y9, Y11, Y12
-	VFMADD231PS  Y10, Y13, Y12
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y3, Y7
+	VFMADD231PS  32(R8), Y4, Y7
+	VMULPS       Y9, Y11, Y3
+	VFMADD231PS  Y10, Y13, Y3
 	VMULPS       Y9, Y13, Y4
 	VFNMADD231PS Y10, Y11, Y4
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y4, 320(DX)
+	VMOVUPS      Y3, 288(R8)
+	VMOVUPS      Y4, 320(R8)
+	ADDQ         $0x00000080, DX
 	ADDQ         $0x00000080, BX
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
-	ADDQ         $0x00000220, DX
+	ADDQ         $0x00000220, R8
 	ADDQ         $0x00000004, CX
+	ADDQ         $0x00000004, R9
 	ADDQ         $0x00000004, R10
 	ADDQ         $0x00000004, R11
-	ADDQ         $0x00000004, R12
 
 bw_n_done:
 	VADDPS  Y6, Y5, Y5
@@ -12106,12 +11534,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Y3, Y3, Y3
 
@@ -12123,8 +11551,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -12149,13 +11577,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000020, 208(AX)
+	ADDQ   $0x00000020, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000220, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x05, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -12194,48 +11622,12 @@ noreset:
 	SHLQ $0x05, DI
 
 pre_loop:
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Y0
 	MOVQ         72(AX), SI
-	VADDPS       (SI)(DX*1), Y0, Y0
-	VORPS        cscanconstAVX2<>+480(SB), Y0, Y1
-	VMOVUPS      cscanconstAVX2<>+352(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+384(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+32(SB), Y2
-	VFMADD231PS  cscanconstAVX2<>+0(SB), Y1, Y2
-	VSUBPS       cscanconstAVX2<>+32(SB), Y2, Y3
-	VFNMADD231PS cscanconstAVX2<>+64(SB), Y3, Y1
-	VFNMADD231PS cscanconstAVX2<>+96(SB), Y3, Y1
-	VMOVUPS      cscanconstAVX2<>+288(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+320(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+256(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+224(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+192(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+160(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+128(SB), Y1, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VMULPS       Y2, Y3, Y3
-	VADDPS       cscanconstAVX2<>+448(SB), Y3, Y1
-	VDIVPS       Y1, Y3, Y1
-	VMULPS       Y1, Y1, Y2
-	VMOVUPS      cscanconstAVX2<>+640(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+672(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+608(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+576(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+544(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+512(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+416(SB), Y2, Y3
-	VADDPS       Y1, Y1, Y1
-	VMULPS       Y1, Y3, Y3
-	VXORPS       Y1, Y1, Y1
-	VMAXPS       Y0, Y1, Y1
-	VADDPS       Y3, Y1, Y1
-	VMOVUPS      Y1, (BX)
+	VMOVUPS      (SI)(DX*1), Y0
+	VMOVUPS      Y0, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Y1, Y1
-	VMOVUPS      Y1, 32(BX)
+	VMULPS       (SI)(DX*1), Y0, Y0
+	VMOVUPS      Y0, 32(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -12408,11 +11800,11 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·cscanBwdAVX25(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -12429,7 +11821,7 @@ h0_loop:
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -12450,57 +11842,12 @@ pre_t:
 	PREFETCHT0   32(SI)(DX*1)
 	MOVQ         48(AX), SI
 	PREFETCHT0   32(SI)(DX*1)
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Y0
 	MOVQ         96(AX), SI
-	VADDPS       (SI)(BX*1), Y0, Y0
-	VORPS        cscanconstAVX2<>+480(SB), Y0, Y1
-	VMOVUPS      cscanconstAVX2<>+352(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+384(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+32(SB), Y2
-	VFMADD231PS  cscanconstAVX2<>+0(SB), Y1, Y2
-	VSUBPS       cscanconstAVX2<>+32(SB), Y2, Y3
-	VFNMADD231PS cscanconstAVX2<>+64(SB), Y3, Y1
-	VFNMADD231PS cscanconstAVX2<>+96(SB), Y3, Y1
-	VMOVUPS      cscanconstAVX2<>+288(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+320(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+256(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+224(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+192(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+160(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+128(SB), Y1, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VMULPS       Y2, Y3, Y3
-	VADDPS       cscanconstAVX2<>+416(SB), Y3, Y1
-	VADDPS       cscanconstAVX2<>+448(SB), Y3, Y2
-	VMULPS       Y1, Y2, Y4
-	VMOVUPS      cscanconstAVX2<>+416(SB), Y5
-	VDIVPS       Y4, Y5, Y5
-	VMULPS       Y1, Y5, Y1
-	VMULPS       Y3, Y1, Y1
-	VMULPS       Y2, Y5, Y5
-	VPSRAD       $0x1f, Y0, Y2
-	VANDPS       Y2, Y3, Y3
-	VANDNPS      cscanconstAVX2<>+416(SB), Y2, Y2
-	VORPS        Y3, Y2, Y2
-	VMULPS       Y2, Y5, Y5
-	VMULPS       Y1, Y1, Y2
-	VMOVUPS      cscanconstAVX2<>+640(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+672(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+608(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+576(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+544(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+512(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+416(SB), Y2, Y3
-	VADDPS       Y1, Y1, Y1
-	VMULPS       Y1, Y3, Y3
-	VXORPS       Y1, Y1, Y1
-	VMAXPS       Y0, Y1, Y1
-	VADDPS       Y3, Y1, Y1
-	VMOVUPS      Y1, (DI)
-	VMOVUPS      Y5, 32(DI)
+	VMOVUPS      (SI)(BX*1), Y0
+	MOVQ         208(AX), SI
+	VMOVUPS      (SI)(BX*1), Y1
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -12534,13 +11881,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -12555,7 +11902,7 @@ rc_t:
 	VXORPS  Y3, Y3, Y3
 	VXORPS  Y4, Y4, Y4
 	MOVQ    184(AX), SI
-	SHLQ    $0x07, SI
+	IMUL3Q  $0x00000080, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -12570,7 +11917,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  72(AX), CX
@@ -12588,32 +11935,36 @@ rc_n_loop:
 	VMOVUPS      800(R10), Y8
 	VMOVUPS      (R8), Y9
 	VMOVUPS      32(R8), Y10
-	VMULPS       96(R10), Y0, Y11
-	VMULPS       128(R10), Y0, Y12
-	VFMADD231PS  Y5, Y9, Y11
+	VMULPS       Y5, Y9, Y11
 	VFNMADD231PS Y6, Y10, Y11
-	VFMADD231PS  Y5, Y10, Y12
-	VFMADD231PS  Y6, Y9, Y12
+	VMULPS       Y5, Y10, Y5
+	VFMADD231PS  Y6, Y9, Y5
+	VMOVUPS      Y11, 64(R9)
+	VMOVUPS      Y5, 96(R9)
+	VFMADD231PS  96(R10), Y0, Y11
+	VFMADD231PS  128(R10), Y0, Y5
 	VMOVUPS      Y11, (R9)
-	VMOVUPS      Y12, 32(R9)
-	VBROADCASTSS (CX), Y5
-	VFMADD231PS  Y5, Y11, Y1
-	VBROADCASTSS (R11), Y5
-	VFMADD231PS  Y5, Y12, Y3
+	VMOVUPS      Y5, 32(R9)
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y6, Y11, Y1
+	VBROADCASTSS (R11), Y6
+	VFMADD231PS  Y6, Y5, Y3
 	VMOVUPS      128(R8), Y5
 	VMOVUPS      160(R8), Y6
-	VMULPS       640(R10), Y0, Y9
-	VMULPS       672(R10), Y0, Y10
-	VFMADD231PS  Y7, Y5, Y9
+	VMULPS       Y7, Y5, Y9
 	VFNMADD231PS Y8, Y6, Y9
-	VFMADD231PS  Y7, Y6, Y10
-	VFMADD231PS  Y8, Y5, Y10
+	VMULPS       Y7, Y6, Y6
+	VFMADD231PS  Y8, Y5, Y6
+	VMOVUPS      Y9, 192(R9)
+	VMOVUPS      Y6, 224(R9)
+	VFMADD231PS  640(R10), Y0, Y9
+	VFMADD231PS  672(R10), Y0, Y6
 	VMOVUPS      Y9, 128(R9)
-	VMOVUPS      Y10, 160(R9)
+	VMOVUPS      Y6, 160(R9)
 	VBROADCASTSS 4(CX), Y5
 	VFMADD231PS  Y5, Y9, Y2
 	VBROADCASTSS 4(R11), Y5
-	VFMADD231PS  Y5, Y10, Y4
+	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         $0x00000100, R8
 	ADDQ         $0x00000100, R9
 	ADDQ         $0x00000440, R10
@@ -12630,18 +11981,20 @@ rc_n_odd:
 	VMOVUPS      256(R10), Y6
 	VMOVUPS      (R8), Y7
 	VMOVUPS      32(R8), Y8
-	VMULPS       96(R10), Y0, Y9
-	VMULPS       128(R10), Y0, Y0
-	VFMADD231PS  Y5, Y7, Y9
+	VMULPS       Y5, Y7, Y9
 	VFNMADD231PS Y6, Y8, Y9
-	VFMADD231PS  Y5, Y8, Y0
-	VFMADD231PS  Y6, Y7, Y0
+	VMULPS       Y5, Y8, Y5
+	VFMADD231PS  Y6, Y7, Y5
+	VMOVUPS      Y9, 64(R9)
+	VMOVUPS      Y5, 96(R9)
+	VFMADD231PS  96(R10), Y0, Y9
+	VFMADD231PS  128(R10), Y0, Y5
 	VMOVUPS      Y9, (R9)
-	VMOVUPS      Y0, 32(R9)
-	VBROADCASTSS (CX), Y5
-	VFMADD231PS  Y5, Y9, Y1
-	VBROADCASTSS (R11), Y5
-	VFMADD231PS  Y5, Y0, Y3
+	VMOVUPS      Y5, 32(R9)
+	VBROADCASTSS (CX), Y0
+	VFMADD231PS  Y0, Y9, Y1
+	VBROADCASTSS (R11), Y0
+	VFMADD231PS  Y0, Y5, Y3
 	ADDQ         $0x00000080, R8
 	ADDQ         $0x00000080, R9
 	ADDQ         $0x00000220, R10
@@ -12658,21 +12011,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Y0, Y1
 	VMOVUPS     Y1, 96(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        144(AX), DI
@@ -12713,134 +12066,118 @@ bw_nogate:
 	VXORPS      Y6, Y6, Y6
 	VXORPS      Y7, Y7, Y7
 	VXORPS      Y8, Y8, Y8
-	MOVQ        184(AX), DX
-	SHLQ        $0x07, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  72(AX), CX
-	ADDQ  SI, CX
-	MOVQ  80(AX), R10
-	ADDQ  SI, R10
-	MOVQ  184(AX), SI
-	SHRQ  $0x01, SI
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x07, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000080, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        72(AX), CX
+	ADDQ        SI, CX
+	MOVQ        80(AX), R9
+	ADDQ        SI, R9
+	MOVQ        184(AX), SI
+	SHRQ        $0x01, SI
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS      224(DX), Y9
-	VMOVUPS      256(DX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      64(R9), Y12
+	VMOVUPS      224(R8), Y9
+	VMOVUPS      256(R8), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      64(BX), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 64(R9)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      96(R9), Y12
+	VMOVUPS      Y12, 64(BX)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      96(BX), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 96(R9)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
+	VMOVUPS      Y12, 96(BX)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
 	VBROADCASTSS (CX), Y12
 	VFMADD231PS  Y12, Y4, Y11
-	VBROADCASTSS (R10), Y12
+	VBROADCASTSS (R9), Y12
 	VFNMADD231PS Y12, Y4, Y13
-	VMOVUPS      416(DX), Y12
+	VMOVUPS      416(R8), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, 416(DX)
-	VMOVUPS      448(DX), Y12
+	VMOVUPS      Y12, 416(R8)
+	VMOVUPS      448(R8), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 448(DX)
-	VFMADD231PS  96(DX), Y11, Y5
-	VFMADD231PS  128(DX), Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y15
-	VFNMADD231PS 32(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      352(DX), Y12
+	VMOVUPS      Y12, 448(R8)
+	VFMADD231PS  96(R8), Y11, Y5
+	VFMADD231PS  128(R8), Y13, Y5
+	VMULPS       64(DX), Y11, Y14
+	VFMADD231PS  96(DX), Y13, Y14
+	VMULPS       64(DX), Y13, Y15
+	VFNMADD231PS 96(DX), Y11, Y15
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y14, Y7
-	VFMADD231PS  32(DX), Y15, Y7
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y14, Y7
+	VFMADD231PS  32(R8), Y15, Y7
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y15, 320(DX)
-	VMOVUPS      768(DX), Y9
-	VMOVUPS      800(DX), Y10
-	VMOVUPS      128(BX), Y11
-	VMOVUPS      192(R9), Y12
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 288(R8)
+	VMOVUPS      Y9, 320(R8)
+	VMOVUPS      768(R8), Y9
+	VMOVUPS      800(R8), Y10
+	VMOVUPS      128(DX), Y11
+	VMOVUPS      192(BX), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 192(R9)
-	VMOVUPS      160(BX), Y11
-	VMOVUPS      224(R9), Y12
+	VMOVUPS      Y12, 192(BX)
+	VMOVUPS      160(DX), Y11
+	VMOVUPS      224(BX), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 224(R9)
-	VMOVUPS      832(DX), Y11
-	VMOVUPS      864(DX), Y13
+	VMOVUPS      Y12, 224(BX)
+	VMOVUPS      832(R8), Y11
+	VMOVUPS      864(R8), Y13
 	VBROADCASTSS 4(CX), Y12
 	VFMADD231PS  Y12, Y4, Y11
-	VBROADCASTSS 4(R10), Y12
+	VBROADCASTSS 4(R9), Y12
 	VFNMADD231PS Y12, Y4, Y13
-	VMOVUPS      960(DX), Y12
+	VMOVUPS      960(R8), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, 960(DX)
-	VMOVUPS      992(DX), Y12
+	VMOVUPS      Y12, 960(R8)
+	VMOVUPS      992(R8), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 992(DX)
-	VFMADD231PS  640(DX), Y11, Y6
-	VFMADD231PS  672(DX), Y13, Y6
-	VMULPS       128(R8), Y11, Y12
-	VFMADD231PS  160(R8), Y13, Y12
-	VMULPS       128(R8), Y13, Y15
-	VFNMADD231PS 160(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      896(DX), Y12
+	VMOVUPS      Y12, 992(R8)
+	VFMADD231PS  640(R8), Y11, Y6
+	VFMADD231PS  672(R8), Y13, Y6
+	VMULPS       192(DX), Y11, Y14
+	VFMADD231PS  224(DX), Y13, Y14
+	VMULPS       192(DX), Y13, Y15
+	VFNMADD231PS 224(DX), Y11, Y15
+	VMOVUPS      896(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 896(DX)
-	VMOVUPS      928(DX), Y12
+	VMOVUPS      Y12, 896(R8)
+	VMOVUPS      928(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 928(DX)
-	VFMADD231PS  608(DX), Y14, Y8
-	VFMADD231PS  576(DX), Y15, Y8
+	VMOVUPS      Y12, 928(R8)
+	VFMADD231PS  608(R8), Y14, Y8
+	VFMADD231PS  576(R8), Y15, Y8
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 832(DX)
-	VMOVUPS      Y15, 864(DX)
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 832(R8)
+	VMOVUPS      Y9, 864(R8)
+	ADDQ         $0x00000100, DX
 	ADDQ         $0x00000100, BX
-	ADDQ         $0x00000100, R8
-	ADDQ         $0x00000100, R9
-	ADDQ         $0x00000440, DX
+	ADDQ         $0x00000440, R8
 	ADDQ         $0x00000008, CX
-	ADDQ         $0x00000008, R10
+	ADDQ         $0x00000008, R9
 	DECQ         SI
 	JNZ          bw_n_loop
 
@@ -12848,58 +12185,53 @@ bw_n_odd:
 	MOVQ         184(AX), SI
 	TESTQ        $0x00000001, SI
 	JZ           bw_n_done
-	VMOVUPS      224(DX), Y9
-	VMOVUPS      256(DX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      64(R9), Y12
+	VMOVUPS      224(R8), Y9
+	VMOVUPS      256(R8), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      64(BX), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 64(R9)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      96(R9), Y12
+	VMOVUPS      Y12, 64(BX)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      96(BX), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 96(R9)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
+	VMOVUPS      Y12, 96(BX)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
 	VBROADCASTSS (CX), Y12
 	VFMADD231PS  Y12, Y4, Y11
-	VBROADCASTSS (R10), Y12
+	VBROADCASTSS (R9), Y12
 	VFNMADD231PS Y12, Y4, Y13
-	VMOVUPS      416(DX), Y12
+	VMOVUPS      416(R8), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, 416(DX)
-	VMOVUPS      448(DX), Y12
+	VMOVUPS      Y12, 416(R8)
+	VMOVUPS      448(R8), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 448(DX)
-	VFMADD231PS  96(DX), Y11, Y5
-	VFMADD231PS  128(DX), Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y4
-	VFNMADD231PS 32(R8), Y11, Y4
-	VMULPS       Y9, Y12, Y3
-	VFMADD231PS  Y10, Y4, Y3
-	VMULPS       Y9, Y4, Y4
-	VFNMADD231PS Y10, Y12, Y4
-	VMOVUPS      352(DX), Y12
+	VMOVUPS      Y12, 448(R8)
+	VFMADD231PS  96(R8), Y11, Y5
+	VFMADD231PS  128(R8), Y13, Y5
+	VMULPS       64(DX), Y11, Y3
+	VFMADD231PS  96(DX), Y13, Y3
+	VMULPS       64(DX), Y13, Y4
+	VFNMADD231PS 96(DX), Y11, Y4
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y3, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y4, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y3, Y7
-	VFMADD231PS  32(DX), Y4, Y7
-	VMULPS       Y9, Y11, Y12
-	VFMADD231PS  Y10, Y13, Y12
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y3, Y7
+	VFMADD231PS  32(R8), Y4, Y7
+	VMULPS       Y9, Y11, Y3
+	VFMADD231PS  Y10, Y13, Y3
 	VMULPS       Y9, Y13, Y4
 	VFNMADD231PS Y10, Y11, Y4
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y4, 320(DX)
+	VMOVUPS      Y3, 288(R8)
+	VMOVUPS      Y4, 320(R8)
+	ADDQ         $0x00000080, DX
 	ADDQ         $0x00000080, BX
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
-	ADDQ         $0x00000220, DX
+	ADDQ         $0x00000220, R8
 	ADDQ         $0x00000004, CX
-	ADDQ         $0x00000004, R10
+	ADDQ         $0x00000004, R9
 
 bw_n_done:
 	VADDPS  Y6, Y5, Y5
@@ -12907,12 +12239,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Y3, Y3, Y3
 
@@ -12924,8 +12256,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -12950,13 +12282,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000020, 208(AX)
+	ADDQ   $0x00000020, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000220, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x05, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -12995,48 +12327,12 @@ noreset:
 	SHLQ $0x05, DI
 
 pre_loop:
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Y0
 	MOVQ         72(AX), SI
-	VADDPS       (SI)(DX*1), Y0, Y0
-	VORPS        cscanconstAVX2<>+480(SB), Y0, Y1
-	VMOVUPS      cscanconstAVX2<>+352(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+384(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+32(SB), Y2
-	VFMADD231PS  cscanconstAVX2<>+0(SB), Y1, Y2
-	VSUBPS       cscanconstAVX2<>+32(SB), Y2, Y3
-	VFNMADD231PS cscanconstAVX2<>+64(SB), Y3, Y1
-	VFNMADD231PS cscanconstAVX2<>+96(SB), Y3, Y1
-	VMOVUPS      cscanconstAVX2<>+288(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+320(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+256(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+224(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+192(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+160(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+128(SB), Y1, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VMULPS       Y2, Y3, Y3
-	VADDPS       cscanconstAVX2<>+448(SB), Y3, Y1
-	VDIVPS       Y1, Y3, Y1
-	VMULPS       Y1, Y1, Y2
-	VMOVUPS      cscanconstAVX2<>+640(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+672(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+608(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+576(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+544(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+512(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+416(SB), Y2, Y3
-	VADDPS       Y1, Y1, Y1
-	VMULPS       Y1, Y3, Y3
-	VXORPS       Y1, Y1, Y1
-	VMAXPS       Y0, Y1, Y1
-	VADDPS       Y3, Y1, Y1
-	VMOVUPS      Y1, (BX)
+	VMOVUPS      (SI)(DX*1), Y0
+	VMOVUPS      Y0, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Y1, Y1
-	VMOVUPS      Y1, 32(BX)
+	VMULPS       (SI)(DX*1), Y0, Y0
+	VMOVUPS      Y0, 32(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -13209,11 +12505,11 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·cscanBwdAVX26(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -13230,7 +12526,7 @@ h0_loop:
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -13251,57 +12547,12 @@ pre_t:
 	PREFETCHT0   32(SI)(DX*1)
 	MOVQ         48(AX), SI
 	PREFETCHT0   32(SI)(DX*1)
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Y0
 	MOVQ         96(AX), SI
-	VADDPS       (SI)(BX*1), Y0, Y0
-	VORPS        cscanconstAVX2<>+480(SB), Y0, Y1
-	VMOVUPS      cscanconstAVX2<>+352(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+384(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+32(SB), Y2
-	VFMADD231PS  cscanconstAVX2<>+0(SB), Y1, Y2
-	VSUBPS       cscanconstAVX2<>+32(SB), Y2, Y3
-	VFNMADD231PS cscanconstAVX2<>+64(SB), Y3, Y1
-	VFNMADD231PS cscanconstAVX2<>+96(SB), Y3, Y1
-	VMOVUPS      cscanconstAVX2<>+288(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+320(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+256(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+224(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+192(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+160(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+128(SB), Y1, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VMULPS       Y2, Y3, Y3
-	VADDPS       cscanconstAVX2<>+416(SB), Y3, Y1
-	VADDPS       cscanconstAVX2<>+448(SB), Y3, Y2
-	VMULPS       Y1, Y2, Y4
-	VMOVUPS      cscanconstAVX2<>+416(SB), Y5
-	VDIVPS       Y4, Y5, Y5
-	VMULPS       Y1, Y5, Y1
-	VMULPS       Y3, Y1, Y1
-	VMULPS       Y2, Y5, Y5
-	VPSRAD       $0x1f, Y0, Y2
-	VANDPS       Y2, Y3, Y3
-	VANDNPS      cscanconstAVX2<>+416(SB), Y2, Y2
-	VORPS        Y3, Y2, Y2
-	VMULPS       Y2, Y5, Y5
-	VMULPS       Y1, Y1, Y2
-	VMOVUPS      cscanconstAVX2<>+640(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+672(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+608(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+576(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+544(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+512(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+416(SB), Y2, Y3
-	VADDPS       Y1, Y1, Y1
-	VMULPS       Y1, Y3, Y3
-	VXORPS       Y1, Y1, Y1
-	VMAXPS       Y0, Y1, Y1
-	VADDPS       Y3, Y1, Y1
-	VMOVUPS      Y1, (DI)
-	VMOVUPS      Y5, 32(DI)
+	VMOVUPS      (SI)(BX*1), Y0
+	MOVQ         208(AX), SI
+	VMOVUPS      (SI)(BX*1), Y1
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -13335,13 +12586,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -13356,7 +12607,7 @@ rc_t:
 	VXORPS  Y3, Y3, Y3
 	VXORPS  Y4, Y4, Y4
 	MOVQ    184(AX), SI
-	SHLQ    $0x07, SI
+	IMUL3Q  $0x00000080, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -13371,7 +12622,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  56(AX), CX
@@ -13389,32 +12640,36 @@ rc_n_loop:
 	VMOVUPS      800(R10), Y8
 	VMOVUPS      (R8), Y9
 	VMOVUPS      32(R8), Y10
-	VBROADCASTSS (CX), Y11
-	VMULPS       Y0, Y11, Y11
-	VBROADCASTSS (R11), Y12
-	VMULPS       Y0, Y12, Y12
-	VFMADD231PS  Y5, Y9, Y11
+	VMULPS       Y5, Y9, Y11
 	VFNMADD231PS Y6, Y10, Y11
-	VFMADD231PS  Y5, Y10, Y12
-	VFMADD231PS  Y6, Y9, Y12
+	VMULPS       Y5, Y10, Y5
+	VFMADD231PS  Y6, Y9, Y5
+	VMOVUPS      Y11, 64(R9)
+	VMOVUPS      Y5, 96(R9)
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y6, Y0, Y11
+	VBROADCASTSS (R11), Y6
+	VFMADD231PS  Y6, Y0, Y5
 	VMOVUPS      Y11, (R9)
-	VMOVUPS      Y12, 32(R9)
+	VMOVUPS      Y5, 32(R9)
 	VFMADD231PS  160(R10), Y11, Y1
-	VFMADD231PS  192(R10), Y12, Y3
+	VFMADD231PS  192(R10), Y5, Y3
 	VMOVUPS      128(R8), Y5
 	VMOVUPS      160(R8), Y6
-	VBROADCASTSS 4(CX), Y9
-	VMULPS       Y0, Y9, Y9
-	VBROADCASTSS 4(R11), Y10
-	VMULPS       Y0, Y10, Y10
-	VFMADD231PS  Y7, Y5, Y9
+	VMULPS       Y7, Y5, Y9
 	VFNMADD231PS Y8, Y6, Y9
-	VFMADD231PS  Y7, Y6, Y10
-	VFMADD231PS  Y8, Y5, Y10
+	VMULPS       Y7, Y6, Y6
+	VFMADD231PS  Y8, Y5, Y6
+	VMOVUPS      Y9, 192(R9)
+	VMOVUPS      Y6, 224(R9)
+	VBROADCASTSS 4(CX), Y5
+	VFMADD231PS  Y5, Y0, Y9
+	VBROADCASTSS 4(R11), Y5
+	VFMADD231PS  Y5, Y0, Y6
 	VMOVUPS      Y9, 128(R9)
-	VMOVUPS      Y10, 160(R9)
+	VMOVUPS      Y6, 160(R9)
 	VFMADD231PS  704(R10), Y9, Y2
-	VFMADD231PS  736(R10), Y10, Y4
+	VFMADD231PS  736(R10), Y6, Y4
 	ADDQ         $0x00000100, R8
 	ADDQ         $0x00000100, R9
 	ADDQ         $0x00000440, R10
@@ -13431,18 +12686,20 @@ rc_n_odd:
 	VMOVUPS      256(R10), Y6
 	VMOVUPS      (R8), Y7
 	VMOVUPS      32(R8), Y8
-	VBROADCASTSS (CX), Y9
-	VMULPS       Y0, Y9, Y9
-	VBROADCASTSS (R11), Y10
-	VMULPS       Y0, Y10, Y10
-	VFMADD231PS  Y5, Y7, Y9
+	VMULPS       Y5, Y7, Y9
 	VFNMADD231PS Y6, Y8, Y9
-	VFMADD231PS  Y5, Y8, Y10
-	VFMADD231PS  Y6, Y7, Y10
+	VMULPS       Y5, Y8, Y5
+	VFMADD231PS  Y6, Y7, Y5
+	VMOVUPS      Y9, 64(R9)
+	VMOVUPS      Y5, 96(R9)
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y6, Y0, Y9
+	VBROADCASTSS (R11), Y6
+	VFMADD231PS  Y6, Y0, Y5
 	VMOVUPS      Y9, (R9)
-	VMOVUPS      Y10, 32(R9)
+	VMOVUPS      Y5, 32(R9)
 	VFMADD231PS  160(R10), Y9, Y1
-	VFMADD231PS  192(R10), Y10, Y3
+	VFMADD231PS  192(R10), Y5, Y3
 	ADDQ         $0x00000080, R8
 	ADDQ         $0x00000080, R9
 	ADDQ         $0x00000220, R10
@@ -13459,21 +12716,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Y0, Y1
 	VMOVUPS     Y1, 96(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        144(AX), DI
@@ -13514,134 +12771,118 @@ bw_nogate:
 	VXORPS      Y6, Y6, Y6
 	VXORPS      Y7, Y7, Y7
 	VXORPS      Y8, Y8, Y8
-	MOVQ        184(AX), DX
-	SHLQ        $0x07, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  56(AX), CX
-	ADDQ  SI, CX
-	MOVQ  64(AX), R10
-	ADDQ  SI, R10
-	MOVQ  184(AX), SI
-	SHRQ  $0x01, SI
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x07, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000080, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        56(AX), CX
+	ADDQ        SI, CX
+	MOVQ        64(AX), R9
+	ADDQ        SI, R9
+	MOVQ        184(AX), SI
+	SHRQ        $0x01, SI
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS      224(DX), Y9
-	VMOVUPS      256(DX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      480(DX), Y12
+	VMOVUPS      224(R8), Y9
+	VMOVUPS      256(R8), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      480(R8), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 480(DX)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      512(DX), Y12
+	VMOVUPS      Y12, 480(R8)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      512(R8), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 512(DX)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
-	VFMADD231PS  160(DX), Y4, Y11
-	VFNMADD231PS 192(DX), Y4, Y13
-	VMOVUPS      (R9), Y12
+	VMOVUPS      Y12, 512(R8)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
+	VFMADD231PS  160(R8), Y4, Y11
+	VFNMADD231PS 192(R8), Y4, Y13
+	VMOVUPS      (BX), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, (R9)
-	VMOVUPS      32(R9), Y12
+	VMOVUPS      Y12, (BX)
+	VMOVUPS      32(BX), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 32(R9)
+	VMOVUPS      Y12, 32(BX)
 	VBROADCASTSS (CX), Y12
 	VFMADD231PS  Y12, Y11, Y5
-	VBROADCASTSS (R10), Y12
+	VBROADCASTSS (R9), Y12
 	VFMADD231PS  Y12, Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y15
-	VFNMADD231PS 32(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      352(DX), Y12
+	VMULPS       64(DX), Y11, Y14
+	VFMADD231PS  96(DX), Y13, Y14
+	VMULPS       64(DX), Y13, Y15
+	VFNMADD231PS 96(DX), Y11, Y15
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y14, Y7
-	VFMADD231PS  32(DX), Y15, Y7
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y14, Y7
+	VFMADD231PS  32(R8), Y15, Y7
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y15, 320(DX)
-	VMOVUPS      768(DX), Y9
-	VMOVUPS      800(DX), Y10
-	VMOVUPS      128(BX), Y11
-	VMOVUPS      1024(DX), Y12
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 288(R8)
+	VMOVUPS      Y9, 320(R8)
+	VMOVUPS      768(R8), Y9
+	VMOVUPS      800(R8), Y10
+	VMOVUPS      128(DX), Y11
+	VMOVUPS      1024(R8), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 1024(DX)
-	VMOVUPS      160(BX), Y11
-	VMOVUPS      1056(DX), Y12
+	VMOVUPS      Y12, 1024(R8)
+	VMOVUPS      160(DX), Y11
+	VMOVUPS      1056(R8), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 1056(DX)
-	VMOVUPS      832(DX), Y11
-	VMOVUPS      864(DX), Y13
-	VFMADD231PS  704(DX), Y4, Y11
-	VFNMADD231PS 736(DX), Y4, Y13
-	VMOVUPS      128(R9), Y12
+	VMOVUPS      Y12, 1056(R8)
+	VMOVUPS      832(R8), Y11
+	VMOVUPS      864(R8), Y13
+	VFMADD231PS  704(R8), Y4, Y11
+	VFNMADD231PS 736(R8), Y4, Y13
+	VMOVUPS      128(BX), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, 128(R9)
-	VMOVUPS      160(R9), Y12
+	VMOVUPS      Y12, 128(BX)
+	VMOVUPS      160(BX), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 160(R9)
+	VMOVUPS      Y12, 160(BX)
 	VBROADCASTSS 4(CX), Y12
 	VFMADD231PS  Y12, Y11, Y6
-	VBROADCASTSS 4(R10), Y12
+	VBROADCASTSS 4(R9), Y12
 	VFMADD231PS  Y12, Y13, Y6
-	VMULPS       128(R8), Y11, Y12
-	VFMADD231PS  160(R8), Y13, Y12
-	VMULPS       128(R8), Y13, Y15
-	VFNMADD231PS 160(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      896(DX), Y12
+	VMULPS       192(DX), Y11, Y14
+	VFMADD231PS  224(DX), Y13, Y14
+	VMULPS       192(DX), Y13, Y15
+	VFNMADD231PS 224(DX), Y11, Y15
+	VMOVUPS      896(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 896(DX)
-	VMOVUPS      928(DX), Y12
+	VMOVUPS      Y12, 896(R8)
+	VMOVUPS      928(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 928(DX)
-	VFMADD231PS  608(DX), Y14, Y8
-	VFMADD231PS  576(DX), Y15, Y8
+	VMOVUPS      Y12, 928(R8)
+	VFMADD231PS  608(R8), Y14, Y8
+	VFMADD231PS  576(R8), Y15, Y8
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 832(DX)
-	VMOVUPS      Y15, 864(DX)
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 832(R8)
+	VMOVUPS      Y9, 864(R8)
+	ADDQ         $0x00000100, DX
 	ADDQ         $0x00000100, BX
-	ADDQ         $0x00000100, R8
-	ADDQ         $0x00000100, R9
-	ADDQ         $0x00000440, DX
+	ADDQ         $0x00000440, R8
 	ADDQ         $0x00000008, CX
-	ADDQ         $0x00000008, R10
+	ADDQ         $0x00000008, R9
 	DECQ         SI
 	JNZ          bw_n_loop
 
@@ -13649,58 +12890,53 @@ bw_n_odd:
 	MOVQ         184(AX), SI
 	TESTQ        $0x00000001, SI
 	JZ           bw_n_done
-	VMOVUPS      224(DX), Y9
-	VMOVUPS      256(DX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      480(DX), Y12
+	VMOVUPS      224(R8), Y9
+	VMOVUPS      256(R8), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      480(R8), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 480(DX)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      512(DX), Y12
+	VMOVUPS      Y12, 480(R8)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      512(R8), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 512(DX)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
-	VFMADD231PS  160(DX), Y4, Y11
-	VFNMADD231PS 192(DX), Y4, Y13
-	VMOVUPS      (R9), Y12
+	VMOVUPS      Y12, 512(R8)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
+	VFMADD231PS  160(R8), Y4, Y11
+	VFNMADD231PS 192(R8), Y4, Y13
+	VMOVUPS      (BX), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, (R9)
-	VMOVUPS      32(R9), Y12
+	VMOVUPS      Y12, (BX)
+	VMOVUPS      32(BX), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 32(R9)
+	VMOVUPS      Y12, 32(BX)
 	VBROADCASTSS (CX), Y3
 	VFMADD231PS  Y3, Y11, Y5
-	VBROADCASTSS (R10), Y3
+	VBROADCASTSS (R9), Y3
 	VFMADD231PS  Y3, Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y4
-	VFNMADD231PS 32(R8), Y11, Y4
-	VMULPS       Y9, Y12, Y3
-	VFMADD231PS  Y10, Y4, Y3
-	VMULPS       Y9, Y4, Y4
-	VFNMADD231PS Y10, Y12, Y4
-	VMOVUPS      352(DX), Y12
+	VMULPS       64(DX), Y11, Y3
+	VFMADD231PS  96(DX), Y13, Y3
+	VMULPS       64(DX), Y13, Y4
+	VFNMADD231PS 96(DX), Y11, Y4
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y3, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y4, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y3, Y7
-	VFMADD231PS  32(DX), Y4, Y7
-	VMULPS       Y9, Y11, Y12
-	VFMADD231PS  Y10, Y13, Y12
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y3, Y7
+	VFMADD231PS  32(R8), Y4, Y7
+	VMULPS       Y9, Y11, Y3
+	VFMADD231PS  Y10, Y13, Y3
 	VMULPS       Y9, Y13, Y4
 	VFNMADD231PS Y10, Y11, Y4
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y4, 320(DX)
+	VMOVUPS      Y3, 288(R8)
+	VMOVUPS      Y4, 320(R8)
+	ADDQ         $0x00000080, DX
 	ADDQ         $0x00000080, BX
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
-	ADDQ         $0x00000220, DX
+	ADDQ         $0x00000220, R8
 	ADDQ         $0x00000004, CX
-	ADDQ         $0x00000004, R10
+	ADDQ         $0x00000004, R9
 
 bw_n_done:
 	VADDPS  Y6, Y5, Y5
@@ -13708,12 +12944,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Y3, Y3, Y3
 
@@ -13725,8 +12961,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -13751,13 +12987,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000020, 208(AX)
+	ADDQ   $0x00000020, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000220, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x05, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET
@@ -13796,48 +13032,12 @@ noreset:
 	SHLQ $0x05, DI
 
 pre_loop:
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Y0
 	MOVQ         72(AX), SI
-	VADDPS       (SI)(DX*1), Y0, Y0
-	VORPS        cscanconstAVX2<>+480(SB), Y0, Y1
-	VMOVUPS      cscanconstAVX2<>+352(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+384(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+32(SB), Y2
-	VFMADD231PS  cscanconstAVX2<>+0(SB), Y1, Y2
-	VSUBPS       cscanconstAVX2<>+32(SB), Y2, Y3
-	VFNMADD231PS cscanconstAVX2<>+64(SB), Y3, Y1
-	VFNMADD231PS cscanconstAVX2<>+96(SB), Y3, Y1
-	VMOVUPS      cscanconstAVX2<>+288(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+320(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+256(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+224(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+192(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+160(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+128(SB), Y1, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VMULPS       Y2, Y3, Y3
-	VADDPS       cscanconstAVX2<>+448(SB), Y3, Y1
-	VDIVPS       Y1, Y3, Y1
-	VMULPS       Y1, Y1, Y2
-	VMOVUPS      cscanconstAVX2<>+640(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+672(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+608(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+576(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+544(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+512(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+416(SB), Y2, Y3
-	VADDPS       Y1, Y1, Y1
-	VMULPS       Y1, Y3, Y3
-	VXORPS       Y1, Y1, Y1
-	VMAXPS       Y0, Y1, Y1
-	VADDPS       Y3, Y1, Y1
-	VMOVUPS      Y1, (BX)
+	VMOVUPS      (SI)(DX*1), Y0
+	VMOVUPS      Y0, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Y1, Y1
-	VMOVUPS      Y1, 32(BX)
+	VMULPS       (SI)(DX*1), Y0, Y0
+	VMOVUPS      Y0, 32(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -13998,11 +13198,11 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·cscanBwdAVX27(SB), NOSPLIT, $0-8
 	MOVQ args+0(FP), AX
-	MOVQ $0x00000000, 208(AX)
-	MOVQ $0x00000000, 232(AX)
+	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 240(AX)
 
 g_loop:
-	MOVQ  208(AX), DX
+	MOVQ  216(AX), DX
 	IMULQ 184(AX), DX
 	MOVQ  120(AX), CX
 	LEAQ  (CX)(DX*2), CX
@@ -14019,7 +13219,7 @@ h0_loop:
 	DECQ    BX
 	JNZ     h0_loop
 	XORQ    CX, CX
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    144(AX), DI
 
 pre_t:
@@ -14040,57 +13240,12 @@ pre_t:
 	PREFETCHT0   32(SI)(DX*1)
 	MOVQ         48(AX), SI
 	PREFETCHT0   32(SI)(DX*1)
-	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Y0
 	MOVQ         96(AX), SI
-	VADDPS       (SI)(BX*1), Y0, Y0
-	VORPS        cscanconstAVX2<>+480(SB), Y0, Y1
-	VMOVUPS      cscanconstAVX2<>+352(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+384(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      cscanconstAVX2<>+32(SB), Y2
-	VFMADD231PS  cscanconstAVX2<>+0(SB), Y1, Y2
-	VSUBPS       cscanconstAVX2<>+32(SB), Y2, Y3
-	VFNMADD231PS cscanconstAVX2<>+64(SB), Y3, Y1
-	VFNMADD231PS cscanconstAVX2<>+96(SB), Y3, Y1
-	VMOVUPS      cscanconstAVX2<>+288(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+320(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+256(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+224(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+192(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+160(SB), Y1, Y3
-	VFMADD213PS  cscanconstAVX2<>+128(SB), Y1, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VMULPS       Y2, Y3, Y3
-	VADDPS       cscanconstAVX2<>+416(SB), Y3, Y1
-	VADDPS       cscanconstAVX2<>+448(SB), Y3, Y2
-	VMULPS       Y1, Y2, Y4
-	VMOVUPS      cscanconstAVX2<>+416(SB), Y5
-	VDIVPS       Y4, Y5, Y5
-	VMULPS       Y1, Y5, Y1
-	VMULPS       Y3, Y1, Y1
-	VMULPS       Y2, Y5, Y5
-	VPSRAD       $0x1f, Y0, Y2
-	VANDPS       Y2, Y3, Y3
-	VANDNPS      cscanconstAVX2<>+416(SB), Y2, Y2
-	VORPS        Y3, Y2, Y2
-	VMULPS       Y2, Y5, Y5
-	VMULPS       Y1, Y1, Y2
-	VMOVUPS      cscanconstAVX2<>+640(SB), Y3
-	VFMADD231PS  cscanconstAVX2<>+672(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+608(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+576(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+544(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+512(SB), Y2, Y3
-	VFMADD213PS  cscanconstAVX2<>+416(SB), Y2, Y3
-	VADDPS       Y1, Y1, Y1
-	VMULPS       Y1, Y3, Y3
-	VXORPS       Y1, Y1, Y1
-	VMAXPS       Y0, Y1, Y1
-	VADDPS       Y3, Y1, Y1
-	VMOVUPS      Y1, (DI)
-	VMOVUPS      Y5, 32(DI)
+	VMOVUPS      (SI)(BX*1), Y0
+	MOVQ         208(AX), SI
+	VMOVUPS      (SI)(BX*1), Y1
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
@@ -14124,13 +13279,13 @@ pre_nogate:
 	INCQ CX
 	CMPQ CX, 168(AX)
 	JL   pre_t
-	MOVQ $0x00000000, 216(AX)
+	MOVQ $0x00000000, 224(AX)
 
 rc_t:
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	CMPQ    CX, 168(AX)
 	JGE     rc_done
-	MOVQ    208(AX), BX
+	MOVQ    216(AX), BX
 	MOVQ    CX, DX
 	IMULQ   192(AX), DX
 	ADDQ    BX, DX
@@ -14145,7 +13300,7 @@ rc_t:
 	VXORPS  Y3, Y3, Y3
 	VXORPS  Y4, Y4, Y4
 	MOVQ    184(AX), SI
-	SHLQ    $0x07, SI
+	IMUL3Q  $0x00000080, SI, SI
 	MOVQ    CX, R8
 	IMULQ   SI, R8
 	ADDQ    136(AX), R8
@@ -14160,7 +13315,7 @@ rc_t:
 
 rc_noreset:
 	MOVQ  112(AX), R10
-	ADDQ  232(AX), R10
+	ADDQ  240(AX), R10
 	MOVQ  CX, SI
 	IMULQ 200(AX), SI
 	MOVQ  184(AX), CX
@@ -14174,28 +13329,32 @@ rc_n_loop:
 	VMOVUPS      800(R10), Y8
 	VMOVUPS      (R8), Y9
 	VMOVUPS      32(R8), Y10
-	VMULPS       96(R10), Y0, Y11
-	VMULPS       128(R10), Y0, Y12
-	VFMADD231PS  Y5, Y9, Y11
+	VMULPS       Y5, Y9, Y11
 	VFNMADD231PS Y6, Y10, Y11
-	VFMADD231PS  Y5, Y10, Y12
-	VFMADD231PS  Y6, Y9, Y12
+	VMULPS       Y5, Y10, Y5
+	VFMADD231PS  Y6, Y9, Y5
+	VMOVUPS      Y11, 64(R9)
+	VMOVUPS      Y5, 96(R9)
+	VFMADD231PS  96(R10), Y0, Y11
+	VFMADD231PS  128(R10), Y0, Y5
 	VMOVUPS      Y11, (R9)
-	VMOVUPS      Y12, 32(R9)
+	VMOVUPS      Y5, 32(R9)
 	VFMADD231PS  160(R10), Y11, Y1
-	VFMADD231PS  192(R10), Y12, Y3
+	VFMADD231PS  192(R10), Y5, Y3
 	VMOVUPS      128(R8), Y5
 	VMOVUPS      160(R8), Y6
-	VMULPS       640(R10), Y0, Y9
-	VMULPS       672(R10), Y0, Y10
-	VFMADD231PS  Y7, Y5, Y9
+	VMULPS       Y7, Y5, Y9
 	VFNMADD231PS Y8, Y6, Y9
-	VFMADD231PS  Y7, Y6, Y10
-	VFMADD231PS  Y8, Y5, Y10
+	VMULPS       Y7, Y6, Y6
+	VFMADD231PS  Y8, Y5, Y6
+	VMOVUPS      Y9, 192(R9)
+	VMOVUPS      Y6, 224(R9)
+	VFMADD231PS  640(R10), Y0, Y9
+	VFMADD231PS  672(R10), Y0, Y6
 	VMOVUPS      Y9, 128(R9)
-	VMOVUPS      Y10, 160(R9)
+	VMOVUPS      Y6, 160(R9)
 	VFMADD231PS  704(R10), Y9, Y2
-	VFMADD231PS  736(R10), Y10, Y4
+	VFMADD231PS  736(R10), Y6, Y4
 	ADDQ         $0x00000100, R8
 	ADDQ         $0x00000100, R9
 	ADDQ         $0x00000440, R10
@@ -14210,16 +13369,18 @@ rc_n_odd:
 	VMOVUPS      256(R10), Y6
 	VMOVUPS      (R8), Y7
 	VMOVUPS      32(R8), Y8
-	VMULPS       96(R10), Y0, Y9
-	VMULPS       128(R10), Y0, Y0
-	VFMADD231PS  Y5, Y7, Y9
+	VMULPS       Y5, Y7, Y9
 	VFNMADD231PS Y6, Y8, Y9
-	VFMADD231PS  Y5, Y8, Y0
-	VFMADD231PS  Y6, Y7, Y0
+	VMULPS       Y5, Y8, Y5
+	VFMADD231PS  Y6, Y7, Y5
+	VMOVUPS      Y9, 64(R9)
+	VMOVUPS      Y5, 96(R9)
+	VFMADD231PS  96(R10), Y0, Y9
+	VFMADD231PS  128(R10), Y0, Y5
 	VMOVUPS      Y9, (R9)
-	VMOVUPS      Y0, 32(R9)
+	VMOVUPS      Y5, 32(R9)
 	VFMADD231PS  160(R10), Y9, Y1
-	VFMADD231PS  192(R10), Y0, Y3
+	VFMADD231PS  192(R10), Y5, Y3
 	ADDQ         $0x00000080, R8
 	ADDQ         $0x00000080, R9
 	ADDQ         $0x00000220, R10
@@ -14234,21 +13395,21 @@ rc_n_done:
 	MOVQ        104(AX), SI
 	VFMADD231PS (SI)(BX*1), Y0, Y1
 	VMOVUPS     Y1, 96(DI)
-	INCQ        216(AX)
+	INCQ        224(AX)
 	JMP         rc_t
 
 rc_done:
 bw_t:
-	MOVQ        216(AX), CX
+	MOVQ        224(AX), CX
 	TESTQ       CX, CX
 	JZ          bw_done
 	DECQ        CX
-	MOVQ        CX, 216(AX)
-	MOVQ        208(AX), BX
+	MOVQ        CX, 224(AX)
+	MOVQ        216(AX), BX
 	MOVQ        CX, DX
 	IMULQ       192(AX), DX
 	ADDQ        BX, DX
-	MOVQ        DX, 224(AX)
+	MOVQ        DX, 232(AX)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        144(AX), DI
@@ -14289,124 +13450,108 @@ bw_nogate:
 	VXORPS      Y6, Y6, Y6
 	VXORPS      Y7, Y7, Y7
 	VXORPS      Y8, Y8, Y8
-	MOVQ        184(AX), DX
-	SHLQ        $0x07, DX
-	MOVQ        CX, R8
-	IMULQ       DX, R8
-	MOVQ        R8, R9
-	ADDQ        152(AX), R9
-	ADDQ        136(AX), R8
-	LEAQ        (R8)(DX*1), BX
-	MOVQ        88(AX), SI
-	TESTQ       SI, SI
-	JZ          bw_noreset
-	MOVBLZX     (SI)(CX*1), DX
-	TESTL       DX, DX
-	JZ          bw_noreset
-	MOVQ        160(AX), R8
-
-bw_noreset:
-	MOVQ  112(AX), DX
-	ADDQ  232(AX), DX
-	MOVQ  CX, SI
-	IMULQ 200(AX), SI
-	MOVQ  184(AX), CX
-	SHRQ  $0x01, CX
-	JZ    bw_n_odd
+	MOVQ        184(AX), SI
+	SHLQ        $0x07, SI
+	MOVQ        CX, BX
+	IMULQ       SI, BX
+	ADDQ        152(AX), BX
+	MOVQ        184(AX), SI
+	IMUL3Q      $0x00000080, SI, SI
+	LEAQ        1(CX), DX
+	IMULQ       SI, DX
+	ADDQ        136(AX), DX
+	MOVQ        112(AX), R8
+	ADDQ        240(AX), R8
+	MOVQ        CX, SI
+	IMULQ       200(AX), SI
+	MOVQ        184(AX), CX
+	SHRQ        $0x01, CX
+	JZ          bw_n_odd
 
 bw_n_loop:
-	VMOVUPS      224(DX), Y9
-	VMOVUPS      256(DX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      480(DX), Y12
+	VMOVUPS      224(R8), Y9
+	VMOVUPS      256(R8), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      480(R8), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 480(DX)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      512(DX), Y12
+	VMOVUPS      Y12, 480(R8)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      512(R8), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 512(DX)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
-	VFMADD231PS  160(DX), Y4, Y11
-	VFNMADD231PS 192(DX), Y4, Y13
-	VMOVUPS      416(DX), Y12
+	VMOVUPS      Y12, 512(R8)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
+	VFMADD231PS  160(R8), Y4, Y11
+	VFNMADD231PS 192(R8), Y4, Y13
+	VMOVUPS      416(R8), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, 416(DX)
-	VMOVUPS      448(DX), Y12
+	VMOVUPS      Y12, 416(R8)
+	VMOVUPS      448(R8), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 448(DX)
-	VFMADD231PS  96(DX), Y11, Y5
-	VFMADD231PS  128(DX), Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y15
-	VFNMADD231PS 32(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      352(DX), Y12
+	VMOVUPS      Y12, 448(R8)
+	VFMADD231PS  96(R8), Y11, Y5
+	VFMADD231PS  128(R8), Y13, Y5
+	VMULPS       64(DX), Y11, Y14
+	VFMADD231PS  96(DX), Y13, Y14
+	VMULPS       64(DX), Y13, Y15
+	VFNMADD231PS 96(DX), Y11, Y15
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y14, Y7
-	VFMADD231PS  32(DX), Y15, Y7
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y14, Y7
+	VFMADD231PS  32(R8), Y15, Y7
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y15, 320(DX)
-	VMOVUPS      768(DX), Y9
-	VMOVUPS      800(DX), Y10
-	VMOVUPS      128(BX), Y11
-	VMOVUPS      1024(DX), Y12
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 288(R8)
+	VMOVUPS      Y9, 320(R8)
+	VMOVUPS      768(R8), Y9
+	VMOVUPS      800(R8), Y10
+	VMOVUPS      128(DX), Y11
+	VMOVUPS      1024(R8), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 1024(DX)
-	VMOVUPS      160(BX), Y11
-	VMOVUPS      1056(DX), Y12
+	VMOVUPS      Y12, 1024(R8)
+	VMOVUPS      160(DX), Y11
+	VMOVUPS      1056(R8), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 1056(DX)
-	VMOVUPS      832(DX), Y11
-	VMOVUPS      864(DX), Y13
-	VFMADD231PS  704(DX), Y4, Y11
-	VFNMADD231PS 736(DX), Y4, Y13
-	VMOVUPS      960(DX), Y12
+	VMOVUPS      Y12, 1056(R8)
+	VMOVUPS      832(R8), Y11
+	VMOVUPS      864(R8), Y13
+	VFMADD231PS  704(R8), Y4, Y11
+	VFNMADD231PS 736(R8), Y4, Y13
+	VMOVUPS      960(R8), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, 960(DX)
-	VMOVUPS      992(DX), Y12
+	VMOVUPS      Y12, 960(R8)
+	VMOVUPS      992(R8), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 992(DX)
-	VFMADD231PS  640(DX), Y11, Y6
-	VFMADD231PS  672(DX), Y13, Y6
-	VMULPS       128(R8), Y11, Y12
-	VFMADD231PS  160(R8), Y13, Y12
-	VMULPS       128(R8), Y13, Y15
-	VFNMADD231PS 160(R8), Y11, Y15
-	VMULPS       Y9, Y12, Y14
-	VFMADD231PS  Y10, Y15, Y14
-	VMULPS       Y9, Y15, Y15
-	VFNMADD231PS Y10, Y12, Y15
-	VMOVUPS      896(DX), Y12
+	VMOVUPS      Y12, 992(R8)
+	VFMADD231PS  640(R8), Y11, Y6
+	VFMADD231PS  672(R8), Y13, Y6
+	VMULPS       192(DX), Y11, Y14
+	VFMADD231PS  224(DX), Y13, Y14
+	VMULPS       192(DX), Y13, Y15
+	VFNMADD231PS 224(DX), Y11, Y15
+	VMOVUPS      896(R8), Y12
 	VFMADD231PS  Y14, Y2, Y12
-	VMOVUPS      Y12, 896(DX)
-	VMOVUPS      928(DX), Y12
+	VMOVUPS      Y12, 896(R8)
+	VMOVUPS      928(R8), Y12
 	VFMADD231PS  Y15, Y2, Y12
-	VMOVUPS      Y12, 928(DX)
-	VFMADD231PS  608(DX), Y14, Y8
-	VFMADD231PS  576(DX), Y15, Y8
+	VMOVUPS      Y12, 928(R8)
+	VFMADD231PS  608(R8), Y14, Y8
+	VFMADD231PS  576(R8), Y15, Y8
 	VMULPS       Y9, Y11, Y12
 	VFMADD231PS  Y10, Y13, Y12
-	VMULPS       Y9, Y13, Y15
-	VFNMADD231PS Y10, Y11, Y15
-	VMOVUPS      Y12, 832(DX)
-	VMOVUPS      Y15, 864(DX)
+	VMULPS       Y9, Y13, Y9
+	VFNMADD231PS Y10, Y11, Y9
+	VMOVUPS      Y12, 832(R8)
+	VMOVUPS      Y9, 864(R8)
+	ADDQ         $0x00000100, DX
 	ADDQ         $0x00000100, BX
-	ADDQ         $0x00000100, R8
-	ADDQ         $0x00000100, R9
-	ADDQ         $0x00000440, DX
+	ADDQ         $0x00000440, R8
 	DECQ         CX
 	JNZ          bw_n_loop
 
@@ -14414,54 +13559,49 @@ bw_n_odd:
 	MOVQ         184(AX), CX
 	TESTQ        $0x00000001, CX
 	JZ           bw_n_done
-	VMOVUPS      224(DX), Y9
-	VMOVUPS      256(DX), Y10
-	VMOVUPS      (BX), Y11
-	VMOVUPS      480(DX), Y12
+	VMOVUPS      224(R8), Y9
+	VMOVUPS      256(R8), Y10
+	VMOVUPS      (DX), Y11
+	VMOVUPS      480(R8), Y12
 	VFMADD231PS  Y11, Y4, Y12
-	VMOVUPS      Y12, 480(DX)
-	VMOVUPS      32(BX), Y11
-	VMOVUPS      512(DX), Y12
+	VMOVUPS      Y12, 480(R8)
+	VMOVUPS      32(DX), Y11
+	VMOVUPS      512(R8), Y12
 	VFNMADD231PS Y11, Y4, Y12
-	VMOVUPS      Y12, 512(DX)
-	VMOVUPS      288(DX), Y11
-	VMOVUPS      320(DX), Y13
-	VFMADD231PS  160(DX), Y4, Y11
-	VFNMADD231PS 192(DX), Y4, Y13
-	VMOVUPS      416(DX), Y12
+	VMOVUPS      Y12, 512(R8)
+	VMOVUPS      288(R8), Y11
+	VMOVUPS      320(R8), Y13
+	VFMADD231PS  160(R8), Y4, Y11
+	VFNMADD231PS 192(R8), Y4, Y13
+	VMOVUPS      416(R8), Y12
 	VFMADD231PS  Y11, Y3, Y12
-	VMOVUPS      Y12, 416(DX)
-	VMOVUPS      448(DX), Y12
+	VMOVUPS      Y12, 416(R8)
+	VMOVUPS      448(R8), Y12
 	VFMADD231PS  Y13, Y3, Y12
-	VMOVUPS      Y12, 448(DX)
-	VFMADD231PS  96(DX), Y11, Y5
-	VFMADD231PS  128(DX), Y13, Y5
-	VMULPS       (R8), Y11, Y12
-	VFMADD231PS  32(R8), Y13, Y12
-	VMULPS       (R8), Y13, Y4
-	VFNMADD231PS 32(R8), Y11, Y4
-	VMULPS       Y9, Y12, Y3
-	VFMADD231PS  Y10, Y4, Y3
-	VMULPS       Y9, Y4, Y4
-	VFNMADD231PS Y10, Y12, Y4
-	VMOVUPS      352(DX), Y12
+	VMOVUPS      Y12, 448(R8)
+	VFMADD231PS  96(R8), Y11, Y5
+	VFMADD231PS  128(R8), Y13, Y5
+	VMULPS       64(DX), Y11, Y3
+	VFMADD231PS  96(DX), Y13, Y3
+	VMULPS       64(DX), Y13, Y4
+	VFNMADD231PS 96(DX), Y11, Y4
+	VMOVUPS      352(R8), Y12
 	VFMADD231PS  Y3, Y2, Y12
-	VMOVUPS      Y12, 352(DX)
-	VMOVUPS      384(DX), Y12
+	VMOVUPS      Y12, 352(R8)
+	VMOVUPS      384(R8), Y12
 	VFMADD231PS  Y4, Y2, Y12
-	VMOVUPS      Y12, 384(DX)
-	VFMADD231PS  64(DX), Y3, Y7
-	VFMADD231PS  32(DX), Y4, Y7
-	VMULPS       Y9, Y11, Y12
-	VFMADD231PS  Y10, Y13, Y12
+	VMOVUPS      Y12, 384(R8)
+	VFMADD231PS  64(R8), Y3, Y7
+	VFMADD231PS  32(R8), Y4, Y7
+	VMULPS       Y9, Y11, Y3
+	VFMADD231PS  Y10, Y13, Y3
 	VMULPS       Y9, Y13, Y4
 	VFNMADD231PS Y10, Y11, Y4
-	VMOVUPS      Y12, 288(DX)
-	VMOVUPS      Y4, 320(DX)
+	VMOVUPS      Y3, 288(R8)
+	VMOVUPS      Y4, 320(R8)
+	ADDQ         $0x00000080, DX
 	ADDQ         $0x00000080, BX
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, R9
-	ADDQ         $0x00000220, DX
+	ADDQ         $0x00000220, R8
 
 bw_n_done:
 	VADDPS  Y6, Y5, Y5
@@ -14469,12 +13609,12 @@ bw_n_done:
 	MOVQ    88(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
-	MOVQ    216(AX), CX
+	MOVQ    224(AX), CX
 	MOVBLZX (SI)(CX*1), DX
 	TESTL   DX, DX
 	JZ      bw_noreset2
 	MOVQ    112(AX), CX
-	ADDQ    232(AX), CX
+	ADDQ    240(AX), CX
 	MOVQ    184(AX), DX
 	VXORPS  Y3, Y3, Y3
 
@@ -14486,8 +13626,8 @@ bw_zero:
 	JNZ     bw_zero
 
 bw_noreset2:
-	MOVQ        224(AX), DX
-	MOVQ        208(AX), BX
+	MOVQ        232(AX), DX
+	MOVQ        216(AX), BX
 	MOVQ        32(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodu
@@ -14512,13 +13652,13 @@ bw_nodu:
 	JMP         bw_t
 
 bw_done:
-	ADDQ   $0x00000020, 208(AX)
+	ADDQ   $0x00000020, 216(AX)
 	MOVQ   184(AX), CX
 	IMUL3Q $0x00000220, CX, CX
-	ADDQ   CX, 232(AX)
+	ADDQ   CX, 240(AX)
 	MOVQ   176(AX), CX
 	SHLQ   $0x05, CX
-	CMPQ   CX, 208(AX)
+	CMPQ   CX, 216(AX)
 	JG     g_loop
 	VZEROUPPER
 	RET

@@ -593,12 +593,20 @@ func (a *isa) forward(md mode) {
 		MOVQ(m(A, fGroups), end)
 		SHLQ(U8(log2(vb)), end)
 		Label("pre_loop")
-		X := a.vec()
-		MOVQ(m(A, fDelta), tmp)
-		VMOVUPS(mi(tmp, off), X)
-		MOVQ(m(A, fBias), tmp)
-		VADDPS(mi(tmp, off), X, X)
-		DT := a.softplus(X)
+		var DT VecVirtual
+		if md.lti {
+			// Δ per channel, from the caller (in the bias slot).
+			DT = a.vec()
+			MOVQ(m(A, fBias), tmp)
+			VMOVUPS(mi(tmp, off), DT)
+		} else {
+			X := a.vec()
+			MOVQ(m(A, fDelta), tmp)
+			VMOVUPS(mi(tmp, off), X)
+			MOVQ(m(A, fBias), tmp)
+			VADDPS(mi(tmp, off), X, X)
+			DT = a.softplus(X)
+		}
 		VMOVUPS(DT, m(pp, 0))
 		MOVQ(m(A, fU), tmp)
 		VMULPS(mi(tmp, off), DT, DT)
@@ -765,6 +773,7 @@ const (
 	bN
 	bLdd
 	bLdbn
+	bLsd // LTI: σ(delta + bias) per channel (bias then holds Δ)
 	// scratch slots
 	bOff
 	bT
@@ -782,9 +791,25 @@ const (
 	dtsN
 )
 
-// hs rows (K+1, N, 4, W): h real, h imaginary, Ā real, Ā imaginary (Ā[t]
-// in the row of h[t]). pcb (K, N, 4, W): per lane sums over groups of dB
+// hs rows (K+1, N, S, W): h[t] (real, imaginary), P[t] = Ā[t]·h[t−1] (0
+// at a reset) and, unless LTI, Ā[t] (S = 6; 4 for LTI, whose Ā is in the
+// record), all in the row of h[t]. The adjoint needs Ā·h[t−1] rather than
+// h[t−1]: gA = conj(Ā)·g·conj(h[t−1]) = g·conj(P), which saves four
+// multiplies a state. pcb (K, N, 4, W): per lane sums over groups of dB
 // real, dB imaginary, dC real, dC imaginary of a selective B and C.
+const (
+	sH = 0 // h real, imaginary
+	sP = 2 // P real, imaginary
+	sA = 4 // Ā real, imaginary (not LTI)
+)
+
+func slots(md mode) int {
+	if md.lti {
+		return 4
+	}
+	return 6
+}
+
 func (a *isa) backward(md mode) {
 	name := fmt.Sprintf("cscanBwd%s%d", a.name, md.index())
 	TEXT(name, NOSPLIT, "func(args *uint64)")
@@ -794,6 +819,7 @@ func (a *isa) backward(md mode) {
 	a.loadConsts(md)
 	vb := a.vb()
 	rb := rN * vb
+	sb := slots(md) * vb // bytes per (t, n) of hs
 	MOVQ(U32(0), m(A, bOff))
 	MOVQ(U32(0), m(A, bGoff))
 
@@ -815,7 +841,7 @@ func (a *isa) backward(md mode) {
 		VMOVUPS(m(p1, vb), V)
 		VMOVUPS(V, m(p2, vb))
 		ADDQ(U32(2*vb), p1)
-		ADDQ(U32(4*vb), p2)
+		ADDQ(U32(sb), p2)
 		DECQ(ncnt)
 		JNZ(LabelRef("h0_loop"))
 	}
@@ -833,12 +859,23 @@ func (a *isa) backward(md mode) {
 			MOVQ(m(A, f), tmp)
 			PREFETCHT0(Mem{Base: tmp, Index: ro, Scale: 1, Disp: vb})
 		}
-		X := a.vec()
-		MOVQ(m(A, bDelta), tmp)
-		VMOVUPS(mi(tmp, ro), X)
-		MOVQ(m(A, bBias), tmp)
-		VADDPS(mi(tmp, off), X, X)
-		DT, SD := a.softplusSigmoid(X)
+		var DT, SD VecVirtual
+		if md.lti {
+			// Δ and σ(delta+bias) per channel, from the caller (in the
+			// bias and lsd slots).
+			DT, SD = a.vec(), a.vec()
+			MOVQ(m(A, bBias), tmp)
+			VMOVUPS(mi(tmp, off), DT)
+			MOVQ(m(A, bLsd), tmp)
+			VMOVUPS(mi(tmp, off), SD)
+		} else {
+			X := a.vec()
+			MOVQ(m(A, bDelta), tmp)
+			VMOVUPS(mi(tmp, ro), X)
+			MOVQ(m(A, bBias), tmp)
+			VADDPS(mi(tmp, off), X, X)
+			DT, SD = a.softplusSigmoid(X)
+		}
 		VMOVUPS(DT, m(pd, dtsDT*vb))
 		VMOVUPS(SD, m(pd, dtsSD*vb))
 		MOVQ(m(A, bZ), tmp)
@@ -881,7 +918,7 @@ func (a *isa) backward(md mode) {
 		}
 		prev, cur, prec, pbm, pbi, pcm, pci, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
 		MOVQ(m(A, bN), rs)
-		SHLQ(U8(log2(4*vb)), rs)
+		IMUL3Q(U32(sb), rs, rs)
 		MOVQ(t, prev)
 		IMULQ(rs, prev)
 		ADDQ(m(A, bHs), prev)
@@ -914,25 +951,28 @@ func (a *isa) backward(md mode) {
 		nLoop("rc_n", m(A, bN), ncnt, a.unroll(md), func(u int) {
 			AR, AI := a.abar(md, prec, DT, u)
 			for k := 0; k < u; k++ {
-				c4 := 4 * vb * k
+				c4 := sb * k
 				if !md.lti {
-					VMOVUPS(AR[k], m(cur, c4+2*vb))
-					VMOVUPS(AI[k], m(cur, c4+3*vb))
+					VMOVUPS(AR[k], m(cur, c4+sA*vb))
+					VMOVUPS(AI[k], m(cur, c4+(sA+1)*vb))
 				}
 				HR, HI, NR, NI := a.vec(), a.vec(), a.vec(), a.vec()
 				VMOVUPS(m(prev, c4), HR)
 				VMOVUPS(m(prev, c4+vb), HI)
-				if md.perB {
-					VMULPS(m(prec, k*rb+rBr*vb), X, NR)
-					VMULPS(m(prec, k*rb+rBi*vb), X, NI)
-				} else {
-					a.bmul(m(pbm, 4*k), X, NR)
-					a.bmul(m(pbi, 4*k), X, NI)
-				}
-				VFMADD231PS(AR[k], HR, NR)
+				// P = Ā·h[t−1], then h[t] = P + x·B
+				VMULPS(AR[k], HR, NR)
 				VFNMADD231PS(AI[k], HI, NR)
-				VFMADD231PS(AR[k], HI, NI)
+				VMULPS(AR[k], HI, NI)
 				VFMADD231PS(AI[k], HR, NI)
+				VMOVUPS(NR, m(cur, c4+sP*vb))
+				VMOVUPS(NI, m(cur, c4+(sP+1)*vb))
+				if md.perB {
+					VFMADD231PS(m(prec, k*rb+rBr*vb), X, NR)
+					VFMADD231PS(m(prec, k*rb+rBi*vb), X, NI)
+				} else {
+					a.bfma(m(pbm, 4*k), X, NR)
+					a.bfma(m(pbi, 4*k), X, NI)
+				}
 				VMOVUPS(NR, m(cur, c4))
 				VMOVUPS(NI, m(cur, c4+vb))
 				if md.perC {
@@ -943,8 +983,8 @@ func (a *isa) backward(md mode) {
 					a.bfma(m(pci, 4*k), NI, Yi[k])
 				}
 			}
-			ADDQ(U32(4*vb*u), prev)
-			ADDQ(U32(4*vb*u), cur)
+			ADDQ(U32(sb*u), prev)
+			ADDQ(U32(sb*u), cur)
 			ADDQ(U32(rb*u), prec)
 			if !md.perB {
 				ADDQ(U32(4*u), pbm)
@@ -1037,23 +1077,18 @@ func (a *isa) backward(md mode) {
 			VXORPS(r, r, r)
 		}
 		{
-			cur, prev, pcb, prec, pbm, pbi, pcm, pci, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+			cur, pcb, prec, pbm, pbi, pcm, pci, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+			// cur = hs row t+1 (h[t], P[t], Ā[t]); pcb row t.
 			MOVQ(m(A, bN), rs)
 			SHLQ(U8(log2(4*vb)), rs)
-			MOVQ(t, prev)
-			IMULQ(rs, prev)
-			MOVQ(prev, pcb)
+			MOVQ(t, pcb)
+			IMULQ(rs, pcb)
 			ADDQ(m(A, bPcb), pcb)
-			ADDQ(m(A, bHs), prev)
-			LEAQ(Mem{Base: prev, Index: rs, Scale: 1}, cur)
-			MOVQ(m(A, bReset), tmp)
-			TESTQ(tmp, tmp)
-			JZ(LabelRef("bw_noreset"))
-			MOVBLZX(mi(tmp, t), ro.As32())
-			TESTL(ro.As32(), ro.As32())
-			JZ(LabelRef("bw_noreset"))
-			MOVQ(m(A, bZero), prev)
-			Label("bw_noreset")
+			MOVQ(m(A, bN), rs)
+			IMUL3Q(U32(sb), rs, rs)
+			LEAQ(Mem{Base: t, Disp: 1}, cur)
+			IMULQ(rs, cur)
+			ADDQ(m(A, bHs), cur)
 			MOVQ(m(A, bRec), prec)
 			ADDQ(m(A, bGoff), prec)
 			MOVQ(t, tmp)
@@ -1072,19 +1107,19 @@ func (a *isa) backward(md mode) {
 			}
 			nLoop("bw_n", m(A, bN), ncnt, a.unroll(md), func(u int) {
 				for k := 0; k < u; k++ {
-					c4, r0 := 4*vb*k, rb*k
+					c4, p4, r0 := sb*k, 4*vb*k, rb*k
 					f := func(field int) Mem { return m(prec, r0+field*vb) }
 					AR, AI := a.vec(), a.vec()
 					if md.lti {
 						VMOVUPS(f(rAbr), AR)
 						VMOVUPS(f(rAbi), AI)
 					} else {
-						VMOVUPS(m(cur, c4+2*vb), AR)
-						VMOVUPS(m(cur, c4+3*vb), AI)
+						VMOVUPS(m(cur, c4+sA*vb), AR)
+						VMOVUPS(m(cur, c4+(sA+1)*vb), AI)
 					}
 					// dC += 2gy·conj(h[t]): dCr += 2gy·hr, dCi −= 2gy·hi
 					H, P := a.vec(), a.vec()
-					dcr, dci := m(pcb, c4+2*vb), m(pcb, c4+3*vb)
+					dcr, dci := m(pcb, p4+2*vb), m(pcb, p4+3*vb)
 					if md.perC {
 						dcr, dci = f(rDCr), f(rDCi)
 					}
@@ -1108,7 +1143,7 @@ func (a *isa) backward(md mode) {
 						a.bfnma(m(pci, 4*k), G2, GI)
 					}
 					// dB += x·g; S1 += Re(g·conj(B))
-					dbr, dbi := m(pcb, c4), m(pcb, c4+vb)
+					dbr, dbi := m(pcb, p4), m(pcb, p4+vb)
 					if md.perB {
 						dbr, dbi = f(rDBr), f(rDBi)
 					}
@@ -1125,17 +1160,12 @@ func (a *isa) backward(md mode) {
 						a.bfma(m(pbm, 4*k), GR, S1s[k])
 						a.bfma(m(pbi, 4*k), GI, S1s[k])
 					}
-					// dĀ = g·conj(h[t−1]); gA = conj(Ā)·dĀ
-					T1, T2 := a.vec(), a.vec()
-					VMULPS(m(prev, c4), GR, T1)
-					VFMADD231PS(m(prev, c4+vb), GI, T1) // gr·pr + gi·pi
-					VMULPS(m(prev, c4), GI, T2)
-					VFNMADD231PS(m(prev, c4+vb), GR, T2) // gi·pr − gr·pi
+					// gA = conj(Ā)·dĀ with dĀ = g·conj(h[t−1]): g·conj(P)
 					GRE, GIM := a.vec(), a.vec()
-					VMULPS(AR, T1, GRE)
-					VFMADD231PS(AI, T2, GRE)
-					VMULPS(AR, T2, GIM)
-					VFNMADD231PS(AI, T1, GIM)
+					VMULPS(m(cur, c4+sP*vb), GR, GRE)
+					VFMADD231PS(m(cur, c4+(sP+1)*vb), GI, GRE) // gr·pr + gi·pi
+					VMULPS(m(cur, c4+sP*vb), GI, GIM)
+					VFNMADD231PS(m(cur, c4+(sP+1)*vb), GR, GIM) // gi·pr − gr·pi
 					// dA += Δ·gA; dΔ += Re(gA·conj(A))
 					VMOVUPS(f(rDAr), P)
 					VFMADD231PS(GRE, DT, P)
@@ -1146,6 +1176,7 @@ func (a *isa) backward(md mode) {
 					VFMADD231PS(f(rArR), GRE, DDTs[k])
 					VFMADD231PS(f(rAi), GIM, DDTs[k])
 					// dh[t−1] = conj(Ā)·g
+					T1, T2 := a.vec(), a.vec()
 					VMULPS(AR, GR, T1)
 					VFMADD231PS(AI, GI, T1)
 					VMULPS(AR, GI, T2)
@@ -1153,8 +1184,7 @@ func (a *isa) backward(md mode) {
 					VMOVUPS(T1, f(rGhr))
 					VMOVUPS(T2, f(rGhi))
 				}
-				ADDQ(U32(4*vb*u), cur)
-				ADDQ(U32(4*vb*u), prev)
+				ADDQ(U32(sb*u), cur)
 				ADDQ(U32(4*vb*u), pcb)
 				ADDQ(U32(rb*u), prec)
 				if !md.perB {
