@@ -298,6 +298,12 @@ func cscanMode(s *Scan, lti bool) int {
 	return m
 }
 
+// cscanLTIMinRows is the least B·L for which an LTI scan runs the LTI
+// kernels: their Ā table costs a float64 exp and sincos per (d, n), about
+// what the per-step kernels spend on Ā over 100 steps, so short scans
+// (generation's single steps) compute Ā per step instead.
+const cscanLTIMinRows = 128
+
 // cscanLTI reports whether Delta is constant over (b, t) for every channel
 // of [d0, d0+dw) (dw a multiple of 8): then Δ, and so Ā, is constant over
 // time (the S4D-Lin backbone passes a zero Delta and a per-channel
@@ -409,7 +415,7 @@ func (k *cscanISA) forward(s *Scan, d0, d1 int) {
 	dw := G * W
 	nc := chunks(L)
 	K := ScanChunk
-	lti := cscanLTI(s, d0, dw)
+	lti := s.B*s.L >= cscanLTIMinRows && cscanLTI(s, d0, dw)
 	kern := k.fwd[cscanMode(s, lti)]
 	rec := cscanRecords(s, d0, G, W, lti)
 	h := make([]float32, G*N*2*W)
@@ -476,7 +482,7 @@ func (k *cscanISA) backward(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 	dw := G * W
 	nc := chunks(L)
 	K, R := ScanChunk, cscanRecN
-	lti := cscanLTI(s, d0, dw)
+	lti := s.B*s.L >= cscanLTIMinRows && cscanLTI(s, d0, dw)
 	kern := k.bwd[cscanMode(s, lti)]
 	rec := cscanRecords(s, d0, G, W, lti)
 	// float64 sums per (group, n, field, lane) of the six fields from
