@@ -30,10 +30,11 @@ func TestCompileAll(t *testing.T) {
 		{"loss.cu", nil, []string{"xent_fwd_bwd", "xent_sum"}},
 		{"adamw.cu", nil, []string{"adamw_step"}},
 	}
-	for _, v := range []Scan{{N: 16}, {N: 16, BPerChannel: true, CPerChannel: true}, {N: 32}, {N: 5}} {
-		mods = append(mods, mod{"scan.cu", v.defines(), []string{"scan_fwd", "scan_bwd", "scan_bwd_bc"}})
+	fwd := []string{"scan_fwd_local", "scan_fwd_carry", "scan_fwd_out"}
+	for _, v := range []Scan{{N: 16}, {N: 16, BPerChannel: true, CPerChannel: true}, {N: 32}, {N: 5}, {N: 64}} {
+		mods = append(mods, mod{"scan.cu", v.defines(), append(fwd, "scan_bwd_local", "scan_bwd_carry", "scan_bwd", "scan_bwd_bc")})
 	}
-	mods = append(mods, mod{"scan.cu", (&Scan{N: 16, AImag: 1}).defines(), []string{"scan_fwd"}})
+	mods = append(mods, mod{"scan.cu", (&Scan{N: 16, AImag: 1}).defines(), fwd})
 	var rows []string
 	for _, m := range mods {
 		mo, err := d.Module(m.file, m.defs...)

@@ -93,7 +93,30 @@ func (s *Scan) defines() []string {
 	return []string{"SCAN_N=" + strconv.Itoa(s.N), "B_PC=" + b01(s.BPerChannel), "C_PC=" + b01(s.CPerChannel), "COMPLEX=" + b01(s.AImag != 0)}
 }
 
+// scanChunks returns the chunk length and count of a scan.
+func (s *Scan) scanChunks() (T, nc int) {
+	T = ScanChunk
+	if s.AImag != 0 {
+		T = ScanChunkComplex
+	}
+	return T, (s.L + T - 1) / T
+}
+
+// scanFwdOutShared is the dynamic shared memory of scan_fwd_out
+// (FO_FLOATS of kernels/scan.cu), in bytes.
+func scanFwdOutShared(n int, complex bool) int {
+	T, nbc := ScanChunk, 2
+	if complex {
+		T, nbc = ScanChunkComplex, 4
+	}
+	np := (n + 3) / 4 * 4
+	return 4 * (2*T*scanDT + nbc*T*np + T/4 + 1)
+}
+
 // ScanForward runs the scan's forward pass: Y, and HT and Saved when set.
+// Three launches: every chunk from a zero state (in parallel), the carry
+// of the state across chunks, every chunk again from its true start state
+// (see kernels/scan.cu).
 func (d *Device) ScanForward(s *Scan) error {
 	if err := s.check(); err != nil {
 		return err
@@ -101,14 +124,64 @@ func (d *Device) ScanForward(s *Scan) error {
 	if s.B == 0 || s.D == 0 {
 		return nil
 	}
-	f, err := d.Kernel("scan.cu", "scan_fwd", s.defines()...)
+	defs := s.defines()
+	m, err := d.Module("scan.cu", defs...)
 	if err != nil {
 		return err
 	}
-	grid := Dim3{X: (s.D + scanDT - 1) / scanDT, Y: s.B}
-	return f.Launch(grid, Dim3{X: scanThreads}, 0, nil,
-		s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.Z, s.Reset, s.H0,
-		s.Y, s.HT, s.Saved, s.L, s.D)
+	B, L, D, N := s.B, s.L, s.D, s.N
+	sn := N
+	if s.AImag != 0 {
+		sn = 2 * N
+	}
+	_, nc := s.scanChunks()
+	nx := (D + scanDT - 1) / scanDT
+	saved := s.Saved
+	if saved == 0 {
+		buf, err := d.Scratch("scan.saved", 4*B*nc*D*sn)
+		if err != nil {
+			return err
+		}
+		saved = buf.Ptr()
+	}
+	hloc, err := d.Scratch("scan.hloc", 4*B*nc*D*sn)
+	if err != nil {
+		return err
+	}
+	ssum, err := d.Scratch("scan.ssum", 4*B*nc*D)
+	if err != nil {
+		return err
+	}
+	grid := Dim3{X: nx * nc, Y: B}
+	if nc > 0 {
+		f, err := m.Function("scan_fwd_local")
+		if err != nil {
+			return err
+		}
+		if err := f.Launch(grid, Dim3{X: scanThreads}, 0, nil,
+			s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Reset, hloc, ssum, L, D); err != nil {
+			return err
+		}
+	}
+	fc, err := m.Function("scan_fwd_carry")
+	if err != nil {
+		return err
+	}
+	bdn := int64(B) * int64(D) * int64(N)
+	if err := fc.Launch(Dim3{X: int((bdn + 127) / 128)}, Dim3{X: 128}, 0, nil,
+		hloc, ssum, s.A, s.AImag, s.H0, saved, s.HT, B, D, nc); err != nil {
+		return err
+	}
+	if nc == 0 {
+		return nil
+	}
+	fo, err := m.Function("scan_fwd_out")
+	if err != nil {
+		return err
+	}
+	return fo.Launch(grid, Dim3{X: scanThreads}, scanFwdOutShared(N, s.AImag != 0), nil,
+		s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.Z, s.Reset,
+		saved, s.Y, L, D)
 }
 
 // scanBwdShared is the dynamic shared memory of scan_bwd for state size n
@@ -123,16 +196,17 @@ func scanBwdShared(n int) int {
 	if 2*npt > 16 {
 		vp = 32
 	}
-	const T, nw, ng = ScanChunk, scanThreads / 32, 4
-	floats := 5*T*scanDT + 2*T*np + nw*T*ng*vp + T/4 + 1
+	const T, sub, nw, ng = ScanChunk, 8, scanThreads / 32, 4
+	floats := 6*T*scanDT + 2*T*np + nw*sub*ng*vp + T/4 + 1
 	return 4 * floats
 }
 
 // ScanBackward computes the gradients of the scan from g.DY (and g.DHT)
-// and the states Saved by ScanForward. The sums over channels (dB, dC)
-// and over batch rows (dA, dD, dΔbias, per-channel dB and dC) go through
-// per-block partials in scratch memory, added in a fixed order: the
-// result does not depend on timing.
+// and the states Saved by ScanForward. Like the forward pass it runs
+// every chunk in parallel, after carrying the state gradient across
+// chunks. The sums over channels (dB, dC) and over batch rows and chunks
+// (dA, dD, dΔbias, per-channel dB and dC) go through partials in scratch
+// memory, added in a fixed order: the result does not depend on timing.
 func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 	if err := s.check(); err != nil {
 		return err
@@ -154,14 +228,46 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		return nil
 	}
 	defs := s.defines()
-	f, err := d.Kernel("scan.cu", "scan_bwd", defs...)
+	m, err := d.Module("scan.cu", defs...)
 	if err != nil {
 		return err
 	}
+	_, nc := s.scanChunks()
 	nx := (D + scanDT - 1) / scanDT
-	// Scratch: pBC (nx, B, L, 2N) when B or C is selective; pA, pBpc, pCpc
-	// (B, D, N); pSkip, pBias (B, D).
-	bdn, bd := B*D*N, B*D
+	bcdn, bcd := B*nc*D*N, B*nc*D
+	dloc, err := d.Scratch("scan.dloc", 4*bcdn)
+	if err != nil {
+		return err
+	}
+	dcin, err := d.Scratch("scan.dcin", 4*bcdn)
+	if err != nil {
+		return err
+	}
+	ssum, err := d.Scratch("scan.ssum", 4*bcd)
+	if err != nil {
+		return err
+	}
+	grid := Dim3{X: nx * nc, Y: B}
+	if nc > 0 {
+		f, err := m.Function("scan_bwd_local")
+		if err != nil {
+			return err
+		}
+		if err := f.Launch(grid, Dim3{X: scanThreads}, 0, nil,
+			s.Delta, s.DeltaBias, s.A, s.Cm, s.Z, s.Reset, g.DY, dloc, ssum, L, D); err != nil {
+			return err
+		}
+	}
+	fc, err := m.Function("scan_bwd_carry")
+	if err != nil {
+		return err
+	}
+	bdn := int64(B) * int64(D) * int64(N)
+	if err := fc.Launch(Dim3{X: int((bdn + 127) / 128)}, Dim3{X: 128}, 0, nil, dloc, ssum, s.A, g.DHT, dcin, g.DH0, B, D, nc); err != nil {
+		return err
+	}
+	// Scratch: pBC (nx, B, L, 2N) when B or C is selective; pA, pBpc,
+	// pCpc (B, nc, D, N); pSkip, pBias (B, nc, D).
 	var pBC DevPtr
 	if (!s.BPerChannel && g.DBm != 0) || (!s.CPerChannel && g.DCm != 0) {
 		buf, err := d.Scratch("scan.pBC", 4*nx*B*L*2*N)
@@ -170,19 +276,39 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		}
 		pBC = buf.Ptr()
 	}
-	red, err := d.Scratch("scan.partials", 4*(3*bdn+2*bd))
+	nred := 1
+	if s.BPerChannel {
+		nred++
+	}
+	if s.CPerChannel {
+		nred++
+	}
+	red, err := d.Scratch("scan.partials", 4*(nred*bcdn+2*bcd))
 	if err != nil {
 		return err
 	}
-	pA, pBpc, pCpc := red.At(0), red.At(bdn), red.At(2*bdn)
-	pSkip, pBias := red.At(3*bdn), red.At(3*bdn+bd)
-	if err := f.Launch(Dim3{X: nx, Y: B}, Dim3{X: scanThreads}, scanBwdShared(N), nil,
-		s.U, s.Delta, s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.Z, s.Reset, s.Saved, g.DY, g.DHT,
-		g.DU, g.DDelta, g.DZ, g.DH0, pBC, pA, pSkip, pBias, pBpc, pCpc, L, D); err != nil {
-		return err
+	pA, pSkip, pBias := red.At(0), red.At(bcdn), red.At(bcdn+bcd)
+	var pBpc, pCpc DevPtr
+	next := bcdn + 2*bcd
+	if s.BPerChannel {
+		pBpc, next = red.At(next), next+bcdn
+	}
+	if s.CPerChannel {
+		pCpc = red.At(next)
+	}
+	if nc > 0 {
+		f, err := m.Function("scan_bwd")
+		if err != nil {
+			return err
+		}
+		if err := f.Launch(grid, Dim3{X: scanThreads}, scanBwdShared(N), nil,
+			s.U, s.Delta, s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.Z, s.Reset, s.Saved, dcin, g.DY,
+			g.DU, g.DDelta, g.DZ, pBC, pA, pSkip, pBias, pBpc, pCpc, L, D); err != nil {
+			return err
+		}
 	}
 	if pBC != 0 {
-		fr, err := d.Kernel("scan.cu", "scan_bwd_bc", defs...)
+		fr, err := m.Function("scan_bwd_bc")
 		if err != nil {
 			return err
 		}
@@ -198,11 +324,12 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 			return err
 		}
 	}
+	rows := B * nc
 	sum := func(part DevPtr, cols int, out DevPtr) error {
 		if out == 0 {
 			return nil
 		}
-		return d.sumRows(part, B, cols, out, false)
+		return d.sumRows(part, rows, cols, out, false)
 	}
 	if err := sum(pA, D*N, g.DA); err != nil {
 		return err

@@ -10,7 +10,8 @@
 # With the device tool: run "bash scripts/gpu/check.sh device" with carry
 # [".gpu"]; logs go to $OUT (report.tsv, resources.tsv, test.log,
 # bench.txt, torch.txt, env.txt). Extra bench flags: $BENCH_ARGS;
-# SKIP_TORCH=1 skips the PyTorch comparison, SKIP_BENCH=1 the benchmark.
+# SKIP_TORCH=1 skips the PyTorch comparison, SKIP_BENCH=1 the benchmark,
+# NCU=1 adds an ncu profile of the scan kernels (ncu.txt).
 set -u
 cd "$(dirname "$0")/../.."
 
@@ -49,7 +50,7 @@ device)
 	grep -E '^(--- FAIL|FAIL|panic|ok|PASS)|cuda: ' "$OUT/test.log" | grep -v '^    ' | head -20
 	grep -E 'error|Error' "$OUT/test.log" | grep -v 'rel err' | head -20
 	echo "== resources (file, defines, kernel, regs, local bytes, static shared, compile) =="
-	[ -f "$OUT/resources.tsv" ] && column -t -s $'\t' "$OUT/resources.tsv"
+	[ -f "$OUT/resources.tsv" ] && awk -F"\t" '{ printf "%-14s %-34s %-15s %4s %5s %6s %s\n", $1, $2, $3, $4, $5, $6, $7 }' "$OUT/resources.tsv"
 	echo "== kernels against the CPU kernels =="
 	[ -f "$MAMBAKIT_CUDA_REPORT" ] && table "$MAMBAKIT_CUDA_REPORT"
 	if [ "${SKIP_TORCH:-0}" != 1 ]; then
@@ -60,6 +61,13 @@ device)
 	if [ "${SKIP_BENCH:-0}" != 1 ]; then
 		echo "== bench scan --device cuda =="
 		timeout 300 .gpu/mambakit bench scan --device cuda ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.txt"
+	fi
+	if [ "${NCU:-0}" = 1 ] && command -v ncu >/dev/null; then
+		echo "== ncu (scan kernels, L 2048) =="
+		timeout 240 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
+			--section WarpStateStats --section SchedulerStats -k regex:scan_ \
+			.gpu/mambakit bench scan --device cuda --seq-len 2048 --reps 1 --warmup 0 --gemm=false >"$OUT/ncu.txt" 2>&1
+		grep -E '^  [a-z_]+\(|Duration|Registers Per|Achieved Occupancy|Theoretical Occupancy|Memory Throughput  |Compute \(SM\) Throughput|Issue Slots Busy|Warp Cycles Per Issued|Block Limit (Registers|Shared)' "$OUT/ncu.txt" | head -90
 	fi
 	exit $rc
 	;;

@@ -36,3 +36,25 @@ __device__ __forceinline__ float block_max_f(float v, float* sh) {
 	for (int i = 1; i < nw; i++) s = fmaxf(s, sh[i]);
 	return s;
 }
+
+// Fast forms for the scan kernels, where they run once per element or
+// state step. ex2_ftz is one special-function instruction (relative error
+// about 2^-22, subnormal results flushed to zero).
+__device__ __forceinline__ float ex2_ftz(float x) {
+	float y;
+	asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+	return y;
+}
+
+// softplus_fast is log(1 + e^x), x above 20, with relative error under
+// about 1e-6: log1p(e) of e = e^−|x| by a short series when e is small,
+// by the fast logarithm otherwise.
+__device__ __forceinline__ float softplus_fast(float x) {
+	if (x > 20.f) return x;
+	float e = ex2_ftz(-fabsf(x) * LOG2E_F);
+	float l = e < 0.015625f ? e * (1.f - e * (0.5f - e * (0.33333334f - e * 0.25f))) : __logf(1.f + e);
+	return fmaxf(x, 0.f) + l;
+}
+
+// sigmoid_fast is 1/(1 + e^−x) with a fast exponential and reciprocal.
+__device__ __forceinline__ float sigmoid_fast(float x) { return __frcp_rn(1.f + ex2_ftz(-x * LOG2E_F)); }
