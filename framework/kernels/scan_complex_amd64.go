@@ -332,10 +332,12 @@ func cscanLTI(s *Scan, d0, dw int) bool {
 // cscanRecords fills the (G, N, cscanRecN, W) records of channels
 // [d0, d0+G·W): A (and A·log2 e), per-channel B and C, and for an LTI scan
 // Ā = exp(Δ·A) with Δ = softplus(Delta + bias) of the first step, by cAbar
-// as the Go code computes it. The backward fields are zero.
-func cscanRecords(s *Scan, d0, G, W int, lti bool) []float32 {
+// as the Go code computes it. The backward fields are zero. The buffer
+// comes from the scratch pools: give it back with putF32.
+func cscanRecords(s *Scan, d0, G, W int, lti bool) *[]float32 {
 	N, R := s.N, cscanRecN
-	rec := make([]float32, G*N*R*W)
+	buf := getF32(G * N * R * W)
+	rec := *buf
 	for g := 0; g < G; g++ {
 		for j := 0; j < W; j++ {
 			d := d0 + g*W + j
@@ -360,7 +362,7 @@ func cscanRecords(s *Scan, d0, G, W int, lti bool) []float32 {
 			}
 		}
 	}
-	return rec
+	return buf
 }
 
 // cscanGather fills h (G, N, 2, W) from src, whose channel d0+g·W+j holds
@@ -417,10 +419,14 @@ func (k *cscanISA) forward(s *Scan, d0, d1 int) {
 	K := ScanChunk
 	lti := s.B*s.L >= cscanLTIMinRows && cscanLTI(s, d0, dw)
 	kern := k.fwd[cscanMode(s, lti)]
-	rec := cscanRecords(s, d0, G, W, lti)
-	h := make([]float32, G*N*2*W)
-	pre := make([]float32, G*3*W)
-	zeros := make([]float32, K*N)
+	recBuf := cscanRecords(s, d0, G, W, lti)
+	defer putF32(recBuf)
+	rec := *recBuf
+	hBuf, preBuf, zBuf := getF32(G*N*2*W), getF32(G*3*W), getF32(K*N)
+	defer putF32(hBuf)
+	defer putF32(preBuf)
+	defer putF32(zBuf)
+	h, pre, zeros := *hBuf, *preBuf, *zBuf
 	bias, skip := cscanBiasSkip(s, d0, dw)
 	if lti {
 		bias, _ = cscanLTIDelta(s, d0, dw)
@@ -484,7 +490,9 @@ func (k *cscanISA) backward(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 	K, R := ScanChunk, cscanRecN
 	lti := s.B*s.L >= cscanLTIMinRows && cscanLTI(s, d0, dw)
 	kern := k.bwd[cscanMode(s, lti)]
-	rec := cscanRecords(s, d0, G, W, lti)
+	recBuf := cscanRecords(s, d0, G, W, lti)
+	defer putF32(recBuf)
+	rec := *recBuf
 	// float64 sums per (group, n, field, lane) of the six fields from
 	// cscanRecDAr on, and per channel of dD and dΔbias.
 	const nf = cscanRecN - cscanRecDAr
