@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 )
 
@@ -89,8 +90,17 @@ func b01(b bool) string {
 	return "0"
 }
 
+// scanMinBlocks is $MAMBAKIT_CUDA_SCAN_MINB, a tuning knob: the blocks
+// of scan_bwd a multiprocessor should hold (its register cap); empty for
+// the kernel's default.
+var scanMinBlocks = os.Getenv("MAMBAKIT_CUDA_SCAN_MINB")
+
 func (s *Scan) defines() []string {
-	return []string{"SCAN_N=" + strconv.Itoa(s.N), "B_PC=" + b01(s.BPerChannel), "C_PC=" + b01(s.CPerChannel), "COMPLEX=" + b01(s.AImag != 0)}
+	defs := []string{"SCAN_N=" + strconv.Itoa(s.N), "B_PC=" + b01(s.BPerChannel), "C_PC=" + b01(s.CPerChannel), "COMPLEX=" + b01(s.AImag != 0)}
+	if n, err := strconv.Atoi(scanMinBlocks); err == nil && n >= 1 && n <= 16 {
+		defs = append(defs, "BWD_MINB="+strconv.Itoa(n))
+	}
+	return defs
 }
 
 // scanChunks returns the chunk length and count of a scan.
@@ -197,7 +207,7 @@ func scanBwdShared(n int) int {
 		vp = 32
 	}
 	const T, sub, nw, ng = ScanChunk, 8, scanThreads / 32, 4
-	floats := 6*T*scanDT + 2*T*np + nw*sub*ng*vp + T/4 + 1
+	floats := 5*T*scanDT + 2*T*np + nw*sub*ng*vp + T/4 + 1
 	return 4 * floats
 }
 

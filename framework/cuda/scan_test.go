@@ -251,9 +251,9 @@ func TestScanArgs(t *testing.T) {
 		t.Errorf("complex ScanSavedLen = %d", n)
 	}
 	// The backward's dynamic shared memory for N = 16 (SH_FLOATS in
-	// kernels/scan.cu): 6 tiles of 64×32, B and C of 64×16, warp partials
+	// kernels/scan.cu): 5 tiles of 64×32, B and C of 64×16, warp partials
 	// of one 8-step piece 4×8×4×8, reset bytes.
-	if got, want := scanBwdShared(16), 4*(6*64*32+2*64*16+4*8*4*8+17); got != want {
+	if got, want := scanBwdShared(16), 4*(5*64*32+2*64*16+4*8*4*8+17); got != want {
 		t.Errorf("scanBwdShared(16) = %d, want %d", got, want)
 	}
 }
