@@ -6,7 +6,8 @@ import (
 )
 
 // TestScanExpULP measures the error of the scan kernels' vector exp
-// (degree-6 minimax polynomial after Cody–Waite range reduction; see
+// (Cody–Waite range reduction, then AVX2: a degree-6 minimax polynomial;
+// AVX-512: a 32-entry table of 2^(j/32) and a cubic; see expN and expT in
 // _asm/scan/scan_asm.go) in float32 ulps of the exact result, over
 // [−87.3, 88.3]: every 61st float32 there, plus the values near 0. The
 // error is at most 2 ulp (measured: docs/kernels.md).
@@ -53,8 +54,8 @@ func TestScanExpULP(t *testing.T) {
 				t.Errorf("%s exp: max error %.3f ulp at %v, want ≤ 2", im.name, maxULP, worst)
 			}
 			// Special values: NaN stays NaN, 0 gives 1 exactly, large
-			// negative arguments give (almost) 0, large positive ones
-			// +Inf on AVX-512 and a finite 2^127·e^r on AVX2.
+			// negative arguments give (almost) 0, large positive ones a
+			// finite e^88.3 (the clamp).
 			src = src[:im.width]
 			for i := range src {
 				src[i] = []float32{float32(math.NaN()), 0, -1e30, float32(math.Inf(-1)), 1e30, 89, -100, -87}[i%8]
@@ -69,11 +70,13 @@ func TestScanExpULP(t *testing.T) {
 	}
 }
 
-// TestScanExp2ULP measures the inner loops' 2^x (Ā = 2^(Δ·A·log2 e): exact
-// reduction to f in [−1/2, 1/2], a degree-5 polynomial with constant term
-// 1, k added to the exponent field) the same way, over [−125.4, 127.4]:
-// every 61st float32. (An exhaustive float32 emulation over all f gives
-// 1.97 ulp; see exp2Poly in _asm/scan/scan_asm.go.)
+// TestScanExp2ULP measures the inner loops' 2^x (Ā = 2^(Δ·A·log2 e), k
+// added to the exponent field; AVX2: exact reduction to f in [−1/2, 1/2]
+// and a degree-5 polynomial with constant term 1; AVX-512: 2^(x·32/32) by
+// a 32-entry table of 2^(j/32) and a quadratic with constant term 1) the
+// same way, over [−125.4, 127.4]: every 61st float32. (Exhaustive float32
+// emulations give 1.97 ulp for AVX2, 1.76 for AVX-512; see exp2Poly and
+// exp2Tab in _asm/scan/scan_asm.go.)
 func TestScanExp2ULP(t *testing.T) {
 	for _, im := range scanImplsUnderTest(t) {
 		if im.exp2 == nil {

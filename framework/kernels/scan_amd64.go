@@ -29,17 +29,17 @@ var (
 var scanArchImpls = []*scanImpl{
 	{name: "avx2", width: 8, available: scanHasAVX2,
 		fwd: func(s *Scan, b0, b1, d0, d1 int) {
-			scanForwardSIMD(s, b0, b1, d0, d1, 8, scanFwdAVX2Kernels[scanVariant(s)])
+			scanForwardSIMD(s, b0, b1, d0, d1, 8, 1, scanFwdAVX2Kernels[scanVariant(s)])
 		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
-			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, scanBwdAVX2Kernels[scanVariant(s)], scanLaneSumAVX2)
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, 1, scanBwdAVX2Kernels[scanVariant(s)], scanLaneSumAVX2)
 		}, exp: expAVX2, exp2: exp2AVX2},
 	{name: "avx512", width: 16, available: scanHasAVX512,
 		fwd: func(s *Scan, b0, b1, d0, d1 int) {
-			scanForwardSIMD(s, b0, b1, d0, d1, 16, scanFwdAVX512Kernels[scanVariant(s)])
+			scanForwardSIMD(s, b0, b1, d0, d1, 16, 32, scanFwdAVX512Kernels[scanVariant(s)])
 		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
-			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, scanBwdAVX512Kernels[scanVariant(s)], scanLaneSumAVX512)
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, 32, scanBwdAVX512Kernels[scanVariant(s)], scanLaneSumAVX512)
 		}, exp: expAVX512, exp2: exp2AVX512},
 }
 
@@ -98,7 +98,7 @@ type scanFwdArgs struct {
 	bm, cm         uintptr // (B, L, N) at [b, t0, 0]
 	reset          uintptr // (B, L) at [b, t0], or 0
 	bias, skip     uintptr // (D) at d0: never 0 (zeros when absent)
-	at             uintptr // (G, N, W): A·log2 e transposed (the kernel computes Ā = 2^(Δ·A·log2 e))
+	at             uintptr // (G, N, S, W): A′ = A·log2 e·aScale transposed (Ā = 2^(Δ·A′/aScale)), then per-channel B, C
 	h              uintptr // (G, N, W): the state, in and out
 	pre            uintptr // scratch (G, 3, W): Δ, Δ·u, silu(z) of the step
 	steps, groups  int
@@ -113,7 +113,7 @@ type scanBwdArgs struct {
 	bm, cm           uintptr // (B, L, N) at [b, t0, 0]
 	reset            uintptr // (B, L) at [b, t0], or 0
 	bias, skip       uintptr // (D) at d0, never 0
-	grp              uintptr // (G, N, 3, W): A transposed, dh (in/out), dA sum over the chunk (out)
+	grp              uintptr // (G, N, S, W): A′ transposed (as in the forward), dh (in/out), dA sum over the chunk (out), then per-channel B, dB, C, dC (scanSlots)
 	h0               uintptr // Saved at [b, c, 0, d0]: rows ldd apart
 	gacc             uintptr // (G, 2, W): sums of gy·u (dD) and dΔraw (dΔbias) over the chunk
 	hsda             uintptr // scratch (K+1, N, 2, W): h[t] and Ā[t]
@@ -216,8 +216,10 @@ func scanBiasSkip(s *Scan, d0, dw int) (bias, skip []float32) {
 }
 
 // scanForwardSIMD runs batch rows [b0, b1) and channels [d0, d1): full
-// groups of W with kern, the rest with the fused Go code.
-func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, kern func(*scanFwdArgs)) {
+// groups of W with kern, the rest with the fused Go code. The kernel's A′
+// is A·log2 e·aScale: 32 for AVX-512, whose 2^x takes x·32 (exp2T in
+// scan_asm.go), 1 for AVX2.
+func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, aScale float64, kern func(*scanFwdArgs)) {
 	L, D, N := s.L, s.D, s.N
 	G := (d1 - d0) / W
 	if G == 0 || b1 <= b0 || L == 0 || N == 0 {
@@ -240,7 +242,7 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, kern func(*scanFwdArgs)) {
 			row := at[(g*N+n)*S*W:]
 			for j := 0; j < W; j++ {
 				d := d0 + g*W + j
-				row[j] = float32(float64(s.A[d*N+n]) * math.Log2E)
+				row[j] = float32(float64(s.A[d*N+n]) * math.Log2E * aScale)
 				if s.BPerChannel {
 					row[sl.fB*W+j] = s.Bm[d*N+n]
 				}
@@ -332,7 +334,7 @@ func scanScatterT(dst, h []float32, G, N, W int) {
 // of W with kern, chunk by chunk in reverse, the rest with the fused Go
 // code. Sums over time (dA, dD, dΔbias) are kept per chunk in float32 by
 // the kernel and added here in float64.
-func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc, W int,
+func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc, W int, aScale float64,
 	kern func(*scanBwdArgs), laneSum func(dst, src *float32, rows int)) {
 	L, D, N := s.L, s.D, s.N
 	G := (d1 - d0) / W
@@ -351,7 +353,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 			row := grp[(g*N+n)*S*W:]
 			for j := 0; j < W; j++ {
 				d := d0 + g*W + j
-				row[j] = float32(float64(s.A[d*N+n]) * math.Log2E)
+				row[j] = float32(float64(s.A[d*N+n]) * math.Log2E * aScale)
 				if s.BPerChannel {
 					row[sl.bB*W+j] = s.Bm[d*N+n]
 				}

@@ -180,38 +180,38 @@ DATA scanconstAVX512<>+688(SB)/4, $0x3ab55cc0
 DATA scanconstAVX512<>+692(SB)/4, $0x3ab55cc0
 DATA scanconstAVX512<>+696(SB)/4, $0x3ab55cc0
 DATA scanconstAVX512<>+700(SB)/4, $0x3ab55cc0
-DATA scanconstAVX512<>+704(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+708(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+712(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+716(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+720(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+724(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+728(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+732(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+736(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+740(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+744(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+748(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+752(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+756(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+760(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+764(SB)/4, $0x42b20000
-DATA scanconstAVX512<>+768(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+772(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+776(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+780(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+784(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+788(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+792(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+796(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+800(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+804(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+808(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+812(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+816(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+820(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+824(SB)/4, $0xc2d00000
-DATA scanconstAVX512<>+828(SB)/4, $0xc2d00000
+DATA scanconstAVX512<>+704(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+708(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+712(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+716(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+720(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+724(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+728(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+732(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+736(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+740(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+744(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+748(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+752(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+756(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+760(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+764(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+768(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+772(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+776(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+780(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+784(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+788(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+792(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+796(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+800(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+804(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+808(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+812(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+816(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+820(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+824(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+828(SB)/4, $0xc2ae999a
 DATA scanconstAVX512<>+832(SB)/4, $0x3f800000
 DATA scanconstAVX512<>+836(SB)/4, $0x3f800000
 DATA scanconstAVX512<>+840(SB)/4, $0x3f800000
@@ -260,261 +260,468 @@ DATA scanconstAVX512<>+1008(SB)/4, $0x80000000
 DATA scanconstAVX512<>+1012(SB)/4, $0x80000000
 DATA scanconstAVX512<>+1016(SB)/4, $0x80000000
 DATA scanconstAVX512<>+1020(SB)/4, $0x80000000
-DATA scanconstAVX512<>+1024(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1028(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1032(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1036(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1040(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1044(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1048(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1052(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1056(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1060(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1064(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1068(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1072(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1076(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1080(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1084(SB)/4, $0x3eaaaaab
-DATA scanconstAVX512<>+1088(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1092(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1096(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1100(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1104(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1108(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1112(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1116(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1120(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1124(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1128(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1132(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1136(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1140(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1144(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1148(SB)/4, $0x3e4ccccd
-DATA scanconstAVX512<>+1152(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1156(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1160(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1164(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1168(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1172(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1176(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1180(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1184(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1188(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1192(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1196(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1200(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1204(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1208(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1212(SB)/4, $0x3e124925
-DATA scanconstAVX512<>+1216(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1220(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1224(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1228(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1232(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1236(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1240(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1244(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1248(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1252(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1256(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1260(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1264(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1268(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1272(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1276(SB)/4, $0x3de38e39
-DATA scanconstAVX512<>+1280(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1284(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1288(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1292(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1296(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1300(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1304(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1308(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1312(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1316(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1320(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1324(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1328(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1332(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1336(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1340(SB)/4, $0x3dba2e8c
-DATA scanconstAVX512<>+1344(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1348(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1352(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1356(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1360(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1364(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1368(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1372(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1376(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1380(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1384(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1388(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1392(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1396(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1400(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1404(SB)/4, $0x3d9d89d9
-DATA scanconstAVX512<>+1408(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1412(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1416(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1420(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1424(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1428(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1432(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1436(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1440(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1444(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1448(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1452(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1456(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1460(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1464(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1468(SB)/4, $0x42fecccd
-DATA scanconstAVX512<>+1472(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1476(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1480(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1484(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1488(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1492(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1496(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1500(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1504(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1508(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1512(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1516(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1520(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1524(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1528(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1532(SB)/4, $0xc2facccd
-DATA scanconstAVX512<>+1536(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1540(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1544(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1548(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1552(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1556(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1560(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1564(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1568(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1572(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1576(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1580(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1584(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1588(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1592(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1596(SB)/4, $0x4b400000
-DATA scanconstAVX512<>+1600(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1604(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1608(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1612(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1616(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1620(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1624(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1628(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1632(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1636(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1640(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1644(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1648(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1652(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1656(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1660(SB)/4, $0x3f800000
-DATA scanconstAVX512<>+1664(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1668(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1672(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1676(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1680(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1684(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1688(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1692(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1696(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1700(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1704(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1708(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1712(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1716(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1720(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1724(SB)/4, $0x3f317214
-DATA scanconstAVX512<>+1728(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1732(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1736(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1740(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1744(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1748(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1752(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1756(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1760(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1764(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1768(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1772(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1776(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1780(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1784(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1788(SB)/4, $0x3e75fcdb
-DATA scanconstAVX512<>+1792(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1796(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1800(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1804(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1808(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1812(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1816(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1820(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1824(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1828(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1832(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1836(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1840(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1844(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1848(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1852(SB)/4, $0x3d635bab
-DATA scanconstAVX512<>+1856(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1860(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1864(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1868(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1872(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1876(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1880(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1884(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1888(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1892(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1896(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1900(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1904(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1908(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1912(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1916(SB)/4, $0x3c1e7543
-DATA scanconstAVX512<>+1920(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1924(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1928(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1932(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1936(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1940(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1944(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1948(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1952(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1956(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1960(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1964(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1968(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1972(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1976(SB)/4, $0x3aaddcf9
-DATA scanconstAVX512<>+1980(SB)/4, $0x3aaddcf9
-GLOBL scanconstAVX512<>(SB), RODATA|NOPTR, $1984
+DATA scanconstAVX512<>+1024(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1028(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1032(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1036(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1040(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1044(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1048(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1052(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1056(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1060(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1064(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1068(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1072(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1076(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1080(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1084(SB)/4, $0x3eaaaa81
+DATA scanconstAVX512<>+1088(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1092(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1096(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1100(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1104(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1108(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1112(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1116(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1120(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1124(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1128(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1132(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1136(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1140(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1144(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1148(SB)/4, $0x3e4ce904
+DATA scanconstAVX512<>+1152(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1156(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1160(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1164(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1168(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1172(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1176(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1180(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1184(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1188(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1192(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1196(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1200(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1204(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1208(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1212(SB)/4, $0x3e0f5e87
+DATA scanconstAVX512<>+1216(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1220(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1224(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1228(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1232(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1236(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1240(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1244(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1248(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1252(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1256(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1260(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1264(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1268(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1272(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1276(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX512<>+1280(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1284(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1288(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1292(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1296(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1300(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1304(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1308(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1312(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1316(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1320(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1324(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1328(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1332(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1336(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1340(SB)/4, $0x42fecccd
+DATA scanconstAVX512<>+1344(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1348(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1352(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1356(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1360(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1364(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1368(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1372(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1376(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1380(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1384(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1388(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1392(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1396(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1400(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1404(SB)/4, $0xc2facccd
+DATA scanconstAVX512<>+1408(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1412(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1416(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1420(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1424(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1428(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1432(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1436(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1440(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1444(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1448(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1452(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1456(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1460(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1464(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1468(SB)/4, $0x4b400000
+DATA scanconstAVX512<>+1472(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1476(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1480(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1484(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1488(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1492(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1496(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1500(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1504(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1508(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1512(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1516(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1520(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1524(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1528(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1532(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1536(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1540(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1544(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1548(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1552(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1556(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1560(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1564(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1568(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1572(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1576(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1580(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1584(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1588(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1592(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1596(SB)/4, $0x3f317214
+DATA scanconstAVX512<>+1600(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1604(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1608(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1612(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1616(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1620(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1624(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1628(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1632(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1636(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1640(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1644(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1648(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1652(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1656(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1660(SB)/4, $0x3e75fcdb
+DATA scanconstAVX512<>+1664(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1668(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1672(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1676(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1680(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1684(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1688(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1692(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1696(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1700(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1704(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1708(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1712(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1716(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1720(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1724(SB)/4, $0x3d635bab
+DATA scanconstAVX512<>+1728(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1732(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1736(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1740(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1744(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1748(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1752(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1756(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1760(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1764(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1768(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1772(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1776(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1780(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1784(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1788(SB)/4, $0x3c1e7543
+DATA scanconstAVX512<>+1792(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1796(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1800(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1804(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1808(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1812(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1816(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1820(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1824(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1828(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1832(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1836(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1840(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1844(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1848(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1852(SB)/4, $0x3aaddcf9
+DATA scanconstAVX512<>+1856(SB)/4, $0x3f800000
+DATA scanconstAVX512<>+1860(SB)/4, $0x3f82cd87
+DATA scanconstAVX512<>+1864(SB)/4, $0x3f85aac3
+DATA scanconstAVX512<>+1868(SB)/4, $0x3f88980f
+DATA scanconstAVX512<>+1872(SB)/4, $0x3f8b95c2
+DATA scanconstAVX512<>+1876(SB)/4, $0x3f8ea43a
+DATA scanconstAVX512<>+1880(SB)/4, $0x3f91c3d3
+DATA scanconstAVX512<>+1884(SB)/4, $0x3f94f4f0
+DATA scanconstAVX512<>+1888(SB)/4, $0x3f9837f0
+DATA scanconstAVX512<>+1892(SB)/4, $0x3f9b8d3a
+DATA scanconstAVX512<>+1896(SB)/4, $0x3f9ef532
+DATA scanconstAVX512<>+1900(SB)/4, $0x3fa27043
+DATA scanconstAVX512<>+1904(SB)/4, $0x3fa5fed7
+DATA scanconstAVX512<>+1908(SB)/4, $0x3fa9a15b
+DATA scanconstAVX512<>+1912(SB)/4, $0x3fad583f
+DATA scanconstAVX512<>+1916(SB)/4, $0x3fb123f6
+DATA scanconstAVX512<>+1920(SB)/4, $0x3fb504f3
+DATA scanconstAVX512<>+1924(SB)/4, $0x3fb8fbaf
+DATA scanconstAVX512<>+1928(SB)/4, $0x3fbd08a4
+DATA scanconstAVX512<>+1932(SB)/4, $0x3fc12c4d
+DATA scanconstAVX512<>+1936(SB)/4, $0x3fc5672a
+DATA scanconstAVX512<>+1940(SB)/4, $0x3fc9b9be
+DATA scanconstAVX512<>+1944(SB)/4, $0x3fce248c
+DATA scanconstAVX512<>+1948(SB)/4, $0x3fd2a81e
+DATA scanconstAVX512<>+1952(SB)/4, $0x3fd744fd
+DATA scanconstAVX512<>+1956(SB)/4, $0x3fdbfbb8
+DATA scanconstAVX512<>+1960(SB)/4, $0x3fe0ccdf
+DATA scanconstAVX512<>+1964(SB)/4, $0x3fe5b907
+DATA scanconstAVX512<>+1968(SB)/4, $0x3feac0c7
+DATA scanconstAVX512<>+1972(SB)/4, $0x3fefe4ba
+DATA scanconstAVX512<>+1976(SB)/4, $0x3ff5257d
+DATA scanconstAVX512<>+1980(SB)/4, $0x3ffa83b3
+DATA scanconstAVX512<>+1984(SB)/4, $0xff800000
+DATA scanconstAVX512<>+1988(SB)/4, $0xff800000
+DATA scanconstAVX512<>+1992(SB)/4, $0xff800000
+DATA scanconstAVX512<>+1996(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2000(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2004(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2008(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2012(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2016(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2020(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2024(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2028(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2032(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2036(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2040(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2044(SB)/4, $0xff800000
+DATA scanconstAVX512<>+2048(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2052(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2056(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2060(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2064(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2068(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2072(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2076(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2080(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2084(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2088(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2092(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2096(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2100(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2104(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2108(SB)/4, $0x3cb172c5
+DATA scanconstAVX512<>+2112(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2116(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2120(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2124(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2128(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2132(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2136(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2140(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2144(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2148(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2152(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2156(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2160(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2164(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2168(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2172(SB)/4, $0x3975ff09
+DATA scanconstAVX512<>+2176(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2180(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2184(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2188(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2192(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2196(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2200(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2204(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2208(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2212(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2216(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2220(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2224(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2228(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2232(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2236(SB)/4, $0x457ecccd
+DATA scanconstAVX512<>+2240(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2244(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2248(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2252(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2256(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2260(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2264(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2268(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2272(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2276(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2280(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2284(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2288(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2292(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2296(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2300(SB)/4, $0xc57acccd
+DATA scanconstAVX512<>+2304(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2308(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2312(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2316(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2320(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2324(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2328(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2332(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2336(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2340(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2344(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2348(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2352(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2356(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2360(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2364(SB)/4, $0x42000000
+DATA scanconstAVX512<>+2368(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2372(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2376(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2380(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2384(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2388(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2392(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2396(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2400(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2404(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2408(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2412(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2416(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2420(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2424(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2428(SB)/4, $0x4238aa3b
+DATA scanconstAVX512<>+2432(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2436(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2440(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2444(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2448(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2452(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2456(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2460(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2464(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2468(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2472(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2476(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2480(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2484(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2488(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2492(SB)/4, $0x3cb17218
+DATA scanconstAVX512<>+2496(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2500(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2504(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2508(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2512(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2516(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2520(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2524(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2528(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2532(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2536(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2540(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2544(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2548(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2552(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2556(SB)/4, $0xae82e308
+DATA scanconstAVX512<>+2560(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2564(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2568(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2572(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2576(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2580(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2584(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2588(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2592(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2596(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2600(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2604(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2608(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2612(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2616(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2620(SB)/4, $0x42b0999a
+DATA scanconstAVX512<>+2624(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2628(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2632(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2636(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2640(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2644(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2648(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2652(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2656(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2660(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2664(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2668(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2672(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2676(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2680(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2684(SB)/4, $0xc2ae999a
+DATA scanconstAVX512<>+2688(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2692(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2696(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2700(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2704(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2708(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2712(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2716(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2720(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2724(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2728(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2732(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2736(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2740(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2744(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2748(SB)/4, $0x3f000000
+DATA scanconstAVX512<>+2752(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2756(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2760(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2764(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2768(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2772(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2776(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2780(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2784(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2788(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2792(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2796(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2800(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2804(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2808(SB)/4, $0x3e2aaaab
+DATA scanconstAVX512<>+2812(SB)/4, $0x3e2aaaab
+GLOBL scanconstAVX512<>(SB), RODATA|NOPTR, $2816
 
 // func scanFwdAVX512(args *uint64)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·scanFwdAVX512(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX512<>+1408(SB), Z0
-	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+1536(SB), Z2
-	VMOVUPS scanconstAVX512<>+1600(SB), Z3
-	VMOVUPS scanconstAVX512<>+1664(SB), Z4
-	VMOVUPS scanconstAVX512<>+1728(SB), Z5
-	VMOVUPS scanconstAVX512<>+1792(SB), Z6
-	VMOVUPS scanconstAVX512<>+1856(SB), Z7
-	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z1
+	VMOVUPS scanconstAVX512<>+1408(SB), Z2
+	VMOVUPS scanconstAVX512<>+2048(SB), Z3
+	VMOVUPS scanconstAVX512<>+2112(SB), Z4
+	VMOVUPS scanconstAVX512<>+1856(SB), Z5
+	VMOVUPS scanconstAVX512<>+1920(SB), Z6
+	VMOVUPS scanconstAVX512<>+1984(SB), Z7
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -529,10 +736,10 @@ t_loop:
 	MOVQ    80(AX), DX
 	MOVQ    104(AX), BX
 	IMULQ   112(AX), BX
-	VXORPS  Z9, Z9, Z9
+	VXORPS  Z8, Z8, Z8
 
 zero_loop:
-	VMOVUPS Z9, (DX)
+	VMOVUPS Z8, (DX)
 	ADDQ    $0x00000040, DX
 	DECQ    BX
 	JNZ     zero_loop
@@ -545,72 +752,74 @@ noreset:
 
 pre_loop:
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z9
+	VMOVUPS      (SI)(DX*1), Z8
 	MOVQ         56(AX), SI
-	VADDPS       (SI)(DX*1), Z9, Z9
-	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+896(SB), Z12, Z10
-	VDIVPS       Z10, Z12, Z10
-	VMULPS       Z10, Z10, Z11
-	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
-	VADDPS       Z10, Z10, Z10
-	VMULPS       Z10, Z12, Z12
-	VXORPS       Z10, Z10, Z10
-	VMAXPS       Z9, Z10, Z10
-	VADDPS       Z12, Z10, Z10
-	VMOVUPS      Z10, (BX)
+	VADDPS       (SI)(DX*1), Z8, Z8
+	VORPS        scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+896(SB), Z9, Z10
+	VDIVPS       Z10, Z9, Z9
+	VMULPS       Z9, Z9, Z10
+	VMOVUPS      scanconstAVX512<>+1152(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+1216(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z10, Z11
+	VADDPS       Z9, Z9, Z9
+	VMULPS       Z9, Z11, Z11
+	VXORPS       Z9, Z9, Z9
+	VMAXPS       Z8, Z9, Z9
+	VADDPS       Z11, Z9, Z9
+	VMOVUPS      Z9, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Z10, Z10
-	VMOVUPS      Z10, 64(BX)
+	VMULPS       (SI)(DX*1), Z9, Z9
+	VMOVUPS      Z9, 64(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
-	VMOVUPS      (SI)(DX*1), Z9
-	VXORPS       scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+832(SB), Z12, Z12
+	VMOVUPS      (SI)(DX*1), Z8
+	VXORPS       scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+832(SB), Z9, Z9
 	VMOVUPS      scanconstAVX512<>+832(SB), Z10
-	VDIVPS       Z12, Z10, Z10
-	VMULPS       Z9, Z10, Z10
+	VDIVPS       Z9, Z10, Z10
+	VMULPS       Z8, Z10, Z10
 	VMOVUPS      Z10, 128(BX)
 
 pre_nogate:
@@ -624,53 +833,69 @@ pre_nogate:
 	MOVQ 88(AX), DI
 
 g_loop:
-	VMOVUPS (DI), Z9
-	VMOVUPS 64(DI), Z10
-	VXORPS  Z11, Z11, Z11
-	VXORPS  Z12, Z12, Z12
-	MOVQ    32(AX), R8
-	MOVQ    40(AX), R9
-	MOVQ    112(AX), R10
-	SHRQ    $0x01, R10
-	JZ      n_odd
+	MOVQ       120(AX), R9
+	SHLQ       $0x01, R9
+	MOVQ       8(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       (AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       16(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       24(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	VMOVUPS    (DI), Z8
+	VMOVUPS    64(DI), Z9
+	VXORPS     Z10, Z10, Z10
+	VXORPS     Z11, Z11, Z11
+	MOVQ       32(AX), R8
+	MOVQ       40(AX), R9
+	MOVQ       112(AX), R10
+	SHRQ       $0x01, R10
+	JZ         n_odd
 
 n_loop:
-	VMULPS           (SI), Z9, Z13
-	VMULPS           64(SI), Z9, Z14
+	VMULPS           (SI), Z8, Z12
+	VMULPS           64(SI), Z8, Z13
+	VMINPS           Z12, Z0, Z12
 	VMINPS           Z13, Z0, Z13
-	VMINPS           Z14, Z0, Z14
+	VMAXPS           Z12, Z1, Z12
 	VMAXPS           Z13, Z1, Z13
-	VMAXPS           Z14, Z1, Z14
+	VADDPS           Z2, Z12, Z14
 	VADDPS           Z2, Z13, Z15
-	VADDPS           Z2, Z14, Z16
+	VSUBPS           Z2, Z14, Z16
 	VSUBPS           Z2, Z15, Z17
-	VSUBPS           Z2, Z16, Z18
+	VSUBPS           Z16, Z12, Z12
 	VSUBPS           Z17, Z13, Z13
-	VSUBPS           Z18, Z14, Z14
-	VMOVUPS          Z7, Z17
-	VMOVUPS          Z7, Z18
-	VFMADD231PS      Z8, Z13, Z17
-	VFMADD231PS      Z8, Z14, Z18
-	VFMADD213PS      Z6, Z13, Z17
-	VFMADD213PS      Z6, Z14, Z18
-	VFMADD213PS      Z5, Z13, Z17
-	VFMADD213PS      Z5, Z14, Z18
-	VFMADD213PS      Z4, Z13, Z17
-	VFMADD213PS      Z4, Z14, Z18
-	VFMADD213PS      Z3, Z13, Z17
-	VFMADD213PS      Z3, Z14, Z18
-	VPSLLD           $0x17, Z15, Z15
-	VPSLLD           $0x17, Z16, Z16
-	VPADDD           Z15, Z17, Z17
-	VPADDD           Z16, Z18, Z18
-	VMULPS.BCST      (R8), Z10, Z13
-	VFMADD231PS      (BX), Z17, Z13
-	VMOVUPS          Z13, (BX)
-	VFMADD231PS.BCST (R9), Z13, Z11
-	VMULPS.BCST      4(R8), Z10, Z13
-	VFMADD231PS      64(BX), Z18, Z13
-	VMOVUPS          Z13, 64(BX)
-	VFMADD231PS.BCST 4(R9), Z13, Z12
+	VMOVAPS          Z5, Z16
+	VMOVAPS          Z5, Z17
+	VPERMT2PS        Z6, Z14, Z16
+	VPERMT2PS        Z6, Z15, Z17
+	VMOVAPS          Z3, Z18
+	VMOVAPS          Z3, Z19
+	VFMADD231PS      Z4, Z12, Z18
+	VFMADD231PS      Z4, Z13, Z19
+	VMULPS           Z16, Z12, Z12
+	VMULPS           Z17, Z13, Z13
+	VFMADD213PS      Z16, Z18, Z12
+	VFMADD213PS      Z17, Z19, Z13
+	VPSLLD           $0x12, Z14, Z14
+	VPSLLD           $0x12, Z15, Z15
+	VPANDD           Z7, Z14, Z14
+	VPANDD           Z7, Z15, Z15
+	VPADDD           Z14, Z12, Z12
+	VPADDD           Z15, Z13, Z13
+	VMULPS.BCST      (R8), Z9, Z14
+	VFMADD231PS      (BX), Z12, Z14
+	VMOVUPS          Z14, (BX)
+	VFMADD231PS.BCST (R9), Z14, Z10
+	VMULPS.BCST      4(R8), Z9, Z12
+	VFMADD231PS      64(BX), Z13, Z12
+	VMOVUPS          Z12, 64(BX)
+	VFMADD231PS.BCST 4(R9), Z12, Z11
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000080, SI
 	ADDQ             $0x00000008, R8
@@ -682,43 +907,44 @@ n_odd:
 	MOVQ             112(AX), R10
 	TESTQ            $0x00000001, R10
 	JZ               n_done
-	VMULPS           (SI), Z9, Z9
-	VMINPS           Z9, Z0, Z9
-	VMAXPS           Z9, Z1, Z9
-	VADDPS           Z2, Z9, Z13
-	VSUBPS           Z2, Z13, Z14
-	VSUBPS           Z14, Z9, Z9
-	VMOVUPS          Z7, Z14
-	VFMADD231PS      Z8, Z9, Z14
-	VFMADD213PS      Z6, Z9, Z14
-	VFMADD213PS      Z5, Z9, Z14
-	VFMADD213PS      Z4, Z9, Z14
-	VFMADD213PS      Z3, Z9, Z14
-	VPSLLD           $0x17, Z13, Z13
-	VPADDD           Z13, Z14, Z14
-	VMULPS.BCST      (R8), Z10, Z9
-	VFMADD231PS      (BX), Z14, Z9
+	VMULPS           (SI), Z8, Z8
+	VMINPS           Z8, Z0, Z8
+	VMAXPS           Z8, Z1, Z8
+	VADDPS           Z2, Z8, Z12
+	VSUBPS           Z2, Z12, Z13
+	VSUBPS           Z13, Z8, Z8
+	VMOVAPS          Z5, Z13
+	VPERMT2PS        Z6, Z12, Z13
+	VMOVAPS          Z3, Z14
+	VFMADD231PS      Z4, Z8, Z14
+	VMULPS           Z13, Z8, Z8
+	VFMADD213PS      Z13, Z14, Z8
+	VPSLLD           $0x12, Z12, Z12
+	VPANDD           Z7, Z12, Z12
+	VPADDD           Z12, Z8, Z8
+	VMULPS.BCST      (R8), Z9, Z9
+	VFMADD231PS      (BX), Z8, Z9
 	VMOVUPS          Z9, (BX)
-	VFMADD231PS.BCST (R9), Z9, Z11
+	VFMADD231PS.BCST (R9), Z9, Z10
 	ADDQ             $0x00000040, BX
 	ADDQ             $0x00000040, SI
 	ADDQ             $0x00000004, R8
 	ADDQ             $0x00000004, R9
 
 n_done:
-	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), R8
-	VMOVUPS     (R8)(DX*1), Z9
+	VMOVUPS     (R8)(DX*1), Z8
 	MOVQ        64(AX), R8
-	VFMADD231PS (R8)(DX*1), Z9, Z11
+	VFMADD231PS (R8)(DX*1), Z8, Z10
 	MOVQ        16(AX), R8
 	TESTQ       R8, R8
 	JZ          nogate
-	VMULPS      128(DI), Z11, Z11
+	VMULPS      128(DI), Z10, Z10
 
 nogate:
 	MOVQ    24(AX), R8
-	VMOVUPS Z11, (R8)(DX*1)
+	VMOVUPS Z10, (R8)(DX*1)
 	ADDQ    $0x00000040, DX
 	ADDQ    $0x000000c0, DI
 	MOVQ    104(AX), R8
@@ -755,15 +981,14 @@ done:
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·scanBwdAVX512(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX512<>+1408(SB), Z0
-	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+1536(SB), Z2
-	VMOVUPS scanconstAVX512<>+1600(SB), Z3
-	VMOVUPS scanconstAVX512<>+1664(SB), Z4
-	VMOVUPS scanconstAVX512<>+1728(SB), Z5
-	VMOVUPS scanconstAVX512<>+1792(SB), Z6
-	VMOVUPS scanconstAVX512<>+1856(SB), Z7
-	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z1
+	VMOVUPS scanconstAVX512<>+1408(SB), Z2
+	VMOVUPS scanconstAVX512<>+2048(SB), Z3
+	VMOVUPS scanconstAVX512<>+2112(SB), Z4
+	VMOVUPS scanconstAVX512<>+1856(SB), Z5
+	VMOVUPS scanconstAVX512<>+1920(SB), Z6
+	VMOVUPS scanconstAVX512<>+1984(SB), Z7
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -775,8 +1000,8 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Z9
-	VMOVUPS Z9, (DX)
+	VMOVUPS (CX), Z8
+	VMOVUPS Z8, (DX)
 	ADDQ    SI, CX
 	ADDQ    $0x00000080, DX
 	DECQ    BX
@@ -804,80 +1029,82 @@ pre_t:
 	MOVQ         48(AX), SI
 	PREFETCHT0   64(SI)(DX*1)
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z9
+	VMOVUPS      (SI)(DX*1), Z8
 	MOVQ         80(AX), SI
-	VADDPS       (SI)(BX*1), Z9, Z9
-	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+832(SB), Z12, Z10
-	VADDPS       scanconstAVX512<>+896(SB), Z12, Z11
-	VMULPS       Z10, Z11, Z13
-	VMOVUPS      scanconstAVX512<>+832(SB), Z14
-	VDIVPS       Z13, Z14, Z14
-	VMULPS       Z10, Z14, Z10
-	VMULPS       Z12, Z10, Z10
-	VMULPS       Z11, Z14, Z14
-	VPSRAD       $0x1f, Z9, Z11
-	VANDPS       Z11, Z12, Z12
+	VADDPS       (SI)(BX*1), Z8, Z8
+	VORPS        scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+832(SB), Z9, Z10
+	VADDPS       scanconstAVX512<>+896(SB), Z9, Z11
+	VMULPS       Z10, Z11, Z12
+	VMOVUPS      scanconstAVX512<>+832(SB), Z13
+	VDIVPS       Z12, Z13, Z13
+	VMULPS       Z10, Z13, Z10
+	VMULPS       Z9, Z10, Z10
+	VMULPS       Z11, Z13, Z13
+	VPSRAD       $0x1f, Z8, Z11
+	VANDPS       Z11, Z9, Z9
 	VANDNPS      scanconstAVX512<>+832(SB), Z11, Z11
-	VORPS        Z12, Z11, Z11
-	VMULPS       Z11, Z14, Z14
-	VMULPS       Z10, Z10, Z11
-	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VORPS        Z9, Z11, Z11
+	VMULPS       Z11, Z13, Z13
+	VMULPS       Z10, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+1152(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+1216(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z11
 	VADDPS       Z10, Z10, Z10
-	VMULPS       Z10, Z12, Z12
-	VXORPS       Z10, Z10, Z10
-	VMAXPS       Z9, Z10, Z10
-	VADDPS       Z12, Z10, Z10
-	VMOVUPS      Z10, (DI)
-	VMOVUPS      Z14, 64(DI)
+	VMULPS       Z10, Z11, Z11
+	VXORPS       Z9, Z9, Z9
+	VMAXPS       Z8, Z9, Z9
+	VADDPS       Z11, Z9, Z9
+	VMOVUPS      Z9, (DI)
+	VMOVUPS      Z13, 64(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
-	VMOVUPS      (SI)(DX*1), Z9
-	VXORPS       scanconstAVX512<>+960(SB), Z9, Z9
-	VMOVUPS      scanconstAVX512<>+704(SB), Z10
-	VMINPS       Z9, Z10, Z9
-	VMOVUPS      scanconstAVX512<>+768(SB), Z10
-	VMAXPS       Z9, Z10, Z9
-	VMOVUPS      scanconstAVX512<>+64(SB), Z10
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z9, Z10
-	VSUBPS       scanconstAVX512<>+64(SB), Z10, Z10
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z10, Z9
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z10, Z9
-	VMOVUPS      scanconstAVX512<>+576(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z9, Z11
-	VSCALEFPS    Z10, Z11, Z11
-	VADDPS       scanconstAVX512<>+832(SB), Z11, Z11
+	VMOVUPS      (SI)(DX*1), Z8
+	VXORPS       scanconstAVX512<>+960(SB), Z8, Z8
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z9
+	VMINPS       Z8, Z9, Z8
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z9
+	VMAXPS       Z8, Z9, Z8
+	VMOVUPS      Z2, Z9
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z8, Z9
+	VSUBPS       Z2, Z9, Z10
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z10, Z8
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z10, Z8
+	VMOVAPS      Z5, Z10
+	VPERMT2PS    Z6, Z9, Z10
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z8, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z8, Z11
+	VMULPS       Z10, Z8, Z8
+	VFMADD213PS  Z10, Z11, Z8
+	VPSLLD       $0x12, Z9, Z9
+	VPANDD       Z7, Z9, Z9
+	VPADDD       Z9, Z8, Z8
+	VADDPS       scanconstAVX512<>+832(SB), Z8, Z8
 	VMOVUPS      scanconstAVX512<>+832(SB), Z9
-	VDIVPS       Z11, Z9, Z9
+	VDIVPS       Z8, Z9, Z9
 	VMOVUPS      Z9, 128(DI)
 
 pre_nogate:
@@ -898,11 +1125,11 @@ rc_t:
 	MOVQ    CX, DI
 	IMUL3Q  $0x00000100, DI, DI
 	ADDQ    128(AX), DI
-	VMOVUPS (DI), Z9
+	VMOVUPS (DI), Z8
 	MOVQ    (AX), SI
-	VMULPS  (SI)(DX*1), Z9, Z10
+	VMULPS  (SI)(DX*1), Z8, Z9
+	VXORPS  Z10, Z10, Z10
 	VXORPS  Z11, Z11, Z11
-	VXORPS  Z12, Z12, Z12
 	MOVQ    168(AX), SI
 	SHLQ    $0x07, SI
 	MOVQ    CX, R8
@@ -929,44 +1156,46 @@ rc_noreset:
 	JZ    rc_n_odd
 
 rc_n_loop:
-	VMULPS           (SI), Z9, Z13
-	VMULPS           192(SI), Z9, Z14
+	VMULPS           (SI), Z8, Z12
+	VMULPS           192(SI), Z8, Z13
+	VMINPS           Z12, Z0, Z12
 	VMINPS           Z13, Z0, Z13
-	VMINPS           Z14, Z0, Z14
+	VMAXPS           Z12, Z1, Z12
 	VMAXPS           Z13, Z1, Z13
-	VMAXPS           Z14, Z1, Z14
+	VADDPS           Z2, Z12, Z14
 	VADDPS           Z2, Z13, Z15
-	VADDPS           Z2, Z14, Z16
+	VSUBPS           Z2, Z14, Z16
 	VSUBPS           Z2, Z15, Z17
-	VSUBPS           Z2, Z16, Z18
+	VSUBPS           Z16, Z12, Z12
 	VSUBPS           Z17, Z13, Z13
-	VSUBPS           Z18, Z14, Z14
-	VMOVUPS          Z7, Z17
-	VMOVUPS          Z7, Z18
-	VFMADD231PS      Z8, Z13, Z17
-	VFMADD231PS      Z8, Z14, Z18
-	VFMADD213PS      Z6, Z13, Z17
-	VFMADD213PS      Z6, Z14, Z18
-	VFMADD213PS      Z5, Z13, Z17
-	VFMADD213PS      Z5, Z14, Z18
-	VFMADD213PS      Z4, Z13, Z17
-	VFMADD213PS      Z4, Z14, Z18
-	VFMADD213PS      Z3, Z13, Z17
-	VFMADD213PS      Z3, Z14, Z18
-	VPSLLD           $0x17, Z15, Z15
-	VPSLLD           $0x17, Z16, Z16
-	VPADDD           Z15, Z17, Z17
-	VPADDD           Z16, Z18, Z18
-	VMOVUPS          Z17, 64(R9)
-	VMULPS.BCST      (CX), Z10, Z13
-	VFMADD231PS      (R8), Z17, Z13
-	VMOVUPS          Z13, (R9)
-	VFMADD231PS.BCST (R10), Z13, Z11
-	VMOVUPS          Z18, 192(R9)
-	VMULPS.BCST      4(CX), Z10, Z13
-	VFMADD231PS      128(R8), Z18, Z13
-	VMOVUPS          Z13, 128(R9)
-	VFMADD231PS.BCST 4(R10), Z13, Z12
+	VMOVAPS          Z5, Z16
+	VMOVAPS          Z5, Z17
+	VPERMT2PS        Z6, Z14, Z16
+	VPERMT2PS        Z6, Z15, Z17
+	VMOVAPS          Z3, Z18
+	VMOVAPS          Z3, Z19
+	VFMADD231PS      Z4, Z12, Z18
+	VFMADD231PS      Z4, Z13, Z19
+	VMULPS           Z16, Z12, Z12
+	VMULPS           Z17, Z13, Z13
+	VFMADD213PS      Z16, Z18, Z12
+	VFMADD213PS      Z17, Z19, Z13
+	VPSLLD           $0x12, Z14, Z14
+	VPSLLD           $0x12, Z15, Z15
+	VPANDD           Z7, Z14, Z14
+	VPANDD           Z7, Z15, Z15
+	VPADDD           Z14, Z12, Z12
+	VPADDD           Z15, Z13, Z13
+	VMOVUPS          Z12, 64(R9)
+	VMULPS.BCST      (CX), Z9, Z14
+	VFMADD231PS      (R8), Z12, Z14
+	VMOVUPS          Z14, (R9)
+	VFMADD231PS.BCST (R10), Z14, Z10
+	VMOVUPS          Z13, 192(R9)
+	VMULPS.BCST      4(CX), Z9, Z12
+	VFMADD231PS      128(R8), Z13, Z12
+	VMOVUPS          Z12, 128(R9)
+	VFMADD231PS.BCST 4(R10), Z12, Z11
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
 	ADDQ             $0x00000180, SI
@@ -979,25 +1208,26 @@ rc_n_odd:
 	MOVQ             168(AX), R11
 	TESTQ            $0x00000001, R11
 	JZ               rc_n_done
-	VMULPS           (SI), Z9, Z9
-	VMINPS           Z9, Z0, Z9
-	VMAXPS           Z9, Z1, Z9
-	VADDPS           Z2, Z9, Z13
-	VSUBPS           Z2, Z13, Z14
-	VSUBPS           Z14, Z9, Z9
-	VMOVUPS          Z7, Z14
-	VFMADD231PS      Z8, Z9, Z14
-	VFMADD213PS      Z6, Z9, Z14
-	VFMADD213PS      Z5, Z9, Z14
-	VFMADD213PS      Z4, Z9, Z14
-	VFMADD213PS      Z3, Z9, Z14
-	VPSLLD           $0x17, Z13, Z13
-	VPADDD           Z13, Z14, Z14
-	VMOVUPS          Z14, 64(R9)
-	VMULPS.BCST      (CX), Z10, Z9
-	VFMADD231PS      (R8), Z14, Z9
+	VMULPS           (SI), Z8, Z8
+	VMINPS           Z8, Z0, Z8
+	VMAXPS           Z8, Z1, Z8
+	VADDPS           Z2, Z8, Z12
+	VSUBPS           Z2, Z12, Z13
+	VSUBPS           Z13, Z8, Z8
+	VMOVAPS          Z5, Z13
+	VPERMT2PS        Z6, Z12, Z13
+	VMOVAPS          Z3, Z14
+	VFMADD231PS      Z4, Z8, Z14
+	VMULPS           Z13, Z8, Z8
+	VFMADD213PS      Z13, Z14, Z8
+	VPSLLD           $0x12, Z12, Z12
+	VPANDD           Z7, Z12, Z12
+	VPADDD           Z12, Z8, Z8
+	VMOVUPS          Z8, 64(R9)
+	VMULPS.BCST      (CX), Z9, Z9
+	VFMADD231PS      (R8), Z8, Z9
 	VMOVUPS          Z9, (R9)
-	VFMADD231PS.BCST (R10), Z9, Z11
+	VFMADD231PS.BCST (R10), Z9, Z10
 	ADDQ             $0x00000080, R8
 	ADDQ             $0x00000080, R9
 	ADDQ             $0x000000c0, SI
@@ -1005,12 +1235,12 @@ rc_n_odd:
 	ADDQ             $0x00000004, R10
 
 rc_n_done:
-	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), SI
-	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (SI)(DX*1), Z8
 	MOVQ        88(AX), SI
-	VFMADD231PS (SI)(BX*1), Z9, Z11
-	VMOVUPS     Z11, 192(DI)
+	VFMADD231PS (SI)(BX*1), Z8, Z10
+	VMOVUPS     Z10, 192(DI)
 	INCQ        200(AX)
 	JMP         rc_t
 
@@ -1030,41 +1260,41 @@ bw_t:
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        128(AX), DI
 	MOVQ        24(AX), SI
-	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (SI)(DX*1), Z8
 	MOVQ        (AX), SI
-	VMOVUPS     (SI)(DX*1), Z10
-	VMOVUPS     (DI), Z11
+	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (DI), Z10
 	MOVQ        16(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nogate
-	VMOVUPS     (SI)(DX*1), Z12
-	VMOVUPS     128(DI), Z13
+	VMOVUPS     (SI)(DX*1), Z11
+	VMOVUPS     128(DI), Z12
 	MOVQ        48(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodz
-	VMOVUPS     scanconstAVX512<>+832(SB), Z14
-	VSUBPS      Z13, Z14, Z14
-	VFMADD213PS scanconstAVX512<>+832(SB), Z12, Z14
-	VMULPS      Z13, Z14, Z14
-	VMULPS      192(DI), Z14, Z14
-	VMULPS      Z9, Z14, Z14
-	VMOVUPS     Z14, (SI)(DX*1)
+	VMOVUPS     scanconstAVX512<>+832(SB), Z13
+	VSUBPS      Z12, Z13, Z13
+	VFMADD213PS scanconstAVX512<>+832(SB), Z11, Z13
+	VMULPS      Z12, Z13, Z13
+	VMULPS      192(DI), Z13, Z13
+	VMULPS      Z8, Z13, Z13
+	VMOVUPS     Z13, (SI)(DX*1)
 
 bw_nodz:
-	VMULPS Z12, Z13, Z13
-	VMULPS Z13, Z9, Z9
+	VMULPS Z11, Z12, Z12
+	VMULPS Z12, Z8, Z8
 
 bw_nogate:
 	MOVQ        112(AX), DX
 	LEAQ        (DX)(BX*2), DX
-	VMOVUPS     (DX), Z12
-	VFMADD231PS Z9, Z10, Z12
-	VMOVUPS     Z12, (DX)
-	VMULPS      Z10, Z11, Z12
+	VMOVUPS     (DX), Z11
+	VFMADD231PS Z8, Z9, Z11
+	VMOVUPS     Z11, (DX)
+	VMULPS      Z9, Z10, Z11
+	VXORPS      Z12, Z12, Z12
 	VXORPS      Z13, Z13, Z13
 	VXORPS      Z14, Z14, Z14
 	VXORPS      Z15, Z15, Z15
-	VXORPS      Z16, Z16, Z16
 	MOVQ        168(AX), DX
 	SHLQ        $0x07, DX
 	MOVQ        CX, R8
@@ -1093,44 +1323,44 @@ bw_noreset:
 	JZ    bw_n_odd
 
 bw_n_loop:
-	VMOVUPS          (BX), Z17
-	VMOVUPS          (R9), Z18
-	VFMADD231PS      Z17, Z9, Z18
-	VMOVUPS          Z18, (R9)
-	VMOVUPS          64(DX), Z17
-	VFMADD231PS.BCST (SI), Z9, Z17
-	VMOVUPS          64(R9), Z18
-	VFMADD231PS      Z17, Z12, Z18
-	VMOVUPS          Z18, 64(R9)
-	VFMADD231PS.BCST (CX), Z17, Z13
-	VMOVUPS          64(BX), Z19
-	VMULPS           Z19, Z17, Z18
-	VMULPS           (R8), Z18, Z18
-	VFMADD231PS      (DX), Z18, Z15
-	VMOVUPS          128(DX), Z20
-	VFMADD231PS      Z18, Z11, Z20
-	VMOVUPS          Z20, 128(DX)
-	VMULPS           Z19, Z17, Z17
-	VMOVUPS          Z17, 64(DX)
-	VMOVUPS          128(BX), Z17
-	VMOVUPS          128(R9), Z18
-	VFMADD231PS      Z17, Z9, Z18
-	VMOVUPS          Z18, 128(R9)
-	VMOVUPS          256(DX), Z17
-	VFMADD231PS.BCST 4(SI), Z9, Z17
-	VMOVUPS          192(R9), Z18
-	VFMADD231PS      Z17, Z12, Z18
-	VMOVUPS          Z18, 192(R9)
-	VFMADD231PS.BCST 4(CX), Z17, Z14
-	VMOVUPS          192(BX), Z19
-	VMULPS           Z19, Z17, Z18
-	VMULPS           128(R8), Z18, Z18
-	VFMADD231PS      192(DX), Z18, Z16
-	VMOVUPS          320(DX), Z20
-	VFMADD231PS      Z18, Z11, Z20
-	VMOVUPS          Z20, 320(DX)
-	VMULPS           Z19, Z17, Z17
-	VMOVUPS          Z17, 256(DX)
+	VMOVUPS          (BX), Z16
+	VMOVUPS          (R9), Z17
+	VFMADD231PS      Z16, Z8, Z17
+	VMOVUPS          Z17, (R9)
+	VMOVUPS          64(DX), Z16
+	VFMADD231PS.BCST (SI), Z8, Z16
+	VMOVUPS          64(R9), Z17
+	VFMADD231PS      Z16, Z11, Z17
+	VMOVUPS          Z17, 64(R9)
+	VFMADD231PS.BCST (CX), Z16, Z12
+	VMOVUPS          64(BX), Z18
+	VMULPS           Z18, Z16, Z17
+	VMULPS           (R8), Z17, Z17
+	VFMADD231PS      (DX), Z17, Z14
+	VMOVUPS          128(DX), Z19
+	VFMADD231PS      Z17, Z10, Z19
+	VMOVUPS          Z19, 128(DX)
+	VMULPS           Z18, Z16, Z16
+	VMOVUPS          Z16, 64(DX)
+	VMOVUPS          128(BX), Z16
+	VMOVUPS          128(R9), Z17
+	VFMADD231PS      Z16, Z8, Z17
+	VMOVUPS          Z17, 128(R9)
+	VMOVUPS          256(DX), Z16
+	VFMADD231PS.BCST 4(SI), Z8, Z16
+	VMOVUPS          192(R9), Z17
+	VFMADD231PS      Z16, Z11, Z17
+	VMOVUPS          Z17, 192(R9)
+	VFMADD231PS.BCST 4(CX), Z16, Z13
+	VMOVUPS          192(BX), Z18
+	VMULPS           Z18, Z16, Z17
+	VMULPS           128(R8), Z17, Z17
+	VFMADD231PS      192(DX), Z17, Z15
+	VMOVUPS          320(DX), Z19
+	VFMADD231PS      Z17, Z10, Z19
+	VMOVUPS          Z19, 320(DX)
+	VMULPS           Z18, Z16, Z16
+	VMOVUPS          Z16, 256(DX)
 	ADDQ             $0x00000100, BX
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
@@ -1144,25 +1374,25 @@ bw_n_odd:
 	MOVQ             168(AX), R10
 	TESTQ            $0x00000001, R10
 	JZ               bw_n_done
-	VMOVUPS          (BX), Z17
-	VMOVUPS          (R9), Z18
-	VFMADD231PS      Z17, Z9, Z18
-	VMOVUPS          Z18, (R9)
-	VMOVUPS          64(DX), Z17
-	VFMADD231PS.BCST (SI), Z9, Z17
-	VMOVUPS          64(R9), Z18
-	VFMADD231PS      Z17, Z12, Z18
-	VMOVUPS          Z18, 64(R9)
-	VFMADD231PS.BCST (CX), Z17, Z13
-	VMOVUPS          64(BX), Z18
-	VMULPS           Z18, Z17, Z12
-	VMULPS           (R8), Z12, Z12
-	VFMADD231PS      (DX), Z12, Z15
-	VMOVUPS          128(DX), Z19
-	VFMADD231PS      Z12, Z11, Z19
-	VMOVUPS          Z19, 128(DX)
-	VMULPS           Z18, Z17, Z17
-	VMOVUPS          Z17, 64(DX)
+	VMOVUPS          (BX), Z16
+	VMOVUPS          (R9), Z17
+	VFMADD231PS      Z16, Z8, Z17
+	VMOVUPS          Z17, (R9)
+	VMOVUPS          64(DX), Z16
+	VFMADD231PS.BCST (SI), Z8, Z16
+	VMOVUPS          64(R9), Z17
+	VFMADD231PS      Z16, Z11, Z17
+	VMOVUPS          Z17, 64(R9)
+	VFMADD231PS.BCST (CX), Z16, Z12
+	VMOVUPS          64(BX), Z17
+	VMULPS           Z17, Z16, Z11
+	VMULPS           (R8), Z11, Z11
+	VFMADD231PS      (DX), Z11, Z14
+	VMOVUPS          128(DX), Z18
+	VFMADD231PS      Z11, Z10, Z18
+	VMOVUPS          Z18, 128(DX)
+	VMULPS           Z17, Z16, Z16
+	VMOVUPS          Z16, 64(DX)
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000080, R8
 	ADDQ             $0x00000080, R9
@@ -1171,8 +1401,8 @@ bw_n_odd:
 	ADDQ             $0x00000004, SI
 
 bw_n_done:
-	VADDPS  Z14, Z13, Z13
-	VADDPS  Z16, Z15, Z15
+	VADDPS  Z13, Z12, Z12
+	VADDPS  Z15, Z14, Z14
 	MOVQ    72(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
@@ -1183,10 +1413,10 @@ bw_n_done:
 	MOVQ    96(AX), CX
 	ADDQ    216(AX), CX
 	MOVQ    168(AX), DX
-	VXORPS  Z12, Z12, Z12
+	VXORPS  Z11, Z11, Z11
 
 bw_zero:
-	VMOVUPS Z12, 64(CX)
+	VMOVUPS Z11, 64(CX)
 	ADDQ    $0x000000c0, CX
 	DECQ    DX
 	JNZ     bw_zero
@@ -1198,24 +1428,24 @@ bw_noreset2:
 	TESTQ       SI, SI
 	JZ          bw_nodu
 	MOVQ        88(AX), CX
-	VMOVUPS     (CX)(BX*1), Z12
-	VMULPS      Z12, Z9, Z9
-	VFMADD231PS Z13, Z11, Z9
-	VMOVUPS     Z9, (SI)(DX*1)
+	VMOVUPS     (CX)(BX*1), Z11
+	VMULPS      Z11, Z8, Z8
+	VFMADD231PS Z12, Z10, Z8
+	VMOVUPS     Z8, (SI)(DX*1)
 
 bw_nodu:
-	VMULPS      scanconstAVX512<>+128(SB), Z15, Z15
-	VFMADD231PS Z13, Z10, Z15
-	VMULPS      64(DI), Z15, Z15
+	VMULPS      scanconstAVX512<>+2432(SB), Z14, Z14
+	VFMADD231PS Z12, Z9, Z14
+	VMULPS      64(DI), Z14, Z14
 	MOVQ        112(AX), CX
 	LEAQ        (CX)(BX*2), CX
-	VMOVUPS     64(CX), Z9
-	VADDPS      Z15, Z9, Z9
-	VMOVUPS     Z9, 64(CX)
+	VMOVUPS     64(CX), Z8
+	VADDPS      Z14, Z8, Z8
+	VMOVUPS     Z8, 64(CX)
 	MOVQ        40(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_t
-	VMOVUPS     Z15, (SI)(DX*1)
+	VMOVUPS     Z14, (SI)(DX*1)
 	JMP         bw_t
 
 bw_done:
@@ -1231,18 +1461,17 @@ bw_done:
 	RET
 
 // func scanFwdAVX512PB(args *uint64)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·scanFwdAVX512PB(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX512<>+1408(SB), Z0
-	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+1536(SB), Z2
-	VMOVUPS scanconstAVX512<>+1600(SB), Z3
-	VMOVUPS scanconstAVX512<>+1664(SB), Z4
-	VMOVUPS scanconstAVX512<>+1728(SB), Z5
-	VMOVUPS scanconstAVX512<>+1792(SB), Z6
-	VMOVUPS scanconstAVX512<>+1856(SB), Z7
-	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z1
+	VMOVUPS scanconstAVX512<>+1408(SB), Z2
+	VMOVUPS scanconstAVX512<>+2048(SB), Z3
+	VMOVUPS scanconstAVX512<>+2112(SB), Z4
+	VMOVUPS scanconstAVX512<>+1856(SB), Z5
+	VMOVUPS scanconstAVX512<>+1920(SB), Z6
+	VMOVUPS scanconstAVX512<>+1984(SB), Z7
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -1257,10 +1486,10 @@ t_loop:
 	MOVQ    80(AX), DX
 	MOVQ    104(AX), BX
 	IMULQ   112(AX), BX
-	VXORPS  Z9, Z9, Z9
+	VXORPS  Z8, Z8, Z8
 
 zero_loop:
-	VMOVUPS Z9, (DX)
+	VMOVUPS Z8, (DX)
 	ADDQ    $0x00000040, DX
 	DECQ    BX
 	JNZ     zero_loop
@@ -1273,72 +1502,74 @@ noreset:
 
 pre_loop:
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z9
+	VMOVUPS      (SI)(DX*1), Z8
 	MOVQ         56(AX), SI
-	VADDPS       (SI)(DX*1), Z9, Z9
-	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+896(SB), Z12, Z10
-	VDIVPS       Z10, Z12, Z10
-	VMULPS       Z10, Z10, Z11
-	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
-	VADDPS       Z10, Z10, Z10
-	VMULPS       Z10, Z12, Z12
-	VXORPS       Z10, Z10, Z10
-	VMAXPS       Z9, Z10, Z10
-	VADDPS       Z12, Z10, Z10
-	VMOVUPS      Z10, (BX)
+	VADDPS       (SI)(DX*1), Z8, Z8
+	VORPS        scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+896(SB), Z9, Z10
+	VDIVPS       Z10, Z9, Z9
+	VMULPS       Z9, Z9, Z10
+	VMOVUPS      scanconstAVX512<>+1152(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+1216(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z10, Z11
+	VADDPS       Z9, Z9, Z9
+	VMULPS       Z9, Z11, Z11
+	VXORPS       Z9, Z9, Z9
+	VMAXPS       Z8, Z9, Z9
+	VADDPS       Z11, Z9, Z9
+	VMOVUPS      Z9, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Z10, Z10
-	VMOVUPS      Z10, 64(BX)
+	VMULPS       (SI)(DX*1), Z9, Z9
+	VMOVUPS      Z9, 64(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
-	VMOVUPS      (SI)(DX*1), Z9
-	VXORPS       scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+832(SB), Z12, Z12
+	VMOVUPS      (SI)(DX*1), Z8
+	VXORPS       scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+832(SB), Z9, Z9
 	VMOVUPS      scanconstAVX512<>+832(SB), Z10
-	VDIVPS       Z12, Z10, Z10
-	VMULPS       Z9, Z10, Z10
+	VDIVPS       Z9, Z10, Z10
+	VMULPS       Z8, Z10, Z10
 	VMOVUPS      Z10, 128(BX)
 
 pre_nogate:
@@ -1352,52 +1583,68 @@ pre_nogate:
 	MOVQ 88(AX), DI
 
 g_loop:
-	VMOVUPS (DI), Z9
-	VMOVUPS 64(DI), Z10
-	VXORPS  Z11, Z11, Z11
-	VXORPS  Z12, Z12, Z12
-	MOVQ    40(AX), R8
-	MOVQ    112(AX), R9
-	SHRQ    $0x01, R9
-	JZ      n_odd
+	MOVQ       120(AX), R9
+	SHLQ       $0x01, R9
+	MOVQ       8(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       (AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       16(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       24(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	VMOVUPS    (DI), Z8
+	VMOVUPS    64(DI), Z9
+	VXORPS     Z10, Z10, Z10
+	VXORPS     Z11, Z11, Z11
+	MOVQ       40(AX), R8
+	MOVQ       112(AX), R9
+	SHRQ       $0x01, R9
+	JZ         n_odd
 
 n_loop:
-	VMULPS           (SI), Z9, Z13
-	VMULPS           128(SI), Z9, Z14
+	VMULPS           (SI), Z8, Z12
+	VMULPS           128(SI), Z8, Z13
+	VMINPS           Z12, Z0, Z12
 	VMINPS           Z13, Z0, Z13
-	VMINPS           Z14, Z0, Z14
+	VMAXPS           Z12, Z1, Z12
 	VMAXPS           Z13, Z1, Z13
-	VMAXPS           Z14, Z1, Z14
+	VADDPS           Z2, Z12, Z14
 	VADDPS           Z2, Z13, Z15
-	VADDPS           Z2, Z14, Z16
+	VSUBPS           Z2, Z14, Z16
 	VSUBPS           Z2, Z15, Z17
-	VSUBPS           Z2, Z16, Z18
+	VSUBPS           Z16, Z12, Z12
 	VSUBPS           Z17, Z13, Z13
-	VSUBPS           Z18, Z14, Z14
-	VMOVUPS          Z7, Z17
-	VMOVUPS          Z7, Z18
-	VFMADD231PS      Z8, Z13, Z17
-	VFMADD231PS      Z8, Z14, Z18
-	VFMADD213PS      Z6, Z13, Z17
-	VFMADD213PS      Z6, Z14, Z18
-	VFMADD213PS      Z5, Z13, Z17
-	VFMADD213PS      Z5, Z14, Z18
-	VFMADD213PS      Z4, Z13, Z17
-	VFMADD213PS      Z4, Z14, Z18
-	VFMADD213PS      Z3, Z13, Z17
-	VFMADD213PS      Z3, Z14, Z18
-	VPSLLD           $0x17, Z15, Z15
-	VPSLLD           $0x17, Z16, Z16
-	VPADDD           Z15, Z17, Z17
-	VPADDD           Z16, Z18, Z18
-	VMULPS           64(SI), Z10, Z13
-	VFMADD231PS      (BX), Z17, Z13
-	VMOVUPS          Z13, (BX)
-	VFMADD231PS.BCST (R8), Z13, Z11
-	VMULPS           192(SI), Z10, Z13
-	VFMADD231PS      64(BX), Z18, Z13
-	VMOVUPS          Z13, 64(BX)
-	VFMADD231PS.BCST 4(R8), Z13, Z12
+	VMOVAPS          Z5, Z16
+	VMOVAPS          Z5, Z17
+	VPERMT2PS        Z6, Z14, Z16
+	VPERMT2PS        Z6, Z15, Z17
+	VMOVAPS          Z3, Z18
+	VMOVAPS          Z3, Z19
+	VFMADD231PS      Z4, Z12, Z18
+	VFMADD231PS      Z4, Z13, Z19
+	VMULPS           Z16, Z12, Z12
+	VMULPS           Z17, Z13, Z13
+	VFMADD213PS      Z16, Z18, Z12
+	VFMADD213PS      Z17, Z19, Z13
+	VPSLLD           $0x12, Z14, Z14
+	VPSLLD           $0x12, Z15, Z15
+	VPANDD           Z7, Z14, Z14
+	VPANDD           Z7, Z15, Z15
+	VPADDD           Z14, Z12, Z12
+	VPADDD           Z15, Z13, Z13
+	VMULPS           64(SI), Z9, Z14
+	VFMADD231PS      (BX), Z12, Z14
+	VMOVUPS          Z14, (BX)
+	VFMADD231PS.BCST (R8), Z14, Z10
+	VMULPS           192(SI), Z9, Z12
+	VFMADD231PS      64(BX), Z13, Z12
+	VMOVUPS          Z12, 64(BX)
+	VFMADD231PS.BCST 4(R8), Z12, Z11
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000100, SI
 	ADDQ             $0x00000008, R8
@@ -1408,42 +1655,43 @@ n_odd:
 	MOVQ             112(AX), R9
 	TESTQ            $0x00000001, R9
 	JZ               n_done
-	VMULPS           (SI), Z9, Z9
-	VMINPS           Z9, Z0, Z9
-	VMAXPS           Z9, Z1, Z9
-	VADDPS           Z2, Z9, Z13
-	VSUBPS           Z2, Z13, Z14
-	VSUBPS           Z14, Z9, Z9
-	VMOVUPS          Z7, Z14
-	VFMADD231PS      Z8, Z9, Z14
-	VFMADD213PS      Z6, Z9, Z14
-	VFMADD213PS      Z5, Z9, Z14
-	VFMADD213PS      Z4, Z9, Z14
-	VFMADD213PS      Z3, Z9, Z14
-	VPSLLD           $0x17, Z13, Z13
-	VPADDD           Z13, Z14, Z14
-	VMULPS           64(SI), Z10, Z9
-	VFMADD231PS      (BX), Z14, Z9
+	VMULPS           (SI), Z8, Z8
+	VMINPS           Z8, Z0, Z8
+	VMAXPS           Z8, Z1, Z8
+	VADDPS           Z2, Z8, Z12
+	VSUBPS           Z2, Z12, Z13
+	VSUBPS           Z13, Z8, Z8
+	VMOVAPS          Z5, Z13
+	VPERMT2PS        Z6, Z12, Z13
+	VMOVAPS          Z3, Z14
+	VFMADD231PS      Z4, Z8, Z14
+	VMULPS           Z13, Z8, Z8
+	VFMADD213PS      Z13, Z14, Z8
+	VPSLLD           $0x12, Z12, Z12
+	VPANDD           Z7, Z12, Z12
+	VPADDD           Z12, Z8, Z8
+	VMULPS           64(SI), Z9, Z9
+	VFMADD231PS      (BX), Z8, Z9
 	VMOVUPS          Z9, (BX)
-	VFMADD231PS.BCST (R8), Z9, Z11
+	VFMADD231PS.BCST (R8), Z9, Z10
 	ADDQ             $0x00000040, BX
 	ADDQ             $0x00000080, SI
 	ADDQ             $0x00000004, R8
 
 n_done:
-	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), R8
-	VMOVUPS     (R8)(DX*1), Z9
+	VMOVUPS     (R8)(DX*1), Z8
 	MOVQ        64(AX), R8
-	VFMADD231PS (R8)(DX*1), Z9, Z11
+	VFMADD231PS (R8)(DX*1), Z8, Z10
 	MOVQ        16(AX), R8
 	TESTQ       R8, R8
 	JZ          nogate
-	VMULPS      128(DI), Z11, Z11
+	VMULPS      128(DI), Z10, Z10
 
 nogate:
 	MOVQ    24(AX), R8
-	VMOVUPS Z11, (R8)(DX*1)
+	VMOVUPS Z10, (R8)(DX*1)
 	ADDQ    $0x00000040, DX
 	ADDQ    $0x000000c0, DI
 	MOVQ    104(AX), R8
@@ -1479,15 +1727,14 @@ done:
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·scanBwdAVX512PB(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX512<>+1408(SB), Z0
-	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+1536(SB), Z2
-	VMOVUPS scanconstAVX512<>+1600(SB), Z3
-	VMOVUPS scanconstAVX512<>+1664(SB), Z4
-	VMOVUPS scanconstAVX512<>+1728(SB), Z5
-	VMOVUPS scanconstAVX512<>+1792(SB), Z6
-	VMOVUPS scanconstAVX512<>+1856(SB), Z7
-	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z1
+	VMOVUPS scanconstAVX512<>+1408(SB), Z2
+	VMOVUPS scanconstAVX512<>+2048(SB), Z3
+	VMOVUPS scanconstAVX512<>+2112(SB), Z4
+	VMOVUPS scanconstAVX512<>+1856(SB), Z5
+	VMOVUPS scanconstAVX512<>+1920(SB), Z6
+	VMOVUPS scanconstAVX512<>+1984(SB), Z7
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -1499,8 +1746,8 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Z9
-	VMOVUPS Z9, (DX)
+	VMOVUPS (CX), Z8
+	VMOVUPS Z8, (DX)
 	ADDQ    SI, CX
 	ADDQ    $0x00000080, DX
 	DECQ    BX
@@ -1528,80 +1775,82 @@ pre_t:
 	MOVQ         48(AX), SI
 	PREFETCHT0   64(SI)(DX*1)
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z9
+	VMOVUPS      (SI)(DX*1), Z8
 	MOVQ         80(AX), SI
-	VADDPS       (SI)(BX*1), Z9, Z9
-	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+832(SB), Z12, Z10
-	VADDPS       scanconstAVX512<>+896(SB), Z12, Z11
-	VMULPS       Z10, Z11, Z13
-	VMOVUPS      scanconstAVX512<>+832(SB), Z14
-	VDIVPS       Z13, Z14, Z14
-	VMULPS       Z10, Z14, Z10
-	VMULPS       Z12, Z10, Z10
-	VMULPS       Z11, Z14, Z14
-	VPSRAD       $0x1f, Z9, Z11
-	VANDPS       Z11, Z12, Z12
+	VADDPS       (SI)(BX*1), Z8, Z8
+	VORPS        scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+832(SB), Z9, Z10
+	VADDPS       scanconstAVX512<>+896(SB), Z9, Z11
+	VMULPS       Z10, Z11, Z12
+	VMOVUPS      scanconstAVX512<>+832(SB), Z13
+	VDIVPS       Z12, Z13, Z13
+	VMULPS       Z10, Z13, Z10
+	VMULPS       Z9, Z10, Z10
+	VMULPS       Z11, Z13, Z13
+	VPSRAD       $0x1f, Z8, Z11
+	VANDPS       Z11, Z9, Z9
 	VANDNPS      scanconstAVX512<>+832(SB), Z11, Z11
-	VORPS        Z12, Z11, Z11
-	VMULPS       Z11, Z14, Z14
-	VMULPS       Z10, Z10, Z11
-	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VORPS        Z9, Z11, Z11
+	VMULPS       Z11, Z13, Z13
+	VMULPS       Z10, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+1152(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+1216(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z11
 	VADDPS       Z10, Z10, Z10
-	VMULPS       Z10, Z12, Z12
-	VXORPS       Z10, Z10, Z10
-	VMAXPS       Z9, Z10, Z10
-	VADDPS       Z12, Z10, Z10
-	VMOVUPS      Z10, (DI)
-	VMOVUPS      Z14, 64(DI)
+	VMULPS       Z10, Z11, Z11
+	VXORPS       Z9, Z9, Z9
+	VMAXPS       Z8, Z9, Z9
+	VADDPS       Z11, Z9, Z9
+	VMOVUPS      Z9, (DI)
+	VMOVUPS      Z13, 64(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
-	VMOVUPS      (SI)(DX*1), Z9
-	VXORPS       scanconstAVX512<>+960(SB), Z9, Z9
-	VMOVUPS      scanconstAVX512<>+704(SB), Z10
-	VMINPS       Z9, Z10, Z9
-	VMOVUPS      scanconstAVX512<>+768(SB), Z10
-	VMAXPS       Z9, Z10, Z9
-	VMOVUPS      scanconstAVX512<>+64(SB), Z10
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z9, Z10
-	VSUBPS       scanconstAVX512<>+64(SB), Z10, Z10
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z10, Z9
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z10, Z9
-	VMOVUPS      scanconstAVX512<>+576(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z9, Z11
-	VSCALEFPS    Z10, Z11, Z11
-	VADDPS       scanconstAVX512<>+832(SB), Z11, Z11
+	VMOVUPS      (SI)(DX*1), Z8
+	VXORPS       scanconstAVX512<>+960(SB), Z8, Z8
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z9
+	VMINPS       Z8, Z9, Z8
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z9
+	VMAXPS       Z8, Z9, Z8
+	VMOVUPS      Z2, Z9
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z8, Z9
+	VSUBPS       Z2, Z9, Z10
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z10, Z8
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z10, Z8
+	VMOVAPS      Z5, Z10
+	VPERMT2PS    Z6, Z9, Z10
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z8, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z8, Z11
+	VMULPS       Z10, Z8, Z8
+	VFMADD213PS  Z10, Z11, Z8
+	VPSLLD       $0x12, Z9, Z9
+	VPANDD       Z7, Z9, Z9
+	VPADDD       Z9, Z8, Z8
+	VADDPS       scanconstAVX512<>+832(SB), Z8, Z8
 	VMOVUPS      scanconstAVX512<>+832(SB), Z9
-	VDIVPS       Z11, Z9, Z9
+	VDIVPS       Z8, Z9, Z9
 	VMOVUPS      Z9, 128(DI)
 
 pre_nogate:
@@ -1622,11 +1871,11 @@ rc_t:
 	MOVQ    CX, DI
 	IMUL3Q  $0x00000100, DI, DI
 	ADDQ    128(AX), DI
-	VMOVUPS (DI), Z9
+	VMOVUPS (DI), Z8
 	MOVQ    (AX), SI
-	VMULPS  (SI)(DX*1), Z9, Z10
+	VMULPS  (SI)(DX*1), Z8, Z9
+	VXORPS  Z10, Z10, Z10
 	VXORPS  Z11, Z11, Z11
-	VXORPS  Z12, Z12, Z12
 	MOVQ    168(AX), SI
 	SHLQ    $0x07, SI
 	MOVQ    CX, R8
@@ -1651,44 +1900,46 @@ rc_noreset:
 	JZ    rc_n_odd
 
 rc_n_loop:
-	VMULPS           (SI), Z9, Z13
-	VMULPS           320(SI), Z9, Z14
+	VMULPS           (SI), Z8, Z12
+	VMULPS           320(SI), Z8, Z13
+	VMINPS           Z12, Z0, Z12
 	VMINPS           Z13, Z0, Z13
-	VMINPS           Z14, Z0, Z14
+	VMAXPS           Z12, Z1, Z12
 	VMAXPS           Z13, Z1, Z13
-	VMAXPS           Z14, Z1, Z14
+	VADDPS           Z2, Z12, Z14
 	VADDPS           Z2, Z13, Z15
-	VADDPS           Z2, Z14, Z16
+	VSUBPS           Z2, Z14, Z16
 	VSUBPS           Z2, Z15, Z17
-	VSUBPS           Z2, Z16, Z18
+	VSUBPS           Z16, Z12, Z12
 	VSUBPS           Z17, Z13, Z13
-	VSUBPS           Z18, Z14, Z14
-	VMOVUPS          Z7, Z17
-	VMOVUPS          Z7, Z18
-	VFMADD231PS      Z8, Z13, Z17
-	VFMADD231PS      Z8, Z14, Z18
-	VFMADD213PS      Z6, Z13, Z17
-	VFMADD213PS      Z6, Z14, Z18
-	VFMADD213PS      Z5, Z13, Z17
-	VFMADD213PS      Z5, Z14, Z18
-	VFMADD213PS      Z4, Z13, Z17
-	VFMADD213PS      Z4, Z14, Z18
-	VFMADD213PS      Z3, Z13, Z17
-	VFMADD213PS      Z3, Z14, Z18
-	VPSLLD           $0x17, Z15, Z15
-	VPSLLD           $0x17, Z16, Z16
-	VPADDD           Z15, Z17, Z17
-	VPADDD           Z16, Z18, Z18
-	VMOVUPS          Z17, 64(R9)
-	VMULPS           192(SI), Z10, Z13
-	VFMADD231PS      (R8), Z17, Z13
-	VMOVUPS          Z13, (R9)
-	VFMADD231PS.BCST (CX), Z13, Z11
-	VMOVUPS          Z18, 192(R9)
-	VMULPS           512(SI), Z10, Z13
-	VFMADD231PS      128(R8), Z18, Z13
-	VMOVUPS          Z13, 128(R9)
-	VFMADD231PS.BCST 4(CX), Z13, Z12
+	VMOVAPS          Z5, Z16
+	VMOVAPS          Z5, Z17
+	VPERMT2PS        Z6, Z14, Z16
+	VPERMT2PS        Z6, Z15, Z17
+	VMOVAPS          Z3, Z18
+	VMOVAPS          Z3, Z19
+	VFMADD231PS      Z4, Z12, Z18
+	VFMADD231PS      Z4, Z13, Z19
+	VMULPS           Z16, Z12, Z12
+	VMULPS           Z17, Z13, Z13
+	VFMADD213PS      Z16, Z18, Z12
+	VFMADD213PS      Z17, Z19, Z13
+	VPSLLD           $0x12, Z14, Z14
+	VPSLLD           $0x12, Z15, Z15
+	VPANDD           Z7, Z14, Z14
+	VPANDD           Z7, Z15, Z15
+	VPADDD           Z14, Z12, Z12
+	VPADDD           Z15, Z13, Z13
+	VMOVUPS          Z12, 64(R9)
+	VMULPS           192(SI), Z9, Z14
+	VFMADD231PS      (R8), Z12, Z14
+	VMOVUPS          Z14, (R9)
+	VFMADD231PS.BCST (CX), Z14, Z10
+	VMOVUPS          Z13, 192(R9)
+	VMULPS           512(SI), Z9, Z12
+	VFMADD231PS      128(R8), Z13, Z12
+	VMOVUPS          Z12, 128(R9)
+	VFMADD231PS.BCST 4(CX), Z12, Z11
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
 	ADDQ             $0x00000280, SI
@@ -1700,37 +1951,38 @@ rc_n_odd:
 	MOVQ             168(AX), R10
 	TESTQ            $0x00000001, R10
 	JZ               rc_n_done
-	VMULPS           (SI), Z9, Z9
-	VMINPS           Z9, Z0, Z9
-	VMAXPS           Z9, Z1, Z9
-	VADDPS           Z2, Z9, Z13
-	VSUBPS           Z2, Z13, Z14
-	VSUBPS           Z14, Z9, Z9
-	VMOVUPS          Z7, Z14
-	VFMADD231PS      Z8, Z9, Z14
-	VFMADD213PS      Z6, Z9, Z14
-	VFMADD213PS      Z5, Z9, Z14
-	VFMADD213PS      Z4, Z9, Z14
-	VFMADD213PS      Z3, Z9, Z14
-	VPSLLD           $0x17, Z13, Z13
-	VPADDD           Z13, Z14, Z14
-	VMOVUPS          Z14, 64(R9)
-	VMULPS           192(SI), Z10, Z9
-	VFMADD231PS      (R8), Z14, Z9
+	VMULPS           (SI), Z8, Z8
+	VMINPS           Z8, Z0, Z8
+	VMAXPS           Z8, Z1, Z8
+	VADDPS           Z2, Z8, Z12
+	VSUBPS           Z2, Z12, Z13
+	VSUBPS           Z13, Z8, Z8
+	VMOVAPS          Z5, Z13
+	VPERMT2PS        Z6, Z12, Z13
+	VMOVAPS          Z3, Z14
+	VFMADD231PS      Z4, Z8, Z14
+	VMULPS           Z13, Z8, Z8
+	VFMADD213PS      Z13, Z14, Z8
+	VPSLLD           $0x12, Z12, Z12
+	VPANDD           Z7, Z12, Z12
+	VPADDD           Z12, Z8, Z8
+	VMOVUPS          Z8, 64(R9)
+	VMULPS           192(SI), Z9, Z9
+	VFMADD231PS      (R8), Z8, Z9
 	VMOVUPS          Z9, (R9)
-	VFMADD231PS.BCST (CX), Z9, Z11
+	VFMADD231PS.BCST (CX), Z9, Z10
 	ADDQ             $0x00000080, R8
 	ADDQ             $0x00000080, R9
 	ADDQ             $0x00000140, SI
 	ADDQ             $0x00000004, CX
 
 rc_n_done:
-	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), SI
-	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (SI)(DX*1), Z8
 	MOVQ        88(AX), SI
-	VFMADD231PS (SI)(BX*1), Z9, Z11
-	VMOVUPS     Z11, 192(DI)
+	VFMADD231PS (SI)(BX*1), Z8, Z10
+	VMOVUPS     Z10, 192(DI)
 	INCQ        200(AX)
 	JMP         rc_t
 
@@ -1750,41 +2002,41 @@ bw_t:
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        128(AX), DI
 	MOVQ        24(AX), SI
-	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (SI)(DX*1), Z8
 	MOVQ        (AX), SI
-	VMOVUPS     (SI)(DX*1), Z10
-	VMOVUPS     (DI), Z11
+	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (DI), Z10
 	MOVQ        16(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nogate
-	VMOVUPS     (SI)(DX*1), Z12
-	VMOVUPS     128(DI), Z13
+	VMOVUPS     (SI)(DX*1), Z11
+	VMOVUPS     128(DI), Z12
 	MOVQ        48(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodz
-	VMOVUPS     scanconstAVX512<>+832(SB), Z14
-	VSUBPS      Z13, Z14, Z14
-	VFMADD213PS scanconstAVX512<>+832(SB), Z12, Z14
-	VMULPS      Z13, Z14, Z14
-	VMULPS      192(DI), Z14, Z14
-	VMULPS      Z9, Z14, Z14
-	VMOVUPS     Z14, (SI)(DX*1)
+	VMOVUPS     scanconstAVX512<>+832(SB), Z13
+	VSUBPS      Z12, Z13, Z13
+	VFMADD213PS scanconstAVX512<>+832(SB), Z11, Z13
+	VMULPS      Z12, Z13, Z13
+	VMULPS      192(DI), Z13, Z13
+	VMULPS      Z8, Z13, Z13
+	VMOVUPS     Z13, (SI)(DX*1)
 
 bw_nodz:
-	VMULPS Z12, Z13, Z13
-	VMULPS Z13, Z9, Z9
+	VMULPS Z11, Z12, Z12
+	VMULPS Z12, Z8, Z8
 
 bw_nogate:
 	MOVQ        112(AX), DX
 	LEAQ        (DX)(BX*2), DX
-	VMOVUPS     (DX), Z12
-	VFMADD231PS Z9, Z10, Z12
-	VMOVUPS     Z12, (DX)
-	VMULPS      Z10, Z11, Z12
+	VMOVUPS     (DX), Z11
+	VFMADD231PS Z8, Z9, Z11
+	VMOVUPS     Z11, (DX)
+	VMULPS      Z9, Z10, Z11
+	VXORPS      Z12, Z12, Z12
 	VXORPS      Z13, Z13, Z13
 	VXORPS      Z14, Z14, Z14
 	VXORPS      Z15, Z15, Z15
-	VXORPS      Z16, Z16, Z16
 	MOVQ        168(AX), DX
 	SHLQ        $0x07, DX
 	MOVQ        CX, R8
@@ -1811,44 +2063,44 @@ bw_noreset:
 	JZ    bw_n_odd
 
 bw_n_loop:
-	VMOVUPS          (BX), Z17
-	VMOVUPS          (R9), Z18
-	VFMADD231PS      Z17, Z9, Z18
-	VMOVUPS          Z18, (R9)
-	VMOVUPS          64(DX), Z17
-	VFMADD231PS.BCST (CX), Z9, Z17
-	VMOVUPS          256(DX), Z18
-	VFMADD231PS      Z17, Z12, Z18
-	VMOVUPS          Z18, 256(DX)
-	VFMADD231PS      192(DX), Z17, Z13
-	VMOVUPS          64(BX), Z19
-	VMULPS           Z19, Z17, Z18
-	VMULPS           (R8), Z18, Z18
-	VFMADD231PS      (DX), Z18, Z15
-	VMOVUPS          128(DX), Z20
-	VFMADD231PS      Z18, Z11, Z20
-	VMOVUPS          Z20, 128(DX)
-	VMULPS           Z19, Z17, Z17
-	VMOVUPS          Z17, 64(DX)
-	VMOVUPS          128(BX), Z17
-	VMOVUPS          128(R9), Z18
-	VFMADD231PS      Z17, Z9, Z18
-	VMOVUPS          Z18, 128(R9)
-	VMOVUPS          384(DX), Z17
-	VFMADD231PS.BCST 4(CX), Z9, Z17
-	VMOVUPS          576(DX), Z18
-	VFMADD231PS      Z17, Z12, Z18
-	VMOVUPS          Z18, 576(DX)
-	VFMADD231PS      512(DX), Z17, Z14
-	VMOVUPS          192(BX), Z19
-	VMULPS           Z19, Z17, Z18
-	VMULPS           128(R8), Z18, Z18
-	VFMADD231PS      320(DX), Z18, Z16
-	VMOVUPS          448(DX), Z20
-	VFMADD231PS      Z18, Z11, Z20
-	VMOVUPS          Z20, 448(DX)
-	VMULPS           Z19, Z17, Z17
-	VMOVUPS          Z17, 384(DX)
+	VMOVUPS          (BX), Z16
+	VMOVUPS          (R9), Z17
+	VFMADD231PS      Z16, Z8, Z17
+	VMOVUPS          Z17, (R9)
+	VMOVUPS          64(DX), Z16
+	VFMADD231PS.BCST (CX), Z8, Z16
+	VMOVUPS          256(DX), Z17
+	VFMADD231PS      Z16, Z11, Z17
+	VMOVUPS          Z17, 256(DX)
+	VFMADD231PS      192(DX), Z16, Z12
+	VMOVUPS          64(BX), Z18
+	VMULPS           Z18, Z16, Z17
+	VMULPS           (R8), Z17, Z17
+	VFMADD231PS      (DX), Z17, Z14
+	VMOVUPS          128(DX), Z19
+	VFMADD231PS      Z17, Z10, Z19
+	VMOVUPS          Z19, 128(DX)
+	VMULPS           Z18, Z16, Z16
+	VMOVUPS          Z16, 64(DX)
+	VMOVUPS          128(BX), Z16
+	VMOVUPS          128(R9), Z17
+	VFMADD231PS      Z16, Z8, Z17
+	VMOVUPS          Z17, 128(R9)
+	VMOVUPS          384(DX), Z16
+	VFMADD231PS.BCST 4(CX), Z8, Z16
+	VMOVUPS          576(DX), Z17
+	VFMADD231PS      Z16, Z11, Z17
+	VMOVUPS          Z17, 576(DX)
+	VFMADD231PS      512(DX), Z16, Z13
+	VMOVUPS          192(BX), Z18
+	VMULPS           Z18, Z16, Z17
+	VMULPS           128(R8), Z17, Z17
+	VFMADD231PS      320(DX), Z17, Z15
+	VMOVUPS          448(DX), Z19
+	VFMADD231PS      Z17, Z10, Z19
+	VMOVUPS          Z19, 448(DX)
+	VMULPS           Z18, Z16, Z16
+	VMOVUPS          Z16, 384(DX)
 	ADDQ             $0x00000100, BX
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
@@ -1861,25 +2113,25 @@ bw_n_odd:
 	MOVQ             168(AX), SI
 	TESTQ            $0x00000001, SI
 	JZ               bw_n_done
-	VMOVUPS          (BX), Z17
-	VMOVUPS          (R9), Z18
-	VFMADD231PS      Z17, Z9, Z18
-	VMOVUPS          Z18, (R9)
-	VMOVUPS          64(DX), Z17
-	VFMADD231PS.BCST (CX), Z9, Z17
-	VMOVUPS          256(DX), Z18
-	VFMADD231PS      Z17, Z12, Z18
-	VMOVUPS          Z18, 256(DX)
-	VFMADD231PS      192(DX), Z17, Z13
-	VMOVUPS          64(BX), Z18
-	VMULPS           Z18, Z17, Z12
-	VMULPS           (R8), Z12, Z12
-	VFMADD231PS      (DX), Z12, Z15
-	VMOVUPS          128(DX), Z19
-	VFMADD231PS      Z12, Z11, Z19
-	VMOVUPS          Z19, 128(DX)
-	VMULPS           Z18, Z17, Z17
-	VMOVUPS          Z17, 64(DX)
+	VMOVUPS          (BX), Z16
+	VMOVUPS          (R9), Z17
+	VFMADD231PS      Z16, Z8, Z17
+	VMOVUPS          Z17, (R9)
+	VMOVUPS          64(DX), Z16
+	VFMADD231PS.BCST (CX), Z8, Z16
+	VMOVUPS          256(DX), Z17
+	VFMADD231PS      Z16, Z11, Z17
+	VMOVUPS          Z17, 256(DX)
+	VFMADD231PS      192(DX), Z16, Z12
+	VMOVUPS          64(BX), Z17
+	VMULPS           Z17, Z16, Z11
+	VMULPS           (R8), Z11, Z11
+	VFMADD231PS      (DX), Z11, Z14
+	VMOVUPS          128(DX), Z18
+	VFMADD231PS      Z11, Z10, Z18
+	VMOVUPS          Z18, 128(DX)
+	VMULPS           Z17, Z16, Z16
+	VMOVUPS          Z16, 64(DX)
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000080, R8
 	ADDQ             $0x00000080, R9
@@ -1887,8 +2139,8 @@ bw_n_odd:
 	ADDQ             $0x00000004, CX
 
 bw_n_done:
-	VADDPS  Z14, Z13, Z13
-	VADDPS  Z16, Z15, Z15
+	VADDPS  Z13, Z12, Z12
+	VADDPS  Z15, Z14, Z14
 	MOVQ    72(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
@@ -1899,10 +2151,10 @@ bw_n_done:
 	MOVQ    96(AX), CX
 	ADDQ    216(AX), CX
 	MOVQ    168(AX), DX
-	VXORPS  Z12, Z12, Z12
+	VXORPS  Z11, Z11, Z11
 
 bw_zero:
-	VMOVUPS Z12, 64(CX)
+	VMOVUPS Z11, 64(CX)
 	ADDQ    $0x00000140, CX
 	DECQ    DX
 	JNZ     bw_zero
@@ -1914,24 +2166,24 @@ bw_noreset2:
 	TESTQ       SI, SI
 	JZ          bw_nodu
 	MOVQ        88(AX), CX
-	VMOVUPS     (CX)(BX*1), Z12
-	VMULPS      Z12, Z9, Z9
-	VFMADD231PS Z13, Z11, Z9
-	VMOVUPS     Z9, (SI)(DX*1)
+	VMOVUPS     (CX)(BX*1), Z11
+	VMULPS      Z11, Z8, Z8
+	VFMADD231PS Z12, Z10, Z8
+	VMOVUPS     Z8, (SI)(DX*1)
 
 bw_nodu:
-	VMULPS      scanconstAVX512<>+128(SB), Z15, Z15
-	VFMADD231PS Z13, Z10, Z15
-	VMULPS      64(DI), Z15, Z15
+	VMULPS      scanconstAVX512<>+2432(SB), Z14, Z14
+	VFMADD231PS Z12, Z9, Z14
+	VMULPS      64(DI), Z14, Z14
 	MOVQ        112(AX), CX
 	LEAQ        (CX)(BX*2), CX
-	VMOVUPS     64(CX), Z9
-	VADDPS      Z15, Z9, Z9
-	VMOVUPS     Z9, 64(CX)
+	VMOVUPS     64(CX), Z8
+	VADDPS      Z14, Z8, Z8
+	VMOVUPS     Z8, 64(CX)
 	MOVQ        40(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_t
-	VMOVUPS     Z15, (SI)(DX*1)
+	VMOVUPS     Z14, (SI)(DX*1)
 	JMP         bw_t
 
 bw_done:
@@ -1947,18 +2199,17 @@ bw_done:
 	RET
 
 // func scanFwdAVX512PC(args *uint64)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·scanFwdAVX512PC(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX512<>+1408(SB), Z0
-	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+1536(SB), Z2
-	VMOVUPS scanconstAVX512<>+1600(SB), Z3
-	VMOVUPS scanconstAVX512<>+1664(SB), Z4
-	VMOVUPS scanconstAVX512<>+1728(SB), Z5
-	VMOVUPS scanconstAVX512<>+1792(SB), Z6
-	VMOVUPS scanconstAVX512<>+1856(SB), Z7
-	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z1
+	VMOVUPS scanconstAVX512<>+1408(SB), Z2
+	VMOVUPS scanconstAVX512<>+2048(SB), Z3
+	VMOVUPS scanconstAVX512<>+2112(SB), Z4
+	VMOVUPS scanconstAVX512<>+1856(SB), Z5
+	VMOVUPS scanconstAVX512<>+1920(SB), Z6
+	VMOVUPS scanconstAVX512<>+1984(SB), Z7
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -1973,10 +2224,10 @@ t_loop:
 	MOVQ    80(AX), DX
 	MOVQ    104(AX), BX
 	IMULQ   112(AX), BX
-	VXORPS  Z9, Z9, Z9
+	VXORPS  Z8, Z8, Z8
 
 zero_loop:
-	VMOVUPS Z9, (DX)
+	VMOVUPS Z8, (DX)
 	ADDQ    $0x00000040, DX
 	DECQ    BX
 	JNZ     zero_loop
@@ -1989,72 +2240,74 @@ noreset:
 
 pre_loop:
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z9
+	VMOVUPS      (SI)(DX*1), Z8
 	MOVQ         56(AX), SI
-	VADDPS       (SI)(DX*1), Z9, Z9
-	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+896(SB), Z12, Z10
-	VDIVPS       Z10, Z12, Z10
-	VMULPS       Z10, Z10, Z11
-	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
-	VADDPS       Z10, Z10, Z10
-	VMULPS       Z10, Z12, Z12
-	VXORPS       Z10, Z10, Z10
-	VMAXPS       Z9, Z10, Z10
-	VADDPS       Z12, Z10, Z10
-	VMOVUPS      Z10, (BX)
+	VADDPS       (SI)(DX*1), Z8, Z8
+	VORPS        scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+896(SB), Z9, Z10
+	VDIVPS       Z10, Z9, Z9
+	VMULPS       Z9, Z9, Z10
+	VMOVUPS      scanconstAVX512<>+1152(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+1216(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z10, Z11
+	VADDPS       Z9, Z9, Z9
+	VMULPS       Z9, Z11, Z11
+	VXORPS       Z9, Z9, Z9
+	VMAXPS       Z8, Z9, Z9
+	VADDPS       Z11, Z9, Z9
+	VMOVUPS      Z9, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Z10, Z10
-	VMOVUPS      Z10, 64(BX)
+	VMULPS       (SI)(DX*1), Z9, Z9
+	VMOVUPS      Z9, 64(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
-	VMOVUPS      (SI)(DX*1), Z9
-	VXORPS       scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+832(SB), Z12, Z12
+	VMOVUPS      (SI)(DX*1), Z8
+	VXORPS       scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+832(SB), Z9, Z9
 	VMOVUPS      scanconstAVX512<>+832(SB), Z10
-	VDIVPS       Z12, Z10, Z10
-	VMULPS       Z9, Z10, Z10
+	VDIVPS       Z9, Z10, Z10
+	VMULPS       Z8, Z10, Z10
 	VMOVUPS      Z10, 128(BX)
 
 pre_nogate:
@@ -2068,52 +2321,68 @@ pre_nogate:
 	MOVQ 88(AX), DI
 
 g_loop:
-	VMOVUPS (DI), Z9
-	VMOVUPS 64(DI), Z10
-	VXORPS  Z11, Z11, Z11
-	VXORPS  Z12, Z12, Z12
-	MOVQ    32(AX), R8
-	MOVQ    112(AX), R9
-	SHRQ    $0x01, R9
-	JZ      n_odd
+	MOVQ       120(AX), R9
+	SHLQ       $0x01, R9
+	MOVQ       8(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       (AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       16(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       24(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	VMOVUPS    (DI), Z8
+	VMOVUPS    64(DI), Z9
+	VXORPS     Z10, Z10, Z10
+	VXORPS     Z11, Z11, Z11
+	MOVQ       32(AX), R8
+	MOVQ       112(AX), R9
+	SHRQ       $0x01, R9
+	JZ         n_odd
 
 n_loop:
-	VMULPS      (SI), Z9, Z13
-	VMULPS      128(SI), Z9, Z14
+	VMULPS      (SI), Z8, Z12
+	VMULPS      128(SI), Z8, Z13
+	VMINPS      Z12, Z0, Z12
 	VMINPS      Z13, Z0, Z13
-	VMINPS      Z14, Z0, Z14
+	VMAXPS      Z12, Z1, Z12
 	VMAXPS      Z13, Z1, Z13
-	VMAXPS      Z14, Z1, Z14
+	VADDPS      Z2, Z12, Z14
 	VADDPS      Z2, Z13, Z15
-	VADDPS      Z2, Z14, Z16
+	VSUBPS      Z2, Z14, Z16
 	VSUBPS      Z2, Z15, Z17
-	VSUBPS      Z2, Z16, Z18
+	VSUBPS      Z16, Z12, Z12
 	VSUBPS      Z17, Z13, Z13
-	VSUBPS      Z18, Z14, Z14
-	VMOVUPS     Z7, Z17
-	VMOVUPS     Z7, Z18
-	VFMADD231PS Z8, Z13, Z17
-	VFMADD231PS Z8, Z14, Z18
-	VFMADD213PS Z6, Z13, Z17
-	VFMADD213PS Z6, Z14, Z18
-	VFMADD213PS Z5, Z13, Z17
-	VFMADD213PS Z5, Z14, Z18
-	VFMADD213PS Z4, Z13, Z17
-	VFMADD213PS Z4, Z14, Z18
-	VFMADD213PS Z3, Z13, Z17
-	VFMADD213PS Z3, Z14, Z18
-	VPSLLD      $0x17, Z15, Z15
-	VPSLLD      $0x17, Z16, Z16
-	VPADDD      Z15, Z17, Z17
-	VPADDD      Z16, Z18, Z18
-	VMULPS.BCST (R8), Z10, Z13
-	VFMADD231PS (BX), Z17, Z13
-	VMOVUPS     Z13, (BX)
-	VFMADD231PS 64(SI), Z13, Z11
-	VMULPS.BCST 4(R8), Z10, Z13
-	VFMADD231PS 64(BX), Z18, Z13
-	VMOVUPS     Z13, 64(BX)
-	VFMADD231PS 192(SI), Z13, Z12
+	VMOVAPS     Z5, Z16
+	VMOVAPS     Z5, Z17
+	VPERMT2PS   Z6, Z14, Z16
+	VPERMT2PS   Z6, Z15, Z17
+	VMOVAPS     Z3, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD231PS Z4, Z12, Z18
+	VFMADD231PS Z4, Z13, Z19
+	VMULPS      Z16, Z12, Z12
+	VMULPS      Z17, Z13, Z13
+	VFMADD213PS Z16, Z18, Z12
+	VFMADD213PS Z17, Z19, Z13
+	VPSLLD      $0x12, Z14, Z14
+	VPSLLD      $0x12, Z15, Z15
+	VPANDD      Z7, Z14, Z14
+	VPANDD      Z7, Z15, Z15
+	VPADDD      Z14, Z12, Z12
+	VPADDD      Z15, Z13, Z13
+	VMULPS.BCST (R8), Z9, Z14
+	VFMADD231PS (BX), Z12, Z14
+	VMOVUPS     Z14, (BX)
+	VFMADD231PS 64(SI), Z14, Z10
+	VMULPS.BCST 4(R8), Z9, Z12
+	VFMADD231PS 64(BX), Z13, Z12
+	VMOVUPS     Z12, 64(BX)
+	VFMADD231PS 192(SI), Z12, Z11
 	ADDQ        $0x00000080, BX
 	ADDQ        $0x00000100, SI
 	ADDQ        $0x00000008, R8
@@ -2124,42 +2393,43 @@ n_odd:
 	MOVQ        112(AX), R9
 	TESTQ       $0x00000001, R9
 	JZ          n_done
-	VMULPS      (SI), Z9, Z9
-	VMINPS      Z9, Z0, Z9
-	VMAXPS      Z9, Z1, Z9
-	VADDPS      Z2, Z9, Z13
-	VSUBPS      Z2, Z13, Z14
-	VSUBPS      Z14, Z9, Z9
-	VMOVUPS     Z7, Z14
-	VFMADD231PS Z8, Z9, Z14
-	VFMADD213PS Z6, Z9, Z14
-	VFMADD213PS Z5, Z9, Z14
-	VFMADD213PS Z4, Z9, Z14
-	VFMADD213PS Z3, Z9, Z14
-	VPSLLD      $0x17, Z13, Z13
-	VPADDD      Z13, Z14, Z14
-	VMULPS.BCST (R8), Z10, Z9
-	VFMADD231PS (BX), Z14, Z9
+	VMULPS      (SI), Z8, Z8
+	VMINPS      Z8, Z0, Z8
+	VMAXPS      Z8, Z1, Z8
+	VADDPS      Z2, Z8, Z12
+	VSUBPS      Z2, Z12, Z13
+	VSUBPS      Z13, Z8, Z8
+	VMOVAPS     Z5, Z13
+	VPERMT2PS   Z6, Z12, Z13
+	VMOVAPS     Z3, Z14
+	VFMADD231PS Z4, Z8, Z14
+	VMULPS      Z13, Z8, Z8
+	VFMADD213PS Z13, Z14, Z8
+	VPSLLD      $0x12, Z12, Z12
+	VPANDD      Z7, Z12, Z12
+	VPADDD      Z12, Z8, Z8
+	VMULPS.BCST (R8), Z9, Z9
+	VFMADD231PS (BX), Z8, Z9
 	VMOVUPS     Z9, (BX)
-	VFMADD231PS 64(SI), Z9, Z11
+	VFMADD231PS 64(SI), Z9, Z10
 	ADDQ        $0x00000040, BX
 	ADDQ        $0x00000080, SI
 	ADDQ        $0x00000004, R8
 
 n_done:
-	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), R8
-	VMOVUPS     (R8)(DX*1), Z9
+	VMOVUPS     (R8)(DX*1), Z8
 	MOVQ        64(AX), R8
-	VFMADD231PS (R8)(DX*1), Z9, Z11
+	VFMADD231PS (R8)(DX*1), Z8, Z10
 	MOVQ        16(AX), R8
 	TESTQ       R8, R8
 	JZ          nogate
-	VMULPS      128(DI), Z11, Z11
+	VMULPS      128(DI), Z10, Z10
 
 nogate:
 	MOVQ    24(AX), R8
-	VMOVUPS Z11, (R8)(DX*1)
+	VMOVUPS Z10, (R8)(DX*1)
 	ADDQ    $0x00000040, DX
 	ADDQ    $0x000000c0, DI
 	MOVQ    104(AX), R8
@@ -2195,15 +2465,14 @@ done:
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·scanBwdAVX512PC(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX512<>+1408(SB), Z0
-	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+1536(SB), Z2
-	VMOVUPS scanconstAVX512<>+1600(SB), Z3
-	VMOVUPS scanconstAVX512<>+1664(SB), Z4
-	VMOVUPS scanconstAVX512<>+1728(SB), Z5
-	VMOVUPS scanconstAVX512<>+1792(SB), Z6
-	VMOVUPS scanconstAVX512<>+1856(SB), Z7
-	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z1
+	VMOVUPS scanconstAVX512<>+1408(SB), Z2
+	VMOVUPS scanconstAVX512<>+2048(SB), Z3
+	VMOVUPS scanconstAVX512<>+2112(SB), Z4
+	VMOVUPS scanconstAVX512<>+1856(SB), Z5
+	VMOVUPS scanconstAVX512<>+1920(SB), Z6
+	VMOVUPS scanconstAVX512<>+1984(SB), Z7
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -2215,8 +2484,8 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Z9
-	VMOVUPS Z9, (DX)
+	VMOVUPS (CX), Z8
+	VMOVUPS Z8, (DX)
 	ADDQ    SI, CX
 	ADDQ    $0x00000080, DX
 	DECQ    BX
@@ -2244,80 +2513,82 @@ pre_t:
 	MOVQ         48(AX), SI
 	PREFETCHT0   64(SI)(DX*1)
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z9
+	VMOVUPS      (SI)(DX*1), Z8
 	MOVQ         80(AX), SI
-	VADDPS       (SI)(BX*1), Z9, Z9
-	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+832(SB), Z12, Z10
-	VADDPS       scanconstAVX512<>+896(SB), Z12, Z11
-	VMULPS       Z10, Z11, Z13
-	VMOVUPS      scanconstAVX512<>+832(SB), Z14
-	VDIVPS       Z13, Z14, Z14
-	VMULPS       Z10, Z14, Z10
-	VMULPS       Z12, Z10, Z10
-	VMULPS       Z11, Z14, Z14
-	VPSRAD       $0x1f, Z9, Z11
-	VANDPS       Z11, Z12, Z12
+	VADDPS       (SI)(BX*1), Z8, Z8
+	VORPS        scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+832(SB), Z9, Z10
+	VADDPS       scanconstAVX512<>+896(SB), Z9, Z11
+	VMULPS       Z10, Z11, Z12
+	VMOVUPS      scanconstAVX512<>+832(SB), Z13
+	VDIVPS       Z12, Z13, Z13
+	VMULPS       Z10, Z13, Z10
+	VMULPS       Z9, Z10, Z10
+	VMULPS       Z11, Z13, Z13
+	VPSRAD       $0x1f, Z8, Z11
+	VANDPS       Z11, Z9, Z9
 	VANDNPS      scanconstAVX512<>+832(SB), Z11, Z11
-	VORPS        Z12, Z11, Z11
-	VMULPS       Z11, Z14, Z14
-	VMULPS       Z10, Z10, Z11
-	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VORPS        Z9, Z11, Z11
+	VMULPS       Z11, Z13, Z13
+	VMULPS       Z10, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+1152(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+1216(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z11
 	VADDPS       Z10, Z10, Z10
-	VMULPS       Z10, Z12, Z12
-	VXORPS       Z10, Z10, Z10
-	VMAXPS       Z9, Z10, Z10
-	VADDPS       Z12, Z10, Z10
-	VMOVUPS      Z10, (DI)
-	VMOVUPS      Z14, 64(DI)
+	VMULPS       Z10, Z11, Z11
+	VXORPS       Z9, Z9, Z9
+	VMAXPS       Z8, Z9, Z9
+	VADDPS       Z11, Z9, Z9
+	VMOVUPS      Z9, (DI)
+	VMOVUPS      Z13, 64(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
-	VMOVUPS      (SI)(DX*1), Z9
-	VXORPS       scanconstAVX512<>+960(SB), Z9, Z9
-	VMOVUPS      scanconstAVX512<>+704(SB), Z10
-	VMINPS       Z9, Z10, Z9
-	VMOVUPS      scanconstAVX512<>+768(SB), Z10
-	VMAXPS       Z9, Z10, Z9
-	VMOVUPS      scanconstAVX512<>+64(SB), Z10
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z9, Z10
-	VSUBPS       scanconstAVX512<>+64(SB), Z10, Z10
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z10, Z9
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z10, Z9
-	VMOVUPS      scanconstAVX512<>+576(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z9, Z11
-	VSCALEFPS    Z10, Z11, Z11
-	VADDPS       scanconstAVX512<>+832(SB), Z11, Z11
+	VMOVUPS      (SI)(DX*1), Z8
+	VXORPS       scanconstAVX512<>+960(SB), Z8, Z8
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z9
+	VMINPS       Z8, Z9, Z8
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z9
+	VMAXPS       Z8, Z9, Z8
+	VMOVUPS      Z2, Z9
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z8, Z9
+	VSUBPS       Z2, Z9, Z10
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z10, Z8
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z10, Z8
+	VMOVAPS      Z5, Z10
+	VPERMT2PS    Z6, Z9, Z10
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z8, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z8, Z11
+	VMULPS       Z10, Z8, Z8
+	VFMADD213PS  Z10, Z11, Z8
+	VPSLLD       $0x12, Z9, Z9
+	VPANDD       Z7, Z9, Z9
+	VPADDD       Z9, Z8, Z8
+	VADDPS       scanconstAVX512<>+832(SB), Z8, Z8
 	VMOVUPS      scanconstAVX512<>+832(SB), Z9
-	VDIVPS       Z11, Z9, Z9
+	VDIVPS       Z8, Z9, Z9
 	VMOVUPS      Z9, 128(DI)
 
 pre_nogate:
@@ -2338,11 +2609,11 @@ rc_t:
 	MOVQ    CX, DI
 	IMUL3Q  $0x00000100, DI, DI
 	ADDQ    128(AX), DI
-	VMOVUPS (DI), Z9
+	VMOVUPS (DI), Z8
 	MOVQ    (AX), SI
-	VMULPS  (SI)(DX*1), Z9, Z10
+	VMULPS  (SI)(DX*1), Z8, Z9
+	VXORPS  Z10, Z10, Z10
 	VXORPS  Z11, Z11, Z11
-	VXORPS  Z12, Z12, Z12
 	MOVQ    168(AX), SI
 	SHLQ    $0x07, SI
 	MOVQ    CX, R8
@@ -2367,44 +2638,46 @@ rc_noreset:
 	JZ    rc_n_odd
 
 rc_n_loop:
-	VMULPS      (SI), Z9, Z13
-	VMULPS      320(SI), Z9, Z14
+	VMULPS      (SI), Z8, Z12
+	VMULPS      320(SI), Z8, Z13
+	VMINPS      Z12, Z0, Z12
 	VMINPS      Z13, Z0, Z13
-	VMINPS      Z14, Z0, Z14
+	VMAXPS      Z12, Z1, Z12
 	VMAXPS      Z13, Z1, Z13
-	VMAXPS      Z14, Z1, Z14
+	VADDPS      Z2, Z12, Z14
 	VADDPS      Z2, Z13, Z15
-	VADDPS      Z2, Z14, Z16
+	VSUBPS      Z2, Z14, Z16
 	VSUBPS      Z2, Z15, Z17
-	VSUBPS      Z2, Z16, Z18
+	VSUBPS      Z16, Z12, Z12
 	VSUBPS      Z17, Z13, Z13
-	VSUBPS      Z18, Z14, Z14
-	VMOVUPS     Z7, Z17
-	VMOVUPS     Z7, Z18
-	VFMADD231PS Z8, Z13, Z17
-	VFMADD231PS Z8, Z14, Z18
-	VFMADD213PS Z6, Z13, Z17
-	VFMADD213PS Z6, Z14, Z18
-	VFMADD213PS Z5, Z13, Z17
-	VFMADD213PS Z5, Z14, Z18
-	VFMADD213PS Z4, Z13, Z17
-	VFMADD213PS Z4, Z14, Z18
-	VFMADD213PS Z3, Z13, Z17
-	VFMADD213PS Z3, Z14, Z18
-	VPSLLD      $0x17, Z15, Z15
-	VPSLLD      $0x17, Z16, Z16
-	VPADDD      Z15, Z17, Z17
-	VPADDD      Z16, Z18, Z18
-	VMOVUPS     Z17, 64(R9)
-	VMULPS.BCST (CX), Z10, Z13
-	VFMADD231PS (R8), Z17, Z13
-	VMOVUPS     Z13, (R9)
-	VFMADD231PS 192(SI), Z13, Z11
-	VMOVUPS     Z18, 192(R9)
-	VMULPS.BCST 4(CX), Z10, Z13
-	VFMADD231PS 128(R8), Z18, Z13
-	VMOVUPS     Z13, 128(R9)
-	VFMADD231PS 512(SI), Z13, Z12
+	VMOVAPS     Z5, Z16
+	VMOVAPS     Z5, Z17
+	VPERMT2PS   Z6, Z14, Z16
+	VPERMT2PS   Z6, Z15, Z17
+	VMOVAPS     Z3, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD231PS Z4, Z12, Z18
+	VFMADD231PS Z4, Z13, Z19
+	VMULPS      Z16, Z12, Z12
+	VMULPS      Z17, Z13, Z13
+	VFMADD213PS Z16, Z18, Z12
+	VFMADD213PS Z17, Z19, Z13
+	VPSLLD      $0x12, Z14, Z14
+	VPSLLD      $0x12, Z15, Z15
+	VPANDD      Z7, Z14, Z14
+	VPANDD      Z7, Z15, Z15
+	VPADDD      Z14, Z12, Z12
+	VPADDD      Z15, Z13, Z13
+	VMOVUPS     Z12, 64(R9)
+	VMULPS.BCST (CX), Z9, Z14
+	VFMADD231PS (R8), Z12, Z14
+	VMOVUPS     Z14, (R9)
+	VFMADD231PS 192(SI), Z14, Z10
+	VMOVUPS     Z13, 192(R9)
+	VMULPS.BCST 4(CX), Z9, Z12
+	VFMADD231PS 128(R8), Z13, Z12
+	VMOVUPS     Z12, 128(R9)
+	VFMADD231PS 512(SI), Z12, Z11
 	ADDQ        $0x00000100, R8
 	ADDQ        $0x00000100, R9
 	ADDQ        $0x00000280, SI
@@ -2416,37 +2689,38 @@ rc_n_odd:
 	MOVQ        168(AX), R10
 	TESTQ       $0x00000001, R10
 	JZ          rc_n_done
-	VMULPS      (SI), Z9, Z9
-	VMINPS      Z9, Z0, Z9
-	VMAXPS      Z9, Z1, Z9
-	VADDPS      Z2, Z9, Z13
-	VSUBPS      Z2, Z13, Z14
-	VSUBPS      Z14, Z9, Z9
-	VMOVUPS     Z7, Z14
-	VFMADD231PS Z8, Z9, Z14
-	VFMADD213PS Z6, Z9, Z14
-	VFMADD213PS Z5, Z9, Z14
-	VFMADD213PS Z4, Z9, Z14
-	VFMADD213PS Z3, Z9, Z14
-	VPSLLD      $0x17, Z13, Z13
-	VPADDD      Z13, Z14, Z14
-	VMOVUPS     Z14, 64(R9)
-	VMULPS.BCST (CX), Z10, Z9
-	VFMADD231PS (R8), Z14, Z9
+	VMULPS      (SI), Z8, Z8
+	VMINPS      Z8, Z0, Z8
+	VMAXPS      Z8, Z1, Z8
+	VADDPS      Z2, Z8, Z12
+	VSUBPS      Z2, Z12, Z13
+	VSUBPS      Z13, Z8, Z8
+	VMOVAPS     Z5, Z13
+	VPERMT2PS   Z6, Z12, Z13
+	VMOVAPS     Z3, Z14
+	VFMADD231PS Z4, Z8, Z14
+	VMULPS      Z13, Z8, Z8
+	VFMADD213PS Z13, Z14, Z8
+	VPSLLD      $0x12, Z12, Z12
+	VPANDD      Z7, Z12, Z12
+	VPADDD      Z12, Z8, Z8
+	VMOVUPS     Z8, 64(R9)
+	VMULPS.BCST (CX), Z9, Z9
+	VFMADD231PS (R8), Z8, Z9
 	VMOVUPS     Z9, (R9)
-	VFMADD231PS 192(SI), Z9, Z11
+	VFMADD231PS 192(SI), Z9, Z10
 	ADDQ        $0x00000080, R8
 	ADDQ        $0x00000080, R9
 	ADDQ        $0x00000140, SI
 	ADDQ        $0x00000004, CX
 
 rc_n_done:
-	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), SI
-	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (SI)(DX*1), Z8
 	MOVQ        88(AX), SI
-	VFMADD231PS (SI)(BX*1), Z9, Z11
-	VMOVUPS     Z11, 192(DI)
+	VFMADD231PS (SI)(BX*1), Z8, Z10
+	VMOVUPS     Z10, 192(DI)
 	INCQ        200(AX)
 	JMP         rc_t
 
@@ -2466,41 +2740,41 @@ bw_t:
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        128(AX), DI
 	MOVQ        24(AX), SI
-	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (SI)(DX*1), Z8
 	MOVQ        (AX), SI
-	VMOVUPS     (SI)(DX*1), Z10
-	VMOVUPS     (DI), Z11
+	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (DI), Z10
 	MOVQ        16(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nogate
-	VMOVUPS     (SI)(DX*1), Z12
-	VMOVUPS     128(DI), Z13
+	VMOVUPS     (SI)(DX*1), Z11
+	VMOVUPS     128(DI), Z12
 	MOVQ        48(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodz
-	VMOVUPS     scanconstAVX512<>+832(SB), Z14
-	VSUBPS      Z13, Z14, Z14
-	VFMADD213PS scanconstAVX512<>+832(SB), Z12, Z14
-	VMULPS      Z13, Z14, Z14
-	VMULPS      192(DI), Z14, Z14
-	VMULPS      Z9, Z14, Z14
-	VMOVUPS     Z14, (SI)(DX*1)
+	VMOVUPS     scanconstAVX512<>+832(SB), Z13
+	VSUBPS      Z12, Z13, Z13
+	VFMADD213PS scanconstAVX512<>+832(SB), Z11, Z13
+	VMULPS      Z12, Z13, Z13
+	VMULPS      192(DI), Z13, Z13
+	VMULPS      Z8, Z13, Z13
+	VMOVUPS     Z13, (SI)(DX*1)
 
 bw_nodz:
-	VMULPS Z12, Z13, Z13
-	VMULPS Z13, Z9, Z9
+	VMULPS Z11, Z12, Z12
+	VMULPS Z12, Z8, Z8
 
 bw_nogate:
 	MOVQ        112(AX), DX
 	LEAQ        (DX)(BX*2), DX
-	VMOVUPS     (DX), Z12
-	VFMADD231PS Z9, Z10, Z12
-	VMOVUPS     Z12, (DX)
-	VMULPS      Z10, Z11, Z12
+	VMOVUPS     (DX), Z11
+	VFMADD231PS Z8, Z9, Z11
+	VMOVUPS     Z11, (DX)
+	VMULPS      Z9, Z10, Z11
+	VXORPS      Z12, Z12, Z12
 	VXORPS      Z13, Z13, Z13
 	VXORPS      Z14, Z14, Z14
 	VXORPS      Z15, Z15, Z15
-	VXORPS      Z16, Z16, Z16
 	MOVQ        168(AX), DX
 	SHLQ        $0x07, DX
 	MOVQ        CX, R8
@@ -2527,44 +2801,44 @@ bw_noreset:
 	JZ    bw_n_odd
 
 bw_n_loop:
-	VMOVUPS          (BX), Z17
-	VMOVUPS          256(DX), Z18
-	VFMADD231PS      Z17, Z9, Z18
-	VMOVUPS          Z18, 256(DX)
-	VMOVUPS          64(DX), Z17
-	VFMADD231PS      192(DX), Z9, Z17
-	VMOVUPS          64(R9), Z18
-	VFMADD231PS      Z17, Z12, Z18
-	VMOVUPS          Z18, 64(R9)
-	VFMADD231PS.BCST (CX), Z17, Z13
-	VMOVUPS          64(BX), Z19
-	VMULPS           Z19, Z17, Z18
-	VMULPS           (R8), Z18, Z18
-	VFMADD231PS      (DX), Z18, Z15
-	VMOVUPS          128(DX), Z20
-	VFMADD231PS      Z18, Z11, Z20
-	VMOVUPS          Z20, 128(DX)
-	VMULPS           Z19, Z17, Z17
-	VMOVUPS          Z17, 64(DX)
-	VMOVUPS          128(BX), Z17
-	VMOVUPS          576(DX), Z18
-	VFMADD231PS      Z17, Z9, Z18
-	VMOVUPS          Z18, 576(DX)
-	VMOVUPS          384(DX), Z17
-	VFMADD231PS      512(DX), Z9, Z17
-	VMOVUPS          192(R9), Z18
-	VFMADD231PS      Z17, Z12, Z18
-	VMOVUPS          Z18, 192(R9)
-	VFMADD231PS.BCST 4(CX), Z17, Z14
-	VMOVUPS          192(BX), Z19
-	VMULPS           Z19, Z17, Z18
-	VMULPS           128(R8), Z18, Z18
-	VFMADD231PS      320(DX), Z18, Z16
-	VMOVUPS          448(DX), Z20
-	VFMADD231PS      Z18, Z11, Z20
-	VMOVUPS          Z20, 448(DX)
-	VMULPS           Z19, Z17, Z17
-	VMOVUPS          Z17, 384(DX)
+	VMOVUPS          (BX), Z16
+	VMOVUPS          256(DX), Z17
+	VFMADD231PS      Z16, Z8, Z17
+	VMOVUPS          Z17, 256(DX)
+	VMOVUPS          64(DX), Z16
+	VFMADD231PS      192(DX), Z8, Z16
+	VMOVUPS          64(R9), Z17
+	VFMADD231PS      Z16, Z11, Z17
+	VMOVUPS          Z17, 64(R9)
+	VFMADD231PS.BCST (CX), Z16, Z12
+	VMOVUPS          64(BX), Z18
+	VMULPS           Z18, Z16, Z17
+	VMULPS           (R8), Z17, Z17
+	VFMADD231PS      (DX), Z17, Z14
+	VMOVUPS          128(DX), Z19
+	VFMADD231PS      Z17, Z10, Z19
+	VMOVUPS          Z19, 128(DX)
+	VMULPS           Z18, Z16, Z16
+	VMOVUPS          Z16, 64(DX)
+	VMOVUPS          128(BX), Z16
+	VMOVUPS          576(DX), Z17
+	VFMADD231PS      Z16, Z8, Z17
+	VMOVUPS          Z17, 576(DX)
+	VMOVUPS          384(DX), Z16
+	VFMADD231PS      512(DX), Z8, Z16
+	VMOVUPS          192(R9), Z17
+	VFMADD231PS      Z16, Z11, Z17
+	VMOVUPS          Z17, 192(R9)
+	VFMADD231PS.BCST 4(CX), Z16, Z13
+	VMOVUPS          192(BX), Z18
+	VMULPS           Z18, Z16, Z17
+	VMULPS           128(R8), Z17, Z17
+	VFMADD231PS      320(DX), Z17, Z15
+	VMOVUPS          448(DX), Z19
+	VFMADD231PS      Z17, Z10, Z19
+	VMOVUPS          Z19, 448(DX)
+	VMULPS           Z18, Z16, Z16
+	VMOVUPS          Z16, 384(DX)
 	ADDQ             $0x00000100, BX
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
@@ -2577,25 +2851,25 @@ bw_n_odd:
 	MOVQ             168(AX), SI
 	TESTQ            $0x00000001, SI
 	JZ               bw_n_done
-	VMOVUPS          (BX), Z17
-	VMOVUPS          256(DX), Z18
-	VFMADD231PS      Z17, Z9, Z18
-	VMOVUPS          Z18, 256(DX)
-	VMOVUPS          64(DX), Z17
-	VFMADD231PS      192(DX), Z9, Z17
-	VMOVUPS          64(R9), Z18
-	VFMADD231PS      Z17, Z12, Z18
-	VMOVUPS          Z18, 64(R9)
-	VFMADD231PS.BCST (CX), Z17, Z13
-	VMOVUPS          64(BX), Z18
-	VMULPS           Z18, Z17, Z12
-	VMULPS           (R8), Z12, Z12
-	VFMADD231PS      (DX), Z12, Z15
-	VMOVUPS          128(DX), Z19
-	VFMADD231PS      Z12, Z11, Z19
-	VMOVUPS          Z19, 128(DX)
-	VMULPS           Z18, Z17, Z17
-	VMOVUPS          Z17, 64(DX)
+	VMOVUPS          (BX), Z16
+	VMOVUPS          256(DX), Z17
+	VFMADD231PS      Z16, Z8, Z17
+	VMOVUPS          Z17, 256(DX)
+	VMOVUPS          64(DX), Z16
+	VFMADD231PS      192(DX), Z8, Z16
+	VMOVUPS          64(R9), Z17
+	VFMADD231PS      Z16, Z11, Z17
+	VMOVUPS          Z17, 64(R9)
+	VFMADD231PS.BCST (CX), Z16, Z12
+	VMOVUPS          64(BX), Z17
+	VMULPS           Z17, Z16, Z11
+	VMULPS           (R8), Z11, Z11
+	VFMADD231PS      (DX), Z11, Z14
+	VMOVUPS          128(DX), Z18
+	VFMADD231PS      Z11, Z10, Z18
+	VMOVUPS          Z18, 128(DX)
+	VMULPS           Z17, Z16, Z16
+	VMOVUPS          Z16, 64(DX)
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000080, R8
 	ADDQ             $0x00000080, R9
@@ -2603,8 +2877,8 @@ bw_n_odd:
 	ADDQ             $0x00000004, CX
 
 bw_n_done:
-	VADDPS  Z14, Z13, Z13
-	VADDPS  Z16, Z15, Z15
+	VADDPS  Z13, Z12, Z12
+	VADDPS  Z15, Z14, Z14
 	MOVQ    72(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
@@ -2615,10 +2889,10 @@ bw_n_done:
 	MOVQ    96(AX), CX
 	ADDQ    216(AX), CX
 	MOVQ    168(AX), DX
-	VXORPS  Z12, Z12, Z12
+	VXORPS  Z11, Z11, Z11
 
 bw_zero:
-	VMOVUPS Z12, 64(CX)
+	VMOVUPS Z11, 64(CX)
 	ADDQ    $0x00000140, CX
 	DECQ    DX
 	JNZ     bw_zero
@@ -2630,24 +2904,24 @@ bw_noreset2:
 	TESTQ       SI, SI
 	JZ          bw_nodu
 	MOVQ        88(AX), CX
-	VMOVUPS     (CX)(BX*1), Z12
-	VMULPS      Z12, Z9, Z9
-	VFMADD231PS Z13, Z11, Z9
-	VMOVUPS     Z9, (SI)(DX*1)
+	VMOVUPS     (CX)(BX*1), Z11
+	VMULPS      Z11, Z8, Z8
+	VFMADD231PS Z12, Z10, Z8
+	VMOVUPS     Z8, (SI)(DX*1)
 
 bw_nodu:
-	VMULPS      scanconstAVX512<>+128(SB), Z15, Z15
-	VFMADD231PS Z13, Z10, Z15
-	VMULPS      64(DI), Z15, Z15
+	VMULPS      scanconstAVX512<>+2432(SB), Z14, Z14
+	VFMADD231PS Z12, Z9, Z14
+	VMULPS      64(DI), Z14, Z14
 	MOVQ        112(AX), CX
 	LEAQ        (CX)(BX*2), CX
-	VMOVUPS     64(CX), Z9
-	VADDPS      Z15, Z9, Z9
-	VMOVUPS     Z9, 64(CX)
+	VMOVUPS     64(CX), Z8
+	VADDPS      Z14, Z8, Z8
+	VMOVUPS     Z8, 64(CX)
 	MOVQ        40(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_t
-	VMOVUPS     Z15, (SI)(DX*1)
+	VMOVUPS     Z14, (SI)(DX*1)
 	JMP         bw_t
 
 bw_done:
@@ -2663,18 +2937,17 @@ bw_done:
 	RET
 
 // func scanFwdAVX512PBC(args *uint64)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·scanFwdAVX512PBC(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX512<>+1408(SB), Z0
-	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+1536(SB), Z2
-	VMOVUPS scanconstAVX512<>+1600(SB), Z3
-	VMOVUPS scanconstAVX512<>+1664(SB), Z4
-	VMOVUPS scanconstAVX512<>+1728(SB), Z5
-	VMOVUPS scanconstAVX512<>+1792(SB), Z6
-	VMOVUPS scanconstAVX512<>+1856(SB), Z7
-	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z1
+	VMOVUPS scanconstAVX512<>+1408(SB), Z2
+	VMOVUPS scanconstAVX512<>+2048(SB), Z3
+	VMOVUPS scanconstAVX512<>+2112(SB), Z4
+	VMOVUPS scanconstAVX512<>+1856(SB), Z5
+	VMOVUPS scanconstAVX512<>+1920(SB), Z6
+	VMOVUPS scanconstAVX512<>+1984(SB), Z7
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -2689,10 +2962,10 @@ t_loop:
 	MOVQ    80(AX), DX
 	MOVQ    104(AX), BX
 	IMULQ   112(AX), BX
-	VXORPS  Z9, Z9, Z9
+	VXORPS  Z8, Z8, Z8
 
 zero_loop:
-	VMOVUPS Z9, (DX)
+	VMOVUPS Z8, (DX)
 	ADDQ    $0x00000040, DX
 	DECQ    BX
 	JNZ     zero_loop
@@ -2705,72 +2978,74 @@ noreset:
 
 pre_loop:
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z9
+	VMOVUPS      (SI)(DX*1), Z8
 	MOVQ         56(AX), SI
-	VADDPS       (SI)(DX*1), Z9, Z9
-	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+896(SB), Z12, Z10
-	VDIVPS       Z10, Z12, Z10
-	VMULPS       Z10, Z10, Z11
-	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
-	VADDPS       Z10, Z10, Z10
-	VMULPS       Z10, Z12, Z12
-	VXORPS       Z10, Z10, Z10
-	VMAXPS       Z9, Z10, Z10
-	VADDPS       Z12, Z10, Z10
-	VMOVUPS      Z10, (BX)
+	VADDPS       (SI)(DX*1), Z8, Z8
+	VORPS        scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+896(SB), Z9, Z10
+	VDIVPS       Z10, Z9, Z9
+	VMULPS       Z9, Z9, Z10
+	VMOVUPS      scanconstAVX512<>+1152(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+1216(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z10, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z10, Z11
+	VADDPS       Z9, Z9, Z9
+	VMULPS       Z9, Z11, Z11
+	VXORPS       Z9, Z9, Z9
+	VMAXPS       Z8, Z9, Z9
+	VADDPS       Z11, Z9, Z9
+	VMOVUPS      Z9, (BX)
 	MOVQ         (AX), SI
-	VMULPS       (SI)(DX*1), Z10, Z10
-	VMOVUPS      Z10, 64(BX)
+	VMULPS       (SI)(DX*1), Z9, Z9
+	VMOVUPS      Z9, 64(BX)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
-	VMOVUPS      (SI)(DX*1), Z9
-	VXORPS       scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+832(SB), Z12, Z12
+	VMOVUPS      (SI)(DX*1), Z8
+	VXORPS       scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+832(SB), Z9, Z9
 	VMOVUPS      scanconstAVX512<>+832(SB), Z10
-	VDIVPS       Z12, Z10, Z10
-	VMULPS       Z9, Z10, Z10
+	VDIVPS       Z9, Z10, Z10
+	VMULPS       Z8, Z10, Z10
 	VMOVUPS      Z10, 128(BX)
 
 pre_nogate:
@@ -2784,51 +3059,67 @@ pre_nogate:
 	MOVQ 88(AX), DI
 
 g_loop:
-	VMOVUPS (DI), Z9
-	VMOVUPS 64(DI), Z10
-	VXORPS  Z11, Z11, Z11
-	VXORPS  Z12, Z12, Z12
-	MOVQ    112(AX), R8
-	SHRQ    $0x01, R8
-	JZ      n_odd
+	MOVQ       120(AX), R9
+	SHLQ       $0x01, R9
+	MOVQ       8(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       (AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       16(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       24(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	VMOVUPS    (DI), Z8
+	VMOVUPS    64(DI), Z9
+	VXORPS     Z10, Z10, Z10
+	VXORPS     Z11, Z11, Z11
+	MOVQ       112(AX), R8
+	SHRQ       $0x01, R8
+	JZ         n_odd
 
 n_loop:
-	VMULPS      (SI), Z9, Z13
-	VMULPS      192(SI), Z9, Z14
+	VMULPS      (SI), Z8, Z12
+	VMULPS      192(SI), Z8, Z13
+	VMINPS      Z12, Z0, Z12
 	VMINPS      Z13, Z0, Z13
-	VMINPS      Z14, Z0, Z14
+	VMAXPS      Z12, Z1, Z12
 	VMAXPS      Z13, Z1, Z13
-	VMAXPS      Z14, Z1, Z14
+	VADDPS      Z2, Z12, Z14
 	VADDPS      Z2, Z13, Z15
-	VADDPS      Z2, Z14, Z16
+	VSUBPS      Z2, Z14, Z16
 	VSUBPS      Z2, Z15, Z17
-	VSUBPS      Z2, Z16, Z18
+	VSUBPS      Z16, Z12, Z12
 	VSUBPS      Z17, Z13, Z13
-	VSUBPS      Z18, Z14, Z14
-	VMOVUPS     Z7, Z17
-	VMOVUPS     Z7, Z18
-	VFMADD231PS Z8, Z13, Z17
-	VFMADD231PS Z8, Z14, Z18
-	VFMADD213PS Z6, Z13, Z17
-	VFMADD213PS Z6, Z14, Z18
-	VFMADD213PS Z5, Z13, Z17
-	VFMADD213PS Z5, Z14, Z18
-	VFMADD213PS Z4, Z13, Z17
-	VFMADD213PS Z4, Z14, Z18
-	VFMADD213PS Z3, Z13, Z17
-	VFMADD213PS Z3, Z14, Z18
-	VPSLLD      $0x17, Z15, Z15
-	VPSLLD      $0x17, Z16, Z16
-	VPADDD      Z15, Z17, Z17
-	VPADDD      Z16, Z18, Z18
-	VMULPS      64(SI), Z10, Z13
-	VFMADD231PS (BX), Z17, Z13
-	VMOVUPS     Z13, (BX)
-	VFMADD231PS 128(SI), Z13, Z11
-	VMULPS      256(SI), Z10, Z13
-	VFMADD231PS 64(BX), Z18, Z13
-	VMOVUPS     Z13, 64(BX)
-	VFMADD231PS 320(SI), Z13, Z12
+	VMOVAPS     Z5, Z16
+	VMOVAPS     Z5, Z17
+	VPERMT2PS   Z6, Z14, Z16
+	VPERMT2PS   Z6, Z15, Z17
+	VMOVAPS     Z3, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD231PS Z4, Z12, Z18
+	VFMADD231PS Z4, Z13, Z19
+	VMULPS      Z16, Z12, Z12
+	VMULPS      Z17, Z13, Z13
+	VFMADD213PS Z16, Z18, Z12
+	VFMADD213PS Z17, Z19, Z13
+	VPSLLD      $0x12, Z14, Z14
+	VPSLLD      $0x12, Z15, Z15
+	VPANDD      Z7, Z14, Z14
+	VPANDD      Z7, Z15, Z15
+	VPADDD      Z14, Z12, Z12
+	VPADDD      Z15, Z13, Z13
+	VMULPS      64(SI), Z9, Z14
+	VFMADD231PS (BX), Z12, Z14
+	VMOVUPS     Z14, (BX)
+	VFMADD231PS 128(SI), Z14, Z10
+	VMULPS      256(SI), Z9, Z12
+	VFMADD231PS 64(BX), Z13, Z12
+	VMOVUPS     Z12, 64(BX)
+	VFMADD231PS 320(SI), Z12, Z11
 	ADDQ        $0x00000080, BX
 	ADDQ        $0x00000180, SI
 	DECQ        R8
@@ -2838,41 +3129,42 @@ n_odd:
 	MOVQ        112(AX), R8
 	TESTQ       $0x00000001, R8
 	JZ          n_done
-	VMULPS      (SI), Z9, Z9
-	VMINPS      Z9, Z0, Z9
-	VMAXPS      Z9, Z1, Z9
-	VADDPS      Z2, Z9, Z13
-	VSUBPS      Z2, Z13, Z14
-	VSUBPS      Z14, Z9, Z9
-	VMOVUPS     Z7, Z14
-	VFMADD231PS Z8, Z9, Z14
-	VFMADD213PS Z6, Z9, Z14
-	VFMADD213PS Z5, Z9, Z14
-	VFMADD213PS Z4, Z9, Z14
-	VFMADD213PS Z3, Z9, Z14
-	VPSLLD      $0x17, Z13, Z13
-	VPADDD      Z13, Z14, Z14
-	VMULPS      64(SI), Z10, Z9
-	VFMADD231PS (BX), Z14, Z9
+	VMULPS      (SI), Z8, Z8
+	VMINPS      Z8, Z0, Z8
+	VMAXPS      Z8, Z1, Z8
+	VADDPS      Z2, Z8, Z12
+	VSUBPS      Z2, Z12, Z13
+	VSUBPS      Z13, Z8, Z8
+	VMOVAPS     Z5, Z13
+	VPERMT2PS   Z6, Z12, Z13
+	VMOVAPS     Z3, Z14
+	VFMADD231PS Z4, Z8, Z14
+	VMULPS      Z13, Z8, Z8
+	VFMADD213PS Z13, Z14, Z8
+	VPSLLD      $0x12, Z12, Z12
+	VPANDD      Z7, Z12, Z12
+	VPADDD      Z12, Z8, Z8
+	VMULPS      64(SI), Z9, Z9
+	VFMADD231PS (BX), Z8, Z9
 	VMOVUPS     Z9, (BX)
-	VFMADD231PS 128(SI), Z9, Z11
+	VFMADD231PS 128(SI), Z9, Z10
 	ADDQ        $0x00000040, BX
 	ADDQ        $0x000000c0, SI
 
 n_done:
-	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), R8
-	VMOVUPS     (R8)(DX*1), Z9
+	VMOVUPS     (R8)(DX*1), Z8
 	MOVQ        64(AX), R8
-	VFMADD231PS (R8)(DX*1), Z9, Z11
+	VFMADD231PS (R8)(DX*1), Z8, Z10
 	MOVQ        16(AX), R8
 	TESTQ       R8, R8
 	JZ          nogate
-	VMULPS      128(DI), Z11, Z11
+	VMULPS      128(DI), Z10, Z10
 
 nogate:
 	MOVQ    24(AX), R8
-	VMOVUPS Z11, (R8)(DX*1)
+	VMOVUPS Z10, (R8)(DX*1)
 	ADDQ    $0x00000040, DX
 	ADDQ    $0x000000c0, DI
 	MOVQ    104(AX), R8
@@ -2907,15 +3199,14 @@ done:
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·scanBwdAVX512PBC(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX512<>+1408(SB), Z0
-	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+1536(SB), Z2
-	VMOVUPS scanconstAVX512<>+1600(SB), Z3
-	VMOVUPS scanconstAVX512<>+1664(SB), Z4
-	VMOVUPS scanconstAVX512<>+1728(SB), Z5
-	VMOVUPS scanconstAVX512<>+1792(SB), Z6
-	VMOVUPS scanconstAVX512<>+1856(SB), Z7
-	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z1
+	VMOVUPS scanconstAVX512<>+1408(SB), Z2
+	VMOVUPS scanconstAVX512<>+2048(SB), Z3
+	VMOVUPS scanconstAVX512<>+2112(SB), Z4
+	VMOVUPS scanconstAVX512<>+1856(SB), Z5
+	VMOVUPS scanconstAVX512<>+1920(SB), Z6
+	VMOVUPS scanconstAVX512<>+1984(SB), Z7
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -2927,8 +3218,8 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Z9
-	VMOVUPS Z9, (DX)
+	VMOVUPS (CX), Z8
+	VMOVUPS Z8, (DX)
 	ADDQ    SI, CX
 	ADDQ    $0x00000080, DX
 	DECQ    BX
@@ -2956,80 +3247,82 @@ pre_t:
 	MOVQ         48(AX), SI
 	PREFETCHT0   64(SI)(DX*1)
 	MOVQ         8(AX), SI
-	VMOVUPS      (SI)(DX*1), Z9
+	VMOVUPS      (SI)(DX*1), Z8
 	MOVQ         80(AX), SI
-	VADDPS       (SI)(BX*1), Z9, Z9
-	VORPS        scanconstAVX512<>+960(SB), Z9, Z10
-	VMOVUPS      scanconstAVX512<>+704(SB), Z11
-	VMINPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+768(SB), Z11
-	VMAXPS       Z10, Z11, Z10
-	VMOVUPS      scanconstAVX512<>+64(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z10, Z11
-	VSUBPS       scanconstAVX512<>+64(SB), Z11, Z11
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z11, Z10
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z11, Z10
-	VMOVUPS      scanconstAVX512<>+576(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z10, Z12
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z10, Z12
-	VSCALEFPS    Z11, Z12, Z12
-	VADDPS       scanconstAVX512<>+832(SB), Z12, Z10
-	VADDPS       scanconstAVX512<>+896(SB), Z12, Z11
-	VMULPS       Z10, Z11, Z13
-	VMOVUPS      scanconstAVX512<>+832(SB), Z14
-	VDIVPS       Z13, Z14, Z14
-	VMULPS       Z10, Z14, Z10
-	VMULPS       Z12, Z10, Z10
-	VMULPS       Z11, Z14, Z14
-	VPSRAD       $0x1f, Z9, Z11
-	VANDPS       Z11, Z12, Z12
+	VADDPS       (SI)(BX*1), Z8, Z8
+	VORPS        scanconstAVX512<>+960(SB), Z8, Z9
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z2, Z10
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z9, Z10
+	VSUBPS       Z2, Z10, Z11
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z11, Z9
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z11, Z9
+	VMOVAPS      Z5, Z11
+	VPERMT2PS    Z6, Z10, Z11
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z12
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z9, Z12
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       Z7, Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       scanconstAVX512<>+832(SB), Z9, Z10
+	VADDPS       scanconstAVX512<>+896(SB), Z9, Z11
+	VMULPS       Z10, Z11, Z12
+	VMOVUPS      scanconstAVX512<>+832(SB), Z13
+	VDIVPS       Z12, Z13, Z13
+	VMULPS       Z10, Z13, Z10
+	VMULPS       Z9, Z10, Z10
+	VMULPS       Z11, Z13, Z13
+	VPSRAD       $0x1f, Z8, Z11
+	VANDPS       Z11, Z9, Z9
 	VANDNPS      scanconstAVX512<>+832(SB), Z11, Z11
-	VORPS        Z12, Z11, Z11
-	VMULPS       Z11, Z14, Z14
-	VMULPS       Z10, Z10, Z11
-	VMOVUPS      scanconstAVX512<>+1280(SB), Z12
-	VFMADD231PS  scanconstAVX512<>+1344(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1216(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1152(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1088(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+1024(SB), Z11, Z12
-	VFMADD213PS  scanconstAVX512<>+832(SB), Z11, Z12
+	VORPS        Z9, Z11, Z11
+	VMULPS       Z11, Z13, Z13
+	VMULPS       Z10, Z10, Z9
+	VMOVUPS      scanconstAVX512<>+1152(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+1216(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+1088(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+1024(SB), Z9, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z9, Z11
 	VADDPS       Z10, Z10, Z10
-	VMULPS       Z10, Z12, Z12
-	VXORPS       Z10, Z10, Z10
-	VMAXPS       Z9, Z10, Z10
-	VADDPS       Z12, Z10, Z10
-	VMOVUPS      Z10, (DI)
-	VMOVUPS      Z14, 64(DI)
+	VMULPS       Z10, Z11, Z11
+	VXORPS       Z9, Z9, Z9
+	VMAXPS       Z8, Z9, Z9
+	VADDPS       Z11, Z9, Z9
+	VMOVUPS      Z9, (DI)
+	VMOVUPS      Z13, 64(DI)
 	MOVQ         16(AX), SI
 	TESTQ        SI, SI
 	JZ           pre_nogate
-	VMOVUPS      (SI)(DX*1), Z9
-	VXORPS       scanconstAVX512<>+960(SB), Z9, Z9
-	VMOVUPS      scanconstAVX512<>+704(SB), Z10
-	VMINPS       Z9, Z10, Z9
-	VMOVUPS      scanconstAVX512<>+768(SB), Z10
-	VMAXPS       Z9, Z10, Z9
-	VMOVUPS      scanconstAVX512<>+64(SB), Z10
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z9, Z10
-	VSUBPS       scanconstAVX512<>+64(SB), Z10, Z10
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z10, Z9
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z10, Z9
-	VMOVUPS      scanconstAVX512<>+576(SB), Z11
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z9, Z11
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z9, Z11
-	VSCALEFPS    Z10, Z11, Z11
-	VADDPS       scanconstAVX512<>+832(SB), Z11, Z11
+	VMOVUPS      (SI)(DX*1), Z8
+	VXORPS       scanconstAVX512<>+960(SB), Z8, Z8
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z9
+	VMINPS       Z8, Z9, Z8
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z9
+	VMAXPS       Z8, Z9, Z8
+	VMOVUPS      Z2, Z9
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z8, Z9
+	VSUBPS       Z2, Z9, Z10
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z10, Z8
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z10, Z8
+	VMOVAPS      Z5, Z10
+	VPERMT2PS    Z6, Z9, Z10
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z11
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z8, Z11
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z8, Z11
+	VMULPS       Z10, Z8, Z8
+	VFMADD213PS  Z10, Z11, Z8
+	VPSLLD       $0x12, Z9, Z9
+	VPANDD       Z7, Z9, Z9
+	VPADDD       Z9, Z8, Z8
+	VADDPS       scanconstAVX512<>+832(SB), Z8, Z8
 	VMOVUPS      scanconstAVX512<>+832(SB), Z9
-	VDIVPS       Z11, Z9, Z9
+	VDIVPS       Z8, Z9, Z9
 	VMOVUPS      Z9, 128(DI)
 
 pre_nogate:
@@ -3050,11 +3343,11 @@ rc_t:
 	MOVQ    CX, DI
 	IMUL3Q  $0x00000100, DI, DI
 	ADDQ    128(AX), DI
-	VMOVUPS (DI), Z9
+	VMOVUPS (DI), Z8
 	MOVQ    (AX), SI
-	VMULPS  (SI)(DX*1), Z9, Z10
+	VMULPS  (SI)(DX*1), Z8, Z9
+	VXORPS  Z10, Z10, Z10
 	VXORPS  Z11, Z11, Z11
-	VXORPS  Z12, Z12, Z12
 	MOVQ    168(AX), SI
 	SHLQ    $0x07, SI
 	MOVQ    CX, R8
@@ -3077,44 +3370,46 @@ rc_noreset:
 	JZ   rc_n_odd
 
 rc_n_loop:
-	VMULPS      (CX), Z9, Z13
-	VMULPS      448(CX), Z9, Z14
+	VMULPS      (CX), Z8, Z12
+	VMULPS      448(CX), Z8, Z13
+	VMINPS      Z12, Z0, Z12
 	VMINPS      Z13, Z0, Z13
-	VMINPS      Z14, Z0, Z14
+	VMAXPS      Z12, Z1, Z12
 	VMAXPS      Z13, Z1, Z13
-	VMAXPS      Z14, Z1, Z14
+	VADDPS      Z2, Z12, Z14
 	VADDPS      Z2, Z13, Z15
-	VADDPS      Z2, Z14, Z16
+	VSUBPS      Z2, Z14, Z16
 	VSUBPS      Z2, Z15, Z17
-	VSUBPS      Z2, Z16, Z18
+	VSUBPS      Z16, Z12, Z12
 	VSUBPS      Z17, Z13, Z13
-	VSUBPS      Z18, Z14, Z14
-	VMOVUPS     Z7, Z17
-	VMOVUPS     Z7, Z18
-	VFMADD231PS Z8, Z13, Z17
-	VFMADD231PS Z8, Z14, Z18
-	VFMADD213PS Z6, Z13, Z17
-	VFMADD213PS Z6, Z14, Z18
-	VFMADD213PS Z5, Z13, Z17
-	VFMADD213PS Z5, Z14, Z18
-	VFMADD213PS Z4, Z13, Z17
-	VFMADD213PS Z4, Z14, Z18
-	VFMADD213PS Z3, Z13, Z17
-	VFMADD213PS Z3, Z14, Z18
-	VPSLLD      $0x17, Z15, Z15
-	VPSLLD      $0x17, Z16, Z16
-	VPADDD      Z15, Z17, Z17
-	VPADDD      Z16, Z18, Z18
-	VMOVUPS     Z17, 64(R9)
-	VMULPS      192(CX), Z10, Z13
-	VFMADD231PS (R8), Z17, Z13
-	VMOVUPS     Z13, (R9)
-	VFMADD231PS 320(CX), Z13, Z11
-	VMOVUPS     Z18, 192(R9)
-	VMULPS      640(CX), Z10, Z13
-	VFMADD231PS 128(R8), Z18, Z13
-	VMOVUPS     Z13, 128(R9)
-	VFMADD231PS 768(CX), Z13, Z12
+	VMOVAPS     Z5, Z16
+	VMOVAPS     Z5, Z17
+	VPERMT2PS   Z6, Z14, Z16
+	VPERMT2PS   Z6, Z15, Z17
+	VMOVAPS     Z3, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD231PS Z4, Z12, Z18
+	VFMADD231PS Z4, Z13, Z19
+	VMULPS      Z16, Z12, Z12
+	VMULPS      Z17, Z13, Z13
+	VFMADD213PS Z16, Z18, Z12
+	VFMADD213PS Z17, Z19, Z13
+	VPSLLD      $0x12, Z14, Z14
+	VPSLLD      $0x12, Z15, Z15
+	VPANDD      Z7, Z14, Z14
+	VPANDD      Z7, Z15, Z15
+	VPADDD      Z14, Z12, Z12
+	VPADDD      Z15, Z13, Z13
+	VMOVUPS     Z12, 64(R9)
+	VMULPS      192(CX), Z9, Z14
+	VFMADD231PS (R8), Z12, Z14
+	VMOVUPS     Z14, (R9)
+	VFMADD231PS 320(CX), Z14, Z10
+	VMOVUPS     Z13, 192(R9)
+	VMULPS      640(CX), Z9, Z12
+	VFMADD231PS 128(R8), Z13, Z12
+	VMOVUPS     Z12, 128(R9)
+	VFMADD231PS 768(CX), Z12, Z11
 	ADDQ        $0x00000100, R8
 	ADDQ        $0x00000100, R9
 	ADDQ        $0x00000380, CX
@@ -3125,36 +3420,37 @@ rc_n_odd:
 	MOVQ        168(AX), SI
 	TESTQ       $0x00000001, SI
 	JZ          rc_n_done
-	VMULPS      (CX), Z9, Z9
-	VMINPS      Z9, Z0, Z9
-	VMAXPS      Z9, Z1, Z9
-	VADDPS      Z2, Z9, Z13
-	VSUBPS      Z2, Z13, Z14
-	VSUBPS      Z14, Z9, Z9
-	VMOVUPS     Z7, Z14
-	VFMADD231PS Z8, Z9, Z14
-	VFMADD213PS Z6, Z9, Z14
-	VFMADD213PS Z5, Z9, Z14
-	VFMADD213PS Z4, Z9, Z14
-	VFMADD213PS Z3, Z9, Z14
-	VPSLLD      $0x17, Z13, Z13
-	VPADDD      Z13, Z14, Z14
-	VMOVUPS     Z14, 64(R9)
-	VMULPS      192(CX), Z10, Z9
-	VFMADD231PS (R8), Z14, Z9
+	VMULPS      (CX), Z8, Z8
+	VMINPS      Z8, Z0, Z8
+	VMAXPS      Z8, Z1, Z8
+	VADDPS      Z2, Z8, Z12
+	VSUBPS      Z2, Z12, Z13
+	VSUBPS      Z13, Z8, Z8
+	VMOVAPS     Z5, Z13
+	VPERMT2PS   Z6, Z12, Z13
+	VMOVAPS     Z3, Z14
+	VFMADD231PS Z4, Z8, Z14
+	VMULPS      Z13, Z8, Z8
+	VFMADD213PS Z13, Z14, Z8
+	VPSLLD      $0x12, Z12, Z12
+	VPANDD      Z7, Z12, Z12
+	VPADDD      Z12, Z8, Z8
+	VMOVUPS     Z8, 64(R9)
+	VMULPS      192(CX), Z9, Z9
+	VFMADD231PS (R8), Z8, Z9
 	VMOVUPS     Z9, (R9)
-	VFMADD231PS 320(CX), Z9, Z11
+	VFMADD231PS 320(CX), Z9, Z10
 	ADDQ        $0x00000080, R8
 	ADDQ        $0x00000080, R9
 	ADDQ        $0x000001c0, CX
 
 rc_n_done:
-	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), SI
-	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (SI)(DX*1), Z8
 	MOVQ        88(AX), SI
-	VFMADD231PS (SI)(BX*1), Z9, Z11
-	VMOVUPS     Z11, 192(DI)
+	VFMADD231PS (SI)(BX*1), Z8, Z10
+	VMOVUPS     Z10, 192(DI)
 	INCQ        200(AX)
 	JMP         rc_t
 
@@ -3174,41 +3470,41 @@ bw_t:
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        128(AX), DI
 	MOVQ        24(AX), SI
-	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (SI)(DX*1), Z8
 	MOVQ        (AX), SI
-	VMOVUPS     (SI)(DX*1), Z10
-	VMOVUPS     (DI), Z11
+	VMOVUPS     (SI)(DX*1), Z9
+	VMOVUPS     (DI), Z10
 	MOVQ        16(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nogate
-	VMOVUPS     (SI)(DX*1), Z12
-	VMOVUPS     128(DI), Z13
+	VMOVUPS     (SI)(DX*1), Z11
+	VMOVUPS     128(DI), Z12
 	MOVQ        48(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_nodz
-	VMOVUPS     scanconstAVX512<>+832(SB), Z14
-	VSUBPS      Z13, Z14, Z14
-	VFMADD213PS scanconstAVX512<>+832(SB), Z12, Z14
-	VMULPS      Z13, Z14, Z14
-	VMULPS      192(DI), Z14, Z14
-	VMULPS      Z9, Z14, Z14
-	VMOVUPS     Z14, (SI)(DX*1)
+	VMOVUPS     scanconstAVX512<>+832(SB), Z13
+	VSUBPS      Z12, Z13, Z13
+	VFMADD213PS scanconstAVX512<>+832(SB), Z11, Z13
+	VMULPS      Z12, Z13, Z13
+	VMULPS      192(DI), Z13, Z13
+	VMULPS      Z8, Z13, Z13
+	VMOVUPS     Z13, (SI)(DX*1)
 
 bw_nodz:
-	VMULPS Z12, Z13, Z13
-	VMULPS Z13, Z9, Z9
+	VMULPS Z11, Z12, Z12
+	VMULPS Z12, Z8, Z8
 
 bw_nogate:
 	MOVQ        112(AX), DX
 	LEAQ        (DX)(BX*2), DX
-	VMOVUPS     (DX), Z12
-	VFMADD231PS Z9, Z10, Z12
-	VMOVUPS     Z12, (DX)
-	VMULPS      Z10, Z11, Z12
+	VMOVUPS     (DX), Z11
+	VFMADD231PS Z8, Z9, Z11
+	VMOVUPS     Z11, (DX)
+	VMULPS      Z9, Z10, Z11
+	VXORPS      Z12, Z12, Z12
 	VXORPS      Z13, Z13, Z13
 	VXORPS      Z14, Z14, Z14
 	VXORPS      Z15, Z15, Z15
-	VXORPS      Z16, Z16, Z16
 	MOVQ        168(AX), DX
 	SHLQ        $0x07, DX
 	MOVQ        CX, R8
@@ -3233,44 +3529,44 @@ bw_noreset:
 	JZ   bw_n_odd
 
 bw_n_loop:
-	VMOVUPS     (BX), Z17
-	VMOVUPS     384(CX), Z18
-	VFMADD231PS Z17, Z9, Z18
-	VMOVUPS     Z18, 384(CX)
-	VMOVUPS     64(CX), Z17
-	VFMADD231PS 320(CX), Z9, Z17
-	VMOVUPS     256(CX), Z18
-	VFMADD231PS Z17, Z12, Z18
-	VMOVUPS     Z18, 256(CX)
-	VFMADD231PS 192(CX), Z17, Z13
-	VMOVUPS     64(BX), Z19
-	VMULPS      Z19, Z17, Z18
-	VMULPS      (R8), Z18, Z18
-	VFMADD231PS (CX), Z18, Z15
-	VMOVUPS     128(CX), Z20
-	VFMADD231PS Z18, Z11, Z20
-	VMOVUPS     Z20, 128(CX)
-	VMULPS      Z19, Z17, Z17
-	VMOVUPS     Z17, 64(CX)
-	VMOVUPS     128(BX), Z17
-	VMOVUPS     832(CX), Z18
-	VFMADD231PS Z17, Z9, Z18
-	VMOVUPS     Z18, 832(CX)
-	VMOVUPS     512(CX), Z17
-	VFMADD231PS 768(CX), Z9, Z17
-	VMOVUPS     704(CX), Z18
-	VFMADD231PS Z17, Z12, Z18
-	VMOVUPS     Z18, 704(CX)
-	VFMADD231PS 640(CX), Z17, Z14
-	VMOVUPS     192(BX), Z19
-	VMULPS      Z19, Z17, Z18
-	VMULPS      128(R8), Z18, Z18
-	VFMADD231PS 448(CX), Z18, Z16
-	VMOVUPS     576(CX), Z20
-	VFMADD231PS Z18, Z11, Z20
-	VMOVUPS     Z20, 576(CX)
-	VMULPS      Z19, Z17, Z17
-	VMOVUPS     Z17, 512(CX)
+	VMOVUPS     (BX), Z16
+	VMOVUPS     384(CX), Z17
+	VFMADD231PS Z16, Z8, Z17
+	VMOVUPS     Z17, 384(CX)
+	VMOVUPS     64(CX), Z16
+	VFMADD231PS 320(CX), Z8, Z16
+	VMOVUPS     256(CX), Z17
+	VFMADD231PS Z16, Z11, Z17
+	VMOVUPS     Z17, 256(CX)
+	VFMADD231PS 192(CX), Z16, Z12
+	VMOVUPS     64(BX), Z18
+	VMULPS      Z18, Z16, Z17
+	VMULPS      (R8), Z17, Z17
+	VFMADD231PS (CX), Z17, Z14
+	VMOVUPS     128(CX), Z19
+	VFMADD231PS Z17, Z10, Z19
+	VMOVUPS     Z19, 128(CX)
+	VMULPS      Z18, Z16, Z16
+	VMOVUPS     Z16, 64(CX)
+	VMOVUPS     128(BX), Z16
+	VMOVUPS     832(CX), Z17
+	VFMADD231PS Z16, Z8, Z17
+	VMOVUPS     Z17, 832(CX)
+	VMOVUPS     512(CX), Z16
+	VFMADD231PS 768(CX), Z8, Z16
+	VMOVUPS     704(CX), Z17
+	VFMADD231PS Z16, Z11, Z17
+	VMOVUPS     Z17, 704(CX)
+	VFMADD231PS 640(CX), Z16, Z13
+	VMOVUPS     192(BX), Z18
+	VMULPS      Z18, Z16, Z17
+	VMULPS      128(R8), Z17, Z17
+	VFMADD231PS 448(CX), Z17, Z15
+	VMOVUPS     576(CX), Z19
+	VFMADD231PS Z17, Z10, Z19
+	VMOVUPS     Z19, 576(CX)
+	VMULPS      Z18, Z16, Z16
+	VMOVUPS     Z16, 512(CX)
 	ADDQ        $0x00000100, BX
 	ADDQ        $0x00000100, R8
 	ADDQ        $0x00000380, CX
@@ -3281,32 +3577,32 @@ bw_n_odd:
 	MOVQ        168(AX), DX
 	TESTQ       $0x00000001, DX
 	JZ          bw_n_done
-	VMOVUPS     (BX), Z17
-	VMOVUPS     384(CX), Z18
-	VFMADD231PS Z17, Z9, Z18
-	VMOVUPS     Z18, 384(CX)
-	VMOVUPS     64(CX), Z17
-	VFMADD231PS 320(CX), Z9, Z17
-	VMOVUPS     256(CX), Z18
-	VFMADD231PS Z17, Z12, Z18
-	VMOVUPS     Z18, 256(CX)
-	VFMADD231PS 192(CX), Z17, Z13
-	VMOVUPS     64(BX), Z18
-	VMULPS      Z18, Z17, Z12
-	VMULPS      (R8), Z12, Z12
-	VFMADD231PS (CX), Z12, Z15
-	VMOVUPS     128(CX), Z19
-	VFMADD231PS Z12, Z11, Z19
-	VMOVUPS     Z19, 128(CX)
-	VMULPS      Z18, Z17, Z17
-	VMOVUPS     Z17, 64(CX)
+	VMOVUPS     (BX), Z16
+	VMOVUPS     384(CX), Z17
+	VFMADD231PS Z16, Z8, Z17
+	VMOVUPS     Z17, 384(CX)
+	VMOVUPS     64(CX), Z16
+	VFMADD231PS 320(CX), Z8, Z16
+	VMOVUPS     256(CX), Z17
+	VFMADD231PS Z16, Z11, Z17
+	VMOVUPS     Z17, 256(CX)
+	VFMADD231PS 192(CX), Z16, Z12
+	VMOVUPS     64(BX), Z17
+	VMULPS      Z17, Z16, Z11
+	VMULPS      (R8), Z11, Z11
+	VFMADD231PS (CX), Z11, Z14
+	VMOVUPS     128(CX), Z18
+	VFMADD231PS Z11, Z10, Z18
+	VMOVUPS     Z18, 128(CX)
+	VMULPS      Z17, Z16, Z16
+	VMOVUPS     Z16, 64(CX)
 	ADDQ        $0x00000080, BX
 	ADDQ        $0x00000080, R8
 	ADDQ        $0x000001c0, CX
 
 bw_n_done:
-	VADDPS  Z14, Z13, Z13
-	VADDPS  Z16, Z15, Z15
+	VADDPS  Z13, Z12, Z12
+	VADDPS  Z15, Z14, Z14
 	MOVQ    72(AX), SI
 	TESTQ   SI, SI
 	JZ      bw_noreset2
@@ -3317,10 +3613,10 @@ bw_n_done:
 	MOVQ    96(AX), CX
 	ADDQ    216(AX), CX
 	MOVQ    168(AX), DX
-	VXORPS  Z12, Z12, Z12
+	VXORPS  Z11, Z11, Z11
 
 bw_zero:
-	VMOVUPS Z12, 64(CX)
+	VMOVUPS Z11, 64(CX)
 	ADDQ    $0x000001c0, CX
 	DECQ    DX
 	JNZ     bw_zero
@@ -3332,24 +3628,24 @@ bw_noreset2:
 	TESTQ       SI, SI
 	JZ          bw_nodu
 	MOVQ        88(AX), CX
-	VMOVUPS     (CX)(BX*1), Z12
-	VMULPS      Z12, Z9, Z9
-	VFMADD231PS Z13, Z11, Z9
-	VMOVUPS     Z9, (SI)(DX*1)
+	VMOVUPS     (CX)(BX*1), Z11
+	VMULPS      Z11, Z8, Z8
+	VFMADD231PS Z12, Z10, Z8
+	VMOVUPS     Z8, (SI)(DX*1)
 
 bw_nodu:
-	VMULPS      scanconstAVX512<>+128(SB), Z15, Z15
-	VFMADD231PS Z13, Z10, Z15
-	VMULPS      64(DI), Z15, Z15
+	VMULPS      scanconstAVX512<>+2432(SB), Z14, Z14
+	VFMADD231PS Z12, Z9, Z14
+	VMULPS      64(DI), Z14, Z14
 	MOVQ        112(AX), CX
 	LEAQ        (CX)(BX*2), CX
-	VMOVUPS     64(CX), Z9
-	VADDPS      Z15, Z9, Z9
-	VMOVUPS     Z9, 64(CX)
+	VMOVUPS     64(CX), Z8
+	VADDPS      Z14, Z8, Z8
+	VMOVUPS     Z8, 64(CX)
 	MOVQ        40(AX), SI
 	TESTQ       SI, SI
 	JZ          bw_t
-	VMOVUPS     Z15, (SI)(DX*1)
+	VMOVUPS     Z14, (SI)(DX*1)
 	JMP         bw_t
 
 bw_done:
@@ -3370,38 +3666,39 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-24
 	MOVQ    dst+0(FP), AX
 	MOVQ    src+8(FP), CX
 	MOVQ    n+16(FP), DX
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z0
 	VMOVUPS scanconstAVX512<>+1408(SB), Z0
-	VMOVUPS scanconstAVX512<>+1472(SB), Z0
-	VMOVUPS scanconstAVX512<>+1536(SB), Z0
-	VMOVUPS scanconstAVX512<>+1600(SB), Z0
-	VMOVUPS scanconstAVX512<>+1664(SB), Z0
-	VMOVUPS scanconstAVX512<>+1728(SB), Z0
-	VMOVUPS scanconstAVX512<>+1792(SB), Z0
-	VMOVUPS scanconstAVX512<>+1856(SB), Z0
-	VMOVUPS scanconstAVX512<>+1920(SB), Z0
+	VMOVUPS scanconstAVX512<>+2048(SB), Z1
+	VMOVUPS scanconstAVX512<>+2112(SB), Z1
+	VMOVUPS scanconstAVX512<>+1856(SB), Z1
+	VMOVUPS scanconstAVX512<>+1920(SB), Z2
+	VMOVUPS scanconstAVX512<>+1984(SB), Z3
 	TESTQ   DX, DX
 	JZ      done
 
 loop:
-	VMOVUPS      (CX), Z0
-	VMOVUPS      scanconstAVX512<>+704(SB), Z1
-	VMINPS       Z0, Z1, Z0
-	VMOVUPS      scanconstAVX512<>+768(SB), Z1
-	VMAXPS       Z0, Z1, Z0
-	VMOVUPS      scanconstAVX512<>+64(SB), Z1
-	VFMADD231PS  scanconstAVX512<>+0(SB), Z0, Z1
-	VSUBPS       scanconstAVX512<>+64(SB), Z1, Z1
-	VFNMADD231PS scanconstAVX512<>+128(SB), Z1, Z0
-	VFNMADD231PS scanconstAVX512<>+192(SB), Z1, Z0
-	VMOVUPS      scanconstAVX512<>+576(SB), Z2
-	VFMADD231PS  scanconstAVX512<>+640(SB), Z0, Z2
-	VFMADD213PS  scanconstAVX512<>+512(SB), Z0, Z2
-	VFMADD213PS  scanconstAVX512<>+448(SB), Z0, Z2
-	VFMADD213PS  scanconstAVX512<>+384(SB), Z0, Z2
-	VFMADD213PS  scanconstAVX512<>+320(SB), Z0, Z2
-	VFMADD213PS  scanconstAVX512<>+256(SB), Z0, Z2
-	VSCALEFPS    Z1, Z2, Z2
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      (CX), Z4
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z5
+	VMINPS       Z4, Z5, Z4
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z5
+	VMAXPS       Z4, Z5, Z4
+	VMOVUPS      Z0, Z5
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z4, Z5
+	VSUBPS       Z0, Z5, Z6
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z6, Z4
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z6, Z4
+	VMOVAPS      Z1, Z6
+	VPERMT2PS    Z2, Z5, Z6
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z7
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z4, Z7
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z4, Z7
+	VMULPS       Z6, Z4, Z4
+	VFMADD213PS  Z6, Z7, Z4
+	VPSLLD       $0x12, Z5, Z5
+	VPANDD       Z3, Z5, Z5
+	VPADDD       Z5, Z4, Z4
+	VMOVUPS      Z4, (AX)
 	ADDQ         $0x00000040, CX
 	ADDQ         $0x00000040, AX
 	SUBQ         $0x00000010, DX
@@ -3417,34 +3714,35 @@ TEXT ·exp2AVX512(SB), NOSPLIT, $0-24
 	MOVQ    dst+0(FP), AX
 	MOVQ    src+8(FP), CX
 	MOVQ    n+16(FP), DX
-	VMOVUPS scanconstAVX512<>+1408(SB), Z0
-	VMOVUPS scanconstAVX512<>+1472(SB), Z1
-	VMOVUPS scanconstAVX512<>+1536(SB), Z2
-	VMOVUPS scanconstAVX512<>+1600(SB), Z3
-	VMOVUPS scanconstAVX512<>+1664(SB), Z4
-	VMOVUPS scanconstAVX512<>+1728(SB), Z5
-	VMOVUPS scanconstAVX512<>+1792(SB), Z6
-	VMOVUPS scanconstAVX512<>+1856(SB), Z7
-	VMOVUPS scanconstAVX512<>+1920(SB), Z8
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z1
+	VMOVUPS scanconstAVX512<>+1408(SB), Z2
+	VMOVUPS scanconstAVX512<>+2048(SB), Z3
+	VMOVUPS scanconstAVX512<>+2112(SB), Z4
+	VMOVUPS scanconstAVX512<>+1856(SB), Z5
+	VMOVUPS scanconstAVX512<>+1920(SB), Z6
+	VMOVUPS scanconstAVX512<>+1984(SB), Z7
 	TESTQ   DX, DX
 	JZ      done
 
 loop:
-	VMOVUPS     (CX), Z9
-	VMINPS      Z9, Z0, Z9
-	VMAXPS      Z9, Z1, Z9
-	VADDPS      Z2, Z9, Z10
-	VSUBPS      Z2, Z10, Z11
-	VSUBPS      Z11, Z9, Z9
-	VMOVUPS     Z7, Z11
-	VFMADD231PS Z8, Z9, Z11
-	VFMADD213PS Z6, Z9, Z11
-	VFMADD213PS Z5, Z9, Z11
-	VFMADD213PS Z4, Z9, Z11
-	VFMADD213PS Z3, Z9, Z11
-	VPSLLD      $0x17, Z10, Z10
-	VPADDD      Z10, Z11, Z11
-	VMOVUPS     Z11, (AX)
+	VMOVUPS     (CX), Z8
+	VMULPS      scanconstAVX512<>+2304(SB), Z8, Z8
+	VMINPS      Z8, Z0, Z8
+	VMAXPS      Z8, Z1, Z8
+	VADDPS      Z2, Z8, Z9
+	VSUBPS      Z2, Z9, Z10
+	VSUBPS      Z10, Z8, Z8
+	VMOVAPS     Z5, Z10
+	VPERMT2PS   Z6, Z9, Z10
+	VMOVAPS     Z3, Z11
+	VFMADD231PS Z4, Z8, Z11
+	VMULPS      Z10, Z8, Z8
+	VFMADD213PS Z10, Z11, Z8
+	VPSLLD      $0x12, Z9, Z9
+	VPANDD      Z7, Z9, Z9
+	VPADDD      Z9, Z8, Z8
+	VMOVUPS     Z8, (AX)
 	ADDQ        $0x00000040, CX
 	ADDQ        $0x00000040, AX
 	SUBQ        $0x00000010, DX
@@ -3611,135 +3909,239 @@ DATA scanconstAVX2<>+496(SB)/4, $0x80000000
 DATA scanconstAVX2<>+500(SB)/4, $0x80000000
 DATA scanconstAVX2<>+504(SB)/4, $0x80000000
 DATA scanconstAVX2<>+508(SB)/4, $0x80000000
-DATA scanconstAVX2<>+512(SB)/4, $0x3eaaaaab
-DATA scanconstAVX2<>+516(SB)/4, $0x3eaaaaab
-DATA scanconstAVX2<>+520(SB)/4, $0x3eaaaaab
-DATA scanconstAVX2<>+524(SB)/4, $0x3eaaaaab
-DATA scanconstAVX2<>+528(SB)/4, $0x3eaaaaab
-DATA scanconstAVX2<>+532(SB)/4, $0x3eaaaaab
-DATA scanconstAVX2<>+536(SB)/4, $0x3eaaaaab
-DATA scanconstAVX2<>+540(SB)/4, $0x3eaaaaab
-DATA scanconstAVX2<>+544(SB)/4, $0x3e4ccccd
-DATA scanconstAVX2<>+548(SB)/4, $0x3e4ccccd
-DATA scanconstAVX2<>+552(SB)/4, $0x3e4ccccd
-DATA scanconstAVX2<>+556(SB)/4, $0x3e4ccccd
-DATA scanconstAVX2<>+560(SB)/4, $0x3e4ccccd
-DATA scanconstAVX2<>+564(SB)/4, $0x3e4ccccd
-DATA scanconstAVX2<>+568(SB)/4, $0x3e4ccccd
-DATA scanconstAVX2<>+572(SB)/4, $0x3e4ccccd
-DATA scanconstAVX2<>+576(SB)/4, $0x3e124925
-DATA scanconstAVX2<>+580(SB)/4, $0x3e124925
-DATA scanconstAVX2<>+584(SB)/4, $0x3e124925
-DATA scanconstAVX2<>+588(SB)/4, $0x3e124925
-DATA scanconstAVX2<>+592(SB)/4, $0x3e124925
-DATA scanconstAVX2<>+596(SB)/4, $0x3e124925
-DATA scanconstAVX2<>+600(SB)/4, $0x3e124925
-DATA scanconstAVX2<>+604(SB)/4, $0x3e124925
-DATA scanconstAVX2<>+608(SB)/4, $0x3de38e39
-DATA scanconstAVX2<>+612(SB)/4, $0x3de38e39
-DATA scanconstAVX2<>+616(SB)/4, $0x3de38e39
-DATA scanconstAVX2<>+620(SB)/4, $0x3de38e39
-DATA scanconstAVX2<>+624(SB)/4, $0x3de38e39
-DATA scanconstAVX2<>+628(SB)/4, $0x3de38e39
-DATA scanconstAVX2<>+632(SB)/4, $0x3de38e39
-DATA scanconstAVX2<>+636(SB)/4, $0x3de38e39
-DATA scanconstAVX2<>+640(SB)/4, $0x3dba2e8c
-DATA scanconstAVX2<>+644(SB)/4, $0x3dba2e8c
-DATA scanconstAVX2<>+648(SB)/4, $0x3dba2e8c
-DATA scanconstAVX2<>+652(SB)/4, $0x3dba2e8c
-DATA scanconstAVX2<>+656(SB)/4, $0x3dba2e8c
-DATA scanconstAVX2<>+660(SB)/4, $0x3dba2e8c
-DATA scanconstAVX2<>+664(SB)/4, $0x3dba2e8c
-DATA scanconstAVX2<>+668(SB)/4, $0x3dba2e8c
-DATA scanconstAVX2<>+672(SB)/4, $0x3d9d89d9
-DATA scanconstAVX2<>+676(SB)/4, $0x3d9d89d9
-DATA scanconstAVX2<>+680(SB)/4, $0x3d9d89d9
-DATA scanconstAVX2<>+684(SB)/4, $0x3d9d89d9
-DATA scanconstAVX2<>+688(SB)/4, $0x3d9d89d9
-DATA scanconstAVX2<>+692(SB)/4, $0x3d9d89d9
-DATA scanconstAVX2<>+696(SB)/4, $0x3d9d89d9
-DATA scanconstAVX2<>+700(SB)/4, $0x3d9d89d9
-DATA scanconstAVX2<>+704(SB)/4, $0x42fecccd
-DATA scanconstAVX2<>+708(SB)/4, $0x42fecccd
-DATA scanconstAVX2<>+712(SB)/4, $0x42fecccd
-DATA scanconstAVX2<>+716(SB)/4, $0x42fecccd
-DATA scanconstAVX2<>+720(SB)/4, $0x42fecccd
-DATA scanconstAVX2<>+724(SB)/4, $0x42fecccd
-DATA scanconstAVX2<>+728(SB)/4, $0x42fecccd
-DATA scanconstAVX2<>+732(SB)/4, $0x42fecccd
-DATA scanconstAVX2<>+736(SB)/4, $0xc2facccd
-DATA scanconstAVX2<>+740(SB)/4, $0xc2facccd
-DATA scanconstAVX2<>+744(SB)/4, $0xc2facccd
-DATA scanconstAVX2<>+748(SB)/4, $0xc2facccd
-DATA scanconstAVX2<>+752(SB)/4, $0xc2facccd
-DATA scanconstAVX2<>+756(SB)/4, $0xc2facccd
-DATA scanconstAVX2<>+760(SB)/4, $0xc2facccd
-DATA scanconstAVX2<>+764(SB)/4, $0xc2facccd
-DATA scanconstAVX2<>+768(SB)/4, $0x4b400000
-DATA scanconstAVX2<>+772(SB)/4, $0x4b400000
-DATA scanconstAVX2<>+776(SB)/4, $0x4b400000
-DATA scanconstAVX2<>+780(SB)/4, $0x4b400000
-DATA scanconstAVX2<>+784(SB)/4, $0x4b400000
-DATA scanconstAVX2<>+788(SB)/4, $0x4b400000
-DATA scanconstAVX2<>+792(SB)/4, $0x4b400000
-DATA scanconstAVX2<>+796(SB)/4, $0x4b400000
-DATA scanconstAVX2<>+800(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+804(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+808(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+812(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+816(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+820(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+824(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+828(SB)/4, $0x3f800000
-DATA scanconstAVX2<>+832(SB)/4, $0x3f317214
-DATA scanconstAVX2<>+836(SB)/4, $0x3f317214
-DATA scanconstAVX2<>+840(SB)/4, $0x3f317214
-DATA scanconstAVX2<>+844(SB)/4, $0x3f317214
-DATA scanconstAVX2<>+848(SB)/4, $0x3f317214
-DATA scanconstAVX2<>+852(SB)/4, $0x3f317214
-DATA scanconstAVX2<>+856(SB)/4, $0x3f317214
-DATA scanconstAVX2<>+860(SB)/4, $0x3f317214
-DATA scanconstAVX2<>+864(SB)/4, $0x3e75fcdb
-DATA scanconstAVX2<>+868(SB)/4, $0x3e75fcdb
-DATA scanconstAVX2<>+872(SB)/4, $0x3e75fcdb
-DATA scanconstAVX2<>+876(SB)/4, $0x3e75fcdb
-DATA scanconstAVX2<>+880(SB)/4, $0x3e75fcdb
-DATA scanconstAVX2<>+884(SB)/4, $0x3e75fcdb
-DATA scanconstAVX2<>+888(SB)/4, $0x3e75fcdb
-DATA scanconstAVX2<>+892(SB)/4, $0x3e75fcdb
-DATA scanconstAVX2<>+896(SB)/4, $0x3d635bab
-DATA scanconstAVX2<>+900(SB)/4, $0x3d635bab
-DATA scanconstAVX2<>+904(SB)/4, $0x3d635bab
-DATA scanconstAVX2<>+908(SB)/4, $0x3d635bab
-DATA scanconstAVX2<>+912(SB)/4, $0x3d635bab
-DATA scanconstAVX2<>+916(SB)/4, $0x3d635bab
-DATA scanconstAVX2<>+920(SB)/4, $0x3d635bab
-DATA scanconstAVX2<>+924(SB)/4, $0x3d635bab
-DATA scanconstAVX2<>+928(SB)/4, $0x3c1e7543
-DATA scanconstAVX2<>+932(SB)/4, $0x3c1e7543
-DATA scanconstAVX2<>+936(SB)/4, $0x3c1e7543
-DATA scanconstAVX2<>+940(SB)/4, $0x3c1e7543
-DATA scanconstAVX2<>+944(SB)/4, $0x3c1e7543
-DATA scanconstAVX2<>+948(SB)/4, $0x3c1e7543
-DATA scanconstAVX2<>+952(SB)/4, $0x3c1e7543
-DATA scanconstAVX2<>+956(SB)/4, $0x3c1e7543
-DATA scanconstAVX2<>+960(SB)/4, $0x3aaddcf9
-DATA scanconstAVX2<>+964(SB)/4, $0x3aaddcf9
-DATA scanconstAVX2<>+968(SB)/4, $0x3aaddcf9
-DATA scanconstAVX2<>+972(SB)/4, $0x3aaddcf9
-DATA scanconstAVX2<>+976(SB)/4, $0x3aaddcf9
-DATA scanconstAVX2<>+980(SB)/4, $0x3aaddcf9
-DATA scanconstAVX2<>+984(SB)/4, $0x3aaddcf9
-DATA scanconstAVX2<>+988(SB)/4, $0x3aaddcf9
-GLOBL scanconstAVX2<>(SB), RODATA|NOPTR, $992
+DATA scanconstAVX2<>+512(SB)/4, $0x3eaaaa81
+DATA scanconstAVX2<>+516(SB)/4, $0x3eaaaa81
+DATA scanconstAVX2<>+520(SB)/4, $0x3eaaaa81
+DATA scanconstAVX2<>+524(SB)/4, $0x3eaaaa81
+DATA scanconstAVX2<>+528(SB)/4, $0x3eaaaa81
+DATA scanconstAVX2<>+532(SB)/4, $0x3eaaaa81
+DATA scanconstAVX2<>+536(SB)/4, $0x3eaaaa81
+DATA scanconstAVX2<>+540(SB)/4, $0x3eaaaa81
+DATA scanconstAVX2<>+544(SB)/4, $0x3e4ce904
+DATA scanconstAVX2<>+548(SB)/4, $0x3e4ce904
+DATA scanconstAVX2<>+552(SB)/4, $0x3e4ce904
+DATA scanconstAVX2<>+556(SB)/4, $0x3e4ce904
+DATA scanconstAVX2<>+560(SB)/4, $0x3e4ce904
+DATA scanconstAVX2<>+564(SB)/4, $0x3e4ce904
+DATA scanconstAVX2<>+568(SB)/4, $0x3e4ce904
+DATA scanconstAVX2<>+572(SB)/4, $0x3e4ce904
+DATA scanconstAVX2<>+576(SB)/4, $0x3e0f5e87
+DATA scanconstAVX2<>+580(SB)/4, $0x3e0f5e87
+DATA scanconstAVX2<>+584(SB)/4, $0x3e0f5e87
+DATA scanconstAVX2<>+588(SB)/4, $0x3e0f5e87
+DATA scanconstAVX2<>+592(SB)/4, $0x3e0f5e87
+DATA scanconstAVX2<>+596(SB)/4, $0x3e0f5e87
+DATA scanconstAVX2<>+600(SB)/4, $0x3e0f5e87
+DATA scanconstAVX2<>+604(SB)/4, $0x3e0f5e87
+DATA scanconstAVX2<>+608(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX2<>+612(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX2<>+616(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX2<>+620(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX2<>+624(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX2<>+628(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX2<>+632(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX2<>+636(SB)/4, $0x3e0f6bdf
+DATA scanconstAVX2<>+640(SB)/4, $0x42fecccd
+DATA scanconstAVX2<>+644(SB)/4, $0x42fecccd
+DATA scanconstAVX2<>+648(SB)/4, $0x42fecccd
+DATA scanconstAVX2<>+652(SB)/4, $0x42fecccd
+DATA scanconstAVX2<>+656(SB)/4, $0x42fecccd
+DATA scanconstAVX2<>+660(SB)/4, $0x42fecccd
+DATA scanconstAVX2<>+664(SB)/4, $0x42fecccd
+DATA scanconstAVX2<>+668(SB)/4, $0x42fecccd
+DATA scanconstAVX2<>+672(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+676(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+680(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+684(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+688(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+692(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+696(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+700(SB)/4, $0xc2facccd
+DATA scanconstAVX2<>+704(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+708(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+712(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+716(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+720(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+724(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+728(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+732(SB)/4, $0x4b400000
+DATA scanconstAVX2<>+736(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+740(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+744(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+748(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+752(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+756(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+760(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+764(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+768(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+772(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+776(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+780(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+784(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+788(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+792(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+796(SB)/4, $0x3f317214
+DATA scanconstAVX2<>+800(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+804(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+808(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+812(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+816(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+820(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+824(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+828(SB)/4, $0x3e75fcdb
+DATA scanconstAVX2<>+832(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+836(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+840(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+844(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+848(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+852(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+856(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+860(SB)/4, $0x3d635bab
+DATA scanconstAVX2<>+864(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+868(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+872(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+876(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+880(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+884(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+888(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+892(SB)/4, $0x3c1e7543
+DATA scanconstAVX2<>+896(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+900(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+904(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+908(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+912(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+916(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+920(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+924(SB)/4, $0x3aaddcf9
+DATA scanconstAVX2<>+928(SB)/4, $0x3f800000
+DATA scanconstAVX2<>+932(SB)/4, $0x3f82cd87
+DATA scanconstAVX2<>+936(SB)/4, $0x3f85aac3
+DATA scanconstAVX2<>+940(SB)/4, $0x3f88980f
+DATA scanconstAVX2<>+944(SB)/4, $0x3f8b95c2
+DATA scanconstAVX2<>+948(SB)/4, $0x3f8ea43a
+DATA scanconstAVX2<>+952(SB)/4, $0x3f91c3d3
+DATA scanconstAVX2<>+956(SB)/4, $0x3f94f4f0
+DATA scanconstAVX2<>+960(SB)/4, $0x3fb504f3
+DATA scanconstAVX2<>+964(SB)/4, $0x3fb8fbaf
+DATA scanconstAVX2<>+968(SB)/4, $0x3fbd08a4
+DATA scanconstAVX2<>+972(SB)/4, $0x3fc12c4d
+DATA scanconstAVX2<>+976(SB)/4, $0x3fc5672a
+DATA scanconstAVX2<>+980(SB)/4, $0x3fc9b9be
+DATA scanconstAVX2<>+984(SB)/4, $0x3fce248c
+DATA scanconstAVX2<>+988(SB)/4, $0x3fd2a81e
+DATA scanconstAVX2<>+992(SB)/4, $0xff800000
+DATA scanconstAVX2<>+996(SB)/4, $0xff800000
+DATA scanconstAVX2<>+1000(SB)/4, $0xff800000
+DATA scanconstAVX2<>+1004(SB)/4, $0xff800000
+DATA scanconstAVX2<>+1008(SB)/4, $0xff800000
+DATA scanconstAVX2<>+1012(SB)/4, $0xff800000
+DATA scanconstAVX2<>+1016(SB)/4, $0xff800000
+DATA scanconstAVX2<>+1020(SB)/4, $0xff800000
+DATA scanconstAVX2<>+1024(SB)/4, $0x3cb172c5
+DATA scanconstAVX2<>+1028(SB)/4, $0x3cb172c5
+DATA scanconstAVX2<>+1032(SB)/4, $0x3cb172c5
+DATA scanconstAVX2<>+1036(SB)/4, $0x3cb172c5
+DATA scanconstAVX2<>+1040(SB)/4, $0x3cb172c5
+DATA scanconstAVX2<>+1044(SB)/4, $0x3cb172c5
+DATA scanconstAVX2<>+1048(SB)/4, $0x3cb172c5
+DATA scanconstAVX2<>+1052(SB)/4, $0x3cb172c5
+DATA scanconstAVX2<>+1056(SB)/4, $0x3975ff09
+DATA scanconstAVX2<>+1060(SB)/4, $0x3975ff09
+DATA scanconstAVX2<>+1064(SB)/4, $0x3975ff09
+DATA scanconstAVX2<>+1068(SB)/4, $0x3975ff09
+DATA scanconstAVX2<>+1072(SB)/4, $0x3975ff09
+DATA scanconstAVX2<>+1076(SB)/4, $0x3975ff09
+DATA scanconstAVX2<>+1080(SB)/4, $0x3975ff09
+DATA scanconstAVX2<>+1084(SB)/4, $0x3975ff09
+DATA scanconstAVX2<>+1088(SB)/4, $0x457ecccd
+DATA scanconstAVX2<>+1092(SB)/4, $0x457ecccd
+DATA scanconstAVX2<>+1096(SB)/4, $0x457ecccd
+DATA scanconstAVX2<>+1100(SB)/4, $0x457ecccd
+DATA scanconstAVX2<>+1104(SB)/4, $0x457ecccd
+DATA scanconstAVX2<>+1108(SB)/4, $0x457ecccd
+DATA scanconstAVX2<>+1112(SB)/4, $0x457ecccd
+DATA scanconstAVX2<>+1116(SB)/4, $0x457ecccd
+DATA scanconstAVX2<>+1120(SB)/4, $0xc57acccd
+DATA scanconstAVX2<>+1124(SB)/4, $0xc57acccd
+DATA scanconstAVX2<>+1128(SB)/4, $0xc57acccd
+DATA scanconstAVX2<>+1132(SB)/4, $0xc57acccd
+DATA scanconstAVX2<>+1136(SB)/4, $0xc57acccd
+DATA scanconstAVX2<>+1140(SB)/4, $0xc57acccd
+DATA scanconstAVX2<>+1144(SB)/4, $0xc57acccd
+DATA scanconstAVX2<>+1148(SB)/4, $0xc57acccd
+DATA scanconstAVX2<>+1152(SB)/4, $0x42000000
+DATA scanconstAVX2<>+1156(SB)/4, $0x42000000
+DATA scanconstAVX2<>+1160(SB)/4, $0x42000000
+DATA scanconstAVX2<>+1164(SB)/4, $0x42000000
+DATA scanconstAVX2<>+1168(SB)/4, $0x42000000
+DATA scanconstAVX2<>+1172(SB)/4, $0x42000000
+DATA scanconstAVX2<>+1176(SB)/4, $0x42000000
+DATA scanconstAVX2<>+1180(SB)/4, $0x42000000
+DATA scanconstAVX2<>+1184(SB)/4, $0x4238aa3b
+DATA scanconstAVX2<>+1188(SB)/4, $0x4238aa3b
+DATA scanconstAVX2<>+1192(SB)/4, $0x4238aa3b
+DATA scanconstAVX2<>+1196(SB)/4, $0x4238aa3b
+DATA scanconstAVX2<>+1200(SB)/4, $0x4238aa3b
+DATA scanconstAVX2<>+1204(SB)/4, $0x4238aa3b
+DATA scanconstAVX2<>+1208(SB)/4, $0x4238aa3b
+DATA scanconstAVX2<>+1212(SB)/4, $0x4238aa3b
+DATA scanconstAVX2<>+1216(SB)/4, $0x3cb17218
+DATA scanconstAVX2<>+1220(SB)/4, $0x3cb17218
+DATA scanconstAVX2<>+1224(SB)/4, $0x3cb17218
+DATA scanconstAVX2<>+1228(SB)/4, $0x3cb17218
+DATA scanconstAVX2<>+1232(SB)/4, $0x3cb17218
+DATA scanconstAVX2<>+1236(SB)/4, $0x3cb17218
+DATA scanconstAVX2<>+1240(SB)/4, $0x3cb17218
+DATA scanconstAVX2<>+1244(SB)/4, $0x3cb17218
+DATA scanconstAVX2<>+1248(SB)/4, $0xae82e308
+DATA scanconstAVX2<>+1252(SB)/4, $0xae82e308
+DATA scanconstAVX2<>+1256(SB)/4, $0xae82e308
+DATA scanconstAVX2<>+1260(SB)/4, $0xae82e308
+DATA scanconstAVX2<>+1264(SB)/4, $0xae82e308
+DATA scanconstAVX2<>+1268(SB)/4, $0xae82e308
+DATA scanconstAVX2<>+1272(SB)/4, $0xae82e308
+DATA scanconstAVX2<>+1276(SB)/4, $0xae82e308
+DATA scanconstAVX2<>+1280(SB)/4, $0x42b0999a
+DATA scanconstAVX2<>+1284(SB)/4, $0x42b0999a
+DATA scanconstAVX2<>+1288(SB)/4, $0x42b0999a
+DATA scanconstAVX2<>+1292(SB)/4, $0x42b0999a
+DATA scanconstAVX2<>+1296(SB)/4, $0x42b0999a
+DATA scanconstAVX2<>+1300(SB)/4, $0x42b0999a
+DATA scanconstAVX2<>+1304(SB)/4, $0x42b0999a
+DATA scanconstAVX2<>+1308(SB)/4, $0x42b0999a
+DATA scanconstAVX2<>+1312(SB)/4, $0xc2ae999a
+DATA scanconstAVX2<>+1316(SB)/4, $0xc2ae999a
+DATA scanconstAVX2<>+1320(SB)/4, $0xc2ae999a
+DATA scanconstAVX2<>+1324(SB)/4, $0xc2ae999a
+DATA scanconstAVX2<>+1328(SB)/4, $0xc2ae999a
+DATA scanconstAVX2<>+1332(SB)/4, $0xc2ae999a
+DATA scanconstAVX2<>+1336(SB)/4, $0xc2ae999a
+DATA scanconstAVX2<>+1340(SB)/4, $0xc2ae999a
+DATA scanconstAVX2<>+1344(SB)/4, $0x3f000000
+DATA scanconstAVX2<>+1348(SB)/4, $0x3f000000
+DATA scanconstAVX2<>+1352(SB)/4, $0x3f000000
+DATA scanconstAVX2<>+1356(SB)/4, $0x3f000000
+DATA scanconstAVX2<>+1360(SB)/4, $0x3f000000
+DATA scanconstAVX2<>+1364(SB)/4, $0x3f000000
+DATA scanconstAVX2<>+1368(SB)/4, $0x3f000000
+DATA scanconstAVX2<>+1372(SB)/4, $0x3f000000
+DATA scanconstAVX2<>+1376(SB)/4, $0x3e2aaaab
+DATA scanconstAVX2<>+1380(SB)/4, $0x3e2aaaab
+DATA scanconstAVX2<>+1384(SB)/4, $0x3e2aaaab
+DATA scanconstAVX2<>+1388(SB)/4, $0x3e2aaaab
+DATA scanconstAVX2<>+1392(SB)/4, $0x3e2aaaab
+DATA scanconstAVX2<>+1396(SB)/4, $0x3e2aaaab
+DATA scanconstAVX2<>+1400(SB)/4, $0x3e2aaaab
+DATA scanconstAVX2<>+1404(SB)/4, $0x3e2aaaab
+GLOBL scanconstAVX2<>(SB), RODATA|NOPTR, $1408
 
 // func scanFwdAVX2(args *uint64)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·scanFwdAVX2(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX2<>+704(SB), Y0
-	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y1
+	VMOVUPS scanconstAVX2<>+704(SB), Y2
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -3795,10 +4197,8 @@ pre_loop:
 	VADDPS       scanconstAVX2<>+448(SB), Y6, Y4
 	VDIVPS       Y4, Y6, Y4
 	VMULPS       Y4, Y4, Y5
-	VMOVUPS      scanconstAVX2<>+640(SB), Y6
-	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VMOVUPS      scanconstAVX2<>+576(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+608(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
@@ -3851,15 +4251,29 @@ pre_nogate:
 	MOVQ 88(AX), DI
 
 g_loop:
-	VMOVUPS (DI), Y3
-	VMOVUPS 32(DI), Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	MOVQ    32(AX), R8
-	MOVQ    40(AX), R9
-	MOVQ    112(AX), R10
-	SHRQ    $0x01, R10
-	JZ      n_odd
+	MOVQ       120(AX), R9
+	SHLQ       $0x01, R9
+	MOVQ       8(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       (AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       16(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       24(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	VMOVUPS    (DI), Y3
+	VMOVUPS    32(DI), Y4
+	VXORPS     Y5, Y5, Y5
+	VXORPS     Y6, Y6, Y6
+	MOVQ       32(AX), R8
+	MOVQ       40(AX), R9
+	MOVQ       112(AX), R10
+	SHRQ       $0x01, R10
+	JZ         n_odd
 
 n_loop:
 	VMULPS       (SI), Y3, Y7
@@ -3874,18 +4288,18 @@ n_loop:
 	VSUBPS       Y2, Y10, Y12
 	VSUBPS       Y11, Y7, Y7
 	VSUBPS       Y12, Y8, Y8
-	VMOVUPS      scanconstAVX2<>+928(SB), Y11
-	VMOVUPS      scanconstAVX2<>+928(SB), Y12
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y8, Y12
+	VMOVUPS      scanconstAVX2<>+864(SB), Y11
+	VMOVUPS      scanconstAVX2<>+864(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y8, Y12
 	VPSLLD       $0x17, Y9, Y9
 	VPSLLD       $0x17, Y10, Y10
 	VPADDD       Y9, Y11, Y11
@@ -3919,12 +4333,12 @@ n_odd:
 	VADDPS       Y2, Y3, Y7
 	VSUBPS       Y2, Y7, Y8
 	VSUBPS       Y8, Y3, Y3
-	VMOVUPS      scanconstAVX2<>+928(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
+	VMOVUPS      scanconstAVX2<>+864(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y3, Y8
 	VPSLLD       $0x17, Y7, Y7
 	VPADDD       Y7, Y8, Y8
 	VBROADCASTSS (R8), Y3
@@ -3988,9 +4402,9 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·scanBwdAVX2(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX2<>+704(SB), Y0
-	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y1
+	VMOVUPS scanconstAVX2<>+704(SB), Y2
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -4067,10 +4481,8 @@ pre_t:
 	VORPS        Y6, Y5, Y5
 	VMULPS       Y5, Y8, Y8
 	VMULPS       Y4, Y4, Y5
-	VMOVUPS      scanconstAVX2<>+640(SB), Y6
-	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VMOVUPS      scanconstAVX2<>+576(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+608(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
@@ -4170,18 +4582,18 @@ rc_n_loop:
 	VSUBPS       Y2, Y10, Y12
 	VSUBPS       Y11, Y7, Y7
 	VSUBPS       Y12, Y8, Y8
-	VMOVUPS      scanconstAVX2<>+928(SB), Y11
-	VMOVUPS      scanconstAVX2<>+928(SB), Y12
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y8, Y12
+	VMOVUPS      scanconstAVX2<>+864(SB), Y11
+	VMOVUPS      scanconstAVX2<>+864(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y8, Y12
 	VPSLLD       $0x17, Y9, Y9
 	VPSLLD       $0x17, Y10, Y10
 	VPADDD       Y9, Y11, Y11
@@ -4218,12 +4630,12 @@ rc_n_odd:
 	VADDPS       Y2, Y3, Y7
 	VSUBPS       Y2, Y7, Y8
 	VSUBPS       Y8, Y3, Y3
-	VMOVUPS      scanconstAVX2<>+928(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
+	VMOVUPS      scanconstAVX2<>+864(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y3, Y8
 	VPSLLD       $0x17, Y7, Y7
 	VPADDD       Y7, Y8, Y8
 	VMOVUPS      Y8, 32(R9)
@@ -4472,12 +4884,12 @@ bw_done:
 	RET
 
 // func scanFwdAVX2PB(args *uint64)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·scanFwdAVX2PB(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX2<>+704(SB), Y0
-	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y1
+	VMOVUPS scanconstAVX2<>+704(SB), Y2
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -4533,10 +4945,8 @@ pre_loop:
 	VADDPS       scanconstAVX2<>+448(SB), Y6, Y4
 	VDIVPS       Y4, Y6, Y4
 	VMULPS       Y4, Y4, Y5
-	VMOVUPS      scanconstAVX2<>+640(SB), Y6
-	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VMOVUPS      scanconstAVX2<>+576(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+608(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
@@ -4589,14 +4999,28 @@ pre_nogate:
 	MOVQ 88(AX), DI
 
 g_loop:
-	VMOVUPS (DI), Y3
-	VMOVUPS 32(DI), Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	MOVQ    40(AX), R8
-	MOVQ    112(AX), R9
-	SHRQ    $0x01, R9
-	JZ      n_odd
+	MOVQ       120(AX), R9
+	SHLQ       $0x01, R9
+	MOVQ       8(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       (AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       16(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       24(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	VMOVUPS    (DI), Y3
+	VMOVUPS    32(DI), Y4
+	VXORPS     Y5, Y5, Y5
+	VXORPS     Y6, Y6, Y6
+	MOVQ       40(AX), R8
+	MOVQ       112(AX), R9
+	SHRQ       $0x01, R9
+	JZ         n_odd
 
 n_loop:
 	VMULPS       (SI), Y3, Y7
@@ -4611,18 +5035,18 @@ n_loop:
 	VSUBPS       Y2, Y10, Y12
 	VSUBPS       Y11, Y7, Y7
 	VSUBPS       Y12, Y8, Y8
-	VMOVUPS      scanconstAVX2<>+928(SB), Y11
-	VMOVUPS      scanconstAVX2<>+928(SB), Y12
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y8, Y12
+	VMOVUPS      scanconstAVX2<>+864(SB), Y11
+	VMOVUPS      scanconstAVX2<>+864(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y8, Y12
 	VPSLLD       $0x17, Y9, Y9
 	VPSLLD       $0x17, Y10, Y10
 	VPADDD       Y9, Y11, Y11
@@ -4653,12 +5077,12 @@ n_odd:
 	VADDPS       Y2, Y3, Y7
 	VSUBPS       Y2, Y7, Y8
 	VSUBPS       Y8, Y3, Y3
-	VMOVUPS      scanconstAVX2<>+928(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
+	VMOVUPS      scanconstAVX2<>+864(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y3, Y8
 	VPSLLD       $0x17, Y7, Y7
 	VPADDD       Y7, Y8, Y8
 	VMULPS       32(SI), Y4, Y3
@@ -4719,9 +5143,9 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·scanBwdAVX2PB(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX2<>+704(SB), Y0
-	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y1
+	VMOVUPS scanconstAVX2<>+704(SB), Y2
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -4798,10 +5222,8 @@ pre_t:
 	VORPS        Y6, Y5, Y5
 	VMULPS       Y5, Y8, Y8
 	VMULPS       Y4, Y4, Y5
-	VMOVUPS      scanconstAVX2<>+640(SB), Y6
-	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VMOVUPS      scanconstAVX2<>+576(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+608(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
@@ -4899,18 +5321,18 @@ rc_n_loop:
 	VSUBPS       Y2, Y10, Y12
 	VSUBPS       Y11, Y7, Y7
 	VSUBPS       Y12, Y8, Y8
-	VMOVUPS      scanconstAVX2<>+928(SB), Y11
-	VMOVUPS      scanconstAVX2<>+928(SB), Y12
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y8, Y12
+	VMOVUPS      scanconstAVX2<>+864(SB), Y11
+	VMOVUPS      scanconstAVX2<>+864(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y8, Y12
 	VPSLLD       $0x17, Y9, Y9
 	VPSLLD       $0x17, Y10, Y10
 	VPADDD       Y9, Y11, Y11
@@ -4944,12 +5366,12 @@ rc_n_odd:
 	VADDPS       Y2, Y3, Y7
 	VSUBPS       Y2, Y7, Y8
 	VSUBPS       Y8, Y3, Y3
-	VMOVUPS      scanconstAVX2<>+928(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
+	VMOVUPS      scanconstAVX2<>+864(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y3, Y8
 	VPSLLD       $0x17, Y7, Y7
 	VPADDD       Y7, Y8, Y8
 	VMOVUPS      Y8, 32(R9)
@@ -5189,12 +5611,12 @@ bw_done:
 	RET
 
 // func scanFwdAVX2PC(args *uint64)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·scanFwdAVX2PC(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX2<>+704(SB), Y0
-	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y1
+	VMOVUPS scanconstAVX2<>+704(SB), Y2
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -5250,10 +5672,8 @@ pre_loop:
 	VADDPS       scanconstAVX2<>+448(SB), Y6, Y4
 	VDIVPS       Y4, Y6, Y4
 	VMULPS       Y4, Y4, Y5
-	VMOVUPS      scanconstAVX2<>+640(SB), Y6
-	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VMOVUPS      scanconstAVX2<>+576(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+608(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
@@ -5306,14 +5726,28 @@ pre_nogate:
 	MOVQ 88(AX), DI
 
 g_loop:
-	VMOVUPS (DI), Y3
-	VMOVUPS 32(DI), Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	MOVQ    32(AX), R8
-	MOVQ    112(AX), R9
-	SHRQ    $0x01, R9
-	JZ      n_odd
+	MOVQ       120(AX), R9
+	SHLQ       $0x01, R9
+	MOVQ       8(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       (AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       16(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       24(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	VMOVUPS    (DI), Y3
+	VMOVUPS    32(DI), Y4
+	VXORPS     Y5, Y5, Y5
+	VXORPS     Y6, Y6, Y6
+	MOVQ       32(AX), R8
+	MOVQ       112(AX), R9
+	SHRQ       $0x01, R9
+	JZ         n_odd
 
 n_loop:
 	VMULPS       (SI), Y3, Y7
@@ -5328,18 +5762,18 @@ n_loop:
 	VSUBPS       Y2, Y10, Y12
 	VSUBPS       Y11, Y7, Y7
 	VSUBPS       Y12, Y8, Y8
-	VMOVUPS      scanconstAVX2<>+928(SB), Y11
-	VMOVUPS      scanconstAVX2<>+928(SB), Y12
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y8, Y12
+	VMOVUPS      scanconstAVX2<>+864(SB), Y11
+	VMOVUPS      scanconstAVX2<>+864(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y8, Y12
 	VPSLLD       $0x17, Y9, Y9
 	VPSLLD       $0x17, Y10, Y10
 	VPADDD       Y9, Y11, Y11
@@ -5370,12 +5804,12 @@ n_odd:
 	VADDPS       Y2, Y3, Y7
 	VSUBPS       Y2, Y7, Y8
 	VSUBPS       Y8, Y3, Y3
-	VMOVUPS      scanconstAVX2<>+928(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
+	VMOVUPS      scanconstAVX2<>+864(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y3, Y8
 	VPSLLD       $0x17, Y7, Y7
 	VPADDD       Y7, Y8, Y8
 	VBROADCASTSS (R8), Y3
@@ -5436,9 +5870,9 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·scanBwdAVX2PC(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX2<>+704(SB), Y0
-	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y1
+	VMOVUPS scanconstAVX2<>+704(SB), Y2
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -5515,10 +5949,8 @@ pre_t:
 	VORPS        Y6, Y5, Y5
 	VMULPS       Y5, Y8, Y8
 	VMULPS       Y4, Y4, Y5
-	VMOVUPS      scanconstAVX2<>+640(SB), Y6
-	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VMOVUPS      scanconstAVX2<>+576(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+608(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
@@ -5616,18 +6048,18 @@ rc_n_loop:
 	VSUBPS       Y2, Y10, Y12
 	VSUBPS       Y11, Y7, Y7
 	VSUBPS       Y12, Y8, Y8
-	VMOVUPS      scanconstAVX2<>+928(SB), Y11
-	VMOVUPS      scanconstAVX2<>+928(SB), Y12
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y7, Y11
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y8, Y12
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y7, Y11
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y8, Y12
+	VMOVUPS      scanconstAVX2<>+864(SB), Y11
+	VMOVUPS      scanconstAVX2<>+864(SB), Y12
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y8, Y12
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y7, Y11
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y8, Y12
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y7, Y11
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y8, Y12
 	VPSLLD       $0x17, Y9, Y9
 	VPSLLD       $0x17, Y10, Y10
 	VPADDD       Y9, Y11, Y11
@@ -5661,12 +6093,12 @@ rc_n_odd:
 	VADDPS       Y2, Y3, Y7
 	VSUBPS       Y2, Y7, Y8
 	VSUBPS       Y8, Y3, Y3
-	VMOVUPS      scanconstAVX2<>+928(SB), Y8
-	VFMADD231PS  scanconstAVX2<>+960(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+896(SB), Y3, Y8
-	VFMADD213PS  scanconstAVX2<>+864(SB), Y3, Y8
+	VMOVUPS      scanconstAVX2<>+864(SB), Y8
+	VFMADD231PS  scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+832(SB), Y3, Y8
 	VFMADD213PS  scanconstAVX2<>+800(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+768(SB), Y3, Y8
+	VFMADD213PS  scanconstAVX2<>+736(SB), Y3, Y8
 	VPSLLD       $0x17, Y7, Y7
 	VPADDD       Y7, Y8, Y8
 	VMOVUPS      Y8, 32(R9)
@@ -5906,12 +6338,12 @@ bw_done:
 	RET
 
 // func scanFwdAVX2PBC(args *uint64)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·scanFwdAVX2PBC(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX2<>+704(SB), Y0
-	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y1
+	VMOVUPS scanconstAVX2<>+704(SB), Y2
 	MOVQ    96(AX), CX
 
 t_loop:
@@ -5967,10 +6399,8 @@ pre_loop:
 	VADDPS       scanconstAVX2<>+448(SB), Y6, Y4
 	VDIVPS       Y4, Y6, Y4
 	VMULPS       Y4, Y4, Y5
-	VMOVUPS      scanconstAVX2<>+640(SB), Y6
-	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VMOVUPS      scanconstAVX2<>+576(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+608(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
@@ -6023,13 +6453,27 @@ pre_nogate:
 	MOVQ 88(AX), DI
 
 g_loop:
-	VMOVUPS (DI), Y3
-	VMOVUPS 32(DI), Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	MOVQ    112(AX), R8
-	SHRQ    $0x01, R8
-	JZ      n_odd
+	MOVQ       120(AX), R9
+	SHLQ       $0x01, R9
+	MOVQ       8(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       (AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       16(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	MOVQ       24(AX), R8
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+	VMOVUPS    (DI), Y3
+	VMOVUPS    32(DI), Y4
+	VXORPS     Y5, Y5, Y5
+	VXORPS     Y6, Y6, Y6
+	MOVQ       112(AX), R8
+	SHRQ       $0x01, R8
+	JZ         n_odd
 
 n_loop:
 	VMULPS      (SI), Y3, Y7
@@ -6044,18 +6488,18 @@ n_loop:
 	VSUBPS      Y2, Y10, Y12
 	VSUBPS      Y11, Y7, Y7
 	VSUBPS      Y12, Y8, Y8
-	VMOVUPS     scanconstAVX2<>+928(SB), Y11
-	VMOVUPS     scanconstAVX2<>+928(SB), Y12
-	VFMADD231PS scanconstAVX2<>+960(SB), Y7, Y11
-	VFMADD231PS scanconstAVX2<>+960(SB), Y8, Y12
-	VFMADD213PS scanconstAVX2<>+896(SB), Y7, Y11
-	VFMADD213PS scanconstAVX2<>+896(SB), Y8, Y12
-	VFMADD213PS scanconstAVX2<>+864(SB), Y7, Y11
-	VFMADD213PS scanconstAVX2<>+864(SB), Y8, Y12
+	VMOVUPS     scanconstAVX2<>+864(SB), Y11
+	VMOVUPS     scanconstAVX2<>+864(SB), Y12
+	VFMADD231PS scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD231PS scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS scanconstAVX2<>+832(SB), Y7, Y11
 	VFMADD213PS scanconstAVX2<>+832(SB), Y8, Y12
 	VFMADD213PS scanconstAVX2<>+800(SB), Y7, Y11
 	VFMADD213PS scanconstAVX2<>+800(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+768(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+768(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+736(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+736(SB), Y8, Y12
 	VPSLLD      $0x17, Y9, Y9
 	VPSLLD      $0x17, Y10, Y10
 	VPADDD      Y9, Y11, Y11
@@ -6083,12 +6527,12 @@ n_odd:
 	VADDPS      Y2, Y3, Y7
 	VSUBPS      Y2, Y7, Y8
 	VSUBPS      Y8, Y3, Y3
-	VMOVUPS     scanconstAVX2<>+928(SB), Y8
-	VFMADD231PS scanconstAVX2<>+960(SB), Y3, Y8
-	VFMADD213PS scanconstAVX2<>+896(SB), Y3, Y8
-	VFMADD213PS scanconstAVX2<>+864(SB), Y3, Y8
+	VMOVUPS     scanconstAVX2<>+864(SB), Y8
+	VFMADD231PS scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS scanconstAVX2<>+832(SB), Y3, Y8
 	VFMADD213PS scanconstAVX2<>+800(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+768(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+736(SB), Y3, Y8
 	VPSLLD      $0x17, Y7, Y7
 	VPADDD      Y7, Y8, Y8
 	VMULPS      32(SI), Y4, Y3
@@ -6146,9 +6590,9 @@ done:
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·scanBwdAVX2PBC(SB), NOSPLIT, $0-8
 	MOVQ    args+0(FP), AX
-	VMOVUPS scanconstAVX2<>+704(SB), Y0
-	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y1
+	VMOVUPS scanconstAVX2<>+704(SB), Y2
 	MOVQ    $0x00000000, 192(AX)
 	MOVQ    $0x00000000, 216(AX)
 
@@ -6225,10 +6669,8 @@ pre_t:
 	VORPS        Y6, Y5, Y5
 	VMULPS       Y5, Y8, Y8
 	VMULPS       Y4, Y4, Y5
-	VMOVUPS      scanconstAVX2<>+640(SB), Y6
-	VFMADD231PS  scanconstAVX2<>+672(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+608(SB), Y5, Y6
-	VFMADD213PS  scanconstAVX2<>+576(SB), Y5, Y6
+	VMOVUPS      scanconstAVX2<>+576(SB), Y6
+	VFMADD231PS  scanconstAVX2<>+608(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+544(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+512(SB), Y5, Y6
 	VFMADD213PS  scanconstAVX2<>+416(SB), Y5, Y6
@@ -6324,18 +6766,18 @@ rc_n_loop:
 	VSUBPS      Y2, Y10, Y12
 	VSUBPS      Y11, Y7, Y7
 	VSUBPS      Y12, Y8, Y8
-	VMOVUPS     scanconstAVX2<>+928(SB), Y11
-	VMOVUPS     scanconstAVX2<>+928(SB), Y12
-	VFMADD231PS scanconstAVX2<>+960(SB), Y7, Y11
-	VFMADD231PS scanconstAVX2<>+960(SB), Y8, Y12
-	VFMADD213PS scanconstAVX2<>+896(SB), Y7, Y11
-	VFMADD213PS scanconstAVX2<>+896(SB), Y8, Y12
-	VFMADD213PS scanconstAVX2<>+864(SB), Y7, Y11
-	VFMADD213PS scanconstAVX2<>+864(SB), Y8, Y12
+	VMOVUPS     scanconstAVX2<>+864(SB), Y11
+	VMOVUPS     scanconstAVX2<>+864(SB), Y12
+	VFMADD231PS scanconstAVX2<>+896(SB), Y7, Y11
+	VFMADD231PS scanconstAVX2<>+896(SB), Y8, Y12
 	VFMADD213PS scanconstAVX2<>+832(SB), Y7, Y11
 	VFMADD213PS scanconstAVX2<>+832(SB), Y8, Y12
 	VFMADD213PS scanconstAVX2<>+800(SB), Y7, Y11
 	VFMADD213PS scanconstAVX2<>+800(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+768(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+768(SB), Y8, Y12
+	VFMADD213PS scanconstAVX2<>+736(SB), Y7, Y11
+	VFMADD213PS scanconstAVX2<>+736(SB), Y8, Y12
 	VPSLLD      $0x17, Y9, Y9
 	VPSLLD      $0x17, Y10, Y10
 	VPADDD      Y9, Y11, Y11
@@ -6366,12 +6808,12 @@ rc_n_odd:
 	VADDPS      Y2, Y3, Y7
 	VSUBPS      Y2, Y7, Y8
 	VSUBPS      Y8, Y3, Y3
-	VMOVUPS     scanconstAVX2<>+928(SB), Y8
-	VFMADD231PS scanconstAVX2<>+960(SB), Y3, Y8
-	VFMADD213PS scanconstAVX2<>+896(SB), Y3, Y8
-	VFMADD213PS scanconstAVX2<>+864(SB), Y3, Y8
+	VMOVUPS     scanconstAVX2<>+864(SB), Y8
+	VFMADD231PS scanconstAVX2<>+896(SB), Y3, Y8
 	VFMADD213PS scanconstAVX2<>+832(SB), Y3, Y8
 	VFMADD213PS scanconstAVX2<>+800(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+768(SB), Y3, Y8
+	VFMADD213PS scanconstAVX2<>+736(SB), Y3, Y8
 	VPSLLD      $0x17, Y7, Y7
 	VPADDD      Y7, Y8, Y8
 	VMOVUPS     Y8, 32(R9)
@@ -6605,9 +7047,9 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-24
 	MOVQ    dst+0(FP), AX
 	MOVQ    src+8(FP), CX
 	MOVQ    n+16(FP), DX
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y0
 	VMOVUPS scanconstAVX2<>+704(SB), Y0
-	VMOVUPS scanconstAVX2<>+736(SB), Y0
-	VMOVUPS scanconstAVX2<>+768(SB), Y0
 	TESTQ   DX, DX
 	JZ      done
 
@@ -6647,9 +7089,9 @@ TEXT ·exp2AVX2(SB), NOSPLIT, $0-24
 	MOVQ    dst+0(FP), AX
 	MOVQ    src+8(FP), CX
 	MOVQ    n+16(FP), DX
-	VMOVUPS scanconstAVX2<>+704(SB), Y0
-	VMOVUPS scanconstAVX2<>+736(SB), Y1
-	VMOVUPS scanconstAVX2<>+768(SB), Y2
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y1
+	VMOVUPS scanconstAVX2<>+704(SB), Y2
 	TESTQ   DX, DX
 	JZ      done
 
@@ -6660,12 +7102,12 @@ loop:
 	VADDPS      Y2, Y3, Y4
 	VSUBPS      Y2, Y4, Y5
 	VSUBPS      Y5, Y3, Y3
-	VMOVUPS     scanconstAVX2<>+928(SB), Y5
-	VFMADD231PS scanconstAVX2<>+960(SB), Y3, Y5
-	VFMADD213PS scanconstAVX2<>+896(SB), Y3, Y5
-	VFMADD213PS scanconstAVX2<>+864(SB), Y3, Y5
+	VMOVUPS     scanconstAVX2<>+864(SB), Y5
+	VFMADD231PS scanconstAVX2<>+896(SB), Y3, Y5
 	VFMADD213PS scanconstAVX2<>+832(SB), Y3, Y5
 	VFMADD213PS scanconstAVX2<>+800(SB), Y3, Y5
+	VFMADD213PS scanconstAVX2<>+768(SB), Y3, Y5
+	VFMADD213PS scanconstAVX2<>+736(SB), Y3, Y5
 	VPSLLD      $0x17, Y4, Y4
 	VPADDD      Y4, Y5, Y5
 	VMOVUPS     Y5, (AX)

@@ -27,7 +27,7 @@ import (
 
 // exp(r) ≈ c0 + c1 r + … + c6 r⁶ on [−ln2/2, ln2/2]: a degree-6 minimax fit
 // of the relative error (Remez, 1.9e−9 before rounding the coefficients to
-// float32).
+// float32). AVX2's exp; AVX-512 uses the table (expT).
 var expPoly = [7]float32{1, 1, 0.499999911, 0.166664198, 0.0416682251, 0.00837481581, 0.00138368458}
 
 // 2^f ≈ 1 + f·(p1 + p2 f + … + p5 f⁴) on [−1/2, 1/2], for the inner
@@ -38,6 +38,26 @@ var expPoly = [7]float32{1, 1, 0.499999911, 0.166664198, 0.0416682251, 0.0083748
 // The exact 1 keeps 1 − Ā accurate when Ā is close to 1 (small Δ), on
 // which the decay over many steps depends.
 var exp2Poly = [6]float32{1, 0.693146944, 0.24022238, 0.0555073433, 0.00967151206, 0.00132647075}
+
+// AVX-512 has a two-source permute (vpermt2ps) that looks up a 32-entry
+// table held in two registers, so its 2^x and exp reduce the argument
+// further, to within 1/64 of a table entry 2^(j/32), where shorter
+// polynomials suffice (exp2T, expT). They trade FMAs for integer and
+// permute operations, which the Zen 5 this was tuned on issues on other
+// pipes than its one 512-bit FMA a cycle.
+//
+// exp2Tab: 2^(f/32) ≈ 1 + f·(q1 + q2 f) on f ∈ [−1/2, 1/2]: minimax of the
+// relative error with the constant term fixed at 1 (Remez: 5.4e−8). With
+// the table's rounding and the float32 FMAs, 2^x has an error of at most
+// 1.76 ulp over every float32 argument x·32 of the inner loops' range
+// (emulated exhaustively; see docs/kernels.md).
+var exp2Tab = [2]float32{0.0216611717, 0.000234600288}
+
+// log1pPoly: atanh(s)/s ≈ 1 + m1 q + … + m4 q⁴ with q = s² ∈ [0, 1/9]
+// (softplus's log1p(e) = 2s·atanh(s)/s, s = e/(2+e) ≤ 1/3): minimax of the
+// relative error (Remez), 5.4e−9 with the float32 coefficients. It replaces
+// the degree-6 Taylor series (1.6e−8 truncation error).
+var log1pPoly = [4]float32{0.333332092, 0.200107634, 0.140009031, 0.140059933}
 
 type isa struct {
 	name  string
@@ -100,8 +120,22 @@ func (v variant) bwdSlots() (S, sB, sDB, sC, sDC int) {
 
 // constants, in table order. Each is stored W times.
 var constNames = []string{"log2e", "magic", "ln2hi", "ln2lo", "c0", "c1", "c2", "c3", "c4", "c5", "c6",
-	"hi", "lo", "one", "two", "sign", "l1", "l2", "l3", "l4", "l5", "l6",
-	"hi2", "lo2", "magic2", "p0", "p1", "p2", "p3", "p4", "p5"}
+	"hi", "lo", "one", "two", "sign", "m1", "m2", "m3", "m4",
+	"hi2", "lo2", "magic2", "p0", "p1", "p2", "p3", "p4", "p5",
+	"tab0", "tab1", "emask", "q1", "q2", "hi32", "lo32", "c32",
+	"log2e32", "ln2hi32", "ln2lo32", "hiT", "loT", "half", "sixth"}
+
+// constLane returns lane j of constant name: the same in every lane except
+// the table of 2^(j/32), lanes 0–15 in tab0 and 16–31 in tab1.
+func (a *isa) constLane(name string, j int) uint32 {
+	switch name {
+	case "tab0":
+		return math.Float32bits(float32(math.Exp2(float64(j%16) / 32)))
+	case "tab1":
+		return math.Float32bits(float32(math.Exp2(float64(16+j%16) / 32)))
+	}
+	return a.constBits(name)
+}
 
 func (a *isa) constBits(name string) uint32 {
 	f := func(x float32) uint32 { return math.Float32bits(x) }
@@ -119,15 +153,9 @@ func (a *isa) constBits(name string) uint32 {
 		return f(float32(math.Ln2))
 	case "ln2lo":
 		return f(float32(math.Ln2 - float64(float32(math.Ln2))))
-	case "hi":
-		if a.z {
-			return f(89) // vscalefps overflows to +Inf
-		}
+	case "hi", "hiT":
 		return f(88.3) // k ≤ 127
-	case "lo":
-		if a.z {
-			return f(-104) // vscalefps underflows to 0
-		}
+	case "lo", "loT":
 		return f(-87.3) // k ≥ −126: results below 2^−126 are not produced
 	case "magic2":
 		return f(12582912)
@@ -135,6 +163,26 @@ func (a *isa) constBits(name string) uint32 {
 		return f(127.4) // k ≤ 127 and p < √2: the exponent stays ≤ 127
 	case "lo2":
 		return f(-125.4) // k ≥ −125 and p > 1/√2: the result stays normal
+	case "hi32":
+		return f(127.4 * 32) // K>>5 ≤ 127 and the table times 2^(f/32) < 2
+	case "lo32":
+		return f(-125.4 * 32) // K ≥ −4013: K>>5 ≥ −126 with K mod 32 ≥ 19, so the result stays normal
+	case "c32":
+		return f(32)
+	case "emask":
+		return 0xff800000 // the sign and exponent fields
+	case "q1", "q2":
+		return f(exp2Tab[name[1]-'1'])
+	case "log2e32":
+		return f(float32(32 * math.Log2E))
+	case "ln2hi32":
+		return f(float32(math.Ln2 / 32))
+	case "ln2lo32":
+		return f(float32(math.Ln2/32 - float64(float32(math.Ln2/32))))
+	case "half":
+		return f(0.5)
+	case "sixth":
+		return f(float32(1.0 / 6))
 	case "one":
 		return f(1)
 	case "two":
@@ -148,9 +196,8 @@ func (a *isa) constBits(name string) uint32 {
 	if name[0] == 'p' {
 		return f(exp2Poly[name[1]-'0'])
 	}
-	if name[0] == 'l' { // log1p(e) = 2·atanh(s) = 2s·(1 + q/3 + q²/5 + …), q = s²
-		k := int(name[1] - '0')
-		return f(float32(1 / float64(2*k+1)))
+	if name[0] == 'm' {
+		return f(log1pPoly[name[1]-'1'])
 	}
 	panic(name)
 }
@@ -190,14 +237,14 @@ func (a *isa) mem(name string) Mem {
 	return a.tbl.Offset(i * a.vb())
 }
 
-// loadConsts puts the constants of exp2N (the inner loops) in registers:
-// all of them with 32 zmm registers, the ones that must be registers with
-// 16 ymm.
+// loadConsts puts the constants of the inner loops' 2^x in registers: on
+// AVX-512 those of exp2T, the table included, on AVX2 the ones of exp2N
+// that must be registers with 16 ymm.
 func (a *isa) loadConsts() {
 	a.regs = map[string]VecVirtual{}
 	names := []string{"hi2", "lo2", "magic2"}
 	if a.z {
-		names = append(names, "p0", "p1", "p2", "p3", "p4", "p5")
+		names = []string{"hi32", "lo32", "magic2", "q1", "q2", "tab0", "tab1", "emask"}
 	}
 	for _, n := range names {
 		r := a.vec()
@@ -206,8 +253,101 @@ func (a *isa) loadConsts() {
 	}
 }
 
-// exp returns exp(x) in a new register; x is clobbered.
-func (a *isa) exp(x VecVirtual) VecVirtual { return a.expN([]VecVirtual{x})[0] }
+// exp returns exp(x) in a register; x is clobbered.
+func (a *isa) exp(x VecVirtual) VecVirtual {
+	if a.z {
+		return a.expT(x)
+	}
+	return a.expN([]VecVirtual{x})[0]
+}
+
+// exp2 is the inner loops' Ā: 2^(x/32) on AVX-512 (exp2T; A′ is then
+// pre-scaled by 32), 2^x on AVX2 (exp2N).
+func (a *isa) exp2(xs []VecVirtual) []VecVirtual {
+	if a.z {
+		return a.exp2T(xs)
+	}
+	return a.exp2N(xs)
+}
+
+// aScale is the factor of A′ = A·log2 e·aScale that the inner loops take.
+func (a *isa) aScale() int {
+	if a.z {
+		return 32
+	}
+	return 1
+}
+
+// exp2T computes 2^(x/32) of each register of xs (clobbered; the results
+// are in them) with the AVX-512 table: K = round(x) by the 1.5·2²³
+// shifter, whose low 5 bits index the table T[j] = 2^(j/32) (vpermt2ps of
+// two registers), f = x − K exactly, 2^(f/32) ≈ 1 + f·q(f) by exp2Tab, so
+// that T·2^(f/32) = T + (T·f)·q, and K>>5 added to the exponent field. That
+// is 4 FMA-pipe operations with the product x = Δ·A′ against exp2N's 6.
+// Arguments are clamped to [−125.4·32, 127.4·32] (results normal and
+// finite); NaN passes the clamps. Error: at most 1.76 ulp (see exp2Tab).
+// The constant term of the polynomial is exactly 1, as in exp2N: Ā close
+// to 1 keeps 1 − Ā accurate.
+func (a *isa) exp2T(xs []VecVirtual) []VecVirtual {
+	each := func(f func(i int, x VecVirtual)) {
+		for i, x := range xs {
+			f(i, x)
+		}
+	}
+	n := len(xs)
+	ts, ks, tb, qs := make([]VecVirtual, n), make([]VecVirtual, n), make([]VecVirtual, n), make([]VecVirtual, n)
+	each(func(i int, x VecVirtual) { VMINPS(x, a.kreg("hi32"), x) })
+	each(func(i int, x VecVirtual) { VMAXPS(x, a.kreg("lo32"), x) })
+	each(func(i int, x VecVirtual) { ts[i] = a.vec(); VADDPS(a.k("magic2"), x, ts[i]) })     // K in the low bits
+	each(func(i int, x VecVirtual) { ks[i] = a.vec(); VSUBPS(a.k("magic2"), ts[i], ks[i]) }) // K
+	each(func(i int, x VecVirtual) { VSUBPS(ks[i], x, x) })                                  // f = x − K
+	each(func(i int, x VecVirtual) { tb[i] = a.vec(); VMOVAPS(a.kreg("tab0"), tb[i]) })
+	each(func(i int, x VecVirtual) { VPERMT2PS(a.kreg("tab1"), ts[i], tb[i]) }) // T = 2^((K mod 32)/32)
+	each(func(i int, x VecVirtual) { qs[i] = a.vec(); VMOVAPS(a.kreg("q1"), qs[i]) })
+	each(func(i int, x VecVirtual) { VFMADD231PS(a.k("q2"), x, qs[i]) }) // q = q1 + q2·f
+	each(func(i int, x VecVirtual) { VMULPS(tb[i], x, x) })              // T·f
+	each(func(i int, x VecVirtual) { VFMADD213PS(tb[i], qs[i], x) })     // T + T·f·q
+	// K>>5 into the exponent field: t<<18 puts K's bits 5… at bit 23 (the
+	// shifter's bits fall off the top) and its low 5 bits, masked off,
+	// below.
+	each(func(i int, x VecVirtual) { VPSLLD(U8(18), ts[i], ts[i]) })
+	each(func(i int, x VecVirtual) { VPANDD(a.k("emask"), ts[i], ts[i]) })
+	each(func(i int, x VecVirtual) { VPADDD(ts[i], x, x) })
+	return xs
+}
+
+// expT is AVX-512's exp(x), once per (t, d) for softplus and sigmoid, by
+// the same table: K = round(x·32·log2 e) in one FMA with the shifter, r =
+// x − K·ln2/32 in two (Cody–Waite, ln2/32 split into float32 hi and lo),
+// e^r ≈ 1 + r·(1 + r/2 + r²/6) for |r| ≤ ln2/64 (Taylor: 6e−10), times
+// T[K mod 32] as in exp2T, K>>5 into the exponent field. Clamped to
+// [−87.3, 88.3] like AVX2's exp (below e^−87.3 it returns 1.2·10⁻³⁸, above
+// e^88.3 2.2·10³⁸); NaN passes. 7 FMA-pipe operations against expN's 10.
+// x is clobbered; the result is in it.
+func (a *isa) expT(x VecVirtual) VecVirtual {
+	VMINPS(x, a.kreg("hiT"), x)
+	VMAXPS(x, a.kreg("loT"), x)
+	t := a.vec()
+	VMOVUPS(a.k("magic2"), t)
+	VFMADD231PS(a.k("log2e32"), x, t) // K in the low bits
+	k := a.vec()
+	VSUBPS(a.k("magic2"), t, k)
+	VFNMADD231PS(a.k("ln2hi32"), k, x)
+	VFNMADD231PS(a.k("ln2lo32"), k, x) // r
+	T := a.vec()
+	VMOVAPS(a.kreg("tab0"), T)
+	VPERMT2PS(a.kreg("tab1"), t, T)
+	q := a.vec()
+	VMOVUPS(a.k("half"), q)
+	VFMADD231PS(a.k("sixth"), x, q)
+	VFMADD213PS(a.k("one"), x, q) // 1 + r/2 + r²/6
+	VMULPS(T, x, x)
+	VFMADD213PS(T, q, x)
+	VPSLLD(U8(18), t, t)
+	VPANDD(a.k("emask"), t, t)
+	VPADDD(t, x, x)
+	return x
+}
 
 // expN computes exp of each register of xs (clobbered) into new registers,
 // instruction by instruction across xs so that the independent chains
@@ -279,6 +419,17 @@ func (a *isa) exp2N(xs []VecVirtual) []VecVirtual {
 	return ps
 }
 
+// log1pPoly returns 1 + m1 q + … + m4 q⁴ (log1pPoly) in a new register.
+func (a *isa) log1pPoly(q VecVirtual) VecVirtual {
+	p := a.vec()
+	VMOVUPS(a.mem("m3"), p)
+	VFMADD231PS(a.mem("m4"), q, p)
+	for _, c := range []string{"m2", "m1", "one"} {
+		VFMADD213PS(a.mem(c), q, p)
+	}
+	return p
+}
+
 // softplus returns log(1+e^x) = max(x,0) + log1p(e^−|x|) in a new register;
 // x is kept. Above 20 this is x exactly in float32, PyTorch's threshold.
 func (a *isa) softplus(x VecVirtual) VecVirtual {
@@ -291,12 +442,7 @@ func (a *isa) softplus(x VecVirtual) VecVirtual {
 	VDIVPS(den, e, s) // s = e/(2+e)
 	q := a.vec()
 	VMULPS(s, s, q)
-	p := a.vec()
-	VMOVUPS(a.mem("l5"), p)
-	VFMADD231PS(a.mem("l6"), q, p)
-	for _, c := range []string{"l4", "l3", "l2", "l1", "one"} {
-		VFMADD213PS(a.mem(c), q, p)
-	}
+	p := a.log1pPoly(q)
 	VADDPS(s, s, s)
 	VMULPS(s, p, p) // log1p(e)
 	m := a.vec()
@@ -334,12 +480,7 @@ func (a *isa) softplusSigmoid(x VecVirtual) (sp, sg VecVirtual) {
 	VMULPS(m, q, q)
 	sq := a.vec()
 	VMULPS(s, s, sq)
-	p := a.vec()
-	VMOVUPS(a.mem("l5"), p)
-	VFMADD231PS(a.mem("l6"), sq, p)
-	for _, c := range []string{"l4", "l3", "l2", "l1", "one"} {
-		VFMADD213PS(a.mem(c), sq, p)
-	}
+	p := a.log1pPoly(sq)
 	VADDPS(s, s, s)
 	VMULPS(s, p, p) // log1p(e)
 	z := a.vec()
@@ -505,6 +646,19 @@ func (a *isa) forward(v variant) {
 	Label("g_loop")
 	{
 		tmp := GP64()
+		// Bring this group's rows of two steps later into the cache: the
+		// hardware prefetchers alone leave the loads of pass 1 waiting on
+		// memory (B·L·D rows stream from DRAM at the issue's sizes).
+		{
+			ld := GP64()
+			MOVQ(m(A, fLdd), ld)
+			SHLQ(U8(1), ld)
+			for _, f := range []int{fDelta, fU, fZ, fY} {
+				MOVQ(m(A, f), tmp)
+				ADDQ(ld, tmp)
+				PREFETCHT0(mi(tmp, off))
+			}
+		}
 		DT, DTU := a.vec(), a.vec()
 		VMOVUPS(m(pp, 0), DT)
 		VMOVUPS(m(pp, vb), DTU)
@@ -524,7 +678,7 @@ func (a *isa) forward(v variant) {
 				E[k] = a.vec()
 				VMULPS(m(pat, k*S*vb), DT, E[k])
 			}
-			P := a.exp2N(E)
+			P := a.exp2(E)
 			for k := range P {
 				HB := a.vec()
 				if v.pb {
@@ -793,7 +947,7 @@ func (a *isa) backward(v variant) {
 				E[k] = a.vec()
 				VMULPS(m(pat, S*vb*k), DT, E[k])
 			}
-			P := a.exp2N(E)
+			P := a.exp2(E)
 			for k := range P {
 				VMOVUPS(P[k], m(cur, 2*vb*k+vb)) // Ā[t]
 				HB := a.vec()
@@ -1009,7 +1163,11 @@ func (a *isa) backward(v variant) {
 		}
 		Label("bw_nodu")
 		// dΔraw = (u·S1 + ln2·Σ x·A′)·σ(delta + bias)
-		VMULPS(a.mem("ln2hi"), DDT, DDT)
+		if a.z {
+			VMULPS(a.mem("ln2hi32"), DDT, DDT) // A′ carries the factor 32
+		} else {
+			VMULPS(a.mem("ln2hi"), DDT, DDT)
+		}
 		VFMADD231PS(S1, U, DDT)
 		VMULPS(m(pd, dtsSD*vb), DDT, DDT)
 		{
@@ -1064,7 +1222,10 @@ func (a *isa) expVec(exp2 bool) {
 	VMOVUPS(m(src, 0), x)
 	var p VecVirtual
 	if exp2 {
-		p = a.exp2N([]VecVirtual{x})[0]
+		if a.z {
+			VMULPS(a.mem("c32"), x, x) // exact
+		}
+		p = a.exp2([]VecVirtual{x})[0]
 	} else {
 		p = a.exp(x)
 	}
@@ -1132,7 +1293,7 @@ func main() {
 		for i, name := range constNames {
 			a.index[name] = i
 			for j := 0; j < a.W; j++ {
-				DATA((i*a.W+j)*4, U32(a.constBits(name)))
+				DATA((i*a.W+j)*4, U32(a.constLane(name, j)))
 			}
 		}
 		for _, v := range variants {
