@@ -103,7 +103,8 @@ type scanFwdArgs struct {
 	pre            uintptr // scratch (G, 3, W): Δ, Δ·u, silu(z) of the step
 	steps, groups  int
 	n              int
-	ldd, ldbn      int // bytes between time rows: 4D and 4N
+	ldd, ldbn      int     // bytes between time rows: 4D and 4N
+	amax           uintptr // (G, W): max over n of |A′[d, n]| (AVX-512: the n loop skips the clamps of 2^x when Δ·amax is small)
 }
 
 // scanBwdArgs is the backward kernel's argument block for one chunk.
@@ -253,6 +254,14 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, aScale float64, kern func(*
 		}
 	}
 	bias, skip := scanBiasSkip(s, d0, dw)
+	amax := make([]float32, G*W) // from the rounded A′, so that |Δ·A′| ≤ Δ·amax holds in float32
+	for g := 0; g < G; g++ {
+		for n := 0; n < N; n++ {
+			for j := 0; j < W; j++ {
+				amax[g*W+j] = max(amax[g*W+j], float32(math.Abs(float64(at[(g*N+n)*S*W+j]))))
+			}
+		}
+	}
 	for b := b0; b < b1; b++ {
 		if s.H0 != nil {
 			scanGather(h, s.H0[(b*D+d0)*N:], G, N, W)
@@ -269,7 +278,7 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, aScale float64, kern func(*
 			args = scanFwdArgs{
 				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), y: addrF(s.Y, i),
 				bias: addrF(bias, 0), skip: addrF(skip, 0), at: addrF(at, 0), h: addrF(h, 0), pre: addrF(pre, 0),
-				steps: t1 - t0, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N,
+				steps: t1 - t0, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N, amax: addrF(amax, 0),
 			}
 			if !s.BPerChannel {
 				args.bm = addrF(s.Bm, (b*L+t0)*N)
@@ -292,6 +301,7 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, aScale float64, kern func(*
 	runtime.KeepAlive(at)
 	runtime.KeepAlive(h)
 	runtime.KeepAlive(pre)
+	runtime.KeepAlive(amax)
 	if d0+dw < d1 {
 		scanForwardRange(s, b0, b1, d0+dw, d1)
 	}

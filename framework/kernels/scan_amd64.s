@@ -708,7 +708,23 @@ DATA scanconstAVX512<>+2800(SB)/4, $0x3e2aaaab
 DATA scanconstAVX512<>+2804(SB)/4, $0x3e2aaaab
 DATA scanconstAVX512<>+2808(SB)/4, $0x3e2aaaab
 DATA scanconstAVX512<>+2812(SB)/4, $0x3e2aaaab
-GLOBL scanconstAVX512<>(SB), RODATA|NOPTR, $2816
+DATA scanconstAVX512<>+2816(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2820(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2824(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2828(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2832(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2836(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2840(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2844(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2848(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2852(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2856(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2860(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2864(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2868(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2872(SB)/4, $0x457ac000
+DATA scanconstAVX512<>+2876(SB)/4, $0x457ac000
+GLOBL scanconstAVX512<>(SB), RODATA|NOPTR, $2880
 
 // func scanFwdAVX512(args *uint64)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
@@ -851,10 +867,15 @@ g_loop:
 	VMOVUPS    64(DI), Z9
 	VXORPS     Z10, Z10, Z10
 	VXORPS     Z11, Z11, Z11
-	MOVQ       32(AX), R8
-	MOVQ       40(AX), R9
-	MOVQ       112(AX), R10
-	SHRQ       $0x01, R10
+	MOVQ       32(AX), R9
+	MOVQ       40(AX), R10
+	MOVQ       136(AX), R8
+	VMULPS     (R8)(DX*1), Z8, Z12
+	VCMPPS     $0x12, scanconstAVX512<>+2816(SB), Z12, K1
+	KORTESTW   K1, K1
+	JCS        n_fast
+	MOVQ       112(AX), R8
+	SHRQ       $0x01, R8
 	JZ         n_odd
 
 n_loop:
@@ -888,24 +909,24 @@ n_loop:
 	VPANDD           Z7, Z15, Z15
 	VPADDD           Z14, Z12, Z12
 	VPADDD           Z15, Z13, Z13
-	VMULPS.BCST      (R8), Z9, Z14
+	VMULPS.BCST      (R9), Z9, Z14
 	VFMADD231PS      (BX), Z12, Z14
 	VMOVUPS          Z14, (BX)
-	VFMADD231PS.BCST (R9), Z14, Z10
-	VMULPS.BCST      4(R8), Z9, Z12
+	VFMADD231PS.BCST (R10), Z14, Z10
+	VMULPS.BCST      4(R9), Z9, Z12
 	VFMADD231PS      64(BX), Z13, Z12
 	VMOVUPS          Z12, 64(BX)
-	VFMADD231PS.BCST 4(R9), Z12, Z11
+	VFMADD231PS.BCST 4(R10), Z12, Z11
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000080, SI
-	ADDQ             $0x00000008, R8
 	ADDQ             $0x00000008, R9
-	DECQ             R10
+	ADDQ             $0x00000008, R10
+	DECQ             R8
 	JNZ              n_loop
 
 n_odd:
-	MOVQ             112(AX), R10
-	TESTQ            $0x00000001, R10
+	MOVQ             112(AX), R8
+	TESTQ            $0x00000001, R8
 	JZ               n_done
 	VMULPS           (SI), Z8, Z8
 	VMINPS           Z8, Z0, Z8
@@ -922,16 +943,93 @@ n_odd:
 	VPSLLD           $0x12, Z12, Z12
 	VPANDD           Z7, Z12, Z12
 	VPADDD           Z12, Z8, Z8
-	VMULPS.BCST      (R8), Z9, Z9
+	VMULPS.BCST      (R9), Z9, Z9
 	VFMADD231PS      (BX), Z8, Z9
 	VMOVUPS          Z9, (BX)
-	VFMADD231PS.BCST (R9), Z9, Z10
+	VFMADD231PS.BCST (R10), Z9, Z10
 	ADDQ             $0x00000040, BX
 	ADDQ             $0x00000040, SI
-	ADDQ             $0x00000004, R8
 	ADDQ             $0x00000004, R9
+	ADDQ             $0x00000004, R10
 
 n_done:
+	JMP n_end
+
+n_fast:
+	MOVQ 112(AX), R8
+	SHRQ $0x01, R8
+	JZ   nf_odd
+
+nf_loop:
+	VMULPS           (SI), Z8, Z12
+	VMULPS           64(SI), Z8, Z13
+	VADDPS           Z2, Z12, Z14
+	VADDPS           Z2, Z13, Z15
+	VSUBPS           Z2, Z14, Z16
+	VSUBPS           Z2, Z15, Z17
+	VSUBPS           Z16, Z12, Z12
+	VSUBPS           Z17, Z13, Z13
+	VMOVAPS          Z5, Z16
+	VMOVAPS          Z5, Z17
+	VPERMT2PS        Z6, Z14, Z16
+	VPERMT2PS        Z6, Z15, Z17
+	VMOVAPS          Z3, Z18
+	VMOVAPS          Z3, Z19
+	VFMADD231PS      Z4, Z12, Z18
+	VFMADD231PS      Z4, Z13, Z19
+	VMULPS           Z16, Z12, Z12
+	VMULPS           Z17, Z13, Z13
+	VFMADD213PS      Z16, Z18, Z12
+	VFMADD213PS      Z17, Z19, Z13
+	VPSLLD           $0x12, Z14, Z14
+	VPSLLD           $0x12, Z15, Z15
+	VPANDD           Z7, Z14, Z14
+	VPANDD           Z7, Z15, Z15
+	VPADDD           Z14, Z12, Z12
+	VPADDD           Z15, Z13, Z13
+	VMULPS.BCST      (R9), Z9, Z14
+	VFMADD231PS      (BX), Z12, Z14
+	VMOVUPS          Z14, (BX)
+	VFMADD231PS.BCST (R10), Z14, Z10
+	VMULPS.BCST      4(R9), Z9, Z12
+	VFMADD231PS      64(BX), Z13, Z12
+	VMOVUPS          Z12, 64(BX)
+	VFMADD231PS.BCST 4(R10), Z12, Z11
+	ADDQ             $0x00000080, BX
+	ADDQ             $0x00000080, SI
+	ADDQ             $0x00000008, R9
+	ADDQ             $0x00000008, R10
+	DECQ             R8
+	JNZ              nf_loop
+
+nf_odd:
+	MOVQ             112(AX), R8
+	TESTQ            $0x00000001, R8
+	JZ               nf_done
+	VMULPS           (SI), Z8, Z8
+	VADDPS           Z2, Z8, Z12
+	VSUBPS           Z2, Z12, Z13
+	VSUBPS           Z13, Z8, Z8
+	VMOVAPS          Z5, Z13
+	VPERMT2PS        Z6, Z12, Z13
+	VMOVAPS          Z3, Z14
+	VFMADD231PS      Z4, Z8, Z14
+	VMULPS           Z13, Z8, Z8
+	VFMADD213PS      Z13, Z14, Z8
+	VPSLLD           $0x12, Z12, Z12
+	VPANDD           Z7, Z12, Z12
+	VPADDD           Z12, Z8, Z8
+	VMULPS.BCST      (R9), Z9, Z9
+	VFMADD231PS      (BX), Z8, Z9
+	VMOVUPS          Z9, (BX)
+	VFMADD231PS.BCST (R10), Z9, Z10
+	ADDQ             $0x00000040, BX
+	ADDQ             $0x00000040, SI
+	ADDQ             $0x00000004, R9
+	ADDQ             $0x00000004, R10
+
+nf_done:
+n_end:
 	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), R8
 	VMOVUPS     (R8)(DX*1), Z8
@@ -1601,9 +1699,14 @@ g_loop:
 	VMOVUPS    64(DI), Z9
 	VXORPS     Z10, Z10, Z10
 	VXORPS     Z11, Z11, Z11
-	MOVQ       40(AX), R8
-	MOVQ       112(AX), R9
-	SHRQ       $0x01, R9
+	MOVQ       40(AX), R9
+	MOVQ       136(AX), R8
+	VMULPS     (R8)(DX*1), Z8, Z12
+	VCMPPS     $0x12, scanconstAVX512<>+2816(SB), Z12, K1
+	KORTESTW   K1, K1
+	JCS        n_fast
+	MOVQ       112(AX), R8
+	SHRQ       $0x01, R8
 	JZ         n_odd
 
 n_loop:
@@ -1640,20 +1743,20 @@ n_loop:
 	VMULPS           64(SI), Z9, Z14
 	VFMADD231PS      (BX), Z12, Z14
 	VMOVUPS          Z14, (BX)
-	VFMADD231PS.BCST (R8), Z14, Z10
+	VFMADD231PS.BCST (R9), Z14, Z10
 	VMULPS           192(SI), Z9, Z12
 	VFMADD231PS      64(BX), Z13, Z12
 	VMOVUPS          Z12, 64(BX)
-	VFMADD231PS.BCST 4(R8), Z12, Z11
+	VFMADD231PS.BCST 4(R9), Z12, Z11
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000100, SI
-	ADDQ             $0x00000008, R8
-	DECQ             R9
+	ADDQ             $0x00000008, R9
+	DECQ             R8
 	JNZ              n_loop
 
 n_odd:
-	MOVQ             112(AX), R9
-	TESTQ            $0x00000001, R9
+	MOVQ             112(AX), R8
+	TESTQ            $0x00000001, R8
 	JZ               n_done
 	VMULPS           (SI), Z8, Z8
 	VMINPS           Z8, Z0, Z8
@@ -1673,12 +1776,87 @@ n_odd:
 	VMULPS           64(SI), Z9, Z9
 	VFMADD231PS      (BX), Z8, Z9
 	VMOVUPS          Z9, (BX)
-	VFMADD231PS.BCST (R8), Z9, Z10
+	VFMADD231PS.BCST (R9), Z9, Z10
 	ADDQ             $0x00000040, BX
 	ADDQ             $0x00000080, SI
-	ADDQ             $0x00000004, R8
+	ADDQ             $0x00000004, R9
 
 n_done:
+	JMP n_end
+
+n_fast:
+	MOVQ 112(AX), R8
+	SHRQ $0x01, R8
+	JZ   nf_odd
+
+nf_loop:
+	VMULPS           (SI), Z8, Z12
+	VMULPS           128(SI), Z8, Z13
+	VADDPS           Z2, Z12, Z14
+	VADDPS           Z2, Z13, Z15
+	VSUBPS           Z2, Z14, Z16
+	VSUBPS           Z2, Z15, Z17
+	VSUBPS           Z16, Z12, Z12
+	VSUBPS           Z17, Z13, Z13
+	VMOVAPS          Z5, Z16
+	VMOVAPS          Z5, Z17
+	VPERMT2PS        Z6, Z14, Z16
+	VPERMT2PS        Z6, Z15, Z17
+	VMOVAPS          Z3, Z18
+	VMOVAPS          Z3, Z19
+	VFMADD231PS      Z4, Z12, Z18
+	VFMADD231PS      Z4, Z13, Z19
+	VMULPS           Z16, Z12, Z12
+	VMULPS           Z17, Z13, Z13
+	VFMADD213PS      Z16, Z18, Z12
+	VFMADD213PS      Z17, Z19, Z13
+	VPSLLD           $0x12, Z14, Z14
+	VPSLLD           $0x12, Z15, Z15
+	VPANDD           Z7, Z14, Z14
+	VPANDD           Z7, Z15, Z15
+	VPADDD           Z14, Z12, Z12
+	VPADDD           Z15, Z13, Z13
+	VMULPS           64(SI), Z9, Z14
+	VFMADD231PS      (BX), Z12, Z14
+	VMOVUPS          Z14, (BX)
+	VFMADD231PS.BCST (R9), Z14, Z10
+	VMULPS           192(SI), Z9, Z12
+	VFMADD231PS      64(BX), Z13, Z12
+	VMOVUPS          Z12, 64(BX)
+	VFMADD231PS.BCST 4(R9), Z12, Z11
+	ADDQ             $0x00000080, BX
+	ADDQ             $0x00000100, SI
+	ADDQ             $0x00000008, R9
+	DECQ             R8
+	JNZ              nf_loop
+
+nf_odd:
+	MOVQ             112(AX), R8
+	TESTQ            $0x00000001, R8
+	JZ               nf_done
+	VMULPS           (SI), Z8, Z8
+	VADDPS           Z2, Z8, Z12
+	VSUBPS           Z2, Z12, Z13
+	VSUBPS           Z13, Z8, Z8
+	VMOVAPS          Z5, Z13
+	VPERMT2PS        Z6, Z12, Z13
+	VMOVAPS          Z3, Z14
+	VFMADD231PS      Z4, Z8, Z14
+	VMULPS           Z13, Z8, Z8
+	VFMADD213PS      Z13, Z14, Z8
+	VPSLLD           $0x12, Z12, Z12
+	VPANDD           Z7, Z12, Z12
+	VPADDD           Z12, Z8, Z8
+	VMULPS           64(SI), Z9, Z9
+	VFMADD231PS      (BX), Z8, Z9
+	VMOVUPS          Z9, (BX)
+	VFMADD231PS.BCST (R9), Z9, Z10
+	ADDQ             $0x00000040, BX
+	ADDQ             $0x00000080, SI
+	ADDQ             $0x00000004, R9
+
+nf_done:
+n_end:
 	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), R8
 	VMOVUPS     (R8)(DX*1), Z8
@@ -2339,9 +2517,14 @@ g_loop:
 	VMOVUPS    64(DI), Z9
 	VXORPS     Z10, Z10, Z10
 	VXORPS     Z11, Z11, Z11
-	MOVQ       32(AX), R8
-	MOVQ       112(AX), R9
-	SHRQ       $0x01, R9
+	MOVQ       32(AX), R9
+	MOVQ       136(AX), R8
+	VMULPS     (R8)(DX*1), Z8, Z12
+	VCMPPS     $0x12, scanconstAVX512<>+2816(SB), Z12, K1
+	KORTESTW   K1, K1
+	JCS        n_fast
+	MOVQ       112(AX), R8
+	SHRQ       $0x01, R8
 	JZ         n_odd
 
 n_loop:
@@ -2375,23 +2558,23 @@ n_loop:
 	VPANDD      Z7, Z15, Z15
 	VPADDD      Z14, Z12, Z12
 	VPADDD      Z15, Z13, Z13
-	VMULPS.BCST (R8), Z9, Z14
+	VMULPS.BCST (R9), Z9, Z14
 	VFMADD231PS (BX), Z12, Z14
 	VMOVUPS     Z14, (BX)
 	VFMADD231PS 64(SI), Z14, Z10
-	VMULPS.BCST 4(R8), Z9, Z12
+	VMULPS.BCST 4(R9), Z9, Z12
 	VFMADD231PS 64(BX), Z13, Z12
 	VMOVUPS     Z12, 64(BX)
 	VFMADD231PS 192(SI), Z12, Z11
 	ADDQ        $0x00000080, BX
 	ADDQ        $0x00000100, SI
-	ADDQ        $0x00000008, R8
-	DECQ        R9
+	ADDQ        $0x00000008, R9
+	DECQ        R8
 	JNZ         n_loop
 
 n_odd:
-	MOVQ        112(AX), R9
-	TESTQ       $0x00000001, R9
+	MOVQ        112(AX), R8
+	TESTQ       $0x00000001, R8
 	JZ          n_done
 	VMULPS      (SI), Z8, Z8
 	VMINPS      Z8, Z0, Z8
@@ -2408,15 +2591,90 @@ n_odd:
 	VPSLLD      $0x12, Z12, Z12
 	VPANDD      Z7, Z12, Z12
 	VPADDD      Z12, Z8, Z8
-	VMULPS.BCST (R8), Z9, Z9
+	VMULPS.BCST (R9), Z9, Z9
 	VFMADD231PS (BX), Z8, Z9
 	VMOVUPS     Z9, (BX)
 	VFMADD231PS 64(SI), Z9, Z10
 	ADDQ        $0x00000040, BX
 	ADDQ        $0x00000080, SI
-	ADDQ        $0x00000004, R8
+	ADDQ        $0x00000004, R9
 
 n_done:
+	JMP n_end
+
+n_fast:
+	MOVQ 112(AX), R8
+	SHRQ $0x01, R8
+	JZ   nf_odd
+
+nf_loop:
+	VMULPS      (SI), Z8, Z12
+	VMULPS      128(SI), Z8, Z13
+	VADDPS      Z2, Z12, Z14
+	VADDPS      Z2, Z13, Z15
+	VSUBPS      Z2, Z14, Z16
+	VSUBPS      Z2, Z15, Z17
+	VSUBPS      Z16, Z12, Z12
+	VSUBPS      Z17, Z13, Z13
+	VMOVAPS     Z5, Z16
+	VMOVAPS     Z5, Z17
+	VPERMT2PS   Z6, Z14, Z16
+	VPERMT2PS   Z6, Z15, Z17
+	VMOVAPS     Z3, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD231PS Z4, Z12, Z18
+	VFMADD231PS Z4, Z13, Z19
+	VMULPS      Z16, Z12, Z12
+	VMULPS      Z17, Z13, Z13
+	VFMADD213PS Z16, Z18, Z12
+	VFMADD213PS Z17, Z19, Z13
+	VPSLLD      $0x12, Z14, Z14
+	VPSLLD      $0x12, Z15, Z15
+	VPANDD      Z7, Z14, Z14
+	VPANDD      Z7, Z15, Z15
+	VPADDD      Z14, Z12, Z12
+	VPADDD      Z15, Z13, Z13
+	VMULPS.BCST (R9), Z9, Z14
+	VFMADD231PS (BX), Z12, Z14
+	VMOVUPS     Z14, (BX)
+	VFMADD231PS 64(SI), Z14, Z10
+	VMULPS.BCST 4(R9), Z9, Z12
+	VFMADD231PS 64(BX), Z13, Z12
+	VMOVUPS     Z12, 64(BX)
+	VFMADD231PS 192(SI), Z12, Z11
+	ADDQ        $0x00000080, BX
+	ADDQ        $0x00000100, SI
+	ADDQ        $0x00000008, R9
+	DECQ        R8
+	JNZ         nf_loop
+
+nf_odd:
+	MOVQ        112(AX), R8
+	TESTQ       $0x00000001, R8
+	JZ          nf_done
+	VMULPS      (SI), Z8, Z8
+	VADDPS      Z2, Z8, Z12
+	VSUBPS      Z2, Z12, Z13
+	VSUBPS      Z13, Z8, Z8
+	VMOVAPS     Z5, Z13
+	VPERMT2PS   Z6, Z12, Z13
+	VMOVAPS     Z3, Z14
+	VFMADD231PS Z4, Z8, Z14
+	VMULPS      Z13, Z8, Z8
+	VFMADD213PS Z13, Z14, Z8
+	VPSLLD      $0x12, Z12, Z12
+	VPANDD      Z7, Z12, Z12
+	VPADDD      Z12, Z8, Z8
+	VMULPS.BCST (R9), Z9, Z9
+	VFMADD231PS (BX), Z8, Z9
+	VMOVUPS     Z9, (BX)
+	VFMADD231PS 64(SI), Z9, Z10
+	ADDQ        $0x00000040, BX
+	ADDQ        $0x00000080, SI
+	ADDQ        $0x00000004, R9
+
+nf_done:
+n_end:
 	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), R8
 	VMOVUPS     (R8)(DX*1), Z8
@@ -3077,6 +3335,11 @@ g_loop:
 	VMOVUPS    64(DI), Z9
 	VXORPS     Z10, Z10, Z10
 	VXORPS     Z11, Z11, Z11
+	MOVQ       136(AX), R8
+	VMULPS     (R8)(DX*1), Z8, Z12
+	VCMPPS     $0x12, scanconstAVX512<>+2816(SB), Z12, K1
+	KORTESTW   K1, K1
+	JCS        n_fast
 	MOVQ       112(AX), R8
 	SHRQ       $0x01, R8
 	JZ         n_odd
@@ -3152,6 +3415,79 @@ n_odd:
 	ADDQ        $0x000000c0, SI
 
 n_done:
+	JMP n_end
+
+n_fast:
+	MOVQ 112(AX), R8
+	SHRQ $0x01, R8
+	JZ   nf_odd
+
+nf_loop:
+	VMULPS      (SI), Z8, Z12
+	VMULPS      192(SI), Z8, Z13
+	VADDPS      Z2, Z12, Z14
+	VADDPS      Z2, Z13, Z15
+	VSUBPS      Z2, Z14, Z16
+	VSUBPS      Z2, Z15, Z17
+	VSUBPS      Z16, Z12, Z12
+	VSUBPS      Z17, Z13, Z13
+	VMOVAPS     Z5, Z16
+	VMOVAPS     Z5, Z17
+	VPERMT2PS   Z6, Z14, Z16
+	VPERMT2PS   Z6, Z15, Z17
+	VMOVAPS     Z3, Z18
+	VMOVAPS     Z3, Z19
+	VFMADD231PS Z4, Z12, Z18
+	VFMADD231PS Z4, Z13, Z19
+	VMULPS      Z16, Z12, Z12
+	VMULPS      Z17, Z13, Z13
+	VFMADD213PS Z16, Z18, Z12
+	VFMADD213PS Z17, Z19, Z13
+	VPSLLD      $0x12, Z14, Z14
+	VPSLLD      $0x12, Z15, Z15
+	VPANDD      Z7, Z14, Z14
+	VPANDD      Z7, Z15, Z15
+	VPADDD      Z14, Z12, Z12
+	VPADDD      Z15, Z13, Z13
+	VMULPS      64(SI), Z9, Z14
+	VFMADD231PS (BX), Z12, Z14
+	VMOVUPS     Z14, (BX)
+	VFMADD231PS 128(SI), Z14, Z10
+	VMULPS      256(SI), Z9, Z12
+	VFMADD231PS 64(BX), Z13, Z12
+	VMOVUPS     Z12, 64(BX)
+	VFMADD231PS 320(SI), Z12, Z11
+	ADDQ        $0x00000080, BX
+	ADDQ        $0x00000180, SI
+	DECQ        R8
+	JNZ         nf_loop
+
+nf_odd:
+	MOVQ        112(AX), R8
+	TESTQ       $0x00000001, R8
+	JZ          nf_done
+	VMULPS      (SI), Z8, Z8
+	VADDPS      Z2, Z8, Z12
+	VSUBPS      Z2, Z12, Z13
+	VSUBPS      Z13, Z8, Z8
+	VMOVAPS     Z5, Z13
+	VPERMT2PS   Z6, Z12, Z13
+	VMOVAPS     Z3, Z14
+	VFMADD231PS Z4, Z8, Z14
+	VMULPS      Z13, Z8, Z8
+	VFMADD213PS Z13, Z14, Z8
+	VPSLLD      $0x12, Z12, Z12
+	VPANDD      Z7, Z12, Z12
+	VPADDD      Z12, Z8, Z8
+	VMULPS      64(SI), Z9, Z9
+	VFMADD231PS (BX), Z8, Z9
+	VMOVUPS     Z9, (BX)
+	VFMADD231PS 128(SI), Z9, Z10
+	ADDQ        $0x00000040, BX
+	ADDQ        $0x000000c0, SI
+
+nf_done:
+n_end:
 	VADDPS      Z11, Z10, Z10
 	MOVQ        (AX), R8
 	VMOVUPS     (R8)(DX*1), Z8
@@ -4133,7 +4469,15 @@ DATA scanconstAVX2<>+1392(SB)/4, $0x3e2aaaab
 DATA scanconstAVX2<>+1396(SB)/4, $0x3e2aaaab
 DATA scanconstAVX2<>+1400(SB)/4, $0x3e2aaaab
 DATA scanconstAVX2<>+1404(SB)/4, $0x3e2aaaab
-GLOBL scanconstAVX2<>(SB), RODATA|NOPTR, $1408
+DATA scanconstAVX2<>+1408(SB)/4, $0x457ac000
+DATA scanconstAVX2<>+1412(SB)/4, $0x457ac000
+DATA scanconstAVX2<>+1416(SB)/4, $0x457ac000
+DATA scanconstAVX2<>+1420(SB)/4, $0x457ac000
+DATA scanconstAVX2<>+1424(SB)/4, $0x457ac000
+DATA scanconstAVX2<>+1428(SB)/4, $0x457ac000
+DATA scanconstAVX2<>+1432(SB)/4, $0x457ac000
+DATA scanconstAVX2<>+1436(SB)/4, $0x457ac000
+GLOBL scanconstAVX2<>(SB), RODATA|NOPTR, $1440
 
 // func scanFwdAVX2(args *uint64)
 // Requires: AVX, AVX2, FMA3, MMX+
