@@ -392,7 +392,9 @@ func TestComplexScanFastFiniteDifferences(t *testing.T) {
 // functions' error is counted: the sincos alone (A′ = 0) in ulps of the
 // exact result over |θ| ≤ 2^14 (every 397th float32, and every float32 of
 // [π/4 − 2^−10, π/4 + 2^−10] where the quadrants meet), and whole Ā
-// with the decays and phases of S4D-Lin scans, in ulps of |Ā|.
+// with the decays and phases of S4D-Lin scans, in ulps of |Ā|. Measured:
+// sincos 1.45 ulp on these samples (1.52 over every float32 of [0, 2^14],
+// checked once), Ā 2.65 ulp of |Ā|; the test fails above 2 and 4.
 func TestComplexScanCisULP(t *testing.T) {
 	for _, im := range complexImplsUnderTest(t) {
 		if im.cis == nil {
@@ -429,8 +431,8 @@ func TestComplexScanCisULP(t *testing.T) {
 				absErr = max(absErr, math.Abs(float64(imv[i])-s), math.Abs(float64(re[i])-c))
 			}
 			t.Logf("sincos over |θ| ≤ 2^14: sin %.2f ulp (at %v), cos %.2f ulp (at %v), absolute %.3g", sinULP, sinAt, cosULP, cosAt, absErr)
-			if sinULP > 4 || cosULP > 4 {
-				t.Errorf("sincos error %.2f, %.2f ulp > 4", sinULP, cosULP)
+			if sinULP > 2 || cosULP > 2 {
+				t.Errorf("sincos error %.2f, %.2f ulp > 2", sinULP, cosULP)
 			}
 
 			// Whole Ā: Δ in [1e−4, 10], Ar in [−8, −0.01], Ai in [−200, 200].
@@ -455,8 +457,8 @@ func TestComplexScanCisULP(t *testing.T) {
 				worst = max(worst, d)
 			}
 			t.Logf("Ā over Δ ∈ [1e−4, 10], Ar ∈ [−8, −0.01], |Ai| ≤ 200: %.2f ulp of |Ā|", worst)
-			if worst > 6 {
-				t.Errorf("Ā error %.2f ulp of |Ā| > 6", worst)
+			if worst > 4 {
+				t.Errorf("Ā error %.2f ulp of |Ā| > 4", worst)
 			}
 		})
 	}
