@@ -49,6 +49,10 @@ type ScanGrads struct {
 	DBm, DCm               DevPtr
 	DDskip, DZ             DevPtr
 	DH0                    DevPtr
+	// Complex scans: the gradients w.r.t. AImag (D, N), BImag and CImag
+	// (the shapes of Bm, Cm); DA is then w.r.t. the real part of A, and
+	// DHT, DH0 hold N real then N imaginary parts per (b, d).
+	DAImag, DBImag, DCImag DevPtr
 }
 
 // ScanSavedLen is the number of float32s of Scan.Saved.
@@ -195,19 +199,20 @@ func (d *Device) ScanForward(s *Scan) error {
 }
 
 // scanBwdShared is the dynamic shared memory of scan_bwd for state size n
-// (SH_FLOATS of kernels/scan.cu), in bytes.
-func scanBwdShared(n int) int {
+// (SH_FLOATS of kernels/scan.cu, CH_FLOATS when complex), in bytes.
+func scanBwdShared(n int, complex bool) int {
 	npt := (n + 3) / 4
 	np := npt * 4
+	T, nbc, vals := ScanChunk, 2, 2*npt
+	if complex {
+		T, nbc, vals = ScanChunkComplex, 4, 4*npt
+	}
 	vp := 8
-	if 2*npt > 8 {
-		vp = 16
+	for vp < vals {
+		vp *= 2
 	}
-	if 2*npt > 16 {
-		vp = 32
-	}
-	const T, sub, nw, ng = ScanChunk, 8, scanThreads / 32, 4
-	floats := 5*T*scanDT + 2*T*np + nw*sub*ng*vp + T/4 + 1
+	const sub, nw, ng = 8, scanThreads / 32, 4
+	floats := 5*T*scanDT + nbc*T*np + nw*sub*ng*vp + T/4 + 1
 	return 4 * floats
 }
 
@@ -220,9 +225,6 @@ func scanBwdShared(n int) int {
 func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 	if err := s.check(); err != nil {
 		return err
-	}
-	if s.AImag != 0 {
-		return fmt.Errorf("cuda: scan backward: complex A is not implemented on the GPU yet")
 	}
 	if s.Saved == 0 && s.L > 0 {
 		return fmt.Errorf("cuda: scan backward needs the Saved states of the forward pass")
@@ -244,12 +246,17 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 	}
 	_, nc := s.scanChunks()
 	nx := (D + scanDT - 1) / scanDT
+	cplx := s.AImag != 0
+	sn, nbc := N, 2
+	if cplx {
+		sn, nbc = 2*N, 4
+	}
 	bcdn, bcd := B*nc*D*N, B*nc*D
-	dloc, err := d.Scratch("scan.dloc", 4*bcdn)
+	dloc, err := d.Scratch("scan.dloc", 4*B*nc*D*sn)
 	if err != nil {
 		return err
 	}
-	dcin, err := d.Scratch("scan.dcin", 4*bcdn)
+	dcin, err := d.Scratch("scan.dcin", 4*B*nc*D*sn)
 	if err != nil {
 		return err
 	}
@@ -264,7 +271,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 			return err
 		}
 		if err := f.Launch(grid, Dim3{X: scanThreads}, 0, nil,
-			s.Delta, s.DeltaBias, s.A, s.Cm, s.Z, s.Reset, g.DY, dloc, ssum, L, D); err != nil {
+			s.Delta, s.DeltaBias, s.A, s.AImag, s.Cm, s.CImag, s.Z, s.Reset, g.DY, dloc, ssum, L, D); err != nil {
 			return err
 		}
 	}
@@ -273,47 +280,56 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		return err
 	}
 	bdn := int64(B) * int64(D) * int64(N)
-	if err := fc.Launch(Dim3{X: int((bdn + 127) / 128)}, Dim3{X: 128}, 0, nil, dloc, ssum, s.A, g.DHT, dcin, g.DH0, B, D, nc); err != nil {
+	if err := fc.Launch(Dim3{X: int((bdn + 127) / 128)}, Dim3{X: 128}, 0, nil, dloc, ssum, s.A, s.AImag, g.DHT, dcin, g.DH0, B, D, nc); err != nil {
 		return err
 	}
-	// Scratch: pBC (nx, B, L, 2N) when B or C is selective; pA, pBpc,
-	// pCpc (B, nc, D, N); pSkip, pBias (B, nc, D).
+	// Scratch: pBC (nx, B, L, nbc·N) when B or C is selective; (B, nc, D)
+	// pSkip, pBias; (B, nc, D, N) pA, and when they apply pAi, the
+	// per-channel pBpc, pBpci, pCpc, pCpci.
+	selB := !s.BPerChannel && (g.DBm != 0 || g.DBImag != 0)
+	selC := !s.CPerChannel && (g.DCm != 0 || g.DCImag != 0)
 	var pBC DevPtr
-	if (!s.BPerChannel && g.DBm != 0) || (!s.CPerChannel && g.DCm != 0) {
-		buf, err := d.Scratch("scan.pBC", 4*nx*B*L*2*N)
+	if selB || selC {
+		buf, err := d.Scratch("scan.pBC", 4*nx*B*L*nbc*N)
 		if err != nil {
 			return err
 		}
 		pBC = buf.Ptr()
 	}
-	nred := 1
+	var parts []*DevPtr
+	var pA, pAi, pBpc, pBpci, pCpc, pCpci DevPtr
+	parts = append(parts, &pA)
+	if cplx {
+		parts = append(parts, &pAi)
+	}
 	if s.BPerChannel {
-		nred++
+		parts = append(parts, &pBpc)
+		if cplx {
+			parts = append(parts, &pBpci)
+		}
 	}
 	if s.CPerChannel {
-		nred++
+		parts = append(parts, &pCpc)
+		if cplx {
+			parts = append(parts, &pCpci)
+		}
 	}
-	red, err := d.Scratch("scan.partials", 4*(nred*bcdn+2*bcd))
+	red, err := d.Scratch("scan.partials", 4*(len(parts)*bcdn+2*bcd))
 	if err != nil {
 		return err
 	}
-	pA, pSkip, pBias := red.At(0), red.At(bcdn), red.At(bcdn+bcd)
-	var pBpc, pCpc DevPtr
-	next := bcdn + 2*bcd
-	if s.BPerChannel {
-		pBpc, next = red.At(next), next+bcdn
-	}
-	if s.CPerChannel {
-		pCpc = red.At(next)
+	pSkip, pBias := red.At(0), red.At(bcd)
+	for i, p := range parts {
+		*p = red.At(2*bcd + i*bcdn)
 	}
 	if nc > 0 {
 		f, err := m.Function("scan_bwd")
 		if err != nil {
 			return err
 		}
-		if err := f.Launch(grid, Dim3{X: scanThreads}, scanBwdShared(N), nil,
-			s.U, s.Delta, s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.Z, s.Reset, s.Saved, dcin, g.DY,
-			g.DU, g.DDelta, g.DZ, pBC, pA, pSkip, pBias, pBpc, pCpc, L, D); err != nil {
+		if err := f.Launch(grid, Dim3{X: scanThreads}, scanBwdShared(N, cplx), nil,
+			s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.Z, s.Reset, s.Saved, dcin, g.DY,
+			g.DU, g.DDelta, g.DZ, pBC, pA, pAi, pSkip, pBias, pBpc, pBpci, pCpc, pCpci, L, D); err != nil {
 			return err
 		}
 	}
@@ -322,15 +338,15 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		if err != nil {
 			return err
 		}
-		var dB, dC DevPtr
-		if !s.BPerChannel {
-			dB = g.DBm
+		var dB, dBi, dC, dCi DevPtr
+		if selB {
+			dB, dBi = g.DBm, g.DBImag
 		}
-		if !s.CPerChannel {
-			dC = g.DCm
+		if selC {
+			dC, dCi = g.DCm, g.DCImag
 		}
 		bl := int64(B) * int64(L)
-		if err := fr.Launch(d.gridFor(bl*2*int64(N), 256), Dim3{X: 256}, 0, nil, pBC, nx, bl, dB, dC); err != nil {
+		if err := fr.Launch(d.gridFor(bl*int64(nbc*N), 256), Dim3{X: 256}, 0, nil, pBC, nx, bl, dB, dBi, dC, dCi); err != nil {
 			return err
 		}
 	}
@@ -344,6 +360,11 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 	if err := sum(pA, D*N, g.DA); err != nil {
 		return err
 	}
+	if cplx {
+		if err := sum(pAi, D*N, g.DAImag); err != nil {
+			return err
+		}
+	}
 	if err := sum(pSkip, D, g.DDskip); err != nil {
 		return err
 	}
@@ -354,10 +375,20 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		if err := sum(pBpc, D*N, g.DBm); err != nil {
 			return err
 		}
+		if cplx {
+			if err := sum(pBpci, D*N, g.DBImag); err != nil {
+				return err
+			}
+		}
 	}
 	if s.CPerChannel {
 		if err := sum(pCpc, D*N, g.DCm); err != nil {
 			return err
+		}
+		if cplx {
+			if err := sum(pCpci, D*N, g.DCImag); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -41,6 +41,7 @@ var scanCases = []scanCase{
 	{B: 2, L: 150, D: 50, N: 16, bias: true, skip: true, gate: true, ht: true, bpc: true, cpc: true},
 	{B: 2, L: 100, D: 40, N: 8, bias: true, skip: true, gate: true, reset: true, h0: true, ht: true, complex: true, bimag: true},
 	{B: 1, L: 70, D: 9, N: 4, skip: true, ht: true, complex: true},
+	{B: 2, L: 90, D: 35, N: 16, bias: true, skip: true, gate: true, reset: true, h0: true, ht: true, complex: true, bimag: true, bpc: true, cpc: true},
 	{B: 1, L: 0, D: 5, N: 4, h0: true, ht: true},
 	{B: 1, L: 100, D: 64, N: 64, bias: true, skip: true, gate: true, reset: true, h0: true, ht: true},
 }
@@ -150,21 +151,25 @@ func TestScanForward(t *testing.T) {
 func TestScanBackward(t *testing.T) {
 	d := openOrSkip(t)
 	for i, c := range scanCases {
-		if c.complex {
-			continue
-		}
 		r := rand.New(rand.NewPCG(uint64(i), 11))
 		s := cpuScan(r, c)
 		B, L, D, N := c.B, c.L, c.D, c.N
+		sn := N
+		if c.complex {
+			sn = 2 * N
+		}
 		bld := B * L * D
 		cg := &kernels.ScanGrads{DY: rnd(r, bld, -1, 1), DU: make([]float32, bld), DDelta: make([]float32, bld),
 			DDeltaBias: make([]float32, D), DA: make([]float32, D*N), DBm: make([]float32, len(s.Bm)), DCm: make([]float32, len(s.Cm)),
-			DDskip: make([]float32, D), DH0: make([]float32, B*D*N)}
+			DDskip: make([]float32, D), DH0: make([]float32, B*D*sn)}
 		if c.gate {
 			cg.DZ = make([]float32, bld)
 		}
 		if c.ht {
-			cg.DHT = rnd(r, B*D*N, -1, 1)
+			cg.DHT = rnd(r, B*D*sn, -1, 1)
+		}
+		if c.complex {
+			cg.DAImag, cg.DBImag, cg.DCImag = make([]float32, D*N), make([]float32, len(s.Bm)), make([]float32, len(s.Cm))
 		}
 		db := newDevBufs(t, d)
 		g, _, _ := gpuScan(db, s)
@@ -175,9 +180,11 @@ func TestScanBackward(t *testing.T) {
 		gg := &ScanGrads{DY: db.in(cg.DY), DHT: db.in(cg.DHT)}
 		outs := map[string]*Buffer{}
 		want := map[string][]float32{"DU": cg.DU, "DDelta": cg.DDelta, "DDeltaBias": cg.DDeltaBias, "DA": cg.DA,
-			"DBm": cg.DBm, "DCm": cg.DCm, "DDskip": cg.DDskip, "DH0": cg.DH0, "DZ": cg.DZ}
+			"DBm": cg.DBm, "DCm": cg.DCm, "DDskip": cg.DDskip, "DH0": cg.DH0, "DZ": cg.DZ,
+			"DAImag": cg.DAImag, "DBImag": cg.DBImag, "DCImag": cg.DCImag}
 		ptrs := map[string]*DevPtr{"DU": &gg.DU, "DDelta": &gg.DDelta, "DDeltaBias": &gg.DDeltaBias, "DA": &gg.DA,
-			"DBm": &gg.DBm, "DCm": &gg.DCm, "DDskip": &gg.DDskip, "DH0": &gg.DH0, "DZ": &gg.DZ}
+			"DBm": &gg.DBm, "DCm": &gg.DCm, "DDskip": &gg.DDskip, "DH0": &gg.DH0, "DZ": &gg.DZ,
+			"DAImag": &gg.DAImag, "DBImag": &gg.DBImag, "DCImag": &gg.DCImag}
 		for k, w := range want {
 			if w == nil {
 				continue
@@ -209,12 +216,21 @@ func TestScanBackward(t *testing.T) {
 		if !same {
 			t.Errorf("%v: two backward runs differ", c)
 		}
+		if c.complex {
+			// The complex reference backward recomputes chunks from the
+			// CPU forward's saved states.
+			s.Forward()
+		}
 		s.BackwardRef(cg)
-		for _, k := range []string{"DU", "DDelta", "DZ", "DBm", "DCm", "DA", "DDskip", "DDeltaBias", "DH0"} {
+		name := "scan bwd "
+		if c.complex {
+			name = "scan bwd complex "
+		}
+		for _, k := range []string{"DU", "DDelta", "DZ", "DBm", "DCm", "DA", "DDskip", "DDeltaBias", "DH0", "DAImag", "DBImag", "DCImag"} {
 			if want[k] == nil {
 				continue
 			}
-			report(t, "scan bwd "+k, c.String(), relErr(got[k], want[k]), 1e-4)
+			report(t, name+k, c.String(), relErr(got[k], want[k]), 1e-4)
 		}
 	}
 }
@@ -253,7 +269,11 @@ func TestScanArgs(t *testing.T) {
 	// The backward's dynamic shared memory for N = 16 (SH_FLOATS in
 	// kernels/scan.cu): 5 tiles of 64×32, B and C of 64×16, warp partials
 	// of one 8-step piece 4×8×4×8, reset bytes.
-	if got, want := scanBwdShared(16), 4*(5*64*32+2*64*16+4*8*4*8+17); got != want {
+	if got, want := scanBwdShared(16, false), 4*(5*64*32+2*64*16+4*8*4*8+17); got != want {
 		t.Errorf("scanBwdShared(16) = %d, want %d", got, want)
+	}
+	// Complex (CH_FLOATS): chunks of 32, B, BImag, C, CImag, 16 values a lane.
+	if got, want := scanBwdShared(16, true), 4*(5*32*32+4*32*16+4*8*4*16+9); got != want {
+		t.Errorf("scanBwdShared(16, complex) = %d, want %d", got, want)
 	}
 }

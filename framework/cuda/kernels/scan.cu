@@ -427,6 +427,14 @@ scan_fwd_out(const float* __restrict__ U, const float* __restrict__ Delta, const
 	}
 }
 
+// softplus_grad_of returns softplus'(x) = σ(x) from dt = softplus(x):
+// σ(x) = 1 − e^−dt, by its series where dt is small (relative error
+// under 1e-6 everywhere).
+__device__ __forceinline__ float softplus_grad_of(float dt) {
+	if (dt < 0.125f) return dt * (1.f - dt * (0.5f - dt * (0.16666667f - dt * (0.041666668f - dt * 0.008333334f))));
+	return 1.f - ex2_ftz(-dt * LOG2E_F);
+}
+
 // ---------------------------------------------------------------------------
 // Backward (real A).
 
@@ -436,7 +444,8 @@ scan_fwd_out(const float* __restrict__ U, const float* __restrict__ Delta, const
 // before, Ssum its ΣΔ (−1 with a reset).
 extern "C" __global__ void __launch_bounds__(NT)
 scan_bwd_local(const float* __restrict__ Delta, const float* __restrict__ DeltaBias, const float* __restrict__ A,
-               const float* __restrict__ Cm, const float* __restrict__ Z, const u8* __restrict__ Reset,
+               const float* __restrict__ AImag, const float* __restrict__ Cm, const float* __restrict__ CImag,
+               const float* __restrict__ Z, const u8* __restrict__ Reset,
                const float* __restrict__ DY, float* __restrict__ Dloc, float* __restrict__ Ssum, int L, int D)
 {
 	__shared__ float s_dt[T][DT], s_gy[T][DT];
@@ -506,7 +515,7 @@ scan_bwd_local(const float* __restrict__ Delta, const float* __restrict__ DeltaB
 // Dcin[c] is the state gradient entering chunk c from its end, DH0 the one
 // leaving the first chunk.
 extern "C" __global__ void scan_bwd_carry(const float* __restrict__ Dloc, const float* __restrict__ Ssum, const float* __restrict__ A,
-                                          const float* __restrict__ DHT, float* __restrict__ Dcin, float* __restrict__ DH0,
+                                          const float* __restrict__ AImag, const float* __restrict__ DHT, float* __restrict__ Dcin, float* __restrict__ DH0,
                                           int B, int D, int nc)
 {
 	long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x;
@@ -548,30 +557,26 @@ extern "C" __global__ void scan_bwd_carry(const float* __restrict__ Dloc, const 
 // sums over channels of dB, dC go to pBC per channel tile; the sums over
 // time of dA, dD, dΔbias and per-channel dB, dC go to per-(b, chunk)
 // partials, all added in a fixed order by later kernels.
-// softplus_grad_of returns softplus'(x) = σ(x) from dt = softplus(x):
-// σ(x) = 1 − e^−dt, by its series where dt is small (relative error
-// under 1e-6 everywhere).
-__device__ __forceinline__ float softplus_grad_of(float dt) {
-	if (dt < 0.125f) return dt * (1.f - dt * (0.5f - dt * (0.16666667f - dt * (0.041666668f - dt * 0.008333334f))));
-	return 1.f - ex2_ftz(-dt * LOG2E_F);
-}
-
 #ifndef BWD_MINB
 #define BWD_MINB 4 // blocks a multiprocessor should hold: caps registers at 65536/(NT·BWD_MINB)
 #endif
 
 extern "C" __global__ void __launch_bounds__(NT, BWD_MINB)
 scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const float* __restrict__ DeltaBias,
-         const float* __restrict__ A, const float* __restrict__ Bm, const float* __restrict__ Cm,
+         const float* __restrict__ A, const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BImag,
+         const float* __restrict__ Cm, const float* __restrict__ CImag,
          const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
          const float* __restrict__ Saved, const float* __restrict__ Dcin, const float* __restrict__ DY,
          float* __restrict__ DU, float* __restrict__ DDelta, float* __restrict__ DZ,
          float* __restrict__ pBC,   // (nx, B, L, 2N): per-tile sums of dB, dC (selective)
          float* __restrict__ pA,    // (B, nc, D, N)
+         float* __restrict__ pAi,   // unused (complex only)
          float* __restrict__ pSkip, // (B, nc, D)
          float* __restrict__ pBias, // (B, nc, D)
          float* __restrict__ pBpc,  // (B, nc, D, N): per-channel dB
+         float* __restrict__ pBpci, // unused (complex only)
          float* __restrict__ pCpc,  // (B, nc, D, N): per-channel dC
+         float* __restrict__ pCpci, // unused (complex only)
          int L, int D)
 {
 	extern __shared__ float sh[];
@@ -839,22 +844,485 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 	}
 }
 
-// scan_bwd_bc sums the per-tile partials of dB and dC: DBm, DCm (B, L, N)
-// from pBC (nx, B, L, 2N), in tile order.
-extern "C" __global__ void scan_bwd_bc(const float* __restrict__ pBC, int nx, long long BL,
-                                       float* __restrict__ DBm, float* __restrict__ DCm)
+#endif // !COMPLEX
+
+#if COMPLEX
+// The complex backward pass: the real kernels' structure with complex
+// states and gradients. With g = ∂L/∂Re + i·∂L/∂Im, one step back through
+// h' = Ā·h + x·B and y = 2·Re(C·h') is (kernels/scan_complex.go):
+// g_h' += 2·gy·conj(C), dC = 2·gy·conj(h'), dB = x·g_h',
+// dx = Re(g_h'·conj(B)), dĀ = g_h'·conj(h), g_h = conj(Ā)·g_h', and
+// through Ā = exp(Δ·A): g_ΔA = conj(Ā)·dĀ, dA = Δ·g_ΔA,
+// dΔ += Re(g_ΔA·conj(A)). Across a chunk the carried gradient is
+// multiplied by conj(exp(A·ΣΔ)).
+
+extern "C" __global__ void __launch_bounds__(NT)
+scan_bwd_local(const float* __restrict__ Delta, const float* __restrict__ DeltaBias, const float* __restrict__ A,
+               const float* __restrict__ AImag, const float* __restrict__ Cm, const float* __restrict__ CImag,
+               const float* __restrict__ Z, const u8* __restrict__ Reset,
+               const float* __restrict__ DY, float* __restrict__ Dloc, float* __restrict__ Ssum, int L, int D)
 {
-	long long total = BL * 2 * N_;
-	for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
-		long long r = e / (2 * N_);
-		int q = e % (2 * N_);
-		float s = 0.f;
-		for (int x = 0; x < nx; x++) s += pBC[x * total + e];
-		if (q < N_) {
-			if (DBm) DBm[r * N_ + q] = s;
-		} else if (DCm) {
-			DCm[r * N_ + q - N_] = s;
+	__shared__ float s_dt[T][DT], s_gy[T][DT];
+#if !C_PC
+	__shared__ float s_C[T][NP], s_Ci[T][NP];
+#endif
+	__shared__ u8 s_r[T];
+	BLOCK_COORDS;
+#pragma unroll 4
+	for (int i = 0; i < IT; i++) {
+		int e = tid + i * NT, row = e / DT, col = e % DT, t = t0 + row, dd = d0 + col;
+		bool ok = t < L && dd < D;
+		long long idx = ((long long)b * L + t) * D + dd;
+		s_dt[row][col] = ok ? softplus_fast(Delta[idx] + (DeltaBias ? DeltaBias[dd] : 0.f)) : 0.f;
+		s_gy[row][col] = ok ? DY[idx] * (Z ? Z[idx] * sigmoid_fast(Z[idx]) : 1.f) : 0.f;
+	}
+#if !C_PC
+	stage_bc(s_C, Cm, b, t0, L);
+	if (CImag) stage_bc(s_Ci, CImag, b, t0, L);
+	else
+		for (int e = tid; e < T * NP; e += NT) s_Ci[e / NP][e % NP] = 0.f;
+#endif
+	stage_reset(s_r, Reset, b, t0, L);
+	float a2[NPT], ai[NPT], dr[NPT], di[NPT];
+#if C_PC
+	float cpc[NPT], cpci[NPT];
+#endif
+#pragma unroll
+	for (int k = 0; k < NPT; k++) {
+		int n = g * NPT + k;
+		bool ok = dok && n < N_;
+		a2[k] = ok ? A[d * N_ + n] * LOG2E_F : 0.f;
+		ai[k] = ok ? AImag[d * N_ + n] : 0.f;
+		dr[k] = di[k] = 0.f;
+#if C_PC
+		cpc[k] = ok ? Cm[d * N_ + n] : 0.f;
+		cpci[k] = ok && CImag ? CImag[d * N_ + n] : 0.f;
+#endif
+	}
+	__syncthreads();
+	float ssum = 0.f;
+	bool anyr = false;
+	for (int j = T - 1; j >= 0; j--) {
+		float dt = s_dt[j][dl], gy2 = 2.f * s_gy[j][dl];
+		bool r = s_r[j];
+		ssum += dt;
+		anyr |= r;
+#pragma unroll
+		for (int k = 0; k < NPT; k++) {
+#if C_PC
+			float cr = cpc[k], ci = cpci[k];
+#else
+			float cr = s_C[j][g * NPT + k], ci = s_Ci[j][g * NPT + k];
+#endif
+			float gr = fmaf(gy2, cr, dr[k]), gi = fmaf(-gy2, ci, di[k]);
+			if (r) {
+				dr[k] = di[k] = 0.f;
+			} else {
+				float e = ex2_ftz(dt * a2[k]), sn, cs;
+				sincosf(dt * ai[k], &sn, &cs);
+				float ar = e * cs, aim = e * sn;
+				dr[k] = ar * gr + aim * gi;
+				di[k] = ar * gi - aim * gr;
+			}
+		}
+	}
+	if (dok) {
+		long long o = (((long long)b * nc + c) * D + d) * SN;
+#pragma unroll
+		for (int k = 0; k < NPT; k++) {
+			int n = g * NPT + k;
+			if (n < N_) {
+				Dloc[o + n] = dr[k];
+				Dloc[o + N_ + n] = di[k];
+			}
+		}
+		if (g == 0) Ssum[((long long)b * nc + c) * D + d] = anyr ? -1.f : ssum;
+	}
+}
+
+extern "C" __global__ void scan_bwd_carry(const float* __restrict__ Dloc, const float* __restrict__ Ssum, const float* __restrict__ A,
+                                          const float* __restrict__ AImag, const float* __restrict__ DHT,
+                                          float* __restrict__ Dcin, float* __restrict__ DH0, int B, int D, int nc)
+{
+	long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+	if (e >= (long long)B * D * N_) return;
+	int n = e % N_;
+	long long bd = e / N_;
+	int d = bd % D, b = bd / D;
+	float ar = A[d * N_ + n], ai = AImag[d * N_ + n];
+	float dr = DHT ? DHT[bd * SN + n] : 0.f, di = DHT ? DHT[bd * SN + N_ + n] : 0.f;
+	for (int c = nc - 1; c >= 0; c--) {
+		long long o = (((long long)b * nc + c) * D + d) * SN;
+		float s = Ssum[((long long)b * nc + c) * D + d];
+		float lr = Dloc[o + n], li = Dloc[o + N_ + n];
+		Dcin[o + n] = dr;
+		Dcin[o + N_ + n] = di;
+		if (s < 0.f) {
+			dr = lr;
+			di = li;
+		} else {
+			float m = expf(ar * s), sn, cs;
+			sincosf(ai * s, &sn, &cs);
+			float pr = m * cs, pi = m * sn;
+			float nr = pr * dr + pi * di + lr;
+			di = pr * di - pi * dr + li;
+			dr = nr;
+		}
+	}
+	if (DH0) {
+		DH0[bd * SN + n] = dr;
+		DH0[bd * SN + N_ + n] = di;
+	}
+}
+
+#define VPC ((4 * NPT) <= 8 ? 8 : ((4 * NPT) <= 16 ? 16 : ((4 * NPT) <= 32 ? 32 : 64)))
+#define NWC (NT / 32)
+#define CH_TILE (T * DT)
+#define CH_B (5 * CH_TILE)
+#define CH_BI (CH_B + T * NP)
+#define CH_C (CH_BI + T * NP)
+#define CH_CI (CH_C + T * NP)
+#define CH_PART (CH_CI + T * NP)
+#define CH_R (CH_PART + NWC * SUB * NG * VPC)
+#define CH_FLOATS (CH_R + T / 4 + 1)
+#ifndef BWD_MINB
+#define BWD_MINB 2
+#endif
+
+extern "C" __global__ void __launch_bounds__(NT, BWD_MINB)
+scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const float* __restrict__ DeltaBias,
+         const float* __restrict__ A, const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BImag,
+         const float* __restrict__ Cm, const float* __restrict__ CImag,
+         const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
+         const float* __restrict__ Saved, const float* __restrict__ Dcin, const float* __restrict__ DY,
+         float* __restrict__ DU, float* __restrict__ DDelta, float* __restrict__ DZ,
+         float* __restrict__ pBC,   // (nx, B, L, 4N): per-tile sums of dB, dB imag, dC, dC imag
+         float* __restrict__ pA,    // (B, nc, D, N)
+         float* __restrict__ pAi,   // (B, nc, D, N)
+         float* __restrict__ pSkip, // (B, nc, D)
+         float* __restrict__ pBias, // (B, nc, D)
+         float* __restrict__ pBpc, float* __restrict__ pBpci, // (B, nc, D, N): per-channel dB
+         float* __restrict__ pCpc, float* __restrict__ pCpci, // (B, nc, D, N): per-channel dC
+         int L, int D)
+{
+	extern __shared__ float sh[];
+	float (*s_dt)[DT] = (float (*)[DT])(sh);
+	float (*s_u)[DT] = (float (*)[DT])(sh + CH_TILE);
+	float (*s_dy)[DT] = (float (*)[DT])(sh + 2 * CH_TILE);
+	float (*s_gate)[DT] = (float (*)[DT])(sh + 3 * CH_TILE);
+	float (*s_gz)[DT] = (float (*)[DT])(sh + 4 * CH_TILE);
+	float (*s_B)[NP] = (float (*)[NP])(sh + CH_B);
+	float (*s_Bi)[NP] = (float (*)[NP])(sh + CH_BI);
+	float (*s_C)[NP] = (float (*)[NP])(sh + CH_C);
+	float (*s_Ci)[NP] = (float (*)[NP])(sh + CH_CI);
+	float* s_part = sh + CH_PART;
+	u8* s_r = (u8*)(sh + CH_R);
+	(void)s_B; (void)s_Bi; (void)s_C; (void)s_Ci;
+	BLOCK_COORDS;
+	const int lane = tid & 31, warp = tid >> 5;
+	const int B_ = gridDim.y;
+
+	for (int i = 0; i < IT; i++) {
+		int e = tid + i * NT, row = e / DT, col = e % DT, t = t0 + row, dd = d0 + col;
+		bool ok = t < L && dd < D;
+		long long idx = ((long long)b * L + t) * D + dd;
+		float z = ok && Z ? Z[idx] : 0.f;
+		s_dt[row][col] = ok ? softplus_fast(Delta[idx] + (DeltaBias ? DeltaBias[dd] : 0.f)) : 0.f;
+		s_u[row][col] = ok ? U[idx] : 0.f;
+		s_dy[row][col] = ok ? DY[idx] : 0.f;
+		if (Z) {
+			float sg = sigmoid_fast(z);
+			s_gate[row][col] = z * sg;
+			s_gz[row][col] = sg * (1.f + z * (1.f - sg));
+		} else {
+			s_gate[row][col] = 1.f;
+			s_gz[row][col] = 0.f;
+		}
+	}
+#if !B_PC
+	stage_bc(s_B, Bm, b, t0, L);
+	if (BImag) stage_bc(s_Bi, BImag, b, t0, L);
+	else
+		for (int e = tid; e < T * NP; e += NT) s_Bi[e / NP][e % NP] = 0.f;
+#endif
+#if !C_PC
+	stage_bc(s_C, Cm, b, t0, L);
+	if (CImag) stage_bc(s_Ci, CImag, b, t0, L);
+	else
+		for (int e = tid; e < T * NP; e += NT) s_Ci[e / NP][e % NP] = 0.f;
+#endif
+	stage_reset(s_r, Reset, b, t0, L);
+
+	float a2[NPT], av[NPT], aiv[NPT], dAr[NPT], dAi[NPT], dcr[NPT], dci[NPT];
+	float hbr[NS][NPT], hbi[NS][NPT]; // piece start states (local memory)
+#if B_PC
+	float bpc[NPT], bpci[NPT], dBr_[NPT], dBi_[NPT];
+#endif
+#if C_PC
+	float cpc[NPT], cpci[NPT], dCr_[NPT], dCi_[NPT];
+#endif
+	const long long so = (((long long)b * nc + c) * D + d) * SN;
+	const long long po = (((long long)b * nc + c) * D + d) * N_;
+#pragma unroll
+	for (int k = 0; k < NPT; k++) {
+		int n = g * NPT + k;
+		bool ok = dok && n < N_;
+		av[k] = ok ? A[d * N_ + n] : 0.f;
+		aiv[k] = ok ? AImag[d * N_ + n] : 0.f;
+		a2[k] = av[k] * LOG2E_F;
+		dAr[k] = dAi[k] = 0.f;
+		dcr[k] = ok ? Dcin[so + n] : 0.f;
+		dci[k] = ok ? Dcin[so + N_ + n] : 0.f;
+		hbr[0][k] = ok ? Saved[so + n] : 0.f;
+		hbi[0][k] = ok ? Saved[so + N_ + n] : 0.f;
+#if B_PC
+		bpc[k] = ok ? Bm[d * N_ + n] : 0.f;
+		bpci[k] = ok && BImag ? BImag[d * N_ + n] : 0.f;
+		dBr_[k] = dBi_[k] = 0.f;
+#endif
+#if C_PC
+		cpc[k] = ok ? Cm[d * N_ + n] : 0.f;
+		cpci[k] = ok && CImag ? CImag[d * N_ + n] : 0.f;
+		dCr_[k] = dCi_[k] = 0.f;
+#endif
+	}
+	const float skip = dok && Dskip ? Dskip[d] : 0.f;
+	float dskip = 0.f, dbias = 0.f;
+	__syncthreads();
+
+	// One step of the complex recurrence, for pass 1 and the recompute.
+#define CSTEP(jj, hr, hi, outr, outi, abr_, abi_)                                  \
+	{                                                                              \
+		float dt_ = s_dt[jj][dl], x_ = dt_ * s_u[jj][dl];                          \
+		bool r_ = s_r[jj];                                                         \
+		_Pragma("unroll") for (int k = 0; k < NPT; k++) {                          \
+			float br_ = B_PC_R(jj, k), bi_ = B_PC_I(jj, k);                          \
+			float e_ = ex2_ftz(dt_ * a2[k]), sn_, cs_;                             \
+			sincosf(dt_ * aiv[k], &sn_, &cs_);                                     \
+			float ar_ = e_ * cs_, ai_ = e_ * sn_;                                  \
+			float pr_ = r_ ? 0.f : hr[k], pi_ = r_ ? 0.f : hi[k];                  \
+			abr_[k] = ar_;                                                         \
+			abi_[k] = ai_;                                                         \
+			outr[k] = ar_ * pr_ - ai_ * pi_ + x_ * br_;                            \
+			outi[k] = ar_ * pi_ + ai_ * pr_ + x_ * bi_;                            \
+		}                                                                          \
+	}
+#if B_PC
+#define B_PC_R(jj, k) bpc[k]
+#define B_PC_I(jj, k) bpci[k]
+#else
+#define B_PC_R(jj, k) s_B[jj][g * NPT + k]
+#define B_PC_I(jj, k) s_Bi[jj][g * NPT + k]
+#endif
+
+	// Pass 1: the states at the start of each piece.
+	{
+		float hr[NPT], hi[NPT], tr[NPT], ti[NPT];
+#pragma unroll
+		for (int k = 0; k < NPT; k++) {
+			hr[k] = hbr[0][k];
+			hi[k] = hbi[0][k];
+		}
+#pragma unroll 1
+		for (int s = 0; s < NS - 1; s++) {
+#pragma unroll
+			for (int j = 0; j < SUB; j++) {
+				CSTEP(s * SUB + j, hr, hi, hr, hi, tr, ti);
+			}
+#pragma unroll
+			for (int k = 0; k < NPT; k++) {
+				hbr[s + 1][k] = hr[k];
+				hbi[s + 1][k] = hi[k];
+			}
+		}
+	}
+
+	// Pass 2: piece by piece, last first.
+#pragma unroll 1
+	for (int s = NS - 1; s >= 0; s--) {
+		float hsr[SUB][NPT], hsi[SUB][NPT], abr[SUB][NPT], abi[SUB][NPT], h0r[NPT], h0i[NPT];
+#pragma unroll
+		for (int k = 0; k < NPT; k++) {
+			h0r[k] = hbr[s][k];
+			h0i[k] = hbi[s][k];
+		}
+		CSTEP(s * SUB, h0r, h0i, hsr[0], hsi[0], abr[0], abi[0]);
+#pragma unroll
+		for (int j = 1; j < SUB; j++) {
+			CSTEP(s * SUB + j, hsr[j - 1], hsi[j - 1], hsr[j], hsi[j], abr[j], abi[j]);
+		}
+#pragma unroll
+		for (int j = SUB - 1; j >= 0; j--) {
+			int jj = s * SUB + j, t = t0 + jj;
+			float dt = s_dt[jj][dl], u = s_u[jj][dl], dy = s_dy[jj][dl], x = dt * u;
+			bool r = s_r[jj];
+			float cr[NPT], ci[NPT];
+			float yp = 0.f;
+#pragma unroll
+			for (int k = 0; k < NPT; k++) {
+#if C_PC
+				cr[k] = cpc[k];
+				ci[k] = cpci[k];
+#else
+				cr[k] = s_C[jj][g * NPT + k];
+				ci[k] = s_Ci[jj][g * NPT + k];
+#endif
+				yp += 2.f * (cr[k] * hsr[j][k] - ci[k] * hsi[j][k]);
+			}
+			float gy = dy * s_gate[jj][dl], gy2 = 2.f * gy;
+			float sdx = 0.f, sAx = 0.f;
+			float v[VPC];
+#pragma unroll
+			for (int q = 0; q < VPC; q++) v[q] = 0.f;
+#pragma unroll
+			for (int k = 0; k < NPT; k++) {
+				float gr = fmaf(gy2, cr[k], dcr[k]), gi = fmaf(-gy2, ci[k], dci[k]);
+				float dCr = gy2 * hsr[j][k], dCi = -gy2 * hsi[j][k];
+				float dBr = x * gr, dBi = x * gi;
+#if B_PC
+				dBr_[k] += dBr;
+				dBi_[k] += dBi;
+				sdx += gr * bpc[k] + gi * bpci[k];
+#else
+				v[k] = dBr;
+				v[NPT + k] = dBi;
+				sdx += gr * s_B[jj][g * NPT + k] + gi * s_Bi[jj][g * NPT + k];
+#endif
+#if C_PC
+				dCr_[k] += dCr;
+				dCi_[k] += dCi;
+#else
+				v[2 * NPT + k] = dCr;
+				v[3 * NPT + k] = dCi;
+#endif
+				if (r) {
+					dcr[k] = dci[k] = 0.f;
+				} else {
+					float pr = j == 0 ? h0r[k] : hsr[j - 1][k];
+					float pi = j == 0 ? h0i[k] : hsi[j - 1][k];
+					float ar = abr[j][k], ai = abi[j][k];
+					float dAbr = gr * pr + gi * pi, dAbi = gi * pr - gr * pi;
+					float gre = ar * dAbr + ai * dAbi, gim = ar * dAbi - ai * dAbr;
+					dAr[k] = fmaf(gre, dt, dAr[k]);
+					dAi[k] = fmaf(gim, dt, dAi[k]);
+					sAx += gre * av[k] + gim * aiv[k];
+					dcr[k] = ar * gr + ai * gi;
+					dci[k] = ar * gi - ai * gr;
+				}
+			}
+			yp += __shfl_xor_sync(0xffffffffu, yp, 1);
+			sdx += __shfl_xor_sync(0xffffffffu, sdx, 1);
+			sAx += __shfl_xor_sync(0xffffffffu, sAx, 1);
+			yp += __shfl_xor_sync(0xffffffffu, yp, 2);
+			sdx += __shfl_xor_sync(0xffffffffu, sdx, 2);
+			sAx += __shfl_xor_sync(0xffffffffu, sAx, 2);
+			float y = yp + skip * u;
+			float du = fmaf(gy, skip, dt * sdx);
+			float ddl = fmaf(u, sdx, sAx) * softplus_grad_of(dt);
+			float dz = dy * y * s_gz[jj][dl];
+			if (t < L) {
+				dskip = fmaf(gy, u, dskip);
+				dbias += ddl;
+			}
+			__syncwarp();
+			if (g == 0) {
+				s_u[jj][dl] = du;
+				s_dy[jj][dl] = ddl;
+				s_gz[jj][dl] = dz;
+			}
+#if !B_PC || !C_PC
+#pragma unroll
+			for (int m = 16, cur = VPC; m >= 4; m >>= 1, cur >>= 1) {
+				bool hiLane = lane & m;
+#pragma unroll
+				for (int i = 0; i < cur / 2; i++) {
+					float send = hiLane ? v[i] : v[i + cur / 2];
+					float keep = hiLane ? v[i + cur / 2] : v[i];
+					v[i] = keep + __shfl_xor_sync(0xffffffffu, send, m);
+				}
+			}
+			{
+				int base = ((lane & 16) ? VPC / 2 : 0) + ((lane & 8) ? VPC / 4 : 0) + ((lane & 4) ? VPC / 8 : 0);
+				float* p = s_part + ((warp * SUB + j) * NG + g) * VPC + base;
+#pragma unroll
+				for (int i = 0; i < VPC / 8; i++) p[i] = v[i];
+			}
+#endif
+		}
+#if !B_PC || !C_PC
+		__syncthreads();
+		if (pBC) {
+			for (int e = tid; e < SUB * NG * VPC; e += NT) {
+				int j = e / (NG * VPC), gq = e % (NG * VPC), gg = gq / VPC, q = gq % VPC;
+				int t = t0 + s * SUB + j;
+				if (t >= L || q >= 4 * NPT) continue;
+				int slot = q / NPT, n = gg * NPT + q % NPT;
+				if (n >= N_) continue;
+				if ((B_PC && slot < 2) || (C_PC && slot >= 2)) continue;
+				float sum = 0.f;
+				for (int w = 0; w < NWC; w++) sum += s_part[w * SUB * NG * VPC + e];
+				pBC[(((long long)xt * B_ + b) * L + t) * (4 * N_) + slot * N_ + n] = sum;
+			}
+		}
+		__syncthreads();
+#endif
+	}
+	__syncthreads();
+	for (int i = 0; i < IT; i++) {
+		int e = tid + i * NT, row = e / DT, col = e % DT, t = t0 + row, dd = d0 + col;
+		if (t < L && dd < D) {
+			long long idx = ((long long)b * L + t) * D + dd;
+			if (DU) DU[idx] = s_u[row][col];
+			if (DDelta) DDelta[idx] = s_dy[row][col];
+			if (DZ) DZ[idx] = s_gz[row][col];
+		}
+	}
+	if (dok) {
+#pragma unroll
+		for (int k = 0; k < NPT; k++) {
+			int n = g * NPT + k;
+			if (n >= N_) continue;
+			if (pA) pA[po + n] = dAr[k];
+			if (pAi) pAi[po + n] = dAi[k];
+#if B_PC
+			if (pBpc) pBpc[po + n] = dBr_[k];
+			if (pBpci) pBpci[po + n] = dBi_[k];
+#endif
+#if C_PC
+			if (pCpc) pCpc[po + n] = dCr_[k];
+			if (pCpci) pCpci[po + n] = dCi_[k];
+#endif
+		}
+		if (g == 0) {
+			long long o = ((long long)b * nc + c) * D + d;
+			if (pSkip) pSkip[o] = dskip;
+			if (pBias) pBias[o] = dbias;
 		}
 	}
 }
+#endif // COMPLEX
+
+// scan_bwd_bc sums the per-tile partials of dB and dC: DBm, DCm (B, L, N)
+// (and DBImag, DCImag when complex) from pBC (nx, B, L, NBC·N) with NBC
+// rows of N per (b, t): dB, dC, or dB, dB imaginary, dC, dC imaginary.
+#define NBC (COMPLEX ? 4 : 2)
+extern "C" __global__ void scan_bwd_bc(const float* __restrict__ pBC, int nx, long long BL,
+                                       float* __restrict__ DBm, float* __restrict__ DBImag,
+                                       float* __restrict__ DCm, float* __restrict__ DCImag)
+{
+	long long total = BL * NBC * N_;
+	for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+		long long r = e / (NBC * N_);
+		int q = e % (NBC * N_), slot = q / N_, n = q % N_;
+		float s = 0.f;
+		for (int x = 0; x < nx; x++) s += pBC[x * total + e];
+#if COMPLEX
+		float* dst = slot == 0 ? DBm : slot == 1 ? DBImag : slot == 2 ? DCm : DCImag;
+#else
+		float* dst = slot == 0 ? DBm : DCm;
+		(void)DBImag;
+		(void)DCImag;
 #endif
+		if (dst) dst[r * N_ + n] = s;
+	}
+}
