@@ -3,7 +3,7 @@
 //
 // Compile-time parameters (NVRTC -D): SCAN_N (state size N), B_PC and C_PC
 // (non-selective B, C: one vector per channel, shape (D, N)), COMPLEX
-// (complex A, B, C and states; forward only).
+// (complex A, B, C and states; the backward pass is a kernel of its own).
 //
 // The sequence is cut into chunks of T steps, and every chunk of every
 // tile of DT channels of every batch row is a block of its own, so the
