@@ -151,7 +151,9 @@ func (d *Device) String() string {
 
 // Synchronize waits for all work on the device and returns the first
 // error an earlier asynchronous launch left (an illegal address, say).
-func (d *Device) Synchronize() error {
+func (d *Device) Synchronize() error { return d.sync() }
+
+func (d *Device) sync() error {
 	defer d.enter()()
 	return d.api.check(ccall(d.api.cuCtxSynchronize), "cuCtxSynchronize")
 }
@@ -202,6 +204,10 @@ func (d *Device) Scratch(name string, bytes int) (*Buffer, error) {
 	if b := d.scratch[name]; b != nil && b.bytes >= bytes {
 		return b, nil
 	} else if b != nil {
+		// Kernels issued earlier may still use the old buffer.
+		if err := d.sync(); err != nil {
+			return nil, err
+		}
 		if err := b.Free(); err != nil {
 			return nil, err
 		}
