@@ -1161,11 +1161,13 @@ func (a *isa) backward(md mode) {
 						a.bfma(m(pbi, 4*k), GI, S1s[k])
 					}
 					// gA = conj(Ā)·dĀ with dĀ = g·conj(h[t−1]): g·conj(P)
-					GRE, GIM := a.vec(), a.vec()
-					VMULPS(m(cur, c4+sP*vb), GR, GRE)
-					VFMADD231PS(m(cur, c4+(sP+1)*vb), GI, GRE) // gr·pr + gi·pi
-					VMULPS(m(cur, c4+sP*vb), GI, GIM)
-					VFNMADD231PS(m(cur, c4+(sP+1)*vb), GR, GIM) // gi·pr − gr·pi
+					GRE, GIM, PR, PI := a.vec(), a.vec(), a.vec(), a.vec()
+					VMOVUPS(m(cur, c4+sP*vb), PR)
+					VMOVUPS(m(cur, c4+(sP+1)*vb), PI)
+					VMULPS(PR, GR, GRE)
+					VFMADD231PS(PI, GI, GRE) // gr·pr + gi·pi
+					VMULPS(PR, GI, GIM)
+					VFNMADD231PS(PI, GR, GIM) // gi·pr − gr·pi
 					// dA += Δ·gA; dΔ += Re(gA·conj(A))
 					VMOVUPS(f(rDAr), P)
 					VFMADD231PS(GRE, DT, P)
