@@ -463,3 +463,73 @@ func TestComplexScanCisULP(t *testing.T) {
 		})
 	}
 }
+
+// TestComplexScanNaNPropagates puts a NaN into U (one element) and into a
+// selective B (one step and n: every channel) and checks that every
+// implementation has NaN exactly where the fused Go code has it, forward
+// and backward, and agrees elsewhere; with resets, which stop the NaN.
+func TestComplexScanNaNPropagates(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, cc := range []complexFastCase{
+		{c: scanCase{B: 2, L: 140, D: 37, N: 5, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true}, imagB: true, imagC: true},
+		{c: scanCase{B: 2, L: 140, D: 37, N: 5, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true, bPer: true, cPer: true}, imagB: true, imagC: true, lti: true},
+	} {
+		c := cc.c
+		B, L, D, N := c.B, c.L, c.D, c.N
+		build := func() *Scan {
+			s := cc.build(11)
+			s.U[(1*L+10)*D+20] = nan // b 1, t 10, d 20
+			if !c.bPer {
+				s.Bm[(0*L+40)*N+2] = nan // b 0, t 40, n 2: every channel
+			}
+			s.Y, s.HT = make([]float32, B*L*D), make([]float32, B*D*2*N)
+			s.Saved = make([]float32, SavedLen(B, L, D, 2*N))
+			return s
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		dy, dht := randSlice(r, B*L*D, -1, 1), randSlice(r, B*D*2*N, -1, 1)
+		ref := build()
+		ref.complexForwardWith(complexGoImpl)
+		want, _ := complexGrads(t, ref, dy, dht)
+		ref.complexBackwardWith(complexGoImpl, want)
+		check := func(t *testing.T, name string, got, want []float32) {
+			t.Helper()
+			var g2, w2 []float32
+			nans := 0
+			for i := range want {
+				gn, wn := math.IsNaN(float64(got[i])), math.IsNaN(float64(want[i]))
+				if gn != wn {
+					t.Errorf("%s[%d] = %v, want %v", name, i, got[i], want[i])
+					return
+				}
+				if wn {
+					nans++
+					continue
+				}
+				g2, w2 = append(g2, got[i]), append(w2, want[i])
+			}
+			if nans == 0 && name == "Y" {
+				t.Errorf("%s: no NaN at all", name)
+			}
+			checkClose(t, name, g2, w2, tolScan)
+		}
+		for _, im := range complexImplsUnderTest(t) {
+			t.Run(fmt.Sprintf("%s/lti=%v", im.name, cc.lti), func(t *testing.T) {
+				forThreads(t, func(t *testing.T) {
+					s := build()
+					s.complexForwardWith(im)
+					check(t, "Y", s.Y, ref.Y)
+					check(t, "HT", s.HT, ref.HT)
+					got, _ := complexGrads(t, s, dy, dht)
+					s.complexBackwardWith(im, got)
+					gf, wf := complexGradFields(got), complexGradFields(want)
+					for name, w := range wf {
+						if w != nil {
+							check(t, name, gf[name], w)
+						}
+					}
+				})
+			})
+		}
+	}
+}
