@@ -14,10 +14,14 @@ import (
 //	h[t,n] = Ā[t,n]·h[t-1,n] + Δ[t]·u[t]·(B[t,n] + i·BImag[t,n])
 //	y[t]   = 2·Re(Σ_n (C[t,n] + i·CImag[t,n])·h[t,n]) + D·u[t]
 //
-// Work is split over channel ranges; the gradients of an input-dependent B
-// and C, which sum over channels, are kept per worker and added in worker
-// order. Backward recomputes each chunk of ScanChunk steps from the state
-// saved at its start, like the real scan.
+// Work is split over channel ranges (at the SIMD group boundaries of the
+// implementation in use); the gradients of an input-dependent B and C,
+// which sum over channels, are kept per worker and added in worker order.
+// Backward recomputes each chunk of ScanChunk steps from the state saved at
+// its start, like the real scan. On amd64 the AVX-512 or AVX2 kernels of
+// scan_complex_amd64.go run the full channel groups (complexDefault); the
+// Go code here runs the rest, and everything under MAMBAKIT_KERNEL=go,
+// -tags purego or another architecture.
 
 // cstate reads the complex state n of a (2N) slice: N real parts, then N
 // imaginary parts.
