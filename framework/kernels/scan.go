@@ -29,8 +29,8 @@ const ScanChunk = 64
 // state out). Saved is filled by the forward pass and read by Backward; it
 // may be nil when no backward pass follows.
 //
-// A later variant adds complex A and per-channel (non-selective) B, C as
-// extra fields; the recurrence per (b, d) keeps this shape.
+// Complex A and per-channel (non-selective) B, C are extra fields (below);
+// the recurrence per (b, d) keeps this shape.
 //
 // References: Gu and Dao 2023, Algorithm 2 and Section 3.3;
 // selective_scan_ref in state-spaces/mamba (mamba_ssm/ops/selective_scan_interface.py).

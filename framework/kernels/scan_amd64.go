@@ -18,7 +18,9 @@ import (
 // steps. See docs/kernels.md for the design and the measurements. The backward kernel handles one chunk of one batch
 // row: per group it recomputes Δ, Ā and h over the chunk from the saved
 // state, then runs the adjoint recurrence backwards. Channels beyond the
-// last full group run in the fused Go code.
+// last full group run in the fused Go code. Per-channel B and C have their
+// own kernel variants (scanVariant); AVX-512 needs VPERMT2PS (AVX-512F) for
+// its 2^x table.
 
 var (
 	// AVX-512F for the arithmetic, DQ for vandps/vorps/vxorps on zmm.

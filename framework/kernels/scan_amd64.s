@@ -857,26 +857,30 @@ g_loop:
 	MOVQ       (AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	MOVQ       16(AX), R8
-	ADDQ       R9, R8
-	PREFETCHT0 (R8)(DX*1)
 	MOVQ       24(AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	VMOVUPS    (DI), Z8
-	VMOVUPS    64(DI), Z9
-	VXORPS     Z10, Z10, Z10
-	VXORPS     Z11, Z11, Z11
-	MOVQ       32(AX), R9
-	MOVQ       40(AX), R10
-	MOVQ       136(AX), R8
-	VMULPS     (R8)(DX*1), Z8, Z12
-	VCMPPS     $0x12, scanconstAVX512<>+2816(SB), Z12, K1
-	KORTESTW   K1, K1
-	JCS        n_fast
-	MOVQ       112(AX), R8
-	SHRQ       $0x01, R8
-	JZ         n_odd
+	MOVQ       16(AX), R8
+	TESTQ      R8, R8
+	JZ         pf_nogate
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+
+pf_nogate:
+	VMOVUPS  (DI), Z8
+	VMOVUPS  64(DI), Z9
+	VXORPS   Z10, Z10, Z10
+	VXORPS   Z11, Z11, Z11
+	MOVQ     32(AX), R9
+	MOVQ     40(AX), R10
+	MOVQ     136(AX), R8
+	VMULPS   (R8)(DX*1), Z8, Z12
+	VCMPPS   $0x12, scanconstAVX512<>+2816(SB), Z12, K1
+	KORTESTW K1, K1
+	JCS      n_fast
+	MOVQ     112(AX), R8
+	SHRQ     $0x01, R8
+	JZ       n_odd
 
 n_loop:
 	VMULPS           (SI), Z8, Z12
@@ -1689,25 +1693,29 @@ g_loop:
 	MOVQ       (AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	MOVQ       16(AX), R8
-	ADDQ       R9, R8
-	PREFETCHT0 (R8)(DX*1)
 	MOVQ       24(AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	VMOVUPS    (DI), Z8
-	VMOVUPS    64(DI), Z9
-	VXORPS     Z10, Z10, Z10
-	VXORPS     Z11, Z11, Z11
-	MOVQ       40(AX), R9
-	MOVQ       136(AX), R8
-	VMULPS     (R8)(DX*1), Z8, Z12
-	VCMPPS     $0x12, scanconstAVX512<>+2816(SB), Z12, K1
-	KORTESTW   K1, K1
-	JCS        n_fast
-	MOVQ       112(AX), R8
-	SHRQ       $0x01, R8
-	JZ         n_odd
+	MOVQ       16(AX), R8
+	TESTQ      R8, R8
+	JZ         pf_nogate
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+
+pf_nogate:
+	VMOVUPS  (DI), Z8
+	VMOVUPS  64(DI), Z9
+	VXORPS   Z10, Z10, Z10
+	VXORPS   Z11, Z11, Z11
+	MOVQ     40(AX), R9
+	MOVQ     136(AX), R8
+	VMULPS   (R8)(DX*1), Z8, Z12
+	VCMPPS   $0x12, scanconstAVX512<>+2816(SB), Z12, K1
+	KORTESTW K1, K1
+	JCS      n_fast
+	MOVQ     112(AX), R8
+	SHRQ     $0x01, R8
+	JZ       n_odd
 
 n_loop:
 	VMULPS           (SI), Z8, Z12
@@ -2507,25 +2515,29 @@ g_loop:
 	MOVQ       (AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	MOVQ       16(AX), R8
-	ADDQ       R9, R8
-	PREFETCHT0 (R8)(DX*1)
 	MOVQ       24(AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	VMOVUPS    (DI), Z8
-	VMOVUPS    64(DI), Z9
-	VXORPS     Z10, Z10, Z10
-	VXORPS     Z11, Z11, Z11
-	MOVQ       32(AX), R9
-	MOVQ       136(AX), R8
-	VMULPS     (R8)(DX*1), Z8, Z12
-	VCMPPS     $0x12, scanconstAVX512<>+2816(SB), Z12, K1
-	KORTESTW   K1, K1
-	JCS        n_fast
-	MOVQ       112(AX), R8
-	SHRQ       $0x01, R8
-	JZ         n_odd
+	MOVQ       16(AX), R8
+	TESTQ      R8, R8
+	JZ         pf_nogate
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+
+pf_nogate:
+	VMOVUPS  (DI), Z8
+	VMOVUPS  64(DI), Z9
+	VXORPS   Z10, Z10, Z10
+	VXORPS   Z11, Z11, Z11
+	MOVQ     32(AX), R9
+	MOVQ     136(AX), R8
+	VMULPS   (R8)(DX*1), Z8, Z12
+	VCMPPS   $0x12, scanconstAVX512<>+2816(SB), Z12, K1
+	KORTESTW K1, K1
+	JCS      n_fast
+	MOVQ     112(AX), R8
+	SHRQ     $0x01, R8
+	JZ       n_odd
 
 n_loop:
 	VMULPS      (SI), Z8, Z12
@@ -3325,24 +3337,28 @@ g_loop:
 	MOVQ       (AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	MOVQ       16(AX), R8
-	ADDQ       R9, R8
-	PREFETCHT0 (R8)(DX*1)
 	MOVQ       24(AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	VMOVUPS    (DI), Z8
-	VMOVUPS    64(DI), Z9
-	VXORPS     Z10, Z10, Z10
-	VXORPS     Z11, Z11, Z11
-	MOVQ       136(AX), R8
-	VMULPS     (R8)(DX*1), Z8, Z12
-	VCMPPS     $0x12, scanconstAVX512<>+2816(SB), Z12, K1
-	KORTESTW   K1, K1
-	JCS        n_fast
-	MOVQ       112(AX), R8
-	SHRQ       $0x01, R8
-	JZ         n_odd
+	MOVQ       16(AX), R8
+	TESTQ      R8, R8
+	JZ         pf_nogate
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+
+pf_nogate:
+	VMOVUPS  (DI), Z8
+	VMOVUPS  64(DI), Z9
+	VXORPS   Z10, Z10, Z10
+	VXORPS   Z11, Z11, Z11
+	MOVQ     136(AX), R8
+	VMULPS   (R8)(DX*1), Z8, Z12
+	VCMPPS   $0x12, scanconstAVX512<>+2816(SB), Z12, K1
+	KORTESTW K1, K1
+	JCS      n_fast
+	MOVQ     112(AX), R8
+	SHRQ     $0x01, R8
+	JZ       n_odd
 
 n_loop:
 	VMULPS      (SI), Z8, Z12
@@ -4603,21 +4619,25 @@ g_loop:
 	MOVQ       (AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	MOVQ       16(AX), R8
-	ADDQ       R9, R8
-	PREFETCHT0 (R8)(DX*1)
 	MOVQ       24(AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	VMOVUPS    (DI), Y3
-	VMOVUPS    32(DI), Y4
-	VXORPS     Y5, Y5, Y5
-	VXORPS     Y6, Y6, Y6
-	MOVQ       32(AX), R8
-	MOVQ       40(AX), R9
-	MOVQ       112(AX), R10
-	SHRQ       $0x01, R10
-	JZ         n_odd
+	MOVQ       16(AX), R8
+	TESTQ      R8, R8
+	JZ         pf_nogate
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+
+pf_nogate:
+	VMOVUPS (DI), Y3
+	VMOVUPS 32(DI), Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    32(AX), R8
+	MOVQ    40(AX), R9
+	MOVQ    112(AX), R10
+	SHRQ    $0x01, R10
+	JZ      n_odd
 
 n_loop:
 	VMULPS       (SI), Y3, Y7
@@ -5351,20 +5371,24 @@ g_loop:
 	MOVQ       (AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	MOVQ       16(AX), R8
-	ADDQ       R9, R8
-	PREFETCHT0 (R8)(DX*1)
 	MOVQ       24(AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	VMOVUPS    (DI), Y3
-	VMOVUPS    32(DI), Y4
-	VXORPS     Y5, Y5, Y5
-	VXORPS     Y6, Y6, Y6
-	MOVQ       40(AX), R8
-	MOVQ       112(AX), R9
-	SHRQ       $0x01, R9
-	JZ         n_odd
+	MOVQ       16(AX), R8
+	TESTQ      R8, R8
+	JZ         pf_nogate
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+
+pf_nogate:
+	VMOVUPS (DI), Y3
+	VMOVUPS 32(DI), Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    40(AX), R8
+	MOVQ    112(AX), R9
+	SHRQ    $0x01, R9
+	JZ      n_odd
 
 n_loop:
 	VMULPS       (SI), Y3, Y7
@@ -6078,20 +6102,24 @@ g_loop:
 	MOVQ       (AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	MOVQ       16(AX), R8
-	ADDQ       R9, R8
-	PREFETCHT0 (R8)(DX*1)
 	MOVQ       24(AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	VMOVUPS    (DI), Y3
-	VMOVUPS    32(DI), Y4
-	VXORPS     Y5, Y5, Y5
-	VXORPS     Y6, Y6, Y6
-	MOVQ       32(AX), R8
-	MOVQ       112(AX), R9
-	SHRQ       $0x01, R9
-	JZ         n_odd
+	MOVQ       16(AX), R8
+	TESTQ      R8, R8
+	JZ         pf_nogate
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+
+pf_nogate:
+	VMOVUPS (DI), Y3
+	VMOVUPS 32(DI), Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    32(AX), R8
+	MOVQ    112(AX), R9
+	SHRQ    $0x01, R9
+	JZ      n_odd
 
 n_loop:
 	VMULPS       (SI), Y3, Y7
@@ -6805,19 +6833,23 @@ g_loop:
 	MOVQ       (AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	MOVQ       16(AX), R8
-	ADDQ       R9, R8
-	PREFETCHT0 (R8)(DX*1)
 	MOVQ       24(AX), R8
 	ADDQ       R9, R8
 	PREFETCHT0 (R8)(DX*1)
-	VMOVUPS    (DI), Y3
-	VMOVUPS    32(DI), Y4
-	VXORPS     Y5, Y5, Y5
-	VXORPS     Y6, Y6, Y6
-	MOVQ       112(AX), R8
-	SHRQ       $0x01, R8
-	JZ         n_odd
+	MOVQ       16(AX), R8
+	TESTQ      R8, R8
+	JZ         pf_nogate
+	ADDQ       R9, R8
+	PREFETCHT0 (R8)(DX*1)
+
+pf_nogate:
+	VMOVUPS (DI), Y3
+	VMOVUPS 32(DI), Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    112(AX), R8
+	SHRQ    $0x01, R8
+	JZ      n_odd
 
 n_loop:
 	VMULPS      (SI), Y3, Y7

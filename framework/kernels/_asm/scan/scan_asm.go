@@ -659,11 +659,16 @@ func (a *isa) forward(v variant) {
 			ld := GP64()
 			MOVQ(m(A, fLdd), ld)
 			SHLQ(U8(1), ld)
-			for _, f := range []int{fDelta, fU, fZ, fY} {
+			for _, f := range []int{fDelta, fU, fY, fZ} {
 				MOVQ(m(A, f), tmp)
+				if f == fZ { // no gate: no row (not a prefetch near address 0)
+					TESTQ(tmp, tmp)
+					JZ(LabelRef("pf_nogate"))
+				}
 				ADDQ(ld, tmp)
 				PREFETCHT0(mi(tmp, off))
 			}
+			Label("pf_nogate")
 		}
 		DT, DTU := a.vec(), a.vec()
 		VMOVUPS(m(pp, 0), DT)
