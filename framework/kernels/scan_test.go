@@ -412,16 +412,27 @@ func gradFields(g *ScanGrads) []gradField {
 	return out
 }
 
-// TestScanNaNPropagates puts NaN into one u and into one row of B and
-// checks that every implementation gives NaN exactly where the reference
-// does (forward and backward; resets stop it), and matches elsewhere.
+// TestScanNaNPropagates puts NaN into one u and into one row of B (or,
+// with B per channel, into one channel's B) and checks that every
+// implementation gives NaN exactly where the reference does (forward and
+// backward; resets stop it), and matches elsewhere.
 func TestScanNaNPropagates(t *testing.T) {
-	c := scanCase{B: 2, L: 70, D: 37, N: 5, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true}
+	for _, bPer := range []bool{false, true} {
+		c := scanCase{B: 2, L: 70, D: 37, N: 5, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true, bPer: bPer, cPer: bPer}
+		t.Run(c.String(), func(t *testing.T) { scanNaNPropagates(t, c) })
+	}
+}
+
+func scanNaNPropagates(t *testing.T, c scanCase) {
 	nan := float32(math.NaN())
 	build := func() *Scan {
 		s := c.build(11)
 		s.U[(1*c.L+10)*c.D+20] = nan // b 1, t 10, d 20
-		s.Bm[(0*c.L+40)*c.N+2] = nan // b 0, t 40, n 2: every channel
+		if c.bPer {
+			s.Bm[30*c.N+2] = nan // d 30, n 2: every b and t
+		} else {
+			s.Bm[(0*c.L+40)*c.N+2] = nan // b 0, t 40, n 2: every channel
+		}
 		s.Y = make([]float32, c.B*c.L*c.D)
 		s.HT = make([]float32, c.B*c.D*c.N)
 		s.Saved = make([]float32, SavedLen(c.B, c.L, c.D, c.N))
