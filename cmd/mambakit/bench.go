@@ -68,6 +68,9 @@ func positiveFlags(fs *flag.FlagSet, names ...string) error {
 // benchTrain times full training steps (forward, backward, AdamW) of a
 // fresh model on random tokens.
 func benchTrain(args []string, stdout io.Writer) error {
+	if scanDeviceCUDA(args) {
+		return benchTrainCUDA(args, stdout)
+	}
 	fs := flag.NewFlagSet("bench train", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	dModel := fs.Int("d-model", 128, "model width")

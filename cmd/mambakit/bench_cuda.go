@@ -4,11 +4,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudamodel"
 )
 
 // scanDeviceCUDA reports whether the bench scan arguments ask for the GPU
@@ -293,5 +297,163 @@ func benchScanOneL(d *cuda.Device, c *cudaTimer, w io.Writer, B, L, D, N int, bw
 	}
 	row("fwd", fwd, fb, an[0])
 	row("bwd", bwd, bb, an[1])
+	return nil
+}
+
+// trainAnchors are the reference throughputs of a training step of
+// the mamba-130m shape (d_model 768, 24 layers, vocab 50280, d_state 16)
+// at batch 8 × 2048 tokens on the same H200, in tokens/s.
+var trainAnchors = []struct {
+	name string
+	tps  float64
+}{
+	{"state-spaces/mamba (fused CUDA kernels), fp32", 41200},
+	{"state-spaces/mamba (fused CUDA kernels), TF32", 89200},
+	{"Hugging Face transformers, pure-PyTorch path", 101},
+}
+
+// benchTrainCUDA times full training steps (forward, backward, gradient
+// clipping, AdamW) of a fresh model on random tokens on the GPU
+// (framework/cudamodel). Times are wall-clock per step, the device
+// synchronized at the end of each; the phases are split with device events.
+func benchTrainCUDA(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench train --device cuda", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.String("device", "cuda", "cuda: train on the GPU")
+	dModel := fs.Int("d-model", 768, "model width")
+	layers := fs.Int("layers", 24, "number of blocks")
+	dState := fs.Int("d-state", 16, "SSM state size N")
+	vocab := fs.Int("vocab", 50277, "vocabulary size (padded to a multiple of 8)")
+	batch := fs.Int("batch", 8, "sequences per step")
+	seqLen := fs.Int("seq-len", 2048, "tokens per sequence")
+	steps := fs.Int("steps", 10, "timed training steps")
+	warm := fs.Int("warmup", 2, "untimed steps first (compile kernels, allocate activations)")
+	seed := fs.Uint64("seed", 1, "seed of the model and the tokens")
+	tf32 := fs.Bool("tf32", false, "TF32 tensor cores for the projections (cuBLAS)")
+	complexA := fs.Bool("complex", false, "complex A, B, C and states (S4D-Lin)")
+	var nonSelective []string
+	fs.Func("nonselective", "SSM parameters that do not depend on the input (delta,B,C)", func(v string) error {
+		nonSelective = strings.Split(v, ",")
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "batch", "seq-len", "steps"); err != nil {
+		return err
+	}
+	d, err := cuda.Open()
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	cfg := backbone.NewConfig(*vocab, *dModel, *layers)
+	cfg.StateSize = *dState
+	cfg.NonSelective, cfg.ComplexA = nonSelective, *complexA
+	t0 := time.Now()
+	m, err := backbone.New(cfg, *seed)
+	if err != nil {
+		return err
+	}
+	g, err := cudamodel.New(d, m)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	if err := g.SetTF32(*tf32); err != nil {
+		return err
+	}
+	mode := "float32"
+	if *tf32 {
+		mode = "TF32 projections"
+	}
+	fmt.Fprintf(stdout, "device: %s\n", d)
+	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters); batch %d × %d tokens; %s (init and upload %.1fs)\n",
+		*dModel, *layers, *dState, cfg.VocabSize, g.NumParams(), *batch, *seqLen, mode, time.Since(t0).Seconds())
+	ac := backbone.AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
+	r := rand.New(rand.NewPCG(*seed, 2))
+	B, L := *batch, *seqLen
+	b := &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
+	ev := make([]*cuda.Event, 4)
+	for i := range ev {
+		if ev[i], err = d.NewEvent(); err != nil {
+			return err
+		}
+	}
+	type times struct{ step, fwd, bwd, opt float64 }
+	step := func() (float64, times, error) {
+		for i := range b.Inputs {
+			b.Inputs[i] = int32(r.IntN(*vocab))
+			b.Targets[i] = int32(r.IntN(*vocab))
+		}
+		var tm times
+		t0 := time.Now()
+		ev[0].Record(nil)
+		loss, err := g.Forward(b)
+		if err != nil {
+			return 0, tm, err
+		}
+		ev[1].Record(nil)
+		if err := g.ZeroGrad(); err != nil {
+			return 0, tm, err
+		}
+		if err := g.Backward(); err != nil {
+			return 0, tm, err
+		}
+		ev[2].Record(nil)
+		if _, err := g.ClipGrad(1); err != nil {
+			return 0, tm, err
+		}
+		if err := g.Step(ac, 1e-3); err != nil {
+			return 0, tm, err
+		}
+		ev[3].Record(nil)
+		if err := d.Synchronize(); err != nil {
+			return 0, tm, err
+		}
+		tm.step = time.Since(t0).Seconds()
+		for i, p := range []*float64{&tm.fwd, &tm.bwd, &tm.opt} {
+			ms, err := cuda.ElapsedMs(ev[i], ev[i+1])
+			if err != nil {
+				return 0, tm, err
+			}
+			*p = float64(ms) / 1e3
+		}
+		return loss, tm, nil
+	}
+	for i := 0; i < *warm; i++ {
+		if _, _, err := step(); err != nil {
+			return err
+		}
+	}
+	tok := float64(B * L)
+	var all []float64
+	var sum times
+	for i := 1; i <= *steps; i++ {
+		loss, tm, err := step()
+		if err != nil {
+			return err
+		}
+		all = append(all, tm.step)
+		sum.step += tm.step
+		sum.fwd += tm.fwd
+		sum.bwd += tm.bwd
+		sum.opt += tm.opt
+		fmt.Fprintf(stdout, "step %d/%d  loss %.4f  %.1f ms (forward %.1f, backward %.1f, clip+AdamW %.1f)  %.0f tokens/s\n",
+			i, *steps, loss, 1e3*tm.step, 1e3*tm.fwd, 1e3*tm.bwd, 1e3*tm.opt, tok/tm.step)
+	}
+	slices.Sort(all)
+	med := all[len(all)/2]
+	n := float64(*steps)
+	free, total, _ := d.MemInfo()
+	fmt.Fprintf(stdout, "median step %.1f ms: %.0f tokens/s (mean %.0f); forward %.1f ms, backward %.1f ms, clip+AdamW %.1f ms (means); device memory in use %.1f GiB\n",
+		1e3*med, tok/med, tok*n/sum.step, 1e3*sum.fwd/n, 1e3*sum.bwd/n, 1e3*sum.opt/n, float64(total-free)/(1<<30))
+	fmt.Fprintf(stdout, "tokens_per_s=%.1f\n", tok/med)
+	if *dModel == 768 && *layers == 24 && cfg.VocabSize == 50280 && *dState == 16 && B == 8 && L == 2048 && !*complexA && len(nonSelective) == 0 {
+		fmt.Fprintf(stdout, "anchors (mamba-130m shape, batch 8 × 2048, same H200):\n")
+		for _, a := range trainAnchors {
+			fmt.Fprintf(stdout, "  %-50s %9.0f tokens/s  (this run: %.2f×)\n", a.name, a.tps, tok/med/a.tps)
+		}
+	}
 	return nil
 }

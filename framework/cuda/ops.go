@@ -199,7 +199,7 @@ func (d *Device) CrossEntropy(dlogits, logits, targets DevPtr, M, V int, scale f
 		return 0, 0, err
 	}
 	out := rows.Ptr() + DevPtr(8*M)
-	if err := fs.Launch(Dim3{X: 1}, Dim3{X: 32}, 0, nil, rows.Ptr(), targets, M, out); err != nil {
+	if err := fs.Launch(Dim3{X: 1}, Dim3{X: 256}, 0, nil, rows.Ptr(), targets, M, out); err != nil {
 		return 0, 0, err
 	}
 	res := make([]byte, 16)

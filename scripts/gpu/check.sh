@@ -5,6 +5,9 @@
 #
 #   scripts/gpu/check.sh build    # here: CGO_ENABLED=0 builds into .gpu/
 #   scripts/gpu/check.sh device   # on the GPU machine, from the repo root
+#   scripts/gpu/check.sh model    # on the GPU machine: the backbone on the GPU
+#                                 # (cudamodel tests against the CPU model, the
+#                                 # new kernels, bench train fp32 and TF32)
 #   scripts/gpu/check.sh table F  # print a report.tsv as a table
 #
 # With the device tool: run "bash scripts/gpu/check.sh device" with carry
@@ -27,6 +30,7 @@ build)
 	mkdir -p .gpu
 	grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go test -c -ldflags="-s -w" -o .gpu/cuda.test ./framework/cuda
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go test -c -ldflags="-s -w" -o .gpu/cudamodel.test ./framework/cudamodel
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -ldflags="-s -w" -o .gpu/mambakit ./cmd/mambakit
 	ls -la .gpu
 	;;
@@ -71,11 +75,40 @@ device)
 	fi
 	exit $rc
 	;;
+model)
+	# The backbone on the GPU: logs model.log, kernels.log, train-fp32.txt,
+	# train-tf32.txt, report.tsv under $OUT. Extra bench flags: $BENCH_ARGS;
+	# SKIP_BENCH=1 skips the benchmark.
+	OUT=${OUT:-/tmp/mambakit-gpu}
+	mkdir -p "$OUT"
+	nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.sm --format=csv,noheader
+	export MAMBAKIT_CUDA_REPORT="$OUT/report.tsv"
+	rm -f "$MAMBAKIT_CUDA_REPORT"
+	t0=$(date +%s)
+	.gpu/cuda.test -test.v -test.count=1 -test.run 'Embed|ModelElementwise|CrossEntropy|AdamW' -test.timeout 200s >"$OUT/kernels.log" 2>&1
+	rc1=$?
+	(cd framework/cudamodel && ../../.gpu/cudamodel.test -test.v -test.count=1 -test.timeout 300s) >"$OUT/model.log" 2>&1
+	rc2=$?
+	echo "kernel tests: exit $rc1; cudamodel tests: exit $rc2; $(($(date +%s) - t0)) s"
+	grep -hE '^(--- FAIL|FAIL|panic)|cuda: |Error|error' "$OUT/kernels.log" "$OUT/model.log" | grep -v 'rel err' | head -30
+	grep -E 'step 30|largest|worst gradient' "$OUT/model.log" | head -20
+	[ -f "$MAMBAKIT_CUDA_REPORT" ] && table "$MAMBAKIT_CUDA_REPORT"
+	if [ "${SKIP_BENCH:-0}" != 1 ]; then
+		for mode in fp32 tf32; do
+			flag=""
+			[ $mode = tf32 ] && flag="--tf32"
+			echo "== bench train --device cuda $flag =="
+			timeout 200 .gpu/mambakit bench train --device cuda $flag ${BENCH_ARGS:-} >"$OUT/train-$mode.txt" 2>&1
+			grep -vE '^step ' "$OUT/train-$mode.txt" | tail -8
+		done
+	fi
+	[ $rc1 = 0 ] && [ $rc2 = 0 ]
+	;;
 table)
 	table "$2"
 	;;
 *)
-	echo "usage: $0 build | device | table FILE" >&2
+	echo "usage: $0 build | device | model | table FILE" >&2
 	exit 2
 	;;
 esac

@@ -31,16 +31,23 @@ extern "C" __global__ void xent_fwd_bwd(float* __restrict__ dlogits, double* __r
 	}
 }
 
-// xent_sum adds the row losses of rows with a target (in row order, one
-// thread): out[0] = Σ loss, out[1] = count.
+// xent_sum adds the row losses of rows with a target: out[0] = Σ loss,
+// out[1] = count. One block: each thread sums rows ≡ threadIdx.x (mod
+// blockDim.x) in order, then block_sum_d adds the threads in a fixed
+// order, so the result has the same bits on every run.
 extern "C" __global__ void xent_sum(const double* __restrict__ rowLoss, const int* __restrict__ targets, int M, double* __restrict__ out) {
-	if (blockIdx.x != 0 || threadIdx.x != 0) return;
+	__shared__ double sh[32];
+	if (blockIdx.x != 0) return;
 	double s = 0, c = 0;
-	for (int m = 0; m < M; m++)
+	for (int m = threadIdx.x; m < M; m += blockDim.x)
 		if (targets[m] >= 0) {
 			s += rowLoss[m];
 			c += 1;
 		}
-	out[0] = s;
-	out[1] = c;
+	s = block_sum_d(s, sh);
+	c = block_sum_d(c, sh);
+	if (threadIdx.x == 0) {
+		out[0] = s;
+		out[1] = c;
+	}
 }

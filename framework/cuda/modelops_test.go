@@ -1,0 +1,120 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mambakit/mambakit/framework/kernels"
+)
+
+func TestEmbedIndex(t *testing.T) {
+	ix, err := NewEmbedIndex([]int32{3, 1, 3, 0, 1, 3}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int32{0, 1, 3, 0, 1, 3, 6, 3, 1, 4, 0, 2, 5}
+	if ix.NU != 3 || fmt.Sprint(ix.buf) != fmt.Sprint(want) {
+		t.Fatalf("index %d %v, want 3 %v", ix.NU, ix.buf, want)
+	}
+	if _, err := NewEmbedIndex([]int32{4}, 4); err == nil {
+		t.Fatal("id 4 of V 4 accepted")
+	}
+}
+
+func TestEmbedding(t *testing.T) {
+	d := openOrSkip(t)
+	for i, c := range []struct{ M, V, C int }{{1, 3, 5}, {300, 17, 33}, {4096, 50280, 64}, {777, 9, 768}} {
+		r := rand.New(rand.NewPCG(uint64(i), 11))
+		ids := make([]int32, c.M)
+		for j := range ids {
+			ids[j] = int32(r.IntN(c.V))
+		}
+		table := rnd(r, c.V*c.C, -1, 1)
+		dout := rnd(r, c.M*c.C, -1, 1)
+		shape := fmt.Sprintf("M%d V%d C%d", c.M, c.V, c.C)
+		db := newDevBufs(t, d)
+		out := db.out(c.M * c.C)
+		if err := d.EmbeddingForward(out.Ptr(), db.in(table), db.ints(ids), c.M, c.C); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, c.M*c.C)
+		kernels.EmbeddingForward(want, table, ids, c.V, c.C)
+		report(t, "embedding fwd", shape, relErr(db.get(out, c.M*c.C), want), 0)
+		// Backward adds into an existing gradient.
+		g0 := rnd(r, c.V*c.C, -1, 1)
+		gt := db.in(g0)
+		ix, err := NewEmbedIndex(ids, c.V)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.EmbeddingBackward(gt, db.in(dout), ix, c.C); err != nil {
+			t.Fatal(err)
+		}
+		kernels.EmbeddingBackward(g0, dout, ids, c.V, c.C)
+		got := make([]float32, c.V*c.C)
+		if err := d.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		if err := (&Buffer{d: d, ptr: gt, bytes: 4 * len(got)}).CopyToF32(got); err != nil {
+			t.Fatal(err)
+		}
+		report(t, "embedding bwd", shape, relErr(got, g0), 1e-7)
+	}
+}
+
+func TestModelElementwise(t *testing.T) {
+	d := openOrSkip(t)
+	r := rand.New(rand.NewPCG(5, 5))
+	n := 100003
+	x, s, o := rnd(r, n, -2, 2), rnd(r, n, -2, 2), rnd(r, n, -2, 2)
+	db := newDevBufs(t, d)
+	get := func(p DevPtr) []float32 {
+		v := make([]float32, n)
+		if err := d.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		if err := (&Buffer{d: d, ptr: p, bytes: 4 * n}).CopyToF32(v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	po, px, ps := db.in(o), db.in(x), db.in(s)
+	if err := d.AddMul(po, px, ps, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddMul(po, px, 0, n); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, n)
+	for i := range want {
+		want[i] = o[i] + x[i]*s[i]
+		want[i] += x[i]
+	}
+	report(t, "add_mul", fmt.Sprint("n", n), relErr(get(po), want), 1e-7)
+	ne := db.out(n)
+	if err := d.NegExp(ne.Ptr(), px, n); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		want[i] = -float32(math.Exp(float64(x[i])))
+	}
+	report(t, "neg_exp", fmt.Sprint("n", n), relErr(get(ne.Ptr()), want), 1e-7)
+	ss, err := d.SumSquares(px, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref float64
+	for _, v := range x {
+		ref += float64(v) * float64(v)
+	}
+	report(t, "sum of squares", fmt.Sprint("n", n), math.Abs(ss-ref)/ref, 1e-12)
+	if err := d.Scale(px, 0.5, n); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		want[i] = x[i] * 0.5
+	}
+	report(t, "scale", fmt.Sprint("n", n), relErr(get(px), want), 0)
+}

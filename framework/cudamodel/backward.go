@@ -1,0 +1,160 @@
+package cudamodel
+
+import (
+	"errors"
+
+	"github.com/mambakit/mambakit/framework/cuda"
+)
+
+// Backward adds the gradient of the last Forward's mean loss w.r.t. every
+// parameter into the gradients (ZeroGrad between steps, or not, to
+// accumulate), as backbone.Model.Backward: the head and norm_f, then each
+// block in reverse (out_proj, the scan, dt_proj, x_proj, SiLU, conv1d,
+// in_proj, RMSNorm, the residual), then the embedding.
+func (g *Model) Backward() error {
+	a := g.acts
+	if a == nil || !a.hasTarget {
+		return errors.New("cudamodel: Backward needs a Forward with targets first")
+	}
+	if a.count == 0 {
+		return nil
+	}
+	c := &g.Config
+	V, D, Din, N, R, K, nL := dims(c)
+	B, L, M := a.B, a.L, a.B*a.L
+	d, bl, p, gr, ly := g.dev, g.blas, g.params, g.grads, g.lay
+	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
+	reset := cuda.DevPtr(0)
+	if a.hasReset {
+		reset = a.reset
+	}
+	e := &errs{}
+
+	// Head: logits = xnF·Embedᵀ.
+	if _, _, err := d.CrossEntropy(a.dlogits, a.logits, a.targets, M, V, 1/float32(a.count)); err != nil {
+		return err
+	}
+	e.do(bl.MatMul(false, false, M, D, V, a.dlogits, at(p, ly.embed), 0, a.dxnF))
+	e.do(bl.MatMul(true, false, V, D, M, a.dlogits, a.xnF, 1, at(gr, ly.embed)))
+	e.do(d.RMSNormBackward(a.dResid, at(gr, ly.normF), a.dxnF, f4(a.resid, nL*M*D), at(p, ly.normF), a.rstdF, M, D))
+
+	selB, selC, cx := selective(c, "B"), selective(c, "C"), c.ComplexA
+	cfc := cf(c)
+	for l := nL - 1; l >= 0 && e.err == nil; l-- {
+		u := f4(a.u, l*M*Din)
+		y := f4(a.y, l*M*Din)
+		// out_proj: the residual passes dResid through unchanged.
+		e.do(bl.MatMul(false, false, M, Din, D, a.dResid, ly.lay(p, ly.outProj, l), 0, a.dY))
+		e.do(bl.MatMul(true, false, D, Din, M, a.dResid, y, 1, ly.lay(gr, ly.outProj, l)))
+
+		bmAll, cmAll := f4(a.bm, l*cfc*M*N), f4(a.cm, l*cfc*M*N)
+		A := f4(a.a, l*Din*N)
+		sc := &cuda.Scan{B: B, L: L, D: Din, N: N,
+			U: u, Delta: f4(a.dtRaw, l*M*Din), DeltaBias: ly.lay(p, ly.dtB, l),
+			A: A, Bm: bmAll, Cm: cmAll, BPerChannel: !selB, CPerChannel: !selC,
+			Dskip: ly.lay(p, ly.dskip, l), Z: f4(a.z, l*M*Din), Reset: reset,
+			Y: y, Saved: f4(a.saved, l*a.savedLen)}
+		sg := &cuda.ScanGrads{DY: a.dY, DU: a.dU, DDelta: a.dDt, DDeltaBias: a.dBias, DA: a.dA,
+			DBm: a.dBm, DCm: a.dCm, DDskip: a.dSkip, DZ: a.dZ}
+		if cx { // imaginary parts: of selective B, C after their real parts
+			sc.AImag, sg.DAImag = ly.lay(p, ly.aImag, l), a.dAI
+			sc.BImag, sc.CImag, sg.DBImag, sg.DCImag = f4(bmAll, M*N), f4(cmAll, M*N), a.dBmI, a.dCmI
+		}
+		if !selB { // per-channel B: the parameter mixer.B and its gradient (Din, N)
+			sc.Bm, sg.DBm = ly.lay(p, ly.bParam, l), a.dBp
+			if cx {
+				sc.BImag, sg.DBImag = ly.lay(p, ly.bImag, l), a.dBpI
+			}
+		}
+		if !selC {
+			sc.Cm, sg.DCm = ly.lay(p, ly.cParam, l), a.dCp
+			if cx {
+				sc.CImag, sg.DCImag = ly.lay(p, ly.cImag, l), a.dCpI
+			}
+		}
+		e.do(d.ScanBackward(sc, sg))
+		e.do(d.AddMul(ly.lay(gr, ly.dtB, l), a.dBias, 0, Din))
+		e.do(d.AddMul(ly.lay(gr, ly.dskip, l), a.dSkip, 0, Din))
+		// A = −exp(A_log), so dA_log = dA·A.
+		e.do(d.AddMul(ly.lay(gr, ly.aLog, l), a.dA, A, Din*N))
+		if !selB {
+			e.do(d.AddMul(ly.lay(gr, ly.bParam, l), a.dBp, 0, Din*N))
+		}
+		if !selC {
+			e.do(d.AddMul(ly.lay(gr, ly.cParam, l), a.dCp, 0, Din*N))
+		}
+		if cx {
+			e.do(d.AddMul(ly.lay(gr, ly.aImag, l), a.dAI, 0, Din*N))
+			if !selB {
+				e.do(d.AddMul(ly.lay(gr, ly.bImag, l), a.dBpI, 0, Din*N))
+			}
+			if !selC {
+				e.do(d.AddMul(ly.lay(gr, ly.cImag, l), a.dCpI, 0, Din*N))
+			}
+		}
+
+		// dt_proj, then x_proj's row blocks; dU accumulates.
+		r, nb, nc := xProjRows(c)
+		wx, gx := ly.lay(p, ly.xProj, l), ly.lay(gr, ly.xProj, l)
+		row := func(w cuda.DevPtr, i int) cuda.DevPtr { return w + cuda.DevPtr(4*i*Din) }
+		if r > 0 {
+			e.do(bl.MatMul(false, false, M, r, Din, a.dDt, ly.lay(p, ly.dtW, l), 0, a.dDtLow))
+			e.do(bl.MatMul(true, false, Din, r, M, a.dDt, f4(a.dtLow, l*M*R), 1, ly.lay(gr, ly.dtW, l)))
+			e.do(bl.MatMul(false, false, M, Din, r, a.dDtLow, wx, 1, a.dU))
+		}
+		type block struct {
+			row  int
+			grad cuda.DevPtr // (M, N)
+		}
+		var blocks []block
+		if nb > 0 {
+			blocks = append(blocks, block{r, a.dBm})
+			if cx {
+				blocks = append(blocks, block{r + N, a.dBmI})
+			}
+		}
+		if nc > 0 {
+			blocks = append(blocks, block{r + nb, a.dCm})
+			if cx {
+				blocks = append(blocks, block{r + nb + N, a.dCmI})
+			}
+		}
+		for _, b := range blocks {
+			e.do(bl.MatMul(false, false, M, Din, N, b.grad, row(wx, b.row), 1, a.dU))
+		}
+		if r > 0 {
+			e.do(bl.MatMul(true, false, r, Din, M, a.dDtLow, u, 1, gx))
+		}
+		for _, b := range blocks {
+			e.do(bl.MatMul(true, false, N, Din, M, b.grad, u, 1, row(gx, b.row)))
+		}
+
+		conv := f4(a.conv, l*M*Din)
+		e.do(d.SiLUBackward(a.dConv, a.dU, conv, M*Din))
+		cv := &cuda.Conv1d{B: B, L: L, D: Din, K: K, X: f4(a.xin, l*M*Din), W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
+		cg := &cuda.Conv1dGrads{DY: a.dConv, DX: a.dXin, DW: a.dConvW}
+		if c.UseConvBias {
+			cv.Bias = ly.lay(p, ly.convB, l)
+			cg.DBias = a.dConvB
+		}
+		e.do(d.Conv1dBackward(cv, cg))
+		e.do(d.AddMul(ly.lay(gr, ly.convW, l), a.dConvW, 0, Din*K))
+		if c.UseConvBias {
+			e.do(d.AddMul(ly.lay(gr, ly.convB, l), a.dConvB, 0, Din))
+		}
+
+		// in_proj: both halves feed xn.
+		xn := f4(a.xn, l*M*D)
+		win, gin := ly.lay(p, ly.inProj, l), ly.lay(gr, ly.inProj, l)
+		e.do(bl.MatMul(false, false, M, D, Din, a.dXin, win, 0, a.dXn))
+		e.do(bl.MatMul(false, false, M, D, Din, a.dZ, f4(win, Din*D), 1, a.dXn))
+		e.do(bl.MatMul(true, false, Din, D, M, a.dXin, xn, 1, gin))
+		e.do(bl.MatMul(true, false, Din, D, M, a.dZ, xn, 1, f4(gin, Din*D)))
+
+		e.do(d.RMSNormBackward(a.dX, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
+			ly.lay(p, ly.norm, l), f4(a.rstd, l*M), M, D))
+		e.do(d.AddMul(a.dResid, a.dX, 0, M*D))
+	}
+	e.do(d.EmbeddingBackward(at(gr, ly.embed), a.dResid, a.index, D))
+	return e.err
+}

@@ -1,0 +1,212 @@
+package cudamodel
+
+import (
+	"fmt"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cuda"
+)
+
+func checkBatch(b *backbone.Batch, V int) error {
+	if b.B < 1 || b.L < 1 {
+		return fmt.Errorf("cudamodel: batch of %d×%d tokens: want at least 1×1", b.B, b.L)
+	}
+	M := b.B * b.L
+	if len(b.Inputs) != M || (b.Targets != nil && len(b.Targets) != M) || (b.Reset != nil && len(b.Reset) != M) {
+		return fmt.Errorf("cudamodel: batch has %d inputs, %d targets, %d reset flags; want B·L = %d (targets, resets optional)",
+			len(b.Inputs), len(b.Targets), len(b.Reset), M)
+	}
+	for i, id := range b.Inputs {
+		if id < 0 || int(id) >= V {
+			return fmt.Errorf("cudamodel: input id %d at position %d is outside the vocabulary [0, %d)", id, i, V)
+		}
+	}
+	for i, id := range b.Targets {
+		if int(id) >= V {
+			return fmt.Errorf("cudamodel: target id %d at position %d is outside the vocabulary [0, %d)", id, i, V)
+		}
+	}
+	return nil
+}
+
+// Forward runs the model over a batch and returns the mean cross-entropy of
+// the targets (0 when b.Targets is nil), as backbone.Model.Forward without
+// a carried state. The activations stay on the device for Backward.
+func (g *Model) Forward(b *backbone.Batch) (float64, error) {
+	c := &g.Config
+	V, D, Din, N, _, K, nL := dims(c)
+	if err := checkBatch(b, V); err != nil {
+		return 0, err
+	}
+	B, L, M := b.B, b.L, b.B*b.L
+	if g.acts == nil || g.acts.B != B || g.acts.L != L {
+		if g.acts != nil {
+			if err := g.dev.Synchronize(); err != nil {
+				return 0, err
+			}
+			g.acts.free()
+			g.acts = nil
+		}
+		a, err := newActs(g.dev, c, B, L)
+		if err != nil {
+			return 0, err
+		}
+		g.acts = a
+	}
+	a, d, bl, p, ly := g.acts, g.dev, g.blas, g.params, g.lay
+	// Copies from pageable host memory wait for the kernels before them,
+	// so the last step's inputs are no longer in use.
+	if err := d.CopyI32To(a.ids, b.Inputs); err != nil {
+		return 0, err
+	}
+	a.hasTarget, a.hasReset, a.count = b.Targets != nil, b.Reset != nil, 0
+	if a.hasTarget {
+		if err := d.CopyI32To(a.targets, b.Targets); err != nil {
+			return 0, err
+		}
+	}
+	if a.hasReset {
+		if err := d.CopyBoolTo(a.reset, b.Reset); err != nil {
+			return 0, err
+		}
+	}
+	var err error
+	if a.index, err = cuda.NewEmbedIndex(b.Inputs, V); err != nil {
+		return 0, err
+	}
+	reset := cuda.DevPtr(0)
+	if a.hasReset {
+		reset = a.reset
+	}
+	eps := float32(c.LayerNormEpsilon)
+	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
+
+	e := &errs{}
+	e.do(d.EmbeddingForward(a.resid, at(p, ly.embed), a.ids, M, D))
+	for l := 0; l < nL && e.err == nil; l++ {
+		x, xn := f4(a.resid, l*M*D), f4(a.xn, l*M*D)
+		e.do(d.RMSNormForward(xn, f4(a.rstd, l*M), x, ly.lay(p, ly.norm, l), M, D, eps))
+
+		win := ly.lay(p, ly.inProj, l)
+		xin, z := f4(a.xin, l*M*Din), f4(a.z, l*M*Din)
+		e.do(bl.MatMul(false, true, M, Din, D, xn, win, 0, xin))
+		e.do(bl.MatMul(false, true, M, Din, D, xn, f4(win, Din*D), 0, z))
+
+		conv, u := f4(a.conv, l*M*Din), f4(a.u, l*M*Din)
+		cv := &cuda.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
+		if c.UseConvBias {
+			cv.Bias = ly.lay(p, ly.convB, l)
+		}
+		e.do(d.Conv1dForward(cv))
+		e.do(d.SiLUForward(u, conv, M*Din))
+
+		bm, cm, bmI, cmI := g.ssmParams(e, l, M, u, f4(a.dtLow, l*M*int(c.TimeStepRank)),
+			f4(a.bm, l*cf(c)*M*N), f4(a.cm, l*cf(c)*M*N), f4(a.dtRaw, l*M*Din))
+
+		A := f4(a.a, l*Din*N)
+		e.do(d.NegExp(A, ly.lay(p, ly.aLog, l), Din*N))
+		y := f4(a.y, l*M*Din)
+		sc := &cuda.Scan{B: B, L: L, D: Din, N: N,
+			U: u, Delta: f4(a.dtRaw, l*M*Din), DeltaBias: ly.lay(p, ly.dtB, l), A: A, Bm: bm, Cm: cm,
+			BPerChannel: !selective(c, "B"), CPerChannel: !selective(c, "C"),
+			BImag: bmI, CImag: cmI, Dskip: ly.lay(p, ly.dskip, l), Z: z, Reset: reset,
+			Y: y, Saved: f4(a.saved, l*a.savedLen)}
+		if c.ComplexA {
+			sc.AImag = ly.lay(p, ly.aImag, l)
+		}
+		e.do(d.ScanForward(sc))
+
+		// out_proj, then the residual add into the next block's input.
+		next := f4(a.resid, (l+1)*M*D)
+		e.do(d.CopyDtoD(next, x, 4*M*D))
+		e.do(bl.MatMul(false, true, M, D, Din, y, ly.lay(p, ly.outProj, l), 1, next))
+	}
+	e.do(d.RMSNormForward(a.xnF, a.rstdF, f4(a.resid, nL*M*D), at(p, ly.normF), M, D, eps))
+	e.do(bl.MatMul(false, true, M, V, D, a.xnF, at(p, ly.embed), 0, a.logits))
+	if e.err != nil {
+		return 0, e.err
+	}
+	if !a.hasTarget {
+		return 0, nil
+	}
+	sum, count, err := d.CrossEntropy(0, a.logits, a.targets, M, V, 0)
+	if err != nil {
+		return 0, err
+	}
+	a.count = count
+	if count == 0 {
+		return 0, nil
+	}
+	return sum / float64(count), nil
+}
+
+// errs keeps the first error of a sequence of launches.
+type errs struct{ err error }
+
+func (e *errs) do(err error) {
+	if e.err == nil {
+		e.err = err
+	}
+}
+
+func selective(c *backbone.Config, p string) bool {
+	for _, s := range c.NonSelective {
+		if s == p {
+			return false
+		}
+	}
+	return true
+}
+
+// xProjRows is backbone's: the rows of x_proj for Δ, B and C.
+func xProjRows(c *backbone.Config) (r, nb, nc int) {
+	if selective(c, "delta") {
+		r = int(c.TimeStepRank)
+	}
+	if selective(c, "B") {
+		nb = cf(c) * c.StateSize
+	}
+	if selective(c, "C") {
+		nc = cf(c) * c.StateSize
+	}
+	return r, nb, nc
+}
+
+// ssmParams is backbone's ssmParams on the device: Δ before its bias into
+// dtRaw (zero when Δ is non-selective), B and C from x_proj into bm, cm
+// ((M, N), or (2, M, N) complex) or the per-channel parameters; it returns
+// B, C and their imaginary parts (0 when real) as the scan reads them.
+func (g *Model) ssmParams(e *errs, l, M int, u, dtLow, bm, cm, dtRaw cuda.DevPtr) (B, C, BIm, CIm cuda.DevPtr) {
+	c, p, ly, bl := &g.Config, g.params, g.lay, g.blas
+	_, _, Din, N, _, _, _ := dims(c)
+	r, nb, _ := xProjRows(c)
+	wx := ly.lay(p, ly.xProj, l)
+	row := func(i int) cuda.DevPtr { return wx + cuda.DevPtr(4*i*Din) }
+	if r > 0 {
+		e.do(bl.MatMul(false, true, M, r, Din, u, wx, 0, dtLow))
+		e.do(bl.MatMul(false, true, M, Din, r, dtLow, ly.lay(p, ly.dtW, l), 0, dtRaw))
+	} else {
+		e.do(g.dev.Fill32(dtRaw, 0, M*Din))
+	}
+	B, C = ly.lay(p, ly.bParam, l), ly.lay(p, ly.cParam, l)
+	BIm, CIm = ly.lay(p, ly.bImag, l), ly.lay(p, ly.cImag, l)
+	proj := func(row0 int, dst cuda.DevPtr) (re, im cuda.DevPtr) {
+		e.do(bl.MatMul(false, true, M, N, Din, u, row(row0), 0, dst))
+		if !c.ComplexA {
+			return dst, 0
+		}
+		imDst := dst + cuda.DevPtr(4*M*N)
+		e.do(bl.MatMul(false, true, M, N, Din, u, row(row0+N), 0, imDst))
+		return dst, imDst
+	}
+	if selective(c, "B") {
+		B, BIm = proj(r, bm)
+	}
+	if selective(c, "C") {
+		C, CIm = proj(r+nb, cm)
+	}
+	if !c.ComplexA {
+		BIm, CIm = 0, 0
+	}
+	return B, C, BIm, CIm
+}
