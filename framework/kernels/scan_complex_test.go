@@ -154,6 +154,8 @@ var complexFastCases = []complexFastCase{
 	{scanCase{B: 2, L: 100, D: 32, N: 8, reset: true, bias: true, skip: true, h0: true, dht: true, bPer: true, cPer: true}, true, true, true},
 	{scanCase{B: 2, L: 129, D: 24, N: 1, gate: true, bias: true, skip: true, dht: true, cPer: true}, true, true, true},
 	{scanCase{B: 1, L: 200, D: 17, N: 16, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true}, false, true, true},
+	{scanCase{B: 2, L: 70, D: 20, N: 64, gate: true, reset: true, bias: true, skip: true, h0: true, dht: true}, true, true, false},
+	{scanCase{B: 2, L: 70, D: 20, N: 33, bias: true, skip: true, dht: true, bPer: true, cPer: true}, true, true, true},
 }
 
 func (cc complexFastCase) build(seed uint64) *Scan {
