@@ -25,6 +25,7 @@ func runTrain(args []string, stdout io.Writer) error {
 		cfgFile  string
 		resume   string
 		opts     = optionFlag{}
+		dev      trainDevice
 	)
 	c := train.Defaults()
 	fs := newFlagSet("train", "train --modality M [--data PATH...] --out RUN_DIR [flags]  |  train --resume RUN_DIR --steps N")
@@ -47,6 +48,8 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs.IntVar(&c.Threads, "threads", c.Threads, "threads (0: all cores)")
 	fs.BoolVar(&c.TBPTT, "tbptt", c.TBPTT, "train rows as streams with the state carried across steps")
 	addBLASFlag(fs)
+	fs.StringVar(&dev.name, "device", "cpu", "where the training steps run: cpu, or cuda (GPU 0; docs/gpu.md)")
+	fs.BoolVar(&dev.tf32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 	fs.BoolVar(&c.Complex, "complex", c.Complex, "complex A, B, C and states (S4D-Lin: A = −½ + iπn)")
 	fs.Func("nonselective", "SSM parameters that do not depend on the input: a comma list of delta, B, C (all three: an LTI SSM)", func(v string) error {
 		c.NonSelective = strings.Split(v, ",")
@@ -60,10 +63,13 @@ func runTrain(args []string, stdout io.Writer) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
+	if dev.name != "cpu" && dev.name != "cuda" {
+		return fmt.Errorf("--device %q: want cpu or cuda", dev.name)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if resume != "" {
-		return resumeRun(ctx, &hf, resume, c.Steps, set["steps"], stdout)
+		return resumeRun(ctx, &hf, resume, c.Steps, set["steps"], dev, stdout)
 	}
 	if modality == "" {
 		return errors.New("missing --modality (see \"mambakit plugins list\")")
@@ -103,6 +109,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	defer s.close()
 	s.restart = func() (*host.Plugin, error) { return startPlugin(&hf, modality) }
 	r := s.run(out, c, stdout)
+	r.Device, r.TF32 = dev.name, dev.tf32
 	if err := r.FitBaseline(ctx, stdout); err != nil {
 		return err
 	}
@@ -133,7 +140,14 @@ func applyFlags(dst, flags *train.Config, set map[string]bool) {
 	}
 }
 
-func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsSet bool, stdout io.Writer) error {
+// trainDevice is --device and --tf32 (not part of the run's configuration:
+// a run may be resumed on another device).
+type trainDevice struct {
+	name string
+	tf32 bool
+}
+
+func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsSet bool, dev trainDevice, stdout io.Writer) error {
 	info, err := train.ReadRunInfo(dir)
 	if err != nil {
 		return err
@@ -158,6 +172,7 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsS
 	c := info.Config
 	c.Steps = steps
 	r := s.run(dir, c, stdout)
+	r.Device, r.TF32 = dev.name, dev.tf32
 	if err := r.FitBaseline(ctx, stdout); err != nil {
 		return err
 	}

@@ -107,3 +107,7 @@ func (g *Model) UploadAdamW(o *backbone.AdamW) error {
 
 // Steps returns the number of AdamW steps taken.
 func (g *Model) Steps() int { return g.steps }
+
+// ScaleGrads multiplies the gradients by f (the mean over accumulated
+// micro-batches).
+func (g *Model) ScaleGrads(f float32) error { return g.dev.Scale(g.grads.Ptr(), f, g.lay.total) }

@@ -43,6 +43,13 @@ type Run struct {
 
 	Out      io.Writer // progress
 	Terminal bool      // Out is a terminal: draw a live bar
+
+	// Device runs the training steps: "" or "cpu" (the Go kernels) or
+	// "cuda" (framework/cudamodel on GPU 0; evaluation, samples and
+	// checkpoints use the host model, brought up to date before each).
+	// TF32 lets the GPU's projections use TF32 tensor cores.
+	Device string
+	TF32   bool
 }
 
 // Result summarizes a finished (or interrupted) run.
@@ -169,6 +176,11 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(c.Threads))
 	}
 	kernels.SetThreads(c.Threads)
+	tr, err := r.newStepper(m, opt, carried)
+	if err != nil {
+		return Result{}, err
+	}
+	defer tr.close()
 	ml, err := openMetrics(filepath.Join(r.Dir, "metrics.jsonl"))
 	if err != nil {
 		return Result{}, err
@@ -192,6 +204,9 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 		lastSaved = from
 	}
 	save := func(step int) error {
+		if err := tr.sync(); err != nil {
+			return err
+		}
 		p, err := saveCheckpoint(r.Dir, step, m, opt, ld, carried, ts, r.Artifacts, c.KeepLast)
 		if err != nil {
 			return err
@@ -213,31 +228,34 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			return res, nil
 		}
 		t0 := time.Now()
-		m.ZeroGrad()
+		if err := tr.zeroGrad(); err != nil {
+			return res, err
+		}
 		var loss float64
 		for a := 0; a < c.Accum; a++ {
 			ld.Next(batch)
-			l, err := m.Forward(batch, carried)
+			l, err := tr.forwardBackward(batch)
 			if err != nil {
-				return res, err
-			}
-			if _, err := m.Backward(); err != nil {
 				return res, err
 			}
 			loss += l / float64(c.Accum)
 		}
 		if c.Accum > 1 {
-			f := float32(1 / float64(c.Accum))
-			for i := range m.Grads.Data {
-				m.Grads.Data[i] *= f
+			if err := tr.scaleGrads(float32(1 / float64(c.Accum))); err != nil {
+				return res, err
 			}
 		}
-		gn := m.ClipGrad(c.GradClip)
+		gn, err := tr.clip(c.GradClip)
+		if err != nil {
+			return res, err
+		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gn) || math.IsInf(gn, 0) {
 			return res, fmt.Errorf("step %d: loss %v, gradient norm %v: %w; stopped without saving (last good checkpoint: %s)", step, loss, gn, ErrNonFinite, orNone(res.Checkpoint))
 		}
 		lr := c.LRAt(step)
-		opt.Step(lr)
+		if err := tr.step(lr); err != nil {
+			return res, err
+		}
 		res.Step = step
 		met := Metric{Step: step, Loss: loss, LR: lr, GradNorm: gn, TokensPerS: tokens / time.Since(t0).Seconds()}
 		if step%c.EvalEvery == 0 || step == c.Steps {
@@ -246,6 +264,9 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			// run records the same metrics as an uninterrupted one; the
 			// interrupt takes effect before the next step.
 			evalCtx := context.WithoutCancel(ctx)
+			if err := tr.sync(); err != nil {
+				return res, err
+			}
 			ev, err := Evaluate(evalCtx, m, r.Valid, c.Batch, c.SeqLen, c.EvalTokens)
 			if err != nil {
 				return res, fmt.Errorf("step %d: evaluate: %w", step, err)

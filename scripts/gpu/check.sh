@@ -31,6 +31,7 @@ build)
 	grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go test -c -ldflags="-s -w" -o .gpu/cuda.test ./framework/cuda
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go test -c -ldflags="-s -w" -o .gpu/cudamodel.test ./framework/cudamodel
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go test -c -ldflags="-s -w" -o .gpu/train.test ./framework/train
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -ldflags="-s -w" -o .gpu/mambakit ./cmd/mambakit
 	ls -la .gpu
 	;;
@@ -76,9 +77,11 @@ device)
 	exit $rc
 	;;
 model)
-	# The backbone on the GPU: logs model.log, kernels.log, train-fp32.txt,
-	# train-tf32.txt, report.tsv under $OUT. Extra bench flags: $BENCH_ARGS;
-	# SKIP_BENCH=1 skips the benchmark.
+	# The backbone on the GPU: logs model.log, kernels.log, train-test.log,
+	# cli.txt (mambakit train --device cuda against the CPU, and a resume),
+	# train-fp32.txt, train-tf32.txt, report.tsv under $OUT. Extra bench
+	# flags: $BENCH_ARGS; SKIP_BENCH=1 skips the benchmark, SKIP_CLI=1 the
+	# training runs.
 	OUT=${OUT:-/tmp/mambakit-gpu}
 	mkdir -p "$OUT"
 	nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.sm --format=csv,noheader
@@ -89,10 +92,29 @@ model)
 	rc1=$?
 	(cd framework/cudamodel && ../../.gpu/cudamodel.test -test.v -test.count=1 -test.timeout 300s) >"$OUT/model.log" 2>&1
 	rc2=$?
-	echo "kernel tests: exit $rc1; cudamodel tests: exit $rc2; $(($(date +%s) - t0)) s"
-	grep -hE '^(--- FAIL|FAIL|panic)|cuda: |Error|error' "$OUT/kernels.log" "$OUT/model.log" | grep -v 'rel err' | head -30
+	(cd framework/train && ../../.gpu/train.test -test.v -test.count=1 -test.run 'CUDA|UnknownDevice' -test.timeout 200s) >"$OUT/train-test.log" 2>&1
+	rc3=$?
+	echo "kernel tests: exit $rc1; cudamodel tests: exit $rc2; train tests: exit $rc3; $(($(date +%s) - t0)) s"
+	grep -hE '^(--- FAIL|FAIL|panic)|cuda: |Error|error' "$OUT/kernels.log" "$OUT/model.log" "$OUT/train-test.log" | grep -v 'rel err' | head -30
+	grep -E 'device_test' "$OUT/train-test.log"
 	grep -E 'step 30|largest|worst gradient' "$OUT/model.log" | head -20
 	[ -f "$MAMBAKIT_CUDA_REPORT" ] && table "$MAMBAKIT_CUDA_REPORT"
+	if [ "${SKIP_CLI:-0}" != 1 ]; then
+		echo "== mambakit train --device cuda (text, bundled sample) =="
+		runs=$(mktemp -d)
+		printf 'schedule_steps: 100\n' >"$runs/sched.yaml" # the same schedule for the run cut at 60 and resumed
+		targs="--modality text --preset small --steps 100 --eval-every 50 --save-every 50 --seed 3 --config $runs/sched.yaml"
+		{
+			.gpu/mambakit train $targs --out "$runs/cpu"
+			.gpu/mambakit train $targs --steps 60 --out "$runs/gpu" --device cuda
+			.gpu/mambakit train --resume "$runs/gpu" --steps 100 --device cuda
+			.gpu/mambakit train --modality text --preset base --seq-len 1024 --batch 16 --steps 300 --eval-every 100 --save-every 300 --out "$runs/base" --device cuda --tf32
+			ls "$runs/gpu/checkpoints" "$runs/base/checkpoints"
+			for r in cpu gpu; do echo "$r: $(grep -o '"step":[0-9]*,"loss":[0-9.]*' "$runs/$r/metrics.jsonl" | sed -n '1p;60p;61p;100p' | tr '\n' ' ') val: $(grep -o '"val_loss":[0-9.]*' "$runs/$r/metrics.jsonl" | tr '\n' ' ')"; done
+		} >"$OUT/cli.txt" 2>&1
+		grep -E '^(done|stopped|cpu:|gpu:)|^step (60|100|300)/|mambakit train:|panic' "$OUT/cli.txt"
+		rm -rf "$runs"
+	fi
 	if [ "${SKIP_BENCH:-0}" != 1 ]; then
 		for mode in fp32 tf32; do
 			flag=""
@@ -102,7 +124,7 @@ model)
 			grep -vE '^step ' "$OUT/train-$mode.txt" | tail -8
 		done
 	fi
-	[ $rc1 = 0 ] && [ $rc2 = 0 ]
+	[ $rc1 = 0 ] && [ $rc2 = 0 ] && [ $rc3 = 0 ]
 	;;
 table)
 	table "$2"

@@ -1,0 +1,126 @@
+package train
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mambakit/mambakit/framework/cuda"
+)
+
+func TestUnknownDevice(t *testing.T) {
+	r := testRun(t, t.TempDir(), testConfig(2))
+	r.Device = "tpu"
+	if _, err := Start(context.Background(), r); err == nil || !strings.Contains(err.Error(), "want cpu or cuda") {
+		t.Fatalf("device tpu: got %v", err)
+	}
+}
+
+// lossCurve reads the training and validation losses of metrics.jsonl.
+func lossCurve(t *testing.T, dir string) (train, valid []float64) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m Metric
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		train = append(train, m.Loss)
+		if m.ValLoss != nil {
+			valid = append(valid, *m.ValLoss)
+		}
+	}
+	return train, valid
+}
+
+// TestCUDARunTracksCPU trains the same run on the CPU and with --device
+// cuda (on a machine with a GPU; skipped elsewhere), resumes the GPU run
+// from its checkpoint (written from downloaded parameters and moments) on
+// the GPU, and checks the loss curves, validation losses and final
+// checkpoints agree.
+func TestCUDARunTracksCPU(t *testing.T) {
+	d, err := cuda.Open()
+	if errors.Is(err, cuda.ErrNoDriver) {
+		t.Skip(err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	ctx := context.Background()
+	c := testConfig(12)
+	c.DModel, c.DState = 32, 8
+	cpuDir, gpuDir := t.TempDir(), t.TempDir()
+	if _, err := Start(ctx, testRun(t, cpuDir, c)); err != nil {
+		t.Fatal(err)
+	}
+	rg := testRun(t, gpuDir, testConfig(6))
+	rg.Config.DModel, rg.Config.DState, rg.Config.Steps = 32, 8, 6
+	rg.Config.ScheduleSteps, rg.Config.Warmup, rg.Config.MinLR = c.ScheduleSteps, c.Warmup, c.MinLR
+	rg.Device = "cuda"
+	if _, err := Start(ctx, rg); err != nil {
+		t.Fatal(err)
+	}
+	rg = testRun(t, gpuDir, Config{Steps: 12})
+	rg.Device = "cuda"
+	if _, err := Resume(ctx, rg); err != nil {
+		t.Fatal(err)
+	}
+	ct, cv := lossCurve(t, cpuDir)
+	gt, gv := lossCurve(t, gpuDir)
+	if len(ct) != 12 || len(gt) != 12 || len(cv) != len(gv) {
+		t.Fatalf("steps: cpu %d (%d evaluations), gpu %d (%d)", len(ct), len(cv), len(gt), len(gv))
+	}
+	worst := 0.0
+	for i := range ct {
+		worst = math.Max(worst, math.Abs(gt[i]-ct[i])/ct[i])
+	}
+	for i := range cv {
+		worst = math.Max(worst, math.Abs(gv[i]-cv[i])/cv[i])
+	}
+	t.Logf("training loss cpu %.5f → %.5f, gpu %.5f → %.5f; largest relative difference (train and validation) %.3g", ct[0], ct[11], gt[0], gt[11], worst)
+	if !(worst <= 1e-3) {
+		t.Errorf("GPU run departs from the CPU run: relative difference %.3g", worst)
+	}
+	cc, err := LatestCheckpoint(cpuDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := LatestCheckpoint(gpuDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, tsc, _, err := loadCheckpoint(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mg, tsg, _, err := loadCheckpoint(gc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tsc.Step != tsg.Step || tsc.OptSteps != tsg.OptSteps {
+		t.Errorf("checkpoint steps cpu %d/%d, gpu %d/%d", tsc.Step, tsc.OptSteps, tsg.Step, tsg.OptSteps)
+	}
+	var num, den float64
+	for i, v := range mc.Params.Data {
+		e := float64(mg.Params.Data[i]) - float64(v)
+		num += e * e
+		den += float64(v) * float64(v)
+	}
+	rel := math.Sqrt(num / den)
+	t.Logf("final parameters: relative L2 difference %.3g", rel)
+	if !(rel <= 1e-3) {
+		t.Errorf("final parameters differ: relative L2 %.3g", rel)
+	}
+}
