@@ -16,7 +16,7 @@ func (g *Model) Backward() error {
 	if a == nil || !a.hasTarget {
 		return errors.New("cudamodel: Backward needs a Forward with targets first")
 	}
-	if a.count == 0 {
+	if a.count == 0 && g.lossDenom == 0 {
 		return nil
 	}
 	c := &g.Config
@@ -31,7 +31,7 @@ func (g *Model) Backward() error {
 	e := &errs{}
 
 	// Head: logits = xnF·Embedᵀ.
-	if _, _, err := d.CrossEntropy(a.dlogits, a.logits, a.targets, M, V, 1/float32(a.count)); err != nil {
+	if _, _, err := d.CrossEntropy(a.dlogits, a.logits, a.targets, M, V, 1/float32(g.denominator(a.count))); err != nil {
 		return err
 	}
 	e.do(bl.MatMul(false, false, M, D, V, a.dlogits, at(p, ly.embed), 0, a.dxnF))
@@ -154,7 +154,9 @@ func (g *Model) Backward() error {
 		e.do(d.RMSNormBackward(a.dX, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
 			ly.lay(p, ly.norm, l), f4(a.rstd, l*M), M, D))
 		e.do(d.AddMul(a.dResid, a.dX, 0, M*D))
+		e.hook(g.gradHook, l) // block l's gradients are final
 	}
 	e.do(d.EmbeddingBackward(at(gr, ly.embed), a.dResid, a.index, D))
+	e.hook(g.gradHook, -1) // and the embedding's and norm_f's
 	return e.err
 }

@@ -23,6 +23,9 @@ type Model struct {
 	steps         int          // AdamW steps taken
 
 	acts *acts
+
+	gradHook  func(layer int) error // SetGradHook
+	lossDenom int                   // SetLossDenominator
 }
 
 // New uploads m's parameters to dev and allocates their gradients (zero).
