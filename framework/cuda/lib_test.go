@@ -147,7 +147,7 @@ func TestCache(t *testing.T) {
 
 func TestEmbeddedKernels(t *testing.T) {
 	files := KernelFiles()
-	want := []string{"adamw.cu", "conv.cu", "elementwise.cu", "loss.cu", "model.cu", "norm.cu", "scan.cu", "util.cu"}
+	want := []string{"adamw.cu", "conv.cu", "elementwise.cu", "loss.cu", "model.cu", "norm.cu", "scan.cu", "step.cu", "util.cu"}
 	if strings.Join(files, ",") != strings.Join(want, ",") {
 		t.Errorf("kernel files %v, want %v", files, want)
 	}

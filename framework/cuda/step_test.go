@@ -1,0 +1,253 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mambakit/mambakit/framework/kernels"
+)
+
+// The single-token kernels of step.cu against the CPU kernels: the scan
+// step against kernels.Scan with L = 1 (ForwardRef, float64 sums), the
+// fused norm + in_proj + convolution step against RMSNormForward, MatMul,
+// Conv1d.ForwardRef and SiLU, the argmax epilogue against the host argmax.
+
+func stepIO(B int, reset []bool, vlimit int) []int32 {
+	io := make([]int32, StepIOLen(B))
+	for b := 0; b < B; b++ {
+		if reset != nil && reset[b] {
+			io[B+b] = 1
+		}
+	}
+	io[2*B] = int32(vlimit)
+	return io
+}
+
+func TestStepScan(t *testing.T) {
+	d := openOrSkip(t)
+	for i, c := range []struct {
+		B, D, N, R         int
+		bpc, cpc, cx, skip bool
+	}{
+		{1, 33, 16, 3, false, false, false, true},
+		{3, 50, 33, 5, true, false, false, true},
+		{2, 40, 7, 0, false, true, false, false},
+		{8, 64, 64, 4, false, false, false, true},
+		{2, 20, 8, 4, false, false, true, true},
+		{3, 17, 16, 0, true, true, true, true},
+	} {
+		name := fmt.Sprintf("B%d D%d N%d R%d bpc%v cpc%v complex%v", c.B, c.D, c.N, c.R, c.bpc, c.cpc, c.cx)
+		r := rand.New(rand.NewPCG(uint64(i), 11))
+		B, D, N, R := c.B, c.D, c.N, c.R
+		cf := 1
+		if c.cx {
+			cf = 2
+		}
+		u, z := rnd(r, B*D, -1, 1), rnd(r, B*D, -3, 3)
+		dtLow, dtW, dtB := rnd(r, B*max(R, 1), -1, 1), rnd(r, D*max(R, 1), -0.5, 0.5), rnd(r, D, -3, 0.5)
+		alog, aimag := rnd(r, D*N, -1, 1.5), rnd(r, D*N, -3, 3)
+		nb, ncn := B*N, B*N
+		if c.bpc {
+			nb = D * N
+		}
+		if c.cpc {
+			ncn = D * N
+		}
+		bm, bi, cm, ci := rnd(r, nb, -1, 1), rnd(r, nb, -1, 1), rnd(r, ncn, -1, 1), rnd(r, ncn, -1, 1)
+		dskip := rnd(r, D, 0.5, 1.5)
+		h0 := rnd(r, B*D*N*cf, -1, 1)
+		reset := make([]bool, B)
+		reset[B-1] = B > 1
+		// The CPU reference: Δ before its bias from dt_proj in float64,
+		// a = −exp(A_log), reset rows from a zero state.
+		delta := make([]float32, B*D)
+		for b := 0; b < B; b++ {
+			for dd := 0; dd < D; dd++ {
+				var s float64
+				for k := 0; k < R; k++ {
+					s += float64(dtLow[b*R+k]) * float64(dtW[dd*R+k])
+				}
+				delta[b*D+dd] = float32(s)
+			}
+		}
+		a := make([]float32, D*N)
+		for k, v := range alog {
+			a[k] = -float32(math.Exp(float64(v)))
+		}
+		h0cpu := append([]float32(nil), h0...)
+		for b := 0; b < B; b++ {
+			if reset[b] {
+				clear(h0cpu[b*D*N*cf : (b+1)*D*N*cf])
+			}
+		}
+		ks := &kernels.Scan{B: B, L: 1, D: D, N: N, U: u, Delta: delta, DeltaBias: dtB, A: a, Bm: bm, Cm: cm,
+			BPerChannel: c.bpc, CPerChannel: c.cpc, Z: z, H0: h0cpu, HT: make([]float32, len(h0)), Y: make([]float32, B*D)}
+		if c.skip {
+			ks.Dskip = dskip
+		}
+		if c.cx {
+			ks.AImag, ks.BImag, ks.CImag = aimag, bi, ci
+		}
+		ks.ForwardRef()
+
+		db := newDevBufs(t, d)
+		y := db.out(B * D)
+		h := db.out(len(h0))
+		if err := h.CopyFromF32(h0); err != nil {
+			t.Fatal(err)
+		}
+		gs := &StepScan{B: B, D: D, N: N, R: R, U: db.in(u), Z: db.in(z), DtBias: db.in(dtB), ALog: db.in(alog),
+			Bm: db.in(bm), Cm: db.in(cm), H: h.Ptr(), Y: y.Ptr(), IO: db.ints(stepIO(B, reset, 0))}
+		if R > 0 {
+			gs.DtLow, gs.LDDt, gs.DtW = db.in(dtLow), R, db.in(dtW)
+		}
+		if !c.bpc {
+			gs.LDB = N
+		}
+		if !c.cpc {
+			gs.LDC = N
+		}
+		if c.skip {
+			gs.Dskip = db.in(dskip)
+		}
+		if c.cx {
+			gs.AImag, gs.BImag, gs.CImag = db.in(aimag), db.in(bi), db.in(ci)
+		}
+		if err := gs.Run(d, nil); err != nil {
+			t.Fatal(err)
+		}
+		report(t, "step scan Y", name, relErr(db.get(y, B*D), ks.Y), 1e-5)
+		report(t, "step scan H", name, relErr(db.get(h, len(h0)), ks.HT), 1e-5)
+	}
+}
+
+func TestStepGEMV(t *testing.T) {
+	d := openOrSkip(t)
+	for i, c := range []struct{ B, D, Din, Kc int }{{1, 40, 24, 4}, {3, 37, 33, 3}, {8, 64, 128, 4}, {2, 16, 8, 1}} {
+		name := fmt.Sprintf("B%d D%d Din%d K%d", c.B, c.D, c.Din, c.Kc)
+		r := rand.New(rand.NewPCG(uint64(i), 12))
+		B, D, Din, Kc := c.B, c.D, c.Din, c.Kc
+		x, nw := rnd(r, B*D, -2, 2), rnd(r, D, 0.5, 1.5)
+		win := rnd(r, 2*Din*D, -0.3, 0.3)
+		cw, cb := rnd(r, Din*Kc, -1, 1), rnd(r, Din, -0.5, 0.5)
+		st0 := rnd(r, B*Din*(Kc-1), -1, 1)
+		reset := make([]bool, B)
+		reset[0] = B > 1
+		const eps = 1e-5
+		xn, rstd := make([]float32, B*D), make([]float32, B)
+		kernels.RMSNormForward(xn, rstd, x, nw, B, D, eps)
+		xin, zc := make([]float32, B*Din), make([]float32, B*Din)
+		kernels.MatMul(false, true, B, Din, D, xn, win[:Din*D], 0, xin)
+		kernels.MatMul(false, true, B, Din, D, xn, win[Din*D:], 0, zc)
+		s0 := append([]float32(nil), st0...)
+		for b := 0; b < B; b++ {
+			if reset[b] {
+				clear(s0[b*Din*(Kc-1) : (b+1)*Din*(Kc-1)])
+			}
+		}
+		cv := kernels.Conv1d{B: B, L: 1, D: Din, K: Kc, X: xin, W: cw, Bias: cb, State0: s0,
+			StateT: make([]float32, len(s0)), Y: make([]float32, B*Din)}
+		cv.ForwardRef()
+		uc := make([]float32, B*Din)
+		for k, v := range cv.Y {
+			uc[k] = kernels.SiLU(v)
+		}
+		db := newDevBufs(t, d)
+		u, z := db.out(B*Din), db.out(B*Din)
+		st := db.out(max(len(st0), 1))
+		if err := st.CopyFromF32(st0); err != nil {
+			t.Fatal(err)
+		}
+		g := &StepGEMV{B: B, N: 2 * Din, K: D, W: db.in(win), X: db.in(x), LDX: D, NormW: db.in(nw), Eps: eps,
+			Out: u.Ptr(), Epi: EpiInConv, Out2: z.Ptr(), ConvW: db.in(cw), ConvB: db.in(cb), ConvState: st.Ptr(),
+			Din: Din, Kc: Kc, IO: db.ints(stepIO(B, reset, 0))}
+		if err := g.Run(d, nil); err != nil {
+			t.Fatal(err)
+		}
+		report(t, "step in_proj+conv u", name, relErr(db.get(u, B*Din), uc), 1e-5)
+		report(t, "step in_proj z", name, relErr(db.get(z, B*Din), zc), 1e-5)
+		if Kc > 1 {
+			report(t, "step conv state", name, relErr(db.get(st, len(st0)), cv.StateT), 1e-6)
+		}
+
+		// The residual add and the argmax over a vocabulary limit.
+		V := 1000 + 3*i
+		wv := rnd(r, V*D, -1, 1)
+		res := rnd(r, B*V, -1, 1)
+		want := append([]float32(nil), res...)
+		kernels.MatMul(false, true, B, V, D, x, wv, 1, want)
+		out := db.out(B * V)
+		if err := out.CopyFromF32(res); err != nil {
+			t.Fatal(err)
+		}
+		if err := (&StepGEMV{B: B, N: V, K: D, W: db.in(wv), X: db.in(x), LDX: D, Out: out.Ptr(), LDO: V, Epi: EpiAdd}).Run(d, nil); err != nil {
+			t.Fatal(err)
+		}
+		report(t, "step gemv add", name+fmt.Sprintf(" V%d", V), relErr(db.get(out, B*V), want), 1e-5)
+
+		vlimit := V - 37
+		io := db.ints(stepIO(B, nil, vlimit))
+		keys, err := d.Alloc(8 * B)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.bufs = append(db.bufs, keys)
+		logits := db.out(B * V)
+		tab := db.in(wv)
+		xs := db.out(B * D)
+		if err := d.StepEmbed(nil, xs.Ptr(), tab, db.ints(append(make([]int32, B), make([]int32, B+2)...)), keys.Ptr(), B, D); err != nil {
+			t.Fatal(err)
+		}
+		if err := (&StepGEMV{B: B, N: V, K: D, W: tab, X: db.in(x), LDX: D, NormW: db.in(nw), Eps: eps, Out: logits.Ptr(), LDO: V,
+			Epi: EpiArgmax, IO: io, Argmax: keys.Ptr()}).Run(d, nil); err != nil {
+			t.Fatal(err)
+		}
+		lw := make([]float32, B*V)
+		kernels.MatMul(false, true, B, V, D, xn, wv, 0, lw)
+		lg := db.get(logits, B*V)
+		report(t, "step lm_head logits", name+fmt.Sprintf(" V%d", V), relErr(lg, lw), 1e-5)
+		raw := make([]byte, 8*B)
+		if err := keys.CopyToBytes(raw); err != nil {
+			t.Fatal(err)
+		}
+		for b := 0; b < B; b++ {
+			got := ArgmaxID(le64(raw[8*b:]))
+			best := 0
+			for k, v := range lg[b*V : b*V+vlimit] {
+				if v > lg[b*V+best] {
+					best = k
+				}
+			}
+			if got != int32(best) {
+				t.Errorf("%s row %d: device argmax %d, host %d", name, b, got, best)
+			}
+		}
+		emb := db.get(xs, B*D) // every id 0: every row is table row 0
+		for b := 0; b < B; b++ {
+			if relErr(emb[b*D:(b+1)*D], wv[:D]) != 0 {
+				t.Errorf("%s: embedding row %d is not table row 0", name, b)
+			}
+		}
+	}
+}
+
+func TestStepArgs(t *testing.T) {
+	if ArgmaxID(0) != 0 || ArgmaxID(0xffffffff-41) != 41 {
+		t.Error("ArgmaxID")
+	}
+	if StepIOLen(3) != 8 {
+		t.Error("StepIOLen")
+	}
+	var d Device
+	if err := (&StepGEMV{B: 9, N: 1, K: 1, W: 1, X: 1, Out: 1}).Run(&d, nil); err == nil {
+		t.Error("B 9 accepted")
+	}
+	if err := (&StepGEMV{B: 1, N: 4, K: 1, W: 1, X: 1, Out: 1, Epi: EpiInConv}).Run(&d, nil); err == nil {
+		t.Error("conv epilogue without its buffers accepted")
+	}
+	if err := (&StepScan{B: 1, D: 1, N: 1, R: 2, U: 1, ALog: 1, Bm: 1, Cm: 1, H: 1, Y: 1, IO: 1}).Run(&d, nil); err == nil {
+		t.Error("R without DtLow accepted")
+	}
+}

@@ -1,0 +1,323 @@
+package cudamodel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cuda"
+)
+
+// Stepper is the recurrent form of the model on the GPU
+// (backbone.Model.Step): the conv and SSM states of B ≤ cuda.StepMaxRows
+// rows on the device, one token per row in, the logits (B, V) and their
+// argmax out. A step is 4 launches a layer plus 2 (kernels/step.cu),
+// issued on the Stepper's own non-blocking stream; with graphs, the whole
+// step is captured once into a CUDA graph and replayed for every token,
+// the token ids, reset flags, vocabulary limit and position written to
+// device memory before each replay.
+//
+// The Stepper reads the model's parameters where they are: after
+// parameters change on the default stream (a training step, Upload), call
+// Model.Device().Synchronize() before the next Step.
+type Stepper struct {
+	g *Model
+	B int
+
+	buf                                 *cuda.Buffer
+	io, amax                            cuda.DevPtr
+	x, u, z, xdbl, y, logits, conv, ssm cuda.DevPtr
+	S                                   int // x_proj rows: R + B rows + C rows
+
+	stream   *cuda.Stream
+	graph    *cuda.Graph
+	graphs   bool  // use a graph when capture works
+	graphErr error // why the step runs as plain launches
+
+	hostIO  []int32
+	keys    []byte
+	pending []bool // rows that start afresh at the next step
+	vlimit  int
+	pos     int
+}
+
+// graphNotice prints the reason graphs are off once per process.
+var graphNotice sync.Once
+
+// NewStepper allocates the state of B rows (zero) and the step's buffers.
+// graphs asks for a CUDA graph of the step ($MAMBAKIT_CUDA_GRAPHS=0 turns
+// them off); when the capture fails the step runs as plain launches and
+// the reason is printed once (GraphError returns it).
+func (g *Model) NewStepper(B int, graphs bool) (*Stepper, error) {
+	if B < 1 || B > cuda.StepMaxRows {
+		return nil, fmt.Errorf("cudamodel: stepper of %d rows: want 1..%d", B, cuda.StepMaxRows)
+	}
+	c := &g.Config
+	V, D, Din, N, _, K, nL := dims(c)
+	if 4*B*max(D, Din) > g.dev.SharedOptin && g.dev.SharedOptin > 0 {
+		return nil, fmt.Errorf("cudamodel: stepper of %d rows: %d floats of staged input exceed the device's shared memory", B, B*max(D, Din))
+	}
+	r, nb, nc := xProjRows(c)
+	s := &Stepper{g: g, B: B, S: r + nb + nc, graphs: graphs && os.Getenv("MAMBAKIT_CUDA_GRAPHS") != "0" && os.Getenv("MAMBAKIT_CUDA_SYNC") != "1",
+		hostIO: make([]int32, cuda.StepIOLen(B)), keys: make([]byte, 8*B), pending: make([]bool, B), vlimit: V}
+	if graphs && !s.graphs {
+		s.graphErr = errors.New("turned off by $MAMBAKIT_CUDA_GRAPHS=0 or $MAMBAKIT_CUDA_SYNC=1")
+	}
+	type slot struct {
+		p *cuda.DevPtr
+		n int
+	}
+	slots := []slot{
+		{&s.io, cuda.StepIOLen(B)}, {&s.amax, 2 * B},
+		{&s.x, B * D}, {&s.u, B * Din}, {&s.z, B * Din}, {&s.xdbl, B * max(s.S, 1)}, {&s.y, B * Din}, {&s.logits, B * V},
+		{&s.conv, nL * B * Din * (K - 1)}, {&s.ssm, nL * B * Din * N * cf(c)},
+	}
+	total := 0
+	for _, sl := range slots {
+		total += (sl.n + 63) / 64 * 64
+	}
+	var err error
+	if s.buf, err = g.dev.AllocF32(total); err != nil {
+		return nil, err
+	}
+	off := 0
+	for _, sl := range slots {
+		*sl.p = s.buf.At(off)
+		off += (sl.n + 63) / 64 * 64
+	}
+	if err := s.buf.Fill32(0); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := g.dev.StepKernels(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.stream, err = g.dev.NewStreamNonBlocking(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	// The parameters and the zeroed buffers come from the default stream.
+	if err := g.dev.Synchronize(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Reset()
+	return s, nil
+}
+
+// Close frees the Stepper's graph, stream and buffers.
+func (s *Stepper) Close() error {
+	var errs []error
+	if s.stream != nil {
+		errs = append(errs, s.stream.Synchronize())
+	}
+	errs = append(errs, s.graph.Destroy())
+	s.graph = nil
+	errs = append(errs, s.stream.Destroy())
+	s.stream = nil
+	errs = append(errs, s.buf.Free())
+	s.buf = nil
+	return errors.Join(errs...)
+}
+
+// Rows is the number of rows.
+func (s *Stepper) Rows() int { return s.B }
+
+// Position is the number of steps since the last Reset.
+func (s *Stepper) Position() int { return s.pos }
+
+// Graphs reports whether the step runs as a CUDA graph (after the first
+// Step), and why not.
+func (s *Stepper) Graphs() (bool, error) { return s.graph != nil, s.graphErr }
+
+// Reset makes every row start afresh at the next step (zero states).
+func (s *Stepper) Reset() {
+	for i := range s.pending {
+		s.pending[i] = true
+	}
+	s.pos = 0
+}
+
+// ResetRow makes row b start afresh at the next step (a document start).
+func (s *Stepper) ResetRow(b int) { s.pending[b] = true }
+
+// SetVocabLimit limits the argmax to ids below v (0 or ≥ V: all).
+func (s *Stepper) SetVocabLimit(v int) {
+	V := s.g.Config.VocabSize
+	if v <= 0 || v > V {
+		v = V
+	}
+	s.vlimit = v
+}
+
+// Step feeds one token per row (ids: B) and leaves the logits of the next
+// token and their argmax on the device (Logits, Argmax). It returns once
+// the step is issued.
+func (s *Stepper) Step(ids []int32) error {
+	V := s.g.Config.VocabSize
+	if len(ids) != s.B {
+		return fmt.Errorf("cudamodel: step: %d ids for %d rows", len(ids), s.B)
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= V {
+			return fmt.Errorf("cudamodel: step: id %d in row %d is outside the vocabulary [0, %d)", id, i, V)
+		}
+	}
+	B := s.B
+	copy(s.hostIO, ids)
+	for i, r := range s.pending {
+		s.hostIO[B+i] = 0
+		if r {
+			s.hostIO[B+i] = 1
+		}
+	}
+	s.hostIO[2*B], s.hostIO[2*B+1] = int32(s.vlimit), int32(s.pos)
+	if err := s.stream.CopyToDevice(s.io, i32Bytes(s.hostIO)); err != nil {
+		return err
+	}
+	if s.graph == nil && s.graphs && s.graphErr == nil {
+		s.capture()
+	}
+	var err error
+	if s.graph != nil {
+		err = s.graph.Launch(s.stream)
+	} else {
+		err = s.launch()
+	}
+	if err != nil {
+		return err
+	}
+	clear(s.pending)
+	s.pos++
+	return nil
+}
+
+// capture records one step into a graph; on failure it keeps the reason,
+// prints it once, and the step runs as plain launches.
+func (s *Stepper) capture() {
+	st := s.stream
+	err := st.BeginCapture()
+	if err == nil {
+		lerr := s.launch()
+		g, eerr := st.EndCapture()
+		if err = errors.Join(lerr, eerr); err == nil {
+			s.graph = g
+			return
+		}
+		g.Destroy()
+	}
+	s.graphErr = err
+	graphNotice.Do(func() {
+		fmt.Fprintf(os.Stderr, "cudamodel: CUDA graph capture failed, the step runs as plain launches: %v\n", err)
+	})
+}
+
+// launch issues the step's kernels on the Stepper's stream.
+func (s *Stepper) launch() error {
+	g, d, st := s.g, s.g.dev, s.stream
+	c := &g.Config
+	V, D, Din, N, R, K, nL := dims(c)
+	B, p, ly := s.B, g.params, g.lay
+	r, nb, _ := xProjRows(c)
+	eps := float32(c.LayerNormEpsilon)
+	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
+	e := &errs{}
+	e.do(d.StepEmbed(st, s.x, at(p, ly.embed), s.io, s.amax, B, D))
+	for l := 0; l < nL && e.err == nil; l++ {
+		in := &cuda.StepGEMV{B: B, N: 2 * Din, K: D, W: ly.lay(p, ly.inProj, l), X: s.x, LDX: D,
+			NormW: ly.lay(p, ly.norm, l), Eps: eps, Out: s.u, Epi: cuda.EpiInConv, Out2: s.z,
+			ConvW: ly.lay(p, ly.convW, l), ConvState: f4(s.conv, l*B*Din*(K-1)), Din: Din, Kc: K, IO: s.io}
+		if c.UseConvBias {
+			in.ConvB = ly.lay(p, ly.convB, l)
+		}
+		e.do(in.Run(d, st))
+		if s.S > 0 {
+			e.do((&cuda.StepGEMV{B: B, N: s.S, K: Din, W: ly.lay(p, ly.xProj, l), X: s.u, LDX: Din,
+				Out: s.xdbl, LDO: s.S, Epi: cuda.EpiStore}).Run(d, st))
+		}
+		sc := &cuda.StepScan{B: B, D: Din, N: N, R: r, U: s.u, Z: s.z, DtBias: ly.lay(p, ly.dtB, l),
+			ALog: ly.lay(p, ly.aLog, l), Dskip: ly.lay(p, ly.dskip, l), H: f4(s.ssm, l*B*Din*N*cf(c)), Y: s.y, IO: s.io}
+		if r > 0 {
+			sc.DtLow, sc.LDDt, sc.DtW = s.xdbl, s.S, ly.lay(p, ly.dtW, l)
+		}
+		_ = R
+		if selective(c, "B") {
+			sc.Bm, sc.LDB = f4(s.xdbl, r), s.S
+			if c.ComplexA {
+				sc.BImag = f4(s.xdbl, r+N)
+			}
+		} else {
+			sc.Bm, sc.BImag = ly.lay(p, ly.bParam, l), ly.lay(p, ly.bImag, l)
+		}
+		if selective(c, "C") {
+			sc.Cm, sc.LDC = f4(s.xdbl, r+nb), s.S
+			if c.ComplexA {
+				sc.CImag = f4(s.xdbl, r+nb+N)
+			}
+		} else {
+			sc.Cm, sc.CImag = ly.lay(p, ly.cParam, l), ly.lay(p, ly.cImag, l)
+		}
+		if c.ComplexA {
+			sc.AImag = ly.lay(p, ly.aImag, l)
+		} else {
+			sc.BImag, sc.CImag = 0, 0
+		}
+		e.do(sc.Run(d, st))
+		e.do((&cuda.StepGEMV{B: B, N: D, K: Din, W: ly.lay(p, ly.outProj, l), X: s.y, LDX: Din,
+			Out: s.x, LDO: D, Epi: cuda.EpiAdd}).Run(d, st))
+	}
+	e.do((&cuda.StepGEMV{B: B, N: V, K: D, W: at(p, ly.embed), X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
+		Out: s.logits, LDO: V, Epi: cuda.EpiArgmax, IO: s.io, Argmax: s.amax}).Run(d, st))
+	return e.err
+}
+
+// Logits copies the logits (B, V) of the last step to dst, waiting for it.
+func (s *Stepper) Logits(dst []float32) error {
+	n := s.B * s.g.Config.VocabSize
+	if len(dst) < n {
+		return fmt.Errorf("cudamodel: logits: buffer of %d values, want B·V = %d", len(dst), n)
+	}
+	return s.stream.CopyFromDevice(f32Bytes(dst[:n]), s.logits)
+}
+
+// Argmax returns the id of the largest logit of each row of the last step
+// (ties to the lowest id, ids below the vocabulary limit), copying back 8
+// bytes a row.
+func (s *Stepper) Argmax(dst []int32) error {
+	if len(dst) < s.B {
+		return fmt.Errorf("cudamodel: argmax: buffer of %d, want %d", len(dst), s.B)
+	}
+	if err := s.stream.CopyFromDevice(s.keys, s.amax); err != nil {
+		return err
+	}
+	for b := 0; b < s.B; b++ {
+		var k uint64
+		for i := 7; i >= 0; i-- {
+			k = k<<8 | uint64(s.keys[8*b+i])
+		}
+		dst[b] = cuda.ArgmaxID(k)
+	}
+	return nil
+}
+
+// State copies the conv and SSM states to a backbone.State (backbone's
+// layout), waiting for the last step. Rows with a pending reset are
+// copied as they are on the device, not as zeros.
+func (s *Stepper) State() (*backbone.State, error) {
+	c := &s.g.Config
+	_, _, Din, N, _, K, nL := dims(c)
+	st := &backbone.State{B: s.B, Conv: make([]float32, nL*s.B*Din*(K-1)), SSM: make([]float32, nL*s.B*Din*N*cf(c))}
+	if err := s.stream.CopyFromDevice(f32Bytes(st.Conv), s.conv); err != nil {
+		return nil, err
+	}
+	return st, s.stream.CopyFromDevice(f32Bytes(st.SSM), s.ssm)
+}
+
+// Synchronize waits for the issued steps.
+func (s *Stepper) Synchronize() error { return s.stream.Synchronize() }
+
+// Stream is the stream the steps are issued on (for timing with events).
+func (s *Stepper) Stream() *cuda.Stream { return s.stream }

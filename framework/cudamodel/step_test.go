@@ -1,0 +1,241 @@
+package cudamodel
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/safetensors"
+)
+
+// tolStep: the GPU step against backbone.Model.Step, relative L2 error of
+// each step's logits (the worst step is reported) and of the final states.
+const tolStep = 1e-4
+
+func hostArgmax(x []float32) int32 {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// stepCompare runs steps tokens through the CPU Step and a GPU Stepper of
+// B rows from zero states, the ids of each step from next (given the CPU
+// logits of the last step), resetting the rows resetAt says before a
+// step; it reports the worst step's logits and the final states, and
+// checks the device argmax against the host argmax of the GPU logits.
+func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, graphs bool,
+	next func(step int, cpu []float32) []int32, resetAt func(step, row int) bool) {
+	t.Helper()
+	d := openOrSkip(t)
+	g, err := New(d, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	gs, err := g.NewStepper(B, graphs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gs.Close()
+	V := m.Config.VocabSize
+	_, _, Din, N, _, K, nL := dims(&m.Config)
+	st := m.NewState(B)
+	lc, lg := make([]float32, B*V), make([]float32, B*V)
+	am := make([]int32, B)
+	worst, badArgmax := 0.0, 0
+	for i := 0; i < steps; i++ {
+		ids := next(i, lc)
+		for b := 0; b < B && resetAt != nil; b++ {
+			if resetAt(i, b) {
+				gs.ResetRow(b)
+				for l := 0; l < nL; l++ {
+					clear(st.Conv[(l*B+b)*Din*(K-1) : (l*B+b+1)*Din*(K-1)])
+					w := Din * N * cf(&m.Config)
+					clear(st.SSM[(l*B+b)*w : (l*B+b+1)*w])
+				}
+			}
+		}
+		if err := m.Step(ids, st, lc); err != nil {
+			t.Fatal(err)
+		}
+		if err := gs.Step(ids); err != nil {
+			t.Fatal(err)
+		}
+		if err := gs.Logits(lg); err != nil {
+			t.Fatal(err)
+		}
+		if err := gs.Argmax(am); err != nil {
+			t.Fatal(err)
+		}
+		worst = max(worst, relErr(lg, lc))
+		for b := 0; b < B; b++ {
+			if am[b] != hostArgmax(lg[b*V:(b+1)*V]) {
+				badArgmax++
+			}
+		}
+	}
+	on, why := gs.Graphs()
+	mode := "plain"
+	if graphs {
+		mode = "graph"
+		if !on {
+			t.Errorf("graphs asked for, not used: %v", why)
+		}
+	}
+	shape := fmt.Sprintf("%s B%d %s", name, B, mode)
+	report(t, fmt.Sprintf("step logits (%d steps, worst)", steps), shape, worst, tolStep)
+	gst, err := gs.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	report(t, "step conv state", shape, relErr(gst.Conv, st.Conv), tolStep)
+	report(t, "step ssm state", shape, relErr(gst.SSM, st.SSM), tolStep)
+	if badArgmax > 0 {
+		t.Errorf("%s: device argmax differs from the host argmax of the same logits %d times", shape, badArgmax)
+	}
+}
+
+// TestStepMatchesCPUOnHFFixtures: 64 steps of the GPU step against the CPU
+// Step on the Hugging Face fixtures (the prompt, then the CPU's greedy
+// choices), with and without a CUDA graph; and the greedy continuation
+// equals the fixture's (transformers' generate).
+func TestStepMatchesCPUOnHFFixtures(t *testing.T) {
+	d := openOrSkip(t)
+	for _, name := range []string{"tiny", "small", "odd", "wide"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("..", "backbone", "testdata", "hf-mamba", name)
+			if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+				t.Skipf("fixture missing: %v", err)
+			}
+			m, err := backbone.Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp, err := safetensors.Open(filepath.Join(dir, "expected.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p64, err := exp.Int64("generate.prompt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := exp.Int64("generate.output")
+			if err != nil {
+				t.Fatal(err)
+			}
+			prompt := make([]int32, len(p64))
+			for i, v := range p64 {
+				prompt[i] = int32(v)
+			}
+			for _, graphs := range []bool{false, true} {
+				stepCompare(t, "hf-"+name, m, 1, 64, graphs, func(i int, cpu []float32) []int32 {
+					if i < len(prompt) {
+						return []int32{prompt[i]}
+					}
+					return []int32{hostArgmax(cpu)}
+				}, nil)
+				g, err := New(d, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := g.NewStepper(1, graphs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := st.Generate(prompt, len(want)-len(prompt), backbone.Sampling{}, nil)
+				st.Close()
+				g.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				same := len(got) == len(want)
+				for i := 0; same && i < len(want); i++ {
+					same = int64(got[i]) == want[i]
+				}
+				if !same {
+					t.Errorf("graphs %v: greedy continuation %v, the fixture's %v", graphs, got, want)
+				} else {
+					t.Logf("%-44s graphs %v: %d tokens identical", "generate (greedy) "+name, graphs, len(want))
+				}
+			}
+		})
+	}
+}
+
+// TestStepVariantsMatchCPU: per-channel B and C, LTI, complex A with 3
+// rows, a row reset in the middle (a document start), with and without a
+// graph.
+func TestStepVariantsMatchCPU(t *testing.T) {
+	openOrSkip(t)
+	for i, v := range []struct {
+		name    string
+		ns      []string
+		complex bool
+		N       int
+	}{
+		{"S6", nil, false, 16},
+		{"S6-N33", nil, false, 33},
+		{"per-channel-BC", []string{"B", "C"}, false, 16},
+		{"LTI", []string{"delta", "B", "C"}, false, 8},
+		{"complex", nil, true, 8},
+		{"complex-per-channel-B", []string{"B"}, true, 16},
+		{"complex-LTI", []string{"delta", "B", "C"}, true, 4},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			c := backbone.NewConfig(97, 48, 2)
+			c.StateSize, c.NonSelective, c.ComplexA = v.N, v.ns, v.complex
+			m, err := backbone.New(c, uint64(10+i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, graphs := range []bool{false, true} {
+				r := rand.New(rand.NewPCG(uint64(i), 9))
+				stepCompare(t, v.name, m, 3, 40, graphs, func(int, []float32) []int32 {
+					return []int32{int32(r.IntN(c.VocabSize)), int32(r.IntN(c.VocabSize)), int32(r.IntN(c.VocabSize))}
+				}, func(step, row int) bool { return step == 20 && row == 1 })
+			}
+		})
+	}
+}
+
+// TestGenerateMatchesCPU: sampling with temperature, top-k, top-p, a
+// vocabulary limit and a stop token gives the CPU's tokens.
+func TestGenerateMatchesCPU(t *testing.T) {
+	d := openOrSkip(t)
+	c := backbone.NewConfig(101, 64, 2)
+	m, err := backbone.New(c, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(d, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for _, s := range []backbone.Sampling{
+		{},
+		{Temperature: 0.8, TopK: 20, Seed: 3, Vocab: 90},
+		{Temperature: 1.2, TopP: 0.9, Seed: 4},
+		{Temperature: 1, Seed: 5, Stop: []int32{7, 8, 9}},
+	} {
+		want, err := m.Generate([]int32{1, 2, 3}, 50, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := g.Generate([]int32{1, 2, 3}, 50, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("sampling %+v: GPU %v, CPU %v", s, got, want)
+		}
+	}
+}
