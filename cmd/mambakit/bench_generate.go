@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudamodel"
 	"github.com/mambakit/mambakit/framework/kernels"
 )
 
@@ -15,6 +18,9 @@ import (
 // batch 1 and the time of single tokens at given positions, which stays
 // flat because the state does not grow.
 func benchGenerate(args []string, stdout io.Writer) error {
+	if scanDeviceCUDA(args) {
+		return benchGenerateCUDA(args, stdout)
+	}
 	fs := flag.NewFlagSet("bench generate", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	dModel := fs.Int("d-model", 768, "model width")
@@ -75,5 +81,175 @@ func benchGenerate(args []string, stdout io.Writer) error {
 	tps := float64(*tokens) / el
 	fmt.Fprintf(stdout, "weights streamed: %.1f GB/s\n", bytes*tps/1e9)
 	fmt.Fprintf(stdout, "tokens_per_s=%.2f batch=1\n", tps)
+	return nil
+}
+
+// The anchors of issue 7: state-spaces/mamba's MambaLMHeadModel, 130M
+// shape, generation at batch 1 on the same H200, tokens/s.
+const (
+	genAnchorGraphs   = 918
+	genAnchorNoGraphs = 41
+)
+
+// benchGenerateCUDA times greedy generation at batch 1 on the GPU
+// (cudamodel.Stepper), with and without a CUDA graph of the step: wall
+// time per token including the argmax read back (as generate runs), the
+// time of single tokens at positions 1, 128 and 256, and the device time
+// of a step replayed back to back (device events, no read back); against
+// the floor of reading every parameter once per token at the measured
+// copy bandwidth.
+func benchGenerateCUDA(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench generate --device cuda", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.String("device", "cuda", "cuda: generate on the GPU")
+	dModel := fs.Int("d-model", 768, "model width")
+	layers := fs.Int("layers", 24, "number of blocks")
+	dState := fs.Int("d-state", 16, "SSM state size N")
+	vocab := fs.Int("vocab", 50280, "vocabulary size")
+	tokens := fs.Int("tokens", 256, "tokens to generate")
+	reps := fs.Int("reps", 200, "back-to-back steps timed with device events")
+	seed := fs.Uint64("seed", 1, "seed of the model")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "tokens", "reps"); err != nil {
+		return err
+	}
+	d, err := cuda.Open()
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	cfg := backbone.NewConfig(*vocab, *dModel, *layers)
+	cfg.StateSize = *dState
+	m, err := backbone.New(cfg, *seed)
+	if err != nil {
+		return err
+	}
+	g, err := cudamodel.New(d, m)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	timer, err := newCudaTimer(d, 1, 5)
+	if err != nil {
+		return err
+	}
+	bw, err := copyBandwidth(d, timer)
+	if err != nil {
+		return err
+	}
+	bytes := 4 * float64(g.NumParams())
+	floor := bytes / bw // seconds per token
+	fmt.Fprintf(stdout, "device: %s\n", d)
+	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d: %.1fM parameters, %.0f MB of float32 read per token\n",
+		*dModel, *layers, *dState, cfg.VocabSize, float64(g.NumParams())/1e6, bytes/1e6)
+	fmt.Fprintf(stdout, "copy bandwidth %.0f GB/s: floor %.1f us per token (%.0f tokens/s)\n", bw/1e9, floor*1e6, 1/floor)
+	type result struct {
+		name     string
+		tps      float64
+		pos      [3]float64 // ms at positions 1, 128, 256
+		deviceUs float64
+		graph    bool
+	}
+	var res []result
+	for _, graphs := range []bool{false, true} {
+		st, err := g.NewStepper(1, graphs)
+		if err != nil {
+			return err
+		}
+		r := result{name: "plain launches"}
+		if graphs {
+			r.name = "CUDA graph"
+		}
+		id := []int32{int32(rand.New(rand.NewPCG(*seed, 2)).IntN(*vocab))}
+		// Warm-up: the capture and the first replays.
+		for i := 0; i < 4; i++ {
+			if err := st.Step(id); err != nil {
+				return err
+			}
+		}
+		if err := st.Argmax(id); err != nil {
+			return err
+		}
+		st.Reset()
+		per := make([]float64, *tokens+1)
+		start := time.Now()
+		for pos := 1; pos <= *tokens; pos++ {
+			t0 := time.Now()
+			if err := st.Step(id); err != nil {
+				return err
+			}
+			if err := st.Argmax(id); err != nil {
+				return err
+			}
+			per[pos] = time.Since(t0).Seconds() * 1e3
+		}
+		el := time.Since(start).Seconds()
+		r.tps = float64(*tokens) / el
+		for i, p := range []int{1, 128, 256} {
+			if p <= *tokens {
+				r.pos[i] = per[p]
+			}
+		}
+		r.graph, _ = st.Graphs()
+		// Device time of a step: replays back to back between two events.
+		ev0, err := d.NewEvent()
+		if err != nil {
+			return err
+		}
+		ev1, err := d.NewEvent()
+		if err != nil {
+			return err
+		}
+		var ts []float64
+		for k := 0; k < 5; k++ {
+			if err := st.Synchronize(); err != nil {
+				return err
+			}
+			if err := ev0.Record(st.Stream()); err != nil {
+				return err
+			}
+			for i := 0; i < *reps; i++ {
+				if err := st.Step(id); err != nil {
+					return err
+				}
+			}
+			if err := ev1.Record(st.Stream()); err != nil {
+				return err
+			}
+			if err := ev1.Synchronize(); err != nil {
+				return err
+			}
+			ms, err := cuda.ElapsedMs(ev0, ev1)
+			if err != nil {
+				return err
+			}
+			ts = append(ts, float64(ms)*1e3/float64(*reps))
+		}
+		slices.Sort(ts)
+		r.deviceUs = ts[len(ts)/2]
+		ev0.Destroy()
+		ev1.Destroy()
+		if _, why := st.Graphs(); graphs && !r.graph {
+			fmt.Fprintf(stdout, "graph not used: %v\n", why)
+		}
+		if err := st.Close(); err != nil {
+			return err
+		}
+		res = append(res, r)
+	}
+	fmt.Fprintf(stdout, "%-15s %11s %9s %9s %9s %14s %10s %8s\n", "mode", "tokens/s", "pos 1", "pos 128", "pos 256", "device/step", "x floor", "anchor")
+	for i, r := range res {
+		anchor := genAnchorNoGraphs
+		if i == 1 {
+			anchor = genAnchorGraphs
+		}
+		fmt.Fprintf(stdout, "%-15s %11.0f %7.3fms %7.3fms %7.3fms %12.1fus %9.1fx %8d\n", r.name, r.tps, r.pos[0], r.pos[1], r.pos[2],
+			r.deviceUs, r.deviceUs*1e-6/floor, anchor)
+	}
+	for i, r := range res {
+		fmt.Fprintf(stdout, "tokens_per_s=%.2f batch=1 graphs=%v\n", r.tps, i == 1 && r.graph)
+	}
 	return nil
 }

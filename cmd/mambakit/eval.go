@@ -62,6 +62,8 @@ func runEval(args []string, stdout io.Writer) error {
 	fs.Var(&data, "data", "held-out file or directory (repeatable; further arguments are inputs too)")
 	fs.IntVar(&batch, "batch", 0, "rows scored at once (default: the run's)")
 	fs.IntVar(&seqLen, "seq-len", 0, "tokens per chunk (default: the run's); the state carries across chunks")
+	device := fs.String("device", "cpu", "where the forward passes run: cpu, or cuda (GPU 0; docs/gpu.md)")
+	tf32 := fs.Bool("tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 	addBLASFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -70,6 +72,9 @@ func runEval(args []string, stdout io.Writer) error {
 	data = append(data, pos...)
 	if len(data) == 0 {
 		return errors.New("missing --data")
+	}
+	if *device != "cpu" && *device != "cuda" {
+		return fmt.Errorf("--device %q: want cpu or cuda", *device)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -101,10 +106,33 @@ func runEval(args []string, stdout io.Writer) error {
 	if s.manifest.VocabSize > m.Config.VocabSize {
 		return fmt.Errorf("the data has %d token ids, the model only %d: was it encoded with another tokenizer?", s.manifest.VocabSize, m.Config.VocabSize)
 	}
+	evaluate := func(d *train.Data) (train.Eval, error) { return train.Evaluate(ctx, m, d, batch, seqLen, 0) }
+	if *device == "cuda" {
+		dev, g, err := openCUDAModel(m)
+		if err != nil {
+			return err
+		}
+		defer dev.Close()
+		defer g.Close()
+		if err := g.SetTF32(*tf32); err != nil {
+			return err
+		}
+		evaluate = func(d *train.Data) (train.Eval, error) {
+			ge, err := g.Evaluate(ctx, d.Tokens, d.Start, d.Answer, batch, seqLen, 0)
+			e := train.Eval{Tokens: ge.Tokens, Answers: ge.Answers}
+			if ge.Tokens > 0 {
+				e.NatsPerToken = ge.Nats / float64(ge.Tokens)
+			}
+			if ge.Answers > 0 {
+				e.Accuracy = float64(ge.Correct) / float64(ge.Answers)
+			}
+			return e, err
+		}
+	}
 	var nats, units, correct float64
 	var tokens, answers int64
 	for _, d := range []*train.Data{s.train, s.valid} {
-		e, err := train.Evaluate(ctx, m, d, batch, seqLen, 0)
+		e, err := evaluate(d)
 		if err != nil {
 			return err
 		}

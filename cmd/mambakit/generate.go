@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudamodel"
 	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
 )
@@ -32,6 +34,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 	fs.StringVar(&out, "o", "", "output file (default: stdout; audio needs -o)")
 	addBLASFlag(fs)
 	stopAtEnd := fs.Bool("stop", true, "end at the modality's end-of-document token (eos, sep)")
+	device := fs.String("device", "cpu", "where the steps run: cpu, or cuda (GPU 0, a CUDA graph of the step; docs/gpu.md)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +43,9 @@ func runGenerate(args []string, stdout io.Writer) error {
 	}
 	if n < 1 {
 		return fmt.Errorf("--tokens %d: want ≥ 1", n)
+	}
+	if *device != "cpu" && *device != "cuda" {
+		return fmt.Errorf("--device %q: want cpu or cuda", *device)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -73,8 +79,18 @@ func runGenerate(args []string, stdout io.Writer) error {
 	if *stopAtEnd {
 		s.Stop = stopTokens(p.Info.Special)
 	}
+	generate := m.Generate
+	if *device == "cuda" {
+		d, g, err := openCUDAModel(m)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		defer g.Close()
+		generate = g.Generate
+	}
 	t0 := time.Now()
-	gen, err := m.Generate(ids, n, s, func(int32) error { return ctx.Err() })
+	gen, err := generate(ids, n, s, func(int32) error { return ctx.Err() })
 	if err != nil {
 		return err
 	}
@@ -103,4 +119,18 @@ func startToken(special map[string]int32) int32 {
 		}
 	}
 	return 0
+}
+
+// openCUDAModel puts m on GPU 0 (framework/cudamodel).
+func openCUDAModel(m *backbone.Model) (*cuda.Device, *cudamodel.Model, error) {
+	d, err := cuda.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := cudamodel.New(d, m)
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return d, g, nil
 }
