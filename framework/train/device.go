@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -25,7 +26,10 @@ type stepper interface {
 // newStepper returns the stepper of r.Device: "" or "cpu" (the Go kernels,
 // the host model itself) or "cuda" (framework/cudamodel on GPU 0, with
 // the host model's parameters and optimizer state uploaded).
-func (r *Run) newStepper(m *backbone.Model, opt *backbone.AdamW, carried *backbone.State) (stepper, error) {
+func (r *Run) newStepper(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, carried *backbone.State) (stepper, error) {
+	if err := r.Dist.check(r.Config, r.Device); err != nil {
+		return nil, err
+	}
 	switch r.Device {
 	case "", "cpu":
 		return &cpuStepper{m, opt, carried}, nil
@@ -36,7 +40,7 @@ func (r *Run) newStepper(m *backbone.Model, opt *backbone.AdamW, carried *backbo
 	if carried != nil {
 		return nil, errors.New("--device cuda does not carry the state across steps yet: train without --tbptt")
 	}
-	d, err := cuda.Open()
+	d, err := cuda.OpenDevice(r.Dist.localRank())
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +61,16 @@ func (r *Run) newStepper(m *backbone.Model, opt *backbone.AdamW, carried *backbo
 			return nil, err
 		}
 	}
-	return &cudaStepper{dev: d, g: g, m: m, opt: opt}, nil
+	cs := &cudaStepper{dev: d, g: g, m: m, opt: opt}
+	if r.Dist != nil && r.Dist.World > 1 {
+		ds, err := newDistStepper(ctx, r.Dist, cs, r.Config.Accum, r.Out)
+		if err != nil {
+			cs.close()
+			return nil, err
+		}
+		return ds, nil
+	}
+	return cs, nil
 }
 
 type cpuStepper struct {

@@ -50,6 +50,10 @@ type Run struct {
 	// TF32 lets the GPU's projections use TF32 tensor cores.
 	Device string
 	TF32   bool
+	// Dist, when set, makes this process one rank of a data-parallel job
+	// on several GPUs (distributed.go): Config.Batch is then the global
+	// batch, and only rank 0 writes to Dir.
+	Dist *Dist
 }
 
 // Result summarizes a finished (or interrupted) run.
@@ -80,12 +84,14 @@ func Start(ctx context.Context, r *Run) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-		return Result{}, fmt.Errorf("create run directory: %w", err)
-	}
-	os.Remove(filepath.Join(r.Dir, "metrics.jsonl"))
-	if err := r.writeResolvedConfig(); err != nil {
-		return Result{}, err
+	if r.Dist.Lead() {
+		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+			return Result{}, fmt.Errorf("create run directory: %w", err)
+		}
+		os.Remove(filepath.Join(r.Dir, "metrics.jsonl"))
+		if err := r.writeResolvedConfig(); err != nil {
+			return Result{}, err
+		}
 	}
 	ld, err := NewLoader(r.Train, c.Batch, c.SeqLen, c.TBPTT, c.Seed)
 	if err != nil {
@@ -143,8 +149,10 @@ func Resume(ctx context.Context, r *Run) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := r.writeResolvedConfig(); err != nil {
-		return Result{}, err
+	if r.Dist.Lead() {
+		if err := r.writeResolvedConfig(); err != nil {
+			return Result{}, err
+		}
 	}
 	return r.loop(ctx, m, opt, ld, carried, ts.Step, history)
 }
@@ -170,24 +178,30 @@ func (r *Run) writeResolvedConfig() error {
 }
 
 // loop runs steps from+1 .. Config.Steps.
-func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, ld *Loader, carried *backbone.State, from int, history []Metric) (Result, error) {
+func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, ld *Loader, carried *backbone.State, from int, history []Metric) (_ Result, retErr error) {
 	c := r.Config
 	if c.Threads > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(c.Threads))
 	}
 	kernels.SetThreads(c.Threads)
-	tr, err := r.newStepper(m, opt, carried)
+	lead := r.Dist.Lead() // rank 0 (or the only process) writes and evaluates
+	tr, err := r.newStepper(ctx, m, opt, carried)
 	if err != nil {
 		return Result{}, err
 	}
 	defer tr.close()
-	ml, err := openMetrics(filepath.Join(r.Dir, "metrics.jsonl"))
-	if err != nil {
-		return Result{}, err
+	if ds, ok := tr.(*distStepper); ok {
+		defer func() { ds.ok = retErr == nil }() // runs before close
+	}
+	ml := &metricsLog{}
+	if lead {
+		if ml, err = openMetrics(filepath.Join(r.Dir, "metrics.jsonl")); err != nil {
+			return Result{}, err
+		}
 	}
 	defer ml.close()
 	out := r.Out
-	if out == nil {
+	if out == nil || !lead {
 		out = io.Discard
 	}
 	unit := r.Modality.Unit
@@ -204,6 +218,10 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 		lastSaved = from
 	}
 	save := func(step int) error {
+		if !lead {
+			res.Checkpoint, lastSaved = "", step
+			return nil
+		}
 		if err := tr.sync(); err != nil {
 			return err
 		}
@@ -217,7 +235,11 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	batch := ld.NewBatch()
 	tokens := float64(c.Batch * c.SeqLen * c.Accum)
 	for step := from + 1; step <= c.Steps; step++ {
-		if ctx.Err() != nil {
+		stop := ctx.Err() != nil
+		if ds, ok := tr.(*distStepper); ok {
+			stop = ds.stopAgreed() // every rank stops after the same step
+		}
+		if stop {
 			if lastSaved != res.Step {
 				if err := save(res.Step); err != nil {
 					return res, err
@@ -258,7 +280,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 		}
 		res.Step = step
 		met := Metric{Step: step, Loss: loss, LR: lr, GradNorm: gn, TokensPerS: tokens / time.Since(t0).Seconds()}
-		if step%c.EvalEvery == 0 || step == c.Steps {
+		if lead && (step%c.EvalEvery == 0 || step == c.Steps) {
 			// An evaluation that has begun finishes even when Ctrl-C comes
 			// (it is bounded by eval_tokens), so an interrupted and resumed
 			// run records the same metrics as an uninterrupted one; the
@@ -285,8 +307,10 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 				met.Sample = p
 			}
 		}
-		if err := ml.write(met); err != nil {
-			return res, err
+		if lead {
+			if err := ml.write(met); err != nil {
+				return res, err
+			}
 		}
 		history = append(history, met)
 		pr.step(step, loss, loss/math.Ln2/upt, met.ValBPU, met.ValAcc, met.TokensPerS)
