@@ -251,3 +251,16 @@ func TestStepArgs(t *testing.T) {
 		t.Error("R without DtLow accepted")
 	}
 }
+
+// TestStepResources logs the step kernels' registers, local and shared
+// memory (spills show as local memory).
+func TestStepResources(t *testing.T) {
+	d := openOrSkip(t)
+	for _, n := range []string{"step_embed", "step_gemv", "step_scan"} {
+		f, err := d.Kernel("step.cu", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("resources %-10s %3d registers, %d bytes local, %d bytes static shared", n, f.Regs, f.LocalBytes, f.StaticShared)
+	}
+}

@@ -8,6 +8,10 @@
 #   scripts/gpu/check.sh model    # on the GPU machine: the backbone on the GPU
 #                                 # (cudamodel tests against the CPU model, the
 #                                 # new kernels, bench train fp32 and TF32)
+#   scripts/gpu/check.sh generate # on the GPU machine: the recurrent step
+#                                 # (tests against the CPU Step, greedy and
+#                                 # sampled generate and eval against the
+#                                 # CPU, bench generate --device cuda)
 #   scripts/gpu/check.sh table F  # print a report.tsv as a table
 #
 # With the device tool: run "bash scripts/gpu/check.sh device" with carry
@@ -126,11 +130,52 @@ model)
 	fi
 	[ $rc1 = 0 ] && [ $rc2 = 0 ] && [ $rc3 = 0 ]
 	;;
+generate)
+	# Generation on the GPU: logs step-kernels.log, step-model.log,
+	# cli.txt, bench-generate.txt, report.tsv under $OUT. SKIP_CLI=1 skips
+	# the command-line runs, SKIP_BENCH=1 the benchmark.
+	OUT=${OUT:-/tmp/mambakit-gpu}
+	mkdir -p "$OUT"
+	nvidia-smi --query-gpu=name,driver_version,memory.used,clocks.sm,clocks.mem --format=csv,noheader
+	export MAMBAKIT_CUDA_REPORT="$OUT/report.tsv"
+	rm -f "$MAMBAKIT_CUDA_REPORT"
+	t0=$(date +%s)
+	.gpu/cuda.test -test.v -test.count=1 -test.run 'Step' -test.timeout 150s >"$OUT/step-kernels.log" 2>&1
+	rc1=$?
+	(cd framework/cudamodel && ../../.gpu/cudamodel.test -test.v -test.count=1 -test.run 'Step|Generate|Carry|Evaluate' -test.timeout 200s) >"$OUT/step-model.log" 2>&1
+	rc2=$?
+	echo "step kernel tests: exit $rc1; cudamodel step tests: exit $rc2; $(($(date +%s) - t0)) s"
+	grep -hE '^(--- FAIL|FAIL|panic)|cuda: |graph|Error|error' "$OUT/step-kernels.log" "$OUT/step-model.log" | grep -v 'rel err' | head -30
+	grep -hE 'resources|tokens identical|task (true|false)' "$OUT/step-kernels.log" "$OUT/step-model.log" | sed 's/^ *//' | head -30
+	[ -f "$MAMBAKIT_CUDA_REPORT" ] && table "$MAMBAKIT_CUDA_REPORT" | awk '/checks,/ || $NF != "pass"' | tail -15
+	[ -f "$MAMBAKIT_CUDA_REPORT" ] && awk -F'\t' '{ k = $1; if (!(k in w) || $3 + 0 > w[k] + 0) w[k] = $3 } END { for (k in w) printf "  worst %-44s %s\n", k, w[k] }' "$MAMBAKIT_CUDA_REPORT" | sort
+	if [ "${SKIP_CLI:-0}" != 1 ]; then
+		echo "== mambakit generate / eval --device cuda against the CPU (text, bundled sample) =="
+		runs=$(mktemp -d)
+		{
+			.gpu/mambakit train --modality text --preset small --steps 30 --eval-every 30 --save-every 30 --seed 3 --out "$runs/r"
+			for dev in cpu cuda; do
+				.gpu/mambakit generate --checkpoint "$runs/r" --prompt "The " --tokens 300 --temperature 0 --device $dev >"$runs/greedy-$dev.txt"
+				.gpu/mambakit generate --checkpoint "$runs/r" --prompt "The " --tokens 300 --temperature 0.8 --top-k 20 --seed 2 --device $dev >"$runs/sampled-$dev.txt"
+				echo "eval $dev: $(.gpu/mambakit eval --checkpoint "$runs/r" --data cmd/mambakit/samples/text.txt.gz --device $dev | tr '\n' ' ')"
+			done
+			cmp "$runs/greedy-cpu.txt" "$runs/greedy-cuda.txt" && echo "greedy text identical ($(wc -c <"$runs/greedy-cpu.txt") bytes)"
+			cmp "$runs/sampled-cpu.txt" "$runs/sampled-cuda.txt" && echo "sampled text identical ($(wc -c <"$runs/sampled-cpu.txt") bytes)"
+		} >"$OUT/cli.txt" 2>&1
+		grep -E '^(eval|greedy|sampled|generated)|differ|mambakit|panic' "$OUT/cli.txt"
+		rm -rf "$runs"
+	fi
+	if [ "${SKIP_BENCH:-0}" != 1 ]; then
+		echo "== bench generate --device cuda =="
+		timeout 150 .gpu/mambakit bench generate --device cuda ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench-generate.txt"
+	fi
+	[ $rc1 = 0 ] && [ $rc2 = 0 ]
+	;;
 table)
 	table "$2"
 	;;
 *)
-	echo "usage: $0 build | device | model | table FILE" >&2
+	echo "usage: $0 build | device | model | generate | table FILE" >&2
 	exit 2
 	;;
 esac
