@@ -50,6 +50,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	addBLASFlag(fs)
 	fs.StringVar(&dev.name, "device", "cpu", "where the training steps run: cpu, or cuda (GPU 0; docs/gpu.md)")
 	fs.BoolVar(&dev.tf32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
+	dev.job.register(fs)
 	fs.BoolVar(&c.Complex, "complex", c.Complex, "complex A, B, C and states (S4D-Lin: A = −½ + iπn)")
 	fs.Func("nonselective", "SSM parameters that do not depend on the input: a comma list of delta, B, C (all three: an LTI SSM)", func(v string) error {
 		c.NonSelective = strings.Split(v, ",")
@@ -65,6 +66,12 @@ func runTrain(args []string, stdout io.Writer) error {
 
 	if dev.name != "cpu" && dev.name != "cuda" {
 		return fmt.Errorf("--device %q: want cpu or cuda", dev.name)
+	}
+	if err := dev.job.setup(args, dev.name); err != nil {
+		return err
+	}
+	if !dev.job.lead() {
+		stdout = io.Discard // rank 0 reports; the others' errors still reach stderr
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -107,10 +114,17 @@ func runTrain(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer s.close()
+	if dev.job.launching() { // the data is prepared: the ranks find it cached
+		extra := []string{"--out", out}
+		if len(pos) == 0 && !set["data"] { // the bundled sample, written once here
+			extra = append(extra, "--data", data[0])
+		}
+		return dev.job.run(ctx, extra, stdout)
+	}
 	s.restart = func() (*host.Plugin, error) { return startPlugin(&hf, modality) }
 	r := s.run(out, c, stdout)
-	r.Device, r.TF32 = dev.name, dev.tf32
-	if err := r.FitBaseline(ctx, stdout); err != nil {
+	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
+	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
 		return err
 	}
 	res, err := train.Start(ctx, r)
@@ -145,12 +159,16 @@ func applyFlags(dst, flags *train.Config, set map[string]bool) {
 type trainDevice struct {
 	name string
 	tf32 bool
+	job  gpuJob // --gpus, --nodes, --rank, --coordinator (train_dist.go)
 }
 
 func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsSet bool, dev trainDevice, stdout io.Writer) error {
 	info, err := train.ReadRunInfo(dir)
 	if err != nil {
 		return err
+	}
+	if dev.job.launching() {
+		return dev.job.run(ctx, nil, stdout)
 	}
 	if !stepsSet {
 		steps = 0 // continue to the run's own target
@@ -172,8 +190,8 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsS
 	c := info.Config
 	c.Steps = steps
 	r := s.run(dir, c, stdout)
-	r.Device, r.TF32 = dev.name, dev.tf32
-	if err := r.FitBaseline(ctx, stdout); err != nil {
+	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
+	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
 		return err
 	}
 	res, err := train.Resume(ctx, r)

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestTrainGPUFlags checks the job flags' validation, which happens before
+// any data is prepared or process started.
+func TestTrainGPUFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--gpus", "2"}, "--gpus and --nodes need --device cuda"},
+		{[]string{"--device", "cuda", "--gpus", "0"}, "--gpus 0: want at least 1"},
+		{[]string{"--device", "cuda", "--gpus", "2", "--nodes", "2"}, "--nodes > 1 needs --coordinator HOST:PORT"},
+		{[]string{"--device", "cuda", "--gpus", "2", "--nodes", "2", "--rank", "2", "--coordinator", "h:29500"}, "--rank 2 with --nodes 2"},
+		{[]string{"--device", "cuda", "--gpus", "2", "--coordinator", "h"}, "want HOST:PORT"},
+	} {
+		args := append([]string{"train", "--modality", "dna", "--out", dir}, c.args...)
+		var out, errb bytes.Buffer
+		if code := mainExit(args, &out, &errb); code == 0 {
+			t.Fatalf("%v: exit 0", c.args)
+		}
+		msg := strings.TrimSpace(errb.String())
+		if !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") {
+			t.Fatalf("%v: stderr %q, want one line with %q", c.args, msg, c.want)
+		}
+	}
+}
