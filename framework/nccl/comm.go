@@ -231,6 +231,14 @@ func (c *Comm) SumFloat64(vals []float64, alive func() error, timeout time.Durat
 		if err := c.d.check(call(c.d.cuMemcpyHtoD, uintptr(c.scalar), uintptr(unsafe.Pointer(&buf[0])), uintptr(8*len(buf))), "cuMemcpyHtoD"); err != nil {
 			return err
 		}
+		// A copy from pageable memory may return before its DMA ends: the
+		// sum waits for the default stream, where the copy runs.
+		if err := c.d.check(call(c.d.cuEventRecord, c.event, 0), "cuEventRecord"); err != nil {
+			return err
+		}
+		if err := c.d.check(call(c.d.cuStreamWaitEvent, c.stream, c.event, 0), "cuStreamWaitEvent"); err != nil {
+			return err
+		}
 		r := call(c.a.allReduce, uintptr(c.scalar), uintptr(c.scalar), uintptr(len(vals)), typeFloat64, opSum, c.comm, c.stream)
 		return c.a.check(r, "ncclAllReduce(float64)", c.comm)
 	}()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
@@ -321,9 +320,10 @@ func (s *distStepper) close() {
 		s.sess.Close(false)
 		return
 	}
-	if err := s.comm.Destroy(); err != nil {
-		fmt.Fprintf(os.Stderr, "rank %d: %v\n", s.d.Rank, err)
-	}
+	// Every collective has completed (the last sum was waited for): the
+	// communicator is released without ncclCommDestroy's flush, which
+	// could wait on ranks that are still evaluating or saving.
+	s.comm.Abort()
 	s.sess.Close(true)
 	s.cudaStepper.close()
 }
