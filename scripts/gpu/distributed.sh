@@ -108,7 +108,7 @@ PY
 	speed() { # mode gpus
 		local flag="" dir="$W/speed-$1-$2"
 		[ "$1" = tf32 ] && flag=--tf32
-		timeout 150 $M train --modality text --config "$W/big.yaml" --batch $((8 * $2)) --steps "$S" --eval-every 100000 --save-every 100000 \
+		timeout 75 $M train --modality text --config "$W/big.yaml" --batch $((8 * $2)) --steps "$S" --eval-every 100000 --save-every 100000 \
 			--out "$dir" --device cuda $flag --gpus "$2" >"$OUT/speed-$1-$2.log" 2>&1
 		local rc=$?
 		python3 -c '
