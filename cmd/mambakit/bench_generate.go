@@ -109,11 +109,15 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 	tokens := fs.Int("tokens", 256, "tokens to generate")
 	reps := fs.Int("reps", 200, "back-to-back steps timed with device events")
 	seed := fs.Uint64("seed", 1, "seed of the model")
+	variants := fs.String("variants", "default", "default: the default kernels, plain and graph; all: also the earlier forms of the step kernels")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "tokens", "reps"); err != nil {
 		return err
+	}
+	if *variants != "default" && *variants != "all" {
+		return fmt.Errorf("--variants %q: want default or all", *variants)
 	}
 	d, err := cuda.Open()
 	if err != nil {
@@ -151,16 +155,33 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 		pos      [3]float64 // ms at positions 1, 128, 256
 		deviceUs float64
 		graph    bool
+		asked    bool
+	}
+	type config struct {
+		graphs bool
+		v      cuda.StepVariant
+	}
+	def := cudamodel.DefaultStepVariant(d, 1)
+	configs := []config{{false, def}, {true, def}}
+	if *variants == "all" {
+		configs = nil
+		for _, v := range []cuda.StepVariant{{}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, PDL: true}} {
+			if v.PDL && d.PDLAvailable() != nil {
+				continue
+			}
+			configs = append(configs, config{false, v}, config{true, v})
+		}
 	}
 	var res []result
-	for _, graphs := range []bool{false, true} {
-		st, err := g.NewStepper(1, graphs)
+	for _, cf := range configs {
+		graphs := cf.graphs
+		st, err := g.NewStepperWith(1, cudamodel.StepOptions{Graphs: graphs, Variant: cf.v})
 		if err != nil {
 			return err
 		}
-		r := result{name: "plain launches"}
+		r := result{name: "plain " + cf.v.String(), asked: graphs}
 		if graphs {
-			r.name = "CUDA graph"
+			r.name = "graph " + cf.v.String()
 		}
 		id := []int32{int32(rand.New(rand.NewPCG(*seed, 2)).IntN(*vocab))}
 		// Warm-up: the capture and the first replays.
@@ -239,17 +260,17 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 		}
 		res = append(res, r)
 	}
-	fmt.Fprintf(stdout, "%-15s %11s %9s %9s %9s %14s %10s %8s\n", "mode", "tokens/s", "pos 1", "pos 128", "pos 256", "device/step", "x floor", "anchor")
-	for i, r := range res {
+	fmt.Fprintf(stdout, "%-34s %9s %9s %9s %9s %12s %8s %7s\n", "mode (kernels)", "tokens/s", "pos 1", "pos 128", "pos 256", "device/step", "x floor", "anchor")
+	for _, r := range res {
 		anchor := genAnchorNoGraphs
-		if i == 1 {
+		if r.asked {
 			anchor = genAnchorGraphs
 		}
-		fmt.Fprintf(stdout, "%-15s %11.0f %7.3fms %7.3fms %7.3fms %12.1fus %9.1fx %8d\n", r.name, r.tps, r.pos[0], r.pos[1], r.pos[2],
+		fmt.Fprintf(stdout, "%-34s %9.0f %7.3fms %7.3fms %7.3fms %10.1fus %7.1fx %7d\n", r.name, r.tps, r.pos[0], r.pos[1], r.pos[2],
 			r.deviceUs, r.deviceUs*1e-6/floor, anchor)
 	}
-	for i, r := range res {
-		fmt.Fprintf(stdout, "tokens_per_s=%.2f batch=1 graphs=%v\n", r.tps, i == 1 && r.graph)
+	for _, r := range res {
+		fmt.Fprintf(stdout, "tokens_per_s=%.2f batch=1 graphs=%v kernels=%s\n", r.tps, r.graph, r.name)
 	}
 	return nil
 }

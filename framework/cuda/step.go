@@ -19,6 +19,62 @@ const (
 	EpiArgmax = 3 // Out[b, n] = acc, and the argmax of rows below IO's vocabulary limit into Argmax[b]
 )
 
+// StepVariant chooses the compiled form of the step kernels and how they
+// are launched. The zero value is the first form: up to StepMaxRows rows,
+// weights loaded in the product loop, plain launches.
+type StepVariant struct {
+	MaxRows  int  // rows the kernels are compiled for: 1 (generation), or 0 for StepMaxRows
+	Prefetch bool // weights into registers before the wait for the kernel before (STEP_PREFETCH)
+	PDL      bool // programmatic dependent launches (needs Prefetch, sm_90)
+}
+
+func (v StepVariant) maxRows() int {
+	if v.MaxRows <= 0 || v.MaxRows > StepMaxRows {
+		return StepMaxRows
+	}
+	return v.MaxRows
+}
+
+func (v StepVariant) defines() []string {
+	var ds []string
+	if v.maxRows() != StepMaxRows {
+		ds = append(ds, fmt.Sprintf("STEP_MAXB=%d", v.maxRows()))
+	}
+	if v.Prefetch {
+		ds = append(ds, "STEP_PREFETCH=1")
+	}
+	return ds
+}
+
+func (v StepVariant) String() string {
+	s := fmt.Sprintf("rows≤%d", v.maxRows())
+	if v.Prefetch {
+		s += "+prefetch"
+	}
+	if v.PDL {
+		s += "+PDL"
+	}
+	return s
+}
+
+func (v StepVariant) check(B int) error {
+	if B < 1 || B > v.maxRows() {
+		return fmt.Errorf("cuda: step: %d rows, the kernels take 1..%d", B, v.maxRows())
+	}
+	if v.PDL && !v.Prefetch {
+		return fmt.Errorf("cuda: step: PDL needs the prefetching kernels")
+	}
+	return nil
+}
+
+// launch issues f with or without PDL.
+func (v StepVariant) launch(f *Function, grid, block Dim3, shared int, s *Stream, args ...any) error {
+	if v.PDL {
+		return f.LaunchPDL(grid, block, shared, s, args...)
+	}
+	return f.Launch(grid, block, shared, s, args...)
+}
+
 // StepIOLen is the length in int32s of a step's IO array for B rows: the
 // token ids (B), the reset flags (B), the argmax's vocabulary limit, the
 // position.
@@ -47,7 +103,8 @@ type StepGEMV struct {
 	Din, Kc        int
 	IO             DevPtr
 	Argmax         DevPtr
-	MaxBlocksPerSM int // 0: 16
+	MaxBlocksPerSM int // 0: 16, or with Prefetch what the registers allow
+	V              StepVariant
 }
 
 // StepScan is one step of kernels.Scan (L = 1) per row with Δ's low-rank
@@ -68,15 +125,24 @@ type StepScan struct {
 	Cm, CImag       DevPtr
 	LDC             int
 	Dskip, H, Y, IO DevPtr
+	V               StepVariant
 }
 
-func (d *Device) stepKernel(name string) (*Function, error) { return d.Kernel("step.cu", name) }
+func (d *Device) stepKernel(v StepVariant, name string) (*Function, error) {
+	return d.Kernel("step.cu", name, v.defines()...)
+}
 
-// StepKernels compiles (or loads) the step kernels, so that none is
-// loaded while a graph is being captured.
-func (d *Device) StepKernels() error {
+// StepKernels compiles (or loads) the step kernels of v, so that none is
+// loaded while a graph is being captured; with PDL it also checks that
+// the driver and device have it.
+func (d *Device) StepKernels(v StepVariant) error {
+	if v.PDL {
+		if err := d.PDLAvailable(); err != nil {
+			return err
+		}
+	}
 	for _, n := range []string{"step_embed", "step_gemv", "step_scan"} {
-		if _, err := d.stepKernel(n); err != nil {
+		if _, err := d.stepKernel(v, n); err != nil {
 			return err
 		}
 	}
@@ -84,12 +150,16 @@ func (d *Device) StepKernels() error {
 }
 
 // StepEmbed sets X[b, :] = Table[IO[b], :] for B rows of D columns and
-// clears the B argmax keys (Argmax 0: none).
-func (d *Device) StepEmbed(s *Stream, x, table, io, argmax DevPtr, B, D int) error {
-	if B < 1 || B > StepMaxRows || D < 1 {
-		return fmt.Errorf("cuda: step embed: B %d (1..%d), D %d", B, StepMaxRows, D)
+// clears the B argmax keys (Argmax 0: none). It is the first kernel of a
+// step: it is never launched with PDL.
+func (d *Device) StepEmbed(s *Stream, v StepVariant, x, table, io, argmax DevPtr, B, D int) error {
+	if err := v.check(B); err != nil {
+		return err
 	}
-	f, err := d.stepKernel("step_embed")
+	if D < 1 {
+		return fmt.Errorf("cuda: step embed: D %d", D)
+	}
+	f, err := d.stepKernel(v, "step_embed")
 	if err != nil {
 		return err
 	}
@@ -98,8 +168,11 @@ func (d *Device) StepEmbed(s *Stream, x, table, io, argmax DevPtr, B, D int) err
 
 // Run issues the product on s.
 func (g *StepGEMV) Run(d *Device, s *Stream) error {
-	if g.B < 1 || g.B > StepMaxRows || g.N < 1 || g.K < 1 || g.W == 0 || g.X == 0 || g.Out == 0 {
-		return fmt.Errorf("cuda: step gemv: B %d (1..%d), N %d, K %d, W, X and Out required", g.B, StepMaxRows, g.N, g.K)
+	if err := g.V.check(g.B); err != nil {
+		return err
+	}
+	if g.N < 1 || g.K < 1 || g.W == 0 || g.X == 0 || g.Out == 0 {
+		return fmt.Errorf("cuda: step gemv: N %d, K %d, W, X and Out required", g.N, g.K)
 	}
 	switch g.Epi {
 	case EpiStore, EpiAdd:
@@ -114,7 +187,7 @@ func (g *StepGEMV) Run(d *Device, s *Stream) error {
 	default:
 		return fmt.Errorf("cuda: step gemv: epilogue %d", g.Epi)
 	}
-	f, err := d.stepKernel("step_gemv")
+	f, err := d.stepKernel(g.V, "step_gemv")
 	if err != nil {
 		return err
 	}
@@ -122,28 +195,35 @@ func (g *StepGEMV) Run(d *Device, s *Stream) error {
 	per := g.MaxBlocksPerSM
 	if per <= 0 {
 		per = 16
+		if g.V.Prefetch {
+			// One wave: the blocks the registers let a multiprocessor hold.
+			per = max(1, min(16, 65536/(((max(f.Regs, 1)+7)/8*8)*threads)))
+		}
 	}
 	blocks := min((g.N+warps-1)/warps, per*max(d.SMs, 1))
-	return f.Launch(Dim3{X: blocks}, Dim3{X: threads}, 4*g.B*g.K, s,
+	return g.V.launch(f, Dim3{X: blocks}, Dim3{X: threads}, 4*g.B*g.K, s,
 		g.W, g.X, g.LDX, g.NormW, g.Eps, g.B, g.N, g.K, g.Out, g.LDO, g.Epi, g.Out2, g.ConvW, g.ConvB, g.ConvState,
 		g.Din, g.Kc, g.IO, g.Argmax)
 }
 
 // Run issues the scan step on s.
 func (c *StepScan) Run(d *Device, s *Stream) error {
-	if c.B < 1 || c.D < 1 || c.N < 1 || c.R < 0 || c.U == 0 || c.ALog == 0 || c.Bm == 0 || c.Cm == 0 || c.H == 0 || c.Y == 0 || c.IO == 0 {
-		return fmt.Errorf("cuda: step scan: B %d D %d N %d R %d; U, ALog, Bm, Cm, H, Y and IO required", c.B, c.D, c.N, c.R)
+	if err := c.V.check(c.B); err != nil {
+		return err
+	}
+	if c.D < 1 || c.N < 1 || c.N > 64 || c.R < 0 || c.U == 0 || c.ALog == 0 || c.Bm == 0 || c.Cm == 0 || c.H == 0 || c.Y == 0 || c.IO == 0 {
+		return fmt.Errorf("cuda: step scan: D %d N %d (1..64) R %d; U, ALog, Bm, Cm, H, Y and IO required", c.D, c.N, c.R)
 	}
 	if c.R > 0 && (c.DtLow == 0 || c.DtW == 0) {
 		return fmt.Errorf("cuda: step scan: R %d without DtLow or DtW", c.R)
 	}
-	f, err := d.stepKernel("step_scan")
+	f, err := d.stepKernel(c.V, "step_scan")
 	if err != nil {
 		return err
 	}
 	threads := 128
 	blocks := (c.B*c.D*16 + threads - 1) / threads
-	return f.Launch(Dim3{X: blocks}, Dim3{X: threads}, 0, s,
+	return c.V.launch(f, Dim3{X: blocks}, Dim3{X: threads}, 0, s,
 		c.U, c.Z, c.B, c.D, c.N, c.DtLow, c.LDDt, c.DtW, c.R, c.DtBias, c.ALog, c.AImag,
 		c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO)
 }

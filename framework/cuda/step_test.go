@@ -25,8 +25,39 @@ func stepIO(B int, reset []bool, vlimit int) []int32 {
 	return io
 }
 
+// stepVariants are the compiled and launch forms tested.
+var stepVariants = []StepVariant{{}, {Prefetch: true}, {Prefetch: true, PDL: true}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true, PDL: true}}
+
+// variantStream returns the stream a variant's kernels run on in the
+// tests (PDL on a non-blocking stream), after the default stream's
+// uploads and fills.
+func variantStream(t *testing.T, d *Device, v StepVariant) *Stream {
+	t.Helper()
+	if err := d.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	if !v.PDL {
+		return nil
+	}
+	if err := d.PDLAvailable(); err != nil {
+		t.Skip(err)
+	}
+	s, err := d.NewStreamNonBlocking()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Destroy() })
+	return s
+}
+
 func TestStepScan(t *testing.T) {
 	d := openOrSkip(t)
+	for _, v := range stepVariants {
+		testStepScan(t, d, v)
+	}
+}
+
+func testStepScan(t *testing.T, d *Device, v StepVariant) {
 	for i, c := range []struct {
 		B, D, N, R         int
 		bpc, cpc, cx, skip bool
@@ -38,7 +69,10 @@ func TestStepScan(t *testing.T) {
 		{2, 20, 8, 4, false, false, true, true},
 		{3, 17, 16, 0, true, true, true, true},
 	} {
-		name := fmt.Sprintf("B%d D%d N%d R%d bpc%v cpc%v complex%v", c.B, c.D, c.N, c.R, c.bpc, c.cpc, c.cx)
+		if c.B > v.maxRows() {
+			continue
+		}
+		name := fmt.Sprintf("%v B%d D%d N%d R%d bpc%v cpc%v complex%v", v, c.B, c.D, c.N, c.R, c.bpc, c.cpc, c.cx)
 		r := rand.New(rand.NewPCG(uint64(i), 11))
 		B, D, N, R := c.B, c.D, c.N, c.R
 		cf := 1
@@ -99,7 +133,7 @@ func TestStepScan(t *testing.T) {
 			t.Fatal(err)
 		}
 		gs := &StepScan{B: B, D: D, N: N, R: R, U: db.in(u), Z: db.in(z), DtBias: db.in(dtB), ALog: db.in(alog),
-			Bm: db.in(bm), Cm: db.in(cm), H: h.Ptr(), Y: y.Ptr(), IO: db.ints(stepIO(B, reset, 0))}
+			Bm: db.in(bm), Cm: db.in(cm), H: h.Ptr(), Y: y.Ptr(), IO: db.ints(stepIO(B, reset, 0)), V: v}
 		if R > 0 {
 			gs.DtLow, gs.LDDt, gs.DtW = db.in(dtLow), R, db.in(dtW)
 		}
@@ -115,7 +149,7 @@ func TestStepScan(t *testing.T) {
 		if c.cx {
 			gs.AImag, gs.BImag, gs.CImag = db.in(aimag), db.in(bi), db.in(ci)
 		}
-		if err := gs.Run(d, nil); err != nil {
+		if err := gs.Run(d, variantStream(t, d, v)); err != nil {
 			t.Fatal(err)
 		}
 		report(t, "step scan Y", name, relErr(db.get(y, B*D), ks.Y), 1e-5)
@@ -125,8 +159,17 @@ func TestStepScan(t *testing.T) {
 
 func TestStepGEMV(t *testing.T) {
 	d := openOrSkip(t)
-	for i, c := range []struct{ B, D, Din, Kc int }{{1, 40, 24, 4}, {3, 37, 33, 3}, {8, 64, 128, 4}, {2, 16, 8, 1}} {
-		name := fmt.Sprintf("B%d D%d Din%d K%d", c.B, c.D, c.Din, c.Kc)
+	for _, v := range stepVariants {
+		testStepGEMV(t, d, v)
+	}
+}
+
+func testStepGEMV(t *testing.T, d *Device, v StepVariant) {
+	for i, c := range []struct{ B, D, Din, Kc int }{{1, 40, 24, 4}, {3, 37, 33, 3}, {8, 64, 128, 4}, {2, 16, 8, 1}, {1, 768, 1536, 4}, {1, 1536, 64, 4}, {1, 1600, 48, 4}} {
+		if c.B > v.maxRows() {
+			continue
+		}
+		name := fmt.Sprintf("%v B%d D%d Din%d K%d", v, c.B, c.D, c.Din, c.Kc)
 		r := rand.New(rand.NewPCG(uint64(i), 12))
 		B, D, Din, Kc := c.B, c.D, c.Din, c.Kc
 		x, nw := rnd(r, B*D, -2, 2), rnd(r, D, 0.5, 1.5)
@@ -162,8 +205,8 @@ func TestStepGEMV(t *testing.T) {
 		}
 		g := &StepGEMV{B: B, N: 2 * Din, K: D, W: db.in(win), X: db.in(x), LDX: D, NormW: db.in(nw), Eps: eps,
 			Out: u.Ptr(), Epi: EpiInConv, Out2: z.Ptr(), ConvW: db.in(cw), ConvB: db.in(cb), ConvState: st.Ptr(),
-			Din: Din, Kc: Kc, IO: db.ints(stepIO(B, reset, 0))}
-		if err := g.Run(d, nil); err != nil {
+			Din: Din, Kc: Kc, IO: db.ints(stepIO(B, reset, 0)), V: v}
+		if err := g.Run(d, variantStream(t, d, v)); err != nil {
 			t.Fatal(err)
 		}
 		report(t, "step in_proj+conv u", name, relErr(db.get(u, B*Din), uc), 1e-5)
@@ -182,7 +225,7 @@ func TestStepGEMV(t *testing.T) {
 		if err := out.CopyFromF32(res); err != nil {
 			t.Fatal(err)
 		}
-		if err := (&StepGEMV{B: B, N: V, K: D, W: db.in(wv), X: db.in(x), LDX: D, Out: out.Ptr(), LDO: V, Epi: EpiAdd}).Run(d, nil); err != nil {
+		if err := (&StepGEMV{B: B, N: V, K: D, W: db.in(wv), X: db.in(x), LDX: D, Out: out.Ptr(), LDO: V, Epi: EpiAdd, V: v}).Run(d, variantStream(t, d, v)); err != nil {
 			t.Fatal(err)
 		}
 		report(t, "step gemv add", name+fmt.Sprintf(" V%d", V), relErr(db.get(out, B*V), want), 1e-5)
@@ -197,11 +240,15 @@ func TestStepGEMV(t *testing.T) {
 		logits := db.out(B * V)
 		tab := db.in(wv)
 		xs := db.out(B * D)
-		if err := d.StepEmbed(nil, xs.Ptr(), tab, db.ints(append(make([]int32, B), make([]int32, B+2)...)), keys.Ptr(), B, D); err != nil {
+		ids := db.ints(append(make([]int32, B), make([]int32, B+2)...))
+		xin2 := db.in(x)
+		nw2 := db.in(nw)
+		vs := variantStream(t, d, v)
+		if err := d.StepEmbed(vs, v, xs.Ptr(), tab, ids, keys.Ptr(), B, D); err != nil {
 			t.Fatal(err)
 		}
-		if err := (&StepGEMV{B: B, N: V, K: D, W: tab, X: db.in(x), LDX: D, NormW: db.in(nw), Eps: eps, Out: logits.Ptr(), LDO: V,
-			Epi: EpiArgmax, IO: io, Argmax: keys.Ptr()}).Run(d, nil); err != nil {
+		if err := (&StepGEMV{B: B, N: V, K: D, W: tab, X: xin2, LDX: D, NormW: nw2, Eps: eps, Out: logits.Ptr(), LDO: V,
+			Epi: EpiArgmax, IO: io, Argmax: keys.Ptr(), V: v}).Run(d, vs); err != nil {
 			t.Fatal(err)
 		}
 		lw := make([]float32, B*V)
@@ -244,6 +291,15 @@ func TestStepArgs(t *testing.T) {
 	if err := (&StepGEMV{B: 9, N: 1, K: 1, W: 1, X: 1, Out: 1}).Run(&d, nil); err == nil {
 		t.Error("B 9 accepted")
 	}
+	if err := (&StepGEMV{B: 2, N: 1, K: 1, W: 1, X: 1, Out: 1, V: StepVariant{MaxRows: 1}}).Run(&d, nil); err == nil {
+		t.Error("B 2 accepted by the one-row kernels")
+	}
+	if err := (&StepGEMV{B: 1, N: 1, K: 1, W: 1, X: 1, Out: 1, V: StepVariant{PDL: true}}).Run(&d, nil); err == nil {
+		t.Error("PDL without prefetch accepted")
+	}
+	if (StepVariant{MaxRows: 1, Prefetch: true}).String() != "rows≤1+prefetch" || len((StepVariant{}).defines()) != 0 {
+		t.Error("variant names or defines")
+	}
 	if err := (&StepGEMV{B: 1, N: 4, K: 1, W: 1, X: 1, Out: 1, Epi: EpiInConv}).Run(&d, nil); err == nil {
 		t.Error("conv epilogue without its buffers accepted")
 	}
@@ -256,11 +312,13 @@ func TestStepArgs(t *testing.T) {
 // memory (spills show as local memory).
 func TestStepResources(t *testing.T) {
 	d := openOrSkip(t)
-	for _, n := range []string{"step_embed", "step_gemv", "step_scan"} {
-		f, err := d.Kernel("step.cu", n)
-		if err != nil {
-			t.Fatal(err)
+	for _, v := range stepVariants {
+		for _, n := range []string{"step_embed", "step_gemv", "step_scan"} {
+			f, err := d.stepKernel(v, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("resources %-24v %-10s %3d registers, %d bytes local, %d bytes static shared", v, n, f.Regs, f.LocalBytes, f.StaticShared)
 		}
-		t.Logf("resources %-10s %3d registers, %d bytes local, %d bytes static shared", n, f.Regs, f.LocalBytes, f.StaticShared)
 	}
 }

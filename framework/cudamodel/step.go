@@ -31,6 +31,7 @@ type Stepper struct {
 	x, u, z, xdbl, y, logits, conv, ssm cuda.DevPtr
 	S                                   int // x_proj rows: R + B rows + C rows
 
+	variant  cuda.StepVariant
 	stream   *cuda.Stream
 	graph    *cuda.Graph
 	graphs   bool  // use a graph when capture works
@@ -46,13 +47,43 @@ type Stepper struct {
 // graphNotice prints the reason graphs are off once per process.
 var graphNotice sync.Once
 
-// NewStepper allocates the state of B rows (zero) and the step's buffers.
-// graphs asks for a CUDA graph of the step ($MAMBAKIT_CUDA_GRAPHS=0 turns
-// them off); when the capture fails the step runs as plain launches and
-// the reason is printed once (GraphError returns it).
+// StepOptions choose how a Stepper runs.
+type StepOptions struct {
+	Graphs  bool             // capture the step into a CUDA graph
+	Variant cuda.StepVariant // the kernels' form (DefaultStepVariant)
+}
+
+// DefaultStepVariant is the kernels' form a Stepper of B rows uses unless
+// told otherwise: the one-row kernels for B = 1, weights prefetched, and
+// programmatic dependent launches where the device has them.
+// $MAMBAKIT_CUDA_STEP_PREFETCH=0 and $MAMBAKIT_CUDA_PDL=0 turn the last
+// two off.
+func DefaultStepVariant(d *cuda.Device, B int) cuda.StepVariant {
+	v := cuda.StepVariant{Prefetch: os.Getenv("MAMBAKIT_CUDA_STEP_PREFETCH") != "0"}
+	if B == 1 {
+		v.MaxRows = 1
+	}
+	v.PDL = v.Prefetch && os.Getenv("MAMBAKIT_CUDA_PDL") != "0" && d.PDLAvailable() == nil
+	return v
+}
+
+// NewStepper allocates the state of B rows (zero) and the step's buffers,
+// with the default kernels. graphs asks for a CUDA graph of the step
+// ($MAMBAKIT_CUDA_GRAPHS=0 turns them off); when the capture fails the
+// step runs as plain launches and the reason is printed once (Graphs
+// returns it).
 func (g *Model) NewStepper(B int, graphs bool) (*Stepper, error) {
+	return g.NewStepperWith(B, StepOptions{Graphs: graphs, Variant: DefaultStepVariant(g.dev, B)})
+}
+
+// NewStepperWith is NewStepper with the kernels' form chosen.
+func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
+	graphs := o.Graphs
 	if B < 1 || B > cuda.StepMaxRows {
 		return nil, fmt.Errorf("cudamodel: stepper of %d rows: want 1..%d", B, cuda.StepMaxRows)
+	}
+	if o.Variant.MaxRows != 0 && B > o.Variant.MaxRows {
+		return nil, fmt.Errorf("cudamodel: stepper of %d rows: the kernels (%v) take at most %d", B, o.Variant, o.Variant.MaxRows)
 	}
 	c := &g.Config
 	V, D, Din, N, _, K, nL := dims(c)
@@ -60,7 +91,7 @@ func (g *Model) NewStepper(B int, graphs bool) (*Stepper, error) {
 		return nil, fmt.Errorf("cudamodel: stepper of %d rows: %d floats of staged input exceed the device's shared memory", B, B*max(D, Din))
 	}
 	r, nb, nc := xProjRows(c)
-	s := &Stepper{g: g, B: B, S: r + nb + nc, graphs: graphs && os.Getenv("MAMBAKIT_CUDA_GRAPHS") != "0" && os.Getenv("MAMBAKIT_CUDA_SYNC") != "1",
+	s := &Stepper{g: g, B: B, S: r + nb + nc, variant: o.Variant, graphs: graphs && os.Getenv("MAMBAKIT_CUDA_GRAPHS") != "0" && os.Getenv("MAMBAKIT_CUDA_SYNC") != "1",
 		hostIO: make([]int32, cuda.StepIOLen(B)), keys: make([]byte, 8*B), pending: make([]bool, B), vlimit: V}
 	if graphs && !s.graphs {
 		s.graphErr = errors.New("turned off by $MAMBAKIT_CUDA_GRAPHS=0 or $MAMBAKIT_CUDA_SYNC=1")
@@ -91,7 +122,7 @@ func (g *Model) NewStepper(B int, graphs bool) (*Stepper, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := g.dev.StepKernels(); err != nil {
+	if err := g.dev.StepKernels(s.variant); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -122,6 +153,9 @@ func (s *Stepper) Close() error {
 	s.buf = nil
 	return errors.Join(errs...)
 }
+
+// Variant is the kernels' form.
+func (s *Stepper) Variant() cuda.StepVariant { return s.variant }
 
 // Rows is the number of rows.
 func (s *Stepper) Rows() int { return s.B }
@@ -217,7 +251,7 @@ func (s *Stepper) capture() {
 
 // launch issues the step's kernels on the Stepper's stream.
 func (s *Stepper) launch() error {
-	g, d, st := s.g, s.g.dev, s.stream
+	g, d, st, v := s.g, s.g.dev, s.stream, s.variant
 	c := &g.Config
 	V, D, Din, N, R, K, nL := dims(c)
 	B, p, ly := s.B, g.params, g.lay
@@ -225,21 +259,21 @@ func (s *Stepper) launch() error {
 	eps := float32(c.LayerNormEpsilon)
 	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
 	e := &errs{}
-	e.do(d.StepEmbed(st, s.x, at(p, ly.embed), s.io, s.amax, B, D))
+	e.do(d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
 	for l := 0; l < nL && e.err == nil; l++ {
 		in := &cuda.StepGEMV{B: B, N: 2 * Din, K: D, W: ly.lay(p, ly.inProj, l), X: s.x, LDX: D,
 			NormW: ly.lay(p, ly.norm, l), Eps: eps, Out: s.u, Epi: cuda.EpiInConv, Out2: s.z,
-			ConvW: ly.lay(p, ly.convW, l), ConvState: f4(s.conv, l*B*Din*(K-1)), Din: Din, Kc: K, IO: s.io}
+			ConvW: ly.lay(p, ly.convW, l), ConvState: f4(s.conv, l*B*Din*(K-1)), Din: Din, Kc: K, IO: s.io, V: v}
 		if c.UseConvBias {
 			in.ConvB = ly.lay(p, ly.convB, l)
 		}
 		e.do(in.Run(d, st))
 		if s.S > 0 {
 			e.do((&cuda.StepGEMV{B: B, N: s.S, K: Din, W: ly.lay(p, ly.xProj, l), X: s.u, LDX: Din,
-				Out: s.xdbl, LDO: s.S, Epi: cuda.EpiStore}).Run(d, st))
+				Out: s.xdbl, LDO: s.S, Epi: cuda.EpiStore, V: v}).Run(d, st))
 		}
 		sc := &cuda.StepScan{B: B, D: Din, N: N, R: r, U: s.u, Z: s.z, DtBias: ly.lay(p, ly.dtB, l),
-			ALog: ly.lay(p, ly.aLog, l), Dskip: ly.lay(p, ly.dskip, l), H: f4(s.ssm, l*B*Din*N*cf(c)), Y: s.y, IO: s.io}
+			ALog: ly.lay(p, ly.aLog, l), Dskip: ly.lay(p, ly.dskip, l), H: f4(s.ssm, l*B*Din*N*cf(c)), Y: s.y, IO: s.io, V: v}
 		if r > 0 {
 			sc.DtLow, sc.LDDt, sc.DtW = s.xdbl, s.S, ly.lay(p, ly.dtW, l)
 		}
@@ -267,10 +301,10 @@ func (s *Stepper) launch() error {
 		}
 		e.do(sc.Run(d, st))
 		e.do((&cuda.StepGEMV{B: B, N: D, K: Din, W: ly.lay(p, ly.outProj, l), X: s.y, LDX: Din,
-			Out: s.x, LDO: D, Epi: cuda.EpiAdd}).Run(d, st))
+			Out: s.x, LDO: D, Epi: cuda.EpiAdd, V: v}).Run(d, st))
 	}
 	e.do((&cuda.StepGEMV{B: B, N: V, K: D, W: at(p, ly.embed), X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
-		Out: s.logits, LDO: V, Epi: cuda.EpiArgmax, IO: s.io, Argmax: s.amax}).Run(d, st))
+		Out: s.logits, LDO: V, Epi: cuda.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}).Run(d, st))
 	return e.err
 }
 

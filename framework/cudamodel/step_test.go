@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/safetensors"
 )
 
@@ -31,7 +32,7 @@ func hostArgmax(x []float32) int32 {
 // logits of the last step), resetting the rows resetAt says before a
 // step; it reports the worst step's logits and the final states, and
 // checks the device argmax against the host argmax of the GPU logits.
-func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, graphs bool,
+func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, graphs bool, v cuda.StepVariant,
 	next func(step int, cpu []float32) []int32, resetAt func(step, row int) bool) {
 	t.Helper()
 	d := openOrSkip(t)
@@ -40,7 +41,10 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 		t.Fatal(err)
 	}
 	defer g.Close()
-	gs, err := g.NewStepper(B, graphs)
+	if v.PDL && d.PDLAvailable() != nil {
+		t.Skipf("%v: %v", v, d.PDLAvailable())
+	}
+	gs, err := g.NewStepperWith(B, StepOptions{Graphs: graphs, Variant: v})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +94,7 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 			t.Errorf("graphs asked for, not used: %v", why)
 		}
 	}
-	shape := fmt.Sprintf("%s B%d %s", name, B, mode)
+	shape := fmt.Sprintf("%s B%d %s %v", name, B, mode, v)
 	report(t, fmt.Sprintf("step logits (%d steps, worst)", steps), shape, worst, tolStep)
 	gst, err := gs.State()
 	if err != nil {
@@ -101,6 +105,28 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 	if badArgmax > 0 {
 		t.Errorf("%s: device argmax differs from the host argmax of the same logits %d times", shape, badArgmax)
 	}
+}
+
+type stepConfig struct {
+	graphs bool
+	v      cuda.StepVariant
+}
+
+// stepConfigs are the forms of the step tested for B rows: each kernel
+// variant with and without a graph (PDL only where the device has it).
+func stepConfigs(B int) []stepConfig {
+	vs := []cuda.StepVariant{{}, {Prefetch: true}, {Prefetch: true, PDL: true}}
+	if B == 1 {
+		vs = append(vs, cuda.StepVariant{MaxRows: 1}, cuda.StepVariant{MaxRows: 1, Prefetch: true, PDL: true})
+	}
+	var cs []stepConfig
+	for _, v := range vs {
+		if v.PDL && dev != nil && dev.PDLAvailable() != nil {
+			continue
+		}
+		cs = append(cs, stepConfig{false, v}, stepConfig{true, v})
+	}
+	return cs
 }
 
 // TestStepMatchesCPUOnHFFixtures: 64 steps of the GPU step against the CPU
@@ -135,8 +161,9 @@ func TestStepMatchesCPUOnHFFixtures(t *testing.T) {
 			for i, v := range p64 {
 				prompt[i] = int32(v)
 			}
-			for _, graphs := range []bool{false, true} {
-				stepCompare(t, "hf-"+name, m, 1, 64, graphs, func(i int, cpu []float32) []int32 {
+			for _, c := range stepConfigs(1) {
+				graphs, v := c.graphs, c.v
+				stepCompare(t, "hf-"+name, m, 1, 64, graphs, v, func(i int, cpu []float32) []int32 {
 					if i < len(prompt) {
 						return []int32{prompt[i]}
 					}
@@ -146,7 +173,7 @@ func TestStepMatchesCPUOnHFFixtures(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				st, err := g.NewStepper(1, graphs)
+				st, err := g.NewStepperWith(1, StepOptions{Graphs: graphs, Variant: v})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -161,9 +188,9 @@ func TestStepMatchesCPUOnHFFixtures(t *testing.T) {
 					same = int64(got[i]) == want[i]
 				}
 				if !same {
-					t.Errorf("graphs %v: greedy continuation %v, the fixture's %v", graphs, got, want)
+					t.Errorf("graphs %v %v: greedy continuation %v, the fixture's %v", graphs, v, got, want)
 				} else {
-					t.Logf("%-44s graphs %v: %d tokens identical", "generate (greedy) "+name, graphs, len(want))
+					t.Logf("%-44s graphs %-5v %-24v: %d tokens identical", "generate (greedy) "+name, graphs, v, len(want))
 				}
 			}
 		})
@@ -196,9 +223,9 @@ func TestStepVariantsMatchCPU(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, graphs := range []bool{false, true} {
+			for _, sc := range stepConfigs(3) {
 				r := rand.New(rand.NewPCG(uint64(i), 9))
-				stepCompare(t, v.name, m, 3, 40, graphs, func(int, []float32) []int32 {
+				stepCompare(t, v.name, m, 3, 40, sc.graphs, sc.v, func(int, []float32) []int32 {
 					return []int32{int32(r.IntN(c.VocabSize)), int32(r.IntN(c.VocabSize)), int32(r.IntN(c.VocabSize))}
 				}, func(step, row int) bool { return step == 20 && row == 1 })
 			}

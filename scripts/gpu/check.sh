@@ -146,7 +146,8 @@ generate)
 	rc2=$?
 	echo "step kernel tests: exit $rc1; cudamodel step tests: exit $rc2; $(($(date +%s) - t0)) s"
 	grep -hE '^(--- FAIL|FAIL|panic)|cuda: |graph|Error|error' "$OUT/step-kernels.log" "$OUT/step-model.log" | grep -v 'rel err' | head -30
-	grep -hE 'resources|tokens identical|task (true|false)' "$OUT/step-kernels.log" "$OUT/step-model.log" | sed 's/^ *//' | head -30
+	grep -hE 'resources|task (true|false)' "$OUT/step-kernels.log" "$OUT/step-model.log" | sed 's/^ *//' | head -30
+	echo "greedy continuations equal to the fixtures': $(grep -c 'tokens identical' "$OUT/step-model.log")"
 	[ -f "$MAMBAKIT_CUDA_REPORT" ] && table "$MAMBAKIT_CUDA_REPORT" | awk '/checks,/ || $NF != "pass"' | tail -15
 	[ -f "$MAMBAKIT_CUDA_REPORT" ] && awk -F'\t' '{ k = $1; if (!(k in w) || $3 + 0 > w[k] + 0) w[k] = $3 } END { for (k in w) printf "  worst %-44s %s\n", k, w[k] }' "$MAMBAKIT_CUDA_REPORT" | sort
 	if [ "${SKIP_CLI:-0}" != 1 ]; then
