@@ -193,14 +193,31 @@ func makeBuckets(g *cudamodel.Model, layers, target int) []bucket {
 	return append(out, bucket{from: -1, ranges: r, bytes: n})
 }
 
+// shardModel is what a rank needs of its model (*cudamodel.Model).
+type shardModel interface {
+	Forward(b *backbone.Batch) (float64, error)
+	Backward() error
+	ZeroGrad() error
+	SetLossDenominator(n int)
+	SetGradHook(f func(layer int) error)
+}
+
+// collective is what a rank needs of its communicator (*nccl.Comm).
+type collective interface {
+	AllReduceAfterDefault(ranges []nccl.Range) error
+	SumFloat64(vals []float64, alive func() error, timeout time.Duration) ([]float64, error)
+	Abort()
+}
+
 // distStepper runs a cudaStepper as one rank of a job.
 type distStepper struct {
-	*cudaStepper
-	d     *Dist
-	ctx   context.Context
-	sess  *nccl.Session
-	comm  *nccl.Comm
-	accum int
+	*cudaStepper // nil in tests
+	model        shardModel
+	d            *Dist
+	ctx          context.Context
+	sess         *nccl.Session
+	comm         collective
+	accum        int
 
 	buckets []bucket
 	next    int // the next bucket to launch this step
@@ -225,7 +242,7 @@ func newDistStepper(ctx context.Context, d *Dist, cs *cudaStepper, accum int, ou
 		sess.Close(false)
 		return nil, fmt.Errorf("rank %d: %w", d.Rank, err)
 	}
-	s := &distStepper{cudaStepper: cs, d: d, ctx: ctx, sess: sess, comm: comm, accum: max(accum, 1)}
+	s := &distStepper{cudaStepper: cs, model: cs.g, d: d, ctx: ctx, sess: sess, comm: comm, accum: max(accum, 1)}
 	s.buckets = makeBuckets(cs.g, cs.m.Config.NumHiddenLayers, d.BucketBytes)
 	if d.Lead() && out != nil {
 		total := 0
@@ -247,7 +264,7 @@ func (s *distStepper) fail(err error) error {
 
 func (s *distStepper) zeroGrad() error {
 	s.micro = 0
-	return s.cudaStepper.zeroGrad()
+	return s.model.ZeroGrad()
 }
 
 // hook launches every bucket whose blocks are final once block l is.
@@ -270,18 +287,18 @@ func (s *distStepper) forwardBackward(b *backbone.Batch) (float64, error) {
 	total, own := countTargets(b.Targets), countTargets(s.sub.Targets)
 	s.micro++
 	last := s.micro >= s.accum
-	s.g.SetLossDenominator(total)
+	s.model.SetLossDenominator(total)
 	if last {
 		s.next = 0
-		s.g.SetGradHook(s.hook)
+		s.model.SetGradHook(s.hook)
 	} else {
-		s.g.SetGradHook(nil)
+		s.model.SetGradHook(nil)
 	}
-	l, err := s.g.Forward(&s.sub)
+	l, err := s.model.Forward(&s.sub)
 	if err != nil {
 		return 0, s.fail(err)
 	}
-	if err := s.g.Backward(); err != nil {
+	if err := s.model.Backward(); err != nil {
 		return 0, s.fail(err)
 	}
 	stop := 0.0
@@ -325,5 +342,7 @@ func (s *distStepper) close() {
 	// could wait on ranks that are still evaluating or saving.
 	s.comm.Abort()
 	s.sess.Close(true)
-	s.cudaStepper.close()
+	if s.cudaStepper != nil {
+		s.cudaStepper.close()
+	}
 }
