@@ -7,24 +7,20 @@ import (
 )
 
 // TestTrainingStepAllocations counts the heap allocations of one training
-// step (Forward, Backward, clipping, AdamW) after a warm-up step, and checks
-// that their number does not grow with the batch: activations and scratch
-// buffers are allocated once per batch shape, and what remains per step is
-// a fixed number of small objects per kernel call (goroutines of the work
-// split, per-worker scratch).
+// step (Forward, Backward, clipping, AdamW) after warm-up steps: there are
+// none. Activations are allocated once per batch shape, the kernels' work
+// is split over long-lived workers with arguments passed by value, and
+// their scratch comes from pools.
 func TestTrainingStepAllocations(t *testing.T) {
-	counts, bytes := map[int]float64{}, map[int]float64{}
-	for _, L := range []int{200, 400, 1600} {
-		counts[L], bytes[L] = stepAllocs(t, 4, L)
-		t.Logf("batch 4 × %d: %.0f allocations, %.0f bytes per training step", L, counts[L], bytes[L])
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop buffers at random")
 	}
-	if counts[1600] > counts[200]+8 {
-		t.Errorf("allocations grow with the sequence length: %.0f at 200, %.0f at 1600", counts[200], counts[1600])
-	}
-	// Activations at 4 × 1600 take megabytes; what a step allocates must
-	// be small and must not grow with the length.
-	if bytes[1600] > 2*bytes[200]+64<<10 {
-		t.Errorf("bytes allocated per step grow with the sequence length: %.0f at 200, %.0f at 1600", bytes[200], bytes[1600])
+	for _, L := range []int{200, 1600} {
+		n, bytes := stepAllocs(t, 4, L)
+		t.Logf("batch 4 × %d: %.0f allocations, %.0f bytes per training step", L, n, bytes)
+		if n != 0 {
+			t.Errorf("batch 4 × %d: %.0f allocations per training step, want 0", L, n)
+		}
 	}
 }
 
@@ -47,7 +43,7 @@ func stepAllocs(t *testing.T, B, L int) (allocs, bytes float64) {
 	step()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	const runs = 5
+	const runs = 10
 	for range runs {
 		step()
 	}

@@ -132,7 +132,7 @@ func matMulGonum(transA, transB bool, m, n, k int, a, b []float32, beta float32,
 // Cᵀ = op(b)ᵀ·op(a)ᵀ on kern into a pooled buffer, then transposes it into
 // c.
 func matMulTransposed(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
-	buf := gemmPool.Get().(*gemmBuf)
+	buf := getGemmBuf()
 	if cap(buf.t) < m*n {
 		buf.t = make([]float32, m*n)
 	}
@@ -150,7 +150,7 @@ func matMulTransposed(kern *gemmKernel, transA, transB bool, m, n, k int, a, b [
 			row[j] = t[j*m+i] + beta*row[j]
 		}
 	}
-	gemmPool.Put(buf)
+	gemmBufs.put(buf)
 }
 
 // gonumBlockM and gonumBlockN bound the blocks of c that

@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"sync"
-	"unsafe"
-)
+import "unsafe"
 
 // The blocked matrix multiply (Goto and van de Geijn, "Anatomy of
 // high-performance matrix multiplication", 2008; the BLIS loop nest):
@@ -46,7 +43,16 @@ type gemmKernel struct {
 // matMulGo's few-rows path).
 type gemmBuf struct{ a, b, t []float32 }
 
-var gemmPool = sync.Pool{New: func() any { return new(gemmBuf) }}
+var gemmBufs freeList[gemmBuf]
+
+// getGemmBuf returns a worker's packing buffers; give them back with
+// gemmBufs.put.
+func getGemmBuf() *gemmBuf {
+	if b := gemmBufs.get(); b != nil {
+		return b
+	}
+	return new(gemmBuf)
+}
 
 func (g *gemmBuf) grow(na, nb int) {
 	if cap(g.a) < na {
@@ -150,8 +156,8 @@ func (t *gemmTask) run() {
 // gemmWorker computes C[i0:i1, j0:j1].
 func gemmWorker(kern *gemmKernel, transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32, i0, i1, j0, j1 int) {
 	mr, nr := kern.mr, kern.nr
-	buf := gemmPool.Get().(*gemmBuf)
-	defer gemmPool.Put(buf)
+	buf := getGemmBuf()
+	defer gemmBufs.put(buf)
 	kcMax := min(k, gemmKC)
 	ncMax := min(j1-j0, gemmNC)
 	// B is read in place when the kernel can and B is row-major: each

@@ -112,9 +112,9 @@ func TestTeamConcurrent(t *testing.T) {
 	}
 }
 
-// TestKernelAllocations checks that the kernels of the training step other
-// than the scan and the matrix product (tested on their own) allocate
-// nothing once warm, on one thread and two.
+// TestKernelAllocations checks that the kernels of the training step
+// allocate nothing once warm, on one thread and two (the matrix product is
+// tested on its own, TestMatMulAllocs).
 func TestKernelAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop buffers at random")
@@ -135,6 +135,19 @@ func TestKernelAllocations(t *testing.T) {
 	cv := Conv1d{B: B, L: L, D: D, K: K, X: randSlice(r, B*L*D, -1, 1), W: randSlice(r, D*K, -1, 1),
 		Bias: randSlice(r, D, -1, 1), Y: make([]float32, B*L*D)}
 	cg := Conv1dGrads{DY: randSlice(r, B*L*D, -1, 1), DX: make([]float32, B*L*D), DW: make([]float32, D*K), DBias: make([]float32, D)}
+	scans := map[string]*Scan{}
+	scanGrads := map[string]*ScanGrads{}
+	for name, c := range map[string]scanCase{
+		"scan":                 {B: 2, L: 100, D: 48, N: 16, gate: true, reset: true, h0: true, skip: true, bias: true},
+		"scan, D mod 16 in Go": {B: 1, L: 70, D: 40, N: 16, gate: true, skip: true, bias: true},
+		"scan, per-channel":    {B: 2, L: 80, D: 32, N: 16, gate: true, skip: true, bias: true, bPer: true, cPer: true},
+	} {
+		sc := c.build(5)
+		sc.Y, sc.HT = make([]float32, c.B*c.L*c.D), make([]float32, c.B*c.D*c.N)
+		sc.Saved = make([]float32, SavedLen(c.B, c.L, c.D, c.N))
+		scans[name] = sc
+		scanGrads[name] = newGrads(sc, randSlice(r, c.B*c.L*c.D, -1, 1), nil, nil).g
+	}
 	calls := map[string]func(){
 		"silu":               func() { SiLUForward(y, x) },
 		"silu backward":      func() { SiLUBackward(dx, dy, x) },
@@ -145,6 +158,11 @@ func TestKernelAllocations(t *testing.T) {
 		"embedding backward": func() { EmbeddingBackward(dtable, dy, ids, V, C) },
 		"conv1d":             func() { cv.Forward() },
 		"conv1d backward":    func() { cv.Backward(&cg) },
+	}
+	for name, sc := range scans {
+		g := scanGrads[name]
+		calls[name] = func() { sc.Forward() }
+		calls[name+" backward"] = func() { sc.Backward(g) }
 	}
 	for _, th := range []int{1, 2} {
 		SetThreads(th)

@@ -211,19 +211,73 @@ func (s *Scan) forwardWith(im *scanImpl) {
 	// rows: its kernel then streams through full time rows of all D
 	// channels. Otherwise workers split the channels at group boundaries.
 	if s.B >= Threads() {
-		parallel(s.B, parts(s.B, 1), func(_, b0, b1 int) { im.fwd(s, b0, b1, 0, s.D) })
+		scanTeam.run(s.B, parts(s.B, 1), scanArgs{s: *s, im: im, byRows: true})
 		return
 	}
-	w := im.width
-	G := max(s.D/w, 1)
+	G := max(s.D/im.width, 1)
 	p := parts(G, 1)
-	parallel(G, p, func(k, g0, g1 int) {
-		d0, d1 := min(g0*w, s.D), min(g1*w, s.D)
-		if k == p-1 {
-			d1 = s.D
+	scanTeam.run(G, p, scanArgs{s: *s, im: im, p: p})
+}
+
+// scanArgs is one scan call split over workers: forward (g nil) or
+// backward, by batch rows or by groups of im.width channels (the last
+// worker also takes the D mod width channels left over). The Scan and
+// ScanGrads travel by value, so the caller's do not escape.
+type scanArgs struct {
+	s      Scan
+	g      ScanGrads
+	im     *scanImpl
+	byRows bool
+	p      int // parts, when split by channel groups
+	bwd    bool
+	sums   []float32 // backward: (p, B, L, 2N) per-worker dB, dC sums
+	accs   []scanAcc // backward: per-worker float64 sums
+	reduce bool      // the final reduction of part into DBm, DCm over rows
+}
+
+var scanTeam team[scanArgs, *scanArgs]
+
+func (a *scanArgs) part(k, lo, hi int) {
+	s := &a.s
+	if a.reduce {
+		a.reduceRows(lo, hi)
+		return
+	}
+	b0, b1, d0, d1 := 0, s.B, min(lo*a.im.width, s.D), min(hi*a.im.width, s.D)
+	if a.byRows {
+		b0, b1, d0, d1 = lo, hi, 0, s.D
+	} else if k == a.p-1 {
+		d1 = s.D
+	}
+	if !a.bwd {
+		a.im.fwd(s, b0, b1, d0, d1)
+		return
+	}
+	n := s.B * s.L * 2 * s.N
+	a.im.bwd(s, &a.g, b0, b1, d0, d1, a.sums[k*n:(k+1)*n], &a.accs[k])
+}
+
+// reduceRows adds the workers' dB, dC sums of rows [r0, r1) into DBm, DCm
+// (selective B, C), in worker order.
+func (a *scanArgs) reduceRows(r0, r1 int) {
+	s, g, N := &a.s, &a.g, a.s.N
+	rows := s.B * s.L
+	for r := r0; r < r1; r++ {
+		for n := 0; n < N; n++ {
+			var db, dc float32
+			for w := 0; w < a.p; w++ {
+				q := a.sums[w*rows*2*N+r*2*N:]
+				db += q[n]
+				dc += q[N+n]
+			}
+			if g.DBm != nil && !s.BPerChannel {
+				g.DBm[r*N+n] = db
+			}
+			if g.DCm != nil && !s.CPerChannel {
+				g.DCm[r*N+n] = dc
+			}
 		}
-		im.fwd(s, 0, s.B, d0, d1)
-	})
+	}
 }
 
 func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
@@ -255,7 +309,9 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	per := 3*D*N + 2*D // dA, dB, dC (the last two for per-channel B, C), dD, dΔbias
 	accBuf := getF64(p * per)
 	defer putF64(accBuf)
-	accs := make([]scanAcc, p)
+	accsBuf := getScanAccs(p)
+	defer scanAccs.put(accsBuf)
+	accs := *accsBuf
 	for k := range accs {
 		x := (*accBuf)[k*per : (k+1)*per]
 		accs[k] = scanAcc{dA: x[:D*N], dB: x[D*N : 2*D*N], dC: x[2*D*N : 3*D*N], dSkip: x[3*D*N : 3*D*N+D], dBias: x[3*D*N+D:]}
@@ -264,15 +320,7 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	if byRows {
 		n = B
 	}
-	parallel(n, p, func(k, lo, hi int) {
-		b0, b1, d0, d1 := 0, B, min(lo*w, D), min(hi*w, D)
-		if byRows {
-			b0, b1, d0, d1 = lo, hi, 0, D
-		} else if k == p-1 {
-			d1 = D
-		}
-		im.bwd(s, g, b0, b1, d0, d1, part[k*B*L*2*N:(k+1)*B*L*2*N], &accs[k])
-	})
+	scanTeam.run(n, p, scanArgs{s: *s, g: *g, im: im, byRows: byRows, p: p, bwd: true, sums: part, accs: accs})
 	sum := func(dst []float32, get func(a *scanAcc) []float64) {
 		if dst == nil {
 			return
@@ -298,22 +346,17 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 		return
 	}
 	rows := B * L
-	parallel(rows, parts(rows, 64), func(_, r0, r1 int) {
-		for r := r0; r < r1; r++ {
-			for n := 0; n < N; n++ {
-				var db, dc float32
-				for w := 0; w < p; w++ {
-					q := part[w*rows*2*N+r*2*N:]
-					db += q[n]
-					dc += q[N+n]
-				}
-				if g.DBm != nil && !s.BPerChannel {
-					g.DBm[r*N+n] = db
-				}
-				if g.DCm != nil && !s.CPerChannel {
-					g.DCm[r*N+n] = dc
-				}
-			}
-		}
-	})
+	scanTeam.run(rows, parts(rows, 64), scanArgs{s: *s, g: *g, p: p, sums: part, reduce: true})
+}
+
+// scanAccs recycles Backward's per-worker accumulator headers.
+var scanAccs freeList[[]scanAcc]
+
+func getScanAccs(p int) *[]scanAcc {
+	if v := scanAccs.get(); v != nil && cap(*v) >= p {
+		*v = (*v)[:p]
+		return v
+	}
+	a := make([]scanAcc, p)
+	return &a
 }

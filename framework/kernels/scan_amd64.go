@@ -201,12 +201,12 @@ func addrF(x []float32, i int) uintptr {
 	return uintptr(unsafe.Pointer(&x[i]))
 }
 
-// scanInputs returns the bias and skip of channels [d0, d0+dw), zeros for
-// absent ones.
-func scanBiasSkip(s *Scan, d0, dw int) (bias, skip []float32) {
+// scanBiasSkip returns the bias and skip of channels [d0, d0+dw), zeros
+// (from wk) for absent ones.
+func scanBiasSkip(s *Scan, d0, dw int, wk *scanWork) (bias, skip []float32) {
 	var zeros []float32
 	if s.DeltaBias == nil || s.Dskip == nil {
-		zeros = make([]float32, dw)
+		zeros = wk.floats(dw)
 	}
 	bias, skip = zeros, zeros
 	if s.DeltaBias != nil {
@@ -234,12 +234,14 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, aScale float64, kern func(*
 	K := ScanChunk
 	sl := scanSlotsOf(s)
 	S := sl.fS
-	at := make([]float32, G*N*S*W)
-	h := make([]float32, G*N*W)
-	pre := make([]float32, G*3*W)
-	// args reaches the kernel through a func value, so it escapes: one
-	// heap copy per call, reused by every chunk.
-	var args scanFwdArgs
+	wk := getScanWork()
+	defer wk.put()
+	at := wk.floats(G * N * S * W)
+	h := wk.floats(G * N * W)
+	pre := wk.floats(G * 3 * W)
+	// args reaches the kernel through a func value: it lives in wk, reused
+	// by every chunk.
+	args := &wk.fwd
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
 			row := at[(g*N+n)*S*W:]
@@ -255,8 +257,8 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, aScale float64, kern func(*
 			}
 		}
 	}
-	bias, skip := scanBiasSkip(s, d0, dw)
-	amax := make([]float32, G*W) // from the rounded A′, so that |Δ·A′| ≤ Δ·amax holds in float32
+	bias, skip := scanBiasSkip(s, d0, dw, wk)
+	amax := wk.floats(G * W) // from the rounded A′, so that |Δ·A′| ≤ Δ·amax holds in float32
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
 			for j := 0; j < W; j++ {
@@ -277,7 +279,7 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, aScale float64, kern func(*
 				scanScatter(s.Saved[(b*nc+c)*N*D+d0:], h, G, N, W, D)
 			}
 			i := (b*L+t0)*D + d0
-			args = scanFwdArgs{
+			*args = scanFwdArgs{
 				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), y: addrF(s.Y, i),
 				bias: addrF(bias, 0), skip: addrF(skip, 0), at: addrF(at, 0), h: addrF(h, 0), pre: addrF(pre, 0),
 				steps: t1 - t0, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N, amax: addrF(amax, 0),
@@ -291,7 +293,7 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, aScale float64, kern func(*
 			if s.Reset != nil {
 				args.reset = uintptr(unsafe.Pointer(&s.Reset[b*L+t0]))
 			}
-			kern(&args)
+			kern(args)
 		}
 		if s.HT != nil {
 			scanScatterT(s.HT[(b*D+d0)*N:], h, G, N, W)
@@ -359,7 +361,9 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	K := ScanChunk
 	sl := scanSlotsOf(s)
 	S := sl.bS
-	grp := scanScratch(G*N*S*W, 0)
+	wk := getScanWork()
+	defer wk.put()
+	grp := wk.aligned(G*N*S*W, 0)
 	for g := 0; g < G; g++ {
 		for n := 0; n < N; n++ {
 			row := grp[(g*N+n)*S*W:]
@@ -382,26 +386,27 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 		sum  []float64
 		acc  []float64 // (D, N): where the sums go at the end
 	}
-	sums64 := []chunkSum{{slot: 2, sum: make([]float64, G*N*W), acc: acc.dA}}
+	var sumsBuf [3]chunkSum
+	sums64 := append(sumsBuf[:0], chunkSum{slot: 2, sum: wk.float64s(G * N * W), acc: acc.dA})
 	if s.BPerChannel {
-		sums64 = append(sums64, chunkSum{slot: sl.bB + 1, sum: make([]float64, G*N*W), acc: acc.dB})
+		sums64 = append(sums64, chunkSum{slot: sl.bB + 1, sum: wk.float64s(G * N * W), acc: acc.dB})
 	}
 	if s.CPerChannel {
-		sums64 = append(sums64, chunkSum{slot: sl.bC + 1, sum: make([]float64, G*N*W), acc: acc.dC})
+		sums64 = append(sums64, chunkSum{slot: sl.bC + 1, sum: wk.float64s(G * N * W), acc: acc.dC})
 	}
-	dSkip := make([]float64, dw)
-	dBias := make([]float64, dw)
-	gacc := make([]float32, G*2*W)
+	dSkip := wk.float64s(dw)
+	dBias := wk.float64s(dw)
+	gacc := wk.floats(G * 2 * W)
 	// The scratch buffers start at different offsets modulo 4 KB, so that
 	// loads from one do not falsely alias stores to another.
-	hsda := scanScratch((K+1)*N*2*W, 1)
-	pcb := scanScratch(K*N*2*W, 2)
-	zero := scanScratch(N*2*W, 3)
-	dts := scanScratch(K*4*W, 4)
-	sums := make([]float32, K*N*2)
+	hsda := wk.aligned((K+1)*N*2*W, 1)
+	pcb := wk.aligned(K*N*2*W, 2)
+	zero := wk.aligned(N*2*W, 3)
+	dts := wk.aligned(K*4*W, 4)
+	sums := wk.floats(K * N * 2)
 	selective := !s.BPerChannel || !s.CPerChannel
-	var args scanBwdArgs // escapes through kern: one heap copy, reused by every chunk
-	bias, skip := scanBiasSkip(s, d0, dw)
+	args := &wk.bwd // reaches the kernel through a func value: lives in wk, reused by every chunk
+	bias, skip := scanBiasSkip(s, d0, dw, wk)
 	var dz []float32
 	if s.Z != nil {
 		dz = g.DZ
@@ -433,7 +438,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 				clear(pcb[:steps*N*2*W])
 			}
 			i := (b*L+t0)*D + d0
-			args = scanBwdArgs{
+			*args = scanBwdArgs{
 				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), dy: addrF(g.DY, i),
 				du: addrF(g.DU, i), ddelta: addrF(g.DDelta, i), dz: addrF(dz, i),
 				bias: addrF(bias, 0), skip: addrF(skip, 0),
@@ -450,7 +455,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 			if s.Reset != nil {
 				args.reset = uintptr(unsafe.Pointer(&s.Reset[b*L+t0]))
 			}
-			kern(&args)
+			kern(args)
 			// Sum the lanes of the selective dC and dB into this worker's
 			// partial sums.
 			if selective {
@@ -520,13 +525,4 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	if d0+dw < d1 {
 		scanBackwardRange(s, g, b0, b1, d0+dw, d1, part, acc)
 	}
-}
-
-// scanScratch returns n zeroed floats that start k·1088 bytes (17 cache
-// lines) past a 4 KB boundary.
-func scanScratch(n, k int) []float32 {
-	buf := make([]float32, n+2048)
-	off := int((4096 - uintptr(unsafe.Pointer(&buf[0]))%4096) % 4096 / 4)
-	off += k * 272 % 1024
-	return buf[off : off+n : off+n]
 }

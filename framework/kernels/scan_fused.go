@@ -11,7 +11,9 @@ import "math"
 // scanForwardRange runs batch rows [b0, b1) and channels [d0, d1).
 func scanForwardRange(s *Scan, b0, b1, d0, d1 int) {
 	L, D, N := s.L, s.D, s.N
-	h := make([]float32, N)
+	hBuf := getF32(N)
+	defer putF32(hBuf)
+	h := *hBuf
 	nc := chunks(L)
 	for b := b0; b < b1; b++ {
 		for d := d0; d < d1; d++ {
@@ -64,14 +66,19 @@ func scanBackwardRange(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32
 	L, D, N := s.L, s.D, s.N
 	K := ScanChunk
 	nc := chunks(L)
-	saved := make([]float32, N) // the state saved at the start of the chunk
-	hs := make([]float32, K*N)  // states h[t] of the chunk being walked
-	as := make([]float32, K*N)  // Ā[t,n] of the chunk
-	dts := make([]float32, K)   // Δ[t] of the chunk
-	dh := make([]float32, N)
-	dA := make([]float64, N)
-	rowB, rowC := make([]float32, N), make([]float32, N) // per-channel dB, dC of one step
-	dBd, dCd := make([]float64, N), make([]float64, N)   // their sums over b and t
+	f32 := getF32(2*K*N + K + 4*N)
+	defer putF32(f32)
+	f64 := getF64(3 * N)
+	defer putF64(f64)
+	x, y := *f32, *f64
+	saved := x[:N]                       // the state saved at the start of the chunk
+	hs := x[N : N+K*N]                   // states h[t] of the chunk being walked
+	as := x[N+K*N : N+2*K*N]             // Ā[t,n] of the chunk
+	dts := x[N+2*K*N : N+2*K*N+K]        // Δ[t] of the chunk
+	dh := x[N+2*K*N+K : 2*N+2*K*N+K]     // gradient of the state
+	rowB := x[2*N+2*K*N+K : 3*N+2*K*N+K] // per-channel dB, dC of one step
+	rowC := x[3*N+2*K*N+K : 4*N+2*K*N+K]
+	dA, dBd, dCd := y[:N], y[N:2*N], y[2*N:3*N] // dA, and the sums of rowB, rowC over b and t
 	for d := d0; d < d1; d++ {
 		a := s.A[d*N : (d+1)*N]
 		bias, skip := s.bias(d), s.skip(d)

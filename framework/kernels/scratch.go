@@ -6,14 +6,43 @@ import (
 )
 
 // Scratch buffers whose size grows with the batch (per-worker partial sums
-// of the scan, per-row losses, per-worker rows) come from these pools, so a
-// training step does not allocate them anew. Each pool holds one size
+// of the scan, per-row losses, per-worker rows) come from free lists, so a
+// training step does not allocate them anew. Each list holds one size
 // class: capacities are powers of two, so a buffer given back always fits
-// the next request of its class.
+// the next request of its class. Unlike sync.Pool, a free list never
+// allocates once it has held as many buffers as are in use at once (a
+// sync.Pool allocates now and then as buffers move between processors),
+// and it keeps its buffers: at most the peak in use per class.
 var (
-	f32Pools [64]sync.Pool // *[]float32 of capacity 1<<class
-	f64Pools [64]sync.Pool // *[]float64 of capacity 1<<class
+	f32Lists [64]freeList[[]float32]
+	f64Lists [64]freeList[[]float64]
 )
+
+// freeList is a stack of buffers given back, safe for concurrent use.
+type freeList[T any] struct {
+	mu    sync.Mutex
+	items []*T
+}
+
+// get returns a buffer given back earlier, or nil.
+func (f *freeList[T]) get() *T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.items)
+	if n == 0 {
+		return nil
+	}
+	x := f.items[n-1]
+	f.items[n-1] = nil
+	f.items = f.items[:n-1]
+	return x
+}
+
+func (f *freeList[T]) put(x *T) {
+	f.mu.Lock()
+	f.items = append(f.items, x)
+	f.mu.Unlock()
+}
 
 // sizeClass returns the class of a request for n elements: the smallest c
 // with 1<<c ≥ n.
@@ -22,8 +51,8 @@ func sizeClass(n int) int { return bits.Len(uint(max(n, 1) - 1)) }
 // getF32 returns a zeroed buffer of n floats; give it back with putF32.
 func getF32(n int) *[]float32 {
 	c := sizeClass(n)
-	v, ok := f32Pools[c].Get().(*[]float32)
-	if !ok {
+	v := f32Lists[c].get()
+	if v == nil {
 		b := make([]float32, 1<<c)
 		v = &b
 	}
@@ -32,13 +61,13 @@ func getF32(n int) *[]float32 {
 	return v
 }
 
-func putF32(b *[]float32) { f32Pools[sizeClass(cap(*b))].Put(b) }
+func putF32(b *[]float32) { f32Lists[sizeClass(cap(*b))].put(b) }
 
 // getF64 returns a zeroed buffer of n float64s; give it back with putF64.
 func getF64(n int) *[]float64 {
 	c := sizeClass(n)
-	v, ok := f64Pools[c].Get().(*[]float64)
-	if !ok {
+	v := f64Lists[c].get()
+	if v == nil {
 		b := make([]float64, 1<<c)
 		v = &b
 	}
@@ -47,4 +76,4 @@ func getF64(n int) *[]float64 {
 	return v
 }
 
-func putF64(b *[]float64) { f64Pools[sizeClass(cap(*b))].Put(b) }
+func putF64(b *[]float64) { f64Lists[sizeClass(cap(*b))].put(b) }

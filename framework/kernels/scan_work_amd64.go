@@ -1,0 +1,65 @@
+//go:build !purego
+
+package kernels
+
+import "unsafe"
+
+// scanWork is one worker's scratch for a SIMD scan call: the kernel's
+// argument block (it reaches the assembly through a func value, so it
+// lives on the heap) and the per-call buffers. Calls take one from
+// scanWorks and give it back, so a training step allocates nothing.
+type scanWork struct {
+	fwd scanFwdArgs
+	bwd scanBwdArgs
+	f32 [12][]float32
+	f64 [6][]float64
+	n32 int // buffers of f32 handed out by this call
+	n64 int
+}
+
+var scanWorks freeList[scanWork]
+
+func getScanWork() *scanWork {
+	w := scanWorks.get()
+	if w == nil {
+		w = new(scanWork)
+	}
+	w.n32, w.n64 = 0, 0
+	return w
+}
+
+func (w *scanWork) put() { scanWorks.put(w) }
+
+// floats returns the call's next buffer: n zeroed floats.
+func (w *scanWork) floats(n int) []float32 {
+	b := &w.f32[w.n32]
+	w.n32++
+	if cap(*b) < n {
+		*b = make([]float32, n)
+	}
+	x := (*b)[:n:n]
+	clear(x)
+	return x
+}
+
+// float64s returns the call's next buffer: n zeroed float64s.
+func (w *scanWork) float64s(n int) []float64 {
+	b := &w.f64[w.n64]
+	w.n64++
+	if cap(*b) < n {
+		*b = make([]float64, n)
+	}
+	x := (*b)[:n:n]
+	clear(x)
+	return x
+}
+
+// aligned returns n zeroed floats that start k·1088 bytes (17 cache lines)
+// past a 4 KB boundary: buffers at different offsets modulo 4 KB, so that
+// loads from one do not falsely alias stores to another.
+func (w *scanWork) aligned(n, k int) []float32 {
+	buf := w.floats(n + 2048)
+	off := int((4096 - uintptr(unsafe.Pointer(&buf[0]))%4096) % 4096 / 4)
+	off += k * 272 % 1024
+	return buf[off : off+n : off+n]
+}
