@@ -56,8 +56,9 @@ type Scan struct {
 	// N real parts then N imaginary parts per (b, d), so their sizes use 2N.
 	// BImag and CImag (the shapes of Bm and Cm) are the imaginary parts of
 	// B and C; nil means real. The output is y = 2·Re(Σ_n C_n h_n) + D·u,
-	// as in state-spaces/mamba's complex scan. Complex scans run on the
-	// fused Go code (scan_complex.go).
+	// as in state-spaces/mamba's complex scan. Complex scans have their own
+	// implementations (scan_complex.go: fused Go, and AVX-512/AVX2 kernels
+	// with a vector sincos in scan_complex_amd64.go).
 	AImag, BImag, CImag []float32
 
 	Y, HT []float32
