@@ -41,6 +41,14 @@ func TestSummarizeGainAndSpread(t *testing.T) {
 	if g := sum.Gain["audio"]; math.Abs(g-(2.0-2.2)/2.0) > 1e-12 {
 		t.Errorf("audio gain %v", g)
 	}
+	// Paired by seed against LTI2: seed 1 (2.4−1.9)/2.4, seed 2 (2.2−2.1)/2.2.
+	pg := sum.PairedGain["text"]
+	if len(pg) != 2 || math.Abs(pg[0]-0.5/2.4) > 1e-12 || math.Abs(pg[1]-0.1/2.2) > 1e-12 {
+		t.Errorf("text paired gains %v", pg)
+	}
+	if pg := sum.PairedGain["audio"]; len(pg) != 1 || math.Abs(pg[0]-(2.0-2.2)/2.0) > 1e-12 {
+		t.Errorf("audio paired gains %v", pg)
+	}
 	if sum.Baseline["text"] != 3 {
 		t.Errorf("baseline %v", sum.Baseline["text"])
 	}
@@ -49,7 +57,7 @@ func TestSummarizeGainAndSpread(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, want := range []string{"| text | byte | 3.0000 | 2.0000 ± 0.1414 | 2.5000 ± 0.0000 | 2.3000 ± 0.1414 | +13.0% |", "| audio |", "-10.0%"} {
+	for _, want := range []string{"| text | byte | 3.0000 | 2.0000 ± 0.1414 | 2.5000 ± 0.0000 | 2.3000 ± 0.1414 | +13.0% | +12.7% ± 11.5 (2/2) |", "| audio |", "-10.0% | -10.0% (0/1) |"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q:\n%s", want, b)
 		}
