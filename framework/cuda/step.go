@@ -26,6 +26,16 @@ type StepVariant struct {
 	MaxRows  int  // rows the kernels are compiled for: 1 (generation), or 0 for StepMaxRows
 	Prefetch bool // weights into registers before the wait for the kernel before (STEP_PREFETCH)
 	PDL      bool // programmatic dependent launches (needs Prefetch, sm_90)
+	// Early: the one-row kernels step_gemv_e and step_scan_e (needs
+	// MaxRows 1 and Prefetch): everything no kernel of the step writes
+	// (weights, norm and conv weights, the conv and SSM states, A, the
+	// reset flag) loaded before the wait, this step's inputs in one batch
+	// after it, two rows of W in flight when K ≤ 768 (STEP_EARLY).
+	Early bool
+	// L2: with Early, each kernel also has the L2 fetch the byte ranges
+	// StepGEMV.L2 and StepScan.L2 name, later kernels' weights
+	// (cp.async.bulk.prefetch.L2, sm_90; STEP_L2).
+	L2 bool
 }
 
 func (v StepVariant) maxRows() int {
@@ -43,6 +53,12 @@ func (v StepVariant) defines() []string {
 	if v.Prefetch {
 		ds = append(ds, "STEP_PREFETCH=1")
 	}
+	if v.Early {
+		ds = append(ds, "STEP_EARLY=1")
+	}
+	if v.L2 {
+		ds = append(ds, "STEP_L2=1")
+	}
 	return ds
 }
 
@@ -54,6 +70,12 @@ func (v StepVariant) String() string {
 	if v.PDL {
 		s += "+PDL"
 	}
+	if v.Early {
+		s += "+early"
+	}
+	if v.L2 {
+		s += "+L2"
+	}
 	return s
 }
 
@@ -63,6 +85,12 @@ func (v StepVariant) check(B int) error {
 	}
 	if v.PDL && !v.Prefetch {
 		return fmt.Errorf("cuda: step: PDL needs the prefetching kernels")
+	}
+	if v.Early && (!v.Prefetch || v.maxRows() != 1) {
+		return fmt.Errorf("cuda: step: the early kernels need Prefetch and MaxRows 1")
+	}
+	if v.L2 && !v.Early {
+		return fmt.Errorf("cuda: step: L2 prefetch needs the early kernels")
 	}
 	return nil
 }
@@ -105,6 +133,21 @@ type StepGEMV struct {
 	Argmax         DevPtr
 	MaxBlocksPerSM int // 0: 16, or with Prefetch what the registers allow
 	V              StepVariant
+	L2             [2]L2Range // with V.L2: byte ranges for the L2 to fetch (later kernels' weights)
+}
+
+// L2Range is a byte range of device memory that a step kernel of the L2
+// form asks the L2 to fetch (a hint: no result depends on it).
+type L2Range struct {
+	P     DevPtr
+	Bytes int
+}
+
+func (v StepVariant) l2Args(r [2]L2Range) []any {
+	if !v.L2 {
+		r = [2]L2Range{}
+	}
+	return []any{r[0].P, int64(r[0].Bytes), r[1].P, int64(r[1].Bytes)}
 }
 
 // StepScan is one step of kernels.Scan (L = 1) per row with Δ's low-rank
@@ -126,6 +169,7 @@ type StepScan struct {
 	LDC             int
 	Dskip, H, Y, IO DevPtr
 	V               StepVariant
+	L2              [2]L2Range // with V.L2: byte ranges for the L2 to fetch
 }
 
 func (d *Device) stepKernel(v StepVariant, name string) (*Function, error) {
@@ -141,7 +185,11 @@ func (d *Device) StepKernels(v StepVariant) error {
 			return err
 		}
 	}
-	for _, n := range []string{"step_embed", "step_gemv", "step_scan"} {
+	names := []string{"step_embed", "step_gemv", "step_scan"}
+	if v.Early {
+		names = append(names, "step_gemv_e", "step_scan_e")
+	}
+	for _, n := range names {
 		if _, err := d.stepKernel(v, n); err != nil {
 			return err
 		}
@@ -187,7 +235,14 @@ func (g *StepGEMV) Run(d *Device, s *Stream) error {
 	default:
 		return fmt.Errorf("cuda: step gemv: epilogue %d", g.Epi)
 	}
-	f, err := d.stepKernel(g.V, "step_gemv")
+	// The early kernel takes one row, K a multiple of 4 up to 1536 and W
+	// 16-byte aligned; other shapes run the prefetching kernel.
+	early := g.V.Early && g.B == 1 && g.K%4 == 0 && g.K <= 1536 && g.W%16 == 0
+	name := "step_gemv"
+	if early {
+		name = "step_gemv_e"
+	}
+	f, err := d.stepKernel(g.V, name)
 	if err != nil {
 		return err
 	}
@@ -201,6 +256,10 @@ func (g *StepGEMV) Run(d *Device, s *Stream) error {
 		}
 	}
 	blocks := min((g.N+warps-1)/warps, per*max(d.SMs, 1))
+	if early {
+		args := []any{g.W, g.X, g.NormW, g.Eps, g.N, g.K, g.Out, g.Epi, g.Out2, g.ConvW, g.ConvB, g.ConvState, g.Din, g.Kc, g.IO, g.Argmax}
+		return g.V.launch(f, Dim3{X: blocks}, Dim3{X: threads}, 4*g.K, s, append(args, g.V.l2Args(g.L2)...)...)
+	}
 	return g.V.launch(f, Dim3{X: blocks}, Dim3{X: threads}, 4*g.B*g.K, s,
 		g.W, g.X, g.LDX, g.NormW, g.Eps, g.B, g.N, g.K, g.Out, g.LDO, g.Epi, g.Out2, g.ConvW, g.ConvB, g.ConvState,
 		g.Din, g.Kc, g.IO, g.Argmax)
@@ -216,6 +275,15 @@ func (c *StepScan) Run(d *Device, s *Stream) error {
 	}
 	if c.R > 0 && (c.DtLow == 0 || c.DtW == 0) {
 		return fmt.Errorf("cuda: step scan: R %d without DtLow or DtW", c.R)
+	}
+	if c.V.Early && c.B == 1 && c.R <= 64 {
+		f, err := d.stepKernel(c.V, "step_scan_e")
+		if err != nil {
+			return err
+		}
+		args := []any{c.U, c.Z, c.D, c.N, c.DtLow, c.DtW, c.R, c.DtBias, c.ALog, c.AImag,
+			c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO}
+		return c.V.launch(f, Dim3{X: (c.D*16 + 127) / 128}, Dim3{X: 128}, 0, s, append(args, c.V.l2Args(c.L2)...)...)
 	}
 	f, err := d.stepKernel(c.V, "step_scan")
 	if err != nil {

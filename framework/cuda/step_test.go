@@ -26,7 +26,9 @@ func stepIO(B int, reset []bool, vlimit int) []int32 {
 }
 
 // stepVariants are the compiled and launch forms tested.
-var stepVariants = []StepVariant{{}, {Prefetch: true}, {Prefetch: true, PDL: true}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true, PDL: true}}
+var stepVariants = []StepVariant{{}, {Prefetch: true}, {Prefetch: true, PDL: true}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true, PDL: true},
+	{MaxRows: 1, Prefetch: true, Early: true}, {MaxRows: 1, Prefetch: true, PDL: true, Early: true},
+	{MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true}}
 
 // variantStream returns the stream a variant's kernels run on in the
 // tests (PDL on a non-blocking stream), after the default stream's
@@ -68,6 +70,12 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 		{8, 64, 64, 4, false, false, false, true},
 		{2, 20, 8, 4, false, false, true, true},
 		{3, 17, 16, 0, true, true, true, true},
+		// One row of each kind, for the one-row kernels.
+		{1, 50, 33, 5, true, false, false, true},
+		{1, 40, 7, 0, false, true, false, false},
+		{1, 20, 8, 4, false, false, true, true},
+		{1, 17, 16, 0, true, true, true, true},
+		{1, 24, 64, 70, false, false, false, true},
 	} {
 		if c.B > v.maxRows() {
 			continue
@@ -137,6 +145,7 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 		if R > 0 {
 			gs.DtLow, gs.LDDt, gs.DtW = db.in(dtLow), R, db.in(dtW)
 		}
+		gs.L2 = [2]L2Range{{gs.ALog, 4 * len(alog)}, {gs.DtBias, 4 * len(dtB)}}
 		if !c.bpc {
 			gs.LDB = N
 		}
@@ -206,6 +215,7 @@ func testStepGEMV(t *testing.T, d *Device, v StepVariant) {
 		g := &StepGEMV{B: B, N: 2 * Din, K: D, W: db.in(win), X: db.in(x), LDX: D, NormW: db.in(nw), Eps: eps,
 			Out: u.Ptr(), Epi: EpiInConv, Out2: z.Ptr(), ConvW: db.in(cw), ConvB: db.in(cb), ConvState: st.Ptr(),
 			Din: Din, Kc: Kc, IO: db.ints(stepIO(B, reset, 0)), V: v}
+		g.L2 = [2]L2Range{{g.W, 4 * len(win)}, {g.NormW, 4 * len(nw)}} // the L2 form's hint: no result depends on it
 		if err := g.Run(d, variantStream(t, d, v)); err != nil {
 			t.Fatal(err)
 		}
@@ -297,6 +307,14 @@ func TestStepArgs(t *testing.T) {
 	if err := (&StepGEMV{B: 1, N: 1, K: 1, W: 1, X: 1, Out: 1, V: StepVariant{PDL: true}}).Run(&d, nil); err == nil {
 		t.Error("PDL without prefetch accepted")
 	}
+	for _, v := range []StepVariant{{Prefetch: true, Early: true}, {MaxRows: 1, Early: true}, {MaxRows: 1, Prefetch: true, L2: true}} {
+		if err := (&StepGEMV{B: 1, N: 1, K: 1, W: 1, X: 1, Out: 1, V: v}).Run(&d, nil); err == nil {
+			t.Errorf("%v accepted", v)
+		}
+	}
+	if v := (StepVariant{MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true}); v.String() != "rows≤1+prefetch+PDL+early+L2" || len(v.defines()) != 4 {
+		t.Errorf("early variant %q, defines %v", v, v.defines())
+	}
 	if (StepVariant{MaxRows: 1, Prefetch: true}).String() != "rows≤1+prefetch" || len((StepVariant{}).defines()) != 0 {
 		t.Error("variant names or defines")
 	}
@@ -313,7 +331,11 @@ func TestStepArgs(t *testing.T) {
 func TestStepResources(t *testing.T) {
 	d := openOrSkip(t)
 	for _, v := range stepVariants {
-		for _, n := range []string{"step_embed", "step_gemv", "step_scan"} {
+		names := []string{"step_embed", "step_gemv", "step_scan"}
+		if v.Early {
+			names = append(names, "step_gemv_e", "step_scan_e")
+		}
+		for _, n := range names {
 			f, err := d.stepKernel(v, n)
 			if err != nil {
 				t.Fatal(err)

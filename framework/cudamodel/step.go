@@ -55,15 +55,23 @@ type StepOptions struct {
 
 // DefaultStepVariant is the kernels' form a Stepper of B rows uses unless
 // told otherwise: the one-row kernels for B = 1, weights prefetched, and
-// programmatic dependent launches where the device has them.
-// $MAMBAKIT_CUDA_STEP_PREFETCH=0 and $MAMBAKIT_CUDA_PDL=0 turn the last
-// two off.
+// programmatic dependent launches where the device has them, and for one
+// row the early kernels (cuda.StepVariant.Early). $MAMBAKIT_CUDA_STEP_PREFETCH=0,
+// $MAMBAKIT_CUDA_PDL=0 and $MAMBAKIT_CUDA_STEP_EARLY=0 turn these off;
+// $MAMBAKIT_CUDA_STEP_L2=1 adds the L2 prefetch of later kernels' weights
+// (sm_90; slower on the H200).
 func DefaultStepVariant(d *cuda.Device, B int) cuda.StepVariant {
 	v := cuda.StepVariant{Prefetch: os.Getenv("MAMBAKIT_CUDA_STEP_PREFETCH") != "0"}
 	if B == 1 {
 		v.MaxRows = 1
 	}
 	v.PDL = v.Prefetch && os.Getenv("MAMBAKIT_CUDA_PDL") != "0" && d.PDLAvailable() == nil
+	if B == 1 && v.Prefetch && os.Getenv("MAMBAKIT_CUDA_STEP_EARLY") != "0" {
+		v.Early = true
+		// The L2 prefetch measured slower (H200: 323 µs a step against
+		// 285 without): opt in only.
+		v.L2 = d.Major >= 9 && os.Getenv("MAMBAKIT_CUDA_STEP_L2") == "1"
+	}
 	return v
 }
 
@@ -259,6 +267,13 @@ func (s *Stepper) launch() error {
 	eps := float32(c.LayerNormEpsilon)
 	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
 	e := &errs{}
+	// l2 is layer l's part of a field as a range for the L2 form to fetch.
+	l2 := func(f field, l int) cuda.L2Range {
+		if f.n == 0 || l >= nL {
+			return cuda.L2Range{}
+		}
+		return cuda.L2Range{P: ly.lay(p, f, l), Bytes: 4 * (f.n / nL)}
+	}
 	e.do(d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
 	for l := 0; l < nL && e.err == nil; l++ {
 		in := &cuda.StepGEMV{B: B, N: 2 * Din, K: D, W: ly.lay(p, ly.inProj, l), X: s.x, LDX: D,
@@ -267,6 +282,10 @@ func (s *Stepper) launch() error {
 		if c.UseConvBias {
 			in.ConvB = ly.lay(p, ly.convB, l)
 		}
+		// in_proj has the L2 fetch this layer's x_proj and out_proj; the
+		// scan, the next layer's in_proj (after the last layer, the
+		// head's first rows).
+		in.L2 = [2]cuda.L2Range{l2(ly.xProj, l), l2(ly.outProj, l)}
 		e.do(in.Run(d, st))
 		if s.S > 0 {
 			e.do((&cuda.StepGEMV{B: B, N: s.S, K: Din, W: ly.lay(p, ly.xProj, l), X: s.u, LDX: Din,
@@ -298,6 +317,10 @@ func (s *Stepper) launch() error {
 			sc.AImag = ly.lay(p, ly.aImag, l)
 		} else {
 			sc.BImag, sc.CImag = 0, 0
+		}
+		sc.L2[0] = l2(ly.inProj, l+1)
+		if l+1 == nL {
+			sc.L2[0] = cuda.L2Range{P: at(p, ly.embed), Bytes: 4 * min(ly.embed.n, 2*Din*D)}
 		}
 		e.do(sc.Run(d, st))
 		e.do((&cuda.StepGEMV{B: B, N: D, K: Din, W: ly.lay(p, ly.outProj, l), X: s.y, LDX: Din,

@@ -107,6 +107,14 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 	}
 }
 
+// earlyVariants are the one-row early forms (cuda.StepVariant.Early),
+// without and with PDL, and with the L2 prefetch.
+var earlyVariants = []cuda.StepVariant{
+	{MaxRows: 1, Prefetch: true, Early: true},
+	{MaxRows: 1, Prefetch: true, PDL: true, Early: true},
+	{MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true},
+}
+
 type stepConfig struct {
 	graphs bool
 	v      cuda.StepVariant
@@ -118,6 +126,7 @@ func stepConfigs(B int) []stepConfig {
 	vs := []cuda.StepVariant{{}, {Prefetch: true}, {Prefetch: true, PDL: true}}
 	if B == 1 {
 		vs = append(vs, cuda.StepVariant{MaxRows: 1}, cuda.StepVariant{MaxRows: 1, Prefetch: true, PDL: true})
+		vs = append(vs, earlyVariants...)
 	}
 	var cs []stepConfig
 	for _, v := range vs {
@@ -228,6 +237,19 @@ func TestStepVariantsMatchCPU(t *testing.T) {
 				stepCompare(t, v.name, m, 3, 40, sc.graphs, sc.v, func(int, []float32) []int32 {
 					return []int32{int32(r.IntN(c.VocabSize)), int32(r.IntN(c.VocabSize)), int32(r.IntN(c.VocabSize))}
 				}, func(step, row int) bool { return step == 20 && row == 1 })
+			}
+			// The one-row early kernels (their own scan and product
+			// forms): one row, reset at step 20.
+			for _, ev := range earlyVariants {
+				if ev.PDL && dev != nil && dev.PDLAvailable() != nil {
+					continue
+				}
+				for _, graphs := range []bool{false, true} {
+					r := rand.New(rand.NewPCG(uint64(i), 9))
+					stepCompare(t, v.name, m, 1, 40, graphs, ev, func(int, []float32) []int32 {
+						return []int32{int32(r.IntN(c.VocabSize))}
+					}, func(step, row int) bool { return step == 20 })
+				}
 			}
 		})
 	}

@@ -133,7 +133,8 @@ model)
 generate)
 	# Generation on the GPU: logs step-kernels.log, step-model.log,
 	# cli.txt, bench-generate.txt, report.tsv under $OUT. SKIP_CLI=1 skips
-	# the command-line runs, SKIP_BENCH=1 the benchmark.
+	# the command-line runs, SKIP_BENCH=1 the benchmark; MODEL_RUN is the
+	# cudamodel tests' -test.run pattern (default Step|Generate|Carry|Evaluate).
 	OUT=${OUT:-/tmp/mambakit-gpu}
 	mkdir -p "$OUT"
 	nvidia-smi --query-gpu=name,driver_version,memory.used,clocks.sm,clocks.mem --format=csv,noheader
@@ -142,7 +143,7 @@ generate)
 	t0=$(date +%s)
 	.gpu/cuda.test -test.v -test.count=1 -test.run 'Step' -test.timeout 150s >"$OUT/step-kernels.log" 2>&1
 	rc1=$?
-	(cd framework/cudamodel && ../../.gpu/cudamodel.test -test.v -test.count=1 -test.run 'Step|Generate|Carry|Evaluate' -test.timeout 200s) >"$OUT/step-model.log" 2>&1
+	(cd framework/cudamodel && ../../.gpu/cudamodel.test -test.v -test.count=1 -test.run "${MODEL_RUN:-Step|Generate|Carry|Evaluate}" -test.timeout 200s) >"$OUT/step-model.log" 2>&1
 	rc2=$?
 	echo "step kernel tests: exit $rc1; cudamodel step tests: exit $rc2; $(($(date +%s) - t0)) s"
 	grep -hE '^(--- FAIL|FAIL|panic)|cuda: |graph|Error|error' "$OUT/step-kernels.log" "$OUT/step-model.log" | grep -v 'rel err' | head -30

@@ -363,3 +363,365 @@ extern "C" __global__ void __launch_bounds__(128) step_scan(
 		Y[(long long)b * Din + d] = y;
 	}
 }
+
+// ---------------------------------------------------------------------
+// The early form (STEP_EARLY=1, with STEP_PREFETCH=1 and STEP_MAXB=1):
+// one row, and before griddepcontrol.wait each kernel loads everything
+// that no kernel of this step writes: the weights (two rows of W in
+// flight when K ≤ 768), the norm weight, the convolution's weights and
+// state, the SSM state, A, the reset flag (the state of layer l is written
+// only by layer l's kernel of the step before, and the step's first
+// kernel is launched without PDL, so every earlier step is complete).
+// After the wait, the inputs of this step are loaded in one batch (the
+// staged x, the residual; dtLow, u, z, B and C), so each kernel has one
+// round trip to the cache after the wait where the first forms had up
+// to three (two of them to DRAM). With STEP_L2=1 each kernel also asks
+// the L2 to fetch a range of later kernels' weights
+// (cp.async.bulk.prefetch.L2), so that blocks launched late find them
+// in the cache.
+#if STEP_EARLY
+
+__device__ __forceinline__ void step_l2_prefetch(const char* p, long long n) {
+#if STEP_L2 && __CUDA_ARCH__ >= 900
+	if (p == 0 || n <= 0) return;
+	unsigned long long a = (unsigned long long)p & ~15ull;
+	n += (long long)((unsigned long long)p - a);
+	n = (n + 15) & ~15ll;
+	long long T = (long long)gridDim.x * blockDim.x, t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+	long long c = ((n + T - 1) / T + 255) & ~255ll;
+	long long o = t * c;
+	if (o < n) {
+		long long s = n - o < c ? n - o : c;
+		asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(a + (unsigned long long)o), "r"((unsigned int)s) : "memory");
+	}
+#endif
+}
+
+// The per-row values of in_proj's convolution epilogue (Kc ≤ 4).
+struct StepConvAux {
+	float cw[4], st[3], cb;
+};
+
+__device__ __forceinline__ void step_conv_load(StepConvAux& a, int n, int Din, int Kc, const float* __restrict__ convW,
+                                               const float* __restrict__ convB, const float* __restrict__ convState)
+{
+	if (n >= Din || Kc > 4) return;
+#pragma unroll
+	for (int j = 0; j < 4; j++) a.cw[j] = j < Kc ? convW[(long long)n * Kc + j] : 0.f;
+#pragma unroll
+	for (int j = 0; j < 3; j++) a.st[j] = j < Kc - 1 ? convState[(long long)n * (Kc - 1) + j] : 0.f;
+	a.cb = convB ? convB[n] : 0.f;
+}
+
+template <int NF>
+__device__ __forceinline__ void step_row_load(float4 (&w)[NF], const float* __restrict__ W, int n, int N, int K4, int lane) {
+	if (n < N) {
+		const float4* w4 = reinterpret_cast<const float4*>(W + (long long)n * (4 * K4));
+#pragma unroll
+		for (int i = 0; i < NF; i++)
+			if (lane + 32 * i < K4) w[i] = __ldg(w4 + lane + 32 * i);
+	}
+}
+
+// The lane's part of the row's product, in the first forms' order.
+template <int NF>
+__device__ __forceinline__ float step_row_fma(const float4 (&w)[NF], const float* xs, int K4, int lane) {
+	const float4* x4 = reinterpret_cast<const float4*>(xs);
+	float acc = 0.f;
+#pragma unroll
+	for (int i = 0; i < NF; i++)
+		if (lane + 32 * i < K4) {
+			float4 wv = w[i];
+			float4 xv = x4[lane + 32 * i];
+			acc = fmaf(wv.x, xv.x, fmaf(wv.y, xv.y, fmaf(wv.z, xv.z, fmaf(wv.w, xv.w, acc))));
+		}
+	return acc;
+}
+
+struct StepGemvE {
+	const float* W;
+	int N, K4;
+	float* out;
+	int mode;
+	float* out2;
+	const float* convW;
+	const float* convB;
+	float* convState;
+	int Din, Kc;
+	bool rs;
+	int vlimit;
+};
+
+// step_epi_e: the epilogue of row n (every lane holds acc); aux and
+// resid are the row's preloaded values when have is set.
+__device__ __forceinline__ void step_epi_e(const StepGemvE& a, int n, float acc, int lane, bool have, const StepConvAux& aux,
+                                           float resid, unsigned long long& best)
+{
+	if (a.mode == EPI_STORE || a.mode == EPI_ADD) {
+		if (lane == 0) a.out[n] = a.mode == EPI_ADD ? (have ? resid : a.out[n]) + acc : acc;
+	} else if (a.mode == EPI_INCONV) {
+		if (lane == 0) {
+			if (n >= a.Din) {
+				a.out2[n - a.Din] = acc;
+			} else {
+				int d = n, Kc = a.Kc;
+				bool rs = a.rs;
+				float* st = a.convState + (long long)d * (Kc - 1);
+				if (Kc <= 4) {
+					StepConvAux x = aux;
+					if (!have) step_conv_load(x, d, a.Din, Kc, a.convW, a.convB, a.convState);
+					double y = a.convB ? (double)x.cb : 0.0;
+#pragma unroll
+					for (int j = 0; j < 3; j++)
+						if (j < Kc - 1) y += (double)x.cw[j] * (rs ? 0.0 : (double)x.st[j]);
+#pragma unroll
+					for (int j = 0; j < 4; j++)
+						if (j == Kc - 1) y += (double)x.cw[j] * acc;
+#pragma unroll
+					for (int j = 0; j < 2; j++)
+						if (j < Kc - 2) st[j] = rs ? 0.f : x.st[j + 1];
+					if (Kc > 1) st[Kc - 2] = acc;
+					a.out[d] = silu_f((float)y);
+				} else {
+					const float* cw = a.convW + (long long)d * Kc;
+					double y = a.convB ? (double)a.convB[d] : 0.0;
+					for (int j = 0; j < Kc - 1; j++) y += (double)cw[j] * (rs ? 0.0 : (double)st[j]);
+					y += (double)cw[Kc - 1] * acc;
+					for (int j = 0; j < Kc - 2; j++) st[j] = rs ? 0.f : st[j + 1];
+					st[Kc - 2] = acc;
+					a.out[d] = silu_f((float)y);
+				}
+			}
+		}
+	} else { // EPI_ARGMAX
+		if (lane == 0) a.out[n] = acc;
+		if (n < a.vlimit && acc == acc) {
+			unsigned long long k = argmax_key(acc, n);
+			if (k > best) best = k;
+		}
+	}
+}
+
+__device__ __forceinline__ float step_warp_sum(float v) {
+	for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+	return v;
+}
+
+// step_gemv_e: StepGEMV for one row, K a multiple of 4 up to 1536 (12
+// float4 a lane), W 16-byte aligned, 128 threads.
+extern "C" __global__ void __launch_bounds__(128) step_gemv_e(
+	const float* __restrict__ W, const float* __restrict__ X, const float* __restrict__ normW, float eps, int N, int K,
+	float* __restrict__ out, int mode, float* __restrict__ out2, const float* __restrict__ convW,
+	const float* __restrict__ convB, float* __restrict__ convState, int Din, int Kc, const int* __restrict__ io,
+	unsigned long long* __restrict__ amax, const char* __restrict__ l2a, long long l2an, const char* __restrict__ l2b,
+	long long l2bn)
+{
+	extern __shared__ __align__(16) float xs[]; // K
+	__shared__ double red[32];
+	__shared__ unsigned long long bestS[4];
+	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
+	const int K4 = K >> 2, stride = gridDim.x * wpb, n0 = blockIdx.x * wpb + warp;
+	const bool two = K4 <= 32 * 6;
+	step_l2_prefetch(l2a, l2an);
+	step_l2_prefetch(l2b, l2bn);
+	StepGemvE a;
+	a.W = W, a.N = N, a.K4 = K4, a.out = out, a.mode = mode, a.out2 = out2, a.convW = convW, a.convB = convB;
+	a.convState = convState, a.Din = Din, a.Kc = Kc;
+	a.rs = mode == EPI_INCONV ? io[1] != 0 : false;
+	a.vlimit = mode == EPI_ARGMAX ? io[2] : 0;
+	// Weights: rows n0 and n0 + stride (6 float4 a lane each), or row n0
+	// (12).
+	float4 wA[6], wB[6];
+	if (two) {
+		step_row_load<6>(wA, W, n0, N, K4, lane);
+		step_row_load<6>(wB, W, n0 + stride, N, K4, lane);
+	} else {
+		float4 w[12];
+		step_row_load<12>(w, W, n0, N, K4, lane);
+#pragma unroll
+		for (int i = 0; i < 6; i++) wA[i] = w[i], wB[i] = w[6 + i];
+	}
+	StepConvAux auxA = {}, auxB = {};
+	if (mode == EPI_INCONV && lane == 0) {
+		step_conv_load(auxA, n0, Din, Kc, convW, convB, convState);
+		if (two) step_conv_load(auxB, n0 + stride, Din, Kc, convW, convB, convState);
+	}
+	float nw[6];
+	const int tid = threadIdx.x;
+#pragma unroll
+	for (int i = 0; i < 6; i++) nw[i] = normW && tid + 128 * i < K ? normW[tid + 128 * i] : 0.f;
+	pdl_trigger();
+	pdl_wait();
+	// This step's inputs, in one batch: x and the residuals of the first
+	// rows.
+	float rA = 0.f, rB = 0.f;
+	if (mode == EPI_ADD && lane == 0) {
+		if (n0 < N) rA = out[n0];
+		if (two && n0 + stride < N) rB = out[n0 + stride];
+	}
+	float xv[12];
+#pragma unroll
+	for (int i = 0; i < 12; i++) xv[i] = tid + 128 * i < K ? X[tid + 128 * i] : 0.f;
+	if (normW) {
+		double ss = 0;
+#pragma unroll
+		for (int i = 0; i < 12; i++)
+			if (tid + 128 * i < K) ss += (double)xv[i] * xv[i];
+		ss = block_sum_d(ss, red);
+		float r = (float)(1.0 / sqrt(ss / K + (double)eps));
+#pragma unroll
+		for (int i = 0; i < 12; i++) {
+			int k = tid + 128 * i;
+			if (k < K) xs[k] = (i < 6 ? nw[i] : normW[k]) * (xv[i] * r);
+		}
+	} else {
+#pragma unroll
+		for (int i = 0; i < 12; i++)
+			if (tid + 128 * i < K) xs[tid + 128 * i] = xv[i];
+	}
+	__syncthreads();
+	unsigned long long best = 0ull;
+	if (two) {
+		for (int n = n0, j = 0; n < N; n += 2 * stride, j += 2) {
+			const int nb = n + stride;
+			float accA = step_row_fma<6>(wA, xs, K4, lane);
+			step_row_load<6>(wA, W, n + 2 * stride, N, K4, lane);
+			float accB = 0.f;
+			if (nb < N) {
+				accB = step_row_fma<6>(wB, xs, K4, lane);
+				step_row_load<6>(wB, W, nb + 2 * stride, N, K4, lane);
+			}
+			accA = step_warp_sum(accA);
+			step_epi_e(a, n, accA, lane, j == 0, auxA, rA, best);
+			if (nb < N) {
+				accB = step_warp_sum(accB);
+				step_epi_e(a, nb, accB, lane, j == 0, auxB, rB, best);
+			}
+		}
+	} else {
+		for (int n = n0, j = 0; n < N; n += stride, j++) {
+			float4 w[12];
+#pragma unroll
+			for (int i = 0; i < 6; i++) w[i] = wA[i], w[6 + i] = wB[i];
+			float acc = step_row_fma<12>(w, xs, K4, lane);
+			step_row_load<12>(w, W, n + stride, N, K4, lane);
+#pragma unroll
+			for (int i = 0; i < 6; i++) wA[i] = w[i], wB[i] = w[6 + i];
+			acc = step_warp_sum(acc);
+			step_epi_e(a, n, acc, lane, j == 0, auxA, rA, best);
+		}
+	}
+	if (mode == EPI_ARGMAX) {
+		if (lane == 0) bestS[warp] = best;
+		__syncthreads();
+		if (threadIdx.x == 0) {
+			unsigned long long m = 0ull;
+			for (int w = 0; w < wpb; w++) m = bestS[w] > m ? bestS[w] : m;
+			if (m) atomicMax(amax, m);
+		}
+	}
+}
+
+// step_scan_e: StepScan for one row, R ≤ 64.
+extern "C" __global__ void __launch_bounds__(128) step_scan_e(
+	const float* __restrict__ U, const float* __restrict__ Z, int Din, int N, const float* __restrict__ dtLow,
+	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
+	const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BI, int ldB,
+	const float* __restrict__ Cm, const float* __restrict__ CI, int ldC, const float* __restrict__ Dskip, float* __restrict__ H,
+	float* __restrict__ Y, const int* __restrict__ io, const char* __restrict__ l2a, long long l2an,
+	const char* __restrict__ l2b, long long l2bn)
+{
+	const int g = (blockIdx.x * blockDim.x + threadIdx.x) >> 4;
+	const int lane = threadIdx.x & 15;
+	const bool active = g < Din;
+	const int d = active ? g : 0;
+	const bool cx = AImag != 0;
+	step_l2_prefetch(l2a, l2an);
+	step_l2_prefetch(l2b, l2bn);
+	// Before the wait: the parameters and the state.
+	float dtw[4], av[4], ai[4], hr[4], hi[4], bp[4], bpi[4], cp[4], cpi[4];
+	const bool rs = io[1] != 0;
+	float* h = H + (long long)d * (cx ? 2 * N : N);
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		int r = lane + 16 * i, n = lane + 16 * i;
+		bool on = active && n < N;
+		dtw[i] = active && r < R ? dtW[(long long)d * R + r] : 0.f;
+		av[i] = on ? -(float)exp((double)Alog[(long long)d * N + n]) : 0.f;
+		ai[i] = on && cx ? AImag[(long long)d * N + n] : 0.f;
+		hr[i] = on && !rs ? h[n] : 0.f;
+		hi[i] = on && cx && !rs ? h[N + n] : 0.f;
+		bp[i] = on && ldB == 0 ? Bm[(long long)d * N + n] : 0.f;
+		bpi[i] = on && ldB == 0 && cx && BI ? BI[(long long)d * N + n] : 0.f;
+		cp[i] = on && ldC == 0 ? Cm[(long long)d * N + n] : 0.f;
+		cpi[i] = on && ldC == 0 && cx && CI ? CI[(long long)d * N + n] : 0.f;
+	}
+	const float bias = active && dtB ? dtB[d] : 0.f;
+	const float skip = active && Dskip ? Dskip[d] : 0.f;
+	pdl_trigger();
+	pdl_wait();
+	// This step's inputs, in one batch.
+	float dl[4];
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		int r = lane + 16 * i, n = lane + 16 * i;
+		bool on = active && n < N;
+		dl[i] = active && r < R ? dtLow[r] : 0.f;
+		if (ldB) {
+			bp[i] = on ? Bm[n] : 0.f;
+			bpi[i] = on && cx && BI ? BI[n] : 0.f;
+		}
+		if (ldC) {
+			cp[i] = on ? Cm[n] : 0.f;
+			cpi[i] = on && cx && CI ? CI[n] : 0.f;
+		}
+	}
+	const float u = active ? U[d] : 0.f;
+	const float zv = active && Z ? Z[d] : 0.f;
+	float dr = 0.f;
+	if (active) {
+#pragma unroll
+		for (int i = 0; i < 4; i++)
+			if (lane + 16 * i < R) dr = fmaf(dl[i], dtw[i], dr);
+	}
+	for (int o = 8; o > 0; o >>= 1) dr += __shfl_xor_sync(0xffffffffu, dr, o);
+	float dt = softplus_f(dr + bias);
+	float y = 0.f;
+	if (active) {
+		if (!cx) {
+#pragma unroll
+			for (int i = 0; i < 4; i++) {
+				int n = lane + 16 * i;
+				if (n < N) {
+					float hn = (float)((double)expf(dt * av[i]) * hr[i] + (double)(dt * bp[i] * u));
+					h[n] = hn;
+					y = fmaf(cp[i], hn, y);
+				}
+			}
+		} else {
+#pragma unroll
+			for (int i = 0; i < 4; i++) {
+				int n = lane + 16 * i;
+				if (n < N) {
+					float e = expf(dt * av[i]), sn, cs;
+					sincosf(dt * ai[i], &sn, &cs);
+					float ar = e * cs, aim = e * sn;
+					float xb = dt * u;
+					float nr = ar * hr[i] - aim * hi[i] + xb * bp[i];
+					float ni = ar * hi[i] + aim * hr[i] + xb * bpi[i];
+					h[n] = nr;
+					h[N + n] = ni;
+					y += 2.f * (cp[i] * nr - cpi[i] * ni);
+				}
+			}
+		}
+	}
+	for (int o = 8; o > 0; o >>= 1) y += __shfl_xor_sync(0xffffffffu, y, o);
+	if (active && lane == 0) {
+		if (Dskip) y = fmaf(skip, u, y);
+		if (Z) y *= silu_f(zv);
+		Y[d] = y;
+	}
+}
+
+#endif // STEP_EARLY
