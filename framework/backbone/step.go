@@ -137,7 +137,7 @@ func (m *Model) Generate(prompt []int32, n int, s Sampling, emit func(int32) err
 		choose = logits[:s.Vocab]
 	}
 	for i := 0; i < n; i++ {
-		id := sample(choose, s, rng)
+		id := Sample(choose, s, rng)
 		out = append(out, id)
 		if emit != nil {
 			if err := emit(id); err != nil {
@@ -156,7 +156,12 @@ func (m *Model) Generate(prompt []int32, n int, s Sampling, emit func(int32) err
 	return out, nil
 }
 
-func sample(logits []float32, s Sampling, rng *rand.Rand) int32 {
+// Sample picks a token from one row of logits as Generate does: the
+// argmax at temperature 0, else a draw from the softmax at the temperature
+// restricted to the top-k tokens and then to the smallest set of them
+// whose probability reaches top-p. The GPU generator (cudamodel) draws
+// through it too, so both devices give the same tokens for the same seed.
+func Sample(logits []float32, s Sampling, rng *rand.Rand) int32 {
 	if s.Temperature == 0 {
 		best := 0
 		for i, v := range logits {

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"unsafe"
 
 	"github.com/mambakit/mambakit/framework/backbone"
@@ -65,7 +64,7 @@ func (st *Stepper) Generate(prompt []int32, n int, s backbone.Sampling, emit fun
 			if err := st.Logits(logits); err != nil {
 				return nil, err
 			}
-			id = sample(logits[:st.vlimit], s, rng)
+			id = backbone.Sample(logits[:st.vlimit], s, rng)
 		}
 		out = append(out, id)
 		if emit != nil {
@@ -83,54 +82,6 @@ func (st *Stepper) Generate(prompt []int32, n int, s backbone.Sampling, emit fun
 		}
 	}
 	return out, nil
-}
-
-// sample is backbone's sampling of a temperature above 0 (a copy: the
-// same arithmetic and draws): softmax at the temperature, top-k, top-p,
-// one draw.
-func sample(logits []float32, s backbone.Sampling, rng *rand.Rand) int32 {
-	type cand struct {
-		id int
-		p  float64
-	}
-	cs := make([]cand, len(logits))
-	mx := math.Inf(-1)
-	for _, v := range logits {
-		mx = math.Max(mx, float64(v)/s.Temperature)
-	}
-	var z float64
-	for i, v := range logits {
-		e := math.Exp(float64(v)/s.Temperature - mx)
-		cs[i] = cand{i, e}
-		z += e
-	}
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].p > cs[j].p })
-	keep := len(cs)
-	if s.TopK > 0 && s.TopK < keep {
-		keep = s.TopK
-	}
-	if s.TopP > 0 && s.TopP < 1 {
-		var cum float64
-		for i := 0; i < keep; i++ {
-			cum += cs[i].p / z
-			if cum >= s.TopP {
-				keep = i + 1
-				break
-			}
-		}
-	}
-	var total float64
-	for _, c := range cs[:keep] {
-		total += c.p
-	}
-	r := rng.Float64() * total
-	for _, c := range cs[:keep] {
-		r -= c.p
-		if r < 0 {
-			return int32(c.id)
-		}
-	}
-	return int32(cs[keep-1].id)
 }
 
 func f32Bytes(x []float32) []byte {
