@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/ebitengine/purego"
+
+	"github.com/mambakit/mambakit/internal/libsearch"
 )
 
 // EnvLibs names the environment variable with extra folders (separated by
@@ -23,75 +25,28 @@ const EnvLibs = "MAMBAKIT_CUDA_LIBS"
 // pip's CUDA packages under every python site-packages or dist-packages
 // folder found under roots. Only folders that exist are returned, each once.
 func libSearchDirs(env func(string) string, roots []string) []string {
-	var dirs []string
-	seen := map[string]bool{}
-	add := func(d string) {
-		if d == "" || seen[d] {
-			return
-		}
-		if st, err := os.Stat(d); err != nil || !st.IsDir() {
-			return
-		}
-		seen[d] = true
-		dirs = append(dirs, d)
-	}
-	for _, d := range filepath.SplitList(env(EnvLibs)) {
-		add(d)
-	}
+	var dirs libsearch.Dirs
+	dirs.AddList(env(EnvLibs))
 	for _, v := range []string{"CUDA_HOME", "CUDA_PATH"} {
 		if h := env(v); h != "" {
-			add(filepath.Join(h, "lib64"))
-			add(filepath.Join(h, "lib"))
+			dirs.Add(filepath.Join(h, "lib64"))
+			dirs.Add(filepath.Join(h, "lib"))
 		}
 	}
-	add("/usr/local/cuda/lib64")
-	add("/usr/local/cuda/targets/x86_64-linux/lib")
-	add("/usr/local/cuda/targets/sbsa-linux/lib")
-	versioned, _ := filepath.Glob("/usr/local/cuda-*/lib64")
-	sort.Sort(sort.Reverse(sort.StringSlice(versioned))) // newest first
-	for _, d := range versioned {
-		add(d)
-	}
-	for _, root := range roots {
-		for _, pat := range []string{
-			"lib/python3*/site-packages/nvidia/*/lib",
-			"lib/python3*/dist-packages/nvidia/*/lib",
-			"lib/python3*/site-packages/nvidia/cu*/lib",
-			"lib/python3*/dist-packages/nvidia/cu*/lib",
-			"lib64/python3*/site-packages/nvidia/*/lib",
-		} {
-			m, _ := filepath.Glob(filepath.Join(root, pat))
-			sort.Strings(m)
-			for _, d := range m {
-				add(d)
-			}
-		}
-	}
-	return dirs
-}
-
-// pythonRoots are the prefixes under which pip installs packages:
-// $VIRTUAL_ENV, the user's ~/.local, /usr/local, /usr, and any /opt/*/.venv
-// or /opt/* environment.
-func pythonRoots(env func(string) string) []string {
-	roots := []string{}
-	if v := env("VIRTUAL_ENV"); v != "" {
-		roots = append(roots, v)
-	}
-	if h := env("HOME"); h != "" {
-		roots = append(roots, filepath.Join(h, ".local"))
-	}
-	roots = append(roots, "/usr/local", "/usr")
-	for _, pat := range []string{"/opt/*/.venv", "/opt/*", "/opt/conda", "/root/.local"} {
-		m, _ := filepath.Glob(pat)
-		roots = append(roots, m...)
-	}
-	return roots
+	dirs.AddCUDAToolkit()
+	dirs.AddGlobs(roots, []string{
+		"lib/python3*/site-packages/nvidia/*/lib",
+		"lib/python3*/dist-packages/nvidia/*/lib",
+		"lib/python3*/site-packages/nvidia/cu*/lib",
+		"lib/python3*/dist-packages/nvidia/cu*/lib",
+		"lib64/python3*/site-packages/nvidia/*/lib",
+	}, false)
+	return dirs.List()
 }
 
 // SearchDirs returns the folders this machine would search for NVRTC and
 // cuBLAS, in order.
-func SearchDirs() []string { return libSearchDirs(os.Getenv, pythonRoots(os.Getenv)) }
+func SearchDirs() []string { return libSearchDirs(os.Getenv, libsearch.PythonRoots(os.Getenv)) }
 
 // libCandidates returns the file paths to try for a library with the given
 // sonames (most preferred first): for each folder, each soname that exists

@@ -6,12 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+
+	"github.com/mambakit/mambakit/internal/libsearch"
 )
 
 // EnvLibs names the environment variable with extra folders (separated by
@@ -85,62 +86,22 @@ var lib struct {
 // toolkit folders, then pip's nvidia/nccl/lib and nvidia/cu*/lib under the
 // python environments in roots. Only existing folders, each once.
 func libSearchDirs(env func(string) string, roots []string) []string {
-	var dirs []string
-	seen := map[string]bool{}
-	add := func(d string) {
-		if d == "" || seen[d] {
-			return
-		}
-		if st, err := os.Stat(d); err != nil || !st.IsDir() {
-			return
-		}
-		seen[d] = true
-		dirs = append(dirs, d)
-	}
-	for _, d := range filepath.SplitList(env(EnvLibs)) {
-		add(d)
-	}
+	var dirs libsearch.Dirs
+	dirs.AddList(env(EnvLibs))
 	if h := env("NCCL_HOME"); h != "" {
-		add(filepath.Join(h, "lib"))
-		add(filepath.Join(h, "lib64"))
+		dirs.Add(filepath.Join(h, "lib"))
+		dirs.Add(filepath.Join(h, "lib64"))
 	}
-	add("/usr/local/nccl/lib")
-	add("/usr/local/cuda/lib64")
-	add("/usr/local/cuda/targets/x86_64-linux/lib")
-	add("/usr/local/cuda/targets/sbsa-linux/lib")
-	for _, root := range roots {
-		for _, pat := range []string{
-			"lib/python3*/site-packages/nvidia/nccl/lib",
-			"lib/python3*/dist-packages/nvidia/nccl/lib",
-			"lib/python3*/site-packages/nvidia/cu*/lib",
-			"lib/python3*/dist-packages/nvidia/cu*/lib",
-			"lib64/python3*/site-packages/nvidia/nccl/lib",
-		} {
-			m, _ := filepath.Glob(filepath.Join(root, pat))
-			sort.Sort(sort.Reverse(sort.StringSlice(m))) // cu13 before cu12
-			for _, d := range m {
-				add(d)
-			}
-		}
-	}
-	return dirs
-}
-
-// pythonRoots are the prefixes under which pip installs packages.
-func pythonRoots(env func(string) string) []string {
-	var roots []string
-	if v := env("VIRTUAL_ENV"); v != "" {
-		roots = append(roots, v)
-	}
-	if h := env("HOME"); h != "" {
-		roots = append(roots, filepath.Join(h, ".local"))
-	}
-	roots = append(roots, "/usr/local", "/usr")
-	for _, pat := range []string{"/opt/*/.venv", "/opt/*", "/opt/conda", "/root/.local"} {
-		m, _ := filepath.Glob(pat)
-		roots = append(roots, m...)
-	}
-	return roots
+	dirs.Add("/usr/local/nccl/lib")
+	dirs.AddCUDAToolkit()
+	dirs.AddGlobs(roots, []string{
+		"lib/python3*/site-packages/nvidia/nccl/lib",
+		"lib/python3*/dist-packages/nvidia/nccl/lib",
+		"lib/python3*/site-packages/nvidia/cu*/lib",
+		"lib/python3*/dist-packages/nvidia/cu*/lib",
+		"lib64/python3*/site-packages/nvidia/nccl/lib",
+	}, true) // cu13 before cu12
+	return dirs.List()
 }
 
 // candidates returns the files to try: files named in $MAMBAKIT_NCCL_LIBS,
@@ -173,7 +134,7 @@ func candidates(env func(string) string, dirs []string) []string {
 }
 
 // SearchDirs returns the folders this machine would search for libnccl.
-func SearchDirs() []string { return libSearchDirs(os.Getenv, pythonRoots(os.Getenv)) }
+func SearchDirs() []string { return libSearchDirs(os.Getenv, libsearch.PythonRoots(os.Getenv)) }
 
 // forceNoNVLS sets NCCL_NVLS_ENABLE=0 (NVLink multicast off) in the process
 // environment, which libnccl reads through getenv, and checks it stuck.
