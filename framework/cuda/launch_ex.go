@@ -2,7 +2,6 @@ package cuda
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -63,42 +62,13 @@ func (f *Function) LaunchPDL(grid, block Dim3, shared int, s *Stream, args ...an
 	if err := d.PDLAvailable(); err != nil {
 		return err
 	}
-	vals := make([]uint64, len(args))
-	ptrs := make([]unsafe.Pointer, len(args)+1)
-	for i, a := range args {
-		switch v := a.(type) {
-		case DevPtr:
-			vals[i] = uint64(v)
-		case *Buffer:
-			vals[i] = uint64(v.Ptr())
-		case int:
-			if v < math.MinInt32 || v > math.MaxInt32 {
-				return fmt.Errorf("cuda: launch %s: argument %d (%d) overflows a C int", f.Name, i, v)
-			}
-			vals[i] = uint64(uint32(int32(v)))
-		case int32:
-			vals[i] = uint64(uint32(v))
-		case uint32:
-			vals[i] = uint64(v)
-		case int64:
-			vals[i] = uint64(v)
-		case uint64:
-			vals[i] = v
-		case float32:
-			vals[i] = uint64(math.Float32bits(v))
-		case float64:
-			vals[i] = math.Float64bits(v)
-		default:
-			return fmt.Errorf("cuda: launch %s: argument %d has unsupported type %T", f.Name, i, a)
-		}
-		ptrs[i] = unsafe.Pointer(&vals[i])
+	vals, ptrs, err := f.packArgs(args)
+	if err != nil {
+		return err
 	}
 	defer d.enter()()
-	if shared > 48<<10 && shared > f.dynShared {
-		if err := d.api.check(ccall(d.api.cuFuncSetAttribute, f.h, funcMaxDynamicShared, uintptr(shared)), "cuFuncSetAttribute(%s, max dynamic shared %d)", f.Name, shared); err != nil {
-			return err
-		}
-		f.dynShared = shared
+	if err := f.raiseShared(shared); err != nil {
+		return err
 	}
 	attr := new(launchAttr)
 	attr.id = attrProgrammaticStreamSerialization
@@ -107,7 +77,7 @@ func (f *Function) LaunchPDL(grid, block Dim3, shared int, s *Stream, args ...an
 	bx, by, bz := block.norm()
 	cfg := &launchConfig{gx: uint32(gx), gy: uint32(gy), gz: uint32(gz), bx: uint32(bx), by: uint32(by), bz: uint32(bz),
 		shared: uint32(shared), stream: s.handle(), attrs: uintptr(unsafe.Pointer(attr)), numAttrs: 1}
-	err := d.api.check(ccall(launchEx.fn, uintptr(unsafe.Pointer(cfg)), f.h, uintptr(unsafe.Pointer(&ptrs[0])), 0),
+	err = d.api.check(ccall(launchEx.fn, uintptr(unsafe.Pointer(cfg)), f.h, uintptr(unsafe.Pointer(&ptrs[0])), 0),
 		"cuLaunchKernelEx(%s, grid %v, block %v, shared %d, PDL)", f.Name, grid, block, shared)
 	runtime.KeepAlive(vals)
 	runtime.KeepAlive(ptrs)

@@ -221,6 +221,28 @@ func (v Dim3) norm() (uintptr, uintptr, uintptr) {
 // 48 KiB of dynamic shared memory raises the function's limit first.
 func (f *Function) Launch(grid, block Dim3, shared int, s *Stream, args ...any) error {
 	d := f.m.d
+	vals, ptrs, err := f.packArgs(args)
+	if err != nil {
+		return err
+	}
+	defer d.enter()()
+	if err := f.raiseShared(shared); err != nil {
+		return err
+	}
+	gx, gy, gz := grid.norm()
+	bx, by, bz := block.norm()
+	err = d.api.check(ccall(d.api.cuLaunchKernel, f.h, gx, gy, gz, bx, by, bz, uintptr(shared), s.handle(), uintptr(unsafe.Pointer(&ptrs[0])), 0),
+		"cuLaunchKernel(%s, grid %v, block %v, shared %d)", f.Name, grid, block, shared)
+	runtime.KeepAlive(vals)
+	if err == nil && syncEach {
+		err = d.api.check(ccall(d.api.cuCtxSynchronize), "after %s: cuCtxSynchronize", f.Name)
+	}
+	return err
+}
+
+// packArgs turns launch arguments into the kernel parameter block: the
+// values, and pointers to them (one more, nil, at the end).
+func (f *Function) packArgs(args []any) ([]uint64, []unsafe.Pointer, error) {
 	vals := make([]uint64, len(args))
 	ptrs := make([]unsafe.Pointer, len(args)+1)
 	for i, a := range args {
@@ -231,7 +253,7 @@ func (f *Function) Launch(grid, block Dim3, shared int, s *Stream, args ...any) 
 			vals[i] = uint64(v.Ptr())
 		case int:
 			if v < math.MinInt32 || v > math.MaxInt32 {
-				return fmt.Errorf("cuda: launch %s: argument %d (%d) overflows a C int", f.Name, i, v)
+				return nil, nil, fmt.Errorf("cuda: launch %s: argument %d (%d) overflows a C int", f.Name, i, v)
 			}
 			vals[i] = uint64(uint32(int32(v)))
 		case int32:
@@ -247,26 +269,24 @@ func (f *Function) Launch(grid, block Dim3, shared int, s *Stream, args ...any) 
 		case float64:
 			vals[i] = math.Float64bits(v)
 		default:
-			return fmt.Errorf("cuda: launch %s: argument %d has unsupported type %T", f.Name, i, a)
+			return nil, nil, fmt.Errorf("cuda: launch %s: argument %d has unsupported type %T", f.Name, i, a)
 		}
 		ptrs[i] = unsafe.Pointer(&vals[i])
 	}
-	defer d.enter()()
+	return vals, ptrs, nil
+}
+
+// raiseShared raises the function's dynamic shared-memory limit when a
+// launch needs more than 48 KiB and more than it allowed so far. The
+// caller holds the device (d.enter).
+func (f *Function) raiseShared(shared int) error {
 	if shared > 48<<10 && shared > f.dynShared {
-		if err := d.api.check(ccall(d.api.cuFuncSetAttribute, f.h, funcMaxDynamicShared, uintptr(shared)), "cuFuncSetAttribute(%s, max dynamic shared %d)", f.Name, shared); err != nil {
+		if err := f.m.d.api.check(ccall(f.m.d.api.cuFuncSetAttribute, f.h, funcMaxDynamicShared, uintptr(shared)), "cuFuncSetAttribute(%s, max dynamic shared %d)", f.Name, shared); err != nil {
 			return err
 		}
 		f.dynShared = shared
 	}
-	gx, gy, gz := grid.norm()
-	bx, by, bz := block.norm()
-	err := d.api.check(ccall(d.api.cuLaunchKernel, f.h, gx, gy, gz, bx, by, bz, uintptr(shared), s.handle(), uintptr(unsafe.Pointer(&ptrs[0])), 0),
-		"cuLaunchKernel(%s, grid %v, block %v, shared %d)", f.Name, grid, block, shared)
-	runtime.KeepAlive(vals)
-	if err == nil && syncEach {
-		err = d.api.check(ccall(d.api.cuCtxSynchronize), "after %s: cuCtxSynchronize", f.Name)
-	}
-	return err
+	return nil
 }
 
 // syncEach makes every launch wait for its kernel and report its error
