@@ -103,14 +103,16 @@ func (b *Buffer) CopyToBytes(dst []byte) error {
 	return b.d.api.check(ccall(b.d.api.cuMemcpyDtoH, uintptr(unsafe.Pointer(&dst[0])), uintptr(b.ptr), uintptr(len(dst))), "cuMemcpyDtoH(%d bytes)", len(dst))
 }
 
-func f32Bytes(x []float32) []byte {
+// F32Bytes views x as its bytes (no copy), for the stream copies.
+func F32Bytes(x []float32) []byte {
 	if len(x) == 0 {
 		return nil
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 4*len(x))
 }
 
-func i32Bytes(x []int32) []byte {
+// I32Bytes views x as its bytes (no copy), for the stream copies.
+func I32Bytes(x []int32) []byte {
 	if len(x) == 0 {
 		return nil
 	}
@@ -118,16 +120,16 @@ func i32Bytes(x []int32) []byte {
 }
 
 // CopyFromF32 copies x to the start of the buffer.
-func (b *Buffer) CopyFromF32(x []float32) error { return b.CopyFromBytes(f32Bytes(x)) }
+func (b *Buffer) CopyFromF32(x []float32) error { return b.CopyFromBytes(F32Bytes(x)) }
 
 // CopyToF32 copies the start of the buffer into x.
-func (b *Buffer) CopyToF32(x []float32) error { return b.CopyToBytes(f32Bytes(x)) }
+func (b *Buffer) CopyToF32(x []float32) error { return b.CopyToBytes(F32Bytes(x)) }
 
 // CopyFromI32 copies x to the start of the buffer.
-func (b *Buffer) CopyFromI32(x []int32) error { return b.CopyFromBytes(i32Bytes(x)) }
+func (b *Buffer) CopyFromI32(x []int32) error { return b.CopyFromBytes(I32Bytes(x)) }
 
 // CopyToI32 copies the start of the buffer into x.
-func (b *Buffer) CopyToI32(x []int32) error { return b.CopyToBytes(i32Bytes(x)) }
+func (b *Buffer) CopyToI32(x []int32) error { return b.CopyToBytes(I32Bytes(x)) }
 
 // CopyFromBool copies x as bytes 0 and 1.
 func (b *Buffer) CopyFromBool(x []bool) error {

@@ -76,7 +76,7 @@ func (d *Device) EmbeddingBackward(dtable, dout DevPtr, ix *EmbedIndex, C int) e
 	}
 	// A synchronous copy from pageable memory: it waits for the kernels
 	// issued before it, so an earlier index in the buffer is not in use.
-	if err := sc.CopyFromBytes(i32Bytes(ix.buf)); err != nil {
+	if err := sc.CopyFromBytes(I32Bytes(ix.buf)); err != nil {
 		return err
 	}
 	f, err := d.Kernel("model.cu", "embed_bwd")

@@ -217,7 +217,7 @@ func (s *Stepper) Step(ids []int32) error {
 		}
 	}
 	s.hostIO[2*B], s.hostIO[2*B+1] = int32(s.vlimit), int32(s.pos)
-	if err := s.stream.CopyToDevice(s.io, i32Bytes(s.hostIO)); err != nil {
+	if err := s.stream.CopyToDevice(s.io, cuda.I32Bytes(s.hostIO)); err != nil {
 		return err
 	}
 	if s.graph == nil && s.graphs && s.graphErr == nil {
@@ -337,7 +337,7 @@ func (s *Stepper) Logits(dst []float32) error {
 	if len(dst) < n {
 		return fmt.Errorf("cudamodel: logits: buffer of %d values, want B·V = %d", len(dst), n)
 	}
-	return s.stream.CopyFromDevice(f32Bytes(dst[:n]), s.logits)
+	return s.stream.CopyFromDevice(cuda.F32Bytes(dst[:n]), s.logits)
 }
 
 // Argmax returns the id of the largest logit of each row of the last step
@@ -367,10 +367,10 @@ func (s *Stepper) State() (*backbone.State, error) {
 	c := &s.g.Config
 	_, _, Din, N, _, K, nL := dims(c)
 	st := &backbone.State{B: s.B, Conv: make([]float32, nL*s.B*Din*(K-1)), SSM: make([]float32, nL*s.B*Din*N*cf(c))}
-	if err := s.stream.CopyFromDevice(f32Bytes(st.Conv), s.conv); err != nil {
+	if err := s.stream.CopyFromDevice(cuda.F32Bytes(st.Conv), s.conv); err != nil {
 		return nil, err
 	}
-	return st, s.stream.CopyFromDevice(f32Bytes(st.SSM), s.ssm)
+	return st, s.stream.CopyFromDevice(cuda.F32Bytes(st.SSM), s.ssm)
 }
 
 // Synchronize waits for the issued steps.
