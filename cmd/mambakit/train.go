@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/train"
 )
@@ -69,6 +70,13 @@ func runTrain(args []string, stdout io.Writer) error {
 	}
 	if err := dev.job.setup(args, dev.name); err != nil {
 		return err
+	}
+	if dev.name == "cuda" { // before the data is prepared: say at once when there is no GPU
+		if _, err := cuda.DriverVersion(); errors.Is(err, cuda.ErrNoDriver) {
+			return cuda.ErrNoDriver
+		} else if err != nil {
+			return err
+		}
 	}
 	if !dev.job.lead() {
 		stdout = io.Discard // rank 0 reports; the others' errors still reach stderr

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mambakit/mambakit/framework/cuda"
 )
 
 // TestTrainGPUFlags checks the job flags' validation, which happens before
@@ -29,5 +32,25 @@ func TestTrainGPUFlags(t *testing.T) {
 		if !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") {
 			t.Fatalf("%v: stderr %q, want one line with %q", c.args, msg, c.want)
 		}
+	}
+}
+
+// TestTrainWithoutGPU checks that --device cuda on a machine without the
+// CUDA driver stops at once with one line, before any data is prepared.
+func TestTrainWithoutGPU(t *testing.T) {
+	if _, err := cuda.DriverVersion(); err == nil {
+		t.Skip("this machine has a CUDA driver")
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	var out, errb bytes.Buffer
+	if code := mainExit([]string{"train", "--modality", "dna", "--device", "cuda", "--out", dir}, &out, &errb); code == 0 {
+		t.Fatal("exit 0")
+	}
+	msg := strings.TrimSpace(errb.String())
+	if !strings.Contains(msg, "no NVIDIA driver") || strings.Contains(msg, "\n") {
+		t.Fatalf("stderr %q, want one line saying there is no driver", msg)
+	}
+	if strings.Contains(out.String(), "preparing") {
+		t.Errorf("data prepared before the device check:\n%s", out.String())
 	}
 }
