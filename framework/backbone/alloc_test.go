@@ -12,9 +12,6 @@ import (
 // is split over long-lived workers with arguments passed by value, and
 // their scratch comes from pools.
 func TestTrainingStepAllocations(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector makes sync.Pool drop buffers at random")
-	}
 	for _, L := range []int{200, 1600} {
 		n, bytes := stepAllocs(t, 4, L)
 		t.Logf("batch 4 × %d: %.0f allocations, %.0f bytes per training step", L, n, bytes)

@@ -116,9 +116,6 @@ func TestTeamConcurrent(t *testing.T) {
 // allocate nothing once warm, on one thread and two (the matrix product is
 // tested on its own, TestMatMulAllocs).
 func TestKernelAllocations(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector makes sync.Pool drop buffers at random")
-	}
 	old := Threads()
 	defer SetThreads(old)
 	r := rand.New(rand.NewPCG(3, 4))

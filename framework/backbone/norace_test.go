@@ -1,5 +1,0 @@
-//go:build !race
-
-package backbone
-
-const raceEnabled = false

@@ -1,7 +1,0 @@
-//go:build race
-
-package kernels
-
-// raceEnabled is true under the race detector, where sync.Pool drops
-// buffers at random on purpose, so counts of allocations mean nothing.
-const raceEnabled = true
