@@ -235,40 +235,6 @@ func cscanCisAVX2(re, im, dt, ar, ai *float32, n int)
 //go:noescape
 func cscanLaneSumAVX2(dst, src *float32, rows int)
 
-func caddr(x []float32, i int) uintptr {
-	if x == nil {
-		return 0
-	}
-	return uintptr(unsafe.Pointer(&x[i]))
-}
-
-// cscanBiasSkip returns the bias and skip of channels [d0, d0+dw), zeros
-// for absent ones.
-func cscanBiasSkip(s *Scan, d0, dw int) (bias, skip []float32) {
-	var zeros []float32
-	if s.DeltaBias == nil || s.Dskip == nil {
-		zeros = make([]float32, dw)
-	}
-	bias, skip = zeros, zeros
-	if s.DeltaBias != nil {
-		bias = s.DeltaBias[d0 : d0+dw]
-	}
-	if s.Dskip != nil {
-		skip = s.Dskip[d0 : d0+dw]
-	}
-	return bias, skip
-}
-
-// cscanScratch returns n zeroed floats that start k·1088 bytes (17 cache
-// lines) past a 4 KB boundary, so that loads from one scratch buffer do not
-// falsely alias stores to another.
-func cscanScratch(n, k int) []float32 {
-	buf := make([]float32, n+2048)
-	off := int((4096 - uintptr(unsafe.Pointer(&buf[0]))%4096) % 4096 / 4)
-	off += k * 272 % 1024
-	return buf[off : off+n : off+n]
-}
-
 // cscanLTIDelta returns, for an LTI scan, Δ = softplus(Delta + bias) of
 // channels [d0, d0+dw) and its derivative σ(Delta + bias), as the Go code
 // computes them: the LTI kernels read these instead of evaluating the
@@ -400,9 +366,9 @@ func selRows(re, im []float32, perChannel bool, i int, zeros []float32) (uintptr
 		return 0, 0
 	}
 	if im == nil {
-		return caddr(re, i), caddr(zeros, 0)
+		return addrF(re, i), addrF(zeros, 0)
 	}
-	return caddr(re, i), caddr(im, i)
+	return addrF(re, i), addrF(im, i)
 }
 
 // forward runs channels [d0, d1): full groups of W with the kernels, the
@@ -422,12 +388,10 @@ func (k *cscanISA) forward(s *Scan, d0, d1 int) {
 	recBuf := cscanRecords(s, d0, G, W, lti)
 	defer putF32(recBuf)
 	rec := *recBuf
-	hBuf, preBuf, zBuf := getF32(G*N*2*W), getF32(G*3*W), getF32(K*N)
-	defer putF32(hBuf)
-	defer putF32(preBuf)
-	defer putF32(zBuf)
-	h, pre, zeros := *hBuf, *preBuf, *zBuf
-	bias, skip := cscanBiasSkip(s, d0, dw)
+	wk := getScanWork()
+	defer wk.put()
+	h, pre, zeros := wk.floats(G*N*2*W), wk.floats(G*3*W), wk.floats(K*N)
+	bias, skip := scanBiasSkip(s, d0, dw, wk)
 	if lti {
 		bias, _ = cscanLTIDelta(s, d0, dw)
 	}
@@ -446,8 +410,8 @@ func (k *cscanISA) forward(s *Scan, d0, d1 int) {
 			}
 			i := (b*L+t0)*D + d0
 			args = cscanFwdArgs{
-				u: caddr(s.U, i), delta: caddr(s.Delta, i), z: caddr(s.Z, i), y: caddr(s.Y, i),
-				bias: caddr(bias, 0), skip: caddr(skip, 0), rec: caddr(rec, 0), h: caddr(h, 0), pre: caddr(pre, 0),
+				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), y: addrF(s.Y, i),
+				bias: addrF(bias, 0), skip: addrF(skip, 0), rec: addrF(rec, 0), h: addrF(h, 0), pre: addrF(pre, 0),
 				steps: t1 - t0, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N,
 			}
 			args.bm, args.bi = selRows(s.Bm, s.BImag, s.BPerChannel, (b*L+t0)*N, zeros)
@@ -496,17 +460,19 @@ func (k *cscanISA) backward(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 	// float64 sums per (group, n, field, lane) of the six fields from
 	// cscanRecDAr on, and per channel of dD and dΔbias.
 	const nf = cscanRecN - cscanRecDAr
-	sums64 := make([]float64, G*N*nf*W)
-	dSkip, dBias := make([]float64, dw), make([]float64, dw)
-	hs := cscanScratch((K+1)*N*6*W, 1)
-	pcb := cscanScratch(K*N*4*W, 2)
-	zero := cscanScratch(N*6*W, 3)
-	dts := cscanScratch(K*4*W, 4)
-	h0 := make([]float32, G*N*2*W)
-	gacc := make([]float32, G*2*W)
-	sums := make([]float32, K*N*4)
-	zeros := make([]float32, K*N)
-	bias, skip := cscanBiasSkip(s, d0, dw)
+	wk := getScanWork()
+	defer wk.put()
+	sums64 := wk.float64s(G * N * nf * W)
+	dSkip, dBias := wk.float64s(dw), wk.float64s(dw)
+	hs := wk.aligned((K+1)*N*6*W, 1)
+	pcb := wk.aligned(K*N*4*W, 2)
+	zero := wk.aligned(N*6*W, 3)
+	dts := wk.aligned(K*4*W, 4)
+	h0 := wk.floats(G * N * 2 * W)
+	gacc := wk.floats(G * 2 * W)
+	sums := wk.floats(K * N * 4)
+	zeros := wk.floats(K * N)
+	bias, skip := scanBiasSkip(s, d0, dw, wk)
 	var lsd []float32
 	if lti {
 		bias, lsd = cscanLTIDelta(s, d0, dw)
@@ -544,12 +510,12 @@ func (k *cscanISA) backward(s *Scan, g *ScanGrads, d0, d1 int, part []float32) {
 			cscanGather(h0, s.Saved[((b*nc+c)*D+d0)*2*N:], G, N, W, 2*N)
 			i := (b*L+t0)*D + d0
 			args = cscanBwdArgs{
-				u: caddr(s.U, i), delta: caddr(s.Delta, i), z: caddr(s.Z, i), dy: caddr(g.DY, i),
-				du: caddr(g.DU, i), ddelta: caddr(g.DDelta, i), dz: caddr(dz, i),
-				bias: caddr(bias, 0), skip: caddr(skip, 0),
-				rec: caddr(rec, 0), h0: caddr(h0, 0), gacc: caddr(gacc, 0),
-				hs: caddr(hs, 0), dts: caddr(dts, 0), pcb: caddr(pcb, 0), zero: caddr(zero, 0),
-				steps: steps, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N, lsd: caddr(lsd, 0),
+				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), dy: addrF(g.DY, i),
+				du: addrF(g.DU, i), ddelta: addrF(g.DDelta, i), dz: addrF(dz, i),
+				bias: addrF(bias, 0), skip: addrF(skip, 0),
+				rec: addrF(rec, 0), h0: addrF(h0, 0), gacc: addrF(gacc, 0),
+				hs: addrF(hs, 0), dts: addrF(dts, 0), pcb: addrF(pcb, 0), zero: addrF(zero, 0),
+				steps: steps, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N, lsd: addrF(lsd, 0),
 			}
 			args.bm, args.bi = selRows(s.Bm, s.BImag, s.BPerChannel, (b*L+t0)*N, zeros)
 			args.cm, args.ci = selRows(s.Cm, s.CImag, s.CPerChannel, (b*L+t0)*N, zeros)
