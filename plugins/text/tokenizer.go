@@ -196,7 +196,7 @@ type encoder struct {
 	cache map[string][]int32
 	// scratch for bpe
 	syms []symbol
-	heap mergeHeap
+	heap heap[candidate] // by (rank, pos)
 }
 
 // Words longer than this are not cached (they are rare, and a cache of huge
@@ -367,45 +367,4 @@ type candidate struct {
 
 func (c candidate) less(d candidate) bool {
 	return c.rank < d.rank || c.rank == d.rank && c.pos < d.pos
-}
-
-// mergeHeap is a binary min-heap of candidates by (rank, pos).
-type mergeHeap []candidate
-
-func (h *mergeHeap) push(c candidate) {
-	*h = append(*h, c)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s[i].less(s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *mergeHeap) pop() candidate {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && s[r].less(s[l]) {
-			m = r
-		}
-		if !s[m].less(s[i]) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
 }

@@ -86,7 +86,7 @@ func Train(ctx context.Context, docs [][]byte, vocabSize, workers int) (*Tokeniz
 			}
 		}
 	}
-	var h pairHeap
+	var h heap[pairEntry]
 	for p, c := range pairCount {
 		h.push(pairEntry{c, p})
 	}
@@ -248,8 +248,8 @@ type pairEntry struct {
 	p     pair
 }
 
-// before orders the heap: higher count first, then the smaller pair.
-func (x pairEntry) before(y pairEntry) bool {
+// less orders the heap: higher count first, then the smaller pair.
+func (x pairEntry) less(y pairEntry) bool {
 	if x.count != y.count {
 		return x.count > y.count
 	}
@@ -257,44 +257,4 @@ func (x pairEntry) before(y pairEntry) bool {
 		return x.p.a < y.p.a
 	}
 	return x.p.b < y.p.b
-}
-
-type pairHeap []pairEntry
-
-func (h *pairHeap) push(e pairEntry) {
-	*h = append(*h, e)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s[i].before(s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *pairHeap) pop() pairEntry {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && s[r].before(s[l]) {
-			m = r
-		}
-		if !s[m].before(s[i]) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
 }
