@@ -94,3 +94,28 @@ func forThreads(t *testing.T, f func(t *testing.T)) {
 		})
 	}
 }
+
+// checkNaNsClose compares got with want where want is a number (tolScan)
+// and requires NaN exactly where want has one; Y, where a NaN input must
+// show, must have at least one.
+func checkNaNsClose(t *testing.T, name string, got, want []float32) {
+	t.Helper()
+	var g2, w2 []float32
+	nans := 0
+	for i := range want {
+		gn, wn := math.IsNaN(float64(got[i])), math.IsNaN(float64(want[i]))
+		if gn != wn {
+			t.Errorf("%s[%d] = %v, want %v", name, i, got[i], want[i])
+			return
+		}
+		if wn {
+			nans++
+			continue
+		}
+		g2, w2 = append(g2, got[i]), append(w2, want[i])
+	}
+	if nans == 0 && name == "Y" {
+		t.Errorf("%s: no NaN at all", name)
+	}
+	checkClose(t, name, g2, w2, tolScan)
+}
