@@ -462,4 +462,3 @@ func scanNaNPropagates(t *testing.T, c scanCase) {
 		})
 	})
 }
-
