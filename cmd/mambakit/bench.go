@@ -55,6 +55,19 @@ func addBLASFlag(fs *flag.FlagSet) {
 	fs.Func("blas", "matrix-multiply backend: auto, go, openblas or gonum (docs/benchmarks.md)", kernels.SetBLAS)
 }
 
+// addDeviceFlag registers --device on fs: cpu (the default) or cuda (GPU 0),
+// checked as it is parsed; what says what runs there.
+func addDeviceFlag(fs *flag.FlagSet, dst *string, what string) {
+	*dst = "cpu"
+	fs.Func("device", what+": cpu (the default), or cuda (GPU 0; docs/gpu.md)", func(v string) error {
+		if v != "cpu" && v != "cuda" {
+			return errors.New("want cpu or cuda")
+		}
+		*dst = v
+		return nil
+	})
+}
+
 // positiveFlags checks that the named int flags of fs are at least 1.
 func positiveFlags(fs *flag.FlagSet, names ...string) error {
 	for _, n := range names {

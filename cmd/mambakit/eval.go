@@ -62,7 +62,8 @@ func runEval(args []string, stdout io.Writer) error {
 	fs.Var(&data, "data", "held-out file or directory (repeatable; further arguments are inputs too)")
 	fs.IntVar(&batch, "batch", 0, "rows scored at once (default: the run's)")
 	fs.IntVar(&seqLen, "seq-len", 0, "tokens per chunk (default: the run's); the state carries across chunks")
-	device := fs.String("device", "cpu", "where the forward passes run: cpu, or cuda (GPU 0; docs/gpu.md)")
+	var device string
+	addDeviceFlag(fs, &device, "where the forward passes run")
 	tf32 := fs.Bool("tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 	addBLASFlag(fs)
 	pos, err := parseInterleaved(fs, args)
@@ -72,9 +73,6 @@ func runEval(args []string, stdout io.Writer) error {
 	data = append(data, pos...)
 	if len(data) == 0 {
 		return errors.New("missing --data")
-	}
-	if *device != "cpu" && *device != "cuda" {
-		return fmt.Errorf("--device %q: want cpu or cuda", *device)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -107,7 +105,7 @@ func runEval(args []string, stdout io.Writer) error {
 		return fmt.Errorf("the data has %d token ids, the model only %d: was it encoded with another tokenizer?", s.manifest.VocabSize, m.Config.VocabSize)
 	}
 	evaluate := func(d *train.Data) (train.Eval, error) { return train.Evaluate(ctx, m, d, batch, seqLen, 0) }
-	if *device == "cuda" {
+	if device == "cuda" {
 		dev, g, err := openCUDAModel(m)
 		if err != nil {
 			return err

@@ -34,7 +34,8 @@ func runGenerate(args []string, stdout io.Writer) error {
 	fs.StringVar(&out, "o", "", "output file (default: stdout; audio needs -o)")
 	addBLASFlag(fs)
 	stopAtEnd := fs.Bool("stop", true, "end at the modality's end-of-document token (eos, sep)")
-	device := fs.String("device", "cpu", "where the steps run: cpu, or cuda (GPU 0, a CUDA graph of the step; docs/gpu.md)")
+	var device string
+	addDeviceFlag(fs, &device, "where the steps run (on cuda, a CUDA graph of the step)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -43,9 +44,6 @@ func runGenerate(args []string, stdout io.Writer) error {
 	}
 	if n < 1 {
 		return fmt.Errorf("--tokens %d: want ≥ 1", n)
-	}
-	if *device != "cpu" && *device != "cuda" {
-		return fmt.Errorf("--device %q: want cpu or cuda", *device)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -80,7 +78,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 		s.Stop = stopTokens(p.Info.Special)
 	}
 	generate := m.Generate
-	if *device == "cuda" {
+	if device == "cuda" {
 		d, g, err := openCUDAModel(m)
 		if err != nil {
 			return err

@@ -49,7 +49,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs.IntVar(&c.Threads, "threads", c.Threads, "threads (0: all cores)")
 	fs.BoolVar(&c.TBPTT, "tbptt", c.TBPTT, "train rows as streams with the state carried across steps")
 	addBLASFlag(fs)
-	fs.StringVar(&dev.name, "device", "cpu", "where the training steps run: cpu, or cuda (GPU 0; docs/gpu.md)")
+	addDeviceFlag(fs, &dev.name, "where the training steps run")
 	fs.BoolVar(&dev.tf32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 	dev.job.register(fs)
 	fs.BoolVar(&c.Complex, "complex", c.Complex, "complex A, B, C and states (S4D-Lin: A = −½ + iπn)")
@@ -65,9 +65,6 @@ func runTrain(args []string, stdout io.Writer) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	if dev.name != "cpu" && dev.name != "cuda" {
-		return fmt.Errorf("--device %q: want cpu or cuda", dev.name)
-	}
 	if err := dev.job.setup(args, dev.name); err != nil {
 		return err
 	}

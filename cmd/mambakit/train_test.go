@@ -77,14 +77,21 @@ func TestTrainBadInput(t *testing.T) {
 		"resume nothing":   {"train", "--resume", dir},
 		"eval no ckpt":     {"eval", "--data", "x.fa"},
 		"generate no ckpt": {"generate", "--checkpoint", dir},
+		"train device":     {"train", "--modality", "dna", "--device", "tpu", "--out", dir},
+		"eval device":      {"eval", "--device", "gpu", "--checkpoint", dir},
+		"generate device":  {"generate", "--device", "CUDA", "--checkpoint", dir},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			if code := mainExit(args, &out, &errb); code == 0 {
 				t.Fatal("exit status 0")
 			}
-			if msg := strings.TrimSpace(errb.String()); msg == "" || strings.Contains(msg, "\n") {
+			msg := strings.TrimSpace(errb.String())
+			if msg == "" || strings.Contains(msg, "\n") {
 				t.Errorf("want one line on stderr, got %q", msg)
+			}
+			if strings.HasSuffix(name, " device") && !strings.Contains(msg, "want cpu or cuda") {
+				t.Errorf("stderr %q does not say which devices there are", msg)
 			}
 		})
 	}
