@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -21,6 +22,12 @@ type checkpointFlags struct {
 	hf   hostFlags
 	dir  string
 	info train.RunInfo
+}
+
+// register adds --checkpoint and the plugin host's flags to fs.
+func (c *checkpointFlags) register(fs *flag.FlagSet) {
+	c.hf.register(fs)
+	fs.StringVar(&c.dir, "checkpoint", "", "checkpoint directory (or run directory: its latest checkpoint)")
 }
 
 func (c *checkpointFlags) open() (*backbone.Model, *host.Plugin, error) {
@@ -57,8 +64,7 @@ func runEval(args []string, stdout io.Writer) error {
 	var data listFlag
 	var batch, seqLen int
 	fs := newFlagSet("eval", "eval --checkpoint DIR --data PATH... [flags]")
-	cf.hf.register(fs)
-	fs.StringVar(&cf.dir, "checkpoint", "", "checkpoint directory (or run directory: its latest checkpoint)")
+	cf.register(fs)
 	fs.Var(&data, "data", "held-out file or directory (repeatable; further arguments are inputs too)")
 	fs.IntVar(&batch, "batch", 0, "rows scored at once (default: the run's)")
 	fs.IntVar(&seqLen, "seq-len", 0, "tokens per chunk (default: the run's); the state carries across chunks")
@@ -153,8 +159,7 @@ func runScore(args []string, stdout io.Writer) error {
 	var cf checkpointFlags
 	var seqLen int
 	fs := newFlagSet("score", "score --checkpoint DIR FILE")
-	cf.hf.register(fs)
-	fs.StringVar(&cf.dir, "checkpoint", "", "checkpoint directory (or run directory: its latest checkpoint)")
+	cf.register(fs)
 	fs.IntVar(&seqLen, "seq-len", 1024, "tokens per chunk; the state carries across chunks")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {

@@ -22,8 +22,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 	var n int
 	var s backbone.Sampling
 	fs := newFlagSet("generate", "generate --checkpoint DIR [--prompt TEXT | --prompt-file F] --tokens N [flags]")
-	cf.hf.register(fs)
-	fs.StringVar(&cf.dir, "checkpoint", "", "checkpoint directory (or run directory: its latest checkpoint)")
+	cf.register(fs)
 	fs.StringVar(&prompt, "prompt", "", "prompt text (text, or a DNA sequence)")
 	fs.StringVar(&promptFile, "prompt-file", "", "prompt file (any input the modality reads: .txt, .fa, .wav)")
 	fs.IntVar(&n, "tokens", 256, "tokens to generate")
