@@ -494,20 +494,19 @@ func TestComplexScanNaNPropagates(t *testing.T) {
 		ref.complexForwardWith(complexGoImpl)
 		want, _ := complexGrads(t, ref, dy, dht)
 		ref.complexBackwardWith(complexGoImpl, want)
-		check := checkNaNsClose
 		for _, im := range complexImplsUnderTest(t) {
 			t.Run(fmt.Sprintf("%s/lti=%v", im.name, cc.lti), func(t *testing.T) {
 				forThreads(t, func(t *testing.T) {
 					s := build()
 					s.complexForwardWith(im)
-					check(t, "Y", s.Y, ref.Y)
-					check(t, "HT", s.HT, ref.HT)
+					checkNaNsClose(t, "Y", s.Y, ref.Y)
+					checkNaNsClose(t, "HT", s.HT, ref.HT)
 					got, _ := complexGrads(t, s, dy, dht)
 					s.complexBackwardWith(im, got)
 					gf, wf := complexGradFields(got), complexGradFields(want)
 					for name, w := range wf {
 						if w != nil {
-							check(t, name, gf[name], w)
+							checkNaNsClose(t, name, gf[name], w)
 						}
 					}
 				})

@@ -444,7 +444,6 @@ func scanNaNPropagates(t *testing.T, c scanCase) {
 	dht := randSlice(rand.New(rand.NewPCG(1, 3)), c.B*c.D*c.N, -1, 1)
 	want := newGrads(ref, dy, dht, nil)
 	ref.BackwardRef(want.g)
-	check := checkNaNsClose
 	forScanImpls(t, func(t *testing.T, im *scanImpl) {
 		if im.ref {
 			t.Skip("the reference is the baseline")
@@ -452,12 +451,12 @@ func scanNaNPropagates(t *testing.T, c scanCase) {
 		forThreads(t, func(t *testing.T) {
 			s := build()
 			s.forwardWith(im)
-			check(t, "Y", s.Y, ref.Y)
-			check(t, "HT", s.HT, ref.HT)
+			checkNaNsClose(t, "Y", s.Y, ref.Y)
+			checkNaNsClose(t, "HT", s.HT, ref.HT)
 			got := newGrads(s, dy, dht, nil)
 			s.backwardWith(im, got.g)
 			for _, f := range gradFields(want.g) {
-				check(t, f.name, f.get(got.g), f.get(want.g))
+				checkNaNsClose(t, f.name, f.get(got.g), f.get(want.g))
 			}
 		})
 	})
