@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +67,19 @@ func addDeviceFlag(fs *flag.FlagSet, dst *string, what string) {
 		*dst = v
 		return nil
 	})
+}
+
+// positiveList parses the comma list of integers ≥ 1 given as flag name.
+func positiveList(name, v string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--%s %q: want a comma list of integers ≥ 1", name, v)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // positiveFlags checks that the named int flags of fs are at least 1.

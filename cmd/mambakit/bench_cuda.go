@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,13 +52,9 @@ func benchScanCUDA(args []string, stdout io.Writer) error {
 	if err := positiveFlags(fs, "batch", "d-inner", "d-state", "reps"); err != nil {
 		return err
 	}
-	var Ls []int
-	for _, s := range strings.Split(*lens, ",") {
-		l, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || l < 1 {
-			return fmt.Errorf("--seq-len %q: want a comma list of positive lengths", *lens)
-		}
-		Ls = append(Ls, l)
+	Ls, err := positiveList("seq-len", *lens)
+	if err != nil {
+		return err
 	}
 	d, err := cuda.Open()
 	if err != nil {

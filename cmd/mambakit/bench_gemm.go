@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -78,13 +77,9 @@ func benchGemm(args []string, stdout io.Writer) error {
 	if err := positiveFlags(fs, "d-model", "d-state", "vocab", "batch", "seq-len", "rounds"); err != nil {
 		return err
 	}
-	var threads []int
-	for _, f := range strings.Split(*threadList, ",") {
-		t, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || t < 1 {
-			return fmt.Errorf("--threads %q: want a comma list of counts ≥ 1", *threadList)
-		}
-		threads = append(threads, t)
+	threads, err := positiveList("threads", *threadList)
+	if err != nil {
+		return err
 	}
 	defer kernels.SetBLAS("auto")
 	defer kernels.SetThreads(kernels.Threads())
