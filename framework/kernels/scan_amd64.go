@@ -218,6 +218,28 @@ func scanBiasSkip(s *Scan, d0, dw int, wk *scanWork) (bias, skip []float32) {
 	return bias, skip
 }
 
+// scanGroupRows fills the kernel's per-(group, n) rows of S slots of W
+// lanes from channels d0.. : slot 0 holds A′ = A·log2 e·aScale, slots bSlot
+// and cSlot the per-channel B and C (when the scan has them).
+func scanGroupRows(s *Scan, rows []float32, d0, G, W, S, bSlot, cSlot int, aScale float64) {
+	N := s.N
+	for g := 0; g < G; g++ {
+		for n := 0; n < N; n++ {
+			row := rows[(g*N+n)*S*W:]
+			for j := 0; j < W; j++ {
+				d := d0 + g*W + j
+				row[j] = float32(float64(s.A[d*N+n]) * math.Log2E * aScale)
+				if s.BPerChannel {
+					row[bSlot*W+j] = s.Bm[d*N+n]
+				}
+				if s.CPerChannel {
+					row[cSlot*W+j] = s.Cm[d*N+n]
+				}
+			}
+		}
+	}
+}
+
 // scanForwardSIMD runs batch rows [b0, b1) and channels [d0, d1): full
 // groups of W with kern, the rest with the fused Go code. The kernel's A′
 // is A·log2 e·aScale: 32 for AVX-512, whose 2^x takes x·32 (exp2T in
@@ -242,21 +264,7 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, aScale float64, kern func(*
 	// args reaches the kernel through a func value: it lives in wk, reused
 	// by every chunk.
 	args := &wk.fwd
-	for g := 0; g < G; g++ {
-		for n := 0; n < N; n++ {
-			row := at[(g*N+n)*S*W:]
-			for j := 0; j < W; j++ {
-				d := d0 + g*W + j
-				row[j] = float32(float64(s.A[d*N+n]) * math.Log2E * aScale)
-				if s.BPerChannel {
-					row[sl.fB*W+j] = s.Bm[d*N+n]
-				}
-				if s.CPerChannel {
-					row[sl.fC*W+j] = s.Cm[d*N+n]
-				}
-			}
-		}
-	}
+	scanGroupRows(s, at, d0, G, W, S, sl.fB, sl.fC, aScale)
 	bias, skip := scanBiasSkip(s, d0, dw, wk)
 	amax := wk.floats(G * W) // from the rounded A′, so that |Δ·A′| ≤ Δ·amax holds in float32
 	for g := 0; g < G; g++ {
@@ -364,21 +372,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	wk := getScanWork()
 	defer wk.put()
 	grp := wk.aligned(G*N*S*W, 0)
-	for g := 0; g < G; g++ {
-		for n := 0; n < N; n++ {
-			row := grp[(g*N+n)*S*W:]
-			for j := 0; j < W; j++ {
-				d := d0 + g*W + j
-				row[j] = float32(float64(s.A[d*N+n]) * math.Log2E * aScale)
-				if s.BPerChannel {
-					row[sl.bB*W+j] = s.Bm[d*N+n]
-				}
-				if s.CPerChannel {
-					row[sl.bC*W+j] = s.Cm[d*N+n]
-				}
-			}
-		}
-	}
+	scanGroupRows(s, grp, d0, G, W, S, sl.bB, sl.bC, aScale)
 	// The float64 sums over b and t, per (group, n, lane), of the slots
 	// the kernel sums over a chunk: dA, and dB, dC when per channel.
 	type chunkSum struct {
