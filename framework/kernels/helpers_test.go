@@ -119,3 +119,16 @@ func checkNaNsClose(t *testing.T, name string, got, want []float32) {
 	}
 	checkClose(t, name, g2, w2, tolScan)
 }
+
+// probeLoss is the scalar Σ Y·R + Σ HT·S whose gradient w.r.t. Y and HT is
+// (R, S): the loss the gradient tests differentiate by finite differences.
+func probeLoss(s *Scan, R, S []float32) float64 {
+	var l float64
+	for i, v := range s.Y {
+		l += float64(v) * float64(R[i])
+	}
+	for i, v := range s.HT {
+		l += float64(v) * float64(S[i])
+	}
+	return l
+}

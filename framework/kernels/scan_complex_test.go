@@ -92,14 +92,7 @@ func TestComplexScanBackwardFiniteDifferences(t *testing.T) {
 			s.Backward(g)
 			loss := func() float64 {
 				s.complexForwardRef()
-				var l float64
-				for i, v := range s.Y {
-					l += float64(v) * float64(R[i])
-				}
-				for i, v := range s.HT {
-					l += float64(v) * float64(S[i])
-				}
-				return l
+				return probeLoss(s, R, S)
 			}
 			inputs := []struct {
 				name    string
@@ -340,14 +333,7 @@ func TestComplexScanFastFiniteDifferences(t *testing.T) {
 				s.complexBackwardWith(im, g)
 				loss := func() float64 {
 					s.complexForwardRef()
-					var l float64
-					for i, v := range s.Y {
-						l += float64(v) * float64(R[i])
-					}
-					for i, v := range s.HT {
-						l += float64(v) * float64(S[i])
-					}
-					return l
+					return probeLoss(s, R, S)
 				}
 				fields := complexGradFields(g)
 				inputs := map[string][]float32{"DU": s.U, "DDeltaBias": s.DeltaBias, "DDskip": s.Dskip,

@@ -256,14 +256,7 @@ func scanFiniteDifferences(t *testing.T, c scanCase) {
 	s.Saved = make([]float32, SavedLen(B, L, D, N))
 	loss := func() float64 {
 		s.ForwardRef()
-		var l float64
-		for i, v := range s.Y {
-			l += float64(v) * float64(R[i])
-		}
-		for i, v := range s.HT {
-			l += float64(v) * float64(S[i])
-		}
-		return l
+		return probeLoss(s, R, S)
 	}
 	s.Forward()
 	g := newGrads(s, R, S, nil)
