@@ -63,23 +63,15 @@ func (g *Model) ForwardCarry(b *backbone.Batch, st *State) (float64, error) {
 	if err := checkBatch(b, V); err != nil {
 		return 0, err
 	}
-	if st == nil || st.B != b.B {
+	if st == nil {
+		return 0, fmt.Errorf("cudamodel: forward: no state (use Forward without one)")
+	}
+	if st.B != b.B {
 		return 0, fmt.Errorf("cudamodel: forward: state for %d rows, the batch has %d", st.B, b.B)
 	}
 	B, L, M := b.B, b.L, b.B*b.L
-	if g.acts == nil || g.acts.B != B || g.acts.L != L {
-		if g.acts != nil {
-			if err := g.dev.Synchronize(); err != nil {
-				return 0, err
-			}
-			g.acts.free()
-			g.acts = nil
-		}
-		a, err := newActs(g.dev, c, B, L)
-		if err != nil {
-			return 0, err
-		}
-		g.acts = a
+	if err := g.ensureActs(B, L); err != nil {
+		return 0, err
 	}
 	a, d, bl, p, ly := g.acts, g.dev, g.blas, g.params, g.lay
 	if err := d.CopyI32To(a.ids, b.Inputs); err != nil {

@@ -29,6 +29,27 @@ func checkBatch(b *backbone.Batch, V int) error {
 	return nil
 }
 
+// ensureActs makes g.acts hold activations for a B × L batch, freeing
+// those of another shape once the device has finished with them.
+func (g *Model) ensureActs(B, L int) error {
+	if g.acts != nil && g.acts.B == B && g.acts.L == L {
+		return nil
+	}
+	if g.acts != nil {
+		if err := g.dev.Synchronize(); err != nil {
+			return err
+		}
+		g.acts.free()
+		g.acts = nil
+	}
+	a, err := newActs(g.dev, &g.Config, B, L)
+	if err != nil {
+		return err
+	}
+	g.acts = a
+	return nil
+}
+
 // Forward runs the model over a batch and returns the mean cross-entropy of
 // the targets (0 when b.Targets is nil), as backbone.Model.Forward without
 // a carried state. The activations stay on the device for Backward.
@@ -39,19 +60,8 @@ func (g *Model) Forward(b *backbone.Batch) (float64, error) {
 		return 0, err
 	}
 	B, L, M := b.B, b.L, b.B*b.L
-	if g.acts == nil || g.acts.B != B || g.acts.L != L {
-		if g.acts != nil {
-			if err := g.dev.Synchronize(); err != nil {
-				return 0, err
-			}
-			g.acts.free()
-			g.acts = nil
-		}
-		a, err := newActs(g.dev, c, B, L)
-		if err != nil {
-			return 0, err
-		}
-		g.acts = a
+	if err := g.ensureActs(B, L); err != nil {
+		return 0, err
 	}
 	a, d, bl, p, ly := g.acts, g.dev, g.blas, g.params, g.lay
 	// Copies from pageable host memory wait for the kernels before them,
