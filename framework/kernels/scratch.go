@@ -48,32 +48,26 @@ func (f *freeList[T]) put(x *T) {
 // with 1<<c ≥ n.
 func sizeClass(n int) int { return bits.Len(uint(max(n, 1) - 1)) }
 
-// getF32 returns a zeroed buffer of n floats; give it back with putF32.
-func getF32(n int) *[]float32 {
+// getBuf returns a zeroed buffer of n elements from lists, the free lists
+// of one element type by size class.
+func getBuf[T float32 | float64](lists *[64]freeList[[]T], n int) *[]T {
 	c := sizeClass(n)
-	v := f32Lists[c].get()
+	v := lists[c].get()
 	if v == nil {
-		b := make([]float32, 1<<c)
+		b := make([]T, 1<<c)
 		v = &b
 	}
 	*v = (*v)[:n]
 	clear(*v)
 	return v
 }
+
+// getF32 returns a zeroed buffer of n floats; give it back with putF32.
+func getF32(n int) *[]float32 { return getBuf(&f32Lists, n) }
 
 func putF32(b *[]float32) { f32Lists[sizeClass(cap(*b))].put(b) }
 
 // getF64 returns a zeroed buffer of n float64s; give it back with putF64.
-func getF64(n int) *[]float64 {
-	c := sizeClass(n)
-	v := f64Lists[c].get()
-	if v == nil {
-		b := make([]float64, 1<<c)
-		v = &b
-	}
-	*v = (*v)[:n]
-	clear(*v)
-	return v
-}
+func getF64(n int) *[]float64 { return getBuf(&f64Lists, n) }
 
 func putF64(b *[]float64) { f64Lists[sizeClass(cap(*b))].put(b) }
