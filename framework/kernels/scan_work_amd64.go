@@ -31,23 +31,17 @@ func getScanWork() *scanWork {
 func (w *scanWork) put() { scanWorks.put(w) }
 
 // floats returns the call's next buffer: n zeroed floats.
-func (w *scanWork) floats(n int) []float32 {
-	b := &w.f32[w.n32]
-	w.n32++
-	if cap(*b) < n {
-		*b = make([]float32, n)
-	}
-	x := (*b)[:n:n]
-	clear(x)
-	return x
-}
+func (w *scanWork) floats(n int) []float32 { return nextBuf(w.f32[:], &w.n32, n) }
 
 // float64s returns the call's next buffer: n zeroed float64s.
-func (w *scanWork) float64s(n int) []float64 {
-	b := &w.f64[w.n64]
-	w.n64++
+func (w *scanWork) float64s(n int) []float64 { return nextBuf(w.f64[:], &w.n64, n) }
+
+// nextBuf hands out bufs[*next] (grown to n, zeroed) and advances *next.
+func nextBuf[T float32 | float64](bufs [][]T, next *int, n int) []T {
+	b := &bufs[*next]
+	*next++
 	if cap(*b) < n {
-		*b = make([]float64, n)
+		*b = make([]T, n)
 	}
 	x := (*b)[:n:n]
 	clear(x)
