@@ -73,12 +73,7 @@ func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens i
 		if d.Answer != nil {
 			answers, correct = scoreAnswers(m, d, b, P, off, answers, correct)
 		}
-		c := int64(0)
-		for _, t := range b.Targets {
-			if t >= 0 {
-				c++
-			}
-		}
+		c := int64(countTargets(b.Targets))
 		nats += loss * float64(c)
 		count += c
 	}
