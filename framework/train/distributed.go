@@ -182,9 +182,8 @@ func makeBuckets(g *cudamodel.Model, layers, target int) []bucket {
 	}
 	hi := layers
 	for l := layers - 1; l >= 0; l-- {
-		_, n := rng(g.BlockGradSpans(l, hi))
+		r, n := rng(g.BlockGradSpans(l, hi))
 		if n >= target || l == 0 {
-			r, n := rng(g.BlockGradSpans(l, hi))
 			out = append(out, bucket{from: l, ranges: r, bytes: n})
 			hi = l
 		}
