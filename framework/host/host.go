@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mambakit/mambakit/internal/childproc"
 	"github.com/mambakit/mambakit/sdk"
 )
 
@@ -205,7 +206,9 @@ func (h *Host) StartEntry(ctx context.Context, e Entry) (*Plugin, error) {
 		sum = b
 	}
 	cmd := exec.Command(e.Path, e.Args...)
-	killWithHost(cmd)
+	// go-plugin stops plugins only on a clean exit: a host killed with
+	// kill -9 would leave them orphaned.
+	childproc.DieWithParent(cmd)
 	p, err := sdk.Open(sdk.OpenConfig{Name: e.Name, Cmd: cmd, Checksum: sum, Log: h.cfg.Log})
 	if err != nil {
 		var ce *sdk.ChecksumError

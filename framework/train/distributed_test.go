@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +24,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv("MAMBAKIT_FAKE_RANK"); mode != "" {
 		os.Exit(fakeRank(mode))
 	}
+	if os.Getenv("MAMBAKIT_FAKE_LAUNCHER") != "" {
+		os.Exit(fakeLauncher())
+	}
 	os.Exit(m.Run())
 }
 
@@ -35,6 +40,9 @@ func fakeRank(mode string) int {
 	case "ok":
 		fmt.Printf("hello from rank %d of %d on GPU %d via %s, NCCL_NVLS_ENABLE=%s\n", d.Rank, d.World, d.LocalRank, d.Coordinator, os.Getenv("NCCL_NVLS_ENABLE"))
 		return 0
+	case "hang": // say where we are, then wait for ever (until killed)
+		os.WriteFile(filepath.Join(os.Getenv("MAMBAKIT_FAKE_PIDS"), strconv.Itoa(d.Rank)), []byte(strconv.Itoa(os.Getpid())), 0o644)
+		select {}
 	case "fail1", "stubborn":
 		if d.Rank == 1 {
 			fmt.Fprintln(os.Stderr, "rank 1: cuda: out of memory")
@@ -51,6 +59,22 @@ func fakeRank(mode string) int {
 		}
 	}
 	return 2
+}
+
+// fakeLauncher is a launcher process of two "hang" ranks, for a test to
+// kill.
+func fakeLauncher() int {
+	exe, err := os.Executable()
+	if err != nil {
+		return 2
+	}
+	l := &Launch{Exe: exe, Args: []string{"-test.run=^$"}, Env: append(os.Environ(), "MAMBAKIT_FAKE_RANK=hang", "MAMBAKIT_FAKE_LAUNCHER="),
+		GPUs: 2, Stdout: os.Stdout, Stderr: os.Stderr}
+	if err := l.Run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 func fakeLaunch(t *testing.T, mode string, gpus int) (*Launch, *bytes.Buffer, *syncBuffer) {

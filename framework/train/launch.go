@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mambakit/mambakit/internal/childproc"
 )
 
 // Launch describes the processes of a data-parallel job on this host: one
@@ -119,6 +121,9 @@ func (l *Launch) Run(ctx context.Context) error {
 		p := &proc{rank: l.NodeRank*l.GPUs + i, gpu: i, done: make(chan struct{})}
 		cmd := exec.Command(l.Exe, l.Args...)
 		cmd.WaitDelay = 5 * time.Second // a plugin process that holds the output pipe open
+		// A launcher killed with kill -9 takes its ranks with it: left
+		// running, they would hold their GPUs and wait on NCCL for ever.
+		childproc.DieWithParent(cmd)
 		cmd.Env = append(withoutJobVars(l.Env),
 			EnvRank+"="+strconv.Itoa(p.rank), EnvWorld+"="+strconv.Itoa(world),
 			EnvLocalRank+"="+strconv.Itoa(i), EnvCoordinator+"="+l.Addr,

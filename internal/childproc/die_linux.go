@@ -1,20 +1,19 @@
 //go:build linux
 
-package host
+package childproc
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// killWithHost makes the kernel send SIGKILL to the plugin when the host
-// dies, however it dies (go-plugin only stops plugins on a clean exit, so a
-// host killed with kill -9 would leave them orphaned).
+// DieWithParent makes the kernel send SIGKILL to cmd's process when the
+// parent dies, however it dies (kill -9 included). Call it before Start.
 //
 // Pdeathsig fires when the OS thread that started the child exits, not the
 // process; the Go runtime ends threads only for goroutines that exit while
-// locked to their thread, which the host never does (golang/go#27505).
-func killWithHost(cmd *exec.Cmd) {
+// locked to their thread, which our callers never do (golang/go#27505).
+func DieWithParent(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
