@@ -4,10 +4,8 @@ package host
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mambakit/mambakit/internal/childproc"
 	"github.com/mambakit/mambakit/sdk"
 )
 
@@ -76,30 +75,19 @@ func TestPluginDiesWithHost(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("helper host said %q", line)
 	}
-	if !alive(pid) {
+	if !childproc.Running(pid) {
 		t.Fatal("plugin not running")
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	deadline := time.Now().Add(15 * time.Second)
-	for alive(pid) {
+	for childproc.Running(pid) {
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("plugin %d still running 15 s after its host was killed", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// alive reports whether pid runs (a zombie, which a container's init may
-// never reap, counts as dead).
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
 
 // TestCancelPrepare cancels a Prepare (Ctrl-C in the CLI): the call

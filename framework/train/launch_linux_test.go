@@ -1,8 +1,6 @@
 package train
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mambakit/mambakit/internal/childproc"
 )
 
 // TestRanksDieWithLauncher kills a launcher with SIGKILL: its ranks must
@@ -45,7 +45,7 @@ func TestRanksDieWithLauncher(t *testing.T) {
 	cmd.Wait()
 	deadline = time.Now().Add(15 * time.Second)
 	for _, pid := range pids {
-		for running(pid) {
+		for childproc.Running(pid) {
 			if time.Now().After(deadline) {
 				for _, p := range pids {
 					syscall.Kill(p, syscall.SIGKILL)
@@ -55,15 +55,4 @@ func TestRanksDieWithLauncher(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-}
-
-// running reports whether pid runs (a zombie, which a container's init may
-// never reap, counts as ended).
-func running(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
