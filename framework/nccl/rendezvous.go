@@ -193,11 +193,19 @@ func (s *Session) serve(ctx context.Context, c RendezvousConfig) error {
 
 var errNotMambakit = errors.New("not a mambakit rank")
 
+// readHello reads a rank's first line: at most 64 bytes, so a stranger
+// cannot make rank 0 buffer without end.
 func readHello(conn net.Conn, world int) (int, error) {
-	line, err := bufio.NewReaderSize(conn, 64).ReadString('\n')
+	line, err := bufio.NewReaderSize(conn, 64).ReadSlice('\n')
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", errNotMambakit, err)
 	}
+	return parseHello(string(line), world)
+}
+
+// parseHello checks a hello line against the job's world size and returns
+// the rank it names (1..world−1).
+func parseHello(line string, world int) (int, error) {
 	f := strings.Fields(line)
 	if len(f) != 4 || f[0]+" "+f[1] != rdvHello {
 		return 0, fmt.Errorf("%w: %q", errNotMambakit, strings.TrimSpace(line))
