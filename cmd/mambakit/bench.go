@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/mambakit/mambakit/framework/train"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -56,17 +57,11 @@ func addBLASFlag(fs *flag.FlagSet) {
 	fs.Func("blas", "matrix-multiply backend: auto, go, openblas or gonum (docs/benchmarks.md)", kernels.SetBLAS)
 }
 
-// addDeviceFlag registers --device on fs: cpu (the default) or cuda (GPU 0),
-// checked as it is parsed; what says what runs there.
-func addDeviceFlag(fs *flag.FlagSet, dst *string, what string) {
-	*dst = "cpu"
-	fs.Func("device", what+": cpu (the default), or cuda (GPU 0; docs/gpu.md)", func(v string) error {
-		if v != "cpu" && v != "cuda" {
-			return errors.New("want cpu or cuda")
-		}
-		*dst = v
-		return nil
-	})
+// addDeviceFlag registers --device on fs (train.Device checks the name as
+// it is parsed); what says what runs there.
+func addDeviceFlag(fs *flag.FlagSet, dst *train.Device, what string) {
+	*dst = train.CPU
+	fs.Var(dst, "device", what+": cpu (the default), or cuda (GPU 0; docs/gpu.md)")
 }
 
 // positiveList parses the comma list of integers ≥ 1 given as flag name.

@@ -384,7 +384,7 @@ func benchTrainCUDA(args []string, stdout io.Writer) error {
 		var tm times
 		t0 := time.Now()
 		ev[0].Record(nil)
-		loss, err := g.Forward(b)
+		loss, err := g.Forward(b, nil)
 		if err != nil {
 			return 0, tm, err
 		}

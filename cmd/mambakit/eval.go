@@ -11,40 +11,42 @@ import (
 	"os/signal"
 	"path/filepath"
 
-	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/sdk"
 )
 
-// checkpointFlags open a trained model and the plugin of its run.
+// checkpointFlags open a trained model, where it is to run, and the
+// plugin of its run.
 type checkpointFlags struct {
-	hf   hostFlags
-	dir  string
-	info train.RunInfo
+	hf    hostFlags
+	dir   string
+	place train.Placement
+	info  train.RunInfo
 }
 
-// register adds --checkpoint and the plugin host's flags to fs.
-func (c *checkpointFlags) register(fs *flag.FlagSet) {
+// register adds --checkpoint, --device (what: what runs there), --tf32 and
+// the plugin host's flags to fs.
+func (c *checkpointFlags) register(fs *flag.FlagSet, what string) {
 	c.hf.register(fs)
 	fs.StringVar(&c.dir, "checkpoint", "", "checkpoint directory (or run directory: its latest checkpoint)")
+	addDeviceFlag(fs, &c.place.Device, what)
+	fs.BoolVar(&c.place.TF32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 }
 
-func (c *checkpointFlags) open() (*backbone.Model, *host.Plugin, error) {
+// open places the checkpoint's model on the device and starts its plugin.
+func (c *checkpointFlags) open() (train.Model, *host.Plugin, error) {
 	if c.dir == "" {
 		return nil, nil, errors.New("missing --checkpoint DIR (a checkpoint, or a run directory for its latest)")
 	}
-	info, err := train.ReadRunInfo(c.dir)
+	m, info, err := train.OpenModel(c.dir, c.place)
 	if err != nil {
 		return nil, nil, err
 	}
 	c.info = info
-	m, err := backbone.Load(info.Checkpoint)
-	if err != nil {
-		return nil, nil, err
-	}
 	p, err := startPlugin(&c.hf, info.Modality.Name)
 	if err != nil {
+		m.Close()
 		return nil, nil, err
 	}
 	return m, p, nil
@@ -64,13 +66,10 @@ func runEval(args []string, stdout io.Writer) error {
 	var data listFlag
 	var batch, seqLen int
 	fs := newFlagSet("eval", "eval --checkpoint DIR --data PATH... [flags]")
-	cf.register(fs)
+	cf.register(fs, "where the forward passes run")
 	fs.Var(&data, "data", "held-out file or directory (repeatable; further arguments are inputs too)")
 	fs.IntVar(&batch, "batch", 0, "rows scored at once (default: the run's)")
 	fs.IntVar(&seqLen, "seq-len", 0, "tokens per chunk (default: the run's); the state carries across chunks")
-	var device string
-	addDeviceFlag(fs, &device, "where the forward passes run")
-	tf32 := fs.Bool("tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 	addBLASFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -86,6 +85,7 @@ func runEval(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	defer p.Close()
 	if batch == 0 {
 		batch = cf.info.Config.Batch
@@ -107,36 +107,13 @@ func runEval(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer s.close()
-	if s.manifest.VocabSize > m.Config.VocabSize {
-		return fmt.Errorf("the data has %d token ids, the model only %d: was it encoded with another tokenizer?", s.manifest.VocabSize, m.Config.VocabSize)
-	}
-	evaluate := func(d *train.Data) (train.Eval, error) { return train.Evaluate(ctx, m, d, batch, seqLen, 0) }
-	if device == "cuda" {
-		dev, g, err := openCUDAModel(m)
-		if err != nil {
-			return err
-		}
-		defer dev.Close()
-		defer g.Close()
-		if err := g.SetTF32(*tf32); err != nil {
-			return err
-		}
-		evaluate = func(d *train.Data) (train.Eval, error) {
-			ge, err := g.Evaluate(ctx, d.Tokens, d.Start, d.Answer, batch, seqLen, 0)
-			e := train.Eval{Tokens: ge.Tokens, Answers: ge.Answers}
-			if ge.Tokens > 0 {
-				e.NatsPerToken = ge.Nats / float64(ge.Tokens)
-			}
-			if ge.Answers > 0 {
-				e.Accuracy = float64(ge.Correct) / float64(ge.Answers)
-			}
-			return e, err
-		}
+	if s.manifest.VocabSize > m.Config().VocabSize {
+		return fmt.Errorf("the data has %d token ids, the model only %d: was it encoded with another tokenizer?", s.manifest.VocabSize, m.Config().VocabSize)
 	}
 	var nats, units, correct float64
 	var tokens, answers int64
 	for _, d := range []*train.Data{s.train, s.valid} {
-		e, err := evaluate(d)
+		e, err := train.Evaluate(ctx, m, d, batch, seqLen, 0)
 		if err != nil {
 			return err
 		}
@@ -159,7 +136,7 @@ func runScore(args []string, stdout io.Writer) error {
 	var cf checkpointFlags
 	var seqLen int
 	fs := newFlagSet("score", "score --checkpoint DIR FILE")
-	cf.register(fs)
+	cf.register(fs, "where the forward passes run")
 	fs.IntVar(&seqLen, "seq-len", 1024, "tokens per chunk; the state carries across chunks")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -177,6 +154,7 @@ func runScore(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	defer p.Close()
 	in, err := readInput(pos[0])
 	if err != nil {
@@ -187,8 +165,8 @@ func runScore(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
 	for i, id := range ids {
-		if int(id) >= m.Config.VocabSize {
-			return fmt.Errorf("%s: token %d at position %d is outside the model's vocabulary of %d", pos[0], id, i, m.Config.VocabSize)
+		if int(id) >= m.Config().VocabSize {
+			return fmt.Errorf("%s: token %d at position %d is outside the model's vocabulary of %d", pos[0], id, i, m.Config().VocabSize)
 		}
 	}
 	fmt.Fprintln(stdout, "position,token,logprob_nats,bits")

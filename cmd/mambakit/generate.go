@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
-	"github.com/mambakit/mambakit/framework/cuda"
-	"github.com/mambakit/mambakit/framework/cudamodel"
+	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
 )
@@ -22,7 +21,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 	var n int
 	var s backbone.Sampling
 	fs := newFlagSet("generate", "generate --checkpoint DIR [--prompt TEXT | --prompt-file F] --tokens N [flags]")
-	cf.register(fs)
+	cf.register(fs, "where the steps run (on cuda, a CUDA graph of the step)")
 	fs.StringVar(&prompt, "prompt", "", "prompt text (text, or a DNA sequence)")
 	fs.StringVar(&promptFile, "prompt-file", "", "prompt file (any input the modality reads: .txt, .fa, .wav)")
 	fs.IntVar(&n, "tokens", 256, "tokens to generate")
@@ -33,8 +32,6 @@ func runGenerate(args []string, stdout io.Writer) error {
 	fs.StringVar(&out, "o", "", "output file (default: stdout; audio needs -o)")
 	addBLASFlag(fs)
 	stopAtEnd := fs.Bool("stop", true, "end at the modality's end-of-document token (eos, sep)")
-	var device string
-	addDeviceFlag(fs, &device, "where the steps run (on cuda, a CUDA graph of the step)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -50,6 +47,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	defer p.Close()
 	if out == "" && p.Info.Unit == "sample" {
 		return errors.New("audio output is a WAV file: give -o FILE.wav")
@@ -76,18 +74,8 @@ func runGenerate(args []string, stdout io.Writer) error {
 	if *stopAtEnd {
 		s.Stop = stopTokens(p.Info.Special)
 	}
-	generate := m.Generate
-	if device == "cuda" {
-		d, g, err := openCUDAModel(m)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		defer g.Close()
-		generate = g.Generate
-	}
 	t0 := time.Now()
-	gen, err := generate(ids, n, s, func(int32) error { return ctx.Err() })
+	gen, err := train.Generate(m, ids, n, s, func(int32) error { return ctx.Err() })
 	if err != nil {
 		return err
 	}
@@ -116,18 +104,4 @@ func startToken(special map[string]int32) int32 {
 		}
 	}
 	return 0
-}
-
-// openCUDAModel puts m on GPU 0 (framework/cudamodel).
-func openCUDAModel(m *backbone.Model) (*cuda.Device, *cudamodel.Model, error) {
-	d, err := cuda.Open()
-	if err != nil {
-		return nil, nil, err
-	}
-	g, err := cudamodel.New(d, m)
-	if err != nil {
-		d.Close()
-		return nil, nil, err
-	}
-	return d, g, nil
 }

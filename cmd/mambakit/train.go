@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/train"
 )
@@ -68,12 +67,8 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err := dev.job.setup(args, dev.name); err != nil {
 		return err
 	}
-	if dev.name == "cuda" { // before the data is prepared: say at once when there is no GPU
-		if _, err := cuda.DriverVersion(); errors.Is(err, cuda.ErrNoDriver) {
-			return cuda.ErrNoDriver
-		} else if err != nil {
-			return err
-		}
+	if err := dev.name.Available(); err != nil { // before the data is prepared: say at once when there is no GPU
+		return err
 	}
 	if !dev.job.lead() {
 		stdout = io.Discard // rank 0 reports; the others' errors still reach stderr
@@ -162,7 +157,7 @@ func applyFlags(dst, flags *train.Config, set map[string]bool) {
 // trainDevice is --device and --tf32 (not part of the run's configuration:
 // a run may be resumed on another device).
 type trainDevice struct {
-	name string
+	name train.Device
 	tf32 bool
 	job  gpuJob // --gpus, --nodes, --rank, --coordinator (train_dist.go)
 }

@@ -33,13 +33,13 @@ func (j *gpuJob) register(fs *flag.FlagSet) {
 
 // setup reads the process's place from the environment and checks the
 // flags against the device.
-func (j *gpuJob) setup(args []string, device string) error {
+func (j *gpuJob) setup(args []string, device train.Device) error {
 	d, err := train.DistFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
 	j.dist, j.args = d, args
-	if (j.gpus > 1 || j.nodes > 1) && device != "cuda" {
+	if (j.gpus > 1 || j.nodes > 1) && device != train.CUDA {
 		return errors.New("--gpus and --nodes need --device cuda")
 	}
 	if d == nil {

@@ -55,6 +55,26 @@ func (m *Model) NewState(B int) *State {
 	return &State{B: B, Conv: make([]float32, nL*B*Din*(K-1)), SSM: make([]float32, nL*B*Din*N*m.Config.cf())}
 }
 
+// Rows is the number of rows the state is for.
+func (s *State) Rows() int { return s.B }
+
+// CopyTo copies s to dst, a state of the same shape.
+func (s *State) CopyTo(dst *State) error { return dst.CopyFrom(s) }
+
+// CopyFrom copies src, a state of the same shape, to s.
+func (s *State) CopyFrom(src *State) error {
+	if src.B != s.B || len(src.Conv) != len(s.Conv) || len(src.SSM) != len(s.SSM) {
+		return fmt.Errorf("backbone: state of %d rows (conv %d, ssm %d values); the other has %d rows (%d, %d)", s.B, len(s.Conv), len(s.SSM), src.B, len(src.Conv), len(src.SSM))
+	}
+	copy(s.Conv, src.Conv)
+	copy(s.SSM, src.SSM)
+	return nil
+}
+
+// Free does nothing: a host state is garbage-collected. (A GPU state's
+// Free releases device memory; both are train.States.)
+func (s *State) Free() error { return nil }
+
 func (m *Model) checkState(s *State, B int) error {
 	_, _, Din, N, _, K, nL := m.Config.dims()
 	if s.B != B || len(s.Conv) != nL*B*Din*(K-1) || len(s.SSM) != nL*B*Din*N*m.Config.cf() {

@@ -111,33 +111,124 @@ type Sampling struct {
 	Stop        []int32
 }
 
-// Generate feeds the prompt through Step, then produces up to n tokens
-// (fewer when one in s.Stop comes), calling emit (if non-nil) with each as
-// it is chosen; it returns the prompt followed by the new tokens. Memory is
-// constant in the length.
+// Stepper is the recurrent form of a model on some device, B rows at a
+// time: the CPU's (Model.NewStepper) or a GPU's (framework/cudamodel).
+// Generate drives either the same way.
+type Stepper interface {
+	// Reset makes every row start afresh (zero states) at the next Step.
+	Reset()
+	// SetVocabLimit limits Argmax to ids below v (0 or ≥ the vocabulary:
+	// all).
+	SetVocabLimit(v int)
+	// Step feeds one token per row and computes the logits of the next.
+	Step(ids []int32) error
+	// Logits copies the logits (B, V) of the last Step to dst.
+	Logits(dst []float32) error
+	// Argmax writes each row's likeliest next id below the vocabulary
+	// limit (ties to the lowest id) to dst.
+	Argmax(dst []int32) error
+	Close() error
+}
+
+// NewStepper returns the CPU Stepper of m for B rows (Step over a zero
+// State).
+func (m *Model) NewStepper(B int) Stepper {
+	return &cpuStepper{m: m, st: m.NewState(B), logits: make([]float32, B*m.Config.VocabSize), vlimit: m.Config.VocabSize}
+}
+
+type cpuStepper struct {
+	m      *Model
+	st     *State
+	logits []float32 // (B, V) of the last Step
+	vlimit int
+}
+
+func (s *cpuStepper) Reset() {
+	clear(s.st.Conv)
+	clear(s.st.SSM)
+}
+
+func (s *cpuStepper) SetVocabLimit(v int) {
+	if V := s.m.Config.VocabSize; v <= 0 || v > V {
+		v = V
+	}
+	s.vlimit = v
+}
+
+func (s *cpuStepper) Step(ids []int32) error { return s.m.Step(ids, s.st, s.logits) }
+
+func (s *cpuStepper) Logits(dst []float32) error {
+	if len(dst) < len(s.logits) {
+		return fmt.Errorf("backbone: logits: buffer of %d values, want B·V = %d", len(dst), len(s.logits))
+	}
+	copy(dst, s.logits)
+	return nil
+}
+
+func (s *cpuStepper) Argmax(dst []int32) error {
+	if len(dst) < s.st.B {
+		return fmt.Errorf("backbone: argmax: buffer of %d, want %d", len(dst), s.st.B)
+	}
+	V := s.m.Config.VocabSize
+	for b := range s.st.B {
+		dst[b] = Sample(s.logits[b*V:b*V+s.vlimit], Sampling{}, nil)
+	}
+	return nil
+}
+
+func (s *cpuStepper) Close() error { return nil }
+
+// Generate is GenerateWith on the CPU Stepper of m.
 func (m *Model) Generate(prompt []int32, n int, s Sampling, emit func(int32) error) ([]int32, error) {
+	return GenerateWith(m.NewStepper(1), m.Config.VocabSize, prompt, n, s, emit)
+}
+
+// GenerateWith feeds the prompt through a one-row Stepper of a model of
+// vocabulary V, from a zero state, then produces up to n tokens (fewer
+// when one in s.Stop comes), calling emit (if non-nil) with each as it is
+// chosen; it returns the prompt followed by the new tokens. Memory is
+// constant in the length. Greedy decoding asks the stepper for the argmax
+// (on a GPU, 8 bytes back per token); sampling copies the logits and draws
+// with Sample, so every device gives the same tokens for the same logits.
+func GenerateWith(st Stepper, V int, prompt []int32, n int, s Sampling, emit func(int32) error) ([]int32, error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("backbone: generate: empty prompt")
 	}
 	if s.Temperature < 0 || s.TopK < 0 || s.TopP < 0 || s.TopP > 1 || math.IsNaN(s.Temperature) || math.IsNaN(s.TopP) {
 		return nil, fmt.Errorf("backbone: generate: bad sampling settings %+v (want temperature ≥ 0, top-k ≥ 0, 0 ≤ top-p ≤ 1)", s)
 	}
-	V := m.Config.VocabSize
-	st := m.NewState(1)
-	logits := make([]float32, V)
+	st.Reset()
+	st.SetVocabLimit(s.Vocab)
 	out := append([]int32(nil), prompt...)
+	one := []int32{0}
 	for _, id := range prompt {
-		if err := m.Step([]int32{id}, st, logits); err != nil {
+		one[0] = id
+		if err := st.Step(one); err != nil {
 			return nil, err
 		}
 	}
 	rng := rand.New(rand.NewPCG(s.Seed, 0x67656e)) // "gen"
-	choose := logits
-	if s.Vocab > 0 && s.Vocab < V {
-		choose = logits[:s.Vocab]
+	var logits, choose []float32
+	if s.Temperature != 0 {
+		logits = make([]float32, V)
+		choose = logits
+		if s.Vocab > 0 && s.Vocab < V {
+			choose = logits[:s.Vocab]
+		}
 	}
 	for i := 0; i < n; i++ {
-		id := Sample(choose, s, rng)
+		var id int32
+		if s.Temperature == 0 {
+			if err := st.Argmax(one); err != nil {
+				return nil, err
+			}
+			id = one[0]
+		} else {
+			if err := st.Logits(logits); err != nil {
+				return nil, err
+			}
+			id = Sample(choose, s, rng)
+		}
 		out = append(out, id)
 		if emit != nil {
 			if err := emit(id); err != nil {
@@ -148,7 +239,8 @@ func (m *Model) Generate(prompt []int32, n int, s Sampling, emit func(int32) err
 			break
 		}
 		if i+1 < n {
-			if err := m.Step([]int32{id}, st, logits); err != nil {
+			one[0] = id
+			if err := st.Step(one); err != nil {
 				return nil, err
 			}
 		}
@@ -159,8 +251,8 @@ func (m *Model) Generate(prompt []int32, n int, s Sampling, emit func(int32) err
 // Sample picks a token from one row of logits as Generate does: the
 // argmax at temperature 0, else a draw from the softmax at the temperature
 // restricted to the top-k tokens and then to the smallest set of them
-// whose probability reaches top-p. The GPU generator (cudamodel) draws
-// through it too, so both devices give the same tokens for the same seed.
+// whose probability reaches top-p. GenerateWith draws through it on every
+// device, so all give the same tokens for the same seed.
 func Sample(logits []float32, s Sampling, rng *rand.Rand) int32 {
 	if s.Temperature == 0 {
 		best := 0

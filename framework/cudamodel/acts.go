@@ -16,6 +16,8 @@ type acts struct {
 	ids, targets, reset cuda.DevPtr // int32 (M), int32 (M), bytes (M)
 	hasReset, hasTarget bool
 	count               int              // targets counted in the loss
+	state               *State           // the state the last Forward carried (nil: none)
+	stateIn             int              // which of its copies the batch started from
 	index               *cuda.EmbedIndex // the batch's rows grouped by id
 
 	resid, rstd, xn           cuda.DevPtr // (nL+1, M, D), (nL, M), (nL, M, D)

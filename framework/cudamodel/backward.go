@@ -132,6 +132,9 @@ func (g *Model) Backward() error {
 		conv := f4(a.conv, l*M*Din)
 		e.do(d.SiLUBackward(a.dConv, a.dU, conv, M*Din))
 		cv := &cuda.Conv1d{B: B, L: L, D: Din, K: K, X: f4(a.xin, l*M*Din), W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
+		if st := a.state; st != nil && K > 1 { // the inputs before the batch
+			cv.State0 = f4(st.conv[a.stateIn], l*st.layerCvL)
+		}
 		cg := &cuda.Conv1dGrads{DY: a.dConv, DX: a.dXin, DW: a.dConvW}
 		if c.UseConvBias {
 			cv.Bias = ly.lay(p, ly.convB, l)

@@ -8,7 +8,7 @@
 //
 //	m, _ := backbone.New(cfg, seed)
 //	g, _ := cudamodel.New(dev, m)
-//	loss, _ := g.Forward(batch)
+//	loss, _ := g.Forward(batch, nil) // or a State, carried across batches
 //	g.ZeroGrad(); g.Backward(); g.ClipGrad(1); g.Step(opt, lr)
 //	g.Download(m)
 //

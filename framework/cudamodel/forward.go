@@ -51,13 +51,20 @@ func (g *Model) ensureActs(B, L int) error {
 }
 
 // Forward runs the model over a batch and returns the mean cross-entropy of
-// the targets (0 when b.Targets is nil), as backbone.Model.Forward without
-// a carried state. The activations stay on the device for Backward.
-func (g *Model) Forward(b *backbone.Batch) (float64, error) {
+// the targets (0 when b.Targets is nil), as backbone.Model.Forward: with st
+// nil every row starts from a zero state; otherwise positions before the
+// batch read st (a reset flag cuts it), and st is left holding the state
+// after the batch's last position. The activations and logits stay on the
+// device for Backward (which reads the state the batch started from, so
+// truncated backpropagation through time works) and Logits.
+func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	c := &g.Config
 	V, D, Din, N, _, K, nL := dims(c)
 	if err := checkBatch(b, V); err != nil {
 		return 0, err
+	}
+	if st != nil && st.B != b.B {
+		return 0, fmt.Errorf("cudamodel: forward: state for %d rows, the batch has %d", st.B, b.B)
 	}
 	B, L, M := b.B, b.L, b.B*b.L
 	if err := g.ensureActs(B, L); err != nil {
@@ -69,7 +76,12 @@ func (g *Model) Forward(b *backbone.Batch) (float64, error) {
 	if err := d.CopyI32To(a.ids, b.Inputs); err != nil {
 		return 0, err
 	}
-	a.hasTarget, a.hasReset, a.count = b.Targets != nil, b.Reset != nil, 0
+	a.hasTarget, a.hasReset, a.count, a.state, a.stateIn = b.Targets != nil, b.Reset != nil, 0, st, 0
+	in, out := 0, 0
+	if st != nil {
+		in, out = st.cur, 1-st.cur
+		a.stateIn = in
+	}
 	if a.hasTarget {
 		if err := d.CopyI32To(a.targets, b.Targets); err != nil {
 			return 0, err
@@ -107,6 +119,9 @@ func (g *Model) Forward(b *backbone.Batch) (float64, error) {
 		if c.UseConvBias {
 			cv.Bias = ly.lay(p, ly.convB, l)
 		}
+		if st != nil && K > 1 {
+			cv.State0, cv.StateT = f4(st.conv[in], l*st.layerCvL), f4(st.conv[out], l*st.layerCvL)
+		}
 		e.do(d.Conv1dForward(cv))
 		e.do(d.SiLUForward(u, conv, M*Din))
 
@@ -124,6 +139,9 @@ func (g *Model) Forward(b *backbone.Batch) (float64, error) {
 		if c.ComplexA {
 			sc.AImag = ly.lay(p, ly.aImag, l)
 		}
+		if st != nil {
+			sc.H0, sc.HT = f4(st.ssm[in], l*st.layerSsL), f4(st.ssm[out], l*st.layerSsL)
+		}
 		e.do(d.ScanForward(sc))
 
 		// out_proj, then the residual add into the next block's input.
@@ -135,6 +153,9 @@ func (g *Model) Forward(b *backbone.Batch) (float64, error) {
 	e.do(bl.MatMul(false, true, M, V, D, a.xnF, at(p, ly.embed), 0, a.logits))
 	if e.err != nil {
 		return 0, e.err
+	}
+	if st != nil {
+		st.cur = out
 	}
 	if !a.hasTarget {
 		return 0, nil

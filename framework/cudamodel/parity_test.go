@@ -43,7 +43,7 @@ func compareWithCPU(t *testing.T, name string, m *backbone.Model, b *backbone.Ba
 	if _, err := m.Backward(); err != nil {
 		t.Fatal(err)
 	}
-	gpuLoss, err := g.Forward(b)
+	gpuLoss, err := g.Forward(b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

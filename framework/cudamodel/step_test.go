@@ -186,7 +186,7 @@ func TestStepMatchesCPUOnHFFixtures(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := st.Generate(prompt, len(want)-len(prompt), backbone.Sampling{}, nil)
+				got, err := backbone.GenerateWith(st, m.Config.VocabSize, prompt, len(want)-len(prompt), backbone.Sampling{}, nil)
 				st.Close()
 				g.Close()
 				if err != nil {
@@ -279,7 +279,12 @@ func TestGenerateMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := g.Generate([]int32{1, 2, 3}, 50, s, nil)
+		st, err := g.NewStepper(1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := backbone.GenerateWith(st, m.Config.VocabSize, []int32{1, 2, 3}, 50, s, nil)
+		st.Close()
 		if err != nil {
 			t.Fatal(err)
 		}

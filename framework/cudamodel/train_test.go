@@ -62,7 +62,7 @@ func TestTrainingTracksCPU(t *testing.T) {
 		nc := cpu.ClipGrad(1)
 		opt.Step(lr)
 
-		lg, err := g.Forward(b)
+		lg, err := g.Forward(b, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -116,12 +116,15 @@ func (d *Dist) localRank() int {
 
 // check validates a run for the job: the GPU path and a global batch of at
 // least one row per rank.
-func (d *Dist) check(c Config, device string) error {
+func (d *Dist) check(c Config, device Device) error {
 	if d == nil || d.World == 1 {
 		return nil
 	}
-	if device != "cuda" {
-		return fmt.Errorf("training on %d GPUs needs --device cuda", d.World)
+	if device != CUDA {
+		return fmt.Errorf("training on %d GPUs needs the cuda device", d.World)
+	}
+	if c.TBPTT {
+		return fmt.Errorf("training on %d GPUs does not carry the state across steps (tbptt): each GPU trains other rows of the batch", d.World)
 	}
 	if c.Batch < d.World {
 		return fmt.Errorf("batch %d is smaller than the %d GPUs: --batch is the global batch (all GPUs together), so give at least one sequence per GPU", c.Batch, d.World)
@@ -194,7 +197,7 @@ func makeBuckets(g *cudamodel.Model, layers, target int) []bucket {
 
 // shardModel is what a rank needs of its model (*cudamodel.Model).
 type shardModel interface {
-	Forward(b *backbone.Batch) (float64, error)
+	Forward(b *backbone.Batch, st *cudamodel.State) (float64, error)
 	Backward() error
 	ZeroGrad() error
 	SetLossDenominator(n int)
@@ -208,15 +211,15 @@ type collective interface {
 	Abort()
 }
 
-// distStepper runs a cudaStepper as one rank of a job.
+// distStepper runs the forward and backward passes of a GPU model as one
+// rank of a job.
 type distStepper struct {
-	*cudaStepper // nil in tests
-	model        shardModel
-	d            *Dist
-	ctx          context.Context
-	sess         *nccl.Session
-	comm         collective
-	accum        int
+	model shardModel
+	d     *Dist
+	ctx   context.Context
+	sess  *nccl.Session
+	comm  collective
+	accum int
 
 	buckets []bucket
 	next    int // the next bucket to launch this step
@@ -227,7 +230,7 @@ type distStepper struct {
 	sub     backbone.Batch
 }
 
-func newDistStepper(ctx context.Context, d *Dist, cs *cudaStepper, accum int, out io.Writer) (*distStepper, error) {
+func newDistStepper(ctx context.Context, d *Dist, g *cudamodel.Model, accum int, out io.Writer) (*distStepper, error) {
 	v, err := nccl.Load()
 	if err != nil {
 		return nil, err
@@ -241,8 +244,8 @@ func newDistStepper(ctx context.Context, d *Dist, cs *cudaStepper, accum int, ou
 		sess.Close(false)
 		return nil, fmt.Errorf("rank %d: %w", d.Rank, err)
 	}
-	s := &distStepper{cudaStepper: cs, model: cs.g, d: d, ctx: ctx, sess: sess, comm: comm, accum: max(accum, 1)}
-	s.buckets = makeBuckets(cs.g, cs.m.Config.NumHiddenLayers, d.BucketBytes)
+	s := &distStepper{model: g, d: d, ctx: ctx, sess: sess, comm: comm, accum: max(accum, 1)}
+	s.buckets = makeBuckets(g, g.Config.NumHiddenLayers, d.BucketBytes)
 	if d.Lead() && out != nil {
 		total := 0
 		for _, b := range s.buckets {
@@ -293,7 +296,7 @@ func (s *distStepper) forwardBackward(b *backbone.Batch) (float64, error) {
 	} else {
 		s.model.SetGradHook(nil)
 	}
-	l, err := s.model.Forward(&s.sub)
+	l, err := s.model.Forward(&s.sub, nil)
 	if err != nil {
 		return 0, s.fail(err)
 	}
@@ -327,21 +330,21 @@ func (s *distStepper) forwardBackward(b *backbone.Batch) (float64, error) {
 // step: every rank then stops after the same step.
 func (s *distStepper) stopAgreed() bool { return s.stop }
 
-func (s *distStepper) close() {
+// close ends the rank's part in the job and reports whether the model's
+// device memory may be released.
+func (s *distStepper) close() bool {
 	if s.broken || !s.ok {
 		// A rank was lost or this one failed: end the collectives now
 		// and tell the others; the device is left to the process's exit
 		// (kernels of the aborted collectives may still hold it).
 		s.comm.Abort()
 		s.sess.Close(false)
-		return
+		return false
 	}
 	// Every collective has completed (the last sum was waited for): the
 	// communicator is released without ncclCommDestroy's flush, which
 	// could wait on ranks that are still evaluating or saving.
 	s.comm.Abort()
 	s.sess.Close(true)
-	if s.cudaStepper != nil {
-		s.cudaStepper.close()
-	}
+	return true
 }

@@ -215,7 +215,10 @@ func TestDistFromEnv(t *testing.T) {
 
 func TestDistCheck(t *testing.T) {
 	d := &Dist{World: 4}
-	if err := d.check(Config{Batch: 8}, "cpu"); err == nil || !strings.Contains(err.Error(), "needs --device cuda") {
+	if err := d.check(Config{Batch: 8}, "cpu"); err == nil || !strings.Contains(err.Error(), "needs the cuda device") {
+		t.Fatal(err)
+	}
+	if err := d.check(Config{Batch: 8, TBPTT: true}, "cuda"); err == nil || !strings.Contains(err.Error(), "tbptt") {
 		t.Fatal(err)
 	}
 	if err := d.check(Config{Batch: 3}, "cuda"); err == nil || !strings.Contains(err.Error(), "global batch") {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cudamodel"
 	"github.com/mambakit/mambakit/framework/nccl"
 )
 
@@ -26,7 +27,7 @@ type fakeModel struct {
 	forward int
 }
 
-func (m *fakeModel) Forward(b *backbone.Batch) (float64, error) {
+func (m *fakeModel) Forward(b *backbone.Batch, _ *cudamodel.State) (float64, error) {
 	m.forward++
 	sum, n := 0.0, 0
 	for _, t := range b.Targets {
@@ -191,7 +192,7 @@ func TestDistStepperLogic(t *testing.T) {
 			for a := 0; a < accum; a++ {
 				b := batch(step, a, step == 2)
 				var m fakeModel
-				l, _ := m.Forward(b)
+				l, _ := m.Forward(b, nil)
 				want += l / float64(accum)
 			}
 			for r := 0; r < world; r++ {

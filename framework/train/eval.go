@@ -25,7 +25,7 @@ type Eval struct {
 // tokens with the recurrent state carried across chunks, so every token is
 // predicted from its whole document, as in generation. maxTokens 0 scores
 // everything.
-func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens int) (Eval, error) {
+func Evaluate(ctx context.Context, m Model, d *Data, B, L, maxTokens int) (Eval, error) {
 	T := int64(len(d.Tokens)) - 1 // the last token has no target
 	if maxTokens > 0 && int64(maxTokens) < T {
 		T = int64(maxTokens)
@@ -37,7 +37,11 @@ func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens i
 	if P < 1 {
 		return Eval{}, fmt.Errorf("evaluation split has %d tokens: too few to score", len(d.Tokens))
 	}
-	st := m.NewState(B)
+	st, err := m.NewState(B)
+	if err != nil {
+		return Eval{}, err
+	}
+	defer st.Free()
 	var nats float64
 	var count, answers, correct int64
 	// In a task, an example cut by the start of a row lacks its context: its
@@ -71,7 +75,11 @@ func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens i
 			return Eval{}, err
 		}
 		if d.Answer != nil {
-			answers, correct = scoreAnswers(m, d, b, P, off, answers, correct)
+			logits, err := m.Logits()
+			if err != nil {
+				return Eval{}, err
+			}
+			answers, correct = scoreAnswers(logits, m.Config().VocabSize, d, b, P, off, answers, correct)
 		}
 		c := int64(countTargets(b.Targets))
 		nats += loss * float64(c)
@@ -89,11 +97,9 @@ func Evaluate(ctx context.Context, m *backbone.Model, d *Data, B, L, maxTokens i
 }
 
 // scoreAnswers counts, in the batch just evaluated (row r holds stream
-// positions r·P+off ...), the answer positions and those whose target the
-// model's argmax predicts.
-func scoreAnswers(m *backbone.Model, d *Data, b *backbone.Batch, P, off int64, answers, correct int64) (int64, int64) {
-	V := m.Config.VocabSize
-	logits := m.Logits()
+// positions r·P+off ..., its logits (B, L, V)), the answer positions and
+// those whose target the model's argmax predicts.
+func scoreAnswers(logits []float32, V int, d *Data, b *backbone.Batch, P, off int64, answers, correct int64) (int64, int64) {
 	for r := 0; r < b.B; r++ {
 		for t := 0; t < b.L; t++ {
 			s := int64(r)*P + off + int64(t)
@@ -121,12 +127,16 @@ func scoreAnswers(m *backbone.Model, d *Data, b *backbone.Batch, P, off int64, a
 // of a sequence after the ones before it, for t = 1 .. len(tokens)−1,
 // reading chunks of L tokens with the state carried across, so memory does
 // not grow with the length.
-func Score(ctx context.Context, m *backbone.Model, tokens []int32, L int, fn func(t int, logp float64) error) error {
+func Score(ctx context.Context, m Model, tokens []int32, L int, fn func(t int, logp float64) error) error {
 	if len(tokens) < 2 {
 		return fmt.Errorf("score: %d tokens: need at least 2", len(tokens))
 	}
-	V := m.Config.VocabSize
-	st := m.NewState(1)
+	V := m.Config().VocabSize
+	st, err := m.NewState(1)
+	if err != nil {
+		return err
+	}
+	defer st.Free()
 	last := len(tokens) - 1 // positions with a target
 	logp := make([]float64, min(L, last))
 	for off := 0; off < last; off += L {
@@ -138,8 +148,12 @@ func Score(ctx context.Context, m *backbone.Model, tokens []int32, L int, fn fun
 		if _, err := m.Forward(b, st); err != nil {
 			return err
 		}
+		logits, err := m.Logits()
+		if err != nil {
+			return err
+		}
 		// The loss kernel's per-row values: −log p(target) in nats.
-		kernels.CrossEntropyRows(logp[:n], nil, m.Logits(), tokens[off+1:off+n+1], V, 1)
+		kernels.CrossEntropyRows(logp[:n], nil, logits, tokens[off+1:off+n+1], V, 1)
 		for t := 0; t < n; t++ {
 			if err := fn(off+t+1, -logp[t]); err != nil {
 				return err

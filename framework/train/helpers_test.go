@@ -16,3 +16,6 @@ func newForTest(r *Run) (*backbone.Model, *backbone.AdamW, *Loader) {
 	}
 	return m, newOptimizer(m, c), ld
 }
+
+// onCPU is m on the CPU through the model seam.
+func onCPU(m *backbone.Model) Model { return &cpuModel{m: m} }

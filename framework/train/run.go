@@ -44,11 +44,11 @@ type Run struct {
 	Out      io.Writer // progress
 	Terminal bool      // Out is a terminal: draw a live bar
 
-	// Device runs the training steps: "" or "cpu" (the Go kernels) or
-	// "cuda" (framework/cudamodel on GPU 0; evaluation, samples and
-	// checkpoints use the host model, brought up to date before each).
+	// Device runs the run's model: the CPU (the Go kernels) or "cuda"
+	// (framework/cudamodel): training steps, evaluation and samples;
+	// checkpoints read the host model, brought up to date before each.
 	// TF32 lets the GPU's projections use TF32 tensor cores.
-	Device string
+	Device Device
 	TF32   bool
 	// Dist, when set, makes this process one rank of a data-parallel job
 	// on several GPUs (distributed.go): Config.Batch is then the global
@@ -185,13 +185,58 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	}
 	kernels.SetThreads(c.Threads)
 	lead := r.Dist.Lead() // rank 0 (or the only process) writes and evaluates
-	tr, err := r.newStepper(ctx, m, opt, carried)
+	if err := r.Dist.check(r.Config, r.Device); err != nil {
+		return Result{}, err
+	}
+	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.localRank(), TF32: r.TF32})
 	if err != nil {
 		return Result{}, err
 	}
-	defer tr.close()
-	if ds, ok := tr.(*distStepper); ok {
+	release := true // false when a failed job may still use the device
+	defer func() {
+		if release {
+			dm.Close()
+		}
+	}()
+	// The state carried across steps (TBPTT) lives on the device; carried
+	// is its host copy, which checkpoints hold.
+	var dstate State
+	if carried != nil {
+		if dstate, err = dm.NewState(carried.B); err != nil {
+			return Result{}, err
+		}
+		defer dstate.Free()
+		if err := dstate.CopyFrom(carried); err != nil {
+			return Result{}, err
+		}
+	}
+	zeroGrad := dm.ZeroGrad
+	forwardBackward := func(b *backbone.Batch) (float64, error) {
+		l, err := dm.Forward(b, dstate)
+		if err != nil {
+			return 0, err
+		}
+		return l, dm.Backward()
+	}
+	// On several GPUs this process trains its rows of each batch, and
+	// every rank stops after the same step.
+	var ds *distStepper
+	if r.Dist != nil && r.Dist.World > 1 {
+		if ds, err = newDistStepper(ctx, r.Dist, dm.(*cudaModel).g, c.Accum, r.Out); err != nil {
+			return Result{}, err
+		}
+		defer func() { release = ds.close() }()
 		defer func() { ds.ok = retErr == nil }() // runs before close
+		forwardBackward, zeroGrad = ds.forwardBackward, ds.zeroGrad
+	}
+	sync := func() error {
+		if err := dm.Sync(); err != nil {
+			return err
+		}
+		if carried != nil {
+			return dstate.CopyTo(carried)
+		}
+		return nil
 	}
 	ml := &metricsLog{}
 	if lead {
@@ -222,7 +267,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			res.Checkpoint, lastSaved = "", step
 			return nil
 		}
-		if err := tr.sync(); err != nil {
+		if err := sync(); err != nil {
 			return err
 		}
 		p, err := saveCheckpoint(r.Dir, step, m, opt, ld, carried, ts, r.Artifacts, c.KeepLast)
@@ -236,8 +281,8 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	tokens := float64(c.Batch * c.SeqLen * c.Accum)
 	for step := from + 1; step <= c.Steps; step++ {
 		stop := ctx.Err() != nil
-		if ds, ok := tr.(*distStepper); ok {
-			stop = ds.stopAgreed() // every rank stops after the same step
+		if ds != nil {
+			stop = ds.stopAgreed()
 		}
 		if stop {
 			if lastSaved != res.Step {
@@ -250,24 +295,24 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			return res, nil
 		}
 		t0 := time.Now()
-		if err := tr.zeroGrad(); err != nil {
+		if err := zeroGrad(); err != nil {
 			return res, err
 		}
 		var loss float64
 		for a := 0; a < c.Accum; a++ {
 			ld.Next(batch)
-			l, err := tr.forwardBackward(batch)
+			l, err := forwardBackward(batch)
 			if err != nil {
 				return res, err
 			}
 			loss += l / float64(c.Accum)
 		}
 		if c.Accum > 1 {
-			if err := tr.scaleGrads(float32(1 / float64(c.Accum))); err != nil {
+			if err := dm.ScaleGrads(float32(1 / float64(c.Accum))); err != nil {
 				return res, err
 			}
 		}
-		gn, err := tr.clip(c.GradClip)
+		gn, err := dm.ClipGrad(c.GradClip)
 		if err != nil {
 			return res, err
 		}
@@ -275,7 +320,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			return res, fmt.Errorf("step %d: loss %v, gradient norm %v: %w; stopped without saving (last good checkpoint: %s)", step, loss, gn, ErrNonFinite, orNone(res.Checkpoint))
 		}
 		lr := c.LRAt(step)
-		if err := tr.step(lr); err != nil {
+		if err := dm.Step(lr); err != nil {
 			return res, err
 		}
 		res.Step = step
@@ -286,10 +331,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			// run records the same metrics as an uninterrupted one; the
 			// interrupt takes effect before the next step.
 			evalCtx := context.WithoutCancel(ctx)
-			if err := tr.sync(); err != nil {
-				return res, err
-			}
-			ev, err := Evaluate(evalCtx, m, r.Valid, c.Batch, c.SeqLen, c.EvalTokens)
+			ev, err := Evaluate(evalCtx, dm, r.Valid, c.Batch, c.SeqLen, c.EvalTokens)
 			if err != nil {
 				return res, fmt.Errorf("step %d: evaluate: %w", step, err)
 			}
@@ -301,7 +343,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			if ev.Answers > 0 {
 				met.ValAcc = &ev.Accuracy
 			}
-			if p, err := r.sample(evalCtx, m, step); err != nil {
+			if p, err := r.sample(evalCtx, dm, step); err != nil {
 				pr.line("step %d: sample: %v", step, err)
 			} else {
 				met.Sample = p
@@ -330,7 +372,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 
 // sample generates Config.SampleTokens tokens after a prompt taken from the
 // start of the validation split, and hands them to r.Sample.
-func (r *Run) sample(ctx context.Context, m *backbone.Model, step int) (string, error) {
+func (r *Run) sample(ctx context.Context, m Model, step int) (string, error) {
 	if r.Sample == nil || r.Config.SampleTokens == 0 {
 		return "", nil
 	}
@@ -342,7 +384,7 @@ func (r *Run) sample(ctx context.Context, m *backbone.Model, step int) (string, 
 			break
 		}
 	}
-	out, err := m.Generate(prompt, r.Config.SampleTokens, backbone.Sampling{Temperature: 1, TopP: 0.95, Seed: r.Config.Seed + uint64(step), Vocab: r.VocabSize, Stop: r.StopTokens}, func(int32) error { return ctx.Err() })
+	out, err := Generate(m, prompt, r.Config.SampleTokens, backbone.Sampling{Temperature: 1, TopP: 0.95, Seed: r.Config.Seed + uint64(step), Vocab: r.VocabSize, Stop: r.StopTokens}, func(int32) error { return ctx.Err() })
 	if err != nil {
 		return "", err
 	}

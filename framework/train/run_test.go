@@ -314,7 +314,7 @@ func TestEvaluateSkipsCutExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Two rows of 4 positions: row 1 starts inside the second example.
-	e, err := Evaluate(context.Background(), m, d, 2, 4, 0)
+	e, err := Evaluate(context.Background(), onCPU(m), d, 2, 4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func TestScoreMatchesLoss(t *testing.T) {
 	for _, L := range []int{1, 7, 64, 1000} {
 		var sum float64
 		next := 1
-		err := Score(context.Background(), m, tokens, L, func(pos int, logp float64) error {
+		err := Score(context.Background(), onCPU(m), tokens, L, func(pos int, logp float64) error {
 			if pos != next {
 				t.Fatalf("L %d: position %d scored, want %d", L, pos, next)
 			}

@@ -1,0 +1,95 @@
+package train
+
+import (
+	"errors"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+)
+
+// Model is a model on one device, as training, evaluation, scoring and
+// generation use it: NewModel places a backbone.Model on the CPU or a GPU,
+// OpenModel a checkpoint. The host backbone.Model stays the record that
+// checkpoints read: Sync brings it (and the optimizer's moments) up to
+// date with the device.
+type Model interface {
+	// Config is the model's configuration.
+	Config() *backbone.Config
+	// NewState returns a zero recurrent state of B rows on the device.
+	NewState(B int) (State, error)
+	// Forward runs a batch and returns the mean cross-entropy of its
+	// targets (0 without targets). With st nil every row starts from a
+	// zero state; otherwise the batch continues st (a reset flag cuts it)
+	// and st is left holding the state after the batch, as in
+	// backbone.Model.Forward.
+	Forward(b *backbone.Batch, st State) (float64, error)
+	// Logits returns the logits (B, L, V) of the last Forward.
+	Logits() ([]float32, error)
+	// ZeroGrad clears the gradients; Backward adds the gradient of the
+	// last Forward's loss to them; ScaleGrads multiplies them by f.
+	ZeroGrad() error
+	Backward() error
+	ScaleGrads(f float32) error
+	// ClipGrad scales the gradients to a global norm of at most maxNorm
+	// and returns the norm before clipping.
+	ClipGrad(maxNorm float64) (float64, error)
+	// Step takes one AdamW step at learning rate lr.
+	Step(lr float64) error
+	// NewStepper returns the recurrent form of the model for B rows.
+	NewStepper(B int) (backbone.Stepper, error)
+	// Sync copies the parameters and optimizer moments to the host model.
+	Sync() error
+	Close() error
+}
+
+// State is a recurrent state on a model's device (*backbone.State on the
+// CPU, *cudamodel.State on a GPU).
+type State interface {
+	Rows() int
+	CopyTo(dst *backbone.State) error   // to the host
+	CopyFrom(src *backbone.State) error // from the host
+	Free() error
+}
+
+// NewModel places m (and its optimizer opt; nil for a model that is only
+// evaluated or sampled) on p's device. On a GPU, m's parameters and opt's
+// moments are uploaded.
+func NewModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (Model, error) {
+	switch p.Device {
+	case "", CPU:
+		return &cpuModel{m: m, opt: opt}, nil
+	case CUDA:
+		return newCUDAModel(m, opt, p)
+	}
+	var d Device
+	return nil, d.Set(string(p.Device))
+}
+
+// OpenModel loads the checkpoint dir (or the latest checkpoint of the run
+// directory dir) and places it on p's device, for evaluation, scoring and
+// generation.
+func OpenModel(dir string, p Placement) (Model, RunInfo, error) {
+	info, err := ReadRunInfo(dir)
+	if err != nil {
+		return nil, info, err
+	}
+	m, err := backbone.Load(info.Checkpoint)
+	if err != nil {
+		return nil, info, err
+	}
+	dm, err := NewModel(m, nil, p)
+	return dm, info, err
+}
+
+// errNoOptimizer is Step's error on a model placed without one.
+var errNoOptimizer = errors.New("train: the model was placed without an optimizer")
+
+// Generate is backbone.GenerateWith on a one-row Stepper of m (on a GPU,
+// a CUDA graph of the step when capture works).
+func Generate(m Model, prompt []int32, n int, s backbone.Sampling, emit func(int32) error) ([]int32, error) {
+	st, err := m.NewStepper(1)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return backbone.GenerateWith(st, m.Config().VocabSize, prompt, n, s, emit)
+}

@@ -1,0 +1,93 @@
+package train
+
+import (
+	"errors"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudamodel"
+)
+
+// cudaModel is a backbone.Model placed on a GPU (framework/cudamodel),
+// with the host model and optimizer it syncs back to.
+type cudaModel struct {
+	dev *cuda.Device
+	g   *cudamodel.Model
+	m   *backbone.Model
+	opt *backbone.AdamW
+}
+
+func newCUDAModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (*cudaModel, error) {
+	d, err := cuda.OpenDevice(p.GPU)
+	if err != nil {
+		return nil, err
+	}
+	g, err := cudamodel.New(d, m)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	c := &cudaModel{dev: d, g: g, m: m, opt: opt}
+	if err := g.SetTF32(p.TF32); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if opt != nil && opt.T > 0 { // resumed: the checkpoint's moments
+		if err := g.UploadAdamW(opt); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *cudaModel) Config() *backbone.Config { return &c.g.Config }
+
+func (c *cudaModel) NewState(B int) (State, error) { return c.g.NewState(B) }
+
+func (c *cudaModel) Forward(b *backbone.Batch, st State) (float64, error) {
+	var gs *cudamodel.State
+	if st != nil {
+		gs = st.(*cudamodel.State)
+	}
+	return c.g.Forward(b, gs)
+}
+
+func (c *cudaModel) Logits() ([]float32, error)                { return c.g.Logits() }
+func (c *cudaModel) ZeroGrad() error                           { return c.g.ZeroGrad() }
+func (c *cudaModel) Backward() error                           { return c.g.Backward() }
+func (c *cudaModel) ScaleGrads(f float32) error                { return c.g.ScaleGrads(f) }
+func (c *cudaModel) ClipGrad(maxNorm float64) (float64, error) { return c.g.ClipGrad(maxNorm) }
+
+func (c *cudaModel) Step(lr float64) error {
+	if c.opt == nil {
+		return errNoOptimizer
+	}
+	return c.g.Step(c.opt.Config, lr)
+}
+
+func (c *cudaModel) NewStepper(B int) (backbone.Stepper, error) { return c.g.NewStepper(B, true) }
+
+func (c *cudaModel) Sync() error {
+	if err := c.g.Download(c.m); err != nil {
+		return err
+	}
+	if c.opt == nil {
+		return nil
+	}
+	return c.g.DownloadAdamW(c.opt)
+}
+
+func (c *cudaModel) Close() error {
+	return errors.Join(c.g.Close(), c.dev.Close())
+}
+
+// Available reports whether d can run here: for CUDA, whether the driver
+// loads (cuda.ErrNoDriver when there is none), without opening a GPU.
+func (d Device) Available() error {
+	if d != CUDA {
+		return nil
+	}
+	_, err := cuda.DriverVersion()
+	return err
+}
