@@ -46,4 +46,10 @@ type Placement struct {
 	Device Device // "" is the CPU
 	GPU    int    // with CUDA: the GPU's ordinal on this host
 	TF32   bool   // with CUDA: TF32 tensor cores for the projections
+	// On the CPU: the matrix-multiply back end (auto, go, openblas or
+	// gonum; "" keeps the current one, $MAMBAKIT_BLAS by default) and the
+	// kernels' worker threads (0 keeps the current number, all cores by
+	// default).
+	BLAS    string
+	Threads int
 }

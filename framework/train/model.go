@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/kernels"
 )
 
 // Model is a model on one device, as training, evaluation, scoring and
@@ -56,6 +57,14 @@ type State interface {
 func NewModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (Model, error) {
 	switch p.Device {
 	case "", CPU:
+		if p.BLAS != "" {
+			if err := kernels.SetBLAS(p.BLAS); err != nil {
+				return nil, err
+			}
+		}
+		if p.Threads > 0 {
+			kernels.SetThreads(p.Threads)
+		}
 		return &cpuModel{m: m, opt: opt}, nil
 	case CUDA:
 		return newCUDAModel(m, opt, p)
