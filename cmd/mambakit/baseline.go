@@ -72,11 +72,10 @@ func runBaseline(args []string, stdout io.Writer) error {
 	unit := p.Info.Unit
 	best, bestK := 0.0, -1
 	for _, k := range orders {
-		mk, err := train.FitMarkov(ctx, s.train, s.manifest.VocabSize, k)
+		e, err := train.MarkovBaseline(ctx, s.train, s.valid, s.manifest.VocabSize, k)
 		if err != nil {
 			return err
 		}
-		e := mk.Eval(s.valid)
 		fmt.Fprintf(stdout, "order %d: %.4f bits per %s (%d validation tokens)\n", k, e.BitsPerUnit, unit, e.Tokens)
 		if bestK < 0 || e.BitsPerUnit < best {
 			best, bestK = e.BitsPerUnit, k

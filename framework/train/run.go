@@ -419,11 +419,10 @@ func (r *Run) baselineRecord() *baselineRecord {
 // reporting each order on out.
 func (r *Run) FitBaseline(ctx context.Context, out io.Writer) error {
 	for k := 0; k <= min(r.Config.BaselineOrder, MaxMarkovOrder(r.VocabSize)); k++ {
-		m, err := FitMarkov(ctx, r.Train, r.VocabSize, k)
+		e, err := MarkovBaseline(ctx, r.Train, r.Valid, r.VocabSize, k)
 		if err != nil {
 			return err
 		}
-		e := m.Eval(r.Valid)
 		if r.Baseline == 0 || e.BitsPerUnit < r.Baseline {
 			r.Baseline, r.BaselineOrder = e.BitsPerUnit, k
 		}
