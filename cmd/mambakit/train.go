@@ -128,6 +128,9 @@ func runTrain(args []string, stdout io.Writer) error {
 		return err
 	}
 	res, err := train.Start(ctx, r)
+	if errors.Is(err, train.ErrRunExists) {
+		err = fmt.Errorf("%w (mambakit train --resume %s)", err, r.Dir)
+	}
 	return reportRun(stdout, r, res, err)
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/mambakit/mambakit/framework/distributed"
 	"github.com/mambakit/mambakit/framework/train"
 )
 
@@ -20,8 +21,8 @@ import (
 type gpuJob struct {
 	gpus, nodes, node int
 	coordinator       string
-	dist              *train.Dist // set when this process is a rank
-	args              []string    // the train command's arguments, for the ranks
+	dist              *distributed.Job // set when this process is a rank
+	args              []string         // the train command's arguments, for the ranks
 }
 
 func (j *gpuJob) register(fs *flag.FlagSet) {
@@ -34,7 +35,7 @@ func (j *gpuJob) register(fs *flag.FlagSet) {
 // setup reads the process's place from the environment and checks the
 // flags against the device.
 func (j *gpuJob) setup(args []string, device train.Device) error {
-	d, err := train.DistFromEnv(os.Getenv)
+	d, err := distributed.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -56,13 +57,13 @@ func (j *gpuJob) launching() bool { return j.dist == nil && (j.gpus > 1 || j.nod
 // lead reports whether this process writes the run's output.
 func (j *gpuJob) lead() bool { return j.dist.Lead() }
 
-func (j *gpuJob) launch(extra []string, stdout io.Writer) *train.Launch {
+func (j *gpuJob) launch(extra []string, stdout io.Writer) *distributed.Launch {
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]
 	}
 	args := append(append([]string{"train"}, j.args...), extra...)
-	return &train.Launch{Exe: exe, Args: args, Env: os.Environ(), GPUs: j.gpus, Nodes: j.nodes, NodeRank: j.node,
+	return &distributed.Launch{Exe: exe, Args: args, Env: os.Environ(), GPUs: j.gpus, Nodes: j.nodes, NodeRank: j.node,
 		Addr: j.coordinator, Stdout: stdout, Stderr: os.Stderr}
 }
 

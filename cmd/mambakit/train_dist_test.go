@@ -18,9 +18,9 @@ func TestTrainGPUFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--gpus", "2"}, "--gpus and --nodes need --device cuda"},
-		{[]string{"--device", "cuda", "--gpus", "0"}, "--gpus 0: want at least 1"},
-		{[]string{"--device", "cuda", "--gpus", "2", "--nodes", "2"}, "--nodes > 1 needs --coordinator HOST:PORT"},
-		{[]string{"--device", "cuda", "--gpus", "2", "--nodes", "2", "--rank", "2", "--coordinator", "h:29500"}, "--rank 2 with --nodes 2"},
+		{[]string{"--device", "cuda", "--gpus", "0"}, "gpus 0: want at least 1"},
+		{[]string{"--device", "cuda", "--gpus", "2", "--nodes", "2"}, "more than one node needs a coordinator HOST:PORT"},
+		{[]string{"--device", "cuda", "--gpus", "2", "--nodes", "2", "--rank", "2", "--coordinator", "h:29500"}, "node rank 2 with 2 nodes"},
 		{[]string{"--device", "cuda", "--gpus", "2", "--coordinator", "h"}, "want HOST:PORT"},
 	} {
 		args := append([]string{"train", "--modality", "dna", "--out", dir}, c.args...)

@@ -178,3 +178,14 @@ func (b *Batch) check(V int) error {
 	}
 	return nil
 }
+
+// Scored is the number of positions of b with a target (≥ 0).
+func (b *Batch) Scored() int {
+	n := 0
+	for _, v := range b.Targets {
+		if v >= 0 {
+			n++
+		}
+	}
+	return n
+}

@@ -102,7 +102,7 @@ func NewLoader(d *Data, B, L int, tbptt bool, seed uint64) (*Loader, error) {
 		need = int64(B) * int64(L+1)
 	}
 	if T < need {
-		return nil, fmt.Errorf("the training split has %d tokens, fewer than the %d one batch needs (batch %d, seq_len %d): use more data or a shorter --seq-len", T, need, B, L)
+		return nil, fmt.Errorf("the training split has %d tokens, fewer than the %d one batch needs (batch %d, seq_len %d): use more data or a shorter seq_len", T, need, B, L)
 	}
 	pcg := rand.NewPCG(seed, 0x64617461) // "data"
 	l := &Loader{data: d, B: B, L: L, tbptt: tbptt, pcg: pcg, rng: rand.New(pcg)}

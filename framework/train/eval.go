@@ -81,7 +81,7 @@ func Evaluate(ctx context.Context, m Model, d *Data, B, L, maxTokens int) (Eval,
 			}
 			answers, correct = scoreAnswers(logits, m.Config().VocabSize, d, b, P, off, answers, correct)
 		}
-		c := int64(countTargets(b.Targets))
+		c := int64(b.Scored())
 		nats += loss * float64(c)
 		count += c
 	}

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/distributed"
 	"github.com/mambakit/mambakit/framework/kernels"
 	"github.com/mambakit/mambakit/internal/atomicfile"
 )
@@ -51,9 +52,9 @@ type Run struct {
 	Device Device
 	TF32   bool
 	// Dist, when set, makes this process one rank of a data-parallel job
-	// on several GPUs (distributed.go): Config.Batch is then the global
-	// batch, and only rank 0 writes to Dir.
-	Dist *Dist
+	// on several GPUs (framework/distributed): Config.Batch is then the
+	// global batch, and only rank 0 writes to Dir.
+	Dist *distributed.Job
 }
 
 // Result summarizes a finished (or interrupted) run.
@@ -68,10 +69,14 @@ type Result struct {
 // gradient is NaN or infinite.
 var ErrNonFinite = errors.New("non-finite loss or gradient")
 
+// ErrRunExists is wrapped by Start's error when the run directory already
+// holds a run.
+var ErrRunExists = errors.New("already holds a run")
+
 // Start begins a new run in r.Dir (which must not hold a checkpoint yet).
 func Start(ctx context.Context, r *Run) (Result, error) {
 	if _, err := LatestCheckpoint(r.Dir); err == nil {
-		return Result{}, fmt.Errorf("%s already holds a run: resume it with --resume, or choose a new --out", r.Dir)
+		return Result{}, fmt.Errorf("%s %w: resume it, or choose another run directory", r.Dir, ErrRunExists)
 	}
 	c := r.Config
 	mc := backbone.NewConfig(r.VocabSize, c.DModel, c.Layers)
@@ -124,7 +129,7 @@ func Resume(ctx context.Context, r *Run) (Result, error) {
 		c.Steps = steps
 	}
 	if c.Steps <= ts.Step {
-		return Result{Step: ts.Step, Checkpoint: dir}, fmt.Errorf("the run is already at step %d; ask for more with --steps", ts.Step)
+		return Result{Step: ts.Step, Checkpoint: dir}, fmt.Errorf("the run is already at step %d; ask for more steps", ts.Step)
 	}
 	r.Config = c
 	ld, err := NewLoader(r.Train, c.Batch, c.SeqLen, c.TBPTT, c.Seed)
@@ -185,10 +190,10 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	}
 	kernels.SetThreads(c.Threads)
 	lead := r.Dist.Lead() // rank 0 (or the only process) writes and evaluates
-	if err := r.Dist.check(r.Config, r.Device); err != nil {
+	if err := r.Dist.Check(c.Batch, r.Device == CUDA, c.TBPTT); err != nil {
 		return Result{}, err
 	}
-	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.localRank(), TF32: r.TF32})
+	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.GPU(), TF32: r.TF32})
 	if err != nil {
 		return Result{}, err
 	}
@@ -220,14 +225,13 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	}
 	// On several GPUs this process trains its rows of each batch, and
 	// every rank stops after the same step.
-	var ds *distStepper
+	var ds *distributed.Replica
 	if r.Dist != nil && r.Dist.World > 1 {
-		if ds, err = newDistStepper(ctx, r.Dist, dm.(*cudaModel).g, c.Accum, r.Out); err != nil {
+		if ds, err = distributed.NewReplica(ctx, r.Dist, dm.(*cudaModel).g, c.Accum, r.Out); err != nil {
 			return Result{}, err
 		}
-		defer func() { release = ds.close() }()
-		defer func() { ds.ok = retErr == nil }() // runs before close
-		forwardBackward, zeroGrad = ds.forwardBackward, ds.zeroGrad
+		defer func() { release = ds.Close(retErr == nil) }()
+		forwardBackward, zeroGrad = ds.ForwardBackward, ds.ZeroGrad
 	}
 	sync := func() error {
 		if err := dm.Sync(); err != nil {
@@ -282,7 +286,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	for step := from + 1; step <= c.Steps; step++ {
 		stop := ctx.Err() != nil
 		if ds != nil {
-			stop = ds.stopAgreed()
+			stop = ds.StopAgreed()
 		}
 		if stop {
 			if lastSaved != res.Step {

@@ -188,8 +188,8 @@ func TestStartRefusesExistingRun(t *testing.T) {
 	if _, err := Start(context.Background(), testRun(t, dir, c)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Start(context.Background(), testRun(t, dir, c)); err == nil || !strings.Contains(err.Error(), "--resume") {
-		t.Fatalf("want a hint to --resume, got %v", err)
+	if _, err := Start(context.Background(), testRun(t, dir, c)); !errors.Is(err, ErrRunExists) || !strings.Contains(err.Error(), "resume it") {
+		t.Fatalf("want ErrRunExists and a hint to resume, got %v", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package train
+package distributed
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 }
 
 func fakeRank(mode string) int {
-	d, err := DistFromEnv(os.Getenv)
+	d, err := FromEnv(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -163,9 +163,9 @@ func TestLaunchValidate(t *testing.T) {
 		l    Launch
 		want string
 	}{
-		{Launch{GPUs: 0}, "--gpus 0"},
-		{Launch{GPUs: 2, Nodes: 2}, "needs --coordinator"},
-		{Launch{GPUs: 2, Nodes: 2, NodeRank: 2, Addr: "h:1"}, "--rank 2 with --nodes 2"},
+		{Launch{GPUs: 0}, "gpus 0"},
+		{Launch{GPUs: 2, Nodes: 2}, "needs a coordinator"},
+		{Launch{GPUs: 2, Nodes: 2, NodeRank: 2, Addr: "h:1"}, "node rank 2 with 2 nodes"},
 		{Launch{GPUs: 2, Nodes: 2, Addr: "h"}, "want HOST:PORT"},
 		{Launch{GPUs: 2, Addr: "h:0"}, "want HOST:PORT"},
 	} {
@@ -187,10 +187,10 @@ func TestDistFromEnv(t *testing.T) {
 		}
 		return func(k string) string { return m[k] }
 	}
-	if d, err := DistFromEnv(env()); d != nil || err != nil {
+	if d, err := FromEnv(env()); d != nil || err != nil {
 		t.Fatal("no MAMBAKIT_RANK: want a single process")
 	}
-	d, err := DistFromEnv(env(EnvRank, "3", EnvWorld, "4", EnvLocalRank, "1", EnvCoordinator, "h:5", EnvDistTimeout, "90s", EnvBucketMB, "0.5"))
+	d, err := FromEnv(env(EnvRank, "3", EnvWorld, "4", EnvLocalRank, "1", EnvCoordinator, "h:5", EnvDistTimeout, "90s", EnvBucketMB, "0.5"))
 	if err != nil || d.Rank != 3 || d.World != 4 || d.LocalRank != 1 || d.Coordinator != "h:5" || d.Timeout != 90*time.Second || d.BucketBytes != 1<<19 || d.Lead() {
 		t.Fatalf("%+v %v", d, err)
 	}
@@ -203,56 +203,41 @@ func TestDistFromEnv(t *testing.T) {
 		{env(EnvRank, "0", EnvWorld, "2"), "MAMBAKIT_COORDINATOR is unset"},
 		{env(EnvRank, "0", EnvWorld, "2", EnvCoordinator, "h:1", EnvDistTimeout, "soon"), "MAMBAKIT_DIST_TIMEOUT"},
 	} {
-		if _, err := DistFromEnv(c.env); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := FromEnv(c.env); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("got %v, want %q", err, c.want)
 		}
 	}
-	var none *Dist
+	var none *Job
 	if !none.Lead() {
 		t.Fatal("a single process leads")
 	}
 }
 
 func TestDistCheck(t *testing.T) {
-	d := &Dist{World: 4}
-	if err := d.check(Config{Batch: 8}, "cpu"); err == nil || !strings.Contains(err.Error(), "needs the cuda device") {
+	d := &Job{World: 4}
+	if err := d.Check(8, false, false); err == nil || !strings.Contains(err.Error(), "needs the cuda device") {
 		t.Fatal(err)
 	}
-	if err := d.check(Config{Batch: 8, TBPTT: true}, "cuda"); err == nil || !strings.Contains(err.Error(), "tbptt") {
+	if err := d.Check(8, true, true); err == nil || !strings.Contains(err.Error(), "tbptt") {
 		t.Fatal(err)
 	}
-	if err := d.check(Config{Batch: 3}, "cuda"); err == nil || !strings.Contains(err.Error(), "global batch") {
+	if err := d.Check(3, true, false); err == nil || !strings.Contains(err.Error(), "global batch") {
 		t.Fatal(err)
 	}
-	if err := d.check(Config{Batch: 4}, "cuda"); err != nil {
+	if err := d.Check(4, true, false); err != nil {
 		t.Fatal(err)
 	}
-	var none *Dist
-	if err := none.check(Config{Batch: 1}, "cpu"); err != nil {
+	var none *Job
+	if err := none.Check(1, false, false); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// TestShards checks that the ranks' rows of a batch drawn by the loader
-// are disjoint and together the 1-GPU batch, in order, for even and uneven
-// splits.
+// TestShards checks that the ranks' rows of a batch are disjoint and
+// together the 1-GPU batch, in order, for even and uneven splits.
 func TestShards(t *testing.T) {
-	tokens := make([]int32, 5000)
-	for i := range tokens {
-		tokens[i] = int32(i % 97)
-	}
-	var docs []int64
-	for o := int64(0); o < 5000; o += 20 { // short documents: masked targets in every row
-		docs = append(docs, o)
-	}
-	data := NewData(tokens, docs, 1)
 	for _, c := range []struct{ B, world int }{{8, 2}, {8, 4}, {7, 3}, {5, 5}, {16, 1}} {
-		ld, err := NewLoader(data, c.B, 33, false, 9)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := ld.NewBatch()
-		ld.Next(b)
+		b := shardTestBatch(c.B, 33)
 		var inputs, targets []int32
 		var resets []bool
 		rows, count := 0, 0
@@ -271,13 +256,32 @@ func TestShards(t *testing.T) {
 			}
 			inputs, targets, resets = append(inputs, s.Inputs...), append(targets, s.Targets...), append(resets, s.Reset...)
 			rows = hi
-			count += countTargets(s.Targets)
+			count += s.Scored()
 		}
 		if rows != c.B || !slices.Equal(inputs, b.Inputs) || !slices.Equal(targets, b.Targets) || !slices.Equal(resets, b.Reset) {
 			t.Fatalf("%+v: the shards are not the batch", c)
 		}
-		if count != countTargets(b.Targets) || count == len(b.Targets) {
-			t.Fatalf("%+v: %d targets in shards, %d in the batch of %d positions (some must be masked)", c, count, countTargets(b.Targets), len(b.Targets))
+		if count != b.Scored() || count == len(b.Targets) {
+			t.Fatalf("%+v: %d targets in shards, %d in the batch of %d positions (some must be masked)", c, count, b.Scored(), len(b.Targets))
 		}
 	}
+}
+
+// shardTestBatch is a batch of B rows of L tokens cut from a stream of
+// 20-token documents at row offsets 7·L·r: a target is masked (−1) where
+// the next token starts a document, and reset flags mark the starts.
+func shardTestBatch(B, L int) *backbone.Batch {
+	b := &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L), Reset: make([]bool, B*L)}
+	for r := 0; r < B; r++ {
+		for t := 0; t < L; t++ {
+			s := 7*L*r + t
+			b.Inputs[r*L+t] = int32(s % 97)
+			b.Reset[r*L+t] = s%20 == 0 || t == 0
+			b.Targets[r*L+t] = int32((s + 1) % 97)
+			if (s+1)%20 == 0 {
+				b.Targets[r*L+t] = -1
+			}
+		}
+	}
+	return b
 }

@@ -1,4 +1,4 @@
-package train
+package distributed
 
 import (
 	"bufio"
@@ -45,17 +45,17 @@ func (l *Launch) Validate() error {
 	}
 	switch {
 	case l.GPUs < 1:
-		return fmt.Errorf("--gpus %d: want at least 1", l.GPUs)
+		return fmt.Errorf("gpus %d: want at least 1", l.GPUs)
 	case l.Nodes < 1:
-		return fmt.Errorf("--nodes %d: want at least 1", l.Nodes)
+		return fmt.Errorf("nodes %d: want at least 1", l.Nodes)
 	case l.NodeRank < 0 || l.NodeRank >= l.Nodes:
-		return fmt.Errorf("--rank %d with --nodes %d: want 0 ≤ rank < nodes", l.NodeRank, l.Nodes)
+		return fmt.Errorf("node rank %d with %d nodes: want 0 ≤ rank < nodes", l.NodeRank, l.Nodes)
 	case l.Nodes > 1 && l.Addr == "":
-		return errors.New("--nodes > 1 needs --coordinator HOST:PORT (node 0's address, reachable from every host)")
+		return errors.New("more than one node needs a coordinator HOST:PORT (node 0's address, reachable from every host)")
 	}
 	if l.Addr != "" {
 		if _, port, err := net.SplitHostPort(l.Addr); err != nil || port == "" || port == "0" {
-			return fmt.Errorf("--coordinator %q: want HOST:PORT with a fixed port", l.Addr)
+			return fmt.Errorf("coordinator %q: want HOST:PORT with a fixed port", l.Addr)
 		}
 	}
 	return nil

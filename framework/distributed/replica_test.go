@@ -1,4 +1,4 @@
-package train
+package distributed
 
 import (
 	"context"
@@ -143,13 +143,13 @@ func TestDistStepperLogic(t *testing.T) {
 	for _, accum := range []int{1, 2} {
 		w := newFakeWorld(world)
 		models := make([]*fakeModel, world)
-		steppers := make([]*distStepper, world)
+		steppers := make([]*Replica, world)
 		ctxs := make([]context.Context, world)
 		cancels := make([]context.CancelFunc, world)
 		for r := range steppers {
 			models[r] = &fakeModel{layers: layers}
 			ctxs[r], cancels[r] = context.WithCancel(context.Background())
-			steppers[r] = &distStepper{model: models[r], d: &Dist{Rank: r, World: world}, ctx: ctxs[r],
+			steppers[r] = &Replica{model: models[r], d: &Job{Rank: r, World: world}, ctx: ctxs[r],
 				comm: &fakeComm{w, r}, accum: accum, buckets: buckets}
 		}
 		const steps = 4
@@ -166,10 +166,10 @@ func TestDistStepperLogic(t *testing.T) {
 					if step == 3 && r == 1 {
 						cancels[r]() // Ctrl-C reaches rank 1 alone, during step 3
 					}
-					s.zeroGrad()
+					s.ZeroGrad()
 					loss := 0.0
 					for a := 0; a < accum; a++ {
-						l, err := s.forwardBackward(batch(step, a, step == 2))
+						l, err := s.ForwardBackward(batch(step, a, step == 2))
 						if err != nil {
 							errs[r] = err
 							return
@@ -177,7 +177,7 @@ func TestDistStepperLogic(t *testing.T) {
 						loss += l / float64(accum)
 					}
 					losses[r] = append(losses[r], loss)
-					stops[r] = append(stops[r], s.stopAgreed())
+					stops[r] = append(stops[r], s.StopAgreed())
 				}
 			}()
 		}
@@ -218,7 +218,7 @@ func TestDistStepperLogic(t *testing.T) {
 					t.Fatalf("accum %d, rank %d: micro-batch %d hooked %v", accum, r, i, h)
 				}
 				step, micro := i/accum+1, i%accum
-				if want := countTargets(batch(step, micro, step == 2).Targets); m.denoms[i] != want {
+				if want := batch(step, micro, step == 2).Scored(); m.denoms[i] != want {
 					t.Fatalf("accum %d, rank %d: micro-batch %d denominator %d, want the global count %d", accum, r, i, m.denoms[i], want)
 				}
 			}
