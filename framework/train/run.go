@@ -73,8 +73,16 @@ var ErrNonFinite = errors.New("non-finite loss or gradient")
 // holds a run.
 var ErrRunExists = errors.New("already holds a run")
 
-// Start begins a new run in r.Dir (which must not hold a checkpoint yet).
+// Start begins a new run in r.Dir (which must not hold a checkpoint yet),
+// owning the directory (LockRunDir) until it returns.
 func Start(ctx context.Context, r *Run) (Result, error) {
+	if r.Dist.Lead() {
+		release, err := LockRunDir(r.Dir)
+		if err != nil {
+			return Result{}, err
+		}
+		defer release()
+	}
 	if _, err := LatestCheckpoint(r.Dir); err == nil {
 		return Result{}, fmt.Errorf("%s %w: resume it, or choose another run directory", r.Dir, ErrRunExists)
 	}
@@ -111,10 +119,17 @@ func Start(ctx context.Context, r *Run) (Result, error) {
 }
 
 // Resume continues the run in r.Dir from its latest checkpoint up to
-// r.Config.Steps. Everything else of the configuration comes from the
-// checkpoint, so the resumed run computes exactly what the uninterrupted
-// run would have.
+// r.Config.Steps, owning the directory (LockRunDir) until it returns.
+// Everything else of the configuration comes from the checkpoint, so the
+// resumed run computes exactly what the uninterrupted run would have.
 func Resume(ctx context.Context, r *Run) (Result, error) {
+	if r.Dist.Lead() {
+		release, err := LockRunDir(r.Dir)
+		if err != nil {
+			return Result{}, err
+		}
+		defer release()
+	}
 	dir, err := LatestCheckpoint(r.Dir)
 	if err != nil {
 		return Result{}, err

@@ -1,0 +1,96 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// LockFile is the file in a run directory whose advisory lock marks the
+// process that owns the directory (its PID is written in it).
+const LockFile = ".lock"
+
+// ErrRunBusy is wrapped by LockRunDir's error when another process owns
+// the run directory.
+var ErrRunBusy = errors.New("run directory in use")
+
+// held counts this process's locks per run directory: a directory's lock
+// is re-entrant within the process (the CLI takes it before preparing the
+// data, Start and Resume take it again) and exclusive across processes.
+var held = struct {
+	sync.Mutex
+	dirs map[string]*runLock
+}{dirs: map[string]*runLock{}}
+
+type runLock struct {
+	f    *os.File
+	refs int
+}
+
+// LockRunDir makes this process the owner of the run directory dir
+// (created if missing) before anything is written there: it takes an
+// advisory lock (flock) on dir/.lock, released by the returned function or
+// when the process ends, however it ends. A second process is refused at
+// once with ErrRunBusy and the owner's PID. Where flock is not available
+// (not Unix) the directory is not locked.
+func LockRunDir(dir string) (release func(), err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	held.Lock()
+	defer held.Unlock()
+	if l, ok := held.dirs[abs]; ok {
+		l.refs++
+		return releaser(abs, l), nil
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	path := filepath.Join(abs, LockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock run directory: %w", err)
+	}
+	if err := flock(f); err != nil {
+		f.Close()
+		if errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("%s: %w by process %s", dir, ErrRunBusy, lockHolder(path))
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	// The owner's PID, for the message a second process gets.
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	l := &runLock{f: f, refs: 1}
+	held.dirs[abs] = l
+	return releaser(abs, l), nil
+}
+
+func releaser(abs string, l *runLock) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			held.Lock()
+			defer held.Unlock()
+			if l.refs--; l.refs == 0 {
+				delete(held.dirs, abs)
+				l.f.Close() // closing the descriptor releases the lock
+			}
+		})
+	}
+}
+
+// lockHolder reads the PID the owner wrote.
+func lockHolder(path string) string {
+	b, err := os.ReadFile(path)
+	if pid := strings.TrimSpace(string(b)); err == nil && pid != "" {
+		return pid
+	}
+	return "(unknown)"
+}

@@ -1,0 +1,72 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunDirOwnedByOneProcess: a child process holds a run directory's
+// lock; this process is refused with the child's PID, by LockRunDir and by
+// Start and Resume (before they write anything), and gets the directory
+// once the child is gone. Within one process the lock is re-entrant.
+func TestRunDirOwnedByOneProcess(t *testing.T) {
+	if dir := os.Getenv("MAMBAKIT_LOCK_HOLDER"); dir != "" {
+		release, err := LockRunDir(dir)
+		if err != nil {
+			os.Exit(3)
+		}
+		defer release()
+		os.Stdout.WriteString("held\n")
+		time.Sleep(time.Minute) // until killed
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunDirOwnedByOneProcess$")
+	cmd.Env = append(os.Environ(), "MAMBAKIT_LOCK_HOLDER="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	buf := make([]byte, 5)
+	if _, err := out.Read(buf); err != nil || string(buf) != "held\n" {
+		t.Fatalf("holder: %q, %v", buf, err)
+	}
+	pid := strconv.Itoa(cmd.Process.Pid)
+	if _, err := LockRunDir(dir); !errors.Is(err, ErrRunBusy) || !strings.Contains(err.Error(), pid) {
+		t.Fatalf("second owner: got %v, want ErrRunBusy naming process %s", err, pid)
+	}
+	if _, err := Start(context.Background(), testRun(t, dir, testConfig(3))); !errors.Is(err, ErrRunBusy) {
+		t.Fatalf("Start: got %v, want ErrRunBusy", err)
+	}
+	if _, err := Resume(context.Background(), testRun(t, dir, testConfig(3))); !errors.Is(err, ErrRunBusy) {
+		t.Fatalf("Resume: got %v, want ErrRunBusy", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("the refused runs wrote into the directory: %v", ents)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	release, err := LockRunDir(dir)
+	if err != nil {
+		t.Fatalf("after the holder died: %v", err)
+	}
+	again, err := LockRunDir(dir) // re-entrant
+	if err != nil {
+		t.Fatalf("second lock in the same process: %v", err)
+	}
+	again()
+	if _, err := Start(context.Background(), testRun(t, dir, testConfig(3))); err != nil {
+		t.Fatalf("Start while this process holds the lock: %v", err)
+	}
+	release()
+}
