@@ -8,7 +8,7 @@ import (
 // TestScanExpULP measures the error of the scan kernels' vector exp
 // (Cody–Waite range reduction, then AVX2: a degree-6 minimax polynomial;
 // AVX-512: a 32-entry table of 2^(j/32) and a cubic; see expN and expT in
-// _asm/scan/scan_asm.go) in float32 ulps of the exact result, over
+// _asm/mathfn.go) in float32 ulps of the exact result, over
 // [−87.3, 88.3]: every 61st float32 there, plus the values near 0. The
 // error is at most 2 ulp (measured: docs/kernels.md).
 func TestScanExpULP(t *testing.T) {
@@ -45,7 +45,7 @@ func TestScanExpULP(t *testing.T) {
 // a 32-entry table of 2^(j/32) and a quadratic with constant term 1) the
 // same way, over [−125.4, 127.4]: every 61st float32. (Exhaustive float32
 // emulations give 1.97 ulp for AVX2, 1.76 for AVX-512; see exp2Poly and
-// exp2Tab in _asm/scan/scan_asm.go.)
+// exp2Tab in _asm/mathfn.go.)
 func TestScanExp2ULP(t *testing.T) {
 	for _, im := range scanImplsUnderTest(t) {
 		if im.exp2 == nil {

@@ -3,8 +3,6 @@
 package kernels
 
 import (
-	"os"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -16,21 +14,16 @@ const gemmAsm = true
 var (
 	useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
-	// pickAVX512: the Go backend runs the AVX-512 kernels, unless
-	// MAMBAKIT_KERNEL (a comma-separated list, as for the scan) names avx2
-	// and not avx512.
-	pickAVX512 = useAVX512 && !(kernelEnv("avx2") && !kernelEnv("avx512"))
 )
 
-// kernelEnv reports whether MAMBAKIT_KERNEL lists name.
-func kernelEnv(name string) bool {
-	for _, f := range strings.Split(os.Getenv("MAMBAKIT_KERNEL"), ",") {
-		if strings.TrimSpace(f) == name {
-			return true
-		}
-	}
-	return false
-}
+// gemmArchImpls are the micro-kernel families, slowest first (registry.go
+// lists them as gemmImpls): avx2 is gemmAVX2, avx512 gemmAVX512 with its
+// narrow and short variants.
+var gemmArchImpls = []kernelImpl{{"avx2", useAVX2}, {"avx512", useAVX512}}
+
+// pickAVX512: the Go backend runs the AVX-512 kernels (kernelsInUse.gemm;
+// MAMBAKIT_KERNEL=avx2 picks the AVX2 one).
+var pickAVX512 = kernelsInUse.gemm == "avx512"
 
 var gemmAVX512 = &gemmKernel{name: "avx512", mr: 14, nr: 32, inPlaceB: true,
 	tile: func(kc int, a unsafe.Pointer, ars, acs uintptr, b *float32, bcs uintptr, c *float32, ldc, rows, cols int, beta float32, add bool) {
@@ -123,7 +116,7 @@ func gemmPick(n int) *gemmKernel {
 		return gemmAVX512N16
 	case pickAVX512:
 		return gemmAVX512
-	case useAVX2:
+	case kernelsInUse.gemm == "avx2":
 		return gemmAVX2
 	}
 	return nil

@@ -25,7 +25,7 @@ const (
 )
 
 // gemmKernel describes one micro-kernel: an mr×nr tile from kc steps, see
-// _asm/gemm/gemm_asm.go.
+// _asm/gemm_asm.go.
 type gemmKernel struct {
 	name   string
 	mr, nr int

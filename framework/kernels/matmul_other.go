@@ -5,6 +5,9 @@ package kernels
 // gemmAsm: the assembly kernels are built.
 const gemmAsm = false
 
+// gemmArchImpls: no micro-kernel families (registry.go).
+var gemmArchImpls []kernelImpl
+
 // gemmKernels lists the micro-kernels this CPU runs: none without
 // assembly, so the Go backend runs gonum's blas32.
 func gemmKernels() []*gemmKernel { return nil }

@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"strings"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/cpu"
@@ -38,18 +37,7 @@ func matMulImpls() []matMulImpl {
 		ob.skip = "OpenBLAS not loadable: " + err.Error()
 	}
 	impls = append(impls, ob, matMulImpl{name: "MatMul", fn: MatMul})
-	if want := os.Getenv("MAMBAKIT_KERNEL"); want != "" {
-		var keep []matMulImpl
-		for _, im := range impls {
-			for _, w := range strings.Split(want, ",") {
-				if strings.EqualFold(w, im.name) {
-					keep = append(keep, im)
-				}
-			}
-		}
-		impls = keep
-	}
-	return impls
+	return slices.DeleteFunc(impls, func(im matMulImpl) bool { return !kernelListed(im.name) })
 }
 
 // TestMatMulKernelsPresent fails when the assembly is built and the CPU

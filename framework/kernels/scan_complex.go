@@ -3,8 +3,6 @@ package kernels
 import (
 	"math"
 	"math/cmplx"
-	"os"
-	"strings"
 )
 
 // The complex scan (Scan.AImag non-nil): the fused recurrence of
@@ -57,31 +55,10 @@ var complexGoImpl = &complexImpl{name: "go", width: 1, available: true,
 	fwd: func(s *Scan, d0, d1 int) { s.complexForwardRange(d0, d1) },
 	bwd: func(s *Scan, g *ScanGrads, d0, d1 int, part []float32) { s.complexBackwardRange(g, d0, d1, part) }}
 
-// complexImpls lists the compiled implementations, slowest first.
-var complexImpls = append([]*complexImpl{complexGoImpl}, complexArchImpls...)
-
-// complexDefault is what Scan.Forward and Backward run on a complex scan:
-// the last available implementation, or the first available one named in
-// MAMBAKIT_KERNEL (as for the real scan, scan_impl.go: "go" forces the
-// fused Go code).
-var complexDefault = pickComplexImpl(os.Getenv("MAMBAKIT_KERNEL"))
-
-func pickComplexImpl(env string) *complexImpl {
-	for _, name := range strings.Split(env, ",") {
-		for _, im := range complexImpls {
-			if im.name == strings.TrimSpace(name) && im.available {
-				return im
-			}
-		}
-	}
-	best := complexGoImpl
-	for _, im := range complexImpls {
-		if im.available {
-			best = im
-		}
-	}
-	return best
-}
+// complexDefault is what Scan.Forward and Backward run on a complex scan
+// (registry.go: the fastest available, or as MAMBAKIT_KERNEL picks; "go"
+// forces the fused Go code).
+var complexDefault = complexImplNamed(kernelsInUse.complex)
 
 func complexImplNamed(name string) *complexImpl {
 	for _, im := range complexImpls {

@@ -1,10 +1,5 @@
 package kernels
 
-import (
-	"os"
-	"strings"
-)
-
 // scanImpl is one implementation of the scan. The SIMD ones work on groups
 // of width channels; forwardWith and backwardWith split the channels over
 // workers at group boundaries and give the channels left over (D mod
@@ -25,39 +20,13 @@ type scanImpl struct {
 // the workers' sums in worker order.
 type scanAcc struct{ dA, dB, dC, dSkip, dBias []float64 }
 
-// scanImpls lists every compiled implementation, slowest first: the
-// reference, the fused Go scan, then the assembly ones of this
-// architecture (scanArchImpls, from scan_amd64.go or scan_other.go).
-var scanImpls = append([]*scanImpl{
-	{name: "generic", width: 1, available: true, ref: true},
-	scanGoImpl,
-}, scanArchImpls...)
-
 // scanGoImpl is the fused Go scan; the SIMD implementations run it for
 // the channels past their last full group.
 var scanGoImpl = &scanImpl{name: "go", width: 1, available: true, fwd: scanForwardRange, bwd: scanBackwardRange}
 
-// scanDefault is what Scan.Forward and Scan.Backward run: the last
-// available implementation, or the first available one named in
-// MAMBAKIT_KERNEL (a comma-separated list, e.g. "avx2" or "go").
-var scanDefault = pickScanImpl(os.Getenv("MAMBAKIT_KERNEL"))
-
-func pickScanImpl(env string) *scanImpl {
-	for _, name := range strings.Split(env, ",") {
-		for _, im := range scanImpls {
-			if im.name == strings.TrimSpace(name) && im.available && !im.ref {
-				return im
-			}
-		}
-	}
-	var best *scanImpl
-	for _, im := range scanImpls {
-		if im.available && !im.ref {
-			best = im
-		}
-	}
-	return best
-}
+// scanDefault is what Scan.Forward and Scan.Backward run (registry.go:
+// the fastest available, or as MAMBAKIT_KERNEL picks).
+var scanDefault = scanImplNamed(kernelsInUse.scan)
 
 // ScanImpls returns the names of the scan implementations this CPU can run,
 // slowest first; "generic" is the materializing reference.

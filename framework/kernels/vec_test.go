@@ -15,7 +15,8 @@ func TestVecKernelsMatchGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
 	lengths := []int{0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 127, 128, 255, 1000}
 	nan := float32(math.NaN())
-	for name, fn := range vecImpls() {
+	for _, im := range vecImplsOnThisCPU() {
+		name, fn := im.name, im.mulAdd
 		for _, n := range lengths {
 			for _, off := range []int{0, 1, 3} {
 				dst := randSlice(r, off+n+20, -4, 4)
@@ -45,7 +46,8 @@ func TestVecKernelsMatchGo(t *testing.T) {
 			}
 		}
 	}
-	for name, fn := range vecAddImpls() {
+	for _, im := range vecImplsOnThisCPU() {
+		name, fn := im.name, im.add
 		for _, n := range lengths {
 			dst, a := randSlice(r, n+20, -4, 4), randSlice(r, n+20, -4, 4)
 			for i := n; i < len(dst); i++ {
@@ -67,13 +69,25 @@ func TestVecKernelsMatchGo(t *testing.T) {
 	}
 }
 
+// vecImplsOnThisCPU returns the element-wise kernels this CPU runs.
+func vecImplsOnThisCPU() []*vecImpl {
+	var out []*vecImpl
+	for _, im := range vecImpls {
+		if im.available {
+			out = append(out, im)
+		}
+	}
+	return out
+}
+
 func ptr(x []float32, off int) *float32 { return &x[off] }
 
 // BenchmarkVecMulAdd times each element-wise kernel on a row of the
 // convolution's size (128 channels per worker) and a long one.
 func BenchmarkVecMulAdd(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for name, fn := range vecImpls() {
+	for _, im := range vecImplsOnThisCPU() {
+		name, fn := im.name, im.mulAdd
 		for _, n := range []int{128, 4096} {
 			dst, x, y := randSlice(r, n, -1, 1), randSlice(r, n, -1, 1), randSlice(r, n, -1, 1)
 			b.Run(name+"/"+strconv.Itoa(n), func(b *testing.B) {

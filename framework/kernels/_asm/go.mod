@@ -1,4 +1,4 @@
-module github.com/mambakit/mambakit/framework/kernels/_asm/scancomplex
+module github.com/mambakit/mambakit/framework/kernels/_asm
 
 go 1.26.0
 

@@ -1,25 +1,3 @@
-// Command scancomplex_asm generates ../../scan_complex_amd64.s: the complex
-// (S4D-Lin) scan's forward and backward kernels for AVX-512 (16 channels
-// per zmm register) and AVX2 with FMA (8 channels per ymm register), and
-// the vector Ā = exp(Δ·A) = 2^(Δ·Ar·log2 e)·(cos(Δ·Ai), sin(Δ·Ai)) they
-// use, exported for its error test.
-//
-//	cd framework/kernels/_asm/scancomplex && go run scancomplex_asm.go -out ../../scan_complex_amd64.s
-//
-// See scan_complex.go for the Go equivalent and scan_complex_amd64.go for
-// the argument blocks and scratch layouts. This directory has its own
-// go.mod so that the go tool ignores it when building mambakit.
-//
-// The structure follows the real kernels of _asm/scan: vectorization is
-// across channels d (W consecutive channels of one time step are
-// contiguous in U, Delta, Z, Y); time outer, channel groups inner; the
-// state h of a group, N complex numbers of W lanes, lives in a (G, N, 2, W)
-// buffer between steps. Each kernel is generated in eight variants (mode):
-// B selective (broadcast from (B, L, N) rows) or per channel (a (D, N)
-// table transposed into the per-(group, n) record), the same for C, and Ā
-// computed per step from Δ (the selective scan) or read from the record
-// (LTI: Δ constant over time per channel, so Ā is computed once by the
-// caller).
 package main
 
 import (
@@ -32,12 +10,25 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// exp(r) on [−ln2/2, ln2/2] (softplus and sigmoid), as in _asm/scan.
-var expPoly = [7]float32{1, 1, 0.499999911, 0.166664198, 0.0416682251, 0.00837481581, 0.00138368458}
-
-// 2^f on [−1/2, 1/2] with the constant term exactly 1 (≤ 1.97 ulp), as in
-// _asm/scan: the decay factor |Ā| = 2^(Δ·Ar·log2 e).
-var exp2Poly = [6]float32{1, 0.693146944, 0.24022238, 0.0555073433, 0.00967151206, 0.00132647075}
+// -kernel scancomplex: ../scan_complex_amd64.s, the complex
+// (S4D-Lin) scan's forward and backward kernels for AVX-512 (16 channels
+// per zmm register) and AVX2 with FMA (8 channels per ymm register), and
+// the vector Ā = exp(Δ·A) = 2^(Δ·Ar·log2 e)·(cos(Δ·Ai), sin(Δ·Ai)) they
+// use, exported for its error test.
+//
+// See scan_complex.go for the Go equivalent and scan_complex_amd64.go for
+// the argument blocks and scratch layouts.
+//
+// The structure follows the real kernels of scan_asm.go: vectorization is
+// across channels d (W consecutive channels of one time step are
+// contiguous in U, Delta, Z, Y); time outer, channel groups inner; the
+// state h of a group, N complex numbers of W lanes, lives in a (G, N, 2, W)
+// buffer between steps. Each kernel is generated in eight variants (mode):
+// B selective (broadcast from (B, L, N) rows) or per channel (a (D, N)
+// table transposed into the per-(group, n) record), the same for C, and Ā
+// computed per step from Δ (the selective scan) or read from the record
+// (LTI: Δ constant over time per channel, so Ā is computed once by the
+// caller).
 
 // sin r ≈ r + r·z·(s1 + s2 z + s3 z²) and cos r ≈ 1 + z·(−½ + z·(c1 + c2 z
 // + c3 z²)), z = r², on [−π/4, π/4]: the minimax coefficients of Cephes'
@@ -103,59 +94,32 @@ func (md mode) index() int {
 	return i
 }
 
-type isa struct {
-	name  string
-	W     int  // lanes
-	z     bool // AVX-512
-	tbl   Mem
-	index map[string]int
-	regs  map[string]VecVirtual
-}
+// cscanISA generates the complex scan's kernels for one instruction set.
+type cscanISA struct{ *isa }
 
-// constants, in table order. Each is stored W times.
-var constNames = []string{"log2e", "magic", "ln2hi", "ln2lo", "c0", "c1", "c2", "c3", "c4", "c5", "c6",
+// cscanConsts is the complex scan's table of constants (constLane), in
+// order.
+var cscanConsts = []string{"log2e", "magic", "ln2hi", "ln2lo", "c0", "c1", "c2", "c3", "c4", "c5", "c6",
 	"hi", "lo", "one", "two", "sign", "l1", "l2", "l3", "l4", "l5", "l6",
 	"hi2", "lo2", "magic2", "p0", "p1", "p2", "p3", "p4", "p5",
-	"twoopi", "pio2a", "pio2b", "pio2c", "thmax", "thmin", "s1", "s2", "s3", "q1", "q2", "q3", "half"}
+	"twoopi", "pio2a", "pio2b", "pio2c", "thmax", "thmin", "sin1", "sin2", "sin3", "cos1", "cos2", "cos3", "mhalf"}
 
-func (a *isa) constBits(name string) uint32 {
+// constLane returns lane j of constant name: those of sincos here, the
+// rest from mathConst, whose exp the complex scan runs on AVX-512 too
+// (expN, with vscalefps, so with a wider clamp).
+func (a *cscanISA) constLane(name string, j int) uint32 {
 	f := func(x float32) uint32 { return math.Float32bits(x) }
 	switch name {
-	case "log2e":
-		return f(float32(math.Log2E))
-	case "magic":
-		if a.z {
-			return f(12582912)
-		}
-		return f(12582912 + 127)
-	case "ln2hi":
-		return f(float32(math.Ln2))
-	case "ln2lo":
-		return f(float32(math.Ln2 - float64(float32(math.Ln2))))
 	case "hi":
 		if a.z {
 			return f(89)
 		}
-		return f(88.3)
 	case "lo":
 		if a.z {
 			return f(-104)
 		}
-		return f(-87.3)
-	case "magic2":
-		return f(12582912)
-	case "hi2":
-		return f(127.4)
-	case "lo2":
-		return f(-125.4)
-	case "one":
-		return f(1)
-	case "two":
-		return f(2)
-	case "half":
+	case "mhalf":
 		return f(-0.5)
-	case "sign":
-		return 0x80000000
 	case "twoopi":
 		return f(float32(2 / math.Pi))
 	case "pio2a":
@@ -171,127 +135,24 @@ func (a *isa) constBits(name string) uint32 {
 		return f(4e6)
 	case "thmin":
 		return f(-4e6)
+	case "sin1", "sin2", "sin3":
+		return f(sinPoly[name[3]-'1'])
+	case "cos1", "cos2", "cos3":
+		return f(cosPoly[name[3]-'1'])
 	}
-	switch name[0] {
-	case 'c':
-		return f(expPoly[name[1]-'0'])
-	case 'p':
-		return f(exp2Poly[name[1]-'0'])
-	case 's':
-		return f(sinPoly[name[1]-'1'])
-	case 'q':
-		return f(cosPoly[name[1]-'1'])
-	case 'l': // log1p(e) = 2·atanh(s) = 2s·(1 + q/3 + q²/5 + …), q = s²
-		k := int(name[1] - '0')
-		return f(float32(1 / float64(2*k+1)))
-	}
-	panic(name)
-}
-
-func (a *isa) vec() VecVirtual {
-	if a.z {
-		return ZMM()
-	}
-	return YMM()
-}
-
-func (a *isa) vb() int { return 4 * a.W }
-
-// k returns constant name as a register operand when loaded, else memory.
-func (a *isa) k(name string) Op {
-	if r, ok := a.regs[name]; ok {
-		return r
-	}
-	return a.mem(name)
-}
-
-// kreg returns constant name in a register, loading it when not resident.
-func (a *isa) kreg(name string) VecVirtual {
-	if r, ok := a.regs[name]; ok {
-		return r
-	}
-	r := a.vec()
-	VMOVUPS(a.mem(name), r)
-	return r
-}
-
-func (a *isa) mem(name string) Mem {
-	i, ok := a.index[name]
-	if !ok {
-		panic(name)
-	}
-	return a.tbl.Offset(i * a.vb())
+	return a.mathConst(name, j)
 }
 
 // loadConsts puts constants of the inner loops in registers: with 32 zmm
 // registers the clamps and rounding constant of 2^x when Ā is computed
 // per step (more would leave two interleaved sincos chains without
 // registers); the rest are memory operands.
-func (a *isa) loadConsts(md mode) {
-	a.regs = map[string]VecVirtual{}
-	var names []string
+func (a *cscanISA) loadConsts(md mode) {
 	if a.z && !md.lti {
-		names = []string{"hi2", "lo2", "magic2"}
+		a.holdConsts("hi2", "lo2", "magic2")
+		return
 	}
-	for _, n := range names {
-		r := a.vec()
-		VMOVUPS(a.mem(n), r)
-		a.regs[n] = r
-	}
-}
-
-func each(xs []VecVirtual, f func(i int, x VecVirtual)) {
-	for i, x := range xs {
-		f(i, x)
-	}
-}
-
-// exp returns exp(x) in a new register; x is clobbered (softplus, sigmoid).
-func (a *isa) exp(x VecVirtual) VecVirtual {
-	VMINPS(x, a.kreg("hi"), x)
-	VMAXPS(x, a.kreg("lo"), x)
-	t := a.vec()
-	VMOVUPS(a.k("magic"), t)
-	VFMADD231PS(a.k("log2e"), x, t)
-	k := a.vec()
-	VSUBPS(a.k("magic"), t, k)
-	VFNMADD231PS(a.k("ln2hi"), k, x)
-	VFNMADD231PS(a.k("ln2lo"), k, x)
-	p := a.vec()
-	VMOVUPS(a.k("c5"), p)
-	VFMADD231PS(a.k("c6"), x, p)
-	for c := 4; c >= 0; c-- {
-		VFMADD213PS(a.k(fmt.Sprintf("c%d", c)), x, p)
-	}
-	if a.z {
-		VSCALEFPS(k, p, p)
-	} else {
-		VPSLLD(U8(23), t, t)
-		VMULPS(t, p, p)
-	}
-	return p
-}
-
-// exp2N computes 2^x of each register of xs (clobbered) into new
-// registers, as _asm/scan's exp2N: k = round(x), f = x − k, 2^f by
-// exp2Poly, k added to the exponent field; inputs clamped to
-// [−125.4, 127.4].
-func (a *isa) exp2N(xs []VecVirtual) []VecVirtual {
-	n := len(xs)
-	ts, ks, ps := make([]VecVirtual, n), make([]VecVirtual, n), make([]VecVirtual, n)
-	each(xs, func(i int, x VecVirtual) { VMINPS(x, a.kreg("hi2"), x) })
-	each(xs, func(i int, x VecVirtual) { VMAXPS(x, a.kreg("lo2"), x) })
-	each(xs, func(i int, x VecVirtual) { ts[i] = a.vec(); VADDPS(a.k("magic2"), x, ts[i]) })
-	each(xs, func(i int, x VecVirtual) { ks[i] = a.vec(); VSUBPS(a.k("magic2"), ts[i], ks[i]) })
-	each(xs, func(i int, x VecVirtual) { VSUBPS(ks[i], x, x) })
-	each(xs, func(i int, x VecVirtual) { ps[i] = a.vec(); VMOVUPS(a.k("p4"), ps[i]) })
-	each(xs, func(i int, x VecVirtual) { VFMADD231PS(a.k("p5"), x, ps[i]) })
-	for c := 3; c >= 0; c-- {
-		each(xs, func(i int, x VecVirtual) { VFMADD213PS(a.k(fmt.Sprintf("p%d", c)), x, ps[i]) })
-	}
-	each(xs, func(i int, x VecVirtual) { VPSLLD(U8(23), ts[i], ts[i]) })
-	each(xs, func(i int, x VecVirtual) { VPADDD(ts[i], ps[i], ps[i]) })
-	return ps
+	a.holdConsts()
 }
 
 // cisN computes Ā = 2^es[i]·(cos θs[i], sin θs[i]) for each i (es and θs
@@ -305,7 +166,7 @@ func (a *isa) exp2N(xs []VecVirtual) []VecVirtual {
 // cos θ = (C, −S, −C, S) for k mod 4 = 0…3: bit 0 of k swaps S and C, bit 1
 // of k flips the sign of sin, bit 1 of k+1 (= bit 1 ⊕ bit 0) that of cos.
 // The signs are folded into the factor 2^e.
-func (a *isa) cisN(es, ths []VecVirtual) (re, im []VecVirtual) {
+func (a *cscanISA) cisN(es, ths []VecVirtual) (re, im []VecVirtual) {
 	n := len(es)
 	ex := a.exp2N(es)
 	ts, ks, zs, ss, cs := make([]VecVirtual, n), make([]VecVirtual, n), make([]VecVirtual, n), make([]VecVirtual, n), make([]VecVirtual, n)
@@ -320,16 +181,16 @@ func (a *isa) cisN(es, ths []VecVirtual) (re, im []VecVirtual) {
 	}
 	each(ths, func(i int, x VecVirtual) { zs[i] = a.vec(); VMULPS(x, x, zs[i]) })
 	// sin: r + r·z·(s1 + z·(s2 + z·s3))
-	each(ths, func(i int, x VecVirtual) { ss[i] = a.vec(); VMOVUPS(a.k("s2"), ss[i]) })
-	each(ths, func(i int, x VecVirtual) { VFMADD231PS(a.k("s3"), zs[i], ss[i]) })
-	each(ths, func(i int, x VecVirtual) { VFMADD213PS(a.k("s1"), zs[i], ss[i]) })
+	each(ths, func(i int, x VecVirtual) { ss[i] = a.vec(); VMOVUPS(a.k("sin2"), ss[i]) })
+	each(ths, func(i int, x VecVirtual) { VFMADD231PS(a.k("sin3"), zs[i], ss[i]) })
+	each(ths, func(i int, x VecVirtual) { VFMADD213PS(a.k("sin1"), zs[i], ss[i]) })
 	each(ths, func(i int, x VecVirtual) { VMULPS(zs[i], ss[i], ss[i]) })
 	each(ths, func(i int, x VecVirtual) { VFMADD213PS(x, x, ss[i]) })
 	// cos: 1 + z·(−½ + z·(c1 + z·(c2 + z·c3)))
-	each(ths, func(i int, x VecVirtual) { cs[i] = a.vec(); VMOVUPS(a.k("q2"), cs[i]) })
-	each(ths, func(i int, x VecVirtual) { VFMADD231PS(a.k("q3"), zs[i], cs[i]) })
-	each(ths, func(i int, x VecVirtual) { VFMADD213PS(a.k("q1"), zs[i], cs[i]) })
-	each(ths, func(i int, x VecVirtual) { VFMADD213PS(a.k("half"), zs[i], cs[i]) })
+	each(ths, func(i int, x VecVirtual) { cs[i] = a.vec(); VMOVUPS(a.k("cos2"), cs[i]) })
+	each(ths, func(i int, x VecVirtual) { VFMADD231PS(a.k("cos3"), zs[i], cs[i]) })
+	each(ths, func(i int, x VecVirtual) { VFMADD213PS(a.k("cos1"), zs[i], cs[i]) })
+	each(ths, func(i int, x VecVirtual) { VFMADD213PS(a.k("mhalf"), zs[i], cs[i]) })
 	each(ths, func(i int, x VecVirtual) { VFMADD213PS(a.k("one"), zs[i], cs[i]) })
 	// Quadrant bits of k, from t: b0 = bit 0 at the sign, b1 = bit 1 at
 	// the sign (ks and zs are reused).
@@ -356,169 +217,31 @@ func (a *isa) cisN(es, ths []VecVirtual) (re, im []VecVirtual) {
 	return re, im
 }
 
-// softplus returns log(1+e^x) in a new register; x is kept (see _asm/scan).
-func (a *isa) softplus(x VecVirtual) VecVirtual {
-	nx := a.vec()
-	VORPS(a.mem("sign"), x, nx)
-	e := a.exp(nx)
-	den := a.vec()
-	VADDPS(a.mem("two"), e, den)
-	s := a.vec()
-	VDIVPS(den, e, s)
-	q := a.vec()
-	VMULPS(s, s, q)
-	p := a.vec()
-	VMOVUPS(a.mem("l5"), p)
-	VFMADD231PS(a.mem("l6"), q, p)
-	for _, c := range []string{"l4", "l3", "l2", "l1", "one"} {
-		VFMADD213PS(a.mem(c), q, p)
-	}
-	VADDPS(s, s, s)
-	VMULPS(s, p, p)
-	m := a.vec()
-	VXORPS(m, m, m)
-	VMAXPS(x, m, m)
-	VADDPS(p, m, m)
-	return m
-}
-
-// softplusSigmoid returns softplus(x) and σ(x) in new registers; x is kept.
-func (a *isa) softplusSigmoid(x VecVirtual) (sp, sg VecVirtual) {
-	nx := a.vec()
-	VORPS(a.mem("sign"), x, nx)
-	e := a.exp(nx)
-	d1, d2, r := a.vec(), a.vec(), a.vec()
-	VADDPS(a.mem("one"), e, d1)
-	VADDPS(a.mem("two"), e, d2)
-	VMULPS(d1, d2, r)
-	q := a.vec()
-	VMOVUPS(a.mem("one"), q)
-	VDIVPS(r, q, q)
-	s := a.vec()
-	VMULPS(d1, q, s)
-	VMULPS(e, s, s)
-	VMULPS(d2, q, q)
-	msk, m := a.vec(), a.vec()
-	VPSRAD(U8(31), x, msk)
-	VANDPS(msk, e, e)
-	VANDNPS(a.mem("one"), msk, m)
-	VORPS(e, m, m)
-	VMULPS(m, q, q)
-	sq := a.vec()
-	VMULPS(s, s, sq)
-	p := a.vec()
-	VMOVUPS(a.mem("l5"), p)
-	VFMADD231PS(a.mem("l6"), sq, p)
-	for _, c := range []string{"l4", "l3", "l2", "l1", "one"} {
-		VFMADD213PS(a.mem(c), sq, p)
-	}
-	VADDPS(s, s, s)
-	VMULPS(s, p, p)
-	z := a.vec()
-	VXORPS(z, z, z)
-	VMAXPS(x, z, z)
-	VADDPS(p, z, z)
-	return z, q
-}
-
-// sigmoid returns 1/(1+e^−x) in a new register; x is kept.
-func (a *isa) sigmoid(x VecVirtual) VecVirtual {
-	nx := a.vec()
-	VXORPS(a.mem("sign"), x, nx)
-	e := a.exp(nx)
-	VADDPS(a.mem("one"), e, e)
-	r := a.vec()
-	VMOVUPS(a.mem("one"), r)
-	VDIVPS(e, r, r)
-	return r
-}
-
-// bmul sets dst = broadcast(*mem)·src.
-func (a *isa) bmul(mem Mem, src, dst VecVirtual) {
-	if a.z {
-		VMULPS_BCST(mem, src, dst)
-		return
-	}
-	VBROADCASTSS(mem, dst)
-	VMULPS(src, dst, dst)
-}
-
-// bfma sets acc += broadcast(*mem)·src.
-func (a *isa) bfma(mem Mem, src, acc VecVirtual) {
-	if a.z {
-		VFMADD231PS_BCST(mem, src, acc)
-		return
-	}
-	b := a.vec()
-	VBROADCASTSS(mem, b)
-	VFMADD231PS(b, src, acc)
-}
-
-// bfnma sets acc −= broadcast(*mem)·src.
-func (a *isa) bfnma(mem Mem, src, acc VecVirtual) {
-	if a.z {
-		VFNMADD231PS_BCST(mem, src, acc)
-		return
-	}
-	b := a.vec()
-	VBROADCASTSS(mem, b)
-	VFNMADD231PS(b, src, acc)
-}
-
-func m(base Register, disp int) Mem { return Mem{Base: base, Disp: disp} }
-func mi(base, index Register) Mem   { return Mem{Base: base, Index: index, Scale: 1} }
-
 // Forward argument block (cscanFwdArgs in scan_complex_amd64.go).
 const (
-	fU = 8 * iota
-	fDelta
-	fZ
-	fY
-	fBm
-	fBi
-	fCm
-	fCi
-	fReset
-	fBias
-	fSkip
-	fRec
-	fH
-	fPre
-	fSteps
-	fGroups
-	fN
-	fLdd
-	fLdbn
+	cfU = 8 * iota
+	cfDelta
+	cfZ
+	cfY
+	cfBm
+	cfBi
+	cfCm
+	cfCi
+	cfReset
+	cfBias
+	cfSkip
+	cfRec
+	cfH
+	cfPre
+	cfSteps
+	cfGroups
+	cfN
+	cfLdd
+	cfLdbn
 )
 
-// nLoop steps n two at a time (then one for an odd N) so that the
-// independent chains of two n interleave.
-func nLoop(name string, nmem Mem, ncnt Register, u int, body func(u int)) {
-	if u == 1 {
-		MOVQ(nmem, ncnt)
-		Label(name + "_loop")
-		body(1)
-		DECQ(ncnt)
-		JNZ(LabelRef(name + "_loop"))
-		return
-	}
-	MOVQ(nmem, ncnt)
-	SHRQ(U8(1), ncnt)
-	JZ(LabelRef(name + "_odd"))
-	Label(name + "_loop")
-	body(2)
-	DECQ(ncnt)
-	JNZ(LabelRef(name + "_loop"))
-	Label(name + "_odd")
-	MOVQ(nmem, ncnt)
-	TESTQ(U32(1), ncnt)
-	JZ(LabelRef(name + "_done"))
-	body(1)
-	Label(name + "_done")
-}
-
 // abar returns Ā of the u records at rec (stride R·vb) for the step's Δ.
-func (a *isa) abar(md mode, rec Register, DT VecVirtual, u int) (re, im []VecVirtual) {
+func (a *cscanISA) abar(md mode, rec Register, DT VecVirtual, u int) (re, im []VecVirtual) {
 	rb := rN * a.vb()
 	if md.lti {
 		re, im = make([]VecVirtual, u), make([]VecVirtual, u)
@@ -538,14 +261,14 @@ func (a *isa) abar(md mode, rec Register, DT VecVirtual, u int) (re, im []VecVir
 	return a.cisN(es, ths)
 }
 
-func (a *isa) unroll(md mode) int {
+func (a *cscanISA) unroll(md mode) int {
 	if a.z || md.lti {
 		return 2
 	}
 	return 1
 }
 
-func (a *isa) forward(md mode) {
+func (a *cscanISA) forward(md mode) {
 	name := fmt.Sprintf("cscanFwd%s%d", a.name, md.index())
 	TEXT(name, NOSPLIT, "func(args *uint64)")
 	Pragma("noescape")
@@ -555,14 +278,14 @@ func (a *isa) forward(md mode) {
 	vb := a.vb()
 	rb := rN * vb
 	steps := GP64()
-	MOVQ(m(A, fSteps), steps)
+	MOVQ(m(A, cfSteps), steps)
 
 	Label("t_loop")
 	TESTQ(steps, steps)
 	JZ(LabelRef("done"))
 	// A reset at this step zeroes the state of every channel.
 	rp := GP64()
-	MOVQ(m(A, fReset), rp)
+	MOVQ(m(A, cfReset), rp)
 	TESTQ(rp, rp)
 	JZ(LabelRef("noreset"))
 	rbt := GP32()
@@ -571,9 +294,9 @@ func (a *isa) forward(md mode) {
 	JZ(LabelRef("noreset"))
 	{
 		hp, cnt := GP64(), GP64()
-		MOVQ(m(A, fH), hp)
-		MOVQ(m(A, fGroups), cnt)
-		IMULQ(m(A, fN), cnt)
+		MOVQ(m(A, cfH), hp)
+		MOVQ(m(A, cfGroups), cnt)
+		IMULQ(m(A, cfN), cnt)
 		zv := a.vec()
 		VXORPS(zv, zv, zv)
 		Label("zero_loop")
@@ -589,29 +312,29 @@ func (a *isa) forward(md mode) {
 	{
 		off, pp, tmp, end := GP64(), GP64(), GP64(), GP64()
 		XORQ(off, off)
-		MOVQ(m(A, fPre), pp)
-		MOVQ(m(A, fGroups), end)
+		MOVQ(m(A, cfPre), pp)
+		MOVQ(m(A, cfGroups), end)
 		SHLQ(U8(log2(vb)), end)
 		Label("pre_loop")
 		var DT VecVirtual
 		if md.lti {
 			// Δ per channel, from the caller (in the bias slot).
 			DT = a.vec()
-			MOVQ(m(A, fBias), tmp)
+			MOVQ(m(A, cfBias), tmp)
 			VMOVUPS(mi(tmp, off), DT)
 		} else {
 			X := a.vec()
-			MOVQ(m(A, fDelta), tmp)
+			MOVQ(m(A, cfDelta), tmp)
 			VMOVUPS(mi(tmp, off), X)
-			MOVQ(m(A, fBias), tmp)
+			MOVQ(m(A, cfBias), tmp)
 			VADDPS(mi(tmp, off), X, X)
 			DT = a.softplus(X)
 		}
 		VMOVUPS(DT, m(pp, 0))
-		MOVQ(m(A, fU), tmp)
+		MOVQ(m(A, cfU), tmp)
 		VMULPS(mi(tmp, off), DT, DT)
 		VMOVUPS(DT, m(pp, vb))
-		MOVQ(m(A, fZ), tmp)
+		MOVQ(m(A, cfZ), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("pre_nogate"))
 		Zv := a.vec()
@@ -629,9 +352,9 @@ func (a *isa) forward(md mode) {
 	// Pass 2: the recurrence, group by group.
 	off, ph, prec, pp := GP64(), GP64(), GP64(), GP64()
 	XORQ(off, off)
-	MOVQ(m(A, fH), ph)
-	MOVQ(m(A, fRec), prec)
-	MOVQ(m(A, fPre), pp)
+	MOVQ(m(A, cfH), ph)
+	MOVQ(m(A, cfRec), prec)
+	MOVQ(m(A, cfPre), pp)
 	Label("g_loop")
 	{
 		tmp := GP64()
@@ -645,14 +368,14 @@ func (a *isa) forward(md mode) {
 		}
 		pbm, pbi, pcm, pci, ncnt := GP64(), GP64(), GP64(), GP64(), GP64()
 		if !md.perB {
-			MOVQ(m(A, fBm), pbm)
-			MOVQ(m(A, fBi), pbi)
+			MOVQ(m(A, cfBm), pbm)
+			MOVQ(m(A, cfBi), pbi)
 		}
 		if !md.perC {
-			MOVQ(m(A, fCm), pcm)
-			MOVQ(m(A, fCi), pci)
+			MOVQ(m(A, cfCm), pcm)
+			MOVQ(m(A, cfCi), pci)
 		}
-		nLoop("n", m(A, fN), ncnt, a.unroll(md), func(u int) {
+		nLoop("n", m(A, cfN), ncnt, a.unroll(md), func(u int) {
 			AR, AI := a.abar(md, prec, DT, u)
 			for k := 0; k < u; k++ {
 				HR, HI, NR, NI := a.vec(), a.vec(), a.vec(), a.vec()
@@ -697,20 +420,20 @@ func (a *isa) forward(md mode) {
 		VSUBPS(Yi[0], Y, Y)
 		VADDPS(Y, Y, Y)
 		Uv := a.vec()
-		MOVQ(m(A, fU), tmp)
+		MOVQ(m(A, cfU), tmp)
 		VMOVUPS(mi(tmp, off), Uv)
-		MOVQ(m(A, fSkip), tmp)
+		MOVQ(m(A, cfSkip), tmp)
 		VFMADD231PS(mi(tmp, off), Uv, Y)
-		MOVQ(m(A, fZ), tmp)
+		MOVQ(m(A, cfZ), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("nogate"))
 		VMULPS(m(pp, 2*vb), Y, Y)
 		Label("nogate")
-		MOVQ(m(A, fY), tmp)
+		MOVQ(m(A, cfY), tmp)
 		VMOVUPS(Y, mi(tmp, off))
 		ADDQ(U32(vb), off)
 		ADDQ(U32(3*vb), pp)
-		MOVQ(m(A, fGroups), tmp)
+		MOVQ(m(A, cfGroups), tmp)
 		SHLQ(U8(log2(vb)), tmp)
 		CMPQ(off, tmp)
 		JL(LabelRef("g_loop"))
@@ -718,25 +441,25 @@ func (a *isa) forward(md mode) {
 	// Next time step.
 	{
 		ld, tmp := GP64(), GP64()
-		MOVQ(m(A, fLdd), ld)
-		ADDQ(ld, m(A, fU))
-		ADDQ(ld, m(A, fDelta))
-		ADDQ(ld, m(A, fY))
-		MOVQ(m(A, fZ), tmp)
+		MOVQ(m(A, cfLdd), ld)
+		ADDQ(ld, m(A, cfU))
+		ADDQ(ld, m(A, cfDelta))
+		ADDQ(ld, m(A, cfY))
+		MOVQ(m(A, cfZ), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("nozadv"))
-		ADDQ(ld, m(A, fZ))
+		ADDQ(ld, m(A, cfZ))
 		Label("nozadv")
-		MOVQ(m(A, fReset), tmp)
+		MOVQ(m(A, cfReset), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("noradv"))
-		INCQ(m(A, fReset))
+		INCQ(m(A, cfReset))
 		Label("noradv")
-		MOVQ(m(A, fLdbn), tmp)
-		ADDQ(tmp, m(A, fBm))
-		ADDQ(tmp, m(A, fBi))
-		ADDQ(tmp, m(A, fCm))
-		ADDQ(tmp, m(A, fCi))
+		MOVQ(m(A, cfLdbn), tmp)
+		ADDQ(tmp, m(A, cfBm))
+		ADDQ(tmp, m(A, cfBi))
+		ADDQ(tmp, m(A, cfCm))
+		ADDQ(tmp, m(A, cfCi))
 	}
 	DECQ(steps)
 	JMP(LabelRef("t_loop"))
@@ -747,48 +470,38 @@ func (a *isa) forward(md mode) {
 
 // Backward argument block (cscanBwdArgs in scan_complex_amd64.go).
 const (
-	bU = 8 * iota
-	bDelta
-	bZ
-	bDY
-	bDU
-	bDDelta
-	bDZ
-	bBm
-	bBi
-	bCm
-	bCi
-	bReset
-	bBias
-	bSkip
-	bRec
-	bH0
-	bGacc
-	bHs
-	bDts
-	bPcb
-	bZero
-	bSteps
-	bGroups
-	bN
-	bLdd
-	bLdbn
-	bLsd // LTI: σ(delta + bias) per channel (bias then holds Δ)
+	cbU = 8 * iota
+	cbDelta
+	cbZ
+	cbDY
+	cbDU
+	cbDDelta
+	cbDZ
+	cbBm
+	cbBi
+	cbCm
+	cbCi
+	cbReset
+	cbBias
+	cbSkip
+	cbRec
+	cbH0
+	cbGacc
+	cbHs
+	cbDts
+	cbPcb
+	cbZero
+	cbSteps
+	cbGroups
+	cbN
+	cbLdd
+	cbLdbn
+	cbLsd // LTI: σ(delta + bias) per channel (bias then holds Δ)
 	// scratch slots
-	bOff
-	bT
-	bRo
-	bGoff
-)
-
-// Per time step of the chunk, dts holds 4 vectors: Δ, σ(delta+bias), σ(z),
-// and the ungated y.
-const (
-	dtsDT = iota
-	dtsSD
-	dtsSZ
-	dtsY
-	dtsN
+	cbOff
+	cbT
+	cbRo
+	cbGoff
 )
 
 // hs rows (K+1, N, S, W): h[t] (real, imaginary), P[t] = Ā[t]·h[t−1] (0
@@ -810,7 +523,7 @@ func slots(md mode) int {
 	return 6
 }
 
-func (a *isa) backward(md mode) {
+func (a *cscanISA) backward(md mode) {
 	name := fmt.Sprintf("cscanBwd%s%d", a.name, md.index())
 	TEXT(name, NOSPLIT, "func(args *uint64)")
 	Pragma("noescape")
@@ -820,20 +533,20 @@ func (a *isa) backward(md mode) {
 	vb := a.vb()
 	rb := rN * vb
 	sb := slots(md) * vb // bytes per (t, n) of hs
-	MOVQ(U32(0), m(A, bOff))
-	MOVQ(U32(0), m(A, bGoff))
+	MOVQ(U32(0), m(A, cbOff))
+	MOVQ(U32(0), m(A, cbGoff))
 
 	Label("g_loop")
 	// 1. hs[0][n] = h0 of the group (G, N, 2, W).
 	{
 		p1, p2, ncnt := GP64(), GP64(), GP64()
 		// The group's h0 is at g·N·2·vb = off·N·2.
-		MOVQ(m(A, bOff), p2)
-		IMULQ(m(A, bN), p2)
-		MOVQ(m(A, bH0), p1)
+		MOVQ(m(A, cbOff), p2)
+		IMULQ(m(A, cbN), p2)
+		MOVQ(m(A, cbH0), p1)
 		LEAQ(Mem{Base: p1, Index: p2, Scale: 2}, p1)
-		MOVQ(m(A, bHs), p2)
-		MOVQ(m(A, bN), ncnt)
+		MOVQ(m(A, cbHs), p2)
+		MOVQ(m(A, cbN), ncnt)
 		Label("h0_loop")
 		V := a.vec()
 		VMOVUPS(m(p1, 0), V)
@@ -849,13 +562,13 @@ func (a *isa) backward(md mode) {
 	{
 		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
 		XORQ(t, t)
-		MOVQ(m(A, bOff), off)
-		MOVQ(m(A, bDts), pd)
+		MOVQ(m(A, cbOff), off)
+		MOVQ(m(A, cbDts), pd)
 		Label("pre_t")
 		MOVQ(t, ro)
-		IMULQ(m(A, bLdd), ro)
+		IMULQ(m(A, cbLdd), ro)
 		ADDQ(off, ro)
-		for _, f := range []int{bDelta, bZ, bU, bDY, bDU, bDDelta, bDZ} {
+		for _, f := range []int{cbDelta, cbZ, cbU, cbDY, cbDU, cbDDelta, cbDZ} {
 			MOVQ(m(A, f), tmp)
 			PREFETCHT0(Mem{Base: tmp, Index: ro, Scale: 1, Disp: vb})
 		}
@@ -864,21 +577,21 @@ func (a *isa) backward(md mode) {
 			// Δ and σ(delta+bias) per channel, from the caller (in the
 			// bias and lsd slots).
 			DT, SD = a.vec(), a.vec()
-			MOVQ(m(A, bBias), tmp)
+			MOVQ(m(A, cbBias), tmp)
 			VMOVUPS(mi(tmp, off), DT)
-			MOVQ(m(A, bLsd), tmp)
+			MOVQ(m(A, cbLsd), tmp)
 			VMOVUPS(mi(tmp, off), SD)
 		} else {
 			X := a.vec()
-			MOVQ(m(A, bDelta), tmp)
+			MOVQ(m(A, cbDelta), tmp)
 			VMOVUPS(mi(tmp, ro), X)
-			MOVQ(m(A, bBias), tmp)
+			MOVQ(m(A, cbBias), tmp)
 			VADDPS(mi(tmp, off), X, X)
 			DT, SD = a.softplusSigmoid(X)
 		}
 		VMOVUPS(DT, m(pd, dtsDT*vb))
 		VMOVUPS(SD, m(pd, dtsSD*vb))
-		MOVQ(m(A, bZ), tmp)
+		MOVQ(m(A, cbZ), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("pre_nogate"))
 		Zv := a.vec()
@@ -888,28 +601,28 @@ func (a *isa) backward(md mode) {
 		Label("pre_nogate")
 		ADDQ(U32(dtsN*vb), pd)
 		INCQ(t)
-		CMPQ(t, m(A, bSteps))
+		CMPQ(t, m(A, cbSteps))
 		JL(LabelRef("pre_t"))
 	}
 	// 3. Recompute Ā, h and the ungated y over the chunk.
-	MOVQ(U32(0), m(A, bT))
+	MOVQ(U32(0), m(A, cbT))
 	Label("rc_t")
 	{
 		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
 		rs := GP64() // bytes per time row of hs and pcb: N·4·vb
-		MOVQ(m(A, bT), t)
-		CMPQ(t, m(A, bSteps))
+		MOVQ(m(A, cbT), t)
+		CMPQ(t, m(A, cbSteps))
 		JGE(LabelRef("rc_done"))
-		MOVQ(m(A, bOff), off)
+		MOVQ(m(A, cbOff), off)
 		MOVQ(t, ro)
-		IMULQ(m(A, bLdd), ro)
+		IMULQ(m(A, cbLdd), ro)
 		ADDQ(off, ro)
 		MOVQ(t, pd)
 		IMUL3Q(U32(dtsN*vb), pd, pd)
-		ADDQ(m(A, bDts), pd)
+		ADDQ(m(A, cbDts), pd)
 		DT, X := a.vec(), a.vec()
 		VMOVUPS(m(pd, dtsDT*vb), DT)
-		MOVQ(m(A, bU), tmp)
+		MOVQ(m(A, cbU), tmp)
 		VMULPS(mi(tmp, ro), DT, X)
 		Yr := []VecVirtual{a.vec(), a.vec()}
 		Yi := []VecVirtual{a.vec(), a.vec()}
@@ -917,38 +630,38 @@ func (a *isa) backward(md mode) {
 			VXORPS(r, r, r)
 		}
 		prev, cur, prec, pbm, pbi, pcm, pci, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
-		MOVQ(m(A, bN), rs)
+		MOVQ(m(A, cbN), rs)
 		IMUL3Q(U32(sb), rs, rs)
 		MOVQ(t, prev)
 		IMULQ(rs, prev)
-		ADDQ(m(A, bHs), prev)
+		ADDQ(m(A, cbHs), prev)
 		LEAQ(Mem{Base: prev, Index: rs, Scale: 1}, cur)
-		MOVQ(m(A, bReset), tmp)
+		MOVQ(m(A, cbReset), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("rc_noreset"))
 		rbt := GP32()
 		MOVBLZX(mi(tmp, t), rbt)
 		TESTL(rbt, rbt)
 		JZ(LabelRef("rc_noreset"))
-		MOVQ(m(A, bZero), prev)
+		MOVQ(m(A, cbZero), prev)
 		Label("rc_noreset")
-		MOVQ(m(A, bRec), prec)
-		ADDQ(m(A, bGoff), prec)
+		MOVQ(m(A, cbRec), prec)
+		ADDQ(m(A, cbGoff), prec)
 		MOVQ(t, tmp)
-		IMULQ(m(A, bLdbn), tmp)
+		IMULQ(m(A, cbLdbn), tmp)
 		if !md.perB {
-			MOVQ(m(A, bBm), pbm)
+			MOVQ(m(A, cbBm), pbm)
 			ADDQ(tmp, pbm)
-			MOVQ(m(A, bBi), pbi)
+			MOVQ(m(A, cbBi), pbi)
 			ADDQ(tmp, pbi)
 		}
 		if !md.perC {
-			MOVQ(m(A, bCm), pcm)
+			MOVQ(m(A, cbCm), pcm)
 			ADDQ(tmp, pcm)
-			MOVQ(m(A, bCi), pci)
+			MOVQ(m(A, cbCi), pci)
 			ADDQ(tmp, pci)
 		}
-		nLoop("rc_n", m(A, bN), ncnt, a.unroll(md), func(u int) {
+		nLoop("rc_n", m(A, cbN), ncnt, a.unroll(md), func(u int) {
 			AR, AI := a.abar(md, prec, DT, u)
 			for k := 0; k < u; k++ {
 				c4 := sb * k
@@ -999,13 +712,13 @@ func (a *isa) backward(md mode) {
 		VADDPS(Yi[1], Yi[0], Yi[0])
 		VSUBPS(Yi[0], Yr[0], Yr[0])
 		VADDPS(Yr[0], Yr[0], Yr[0])
-		MOVQ(m(A, bU), tmp)
+		MOVQ(m(A, cbU), tmp)
 		Uv := a.vec()
 		VMOVUPS(mi(tmp, ro), Uv)
-		MOVQ(m(A, bSkip), tmp)
+		MOVQ(m(A, cbSkip), tmp)
 		VFMADD231PS(mi(tmp, off), Uv, Yr[0])
 		VMOVUPS(Yr[0], m(pd, dtsY*vb))
-		INCQ(m(A, bT))
+		INCQ(m(A, cbT))
 		JMP(LabelRef("rc_t"))
 	}
 	Label("rc_done")
@@ -1015,34 +728,34 @@ func (a *isa) backward(md mode) {
 	{
 		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
 		rs := GP64()
-		MOVQ(m(A, bT), t)
+		MOVQ(m(A, cbT), t)
 		TESTQ(t, t)
 		JZ(LabelRef("bw_done"))
 		DECQ(t)
-		MOVQ(t, m(A, bT))
-		MOVQ(m(A, bOff), off)
+		MOVQ(t, m(A, cbT))
+		MOVQ(m(A, cbOff), off)
 		MOVQ(t, ro)
-		IMULQ(m(A, bLdd), ro)
+		IMULQ(m(A, cbLdd), ro)
 		ADDQ(off, ro)
-		MOVQ(ro, m(A, bRo))
+		MOVQ(ro, m(A, cbRo))
 		MOVQ(t, pd)
 		IMUL3Q(U32(dtsN*vb), pd, pd)
-		ADDQ(m(A, bDts), pd)
+		ADDQ(m(A, cbDts), pd)
 		GY, U, DT := a.vec(), a.vec(), a.vec()
-		MOVQ(m(A, bDY), tmp)
+		MOVQ(m(A, cbDY), tmp)
 		VMOVUPS(mi(tmp, ro), GY)
-		MOVQ(m(A, bU), tmp)
+		MOVQ(m(A, cbU), tmp)
 		VMOVUPS(mi(tmp, ro), U)
 		VMOVUPS(m(pd, dtsDT*vb), DT)
 		// Gate: dz = gy·y·σ·(1 + z·(1−σ)), then gy·silu(z).
-		MOVQ(m(A, bZ), tmp)
+		MOVQ(m(A, cbZ), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("bw_nogate"))
 		{
 			Zv, S := a.vec(), a.vec()
 			VMOVUPS(mi(tmp, ro), Zv)
 			VMOVUPS(m(pd, dtsSZ*vb), S)
-			MOVQ(m(A, bDZ), tmp)
+			MOVQ(m(A, cbDZ), tmp)
 			TESTQ(tmp, tmp)
 			JZ(LabelRef("bw_nodz"))
 			{
@@ -1062,7 +775,7 @@ func (a *isa) backward(md mode) {
 		Label("bw_nogate")
 		{
 			p, V := GP64(), a.vec()
-			MOVQ(m(A, bGacc), p)
+			MOVQ(m(A, cbGacc), p)
 			LEAQ(Mem{Base: p, Index: off, Scale: 2}, p)
 			VMOVUPS(m(p, 0), V)
 			VFMADD231PS(GY, U, V) // dD += gy·u
@@ -1079,33 +792,33 @@ func (a *isa) backward(md mode) {
 		{
 			cur, pcb, prec, pbm, pbi, pcm, pci, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
 			// cur = hs row t+1 (h[t], P[t], Ā[t]); pcb row t.
-			MOVQ(m(A, bN), rs)
+			MOVQ(m(A, cbN), rs)
 			SHLQ(U8(log2(4*vb)), rs)
 			MOVQ(t, pcb)
 			IMULQ(rs, pcb)
-			ADDQ(m(A, bPcb), pcb)
-			MOVQ(m(A, bN), rs)
+			ADDQ(m(A, cbPcb), pcb)
+			MOVQ(m(A, cbN), rs)
 			IMUL3Q(U32(sb), rs, rs)
 			LEAQ(Mem{Base: t, Disp: 1}, cur)
 			IMULQ(rs, cur)
-			ADDQ(m(A, bHs), cur)
-			MOVQ(m(A, bRec), prec)
-			ADDQ(m(A, bGoff), prec)
+			ADDQ(m(A, cbHs), cur)
+			MOVQ(m(A, cbRec), prec)
+			ADDQ(m(A, cbGoff), prec)
 			MOVQ(t, tmp)
-			IMULQ(m(A, bLdbn), tmp)
+			IMULQ(m(A, cbLdbn), tmp)
 			if !md.perB {
-				MOVQ(m(A, bBm), pbm)
+				MOVQ(m(A, cbBm), pbm)
 				ADDQ(tmp, pbm)
-				MOVQ(m(A, bBi), pbi)
+				MOVQ(m(A, cbBi), pbi)
 				ADDQ(tmp, pbi)
 			}
 			if !md.perC {
-				MOVQ(m(A, bCm), pcm)
+				MOVQ(m(A, cbCm), pcm)
 				ADDQ(tmp, pcm)
-				MOVQ(m(A, bCi), pci)
+				MOVQ(m(A, cbCi), pci)
 				ADDQ(tmp, pci)
 			}
-			nLoop("bw_n", m(A, bN), ncnt, a.unroll(md), func(u int) {
+			nLoop("bw_n", m(A, cbN), ncnt, a.unroll(md), func(u int) {
 				for k := 0; k < u; k++ {
 					c4, p4, r0 := sb*k, 4*vb*k, rb*k
 					f := func(field int) Mem { return m(prec, r0+field*vb) }
@@ -1203,18 +916,18 @@ func (a *isa) backward(md mode) {
 		VADDPS(S1s[1], S1, S1)
 		VADDPS(DDTs[1], DDT, DDT)
 		// A reset at t: no gradient flows to h[t−1].
-		MOVQ(m(A, bReset), tmp)
+		MOVQ(m(A, cbReset), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("bw_noreset2"))
-		MOVQ(m(A, bT), t)
+		MOVQ(m(A, cbT), t)
 		MOVBLZX(mi(tmp, t), ro.As32())
 		TESTL(ro.As32(), ro.As32())
 		JZ(LabelRef("bw_noreset2"))
 		{
 			pg, ncnt := GP64(), GP64()
-			MOVQ(m(A, bRec), pg)
-			ADDQ(m(A, bGoff), pg)
-			MOVQ(m(A, bN), ncnt)
+			MOVQ(m(A, cbRec), pg)
+			ADDQ(m(A, cbGoff), pg)
+			MOVQ(m(A, cbN), ncnt)
 			zv := a.vec()
 			VXORPS(zv, zv, zv)
 			Label("bw_zero")
@@ -1225,15 +938,15 @@ func (a *isa) backward(md mode) {
 			JNZ(LabelRef("bw_zero"))
 		}
 		Label("bw_noreset2")
-		MOVQ(m(A, bRo), ro)
-		MOVQ(m(A, bOff), off)
+		MOVQ(m(A, cbRo), ro)
+		MOVQ(m(A, cbOff), off)
 		// du = gy·D + Δ·S1
-		MOVQ(m(A, bDU), tmp)
+		MOVQ(m(A, cbDU), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("bw_nodu"))
 		{
 			DU, SK := a.vec(), a.vec()
-			MOVQ(m(A, bSkip), t)
+			MOVQ(m(A, cbSkip), t)
 			VMOVUPS(mi(t, off), SK)
 			VMULPS(SK, GY, DU)
 			VFMADD231PS(S1, DT, DU)
@@ -1245,13 +958,13 @@ func (a *isa) backward(md mode) {
 		VMULPS(m(pd, dtsSD*vb), DDT, DDT)
 		{
 			p, V := GP64(), a.vec()
-			MOVQ(m(A, bGacc), p)
+			MOVQ(m(A, cbGacc), p)
 			LEAQ(Mem{Base: p, Index: off, Scale: 2}, p)
 			VMOVUPS(m(p, vb), V)
 			VADDPS(DDT, V, V) // dbias += dΔraw
 			VMOVUPS(V, m(p, vb))
 		}
-		MOVQ(m(A, bDDelta), tmp)
+		MOVQ(m(A, cbDDelta), tmp)
 		TESTQ(tmp, tmp)
 		JZ(LabelRef("bw_t"))
 		VMOVUPS(DDT, mi(tmp, ro))
@@ -1261,13 +974,13 @@ func (a *isa) backward(md mode) {
 	// Next group.
 	{
 		tmp := GP64()
-		ADDQ(U32(vb), m(A, bOff))
-		MOVQ(m(A, bN), tmp)
+		ADDQ(U32(vb), m(A, cbOff))
+		MOVQ(m(A, cbN), tmp)
 		IMUL3Q(U32(rb), tmp, tmp)
-		ADDQ(tmp, m(A, bGoff))
-		MOVQ(m(A, bGroups), tmp)
+		ADDQ(tmp, m(A, cbGoff))
+		MOVQ(m(A, cbGroups), tmp)
 		SHLQ(U8(log2(vb)), tmp)
-		CMPQ(tmp, m(A, bOff))
+		CMPQ(tmp, m(A, cbOff))
 		JG(LabelRef("g_loop"))
 	}
 	VZEROUPPER()
@@ -1276,7 +989,7 @@ func (a *isa) backward(md mode) {
 
 // cis sets re[i], im[i] = Ā of dt[i]·(ar[i] + i·ai[i]) as the kernels
 // compute it (ar scaled by log2 e), for n a multiple of W: for the tests.
-func (a *isa) cis() {
+func (a *cscanISA) cis() {
 	name := "cscanCis" + a.name
 	TEXT(name, NOSPLIT, "func(re, im, dt, ar, ai *float32, n int)")
 	Pragma("noescape")
@@ -1308,70 +1021,18 @@ func (a *isa) cis() {
 	RET()
 }
 
-// laneSum sets dst[r] = Σ_j src[r·W + j] for r < rows.
-func (a *isa) laneSum() {
-	name := "cscanLaneSum" + a.name
-	TEXT(name, NOSPLIT, "func(dst, src *float32, rows int)")
-	Pragma("noescape")
-	Doc(name + " sets dst[r] to the sum of the W floats at src[r·W:] for r < rows.")
-	dst := Load(Param("dst"), GP64())
-	src := Load(Param("src"), GP64())
-	n := Load(Param("rows"), GP64())
-	TESTQ(n, n)
-	JZ(LabelRef("done"))
-	Label("loop")
-	y := YMM()
-	if a.z {
-		z := ZMM()
-		VMOVUPS(m(src, 0), z)
-		VEXTRACTF64X4(U8(1), z, y)
-		VADDPS(z.AsY(), y, y)
-	} else {
-		VMOVUPS(m(src, 0), y)
-	}
-	x, x1 := XMM(), XMM()
-	VEXTRACTF128(U8(1), y, x1)
-	VADDPS(x1, y.AsX(), x)
-	VMOVHLPS(x, x, x1)
-	VADDPS(x1, x, x)
-	VMOVSHDUP(x, x1)
-	VADDSS(x1, x, x)
-	VMOVSS(x, m(dst, 0))
-	ADDQ(U32(a.vb()), src)
-	ADDQ(U32(4), dst)
-	DECQ(n)
-	JNZ(LabelRef("loop"))
-	Label("done")
-	VZEROUPPER()
-	RET()
-}
-
-func log2(x int) uint8 {
-	for i := uint8(0); ; i++ {
-		if 1<<i == x {
-			return i
-		}
-	}
-}
-
-func main() {
-	ConstraintExpr("!purego")
-	for _, a := range []*isa{{name: "AVX512", W: 16, z: true}, {name: "AVX2", W: 8}} {
-		a.tbl = GLOBL("cscanconst"+a.name, RODATA|NOPTR)
-		a.index = map[string]int{}
-		for i, name := range constNames {
-			a.index[name] = i
-			for j := 0; j < a.W; j++ {
-				DATA((i*a.W+j)*4, U32(a.constBits(name)))
-			}
-		}
+// genScanComplex generates scan_complex_amd64.s.
+func genScanComplex() {
+	for _, a := range isas() {
+		a.log1p = []string{"l1", "l2", "l3", "l4", "l5", "l6"}
+		s := &cscanISA{a}
+		a.table("cscanconst", cscanConsts, s.constLane)
 		for i := 0; i < 8; i++ {
 			md := mode{perB: i&1 != 0, perC: i&2 != 0, lti: i&4 != 0}
-			a.forward(md)
-			a.backward(md)
+			s.forward(md)
+			s.backward(md)
 		}
-		a.cis()
-		a.laneSum()
+		s.cis()
+		a.laneSum("cscanLaneSum" + a.name)
 	}
-	Generate()
 }

@@ -1,9 +1,17 @@
-// Command gemm_asm generates the matrix-multiply micro-kernels in
-// ../../matmul_amd64.s. Run it from this directory:
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// -kernel gemm: the matrix-multiply micro-kernels in ../matmul_amd64.s
+// (and their declarations in ../matmul_stubs_amd64.go).
 //
-//	go run . -out ../../matmul_amd64.s -stubs ../../matmul_stubs_amd64.go -pkg kernels
-//
-// See matMulGeneric in ../../matmul.go for the Go equivalent of a whole
+// See matMulGeneric in ../matmul.go for the Go equivalent of a whole
 // product, and matmul_blocked.go for the loop nest that calls the kernels.
 //
 // Each kernel computes one MR×NR tile of C from kc steps of the sum over k:
@@ -19,22 +27,12 @@
 // at b + p·bcs + 4j: packed (bcs = 4·NR) or in place (bcs = 4·ldb); the
 // AVX-512 kernels load it under the column mask, so in place they never
 // read past column mask's last. The AVX2 kernel reads B packed only.
-package main
 
-import (
-	"fmt"
-
-	. "github.com/mmcloughlin/avo/build"
-	. "github.com/mmcloughlin/avo/operand"
-	"github.com/mmcloughlin/avo/reg"
-)
-
-func main() {
-	ConstraintExpr("!purego")
-	avx512()
-	avx2()
+// genGemm generates matmul_amd64.s and matmul_stubs_amd64.go.
+func genGemm() {
+	gemmAVX512()
+	gemmAVX2()
 	gemv()
-	Generate()
 }
 
 // rowAddr returns the operand for row r of A: rows are reached from one
@@ -74,7 +72,7 @@ func setupA(mr int) (base []reg.Register, L, L3, acs reg.Register) {
 	return base, L, L3, acs
 }
 
-func avx512() {
+func gemmAVX512() {
 	// 14 rows × 2 zmm (32 columns): 28 accumulators, a broadcast register
 	// per row feeding two FMAs.
 	avx512Kernel("gemmKernelAVX512", 14, 2, false)
@@ -193,7 +191,7 @@ func avx512KernelW(name string, mr, nv int, bcst, y bool) {
 	RET()
 }
 
-func avx2() {
+func gemmAVX2() {
 	const mr, nv = 6, 2 // 6 rows × 2 ymm (16 columns): 12 accumulators
 	TEXT("gemmKernelAVX2", NOSPLIT, "func(kc int, a *float32, ars, acs uintptr, b *float32, c *float32, ldc int, mr int, mask *int32, beta float32, flags int)")
 	Pragma("noescape")

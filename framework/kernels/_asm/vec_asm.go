@@ -1,17 +1,3 @@
-// Command vec_asm generates the element-wise vector kernels in
-// ../../vec_amd64.s. Run it from this directory:
-//
-//	go run . -out ../../vec_amd64.s -stubs ../../vec_stubs_amd64.go -pkg kernels
-//
-// See vec.go for the Go versions, which define what each kernel computes:
-//
-//	vecMulAdd: dst[i] += a[i]·b[i]   (one FMA, rounded once)
-//	vecAdd:    dst[i] += a[i]
-//
-// for i < n. The AVX-512 kernels run 64 lanes per step, then 16, then the
-// last n%16 under a lane mask; the AVX2 ones 32, then 8, then one at a
-// time. Every lane computes the same rounding as the Go version (the FMA
-// through math.FMA there).
 package main
 
 import (
@@ -22,16 +8,28 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-func main() {
-	ConstraintExpr("!purego")
+// -kernel vec: the element-wise vector kernels in ../vec_amd64.s (and
+// their declarations in ../vec_stubs_amd64.go).
+//
+// See vec.go for the Go versions, which define what each kernel computes:
+//
+//	vecMulAdd: dst[i] += a[i]·b[i]   (one FMA, rounded once)
+//	vecAdd:    dst[i] += a[i]
+//
+// for i < n. The AVX-512 kernels run 64 lanes per step, then 16, then the
+// last n%16 under a lane mask; the AVX2 ones 32, then 8, then one at a
+// time. Every lane computes the same rounding as the Go version (the FMA
+// through math.FMA there).
+
+// genVec generates vec_amd64.s and vec_stubs_amd64.go.
+func genVec() {
 	for _, fma := range []bool{true, false} {
-		avx512(fma)
-		avx2(fma)
+		vecAVX512(fma)
+		vecAVX2(fma)
 	}
-	Generate()
 }
 
-func name(fma bool, isa string) string {
+func vecName(fma bool, isa string) string {
 	if fma {
 		return "vecMulAdd" + isa
 	}
@@ -40,14 +38,14 @@ func name(fma bool, isa string) string {
 
 // prologue declares the kernel of isa, loads its arguments (b only with
 // fma) and returns them with a function that moves the pointers on.
-func prologue(fma bool, isa string, lanes int) (dst, a, b reg.Register, n reg.GPVirtual, advance func(bytes int)) {
+func vecPrologue(fma bool, isa string, lanes int) (dst, a, b reg.Register, n reg.GPVirtual, advance func(bytes int)) {
 	sig := "func(dst, a, b *float32, n int)"
 	if !fma {
 		sig = "func(dst, a *float32, n int)"
 	}
-	TEXT(name(fma, isa), NOSPLIT, sig)
+	TEXT(vecName(fma, isa), NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s is %sGo on %d lanes: see vec_asm.go.", name(fma, isa), name(fma, ""), lanes))
+	Doc(fmt.Sprintf("%s is %sGo on %d lanes: see vec_asm.go.", vecName(fma, isa), vecName(fma, ""), lanes))
 	dst = Load(Param("dst"), GP64())
 	a = Load(Param("a"), GP64())
 	if fma {
@@ -65,8 +63,8 @@ func prologue(fma bool, isa string, lanes int) (dst, a, b reg.Register, n reg.GP
 	return dst, a, b, n, advance
 }
 
-func avx512(fma bool) {
-	dst, a, b, n, advance := prologue(fma, "AVX512", 16)
+func vecAVX512(fma bool) {
+	dst, a, b, n, advance := vecPrologue(fma, "AVX512", 16)
 	d := []reg.VecVirtual{ZMM(), ZMM(), ZMM(), ZMM()}
 	x := []reg.VecVirtual{ZMM(), ZMM(), ZMM(), ZMM()}
 
@@ -134,8 +132,8 @@ func avx512(fma bool) {
 	RET()
 }
 
-func avx2(fma bool) {
-	dst, a, b, n, advance := prologue(fma, "AVX2", 8)
+func vecAVX2(fma bool) {
+	dst, a, b, n, advance := vecPrologue(fma, "AVX2", 8)
 	d := []reg.VecVirtual{YMM(), YMM(), YMM(), YMM()}
 	x := []reg.VecVirtual{YMM(), YMM(), YMM(), YMM()}
 	body := func(vecs, width int) {

@@ -1,0 +1,843 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// -kernel scan: ../scan_amd64.s, the selective scan forward and backward
+// kernels for AVX-512 (16 channels per zmm register) and AVX2
+// with FMA (8 channels per ymm register), and a vector exp used by the tests.
+//
+// See scan_fused.go for the Go equivalent and scan_amd64.go for the argument
+// blocks and scratch layouts.
+//
+// Vectorization is across channels d: U, Delta, Z, Y are (B, L, D), so W
+// consecutive channels of one time step are contiguous; Bm[t,n], Cm[t,n]
+// are broadcast to all lanes; A is pre-transposed by the caller. Each
+// kernel comes in four variants (see variant): per-channel (non-selective)
+// B and C, shape (D, N), are transposed by the caller into the per-group
+// tables next to A and read as vectors.
+
+// variant selects the kernels for per-channel (non-selective) B and C:
+// those are then (D, N), transposed by the caller into the per-group
+// tables next to A′ (vector operands), instead of (B, L, N) rows
+// broadcast to all lanes.
+type variant struct{ pb, pc bool }
+
+var variants = []variant{{}, {pb: true}, {pc: true}, {pb: true, pc: true}}
+
+func (v variant) suffix() string {
+	switch {
+	case v.pb && v.pc:
+		return "PBC"
+	case v.pb:
+		return "PB"
+	case v.pc:
+		return "PC"
+	}
+	return ""
+}
+
+// fwdSlots returns the forward table's vectors per (group, n): A′, then B
+// and C when per channel, and their slot indices.
+func (v variant) fwdSlots() (S, sB, sC int) {
+	S = 1
+	if v.pb {
+		sB = S
+		S++
+	}
+	if v.pc {
+		sC = S
+		S++
+	}
+	return
+}
+
+// bwdSlots returns the backward grp vectors per (group, n): A′, dh, the dA
+// sum, then B and the dB sum, C and the dC sum when per channel.
+func (v variant) bwdSlots() (S, sB, sDB, sC, sDC int) {
+	S = 3
+	if v.pb {
+		sB, sDB = S, S+1
+		S += 2
+	}
+	if v.pc {
+		sC, sDC = S, S+1
+		S += 2
+	}
+	return
+}
+
+// scanISA generates the real scan's kernels for one instruction set.
+type scanISA struct{ *isa }
+
+// scanConsts is the real scan's table of constants (mathConst), in order.
+var scanConsts = []string{"log2e", "magic", "ln2hi", "ln2lo", "c0", "c1", "c2", "c3", "c4", "c5", "c6",
+	"hi", "lo", "one", "two", "sign", "m1", "m2", "m3", "m4",
+	"hi2", "lo2", "magic2", "p0", "p1", "p2", "p3", "p4", "p5",
+	"tab0", "tab1", "emask", "q1", "q2", "hi32", "lo32", "c32",
+	"log2e32", "ln2hi32", "ln2lo32", "hiT", "loT", "half", "sixth", "bnd"}
+
+// loadConsts puts the constants of the inner loops' 2^x in registers: on
+// AVX-512 those of exp2T, the table included, on AVX2 the ones of exp2N
+// that must be registers with 16 ymm.
+func (a *scanISA) loadConsts() {
+	if a.z {
+		a.holdConsts("hi32", "lo32", "magic2", "q1", "q2", "tab0", "tab1", "emask")
+		return
+	}
+	a.holdConsts("hi2", "lo2", "magic2")
+}
+
+// exp2 is the inner loops' Ā: 2^(x/32) on AVX-512 (exp2T; A′ is then
+// pre-scaled by 32), 2^x on AVX2 (exp2N).
+func (a *scanISA) exp2(xs []VecVirtual) []VecVirtual {
+	if a.z {
+		return a.exp2T(xs, true)
+	}
+	return a.exp2N(xs)
+}
+
+// aScale is the factor of A′ = A·log2 e·aScale that the inner loops take.
+func (a *scanISA) aScale() int {
+	if a.z {
+		return 32
+	}
+	return 1
+}
+
+// Forward argument block (scanFwdArgs in scan_amd64.go), 8 bytes a field.
+const (
+	fU = 8 * iota
+	fDelta
+	fZ
+	fY
+	fBm
+	fCm
+	fReset
+	fBias
+	fSkip
+	fAt
+	fH
+	fPre
+	fSteps
+	fGroups
+	fN
+	fLdd
+	fLdbn
+	fAmax // AVX-512: (G, W), max over n of |A′[d, n]| per channel
+)
+
+func (a *scanISA) forward(v variant) {
+	name := "scanFwd" + a.name + v.suffix()
+	TEXT(name, NOSPLIT, "func(args *uint64)")
+	Pragma("noescape")
+	Doc(name + " runs args.steps time steps of the scan for args.groups groups of W channels; see scanFwdArgs.")
+	A := Load(Param("args"), GP64())
+	a.loadConsts()
+	vb := a.vb()
+	S, sB, sC := v.fwdSlots()
+	steps := GP64()
+	MOVQ(m(A, fSteps), steps)
+
+	Label("t_loop")
+	TESTQ(steps, steps)
+	JZ(LabelRef("done"))
+	// A reset at this step zeroes the state of every channel.
+	rp := GP64()
+	MOVQ(m(A, fReset), rp)
+	TESTQ(rp, rp)
+	JZ(LabelRef("noreset"))
+	rb := GP32()
+	MOVBLZX(m(rp, 0), rb)
+	TESTL(rb, rb)
+	JZ(LabelRef("noreset"))
+	{
+		hp, cnt := GP64(), GP64()
+		MOVQ(m(A, fH), hp)
+		MOVQ(m(A, fGroups), cnt)
+		IMULQ(m(A, fN), cnt)
+		zv := a.vec()
+		VXORPS(zv, zv, zv)
+		Label("zero_loop")
+		VMOVUPS(zv, m(hp, 0))
+		ADDQ(U32(vb), hp)
+		DECQ(cnt)
+		JNZ(LabelRef("zero_loop"))
+	}
+	Label("noreset")
+
+	// Pass 1, independent across groups: pre[g] = Δ, Δ·u, silu(z).
+	{
+		off, pp, tmp, end := GP64(), GP64(), GP64(), GP64()
+		XORQ(off, off)
+		MOVQ(m(A, fPre), pp)
+		MOVQ(m(A, fGroups), end)
+		SHLQ(U8(log2(vb)), end)
+		Label("pre_loop")
+		X := a.vec()
+		MOVQ(m(A, fDelta), tmp)
+		VMOVUPS(mi(tmp, off), X)
+		MOVQ(m(A, fBias), tmp)
+		VADDPS(mi(tmp, off), X, X)
+		DT := a.softplus(X)
+		VMOVUPS(DT, m(pp, 0))
+		MOVQ(m(A, fU), tmp)
+		VMULPS(mi(tmp, off), DT, DT)
+		VMOVUPS(DT, m(pp, vb))
+		MOVQ(m(A, fZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("pre_nogate"))
+		Zv := a.vec()
+		VMOVUPS(mi(tmp, off), Zv)
+		S := a.sigmoid(Zv)
+		VMULPS(Zv, S, S)
+		VMOVUPS(S, m(pp, 2*vb))
+		Label("pre_nogate")
+		ADDQ(U32(vb), off)
+		ADDQ(U32(3*vb), pp)
+		CMPQ(off, end)
+		JL(LabelRef("pre_loop"))
+	}
+
+	// Pass 2: the recurrence, group by group.
+	off, ph, pat, pp := GP64(), GP64(), GP64(), GP64()
+	XORQ(off, off)
+	MOVQ(m(A, fH), ph)
+	MOVQ(m(A, fAt), pat)
+	MOVQ(m(A, fPre), pp)
+	Label("g_loop")
+	{
+		tmp := GP64()
+		// Bring this group's rows of two steps later into the cache: the
+		// hardware prefetchers alone leave the loads of pass 1 waiting on
+		// memory (B·L·D rows stream from DRAM at the sizes).
+		{
+			ld := GP64()
+			MOVQ(m(A, fLdd), ld)
+			SHLQ(U8(1), ld)
+			for _, f := range []int{fDelta, fU, fY, fZ} {
+				MOVQ(m(A, f), tmp)
+				if f == fZ { // no gate: no row (not a prefetch near address 0)
+					TESTQ(tmp, tmp)
+					JZ(LabelRef("pf_nogate"))
+				}
+				ADDQ(ld, tmp)
+				PREFETCHT0(mi(tmp, off))
+			}
+			Label("pf_nogate")
+		}
+		DT, DTU := a.vec(), a.vec()
+		VMOVUPS(m(pp, 0), DT)
+		VMOVUPS(m(pp, vb), DTU)
+		Ys := []VecVirtual{a.vec(), a.vec()}
+		VXORPS(Ys[0], Ys[0], Ys[0])
+		VXORPS(Ys[1], Ys[1], Ys[1])
+		pbm, pcm, ncnt := GP64(), GP64(), GP64()
+		if !v.pb {
+			MOVQ(m(A, fBm), pbm)
+		}
+		if !v.pc {
+			MOVQ(m(A, fCm), pcm)
+		}
+		body := func(clamp bool) func(u int) {
+			return func(u int) {
+				E := make([]VecVirtual, u)
+				for k := range E {
+					E[k] = a.vec()
+					VMULPS(m(pat, k*S*vb), DT, E[k])
+				}
+				var P []VecVirtual
+				if a.z {
+					P = a.exp2T(E, clamp)
+				} else {
+					P = a.exp2N(E)
+				}
+				for k := range P {
+					HB := a.vec()
+					if v.pb {
+						VMULPS(m(pat, (k*S+sB)*vb), DTU, HB)
+					} else {
+						a.bmul(m(pbm, 4*k), DTU, HB)
+					}
+					VFMADD231PS(m(ph, k*vb), P[k], HB) // h = Ā·h + Δ·B·u
+					VMOVUPS(HB, m(ph, k*vb))
+					if v.pc {
+						VFMADD231PS(m(pat, (k*S+sC)*vb), HB, Ys[k])
+					} else {
+						a.bfma(m(pcm, 4*k), HB, Ys[k]) // y += C·h
+					}
+				}
+				ADDQ(U32(u*vb), ph)
+				ADDQ(U32(u*S*vb), pat)
+				if !v.pb {
+					ADDQ(U32(4*u), pbm)
+				}
+				if !v.pc {
+					ADDQ(U32(4*u), pcm)
+				}
+			}
+		}
+		if a.z {
+			// When Δ·max_n |A′[d, n]| ≤ 4012 in every lane, no Δ·A′ of the
+			// group reaches exp2T's clamps, and the n loop runs without
+			// them (two FADD-pipe operations fewer per n; the same
+			// results). Otherwise, or with a NaN, the clamped loop.
+			M, kk := a.vec(), K()
+			MOVQ(m(A, fAmax), tmp)
+			VMULPS(mi(tmp, off), DT, M)
+			VCMPPS(U8(0x12), a.mem("bnd"), M, kk)
+			KORTESTW(kk, kk)
+			JCS(LabelRef("n_fast"))
+			nLoop("n", m(A, fN), ncnt, 2, body(true))
+			JMP(LabelRef("n_end"))
+			Label("n_fast")
+			nLoop("nf", m(A, fN), ncnt, 2, body(false))
+			Label("n_end")
+		} else {
+			nLoop("n", m(A, fN), ncnt, 2, body(true))
+		}
+		Y := Ys[0]
+		VADDPS(Ys[1], Y, Y)
+		Uv := a.vec()
+		MOVQ(m(A, fU), tmp)
+		VMOVUPS(mi(tmp, off), Uv)
+		MOVQ(m(A, fSkip), tmp)
+		VFMADD231PS(mi(tmp, off), Uv, Y) // y += D·u
+		MOVQ(m(A, fZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("nogate"))
+		VMULPS(m(pp, 2*vb), Y, Y) // y·silu(z)
+		Label("nogate")
+		MOVQ(m(A, fY), tmp)
+		VMOVUPS(Y, mi(tmp, off))
+		ADDQ(U32(vb), off)
+		ADDQ(U32(3*vb), pp)
+		MOVQ(m(A, fGroups), tmp)
+		SHLQ(U8(log2(vb)), tmp)
+		CMPQ(off, tmp)
+		JL(LabelRef("g_loop"))
+	}
+	// Next time step.
+	{
+		ld, tmp := GP64(), GP64()
+		MOVQ(m(A, fLdd), ld)
+		ADDQ(ld, m(A, fU))
+		ADDQ(ld, m(A, fDelta))
+		ADDQ(ld, m(A, fY))
+		MOVQ(m(A, fZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("nozadv"))
+		ADDQ(ld, m(A, fZ))
+		Label("nozadv")
+		MOVQ(m(A, fReset), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("noradv"))
+		INCQ(m(A, fReset))
+		Label("noradv")
+		MOVQ(m(A, fLdbn), tmp)
+		if !v.pb {
+			ADDQ(tmp, m(A, fBm))
+		}
+		if !v.pc {
+			ADDQ(tmp, m(A, fCm))
+		}
+	}
+	DECQ(steps)
+	JMP(LabelRef("t_loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// Backward argument block (scanBwdArgs in scan_amd64.go).
+const (
+	bU = 8 * iota
+	bDelta
+	bZ
+	bDY
+	bDU
+	bDDelta
+	bDZ
+	bBm
+	bCm
+	bReset
+	bBias
+	bSkip
+	bGrp
+	bH0
+	bGacc
+	bHsda
+	bDts
+	bPcb
+	bZero
+	bSteps
+	bGroups
+	bN
+	bLdd
+	bLdbn
+	// scratch slots
+	bOff
+	bT
+	bRo
+	bGoff
+)
+
+// bcRows points pbm and pcm at the (B, L, N) rows of step t of the
+// selective B and C (per-channel ones are in grp).
+func (a *scanISA) bcRows(v variant, A, t, pbm, pcm Register) {
+	if v.pb && v.pc {
+		return
+	}
+	r := pbm
+	if v.pb {
+		r = pcm
+	}
+	MOVQ(t, r)
+	IMULQ(m(A, bLdbn), r)
+	if !v.pb && !v.pc {
+		MOVQ(pbm, pcm)
+	}
+	if !v.pb {
+		ADDQ(m(A, bBm), pbm)
+	}
+	if !v.pc {
+		ADDQ(m(A, bCm), pcm)
+	}
+}
+
+// bcAdvance steps the selective B and C row pointers by u values of n.
+func (a *scanISA) bcAdvance(v variant, u int, pbm, pcm Register) {
+	if !v.pb {
+		ADDQ(U32(4*u), pbm)
+	}
+	if !v.pc {
+		ADDQ(U32(4*u), pcm)
+	}
+}
+
+func (a *scanISA) backward(v variant) {
+	name := "scanBwd" + a.name + v.suffix()
+	TEXT(name, NOSPLIT, "func(args *uint64)")
+	Pragma("noescape")
+	Doc(name + " runs the backward pass over one chunk of args.steps time steps for args.groups groups of W channels; see scanBwdArgs.")
+	A := Load(Param("args"), GP64())
+	a.loadConsts()
+	vb := a.vb()
+	S, sB, sDB, sC, sDC := v.bwdSlots()
+	MOVQ(U32(0), m(A, bOff))
+	MOVQ(U32(0), m(A, bGoff))
+
+	Label("g_loop")
+	// 1. hsda[0][n][0] = h0[n] (the saved state, rows ldd apart).
+	{
+		p1, p2, ncnt, tmp := GP64(), GP64(), GP64(), GP64()
+		MOVQ(m(A, bH0), p1)
+		ADDQ(m(A, bOff), p1)
+		MOVQ(m(A, bHsda), p2)
+		MOVQ(m(A, bN), ncnt)
+		MOVQ(m(A, bLdd), tmp)
+		Label("h0_loop")
+		V := a.vec()
+		VMOVUPS(m(p1, 0), V)
+		VMOVUPS(V, m(p2, 0))
+		ADDQ(tmp, p1)
+		ADDQ(U32(2*vb), p2)
+		DECQ(ncnt)
+		JNZ(LabelRef("h0_loop"))
+	}
+	// 2. Per step, independent across steps: Δ, σ(delta+bias), σ(z).
+	{
+		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		XORQ(t, t)
+		MOVQ(m(A, bOff), off)
+		MOVQ(m(A, bDts), pd)
+		Label("pre_t")
+		MOVQ(t, ro)
+		IMULQ(m(A, bLdd), ro)
+		ADDQ(off, ro)
+		// Bring the next group's rows into the cache while this one
+		// computes (the rows of a group are 4D bytes apart).
+		for _, f := range []int{bDelta, bZ, bU, bDY, bDU, bDDelta, bDZ} {
+			MOVQ(m(A, f), tmp)
+			PREFETCHT0(Mem{Base: tmp, Index: ro, Scale: 1, Disp: vb})
+		}
+		X := a.vec()
+		MOVQ(m(A, bDelta), tmp)
+		VMOVUPS(mi(tmp, ro), X)
+		MOVQ(m(A, bBias), tmp)
+		VADDPS(mi(tmp, off), X, X)
+		DT, SD := a.softplusSigmoid(X)
+		VMOVUPS(DT, m(pd, dtsDT*vb))
+		VMOVUPS(SD, m(pd, dtsSD*vb))
+		MOVQ(m(A, bZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("pre_nogate"))
+		Zv := a.vec()
+		VMOVUPS(mi(tmp, ro), Zv)
+		SZ := a.sigmoid(Zv)
+		VMOVUPS(SZ, m(pd, dtsSZ*vb))
+		Label("pre_nogate")
+		ADDQ(U32(dtsN*vb), pd)
+		INCQ(t)
+		CMPQ(t, m(A, bSteps))
+		JL(LabelRef("pre_t"))
+	}
+	// 3. Recompute Ā, h and the ungated y over the chunk.
+	MOVQ(U32(0), m(A, bT))
+	Label("rc_t")
+	{
+		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		rs := GP64() // bytes per time row of hsda and pcb: N·2·vb
+		MOVQ(m(A, bT), t)
+		CMPQ(t, m(A, bSteps))
+		JGE(LabelRef("rc_done"))
+		MOVQ(m(A, bOff), off)
+		MOVQ(t, ro)
+		IMULQ(m(A, bLdd), ro)
+		ADDQ(off, ro)
+		MOVQ(t, pd)
+		IMUL3Q(U32(dtsN*vb), pd, pd)
+		ADDQ(m(A, bDts), pd)
+		DT, DTU := a.vec(), a.vec()
+		VMOVUPS(m(pd, dtsDT*vb), DT)
+		MOVQ(m(A, bU), tmp)
+		VMULPS(mi(tmp, ro), DT, DTU)
+		Ys := []VecVirtual{a.vec(), a.vec()}
+		VXORPS(Ys[0], Ys[0], Ys[0])
+		VXORPS(Ys[1], Ys[1], Ys[1])
+		prev, cur, pat, pbm, pcm, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+		MOVQ(m(A, bN), rs)
+		SHLQ(U8(log2(2*vb)), rs)
+		MOVQ(t, prev)
+		IMULQ(rs, prev)
+		ADDQ(m(A, bHsda), prev)
+		LEAQ(Mem{Base: prev, Index: rs, Scale: 1}, cur)
+		MOVQ(m(A, bReset), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("rc_noreset"))
+		rb := GP32()
+		MOVBLZX(mi(tmp, t), rb)
+		TESTL(rb, rb)
+		JZ(LabelRef("rc_noreset"))
+		MOVQ(m(A, bZero), prev)
+		Label("rc_noreset")
+		MOVQ(m(A, bGrp), pat)
+		ADDQ(m(A, bGoff), pat)
+		a.bcRows(v, A, t, pbm, pcm)
+		nLoop("rc_n", m(A, bN), ncnt, 2, func(u int) {
+			E := make([]VecVirtual, u)
+			for k := range E {
+				E[k] = a.vec()
+				VMULPS(m(pat, S*vb*k), DT, E[k])
+			}
+			P := a.exp2(E)
+			for k := range P {
+				VMOVUPS(P[k], m(cur, 2*vb*k+vb)) // Ā[t]
+				HB := a.vec()
+				if v.pb {
+					VMULPS(m(pat, (S*k+sB)*vb), DTU, HB)
+				} else {
+					a.bmul(m(pbm, 4*k), DTU, HB)
+				}
+				VFMADD231PS(m(prev, 2*vb*k), P[k], HB)
+				VMOVUPS(HB, m(cur, 2*vb*k)) // h[t]
+				if v.pc {
+					VFMADD231PS(m(pat, (S*k+sC)*vb), HB, Ys[k])
+				} else {
+					a.bfma(m(pcm, 4*k), HB, Ys[k])
+				}
+			}
+			ADDQ(U32(2*vb*u), prev)
+			ADDQ(U32(2*vb*u), cur)
+			ADDQ(U32(S*vb*u), pat)
+			a.bcAdvance(v, u, pbm, pcm)
+		})
+		VADDPS(Ys[1], Ys[0], Ys[0])
+		MOVQ(m(A, bU), tmp)
+		Uv := a.vec()
+		VMOVUPS(mi(tmp, ro), Uv)
+		MOVQ(m(A, bSkip), tmp)
+		VFMADD231PS(mi(tmp, off), Uv, Ys[0])
+		VMOVUPS(Ys[0], m(pd, dtsY*vb))
+		INCQ(m(A, bT))
+		JMP(LabelRef("rc_t"))
+	}
+	Label("rc_done")
+
+	// 4. Adjoint recurrence, t from steps−1 down to 0.
+	Label("bw_t")
+	{
+		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		rs := GP64()
+		MOVQ(m(A, bT), t)
+		TESTQ(t, t)
+		JZ(LabelRef("bw_done"))
+		DECQ(t)
+		MOVQ(t, m(A, bT))
+		MOVQ(m(A, bOff), off)
+		MOVQ(t, ro)
+		IMULQ(m(A, bLdd), ro)
+		ADDQ(off, ro)
+		MOVQ(ro, m(A, bRo))
+		MOVQ(t, pd)
+		IMUL3Q(U32(dtsN*vb), pd, pd)
+		ADDQ(m(A, bDts), pd)
+		GY, U, DT := a.vec(), a.vec(), a.vec()
+		MOVQ(m(A, bDY), tmp)
+		VMOVUPS(mi(tmp, ro), GY)
+		MOVQ(m(A, bU), tmp)
+		VMOVUPS(mi(tmp, ro), U)
+		VMOVUPS(m(pd, dtsDT*vb), DT)
+		// Gate: dz = gy·y·σ·(1 + z·(1−σ)), then gy·silu(z).
+		MOVQ(m(A, bZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_nogate"))
+		{
+			Zv, S := a.vec(), a.vec()
+			VMOVUPS(mi(tmp, ro), Zv)
+			VMOVUPS(m(pd, dtsSZ*vb), S)
+			MOVQ(m(A, bDZ), tmp)
+			TESTQ(tmp, tmp)
+			JZ(LabelRef("bw_nodz"))
+			{
+				T1 := a.vec()
+				VMOVUPS(a.mem("one"), T1)
+				VSUBPS(S, T1, T1)
+				VFMADD213PS(a.mem("one"), Zv, T1)
+				VMULPS(S, T1, T1)
+				VMULPS(m(pd, dtsY*vb), T1, T1)
+				VMULPS(GY, T1, T1)
+				VMOVUPS(T1, mi(tmp, ro))
+			}
+			Label("bw_nodz")
+			VMULPS(Zv, S, S)
+			VMULPS(S, GY, GY)
+		}
+		Label("bw_nogate")
+		{
+			p, V := GP64(), a.vec()
+			MOVQ(m(A, bGacc), p)
+			LEAQ(Mem{Base: p, Index: off, Scale: 2}, p)
+			VMOVUPS(m(p, 0), V)
+			VFMADD231PS(GY, U, V) // dD += gy·u
+			VMOVUPS(V, m(p, 0))
+		}
+		DTU := a.vec()
+		VMULPS(U, DT, DTU)
+		S1s := []VecVirtual{a.vec(), a.vec()}
+		DDTs := []VecVirtual{a.vec(), a.vec()}
+		for _, r := range append(S1s, DDTs...) {
+			VXORPS(r, r, r)
+		}
+		{
+			cur, prev, pcb, pg, pbm, pcm, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+			MOVQ(m(A, bN), rs)
+			SHLQ(U8(log2(2*vb)), rs)
+			MOVQ(t, prev)
+			IMULQ(rs, prev)
+			MOVQ(prev, pcb)
+			ADDQ(m(A, bPcb), pcb)
+			ADDQ(m(A, bHsda), prev)
+			LEAQ(Mem{Base: prev, Index: rs, Scale: 1}, cur)
+			MOVQ(m(A, bReset), tmp)
+			TESTQ(tmp, tmp)
+			JZ(LabelRef("bw_noreset"))
+			MOVBLZX(mi(tmp, t), ro.As32())
+			TESTL(ro.As32(), ro.As32())
+			JZ(LabelRef("bw_noreset"))
+			MOVQ(m(A, bZero), prev)
+			Label("bw_noreset")
+			MOVQ(m(A, bGrp), pg)
+			ADDQ(m(A, bGoff), pg)
+			a.bcRows(v, A, t, pbm, pcm)
+			nLoop("bw_n", m(A, bN), ncnt, 2, func(u int) {
+				for k := 0; k < u; k++ {
+					H, PC, DHN, PB, X, DA, DAC := a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec()
+					c2, g3 := 2*vb*k, S*vb*k
+					// dC: pc += gy·h[t], lane-wise across groups in pcb, or
+					// per channel over the chunk in grp.
+					dc, db := m(pcb, c2), m(pcb, c2+vb)
+					if v.pc {
+						dc = m(pg, g3+sDC*vb)
+					}
+					if v.pb {
+						db = m(pg, g3+sDB*vb)
+					}
+					VMOVUPS(m(cur, c2), H)
+					VMOVUPS(dc, PC)
+					VFMADD231PS(H, GY, PC)
+					VMOVUPS(PC, dc)
+					// dh = dh + gy·C
+					VMOVUPS(m(pg, g3+vb), DHN)
+					if v.pc {
+						VFMADD231PS(m(pg, g3+sC*vb), GY, DHN)
+					} else {
+						a.bfma(m(pcm, 4*k), GY, DHN)
+					}
+					// dB: pb += dh·Δu
+					VMOVUPS(db, PB)
+					VFMADD231PS(DHN, DTU, PB)
+					VMOVUPS(PB, db)
+					// S1 += dh·B (for du and dΔ)
+					if v.pb {
+						VFMADD231PS(m(pg, g3+sB*vb), DHN, S1s[k])
+					} else {
+						a.bfma(m(pbm, 4*k), DHN, S1s[k])
+					}
+					// x = dh·Ā·h[t−1]; dΔ += x·A; dA += x·Δ
+					VMOVUPS(m(cur, c2+vb), DA)
+					VMULPS(DA, DHN, X)
+					VMULPS(m(prev, c2), X, X)
+					VFMADD231PS(m(pg, g3), X, DDTs[k])
+					VMOVUPS(m(pg, g3+2*vb), DAC)
+					VFMADD231PS(X, DT, DAC)
+					VMOVUPS(DAC, m(pg, g3+2*vb))
+					// dh[t−1] = dh·Ā
+					VMULPS(DA, DHN, DHN)
+					VMOVUPS(DHN, m(pg, g3+vb))
+				}
+				ADDQ(U32(2*vb*u), cur)
+				ADDQ(U32(2*vb*u), prev)
+				if !v.pb || !v.pc {
+					ADDQ(U32(2*vb*u), pcb)
+				}
+				ADDQ(U32(S*vb*u), pg)
+				a.bcAdvance(v, u, pbm, pcm)
+			})
+		}
+		S1, DDT := S1s[0], DDTs[0]
+		VADDPS(S1s[1], S1, S1)
+		VADDPS(DDTs[1], DDT, DDT)
+		// A reset at t: no gradient flows to h[t−1].
+		MOVQ(m(A, bReset), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_noreset2"))
+		MOVQ(m(A, bT), t)
+		MOVBLZX(mi(tmp, t), ro.As32())
+		TESTL(ro.As32(), ro.As32())
+		JZ(LabelRef("bw_noreset2"))
+		{
+			pg, ncnt := GP64(), GP64()
+			MOVQ(m(A, bGrp), pg)
+			ADDQ(m(A, bGoff), pg)
+			MOVQ(m(A, bN), ncnt)
+			zv := a.vec()
+			VXORPS(zv, zv, zv)
+			Label("bw_zero")
+			VMOVUPS(zv, m(pg, vb))
+			ADDQ(U32(S*vb), pg)
+			DECQ(ncnt)
+			JNZ(LabelRef("bw_zero"))
+		}
+		Label("bw_noreset2")
+		MOVQ(m(A, bRo), ro)
+		MOVQ(m(A, bOff), off)
+		// du = gy·D + Δ·S1
+		MOVQ(m(A, bDU), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_nodu"))
+		{
+			DU, SK := a.vec(), a.vec()
+			MOVQ(m(A, bSkip), t)
+			VMOVUPS(mi(t, off), SK)
+			VMULPS(SK, GY, DU)
+			VFMADD231PS(S1, DT, DU)
+			VMOVUPS(DU, mi(tmp, ro))
+		}
+		Label("bw_nodu")
+		// dΔraw = (u·S1 + ln2·Σ x·A′)·σ(delta + bias)
+		if a.z {
+			VMULPS(a.mem("ln2hi32"), DDT, DDT) // A′ carries the factor 32
+		} else {
+			VMULPS(a.mem("ln2hi"), DDT, DDT)
+		}
+		VFMADD231PS(S1, U, DDT)
+		VMULPS(m(pd, dtsSD*vb), DDT, DDT)
+		{
+			p, V := GP64(), a.vec()
+			MOVQ(m(A, bGacc), p)
+			LEAQ(Mem{Base: p, Index: off, Scale: 2}, p)
+			VMOVUPS(m(p, vb), V)
+			VADDPS(DDT, V, V) // dbias += dΔraw
+			VMOVUPS(V, m(p, vb))
+		}
+		MOVQ(m(A, bDDelta), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_t"))
+		VMOVUPS(DDT, mi(tmp, ro))
+		JMP(LabelRef("bw_t"))
+	}
+	Label("bw_done")
+	// Next group.
+	{
+		tmp := GP64()
+		ADDQ(U32(vb), m(A, bOff))
+		MOVQ(m(A, bN), tmp)
+		IMUL3Q(U32(S*vb), tmp, tmp)
+		ADDQ(tmp, m(A, bGoff))
+		MOVQ(m(A, bGroups), tmp)
+		SHLQ(U8(log2(vb)), tmp)
+		CMPQ(tmp, m(A, bOff))
+		JG(LabelRef("g_loop"))
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// expVec computes dst[i] = exp(src[i]) (exp2 = false) or 2^src[i] (the
+// inner loops' exp2N) for n elements, n a multiple of W.
+func (a *scanISA) expVec(exp2 bool) {
+	name := "exp" + a.name
+	if exp2 {
+		name = "exp2" + a.name
+	}
+	TEXT(name, NOSPLIT, "func(dst, src *float32, n int)")
+	Pragma("noescape")
+	Doc(name + " sets dst[i] = exp(src[i]) (exp2: 2^src[i]) for i < n (n a multiple of the vector width), as the scan kernels compute it.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	a.loadConsts()
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Label("loop")
+	x := a.vec()
+	VMOVUPS(m(src, 0), x)
+	var p VecVirtual
+	if exp2 {
+		if a.z {
+			VMULPS(a.mem("c32"), x, x) // exact
+		}
+		p = a.exp2([]VecVirtual{x})[0]
+	} else {
+		p = a.exp(x)
+	}
+	VMOVUPS(p, m(dst, 0))
+	ADDQ(U32(a.vb()), src)
+	ADDQ(U32(a.vb()), dst)
+	SUBQ(U32(a.W), n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// genScan generates scan_amd64.s.
+func genScan() {
+	for _, a := range isas() {
+		a.expTable = a.z
+		a.log1p = []string{"m1", "m2", "m3", "m4"}
+		a.table("scanconst", scanConsts, a.mathConst)
+		s := &scanISA{a}
+		for _, v := range variants {
+			s.forward(v)
+			s.backward(v)
+		}
+		s.expVec(false)
+		s.expVec(true)
+		a.laneSum("scanLaneSum" + a.name)
+	}
+}
