@@ -1,10 +1,11 @@
-package cuda
+package cudakernels
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/kernels"
 )
 
@@ -100,7 +101,7 @@ func cpuScan(r *rand.Rand, c scanCase) *kernels.Scan {
 }
 
 // gpuScan uploads s's inputs and allocates poisoned outputs.
-func gpuScan(db *devBufs, s *kernels.Scan) (*Scan, *Buffer, *Buffer) {
+func gpuScan(db *devBufs, s *kernels.Scan) (*Scan, *cuda.Buffer, *cuda.Buffer) {
 	g := &Scan{B: s.B, L: s.L, D: s.D, N: s.N,
 		U: db.in(s.U), Delta: db.in(s.Delta), DeltaBias: db.in(s.DeltaBias), A: db.in(s.A),
 		Bm: db.in(s.Bm), Cm: db.in(s.Cm), Dskip: db.in(s.Dskip), Z: db.in(s.Z), Reset: db.bools(s.Reset),
@@ -108,7 +109,7 @@ func gpuScan(db *devBufs, s *kernels.Scan) (*Scan, *Buffer, *Buffer) {
 		AImag: db.in(s.AImag), BImag: db.in(s.BImag), CImag: db.in(s.CImag)}
 	y := db.out(s.B * s.L * s.D)
 	g.Y = y.Ptr()
-	var ht *Buffer
+	var ht *cuda.Buffer
 	if s.HT != nil {
 		ht = db.out(len(s.HT))
 		g.HT = ht.Ptr()
@@ -178,11 +179,11 @@ func TestScanBackward(t *testing.T) {
 			continue
 		}
 		gg := &ScanGrads{DY: db.in(cg.DY), DHT: db.in(cg.DHT)}
-		outs := map[string]*Buffer{}
+		outs := map[string]*cuda.Buffer{}
 		want := map[string][]float32{"DU": cg.DU, "DDelta": cg.DDelta, "DDeltaBias": cg.DDeltaBias, "DA": cg.DA,
 			"DBm": cg.DBm, "DCm": cg.DCm, "DDskip": cg.DDskip, "DH0": cg.DH0, "DZ": cg.DZ,
 			"DAImag": cg.DAImag, "DBImag": cg.DBImag, "DCImag": cg.DCImag}
-		ptrs := map[string]*DevPtr{"DU": &gg.DU, "DDelta": &gg.DDelta, "DDeltaBias": &gg.DDeltaBias, "DA": &gg.DA,
+		ptrs := map[string]*cuda.DevPtr{"DU": &gg.DU, "DDelta": &gg.DDelta, "DDeltaBias": &gg.DDeltaBias, "DA": &gg.DA,
 			"DBm": &gg.DBm, "DCm": &gg.DCm, "DDskip": &gg.DDskip, "DH0": &gg.DH0, "DZ": &gg.DZ,
 			"DAImag": &gg.DAImag, "DBImag": &gg.DBImag, "DCImag": &gg.DCImag}
 		for k, w := range want {

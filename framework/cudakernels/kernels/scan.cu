@@ -31,6 +31,8 @@
 // with coalesced loads, Δ through softplus once per element. Nothing of
 // size B·L·D·N touches global memory: the per-chunk arrays (Hloc, Saved,
 // Dloc, Dcin, and the backward's per-chunk partial sums) are B·L·D·N/T.
+
+#include "common.cuh"
 #ifndef SCAN_N
 #define SCAN_N 16
 #endif

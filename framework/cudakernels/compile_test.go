@@ -1,10 +1,12 @@
-package cuda
+package cudakernels
 
 import (
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/mambakit/mambakit/framework/cuda"
 )
 
 // TestCompileAll compiles every kernel file and the scan's variants for
@@ -12,7 +14,7 @@ import (
 // and shared memory ($MAMBAKIT_CUDA_RESOURCES, tab-separated).
 func TestCompileAll(t *testing.T) {
 	d := openOrSkip(t)
-	path, ver, err := NVRTCInfo()
+	path, ver, err := cuda.NVRTCInfo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func TestCompileAll(t *testing.T) {
 	mods = append(mods, mod{"scan.cu", (&Scan{N: 16, AImag: 1}).defines(), append(fwd, "scan_bwd_local", "scan_bwd_carry", "scan_bwd", "scan_bwd_bc")})
 	var rows []string
 	for _, m := range mods {
-		mo, err := d.Module(m.file, m.defs...)
+		mo, err := d.module(m.file, m.defs...)
 		if err != nil {
 			t.Errorf("%s %v: %v", m.file, m.defs, err)
 			continue
