@@ -101,8 +101,22 @@ func b01(b bool) string {
 // the kernel's default.
 var scanMinBlocks = os.Getenv("MAMBAKIT_CUDA_SCAN_MINB")
 
+// file is the scan's module: kernels/scan_real.cu, or
+// kernels/scan_complex.cu when A is complex. Both define the kernels
+// scanKernels names.
+func (s *Scan) file() string {
+	if s.AImag != 0 {
+		return "scan_complex.cu"
+	}
+	return "scan_real.cu"
+}
+
+// scanKernels are the kernels ScanForward and ScanBackward look up in a
+// scan module.
+var scanKernels = []string{"scan_fwd_local", "scan_fwd_carry", "scan_fwd_out", "scan_bwd_local", "scan_bwd_carry", "scan_bwd", "scan_bwd_bc"}
+
 func (s *Scan) defines() []string {
-	defs := []string{"SCAN_N=" + strconv.Itoa(s.N), "B_PC=" + b01(s.BPerChannel), "C_PC=" + b01(s.CPerChannel), "COMPLEX=" + b01(s.AImag != 0)}
+	defs := []string{"SCAN_N=" + strconv.Itoa(s.N), "B_PC=" + b01(s.BPerChannel), "C_PC=" + b01(s.CPerChannel)}
 	if n, err := strconv.Atoi(scanMinBlocks); err == nil && n >= 1 && n <= 16 {
 		defs = append(defs, "BWD_MINB="+strconv.Itoa(n))
 	}
@@ -119,7 +133,7 @@ func (s *Scan) scanChunks() (T, nc int) {
 }
 
 // scanFwdOutShared is the dynamic shared memory of scan_fwd_out
-// (FO_FLOATS of kernels/scan.cu), in bytes.
+// (FO_FLOATS of kernels/scan_common.cuh), in bytes.
 func scanFwdOutShared(n int, complex bool) int {
 	T, nbc := ScanChunk, 2
 	if complex {
@@ -132,7 +146,7 @@ func scanFwdOutShared(n int, complex bool) int {
 // ScanForward runs the scan's forward pass: Y, and HT and Saved when set.
 // Three launches: every chunk from a zero state (in parallel), the carry
 // of the state across chunks, every chunk again from its true start state
-// (see kernels/scan.cu).
+// (see kernels/scan_common.cuh).
 func (d *Device) ScanForward(s *Scan) error {
 	if err := s.check(); err != nil {
 		return err
@@ -141,7 +155,7 @@ func (d *Device) ScanForward(s *Scan) error {
 		return nil
 	}
 	defs := s.defines()
-	m, err := d.module("scan.cu", defs...)
+	m, err := d.module(s.file(), defs...)
 	if err != nil {
 		return err
 	}
@@ -201,7 +215,7 @@ func (d *Device) ScanForward(s *Scan) error {
 }
 
 // scanBwdShared is the dynamic shared memory of scan_bwd for state size n
-// (SH_FLOATS of kernels/scan.cu, CH_FLOATS when complex), in bytes.
+// (SH_FLOATS of kernels/scan_common.cuh), in bytes.
 func scanBwdShared(n int, complex bool) int {
 	npt := (n + 3) / 4
 	np := npt * 4
@@ -242,7 +256,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		return nil
 	}
 	defs := s.defines()
-	m, err := d.module("scan.cu", defs...)
+	m, err := d.module(s.file(), defs...)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cudakernels
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/mambakit/mambakit/framework/cuda"
@@ -268,13 +269,25 @@ func TestScanArgs(t *testing.T) {
 		t.Errorf("complex ScanSavedLen = %d", n)
 	}
 	// The backward's dynamic shared memory for N = 16 (SH_FLOATS in
-	// kernels/scan.cu): 5 tiles of 64×32, B and C of 64×16, warp partials
+	// kernels/scan_common.cuh): 5 tiles of 64×32, B and C of 64×16, warp partials
 	// of one 8-step piece 4×8×4×8, reset bytes.
 	if got, want := scanBwdShared(16, false), 4*(5*64*32+2*64*16+4*8*4*8+17); got != want {
 		t.Errorf("scanBwdShared(16) = %d, want %d", got, want)
 	}
-	// Complex (CH_FLOATS): chunks of 32, B, BImag, C, CImag, 16 values a lane.
+	// Complex: chunks of 32, B, BImag, C, CImag, 16 values a lane.
 	if got, want := scanBwdShared(16, true), 4*(5*32*32+4*32*16+4*8*4*16+9); got != want {
 		t.Errorf("scanBwdShared(16, complex) = %d, want %d", got, want)
+	}
+}
+
+func TestScanFile(t *testing.T) {
+	if f := (&Scan{N: 4}).file(); f != "scan_real.cu" {
+		t.Errorf("real scan module %q", f)
+	}
+	if f := (&Scan{N: 4, AImag: 1}).file(); f != "scan_complex.cu" {
+		t.Errorf("complex scan module %q", f)
+	}
+	if d := (&Scan{N: 4, AImag: 1, BPerChannel: true}).defines(); strings.Join(d, " ") != "SCAN_N=4 B_PC=1 C_PC=0" && !strings.HasPrefix(strings.Join(d, " "), "SCAN_N=4 B_PC=1 C_PC=0 BWD_MINB=") {
+		t.Errorf("defines %v", d)
 	}
 }
