@@ -236,7 +236,7 @@ func newDistStepper(ctx context.Context, d *Dist, cs *cudaStepper, accum int, ou
 	if err != nil {
 		return nil, err
 	}
-	comm, err := nccl.NewComm(d.LocalRank, d.Rank, d.World, sess.ID)
+	comm, err := nccl.NewComm(cs.dev, d.Rank, d.World, sess.ID)
 	if err != nil {
 		sess.Close(false)
 		return nil, fmt.Errorf("rank %d: %w", d.Rank, err)
