@@ -206,6 +206,18 @@ scan_fwd_local(const float* __restrict__ U, const float* __restrict__ Delta, con
 	}
 }
 
+// carry_thread gives a thread of a carry kernel (one per (b, d, n)) its
+// n, bd = b·D + d, d and b; false past the end.
+__device__ __forceinline__ bool carry_thread(int B, int D, int& n, long long& bd, int& d, int& b) {
+	long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+	if (e >= (long long)B * D * N_) return false;
+	n = e % N_;
+	bd = e / N_;
+	d = bd % D;
+	b = bd / D;
+	return true;
+}
+
 // scan_fwd_carry: one thread per (b, d, n) walks the chunks: Saved[c] is
 // the state entering chunk c, HT the state after the last.
 extern "C" __global__ void scan_fwd_carry(const float* __restrict__ Hloc, const float* __restrict__ Ssum,
@@ -213,11 +225,9 @@ extern "C" __global__ void scan_fwd_carry(const float* __restrict__ Hloc, const 
                                           const float* __restrict__ H0, float* __restrict__ Saved, float* __restrict__ HT,
                                           int B, int D, int nc)
 {
-	long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-	if (e >= (long long)B * D * N_) return;
-	int n = e % N_;
-	long long bd = e / N_;
-	int d = bd % D, b = bd / D;
+	int n, d, b;
+	long long bd;
+	if (!carry_thread(B, D, n, bd, d, b)) return;
 	float ar = A[d * N_ + n];
 	float hr = H0 ? H0[bd * SN + n] : 0.f;
 	float ai = 0.f, hi = 0.f;
@@ -547,10 +557,16 @@ __device__ __forceinline__ void bwd_flush_bc(const float* s_part, float* __restr
 	__syncthreads();
 }
 
-// bwd_store writes the parked du, dΔ and dz of the chunk, coalesced.
+// bwd_store writes the parked du, dΔ and dz of the chunk, coalesced,
+// and lane 0 of each channel its sums dD and dΔbias at o (b·nc + c)·D + d.
 __device__ __forceinline__ void bwd_store(const bwd_tiles& s, float* __restrict__ DU, float* __restrict__ DDelta, float* __restrict__ DZ,
-                                          int b, int t0, int d0, int L, int D) {
+                                          float* __restrict__ pSkip, float* __restrict__ pBias, float dskip, float dbias, long long o,
+                                          bool dok, int g, int b, int t0, int d0, int L, int D) {
 	__syncthreads();
+	if (dok && g == 0) {
+		if (pSkip) pSkip[o] = dskip;
+		if (pBias) pBias[o] = dbias;
+	}
 	const int tid = threadIdx.x;
 #pragma unroll 4
 	for (int i = 0; i < IT; i++) {

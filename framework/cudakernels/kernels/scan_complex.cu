@@ -87,11 +87,9 @@ extern "C" __global__ void scan_bwd_carry(const float* __restrict__ Dloc, const 
                                           const float* __restrict__ AImag, const float* __restrict__ DHT,
                                           float* __restrict__ Dcin, float* __restrict__ DH0, int B, int D, int nc)
 {
-	long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-	if (e >= (long long)B * D * N_) return;
-	int n = e % N_;
-	long long bd = e / N_;
-	int d = bd % D, b = bd / D;
+	int n, d, b;
+	long long bd;
+	if (!carry_thread(B, D, n, bd, d, b)) return;
 	float ar = A[d * N_ + n], ai = AImag[d * N_ + n];
 	float dr = DHT ? DHT[bd * SN + n] : 0.f, di = DHT ? DHT[bd * SN + N_ + n] : 0.f;
 	for (int c = nc - 1; c >= 0; c--) {
@@ -282,7 +280,7 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 		}
 		if constexpr (!BPC || !CPC) bwd_flush_bc(sm.part, pBC, xt, b, t0, s, L);
 	}
-	bwd_store(sm, DU, DDelta, DZ, b, t0, d0, L, D);
+	bwd_store(sm, DU, DDelta, DZ, pSkip, pBias, dskip, dbias, ((long long)b * nc + c) * D + d, dok, g, b, t0, d0, L, D);
 	if (dok) {
 #pragma unroll
 		for (int k = 0; k < NPT; k++) {
@@ -298,11 +296,6 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 				if (pCpc) pCpc[po + n] = dCr_[k];
 				if (pCpci) pCpci[po + n] = dCi_[k];
 			}
-		}
-		if (g == 0) {
-			long long o = ((long long)b * nc + c) * D + d;
-			if (pSkip) pSkip[o] = dskip;
-			if (pBias) pBias[o] = dbias;
 		}
 	}
 }

@@ -68,11 +68,9 @@ extern "C" __global__ void scan_bwd_carry(const float* __restrict__ Dloc, const 
                                           const float* __restrict__ AImag, const float* __restrict__ DHT, float* __restrict__ Dcin, float* __restrict__ DH0,
                                           int B, int D, int nc)
 {
-	long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-	if (e >= (long long)B * D * N_) return;
-	int n = e % N_;
-	long long bd = e / N_;
-	int d = bd % D, b = bd / D;
+	int n, d, b;
+	long long bd;
+	if (!carry_thread(B, D, n, bd, d, b)) return;
 	float ar = A[d * N_ + n];
 	float dc = DHT ? DHT[bd * N_ + n] : 0.f;
 #pragma unroll 4
@@ -84,6 +82,21 @@ extern "C" __global__ void scan_bwd_carry(const float* __restrict__ Dloc, const 
 		dc = s < 0.f ? l : fmaf(expf(ar * s), dc, l);
 	}
 	if (DH0) DH0[bd * N_ + n] = dc;
+}
+
+// bwd_rstep is one step of the recurrence at row jj for a lane's NPT
+// states, in scan_bwd's pass 1 and recompute: Ā into ab, the state after
+// the step into out (which may be h).
+__device__ __forceinline__ void bwd_rstep(const bwd_tiles& sm, int jj, int dl, int g, const float* a2, const float* bpc,
+                                          const float* h, float* out, float* ab) {
+	float dt = sm.dt[jj][dl], x = dt * sm.u[jj][dl];
+	bool r = sm.r[jj];
+#pragma unroll
+	for (int k = 0; k < NPT; k++) {
+		float bb = BPC ? bpc[k] : sm.B[jj][g * NPT + k];
+		ab[k] = ex2_ftz(dt * a2[k]);
+		out[k] = fmaf(ab[k], r ? 0.f : h[k], x * bb);
+	}
 }
 
 // scan_bwd: the gradients of one chunk, from the state entering it
@@ -145,22 +158,13 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 
 	// Pass 1: the states at the start of each piece.
 	{
-		float h[NPT];
+		float h[NPT], ab0[NPT];
 #pragma unroll
 		for (int k = 0; k < NPT; k++) h[k] = hb[0][k];
 #pragma unroll 1
 		for (int s = 0; s < NS - 1; s++) {
 #pragma unroll
-			for (int j = 0; j < SUB; j++) {
-				int jj = s * SUB + j;
-				float dt = sm.dt[jj][dl], x = dt * sm.u[jj][dl];
-				bool r = sm.r[jj];
-#pragma unroll
-				for (int k = 0; k < NPT; k++) {
-					float bb = BPC ? bpc[k] : sm.B[jj][g * NPT + k];
-					h[k] = fmaf(ex2_ftz(dt * a2[k]), r ? 0.f : h[k], x * bb);
-				}
-			}
+			for (int j = 0; j < SUB; j++) bwd_rstep(sm, s * SUB + j, dl, g, a2, bpc, h, h, ab0);
 #pragma unroll
 			for (int k = 0; k < NPT; k++) hb[s + 1][k] = h[k];
 		}
@@ -173,18 +177,7 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 #pragma unroll
 		for (int k = 0; k < NPT; k++) hs0[k] = hb[s][k];
 #pragma unroll
-		for (int j = 0; j < SUB; j++) {
-			int jj = s * SUB + j;
-			float dt = sm.dt[jj][dl], x = dt * sm.u[jj][dl];
-			bool r = sm.r[jj];
-#pragma unroll
-			for (int k = 0; k < NPT; k++) {
-				float bb = BPC ? bpc[k] : sm.B[jj][g * NPT + k];
-				float hp = j == 0 ? hs0[k] : hs[j - 1][k];
-				ab[j][k] = ex2_ftz(dt * a2[k]);
-				hs[j][k] = fmaf(ab[j][k], r ? 0.f : hp, x * bb);
-			}
-		}
+		for (int j = 0; j < SUB; j++) bwd_rstep(sm, s * SUB + j, dl, g, a2, bpc, j == 0 ? hs0 : hs[j - 1], hs[j], ab[j]);
 #pragma unroll
 		for (int j = SUB - 1; j >= 0; j--) {
 			int jj = s * SUB + j, t = t0 + jj;
@@ -225,7 +218,7 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 		}
 		if constexpr (!BPC || !CPC) bwd_flush_bc(sm.part, pBC, xt, b, t0, s, L);
 	}
-	bwd_store(sm, DU, DDelta, DZ, b, t0, d0, L, D);
+	bwd_store(sm, DU, DDelta, DZ, pSkip, pBias, dskip, dbias, ((long long)b * nc + c) * D + d, dok, g, b, t0, d0, L, D);
 	if (dok) {
 #pragma unroll
 		for (int k = 0; k < NPT; k++) {
@@ -236,11 +229,6 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 				if (pBpc) pBpc[so + n] = dBpc[k];
 			if constexpr (CPC)
 				if (pCpc) pCpc[so + n] = dCpc[k];
-		}
-		if (g == 0) {
-			long long o = ((long long)b * nc + c) * D + d;
-			if (pSkip) pSkip[o] = dskip;
-			if (pBias) pBias[o] = dbias;
 		}
 	}
 }
