@@ -11,6 +11,7 @@ import (
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudakernels"
 	"github.com/mambakit/mambakit/framework/cudamodel"
 )
 
@@ -56,16 +57,17 @@ func benchScanCUDA(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := cuda.Open()
+	cd, err := cuda.Open()
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer cd.Close()
+	d := cudakernels.New(cd)
 	fmt.Fprintf(stdout, "device: %s\n", d)
 	if p, v, err := cuda.NVRTCInfo(); err == nil {
 		fmt.Fprintf(stdout, "nvrtc %s: %s\n", v, p)
 	}
-	timer, err := newCudaTimer(d, *warm, *reps)
+	timer, err := newCudaTimer(cd, *warm, *reps)
 	if err != nil {
 		return err
 	}
@@ -157,7 +159,7 @@ func (c *cudaTimer) median(f func() error) (float64, error) {
 	return ts[len(ts)/2], nil
 }
 
-func copyBandwidth(d *cuda.Device, c *cudaTimer) (float64, error) {
+func copyBandwidth(d *cudakernels.Device, c *cudaTimer) (float64, error) {
 	const n = 2 << 30
 	src, err := d.Alloc(n)
 	if err != nil {
@@ -179,8 +181,8 @@ func copyBandwidth(d *cuda.Device, c *cudaTimer) (float64, error) {
 	return 2 * n / (ms * 1e-3), nil
 }
 
-func expRate(d *cuda.Device, c *cudaTimer) (float64, error) {
-	f, err := d.Kernel("util.cu", "exp_rate")
+func expRate(d *cudakernels.Device, c *cudaTimer) (float64, error) {
+	f, err := d.Kernel(cudakernels.Sources, "util.cu", "exp_rate")
 	if err != nil {
 		return 0, err
 	}
@@ -199,7 +201,7 @@ func expRate(d *cuda.Device, c *cudaTimer) (float64, error) {
 	return float64(blocks*threads) * float64(iters) * 8 / (ms * 1e-3), nil
 }
 
-func gemmRate(d *cuda.Device, c *cudaTimer, n int, tf32 bool) (float64, error) {
+func gemmRate(d *cudakernels.Device, c *cudaTimer, n int, tf32 bool) (float64, error) {
 	bl, err := d.BLAS()
 	if err != nil {
 		return 0, err
@@ -227,7 +229,7 @@ func gemmRate(d *cuda.Device, c *cudaTimer, n int, tf32 bool) (float64, error) {
 	return 2 * float64(n) * float64(n) * float64(n) / (ms * 1e-3), nil
 }
 
-func benchScanOneL(d *cuda.Device, c *cudaTimer, w io.Writer, B, L, D, N int, bw, expRate float64) error {
+func benchScanOneL(d *cudakernels.Device, c *cudaTimer, w io.Writer, B, L, D, N int, bw, expRate float64) error {
 	bld, bln := int64(B)*int64(L)*int64(D), int64(B)*int64(L)*int64(N)
 	var bufs []*cuda.Buffer
 	defer func() {
@@ -245,8 +247,8 @@ func benchScanOneL(d *cuda.Device, c *cudaTimer, w io.Writer, B, L, D, N int, bw
 		seed++
 		return b.Ptr(), d.FillUniform(b.Ptr(), n, seed, lo, hi)
 	}
-	s := &cuda.Scan{B: B, L: L, D: D, N: N}
-	g := &cuda.ScanGrads{}
+	s := &cudakernels.Scan{B: B, L: L, D: D, N: N}
+	g := &cudakernels.ScanGrads{}
 	type spec struct {
 		p      *cuda.DevPtr
 		n      int64
@@ -255,7 +257,7 @@ func benchScanOneL(d *cuda.Device, c *cudaTimer, w io.Writer, B, L, D, N int, bw
 	specs := []spec{
 		{&s.U, bld, -1, 1}, {&s.Delta, bld, -6, 0}, {&s.DeltaBias, int64(D), -1, 0}, {&s.A, int64(D * N), -4, -0.1},
 		{&s.Bm, bln, -1, 1}, {&s.Cm, bln, -1, 1}, {&s.Dskip, int64(D), 0.5, 1.5}, {&s.Z, bld, -2, 2},
-		{&s.Y, bld, 0, 0}, {&s.HT, int64(B * D * N), 0, 0}, {&s.Saved, int64(cuda.ScanSavedLen(B, L, D, N, false)), 0, 0},
+		{&s.Y, bld, 0, 0}, {&s.HT, int64(B * D * N), 0, 0}, {&s.Saved, int64(cudakernels.ScanSavedLen(B, L, D, N, false)), 0, 0},
 		{&g.DY, bld, -1, 1}, {&g.DU, bld, 0, 0}, {&g.DDelta, bld, 0, 0}, {&g.DZ, bld, 0, 0},
 		{&g.DDeltaBias, int64(D), 0, 0}, {&g.DA, int64(D * N), 0, 0}, {&g.DBm, bln, 0, 0}, {&g.DCm, bln, 0, 0},
 		{&g.DDskip, int64(D), 0, 0}, {&g.DH0, int64(B * D * N), 0, 0},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudakernels"
 	"github.com/mambakit/mambakit/framework/cudamodel"
 	"github.com/mambakit/mambakit/framework/kernels"
 )
@@ -139,7 +140,7 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bw, err := copyBandwidth(d, timer)
+	bw, err := copyBandwidth(cudakernels.New(d), timer)
 	if err != nil {
 		return err
 	}
@@ -159,13 +160,13 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 	}
 	type config struct {
 		graphs bool
-		v      cuda.StepVariant
+		v      cudakernels.StepVariant
 	}
 	def := cudamodel.DefaultStepVariant(d, 1)
 	configs := []config{{false, def}, {true, def}}
 	if *variants == "all" {
 		configs = nil
-		for _, v := range []cuda.StepVariant{{}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, PDL: true},
+		for _, v := range []cudakernels.StepVariant{{}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, PDL: true},
 			{MaxRows: 1, Prefetch: true, PDL: true, Early: true}, {MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true}} {
 			if v.PDL && d.PDLAvailable() != nil {
 				continue

@@ -129,9 +129,15 @@ func isNoDriver(err error) bool {
 	return false
 }
 
-// enter locks the goroutine to its OS thread and makes the device's
-// context current there; the returned function unlocks. Use as
-// defer d.enter()().
+// MakeCurrent locks the goroutine to its OS thread and makes the device's
+// context current there, for a library that calls CUDA itself (NCCL);
+// the returned function unlocks. Use as defer d.MakeCurrent()().
+func (d *Device) MakeCurrent() func() { return d.enter() }
+
+// Ordinal is the device's index among the driver's GPUs.
+func (d *Device) Ordinal() int { return d.ord }
+
+// enter is MakeCurrent. Use as defer d.enter()().
 func (d *Device) enter() func() {
 	runtime.LockOSThread()
 	if r := ccall(d.api.cuCtxSetCurrent, d.ctx); r != 0 {

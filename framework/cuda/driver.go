@@ -60,6 +60,7 @@ type driverAPI struct {
 	cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync                    uintptr
 	cuMemsetD32Async, cuMemsetD8Async                                          uintptr
 	cuStreamCreate, cuStreamDestroy, cuStreamSynchronize                       uintptr
+	cuStreamQuery, cuStreamWaitEvent                                           uintptr
 	cuEventCreate, cuEventDestroy, cuEventRecord, cuEventSynchronize           uintptr
 	cuEventElapsedTime                                                         uintptr
 	cuModuleLoadData, cuModuleUnload, cuModuleGetFunction                      uintptr
@@ -134,6 +135,8 @@ func loadDriver() (*driverAPI, error) {
 			{&a.cuStreamCreate, []string{"cuStreamCreate"}},
 			{&a.cuStreamDestroy, []string{"cuStreamDestroy_v2", "cuStreamDestroy"}},
 			{&a.cuStreamSynchronize, []string{"cuStreamSynchronize"}},
+			{&a.cuStreamQuery, []string{"cuStreamQuery"}},
+			{&a.cuStreamWaitEvent, []string{"cuStreamWaitEvent"}},
 			{&a.cuEventCreate, []string{"cuEventCreate"}},
 			{&a.cuEventDestroy, []string{"cuEventDestroy_v2", "cuEventDestroy"}},
 			{&a.cuEventRecord, []string{"cuEventRecord"}},

@@ -145,29 +145,6 @@ func TestCache(t *testing.T) {
 	}
 }
 
-func TestEmbeddedKernels(t *testing.T) {
-	files := KernelFiles()
-	want := []string{"adamw.cu", "conv.cu", "elementwise.cu", "loss.cu", "model.cu", "norm.cu", "scan.cu", "step.cu", "util.cu"}
-	if strings.Join(files, ",") != strings.Join(want, ",") {
-		t.Errorf("kernel files %v, want %v", files, want)
-	}
-	for _, f := range files {
-		src, err := kernelSource(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(src, "softplus_f") || !strings.Contains(src, "#line 1 \""+f+"\"") {
-			t.Errorf("%s: common.cuh not prepended", f)
-		}
-		if strings.Count(src, "{") != strings.Count(src, "}") {
-			t.Errorf("%s: unbalanced braces", f)
-		}
-	}
-	if _, err := kernelSource("nope.cu"); err == nil {
-		t.Error("missing file accepted")
-	}
-}
-
 func TestErrorText(t *testing.T) {
 	e := &Error{Op: "cuMemAlloc(8 bytes)", Code: 2, Name: "CUDA_ERROR_OUT_OF_MEMORY", Msg: "out of memory"}
 	if got := e.Error(); got != "cuda: cuMemAlloc(8 bytes): CUDA_ERROR_OUT_OF_MEMORY (out of memory)" {
@@ -199,10 +176,10 @@ func TestDim3AndLaunchArgs(t *testing.T) {
 		t.Errorf("int overflow: %v", err)
 	}
 	d := &Device{SMs: 2}
-	if g := d.gridFor(1<<30, 256); g.X != 64 {
-		t.Errorf("gridFor cap: %v", g)
+	if g := d.GridFor(1<<30, 256); g.X != 64 {
+		t.Errorf("GridFor cap: %v", g)
 	}
-	if g := d.gridFor(0, 256); g.X != 1 {
-		t.Errorf("gridFor(0): %v", g)
+	if g := d.GridFor(0, 256); g.X != 1 {
+		t.Errorf("GridFor(0): %v", g)
 	}
 }

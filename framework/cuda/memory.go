@@ -157,3 +157,35 @@ func (d *Device) CopyDtoD(dst, src DevPtr, bytes int) error {
 	defer d.enter()()
 	return d.api.check(ccall(d.api.cuMemcpyDtoDAsync, uintptr(dst), uintptr(src), uintptr(bytes), 0), "cuMemcpyDtoD(%d bytes)", bytes)
 }
+
+// View is a Buffer over bytes at p, inside memory owned elsewhere: never
+// free it.
+func (d *Device) View(p DevPtr, bytes int) *Buffer { return &Buffer{d: d, ptr: p, bytes: bytes} }
+
+// DownloadF32 copies len(x) float32s at p (inside a buffer) to x.
+func (d *Device) DownloadF32(x []float32, p DevPtr) error {
+	return d.View(p, 4*len(x)).CopyToF32(x)
+}
+
+// CopyF32To copies x to the device at p (inside a buffer).
+func (d *Device) CopyF32To(p DevPtr, x []float32) error {
+	return d.View(p, 4*len(x)).CopyFromF32(x)
+}
+
+// CopyI32To copies x to the device at p.
+func (d *Device) CopyI32To(p DevPtr, x []int32) error {
+	return d.View(p, 4*len(x)).CopyFromI32(x)
+}
+
+// CopyBoolTo copies x to the device at p, one byte each (1: true).
+func (d *Device) CopyBoolTo(p DevPtr, x []bool) error {
+	return d.View(p, len(x)).CopyFromBool(x)
+}
+
+// Fill32 sets n 32-bit words at p (inside a buffer) to v.
+func (d *Device) Fill32(p DevPtr, v uint32, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	return d.View(p, 4*n).Fill32(v)
+}

@@ -1,7 +1,6 @@
 package cuda
 
 import (
-	"embed"
 	"fmt"
 	"math"
 	"os"
@@ -11,38 +10,6 @@ import (
 	"time"
 	"unsafe"
 )
-
-// The kernels, compiled at first use by NVRTC for the device's
-// architecture. common.cuh is prepended to each file.
-//
-//go:embed kernels/*.cu kernels/*.cuh
-var kernelFS embed.FS
-
-// KernelFiles lists the embedded kernel files.
-func KernelFiles() []string {
-	ents, _ := kernelFS.ReadDir("kernels")
-	var out []string
-	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".cu") {
-			out = append(out, e.Name())
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// kernelSource returns file's source with common.cuh in front.
-func kernelSource(file string) (string, error) {
-	common, err := kernelFS.ReadFile("kernels/common.cuh")
-	if err != nil {
-		return "", err
-	}
-	src, err := kernelFS.ReadFile("kernels/" + file)
-	if err != nil {
-		return "", fmt.Errorf("cuda: no embedded kernel file %q", file)
-	}
-	return string(common) + "\n#line 1 \"" + file + "\"\n" + string(src), nil
-}
 
 // baseOptions are the NVRTC options of every module. No fast-math: the
 // kernels call exp2f and __shfl themselves where speed matters, and keep
@@ -65,6 +32,7 @@ func moduleOptions(defines []string) []string {
 type Module struct {
 	d       *Device
 	h       uintptr
+	Sources string // the name of the Sources it was compiled from
 	File    string
 	Defines []string
 	Log     string        // the compiler's log (resource usage), empty when cached
@@ -73,17 +41,18 @@ type Module struct {
 	funcs   map[string]*Function
 }
 
-// Module compiles (or finds in the disk cache) and loads the embedded
-// kernel file with the given defines; the device keeps it for later calls.
-func (d *Device) Module(file string, defines ...string) (*Module, error) {
+// Module compiles (or finds in the disk cache) and loads file of srcs
+// with the given defines ("SCAN_N=16", passed as -D); the device keeps it
+// for later calls with the same set, file and defines.
+func (d *Device) Module(srcs *Sources, file string, defines ...string) (*Module, error) {
 	opts := moduleOptions(defines)
-	mkey := file + "\x00" + strings.Join(opts, "\x00")
+	mkey := srcs.name + "\x00" + file + "\x00" + strings.Join(opts, "\x00")
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if m := d.modules[mkey]; m != nil {
 		return m, nil
 	}
-	src, err := kernelSource(file)
+	src, err := srcs.Source(file)
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +79,9 @@ func (d *Device) Module(file string, defines ...string) (*Module, error) {
 	}
 	m, err := d.LoadModule(image)
 	if err != nil {
-		return nil, fmt.Errorf("%w (module %s %v)", err, file, defines)
+		return nil, fmt.Errorf("%w (module %s/%s %v)", err, srcs.name, file, defines)
 	}
-	m.File, m.Defines, m.Log, m.Cached, m.Compile = file, defines, log, cached, time.Since(t0)
+	m.Sources, m.File, m.Defines, m.Log, m.Cached, m.Compile = srcs.name, file, defines, log, cached, time.Since(t0)
 	d.modules[mkey] = m
 	return m, nil
 }
@@ -191,10 +160,10 @@ func (m *Module) Function(name string) (*Function, error) {
 	return f, nil
 }
 
-// Kernel returns the named kernel of an embedded file compiled with the
-// given defines.
-func (d *Device) Kernel(file, name string, defines ...string) (*Function, error) {
-	m, err := d.Module(file, defines...)
+// Kernel returns the named kernel of file of srcs compiled with the given
+// defines.
+func (d *Device) Kernel(srcs *Sources, file, name string, defines ...string) (*Function, error) {
+	m, err := d.Module(srcs, file, defines...)
 	if err != nil {
 		return nil, err
 	}
@@ -293,9 +262,9 @@ func (f *Function) raiseShared(shared int) error {
 // ($MAMBAKIT_CUDA_SYNC=1), to find which launch faulted.
 var syncEach = os.Getenv("MAMBAKIT_CUDA_SYNC") == "1"
 
-// gridFor returns a 1-D grid of blocks of threads for n elements, capped
-// at 32 blocks per SM (the kernels loop over the rest).
-func (d *Device) gridFor(n int64, threads int) Dim3 {
+// GridFor returns a 1-D grid of blocks of threads for n elements, capped
+// at 32 blocks per SM (for kernels that loop over the rest).
+func (d *Device) GridFor(n int64, threads int) Dim3 {
 	b := (n + int64(threads) - 1) / int64(threads)
 	if lim := int64(32 * max(d.SMs, 1)); b > lim {
 		b = lim

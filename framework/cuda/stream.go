@@ -26,6 +26,31 @@ func (s *Stream) handle() uintptr {
 	return s.h
 }
 
+// Handle is the stream's CUstream (0 for the default stream), for a
+// library that takes one (NCCL); call it inside Device.MakeCurrent.
+func (s *Stream) Handle() uintptr { return s.handle() }
+
+// cudaErrorNotReady is CUDA_ERROR_NOT_READY: queried work still runs.
+const cudaErrorNotReady = 600
+
+// Query reports whether the stream's work has finished, without waiting;
+// an error is one its work left.
+func (s *Stream) Query() (done bool, err error) {
+	defer s.d.enter()()
+	r := ccall(s.d.api.cuStreamQuery, s.handle())
+	if r == cudaErrorNotReady {
+		return false, nil
+	}
+	return r == 0, s.d.api.check(r, "cuStreamQuery")
+}
+
+// WaitEvent makes the stream's later work wait for e's last Record (on
+// the device: the call returns at once).
+func (s *Stream) WaitEvent(e *Event) error {
+	defer s.d.enter()()
+	return s.d.api.check(ccall(s.d.api.cuStreamWaitEvent, s.handle(), e.h, 0), "cuStreamWaitEvent")
+}
+
 // Synchronize waits for the stream's work.
 func (s *Stream) Synchronize() error {
 	defer s.d.enter()()
@@ -50,10 +75,19 @@ type Event struct {
 }
 
 // NewEvent creates an event with timing.
-func (d *Device) NewEvent() (*Event, error) {
+func (d *Device) NewEvent() (*Event, error) { return d.newEvent(0) }
+
+// eventDisableTiming is CU_EVENT_DISABLE_TIMING.
+const eventDisableTiming = 2
+
+// NewOrderEvent creates an event without timing, only to order streams
+// (Stream.WaitEvent): cheaper to record and wait for.
+func (d *Device) NewOrderEvent() (*Event, error) { return d.newEvent(eventDisableTiming) }
+
+func (d *Device) newEvent(flags uintptr) (*Event, error) {
 	defer d.enter()()
 	e := &Event{d: d}
-	if err := d.api.check(ccall(d.api.cuEventCreate, uintptr(unsafe.Pointer(&e.h)), 0), "cuEventCreate"); err != nil {
+	if err := d.api.check(ccall(d.api.cuEventCreate, uintptr(unsafe.Pointer(&e.h)), flags), "cuEventCreate(flags %d)", flags); err != nil {
 		return nil, err
 	}
 	return e, nil

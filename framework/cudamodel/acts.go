@@ -3,6 +3,7 @@ package cudamodel
 import (
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudakernels"
 )
 
 // acts are the device buffers of one batch shape (B, L), M = B·L rows:
@@ -15,10 +16,10 @@ type acts struct {
 
 	ids, targets, reset cuda.DevPtr // int32 (M), int32 (M), bytes (M)
 	hasReset, hasTarget bool
-	count               int              // targets counted in the loss
-	state               *State           // the state the last Forward carried (nil: none)
-	stateIn             int              // which of its copies the batch started from
-	index               *cuda.EmbedIndex // the batch's rows grouped by id
+	count               int                     // targets counted in the loss
+	state               *State                  // the state the last Forward carried (nil: none)
+	stateIn             int                     // which of its copies the batch started from
+	index               *cudakernels.EmbedIndex // the batch's rows grouped by id
 
 	resid, rstd, xn           cuda.DevPtr // (nL+1, M, D), (nL, M), (nL, M, D)
 	xin, z, conv, u, dtRaw, y cuda.DevPtr // (nL, M, Din) each
@@ -52,10 +53,10 @@ func cf(c *backbone.Config) int {
 	return 1
 }
 
-func newActs(d *cuda.Device, c *backbone.Config, B, L int) (*acts, error) {
+func newActs(d *cudakernels.Device, c *backbone.Config, B, L int) (*acts, error) {
 	V, D, Din, N, R, K, nL := dims(c)
 	M := B * L
-	a := &acts{B: B, L: L, savedLen: cuda.ScanSavedLen(B, L, Din, N, c.ComplexA)}
+	a := &acts{B: B, L: L, savedLen: cudakernels.ScanSavedLen(B, L, Din, N, c.ComplexA)}
 	type slot struct {
 		p *cuda.DevPtr
 		n int

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudakernels"
 )
 
 // Backward adds the gradient of the last Forward's mean loss w.r.t. every
@@ -49,12 +50,12 @@ func (g *Model) Backward() error {
 
 		bmAll, cmAll := f4(a.bm, l*cfc*M*N), f4(a.cm, l*cfc*M*N)
 		A := f4(a.a, l*Din*N)
-		sc := &cuda.Scan{B: B, L: L, D: Din, N: N,
+		sc := &cudakernels.Scan{B: B, L: L, D: Din, N: N,
 			U: u, Delta: f4(a.dtRaw, l*M*Din), DeltaBias: ly.lay(p, ly.dtB, l),
 			A: A, Bm: bmAll, Cm: cmAll, BPerChannel: !selB, CPerChannel: !selC,
 			Dskip: ly.lay(p, ly.dskip, l), Z: f4(a.z, l*M*Din), Reset: reset,
 			Y: y, Saved: f4(a.saved, l*a.savedLen)}
-		sg := &cuda.ScanGrads{DY: a.dY, DU: a.dU, DDelta: a.dDt, DDeltaBias: a.dBias, DA: a.dA,
+		sg := &cudakernels.ScanGrads{DY: a.dY, DU: a.dU, DDelta: a.dDt, DDeltaBias: a.dBias, DA: a.dA,
 			DBm: a.dBm, DCm: a.dCm, DDskip: a.dSkip, DZ: a.dZ}
 		if cx { // imaginary parts: of selective B, C after their real parts
 			sc.AImag, sg.DAImag = ly.lay(p, ly.aImag, l), a.dAI
@@ -131,11 +132,11 @@ func (g *Model) Backward() error {
 
 		conv := f4(a.conv, l*M*Din)
 		e.do(d.SiLUBackward(a.dConv, a.dU, conv, M*Din))
-		cv := &cuda.Conv1d{B: B, L: L, D: Din, K: K, X: f4(a.xin, l*M*Din), W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
+		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: f4(a.xin, l*M*Din), W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
 		if st := a.state; st != nil && K > 1 { // the inputs before the batch
 			cv.State0 = f4(st.conv[a.stateIn], l*st.layerCvL)
 		}
-		cg := &cuda.Conv1dGrads{DY: a.dConv, DX: a.dXin, DW: a.dConvW}
+		cg := &cudakernels.Conv1dGrads{DY: a.dConv, DX: a.dXin, DW: a.dConvW}
 		if c.UseConvBias {
 			cv.Bias = ly.lay(p, ly.convB, l)
 			cg.DBias = a.dConvB

@@ -5,6 +5,7 @@ import (
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudakernels"
 )
 
 func checkBatch(b *backbone.Batch, V int) error {
@@ -93,7 +94,7 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		}
 	}
 	var err error
-	if a.index, err = cuda.NewEmbedIndex(b.Inputs, V); err != nil {
+	if a.index, err = cudakernels.NewEmbedIndex(b.Inputs, V); err != nil {
 		return 0, err
 	}
 	reset := cuda.DevPtr(0)
@@ -115,7 +116,7 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		e.do(bl.MatMul(false, true, M, Din, D, xn, f4(win, Din*D), 0, z))
 
 		conv, u := f4(a.conv, l*M*Din), f4(a.u, l*M*Din)
-		cv := &cuda.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
+		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
 		if c.UseConvBias {
 			cv.Bias = ly.lay(p, ly.convB, l)
 		}
@@ -131,7 +132,7 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		A := f4(a.a, l*Din*N)
 		e.do(d.NegExp(A, ly.lay(p, ly.aLog, l), Din*N))
 		y := f4(a.y, l*M*Din)
-		sc := &cuda.Scan{B: B, L: L, D: Din, N: N,
+		sc := &cudakernels.Scan{B: B, L: L, D: Din, N: N,
 			U: u, Delta: f4(a.dtRaw, l*M*Din), DeltaBias: ly.lay(p, ly.dtB, l), A: A, Bm: bm, Cm: cm,
 			BPerChannel: !selective(c, "B"), CPerChannel: !selective(c, "C"),
 			BImag: bmI, CImag: cmI, Dskip: ly.lay(p, ly.dskip, l), Z: z, Reset: reset,

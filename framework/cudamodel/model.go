@@ -6,6 +6,7 @@ import (
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudakernels"
 )
 
 // Model is a backbone.Model on a GPU: parameters, gradients and the AdamW
@@ -14,7 +15,7 @@ import (
 type Model struct {
 	Config backbone.Config
 
-	dev  *cuda.Device
+	dev  *cudakernels.Device
 	blas *cuda.BLAS
 	lay  *layout
 
@@ -43,7 +44,7 @@ func New(dev *cuda.Device, m *backbone.Model) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Model{Config: m.Config, dev: dev, blas: blas, lay: newLayout(m)}
+	g := &Model{Config: m.Config, dev: cudakernels.New(dev), blas: blas, lay: newLayout(m)}
 	if g.params, err = dev.UploadF32(m.Params.Data); err != nil {
 		return nil, err
 	}
@@ -64,7 +65,7 @@ func New(dev *cuda.Device, m *backbone.Model) (*Model, error) {
 func (g *Model) SetTF32(on bool) error { return g.blas.SetTF32(on) }
 
 // Device returns the model's device.
-func (g *Model) Device() *cuda.Device { return g.dev }
+func (g *Model) Device() *cuda.Device { return g.dev.Device }
 
 // NumParams is the number of parameters.
 func (g *Model) NumParams() int { return g.lay.total }

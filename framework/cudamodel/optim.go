@@ -5,7 +5,7 @@ import (
 	"math"
 
 	"github.com/mambakit/mambakit/framework/backbone"
-	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudakernels"
 )
 
 // GradNorm returns the L2 norm of all gradients (squares summed in
@@ -52,7 +52,7 @@ func (g *Model) Step(c backbone.AdamWConfig, lr float64) error {
 		}
 	}
 	g.steps++
-	ac := cuda.AdamW{Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, WeightDecay: c.WeightDecay}
+	ac := cudakernels.AdamW{Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, WeightDecay: c.WeightDecay}
 	for _, s := range g.lay.spans {
 		if err := g.dev.AdamWStep(g.params.At(s.lo), g.grads.At(s.lo), g.mom1.At(s.lo), g.mom2.At(s.lo), s.hi-s.lo,
 			ac, g.steps, lr, s.decay); err != nil {

@@ -26,7 +26,7 @@ type State struct {
 // NewState returns a zero state of B rows.
 func (g *Model) NewState(B int) (*State, error) {
 	_, _, Din, N, _, K, nL := dims(&g.Config)
-	s := &State{B: B, dev: g.dev, layerCvL: B * Din * (K - 1), layerSsL: B * Din * N * cf(&g.Config)}
+	s := &State{B: B, dev: g.dev.Device, layerCvL: B * Din * (K - 1), layerSsL: B * Din * N * cf(&g.Config)}
 	s.convLen, s.ssmLen = nL*s.layerCvL, nL*s.layerSsL
 	pad := func(n int) int { return (n + 63) / 64 * 64 }
 	buf, err := g.dev.AllocF32(2*pad(s.convLen) + 2*pad(s.ssmLen))

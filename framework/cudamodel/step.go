@@ -8,10 +8,11 @@ import (
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudakernels"
 )
 
 // Stepper is the recurrent form of the model on the GPU
-// (backbone.Model.Step): the conv and SSM states of B ≤ cuda.StepMaxRows
+// (backbone.Model.Step): the conv and SSM states of B ≤ cudakernels.StepMaxRows
 // rows on the device, one token per row in, the logits (B, V) and their
 // argmax out. A step is 4 launches a layer plus 2 (kernels/step.cu),
 // issued on the Stepper's own non-blocking stream; with graphs, the whole
@@ -31,7 +32,7 @@ type Stepper struct {
 	x, u, z, xdbl, y, logits, conv, ssm cuda.DevPtr
 	S                                   int // x_proj rows: R + B rows + C rows
 
-	variant  cuda.StepVariant
+	variant  cudakernels.StepVariant
 	stream   *cuda.Stream
 	graph    *cuda.Graph
 	graphs   bool  // use a graph when capture works
@@ -49,19 +50,19 @@ var graphNotice sync.Once
 
 // StepOptions choose how a Stepper runs.
 type StepOptions struct {
-	Graphs  bool             // capture the step into a CUDA graph
-	Variant cuda.StepVariant // the kernels' form (DefaultStepVariant)
+	Graphs  bool                    // capture the step into a CUDA graph
+	Variant cudakernels.StepVariant // the kernels' form (DefaultStepVariant)
 }
 
 // DefaultStepVariant is the kernels' form a Stepper of B rows uses unless
 // told otherwise: the one-row kernels for B = 1, weights prefetched, and
 // programmatic dependent launches where the device has them, and for one
-// row the early kernels (cuda.StepVariant.Early). $MAMBAKIT_CUDA_STEP_PREFETCH=0,
+// row the early kernels (cudakernels.StepVariant.Early). $MAMBAKIT_CUDA_STEP_PREFETCH=0,
 // $MAMBAKIT_CUDA_PDL=0 and $MAMBAKIT_CUDA_STEP_EARLY=0 turn these off;
 // $MAMBAKIT_CUDA_STEP_L2=1 adds the L2 prefetch of later kernels' weights
 // (sm_90; slower on the H200).
-func DefaultStepVariant(d *cuda.Device, B int) cuda.StepVariant {
-	v := cuda.StepVariant{Prefetch: os.Getenv("MAMBAKIT_CUDA_STEP_PREFETCH") != "0"}
+func DefaultStepVariant(d *cuda.Device, B int) cudakernels.StepVariant {
+	v := cudakernels.StepVariant{Prefetch: os.Getenv("MAMBAKIT_CUDA_STEP_PREFETCH") != "0"}
 	if B == 1 {
 		v.MaxRows = 1
 	}
@@ -81,14 +82,14 @@ func DefaultStepVariant(d *cuda.Device, B int) cuda.StepVariant {
 // step runs as plain launches and the reason is printed once (Graphs
 // returns it).
 func (g *Model) NewStepper(B int, graphs bool) (*Stepper, error) {
-	return g.NewStepperWith(B, StepOptions{Graphs: graphs, Variant: DefaultStepVariant(g.dev, B)})
+	return g.NewStepperWith(B, StepOptions{Graphs: graphs, Variant: DefaultStepVariant(g.dev.Device, B)})
 }
 
 // NewStepperWith is NewStepper with the kernels' form chosen.
 func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	graphs := o.Graphs
-	if B < 1 || B > cuda.StepMaxRows {
-		return nil, fmt.Errorf("cudamodel: stepper of %d rows: want 1..%d", B, cuda.StepMaxRows)
+	if B < 1 || B > cudakernels.StepMaxRows {
+		return nil, fmt.Errorf("cudamodel: stepper of %d rows: want 1..%d", B, cudakernels.StepMaxRows)
 	}
 	if o.Variant.MaxRows != 0 && B > o.Variant.MaxRows {
 		return nil, fmt.Errorf("cudamodel: stepper of %d rows: the kernels (%v) take at most %d", B, o.Variant, o.Variant.MaxRows)
@@ -100,7 +101,7 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	}
 	r, nb, nc := xProjRows(c)
 	s := &Stepper{g: g, B: B, S: r + nb + nc, variant: o.Variant, graphs: graphs && os.Getenv("MAMBAKIT_CUDA_GRAPHS") != "0" && os.Getenv("MAMBAKIT_CUDA_SYNC") != "1",
-		hostIO: make([]int32, cuda.StepIOLen(B)), keys: make([]byte, 8*B), pending: make([]bool, B), vlimit: V}
+		hostIO: make([]int32, cudakernels.StepIOLen(B)), keys: make([]byte, 8*B), pending: make([]bool, B), vlimit: V}
 	if graphs && !s.graphs {
 		s.graphErr = errors.New("turned off by $MAMBAKIT_CUDA_GRAPHS=0 or $MAMBAKIT_CUDA_SYNC=1")
 	}
@@ -109,7 +110,7 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 		n int
 	}
 	slots := []slot{
-		{&s.io, cuda.StepIOLen(B)}, {&s.amax, 2 * B},
+		{&s.io, cudakernels.StepIOLen(B)}, {&s.amax, 2 * B},
 		{&s.x, B * D}, {&s.u, B * Din}, {&s.z, B * Din}, {&s.xdbl, B * max(s.S, 1)}, {&s.y, B * Din}, {&s.logits, B * V},
 		{&s.conv, nL * B * Din * (K - 1)}, {&s.ssm, nL * B * Din * N * cf(c)},
 	}
@@ -163,7 +164,7 @@ func (s *Stepper) Close() error {
 }
 
 // Variant is the kernels' form.
-func (s *Stepper) Variant() cuda.StepVariant { return s.variant }
+func (s *Stepper) Variant() cudakernels.StepVariant { return s.variant }
 
 // Rows is the number of rows.
 func (s *Stepper) Rows() int { return s.B }
@@ -268,16 +269,16 @@ func (s *Stepper) launch() error {
 	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
 	e := &errs{}
 	// l2 is layer l's part of a field as a range for the L2 form to fetch.
-	l2 := func(f field, l int) cuda.L2Range {
+	l2 := func(f field, l int) cudakernels.L2Range {
 		if f.n == 0 || l >= nL {
-			return cuda.L2Range{}
+			return cudakernels.L2Range{}
 		}
-		return cuda.L2Range{P: ly.lay(p, f, l), Bytes: 4 * (f.n / nL)}
+		return cudakernels.L2Range{P: ly.lay(p, f, l), Bytes: 4 * (f.n / nL)}
 	}
 	e.do(d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
 	for l := 0; l < nL && e.err == nil; l++ {
-		in := &cuda.StepGEMV{B: B, N: 2 * Din, K: D, W: ly.lay(p, ly.inProj, l), X: s.x, LDX: D,
-			NormW: ly.lay(p, ly.norm, l), Eps: eps, Out: s.u, Epi: cuda.EpiInConv, Out2: s.z,
+		in := &cudakernels.StepGEMV{B: B, N: 2 * Din, K: D, W: ly.lay(p, ly.inProj, l), X: s.x, LDX: D,
+			NormW: ly.lay(p, ly.norm, l), Eps: eps, Out: s.u, Epi: cudakernels.EpiInConv, Out2: s.z,
 			ConvW: ly.lay(p, ly.convW, l), ConvState: f4(s.conv, l*B*Din*(K-1)), Din: Din, Kc: K, IO: s.io, V: v}
 		if c.UseConvBias {
 			in.ConvB = ly.lay(p, ly.convB, l)
@@ -285,13 +286,13 @@ func (s *Stepper) launch() error {
 		// in_proj has the L2 fetch this layer's x_proj and out_proj; the
 		// scan, the next layer's in_proj (after the last layer, the
 		// head's first rows).
-		in.L2 = [2]cuda.L2Range{l2(ly.xProj, l), l2(ly.outProj, l)}
+		in.L2 = [2]cudakernels.L2Range{l2(ly.xProj, l), l2(ly.outProj, l)}
 		e.do(in.Run(d, st))
 		if s.S > 0 {
-			e.do((&cuda.StepGEMV{B: B, N: s.S, K: Din, W: ly.lay(p, ly.xProj, l), X: s.u, LDX: Din,
-				Out: s.xdbl, LDO: s.S, Epi: cuda.EpiStore, V: v}).Run(d, st))
+			e.do((&cudakernels.StepGEMV{B: B, N: s.S, K: Din, W: ly.lay(p, ly.xProj, l), X: s.u, LDX: Din,
+				Out: s.xdbl, LDO: s.S, Epi: cudakernels.EpiStore, V: v}).Run(d, st))
 		}
-		sc := &cuda.StepScan{B: B, D: Din, N: N, R: r, U: s.u, Z: s.z, DtBias: ly.lay(p, ly.dtB, l),
+		sc := &cudakernels.StepScan{B: B, D: Din, N: N, R: r, U: s.u, Z: s.z, DtBias: ly.lay(p, ly.dtB, l),
 			ALog: ly.lay(p, ly.aLog, l), Dskip: ly.lay(p, ly.dskip, l), H: f4(s.ssm, l*B*Din*N*cf(c)), Y: s.y, IO: s.io, V: v}
 		if r > 0 {
 			sc.DtLow, sc.LDDt, sc.DtW = s.xdbl, s.S, ly.lay(p, ly.dtW, l)
@@ -320,14 +321,14 @@ func (s *Stepper) launch() error {
 		}
 		sc.L2[0] = l2(ly.inProj, l+1)
 		if l+1 == nL {
-			sc.L2[0] = cuda.L2Range{P: at(p, ly.embed), Bytes: 4 * min(ly.embed.n, 2*Din*D)}
+			sc.L2[0] = cudakernels.L2Range{P: at(p, ly.embed), Bytes: 4 * min(ly.embed.n, 2*Din*D)}
 		}
 		e.do(sc.Run(d, st))
-		e.do((&cuda.StepGEMV{B: B, N: D, K: Din, W: ly.lay(p, ly.outProj, l), X: s.y, LDX: Din,
-			Out: s.x, LDO: D, Epi: cuda.EpiAdd, V: v}).Run(d, st))
+		e.do((&cudakernels.StepGEMV{B: B, N: D, K: Din, W: ly.lay(p, ly.outProj, l), X: s.y, LDX: Din,
+			Out: s.x, LDO: D, Epi: cudakernels.EpiAdd, V: v}).Run(d, st))
 	}
-	e.do((&cuda.StepGEMV{B: B, N: V, K: D, W: at(p, ly.embed), X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
-		Out: s.logits, LDO: V, Epi: cuda.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}).Run(d, st))
+	e.do((&cudakernels.StepGEMV{B: B, N: V, K: D, W: at(p, ly.embed), X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
+		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}).Run(d, st))
 	return e.err
 }
 
@@ -355,7 +356,7 @@ func (s *Stepper) Argmax(dst []int32) error {
 		for i := 7; i >= 0; i-- {
 			k = k<<8 | uint64(s.keys[8*b+i])
 		}
-		dst[b] = cuda.ArgmaxID(k)
+		dst[b] = cudakernels.ArgmaxID(k)
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/mambakit/mambakit/framework/backbone"
-	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudakernels"
 	"github.com/mambakit/mambakit/framework/safetensors"
 )
 
@@ -32,7 +32,7 @@ func hostArgmax(x []float32) int32 {
 // logits of the last step), resetting the rows resetAt says before a
 // step; it reports the worst step's logits and the final states, and
 // checks the device argmax against the host argmax of the GPU logits.
-func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, graphs bool, v cuda.StepVariant,
+func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, graphs bool, v cudakernels.StepVariant,
 	next func(step int, cpu []float32) []int32, resetAt func(step, row int) bool) {
 	t.Helper()
 	d := openOrSkip(t)
@@ -107,9 +107,9 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 	}
 }
 
-// earlyVariants are the one-row early forms (cuda.StepVariant.Early),
+// earlyVariants are the one-row early forms (cudakernels.StepVariant.Early),
 // without and with PDL, and with the L2 prefetch.
-var earlyVariants = []cuda.StepVariant{
+var earlyVariants = []cudakernels.StepVariant{
 	{MaxRows: 1, Prefetch: true, Early: true},
 	{MaxRows: 1, Prefetch: true, PDL: true, Early: true},
 	{MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true},
@@ -117,15 +117,15 @@ var earlyVariants = []cuda.StepVariant{
 
 type stepConfig struct {
 	graphs bool
-	v      cuda.StepVariant
+	v      cudakernels.StepVariant
 }
 
 // stepConfigs are the forms of the step tested for B rows: each kernel
 // variant with and without a graph (PDL only where the device has it).
 func stepConfigs(B int) []stepConfig {
-	vs := []cuda.StepVariant{{}, {Prefetch: true}, {Prefetch: true, PDL: true}}
+	vs := []cudakernels.StepVariant{{}, {Prefetch: true}, {Prefetch: true, PDL: true}}
 	if B == 1 {
-		vs = append(vs, cuda.StepVariant{MaxRows: 1}, cuda.StepVariant{MaxRows: 1, Prefetch: true, PDL: true})
+		vs = append(vs, cudakernels.StepVariant{MaxRows: 1}, cudakernels.StepVariant{MaxRows: 1, Prefetch: true, PDL: true})
 		vs = append(vs, earlyVariants...)
 	}
 	var cs []stepConfig

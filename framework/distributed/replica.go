@@ -109,7 +109,7 @@ func NewReplica(ctx context.Context, d *Job, g *cudamodel.Model, accum int, out 
 	if err != nil {
 		return nil, err
 	}
-	comm, err := nccl.NewComm(d.LocalRank, d.Rank, d.World, sess.ID)
+	comm, err := nccl.NewComm(g.Device(), d.Rank, d.World, sess.ID)
 	if err != nil {
 		sess.Close(false)
 		return nil, fmt.Errorf("rank %d: %w", d.Rank, err)

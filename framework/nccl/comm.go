@@ -1,12 +1,15 @@
 package nccl
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"time"
 	"unsafe"
+
+	"github.com/mambakit/mambakit/framework/cuda"
 )
 
 // IDBytes is the size of an ncclUniqueId.
@@ -44,22 +47,21 @@ type Comm struct {
 	Rank, Size, Device int
 
 	a      *api
-	d      *driver
-	dev    int32
-	ctx    uintptr
+	dev    *cuda.Device
 	comm   uintptr
-	stream uintptr
-	event  uintptr
-	scalar uint64 // device buffer of scalarSlots float64s
-	broken error  // set once a collective failed or was aborted
+	stream *cuda.Stream // non-blocking: not ordered with the default stream
+	event  *cuda.Event  // orders the stream after the default stream's work
+	scalar *cuda.Buffer // scalarSlots float64s
+	broken error        // set once a collective failed or was aborted
 }
 
 const scalarSlots = 16
 
-// NewComm makes this process's communicator: rank of size ranks on GPU
-// ordinal, all ranks passing the same id. It blocks until every rank has
-// called it.
-func NewComm(ordinal, rank, size int, id UniqueID) (*Comm, error) {
+// NewComm makes this process's communicator: rank of size ranks on the
+// GPU dev, all ranks passing the same id. It blocks until every rank has
+// called it. The communicator uses dev's context; close dev after
+// Destroy.
+func NewComm(dev *cuda.Device, rank, size int, id UniqueID) (c *Comm, err error) {
 	if size < 1 || rank < 0 || rank >= size {
 		return nil, fmt.Errorf("nccl: rank %d of %d: want 0 ≤ rank < size", rank, size)
 	}
@@ -67,38 +69,26 @@ func NewComm(ordinal, rank, size int, id UniqueID) (*Comm, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := loadDriver()
-	if err != nil {
+	c = &Comm{Rank: rank, Size: size, Device: dev.Ordinal(), a: a, dev: dev}
+	defer func() {
+		if err != nil {
+			c.freeCUDA()
+		}
+	}()
+	if c.stream, err = dev.NewStreamNonBlocking(); err != nil {
 		return nil, err
 	}
-	c := &Comm{Rank: rank, Size: size, Device: ordinal, a: a, d: d}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := d.check(call(d.cuInit, 0), "cuInit"); err != nil {
+	if c.event, err = dev.NewOrderEvent(); err != nil {
 		return nil, err
 	}
-	if err := d.check(call(d.cuDeviceGet, uintptr(unsafe.Pointer(&c.dev)), uintptr(ordinal)), fmt.Sprintf("cuDeviceGet(%d)", ordinal)); err != nil {
-		return nil, err
-	}
-	if err := d.check(call(d.cuDevicePrimaryCtxRetain, uintptr(unsafe.Pointer(&c.ctx)), uintptr(c.dev)), "cuDevicePrimaryCtxRetain"); err != nil {
-		return nil, err
-	}
-	if err := d.check(call(d.cuCtxSetCurrent, c.ctx), "cuCtxSetCurrent"); err != nil {
-		return nil, err
-	}
-	if err := d.check(call(d.cuStreamCreate, uintptr(unsafe.Pointer(&c.stream)), streamNonBlocking), "cuStreamCreate"); err != nil {
-		return nil, err
-	}
-	if err := d.check(call(d.cuEventCreate, uintptr(unsafe.Pointer(&c.event)), eventDisableTiming), "cuEventCreate"); err != nil {
-		return nil, err
-	}
-	if err := d.check(call(d.cuMemAlloc, uintptr(unsafe.Pointer(&c.scalar)), 8*scalarSlots), "cuMemAlloc"); err != nil {
+	if c.scalar, err = dev.Alloc(8 * scalarSlots); err != nil {
 		return nil, err
 	}
 	if err := forceNoNVLS(); err != nil {
 		return nil, err
 	}
-	op := fmt.Sprintf("ncclCommInitRank(rank %d of %d, GPU %d)", rank, size, ordinal)
+	op := fmt.Sprintf("ncclCommInitRank(rank %d of %d, GPU %d)", rank, size, c.Device)
+	defer dev.MakeCurrent()()
 	var r int
 	if a.commInitRankScalable != 0 {
 		r = call(a.commInitRankScalable, uintptr(unsafe.Pointer(&c.comm)), uintptr(size), uintptr(rank), 1, uintptr(unsafe.Pointer(&id[0])), 0)
@@ -113,13 +103,18 @@ func NewComm(ordinal, rank, size int, id UniqueID) (*Comm, error) {
 	return c, nil
 }
 
-// enter locks the goroutine to its thread with the GPU's context current.
-func (c *Comm) enter() func() {
-	runtime.LockOSThread()
-	if r := call(c.d.cuCtxSetCurrent, c.ctx); r != 0 {
-		panic(c.d.check(r, "cuCtxSetCurrent"))
+// freeCUDA releases the communicator's stream, event and buffer.
+func (c *Comm) freeCUDA() error {
+	return errors.Join(c.scalar.Free(), c.event.Destroy(), c.stream.Destroy())
+}
+
+// afterDefault makes the communicator's stream wait for the work issued
+// so far on the default stream.
+func (c *Comm) afterDefault() error {
+	if err := c.event.Record(nil); err != nil {
+		return err
 	}
-	return runtime.UnlockOSThread
+	return c.stream.WaitEvent(c.event)
 }
 
 // AllReduceAfterDefault sums the ranges in place across ranks, on the
@@ -130,13 +125,10 @@ func (c *Comm) AllReduceAfterDefault(ranges []Range) error {
 	if c.broken != nil {
 		return c.broken
 	}
-	defer c.enter()()
-	if err := c.d.check(call(c.d.cuEventRecord, c.event, 0), "cuEventRecord"); err != nil {
+	if err := c.afterDefault(); err != nil {
 		return err
 	}
-	if err := c.d.check(call(c.d.cuStreamWaitEvent, c.stream, c.event, 0), "cuStreamWaitEvent"); err != nil {
-		return err
-	}
+	defer c.dev.MakeCurrent()()
 	if err := c.a.check(call(c.a.groupStart), "ncclGroupStart", c.comm); err != nil {
 		return err
 	}
@@ -145,7 +137,7 @@ func (c *Comm) AllReduceAfterDefault(ranges []Range) error {
 		if rg.N == 0 {
 			continue
 		}
-		r := call(c.a.allReduce, uintptr(rg.Ptr), uintptr(rg.Ptr), uintptr(rg.N), typeFloat32, opSum, c.comm, c.stream)
+		r := call(c.a.allReduce, uintptr(rg.Ptr), uintptr(rg.Ptr), uintptr(rg.N), typeFloat32, opSum, c.comm, c.stream.Handle())
 		if err := c.a.check(r, fmt.Sprintf("ncclAllReduce(%d floats)", rg.N), c.comm); err != nil && first == nil {
 			first = err
 		}
@@ -171,14 +163,14 @@ func (c *Comm) Wait(alive func() error, timeout time.Duration) error {
 	start := time.Now()
 	for i := 0; ; i++ {
 		err := func() error {
-			defer c.enter()()
-			r := call(c.d.cuStreamQuery, c.stream)
-			if r == 0 {
+			done, err := c.stream.Query()
+			if err != nil {
+				return fmt.Errorf("nccl: the collectives' stream: %w", err)
+			}
+			if done {
 				return errDone
 			}
-			if r != cudaErrorNotReady {
-				return c.d.check(r, "cuStreamQuery (NCCL stream)")
-			}
+			defer c.dev.MakeCurrent()()
 			var ae int32
 			if err := c.a.check(call(c.a.commGetAsyncError, c.comm, uintptr(unsafe.Pointer(&ae))), "ncclCommGetAsyncError", c.comm); err != nil {
 				return err
@@ -222,24 +214,21 @@ func (c *Comm) SumFloat64(vals []float64, alive func() error, timeout time.Durat
 	if c.broken != nil {
 		return nil, c.broken
 	}
-	buf := make([]uint64, len(vals))
+	buf := make([]byte, 8*len(vals))
 	for i, v := range vals {
-		buf[i] = math.Float64bits(v)
+		binary.LittleEndian.PutUint64(buf[8*i:], math.Float64bits(v))
 	}
 	err := func() error {
-		defer c.enter()()
-		if err := c.d.check(call(c.d.cuMemcpyHtoD, uintptr(c.scalar), uintptr(unsafe.Pointer(&buf[0])), uintptr(8*len(buf))), "cuMemcpyHtoD"); err != nil {
+		if err := c.scalar.CopyFromBytes(buf); err != nil {
 			return err
 		}
 		// A copy from pageable memory may return before its DMA ends: the
 		// sum waits for the default stream, where the copy runs.
-		if err := c.d.check(call(c.d.cuEventRecord, c.event, 0), "cuEventRecord"); err != nil {
+		if err := c.afterDefault(); err != nil {
 			return err
 		}
-		if err := c.d.check(call(c.d.cuStreamWaitEvent, c.stream, c.event, 0), "cuStreamWaitEvent"); err != nil {
-			return err
-		}
-		r := call(c.a.allReduce, uintptr(c.scalar), uintptr(c.scalar), uintptr(len(vals)), typeFloat64, opSum, c.comm, c.stream)
+		defer c.dev.MakeCurrent()()
+		r := call(c.a.allReduce, uintptr(c.scalar.Ptr()), uintptr(c.scalar.Ptr()), uintptr(len(vals)), typeFloat64, opSum, c.comm, c.stream.Handle())
 		return c.a.check(r, "ncclAllReduce(float64)", c.comm)
 	}()
 	if err != nil {
@@ -249,16 +238,12 @@ func (c *Comm) SumFloat64(vals []float64, alive func() error, timeout time.Durat
 	if err := c.Wait(alive, timeout); err != nil {
 		return nil, err
 	}
-	err = func() error {
-		defer c.enter()()
-		return c.d.check(call(c.d.cuMemcpyDtoH, uintptr(unsafe.Pointer(&buf[0])), uintptr(c.scalar), uintptr(8*len(buf))), "cuMemcpyDtoH")
-	}()
-	if err != nil {
+	if err := c.stream.CopyFromDevice(buf, c.scalar.Ptr()); err != nil {
 		return nil, err
 	}
 	out := make([]float64, len(vals))
 	for i := range out {
-		out[i] = math.Float64frombits(buf[i])
+		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(buf[8*i:]))
 	}
 	return out, nil
 }
@@ -269,7 +254,7 @@ func (c *Comm) Abort() {
 	if c == nil || c.comm == 0 {
 		return
 	}
-	defer c.enter()()
+	defer c.dev.MakeCurrent()()
 	call(c.a.commAbort, c.comm)
 	c.comm = 0
 	if c.broken == nil {
@@ -282,14 +267,12 @@ func (c *Comm) Destroy() error {
 	if c == nil || c.comm == 0 {
 		return nil
 	}
-	defer c.enter()()
-	var errs []error
-	errs = append(errs, c.d.check(call(c.d.cuStreamSynchronize, c.stream), "cuStreamSynchronize"))
-	errs = append(errs, c.a.check(call(c.a.commDestroy, c.comm), "ncclCommDestroy", 0))
+	errs := []error{c.stream.Synchronize()}
+	func() {
+		defer c.dev.MakeCurrent()()
+		errs = append(errs, c.a.check(call(c.a.commDestroy, c.comm), "ncclCommDestroy", 0))
+	}()
 	c.comm = 0
-	errs = append(errs, c.d.check(call(c.d.cuMemFree, uintptr(c.scalar)), "cuMemFree"))
-	errs = append(errs, c.d.check(call(c.d.cuEventDestroy, c.event), "cuEventDestroy"))
-	errs = append(errs, c.d.check(call(c.d.cuStreamDestroy, c.stream), "cuStreamDestroy"))
-	errs = append(errs, c.d.check(call(c.d.cuDevicePrimaryCtxRelease, uintptr(c.dev)), "cuDevicePrimaryCtxRelease"))
+	errs = append(errs, c.freeCUDA())
 	return errors.Join(errs...)
 }

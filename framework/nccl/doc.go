@@ -10,6 +10,10 @@
 // process environment before libnccl is opened and refuses to go on if the
 // variable holds anything else; nothing here creates multicast objects.
 //
+// The communicator runs on a framework/cuda Device: its stream, event and
+// scalar buffer come from the runtime, which holds the only binding of
+// libcuda.
+//
 // On a machine without libnccl, Load returns an error wrapping ErrNoLibrary
 // and GPU tests skip with it; the rendezvous and the library search are
 // plain Go and tested everywhere.

@@ -54,7 +54,7 @@ func TestAllReduceGPUs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			errs[r] = func() error {
-				c, err := NewComm(r, r, n, id)
+				c, err := NewComm(devs[r], r, n, id)
 				if err != nil {
 					return err
 				}

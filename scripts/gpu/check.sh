@@ -34,6 +34,7 @@ build)
 	mkdir -p .gpu
 	grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go test -c -ldflags="-s -w" -o .gpu/cuda.test ./framework/cuda
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go test -c -ldflags="-s -w" -o .gpu/cudakernels.test ./framework/cudakernels
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go test -c -ldflags="-s -w" -o .gpu/cudamodel.test ./framework/cudamodel
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go test -c -ldflags="-s -w" -o .gpu/train.test ./framework/train
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -ldflags="-s -w" -o .gpu/mambakit ./cmd/mambakit
@@ -53,8 +54,10 @@ device)
 	export MAMBAKIT_CUDA_REPORT="$OUT/report.tsv" MAMBAKIT_CUDA_RESOURCES="$OUT/resources.tsv"
 	rm -f "$MAMBAKIT_CUDA_REPORT"
 	t0=$(date +%s)
-	.gpu/cuda.test -test.v -test.count=1 -test.timeout 400s >"$OUT/test.log" 2>&1
+	.gpu/cuda.test -test.v -test.count=1 -test.timeout 100s >"$OUT/test.log" 2>&1
 	rc=$?
+	(cd framework/cudakernels 2>/dev/null; "$OLDPWD/.gpu/cudakernels.test" -test.v -test.count=1 -test.timeout 400s) >>"$OUT/test.log" 2>&1
+	rc=$((rc | $?))
 	echo "test binary: exit $rc in $(($(date +%s) - t0)) s"
 	grep -E '^(--- FAIL|FAIL|panic|ok|PASS)|cuda: ' "$OUT/test.log" | grep -v '^    ' | head -20
 	grep -E 'error|Error' "$OUT/test.log" | grep -v 'rel err' | head -20

@@ -1,6 +1,8 @@
 // norm.cu: RMSNorm (kernels.RMSNormForward, RMSNormBackward). One block
 // per row; sums in double.
 
+#include "common.cuh"
+
 extern "C" __global__ void rmsnorm_fwd(float* __restrict__ Y, float* __restrict__ Rstd, const float* __restrict__ X,
                                        const float* __restrict__ W, int M, int C, float eps)
 {

@@ -1,9 +1,12 @@
-package cuda
+package cudakernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/mambakit/mambakit/framework/cuda"
 )
 
 // The kernels of kernels/model.cu: what the backbone needs on the GPU
@@ -11,19 +14,19 @@ import (
 
 // EmbeddingForward sets out[m, :] = table[ids[m], :] for M rows of C
 // columns (kernels.EmbeddingForward); ids is an int32 device array.
-func (d *Device) EmbeddingForward(out, table, ids DevPtr, M, C int) error {
+func (d *Device) EmbeddingForward(out, table, ids cuda.DevPtr, M, C int) error {
 	if M < 0 || C < 1 {
-		return fmt.Errorf("cuda: embedding: bad sizes M %d C %d", M, C)
+		return fmt.Errorf("cudakernels: embedding: bad sizes M %d C %d", M, C)
 	}
 	if M == 0 {
 		return nil
 	}
-	f, err := d.Kernel("model.cu", "embed_fwd")
+	f, err := d.kernel("model.cu", "embed_fwd")
 	if err != nil {
 		return err
 	}
 	n := int64(M) * int64(C)
-	return f.Launch(d.gridFor(n, 256), Dim3{X: 256}, 0, nil, out, table, ids, int64(M), C)
+	return f.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, out, table, ids, int64(M), C)
 }
 
 // EmbedIndex groups the rows of a batch by token id for
@@ -43,7 +46,7 @@ func NewEmbedIndex(ids []int32, V int) (*EmbedIndex, error) {
 	}
 	for i, id := range ids {
 		if id < 0 || int(id) >= V {
-			return nil, fmt.Errorf("cuda: embedding: id %d at row %d is outside [0, %d)", id, i, V)
+			return nil, fmt.Errorf("cudakernels: embedding: id %d at row %d is outside [0, %d)", id, i, V)
 		}
 	}
 	slices.SortStableFunc(pos, func(a, b int32) int { return int(ids[a]) - int(ids[b]) })
@@ -63,9 +66,9 @@ func NewEmbedIndex(ids []int32, V int) (*EmbedIndex, error) {
 // EmbeddingBackward adds dout's rows into dtable (V, C): dtable[ids[m], :]
 // += dout[m, :], each id's rows added in row order (no atomics: the same
 // bits on every run, and the CPU kernel's order of additions).
-func (d *Device) EmbeddingBackward(dtable, dout DevPtr, ix *EmbedIndex, C int) error {
+func (d *Device) EmbeddingBackward(dtable, dout cuda.DevPtr, ix *EmbedIndex, C int) error {
 	if C < 1 {
-		return fmt.Errorf("cuda: embedding backward: C %d", C)
+		return fmt.Errorf("cudakernels: embedding backward: C %d", C)
 	}
 	if ix == nil || ix.M == 0 {
 		return nil
@@ -76,10 +79,10 @@ func (d *Device) EmbeddingBackward(dtable, dout DevPtr, ix *EmbedIndex, C int) e
 	}
 	// A synchronous copy from pageable memory: it waits for the kernels
 	// issued before it, so an earlier index in the buffer is not in use.
-	if err := sc.CopyFromBytes(I32Bytes(ix.buf)); err != nil {
+	if err := sc.CopyFromBytes(cuda.I32Bytes(ix.buf)); err != nil {
 		return err
 	}
-	f, err := d.Kernel("model.cu", "embed_bwd")
+	f, err := d.kernel("model.cu", "embed_bwd")
 	if err != nil {
 		return err
 	}
@@ -88,46 +91,46 @@ func (d *Device) EmbeddingBackward(dtable, dout DevPtr, ix *EmbedIndex, C int) e
 	if C <= 128 {
 		threads = 128
 	}
-	return f.Launch(Dim3{X: blocks}, Dim3{X: threads}, 0, nil, dtable, dout, sc.At(0), sc.At(ix.NU), sc.At(2*ix.NU+1), ix.NU, C)
+	return f.Launch(cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 0, nil, dtable, dout, sc.At(0), sc.At(ix.NU), sc.At(2*ix.NU+1), ix.NU, C)
 }
 
 // AddMul sets out[i] += x[i]·s[i] for i < n; s = 0 means out[i] += x[i].
-func (d *Device) AddMul(out, x, s DevPtr, n int) error {
+func (d *Device) AddMul(out, x, s cuda.DevPtr, n int) error {
 	if n < 0 {
-		return fmt.Errorf("cuda: add: negative length")
+		return fmt.Errorf("cudakernels: add: negative length")
 	}
 	if n == 0 {
 		return nil
 	}
-	f, err := d.Kernel("model.cu", "add_mul")
+	f, err := d.kernel("model.cu", "add_mul")
 	if err != nil {
 		return err
 	}
-	return f.Launch(d.gridFor(int64(n), 256), Dim3{X: 256}, 0, nil, out, x, s, int64(n))
+	return f.Launch(d.GridFor(int64(n), 256), cuda.Dim3{X: 256}, 0, nil, out, x, s, int64(n))
 }
 
 // NegExp sets out[i] = −exp(x[i]) (A from A_log).
-func (d *Device) NegExp(out, x DevPtr, n int) error {
+func (d *Device) NegExp(out, x cuda.DevPtr, n int) error {
 	if n <= 0 {
 		return nil
 	}
-	f, err := d.Kernel("model.cu", "neg_exp")
+	f, err := d.kernel("model.cu", "neg_exp")
 	if err != nil {
 		return err
 	}
-	return f.Launch(d.gridFor(int64(n), 256), Dim3{X: 256}, 0, nil, out, x, int64(n))
+	return f.Launch(d.GridFor(int64(n), 256), cuda.Dim3{X: 256}, 0, nil, out, x, int64(n))
 }
 
 // Scale sets x[i] *= f for i < n.
-func (d *Device) Scale(x DevPtr, f float32, n int) error {
+func (d *Device) Scale(x cuda.DevPtr, f float32, n int) error {
 	if n <= 0 {
 		return nil
 	}
-	k, err := d.Kernel("model.cu", "scale_f")
+	k, err := d.kernel("model.cu", "scale_f")
 	if err != nil {
 		return err
 	}
-	return k.Launch(d.gridFor(int64(n), 256), Dim3{X: 256}, 0, nil, x, f, int64(n))
+	return k.Launch(d.GridFor(int64(n), 256), cuda.Dim3{X: 256}, 0, nil, x, f, int64(n))
 }
 
 // sumSqBlocks is the number of partial sums of SumSquares (fixed, so the
@@ -137,11 +140,11 @@ const sumSqBlocks = 512
 // SumSquares returns Σ x[i]² over n floats, in double (per-block partials
 // added on the host in block order: the same bits on every run). It waits
 // for the device.
-func (d *Device) SumSquares(x DevPtr, n int) (float64, error) {
+func (d *Device) SumSquares(x cuda.DevPtr, n int) (float64, error) {
 	if n <= 0 {
 		return 0, nil
 	}
-	f, err := d.Kernel("model.cu", "sumsq_part")
+	f, err := d.kernel("model.cu", "sumsq_part")
 	if err != nil {
 		return 0, err
 	}
@@ -149,7 +152,7 @@ func (d *Device) SumSquares(x DevPtr, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := f.Launch(Dim3{X: sumSqBlocks}, Dim3{X: 256}, 0, nil, x, int64(n), part.Ptr()); err != nil {
+	if err := f.Launch(cuda.Dim3{X: sumSqBlocks}, cuda.Dim3{X: 256}, 0, nil, x, int64(n), part.Ptr()); err != nil {
 		return 0, err
 	}
 	raw := make([]byte, 8*sumSqBlocks)
@@ -158,38 +161,7 @@ func (d *Device) SumSquares(x DevPtr, n int) (float64, error) {
 	}
 	var s float64
 	for i := 0; i < sumSqBlocks; i++ {
-		s += math.Float64frombits(le64(raw[8*i:]))
+		s += math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
 	}
 	return s, nil
-}
-
-// view is a Buffer over bytes at p, owned elsewhere (never freed).
-func (d *Device) view(p DevPtr, bytes int) *Buffer { return &Buffer{d: d, ptr: p, bytes: bytes} }
-
-// DownloadF32 copies len(x) float32s at p (inside a buffer) to x.
-func (d *Device) DownloadF32(x []float32, p DevPtr) error {
-	return d.view(p, 4*len(x)).CopyToF32(x)
-}
-
-// CopyF32To copies x to the device at p (inside a buffer).
-func (d *Device) CopyF32To(p DevPtr, x []float32) error {
-	return d.view(p, 4*len(x)).CopyFromF32(x)
-}
-
-// CopyI32To copies x to the device at p.
-func (d *Device) CopyI32To(p DevPtr, x []int32) error {
-	return d.view(p, 4*len(x)).CopyFromI32(x)
-}
-
-// CopyBoolTo copies x to the device at p, one byte each (1: true).
-func (d *Device) CopyBoolTo(p DevPtr, x []bool) error {
-	return d.view(p, len(x)).CopyFromBool(x)
-}
-
-// Fill32 sets n 32-bit words at p (inside a buffer) to v.
-func (d *Device) Fill32(p DevPtr, v uint32, n int) error {
-	if n <= 0 {
-		return nil
-	}
-	return d.view(p, 4*n).Fill32(v)
 }

@@ -1,4 +1,4 @@
-package cuda
+package cudakernels
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/kernels"
 )
 
@@ -44,7 +45,7 @@ func TestConv1d(t *testing.T) {
 		gc := &Conv1d{B: B, L: L, D: D, K: K, X: db.in(cc.X), W: db.in(cc.W), Bias: db.in(cc.Bias), State0: db.in(cc.State0), Reset: db.bools(cc.Reset)}
 		y := db.out(B * L * D)
 		gc.Y = y.Ptr()
-		var st *Buffer
+		var st *cuda.Buffer
 		if c.stout {
 			st = db.out(B * D * (K - 1))
 			gc.StateT = st.Ptr()
@@ -66,7 +67,7 @@ func TestConv1d(t *testing.T) {
 		gg := &Conv1dGrads{DY: db.in(g.DY)}
 		dx, dw, dbias := db.out(B*L*D), db.out(D*K), db.out(D)
 		gg.DX, gg.DW, gg.DBias = dx.Ptr(), dw.Ptr(), dbias.Ptr()
-		var ds *Buffer
+		var ds *cuda.Buffer
 		if g.DState0 != nil {
 			ds = db.out(len(g.DState0))
 			gg.DState0 = ds.Ptr()
@@ -112,7 +113,7 @@ func TestRMSNorm(t *testing.T) {
 		}
 		report(t, "rmsnorm bwd dx", shape, relErr(db.get(gdx, M*C), dx), 1e-5)
 		got := make([]float32, C)
-		if err := (&Buffer{d: d, ptr: gdw, bytes: 4 * C}).CopyToF32(got); err != nil {
+		if err := (d.View(gdw, 4*C)).CopyToF32(got); err != nil {
 			t.Fatal(err)
 		}
 		report(t, "rmsnorm bwd dw (+=)", shape, relErr(got, dw), 1e-5)
@@ -129,7 +130,7 @@ func TestElementwise(t *testing.T) {
 	db := newDevBufs(t, d)
 	px, pz, pdy := db.in(x), db.in(z), db.in(dy)
 	shape := fmt.Sprintf("n%d", n)
-	run := func(name string, want []float32, f func(out DevPtr) error) {
+	run := func(name string, want []float32, f func(out cuda.DevPtr) error) {
 		o := db.out(n)
 		if err := f(o.Ptr()); err != nil {
 			t.Fatal(err)
@@ -138,10 +139,10 @@ func TestElementwise(t *testing.T) {
 	}
 	want := make([]float32, n)
 	kernels.SiLUForward(want, x)
-	run("silu fwd", want, func(o DevPtr) error { return d.SiLUForward(o, px, n) })
+	run("silu fwd", want, func(o cuda.DevPtr) error { return d.SiLUForward(o, px, n) })
 	want = make([]float32, n)
 	kernels.SiLUBackward(want, dy, x)
-	run("silu bwd", want, func(o DevPtr) error { return d.SiLUBackward(o, pdy, px, n) })
+	run("silu bwd", want, func(o cuda.DevPtr) error { return d.SiLUBackward(o, pdy, px, n) })
 	gate, gdx, gdz := make([]float32, n), make([]float32, n), make([]float32, n)
 	for i := range x {
 		xv, zv, g := float64(x[i]), float64(z[i]), float64(dy[i])
@@ -150,9 +151,9 @@ func TestElementwise(t *testing.T) {
 		gdx[i] = float32(g * zv * s)
 		gdz[i] = float32(g * xv * s * (1 + zv*(1-s)))
 	}
-	run("gate fwd", gate, func(o DevPtr) error { return d.GateForward(o, px, pz, n) })
-	run("gate bwd dx", gdx, func(o DevPtr) error { return d.GateBackward(o, 0, pdy, px, pz, n) })
-	run("gate bwd dz", gdz, func(o DevPtr) error { return d.GateBackward(0, o, pdy, px, pz, n) })
+	run("gate fwd", gate, func(o cuda.DevPtr) error { return d.GateForward(o, px, pz, n) })
+	run("gate bwd dx", gdx, func(o cuda.DevPtr) error { return d.GateBackward(o, 0, pdy, px, pz, n) })
+	run("gate bwd dz", gdz, func(o cuda.DevPtr) error { return d.GateBackward(0, o, pdy, px, pz, n) })
 	C := 37
 	bias := rnd(r, C, -2, 2)
 	pb := db.in(bias)
@@ -166,8 +167,8 @@ func TestElementwise(t *testing.T) {
 		}
 		spg[i] = float32(float64(dy[i]) * g)
 	}
-	run("softplus fwd (+bias)", sp, func(o DevPtr) error { return d.SoftplusForward(o, px, pb, C, n) })
-	run("softplus bwd (+bias)", spg, func(o DevPtr) error { return d.SoftplusBackward(o, pdy, px, pb, C, n) })
+	run("softplus fwd (+bias)", sp, func(o cuda.DevPtr) error { return d.SoftplusForward(o, px, pb, C, n) })
+	run("softplus bwd (+bias)", spg, func(o cuda.DevPtr) error { return d.SoftplusBackward(o, pdy, px, pb, C, n) })
 }
 
 func TestCrossEntropy(t *testing.T) {
@@ -230,12 +231,12 @@ func TestAdamW(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	get := func(ptr DevPtr) []float32 {
+	get := func(ptr cuda.DevPtr) []float32 {
 		x := make([]float32, n)
 		if err := d.Synchronize(); err != nil {
 			t.Fatal(err)
 		}
-		if err := (&Buffer{d: d, ptr: ptr, bytes: 4 * n}).CopyToF32(x); err != nil {
+		if err := (d.View(ptr, 4*n)).CopyToF32(x); err != nil {
 			t.Fatal(err)
 		}
 		return x
@@ -269,7 +270,7 @@ func TestMatMul(t *testing.T) {
 				if err := bl.MatMul(tr[0], tr[1], m, n, k, db.in(a), db.in(b), 0.5, pc); err != nil {
 					t.Fatal(err)
 				}
-				got := db.get(&Buffer{d: d, ptr: pc, bytes: 4 * m * n}, m*n)
+				got := db.get(d.View(pc, 4*m*n), m*n)
 				name, tol := "cublas sgemm", 1e-5
 				if tf32 {
 					name, tol = "cublas sgemm tf32", 3e-3

@@ -3,6 +3,8 @@
 // (dX and dState0 per element, dW and dBias as per-row-chunk partials
 // summed in order by sum_rows).
 
+#include "common.cuh"
+
 // doc_start returns the first position of t's document when a reset lies
 // in [t−(K−1), t] or, for taps before the sequence start, in [0, t]; −1
 // when the window (and, when it reaches the carried state, the whole

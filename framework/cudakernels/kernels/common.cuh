@@ -1,4 +1,4 @@
-// common.cuh is prepended to every kernel file before NVRTC compiles it.
+// common.cuh is included by every kernel file: the helpers they share.
 // Kernels are float32, row-major, with the layouts of framework/kernels.
 #define LOG2E_F 1.4426950408889634f
 

@@ -6,6 +6,8 @@
 //
 // with decay = 1 − lr·wd (1 for parameters that do not decay),
 // stepSize = lr / bc1, bc_i = 1 − β_i^t, computed by the caller.
+
+#include "common.cuh"
 extern "C" __global__ void adamw_step(float* __restrict__ p, const float* __restrict__ g, float* __restrict__ m, float* __restrict__ v,
                                       long long n, float b1, float b2, float stepSize, float sqrtBC2, float eps, float decay)
 {

@@ -1,6 +1,10 @@
-package cuda
+package cudakernels
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mambakit/mambakit/framework/cuda"
+)
 
 // The single-token kernels of kernels/step.cu: the recurrent step of the
 // backbone (framework/cudamodel's Stepper) for up to StepMaxRows rows.
@@ -81,22 +85,22 @@ func (v StepVariant) String() string {
 
 func (v StepVariant) check(B int) error {
 	if B < 1 || B > v.maxRows() {
-		return fmt.Errorf("cuda: step: %d rows, the kernels take 1..%d", B, v.maxRows())
+		return fmt.Errorf("cudakernels: step: %d rows, the kernels take 1..%d", B, v.maxRows())
 	}
 	if v.PDL && !v.Prefetch {
-		return fmt.Errorf("cuda: step: PDL needs the prefetching kernels")
+		return fmt.Errorf("cudakernels: step: PDL needs the prefetching kernels")
 	}
 	if v.Early && (!v.Prefetch || v.maxRows() != 1) {
-		return fmt.Errorf("cuda: step: the early kernels need Prefetch and MaxRows 1")
+		return fmt.Errorf("cudakernels: step: the early kernels need Prefetch and MaxRows 1")
 	}
 	if v.L2 && !v.Early {
-		return fmt.Errorf("cuda: step: L2 prefetch needs the early kernels")
+		return fmt.Errorf("cudakernels: step: L2 prefetch needs the early kernels")
 	}
 	return nil
 }
 
 // launch issues f with or without PDL.
-func (v StepVariant) launch(f *Function, grid, block Dim3, shared int, s *Stream, args ...any) error {
+func (v StepVariant) launch(f *cuda.Function, grid, block cuda.Dim3, shared int, s *cuda.Stream, args ...any) error {
 	if v.PDL {
 		return f.LaunchPDL(grid, block, shared, s, args...)
 	}
@@ -118,19 +122,19 @@ func StepIOLen(B int) int { return 2*B + 2 }
 // ArgmaxID).
 type StepGEMV struct {
 	B, N, K        int
-	W, X           DevPtr
+	W, X           cuda.DevPtr
 	LDX            int
-	NormW          DevPtr
+	NormW          cuda.DevPtr
 	Eps            float32
-	Out            DevPtr
+	Out            cuda.DevPtr
 	LDO            int
 	Epi            int
-	Out2           DevPtr
-	ConvW, ConvB   DevPtr
-	ConvState      DevPtr
+	Out2           cuda.DevPtr
+	ConvW, ConvB   cuda.DevPtr
+	ConvState      cuda.DevPtr
 	Din, Kc        int
-	IO             DevPtr
-	Argmax         DevPtr
+	IO             cuda.DevPtr
+	Argmax         cuda.DevPtr
 	MaxBlocksPerSM int // 0: 16, or with Prefetch what the registers allow
 	V              StepVariant
 	L2             [2]L2Range // with V.L2: byte ranges for the L2 to fetch (later kernels' weights)
@@ -139,7 +143,7 @@ type StepGEMV struct {
 // L2Range is a byte range of device memory that a step kernel of the L2
 // form asks the L2 to fetch (a hint: no result depends on it).
 type L2Range struct {
-	P     DevPtr
+	P     cuda.DevPtr
 	Bytes int
 }
 
@@ -158,22 +162,22 @@ func (v StepVariant) l2Args(r [2]L2Range) []any {
 // updated in place; a row with its reset flag in IO starts from zero.
 type StepScan struct {
 	B, D, N, R      int
-	U, Z            DevPtr
-	DtLow           DevPtr
+	U, Z            cuda.DevPtr
+	DtLow           cuda.DevPtr
 	LDDt            int
-	DtW, DtBias     DevPtr
-	ALog, AImag     DevPtr
-	Bm, BImag       DevPtr
+	DtW, DtBias     cuda.DevPtr
+	ALog, AImag     cuda.DevPtr
+	Bm, BImag       cuda.DevPtr
 	LDB             int
-	Cm, CImag       DevPtr
+	Cm, CImag       cuda.DevPtr
 	LDC             int
-	Dskip, H, Y, IO DevPtr
+	Dskip, H, Y, IO cuda.DevPtr
 	V               StepVariant
 	L2              [2]L2Range // with V.L2: byte ranges for the L2 to fetch
 }
 
-func (d *Device) stepKernel(v StepVariant, name string) (*Function, error) {
-	return d.Kernel("step.cu", name, v.defines()...)
+func (d *Device) stepKernel(v StepVariant, name string) (*cuda.Function, error) {
+	return d.kernel("step.cu", name, v.defines()...)
 }
 
 // StepKernels compiles (or loads) the step kernels of v, so that none is
@@ -200,40 +204,40 @@ func (d *Device) StepKernels(v StepVariant) error {
 // StepEmbed sets X[b, :] = Table[IO[b], :] for B rows of D columns and
 // clears the B argmax keys (Argmax 0: none). It is the first kernel of a
 // step: it is never launched with PDL.
-func (d *Device) StepEmbed(s *Stream, v StepVariant, x, table, io, argmax DevPtr, B, D int) error {
+func (d *Device) StepEmbed(s *cuda.Stream, v StepVariant, x, table, io, argmax cuda.DevPtr, B, D int) error {
 	if err := v.check(B); err != nil {
 		return err
 	}
 	if D < 1 {
-		return fmt.Errorf("cuda: step embed: D %d", D)
+		return fmt.Errorf("cudakernels: step embed: D %d", D)
 	}
 	f, err := d.stepKernel(v, "step_embed")
 	if err != nil {
 		return err
 	}
-	return f.Launch(d.gridFor(int64(B*D), 256), Dim3{X: 256}, 0, s, x, table, io, B, D, argmax)
+	return f.Launch(d.GridFor(int64(B*D), 256), cuda.Dim3{X: 256}, 0, s, x, table, io, B, D, argmax)
 }
 
 // Run issues the product on s.
-func (g *StepGEMV) Run(d *Device, s *Stream) error {
+func (g *StepGEMV) Run(d *Device, s *cuda.Stream) error {
 	if err := g.V.check(g.B); err != nil {
 		return err
 	}
 	if g.N < 1 || g.K < 1 || g.W == 0 || g.X == 0 || g.Out == 0 {
-		return fmt.Errorf("cuda: step gemv: N %d, K %d, W, X and Out required", g.N, g.K)
+		return fmt.Errorf("cudakernels: step gemv: N %d, K %d, W, X and Out required", g.N, g.K)
 	}
 	switch g.Epi {
 	case EpiStore, EpiAdd:
 	case EpiInConv:
 		if g.Out2 == 0 || g.ConvW == 0 || g.ConvState == 0 || g.IO == 0 || g.Kc < 1 || g.N != 2*g.Din {
-			return fmt.Errorf("cuda: step gemv: the convolution epilogue needs Out2, ConvW, ConvState, IO, Kc ≥ 1 and N = 2·Din")
+			return fmt.Errorf("cudakernels: step gemv: the convolution epilogue needs Out2, ConvW, ConvState, IO, Kc ≥ 1 and N = 2·Din")
 		}
 	case EpiArgmax:
 		if g.IO == 0 || g.Argmax == 0 {
-			return fmt.Errorf("cuda: step gemv: the argmax epilogue needs IO and Argmax")
+			return fmt.Errorf("cudakernels: step gemv: the argmax epilogue needs IO and Argmax")
 		}
 	default:
-		return fmt.Errorf("cuda: step gemv: epilogue %d", g.Epi)
+		return fmt.Errorf("cudakernels: step gemv: epilogue %d", g.Epi)
 	}
 	// The early kernel takes one row, K a multiple of 4 up to 1536 and W
 	// 16-byte aligned; other shapes run the prefetching kernel.
@@ -258,23 +262,23 @@ func (g *StepGEMV) Run(d *Device, s *Stream) error {
 	blocks := min((g.N+warps-1)/warps, per*max(d.SMs, 1))
 	if early {
 		args := []any{g.W, g.X, g.NormW, g.Eps, g.N, g.K, g.Out, g.Epi, g.Out2, g.ConvW, g.ConvB, g.ConvState, g.Din, g.Kc, g.IO, g.Argmax}
-		return g.V.launch(f, Dim3{X: blocks}, Dim3{X: threads}, 4*g.K, s, append(args, g.V.l2Args(g.L2)...)...)
+		return g.V.launch(f, cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 4*g.K, s, append(args, g.V.l2Args(g.L2)...)...)
 	}
-	return g.V.launch(f, Dim3{X: blocks}, Dim3{X: threads}, 4*g.B*g.K, s,
+	return g.V.launch(f, cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 4*g.B*g.K, s,
 		g.W, g.X, g.LDX, g.NormW, g.Eps, g.B, g.N, g.K, g.Out, g.LDO, g.Epi, g.Out2, g.ConvW, g.ConvB, g.ConvState,
 		g.Din, g.Kc, g.IO, g.Argmax)
 }
 
 // Run issues the scan step on s.
-func (c *StepScan) Run(d *Device, s *Stream) error {
+func (c *StepScan) Run(d *Device, s *cuda.Stream) error {
 	if err := c.V.check(c.B); err != nil {
 		return err
 	}
 	if c.D < 1 || c.N < 1 || c.N > 64 || c.R < 0 || c.U == 0 || c.ALog == 0 || c.Bm == 0 || c.Cm == 0 || c.H == 0 || c.Y == 0 || c.IO == 0 {
-		return fmt.Errorf("cuda: step scan: D %d N %d (1..64) R %d; U, ALog, Bm, Cm, H, Y and IO required", c.D, c.N, c.R)
+		return fmt.Errorf("cudakernels: step scan: D %d N %d (1..64) R %d; U, ALog, Bm, Cm, H, Y and IO required", c.D, c.N, c.R)
 	}
 	if c.R > 0 && (c.DtLow == 0 || c.DtW == 0) {
-		return fmt.Errorf("cuda: step scan: R %d without DtLow or DtW", c.R)
+		return fmt.Errorf("cudakernels: step scan: R %d without DtLow or DtW", c.R)
 	}
 	if c.V.Early && c.B == 1 && c.R <= 64 {
 		f, err := d.stepKernel(c.V, "step_scan_e")
@@ -283,7 +287,7 @@ func (c *StepScan) Run(d *Device, s *Stream) error {
 		}
 		args := []any{c.U, c.Z, c.D, c.N, c.DtLow, c.DtW, c.R, c.DtBias, c.ALog, c.AImag,
 			c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO}
-		return c.V.launch(f, Dim3{X: (c.D*16 + 127) / 128}, Dim3{X: 128}, 0, s, append(args, c.V.l2Args(c.L2)...)...)
+		return c.V.launch(f, cuda.Dim3{X: (c.D*16 + 127) / 128}, cuda.Dim3{X: 128}, 0, s, append(args, c.V.l2Args(c.L2)...)...)
 	}
 	f, err := d.stepKernel(c.V, "step_scan")
 	if err != nil {
@@ -291,7 +295,7 @@ func (c *StepScan) Run(d *Device, s *Stream) error {
 	}
 	threads := 128
 	blocks := (c.B*c.D*16 + threads - 1) / threads
-	return c.V.launch(f, Dim3{X: blocks}, Dim3{X: threads}, 0, s,
+	return c.V.launch(f, cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 0, s,
 		c.U, c.Z, c.B, c.D, c.N, c.DtLow, c.LDDt, c.DtW, c.R, c.DtBias, c.ALog, c.AImag,
 		c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO)
 }

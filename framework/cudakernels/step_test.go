@@ -1,11 +1,13 @@
-package cuda
+package cudakernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/kernels"
 )
 
@@ -33,7 +35,7 @@ var stepVariants = []StepVariant{{}, {Prefetch: true}, {Prefetch: true, PDL: tru
 // variantStream returns the stream a variant's kernels run on in the
 // tests (PDL on a non-blocking stream), after the default stream's
 // uploads and fills.
-func variantStream(t *testing.T, d *Device, v StepVariant) *Stream {
+func variantStream(t *testing.T, d *Device, v StepVariant) *cuda.Stream {
 	t.Helper()
 	if err := d.Synchronize(); err != nil {
 		t.Fatal(err)
@@ -270,7 +272,7 @@ func testStepGEMV(t *testing.T, d *Device, v StepVariant) {
 			t.Fatal(err)
 		}
 		for b := 0; b < B; b++ {
-			got := ArgmaxID(le64(raw[8*b:]))
+			got := ArgmaxID(binary.LittleEndian.Uint64(raw[8*b:]))
 			best := 0
 			for k, v := range lg[b*V : b*V+vlimit] {
 				if v > lg[b*V+best] {

@@ -1,6 +1,8 @@
 // util.cu: fills and reductions shared by the other kernels and the
 // benchmarks.
 
+#include "common.cuh"
+
 // hash32 is a 32-bit integer mix (lowbias32).
 __device__ __forceinline__ unsigned hash32(unsigned x) {
 	x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;

@@ -28,6 +28,8 @@
 // finishes; without PDL the wait returns at once), then reads the
 // activations.
 
+#include "common.cuh"
+
 #ifndef STEP_MAXB
 #define STEP_MAXB 8
 #endif

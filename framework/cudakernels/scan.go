@@ -1,9 +1,11 @@
-package cuda
+package cudakernels
 
 import (
 	"fmt"
 	"os"
 	"strconv"
+
+	"github.com/mambakit/mambakit/framework/cuda"
 )
 
 // ScanChunk is the number of steps between the states the GPU forward scan
@@ -26,33 +28,33 @@ const (
 type Scan struct {
 	B, L, D, N int
 
-	U, Delta, DeltaBias DevPtr
-	A                   DevPtr
-	Bm, Cm              DevPtr
-	Dskip, Z            DevPtr
-	Reset               DevPtr
-	H0                  DevPtr
+	U, Delta, DeltaBias cuda.DevPtr
+	A                   cuda.DevPtr
+	Bm, Cm              cuda.DevPtr
+	Dskip, Z            cuda.DevPtr
+	Reset               cuda.DevPtr
+	H0                  cuda.DevPtr
 
 	BPerChannel, CPerChannel bool
-	AImag, BImag, CImag      DevPtr
+	AImag, BImag, CImag      cuda.DevPtr
 
-	Y, HT, Saved DevPtr
+	Y, HT, Saved cuda.DevPtr
 }
 
 // ScanGrads are the gradients of a Scan, as kernels.ScanGrads; 0 skips an
 // output. DY is required, DHT optional.
 type ScanGrads struct {
-	DY, DHT DevPtr
+	DY, DHT cuda.DevPtr
 
-	DU, DDelta, DDeltaBias DevPtr
-	DA                     DevPtr
-	DBm, DCm               DevPtr
-	DDskip, DZ             DevPtr
-	DH0                    DevPtr
+	DU, DDelta, DDeltaBias cuda.DevPtr
+	DA                     cuda.DevPtr
+	DBm, DCm               cuda.DevPtr
+	DDskip, DZ             cuda.DevPtr
+	DH0                    cuda.DevPtr
 	// Complex scans: the gradients w.r.t. AImag (D, N), BImag and CImag
 	// (the shapes of Bm, Cm); DA is then w.r.t. the real part of A, and
 	// DHT, DH0 hold N real then N imaginary parts per (b, d).
-	DAImag, DBImag, DCImag DevPtr
+	DAImag, DBImag, DCImag cuda.DevPtr
 }
 
 // ScanSavedLen is the number of float32s of Scan.Saved.
@@ -65,24 +67,24 @@ func ScanSavedLen(B, L, D, N int, complex bool) int {
 
 func (s *Scan) check() error {
 	if s.B < 0 || s.L < 0 || s.D < 0 || s.N < 1 {
-		return fmt.Errorf("cuda: scan: bad sizes B %d L %d D %d N %d", s.B, s.L, s.D, s.N)
+		return fmt.Errorf("cudakernels: scan: bad sizes B %d L %d D %d N %d", s.B, s.L, s.D, s.N)
 	}
 	if s.N > scanMaxN {
-		return fmt.Errorf("cuda: scan: N %d over %d", s.N, scanMaxN)
+		return fmt.Errorf("cudakernels: scan: N %d over %d", s.N, scanMaxN)
 	}
 	if int64(s.B)*int64(s.L)*int64(s.D)*2 > 1<<62 || s.L > 1<<30 {
-		return fmt.Errorf("cuda: scan: too large")
+		return fmt.Errorf("cudakernels: scan: too large")
 	}
 	for _, p := range []struct {
 		name string
-		v    DevPtr
+		v    cuda.DevPtr
 	}{{"U", s.U}, {"Delta", s.Delta}, {"A", s.A}, {"Bm", s.Bm}, {"Cm", s.Cm}, {"Y", s.Y}} {
 		if p.v == 0 {
-			return fmt.Errorf("cuda: scan: %s is required", p.name)
+			return fmt.Errorf("cudakernels: scan: %s is required", p.name)
 		}
 	}
 	if s.AImag == 0 && (s.BImag != 0 || s.CImag != 0) {
-		return fmt.Errorf("cuda: scan: BImag or CImag without AImag")
+		return fmt.Errorf("cudakernels: scan: BImag or CImag without AImag")
 	}
 	return nil
 }
@@ -99,8 +101,22 @@ func b01(b bool) string {
 // the kernel's default.
 var scanMinBlocks = os.Getenv("MAMBAKIT_CUDA_SCAN_MINB")
 
+// file is the scan's module: kernels/scan_real.cu, or
+// kernels/scan_complex.cu when A is complex. Both define the kernels
+// scanKernels names.
+func (s *Scan) file() string {
+	if s.AImag != 0 {
+		return "scan_complex.cu"
+	}
+	return "scan_real.cu"
+}
+
+// scanKernels are the kernels ScanForward and ScanBackward look up in a
+// scan module.
+var scanKernels = []string{"scan_fwd_local", "scan_fwd_carry", "scan_fwd_out", "scan_bwd_local", "scan_bwd_carry", "scan_bwd", "scan_bwd_bc"}
+
 func (s *Scan) defines() []string {
-	defs := []string{"SCAN_N=" + strconv.Itoa(s.N), "B_PC=" + b01(s.BPerChannel), "C_PC=" + b01(s.CPerChannel), "COMPLEX=" + b01(s.AImag != 0)}
+	defs := []string{"SCAN_N=" + strconv.Itoa(s.N), "B_PC=" + b01(s.BPerChannel), "C_PC=" + b01(s.CPerChannel)}
 	if n, err := strconv.Atoi(scanMinBlocks); err == nil && n >= 1 && n <= 16 {
 		defs = append(defs, "BWD_MINB="+strconv.Itoa(n))
 	}
@@ -117,7 +133,7 @@ func (s *Scan) scanChunks() (T, nc int) {
 }
 
 // scanFwdOutShared is the dynamic shared memory of scan_fwd_out
-// (FO_FLOATS of kernels/scan.cu), in bytes.
+// (FO_FLOATS of kernels/scan_common.cuh), in bytes.
 func scanFwdOutShared(n int, complex bool) int {
 	T, nbc := ScanChunk, 2
 	if complex {
@@ -130,7 +146,7 @@ func scanFwdOutShared(n int, complex bool) int {
 // ScanForward runs the scan's forward pass: Y, and HT and Saved when set.
 // Three launches: every chunk from a zero state (in parallel), the carry
 // of the state across chunks, every chunk again from its true start state
-// (see kernels/scan.cu).
+// (see kernels/scan_common.cuh).
 func (d *Device) ScanForward(s *Scan) error {
 	if err := s.check(); err != nil {
 		return err
@@ -139,7 +155,7 @@ func (d *Device) ScanForward(s *Scan) error {
 		return nil
 	}
 	defs := s.defines()
-	m, err := d.Module("scan.cu", defs...)
+	m, err := d.module(s.file(), defs...)
 	if err != nil {
 		return err
 	}
@@ -166,13 +182,13 @@ func (d *Device) ScanForward(s *Scan) error {
 	if err != nil {
 		return err
 	}
-	grid := Dim3{X: nx * nc, Y: B}
+	grid := cuda.Dim3{X: nx * nc, Y: B}
 	if nc > 0 {
 		f, err := m.Function("scan_fwd_local")
 		if err != nil {
 			return err
 		}
-		if err := f.Launch(grid, Dim3{X: scanThreads}, 0, nil,
+		if err := f.Launch(grid, cuda.Dim3{X: scanThreads}, 0, nil,
 			s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Reset, hloc, ssum, L, D); err != nil {
 			return err
 		}
@@ -182,7 +198,7 @@ func (d *Device) ScanForward(s *Scan) error {
 		return err
 	}
 	bdn := int64(B) * int64(D) * int64(N)
-	if err := fc.Launch(Dim3{X: int((bdn + 127) / 128)}, Dim3{X: 128}, 0, nil,
+	if err := fc.Launch(cuda.Dim3{X: int((bdn + 127) / 128)}, cuda.Dim3{X: 128}, 0, nil,
 		hloc, ssum, s.A, s.AImag, s.H0, saved, s.HT, B, D, nc); err != nil {
 		return err
 	}
@@ -193,13 +209,13 @@ func (d *Device) ScanForward(s *Scan) error {
 	if err != nil {
 		return err
 	}
-	return fo.Launch(grid, Dim3{X: scanThreads}, scanFwdOutShared(N, s.AImag != 0), nil,
+	return fo.Launch(grid, cuda.Dim3{X: scanThreads}, scanFwdOutShared(N, s.AImag != 0), nil,
 		s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.Z, s.Reset,
 		saved, s.Y, L, D)
 }
 
 // scanBwdShared is the dynamic shared memory of scan_bwd for state size n
-// (SH_FLOATS of kernels/scan.cu, CH_FLOATS when complex), in bytes.
+// (SH_FLOATS of kernels/scan_common.cuh), in bytes.
 func scanBwdShared(n int, complex bool) int {
 	npt := (n + 3) / 4
 	np := npt * 4
@@ -227,20 +243,20 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		return err
 	}
 	if s.Saved == 0 && s.L > 0 {
-		return fmt.Errorf("cuda: scan backward needs the Saved states of the forward pass")
+		return fmt.Errorf("cudakernels: scan backward needs the Saved states of the forward pass")
 	}
 	if g.DY == 0 {
-		return fmt.Errorf("cuda: scan backward: DY is required")
+		return fmt.Errorf("cudakernels: scan backward: DY is required")
 	}
 	if g.DZ != 0 && s.Z == 0 {
-		return fmt.Errorf("cuda: scan backward: DZ given but the forward had no gate Z")
+		return fmt.Errorf("cudakernels: scan backward: DZ given but the forward had no gate Z")
 	}
 	B, L, D, N := s.B, s.L, s.D, s.N
 	if B == 0 || D == 0 {
 		return nil
 	}
 	defs := s.defines()
-	m, err := d.Module("scan.cu", defs...)
+	m, err := d.module(s.file(), defs...)
 	if err != nil {
 		return err
 	}
@@ -264,13 +280,13 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 	if err != nil {
 		return err
 	}
-	grid := Dim3{X: nx * nc, Y: B}
+	grid := cuda.Dim3{X: nx * nc, Y: B}
 	if nc > 0 {
 		f, err := m.Function("scan_bwd_local")
 		if err != nil {
 			return err
 		}
-		if err := f.Launch(grid, Dim3{X: scanThreads}, 0, nil,
+		if err := f.Launch(grid, cuda.Dim3{X: scanThreads}, 0, nil,
 			s.Delta, s.DeltaBias, s.A, s.AImag, s.Cm, s.CImag, s.Z, s.Reset, g.DY, dloc, ssum, L, D); err != nil {
 			return err
 		}
@@ -280,7 +296,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		return err
 	}
 	bdn := int64(B) * int64(D) * int64(N)
-	if err := fc.Launch(Dim3{X: int((bdn + 127) / 128)}, Dim3{X: 128}, 0, nil, dloc, ssum, s.A, s.AImag, g.DHT, dcin, g.DH0, B, D, nc); err != nil {
+	if err := fc.Launch(cuda.Dim3{X: int((bdn + 127) / 128)}, cuda.Dim3{X: 128}, 0, nil, dloc, ssum, s.A, s.AImag, g.DHT, dcin, g.DH0, B, D, nc); err != nil {
 		return err
 	}
 	// Scratch: pBC (nx, B, L, nbc·N) when B or C is selective; (B, nc, D)
@@ -288,7 +304,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 	// per-channel pBpc, pBpci, pCpc, pCpci.
 	selB := !s.BPerChannel && (g.DBm != 0 || g.DBImag != 0)
 	selC := !s.CPerChannel && (g.DCm != 0 || g.DCImag != 0)
-	var pBC DevPtr
+	var pBC cuda.DevPtr
 	if selB || selC {
 		buf, err := d.Scratch("scan.pBC", 4*nx*B*L*nbc*N)
 		if err != nil {
@@ -296,8 +312,8 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		}
 		pBC = buf.Ptr()
 	}
-	var parts []*DevPtr
-	var pA, pAi, pBpc, pBpci, pCpc, pCpci DevPtr
+	var parts []*cuda.DevPtr
+	var pA, pAi, pBpc, pBpci, pCpc, pCpci cuda.DevPtr
 	parts = append(parts, &pA)
 	if cplx {
 		parts = append(parts, &pAi)
@@ -327,7 +343,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		if err != nil {
 			return err
 		}
-		if err := f.Launch(grid, Dim3{X: scanThreads}, scanBwdShared(N, cplx), nil,
+		if err := f.Launch(grid, cuda.Dim3{X: scanThreads}, scanBwdShared(N, cplx), nil,
 			s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.Z, s.Reset, s.Saved, dcin, g.DY,
 			g.DU, g.DDelta, g.DZ, pBC, pA, pAi, pSkip, pBias, pBpc, pBpci, pCpc, pCpci, L, D); err != nil {
 			return err
@@ -338,7 +354,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		if err != nil {
 			return err
 		}
-		var dB, dBi, dC, dCi DevPtr
+		var dB, dBi, dC, dCi cuda.DevPtr
 		if selB {
 			dB, dBi = g.DBm, g.DBImag
 		}
@@ -346,12 +362,12 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 			dC, dCi = g.DCm, g.DCImag
 		}
 		bl := int64(B) * int64(L)
-		if err := fr.Launch(d.gridFor(bl*int64(nbc*N), 256), Dim3{X: 256}, 0, nil, pBC, nx, bl, dB, dBi, dC, dCi); err != nil {
+		if err := fr.Launch(d.GridFor(bl*int64(nbc*N), 256), cuda.Dim3{X: 256}, 0, nil, pBC, nx, bl, dB, dBi, dC, dCi); err != nil {
 			return err
 		}
 	}
 	rows := B * nc
-	sum := func(part DevPtr, cols int, out DevPtr) error {
+	sum := func(part cuda.DevPtr, cols int, out cuda.DevPtr) error {
 		if out == 0 {
 			return nil
 		}
@@ -396,8 +412,8 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 
 // sumRows sets out[i] = Σ_r part[r·cols + i] over rows in order (or adds
 // it to out).
-func (d *Device) sumRows(part DevPtr, rows, cols int, out DevPtr, accumulate bool) error {
-	f, err := d.Kernel("util.cu", "sum_rows")
+func (d *Device) sumRows(part cuda.DevPtr, rows, cols int, out cuda.DevPtr, accumulate bool) error {
+	f, err := d.kernel("util.cu", "sum_rows")
 	if err != nil {
 		return err
 	}
@@ -405,15 +421,15 @@ func (d *Device) sumRows(part DevPtr, rows, cols int, out DevPtr, accumulate boo
 	if accumulate {
 		acc = 1
 	}
-	return f.Launch(d.gridFor(int64(cols), 256), Dim3{X: 256}, 0, nil, part, rows, int64(cols), out, acc)
+	return f.Launch(d.GridFor(int64(cols), 256), cuda.Dim3{X: 256}, 0, nil, part, rows, int64(cols), out, acc)
 }
 
 // FillUniform fills n float32s at p with uniform values in [lo, hi) from
 // a hash of (seed, index), on the device.
-func (d *Device) FillUniform(p DevPtr, n int64, seed uint32, lo, hi float32) error {
-	f, err := d.Kernel("util.cu", "fill_uniform")
+func (d *Device) FillUniform(p cuda.DevPtr, n int64, seed uint32, lo, hi float32) error {
+	f, err := d.kernel("util.cu", "fill_uniform")
 	if err != nil {
 		return err
 	}
-	return f.Launch(d.gridFor(n, 256), Dim3{X: 256}, 0, nil, p, n, seed, lo, hi)
+	return f.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, p, n, seed, lo, hi)
 }

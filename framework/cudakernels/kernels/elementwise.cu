@@ -1,5 +1,7 @@
 // elementwise.cu: SiLU, the SiLU gate of the Mamba mixer, softplus.
 
+#include "common.cuh"
+
 #define GRID_LOOP(i, n) for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)
 
 // silu_fwd: y = x·σ(x) (kernels.SiLUForward).

@@ -1,6 +1,8 @@
 // loss.cu: cross-entropy (kernels.CrossEntropy). One block per row: the
 // row's loss into rowLoss (M), the gradient into dlogits when non-null.
 
+#include "common.cuh"
+
 extern "C" __global__ void xent_fwd_bwd(float* __restrict__ dlogits, double* __restrict__ rowLoss, const float* __restrict__ logits,
                                         const int* __restrict__ targets, int V, float scale)
 {

@@ -1,10 +1,12 @@
-package cuda
+package cudakernels
 
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/kernels"
 )
 
@@ -100,7 +102,7 @@ func cpuScan(r *rand.Rand, c scanCase) *kernels.Scan {
 }
 
 // gpuScan uploads s's inputs and allocates poisoned outputs.
-func gpuScan(db *devBufs, s *kernels.Scan) (*Scan, *Buffer, *Buffer) {
+func gpuScan(db *devBufs, s *kernels.Scan) (*Scan, *cuda.Buffer, *cuda.Buffer) {
 	g := &Scan{B: s.B, L: s.L, D: s.D, N: s.N,
 		U: db.in(s.U), Delta: db.in(s.Delta), DeltaBias: db.in(s.DeltaBias), A: db.in(s.A),
 		Bm: db.in(s.Bm), Cm: db.in(s.Cm), Dskip: db.in(s.Dskip), Z: db.in(s.Z), Reset: db.bools(s.Reset),
@@ -108,7 +110,7 @@ func gpuScan(db *devBufs, s *kernels.Scan) (*Scan, *Buffer, *Buffer) {
 		AImag: db.in(s.AImag), BImag: db.in(s.BImag), CImag: db.in(s.CImag)}
 	y := db.out(s.B * s.L * s.D)
 	g.Y = y.Ptr()
-	var ht *Buffer
+	var ht *cuda.Buffer
 	if s.HT != nil {
 		ht = db.out(len(s.HT))
 		g.HT = ht.Ptr()
@@ -178,11 +180,11 @@ func TestScanBackward(t *testing.T) {
 			continue
 		}
 		gg := &ScanGrads{DY: db.in(cg.DY), DHT: db.in(cg.DHT)}
-		outs := map[string]*Buffer{}
+		outs := map[string]*cuda.Buffer{}
 		want := map[string][]float32{"DU": cg.DU, "DDelta": cg.DDelta, "DDeltaBias": cg.DDeltaBias, "DA": cg.DA,
 			"DBm": cg.DBm, "DCm": cg.DCm, "DDskip": cg.DDskip, "DH0": cg.DH0, "DZ": cg.DZ,
 			"DAImag": cg.DAImag, "DBImag": cg.DBImag, "DCImag": cg.DCImag}
-		ptrs := map[string]*DevPtr{"DU": &gg.DU, "DDelta": &gg.DDelta, "DDeltaBias": &gg.DDeltaBias, "DA": &gg.DA,
+		ptrs := map[string]*cuda.DevPtr{"DU": &gg.DU, "DDelta": &gg.DDelta, "DDeltaBias": &gg.DDeltaBias, "DA": &gg.DA,
 			"DBm": &gg.DBm, "DCm": &gg.DCm, "DDskip": &gg.DDskip, "DH0": &gg.DH0, "DZ": &gg.DZ,
 			"DAImag": &gg.DAImag, "DBImag": &gg.DBImag, "DCImag": &gg.DCImag}
 		for k, w := range want {
@@ -267,13 +269,25 @@ func TestScanArgs(t *testing.T) {
 		t.Errorf("complex ScanSavedLen = %d", n)
 	}
 	// The backward's dynamic shared memory for N = 16 (SH_FLOATS in
-	// kernels/scan.cu): 5 tiles of 64×32, B and C of 64×16, warp partials
+	// kernels/scan_common.cuh): 5 tiles of 64×32, B and C of 64×16, warp partials
 	// of one 8-step piece 4×8×4×8, reset bytes.
 	if got, want := scanBwdShared(16, false), 4*(5*64*32+2*64*16+4*8*4*8+17); got != want {
 		t.Errorf("scanBwdShared(16) = %d, want %d", got, want)
 	}
-	// Complex (CH_FLOATS): chunks of 32, B, BImag, C, CImag, 16 values a lane.
+	// Complex: chunks of 32, B, BImag, C, CImag, 16 values a lane.
 	if got, want := scanBwdShared(16, true), 4*(5*32*32+4*32*16+4*8*4*16+9); got != want {
 		t.Errorf("scanBwdShared(16, complex) = %d, want %d", got, want)
+	}
+}
+
+func TestScanFile(t *testing.T) {
+	if f := (&Scan{N: 4}).file(); f != "scan_real.cu" {
+		t.Errorf("real scan module %q", f)
+	}
+	if f := (&Scan{N: 4, AImag: 1}).file(); f != "scan_complex.cu" {
+		t.Errorf("complex scan module %q", f)
+	}
+	if d := (&Scan{N: 4, AImag: 1, BPerChannel: true}).defines(); strings.Join(d, " ") != "SCAN_N=4 B_PC=1 C_PC=0" && !strings.HasPrefix(strings.Join(d, " "), "SCAN_N=4 B_PC=1 C_PC=0 BWD_MINB=") {
+		t.Errorf("defines %v", d)
 	}
 }

@@ -1,4 +1,4 @@
-package cuda
+package cudakernels
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/kernels"
 )
 
@@ -57,7 +58,7 @@ func TestEmbedding(t *testing.T) {
 		if err := d.Synchronize(); err != nil {
 			t.Fatal(err)
 		}
-		if err := (&Buffer{d: d, ptr: gt, bytes: 4 * len(got)}).CopyToF32(got); err != nil {
+		if err := (d.View(gt, 4*len(got))).CopyToF32(got); err != nil {
 			t.Fatal(err)
 		}
 		report(t, "embedding bwd", shape, relErr(got, g0), 1e-7)
@@ -70,12 +71,12 @@ func TestModelElementwise(t *testing.T) {
 	n := 100003
 	x, s, o := rnd(r, n, -2, 2), rnd(r, n, -2, 2), rnd(r, n, -2, 2)
 	db := newDevBufs(t, d)
-	get := func(p DevPtr) []float32 {
+	get := func(p cuda.DevPtr) []float32 {
 		v := make([]float32, n)
 		if err := d.Synchronize(); err != nil {
 			t.Fatal(err)
 		}
-		if err := (&Buffer{d: d, ptr: p, bytes: 4 * n}).CopyToF32(v); err != nil {
+		if err := (d.View(p, 4*n)).CopyToF32(v); err != nil {
 			t.Fatal(err)
 		}
 		return v

@@ -1,18 +1,21 @@
-package cuda
+package cudakernels
 
 import (
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/mambakit/mambakit/framework/cuda"
 )
 
-// TestCompileAll compiles every kernel file and the scan's variants for
-// the device and records each kernel's registers, local memory (spills)
-// and shared memory ($MAMBAKIT_CUDA_RESOURCES, tab-separated).
+// TestCompileAll compiles every kernel file and the variants of the scan
+// and the step for the device and records each kernel's registers, local
+// memory (spills) and shared memory ($MAMBAKIT_CUDA_RESOURCES,
+// tab-separated).
 func TestCompileAll(t *testing.T) {
 	d := openOrSkip(t)
-	path, ver, err := NVRTCInfo()
+	path, ver, err := cuda.NVRTCInfo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,14 +33,25 @@ func TestCompileAll(t *testing.T) {
 		{"loss.cu", nil, []string{"xent_fwd_bwd", "xent_sum"}},
 		{"adamw.cu", nil, []string{"adamw_step"}},
 	}
-	fwd := []string{"scan_fwd_local", "scan_fwd_carry", "scan_fwd_out"}
-	for _, v := range []Scan{{N: 16}, {N: 16, BPerChannel: true, CPerChannel: true}, {N: 32}, {N: 5}, {N: 64}} {
-		mods = append(mods, mod{"scan.cu", v.defines(), append(fwd, "scan_bwd_local", "scan_bwd_carry", "scan_bwd", "scan_bwd_bc")})
+	for _, v := range []Scan{{N: 16}, {N: 16, BPerChannel: true, CPerChannel: true}, {N: 32}, {N: 5}, {N: 64},
+		{N: 16, AImag: 1}, {N: 16, AImag: 1, BPerChannel: true, CPerChannel: true}, {N: 64, AImag: 1}} {
+		mods = append(mods, mod{v.file(), v.defines(), scanKernels})
 	}
-	mods = append(mods, mod{"scan.cu", (&Scan{N: 16, AImag: 1}).defines(), append(fwd, "scan_bwd_local", "scan_bwd_carry", "scan_bwd", "scan_bwd_bc")})
+	steps := []StepVariant{{}}
+	if d.Major >= 9 { // the prefetching forms use sm_90 instructions
+		steps = append(steps, StepVariant{MaxRows: 1, Prefetch: true}, StepVariant{MaxRows: 1, Prefetch: true, Early: true, L2: true})
+	}
+	for _, v := range steps {
+		names := []string{"step_embed", "step_gemv", "step_scan"}
+		if v.Early {
+			names = append(names, "step_gemv_e", "step_scan_e")
+		}
+		mods = append(mods, mod{"step.cu", v.defines(), names})
+	}
+	mods = append(mods, mod{"model.cu", nil, []string{"embed_fwd", "embed_bwd", "add_mul", "neg_exp", "sumsq_part", "scale_f"}})
 	var rows []string
 	for _, m := range mods {
-		mo, err := d.Module(m.file, m.defs...)
+		mo, err := d.module(m.file, m.defs...)
 		if err != nil {
 			t.Errorf("%s %v: %v", m.file, m.defs, err)
 			continue

@@ -1,8 +1,11 @@
-package cuda
+package cudakernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/mambakit/mambakit/framework/cuda"
 )
 
 // Conv1d is kernels.Conv1d on device memory (causal depthwise convolution
@@ -12,22 +15,22 @@ import (
 type Conv1d struct {
 	B, L, D, K int
 
-	X, W, Bias, State0, Reset DevPtr
-	Y, StateT                 DevPtr
+	X, W, Bias, State0, Reset cuda.DevPtr
+	Y, StateT                 cuda.DevPtr
 }
 
 // Conv1dGrads are its gradients (kernels.Conv1dGrads); 0 skips an output.
 type Conv1dGrads struct {
-	DY                     DevPtr
-	DX, DW, DBias, DState0 DevPtr
+	DY                     cuda.DevPtr
+	DX, DW, DBias, DState0 cuda.DevPtr
 }
 
 func (c *Conv1d) check() error {
 	if c.B < 0 || c.L < 0 || c.D < 0 || c.K < 1 || c.K > 16 {
-		return fmt.Errorf("cuda: conv1d: bad sizes B %d L %d D %d K %d (K in 1..16)", c.B, c.L, c.D, c.K)
+		return fmt.Errorf("cudakernels: conv1d: bad sizes B %d L %d D %d K %d (K in 1..16)", c.B, c.L, c.D, c.K)
 	}
 	if c.X == 0 || c.W == 0 || c.Y == 0 {
-		return fmt.Errorf("cuda: conv1d: X, W and Y are required")
+		return fmt.Errorf("cudakernels: conv1d: X, W and Y are required")
 	}
 	return nil
 }
@@ -37,12 +40,12 @@ func (d *Device) Conv1dForward(c *Conv1d) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	f, err := d.Kernel("conv.cu", "conv_fwd")
+	f, err := d.kernel("conv.cu", "conv_fwd")
 	if err != nil {
 		return err
 	}
 	n := max(int64(c.B)*int64(c.L)*int64(c.D), int64(c.B*c.D*(c.K-1)))
-	return f.Launch(d.gridFor(n, 256), Dim3{X: 256}, 0, nil, c.X, c.W, c.Bias, c.State0, c.Reset, c.Y, c.StateT, c.B, c.L, c.D, c.K)
+	return f.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, c.X, c.W, c.Bias, c.State0, c.Reset, c.Y, c.StateT, c.B, c.L, c.D, c.K)
 }
 
 // Conv1dBackward computes the gradients from g.DY.
@@ -51,14 +54,14 @@ func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
 		return err
 	}
 	if g.DY == 0 {
-		return fmt.Errorf("cuda: conv1d backward: DY is required")
+		return fmt.Errorf("cudakernels: conv1d backward: DY is required")
 	}
-	fx, err := d.Kernel("conv.cu", "conv_bwd_x")
+	fx, err := d.kernel("conv.cu", "conv_bwd_x")
 	if err != nil {
 		return err
 	}
 	n := max(int64(c.B)*int64(c.L)*int64(c.D), int64(c.B*c.D*(c.K-1)))
-	if err := fx.Launch(d.gridFor(n, 256), Dim3{X: 256}, 0, nil, c.W, c.Reset, g.DY, g.DX, g.DState0, c.B, c.L, c.D, c.K); err != nil {
+	if err := fx.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, c.W, c.Reset, g.DY, g.DX, g.DState0, c.B, c.L, c.D, c.K); err != nil {
 		return err
 	}
 	if g.DW == 0 && g.DBias == 0 {
@@ -71,49 +74,49 @@ func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
 	if err != nil {
 		return err
 	}
-	fw, err := d.Kernel("conv.cu", "conv_bwd_w")
+	fw, err := d.kernel("conv.cu", "conv_bwd_w")
 	if err != nil {
 		return err
 	}
-	if err := fw.Launch(Dim3{X: (c.D + 63) / 64, Y: chunks}, Dim3{X: 64}, 0, nil, c.X, c.State0, c.Reset, g.DY, part, c.B, c.L, c.D, c.K, rowsPer); err != nil {
+	if err := fw.Launch(cuda.Dim3{X: (c.D + 63) / 64, Y: chunks}, cuda.Dim3{X: 64}, 0, nil, c.X, c.State0, c.Reset, g.DY, part, c.B, c.L, c.D, c.K, rowsPer); err != nil {
 		return err
 	}
-	fs, err := d.Kernel("conv.cu", "conv_bwd_wsum")
+	fs, err := d.kernel("conv.cu", "conv_bwd_wsum")
 	if err != nil {
 		return err
 	}
 	if rows == 0 {
 		chunks = 0
 	}
-	return fs.Launch(Dim3{X: (c.D*(c.K+1) + 255) / 256}, Dim3{X: 256}, 0, nil, part, chunks, c.D, c.K, g.DW, g.DBias)
+	return fs.Launch(cuda.Dim3{X: (c.D*(c.K+1) + 255) / 256}, cuda.Dim3{X: 256}, 0, nil, part, chunks, c.D, c.K, g.DW, g.DBias)
 }
 
 // RMSNormForward is kernels.RMSNormForward: y (M, C), rstd (M), x (M, C),
 // w (C).
-func (d *Device) RMSNormForward(y, rstd, x, w DevPtr, M, C int, eps float32) error {
+func (d *Device) RMSNormForward(y, rstd, x, w cuda.DevPtr, M, C int, eps float32) error {
 	if M < 0 || C < 1 {
-		return fmt.Errorf("cuda: rmsnorm: bad sizes M %d C %d", M, C)
+		return fmt.Errorf("cudakernels: rmsnorm: bad sizes M %d C %d", M, C)
 	}
 	if M == 0 {
 		return nil
 	}
-	f, err := d.Kernel("norm.cu", "rmsnorm_fwd")
+	f, err := d.kernel("norm.cu", "rmsnorm_fwd")
 	if err != nil {
 		return err
 	}
-	return f.Launch(Dim3{X: M}, Dim3{X: 256}, 0, nil, y, rstd, x, w, M, C, eps)
+	return f.Launch(cuda.Dim3{X: M}, cuda.Dim3{X: 256}, 0, nil, y, rstd, x, w, M, C, eps)
 }
 
 // RMSNormBackward is kernels.RMSNormBackward: dx (M, C) overwritten, dw
 // (C) added to.
-func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd DevPtr, M, C int) error {
+func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd cuda.DevPtr, M, C int) error {
 	if M < 0 || C < 1 {
-		return fmt.Errorf("cuda: rmsnorm backward: bad sizes M %d C %d", M, C)
+		return fmt.Errorf("cudakernels: rmsnorm backward: bad sizes M %d C %d", M, C)
 	}
 	if M == 0 {
 		return nil
 	}
-	f, err := d.Kernel("norm.cu", "rmsnorm_bwd")
+	f, err := d.kernel("norm.cu", "rmsnorm_bwd")
 	if err != nil {
 		return err
 	}
@@ -122,7 +125,7 @@ func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd DevPtr, M, C int) error 
 	if err != nil {
 		return err
 	}
-	if err := f.Launch(Dim3{X: blocks}, Dim3{X: 256}, 0, nil, dx, part, dy, x, w, rstd, M, C); err != nil {
+	if err := f.Launch(cuda.Dim3{X: blocks}, cuda.Dim3{X: 256}, 0, nil, dx, part, dy, x, w, rstd, M, C); err != nil {
 		return err
 	}
 	return d.sumRows(part.Ptr(), blocks, C, dw, true)
@@ -130,60 +133,60 @@ func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd DevPtr, M, C int) error 
 
 func (d *Device) elementwise(name string, n int, args ...any) error {
 	if n < 0 {
-		return fmt.Errorf("cuda: %s: negative length", name)
+		return fmt.Errorf("cudakernels: %s: negative length", name)
 	}
 	if n == 0 {
 		return nil
 	}
-	f, err := d.Kernel("elementwise.cu", name)
+	f, err := d.kernel("elementwise.cu", name)
 	if err != nil {
 		return err
 	}
-	return f.Launch(d.gridFor(int64(n), 256), Dim3{X: 256}, 0, nil, args...)
+	return f.Launch(d.GridFor(int64(n), 256), cuda.Dim3{X: 256}, 0, nil, args...)
 }
 
 // SiLUForward sets y = x·σ(x) over n elements.
-func (d *Device) SiLUForward(y, x DevPtr, n int) error {
+func (d *Device) SiLUForward(y, x cuda.DevPtr, n int) error {
 	return d.elementwise("silu_fwd", n, y, x, int64(n))
 }
 
 // SiLUBackward sets dx = dy·silu'(x).
-func (d *Device) SiLUBackward(dx, dy, x DevPtr, n int) error {
+func (d *Device) SiLUBackward(dx, dy, x cuda.DevPtr, n int) error {
 	return d.elementwise("silu_bwd", n, dx, dy, x, int64(n))
 }
 
 // GateForward sets y = x·silu(z), the mixer's output gate.
-func (d *Device) GateForward(y, x, z DevPtr, n int) error {
+func (d *Device) GateForward(y, x, z cuda.DevPtr, n int) error {
 	return d.elementwise("gate_fwd", n, y, x, z, int64(n))
 }
 
 // GateBackward sets dx = dy·silu(z) and dz = dy·x·silu'(z) (either may be 0).
-func (d *Device) GateBackward(dx, dz, dy, x, z DevPtr, n int) error {
+func (d *Device) GateBackward(dx, dz, dy, x, z cuda.DevPtr, n int) error {
 	return d.elementwise("gate_bwd", n, dx, dz, dy, x, z, int64(n))
 }
 
 // SoftplusForward sets y = softplus(x + bias[i mod C]) (kernels.Softplus;
 // bias (C) optional, then C is ignored).
-func (d *Device) SoftplusForward(y, x, bias DevPtr, C, n int) error {
+func (d *Device) SoftplusForward(y, x, bias cuda.DevPtr, C, n int) error {
 	return d.elementwise("softplus_fwd", n, y, x, bias, max(C, 1), int64(n))
 }
 
 // SoftplusBackward sets dx = dy·σ(x + bias[i mod C]).
-func (d *Device) SoftplusBackward(dx, dy, x, bias DevPtr, C, n int) error {
+func (d *Device) SoftplusBackward(dx, dy, x, bias cuda.DevPtr, C, n int) error {
 	return d.elementwise("softplus_bwd", n, dx, dy, x, bias, max(C, 1), int64(n))
 }
 
 // CrossEntropy is kernels.CrossEntropy on the device: logits (M, V),
 // targets (M) int32 (negative: ignored), dlogits (M, V) or 0. It returns
 // the summed loss (float64 sums, rows in order) and the counted rows.
-func (d *Device) CrossEntropy(dlogits, logits, targets DevPtr, M, V int, scale float32) (float64, int, error) {
+func (d *Device) CrossEntropy(dlogits, logits, targets cuda.DevPtr, M, V int, scale float32) (float64, int, error) {
 	if M < 0 || V < 1 {
-		return 0, 0, fmt.Errorf("cuda: cross-entropy: bad sizes M %d V %d", M, V)
+		return 0, 0, fmt.Errorf("cudakernels: cross-entropy: bad sizes M %d V %d", M, V)
 	}
 	if M == 0 {
 		return 0, 0, nil
 	}
-	f, err := d.Kernel("loss.cu", "xent_fwd_bwd")
+	f, err := d.kernel("loss.cu", "xent_fwd_bwd")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -191,36 +194,27 @@ func (d *Device) CrossEntropy(dlogits, logits, targets DevPtr, M, V int, scale f
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := f.Launch(Dim3{X: M}, Dim3{X: 256}, 0, nil, dlogits, rows.Ptr(), logits, targets, V, scale); err != nil {
+	if err := f.Launch(cuda.Dim3{X: M}, cuda.Dim3{X: 256}, 0, nil, dlogits, rows.Ptr(), logits, targets, V, scale); err != nil {
 		return 0, 0, err
 	}
-	fs, err := d.Kernel("loss.cu", "xent_sum")
+	fs, err := d.kernel("loss.cu", "xent_sum")
 	if err != nil {
 		return 0, 0, err
 	}
-	out := rows.Ptr() + DevPtr(8*M)
-	if err := fs.Launch(Dim3{X: 1}, Dim3{X: 256}, 0, nil, rows.Ptr(), targets, M, out); err != nil {
+	out := rows.Ptr() + cuda.DevPtr(8*M)
+	if err := fs.Launch(cuda.Dim3{X: 1}, cuda.Dim3{X: 256}, 0, nil, rows.Ptr(), targets, M, out); err != nil {
 		return 0, 0, err
 	}
 	res := make([]byte, 16)
-	tmp := &Buffer{d: d, ptr: out, bytes: 16}
-	if err := tmp.CopyToBytes(res); err != nil {
+	if err := d.View(out, 16).CopyToBytes(res); err != nil {
 		return 0, 0, err
 	}
-	loss := math.Float64frombits(le64(res[:8]))
-	count := math.Float64frombits(le64(res[8:]))
+	loss := math.Float64frombits(binary.LittleEndian.Uint64(res[:8]))
+	count := math.Float64frombits(binary.LittleEndian.Uint64(res[8:]))
 	if math.IsNaN(loss) {
-		return loss, int(count), fmt.Errorf("cuda: cross-entropy: a target is ≥ V")
+		return loss, int(count), fmt.Errorf("cudakernels: cross-entropy: a target is ≥ V")
 	}
 	return loss, int(count), nil
-}
-
-func le64(b []byte) uint64 {
-	var v uint64
-	for i := 7; i >= 0; i-- {
-		v = v<<8 | uint64(b[i])
-	}
-	return v
 }
 
 // AdamW holds the hyperparameters of AdamWStep (backbone.AdamWConfig).
@@ -232,14 +226,14 @@ type AdamW struct {
 // p with gradients g and moments m, v, at step t (counting from 1) and
 // learning rate lr; decay chooses whether these parameters take weight
 // decay.
-func (d *Device) AdamWStep(p, g, m, v DevPtr, n int, c AdamW, t int, lr float64, decay bool) error {
+func (d *Device) AdamWStep(p, g, m, v cuda.DevPtr, n int, c AdamW, t int, lr float64, decay bool) error {
 	if t < 1 {
-		return fmt.Errorf("cuda: adamw: step %d, want ≥ 1", t)
+		return fmt.Errorf("cudakernels: adamw: step %d, want ≥ 1", t)
 	}
 	if n == 0 {
 		return nil
 	}
-	f, err := d.Kernel("adamw.cu", "adamw_step")
+	f, err := d.kernel("adamw.cu", "adamw_step")
 	if err != nil {
 		return err
 	}
@@ -249,6 +243,6 @@ func (d *Device) AdamWStep(p, g, m, v DevPtr, n int, c AdamW, t int, lr float64,
 	if decay {
 		dec = float32(1 - lr*c.WeightDecay)
 	}
-	return f.Launch(d.gridFor(int64(n), 256), Dim3{X: 256}, 0, nil, p, g, m, v, int64(n),
+	return f.Launch(d.GridFor(int64(n), 256), cuda.Dim3{X: 256}, 0, nil, p, g, m, v, int64(n),
 		float32(c.Beta1), float32(c.Beta2), float32(lr/bc1), float32(math.Sqrt(bc2)), float32(c.Eps), dec)
 }

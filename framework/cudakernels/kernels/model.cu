@@ -2,6 +2,8 @@
 // the token embedding forward and backward, in-place adds, A = −exp(A_log),
 // the gradient norm and its clipping.
 
+#include "common.cuh"
+
 // embed_fwd: out[m, c] = table[ids[m], c] (kernels.EmbeddingForward).
 extern "C" __global__ void embed_fwd(float* __restrict__ out, const float* __restrict__ table, const int* __restrict__ ids, long long M, int C) {
 	long long n = M * C;

@@ -1,0 +1,234 @@
+// scan_real.cu: the selective scan with real A, B, C and states (see
+// scan_common.cuh for the kernels and their plan): the forward kernels
+// and scan_bwd_bc from scan_common.cuh, the real backward kernels here.
+
+#include "common.cuh"
+
+constexpr bool CPLX = false;
+constexpr int T = 64; // chunk length
+
+#include "scan_common.cuh"
+
+// scan_bwd_local: each chunk's reverse recurrence of the state gradient
+// from a zero incoming carry; Dloc is the carry it sends to the chunk
+// before, Ssum its ΣΔ (−1 with a reset).
+extern "C" __global__ void __launch_bounds__(NT)
+scan_bwd_local(const float* __restrict__ Delta, const float* __restrict__ DeltaBias, const float* __restrict__ A,
+               const float* __restrict__ AImag, const float* __restrict__ Cm, const float* __restrict__ CImag,
+               const float* __restrict__ Z, const u8* __restrict__ Reset,
+               const float* __restrict__ DY, float* __restrict__ Dloc, float* __restrict__ Ssum, int L, int D)
+{
+	__shared__ float s_dt[T][DT], s_gy[T][DT];
+	__shared__ float s_C[TC][NP];
+	__shared__ u8 s_r[T];
+	BLOCK_COORDS;
+	bwd_local_stage(s_dt, s_gy, Delta, DeltaBias, Z, DY, b, t0, d0, L, D);
+	if constexpr (!CPC) stage_bc(s_C, Cm, b, t0, L);
+	stage_reset(s_r, Reset, b, t0, L);
+	float a2[NPT], dc[NPT], cpc[NPT];
+#pragma unroll
+	for (int k = 0; k < NPT; k++) {
+		int n = g * NPT + k;
+		bool ok = dok && n < N_;
+		a2[k] = ok ? A[d * N_ + n] * LOG2E_F : 0.f;
+		dc[k] = 0.f;
+		if constexpr (CPC) cpc[k] = ok ? Cm[d * N_ + n] : 0.f;
+	}
+	__syncthreads();
+	float ssum = 0.f;
+	bool anyr = false;
+#pragma unroll 8
+	for (int j = T - 1; j >= 0; j--) {
+		float dt = s_dt[j][dl], gy = s_gy[j][dl];
+		bool r = s_r[j];
+		ssum += dt;
+		anyr |= r;
+#pragma unroll
+		for (int k = 0; k < NPT; k++) {
+			float cc = CPC ? cpc[k] : s_C[j][g * NPT + k];
+			float dh = fmaf(gy, cc, dc[k]);
+			dc[k] = r ? 0.f : dh * ex2_ftz(dt * a2[k]);
+		}
+	}
+	if (dok) {
+		long long o = (((long long)b * nc + c) * D + d) * N_;
+#pragma unroll
+		for (int k = 0; k < NPT; k++) {
+			int n = g * NPT + k;
+			if (n < N_) Dloc[o + n] = dc[k];
+		}
+		if (g == 0) Ssum[((long long)b * nc + c) * D + d] = anyr ? -1.f : ssum;
+	}
+}
+
+// scan_bwd_carry: one thread per (b, d, n) walks the chunks backwards:
+// Dcin[c] is the state gradient entering chunk c from its end, DH0 the one
+// leaving the first chunk.
+extern "C" __global__ void scan_bwd_carry(const float* __restrict__ Dloc, const float* __restrict__ Ssum, const float* __restrict__ A,
+                                          const float* __restrict__ AImag, const float* __restrict__ DHT, float* __restrict__ Dcin, float* __restrict__ DH0,
+                                          int B, int D, int nc)
+{
+	int n, d, b;
+	long long bd;
+	if (!carry_thread(B, D, n, bd, d, b)) return;
+	float ar = A[d * N_ + n];
+	float dc = DHT ? DHT[bd * N_ + n] : 0.f;
+#pragma unroll 4
+	for (int c = nc - 1; c >= 0; c--) {
+		long long o = (((long long)b * nc + c) * D + d) * N_;
+		float s = Ssum[((long long)b * nc + c) * D + d];
+		float l = Dloc[o + n];
+		Dcin[o + n] = dc;
+		dc = s < 0.f ? l : fmaf(expf(ar * s), dc, l);
+	}
+	if (DH0) DH0[bd * N_ + n] = dc;
+}
+
+// bwd_rstep is one step of the recurrence at row jj for a lane's NPT
+// states, in scan_bwd's pass 1 and recompute: Ā into ab, the state after
+// the step into out (which may be h).
+__device__ __forceinline__ void bwd_rstep(const bwd_tiles& sm, int jj, int dl, int g, const float* a2, const float* bpc,
+                                          const float* h, float* out, float* ab) {
+	float dt = sm.dt[jj][dl], x = dt * sm.u[jj][dl];
+	bool r = sm.r[jj];
+#pragma unroll
+	for (int k = 0; k < NPT; k++) {
+		float bb = BPC ? bpc[k] : sm.B[jj][g * NPT + k];
+		ab[k] = ex2_ftz(dt * a2[k]);
+		out[k] = fmaf(ab[k], r ? 0.f : h[k], x * bb);
+	}
+}
+
+// scan_bwd: the gradients of one chunk, from the state entering it
+// (Saved) and the state gradient entering it from its end (Dcin). The
+// sums over channels of dB, dC go to pBC per channel tile; the sums over
+// time of dA, dD, dΔbias and per-channel dB, dC go to per-(b, chunk)
+// partials, all added in a fixed order by later kernels.
+#ifndef BWD_MINB
+#define BWD_MINB 4 // blocks a multiprocessor should hold: caps registers at 65536/(NT·BWD_MINB)
+#endif
+
+extern "C" __global__ void __launch_bounds__(NT, BWD_MINB)
+scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const float* __restrict__ DeltaBias,
+         const float* __restrict__ A, const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BImag,
+         const float* __restrict__ Cm, const float* __restrict__ CImag,
+         const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
+         const float* __restrict__ Saved, const float* __restrict__ Dcin, const float* __restrict__ DY,
+         float* __restrict__ DU, float* __restrict__ DDelta, float* __restrict__ DZ,
+         float* __restrict__ pBC,   // (nx, B, L, 2N): per-tile sums of dB, dC (selective)
+         float* __restrict__ pA,    // (B, nc, D, N)
+         float* __restrict__ pAi,   // unused (complex only)
+         float* __restrict__ pSkip, // (B, nc, D)
+         float* __restrict__ pBias, // (B, nc, D)
+         float* __restrict__ pBpc,  // (B, nc, D, N): per-channel dB
+         float* __restrict__ pBpci, // unused (complex only)
+         float* __restrict__ pCpc,  // (B, nc, D, N): per-channel dC
+         float* __restrict__ pCpci, // unused (complex only)
+         int L, int D)
+{
+	extern __shared__ float sh[];
+	BLOCK_COORDS;
+	const bwd_tiles sm = bwd_stage(sh, U, Delta, DeltaBias, Bm, BImag, Cm, CImag, Z, Reset, DY, b, t0, d0, L, D);
+
+	float a2[NPT], av[NPT], dA[NPT], dc[NPT];
+	float hb[NS][NPT]; // piece start states: indexed at run time, so in local memory
+	float bpc[NPT], dBpc[NPT], cpc[NPT], dCpc[NPT];
+	const long long so = (((long long)b * nc + c) * D + d) * N_;
+#pragma unroll
+	for (int k = 0; k < NPT; k++) {
+		int n = g * NPT + k;
+		bool ok = dok && n < N_;
+		av[k] = ok ? A[d * N_ + n] : 0.f;
+		a2[k] = av[k] * LOG2E_F;
+		dA[k] = 0.f;
+		dc[k] = ok ? Dcin[so + n] : 0.f;
+		hb[0][k] = ok ? Saved[so + n] : 0.f;
+		if constexpr (BPC) {
+			bpc[k] = ok ? Bm[d * N_ + n] : 0.f;
+			dBpc[k] = 0.f;
+		}
+		if constexpr (CPC) {
+			cpc[k] = ok ? Cm[d * N_ + n] : 0.f;
+			dCpc[k] = 0.f;
+		}
+	}
+	const float skip = dok && Dskip ? Dskip[d] : 0.f;
+	float dskip = 0.f, dbias = 0.f;
+	__syncthreads();
+
+	// Pass 1: the states at the start of each piece.
+	{
+		float h[NPT], ab0[NPT];
+#pragma unroll
+		for (int k = 0; k < NPT; k++) h[k] = hb[0][k];
+#pragma unroll 1
+		for (int s = 0; s < NS - 1; s++) {
+#pragma unroll
+			for (int j = 0; j < SUB; j++) bwd_rstep(sm, s * SUB + j, dl, g, a2, bpc, h, h, ab0);
+#pragma unroll
+			for (int k = 0; k < NPT; k++) hb[s + 1][k] = h[k];
+		}
+	}
+
+	// Pass 2: piece by piece, last first (not unrolled: the body is large).
+#pragma unroll 1
+	for (int s = NS - 1; s >= 0; s--) {
+		float hs[SUB][NPT], ab[SUB][NPT], hs0[NPT];
+#pragma unroll
+		for (int k = 0; k < NPT; k++) hs0[k] = hb[s][k];
+#pragma unroll
+		for (int j = 0; j < SUB; j++) bwd_rstep(sm, s * SUB + j, dl, g, a2, bpc, j == 0 ? hs0 : hs[j - 1], hs[j], ab[j]);
+#pragma unroll
+		for (int j = SUB - 1; j >= 0; j--) {
+			int jj = s * SUB + j, t = t0 + jj;
+			float dt = sm.dt[jj][dl], u = sm.u[jj][dl], dy = sm.dy[jj][dl];
+			bool r = sm.r[jj];
+			float yp = 0.f;
+			float cc[NPT], bb[NPT];
+#pragma unroll
+			for (int k = 0; k < NPT; k++) {
+				cc[k] = CPC ? cpc[k] : sm.C[jj][g * NPT + k];
+				bb[k] = BPC ? bpc[k] : sm.B[jj][g * NPT + k];
+				yp = fmaf(cc[k], hs[j][k], yp);
+			}
+			float gy = dy * sm.gate[jj][dl];
+			float sdB = 0.f, sAx = 0.f;
+			float v[VP];
+#pragma unroll
+			for (int q = 0; q < VP; q++) v[q] = 0.f;
+#pragma unroll
+			for (int k = 0; k < NPT; k++) {
+				float dh = fmaf(gy, cc[k], dc[k]);
+				float hp = j == 0 ? hs0[k] : hs[j - 1][k];
+				if (r) hp = 0.f;
+				float a = ab[j][k];
+				float dbk = dh * dt * u, dck = gy * hs[j][k];
+				if constexpr (BPC) dBpc[k] += dbk;
+				else v[k] = dbk;
+				if constexpr (CPC) dCpc[k] += dck;
+				else v[NPT + k] = dck;
+				sdB = fmaf(dh, bb[k], sdB);
+				float xa = dh * a * hp;
+				sAx = fmaf(xa, av[k], sAx);
+				dA[k] = fmaf(xa, dt, dA[k]);
+				dc[k] = r ? 0.f : dh * a;
+			}
+			bwd_step_out(sm, jj, dl, g, t < L, dt, u, dy, gy, yp, sdB, sAx, skip, dskip, dbias);
+			if constexpr (!BPC || !CPC) bwd_scatter(v, sm.part, j, g);
+		}
+		if constexpr (!BPC || !CPC) bwd_flush_bc(sm.part, pBC, xt, b, t0, s, L);
+	}
+	bwd_store(sm, DU, DDelta, DZ, pSkip, pBias, dskip, dbias, ((long long)b * nc + c) * D + d, dok, g, b, t0, d0, L, D);
+	if (dok) {
+#pragma unroll
+		for (int k = 0; k < NPT; k++) {
+			int n = g * NPT + k;
+			if (n >= N_) continue;
+			if (pA) pA[so + n] = dA[k];
+			if constexpr (BPC)
+				if (pBpc) pBpc[so + n] = dBpc[k];
+			if constexpr (CPC)
+				if (pCpc) pCpc[so + n] = dCpc[k];
+		}
+	}
+}
