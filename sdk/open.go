@@ -39,6 +39,7 @@ type OpenConfig struct {
 type Plugin struct {
 	Modality
 	name   string
+	path   string // the executable, as messages name it (Cmd.Args[0])
 	cmd    *exec.Cmd
 	client *plugin.Client
 	logs   *logSink
@@ -73,7 +74,10 @@ func Open(cfg OpenConfig) (*Plugin, error) {
 		SyncStdout:       sink.writer("stdout"),
 		SyncStderr:       sink.writer("stderr"),
 	})
-	p := &Plugin{name: cfg.Name, cmd: cfg.Cmd, client: client, logs: sink}
+	p := &Plugin{name: cfg.Name, path: cfg.Cmd.Path, cmd: cfg.Cmd, client: client, logs: sink}
+	if len(cfg.Cmd.Args) > 0 && cfg.Cmd.Args[0] != "" {
+		p.path = cfg.Cmd.Args[0]
+	}
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
@@ -112,19 +116,19 @@ func (p *Plugin) startError(err error) error {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
-		return &ChecksumError{Plugin: p.name, Path: p.cmd.Path}
+		return &ChecksumError{Plugin: p.name, Path: p.path}
 	case versionMismatch.MatchString(msg):
 		m := versionMismatch.FindStringSubmatch(msg)
 		return fmt.Errorf("plugin %q (%s) speaks protocol v%s, this mambakit speaks v%s: rebuild the plugin against a matching mambakit SDK",
-			p.name, p.cmd.Path, m[1], strings.ReplaceAll(m[2], " ", ", v"))
+			p.name, p.path, m[1], strings.ReplaceAll(m[2], " ", ", v"))
 	case strings.Contains(msg, "Unrecognized remote plugin message") && !strings.Contains(msg, "Failed to read any lines"):
 		return fmt.Errorf("plugin %q (%s) is not a mambakit plugin: its first output line was not a go-plugin handshake%s",
-			p.name, p.cmd.Path, p.logs.suffix())
+			p.name, p.path, p.logs.suffix())
 	}
 	if p.waitExit(5 * time.Second) {
-		return &CrashError{Plugin: p.name, Path: p.cmd.Path, Method: "start", Status: p.status(), Last: p.logs.last()}
+		return &CrashError{Plugin: p.name, Path: p.path, Method: "start", Status: p.status(), Last: p.logs.last()}
 	}
-	return fmt.Errorf("plugin %q (%s): %s%s", p.name, p.cmd.Path, oneLine(msg), p.logs.suffix())
+	return fmt.Errorf("plugin %q (%s): %s%s", p.name, p.path, oneLine(msg), p.logs.suffix())
 }
 
 // waitExit waits up to d for the process to end and reports whether it has.
@@ -194,7 +198,7 @@ func (c *crashAware) check(method string, err error) error {
 		wait = 5 * time.Second // the connection can break well before Wait returns
 	}
 	if c.p.client.Exited() || (lost && c.p.waitExit(wait)) {
-		return &CrashError{Plugin: c.p.name, Path: c.p.cmd.Path, Method: method, Status: c.p.status(), Last: tail(c.p.logs.last(), 5)}
+		return &CrashError{Plugin: c.p.name, Path: c.p.path, Method: method, Status: c.p.status(), Last: tail(c.p.logs.last(), 5)}
 	}
 	return err
 }

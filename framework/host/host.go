@@ -206,10 +206,24 @@ func (h *Host) StartEntry(ctx context.Context, e Entry) (*Plugin, error) {
 		sum = b
 	}
 	cmd := exec.Command(e.Path, e.Args...)
+	if sum != nil {
+		// Hash and execute the same bytes (pinned.go): checking the path
+		// and then running the path could run a file swapped in between.
+		c, done, err := pinnedCommand(e.Name, e.Path, e.Args, sum)
+		if err != nil {
+			var ce *sdk.ChecksumError
+			if errors.As(err, &ce) {
+				return nil, fmt.Errorf("%w (pinned in %s)", err, h.cfg.LockFile)
+			}
+			return nil, err
+		}
+		defer done()
+		cmd = c
+	}
 	// go-plugin stops plugins only on a clean exit: a host killed with
 	// kill -9 would leave them orphaned.
 	childproc.DieWithParent(cmd)
-	p, err := sdk.Open(sdk.OpenConfig{Name: e.Name, Cmd: cmd, Checksum: sum, Log: h.cfg.Log})
+	p, err := sdk.Open(sdk.OpenConfig{Name: e.Name, Cmd: cmd, Log: h.cfg.Log})
 	if err != nil {
 		var ce *sdk.ChecksumError
 		if errors.As(err, &ce) {
