@@ -1,18 +1,20 @@
-package main
+package bench
 
 import (
 	"bytes"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mambakit/mambakit/framework/train"
 )
 
 func TestBenchTrainPrintsSummaryLine(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := mainExit([]string{"bench", "train", "--d-model", "16", "--layers", "1", "--d-state", "4", "--vocab", "32",
-		"--batch", "2", "--seq-len", "20", "--steps", "2", "--threads", "1"}, &out, &errb)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
+	var out bytes.Buffer
+	o := DefaultTrain(train.CPU)
+	o.DModel, o.Layers, o.DState, o.Vocab, o.Batch, o.SeqLen, o.Steps, o.Threads = 16, 1, 4, 32, 2, 20, 2, 1
+	if err := Train(o, &out); err != nil {
+		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	last := lines[len(lines)-1]
@@ -22,10 +24,11 @@ func TestBenchTrainPrintsSummaryLine(t *testing.T) {
 }
 
 func TestBenchScanPrintsRatio(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := mainExit([]string{"bench", "scan", "--batch", "1", "--seq-len", "70", "--d-inner", "3", "--d-state", "5", "--reps", "1"}, &out, &errb)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
+	var out bytes.Buffer
+	o := DefaultScan(train.CPU)
+	o.B, o.SeqLens, o.D, o.N, o.Reps = 1, []int{70}, 3, 5, 1
+	if err := Scan(o, &out); err != nil {
+		t.Fatal(err)
 	}
 	for _, w := range []string{"go ", "reference", "speedup"} {
 		if !strings.Contains(out.String(), w) {
@@ -34,33 +37,12 @@ func TestBenchScanPrintsRatio(t *testing.T) {
 	}
 }
 
-func TestBadInvocationsGiveOneLine(t *testing.T) {
-	for name, args := range map[string][]string{
-		"unknown command": {"frobnicate"},
-		"unknown bench":   {"bench", "nothing"},
-		"no bench":        {"bench"},
-		"zero batch":      {"bench", "train", "--batch", "0"},
-		"bad flag value":  {"bench", "scan", "--seq-len", "many"},
-		"negative thread": {"bench", "scan", "--threads", "-2"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			if code := mainExit(args, &out, &errb); code == 0 {
-				t.Fatal("exit status 0")
-			}
-			msg := strings.TrimSpace(errb.String())
-			if msg == "" || strings.Count(msg, "\n") > 0 {
-				t.Errorf("want one line on stderr, got %q", msg)
-			}
-		})
-	}
-}
-
 func TestBenchGeneratePrintsTimes(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := mainExit([]string{"bench", "generate", "--d-model", "16", "--layers", "2", "--vocab", "40", "--tokens", "130", "--threads", "1"}, &out, &errb)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
+	var out bytes.Buffer
+	o := DefaultGenerate(train.CPU)
+	o.DModel, o.Layers, o.Vocab, o.Tokens, o.Threads = 16, 2, 40, 130, 1
+	if err := Generate(o, &out); err != nil {
+		t.Fatal(err)
 	}
 	for _, w := range []string{"position    1:", "position  128:", "tokens_per_s="} {
 		if !strings.Contains(out.String(), w) {

@@ -1,71 +1,76 @@
-package main
+package bench
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
-	"github.com/mambakit/mambakit/framework/cuda"
-	"github.com/mambakit/mambakit/framework/cudamodel"
 	"github.com/mambakit/mambakit/framework/kernels"
+	"github.com/mambakit/mambakit/framework/train"
 )
 
-// benchGenerate times the recurrent step of a random model: tokens/s at
-// batch 1 and the time of single tokens at given positions, which stays
-// flat because the state does not grow.
-func benchGenerate(args []string, stdout io.Writer) error {
-	if scanDeviceCUDA(args) {
-		return benchGenerateCUDA(args, stdout)
+// GenerateOptions size a generation benchmark: greedy generation of
+// Tokens tokens at batch 1 from a random model of DModel, Layers, DState
+// and Vocab.
+type GenerateOptions struct {
+	Device                        train.Device
+	DModel, Layers, DState, Vocab int
+	Tokens                        int
+	Seed                          uint64 // of the model (and the first token)
+	Threads                       int    // on the CPU (0: all cores)
+	BLAS                          string // on the CPU: the matrix-multiply back end ("": the current one)
+	Reps                          int    // on a GPU: back-to-back steps timed with device events
+	AllVariants                   bool   // on a GPU: also the earlier forms of the step kernels
+}
+
+// DefaultGenerate returns the defaults on dev: the mamba-130m shape.
+func DefaultGenerate(dev train.Device) GenerateOptions {
+	o := GenerateOptions{Device: train.CPU, DModel: 768, Layers: 24, DState: 16, Vocab: 50280, Tokens: 256, Seed: 1}
+	if dev == train.CUDA {
+		o.Device, o.Reps = dev, 200
 	}
-	fs := flag.NewFlagSet("bench generate", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	dModel := fs.Int("d-model", 768, "model width")
-	layers := fs.Int("layers", 24, "number of blocks")
-	dState := fs.Int("d-state", 16, "SSM state size N")
-	vocab := fs.Int("vocab", 50280, "vocabulary size")
-	tokens := fs.Int("tokens", 256, "tokens to generate")
-	threads := fs.Int("threads", 0, "threads (0: all cores)")
-	addBLASFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	return o
+}
+
+// Generate times the recurrent step of a random model: tokens/s at batch
+// 1 and the time of single tokens at given positions, which stays flat
+// because the state does not grow (on a GPU, generateCUDA).
+func Generate(o GenerateOptions, w io.Writer) error {
+	if o.Device == train.CUDA {
+		return generateCUDA(o, w)
+	}
+	if err := useCPU(o.Threads, o.BLAS); err != nil {
 		return err
 	}
-	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "tokens"); err != nil {
-		return err
-	}
-	if err := setThreads(*threads); err != nil {
-		return err
-	}
-	cfg := backbone.NewConfig(*vocab, *dModel, *layers)
-	cfg.StateSize = *dState
-	m, err := backbone.New(cfg, 1)
+	cfg := backbone.NewConfig(o.Vocab, o.DModel, o.Layers)
+	cfg.StateSize = o.DState
+	m, err := backbone.New(cfg, o.Seed)
 	if err != nil {
 		return err
 	}
 	bytes := float64(len(m.Params.Data)) * 4
-	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d: %.1fM parameters (%.0f MB of float32 read per token); %d threads, matmul %s\n",
-		*dModel, *layers, *dState, cfg.VocabSize, float64(len(m.Params.Data))/1e6, bytes/1e6, kernels.Threads(), kernels.BLAS())
+	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d: %.1fM parameters (%.0f MB of float32 read per token); %d threads, matmul %s\n",
+		o.DModel, o.Layers, o.DState, cfg.VocabSize, float64(len(m.Params.Data))/1e6, bytes/1e6, kernels.Threads(), kernels.BLAS())
 	st := m.NewState(1)
 	logits := make([]float32, cfg.VocabSize)
-	r := rand.New(rand.NewPCG(1, 1))
-	id := []int32{int32(r.IntN(*vocab))}
+	r := rand.New(rand.NewPCG(o.Seed, 1))
+	id := []int32{int32(r.IntN(o.Vocab))}
 	if err := m.Step(id, st, logits); err != nil { // warm-up: buffers, caches
 		return err
 	}
 	st = m.NewState(1)
-	per := make([]time.Duration, *tokens+1)
+	per := make([]time.Duration, o.Tokens+1)
 	start := time.Now()
-	for pos := 1; pos <= *tokens; pos++ {
+	for pos := 1; pos <= o.Tokens; pos++ {
 		t0 := time.Now()
 		if err := m.Step(id, st, logits); err != nil {
 			return err
 		}
 		per[pos] = time.Since(t0)
 		best := 0
-		for i, v := range logits[:*vocab] { // greedy, as generation would
+		for i, v := range logits[:o.Vocab] { // greedy, as generation would
 			if v > logits[best] {
 				best = i
 			}
@@ -73,207 +78,13 @@ func benchGenerate(args []string, stdout io.Writer) error {
 		id[0] = int32(best)
 	}
 	el := time.Since(start).Seconds()
-	for i, pos := range []int{1, 128, 256, *tokens} {
-		if pos <= *tokens && (i < 3 || pos > 256) {
-			fmt.Fprintf(stdout, "position %4d: %.2f ms\n", pos, per[pos].Seconds()*1e3)
+	for i, pos := range []int{1, 128, 256, o.Tokens} {
+		if pos <= o.Tokens && (i < 3 || pos > 256) {
+			fmt.Fprintf(w, "position %4d: %.2f ms\n", pos, per[pos].Seconds()*1e3)
 		}
 	}
-	tps := float64(*tokens) / el
-	fmt.Fprintf(stdout, "weights streamed: %.1f GB/s\n", bytes*tps/1e9)
-	fmt.Fprintf(stdout, "tokens_per_s=%.2f batch=1\n", tps)
-	return nil
-}
-
-// The anchors of issue 7: state-spaces/mamba's MambaLMHeadModel, 130M
-// shape, generation at batch 1 on the same H200, tokens/s.
-const (
-	genAnchorGraphs   = 918
-	genAnchorNoGraphs = 41
-)
-
-// benchGenerateCUDA times greedy generation at batch 1 on the GPU
-// (cudamodel.Stepper), with and without a CUDA graph of the step: wall
-// time per token including the argmax read back (as generate runs), the
-// time of single tokens at positions 1, 128 and 256, and the device time
-// of a step replayed back to back (device events, no read back); against
-// the floor of reading every parameter once per token at the measured
-// copy bandwidth.
-func benchGenerateCUDA(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bench generate --device cuda", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	fs.String("device", "cuda", "cuda: generate on the GPU")
-	dModel := fs.Int("d-model", 768, "model width")
-	layers := fs.Int("layers", 24, "number of blocks")
-	dState := fs.Int("d-state", 16, "SSM state size N")
-	vocab := fs.Int("vocab", 50280, "vocabulary size")
-	tokens := fs.Int("tokens", 256, "tokens to generate")
-	reps := fs.Int("reps", 200, "back-to-back steps timed with device events")
-	seed := fs.Uint64("seed", 1, "seed of the model")
-	variants := fs.String("variants", "default", "default: the default kernels, plain and graph; all: also the earlier forms of the step kernels")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "tokens", "reps"); err != nil {
-		return err
-	}
-	if *variants != "default" && *variants != "all" {
-		return fmt.Errorf("--variants %q: want default or all", *variants)
-	}
-	d, err := cuda.Open()
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	cfg := backbone.NewConfig(*vocab, *dModel, *layers)
-	cfg.StateSize = *dState
-	m, err := backbone.New(cfg, *seed)
-	if err != nil {
-		return err
-	}
-	g, err := cudamodel.New(d, m)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	timer, err := newCudaTimer(d, 1, 5)
-	if err != nil {
-		return err
-	}
-	bw, err := copyBandwidth(d, timer)
-	if err != nil {
-		return err
-	}
-	bytes := 4 * float64(g.NumParams())
-	floor := bytes / bw // seconds per token
-	fmt.Fprintf(stdout, "device: %s\n", d)
-	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d: %.1fM parameters, %.0f MB of float32 read per token\n",
-		*dModel, *layers, *dState, cfg.VocabSize, float64(g.NumParams())/1e6, bytes/1e6)
-	fmt.Fprintf(stdout, "copy bandwidth %.0f GB/s: floor %.1f us per token (%.0f tokens/s)\n", bw/1e9, floor*1e6, 1/floor)
-	type result struct {
-		name     string
-		tps      float64
-		pos      [3]float64 // ms at positions 1, 128, 256
-		deviceUs float64
-		graph    bool
-		asked    bool
-	}
-	type config struct {
-		graphs bool
-		v      cuda.StepVariant
-	}
-	def := cudamodel.DefaultStepVariant(d, 1)
-	configs := []config{{false, def}, {true, def}}
-	if *variants == "all" {
-		configs = nil
-		for _, v := range []cuda.StepVariant{{}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, PDL: true},
-			{MaxRows: 1, Prefetch: true, PDL: true, Early: true}, {MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true}} {
-			if v.PDL && d.PDLAvailable() != nil {
-				continue
-			}
-			configs = append(configs, config{false, v}, config{true, v})
-		}
-	}
-	var res []result
-	for _, cf := range configs {
-		graphs := cf.graphs
-		st, err := g.NewStepperWith(1, cudamodel.StepOptions{Graphs: graphs, Variant: cf.v})
-		if err != nil {
-			// One form that does not build or run leaves the others' rows.
-			fmt.Fprintf(stdout, "kernels %v: %v\n", cf.v, err)
-			continue
-		}
-		r := result{name: "plain " + cf.v.String(), asked: graphs}
-		if graphs {
-			r.name = "graph " + cf.v.String()
-		}
-		id := []int32{int32(rand.New(rand.NewPCG(*seed, 2)).IntN(*vocab))}
-		// Warm-up: the capture and the first replays.
-		for i := 0; i < 4; i++ {
-			if err := st.Step(id); err != nil {
-				return err
-			}
-		}
-		if err := st.Argmax(id); err != nil {
-			return err
-		}
-		st.Reset()
-		per := make([]float64, *tokens+1)
-		start := time.Now()
-		for pos := 1; pos <= *tokens; pos++ {
-			t0 := time.Now()
-			if err := st.Step(id); err != nil {
-				return err
-			}
-			if err := st.Argmax(id); err != nil {
-				return err
-			}
-			per[pos] = time.Since(t0).Seconds() * 1e3
-		}
-		el := time.Since(start).Seconds()
-		r.tps = float64(*tokens) / el
-		for i, p := range []int{1, 128, 256} {
-			if p <= *tokens {
-				r.pos[i] = per[p]
-			}
-		}
-		r.graph, _ = st.Graphs()
-		// Device time of a step: replays back to back between two events.
-		ev0, err := d.NewEvent()
-		if err != nil {
-			return err
-		}
-		ev1, err := d.NewEvent()
-		if err != nil {
-			return err
-		}
-		var ts []float64
-		for k := 0; k < 5; k++ {
-			if err := st.Synchronize(); err != nil {
-				return err
-			}
-			if err := ev0.Record(st.Stream()); err != nil {
-				return err
-			}
-			for i := 0; i < *reps; i++ {
-				if err := st.Step(id); err != nil {
-					return err
-				}
-			}
-			if err := ev1.Record(st.Stream()); err != nil {
-				return err
-			}
-			if err := ev1.Synchronize(); err != nil {
-				return err
-			}
-			ms, err := cuda.ElapsedMs(ev0, ev1)
-			if err != nil {
-				return err
-			}
-			ts = append(ts, float64(ms)*1e3/float64(*reps))
-		}
-		slices.Sort(ts)
-		r.deviceUs = ts[len(ts)/2]
-		ev0.Destroy()
-		ev1.Destroy()
-		if _, why := st.Graphs(); graphs && !r.graph {
-			fmt.Fprintf(stdout, "graph not used: %v\n", why)
-		}
-		if err := st.Close(); err != nil {
-			return err
-		}
-		res = append(res, r)
-	}
-	fmt.Fprintf(stdout, "%-40s %9s %9s %9s %9s %12s %8s %7s\n", "mode (kernels)", "tokens/s", "pos 1", "pos 128", "pos 256", "device/step", "x floor", "anchor")
-	for _, r := range res {
-		anchor := genAnchorNoGraphs
-		if r.asked {
-			anchor = genAnchorGraphs
-		}
-		fmt.Fprintf(stdout, "%-40s %9.0f %7.3fms %7.3fms %7.3fms %10.1fus %7.1fx %7d\n", r.name, r.tps, r.pos[0], r.pos[1], r.pos[2],
-			r.deviceUs, r.deviceUs*1e-6/floor, anchor)
-	}
-	for _, r := range res {
-		fmt.Fprintf(stdout, "tokens_per_s=%.2f batch=1 graphs=%v kernels=%s\n", r.tps, r.graph, r.name)
-	}
+	tps := float64(o.Tokens) / el
+	fmt.Fprintf(w, "weights streamed: %.1f GB/s\n", bytes*tps/1e9)
+	fmt.Fprintf(w, "tokens_per_s=%.2f batch=1\n", tps)
 	return nil
 }

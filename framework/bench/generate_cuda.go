@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudamodel"
+)
+
+// The anchors of issue 7: state-spaces/mamba's MambaLMHeadModel, 130M
+// shape, generation at batch 1 on the same H200, tokens/s.
+const (
+	genAnchorGraphs   = 918
+	genAnchorNoGraphs = 41
+)
+
+// generateCUDA times greedy generation at batch 1 on the GPU
+// (cudamodel.Stepper), with and without a CUDA graph of the step: wall
+// time per token including the argmax read back (as generate runs), the
+// time of single tokens at positions 1, 128 and 256, and the device time
+// of a step replayed back to back (device events, no read back); against
+// the floor of reading every parameter once per token at the measured
+// copy bandwidth.
+func generateCUDA(o GenerateOptions, stdout io.Writer) error {
+	d, err := cuda.Open()
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	cfg := backbone.NewConfig(o.Vocab, o.DModel, o.Layers)
+	cfg.StateSize = o.DState
+	m, err := backbone.New(cfg, o.Seed)
+	if err != nil {
+		return err
+	}
+	g, err := cudamodel.New(d, m)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	timer, err := newCudaTimer(d, 1, 5)
+	if err != nil {
+		return err
+	}
+	bw, err := copyBandwidth(d, timer)
+	if err != nil {
+		return err
+	}
+	bytes := 4 * float64(g.NumParams())
+	floor := bytes / bw // seconds per token
+	fmt.Fprintf(stdout, "device: %s\n", d)
+	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d: %.1fM parameters, %.0f MB of float32 read per token\n",
+		o.DModel, o.Layers, o.DState, cfg.VocabSize, float64(g.NumParams())/1e6, bytes/1e6)
+	fmt.Fprintf(stdout, "copy bandwidth %.0f GB/s: floor %.1f us per token (%.0f tokens/s)\n", bw/1e9, floor*1e6, 1/floor)
+	type result struct {
+		name     string
+		tps      float64
+		pos      [3]float64 // ms at positions 1, 128, 256
+		deviceUs float64
+		graph    bool
+		asked    bool
+	}
+	type config struct {
+		graphs bool
+		v      cuda.StepVariant
+	}
+	def := cudamodel.DefaultStepVariant(d, 1)
+	configs := []config{{false, def}, {true, def}}
+	if o.AllVariants {
+		configs = nil
+		for _, v := range []cuda.StepVariant{{}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, PDL: true},
+			{MaxRows: 1, Prefetch: true, PDL: true, Early: true}, {MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true}} {
+			if v.PDL && d.PDLAvailable() != nil {
+				continue
+			}
+			configs = append(configs, config{false, v}, config{true, v})
+		}
+	}
+	var res []result
+	for _, cf := range configs {
+		graphs := cf.graphs
+		st, err := g.NewStepperWith(1, cudamodel.StepOptions{Graphs: graphs, Variant: cf.v})
+		if err != nil {
+			// One form that does not build or run leaves the others' rows.
+			fmt.Fprintf(stdout, "kernels %v: %v\n", cf.v, err)
+			continue
+		}
+		r := result{name: "plain " + cf.v.String(), asked: graphs}
+		if graphs {
+			r.name = "graph " + cf.v.String()
+		}
+		id := []int32{int32(rand.New(rand.NewPCG(o.Seed, 2)).IntN(o.Vocab))}
+		// Warm-up: the capture and the first replays.
+		for i := 0; i < 4; i++ {
+			if err := st.Step(id); err != nil {
+				return err
+			}
+		}
+		if err := st.Argmax(id); err != nil {
+			return err
+		}
+		st.Reset()
+		per := make([]float64, o.Tokens+1)
+		start := time.Now()
+		for pos := 1; pos <= o.Tokens; pos++ {
+			t0 := time.Now()
+			if err := st.Step(id); err != nil {
+				return err
+			}
+			if err := st.Argmax(id); err != nil {
+				return err
+			}
+			per[pos] = time.Since(t0).Seconds() * 1e3
+		}
+		el := time.Since(start).Seconds()
+		r.tps = float64(o.Tokens) / el
+		for i, p := range []int{1, 128, 256} {
+			if p <= o.Tokens {
+				r.pos[i] = per[p]
+			}
+		}
+		r.graph, _ = st.Graphs()
+		// Device time of a step: replays back to back between two events.
+		ev0, err := d.NewEvent()
+		if err != nil {
+			return err
+		}
+		ev1, err := d.NewEvent()
+		if err != nil {
+			return err
+		}
+		var ts []float64
+		for k := 0; k < 5; k++ {
+			if err := st.Synchronize(); err != nil {
+				return err
+			}
+			if err := ev0.Record(st.Stream()); err != nil {
+				return err
+			}
+			for range o.Reps {
+				if err := st.Step(id); err != nil {
+					return err
+				}
+			}
+			if err := ev1.Record(st.Stream()); err != nil {
+				return err
+			}
+			if err := ev1.Synchronize(); err != nil {
+				return err
+			}
+			ms, err := cuda.ElapsedMs(ev0, ev1)
+			if err != nil {
+				return err
+			}
+			ts = append(ts, float64(ms)*1e3/float64(o.Reps))
+		}
+		r.deviceUs = upperMedian(ts)
+		ev0.Destroy()
+		ev1.Destroy()
+		if _, why := st.Graphs(); graphs && !r.graph {
+			fmt.Fprintf(stdout, "graph not used: %v\n", why)
+		}
+		if err := st.Close(); err != nil {
+			return err
+		}
+		res = append(res, r)
+	}
+	fmt.Fprintf(stdout, "%-40s %9s %9s %9s %9s %12s %8s %7s\n", "mode (kernels)", "tokens/s", "pos 1", "pos 128", "pos 256", "device/step", "x floor", "anchor")
+	for _, r := range res {
+		anchor := genAnchorNoGraphs
+		if r.asked {
+			anchor = genAnchorGraphs
+		}
+		fmt.Fprintf(stdout, "%-40s %9.0f %7.3fms %7.3fms %7.3fms %10.1fus %7.1fx %7d\n", r.name, r.tps, r.pos[0], r.pos[1], r.pos[2],
+			r.deviceUs, r.deviceUs*1e-6/floor, anchor)
+	}
+	for _, r := range res {
+		fmt.Fprintf(stdout, "tokens_per_s=%.2f batch=1 graphs=%v kernels=%s\n", r.tps, r.graph, r.name)
+	}
+	return nil
+}
