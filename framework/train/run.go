@@ -188,7 +188,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	if err := r.Dist.check(r.Config, r.Device); err != nil {
 		return Result{}, err
 	}
-	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.localRank(), TF32: r.TF32})
+	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.localRank(), TF32: r.TF32, BLAS: c.BLAS})
 	if err != nil {
 		return Result{}, err
 	}
