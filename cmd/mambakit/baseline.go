@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 
+	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 )
 
@@ -44,7 +45,7 @@ func runBaseline(args []string, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	p, err := startPlugin(&hf, modality)
+	p, err := hf.start(modality)
 	if err != nil {
 		return err
 	}
@@ -57,30 +58,26 @@ func runBaseline(args []string, stdout io.Writer) error {
 		defer os.RemoveAll(tmp)
 		cache = filepath.Join(tmp, "data")
 	}
-	s, err := openSession(ctx, p, data, opts, cache, seed, valid, stdout)
+	s, err := session.Open(ctx, p, data, opts, cache, seed, valid, stdout)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	orders := []int{order}
-	if order < 0 {
-		orders = nil
-		for k := 0; k <= min(6, train.MaxMarkovOrder(s.manifest.VocabSize)); k++ {
-			orders = append(orders, k)
-		}
+	defer s.Close()
+	var orders []int // nil: all
+	if order >= 0 {
+		orders = []int{order}
 	}
 	unit := p.Info.Unit
 	best, bestK := 0.0, -1
-	for _, k := range orders {
-		mk, err := train.FitMarkov(ctx, s.train, s.manifest.VocabSize, k)
-		if err != nil {
-			return err
-		}
-		e := mk.Eval(s.valid)
+	err = s.Markov(ctx, orders, func(k int, e train.Eval) error {
 		fmt.Fprintf(stdout, "order %d: %.4f bits per %s (%d validation tokens)\n", k, e.BitsPerUnit, unit, e.Tokens)
 		if bestK < 0 || e.BitsPerUnit < best {
 			best, bestK = e.BitsPerUnit, k
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "best_order=%d bits_per_unit=%.6f unit=%s\n", bestK, best, unit)
 	return nil

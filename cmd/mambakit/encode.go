@@ -1,104 +1,28 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
-	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
 )
 
-// Token files (docs/cli.md, "Token files"):
-//
-//	text  one decimal id per line (any whitespace separates ids)
-//	bin   little-endian uint32 per id, no header: the encoding of a
-//	      dataset's .tokens files
-const (
-	formatText = "text"
-	formatBin  = "bin"
-)
-
-// tokenFormat picks the format: the flag when given, else bin for names
-// ending in .bin or .tokens, else text.
-func tokenFormat(flag, name string) (string, error) {
-	switch flag {
-	case formatText, formatBin:
-		return flag, nil
+// tokenFormat picks a token file's format: the --format flag when given,
+// else by the file's name (sdk.TokenFormatOf).
+func tokenFormat(flag, name string) (sdk.TokenFormat, error) {
+	switch f := sdk.TokenFormat(flag); f {
+	case sdk.TokenText, sdk.TokenBinary:
+		return f, nil
 	case "":
-		if ext := filepath.Ext(name); ext == ".bin" || ext == ".tokens" {
-			return formatBin, nil
-		}
-		return formatText, nil
+		return sdk.TokenFormatOf(name), nil
 	}
 	return "", fmt.Errorf("--format %q: want text or bin", flag)
-}
-
-func writeTokens(w io.Writer, ids sdk.Tokens, format string) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	var b []byte
-	for _, id := range ids {
-		if format == formatBin {
-			b = binary.LittleEndian.AppendUint32(b[:0], uint32(id))
-		} else {
-			b = strconv.AppendInt(b[:0], int64(id), 10)
-			b = append(b, '\n')
-		}
-		bw.Write(b)
-	}
-	return bw.Flush()
-}
-
-// parseTokens reads a token file. Errors name the line (text) or the size
-// (bin); ids must fit in uint32 and text ids must not be negative.
-func parseTokens(data []byte, format string) (sdk.Tokens, error) {
-	if format == formatBin {
-		if len(data)%4 != 0 {
-			return nil, fmt.Errorf("binary token file: %d bytes is not a multiple of 4 (little-endian uint32 ids)", len(data))
-		}
-		ids := make(sdk.Tokens, len(data)/4)
-		for i := range ids {
-			ids[i] = int32(binary.LittleEndian.Uint32(data[4*i:]))
-		}
-		return ids, nil
-	}
-	ids := make(sdk.Tokens, 0, len(data)/4)
-	line := 1
-	for len(data) > 0 {
-		i := bytes.IndexAny(data, " \t\r\n")
-		field := data
-		if i >= 0 {
-			field = data[:i]
-		}
-		if len(field) > 0 {
-			v, err := strconv.ParseUint(string(field), 10, 32)
-			if err != nil || v > 1<<31-1 {
-				f := string(field)
-				if len(f) > 20 {
-					f = f[:20] + "..."
-				}
-				return nil, fmt.Errorf("line %d: %q is not a token id (want a decimal number in [0, 2^31))", line, f)
-			}
-			ids = append(ids, int32(v))
-		}
-		if i < 0 {
-			break
-		}
-		if data[i] == '\n' {
-			line++
-		}
-		data = data[i+1:]
-	}
-	return ids, nil
 }
 
 // codecFlags are encode's and decode's shared flags.
@@ -198,7 +122,7 @@ func runEncode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := startPlugin(&c.hf, c.modality)
+	p, err := c.hf.start(c.modality)
 	if err != nil {
 		return err
 	}
@@ -207,7 +131,7 @@ func runEncode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return nameFile(in, err)
 	}
-	if err := atomicfile.Write(c.out, 0o644, func(w io.Writer) error { return writeTokens(w, ids, format) }); err != nil {
+	if err := atomicfile.Write(c.out, 0o644, func(w io.Writer) error { return sdk.WriteTokens(w, ids, format) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d bytes -> %d tokens (%s) in %s\n", in, len(data), len(ids), format, c.out)
@@ -228,11 +152,11 @@ func runDecode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ids, err := parseTokens(data, format)
+	ids, err := sdk.ParseTokens(data, format)
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	p, err := startPlugin(&c.hf, c.modality)
+	p, err := c.hf.start(c.modality)
 	if err != nil {
 		return err
 	}
@@ -246,12 +170,4 @@ func runDecode(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: %d tokens -> %d bytes in %s\n", in, len(ids), len(out), c.out)
 	return nil
-}
-
-func startPlugin(hf *hostFlags, name string) (*host.Plugin, error) {
-	h, err := hf.open()
-	if err != nil {
-		return nil, err
-	}
-	return h.Start(context.Background(), name)
 }
