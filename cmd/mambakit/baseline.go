@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,38 +13,22 @@ import (
 )
 
 func runBaseline(args []string, stdout io.Writer) error {
-	var hf hostFlags
-	var modality, cache string
-	var data listFlag
+	var in inputFlags
+	var cache string
 	var order int
-	var seed uint64
-	var valid float64
-	opts := optionFlag{}
 	fs := newFlagSet("baseline", "baseline --modality M --data PATH... [--order K]")
-	hf.register(fs)
-	fs.StringVar(&modality, "modality", "", "the plugin that reads the data")
-	fs.Var(&data, "data", "input file or directory (repeatable; further arguments are inputs too)")
+	in.register(fs, 0.1, "(use the training run's)")
 	fs.IntVar(&order, "order", -1, "Markov order K (default: every order from 0 up to 6)")
 	fs.StringVar(&cache, "cache", "", "dataset directory to prepare into and reuse (default: a temporary one)")
-	fs.Uint64Var(&seed, "seed", 1, "seed of the train/validation split (use the training run's)")
-	fs.Float64Var(&valid, "valid", 0.1, "share of documents in the validation split (use the training run's)")
-	fs.Var(opts, "option", "plugin option key=value (repeatable)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	if err := in.parse(fs, args); err != nil {
 		return err
 	}
-	data = append(data, pos...)
-	switch {
-	case modality == "":
-		return errors.New("missing --modality")
-	case len(data) == 0:
-		return errors.New("missing --data")
-	case order < -1:
+	if order < -1 {
 		return fmt.Errorf("--order %d: want ≥ 0", order)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	p, err := hf.start(modality)
+	p, err := in.hf.start(in.modality)
 	if err != nil {
 		return err
 	}
@@ -58,7 +41,7 @@ func runBaseline(args []string, stdout io.Writer) error {
 		defer os.RemoveAll(tmp)
 		cache = filepath.Join(tmp, "data")
 	}
-	s, err := session.Open(ctx, p, data, opts, cache, seed, valid, stdout)
+	s, err := session.Open(ctx, p, in.data, in.opts, cache, in.seed, in.valid, stdout)
 	if err != nil {
 		return err
 	}

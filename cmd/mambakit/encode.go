@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
 )
@@ -62,7 +63,7 @@ func (c *codecFlags) parse(name, usage string, args []string) (string, error) {
 			return "", err
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return "", fmt.Errorf("--tokenizer %s: %w", c.tokenizer, pathErr(err))
+			return "", fmt.Errorf("--tokenizer %s: %w", c.tokenizer, errors.Unwrap(err)) // the *os.PathError without its path
 		}
 		c.opts["tokenizer"] = abs
 	}
@@ -78,36 +79,6 @@ func nameFile(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
-// pathErr drops the path from an *os.PathError whose path the message
-// already names.
-func pathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// readInput reads a file for Encode or Decode, refusing ones above the
-// protocol's message size before reading them.
-func readInput(name string) ([]byte, error) {
-	fi, err := os.Stat(name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, pathErr(err))
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory", name)
-	}
-	if fi.Size() > sdk.MaxMessageSize-1<<20 {
-		return nil, fmt.Errorf("%s: %d MiB is more than one plugin call takes (%d MiB); split the file, or use \"mambakit prepare\", which reads files by path", name, fi.Size()>>20, sdk.MaxMessageSize>>20-1)
-	}
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, pathErr(err))
-	}
-	return data, nil
-}
-
 func runEncode(args []string, stdout io.Writer) error {
 	var c codecFlags
 	in, err := c.parse("encode", "encode --modality M [--tokenizer FILE] FILE -o TOKENS [--format text|bin]", args)
@@ -118,7 +89,7 @@ func runEncode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	data, err := readInput(in)
+	data, err := host.ReadInput(in)
 	if err != nil {
 		return err
 	}
@@ -148,7 +119,7 @@ func runDecode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	data, err := readInput(in)
+	data, err := host.ReadInput(in)
 	if err != nil {
 		return err
 	}

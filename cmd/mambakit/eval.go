@@ -142,7 +142,7 @@ func runScore(args []string, stdout io.Writer) error {
 	}
 	defer m.Close()
 	defer p.Close()
-	in, err := readInput(pos[0])
+	in, err := host.ReadInput(pos[0])
 	if err != nil {
 		return err
 	}

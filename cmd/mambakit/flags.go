@@ -65,6 +65,46 @@ func newFlagSet(name, usage string) *flag.FlagSet {
 	return fs
 }
 
+// inputFlags are the flags of a command that prepares inputs through a
+// plugin: the plugin host's, --modality, --data (further arguments are
+// inputs too), --option and the split's --seed and --valid.
+type inputFlags struct {
+	hf       hostFlags
+	modality string
+	data     listFlag
+	opts     optionFlag
+	seed     uint64
+	valid    float64
+}
+
+// register adds the flags to fs; valid is --valid's default, and use says
+// how to choose the split's flags.
+func (f *inputFlags) register(fs *flag.FlagSet, valid float64, use string) {
+	f.opts = optionFlag{}
+	f.hf.register(fs)
+	fs.StringVar(&f.modality, "modality", "", "the plugin that reads the data (see \"mambakit plugins list\")")
+	fs.Var(&f.data, "data", "input file or directory (repeatable; further arguments are inputs too)")
+	fs.Var(f.opts, "option", "plugin option key=value (repeatable; see the plugin's docs)")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the train/validation split "+use)
+	fs.Float64Var(&f.valid, "valid", valid, "share of documents in the validation split "+use)
+}
+
+// parse parses args into fs and checks that a modality and data were given.
+func (f *inputFlags) parse(fs *flag.FlagSet, args []string) error {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	f.data = append(f.data, pos...)
+	switch {
+	case f.modality == "":
+		return errors.New("missing --modality")
+	case len(f.data) == 0:
+		return errors.New("missing --data")
+	}
+	return nil
+}
+
 // addDeviceFlag registers --device on fs (train.Device checks the name as
 // it is parsed); what says what runs there.
 func addDeviceFlag(fs *flag.FlagSet, dst *train.Device, what string) {

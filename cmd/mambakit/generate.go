@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/internal/atomicfile"
@@ -55,7 +56,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 	var ids sdk.Tokens
 	switch {
 	case promptFile != "":
-		b, err := readInput(promptFile)
+		b, err := host.ReadInput(promptFile)
 		if err != nil {
 			return err
 		}
