@@ -62,9 +62,6 @@ func benchTrain(args []string, stdout io.Writer) error {
 	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "batch", "seq-len", "steps"); err != nil {
 		return err
 	}
-	if err := checkThreads(o.Threads); err != nil {
-		return err
-	}
 	return bench.Train(o, stdout)
 }
 
@@ -107,9 +104,6 @@ func benchScan(args []string, stdout io.Writer) error {
 	if p := o.PerChannel; p != "" && p != "b" && p != "c" && p != "bc" {
 		return fmt.Errorf("bench scan: --per-channel %q: want b, c or bc", p)
 	}
-	if err := checkThreads(o.Threads); err != nil {
-		return err
-	}
 	return bench.Scan(o, stdout)
 }
 
@@ -148,9 +142,6 @@ func benchGenerate(args []string, stdout io.Writer) error {
 			return fmt.Errorf("--variants %q: want default or all", variants)
 		}
 		o.AllVariants = variants == "all"
-	}
-	if err := checkThreads(o.Threads); err != nil {
-		return err
 	}
 	return bench.Generate(o, stdout)
 }
@@ -226,7 +217,13 @@ func parseBench(name string, args []string, stdout io.Writer, register func(fs *
 	}
 	fs.SetOutput(stdout)
 	register(fs, want)
-	return fs, fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return fs, err
+	}
+	if f := fs.Lookup("threads"); f != nil { // the CPU's
+		return fs, checkThreads(f.Value.(flag.Getter).Get().(int))
+	}
+	return fs, nil
 }
 
 // anyValue is a flag of parseBench's first pass: it takes any value (a

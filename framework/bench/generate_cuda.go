@@ -33,11 +33,7 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 	defer d.Close()
 	cfg := backbone.NewConfig(o.Vocab, o.DModel, o.Layers)
 	cfg.StateSize = o.DState
-	m, err := backbone.New(cfg, o.Seed)
-	if err != nil {
-		return err
-	}
-	g, err := cudamodel.New(d, m)
+	g, err := newGPUModel(d, cfg, o.Seed)
 	if err != nil {
 		return err
 	}

@@ -35,11 +35,7 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 	defer d.Close()
 	cfg := o.config()
 	t0 := time.Now()
-	m, err := backbone.New(cfg, o.Seed)
-	if err != nil {
-		return err
-	}
-	g, err := cudamodel.New(d, m)
+	g, err := newGPUModel(d, cfg, o.Seed)
 	if err != nil {
 		return err
 	}
@@ -135,4 +131,13 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// newGPUModel uploads a fresh model of cfg to d.
+func newGPUModel(d *cuda.Device, cfg backbone.Config, seed uint64) (*cudamodel.Model, error) {
+	m, err := backbone.New(cfg, seed)
+	if err != nil {
+		return nil, err
+	}
+	return cudamodel.New(d, m)
 }
