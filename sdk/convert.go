@@ -1,11 +1,9 @@
 package sdk
 
 import (
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
-	"unsafe"
 
 	"github.com/mambakit/mambakit/sdk/internal/pluginpb"
 )
@@ -126,45 +124,3 @@ func splitToProto(in Split) *pluginpb.Split {
 func splitFromProto(in *pluginpb.Split) Split {
 	return Split{File: in.GetFile(), DocsFile: in.GetDocsFile(), Tokens: in.GetTokens(), Units: in.GetUnits(), Documents: in.GetDocuments()}
 }
-
-// tokensToBytes encodes ids as little-endian uint32, the wire and disk
-// encoding of token ids.
-func tokensToBytes(ids Tokens) []byte {
-	if ids == nil {
-		return nil
-	}
-	b := make([]byte, 4*len(ids))
-	if nativeLittleEndian {
-		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(ids))), 4*len(ids)))
-		return b
-	}
-	for i, id := range ids {
-		binary.LittleEndian.PutUint32(b[4*i:], uint32(id))
-	}
-	return b
-}
-
-// tokensFromBytes decodes little-endian uint32 ids. The length must be a
-// multiple of 4.
-func tokensFromBytes(b []byte) (Tokens, error) {
-	if len(b)%4 != 0 {
-		return nil, fmt.Errorf("sdk: token bytes: length %d is not a multiple of 4", len(b))
-	}
-	if b == nil {
-		return nil, nil
-	}
-	ids := make(Tokens, len(b)/4)
-	if nativeLittleEndian {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(ids))), len(b)), b)
-		return ids, nil
-	}
-	for i := range ids {
-		ids[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return ids, nil
-}
-
-var nativeLittleEndian = func() bool {
-	x := uint16(1)
-	return *(*byte)(unsafe.Pointer(&x)) == 1
-}()

@@ -390,13 +390,6 @@ func mix64(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-func appendTokens(b []byte, doc Tokens) []byte {
-	for _, id := range doc {
-		b = binary.LittleEndian.AppendUint32(b, uint32(id))
-	}
-	return b
-}
-
 // splitWriter appends documents to NAME.tokens and NAME.docs.
 type splitWriter struct {
 	name       string

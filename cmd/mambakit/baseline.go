@@ -2,49 +2,33 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 
+	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 )
 
 func runBaseline(args []string, stdout io.Writer) error {
-	var hf hostFlags
-	var modality, cache string
-	var data listFlag
+	var in inputFlags
+	var cache string
 	var order int
-	var seed uint64
-	var valid float64
-	opts := optionFlag{}
 	fs := newFlagSet("baseline", "baseline --modality M --data PATH... [--order K]")
-	hf.register(fs)
-	fs.StringVar(&modality, "modality", "", "the plugin that reads the data")
-	fs.Var(&data, "data", "input file or directory (repeatable; further arguments are inputs too)")
+	in.register(fs, 0.1, "(use the training run's)")
 	fs.IntVar(&order, "order", -1, "Markov order K (default: every order from 0 up to 6)")
 	fs.StringVar(&cache, "cache", "", "dataset directory to prepare into and reuse (default: a temporary one)")
-	fs.Uint64Var(&seed, "seed", 1, "seed of the train/validation split (use the training run's)")
-	fs.Float64Var(&valid, "valid", 0.1, "share of documents in the validation split (use the training run's)")
-	fs.Var(opts, "option", "plugin option key=value (repeatable)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	if err := in.parse(fs, args); err != nil {
 		return err
 	}
-	data = append(data, pos...)
-	switch {
-	case modality == "":
-		return errors.New("missing --modality")
-	case len(data) == 0:
-		return errors.New("missing --data")
-	case order < -1:
+	if order < -1 {
 		return fmt.Errorf("--order %d: want ≥ 0", order)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	p, err := startPlugin(&hf, modality)
+	p, err := in.hf.start(in.modality)
 	if err != nil {
 		return err
 	}
@@ -57,29 +41,26 @@ func runBaseline(args []string, stdout io.Writer) error {
 		defer os.RemoveAll(tmp)
 		cache = filepath.Join(tmp, "data")
 	}
-	s, err := openSession(ctx, p, data, opts, cache, seed, valid, stdout)
+	s, err := session.Open(ctx, p, in.data, in.opts, cache, in.seed, in.valid, stdout)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	orders := []int{order}
-	if order < 0 {
-		orders = nil
-		for k := 0; k <= min(6, train.MaxMarkovOrder(s.manifest.VocabSize)); k++ {
-			orders = append(orders, k)
-		}
+	defer s.Close()
+	var orders []int // nil: all
+	if order >= 0 {
+		orders = []int{order}
 	}
 	unit := p.Info.Unit
 	best, bestK := 0.0, -1
-	for _, k := range orders {
-		e, err := train.MarkovBaseline(ctx, s.train, s.valid, s.manifest.VocabSize, k)
-		if err != nil {
-			return err
-		}
+	err = s.Markov(ctx, orders, func(k int, e train.Eval) error {
 		fmt.Fprintf(stdout, "order %d: %.4f bits per %s (%d validation tokens)\n", k, e.BitsPerUnit, unit, e.Tokens)
 		if bestK < 0 || e.BitsPerUnit < best {
 			best, bestK = e.BitsPerUnit, k
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "best_order=%d bits_per_unit=%.6f unit=%s\n", bestK, best, unit)
 	return nil

@@ -4,18 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/mambakit/mambakit/framework/train"
 	"io"
-	"math/rand/v2"
-	"os"
-	"runtime"
-	"runtime/pprof"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/mambakit/mambakit/framework/backbone"
-	"github.com/mambakit/mambakit/framework/kernels"
+	"github.com/mambakit/mambakit/framework/bench"
+	"github.com/mambakit/mambakit/framework/train"
 )
 
 func runBench(args []string, stdout io.Writer) error {
@@ -26,9 +19,6 @@ func runBench(args []string, stdout io.Writer) error {
 	case "train":
 		return benchTrain(args[1:], stdout)
 	case "scan":
-		if scanDeviceCUDA(args[1:]) {
-			return benchScanCUDA(args[1:], stdout)
-		}
 		return benchScan(args[1:], stdout)
 	case "generate":
 		return benchGenerate(args[1:], stdout)
@@ -38,255 +28,208 @@ func runBench(args []string, stdout io.Writer) error {
 	return fmt.Errorf("unknown benchmark %q: want train, scan, gemm or generate", args[0])
 }
 
-// setThreads applies --threads to the kernels and to the Go scheduler (the
-// matrix multiply splits over GOMAXPROCS).
-func setThreads(n int) error {
-	if n < 0 {
-		return fmt.Errorf("--threads %d: want ≥ 0 (0: all cores)", n)
-	}
-	if n > 0 {
-		runtime.GOMAXPROCS(n)
-	}
-	kernels.SetThreads(n)
-	return nil
-}
-
-// addBLASFlag adds --blas, which chooses the matrix-multiply backend
-// (default: auto, or $MAMBAKIT_BLAS).
-func addBLASFlag(fs *flag.FlagSet) {
-	fs.Func("blas", "matrix-multiply backend: auto, go, openblas or gonum (docs/benchmarks.md)", kernels.SetBLAS)
-}
-
-// addDeviceFlag registers --device on fs (train.Device checks the name as
-// it is parsed); what says what runs there.
-func addDeviceFlag(fs *flag.FlagSet, dst *train.Device, what string) {
-	*dst = train.CPU
-	fs.Var(dst, "device", what+": cpu (the default), or cuda (GPU 0; docs/gpu.md)")
-}
-
-// positiveList parses the comma list of integers ≥ 1 given as flag name.
-func positiveList(name, v string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(v, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("--%s %q: want a comma list of integers ≥ 1", name, v)
-		}
-		out = append(out, n)
-	}
-	return out, nil
-}
-
-// positiveFlags checks that the named int flags of fs are at least 1.
-func positiveFlags(fs *flag.FlagSet, names ...string) error {
-	for _, n := range names {
-		if v := fs.Lookup(n).Value.(flag.Getter).Get().(int); v < 1 {
-			return fmt.Errorf("--%s %d: want ≥ 1", n, v)
-		}
-	}
-	return nil
-}
-
-// benchTrain times full training steps (forward, backward, AdamW) of a
-// fresh model on random tokens.
 func benchTrain(args []string, stdout io.Writer) error {
-	if scanDeviceCUDA(args) {
-		return benchTrainCUDA(args, stdout)
-	}
-	fs := flag.NewFlagSet("bench train", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	dModel := fs.Int("d-model", 128, "model width")
-	layers := fs.Int("layers", 4, "number of blocks")
-	dState := fs.Int("d-state", 16, "SSM state size N")
-	vocab := fs.Int("vocab", 256, "vocabulary size")
-	batch := fs.Int("batch", 8, "sequences per step")
-	seqLen := fs.Int("seq-len", 512, "tokens per sequence")
-	steps := fs.Int("steps", 5, "timed training steps (after one untimed warm-up step)")
-	threads := fs.Int("threads", 0, "threads (0: all cores)")
-	seed := fs.Uint64("seed", 1, "seed of the model and the tokens")
-	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
-	complexA := fs.Bool("complex", false, "complex A, B, C and states (S4D-Lin), as train --complex")
-	var nonSelective []string
-	fs.Func("nonselective", "SSM parameters that do not depend on the input, as train --nonselective (delta,B,C: LTI)", func(v string) error {
-		nonSelective = strings.Split(v, ",")
-		return nil
+	var o bench.TrainOptions
+	fs, err := parseBench("train", args, stdout, func(fs *flag.FlagSet, dev train.Device) *train.Device {
+		o = bench.DefaultTrain(dev)
+		addDeviceFlag(fs, &o.Device, "where the steps run")
+		fs.IntVar(&o.DModel, "d-model", o.DModel, "model width")
+		fs.IntVar(&o.Layers, "layers", o.Layers, "number of blocks")
+		fs.IntVar(&o.DState, "d-state", o.DState, "SSM state size N")
+		fs.IntVar(&o.Vocab, "vocab", o.Vocab, "vocabulary size (padded to a multiple of 8)")
+		fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per step")
+		fs.IntVar(&o.SeqLen, "seq-len", o.SeqLen, "tokens per sequence")
+		fs.IntVar(&o.Steps, "steps", o.Steps, "timed training steps (after the untimed warm-up)")
+		fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the model and the tokens")
+		fs.BoolVar(&o.Complex, "complex", o.Complex, "complex A, B, C and states (S4D-Lin), as train --complex")
+		fs.Func("nonselective", "SSM parameters that do not depend on the input, as train --nonselective (delta,B,C: LTI)", func(v string) error {
+			o.NonSelective = strings.Split(v, ",")
+			return nil
+		})
+		if dev == train.CUDA {
+			fs.IntVar(&o.Warmup, "warmup", o.Warmup, "untimed steps first (compile kernels, allocate activations)")
+			fs.BoolVar(&o.TF32, "tf32", o.TF32, "TF32 tensor cores for the projections (cuBLAS)")
+		} else {
+			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
+			fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
+			addBLASFlag(fs, &o.BLAS)
+		}
+		return &o.Device
 	})
-	addBLASFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err != nil {
 		return err
 	}
 	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "batch", "seq-len", "steps"); err != nil {
 		return err
 	}
-	if err := setThreads(*threads); err != nil {
-		return err
-	}
-	cfg := backbone.NewConfig(*vocab, *dModel, *layers)
-	cfg.StateSize = *dState
-	cfg.NonSelective, cfg.ComplexA = nonSelective, *complexA
-	m, err := backbone.New(cfg, *seed)
+	return bench.Train(o, stdout)
+}
+
+func benchScan(args []string, stdout io.Writer) error {
+	var o bench.ScanOptions
+	var seqLens string
+	fs, err := parseBench("scan", args, stdout, func(fs *flag.FlagSet, dev train.Device) *train.Device {
+		o = bench.DefaultScan(dev)
+		addDeviceFlag(fs, &o.Device, "where the scan runs")
+		fs.IntVar(&o.B, "batch", o.B, "batch size B")
+		fs.IntVar(&o.D, "d-inner", o.D, "channels D (d_inner)")
+		fs.IntVar(&o.N, "d-state", o.N, "state size N")
+		fs.IntVar(&o.Reps, "reps", o.Reps, "timed repetitions of each pass (median reported)")
+		if dev == train.CUDA {
+			seqLens = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(o.SeqLens)), ","), "[]")
+			fs.StringVar(&seqLens, "seq-len", seqLens, "comma list of sequence lengths L")
+			fs.IntVar(&o.Warmup, "warmup", o.Warmup, "untimed runs first")
+			fs.BoolVar(&o.GEMM, "gemm", o.GEMM, "also time cuBLAS sgemm 8192³ in fp32 and TF32")
+		} else {
+			fs.IntVar(&o.SeqLens[0], "seq-len", o.SeqLens[0], "sequence length L")
+			fs.BoolVar(&o.NoRef, "no-ref", o.NoRef, "skip the reference (it allocates 4 tensors of B·L·D·N)")
+			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
+			fs.StringVar(&o.PerChannel, "per-channel", "", "non-selective B and/or C of shape (d-inner, d-state): b, c or bc (default: both selective)")
+		}
+		return &o.Device
+	})
 	if err != nil {
 		return err
 	}
-	opt := backbone.NewAdamW(m, backbone.AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
-	r := rand.New(rand.NewPCG(*seed, 2))
-	B, L := *batch, *seqLen
-	b := &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
-	step := func() (float64, error) {
-		for i := range b.Inputs {
-			b.Inputs[i] = int32(r.IntN(*vocab))
-			b.Targets[i] = int32(r.IntN(*vocab))
+	if o.Device == train.CUDA {
+		if err := positiveFlags(fs, "batch", "d-inner", "d-state", "reps"); err != nil {
+			return err
 		}
-		loss, err := m.Forward(b, nil)
-		if err != nil {
-			return 0, err
+		if o.SeqLens, err = positiveList("seq-len", seqLens); err != nil {
+			return err
 		}
-		m.ZeroGrad()
-		if _, err := m.Backward(); err != nil {
-			return 0, err
-		}
-		m.ClipGrad(1)
-		opt.Step(1e-3)
-		return loss, nil
-	}
-	variant := "S6"
-	if len(nonSelective) > 0 {
-		variant = "non-selective " + strings.Join(nonSelective, ",")
-	}
-	if *complexA {
-		variant += ", complex"
-	}
-	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters), %s; batch %d × %d tokens; %d threads\n",
-		*dModel, *layers, *dState, cfg.VocabSize, len(m.Params.Data), variant, B, L, kernels.Threads())
-	if _, err := step(); err != nil { // warm-up: allocates activations
+	} else if err := positiveFlags(fs, "batch", "seq-len", "d-inner", "d-state", "reps"); err != nil {
 		return err
 	}
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	if p := o.PerChannel; p != "" && p != "b" && p != "c" && p != "bc" {
+		return fmt.Errorf("bench scan: --per-channel %q: want b, c or bc", p)
 	}
-	start := time.Now()
-	for i := 1; i <= *steps; i++ {
-		t0 := time.Now()
-		loss, err := step()
-		if err != nil {
-			return err
-		}
-		d := time.Since(t0)
-		fmt.Fprintf(stdout, "step %d/%d  loss %.4f  %.3fs  %.0f tokens/s\n", i, *steps, loss, d.Seconds(), float64(B*L)/d.Seconds())
-	}
-	el := time.Since(start).Seconds()
-	fmt.Fprintf(stdout, "tokens_per_s=%.1f peak_rss_mb=%.1f\n", float64(B*L**steps)/el, peakRSSMB())
-	return nil
+	return bench.Scan(o, stdout)
 }
 
-// benchScan times the fused scan against the materializing reference.
-func benchScan(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bench scan", flag.ContinueOnError)
+func benchGenerate(args []string, stdout io.Writer) error {
+	var o bench.GenerateOptions
+	var variants string
+	fs, err := parseBench("generate", args, stdout, func(fs *flag.FlagSet, dev train.Device) *train.Device {
+		o = bench.DefaultGenerate(dev)
+		addDeviceFlag(fs, &o.Device, "where the steps run")
+		fs.IntVar(&o.DModel, "d-model", o.DModel, "model width")
+		fs.IntVar(&o.Layers, "layers", o.Layers, "number of blocks")
+		fs.IntVar(&o.DState, "d-state", o.DState, "SSM state size N")
+		fs.IntVar(&o.Vocab, "vocab", o.Vocab, "vocabulary size")
+		fs.IntVar(&o.Tokens, "tokens", o.Tokens, "tokens to generate")
+		if dev == train.CUDA {
+			fs.IntVar(&o.Reps, "reps", o.Reps, "back-to-back steps timed with device events")
+			fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the model")
+			fs.StringVar(&variants, "variants", "default", "default: the default kernels, plain and graph; all: also the earlier forms of the step kernels")
+		} else {
+			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
+			addBLASFlag(fs, &o.BLAS)
+		}
+		return &o.Device
+	})
+	if err != nil {
+		return err
+	}
+	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "tokens"); err != nil {
+		return err
+	}
+	if o.Device == train.CUDA {
+		if err := positiveFlags(fs, "reps"); err != nil {
+			return err
+		}
+		if variants != "default" && variants != "all" {
+			return fmt.Errorf("--variants %q: want default or all", variants)
+		}
+		o.AllVariants = variants == "all"
+	}
+	return bench.Generate(o, stdout)
+}
+
+func benchGemm(args []string, stdout io.Writer) error {
+	o := bench.DefaultGemm()
+	blas, threads := "all", "1,2"
+	fs := flag.NewFlagSet("bench gemm", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	B := fs.Int("batch", 8, "batch size B")
-	L := fs.Int("seq-len", 2048, "sequence length L")
-	D := fs.Int("d-inner", 512, "channels D (d_inner)")
-	N := fs.Int("d-state", 16, "state size N")
-	reps := fs.Int("reps", 3, "timed repetitions of each implementation (median reported)")
-	noRef := fs.Bool("no-ref", false, "skip the reference (it allocates 4 tensors of B·L·D·N)")
-	threads := fs.Int("threads", 0, "threads (0: all cores)")
-	perCh := fs.String("per-channel", "", "non-selective B and/or C of shape (d-inner, d-state): b, c or bc (default: both selective)")
+	fs.IntVar(&o.DModel, "d-model", o.DModel, "model width D (Din = 2·D)")
+	fs.IntVar(&o.DState, "d-state", o.DState, "SSM state size N")
+	fs.IntVar(&o.Vocab, "vocab", o.Vocab, "vocabulary size V")
+	fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per step")
+	fs.IntVar(&o.SeqLen, "seq-len", o.SeqLen, "tokens per sequence (M = batch·seq-len)")
+	fs.StringVar(&blas, "blas", blas, "backends: all, or a comma list of auto, go, openblas, gonum")
+	fs.StringVar(&threads, "threads", threads, "comma list of thread counts")
+	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds; each times every backend once per shape and thread count")
+	fs.DurationVar(&o.MinTime, "min-time", o.MinTime, "least time per measurement (repeats the product)")
+	fs.StringVar(&o.Shapes, "shapes", "", "run only shapes whose label contains this (e.g. NT, 4096x256x128)")
+	fs.StringVar(&o.Stat, "stat", o.Stat, "median or best of the rounds")
+	fs.BoolVar(&o.Step, "step", false, "the one-token Step products instead: M = --batch rows (default 1) times each weight, NT only, weights from DRAM")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := positiveFlags(fs, "batch", "seq-len", "d-inner", "d-state", "reps"); err != nil {
+	if o.Stat != "median" && o.Stat != "best" {
+		return fmt.Errorf("--stat %q: want median or best", o.Stat)
+	}
+	if err := positiveFlags(fs, "d-model", "d-state", "vocab", "batch", "seq-len", "rounds"); err != nil {
 		return err
 	}
-	if *perCh != "" && *perCh != "b" && *perCh != "c" && *perCh != "bc" {
-		return fmt.Errorf("bench scan: --per-channel %q: want b, c or bc", *perCh)
-	}
-	perB, perC := *perCh == "b" || *perCh == "bc", *perCh == "c" || *perCh == "bc"
-	if err := setThreads(*threads); err != nil {
+	var err error
+	if o.Threads, err = positiveList("threads", threads); err != nil {
 		return err
 	}
-	r := rand.New(rand.NewPCG(1, 1))
-	rnd := func(n int, lo, hi float32) []float32 {
-		x := make([]float32, n)
-		for i := range x {
-			x[i] = lo + (hi-lo)*r.Float32()
-		}
-		return x
+	if blas != "all" {
+		o.BLAS = strings.Split(blas, ",")
 	}
-	bld, blnB, blnC := *B**L**D, *B**L**N, *B**L**N
-	if perB {
-		blnB = *D * *N
+	if o.Step && !isSet(fs, "batch") {
+		o.Batch = 1
 	}
-	if perC {
-		blnC = *D * *N
-	}
-	s := &kernels.Scan{B: *B, L: *L, D: *D, N: *N,
-		U: rnd(bld, -1, 1), Delta: rnd(bld, -6, 0), DeltaBias: rnd(*D, -1, 0), A: rnd(*D**N, -4, -0.1),
-		Bm: rnd(blnB, -1, 1), Cm: rnd(blnC, -1, 1), Dskip: rnd(*D, 0.5, 1.5), Z: rnd(bld, -2, 2),
-		BPerChannel: perB, CPerChannel: perC,
-		Y: make([]float32, bld), HT: make([]float32, *B**D**N), Saved: make([]float32, kernels.SavedLen(*B, *L, *D, *N))}
-	g := &kernels.ScanGrads{DY: rnd(bld, -1, 1), DU: make([]float32, bld), DDelta: make([]float32, bld),
-		DDeltaBias: make([]float32, *D), DA: make([]float32, *D**N), DBm: make([]float32, blnB), DCm: make([]float32, blnC),
-		DDskip: make([]float32, *D), DZ: make([]float32, bld)}
-	elems := float64(bld) * float64(*N)
-	variant := ""
-	if *perCh != "" {
-		variant = ", per-channel " + *perCh
-	}
-	fmt.Fprintf(stdout, "scan B=%d L=%d D=%d N=%d (%.3g elements)%s, %d threads\n", *B, *L, *D, *N, elems, variant, kernels.Threads())
-	median := func(f func()) float64 {
-		ts := make([]float64, *reps)
-		for i := range ts {
-			t0 := time.Now()
-			f()
-			ts[i] = time.Since(t0).Seconds()
-		}
-		for i := range ts { // insertion sort: reps is small
-			for j := i; j > 0 && ts[j] < ts[j-1]; j-- {
-				ts[j], ts[j-1] = ts[j-1], ts[j]
-			}
-		}
-		return ts[len(ts)/2] * 1e9 / elems
-	}
-	// One line per implementation this CPU runs (kernels.ScanImpls:
-	// fused Go, then AVX2, AVX-512), the materializing reference last.
-	type timing struct {
-		name     string
-		fwd, bwd float64
-	}
-	var ts []timing
-	for _, name := range kernels.ScanImpls() {
-		if name == "generic" {
-			continue
-		}
-		fwd := median(func() { s.ForwardImpl(name) })
-		bwd := median(func() { s.BackwardImpl(name, g) })
-		ts = append(ts, timing{name, fwd, bwd})
-		def := ""
-		if name == kernels.ScanImpl() {
-			def = "   (default)"
-		}
-		fmt.Fprintf(stdout, "%-10s forward %8.3f ns/elem   backward %8.3f ns/elem%s\n", name, fwd, bwd, def)
-	}
-	if *noRef {
-		return nil
-	}
-	t0 := time.Now()
-	s.ForwardRef()
-	rf := time.Since(t0).Seconds() * 1e9 / elems
-	t0 = time.Now()
-	s.BackwardRef(g)
-	rb := time.Since(t0).Seconds() * 1e9 / elems
-	fmt.Fprintf(stdout, "reference  forward %8.3f ns/elem   backward %8.3f ns/elem   (materializes B·L·D·N; one run)\n", rf, rb)
-	for _, t := range ts {
-		fmt.Fprintf(stdout, "%-10s speedup over the reference: forward %8.2fx   backward %8.2fx\n", t.name, rf/t.fwd, rb/t.bwd)
-	}
-	return nil
+	return bench.Gemm(o, stdout)
 }
+
+// parseBench parses a bench command's arguments. Its flags and their
+// defaults depend on --device (a GPU benchmark has its own knobs and a
+// bigger model), so register adds them for a device and returns where
+// --device goes: a first, silent pass, in which every flag of either
+// device accepts any value, learns the device; the second parses the
+// arguments with that device's flags.
+func parseBench(name string, args []string, stdout io.Writer, register func(fs *flag.FlagSet, dev train.Device) *train.Device) (*flag.FlagSet, error) {
+	probe := flag.NewFlagSet(name, flag.ContinueOnError)
+	probe.SetOutput(io.Discard)
+	var dev *train.Device
+	for _, d := range train.Devices {
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		dev = register(fs, d)
+		fs.VisitAll(func(f *flag.Flag) {
+			switch {
+			case probe.Lookup(f.Name) != nil:
+			case f.Name == "device":
+				probe.Var(f.Value, f.Name, "")
+			default:
+				b, ok := f.Value.(interface{ IsBoolFlag() bool })
+				probe.Var(anyValue(ok && b.IsBoolFlag()), f.Name, "")
+			}
+		})
+	}
+	probe.Parse(args) // its errors come again from the parse below
+	want := *dev
+	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
+	if want == train.CUDA {
+		fs = flag.NewFlagSet("bench "+name+" --device cuda", flag.ContinueOnError)
+	}
+	fs.SetOutput(stdout)
+	register(fs, want)
+	if err := fs.Parse(args); err != nil {
+		return fs, err
+	}
+	if f := fs.Lookup("threads"); f != nil { // the CPU's
+		return fs, checkThreads(f.Value.(flag.Getter).Get().(int))
+	}
+	return fs, nil
+}
+
+// anyValue is a flag of parseBench's first pass: it takes any value (a
+// bool flag: none).
+type anyValue bool
+
+func (anyValue) String() string     { return "" }
+func (anyValue) Set(string) error   { return nil }
+func (b anyValue) IsBoolFlag() bool { return bool(b) }

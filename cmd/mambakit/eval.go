@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/mambakit/mambakit/framework/host"
+	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/sdk"
 )
@@ -25,13 +26,15 @@ type checkpointFlags struct {
 	info  train.RunInfo
 }
 
-// register adds --checkpoint, --device (what: what runs there), --tf32 and
-// the plugin host's flags to fs.
+// register adds --checkpoint, --device (what: what runs there), --tf32,
+// --blas, --threads and the plugin host's flags to fs.
 func (c *checkpointFlags) register(fs *flag.FlagSet, what string) {
 	c.hf.register(fs)
 	fs.StringVar(&c.dir, "checkpoint", "", "checkpoint directory (or run directory: its latest checkpoint)")
 	addDeviceFlag(fs, &c.place.Device, what)
 	fs.BoolVar(&c.place.TF32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
+	addBLASFlag(fs, &c.place.BLAS)
+	fs.IntVar(&c.place.Threads, "threads", 0, "on the CPU: threads (0: all cores)")
 }
 
 // open places the checkpoint's model on the device and starts its plugin.
@@ -39,12 +42,15 @@ func (c *checkpointFlags) open() (train.Model, *host.Plugin, error) {
 	if c.dir == "" {
 		return nil, nil, errors.New("missing --checkpoint DIR (a checkpoint, or a run directory for its latest)")
 	}
+	if err := checkThreads(c.place.Threads); err != nil {
+		return nil, nil, err
+	}
 	m, info, err := train.OpenModel(c.dir, c.place)
 	if err != nil {
 		return nil, nil, err
 	}
 	c.info = info
-	p, err := startPlugin(&c.hf, info.Modality.Name)
+	p, err := c.hf.start(info.Modality.Name)
 	if err != nil {
 		m.Close()
 		return nil, nil, err
@@ -53,13 +59,7 @@ func (c *checkpointFlags) open() (train.Model, *host.Plugin, error) {
 }
 
 // codec returns the Encode/Decode options of the checkpoint's run.
-func (c *checkpointFlags) codec() map[string]string {
-	var arts []string
-	if _, err := os.Stat(filepath.Join(c.info.Checkpoint, "tokenizer.json")); err == nil {
-		arts = append(arts, "tokenizer.json")
-	}
-	return codecOptions(c.info.PrepareOptions, c.info.Checkpoint, arts)
-}
+func (c *checkpointFlags) codec() map[string]string { return session.CheckpointCodec(c.info) }
 
 func runEval(args []string, stdout io.Writer) error {
 	var cf checkpointFlags
@@ -70,7 +70,6 @@ func runEval(args []string, stdout io.Writer) error {
 	fs.Var(&data, "data", "held-out file or directory (repeatable; further arguments are inputs too)")
 	fs.IntVar(&batch, "batch", 0, "rows scored at once (default: the run's)")
 	fs.IntVar(&seqLen, "seq-len", 0, "tokens per chunk (default: the run's); the state carries across chunks")
-	addBLASFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -102,33 +101,20 @@ func runEval(args []string, stdout io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 	// Prepare splits documents into two parts; both are held-out data here.
-	s, err := openSession(ctx, p, data, cf.codec(), filepath.Join(tmp, "data"), 1, 0.5, io.Discard)
+	s, err := session.Open(ctx, p, data, cf.codec(), filepath.Join(tmp, "data"), 1, 0.5, io.Discard)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	if s.manifest.VocabSize > m.Config().VocabSize {
-		return fmt.Errorf("the data has %d token ids, the model only %d: was it encoded with another tokenizer?", s.manifest.VocabSize, m.Config().VocabSize)
+	defer s.Close()
+	e, err := s.Evaluate(ctx, m, batch, seqLen)
+	if err != nil {
+		return err
 	}
-	var nats, units, correct float64
-	var tokens, answers int64
-	for _, d := range []*train.Data{s.train, s.valid} {
-		e, err := train.Evaluate(ctx, m, d, batch, seqLen, 0)
-		if err != nil {
-			return err
-		}
-		nats += e.NatsPerToken * float64(e.Tokens)
-		units += float64(e.Tokens) * d.UnitsPerToken
-		tokens += e.Tokens
-		answers += e.Answers
-		correct += e.Accuracy * float64(e.Answers)
+	fmt.Fprintf(stdout, "checkpoint %s (step %d), %d tokens scored, %.4f nats per token\n", cf.info.Checkpoint, cf.info.Step, e.Tokens, e.NatsPerToken)
+	if e.Answers > 0 {
+		fmt.Fprintf(stdout, "accuracy=%.6f answers=%d\n", e.Accuracy, e.Answers)
 	}
-	unit := p.Info.Unit
-	fmt.Fprintf(stdout, "checkpoint %s (step %d), %d tokens scored, %.4f nats per token\n", cf.info.Checkpoint, cf.info.Step, tokens, nats/float64(tokens))
-	if answers > 0 {
-		fmt.Fprintf(stdout, "accuracy=%.6f answers=%d\n", correct/float64(answers), answers)
-	}
-	fmt.Fprintf(stdout, "bits_per_unit=%.6f unit=%s\n", nats/math.Ln2/units, unit)
+	fmt.Fprintf(stdout, "bits_per_unit=%.6f unit=%s\n", e.BitsPerUnit, p.Info.Unit)
 	return nil
 }
 
@@ -156,7 +142,7 @@ func runScore(args []string, stdout io.Writer) error {
 	}
 	defer m.Close()
 	defer p.Close()
-	in, err := readInput(pos[0])
+	in, err := host.ReadInput(pos[0])
 	if err != nil {
 		return err
 	}

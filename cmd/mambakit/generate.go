@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/host"
+	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
@@ -30,7 +32,6 @@ func runGenerate(args []string, stdout io.Writer) error {
 	fs.Float64Var(&s.TopP, "top-p", 1, "keep the likeliest tokens up to this probability (1: all)")
 	fs.Uint64Var(&s.Seed, "seed", 1, "sampling seed")
 	fs.StringVar(&out, "o", "", "output file (default: stdout; audio needs -o)")
-	addBLASFlag(fs)
 	stopAtEnd := fs.Bool("stop", true, "end at the modality's end-of-document token (eos, sep)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
@@ -55,7 +56,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 	var ids sdk.Tokens
 	switch {
 	case promptFile != "":
-		b, err := readInput(promptFile)
+		b, err := host.ReadInput(promptFile)
 		if err != nil {
 			return err
 		}
@@ -68,11 +69,11 @@ func runGenerate(args []string, stdout io.Writer) error {
 		}
 	}
 	if len(ids) == 0 { // no prompt: start from the document separator
-		ids = sdk.Tokens{startToken(p.Info.Special)}
+		ids = sdk.Tokens{session.StartToken(p.Info.Special)}
 	}
 	s.Vocab = cf.info.VocabSize
 	if *stopAtEnd {
-		s.Stop = stopTokens(p.Info.Special)
+		s.Stop = session.StopTokens(p.Info.Special)
 	}
 	t0 := time.Now()
 	gen, err := train.Generate(m, ids, n, s, func(int32) error { return ctx.Err() })
@@ -93,15 +94,4 @@ func runGenerate(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory)\n", len(gen)-len(ids), len(ids), el, float64(len(gen))/el)
 	return nil
-}
-
-// startToken is the token a prompt-less generation starts from: the
-// modality's document separator if it has one.
-func startToken(special map[string]int32) int32 {
-	for _, k := range []string{"bos", "sep", "eos", "cls"} {
-		if id, ok := special[k]; ok {
-			return id
-		}
-	}
-	return 0
 }

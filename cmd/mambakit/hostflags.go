@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
-	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/mambakit/mambakit/framework/host"
 )
@@ -40,55 +37,11 @@ func (f *hostFlags) open() (*host.Host, error) {
 	})
 }
 
-// optionFlag collects repeated -option key=value flags.
-type optionFlag map[string]string
-
-func (o optionFlag) String() string { return fmt.Sprint(map[string]string(o)) }
-
-func (o optionFlag) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("option %q: want key=value", s)
+// start starts the plugin name.
+func (f *hostFlags) start(name string) (*host.Plugin, error) {
+	h, err := f.open()
+	if err != nil {
+		return nil, err
 	}
-	o[k] = v
-	return nil
-}
-
-// listFlag collects repeated flags.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
-// parseInterleaved parses flags that may come after positional arguments
-// ("--data a b -o dir"), which the flag package alone stops at. It returns
-// the positional arguments.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(os.Stderr)
-				fs.Usage()
-			}
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-// newFlagSet returns a FlagSet that reports errors to the caller only (the
-// one-line error goes out through mainExit); -h prints the usage.
-func newFlagSet(name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mambakit %s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
+	return h.Start(context.Background(), name)
 }

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/mambakit/mambakit/framework/host"
@@ -45,31 +44,23 @@ func pluginsList(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ents, err := h.Discover()
+	ds, err := h.DescribeAll(context.Background())
 	if err != nil {
 		return err
 	}
-	rows := make([]string, len(ents))
-	errs := make([]error, len(ents))
-	var wg sync.WaitGroup
-	for i, e := range ents {
-		wg.Go(func() {
-			path := e.Path
-			if e.Builtin {
-				path = "built-in"
-			}
-			p, err := h.StartEntry(context.Background(), e)
-			if err != nil {
-				rows[i] = fmt.Sprintf("%s\t-\t-\t-\t-\t-\t%s", e.Name, path)
-				errs[i] = err
-				return
-			}
-			defer p.Close()
-			in := p.Info
-			rows[i] = fmt.Sprintf("%s\t%s\tv%d\t%s\t%d\t%s\t%s", in.Name, in.Version, in.ProtocolVersion, in.Kind, in.VocabSize, in.Unit, path)
-		})
+	rows := make([]string, len(ds))
+	errs := make([]error, len(ds))
+	for i, d := range ds {
+		path := d.Entry.Path
+		if d.Entry.Builtin {
+			path = "built-in"
+		}
+		in := d.Info
+		rows[i] = fmt.Sprintf("%s\t%s\tv%d\t%s\t%d\t%s\t%s", in.Name, in.Version, in.ProtocolVersion, in.Kind, in.VocabSize, in.Unit, path)
+		if errs[i] = d.Err; d.Err != nil {
+			rows[i] = fmt.Sprintf("%s\t-\t-\t-\t-\t-\t%s", d.Entry.Name, path)
+		}
 	}
-	wg.Wait()
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tVERSION\tPROTOCOL\tKIND\tVOCAB\tUNIT\tPATH")
 	for _, r := range rows {

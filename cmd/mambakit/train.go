@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/mambakit/mambakit/framework/host"
+	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 )
 
@@ -47,7 +48,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs.IntVar(&c.SaveEvery, "save-every", c.SaveEvery, "steps between checkpoints")
 	fs.IntVar(&c.Threads, "threads", c.Threads, "threads (0: all cores)")
 	fs.BoolVar(&c.TBPTT, "tbptt", c.TBPTT, "train rows as streams with the state carried across steps")
-	addBLASFlag(fs)
+	addBLASFlag(fs, &c.BLAS)
 	addDeviceFlag(fs, &dev.name, "where the training steps run")
 	fs.BoolVar(&dev.tf32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 	dev.job.register(fs)
@@ -76,7 +77,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if resume != "" {
-		return resumeRun(ctx, &hf, resume, c.Steps, set["steps"], dev, stdout)
+		return resumeRun(ctx, &hf, resume, c, set, dev, stdout)
 	}
 	if modality == "" {
 		return errors.New("missing --modality (see \"mambakit plugins list\")")
@@ -96,24 +97,24 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err := c.Resolve(); err != nil {
 		return err
 	}
-	p, err := startPlugin(&hf, modality)
+	p, err := hf.start(modality)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	if len(data) == 0 {
-		sample, err := bundledSample(modality, filepath.Join(out, "bundled"))
+		sample, err := session.BundledSample(modality, filepath.Join(out, "bundled"))
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "no --data: training on the bundled %s sample (%s)\n", modality, sample)
 		data = []string{sample}
 	}
-	s, err := openSession(ctx, p, data, opts, filepath.Join(out, "data"), c.Seed, c.ValidFraction, stdout)
+	s, err := session.Open(ctx, p, data, opts, filepath.Join(out, "data"), c.Seed, c.ValidFraction, stdout)
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	defer s.Close()
 	if dev.job.launching() { // the data is prepared: the ranks find it cached
 		extra := []string{"--out", out}
 		if len(pos) == 0 && !set["data"] { // the bundled sample, written once here
@@ -121,8 +122,8 @@ func runTrain(args []string, stdout io.Writer) error {
 		}
 		return dev.job.run(ctx, extra, stdout)
 	}
-	s.restart = func() (*host.Plugin, error) { return startPlugin(&hf, modality) }
-	r := s.run(out, c, stdout)
+	s.Restart = func() (*host.Plugin, error) { return hf.start(modality) }
+	r := s.Run(out, c, stdout)
 	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
 		return err
@@ -150,6 +151,7 @@ func applyFlags(dst, flags *train.Config, set map[string]bool) {
 		"tbptt":        func() { dst.TBPTT = flags.TBPTT },
 		"nonselective": func() { dst.NonSelective = flags.NonSelective },
 		"complex":      func() { dst.Complex = flags.Complex },
+		"blas":         func() { dst.BLAS = flags.BLAS },
 	} {
 		if set[name] {
 			ptr()
@@ -165,7 +167,9 @@ type trainDevice struct {
 	job  gpuJob // --gpus, --nodes, --rank, --coordinator (train_dist.go)
 }
 
-func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsSet bool, dev trainDevice, stdout io.Writer) error {
+// resumeRun continues the run in dir to flags.Steps (when set), with
+// --blas from flags.
+func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Config, set map[string]bool, dev trainDevice, stdout io.Writer) error {
 	info, err := train.ReadRunInfo(dir)
 	if err != nil {
 		return err
@@ -173,10 +177,7 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsS
 	if dev.job.launching() {
 		return dev.job.run(ctx, nil, stdout)
 	}
-	if !stepsSet {
-		steps = 0 // continue to the run's own target
-	}
-	p, err := startPlugin(hf, info.Modality.Name)
+	p, err := hf.start(info.Modality.Name)
 	if err != nil {
 		return err
 	}
@@ -184,15 +185,16 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, steps int, stepsS
 	if p.Info.Version != info.Modality.Version {
 		fmt.Fprintf(stdout, "warning: the run used %s plugin version %s, now %s\n", info.Modality.Name, info.Modality.Version, p.Info.Version)
 	}
-	s, err := loadSession(p, filepath.Join(dir, "data"), info.PrepareOptions)
+	s, err := session.Load(p, filepath.Join(dir, "data"), info.PrepareOptions)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	s.restart = func() (*host.Plugin, error) { return startPlugin(hf, info.Modality.Name) }
+	defer s.Close()
+	s.Restart = func() (*host.Plugin, error) { return hf.start(info.Modality.Name) }
 	c := info.Config
-	c.Steps = steps
-	r := s.run(dir, c, stdout)
+	c.Steps = 0 // continue to the run's own target
+	applyFlags(&c, &flags, map[string]bool{"steps": set["steps"], "blas": set["blas"]})
+	r := s.Run(dir, c, stdout)
 	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
 		return err
@@ -221,16 +223,6 @@ func reportRun(stdout io.Writer, r *train.Run, res train.Result, err error) erro
 	}
 	fmt.Fprintf(stdout, "metrics: %s, curves: %s\n", filepath.Join(r.Dir, "metrics.jsonl"), filepath.Join(r.Dir, "curves.png"))
 	return nil
-}
-
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // freeRunDir returns base, or base-2, base-3, ... : the first that does not

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/train"
 )
 
 // TestTrainGPUFlags checks the job flags' validation, which happens before
@@ -38,7 +38,7 @@ func TestTrainGPUFlags(t *testing.T) {
 // TestTrainWithoutGPU checks that --device cuda on a machine without the
 // CUDA driver stops at once with one line, before any data is prepared.
 func TestTrainWithoutGPU(t *testing.T) {
-	if _, err := cuda.DriverVersion(); err == nil {
+	if train.CUDA.Available() == nil {
 		t.Skip("this machine has a CUDA driver")
 	}
 	dir := filepath.Join(t.TempDir(), "run")

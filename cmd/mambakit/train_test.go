@@ -2,12 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"io"
-	"syscall"
-	"time"
-
-	"github.com/mambakit/mambakit/framework/host"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -94,42 +88,5 @@ func TestTrainBadInput(t *testing.T) {
 				t.Errorf("stderr %q does not say which devices there are", msg)
 			}
 		})
-	}
-}
-
-// TestSampleDecodeRestartsCrashedPlugin kills the plugin process and checks
-// that the next decode restarts it once and succeeds.
-func TestSampleDecodeRestartsCrashedPlugin(t *testing.T) {
-	dir := t.TempDir()
-	fa := filepath.Join(dir, "x.fa")
-	os.WriteFile(fa, []byte(">a\n"+strings.Repeat("ACGT", 50)+"\n>b\n"+strings.Repeat("GGCA", 50)+"\n"), 0o644)
-	var hf hostFlags
-	p, err := startPlugin(&hf, "dna")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	s, err := openSession(context.Background(), p, []string{fa}, nil, filepath.Join(dir, "data"), 1, 0.5, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.close()
-	restarts := 0
-	s.restart = func() (*host.Plugin, error) { restarts++; return startPlugin(&hf, "dna") }
-	if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); !p.Exited(); {
-		if time.Now().After(deadline) {
-			t.Fatal("the killed plugin did not exit within 10 s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	b, err := s.decode(context.Background(), []int32{7, 8, 9, 10})
-	if err != nil {
-		t.Fatalf("decode after a crash: %v", err)
-	}
-	if restarts != 1 || !bytes.Contains(b, []byte("ACGT")) {
-		t.Fatalf("restarts %d, output %q", restarts, b)
 	}
 }

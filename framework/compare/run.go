@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,7 +65,6 @@ func Execute(ctx context.Context, s *Spec, out string, o Options) ([]Result, err
 	rs := s.Runs(out)
 	jobs := max(1, o.Jobs)
 	threads := max(1, runtime.NumCPU()/jobs)
-	steps := intOf(s.Budget["steps"], train.Defaults().Steps)
 	log := o.Log
 	if log == nil {
 		log = io.Discard
@@ -81,7 +83,7 @@ func Execute(ctx context.Context, s *Spec, out string, o Options) ([]Result, err
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				errs[i] = runOne(ctx, s, rs[i], steps, threads, o.Exe, func(f string, a ...any) {
+				errs[i] = runOne(ctx, s, rs[i], threads, o.Exe, func(f string, a ...any) {
 					logf("[%d/%d] %s %s seed %d: "+f, append([]any{i + 1, len(rs), rs[i].Modality.Label, rs[i].Variant.Name, rs[i].Seed}, a...)...)
 				})
 			}
@@ -106,53 +108,88 @@ func Execute(ctx context.Context, s *Spec, out string, o Options) ([]Result, err
 	return Collect(rs)
 }
 
-func runOne(ctx context.Context, s *Spec, r Run, steps, threads int, exe string, logf func(string, ...any)) error {
-	info, err := train.ReadRunInfo(r.Dir)
-	if err == nil && info.Step >= steps {
-		logf("done earlier (step %d), skipped", info.Step)
-		return nil
+// job is one run's `mambakit train` process: the run, its whole
+// configuration (the budget, the variant, the seed and the threads) and
+// whether it continues an earlier checkpoint.
+type job struct {
+	Run
+	Config train.Config
+	Resume bool
+}
+
+// configFile is where a job's configuration is written for its process.
+const configFile = "compare.yaml"
+
+// newJob builds r's job: the spec's budget over the train defaults, then
+// the run's variant and seed, on threads threads.
+func newJob(s *Spec, r Run, threads int) (job, error) {
+	b, err := yaml.Marshal(s.Budget)
+	if err != nil {
+		return job{}, err
 	}
-	resume := err == nil && info.Step > 0
-	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-		return err
+	c := train.Defaults()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty budget
+		return job{}, fmt.Errorf("budget: %w", err)
 	}
-	cfg := map[string]any{}
-	for k, v := range s.Budget {
-		cfg[k] = v
-	}
-	cfg["seed"] = r.Seed
-	cfg["threads"] = threads
+	c.Seed, c.Threads = r.Seed, threads
 	if len(r.Variant.NonSelective) > 0 {
-		cfg["nonselective"] = r.Variant.NonSelective
+		c.NonSelective = r.Variant.NonSelective
 	}
 	if r.Variant.Complex {
-		cfg["complex"] = true
+		c.Complex = true
 	}
 	if r.Variant.AInit != "" {
-		cfg["a_init"] = r.Variant.AInit
+		c.AInit = r.Variant.AInit
 	}
-	y, err := yaml.Marshal(cfg)
+	return job{Run: r, Config: c}, nil
+}
+
+// args is the job's command line after the mambakit binary: a new run
+// reads its configuration from the job directory's configFile; a resumed
+// run continues with the configuration it recorded.
+func (j job) args() []string {
+	if j.Resume {
+		return []string{"train", "--resume", j.Dir}
+	}
+	args := []string{"train", "--modality", j.Modality.Name, "--out", j.Dir, "--config", filepath.Join(j.Dir, configFile)}
+	for _, d := range j.Modality.Data {
+		args = append(args, "--data", d)
+	}
+	for _, k := range slices.Sorted(maps.Keys(j.Modality.Options)) {
+		args = append(args, "--option", k+"="+j.Modality.Options[k])
+	}
+	return args
+}
+
+func runOne(ctx context.Context, s *Spec, r Run, threads int, exe string, logf func(string, ...any)) error {
+	j, err := newJob(s, r, threads)
 	if err != nil {
 		return err
 	}
-	cfgPath := filepath.Join(r.Dir, "compare.yaml")
-	if err := atomicfile.WriteFile(cfgPath, y, 0o644); err != nil {
+	info, err := train.ReadRunInfo(r.Dir)
+	if err == nil && info.Step >= j.Config.Steps {
+		logf("done earlier (step %d), skipped", info.Step)
+		return nil
+	}
+	j.Resume = err == nil && info.Step > 0
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 		return err
 	}
-	args := []string{"train", "--modality", r.Modality.Name, "--out", r.Dir, "--config", cfgPath}
-	for _, d := range r.Modality.Data {
-		args = append(args, "--data", d)
+	y, err := yaml.Marshal(j.Config)
+	if err != nil {
+		return err
 	}
-	for k, v := range r.Modality.Options {
-		args = append(args, "--option", k+"="+v)
+	if err := atomicfile.WriteFile(filepath.Join(r.Dir, configFile), y, 0o644); err != nil {
+		return err
 	}
-	if resume {
-		args = []string{"train", "--resume", r.Dir}
+	if j.Resume {
 		logf("resuming from step %d", info.Step)
 	} else {
 		logf("training")
 	}
-	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd := exec.CommandContext(ctx, exe, j.args()...)
 	var outBuf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &outBuf, &outBuf
 	t0 := time.Now()
@@ -238,14 +275,4 @@ func Collect(rs []Run) ([]Result, error) {
 		out = append(out, res)
 	}
 	return out, nil
-}
-
-func intOf(v any, def int) int {
-	switch x := v.(type) {
-	case int:
-		return x
-	case float64:
-		return int(x)
-	}
-	return def
 }

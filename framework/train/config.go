@@ -51,6 +51,10 @@ type Config struct {
 	GradClip      float64 `yaml:"grad_clip"` // global L2 norm
 	Seed          uint64  `yaml:"seed"`
 	Threads       int     `yaml:"threads"` // 0: all cores
+	// BLAS is the CPU's matrix-multiply back end: auto, go, openblas or
+	// gonum ("": the current one, $MAMBAKIT_BLAS by default). It is not
+	// recorded: a run may resume on a machine without OpenBLAS.
+	BLAS string `yaml:"-"`
 
 	// TBPTT trains each batch row as a stream through the data, carrying
 	// the recurrent state from one step to the next (truncated

@@ -208,7 +208,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	if err := r.Dist.Check(c.Batch, r.Device == CUDA, c.TBPTT); err != nil {
 		return Result{}, err
 	}
-	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.GPU(), TF32: r.TF32})
+	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.GPU(), TF32: r.TF32, BLAS: c.BLAS})
 	if err != nil {
 		return Result{}, err
 	}

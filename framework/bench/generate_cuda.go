@@ -1,89 +1,16 @@
-package main
+package bench
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/cudakernels"
 	"github.com/mambakit/mambakit/framework/cudamodel"
-	"github.com/mambakit/mambakit/framework/kernels"
 )
-
-// benchGenerate times the recurrent step of a random model: tokens/s at
-// batch 1 and the time of single tokens at given positions, which stays
-// flat because the state does not grow.
-func benchGenerate(args []string, stdout io.Writer) error {
-	if scanDeviceCUDA(args) {
-		return benchGenerateCUDA(args, stdout)
-	}
-	fs := flag.NewFlagSet("bench generate", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	dModel := fs.Int("d-model", 768, "model width")
-	layers := fs.Int("layers", 24, "number of blocks")
-	dState := fs.Int("d-state", 16, "SSM state size N")
-	vocab := fs.Int("vocab", 50280, "vocabulary size")
-	tokens := fs.Int("tokens", 256, "tokens to generate")
-	threads := fs.Int("threads", 0, "threads (0: all cores)")
-	addBLASFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "tokens"); err != nil {
-		return err
-	}
-	if err := setThreads(*threads); err != nil {
-		return err
-	}
-	cfg := backbone.NewConfig(*vocab, *dModel, *layers)
-	cfg.StateSize = *dState
-	m, err := backbone.New(cfg, 1)
-	if err != nil {
-		return err
-	}
-	bytes := float64(len(m.Params.Data)) * 4
-	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d: %.1fM parameters (%.0f MB of float32 read per token); %d threads, matmul %s\n",
-		*dModel, *layers, *dState, cfg.VocabSize, float64(len(m.Params.Data))/1e6, bytes/1e6, kernels.Threads(), kernels.BLAS())
-	st := m.NewState(1)
-	logits := make([]float32, cfg.VocabSize)
-	r := rand.New(rand.NewPCG(1, 1))
-	id := []int32{int32(r.IntN(*vocab))}
-	if err := m.Step(id, st, logits); err != nil { // warm-up: buffers, caches
-		return err
-	}
-	st = m.NewState(1)
-	per := make([]time.Duration, *tokens+1)
-	start := time.Now()
-	for pos := 1; pos <= *tokens; pos++ {
-		t0 := time.Now()
-		if err := m.Step(id, st, logits); err != nil {
-			return err
-		}
-		per[pos] = time.Since(t0)
-		best := 0
-		for i, v := range logits[:*vocab] { // greedy, as generation would
-			if v > logits[best] {
-				best = i
-			}
-		}
-		id[0] = int32(best)
-	}
-	el := time.Since(start).Seconds()
-	for i, pos := range []int{1, 128, 256, *tokens} {
-		if pos <= *tokens && (i < 3 || pos > 256) {
-			fmt.Fprintf(stdout, "position %4d: %.2f ms\n", pos, per[pos].Seconds()*1e3)
-		}
-	}
-	tps := float64(*tokens) / el
-	fmt.Fprintf(stdout, "weights streamed: %.1f GB/s\n", bytes*tps/1e9)
-	fmt.Fprintf(stdout, "tokens_per_s=%.2f batch=1\n", tps)
-	return nil
-}
 
 // The anchors of issue 7: state-spaces/mamba's MambaLMHeadModel, 130M
 // shape, generation at batch 1 on the same H200, tokens/s.
@@ -92,46 +19,22 @@ const (
 	genAnchorNoGraphs = 41
 )
 
-// benchGenerateCUDA times greedy generation at batch 1 on the GPU
+// generateCUDA times greedy generation at batch 1 on the GPU
 // (cudamodel.Stepper), with and without a CUDA graph of the step: wall
 // time per token including the argmax read back (as generate runs), the
 // time of single tokens at positions 1, 128 and 256, and the device time
 // of a step replayed back to back (device events, no read back); against
 // the floor of reading every parameter once per token at the measured
 // copy bandwidth.
-func benchGenerateCUDA(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bench generate --device cuda", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	fs.String("device", "cuda", "cuda: generate on the GPU")
-	dModel := fs.Int("d-model", 768, "model width")
-	layers := fs.Int("layers", 24, "number of blocks")
-	dState := fs.Int("d-state", 16, "SSM state size N")
-	vocab := fs.Int("vocab", 50280, "vocabulary size")
-	tokens := fs.Int("tokens", 256, "tokens to generate")
-	reps := fs.Int("reps", 200, "back-to-back steps timed with device events")
-	seed := fs.Uint64("seed", 1, "seed of the model")
-	variants := fs.String("variants", "default", "default: the default kernels, plain and graph; all: also the earlier forms of the step kernels")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "tokens", "reps"); err != nil {
-		return err
-	}
-	if *variants != "default" && *variants != "all" {
-		return fmt.Errorf("--variants %q: want default or all", *variants)
-	}
+func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 	d, err := cuda.Open()
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	cfg := backbone.NewConfig(*vocab, *dModel, *layers)
-	cfg.StateSize = *dState
-	m, err := backbone.New(cfg, *seed)
-	if err != nil {
-		return err
-	}
-	g, err := cudamodel.New(d, m)
+	cfg := backbone.NewConfig(o.Vocab, o.DModel, o.Layers)
+	cfg.StateSize = o.DState
+	g, err := newGPUModel(d, cfg, o.Seed)
 	if err != nil {
 		return err
 	}
@@ -148,7 +51,7 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 	floor := bytes / bw // seconds per token
 	fmt.Fprintf(stdout, "device: %s\n", d)
 	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d: %.1fM parameters, %.0f MB of float32 read per token\n",
-		*dModel, *layers, *dState, cfg.VocabSize, float64(g.NumParams())/1e6, bytes/1e6)
+		o.DModel, o.Layers, o.DState, cfg.VocabSize, float64(g.NumParams())/1e6, bytes/1e6)
 	fmt.Fprintf(stdout, "copy bandwidth %.0f GB/s: floor %.1f us per token (%.0f tokens/s)\n", bw/1e9, floor*1e6, 1/floor)
 	type result struct {
 		name     string
@@ -164,7 +67,7 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 	}
 	def := cudamodel.DefaultStepVariant(d, 1)
 	configs := []config{{false, def}, {true, def}}
-	if *variants == "all" {
+	if o.AllVariants {
 		configs = nil
 		for _, v := range []cudakernels.StepVariant{{}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, PDL: true},
 			{MaxRows: 1, Prefetch: true, PDL: true, Early: true}, {MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true}} {
@@ -187,7 +90,7 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 		if graphs {
 			r.name = "graph " + cf.v.String()
 		}
-		id := []int32{int32(rand.New(rand.NewPCG(*seed, 2)).IntN(*vocab))}
+		id := []int32{int32(rand.New(rand.NewPCG(o.Seed, 2)).IntN(o.Vocab))}
 		// Warm-up: the capture and the first replays.
 		for i := 0; i < 4; i++ {
 			if err := st.Step(id); err != nil {
@@ -198,9 +101,9 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 			return err
 		}
 		st.Reset()
-		per := make([]float64, *tokens+1)
+		per := make([]float64, o.Tokens+1)
 		start := time.Now()
-		for pos := 1; pos <= *tokens; pos++ {
+		for pos := 1; pos <= o.Tokens; pos++ {
 			t0 := time.Now()
 			if err := st.Step(id); err != nil {
 				return err
@@ -211,9 +114,9 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 			per[pos] = time.Since(t0).Seconds() * 1e3
 		}
 		el := time.Since(start).Seconds()
-		r.tps = float64(*tokens) / el
+		r.tps = float64(o.Tokens) / el
 		for i, p := range []int{1, 128, 256} {
-			if p <= *tokens {
+			if p <= o.Tokens {
 				r.pos[i] = per[p]
 			}
 		}
@@ -235,7 +138,7 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 			if err := ev0.Record(st.Stream()); err != nil {
 				return err
 			}
-			for i := 0; i < *reps; i++ {
+			for range o.Reps {
 				if err := st.Step(id); err != nil {
 					return err
 				}
@@ -250,10 +153,9 @@ func benchGenerateCUDA(args []string, stdout io.Writer) error {
 			if err != nil {
 				return err
 			}
-			ts = append(ts, float64(ms)*1e3/float64(*reps))
+			ts = append(ts, float64(ms)*1e3/float64(o.Reps))
 		}
-		slices.Sort(ts)
-		r.deviceUs = ts[len(ts)/2]
+		r.deviceUs = upperMedian(ts)
 		ev0.Destroy()
 		ev1.Destroy()
 		if _, why := st.Graphs(); graphs && !r.graph {

@@ -1,7 +1,6 @@
-package main
+package bench
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -45,53 +44,47 @@ func gemmShapes(M, D, N, V int) []gemmShape {
 	}
 }
 
-// benchGemm prints GFLOP/s of MatMul on the model's shapes for each
-// backend and thread count, measured interleaved (every backend on every
-// round) and reported as the median of the rounds.
-func benchGemm(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bench gemm", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	dModel := fs.Int("d-model", 128, "model width D (Din = 2·D)")
-	dState := fs.Int("d-state", 16, "SSM state size N")
-	vocab := fs.Int("vocab", 256, "vocabulary size V")
-	batch := fs.Int("batch", 8, "sequences per step")
-	seqLen := fs.Int("seq-len", 512, "tokens per sequence (M = batch·seq-len)")
-	blas := fs.String("blas", "all", "backends: all, or a comma list of auto, go, openblas, gonum")
-	threadList := fs.String("threads", "1,2", "comma list of thread counts")
-	rounds := fs.Int("rounds", 7, "rounds; each times every backend once per shape and thread count")
-	minTime := fs.Duration("min-time", 20*time.Millisecond, "least time per measurement (repeats the product)")
-	only := fs.String("shapes", "", "run only shapes whose label contains this (e.g. NT, 4096x256x128)")
-	stat := fs.String("stat", "median", "median or best of the rounds")
-	step := fs.Bool("step", false, "the one-token Step products instead: M = --batch rows (default 1) times each weight, NT only, weights from DRAM")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+// GemmOptions choose the products a matrix-multiply benchmark times: the
+// model's (gemmShapes) for M = Batch·SeqLen tokens, or with Step the
+// one-token Step products with M = Batch rows.
+type GemmOptions struct {
+	DModel, DState, Vocab int
+	Batch, SeqLen         int
+	BLAS                  []string // back ends (nil: every one this machine has)
+	Threads               []int    // thread counts
+	Rounds                int      // each times every back end once per shape and thread count
+	MinTime               time.Duration
+	Shapes                string // only shapes whose label contains this
+	Stat                  string // "median" or "best" of the rounds
+	Step                  bool
+}
+
+// DefaultGemm returns the defaults (the CPU's default training shape).
+func DefaultGemm() GemmOptions {
+	return GemmOptions{DModel: 128, DState: 16, Vocab: 256, Batch: 8, SeqLen: 512, Threads: []int{1, 2}, Rounds: 7,
+		MinTime: 20 * time.Millisecond, Stat: "median"}
+}
+
+// Gemm prints GFLOP/s of MatMul on the model's shapes for each backend
+// and thread count, measured interleaved (every backend on every round)
+// and reported as the median (or best) of the rounds.
+func Gemm(o GemmOptions, stdout io.Writer) error {
 	summary := median
-	switch *stat {
-	case "median":
-	case "best":
+	if o.Stat == "best" {
 		summary = func(x []float64) float64 { return slices.Max(append(x, 0)) }
-	default:
-		return fmt.Errorf("--stat %q: want median or best", *stat)
 	}
-	if err := positiveFlags(fs, "d-model", "d-state", "vocab", "batch", "seq-len", "rounds"); err != nil {
-		return err
-	}
-	threads, err := positiveList("threads", *threadList)
-	if err != nil {
-		return err
-	}
+	threads := o.Threads
 	defer kernels.SetBLAS("auto")
 	defer kernels.SetThreads(kernels.Threads())
 
 	var backends []string
-	names := []string{"go", "openblas", "gonum"}
-	if *blas != "all" {
-		names = strings.Split(*blas, ",")
+	names := o.BLAS
+	if names == nil {
+		names = []string{"go", "openblas", "gonum"}
 	}
 	for _, b := range names {
 		if err := kernels.SetBLAS(b); err != nil {
-			if *blas == "all" {
+			if o.BLAS == nil {
 				fmt.Fprintf(stdout, "%s: skipped (%v)\n", b, err)
 				continue
 			}
@@ -104,21 +97,16 @@ func benchGemm(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "openblas: %s, core %s (%s)\n", lib, core, config)
 	}
 
-	M := *batch * *seqLen
-	if *step {
-		M = 1
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "batch" {
-				M = *batch
-			}
-		})
+	M := o.Batch * o.SeqLen
+	if o.Step {
+		M = o.Batch
 	}
 	var shapes []gemmShape
-	for _, s := range gemmShapes(M, *dModel, *dState, *vocab) {
-		if *step && (s.form != "NT" || s.m != M) {
+	for _, s := range gemmShapes(M, o.DModel, o.DState, o.Vocab) {
+		if o.Step && (s.form != "NT" || s.m != M) {
 			continue
 		}
-		if strings.Contains(s.label(), *only) && !slices.ContainsFunc(shapes, func(t gemmShape) bool { return t.label() == s.label() }) {
+		if strings.Contains(s.label(), o.Shapes) && !slices.ContainsFunc(shapes, func(t gemmShape) bool { return t.label() == s.label() }) {
 			shapes = append(shapes, s)
 		}
 	}
@@ -140,11 +128,11 @@ func benchGemm(args []string, stdout io.Writer) error {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i, s := range shapes {
 		ops[i] = operands{a: randF32(r, s.m*s.k), c: make([]float32, s.m*s.n), b: [][]float32{randF32(r, s.k*s.n)}}
-		for *step && len(ops[i].b)*s.k*s.n*4 < 256<<20 {
+		for o.Step && len(ops[i].b)*s.k*s.n*4 < 256<<20 {
 			ops[i].b = append(ops[i].b, slices.Clone(ops[i].b[0]))
 		}
 	}
-	for round := 0; round < *rounds+1; round++ { // round 0 warms up
+	for round := 0; round < o.Rounds+1; round++ { // round 0 warms up
 		for i, s := range shapes {
 			tA, tB := s.form[0] == 'T', s.form[1] == 'T'
 			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
@@ -153,7 +141,7 @@ func benchGemm(args []string, stdout io.Writer) error {
 				for _, be := range backends {
 					kernels.SetBLAS(be)
 					reps, t0 := 0, time.Now()
-					for reps == 0 || time.Since(t0) < *minTime {
+					for reps == 0 || time.Since(t0) < o.MinTime {
 						kernels.MatMul(tA, tB, s.m, s.n, s.k, ops[i].a, ops[i].b[reps%len(ops[i].b)], 0, ops[i].c)
 						reps++
 					}
@@ -166,8 +154,8 @@ func benchGemm(args []string, stdout io.Writer) error {
 		}
 	}
 
-	fmt.Fprintf(stdout, "GFLOP/s, %s of %d rounds (2·m·n·k per product; M = %d tokens)\n", *stat, *rounds, M)
-	if *step {
+	fmt.Fprintf(stdout, "GFLOP/s, %s of %d rounds (2·m·n·k per product; M = %d tokens)\n", o.Stat, o.Rounds, M)
+	if o.Step {
 		fmt.Fprintf(stdout, "Step products: the weights (n·k floats) stream at %.2g× the GFLOP/s in GB/s;\n", 2/float64(M))
 		fmt.Fprintf(stdout, "with fewer than 4 rows every backend but gonum runs them on the Go gemv kernel (AVX-512)\n")
 	}
@@ -205,16 +193,4 @@ func randF32(r *rand.Rand, n int) []float32 {
 		x[i] = 2*r.Float32() - 1
 	}
 	return x
-}
-
-func median(x []float64) float64 {
-	if len(x) == 0 {
-		return 0
-	}
-	y := slices.Clone(x)
-	slices.Sort(y)
-	if len(y)%2 == 1 {
-		return y[len(y)/2]
-	}
-	return (y[len(y)/2-1] + y[len(y)/2]) / 2
 }

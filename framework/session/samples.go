@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"embed"
@@ -22,9 +22,9 @@ var sampleFiles = map[string]string{
 	"audio": "samples/audio",
 }
 
-// bundledSample writes the bundled sample of modality under dir (once)
+// BundledSample writes the bundled sample of modality under dir (once)
 // and returns the path to pass to the plugin.
-func bundledSample(modality, dir string) (string, error) {
+func BundledSample(modality, dir string) (string, error) {
 	src, ok := sampleFiles[modality]
 	if !ok {
 		return "", fmt.Errorf("no bundled sample for modality %q (bundled: text, dna, audio): give --data", modality)

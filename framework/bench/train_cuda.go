@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudamodel"
+)
+
+// trainAnchors are the reference throughputs of a training step of
+// the mamba-130m shape (d_model 768, 24 layers, vocab 50280, d_state 16)
+// at batch 8 × 2048 tokens on the same H200, in tokens/s.
+var trainAnchors = []struct {
+	name string
+	tps  float64
+}{
+	{"state-spaces/mamba (fused CUDA kernels), fp32", 41200},
+	{"state-spaces/mamba (fused CUDA kernels), TF32", 89200},
+	{"Hugging Face transformers, pure-PyTorch path", 101},
+}
+
+// trainCUDA times full training steps (forward, backward, gradient
+// clipping, AdamW) of a fresh model on random tokens on the GPU
+// (framework/cudamodel). Times are wall-clock per step, the device
+// synchronized at the end of each; the phases are split with device events.
+func trainCUDA(o TrainOptions, stdout io.Writer) error {
+	d, err := cuda.Open()
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	cfg := o.config()
+	t0 := time.Now()
+	g, err := newGPUModel(d, cfg, o.Seed)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	if err := g.SetTF32(o.TF32); err != nil {
+		return err
+	}
+	mode := "float32"
+	if o.TF32 {
+		mode = "TF32 projections"
+	}
+	fmt.Fprintf(stdout, "device: %s\n", d)
+	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters); batch %d × %d tokens; %s (init and upload %.1fs)\n",
+		o.DModel, o.Layers, o.DState, cfg.VocabSize, g.NumParams(), o.Batch, o.SeqLen, mode, time.Since(t0).Seconds())
+	r := rand.New(rand.NewPCG(o.Seed, 2))
+	B, L := o.Batch, o.SeqLen
+	b := &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
+	ev := make([]*cuda.Event, 4)
+	for i := range ev {
+		if ev[i], err = d.NewEvent(); err != nil {
+			return err
+		}
+	}
+	type times struct{ step, fwd, bwd, opt float64 }
+	step := func() (float64, times, error) {
+		randomTokens(r, b, o.Vocab)
+		var tm times
+		t0 := time.Now()
+		ev[0].Record(nil)
+		loss, err := g.Forward(b, nil)
+		if err != nil {
+			return 0, tm, err
+		}
+		ev[1].Record(nil)
+		if err := g.ZeroGrad(); err != nil {
+			return 0, tm, err
+		}
+		if err := g.Backward(); err != nil {
+			return 0, tm, err
+		}
+		ev[2].Record(nil)
+		if _, err := g.ClipGrad(1); err != nil {
+			return 0, tm, err
+		}
+		if err := g.Step(adamW, adamW.LR); err != nil {
+			return 0, tm, err
+		}
+		ev[3].Record(nil)
+		if err := d.Synchronize(); err != nil {
+			return 0, tm, err
+		}
+		tm.step = time.Since(t0).Seconds()
+		for i, p := range []*float64{&tm.fwd, &tm.bwd, &tm.opt} {
+			ms, err := cuda.ElapsedMs(ev[i], ev[i+1])
+			if err != nil {
+				return 0, tm, err
+			}
+			*p = float64(ms) / 1e3
+		}
+		return loss, tm, nil
+	}
+	for range o.Warmup {
+		if _, _, err := step(); err != nil {
+			return err
+		}
+	}
+	tok := float64(B * L)
+	var all []float64
+	var sum times
+	for i := 1; i <= o.Steps; i++ {
+		loss, tm, err := step()
+		if err != nil {
+			return err
+		}
+		all = append(all, tm.step)
+		sum.step += tm.step
+		sum.fwd += tm.fwd
+		sum.bwd += tm.bwd
+		sum.opt += tm.opt
+		fmt.Fprintf(stdout, "step %d/%d  loss %.4f  %.1f ms (forward %.1f, backward %.1f, clip+AdamW %.1f)  %.0f tokens/s\n",
+			i, o.Steps, loss, 1e3*tm.step, 1e3*tm.fwd, 1e3*tm.bwd, 1e3*tm.opt, tok/tm.step)
+	}
+	med := upperMedian(all)
+	n := float64(o.Steps)
+	free, total, _ := d.MemInfo()
+	fmt.Fprintf(stdout, "median step %.1f ms: %.0f tokens/s (mean %.0f); forward %.1f ms, backward %.1f ms, clip+AdamW %.1f ms (means); device memory in use %.1f GiB\n",
+		1e3*med, tok/med, tok*n/sum.step, 1e3*sum.fwd/n, 1e3*sum.bwd/n, 1e3*sum.opt/n, float64(total-free)/(1<<30))
+	fmt.Fprintf(stdout, "tokens_per_s=%.1f\n", tok/med)
+	if o.DModel == 768 && o.Layers == 24 && cfg.VocabSize == 50280 && o.DState == 16 && B == 8 && L == 2048 && !o.Complex && len(o.NonSelective) == 0 {
+		fmt.Fprintf(stdout, "anchors (mamba-130m shape, batch 8 × 2048, same H200):\n")
+		for _, a := range trainAnchors {
+			fmt.Fprintf(stdout, "  %-50s %9.0f tokens/s  (this run: %.2f×)\n", a.name, a.tps, tok/med/a.tps)
+		}
+	}
+	return nil
+}
+
+// newGPUModel uploads a fresh model of cfg to d.
+func newGPUModel(d *cuda.Device, cfg backbone.Config, seed uint64) (*cudamodel.Model, error) {
+	m, err := backbone.New(cfg, seed)
+	if err != nil {
+		return nil, err
+	}
+	return cudamodel.New(d, m)
+}
