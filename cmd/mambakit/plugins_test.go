@@ -19,6 +19,9 @@ func TestMain(m *testing.M) {
 	if servePlugin(os.Args[1:]) {
 		return
 	}
+	if os.Getenv("MAMBAKIT_TEST_CLI") != "" { // the test binary as the mambakit command (rundir_test.go)
+		os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	dir, err := os.MkdirTemp("", "mambakit-cli-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -97,6 +97,20 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err := c.Resolve(); err != nil {
 		return err
 	}
+	// Own the run directory before anything is written there: a second
+	// writer, or a directory that holds a run already, is refused here,
+	// before the data is prepared. The ranks of a job take it themselves.
+	release := func() {}
+	if dev.job.dist == nil {
+		var err error
+		release, err = train.ClaimNewRunDir(out)
+		if errors.Is(err, train.ErrRunExists) {
+			return fmt.Errorf("%w (mambakit train --resume %s)", err, out)
+		} else if err != nil {
+			return err
+		}
+		defer func() { release() }()
+	}
 	p, err := hf.start(modality)
 	if err != nil {
 		return err
@@ -116,6 +130,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	}
 	defer s.Close()
 	if dev.job.launching() { // the data is prepared: the ranks find it cached
+		release() // rank 0 owns the run directory from here
 		extra := []string{"--out", out}
 		if len(pos) == 0 && !set["data"] { // the bundled sample, written once here
 			extra = append(extra, "--data", data[0])

@@ -77,14 +77,11 @@ var ErrRunExists = errors.New("already holds a run")
 // owning the directory (LockRunDir) until it returns.
 func Start(ctx context.Context, r *Run) (Result, error) {
 	if r.Dist.Lead() {
-		release, err := LockRunDir(r.Dir)
+		release, err := ClaimNewRunDir(r.Dir)
 		if err != nil {
 			return Result{}, err
 		}
 		defer release()
-	}
-	if _, err := LatestCheckpoint(r.Dir); err == nil {
-		return Result{}, fmt.Errorf("%s %w: resume it, or choose another run directory", r.Dir, ErrRunExists)
 	}
 	c := r.Config
 	mc := backbone.NewConfig(r.VocabSize, c.DModel, c.Layers)

@@ -94,3 +94,19 @@ func lockHolder(path string) string {
 	}
 	return "(unknown)"
 }
+
+// ClaimNewRunDir makes this process the owner of dir for a new run
+// (LockRunDir) and refuses a directory that already holds one
+// (ErrRunExists), before anything is written there: the caller prepares
+// the run's data only after this.
+func ClaimNewRunDir(dir string) (release func(), err error) {
+	release, err = LockRunDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := LatestCheckpoint(dir); err == nil {
+		release()
+		return nil, fmt.Errorf("%s %w: resume it, or choose another run directory", dir, ErrRunExists)
+	}
+	return release, nil
+}
