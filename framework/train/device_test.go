@@ -58,41 +58,9 @@ func TestCUDARunTracksCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
-	ctx := context.Background()
 	c := testConfig(12)
 	c.DModel, c.DState = 32, 8
-	cpuDir, gpuDir := t.TempDir(), t.TempDir()
-	if _, err := Start(ctx, testRun(t, cpuDir, c)); err != nil {
-		t.Fatal(err)
-	}
-	rg := testRun(t, gpuDir, testConfig(6))
-	rg.Config.DModel, rg.Config.DState, rg.Config.Steps = 32, 8, 6
-	rg.Config.ScheduleSteps, rg.Config.Warmup, rg.Config.MinLR = c.ScheduleSteps, c.Warmup, c.MinLR
-	rg.Device = "cuda"
-	if _, err := Start(ctx, rg); err != nil {
-		t.Fatal(err)
-	}
-	rg = testRun(t, gpuDir, Config{Steps: 12})
-	rg.Device = "cuda"
-	if _, err := Resume(ctx, rg); err != nil {
-		t.Fatal(err)
-	}
-	ct, cv := lossCurve(t, cpuDir)
-	gt, gv := lossCurve(t, gpuDir)
-	if len(ct) != 12 || len(gt) != 12 || len(cv) != len(gv) {
-		t.Fatalf("steps: cpu %d (%d evaluations), gpu %d (%d)", len(ct), len(cv), len(gt), len(gv))
-	}
-	worst := 0.0
-	for i := range ct {
-		worst = math.Max(worst, math.Abs(gt[i]-ct[i])/ct[i])
-	}
-	for i := range cv {
-		worst = math.Max(worst, math.Abs(gv[i]-cv[i])/cv[i])
-	}
-	t.Logf("training loss cpu %.5f → %.5f, gpu %.5f → %.5f; largest relative difference (train and validation) %.3g", ct[0], ct[11], gt[0], gt[11], worst)
-	if !(worst <= 1e-3) {
-		t.Errorf("GPU run departs from the CPU run: relative difference %.3g", worst)
-	}
+	cpuDir, gpuDir := runsTrackCPU(t, c, "")
 	cc, err := LatestCheckpoint(cpuDir)
 	if err != nil {
 		t.Fatal(err)
@@ -123,4 +91,46 @@ func TestCUDARunTracksCPU(t *testing.T) {
 	if !(rel <= 1e-3) {
 		t.Errorf("final parameters differ: relative L2 %.3g", rel)
 	}
+}
+
+// runsTrackCPU trains c (12 steps) on the CPU, and on the GPU to step 6,
+// checkpointed, then resumed on the GPU to 12, and checks that the two
+// loss curves (training and validation) agree to 1e-3 relative. It
+// returns the two run directories.
+func runsTrackCPU(t *testing.T, c Config, label string) (cpuDir, gpuDir string) {
+	t.Helper()
+	ctx := context.Background()
+	cpuDir, gpuDir = t.TempDir(), t.TempDir()
+	if _, err := Start(ctx, testRun(t, cpuDir, c)); err != nil {
+		t.Fatal(err)
+	}
+	half := c
+	half.Steps = 6
+	rg := testRun(t, gpuDir, half)
+	rg.Device = CUDA
+	if _, err := Start(ctx, rg); err != nil {
+		t.Fatal(err)
+	}
+	rg = testRun(t, gpuDir, Config{Steps: 12})
+	rg.Device = CUDA
+	if _, err := Resume(ctx, rg); err != nil {
+		t.Fatal(err)
+	}
+	ct, cv := lossCurve(t, cpuDir)
+	gt, gv := lossCurve(t, gpuDir)
+	if len(ct) != 12 || len(gt) != 12 || len(cv) != len(gv) {
+		t.Fatalf("%ssteps: cpu %d (%d evaluations), gpu %d (%d)", label, len(ct), len(cv), len(gt), len(gv))
+	}
+	worst := 0.0
+	for i := range ct {
+		worst = math.Max(worst, math.Abs(gt[i]-ct[i])/ct[i])
+	}
+	for i := range cv {
+		worst = math.Max(worst, math.Abs(gv[i]-cv[i])/cv[i])
+	}
+	t.Logf("%straining loss cpu %.5f → %.5f, gpu %.5f → %.5f; largest relative difference (train and validation) %.3g", label, ct[0], ct[11], gt[0], gt[11], worst)
+	if !(worst <= 1e-3) {
+		t.Errorf("%sGPU run departs from the CPU run: relative difference %.3g", label, worst)
+	}
+	return cpuDir, gpuDir
 }

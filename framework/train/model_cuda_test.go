@@ -122,39 +122,7 @@ func TestCUDATBPTTRunTracksCPU(t *testing.T) {
 	if err := CUDA.Available(); errors.Is(err, cuda.ErrNoDriver) {
 		t.Skip(err.Error())
 	}
-	ctx := context.Background()
 	c := testConfig(12)
 	c.DModel, c.DState, c.TBPTT = 32, 8, true
-	cpuDir, gpuDir := t.TempDir(), t.TempDir()
-	if _, err := Start(ctx, testRun(t, cpuDir, c)); err != nil {
-		t.Fatal(err)
-	}
-	half := c
-	half.Steps = 6
-	rg := testRun(t, gpuDir, half)
-	rg.Device = CUDA
-	if _, err := Start(ctx, rg); err != nil {
-		t.Fatal(err)
-	}
-	rg = testRun(t, gpuDir, Config{Steps: 12})
-	rg.Device = CUDA
-	if _, err := Resume(ctx, rg); err != nil {
-		t.Fatal(err)
-	}
-	ct, cv := lossCurve(t, cpuDir)
-	gt, gv := lossCurve(t, gpuDir)
-	if len(ct) != 12 || len(gt) != 12 || len(cv) != len(gv) {
-		t.Fatalf("steps: cpu %d (%d evaluations), gpu %d (%d)", len(ct), len(cv), len(gt), len(gv))
-	}
-	worst := 0.0
-	for i := range ct {
-		worst = math.Max(worst, math.Abs(gt[i]-ct[i])/ct[i])
-	}
-	for i := range cv {
-		worst = math.Max(worst, math.Abs(gv[i]-cv[i])/cv[i])
-	}
-	t.Logf("tbptt: training loss cpu %.5f → %.5f, gpu %.5f → %.5f; largest relative difference %.3g", ct[0], ct[11], gt[0], gt[11], worst)
-	if !(worst <= 1e-3) {
-		t.Errorf("GPU tbptt run departs from the CPU run: relative difference %.3g", worst)
-	}
+	runsTrackCPU(t, c, "tbptt: ")
 }
