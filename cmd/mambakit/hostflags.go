@@ -13,14 +13,18 @@ import (
 type hostFlags struct {
 	lock    string
 	verbose bool
+	dirs    listFlag
+	shadow  listFlag
 }
 
 func (f *hostFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.lock, "lock", "plugins.lock", "checksum pins for external plugins (written by \"mambakit plugins lock\")")
+	fs.StringVar(&f.lock, "lock", "plugins.lock", "checksum pins for external plugins (written by \"mambakit plugins lock\"); once it exists, unpinned plugins are refused")
 	fs.BoolVar(&f.verbose, "v", false, "show the plugins' log lines (default: warnings and errors only)")
+	fs.Var(&f.dirs, "plugin-dir", "directory of mambakit-plugin-* executables, searched before $MAMBAKIT_PLUGIN_PATH (repeatable; the current directory is never searched otherwise)")
+	fs.Var(&f.shadow, "shadow", "let an external plugin of this name stand in for the built-in (repeatable; a pin in the lock file allows it too)")
 }
 
-// open returns a Host over $MAMBAKIT_PLUGIN_PATH, ./plugins and the
+// open returns a Host over --plugin-dir, $MAMBAKIT_PLUGIN_PATH and the
 // built-ins, logging plugin lines to stderr.
 func (f *hostFlags) open() (*host.Host, error) {
 	level := slog.LevelWarn
@@ -31,8 +35,9 @@ func (f *hostFlags) open() (*host.Host, error) {
 	return host.New(host.Config{
 		Builtins:   builtinNames(),
 		BuiltinArg: pluginArg,
-		Dirs:       host.DefaultDirs(),
+		Dirs:       append(append([]string(nil), f.dirs...), host.DefaultDirs()...),
 		LockFile:   f.lock,
+		Shadow:     f.shadow,
 		Log:        log,
 	})
 }

@@ -60,6 +60,9 @@ func pluginsList(args []string, stdout io.Writer) error {
 		if errs[i] = d.Err; d.Err != nil {
 			rows[i] = fmt.Sprintf("%s\t-\t-\t-\t-\t-\t%s", d.Entry.Name, path)
 		}
+		if d.Untrusted != "" {
+			rows[i] = fmt.Sprintf("%s\t-\t-\t-\t-\t-\t%s (not run: %s)", d.Entry.Name, path, d.Untrusted)
+		}
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tVERSION\tPROTOCOL\tKIND\tVOCAB\tUNIT\tPATH")

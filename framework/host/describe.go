@@ -8,15 +8,18 @@ import (
 )
 
 // Description is what a discovered plugin says about itself (Info), or
-// why it did not start (Err).
+// why it did not start (Err), or why it was not run (Untrusted: an
+// external plugin the lock file does not pin).
 type Description struct {
-	Entry Entry
-	Info  sdk.Info
-	Err   error
+	Entry     Entry
+	Info      sdk.Info
+	Err       error
+	Untrusted string
 }
 
-// DescribeAll starts every discovered plugin, in parallel, and returns
-// what each says about itself, in the order of Discover.
+// DescribeAll starts every discovered plugin it may run, in parallel, and
+// returns what each says about itself, in the order of Discover. A plugin
+// the lock file does not pin is not run.
 func (h *Host) DescribeAll(ctx context.Context) ([]Description, error) {
 	ents, err := h.Discover()
 	if err != nil {
@@ -26,6 +29,10 @@ func (h *Host) DescribeAll(ctx context.Context) ([]Description, error) {
 	var wg sync.WaitGroup
 	for i, e := range ents {
 		ds[i].Entry = e
+		if ok, why := h.Trusted(e); !ok {
+			ds[i].Untrusted = why
+			continue
+		}
 		wg.Go(func() {
 			p, err := h.StartEntry(ctx, e)
 			if err != nil {

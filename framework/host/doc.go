@@ -4,13 +4,17 @@
 // through sdk.Open; this package decides which executable that is and how
 // it is started:
 //
-//   - Discovery: executables named mambakit-plugin-NAME on
-//     $MAMBAKIT_PLUGIN_PATH (a list like $PATH) and in ./plugins, then the
-//     built-ins, which the mambakit binary serves by re-executing itself in
-//     plugin mode. The first found wins, so a plugin on the path can stand in
-//     for a built-in of the same name.
-//   - Pinning: plugins.lock records each external plugin's SHA-256; a
-//     pinned plugin whose binary changed is refused before it runs.
+//   - Discovery: executables named mambakit-plugin-NAME in the directories
+//     the user gives (Config.Dirs: --plugin-dir, $MAMBAKIT_PLUGIN_PATH; never
+//     the current directory by default), then the built-ins, which the
+//     mambakit binary serves by re-executing itself in plugin mode. The
+//     first found wins, but an external plugin stands in for a built-in of
+//     the same name only when pinned or allowed (Config.Shadow), and that
+//     is logged on every command (trust.go).
+//   - Pinning: plugins.lock records each external plugin's SHA-256; once it
+//     exists an unpinned external plugin is refused, and a pinned one is
+//     hashed and executed through one open descriptor (pinned.go), so a
+//     changed or swapped binary never runs.
 //   - Lifecycle: plugins die with the host (Pdeathsig on Linux) and a crash
 //     is reported in one line with the exit status and the last log lines.
 //   - Caching: Prepare is skipped when the output directory already holds

@@ -32,17 +32,25 @@ type Config struct {
 	Self       string // the executable serving the built-ins; "" means os.Executable()
 	BuiltinArg string // the argument that selects plugin mode, e.g. "__plugin"
 	// Dirs are searched in order for mambakit-plugin-* executables;
-	// DefaultDirs gives $MAMBAKIT_PLUGIN_PATH then ./plugins.
+	// DefaultDirs gives $MAMBAKIT_PLUGIN_PATH (the current directory is
+	// searched only when a directory names it).
 	Dirs []string
 	// LockFile is plugins.lock; a missing file pins nothing. "" disables
-	// pinning.
+	// pinning. Once the file exists, an external plugin it does not pin is
+	// refused (trust.go).
 	LockFile string
+	// Shadow names built-ins an external plugin of the same name may stand
+	// in for (a pin in the lock file allows it too); otherwise the
+	// built-in is used and the external one is reported and ignored.
+	Shadow []string
 	// Log receives plugin log lines; nil discards them.
 	Log *slog.Logger
 }
 
 // DefaultDirs returns the plugin search path: the entries of
-// $MAMBAKIT_PLUGIN_PATH, then ./plugins.
+// $MAMBAKIT_PLUGIN_PATH. The current directory is not searched unless the
+// user names it (running mambakit inside a checkout must not run the
+// checkout's plugins).
 func DefaultDirs() []string {
 	var dirs []string
 	for _, d := range filepath.SplitList(os.Getenv(PathEnv)) {
@@ -50,7 +58,7 @@ func DefaultDirs() []string {
 			dirs = append(dirs, d)
 		}
 	}
-	return append(dirs, "plugins")
+	return dirs
 }
 
 // Entry is a discovered plugin.
@@ -60,14 +68,17 @@ type Entry struct {
 	Args    []string // arguments that make it serve the plugin
 	Builtin bool
 	// Shadows names the entries of the same name found later in the search
-	// order, which this one hides.
+	// order, which this one hides; Ignored the external ones that may not
+	// stand in for this built-in (Config.Shadow), with the reason.
 	Shadows []string
+	Ignored []string
 }
 
 // Host finds and starts plugins.
 type Host struct {
-	cfg  Config
-	lock *Lock
+	cfg        Config
+	lock       *Lock
+	lockExists bool // the lock file exists: unpinned external plugins are refused
 }
 
 // New reads the lock file (if any) and returns a Host.
@@ -86,13 +97,17 @@ func New(cfg Config) (*Host, error) {
 			return nil, err
 		}
 		h.lock = l
+		_, err = os.Stat(cfg.LockFile)
+		h.lockExists = err == nil
 	}
 	return h, nil
 }
 
-// Discover lists the plugins in search order, one entry per name.
+// Discover lists the plugins in search order, one entry per name. An
+// external plugin named like a built-in replaces it only when allowed
+// (trust.go); either way the host's log says so, on every command.
 func (h *Host) Discover() ([]Entry, error) {
-	var all []Entry
+	var all, ignored []Entry
 	for _, dir := range h.cfg.Dirs {
 		ents, err := os.ReadDir(dir)
 		if errors.Is(err, os.ErrNotExist) {
@@ -120,9 +135,18 @@ func (h *Host) Discover() ([]Entry, error) {
 	for _, name := range h.cfg.Builtins {
 		all = append(all, Entry{Name: name, Path: h.cfg.Self, Args: []string{h.cfg.BuiltinArg, name}, Builtin: true})
 	}
+	builtin := map[string]bool{}
+	for _, name := range h.cfg.Builtins {
+		builtin[name] = true
+	}
 	var out []Entry
 	seen := map[string]int{}
 	for _, e := range all {
+		if !e.Builtin && builtin[e.Name] && !h.mayShadow(e.Name) {
+			// Kept aside: the built-in comes later in all and takes the name.
+			ignored = append(ignored, e)
+			continue
+		}
 		if i, ok := seen[e.Name]; ok {
 			out[i].Shadows = append(out[i].Shadows, e.describe())
 			continue
@@ -130,6 +154,11 @@ func (h *Host) Discover() ([]Entry, error) {
 		seen[e.Name] = len(out)
 		out = append(out, e)
 	}
+	for _, e := range ignored {
+		i := seen[e.Name]
+		out[i].Ignored = append(out[i].Ignored, e.Path+": an external plugin may stand in for the built-in "+e.Name+" only when plugins.lock pins it or --shadow "+e.Name+" allows it")
+	}
+	h.reportShadowing(out)
 	slices.SortStableFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
@@ -197,6 +226,9 @@ func (h *Host) Start(ctx context.Context, name string) (*Plugin, error) {
 
 // StartEntry starts a discovered plugin.
 func (h *Host) StartEntry(ctx context.Context, e Entry) (*Plugin, error) {
+	if err := h.checkTrusted(e); err != nil {
+		return nil, err
+	}
 	var sum []byte
 	if pin, ok := h.lock.Plugins[e.Name]; ok && !e.Builtin {
 		b, err := hex.DecodeString(strings.TrimPrefix(pin.SHA256, "sha256:"))

@@ -159,13 +159,30 @@ func TestDiscover(t *testing.T) {
 	for _, e := range ents {
 		got = append(got, fmt.Sprintf("%s %s %v %v %v", e.Name, filepath.Base(e.Path), e.Args, e.Builtin, e.Shadows))
 	}
+	// Without an opt-in the built-in keeps its name and the external
+	// plugin is ignored, with the reason.
 	want := []string{
-		"a mambakit-plugin-a [] false [built-in]",
+		"a mambakit [__plugin a] true []",
 		"echo mambakit-plugin-echo [] false []",
 		"z mambakit [__plugin z] true []",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Discover:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(ents[0].Ignored) != 1 || !strings.Contains(ents[0].Ignored[0], "mambakit-plugin-a: an external plugin may stand in for the built-in a only when") {
+		t.Errorf("ignored: %q", ents[0].Ignored)
+	}
+	// With --shadow a, the external plugin stands in for the built-in.
+	hs, err := New(Config{Dirs: []string{dir, filepath.Join(dir, "missing"), pluginDir}, Builtins: []string{"a", "z"}, Self: "/bin/mambakit", BuiltinArg: "__plugin", Shadow: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err = hs.Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := ents[0]; e.Name != "a" || e.Builtin || !slices.Equal(e.Shadows, []string{"built-in"}) {
+		t.Errorf("with Shadow a: %+v", e)
 	}
 	_, err = h.Find("nope")
 	if err == nil || !strings.Contains(err.Error(), `no plugin "nope"`) || !strings.Contains(err.Error(), "available: a, echo, z") {

@@ -13,6 +13,7 @@
 // example are the answers, and mambakit reports the accuracy on them.
 //
 //	go build -o plugins/mambakit-plugin-synthetic ./examples/plugins/synthetic
+//	export MAMBAKIT_PLUGIN_PATH=$PWD/plugins
 //	mambakit train --modality synthetic --data examples/plugins/synthetic/testdata/copying.task --tbptt --seq-len 37
 package main
 
