@@ -1,6 +1,10 @@
 package backbone
 
-import "strconv"
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
 
 // Params holds every parameter of the model in one flat buffer, each field a
 // view into it (llm.c style). Gradients and the AdamW moments use the same
@@ -169,4 +173,18 @@ func (p *Params) Tensors(c *Config) []Tensor {
 		}
 	}
 	return out
+}
+
+// CheckFinite returns an error naming the first tensor (Hugging Face name)
+// that holds a NaN or an infinity, and where: a model with one would
+// evaluate to NaN and generate garbage without a word.
+func (p *Params) CheckFinite(c *Config) error {
+	for _, t := range p.Tensors(c) {
+		for i, v := range t.Data {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("tensor %s holds %v at index %d: the weights are not finite", t.Name, v, i)
+			}
+		}
+	}
+	return nil
 }

@@ -62,13 +62,9 @@ func ReadRunInfo(dir string) (RunInfo, error) {
 		}
 		dir = latest
 	}
-	b, err := os.ReadFile(filepath.Join(dir, trainerJSON))
+	ts, err := readTrainerState(dir)
 	if err != nil {
-		return RunInfo{}, fmt.Errorf("checkpoint: %w", err)
-	}
-	var ts trainerState
-	if err := json.Unmarshal(b, &ts); err != nil {
-		return RunInfo{}, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, trainerJSON), err)
+		return RunInfo{}, err
 	}
 	return RunInfo{Checkpoint: dir, Step: ts.Step, Config: ts.Config, Modality: ts.Modality, VocabSize: ts.VocabSize, PrepareOptions: ts.PrepareOptions}, nil
 }
@@ -203,12 +199,11 @@ func loadCheckpoint(dir string) (*backbone.Model, trainerState, *safetensors.Fil
 	if err != nil {
 		return nil, ts, nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, trainerJSON))
-	if err != nil {
-		return nil, ts, nil, fmt.Errorf("checkpoint: %w", err)
+	if ts, err = readTrainerState(dir); err != nil {
+		return nil, ts, nil, err
 	}
-	if err := json.Unmarshal(b, &ts); err != nil {
-		return nil, ts, nil, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, trainerJSON), err)
+	if err := m.Params.CheckFinite(&m.Config); err != nil {
+		return nil, ts, nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
 	st, err := safetensors.Open(filepath.Join(dir, trainerST))
 	if err != nil {
@@ -250,4 +245,44 @@ func restoreCarried(st *safetensors.File, carried *backbone.State) error {
 		copy(t.dst, v)
 	}
 	return nil
+}
+
+// maxSteps bounds the steps trainer.json may name: far beyond any run, far
+// below what overflows the arithmetic on them.
+const maxSteps = 1 << 40
+
+// readTrainerState reads and checks dir's trainer.json: a hand-edited or
+// damaged file is refused with the field and the value, before a run
+// trains from it (a negative step would train at negative learning rates).
+func readTrainerState(dir string) (trainerState, error) {
+	var ts trainerState
+	path := filepath.Join(dir, trainerJSON)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ts, fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := json.Unmarshal(b, &ts); err != nil {
+		return ts, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	bad := func(format string, args ...any) (trainerState, error) {
+		return ts, fmt.Errorf("checkpoint %s: %s", path, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case ts.Step < 0 || ts.Step > maxSteps:
+		return bad("step %d: want 0..%d", ts.Step, maxSteps)
+	case ts.OptSteps < 0 || ts.OptSteps > ts.Step:
+		return bad("optimizer_steps %d: want 0..step (%d)", ts.OptSteps, ts.Step)
+	case ts.VocabSize < 1:
+		return bad("vocab_size %d: want ≥ 1", ts.VocabSize)
+	case ts.Config.Steps > maxSteps || ts.Config.ScheduleSteps > maxSteps:
+		return bad("steps %d, schedule_steps %d: want at most %d", ts.Config.Steps, ts.Config.ScheduleSteps, maxSteps)
+	}
+	if name := filepath.Base(dir); strings.HasPrefix(name, "step-") && name != checkpointName(ts.Step) {
+		return bad("step %d, but the checkpoint is %s", ts.Step, name)
+	}
+	c := ts.Config // Resolve fills defaults: check a copy
+	if err := c.Resolve(); err != nil {
+		return bad("config: %v", err)
+	}
+	return ts, nil
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/kernels"
@@ -84,6 +85,9 @@ func OpenModel(dir string, p Placement) (Model, RunInfo, error) {
 	m, err := backbone.Load(info.Checkpoint)
 	if err != nil {
 		return nil, info, err
+	}
+	if err := m.Params.CheckFinite(&m.Config); err != nil {
+		return nil, info, fmt.Errorf("checkpoint %s: %w", info.Checkpoint, err)
 	}
 	dm, err := NewModel(m, nil, p)
 	return dm, info, err
