@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -112,4 +113,61 @@ func TestOneWriterPerRunDir(t *testing.T) {
 	if !strings.Contains(o, "done: step "+strconv.Itoa(step+2)) {
 		t.Fatalf("resume after the owner stopped:\n%s", o)
 	}
+}
+
+// TestInterruptBeforeTraining (R4): Ctrl-C while the data is being
+// prepared ends the command with exit 0 and one line saying nothing was
+// saved, and the same command then starts the run.
+func TestInterruptBeforeTraining(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir)
+	fa := filepath.Join(dir, "big.fa")
+	seq := strings.Repeat("ACGTTGCAAGGCTTAACGGATC", 1<<20/22)
+	var b strings.Builder
+	for i := 0; i < 24; i++ { // 24 Mbp: preparing takes a while
+		fmt.Fprintf(&b, ">r%d\n%s\n", i, seq)
+	}
+	os.WriteFile(fa, []byte(b.String()), 0o644)
+	runDir := filepath.Join(dir, "run")
+	args := []string{"train", "--modality", "dna", "--data", fa, "--out", runDir, "--config", cfg, "--steps", "2", "--threads", "1"}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "MAMBAKIT_TEST_CLI=1")
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "preparing"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no 'preparing' line in 30 s:\n%s", out.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if err != nil || !strings.Contains(out.String(), "interrupted before training began: nothing was saved") {
+		t.Fatalf("Ctrl-C while preparing: %v\n%s", err, out.String())
+	}
+	if o := run(t, args...); !strings.Contains(o, "done: step 2") {
+		t.Fatalf("the same command after the interrupt:\n%s", o)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a child process writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

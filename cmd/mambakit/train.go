@@ -17,7 +17,7 @@ import (
 	"github.com/mambakit/mambakit/framework/train"
 )
 
-func runTrain(args []string, stdout io.Writer) error {
+func runTrain(args []string, stdout io.Writer) (err error) {
 	var (
 		hf       hostFlags
 		modality string
@@ -76,6 +76,15 @@ func runTrain(args []string, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Ctrl-C once training runs ends with a checkpoint (train.Start);
+	// before that (preparing the data, fitting the baseline) nothing is
+	// lost, and that is not an error.
+	defer func() {
+		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stdout, "interrupted before training began: nothing was saved; run the same command again to start")
+			err = nil
+		}
+	}()
 	if resume != "" {
 		return resumeRun(ctx, &hf, resume, c, set, dev, stdout)
 	}
