@@ -21,11 +21,11 @@ type Session struct {
 	// Restart, when set, starts the plugin again: the first crash during a
 	// run is answered by one restart (training itself does not call the
 	// plugin; its samples do).
-	Restart      func() (*host.Plugin, error)
-	restarted    bool
+	Restart   func() (*host.Plugin, error)
+	restarted bool
 	// event reports a restart in the run's output and events.log (Run
 	// sets it to the train.Run's Event).
-	event func(format string, args ...any)
+	event        func(format string, args ...any)
 	Dir          string // the dataset directory
 	Manifest     sdk.DatasetFile
 	prepOpts     map[string]string
