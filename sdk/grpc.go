@@ -69,6 +69,11 @@ func (s *grpcServer) Encode(ctx context.Context, req *pluginpb.EncodeRequest) (r
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	if len(ids) > MaxEncodeTokens {
+		// Say so here rather than let gRPC refuse the reply with its own
+		// message after marshalling it.
+		return nil, status.Errorf(codes.InvalidArgument, "%s: %d tokens is more than one Encode reply carries (%d); use prepare, which writes tokens to disk", req.GetName(), len(ids), MaxEncodeTokens)
+	}
 	return &pluginpb.EncodeResponse{Tokens: tokensToBytes(ids)}, nil
 }
 
@@ -128,8 +133,8 @@ func (c *grpcClient) Prepare(ctx context.Context, req PrepareRequest) (Dataset, 
 }
 
 func (c *grpcClient) Encode(ctx context.Context, req EncodeRequest) (Tokens, error) {
-	if len(req.Data) > MaxMessageSize-1<<20 {
-		return nil, fmt.Errorf("%s: %d bytes is more than Encode takes in one call (%d MiB); use prepare, which reads files by path", req.Name, len(req.Data), MaxMessageSize>>20)
+	if len(req.Data) > MaxEncodeBytes {
+		return nil, fmt.Errorf("%s: %d bytes is more than Encode takes in one call (%d bytes); use prepare, which reads files by path", req.Name, len(req.Data), MaxEncodeBytes)
 	}
 	resp, err := c.rpc.Encode(ctx, &pluginpb.EncodeRequest{Data: req.Data, Name: req.Name, Options: req.Options})
 	if err != nil {
@@ -139,8 +144,8 @@ func (c *grpcClient) Encode(ctx context.Context, req EncodeRequest) (Tokens, err
 }
 
 func (c *grpcClient) Decode(ctx context.Context, req DecodeRequest) ([]byte, error) {
-	if 4*len(req.Tokens) > MaxMessageSize-1<<20 {
-		return nil, fmt.Errorf("%d tokens is more than Decode takes in one call (%d MiB)", len(req.Tokens), MaxMessageSize>>20)
+	if len(req.Tokens) > MaxEncodeTokens {
+		return nil, fmt.Errorf("%d tokens is more than Decode takes in one call (%d)", len(req.Tokens), MaxEncodeTokens)
 	}
 	resp, err := c.rpc.Decode(ctx, &pluginpb.DecodeRequest{Tokens: tokensToBytes(req.Tokens), Options: req.Options})
 	if err != nil {

@@ -3,6 +3,7 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,8 +18,9 @@ import (
 // directories. The order is the same on every machine, so documents get the
 // same indices and the dataset the same split.
 //
-// Errors name the path: a path that does not exist, a directory with no
-// matching file, or no inputs at all. Symbolic links to files are taken;
+// Errors name the path: a path that does not exist, an input that is not
+// a regular file or directory (a named pipe, a device: RegularFile), a
+// directory with no matching file, or no inputs at all. Symbolic links to files are taken;
 // links to directories inside a directory are not followed.
 func InputFiles(inputs []string, suffixes []string) ([]string, error) {
 	if len(inputs) == 0 {
@@ -31,6 +33,9 @@ func InputFiles(inputs []string, suffixes []string) ([]string, error) {
 			return nil, fmt.Errorf("%s: %w", in, unwrapPath(err))
 		}
 		if !fi.IsDir() {
+			if _, err := RegularFile(in); err != nil {
+				return nil, err
+			}
 			files = append(files, in)
 			continue
 		}
@@ -91,4 +96,101 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// RegularFile returns the FileInfo of name (following symbolic links), or
+// an error naming the path and what it is when it is not a regular file: a
+// named pipe, a device such as /dev/zero or a socket would block a reader
+// or never end, and a directory is not a file. Every input the SDK and the
+// host read by name passes through it.
+func RegularFile(name string) (fs.FileInfo, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, unwrapPath(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: is %s, not a regular file; save the data to a file first", name, fileKind(fi.Mode()))
+	}
+	return fi, nil
+}
+
+// fileKind names the kind of file of a mode that is not regular.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a plain file (mode " + m.String() + ")"
+}
+
+// OpenInput opens a regular file for reading; anything else is refused
+// before it is opened (opening a named pipe blocks until a writer comes).
+func OpenInput(name string) (*os.File, error) {
+	if _, err := RegularFile(name); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, unwrapPath(err))
+	}
+	// The path may have been replaced between the check and the open.
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: changed while being opened; not a regular file now", name)
+	}
+	return f, nil
+}
+
+// ReadInput reads a whole regular file of at most limit bytes (see
+// MaxFileBytes, MaxEncodeBytes). A larger file is refused, with both sizes,
+// before any of it is read.
+func ReadInput(name string, limit int64) ([]byte, error) {
+	f, err := OpenInput(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, unwrapPath(err))
+	}
+	if fi.Size() > limit {
+		return nil, &TooLargeError{Name: name, Size: fi.Size(), Limit: limit}
+	}
+	// Read at most limit+1 bytes: a file that grows while it is read
+	// fails instead of growing the buffer without bound.
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, unwrapPath(err))
+	}
+	if int64(len(data)) > limit {
+		return nil, &TooLargeError{Name: name, Size: int64(len(data)), Limit: limit}
+	}
+	return data, nil
+}
+
+// TooLargeError is ReadInput's error for a file over its limit.
+type TooLargeError struct {
+	Name        string
+	Size, Limit int64 // bytes; Size is a lower bound for a growing file
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s: %s is more than the %s this reads at once", e.Name, byteSize(e.Size), byteSize(e.Limit))
+}
+
+// byteSize writes n bytes for people: "100.0 MiB (104857600 bytes)".
+func byteSize(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.1f MiB (%d bytes)", float64(n)/(1<<20), n)
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -43,7 +44,13 @@ type Plugin struct {
 	cmd    *exec.Cmd
 	client *plugin.Client
 	logs   *logSink
+	stop   sync.Once
 }
+
+// StopGrace is how long Close waits for a plugin to exit after asking it
+// to, before it kills the process: a plugin stuck in a call (or stopped)
+// would otherwise keep the host waiting on go-plugin's shutdown call.
+const StopGrace = time.Second
 
 // Open starts the plugin process, checks its checksum, negotiates the
 // protocol version and connects to it.
@@ -92,8 +99,29 @@ func Open(cfg OpenConfig) (*Plugin, error) {
 	return p, nil
 }
 
-// Close stops the plugin process: gracefully, then by force after 2 s.
-func (p *Plugin) Close() { p.client.Kill() }
+// Close stops the plugin process: it asks the plugin to exit and kills it
+// when it has not within StopGrace. Calling Close again does nothing.
+func (p *Plugin) Close() {
+	p.stop.Do(func() {
+		done := make(chan struct{})
+		go func() {
+			p.client.Kill() // go-plugin: a shutdown call without a deadline, then 2 s
+			close(done)
+		}()
+		select {
+		case <-done:
+			return
+		case <-time.After(StopGrace):
+		}
+		if p.cmd.Process != nil {
+			p.cmd.Process.Kill()
+		}
+		select { // the connection breaks, and Kill returns
+		case <-done:
+		case <-time.After(StopGrace):
+		}
+	})
+}
 
 // Pid is the plugin's process id, or 0 when it has not started.
 func (p *Plugin) Pid() int {
@@ -187,9 +215,17 @@ type crashAware struct {
 	m *grpcClient
 }
 
-func (c *crashAware) check(method string, err error) error {
+func (c *crashAware) check(ctx context.Context, method string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if ctx.Err() != nil {
+		// The caller gave up (Ctrl-C, a deadline): gRPC has cancelled the
+		// call in the plugin, but a plugin that does not watch its context
+		// would go on working, or block on its input, out of sight. Stop
+		// it now (killing it after StopGrace); the caller is ending.
+		c.p.Close()
+		return err
 	}
 	var re *RemoteError
 	lost := errors.As(err, &re) && re.Code == "Unavailable"
@@ -207,20 +243,20 @@ func tail(s []string, n int) []string { return s[max(0, len(s)-n):] }
 
 func (c *crashAware) Describe(ctx context.Context) (Info, error) {
 	info, err := c.m.Describe(ctx)
-	return info, c.check("Describe", err)
+	return info, c.check(ctx, "Describe", err)
 }
 
 func (c *crashAware) Prepare(ctx context.Context, req PrepareRequest) (Dataset, error) {
 	ds, err := c.m.Prepare(ctx, req)
-	return ds, c.check("Prepare", err)
+	return ds, c.check(ctx, "Prepare", err)
 }
 
 func (c *crashAware) Encode(ctx context.Context, req EncodeRequest) (Tokens, error) {
 	ids, err := c.m.Encode(ctx, req)
-	return ids, c.check("Encode", err)
+	return ids, c.check(ctx, "Encode", err)
 }
 
 func (c *crashAware) Decode(ctx context.Context, req DecodeRequest) ([]byte, error) {
 	data, err := c.m.Decode(ctx, req)
-	return data, c.check("Decode", err)
+	return data, c.check(ctx, "Decode", err)
 }

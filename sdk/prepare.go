@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -20,7 +19,8 @@ type Doc struct {
 // time: it expands req.Inputs with InputFiles(req.Inputs, suffixes), calls
 // docs for each file's contents (in parallel, up to GOMAXPROCS files at
 // once), and writes the documents in input order with a DatasetWriter. An
-// error names the file. It checks ctx between files.
+// error names the file. It checks ctx between files. A file is read whole,
+// so one above MaxFileBytes is refused (ReadInput).
 //
 // Plugins that need the whole corpus first (to learn a vocabulary) write
 // their own Prepare with InputFiles and NewDatasetWriter.
@@ -67,9 +67,9 @@ func PrepareFiles(ctx context.Context, req PrepareRequest, suffixes []string, do
 						results[i] <- result{err: fmt.Errorf("%s: panicked: %v", f, r)}
 					}
 				}()
-				data, err := os.ReadFile(f)
+				data, err := ReadInput(f, MaxFileBytes)
 				if err != nil {
-					results[i] <- result{err: fmt.Errorf("%s: %w", f, unwrapPath(err))}
+					results[i] <- result{err: err}
 					return
 				}
 				d, err := docs(f, data)

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 
 	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 )
 
-func runBaseline(args []string, stdout io.Writer) error {
+func runBaseline(ctx context.Context, args []string, stdout io.Writer) error {
 	var in inputFlags
 	var cache string
 	var order int
@@ -26,9 +25,7 @@ func runBaseline(args []string, stdout io.Writer) error {
 	if order < -1 {
 		return fmt.Errorf("--order %d: want ≥ 0", order)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	p, err := in.hf.start(in.modality)
+	p, err := in.hf.start(ctx, in.modality)
 	if err != nil {
 		return err
 	}

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/mambakit/mambakit/framework/compare"
 )
 
-func runCompare(args []string, stdout io.Writer) error {
+func runCompare(ctx context.Context, args []string, stdout io.Writer) error {
 	var out string
 	var jobs int
 	var quick bool
@@ -53,8 +51,6 @@ func runCompare(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("find the mambakit binary: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	n := len(spec.Runs(out))
 	fmt.Fprintf(stdout, "comparison: %d runs (%d modalities × %d variants × %d seeds) in %s, %d at a time\n",
 		n, len(spec.Modalities), len(spec.Variants), len(spec.Seeds), out, jobs)

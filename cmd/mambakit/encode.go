@@ -79,7 +79,7 @@ func nameFile(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
-func runEncode(args []string, stdout io.Writer) error {
+func runEncode(ctx context.Context, args []string, stdout io.Writer) error {
 	var c codecFlags
 	in, err := c.parse("encode", "encode --modality M [--tokenizer FILE] FILE -o TOKENS [--format text|bin]", args)
 	if err != nil {
@@ -93,12 +93,12 @@ func runEncode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := c.hf.start(c.modality)
+	p, err := c.hf.start(ctx, c.modality)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	ids, err := p.Encode(context.Background(), sdk.EncodeRequest{Data: data, Name: filepath.Base(in), Options: c.opts})
+	ids, err := p.Encode(ctx, sdk.EncodeRequest{Data: data, Name: filepath.Base(in), Options: c.opts})
 	if err != nil {
 		return nameFile(in, err)
 	}
@@ -109,7 +109,7 @@ func runEncode(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func runDecode(args []string, stdout io.Writer) error {
+func runDecode(ctx context.Context, args []string, stdout io.Writer) error {
 	var c codecFlags
 	in, err := c.parse("decode", "decode --modality M [--tokenizer FILE] TOKENS -o FILE [--format text|bin]", args)
 	if err != nil {
@@ -127,12 +127,12 @@ func runDecode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	p, err := c.hf.start(c.modality)
+	p, err := c.hf.start(ctx, c.modality)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	out, err := p.Decode(context.Background(), sdk.DecodeRequest{Tokens: ids, Options: c.opts})
+	out, err := p.Decode(ctx, sdk.DecodeRequest{Tokens: ids, Options: c.opts})
 	if err != nil {
 		return nameFile(in, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 
 	"github.com/mambakit/mambakit/framework/host"
@@ -38,11 +37,14 @@ func (c *checkpointFlags) register(fs *flag.FlagSet, what string) {
 }
 
 // open places the checkpoint's model on the device and starts its plugin.
-func (c *checkpointFlags) open() (train.Model, *host.Plugin, error) {
+func (c *checkpointFlags) open(ctx context.Context) (train.Model, *host.Plugin, error) {
 	if c.dir == "" {
 		return nil, nil, errors.New("missing --checkpoint DIR (a checkpoint, or a run directory for its latest)")
 	}
 	if err := checkThreads(c.place.Threads); err != nil {
+		return nil, nil, err
+	}
+	if err := session.CheckCheckpoint(c.dir); err != nil {
 		return nil, nil, err
 	}
 	m, info, err := train.OpenModel(c.dir, c.place)
@@ -50,7 +52,7 @@ func (c *checkpointFlags) open() (train.Model, *host.Plugin, error) {
 		return nil, nil, err
 	}
 	c.info = info
-	p, err := c.hf.start(info.Modality.Name)
+	p, err := c.hf.start(ctx, info.Modality.Name)
 	if err != nil {
 		m.Close()
 		return nil, nil, err
@@ -61,7 +63,7 @@ func (c *checkpointFlags) open() (train.Model, *host.Plugin, error) {
 // codec returns the Encode/Decode options of the checkpoint's run.
 func (c *checkpointFlags) codec() map[string]string { return session.CheckpointCodec(c.info) }
 
-func runEval(args []string, stdout io.Writer) error {
+func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	var cf checkpointFlags
 	var data listFlag
 	var batch, seqLen int
@@ -78,9 +80,7 @@ func runEval(args []string, stdout io.Writer) error {
 	if len(data) == 0 {
 		return errors.New("missing --data")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	m, p, err := cf.open()
+	m, p, err := cf.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func runEval(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func runScore(args []string, stdout io.Writer) error {
+func runScore(ctx context.Context, args []string, stdout io.Writer) error {
 	var cf checkpointFlags
 	var seqLen int
 	fs := newFlagSet("score", "score --checkpoint DIR FILE")
@@ -134,9 +134,7 @@ func runScore(args []string, stdout io.Writer) error {
 	if seqLen < 1 {
 		return fmt.Errorf("--seq-len %d: want ≥ 1", seqLen)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	m, p, err := cf.open()
+	m, p, err := cf.open(ctx)
 	if err != nil {
 		return err
 	}

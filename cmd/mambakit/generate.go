@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
@@ -17,7 +16,7 @@ import (
 	"github.com/mambakit/mambakit/sdk"
 )
 
-func runGenerate(args []string, stdout io.Writer) error {
+func runGenerate(ctx context.Context, args []string, stdout io.Writer) error {
 	var cf checkpointFlags
 	var prompt, promptFile, out string
 	var n int
@@ -42,9 +41,7 @@ func runGenerate(args []string, stdout io.Writer) error {
 	if n < 1 {
 		return fmt.Errorf("--tokens %d: want ≥ 1", n)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	m, p, err := cf.open()
+	m, p, err := cf.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -43,10 +43,10 @@ func (f *hostFlags) open() (*host.Host, error) {
 }
 
 // start starts the plugin name.
-func (f *hostFlags) start(name string) (*host.Plugin, error) {
+func (f *hostFlags) start(ctx context.Context, name string) (*host.Plugin, error) {
 	h, err := f.open()
 	if err != nil {
 		return nil, err
 	}
-	return h.Start(context.Background(), name)
+	return h.Start(ctx, name)
 }

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,15 +15,17 @@ import (
 )
 
 // command is one subcommand. run gets the arguments after the command name
-// and writes its normal output to stdout.
+// and writes its normal output to stdout; its context ends at the first
+// Ctrl-C or SIGTERM (interrupt.go). bench has no context: it keeps the
+// signals' default action.
 type command struct {
 	summary string
-	run     func(args []string, stdout io.Writer) error
+	run     func(ctx context.Context, args []string, stdout io.Writer) error
 }
 
 // commands is the CLI's table of contents; each entry lives in its own file.
 var commands = map[string]command{
-	"bench":    {"measure training and scan speed (bench train | bench scan)", runBench},
+	"bench":    {"measure training and scan speed (bench train | bench scan)", nil},
 	"plugins":  {"list, describe and pin modality plugins (plugins list | info NAME | lock)", runPlugins},
 	"prepare":  {"tokenize data into a dataset with a modality plugin", runPrepare},
 	"encode":   {"turn one file into a token file with a modality plugin", runEncode},
@@ -52,7 +55,16 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mambakit: unknown command %q (run \"mambakit help\")\n", args[0])
 		return 2
 	}
-	if err := cmd.run(args[1:], stdout); err != nil {
+	var err error
+	if args[0] == "bench" {
+		err = runBench(args[1:], stdout)
+	} else {
+		ctx, stop := interruptContext()
+		err = cmd.run(ctx, args[1:], stdout)
+		stop()
+		err = interrupted(ctx, err)
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

@@ -14,24 +14,24 @@ import (
 	"github.com/mambakit/mambakit/framework/host"
 )
 
-func runPlugins(args []string, stdout io.Writer) error {
+func runPlugins(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("want a subcommand: list, info NAME or lock")
 	}
 	switch args[0] {
 	case "list":
-		return pluginsList(args[1:], stdout)
+		return pluginsList(ctx, args[1:], stdout)
 	case "info":
-		return pluginsInfo(args[1:], stdout)
+		return pluginsInfo(ctx, args[1:], stdout)
 	case "lock":
-		return pluginsLock(args[1:], stdout)
+		return pluginsLock(ctx, args[1:], stdout)
 	}
 	return fmt.Errorf("unknown subcommand %q (want list, info or lock)", args[0])
 }
 
 // pluginsList starts every plugin (in parallel) and prints what it says
 // about itself.
-func pluginsList(args []string, stdout io.Writer) error {
+func pluginsList(ctx context.Context, args []string, stdout io.Writer) error {
 	var hf hostFlags
 	fs := newFlagSet("plugins list", "plugins list [-lock FILE]")
 	hf.register(fs)
@@ -44,7 +44,7 @@ func pluginsList(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ds, err := h.DescribeAll(context.Background())
+	ds, err := h.DescribeAll(ctx)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func pluginsList(args []string, stdout io.Writer) error {
 	return errors.Join(errs...)
 }
 
-func pluginsInfo(args []string, stdout io.Writer) error {
+func pluginsInfo(ctx context.Context, args []string, stdout io.Writer) error {
 	var hf hostFlags
 	fs := newFlagSet("plugins info", "plugins info NAME [-lock FILE]")
 	hf.register(fs)
@@ -88,7 +88,7 @@ func pluginsInfo(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.Start(context.Background(), pos[0])
+	p, err := h.Start(ctx, pos[0])
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func formatSpecial(m map[string]int32) string {
 	return strings.Join(parts, " ")
 }
 
-func pluginsLock(args []string, stdout io.Writer) error {
+func pluginsLock(ctx context.Context, args []string, stdout io.Writer) error {
 	var hf hostFlags
 	fs := newFlagSet("plugins lock", "plugins lock [-lock FILE]")
 	hf.register(fs)
@@ -153,7 +153,7 @@ func pluginsLock(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	l, err := h.Lock(context.Background(), hf.lock)
+	l, err := h.Lock(ctx, hf.lock)
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// pluginDir holds the protein example plugin, built once for the package.
-var pluginDir string
+// pluginDir holds the protein example plugin, built once for the package;
+// echoDir the SDK's test plugin (interrupt_test.go).
+var pluginDir, echoDir string
 
 // TestMain serves the built-in plugins when the host re-executes the test
 // binary as "TESTBINARY __plugin NAME", as it does the mambakit binary.
@@ -32,6 +33,15 @@ func TestMain(m *testing.M) {
 		"github.com/mambakit/mambakit/examples/plugins/protein").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building the protein plugin: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	// The SDK's test plugin, which misbehaves on request, in a directory of
+	// its own: only the tests that need it put it on the plugin path.
+	echoDir = filepath.Join(dir, "echo")
+	out, err = exec.Command("go", "build", "-o", filepath.Join(echoDir, "mambakit-plugin-echo"),
+		"github.com/mambakit/mambakit/sdk/internal/testplugin").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building the test plugin: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	code := m.Run()

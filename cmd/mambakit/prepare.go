@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"text/tabwriter"
 
 	"github.com/mambakit/mambakit/sdk"
 )
 
-func runPrepare(args []string, stdout io.Writer) error {
+func runPrepare(ctx context.Context, args []string, stdout io.Writer) error {
 	var in inputFlags
 	var out string
 	fs := newFlagSet("prepare", "prepare --modality M --data PATH... -o DIR [flags]")
@@ -27,8 +25,6 @@ func runPrepare(args []string, stdout io.Writer) error {
 	case !(in.valid > 0 && in.valid < 1):
 		return fmt.Errorf("--valid %v is not in (0, 1)", in.valid)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	h, err := in.hf.open()
 	if err != nil {
 		return err

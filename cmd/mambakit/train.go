@@ -7,17 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
+	"github.com/mambakit/mambakit/sdk"
 )
 
-func runTrain(args []string, stdout io.Writer) (err error) {
+func runTrain(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	var (
 		hf       hostFlags
 		modality string
@@ -74,8 +73,6 @@ func runTrain(args []string, stdout io.Writer) (err error) {
 	if !dev.job.lead() {
 		stdout = io.Discard // rank 0 reports; the others' errors still reach stderr
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	// Ctrl-C once training runs ends with a checkpoint (train.Start);
 	// before that (preparing the data, fitting the baseline) nothing is
 	// lost, and that is not an error.
@@ -96,6 +93,9 @@ func runTrain(args []string, stdout io.Writer) (err error) {
 		fmt.Fprintf(stdout, "run directory: %s\n", out)
 	}
 	if cfgFile != "" {
+		if _, err := sdk.RegularFile(cfgFile); err != nil { // a named pipe would block the read
+			return err
+		}
 		fc, err := train.ReadConfig(cfgFile)
 		if err != nil {
 			return err
@@ -120,7 +120,7 @@ func runTrain(args []string, stdout io.Writer) (err error) {
 		}
 		defer func() { release() }()
 	}
-	p, err := hf.start(modality)
+	p, err := hf.start(ctx, modality)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func runTrain(args []string, stdout io.Writer) (err error) {
 		}
 		return dev.job.run(ctx, extra, stdout)
 	}
-	s.Restart = func() (*host.Plugin, error) { return hf.start(modality) }
+	s.Restart = func() (*host.Plugin, error) { return hf.start(ctx, modality) }
 	r := s.Run(out, c, stdout)
 	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
@@ -194,6 +194,9 @@ type trainDevice struct {
 // resumeRun continues the run in dir to flags.Steps (when set), with
 // --blas from flags.
 func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Config, set map[string]bool, dev trainDevice, stdout io.Writer) error {
+	if err := session.CheckCheckpoint(dir); err != nil {
+		return err
+	}
 	info, err := train.ReadRunInfo(dir)
 	if err != nil {
 		return err
@@ -201,7 +204,7 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Confi
 	if dev.job.launching() {
 		return dev.job.run(ctx, nil, stdout)
 	}
-	p, err := hf.start(info.Modality.Name)
+	p, err := hf.start(ctx, info.Modality.Name)
 	if err != nil {
 		return err
 	}
@@ -214,7 +217,7 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Confi
 		return err
 	}
 	defer s.Close()
-	s.Restart = func() (*host.Plugin, error) { return hf.start(info.Modality.Name) }
+	s.Restart = func() (*host.Plugin, error) { return hf.start(ctx, info.Modality.Name) }
 	c := info.Config
 	c.Steps = 0 // continue to the run's own target
 	applyFlags(&c, &flags, map[string]bool{"steps": set["steps"], "blas": set["blas"]})

@@ -144,3 +144,74 @@ func TestNotAPlugin(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptStopsPlugin cancels a Prepare that the plugin never
+// finishes (issue 17, R2): the call returns within a second or two of the
+// cancellation, and the plugin process is gone, whether it is deaf to its
+// context ("stuck") or answers nothing at all ("stop": SIGSTOP, where
+// go-plugin's own shutdown call would wait for ever).
+func TestInterruptStopsPlugin(t *testing.T) {
+	for _, mode := range []string{"stuck", "stop"} {
+		t.Run(mode, func(t *testing.T) {
+			rec := newLogRecorder()
+			p := start(t, newHost(t, rec))
+			in := filepath.Join(t.TempDir(), "a.txt")
+			os.WriteFile(in, []byte("some text"), 0o644)
+			blocked := rec.waitFor(map[string]string{"stuck": "stuck", "stop": "stopping"}[mode])
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error, 1)
+			go func() {
+				_, _, err := p.Prepare(ctx, sdk.PrepareRequest{Inputs: []string{in}, OutDir: filepath.Join(t.TempDir(), "ds"), ValidFraction: 0.5, Options: map[string]string{mode: "1"}})
+				errc <- err
+			}()
+			select {
+			case <-blocked:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the plugin never blocked")
+			}
+			time.Sleep(100 * time.Millisecond) // let "stop" stop
+			t0 := time.Now()
+			cancel()
+			var err error
+			select {
+			case err = <-errc:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Prepare did not return after its context ended")
+			}
+			took := time.Since(t0)
+			t.Logf("returned %v after the cancellation: %v", took.Round(time.Millisecond), err)
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("error = %v, want context.Canceled", err)
+			}
+			if took > sdk.StopGrace+time.Second {
+				t.Errorf("took %v, want at most StopGrace (%v) + 1 s", took, sdk.StopGrace)
+			}
+			if !p.Exited() {
+				t.Error("the plugin process is still running")
+			}
+		})
+	}
+}
+
+// TestPrepareRefusesFIFO: a named pipe among the inputs is refused at once
+// by name and kind; hashing it for the cache key used to block for good.
+func TestPrepareRefusesFIFO(t *testing.T) {
+	p := start(t, newHost(t, nil))
+	fifo := filepath.Join(t.TempDir(), "pipe.txt")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := p.Prepare(context.Background(), sdk.PrepareRequest{Inputs: []string{fifo}, OutDir: filepath.Join(t.TempDir(), "ds"), ValidFraction: 0.5})
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err == nil || err.Error() != fifo+": is a named pipe (FIFO), not a regular file; save the data to a file first" {
+			t.Errorf("error = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Prepare blocked on a named pipe")
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -35,7 +34,7 @@ func (p *Plugin) Prepare(ctx context.Context, req sdk.PrepareRequest) (ds sdk.Da
 		return sdk.Dataset{}, false, err
 	}
 	req.OutDir = out
-	key, err := p.cacheKey(req)
+	key, err := p.cacheKey(ctx, req)
 	if err != nil {
 		return sdk.Dataset{}, false, err
 	}
@@ -82,7 +81,7 @@ func (p *Plugin) effective(ds sdk.Dataset) sdk.Dataset {
 // are hashed by content, in the order the SDK reads them (sdk.InputFiles
 // without a suffix filter: a superset, so any change the plugin could see
 // changes the key).
-func (p *Plugin) cacheKey(req sdk.PrepareRequest) (string, error) {
+func (p *Plugin) cacheKey(ctx context.Context, req sdk.PrepareRequest) (string, error) {
 	h := sha256.New()
 	field := func(s string) {
 		binary.Write(h, binary.LittleEndian, uint64(len(s)))
@@ -100,7 +99,7 @@ func (p *Plugin) cacheKey(req sdk.PrepareRequest) (string, error) {
 		// An option that names a file (a tokenizer.json) or a directory of
 		// files (a dataset holding one) counts by content, so editing that
 		// file invalidates the cache.
-		if err := hashOptionPath(h, req.Options[k]); err != nil {
+		if err := hashOptionPath(ctx, h, req.Options[k]); err != nil {
 			return "", err
 		}
 	}
@@ -110,7 +109,7 @@ func (p *Plugin) cacheKey(req sdk.PrepareRequest) (string, error) {
 	}
 	for _, f := range files {
 		field(f)
-		if err := hashFile(h, f); err != nil {
+		if err := hashFile(ctx, h, f); err != nil {
 			return "", err
 		}
 	}
@@ -119,13 +118,13 @@ func (p *Plugin) cacheKey(req sdk.PrepareRequest) (string, error) {
 
 // hashOptionPath hashes the file an option value names, or the regular
 // files directly inside the directory it names; other values add nothing.
-func hashOptionPath(h hash.Hash, v string) error {
+func hashOptionPath(ctx context.Context, h hash.Hash, v string) error {
 	st, err := os.Stat(v)
 	if v == "" || err != nil {
 		return nil
 	}
 	if st.Mode().IsRegular() {
-		return hashFile(h, v)
+		return hashFile(ctx, h, v)
 	}
 	if !st.IsDir() {
 		return nil
@@ -136,7 +135,7 @@ func hashOptionPath(h hash.Hash, v string) error {
 	}
 	for _, e := range entries { // ReadDir sorts by name
 		if e.Type().IsRegular() {
-			if err := hashFile(h, filepath.Join(v, e.Name())); err != nil {
+			if err := hashFile(ctx, h, filepath.Join(v, e.Name())); err != nil {
 				return err
 			}
 		}
@@ -144,22 +143,33 @@ func hashOptionPath(h hash.Hash, v string) error {
 	return nil
 }
 
-func hashFile(h hash.Hash, name string) error {
-	f, err := os.Open(name)
+// hashFile hashes a regular file (sdk.OpenInput: a named pipe would
+// block), stopping when ctx ends: a large corpus takes a while.
+func hashFile(ctx context.Context, h hash.Hash, name string) error {
+	f, err := sdk.OpenInput(name)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return fmt.Errorf("%s: %w", name, err)
+		return err
 	}
 	defer f.Close()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, ctxReader{ctx, f})
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	binary.Write(h, binary.LittleEndian, uint64(n))
 	return nil
+}
+
+// ctxReader is a Reader that fails once ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 func mapKeys(m map[string]string) func(func(string) bool) {

@@ -21,8 +21,11 @@ type Session struct {
 	// Restart, when set, starts the plugin again: the first crash during a
 	// run is answered by one restart (training itself does not call the
 	// plugin; its samples do).
-	Restart      func() (*host.Plugin, error)
-	restarted    bool
+	Restart   func() (*host.Plugin, error)
+	restarted bool
+	// event reports a restart in the run's output and events.log (Run
+	// sets it to the train.Run's Event).
+	event        func(format string, args ...any)
 	Dir          string // the dataset directory
 	Manifest     sdk.DatasetFile
 	prepOpts     map[string]string
@@ -99,6 +102,9 @@ func (s *Session) Decode(ctx context.Context, tokens []int32) ([]byte, error) {
 			return nil, fmt.Errorf("%w; restarting it failed: %v", err, rerr)
 		}
 		s.Plugin, s.restarted = np, true
+		if s.event != nil {
+			s.event("%v; restarted the %s plugin (pid %d)", err, np.Info.Name, np.Pid())
+		}
 		return s.Plugin.Decode(ctx, req)
 	}
 	return b, err
@@ -112,7 +118,7 @@ func (s *Session) Run(dir string, c train.Config, stdout io.Writer) *train.Run {
 	for _, a := range s.Manifest.Artifacts {
 		arts = append(arts, filepath.Join(s.Dir, a))
 	}
-	return &train.Run{
+	r := &train.Run{
 		Dir: dir, Config: c, Train: s.Train, Valid: s.Valid, VocabSize: s.Manifest.VocabSize,
 		Modality:       pluginRecord(s.Plugin),
 		PrepareOptions: s.prepOpts,
@@ -129,6 +135,8 @@ func (s *Session) Run(dir string, c train.Config, stdout io.Writer) *train.Run {
 		Out:      stdout,
 		Terminal: isTerminal(stdout),
 	}
+	s.event = r.Event
+	return r
 }
 
 // pluginRecord identifies the plugin for config.yaml and checkpoints,

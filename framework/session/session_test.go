@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mambakit/mambakit/framework/host"
+	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/plugins/dna"
 	"github.com/mambakit/mambakit/sdk"
 )
@@ -42,21 +43,26 @@ func startDNA(t *testing.T) *host.Plugin {
 	return p
 }
 
-// TestSampleDecodeRestartsCrashedPlugin kills the plugin process and checks
-// that the next decode restarts it once and succeeds.
-func TestSampleDecodeRestartsCrashedPlugin(t *testing.T) {
+// openDNA opens a session of the dna plugin over a two-record FASTA file
+// in a temporary directory, which it returns.
+func openDNA(t *testing.T) (string, *Session) {
+	t.Helper()
 	dir := t.TempDir()
 	fa := filepath.Join(dir, "x.fa")
 	os.WriteFile(fa, []byte(">a\n"+strings.Repeat("ACGT", 50)+"\n>b\n"+strings.Repeat("GGCA", 50)+"\n"), 0o644)
 	p := startDNA(t)
-	defer p.Close()
+	t.Cleanup(p.Close)
 	s, err := Open(context.Background(), p, []string{fa}, nil, filepath.Join(dir, "data"), 1, 0.5, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	restarts := 0
-	s.Restart = func() (*host.Plugin, error) { restarts++; return startDNA(t), nil }
+	t.Cleanup(s.Close)
+	return dir, s
+}
+
+// kill kills the plugin process and waits until it has exited.
+func kill(t *testing.T, p *host.Plugin) {
+	t.Helper()
 	if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +72,52 @@ func TestSampleDecodeRestartsCrashedPlugin(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestSampleDecodeRestartsCrashedPlugin kills the plugin process and checks
+// that the next decode restarts it once and succeeds.
+func TestSampleDecodeRestartsCrashedPlugin(t *testing.T) {
+	_, s := openDNA(t)
+	restarts := 0
+	s.Restart = func() (*host.Plugin, error) { restarts++; return startDNA(t), nil }
+	kill(t, s.Plugin)
 	b, err := s.Decode(context.Background(), []int32{7, 8, 9, 10})
 	if err != nil {
 		t.Fatalf("decode after a crash: %v", err)
 	}
 	if restarts != 1 || !bytes.Contains(b, []byte("ACGT")) {
 		t.Fatalf("restarts %d, output %q", restarts, b)
+	}
+}
+
+// TestRunLogsRestartAndSkippedSamples is the regression test for issue
+// 17's R7: the plugin dies under a run's samples; its restart, and every
+// sample skipped once it keeps dying, are in the run's output and in
+// RUN_DIR/events.log.
+func TestRunLogsRestartAndSkippedSamples(t *testing.T) {
+	dir, s := openDNA(t)
+	s.Restart = func() (*host.Plugin, error) { return startDNA(t), nil }
+	runDir := filepath.Join(dir, "run")
+	os.MkdirAll(filepath.Join(runDir, "samples"), 0o755)
+	var out bytes.Buffer
+	r := s.Run(runDir, train.Config{}, &out)
+	kill(t, s.Plugin)
+	if _, err := r.Sample(context.Background(), []int32{7, 8}, filepath.Join(runDir, "samples"), 1); err != nil {
+		t.Fatalf("sample after the first crash: %v", err)
+	}
+	kill(t, s.Plugin) // it keeps dying: no second restart, the sample is skipped
+	if _, err := r.Sample(context.Background(), []int32{7, 8}, filepath.Join(runDir, "samples"), 2); err == nil {
+		t.Fatal("sample after the second crash succeeded")
+	} else {
+		r.Event("step 2: sample skipped: %v", err) // what the training loop does
+	}
+	log, err := os.ReadFile(filepath.Join(runDir, train.EventsLog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`plugin "dna" crashed during Decode (signal: killed); restarted the dna plugin (pid `, `step 2: sample skipped: plugin "dna" crashed during Decode (signal: killed)`} {
+		if !strings.Contains(out.String(), want) || !strings.Contains(string(log), want) {
+			t.Errorf("%q missing from the output or events.log:\n%s---\n%s", want, out.String(), log)
+		}
 	}
 }

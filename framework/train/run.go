@@ -307,7 +307,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 				}
 			}
 			res.Interrupted = true
-			pr.line("interrupted at step %d; checkpoint %s", res.Step, res.Checkpoint)
+			r.Event("interrupted at step %d; checkpoint %s", res.Step, res.Checkpoint)
 			return res, nil
 		}
 		t0 := time.Now()
@@ -360,7 +360,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 				met.ValAcc = &ev.Accuracy
 			}
 			if p, err := r.sample(evalCtx, dm, step); err != nil {
-				pr.line("step %d: sample: %v", step, err)
+				r.Event("step %d: sample skipped: %v", step, err)
 			} else {
 				met.Sample = p
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,8 +146,13 @@ func (DNA) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error
 	if len(req.Data) < 2 || req.Data[0] != 0x1f || req.Data[1] != 0x8b {
 		out = make(sdk.Tokens, 0, len(req.Data)+1)
 	}
+	bases := 0
 	err = readRecords(ctx, bytes.NewReader(req.Data), name, readOptions{maxLine: o.maxLine, revcomp: o.revcomp},
 		func(_ string, seq []byte) error {
+			bases += len(seq)
+			if len(out)+len(seq)+1 > sdk.MaxEncodeTokens { // gzip input can inflate past one reply
+				return fmt.Errorf("dna: %s: more than %d tokens, the most one Encode reply carries; use prepare", name, sdk.MaxEncodeTokens)
+			}
 			out = slices.Grow(out, len(seq)+1)
 			for _, id := range seq {
 				out = append(out, int32(id))
@@ -159,7 +163,16 @@ func (DNA) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error
 	if err != nil {
 		return nil, err
 	}
+	if bases == 0 { // as Prepare refuses it: only separators would come out
+		return nil, errNoBases(name)
+	}
 	return out, nil
+}
+
+// errNoBases is Encode's and Prepare's error for input whose records hold
+// no base.
+func errNoBases(input string) error {
+	return fmt.Errorf("dna: %s: no bases in any record", input)
 }
 
 // Decode writes tokens as FASTA: [SEP] ends a record, records are named
@@ -268,7 +281,7 @@ func (DNA) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset, er
 		}
 	}
 	if index == 0 {
-		return sdk.Dataset{}, fmt.Errorf("dna: %s: no bases in any record", strings.Join(req.Inputs, ", "))
+		return sdk.Dataset{}, errNoBases(strings.Join(req.Inputs, ", "))
 	}
 	return w.Finish()
 }
@@ -282,7 +295,7 @@ func appendDoc(doc sdk.Tokens, seq []byte) sdk.Tokens {
 
 // prepareFile reads one file and passes each record's chunks to add.
 func prepareFile(ctx context.Context, file string, o options, add func([]byte) error) error {
-	f, err := os.Open(file)
+	f, err := sdk.OpenInput(file) // refuses named pipes and devices
 	if err != nil {
 		return fmt.Errorf("dna: %w", err)
 	}

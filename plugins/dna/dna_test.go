@@ -354,3 +354,22 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+// TestEncodeRefusesNoBases is the regression test for issue 17's R6:
+// FASTA with headers and no bases is refused by Encode as by Prepare, not
+// encoded as separators alone.
+func TestEncodeRefusesNoBases(t *testing.T) {
+	in := ">a\n>b\n\n"
+	_, err := New().Encode(ctx, sdk.EncodeRequest{Data: []byte(in), Name: "headers.fa"})
+	if err == nil || err.Error() != "dna: headers.fa: no bases in any record" {
+		t.Errorf("Encode error = %v, want \"dna: headers.fa: no bases in any record\"", err)
+	}
+	file := filepath.Join(t.TempDir(), "headers.fa")
+	if err := os.WriteFile(file, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New().Prepare(ctx, sdk.PrepareRequest{Inputs: []string{file}, OutDir: filepath.Join(t.TempDir(), "ds"), ValidFraction: 0.5})
+	if err == nil || !strings.Contains(err.Error(), "no bases in any record") {
+		t.Errorf("Prepare error = %v, want the same refusal", err)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/mambakit/mambakit/sdk"
 )
 
 // Reading documents from .txt, .txt.gz, .jsonl and .jsonl.gz files.
@@ -56,9 +58,9 @@ const DefaultMaxDocBytes = 64 << 20
 
 // readFile appends the documents of one file to docs.
 func readFile(name string, mode docMode, maxDoc int, docs [][]byte) ([][]byte, error) {
-	f, err := os.Open(name)
+	f, err := sdk.OpenInput(name) // refuses named pipes and devices
 	if err != nil {
-		return docs, fmt.Errorf("%s: %w", name, unwrapPathErr(err))
+		return docs, err
 	}
 	defer f.Close()
 	var r io.Reader = f

@@ -132,9 +132,9 @@ func (m *Text) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset
 		}
 	default:
 		path := tokenizerPath(o.tokenizer)
-		artifact, err = os.ReadFile(path)
+		artifact, err = sdk.ReadInput(path, sdk.MaxFileBytes)
 		if err != nil {
-			return sdk.Dataset{}, fmt.Errorf("text: tokenizer %s: %w", path, unwrapPathErr(err))
+			return sdk.Dataset{}, fmt.Errorf("text: tokenizer %w", err)
 		}
 		if tok, err = ParseTokenizerJSON(artifact); err != nil {
 			return sdk.Dataset{}, fmt.Errorf("text: tokenizer %s: %w", path, err)
@@ -244,9 +244,9 @@ func (m *Text) tokenizerFor(opts map[string]string) (*Tokenizer, error) {
 		return bytesTokenizer(), nil
 	}
 	path := tokenizerPath(o.tokenizer)
-	fi, err := os.Stat(path)
+	fi, err := sdk.RegularFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("text: tokenizer %s: %w", path, unwrapPathErr(err))
+		return nil, fmt.Errorf("text: tokenizer %w", err)
 	}
 	key := fileKey{path, fi.Size(), fi.ModTime()}
 	m.mu.Lock()
@@ -255,9 +255,9 @@ func (m *Text) tokenizerFor(opts map[string]string) (*Tokenizer, error) {
 	if tok != nil {
 		return tok, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := sdk.ReadInput(path, sdk.MaxFileBytes)
 	if err != nil {
-		return nil, fmt.Errorf("text: tokenizer %s: %w", path, unwrapPathErr(err))
+		return nil, fmt.Errorf("text: tokenizer %w", err)
 	}
 	if tok, err = ParseTokenizerJSON(data); err != nil {
 		return nil, fmt.Errorf("text: tokenizer %s: %w", path, err)

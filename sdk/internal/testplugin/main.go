@@ -9,6 +9,10 @@
 //   - Prepare option "crash": log a line, then exit with status 3.
 //   - Prepare option "hang": write part of a dataset, log "hanging", then
 //     wait until the call is cancelled.
+//   - Prepare option "stuck": log "stuck", then block for good, deaf to
+//     the call's context (as a plugin reading a named pipe would).
+//   - Prepare option "stop": log "stopping", then stop its own process
+//     (SIGSTOP): it answers nothing, not even go-plugin's shutdown call.
 //
 // Its modality is bytes: token id = byte value, vocabulary 256.
 package main
@@ -53,6 +57,14 @@ func (m bytesModality) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk
 		log.Info("hanging")
 		<-ctx.Done()
 		return sdk.Dataset{}, ctx.Err()
+	}
+	if req.Options["stuck"] != "" {
+		log.Info("stuck")
+		select {}
+	}
+	if req.Options["stop"] != "" {
+		log.Info("stopping")
+		stopSelf()
 	}
 	log.Info("preparing", "inputs", len(req.Inputs))
 	fmt.Println("hello on stdout")
