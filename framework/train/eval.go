@@ -1,9 +1,11 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/kernels"
@@ -20,22 +22,31 @@ type Eval struct {
 	Accuracy float64
 }
 
-// Evaluate scores the model on (up to maxTokens of) d, deterministically:
-// the stream is cut into B contiguous parts, each read in chunks of L
-// tokens with the recurrent state carried across chunks, so every token is
-// predicted from its whole document, as in generation. maxTokens 0 scores
-// everything.
-func Evaluate(ctx context.Context, m Model, d *Data, B, L, maxTokens int) (Eval, error) {
+// Evaluate scores the model on (up to maxTokens of) d, deterministically
+// and independently of B: each document is read from its start with a fresh
+// state, in chunks of L tokens with the state carried across chunks, so
+// every token is predicted from its whole document, as in generation, and
+// every position before the cut is scored once. The documents are dealt to
+// B rows, longest first to the shortest row; a row that runs out is padded
+// with unscored positions. Rows cannot share a document (its state is
+// sequential), so B beyond the number of documents adds nothing. maxTokens
+// 0 scores everything.
+func Evaluate(ctx context.Context, m Model, d *Data, B, L int, maxTokens int) (Eval, error) {
 	T := int64(len(d.Tokens)) - 1 // the last token has no target
 	if maxTokens > 0 && int64(maxTokens) < T {
 		T = int64(maxTokens)
 	}
-	P := T / int64(B) // tokens per row
-	if P < 1 {
-		B, P = 1, T
-	}
-	if P < 1 {
+	if T < 1 {
 		return Eval{}, fmt.Errorf("evaluation split has %d tokens: too few to score", len(d.Tokens))
+	}
+	if B < 1 || L < 1 {
+		return Eval{}, fmt.Errorf("evaluation batch %d × length %d: both must be at least 1", B, L)
+	}
+	rows := dealDocuments(d.Start[:T], B)
+	B = len(rows)
+	P := int64(0) // the longest row
+	for _, r := range rows {
+		P = max(P, r.length())
 	}
 	st, err := m.NewState(B)
 	if err != nil {
@@ -44,31 +55,15 @@ func Evaluate(ctx context.Context, m Model, d *Data, B, L, maxTokens int) (Eval,
 	defer st.Free()
 	var nats float64
 	var count, answers, correct int64
-	// In a task, an example cut by the start of a row lacks its context: its
-	// answers are not scored. first[r] is where row r's first whole example
-	// starts.
-	var first []int64
-	if d.Answer != nil {
-		first = make([]int64, B)
-		for r := range first {
-			s := int64(r) * P
-			for s < int64(r+1)*P && !d.Start[s] {
-				s++
-			}
-			first[r] = s
-		}
-	}
 	for off := int64(0); off < P; off += int64(L) {
 		if err := ctx.Err(); err != nil {
 			return Eval{}, err
 		}
 		n := int(min(int64(L), P-off))
 		b := &backbone.Batch{B: B, L: n, Inputs: make([]int32, B*n), Targets: make([]int32, B*n), Reset: make([]bool, B*n)}
-		for r := 0; r < B; r++ {
-			d.fill(b, r, int64(r)*P+off, off == 0)
-			for t := 0; first != nil && t < n && int64(r)*P+off+int64(t) < first[r]; t++ {
-				b.Targets[r*n+t] = -1
-			}
+		pos := make([]int64, B*n) // stream position of each batch cell; −1: padding
+		for r := range rows {
+			rows[r].fill(d, b, pos, r)
 		}
 		loss, err := m.Forward(b, st)
 		if err != nil {
@@ -79,7 +74,7 @@ func Evaluate(ctx context.Context, m Model, d *Data, B, L, maxTokens int) (Eval,
 			if err != nil {
 				return Eval{}, err
 			}
-			answers, correct = scoreAnswers(logits, m.Config().VocabSize, d, b, P, off, answers, correct)
+			answers, correct = scoreAnswers(logits, m.Config().VocabSize, d, b, pos, answers, correct)
 		}
 		c := int64(b.Scored())
 		nats += loss * float64(c)
@@ -96,28 +91,109 @@ func Evaluate(ctx context.Context, m Model, d *Data, B, L, maxTokens int) (Eval,
 	return e, nil
 }
 
-// scoreAnswers counts, in the batch just evaluated (row r holds stream
-// positions r·P+off ..., its logits (B, L, V)), the answer positions and
-// those whose target the model's argmax predicts.
-func scoreAnswers(logits []float32, V int, d *Data, b *backbone.Batch, P, off int64, answers, correct int64) (int64, int64) {
-	for r := 0; r < b.B; r++ {
-		for t := 0; t < b.L; t++ {
-			s := int64(r)*P + off + int64(t)
-			tgt := b.Targets[r*b.L+t]
-			if tgt < 0 || !d.Answer[s+1] {
-				continue
+// evalRow is the documents one evaluation row reads, one after another,
+// and how far it has got.
+type evalRow struct {
+	docs [][2]int64 // [start, end) stream positions
+	k    int        // the document being read
+	at   int64      // the next position to read
+}
+
+func (r *evalRow) length() int64 {
+	var n int64
+	for _, s := range r.docs {
+		n += s[1] - s[0]
+	}
+	return n
+}
+
+// fill writes the row's next b.L positions into row i of b (and their
+// stream positions into pos), resetting the state at each document's
+// start, and pads past the row's end with unscored positions.
+func (r *evalRow) fill(d *Data, b *backbone.Batch, pos []int64, i int) {
+	for t := 0; t < b.L; t++ {
+		c := i*b.L + t
+		if r.k == len(r.docs) {
+			b.Inputs[c], b.Targets[c], b.Reset[c], pos[c] = 0, -1, true, -1
+			continue
+		}
+		s := r.at
+		b.Inputs[c] = d.Tokens[s]
+		b.Reset[c] = s == r.docs[r.k][0]
+		if d.Start[s+1] || (d.Answer != nil && !d.Answer[s+1]) {
+			// A target across a document start is unknowable; in a task
+			// (Answer set) only the answers are scored.
+			b.Targets[c] = -1
+		} else {
+			b.Targets[c] = d.Tokens[s+1]
+		}
+		pos[c] = s
+		r.at++
+		if r.at == r.docs[r.k][1] {
+			r.k++
+			if r.k < len(r.docs) {
+				r.at = r.docs[r.k][0]
 			}
-			row := logits[(r*b.L+t)*V : (r*b.L+t+1)*V]
-			best := 0
-			for i, v := range row {
-				if v > row[best] {
-					best = i
-				}
+		}
+	}
+}
+
+// dealDocuments splits positions [0, len(start)) at the document starts
+// and deals the documents to at most B rows, longest first, each to the
+// row with the fewest positions so far (the lower index on a tie), so the
+// rows end close together. The deal depends only on the documents and B.
+func dealDocuments(start []bool, B int) []evalRow {
+	var docs [][2]int64
+	for s := range int64(len(start)) {
+		if s == 0 || start[s] {
+			docs = append(docs, [2]int64{s, s})
+		}
+		docs[len(docs)-1][1] = s + 1
+	}
+	order := make([]int, len(docs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Compare(docs[b][1]-docs[b][0], docs[a][1]-docs[a][0])
+	})
+	rows := make([]evalRow, min(B, len(docs)))
+	load := make([]int64, len(rows))
+	for _, i := range order {
+		r := 0
+		for j := range load {
+			if load[j] < load[r] {
+				r = j
 			}
-			answers++
-			if int32(best) == tgt {
-				correct++
+		}
+		rows[r].docs = append(rows[r].docs, docs[i])
+		load[r] += docs[i][1] - docs[i][0]
+	}
+	for r := range rows {
+		rows[r].at = rows[r].docs[0][0]
+	}
+	return rows
+}
+
+// scoreAnswers counts, in the batch just evaluated (cell c at stream
+// position pos[c], −1 for padding; its logits (B, L, V)), the answer
+// positions and those whose target the model's argmax predicts.
+func scoreAnswers(logits []float32, V int, d *Data, b *backbone.Batch, pos []int64, answers, correct int64) (int64, int64) {
+	for c, s := range pos {
+		tgt := b.Targets[c]
+		if s < 0 || tgt < 0 || !d.Answer[s+1] {
+			continue
+		}
+		row := logits[c*V : (c+1)*V]
+		best := 0
+		for i, v := range row {
+			if v > row[best] {
+				best = i
 			}
+		}
+		answers++
+		if int32(best) == tgt {
+			correct++
 		}
 	}
 	return answers, correct

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mambakit/mambakit/framework/backbone"
 )
 
 // synthData is a token stream of documents from a small Markov source, so
@@ -300,24 +299,3 @@ func TestMarkAnswersAndAccuracy(t *testing.T) {
 	}
 }
 
-// TestEvaluateSkipsCutExamples: a task example cut by the start of an
-// evaluation row lacks its context, so its answers are not scored.
-func TestEvaluateSkipsCutExamples(t *testing.T) {
-	d := NewData([]int32{9, 1, 4, 9, 1, 5, 9, 1, 6}, []int64{0, 3, 6}, 1)
-	d.MarkAnswers(1)
-	c := testConfig(1)
-	mc := backbone.NewConfig(11, c.DModel, c.Layers)
-	mc.StateSize = c.DState
-	m, err := backbone.New(mc, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Two rows of 4 positions: row 1 starts inside the second example.
-	e, err := Evaluate(context.Background(), onCPU(m), d, 2, 4, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Answers != 2 {
-		t.Fatalf("%d answers scored, want 2 (the first and the last example; the second is cut)", e.Answers)
-	}
-}
