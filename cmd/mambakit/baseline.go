@@ -7,24 +7,36 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 )
 
-func runBaseline(ctx context.Context, args []string, stdout io.Writer) error {
+func newBaselineCmd(x *invocation) *cobra.Command {
 	var in inputFlags
 	var cache string
 	var order int
-	fs := newFlagSet("baseline", "baseline --modality M --data PATH... [--order K]")
-	in.register(fs, 0.1, "(use the training run's)")
-	fs.IntVar(&order, "order", -1, "Markov order K (default: every order from 0 up to 6)")
-	fs.StringVar(&cache, "cache", "", "dataset directory to prepare into and reuse (default: a temporary one)")
-	if err := in.parse(fs, args); err != nil {
-		return err
+	c := &cobra.Command{
+		Use:   "baseline --modality M --data PATH... [--order K]",
+		Short: "order-K Markov baseline of a modality's data, in bits per unit",
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := in.check(args); err != nil {
+				return err
+			}
+			if order < -1 {
+				return usagef("--order %d: want ≥ 0", order)
+			}
+			return runBaseline(c.Context(), &in, cache, order, x.stdout)
+		},
 	}
-	if order < -1 {
-		return fmt.Errorf("--order %d: want ≥ 0", order)
-	}
+	in.register(c, 0.1, "(use the training run's)")
+	c.Flags().IntVar(&order, "order", -1, "Markov order K (default: every order from 0 up to 6)")
+	c.Flags().StringVar(&cache, "cache", "", "dataset directory to prepare into and reuse (default: a temporary one)")
+	return c
+}
+
+func runBaseline(ctx context.Context, in *inputFlags, cache string, order int, stdout io.Writer) error {
 	p, err := in.hf.start(ctx, in.modality)
 	if err != nil {
 		return err

@@ -1,37 +1,39 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mambakit/mambakit/framework/bench"
 	"github.com/mambakit/mambakit/framework/train"
 )
 
-func runBench(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("want a benchmark: bench train | bench scan | bench gemm | bench generate (docs/cli.md)")
+func newBenchCmd(x *invocation) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "bench",
+		Short: "measure training, scan, matrix-multiply and generation speed (bench train | scan | gemm | generate)",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRunE("train, scan, gemm or generate (docs/cli.md)"),
 	}
-	switch args[0] {
-	case "train":
-		return benchTrain(args[1:], stdout)
-	case "scan":
-		return benchScan(args[1:], stdout)
-	case "generate":
-		return benchGenerate(args[1:], stdout)
-	case "gemm":
-		return benchGemm(args[1:], stdout)
-	}
-	return fmt.Errorf("unknown benchmark %q: want train, scan, gemm or generate", args[0])
+	c.AddCommand(
+		newDeviceBenchCmd(x, "train", "time training steps of a model of the given shape",
+			benchTrainFlags(new(bench.TrainOptions)), benchTrain),
+		newDeviceBenchCmd(x, "scan", "time the selective scan, forward and backward",
+			benchScanFlags(new(bench.ScanOptions), new(string)), benchScan),
+		newDeviceBenchCmd(x, "generate", "time the one-token recurrent step",
+			benchGenerateFlags(new(bench.GenerateOptions), new(string)), benchGenerate),
+		newBenchGemmCmd(x),
+	)
+	return c
 }
 
-func benchTrain(args []string, stdout io.Writer) error {
-	var o bench.TrainOptions
-	fs, err := parseBench("train", args, stdout, func(fs *flag.FlagSet, dev train.Device) *train.Device {
-		o = bench.DefaultTrain(dev)
+func benchTrainFlags(o *bench.TrainOptions) benchRegister {
+	return func(fs *pflag.FlagSet, dev train.Device) *train.Device {
+		*o = bench.DefaultTrain(dev)
 		addDeviceFlag(fs, &o.Device, "where the steps run")
 		fs.IntVar(&o.DModel, "d-model", o.DModel, "model width")
 		fs.IntVar(&o.Layers, "layers", o.Layers, "number of blocks")
@@ -42,10 +44,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 		fs.IntVar(&o.Steps, "steps", o.Steps, "timed training steps (after the untimed warm-up)")
 		fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the model and the tokens")
 		fs.BoolVar(&o.Complex, "complex", o.Complex, "complex A, B, C and states (S4D-Lin), as train --complex")
-		fs.Func("nonselective", "SSM parameters that do not depend on the input, as train --nonselective (delta,B,C: LTI)", func(v string) error {
-			o.NonSelective = strings.Split(v, ",")
-			return nil
-		})
+		addNonSelectiveFlag(fs, &o.NonSelective, "SSM parameters that do not depend on the input, as train --nonselective (delta,B,C: LTI)")
 		if dev == train.CUDA {
 			fs.IntVar(&o.Warmup, "warmup", o.Warmup, "untimed steps first (compile kernels, allocate activations)")
 			fs.BoolVar(&o.TF32, "tf32", o.TF32, "TF32 tensor cores for the projections (cuBLAS)")
@@ -55,7 +54,12 @@ func benchTrain(args []string, stdout io.Writer) error {
 			addBLASFlag(fs, &o.BLAS)
 		}
 		return &o.Device
-	})
+	}
+}
+
+func benchTrain(args []string, stdout io.Writer) error {
+	var o bench.TrainOptions
+	fs, err := parseBench(args, benchTrainFlags(&o))
 	if err != nil {
 		return err
 	}
@@ -65,19 +69,19 @@ func benchTrain(args []string, stdout io.Writer) error {
 	return bench.Train(o, stdout)
 }
 
-func benchScan(args []string, stdout io.Writer) error {
-	var o bench.ScanOptions
-	var seqLens string
-	fs, err := parseBench("scan", args, stdout, func(fs *flag.FlagSet, dev train.Device) *train.Device {
-		o = bench.DefaultScan(dev)
+// benchScanFlags registers bench scan's flags; on cuda --seq-len is a
+// comma list, kept in seqLens.
+func benchScanFlags(o *bench.ScanOptions, seqLens *string) benchRegister {
+	return func(fs *pflag.FlagSet, dev train.Device) *train.Device {
+		*o = bench.DefaultScan(dev)
 		addDeviceFlag(fs, &o.Device, "where the scan runs")
 		fs.IntVar(&o.B, "batch", o.B, "batch size B")
 		fs.IntVar(&o.D, "d-inner", o.D, "channels D (d_inner)")
 		fs.IntVar(&o.N, "d-state", o.N, "state size N")
 		fs.IntVar(&o.Reps, "reps", o.Reps, "timed repetitions of each pass (median reported)")
 		if dev == train.CUDA {
-			seqLens = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(o.SeqLens)), ","), "[]")
-			fs.StringVar(&seqLens, "seq-len", seqLens, "comma list of sequence lengths L")
+			*seqLens = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(o.SeqLens)), ","), "[]")
+			fs.StringVar(seqLens, "seq-len", *seqLens, "comma list of sequence lengths L")
 			fs.IntVar(&o.Warmup, "warmup", o.Warmup, "untimed runs first")
 			fs.BoolVar(&o.GEMM, "gemm", o.GEMM, "also time cuBLAS sgemm 8192³ in fp32 and TF32")
 		} else {
@@ -87,7 +91,13 @@ func benchScan(args []string, stdout io.Writer) error {
 			fs.StringVar(&o.PerChannel, "per-channel", "", "non-selective B and/or C of shape (d-inner, d-state): b, c or bc (default: both selective)")
 		}
 		return &o.Device
-	})
+	}
+}
+
+func benchScan(args []string, stdout io.Writer) error {
+	var o bench.ScanOptions
+	var seqLens string
+	fs, err := parseBench(args, benchScanFlags(&o, &seqLens))
 	if err != nil {
 		return err
 	}
@@ -102,16 +112,14 @@ func benchScan(args []string, stdout io.Writer) error {
 		return err
 	}
 	if p := o.PerChannel; p != "" && p != "b" && p != "c" && p != "bc" {
-		return fmt.Errorf("bench scan: --per-channel %q: want b, c or bc", p)
+		return usagef("--per-channel %q: want b, c or bc", p)
 	}
 	return bench.Scan(o, stdout)
 }
 
-func benchGenerate(args []string, stdout io.Writer) error {
-	var o bench.GenerateOptions
-	var variants string
-	fs, err := parseBench("generate", args, stdout, func(fs *flag.FlagSet, dev train.Device) *train.Device {
-		o = bench.DefaultGenerate(dev)
+func benchGenerateFlags(o *bench.GenerateOptions, variants *string) benchRegister {
+	return func(fs *pflag.FlagSet, dev train.Device) *train.Device {
+		*o = bench.DefaultGenerate(dev)
 		addDeviceFlag(fs, &o.Device, "where the steps run")
 		fs.IntVar(&o.DModel, "d-model", o.DModel, "model width")
 		fs.IntVar(&o.Layers, "layers", o.Layers, "number of blocks")
@@ -121,13 +129,19 @@ func benchGenerate(args []string, stdout io.Writer) error {
 		if dev == train.CUDA {
 			fs.IntVar(&o.Reps, "reps", o.Reps, "back-to-back steps timed with device events")
 			fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the model")
-			fs.StringVar(&variants, "variants", "default", "default: the default kernels, plain and graph; all: also the earlier forms of the step kernels")
+			fs.StringVar(variants, "variants", "default", "default: the default kernels, plain and graph; all: also the earlier forms of the step kernels")
 		} else {
 			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
 			addBLASFlag(fs, &o.BLAS)
 		}
 		return &o.Device
-	})
+	}
+}
+
+func benchGenerate(args []string, stdout io.Writer) error {
+	var o bench.GenerateOptions
+	var variants string
+	fs, err := parseBench(args, benchGenerateFlags(&o, &variants))
 	if err != nil {
 		return err
 	}
@@ -139,18 +153,25 @@ func benchGenerate(args []string, stdout io.Writer) error {
 			return err
 		}
 		if variants != "default" && variants != "all" {
-			return fmt.Errorf("--variants %q: want default or all", variants)
+			return usagef("--variants %q: want default or all", variants)
 		}
 		o.AllVariants = variants == "all"
 	}
 	return bench.Generate(o, stdout)
 }
 
-func benchGemm(args []string, stdout io.Writer) error {
+func newBenchGemmCmd(x *invocation) *cobra.Command {
 	o := bench.DefaultGemm()
 	blas, threads := "all", "1,2"
-	fs := flag.NewFlagSet("bench gemm", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	c := &cobra.Command{
+		Use:   "gemm [flags]",
+		Short: "time the matrix-multiply backends on the model's product shapes",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return benchGemm(c.Flags(), &o, blas, threads, x.stdout)
+		},
+	}
+	fs := c.Flags()
 	fs.IntVar(&o.DModel, "d-model", o.DModel, "model width D (Din = 2·D)")
 	fs.IntVar(&o.DState, "d-state", o.DState, "SSM state size N")
 	fs.IntVar(&o.Vocab, "vocab", o.Vocab, "vocabulary size V")
@@ -163,11 +184,12 @@ func benchGemm(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.Shapes, "shapes", "", "run only shapes whose label contains this (e.g. NT, 4096x256x128)")
 	fs.StringVar(&o.Stat, "stat", o.Stat, "median or best of the rounds")
 	fs.BoolVar(&o.Step, "step", false, "the one-token Step products instead: M = --batch rows (default 1) times each weight, NT only, weights from DRAM")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+	return c
+}
+
+func benchGemm(fs *pflag.FlagSet, o *bench.GemmOptions, blas, threads string, stdout io.Writer) error {
 	if o.Stat != "median" && o.Stat != "best" {
-		return fmt.Errorf("--stat %q: want median or best", o.Stat)
+		return usagef("--stat %q: want median or best", o.Stat)
 	}
 	if err := positiveFlags(fs, "d-model", "d-state", "vocab", "batch", "seq-len", "rounds"); err != nil {
 		return err
@@ -179,57 +201,119 @@ func benchGemm(args []string, stdout io.Writer) error {
 	if blas != "all" {
 		o.BLAS = strings.Split(blas, ",")
 	}
-	if o.Step && !isSet(fs, "batch") {
+	if o.Step && !fs.Changed("batch") {
 		o.Batch = 1
 	}
-	return bench.Gemm(o, stdout)
+	return bench.Gemm(*o, stdout)
 }
 
-// parseBench parses a bench command's arguments. Its flags and their
-// defaults depend on --device (a GPU benchmark has its own knobs and a
-// bigger model), so register adds them for a device and returns where
-// --device goes: a first, silent pass, in which every flag of either
-// device accepts any value, learns the device; the second parses the
-// arguments with that device's flags.
-func parseBench(name string, args []string, stdout io.Writer, register func(fs *flag.FlagSet, dev train.Device) *train.Device) (*flag.FlagSet, error) {
-	probe := flag.NewFlagSet(name, flag.ContinueOnError)
+// A benchmark's flags and their defaults depend on --device (a GPU
+// benchmark has its own knobs and a bigger model). Its cobra command
+// therefore holds stand-ins: every flag of either device, each taking any
+// value, so that --help lists them all and cobra learns --device; RunE then
+// parses the arguments again with that device's real flags (parseBench).
+
+// benchRun is one benchmark: it parses args with parseBench and runs.
+type benchRun func(args []string, stdout io.Writer) error
+
+// benchRegister adds a benchmark's flags for dev to fs over fresh options
+// and returns where --device goes.
+type benchRegister func(fs *pflag.FlagSet, dev train.Device) *train.Device
+
+// newDeviceBenchCmd is the command of a benchmark whose flags depend on
+// the device: register adds them (over throwaway options) for --help and
+// completion; run parses and runs.
+func newDeviceBenchCmd(x *invocation, name, short string, register benchRegister, run benchRun) *cobra.Command {
+	c := &cobra.Command{
+		Use:   name + " [flags]",
+		Short: short,
+		Long:  short + ".\nWith --device cuda the defaults are a GPU-size model's, and flags marked (cuda) apply; docs/benchmarks.md.",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return run(benchArgs(x.args, name), x.stdout)
+		},
+	}
+	seen := map[string][]train.Device{}
+	var order []*pflag.Flag
+	for _, d := range train.Devices {
+		fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+		register(fs, d)
+		fs.SortFlags = false
+		fs.VisitAll(func(f *pflag.Flag) {
+			if seen[f.Name] == nil {
+				order = append(order, f)
+			}
+			seen[f.Name] = append(seen[f.Name], d)
+		})
+	}
+	for _, f := range order {
+		usage := f.Usage
+		if devs := seen[f.Name]; len(devs) < len(train.Devices) {
+			usage += " (" + string(devs[0]) + ")"
+		}
+		if f.Name == "device" {
+			c.Flags().AddFlag(f)
+			continue
+		}
+		c.Flags().AddFlag(&pflag.Flag{Name: f.Name, Usage: usage, DefValue: f.DefValue, NoOptDefVal: f.NoOptDefVal,
+			Value: &anyValue{s: f.DefValue, typ: f.Value.Type()}})
+	}
+	completeDevice(c)
+	return c
+}
+
+// benchArgs returns the arguments after "bench name".
+func benchArgs(args []string, name string) []string {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "bench" && args[i+1] == name {
+			return args[i+2:]
+		}
+	}
+	return nil
+}
+
+// parseBench parses a benchmark's arguments: a first, silent pass, in
+// which every flag of either device accepts any value, learns --device;
+// the second parses the arguments with that device's flags.
+func parseBench(args []string, register benchRegister) (*pflag.FlagSet, error) {
+	probe := pflag.NewFlagSet("probe", pflag.ContinueOnError)
 	probe.SetOutput(io.Discard)
 	var dev *train.Device
 	for _, d := range train.Devices {
-		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 		dev = register(fs, d)
-		fs.VisitAll(func(f *flag.Flag) {
+		fs.VisitAll(func(f *pflag.Flag) {
 			switch {
 			case probe.Lookup(f.Name) != nil:
 			case f.Name == "device":
-				probe.Var(f.Value, f.Name, "")
+				probe.AddFlag(f)
 			default:
-				b, ok := f.Value.(interface{ IsBoolFlag() bool })
-				probe.Var(anyValue(ok && b.IsBoolFlag()), f.Name, "")
+				probe.AddFlag(&pflag.Flag{Name: f.Name, NoOptDefVal: f.NoOptDefVal, Value: &anyValue{typ: f.Value.Type()}})
 			}
 		})
 	}
 	probe.Parse(args) // its errors come again from the parse below
-	want := *dev
-	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
-	if want == train.CUDA {
-		fs = flag.NewFlagSet("bench "+name+" --device cuda", flag.ContinueOnError)
-	}
-	fs.SetOutput(stdout)
-	register(fs, want)
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	register(fs, *dev)
 	if err := fs.Parse(args); err != nil {
-		return fs, err
+		if *dev == train.CUDA {
+			err = fmt.Errorf("%w (with --device cuda)", err)
+		}
+		return fs, usageError{err}
 	}
 	if f := fs.Lookup("threads"); f != nil { // the CPU's
-		return fs, checkThreads(f.Value.(flag.Getter).Get().(int))
+		n, _ := fs.GetInt("threads")
+		return fs, checkThreads(n)
 	}
 	return fs, nil
 }
 
-// anyValue is a flag of parseBench's first pass: it takes any value (a
-// bool flag: none).
-type anyValue bool
+// anyValue stands in for a benchmark flag before the device is known: it
+// takes any value.
+type anyValue struct{ s, typ string }
 
-func (anyValue) String() string     { return "" }
-func (anyValue) Set(string) error   { return nil }
-func (b anyValue) IsBoolFlag() bool { return bool(b) }
+func (v *anyValue) String() string     { return v.s }
+func (v *anyValue) Set(s string) error { v.s = s; return nil }
+func (v *anyValue) Type() string       { return v.typ }
+func (v *anyValue) IsBoolFlag() bool   { return v.typ == "bool" }

@@ -2,33 +2,41 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mambakit/mambakit/framework/compare"
 )
 
-func runCompare(ctx context.Context, args []string, stdout io.Writer) error {
+func newCompareCmd(x *invocation) *cobra.Command {
 	var out string
 	var jobs int
 	var quick bool
-	fs := newFlagSet("compare", "compare [SPEC.yaml] [--quick] [--out DIR] [--jobs N]")
-	fs.StringVar(&out, "out", "", "directory of the runs and the report (default: runs/compare, or runs/compare-quick)")
-	fs.IntVar(&jobs, "jobs", 1, "runs trained at once, each in its own process (the cores are shared out)")
-	fs.BoolVar(&quick, "quick", false, "the built-in quick spec: bundled samples, S6 against LTI, one seed (minutes on 2 cores)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
+	c := &cobra.Command{
+		Use:   "compare [SPEC.yaml] [--quick] [--out DIR] [--jobs N]",
+		Short: "train a matrix of modalities × SSM variants × seeds and write a report",
+		RunE: func(c *cobra.Command, args []string) error {
+			return runCompare(c.Context(), args, out, jobs, quick, x.stdout)
+		},
 	}
+	addOutFlag(c, &out, "directory of the runs and the report (default: runs/compare, or runs/compare-quick)")
+	c.Flags().IntVar(&jobs, "jobs", 1, "runs trained at once, each in its own process (the cores are shared out)")
+	c.Flags().BoolVar(&quick, "quick", false, "the built-in quick spec: bundled samples, S6 against LTI, one seed (minutes on 2 cores)")
+	return c
+}
+
+func runCompare(ctx context.Context, pos []string, out string, jobs int, quick bool, stdout io.Writer) error {
 	var spec *compare.Spec
+	var err error
 	switch {
 	case len(pos) > 1:
-		return fmt.Errorf("want at most one SPEC.yaml, got %d", len(pos))
+		return usagef("want at most one SPEC.yaml, got %d", len(pos))
 	case len(pos) == 1 && quick:
-		return errors.New("give a SPEC.yaml or --quick, not both")
+		return usagef("give a SPEC.yaml or --quick, not both")
 	case len(pos) == 1:
 		if spec, err = compare.ReadSpec(pos[0]); err != nil {
 			return err
@@ -45,7 +53,7 @@ func runCompare(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	if jobs < 1 {
-		return fmt.Errorf("--jobs %d: want ≥ 1", jobs)
+		return usagef("--jobs %d: want ≥ 1", jobs)
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
@@ -23,7 +25,7 @@ func tokenFormat(flag, name string) (sdk.TokenFormat, error) {
 	case "":
 		return sdk.TokenFormatOf(name), nil
 	}
-	return "", fmt.Errorf("--format %q: want text or bin", flag)
+	return "", usagef("--format %q: want text or bin", flag)
 }
 
 // codecFlags are encode's and decode's shared flags.
@@ -36,38 +38,50 @@ type codecFlags struct {
 	opts      optionFlag
 }
 
-func (c *codecFlags) parse(name, usage string, args []string) (string, error) {
-	c.opts = optionFlag{}
-	fs := newFlagSet(name, usage)
-	c.hf.register(fs)
-	fs.StringVar(&c.modality, "modality", "", "the plugin (see \"mambakit plugins list\")")
-	fs.StringVar(&c.tokenizer, "tokenizer", "", "tokenizer file (for text: a dataset's tokenizer.json); sets option tokenizer=PATH")
-	fs.StringVar(&c.format, "format", "", "token file format: text (one id per line) or bin (little-endian uint32); default by extension: .bin and .tokens are bin")
-	fs.StringVar(&c.out, "o", "", "output file")
-	fs.Var(c.opts, "option", "plugin option key=value (repeatable)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return "", err
+// newCodecCmd is encode or decode: run gets the one input file.
+func newCodecCmd(use, short string, run func(ctx context.Context, c *codecFlags, in string) error) *cobra.Command {
+	var f codecFlags
+	c := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(1, "one input file"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			return run(c.Context(), &f, args[0])
+		},
 	}
+	f.opts = optionFlag{}
+	f.hf.register(c)
+	addModalityFlag(c, &f.modality, "the plugin (see \"mambakit plugins list\")")
+	fs := c.Flags()
+	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer file (for text: a dataset's tokenizer.json); sets option tokenizer=PATH")
+	fs.StringVar(&f.format, "format", "", "token file format: text (one id per line) or bin (little-endian uint32); default by extension: .bin and .tokens are bin")
+	addOutFlag(c, &f.out, "output file")
+	fs.Var(f.opts, "option", "plugin option key=value (repeatable)")
+	c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "bin"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func (c *codecFlags) check() error {
 	switch {
 	case c.modality == "":
-		return "", errors.New("missing --modality")
-	case len(pos) != 1:
-		return "", fmt.Errorf("want one input file, got %d", len(pos))
+		return usagef("missing --modality")
 	case c.out == "":
-		return "", errors.New("missing -o FILE")
+		return usagef("missing -o FILE (or --out FILE)")
 	}
 	if c.tokenizer != "" {
 		abs, err := filepath.Abs(c.tokenizer)
 		if err != nil {
-			return "", err
+			return err
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return "", fmt.Errorf("--tokenizer %s: %w", c.tokenizer, errors.Unwrap(err)) // the *os.PathError without its path
+			return fmt.Errorf("--tokenizer %s: %w", c.tokenizer, errors.Unwrap(err)) // the *os.PathError without its path
 		}
 		c.opts["tokenizer"] = abs
 	}
-	return pos[0], nil
+	return nil
 }
 
 // nameFile makes sure an error names the input file, without naming it
@@ -79,12 +93,19 @@ func nameFile(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
-func runEncode(ctx context.Context, args []string, stdout io.Writer) error {
-	var c codecFlags
-	in, err := c.parse("encode", "encode --modality M [--tokenizer FILE] FILE -o TOKENS [--format text|bin]", args)
-	if err != nil {
-		return err
-	}
+func newEncodeCmd(x *invocation) *cobra.Command {
+	return newCodecCmd("encode --modality M [--tokenizer FILE] FILE -o TOKENS [--format text|bin]",
+		"turn one file into a token file with a modality plugin",
+		func(ctx context.Context, c *codecFlags, in string) error { return runEncode(ctx, c, in, x.stdout) })
+}
+
+func newDecodeCmd(x *invocation) *cobra.Command {
+	return newCodecCmd("decode --modality M [--tokenizer FILE] TOKENS -o FILE [--format text|bin]",
+		"turn a token file back into a file with a modality plugin",
+		func(ctx context.Context, c *codecFlags, in string) error { return runDecode(ctx, c, in, x.stdout) })
+}
+
+func runEncode(ctx context.Context, c *codecFlags, in string, stdout io.Writer) error {
 	format, err := tokenFormat(c.format, c.out)
 	if err != nil {
 		return err
@@ -109,12 +130,7 @@ func runEncode(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func runDecode(ctx context.Context, args []string, stdout io.Writer) error {
-	var c codecFlags
-	in, err := c.parse("decode", "decode --modality M [--tokenizer FILE] TOKENS -o FILE [--format text|bin]", args)
-	if err != nil {
-		return err
-	}
+func runDecode(ctx context.Context, c *codecFlags, in string, stdout io.Writer) error {
 	format, err := tokenFormat(c.format, in)
 	if err != nil {
 		return err

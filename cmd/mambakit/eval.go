@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/spf13/cobra"
 
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/session"
@@ -26,11 +26,14 @@ type checkpointFlags struct {
 }
 
 // register adds --checkpoint, --device (what: what runs there), --tf32,
-// --blas, --threads and the plugin host's flags to fs.
-func (c *checkpointFlags) register(fs *flag.FlagSet, what string) {
-	c.hf.register(fs)
+// --blas, --threads and the plugin host's flags to cmd.
+func (c *checkpointFlags) register(cmd *cobra.Command, what string) {
+	c.hf.register(cmd)
+	fs := cmd.Flags()
 	fs.StringVar(&c.dir, "checkpoint", "", "checkpoint directory (or run directory: its latest checkpoint)")
+	cmd.MarkFlagDirname("checkpoint")
 	addDeviceFlag(fs, &c.place.Device, what)
+	completeDevice(cmd)
 	fs.BoolVar(&c.place.TF32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 	addBLASFlag(fs, &c.place.BLAS)
 	fs.IntVar(&c.place.Threads, "threads", 0, "on the CPU: threads (0: all cores)")
@@ -39,7 +42,7 @@ func (c *checkpointFlags) register(fs *flag.FlagSet, what string) {
 // open places the checkpoint's model on the device and starts its plugin.
 func (c *checkpointFlags) open(ctx context.Context) (train.Model, *host.Plugin, error) {
 	if c.dir == "" {
-		return nil, nil, errors.New("missing --checkpoint DIR (a checkpoint, or a run directory for its latest)")
+		return nil, nil, usagef("missing --checkpoint DIR (a checkpoint, or a run directory for its latest)")
 	}
 	if err := checkThreads(c.place.Threads); err != nil {
 		return nil, nil, err
@@ -63,23 +66,29 @@ func (c *checkpointFlags) open(ctx context.Context) (train.Model, *host.Plugin, 
 // codec returns the Encode/Decode options of the checkpoint's run.
 func (c *checkpointFlags) codec() map[string]string { return session.CheckpointCodec(c.info) }
 
-func runEval(ctx context.Context, args []string, stdout io.Writer) error {
+func newEvalCmd(x *invocation) *cobra.Command {
 	var cf checkpointFlags
-	var data listFlag
+	var data []string
 	var batch, seqLen int
-	fs := newFlagSet("eval", "eval --checkpoint DIR --data PATH... [flags]")
-	cf.register(fs, "where the forward passes run")
-	fs.Var(&data, "data", "held-out file or directory (repeatable; further arguments are inputs too)")
-	fs.IntVar(&batch, "batch", 0, "rows scored at once (default: the run's)")
-	fs.IntVar(&seqLen, "seq-len", 0, "tokens per chunk (default: the run's); the state carries across chunks")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
+	c := &cobra.Command{
+		Use:   "eval --checkpoint DIR --data PATH... [flags]",
+		Short: "bits per unit of a checkpoint on held-out files",
+		RunE: func(c *cobra.Command, args []string) error {
+			data = append(data, args...)
+			if len(data) == 0 {
+				return usagef("missing --data")
+			}
+			return runEval(c.Context(), &cf, data, batch, seqLen, x.stdout)
+		},
 	}
-	data = append(data, pos...)
-	if len(data) == 0 {
-		return errors.New("missing --data")
-	}
+	cf.register(c, "where the forward passes run")
+	c.Flags().StringArrayVar(&data, "data", nil, "held-out file or directory (repeatable; further arguments are inputs too)")
+	c.Flags().IntVar(&batch, "batch", 0, "rows scored at once (default: the run's)")
+	c.Flags().IntVar(&seqLen, "seq-len", 0, "tokens per chunk (default: the run's); the state carries across chunks")
+	return c
+}
+
+func runEval(ctx context.Context, cf *checkpointFlags, data []string, batch, seqLen int, stdout io.Writer) error {
 	m, p, err := cf.open(ctx)
 	if err != nil {
 		return err
@@ -93,7 +102,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 		seqLen = cf.info.Config.SeqLen
 	}
 	if batch < 1 || seqLen < 1 {
-		return fmt.Errorf("--batch %d, --seq-len %d: want ≥ 1", batch, seqLen)
+		return usagef("--batch %d, --seq-len %d: want ≥ 1", batch, seqLen)
 	}
 	tmp, err := os.MkdirTemp("", "mambakit-eval-")
 	if err != nil {
@@ -118,22 +127,26 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func runScore(ctx context.Context, args []string, stdout io.Writer) error {
+func newScoreCmd(x *invocation) *cobra.Command {
 	var cf checkpointFlags
 	var seqLen int
-	fs := newFlagSet("score", "score --checkpoint DIR FILE")
-	cf.register(fs, "where the forward passes run")
-	fs.IntVar(&seqLen, "seq-len", 1024, "tokens per chunk; the state carries across chunks")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
+	c := &cobra.Command{
+		Use:   "score --checkpoint DIR FILE",
+		Short: "per-token log-probabilities of a file under a checkpoint (CSV)",
+		Args:  exactArgs(1, "one FILE to score"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if seqLen < 1 {
+				return usagef("--seq-len %d: want ≥ 1", seqLen)
+			}
+			return runScore(c.Context(), &cf, args, seqLen, x.stdout)
+		},
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("want one FILE to score, got %d", len(pos))
-	}
-	if seqLen < 1 {
-		return fmt.Errorf("--seq-len %d: want ≥ 1", seqLen)
-	}
+	cf.register(c, "where the forward passes run")
+	c.Flags().IntVar(&seqLen, "seq-len", 1024, "tokens per chunk; the state carries across chunks")
+	return c
+}
+
+func runScore(ctx context.Context, cf *checkpointFlags, pos []string, seqLen int, stdout io.Writer) error {
 	m, p, err := cf.open(ctx)
 	if err != nil {
 		return err

@@ -1,21 +1,24 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mambakit/mambakit/framework/train"
 )
 
-// optionFlag collects repeated -option key=value flags.
+// The flags several commands share, each added by one helper so that a
+// flag is spelled, explained and completed the same everywhere.
+
+// optionFlag collects repeated --option key=value flags.
 type optionFlag map[string]string
 
-func (o optionFlag) String() string { return fmt.Sprint(map[string]string(o)) }
+func (o optionFlag) String() string { return "" }
+func (o optionFlag) Type() string   { return "key=value" }
 
 func (o optionFlag) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
@@ -26,43 +29,15 @@ func (o optionFlag) Set(s string) error {
 	return nil
 }
 
-// listFlag collects repeated flags.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
-// parseInterleaved parses flags that may come after positional arguments
-// ("--data a b -o dir"), which the flag package alone stops at. It returns
-// the positional arguments.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(os.Stderr)
-				fs.Usage()
-			}
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
+// addOutFlag adds --out/-o, the one spelling of an output path.
+func addOutFlag(c *cobra.Command, dst *string, usage string) {
+	c.Flags().StringVarP(dst, "out", "o", "", usage)
 }
 
-// newFlagSet returns a FlagSet that reports errors to the caller only (the
-// one-line error goes out through mainExit); -h prints the usage.
-func newFlagSet(name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mambakit %s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
+// addModalityFlag adds --modality, completed with the built-in plugins.
+func addModalityFlag(c *cobra.Command, dst *string, usage string) {
+	c.Flags().StringVar(dst, "modality", "", usage)
+	c.RegisterFlagCompletionFunc("modality", cobra.FixedCompletions(builtinNames(), cobra.ShellCompDirectiveNoFileComp))
 }
 
 // inputFlags are the flags of a command that prepares inputs through a
@@ -71,56 +46,75 @@ func newFlagSet(name, usage string) *flag.FlagSet {
 type inputFlags struct {
 	hf       hostFlags
 	modality string
-	data     listFlag
+	data     []string
 	opts     optionFlag
 	seed     uint64
 	valid    float64
 }
 
-// register adds the flags to fs; valid is --valid's default, and use says
+// register adds the flags to c; valid is --valid's default, and use says
 // how to choose the split's flags.
-func (f *inputFlags) register(fs *flag.FlagSet, valid float64, use string) {
+func (f *inputFlags) register(c *cobra.Command, valid float64, use string) {
 	f.opts = optionFlag{}
-	f.hf.register(fs)
-	fs.StringVar(&f.modality, "modality", "", "the plugin that reads the data (see \"mambakit plugins list\")")
-	fs.Var(&f.data, "data", "input file or directory (repeatable; further arguments are inputs too)")
+	f.hf.register(c)
+	addModalityFlag(c, &f.modality, "the plugin that reads the data (see \"mambakit plugins list\")")
+	fs := c.Flags()
+	fs.StringArrayVar(&f.data, "data", nil, "input file or directory (repeatable; further arguments are inputs too)")
 	fs.Var(f.opts, "option", "plugin option key=value (repeatable; see the plugin's docs)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the train/validation split "+use)
 	fs.Float64Var(&f.valid, "valid", valid, "share of documents in the validation split "+use)
 }
 
-// parse parses args into fs and checks that a modality and data were given.
-func (f *inputFlags) parse(fs *flag.FlagSet, args []string) error {
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
+// check takes the positional arguments as inputs and checks that a
+// modality and data were given.
+func (f *inputFlags) check(pos []string) error {
 	f.data = append(f.data, pos...)
 	switch {
 	case f.modality == "":
-		return errors.New("missing --modality")
+		return usagef("missing --modality")
 	case len(f.data) == 0:
-		return errors.New("missing --data")
+		return usagef("missing --data")
 	}
 	return nil
 }
 
-// addDeviceFlag registers --device on fs (train.Device checks the name as
-// it is parsed); what says what runs there.
-func addDeviceFlag(fs *flag.FlagSet, dst *train.Device, what string) {
+// deviceValue is --device: train.Device checks the name as it is parsed.
+type deviceValue struct{ *train.Device }
+
+func (deviceValue) Type() string { return "device" }
+
+// addDeviceFlag adds --device to fs; what says what runs there.
+func addDeviceFlag(fs *pflag.FlagSet, dst *train.Device, what string) {
 	*dst = train.CPU
-	fs.Var(dst, "device", what+": cpu (the default), or cuda (GPU 0; docs/gpu.md)")
+	fs.Var(deviceValue{dst}, "device", what+": cpu (the default), or cuda (GPU 0; docs/gpu.md)")
 }
 
-// addBLASFlag registers --blas, the CPU's matrix-multiply back end, on fs.
-func addBLASFlag(fs *flag.FlagSet, dst *string) {
+// completeDevice completes --device on c.
+func completeDevice(c *cobra.Command) {
+	names := make([]string, len(train.Devices))
+	for i, d := range train.Devices {
+		names[i] = string(d)
+	}
+	c.RegisterFlagCompletionFunc("device", cobra.FixedCompletions(names, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// addBLASFlag adds --blas, the CPU's matrix-multiply back end, to fs.
+func addBLASFlag(fs *pflag.FlagSet, dst *string) {
 	fs.StringVar(dst, "blas", "", "matrix-multiply backend: auto, go, openblas or gonum (default: auto, or $MAMBAKIT_BLAS; docs/benchmarks.md)")
+}
+
+// addNonSelectiveFlag adds --nonselective to fs.
+func addNonSelectiveFlag(fs *pflag.FlagSet, dst *[]string, usage string) {
+	fs.Func("nonselective", usage, func(v string) error {
+		*dst = strings.Split(v, ",")
+		return nil
+	})
 }
 
 // checkThreads checks --threads.
 func checkThreads(n int) error {
 	if n < 0 {
-		return fmt.Errorf("--threads %d: want ≥ 0 (0: all cores)", n)
+		return usagef("--threads %d: want ≥ 0 (0: all cores)", n)
 	}
 	return nil
 }
@@ -131,7 +125,7 @@ func positiveList(name, v string) ([]int, error) {
 	for _, f := range strings.Split(v, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("--%s %q: want a comma list of integers ≥ 1", name, v)
+			return nil, usagef("--%s %q: want a comma list of integers ≥ 1", name, v)
 		}
 		out = append(out, n)
 	}
@@ -139,18 +133,11 @@ func positiveList(name, v string) ([]int, error) {
 }
 
 // positiveFlags checks that the named int flags of fs are at least 1.
-func positiveFlags(fs *flag.FlagSet, names ...string) error {
+func positiveFlags(fs *pflag.FlagSet, names ...string) error {
 	for _, n := range names {
-		if v := fs.Lookup(n).Value.(flag.Getter).Get().(int); v < 1 {
-			return fmt.Errorf("--%s %d: want ≥ 1", n, v)
+		if v, err := fs.GetInt(n); err != nil || v < 1 {
+			return usagef("--%s %d: want ≥ 1", n, v)
 		}
 	}
 	return nil
-}
-
-// isSet reports whether the flag name was given.
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }

@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/host"
@@ -16,31 +17,48 @@ import (
 	"github.com/mambakit/mambakit/sdk"
 )
 
-func runGenerate(ctx context.Context, args []string, stdout io.Writer) error {
-	var cf checkpointFlags
-	var prompt, promptFile, out string
-	var n int
-	var s backbone.Sampling
-	fs := newFlagSet("generate", "generate --checkpoint DIR [--prompt TEXT | --prompt-file F] --tokens N [flags]")
-	cf.register(fs, "where the steps run (on cuda, a CUDA graph of the step)")
-	fs.StringVar(&prompt, "prompt", "", "prompt text (text, or a DNA sequence)")
-	fs.StringVar(&promptFile, "prompt-file", "", "prompt file (any input the modality reads: .txt, .fa, .wav)")
-	fs.IntVar(&n, "tokens", 256, "tokens to generate")
-	fs.Float64Var(&s.Temperature, "temperature", 1, "sampling temperature (0: greedy)")
-	fs.IntVar(&s.TopK, "top-k", 0, "keep the k likeliest tokens (0: all)")
-	fs.Float64Var(&s.TopP, "top-p", 1, "keep the likeliest tokens up to this probability (1: all)")
-	fs.Uint64Var(&s.Seed, "seed", 1, "sampling seed")
-	fs.StringVar(&out, "o", "", "output file (default: stdout; audio needs -o)")
-	stopAtEnd := fs.Bool("stop", true, "end at the modality's end-of-document token (eos, sep)")
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return err
+// generateFlags are generate's flags beyond the checkpoint's.
+type generateFlags struct {
+	cf                      checkpointFlags
+	prompt, promptFile, out string
+	n                       int
+	s                       backbone.Sampling
+	stop                    bool
+}
+
+func newGenerateCmd(x *invocation) *cobra.Command {
+	var g generateFlags
+	c := &cobra.Command{
+		Use:   "generate --checkpoint DIR [--prompt TEXT | --prompt-file F] --tokens N [flags]",
+		Short: "sample from a checkpoint with the recurrent step",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if g.prompt != "" && g.promptFile != "" {
+				return usagef("give --prompt or --prompt-file, not both")
+			}
+			if g.n < 1 {
+				return usagef("--tokens %d: want ≥ 1", g.n)
+			}
+			return runGenerate(c.Context(), &g, x.stdout)
+		},
 	}
-	if prompt != "" && promptFile != "" {
-		return errors.New("give --prompt or --prompt-file, not both")
-	}
-	if n < 1 {
-		return fmt.Errorf("--tokens %d: want ≥ 1", n)
-	}
+	g.cf.register(c, "where the steps run (on cuda, a CUDA graph of the step)")
+	fs := c.Flags()
+	fs.StringVar(&g.prompt, "prompt", "", "prompt text (text, or a DNA sequence)")
+	fs.StringVar(&g.promptFile, "prompt-file", "", "prompt file (any input the modality reads: .txt, .fa, .wav)")
+	fs.IntVar(&g.n, "tokens", 256, "tokens to generate")
+	fs.Float64Var(&g.s.Temperature, "temperature", 1, "sampling temperature (0: greedy)")
+	fs.IntVar(&g.s.TopK, "top-k", 0, "keep the k likeliest tokens (0: all)")
+	fs.Float64Var(&g.s.TopP, "top-p", 1, "keep the likeliest tokens up to this probability (1: all)")
+	fs.Uint64Var(&g.s.Seed, "seed", 1, "sampling seed")
+	addOutFlag(c, &g.out, "output file (default: stdout; audio needs -o)")
+	fs.BoolVar(&g.stop, "stop", true, "end at the modality's end-of-document token (eos, sep); --stop=false generates all --tokens")
+	return c
+}
+
+func runGenerate(ctx context.Context, g *generateFlags, stdout io.Writer) error {
+	cf, out, n, s := &g.cf, g.out, g.n, g.s
+	prompt, promptFile := g.prompt, g.promptFile
 	m, p, err := cf.open(ctx)
 	if err != nil {
 		return err
@@ -48,7 +66,7 @@ func runGenerate(ctx context.Context, args []string, stdout io.Writer) error {
 	defer m.Close()
 	defer p.Close()
 	if out == "" && p.Info.Unit == "sample" {
-		return errors.New("audio output is a WAV file: give -o FILE.wav")
+		return usagef("audio output is a WAV file: give -o FILE.wav")
 	}
 	var ids sdk.Tokens
 	switch {
@@ -69,7 +87,7 @@ func runGenerate(ctx context.Context, args []string, stdout io.Writer) error {
 		ids = sdk.Tokens{session.StartToken(p.Info.Special)}
 	}
 	s.Vocab = cf.info.VocabSize
-	if *stopAtEnd {
+	if g.stop {
 		s.Stop = session.StopTokens(p.Info.Special)
 	}
 	t0 := time.Now()

@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"log/slog"
 	"os"
+
+	"github.com/spf13/cobra"
 
 	"github.com/mambakit/mambakit/framework/host"
 )
@@ -13,15 +14,17 @@ import (
 type hostFlags struct {
 	lock    string
 	verbose bool
-	dirs    listFlag
-	shadow  listFlag
+	dirs    []string
+	shadow  []string
 }
 
-func (f *hostFlags) register(fs *flag.FlagSet) {
+func (f *hostFlags) register(c *cobra.Command) {
+	fs := c.Flags()
 	fs.StringVar(&f.lock, "lock", "plugins.lock", "checksum pins for external plugins (written by \"mambakit plugins lock\"); once it exists, unpinned plugins are refused")
-	fs.BoolVar(&f.verbose, "v", false, "show the plugins' log lines (default: warnings and errors only)")
-	fs.Var(&f.dirs, "plugin-dir", "directory of mambakit-plugin-* executables, searched before $MAMBAKIT_PLUGIN_PATH (repeatable; the current directory is never searched otherwise)")
-	fs.Var(&f.shadow, "shadow", "let an external plugin of this name stand in for the built-in (repeatable; a pin in the lock file allows it too)")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "show the plugins' log lines (default: warnings and errors only)")
+	fs.StringArrayVar(&f.dirs, "plugin-dir", nil, "directory of mambakit-plugin-* executables, searched before $MAMBAKIT_PLUGIN_PATH (repeatable; the current directory is never searched otherwise)")
+	fs.StringArrayVar(&f.shadow, "shadow", nil, "let an external plugin of this name stand in for the built-in (repeatable; a pin in the lock file allows it too)")
+	c.MarkFlagDirname("plugin-dir")
 }
 
 // open returns a Host over --plugin-dir, $MAMBAKIT_PLUGIN_PATH and the

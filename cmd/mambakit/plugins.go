@@ -11,35 +11,49 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mambakit/mambakit/framework/host"
 )
 
-func runPlugins(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("want a subcommand: list, info NAME or lock")
+func newPluginsCmd(x *invocation) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "plugins",
+		Short: "list, describe and pin modality plugins (plugins list | info NAME | lock)",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRunE("list, info NAME or lock"),
 	}
-	switch args[0] {
-	case "list":
-		return pluginsList(ctx, args[1:], stdout)
-	case "info":
-		return pluginsInfo(ctx, args[1:], stdout)
-	case "lock":
-		return pluginsLock(ctx, args[1:], stdout)
+	// sub is a subcommand; its flags are the plugin host's.
+	sub := func(use, short string, args cobra.PositionalArgs, run func(ctx context.Context, hf *hostFlags, args []string, stdout io.Writer) error) *cobra.Command {
+		var hf hostFlags
+		s := &cobra.Command{Use: use, Short: short, Args: args, RunE: func(c *cobra.Command, args []string) error {
+			return run(c.Context(), &hf, args, x.stdout)
+		}}
+		hf.register(s)
+		return s
 	}
-	return fmt.Errorf("unknown subcommand %q (want list, info or lock)", args[0])
+	c.AddCommand(
+		sub("list", "start every plugin and print what it says about itself", noArgs, pluginsList),
+		sub("info NAME", "describe one plugin: vocabulary, special tokens, unit, file types, path, pin", exactArgs(1, "one plugin name"), pluginsInfo),
+		sub("lock", "pin the external plugins' checksums in the lock file", noArgs, pluginsLock),
+	)
+	return c
+}
+
+// groupRunE is the RunE of a command that only groups subcommands: a
+// missing or unknown subcommand is a usage error (exit 2).
+func groupRunE(want string) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usagef("want a subcommand: %s", want)
+		}
+		return usagef("unknown subcommand %q: want %s", args[0], want)
+	}
 }
 
 // pluginsList starts every plugin (in parallel) and prints what it says
 // about itself.
-func pluginsList(ctx context.Context, args []string, stdout io.Writer) error {
-	var hf hostFlags
-	fs := newFlagSet("plugins list", "plugins list [-lock FILE]")
-	hf.register(fs)
-	if pos, err := parseInterleaved(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
-	}
+func pluginsList(ctx context.Context, hf *hostFlags, _ []string, stdout io.Writer) error {
 	h, err := hf.open()
 	if err != nil {
 		return err
@@ -73,17 +87,7 @@ func pluginsList(ctx context.Context, args []string, stdout io.Writer) error {
 	return errors.Join(errs...)
 }
 
-func pluginsInfo(ctx context.Context, args []string, stdout io.Writer) error {
-	var hf hostFlags
-	fs := newFlagSet("plugins info", "plugins info NAME [-lock FILE]")
-	hf.register(fs)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return errors.New("want one plugin name")
-	}
+func pluginsInfo(ctx context.Context, hf *hostFlags, pos []string, stdout io.Writer) error {
 	h, err := hf.open()
 	if err != nil {
 		return err
@@ -117,7 +121,7 @@ func pluginsInfo(ctx context.Context, args []string, stdout io.Writer) error {
 		{"vocabulary", fmt.Sprint(in.VocabSize)},
 		{"special tokens", formatSpecial(in.Special)},
 		{"unit", fmt.Sprintf("%s (%g per token)", in.Unit, in.UnitsPerToken)},
-		{"sequence length", fmt.Sprint(in.DefaultSeqLen)},
+		{"sequence length", fmt.Sprintf("%d (suggested; train uses --seq-len, default 256)", in.DefaultSeqLen)},
 		{"file types", strings.Join(in.FileTypes, " ")},
 		{"path", path},
 		{"checksum", pin},
@@ -140,15 +144,7 @@ func formatSpecial(m map[string]int32) string {
 	return strings.Join(parts, " ")
 }
 
-func pluginsLock(ctx context.Context, args []string, stdout io.Writer) error {
-	var hf hostFlags
-	fs := newFlagSet("plugins lock", "plugins lock [-lock FILE]")
-	hf.register(fs)
-	if pos, err := parseInterleaved(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
-	}
+func pluginsLock(ctx context.Context, hf *hostFlags, _ []string, stdout io.Writer) error {
 	h, err := hf.open()
 	if err != nil {
 		return err

@@ -179,7 +179,7 @@ func TestBadInputOneLine(t *testing.T) {
 		"bad token file":  {[]string{"decode", "--modality", "protein", badTok, "-o", "x.fa"}, `bad.txt: line 3: "x3" is not a token id`},
 		"odd binary":      {[]string{"decode", "--modality", "protein", oddBin, "-o", "x.fa"}, "odd.bin: binary token file: 3 bytes is not a multiple of 4"},
 		"id out of range": {[]string{"decode", "--modality", "protein", write("big.txt", []byte("99\n")), "-o", "x.fa"}, "big.txt: token id 99 is not in [0, 21]"},
-		"unknown flag":    {[]string{"prepare", "--bogus"}, "flag provided but not defined: -bogus"},
+		"unknown flag":    {[]string{"prepare", "--bogus"}, "unknown flag: --bogus"},
 		"missing -o":      {[]string{"encode", "--modality", "protein", junk}, "missing -o FILE"},
 	}
 	for name, tt := range tests {

@@ -2,28 +2,39 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mambakit/mambakit/sdk"
 )
 
-func runPrepare(ctx context.Context, args []string, stdout io.Writer) error {
+func newPrepareCmd(x *invocation) *cobra.Command {
 	var in inputFlags
 	var out string
-	fs := newFlagSet("prepare", "prepare --modality M --data PATH... -o DIR [flags]")
-	in.register(fs, 0.05, "(and of any training the plugin does)")
-	fs.StringVar(&out, "o", "", "output dataset directory")
-	if err := in.parse(fs, args); err != nil {
+	c := &cobra.Command{
+		Use:   "prepare --modality M --data PATH... -o DIR [flags]",
+		Short: "tokenize data into a dataset with a modality plugin",
+		RunE: func(c *cobra.Command, args []string) error {
+			return runPrepare(c.Context(), &in, out, args, x.stdout)
+		},
+	}
+	in.register(c, 0.05, "(and of any training the plugin does)")
+	addOutFlag(c, &out, "output dataset directory")
+	return c
+}
+
+func runPrepare(ctx context.Context, in *inputFlags, out string, args []string, stdout io.Writer) error {
+	if err := in.check(args); err != nil {
 		return err
 	}
 	switch {
 	case out == "":
-		return errors.New("missing -o DIR")
+		return usagef("missing -o DIR (or --out DIR)")
 	case !(in.valid > 0 && in.valid < 1):
-		return fmt.Errorf("--valid %v is not in (0, 1)", in.valid)
+		return usagef("--valid %v is not in (0, 1)", in.valid)
 	}
 	h, err := in.hf.open()
 	if err != nil {

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/session"
@@ -16,27 +19,53 @@ import (
 	"github.com/mambakit/mambakit/sdk"
 )
 
-func runTrain(ctx context.Context, args []string, stdout io.Writer) (err error) {
-	var (
-		hf       hostFlags
-		modality string
-		data     listFlag
-		out      string
-		cfgFile  string
-		resume   string
-		opts     = optionFlag{}
-		dev      trainDevice
-	)
-	c := train.Defaults()
-	fs := newFlagSet("train", "train --modality M [--data PATH...] --out RUN_DIR [flags]  |  train --resume RUN_DIR --steps N")
-	hf.register(fs)
-	fs.StringVar(&modality, "modality", "", "the plugin that reads the data (see \"mambakit plugins list\")")
-	fs.Var(&data, "data", "input file or directory (repeatable); without it, the modality's bundled sample")
-	fs.StringVar(&out, "out", "", "run directory (checkpoints, metrics.jsonl, curves.png, samples/); default runs/MODALITY, or runs/MODALITY-N when that holds a run")
-	fs.StringVar(&cfgFile, "config", "", "YAML file of training settings (docs/training.md); flags override it")
-	fs.StringVar(&resume, "resume", "", "continue the run in this directory from its latest checkpoint")
-	fs.Var(opts, "option", "plugin option key=value for prepare (repeatable; see the plugin's docs)")
+// trainFlags are train's flags; c holds the training settings.
+type trainFlags struct {
+	hf       hostFlags
+	modality string
+	data     []string
+	out      string
+	cfgFile  string
+	resume   string
+	opts     optionFlag
+	dev      trainDevice
+	c        train.Config
+}
+
+func newTrainCmd(x *invocation) *cobra.Command {
+	f := trainFlags{opts: optionFlag{}, c: train.Defaults()}
+	cmd := &cobra.Command{
+		Use:   "train --modality M [--data PATH...] [--out RUN_DIR] [flags]  |  train --resume RUN_DIR [--steps N]",
+		Short: "train a model on a modality, or resume a run",
+		Long: "train prepares the data with the modality's plugin and trains a model (docs/training.md).\n" +
+			"--resume continues a run; it takes only the flags that cannot change what was trained:\n" +
+			"--steps, --eval-every, --save-every, --threads, --blas, where it runs and how plugins are found.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set := map[string]bool{}
+			cmd.Flags().Visit(func(fl *pflag.Flag) { set[fl.Name] = true })
+			if len(args) > 0 {
+				set["data"] = true
+			}
+			if f.resume != "" {
+				if err := checkResumeFlags(set); err != nil {
+					return err
+				}
+			}
+			f.data = append(f.data, args...)
+			return runTrain(cmd.Context(), &f, set, x.args[1:], len(args) > 0, x.stdout)
+		},
+	}
+	f.hf.register(cmd)
+	c, fs := &f.c, cmd.Flags()
+	addModalityFlag(cmd, &f.modality, "the plugin that reads the data (see \"mambakit plugins list\")")
+	fs.StringArrayVar(&f.data, "data", nil, "input file or directory (repeatable; further arguments are inputs too); without it, the modality's bundled sample")
+	addOutFlag(cmd, &f.out, "run directory (checkpoints, metrics.jsonl, curves.png, samples/); default runs/MODALITY, or runs/MODALITY-N when that holds a run")
+	fs.StringVar(&f.cfgFile, "config", "", "YAML file of training settings (docs/training.md), or a run's config.yaml; flags override it")
+	fs.StringVar(&f.resume, "resume", "", "continue the run in this directory from its latest checkpoint")
+	cmd.MarkFlagDirname("resume")
+	fs.Var(f.opts, "option", "plugin option key=value for prepare (repeatable; see the plugin's docs)")
 	fs.StringVar(&c.Preset, "preset", c.Preset, "model size: tiny, small or base")
+	cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions([]string{"tiny", "small", "base"}, cobra.ShellCompDirectiveNoFileComp))
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps (with --resume: the step to continue to)")
 	fs.IntVar(&c.SeqLen, "seq-len", c.SeqLen, "tokens per sequence")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per micro-batch")
@@ -48,22 +77,43 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (err error) 
 	fs.IntVar(&c.Threads, "threads", c.Threads, "threads (0: all cores)")
 	fs.BoolVar(&c.TBPTT, "tbptt", c.TBPTT, "train rows as streams with the state carried across steps")
 	addBLASFlag(fs, &c.BLAS)
-	addDeviceFlag(fs, &dev.name, "where the training steps run")
-	fs.BoolVar(&dev.tf32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
-	dev.job.register(fs)
+	addDeviceFlag(fs, &f.dev.name, "where the training steps run")
+	completeDevice(cmd)
+	fs.BoolVar(&f.dev.tf32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
+	f.dev.job.register(fs)
 	fs.BoolVar(&c.Complex, "complex", c.Complex, "complex A, B, C and states (S4D-Lin: A = −½ + iπn)")
-	fs.Func("nonselective", "SSM parameters that do not depend on the input: a comma list of delta, B, C (all three: an LTI SSM)", func(v string) error {
-		c.NonSelective = strings.Split(v, ",")
-		return nil
-	})
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	data = append(data, pos...)
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	addNonSelectiveFlag(fs, &c.NonSelective, "SSM parameters that do not depend on the input: a comma list of delta, B, C (all three: an LTI SSM)")
+	return cmd
+}
 
+// resumableFlags are the flags train --resume takes: the settings of
+// train.Resumable that have a flag, where the run runs, and how plugins
+// are found. Any other flag would change what the run has trained on or
+// how, and is refused rather than dropped.
+var resumableFlags = map[string]bool{
+	"resume": true, "steps": true, "eval-every": true, "save-every": true, "threads": true, "blas": true,
+	"device": true, "tf32": true, "gpus": true, "nodes": true, "rank": true, "coordinator": true,
+	"lock": true, "verbose": true, "plugin-dir": true, "shadow": true,
+}
+
+// checkResumeFlags refuses the flags given with --resume that the run
+// cannot change, naming them.
+func checkResumeFlags(set map[string]bool) error {
+	var bad []string
+	for name := range set {
+		if !resumableFlags[name] {
+			bad = append(bad, "--"+name)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	return usagef("%s cannot change when resuming a run (only --steps, --eval-every, --save-every, --threads, --blas, the device and the plugin flags can); for other settings start a new run with --config RUN_DIR/config.yaml", strings.Join(bad, ", "))
+}
+
+func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []string, posData bool, stdout io.Writer) (err error) {
+	c, dev, hf, modality, out, data, opts := f.c, f.dev, &f.hf, f.modality, f.out, f.data, f.opts
 	if err := dev.job.setup(args, dev.name); err != nil {
 		return err
 	}
@@ -82,21 +132,21 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (err error) 
 			err = nil
 		}
 	}()
-	if resume != "" {
-		return resumeRun(ctx, &hf, resume, c, set, dev, stdout)
+	if f.resume != "" {
+		return resumeRun(ctx, hf, f.resume, c, set, dev, stdout)
 	}
 	if modality == "" {
-		return errors.New("missing --modality (see \"mambakit plugins list\")")
+		return usagef("missing --modality (see \"mambakit plugins list\")")
 	}
 	if out == "" {
 		out = freeRunDir(filepath.Join("runs", modality))
 		fmt.Fprintf(stdout, "run directory: %s\n", out)
 	}
-	if cfgFile != "" {
-		if _, err := sdk.RegularFile(cfgFile); err != nil { // a named pipe would block the read
+	if f.cfgFile != "" {
+		if _, err := sdk.RegularFile(f.cfgFile); err != nil { // a named pipe would block the read
 			return err
 		}
-		fc, err := train.ReadConfig(cfgFile)
+		fc, err := train.ReadConfig(f.cfgFile)
 		if err != nil {
 			return err
 		}
@@ -141,7 +191,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (err error) 
 	if dev.job.launching() { // the data is prepared: the ranks find it cached
 		release() // rank 0 owns the run directory from here
 		extra := []string{"--out", out}
-		if len(pos) == 0 && !set["data"] { // the bundled sample, written once here
+		if !posData && !set["data"] { // the bundled sample, written once here
 			extra = append(extra, "--data", data[0])
 		}
 		return dev.job.run(ctx, extra, stdout)
@@ -191,8 +241,8 @@ type trainDevice struct {
 	job  gpuJob // --gpus, --nodes, --rank, --coordinator (train_dist.go)
 }
 
-// resumeRun continues the run in dir to flags.Steps (when set), with
-// --blas from flags.
+// resumeRun continues the run in dir with the resumable flags applied
+// (flags.Steps: the step to continue to).
 func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Config, set map[string]bool, dev trainDevice, stdout io.Writer) error {
 	if err := session.CheckCheckpoint(dir); err != nil {
 		return err
@@ -219,8 +269,8 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Confi
 	defer s.Close()
 	s.Restart = func() (*host.Plugin, error) { return hf.start(ctx, info.Modality.Name) }
 	c := info.Config
-	c.Steps = 0 // continue to the run's own target
-	applyFlags(&c, &flags, map[string]bool{"steps": set["steps"], "blas": set["blas"]})
+	c.Steps = 0                 // continue to the run's own target
+	applyFlags(&c, &flags, set) // the resumable ones only (checkResumeFlags)
 	r := s.Run(dir, c, stdout)
 	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {

@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/spf13/pflag"
 
 	"github.com/mambakit/mambakit/framework/distributed"
 	"github.com/mambakit/mambakit/framework/train"
@@ -25,7 +26,7 @@ type gpuJob struct {
 	args              []string         // the train command's arguments, for the ranks
 }
 
-func (j *gpuJob) register(fs *flag.FlagSet) {
+func (j *gpuJob) register(fs *pflag.FlagSet) {
 	fs.IntVar(&j.gpus, "gpus", 1, "with --device cuda: GPUs of this host to train on, one process each (data-parallel; docs/distributed.md)")
 	fs.IntVar(&j.nodes, "nodes", 1, "hosts in a multi-host job (each runs the same command with its own --rank)")
 	fs.IntVar(&j.node, "rank", 0, "this host's index among --nodes (host 0 runs rank 0 and the coordinator)")

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mambakit/mambakit/framework/train"
 )
 
 // run calls the CLI in-process and returns stdout, failing on a non-zero exit.
@@ -88,5 +90,37 @@ func TestTrainBadInput(t *testing.T) {
 				t.Errorf("stderr %q does not say which devices there are", msg)
 			}
 		})
+	}
+}
+
+// TestResumeFlagsAndConfigRoundTrip: --resume applies the flags that may
+// change (--steps, --save-every) and refuses the others by name; the run's
+// config.yaml starts a new run as --config, with its recorded settings.
+func TestResumeFlagsAndConfigRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tiny.yaml")
+	os.WriteFile(cfg, []byte("d_model: 16\nlayers: 1\nd_state: 4\nseq_len: 64\nbatch: 2\neval_tokens: 500\nsample_tokens: 0\nschedule_steps: 6\nbaseline_order: -1\n"), 0o644)
+	runDir := filepath.Join(dir, "run")
+	run(t, "train", "--modality", "dna", "--out", runDir, "--config", cfg, "--steps", "2", "--eval-every", "2", "--threads", "1")
+	var out, errb bytes.Buffer
+	if code := mainExit([]string{"train", "--resume", runDir, "--steps", "4", "--lr", "0.5", "--seq-len", "8"}, &out, &errb); code != 2 ||
+		!strings.Contains(errb.String(), "--lr, --seq-len cannot change when resuming a run") {
+		t.Fatalf("resume with --lr and --seq-len: exit %d, %q", code, errb.String())
+	}
+	if o := run(t, "train", "--resume", runDir, "--steps", "4", "--save-every", "1", "--eval-every", "4"); !strings.Contains(o, "done: step 4") {
+		t.Fatalf("resume output:\n%s", o)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "checkpoints", "step-00000003")); err != nil {
+		t.Errorf("--save-every 1 on resume was not applied: %v", err)
+	}
+	again := filepath.Join(dir, "again")
+	run(t, "train", "--modality", "dna", "--out", again, "--config", filepath.Join(runDir, "config.yaml"), "--steps", "2", "--save-every", "2")
+	a, err1 := train.ReadRunInfo(runDir)
+	b, err2 := train.ReadRunInfo(again)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if a.Config.DModel != 16 || b.Config.DModel != 16 || b.Config.SeqLen != 64 || b.Config.ScheduleSteps != 6 {
+		t.Errorf("the run from config.yaml has d_model %d, seq_len %d, schedule_steps %d; want 16, 64, 6", b.Config.DModel, b.Config.SeqLen, b.Config.ScheduleSteps)
 	}
 }

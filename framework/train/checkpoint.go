@@ -11,6 +11,7 @@ import (
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/safetensors"
 	"github.com/mambakit/mambakit/internal/atomicfile"
+	"github.com/mambakit/mambakit/internal/buildinfo"
 )
 
 // A run directory keeps its checkpoints under checkpoints/: one directory
@@ -40,6 +41,9 @@ type trainerState struct {
 	VocabSize int    `json:"vocab_size"`
 	// PrepareOptions are the plugin options of the run's dataset.
 	PrepareOptions map[string]string `json:"prepare_options,omitempty"`
+	// Build is the mambakit build that wrote the checkpoint (absent in
+	// checkpoints written before it was recorded).
+	Build buildinfo.Info `json:"mambakit"`
 }
 
 // RunInfo is what a checkpoint records about its run.

@@ -16,63 +16,63 @@ import (
 // directory. Zero values mean "the default" (Defaults).
 type Config struct {
 	// Model size: a preset (tiny, small, base) and optional overrides.
-	Preset     string `yaml:"preset"`
-	DModel     int    `yaml:"d_model"`
-	Layers     int    `yaml:"layers"`
-	DState     int    `yaml:"d_state"`
-	ConvKernel int    `yaml:"d_conv"`
-	Expand     int    `yaml:"expand"`
+	Preset     string `yaml:"preset" json:"preset"`
+	DModel     int    `yaml:"d_model" json:"d_model"`
+	Layers     int    `yaml:"layers" json:"layers"`
+	DState     int    `yaml:"d_state" json:"d_state"`
+	ConvKernel int    `yaml:"d_conv" json:"d_conv"`
+	Expand     int    `yaml:"expand" json:"expand"`
 	// NonSelective makes SSM parameters independent of the input (the
 	// paper's selection ablation): any of "delta", "B", "C"; all three is
 	// an LTI SSM (S4D-Real). Empty: Mamba (S6).
-	NonSelective []string `yaml:"nonselective,flow"`
+	NonSelective []string `yaml:"nonselective,flow" json:"nonselective"`
 	// Complex makes A, B, C and the state complex (S4D-Lin initialization
 	// of A: −½ + iπn).
-	Complex bool `yaml:"complex"`
+	Complex bool `yaml:"complex" json:"complex"`
 	// AInit is A's initialization: "" (S4D-Real, or S4D-Lin when complex)
 	// or "random".
-	AInit string `yaml:"a_init"`
+	AInit string `yaml:"a_init" json:"a_init"`
 
-	Steps int `yaml:"steps"` // optimizer steps in all
+	Steps int `yaml:"steps" json:"steps"` // optimizer steps in all
 	// ScheduleSteps is the horizon of the learning-rate schedule (0: Steps).
 	// It is fixed when a run starts, so resuming with a larger --steps
 	// continues at min_lr instead of changing the steps already taken.
-	ScheduleSteps int     `yaml:"schedule_steps"`
-	SeqLen        int     `yaml:"seq_len"` // tokens per sequence
-	Batch         int     `yaml:"batch"`   // sequences per micro-batch
-	Accum         int     `yaml:"accum"`   // micro-batches per step (gradient accumulation)
-	LR            float64 `yaml:"lr"`      // peak learning rate
-	MinLR         float64 `yaml:"min_lr"`  // learning rate at the end of the cosine
-	Warmup        int     `yaml:"warmup"`  // linear warmup steps
-	Beta1         float64 `yaml:"beta1"`   // AdamW
-	Beta2         float64 `yaml:"beta2"`   // AdamW
-	Eps           float64 `yaml:"eps"`     // AdamW
-	WeightDec     float64 `yaml:"weight_decay"`
-	GradClip      float64 `yaml:"grad_clip"` // global L2 norm
-	Seed          uint64  `yaml:"seed"`
-	Threads       int     `yaml:"threads"` // 0: all cores
+	ScheduleSteps int     `yaml:"schedule_steps" json:"schedule_steps"`
+	SeqLen        int     `yaml:"seq_len" json:"seq_len"` // tokens per sequence
+	Batch         int     `yaml:"batch" json:"batch"`     // sequences per micro-batch
+	Accum         int     `yaml:"accum" json:"accum"`     // micro-batches per step (gradient accumulation)
+	LR            float64 `yaml:"lr" json:"lr"`           // peak learning rate
+	MinLR         float64 `yaml:"min_lr" json:"min_lr"`   // learning rate at the end of the cosine
+	Warmup        int     `yaml:"warmup" json:"warmup"`   // linear warmup steps
+	Beta1         float64 `yaml:"beta1" json:"beta1"`     // AdamW
+	Beta2         float64 `yaml:"beta2" json:"beta2"`     // AdamW
+	Eps           float64 `yaml:"eps" json:"eps"`         // AdamW
+	WeightDec     float64 `yaml:"weight_decay" json:"weight_decay"`
+	GradClip      float64 `yaml:"grad_clip" json:"grad_clip"` // global L2 norm
+	Seed          uint64  `yaml:"seed" json:"seed"`
+	Threads       int     `yaml:"threads" json:"threads"` // 0: all cores
 	// BLAS is the CPU's matrix-multiply back end: auto, go, openblas or
 	// gonum ("": the current one, $MAMBAKIT_BLAS by default). It is not
 	// recorded: a run may resume on a machine without OpenBLAS.
-	BLAS string `yaml:"-"`
+	BLAS string `yaml:"-" json:"-"`
 
 	// TBPTT trains each batch row as a stream through the data, carrying
 	// the recurrent state from one step to the next (truncated
 	// backpropagation through time); without it, rows are random windows.
-	TBPTT bool `yaml:"tbptt"`
+	TBPTT bool `yaml:"tbptt" json:"tbptt"`
 
-	EvalEvery    int `yaml:"eval_every"`    // steps between evaluations
-	EvalTokens   int `yaml:"eval_tokens"`   // validation tokens per evaluation (0: all)
-	SaveEvery    int `yaml:"save_every"`    // steps between checkpoints
-	KeepLast     int `yaml:"keep_last"`     // checkpoints kept
-	LogEvery     int `yaml:"log_every"`     // steps between log lines when not on a terminal
-	SampleTokens int `yaml:"sample_tokens"` // tokens generated for the sample at each evaluation (0: none)
+	EvalEvery    int `yaml:"eval_every" json:"eval_every"`       // steps between evaluations
+	EvalTokens   int `yaml:"eval_tokens" json:"eval_tokens"`     // validation tokens per evaluation (0: all)
+	SaveEvery    int `yaml:"save_every" json:"save_every"`       // steps between checkpoints
+	KeepLast     int `yaml:"keep_last" json:"keep_last"`         // checkpoints kept
+	LogEvery     int `yaml:"log_every" json:"log_every"`         // steps between log lines when not on a terminal
+	SampleTokens int `yaml:"sample_tokens" json:"sample_tokens"` // tokens generated for the sample at each evaluation (0: none)
 
-	ValidFraction float64 `yaml:"valid_fraction"` // share of documents held out
+	ValidFraction float64 `yaml:"valid_fraction" json:"valid_fraction"` // share of documents held out
 
 	// BaselineOrder is the largest order of the Markov baselines fitted at
 	// the start of a run (orders 0..BaselineOrder; -1: none).
-	BaselineOrder int `yaml:"baseline_order"`
+	BaselineOrder int `yaml:"baseline_order" json:"baseline_order"`
 }
 
 // Presets are the model sizes selectable with --preset.
@@ -95,19 +95,43 @@ func Defaults() Config {
 }
 
 // ReadConfig reads a YAML configuration file over the defaults. Unknown
-// keys are errors, so a typo does not silently fall back to a default.
+// keys are errors, so a typo does not silently fall back to a default. A
+// run's own config.yaml is a configuration too: what it records beside
+// the settings (modality, prepare_options, vocab_size, baseline, mambakit)
+// is accepted and ignored.
 func ReadConfig(path string) (Config, error) {
-	c := Defaults()
+	rec := runRecord{Config: Defaults()}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return c, fmt.Errorf("read config: %w", err)
+		return rec.Config, fmt.Errorf("read config: %w", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
-		return c, fmt.Errorf("%s: %w", path, err)
+	if err := dec.Decode(&rec); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		return rec.Config, fmt.Errorf("%s: %w", path, err)
 	}
-	return c, nil
+	return rec.Config, nil
+}
+
+// Resumable names the settings (config.yaml keys) a resumed run may
+// change: when it stops, how often it evaluates, saves, logs and samples,
+// and how many threads it uses. Every other setting shapes the model, the
+// data order or the optimizer's path, and stays the run's.
+var Resumable = []string{"steps", "eval_every", "eval_tokens", "save_every", "keep_last", "log_every", "sample_tokens", "threads"}
+
+// resumeWith returns c with the Resumable settings of o that are set
+// (non-zero), and o's BLAS (never recorded).
+func (c Config) resumeWith(o Config) Config {
+	for _, p := range []struct{ dst, src *int }{
+		{&c.Steps, &o.Steps}, {&c.EvalEvery, &o.EvalEvery}, {&c.EvalTokens, &o.EvalTokens}, {&c.SaveEvery, &o.SaveEvery},
+		{&c.KeepLast, &o.KeepLast}, {&c.LogEvery, &o.LogEvery}, {&c.SampleTokens, &o.SampleTokens}, {&c.Threads, &o.Threads},
+	} {
+		if *p.src != 0 {
+			*p.dst = *p.src
+		}
+	}
+	c.BLAS = o.BLAS
+	return c
 }
 
 // Resolve fills the derived values: the preset's sizes where no override

@@ -17,6 +17,7 @@ import (
 	"github.com/mambakit/mambakit/framework/distributed"
 	"github.com/mambakit/mambakit/framework/kernels"
 	"github.com/mambakit/mambakit/internal/atomicfile"
+	"github.com/mambakit/mambakit/internal/buildinfo"
 )
 
 // Run describes a training run. The CLI fills it from flags and the
@@ -117,8 +118,9 @@ func Start(ctx context.Context, r *Run) (Result, error) {
 
 // Resume continues the run in r.Dir from its latest checkpoint up to
 // r.Config.Steps, owning the directory (LockRunDir) until it returns.
-// Everything else of the configuration comes from the checkpoint, so the
-// resumed run computes exactly what the uninterrupted run would have.
+// The settings named in Resumable are taken from r.Config where set
+// (non-zero); everything else comes from the checkpoint, so the resumed
+// run computes exactly what the uninterrupted run would have.
 func Resume(ctx context.Context, r *Run) (Result, error) {
 	if r.Dist.Lead() {
 		release, err := LockRunDir(r.Dir)
@@ -135,11 +137,7 @@ func Resume(ctx context.Context, r *Run) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	steps := r.Config.Steps
-	c := ts.Config
-	if steps > 0 {
-		c.Steps = steps
-	}
+	c := ts.Config.resumeWith(r.Config)
 	if c.Steps <= ts.Step {
 		return Result{Step: ts.Step, Checkpoint: dir}, fmt.Errorf("the run is already at step %d; ask for more steps", ts.Step)
 	}
@@ -178,16 +176,23 @@ func newOptimizer(m *backbone.Model, c Config) *backbone.AdamW {
 	return backbone.NewAdamW(m, backbone.AdamWConfig{LR: c.LR, Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, WeightDecay: c.WeightDec})
 }
 
-// writeResolvedConfig saves config.yaml: the resolved configuration and the
-// plugin that made the data.
+// runRecord is config.yaml: the resolved configuration, then what the run
+// records beside it (the plugin that made the data, the baseline, the
+// mambakit build that trained). ReadConfig reads it back as a
+// configuration, ignoring the record.
+type runRecord struct {
+	Config   `yaml:",inline"`
+	Modality Plugin            `yaml:"modality"`
+	Options  map[string]string `yaml:"prepare_options,omitempty"`
+	Vocab    int               `yaml:"vocab_size"`
+	Baseline *baselineRecord   `yaml:"baseline,omitempty"`
+	Build    buildinfo.Info    `yaml:"mambakit"`
+}
+
+// writeResolvedConfig saves config.yaml (runRecord), at the start of the
+// run and at each resume (the build may differ).
 func (r *Run) writeResolvedConfig() error {
-	b, err := yaml.Marshal(struct {
-		Config   `yaml:",inline"`
-		Modality Plugin            `yaml:"modality"`
-		Options  map[string]string `yaml:"prepare_options,omitempty"`
-		Vocab    int               `yaml:"vocab_size"`
-		Baseline *baselineRecord   `yaml:"baseline,omitempty"`
-	}{r.Config, r.Modality, r.PrepareOptions, r.VocabSize, r.baselineRecord()})
+	b, err := yaml.Marshal(runRecord{r.Config, r.Modality, r.PrepareOptions, r.VocabSize, r.baselineRecord(), buildinfo.Read()})
 	if err != nil {
 		return err
 	}
@@ -271,7 +276,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	}
 	pr := &progress{w: out, terminal: r.Terminal, logEvery: c.LogEvery, total: c.Steps, start: time.Now(), first: from, unit: unit}
 	upt := r.Train.UnitsPerToken
-	ts := trainerState{Config: c, Modality: r.Modality, VocabSize: r.VocabSize, PrepareOptions: r.PrepareOptions}
+	ts := trainerState{Config: c, Modality: r.Modality, VocabSize: r.VocabSize, PrepareOptions: r.PrepareOptions, Build: buildinfo.Read()}
 	res := Result{Step: from}
 	lastSaved := -1
 	if from > 0 {

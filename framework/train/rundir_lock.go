@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,6 +30,10 @@ var held = struct {
 type runLock struct {
 	f    *os.File
 	refs int
+	// created are the directories the first lock created (the run
+	// directory, then any parents it lacked), removed again at the last
+	// release while they hold nothing (removeEmpty).
+	created []string
 }
 
 // LockRunDir makes this process the owner of the run directory dir
@@ -48,12 +53,20 @@ func LockRunDir(dir string) (release func(), err error) {
 		l.refs++
 		return releaser(abs, l), nil
 	}
+	var created []string
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || d == filepath.Dir(d) {
+			break
+		}
+		created = append(created, d)
+	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
 	path := filepath.Join(abs, LockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
+		removeEmpty(created, "")
 		return nil, fmt.Errorf("lock run directory: %w", err)
 	}
 	if err := flock(f); err != nil {
@@ -67,7 +80,7 @@ func LockRunDir(dir string) (release func(), err error) {
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	l := &runLock{f: f, refs: 1}
+	l := &runLock{f: f, refs: 1, created: created}
 	held.dirs[abs] = l
 	return releaser(abs, l), nil
 }
@@ -80,10 +93,60 @@ func releaser(abs string, l *runLock) func() {
 			defer held.Unlock()
 			if l.refs--; l.refs == 0 {
 				delete(held.dirs, abs)
+				if len(l.created) > 0 && onlyEmptyDirs(abs, LockFile) {
+					os.Remove(filepath.Join(abs, LockFile)) // still locked: no one else writes meanwhile
+				}
 				l.f.Close() // closing the descriptor releases the lock
+				removeEmpty(l.created, abs)
 			}
 		})
 	}
+}
+
+// onlyEmptyDirs reports whether dir holds nothing but the file skip and
+// directories that hold nothing.
+func onlyEmptyDirs(dir, skip string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if e.Name() == skip {
+			continue
+		}
+		if !e.IsDir() || !onlyEmptyDirs(filepath.Join(dir, e.Name()), "") {
+			return false
+		}
+	}
+	return true
+}
+
+// removeEmpty removes the empty directories under run (the run directory,
+// created[0]), then the directories a lock created, innermost first. It
+// removes only with os.Remove, which refuses a directory that holds
+// anything: no file is ever removed, whatever was written meanwhile.
+func removeEmpty(created []string, run string) {
+	if len(created) == 0 {
+		return
+	}
+	if run != "" {
+		removeEmptyTree(run)
+	}
+	for _, d := range created {
+		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+	}
+}
+
+func removeEmptyTree(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			removeEmptyTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	os.Remove(dir)
 }
 
 // lockHolder reads the PID the owner wrote.

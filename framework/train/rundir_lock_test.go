@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,4 +70,44 @@ func TestRunDirOwnedByOneProcess(t *testing.T) {
 		t.Fatalf("Start while this process holds the lock: %v", err)
 	}
 	release()
+}
+
+// TestClaimLeavesNoEmptyDir: a claim released before anything was written
+// removes the directories it created (the run directory and missing
+// parents), and never a directory that existed before or holds a file.
+func TestClaimLeavesNoEmptyDir(t *testing.T) {
+	base := t.TempDir()
+	fresh := filepath.Join(base, "runs", "dna")
+	release, err := ClaimNewRunDir(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(fresh, "data", "tmp"), 0o755) // an empty directory: nothing written
+	release()
+	if _, err := os.Stat(filepath.Join(base, "runs")); !os.IsNotExist(err) {
+		t.Errorf("a released claim left %s: %v", filepath.Join(base, "runs"), err)
+	}
+
+	written := filepath.Join(base, "written")
+	release, err = ClaimNewRunDir(written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(written, "data"), 0o755)
+	os.WriteFile(filepath.Join(written, "data", "train.tokens"), []byte{1}, 0o644)
+	release()
+	if _, err := os.Stat(filepath.Join(written, "data", "train.tokens")); err != nil {
+		t.Errorf("a claim removed what was written: %v", err)
+	}
+
+	existed := filepath.Join(base, "existed")
+	os.Mkdir(existed, 0o755)
+	release, err = ClaimNewRunDir(existed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if _, err := os.Stat(existed); err != nil {
+		t.Errorf("a claim removed a directory that existed before: %v", err)
+	}
 }

@@ -28,8 +28,9 @@ import (
 // In .jsonl files it is the "text" field of each record, whatever doc says.
 // Every error names the file, and the line where there is one.
 
-// FileTypes are the suffixes Prepare reads in directories.
-var FileTypes = []string{".txt", ".txt.gz", ".jsonl", ".jsonl.gz"}
+// FileTypes are the suffixes Prepare reads in directories. Markdown is
+// plain text: a directory of .md files reads as the files would one by one.
+var FileTypes = []string{".txt", ".txt.gz", ".md", ".md.gz", ".jsonl", ".jsonl.gz"}
 
 type docMode int
 

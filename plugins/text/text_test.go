@@ -169,10 +169,11 @@ func TestInputs(t *testing.T) {
 	writeFile(t, dir, "sub/b.txt.gz", gz([]byte("five\nsix\n")))
 	writeFile(t, dir, "c.jsonl", []byte(`{"text":"seven\neight","id":1}`+"\n\n"+`{"text":""}`+"\n"+`{"text":"nine \u00e9"}`))
 	writeFile(t, dir, "ignored.csv", []byte("x,y\n"))
+	writeFile(t, dir, "notes/d.md", []byte("# ten\n\neleven\n"))
 	tests := map[string][]string{
-		"line":      {"one", "two", "three\r", "four", "seven\neight", "nine é", "five", "six"},
-		"paragraph": {"one\ntwo", "three\r\nfour", "seven\neight", "nine é", "five\nsix"},
-		"file":      {"one\ntwo\n\nthree\r\nfour", "seven\neight", "nine é", "five\nsix"},
+		"line":      {"one", "two", "three\r", "four", "seven\neight", "nine é", "five", "six", "# ten", "eleven"},
+		"paragraph": {"one\ntwo", "three\r\nfour", "seven\neight", "nine é", "five\nsix", "# ten", "eleven"},
+		"file":      {"one\ntwo\n\nthree\r\nfour", "seven\neight", "nine é", "five\nsix", "# ten\n\neleven"},
 	}
 	for mode, want := range tests {
 		t.Run(mode, func(t *testing.T) {
