@@ -28,13 +28,14 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (err error) 
 		dev      trainDevice
 	)
 	c := train.Defaults()
-	fs := newFlagSet("train", "train --modality M [--data PATH...] --out RUN_DIR [flags]  |  train --resume RUN_DIR --steps N")
+	fs := newFlagSet("train", "train --modality M [--data PATH...] --out RUN_DIR [--init-from DIR] [flags]  |  train --resume RUN_DIR --steps N")
 	hf.register(fs)
 	fs.StringVar(&modality, "modality", "", "the plugin that reads the data (see \"mambakit plugins list\")")
 	fs.Var(&data, "data", "input file or directory (repeatable); without it, the modality's bundled sample")
 	fs.StringVar(&out, "out", "", "run directory (checkpoints, metrics.jsonl, curves.png, samples/); default runs/MODALITY, or runs/MODALITY-N when that holds a run")
 	fs.StringVar(&cfgFile, "config", "", "YAML file of training settings (docs/training.md); flags override it")
 	fs.StringVar(&resume, "resume", "", "continue the run in this directory from its latest checkpoint")
+	fs.StringVar(&c.InitFrom, "init-from", "", "start from the model in this directory (checkpoint, run directory or Hugging Face model directory), with its sizes and tokenizer and a fresh optimizer")
 	fs.Var(opts, "option", "plugin option key=value for prepare (repeatable; see the plugin's docs)")
 	fs.StringVar(&c.Preset, "preset", c.Preset, "model size: tiny, small or base")
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps (with --resume: the step to continue to)")
@@ -83,14 +84,10 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (err error) 
 		}
 	}()
 	if resume != "" {
+		if set["init-from"] {
+			return errors.New("--init-from starts a new run and --resume continues one: give one of them")
+		}
 		return resumeRun(ctx, &hf, resume, c, set, dev, stdout)
-	}
-	if modality == "" {
-		return errors.New("missing --modality (see \"mambakit plugins list\")")
-	}
-	if out == "" {
-		out = freeRunDir(filepath.Join("runs", modality))
-		fmt.Fprintf(stdout, "run directory: %s\n", out)
 	}
 	if cfgFile != "" {
 		if _, err := sdk.RegularFile(cfgFile); err != nil { // a named pipe would block the read
@@ -102,6 +99,29 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (err error) 
 		}
 		applyFlags(&fc, &c, set) // flags given on the command line win over the file
 		c = fc
+	}
+	if c.InitFrom != "" { // the model's sizes, plugin and tokenizer options
+		if set["preset"] || set["complex"] || set["nonselective"] {
+			return errors.New("--preset, --complex and --nonselective shape a new model; with --init-from the model comes from its directory")
+		}
+		info, err := c.InitFromDir(c.InitFrom)
+		if err != nil {
+			return err
+		}
+		if modality, err = session.ModelModality(info, modality); err != nil {
+			return err
+		}
+		if opts, err = session.InitOptions(info, opts, stdout); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "starting from the %s %s\n", modality, info)
+	}
+	if modality == "" {
+		return errors.New("missing --modality (see \"mambakit plugins list\")")
+	}
+	if out == "" {
+		out = freeRunDir(filepath.Join("runs", modality))
+		fmt.Fprintf(stdout, "run directory: %s\n", out)
 	}
 	if err := c.Resolve(); err != nil {
 		return err
@@ -176,6 +196,7 @@ func applyFlags(dst, flags *train.Config, set map[string]bool) {
 		"nonselective": func() { dst.NonSelective = flags.NonSelective },
 		"complex":      func() { dst.Complex = flags.Complex },
 		"blas":         func() { dst.BLAS = flags.BLAS },
+		"init-from":    func() { dst.InitFrom = flags.InitFrom },
 	} {
 		if set[name] {
 			ptr()
