@@ -39,8 +39,9 @@ func ModelModality(info train.RunInfo, name string) (string, error) {
 // once its plugin (pi) is started: the vocabulary (its tokenizer.json's,
 // else the plugin's) and the special ids (the plugin's, numbered as the
 // tokenizer.json has them), and checks that the model's rows embedding
-// rows fit that vocabulary (train.CheckVocab). Checkpoints record both;
-// those written before mambakit.json get their special ids here.
+// rows fit that vocabulary (train.CheckVocab), as that of any model
+// directory. Checkpoints record both; those written before mambakit.json
+// get their special ids here.
 func CompleteRunInfo(info *train.RunInfo, pi sdk.Info, rows int) error {
 	var ti *tokenizerInfo
 	path := filepath.Join(info.Checkpoint, TokenizerFile)
@@ -59,7 +60,10 @@ func CompleteRunInfo(info *train.RunInfo, pi sdk.Info, rows int) error {
 			info.Special = withTokenizer(pi.Special, *ti)
 		}
 	}
-	if info.VocabSize > 0 {
+	if info.VocabSize > 0 { // recorded by the run
+		if info.Model {
+			return train.CheckVocab(filepath.Join(info.Checkpoint, train.ModelRecordFile)+"'s vocabulary", info.VocabSize, info.Checkpoint, rows)
+		}
 		return nil
 	}
 	what := fmt.Sprintf("the %s plugin's vocabulary", pi.Name)
