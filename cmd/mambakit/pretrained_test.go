@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -50,7 +51,7 @@ func TestPretrainedModelDir(t *testing.T) {
 	}
 	// 60 lines of ~55 bytes: a byte tokenizer would give over 3000 tokens;
 	// the BPE about a third of that.
-	if m := regexp.MustCompile(`, (\d+) tokens scored`).FindStringSubmatch(out); m == nil || len(m[1]) > 4 || m[1] >= "3000" && len(m[1]) == 4 {
+	if m := regexp.MustCompile(`, (\d+) tokens scored`).FindStringSubmatch(out); m == nil || atoi(m[1]) >= 3000 {
 		t.Errorf("eval did not use the directory's tokenizer.json:\n%s", out)
 	}
 	gen := filepath.Join(dir, "gen.txt")
@@ -115,6 +116,11 @@ func TestPretrainedModelDir(t *testing.T) {
 	if b, _ := os.ReadFile(gen); !bytes.HasPrefix(b, []byte("The dog")) {
 		t.Errorf("generate from the exported checkpoint wrote %q", b)
 	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // TestPretrainedRefusals: what cannot work is refused in one line that
