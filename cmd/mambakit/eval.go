@@ -19,19 +19,21 @@ import (
 // checkpointFlags open a trained model, where it is to run, and the
 // plugin of its run.
 type checkpointFlags struct {
-	hf    hostFlags
-	dir   string
-	place train.Placement
-	info  train.RunInfo
+	hf       hostFlags
+	dir      string
+	modality string
+	place    train.Placement
+	info     train.RunInfo
 }
 
-// register adds --checkpoint, --device (what: what runs there), --tf32,
-// --blas, --threads and the plugin host's flags to cmd.
+// register adds --checkpoint, --modality, --device (what: what runs
+// there), --tf32, --blas, --threads and the plugin host's flags to cmd.
 func (c *checkpointFlags) register(cmd *cobra.Command, what string) {
 	c.hf.register(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&c.dir, "checkpoint", "", "checkpoint directory (or run directory: its latest checkpoint)")
+	fs.StringVar(&c.dir, "checkpoint", "", "checkpoint directory, run directory (its latest checkpoint) or Hugging Face model directory (config.json, model.safetensors)")
 	cmd.MarkFlagDirname("checkpoint")
+	addModalityFlag(cmd, &c.modality, "the plugin of a model directory that does not name one (default: text when it has a tokenizer.json)")
 	addDeviceFlag(fs, &c.place.Device, what)
 	completeDevice(cmd)
 	fs.BoolVar(&c.place.TF32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
@@ -42,7 +44,7 @@ func (c *checkpointFlags) register(cmd *cobra.Command, what string) {
 // open places the checkpoint's model on the device and starts its plugin.
 func (c *checkpointFlags) open(ctx context.Context) (train.Model, *host.Plugin, error) {
 	if c.dir == "" {
-		return nil, nil, usagef("missing --checkpoint DIR (a checkpoint, or a run directory for its latest)")
+		return nil, nil, usagef("missing --checkpoint DIR (a checkpoint, a run directory for its latest, or a model directory)")
 	}
 	if err := checkThreads(c.place.Threads); err != nil {
 		return nil, nil, err
@@ -55,9 +57,19 @@ func (c *checkpointFlags) open(ctx context.Context) (train.Model, *host.Plugin, 
 		return nil, nil, err
 	}
 	c.info = info
-	p, err := c.hf.start(ctx, info.Modality.Name)
+	name, err := session.ModelModality(info, c.modality)
 	if err != nil {
 		m.Close()
+		return nil, nil, err
+	}
+	p, err := c.hf.start(ctx, name)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	if err := session.CompleteRunInfo(&c.info, p.Info, m.Config().VocabSize); err != nil {
+		m.Close()
+		p.Close()
 		return nil, nil, err
 	}
 	return m, p, nil
@@ -119,7 +131,7 @@ func runEval(ctx context.Context, cf *checkpointFlags, data []string, batch, seq
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "checkpoint %s (step %d), %d tokens scored, %.4f nats per token\n", cf.info.Checkpoint, cf.info.Step, e.Tokens, e.NatsPerToken)
+	fmt.Fprintf(stdout, "%s, %d tokens scored, %.4f nats per token\n", cf.info, e.Tokens, e.NatsPerToken)
 	if e.Answers > 0 {
 		fmt.Fprintf(stdout, "accuracy=%.6f answers=%d\n", e.Accuracy, e.Answers)
 	}

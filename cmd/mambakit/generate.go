@@ -84,11 +84,11 @@ func runGenerate(ctx context.Context, g *generateFlags, stdout io.Writer) error 
 		}
 	}
 	if len(ids) == 0 { // no prompt: start from the document separator
-		ids = sdk.Tokens{session.StartToken(p.Info.Special)}
+		ids = sdk.Tokens{session.StartToken(cf.info.Special)}
 	}
 	s.Vocab = cf.info.VocabSize
 	if g.stop {
-		s.Stop = session.StopTokens(p.Info.Special)
+		s.Stop = session.StopTokens(cf.info.Special)
 	}
 	t0 := time.Now()
 	gen, err := train.Generate(m, ids, n, s, func(int32) error { return ctx.Err() })

@@ -35,7 +35,7 @@ type trainFlags struct {
 func newTrainCmd(x *invocation) *cobra.Command {
 	f := trainFlags{opts: optionFlag{}, c: train.Defaults()}
 	cmd := &cobra.Command{
-		Use:   "train --modality M [--data PATH...] [--out RUN_DIR] [flags]  |  train --resume RUN_DIR [--steps N]",
+		Use:   "train --modality M [--data PATH...] [--out RUN_DIR] [--init-from DIR] [flags]  |  train --resume RUN_DIR [--steps N]",
 		Short: "train a model on a modality, or resume a run",
 		Long: "train prepares the data with the modality's plugin and trains a model (docs/training.md).\n" +
 			"--resume continues a run; it takes only the flags that cannot change what was trained:\n" +
@@ -63,6 +63,8 @@ func newTrainCmd(x *invocation) *cobra.Command {
 	fs.StringVar(&f.cfgFile, "config", "", "YAML file of training settings (docs/training.md), or a run's config.yaml; flags override it")
 	fs.StringVar(&f.resume, "resume", "", "continue the run in this directory from its latest checkpoint")
 	cmd.MarkFlagDirname("resume")
+	fs.StringVar(&c.InitFrom, "init-from", "", "start from the model in this directory (checkpoint, run directory or Hugging Face model directory), with its sizes and tokenizer and a fresh optimizer")
+	cmd.MarkFlagDirname("init-from")
 	fs.Var(f.opts, "option", "plugin option key=value for prepare (repeatable; see the plugin's docs)")
 	fs.StringVar(&c.Preset, "preset", c.Preset, "model size: tiny, small or base")
 	cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions([]string{"tiny", "small", "base"}, cobra.ShellCompDirectiveNoFileComp))
@@ -135,13 +137,6 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 	if f.resume != "" {
 		return resumeRun(ctx, hf, f.resume, c, set, dev, stdout)
 	}
-	if modality == "" {
-		return usagef("missing --modality (see \"mambakit plugins list\")")
-	}
-	if out == "" {
-		out = freeRunDir(filepath.Join("runs", modality))
-		fmt.Fprintf(stdout, "run directory: %s\n", out)
-	}
 	if f.cfgFile != "" {
 		if _, err := sdk.RegularFile(f.cfgFile); err != nil { // a named pipe would block the read
 			return err
@@ -152,6 +147,29 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 		}
 		applyFlags(&fc, &c, set) // flags given on the command line win over the file
 		c = fc
+	}
+	if c.InitFrom != "" { // the model's sizes, plugin and tokenizer options
+		if set["preset"] || set["complex"] || set["nonselective"] {
+			return usagef("--preset, --complex and --nonselective shape a new model; with --init-from the model comes from its directory")
+		}
+		info, err := c.InitFromDir(c.InitFrom)
+		if err != nil {
+			return err
+		}
+		if modality, err = session.ModelModality(info, modality); err != nil {
+			return err
+		}
+		if opts, err = session.InitOptions(info, opts, stdout); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "starting from the %s %s\n", modality, info)
+	}
+	if modality == "" {
+		return usagef("missing --modality (see \"mambakit plugins list\")")
+	}
+	if out == "" {
+		out = freeRunDir(filepath.Join("runs", modality))
+		fmt.Fprintf(stdout, "run directory: %s\n", out)
 	}
 	if err := c.Resolve(); err != nil {
 		return err
@@ -226,6 +244,7 @@ func applyFlags(dst, flags *train.Config, set map[string]bool) {
 		"nonselective": func() { dst.NonSelective = flags.NonSelective },
 		"complex":      func() { dst.Complex = flags.Complex },
 		"blas":         func() { dst.BLAS = flags.BLAS },
+		"init-from":    func() { dst.InitFrom = flags.InitFrom },
 	} {
 		if set[name] {
 			ptr()

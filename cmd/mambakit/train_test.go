@@ -42,6 +42,14 @@ func TestTrainEvalGenerateScore(t *testing.T) {
 			t.Errorf("run directory lacks %s", f)
 		}
 	}
+	// config.json carries the DNA plugin's special ids (eos = sep 1, bos 2,
+	// pad 4), so transformers' generate stops where the model learned to.
+	cfgJSON, _ := os.ReadFile(filepath.Join(runDir, "checkpoints/step-00000006/config.json"))
+	for _, want := range []string{`"bos_token_id": 2`, `"eos_token_id": 1`, `"pad_token_id": 4`} {
+		if !strings.Contains(string(cfgJSON), want) {
+			t.Errorf("config.json lacks %s:\n%s", want, cfgJSON)
+		}
+	}
 	fa := filepath.Join(dir, "held.fa")
 	os.WriteFile(fa, []byte(">held\n"+strings.Repeat("ACGTTGCAAGGCTTAACG", 40)+"\n"), 0o644)
 	out = run(t, "eval", "--checkpoint", runDir, "--data", fa)

@@ -11,11 +11,12 @@ import (
 )
 
 // checkpointFiles are the files eval, generate, score and resume read from
-// a checkpoint directory (framework/train/checkpoint.go describes them).
-var checkpointFiles = []string{"trainer.json", "config.json", "model.safetensors", "trainer.safetensors"}
+// a checkpoint or model directory (framework/train/checkpoint.go describes
+// them).
+var checkpointFiles = []string{"trainer.json", "config.json", "model.safetensors", "trainer.safetensors", train.ModelRecordFile, TokenizerFile}
 
 // CheckCheckpoint refuses a checkpoint (or a run directory, for its
-// latest) whose files are not regular files, naming the file and its kind
+// latest, or a model directory) whose files are not regular files, naming the file and its kind
 // (sdk.RegularFile): the loaders would block on a named pipe or read a
 // device without end. Missing files are left to the loaders, which say
 // what a checkpoint needs.
@@ -30,11 +31,9 @@ func CheckCheckpoint(dir string) error {
 		if err := regular(filepath.Join(dir, "checkpoints", "latest")); err != nil {
 			return err
 		}
-		latest, err := train.LatestCheckpoint(dir)
-		if err != nil {
-			return nil // ReadRunInfo explains
-		}
-		dir = latest
+		if latest, err := train.LatestCheckpoint(dir); err == nil {
+			dir = latest
+		} // else a model directory, or nothing: ReadRunInfo explains
 	}
 	for _, f := range checkpointFiles {
 		if err := regular(filepath.Join(dir, f)); err != nil {

@@ -25,9 +25,12 @@ type Session struct {
 	restarted bool
 	// event reports a restart in the run's output and events.log (Run
 	// sets it to the train.Run's Event).
-	event        func(format string, args ...any)
-	Dir          string // the dataset directory
-	Manifest     sdk.DatasetFile
+	event    func(format string, args ...any)
+	Dir      string // the dataset directory
+	Manifest sdk.DatasetFile
+	// Special are the plugin's special ids as the dataset's tokenizer
+	// numbers them (DataSpecial).
+	Special      map[string]int32
 	prepOpts     map[string]string
 	splits       []*sdk.SplitData
 	Train, Valid *train.Data
@@ -56,7 +59,11 @@ func Load(p *host.Plugin, dsDir string, opts map[string]string) (*Session, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{Plugin: p, Dir: dsDir, Manifest: mf, prepOpts: opts}
+	special, err := DataSpecial(p.Info, dsDir, mf.Artifacts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{Plugin: p, Dir: dsDir, Manifest: mf, Special: special, prepOpts: opts}
 	for _, sp := range []struct {
 		name string
 		file sdk.SplitFile
@@ -123,7 +130,8 @@ func (s *Session) Run(dir string, c train.Config, stdout io.Writer) *train.Run {
 		Modality:       pluginRecord(s.Plugin),
 		PrepareOptions: s.prepOpts,
 		Artifacts:      arts,
-		StopTokens:     StopTokens(s.Plugin.Info.Special),
+		Special:        s.Special,
+		StopTokens:     StopTokens(s.Special),
 		Sample: func(ctx context.Context, tokens []int32, dir string, step int) (string, error) {
 			b, err := s.Decode(ctx, tokens)
 			if err != nil {

@@ -16,9 +16,13 @@ import (
 
 // A run directory keeps its checkpoints under checkpoints/: one directory
 // per saved step (step-00000100), each a Hugging Face Mamba directory
-// (config.json, model.safetensors) plus trainer.safetensors (AdamW moments,
-// the carried TBPTT state), trainer.json (step, data cursor, config) and the
-// plugin's artifacts. checkpoints/latest names the newest complete one.
+// (config.json, model.safetensors) plus mambakit.json (the plugin, its
+// options, the vocabulary and special ids: ModelRecordFile), the plugin's
+// artifacts (the text tokenizer.json), trainer.safetensors (AdamW moments,
+// the carried TBPTT state) and trainer.json (step, data cursor, config).
+// checkpoints/latest names the newest complete one. Without trainer.*, a
+// checkpoint directory is a model directory that eval, generate, score and
+// train --init-from read as they read a Hugging Face one.
 //
 // A checkpoint is written into a hidden temporary directory, every file
 // synced, then renamed into place; only then is latest replaced (also by
@@ -46,23 +50,46 @@ type trainerState struct {
 	Build buildinfo.Info `json:"mambakit"`
 }
 
-// RunInfo is what a checkpoint records about its run.
+// RunInfo is what a checkpoint or model directory records about the model
+// and its run.
 type RunInfo struct {
-	Checkpoint     string // the checkpoint directory
-	Step           int
-	Config         Config
+	Checkpoint string // the checkpoint (or model) directory
+	Step       int
+	Config     Config
+	// Modality, VocabSize and PrepareOptions say how the model's tokens
+	// are made. A Hugging Face directory without mambakit.json leaves them
+	// zero: the caller names the plugin (session.ModelModality).
 	Modality       Plugin
 	VocabSize      int
 	PrepareOptions map[string]string
+	// Special are the modality's special ids as the run used them (nil
+	// for checkpoints written before mambakit.json).
+	Special map[string]int32
+	// Model is true for a model directory without trainer.json (a Hugging
+	// Face directory, or a checkpoint copied without its trainer state):
+	// there is no step, data cursor or optimizer to resume.
+	Model bool
 }
 
-// ReadRunInfo reads the run information of a checkpoint directory, or of
-// the latest checkpoint when dir is a run directory.
+func (i RunInfo) String() string {
+	if i.Model {
+		return fmt.Sprintf("model %s", i.Checkpoint)
+	}
+	return fmt.Sprintf("checkpoint %s (step %d)", i.Checkpoint, i.Step)
+}
+
+// ReadRunInfo reads the run information of a checkpoint directory, of the
+// latest checkpoint when dir is a run directory, or of a model directory
+// (config.json and model.safetensors, as Hugging Face's Mamba models ship;
+// mambakit.json, when present, names the modality).
 func ReadRunInfo(dir string) (RunInfo, error) {
 	if _, err := os.Stat(filepath.Join(dir, trainerJSON)); err != nil {
 		latest, lerr := LatestCheckpoint(dir)
 		if lerr != nil {
-			return RunInfo{}, fmt.Errorf("%s is neither a checkpoint (no %s) nor a run directory: %w", dir, trainerJSON, lerr)
+			if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+				return readModelDir(dir)
+			}
+			return RunInfo{}, fmt.Errorf("%s is neither a checkpoint (no %s), a model directory (no config.json) nor a run directory: %w", dir, trainerJSON, lerr)
 		}
 		dir = latest
 	}
@@ -70,7 +97,36 @@ func ReadRunInfo(dir string) (RunInfo, error) {
 	if err != nil {
 		return RunInfo{}, err
 	}
-	return RunInfo{Checkpoint: dir, Step: ts.Step, Config: ts.Config, Modality: ts.Modality, VocabSize: ts.VocabSize, PrepareOptions: ts.PrepareOptions}, nil
+	info := RunInfo{Checkpoint: dir, Step: ts.Step, Config: ts.Config, Modality: ts.Modality, VocabSize: ts.VocabSize, PrepareOptions: ts.PrepareOptions}
+	rec, ok, err := readModelRecord(dir)
+	if err != nil {
+		return RunInfo{}, err
+	}
+	if ok {
+		info.Special = rec.Special
+	}
+	return info, nil
+}
+
+// readModelDir reads the run information of a model directory: the
+// default settings with the model's sizes, and its mambakit.json if it
+// has one.
+func readModelDir(dir string) (RunInfo, error) {
+	mc, err := backbone.ReadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return RunInfo{}, err
+	}
+	info := RunInfo{Checkpoint: dir, Config: Defaults(), Model: true}
+	info.Config.Preset = ""
+	info.Config.DModel, info.Config.Layers, info.Config.DState = mc.HiddenSize, mc.NumHiddenLayers, mc.StateSize
+	rec, ok, err := readModelRecord(dir)
+	if err != nil {
+		return RunInfo{}, err
+	}
+	if ok {
+		info.Modality, info.VocabSize, info.PrepareOptions, info.Special = rec.Modality, rec.VocabSize, rec.PrepareOptions, rec.Special
+	}
+	return info, nil
 }
 
 // Plugin identifies the modality plugin a run used.
@@ -86,7 +142,7 @@ func checkpointName(step int) string { return fmt.Sprintf("step-%08d", step) }
 // saveCheckpoint writes the checkpoint of step into runDir and prunes all
 // but the newest keep checkpoints. artifacts are files (full paths) copied
 // in beside the model.
-func saveCheckpoint(runDir string, step int, m *backbone.Model, opt *backbone.AdamW, ld *Loader, carried *backbone.State, ts trainerState, artifacts []string, keep int) (string, error) {
+func saveCheckpoint(runDir string, step int, m *backbone.Model, opt *backbone.AdamW, ld *Loader, carried *backbone.State, ts trainerState, special map[string]int32, artifacts []string, keep int) (string, error) {
 	root := filepath.Join(runDir, checkpointsDir)
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
@@ -103,6 +159,12 @@ func saveCheckpoint(runDir string, step int, m *backbone.Model, opt *backbone.Ad
 	}
 	if err := m.Save(tmp); err != nil {
 		return fail(err)
+	}
+	if ts.Modality.Name != "" {
+		rec := modelRecord{Modality: ts.Modality, VocabSize: ts.VocabSize, PrepareOptions: ts.PrepareOptions, Special: special}
+		if err := writeModelRecord(tmp, rec); err != nil {
+			return fail(err)
+		}
 	}
 	tensors := []safetensors.Tensor{
 		safetensors.F32("adamw.m", []int{len(opt.M.Data)}, opt.M.Data),

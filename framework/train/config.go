@@ -7,8 +7,13 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mambakit/mambakit/framework/backbone"
 )
 
 // Config is a training run's configuration. It is read from YAML
@@ -32,6 +37,12 @@ type Config struct {
 	// AInit is A's initialization: "" (S4D-Real, or S4D-Lin when complex)
 	// or "random".
 	AInit string `yaml:"a_init" json:"a_init"`
+	// InitFrom starts the run from the model of this directory (a
+	// checkpoint, a run directory's latest, or a Hugging Face Mamba
+	// directory) instead of a new one: the sizes above come from it
+	// (AdoptModel), the optimizer and schedule start fresh. Recorded as the
+	// checkpoint directory it resolved to.
+	InitFrom string `yaml:"init_from,omitempty" json:"init_from,omitempty"`
 
 	Steps int `yaml:"steps" json:"steps"` // optimizer steps in all
 	// ScheduleSteps is the horizon of the learning-rate schedule (0: Steps).
@@ -191,6 +202,78 @@ func (c *Config) Resolve() error {
 		if !(f.v >= f.lo && f.v <= f.hi) || (f.name == "lr" && f.v == 0) || (f.name == "valid_fraction" && (f.v == 0 || f.v == 1)) {
 			return fmt.Errorf("%s = %v: out of range", f.name, f.v)
 		}
+	}
+	return nil
+}
+
+// InitFromDir sets c up to start from the model in dir (a checkpoint, a
+// run directory or a model directory): InitFrom becomes the absolute path
+// of the checkpoint or model directory, and the sizes the model's
+// (AdoptModel). It returns what dir records about the model's run.
+func (c *Config) InitFromDir(dir string) (RunInfo, error) {
+	info, err := ReadRunInfo(dir)
+	if err != nil {
+		return info, fmt.Errorf("init_from: %w", err)
+	}
+	mc, err := backbone.ReadConfig(filepath.Join(info.Checkpoint, "config.json"))
+	if err != nil {
+		return info, fmt.Errorf("init_from: %w", err)
+	}
+	abs, err := filepath.Abs(info.Checkpoint)
+	if err != nil {
+		return info, fmt.Errorf("init_from: %w", err)
+	}
+	return info, c.AdoptModel(abs, &mc)
+}
+
+// AdoptModel makes c describe the model of config mc found in dir, for a
+// run that starts from it: the preset is dropped and the sizes, the SSM
+// variant and A's initialization become the model's. A size set to
+// something other than both its default and the model's value (in the
+// configuration file or a flag) is refused, naming it, rather than
+// silently dropped.
+func (c *Config) AdoptModel(dir string, mc *backbone.Config) error {
+	d := Defaults()
+	var bad []string
+	if c.Preset != "" && c.Preset != d.Preset {
+		if p, ok := Presets[c.Preset]; !ok || p.DModel != mc.HiddenSize || p.Layers != mc.NumHiddenLayers || p.DState != mc.StateSize {
+			bad = append(bad, fmt.Sprintf("preset %s", c.Preset))
+		}
+	}
+	for _, f := range []struct {
+		name            string
+		v, def, inModel int
+	}{
+		{"d_model", c.DModel, 0, mc.HiddenSize}, {"layers", c.Layers, 0, mc.NumHiddenLayers}, {"d_state", c.DState, 0, mc.StateSize},
+		{"d_conv", c.ConvKernel, d.ConvKernel, mc.ConvKernel}, {"expand", c.Expand, d.Expand, mc.Expand},
+	} {
+		if f.v != f.def && f.v != f.inModel {
+			bad = append(bad, fmt.Sprintf("%s %d (the model's: %d)", f.name, f.v, f.inModel))
+		}
+	}
+	if c.Complex && !mc.ComplexA {
+		bad = append(bad, "complex (the model is real)")
+	}
+	if len(c.NonSelective) > 0 && !slices.Equal(c.NonSelective, mc.NonSelective) {
+		bad = append(bad, fmt.Sprintf("nonselective %v (the model's: %v)", c.NonSelective, mc.NonSelective))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("init_from %s: %s: the model's sizes come from its config.json; leave them out", dir, strings.Join(bad, ", "))
+	}
+	c.Preset = ""
+	c.DModel, c.Layers, c.DState = mc.HiddenSize, mc.NumHiddenLayers, mc.StateSize
+	c.ConvKernel, c.Expand = mc.ConvKernel, mc.Expand
+	c.Complex, c.NonSelective, c.AInit = mc.ComplexA, slices.Clone(mc.NonSelective), mc.AInit
+	c.InitFrom = dir
+	return nil
+}
+
+// checkModel reports whether c's sizes are those of the model mc.
+func (c *Config) checkModel(mc *backbone.Config) error {
+	if c.DModel != mc.HiddenSize || c.Layers != mc.NumHiddenLayers || c.DState != mc.StateSize || c.ConvKernel != mc.ConvKernel ||
+		c.Expand != mc.Expand || c.Complex != mc.ComplexA || !slices.Equal(c.NonSelective, mc.NonSelective) {
+		return fmt.Errorf("the configuration (d_model %d, layers %d, d_state %d, d_conv %d, expand %d) is not the model's (%d, %d, %d, %d, %d)",
+			c.DModel, c.Layers, c.DState, c.ConvKernel, c.Expand, mc.HiddenSize, mc.NumHiddenLayers, mc.StateSize, mc.ConvKernel, mc.Expand)
 	}
 	return nil
 }

@@ -33,6 +33,10 @@ type Run struct {
 	// same way.
 	PrepareOptions map[string]string
 	Artifacts      []string
+	// Special are the modality's special token ids (sdk.Info.Special, as
+	// the dataset's tokenizer has them): recorded in mambakit.json, and
+	// written to config.json as bos, eos and pad (specialIDs).
+	Special map[string]int32
 	// Baseline is the best Markov baseline's validation bits per unit,
 	// drawn beside the curves (0: unknown); BaselineOrder is its order.
 	Baseline      float64
@@ -75,7 +79,9 @@ var ErrNonFinite = errors.New("non-finite loss or gradient")
 var ErrRunExists = errors.New("already holds a run")
 
 // Start begins a new run in r.Dir (which must not hold a checkpoint yet),
-// owning the directory (LockRunDir) until it returns.
+// owning the directory (LockRunDir) until it returns. The model is new,
+// or with Config.InitFrom the model of that directory (fine-tuning, with
+// a fresh optimizer and schedule).
 func Start(ctx context.Context, r *Run) (Result, error) {
 	if r.Dist.Lead() {
 		release, err := ClaimNewRunDir(r.Dir)
@@ -85,16 +91,11 @@ func Start(ctx context.Context, r *Run) (Result, error) {
 		defer release()
 	}
 	c := r.Config
-	mc := backbone.NewConfig(r.VocabSize, c.DModel, c.Layers)
-	mc.StateSize, mc.ConvKernel, mc.Expand = c.DState, c.ConvKernel, c.Expand
-	mc.IntermediateSize = c.Expand * c.DModel
-	mc.NonSelective = c.NonSelective
-	mc.ComplexA = c.Complex
-	mc.AInit = c.AInit
-	m, err := backbone.New(mc, c.Seed)
+	m, err := r.newModel()
 	if err != nil {
 		return Result{}, err
 	}
+	specialIDs(&m.Config, r.Special)
 	if r.Dist.Lead() {
 		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 			return Result{}, fmt.Errorf("create run directory: %w", err)
@@ -102,6 +103,9 @@ func Start(ctx context.Context, r *Run) (Result, error) {
 		os.Remove(filepath.Join(r.Dir, "metrics.jsonl"))
 		if err := r.writeResolvedConfig(); err != nil {
 			return Result{}, err
+		}
+		if c.InitFrom != "" {
+			r.Event("started from the model in %s (fresh optimizer and schedule)", c.InitFrom)
 		}
 	}
 	ld, err := NewLoader(r.Train, c.Batch, c.SeqLen, c.TBPTT, c.Seed)
@@ -137,6 +141,7 @@ func Resume(ctx context.Context, r *Run) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	specialIDs(&m.Config, r.Special)
 	c := ts.Config.resumeWith(r.Config)
 	if c.Steps <= ts.Step {
 		return Result{Step: ts.Step, Checkpoint: dir}, fmt.Errorf("the run is already at step %d; ask for more steps", ts.Step)
@@ -170,6 +175,40 @@ func Resume(ctx context.Context, r *Run) (Result, error) {
 		}
 	}
 	return r.loop(ctx, m, opt, ld, carried, ts.Step, history)
+}
+
+// newModel builds the run's model: a new one of the configured size, or
+// the model of Config.InitFrom, whose embedding must fit the dataset's
+// vocabulary (CheckVocab).
+func (r *Run) newModel() (*backbone.Model, error) {
+	c := r.Config
+	if c.InitFrom != "" {
+		info, err := ReadRunInfo(c.InitFrom)
+		if err != nil {
+			return nil, fmt.Errorf("init_from: %w", err)
+		}
+		m, err := backbone.Load(info.Checkpoint)
+		if err != nil {
+			return nil, fmt.Errorf("init_from: %w", err)
+		}
+		if err := m.Params.CheckFinite(&m.Config); err != nil {
+			return nil, fmt.Errorf("init_from %s: %w", info.Checkpoint, err)
+		}
+		if err := CheckVocab("the dataset's vocabulary", r.VocabSize, info.Checkpoint, m.Config.VocabSize); err != nil {
+			return nil, err
+		}
+		if err := c.checkModel(&m.Config); err != nil {
+			return nil, fmt.Errorf("init_from %s: %w", info.Checkpoint, err)
+		}
+		return m, nil
+	}
+	mc := backbone.NewConfig(r.VocabSize, c.DModel, c.Layers)
+	mc.StateSize, mc.ConvKernel, mc.Expand = c.DState, c.ConvKernel, c.Expand
+	mc.IntermediateSize = c.Expand * c.DModel
+	mc.NonSelective = c.NonSelective
+	mc.ComplexA = c.Complex
+	mc.AInit = c.AInit
+	return backbone.New(mc, c.Seed)
 }
 
 func newOptimizer(m *backbone.Model, c Config) *backbone.AdamW {
@@ -291,7 +330,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 		if err := sync(); err != nil {
 			return err
 		}
-		p, err := saveCheckpoint(r.Dir, step, m, opt, ld, carried, ts, r.Artifacts, c.KeepLast)
+		p, err := saveCheckpoint(r.Dir, step, m, opt, ld, carried, ts, r.Special, r.Artifacts, c.KeepLast)
 		if err != nil {
 			return err
 		}

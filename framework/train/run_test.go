@@ -233,7 +233,7 @@ func checkpointWriter(dir string) {
 	r := &Run{Dir: dir, Config: c, Train: synthData(1, 40, 30, 11), Valid: synthData(2, 8, 30, 11), VocabSize: 11}
 	m, opt, ld := newForTest(r)
 	for step := 1; ; step++ {
-		if _, err := saveCheckpoint(dir, step, m, opt, ld, nil, trainerState{Config: c, VocabSize: r.VocabSize}, nil, 2); err != nil {
+		if _, err := saveCheckpoint(dir, step, m, opt, ld, nil, trainerState{Config: c, VocabSize: r.VocabSize}, nil, nil, 2); err != nil {
 			panic(err)
 		}
 	}
