@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // synthData is a token stream of documents from a small Markov source, so
@@ -298,4 +297,3 @@ func TestMarkAnswersAndAccuracy(t *testing.T) {
 		t.Fatalf("eval %+v: want about 60%% accuracy on the answers", e)
 	}
 }
-
