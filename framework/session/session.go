@@ -76,6 +76,9 @@ func Load(p *host.Plugin, dsDir string, opts map[string]string) (*Session, error
 		if marker, ok := p.Info.Special["answer"]; ok { // a task: score its answers
 			(*sp.dst).MarkAnswers(marker)
 		}
+		if end, ok := DocEnd(p.Info.Special); ok {
+			(*sp.dst).SetDocEnd(end)
+		}
 	}
 	return s, nil
 }
@@ -124,13 +127,13 @@ func (s *Session) Run(dir string, c train.Config, stdout io.Writer) *train.Run {
 		PrepareOptions: s.prepOpts,
 		Artifacts:      arts,
 		StopTokens:     StopTokens(s.Plugin.Info.Special),
-		Sample: func(ctx context.Context, tokens []int32, dir string, step int) (string, error) {
-			b, err := s.Decode(ctx, tokens)
+		Sample: func(ctx context.Context, tokens []int32, prompt int, dir string, step int) (string, error) {
+			g, err := DecodeGenerated(ctx, s.Decode, s.Plugin.Info, tokens, prompt)
 			if err != nil {
 				return "", err
 			}
 			path := filepath.Join(dir, fmt.Sprintf("step-%08d%s", step, SampleExt(s.Plugin.Info.Unit)))
-			return path, os.WriteFile(path, b, 0o644)
+			return path, WriteGenerated(path, g)
 		},
 		Out:      stdout,
 		Terminal: isTerminal(stdout),

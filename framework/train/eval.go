@@ -65,7 +65,7 @@ func Evaluate(ctx context.Context, m Model, d *Data, B, L, maxTokens int) (Eval,
 		n := int(min(int64(L), P-off))
 		b := &backbone.Batch{B: B, L: n, Inputs: make([]int32, B*n), Targets: make([]int32, B*n), Reset: make([]bool, B*n)}
 		for r := 0; r < B; r++ {
-			d.fill(b, r, int64(r)*P+off, off == 0)
+			d.fill(b, r, int64(r)*P+off, off == 0, false)
 			for t := 0; first != nil && t < n && int64(r)*P+off+int64(t) < first[r]; t++ {
 				b.Targets[r*n+t] = -1
 			}
