@@ -12,7 +12,6 @@ import (
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
-	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
 )
 
@@ -30,7 +29,7 @@ func runGenerate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&s.TopK, "top-k", 0, "keep the k likeliest tokens (0: all)")
 	fs.Float64Var(&s.TopP, "top-p", 1, "keep the likeliest tokens up to this probability (1: all)")
 	fs.Uint64Var(&s.Seed, "seed", 1, "sampling seed")
-	fs.StringVar(&out, "o", "", "output file (default: stdout; audio needs -o)")
+	fs.StringVar(&out, "o", "", "output file, with FILE.json beside it saying where the prompt ends (default: stdout; audio needs -o)")
 	stopAtEnd := fs.Bool("stop", true, "end at the modality's end-of-document token (eos, sep)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
@@ -57,20 +56,22 @@ func runGenerate(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if ids, err = p.Encode(ctx, sdk.EncodeRequest{Data: b, Name: promptFile, Options: cf.codec()}); err != nil {
+		if ids, err = session.EncodePrompt(ctx, p.Encode, p.Info.Special, sdk.EncodeRequest{Data: b, Name: promptFile, Options: cf.codec()}); err != nil {
 			return fmt.Errorf("%s: %w", promptFile, err)
 		}
 	case prompt != "":
-		if ids, err = p.Encode(ctx, sdk.EncodeRequest{Data: []byte(prompt), Name: "prompt", Options: cf.codec()}); err != nil {
+		if ids, err = session.EncodePrompt(ctx, p.Encode, p.Info.Special, sdk.EncodeRequest{Data: []byte(prompt), Name: "prompt", Options: cf.codec()}); err != nil {
 			return fmt.Errorf("prompt: %w", err)
 		}
 	}
-	if len(ids) == 0 { // no prompt: start from the document separator
+	promptLen := len(ids)
+	if promptLen == 0 { // no prompt: start a document, as training does
 		ids = sdk.Tokens{session.StartToken(p.Info.Special)}
 	}
 	s.Vocab = cf.info.VocabSize
+	s.DocEnds = session.StopTokens(p.Info.Special)
 	if *stopAtEnd {
-		s.Stop = session.StopTokens(p.Info.Special)
+		s.Stop = s.DocEnds
 	}
 	t0 := time.Now()
 	gen, err := train.Generate(m, ids, n, s, func(int32) error { return ctx.Err() })
@@ -78,17 +79,21 @@ func runGenerate(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	el := time.Since(t0).Seconds()
-	b, err := p.Decode(ctx, sdk.DecodeRequest{Tokens: gen, Options: cf.codec()})
+	decode := func(ctx context.Context, t []int32) ([]byte, error) {
+		return p.Decode(ctx, sdk.DecodeRequest{Tokens: t, Options: cf.codec()})
+	}
+	g, err := session.DecodeGenerated(ctx, decode, p.Info, gen[len(ids)-promptLen:], promptLen) // without the start token
 	if err != nil {
 		return err
 	}
 	if out == "" {
-		if _, err := stdout.Write(b); err != nil {
+		if _, err := stdout.Write(g.Data); err != nil {
 			return err
 		}
-	} else if err := atomicfile.WriteFile(out, b, 0o644); err != nil {
+	} else if err := session.WriteGenerated(out, g); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory)\n", len(gen)-len(ids), len(ids), el, float64(len(gen))/el)
+	fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory); the continuation starts after %s %d\n",
+		len(gen)-len(ids), promptLen, el, float64(len(gen))/el, p.Info.Unit, g.Boundary.PromptUnits)
 	return nil
 }
