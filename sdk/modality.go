@@ -103,7 +103,7 @@ type EncodeRequest struct {
 	// is left open, without the end-of-record token Encode otherwise ends
 	// it with, so that generation goes on inside it. Earlier records keep
 	// theirs. A plugin that predates the field ignores it; the host then
-	// drops a trailing end-of-record token itself (OpenPrompt).
+	// drops a trailing end-of-record token itself (session.EncodePrompt).
 	Open bool
 }
 
