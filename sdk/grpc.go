@@ -65,7 +65,7 @@ func (s *grpcServer) Prepare(ctx context.Context, req *pluginpb.PrepareRequest) 
 
 func (s *grpcServer) Encode(ctx context.Context, req *pluginpb.EncodeRequest) (resp *pluginpb.EncodeResponse, err error) {
 	defer recoverCall("Encode", &err)
-	ids, err := s.impl.Encode(ctx, EncodeRequest{Data: req.GetData(), Name: req.GetName(), Options: req.GetOptions()})
+	ids, err := s.impl.Encode(ctx, EncodeRequest{Data: req.GetData(), Name: req.GetName(), Options: req.GetOptions(), Open: req.GetOpen()})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -136,7 +136,7 @@ func (c *grpcClient) Encode(ctx context.Context, req EncodeRequest) (Tokens, err
 	if len(req.Data) > MaxEncodeBytes {
 		return nil, fmt.Errorf("%s: %d bytes is more than Encode takes in one call (%d bytes); use prepare, which reads files by path", req.Name, len(req.Data), MaxEncodeBytes)
 	}
-	resp, err := c.rpc.Encode(ctx, &pluginpb.EncodeRequest{Data: req.Data, Name: req.Name, Options: req.Options})
+	resp, err := c.rpc.Encode(ctx, &pluginpb.EncodeRequest{Data: req.Data, Name: req.Name, Options: req.Options, Open: req.Open})
 	if err != nil {
 		return nil, fromStatus(ctx, err)
 	}

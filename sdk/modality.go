@@ -103,6 +103,12 @@ type EncodeRequest struct {
 	Data    []byte
 	Name    string // file name, a hint for the format (".fa.gz", ".wav")
 	Options map[string]string
+	// Open asks for a prompt to continue: the last record (document, clip)
+	// is left open, without the end-of-record token Encode otherwise ends
+	// it with, so that generation goes on inside it. Earlier records keep
+	// theirs. A plugin that predates the field ignores it; the host then
+	// drops a trailing end-of-record token itself (session.EncodePrompt).
+	Open bool
 }
 
 // DecodeRequest is one input to Decode.

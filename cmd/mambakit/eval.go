@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -178,15 +180,27 @@ func runScore(ctx context.Context, cf *checkpointFlags, pos []string, seqLen int
 			return fmt.Errorf("%s: token %d at position %d is outside the model's vocabulary of %d", pos[0], id, i, m.Config().VocabSize)
 		}
 	}
-	fmt.Fprintln(stdout, "position,token,logprob_nats,bits")
+	decode := func(ctx context.Context, t []int32) ([]byte, error) {
+		return p.Decode(ctx, sdk.DecodeRequest{Tokens: t, Options: cf.codec()})
+	}
+	info := p.Info
+	info.Special = cf.info.Special // as the model's tokenizer numbers them
+	units, err := session.UnitTexts(ctx, decode, info, ids)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(stdout)
+	w.Write([]string{"position", "token", "decoded", "logprob_nats", "bits"})
 	var total float64
 	err = train.Score(ctx, m, ids, seqLen, func(t int, lp float64) error {
 		total -= lp
-		_, err := fmt.Fprintf(stdout, "%d,%d,%.6f,%.6f\n", t, ids[t], lp, -lp/math.Ln2)
-		return err
+		return w.Write([]string{strconv.Itoa(t), strconv.Itoa(int(ids[t])), units[ids[t]], strconv.FormatFloat(lp, 'f', 6, 64), strconv.FormatFloat(-lp/math.Ln2, 'f', 6, 64)})
 	})
 	if err != nil {
 		return err
+	}
+	if w.Flush(); w.Error() != nil {
+		return w.Error()
 	}
 	fmt.Fprintf(os.Stderr, "%s: %d tokens scored, %.4f bits per token\n", pos[0], len(ids)-1, total/math.Ln2/float64(len(ids)-1))
 	return nil

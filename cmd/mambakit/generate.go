@@ -13,7 +13,6 @@ import (
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
-	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
 )
 
@@ -51,7 +50,7 @@ func newGenerateCmd(x *invocation) *cobra.Command {
 	fs.IntVar(&g.s.TopK, "top-k", 0, "keep the k likeliest tokens (0: all)")
 	fs.Float64Var(&g.s.TopP, "top-p", 1, "keep the likeliest tokens up to this probability (1: all)")
 	fs.Uint64Var(&g.s.Seed, "seed", 1, "sampling seed")
-	addOutFlag(c, &g.out, "output file (default: stdout; audio needs -o)")
+	addOutFlag(c, &g.out, "output file, with FILE.json beside it saying where the prompt ends (default: stdout; audio needs -o)")
 	fs.BoolVar(&g.stop, "stop", true, "end at the modality's end-of-document token (eos, sep); --stop=false generates all --tokens")
 	return c
 }
@@ -75,20 +74,22 @@ func runGenerate(ctx context.Context, g *generateFlags, stdout io.Writer) error 
 		if err != nil {
 			return err
 		}
-		if ids, err = p.Encode(ctx, sdk.EncodeRequest{Data: b, Name: promptFile, Options: cf.codec()}); err != nil {
+		if ids, err = session.EncodePrompt(ctx, p.Encode, cf.info.Special, sdk.EncodeRequest{Data: b, Name: promptFile, Options: cf.codec()}); err != nil {
 			return fmt.Errorf("%s: %w", promptFile, err)
 		}
 	case prompt != "":
-		if ids, err = p.Encode(ctx, sdk.EncodeRequest{Data: []byte(prompt), Name: "prompt", Options: cf.codec()}); err != nil {
+		if ids, err = session.EncodePrompt(ctx, p.Encode, cf.info.Special, sdk.EncodeRequest{Data: []byte(prompt), Name: "prompt", Options: cf.codec()}); err != nil {
 			return fmt.Errorf("prompt: %w", err)
 		}
 	}
-	if len(ids) == 0 { // no prompt: start from the document separator
+	promptLen := len(ids)
+	if promptLen == 0 { // no prompt: start a document, as training does
 		ids = sdk.Tokens{session.StartToken(cf.info.Special)}
 	}
 	s.Vocab = cf.info.VocabSize
+	s.DocEnds = session.StopTokens(cf.info.Special)
 	if g.stop {
-		s.Stop = session.StopTokens(cf.info.Special)
+		s.Stop = s.DocEnds
 	}
 	t0 := time.Now()
 	gen, err := train.Generate(m, ids, n, s, func(int32) error { return ctx.Err() })
@@ -96,17 +97,23 @@ func runGenerate(ctx context.Context, g *generateFlags, stdout io.Writer) error 
 		return err
 	}
 	el := time.Since(t0).Seconds()
-	b, err := p.Decode(ctx, sdk.DecodeRequest{Tokens: gen, Options: cf.codec()})
+	decode := func(ctx context.Context, t []int32) ([]byte, error) {
+		return p.Decode(ctx, sdk.DecodeRequest{Tokens: t, Options: cf.codec()})
+	}
+	info := p.Info
+	info.Special = cf.info.Special                                                              // as the model's tokenizer numbers them
+	res, err := session.DecodeGenerated(ctx, decode, info, gen[len(ids)-promptLen:], promptLen) // without the start token
 	if err != nil {
 		return err
 	}
 	if out == "" {
-		if _, err := stdout.Write(b); err != nil {
+		if _, err := stdout.Write(res.Data); err != nil {
 			return err
 		}
-	} else if err := atomicfile.WriteFile(out, b, 0o644); err != nil {
+	} else if err := session.WriteGenerated(out, res); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory)\n", len(gen)-len(ids), len(ids), el, float64(len(gen))/el)
+	fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory); the continuation starts after %s %d\n",
+		len(gen)-len(ids), promptLen, el, float64(len(gen))/el, p.Info.Unit, res.Boundary.PromptUnits)
 	return nil
 }

@@ -42,10 +42,11 @@ func TestTrainEvalGenerateScore(t *testing.T) {
 			t.Errorf("run directory lacks %s", f)
 		}
 	}
-	// config.json carries the DNA plugin's special ids (eos = sep 1, bos 2,
-	// pad 4), so transformers' generate stops where the model learned to.
+	// config.json carries the DNA plugin's special ids (eos = sep 1; bos the
+	// same, the token before every document in training; pad 4), so
+	// transformers' generate starts and stops where the model learned to.
 	cfgJSON, _ := os.ReadFile(filepath.Join(runDir, "checkpoints/step-00000006/config.json"))
-	for _, want := range []string{`"bos_token_id": 2`, `"eos_token_id": 1`, `"pad_token_id": 4`} {
+	for _, want := range []string{`"bos_token_id": 1`, `"eos_token_id": 1`, `"pad_token_id": 4`} {
 		if !strings.Contains(string(cfgJSON), want) {
 			t.Errorf("config.json lacks %s:\n%s", want, cfgJSON)
 		}
@@ -58,12 +59,15 @@ func TestTrainEvalGenerateScore(t *testing.T) {
 	}
 	gen := filepath.Join(dir, "gen.fa")
 	run(t, "generate", "--checkpoint", runDir, "--prompt", "ACGT", "--tokens", "30", "-o", gen)
-	if b, err := os.ReadFile(gen); err != nil || !bytes.HasPrefix(b, []byte(">")) {
-		t.Fatalf("generate wrote %q, %v; want FASTA", b, err)
+	if b, err := os.ReadFile(gen); err != nil || !bytes.HasPrefix(b, []byte(">seq1\nACGT")) || bytes.Count(b, []byte(">")) != 1 {
+		t.Fatalf("generate wrote %q, %v; want one FASTA record that continues the prompt", b, err)
+	}
+	if b, err := os.ReadFile(gen + ".json"); err != nil || !bytes.Contains(b, []byte(`"prompt_units": 4`)) {
+		t.Fatalf("generate's boundary %s.json: %s, %v; want the prompt's 4 bases", gen, b, err)
 	}
 	out = run(t, "score", "--checkpoint", runDir, fa)
-	if lines := strings.Split(strings.TrimSpace(out), "\n"); lines[0] != "position,token,logprob_nats,bits" || len(lines) < 100 {
-		t.Fatalf("score CSV starts %q with %d lines", lines[0], len(lines))
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); lines[0] != "position,token,decoded,logprob_nats,bits" || !strings.HasPrefix(lines[1], "1,8,C,") || len(lines) < 100 {
+		t.Fatalf("score CSV starts %q, %q with %d lines", lines[0], lines[1], len(lines))
 	}
 	out = run(t, "baseline", "--modality", "dna", "--data", fa, "--order", "2")
 	if !strings.Contains(out, "best_order=2 bits_per_unit=") {

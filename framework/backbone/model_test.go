@@ -329,6 +329,46 @@ func TestGenerateStopsAtStopToken(t *testing.T) {
 	}
 }
 
+// lastLogits is a Stepper that keeps the logits of its last Step.
+type lastLogits struct {
+	Stepper
+	logits []float32
+}
+
+func (s *lastLogits) Step(ids []int32) error {
+	if err := s.Stepper.Step(ids); err != nil {
+		return err
+	}
+	return s.Stepper.Logits(s.logits)
+}
+
+// TestGenerateResetsAfterDocEnd checks that the token after an
+// end-of-document token is fed from a zero state, as training feeds a
+// document's first token: after a prompt that ends a document and starts
+// another, the logits are those of the new document alone, and differ
+// without DocEnds (the state would carry over).
+func TestGenerateResetsAfterDocEnd(t *testing.T) {
+	m := testModel(t, 14)
+	const end = 5
+	V := m.Config.VocabSize
+	logitsAfter := func(prompt []int32, s Sampling) []float32 {
+		st := &lastLogits{Stepper: m.NewStepper(1), logits: make([]float32, V)}
+		if _, err := GenerateWith(st, V, prompt, 1, s, nil); err != nil {
+			t.Fatal(err)
+		}
+		return st.logits
+	}
+	s := Sampling{DocEnds: []int32{end}}
+	alone := logitsAfter([]int32{7, 3}, s)
+	prompt := []int32{1, 2, 9, end, 7, 3}
+	if d := maxRelDiff(logitsAfter(prompt, s), alone); d > 1e-6 {
+		t.Errorf("after a document end the logits differ from the new document's own by %.2e", d)
+	}
+	if d := maxRelDiff(logitsAfter(prompt, Sampling{}), alone); d < 1e-4 {
+		t.Errorf("without DocEnds the logits differ by only %.2e: the test cannot tell a reset", d)
+	}
+}
+
 // TestParamGradientsFiniteDifferences checks the gradient of every
 // parameter tensor of every variant along a random direction against
 // central differences of the loss (the Hugging Face parity test covers S6

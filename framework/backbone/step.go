@@ -101,7 +101,10 @@ func (m *Model) stepBufs(B int) *stepBufs {
 // one is drawn with a PCG generator seeded with Seed. Vocab > 0 limits the
 // choice to ids below it: the padding rows of a vocabulary padded to a
 // multiple of 8 are never produced. Generation ends early after any token
-// in Stop (an end-of-document token).
+// in Stop (an end-of-document token). A token that follows one in DocEnds
+// (the end-of-document tokens, stopping or not) is fed from a zero state,
+// as training resets the state at every document start: a prompt of one
+// end-of-document token starts a new document.
 type Sampling struct {
 	Temperature float64
 	TopK        int
@@ -109,6 +112,7 @@ type Sampling struct {
 	Seed        uint64
 	Vocab       int
 	Stop        []int32
+	DocEnds     []int32
 }
 
 // Stepper is the recurrent form of a model on some device, B rows at a
@@ -197,13 +201,22 @@ func GenerateWith(st Stepper, V int, prompt []int32, n int, s Sampling, emit fun
 	if s.Temperature < 0 || s.TopK < 0 || s.TopP < 0 || s.TopP > 1 || math.IsNaN(s.Temperature) || math.IsNaN(s.TopP) {
 		return nil, fmt.Errorf("backbone: generate: bad sampling settings %+v (want temperature ≥ 0, top-k ≥ 0, 0 ≤ top-p ≤ 1)", s)
 	}
-	st.Reset()
 	st.SetVocabLimit(s.Vocab)
 	out := append([]int32(nil), prompt...)
 	one := []int32{0}
-	for _, id := range prompt {
+	// feed steps id, from a zero state at the start and after a document
+	// ends (training resets there).
+	prev, started := int32(0), false
+	feed := func(id int32) error {
+		if !started || slices.Contains(s.DocEnds, prev) {
+			st.Reset()
+		}
+		prev, started = id, true
 		one[0] = id
-		if err := st.Step(one); err != nil {
+		return st.Step(one)
+	}
+	for _, id := range prompt {
+		if err := feed(id); err != nil {
 			return nil, err
 		}
 	}
@@ -239,8 +252,7 @@ func GenerateWith(st Stepper, V int, prompt []int32, n int, s Sampling, emit fun
 			break
 		}
 		if i+1 < n {
-			one[0] = id
-			if err := st.Step(one); err != nil {
+			if err := feed(id); err != nil {
 				return nil, err
 			}
 		}

@@ -60,13 +60,26 @@ func StopTokens(special map[string]int32) []int32 {
 	return out
 }
 
-// StartToken is the token a prompt-less generation starts from: the
-// modality's document separator if it has one.
-func StartToken(special map[string]int32) int32 {
-	for _, k := range []string{"bos", "sep", "eos", "cls"} {
+// DocEnd is a modality's end-of-document token ("eos", else "sep"), the
+// one Prepare ends every document with: training learns from it how the
+// next document begins (train.Data.SetDocEnd).
+func DocEnd(special map[string]int32) (int32, bool) {
+	for _, k := range []string{"eos", "sep"} {
 		if id, ok := special[k]; ok {
-			return id
+			return id, true
 		}
 	}
-	return 0
+	return 0, false
+}
+
+// StartToken is the token a prompt-less generation starts from: the
+// end-of-document token, which precedes every document of a prepared
+// dataset and from which training learns the first token of the next
+// (generation then resets the state, as training does at a document
+// start). A "bos" that the data never holds, such as the DNA vocabulary's
+// [BOS], would start from an untrained embedding. Without an end token:
+// 0.
+func StartToken(special map[string]int32) int32 {
+	id, _ := DocEnd(special)
+	return id
 }

@@ -83,6 +83,9 @@ func Load(p *host.Plugin, dsDir string, opts map[string]string) (*Session, error
 		if marker, ok := p.Info.Special["answer"]; ok { // a task: score its answers
 			(*sp.dst).MarkAnswers(marker)
 		}
+		if end, ok := DocEnd(special); ok {
+			(*sp.dst).SetDocEnd(end)
+		}
 	}
 	return s, nil
 }
@@ -132,13 +135,15 @@ func (s *Session) Run(dir string, c train.Config, stdout io.Writer) *train.Run {
 		Artifacts:      arts,
 		Special:        s.Special,
 		StopTokens:     StopTokens(s.Special),
-		Sample: func(ctx context.Context, tokens []int32, dir string, step int) (string, error) {
-			b, err := s.Decode(ctx, tokens)
+		Sample: func(ctx context.Context, tokens []int32, prompt int, dir string, step int) (string, error) {
+			info := s.Plugin.Info
+			info.Special = s.Special // as the dataset's tokenizer numbers them
+			g, err := DecodeGenerated(ctx, s.Decode, info, tokens, prompt)
 			if err != nil {
 				return "", err
 			}
 			path := filepath.Join(dir, fmt.Sprintf("step-%08d%s", step, SampleExt(s.Plugin.Info.Unit)))
-			return path, os.WriteFile(path, b, 0o644)
+			return path, WriteGenerated(path, g)
 		},
 		Out:      stdout,
 		Terminal: isTerminal(stdout),

@@ -13,7 +13,9 @@ import (
 
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/train"
+	"github.com/mambakit/mambakit/plugins/audio"
 	"github.com/mambakit/mambakit/plugins/dna"
+	"github.com/mambakit/mambakit/plugins/text"
 	"github.com/mambakit/mambakit/sdk"
 )
 
@@ -21,27 +23,33 @@ import (
 // "mambakit __plugin dna" does.
 const pluginArg = "__plugin"
 
+// builtins are the modalities this test binary serves.
+var builtins = map[string]func() sdk.Modality{"dna": dna.New, "text": text.New, "audio": audio.New}
+
 func TestMain(m *testing.M) {
-	if len(os.Args) == 3 && os.Args[1] == pluginArg && os.Args[2] == "dna" {
-		sdk.Serve(dna.New())
+	if len(os.Args) == 3 && os.Args[1] == pluginArg && builtins[os.Args[2]] != nil {
+		sdk.Serve(builtins[os.Args[2]]())
 		return
 	}
 	os.Exit(m.Run())
 }
 
-// startDNA starts the dna plugin served by this test binary.
-func startDNA(t *testing.T) *host.Plugin {
+// startBuiltin starts a built-in plugin served by this test binary.
+func startBuiltin(t *testing.T, name string) *host.Plugin {
 	t.Helper()
-	h, err := host.New(host.Config{Builtins: []string{"dna"}, BuiltinArg: pluginArg})
+	h, err := host.New(host.Config{Builtins: []string{"dna", "text", "audio"}, BuiltinArg: pluginArg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := h.Start(context.Background(), "dna")
+	p, err := h.Start(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
+
+// startDNA starts the dna plugin served by this test binary.
+func startDNA(t *testing.T) *host.Plugin { t.Helper(); return startBuiltin(t, "dna") }
 
 // openDNA opens a session of the dna plugin over a two-record FASTA file
 // in a temporary directory, which it returns.
@@ -102,11 +110,11 @@ func TestRunLogsRestartAndSkippedSamples(t *testing.T) {
 	var out bytes.Buffer
 	r := s.Run(runDir, train.Config{}, &out)
 	kill(t, s.Plugin)
-	if _, err := r.Sample(context.Background(), []int32{7, 8}, filepath.Join(runDir, "samples"), 1); err != nil {
+	if _, err := r.Sample(context.Background(), []int32{7, 8}, 1, filepath.Join(runDir, "samples"), 1); err != nil {
 		t.Fatalf("sample after the first crash: %v", err)
 	}
 	kill(t, s.Plugin) // it keeps dying: no second restart, the sample is skipped
-	if _, err := r.Sample(context.Background(), []int32{7, 8}, filepath.Join(runDir, "samples"), 2); err == nil {
+	if _, err := r.Sample(context.Background(), []int32{7, 8}, 1, filepath.Join(runDir, "samples"), 2); err == nil {
 		t.Fatal("sample after the second crash succeeded")
 	} else {
 		r.Event("step 2: sample skipped: %v", err) // what the training loop does

@@ -20,7 +20,20 @@ type Data struct {
 	// a task: those after the last answer marker of their document.
 	// Evaluation then also reports the accuracy of the model's argmax there.
 	Answer []bool
+	// docEnd, when hasDocEnd (SetDocEnd), is the token that ends every
+	// document: in training it predicts the next document's first token.
+	docEnd    int32
+	hasDocEnd bool
 }
+
+// SetDocEnd names the modality's end-of-document token (the plugin's
+// Special "eos" or "sep"). Training then takes the first token of a
+// document as the target of the end token before it, so that a model
+// learns how documents begin and generation without a prompt can start
+// from that token (session.StartToken). The state is still reset at the
+// document start, and evaluation and the Markov baseline still score no
+// first token.
+func (d *Data) SetDocEnd(id int32) { d.docEnd, d.hasDocEnd = id, true }
 
 // MarkAnswers sets Answer from a modality's answer marker token (the
 // plugin's Special["answer"]).
@@ -58,16 +71,19 @@ func NewData(tokens []int32, docs []int64, unitsPerToken float64) *Data {
 // fill writes inputs, targets and reset flags for row r of b from the
 // stream at position s (L+1 tokens must exist there). A target that would
 // cross into the next document is ignored (−1): the model cannot know
-// where the next document starts, and its state is reset there anyway. In
-// a task (Answer set), only the answer positions have targets, as in the
-// paper's synthetic tasks.
-func (d *Data) fill(b *backbone.Batch, r int, s int64, resetFirst bool) {
+// where the next document starts, and its state is reset there anyway;
+// with crossEnd (training) the end-of-document token (SetDocEnd) is the
+// exception, and predicts the first token of the next. In a task (Answer
+// set), only the answer positions have targets, as in the paper's
+// synthetic tasks.
+func (d *Data) fill(b *backbone.Batch, r int, s int64, resetFirst, crossEnd bool) {
 	L := b.L
 	for t := 0; t < L; t++ {
 		i := s + int64(t)
 		b.Inputs[r*L+t] = d.Tokens[i]
 		b.Reset[r*L+t] = d.Start[i] || (t == 0 && resetFirst)
-		if d.Start[i+1] || (d.Answer != nil && !d.Answer[i+1]) {
+		cross := d.Start[i+1] && !(crossEnd && d.hasDocEnd && d.Tokens[i] == d.docEnd)
+		if cross || (d.Answer != nil && !d.Answer[i+1]) {
 			// A target across a document start is unknowable; in a task
 			// (Answer set) only the answers are trained and scored.
 			b.Targets[r*L+t] = -1
@@ -127,14 +143,14 @@ func (l *Loader) Next(b *backbone.Batch) {
 	for r := 0; r < l.B; r++ {
 		if !l.tbptt {
 			s := l.rng.Int64N(T - int64(l.L))
-			l.data.fill(b, r, s, true)
+			l.data.fill(b, r, s, true, true)
 			continue
 		}
 		s, wrapped := l.pos[r], false
 		if s+int64(l.L)+1 > T { // not enough left: wrap to the row's start
 			s, wrapped = T*int64(r)/int64(l.B), true
 		}
-		l.data.fill(b, r, s, wrapped)
+		l.data.fill(b, r, s, wrapped, true)
 		l.pos[r] = s + int64(l.L)
 	}
 }

@@ -19,7 +19,7 @@ func TestSkippedSamplesAreLogged(t *testing.T) {
 	r.Config.SampleTokens = 4
 	var out bytes.Buffer
 	r.Out = &out
-	r.Sample = func(context.Context, []int32, string, int) (string, error) {
+	r.Sample = func(context.Context, []int32, int, string, int) (string, error) {
 		return "", errors.New(`plugin "synthetic" crashed during Decode (signal: killed)`)
 	}
 	if res, err := Start(context.Background(), r); err != nil || res.Step != 6 {

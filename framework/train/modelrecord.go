@@ -107,10 +107,11 @@ func CheckVocab(what string, n int, from string, rows int) error {
 
 // specialIDs sets config.json's bos, eos and pad ids from a modality's
 // special tokens, so that transformers' generate stops where the model
-// learned to: eos is "eos" (else "sep"); bos is "bos" when the modality
-// declares one, else eos (the token before every document in training, as
-// GPT-NeoX's <|endoftext|>); pad is "pad", else eos. Without special
-// tokens the config is left as it is.
+// learned to, and starts where training starts a document: eos is "eos"
+// (else "sep"); bos is eos too, the token before every document in
+// training (as GPT-NeoX's <|endoftext|>; a "bos" the modality declares but
+// never puts in its data, as DNA's [BOS], was never trained); pad is
+// "pad", else eos. Without special tokens the config is left as it is.
 func specialIDs(c *backbone.Config, special map[string]int32) {
 	eos, ok := special["eos"]
 	if !ok {
@@ -119,9 +120,6 @@ func specialIDs(c *backbone.Config, special map[string]int32) {
 		}
 	}
 	c.EOSTokenID, c.BOSTokenID, c.PadTokenID = int(eos), int(eos), int(eos)
-	if id, ok := special["bos"]; ok {
-		c.BOSTokenID = int(id)
-	}
 	if id, ok := special["pad"]; ok {
 		c.PadTokenID = int(id)
 	}

@@ -43,9 +43,10 @@ type Run struct {
 	BaselineOrder int
 	// StopTokens end a sample (the modality's end-of-document tokens).
 	StopTokens []int32
-	// Sample, when set, turns generated tokens into a file (text, FASTA,
-	// WAV) under dir and returns its path; it is called at each evaluation.
-	Sample func(ctx context.Context, tokens []int32, dir string, step int) (string, error)
+	// Sample, when set, turns generated tokens (the first prompt of them
+	// the prompt) into a file (text, FASTA, WAV) under dir and returns its
+	// path; it is called at each evaluation.
+	Sample func(ctx context.Context, tokens []int32, prompt int, dir string, step int) (string, error)
 
 	Out      io.Writer // progress
 	Terminal bool      // Out is a terminal: draw a live bar
@@ -444,7 +445,8 @@ func (r *Run) sample(ctx context.Context, m Model, step int) (string, error) {
 			break
 		}
 	}
-	out, err := Generate(m, prompt, r.Config.SampleTokens, backbone.Sampling{Temperature: 1, TopP: 0.95, Seed: r.Config.Seed + uint64(step), Vocab: r.VocabSize, Stop: r.StopTokens}, func(int32) error { return ctx.Err() })
+	s := backbone.Sampling{Temperature: 1, TopP: 0.95, Seed: r.Config.Seed + uint64(step), Vocab: r.VocabSize, Stop: r.StopTokens, DocEnds: r.StopTokens}
+	out, err := Generate(m, prompt, r.Config.SampleTokens, s, func(int32) error { return ctx.Err() })
 	if err != nil {
 		return "", err
 	}
@@ -452,7 +454,7 @@ func (r *Run) sample(ctx context.Context, m Model, step int) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	return r.Sample(ctx, out, dir, step)
+	return r.Sample(ctx, out, len(prompt), dir, step)
 }
 
 func orNone(s string) string {

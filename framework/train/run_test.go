@@ -125,7 +125,7 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := testRun(t, dir, c)
 	r.Config.SampleTokens = 4
-	r.Sample = func(_ context.Context, _ []int32, _ string, step int) (string, error) {
+	r.Sample = func(_ context.Context, _ []int32, _ int, _ string, step int) (string, error) {
 		if step == 3 {
 			cancel() // as if Ctrl-C arrived during step 3's evaluation
 		}

@@ -112,7 +112,8 @@ func tokenize(data []byte, o options) (sdk.Tokens, int64, error) {
 }
 
 // Encode turns one WAV file into tokens: one amplitude class per sample at
-// the target rate, then [SEP].
+// the target rate, then [SEP] (none with req.Open: a prompt, which
+// generation continues).
 func (Audio) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error) {
 	o, err := parseOptions(req.Options)
 	if err != nil {
@@ -128,6 +129,9 @@ func (Audio) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, err
 	toks, _, err := tokenize(req.Data, o)
 	if err != nil {
 		return nil, fmt.Errorf("audio: %s: %w", name, err)
+	}
+	if req.Open {
+		toks = toks[:len(toks)-1]
 	}
 	return toks, nil
 }

@@ -69,6 +69,13 @@ func TestEncodeResamples(t *testing.T) {
 	if len(toks) != 8000+1 || toks[len(toks)-1] != tokSEP {
 		t.Fatalf("%d tokens, want 8000 samples and [SEP]", len(toks))
 	}
+	open, err := New().Encode(ctx, sdk.EncodeRequest{Data: b, Name: "a.wav", Open: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(open, toks[:8000]) {
+		t.Fatalf("Encode(Open): %d tokens ending in %d, want the 8000 samples without [SEP]", len(open), open[len(open)-1])
+	}
 	wav, err := New().Decode(ctx, sdk.DecodeRequest{Tokens: toks})
 	if err != nil {
 		t.Fatal(err)

@@ -130,7 +130,8 @@ func parseOptions(m map[string]string) (options, error) {
 
 // Encode turns the contents of one FASTA or FASTQ file (plain or gzip) into
 // tokens: each record's bases followed by [SEP]. A bare sequence without a
-// header is read as one record.
+// header is read as one record. With req.Open (a prompt) the last record
+// gets no [SEP], so that generation continues it.
 func (DNA) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error) {
 	o, err := parseOptions(req.Options)
 	if err != nil {
@@ -165,6 +166,9 @@ func (DNA) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error
 	}
 	if bases == 0 { // as Prepare refuses it: only separators would come out
 		return nil, errNoBases(name)
+	}
+	if req.Open {
+		out = out[:len(out)-1] // every record ended with [SEP]
 	}
 	return out, nil
 }

@@ -55,6 +55,14 @@ func TestEncode(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("Encode = %v, want %v", got, tt.want)
 			}
+			// A prompt leaves its last record open: no final [SEP].
+			open, err := New().Encode(ctx, sdk.EncodeRequest{Data: []byte(tt.in), Name: "x.fa", Options: tt.opts, Open: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := tt.want[:len(tt.want)-1]; !slices.Equal(open, want) {
+				t.Errorf("Encode(Open) = %v, want %v", open, want)
+			}
 		})
 	}
 }

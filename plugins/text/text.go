@@ -281,7 +281,8 @@ func tokenizerPath(p string) string {
 }
 
 // Encode encodes the bytes as they are (a name ending in .gz is gunzipped
-// first). No <|endoftext|> is added, so Decode gives the input back.
+// first). No <|endoftext|> is added, so Decode gives the input back, and
+// a prompt (req.Open) is always open.
 func (m *Text) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error) {
 	tok, err := m.tokenizerFor(req.Options)
 	if err != nil {

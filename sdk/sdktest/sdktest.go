@@ -182,6 +182,7 @@ func checkEncode(t *testing.T, ctx context.Context, m sdk.Modality, s Samples, v
 			t.Errorf("Encode(%s) is not deterministic: %s (err %v)", f, diffTokens(ids, again), err)
 		}
 		out[i] = ids
+		checkOpen(t, ctx, m, s, f, data, ids, vocab)
 	}
 	// Concurrent calls must give the same answers (Modality's contract).
 	var wg sync.WaitGroup
@@ -208,6 +209,48 @@ func checkEncode(t *testing.T, ctx context.Context, m sdk.Modality, s Samples, v
 		}
 	}
 	return out
+}
+
+// checkOpen checks Encode with Open, the prompt form: the tokens of the
+// closed form without the end-of-record tokens ("eos", "sep") it ends with,
+// so that a model continues the last record.
+func checkOpen(t *testing.T, ctx context.Context, m sdk.Modality, s Samples, f string, data []byte, closed []int32, vocab int) {
+	t.Helper()
+	info, err := m.Describe(ctx)
+	if err != nil {
+		t.Fatalf("Describe: %v", err)
+	}
+	req := sdk.EncodeRequest{Data: data, Name: filepath.Base(f), Options: s.Options, Open: true}
+	open, err := call(func() (sdk.Tokens, error) { return m.Encode(ctx, req) })
+	if err != nil {
+		t.Errorf("Encode(%s, Open): %v", f, err)
+		return
+	}
+	if len(open) == 0 {
+		t.Errorf("Encode(%s, Open): no tokens", f)
+		return
+	}
+	if i, id, bad := outOfRange(open, vocab); bad {
+		t.Errorf("Encode(%s, Open): token %d has id %d, not in [0, %d)", f, i, id, vocab)
+	}
+	end := func(id int32) bool {
+		for _, k := range []string{"eos", "sep"} {
+			if e, ok := info.Special[k]; ok && e == id {
+				return true
+			}
+		}
+		return false
+	}
+	if end(open[len(open)-1]) {
+		t.Errorf("Encode(%s, Open) ends with the end-of-record token %d: the prompt's last record must stay open", f, open[len(open)-1])
+	}
+	trimmed := closed
+	for len(trimmed) > 0 && end(trimmed[len(trimmed)-1]) {
+		trimmed = trimmed[:len(trimmed)-1]
+	}
+	if !slices.Equal(open, trimmed) {
+		t.Errorf("Encode(%s, Open) is not Encode(%s) without its closing end-of-record tokens: %s", f, f, diffTokens(trimmed, open))
+	}
 }
 
 func checkDecode(t *testing.T, ctx context.Context, m sdk.Modality, s Samples, encoded [][]int32, vocab int) {

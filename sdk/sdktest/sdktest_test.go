@@ -1,6 +1,7 @@
 package sdktest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -12,17 +13,20 @@ import (
 	"github.com/mambakit/mambakit/sdk"
 )
 
-// lines is a small correct modality: bytes, one document per line. Its
-// fields switch on the defects the suite must catch.
+// lines is a small correct modality: bytes, one document per line, each
+// ended by its line break (the "eos"; a prompt's last line is left open).
+// Its fields switch on the defects the suite must catch.
 type lines struct {
 	nondeterministic bool // Prepare output depends on a counter
 	panics           bool // Encode panics on a NUL byte
 	lenientDecode    bool // Decode accepts ids out of range
+	ignoresOpen      bool // Encode ends a prompt's last line too
 	calls            *atomic.Int64
 }
 
 func (lines) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "lines", Version: "1", Kind: sdk.KindDiscrete, VocabSize: 256, Unit: "byte",
+		Special:       map[string]int32{"eos": '\n'},
 		UnitsPerToken: 1, DefaultSeqLen: 64, FileTypes: []string{".txt"}}, nil
 }
 
@@ -50,8 +54,12 @@ func (m lines) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset
 }
 
 func (m lines) Encode(_ context.Context, req sdk.EncodeRequest) (sdk.Tokens, error) {
-	ids := make(sdk.Tokens, len(req.Data))
-	for i, b := range req.Data {
+	data := req.Data
+	if req.Open && !m.ignoresOpen {
+		data = bytes.TrimRight(data, "\n")
+	}
+	ids := make(sdk.Tokens, len(data))
+	for i, b := range data {
 		if b == 0xFF {
 			return nil, errors.New("byte 0xFF is not text")
 		}
@@ -95,6 +103,8 @@ func TestRunCatches(t *testing.T) {
 			s.Bad = map[string][]byte{"nul.txt": {0}}
 		case "lenient":
 			m.lenientDecode = true
+		case "ignoresOpen":
+			m.ignoresOpen = true
 		}
 		Run(t, m, s)
 		return
@@ -103,6 +113,7 @@ func TestRunCatches(t *testing.T) {
 		"nondeterministic": "differs between first Prepare and second Prepare",
 		"panics":           "Encode(bad input nul.txt): panicked",
 		"lenient":          "Decode([256]) (id at vocab): no error",
+		"ignoresOpen":      "Encode(testdata/a.txt, Open) ends with the end-of-record token 10",
 	} {
 		t.Run(defect, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestRunCatches$")

@@ -557,8 +557,14 @@ type EncodeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Data  []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
 	// File name, a hint for the format.
-	Name          string            `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Options       map[string]string `protobuf:"bytes,3,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Name    string            `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Options map[string]string `protobuf:"bytes,3,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Open asks for a prompt that the model will continue: the plugin does
+	// not end the last record (document, clip) with its end-of-record token,
+	// so generation goes on inside it. A plugin that predates the field
+	// ignores it and closes the record; the host then drops a trailing
+	// end-of-record token itself (docs/protocol.md, "Prompts").
+	Open          bool `protobuf:"varint,4,opt,name=open,proto3" json:"open,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -612,6 +618,13 @@ func (x *EncodeRequest) GetOptions() map[string]string {
 		return x.Options
 	}
 	return nil
+}
+
+func (x *EncodeRequest) GetOpen() bool {
+	if x != nil {
+		return x.Open
+	}
+	return false
 }
 
 type EncodeResponse struct {
@@ -804,11 +817,12 @@ const file_modality_proto_rawDesc = "" +
 	"\tdocs_file\x18\x02 \x01(\tR\bdocsFile\x12\x16\n" +
 	"\x06tokens\x18\x03 \x01(\x03R\x06tokens\x12\x14\n" +
 	"\x05units\x18\x04 \x01(\x03R\x05units\x12\x1c\n" +
-	"\tdocuments\x18\x05 \x01(\x03R\tdocuments\"\xbf\x01\n" +
+	"\tdocuments\x18\x05 \x01(\x03R\tdocuments\"\xd3\x01\n" +
 	"\rEncodeRequest\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12J\n" +
-	"\aoptions\x18\x03 \x03(\v20.mambakit.modality.v1.EncodeRequest.OptionsEntryR\aoptions\x1a:\n" +
+	"\aoptions\x18\x03 \x03(\v20.mambakit.modality.v1.EncodeRequest.OptionsEntryR\aoptions\x12\x12\n" +
+	"\x04open\x18\x04 \x01(\bR\x04open\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"(\n" +
