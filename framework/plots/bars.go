@@ -39,7 +39,10 @@ func (p *Panel) Bars(bars []Bar, c color.Color) error {
 	lab := valueLabels{}
 	for i, b := range bars {
 		vals[i], names[i] = b.Mean, b.Name
-		end, inner := b.Mean, b.Mean // the bar's far end from zero, and the nearest point under its top, whiskers and dots included
+		// end: the farthest from zero of the bar's end, whiskers and dots;
+		// inner: the nearest to zero of them, where the bar's own label must
+		// stop (0 where one crosses zero).
+		end, inner := b.Mean, b.Mean
 		if len(b.Seeds) >= 2 {
 			s := sampleStd(b.Seeds)
 			errs = append(errs, plotter.XY{X: float64(i), Y: b.Mean})
@@ -94,10 +97,14 @@ func (p *Panel) Bars(bars []Bar, c color.Color) error {
 // more.
 func barWidth(n int) float64 { return max(18, min(48, 300/float64(n))) }
 
-// nearest returns whichever of a, b... is nearest zero on a's side.
+// nearest returns whichever of a, b... is nearest zero on a's side, or
+// 0 if one is on the other side.
 func nearest(a float64, bs ...float64) float64 {
 	for _, b := range bs {
-		if (a >= 0 && b < a) || (a < 0 && b > a) {
+		switch {
+		case (a >= 0) != (b >= 0):
+			return 0
+		case (a >= 0 && b < a) || (a < 0 && b > a):
 			a = b
 		}
 	}
@@ -127,10 +134,11 @@ func sampleStd(xs []float64) float64 {
 	return math.Sqrt(ss / float64(len(xs)-1))
 }
 
-// valueLabel is one bar's label: inside the bar, in white, below Inner
-// (the nearest to zero of the bar's end, its lower whisker and its dots)
-// when the bar is tall enough there, else beyond End (the farthest from
-// zero of the same).
+// valueLabel is one bar's label: inside the bar at its base, in white,
+// when the bar is tall enough below Inner (the nearest to zero of its
+// end, its whiskers and its dots), else beyond End (the farthest from
+// zero of the same). At the base, a reference line near the bars' ends
+// does not cross it.
 type valueLabel struct {
 	X, Inner, End float64
 	Text          string
@@ -151,14 +159,17 @@ func (ls valueLabels) Plot(c draw.Canvas, p *plot.Plot) {
 		sty := labelStyle()
 		x := c.X(p.X.Norm(l.X))
 		zero, inner := c.Y(p.Y.Norm(0)), c.Y(p.Y.Norm(l.Inner))
-		need := sty.Rectangle(l.Text).Size().Y + 2*pad
+		room := inner - zero
+		if l.Inner < 0 {
+			room = -room
+		}
 		switch {
-		case inner-zero >= need:
-			sty.Color, sty.YAlign = color.White, draw.YTop
-			c.FillText(sty, vg.Point{X: x, Y: inner - pad}, l.Text)
-		case zero-inner >= need:
+		case room >= sty.Rectangle(l.Text).Size().Y+2*pad && l.Inner >= 0:
 			sty.Color, sty.YAlign = color.White, draw.YBottom
-			c.FillText(sty, vg.Point{X: x, Y: inner + pad}, l.Text)
+			c.FillText(sty, vg.Point{X: x, Y: zero + pad}, l.Text)
+		case room >= sty.Rectangle(l.Text).Size().Y+2*pad:
+			sty.Color, sty.YAlign = color.White, draw.YTop
+			c.FillText(sty, vg.Point{X: x, Y: zero - pad}, l.Text)
 		case l.End >= 0:
 			sty.YAlign = draw.YBottom
 			c.FillText(sty, vg.Point{X: x, Y: c.Y(p.Y.Norm(l.End)) + pad/2}, l.Text)

@@ -83,9 +83,9 @@ func (f *Figure) NewPanel(title, xLabel, yLabel string) *Panel {
 	p.Title.TextStyle.Font.Size = vg.Points(11)
 	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
 	p.X.Tick.Marker, p.Y.Tick.Marker = Ticks{}, Ticks{}
-	g := plotter.NewGrid()
+	g := grid{plotter.NewGrid()}
 	p.Add(g)
-	pn := &Panel{Plot: p, grid: g}
+	pn := &Panel{Plot: p, grid: g.Grid}
 	f.Panels = append(f.Panels, pn)
 	return pn
 }
@@ -119,7 +119,34 @@ func (h hline) Plot(c draw.Canvas, p *plot.Plot) {
 	if h.solid {
 		sty = draw.LineStyle{Color: color.Black, Width: vg.Points(0.8)}
 	}
-	c.StrokeLine2(sty, c.Min.X, y, c.Max.X, y)
+	r := dataArea(c, p)
+	c.StrokeLine2(sty, r.Min.X, y, r.Max.X, y)
+}
+
+// grid is gonum's grid with its horizontal lines across the whole data
+// area (dataArea), not only between the first and last bars' centres.
+type grid struct{ *plotter.Grid }
+
+// Plot implements plot.Plotter.
+func (g grid) Plot(c draw.Canvas, p *plot.Plot) {
+	v, h := *g.Grid, *g.Grid
+	v.Horizontal.Color, h.Vertical.Color = nil, nil
+	v.Plot(c, p)
+	c.Rectangle = dataArea(c, p)
+	h.Plot(c, p)
+}
+
+// dataArea is the part of the data canvas c where p's data is drawn:
+// c, widened to the glyphs that reach past it (the outer halves of the
+// first and last bars of a bar chart).
+func dataArea(c draw.Canvas, p *plot.Plot) vg.Rectangle {
+	r := c.Rectangle
+	for _, b := range p.GlyphBoxes(p) {
+		x := c.X(b.X)
+		r.Min.X = min(r.Min.X, x+b.Rectangle.Min.X)
+		r.Max.X = max(r.Max.X, x+b.Rectangle.Max.X)
+	}
+	return r
 }
 
 // DataRange implements plot.DataRanger: the line needs no X range.
@@ -192,6 +219,7 @@ func (f *Figure) draw(c draw.Canvas) layout {
 	for i, p := range f.Panels {
 		p.Draw(cs[i][0])
 		dc := p.DataCanvas(cs[i][0])
+		dc.Rectangle = dataArea(dc, p.Plot)
 		lay.data = append(lay.data, dc.Rectangle)
 		lay.refLabels = append(lay.refLabels, drawRefLabels(dc, p)...)
 	}
@@ -236,10 +264,12 @@ func drawRefLabels(dc draw.Canvas, p *Panel) []vg.Rectangle {
 		ls = append(ls, placed{dc.Y(p.Y.Norm(r.y)), sty.Rectangle(r.label).Size().Y, r.label})
 	}
 	slices.SortFunc(ls, func(a, b placed) int { return cmpLength(a.y, b.y) })
-	for i := 1; i < len(ls); i++ { // push upwards what overlaps the label below
-		if low := ls[i-1].y + (ls[i-1].h+ls[i].h)/2; ls[i].y < low {
-			ls[i].y = low
+	for i := range ls { // push upwards what is below the data area or overlaps the label below
+		low := dc.Min.Y + ls[i].h/2
+		if i > 0 {
+			low = ls[i-1].y + (ls[i-1].h+ls[i].h)/2
 		}
+		ls[i].y = max(ls[i].y, low)
 	}
 	for i := len(ls) - 1; i >= 0; i-- { // then keep the top one inside, pushing down
 		top := dc.Max.Y - ls[i].h/2

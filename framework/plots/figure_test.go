@@ -47,6 +47,25 @@ func testFigure(t *testing.T) *Figure {
 	return f
 }
 
+// barFigure is a bar chart whose outer bars reach past the data canvas
+// and whose baseline crosses the bars.
+func barFigure(t *testing.T) *Figure {
+	t.Helper()
+	f := &Figure{Title: "spectrum: dna, validation bits per base (mean ± std over 3 seeds)"}
+	p := f.NewPanel("", "", "bits per base")
+	var bars []Bar
+	for i := range 7 {
+		m := 1.93 + 0.001*float64(i)
+		bars = append(bars, Bar{Name: fmt.Sprintf("v%d", i), Mean: m, Seeds: []float64{m - 0.01, m, m + 0.01}, Label: fmt.Sprintf("%.4f\n± 0.0100", m)})
+	}
+	if err := p.Bars(bars, Color(0)); err != nil {
+		t.Fatal(err)
+	}
+	p.AddRef(1.9418, "Markov order 5\n1.9418 (mean)")
+	p.AddRef(1.9463, "Markov order 4\n1.9463 (mean)")
+	return f
+}
+
 func overlap(a, b vg.Rectangle) bool {
 	return a.Min.X < b.Max.X && b.Min.X < a.Max.X && a.Min.Y < b.Max.Y && b.Min.Y < a.Max.Y
 }
@@ -59,41 +78,44 @@ func inside(a, b vg.Rectangle) bool {
 // outside every data area, that no two labels overlap, and that all of
 // it lies on the canvas.
 func TestFigureLayout(t *testing.T) {
+	figures := map[string]func(*testing.T) *Figure{"curves": testFigure, "bars": barFigure}
 	for _, size := range [][2]vg.Length{{8 * vg.Inch, 6 * vg.Inch}, {5 * vg.Inch, 4 * vg.Inch}} {
-		t.Run(fmt.Sprintf("%vx%v", size[0], size[1]), func(t *testing.T) {
-			f := testFigure(t)
-			c := draw.New(vgimg.NewWith(vgimg.UseWH(size[0], size[1]), vgimg.UseDPI(DPI)))
-			lay := f.draw(c)
-			if len(lay.data) != 2 {
-				t.Fatalf("%d data areas, want 2", len(lay.data))
-			}
-			canvas := c.Rectangle
-			parts := map[string]vg.Rectangle{"title": lay.title, "legend": lay.legend}
-			for i, r := range lay.refLabels {
-				parts[fmt.Sprintf("reference label %d", i)] = r
-			}
-			for name, r := range parts {
-				if !inside(r, canvas) {
-					t.Errorf("%s %v is not inside the canvas %v", name, r, canvas)
+		for name, fig := range figures {
+			t.Run(fmt.Sprintf("%s/%vx%v", name, size[0], size[1]), func(t *testing.T) {
+				f := fig(t)
+				c := draw.New(vgimg.NewWith(vgimg.UseWH(size[0], size[1]), vgimg.UseDPI(DPI)))
+				lay := f.draw(c)
+				if len(lay.data) != len(f.Panels) {
+					t.Fatalf("%d data areas, want %d", len(lay.data), len(f.Panels))
 				}
-				for i, d := range lay.data {
-					if overlap(r, d) {
-						t.Errorf("%s %v covers data area %d %v", name, r, i, d)
+				canvas := c.Rectangle
+				parts := map[string]vg.Rectangle{"title": lay.title, "legend": lay.legend}
+				for i, r := range lay.refLabels {
+					parts[fmt.Sprintf("reference label %d", i)] = r
+				}
+				for name, r := range parts {
+					if !inside(r, canvas) {
+						t.Errorf("%s %v is not inside the canvas %v", name, r, canvas)
+					}
+					for i, d := range lay.data {
+						if overlap(r, d) {
+							t.Errorf("%s %v covers data area %d %v", name, r, i, d)
+						}
+					}
+					for other, r2 := range parts {
+						if other < name && overlap(r, r2) {
+							t.Errorf("%s %v overlaps %s %v", name, r, other, r2)
+						}
 					}
 				}
-				for other, r2 := range parts {
-					if other < name && overlap(r, r2) {
-						t.Errorf("%s %v overlaps %s %v", name, r, other, r2)
-					}
+				if len(lay.refLabels) != 2*len(f.Panels) {
+					t.Errorf("%d reference labels, want %d", len(lay.refLabels), 2*len(f.Panels))
 				}
-			}
-			if len(lay.refLabels) != 4 {
-				t.Errorf("%d reference labels, want 4", len(lay.refLabels))
-			}
-			if lay.legend.Size().Y <= 0 {
-				t.Errorf("no legend drawn")
-			}
-		})
+				if len(f.legend) > 0 && lay.legend.Size().Y <= 0 {
+					t.Errorf("no legend drawn")
+				}
+			})
+		}
 	}
 }
 
