@@ -27,15 +27,9 @@ func plotCurves(path, run string, ms []Metric, unit string, upt float64, baselin
 	return f.Save(path, 8*vg.Inch, h)
 }
 
-// zoomRatio is how much narrower than the whole run's range the second
-// half's must be for curves.png to draw the second half again, zoomed: a
-// first loss of 5.5 bits would otherwise flatten differences of 0.02
-// between the model and the baseline into one line.
-const zoomRatio = 3
-
 // curvesFigure builds plotCurves' figure: one panel over the whole run
-// and, when the second half spans less than 1/zoomRatio of the whole
-// range, a second panel of the second half (nil: nothing to draw yet).
+// and, when plots.ZoomFor asks for it, a second panel of the second
+// half, zoomed (nil: nothing to draw yet).
 func curvesFigure(run string, ms []Metric, unit string, upt float64, baseline float64, k int) (*plots.Figure, error) {
 	var tr, va plotter.XYs
 	for _, m := range ms {
@@ -51,29 +45,28 @@ func curvesFigure(run string, ms []Metric, unit string, upt float64, baseline fl
 	}
 	f := &plots.Figure{Title: fmt.Sprintf("%s: training loss and validation, bits per %s", plots.DirName(run), unit)}
 	ylabel := "bits per " + unit
-	half := tr[0].X + (tr[len(tr)-1].X-tr[0].X)/2
-	all := yRange(baseline, tr, va)
-	late := yRange(baseline, after(tr, half), after(va, half))
 	panels := []struct {
 		title string
 		from  float64
-	}{{"", math.Inf(-1)}}
-	if late[1]-late[0] < (all[1]-all[0])/zoomRatio {
+		ref   bool // draw the baseline
+	}{{"", math.Inf(-1), baseline > 0}}
+	if z, ok := plots.ZoomFor(tr, va); ok {
 		panels = append(panels, struct {
 			title string
 			from  float64
-		}{fmt.Sprintf("from step %.0f, zoomed", math.Ceil(half)), half})
+			ref   bool
+		}{z.Title("step", "Markov baseline", baseline), z.From, baseline > 0 && z.Shows(baseline)})
 	}
 	for i, pn := range panels {
 		p := f.NewPanel(pn.title, "step", ylabel)
-		lt, err := plotter.NewLine(after(tr, pn.from))
+		lt, err := plotter.NewLine(plots.After(tr, pn.from))
 		if err != nil {
 			return nil, fmt.Errorf("plot: %w", err)
 		}
 		lt.Color, lt.Width = plots.Color(0), vg.Points(1)
 		p.Add(lt)
 		var thumbs []plot.Thumbnailer
-		if v := after(va, pn.from); len(v) > 0 {
+		if v := plots.After(va, pn.from); len(v) > 0 {
 			lv, pv, err := plotter.NewLinePoints(v)
 			if err != nil {
 				return nil, fmt.Errorf("plot: %w", err)
@@ -84,7 +77,7 @@ func curvesFigure(run string, ms []Metric, unit string, upt float64, baseline fl
 			thumbs = []plot.Thumbnailer{lv, pv}
 		}
 		var ref plot.Thumbnailer
-		if baseline > 0 {
+		if pn.ref {
 			ref = p.AddRef(baseline, fmt.Sprintf("Markov order %d\n%.4f", k, baseline))
 		}
 		if i == 0 {
@@ -98,29 +91,4 @@ func curvesFigure(run string, ms []Metric, unit string, upt float64, baseline fl
 		}
 	}
 	return f, nil
-}
-
-// after returns the points at or after step from.
-func after(xys plotter.XYs, from float64) plotter.XYs {
-	for i, p := range xys {
-		if p.X >= from {
-			return xys[i:]
-		}
-	}
-	return nil
-}
-
-// yRange returns the smallest and largest Y of the points and the
-// baseline (when positive).
-func yRange(baseline float64, sets ...plotter.XYs) [2]float64 {
-	r := [2]float64{math.Inf(1), math.Inf(-1)}
-	if baseline > 0 {
-		r = [2]float64{baseline, baseline}
-	}
-	for _, s := range sets {
-		for _, p := range s {
-			r[0], r[1] = math.Min(r[0], p.Y), math.Max(r[1], p.Y)
-		}
-	}
-	return r
 }

@@ -45,6 +45,18 @@ func TestCurvesFigure(t *testing.T) {
 	if zoom.X.Min < 50 {
 		t.Errorf("zoomed panel starts at step %v, want the second half", zoom.X.Min)
 	}
+	// A baseline far above the second half is left out of the zoomed
+	// panel, whose title says where it is.
+	f, err = curvesFigure("runs/dna-3", testHistory(100), "base", 1, 2.6, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Panels) != 2 {
+		t.Fatalf("%d panels, want 2", len(f.Panels))
+	}
+	if zoom := f.Panels[1]; zoom.Y.Max >= 2.6 || !strings.Contains(zoom.Title.Text, "Markov baseline 2.6000 is above") {
+		t.Errorf("zoomed panel: Y up to %v, title %q; want the baseline 2.6 left out and named", zoom.Y.Max, zoom.Title.Text)
+	}
 	// A run whose curve is already flat gets one panel.
 	flat := testHistory(100)
 	for i := range flat {
