@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 
@@ -143,7 +144,13 @@ func plotBars(path, title, unit string, bars []plots.Bar, baseline float64, base
 	if baseline > 0 {
 		p.AddRef(baseline, baselineLabel)
 	}
-	return f.Save(path, figureW, figureH)
+	return f.Save(path, barsWidth(len(bars)), figureH)
+}
+
+// barsWidth is the width of a figure of n bars: about an inch a bar, so
+// that their names do not run into each other.
+func barsWidth(n int) vg.Length {
+	return max(figureW, 1.5*vg.Inch+vg.Length(n)*vg.Inch)
 }
 
 // plotSpectrum draws the gain of selection per modality, in percent, as
@@ -161,58 +168,93 @@ func plotSpectrum(path, title string, gains []plots.Bar) error {
 	if err := p.Bars(gains, plots.Color(1)); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
-	return f.Save(path, figureW, figureH)
+	return f.Save(path, barsWidth(len(gains)), figureH)
 }
 
 // plotCurves draws each variant's validation during training, the mean
 // over seeds with ± std error bars from two seeds up, and the Markov
-// baseline as a labelled line; the legend is below the plot.
+// baseline as a labelled line; the legend is below the plot. When the
+// early evaluations flatten the later differences, a second panel
+// repeats the second half, zoomed (plots.ZoomFrom).
 func plotCurves(path, title, unit string, curves []curve, baseline float64, baselineLabel string) error {
-	f := &plots.Figure{Title: title}
-	p := f.NewPanel("", "step", "bits per "+unit)
-	drawn := false
-	for i, c := range curves {
+	type series struct {
+		name string
+		xys  plotter.XYs
+		errs plotter.YErrors // nil: one seed
+	}
+	var ss []series
+	for _, c := range curves {
 		if len(c.Steps) == 0 {
 			continue
 		}
-		xys := make(plotter.XYs, len(c.Steps))
-		errs := make(plotter.YErrors, len(c.Steps))
+		sr := series{name: c.Name, xys: make(plotter.XYs, len(c.Steps)), errs: make(plotter.YErrors, len(c.Steps))}
 		spread := false
 		for j, st := range c.Steps {
-			xys[j] = plotter.XY{X: float64(st), Y: stat.Mean(c.BPU[j], nil)}
+			sr.xys[j] = plotter.XY{X: float64(st), Y: stat.Mean(c.BPU[j], nil)}
 			if len(c.BPU[j]) > 1 {
 				sd := stat.StdDev(c.BPU[j], nil)
-				errs[j].Low, errs[j].High = sd, sd
+				sr.errs[j].Low, sr.errs[j].High = sd, sd
 				spread = true
 			}
 		}
-		l, pts, err := plotter.NewLinePoints(xys)
-		if err != nil {
-			return fmt.Errorf("plot %s: %w", path, err)
+		if !spread {
+			sr.errs = nil
 		}
-		l.Color, pts.Color = plots.Color(i), plots.Color(i)
-		l.Width = vg.Points(1.5)
-		pts.Shape = draw.CircleGlyph{}
-		p.Add(l, pts)
-		if spread {
-			eb, err := plotter.NewYErrorBars(struct {
-				plotter.XYs
-				plotter.YErrors
-			}{xys, errs})
+		ss = append(ss, sr)
+	}
+	if len(ss) == 0 {
+		return nil
+	}
+	all := make([]plotter.XYs, len(ss))
+	for i, sr := range ss {
+		all[i] = sr.xys
+	}
+	f := &plots.Figure{Title: title}
+	panels := []*plots.Panel{f.NewPanel("", "step", "bits per "+unit)}
+	froms, refs := []float64{math.Inf(-1)}, []bool{baseline > 0}
+	if z, ok := plots.ZoomFor(all...); ok {
+		panels = append(panels, f.NewPanel(z.Title("step", "Markov baseline", baseline), "step", "bits per "+unit))
+		froms, refs = append(froms, z.From), append(refs, baseline > 0 && z.Shows(baseline))
+	}
+	for k, p := range panels {
+		for i, sr := range ss {
+			xys := plots.After(sr.xys, froms[k])
+			if len(xys) == 0 {
+				continue
+			}
+			l, pts, err := plotter.NewLinePoints(xys)
 			if err != nil {
 				return fmt.Errorf("plot %s: %w", path, err)
 			}
-			eb.Color = plots.Color(i)
-			p.Add(eb)
+			l.Color, pts.Color = plots.Color(i), plots.Color(i)
+			l.Width = vg.Points(1.5)
+			pts.Shape = draw.CircleGlyph{}
+			p.Add(l, pts)
+			if sr.errs != nil {
+				eb, err := plotter.NewYErrorBars(struct {
+					plotter.XYs
+					plotter.YErrors
+				}{xys, sr.errs[len(sr.xys)-len(xys):]})
+				if err != nil {
+					return fmt.Errorf("plot %s: %w", path, err)
+				}
+				eb.Color = plots.Color(i)
+				p.Add(eb)
+			}
+			if k == 0 {
+				f.AddLegend(sr.name, l, pts)
+			}
 		}
-		f.AddLegend(c.Name, l, pts)
-		drawn = true
+		if refs[k] {
+			t := p.AddRef(baseline, baselineLabel)
+			if k == 0 {
+				f.AddLegend("best Markov baseline", t)
+			}
+		}
 	}
-	if !drawn {
-		return nil
+	h := figureH
+	if len(panels) > 1 {
+		h = 7.5 * vg.Inch
 	}
-	if baseline > 0 {
-		f.AddLegend("best Markov baseline", p.AddRef(baseline, baselineLabel))
-	}
-	return f.Save(path, figureW, figureH)
+	return f.Save(path, figureW, h)
 }
