@@ -89,6 +89,16 @@ func (p *Panel) Bars(bars []Bar, c color.Color) error {
 	}
 	p.grid.Vertical.Color = nil // bars need no lines between them
 	p.NominalX(names...)
+	// Each bar in the middle of a slot of its own, and room beyond the
+	// longest bars.
+	p.X.Min, p.X.Max = -0.5, float64(len(bars))-0.5
+	room := 0.05 * (p.Y.Max - p.Y.Min)
+	if p.Y.Max > 0 {
+		p.Y.Max += room
+	}
+	if p.Y.Min < 0 {
+		p.Y.Min -= room
+	}
 	p.X.Tick.Label.Font.Size = vg.Points(11)
 	return nil
 }
