@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"cmp"
 	"fmt"
 	"image/color"
 	"io"
@@ -263,7 +264,7 @@ func drawRefLabels(dc draw.Canvas, p *Panel) []vg.Rectangle {
 		}
 		ls = append(ls, placed{dc.Y(p.Y.Norm(r.y)), sty.Rectangle(r.label).Size().Y, r.label})
 	}
-	slices.SortFunc(ls, func(a, b placed) int { return cmpLength(a.y, b.y) })
+	slices.SortFunc(ls, func(a, b placed) int { return cmp.Compare(a.y, b.y) })
 	for i := range ls { // push upwards what is below the data area or overlaps the label below
 		low := dc.Min.Y + ls[i].h/2
 		if i > 0 {
@@ -286,16 +287,6 @@ func drawRefLabels(dc draw.Canvas, p *Panel) []vg.Rectangle {
 		rs = append(rs, vg.Rectangle{Min: vg.Point{X: x, Y: l.y - l.h/2}, Max: vg.Point{X: x + r.Size().X, Y: l.y + l.h/2}})
 	}
 	return rs
-}
-
-func cmpLength(a, b vg.Length) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // drawLegend draws the legend in rows at the bottom of c, centred, each
