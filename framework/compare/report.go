@@ -2,17 +2,10 @@ package compare
 
 import (
 	"fmt"
-	"image/color"
-	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"gonum.org/v1/gonum/stat"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
 
 	"github.com/mambakit/mambakit/internal/atomicfile"
 )
@@ -165,18 +158,7 @@ func WriteReport(s *Spec, rs []Result, out string) error {
 	if err := atomicfile.WriteFile(filepath.Join(out, "report.md"), []byte(b.String()), 0o644); err != nil {
 		return err
 	}
-	if err := plotSpectrum(s, sum, filepath.Join(out, "spectrum.png")); err != nil {
-		return err
-	}
-	for _, m := range s.Modalities {
-		if err := plotBars(s, sum, m.Label, filepath.Join(out, "bpu-"+m.Label+".png")); err != nil {
-			return err
-		}
-		if err := plotCurves(s, rs, m.Label, sum.Unit[m.Label], filepath.Join(out, "curves-"+m.Label+".png")); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeFigures(s, sum, rs, out)
 }
 
 func fmtOpt(v float64) string {
@@ -193,131 +175,4 @@ func cellOf(sum Summary, m, v string) (Cell, bool) {
 		}
 	}
 	return Cell{}, false
-}
-
-func plotBars(s *Spec, sum Summary, mod, path string) error {
-	p := plot.New()
-	p.Title.Text = mod + ": validation (mean ± std over seeds)"
-	p.Y.Label.Text = "bits per " + sum.Unit[mod]
-	var vals plotter.Values
-	var errs plotter.YErrors
-	var names []string
-	for _, v := range s.Variants {
-		if c, ok := cellOf(sum, mod, v.Name); ok {
-			vals = append(vals, c.Mean)
-			errs = append(errs, struct{ Low, High float64 }{c.Std, c.Std})
-			names = append(names, v.Name)
-		}
-	}
-	if len(vals) == 0 {
-		return nil
-	}
-	bars, err := plotter.NewBarChart(vals, vg.Points(28))
-	if err != nil {
-		return fmt.Errorf("plot %s: %w", path, err)
-	}
-	bars.Color = color.RGBA{R: 70, G: 110, B: 180, A: 255}
-	p.Add(bars)
-	xys := make(plotter.XYs, len(vals))
-	for i, v := range vals {
-		xys[i] = plotter.XY{X: float64(i), Y: v}
-	}
-	eb, err := plotter.NewYErrorBars(struct {
-		plotter.XYs
-		plotter.YErrors
-	}{xys, errs})
-	if err == nil {
-		p.Add(eb)
-	}
-	lo := math.Inf(1)
-	for _, v := range vals {
-		lo = math.Min(lo, v)
-	}
-	if bl := sum.Baseline[mod]; bl > 0 {
-		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: bl}, {X: float64(len(vals)) - 0.5, Y: bl}})
-		if err == nil {
-			l.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
-			p.Add(l)
-			p.Legend.Add(fmt.Sprintf("best Markov baseline %.3f", bl), l)
-		}
-		lo = math.Min(lo, bl)
-	}
-	p.Y.Min = lo * 0.95
-	p.NominalX(names...)
-	p.Legend.Top = true
-	return savePlot(p, path)
-}
-
-func plotSpectrum(s *Spec, sum Summary, path string) error {
-	var vals plotter.Values
-	var names []string
-	for _, m := range s.Modalities {
-		if g, ok := sum.Gain[m.Label]; ok {
-			vals = append(vals, 100*g)
-			names = append(names, fmt.Sprintf("%s (%s)", m.Label, sum.Unit[m.Label]))
-		}
-	}
-	if len(vals) == 0 {
-		return nil
-	}
-	p := plot.New()
-	p.Title.Text = "gain of selection (S6) over the best LTI variant"
-	p.Y.Label.Text = "% fewer bits per unit"
-	bars, err := plotter.NewBarChart(vals, vg.Points(36))
-	if err != nil {
-		return fmt.Errorf("plot %s: %w", path, err)
-	}
-	bars.Color = color.RGBA{R: 200, G: 90, B: 40, A: 255}
-	p.Add(bars, plotter.NewGrid())
-	p.NominalX(names...)
-	return savePlot(p, path)
-}
-
-func plotCurves(s *Spec, rs []Result, mod, unit, path string) error {
-	p := plot.New()
-	p.Title.Text = mod + ": validation during training (mean over seeds)"
-	p.X.Label.Text = "step"
-	p.Y.Label.Text = "bits per " + unit
-	for i, v := range s.Variants {
-		sums := map[int][]float64{}
-		var steps []int
-		for _, r := range rs {
-			if r.Modality.Label != mod || r.Variant.Name != v.Name {
-				continue
-			}
-			for _, pt := range r.Curve {
-				if _, ok := sums[pt.Step]; !ok {
-					steps = append(steps, pt.Step)
-				}
-				sums[pt.Step] = append(sums[pt.Step], pt.BPU)
-			}
-		}
-		if len(steps) == 0 {
-			continue
-		}
-		xys := make(plotter.XYs, len(steps))
-		for j, st := range steps {
-			xys[j] = plotter.XY{X: float64(st), Y: stat.Mean(sums[st], nil)}
-		}
-		l, pts, err := plotter.NewLinePoints(xys)
-		if err != nil {
-			return fmt.Errorf("plot %s: %w", path, err)
-		}
-		l.Color, pts.Color = plotutil.Color(i), plotutil.Color(i)
-		p.Add(l, pts)
-		p.Legend.Add(v.Name, l)
-	}
-	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
-	return savePlot(p, path)
-}
-
-func savePlot(p *plot.Plot, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	if err := p.Save(6*vg.Inch, 4*vg.Inch, path); err != nil {
-		return fmt.Errorf("plot %s: %w", path, err)
-	}
-	return nil
 }

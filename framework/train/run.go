@@ -418,7 +418,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 		history = append(history, met)
 		pr.step(step, loss, loss/math.Ln2/upt, met.ValBPU, met.ValAcc, met.TokensPerS)
 		if met.ValBPU != nil {
-			if err := plotCurves(filepath.Join(r.Dir, "curves.png"), history, unit, upt, r.Baseline); err != nil {
+			if err := plotCurves(filepath.Join(r.Dir, "curves.png"), r.Dir, history, unit, upt, r.Baseline, r.BaselineOrder); err != nil {
 				pr.line("%v", err)
 			}
 		}
