@@ -26,7 +26,6 @@ func infoToProto(in Info) (*pluginpb.Info, error) {
 		Special:         maps.Clone(in.Special),
 		Unit:            in.Unit,
 		UnitsPerToken:   in.UnitsPerToken,
-		DefaultSeqLen:   int64(in.DefaultSeqLen),
 		FileTypes:       slices.Clone(in.FileTypes),
 	}, nil
 }
@@ -48,7 +47,6 @@ func infoFromProto(in *pluginpb.Info) (Info, error) {
 		Special:         maps.Clone(in.GetSpecial()),
 		Unit:            in.GetUnit(),
 		UnitsPerToken:   in.GetUnitsPerToken(),
-		DefaultSeqLen:   int(in.GetDefaultSeqLen()),
 		FileTypes:       slices.Clone(in.GetFileTypes()),
 	}, nil
 }

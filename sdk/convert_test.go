@@ -16,7 +16,7 @@ func TestInfoConvert(t *testing.T) {
 	tests := map[string]Info{
 		"zero": {},
 		"full": {Name: "text", Version: "1.0", ProtocolVersion: 1, Kind: KindContinuous, VocabSize: 50277,
-			Special: map[string]int32{"eos": 0, "pad": 1}, Unit: "byte", UnitsPerToken: 3.9, DefaultSeqLen: 2048,
+			Special: map[string]int32{"eos": 0, "pad": 1}, Unit: "byte", UnitsPerToken: 3.9,
 			FileTypes: []string{".txt", ".jsonl"}},
 		"discrete": {Kind: KindDiscrete},
 	}

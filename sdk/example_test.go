@@ -14,7 +14,7 @@ type upper struct{}
 
 func (upper) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "upper", Version: "0.1.0", Kind: sdk.KindDiscrete, VocabSize: 26,
-		Unit: "letter", UnitsPerToken: 1, DefaultSeqLen: 256, FileTypes: []string{".txt"}}, nil
+		Unit: "letter", UnitsPerToken: 1, FileTypes: []string{".txt"}}, nil
 }
 
 func (upper) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset, error) {

@@ -54,12 +54,6 @@ type Info struct {
 	// ratio in Dataset instead). Bits per unit = nats per token / ln 2 /
 	// UnitsPerToken.
 	UnitsPerToken float64
-	// DefaultSeqLen is the training sequence length the plugin suggests to
-	// people ("mambakit plugins info" shows it). The host does not train
-	// with it: train's seq_len defaults to 256 for every modality, so that
-	// runs of different modalities share one budget unless asked otherwise
-	// (docs/training.md, "Sequence length").
-	DefaultSeqLen int
 	// FileTypes lists the file name suffixes Prepare reads (".txt", ".fa.gz").
 	FileTypes []string
 }

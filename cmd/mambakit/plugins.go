@@ -121,7 +121,6 @@ func pluginsInfo(ctx context.Context, hf *hostFlags, pos []string, stdout io.Wri
 		{"vocabulary", fmt.Sprint(in.VocabSize)},
 		{"special tokens", formatSpecial(in.Special)},
 		{"unit", fmt.Sprintf("%s (%g per token)", in.Unit, in.UnitsPerToken)},
-		{"sequence length", fmt.Sprintf("%d (suggested; train uses --seq-len, default 256)", in.DefaultSeqLen)},
 		{"file types", strings.Join(in.FileTypes, " ")},
 		{"path", path},
 		{"checksum", pin},

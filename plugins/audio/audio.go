@@ -18,8 +18,7 @@ const (
 	tokSEP    int32 = levels
 	vocabSize       = levels + 1
 
-	defaultRate   = 16000 // samples per second after resampling
-	defaultSeqLen = 16000 // one second at 16 kHz, SaShiMi's SC09 setting
+	defaultRate = 16000 // samples per second after resampling
 )
 
 var fileTypes = []string{".wav"}
@@ -41,7 +40,6 @@ func (Audio) Describe(context.Context) (sdk.Info, error) {
 		Special:       map[string]int32{"sep": tokSEP, "eos": tokSEP},
 		Unit:          "sample",
 		UnitsPerToken: 1,
-		DefaultSeqLen: defaultSeqLen,
 		FileTypes:     slices.Clone(fileTypes),
 	}, nil
 }

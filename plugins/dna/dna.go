@@ -21,7 +21,6 @@ const Version = "0.1.0"
 // Defaults for the options (see the package doc).
 const (
 	defaultDocLen    = 32768 // bases per prepared document
-	defaultSeqLen    = 1024  // suggested training sequence length
 	defaultLineWidth = 80    // FASTA line width written by Decode
 )
 
@@ -49,7 +48,6 @@ func (DNA) Describe(context.Context) (sdk.Info, error) {
 		Special:       specials(),
 		Unit:          "base",
 		UnitsPerToken: 1,
-		DefaultSeqLen: defaultSeqLen,
 		FileTypes:     slices.Clone(fileTypes),
 	}, nil
 }

@@ -59,7 +59,6 @@ func (*Text) Describe(context.Context) (sdk.Info, error) {
 		Special:       map[string]int32{"eos": 256},
 		Unit:          "byte",
 		UnitsPerToken: 1,
-		DefaultSeqLen: 1024,
 		FileTypes:     FileTypes,
 	}, nil
 }

@@ -145,9 +145,6 @@ func checkDescribe(t *testing.T, m sdk.Modality) sdk.Info {
 	if !(info.UnitsPerToken > 0) {
 		t.Errorf("UnitsPerToken %v: want > 0", info.UnitsPerToken)
 	}
-	if info.DefaultSeqLen <= 0 {
-		t.Errorf("DefaultSeqLen %d: want > 0", info.DefaultSeqLen)
-	}
 	if len(info.FileTypes) == 0 {
 		t.Error("FileTypes is empty")
 	}

@@ -27,7 +27,7 @@ type lines struct {
 func (lines) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "lines", Version: "1", Kind: sdk.KindDiscrete, VocabSize: 256, Unit: "byte",
 		Special:       map[string]int32{"eos": '\n'},
-		UnitsPerToken: 1, DefaultSeqLen: 64, FileTypes: []string{".txt"}}, nil
+		UnitsPerToken: 1, FileTypes: []string{".txt"}}, nil
 }
 
 func (m lines) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset, error) {

@@ -21,7 +21,7 @@ type protein struct{}
 
 func (protein) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "protein", Version: "0.1.0", Kind: sdk.KindDiscrete, VocabSize: len(alphabet) + 1,
-		Special: map[string]int32{"sep": 0}, Unit: "residue", UnitsPerToken: 1, DefaultSeqLen: 1024, FileTypes: fileTypes}, nil
+		Special: map[string]int32{"sep": 0}, Unit: "residue", UnitsPerToken: 1, FileTypes: fileTypes}, nil
 }
 
 // records parses FASTA into one document per record.

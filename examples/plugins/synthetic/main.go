@@ -39,7 +39,7 @@ type synthetic struct{}
 
 func (synthetic) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "synthetic", Version: "0.1.0", Kind: sdk.KindDiscrete, VocabSize: vocab,
-		Special: map[string]int32{"answer": marker}, Unit: "token", UnitsPerToken: 1, DefaultSeqLen: 512,
+		Special: map[string]int32{"answer": marker}, Unit: "token", UnitsPerToken: 1,
 		FileTypes: []string{".task"}}, nil
 }
 

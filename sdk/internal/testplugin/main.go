@@ -36,7 +36,7 @@ type bytesModality struct{ name string }
 
 func (m bytesModality) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: m.name, Version: "1.2.3", Kind: sdk.KindDiscrete, VocabSize: 256, Unit: "byte",
-		UnitsPerToken: 1, DefaultSeqLen: 64, FileTypes: []string{".txt"}}, nil
+		UnitsPerToken: 1, FileTypes: []string{".txt"}}, nil
 }
 
 func (m bytesModality) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset, error) {
