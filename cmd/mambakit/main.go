@@ -35,7 +35,7 @@ var commands = map[string]command{
 	"generate": {"sample from a checkpoint with the recurrent step", runGenerate},
 	"score":    {"per-token log-probabilities of a file under a checkpoint (CSV)", runScore},
 	"baseline": {"order-K Markov baseline of a modality's data, in bits per unit", runBaseline},
-	"compare":  {"train a matrix of modalities × SSM variants × seeds and write a report", runCompare},
+	"compare":  {"train a grid of runs (modalities × variants × any settings × seeds) and report, or report existing runs", runCompare},
 }
 
 func main() {
@@ -67,6 +67,10 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
+		}
+		if ee := (*exitError)(nil); errors.As(err, &ee) {
+			fmt.Fprintf(stderr, "mambakit %s: %v\n", args[0], err)
+			return ee.code
 		}
 		fmt.Fprintf(stderr, "mambakit %s: %v\n", args[0], err)
 		return 1
