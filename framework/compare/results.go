@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -88,7 +90,9 @@ func readRunConfig(dir string) (runRecord, error) {
 func readResult(r Run) (Result, error) {
 	res := Result{Run: r}
 	b, err := os.ReadFile(filepath.Join(r.Dir, "metrics.jsonl"))
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return res, fmt.Errorf("%s: no evaluation yet (no metrics.jsonl)", r.Dir)
+	} else if err != nil {
 		return res, fmt.Errorf("%s: %w", r.Dir, err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
