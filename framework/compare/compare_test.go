@@ -104,7 +104,7 @@ func TestReportText(t *testing.T) {
 	got := string(b)
 	for _, want := range []string{
 		"# Comparison: lr\n",
-		"2 runs: 1 modality (dna) × 1 variant (S6) × 2 values of lr (0.001, 0.003) × 1 seed (1).",
+		"2 runs over modalities dna; variants S6; lr 0.001, 0.003; seeds 1.",
 		"```yaml\npreset: tiny\nsteps: 20\nlr: [0.001, 0.003]\nbaseline_order: 1\n```",
 		"One seed per cell (n = 1)",
 		"| modality | lr | unit | best Markov baseline | S6 |",

@@ -181,7 +181,7 @@ func WriteReport(s *Spec, rs []Result, out string) error {
 	sum := Summarize(s, rs)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Comparison: %s\n\n", s.Name)
-	fmt.Fprintf(&b, "%d runs: %s.\n\n", len(rs), gridText(s))
+	fmt.Fprintf(&b, "%d runs over %s.\n\n", len(rs), gridText(s))
 	budget, err := budgetYAML(s.Budget)
 	if err != nil {
 		return err
@@ -295,16 +295,9 @@ func WriteReport(s *Spec, rs []Result, out string) error {
 	return nil
 }
 
-// gridText lists the grid: modalities × variants × axes × seeds.
+// gridText lists what the runs vary in: modalities, variants, the axes'
+// values and seeds.
 func gridText(s *Spec) string {
-	var parts []string
-	list := func(n int, one, many string, names []string) {
-		noun := many
-		if n == 1 {
-			noun = one
-		}
-		parts = append(parts, fmt.Sprintf("%d %s (%s)", n, noun, strings.Join(names, ", ")))
-	}
 	var ms, vs, ss []string
 	for _, m := range s.Modalities {
 		ms = append(ms, m.Label)
@@ -315,13 +308,12 @@ func gridText(s *Spec) string {
 	for _, seed := range s.Seeds {
 		ss = append(ss, strconv.FormatUint(seed, 10))
 	}
-	list(len(ms), "modality", "modalities", ms)
-	list(len(vs), "variant", "variants", vs)
+	parts := []string{"modalities " + strings.Join(ms, ", "), "variants " + strings.Join(vs, ", ")}
 	for _, a := range s.Axes {
-		list(len(a.Values), "value of "+a.Key, "values of "+a.Key, a.Values)
+		parts = append(parts, a.Key+" "+strings.Join(a.Values, ", "))
 	}
-	list(len(ss), "seed", "seeds", ss)
-	return strings.Join(parts, " × ")
+	parts = append(parts, "seeds "+strings.Join(ss, ", "))
+	return strings.Join(parts, "; ")
 }
 
 // budgetYAML writes the budget as YAML in train.Config's order, lists (the

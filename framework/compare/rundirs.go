@@ -78,8 +78,10 @@ func expandRunArgs(args []string) ([]string, error) {
 // that is not a run.
 func readRunDir(dir string) (runRecord, error) {
 	st, err := os.Stat(dir)
-	if err != nil {
-		return runRecord{}, fmt.Errorf("run directory %w", err)
+	if errors.Is(err, fs.ErrNotExist) {
+		return runRecord{}, fmt.Errorf("%s: no such run directory", dir)
+	} else if err != nil {
+		return runRecord{}, fmt.Errorf("run directory: %w", err)
 	}
 	if !st.IsDir() {
 		return runRecord{}, fmt.Errorf("%s is not a run directory (not a directory)", dir)
@@ -237,14 +239,11 @@ func groupRuns(dirs []string, recs []runRecord) (*Spec, []Run) {
 		rs = append(rs, r)
 	}
 	slices.Sort(s.Seeds)
-	// The runs in the report's order: modality, variant, settings, seed.
+	slices.SortStableFunc(s.Variants, compareVariants)
+	// The runs in the report's order: modality, settings, variant, seed.
 	slices.SortStableFunc(rs, func(a, b Run) int {
 		if c := cmp.Compare(slices.IndexFunc(s.Modalities, func(m Modality) bool { return m.Label == a.Modality.Label }),
 			slices.IndexFunc(s.Modalities, func(m Modality) bool { return m.Label == b.Modality.Label })); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(slices.IndexFunc(s.Variants, func(v Variant) bool { return v.Name == a.Variant.Name }),
-			slices.IndexFunc(s.Variants, func(v Variant) bool { return v.Name == b.Variant.Name })); c != 0 {
 			return c
 		}
 		for j := range a.Settings {
@@ -252,9 +251,26 @@ func groupRuns(dirs []string, recs []runRecord) (*Spec, []Run) {
 				return c
 			}
 		}
+		if c := compareVariants(a.Variant, b.Variant); c != 0 {
+			return c
+		}
 		return cmp.Compare(a.Seed, b.Seed)
 	})
 	return s, rs
+}
+
+// compareVariants orders variants from the most selective (S6) to the
+// least (LTI), real before complex.
+func compareVariants(a, b Variant) int {
+	return cmp.Or(cmp.Compare(len(a.NonSelective), len(b.NonSelective)), cmp.Compare(boolInt(a.Complex), boolInt(b.Complex)),
+		cmp.Compare(a.AInit, b.AInit), cmp.Compare(a.Name, b.Name))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // compareValues orders setting values, numerically when both are numbers.

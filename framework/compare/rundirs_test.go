@@ -87,7 +87,7 @@ func TestReadRuns(t *testing.T) {
 	for _, r := range res {
 		order = append(order, filepath.Base(r.Dir))
 	}
-	if !slices.Equal(order, []string{"r1", "r2", "r3", "r4", "r5"}) {
+	if !slices.Equal(order, []string{"r1", "r2", "r5", "r3", "r4"}) { // lr, then S6 before LTI, then seed
 		t.Errorf("runs in order %v", order)
 	}
 	sum := Summarize(s, res)
@@ -129,7 +129,7 @@ func TestReadRunsRefuses(t *testing.T) {
 	}{
 		"a comparison's directory": {[]string{runs}, fmt.Sprintf("%s is not a run directory (no config.yaml); it holds 2 runs: give them, as in compare '%s'", runs, filepath.Join(runs, "*", "*", "*"))},
 		"an empty directory":       {[]string{root + "/cmp/dna"}, "is not a run directory (no config.yaml); it holds 2 runs"},
-		"missing":                  {[]string{filepath.Join(root, "nope")}, "run directory stat " + filepath.Join(root, "nope")},
+		"missing":                  {[]string{filepath.Join(root, "nope")}, filepath.Join(root, "nope") + ": no such run directory"},
 		"a file":                   {[]string{file}, "notes.txt is not a run directory (not a directory)"},
 		"a pattern matching none":  {[]string{filepath.Join(root, "x*")}, "matches nothing"},
 		"a bad pattern":            {[]string{filepath.Join(root, "[")}, "syntax error in pattern"},
