@@ -179,3 +179,38 @@ func FuzzParseSpec(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckRecorded: a run directory trained with other settings than the
+// spec now gives it is refused, naming the setting; steps may change.
+func TestCheckRecorded(t *testing.T) {
+	s, err := parseSpec([]byte("budget: {preset: tiny, steps: 20, lr: 0.002, warmup: 0}\nmodalities: [{name: dna}]\nvariants: [{name: LTI, nonselective: [delta, B, C]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := s.Runs("out")
+	r := rs[0]
+	recorded := r.Config
+	recorded.Threads = 2
+	if err := recorded.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	keys := specKeys(s)
+	if err := checkRecorded(r, keys, recorded); err != nil {
+		t.Errorf("the same settings refused: %v", err)
+	}
+	r.Config.Steps = 40
+	if err := checkRecorded(r, keys, recorded); err != nil {
+		t.Errorf("more steps refused: %v", err)
+	}
+	for key, edit := range map[string]func(*Run){
+		`lr "0.002", the spec now says "0.003"`: func(r *Run) { r.Config.LR = 0.003 },
+		"nonselective":                          func(r *Run) { r.Config.NonSelective = nil },
+		"seed":                                  func(r *Run) { r.Config.Seed = 2 },
+	} {
+		r := rs[0]
+		edit(&r)
+		if err := checkRecorded(r, keys, recorded); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("changed %s: %v", key, err)
+		}
+	}
+}

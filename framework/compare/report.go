@@ -186,7 +186,11 @@ func WriteReport(s *Spec, rs []Result, out string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(&b, "Budget: the training settings of every run (a list is an axis of the grid; the rest are train's defaults, docs/training.md):\n\n```yaml\n%s```\n\n", budget)
+	what := "the training settings of every run (a list is an axis of the grid; the rest are train's defaults, docs/training.md)"
+	if s.fromRuns {
+		what = "the training settings the runs share, and as lists those they differ in"
+	}
+	fmt.Fprintf(&b, "Budget: %s:\n\n```yaml\n%s```\n\n", what, budget)
 	fmt.Fprintf(&b, "## Validation bits per unit\n\n%s\n\n", spreadText(sum.Cells))
 	gains := len(sum.Gain) > 0
 	b.WriteString("| modality |")
@@ -443,7 +447,7 @@ func plotBars(s *Spec, sum Summary, mod, path string) error {
 		if c.Modality == mod {
 			vals = append(vals, c.Mean)
 			errs = append(errs, struct{ Low, High float64 }{c.Std, c.Std})
-			names = append(names, c.Label)
+			names = append(names, strings.ReplaceAll(c.Label, " ", "\n")) // variant and settings, a line each
 		}
 	}
 	if len(vals) == 0 {

@@ -166,13 +166,17 @@ func specKeys(s *Spec) []string {
 	return keys
 }
 
+// resolvedFromZero are the settings whose zero value asks train to derive
+// them (train.Config.Resolve).
+var resolvedFromZero = map[string]bool{"d_model": true, "layers": true, "d_state": true, "schedule_steps": true, "warmup": true, "min_lr": true}
+
 // checkRecorded refuses to resume a run whose directory holds a run
 // trained with other settings than the spec now gives it.
 func checkRecorded(r Run, keys []string, recorded train.Config) error {
 	want, got := reflect.ValueOf(r.Config), reflect.ValueOf(recorded)
 	for _, k := range keys {
 		ck, ok := lookupKey(k)
-		if !ok {
+		if !ok || resolvedFromZero[k] && want.Field(ck.index).IsZero() { // derived by train when the run began
 			continue
 		}
 		w, g := formatValue(want.Field(ck.index)), formatValue(got.Field(ck.index))

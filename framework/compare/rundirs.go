@@ -166,7 +166,7 @@ func groupRuns(dirs []string, recs []runRecord) (*Spec, []Run) {
 		}
 		return true
 	}
-	s := &Spec{Name: fmt.Sprintf("%d runs", len(dirs)), Budget: map[string]any{}}
+	s := &Spec{Name: fmt.Sprintf("%d runs", len(dirs)), Budget: map[string]any{}, fromRuns: true}
 	var axisKeys []configKey
 	for _, k := range configKeys {
 		switch {

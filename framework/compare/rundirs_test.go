@@ -105,7 +105,7 @@ func TestReadRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(out, "report.md"))
-	for _, want := range []string{"# Comparison: 5 runs", "lr: [0.001, 0.003]", "| dna | 0.001 | base | 1.9500 | 1.9100 ± 0.0141 (n = 2) | 1.9900 (n = 1) |",
+	for _, want := range []string{"# Comparison: 5 runs", "lr: [0.001, 0.003]", "Budget: the training settings the runs share", "| dna | 0.001 | base | 1.9500 | 1.9100 ± 0.0141 (n = 2) | 1.9900 (n = 1) |",
 		"[../runs/r5](../runs/r5)"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q:\n%s", want, b)

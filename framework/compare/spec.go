@@ -30,6 +30,9 @@ type Spec struct {
 	// the budget's lists, or, for existing runs, the settings they differ
 	// in. Filled by ReadSpec and ReadRuns.
 	Axes []Axis `yaml:"-"`
+	// fromRuns marks a spec that ReadRuns made: its budget is what the
+	// runs share.
+	fromRuns bool
 }
 
 // Modality is one plugin and its data.
