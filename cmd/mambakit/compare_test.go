@@ -34,26 +34,20 @@ const compareSpec = `budget:
 modalities: [{name: dna}]
 `
 
-// TestCompareInterruptResume runs a comparison in its own process, stops it
-// with Ctrl-C (SIGINT) during its first run, and runs the same command
-// again: the progress lines carry the run's name; the interrupted run keeps
-// a checkpoint and no further run starts; the exit status (130) and one
-// line say so; the rerun resumes the first run, trains the second and
-// writes the report; a third skips both. Then compare RUN_DIR... builds a
-// report from the two run directories.
-func TestCompareInterruptResume(t *testing.T) {
-	dir := t.TempDir()
-	spec := filepath.Join(dir, "lr.yaml")
-	os.WriteFile(spec, []byte(compareSpec), 0o644)
-	out := filepath.Join(dir, "cmp")
-	run1 := filepath.Join(out, "dna", "S6", "lr=0.002", "seed-1")
-	run2 := filepath.Join(out, "dna", "S6", "lr=0.004", "seed-1")
-
+// interruptCompare runs "compare spec --out out" in its own process and
+// sends it SIGINT once its first run has logged step 20: to the process,
+// or to its whole process group, as a terminal's Ctrl-C does. It returns
+// the run's stdout lines and stderr, checking the exit status (130), that
+// no further run started, and that the first run kept a checkpoint, whose
+// step it returns.
+func interruptCompare(t *testing.T, spec, out string, group bool) (stdout, stderr string, step int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "compare", spec, "--out", out)
 	cmd.Env = append(os.Environ(), "MAMBAKIT_TEST_CLI=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a group of its own, as a shell's job
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +57,7 @@ func TestCompareInterruptResume(t *testing.T) {
 	defer cmd.Process.Kill()
 	lines := make(chan string, 1000)
 	go func() {
-		sc := bufio.NewScanner(stdout)
+		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
@@ -77,7 +71,7 @@ wait:
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("compare ended before its first run's step 20:\n%s\n%s", strings.Join(got, "\n"), stderr.String())
+				t.Fatalf("compare ended before its first run's step 20:\n%s\n%s", strings.Join(got, "\n"), errb.String())
 			}
 			got = append(got, l)
 			if strings.HasPrefix(l, progress) {
@@ -87,32 +81,54 @@ wait:
 			t.Fatalf("no line %q:\n%s", progress, strings.Join(got, "\n"))
 		}
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	if group {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	} else {
+		cmd.Process.Signal(syscall.SIGINT)
+	}
 	for l := range lines {
 		got = append(got, l)
 	}
 	err = cmd.Wait()
-	output := strings.Join(got, "\n")
+	stdout = strings.Join(got, "\n")
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-		t.Errorf("exit %v, want status 130\n%s\n%s", err, output, stderr.String())
+		t.Errorf("exit %v, want status 130\n%s\n%s", err, stdout, errb.String())
 	}
-	if !strings.Contains(output, "ETA") {
-		t.Errorf("the progress lines show no ETA:\n%s", output)
+	if strings.Contains(stdout, "[2/2]") {
+		t.Errorf("the second run started after Ctrl-C:\n%s", stdout)
 	}
-	if strings.Contains(output, "[2/2]") {
-		t.Errorf("the second run started after Ctrl-C:\n%s", output)
-	}
-	info, err := train.ReadRunInfo(run1)
+	info, err := train.ReadRunInfo(filepath.Join(out, "dna", "S6", "lr=0.002", "seed-1"))
 	if err != nil {
-		t.Fatalf("the interrupted run kept no checkpoint: %v\n%s", err, output)
+		t.Fatalf("the interrupted run kept no checkpoint: %v\n%s\n%s", err, stdout, errb.String())
 	}
 	if info.Step < 20 || info.Step >= 600 {
 		t.Fatalf("the interrupted run's checkpoint is at step %d, want 20..599", info.Step)
 	}
+	return stdout, errb.String(), info.Step
+}
+
+// TestCompareInterruptResume runs a comparison in its own process, stops it
+// with Ctrl-C (SIGINT) during its first run, and runs the same command
+// again: the progress lines carry the run's name; the interrupted run keeps
+// a checkpoint and no further run starts; the exit status (130) and one
+// line say so; the rerun resumes the first run, trains the second and
+// writes the report; a third skips both. Then compare RUN_DIR... builds a
+// report from the two run directories.
+func TestCompareInterruptResume(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "lr.yaml")
+	os.WriteFile(spec, []byte(compareSpec), 0o644)
+	out := filepath.Join(dir, "cmp")
+	run2 := filepath.Join(out, "dna", "S6", "lr=0.004", "seed-1")
+
+	output, stderr, step := interruptCompare(t, spec, out, false)
+	if !strings.Contains(output, "ETA") {
+		t.Errorf("the progress lines show no ETA:\n%s", output)
+	}
 	want := "mambakit compare: interrupted by SIGINT (Ctrl-C): dna/S6/lr=0.002/seed-1 stopped at step " +
-		strconv.Itoa(info.Step) + " with a checkpoint; 0 of 2 runs finished; run the same command again to resume\n"
-	if stderr.String() != want {
-		t.Errorf("stderr %q, want %q", stderr.String(), want)
+		strconv.Itoa(step) + " with a checkpoint; 0 of 2 runs finished; run the same command again to resume\n"
+	if stderr != want {
+		t.Errorf("stderr %q, want %q", stderr, want)
 	}
 	if _, err := os.Stat(run2); err == nil {
 		t.Errorf("the second run's directory exists after Ctrl-C in the first")
@@ -122,7 +138,7 @@ wait:
 	t.Setenv("MAMBAKIT_TEST_CLI", "1") // the runs' processes are this test binary as mambakit
 	o := run(t, "compare", spec, "--out", out)
 	for _, want := range []string{
-		"[1/2] dna/S6/lr=0.002/seed-1: resuming from step " + strconv.Itoa(info.Step),
+		"[1/2] dna/S6/lr=0.002/seed-1: resuming from step " + strconv.Itoa(step),
 		"[1/2] dna/S6/lr=0.002/seed-1: step 600/600 loss",
 		"[2/2] dna/S6/lr=0.004/seed-1: training",
 		"[2/2] dna/S6/lr=0.004/seed-1: finished in",
@@ -164,4 +180,15 @@ wait:
 		!strings.Contains(eb.String(), "is not a run directory (no config.yaml); it holds 2 runs") {
 		t.Errorf("compare on the comparison's directory: exit %d, %q", code, eb.String())
 	}
+}
+
+// TestCompareCtrlCAtTerminal sends SIGINT to the whole process group, as a
+// terminal's Ctrl-C does: the runs are in a group of their own, so each
+// gets one SIGINT (from compare), not two (the second would end it at once,
+// without a checkpoint).
+func TestCompareCtrlCAtTerminal(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "lr.yaml")
+	os.WriteFile(spec, []byte(compareSpec), 0o644)
+	interruptCompare(t, spec, filepath.Join(dir, "cmp"), true)
 }

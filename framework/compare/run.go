@@ -144,7 +144,7 @@ func interruptedError(rs []Run, outcomes []outcome) error {
 		case oc.started && oc.saved:
 			parts = append(parts, fmt.Sprintf("%s stopped at step %d with a checkpoint", rs[i].Name, oc.step))
 		case oc.started:
-			parts = append(parts, fmt.Sprintf("%s stopped before its first step", rs[i].Name))
+			parts = append(parts, fmt.Sprintf("%s stopped with no checkpoint yet (it starts again)", rs[i].Name))
 		}
 	}
 	parts = append(parts, fmt.Sprintf("%d of %d runs finished; run the same command again to resume", done, len(rs)))
