@@ -90,6 +90,9 @@ func Start(ctx context.Context, r *Run) (Result, error) {
 	mc.NonSelective = c.NonSelective
 	mc.ComplexA = c.Complex
 	mc.AInit = c.AInit
+	if err := mc.CheckBatch(c.Batch, c.SeqLen); err != nil {
+		return Result{}, err
+	}
 	m, err := backbone.New(mc, c.Seed)
 	if err != nil {
 		return Result{}, err
@@ -142,6 +145,9 @@ func Resume(ctx context.Context, r *Run) (Result, error) {
 	}
 	if c.Steps <= ts.Step {
 		return Result{Step: ts.Step, Checkpoint: dir}, fmt.Errorf("the run is already at step %d; ask for more steps", ts.Step)
+	}
+	if err := m.Config.CheckBatch(c.Batch, c.SeqLen); err != nil {
+		return Result{}, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, trainerJSON), err)
 	}
 	r.Config = c
 	ld, err := NewLoader(r.Train, c.Batch, c.SeqLen, c.TBPTT, c.Seed)
