@@ -201,6 +201,9 @@ func (h *Host) Find(name string) (Entry, error) {
 		names = append(names, e.Name)
 	}
 	where := fmt.Sprintf("no %s%s in %s", ExecPrefix, name, strings.Join(h.cfg.Dirs, string(filepath.ListSeparator)))
+	if len(h.cfg.Dirs) == 0 {
+		where = "no plugin directory: --plugin-dir or $MAMBAKIT_PLUGIN_PATH"
+	}
 	if len(names) == 0 {
 		return Entry{}, fmt.Errorf("host: no plugin %q (%s, and no built-ins)", name, where)
 	}
