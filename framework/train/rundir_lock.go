@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/mambakit/mambakit/internal/atomicfile"
 )
 
 // LockFile is the file in a run directory whose advisory lock marks the
@@ -34,7 +36,8 @@ type runLock struct {
 // LockRunDir makes this process the owner of the run directory dir
 // (created if missing) before anything is written there: it takes an
 // advisory lock (flock) on dir/.lock, released by the returned function or
-// when the process ends, however it ends. A second process is refused at
+// when the process ends, however it ends, and removes the temporary files
+// a killed owner left. A second process is refused at
 // once with ErrRunBusy and the owner's PID. Where flock is not available
 // (not Unix) the directory is not locked.
 func LockRunDir(dir string) (release func(), err error) {
@@ -66,6 +69,11 @@ func LockRunDir(dir string) (release func(), err error) {
 	// The owner's PID, for the message a second process gets.
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	// Temporary files of an owner killed before its renames (config.yaml,
+	// checkpoints/latest, a sample): nobody else writes here now.
+	for _, d := range []string{abs, filepath.Join(abs, checkpointsDir), filepath.Join(abs, "samples")} {
+		atomicfile.RemoveStale(d)
 	}
 	l := &runLock{f: f, refs: 1}
 	held.dirs[abs] = l

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,4 +70,28 @@ func TestRunDirOwnedByOneProcess(t *testing.T) {
 		t.Fatalf("Start while this process holds the lock: %v", err)
 	}
 	release()
+}
+
+// TestNewOwnerRemovesLeftovers: the temporary files of an owner killed
+// before its renames (the fault campaign found checkpoints/.latest.tmp-N
+// left for ever) are removed by the next owner of the run directory.
+func TestNewOwnerRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Start(context.Background(), testRun(t, dir, testConfig(3))); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{filepath.Join(dir, ".config.yaml.tmp-123"), filepath.Join(dir, checkpointsDir, ".latest.tmp-456")}
+	for _, p := range stale {
+		if err := os.WriteFile(p, []byte("cut"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Resume(context.Background(), testRun(t, dir, Config{Steps: 4})); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s: still there (%v)", p, err)
+		}
+	}
 }

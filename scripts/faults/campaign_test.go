@@ -153,6 +153,13 @@ func random(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
 }
 
+// randInt returns a uniform int in [0, n) from the campaign's seed.
+func randInt(n int) int {
+	rngMu.Lock()
+	defer rngMu.Unlock()
+	return rng.IntN(n)
+}
+
 func coin() bool {
 	rngMu.Lock()
 	defer rngMu.Unlock()

@@ -123,13 +123,14 @@ func sameAsReference(t *testing.T, runDir string, skipSamples ...bool) {
 			break
 		}
 	}
-	// A checkpoint a kill cut short is removed by the next one written.
-	ents, _ := os.ReadDir(filepath.Join(runDir, "checkpoints"))
-	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".partial") {
-			t.Errorf("left behind: checkpoints/%s", e.Name())
+	// A checkpoint or a file a fault cut short is removed by the next one
+	// written.
+	filepath.WalkDir(runDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && (strings.HasSuffix(d.Name(), ".partial") || strings.Contains(d.Name(), ".tmp-")) {
+			t.Errorf("left behind: %s", p)
 		}
-	}
+		return nil
+	})
 }
 
 // metrics reads metrics.jsonl without the field that measures speed, and
