@@ -258,7 +258,7 @@ func (h *Host) StartEntry(ctx context.Context, e Entry) (*Plugin, error) {
 	// go-plugin stops plugins only on a clean exit: a host killed with
 	// kill -9 would leave them orphaned.
 	childproc.DieWithParent(cmd)
-	p, err := sdk.Open(sdk.OpenConfig{Name: e.Name, Cmd: cmd, Log: h.cfg.Log})
+	p, err := sdk.Open(ctx, sdk.OpenConfig{Name: e.Name, Cmd: cmd, Log: h.cfg.Log})
 	if err != nil {
 		var ce *sdk.ChecksumError
 		if errors.As(err, &ce) {
