@@ -159,11 +159,14 @@ func metrics(path string) ([]map[string]any, error) {
 
 // finish brings an interrupted run to the reference's last step as a user
 // would: resume when it has a checkpoint, else the same train command
-// again (its data is cached).
-func finish(t *testing.T, runDir string) result {
+// again (its data is cached). A run that has ended is left as it is.
+func finish(t *testing.T, runDir string) {
 	t.Helper()
 	args := trainArgs(runDir)
-	if _, err := os.Stat(filepath.Join(runDir, "checkpoints", "latest")); err == nil {
+	if b, err := os.ReadFile(filepath.Join(runDir, "checkpoints", "latest")); err == nil {
+		if strings.TrimSpace(string(b)) == fmt.Sprintf("step-%08d", refSteps) {
+			return // it has ended
+		}
 		args = []string{"train", "--resume", runDir}
 	}
 	r := start(t, tmp, nil, 120*time.Second, args...).wait()
@@ -171,7 +174,6 @@ func finish(t *testing.T, runDir string) result {
 	if !strings.Contains(r.stdout, fmt.Sprintf("done: step %d", refSteps)) {
 		t.Fatalf("did not finish: %v", r)
 	}
-	return r
 }
 
 // latestWhole fails the case unless checkpoints/latest, if present, names
@@ -225,6 +227,33 @@ func bigFASTA(t *testing.T) string {
 		t.Fatal("could not write big.fa")
 	}
 	return bigFA
+}
+
+var (
+	preparedOnce sync.Once
+	preparedDir  string
+	preparedTime time.Duration
+	preparedErr  error
+)
+
+// prepared is bigFASTA prepared once, never interrupted, and how long
+// that took: what interrupted prepares are compared with, and the window
+// their faults are drawn from.
+func prepared(t *testing.T) (string, time.Duration) {
+	t.Helper()
+	fa := bigFASTA(t)
+	preparedOnce.Do(func() {
+		preparedDir = filepath.Join(tmp, "prepared-once")
+		r := start(t, tmp, nil, 60*time.Second, "prepare", "--modality", "dna", "--data", fa, "-o", preparedDir).wait()
+		preparedTime = r.elapsed
+		if r.code != 0 {
+			preparedErr = fmt.Errorf("prepare: %v", r)
+		}
+	})
+	if preparedErr != nil {
+		t.Fatal(preparedErr)
+	}
+	return preparedDir, preparedTime
 }
 
 // copyDir copies the regular files of a directory tree.

@@ -104,17 +104,13 @@ func TestKillAndResume(t *testing.T) {
 // the same dataset as a prepare never killed.
 func TestKillPrepare(t *testing.T) {
 	fa := bigFASTA(t)
-	want := filepath.Join(tmp, "prepared-once")
-	r := mk(t, tmp, "prepare", "--modality", "dna", "--data", fa, "-o", want)
-	if r.code != 0 {
-		t.Fatalf("prepare: %v", r)
-	}
+	want, prepTime := prepared(t)
 	for i := range 4 {
 		try(t, classKill, fmt.Sprintf("prepare %d", i), func(t *testing.T) {
 			d := dir(t)
 			out := filepath.Join(d, "ds")
 			p := start(t, d, nil, 60*time.Second, "prepare", "--modality", "dna", "--data", fa, "-o", out)
-			at := random(0, r.elapsed)
+			at := random(0, prepTime)
 			time.Sleep(at)
 			plugins := children(p.pid())
 			syscall.Kill(p.pid(), syscall.SIGKILL)
