@@ -9,9 +9,11 @@
 // uninterrupted run. It ends with a table of tried / held / failed cases
 // per class. docs/reliability.md says how to run it and holds a table.
 //
-//	go test -tags faults -count=1 -timeout 20m ./scripts/faults    # or scripts/faults.sh
+//	scripts/faults.sh [-test.run TestSignals] [-faults.seed N] [-test.v]
 //
-// The build tag keeps it out of "go test ./..."; .ci/run vets it.
+// (go test -tags faults ./scripts/faults runs it too, but shows the table
+// only when a case fails.) The build tag keeps it out of "go test ./...";
+// .ci/run vets it. Linux only: it reads /proc, and mounts a tmpfs as root.
 package faults
 
 import (
