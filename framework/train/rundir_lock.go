@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mambakit/mambakit/internal/atomicfile"
 )
@@ -94,11 +95,17 @@ func releaser(abs string, l *runLock) func() {
 	}
 }
 
-// lockHolder reads the PID the owner wrote.
+// lockHolder reads the PID the owner wrote. The owner empties the file
+// and then writes its PID just after taking the lock, so a reader that
+// comes between the two finds it empty: it looks again for a moment (the
+// fault campaign's two resumes at once saw "process (unknown)").
 func lockHolder(path string) string {
-	b, err := os.ReadFile(path)
-	if pid := strings.TrimSpace(string(b)); err == nil && pid != "" {
-		return pid
+	for try := 0; try < 20; try++ {
+		b, err := os.ReadFile(path)
+		if pid := strings.TrimSpace(string(b)); err == nil && pid != "" {
+			return pid
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	return "(unknown)"
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,5 +94,27 @@ func TestNewOwnerRemovesLeftovers(t *testing.T) {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s: still there (%v)", p, err)
 		}
+	}
+}
+
+// TestLockHolderWrittenLate: a second process that comes between the
+// owner's lock and its PID (the lock file still empty) names the PID the
+// owner writes a moment later, not "(unknown)".
+func TestLockHolderWrittenLate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock")
+	}
+	dir := t.TempDir()
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := flock(f); err != nil { // another owner, as far as LockRunDir can tell
+		t.Fatal(err)
+	}
+	time.AfterFunc(30*time.Millisecond, func() { f.WriteAt([]byte("4242\n"), 0) })
+	if _, err := LockRunDir(dir); !errors.Is(err, ErrRunBusy) || !strings.Contains(err.Error(), "in use by process 4242") {
+		t.Fatalf("got %v, want ErrRunBusy naming process 4242", err)
 	}
 }
