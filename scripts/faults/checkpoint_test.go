@@ -24,6 +24,7 @@ type corruption struct {
 	resume bool     // only train --resume reads the file
 	byDir  bool     // the error names the checkpoint directory, not the file
 	anon   bool     // the error need not name the file (a plugin that is not installed)
+	inRun  bool     // file is in the run directory (its data), not the checkpoint
 }
 
 // TestCorruptCheckpoints damages the reference's final checkpoint in every
@@ -55,10 +56,14 @@ func TestCorruptCheckpoints(t *testing.T) {
 				run := filepath.Join(d, "run")
 				copyDir(t, ref, run)
 				ck := filepath.Join(run, "checkpoints", final)
-				c.apply(t, filepath.Join(ck, c.file))
-				before := snapshot(t, filepath.Join(run, "checkpoints"))
+				if c.inRun {
+					c.apply(t, filepath.Join(run, c.file))
+				} else {
+					c.apply(t, filepath.Join(ck, c.file))
+				}
+				before := snapshot(t, run)
 				r := start(t, d, nil, 20*time.Second, args(ck, run)...).wait()
-				want := append([]string{c.file}, c.want...)
+				want := append([]string{filepath.Base(c.file)}, c.want...)
 				if c.byDir {
 					want[0] = final
 				} else if c.anon {
@@ -68,7 +73,7 @@ func TestCorruptCheckpoints(t *testing.T) {
 				if r.maxRSSMB > 600 {
 					t.Errorf("peak RSS %d MB", r.maxRSSMB)
 				}
-				unchanged(t, filepath.Join(run, "checkpoints"), before)
+				unchanged(t, run, before, ".lock") // a resume writes its PID there
 				noLeftovers(t)
 				t.Logf("%s", strings.TrimSpace(r.stderr))
 			})
@@ -180,6 +185,14 @@ func corruptions() []corruption {
 		{name: "trainer.json optimizer_steps > step", file: trainer, apply: jsonField("optimizer_steps", 500), resume: true},
 		{name: "trainer.json data_cursor garbage", file: trainer, apply: jsonField("data_cursor", "AAAA"), resume: true},
 		{name: "trainer.json unknown plugin", file: trainer, apply: jsonField("modality.name", "evil"), want: []string{`no plugin "evil"`}, anon: true},
+		{name: "data/train.tokens truncated", file: "data/train.tokens", inRun: true, resume: true, apply: rewrite(func(b []byte) []byte { return b[:len(b)*2/5] })},
+		{name: "data/train.tokens id out of vocabulary", file: "data/train.tokens", inRun: true, resume: true, want: []string{"vocabulary"}, apply: rewrite(func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[400:], 1<<31-1)
+			return b
+		})},
+		{name: "data/valid.tokens truncated", file: "data/valid.tokens", inRun: true, resume: true, apply: rewrite(func(b []byte) []byte { return b[:len(b)-3] })},
+		{name: "data/train.docs truncated", file: "data/train.docs", inRun: true, resume: true, apply: rewrite(func(b []byte) []byte { return b[:3] })},
+		{name: "data/dataset.json not JSON", file: "data/dataset.json", inRun: true, resume: true, apply: rewrite(func(b []byte) []byte { return b[:10] })},
 		{name: "trainer.safetensors truncated", file: opt, apply: rewrite(func(b []byte) []byte { return b[:len(b)-100] }), resume: true},
 		{name: "trainer.safetensors moments missing", file: opt, apply: header(func(h map[string]any) {
 			h["adamw.x"] = h["adamw.m"]

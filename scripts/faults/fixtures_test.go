@@ -299,10 +299,23 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// unchanged fails the case if dir differs from its snapshot.
-func unchanged(t *testing.T, dir string, before map[string]string) {
+// unchanged fails the case if dir differs from its snapshot, but for
+// the files named ignore.
+func unchanged(t *testing.T, dir string, before map[string]string, ignore ...string) {
 	t.Helper()
 	after := snapshot(t, dir)
+	for _, name := range ignore {
+		for p := range before {
+			if filepath.Base(p) == name {
+				delete(before, p)
+			}
+		}
+		for p := range after {
+			if filepath.Base(p) == name {
+				delete(after, p)
+			}
+		}
+	}
 	for p, b := range before {
 		if a, ok := after[p]; !ok {
 			t.Errorf("removed: %s", p)
