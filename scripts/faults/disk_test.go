@@ -24,14 +24,14 @@ var mounts struct {
 func smallDisk(t *testing.T, size string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("disk full needs root, to mount a small tmpfs")
+		skip(t, "disk full needs root, to mount a small tmpfs")
 	}
 	d := filepath.Join(dir(t), "mnt")
 	if err := os.Mkdir(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Mount("tmpfs", d, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("mount a %s tmpfs: %v", size, err)
+		skip(t, "mount a tmpfs: %v", err)
 	}
 	mounts.Lock()
 	mounts.dirs = append(mounts.dirs, d)
@@ -102,8 +102,8 @@ func TestDiskFull(t *testing.T) {
 		})
 	}
 	try(t, classDisk, "prepare on a full disk", func(t *testing.T) {
-		fa := bigFASTA(t) // 24 MB of tokens: more than the disk holds
 		d := smallDisk(t, "4m")
+		fa := bigFASTA(t) // 24 MB of tokens: more than the disk holds
 		out := filepath.Join(d, "ds")
 		r := mk(t, tmp, "prepare", "--modality", "dna", "--data", fa, "-o", out)
 		refused(t, r, "no space left on device")

@@ -30,7 +30,7 @@ var killStats struct {
 // uninterrupted run's, step for step.
 func TestKillAndResume(t *testing.T) {
 	reference(t)
-	for i := range 12 {
+	for i := range 30 {
 		try(t, classKill, fmt.Sprintf("train run %d", i), func(t *testing.T) {
 			run := filepath.Join(dir(t), "run")
 			var log []string
@@ -105,7 +105,7 @@ func TestKillAndResume(t *testing.T) {
 func TestKillPrepare(t *testing.T) {
 	fa := bigFASTA(t)
 	want, prepTime := prepared(t)
-	for i := range 4 {
+	for i := range 8 {
 		try(t, classKill, fmt.Sprintf("prepare %d", i), func(t *testing.T) {
 			d := dir(t)
 			out := filepath.Join(d, "ds")

@@ -46,7 +46,7 @@ func someSignal() syscall.Signal {
 // line saying they were interrupted and nothing half-written.
 func TestSignals(t *testing.T) {
 	reference(t)
-	for i := range 6 {
+	for i := range 12 {
 		try(t, classSignals, fmt.Sprintf("train %d", i), func(t *testing.T) {
 			run := filepath.Join(dir(t), "run")
 			var log []string
@@ -116,14 +116,14 @@ func TestSignals(t *testing.T) {
 		sig := someSignal()
 		r, took := signal(t, p, sig)
 		if r.code == 0 {
-			t.Skipf("ended before the signal at %v", at)
+			skip(t, "%s ended before the signal", args[0])
 		}
 		name := map[syscall.Signal]string{syscall.SIGINT: "SIGINT (Ctrl-C)", syscall.SIGTERM: "SIGTERM"}[sig]
 		refused(t, r, "interrupted by "+name)
 		noLeftovers(t)
 		t.Logf("%v at %v, ended %v later", sig, at.Round(time.Millisecond), took.Round(time.Millisecond))
 	}
-	for i := range 3 {
+	for i := range 4 {
 		try(t, classSignals, fmt.Sprintf("prepare %d", i), func(t *testing.T) {
 			d := dir(t)
 			oneShot(t, d, prepTime*8/10, "prepare", "--modality", "dna", "--data", fa, "-o", filepath.Join(d, "ds"))
@@ -156,7 +156,7 @@ func TestSignals(t *testing.T) {
 		syscall.Kill(plugin, syscall.SIGSTOP)
 		r, took := signal(t, p, syscall.SIGTERM)
 		if r.code == 0 {
-			t.Skip("prepare ended before the signal")
+			skip(t, "prepare ended before the signal")
 		}
 		refused(t, r, "interrupted by SIGTERM")
 		pluginsDie(t, []int{plugin})

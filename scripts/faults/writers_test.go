@@ -41,7 +41,7 @@ func TestConcurrentWriters(t *testing.T) {
 		sameAsReference(t, run)
 		noLeftovers(t)
 	})
-	for i := range 3 {
+	for i := range 5 {
 		try(t, classWriters, fmt.Sprintf("two fresh runs a moment apart %d", i), func(t *testing.T) {
 			run := filepath.Join(dir(t), "run")
 			a := start(t, tmp, nil, 120*time.Second, trainArgs(run)...)
@@ -66,7 +66,7 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Logf("%v apart: %s", gap.Round(time.Millisecond), strings.TrimSpace(lose.stderr))
 		})
 	}
-	for i := range 2 {
+	for i := range 4 {
 		try(t, classWriters, fmt.Sprintf("two resumes at once %d", i), func(t *testing.T) {
 			run := filepath.Join(dir(t), "run")
 			p := start(t, tmp, nil, 120*time.Second, trainArgs(run)...)
