@@ -365,11 +365,17 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			if ev.Answers > 0 {
 				met.ValAcc = &ev.Accuracy
 			}
-			if p, err := r.sample(evalCtx, dm, step); err != nil {
+			// The sample goes through the plugin, which may hang: after
+			// Ctrl-C it gets sampleGrace, not the evaluation's patience.
+			sctx, stop := graceAfter(ctx, sampleGrace)
+			if p, err := r.sample(sctx, dm, step); err != nil && sctx.Err() != nil {
+				r.Event("step %d: sample skipped: interrupted, and it was not done %v later", step, sampleGrace)
+			} else if err != nil {
 				r.Event("step %d: sample skipped: %v", step, err)
 			} else {
 				met.Sample = p
 			}
+			stop()
 		}
 		if lead {
 			if err := ml.write(met); err != nil {
@@ -390,6 +396,20 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 		}
 	}
 	return res, nil
+}
+
+// sampleGrace is how long an evaluation's sample (the plugin's Decode) may
+// still run after Ctrl-C: a plugin that answers at once still writes the
+// sample, one that hangs or is stopped is given up, so the interrupt takes
+// effect within a second or two whatever the plugin does (it held the run
+// for as long as the plugin hung; found by the fault campaign).
+const sampleGrace = 250 * time.Millisecond
+
+// graceAfter returns a context that ends grace after ctx does.
+func graceAfter(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return c, func() { stop(); cancel() }
 }
 
 // sample generates Config.SampleTokens tokens after a prompt taken from the

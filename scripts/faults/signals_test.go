@@ -148,6 +148,32 @@ func TestSignals(t *testing.T) {
 	try(t, classSignals, "score", func(t *testing.T) {
 		oneShot(t, dir(t), 3*time.Second, "score", "--checkpoint", refDir, fa)
 	})
+	try(t, classSignals, "train, Ctrl-C with the plugin stopped in a sample (SIGSTOP)", func(t *testing.T) {
+		run := filepath.Join(dir(t), "run")
+		p := start(t, tmp, nil, 120*time.Second, trainArgs(run)...)
+		plugin := pluginOf(p.pid(), 10*time.Second)
+		if !waitFor(30*time.Second, func() bool { return strings.Contains(p.stdout.String(), "step 10/") }) {
+			t.Fatalf("no step 10: %v", p.wait())
+		}
+		syscall.Kill(plugin, syscall.SIGSTOP)
+		// The run reaches step 20's evaluation in a tenth of its time, and
+		// hangs in its sample, on the plugin.
+		time.Sleep(refTime / 2)
+		if strings.Contains(p.stdout.String(), "step 20/") {
+			t.Fatalf("step 20's sample did not wait on the stopped plugin: %v", p.wait())
+		}
+		r, took := signal(t, p, syscall.SIGINT)
+		ok(t, r)
+		if !strings.Contains(r.stdout, "sample skipped: interrupted") || !strings.Contains(r.stdout, "resume with") {
+			t.Errorf("want the skipped sample and the resume line: %v", r)
+		}
+		pluginsDie(t, []int{plugin})
+		latestWhole(t, run)
+		noLeftovers(t)
+		finish(t, run)
+		sameAsReference(t, run, true)
+		t.Logf("ended %v after Ctrl-C", took.Round(time.Millisecond))
+	})
 	try(t, classSignals, "SIGTERM with the plugin stopped (SIGSTOP)", func(t *testing.T) {
 		d := dir(t)
 		p := start(t, d, nil, 60*time.Second, "prepare", "--modality", "dna", "--data", fa, "-o", filepath.Join(d, "ds"))
