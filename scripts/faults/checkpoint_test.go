@@ -118,20 +118,31 @@ func corruptions() []corruption {
 			return b
 		})
 	}
-	// jsonField sets one field of a JSON file (a dotted path).
+	// jsonField sets one field of a JSON file (a dotted path). The field
+	// must be there already: a renamed key would otherwise be added beside
+	// the real one and the case would test nothing.
 	jsonField := func(path string, v any) func(t *testing.T, p string) {
-		return rewrite(func(b []byte) []byte {
-			var m map[string]any
-			json.Unmarshal(b, &m)
-			keys := strings.Split(path, ".")
-			o := m
-			for _, k := range keys[:len(keys)-1] {
-				o = o[k].(map[string]any)
-			}
-			o[keys[len(keys)-1]] = v
-			out, _ := json.Marshal(m)
-			return out
-		})
+		return func(t *testing.T, p string) {
+			rewrite(func(b []byte) []byte {
+				var m map[string]any
+				json.Unmarshal(b, &m)
+				keys := strings.Split(path, ".")
+				o := m
+				for _, k := range keys[:len(keys)-1] {
+					next, ok := o[k].(map[string]any)
+					if !ok {
+						t.Fatalf("%s has no object %q (path %s)", p, k, path)
+					}
+					o = next
+				}
+				if _, ok := o[keys[len(keys)-1]]; !ok {
+					t.Fatalf("%s has no field %s", p, path)
+				}
+				o[keys[len(keys)-1]] = v
+				out, _ := json.Marshal(m)
+				return out
+			})(t, p)
+		}
 	}
 	const model, cfg, trainer, opt = "model.safetensors", "config.json", "trainer.json", "trainer.safetensors"
 	return []corruption{
@@ -180,8 +191,8 @@ func corruptions() []corruption {
 		{name: "trainer.json step -5", file: trainer, apply: jsonField("step", -5), want: []string{"step -5"}},
 		{name: "trainer.json step 10^13", file: trainer, apply: jsonField("step", 1e13)},
 		{name: "trainer.json vocab_size 0", file: trainer, apply: jsonField("vocab_size", 0)},
-		{name: "trainer.json batch 10^9", file: trainer, apply: jsonField("config.Batch", 1e9), resume: true},
-		{name: "trainer.json seq_len -1", file: trainer, apply: jsonField("config.SeqLen", -1), resume: true},
+		{name: "trainer.json batch 10^9", file: trainer, apply: jsonField("config.batch", 1e9), resume: true},
+		{name: "trainer.json seq_len -1", file: trainer, apply: jsonField("config.seq_len", -1), resume: true},
 		{name: "trainer.json optimizer_steps > step", file: trainer, apply: jsonField("optimizer_steps", 500), resume: true},
 		{name: "trainer.json data_cursor garbage", file: trainer, apply: jsonField("data_cursor", "AAAA"), resume: true},
 		{name: "trainer.json unknown plugin", file: trainer, apply: jsonField("modality.name", "evil"), want: []string{`no plugin "evil"`}, anon: true},

@@ -75,7 +75,7 @@ func TestPluginTrust(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(pdir, "mambakit-plugin-protein"), good, 0o755)
 		lock = filepath.Join(d, "plugins.lock")
-		ok(t, mk(t, d, "plugins", "lock", "--plugin-dir", pdir, "-lock", lock))
+		ok(t, mk(t, d, "plugins", "lock", "--plugin-dir", pdir, "--lock", lock))
 		return pdir, lock
 	}
 
@@ -112,7 +112,7 @@ func TestPluginTrust(t *testing.T) {
 		var okN, refusedN int
 		for i := range 40 {
 			out := filepath.Join(d, fmt.Sprintf("x%d.tok", i))
-			r := mk(t, d, "encode", "--modality", "protein", "--plugin-dir", pdir, "-lock", lock, fa, "-o", out)
+			r := mk(t, d, "encode", "--modality", "protein", "--plugin-dir", pdir, "--lock", lock, fa, "-o", out)
 			switch {
 			case r.code == 0:
 				okN++
@@ -140,7 +140,7 @@ func TestPluginTrust(t *testing.T) {
 		pdir, lock := pinned(t, d)
 		marker := filepath.Join(d, "impostor-ran")
 		impostor(t, filepath.Join(pdir, "mambakit-plugin-protein"), marker, protein(t))
-		r := mk(t, d, "encode", "--modality", "protein", "--plugin-dir", pdir, "-lock", lock, fa, "-o", filepath.Join(d, "x.tok"))
+		r := mk(t, d, "encode", "--modality", "protein", "--plugin-dir", pdir, "--lock", lock, fa, "-o", filepath.Join(d, "x.tok"))
 		refused(t, r, "checksum does not match", "plugins lock")
 		if ran(marker) {
 			t.Fatal("the replaced plugin ran")
@@ -173,12 +173,12 @@ func TestPluginTrust(t *testing.T) {
 		marker := filepath.Join(d, "impostor-ran")
 		impostor(t, filepath.Join(pdir, "mambakit-plugin-dna"), marker, bin+" __plugin dna")
 		env := []string{"MAMBAKIT_PLUGIN_PATH=" + pdir}
-		r := mkEnv(t, d, env, "encode", "--modality", "dna", testdata("dna", "ecoli_536_sample.fa"), "-o", filepath.Join(d, "x.tok"), "-lock", lock)
+		r := mkEnv(t, d, env, "encode", "--modality", "dna", testdata("dna", "ecoli_536_sample.fa"), "-o", filepath.Join(d, "x.tok"), "--lock", lock)
 		ok(t, r)
 		if !strings.Contains(r.stderr, "mambakit-plugin-dna") {
 			t.Errorf("the ignored stand-in is not reported: %v", r)
 		}
-		mkEnv(t, d, env, "plugins", "list", "-lock", lock)
+		mkEnv(t, d, env, "plugins", "list", "--lock", lock)
 		if ran(marker) {
 			t.Fatal("an unpinned stand-in for the built-in dna ran")
 		}
@@ -189,9 +189,9 @@ func TestPluginTrust(t *testing.T) {
 		pdir, lock := pinned(t, d)
 		marker := filepath.Join(d, "impostor-ran")
 		impostor(t, filepath.Join(pdir, "mambakit-plugin-evil"), marker, "")
-		r := mk(t, d, "encode", "--modality", "evil", "--plugin-dir", pdir, "-lock", lock, fa, "-o", filepath.Join(d, "x.tok"))
+		r := mk(t, d, "encode", "--modality", "evil", "--plugin-dir", pdir, "--lock", lock, fa, "-o", filepath.Join(d, "x.tok"))
 		refused(t, r, "is not pinned", "mambakit plugins lock")
-		r = mk(t, d, "plugins", "list", "--plugin-dir", pdir, "-lock", lock)
+		r = mk(t, d, "plugins", "list", "--plugin-dir", pdir, "--lock", lock)
 		if r.timedOut || strings.Contains(r.stderr, "panic") {
 			t.Errorf("plugins list: %v", r)
 		}
