@@ -75,7 +75,8 @@ func roundStep(x float64) float64 {
 // back (strconv.ParseFloat) within a millionth of the step of its value,
 // or within a billionth of the largest value when the step is 0. Labels
 // are written with an exponent (2.5e-7, 1e6) where that makes the longest
-// label shorter.
+// label shorter and the plain labels would be longer than five characters:
+// steps read 1000, 2000, 3000 rather than 1e3, 2e3, 3e3.
 func Labels(vs []float64, step float64) []string {
 	tol := step * 1e-6
 	if step == 0 {
@@ -85,7 +86,7 @@ func Labels(vs []float64, step float64) []string {
 	}
 	fixed, fw := labels(vs, tol, false)
 	exp, ew := labels(vs, tol, true)
-	if ew < fw {
+	if ew < fw && fw > 5 {
 		return exp
 	}
 	return fixed
