@@ -11,26 +11,35 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mambakit/mambakit/framework/compare"
+	"github.com/mambakit/mambakit/framework/train"
 )
 
 func newCompareCmd(x *invocation) *cobra.Command {
 	var out string
 	var jobs int
-	var quick bool
+	var quick, tf32 bool
+	var dev train.Device
 	c := &cobra.Command{
 		Use:   "compare [SPEC.yaml] [--quick] [--out DIR] [--jobs N]  |  compare RUN_DIR... [--out DIR]",
 		Short: "train a grid of runs (modalities × variants × any settings × seeds) and report, or report existing runs",
 		RunE: func(c *cobra.Command, args []string) error {
-			return runCompare(c.Context(), args, out, jobs, quick, x.stdout)
+			var place *compare.Placement
+			if c.Flags().Changed("device") || c.Flags().Changed("tf32") {
+				place = &compare.Placement{Device: dev, TF32: tf32}
+			}
+			return runCompare(c.Context(), args, out, jobs, quick, place, x.stdout)
 		},
 	}
+	c.Flags().Var(specDeviceValue{deviceValue{&dev}}, "device", "where every run trains, over the spec's device: (cpu by default): cpu, or cuda (--jobs runs at once on each GPU the driver sees; docs/gpu.md)")
+	completeDevice(c)
+	c.Flags().BoolVar(&tf32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 	addOutFlag(c, &out, "directory of the runs and the report (default: runs/compare, or runs/compare-quick; for RUN_DIRs: runs/compare-report)")
 	c.Flags().IntVar(&jobs, "jobs", 1, "runs trained at once, each in its own process (the cores are shared out)")
 	c.Flags().BoolVar(&quick, "quick", false, "the built-in quick spec: bundled samples, S6 against LTI, one seed (minutes on 2 cores)")
 	return c
 }
 
-func runCompare(ctx context.Context, pos []string, out string, jobs int, quick bool, stdout io.Writer) error {
+func runCompare(ctx context.Context, pos []string, out string, jobs int, quick bool, place *compare.Placement, stdout io.Writer) error {
 	if len(pos) > 0 && !compare.SpecArg(pos) {
 		if quick {
 			return usagef("give run directories or --quick, not both")
@@ -68,6 +77,12 @@ func runCompare(ctx context.Context, pos []string, out string, jobs int, quick b
 	if jobs < 1 {
 		return usagef("--jobs %d: want ≥ 1", jobs)
 	}
+	if place != nil {
+		if place.TF32 && place.Device != train.CUDA {
+			return usagef("--tf32 needs --device cuda")
+		}
+		spec.Device, spec.TF32 = place.Device, place.TF32
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the mambakit binary: %w", err)
@@ -76,7 +91,11 @@ func runCompare(ctx context.Context, pos []string, out string, jobs int, quick b
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "comparison: %d runs in %s, %d at a time\n", len(runs), out, jobs)
+	if spec.Device == train.CUDA {
+		fmt.Fprintf(stdout, "comparison: %d runs in %s, %d at a time on each GPU\n", len(runs), out, jobs)
+	} else {
+		fmt.Fprintf(stdout, "comparison: %d runs in %s, %d at a time\n", len(runs), out, jobs)
+	}
 	res, err := compare.Execute(ctx, spec, out, compare.Options{Exe: exe, Jobs: jobs, Log: stdout})
 	if ie := (*compare.InterruptedError)(nil); errors.As(err, &ie) {
 		return interruptedExit(ctx, ie.Where)
@@ -100,3 +119,9 @@ func writeCompareReport(spec *compare.Spec, res []compare.Result, out string, st
 	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(out, "report.md"))
 	return nil
 }
+
+// specDeviceValue is compare's --device: unset, the spec decides, so it
+// shows no default.
+type specDeviceValue struct{ deviceValue }
+
+func (v specDeviceValue) String() string { return string(*v.Device) }

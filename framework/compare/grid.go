@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -80,10 +81,18 @@ var setPerRun = map[string]string{
 // budgetValue is a budget key decoded to its train.Config field: one value
 // for every run, or several (an axis).
 type budgetValue struct {
-	key    configKey
-	values []reflect.Value
-	names  []string // each value as run names show it
-	axis   bool
+	key     configKey
+	values  []reflect.Value
+	names   []string // each value as run names show it
+	axis    bool
+	follows string // the axis whose value picks this key's (values: one for each of the axis's)
+}
+
+// followed is a budget value that follows an axis: {follows: seq_len,
+// values: [...]}.
+type followed struct {
+	Follows string
+	Values  []any
 }
 
 // nameRE is what a name that becomes a directory may hold.
@@ -112,7 +121,13 @@ func parseBudget(b map[string]any) ([]budgetValue, error) {
 		}
 		bv := budgetValue{key: k}
 		list, isList := raw.([]any) // train's one list setting, nonselective, is a variant's
-		if !isList {
+		if m, ok := raw.(map[string]any); ok {
+			f, err := parseFollowed(m)
+			if err != nil {
+				return nil, fmt.Errorf("budget: %s: %w", k.name, err)
+			}
+			bv.follows, list = f.Follows, f.Values
+		} else if !isList {
 			list = []any{raw}
 		} else if len(list) == 0 {
 			return nil, fmt.Errorf("budget: %s is an empty list (an axis needs at least one value)", k.name)
@@ -139,7 +154,61 @@ func parseBudget(b map[string]any) ([]budgetValue, error) {
 		}
 		out = append(out, bv)
 	}
+	for _, b := range out {
+		if b.follows == "" {
+			continue
+		}
+		var axis *budgetValue
+		for i := range out {
+			if out[i].key.name == b.follows && out[i].axis {
+				axis = &out[i]
+			}
+		}
+		if axis == nil {
+			return nil, fmt.Errorf("budget: %s follows %s, which is not an axis of the budget (a list)", b.key.name, b.follows)
+		}
+		if len(b.values) != len(axis.values) {
+			return nil, fmt.Errorf("budget: %s follows %s: %d values for its %d", b.key.name, b.follows, len(b.values), len(axis.values))
+		}
+	}
 	return out, nil
+}
+
+// parseFollowed reads {follows: KEY, values: [...]}.
+func parseFollowed(m map[string]any) (followed, error) {
+	const form = "a map must be {follows: AXIS, values: [...]}, one value for each of the axis's"
+	var f followed
+	for k := range m {
+		if k != "follows" && k != "values" {
+			return f, fmt.Errorf("%s: unknown key %q", form, k)
+		}
+	}
+	f.Follows, _ = m["follows"].(string)
+	f.Values, _ = m["values"].([]any)
+	if f.Follows == "" || len(f.Values) == 0 {
+		return f, errors.New(form)
+	}
+	return f, nil
+}
+
+// modalityBudget checks a modality's own budget: single values of
+// train.Config's keys, none of the spec's axes or of what is set per run.
+func modalityBudget(m Modality, spec []budgetValue) ([]budgetValue, error) {
+	bv, err := parseBudget(m.Budget)
+	if err != nil {
+		return nil, fmt.Errorf("modality %s: %w", m.Label, err)
+	}
+	for _, b := range bv {
+		if b.axis || b.follows != "" {
+			return nil, fmt.Errorf("modality %s: budget: %s: a modality's budget takes single values (axes belong in the spec's budget)", m.Label, b.key.name)
+		}
+		for _, sb := range spec {
+			if sb.key.name == b.key.name && (sb.axis || sb.follows != "") {
+				return nil, fmt.Errorf("modality %s: budget: %s is an axis of the spec's budget; it cannot be set for one modality", m.Label, b.key.name)
+			}
+		}
+	}
+	return bv, nil
 }
 
 // decodeAs decodes a YAML value into a new value of type t. A number with
@@ -244,8 +313,16 @@ func (s *Spec) Runs(out string) ([]Run, error) {
 		}
 		combos = next
 	}
+	axisPos := map[string]int{}
+	for i, a := range axes {
+		axisPos[a.key.name] = i
+	}
 	var rs []Run
 	for _, m := range s.Modalities {
+		mb, err := modalityBudget(m, bv)
+		if err != nil {
+			return nil, err
+		}
 		for _, v := range s.Variants {
 			for _, combo := range combos {
 				for _, seed := range s.Seeds {
@@ -254,11 +331,17 @@ func (s *Spec) Runs(out string) ([]Run, error) {
 					var settings []Setting
 					for _, b := range bv {
 						i := 0
-						if b.axis {
+						switch {
+						case b.axis:
 							i = combo[len(settings)]
 							settings = append(settings, Setting{b.key.name, b.names[i]})
+						case b.follows != "":
+							i = combo[axisPos[b.follows]]
 						}
 						cv.Field(b.key.index).Set(b.values[i])
+					}
+					for _, b := range mb {
+						cv.Field(b.key.index).Set(b.values[0])
 					}
 					c.Seed = seed
 					if len(v.NonSelective) > 0 {

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"gonum.org/v1/gonum/stat"
 
+	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/internal/atomicfile"
 )
 
@@ -185,6 +186,18 @@ func WriteReport(s *Spec, rs []Result, out string) error {
 		what = "the training settings the runs share, and as lists those they differ in"
 	}
 	fmt.Fprintf(&b, "Budget: %s:\n\n```yaml\n%s```\n\n", what, budget)
+	if mb, err := modalityBudgetsText(s); err != nil {
+		return err
+	} else if mb != "" {
+		b.WriteString(mb)
+	}
+	if s.Device == train.CUDA {
+		tf := ""
+		if s.TF32 {
+			tf = ", TF32 projections"
+		}
+		fmt.Fprintf(&b, "Trained on the GPU (device: cuda%s); a run's wall time is its time on its GPU.\n\n", tf)
+	}
 	fmt.Fprintf(&b, "## Validation bits per unit\n\n%s\n\n", spreadText(sum.Cells))
 	gains := len(sum.Gain) > 0
 	b.WriteString("| modality |")
@@ -309,7 +322,7 @@ func budgetYAML(budget map[string]any) (string, error) {
 		if err := v.Encode(budget[k]); err != nil {
 			return fmt.Errorf("budget %s: %w", k, err)
 		}
-		if v.Kind == yaml.SequenceNode {
+		if v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode { // a list, or {follows: AXIS, values: [...]}
 			v.Style = yaml.FlowStyle
 		}
 		doc.Content = append(doc.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, &v)
@@ -414,4 +427,21 @@ func cellOf(sum Summary, row, v string) (Cell, bool) {
 		}
 	}
 	return Cell{}, false
+}
+
+// modalityBudgetsText lists the settings a modality sets for its own runs,
+// as YAML, or nothing when none does.
+func modalityBudgetsText(s *Spec) (string, error) {
+	var b strings.Builder
+	for _, m := range s.Modalities {
+		if len(m.Budget) == 0 {
+			continue
+		}
+		y, err := budgetYAML(m.Budget)
+		if err != nil {
+			return "", fmt.Errorf("modality %s: %w", m.Label, err)
+		}
+		fmt.Fprintf(&b, "%s sets, for its runs alone:\n\n```yaml\n%s```\n\n", m.Label, y)
+	}
+	return b.String(), nil
 }

@@ -43,7 +43,10 @@ type Run struct {
 // Options control Execute.
 type Options struct {
 	Exe  string // the mambakit binary that trains each run
-	Jobs int    // runs at once (processes)
+	Jobs int    // runs at once (processes); on cuda, runs at once on each GPU
+	// GPUs is how many GPUs a spec on cuda shares its runs over (0: every
+	// GPU the driver sees, train.GPUCount).
+	GPUs int
 	// Log gets compare's lines and every run's output, a line at a time,
 	// each prefixed with "[i/n] RUN_NAME: " (train writes a progress line
 	// with the loss and the ETA every log_every steps).
@@ -87,7 +90,11 @@ func Execute(ctx context.Context, s *Spec, out string, o Options) ([]Result, err
 		return nil, err
 	}
 	keys := specKeys(s)
-	jobs := max(1, o.Jobs)
+	slots, err := placeSlots(s, o)
+	if err != nil {
+		return nil, err
+	}
+	jobs := len(slots)
 	threads := max(1, runtime.NumCPU()/jobs)
 	log := o.Log
 	if log == nil {
@@ -111,11 +118,12 @@ func Execute(ctx context.Context, s *Spec, out string, o Options) ([]Result, err
 		return next - 1, true
 	}
 	var wg sync.WaitGroup
-	for range jobs {
+	for _, slot := range slots {
+		slot.exe = o.Exe
 		wg.Go(func() {
 			for i, ok := take(); ok; i, ok = take() {
 				prefix := fmt.Sprintf("[%d/%d] %s: ", i+1, len(rs), rs[i].Name)
-				outcomes[i] = runOne(ctx, rs[i], keys, threads, o.Exe, func(f string, a ...any) { logf(prefix+f, a...) })
+				outcomes[i] = runOne(ctx, rs[i], keys, threads, slot, func(f string, a ...any) { logf(prefix+f, a...) })
 			}
 		})
 	}
@@ -157,10 +165,16 @@ func interruptedError(rs []Run, outcomes []outcome) error {
 // seed.
 func specKeys(s *Spec) []string {
 	keys := []string{"nonselective", "complex", "a_init", "seed"}
-	for k := range s.Budget {
-		if k != "steps" {
-			keys = append(keys, k)
+	add := func(b map[string]any) {
+		for k := range b {
+			if k != "steps" && !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
 		}
+	}
+	add(s.Budget)
+	for _, m := range s.Modalities {
+		add(m.Budget)
 	}
 	slices.Sort(keys)
 	return keys
@@ -210,7 +224,7 @@ const configFile = "compare.yaml"
 
 // runOne trains r in its own process (or skips it, finished earlier),
 // streaming the process's output to logf a line at a time.
-func runOne(ctx context.Context, r Run, keys []string, threads int, exe string, logf func(string, ...any)) outcome {
+func runOne(ctx context.Context, r Run, keys []string, threads int, slot slot, logf func(string, ...any)) outcome {
 	r.Config.Threads = threads
 	info, err := train.ReadRunInfo(r.Dir)
 	resume := err == nil // a checkpoint, if only of step 0
@@ -242,7 +256,7 @@ func runOne(ctx context.Context, r Run, keys []string, threads int, exe string, 
 		logf("resuming from step %d", info.Step)
 	}
 	t0 := time.Now()
-	last, err := runProcess(ctx, exe, r.args(resume), logf)
+	last, err := runProcess(ctx, slot.exe, append(r.args(resume), slot.args...), slot.env, logf)
 	if werr := addWall(r.Dir, time.Since(t0).Seconds()); werr != nil && err == nil {
 		err = werr
 	}
@@ -269,8 +283,11 @@ func runOne(ctx context.Context, r Run, keys []string, threads int, exe string, 
 // When ctx ends, the process is sent SIGINT once (as Ctrl-C at a terminal
 // would) and waited for: train saves a checkpoint and stops. Should this
 // process die, the child gets SIGINT too (Linux).
-func runProcess(ctx context.Context, exe string, args []string, logf func(string, ...any)) (string, error) {
+func runProcess(ctx context.Context, exe string, args, env []string, logf func(string, ...any)) (string, error) {
 	cmd := exec.Command(exe, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	childproc.OwnGroup(cmd)
 	childproc.InterruptWithParent(cmd)
 	pr, pw, err := os.Pipe()

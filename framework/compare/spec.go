@@ -12,16 +12,25 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mambakit/mambakit/framework/train"
 )
 
 // Spec is a comparison, read from YAML (docs/compare.md).
 type Spec struct {
 	// Budget holds the training settings of every run (train.Config's
 	// YAML keys); a setting given as a list is an axis of the grid.
+	// A setting may also follow an axis, one value for each of the
+	// axis's: batch: {follows: seq_len, values: [64, 16, 4, 1]}.
 	Budget     map[string]any `yaml:"budget"`
 	Seeds      []uint64       `yaml:"seeds"`
 	Modalities []Modality     `yaml:"modalities"`
 	Variants   []Variant      `yaml:"variants"` // empty: S6 alone
+	// Device is where every run trains: cpu (the default) or cuda, one
+	// run at a time on each GPU unless --jobs says more. TF32 turns on
+	// the tensor cores' TF32 for the projections on cuda.
+	Device train.Device `yaml:"device"`
+	TF32   bool         `yaml:"tf32"`
 
 	// Name names the comparison in its report: the spec file's name, the
 	// built-in spec's, or the runs' for a report of existing runs.
@@ -41,6 +50,10 @@ type Modality struct {
 	Label   string            `yaml:"label"` // its name in the report and run directories (default: Name)
 	Data    []string          `yaml:"data"`  // empty: the bundled sample
 	Options map[string]string `yaml:"options"`
+	// Budget sets training settings for this modality's runs alone, over
+	// the spec's budget (seq_len: 8192 for audio); single values only,
+	// and none of the spec's axes.
+	Budget map[string]any `yaml:"budget"`
 }
 
 // Variant is one SSM variant: its name in the report and the train keys
@@ -118,8 +131,8 @@ func yamlError(err error) error {
 	}
 	msg = unknownField.ReplaceAllStringFunc(msg, func(m string) string {
 		g := unknownField.FindStringSubmatch(m)
-		where := map[string]string{"Spec": "the spec (budget, seeds, modalities, variants)",
-			"Modality": "a modality (name, label, data, options)", "Variant": "a variant (name, nonselective, complex, a_init)"}[g[2]]
+		where := map[string]string{"Spec": "the spec (budget, seeds, modalities, variants, device, tf32)",
+			"Modality": "a modality (name, label, data, options, budget)", "Variant": "a variant (name, nonselective, complex, a_init)"}[g[2]]
 		return fmt.Sprintf("unknown key %q in %s", g[1], where)
 	})
 	return errors.New(strings.ReplaceAll(msg, "\n", " "))
@@ -161,6 +174,14 @@ func (s *Spec) check() error {
 		if v.AInit != "" && v.AInit != "random" {
 			return fmt.Errorf("variant %s: a_init %q: want random, or nothing for the default", v.Name, v.AInit)
 		}
+	}
+	if s.Device != "" {
+		if err := new(train.Device).Set(string(s.Device)); err != nil {
+			return err
+		}
+	}
+	if s.TF32 && s.Device != train.CUDA {
+		return errors.New("tf32: true needs device: cuda")
 	}
 	labels := map[string]bool{}
 	for i, m := range s.Modalities {
@@ -224,4 +245,11 @@ func Default() *Spec {
 		{Name: "LTI-complex", NonSelective: []string{"delta", "B", "C"}, Complex: true},
 	}
 	return s
+}
+
+// Placement is where a comparison's runs train, when the command line
+// says it over the spec's device: and tf32:.
+type Placement struct {
+	Device train.Device
+	TF32   bool
 }

@@ -53,6 +53,27 @@ type Device struct {
 // not found (no NVIDIA driver on this machine)". Tests skip with it.
 func Open() (*Device, error) { return OpenDevice(0) }
 
+// DeviceCount reports how many GPUs the driver sees (those that
+// CUDA_VISIBLE_DEVICES leaves visible). Without the NVIDIA driver the
+// error wraps ErrNoDriver.
+func DeviceCount() (int, error) {
+	a, err := loadDriver()
+	if err != nil {
+		if isNoDriver(err) {
+			return 0, ErrNoDriver
+		}
+		return 0, err
+	}
+	if err := a.check(ccall(a.cuInit, 0), "cuInit"); err != nil {
+		return 0, err
+	}
+	var count int32
+	if err := a.check(ccall(a.cuDeviceGetCount, uintptr(unsafe.Pointer(&count))), "cuDeviceGetCount"); err != nil {
+		return 0, err
+	}
+	return int(count), nil
+}
+
 // OpenDevice opens GPU ordinal.
 func OpenDevice(ordinal int) (*Device, error) {
 	a, err := loadDriver()

@@ -17,6 +17,11 @@ type cudaModel struct {
 	opt *backbone.AdamW
 }
 
+// GPUCount reports how many GPUs a model can be placed on here (those
+// CUDA_VISIBLE_DEVICES leaves visible); without the NVIDIA driver, an
+// error that says so in one line.
+func GPUCount() (int, error) { return cuda.DeviceCount() }
+
 func newCUDAModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (*cudaModel, error) {
 	d, err := cuda.OpenDevice(p.GPU)
 	if err != nil {
