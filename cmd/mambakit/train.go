@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/sdk"
@@ -180,20 +179,7 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 		}
 		defer func() { release() }()
 	}
-	p, err := hf.start(ctx, modality)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	if len(data) == 0 {
-		sample, err := session.BundledSample(modality, filepath.Join(out, "bundled"))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "no --data: training on the bundled %s sample (%s)\n", modality, sample)
-		data = []string{sample}
-	}
-	s, err := session.Open(ctx, p, data, opts, filepath.Join(out, "data"), c.Seed, c.ValidFraction, stdout)
+	s, data, err := session.OpenNewRun(ctx, hf.start, modality, data, opts, out, c, stdout)
 	if err != nil {
 		return err
 	}
@@ -206,7 +192,6 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 		}
 		return dev.job.run(ctx, extra, stdout)
 	}
-	s.Restart = func() (*host.Plugin, error) { return hf.start(ctx, modality) }
 	r := s.Run(out, c, stdout)
 	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
@@ -250,20 +235,11 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Confi
 	if dev.job.launching() {
 		return dev.job.run(ctx, nil, stdout)
 	}
-	p, err := hf.start(ctx, info.Modality.Name)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	if p.Info.Version != info.Modality.Version {
-		fmt.Fprintf(stdout, "warning: the run used %s plugin version %s, now %s\n", info.Modality.Name, info.Modality.Version, p.Info.Version)
-	}
-	s, err := session.Load(p, filepath.Join(dir, "data"), info.PrepareOptions)
+	s, err := session.OpenRun(ctx, hf.start, dir, info, stdout)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	s.Restart = func() (*host.Plugin, error) { return hf.start(ctx, info.Modality.Name) }
 	c := info.Config
 	c.Steps = 0                      // continue to the run's own target
 	c.Override(flags, settings(set)) // the resumable ones only (checkResumeFlags)

@@ -60,7 +60,7 @@ type Checkpoint struct {
 // latest, or a model directory) on place's device and starts the plugin of
 // its modality with start; modality names the plugin of a model directory
 // that does not record one (ModelModality).
-func OpenCheckpoint(ctx context.Context, dir, modality string, place train.Placement, start func(ctx context.Context, name string) (*host.Plugin, error)) (*Checkpoint, error) {
+func OpenCheckpoint(ctx context.Context, dir, modality string, place train.Placement, start Starter) (*Checkpoint, error) {
 	if err := CheckCheckpoint(dir); err != nil {
 		return nil, err
 	}
