@@ -86,13 +86,12 @@ func newTrainCmd(x *invocation) *cobra.Command {
 	return cmd
 }
 
-// resumableFlags are the flags train --resume takes: the settings of
-// train.Resumable that have a flag, where the run runs, and how plugins
-// are found. Any other flag would change what the run has trained on or
-// how, and is refused rather than dropped.
-var resumableFlags = map[string]bool{
-	"resume": true, "steps": true, "eval-every": true, "save-every": true, "threads": true, "blas": true,
-	"device": true, "tf32": true, "gpus": true, "nodes": true, "rank": true, "coordinator": true,
+// placementFlags are the flags train --resume takes besides the settings
+// a resumed run may change (train.Resumes): where the run runs, and how
+// plugins are found. Any other flag would change what the run has trained
+// on or how, and is refused rather than dropped.
+var placementFlags = map[string]bool{
+	"resume": true, "device": true, "tf32": true, "gpus": true, "nodes": true, "rank": true, "coordinator": true,
 	"lock": true, "verbose": true, "plugin-dir": true, "shadow": true,
 }
 
@@ -101,7 +100,7 @@ var resumableFlags = map[string]bool{
 func checkResumeFlags(set map[string]bool) error {
 	var bad []string
 	for name := range set {
-		if !resumableFlags[name] {
+		if !placementFlags[name] && !train.Resumes(strings.ReplaceAll(name, "-", "_")) {
 			bad = append(bad, "--"+name)
 		}
 	}

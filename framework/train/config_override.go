@@ -1,5 +1,7 @@
 package train
 
+import "slices"
+
 // Override sets the settings of c that set names (config.yaml keys, and
 // "blas") to o's: the settings a command line gives win over those of a
 // configuration file, and over a resumed run's recorded ones.
@@ -26,3 +28,8 @@ func (c *Config) Override(o Config, set map[string]bool) {
 		}
 	}
 }
+
+// Resumes reports whether a resumed run may take the setting key (a
+// config.yaml key, or "blas") from the command line: one of Resumable, or
+// the matrix-multiply back end, which is never recorded.
+func Resumes(key string) bool { return key == "blas" || slices.Contains(Resumable, key) }

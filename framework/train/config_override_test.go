@@ -31,3 +31,12 @@ func TestFreeRunDir(t *testing.T) {
 		t.Errorf("base holds a run: %s, want %s-2", got, base)
 	}
 }
+
+func TestResumes(t *testing.T) {
+	for key, want := range map[string]bool{"steps": true, "eval_every": true, "threads": true, "blas": true,
+		"lr": false, "seq_len": false, "preset": false, "seed": false, "init_from": false, "tbptt": false} {
+		if Resumes(key) != want {
+			t.Errorf("Resumes(%q) = %v, want %v", key, !want, want)
+		}
+	}
+}
