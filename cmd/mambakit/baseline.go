@@ -60,12 +60,8 @@ func runBaseline(ctx context.Context, in *inputFlags, cache string, order int, s
 		orders = []int{order}
 	}
 	unit := p.Info.Unit
-	best, bestK := 0.0, -1
-	err = s.Markov(ctx, orders, func(k int, e train.Eval) error {
+	bestK, best, err := s.Markov(ctx, orders, func(k int, e train.Eval) error {
 		fmt.Fprintf(stdout, "order %d: %.4f bits per %s (%d validation tokens)\n", k, e.BitsPerUnit, unit, e.Tokens)
-		if bestK < 0 || e.BitsPerUnit < best {
-			best, bestK = e.BitsPerUnit, k
-		}
 		return nil
 	})
 	if err != nil {

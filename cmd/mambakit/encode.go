@@ -7,12 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mambakit/mambakit/framework/host"
-	"github.com/mambakit/mambakit/internal/atomicfile"
 	"github.com/mambakit/mambakit/sdk"
 )
 
@@ -84,15 +82,6 @@ func (c *codecFlags) check() error {
 	return nil
 }
 
-// nameFile makes sure an error names the input file, without naming it
-// twice when the plugin already did.
-func nameFile(name string, err error) error {
-	if strings.Contains(err.Error(), filepath.Base(name)) {
-		return err
-	}
-	return fmt.Errorf("%s: %w", name, err)
-}
-
 func newEncodeCmd(x *invocation) *cobra.Command {
 	return newCodecCmd("encode --modality M [--tokenizer FILE] FILE -o TOKENS [--format text|bin]",
 		"turn one file into a token file with a modality plugin",
@@ -119,14 +108,11 @@ func runEncode(ctx context.Context, c *codecFlags, in string, stdout io.Writer) 
 		return err
 	}
 	defer p.Close()
-	ids, err := p.Encode(ctx, sdk.EncodeRequest{Data: data, Name: filepath.Base(in), Options: c.opts})
+	n, err := p.EncodeFile(ctx, in, data, c.out, format, c.opts)
 	if err != nil {
-		return nameFile(in, err)
-	}
-	if err := atomicfile.Write(c.out, 0o644, func(w io.Writer) error { return sdk.WriteTokens(w, ids, format) }); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %d bytes -> %d tokens (%s) in %s\n", in, len(data), len(ids), format, c.out)
+	fmt.Fprintf(stdout, "%s: %d bytes -> %d tokens (%s) in %s\n", in, len(data), n, format, c.out)
 	return nil
 }
 
@@ -148,13 +134,10 @@ func runDecode(ctx context.Context, c *codecFlags, in string, stdout io.Writer) 
 		return err
 	}
 	defer p.Close()
-	out, err := p.Decode(ctx, sdk.DecodeRequest{Tokens: ids, Options: c.opts})
+	n, err := p.DecodeFile(ctx, in, ids, c.out, c.opts)
 	if err != nil {
-		return nameFile(in, err)
-	}
-	if err := atomicfile.WriteFile(c.out, out, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %d tokens -> %d bytes in %s\n", in, len(ids), len(out), c.out)
+	fmt.Fprintf(stdout, "%s: %d tokens -> %d bytes in %s\n", in, len(ids), n, c.out)
 	return nil
 }

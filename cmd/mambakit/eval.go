@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"path/filepath"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
-	"github.com/mambakit/mambakit/sdk"
 )
 
 // checkpointFlags open a trained model, where it is to run, and the
@@ -25,7 +20,6 @@ type checkpointFlags struct {
 	dir      string
 	modality string
 	place    train.Placement
-	info     train.RunInfo
 }
 
 // register adds --checkpoint, --modality, --device (what: what runs
@@ -44,41 +38,15 @@ func (c *checkpointFlags) register(cmd *cobra.Command, what string) {
 }
 
 // open places the checkpoint's model on the device and starts its plugin.
-func (c *checkpointFlags) open(ctx context.Context) (train.Model, *host.Plugin, error) {
+func (c *checkpointFlags) open(ctx context.Context) (*session.Checkpoint, error) {
 	if c.dir == "" {
-		return nil, nil, usagef("missing --checkpoint DIR (a checkpoint, a run directory for its latest, or a model directory)")
+		return nil, usagef("missing --checkpoint DIR (a checkpoint, a run directory for its latest, or a model directory)")
 	}
 	if err := checkThreads(c.place.Threads); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := session.CheckCheckpoint(c.dir); err != nil {
-		return nil, nil, err
-	}
-	m, info, err := train.OpenModel(c.dir, c.place)
-	if err != nil {
-		return nil, nil, err
-	}
-	c.info = info
-	name, err := session.ModelModality(info, c.modality)
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	p, err := c.hf.start(ctx, name)
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	if err := session.CompleteRunInfo(&c.info, p.Info, m.Config().VocabSize); err != nil {
-		m.Close()
-		p.Close()
-		return nil, nil, err
-	}
-	return m, p, nil
+	return session.OpenCheckpoint(ctx, c.dir, c.modality, c.place, c.hf.start)
 }
-
-// codec returns the Encode/Decode options of the checkpoint's run.
-func (c *checkpointFlags) codec() map[string]string { return session.CheckpointCodec(c.info) }
 
 func newEvalCmd(x *invocation) *cobra.Command {
 	var cf checkpointFlags
@@ -103,41 +71,29 @@ func newEvalCmd(x *invocation) *cobra.Command {
 }
 
 func runEval(ctx context.Context, cf *checkpointFlags, data []string, batch, seqLen int, stdout io.Writer) error {
-	m, p, err := cf.open(ctx)
+	ck, err := cf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	defer p.Close()
+	defer ck.Close()
 	if batch == 0 {
-		batch = cf.info.Config.Batch
+		batch = ck.Info.Config.Batch
 	}
 	if seqLen == 0 {
-		seqLen = cf.info.Config.SeqLen
+		seqLen = ck.Info.Config.SeqLen
 	}
 	if batch < 1 || seqLen < 1 {
 		return usagef("--batch %d, --seq-len %d: want ≥ 1", batch, seqLen)
 	}
-	tmp, err := os.MkdirTemp("", "mambakit-eval-")
+	e, err := ck.EvaluateFiles(ctx, data, batch, seqLen)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	// Prepare splits documents into two parts; both are held-out data here.
-	s, err := session.Open(ctx, p, data, cf.codec(), filepath.Join(tmp, "data"), 1, 0.5, io.Discard)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	e, err := s.Evaluate(ctx, m, batch, seqLen)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s, %d tokens scored, %.4f nats per token\n", cf.info, e.Tokens, e.NatsPerToken)
+	fmt.Fprintf(stdout, "%s, %d tokens scored, %.4f nats per token\n", ck.Info, e.Tokens, e.NatsPerToken)
 	if e.Answers > 0 {
 		fmt.Fprintf(stdout, "accuracy=%.6f answers=%d\n", e.Accuracy, e.Answers)
 	}
-	fmt.Fprintf(stdout, "bits_per_unit=%.6f unit=%s\n", e.BitsPerUnit, p.Info.Unit)
+	fmt.Fprintf(stdout, "bits_per_unit=%.6f unit=%s\n", e.BitsPerUnit, ck.Plugin.Info.Unit)
 	return nil
 }
 
@@ -161,47 +117,19 @@ func newScoreCmd(x *invocation) *cobra.Command {
 }
 
 func runScore(ctx context.Context, cf *checkpointFlags, pos []string, seqLen int, stdout io.Writer) error {
-	m, p, err := cf.open(ctx)
+	ck, err := cf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	defer p.Close()
+	defer ck.Close()
 	in, err := host.ReadInput(pos[0])
 	if err != nil {
 		return err
 	}
-	ids, err := p.Encode(ctx, sdk.EncodeRequest{Data: in, Name: pos[0], Options: cf.codec()})
-	if err != nil {
-		return fmt.Errorf("%s: %w", pos[0], err)
-	}
-	for i, id := range ids {
-		if int(id) >= m.Config().VocabSize {
-			return fmt.Errorf("%s: token %d at position %d is outside the model's vocabulary of %d", pos[0], id, i, m.Config().VocabSize)
-		}
-	}
-	decode := func(ctx context.Context, t []int32) ([]byte, error) {
-		return p.Decode(ctx, sdk.DecodeRequest{Tokens: t, Options: cf.codec()})
-	}
-	info := p.Info
-	info.Special = cf.info.Special // as the model's tokenizer numbers them
-	units, err := session.UnitTexts(ctx, decode, info, ids)
+	sc, err := ck.Score(ctx, pos[0], in, seqLen, stdout)
 	if err != nil {
 		return err
 	}
-	w := csv.NewWriter(stdout)
-	w.Write([]string{"position", "token", "decoded", "logprob_nats", "bits"})
-	var total float64
-	err = train.Score(ctx, m, ids, seqLen, func(t int, lp float64) error {
-		total -= lp
-		return w.Write([]string{strconv.Itoa(t), strconv.Itoa(int(ids[t])), units[ids[t]], strconv.FormatFloat(lp, 'f', 6, 64), strconv.FormatFloat(-lp/math.Ln2, 'f', 6, 64)})
-	})
-	if err != nil {
-		return err
-	}
-	if w.Flush(); w.Error() != nil {
-		return w.Error()
-	}
-	fmt.Fprintf(os.Stderr, "%s: %d tokens scored, %.4f bits per token\n", pos[0], len(ids)-1, total/math.Ln2/float64(len(ids)-1))
+	fmt.Fprintf(os.Stderr, "%s: %d tokens scored, %.4f bits per token\n", pos[0], sc.Tokens, sc.Bits/float64(sc.Tokens))
 	return nil
 }

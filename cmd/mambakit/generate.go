@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/session"
-	"github.com/mambakit/mambakit/framework/train"
-	"github.com/mambakit/mambakit/sdk"
 )
 
 // generateFlags are generate's flags beyond the checkpoint's.
@@ -56,64 +53,37 @@ func newGenerateCmd(x *invocation) *cobra.Command {
 }
 
 func runGenerate(ctx context.Context, g *generateFlags, stdout io.Writer) error {
-	cf, out, n, s := &g.cf, g.out, g.n, g.s
-	prompt, promptFile := g.prompt, g.promptFile
-	m, p, err := cf.open(ctx)
+	ck, err := g.cf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	defer p.Close()
-	if out == "" && p.Info.Unit == "sample" {
+	defer ck.Close()
+	if g.out == "" && ck.Plugin.Info.Unit == "sample" {
 		return usagef("audio output is a WAV file: give -o FILE.wav")
 	}
-	var ids sdk.Tokens
+	var prompt *session.Prompt
 	switch {
-	case promptFile != "":
-		b, err := host.ReadInput(promptFile)
+	case g.promptFile != "":
+		b, err := host.ReadInput(g.promptFile)
 		if err != nil {
 			return err
 		}
-		if ids, err = session.EncodePrompt(ctx, p.Encode, cf.info.Special, sdk.EncodeRequest{Data: b, Name: promptFile, Options: cf.codec()}); err != nil {
-			return fmt.Errorf("%s: %w", promptFile, err)
-		}
-	case prompt != "":
-		if ids, err = session.EncodePrompt(ctx, p.Encode, cf.info.Special, sdk.EncodeRequest{Data: []byte(prompt), Name: "prompt", Options: cf.codec()}); err != nil {
-			return fmt.Errorf("prompt: %w", err)
-		}
+		prompt = &session.Prompt{Data: b, Name: g.promptFile}
+	case g.prompt != "":
+		prompt = &session.Prompt{Data: []byte(g.prompt), Name: "prompt"}
 	}
-	promptLen := len(ids)
-	if promptLen == 0 { // no prompt: start a document, as training does
-		ids = sdk.Tokens{session.StartToken(cf.info.Special)}
-	}
-	s.Vocab = cf.info.VocabSize
-	s.DocEnds = session.StopTokens(cf.info.Special)
-	if g.stop {
-		s.Stop = s.DocEnds
-	}
-	t0 := time.Now()
-	gen, err := train.Generate(m, ids, n, s, func(int32) error { return ctx.Err() })
+	res, err := ck.Generate(ctx, prompt, g.n, g.s, g.stop)
 	if err != nil {
 		return err
 	}
-	el := time.Since(t0).Seconds()
-	decode := func(ctx context.Context, t []int32) ([]byte, error) {
-		return p.Decode(ctx, sdk.DecodeRequest{Tokens: t, Options: cf.codec()})
-	}
-	info := p.Info
-	info.Special = cf.info.Special                                                              // as the model's tokenizer numbers them
-	res, err := session.DecodeGenerated(ctx, decode, info, gen[len(ids)-promptLen:], promptLen) // without the start token
-	if err != nil {
-		return err
-	}
-	if out == "" {
+	if g.out == "" {
 		if _, err := stdout.Write(res.Data); err != nil {
 			return err
 		}
-	} else if err := session.WriteGenerated(out, res); err != nil {
+	} else if err := session.WriteGenerated(g.out, res.Generated); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory); the continuation starts after %s %d\n",
-		len(gen)-len(ids), promptLen, el, float64(len(gen))/el, p.Info.Unit, res.Boundary.PromptUnits)
+		res.Tokens, res.PromptTokens, res.Seconds, res.Rate, ck.Plugin.Info.Unit, res.Boundary.PromptUnits)
 	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,26 +61,12 @@ func pluginsList(ctx context.Context, hf *hostFlags, _ []string, stdout io.Write
 	if err != nil {
 		return err
 	}
-	rows := make([]string, len(ds))
-	errs := make([]error, len(ds))
-	for i, d := range ds {
-		path := d.Entry.Path
-		if d.Entry.Builtin {
-			path = "built-in"
-		}
-		in := d.Info
-		rows[i] = fmt.Sprintf("%s\t%s\tv%d\t%s\t%d\t%s\t%s", in.Name, in.Version, in.ProtocolVersion, in.Kind, in.VocabSize, in.Unit, path)
-		if errs[i] = d.Err; d.Err != nil {
-			rows[i] = fmt.Sprintf("%s\t-\t-\t-\t-\t-\t%s", d.Entry.Name, path)
-		}
-		if d.Untrusted != "" {
-			rows[i] = fmt.Sprintf("%s\t-\t-\t-\t-\t-\t%s (not run: %s)", d.Entry.Name, path, d.Untrusted)
-		}
-	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tVERSION\tPROTOCOL\tKIND\tVOCAB\tUNIT\tPATH")
-	for _, r := range rows {
-		fmt.Fprintln(tw, r)
+	fmt.Fprintln(tw, strings.Join(host.ListColumns, "\t"))
+	var errs []error
+	for _, d := range ds {
+		fmt.Fprintln(tw, strings.Join(d.Row(), "\t"))
+		errs = append(errs, d.Err)
 	}
 	tw.Flush()
 	return errors.Join(errs...)
@@ -97,50 +82,11 @@ func pluginsInfo(ctx context.Context, hf *hostFlags, pos []string, stdout io.Wri
 		return err
 	}
 	defer p.Close()
-	in, e := p.Info, p.Entry
-	path := e.Path
-	if e.Builtin {
-		path = fmt.Sprintf("built-in (%s %s %s)", e.Path, pluginArg, e.Name)
-	}
-	lock, err := host.ReadLock(hf.lock)
-	if err != nil {
-		return err
-	}
-	pin := "not pinned"
-	if l, ok := lock.Plugins[e.Name]; ok && !e.Builtin {
-		pin = l.SHA256 + " (" + hf.lock + ", verified at start)"
-	} else if e.Builtin {
-		pin = "part of the mambakit binary"
-	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	for _, kv := range [][2]string{
-		{"name", in.Name},
-		{"version", in.Version},
-		{"protocol", fmt.Sprintf("v%d", in.ProtocolVersion)},
-		{"kind", string(in.Kind)},
-		{"vocabulary", fmt.Sprint(in.VocabSize)},
-		{"special tokens", formatSpecial(in.Special)},
-		{"unit", fmt.Sprintf("%s (%g per token)", in.Unit, in.UnitsPerToken)},
-		{"file types", strings.Join(in.FileTypes, " ")},
-		{"path", path},
-		{"checksum", pin},
-		{"shadows", strings.Join(e.Shadows, ", ")},
-	} {
-		if kv[1] != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
-		}
+	for _, kv := range h.Facts(p) {
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
 	return tw.Flush()
-}
-
-func formatSpecial(m map[string]int32) string {
-	names := slices.Sorted(maps.Keys(m))
-	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(m[a], m[b]) })
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = fmt.Sprintf("%s=%d", n, m[n])
-	}
-	return strings.Join(parts, " ")
 }
 
 func pluginsLock(ctx context.Context, hf *hostFlags, _ []string, stdout io.Writer) error {

@@ -36,11 +36,7 @@ func runPrepare(ctx context.Context, in *inputFlags, out string, args []string, 
 	case !(in.valid > 0 && in.valid < 1):
 		return usagef("--valid %v is not in (0, 1)", in.valid)
 	}
-	h, err := in.hf.open()
-	if err != nil {
-		return err
-	}
-	p, err := h.Start(ctx, in.modality)
+	p, err := in.hf.start(ctx, in.modality)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mambakit/mambakit/internal/buildinfo"
+	"github.com/mambakit/mambakit/internal/interrupt"
 )
 
 // invocation is one run of mambakit: where the normal output goes, and the arguments
@@ -80,11 +81,11 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	ctx, stop := context.Background(), func() {}
 	if c, _, err := root.Find(args); err != nil || !isBench(c) { // bench keeps the signals' default action
-		ctx, stop = interruptContext()
+		ctx, stop = interrupt.Context()
 	}
 	cmd, err := root.ExecuteContextC(ctx)
 	stop()
-	err = interrupted(ctx, err)
+	err = interrupt.Error(ctx, err) // a command a signal stopped says so; train, which saved a checkpoint, returned nil
 	if err == nil {
 		return 0
 	}

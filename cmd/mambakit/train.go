@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/sdk"
@@ -88,13 +86,12 @@ func newTrainCmd(x *invocation) *cobra.Command {
 	return cmd
 }
 
-// resumableFlags are the flags train --resume takes: the settings of
-// train.Resumable that have a flag, where the run runs, and how plugins
-// are found. Any other flag would change what the run has trained on or
-// how, and is refused rather than dropped.
-var resumableFlags = map[string]bool{
-	"resume": true, "steps": true, "eval-every": true, "save-every": true, "threads": true, "blas": true,
-	"device": true, "tf32": true, "gpus": true, "nodes": true, "rank": true, "coordinator": true,
+// placementFlags are the flags train --resume takes besides the settings
+// a resumed run may change (train.Resumes): where the run runs, and how
+// plugins are found. Any other flag would change what the run has trained
+// on or how, and is refused rather than dropped.
+var placementFlags = map[string]bool{
+	"resume": true, "device": true, "tf32": true, "gpus": true, "nodes": true, "rank": true, "coordinator": true,
 	"lock": true, "verbose": true, "plugin-dir": true, "shadow": true,
 }
 
@@ -103,7 +100,7 @@ var resumableFlags = map[string]bool{
 func checkResumeFlags(set map[string]bool) error {
 	var bad []string
 	for name := range set {
-		if !resumableFlags[name] {
+		if !placementFlags[name] && !train.Resumes(strings.ReplaceAll(name, "-", "_")) {
 			bad = append(bad, "--"+name)
 		}
 	}
@@ -145,30 +142,23 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 		if err != nil {
 			return err
 		}
-		applyFlags(&fc, &c, set) // flags given on the command line win over the file
+		fc.Override(c, settings(set)) // flags given on the command line win over the file
 		c = fc
 	}
 	if c.InitFrom != "" { // the model's sizes, plugin and tokenizer options
 		if set["preset"] || set["complex"] || set["nonselective"] {
 			return usagef("--preset, --complex and --nonselective shape a new model; with --init-from the model comes from its directory")
 		}
-		info, err := c.InitFromDir(c.InitFrom)
-		if err != nil {
+		var err error
+		if modality, opts, err = session.InitFrom(&c, modality, opts, stdout); err != nil {
 			return err
 		}
-		if modality, err = session.ModelModality(info, modality); err != nil {
-			return err
-		}
-		if opts, err = session.InitOptions(info, opts, stdout); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "starting from the %s %s\n", modality, info)
 	}
 	if modality == "" {
 		return usagef("missing --modality (see \"mambakit plugins list\")")
 	}
 	if out == "" {
-		out = freeRunDir(filepath.Join("runs", modality))
+		out = train.FreeRunDir(filepath.Join("runs", modality))
 		fmt.Fprintf(stdout, "run directory: %s\n", out)
 	}
 	if err := c.Resolve(); err != nil {
@@ -188,20 +178,7 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 		}
 		defer func() { release() }()
 	}
-	p, err := hf.start(ctx, modality)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	if len(data) == 0 {
-		sample, err := session.BundledSample(modality, filepath.Join(out, "bundled"))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "no --data: training on the bundled %s sample (%s)\n", modality, sample)
-		data = []string{sample}
-	}
-	s, err := session.Open(ctx, p, data, opts, filepath.Join(out, "data"), c.Seed, c.ValidFraction, stdout)
+	s, data, err := session.OpenNewRun(ctx, hf.start, modality, data, opts, out, c, stdout)
 	if err != nil {
 		return err
 	}
@@ -214,7 +191,6 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 		}
 		return dev.job.run(ctx, extra, stdout)
 	}
-	s.Restart = func() (*host.Plugin, error) { return hf.start(ctx, modality) }
 	r := s.Run(out, c, stdout)
 	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
@@ -227,29 +203,14 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 	return reportRun(stdout, r, res, err)
 }
 
-// applyFlags copies the flags the user set onto the file's config.
-func applyFlags(dst, flags *train.Config, set map[string]bool) {
-	for name, ptr := range map[string]func(){
-		"preset":       func() { dst.Preset = flags.Preset },
-		"steps":        func() { dst.Steps = flags.Steps },
-		"seq-len":      func() { dst.SeqLen = flags.SeqLen },
-		"batch":        func() { dst.Batch = flags.Batch },
-		"accum":        func() { dst.Accum = flags.Accum },
-		"lr":           func() { dst.LR = flags.LR },
-		"seed":         func() { dst.Seed = flags.Seed },
-		"eval-every":   func() { dst.EvalEvery = flags.EvalEvery },
-		"save-every":   func() { dst.SaveEvery = flags.SaveEvery },
-		"threads":      func() { dst.Threads = flags.Threads },
-		"tbptt":        func() { dst.TBPTT = flags.TBPTT },
-		"nonselective": func() { dst.NonSelective = flags.NonSelective },
-		"complex":      func() { dst.Complex = flags.Complex },
-		"blas":         func() { dst.BLAS = flags.BLAS },
-		"init-from":    func() { dst.InitFrom = flags.InitFrom },
-	} {
-		if set[name] {
-			ptr()
-		}
+// settings returns the config.yaml keys of the flags in set
+// (train.Config.Override).
+func settings(set map[string]bool) map[string]bool {
+	keys := map[string]bool{}
+	for name := range set {
+		keys[strings.ReplaceAll(name, "-", "_")] = true
 	}
+	return keys
 }
 
 // trainDevice is --device and --tf32 (not part of the run's configuration:
@@ -273,23 +234,14 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Confi
 	if dev.job.launching() {
 		return dev.job.run(ctx, nil, stdout)
 	}
-	p, err := hf.start(ctx, info.Modality.Name)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	if p.Info.Version != info.Modality.Version {
-		fmt.Fprintf(stdout, "warning: the run used %s plugin version %s, now %s\n", info.Modality.Name, info.Modality.Version, p.Info.Version)
-	}
-	s, err := session.Load(p, filepath.Join(dir, "data"), info.PrepareOptions)
+	s, err := session.OpenRun(ctx, hf.start, dir, info, stdout)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	s.Restart = func() (*host.Plugin, error) { return hf.start(ctx, info.Modality.Name) }
 	c := info.Config
-	c.Steps = 0                 // continue to the run's own target
-	applyFlags(&c, &flags, set) // the resumable ones only (checkResumeFlags)
+	c.Steps = 0                      // continue to the run's own target
+	c.Override(flags, settings(set)) // the resumable ones only (checkResumeFlags)
 	r := s.Run(dir, c, stdout)
 	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
@@ -319,18 +271,4 @@ func reportRun(stdout io.Writer, r *train.Run, res train.Result, err error) erro
 	}
 	fmt.Fprintf(stdout, "metrics: %s, curves: %s\n", filepath.Join(r.Dir, "metrics.jsonl"), filepath.Join(r.Dir, "curves.png"))
 	return nil
-}
-
-// freeRunDir returns base, or base-2, base-3, ... : the first that does not
-// hold a run yet.
-func freeRunDir(base string) string {
-	dir := base
-	for i := 2; ; i++ {
-		if _, err := train.LatestCheckpoint(dir); err != nil {
-			if _, err := os.Stat(filepath.Join(dir, "metrics.jsonl")); err != nil {
-				return dir
-			}
-		}
-		dir = fmt.Sprintf("%s-%d", base, i)
-	}
 }

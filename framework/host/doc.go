@@ -19,6 +19,11 @@
 //     is reported in one line with the exit status and the last log lines.
 //   - Caching: Prepare is skipped when the output directory already holds
 //     the dataset for the same plugin version, inputs, options and seed.
+//   - Description: what every plugin says of itself (DescribeAll, one
+//     Description.Row each) and the facts of one started plugin with its
+//     pin (Host.Facts), as "mambakit plugins list" and "info" print them;
+//     one file encoded or decoded into another (Plugin.EncodeFile,
+//     DecodeFile).
 //
 // The package never touches protobuf types; see docs/protocol.md and
 // docs/plugins.md.

@@ -1,11 +1,13 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 
+	"github.com/mambakit/mambakit/framework/host"
 	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/sdk"
 )
@@ -41,4 +43,68 @@ func CheckCheckpoint(dir string) error {
 		}
 	}
 	return nil
+}
+
+// Checkpoint is a trained model placed on a device, the record of its run
+// and a started plugin of its modality: what eval, score and generate
+// work with.
+type Checkpoint struct {
+	Model  train.Model
+	Plugin *host.Plugin
+	// Info is the run's record, completed from the plugin for a model
+	// directory that has none (CompleteRunInfo).
+	Info train.RunInfo
+}
+
+// OpenCheckpoint places the model of dir (a checkpoint, a run directory's
+// latest, or a model directory) on place's device and starts the plugin of
+// its modality with start; modality names the plugin of a model directory
+// that does not record one (ModelModality).
+func OpenCheckpoint(ctx context.Context, dir, modality string, place train.Placement, start Starter) (*Checkpoint, error) {
+	if err := CheckCheckpoint(dir); err != nil {
+		return nil, err
+	}
+	m, info, err := train.OpenModel(dir, place)
+	if err != nil {
+		return nil, err
+	}
+	name, err := ModelModality(info, modality)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	p, err := start(ctx, name)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	if err := CompleteRunInfo(&info, p.Info, m.Config().VocabSize); err != nil {
+		m.Close()
+		p.Close()
+		return nil, err
+	}
+	return &Checkpoint{Model: m, Plugin: p, Info: info}, nil
+}
+
+// Close stops the plugin, then releases the model.
+func (c *Checkpoint) Close() {
+	c.Plugin.Close()
+	c.Model.Close()
+}
+
+// Codec returns the Encode/Decode options of the checkpoint's run
+// (CheckpointCodec).
+func (c *Checkpoint) Codec() map[string]string { return CheckpointCodec(c.Info) }
+
+// decode decodes tokens with the run's options.
+func (c *Checkpoint) decode(ctx context.Context, t []int32) ([]byte, error) {
+	return c.Plugin.Decode(ctx, sdk.DecodeRequest{Tokens: t, Options: c.Codec()})
+}
+
+// unitInfo is the plugin's description with the special ids numbered as
+// the model's tokenizer numbers them.
+func (c *Checkpoint) unitInfo() sdk.Info {
+	info := c.Plugin.Info
+	info.Special = c.Info.Special
+	return info
 }

@@ -3,7 +3,10 @@ package session
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
+	"os"
+	"path/filepath"
 
 	"github.com/mambakit/mambakit/framework/train"
 )
@@ -35,4 +38,22 @@ func (s *Session) Evaluate(ctx context.Context, m train.Model, B, L int) (train.
 		all.Accuracy = correct / float64(all.Answers)
 	}
 	return all, nil
+}
+
+// EvaluateFiles prepares inputs with the checkpoint's plugin and run
+// options into a temporary dataset, all of it held-out data, and scores the
+// model on it (Evaluate).
+func (c *Checkpoint) EvaluateFiles(ctx context.Context, inputs []string, B, L int) (train.Eval, error) {
+	tmp, err := os.MkdirTemp("", "mambakit-eval-")
+	if err != nil {
+		return train.Eval{}, err
+	}
+	defer os.RemoveAll(tmp)
+	// Prepare splits documents into two parts; both are held-out data here.
+	s, err := Open(ctx, c.Plugin, inputs, c.Codec(), filepath.Join(tmp, "data"), 1, 0.5, io.Discard)
+	if err != nil {
+		return train.Eval{}, err
+	}
+	defer s.Close()
+	return s.Evaluate(ctx, c.Model, B, L)
 }

@@ -94,3 +94,22 @@ func InitOptions(info train.RunInfo, user map[string]string, out io.Writer) (map
 	}
 	return o, nil
 }
+
+// InitFrom sets c up to start from the model in c.InitFrom
+// (train.Config.InitFromDir) and returns the modality that makes its
+// tokens (ModelModality; modality is the one asked for) and the prepare
+// options (InitOptions over opts), saying on out what it starts from.
+func InitFrom(c *train.Config, modality string, opts map[string]string, out io.Writer) (string, map[string]string, error) {
+	info, err := c.InitFromDir(c.InitFrom)
+	if err != nil {
+		return "", nil, err
+	}
+	if modality, err = ModelModality(info, modality); err != nil {
+		return "", nil, err
+	}
+	if opts, err = InitOptions(info, opts, out); err != nil {
+		return "", nil, err
+	}
+	fmt.Fprintf(out, "starting from the %s %s\n", modality, info)
+	return modality, opts, nil
+}

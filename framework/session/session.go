@@ -23,6 +23,9 @@ type Session struct {
 	// plugin; its samples do).
 	Restart   func() (*host.Plugin, error)
 	restarted bool
+	// started is the plugin the session started and stops (OpenNewRun,
+	// OpenRun); nil when the caller owns the plugin.
+	started *host.Plugin
 	// event reports a restart in the run's output and events.log (Run
 	// sets it to the train.Run's Event).
 	event    func(format string, args ...any)
@@ -90,14 +93,17 @@ func Load(p *host.Plugin, dsDir string, opts map[string]string) (*Session, error
 	return s, nil
 }
 
-// Close unmaps the dataset and stops a restarted plugin (the caller stops
-// the one it started).
+// Close unmaps the dataset and stops a restarted plugin, and the one the
+// session started (otherwise the caller stops the one it started).
 func (s *Session) Close() {
 	for _, d := range s.splits {
 		d.Close()
 	}
 	if s.restarted {
 		s.Plugin.Close()
+	}
+	if s.started != nil {
+		s.started.Close()
 	}
 }
 

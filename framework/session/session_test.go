@@ -129,3 +129,30 @@ func TestRunLogsRestartAndSkippedSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkov: every order is reported in turn, and the best is the one
+// with the fewest bits per unit.
+func TestMarkov(t *testing.T) {
+	_, s := openDNA(t)
+	var got []int
+	bits := map[int]float64{}
+	best, b, err := s.Markov(context.Background(), []int{0, 2, 1}, func(k int, e train.Eval) error {
+		got = append(got, k)
+		bits[k] = e.BitsPerUnit
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != 0 || got[1] != 2 || got[2] != 1 {
+		t.Errorf("reported orders %v, want [0 2 1]", got)
+	}
+	for k, v := range bits {
+		if v < b {
+			t.Errorf("order %d has %.4f bits, fewer than the best (order %d, %.4f)", k, v, best, b)
+		}
+	}
+	if bits[best] != b {
+		t.Errorf("best order %d: %.4f bits, reported %.4f", best, b, bits[best])
+	}
+}

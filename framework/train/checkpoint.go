@@ -258,6 +258,20 @@ func LatestCheckpoint(runDir string) (string, error) {
 	return filepath.Join(root, name), nil
 }
 
+// FreeRunDir returns base, or base-2, base-3, ...: the first directory
+// that does not hold a run yet (no checkpoint, no metrics.jsonl).
+func FreeRunDir(base string) string {
+	dir := base
+	for i := 2; ; i++ {
+		if _, err := LatestCheckpoint(dir); err != nil {
+			if _, err := os.Stat(filepath.Join(dir, "metrics.jsonl")); err != nil {
+				return dir
+			}
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
 // loadCheckpoint reads a checkpoint directory written by saveCheckpoint.
 func loadCheckpoint(dir string) (*backbone.Model, trainerState, *safetensors.File, error) {
 	var ts trainerState
