@@ -10,7 +10,6 @@ import (
 	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/mambakit/mambakit/framework/plots"
 )
@@ -150,13 +149,7 @@ func plotBars(path, title, unit string, bars []plots.Bar, baseline float64, base
 	if baseline > 0 {
 		p.AddRef(baseline, baselineLabel)
 	}
-	return f.Save(path, barsWidth(len(bars)), figureH)
-}
-
-// barsWidth is the width of a figure of n bars: about an inch a bar, so
-// that their names do not run into each other.
-func barsWidth(n int) vg.Length {
-	return max(figureW, 1.5*vg.Inch+vg.Length(n)*vg.Inch)
+	return f.Save(path, plots.BarsWidth(bars, figureW), figureH)
 }
 
 // plotSpectrum draws the gain of selection per modality, in percent, as
@@ -174,7 +167,7 @@ func plotSpectrum(path, title string, gains []plots.Bar) error {
 	if err := p.Bars(gains, plots.Color(1)); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
-	return f.Save(path, barsWidth(len(gains)), figureH)
+	return f.Save(path, plots.BarsWidth(gains, figureW), figureH)
 }
 
 // plotCurves draws each variant's validation during training, the mean
@@ -233,8 +226,8 @@ func plotCurves(path, title, unit string, curves []curve, baseline float64, base
 				return fmt.Errorf("plot %s: %w", path, err)
 			}
 			l.Color, pts.Color = plots.Color(i), plots.Color(i)
-			l.Width = vg.Points(1.5)
-			pts.Shape = draw.CircleGlyph{}
+			l.Width, l.Dashes = vg.Points(1.5), plots.Dashes(i)
+			pts.Shape = plots.Glyph(i)
 			p.Add(l, pts)
 			if sr.errs != nil {
 				eb, err := plotter.NewYErrorBars(struct {

@@ -207,3 +207,17 @@ func (ls valueLabels) GlyphBoxes(p *plot.Plot) []plot.GlyphBox {
 	}
 	return bs
 }
+
+// BarsWidth is the width a figure of these bars needs for their names on
+// the X axis (one or more lines each) not to run into each other, and at
+// least least: a slot of the widest name and a gap for each bar, beside
+// the Y axis and the room for a baseline's label.
+func BarsWidth(bars []Bar, least vg.Length) vg.Length {
+	sty := plot.New().X.Tick.Label
+	sty.Font.Size = vg.Points(11)
+	widest := vg.Length(0)
+	for _, b := range bars {
+		widest = max(widest, sty.Rectangle(b.Name).Size().X)
+	}
+	return max(least, 1.8*vg.Inch+vg.Length(len(bars))*(widest+vg.Points(14)))
+}

@@ -73,6 +73,31 @@ var Palette = []color.Color{
 // Color returns series i's colour.
 func Color(i int) color.Color { return Palette[i%len(Palette)] }
 
+// Dashes returns series i's line dashes: solid for the first
+// len(Palette) series, then dashed, then dotted, so that series whose
+// colours repeat still differ.
+func Dashes(i int) []vg.Length {
+	switch (i / len(Palette)) % 3 {
+	case 1:
+		return []vg.Length{vg.Points(6), vg.Points(3)}
+	case 2:
+		return []vg.Length{vg.Points(1.5), vg.Points(2.5)}
+	}
+	return nil
+}
+
+// Glyph returns series i's point shape: circles for the first
+// len(Palette) series, then squares, then triangles.
+func Glyph(i int) draw.GlyphDrawer {
+	switch (i / len(Palette)) % 3 {
+	case 1:
+		return draw.BoxGlyph{}
+	case 2:
+		return draw.TriangleGlyph{}
+	}
+	return draw.CircleGlyph{}
+}
+
 // refColor draws reference lines and their labels.
 var refColor = color.RGBA{R: 0x44, G: 0x44, B: 0x44, A: 0xFF}
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -165,5 +166,24 @@ func TestBarsFromZero(t *testing.T) {
 	}
 	if q.Y.Min > -2.1 || q.Y.Max < 0.3 {
 		t.Errorf("Y axis [%v, %v] does not hold [-2.1, 0.3]", q.Y.Min, q.Y.Max)
+	}
+}
+
+// TestBarsWidth: a figure of bars is wide enough for their names side by
+// side (eight two-line names ran into each other at an inch a bar), and
+// never narrower than asked.
+func TestBarsWidth(t *testing.T) {
+	var bars []Bar
+	for i := range 8 {
+		bars = append(bars, Bar{Name: fmt.Sprintf("LTI-complex\nseq_len=%d", 1024<<i)})
+	}
+	sty := plot.New().X.Tick.Label
+	sty.Font.Size = vg.Points(11)
+	name := sty.Rectangle(bars[7].Name).Size().X
+	if w := BarsWidth(bars, 7*vg.Inch); w < 8*name+1.5*vg.Inch {
+		t.Errorf("width %v for 8 names %v wide each", w, name)
+	}
+	if w := BarsWidth(bars[:1], 7*vg.Inch); w != 7*vg.Inch {
+		t.Errorf("one bar: width %v, want the least asked, %v", w, 7*vg.Inch)
 	}
 }
