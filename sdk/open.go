@@ -53,11 +53,22 @@ type Plugin struct {
 const StopGrace = time.Second
 
 // Open starts the plugin process, checks its checksum, negotiates the
-// protocol version and connects to it.
-func Open(cfg OpenConfig) (*Plugin, error) {
+// protocol version and connects to it. ctx bounds the start only: when it
+// ends first (Ctrl-C), the process is killed and Open returns ctx's error
+// at once, instead of waiting out StartTimeout on a plugin that hangs (or
+// is stopped) before its handshake. Once started, the plugin lives until
+// Close.
+func Open(ctx context.Context, cfg OpenConfig) (*Plugin, error) {
 	if cfg.Cmd == nil {
 		return nil, errors.New("sdk: Open: no command")
 	}
+	// The same command, killed by os/exec if ctx ends during the start:
+	// startCtx is cancelled only then (stop below detaches it after).
+	startCtx, cancelStart := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(startCtx, cfg.Cmd.Path)
+	cmd.Args, cmd.Env, cmd.Dir = cfg.Cmd.Args, cfg.Cmd.Env, cfg.Cmd.Dir
+	cmd.Stdin, cmd.ExtraFiles, cmd.SysProcAttr = cfg.Cmd.Stdin, cfg.Cmd.ExtraFiles, cfg.Cmd.SysProcAttr
+	stop := context.AfterFunc(ctx, cancelStart)
 	sink := newLogSink(cfg.Name, cfg.Log, 20)
 	var sc *plugin.SecureConfig
 	if cfg.Checksum != nil {
@@ -70,7 +81,7 @@ func Open(cfg OpenConfig) (*Plugin, error) {
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  handshake(),
 		Plugins:          plugin.PluginSet{pluginpb.PluginName: &grpcPlugin{}},
-		Cmd:              cfg.Cmd,
+		Cmd:              cmd,
 		SecureConfig:     sc,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -81,16 +92,19 @@ func Open(cfg OpenConfig) (*Plugin, error) {
 		SyncStdout:       sink.writer("stdout"),
 		SyncStderr:       sink.writer("stderr"),
 	})
-	p := &Plugin{name: cfg.Name, path: cfg.Cmd.Path, cmd: cfg.Cmd, client: client, logs: sink}
-	if len(cfg.Cmd.Args) > 0 && cfg.Cmd.Args[0] != "" {
-		p.path = cfg.Cmd.Args[0]
+	p := &Plugin{name: cfg.Name, path: cmd.Path, cmd: cmd, client: client, logs: sink}
+	if len(cmd.Args) > 0 && cmd.Args[0] != "" {
+		p.path = cmd.Args[0]
 	}
 	rpc, err := client.Client()
-	if err != nil {
-		client.Kill()
-		return nil, p.startError(err)
+	var raw any
+	if err == nil {
+		raw, err = rpc.Dispense(pluginpb.PluginName)
 	}
-	raw, err := rpc.Dispense(pluginpb.PluginName)
+	if !stop() { // ctx ended during the start: the process was killed
+		client.Kill()
+		return nil, fmt.Errorf("plugin %q (%s): start: %w", p.name, p.path, ctx.Err())
+	}
 	if err != nil {
 		client.Kill()
 		return nil, p.startError(err)

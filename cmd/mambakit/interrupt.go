@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -58,4 +59,29 @@ func interrupted(ctx context.Context, err error) error {
 		return err
 	}
 	return se
+}
+
+// exitError ends the command with its own exit status, after its message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// interruptedExit is the error of a command that a signal stopped with its
+// work saved (compare): the signal, then where the work stopped; the exit
+// status is 128 + the signal's number (130 for Ctrl-C), as a shell reports
+// a process that the signal ended.
+func interruptedExit(ctx context.Context, where string) error {
+	code, msg := 130, "interrupted"
+	var se *signalError
+	if errors.As(context.Cause(ctx), &se) {
+		msg = se.Error()
+		if s, ok := se.sig.(syscall.Signal); ok {
+			code = 128 + int(s)
+		}
+	}
+	return &exitError{code, fmt.Errorf("%s: %s", msg, where)}
 }

@@ -83,7 +83,7 @@ func TestPluginsList(t *testing.T) {
 		}
 	}
 	out, _, code = cli(t, t.TempDir(), "plugins", "info", "protein")
-	if code != 0 || !strings.Contains(out, "special tokens:   sep=0") || !strings.Contains(out, "checksum:         not pinned") {
+	if flat := strings.Join(strings.Fields(out), " "); code != 0 || !strings.Contains(flat, "special tokens: sep=0") || !strings.Contains(flat, "checksum: not pinned") {
 		t.Errorf("plugins info: exit %d\n%s", code, out)
 	}
 }

@@ -94,6 +94,9 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	if ee := (*exitError)(nil); errors.As(err, &ee) { // a status of its own (compare interrupted: 128 + the signal)
+		return ee.code
+	}
 	return 1
 }
 

@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/mambakit/mambakit/framework/kernels"
 )
@@ -117,6 +118,37 @@ type acts struct {
 	// the kernels' workers allocates nothing per layer.
 	scan      kernels.Scan
 	scanGrads kernels.ScanGrads
+}
+
+// maxActs bounds the activations one batch keeps for Backward, as
+// maxParams bounds the parameters: 32 GiB of float32.
+const maxActs = 1 << 33
+
+// actsCount is the number of float32 values newActs allocates for a B×L
+// batch, in float64 so that absurd sizes cannot overflow.
+func (c *Config) actsCount(B, L int) float64 {
+	V, D, Din, N, R, _, nL := c.dims()
+	f := func(n int) float64 { return float64(n) }
+	M, l, Nc := f(B)*f(L), f(nL), f(N*c.cf())
+	chunks := math.Ceil(f(L) / kernels.ScanChunk)
+	return (l+1)*M*f(D) + l*M + l*M*f(D) + // resid, rstd, xn
+		6*l*M*f(Din) + l*M*f(R) + 2*l*M*Nc + // xin, z, conv, u, dtRaw, y; dtLow; bm, cm
+		l*f(B)*f(Din)*chunks*Nc + l*f(Din)*f(N) + // saved, a
+		M + M*f(D) + M*f(V) // rstdF, xnF, logits
+}
+
+// CheckBatch reports whether this package will train on batches of B rows
+// of L tokens: at most 2^33 activations kept for Backward (32 GiB of
+// float32). A batch size from a hostile trainer.json or a typo in --batch
+// gets this error before anything is allocated, not an out-of-memory crash.
+func (c Config) CheckBatch(B, L int) error {
+	if B < 1 || L < 1 {
+		return fmt.Errorf("backbone: batch of %d×%d tokens: want at least 1×1", B, L)
+	}
+	if n := c.actsCount(B, L); n > maxActs {
+		return fmt.Errorf("backbone: a batch of %d×%d tokens would keep %.3g activations for the backward pass, more than the %d supported (32 GiB of float32); lower batch or seq_len", B, L, n, int64(maxActs))
+	}
+	return nil
 }
 
 func newActs(c *Config, B, L int) *acts {

@@ -451,3 +451,32 @@ func TestVariantSaveLoad(t *testing.T) {
 		t.Error("nonselective A accepted")
 	}
 }
+
+// TestCheckBatch: the activation count CheckBatch bounds is what newActs
+// allocates (so the bound cannot drift from the buffers), and a batch over
+// the bound is refused.
+func TestCheckBatch(t *testing.T) {
+	for _, complexA := range []bool{false, true} {
+		c := NewConfig(20, 16, 2)
+		c.ComplexA = complexA
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for _, bl := range [][2]int{{1, 1}, {2, 63}, {3, 64}, {2, 65}, {4, 200}} {
+			a := newActs(&c, bl[0], bl[1])
+			n := 0
+			for _, s := range [][]float32{a.resid, a.rstd, a.xn, a.xin, a.z, a.conv, a.u, a.dtLow, a.bm, a.cm, a.dtRaw, a.y, a.saved, a.a, a.rstdF, a.xnF, a.logits} {
+				n += len(s)
+			}
+			if got := c.actsCount(bl[0], bl[1]); got != float64(n) {
+				t.Errorf("complex=%v B×L=%v: actsCount %v, newActs allocates %d", complexA, bl, got, n)
+			}
+		}
+		if err := c.CheckBatch(8, 256); err != nil {
+			t.Errorf("a usual batch: %v", err)
+		}
+		if err := c.CheckBatch(1e9, 32); err == nil || !strings.Contains(err.Error(), "a batch of 1000000000×32 tokens") {
+			t.Errorf("batch 10^9: %v", err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/plot/plotter"
@@ -14,20 +15,24 @@ import (
 	"github.com/mambakit/mambakit/framework/plots"
 )
 
-// writeFigures draws the report's figures into out, titled with out's
-// name: spectrum.png (the gain of selection per modality) and, per
-// modality, bpu-MODALITY.png (validation per variant) and
-// curves-MODALITY.png (validation during training per variant).
+// writeFigures draws the report's figures into out, titled with the
+// spec's name: spectrum.png (the gain of selection per row: a modality and
+// one combination of the axes' values) and, per modality,
+// bpu-MODALITY.png (validation per cell: variant and settings) and
+// curves-MODALITY.png (validation during training per cell).
 func writeFigures(s *Spec, sum Summary, rs []Result, out string) error {
-	name := plots.DirName(out)
+	name := s.Name
+	if name == "" {
+		name = plots.DirName(out)
+	}
 	var gains []plots.Bar
-	for _, m := range s.Modalities {
-		g, ok := sum.Gain[m.Label]
+	for _, row := range sum.Rows {
+		g, ok := sum.Gain[row.Label]
 		if !ok {
 			continue
 		}
-		b := plots.Bar{Name: fmt.Sprintf("%s (%s)", m.Label, sum.Unit[m.Label]), Mean: 100 * g}
-		if pg := sum.PairedGain[m.Label]; len(pg) > 0 {
+		b := plots.Bar{Name: fmt.Sprintf("%s (%s)", row.Label, sum.Unit[row.Modality]), Mean: 100 * g}
+		if pg := sum.PairedGain[row.Label]; len(pg) > 0 {
 			b.Mean = 100 * stat.Mean(pg, nil)
 			for _, x := range pg {
 				b.Seeds = append(b.Seeds, 100*x)
@@ -44,16 +49,16 @@ func writeFigures(s *Spec, sum Summary, rs []Result, out string) error {
 		var bars []plots.Bar
 		var curves []curve
 		seeds := 0
-		for _, v := range s.Variants {
-			c, ok := cellOf(sum, m.Label, v.Name)
-			if !ok {
+		for _, c := range sum.Cells {
+			if c.Modality != m.Label {
 				continue
 			}
 			seeds = max(seeds, c.N)
-			b := plots.Bar{Name: v.Name, Mean: c.Mean, Label: fmt.Sprintf("%.4f", c.Mean)}
-			cv := curve{Name: v.Name}
+			label := strings.ReplaceAll(c.Label, " ", "\n") // variant and settings, a line each
+			b := plots.Bar{Name: label, Mean: c.Mean, Label: fmt.Sprintf("%.4f", c.Mean)}
+			cv := curve{Name: c.Label}
 			for _, r := range rs {
-				if r.Modality.Label != m.Label || r.Variant.Name != v.Name {
+				if !c.has(r) {
 					continue
 				}
 				b.Seeds = append(b.Seeds, r.BitsPerUnit)
@@ -69,12 +74,13 @@ func writeFigures(s *Spec, sum Summary, rs []Result, out string) error {
 			over = fmt.Sprintf(" (mean ± std over %d seeds)", seeds)
 		}
 		bl := baselineLabel(rs, m.Label, sum.Baseline[m.Label])
+		f := fileLabel(m.Label)
 		title := fmt.Sprintf("%s: %s, validation bits per %s%s", name, m.Label, unit, over)
-		if err := plotBars(filepath.Join(out, "bpu-"+m.Label+".png"), title, unit, bars, sum.Baseline[m.Label], bl); err != nil {
+		if err := plotBars(filepath.Join(out, "bpu-"+f+".png"), title, unit, bars, sum.Baseline[m.Label], bl); err != nil {
 			return err
 		}
 		title = fmt.Sprintf("%s: %s, validation during training%s", name, m.Label, over)
-		if err := plotCurves(filepath.Join(out, "curves-"+m.Label+".png"), title, unit, curves, sum.Baseline[m.Label], bl); err != nil {
+		if err := plotCurves(filepath.Join(out, "curves-"+f+".png"), title, unit, curves, sum.Baseline[m.Label], bl); err != nil {
 			return err
 		}
 	}

@@ -2,16 +2,14 @@ package compare
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -23,256 +21,299 @@ import (
 
 	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/internal/atomicfile"
+	"github.com/mambakit/mambakit/internal/childproc"
 )
 
-// Run is one cell of the matrix.
+// Run is one cell of the grid.
 type Run struct {
+	// Name is the run's path under the comparison's directory,
+	// MODALITY/VARIANT[/KEY=VALUE,...]/seed-N: it prefixes the run's
+	// progress lines.
+	Name     string
 	Modality Modality
 	Variant  Variant
+	Settings []Setting // the axes' values: what the run sets besides modality, variant and seed
 	Seed     uint64
 	Dir      string
-}
-
-// Runs lists the matrix's runs, modality-major, with their directories
-// under out: out/MODALITY/VARIANT/seed-N.
-func (s *Spec) Runs(out string) []Run {
-	var rs []Run
-	for _, m := range s.Modalities {
-		for _, v := range s.Variants {
-			for _, seed := range s.Seeds {
-				rs = append(rs, Run{m, v, seed, filepath.Join(out, m.Label, v.Name, "seed-"+strconv.FormatUint(seed, 10))})
-			}
-		}
-	}
-	return rs
+	// Config is the run's whole training configuration, as Spec.Runs built
+	// it (train resolves it); zero for a run read from its directory.
+	Config train.Config
 }
 
 // Options control Execute.
 type Options struct {
-	Exe  string    // the mambakit binary that trains each run
-	Jobs int       // runs at once (processes)
-	Log  io.Writer // progress lines
+	Exe  string // the mambakit binary that trains each run
+	Jobs int    // runs at once (processes)
+	// Log gets compare's lines and every run's output, a line at a time,
+	// each prefixed with "[i/n] RUN_NAME: " (train writes a progress line
+	// with the loss and the ETA every log_every steps).
+	Log io.Writer
 }
 
-// wallFile records a finished run's wall time in its directory.
+// wallFile records, in a run's directory, the seconds its processes have
+// run in all (an interrupted and resumed run adds both).
 const wallFile = "compare-wall-seconds"
+
+// InterruptedError is Execute's error when its context ended before every
+// run finished.
+type InterruptedError struct {
+	// Where says where each run stopped and how many finished.
+	Where string
+}
+
+func (e *InterruptedError) Error() string { return "interrupted: " + e.Where }
+
+// outcome is what became of one run in Execute.
+type outcome struct {
+	err      error
+	started  bool
+	finished bool
+	step     int  // where an unfinished run stopped
+	saved    bool // it has a checkpoint to resume from
+}
 
 // Execute trains every run that is not finished yet, Jobs at a time, each
 // in its own `mambakit train` process with the cores shared out evenly,
 // then collects the results. A run already at its last step is skipped; a
-// run with an earlier checkpoint is resumed.
+// run with a checkpoint is resumed from it.
+//
+// When ctx ends, each running process is sent SIGINT (train saves a
+// checkpoint and stops), no further run starts, and the error is an
+// *InterruptedError that says where each run stopped; the same call again
+// resumes them.
 func Execute(ctx context.Context, s *Spec, out string, o Options) ([]Result, error) {
-	rs := s.Runs(out)
+	rs, err := s.Runs(out)
+	if err != nil {
+		return nil, err
+	}
+	keys := specKeys(s)
 	jobs := max(1, o.Jobs)
 	threads := max(1, runtime.NumCPU()/jobs)
 	log := o.Log
 	if log == nil {
 		log = io.Discard
 	}
-	var mu sync.Mutex
+	var mu sync.Mutex // guards log and next
 	logf := func(format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
 		fmt.Fprintf(log, format+"\n", args...)
 	}
-	work := make(chan int)
-	errs := make([]error, len(rs))
+	outcomes := make([]outcome, len(rs))
+	next := 0
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ctx.Err() != nil || next == len(rs) { // no run starts once ctx has ended
+			return 0, false
+		}
+		next++
+		return next - 1, true
+	}
 	var wg sync.WaitGroup
 	for range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				errs[i] = runOne(ctx, s, rs[i], threads, o.Exe, func(f string, a ...any) {
-					logf("[%d/%d] %s %s seed %d: "+f, append([]any{i + 1, len(rs), rs[i].Modality.Label, rs[i].Variant.Name, rs[i].Seed}, a...)...)
-				})
+		wg.Go(func() {
+			for i, ok := take(); ok; i, ok = take() {
+				prefix := fmt.Sprintf("[%d/%d] %s: ", i+1, len(rs), rs[i].Name)
+				outcomes[i] = runOne(ctx, rs[i], keys, threads, o.Exe, func(f string, a ...any) { logf(prefix+f, a...) })
 			}
-		}()
+		})
 	}
-	for i := range rs {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- i
-	}
-	close(work)
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if ctx.Err() != nil {
+		return nil, interruptedError(rs, outcomes)
 	}
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("%s %s seed %d: %w", rs[i].Modality.Label, rs[i].Variant.Name, rs[i].Seed, err)
+	for i, oc := range outcomes {
+		if oc.err != nil {
+			return nil, fmt.Errorf("%s: %w", rs[i].Name, oc.err)
 		}
 	}
 	return Collect(rs)
 }
 
-// job is one run's `mambakit train` process: the run, its whole
-// configuration (the budget, the variant, the seed and the threads) and
-// whether it continues an earlier checkpoint.
-type job struct {
-	Run
-	Config train.Config
-	Resume bool
+// interruptedError says where each run stopped.
+func interruptedError(rs []Run, outcomes []outcome) error {
+	var parts []string
+	done := 0
+	for i, oc := range outcomes {
+		switch {
+		case oc.finished:
+			done++
+		case oc.err != nil:
+			parts = append(parts, fmt.Sprintf("%s failed: %v", rs[i].Name, oc.err))
+		case oc.started && oc.saved:
+			parts = append(parts, fmt.Sprintf("%s stopped at step %d with a checkpoint", rs[i].Name, oc.step))
+		case oc.started:
+			parts = append(parts, fmt.Sprintf("%s stopped with no checkpoint yet (it starts again)", rs[i].Name))
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d of %d runs finished; run the same command again to resume", done, len(rs)))
+	return &InterruptedError{strings.Join(parts, "; ")}
 }
 
-// configFile is where a job's configuration is written for its process.
-const configFile = "compare.yaml"
-
-// newJob builds r's job: the spec's budget over the train defaults, then
-// the run's variant and seed, on threads threads.
-func newJob(s *Spec, r Run, threads int) (job, error) {
-	b, err := yaml.Marshal(s.Budget)
-	if err != nil {
-		return job{}, err
+// specKeys are the settings a spec sets for a run, which a run resumed
+// from its directory must have been trained with: the budget's keys but
+// steps (a resumed run continues to the spec's), the variant's and the
+// seed.
+func specKeys(s *Spec) []string {
+	keys := []string{"nonselective", "complex", "a_init", "seed"}
+	for k := range s.Budget {
+		if k != "steps" {
+			keys = append(keys, k)
+		}
 	}
-	c := train.Defaults()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty budget
-		return job{}, fmt.Errorf("budget: %w", err)
-	}
-	c.Seed, c.Threads = r.Seed, threads
-	if len(r.Variant.NonSelective) > 0 {
-		c.NonSelective = r.Variant.NonSelective
-	}
-	if r.Variant.Complex {
-		c.Complex = true
-	}
-	if r.Variant.AInit != "" {
-		c.AInit = r.Variant.AInit
-	}
-	return job{Run: r, Config: c}, nil
+	slices.Sort(keys)
+	return keys
 }
 
-// args is the job's command line after the mambakit binary: a new run
-// reads its configuration from the job directory's configFile; a resumed
-// run continues with the configuration it recorded.
-func (j job) args() []string {
-	if j.Resume {
-		return []string{"train", "--resume", j.Dir}
+// resolvedFromZero are the settings whose zero value asks train to derive
+// them (train.Config.Resolve).
+var resolvedFromZero = map[string]bool{"d_model": true, "layers": true, "d_state": true, "schedule_steps": true, "warmup": true, "min_lr": true}
+
+// checkRecorded refuses to resume a run whose directory holds a run
+// trained with other settings than the spec now gives it.
+func checkRecorded(r Run, keys []string, recorded train.Config) error {
+	want, got := reflect.ValueOf(r.Config), reflect.ValueOf(recorded)
+	for _, k := range keys {
+		ck, ok := lookupKey(k)
+		if !ok || resolvedFromZero[k] && want.Field(ck.index).IsZero() { // derived by train when the run began
+			continue
+		}
+		w, g := formatValue(want.Field(ck.index)), formatValue(got.Field(ck.index))
+		if w != g {
+			return fmt.Errorf("%s holds a run trained with %s %q, the spec now says %q: give another --out, or remove the directory to train the run again", r.Dir, k, g, w)
+		}
 	}
-	args := []string{"train", "--modality", j.Modality.Name, "--out", j.Dir, "--config", filepath.Join(j.Dir, configFile)}
-	for _, d := range j.Modality.Data {
+	return nil
+}
+
+// args is the command line, after the mambakit binary, of a run's
+// process: a new run reads its configuration from the run directory's
+// configFile; a resumed run continues with the configuration it recorded,
+// up to the spec's steps.
+func (r Run) args(resume bool) []string {
+	if resume {
+		return []string{"train", "--resume", r.Dir, "--steps", strconv.Itoa(r.Config.Steps)}
+	}
+	args := []string{"train", "--modality", r.Modality.Name, "--out", r.Dir, "--config", filepath.Join(r.Dir, configFile)}
+	for _, d := range r.Modality.Data {
 		args = append(args, "--data", d)
 	}
-	for _, k := range slices.Sorted(maps.Keys(j.Modality.Options)) {
-		args = append(args, "--option", k+"="+j.Modality.Options[k])
+	for _, k := range slices.Sorted(maps.Keys(r.Modality.Options)) {
+		args = append(args, "--option", k+"="+r.Modality.Options[k])
 	}
 	return args
 }
 
-func runOne(ctx context.Context, s *Spec, r Run, threads int, exe string, logf func(string, ...any)) error {
-	j, err := newJob(s, r, threads)
-	if err != nil {
-		return err
-	}
+// configFile is where a new run's configuration is written for its process.
+const configFile = "compare.yaml"
+
+// runOne trains r in its own process (or skips it, finished earlier),
+// streaming the process's output to logf a line at a time.
+func runOne(ctx context.Context, r Run, keys []string, threads int, exe string, logf func(string, ...any)) outcome {
+	r.Config.Threads = threads
 	info, err := train.ReadRunInfo(r.Dir)
-	if err == nil && info.Step >= j.Config.Steps {
-		logf("done earlier (step %d), skipped", info.Step)
-		return nil
+	resume := err == nil // a checkpoint, if only of step 0
+	if resume {
+		if err := checkRecorded(r, keys, info.Config); err != nil {
+			return outcome{err: err}
+		}
+		if info.Step >= r.Config.Steps {
+			logf("done earlier (step %d), skipped", info.Step)
+			return outcome{finished: true}
+		}
 	}
-	j.Resume = err == nil && info.Step > 0
+	if ctx.Err() != nil {
+		return outcome{}
+	}
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-		return err
+		return outcome{err: err}
 	}
-	y, err := yaml.Marshal(j.Config)
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(r.Dir, configFile), y, 0o644); err != nil {
-		return err
-	}
-	if j.Resume {
-		logf("resuming from step %d", info.Step)
-	} else {
-		logf("training")
-	}
-	cmd := exec.CommandContext(ctx, exe, j.args()...)
-	var outBuf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &outBuf, &outBuf
-	t0 := time.Now()
-	if err := cmd.Run(); err != nil {
-		lines := strings.Split(strings.TrimSpace(outBuf.String()), "\n")
-		return fmt.Errorf("%v: %s", err, lines[len(lines)-1])
-	}
-	wall := time.Since(t0).Seconds()
-	if err := atomicfile.WriteFile(filepath.Join(r.Dir, wallFile), []byte(strconv.FormatFloat(wall, 'f', 1, 64)+"\n"), 0o644); err != nil {
-		return err
-	}
-	logf("finished in %.0fs", wall)
-	return nil
-}
-
-// Result is what one finished run measured.
-type Result struct {
-	Run
-	Unit         string
-	BitsPerUnit  float64 // validation, last evaluation
-	Baseline     float64 // best Markov baseline of the data (0: unknown)
-	BaselineK    int
-	TokensPerSec float64  // mean over steps
-	Accuracy     *float64 // on answer positions, for tasks (last evaluation)
-	WallSeconds  float64
-	Curve        []Point // validation bits per unit by step
-}
-
-// Point is one evaluation.
-type Point struct {
-	Step int
-	BPU  float64
-}
-
-// Collect reads the results of finished runs.
-func Collect(rs []Run) ([]Result, error) {
-	var out []Result
-	for _, r := range rs {
-		res := Result{Run: r}
-		f, err := os.Open(filepath.Join(r.Dir, "metrics.jsonl"))
+	if !resume {
+		y, err := yaml.Marshal(r.Config)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.Dir, err)
+			return outcome{err: err}
 		}
-		sc := bufio.NewScanner(f)
-		var tps float64
-		var n int
-		for sc.Scan() {
-			var m train.Metric
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				continue
-			}
-			tps += m.TokensPerS
-			n++
-			if m.ValBPU != nil {
-				res.Curve = append(res.Curve, Point{m.Step, *m.ValBPU})
-				res.BitsPerUnit = *m.ValBPU
-				res.Accuracy = m.ValAcc
-			}
+		if err := atomicfile.WriteFile(filepath.Join(r.Dir, configFile), y, 0o644); err != nil {
+			return outcome{err: err}
 		}
-		f.Close()
-		if n > 0 {
-			res.TokensPerSec = tps / float64(n)
-		}
-		if len(res.Curve) == 0 {
-			return nil, fmt.Errorf("%s: no evaluation in metrics.jsonl", r.Dir)
-		}
-		var cy struct {
-			Modality struct {
-				Unit string `yaml:"unit"`
-			} `yaml:"modality"`
-			Baseline struct {
-				Order int     `yaml:"markov_order"`
-				BPU   float64 `yaml:"bits_per_unit"`
-			} `yaml:"baseline"`
-		}
-		if b, err := os.ReadFile(filepath.Join(r.Dir, "config.yaml")); err == nil {
-			yaml.Unmarshal(b, &cy)
-		}
-		res.Unit, res.Baseline, res.BaselineK = cy.Modality.Unit, cy.Baseline.BPU, cy.Baseline.Order
-		if b, err := os.ReadFile(filepath.Join(r.Dir, wallFile)); err == nil {
-			res.WallSeconds, _ = strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
-		}
-		out = append(out, res)
+		logf("training")
+	} else {
+		logf("resuming from step %d", info.Step)
 	}
-	return out, nil
+	t0 := time.Now()
+	last, err := runProcess(ctx, exe, r.args(resume), logf)
+	if werr := addWall(r.Dir, time.Since(t0).Seconds()); werr != nil && err == nil {
+		err = werr
+	}
+	oc := outcome{started: true}
+	if info, ierr := train.ReadRunInfo(r.Dir); ierr == nil {
+		oc.saved, oc.step = true, info.Step
+		oc.finished = info.Step >= r.Config.Steps
+	}
+	switch {
+	case oc.finished:
+		logf("finished in %.0fs", time.Since(t0).Seconds())
+	case ctx.Err() != nil: // stopped by Execute's SIGINT: not an error
+		return oc
+	case err != nil:
+		oc.err = fmt.Errorf("%v: %s", err, last)
+	default: // the process was stopped from outside
+		oc.err = fmt.Errorf("its process stopped at step %d of %d (%s); run the command again to resume it", oc.step, r.Config.Steps, last)
+	}
+	return oc
+}
+
+// runProcess runs exe with args in a process group of its own, each line
+// of its output (stdout and stderr) to logf, and returns its last line.
+// When ctx ends, the process is sent SIGINT once (as Ctrl-C at a terminal
+// would) and waited for: train saves a checkpoint and stops. Should this
+// process die, the child gets SIGINT too (Linux).
+func runProcess(ctx context.Context, exe string, args []string, logf func(string, ...any)) (string, error) {
+	cmd := exec.Command(exe, args...)
+	childproc.OwnGroup(cmd)
+	childproc.InterruptWithParent(cmd)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return "", err
+	}
+	defer pr.Close()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		return "", fmt.Errorf("start %s: %w", exe, err)
+	}
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+			if cmd.Process.Signal(os.Interrupt) != nil { // no SIGINT here (Windows)
+				cmd.Process.Kill()
+			}
+		case <-stopped:
+		}
+	}()
+	sc := bufio.NewScanner(pr)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var last string
+	for sc.Scan() {
+		if line := strings.TrimRight(sc.Text(), "\r"); strings.TrimSpace(line) != "" {
+			last = line
+			logf("%s", line)
+		}
+	}
+	return last, cmd.Wait()
+}
+
+// addWall adds seconds to the run's wall time.
+func addWall(dir string, seconds float64) error {
+	path := filepath.Join(dir, wallFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if prev, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64); err == nil {
+			seconds += prev
+		}
+	}
+	return atomicfile.WriteFile(path, []byte(strconv.FormatFloat(seconds, 'f', 1, 64)+"\n"), 0o644)
 }

@@ -201,6 +201,9 @@ func (h *Host) Find(name string) (Entry, error) {
 		names = append(names, e.Name)
 	}
 	where := fmt.Sprintf("no %s%s in %s", ExecPrefix, name, strings.Join(h.cfg.Dirs, string(filepath.ListSeparator)))
+	if len(h.cfg.Dirs) == 0 {
+		where = "no plugin directory: --plugin-dir or $MAMBAKIT_PLUGIN_PATH"
+	}
 	if len(names) == 0 {
 		return Entry{}, fmt.Errorf("host: no plugin %q (%s, and no built-ins)", name, where)
 	}
@@ -255,7 +258,7 @@ func (h *Host) StartEntry(ctx context.Context, e Entry) (*Plugin, error) {
 	// go-plugin stops plugins only on a clean exit: a host killed with
 	// kill -9 would leave them orphaned.
 	childproc.DieWithParent(cmd)
-	p, err := sdk.Open(sdk.OpenConfig{Name: e.Name, Cmd: cmd, Log: h.cfg.Log})
+	p, err := sdk.Open(ctx, sdk.OpenConfig{Name: e.Name, Cmd: cmd, Log: h.cfg.Log})
 	if err != nil {
 		var ce *sdk.ChecksumError
 		if errors.As(err, &ce) {

@@ -188,6 +188,15 @@ func TestDiscover(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `no plugin "nope"`) || !strings.Contains(err.Error(), "available: a, echo, z") {
 		t.Errorf("Find(nope) = %v", err)
 	}
+	// Without plugin directories the error says where plugins come from
+	// (it said "no mambakit-plugin-nope in ").
+	hb, err := New(Config{Builtins: []string{"a"}, Self: "/bin/mambakit", BuiltinArg: "__plugin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = hb.Find("nope"); err == nil || !strings.Contains(err.Error(), `no plugin "nope" (no plugin directory: --plugin-dir or $MAMBAKIT_PLUGIN_PATH); available: a`) {
+		t.Errorf("Find(nope) without directories = %v", err)
+	}
 }
 
 func TestStartAndCall(t *testing.T) {

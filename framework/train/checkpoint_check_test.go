@@ -55,6 +55,22 @@ func TestTrainerJSONChecked(t *testing.T) {
 			t.Errorf("Resume with %s: %v", c.want, err)
 		}
 	}
+	// An absurd batch is refused before anything is allocated (it was an
+	// out-of-memory crash of the whole process), by resume as by a new run.
+	var m map[string]any
+	json.Unmarshal(orig, &m)
+	m["config"].(map[string]any)["batch"] = 1e9
+	b, _ := json.Marshal(m)
+	os.WriteFile(path, b, 0o644)
+	want := "a batch of 1000000000×"
+	if _, err := Resume(context.Background(), testRun(t, dir, Config{Steps: 6})); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), trainerJSON) {
+		t.Errorf("Resume with batch 10^9: %v", err)
+	}
+	huge := testConfig(3)
+	huge.Batch = 1e9
+	if _, err := Start(context.Background(), testRun(t, t.TempDir(), huge)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Start with batch 10^9: %v", err)
+	}
 	os.WriteFile(path, orig, 0o644)
 	if _, err := Resume(context.Background(), testRun(t, dir, Config{Steps: 6})); err != nil {
 		t.Fatalf("the restored trainer.json: %v", err)

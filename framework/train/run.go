@@ -147,6 +147,9 @@ func Resume(ctx context.Context, r *Run) (Result, error) {
 	if c.Steps <= ts.Step {
 		return Result{Step: ts.Step, Checkpoint: dir}, fmt.Errorf("the run is already at step %d; ask for more steps", ts.Step)
 	}
+	if err := m.Config.CheckBatch(c.Batch, c.SeqLen); err != nil {
+		return Result{}, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, trainerJSON), err)
+	}
 	r.Config = c
 	ld, err := NewLoader(r.Train, c.Batch, c.SeqLen, c.TBPTT, c.Seed)
 	if err != nil {
@@ -201,6 +204,9 @@ func (r *Run) newModel() (*backbone.Model, error) {
 		if err := c.checkModel(&m.Config); err != nil {
 			return nil, fmt.Errorf("init_from %s: %w", info.Checkpoint, err)
 		}
+		if err := m.Config.CheckBatch(c.Batch, c.SeqLen); err != nil {
+			return nil, err
+		}
 		return m, nil
 	}
 	mc := backbone.NewConfig(r.VocabSize, c.DModel, c.Layers)
@@ -209,6 +215,9 @@ func (r *Run) newModel() (*backbone.Model, error) {
 	mc.NonSelective = c.NonSelective
 	mc.ComplexA = c.Complex
 	mc.AInit = c.AInit
+	if err := mc.CheckBatch(c.Batch, c.SeqLen); err != nil {
+		return nil, err
+	}
 	return backbone.New(mc, c.Seed)
 }
 
@@ -404,11 +413,17 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			if ev.Answers > 0 {
 				met.ValAcc = &ev.Accuracy
 			}
-			if p, err := r.sample(evalCtx, dm, step); err != nil {
+			// The sample goes through the plugin, which may hang: after
+			// Ctrl-C it gets sampleGrace, not the evaluation's patience.
+			sctx, stop := graceAfter(ctx, sampleGrace)
+			if p, err := r.sample(sctx, dm, step); err != nil && sctx.Err() != nil {
+				r.Event("step %d: sample skipped: interrupted, and it was not done %v later", step, sampleGrace)
+			} else if err != nil {
 				r.Event("step %d: sample skipped: %v", step, err)
 			} else {
 				met.Sample = p
 			}
+			stop()
 		}
 		if lead {
 			if err := ml.write(met); err != nil {
@@ -429,6 +444,20 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 		}
 	}
 	return res, nil
+}
+
+// sampleGrace is how long an evaluation's sample (the plugin's Decode) may
+// still run after Ctrl-C: a plugin that answers at once still writes the
+// sample, one that hangs or is stopped is given up, so the interrupt takes
+// effect within a second or two whatever the plugin does (it held the run
+// for as long as the plugin hung; found by the fault campaign).
+const sampleGrace = 250 * time.Millisecond
+
+// graceAfter returns a context that ends grace after ctx does.
+func graceAfter(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return c, func() { stop(); cancel() }
 }
 
 // sample generates Config.SampleTokens tokens after a prompt taken from the

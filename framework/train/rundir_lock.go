@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/mambakit/mambakit/internal/atomicfile"
 )
 
 // LockFile is the file in a run directory whose advisory lock marks the
@@ -39,7 +42,8 @@ type runLock struct {
 // LockRunDir makes this process the owner of the run directory dir
 // (created if missing) before anything is written there: it takes an
 // advisory lock (flock) on dir/.lock, released by the returned function or
-// when the process ends, however it ends. A second process is refused at
+// when the process ends, however it ends, and removes the temporary files
+// a killed owner left. A second process is refused at
 // once with ErrRunBusy and the owner's PID. Where flock is not available
 // (not Unix) the directory is not locked.
 func LockRunDir(dir string) (release func(), err error) {
@@ -79,6 +83,11 @@ func LockRunDir(dir string) (release func(), err error) {
 	// The owner's PID, for the message a second process gets.
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	// Temporary files of an owner killed before its renames (config.yaml,
+	// checkpoints/latest, a sample): nobody else writes here now.
+	for _, d := range []string{abs, filepath.Join(abs, checkpointsDir), filepath.Join(abs, "samples")} {
+		atomicfile.RemoveStale(d)
 	}
 	l := &runLock{f: f, refs: 1, created: created}
 	held.dirs[abs] = l
@@ -149,11 +158,17 @@ func removeEmptyTree(dir string) {
 	os.Remove(dir)
 }
 
-// lockHolder reads the PID the owner wrote.
+// lockHolder reads the PID the owner wrote. The owner empties the file
+// and then writes its PID just after taking the lock, so a reader that
+// comes between the two finds it empty: it looks again for a moment (the
+// fault campaign's two resumes at once saw "process (unknown)").
 func lockHolder(path string) string {
-	b, err := os.ReadFile(path)
-	if pid := strings.TrimSpace(string(b)); err == nil && pid != "" {
-		return pid
+	for try := 0; try < 20; try++ {
+		b, err := os.ReadFile(path)
+		if pid := strings.TrimSpace(string(b)); err == nil && pid != "" {
+			return pid
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	return "(unknown)"
 }

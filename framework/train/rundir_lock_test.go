@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,5 +110,51 @@ func TestClaimLeavesNoEmptyDir(t *testing.T) {
 	release()
 	if _, err := os.Stat(existed); err != nil {
 		t.Errorf("a claim removed a directory that existed before: %v", err)
+	}
+}
+
+// TestNewOwnerRemovesLeftovers: the temporary files of an owner killed
+// before its renames (the fault campaign found checkpoints/.latest.tmp-N
+// left for ever) are removed by the next owner of the run directory.
+func TestNewOwnerRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Start(context.Background(), testRun(t, dir, testConfig(3))); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{filepath.Join(dir, ".config.yaml.tmp-123"), filepath.Join(dir, checkpointsDir, ".latest.tmp-456")}
+	for _, p := range stale {
+		if err := os.WriteFile(p, []byte("cut"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Resume(context.Background(), testRun(t, dir, Config{Steps: 4})); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s: still there (%v)", p, err)
+		}
+	}
+}
+
+// TestLockHolderWrittenLate: a second process that comes between the
+// owner's lock and its PID (the lock file still empty) names the PID the
+// owner writes a moment later, not "(unknown)".
+func TestLockHolderWrittenLate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock")
+	}
+	dir := t.TempDir()
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := flock(f); err != nil { // another owner, as far as LockRunDir can tell
+		t.Fatal(err)
+	}
+	time.AfterFunc(30*time.Millisecond, func() { f.WriteAt([]byte("4242\n"), 0) })
+	if _, err := LockRunDir(dir); !errors.Is(err, ErrRunBusy) || !strings.Contains(err.Error(), "in use by process 4242") {
+		t.Fatalf("got %v, want ErrRunBusy naming process 4242", err)
 	}
 }

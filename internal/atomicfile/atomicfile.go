@@ -11,13 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // Write replaces path with what write produces, with permissions perm.
 // On any error the target is untouched and the temporary file removed;
 // the error begins with path.
 func Write(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
 	if err != nil {
 		return fmt.Errorf("%s: creating temporary file: %w", path, err)
 	}
@@ -43,6 +44,45 @@ func Write(path string, perm os.FileMode, write func(io.Writer) error) (err erro
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return SyncDir(filepath.Dir(path))
+}
+
+// tempPattern is the name of Write's temporary file beside path.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
+
+// RemoveStale removes the temporary files that writers killed before their
+// rename left in dir (".NAME.tmp-DIGITS", regular files only). Call it
+// only on a directory this process owns (a run directory under its lock):
+// another writer's file in progress looks the same.
+func RemoveStale(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range ents {
+		if isTemp(e.Name()) && e.Type().IsRegular() {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// isTemp reports whether name is one of Write's temporary files.
+func isTemp(name string) bool {
+	i := strings.LastIndex(name, ".tmp-")
+	if !strings.HasPrefix(name, ".") || i < 1 || i+5 == len(name) {
+		return false
+	}
+	for _, c := range name[i+5:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // WriteFile replaces path with data, with permissions perm.

@@ -58,3 +58,33 @@ func TestCopySync(t *testing.T) {
 		t.Error("copying a missing file succeeded")
 	}
 }
+
+// TestRemoveStale: the temporary files of writers killed before their
+// rename are removed, and nothing else.
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	keep := []string{"latest", ".latest", ".tmp-1", "a.tmp-1", ".a.tmp-", ".a.tmp-x1", ".step-00000002.partial"}
+	for _, n := range keep {
+		os.WriteFile(filepath.Join(dir, n), nil, 0o644)
+	}
+	// What a writer killed between CreateTemp and Rename leaves.
+	f, err := os.CreateTemp(dir, tempPattern(filepath.Join(dir, "latest")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	os.Mkdir(filepath.Join(dir, ".d.tmp-12"), 0o755) // not a file: kept
+	if err := RemoveStale(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f.Name()); !os.IsNotExist(err) {
+		t.Errorf("%s is still there (%v)", f.Name(), err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != len(keep)+1 {
+		t.Errorf("left %d entries, want the %d others: %v", len(ents), len(keep)+1, ents)
+	}
+	if err := RemoveStale(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("a missing directory: %v", err)
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 // Info is a build's version and commit.
 type Info struct {
-	Version  string `json:"version" yaml:"version"`                     // module version: a tag, a pseudo-version, or "(devel)"
+	Version  string `json:"version" yaml:"version"`                       // module version: a tag, a pseudo-version, or "(devel)"
 	Revision string `json:"revision,omitempty" yaml:"revision,omitempty"` // vcs.revision: the commit
 	Modified bool   `json:"modified,omitempty" yaml:"modified,omitempty"` // vcs.modified: built from a tree with uncommitted changes
 }

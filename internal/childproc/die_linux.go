@@ -34,3 +34,13 @@ func Running(pid int) bool {
 	i := bytes.LastIndexByte(stat, ')')
 	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
+
+// InterruptWithParent makes the kernel send SIGINT to cmd's process when
+// the parent dies, however it dies: the child stops as on Ctrl-C (train
+// saves a checkpoint first). Call it before Start.
+func InterruptWithParent(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGINT
+}

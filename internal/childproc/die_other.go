@@ -8,3 +8,6 @@ import "os/exec"
 // when their parent stops them; a parent killed with SIGKILL leaves them
 // running.
 func DieWithParent(*exec.Cmd) {}
+
+// InterruptWithParent does nothing here: only Linux has Pdeathsig.
+func InterruptWithParent(*exec.Cmd) {}

@@ -87,15 +87,26 @@ func parseOptions(m map[string]string) (options, error) {
 
 // tokenize decodes a WAV file and turns it into one document: the mono
 // mixdown, resampled to o.rate, quantized to 256 classes, then [SEP]. It
-// returns the tokens and the number of samples they stand for.
-func tokenize(data []byte, o options) (sdk.Tokens, int64, error) {
+// returns the tokens and the number of samples they stand for, at most
+// limit: a clip longer than that once resampled is refused before it is
+// resampled (a 10 KB file at 1 Hz would be 160 M samples at 16 kHz).
+func tokenize(data []byte, o options, limit int) (sdk.Tokens, int64, error) {
 	c, err := readWAV(data)
 	if err != nil {
 		return nil, 0, err
 	}
-	x := c.mono()
+	var rs *resampler
+	n := c.frames()
 	if c.rate != o.rate {
-		x = resamplerFor(c.rate, o.rate).resample(x)
+		rs = resamplerFor(c.rate, o.rate)
+		n = rs.outLen(n)
+	}
+	if n > limit {
+		return nil, 0, fmt.Errorf("too long: %d samples at %d Hz are %d at %d Hz, more than the %d tokenized at once; split the file into shorter clips", c.frames(), c.rate, n, o.rate, limit)
+	}
+	x := c.mono()
+	if rs != nil {
+		x = rs.resample(x)
 	}
 	enc := muLawEncode
 	if o.linear {
@@ -124,7 +135,7 @@ func (Audio) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, err
 	if name == "" {
 		name = "<input>"
 	}
-	toks, _, err := tokenize(req.Data, o)
+	toks, _, err := tokenize(req.Data, o, sdk.MaxEncodeTokens-1) // the samples and [SEP] fit one reply
 	if err != nil {
 		return nil, fmt.Errorf("audio: %s: %w", name, err)
 	}
@@ -169,7 +180,7 @@ func (Audio) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset, 
 		return sdk.Dataset{}, err
 	}
 	ds, err := sdk.PrepareFiles(ctx, req, fileTypes, func(_ string, data []byte) ([]sdk.Doc, error) {
-		toks, units, err := tokenize(data, o)
+		toks, units, err := tokenize(data, o, maxSamples)
 		if err != nil {
 			return nil, err
 		}

@@ -136,6 +136,26 @@ func TestEncodeBadInput(t *testing.T) {
 	}
 }
 
+// TestResampledLengthBounded: a clip is bounded by its length after
+// resampling, checked before resampling: 10 KB at 1 Hz would become 160 M
+// samples at 16 kHz (1.3 GB of float64 and a minute of filtering).
+func TestResampledLengthBounded(t *testing.T) {
+	slow := buildWAV(wavSpec{format: formatPCM, channels: 1, rate: 1, bits: 8}, make([]float64, 10000))
+	want := "too long: 10000 samples at 1 Hz are 160000000 at 16000 Hz"
+	if _, err := New().Encode(ctx, sdk.EncodeRequest{Data: slow, Name: "slow.wav"}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Encode: %v, want %q", err, want)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "slow.wav")
+	if err := os.WriteFile(in, slow, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New().Prepare(ctx, sdk.PrepareRequest{Inputs: []string{in}, OutDir: filepath.Join(dir, "ds"), ValidFraction: 0.1})
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Prepare: %v, want %q", err, want)
+	}
+}
+
 func TestPrepareBadInput(t *testing.T) {
 	dir := t.TempDir()
 	good, err := os.ReadFile(clips[0])

@@ -293,8 +293,14 @@ func (m *Text) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, e
 		if err != nil {
 			return nil, fmt.Errorf("text: %s: not a gzip file: %w", req.Name, err)
 		}
-		if data, err = io.ReadAll(zr); err != nil {
+		// A few MB of gzip can inflate to gigabytes: stop past the
+		// most one Encode takes (a token per byte at worst), as the host
+		// refuses a plain file of that size before reading it.
+		if data, err = io.ReadAll(io.LimitReader(zr, sdk.MaxEncodeBytes+1)); err != nil {
 			return nil, fmt.Errorf("text: %s: %w", req.Name, err)
+		}
+		if len(data) > sdk.MaxEncodeBytes {
+			return nil, fmt.Errorf("text: %s: more than %d bytes once gunzipped, the most one Encode call takes; use prepare, which streams files", req.Name, sdk.MaxEncodeBytes)
 		}
 	}
 	if err := ctx.Err(); err != nil {

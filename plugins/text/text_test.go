@@ -273,6 +273,11 @@ func TestEncodeDecode(t *testing.T) {
 	if err != nil || len(ids) != len(in)-len(EOS)+1 {
 		t.Errorf("gzip input: %d ids, %v", len(ids), err)
 	}
+	// A gzip bomb (64 KB inflating past the bound) is refused, not inflated.
+	bomb := gz(make([]byte, sdk.MaxEncodeBytes+1))
+	if _, err := m.Encode(ctx, sdk.EncodeRequest{Data: bomb, Name: "bomb.txt.gz"}); err == nil || !strings.Contains(err.Error(), "bomb.txt.gz: more than") {
+		t.Errorf("gzip bomb: %v", err)
+	}
 	if _, err := m.Decode(ctx, sdk.DecodeRequest{Tokens: sdk.Tokens{1, 5000}}); err == nil || !strings.Contains(err.Error(), "5000") {
 		t.Errorf("decoding id 5000 with the byte tokenizer: %v", err)
 	}
