@@ -121,6 +121,7 @@ async function drawCurves(ids) {
   };
   if (chart) chart.destroy();
   chart = new uPlot(opts, data, $("chart"));
+  window.chart = chart; // read by the browser tests
   $("curves-note").textContent = curves.map((c) => `${c.id}: ${c.rows} points` + (c.rows > c.x.length ? `, shown ${c.x.length} (min and max per bucket)` : "")).join("; ");
 }
 
@@ -289,7 +290,7 @@ async function showReport(id) {
 
 // ---- routing
 function showError(e) {
-  console.warn(e);
+  console.error(e);
   $("count").textContent = String(e);
 }
 

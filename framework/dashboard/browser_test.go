@@ -1,0 +1,420 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The browser tests drive a real headless Chromium (Debian's chromium
+// package; .ci/run installs it) against the dashboard over the fixture
+// runs, and fail on any console error or uncaught exception of the page.
+// MAMBAKIT_SCREENSHOTS=DIR also saves a screenshot of each page there
+// (docs/dashboard/*.png; docs/dashboard.md).
+
+// chromiumNames are the binaries tried, in order, on $PATH.
+var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"}
+
+func findChromium() (string, bool) {
+	for _, n := range chromiumNames {
+		if p, err := exec.LookPath(n); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// newBrowser starts one headless Chromium for a test and its subtests.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	bin, ok := findChromium()
+	if !ok {
+		t.Skipf("browser tests skipped: no Chromium binary on $PATH (tried %s); install Debian's chromium package (apt-get install chromium)", strings.Join(chromiumNames, ", "))
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox, // the tests may run as root (CI containers)
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("mute-audio", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	if err := chromedp.Do(bctx); err != nil { // start the browser now
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	return bctx
+}
+
+// tab is one page of the browser and what its console said.
+type tab struct {
+	ctx  context.Context
+	mu   sync.Mutex
+	msgs []chromedp.ConsoleMessage
+}
+
+// openTab opens a tab and fails the test, at its end, if the page logged
+// an error or a warning or threw an exception that nothing caught.
+func openTab(t *testing.T, browser context.Context) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 20*time.Second)
+	if err := chromedp.Do(ctx); err != nil {
+		cancelTimeout()
+		cancel()
+		t.Fatalf("open a tab: %v", err)
+	}
+	tb := &tab{ctx: ctx}
+	msgs := chromedp.Console(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			tb.mu.Lock()
+			tb.msgs = append(tb.msgs, m)
+			tb.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		time.Sleep(50 * time.Millisecond) // the last messages in flight
+		cancelTimeout()
+		cancel()
+		<-done
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		for _, m := range tb.msgs {
+			switch m.Type {
+			case chromedp.ConsoleError, chromedp.ConsoleException, chromedp.ConsoleWarning, "assert":
+				t.Errorf("console %s at %s:%d", m, m.URL, m.Line)
+			}
+		}
+	})
+	return tb
+}
+
+// do runs actions in the tab, failing the test with what was being done.
+func (tb *tab) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(tb.ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression (a promise is awaited) into v.
+func eval[T any](t *testing.T, tb *tab, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// open navigates to a view of the dashboard and waits until the page has
+// routed to it (app.js sets window.routed when a view is drawn).
+func (tb *tab) open(t *testing.T, base, hash string) {
+	t.Helper()
+	tb.do(t, "open "+hash, chromedp.Navigate(base+"/"+hash),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf("window.routed === %q", hash), chromedp.WithPollingTimeout(10*time.Second)))
+}
+
+// screenshot saves the page as DIR/NAME.png when MAMBAKIT_SCREENSHOTS=DIR.
+func (tb *tab) screenshot(t *testing.T, name string) {
+	t.Helper()
+	dir := os.Getenv("MAMBAKIT_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	b, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// browserFixtures is fixtures plus what a page shows but a six-step run
+// does not make: a longer audio sample (a chirp) and score CSVs beside the
+// DNA and text samples (as "mambakit score FILE > FILE.score.csv" writes).
+func browserFixtures(t *testing.T) string {
+	t.Helper()
+	dir := fixtures(t)
+	const rate, n, prompt = 16000, 12000, 4000
+	pcm := make([]int16, n)
+	for i := range pcm {
+		f := 200 + 3000*float64(i)/n // Hz, rising
+		env := 0.6
+		if i < prompt {
+			env = 0.3
+		}
+		pcm[i] = int16(32767 * env * math.Sin(2*math.Pi*f*float64(i)/rate))
+	}
+	write(t, filepath.Join(dir, "audio/samples/step-00000009.wav"), wavBytes(rate, pcm))
+	write(t, filepath.Join(dir, "audio/samples/step-00000009.wav.json"), []byte(fmt.Sprintf(`{"prompt_tokens": %d, "tokens": %d, "unit": "sample", "prompt_units": %d}`, prompt, n, prompt)))
+
+	seq := dnaSequence(t, filepath.Join(dir, "dna/samples/step-00000006.fa"))
+	write(t, filepath.Join(dir, "dna/samples/step-00000006.fa.score.csv"), scoreCSV(strings.Split(seq, "")))
+	txt, err := os.ReadFile(filepath.Join(dir, "text/samples/step-00000006.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var units []string
+	for i := 0; i < len(txt); i += 3 { // three bytes a token, as a BPE might cut
+		units = append(units, string(txt[i:min(i+3, len(txt))]))
+	}
+	write(t, filepath.Join(dir, "text/samples/step-00000006.txt.score.csv"), scoreCSV(units))
+	return dir
+}
+
+func write(t *testing.T, name string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wavBytes is a 16-bit mono PCM RIFF WAVE file.
+func wavBytes(rate int, pcm []int16) []byte {
+	b := make([]byte, 44+2*len(pcm))
+	copy(b, "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
+	binary.LittleEndian.PutUint16(b[22:], 1) // mono
+	binary.LittleEndian.PutUint32(b[24:], uint32(rate))
+	binary.LittleEndian.PutUint32(b[28:], uint32(2*rate))
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
+	for i, v := range pcm {
+		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
+	}
+	return b
+}
+
+// wavSeconds reads the duration of a PCM WAV file's data chunk.
+func wavSeconds(t *testing.T, name string) float64 {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rate, align uint32
+	for o := 12; o+8 <= len(b); {
+		id, n := string(b[o:o+4]), binary.LittleEndian.Uint32(b[o+4:])
+		switch id {
+		case "fmt ":
+			rate, align = binary.LittleEndian.Uint32(b[o+12:]), uint32(binary.LittleEndian.Uint16(b[o+20:]))
+		case "data":
+			n = min(n, uint32(len(b)-o-8))
+			return float64(n/align) / float64(rate)
+		}
+		o += 8 + int(n) + int(n&1)
+	}
+	t.Fatalf("%s: no data chunk", name)
+	return 0
+}
+
+func dnaSequence(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq strings.Builder
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, ">") {
+			seq.WriteString(strings.TrimSpace(l))
+		}
+	}
+	return seq.String()
+}
+
+// scoreCSV is score's CSV for tokens decoding to units (the first is
+// not scored), with made-up but varied bits.
+func scoreCSV(units []string) []byte {
+	var b strings.Builder
+	b.WriteString("position,token,decoded,logprob_nats,bits\n")
+	for i := 1; i < len(units); i++ {
+		bits := 0.5 + 3*math.Abs(math.Sin(float64(i)*0.7))
+		fmt.Fprintf(&b, "%d,%d,%q,%.6f,%.6f\n", i, i, units[i], -bits*math.Ln2, bits)
+	}
+	return []byte(b.String())
+}
+
+// metricsColumn reads one metric of a run's metrics.jsonl, by step.
+func metricsColumn(t *testing.T, name, key string) map[float64]float64 {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[float64]float64{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if v, ok := m[key].(float64); ok {
+			out[m["step"].(float64)] = v
+		}
+	}
+	return out
+}
+
+func TestBrowser(t *testing.T) {
+	browser := newBrowser(t)
+	dir := browserFixtures(t)
+	s, ts := newTestServer(t, dir)
+	s.Poll = 200 * time.Millisecond // the default: the live test measures what a user sees
+
+	t.Run("RunsTable", func(t *testing.T) {
+		tb := openTab(t, browser)
+		tb.open(t, ts.URL, "#runs")
+		rows := eval[[]string](t, tb, `[...document.querySelectorAll("#runs tbody tr")].map((tr) => tr.dataset.id + " | " + tr.textContent)`)
+		want := map[string][]string{"0/audio": {"audio", "done", "6 / 6"}, "0/dna": {"dna", "LTI", "done"}, "0/text": {"text", "S6", "done"}, "c0/cmp": {"cmp", "compare"}}
+		if len(rows) != len(want) {
+			t.Fatalf("%d rows, want %d: %q", len(rows), len(want), rows)
+		}
+		for _, r := range rows {
+			id, text, _ := strings.Cut(r, " | ")
+			for _, w := range want[id] {
+				if !strings.Contains(text, w) {
+					t.Errorf("row %s: %q lacks %q", id, text, w)
+				}
+			}
+			delete(want, id)
+		}
+		if len(want) > 0 {
+			t.Errorf("runs missing from the table: %v", want)
+		}
+		tb.screenshot(t, "runs")
+		tb.do(t, "filter", chromedp.SendKeys("#filter", "dna"),
+			chromedp.Poll[chromedp.Void](`document.querySelectorAll("#runs tbody tr").length === 1`, chromedp.WithPollingTimeout(2*time.Second)))
+		if id := eval[string](t, tb, `document.querySelector("#runs tbody tr").dataset.id`); id != "0/dna" {
+			t.Errorf("filter dna kept %s", id)
+		}
+	})
+
+	t.Run("TwoCurves", func(t *testing.T) {
+		tb := openTab(t, browser)
+		tb.open(t, ts.URL, "#runs")
+		tb.do(t, "select two runs and overlay",
+			chromedp.Click(`tr[data-id="0/audio"] input[type=checkbox]`),
+			chromedp.Click(`tr[data-id="0/text"] input[type=checkbox]`),
+			chromedp.Click("#overlay"),
+			chromedp.Poll[chromedp.Void](`(window.routed || "").startsWith("#curves") && window.chart && window.chart.data.length === 3`, chromedp.WithPollingTimeout(5*time.Second)))
+		type chartState struct {
+			Labels []string     `json:"labels"`
+			Data   [][]*float64 `json:"data"`
+		}
+		c := eval[chartState](t, tb, `({labels: window.chart.series.map((s) => s.label), data: window.chart.data.map((d) => Array.from(d))})`)
+		for i, run := range []string{"audio", "text"} {
+			want := metricsColumn(t, filepath.Join(dir, run, "metrics.jsonl"), "loss")
+			if !strings.Contains(c.Labels[i+1], run) {
+				t.Errorf("series %d is %q, want run %s", i+1, c.Labels[i+1], run)
+			}
+			got := 0
+			for j, x := range c.Data[0] {
+				y := c.Data[i+1][j]
+				if x == nil || y == nil {
+					continue
+				}
+				got++
+				if w, ok := want[*x]; !ok || math.Abs(*y-w) > 1e-6*math.Abs(w) {
+					t.Errorf("%s: step %v drawn at loss %v, metrics.jsonl says %v", run, *x, *y, w)
+				}
+			}
+			if got != len(want) {
+				t.Errorf("%s: %d points drawn, metrics.jsonl has %d", run, got, len(want))
+			}
+		}
+		tb.screenshot(t, "curves")
+	})
+
+	t.Run("AudioSample", func(t *testing.T) {
+		tb := openTab(t, browser)
+		tb.open(t, ts.URL, "#run?id="+"0%2Faudio")
+		type audioState struct {
+			Src        string  `json:"src"`
+			ReadyState int     `json:"readyState"`
+			Duration   float64 `json:"duration"`
+			Error      int     `json:"error"`
+			Decoded    float64 `json:"decoded"` // seconds, by Web Audio's decodeAudioData
+		}
+		got := eval[[]audioState](t, tb, `Promise.all([...document.querySelectorAll("audio")].map(async (a) => {
+			if (a.readyState < 1 && !a.error) await new Promise((ok) => { a.addEventListener("loadedmetadata", ok, {once: true}); a.addEventListener("error", ok, {once: true}); setTimeout(ok, 5000); });
+			const buf = await (await fetch(a.currentSrc)).arrayBuffer();
+			const decoded = await new OfflineAudioContext(1, 1, 16000).decodeAudioData(buf);
+			return {src: a.currentSrc, readyState: a.readyState, duration: a.duration, error: a.error ? a.error.code : 0, decoded: decoded.duration};
+		}))`)
+		if len(got) != 3 {
+			t.Fatalf("%d audio elements, want 3 (one per sample): %+v", len(got), got)
+		}
+		for _, a := range got {
+			name := filepath.Join(dir, "audio/samples", filepath.Base(a.Src))
+			want := wavSeconds(t, name)
+			if a.Error != 0 || a.ReadyState < 1 || math.Abs(a.Duration-want) > 1e-3 || math.Abs(a.Decoded-want) > 1e-3 {
+				t.Errorf("%s: readyState %d, error %d, duration %v s, decoded %v s; the WAV holds %v s", filepath.Base(a.Src), a.ReadyState, a.Error, a.Duration, a.Decoded, want)
+			}
+		}
+		tb.screenshot(t, "run-audio")
+	})
+
+	t.Run("LiveUpdate", func(t *testing.T) {
+		tb := openTab(t, browser)
+		tb.open(t, ts.URL, "#curves?run=0%2Ftext")
+		tb.do(t, "the first event", chromedp.Poll[chromedp.Void](`window.liveUpdates >= 1 && window.chart && window.chart.data[0].length === 6`, chromedp.WithPollingTimeout(5*time.Second)))
+		f, err := os.OpenFile(filepath.Join(dir, "text/metrics.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = f.WriteString(`{"step":7,"loss":4.25,"lr":0.0002,"grad_norm":1.5,"tokens_per_s":50000}` + "\n")
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(tb.ctx, chromedp.Poll[chromedp.Void](`window.chart.data[0].length === 7 && window.chart.data[1][6] === 4.25 && window.dash.runs.find((r) => r.id === "0/text").steps === 7 && document.getElementById("live").textContent.includes("step 7")`,
+			chromedp.WithPollingTimeout(time.Second))); err != nil {
+			t.Fatalf("the page did not show step 7 within a second of its metrics line: %v", err)
+		}
+		t.Logf("step 7 drawn %v after its metrics line was written", time.Since(start).Round(time.Millisecond))
+	})
+
+	t.Run("Pages", func(t *testing.T) {
+		for _, p := range []struct{ hash, shot, check string }{
+			{"#run?id=0%2Fdna", "run-dna", `document.querySelectorAll(".sample[data-kind=dna] canvas.gc").length >= 1`},
+			{"#run?id=0%2Ftext", "run-text", `document.querySelectorAll(".sample[data-kind=text] .seq").length >= 1`},
+			{"#report?id=c0%2Fcmp", "report", `document.querySelectorAll("#report-tables table").length >= 2`},
+		} {
+			tb := openTab(t, browser)
+			tb.open(t, ts.URL, p.hash)
+			tb.do(t, p.hash, chromedp.Poll[chromedp.Void](p.check, chromedp.WithPollingTimeout(5*time.Second)))
+			tb.screenshot(t, p.shot)
+		}
+	})
+}
