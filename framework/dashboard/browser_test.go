@@ -3,12 +3,15 @@ package dashboard
 import (
 	"context"
 	"encoding/binary"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -154,6 +157,10 @@ func (tb *tab) screenshot(t *testing.T, name string) {
 	}
 }
 
+// sampleText is the text sample the browser tests show; its sidecar
+// says the prompt is its first 16 bytes.
+const sampleText = "Implementation returns the state of the scan, and the café keeps every token.\n"
+
 // browserFixtures is fixtures plus what a page shows but a six-step run
 // does not make: a longer audio sample (a chirp) and score CSVs beside the
 // DNA and text samples (as "mambakit score FILE > FILE.score.csv" writes).
@@ -175,14 +182,10 @@ func browserFixtures(t *testing.T) string {
 
 	seq := dnaSequence(t, filepath.Join(dir, "dna/samples/step-00000006.fa"))
 	write(t, filepath.Join(dir, "dna/samples/step-00000006.fa.score.csv"), scoreCSV(strings.Split(seq, "")))
-	txt, err := os.ReadFile(filepath.Join(dir, "text/samples/step-00000006.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var units []string
-	for i := 0; i < len(txt); i += 3 { // three bytes a token, as a BPE might cut
-		units = append(units, string(txt[i:min(i+3, len(txt))]))
-	}
+	// A six-step model writes bytes that are not UTF-8; a trained one writes
+	// words (one multi-byte letter here), which a tokenizer cuts at words.
+	write(t, filepath.Join(dir, "text/samples/step-00000006.txt"), []byte(sampleText))
+	units := regexp.MustCompile(`\S+\s*`).FindAllString(sampleText, -1)
 	write(t, filepath.Join(dir, "text/samples/step-00000006.txt.score.csv"), scoreCSV(units))
 	return dir
 }
@@ -257,11 +260,13 @@ func dnaSequence(t *testing.T, name string) string {
 // not scored), with made-up but varied bits.
 func scoreCSV(units []string) []byte {
 	var b strings.Builder
-	b.WriteString("position,token,decoded,logprob_nats,bits\n")
+	w := csv.NewWriter(&b)
+	w.Write([]string{"position", "token", "decoded", "logprob_nats", "bits"})
 	for i := 1; i < len(units); i++ {
 		bits := 0.5 + 3*math.Abs(math.Sin(float64(i)*0.7))
-		fmt.Fprintf(&b, "%d,%d,%q,%.6f,%.6f\n", i, i, units[i], -bits*math.Ln2, bits)
+		w.Write([]string{strconv.Itoa(i), strconv.Itoa(i), units[i], strconv.FormatFloat(-bits*math.Ln2, 'f', 6, 64), strconv.FormatFloat(bits, 'f', 6, 64)})
 	}
+	w.Flush()
 	return []byte(b.String())
 }
 
@@ -295,7 +300,7 @@ func TestBrowser(t *testing.T) {
 		tb := openTab(t, browser)
 		tb.open(t, ts.URL, "#runs")
 		rows := eval[[]string](t, tb, `[...document.querySelectorAll("#runs tbody tr")].map((tr) => tr.dataset.id + " | " + tr.textContent)`)
-		want := map[string][]string{"0/audio": {"audio", "done", "6 / 6"}, "0/dna": {"dna", "LTI", "done"}, "0/text": {"text", "S6", "done"}, "c0/cmp": {"cmp", "compare"}}
+		want := map[string][]string{"0/audio": {"audio", "done", "6 / 6"}, "0/dna": {"dna", "LTI", "done"}, "0/text": {"text", "S6", "done"}, "c0/cmp": {"cmp", "compare"}, "c0/report": {"report", "compare"}}
 		if len(rows) != len(want) {
 			t.Fatalf("%d rows, want %d: %q", len(rows), len(want), rows)
 		}
@@ -405,16 +410,90 @@ func TestBrowser(t *testing.T) {
 		t.Logf("step 7 drawn %v after its metrics line was written", time.Since(start).Round(time.Millisecond))
 	})
 
-	t.Run("Pages", func(t *testing.T) {
-		for _, p := range []struct{ hash, shot, check string }{
-			{"#run?id=0%2Fdna", "run-dna", `document.querySelectorAll(".sample[data-kind=dna] canvas.gc").length >= 1`},
-			{"#run?id=0%2Ftext", "run-text", `document.querySelectorAll(".sample[data-kind=text] .seq").length >= 1`},
-			{"#report?id=c0%2Fcmp", "report", `document.querySelectorAll("#report-tables table").length >= 2`},
-		} {
-			tb := openTab(t, browser)
-			tb.open(t, ts.URL, p.hash)
-			tb.do(t, p.hash, chromedp.Poll[chromedp.Void](p.check, chromedp.WithPollingTimeout(5*time.Second)))
-			tb.screenshot(t, p.shot)
+	t.Run("DNASample", func(t *testing.T) {
+		tb := openTab(t, browser)
+		tb.open(t, ts.URL, "#run?id=0%2Fdna")
+		seq := dnaSequence(t, filepath.Join(dir, "dna/samples/step-00000006.fa"))
+		type dnaState struct {
+			Prompt   string  `json:"prompt"`
+			All      string  `json:"all"`
+			Boundary int     `json:"boundary"`
+			GC       float64 `json:"gc"`
+			Scored   int     `json:"scored"`
+			Tracks   int     `json:"tracks"`
 		}
+		got := eval[dnaState](t, tb, `(() => { const d = document.querySelector(".sample[data-kind=dna]"); return {
+			prompt: [...d.querySelectorAll(".seq span.prompt")].map((s) => s.textContent).join(""),
+			all: d.querySelector(".seq").textContent, boundary: d.querySelectorAll(".seq .boundary").length,
+			gc: +d.dataset.gc, scored: +d.dataset.scored, tracks: d.querySelectorAll("canvas.gc, canvas.bits").length}; })()`)
+		gc := float64(strings.Count(seq, "G")+strings.Count(seq, "C")) / float64(len(seq)-strings.Count(seq, "N"))
+		if got.All != seq || got.Prompt != seq[:16] || got.Boundary != 1 || math.Abs(got.GC-gc) > 1e-9 || got.Scored != len(seq)-1 || got.Tracks != 2 {
+			t.Errorf("DNA sample drawn as %+v; want the sequence %s, its first 16 bases as the prompt, one boundary, GC %.4f, %d scored bases, a GC and a bits track", got, seq, gc, len(seq)-1)
+		}
+		tb.screenshot(t, "run-dna")
+	})
+
+	t.Run("TextSample", func(t *testing.T) {
+		tb := openTab(t, browser)
+		tb.open(t, ts.URL, "#run?id=0%2Ftext")
+		txt, err := os.ReadFile(filepath.Join(dir, "text/samples/step-00000006.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		type textState struct {
+			Prompt string    `json:"prompt"`
+			All    string    `json:"all"`
+			Bits   []float64 `json:"bits"`
+		}
+		got := eval[textState](t, tb, `(() => { const d = document.querySelector(".sample[data-kind=text]"); return {
+			prompt: [...d.querySelectorAll(".seq span.prompt")].map((s) => s.textContent).join(""),
+			all: d.querySelector(".seq").textContent, bits: [...new Map([...d.querySelectorAll("[data-tok]")].map((s) => [s.dataset.tok, +s.dataset.bits])).values()]}; })()`)
+		if got.All != string(txt) || got.Prompt != string(txt[:16]) {
+			t.Errorf("text sample drawn as %q with the prompt %q; want %q and %q", got.All, got.Prompt, txt, txt[:16])
+		}
+		if want := len(strings.Fields(sampleText)) - 1; len(got.Bits) != want || len(got.Bits) > 0 && math.Abs(got.Bits[0]-(0.5+3*math.Abs(math.Sin(0.7)))) > 1e-5 || got.Prompt != "Implementation r" {
+			t.Errorf("%d tokens shaded (first %v), want %d", len(got.Bits), got.Bits[:min(1, len(got.Bits))], want)
+		}
+		tb.screenshot(t, "run-text")
+	})
+
+	t.Run("Report", func(t *testing.T) {
+		tb := openTab(t, browser)
+		tb.open(t, ts.URL, "#report?id=c0%2Fcmp")
+		type chart struct {
+			Labels    []string  `json:"labels"`
+			Values    []float64 `json:"values"`
+			Baselines []float64 `json:"baselines"`
+		}
+		got := eval[map[string]chart](t, tb, `window.reportCharts`)
+		sp, val := got["spectrum"], got["validation"]
+		if fmt.Sprint(sp.Labels, sp.Values) != "[dna audio] [1.3 -3.3]" {
+			t.Errorf("spectrum chart %+v, want dna +1.3%% and audio -3.3%%", sp)
+		}
+		if fmt.Sprint(val.Labels, val.Values, val.Baselines) != "[dna S6 dna LTI audio S6 audio LTI] [3.3 3.3429 6.2 6] [1.9506 1.9506 4.4899 4.4899]" {
+			t.Errorf("validation chart %+v", val)
+		}
+		if n := eval[int](t, tb, `document.querySelectorAll("#report-charts .uplot").length`); n != 2 {
+			t.Errorf("%d charts drawn, want 2", n)
+		}
+		tb.screenshot(t, "report")
+		tb.do(t, "overlay the report's runs", chromedp.Click("#report-overlay"),
+			chromedp.Poll[chromedp.Void](`(window.routed || "").startsWith("#curves") && window.chart && window.chart.data.length >= 3`, chromedp.WithPollingTimeout(5*time.Second)))
+		if ids := eval[[]string](t, tb, `window.chartData.ids`); fmt.Sprint(ids) != "[0/dna 0/audio]" {
+			t.Errorf("the report's runs overlaid: %v, want [0/dna 0/audio]", ids)
+		}
+		if m := eval[string](t, tb, `window.chartData.metric`); m != "val_bits_per_unit" {
+			t.Errorf("overlay metric %q, want val_bits_per_unit", m)
+		}
+	})
+
+	t.Run("ReportFigures", func(t *testing.T) {
+		tb := openTab(t, browser)
+		tb.open(t, ts.URL, "#report?id=c0%2Freport")
+		tb.do(t, "figures", chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#report-images img")].filter((i) => i.complete && i.naturalWidth > 0).length === 6`, chromedp.WithPollingTimeout(5*time.Second)))
+		if n := eval[int](t, tb, `window.reportCharts.validation.values.length`); n != 3 {
+			t.Errorf("validation chart of %d cells, want 3", n)
+		}
+		tb.screenshot(t, "report-figures")
 	})
 }

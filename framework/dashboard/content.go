@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,7 +46,14 @@ type Sample struct {
 	PromptUnits int    `json:"prompt_units"` // bytes, bases or samples before the generated part
 	Tokens      int    `json:"tokens"`
 	Unit        string `json:"unit,omitempty"`
+	// Score is the URL of FILE.score.csv, when there is one: the CSV of
+	// "mambakit score --checkpoint RUN FILE" (bits per token, with each
+	// token's text), drawn as a per-position track.
+	Score string `json:"score,omitempty"`
 }
+
+// scoreSuffix names a sample's score CSV beside it.
+const scoreSuffix = ".score.csv"
 
 var sampleKinds = map[string]string{".wav": "audio", ".fa": "dna", ".fasta": "dna", ".txt": "text"}
 
@@ -81,6 +89,9 @@ func (s *Server) handleSamples(w http.ResponseWriter, r *http.Request) {
 			if json.Unmarshal(b, &side) == nil {
 				sm.PromptUnits, sm.Tokens, sm.Unit = side.PromptUnits, side.Tokens, side.Unit
 			}
+		}
+		if fi, err := root.Lstat(relJoin(run.Rel, "samples", e.Name()+scoreSuffix)); err == nil && fi.Mode().IsRegular() {
+			sm.Score = fileURL(run.Root, run.Rel, "samples", e.Name()+scoreSuffix)
 		}
 		out = append(out, sm)
 	}
@@ -147,6 +158,9 @@ type Report struct {
 	Markdown string     `json:"markdown"`
 	Tables   []Table    `json:"tables"`
 	Images   []FileInfo `json:"images"`
+	// Runs are the train runs the report's table of runs links to that
+	// this dashboard serves (their IDs), for the curves view.
+	Runs []string `json:"runs"`
 }
 
 func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +183,43 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 			rep.Images = append(rep.Images, FileInfo{Name: e.Name(), URL: fileURL(run.Root, run.Rel, e.Name())})
 		}
 	}
+	rep.Runs = s.reportRuns(run, rep.Tables)
 	writeJSON(w, rep)
+}
+
+// mdLink is a Markdown link in a table cell: [text](target).
+var mdLink = regexp.MustCompile(`^\[([^\]]*)\]\(([^)]*)\)$`)
+
+// reportRuns finds the train runs that a report's "directory" column links
+// to (relative to the report) among the runs of the same root.
+func (s *Server) reportRuns(report Run, tables []Table) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, t := range tables {
+		col := slices.Index(t.Header, "directory")
+		if col < 0 {
+			continue
+		}
+		for _, row := range t.Rows {
+			if col >= len(row) {
+				continue
+			}
+			target := row[col]
+			if m := mdLink.FindStringSubmatch(target); m != nil {
+				target = m[2]
+			}
+			rel := path.Clean(path.Join(report.Rel, target))
+			if rel == ".." || strings.HasPrefix(rel, "../") {
+				continue
+			}
+			id := strconv.Itoa(report.Root) + "/" + rel
+			if r, ok := s.lookup(id); ok && r.Kind == KindTrain && !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	return out
 }
 
 func filepathOrDot(rel string) string {

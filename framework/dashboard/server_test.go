@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -301,5 +302,28 @@ func TestContent(t *testing.T) {
 	json.Unmarshal([]byte(body), &rep)
 	if len(rep.Tables) != 2 || rep.Tables[0].Rows[1][0] != "audio" || rep.Tables[0].Header[5] != "selection gain over best LTI" {
 		t.Fatalf("report %+v", rep.Tables)
+	}
+}
+
+// TestScoreAndReportRuns checks a sample's score CSV link and the runs a
+// compare report names (its links are relative to the report).
+func TestScoreAndReportRuns(t *testing.T) {
+	dir := fixtures(t)
+	write(t, filepath.Join(dir, "dna/samples/step-00000006.fa.score.csv"), []byte("position,token,decoded,logprob_nats,bits\n"))
+	os.Symlink("/etc/passwd", filepath.Join(dir, "text/samples/step-00000006.txt.score.csv"))
+	_, ts := newTestServer(t, dir)
+	for run, want := range map[string]string{"0/dna": "/files/0/dna/samples/step-00000006.fa.score.csv", "0/text": ""} {
+		_, body := get(t, ts.URL+"/api/samples?run="+run)
+		var ss []Sample
+		if err := json.Unmarshal([]byte(body), &ss); err != nil || len(ss) != 1 || ss[0].Score != want {
+			t.Errorf("%s: samples %s, want score %q", run, body, want)
+		}
+	}
+	for id, want := range map[string]string{"c0/cmp": "[0/dna 0/audio]", "c0/report": "[0/audio 0/dna 0/text]"} {
+		_, body := get(t, ts.URL+"/api/report?run="+id)
+		var rep Report
+		if err := json.Unmarshal([]byte(body), &rep); err != nil || fmt.Sprint(rep.Runs) != want {
+			t.Errorf("%s: runs %v, want %s", id, rep.Runs, want)
+		}
 	}
 }

@@ -152,11 +152,10 @@ async function showRun(id) {
   box.replaceChildren();
   if (!samples.length) box.append(el("p", { class: "note" }, "no samples"));
   for (const s of samples.slice().reverse()) {
-    const div = el("div", { class: "sample", "data-kind": s.kind }, el("b", {}, s.name), ` step ${s.step}, ${s.tokens} tokens, the prompt is the first ${s.prompt_units} ${s.unit || "units"}`);
+    const div = el("div", { class: "sample", "data-kind": s.kind, "data-name": s.name },
+      el("div", {}, el("a", { href: s.url }, el("b", {}, s.name)), ` step ${s.step}: ${plural(s.tokens, "token")}, the prompt is the first ${plural(s.prompt_units, s.unit)}`));
     box.append(div);
-    if (s.kind === "audio") await audioSample(div, s);
-    else if (s.kind === "dna") await dnaSample(div, s);
-    else await textSample(div, s);
+    await showSample(div, s);
   }
   const tb = $("checkpoints").tBodies[0];
   tb.replaceChildren();
@@ -165,127 +164,6 @@ async function showRun(id) {
     for (const f of c.files) files.append(el("a", { href: f.url + "?download", download: f.name }, `${f.name} (${(f.size / 1024).toFixed(0)} KiB)`), "  ");
     tb.append(el("tr", {}, el("td", {}, c.name + (c.latest ? " (latest)" : "")), el("td", { class: "num" }, String(c.step)), files));
   }
-}
-
-// parseWAV reads 16-bit (or 8-bit) PCM mono from a RIFF WAVE file.
-function parseWAV(buf) {
-  const v = new DataView(buf);
-  const tag = (o) => String.fromCharCode(v.getUint8(o), v.getUint8(o + 1), v.getUint8(o + 2), v.getUint8(o + 3));
-  if (buf.byteLength < 12 || tag(0) !== "RIFF" || tag(8) !== "WAVE") throw new Error("not a WAV file");
-  let rate = 0, bits = 0, ch = 1;
-  for (let o = 12; o + 8 <= buf.byteLength;) {
-    const id = tag(o), n = v.getUint32(o + 4, true);
-    if (id === "fmt ") { ch = v.getUint16(o + 10, true); rate = v.getUint32(o + 12, true); bits = v.getUint16(o + 22, true); }
-    if (id === "data") {
-      const len = Math.min(n, buf.byteLength - o - 8), step = (bits / 8) * ch, x = new Float32Array(Math.floor(len / step));
-      for (let i = 0; i < x.length; i++) x[i] = bits === 16 ? v.getInt16(o + 8 + i * step, true) / 32768 : (v.getUint8(o + 8 + i * step) - 128) / 128;
-      return { rate, x };
-    }
-    o += 8 + n + (n & 1);
-  }
-  throw new Error("WAV without data");
-}
-
-async function audioSample(div, s) {
-  const audio = el("audio", { controls: "", src: s.url, preload: "auto" });
-  div.append(el("br"), audio);
-  const buf = await (await fetch(s.url)).arrayBuffer();
-  const { rate, x } = parseWAV(buf);
-  div.dataset.samples = x.length;
-  const W = 900, H = 120;
-  const wave = el("canvas", { width: W, height: H, class: "wave" });
-  const g = wave.getContext("2d");
-  g.fillStyle = "#e3f2fd";
-  g.fillRect(0, 0, (s.prompt_units / x.length) * W, H); // the prompt
-  g.strokeStyle = "#1565c0";
-  g.beginPath();
-  for (let px = 0; px < W; px++) {
-    const a = Math.floor((px * x.length) / W), b = Math.max(a + 1, Math.floor(((px + 1) * x.length) / W));
-    let lo = 1, hi = -1;
-    for (let i = a; i < b && i < x.length; i++) { lo = Math.min(lo, x[i]); hi = Math.max(hi, x[i]); }
-    g.moveTo(px + 0.5, H / 2 - hi * H / 2); g.lineTo(px + 0.5, H / 2 - lo * H / 2);
-  }
-  g.stroke();
-  div.append(el("div", { class: "note" }, `waveform (${x.length} samples at ${rate} Hz; shaded: the prompt)`), wave);
-  // spectrogram: 256-point DFT frames with a Hann window (small samples: direct DFT is fast enough)
-  const N = 256, hop = Math.max(32, Math.floor(x.length / 300)), frames = Math.max(1, Math.floor((x.length - N) / hop) + 1);
-  const spec = el("canvas", { width: frames, height: N / 2, class: "spec", style: `width:${W}px;height:160px` });
-  const sg = spec.getContext("2d"), img = sg.createImageData(frames, N / 2);
-  const cos = new Float32Array(N * N / 2), sin = new Float32Array(N * N / 2), win = new Float32Array(N);
-  for (let i = 0; i < N; i++) win[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / N);
-  for (let k = 0; k < N / 2; k++) for (let i = 0; i < N; i++) { cos[k * N + i] = Math.cos((2 * Math.PI * k * i) / N); sin[k * N + i] = Math.sin((2 * Math.PI * k * i) / N); }
-  for (let f = 0; f < frames; f++) {
-    for (let k = 0; k < N / 2; k++) {
-      let re = 0, im = 0;
-      for (let i = 0; i < N; i++) { const s0 = (x[f * hop + i] || 0) * win[i]; re += s0 * cos[k * N + i]; im -= s0 * sin[k * N + i]; }
-      const db = 10 * Math.log10(re * re + im * im + 1e-10);
-      const t = Math.max(0, Math.min(1, (db + 60) / 70)), p = ((N / 2 - 1 - k) * frames + f) * 4;
-      img.data[p] = 255 * t; img.data[p + 1] = 255 * t * t; img.data[p + 2] = 80 * (1 - t); img.data[p + 3] = 255;
-    }
-  }
-  sg.putImageData(img, 0, 0);
-  div.append(el("div", { class: "note" }, `spectrogram (0 to ${rate / 2} Hz, 256-sample frames)`), spec);
-}
-
-async function dnaSample(div, s) {
-  const text = await (await fetch(s.url)).text();
-  const seq = text.split("\n").filter((l) => !l.startsWith(">")).join("").trim();
-  const pre = el("div", { class: "seq" });
-  pre.append(el("span", { class: "prompt", title: "prompt" }, seq.slice(0, s.prompt_units)), el("span", { class: "mark", title: "generated" }, seq.slice(s.prompt_units)));
-  const W = 900, H = 60, win = 20;
-  const gc = el("canvas", { width: W, height: H, class: "gc" });
-  const g = gc.getContext("2d");
-  g.fillStyle = "#e3f2fd";
-  g.fillRect(0, 0, (s.prompt_units / Math.max(1, seq.length)) * W, H);
-  g.strokeStyle = "#2e7d32";
-  g.beginPath();
-  for (let i = 0; i < seq.length; i++) {
-    const w = seq.slice(Math.max(0, i - win / 2), i + win / 2);
-    const acgt = (w.match(/[ACGT]/gi) || []).length, gcn = (w.match(/[GC]/gi) || []).length;
-    const y = H - (acgt ? gcn / acgt : 0) * H, px = (i / Math.max(1, seq.length - 1)) * W;
-    i ? g.lineTo(px, y) : g.moveTo(px, y);
-  }
-  g.stroke();
-  div.append(pre, el("div", { class: "note" }, `GC content over a ${win}-base window (0 to 1; shaded: the prompt)`), gc);
-}
-
-async function textSample(div, s) {
-  const bytes = new Uint8Array(await (await fetch(s.url)).arrayBuffer());
-  const dec = new TextDecoder();
-  const pre = el("div", { class: "seq" });
-  pre.append(el("span", { class: "prompt", title: "prompt" }, dec.decode(bytes.slice(0, s.prompt_units))), el("span", { class: "mark", title: "generated" }, dec.decode(bytes.slice(s.prompt_units))));
-  div.append(pre);
-}
-
-// ---- compare report
-async function showReport(id) {
-  const rep = await getJSON("/api/report?run=" + encodeURIComponent(id));
-  $("report-title").textContent = (rep.markdown.split("\n")[0] || "").replace(/^#\s*/, "") + " (" + id + ")";
-  const tables = $("report-tables");
-  tables.replaceChildren();
-  for (const t of rep.tables) {
-    const tb = el("table", { class: "tbl" }, el("thead", {}, el("tr", {}, ...t.header.map((h) => el("th", {}, h)))), el("tbody", {}, ...t.rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))))));
-    tables.append(el("h3", {}, t.title), tb);
-  }
-  // the spectrum: gain of selection per modality, from the first table
-  const t = rep.tables[0];
-  const gi = t ? t.header.findIndex((h) => h.startsWith("selection gain")) : -1;
-  const box = $("gain-chart");
-  box.replaceChildren();
-  if (gi >= 0) {
-    const mods = t.rows.map((r) => r[0]), gains = t.rows.map((r) => parseFloat(r[gi]));
-    const xs = mods.map((_, i) => i);
-    const bars = uPlot.paths.bars({ size: [0.6, 80] });
-    const u = new uPlot({
-      width: 600, height: 260, title: "gain of selection (S6) over the best LTI variant, %",
-      scales: { x: { time: false, range: [-0.5, mods.length - 0.5] } },
-      axes: [{ values: (_, ticks) => ticks.map((v) => mods[v] ?? ""), splits: () => xs }, { size: 60 }],
-      series: [{}, { label: "gain %", fill: "#90caf9", stroke: "#1565c0", paths: bars, points: { show: false } }],
-    }, [xs, gains.map((g) => (isNaN(g) ? null : g))], box);
-    window.reportChart = { mods, gains };
-  }
-  const imgs = $("report-images");
-  imgs.replaceChildren(...(rep.images || []).map((f) => el("img", { src: f.url, alt: f.name, width: 480 })));
 }
 
 // ---- routing
@@ -301,7 +179,13 @@ async function route() {
   for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("on", a.id === "nav-" + view);
   if (!state.runs.length) await loadRuns();
   if (view === "runs") { watch([]); await loadRuns(); }
-  if (view === "curves") { const ids = q.getAll("run"); await drawCurves(ids); watch(ids); }
+  if (view === "curves") {
+    const ids = q.getAll("run");
+    if (q.get("metric")) $("metric").value = q.get("metric");
+    if (q.get("x")) $("axis").value = q.get("x");
+    await drawCurves(ids);
+    watch(ids);
+  }
   if (view === "run") { watch([]); await showRun(q.get("id")); }
   if (view === "report") { watch([]); await showReport(q.get("id")); }
   window.routed = location.hash;
