@@ -410,6 +410,38 @@ func TestBrowser(t *testing.T) {
 		t.Logf("step 7 drawn %v after its metrics line was written", time.Since(start).Round(time.Millisecond))
 	})
 
+	t.Run("CurveControls", func(t *testing.T) {
+		tb := openTab(t, browser)
+		tb.open(t, ts.URL, "#curves?run=0%2Fdna&run=0%2Faudio")
+		for _, metric := range []string{"loss", "val_bits_per_unit", "lr", "grad_norm", "tokens_per_s"} {
+			for _, axis := range []string{"step", "tokens", "wall"} {
+				for _, logy := range []bool{false, true} {
+					n := eval[int](t, tb, fmt.Sprintf(`(async () => {
+						const before = window.drawn, set = (id, k, v) => { const e = document.getElementById(id); e[k] = v; e.dispatchEvent(new Event("change")); };
+						set("metric", "value", %q); set("axis", "value", %q); set("logy", "checked", %v);
+						while (window.drawn < before + 3) await new Promise((ok) => setTimeout(ok, 10));
+						return window.chart.data.length; })()`, metric, axis, logy))
+					want := 3 // x and two runs
+					if metric == "val_bits_per_unit" {
+						want = 5 // and their Markov baselines
+					}
+					if n != want {
+						t.Errorf("%s against %s (log y %v): %d columns, want %d", metric, axis, logy, n, want)
+					}
+				}
+			}
+		}
+		tb.open(t, ts.URL, "#curves")
+		if note := eval[string](t, tb, `document.getElementById("curves-note").textContent`); !strings.Contains(note, "No run selected") {
+			t.Errorf("curves without runs: note %q", note)
+		}
+		tb.open(t, ts.URL, "#runs")
+		tb.do(t, "sort by run, descending (two clicks)", chromedp.Click(`#runs thead th:nth-child(2)`), chromedp.Click(`#runs thead th:nth-child(2)`))
+		if ids := eval[[]string](t, tb, `[...document.querySelectorAll("#runs tbody tr")].map((tr) => tr.dataset.id)`); fmt.Sprint(ids) != "[0/text c0/report 0/dna c0/cmp 0/audio]" {
+			t.Errorf("sorted by run, descending: %v", ids)
+		}
+	})
+
 	t.Run("DNASample", func(t *testing.T) {
 		tb := openTab(t, browser)
 		tb.open(t, ts.URL, "#run?id=0%2Fdna")

@@ -122,7 +122,10 @@ async function drawCurves(ids) {
   if (chart) chart.destroy();
   chart = new uPlot(opts, data, $("chart"));
   window.chart = chart; // read by the browser tests
-  $("curves-note").textContent = curves.map((c) => `${c.id}: ${c.rows} points` + (c.rows > c.x.length ? `, shown ${c.x.length} (min and max per bucket)` : "")).join("; ");
+  $("curves-note").textContent = ids.length
+    ? curves.map((c) => `${c.id}: ${c.rows} points` + (c.rows > c.x.length ? `, shown ${c.x.length} (min and max per bucket)` : "")).join("; ")
+    : "No run selected: tick runs in the Runs table, then \"Overlay curves of the selected runs\".";
+  window.drawn = (window.drawn || 0) + 1;
 }
 
 function watch(ids) {
@@ -177,8 +180,7 @@ async function route() {
   const q = new URLSearchParams(qs || "");
   for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "view-" + view;
   for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("on", a.id === "nav-" + view);
-  if (!state.runs.length) await loadRuns();
-  if (view === "runs") { watch([]); await loadRuns(); }
+  if (view === "runs") { watch([]); await loadRuns(); } else if (!state.runs.length) await loadRuns();
   if (view === "curves") {
     const ids = q.getAll("run");
     if (q.get("metric")) $("metric").value = q.get("metric");
