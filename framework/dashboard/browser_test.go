@@ -39,7 +39,7 @@ func findChromium() (string, bool) {
 }
 
 // newBrowser starts one headless Chromium for a test and its subtests.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t testing.TB) context.Context {
 	t.Helper()
 	bin, ok := findChromium()
 	if !ok {
@@ -72,7 +72,7 @@ type tab struct {
 
 // openTab opens a tab and fails the test, at its end, if the page logged
 // an error or a warning or threw an exception that nothing caught.
-func openTab(t *testing.T, browser context.Context) *tab {
+func openTab(t testing.TB, browser context.Context) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 20*time.Second)
@@ -113,7 +113,7 @@ func openTab(t *testing.T, browser context.Context) *tab {
 }
 
 // do runs actions in the tab, failing the test with what was being done.
-func (tb *tab) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
+func (tb *tab) do(t testing.TB, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(tb.ctx, actions...); err != nil {
 		t.Fatalf("%s: %v", what, err)
@@ -121,7 +121,7 @@ func (tb *tab) do(t *testing.T, what string, actions ...chromedp.Action[chromedp
 }
 
 // eval evaluates a JavaScript expression (a promise is awaited) into v.
-func eval[T any](t *testing.T, tb *tab, expr string) T {
+func eval[T any](t testing.TB, tb *tab, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
@@ -132,7 +132,7 @@ func eval[T any](t *testing.T, tb *tab, expr string) T {
 
 // open navigates to a view of the dashboard and waits until the page has
 // routed to it (app.js sets window.routed when a view is drawn).
-func (tb *tab) open(t *testing.T, base, hash string) {
+func (tb *tab) open(t testing.TB, base, hash string) {
 	t.Helper()
 	tb.do(t, "open "+hash, chromedp.Navigate(base+"/"+hash),
 		chromedp.Poll[chromedp.Void](fmt.Sprintf("window.routed === %q", hash), chromedp.WithPollingTimeout(10*time.Second)))

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -99,9 +100,9 @@ func readSmall(root *os.Root, name string) ([]byte, error) {
 
 // settings flattens config.yaml's top-level scalars (and a few nested
 // ones) into key → text, for the "settings that differ" columns.
-func settings(b []byte) map[string]string {
+func settings(doc *yaml.Node) map[string]string {
 	var m map[string]any
-	if yaml.Unmarshal(b, &m) != nil {
+	if doc.Decode(&m) != nil {
 		return nil
 	}
 	out := map[string]string{}
@@ -187,11 +188,8 @@ func exists(p string) bool {
 // summarize fills r (a train run) from the files in dir (root-confined).
 func summarize(root *os.Root, rel string, r *Run, tail *metricsTail) {
 	sub := func(name string) string { return filepath.Join(filepath.FromSlash(rel), name) }
-	var cfg runConfig
-	if b, err := readSmall(root, sub("config.yaml")); err == nil {
-		_ = yaml.Unmarshal(b, &cfg)
-		r.Settings = settings(b)
-	}
+	cfg, set := tail.config(root, sub("config.yaml"))
+	r.Settings = set
 	r.Modality, r.Unit, r.Variant, r.Target = cfg.Modality.Name, cfg.Modality.Unit, cfg.variant(), cfg.Steps
 	if cfg.Baseline.BitsPerUnit > 0 {
 		b := cfg.Baseline.BitsPerUnit
@@ -230,14 +228,41 @@ func interrupted(root *os.Root, name string) bool {
 }
 
 // metricsTail keeps a run's summary figures and the offset read so far,
-// so a growing metrics.jsonl is read once, not at every request.
+// so a growing metrics.jsonl is read once, not at every request; and its
+// config.yaml as last parsed (parsing a thousand is most of a runs
+// table's time).
 type metricsTail struct {
+	cfgSize  int64
+	cfgTime  time.Time
+	cfg      runConfig
+	settings map[string]string
+
 	size    int64
 	last    int
 	best    float64
 	hasBest bool
 	rates   []float64 // tokens/s of the last steps (ring of 32)
 	wall    float64   // estimated seconds: Σ tokens per step / tokens/s
+}
+
+// config is the run's config.yaml and its settings, parsed again only
+// when its size or modification time changed.
+func (t *metricsTail) config(root *os.Root, name string) (runConfig, map[string]string) {
+	fi, err := root.Stat(name)
+	if err != nil {
+		t.cfgSize, t.cfgTime, t.cfg, t.settings = 0, time.Time{}, runConfig{}, nil
+		return t.cfg, t.settings
+	}
+	if fi.Size() != t.cfgSize || !fi.ModTime().Equal(t.cfgTime) {
+		t.cfg, t.settings = runConfig{}, nil
+		var doc yaml.Node // parsed once, decoded twice
+		if b, err := readSmall(root, name); err == nil && yaml.Unmarshal(b, &doc) == nil && len(doc.Content) > 0 {
+			_ = doc.Decode(&t.cfg)
+			t.settings = settings(&doc)
+		}
+		t.cfgSize, t.cfgTime = fi.Size(), fi.ModTime()
+	}
+	return t.cfg, t.settings
 }
 
 func (t *metricsTail) bestVal() *float64 {

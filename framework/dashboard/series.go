@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 )
 
@@ -15,39 +16,77 @@ type point struct {
 	hasVal                         bool
 }
 
-// field finds "key": in line and parses the number after it.
-func field(line []byte, key string) (float64, bool) {
-	i := bytes.Index(line, []byte(key))
-	if i < 0 {
-		return 0, false
-	}
-	rest := line[i+len(key):]
-	j := 0
-	for j < len(rest) && (rest[j] == '-' || rest[j] == '+' || rest[j] == '.' || rest[j] == 'e' || rest[j] == 'E' || (rest[j] >= '0' && rest[j] <= '9')) {
-		j++
-	}
-	v, err := strconv.ParseFloat(string(rest[:j]), 64)
-	return v, err == nil
-}
-
-// parse reads the fields of one metrics.jsonl line without a JSON
-// decoder (a million lines must parse in a fraction of a second); a line
-// without a step (cut by a crash, or not ours) is refused.
+// parse reads the fields of one metrics.jsonl line in one pass, without
+// a JSON decoder (a million lines must parse in a fraction of a second):
+// each "key": number pair it knows is kept, string values are skipped.
+// A line without a whole-number step (cut by a crash, or not ours) is
+// refused.
 func (p *point) parse(line []byte) bool {
 	line = bytes.TrimSpace(line)
 	if len(line) < 2 || line[0] != '{' || line[len(line)-1] != '}' {
 		return false
 	}
-	var ok bool
-	if p.step, ok = field(line, `"step":`); !ok || p.step < 0 || p.step != math.Trunc(p.step) {
-		return false
+	*p = point{step: -1}
+	for i := 1; i < len(line); {
+		q := bytes.IndexByte(line[i:], '"')
+		if q < 0 {
+			break
+		}
+		i += q + 1
+		e := bytes.IndexByte(line[i:], '"')
+		if e < 0 {
+			break
+		}
+		key := line[i : i+e]
+		i += e + 1
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if i >= len(line) || line[i] != ':' {
+			continue
+		}
+		i++
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if i < len(line) && line[i] == '"' { // a string value: skip it, escapes too
+			for i++; i < len(line) && line[i] != '"'; i++ {
+				if line[i] == '\\' {
+					i++
+				}
+			}
+			i++
+			continue
+		}
+		j := i
+		for j < len(line) && isNumberByte(line[j]) {
+			j++
+		}
+		v, err := strconv.ParseFloat(string(line[i:j]), 64)
+		i = j
+		if err != nil {
+			continue
+		}
+		switch string(key) {
+		case "step":
+			p.step = v
+		case "loss":
+			p.loss = v
+		case "lr":
+			p.lr = v
+		case "grad_norm":
+			p.grad = v
+		case "tokens_per_s":
+			p.tps = v
+		case "val_bits_per_unit":
+			p.val, p.hasVal = v, true
+		}
 	}
-	p.loss, _ = field(line, `"loss":`)
-	p.lr, _ = field(line, `"lr":`)
-	p.grad, _ = field(line, `"grad_norm":`)
-	p.tps, _ = field(line, `"tokens_per_s":`)
-	p.val, p.hasVal = field(line, `"val_bits_per_unit":`)
-	return true
+	return p.step >= 0 && p.step == math.Trunc(p.step)
+}
+
+func isNumberByte(c byte) bool {
+	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
 }
 
 // Metrics and X axes a curve can be drawn with.
@@ -62,19 +101,41 @@ type series struct {
 	size    int64
 	perStep float64 // tokens per step, for the tokens and wall axes
 	wallAcc float64
-	cols    map[string][]float32 // axis and metric names → values; val rows only where evaluated
-	valRows []int32              // row indexes of the evaluation steps
+	// The axes and the metrics, a row per line; val only where evaluated.
+	step, tokens, wall, loss, lr, grad, tps []float32
+	val                                     []float32
+	valRows                                 []int32 // row indexes of the evaluation steps
 }
 
-func newSeries(perStep float64) *series {
-	s := &series{perStep: perStep, cols: map[string][]float32{}}
-	return s
+func newSeries(perStep float64) *series { return &series{perStep: perStep} }
+
+// col is the column of an axis or metric name (metricNames, axisNames).
+func (s *series) col(name string) []float32 {
+	switch name {
+	case "step":
+		return s.step
+	case "tokens":
+		return s.tokens
+	case "wall":
+		return s.wall
+	case "loss":
+		return s.loss
+	case "lr":
+		return s.lr
+	case "grad_norm":
+		return s.grad
+	case "tokens_per_s":
+		return s.tps
+	case "val_bits_per_unit":
+		return s.val
+	}
+	return nil
 }
 
-func (s *series) rows() int { return len(s.cols["step"]) }
+func (s *series) rows() int { return len(s.step) }
 
 // bytes is the memory the series holds, for the cache's budget.
-func (s *series) bytes() int { return 4*s.rows()*8 + 8*len(s.valRows) }
+func (s *series) bytes() int { return 4*cap(s.step)*7 + 8*cap(s.val) }
 
 // update reads what was appended since the last call; a shorter file
 // (rewritten on resume) is read again.
@@ -97,8 +158,16 @@ func (s *series) update(root *os.Root, name string) error {
 	if _, err := f.Seek(s.size, io.SeekStart); err != nil {
 		return err
 	}
+	s.grow(int((fi.Size() - s.size) / 96)) // about a row per metrics line
 	s.read(bufio.NewReaderSize(f, 256<<10))
 	return nil
+}
+
+// grow makes room for n more rows in every column.
+func (s *series) grow(n int) {
+	for _, c := range []*[]float32{&s.step, &s.tokens, &s.wall, &s.loss, &s.lr, &s.grad, &s.tps} {
+		*c = slices.Grow(*c, n)
+	}
 }
 
 func (s *series) read(br *bufio.Reader) {
@@ -128,17 +197,16 @@ func (s *series) add(p *point) {
 	if p.tps > 0 && s.perStep > 0 {
 		s.wallAcc += s.perStep / p.tps
 	}
-	c := s.cols
-	c["step"] = append(c["step"], float32(p.step))
-	c["tokens"] = append(c["tokens"], float32(p.step*s.perStep))
-	c["wall"] = append(c["wall"], float32(s.wallAcc))
-	c["loss"] = append(c["loss"], float32(p.loss))
-	c["lr"] = append(c["lr"], float32(p.lr))
-	c["grad_norm"] = append(c["grad_norm"], float32(p.grad))
-	c["tokens_per_s"] = append(c["tokens_per_s"], float32(p.tps))
+	s.step = append(s.step, float32(p.step))
+	s.tokens = append(s.tokens, float32(p.step*s.perStep))
+	s.wall = append(s.wall, float32(s.wallAcc))
+	s.loss = append(s.loss, float32(p.loss))
+	s.lr = append(s.lr, float32(p.lr))
+	s.grad = append(s.grad, float32(p.grad))
+	s.tps = append(s.tps, float32(p.tps))
 	if p.hasVal {
 		s.valRows = append(s.valRows, int32(s.rows()-1))
-		c["val_bits_per_unit"] = append(c["val_bits_per_unit"], float32(p.val))
+		s.val = append(s.val, float32(p.val))
 	}
 }
 
@@ -154,7 +222,7 @@ type Curve struct {
 
 // curve extracts metric against axis, downsampled to about n points.
 func (s *series) curve(metric, axis string, n int) (xs, ys []float64, rows int) {
-	ax, y := s.cols[axis], s.cols[metric]
+	ax, y := s.col(axis), s.col(metric)
 	if metric == "val_bits_per_unit" {
 		x := make([]float32, len(s.valRows))
 		for i, r := range s.valRows {
