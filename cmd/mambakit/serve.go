@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -22,35 +22,36 @@ func newServeCmd(x *invocation) *cobra.Command {
 			if len(args) == 0 {
 				return usagef("serve: name at least one directory of runs")
 			}
-			return runServe(c.Context(), addr, args, x)
+			return runServe(c.Context(), addr, args, x.stdout, c.ErrOrStderr())
 		},
 	}
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (anything but loopback is reachable by others: a warning says so)")
 	return c
 }
 
-func runServe(ctx context.Context, addr string, dirs []string, x *invocation) error {
+// runServe serves the dashboard of dirs on addr until ctx ends (Ctrl-C).
+func runServe(ctx context.Context, addr string, dirs []string, stdout, stderr io.Writer) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("--addr %q: %v", addr, err)
+	}
 	s, err := dashboard.New(dirs)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return usagef("--addr %q: %v", addr, err)
-	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		fmt.Fprintf(os.Stderr, "mambakit serve: warning: %s is reachable from other machines; the dashboard has no authentication\n", addr)
+		fmt.Fprintf(stderr, "mambakit serve: warning: %s is reachable from other machines; the dashboard has no authentication (it is read-only)\n", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	fmt.Fprintf(x.stdout, "serving %d folder(s) on http://%s/\n", len(dirs), ln.Addr())
+	fmt.Fprintf(stdout, "serving %d folder(s) on http://%s/ (Ctrl-C stops)\n", len(dirs), ln.Addr())
 	srv := &http.Server{Handler: s}
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	}
 	return nil
 }
