@@ -145,6 +145,7 @@ func (tb *tab) screenshot(t *testing.T, name string) {
 	if dir == "" {
 		return
 	}
+	eval[int](t, tb, `new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok(document.documentElement.scrollHeight))))`) // laid out
 	b, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
@@ -517,6 +518,7 @@ func TestBrowser(t *testing.T) {
 		if m := eval[string](t, tb, `window.chartData.metric`); m != "val_bits_per_unit" {
 			t.Errorf("overlay metric %q, want val_bits_per_unit", m)
 		}
+		tb.screenshot(t, "curves-validation")
 	})
 
 	t.Run("ReportFigures", func(t *testing.T) {

@@ -17,7 +17,7 @@ const getJSON = async (url) => {
   return r.json();
 };
 const fmt = (v, d) => (v === undefined || v === null ? "" : typeof v === "number" ? (d === undefined ? String(v) : v.toFixed(d)) : String(v));
-const fmtWall = (s) => (!s ? "" : s < 120 ? s.toFixed(1) + " s" : s < 7200 ? (s / 60).toFixed(1) + " min" : (s / 3600).toFixed(1) + " h");
+const fmtWall = (s) => (!s ? "" : s < 1 ? (1000 * s).toFixed(0) + " ms" : s < 120 ? s.toFixed(1) + " s" : s < 7200 ? (s / 60).toFixed(1) + " min" : (s / 3600).toFixed(1) + " h");
 
 // ---- runs table
 const state = { runs: [], differs: [], sort: null, desc: false, selected: new Set() };
@@ -108,7 +108,7 @@ async function drawCurves(ids) {
     series.push({ label: (r.rel || c.id) + (r.variant ? " " + r.variant : ""), stroke: palette[i % palette.length], width: 1.5, spanGaps: true });
     if (metric === "val_bits_per_unit" && r.baseline && c.x.length) {
       parts.push([c.x, c.x.map(() => r.baseline)]);
-      series.push({ label: "Markov baseline " + (r.rel || c.id), stroke: palette[i % palette.length], dash: [6, 4], width: 1, spanGaps: true });
+      series.push({ label: "Markov baseline " + (r.rel || c.id), stroke: palette[i % palette.length], dash: [6, 4], width: 1, spanGaps: true, points: { show: false } });
     }
   });
   const data = parts.length ? uPlot.join(parts) : [[]];
