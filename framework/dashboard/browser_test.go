@@ -65,9 +65,10 @@ func newBrowser(t testing.TB) context.Context {
 
 // tab is one page of the browser and what its console said.
 type tab struct {
-	ctx  context.Context
-	mu   sync.Mutex
-	msgs []chromedp.ConsoleMessage
+	ctx     context.Context
+	mu      sync.Mutex
+	msgs    []chromedp.ConsoleMessage
+	allowed *regexp.Regexp // messages a test expects
 }
 
 // openTab opens a tab and fails the test, at its end, if the page logged
@@ -103,6 +104,9 @@ func openTab(t testing.TB, browser context.Context) *tab {
 		tb.mu.Lock()
 		defer tb.mu.Unlock()
 		for _, m := range tb.msgs {
+			if tb.allowed != nil && tb.allowed.MatchString(m.Text) {
+				continue
+			}
 			switch m.Type {
 			case chromedp.ConsoleError, chromedp.ConsoleException, chromedp.ConsoleWarning, "assert":
 				t.Errorf("console %s at %s:%d", m, m.URL, m.Line)
@@ -409,6 +413,24 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("the page did not show step 7 within a second of its metrics line: %v", err)
 		}
 		t.Logf("step 7 drawn %v after its metrics line was written", time.Since(start).Round(time.Millisecond))
+
+		// A user's zoom survives the next update.
+		eval[int](t, tb, `(window.chart.setScale("x", {min: 2, max: 4}), 1)`)
+		f, err = os.OpenFile(filepath.Join(dir, "text/metrics.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteString(`{"step":8,"loss":4.5,"lr":0.0002,"grad_norm":1.5,"tokens_per_s":50000}` + "\n")
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(tb.ctx, chromedp.Poll[chromedp.Void](`window.chart.data[0].length === 8`, chromedp.WithPollingTimeout(time.Second))); err != nil {
+			t.Fatalf("step 8 not drawn within a second: %v", err)
+		}
+		if x := eval[[]float64](t, tb, `[window.chart.scales.x.min, window.chart.scales.x.max]`); x[0] != 2 || x[1] != 4 {
+			t.Errorf("the zoom to steps 2 to 4 became %v after an update", x)
+		}
 	})
 
 	t.Run("CurveControls", func(t *testing.T) {
@@ -440,6 +462,20 @@ func TestBrowser(t *testing.T) {
 		tb.do(t, "sort by run, descending (two clicks)", chromedp.Click(`#runs thead th:nth-child(2)`), chromedp.Click(`#runs thead th:nth-child(2)`))
 		if ids := eval[[]string](t, tb, `[...document.querySelectorAll("#runs tbody tr")].map((tr) => tr.dataset.id)`); fmt.Sprint(ids) != "[0/text c0/report 0/dna c0/cmp 0/audio]" {
 			t.Errorf("sorted by run, descending: %v", ids)
+		}
+	})
+
+	t.Run("Errors", func(t *testing.T) {
+		tb := openTab(t, browser)
+		tb.allowed = regexp.MustCompile(`404`)
+		tb.do(t, "open a run that is not there", chromedp.Navigate(ts.URL+"/#run?id=0%2Fnope"),
+			chromedp.Poll[chromedp.Void](`!document.getElementById("error").hidden`, chromedp.WithPollingTimeout(5*time.Second)))
+		if msg := eval[string](t, tb, `document.getElementById("error").textContent`); !strings.Contains(msg, "404") {
+			t.Errorf("error banner %q", msg)
+		}
+		tb.open(t, ts.URL, "#runs")
+		if hidden := eval[bool](t, tb, `document.getElementById("error").hidden`); !hidden {
+			t.Error("the error banner stays on the next view")
 		}
 	})
 

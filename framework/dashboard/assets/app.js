@@ -91,7 +91,7 @@ function renderRuns() {
 
 // ---- curves
 const palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
-let chart = null, source = null, refetch = null;
+let chart = null, chartKey = "", source = null, refetch = null;
 window.chartData = null; // {ids, metric, axis, data}: read by the browser tests
 
 async function drawCurves(ids) {
@@ -119,8 +119,17 @@ async function drawCurves(ids) {
     axes: [{ label: $("axis").selectedOptions[0].text }, { label: $("metric").selectedOptions[0].text, size: 70 }],
     series,
   };
-  if (chart) chart.destroy();
-  chart = new uPlot(opts, data, $("chart"));
+  const key = JSON.stringify([ids, metric, axis, $("logy").checked, series.length]);
+  if (chart && key === chartKey) {
+    // The same chart with more points (a live update): keep a zoom the user made.
+    const x = chart.scales.x, d = chart.data[0];
+    const zoomed = d.length > 1 && (x.min > d[0] || x.max < d[d.length - 1]);
+    chart.setData(data, !zoomed);
+  } else {
+    if (chart) chart.destroy();
+    chart = new uPlot(opts, data, $("chart"));
+    chartKey = key;
+  }
   window.chart = chart; // read by the browser tests
   $("curves-note").textContent = ids.length
     ? curves.map((c) => `${c.id}: ${c.rows} points` + (c.rows > c.x.length ? `, shown ${c.x.length} (min and max per bucket)` : "")).join("; ")
@@ -147,6 +156,8 @@ function watch(ids) {
 }
 
 // ---- one run: samples and checkpoints
+
+const maxSamples = 12; // drawn on a run's page (a spectrogram is a few million multiplications)
 async function showRun(id) {
   const run = state.runs.find((r) => r.id === id) || { rel: id };
   $("run-title").textContent = run.rel + (run.modality ? " — " + run.modality + " " + (run.variant || "") : "");
@@ -154,7 +165,12 @@ async function showRun(id) {
   const box = $("samples");
   box.replaceChildren();
   if (!samples.length) box.append(el("p", { class: "note" }, "no samples"));
-  for (const s of samples.slice().reverse()) {
+  const newest = samples.slice().reverse(), drawn = newest.slice(0, maxSamples);
+  if (newest.length > drawn.length) {
+    box.append(el("p", { class: "note" }, `the newest ${drawn.length} of ${newest.length} samples are drawn; the others: `,
+      ...newest.slice(drawn.length).flatMap((s) => [el("a", { href: s.url }, s.name), " "])));
+  }
+  for (const s of drawn) {
     const div = el("div", { class: "sample", "data-kind": s.kind, "data-name": s.name },
       el("div", {}, el("a", { href: s.url }, el("b", {}, s.name)), ` step ${s.step}: ${plural(s.tokens, "token")}, the prompt is the first ${plural(s.prompt_units, s.unit)}`));
     box.append(div);
@@ -172,7 +188,8 @@ async function showRun(id) {
 // ---- routing
 function showError(e) {
   console.error(e);
-  $("count").textContent = String(e);
+  $("error").textContent = String(e);
+  $("error").hidden = false;
 }
 
 async function route() {
@@ -181,8 +198,10 @@ async function route() {
   for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "view-" + view;
   for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("on", a.id === "nav-" + view);
   if (view === "runs") { watch([]); await loadRuns(); } else if (!state.runs.length) await loadRuns();
+  $("error").hidden = true;
   if (view === "curves") {
     const ids = q.getAll("run");
+    if (ids.length) $("nav-curves").href = location.hash; // the Curves link keeps the last selection
     if (q.get("metric")) $("metric").value = q.get("metric");
     if (q.get("x")) $("axis").value = q.get("x");
     await drawCurves(ids);

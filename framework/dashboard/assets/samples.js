@@ -184,6 +184,7 @@ const meanBits = (bits, a, b) => {
 // dark as the token's surprisal, with a boundary mark at the prompt's end.
 function shaded(text, cut, sc) {
   const box = el("div", { class: "seq" });
+  if (text.length > maxShaded) sc = null; // a span per token would slow the page: the prompt and the rest only
   let max = 1;
   if (sc) for (const b of sc.bits) if (b > max) max = b;
   for (let i = 0; i < text.length;) {
@@ -204,6 +205,9 @@ function shaded(text, cut, sc) {
   if (cut >= text.length) box.append(el("span", { class: "boundary", title: "the prompt ends here" }));
   return box;
 }
+
+// maxShaded is the longest sample drawn a token per span.
+const maxShaded = 50000;
 
 // ---- DNA
 
