@@ -164,7 +164,7 @@ func (tb *tab) screenshot(t *testing.T, name string) {
 
 // sampleText is the text sample the browser tests show; its sidecar
 // says the prompt is its first 16 bytes.
-const sampleText = "Implementation returns the state of the scan, and the café keeps every token.\n"
+const sampleText = "Implementation returns the \"state\" of the scan,\tand the café keeps every token.\n"
 
 // browserFixtures is fixtures plus what a page shows but a six-step run
 // does not make: a longer audio sample (a chirp) and score CSVs beside the
@@ -269,7 +269,9 @@ func scoreCSV(units []string) []byte {
 	w.Write([]string{"position", "token", "decoded", "logprob_nats", "bits"})
 	for i := 1; i < len(units); i++ {
 		bits := 0.5 + 3*math.Abs(math.Sin(float64(i)*0.7))
-		w.Write([]string{strconv.Itoa(i), strconv.Itoa(i), units[i], strconv.FormatFloat(-bits*math.Ln2, 'f', 6, 64), strconv.FormatFloat(bits, 'f', 6, 64)})
+		q := strconv.Quote(units[i]) // as session.UnitTexts writes a text unit
+		q = strings.ReplaceAll(q[1:len(q)-1], `\"`, `"`)
+		w.Write([]string{strconv.Itoa(i), strconv.Itoa(i), q, strconv.FormatFloat(-bits*math.Ln2, 'f', 6, 64), strconv.FormatFloat(bits, 'f', 6, 64)})
 	}
 	w.Flush()
 	return []byte(b.String())

@@ -153,45 +153,95 @@ function parseCSV(text) {
   return rows;
 }
 
-// loadScores aligns the scored tokens with text: each token's decoded
-// text is looked for just after the previous one (the first token is not
-// scored, and special tokens are not in the text). It returns per code
-// unit of text the token's bits (NaN: not scored) and its index.
-async function loadScores(url, text) {
-  const rows = parseCSV(await (await fetch(url)).text());
-  const head = rows.shift() || [], ui = head.indexOf("decoded"), bi = head.indexOf("bits");
-  const bits = new Float32Array(text.length).fill(NaN), tok = new Int32Array(text.length).fill(-1);
-  if (ui < 0 || bi < 0) throw new Error(url + ": not a score CSV (want columns decoded and bits)");
-  let p = 0;
-  rows.forEach((r, n) => {
-    const u = r[ui], b = parseFloat(r[bi]);
-    if (!u || isNaN(b)) return;
-    const j = text.indexOf(u, p);
-    if (j < 0 || j - p > 16) return;
-    for (let k = j; k < j + u.length; k++) { bits[k] = b; tok[k] = n; }
-    p = j + u.length;
-  });
-  return { bits, tok };
+// unquote reads a score CSV's decoded text back into bytes: text units
+// are Go-quoted (strconv.Quote without its quotes: \n, \t, \xNN for a
+// byte that is not UTF-8, \uNNNN ...); DNA letters come as they are.
+function unquote(s) {
+  const out = [], enc = new TextEncoder(), esc = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, "\\": 92, '"': 34, "'": 39 };
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== "\\" || i + 1 >= s.length) {
+      const cp = s.codePointAt(i);
+      if (cp > 0xffff) i++;
+      out.push(...enc.encode(String.fromCodePoint(cp)));
+      continue;
+    }
+    const e = s[++i], hex = { x: 2, u: 4, U: 8 }[e];
+    if (esc[e] !== undefined) out.push(esc[e]);
+    else if (hex) {
+      const v = parseInt(s.substr(i + 1, hex), 16);
+      i += hex;
+      if (e === "x") out.push(v); else out.push(...enc.encode(String.fromCodePoint(v)));
+    } else out.push(92, ...enc.encode(e));
+  }
+  return Uint8Array.from(out);
 }
 
-const meanBits = (bits, a, b) => {
+// utf8Chars splits bytes into characters and the byte each starts at; a
+// byte that does not begin valid UTF-8 is one U+FFFD.
+function utf8Chars(b) {
+  const chars = [], starts = [];
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    let n = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+    let cp = n === 1 ? c : c & (0xff >> (n + 1));
+    for (let k = 1; k < n; k++) {
+      const d = b[i + k];
+      if (d === undefined || (d & 0xc0) !== 0x80) { n = 0; break; }
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (n === 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000)) || n === 4 && (cp < 0x10000 || cp > 0x10ffff)) n = 0;
+    starts.push(i);
+    chars.push(n ? String.fromCodePoint(cp) : "\ufffd");
+    i += n || 1;
+  }
+  return { chars, starts };
+}
+
+// loadScores aligns the scored tokens with the sample's bytes: each
+// token's decoded bytes are looked for just after the previous token's
+// (the first token is not scored; special tokens are not in the file). It
+// returns, per character, the bits of the token its first byte belongs to
+// (NaN: not scored) and that token's row.
+async function loadScores(url, bytes, starts) {
+  const rows = parseCSV(await (await fetch(url)).text());
+  const head = rows.shift() || [], ui = head.indexOf("decoded"), bi = head.indexOf("bits");
+  if (ui < 0 || bi < 0) throw new Error(url + ": not a score CSV (want columns decoded and bits)");
+  const bitsB = new Float32Array(bytes.length).fill(NaN), tokB = new Int32Array(bytes.length).fill(-1);
+  let p = 0;
+  rows.forEach((r, n) => {
+    const u = unquote(r[ui] || ""), b = parseFloat(r[bi]);
+    if (!u.length || isNaN(b)) return;
+    for (let j = p; j <= Math.min(p + 16, bytes.length - u.length); j++) {
+      if (!u.every((v, k) => bytes[j + k] === v)) continue;
+      bitsB.fill(b, j, j + u.length);
+      tokB.fill(n, j, j + u.length);
+      p = j + u.length;
+      return;
+    }
+  });
+  return { bits: Float32Array.from(starts, (i) => bitsB[i]), tok: Int32Array.from(starts, (i) => tokB[i]) };
+}
+
+// meanBits is the mean of the tokens' bits that begin in characters [a, b).
+const meanBits = (sc, a, b) => {
   let s = 0, n = 0;
-  for (let i = a; i < b; i++) if (!isNaN(bits[i])) { s += bits[i]; n++; }
+  for (let i = a; i < b; i++) if (!isNaN(sc.bits[i]) && (i === 0 || sc.tok[i] !== sc.tok[i - 1])) { s += sc.bits[i]; n++; }
   return n ? (s / n).toFixed(2) : "–";
 };
 
-// shaded renders text in spans, one per scored token, their background as
-// dark as the token's surprisal, with a boundary mark at the prompt's end.
-function shaded(text, cut, sc) {
+// shaded renders characters in spans, one per scored token, their
+// background as dark as the token's surprisal, with a boundary mark at the
+// prompt's end (character cut).
+function shaded(chars, cut, sc) {
   const box = el("div", { class: "seq" });
-  if (text.length > maxShaded) sc = null; // a span per token would slow the page: the prompt and the rest only
+  if (chars.length > maxShaded) sc = null; // a span per token would slow the page: the prompt and the rest only
   let max = 1;
   if (sc) for (const b of sc.bits) if (b > max) max = b;
-  for (let i = 0; i < text.length;) {
+  for (let i = 0; i < chars.length;) {
     let j = i + 1;
-    if (sc) while (j < text.length && j !== cut && sc.tok[j] === sc.tok[i]) j++;
-    else j = i < cut ? cut : text.length;
-    const span = el("span", { class: i < cut ? "prompt" : "gen" }, text.slice(i, j));
+    if (sc) while (j < chars.length && j !== cut && sc.tok[j] === sc.tok[i]) j++;
+    else j = i < cut ? cut : chars.length;
+    const span = el("span", { class: i < cut ? "prompt" : "gen" }, chars.slice(i, j).join(""));
     if (sc && !isNaN(sc.bits[i])) {
       span.dataset.bits = sc.bits[i];
       span.dataset.tok = sc.tok[i]; // a token across the prompt's end is two spans
@@ -202,7 +252,7 @@ function shaded(text, cut, sc) {
     box.append(span);
     i = j;
   }
-  if (cut >= text.length) box.append(el("span", { class: "boundary", title: "the prompt ends here" }));
+  if (cut >= chars.length) box.append(el("span", { class: "boundary", title: "the prompt ends here" }));
   return box;
 }
 
@@ -214,9 +264,9 @@ const maxShaded = 50000;
 async function dnaSample(div, s) {
   const text = await (await fetch(s.url)).text();
   const seq = text.split("\n").filter((l) => !l.startsWith(">")).map((l) => l.trim()).join("");
-  const cut = Math.min(s.prompt_units, seq.length);
-  const sc = s.score ? await loadScores(s.score, seq) : null;
-  div.append(shaded(seq, cut, sc));
+  const cut = Math.min(s.prompt_units, seq.length), bytes = new TextEncoder().encode(seq), { chars, starts } = utf8Chars(bytes);
+  const sc = s.score ? await loadScores(s.score, bytes, starts) : null;
+  div.append(shaded(chars, cut, sc));
   const W = sampleWidth(div), H = 60, win = 20, f = seq.length ? cut / seq.length : 0;
   const gc = el("canvas", { width: W, height: H, class: "gc" });
   const g = gc.getContext("2d");
@@ -257,7 +307,7 @@ async function dnaSample(div, s) {
     }
     promptLine(b, f, W, H);
     div.dataset.scored = scored;
-    div.append(el("div", { class: "note" }, `bits per base under the model (score CSV; grey line: 2 bits, a uniform guess; top: ${max.toFixed(1)} bits): mean ${meanBits(sc.bits, 0, cut)} in the prompt, ${meanBits(sc.bits, cut, seq.length)} after it`), bt);
+    div.append(el("div", { class: "note" }, `bits per base under the model (score CSV; grey line: 2 bits, a uniform guess; top: ${max.toFixed(1)} bits): mean ${meanBits(sc, 0, cut)} in the prompt, ${meanBits(sc, cut, chars.length)} after it`), bt);
   }
 }
 
@@ -265,14 +315,14 @@ async function dnaSample(div, s) {
 
 async function textSample(div, s) {
   const bytes = new Uint8Array(await (await fetch(s.url)).arrayBuffer());
-  const dec = new TextDecoder();
-  const prompt = dec.decode(bytes.slice(0, s.prompt_units)), text = dec.decode(bytes);
-  const cut = Math.min(prompt.length, text.length);
-  const sc = s.score ? await loadScores(s.score, text) : null;
-  div.append(shaded(text, cut, sc));
+  const { chars, starts } = utf8Chars(bytes);
+  let cut = starts.findIndex((b) => b >= s.prompt_units); // the first character after the prompt's bytes
+  if (cut < 0) cut = chars.length;
+  const sc = s.score ? await loadScores(s.score, bytes, starts) : null;
+  div.append(shaded(chars, cut, sc));
   if (sc) {
     div.dataset.scored = new Set([...div.querySelectorAll("[data-tok]")].map((e) => e.dataset.tok)).size;
-    div.append(el("div", { class: "note" }, `shaded by surprisal (score CSV; darker: more bits, hover for the figure; blue or dotted: the prompt, up to the red bar): mean ${meanBits(sc.bits, 0, cut)} bits per token in the prompt, ${meanBits(sc.bits, cut, text.length)} after it`));
+    div.append(el("div", { class: "note" }, `shaded by surprisal (score CSV; darker: more bits, hover for the figure; blue or dotted: the prompt, up to the red bar): mean ${meanBits(sc, 0, cut)} bits per token in the prompt, ${meanBits(sc, cut, chars.length)} after it`));
   } else {
     div.append(el("div", { class: "note" }, `blue, up to the red bar: the prompt; the rest is generated. For per-token surprisal, save "mambakit score --checkpoint RUN ${s.name} > ${s.name}.score.csv" beside it.`));
   }
