@@ -393,6 +393,27 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("%s: readyState %d, error %d, duration %v s, decoded %v s; the WAV holds %v s", filepath.Base(a.Src), a.ReadyState, a.Error, a.Duration, a.Decoded, want)
 			}
 		}
+		type drawn struct {
+			Name    string `json:"name"`
+			Samples int    `json:"samples"`
+			Canvas  int    `json:"canvas"`
+			Peaks   string `json:"peaks"`
+		}
+		for _, d := range eval[[]drawn](t, tb, `[...document.querySelectorAll(".sample[data-kind=audio]")].map((d) => ({name: d.dataset.name, samples: +d.dataset.samples, canvas: d.querySelectorAll("canvas.wave, canvas.spec").length, peaks: d.dataset.peakHz}))`) {
+			want := int(math.Round(wavSeconds(t, filepath.Join(dir, "audio/samples", d.Name)) * 16000))
+			if d.Samples != want || d.Canvas != 2 {
+				t.Errorf("%s: %d samples drawn in %d canvases, want %d in a waveform and a spectrogram", d.Name, d.Samples, d.Canvas, want)
+			}
+			t.Logf("%s: %d samples, peaks %s Hz", d.Name, d.Samples, d.Peaks)
+			if d.Name != "step-00000009.wav" {
+				continue
+			}
+			// The chirp's phase is 2π(200 + 3000 t/T) t: it rises from 200 Hz to 6,200 Hz.
+			var first, last float64
+			if _, err := fmt.Sscanf(d.Peaks, "%g,%g", &first, &last); err != nil || math.Abs(first-200) > 100 || math.Abs(last-6200) > 300 {
+				t.Errorf("%s: the spectrogram's loudest frequencies, first and last frame, are %q Hz; want about 200 and 6200", d.Name, d.Peaks)
+			}
+		}
 		tb.screenshot(t, "run-audio")
 	})
 

@@ -97,11 +97,15 @@ async function audioSample(div, s) {
   });
   const secs = (n) => (n / rate).toFixed(3) + " s";
   div.append(el("div", { class: "note" }, `waveform: ${plural(x.length, "sample")} at ${rate} Hz (${secs(x.length)}), peak ${peak.toFixed(3)} of full scale; shaded, up to the red line at ${secs(s.prompt_units)}: the prompt`), wrap);
-  div.append(el("div", { class: "note" }, `spectrogram: 0 to ${rate / 2} Hz upwards, dB of full scale (dark −90, bright 0)`), spectrogram(x, f, W));
+  const spec = spectrogram(x, f, W);
+  div.dataset.peakHz = spec.peaks.map((k) => Math.round((k * rate) / spec.N)).join(","); // loudest bin of the first and last frames: read by the browser tests
+  div.append(el("div", { class: "note" }, `spectrogram: 0 to ${rate / 2} Hz upwards, dB of full scale (dark −90, bright 0)`), spec.canvas);
 }
 
 // spectrogram draws a short-time Fourier transform (Hann window, direct
-// DFT: samples are seconds long) in dB of a full-scale sine.
+// DFT: samples are seconds long) in dB of a full-scale sine. It returns
+// the canvas, the frame length N and the loudest bin of the first and the
+// last frames.
 function spectrogram(x, f, W) {
   let N = 16;
   while (N < 256 && N * 2 <= x.length) N *= 2;
@@ -109,14 +113,22 @@ function spectrogram(x, f, W) {
   const img = new ImageData(frames, K), win = new Float32Array(N), cos = new Float32Array(K * N), sin = new Float32Array(K * N);
   for (let i = 0; i < N; i++) win[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / N);
   for (let k = 0; k < K; k++) for (let i = 0; i < N; i++) { cos[k * N + i] = Math.cos((2 * Math.PI * k * i) / N); sin[k * N + i] = Math.sin((2 * Math.PI * k * i) / N); }
-  const full = (N / 4) * (N / 4), frame = new Float32Array(N);
+  const full = (N / 4) * (N / 4), frame = new Float32Array(N), peaks = [0, 0];
   for (let t = 0; t < frames; t++) {
     for (let i = 0; i < N; i++) frame[i] = (x[t * hop + i] || 0) * win[i];
+    let loudest = -1;
     for (let k = 0; k < K; k++) {
       let re = 0, im = 0;
       for (let i = 0; i < N; i++) { re += frame[i] * cos[k * N + i]; im -= frame[i] * sin[k * N + i]; }
-      const db = 10 * Math.log10((re * re + im * im) / full + 1e-12), c = heat(Math.max(0, Math.min(1, (db + 90) / 90))), p = ((K - 1 - k) * frames + t) * 4;
-      img.data[p] = c[0]; img.data[p + 1] = c[1]; img.data[p + 2] = c[2]; img.data[p + 3] = 255;
+      const p = re * re + im * im;
+      if (p > loudest) {
+        loudest = p;
+        if (t === 0) peaks[0] = k;
+        if (t === frames - 1) peaks[1] = k;
+      }
+      const db = 10 * Math.log10(p / full + 1e-12), c = heat(Math.max(0, Math.min(1, (db + 90) / 90)));
+      const q = ((K - 1 - k) * frames + t) * 4;
+      img.data[q] = c[0]; img.data[q + 1] = c[1]; img.data[q + 2] = c[2]; img.data[q + 3] = 255;
     }
   }
   const off = el("canvas", { width: frames, height: K });
@@ -125,7 +137,7 @@ function spectrogram(x, f, W) {
   g.imageSmoothingEnabled = frames < W;
   g.drawImage(off, 0, 0, W, H);
   promptLine(g, f, W, H);
-  return spec;
+  return { canvas: spec, N, peaks };
 }
 
 // heat maps 0..1 to dark blue, purple, orange, pale yellow.
