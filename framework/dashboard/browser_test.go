@@ -191,6 +191,7 @@ func browserFixtures(t *testing.T) string {
 	// words (one multi-byte letter here), which a tokenizer cuts at words.
 	write(t, filepath.Join(dir, "text/samples/step-00000006.txt"), []byte(sampleText))
 	units := regexp.MustCompile(`\S+\s*`).FindAllString(sampleText, -1)
+	write(t, filepath.Join(dir, "text/samples/step-00000006.txt.json"), []byte(fmt.Sprintf(`{"prompt_tokens": 2, "tokens": %d, "unit": "byte", "prompt_units": 16}`, len(units))))
 	write(t, filepath.Join(dir, "text/samples/step-00000006.txt.score.csv"), scoreCSV(units))
 	return dir
 }
