@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// maxStreamRuns bounds the runs one event stream watches.
+// maxStreamRuns bounds the runs one event stream watches and one chart
+// draws.
 const maxStreamRuns = 64
 
 // Update is an event of the live stream: a run's metrics grew.

@@ -54,7 +54,8 @@ func New(dirs []string) (*Server, error) {
 	for _, d := range dirs {
 		abs, err := filepath.Abs(d)
 		if err != nil {
-			return nil, err
+			s.Close()
+			return nil, fmt.Errorf("serve %s: %w", d, err)
 		}
 		r, err := os.OpenRoot(abs)
 		if err != nil {
@@ -242,6 +243,10 @@ func (s *Server) handleCurve(w http.ResponseWriter, r *http.Request) {
 	n, err := strconv.Atoi(q.Get("points"))
 	if err != nil || n < 2 || n > 100000 {
 		n = 2000
+	}
+	if ids := q["run"]; len(ids) > maxStreamRuns {
+		http.Error(w, fmt.Sprintf("at most %d runs in one chart", maxStreamRuns), http.StatusBadRequest)
+		return
 	}
 	var out []Curve
 	for _, id := range q["run"] {

@@ -144,6 +144,9 @@ func TestCurve(t *testing.T) {
 	if code, _ := get(t, ts.URL+"/api/curve?run=../etc"); code != 404 {
 		t.Errorf("unknown run: %d", code)
 	}
+	if code, _ := get(t, ts.URL+"/api/curve?"+strings.Repeat("run=0/dna&", maxStreamRuns+1)); code != 400 {
+		t.Errorf("%d runs in one chart: %d, want 400", maxStreamRuns+1, code)
+	}
 }
 
 func TestDownsample(t *testing.T) {
