@@ -91,6 +91,7 @@ function renderRuns() {
 
 // ---- curves
 const palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
+const maxChartRuns = 64; // the server's bound (maxStreamRuns)
 let chart = null, chartKey = "", source = null, refetch = null;
 window.chartData = null; // {ids, metric, axis, data}: read by the browser tests
 
@@ -214,6 +215,11 @@ async function route() {
 
 $("filter").addEventListener("input", renderRuns);
 $("overlay").addEventListener("click", () => {
+  if (state.selected.size > maxChartRuns) {
+    $("error").textContent = `${state.selected.size} runs are ticked: one chart overlays at most ${maxChartRuns}.`;
+    $("error").hidden = false;
+    return;
+  }
   location.hash = "#curves?" + [...state.selected].map((id) => "run=" + encodeURIComponent(id)).join("&");
 });
 for (const id of ["metric", "axis", "logy"]) {
