@@ -285,35 +285,18 @@ func (t *metricsTail) rate() float64 {
 // update reads the lines appended since the last call; a shorter file
 // (rewritten on resume) is read again from the start.
 func (t *metricsTail) update(root *os.Root, name string, perStep float64) error {
-	f, err := root.Open(name)
+	f, from, err := openAppended(root, name, t.size)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() < t.size {
+	if from < t.size {
 		*t = metricsTail{}
 	}
-	if fi.Size() == t.size {
+	if f == nil {
 		return nil
 	}
-	if _, err := f.Seek(t.size, io.SeekStart); err != nil {
-		return err
-	}
-	br := bufio.NewReaderSize(f, 64<<10)
-	for {
-		line, err := br.ReadBytes('\n')
-		if err != nil { // a partial last line waits for its newline
-			return nil
-		}
-		t.size += int64(len(line))
-		var p point
-		if !p.parse(line) {
-			continue
-		}
+	defer f.Close()
+	t.size += scanLines(bufio.NewReaderSize(f, 64<<10), func(p *point) {
 		t.last = int(p.step)
 		if p.hasVal && (!t.hasBest || p.val < t.best) {
 			t.best, t.hasBest = p.val, true
@@ -328,5 +311,6 @@ func (t *metricsTail) update(root *os.Root, name string, perStep float64) error 
 				t.wall += perStep / p.tps
 			}
 		}
-	}
+	})
+	return nil
 }

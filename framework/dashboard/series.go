@@ -142,22 +142,19 @@ func (s *series) bytes() int { return 4*cap(s.step)*7 + 8*cap(s.val) }
 // update reads what was appended since the last call; a shorter file
 // (rewritten on resume) is read again.
 func (s *series) update(root *os.Root, name string) error {
-	f, err := root.Open(name)
+	f, from, err := openAppended(root, name, s.size)
 	if err != nil {
 		return err
+	}
+	if from < s.size {
+		*s = *newSeries(s.perStep)
+	}
+	if f == nil {
+		return nil
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
-	}
-	if fi.Size() < s.size {
-		*s = *newSeries(s.perStep)
-	}
-	if fi.Size() == s.size {
-		return nil
-	}
-	if _, err := f.Seek(s.size, io.SeekStart); err != nil {
 		return err
 	}
 	s.grow(int((fi.Size() - s.size) / 96)) // about a row per metrics line
@@ -366,4 +363,32 @@ func keep(xs, ys []float64, x, y float32) ([]float64, []float64) {
 		return xs, ys
 	}
 	return append(xs, float64(x)), append(ys, float64(y))
+}
+
+// openAppended opens name at what it gained past size, the bytes a reader
+// has read of it: at size, or at 0 when the file is shorter (rewritten on
+// resume: the reader starts again). f is nil when nothing is new.
+func openAppended(root *os.Root, name string, size int64) (f *os.File, from int64, err error) {
+	f, err = root.Open(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	from = size
+	if fi.Size() < size {
+		from = 0
+	}
+	if fi.Size() == from {
+		f.Close()
+		return nil, from, nil
+	}
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, from, nil
 }
