@@ -33,10 +33,11 @@ func (j *gpuJob) register(fs *pflag.FlagSet) {
 	fs.StringVar(&j.coordinator, "coordinator", "", "HOST:PORT of host 0's rendezvous (needed with --nodes > 1; one host: a free localhost port)")
 }
 
-// setup reads the process's place from the environment and checks the
+// setup reads the process's place from the flags and the environment
+// (mambakit's, torchrun's or Slurm's: distributed.FromEnv) and checks the
 // flags against the device.
 func (j *gpuJob) setup(args []string, device train.Device) error {
-	d, err := distributed.FromEnv(os.Getenv)
+	d, err := distributed.FromEnv(os.Getenv, distributed.Flags{Launch: j.gpus > 1 || j.nodes > 1, Coordinator: j.coordinator})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@
 package distributed
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -49,11 +50,40 @@ type Job struct {
 // Lead reports whether this process is rank 0 (or not distributed).
 func (d *Job) Lead() bool { return d == nil || d.Rank == 0 }
 
-// FromEnv reads the job from the environment: nil when MAMBAKIT_RANK
-// is unset (a single process).
-func FromEnv(getenv func(string) string) (*Job, error) {
-	rs := getenv(EnvRank)
-	if rs == "" {
+// FromEnv reads this process's place in a job from its flags and
+// environment, in one order of precedence (docs/distributed.md,
+// "Environment"); nil means a single process:
+//
+//  1. MAMBAKIT_RANK set: one rank of a job, placed by the MAMBAKIT_
+//     variables (mambakit's own launcher sets them for the ranks it
+//     starts, which carry its flags; or they are set by hand).
+//  2. f.Launch (train --gpus or --nodes above 1): this process starts its
+//     host's ranks itself; the torchrun and Slurm variables are not read.
+//  3. torchrun's RANK set: RANK, WORLD_SIZE, LOCAL_RANK, and MASTER_ADDR
+//     and MASTER_PORT for the coordinator.
+//  4. a Slurm job step (srun; SLURM_STEP_ID set, so not the batch
+//     script itself): SLURM_PROCID, SLURM_STEP_NUM_TASKS (or
+//     SLURM_NTASKS), SLURM_LOCALID, and the coordinator at the first host
+//     of SLURM_STEP_NODELIST (or SLURM_NODELIST), or MASTER_ADDR, on
+//     MASTER_PORT or a port from the job id (slurmPort).
+//
+// A world of one from torchrun or Slurm is a single process. The
+// coordinator is, first found: f.Coordinator (--coordinator),
+// MAMBAKIT_COORDINATOR, MASTER_ADDR:MASTER_PORT, the Slurm step's first
+// host. The timeouts and the bucket size come from the MAMBAKIT_
+// variables whatever placed the process.
+func FromEnv(getenv func(string) string, f Flags) (*Job, error) {
+	var src source
+	switch {
+	case getenv(EnvRank) != "":
+		src = mambakitSource
+	case f.Launch:
+		return nil, nil
+	case getenv("RANK") != "":
+		src = torchrunSource
+	case getenv("SLURM_STEP_ID") != "" && getenv("SLURM_PROCID") != "":
+		src = slurmSource
+	default:
 		return nil, nil
 	}
 	num := func(name string, min int) (int, error) {
@@ -66,23 +96,35 @@ func FromEnv(getenv func(string) string) (*Job, error) {
 	}
 	d := &Job{RendezvousTimeout: 2 * time.Minute, Timeout: 30 * time.Minute, BucketBytes: 25 << 20}
 	var err error
-	if d.Rank, err = num(EnvRank, 0); err != nil {
+	if d.Rank, err = num(src.rank, 0); err != nil {
 		return nil, err
 	}
-	if d.World, err = num(EnvWorld, 1); err != nil {
+	world := src.world
+	if src == slurmSource && getenv(world) == "" {
+		world = "SLURM_NTASKS"
+	}
+	if d.World, err = num(world, 1); err != nil {
 		return nil, err
 	}
 	if d.Rank >= d.World {
-		return nil, fmt.Errorf("%s=%d with %s=%d: want rank < world size", EnvRank, d.Rank, EnvWorld, d.World)
+		return nil, fmt.Errorf("%s=%d with %s=%d: want rank < world size", src.rank, d.Rank, world, d.World)
+	}
+	if d.World == 1 && src != mambakitSource {
+		return nil, nil
 	}
 	d.LocalRank = d.Rank
-	if getenv(EnvLocalRank) != "" {
-		if d.LocalRank, err = num(EnvLocalRank, 0); err != nil {
+	if getenv(src.local) != "" {
+		if d.LocalRank, err = num(src.local, 0); err != nil {
 			return nil, err
 		}
 	}
-	d.Coordinator = getenv(EnvCoordinator)
+	if d.Coordinator, err = coordinator(getenv, f.Coordinator, src); err != nil {
+		return nil, err
+	}
 	if d.Coordinator == "" && d.World > 1 {
+		if src == torchrunSource {
+			return nil, errors.New("RANK is set but MASTER_ADDR or MASTER_PORT is not: the job needs rank 0's address (or give MAMBAKIT_COORDINATOR)")
+		}
 		return nil, fmt.Errorf("%s is unset: the job needs rank 0's HOST:PORT", EnvCoordinator)
 	}
 	for _, t := range []struct {

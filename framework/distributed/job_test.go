@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 }
 
 func fakeRank(mode string) int {
-	d, err := FromEnv(os.Getenv)
+	d, err := FromEnv(os.Getenv, Flags{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -187,10 +187,10 @@ func TestDistFromEnv(t *testing.T) {
 		}
 		return func(k string) string { return m[k] }
 	}
-	if d, err := FromEnv(env()); d != nil || err != nil {
+	if d, err := FromEnv(env(), Flags{}); d != nil || err != nil {
 		t.Fatal("no MAMBAKIT_RANK: want a single process")
 	}
-	d, err := FromEnv(env(EnvRank, "3", EnvWorld, "4", EnvLocalRank, "1", EnvCoordinator, "h:5", EnvDistTimeout, "90s", EnvBucketMB, "0.5"))
+	d, err := FromEnv(env(EnvRank, "3", EnvWorld, "4", EnvLocalRank, "1", EnvCoordinator, "h:5", EnvDistTimeout, "90s", EnvBucketMB, "0.5"), Flags{})
 	if err != nil || d.Rank != 3 || d.World != 4 || d.LocalRank != 1 || d.Coordinator != "h:5" || d.Timeout != 90*time.Second || d.BucketBytes != 1<<19 || d.Lead() {
 		t.Fatalf("%+v %v", d, err)
 	}
@@ -203,7 +203,7 @@ func TestDistFromEnv(t *testing.T) {
 		{env(EnvRank, "0", EnvWorld, "2"), "MAMBAKIT_COORDINATOR is unset"},
 		{env(EnvRank, "0", EnvWorld, "2", EnvCoordinator, "h:1", EnvDistTimeout, "soon"), "MAMBAKIT_DIST_TIMEOUT"},
 	} {
-		if _, err := FromEnv(c.env); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := FromEnv(c.env, Flags{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("got %v, want %q", err, c.want)
 		}
 	}
