@@ -334,3 +334,37 @@ func addWall(dir string, seconds float64) error {
 	}
 	return atomicfile.WriteFile(path, []byte(strconv.FormatFloat(seconds, 'f', 1, 64)+"\n"), 0o644)
 }
+
+// ExecuteOne trains run i of the spec (in Spec.Runs' order) alone, as a
+// task of a Slurm array does (compare --only-run): skipped when finished,
+// resumed from its checkpoint when started, with threads threads (0: all
+// the cores), on the spec's device. When ctx ends, the run saves a checkpoint and the error is
+// an *InterruptedError.
+func ExecuteOne(ctx context.Context, s *Spec, out string, i, threads int, o Options) error {
+	rs, err := s.Runs(out)
+	if err != nil {
+		return err
+	}
+	if i < 0 || i >= len(rs) {
+		return fmt.Errorf("run %d: the spec has %d runs, 0 to %d", i, len(rs), len(rs)-1)
+	}
+	if threads < 1 {
+		threads = runtime.NumCPU()
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	prefix := fmt.Sprintf("[%d/%d] %s: ", i+1, len(rs), rs[i].Name)
+	// On cuda the run takes the first GPU it sees: the task's, which Slurm
+	// lists in CUDA_VISIBLE_DEVICES.
+	sl := slot{exe: o.Exe, args: deviceArgs(s)}
+	oc := runOne(ctx, rs[i], specKeys(s), threads, sl, func(f string, a ...any) { fmt.Fprintf(log, prefix+f+"\n", a...) })
+	if ctx.Err() != nil && !oc.finished {
+		return interruptedError(rs[i:i+1], []outcome{oc})
+	}
+	if oc.err != nil {
+		return fmt.Errorf("%s: %w", rs[i].Name, oc.err)
+	}
+	return nil
+}

@@ -42,10 +42,7 @@ func placeSlots(s *Spec, o Options) ([]slot, error) {
 	if len(visible) < n || visible[0] == "" {
 		visible = nil
 	}
-	args := []string{"--device", string(train.CUDA)}
-	if s.TF32 {
-		args = append(args, "--tf32")
-	}
+	args := deviceArgs(s)
 	var slots []slot
 	for range jobs {
 		for g := range n {
@@ -57,4 +54,17 @@ func placeSlots(s *Spec, o Options) ([]slot, error) {
 		}
 	}
 	return slots, nil
+}
+
+// deviceArgs are train's flags for the spec's device: --device cuda
+// [--tf32] on cuda, none on the CPU.
+func deviceArgs(s *Spec) []string {
+	if s.Device != train.CUDA {
+		return nil
+	}
+	args := []string{"--device", string(train.CUDA)}
+	if s.TF32 {
+		args = append(args, "--tf32")
+	}
+	return args
 }
