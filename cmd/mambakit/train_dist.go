@@ -49,6 +49,9 @@ func (j *gpuJob) setup(args []string, device train.Device) error {
 		l := j.launch(nil, nil)
 		return l.Validate()
 	}
+	if d.World > 1 && device != train.CUDA { // before the data is prepared
+		return fmt.Errorf("rank %d of a job of %d (%s is set): training on %d GPUs needs --device cuda", d.Rank, d.World, d.PlacedBy, d.World)
+	}
 	return nil
 }
 

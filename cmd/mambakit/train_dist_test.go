@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,5 +53,35 @@ func TestTrainWithoutGPU(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "preparing") {
 		t.Errorf("data prepared before the device check:\n%s", out.String())
+	}
+}
+
+// TestTrainRankFromEnv checks that a process that torchrun or srun
+// placed in a job of several ranks is refused on the CPU at once, naming
+// the variable that placed it, before any data is prepared.
+func TestTrainRankFromEnv(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"RANK", "1", "WORLD_SIZE", "2", "LOCAL_RANK", "1", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "29500"}, "rank 1 of a job of 2 (RANK is set)"},
+		{[]string{"SLURM_STEP_ID", "0", "SLURM_PROCID", "0", "SLURM_STEP_NUM_TASKS", "4", "SLURM_STEP_NODELIST", "node[01-02]"}, "rank 0 of a job of 4 (SLURM_PROCID is set)"},
+		{[]string{"SLURM_STEP_ID", "0", "SLURM_PROCID", "0", "SLURM_STEP_NUM_TASKS", "4", "SLURM_STEP_NODELIST", "node[01-"}, "SLURM_STEP_NODELIST: node list"},
+	} {
+		for i := 0; i < len(c.env); i += 2 {
+			t.Setenv(c.env[i], c.env[i+1])
+		}
+		dir := filepath.Join(t.TempDir(), "run")
+		var out, errb bytes.Buffer
+		if code := mainExit([]string{"train", "--modality", "dna", "--out", dir}, &out, &errb); code == 0 {
+			t.Fatalf("%v: exit 0", c.env)
+		}
+		msg := strings.TrimSpace(errb.String())
+		if !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") || strings.Contains(out.String(), "preparing") {
+			t.Fatalf("%v: stderr %q, stdout %q; want one line with %q and nothing prepared", c.env, msg, out.String(), c.want)
+		}
+		for i := 0; i < len(c.env); i += 2 {
+			os.Unsetenv(c.env[i])
+		}
 	}
 }

@@ -41,10 +41,13 @@ const (
 // Job is this process's place in a data-parallel job.
 type Job struct {
 	Rank, World, LocalRank int
-	Coordinator            string
-	RendezvousTimeout      time.Duration
-	Timeout                time.Duration // one step's collectives (0: none)
-	BucketBytes            int
+	// PlacedBy names the variables that placed the process: MAMBAKIT_RANK,
+	// torchrun's RANK or Slurm's SLURM_PROCID.
+	PlacedBy          string
+	Coordinator       string
+	RendezvousTimeout time.Duration
+	Timeout           time.Duration // one step's collectives (0: none)
+	BucketBytes       int
 }
 
 // Lead reports whether this process is rank 0 (or not distributed).
@@ -94,7 +97,7 @@ func FromEnv(getenv func(string) string, f Flags) (*Job, error) {
 		}
 		return n, nil
 	}
-	d := &Job{RendezvousTimeout: 2 * time.Minute, Timeout: 30 * time.Minute, BucketBytes: 25 << 20}
+	d := &Job{PlacedBy: src.rank, RendezvousTimeout: 2 * time.Minute, Timeout: 30 * time.Minute, BucketBytes: 25 << 20}
 	var err error
 	if d.Rank, err = num(src.rank, 0); err != nil {
 		return nil, err
