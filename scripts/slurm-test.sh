@@ -68,7 +68,7 @@ mem=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024))
 mkdir -p "$work/state" "$work/spool"
 cat >"$work/slurm.conf" <<EOF
 ClusterName=mambakit-test
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=16817
 SlurmdPort=16818
 SlurmUser=root
@@ -94,7 +94,7 @@ AccountingStorageType=accounting_storage/none
 ReturnToService=2
 MinJobAge=600
 KillWait=10
-NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
 export SLURM_CONF=$work/slurm.conf
