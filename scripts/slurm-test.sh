@@ -2,12 +2,13 @@
 # slurm-test.sh: `mambakit compare --slurm` against a real Slurm (docs/compare.md,
 # "On Slurm"). As root on a Debian machine: installs slurm-wlm and munge when
 # missing, writes a slurm.conf for one node (this host), starts munged,
-# slurmctld and slurmd, submits `compare --slurm` for a tiny CPU spec (2 runs
-# of a few steps), waits for the array and the collect job, checks that the
-# report lists every run, resubmits (nothing left to train: no job), then
-# checks `srun` places the ranks of a job (SLURM_PROCID... as
-# framework/distributed reads them). It stops the daemons it started, on any
-# exit. About a minute on 2 cores once the packages are installed.
+# slurmctld and slurmd, trains run 1 of a tiny CPU spec (4 runs of 20 steps)
+# here, submits `compare --slurm` (an array of the other 3 and the report's
+# job), waits for both, checks that every job completed and that the report
+# lists every run at its last step, resubmits (every run finished: no job),
+# then checks that `srun -n2 mambakit train` places both tasks in a job of 2
+# ranks from Slurm's variables (framework/distributed). It stops the daemons it started, on any
+# exit. About 15 s on 2 cores once the packages are installed.
 #
 #   scripts/slurm-test.sh            # KEEP=1 keeps the work directory
 set -euo pipefail

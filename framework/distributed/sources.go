@@ -1,6 +1,7 @@
 package distributed
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -31,8 +32,9 @@ var (
 const defaultMasterPort = 29500
 
 // coordinator finds rank 0's HOST:PORT, first found: the flag,
-// MAMBAKIT_COORDINATOR, MASTER_ADDR with MASTER_PORT, and in a Slurm step
-// the first host of its node list. "" when none says it.
+// MAMBAKIT_COORDINATOR, MASTER_ADDR with MASTER_PORT (the port after it
+// under torchrun, whose agent holds MASTER_PORT), and in a Slurm step the
+// first host of its node list. "" when none says it.
 func coordinator(getenv func(string) string, flag string, src source) (string, error) {
 	if flag != "" {
 		return flag, nil
@@ -49,6 +51,16 @@ func coordinator(getenv func(string) string, flag string, src source) (string, e
 	if src != slurmSource {
 		if addr == "" || port == "" {
 			return "", nil
+		}
+		if getenv("TORCHELASTIC_USE_AGENT_STORE") == "True" {
+			// torchrun's agent listens on MASTER_PORT itself (its
+			// TCPStore, which torch's workers share): rank 0 takes the
+			// next port.
+			p, _ := strconv.Atoi(port)
+			if p == 65535 {
+				return "", errors.New("MASTER_PORT=65535 is torchrun's store: rank 0 listens on the next port, and there is none")
+			}
+			port = strconv.Itoa(p + 1)
 		}
 		return net.JoinHostPort(addr, port), nil
 	}
