@@ -5,10 +5,13 @@
 # slurmctld and slurmd, trains run 1 of a tiny CPU spec (4 runs of 20 steps)
 # here, submits `compare --slurm` (an array of the other 3 and the report's
 # job), waits for both, checks that every job completed and that the report
-# lists every run at its last step, resubmits (every run finished: no job),
-# then checks that `srun -n2 mambakit train` places both tasks in a job of 2
-# ranks from Slurm's variables (framework/distributed). It stops the daemons it started, on any
-# exit. About 15 s on 2 cores once the packages are installed.
+# lists every run at its last step, resubmits (every run finished: no job);
+# stops a long run's task with SIGINT to its batch shell, as --signal does at
+# the time limit, and checks that it saved a checkpoint and that resubmitting
+# resumes it; then checks that `srun -n2 mambakit train` places both tasks in
+# a job of 2 ranks from Slurm's variables (framework/distributed). On any
+# exit it cancels its jobs and stops the daemons it started. About 25 s on 2
+# cores once the packages are installed.
 #
 #   scripts/slurm-test.sh            # KEEP=1 keeps the work directory
 set -euo pipefail
@@ -28,12 +31,25 @@ chmod 755 "$work"
 pids=()
 cleanup() {
 	rc=$?
+	# Jobs still queued or running first, while the daemons can end them.
+	if [ "${#pids[@]}" = 3 ] && squeue -h 2>/dev/null | grep -q .; then
+		scancel --quiet --user=root 2>/dev/null || true
+		for _ in $(seq 30); do squeue -h 2>/dev/null | grep -q . || break; sleep 0.5; done
+	fi
 	for p in "${pids[@]}"; do
 		kill "$p" 2>/dev/null || true
 	done
 	for p in "${pids[@]}"; do
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null || true
+	done
+	# A job step's slurmstepd outlives slurmd: end those of this test (their
+	# files are under $work).
+	for d in /proc/[0-9]*; do
+		[ "$(cat "$d/comm" 2>/dev/null)" = slurmstepd ] || continue
+		if ls -l "$d/fd" "$d/cwd" 2>/dev/null | grep -q "$work"; then
+			kill -9 "${d#/proc/}" 2>/dev/null || true
+		fi
 	done
 	if [ "$rc" != 0 ]; then
 		for f in "$work"/slurmctld.log "$work"/slurmd.log; do
@@ -156,6 +172,30 @@ jobs_before=$(scontrol -o show jobs | grep -c JobId=)
 "$mk" compare tiny.yaml --out out --slurm | tee resubmit.log
 grep -q "all 4 runs in out are finished: nothing to submit" resubmit.log
 [ "$(scontrol -o show jobs | grep -c JobId=)" = "$jobs_before" ] || { echo "slurm-test.sh: a job was submitted for finished runs" >&2; exit 1; }
+
+echo "== a task stopped as at its time limit (SIGINT to the batch shell) saves a checkpoint; resubmitting resumes it"
+cat >long.yaml <<'SPEC'
+budget: {preset: tiny, seq_len: 64, batch: 2, steps: 1000000, eval_every: 1000000, save_every: 1000000, eval_tokens: 4096, sample_tokens: 0, log_every: 20}
+modalities: [{name: dna}]
+SPEC
+wait_for() { # FILE PATTERN: wait until FILE has a line matching PATTERN (60 s at most)
+	for _ in $(seq 120); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.5; done
+	echo "slurm-test.sh: no line matching '$2' in $1 within 60s" >&2
+	exit 1
+}
+"$mk" compare long.yaml --out long --slurm | tee long1.log
+id=$(sed -n 's/.*as Slurm array job \([0-9]*\) .*/\1/p' long1.log)
+wait_for "long/slurm/${id}_0.out" "step 100/"
+scancel --batch --signal=INT "${id}_0"
+wait_for "long/slurm/${id}_0.out" "stopped at step"
+grep "stopped at step" "long/slurm/${id}_0.out"
+while squeue -h -j "$id" 2>/dev/null | grep -q .; do sleep 0.5; done
+"$mk" compare long.yaml --out long --slurm | tee long2.log
+id2=$(sed -n 's/.*as Slurm array job \([0-9]*\) .*/\1/p' long2.log)
+wait_for "long/slurm/${id2}_0.out" "resuming from step"
+grep "resuming from step" "long/slurm/${id2}_0.out"
+report2=$(sed -n 's/^job \([0-9]*\) writes .*/\1/p' long2.log)
+scancel "$id2" "$report2" "$(sed -n 's/^job \([0-9]*\) writes .*/\1/p' long1.log)"
 
 echo "== srun -n2 mambakit train: each task reads its place from Slurm's variables"
 if srun -n2 -t 2 "$mk" train --modality dna --out "$work/srun" --steps 2 >srun.log 2>&1; then
