@@ -23,7 +23,7 @@ if ! command -v sbatch >/dev/null || ! command -v slurmctld >/dev/null || ! comm
 	echo "== installing slurm-wlm and munge"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+	apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null || { echo "slurm-test.sh: apt-get install slurm-wlm munge failed" >&2; exit 1; }
 fi
 
 work=$(mktemp -d /tmp/slurm-test.XXXXXX)
