@@ -51,4 +51,14 @@ func TestCompareSlurmFlags(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "slurm")); err == nil {
 		t.Error("--dry-run wrote the scripts")
 	}
+	// On cuda: a GPU per task unless told, and the tasks train on cuda too.
+	stdout.Reset()
+	if code := mainExit([]string{"compare", spec, "--out", out, "--slurm", "--dry-run", "--device", "cuda", "--tf32"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("--dry-run --device cuda: status %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"#SBATCH --gres=gpu:1\n", "compare " + spec + " --device cuda --tf32 --out " + out + " --only-run "} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("--dry-run --device cuda lacks %q:\n%s", want, stdout.String())
+		}
+	}
 }
