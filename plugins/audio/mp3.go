@@ -34,7 +34,10 @@ func openMP3(b []byte) (pcm, error) {
 	b = b[id3Len(b):]                                                 // defect 2
 	d, err := mp3.NewDecoder(struct{ io.Reader }{bytes.NewReader(b)}) // defect 4
 	if err != nil {
-		return pcm{}, fmt.Errorf("MP3: %v", unexpectedEOF(err))
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return pcm{}, errors.New("MP3: no complete frame (truncated, or not MP3 data?)")
+		}
+		return pcm{}, fmt.Errorf("MP3: %v", err)
 	}
 	if d.SampleRate() < 32000 { // defect 3
 		return pcm{}, fmt.Errorf("MPEG-2/2.5 MP3 (%d Hz) is not decoded: the decoder garbles some such streams without an error; convert the file first (sox in.mp3 out.flac)", d.SampleRate())
