@@ -2,7 +2,9 @@ package audio
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +23,7 @@ const (
 	defaultRate = 16000 // samples per second after resampling
 )
 
-var fileTypes = []string{".wav"}
+var fileTypes = []string{".wav", ".flac", ".mp3"}
 
 // Audio is the raw-audio modality. The zero value is ready to use and safe
 // for concurrent use: it holds no state.
@@ -85,42 +87,93 @@ func parseOptions(m map[string]string) (options, error) {
 	return o, nil
 }
 
-// tokenize decodes a WAV file and turns it into one document: the mono
+// tokenize decodes an audio file and turns it into one document: the mono
 // mixdown, resampled to o.rate, quantized to 256 classes, then [SEP]. It
 // returns the tokens and the number of samples they stand for, at most
-// limit: a clip longer than that once resampled is refused before it is
-// resampled (a 10 KB file at 1 Hz would be 160 M samples at 16 kHz).
+// limit. The file is decoded a chunk at a time straight into the resampler
+// and the quantizer, so only the tokens grow with its length. A clip whose
+// header says it will be longer than limit once resampled is refused
+// before any decoding (a 10 KB file at 1 Hz would be 160 M samples at
+// 16 kHz); one whose header does not say (MP3) or lies is stopped as soon
+// as it passes the limit.
 func tokenize(data []byte, o options, limit int) (sdk.Tokens, int64, error) {
-	c, err := readWAV(data)
+	p, err := openAudio(data)
 	if err != nil {
 		return nil, 0, err
 	}
 	var rs *resampler
-	n := c.frames()
-	if c.rate != o.rate {
-		rs = resamplerFor(c.rate, o.rate)
-		n = rs.outLen(n)
+	if p.rate != o.rate {
+		rs = resamplerFor(p.rate, o.rate)
 	}
-	if n > limit {
-		return nil, 0, fmt.Errorf("too long: %d samples at %d Hz are %d at %d Hz, more than the %d tokenized at once; split the file into shorter clips", c.frames(), c.rate, n, o.rate, limit)
+	want := p.frames // output samples, or -1 when unknown
+	if rs != nil && want >= 0 {
+		want = rs.outLen64(want)
 	}
-	x := c.mono()
-	if rs != nil {
-		x = rs.resample(x)
+	if want > int64(limit) {
+		return nil, 0, fmt.Errorf("too long: %d samples at %d Hz are %d at %d Hz, more than the %d tokenized at once; split the file into shorter clips", p.frames, p.rate, want, o.rate, limit)
 	}
 	enc := muLawEncode
 	if o.linear {
 		enc = linearEncode
 	}
-	toks := make(sdk.Tokens, len(x)+1)
-	for i, v := range x {
-		toks[i] = enc(v)
+	// The header's length sizes the tokens exactly where it can be trusted
+	// (a WAV's data chunk is all there); a FLAC's is only a claim, so it
+	// reserves no more than the file could plausibly hold.
+	size := int64(maxChunkFrames)
+	if want >= 0 {
+		size = min(want, max(size, 64*int64(len(data))))
 	}
-	toks[len(x)] = tokSEP
-	return toks, int64(len(x)), nil
+	toks := make(sdk.Tokens, 0, size+1)
+	sink := func(v float64) error {
+		if len(toks) == limit {
+			return fmt.Errorf("too long: more than %d samples at %d Hz, the most tokenized at once; split the file into shorter clips", limit, o.rate)
+		}
+		toks = append(toks, enc(v))
+		return nil
+	}
+	var st *resampleStream
+	if rs != nil {
+		st = rs.stream(sink)
+	}
+	var mono []float64
+	var decoded int64 // samples, all channels
+	for {
+		x, err := p.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if decoded += int64(len(x)); decoded > maxSamples {
+			return nil, 0, fmt.Errorf("too long: more than %d samples decoded; split the file into shorter clips", maxSamples)
+		}
+		mono = mixdown(mono, x, p.channels)
+		if st != nil {
+			err = st.write(mono)
+		} else {
+			for _, v := range mono {
+				if err = sink(v); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	if st != nil {
+		if err := st.close(); err != nil {
+			return nil, 0, err
+		}
+	}
+	if len(toks) == 0 {
+		return nil, 0, errors.New("no audio: the file holds no complete sample frame")
+	}
+	return append(toks, tokSEP), int64(len(toks)), nil
 }
 
-// Encode turns one WAV file into tokens: one amplitude class per sample at
+// Encode turns one audio file (WAV, FLAC or MP3) into tokens: one amplitude class per sample at
 // the target rate, then [SEP] (none with req.Open: a prompt, which
 // generation continues).
 func (Audio) Encode(ctx context.Context, req sdk.EncodeRequest) (sdk.Tokens, error) {
@@ -172,8 +225,8 @@ func (Audio) Decode(ctx context.Context, req sdk.DecodeRequest) ([]byte, error) 
 	return encodeWAV16(x, o.rate), nil
 }
 
-// Prepare tokenizes every WAV file of the inputs (directories are searched
-// for *.wav); each clip is one document.
+// Prepare tokenizes every audio file of the inputs (directories are
+// searched for *.wav, *.flac and *.mp3); each clip is one document.
 func (Audio) Prepare(ctx context.Context, req sdk.PrepareRequest) (sdk.Dataset, error) {
 	o, err := parseOptions(req.Options)
 	if err != nil {

@@ -1,15 +1,19 @@
 // Package audio is mambakit's built-in raw-audio modality: one token per
-// sample, read from WAV files with github.com/go-audio/wav.
+// sample, read from WAV (github.com/go-audio/wav), FLAC
+// (github.com/mewkiz/flac) and MP3 (github.com/hajimehoshi/go-mp3) files.
 //
 // # Pipeline
 //
-// A WAV file (PCM 8, 16, 24 or 32-bit, or 32-bit float; any number of
-// channels) is decoded to samples in [-1, 1] (readWAV, which also works
-// around the decoder's known defects), mixed down to mono by averaging the
-// channels, resampled to the target rate (default 16 kHz) with a
-// Kaiser-windowed sinc filter that rejects anything that would alias by at
-// least 90 dB by design, and quantized to 256 classes: 8-bit µ-law (µ = 255)
-// by default, as SaShiMi and Mamba's audio experiments do, or linear 8-bit.
+// A file, recognised by its content, is decoded a chunk at a time (a FLAC
+// frame, 16 K sample frames of WAV or MP3) to samples in [-1, 1] by
+// openWAV, openFLAC or openMP3, each the one place that works around its
+// library's known defects. Each chunk is mixed down to mono by averaging
+// the channels and fed to a streaming resampler to the target rate
+// (default 16 kHz), a Kaiser-windowed sinc filter that rejects anything
+// that would alias by at least 90 dB by design, whose output is quantized
+// at once to 256 classes: 8-bit µ-law (µ = 255) by default, as SaShiMi and
+// Mamba's audio experiments do, or linear 8-bit. Only the tokens grow with
+// the file's length.
 //
 // # Vocabulary
 //

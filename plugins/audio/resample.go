@@ -144,53 +144,19 @@ func (r *resampler) coeffs(frac float64, dst []float64) {
 }
 
 // outLen is the number of output samples for n input samples.
-func (r *resampler) outLen(n int) int {
-	return int((int64(n)*int64(r.up) + int64(r.down) - 1) / int64(r.down))
+func (r *resampler) outLen(n int) int { return int(r.outLen64(int64(n))) }
+
+func (r *resampler) outLen64(n int64) int64 {
+	return (n*int64(r.up) + int64(r.down) - 1) / int64(r.down)
 }
 
 // resample converts x; samples before the start and after the end count as
-// silence.
+// silence. It is the whole-slice form of stream.
 func (r *resampler) resample(x []float64) []float64 {
-	out := make([]float64, r.outLen(len(x)))
-	w := 2 * r.half
-	// A short input (a few samples at an odd rate) is cheaper to filter
-	// with coefficients computed per output sample than to build a table
-	// for: this bounds the work a tiny file can cause.
-	direct := len(out) < r.rows()
-	if !direct {
-		r.buildTable()
-	}
-	var h []float64
-	if direct || !r.exact {
-		h = make([]float64, w)
-	}
-	for n := range out {
-		pos := int64(n) * int64(r.down)
-		i0 := int(pos / int64(r.up))
-		p := pos % int64(r.up)
-		switch {
-		case direct:
-			r.coeffs(float64(p)/float64(r.up), h)
-		case r.exact:
-			h = r.table[int(p)*w : int(p+1)*w]
-		default:
-			// Blend the two grid phases around p/up.
-			g := float64(p) / float64(r.up) * float64(r.phases)
-			k := min(int(g), r.phases-1)
-			f := g - float64(k)
-			h0, h1 := r.table[k*w:(k+1)*w], r.table[(k+1)*w:(k+2)*w]
-			for j := range h {
-				h[j] = h0[j] + f*(h1[j]-h0[j])
-			}
-		}
-		first := i0 - r.half + 1
-		lo, hi := max(0, -first), min(w, len(x)-first)
-		var acc float64
-		for j := lo; j < hi; j++ {
-			acc += h[j] * x[first+j]
-		}
-		out[n] = acc
-	}
+	out := make([]float64, 0, r.outLen(len(x)))
+	s := r.stream(func(v float64) error { out = append(out, v); return nil })
+	_ = s.write(x) // the sink never fails
+	_ = s.close()
 	return out
 }
 

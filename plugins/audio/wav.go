@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/go-audio/wav"
@@ -19,42 +20,16 @@ const (
 	formatExtensible = 0xFFFE
 )
 
-// Limits on what a fmt chunk may say. They keep a corrupt header from
-// sending the decoder on a huge allocation.
+// Limits on what a header may say. They keep a corrupt header from
+// sending a decoder on a huge allocation or a long run.
 const (
 	maxChannels = 64
 	maxRate     = 768000
-	// maxSamples bounds one clip (all channels): decoding takes about 24
-	// bytes per sample at its peak (go-audio's ints, then float64), so this
-	// is about 3 GiB. It is 2.3 hours of 16 kHz mono.
+	// maxSamples bounds the samples (all channels) decoded from one clip,
+	// and so the work a small compressed file can cause (a FLAC frame of
+	// constant samples takes a few bytes). It is 2.3 hours of 16 kHz mono.
 	maxSamples = 1 << 27
 )
-
-// clip is a decoded WAV file: samples in [-1, 1], interleaved by channel.
-type clip struct {
-	rate     int
-	channels int
-	samples  []float64 // frames × channels
-}
-
-// frames returns the number of sample frames.
-func (c clip) frames() int { return len(c.samples) / c.channels }
-
-// mono mixes the channels down to one by averaging them.
-func (c clip) mono() []float64 {
-	if c.channels == 1 {
-		return c.samples
-	}
-	out := make([]float64, c.frames())
-	for i := range out {
-		var s float64
-		for _, v := range c.samples[i*c.channels : (i+1)*c.channels] {
-			s += v
-		}
-		out[i] = s / float64(c.channels)
-	}
-	return out
-}
 
 // riffInfo is what scanRIFF finds: the fmt chunk and where the samples are.
 type riffInfo struct {
@@ -157,12 +132,6 @@ func (ri *riffInfo) parseFmt(f []byte) error {
 func notWAV(b []byte) error {
 	head := b[:min(len(b), 12)]
 	switch {
-	case bytes.HasPrefix(head, []byte("ID3")) || len(head) >= 2 && head[0] == 0xff && head[1]&0xe0 == 0xe0:
-		return errors.New("not a WAV file: this is MP3 data (convert it: ffmpeg -i in.mp3 out.wav)")
-	case bytes.HasPrefix(head, []byte("fLaC")):
-		return errors.New("not a WAV file: this is FLAC data (convert it: flac -d in.flac)")
-	case bytes.HasPrefix(head, []byte("OggS")):
-		return errors.New("not a WAV file: this is Ogg data")
 	case bytes.HasPrefix(head, []byte("RIFX")), bytes.HasPrefix(head, []byte("RF64")):
 		return fmt.Errorf("%s (big-endian or 64-bit RIFF) WAV is not supported", head[:4])
 	case len(head) == 12 && bytes.HasPrefix(head, []byte("RIFF")):
@@ -182,8 +151,38 @@ func printable(s string) string {
 	}, []byte(s)))
 }
 
-// readWAV decodes a WAV file: PCM 8, 16, 24 or 32-bit, or 32-bit float,
-// any channel count, into samples in [-1, 1].
+// openWAV opens a WAV file: PCM 8, 16, 24 or 32-bit, or 32-bit float, any
+// channel count. Its samples are decoded maxChunkFrames frames at a time.
+func openWAV(b []byte) (pcm, error) {
+	ri, err := scanRIFF(b)
+	if err != nil {
+		return pcm{}, err
+	}
+	if len(ri.data) < ri.blockAlign {
+		return pcm{}, errors.New("no audio: the data chunk holds no complete sample frame")
+	}
+	frames := len(ri.data) / ri.blockAlign
+	if n := frames * ri.channels; n > maxSamples {
+		return pcm{}, fmt.Errorf("too long: %d samples, more than the %d decoded at once; split the file into shorter clips", n, maxSamples)
+	}
+	pos := 0
+	var buf []float64
+	next := func() ([]float64, error) {
+		if pos == frames {
+			return nil, io.EOF
+		}
+		n := min(maxChunkFrames, frames-pos)
+		chunk := ri
+		chunk.data = ri.data[pos*ri.blockAlign : (pos+n)*ri.blockAlign]
+		pos += n
+		buf, err = decodeWAV(chunk, pos-n, buf[:0])
+		return buf, err
+	}
+	return pcm{rate: ri.rate, channels: ri.channels, frames: int64(frames), next: next}, nil
+}
+
+// decodeWAV decodes the samples of ri.data (whole frames, the first being
+// frame first of the file) into dst, in [-1, 1].
 //
 // The samples are decoded by github.com/go-audio/wav. This function is the
 // one place that works around its defects (each has a test in wav_test.go):
@@ -200,55 +199,42 @@ func printable(s string) string {
 // The header is checked by scanRIFF first, and the library is handed a
 // minimal RIFF file (fmt and data chunks, nothing else): its metadata
 // parsers allocate whatever sizes a corrupt LIST chunk declares, and its
-// chunk reader ignores a short size field.
-func readWAV(b []byte) (clip, error) {
-	ri, err := scanRIFF(b)
-	if err != nil {
-		return clip{}, err
-	}
-	if len(ri.data) < ri.blockAlign {
-		return clip{}, errors.New("no audio: the data chunk holds no complete sample frame")
-	}
-	if n := len(ri.data) / ri.blockAlign * ri.channels; n > maxSamples {
-		return clip{}, fmt.Errorf("too long: %d samples, more than the %d decoded at once; split the file into shorter clips", n, maxSamples)
-	}
+// chunk reader ignores a short size field. Its chunked reader (PCMBuffer)
+// is not used, since a short read splits a sample between two calls: each
+// chunk of frames is a minimal RIFF file of its own.
+func decodeWAV(ri riffInfo, first int, dst []float64) ([]float64, error) {
 	dec := wav.NewDecoder(bytes.NewReader(minimalRIFF(ri)))
 	buf, err := dec.FullPCMBuffer()
 	if err != nil {
-		return clip{}, fmt.Errorf("decoding samples: %v", err)
+		return nil, fmt.Errorf("decoding samples: %v", err)
 	}
 	if buf == nil {
-		return clip{}, errors.New("decoding samples: no PCM data found")
+		return nil, errors.New("decoding samples: no PCM data found")
 	}
 	// Defect 3: keep the declared whole frames only.
 	n := len(ri.data) / ri.blockAlign * ri.channels
 	if len(buf.Data) < n {
-		return clip{}, fmt.Errorf("decoding samples: got %d samples, the data chunk holds %d", len(buf.Data), n)
+		return nil, fmt.Errorf("decoding samples: got %d samples, the data chunk holds %d", len(buf.Data), n)
 	}
-	ints := buf.Data[:n]
-	c := clip{rate: ri.rate, channels: ri.channels, samples: make([]float64, n)}
-	switch {
-	case ri.format == formatFloat:
-		// Defect 1: raw IEEE bits.
-		for i, v := range ints {
-			f := float64(math.Float32frombits(uint32(v)))
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return clip{}, fmt.Errorf("sample %d of channel %d is %v", i/ri.channels, i%ri.channels, f)
+	for i, v := range buf.Data[:n] {
+		var x float64
+		switch {
+		case ri.format == formatFloat:
+			// Defect 1: raw IEEE bits.
+			x = float64(math.Float32frombits(uint32(v)))
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, fmt.Errorf("sample %d of channel %d is %v", first+i/ri.channels, i%ri.channels, x)
 			}
-			c.samples[i] = max(-1, min(1, f))
+			x = max(-1, min(1, x))
+		case ri.bits == 8:
+			// Defect 2: unsigned 8-bit.
+			x = float64(v-128) / 128
+		default:
+			x = float64(v) / float64(int64(1)<<(ri.bits-1))
 		}
-	case ri.bits == 8:
-		// Defect 2: unsigned 8-bit.
-		for i, v := range ints {
-			c.samples[i] = float64(v-128) / 128
-		}
-	default:
-		scale := 1 / float64(int64(1)<<(ri.bits-1))
-		for i, v := range ints {
-			c.samples[i] = float64(v) * scale
-		}
+		dst = append(dst, x)
 	}
-	return c, nil
+	return dst, nil
 }
 
 // minimalRIFF rebuilds a WAV file from the fmt and data chunks alone. The
