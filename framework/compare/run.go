@@ -119,7 +119,6 @@ func Execute(ctx context.Context, s *Spec, out string, o Options) ([]Result, err
 	}
 	var wg sync.WaitGroup
 	for _, slot := range slots {
-		slot.exe = o.Exe
 		wg.Go(func() {
 			for i, ok := take(); ok; i, ok = take() {
 				prefix := fmt.Sprintf("[%d/%d] %s: ", i+1, len(rs), rs[i].Name)
@@ -226,17 +225,15 @@ const configFile = "compare.yaml"
 // streaming the process's output to logf a line at a time.
 func runOne(ctx context.Context, r Run, keys []string, threads int, slot slot, logf func(string, ...any)) outcome {
 	r.Config.Threads = threads
-	info, err := train.ReadRunInfo(r.Dir)
-	resume := err == nil // a checkpoint, if only of step 0
-	if resume {
-		if err := checkRecorded(r, keys, info.Config); err != nil {
-			return outcome{err: err}
-		}
-		if info.Step >= r.Config.Steps {
-			logf("done earlier (step %d), skipped", info.Step)
-			return outcome{finished: true}
-		}
+	st, err := stateOf(r, keys)
+	if err != nil {
+		return outcome{err: err}
 	}
+	if st.finished {
+		logf("done earlier (step %d), skipped", st.step)
+		return outcome{finished: true}
+	}
+	resume := st.started // a checkpoint, if only of step 0
 	if ctx.Err() != nil {
 		return outcome{}
 	}
@@ -253,7 +250,7 @@ func runOne(ctx context.Context, r Run, keys []string, threads int, slot slot, l
 		}
 		logf("training")
 	} else {
-		logf("resuming from step %d", info.Step)
+		logf("resuming from step %d", st.step)
 	}
 	t0 := time.Now()
 	last, err := runProcess(ctx, slot.exe, append(r.args(resume), slot.args...), slot.env, logf)

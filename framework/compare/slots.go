@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,7 +27,7 @@ type slot struct {
 func placeSlots(s *Spec, o Options) ([]slot, error) {
 	jobs := max(1, o.Jobs)
 	if s.Device != train.CUDA {
-		return make([]slot, jobs), nil
+		return slices.Repeat([]slot{{exe: o.Exe}}, jobs), nil
 	}
 	n := o.GPUs
 	if n <= 0 {
@@ -50,7 +51,7 @@ func placeSlots(s *Spec, o Options) ([]slot, error) {
 			if visible != nil {
 				dev = strings.TrimSpace(visible[g])
 			}
-			slots = append(slots, slot{args: args, env: []string{"CUDA_VISIBLE_DEVICES=" + dev}})
+			slots = append(slots, slot{exe: o.Exe, args: args, env: []string{"CUDA_VISIBLE_DEVICES=" + dev}})
 		}
 	}
 	return slots, nil
