@@ -57,43 +57,39 @@ func Open() (*Device, error) { return OpenDevice(0) }
 // CUDA_VISIBLE_DEVICES leaves visible). Without the NVIDIA driver the
 // error wraps ErrNoDriver.
 func DeviceCount() (int, error) {
+	_, n, err := initDriver()
+	return n, err
+}
+
+// initDriver loads and initializes the driver and counts its GPUs.
+func initDriver() (*driverAPI, int, error) {
 	a, err := loadDriver()
 	if err != nil {
 		if isNoDriver(err) {
-			return 0, ErrNoDriver
+			return nil, 0, ErrNoDriver
 		}
-		return 0, err
+		return nil, 0, err
 	}
 	if err := a.check(ccall(a.cuInit, 0), "cuInit"); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	var count int32
 	if err := a.check(ccall(a.cuDeviceGetCount, uintptr(unsafe.Pointer(&count))), "cuDeviceGetCount"); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	return int(count), nil
+	return a, int(count), nil
 }
 
 // OpenDevice opens GPU ordinal.
 func OpenDevice(ordinal int) (*Device, error) {
-	a, err := loadDriver()
+	a, count, err := initDriver()
 	if err != nil {
-		if isNoDriver(err) {
-			return nil, ErrNoDriver
-		}
-		return nil, err
-	}
-	if err := a.check(ccall(a.cuInit, 0), "cuInit"); err != nil {
-		return nil, err
-	}
-	var count int32
-	if err := a.check(ccall(a.cuDeviceGetCount, uintptr(unsafe.Pointer(&count))), "cuDeviceGetCount"); err != nil {
 		return nil, err
 	}
 	if count == 0 {
 		return nil, fmt.Errorf("cuda: the driver sees no GPU")
 	}
-	if ordinal < 0 || ordinal >= int(count) {
+	if ordinal < 0 || ordinal >= count {
 		return nil, fmt.Errorf("cuda: device %d: the driver sees %d GPUs", ordinal, count)
 	}
 	d := &Device{api: a, ord: ordinal, modules: map[string]*Module{}, scratch: map[string]*Buffer{}}
