@@ -285,7 +285,7 @@ func (t *metricsTail) rate() float64 {
 // update reads the lines appended since the last call; a shorter file
 // (rewritten on resume) is read again from the start.
 func (t *metricsTail) update(root *os.Root, name string, perStep float64) error {
-	f, from, err := openAppended(root, name, t.size)
+	f, from, _, err := openAppended(root, name, t.size)
 	if err != nil {
 		return err
 	}

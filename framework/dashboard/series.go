@@ -142,7 +142,7 @@ func (s *series) bytes() int { return 4*cap(s.step)*7 + 8*cap(s.val) }
 // update reads what was appended since the last call; a shorter file
 // (rewritten on resume) is read again.
 func (s *series) update(root *os.Root, name string) error {
-	f, from, err := openAppended(root, name, s.size)
+	f, from, end, err := openAppended(root, name, s.size)
 	if err != nil {
 		return err
 	}
@@ -153,13 +153,9 @@ func (s *series) update(root *os.Root, name string) error {
 		return nil
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	s.grow(int((fi.Size() - s.size) / 96)) // about a row per metrics line
-	if fi.Size()-s.size >= parallelBytes && runtime.GOMAXPROCS(0) > 1 {
-		s.readParallel(f, fi.Size())
+	s.grow(int((end - s.size) / 96)) // about a row per metrics line
+	if end-s.size >= parallelBytes && runtime.GOMAXPROCS(0) > 1 {
+		s.readParallel(f, end)
 		return nil
 	}
 	s.read(bufio.NewReaderSize(f, 256<<10))
@@ -367,28 +363,29 @@ func keep(xs, ys []float64, x, y float32) ([]float64, []float64) {
 
 // openAppended opens name at what it gained past size, the bytes a reader
 // has read of it: at size, or at 0 when the file is shorter (rewritten on
-// resume: the reader starts again). f is nil when nothing is new.
-func openAppended(root *os.Root, name string, size int64) (f *os.File, from int64, err error) {
+// resume: the reader starts again); end is the file's length. f is nil
+// when nothing is new.
+func openAppended(root *os.Root, name string, size int64) (f *os.File, from, end int64, err error) {
 	f, err = root.Open(name)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	from = size
-	if fi.Size() < size {
+	from, end = size, fi.Size()
+	if end < size {
 		from = 0
 	}
-	if fi.Size() == from {
+	if end == from {
 		f.Close()
-		return nil, from, nil
+		return nil, from, end, nil
 	}
 	if _, err := f.Seek(from, io.SeekStart); err != nil {
 		f.Close()
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	return f, from, nil
+	return f, from, end, nil
 }
