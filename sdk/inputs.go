@@ -21,7 +21,8 @@ import (
 // Errors name the path: a path that does not exist, an input that is not
 // a regular file or directory (a named pipe, a device: RegularFile), a
 // directory with no matching file, or no inputs at all. Symbolic links to files are taken;
-// links to directories inside a directory are not followed.
+// an input that is a link to a directory is walked like the directory (its files named under
+// the link: data/music/a.flac); links to directories inside a directory are not followed.
 func InputFiles(inputs []string, suffixes []string) ([]string, error) {
 	if len(inputs) == 0 {
 		return nil, errors.New("no input files given")
@@ -40,11 +41,25 @@ func InputFiles(inputs []string, suffixes []string) ([]string, error) {
 			continue
 		}
 		n := len(files)
-		err = filepath.WalkDir(in, func(p string, d fs.DirEntry, err error) error {
+		root := in // a link to a directory is walked at its target, its files named under the link
+		if li, err := os.Lstat(in); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+			if root, err = filepath.EvalSymlinks(in); err != nil {
+				return nil, fmt.Errorf("%s: %w", in, unwrapPath(err))
+			}
+		}
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			top := p == root
+			if root != in {
+				rel, rerr := filepath.Rel(root, p)
+				if rerr != nil {
+					return rerr
+				}
+				p = filepath.Join(in, rel)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", p, unwrapPath(err))
 			}
-			if p != in && strings.HasPrefix(d.Name(), ".") {
+			if !top && strings.HasPrefix(d.Name(), ".") {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}

@@ -47,3 +47,38 @@ func TestInputFiles(t *testing.T) {
 		}
 	}
 }
+
+// An input that is itself a link to a directory (a dataset linked into the
+// working directory: data/music -> /big/disk/music) is walked like the
+// directory, its files named under the link; a hidden target is no reason
+// to skip it.
+func TestInputFilesLinkedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, ".store", "music")
+	for _, name := range []string{"b.flac", "a.flac", "sub/c.flac", ".hidden.flac"} {
+		p := filepath.Join(target, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(dir, "music")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{link, link + "/"} {
+		got, err := InputFiles([]string{in}, []string{".flac"})
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		want := []string{filepath.Join(link, "a.flac"), filepath.Join(link, "b.flac"), filepath.Join(link, "sub", "c.flac")}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got %v, want %v", in, got, want)
+		}
+	}
+	dangling := filepath.Join(dir, "gone")
+	os.Symlink(filepath.Join(dir, "nowhere"), dangling)
+	if _, err := InputFiles([]string{dangling}, nil); err == nil || !strings.Contains(err.Error(), "gone: no such file") {
+		t.Errorf("dangling link: error %v", err)
+	}
+}
