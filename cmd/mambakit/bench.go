@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,9 +16,9 @@ import (
 func newBenchCmd(x *invocation) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "bench",
-		Short: "measure training, scan, matrix-multiply and generation speed (bench train | scan | gemm | generate)",
+		Short: "measure training, scan, matrix-multiply and generation speed, and the CPU's ceiling (bench train | scan | gemm | generate | peak)",
 		Args:  cobra.ArbitraryArgs,
-		RunE:  groupRunE("train, scan, gemm or generate (docs/cli.md)"),
+		RunE:  groupRunE("train, scan, gemm, generate or peak (docs/cli.md)"),
 	}
 	c.AddCommand(
 		newDeviceBenchCmd(x, "train", "time training steps of a model of the given shape",
@@ -27,6 +28,7 @@ func newBenchCmd(x *invocation) *cobra.Command {
 		newDeviceBenchCmd(x, "generate", "time the one-token recurrent step",
 			benchGenerateFlags(new(bench.GenerateOptions), new(string)), benchGenerate),
 		newBenchGemmCmd(x),
+		newBenchPeakCmd(x),
 	)
 	return c
 }
@@ -205,6 +207,47 @@ func benchGemm(fs *pflag.FlagSet, o *bench.GemmOptions, blas, threads string, st
 		o.Batch = 1
 	}
 	return bench.Gemm(*o, stdout)
+}
+
+func newBenchPeakCmd(x *invocation) *cobra.Command {
+	o := bench.DefaultPeak()
+	loops, threads := "all", "1,2"
+	c := &cobra.Command{
+		Use:   "peak [flags]",
+		Short: "time the CPU's compute ceiling: fp32 FMA and bf16 dot-product loops in registers, per thread count",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return benchPeak(c.Flags(), &o, loops, threads, x.stdout)
+		},
+	}
+	fs := c.Flags()
+	fs.StringVar(&loops, "loops", loops, "all, or a comma list of "+strings.Join(bench.PeakLoops(), ", "))
+	fs.StringVar(&threads, "threads", threads, "comma list of thread counts (each thread locked to its own OS thread)")
+	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "timed runs of each loop and thread count (best and median reported)")
+	fs.DurationVar(&o.MinTime, "min-time", o.MinTime, "least time per run")
+	return c
+}
+
+func benchPeak(fs *pflag.FlagSet, o *bench.PeakOptions, loops, threads string, stdout io.Writer) error {
+	if err := positiveFlags(fs, "rounds"); err != nil {
+		return err
+	}
+	if o.MinTime <= 0 {
+		return usagef("--min-time %v: want > 0", o.MinTime)
+	}
+	var err error
+	if o.Threads, err = positiveList("threads", threads); err != nil {
+		return err
+	}
+	if loops != "all" {
+		o.Kernels = strings.Split(loops, ",")
+		for _, l := range o.Kernels {
+			if !slices.Contains(bench.PeakLoops(), l) {
+				return usagef("--loops: no loop %q (want all or %s)", l, strings.Join(bench.PeakLoops(), ", "))
+			}
+		}
+	}
+	return bench.Peak(*o, stdout)
 }
 
 // A benchmark's flags and their defaults depend on --device (a GPU

@@ -14,6 +14,8 @@ func TestBadInvocationsGiveOneLine(t *testing.T) {
 		"zero batch":      {"bench", "train", "--batch", "0"},
 		"bad flag value":  {"bench", "scan", "--seq-len", "many"},
 		"negative thread": {"bench", "scan", "--threads", "-2"},
+		"unknown loop":    {"bench", "peak", "--loops", "fp64-zmm"},
+		"zero peak time":  {"bench", "peak", "--min-time", "0s"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -6,6 +6,7 @@
 //	go run -C _asm . -kernel scancomplex -out ../scan_complex_amd64.s
 //	go run -C _asm . -kernel gemm -out ../matmul_amd64.s -stubs ../matmul_stubs_amd64.go -pkg kernels
 //	go run -C _asm . -kernel vec -out ../vec_amd64.s -stubs ../vec_stubs_amd64.go -pkg kernels
+//	go run -C _asm . -kernel peak -out ../peak_amd64.s -stubs ../peak_stubs_amd64.go -pkg kernels
 //
 // avo writes the header of each file as "go run main.go …" (it names the
 // file holding main). This directory has its own go.mod so that the go
@@ -13,7 +14,8 @@
 //
 // The real and the complex scan (scan_asm.go, scancomplex_asm.go) share
 // the instruction-set layer of isa.go and the vector exp, 2^x, softplus
-// and sigmoid of mathfn.go; gemm_asm.go and vec_asm.go stand alone.
+// and sigmoid of mathfn.go; gemm_asm.go, vec_asm.go and peak_asm.go stand
+// alone.
 package main
 
 import (
@@ -32,6 +34,7 @@ var generators = map[string]func(){
 	"scancomplex": genScanComplex,
 	"gemm":        genGemm,
 	"vec":         genVec,
+	"peak":        genPeak,
 }
 
 func main() {
