@@ -93,8 +93,8 @@ func Gemm(o GemmOptions, stdout io.Writer) error {
 		backends = append(backends, b)
 	}
 	fmt.Fprintf(stdout, "go backend kernel: %s\n", kernels.GoGemmKernel())
-	if lib, core, config, err := kernels.OpenBLASInfo(); err == nil {
-		fmt.Fprintf(stdout, "openblas: %s, core %s (%s)\n", lib, core, config)
+	if slices.Contains(backends, "openblas") {
+		printOpenBLAS(stdout)
 	}
 
 	M := o.Batch * o.SeqLen
@@ -183,6 +183,22 @@ func Gemm(o GemmOptions, stdout io.Writer) error {
 		fmt.Fprintln(stdout)
 	}
 	return nil
+}
+
+// printOpenBLAS writes which OpenBLAS runs (library, core, where
+// OPENBLAS_CORETYPE came from, build) and, when an inherited
+// OPENBLAS_CORETYPE pins slower kernels than the CPU runs, the warning of
+// kernels.OpenBLASCoreCheck; nothing when OpenBLAS does not load.
+func printOpenBLAS(w io.Writer) {
+	lib, core, config, err := kernels.OpenBLASInfo()
+	if err != nil {
+		return
+	}
+	setting, warning, _ := kernels.OpenBLASCoreCheck()
+	fmt.Fprintf(w, "openblas: %s, core %s (%s; %s)\n", lib, core, setting, config)
+	if warning != "" {
+		fmt.Fprintln(w, warning)
+	}
 }
 
 func (s gemmShape) label() string { return fmt.Sprintf("%s/%dx%dx%d", s.form, s.m, s.n, s.k) }

@@ -90,6 +90,9 @@ func Train(o TrainOptions, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters), %s; batch %d × %d tokens; %d threads\n",
 		o.DModel, o.Layers, o.DState, cfg.VocabSize, len(m.Params.Data), variant, B, L, kernels.Threads())
+	if kernels.BLAS() == "openblas" {
+		printOpenBLAS(w)
+	}
 	for range o.Warmup { // allocates activations
 		if _, err := step(); err != nil {
 			return err
