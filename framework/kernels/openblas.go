@@ -12,7 +12,6 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
-	"golang.org/x/sys/cpu"
 )
 
 // OpenBLAS is loaded with dlopen through purego (no cgo: CGO_ENABLED=0
@@ -21,7 +20,8 @@ import (
 // it: OpenBLAS builds that predate the CPU (Debian 12's 0.3.21 on Zen 4
 // and Zen 5) otherwise fall back to their AVX2 Haswell kernels, at half
 // the speed. An inherited value is honoured; OpenBLASCoreCheck
-// (openblas_core.go) warns when it names slower kernels than the CPU's. OPENBLAS_THREAD_TIMEOUT is set to 4 unless set (see below).
+// (openblas_core.go) warns when it names slower kernels than the CPU's.
+// OPENBLAS_THREAD_TIMEOUT is set to 4 unless set (see below).
 // Its thread count follows Threads() (openblas_set_num_threads
 // before each call when it changed), so its threads and the Go workers are
 // never both busy: MatMul blocks the calling goroutine while OpenBLAS runs.
@@ -58,9 +58,9 @@ func loadOpenBLAS() error {
 		// openblas_core.go reads what was found and set here.
 		env := &openblasEnv
 		env.value, env.inherited = os.LookupEnv("OPENBLAS_CORETYPE")
-		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL && !env.inherited {
-			os.Setenv("OPENBLAS_CORETYPE", "SkylakeX")
-			env.value, env.setByUs = "SkylakeX", true
+		if width, core := cpuCoreWidth(); width == coreAVX512 && !env.inherited {
+			os.Setenv("OPENBLAS_CORETYPE", core)
+			env.value, env.setByUs = core, true
 		}
 		if _, ok := os.LookupEnv("OPENBLAS_THREAD_TIMEOUT"); !ok {
 			// Idle OpenBLAS threads spin 2^28 cycles (about 0.1 s of a core)
