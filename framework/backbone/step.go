@@ -1,12 +1,8 @@
 package backbone
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
-	"slices"
-	"sort"
 
 	"github.com/mambakit/mambakit/framework/kernels"
 )
@@ -94,33 +90,15 @@ func (m *Model) stepBufs(B int) *stepBufs {
 	return m.step
 }
 
-// Sampling chooses how Generate picks each token. Temperature 0 is greedy
-// (argmax, ties to the lowest id). Otherwise logits are divided by
-// Temperature, then only the TopK most likely tokens (0: all) and the
-// smallest set whose probability reaches TopP (0 or 1: all) are kept, and
-// one is drawn with a PCG generator seeded with Seed. Vocab > 0 limits the
-// choice to ids below it: the padding rows of a vocabulary padded to a
-// multiple of 8 are never produced. Generation ends early after any token
-// in Stop (an end-of-document token). A token that follows one in DocEnds
-// (the end-of-document tokens, stopping or not) is fed from a zero state,
-// as training resets the state at every document start: a prompt of one
-// end-of-document token starts a new document.
-type Sampling struct {
-	Temperature float64
-	TopK        int
-	TopP        float64
-	Seed        uint64
-	Vocab       int
-	Stop        []int32
-	DocEnds     []int32
-}
-
 // Stepper is the recurrent form of a model on some device, B rows at a
 // time: the CPU's (Model.NewStepper) or a GPU's (framework/cudamodel).
 // Generate drives either the same way.
 type Stepper interface {
 	// Reset makes every row start afresh (zero states) at the next Step.
 	Reset()
+	// ResetRow makes row b start afresh at the next Step (a document
+	// start in that row alone).
+	ResetRow(b int)
 	// SetVocabLimit limits Argmax to ids below v (0 or ≥ the vocabulary:
 	// all).
 	SetVocabLimit(v int)
@@ -152,6 +130,15 @@ func (s *cpuStepper) Reset() {
 	clear(s.st.SSM)
 }
 
+func (s *cpuStepper) ResetRow(b int) {
+	_, _, Din, N, _, K, nL := s.m.Config.dims()
+	conv, ssm := Din*(K-1), Din*N*s.m.Config.cf()
+	for l := range nL {
+		clear(s.st.Conv[(l*s.st.B+b)*conv:][:conv])
+		clear(s.st.SSM[(l*s.st.B+b)*ssm:][:ssm])
+	}
+}
+
 func (s *cpuStepper) SetVocabLimit(v int) {
 	if V := s.m.Config.VocabSize; v <= 0 || v > V {
 		v = V
@@ -181,140 +168,3 @@ func (s *cpuStepper) Argmax(dst []int32) error {
 }
 
 func (s *cpuStepper) Close() error { return nil }
-
-// Generate is GenerateWith on the CPU Stepper of m.
-func (m *Model) Generate(prompt []int32, n int, s Sampling, emit func(int32) error) ([]int32, error) {
-	return GenerateWith(m.NewStepper(1), m.Config.VocabSize, prompt, n, s, emit)
-}
-
-// GenerateWith feeds the prompt through a one-row Stepper of a model of
-// vocabulary V, from a zero state, then produces up to n tokens (fewer
-// when one in s.Stop comes), calling emit (if non-nil) with each as it is
-// chosen; it returns the prompt followed by the new tokens. Memory is
-// constant in the length. Greedy decoding asks the stepper for the argmax
-// (on a GPU, 8 bytes back per token); sampling copies the logits and draws
-// with Sample, so every device gives the same tokens for the same logits.
-func GenerateWith(st Stepper, V int, prompt []int32, n int, s Sampling, emit func(int32) error) ([]int32, error) {
-	if len(prompt) == 0 {
-		return nil, errors.New("backbone: generate: empty prompt")
-	}
-	if s.Temperature < 0 || s.TopK < 0 || s.TopP < 0 || s.TopP > 1 || math.IsNaN(s.Temperature) || math.IsNaN(s.TopP) {
-		return nil, fmt.Errorf("backbone: generate: bad sampling settings %+v (want temperature ≥ 0, top-k ≥ 0, 0 ≤ top-p ≤ 1)", s)
-	}
-	st.SetVocabLimit(s.Vocab)
-	out := append([]int32(nil), prompt...)
-	one := []int32{0}
-	// feed steps id, from a zero state at the start and after a document
-	// ends (training resets there).
-	prev, started := int32(0), false
-	feed := func(id int32) error {
-		if !started || slices.Contains(s.DocEnds, prev) {
-			st.Reset()
-		}
-		prev, started = id, true
-		one[0] = id
-		return st.Step(one)
-	}
-	for _, id := range prompt {
-		if err := feed(id); err != nil {
-			return nil, err
-		}
-	}
-	rng := rand.New(rand.NewPCG(s.Seed, 0x67656e)) // "gen"
-	var logits, choose []float32
-	if s.Temperature != 0 {
-		logits = make([]float32, V)
-		choose = logits
-		if s.Vocab > 0 && s.Vocab < V {
-			choose = logits[:s.Vocab]
-		}
-	}
-	for i := 0; i < n; i++ {
-		var id int32
-		if s.Temperature == 0 {
-			if err := st.Argmax(one); err != nil {
-				return nil, err
-			}
-			id = one[0]
-		} else {
-			if err := st.Logits(logits); err != nil {
-				return nil, err
-			}
-			id = Sample(choose, s, rng)
-		}
-		out = append(out, id)
-		if emit != nil {
-			if err := emit(id); err != nil {
-				return out, err
-			}
-		}
-		if slices.Contains(s.Stop, id) {
-			break
-		}
-		if i+1 < n {
-			if err := feed(id); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
-}
-
-// Sample picks a token from one row of logits as Generate does: the
-// argmax at temperature 0, else a draw from the softmax at the temperature
-// restricted to the top-k tokens and then to the smallest set of them
-// whose probability reaches top-p. GenerateWith draws through it on every
-// device, so all give the same tokens for the same seed.
-func Sample(logits []float32, s Sampling, rng *rand.Rand) int32 {
-	if s.Temperature == 0 {
-		best := 0
-		for i, v := range logits {
-			if v > logits[best] {
-				best = i
-			}
-		}
-		return int32(best)
-	}
-	type cand struct {
-		id int
-		p  float64
-	}
-	cs := make([]cand, len(logits))
-	mx := math.Inf(-1)
-	for _, v := range logits {
-		mx = math.Max(mx, float64(v)/s.Temperature)
-	}
-	var z float64
-	for i, v := range logits {
-		e := math.Exp(float64(v)/s.Temperature - mx)
-		cs[i] = cand{i, e}
-		z += e
-	}
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].p > cs[j].p })
-	keep := len(cs)
-	if s.TopK > 0 && s.TopK < keep {
-		keep = s.TopK
-	}
-	if s.TopP > 0 && s.TopP < 1 {
-		var cum float64
-		for i := 0; i < keep; i++ {
-			cum += cs[i].p / z
-			if cum >= s.TopP {
-				keep = i + 1
-				break
-			}
-		}
-	}
-	var total float64
-	for _, c := range cs[:keep] {
-		total += c.p
-	}
-	r := rng.Float64() * total
-	for _, c := range cs[:keep] {
-		r -= c.p
-		if r < 0 {
-			return int32(c.id)
-		}
-	}
-	return int32(cs[keep-1].id)
-}
