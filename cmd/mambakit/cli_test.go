@@ -74,6 +74,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"no subcommand":     {[]string{"plugins"}, "want a subcommand: list, info NAME or lock"},
 		"bench, cuda flag":  {[]string{"bench", "scan", "--warmup", "2"}, "unknown flag: --warmup"},
 		"bool, bad value":   {[]string{"generate", "--stop=maybe"}, `invalid argument "maybe" for "--stop"`},
+		"batch of none":     {[]string{"generate", "--checkpoint", dir, "--batch", "0"}, "--batch 0: want 1..4096"},
+		"two prompt kinds":  {[]string{"generate", "--checkpoint", dir, "--prompt", "a", "--prompts", "p.txt"}, "give one of --prompt, --prompt-file and --prompts"},
 		"resume, fixed lr":  {[]string{"train", "--resume", dir, "--lr", "0.01", "--preset", "base"}, "--lr, --preset cannot change when resuming a run"},
 		"resume, more data": {[]string{"train", "--resume", dir, "x.fa"}, "--data cannot change when resuming a run"},
 	} {

@@ -293,3 +293,48 @@ func TestGenerateMatchesCPU(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateBatchMatchesCPU: a batch of prompts of different lengths,
+// one with a document end inside (that row alone restarts: ResetRow) and
+// rows ending at a stop token at different steps, gives the CPU's tokens
+// on every row, greedy and sampled, up to the GPU step's rows.
+func TestGenerateBatchMatchesCPU(t *testing.T) {
+	d := openOrSkip(t)
+	c := backbone.NewConfig(101, 64, 2)
+	m, err := backbone.New(c, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(d, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	const end = 4
+	prompts := [][]int32{{1, 2, 3}, {5}, {7, 9, end, 8, 3, 11}, {2, 2}, {60, 61, 62, 63, 64, 65, 66, 67, 68}}
+	for _, s := range []backbone.Sampling{
+		{Vocab: 90, DocEnds: []int32{end}},
+		{Temperature: 0.9, TopK: 30, Seed: 3, Vocab: 90, DocEnds: []int32{end}, Stop: []int32{end, 10, 11, 12}},
+	} {
+		want, err := backbone.GenerateBatch(m.NewStepper(len(prompts)), c.VocabSize, prompts, 40, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, graphs := range []bool{false, true} {
+			st, err := g.NewStepper(len(prompts), graphs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := backbone.GenerateBatch(st, c.VocabSize, prompts, 40, s, nil)
+			st.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := range prompts {
+				if !slices.Equal(got[r], want[r]) {
+					t.Errorf("sampling %+v, graphs %v, row %d: GPU %v, CPU %v", s, graphs, r, got[r], want[r])
+				}
+			}
+		}
+	}
+}

@@ -31,17 +31,31 @@ type Generation struct {
 // stop, generation ends at the modality's end-of-document token), and
 // decodes the result with the run's options, without the start token.
 func (c *Checkpoint) Generate(ctx context.Context, prompt *Prompt, n int, s backbone.Sampling, stop bool) (Generation, error) {
-	var ids sdk.Tokens
-	if prompt != nil {
-		var err error
-		ids, err = EncodePrompt(ctx, c.Plugin.Encode, c.Info.Special, sdk.EncodeRequest{Data: prompt.Data, Name: prompt.Name, Options: c.Codec()})
-		if err != nil {
-			return Generation{}, fmt.Errorf("%s: %w", prompt.Name, err)
-		}
+	gs, err := c.GenerateBatch(ctx, []*Prompt{prompt}, n, s, stop)
+	if err != nil {
+		return Generation{}, err
 	}
-	promptLen := len(ids)
-	if promptLen == 0 {
-		ids = sdk.Tokens{StartToken(c.Info.Special)}
+	return gs[0], nil
+}
+
+// GenerateBatch is Generate for several prompts at once, one row of the
+// model's step each (backbone.GenerateBatch: prompt i is sampled with the
+// seed s.Seed + i). Every Generation has the batch's time; its Rate is
+// the batch's tokens per second, prompts included, over all rows.
+func (c *Checkpoint) GenerateBatch(ctx context.Context, prompts []*Prompt, n int, s backbone.Sampling, stop bool) ([]Generation, error) {
+	ids := make([][]int32, len(prompts))
+	promptLen := make([]int, len(prompts))
+	for i, p := range prompts {
+		if p != nil {
+			t, err := EncodePrompt(ctx, c.Plugin.Encode, c.Info.Special, sdk.EncodeRequest{Data: p.Data, Name: p.Name, Options: c.Codec()})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Name, err)
+			}
+			ids[i] = t
+		}
+		if promptLen[i] = len(ids[i]); promptLen[i] == 0 {
+			ids[i] = []int32{StartToken(c.Info.Special)}
+		}
 	}
 	s.Vocab = c.Info.VocabSize
 	s.DocEnds = StopTokens(c.Info.Special)
@@ -49,14 +63,22 @@ func (c *Checkpoint) Generate(ctx context.Context, prompt *Prompt, n int, s back
 		s.Stop = s.DocEnds
 	}
 	t0 := time.Now()
-	gen, err := train.Generate(c.Model, ids, n, s, func(int32) error { return ctx.Err() })
+	gen, err := train.GenerateBatch(c.Model, ids, n, s, func(int, int32) error { return ctx.Err() })
 	if err != nil {
-		return Generation{}, err
+		return nil, err
 	}
 	el := time.Since(t0).Seconds()
-	res, err := DecodeGenerated(ctx, c.decode, c.unitInfo(), gen[len(ids)-promptLen:], promptLen)
-	if err != nil {
-		return Generation{}, err
+	total := 0
+	for _, g := range gen {
+		total += len(g)
 	}
-	return Generation{Generated: res, Tokens: len(gen) - len(ids), PromptTokens: promptLen, Seconds: el, Rate: float64(len(gen)) / el}, nil
+	out := make([]Generation, len(gen))
+	for i, g := range gen {
+		res, err := DecodeGenerated(ctx, c.decode, c.unitInfo(), g[len(ids[i])-promptLen[i]:], promptLen[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Generation{Generated: res, Tokens: len(g) - len(ids[i]), PromptTokens: promptLen[i], Seconds: el, Rate: float64(total) / el}
+	}
+	return out, nil
 }

@@ -106,3 +106,14 @@ func Generate(m Model, prompt []int32, n int, s backbone.Sampling, emit func(int
 	defer st.Close()
 	return backbone.GenerateWith(st, m.Config().VocabSize, prompt, n, s, emit)
 }
+
+// GenerateBatch is backbone.GenerateBatch on a Stepper of m with a row for
+// each prompt.
+func GenerateBatch(m Model, prompts [][]int32, n int, s backbone.Sampling, emit func(row int, id int32) error) ([][]int32, error) {
+	st, err := m.NewStepper(len(prompts))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return backbone.GenerateBatch(st, m.Config().VocabSize, prompts, n, s, emit)
+}
