@@ -1,0 +1,11 @@
+//go:build purego || !amd64
+
+package kernels
+
+// bf16ArchImpls: no assembly (registry.go).
+var bf16ArchImpls []kernelImpl
+
+// bf16Tile: MatMulBF16 runs the go implementation.
+var bf16Tile bf16TileFunc
+
+func bf16TileNamed(string) bf16TileFunc { return nil }
