@@ -14,6 +14,9 @@ type Model struct {
 	Config Config
 	Params *Params
 	Grads  *Params // allocated on the first Backward; Backward adds into it
+	// Precision of the matrix products of Forward and Backward ("" is
+	// fp32). Step, the one-token recurrent form, always runs fp32.
+	Precision Precision
 
 	acts *acts     // activations of the last Forward, sized for its (B, L)
 	step *stepBufs // buffers of Step
