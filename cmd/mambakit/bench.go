@@ -54,6 +54,7 @@ func benchTrainFlags(o *bench.TrainOptions) benchRegister {
 			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
 			fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 			addBLASFlag(fs, &o.BLAS)
+			addPrecisionFlag(fs, &o.Precision)
 		}
 		return &o.Device
 	}
