@@ -34,7 +34,7 @@ func MatMulBF16(transA, transB bool, m, n, k int, a, b []float32, beta float32, 
 		return
 	}
 	if bf16Tile != nil {
-		matMulBF16Blocked(bf16Tile, transA, transB, m, n, k, a, b, beta, c)
+		matMulBF16Blocked(bf16Tile, bf16ConvInUse, transA, transB, m, n, k, a, b, beta, c)
 		return
 	}
 	matMulBF16Go(transA, transB, m, n, k, a, b, beta, c)

@@ -14,12 +14,41 @@ var useBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16
 var bf16ArchImpls = []kernelImpl{{"avx2", false}, {"avx512", useBF16}}
 
 // bf16Tile is the tile kernel of MatMulBF16, nil for the go
-// implementation.
-var bf16Tile = bf16TileNamed(bf16InUse)
+// implementation; bf16ConvInUse its conversions.
+var (
+	bf16Tile      = bf16TileNamed(bf16InUse)
+	bf16ConvInUse = bf16ConvNamed(bf16InUse)
+)
 
 func bf16TileNamed(name string) bf16TileFunc {
 	if name == "avx512" {
 		return gemmBF16AVX512
 	}
 	return nil
+}
+
+// bf16ConvNamed returns the conversions of the implementation name: the
+// AVX-512 ones (on whole groups of 16, the rest in Go) for avx512.
+func bf16ConvNamed(name string) bf16Conv {
+	if name != "avx512" {
+		return bf16ConvGo
+	}
+	return bf16Conv{
+		round: func(dst []uint16, x []float32) {
+			n := len(x) &^ 15
+			if n > 0 {
+				_ = dst[n-1]
+				bf16RoundAVX512(&dst[0], &x[0], n)
+			}
+			bf16RoundRowGo(dst[n:], x[n:])
+		},
+		pairs: func(dst []uint32, x, y []float32) {
+			n := len(x) &^ 15
+			if n > 0 {
+				_, _ = dst[n-1], y[n-1]
+				bf16PairsAVX512(&dst[0], &x[0], &y[0], n)
+			}
+			bf16PairRowGo(dst[n:], x[n:], y[n:])
+		},
+	}
 }

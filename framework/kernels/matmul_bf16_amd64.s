@@ -4,16 +4,20 @@
 
 #include "textflag.h"
 
-// func gemmBF16AVX512(kc2 int, a *uint32, b *uint32, c *float32, ldc int, beta float32, flags int)
+// func gemmBF16AVX512(kc2 int, a *uint32, ars uintptr, acs uintptr, b *uint32, bcs uintptr, c *float32, ldc int, beta float32, flags int)
 // Requires: AVX, AVX512F
-TEXT ·gemmBF16AVX512(SB), NOSPLIT, $0-56
+TEXT ·gemmBF16AVX512(SB), NOSPLIT, $0-80
 	MOVQ   kc2+0(FP), AX
 	MOVQ   a+8(FP), CX
-	MOVQ   b+16(FP), DX
-	MOVQ   c+24(FP), BX
-	MOVQ   ldc+32(FP), SI
-	MOVQ   flags+48(FP), DI
-	SHLQ   $0x02, SI
+	MOVQ   ars+16(FP), DX
+	MOVQ   acs+24(FP), BX
+	LEAQ   (DX)(DX*2), SI
+	LEAQ   (CX)(DX*4), DI
+	ADDQ   DX, DI
+	LEAQ   (DI)(DX*4), R8
+	ADDQ   DX, R8
+	MOVQ   b+32(FP), R9
+	MOVQ   bcs+40(FP), R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -44,8 +48,8 @@ TEXT ·gemmBF16AVX512(SB), NOSPLIT, $0-56
 	VPXORD Z27, Z27, Z27
 
 loop:
-	VMOVUPS      (DX), Z28
-	VMOVUPS      64(DX), Z29
+	VMOVUPS      (R9), Z28
+	VMOVUPS      64(R9), Z29
 	VPBROADCASTD (CX), Z30
 	BYTE         $0x62
 	BYTE         $0x92
@@ -59,7 +63,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xce
-	VPBROADCASTD 4(CX), Z31
+	VPBROADCASTD (CX)(DX*1), Z31
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x1e
@@ -72,7 +76,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xdf
-	VPBROADCASTD 8(CX), Z30
+	VPBROADCASTD (CX)(DX*2), Z30
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x1e
@@ -85,7 +89,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xee
-	VPBROADCASTD 12(CX), Z31
+	VPBROADCASTD (CX)(SI*1), Z31
 	BYTE         $0x62
 	BYTE         $0x92
 	BYTE         $0x1e
@@ -98,7 +102,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xff
-	VPBROADCASTD 16(CX), Z30
+	VPBROADCASTD (CX)(DX*4), Z30
 	BYTE         $0x62
 	BYTE         $0x12
 	BYTE         $0x1e
@@ -111,7 +115,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xce
-	VPBROADCASTD 20(CX), Z31
+	VPBROADCASTD (DI), Z31
 	BYTE         $0x62
 	BYTE         $0x12
 	BYTE         $0x1e
@@ -124,7 +128,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xdf
-	VPBROADCASTD 24(CX), Z30
+	VPBROADCASTD (DI)(DX*1), Z30
 	BYTE         $0x62
 	BYTE         $0x12
 	BYTE         $0x1e
@@ -137,7 +141,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xee
-	VPBROADCASTD 28(CX), Z31
+	VPBROADCASTD (DI)(DX*2), Z31
 	BYTE         $0x62
 	BYTE         $0x12
 	BYTE         $0x1e
@@ -150,7 +154,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xff
-	VPBROADCASTD 32(CX), Z30
+	VPBROADCASTD (DI)(SI*1), Z30
 	BYTE         $0x62
 	BYTE         $0x82
 	BYTE         $0x1e
@@ -163,7 +167,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xce
-	VPBROADCASTD 36(CX), Z31
+	VPBROADCASTD (DI)(DX*4), Z31
 	BYTE         $0x62
 	BYTE         $0x82
 	BYTE         $0x1e
@@ -176,7 +180,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xdf
-	VPBROADCASTD 40(CX), Z30
+	VPBROADCASTD (R8), Z30
 	BYTE         $0x62
 	BYTE         $0x82
 	BYTE         $0x1e
@@ -189,7 +193,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xee
-	VPBROADCASTD 44(CX), Z31
+	VPBROADCASTD (R8)(DX*1), Z31
 	BYTE         $0x62
 	BYTE         $0x82
 	BYTE         $0x1e
@@ -202,7 +206,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xff
-	VPBROADCASTD 48(CX), Z30
+	VPBROADCASTD (R8)(DX*2), Z30
 	BYTE         $0x62
 	BYTE         $0x02
 	BYTE         $0x1e
@@ -215,7 +219,7 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xce
-	VPBROADCASTD 52(CX), Z31
+	VPBROADCASTD (R8)(SI*1), Z31
 	BYTE         $0x62
 	BYTE         $0x02
 	BYTE         $0x1e
@@ -228,126 +232,226 @@ loop:
 	BYTE         $0x40
 	BYTE         $0x52
 	BYTE         $0xdf
-	ADDQ         $0x00000038, CX
-	ADDQ         $0x00000080, DX
+	ADDQ         BX, CX
+	ADDQ         BX, DI
+	ADDQ         BX, R8
+	ADDQ         R10, R9
 	DECQ         AX
 	JNZ          loop
-	TESTQ        $0x00000001, DI
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
+	MOVQ         flags+72(FP), DX
+	SHLQ         $0x02, CX
+	TESTQ        $0x00000001, DX
 	JNZ          beta
-	VMOVUPS      Z0, (BX)
-	VMOVUPS      Z1, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z2, (BX)
-	VMOVUPS      Z3, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z4, (BX)
-	VMOVUPS      Z5, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z6, (BX)
-	VMOVUPS      Z7, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z8, (BX)
-	VMOVUPS      Z9, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z10, (BX)
-	VMOVUPS      Z11, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z12, (BX)
-	VMOVUPS      Z13, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z14, (BX)
-	VMOVUPS      Z15, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z16, (BX)
-	VMOVUPS      Z17, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z18, (BX)
-	VMOVUPS      Z19, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z20, (BX)
-	VMOVUPS      Z21, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z22, (BX)
-	VMOVUPS      Z23, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z24, (BX)
-	VMOVUPS      Z25, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z26, (BX)
-	VMOVUPS      Z27, 64(BX)
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z11, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z14, (AX)
+	VMOVUPS      Z15, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z16, (AX)
+	VMOVUPS      Z17, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z18, (AX)
+	VMOVUPS      Z19, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z20, (AX)
+	VMOVUPS      Z21, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z22, (AX)
+	VMOVUPS      Z23, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z24, (AX)
+	VMOVUPS      Z25, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z26, (AX)
+	VMOVUPS      Z27, 64(AX)
 	VZEROUPPER
 	RET
 
 beta:
-	VBROADCASTSS beta+40(FP), Z28
-	VFMADD231PS  (BX), Z28, Z0
-	VMOVUPS      Z0, (BX)
-	VFMADD231PS  64(BX), Z28, Z1
-	VMOVUPS      Z1, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z2
-	VMOVUPS      Z2, (BX)
-	VFMADD231PS  64(BX), Z28, Z3
-	VMOVUPS      Z3, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z4
-	VMOVUPS      Z4, (BX)
-	VFMADD231PS  64(BX), Z28, Z5
-	VMOVUPS      Z5, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z6
-	VMOVUPS      Z6, (BX)
-	VFMADD231PS  64(BX), Z28, Z7
-	VMOVUPS      Z7, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z8
-	VMOVUPS      Z8, (BX)
-	VFMADD231PS  64(BX), Z28, Z9
-	VMOVUPS      Z9, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z10
-	VMOVUPS      Z10, (BX)
-	VFMADD231PS  64(BX), Z28, Z11
-	VMOVUPS      Z11, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z12
-	VMOVUPS      Z12, (BX)
-	VFMADD231PS  64(BX), Z28, Z13
-	VMOVUPS      Z13, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z14
-	VMOVUPS      Z14, (BX)
-	VFMADD231PS  64(BX), Z28, Z15
-	VMOVUPS      Z15, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z16
-	VMOVUPS      Z16, (BX)
-	VFMADD231PS  64(BX), Z28, Z17
-	VMOVUPS      Z17, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z18
-	VMOVUPS      Z18, (BX)
-	VFMADD231PS  64(BX), Z28, Z19
-	VMOVUPS      Z19, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z20
-	VMOVUPS      Z20, (BX)
-	VFMADD231PS  64(BX), Z28, Z21
-	VMOVUPS      Z21, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z22
-	VMOVUPS      Z22, (BX)
-	VFMADD231PS  64(BX), Z28, Z23
-	VMOVUPS      Z23, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z24
-	VMOVUPS      Z24, (BX)
-	VFMADD231PS  64(BX), Z28, Z25
-	VMOVUPS      Z25, 64(BX)
-	ADDQ         SI, BX
-	VFMADD231PS  (BX), Z28, Z26
-	VMOVUPS      Z26, (BX)
-	VFMADD231PS  64(BX), Z28, Z27
-	VMOVUPS      Z27, 64(BX)
+	VBROADCASTSS beta+64(FP), Z28
+	VFMADD231PS  (AX), Z28, Z0
+	VMOVUPS      Z0, (AX)
+	VFMADD231PS  64(AX), Z28, Z1
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z2
+	VMOVUPS      Z2, (AX)
+	VFMADD231PS  64(AX), Z28, Z3
+	VMOVUPS      Z3, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z4
+	VMOVUPS      Z4, (AX)
+	VFMADD231PS  64(AX), Z28, Z5
+	VMOVUPS      Z5, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z6
+	VMOVUPS      Z6, (AX)
+	VFMADD231PS  64(AX), Z28, Z7
+	VMOVUPS      Z7, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z8
+	VMOVUPS      Z8, (AX)
+	VFMADD231PS  64(AX), Z28, Z9
+	VMOVUPS      Z9, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z10
+	VMOVUPS      Z10, (AX)
+	VFMADD231PS  64(AX), Z28, Z11
+	VMOVUPS      Z11, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z12
+	VMOVUPS      Z12, (AX)
+	VFMADD231PS  64(AX), Z28, Z13
+	VMOVUPS      Z13, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z14
+	VMOVUPS      Z14, (AX)
+	VFMADD231PS  64(AX), Z28, Z15
+	VMOVUPS      Z15, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z16
+	VMOVUPS      Z16, (AX)
+	VFMADD231PS  64(AX), Z28, Z17
+	VMOVUPS      Z17, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z18
+	VMOVUPS      Z18, (AX)
+	VFMADD231PS  64(AX), Z28, Z19
+	VMOVUPS      Z19, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z20
+	VMOVUPS      Z20, (AX)
+	VFMADD231PS  64(AX), Z28, Z21
+	VMOVUPS      Z21, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z22
+	VMOVUPS      Z22, (AX)
+	VFMADD231PS  64(AX), Z28, Z23
+	VMOVUPS      Z23, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z24
+	VMOVUPS      Z24, (AX)
+	VFMADD231PS  64(AX), Z28, Z25
+	VMOVUPS      Z25, 64(AX)
+	ADDQ         CX, AX
+	VFMADD231PS  (AX), Z28, Z26
+	VMOVUPS      Z26, (AX)
+	VFMADD231PS  64(AX), Z28, Z27
+	VMOVUPS      Z27, 64(AX)
+	VZEROUPPER
+	RET
+
+// func bf16RoundAVX512(dst *uint16, x *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·bf16RoundAVX512(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVL         $0x00000001, BX
+	VPBROADCASTD BX, Z0
+	MOVL         $0x00007fff, BX
+	VPBROADCASTD BX, Z1
+	MOVL         $0x7fffffff, BX
+	VPBROADCASTD BX, Z2
+	MOVL         $0x7f800000, BX
+	VPBROADCASTD BX, Z3
+	MOVL         $0x00400000, BX
+	VPBROADCASTD BX, Z4
+	SHRQ         $0x04, DX
+	JZ           rdone
+
+rloop:
+	VMOVUPS   (CX), Z5
+	VPSRLD    $0x10, Z5, Z7
+	VPANDD    Z0, Z7, Z7
+	VPADDD    Z1, Z5, Z6
+	VPADDD    Z7, Z6, Z6
+	VPANDD    Z2, Z5, Z7
+	VPCMPUD   $0x06, Z3, Z7, K1
+	VPORD     Z4, Z5, Z5
+	VPBLENDMD Z5, Z6, K1, Z6
+	VPSRLD    $0x10, Z6, Z6
+	VPMOVDW   Z6, (AX)
+	ADDQ      $0x40, CX
+	ADDQ      $0x20, AX
+	DECQ      DX
+	JNZ       rloop
+
+rdone:
+	VZEROUPPER
+	RET
+
+// func bf16PairsAVX512(dst *uint32, x *float32, y *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·bf16PairsAVX512(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         y+16(FP), DX
+	MOVQ         n+24(FP), BX
+	MOVL         $0x00000001, SI
+	VPBROADCASTD SI, Z0
+	MOVL         $0x00007fff, SI
+	VPBROADCASTD SI, Z1
+	MOVL         $0x7fffffff, SI
+	VPBROADCASTD SI, Z2
+	MOVL         $0x7f800000, SI
+	VPBROADCASTD SI, Z3
+	MOVL         $0x00400000, SI
+	VPBROADCASTD SI, Z4
+	MOVL         $0xffff0000, SI
+	VPBROADCASTD SI, Z5
+	SHRQ         $0x04, BX
+	JZ           pdone
+
+ploop:
+	VMOVUPS    (CX), Z6
+	VMOVUPS    (DX), Z7
+	VPSRLD     $0x10, Z6, Z9
+	VPANDD     Z0, Z9, Z9
+	VPADDD     Z1, Z6, Z8
+	VPADDD     Z9, Z8, Z8
+	VPANDD     Z2, Z6, Z9
+	VPCMPUD    $0x06, Z3, Z9, K1
+	VPORD      Z4, Z6, Z6
+	VPBLENDMD  Z6, Z8, K1, Z8
+	VPSRLD     $0x10, Z7, Z9
+	VPANDD     Z0, Z9, Z9
+	VPADDD     Z1, Z7, Z6
+	VPADDD     Z9, Z6, Z6
+	VPANDD     Z2, Z7, Z9
+	VPCMPUD    $0x06, Z3, Z9, K1
+	VPORD      Z4, Z7, Z7
+	VPBLENDMD  Z7, Z6, K1, Z6
+	VPSRLD     $0x10, Z8, Z8
+	VPTERNLOGD $0xf8, Z5, Z6, Z8
+	VMOVUPS    Z8, (AX)
+	ADDQ       $0x40, CX
+	ADDQ       $0x40, DX
+	ADDQ       $0x40, AX
+	DECQ       BX
+	JNZ        ploop
+
+pdone:
 	VZEROUPPER
 	RET

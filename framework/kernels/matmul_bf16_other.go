@@ -6,6 +6,11 @@ package kernels
 var bf16ArchImpls []kernelImpl
 
 // bf16Tile: MatMulBF16 runs the go implementation.
-var bf16Tile bf16TileFunc
+var (
+	bf16Tile      bf16TileFunc
+	bf16ConvInUse = bf16ConvGo
+)
 
 func bf16TileNamed(string) bf16TileFunc { return nil }
+
+func bf16ConvNamed(string) bf16Conv { return bf16ConvGo }

@@ -7,4 +7,14 @@ package kernels
 // gemmBF16AVX512 computes one 14×32 tile of bf16 products with float32 sums (VDPBF16PS): see _asm/gemmbf16_asm.go and bf16TileGo.
 //
 //go:noescape
-func gemmBF16AVX512(kc2 int, a *uint32, b *uint32, c *float32, ldc int, beta float32, flags int)
+func gemmBF16AVX512(kc2 int, a *uint32, ars uintptr, acs uintptr, b *uint32, bcs uintptr, c *float32, ldc int, beta float32, flags int)
+
+// bf16RoundAVX512 sets dst[i] = RoundBF16(x[i]) for i < n, n a multiple of 16: see bf16RoundRowGo.
+//
+//go:noescape
+func bf16RoundAVX512(dst *uint16, x *float32, n int)
+
+// bf16PairsAVX512 sets dst[i] = RoundBF16(x[i]) | RoundBF16(y[i])<<16 for i < n, n a multiple of 16: see bf16PairRowGo.
+//
+//go:noescape
+func bf16PairsAVX512(dst *uint32, x *float32, y *float32, n int)

@@ -120,20 +120,21 @@ func TestRoundBF16(t *testing.T) {
 	}
 }
 
-// bf16Impls lists every bf16 product: the go implementation, the blocked
-// product on the Go tile (bf16TileGo: the packing on every CPU), on the
-// assembly tile where the CPU runs it, and the exported MatMulBF16.
+// bf16MatMulImpls lists every bf16 product: the go implementation, the
+// blocked product on the Go tile and conversions (bf16TileGo: the layouts
+// on every CPU), on the assembly ones where the CPU runs them, and the
+// exported MatMulBF16.
 // MAMBAKIT_KERNEL narrows the list to the names it contains.
 func bf16MatMulImpls() []matMulImpl {
-	blocked := func(tile bf16TileFunc) matMulFunc {
+	blocked := func(tile bf16TileFunc, conv bf16Conv) matMulFunc {
 		return func(tA, tB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
-			matMulBF16Blocked(tile, tA, tB, m, n, k, a, b, beta, c)
+			matMulBF16Blocked(tile, conv, tA, tB, m, n, k, a, b, beta, c)
 		}
 	}
-	impls := []matMulImpl{{name: "go", fn: matMulBF16Go}, {name: "gotile", fn: blocked(bf16TileGo)}}
+	impls := []matMulImpl{{name: "go", fn: matMulBF16Go}, {name: "gotile", fn: blocked(bf16TileGo, bf16ConvGo)}}
 	asm := matMulImpl{name: "avx512", skip: "this CPU has no AVX512_BF16 or the build has no assembly"}
-	if tile := bf16TileNamed("avx512"); tile != nil && slices.Contains(bf16Impls, kernelImpl{"avx512", true}) {
-		asm = matMulImpl{name: "avx512", fn: blocked(tile)}
+	if tile := bf16TileNamed("avx512"); tile != nil && useBF16Here() {
+		asm = matMulImpl{name: "avx512", fn: blocked(tile, bf16ConvNamed("avx512"))}
 	}
 	impls = append(impls, asm, matMulImpl{name: "MatMulBF16", fn: MatMulBF16})
 	return slices.DeleteFunc(impls, func(im matMulImpl) bool { return !kernelListed(im.name) })
@@ -296,7 +297,10 @@ func TestBF16TileAsm(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, kc2 := range []int{1, 2, 3, 17, 256} {
-		ap, bp := make([]uint32, kc2*bf16MR), make([]uint32, kc2*bf16NR)
+		// A rows of kc2+3 words (ars), B steps of bf16NR+7 words (bcs):
+		// the kernel must honour both strides.
+		lda, ldb := kc2+3, bf16NR+7
+		ap, bp := make([]uint32, bf16MR*lda), make([]uint32, kc2*ldb)
 		for i := range ap {
 			ap[i] = bf16Pair(2*r.Float32()-1, 2*r.Float32()-1)
 		}
@@ -307,8 +311,12 @@ func TestBF16TileAsm(t *testing.T) {
 			ldc := bf16NR + 5
 			c0 := randSlice(r, bf16MR*ldc, -1, 1)
 			want, got := slices.Clone(c0), slices.Clone(c0)
-			bf16TileGo(kc2, &ap[0], &bp[0], &want[0], ldc, 0.75, flags)
-			tile(kc2, &ap[0], &bp[0], &got[0], ldc, 0.75, flags)
+			ars, acs, bcs := uintptr(4*lda), uintptr(4), uintptr(4*ldb)
+			if kc2 == 17 { // A transposed: steps of bf16MR+1 words
+				ars, acs = 4, uintptr(4*(bf16MR+1))
+			}
+			bf16TileGo(kc2, &ap[0], ars, acs, &bp[0], bcs, &want[0], ldc, 0.75, flags)
+			tile(kc2, &ap[0], ars, acs, &bp[0], bcs, &got[0], ldc, 0.75, flags)
 			same := 0
 			for i := range got {
 				if got[i] == want[i] {
@@ -375,4 +383,42 @@ func ExampleMatMulBF16() {
 	MatMulBF16(false, true, 1, 1, 2, x, w, 0, y)
 	fmt.Println(y)
 	// Output: [5]
+}
+
+// TestBF16ConvAsm checks the assembly conversions against RoundBF16 on
+// the awkward values of TestRoundBF16 and random bit patterns, over
+// lengths around the 16-lane groups.
+func TestBF16ConvAsm(t *testing.T) {
+	if !useBF16Here() {
+		t.Skip("this CPU has no AVX512_BF16 or the build has no assembly")
+	}
+	conv := bf16ConvNamed("avx512")
+	f := math.Float32frombits
+	awkward := []float32{0, f(0x80000000), 1, f(0x3f808000), f(0x3f818000), f(0x3f807fff), f(0xbf818000),
+		math.MaxFloat32, -math.MaxFloat32, f(0x7f7f8000), float32(math.Inf(1)), float32(math.Inf(-1)),
+		f(0x00000001), f(0x00008000), f(0x00018000), f(0x007fffff), f(0x7fc00000), f(0x7f800001), f(0xffc12345), f(0x7f80ffff)}
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{1, 15, 16, 17, 33, 64, 100} {
+		x, y := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], y[i] = f(r.Uint32()), f(r.Uint32())
+			if i < len(awkward) {
+				x[i], y[i] = awkward[i], awkward[len(awkward)-1-i]
+			}
+		}
+		h := make([]uint16, n)
+		conv.round(h, x)
+		for i, v := range x {
+			if want := RoundBF16(v); h[i] != want {
+				t.Fatalf("n %d: round(%#08x) = %#04x, want %#04x", n, math.Float32bits(v), h[i], want)
+			}
+		}
+		w := make([]uint32, n)
+		conv.pairs(w, x, y)
+		for i := range x {
+			if want := bf16Pair(x[i], y[i]); w[i] != want {
+				t.Fatalf("n %d: pairs(%#08x, %#08x) = %#08x, want %#08x", n, math.Float32bits(x[i]), math.Float32bits(y[i]), w[i], want)
+			}
+		}
+	}
 }

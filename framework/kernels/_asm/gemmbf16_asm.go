@@ -8,34 +8,35 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-// -kernel gemmbf16: the bf16 matrix-multiply tile in ../matmul_bf16_amd64.s
-// (and its declaration in ../matmul_bf16_stubs_amd64.go).
+// -kernel gemmbf16: the bf16 matrix-multiply tile and the float32 → bf16
+// conversions in ../matmul_bf16_amd64.s (and their declarations in
+// ../matmul_bf16_stubs_amd64.go).
 //
-// See bf16TileGo in ../matmul_bf16_blocked.go for the Go equivalent, and
-// that file for the packed layout. gemmBF16AVX512 computes one 14×32 tile
-// of C from kc2 steps of bfloat16 pairs:
+// See bf16TileGo, bf16RoundRowGo and bf16PairRowGo in
+// ../matmul_bf16_blocked.go for the Go equivalents, and that file for the
+// layouts. gemmBF16AVX512 computes one 14×32 tile of C from kc2 steps of
+// bfloat16 pairs:
 //
 //	acc[r][j] += A(r,2q+1)·B(2q+1,j) + A(r,2q)·B(2q,j)    q < kc2, VDPBF16PS
 //	C[r][j]    = acc[r][j]                                flags&1 == 0
 //	C[r][j]    = acc[r][j] + beta·C[r][j]                 flags&1 == 1 (one FMA)
 //
-// Each step loads the B sliver's 32 pair words (two zmm), then for each of
-// the 14 rows broadcasts the row's pair word of A and issues one VDPBF16PS
-// per half: 28 accumulators (Z0–Z27), B in Z28–Z29, the broadcasts
-// alternating between Z30 and Z31. VDPBF16PS is emitted as bytes
-// (vdpbf16ps, peak_asm.go), so every vector register is a fixed one.
+// The pair word (A(r,2q), A(r,2q+1)) is read at a + r·ars + q·acs bytes,
+// the 32 words (B(2q,j), B(2q+1,j)) of step q at b + q·bcs. Each step
+// loads B (two zmm), then for each of the 14 rows broadcasts the row's
+// pair word and issues one VDPBF16PS per half: 28 accumulators (Z0–Z27),
+// B in Z28–Z29, the broadcasts alternating between Z30 and Z31.
+// VDPBF16PS is emitted as bytes (vdpbf16ps, peak_asm.go), so every vector
+// register is a fixed one.
 func genGemmBF16() {
 	const mr = 14
-	TEXT("gemmBF16AVX512", NOSPLIT, "func(kc2 int, a, b *uint32, c *float32, ldc int, beta float32, flags int)")
+	TEXT("gemmBF16AVX512", NOSPLIT, "func(kc2 int, a *uint32, ars, acs uintptr, b *uint32, bcs uintptr, c *float32, ldc int, beta float32, flags int)")
 	Pragma("noescape")
 	Doc("gemmBF16AVX512 computes one 14×32 tile of bf16 products with float32 sums (VDPBF16PS): see _asm/gemmbf16_asm.go and bf16TileGo.")
 	n := Load(Param("kc2"), GP64())
-	pa := Load(Param("a"), GP64())
+	base, L, L3, acs := setupA(mr)
 	pb := Load(Param("b"), GP64())
-	pc := Load(Param("c"), GP64())
-	ldc := Load(Param("ldc"), GP64())
-	flags := Load(Param("flags"), GP64())
-	SHLQ(U8(2), ldc)
+	bcs := Load(Param("bcs"), GP64())
 	z := func(i int) reg.VecPhysical { return zmm[i] }
 	for i := 0; i < 2*mr; i++ {
 		VPXORD(z(i), z(i), z(i))
@@ -45,15 +46,21 @@ func genGemmBF16() {
 	VMOVUPS(Mem{Base: pb, Disp: 64}, z(29))
 	for r := 0; r < mr; r++ {
 		bc := 30 + r%2
-		VPBROADCASTD(Mem{Base: pa, Disp: 4 * r}, z(bc))
+		VPBROADCASTD(rowAddr(base, L, L3, r), z(bc))
 		vdpbf16ps(2*r, 28, bc)
 		vdpbf16ps(2*r+1, 29, bc)
 	}
-	ADDQ(U32(4*mr), pa)
-	ADDQ(U32(4*32), pb)
+	for _, p := range base {
+		ADDQ(acs, p)
+	}
+	ADDQ(bcs, pb)
 	DECQ(n)
 	JNZ(LabelRef("loop"))
 
+	pc := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	flags := Load(Param("flags"), GP64())
+	SHLQ(U8(2), ldc)
 	TESTQ(U32(1), flags)
 	JNZ(LabelRef("beta"))
 	for r := 0; r < mr; r++ {
@@ -78,6 +85,104 @@ func genGemmBF16() {
 			ADDQ(ldc, pc)
 		}
 	}
+	VZEROUPPER()
+	RET()
+
+	bf16Round()
+	bf16Pairs()
+}
+
+// bf16Consts are the constants of roundBF16 in registers.
+type bf16Consts struct{ one, bias, abs, inf, quiet reg.VecVirtual }
+
+func loadBF16Consts() bf16Consts {
+	var k bf16Consts
+	t := GP32()
+	for _, c := range []struct {
+		dst *reg.VecVirtual
+		v   uint32
+	}{{&k.one, 1}, {&k.bias, 0x7fff}, {&k.abs, 0x7fffffff}, {&k.inf, 0x7f800000}, {&k.quiet, 0x00400000}} {
+		*c.dst = ZMM()
+		MOVL(U32(c.v), t)
+		VPBROADCASTD(t, *c.dst)
+	}
+	return k
+}
+
+// roundBF16 sets r to the float32 bits of x rounded to bfloat16 in their
+// top half (RoundBF16: + 0x7fff + the kept half's low bit; a NaN is
+// quieted instead), 16 lanes.
+func roundBF16(k bf16Consts, x, r reg.VecVirtual) {
+	t, q := ZMM(), ZMM()
+	VPSRLD(U8(16), x, t)
+	VPANDD(k.one, t, t)
+	VPADDD(k.bias, x, r)
+	VPADDD(t, r, r)
+	VPANDD(k.abs, x, t)
+	VPCMPUD(U8(6), k.inf, t, reg.K1) // |x| > Inf: NaN
+	VPORD(k.quiet, x, q)
+	VPBLENDMD(q, r, reg.K1, r)
+}
+
+// bf16Round emits bf16RoundAVX512(dst *uint16, x *float32, n int):
+// dst[i] = RoundBF16(x[i]) for n a multiple of 16.
+func bf16Round() {
+	TEXT("bf16RoundAVX512", NOSPLIT, "func(dst *uint16, x *float32, n int)")
+	Pragma("noescape")
+	Doc("bf16RoundAVX512 sets dst[i] = RoundBF16(x[i]) for i < n, n a multiple of 16: see bf16RoundRowGo.")
+	dst := Load(Param("dst"), GP64())
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	k := loadBF16Consts()
+	v, r := ZMM(), ZMM()
+	SHRQ(U8(4), n)
+	JZ(LabelRef("rdone"))
+	Label("rloop")
+	VMOVUPS(Mem{Base: x}, v)
+	roundBF16(k, v, r)
+	VPSRLD(U8(16), r, r)
+	VPMOVDW(r, Mem{Base: dst})
+	ADDQ(U8(64), x)
+	ADDQ(U8(32), dst)
+	DECQ(n)
+	JNZ(LabelRef("rloop"))
+	Label("rdone")
+	VZEROUPPER()
+	RET()
+}
+
+// bf16Pairs emits bf16PairsAVX512(dst *uint32, x, y *float32, n int):
+// dst[i] = RoundBF16(x[i]) | RoundBF16(y[i])<<16 for n a multiple of 16.
+func bf16Pairs() {
+	TEXT("bf16PairsAVX512", NOSPLIT, "func(dst *uint32, x, y *float32, n int)")
+	Pragma("noescape")
+	Doc("bf16PairsAVX512 sets dst[i] = RoundBF16(x[i]) | RoundBF16(y[i])<<16 for i < n, n a multiple of 16: see bf16PairRowGo.")
+	dst := Load(Param("dst"), GP64())
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+	k := loadBF16Consts()
+	hi := ZMM()
+	t := GP32()
+	MOVL(U32(0xffff0000), t)
+	VPBROADCASTD(t, hi)
+	vx, vy, rx, ry := ZMM(), ZMM(), ZMM(), ZMM()
+	SHRQ(U8(4), n)
+	JZ(LabelRef("pdone"))
+	Label("ploop")
+	VMOVUPS(Mem{Base: x}, vx)
+	VMOVUPS(Mem{Base: y}, vy)
+	roundBF16(k, vx, rx)
+	roundBF16(k, vy, ry)
+	VPSRLD(U8(16), rx, rx)
+	VPTERNLOGD(U8(0xf8), hi, ry, rx) // rx | (ry & hi)
+	VMOVUPS(rx, Mem{Base: dst})
+	ADDQ(U8(64), x)
+	ADDQ(U8(64), y)
+	ADDQ(U8(64), dst)
+	DECQ(n)
+	JNZ(LabelRef("ploop"))
+	Label("pdone")
 	VZEROUPPER()
 	RET()
 }
