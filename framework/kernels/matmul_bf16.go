@@ -16,9 +16,10 @@ import "math"
 //
 // Implementations (bf16InUse, registry.go): avx512 runs AVX512_BF16's
 // VDPBF16PS (two bf16 products a lane, summed into float32) on 14×32 tiles
-// over inputs packed as bf16 pairs (matmul_bf16_blocked.go); go, correct
-// on every CPU and under -tags purego, rounds the inputs into float32
-// buffers and runs MatMul on them. Both sum each element of c in a fixed
+// over inputs converted to bf16 pairs (matmul_bf16_blocked.go); go,
+// correct on every CPU and under -tags purego, rounds the inputs into
+// float32 buffers (with AVX-512F integer instructions where the float32
+// kernels run AVX-512) and runs MatMul on them. Both sum each element of c in a fixed
 // order, so the result does not depend on the thread count. VDPBF16PS
 // treats bf16 subnormals (|x| < 2^-126) as zero; go keeps them. See
 // docs/kernels.md, "bf16 products".
@@ -37,7 +38,7 @@ func MatMulBF16(transA, transB bool, m, n, k int, a, b []float32, beta float32, 
 		matMulBF16Blocked(bf16Tile, bf16ConvInUse, transA, transB, m, n, k, a, b, beta, c)
 		return
 	}
-	matMulBF16Go(transA, transB, m, n, k, a, b, beta, c)
+	matMulBF16Go(bf16ConvInUse, transA, transB, m, n, k, a, b, beta, c)
 }
 
 // BF16Kernel names the implementation MatMulBF16 runs: avx512 or go.
@@ -93,12 +94,12 @@ func matMulBF16Generic(transA, transB bool, m, n, k int, a, b []float32, beta fl
 // buffers, then MatMul (each product of two bfloat16 values is exact in
 // float32, so this is the bf16 product with float32 sums on whatever
 // float32 kernel MatMul runs).
-func matMulBF16Go(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
+func matMulBF16Go(conv bf16Conv, transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
 	ra, rb := getF32(m*k), getF32(k*n)
 	defer putF32(ra)
 	defer putF32(rb)
-	roundSliceBF16(*ra, a[:m*k])
-	roundSliceBF16(*rb, b[:k*n])
+	conv.roundF32(*ra, a[:m*k])
+	conv.roundF32(*rb, b[:k*n])
 	MatMul(transA, transB, m, n, k, *ra, *rb, beta, c)
 }
 

@@ -14,10 +14,12 @@ var useBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16
 var bf16ArchImpls = []kernelImpl{{"avx2", false}, {"avx512", useBF16}}
 
 // bf16Tile is the tile kernel of MatMulBF16, nil for the go
-// implementation; bf16ConvInUse its conversions.
+// implementation. bf16ConvInUse are the conversions both implementations
+// use: the AVX-512 ones (integer AVX-512F, no AVX512_BF16 needed) where
+// the float32 kernels run AVX-512.
 var (
 	bf16Tile      = bf16TileNamed(bf16InUse)
-	bf16ConvInUse = bf16ConvNamed(bf16InUse)
+	bf16ConvInUse = bf16ConvNamed(kernelsInUse.gemm)
 )
 
 func bf16TileNamed(name string) bf16TileFunc {
@@ -28,9 +30,10 @@ func bf16TileNamed(name string) bf16TileFunc {
 }
 
 // bf16ConvNamed returns the conversions of the implementation name: the
-// AVX-512 ones (on whole groups of 16, the rest in Go) for avx512.
+// AVX-512 ones (on whole groups of 16, the rest in Go) for avx512, the Go
+// ones otherwise.
 func bf16ConvNamed(name string) bf16Conv {
-	if name != "avx512" {
+	if name != "avx512" || !useAVX512 {
 		return bf16ConvGo
 	}
 	return bf16Conv{
@@ -49,6 +52,14 @@ func bf16ConvNamed(name string) bf16Conv {
 				bf16PairsAVX512(&dst[0], &x[0], &y[0], n)
 			}
 			bf16PairRowGo(dst[n:], x[n:], y[n:])
+		},
+		roundF32: func(dst, x []float32) {
+			n := len(x) &^ 15
+			if n > 0 {
+				_ = dst[n-1]
+				bf16RoundF32AVX512(&dst[0], &x[0], n)
+			}
+			roundSliceBF16(dst[n:], x[n:])
 		},
 	}
 }

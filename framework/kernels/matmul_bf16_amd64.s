@@ -455,3 +455,45 @@ ploop:
 pdone:
 	VZEROUPPER
 	RET
+
+// func bf16RoundF32AVX512(dst *float32, x *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·bf16RoundF32AVX512(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVL         $0x00000001, BX
+	VPBROADCASTD BX, Z0
+	MOVL         $0x00007fff, BX
+	VPBROADCASTD BX, Z1
+	MOVL         $0x7fffffff, BX
+	VPBROADCASTD BX, Z2
+	MOVL         $0x7f800000, BX
+	VPBROADCASTD BX, Z3
+	MOVL         $0x00400000, BX
+	VPBROADCASTD BX, Z4
+	MOVL         $0xffff0000, BX
+	VPBROADCASTD BX, Z5
+	SHRQ         $0x04, DX
+	JZ           fdone
+
+floop:
+	VMOVUPS   (CX), Z6
+	VPSRLD    $0x10, Z6, Z8
+	VPANDD    Z0, Z8, Z8
+	VPADDD    Z1, Z6, Z7
+	VPADDD    Z8, Z7, Z7
+	VPANDD    Z2, Z6, Z8
+	VPCMPUD   $0x06, Z3, Z8, K1
+	VPORD     Z4, Z6, Z6
+	VPBLENDMD Z6, Z7, K1, Z7
+	VPANDD    Z5, Z7, Z7
+	VMOVUPS   Z7, (AX)
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, AX
+	DECQ      DX
+	JNZ       floop
+
+fdone:
+	VZEROUPPER
+	RET

@@ -38,9 +38,11 @@ type bf16Conv struct {
 	round func(dst []uint16, x []float32)
 	// pairs sets dst[i] = RoundBF16(x[i]) | RoundBF16(y[i])<<16.
 	pairs func(dst []uint32, x, y []float32)
+	// roundF32 sets dst[i] = x[i] rounded to bfloat16, as a float32.
+	roundF32 func(dst, x []float32)
 }
 
-var bf16ConvGo = bf16Conv{round: bf16RoundRowGo, pairs: bf16PairRowGo}
+var bf16ConvGo = bf16Conv{round: bf16RoundRowGo, pairs: bf16PairRowGo, roundF32: roundSliceBF16}
 
 // bf16Buf holds a product's converted operands and the edge tiles.
 type bf16Buf struct {
@@ -168,7 +170,9 @@ func (t *bf16Task) part(w, lo, hi int) {
 
 // u16 views words as twice as many halves (little-endian: the low half
 // first, as the pair words hold them).
-func u16(w []uint32) []uint16 { return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(w))), 2*len(w)) }
+func u16(w []uint32) []uint16 {
+	return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(w))), 2*len(w))
+}
 
 // convertA converts row u of A's converted form.
 func (t *bf16Task) convertA(u int) {

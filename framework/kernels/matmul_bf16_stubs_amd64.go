@@ -18,3 +18,8 @@ func bf16RoundAVX512(dst *uint16, x *float32, n int)
 //
 //go:noescape
 func bf16PairsAVX512(dst *uint32, x *float32, y *float32, n int)
+
+// bf16RoundF32AVX512 sets dst[i] = FromBF16(RoundBF16(x[i])) for i < n, n a multiple of 16: see roundSliceBF16.
+//
+//go:noescape
+func bf16RoundF32AVX512(dst *float32, x *float32, n int)

@@ -131,10 +131,20 @@ func bf16MatMulImpls() []matMulImpl {
 			matMulBF16Blocked(tile, conv, tA, tB, m, n, k, a, b, beta, c)
 		}
 	}
-	impls := []matMulImpl{{name: "go", fn: matMulBF16Go}, {name: "gotile", fn: blocked(bf16TileGo, bf16ConvGo)}}
+	goConv := func(conv bf16Conv) matMulFunc {
+		return func(tA, tB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
+			matMulBF16Go(conv, tA, tB, m, n, k, a, b, beta, c)
+		}
+	}
+	impls := []matMulImpl{{name: "go", fn: goConv(bf16ConvGo)}, {name: "gotile", fn: blocked(bf16TileGo, bf16ConvGo)}}
 	asm := matMulImpl{name: "avx512", skip: "this CPU has no AVX512_BF16 or the build has no assembly"}
 	if tile := bf16TileNamed("avx512"); tile != nil && useBF16Here() {
 		asm = matMulImpl{name: "avx512", fn: blocked(tile, bf16ConvNamed("avx512"))}
+	}
+	if conv := bf16ConvNamed("avx512"); conv.roundF32 != nil && gemmAsm && useAVX512Here() {
+		// go with the AVX-512F conversions, as on AVX-512 CPUs without
+		// AVX512_BF16
+		impls = append(impls, matMulImpl{name: "goavx512", fn: goConv(conv)})
 	}
 	impls = append(impls, asm, matMulImpl{name: "MatMulBF16", fn: MatMulBF16})
 	return slices.DeleteFunc(impls, func(im matMulImpl) bool { return !kernelListed(im.name) })
@@ -340,6 +350,8 @@ func TestBF16TileAsm(t *testing.T) {
 	}
 }
 
+func useAVX512Here() bool { return slices.Contains(gemmImpls, kernelImpl{"avx512", true}) }
+
 func useBF16Here() bool { return slices.Contains(bf16Impls, kernelImpl{"avx512", true}) }
 
 // BenchmarkMatMulBF16 reports GFLOP/s for every bf16 implementation on
@@ -389,8 +401,8 @@ func ExampleMatMulBF16() {
 // the awkward values of TestRoundBF16 and random bit patterns, over
 // lengths around the 16-lane groups.
 func TestBF16ConvAsm(t *testing.T) {
-	if !useBF16Here() {
-		t.Skip("this CPU has no AVX512_BF16 or the build has no assembly")
+	if !gemmAsm || !useAVX512Here() {
+		t.Skip("this CPU has no AVX-512 or the build has no assembly")
 	}
 	conv := bf16ConvNamed("avx512")
 	f := math.Float32frombits
@@ -411,6 +423,13 @@ func TestBF16ConvAsm(t *testing.T) {
 		for i, v := range x {
 			if want := RoundBF16(v); h[i] != want {
 				t.Fatalf("n %d: round(%#08x) = %#04x, want %#04x", n, math.Float32bits(v), h[i], want)
+			}
+		}
+		g := make([]float32, n)
+		conv.roundF32(g, x)
+		for i, v := range x {
+			if want := FromBF16(RoundBF16(v)); math.Float32bits(g[i]) != math.Float32bits(want) {
+				t.Fatalf("n %d: roundF32(%#08x) = %#08x, want %#08x", n, math.Float32bits(v), math.Float32bits(g[i]), math.Float32bits(want))
 			}
 		}
 		w := make([]uint32, n)

@@ -12,7 +12,7 @@ import (
 // conversions in ../matmul_bf16_amd64.s (and their declarations in
 // ../matmul_bf16_stubs_amd64.go).
 //
-// See bf16TileGo, bf16RoundRowGo and bf16PairRowGo in
+// See bf16TileGo, bf16RoundRowGo, bf16PairRowGo and roundSliceBF16 in
 // ../matmul_bf16_blocked.go for the Go equivalents, and that file for the
 // layouts. gemmBF16AVX512 computes one 14×32 tile of C from kc2 steps of
 // bfloat16 pairs:
@@ -90,6 +90,7 @@ func genGemmBF16() {
 
 	bf16Round()
 	bf16Pairs()
+	bf16RoundF32()
 }
 
 // bf16Consts are the constants of roundBF16 in registers.
@@ -147,6 +148,37 @@ func bf16Round() {
 	DECQ(n)
 	JNZ(LabelRef("rloop"))
 	Label("rdone")
+	VZEROUPPER()
+	RET()
+}
+
+// bf16RoundF32 emits bf16RoundF32AVX512(dst, x *float32, n int): dst[i]
+// = x[i] rounded to bfloat16, as a float32, for n a multiple of 16.
+func bf16RoundF32() {
+	TEXT("bf16RoundF32AVX512", NOSPLIT, "func(dst, x *float32, n int)")
+	Pragma("noescape")
+	Doc("bf16RoundF32AVX512 sets dst[i] = FromBF16(RoundBF16(x[i])) for i < n, n a multiple of 16: see roundSliceBF16.")
+	dst := Load(Param("dst"), GP64())
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	k := loadBF16Consts()
+	hi := ZMM()
+	t := GP32()
+	MOVL(U32(0xffff0000), t)
+	VPBROADCASTD(t, hi)
+	v, r := ZMM(), ZMM()
+	SHRQ(U8(4), n)
+	JZ(LabelRef("fdone"))
+	Label("floop")
+	VMOVUPS(Mem{Base: x}, v)
+	roundBF16(k, v, r)
+	VPANDD(hi, r, r)
+	VMOVUPS(r, Mem{Base: dst})
+	ADDQ(U8(64), x)
+	ADDQ(U8(64), dst)
+	DECQ(n)
+	JNZ(LabelRef("floop"))
+	Label("fdone")
 	VZEROUPPER()
 	RET()
 }
