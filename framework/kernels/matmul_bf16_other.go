@@ -14,3 +14,10 @@ var (
 func bf16TileNamed(string) bf16TileFunc { return nil }
 
 func bf16ConvNamed(string) bf16Conv { return bf16ConvGo }
+
+// gemvBF16OK: there is no gemv kernel.
+const gemvBF16OK = false
+
+func gemvDot8BF16(xr []float32, w []uint16, k int, out *[8]float32) {
+	panic("kernels: no bf16 gemv kernel")
+}

@@ -91,6 +91,82 @@ func genGemmBF16() {
 	bf16Round()
 	bf16Pairs()
 	bf16RoundF32()
+	gemvBF16()
+}
+
+// gemvBF16 emits gemvDot8BF16AVX512: gemv's eight dot products (gemm_asm.go)
+// with W in bfloat16. A bfloat16 is the top half of a float32, so one
+// 64-byte load of 32 weights gives the odd ones as float32 under a mask of
+// the high halves and the even ones shifted up 16; x comes with each
+// group of 32 reordered to match, its 16 even elements then its 16 odd
+// ones (bf16GemvOrder):
+//
+//	out[r] = Σ_g Σ_j x[g·32+2j]·W[r][g·32+2j] + x[g·32+2j+1]·W[r][g·32+2j+1]
+//	         r = 0…7, groups g of 32 (k a multiple of 32), lanes j < 16, then
+//	         the lanes summed as gemv sums them
+//
+// The caller adds the last k%32 products (gemvDot8BF16).
+func gemvBF16() {
+	TEXT("gemvDot8BF16AVX512", NOSPLIT, "func(x *float32, w *uint16, ldw uintptr, k int, out *float32)")
+	Pragma("noescape")
+	Doc("gemvDot8BF16AVX512 computes out[r] = Σ_p x[p]·FromBF16(w[r·ldw/2+p]) for r < 8, p < k (a multiple of 32), x in bf16GemvOrder: see _asm/gemmbf16_asm.go.")
+	acc := make([]reg.VecVirtual, 8)
+	for r := range acc {
+		acc[r] = ZMM()
+		VXORPS(acc[r], acc[r], acc[r])
+	}
+	x := Load(Param("x"), GP64())
+	base, L, L3 := []reg.Register{Load(Param("w"), GP64())}, Load(Param("ldw"), GP64()), GP64()
+	LEAQ(Mem{Base: L, Index: L, Scale: 2}, L3)
+	b1 := GP64()
+	LEAQ(Mem{Base: base[0], Index: L, Scale: 4}, b1)
+	ADDQ(L, b1)
+	base = append(base, b1)
+	k := Load(Param("k"), GP64())
+	SHRQ(U8(5), k)
+	hi := ZMM()
+	t := GP32()
+	MOVL(U32(0xffff0000), t)
+	VPBROADCASTD(t, hi)
+	xe, xo, w, we := ZMM(), ZMM(), ZMM(), ZMM()
+	TESTQ(k, k)
+	JZ(LabelRef("reduce"))
+	Label("loop32")
+	VMOVUPS(Mem{Base: x}, xe)
+	VMOVUPS(Mem{Base: x, Disp: 64}, xo)
+	for r := 0; r < 8; r++ {
+		VMOVDQU32(rowAddr(base, L, L3, r), w)
+		VPSLLD(U8(16), w, we)
+		VPANDD(hi, w, w)
+		VFMADD231PS(we, xe, acc[r])
+		VFMADD231PS(w, xo, acc[r])
+	}
+	ADDQ(Imm(128), x)
+	for _, b := range base {
+		ADDQ(Imm(64), b)
+	}
+	DECQ(k)
+	JNZ(LabelRef("loop32"))
+
+	Label("reduce")
+	out := Load(Param("out"), GP64())
+	for r := 0; r < 8; r++ {
+		z := acc[r]
+		h := YMM()
+		VEXTRACTF64X4(Imm(1), z, h)
+		VADDPS(h, z.AsY(), h)
+		q := XMM()
+		VEXTRACTF128(Imm(1), h, q)
+		VADDPS(q, h.AsX(), q)
+		t := XMM()
+		VMOVHLPS(q, t, t)
+		VADDPS(t, q, q)
+		VMOVSHDUP(q, t)
+		VADDSS(t, q, q)
+		MOVSS(q, Mem{Base: out, Disp: 4 * r})
+	}
+	VZEROUPPER()
+	RET()
 }
 
 // bf16Consts are the constants of roundBF16 in registers.
