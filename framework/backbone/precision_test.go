@@ -3,6 +3,7 @@ package backbone
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -22,6 +23,13 @@ const (
 	// minBF16Logits is the least logits error that shows the products
 	// were rounded (fp32 stays under tolLogits = 1e-4).
 	minBF16Logits = 1e-4
+	// tolBF16Step bounds max|Step − Forward| / max|Forward| of the logits
+	// in bf16 (fp32's test allows 1e-5). Both round the same inputs, but an
+	// activation the two compute with sums in another order can sit on
+	// either side of a bfloat16 rounding boundary, and one flipped input
+	// moves a product by 2^-8 of its size: measured up to 8e-5 (max over
+	// the variants, logged).
+	tolBF16Step = 5e-4
 	// tolBF16Train bounds |loss_bf16 − loss_fp32| / loss_fp32 at every
 	// step of TestBF16TrainingTracksFP32's 30-step run (measured: 6.3e-4
 	// at most, growing with the steps as the two runs' weights part).
@@ -200,5 +208,78 @@ func TestPrecisionSet(t *testing.T) {
 	}
 	if (Precision("")).String() != "fp32" {
 		t.Errorf(`Precision("").String() = %q, want fp32`, Precision("").String())
+	}
+}
+
+// TestBF16StepEqualsForward: in bf16 the recurrent Step (weights from
+// their bfloat16 copy) gives Forward's bf16 logits, on every variant.
+func TestBF16StepEqualsForward(t *testing.T) {
+	forVariants(t, func(t *testing.T, v []string) {
+		m := testModel(t, 1, v...)
+		m.Precision = BF16
+		V := m.Config.VocabSize
+		r := rand.New(rand.NewPCG(2, 2))
+		B, L := 2, 70
+		b := randomBatch(r, B, L, V)
+		if _, err := m.Forward(b, nil); err != nil {
+			t.Fatal(err)
+		}
+		full := slices.Clone(m.Logits())
+		m.Precision = FP32
+		m.Forward(b, nil)
+		f32 := slices.Clone(m.Logits())
+		m.Precision = BF16
+		if e := maxRelDiff(full, f32); e < minBF16Logits {
+			t.Fatalf("bf16 Forward differs from fp32 by %.2e only: the bf16 products did not run", e)
+		}
+		st := m.NewState(B)
+		logits := make([]float32, B*V)
+		worst := 0.0
+		for tt := 0; tt < L; tt++ {
+			ids := []int32{b.Inputs[tt], b.Inputs[L+tt]}
+			if err := m.Step(ids, st, logits); err != nil {
+				t.Fatal(err)
+			}
+			for bi := 0; bi < B; bi++ {
+				want := full[(bi*L+tt)*V : (bi*L+tt+1)*V]
+				e := maxRelDiff(logits[bi*V:(bi+1)*V], want)
+				worst = math.Max(worst, e)
+				if e > tolBF16Step {
+					t.Fatalf("position %d row %d: bf16 Step logits differ from bf16 Forward by %.2e > %.0e", tt, bi, e, tolBF16Step)
+				}
+			}
+		}
+		t.Logf("largest difference %.2e", worst)
+	})
+}
+
+// TestBF16StepWeightsFollowAdamW: Step's bfloat16 weights are converted
+// again after an AdamW step (and after NewStepper), so Step never runs
+// on stale weights.
+func TestBF16StepWeightsFollowAdamW(t *testing.T) {
+	m := testModel(t, 3)
+	m.Precision = BF16
+	V := m.Config.VocabSize
+	b := randomBatch(rand.New(rand.NewPCG(4, 4)), 1, 20, V)
+	opt := NewAdamW(m, AdamWConfig{LR: 1e-1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8})
+	logits := make([]float32, V)
+	step := func() []float32 {
+		if err := m.Step(b.Inputs[:1], m.NewState(1), logits); err != nil {
+			t.Fatal(err)
+		}
+		return slices.Clone(logits)
+	}
+	before := step()
+	m.Forward(b, nil)
+	m.ZeroGrad()
+	m.Backward()
+	opt.Step(1e-1)
+	after := step()
+	m.Forward(&Batch{B: 1, L: 1, Inputs: b.Inputs[:1]}, nil)
+	if e := maxRelDiff(after, m.Logits()); e > tolBF16Step {
+		t.Fatalf("after an AdamW step, Step differs from Forward by %.2e: stale bf16 weights", e)
+	}
+	if maxRelDiff(before, after) == 0 {
+		t.Fatal("the AdamW step changed nothing")
 	}
 }
