@@ -136,6 +136,7 @@ func benchGenerateFlags(o *bench.GenerateOptions, variants *string) benchRegiste
 		} else {
 			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
 			addBLASFlag(fs, &o.BLAS)
+			addPrecisionFlag(fs, &o.Precision)
 		}
 		return &o.Device
 	}

@@ -58,7 +58,7 @@ func TestTrainEvalGenerateScore(t *testing.T) {
 		t.Fatalf("eval's last line is not bits_per_unit=<n> unit=base:\n%s", out)
 	}
 	gen := filepath.Join(dir, "gen.fa")
-	run(t, "generate", "--checkpoint", runDir, "--prompt", "ACGT", "--tokens", "30", "-o", gen)
+	run(t, "generate", "--checkpoint", runDir, "--prompt", "ACGT", "--tokens", "30", "-o", gen, "--precision", "bf16")
 	if b, err := os.ReadFile(gen); err != nil || !bytes.HasPrefix(b, []byte(">seq1\nACGT")) || bytes.Count(b, []byte(">")) != 1 {
 		t.Fatalf("generate wrote %q, %v; want one FASTA record that continues the prompt", b, err)
 	}
