@@ -54,6 +54,7 @@ func benchTrainFlags(o *bench.TrainOptions) benchRegister {
 			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
 			fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 			addBLASFlag(fs, &o.BLAS)
+			addPrecisionFlag(fs, &o.Precision)
 		}
 		return &o.Device
 	}
@@ -135,6 +136,7 @@ func benchGenerateFlags(o *bench.GenerateOptions, variants *string) benchRegiste
 		} else {
 			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
 			addBLASFlag(fs, &o.BLAS)
+			addPrecisionFlag(fs, &o.Precision)
 		}
 		return &o.Device
 	}

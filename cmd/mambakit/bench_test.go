@@ -29,3 +29,46 @@ func TestBadInvocationsGiveOneLine(t *testing.T) {
 		})
 	}
 }
+
+// TestPrecisionFlag: --precision takes fp32 or bf16 on train, eval,
+// generate and the CPU bench train and generate; anything else is one
+// line naming both, exit status 2; bf16 runs a few steps and says so; on
+// a GPU it is refused.
+func TestPrecisionFlag(t *testing.T) {
+	for name, args := range map[string][]string{
+		"train":       {"train", "--modality", "dna", "--precision", "fp16", "--out", t.TempDir()},
+		"train upper": {"train", "--modality", "dna", "--precision", "BF16", "--out", t.TempDir()},
+		"bench train": {"bench", "train", "--precision", "bf8"},
+		"bench empty": {"bench", "train", "--precision", ""},
+		"generate":    {"generate", "--checkpoint", t.TempDir(), "--precision", "fp64"},
+		"eval":        {"eval", "--checkpoint", t.TempDir(), "--data", "x", "--precision", "int8"},
+		"bench gen":   {"bench", "generate", "--precision", "half"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := mainExit(args, &out, &errb)
+			msg := strings.TrimSpace(errb.String())
+			if code != 2 || strings.Contains(msg, "\n") || !strings.Contains(msg, "want fp32 or bf16") {
+				t.Errorf("exit %d, stderr %q; want 2 and one line naming fp32 and bf16", code, msg)
+			}
+		})
+	}
+	tiny := []string{"bench", "train", "--d-model", "16", "--layers", "1", "--d-state", "4", "--vocab", "16", "--batch", "2", "--seq-len", "32", "--steps", "2"}
+	for _, p := range []string{"fp32", "bf16"} {
+		out := run(t, append(tiny, "--precision", p)...)
+		if !strings.Contains(out, p+" products") || !strings.Contains(out, "tokens_per_s=") {
+			t.Errorf("bench train --precision %s:\n%s", p, out)
+		}
+	}
+	gen := []string{"bench", "generate", "--d-model", "16", "--layers", "1", "--d-state", "4", "--vocab", "40", "--tokens", "4"}
+	for p, dtype := range map[string]string{"fp32": "float32", "bf16": "bfloat16"} {
+		out := run(t, append(gen, "--precision", p)...)
+		if !strings.Contains(out, "of "+dtype+" read per token") || !strings.Contains(out, "tokens_per_s=") {
+			t.Errorf("bench generate --precision %s:\n%s", p, out)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := mainExit([]string{"bench", "train", "--device", "cuda", "--precision", "bf16"}, &out, &errb); code != 2 {
+		t.Errorf("bench train --device cuda --precision bf16: exit %d, %q", code, errb.String())
+	}
+}

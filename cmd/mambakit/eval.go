@@ -23,7 +23,8 @@ type checkpointFlags struct {
 }
 
 // register adds --checkpoint, --modality, --device (what: what runs
-// there), --tf32, --blas, --threads and the plugin host's flags to cmd.
+// there), --tf32, --precision, --blas, --threads and the plugin host's
+// flags to cmd.
 func (c *checkpointFlags) register(cmd *cobra.Command, what string) {
 	c.hf.register(cmd)
 	fs := cmd.Flags()
@@ -33,6 +34,8 @@ func (c *checkpointFlags) register(cmd *cobra.Command, what string) {
 	addDeviceFlag(fs, &c.place.Device, what)
 	completeDevice(cmd)
 	fs.BoolVar(&c.place.TF32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
+	addPrecisionFlag(fs, &c.place.Precision)
+	completePrecision(cmd)
 	addBLASFlag(fs, &c.place.BLAS)
 	fs.IntVar(&c.place.Threads, "threads", 0, "on the CPU: threads (0: all cores)")
 }

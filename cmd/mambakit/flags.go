@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/train"
 )
 
@@ -87,6 +88,22 @@ func (deviceValue) Type() string { return "device" }
 func addDeviceFlag(fs *pflag.FlagSet, dst *train.Device, what string) {
 	*dst = train.CPU
 	fs.Var(deviceValue{dst}, "device", what+": cpu (the default), or cuda (GPU 0; docs/gpu.md)")
+}
+
+// addPrecisionFlag adds --precision to fs: backbone.Precision checks the
+// name as it is parsed.
+func addPrecisionFlag(fs *pflag.FlagSet, dst *backbone.Precision) {
+	*dst = backbone.FP32
+	fs.Var(dst, "precision", "matrix products: fp32, or bf16 (bfloat16 inputs, float32 sums; weights, optimizer, scan and the rest stay fp32; the CPU only; docs/training.md)")
+}
+
+// completePrecision completes --precision on c.
+func completePrecision(c *cobra.Command) {
+	names := make([]string, len(backbone.Precisions))
+	for i, p := range backbone.Precisions {
+		names[i] = string(p)
+	}
+	c.RegisterFlagCompletionFunc("precision", cobra.FixedCompletions(names, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // completeDevice completes --device on c.

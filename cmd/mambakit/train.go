@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/session"
 	"github.com/mambakit/mambakit/framework/train"
 	"github.com/mambakit/mambakit/sdk"
@@ -80,6 +81,8 @@ func newTrainCmd(x *invocation) *cobra.Command {
 	addDeviceFlag(fs, &f.dev.name, "where the training steps run")
 	completeDevice(cmd)
 	fs.BoolVar(&f.dev.tf32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
+	addPrecisionFlag(fs, &f.dev.precision)
+	completePrecision(cmd)
 	f.dev.job.register(fs)
 	fs.BoolVar(&c.Complex, "complex", c.Complex, "complex A, B, C and states (S4D-Lin: A = −½ + iπn)")
 	addNonSelectiveFlag(fs, &c.NonSelective, "SSM parameters that do not depend on the input: a comma list of delta, B, C (all three: an LTI SSM)")
@@ -91,7 +94,7 @@ func newTrainCmd(x *invocation) *cobra.Command {
 // plugins are found. Any other flag would change what the run has trained
 // on or how, and is refused rather than dropped.
 var placementFlags = map[string]bool{
-	"resume": true, "device": true, "tf32": true, "gpus": true, "nodes": true, "rank": true, "coordinator": true,
+	"resume": true, "device": true, "tf32": true, "precision": true, "gpus": true, "nodes": true, "rank": true, "coordinator": true,
 	"lock": true, "verbose": true, "plugin-dir": true, "shadow": true,
 }
 
@@ -192,7 +195,7 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 		return dev.job.run(ctx, extra, stdout)
 	}
 	r := s.Run(out, c, stdout)
-	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
+	r.Device, r.TF32, r.Precision, r.Dist = dev.name, dev.tf32, dev.precision, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
 		return err
 	}
@@ -213,12 +216,13 @@ func settings(set map[string]bool) map[string]bool {
 	return keys
 }
 
-// trainDevice is --device and --tf32 (not part of the run's configuration:
-// a run may be resumed on another device).
+// trainDevice is --device, --tf32 and --precision (not part of the run's
+// configuration: a run may be resumed on another device or precision).
 type trainDevice struct {
-	name train.Device
-	tf32 bool
-	job  gpuJob // --gpus, --nodes, --rank, --coordinator (train_dist.go)
+	name      train.Device
+	tf32      bool
+	precision backbone.Precision
+	job       gpuJob // --gpus, --nodes, --rank, --coordinator (train_dist.go)
 }
 
 // resumeRun continues the run in dir with the resumable flags applied
@@ -243,7 +247,7 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Confi
 	c.Steps = 0                      // continue to the run's own target
 	c.Override(flags, settings(set)) // the resumable ones only (checkResumeFlags)
 	r := s.Run(dir, c, stdout)
-	r.Device, r.TF32, r.Dist = dev.name, dev.tf32, dev.job.dist
+	r.Device, r.TF32, r.Precision, r.Dist = dev.name, dev.tf32, dev.precision, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
 		return err
 	}

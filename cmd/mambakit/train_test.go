@@ -58,7 +58,7 @@ func TestTrainEvalGenerateScore(t *testing.T) {
 		t.Fatalf("eval's last line is not bits_per_unit=<n> unit=base:\n%s", out)
 	}
 	gen := filepath.Join(dir, "gen.fa")
-	run(t, "generate", "--checkpoint", runDir, "--prompt", "ACGT", "--tokens", "30", "-o", gen)
+	run(t, "generate", "--checkpoint", runDir, "--prompt", "ACGT", "--tokens", "30", "-o", gen, "--precision", "bf16")
 	if b, err := os.ReadFile(gen); err != nil || !bytes.HasPrefix(b, []byte(">seq1\nACGT")) || bytes.Count(b, []byte(">")) != 1 {
 		t.Fatalf("generate wrote %q, %v; want one FASTA record that continues the prompt", b, err)
 	}
@@ -119,7 +119,7 @@ func TestResumeFlagsAndConfigRoundTrip(t *testing.T) {
 		!strings.Contains(errb.String(), "--lr, --seq-len cannot change when resuming a run") {
 		t.Fatalf("resume with --lr and --seq-len: exit %d, %q", code, errb.String())
 	}
-	if o := run(t, "train", "--resume", runDir, "--steps", "4", "--save-every", "1", "--eval-every", "4"); !strings.Contains(o, "done: step 4") {
+	if o := run(t, "train", "--resume", runDir, "--steps", "4", "--save-every", "1", "--eval-every", "4", "--precision", "bf16"); !strings.Contains(o, "done: step 4") {
 		t.Fatalf("resume output:\n%s", o)
 	}
 	if _, err := os.Stat(filepath.Join(runDir, "checkpoints", "step-00000003")); err != nil {

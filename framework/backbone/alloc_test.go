@@ -12,17 +12,20 @@ import (
 // is split over long-lived workers with arguments passed by value, and
 // their scratch comes from pools.
 func TestTrainingStepAllocations(t *testing.T) {
-	for _, L := range []int{200, 1600} {
-		n, bytes := stepAllocs(t, 4, L)
-		t.Logf("batch 4 × %d: %.0f allocations, %.0f bytes per training step", L, n, bytes)
-		if n != 0 {
-			t.Errorf("batch 4 × %d: %.0f allocations per training step, want 0", L, n)
+	for _, p := range Precisions {
+		for _, L := range []int{200, 1600} {
+			n, bytes := stepAllocs(t, p, 4, L)
+			t.Logf("%s, batch 4 × %d: %.0f allocations, %.0f bytes per training step", p, L, n, bytes)
+			if n != 0 {
+				t.Errorf("%s, batch 4 × %d: %.0f allocations per training step, want 0", p, L, n)
+			}
 		}
 	}
 }
 
-func stepAllocs(t *testing.T, B, L int) (allocs, bytes float64) {
+func stepAllocs(t *testing.T, p Precision, B, L int) (allocs, bytes float64) {
 	m := testModel(t, 31)
+	m.Precision = p
 	opt := NewAdamW(m, AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 	b := randomBatch(rand.New(rand.NewPCG(1, 1)), B, L, m.Config.VocabSize)
 	step := func() {

@@ -49,16 +49,16 @@ func (m *Model) Backward() (*State, error) {
 
 	// Head: logits = xnF·Embedᵀ.
 	kernels.CrossEntropy(dlogits, a.logits, a.targets, V, 1/float32(a.count))
-	kernels.MatMul(false, false, M, D, V, dlogits, p.Embed, 0, dxnF)
-	kernels.MatMul(true, false, V, D, M, dlogits, a.xnF, 1, g.Embed)
+	m.matMul(false, false, M, D, V, dlogits, p.Embed, 0, dxnF)
+	m.matMul(true, false, V, D, M, dlogits, a.xnF, 1, g.Embed)
 	// dResid: gradient w.r.t. the residual stream.
 	kernels.RMSNormBackward(dResid, g.NormF, dxnF, a.resid[nL*M*D:], p.NormF, a.rstdF, M, D)
 
 	for l := nL - 1; l >= 0; l-- {
 		u := a.u[l*M*Din : (l+1)*M*Din]
 		// out_proj: the residual passes dResid through unchanged.
-		kernels.MatMul(false, false, M, Din, D, dResid, layer(p.OutProj, nL, l), 0, dY)
-		kernels.MatMul(true, false, D, Din, M, dResid, a.y[l*M*Din:(l+1)*M*Din], 1, layer(g.OutProj, nL, l))
+		m.matMul(false, false, M, Din, D, dResid, layer(p.OutProj, nL, l), 0, dY)
+		m.matMul(true, false, D, Din, M, dResid, a.y[l*M*Din:(l+1)*M*Din], 1, layer(g.OutProj, nL, l))
 
 		selB, selC, cx := c.selective("B"), c.selective("C"), c.ComplexA
 		cf := c.cf()
@@ -122,9 +122,9 @@ func (m *Model) Backward() (*State, error) {
 		r, nb, nc := c.xProjRows()
 		wx, gx := layer(p.XProj, nL, l), layer(g.XProj, nL, l)
 		if r > 0 {
-			kernels.MatMul(false, false, M, r, Din, dDt, layer(p.DtW, nL, l), 0, dDtLow)
-			kernels.MatMul(true, false, Din, r, M, dDt, a.dtLow[l*M*R:(l+1)*M*R], 1, layer(g.DtW, nL, l))
-			kernels.MatMul(false, false, M, Din, r, dDtLow, wx[:r*Din], 1, dU)
+			m.matMul(false, false, M, r, Din, dDt, layer(p.DtW, nL, l), 0, dDtLow)
+			m.matMul(true, false, Din, r, M, dDt, a.dtLow[l*M*R:(l+1)*M*R], 1, layer(g.DtW, nL, l))
+			m.matMul(false, false, M, Din, r, dDtLow, wx[:r*Din], 1, dU)
 		}
 		// The row blocks of B and C: real parts, then (complex) imaginary.
 		type block struct {
@@ -146,13 +146,13 @@ func (m *Model) Backward() (*State, error) {
 			}
 		}
 		for _, bl := range blocks {
-			kernels.MatMul(false, false, M, Din, N, bl.grad, wx[bl.row*Din:(bl.row+N)*Din], 1, dU)
+			m.matMul(false, false, M, Din, N, bl.grad, wx[bl.row*Din:(bl.row+N)*Din], 1, dU)
 		}
 		if r > 0 {
-			kernels.MatMul(true, false, r, Din, M, dDtLow, u, 1, gx[:r*Din])
+			m.matMul(true, false, r, Din, M, dDtLow, u, 1, gx[:r*Din])
 		}
 		for _, bl := range blocks {
-			kernels.MatMul(true, false, N, Din, M, bl.grad, u, 1, gx[bl.row*Din:(bl.row+N)*Din])
+			m.matMul(true, false, N, Din, M, bl.grad, u, 1, gx[bl.row*Din:(bl.row+N)*Din])
 		}
 
 		kernels.SiLUBackward(dConv, dU, a.conv[l*M*Din:(l+1)*M*Din])
@@ -176,10 +176,10 @@ func (m *Model) Backward() (*State, error) {
 		// in_proj: both halves feed xn.
 		xn := a.xn[l*M*D : (l+1)*M*D]
 		win, gin := layer(p.InProj, nL, l), layer(g.InProj, nL, l)
-		kernels.MatMul(false, false, M, D, Din, dXin, win[:Din*D], 0, dXn)
-		kernels.MatMul(false, false, M, D, Din, dZ, win[Din*D:], 1, dXn)
-		kernels.MatMul(true, false, Din, D, M, dXin, xn, 1, gin[:Din*D])
-		kernels.MatMul(true, false, Din, D, M, dZ, xn, 1, gin[Din*D:])
+		m.matMul(false, false, M, D, Din, dXin, win[:Din*D], 0, dXn)
+		m.matMul(false, false, M, D, Din, dZ, win[Din*D:], 1, dXn)
+		m.matMul(true, false, Din, D, M, dXin, xn, 1, gin[:Din*D])
+		m.matMul(true, false, Din, D, M, dZ, xn, 1, gin[Din*D:])
 
 		kernels.RMSNormBackward(dX, layer(g.Norm, nL, l), dXn, a.resid[l*M*D:(l+1)*M*D],
 			layer(p.Norm, nL, l), a.rstd[l*M:(l+1)*M], M, D)

@@ -47,8 +47,8 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		// in_proj: x and z from the two halves of the weight.
 		win := layer(p.InProj, nL, l)
 		xin, z := a.xin[l*M*Din:(l+1)*M*Din], a.z[l*M*Din:(l+1)*M*Din]
-		kernels.MatMul(false, true, M, Din, D, xn, win[:Din*D], 0, xin)
-		kernels.MatMul(false, true, M, Din, D, xn, win[Din*D:], 0, z)
+		m.matMul(false, true, M, Din, D, xn, win[:Din*D], 0, xin)
+		m.matMul(false, true, M, Din, D, xn, win[Din*D:], 0, z)
 
 		conv, u := a.conv[l*M*Din:(l+1)*M*Din], a.u[l*M*Din:(l+1)*M*Din]
 		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: layer(p.ConvW, nL, l), Reset: b.Reset, Y: conv}
@@ -65,7 +65,7 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		dtLow := a.dtLow[l*M*R : (l+1)*M*R]
 		dtRaw := a.dtRaw[l*M*Din : (l+1)*M*Din]
 		cf := c.cf()
-		bm, cm, bmI, cmI := m.ssmParams(l, M, u, dtLow, a.bm[l*M*N*cf:(l+1)*M*N*cf], a.cm[l*M*N*cf:(l+1)*M*N*cf], dtRaw)
+		bm, cm, bmI, cmI := m.ssmParams(false, l, M, u, dtLow, a.bm[l*M*N*cf:(l+1)*M*N*cf], a.cm[l*M*N*cf:(l+1)*M*N*cf], dtRaw)
 
 		A := a.a[l*Din*N : (l+1)*Din*N]
 		for i, v := range layer(p.ALog, nL, l) {
@@ -91,10 +91,10 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		// out_proj, then the residual add into the next block's input.
 		next := a.resid[(l+1)*M*D : (l+2)*M*D]
 		copy(next, x)
-		kernels.MatMul(false, true, M, D, Din, y, layer(p.OutProj, nL, l), 1, next)
+		m.matMul(false, true, M, D, Din, y, layer(p.OutProj, nL, l), 1, next)
 	}
 	kernels.RMSNormForward(a.xnF, a.rstdF, a.resid[nL*M*D:], p.NormF, M, D, eps)
-	kernels.MatMul(false, true, M, V, D, a.xnF, p.Embed, 0, a.logits)
+	m.matMul(false, true, M, V, D, a.xnF, p.Embed, 0, a.logits)
 	if b.Targets == nil {
 		a.count = 0
 		return 0, nil
@@ -115,15 +115,16 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 // a complex model), or, for a non-selective variant, the per-channel
 // parameters mixer.B, mixer.C (and mixer.B_imag, mixer.C_imag). It returns
 // B and C as the scan reads them, and their imaginary parts (nil when the
-// model is real). dtLow (M, R) holds x_proj's Δ rows.
-func (m *Model) ssmParams(l, M int, u, dtLow, bm, cm, dtRaw []float32) (B, C, BIm, CIm []float32) {
+// model is real). dtLow (M, R) holds x_proj's Δ rows. step says whose
+// products these are: Step's (stepMatMul) or Forward's.
+func (m *Model) ssmParams(step bool, l, M int, u, dtLow, bm, cm, dtRaw []float32) (B, C, BIm, CIm []float32) {
 	c, p := &m.Config, m.Params
 	_, _, Din, N, _, _, nL := c.dims()
 	r, nb, _ := c.xProjRows()
 	wx := layer(p.XProj, nL, l)
 	if r > 0 {
-		kernels.MatMul(false, true, M, r, Din, u, wx[:r*Din], 0, dtLow)
-		kernels.MatMul(false, true, M, Din, r, dtLow, layer(p.DtW, nL, l), 0, dtRaw)
+		m.nt(step, M, r, Din, u, wx[:r*Din], 0, dtLow)
+		m.nt(step, M, Din, r, dtLow, layer(p.DtW, nL, l), 0, dtRaw)
 	} else {
 		clear(dtRaw)
 	}
@@ -132,11 +133,11 @@ func (m *Model) ssmParams(l, M int, u, dtLow, bm, cm, dtRaw []float32) (B, C, BI
 	// proj computes the x_proj rows from row0 into dst: N rows, and N
 	// more for the imaginary parts in a complex model.
 	proj := func(row0 int, dst []float32) (re, im []float32) {
-		kernels.MatMul(false, true, M, N, Din, u, wx[row0*Din:(row0+N)*Din], 0, dst[:M*N])
+		m.nt(step, M, N, Din, u, wx[row0*Din:(row0+N)*Din], 0, dst[:M*N])
 		if !c.ComplexA {
 			return dst[:M*N], nil
 		}
-		kernels.MatMul(false, true, M, N, Din, u, wx[(row0+N)*Din:(row0+2*N)*Din], 0, dst[M*N:2*M*N])
+		m.nt(step, M, N, Din, u, wx[(row0+N)*Din:(row0+2*N)*Din], 0, dst[M*N:2*M*N])
 		return dst[:M*N], dst[M*N : 2*M*N]
 	}
 	if c.selective("B") {

@@ -14,6 +14,14 @@ type Model struct {
 	Config Config
 	Params *Params
 	Grads  *Params // allocated on the first Backward; Backward adds into it
+	// Precision of the matrix products of Forward, Backward and Step
+	// ("" is fp32).
+	Precision Precision
+	// w16 is the bfloat16 copy of Params.Data that Step's products read
+	// in bf16; w16ok says it is up to date (cleared by AdamW.Step and
+	// NewStepper).
+	w16   []uint16
+	w16ok bool
 
 	acts *acts     // activations of the last Forward, sized for its (B, L)
 	step *stepBufs // buffers of Step

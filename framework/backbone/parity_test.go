@@ -48,47 +48,7 @@ type hfCase struct {
 func TestMatchesHF(t *testing.T) {
 	for name, dir := range fixtureDirs() {
 		t.Run(name, func(t *testing.T) {
-			for _, f := range []string{"config.json", "model.safetensors", "expected.safetensors", "case.json"} {
-				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-					t.Fatalf("fixture file missing: %v\nHINT: copy the case directory from ../shared/testdata/hf-mamba (made with transformers' MambaForCausalLM; see testdata/hf-mamba/README.md)", err)
-				}
-			}
-			m, err := Load(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var hc hfCase
-			b, err := os.ReadFile(filepath.Join(dir, "case.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(b, &hc); err != nil {
-				t.Fatalf("case.json: %v", err)
-			}
-			exp, err := safetensors.Open(filepath.Join(dir, "expected.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids64, err := exp.Int64("input_ids")
-			if err != nil {
-				t.Fatal(err)
-			}
-			B, L := hc.Batch, hc.SeqLen
-			if len(ids64) != B*L {
-				t.Fatalf("input_ids has %d ids, case.json says %d×%d", len(ids64), B, L)
-			}
-			batch := &Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
-			for i, v := range ids64 {
-				batch.Inputs[i] = int32(v)
-			}
-			for bi := 0; bi < B; bi++ {
-				for ti := 0; ti < L; ti++ {
-					batch.Targets[bi*L+ti] = -1
-					if ti+1 < L {
-						batch.Targets[bi*L+ti] = batch.Inputs[bi*L+ti+1]
-					}
-				}
-			}
+			m, batch, exp, hc := loadHFCase(t, dir)
 			loss, err := m.Forward(batch, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -139,6 +99,55 @@ func TestMatchesHF(t *testing.T) {
 
 		})
 	}
+}
+
+// loadHFCase loads the Hugging Face case in dir: the model, the batch its
+// expected values were computed on (targets: the next input), the expected
+// values and case.json.
+func loadHFCase(t *testing.T, dir string) (*Model, *Batch, *safetensors.File, hfCase) {
+	t.Helper()
+	for _, f := range []string{"config.json", "model.safetensors", "expected.safetensors", "case.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatalf("fixture file missing: %v\nHINT: copy the case directory from ../shared/testdata/hf-mamba (made with transformers' MambaForCausalLM; see testdata/hf-mamba/README.md)", err)
+		}
+	}
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hc hfCase
+	b, err := os.ReadFile(filepath.Join(dir, "case.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &hc); err != nil {
+		t.Fatalf("case.json: %v", err)
+	}
+	exp, err := safetensors.Open(filepath.Join(dir, "expected.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids64, err := exp.Int64("input_ids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	B, L := hc.Batch, hc.SeqLen
+	if len(ids64) != B*L {
+		t.Fatalf("input_ids has %d ids, case.json says %d×%d", len(ids64), B, L)
+	}
+	batch := &Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
+	for i, v := range ids64 {
+		batch.Inputs[i] = int32(v)
+	}
+	for bi := 0; bi < B; bi++ {
+		for ti := 0; ti < L; ti++ {
+			batch.Targets[bi*L+ti] = -1
+			if ti+1 < L {
+				batch.Targets[bi*L+ti] = batch.Inputs[bi*L+ti+1]
+			}
+		}
+	}
+	return m, batch, exp, hc
 }
 
 func checkScale(t *testing.T, exp *safetensors.File, name string, ours []float32) {

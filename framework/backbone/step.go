@@ -20,7 +20,10 @@ type stepBufs struct {
 // Step advances the recurrent form of the model by one token per row: it
 // reads ids (B), updates st (conv and SSM state per layer) and writes the
 // logits of the next token to logits (B, V). Memory per token is constant;
-// Step over a sequence gives the same logits as Forward over it (tested).
+// Step over a sequence gives the same logits as Forward over it (tested),
+// at either precision. In bf16 its products read a bfloat16 copy of the
+// weights (stepMatMul), made by the first Step after NewStepper or an
+// AdamW step; after writing Params directly, call NewStepper again.
 // Mamba paper Section 3.5 (recurrent mode); state-spaces/mamba Mamba.step.
 func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 	c := &m.Config
@@ -44,8 +47,8 @@ func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 	for l := 0; l < nL; l++ {
 		kernels.RMSNormForward(s.xn, s.rstd, s.x, layer(p.Norm, nL, l), B, D, eps)
 		win := layer(p.InProj, nL, l)
-		kernels.MatMul(false, true, B, Din, D, s.xn, win[:Din*D], 0, s.xin)
-		kernels.MatMul(false, true, B, Din, D, s.xn, win[Din*D:], 0, s.z)
+		m.stepMatMul(B, Din, D, s.xn, win[:Din*D], 0, s.xin)
+		m.stepMatMul(B, Din, D, s.xn, win[Din*D:], 0, s.z)
 		cs := layer(st.Conv, nL, l)
 		cv := kernels.Conv1d{B: B, L: 1, D: Din, K: K, X: s.xin, W: layer(p.ConvW, nL, l),
 			State0: cs, StateT: s.convState, Y: s.conv}
@@ -55,7 +58,7 @@ func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 		cv.Forward()
 		copy(cs, s.convState)
 		kernels.SiLUForward(s.u, s.conv)
-		bm, cm, bmI, cmI := m.ssmParams(l, B, s.u, s.dtLow, s.bm, s.cm, s.dtRaw)
+		bm, cm, bmI, cmI := m.ssmParams(true, l, B, s.u, s.dtLow, s.bm, s.cm, s.dtRaw)
 		for i, v := range layer(p.ALog, nL, l) {
 			s.a[i] = -float32(math.Exp(float64(v)))
 		}
@@ -69,10 +72,10 @@ func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 		}
 		sc.Forward()
 		copy(hs, s.ssmState)
-		kernels.MatMul(false, true, B, D, Din, s.y, layer(p.OutProj, nL, l), 1, s.x)
+		m.stepMatMul(B, D, Din, s.y, layer(p.OutProj, nL, l), 1, s.x)
 	}
 	kernels.RMSNormForward(s.xn, s.rstd, s.x, p.NormF, B, D, eps)
-	kernels.MatMul(false, true, B, V, D, s.xn, p.Embed, 0, logits)
+	m.stepMatMul(B, V, D, s.xn, p.Embed, 0, logits)
 	return nil
 }
 
@@ -115,6 +118,7 @@ type Stepper interface {
 // NewStepper returns the CPU Stepper of m for B rows (Step over a zero
 // State).
 func (m *Model) NewStepper(B int) Stepper {
+	m.w16ok = false // the weights may have changed since the last copy
 	return &cpuStepper{m: m, st: m.NewState(B), logits: make([]float32, B*m.Config.VocabSize), vlimit: m.Config.VocabSize}
 }
 

@@ -23,6 +23,9 @@ type GenerateOptions struct {
 	BLAS                          string // on the CPU: the matrix-multiply back end ("": the current one)
 	Reps                          int    // on a GPU: back-to-back steps timed with device events
 	AllVariants                   bool   // on a GPU: also the earlier forms of the step kernels
+	// Precision of the step's products on the CPU ("" is fp32; bf16
+	// streams bfloat16 weights).
+	Precision backbone.Precision
 }
 
 // DefaultGenerate returns the defaults on dev: the mamba-130m shape.
@@ -50,9 +53,13 @@ func Generate(o GenerateOptions, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bytes := float64(len(m.Params.Data)) * 4
-	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d: %.1fM parameters (%.0f MB of float32 read per token); %d threads, matmul %s\n",
-		o.DModel, o.Layers, o.DState, cfg.VocabSize, float64(len(m.Params.Data))/1e6, bytes/1e6, kernels.Threads(), kernels.BLAS())
+	m.Precision = o.Precision
+	bytes, dtype := float64(len(m.Params.Data))*4, "float32"
+	if m.Precision == backbone.BF16 {
+		bytes, dtype = bytes/2, "bfloat16"
+	}
+	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d: %.1fM parameters (%.0f MB of %s read per token); %d threads, matmul %s\n",
+		o.DModel, o.Layers, o.DState, cfg.VocabSize, float64(len(m.Params.Data))/1e6, bytes/1e6, dtype, kernels.Threads(), kernels.BLAS())
 	st := m.NewState(1)
 	logits := make([]float32, cfg.VocabSize)
 	r := rand.New(rand.NewPCG(o.Seed, 1))

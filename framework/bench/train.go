@@ -28,6 +28,8 @@ type TrainOptions struct {
 	BLAS                          string   // on the CPU: the matrix-multiply back end ("": the current one)
 	CPUProfile                    string   // a file for a CPU profile of the timed steps
 	TF32                          bool     // on a GPU: TF32 tensor cores for the projections
+	// Precision of the matrix products on the CPU ("" is fp32).
+	Precision backbone.Precision
 }
 
 // DefaultTrain returns the defaults on dev: a small model on the CPU, the
@@ -63,6 +65,7 @@ func Train(o TrainOptions, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.Precision = o.Precision
 	opt := backbone.NewAdamW(m, adamW)
 	r := rand.New(rand.NewPCG(o.Seed, 2))
 	B, L := o.Batch, o.SeqLen
@@ -88,8 +91,12 @@ func Train(o TrainOptions, w io.Writer) error {
 	if o.Complex {
 		variant += ", complex"
 	}
-	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters), %s; batch %d × %d tokens; %d threads\n",
-		o.DModel, o.Layers, o.DState, cfg.VocabSize, len(m.Params.Data), variant, B, L, kernels.Threads())
+	products := "fp32 products"
+	if m.Precision == backbone.BF16 {
+		products = "bf16 products (" + kernels.BF16Kernel() + ")"
+	}
+	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters), %s; batch %d × %d tokens; %s; %d threads\n",
+		o.DModel, o.Layers, o.DState, cfg.VocabSize, len(m.Params.Data), variant, B, L, products, kernels.Threads())
 	if kernels.BLAS() == "openblas" {
 		printOpenBLAS(w)
 	}

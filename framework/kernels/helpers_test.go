@@ -12,6 +12,18 @@ import (
 const (
 	tolFloat32 = 2e-5 // elementwise and short sums
 	tolScan    = 1e-4 // recurrences over L steps and sums over B·L
+	// tolBF16Sum: MatMulBF16 against its reference on the same
+	// bf16-rounded inputs (the products are exact; only the float32 sums
+	// differ), per √(k+1), scale error against max(1, max|want|) (the
+	// float32 product's test uses the same bound).
+	tolBF16Sum = 8e-6
+	// tolBF16Round bounds MatMulBF16 against the float32 product of the
+	// unrounded inputs (each input off by up to 2^-9 relative), scale
+	// error against max(1, max|want|), values in [-1, 1].
+	tolBF16Round = 1e-2
+	// minBF16Round is the least such difference that shows the inputs
+	// were rounded at all (the float32 sums alone stay under 1e-6).
+	minBF16Round = 1e-4
 )
 
 const guardLen = 17

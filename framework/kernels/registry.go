@@ -9,7 +9,7 @@ import (
 // The implementations of every kind of kernel, slowest first, and the one
 // of each kind that runs. The assembly ones come from the architecture
 // files (scan_amd64.go, scan_complex_amd64.go, matmul_amd64.go,
-// vec_amd64.go; their _other.go twins list none).
+// vec_amd64.go, matmul_bf16_amd64.go; their _other.go twins list none).
 var (
 	// scanImpls: the materializing reference, the fused Go scan, then the
 	// assembly ones.
@@ -22,6 +22,9 @@ var (
 	// the Go backend runs gonum.
 	gemmImpls = gemmArchImpls
 	vecImpls  = append([]*vecImpl{vecGoImpl}, vecArchImpls...)
+	// bf16Impls: the bf16 matrix product (MatMulBF16): go rounds the
+	// inputs and runs MatMul, then the assembly ones.
+	bf16Impls = append([]kernelImpl{{"go", true}}, bf16ArchImpls...)
 )
 
 // kernelEnv is $MAMBAKIT_KERNEL, read once: a comma-separated list of
@@ -42,6 +45,11 @@ func parseKernelEnv(s string) []string {
 
 // kernelsInUse names the implementation of each kind that runs.
 var kernelsInUse = chooseKernels(kernelEnv, registeredKernels())
+
+// bf16InUse names the bf16 product's implementation that runs: by the
+// matrix multiply's rule (chooseKernels), its fastest available but not
+// faster than the fastest name in MAMBAKIT_KERNEL it has.
+var bf16InUse = capped(kernelEnv, bf16Impls, true)
 
 // kernelImpl is an implementation as the choice sees it.
 type kernelImpl struct {

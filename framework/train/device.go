@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"strings"
+
+	"github.com/mambakit/mambakit/framework/backbone"
 )
 
 // Device names where a model runs: the CPU (the Go kernels) or a CUDA GPU
@@ -46,6 +48,9 @@ type Placement struct {
 	Device Device // "" is the CPU
 	GPU    int    // with CUDA: the GPU's ordinal on this host
 	TF32   bool   // with CUDA: TF32 tensor cores for the projections
+	// Precision of the model's matrix products ("" is fp32); bf16 runs
+	// on the CPU only (backbone.Precision).
+	Precision backbone.Precision
 	// On the CPU: the matrix-multiply back end (auto, go, openblas or
 	// gonum; "" keeps the current one, $MAMBAKIT_BLAS by default) and the
 	// kernels' worker threads (0 keeps the current number, all cores by

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
 )
 
@@ -133,4 +134,22 @@ func runsTrackCPU(t *testing.T, c Config, label string) (cpuDir, gpuDir string) 
 		t.Errorf("%sGPU run departs from the CPU run: relative difference %.3g", label, worst)
 	}
 	return cpuDir, gpuDir
+}
+
+// TestPlacementPrecision: the CPU model takes the placement's precision;
+// a GPU refuses bf16 before it touches the device.
+func TestPlacementPrecision(t *testing.T) {
+	m, err := backbone.New(backbone.NewConfig(16, 8, 1), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewModel(m, nil, Placement{Precision: backbone.BF16}); err != nil || m.Precision != backbone.BF16 {
+		t.Fatalf("CPU with bf16: %v, model precision %q", err, m.Precision)
+	}
+	if _, err := NewModel(m, nil, Placement{}); err != nil || m.Precision != "" {
+		t.Fatalf("CPU by default: %v, model precision %q", err, m.Precision)
+	}
+	if _, err := NewModel(m, nil, Placement{Device: CUDA, Precision: backbone.BF16}); err == nil || !strings.Contains(err.Error(), "CPU only") {
+		t.Fatalf("cuda with bf16: %v", err)
+	}
 }

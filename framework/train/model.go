@@ -66,8 +66,12 @@ func NewModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (Model, error
 		if p.Threads > 0 {
 			kernels.SetThreads(p.Threads)
 		}
+		m.Precision = p.Precision
 		return &cpuModel{m: m, opt: opt}, nil
 	case CUDA:
+		if p.Precision == backbone.BF16 {
+			return nil, fmt.Errorf("precision %s runs on the CPU only: the GPU's products are fp32 or TF32 (--tf32)", p.Precision)
+		}
 		return newCUDAModel(m, opt, p)
 	}
 	var d Device

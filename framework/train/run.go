@@ -57,6 +57,9 @@ type Run struct {
 	// TF32 lets the GPU's projections use TF32 tensor cores.
 	Device Device
 	TF32   bool
+	// Precision of the matrix products (backbone.Precision; "" is fp32):
+	// like the device, not part of the run's configuration.
+	Precision backbone.Precision
 	// Dist, when set, makes this process one rank of a data-parallel job
 	// on several GPUs (framework/distributed): Config.Batch is then the
 	// global batch, and only rank 0 writes to Dir.
@@ -259,7 +262,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	if err := r.Dist.Check(c.Batch, r.Device == CUDA, c.TBPTT); err != nil {
 		return Result{}, err
 	}
-	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.GPU(), TF32: r.TF32, BLAS: c.BLAS})
+	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.GPU(), TF32: r.TF32, Precision: r.Precision, BLAS: c.BLAS})
 	if err != nil {
 		return Result{}, err
 	}

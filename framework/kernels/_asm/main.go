@@ -7,6 +7,7 @@
 //	go run -C _asm . -kernel gemm -out ../matmul_amd64.s -stubs ../matmul_stubs_amd64.go -pkg kernels
 //	go run -C _asm . -kernel vec -out ../vec_amd64.s -stubs ../vec_stubs_amd64.go -pkg kernels
 //	go run -C _asm . -kernel peak -out ../peak_amd64.s -stubs ../peak_stubs_amd64.go -pkg kernels
+//	go run -C _asm . -kernel gemmbf16 -out ../matmul_bf16_amd64.s -stubs ../matmul_bf16_stubs_amd64.go -pkg kernels
 //
 // avo writes the header of each file as "go run main.go …" (it names the
 // file holding main). This directory has its own go.mod so that the go
@@ -35,6 +36,7 @@ var generators = map[string]func(){
 	"gemm":        genGemm,
 	"vec":         genVec,
 	"peak":        genPeak,
+	"gemmbf16":    genGemmBF16,
 }
 
 func main() {
