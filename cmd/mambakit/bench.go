@@ -128,7 +128,8 @@ func benchGenerateFlags(o *bench.GenerateOptions, variants *string) benchRegiste
 		fs.IntVar(&o.Layers, "layers", o.Layers, "number of blocks")
 		fs.IntVar(&o.DState, "d-state", o.DState, "SSM state size N")
 		fs.IntVar(&o.Vocab, "vocab", o.Vocab, "vocabulary size")
-		fs.IntVar(&o.Tokens, "tokens", o.Tokens, "tokens to generate")
+		fs.IntVar(&o.Tokens, "tokens", o.Tokens, "tokens to generate (at batch 1; in all, at least 8 steps, at a larger batch)")
+		fs.IntSliceVar(&o.Batches, "batch", o.Batches, "rows a step, comma-separated (1,8,64,256); on cuda at most 8 for now")
 		if dev == train.CUDA {
 			fs.IntVar(&o.Reps, "reps", o.Reps, "back-to-back steps timed with device events")
 			fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the model")
@@ -151,6 +152,12 @@ func benchGenerate(args []string, stdout io.Writer) error {
 	}
 	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "tokens"); err != nil {
 		return err
+	}
+	maxRows := bench.MaxBatch(o.Device)
+	for _, B := range o.Batches {
+		if B < 1 || B > maxRows {
+			return usagef("--batch %d: want 1..%d rows on %s", B, maxRows, o.Device)
+		}
 	}
 	if o.Device == train.CUDA {
 		if err := positiveFlags(fs, "reps"); err != nil {

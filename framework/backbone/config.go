@@ -279,3 +279,10 @@ func parseConfig(path string, b []byte) (Config, error) {
 func (c *Config) dims() (V, D, Din, N, R, K, nL int) {
 	return c.VocabSize, c.HiddenSize, c.IntermediateSize, c.StateSize, int(c.TimeStepRank), c.ConvKernel, c.NumHiddenLayers
 }
+
+// RowStateFloats is the size of one row's recurrent state (State: the
+// conv and SSM states of every layer) in floats.
+func (c *Config) RowStateFloats() int {
+	_, _, Din, N, _, K, nL := c.dims()
+	return nL*Din*(K-1) + nL*Din*N*c.cf()
+}

@@ -50,3 +50,30 @@ func TestBenchGeneratePrintsTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchGenerateBatches: each batch gets a row of the table (steps,
+// time, tokens/s, bytes and FLOP rates) and its own tokens_per_s line;
+// batch 1 comes from the per-position loop, not timed twice.
+func TestBenchGenerateBatches(t *testing.T) {
+	var out bytes.Buffer
+	o := DefaultGenerate(train.CPU)
+	o.DModel, o.Layers, o.Vocab, o.Tokens, o.Threads, o.Batches = 16, 2, 40, 20, 1, []int{1, 3, 16}
+	if err := Generate(o, &out); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, re := range []string{
+		`(?m)^ batch  steps    ms/step    tokens/s    MB/step      GB/s   GFLOP/s$`,
+		`(?m)^     1     20 +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$`,
+		`(?m)^     3      8 `, // 20 tokens in all, at least 8 steps
+		`(?m)^    16      8 `,
+		`(?m)^tokens_per_s=[0-9.]+ batch=3$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(s) {
+			t.Errorf("output lacks %q:\n%s", re, s)
+		}
+	}
+	if n := strings.Count(s, "batch=1\n"); n != 1 {
+		t.Errorf("%d tokens_per_s lines for batch 1, want 1:\n%s", n, s)
+	}
+}

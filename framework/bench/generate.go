@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
@@ -13,11 +14,13 @@ import (
 
 // GenerateOptions size a generation benchmark: greedy generation of
 // Tokens tokens at batch 1 from a random model of DModel, Layers, DState
-// and Vocab.
+// and Vocab, and of Tokens tokens in all (at least 8 steps) at each other
+// batch in Batches.
 type GenerateOptions struct {
 	Device                        train.Device
 	DModel, Layers, DState, Vocab int
 	Tokens                        int
+	Batches                       []int  // rows a step (nil: 1)
 	Seed                          uint64 // of the model (and the first token)
 	Threads                       int    // on the CPU (0: all cores)
 	BLAS                          string // on the CPU: the matrix-multiply back end ("": the current one)
@@ -30,7 +33,7 @@ type GenerateOptions struct {
 
 // DefaultGenerate returns the defaults on dev: the mamba-130m shape.
 func DefaultGenerate(dev train.Device) GenerateOptions {
-	o := GenerateOptions{Device: train.CPU, DModel: 768, Layers: 24, DState: 16, Vocab: 50280, Tokens: 256, Seed: 1}
+	o := GenerateOptions{Device: train.CPU, DModel: 768, Layers: 24, DState: 16, Vocab: 50280, Tokens: 256, Seed: 1, Batches: []int{1}}
 	if dev == train.CUDA {
 		o.Device, o.Reps = dev, 200
 	}
@@ -39,8 +42,12 @@ func DefaultGenerate(dev train.Device) GenerateOptions {
 
 // Generate times the recurrent step of a random model: tokens/s at batch
 // 1 and the time of single tokens at given positions, which stays flat
-// because the state does not grow (on a GPU, generateCUDA).
+// because the state does not grow, then each larger batch (on a GPU,
+// generateCUDA).
 func Generate(o GenerateOptions, w io.Writer) error {
+	if len(o.Batches) == 0 {
+		o.Batches = []int{1}
+	}
 	if o.Device == train.CUDA {
 		return generateCUDA(o, w)
 	}
@@ -60,6 +67,9 @@ func Generate(o GenerateOptions, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d: %.1fM parameters (%.0f MB of %s read per token); %d threads, matmul %s\n",
 		o.DModel, o.Layers, o.DState, cfg.VocabSize, float64(len(m.Params.Data))/1e6, bytes/1e6, dtype, kernels.Threads(), kernels.BLAS())
+	if !slices.Contains(o.Batches, 1) {
+		return generateBatches(o, m, bytes, batchResult{}, w)
+	}
 	st := m.NewState(1)
 	logits := make([]float32, cfg.VocabSize)
 	r := rand.New(rand.NewPCG(o.Seed, 1))
@@ -92,6 +102,31 @@ func Generate(o GenerateOptions, w io.Writer) error {
 	}
 	tps := float64(o.Tokens) / el
 	fmt.Fprintf(w, "weights streamed: %.1f GB/s\n", bytes*tps/1e9)
+	if len(o.Batches) > 1 {
+		one := batchResult{B: 1, steps: o.Tokens, stepSec: el / float64(o.Tokens)}
+		return generateBatches(o, m, bytes, one, w)
+	}
 	fmt.Fprintf(w, "tokens_per_s=%.2f batch=1\n", tps)
+	return nil
+}
+
+// generateBatches times the batches of o on the CPU Stepper of m but for
+// batch 1 when one (B = 1) is given: the loop above timed it.
+func generateBatches(o GenerateOptions, m *backbone.Model, weightBytes float64, one batchResult, w io.Writer) error {
+	shape := batchShape{weightBytes: weightBytes, params: float64(len(m.Params.Data)), vocab: m.Config.VocabSize,
+		stateBytes: 4 * float64(m.Config.RowStateFloats())}
+	var res []batchResult
+	for _, B := range o.Batches {
+		if B == 1 && one.B == 1 {
+			res = append(res, one)
+			continue
+		}
+		r, err := timeBatch(m.NewStepper(B), B, o.Tokens, o.Vocab, o.Seed)
+		if err != nil {
+			return err
+		}
+		res = append(res, r)
+	}
+	printBatches(w, shape, 0, res)
 	return nil
 }

@@ -178,5 +178,29 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 	for _, r := range res {
 		fmt.Fprintf(stdout, "tokens_per_s=%.2f batch=1 graphs=%v kernels=%s\n", r.tps, r.graph, r.name)
 	}
+	// Larger batches: the default kernels with a graph, the loop the CPU
+	// batches run (timeBatch).
+	var batches []batchResult
+	for _, B := range o.Batches {
+		if B == 1 {
+			continue
+		}
+		st, err := g.NewStepper(B, true)
+		if err != nil {
+			return err
+		}
+		r, err := timeBatch(st, B, o.Tokens, o.Vocab, o.Seed)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		batches = append(batches, r)
+	}
+	if len(batches) > 0 {
+		printBatches(stdout, batchShape{weightBytes: bytes, params: float64(g.NumParams()), vocab: cfg.VocabSize,
+			stateBytes: 4 * float64(cfg.RowStateFloats())}, bw, batches)
+	}
 	return nil
 }

@@ -1,0 +1,109 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cudakernels"
+	"github.com/mambakit/mambakit/framework/train"
+)
+
+// MaxBatch is the most rows a step of bench generate takes on dev: the
+// GPU step kernels' rows (cudakernels.StepMaxRows), or 4,096 on the CPU
+// (a row holds the whole recurrent state: 2.4 MB for the 130M shape).
+func MaxBatch(dev train.Device) int {
+	if dev == train.CUDA {
+		return cudakernels.StepMaxRows
+	}
+	return 4096
+}
+
+// batchMinSteps is the fewest timed steps of a batch: large batches run
+// --tokens tokens in all, so a step of 256 rows of the 130M shape (about
+// 66 GFLOP) is not timed 256 times on two cores.
+const batchMinSteps = 8
+
+// batchShape is what a batch's floor is computed from: the bytes a step
+// must move at least (every weight read once, each row's state read and
+// written, its logits written) and its matrix FLOPs.
+type batchShape struct {
+	weightBytes float64 // per step, at the step's precision
+	stateBytes  float64 // one row's recurrent state (conv and SSM), float32
+	params      float64 // parameters: a row costs 2 FLOPs each
+	vocab       int     // the padded vocabulary (logits per row)
+}
+
+// stepBytes is the floor of bytes a step of B rows moves.
+func (s batchShape) stepBytes(B int) float64 {
+	return s.weightBytes + float64(B)*(2*s.stateBytes+4*float64(s.vocab))
+}
+
+// batchResult is one batch's timing.
+type batchResult struct {
+	B, steps int
+	stepSec  float64 // wall seconds a step, the argmax read back included
+}
+
+func (r batchResult) tokensPerSec() float64 { return float64(r.B) / r.stepSec }
+
+// timeBatch times greedy generation on st, a Stepper of B rows on any
+// device, as generate --batch runs it: each step feeds every row the
+// token it chose last and reads back the argmax of each row. tokens is
+// the tokens in all (at least batchMinSteps steps); vocab the ids the
+// first tokens are drawn from.
+func timeBatch(st backbone.Stepper, B, tokens, vocab int, seed uint64) (batchResult, error) {
+	r := rand.New(rand.NewPCG(seed, uint64(B)))
+	ids := make([]int32, B)
+	for i := range ids {
+		ids[i] = int32(r.IntN(vocab))
+	}
+	st.SetVocabLimit(vocab)
+	// Warm-up: buffers, caches, a GPU's graph capture.
+	for range 2 {
+		if err := st.Step(ids); err != nil {
+			return batchResult{}, err
+		}
+		if err := st.Argmax(ids); err != nil {
+			return batchResult{}, err
+		}
+	}
+	st.Reset()
+	steps := max(batchMinSteps, (tokens+B-1)/B)
+	start := time.Now()
+	for range steps {
+		if err := st.Step(ids); err != nil {
+			return batchResult{}, err
+		}
+		if err := st.Argmax(ids); err != nil {
+			return batchResult{}, err
+		}
+	}
+	return batchResult{B: B, steps: steps, stepSec: time.Since(start).Seconds() / float64(steps)}, nil
+}
+
+// printBatches writes one row a batch: time a step, tokens/s, the bytes a
+// step must move and the rate that makes, and the matrix FLOP rate; bw > 0
+// (a measured bandwidth, bytes/s) adds the floor and how far above it the
+// step is. Then a tokens_per_s line a batch.
+func printBatches(w io.Writer, s batchShape, bw float64, res []batchResult) {
+	fmt.Fprintf(w, "%6s %6s %10s %11s %10s %9s %9s", "batch", "steps", "ms/step", "tokens/s", "MB/step", "GB/s", "GFLOP/s")
+	if bw > 0 {
+		fmt.Fprintf(w, " %10s %8s", "floor ms", "x floor")
+	}
+	fmt.Fprintln(w)
+	for _, r := range res {
+		b := s.stepBytes(r.B)
+		fmt.Fprintf(w, "%6d %6d %10.3f %11.0f %10.1f %9.1f %9.1f", r.B, r.steps, r.stepSec*1e3, r.tokensPerSec(),
+			b/1e6, b/r.stepSec/1e9, 2*s.params*float64(r.B)/r.stepSec/1e9)
+		if bw > 0 {
+			fmt.Fprintf(w, " %10.3f %7.1fx", b/bw*1e3, r.stepSec/(b/bw))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, r := range res {
+		fmt.Fprintf(w, "tokens_per_s=%.2f batch=%d\n", r.tokensPerSec(), r.B)
+	}
+}
