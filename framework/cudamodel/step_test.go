@@ -258,17 +258,7 @@ func TestStepVariantsMatchCPU(t *testing.T) {
 // TestGenerateMatchesCPU: sampling with temperature, top-k, top-p, a
 // vocabulary limit and a stop token gives the CPU's tokens.
 func TestGenerateMatchesCPU(t *testing.T) {
-	d := openOrSkip(t)
-	c := backbone.NewConfig(101, 64, 2)
-	m, err := backbone.New(c, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(d, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	m, g := stepTestModel(t, 5)
 	for _, s := range []backbone.Sampling{
 		{},
 		{Temperature: 0.8, TopK: 20, Seed: 3, Vocab: 90},
@@ -299,17 +289,8 @@ func TestGenerateMatchesCPU(t *testing.T) {
 // rows ending at a stop token at different steps, gives the CPU's tokens
 // on every row, greedy and sampled, up to the GPU step's rows.
 func TestGenerateBatchMatchesCPU(t *testing.T) {
-	d := openOrSkip(t)
-	c := backbone.NewConfig(101, 64, 2)
-	m, err := backbone.New(c, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(d, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	m, g := stepTestModel(t, 6)
+	c := m.Config
 	const end = 4
 	prompts := [][]int32{{1, 2, 3}, {5}, {7, 9, end, 8, 3, 11}, {2, 2}, {60, 61, 62, 63, 64, 65, 66, 67, 68}}
 	for _, s := range []backbone.Sampling{
@@ -337,4 +318,21 @@ func TestGenerateBatchMatchesCPU(t *testing.T) {
 			}
 		}
 	}
+}
+
+// stepTestModel is a random CPU model (vocabulary 101, d_model 64, 2
+// layers) of seed and its GPU copy, closed when the test ends.
+func stepTestModel(t *testing.T, seed uint64) (*backbone.Model, *Model) {
+	t.Helper()
+	d := openOrSkip(t)
+	m, err := backbone.New(backbone.NewConfig(101, 64, 2), seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(d, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return m, g
 }

@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"math"
-	"testing"
-)
+import "testing"
 
 // FuzzMatMulBF16 compares every bf16 implementation with the reference
 // on random shapes (m, n, k < 80, any transposes, beta 0, 1 or -0.5),
@@ -13,42 +10,5 @@ func FuzzMatMulBF16(f *testing.F) {
 	f.Add(uint8(14), uint8(32), uint8(1), uint8(3), uint8(1), uint8(2))
 	f.Add(uint8(29), uint8(5), uint8(71), uint8(2), uint8(2), uint8(3))
 	f.Add(uint8(8), uint8(77), uint8(40), uint8(1), uint8(12), uint8(2))
-	impls := bf16MatMulImpls()
-	f.Fuzz(func(t *testing.T, m8, n8, k8, tr, flags, th uint8) {
-		m, n, k := int(m8%80), int(n8%80), int(k8%80)
-		if m == 0 || n == 0 || k == 0 {
-			t.Skip()
-		}
-		cs := mmCase{tr&1 != 0, tr&2 != 0, m, n, k, []float32{0, 1, -0.5}[flags%3]}
-		old := Threads()
-		defer SetThreads(old)
-		SetThreads(1 + int(th%3))
-		a, b, c0 := mmInputs(cs)
-		if flags&4 != 0 { // an edge value in a: its row of c must be NaN or Inf everywhere
-			a[int(k8)%len(a)] = []float32{float32(math.NaN()), float32(math.Inf(1))}[flags>>3&1]
-		}
-		want := append([]float32(nil), c0...)
-		matMulBF16Generic(cs.tA, cs.tB, cs.m, cs.n, cs.k, a, b, cs.beta, want)
-		for _, im := range impls {
-			if im.skip != "" {
-				continue
-			}
-			got, cg := guarded(t, im.name+" c", m*n)
-			copy(got, c0)
-			im.fn(cs.tA, cs.tB, m, n, k, a, b, cs.beta, got)
-			cg()
-			for i := range got {
-				g, w := float64(got[i]), float64(want[i])
-				if math.IsNaN(w) || math.IsInf(w, 0) {
-					if !math.IsNaN(g) && !math.IsInf(g, 0) {
-						t.Fatalf("%s %v: c[%d] = %v, want non-finite %v", im.name, cs, i, g, w)
-					}
-					continue
-				}
-				if math.Abs(g-w) > tolBF16Sum*math.Sqrt(float64(k)+1)*max(1, math.Abs(w)) {
-					t.Fatalf("%s %v: c[%d] = %v, want %v", im.name, cs, i, g, w)
-				}
-			}
-		}
-	})
+	fuzzMatMulImpls(f, bf16MatMulImpls(), matMulBF16Generic, tolBF16Sum)
 }

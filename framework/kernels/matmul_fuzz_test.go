@@ -13,7 +13,14 @@ func FuzzMatMul(f *testing.F) {
 	f.Add(uint8(14), uint8(32), uint8(1), uint8(3), uint8(1), uint8(2))
 	f.Add(uint8(29), uint8(5), uint8(70), uint8(2), uint8(2), uint8(3))
 	f.Add(uint8(8), uint8(77), uint8(40), uint8(1), uint8(4), uint8(2))
-	impls := matMulImpls()
+	fuzzMatMulImpls(f, matMulImpls(), matMulGeneric, 1e-5*8)
+}
+
+// fuzzMatMulImpls is the body of the matrix-product fuzz tests: every
+// implementation in impls against ref (the scalar reference) on the
+// fuzzed case, |got − want| ≤ tol·√(k+1)·max(1, |want|), non-finite where
+// the reference is.
+func fuzzMatMulImpls(f *testing.F, impls []matMulImpl, ref matMulFunc, tol float64) {
 	f.Fuzz(func(t *testing.T, m8, n8, k8, tr, flags, th uint8) {
 		m, n, k := int(m8%80), int(n8%80), int(k8%80)
 		if m == 0 || n == 0 || k == 0 {
@@ -28,7 +35,7 @@ func FuzzMatMul(f *testing.F) {
 			a[int(k8)%len(a)] = []float32{float32(math.NaN()), float32(math.Inf(1))}[flags>>3&1]
 		}
 		want := append([]float32(nil), c0...)
-		matMulGeneric(cs.tA, cs.tB, cs.m, cs.n, cs.k, a, b, cs.beta, want)
+		ref(cs.tA, cs.tB, cs.m, cs.n, cs.k, a, b, cs.beta, want)
 		for _, im := range impls {
 			if im.skip != "" {
 				continue
@@ -45,7 +52,7 @@ func FuzzMatMul(f *testing.F) {
 					}
 					continue
 				}
-				if math.Abs(g-w) > 1e-5*math.Sqrt(float64(k)+1)*8*max(1, math.Abs(w)) {
+				if math.Abs(g-w) > tol*math.Sqrt(float64(k)+1)*max(1, math.Abs(w)) {
 					t.Fatalf("%s %v: c[%d] = %v, want %v", im.name, cs, i, g, w)
 				}
 			}
