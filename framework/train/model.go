@@ -36,8 +36,10 @@ type Model interface {
 	ClipGrad(maxNorm float64) (float64, error)
 	// Step takes one AdamW step at learning rate lr.
 	Step(lr float64) error
-	// NewStepper returns the recurrent form of the model for B rows.
+	// NewStepper returns the recurrent form of the model for B rows, at
+	// most StepRows (0: any number).
 	NewStepper(B int) (backbone.Stepper, error)
+	StepRows() int
 	// Sync copies the parameters and optimizer moments to the host model.
 	Sync() error
 	Close() error
@@ -112,12 +114,38 @@ func Generate(m Model, prompt []int32, n int, s backbone.Sampling, emit func(int
 }
 
 // GenerateBatch is backbone.GenerateBatch on a Stepper of m with a row for
-// each prompt.
+// each prompt; where m's step takes fewer rows (m.StepRows), on groups of
+// that many prompts in turn, each row still sampled with s.Seed plus its
+// index among all prompts.
 func GenerateBatch(m Model, prompts [][]int32, n int, s backbone.Sampling, emit func(row int, id int32) error) ([][]int32, error) {
-	st, err := m.NewStepper(len(prompts))
-	if err != nil {
-		return nil, err
+	rows := len(prompts)
+	if lim := m.StepRows(); lim > 0 && rows > lim {
+		rows = lim
 	}
-	defer st.Close()
-	return backbone.GenerateBatch(st, m.Config().VocabSize, prompts, n, s, emit)
+	if rows == 0 {
+		return nil, errors.New("train: generate: no prompts")
+	}
+	var out [][]int32
+	for at := 0; at < len(prompts); at += rows {
+		group := prompts[at:min(at+rows, len(prompts))]
+		st, err := m.NewStepper(len(group))
+		if err != nil {
+			return nil, err
+		}
+		gs := s
+		gs.Seed = s.Seed + uint64(at)
+		var each func(int, int32) error
+		if emit != nil {
+			each = func(r int, id int32) error { return emit(at+r, id) }
+		}
+		got, err := backbone.GenerateBatch(st, m.Config().VocabSize, group, n, gs, each)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		out = append(out, got...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/cudakernels"
 	"github.com/mambakit/mambakit/framework/cudamodel"
 )
 
@@ -72,6 +73,9 @@ func (c *cudaModel) Step(lr float64) error {
 }
 
 func (c *cudaModel) NewStepper(B int) (backbone.Stepper, error) { return c.g.NewStepper(B, true) }
+
+// StepRows is the GPU step kernels' most rows.
+func (c *cudaModel) StepRows() int { return cudakernels.StepMaxRows }
 
 func (c *cudaModel) Sync() error {
 	if err := c.g.Download(c.m); err != nil {
