@@ -50,5 +50,5 @@ func (c *cpuModel) NewStepper(B int) (backbone.Stepper, error) { return c.m.NewS
 
 // StepRows is 0: the CPU step takes any number of rows.
 func (c *cpuModel) StepRows() int { return 0 }
-func (c *cpuModel) Sync() error                                { return nil }
-func (c *cpuModel) Close() error                               { return nil }
+func (c *cpuModel) Sync() error   { return nil }
+func (c *cpuModel) Close() error  { return nil }
