@@ -47,6 +47,6 @@ func (c *cpuModel) Step(lr float64) error {
 }
 
 func (c *cpuModel) NewStepper(B int) (backbone.Stepper, error) { return c.m.NewStepper(B), nil }
-func (c *cpuModel) StepRows() int                                { return 0 } // any number
-func (c *cpuModel) Sync() error                                  { return nil }
-func (c *cpuModel) Close() error                                 { return nil }
+func (c *cpuModel) StepRows() int                              { return 0 } // any number
+func (c *cpuModel) Sync() error                                { return nil }
+func (c *cpuModel) Close() error                               { return nil }
