@@ -114,8 +114,8 @@ func runGenerate(ctx context.Context, g *generateFlags, stdout io.Writer) error 
 		} else if err := session.WriteGenerated(g.out, r.Generated); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory); the continuation starts after %s %d\n",
-			r.Tokens, r.PromptTokens, r.Seconds, r.Rate, unit, r.Boundary.PromptUnits)
+		fmt.Fprintf(os.Stderr, "generated %d tokens after a %d-token prompt in %.2fs: %.1f tokens/s (recurrent step, constant memory); first token after %.3fs, then %.1f tokens/s; the continuation starts after %s %d\n",
+			r.Tokens, r.PromptTokens, r.Seconds, r.Rate, r.FirstToken, r.NewRate, unit, r.Boundary.PromptUnits)
 		return nil
 	}
 	made := 0
@@ -135,7 +135,7 @@ func runGenerate(ctx context.Context, g *generateFlags, stdout io.Writer) error 
 		fmt.Fprintf(os.Stderr, "%s: %d tokens after a %d-token prompt (%s, seed %d); the continuation starts after %s %d\n",
 			path, r.Tokens, r.PromptTokens, rows[i].Label(), g.s.Seed+uint64(i), unit, r.Boundary.PromptUnits)
 	}
-	fmt.Fprintf(os.Stderr, "generated %d samples, %d tokens after their prompts, in %.2fs: %.1f tokens/s over the batch, prompts included (recurrent step, one row a sample)\n",
-		len(res), made, res[0].Seconds, res[0].Rate)
+	fmt.Fprintf(os.Stderr, "generated %d samples, %d tokens after their prompts, in %.2fs: %.1f tokens/s over the batch, prompts included (recurrent step, one row a sample); first token after %.3fs, then %.1f tokens/s\n",
+		len(res), made, res[0].Seconds, res[0].Rate, res[0].FirstToken, res[0].NewRate)
 	return nil
 }

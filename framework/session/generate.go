@@ -23,6 +23,11 @@ type Generation struct {
 	PromptTokens int     // the prompt's tokens
 	Seconds      float64 // time spent generating
 	Rate         float64 // tokens per second, prompt included
+	// FirstToken is the seconds to the first token chosen (reading the
+	// prompt, and a device's start-up: a GPU's first step builds its
+	// graph); NewRate the tokens chosen per second after it, over all
+	// rows (0 with one token).
+	FirstToken, NewRate float64
 }
 
 // Generate continues prompt (nil: none; generation starts a document, as
@@ -63,11 +68,23 @@ func (c *Checkpoint) GenerateBatch(ctx context.Context, prompts []*Prompt, n int
 		s.Stop = s.DocEnds
 	}
 	t0 := time.Now()
-	gen, err := train.GenerateBatch(c.Model, ids, n, s, func(int, int32) error { return ctx.Err() })
+	var first time.Time
+	chosen := 0
+	gen, err := train.GenerateBatch(c.Model, ids, n, s, func(int, int32) error {
+		if chosen++; chosen == 1 {
+			first = time.Now()
+		}
+		return ctx.Err()
+	})
 	if err != nil {
 		return nil, err
 	}
 	el := time.Since(t0).Seconds()
+	firstSec := first.Sub(t0).Seconds()
+	newRate := 0.0
+	if chosen > 1 && el > firstSec {
+		newRate = float64(chosen-1) / (el - firstSec)
+	}
 	total := 0
 	for _, g := range gen {
 		total += len(g)
@@ -78,7 +95,8 @@ func (c *Checkpoint) GenerateBatch(ctx context.Context, prompts []*Prompt, n int
 		if err != nil {
 			return nil, err
 		}
-		out[i] = Generation{Generated: res, Tokens: len(g) - len(ids[i]), PromptTokens: promptLen[i], Seconds: el, Rate: float64(total) / el}
+		out[i] = Generation{Generated: res, Tokens: len(g) - len(ids[i]), PromptTokens: promptLen[i], Seconds: el, Rate: float64(total) / el,
+			FirstToken: firstSec, NewRate: newRate}
 	}
 	return out, nil
 }

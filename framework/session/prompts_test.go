@@ -101,4 +101,7 @@ func TestCheckpointGenerateBatch(t *testing.T) {
 	if gs[0].Seconds != gs[5].Seconds || !(gs[0].Rate > 0) {
 		t.Errorf("batch time %v and %v, rate %v: want one time for the batch", gs[0].Seconds, gs[5].Seconds, gs[0].Rate)
 	}
+	if g := gs[0]; !(g.FirstToken > 0 && g.FirstToken < g.Seconds && g.NewRate > 0) {
+		t.Errorf("first token after %vs of %vs, then %v tokens/s: want 0 < first < all, a rate after it", g.FirstToken, g.Seconds, g.NewRate)
+	}
 }
