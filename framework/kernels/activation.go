@@ -66,24 +66,79 @@ type siluArgs struct{ y, dx, dy, x []float32 }
 var siluTeam team[siluArgs, *siluArgs]
 
 func (a *siluArgs) part(_, lo, hi int) {
+	if a.dx == nil {
+		siluWith(scanDefault, a.y[lo:hi], a.x[lo:hi])
+		return
+	}
+	siluGradWith(scanDefault, a.dx[lo:hi], a.dy[lo:hi], a.x[lo:hi])
+}
+
+// siluWith sets y = silu(x) on one thread with the SiLU kernel of im (the
+// scan implementation whose exp it shares) for whole vectors and siluGo
+// for the rest, or siluGo for all when im has none.
+func siluWith(im *scanImpl, y, x []float32) {
+	n := len(x)
+	m := 0
+	if im.silu != nil && n >= im.width {
+		m = n - n%im.width
+		_ = y[m-1]
+		im.silu(&y[0], &x[0], m)
+	}
+	siluGo(y[m:], x[m:])
+}
+
+// siluGradWith sets dx = dy·silu'(x) as siluWith does y.
+func siluGradWith(im *scanImpl, dx, dy, x []float32) {
+	n := len(x)
+	m := 0
+	if im.siluGrad != nil && n >= im.width {
+		m = n - n%im.width
+		_, _ = dx[m-1], dy[m-1]
+		im.siluGrad(&dx[0], &dy[0], &x[0], m)
+	}
+	siluGradGo(dx[m:], dy[m:], x[m:])
+}
+
+// siluGo sets y[i] = x[i]/(1+e^−x[i]), e^−x by vexp in chunks of
+// siluChunk: what the SiLU kernels compute lane by lane.
+func siluGo(y, x []float32) {
+	if len(x) == 0 {
+		return
+	}
 	buf := getF32(siluChunk) // e^−x of one chunk
 	defer putF32(buf)
 	e := *buf
-	for c := lo; c < hi; c += siluChunk {
-		xs := a.x[c:min(c+siluChunk, hi)]
+	for c := 0; c < len(x); c += siluChunk {
+		xs := x[c:min(c+siluChunk, len(x))]
 		es := e[:len(xs)]
 		for i, v := range xs {
 			es[i] = -v
 		}
 		vexp(es, es)
-		if a.dx == nil {
-			ys := a.y[c : c+len(xs)]
-			for i, v := range xs {
-				ys[i] = v / (1 + es[i])
-			}
-			continue
+		ys := y[c : c+len(xs)]
+		for i, v := range xs {
+			ys[i] = v / (1 + es[i])
 		}
-		dys, dxs := a.dy[c:c+len(xs)], a.dx[c:c+len(xs)]
+	}
+}
+
+// siluGradGo sets dx[i] = dy[i]·σ·(1 + x[i]·(1 − σ)), σ = 1/(1+e^−x[i]),
+// as siluGo computes y.
+func siluGradGo(dx, dy, x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	buf := getF32(siluChunk)
+	defer putF32(buf)
+	e := *buf
+	for c := 0; c < len(x); c += siluChunk {
+		xs := x[c:min(c+siluChunk, len(x))]
+		es := e[:len(xs)]
+		for i, v := range xs {
+			es[i] = -v
+		}
+		vexp(es, es)
+		dys, dxs := dy[c:c+len(xs)], dx[c:c+len(xs)]
 		for i, v := range xs {
 			sg := 1 / (1 + es[i])
 			dxs[i] = dys[i] * sg * (1 + v*(1-sg))

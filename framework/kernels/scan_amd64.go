@@ -35,14 +35,14 @@ var scanArchImpls = []*scanImpl{
 		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
 			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, 1, scanBwdAVX2Kernels[scanVariant(s)], scanLaneSumAVX2)
-		}, exp: expAVX2, exp2: exp2AVX2},
+		}, exp: expAVX2, exp2: exp2AVX2, silu: siluAVX2, siluGrad: siluGradAVX2},
 	{name: "avx512", width: 16, available: scanHasAVX512,
 		fwd: func(s *Scan, b0, b1, d0, d1 int) {
 			scanForwardSIMD(s, b0, b1, d0, d1, 16, 32, scanFwdAVX512Kernels[scanVariant(s)])
 		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
 			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, 32, scanBwdAVX512Kernels[scanVariant(s)], scanLaneSumAVX512)
-		}, exp: expAVX512, exp2: exp2AVX512},
+		}, exp: expAVX512, exp2: exp2AVX512, silu: siluAVX512, siluGrad: siluGradAVX512},
 }
 
 // The kernels of each ISA by variant (scanVariant): selective B and C,
@@ -172,6 +172,18 @@ func scanBwdAVX512(args *scanBwdArgs)
 
 //go:noescape
 func expAVX512(dst, src *float32, n int)
+
+//go:noescape
+func siluAVX512(y, x *float32, n int)
+
+//go:noescape
+func siluGradAVX512(dx, dy, x *float32, n int)
+
+//go:noescape
+func siluAVX2(y, x *float32, n int)
+
+//go:noescape
+func siluGradAVX2(dx, dy, x *float32, n int)
 
 //go:noescape
 func scanFwdAVX2(args *scanFwdArgs)

@@ -4104,6 +4104,117 @@ done:
 	VZEROUPPER
 	RET
 
+// func siluAVX512(y *float32, x *float32, n int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·siluAVX512(SB), NOSPLIT, $0-24
+	MOVQ    y+0(FP), AX
+	MOVQ    x+8(FP), CX
+	MOVQ    n+16(FP), DX
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z0
+	VMOVUPS scanconstAVX512<>+1408(SB), Z0
+	VMOVUPS scanconstAVX512<>+2048(SB), Z1
+	VMOVUPS scanconstAVX512<>+2112(SB), Z1
+	VMOVUPS scanconstAVX512<>+1856(SB), Z1
+	VMOVUPS scanconstAVX512<>+1920(SB), Z2
+	VMOVUPS scanconstAVX512<>+1984(SB), Z3
+	TESTQ   DX, DX
+	JZ      done
+
+loop:
+	VMOVUPS      (CX), Z4
+	VXORPS       scanconstAVX512<>+960(SB), Z4, Z5
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z6
+	VMINPS       Z5, Z6, Z5
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z6
+	VMAXPS       Z5, Z6, Z5
+	VMOVUPS      Z0, Z6
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z5, Z6
+	VSUBPS       Z0, Z6, Z7
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z7, Z5
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z7, Z5
+	VMOVAPS      Z1, Z7
+	VPERMT2PS    Z2, Z6, Z7
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z8
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z5, Z8
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z5, Z8
+	VMULPS       Z7, Z5, Z5
+	VFMADD213PS  Z7, Z8, Z5
+	VPSLLD       $0x12, Z6, Z6
+	VPANDD       Z3, Z6, Z6
+	VPADDD       Z6, Z5, Z5
+	VADDPS       scanconstAVX512<>+832(SB), Z5, Z5
+	VDIVPS       Z5, Z4, Z4
+	VMOVUPS      Z4, (AX)
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, DX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func siluGradAVX512(dx *float32, dy *float32, x *float32, n int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·siluGradAVX512(SB), NOSPLIT, $0-32
+	MOVQ    dx+0(FP), AX
+	MOVQ    dy+8(FP), CX
+	MOVQ    x+16(FP), DX
+	MOVQ    n+24(FP), BX
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z0
+	VMOVUPS scanconstAVX512<>+1408(SB), Z0
+	VMOVUPS scanconstAVX512<>+2048(SB), Z1
+	VMOVUPS scanconstAVX512<>+2112(SB), Z1
+	VMOVUPS scanconstAVX512<>+1856(SB), Z1
+	VMOVUPS scanconstAVX512<>+1920(SB), Z2
+	VMOVUPS scanconstAVX512<>+1984(SB), Z3
+	TESTQ   BX, BX
+	JZ      done
+
+loop:
+	VMOVUPS      (DX), Z4
+	VXORPS       scanconstAVX512<>+960(SB), Z4, Z5
+	VMOVUPS      scanconstAVX512<>+2560(SB), Z6
+	VMINPS       Z5, Z6, Z5
+	VMOVUPS      scanconstAVX512<>+2624(SB), Z6
+	VMAXPS       Z5, Z6, Z5
+	VMOVUPS      Z0, Z6
+	VFMADD231PS  scanconstAVX512<>+2368(SB), Z5, Z6
+	VSUBPS       Z0, Z6, Z7
+	VFNMADD231PS scanconstAVX512<>+2432(SB), Z7, Z5
+	VFNMADD231PS scanconstAVX512<>+2496(SB), Z7, Z5
+	VMOVAPS      Z1, Z7
+	VPERMT2PS    Z2, Z6, Z7
+	VMOVUPS      scanconstAVX512<>+2688(SB), Z8
+	VFMADD231PS  scanconstAVX512<>+2752(SB), Z5, Z8
+	VFMADD213PS  scanconstAVX512<>+832(SB), Z5, Z8
+	VMULPS       Z7, Z5, Z5
+	VFMADD213PS  Z7, Z8, Z5
+	VPSLLD       $0x12, Z6, Z6
+	VPANDD       Z3, Z6, Z6
+	VPADDD       Z6, Z5, Z5
+	VADDPS       scanconstAVX512<>+832(SB), Z5, Z5
+	VMOVUPS      scanconstAVX512<>+832(SB), Z6
+	VDIVPS       Z5, Z6, Z6
+	VMOVUPS      scanconstAVX512<>+832(SB), Z5
+	VSUBPS       Z6, Z5, Z5
+	VMULPS       Z4, Z5, Z5
+	VADDPS       scanconstAVX512<>+832(SB), Z5, Z5
+	VMULPS       (CX), Z6, Z4
+	VMULPS       Z5, Z4, Z4
+	ADDQ         $0x00000040, CX
+	VMOVUPS      Z4, (AX)
+	ADDQ         $0x00000040, DX
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, BX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func scanLaneSumAVX512(dst *float32, src *float32, rows int)
 // Requires: AVX, AVX512F
 TEXT ·scanLaneSumAVX512(SB), NOSPLIT, $0-24
@@ -7491,6 +7602,105 @@ loop:
 	ADDQ        $0x00000020, AX
 	SUBQ        $0x00000008, DX
 	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func siluAVX2(y *float32, x *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·siluAVX2(SB), NOSPLIT, $0-24
+	MOVQ    y+0(FP), AX
+	MOVQ    x+8(FP), CX
+	MOVQ    n+16(FP), DX
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y0
+	VMOVUPS scanconstAVX2<>+704(SB), Y0
+	TESTQ   DX, DX
+	JZ      done
+
+loop:
+	VMOVUPS      (CX), Y0
+	VXORPS       scanconstAVX2<>+480(SB), Y0, Y1
+	VMOVUPS      scanconstAVX2<>+352(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      scanconstAVX2<>+384(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMOVUPS      scanconstAVX2<>+32(SB), Y2
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y1, Y2
+	VSUBPS       scanconstAVX2<>+32(SB), Y2, Y3
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y3, Y1
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y3, Y1
+	VMOVUPS      scanconstAVX2<>+288(SB), Y3
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y1, Y3
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y1, Y3
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y1, Y3
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y1, Y3
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y1, Y3
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y1, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y2, Y3, Y3
+	VADDPS       scanconstAVX2<>+416(SB), Y3, Y3
+	VDIVPS       Y3, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, DX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func siluGradAVX2(dx *float32, dy *float32, x *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·siluGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ    dx+0(FP), AX
+	MOVQ    dy+8(FP), CX
+	MOVQ    x+16(FP), DX
+	MOVQ    n+24(FP), BX
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y0
+	VMOVUPS scanconstAVX2<>+704(SB), Y0
+	TESTQ   BX, BX
+	JZ      done
+
+loop:
+	VMOVUPS      (DX), Y0
+	VXORPS       scanconstAVX2<>+480(SB), Y0, Y1
+	VMOVUPS      scanconstAVX2<>+352(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      scanconstAVX2<>+384(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMOVUPS      scanconstAVX2<>+32(SB), Y2
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y1, Y2
+	VSUBPS       scanconstAVX2<>+32(SB), Y2, Y3
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y3, Y1
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y3, Y1
+	VMOVUPS      scanconstAVX2<>+288(SB), Y3
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y1, Y3
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y1, Y3
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y1, Y3
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y1, Y3
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y1, Y3
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y1, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y2, Y3, Y3
+	VADDPS       scanconstAVX2<>+416(SB), Y3, Y3
+	VMOVUPS      scanconstAVX2<>+416(SB), Y1
+	VDIVPS       Y3, Y1, Y1
+	VMOVUPS      scanconstAVX2<>+416(SB), Y2
+	VSUBPS       Y1, Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VADDPS       scanconstAVX2<>+416(SB), Y2, Y2
+	VMULPS       (CX), Y1, Y0
+	VMULPS       Y2, Y0, Y0
+	ADDQ         $0x00000020, CX
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, DX
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, BX
+	JNZ          loop
 
 done:
 	VZEROUPPER

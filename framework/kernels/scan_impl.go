@@ -13,6 +13,8 @@ type scanImpl struct {
 	bwd       func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) // part (B, L, 2N): this worker's dB, dC sums
 	exp       func(dst, src *float32, n int)                                                // the kernels' vector exp (n a multiple of width), or nil
 	exp2      func(dst, src *float32, n int)                                                // the inner loops' 2^x, or nil
+	silu      func(y, x *float32, n int)                                                    // SiLU with exp (n a multiple of width), or nil: activation.go
+	siluGrad  func(dx, dy, x *float32, n int)                                               // dy·silu'(x) with exp (n a multiple of width), or nil
 }
 
 // scanAcc holds one worker's float64 sums over b and t: dA (D, N), dD and

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -825,6 +828,61 @@ func (a *scanISA) expVec(exp2 bool) {
 	RET()
 }
 
+// siluVec computes y[i] = x[i]/(1 + e^−x[i]) (SiLU) or, with grad,
+// dx[i] = dy[i]·σ·(1 + x[i]·(1 − σ)) with σ = 1/(1 + e^−x[i]), for n
+// elements, n a multiple of W: siluGo and siluGradGo (activation.go) on
+// W lanes, with the same exp (a.exp) and the operations in the same order.
+func (a *scanISA) siluVec(grad bool) {
+	name, sig := "silu"+a.name, "func(y, x *float32, n int)"
+	if grad {
+		name, sig = "siluGrad"+a.name, "func(dx, dy, x *float32, n int)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	Doc(name + " is " + strings.TrimSuffix(name, a.name) + "Go on " + fmt.Sprint(a.W) + " lanes (n a multiple of them): see siluVec in _asm/scan_asm.go.")
+	var dst, dy Register
+	if grad {
+		dst = Load(Param("dx"), GP64())
+		dy = Load(Param("dy"), GP64())
+	} else {
+		dst = Load(Param("y"), GP64())
+	}
+	src := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	a.loadConsts()
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Label("loop")
+	x, nx := a.vec(), a.vec()
+	VMOVUPS(m(src, 0), x)
+	VXORPS(a.mem("sign"), x, nx)
+	e := a.exp(nx) // e^−x
+	VADDPS(a.mem("one"), e, e)
+	out := a.vec()
+	if !grad {
+		VDIVPS(e, x, out) // x/(1+e)
+	} else {
+		sg, t := a.vec(), a.vec()
+		VMOVUPS(a.mem("one"), sg)
+		VDIVPS(e, sg, sg) // σ
+		VMOVUPS(a.mem("one"), t)
+		VSUBPS(sg, t, t) // 1 − σ
+		VMULPS(x, t, t)
+		VADDPS(a.mem("one"), t, t) // 1 + x·(1 − σ)
+		VMULPS(m(dy, 0), sg, out)  // dy·σ
+		VMULPS(t, out, out)
+		ADDQ(U32(a.vb()), dy)
+	}
+	VMOVUPS(out, m(dst, 0))
+	ADDQ(U32(a.vb()), src)
+	ADDQ(U32(a.vb()), dst)
+	SUBQ(U32(a.W), n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
 // genScan generates scan_amd64.s.
 func genScan() {
 	for _, a := range isas() {
@@ -838,6 +896,8 @@ func genScan() {
 		}
 		s.expVec(false)
 		s.expVec(true)
+		s.siluVec(false)
+		s.siluVec(true)
 		a.laneSum("scanLaneSum" + a.name)
 	}
 }
