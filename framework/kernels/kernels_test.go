@@ -176,6 +176,85 @@ func TestRMSNormMatchesReference(t *testing.T) {
 	}
 }
 
+// TestRMSNormRowKernels runs the RMSNorm row kernels of every vector
+// implementation under test (vecImpls; those without them run the Go
+// ones) on one thread against the float64 references: row lengths around
+// the kernels' width of 8, rows of large and tiny values, outputs inside
+// guards, inputs unchanged, and dw added to what it held.
+func TestRMSNormRowKernels(t *testing.T) {
+	for _, im := range vecImplsOnThisCPU() {
+		t.Run(im.name, func(t *testing.T) {
+			for _, C := range []int{8, 16, 24, 64, 128, 136, 768} {
+				const M = 37
+				r := rand.New(rand.NewPCG(4, uint64(C)))
+				x := randSlice(r, M*C, -3, 3)
+				for c := range C { // a row of large values and one of tiny ones
+					x[C+c] *= 1e15
+					x[2*C+c] *= 1e-15
+				}
+				w := randSlice(r, C, 0.5, 1.5)
+				dy := randSlice(r, M*C, -1, 1)
+				x0, dy0 := append([]float32(nil), x...), append([]float32(nil), dy...)
+				wantY, wantR := make([]float32, M*C), make([]float32, M)
+				rmsNormForwardGeneric(wantY, wantR, x, w, M, C, 1e-5)
+				wantDX, wantDW := make([]float32, M*C), make([]float32, C)
+				for c := range wantDW {
+					wantDW[c] = 0.25
+				}
+				rmsNormBackwardGeneric(wantDX, wantDW, dy, x, w, M, C, 1e-5)
+
+				rows := rmsRows(im, C)
+				y, cy := guarded(t, "y", M*C)
+				rs, cr := guarded(t, "rstd", M)
+				fw := rmsNormArgs{y: y, rstd: rs, x: x, w: w, C: C, eps: 1e-5, rows: rows}
+				fw.part(0, 0, M)
+				dx, cdx := guarded(t, "dx", M*C)
+				partial := make([]float64, C)
+				bw := rmsNormArgs{dx: dx, dy: dy, x: x, w: w, rstd: rs, partial: partial, C: C, rows: rows}
+				bw.part(0, 0, M)
+				dw := make([]float32, C)
+				for c, v := range partial {
+					dw[c] = 0.25 + float32(v)
+				}
+				for _, c := range []func(){cy, cr, cdx} {
+					c()
+				}
+				name := fmt.Sprint("C=", C)
+				checkClose(t, name+" y", y, wantY, tolFloat32)
+				checkClose(t, name+" rstd", rs, wantR, tolFloat32)
+				checkClose(t, name+" dx", dx, wantDX, 1e-4)
+				checkClose(t, name+" dw", dw, wantDW, 1e-4)
+				if !slices.Equal(x, x0) || !slices.Equal(dy, dy0) {
+					t.Errorf("%s: an input changed", name)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRMSNorm times RMSNormForward and RMSNormBackward on bench
+// train's residual stream (B·L = 4096 rows of D = 128), one thread.
+func BenchmarkRMSNorm(b *testing.B) {
+	const M, C = 4096, 128
+	defer SetThreads(Threads())
+	SetThreads(1)
+	r := rand.New(rand.NewPCG(1, 2))
+	x, dy, w := randSlice(r, M*C, -3, 3), randSlice(r, M*C, -1, 1), randSlice(r, C, 0.5, 1.5)
+	y, dx, rs, dw := make([]float32, M*C), make([]float32, M*C), make([]float32, M), make([]float32, C)
+	b.Run("forward", func(b *testing.B) {
+		b.SetBytes(8 * M * C)
+		for b.Loop() {
+			RMSNormForward(y, rs, x, w, M, C, 1e-5)
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		b.SetBytes(12 * M * C)
+		for b.Loop() {
+			RMSNormBackward(dx, dw, dy, x, w, rs, M, C)
+		}
+	})
+}
+
 func TestEmbeddingMatchesReference(t *testing.T) {
 	for _, M := range awkward {
 		t.Run(fmt.Sprint(M), func(t *testing.T) {

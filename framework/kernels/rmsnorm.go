@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // RMSNormForward normalizes each row of x by its root mean square and scales
 // it (Zhang and Sennrich 2019; MambaRMSNorm in transformers):
@@ -13,7 +16,20 @@ func RMSNormForward(y, rstd, x, w []float32, M, C int, eps float32) {
 	if len(x) < M*C || len(y) < M*C || len(w) < C || len(rstd) < M {
 		panic("kernels: rmsnorm: buffer too short")
 	}
-	rmsNormTeam.run(M, parts(M, 16), rmsNormArgs{y: y, rstd: rstd, x: x, w: w, C: C, eps: eps})
+	rmsNormTeam.run(M, parts(M, 16), rmsNormArgs{y: y, rstd: rstd, x: x, w: w, C: C, eps: eps, rows: rmsRows(vecInUse, C)})
+}
+
+// rmsWidth: the assembly row kernels take rows of a multiple of 8 values.
+const rmsWidth = 8
+
+// rmsRows returns the implementation whose row kernels run rows of C
+// values: im when it has them and C is a multiple of rmsWidth, else the
+// Go versions.
+func rmsRows(im *vecImpl, C int) *vecImpl {
+	if im.rmsSumSq == nil || C%rmsWidth != 0 {
+		return vecGoImpl
+	}
+	return im
 }
 
 // rmsNormArgs is an RMSNormForward call, or an RMSNormBackward call when
@@ -23,6 +39,7 @@ type rmsNormArgs struct {
 	partial               []float64
 	C                     int
 	eps                   float32
+	rows                  *vecImpl // the row kernels (rmsRows)
 }
 
 var rmsNormTeam team[rmsNormArgs, *rmsNormArgs]
@@ -32,19 +49,53 @@ func (a *rmsNormArgs) part(wk, lo, hi int) {
 		a.backward(wk, lo, hi)
 		return
 	}
-	C, x, w := a.C, a.x, a.w
+	C, x, w, k := a.C, a.x, a.w, a.rows
 	for m := lo; m < hi; m++ {
-		row := x[m*C : (m+1)*C]
-		var ss float64
-		for _, v := range row {
-			ss += float64(v) * float64(v)
+		var ss float64 // C = 0: rstd is NaN (0/0), as the reference has it
+		if C > 0 {
+			ss = k.rmsSumSq(&x[m*C], C)
 		}
 		r := float32(1 / math.Sqrt(ss/float64(C)+float64(a.eps)))
 		a.rstd[m] = r
-		out := a.y[m*C : (m+1)*C]
-		for c, v := range row {
-			out[c] = w[c] * (v * r)
+		if C > 0 {
+			k.rmsScale(&a.y[m*C], &x[m*C], &w[0], r, C)
 		}
+	}
+}
+
+// rmsSumSqGo returns Σ x[i]², i < n, summed in float64 in order.
+func rmsSumSqGo(x *float32, n int) float64 {
+	var ss float64
+	for _, v := range unsafe.Slice(x, n) {
+		ss += float64(v) * float64(v)
+	}
+	return ss
+}
+
+// rmsScaleGo sets y[i] = w[i]·(x[i]·r), i < n.
+func rmsScaleGo(y, x, w *float32, r float32, n int) {
+	ys, xs, ws := unsafe.Slice(y, n), unsafe.Slice(x, n), unsafe.Slice(w, n)
+	for c, v := range xs {
+		ys[c] = ws[c] * (v * r)
+	}
+}
+
+// rmsBwdRowGo is one row of RMSNormBackward: with x̂ = x·r, it adds
+// dy⊙x̂ to pw (float64) and sets dx = r·(dy⊙w − x̂·mean), mean =
+// float32(Σ (dy⊙w)·x̂ / n) summed in float64; i < n.
+func rmsBwdRowGo(dx, dy, x, w *float32, pw *float64, r float32, n int) {
+	xr, gr, dxr := unsafe.Slice(x, n), unsafe.Slice(dy, n), unsafe.Slice(dx, n)
+	ws, pws := unsafe.Slice(w, n), unsafe.Slice(pw, n)
+	var dot float64
+	for c := range xr {
+		xh := xr[c] * r
+		dot += float64(gr[c]*ws[c]) * float64(xh)
+		pws[c] += float64(gr[c] * xh)
+	}
+	mean := float32(dot / float64(n))
+	for c := range xr {
+		xh := xr[c] * r
+		dxr[c] = r * (gr[c]*ws[c] - xh*mean)
 	}
 }
 
@@ -63,7 +114,7 @@ func RMSNormBackward(dx, dw, dy, x, w, rstd []float32, M, C int) {
 	buf := getF64(p * C)
 	defer putF64(buf)
 	partial := *buf
-	rmsNormTeam.run(M, p, rmsNormArgs{dx: dx, dy: dy, x: x, w: w, rstd: rstd, partial: partial, C: C})
+	rmsNormTeam.run(M, p, rmsNormArgs{dx: dx, dy: dy, x: x, w: w, rstd: rstd, partial: partial, C: C, rows: rmsRows(vecInUse, C)})
 	for c := 0; c < C; c++ {
 		var s float64
 		for wk := 0; wk < p; wk++ {
@@ -74,22 +125,13 @@ func RMSNormBackward(dx, dw, dy, x, w, rstd []float32, M, C int) {
 }
 
 func (a *rmsNormArgs) backward(wk, lo, hi int) {
-	C, x, w := a.C, a.x, a.w
+	C, k := a.C, a.rows
+	if C == 0 {
+		return
+	}
 	pw := a.partial[wk*C : (wk+1)*C]
 	for m := lo; m < hi; m++ {
-		r := a.rstd[m]
-		xr, gr, dxr := x[m*C:(m+1)*C], a.dy[m*C:(m+1)*C], a.dx[m*C:(m+1)*C]
-		var dot float64
-		for c := range xr {
-			xh := xr[c] * r
-			dot += float64(gr[c]*w[c]) * float64(xh)
-			pw[c] += float64(gr[c] * xh)
-		}
-		mean := float32(dot / float64(C))
-		for c := range xr {
-			xh := xr[c] * r
-			dxr[c] = r * (gr[c]*w[c] - xh*mean)
-		}
+		k.rmsBwdRow(&a.dx[m*C], &a.dy[m*C], &a.x[m*C], &a.w[0], &pw[0], a.rstd[m], C)
 	}
 }
 

@@ -17,9 +17,15 @@ type vecImpl struct {
 	available bool // this CPU runs it
 	mulAdd    func(dst, a, b *float32, n int)
 	add       func(dst, a *float32, n int)
+	// The row kernels of RMSNorm (rmsnorm.go), for n a multiple of
+	// rmsWidth; nil where an implementation has none (the Go versions run).
+	rmsSumSq  func(x *float32, n int) float64
+	rmsScale  func(y, x, w *float32, r float32, n int)
+	rmsBwdRow func(dx, dy, x, w *float32, pw *float64, r float32, n int)
 }
 
-var vecGoImpl = &vecImpl{name: "go", available: true, mulAdd: vecMulAddGo, add: vecAddGo}
+var vecGoImpl = &vecImpl{name: "go", available: true, mulAdd: vecMulAddGo, add: vecAddGo,
+	rmsSumSq: rmsSumSqGo, rmsScale: rmsScaleGo, rmsBwdRow: rmsBwdRowGo}
 
 // vecMulAdd and vecAdd are the kernels in use (kernelsInUse.vec).
 var (

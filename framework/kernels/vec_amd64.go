@@ -9,5 +9,6 @@ import "golang.org/x/sys/cpu"
 // with BMI2 for the tail mask.
 var vecArchImpls = []*vecImpl{
 	{name: "avx2", available: cpu.X86.HasAVX2 && cpu.X86.HasFMA, mulAdd: vecMulAddAVX2, add: vecAddAVX2},
-	{name: "avx512", available: cpu.X86.HasAVX512F && cpu.X86.HasBMI2, mulAdd: vecMulAddAVX512, add: vecAddAVX512},
+	{name: "avx512", available: cpu.X86.HasAVX512F && cpu.X86.HasBMI2, mulAdd: vecMulAddAVX512, add: vecAddAVX512,
+		rmsSumSq: rmsSumSqAVX512, rmsScale: rmsScaleAVX512, rmsBwdRow: rmsBwdRowAVX512},
 }

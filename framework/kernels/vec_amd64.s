@@ -247,3 +247,122 @@ loop1:
 done:
 	VZEROUPPER
 	RET
+
+// func rmsSumSqAVX512(x *float32, n int) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·rmsSumSqAVX512(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), AX
+	MOVQ   n+8(FP), CX
+	VXORPD Z0, Z0, Z0
+	TESTQ  CX, CX
+	JZ     done
+
+loop:
+	VCVTPS2PD   (AX), Z1
+	VFMADD231PD Z1, Z1, Z0
+	ADDQ        $0x00000020, AX
+	SUBQ        $0x00000008, CX
+	JNZ         loop
+
+done:
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func rmsScaleAVX512(y *float32, x *float32, w *float32, r float32, n int)
+// Requires: AVX, AVX2, SSE
+TEXT ·rmsScaleAVX512(SB), NOSPLIT, $0-40
+	MOVQ         y+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         w+16(FP), DX
+	MOVSS        r+24(FP), X0
+	MOVQ         n+32(FP), BX
+	VBROADCASTSS X0, Y0
+	TESTQ        BX, BX
+	JZ           done
+
+loop:
+	VMULPS  (CX), Y0, Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, BX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func rmsBwdRowAVX512(dx *float32, dy *float32, x *float32, w *float32, pw *float64, r float32, n int)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, FMA3, SSE
+TEXT ·rmsBwdRowAVX512(SB), NOSPLIT, $0-56
+	MOVQ         pw+32(FP), AX
+	MOVSS        r+40(FP), X0
+	VBROADCASTSS X0, Y0
+	VXORPD       Z1, Z1, Z1
+	MOVQ         dy+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVQ         w+24(FP), BX
+	MOVQ         n+48(FP), SI
+	TESTQ        SI, SI
+	JZ           done
+
+pass1:
+	VMULPS        (DX), Y0, Y2
+	VMOVUPS       (CX), Y4
+	VMULPS        (BX), Y4, Y3
+	VMULPS        Y2, Y4, Y4
+	VCVTPS2PD     Y3, Z3
+	VCVTPS2PD     Y2, Z2
+	VFMADD231PD   Z3, Z2, Z1
+	VCVTPS2PD     Y4, Z2
+	VADDPD        (AX), Z2, Z2
+	VMOVUPD       Z2, (AX)
+	ADDQ          $0x00000020, DX
+	ADDQ          $0x00000020, CX
+	ADDQ          $0x00000020, BX
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000008, SI
+	JNZ           pass1
+	VEXTRACTF64X4 $0x01, Z1, Y2
+	VADDPD        Y2, Y1, Y1
+	VEXTRACTF128  $0x01, Y1, X2
+	VADDPD        X2, X1, X1
+	VUNPCKHPD     X1, X1, X2
+	VADDSD        X2, X1, X1
+	MOVQ          n+48(FP), AX
+	VXORPD        X2, X2, X2
+	VCVTSI2SDQ    AX, X2, X2
+	VDIVSD        X2, X1, X1
+	VCVTSD2SS     X1, X1, X1
+	VBROADCASTSS  X1, Y1
+	MOVQ          dx+0(FP), CX
+	MOVQ          dy+8(FP), DX
+	MOVQ          x+16(FP), BX
+	MOVQ          w+24(FP), SI
+
+pass2:
+	VMULPS       (BX), Y0, Y2
+	VMOVUPS      (DX), Y3
+	VMULPS       (SI), Y3, Y3
+	VFNMADD231PS Y1, Y2, Y3
+	VMULPS       Y0, Y3, Y3
+	VMOVUPS      Y3, (CX)
+	ADDQ         $0x00000020, BX
+	ADDQ         $0x00000020, DX
+	ADDQ         $0x00000020, SI
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, AX
+	JNZ          pass2
+
+done:
+	VZEROUPPER
+	RET

@@ -23,3 +23,18 @@ func vecAddAVX512(dst *float32, a *float32, n int)
 //
 //go:noescape
 func vecAddAVX2(dst *float32, a *float32, n int)
+
+// rmsSumSqAVX512 is rmsSumSqGo for n a multiple of 8: see _asm/norm_asm.go.
+//
+//go:noescape
+func rmsSumSqAVX512(x *float32, n int) float64
+
+// rmsScaleAVX512 is rmsScaleGo for n a multiple of 8: see _asm/norm_asm.go.
+//
+//go:noescape
+func rmsScaleAVX512(y *float32, x *float32, w *float32, r float32, n int)
+
+// rmsBwdRowAVX512 is rmsBwdRowGo for n a multiple of 8: see _asm/norm_asm.go.
+//
+//go:noescape
+func rmsBwdRowAVX512(dx *float32, dy *float32, x *float32, w *float32, pw *float64, r float32, n int)

@@ -15,8 +15,9 @@
 //
 // The real and the complex scan (scan_asm.go, scancomplex_asm.go) share
 // the instruction-set layer of isa.go and the vector exp, 2^x, softplus
-// and sigmoid of mathfn.go; gemm_asm.go, vec_asm.go and peak_asm.go stand
-// alone.
+// and sigmoid of mathfn.go (the scan's file also holds the SiLU kernels,
+// which use that exp); gemm_asm.go, vec_asm.go (with the RMSNorm row
+// kernels of norm_asm.go) and peak_asm.go stand alone.
 package main
 
 import (

@@ -27,6 +27,7 @@ func genVec() {
 		vecAVX512(fma)
 		vecAVX2(fma)
 	}
+	genNorm()
 }
 
 func vecName(fma bool, isa string) string {
