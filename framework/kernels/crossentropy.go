@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // CrossEntropy returns the summed cross-entropy of the targets under the
 // softmax of each logits row, and the number of rows counted:
@@ -39,7 +42,7 @@ func CrossEntropyRows(rowLoss []float64, dlogits, logits []float32, targets []in
 			panic("kernels: cross-entropy: target out of range")
 		}
 	}
-	crossEntropyTeam.run(M, parts(M, 16), crossEntropyArgs{dlogits: dlogits, logits: logits, targets: targets, rowLoss: rowLoss, V: V, scale: scale})
+	crossEntropyTeam.run(M, parts(M, 16), crossEntropyArgs{dlogits: dlogits, logits: logits, targets: targets, rowLoss: rowLoss, V: V, scale: scale, im: scanDefault})
 }
 
 // crossEntropyArgs is one CrossEntropy call; rowLoss (M) receives each
@@ -50,6 +53,7 @@ type crossEntropyArgs struct {
 	rowLoss         []float64
 	V               int
 	scale           float32
+	im              *scanImpl // whose row kernels run (ceRow, ceScale), with the Go ones where it has none
 }
 
 var crossEntropyTeam team[crossEntropyArgs, *crossEntropyArgs]
@@ -69,27 +73,43 @@ func (a *crossEntropyArgs) part(_, lo, hi int) {
 			}
 			continue
 		}
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
+		rowK, scaleK := ceRowGo, ceScaleGo
+		if im := a.im; im.ceRow != nil && V%im.width == 0 {
+			rowK, scaleK = im.ceRow, im.ceScale
 		}
-		for i, v := range row {
-			e[i] = v - mx
-		}
-		vexp(e, e)
-		var sum float64
-		for _, v := range e {
-			sum += float64(v)
-		}
+		mx, sum := rowK(&e[0], &row[0], V)
 		a.rowLoss[m] = math.Log(sum) - float64(row[tgt]-mx)
 		if dlogits != nil {
-			d := dlogits[m*V : (m+1)*V]
-			f := float64(a.scale) / sum
-			for i, v := range e {
-				d[i] = float32(float64(v) * f)
-			}
-			d[tgt] -= a.scale
+			scaleK(&dlogits[m*V], &e[0], float32(float64(a.scale)/sum), V)
+			dlogits[m*V+tgt] -= a.scale
 		}
+	}
+}
+
+// ceRowGo sets e[i] = exp(x[i] − mx) with mx = max_i x[i] (vexp) and
+// returns mx and Σ_i e[i], summed in float64 in order; i < n, n > 0.
+func ceRowGo(e, x *float32, n int) (mx float32, sum float64) {
+	row, es := unsafe.Slice(x, n), unsafe.Slice(e, n)
+	mx = row[0]
+	for _, v := range row {
+		mx = max(mx, v)
+	}
+	for i, v := range row {
+		es[i] = v - mx
+	}
+	vexp(es, es)
+	for _, v := range es {
+		sum += float64(v)
+	}
+	return mx, sum
+}
+
+// ceScaleGo sets d[i] = e[i]·f, i < n: the softmax from its numerators
+// (f = scale/sum).
+func ceScaleGo(d, e *float32, f float32, n int) {
+	ds, es := unsafe.Slice(d, n), unsafe.Slice(e, n)
+	for i, v := range es {
+		ds[i] = v * f
 	}
 }
 

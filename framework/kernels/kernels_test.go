@@ -315,6 +315,81 @@ func TestCrossEntropyMatchesReference(t *testing.T) {
 	}
 }
 
+// TestCrossEntropyKernels runs the cross-entropy row kernels of every
+// scan implementation under test (the Go ones where it has none, or V is
+// not a multiple of its width) on one thread against crossEntropyGeneric:
+// vocabularies around the widths, a row of large logits, one of equal
+// logits, ignored targets, dlogits inside guards.
+func TestCrossEntropyKernels(t *testing.T) {
+	for _, im := range scanImplsUnderTest(t) {
+		if im.ref {
+			continue
+		}
+		t.Run(im.name, func(t *testing.T) {
+			for _, V := range []int{1, 7, 8, 16, 17, 24, 48, 256, 264} {
+				const M = 9
+				r := rand.New(rand.NewPCG(6, uint64(V)))
+				logits := randSlice(r, M*V, -8, 8)
+				for i := range V {
+					logits[V+i] = 1e4 + 100*logits[V+i] // large: exp(x − max) must not overflow
+					logits[2*V+i] = 3                   // all equal
+				}
+				targets := make([]int32, M)
+				for i := range targets {
+					targets[i] = int32(r.IntN(V))
+				}
+				targets[4] = -1 // ignored
+				want := make([]float32, M*V)
+				wl, _ := crossEntropyGeneric(want, logits, targets, V, 0.5)
+				got, cg := guarded(t, "dlogits", M*V)
+				rowLoss := make([]float64, M)
+				a := crossEntropyArgs{dlogits: got, logits: logits, targets: targets, rowLoss: rowLoss, V: V, scale: 0.5, im: im}
+				a.part(0, 0, M)
+				cg()
+				var gl float64
+				for _, l := range rowLoss {
+					gl += l
+				}
+				if math.Abs(gl-wl) > 1e-6*math.Max(1, math.Abs(wl)) {
+					t.Errorf("V=%d: loss %v, want %v", V, gl, wl)
+				}
+				checkClose(t, fmt.Sprint("V=", V, " dlogits"), got, want, tolFloat32)
+			}
+		})
+	}
+}
+
+// BenchmarkCrossEntropy times the cross-entropy of bench train's head
+// (B·L = 4096 rows of V = 256 logits) with and without dlogits, for every
+// implementation, one thread.
+func BenchmarkCrossEntropy(b *testing.B) {
+	const M, V = 4096, 256
+	r := rand.New(rand.NewPCG(1, 2))
+	logits, d := randSlice(r, M*V, -8, 8), make([]float32, M*V)
+	targets, rowLoss := make([]int32, M), make([]float64, M)
+	for i := range targets {
+		targets[i] = int32(r.IntN(V))
+	}
+	for _, im := range scanImplsUnderTest(b) {
+		if im.ref {
+			continue
+		}
+		for _, grad := range []bool{false, true} {
+			a := crossEntropyArgs{logits: logits, targets: targets, rowLoss: rowLoss, V: V, scale: 1, im: im}
+			name := im.name + "/loss"
+			if grad {
+				a.dlogits, name = d, im.name+"/grad"
+			}
+			b.Run(name, func(b *testing.B) {
+				b.SetBytes(4 * M * V)
+				for b.Loop() {
+					a.part(0, 0, M)
+				}
+			})
+		}
+	}
+}
+
 func TestMatMulMatchesReference(t *testing.T) {
 	for _, m := range awkward {
 		for _, nk := range [][2]int{{1, 1}, {3, 17}, {17, 3}, {64, 255}} {

@@ -35,14 +35,16 @@ var scanArchImpls = []*scanImpl{
 		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
 			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, 1, scanBwdAVX2Kernels[scanVariant(s)], scanLaneSumAVX2)
-		}, exp: expAVX2, exp2: exp2AVX2, silu: siluAVX2, siluGrad: siluGradAVX2},
+		}, exp: expAVX2, exp2: exp2AVX2, silu: siluAVX2, siluGrad: siluGradAVX2,
+		ceRow: ceRowAVX2, ceScale: ceScaleAVX2},
 	{name: "avx512", width: 16, available: scanHasAVX512,
 		fwd: func(s *Scan, b0, b1, d0, d1 int) {
 			scanForwardSIMD(s, b0, b1, d0, d1, 16, 32, scanFwdAVX512Kernels[scanVariant(s)])
 		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
 			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, 32, scanBwdAVX512Kernels[scanVariant(s)], scanLaneSumAVX512)
-		}, exp: expAVX512, exp2: exp2AVX512, silu: siluAVX512, siluGrad: siluGradAVX512},
+		}, exp: expAVX512, exp2: exp2AVX512, silu: siluAVX512, siluGrad: siluGradAVX512,
+		ceRow: ceRowAVX512, ceScale: ceScaleAVX512},
 }
 
 // The kernels of each ISA by variant (scanVariant): selective B and C,
@@ -175,6 +177,18 @@ func expAVX512(dst, src *float32, n int)
 
 //go:noescape
 func siluAVX512(y, x *float32, n int)
+
+//go:noescape
+func ceRowAVX512(e, x *float32, n int) (mx float32, sum float64)
+
+//go:noescape
+func ceScaleAVX512(d, e *float32, f float32, n int)
+
+//go:noescape
+func ceRowAVX2(e, x *float32, n int) (mx float32, sum float64)
+
+//go:noescape
+func ceScaleAVX2(d, e *float32, f float32, n int)
 
 //go:noescape
 func siluGradAVX512(dx, dy, x *float32, n int)

@@ -4215,6 +4215,110 @@ done:
 	VZEROUPPER
 	RET
 
+// func ceRowAVX512(e *float32, x *float32, n int) (mx float32, sum float64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·ceRowAVX512(SB), NOSPLIT, $0-40
+	MOVQ    e+0(FP), AX
+	MOVQ    x+8(FP), CX
+	MOVQ    n+16(FP), DX
+	VMOVUPS scanconstAVX512<>+2176(SB), Z0
+	VMOVUPS scanconstAVX512<>+2240(SB), Z0
+	VMOVUPS scanconstAVX512<>+1408(SB), Z0
+	VMOVUPS scanconstAVX512<>+2048(SB), Z1
+	VMOVUPS scanconstAVX512<>+2112(SB), Z1
+	VMOVUPS scanconstAVX512<>+1856(SB), Z1
+	VMOVUPS scanconstAVX512<>+1920(SB), Z2
+	VMOVUPS scanconstAVX512<>+1984(SB), Z3
+	VMOVUPS (CX), Z4
+	MOVQ    $0x0000000000000040, BX
+	MOVQ    DX, SI
+	SUBQ    $0x00000010, SI
+	JZ      reduce
+
+max:
+	VMAXPS (CX)(BX*1), Z4, Z4
+	ADDQ   $0x00000040, BX
+	SUBQ   $0x00000010, SI
+	JNZ    max
+
+reduce:
+	VEXTRACTF64X4 $0x01, Z4, Y5
+	VMAXPS        Y4, Y5, Y5
+	VEXTRACTF128  $0x01, Y5, X4
+	VMAXPS        X4, X5, X5
+	VMOVHLPS      X5, X5, X4
+	VMAXPS        X4, X5, X5
+	VMOVSHDUP     X5, X4
+	VMAXSS        X4, X5, X5
+	VMOVSS        X5, mx+24(FP)
+	VBROADCASTSS  X5, Z4
+	VXORPD        Z5, Z5, Z5
+
+exp:
+	VMOVUPS       (CX), Z6
+	VSUBPS        Z4, Z6, Z6
+	VMOVUPS       scanconstAVX512<>+2560(SB), Z7
+	VMINPS        Z6, Z7, Z6
+	VMOVUPS       scanconstAVX512<>+2624(SB), Z7
+	VMAXPS        Z6, Z7, Z6
+	VMOVUPS       Z0, Z7
+	VFMADD231PS   scanconstAVX512<>+2368(SB), Z6, Z7
+	VSUBPS        Z0, Z7, Z8
+	VFNMADD231PS  scanconstAVX512<>+2432(SB), Z8, Z6
+	VFNMADD231PS  scanconstAVX512<>+2496(SB), Z8, Z6
+	VMOVAPS       Z1, Z8
+	VPERMT2PS     Z2, Z7, Z8
+	VMOVUPS       scanconstAVX512<>+2688(SB), Z9
+	VFMADD231PS   scanconstAVX512<>+2752(SB), Z6, Z9
+	VFMADD213PS   scanconstAVX512<>+832(SB), Z6, Z9
+	VMULPS        Z8, Z6, Z6
+	VFMADD213PS   Z8, Z9, Z6
+	VPSLLD        $0x12, Z7, Z7
+	VPANDD        Z3, Z7, Z7
+	VPADDD        Z7, Z6, Z6
+	VMOVUPS       Z6, (AX)
+	VEXTRACTF64X4 $0x01, Z6, Y7
+	VCVTPS2PD     Y6, Z6
+	VCVTPS2PD     Y7, Z7
+	VADDPD        Z6, Z5, Z5
+	VADDPD        Z7, Z5, Z5
+	ADDQ          $0x00000040, CX
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, DX
+	JNZ           exp
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPD        Y5, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, sum+32(FP)
+	VZEROUPPER
+	RET
+
+// func ceScaleAVX512(d *float32, e *float32, f float32, n int)
+// Requires: AVX, AVX512F, SSE
+TEXT ·ceScaleAVX512(SB), NOSPLIT, $0-32
+	MOVQ         d+0(FP), AX
+	MOVQ         e+8(FP), CX
+	MOVSS        f+16(FP), X0
+	MOVQ         n+24(FP), DX
+	VBROADCASTSS X0, Z0
+	TESTQ        DX, DX
+	JZ           done
+
+loop:
+	VMULPS  (CX), Z0, Z1
+	VMOVUPS Z1, (AX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, DX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func scanLaneSumAVX512(dst *float32, src *float32, rows int)
 // Requires: AVX, AVX512F
 TEXT ·scanLaneSumAVX512(SB), NOSPLIT, $0-24
@@ -7701,6 +7805,102 @@ loop:
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, BX
 	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func ceRowAVX2(e *float32, x *float32, n int) (mx float32, sum float64)
+// Requires: AVX, AVX2, FMA3
+TEXT ·ceRowAVX2(SB), NOSPLIT, $0-40
+	MOVQ    e+0(FP), AX
+	MOVQ    x+8(FP), CX
+	MOVQ    n+16(FP), DX
+	VMOVUPS scanconstAVX2<>+640(SB), Y0
+	VMOVUPS scanconstAVX2<>+672(SB), Y0
+	VMOVUPS scanconstAVX2<>+704(SB), Y0
+	VMOVUPS (CX), Y0
+	MOVQ    $0x0000000000000020, BX
+	MOVQ    DX, SI
+	SUBQ    $0x00000008, SI
+	JZ      reduce
+
+max:
+	VMAXPS (CX)(BX*1), Y0, Y0
+	ADDQ   $0x00000020, BX
+	SUBQ   $0x00000008, SI
+	JNZ    max
+
+reduce:
+	VMOVUPS      Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VMAXPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VMAXPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VMAXSS       X1, X0, X0
+	VMOVSS       X0, mx+24(FP)
+	VBROADCASTSS X0, Y0
+	VXORPD       Y1, Y1, Y1
+
+exp:
+	VMOVUPS      (CX), Y2
+	VSUBPS       Y0, Y2, Y2
+	VMOVUPS      scanconstAVX2<>+352(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMOVUPS      scanconstAVX2<>+384(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      scanconstAVX2<>+32(SB), Y3
+	VFMADD231PS  scanconstAVX2<>+0(SB), Y2, Y3
+	VSUBPS       scanconstAVX2<>+32(SB), Y3, Y4
+	VFNMADD231PS scanconstAVX2<>+64(SB), Y4, Y2
+	VFNMADD231PS scanconstAVX2<>+96(SB), Y4, Y2
+	VMOVUPS      scanconstAVX2<>+288(SB), Y4
+	VFMADD231PS  scanconstAVX2<>+320(SB), Y2, Y4
+	VFMADD213PS  scanconstAVX2<>+256(SB), Y2, Y4
+	VFMADD213PS  scanconstAVX2<>+224(SB), Y2, Y4
+	VFMADD213PS  scanconstAVX2<>+192(SB), Y2, Y4
+	VFMADD213PS  scanconstAVX2<>+160(SB), Y2, Y4
+	VFMADD213PS  scanconstAVX2<>+128(SB), Y2, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, (AX)
+	VEXTRACTF128 $0x01, Y4, X2
+	VCVTPS2PD    X4, Y3
+	VCVTPS2PD    X2, Y2
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y2, Y1, Y1
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, DX
+	JNZ          exp
+	VMOVUPD      Y1, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, sum+32(FP)
+	VZEROUPPER
+	RET
+
+// func ceScaleAVX2(d *float32, e *float32, f float32, n int)
+// Requires: AVX, AVX2, SSE
+TEXT ·ceScaleAVX2(SB), NOSPLIT, $0-32
+	MOVQ         d+0(FP), AX
+	MOVQ         e+8(FP), CX
+	MOVSS        f+16(FP), X0
+	MOVQ         n+24(FP), DX
+	VBROADCASTSS X0, Y0
+	TESTQ        DX, DX
+	JZ           done
+
+loop:
+	VMULPS  (CX), Y0, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, DX
+	JNZ     loop
 
 done:
 	VZEROUPPER

@@ -15,6 +15,8 @@ type scanImpl struct {
 	exp2      func(dst, src *float32, n int)                                                // the inner loops' 2^x, or nil
 	silu      func(y, x *float32, n int)                                                    // SiLU with exp (n a multiple of width), or nil: activation.go
 	siluGrad  func(dx, dy, x *float32, n int)                                               // dy·silu'(x) with exp (n a multiple of width), or nil
+	ceRow     func(e, x *float32, n int) (mx float32, sum float64)                          // cross-entropy's softmax numerators (n a positive multiple of width), or nil: crossentropy.go
+	ceScale   func(d, e *float32, f float32, n int)                                         // d = e·f (n a multiple of width), or nil
 }
 
 // scanAcc holds one worker's float64 sums over b and t: dA (D, N), dD and

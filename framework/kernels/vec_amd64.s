@@ -249,7 +249,7 @@ done:
 	RET
 
 // func rmsSumSqAVX512(x *float32, n int) float64
-// Requires: AVX, AVX512DQ, AVX512F, SSE2
+// Requires: AVX, AVX512DQ, AVX512F
 TEXT ·rmsSumSqAVX512(SB), NOSPLIT, $0-24
 	MOVQ   x+0(FP), AX
 	MOVQ   n+8(FP), CX
@@ -271,7 +271,7 @@ done:
 	VADDPD        X1, X0, X0
 	VUNPCKHPD     X0, X0, X1
 	VADDSD        X1, X0, X0
-	MOVSD         X0, ret+16(FP)
+	VMOVSD        X0, ret+16(FP)
 	VZEROUPPER
 	RET
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/gotypes"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 )
@@ -19,6 +20,22 @@ import (
 // per-lane order differs from the Go loops' single running sum, and the
 // float64 products are fused (one rounding), so results differ from the
 // Go versions in the last bits of a float64 sum.
+
+// vexStore stores the low float32 (float64 with double) of x into the
+// result r with a VEX move: avo's Store writes MOVSS/MOVSD, legacy SSE,
+// which costs a state transition while the upper halves of the vector
+// registers are dirty.
+func vexStore(x reg.VecVirtual, r gotypes.Component, double bool) {
+	b, err := r.Resolve()
+	if err != nil {
+		panic(err)
+	}
+	if double {
+		VMOVSD(x, b.Addr)
+		return
+	}
+	VMOVSS(x, b.Addr)
+}
 
 // genNorm generates the RMSNorm row kernels (AVX-512 only).
 func genNorm() {
@@ -63,7 +80,7 @@ func normSumSq() {
 	JNZ(LabelRef("loop"))
 	Label("done")
 	s := hsumPD(acc)
-	Store(s, ReturnIndex(0))
+	vexStore(s, ReturnIndex(0), true)
 	VZEROUPPER()
 	RET()
 }

@@ -883,6 +883,126 @@ func (a *scanISA) siluVec(grad bool) {
 	RET()
 }
 
+// ceRow computes the softmax numerators of one row of logits for the
+// cross-entropy (crossentropy.go's ceRowGo): mx = max_i x[i], e[i] =
+// exp(x[i] − mx) with the scan's exp, and sum = Σ_i e[i] in float64 lanes
+// (W/2 sums of every other pair of W-lane steps, added at the end in a
+// fixed order), for n a multiple of W and at least W.
+func (a *scanISA) ceRow() {
+	name := "ceRow" + a.name
+	TEXT(name, NOSPLIT, "func(e, x *float32, n int) (mx float32, sum float64)")
+	Pragma("noescape")
+	Doc(name + " is ceRowGo on " + fmt.Sprint(a.W) + " lanes (n a positive multiple of them): see ceRow in _asm/scan_asm.go.")
+	e := Load(Param("e"), GP64())
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	a.loadConsts()
+	// Pass 1: the maximum, lane by lane, then across lanes.
+	mv := a.vec()
+	VMOVUPS(m(x, 0), mv)
+	i := GP64()
+	MOVQ(U64(uint64(a.vb())), i)
+	c := GP64()
+	MOVQ(n, c)
+	SUBQ(U32(a.W), c)
+	JZ(LabelRef("reduce"))
+	Label("max")
+	VMAXPS(mi(x, i), mv, mv)
+	ADDQ(U32(a.vb()), i)
+	SUBQ(U32(a.W), c)
+	JNZ(LabelRef("max"))
+	Label("reduce")
+	y := YMM()
+	if a.z {
+		VEXTRACTF64X4(U8(1), mv, y)
+		VMAXPS(mv.AsY(), y, y)
+	} else {
+		VMOVUPS(mv, y)
+	}
+	x0, x1 := XMM(), XMM()
+	VEXTRACTF128(U8(1), y, x1)
+	VMAXPS(x1, y.AsX(), x0)
+	VMOVHLPS(x0, x0, x1)
+	VMAXPS(x1, x0, x0)
+	VMOVSHDUP(x0, x1)
+	VMAXSS(x1, x0, x0)
+	vexStore(x0, ReturnIndex(0), false)
+	mx := a.vec()
+	VBROADCASTSS(x0, mx)
+
+	// Pass 2: e = exp(x − mx) and its sum in float64.
+	acc := a.vec()
+	VXORPD(acc, acc, acc)
+	Label("exp")
+	t := a.vec()
+	VMOVUPS(m(x, 0), t)
+	VSUBPS(mx, t, t)
+	ev := a.exp(t)
+	VMOVUPS(ev, m(e, 0))
+	lo, hi := a.vec(), a.vec()
+	if a.z {
+		hy := YMM()
+		VEXTRACTF64X4(U8(1), ev, hy)
+		VCVTPS2PD(ev.AsY(), lo)
+		VCVTPS2PD(hy, hi)
+	} else {
+		hx := XMM()
+		VEXTRACTF128(U8(1), ev, hx)
+		VCVTPS2PD(ev.AsX(), lo)
+		VCVTPS2PD(hx, hi)
+	}
+	VADDPD(lo, acc, acc)
+	VADDPD(hi, acc, acc)
+	ADDQ(U32(a.vb()), x)
+	ADDQ(U32(a.vb()), e)
+	SUBQ(U32(a.W), n)
+	JNZ(LabelRef("exp"))
+	// Across the float64 lanes: halves added until one is left.
+	sy := YMM()
+	if a.z {
+		VEXTRACTF64X4(U8(1), acc, sy)
+		VADDPD(acc.AsY(), sy, sy)
+	} else {
+		VMOVUPD(acc, sy)
+	}
+	s0, s1 := XMM(), XMM()
+	VEXTRACTF128(U8(1), sy, s1)
+	VADDPD(s1, sy.AsX(), s0)
+	VUNPCKHPD(s0, s0, s1)
+	VADDSD(s1, s0, s0)
+	vexStore(s0, ReturnIndex(1), true)
+	VZEROUPPER()
+	RET()
+}
+
+// ceScale sets d[i] = e[i]·f for n a multiple of W (the cross-entropy's
+// gradient: crossentropy.go's ceScaleGo).
+func (a *scanISA) ceScale() {
+	name := "ceScale" + a.name
+	TEXT(name, NOSPLIT, "func(d, e *float32, f float32, n int)")
+	Pragma("noescape")
+	Doc(name + " is ceScaleGo on " + fmt.Sprint(a.W) + " lanes (n a multiple of them).")
+	d := Load(Param("d"), GP64())
+	e := Load(Param("e"), GP64())
+	fx := Load(Param("f"), XMM())
+	n := Load(Param("n"), GP64())
+	f := a.vec()
+	VBROADCASTSS(fx, f)
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Label("loop")
+	t := a.vec()
+	VMULPS(m(e, 0), f, t)
+	VMOVUPS(t, m(d, 0))
+	ADDQ(U32(a.vb()), e)
+	ADDQ(U32(a.vb()), d)
+	SUBQ(U32(a.W), n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
 // genScan generates scan_amd64.s.
 func genScan() {
 	for _, a := range isas() {
@@ -898,6 +1018,8 @@ func genScan() {
 		s.expVec(true)
 		s.siluVec(false)
 		s.siluVec(true)
+		s.ceRow()
+		s.ceScale()
 		a.laneSum("scanLaneSum" + a.name)
 	}
 }
