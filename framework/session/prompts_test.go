@@ -105,3 +105,28 @@ func TestCheckpointGenerateBatch(t *testing.T) {
 		t.Errorf("first token after %vs of %vs, then %v tokens/s: want 0 < first < all, a rate after it", g.FirstToken, g.Seconds, g.NewRate)
 	}
 }
+
+// FuzzPromptLines: any file of prompts gives an error or prompts that are
+// the file's non-blank lines in order, each named by its line.
+func FuzzPromptLines(f *testing.F) {
+	f.Add([]byte("The cat\nA dog\n"))
+	f.Add([]byte("\r\n\n  x\r\n"))
+	f.Add([]byte{0xff, '\n', 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ps, err := PromptLines(b, "p.txt")
+		if err != nil {
+			if len(bytes.TrimSpace(b)) != 0 {
+				t.Errorf("%q: %v, but it is not blank", b, err)
+			}
+			return
+		}
+		for _, p := range ps {
+			if len(bytes.TrimSpace(p.Data)) == 0 || bytes.ContainsRune(p.Data, '\n') || !strings.HasPrefix(p.Name, "p.txt line ") {
+				t.Errorf("%q: prompt %q named %q", b, p.Data, p.Name)
+			}
+			if !bytes.Contains(b, p.Data) {
+				t.Errorf("%q: prompt %q is not in the file", b, p.Data)
+			}
+		}
+	})
+}
