@@ -41,7 +41,7 @@ func NewAdamW(m *Model, c AdamWConfig) *AdamW {
 // this step) from the model's gradients.
 func (o *AdamW) Step(lr float64) {
 	o.T++
-	o.model.w16ok = false
+	o.model.paramsChanged()
 	c := o.Config
 	b1, b2 := float32(c.Beta1), float32(c.Beta2)
 	bc1 := 1 - math.Pow(c.Beta1, float64(o.T))

@@ -17,11 +17,15 @@ type Model struct {
 	// Precision of the matrix products of Forward, Backward and Step
 	// ("" is fp32).
 	Precision Precision
-	// w16 is the bfloat16 copy of Params.Data that Step's products read
-	// in bf16; w16ok says it is up to date (cleared by AdamW.Step and
-	// NewStepper).
-	w16   []uint16
-	w16ok bool
+	// What Step derives from the parameters once rather than every
+	// token, and whether it is up to date (paramsChanged clears it:
+	// AdamW.Step and NewStepper): w16, the bfloat16 copy of Params.Data
+	// that its products read in bf16; aStep, A = −exp(A_log) of every
+	// layer (nL, Din, N).
+	w16     []uint16
+	w16ok   bool
+	aStep   []float32
+	aStepOK bool
 
 	acts *acts     // activations of the last Forward, sized for its (B, L)
 	step *stepBufs // buffers of Step

@@ -253,33 +253,49 @@ func TestBF16StepEqualsForward(t *testing.T) {
 	})
 }
 
-// TestBF16StepWeightsFollowAdamW: Step's bfloat16 weights are converted
-// again after an AdamW step (and after NewStepper), so Step never runs
-// on stale weights.
-func TestBF16StepWeightsFollowAdamW(t *testing.T) {
-	m := testModel(t, 3)
-	m.Precision = BF16
-	V := m.Config.VocabSize
-	b := randomBatch(rand.New(rand.NewPCG(4, 4)), 1, 20, V)
-	opt := NewAdamW(m, AdamWConfig{LR: 1e-1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8})
-	logits := make([]float32, V)
-	step := func() []float32 {
-		if err := m.Step(b.Inputs[:1], m.NewState(1), logits); err != nil {
-			t.Fatal(err)
-		}
-		return slices.Clone(logits)
-	}
-	before := step()
-	m.Forward(b, nil)
-	m.ZeroGrad()
-	m.Backward()
-	opt.Step(1e-1)
-	after := step()
-	m.Forward(&Batch{B: 1, L: 1, Inputs: b.Inputs[:1]}, nil)
-	if e := maxRelDiff(after, m.Logits()); e > tolBF16Step {
-		t.Fatalf("after an AdamW step, Step differs from Forward by %.2e: stale bf16 weights", e)
-	}
-	if maxRelDiff(before, after) == 0 {
-		t.Fatal("the AdamW step changed nothing")
+// TestStepFollowsAdamW: what Step derives from the parameters (A =
+// −exp(A_log); in bf16 the bfloat16 weights) is made again after an AdamW
+// step (and after NewStepper), so Step never runs on stale parameters: in
+// fp32 and bf16, Step after the update equals Forward after it.
+func TestStepFollowsAdamW(t *testing.T) {
+	for _, c := range []struct {
+		p   Precision
+		tol float64
+	}{{FP32, 1e-5}, {BF16, tolBF16Step}} {
+		t.Run(string(c.p), func(t *testing.T) {
+			m := testModel(t, 3)
+			m.Precision = c.p
+			V := m.Config.VocabSize
+			b := randomBatch(rand.New(rand.NewPCG(4, 4)), 1, 20, V)
+			opt := NewAdamW(m, AdamWConfig{LR: 1e-1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8})
+			logits := make([]float32, V)
+			// Two tokens: from a zero state the first does not read A.
+			step := func() []float32 {
+				st := m.NewState(1)
+				for i := range 2 {
+					if err := m.Step(b.Inputs[i:i+1], st, logits); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return slices.Clone(logits)
+			}
+			before := step()
+			aLog := slices.Clone(m.Params.ALog)
+			m.Forward(b, nil)
+			m.ZeroGrad()
+			m.Backward()
+			opt.Step(1e-1)
+			if slices.Equal(aLog, m.Params.ALog) {
+				t.Fatal("the AdamW step left A_log alone: the test cannot see a stale A")
+			}
+			after := step()
+			m.Forward(&Batch{B: 1, L: 2, Inputs: b.Inputs[:2]}, nil)
+			if e := maxRelDiff(after, m.Logits()[V:]); e > c.tol {
+				t.Fatalf("after an AdamW step, Step differs from Forward by %.2e: stale parameters", e)
+			}
+			if maxRelDiff(before, after) == 0 {
+				t.Fatal("the AdamW step changed nothing")
+			}
+		})
 	}
 }

@@ -14,7 +14,7 @@ type stepBufs struct {
 	x, xn, rstd               []float32 // (B, D), (B, D), (B)
 	xin, z, conv, u, dtRaw, y []float32 // (B, Din)
 	dtLow, bm, cm             []float32 // (B, R), (B, N), (B, N)
-	convState, ssmState, a    []float32 // (B, Din, K−1), (B, Din, N), (Din, N)
+	convState, ssmState       []float32 // (B, Din, K−1), (B, Din, N)
 }
 
 // Step advances the recurrent form of the model by one token per row: it
@@ -59,12 +59,9 @@ func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 		copy(cs, s.convState)
 		kernels.SiLUForward(s.u, s.conv)
 		bm, cm, bmI, cmI := m.ssmParams(true, l, B, s.u, s.dtLow, s.bm, s.cm, s.dtRaw)
-		for i, v := range layer(p.ALog, nL, l) {
-			s.a[i] = -float32(math.Exp(float64(v)))
-		}
 		hs := layer(st.SSM, nL, l)
 		sc := kernels.Scan{B: B, L: 1, D: Din, N: N, U: s.u, Delta: s.dtRaw, DeltaBias: layer(p.DtB, nL, l),
-			A: s.a, Bm: bm, Cm: cm, BPerChannel: !c.selective("B"), CPerChannel: !c.selective("C"),
+			A: layer(m.stepA(), nL, l), Bm: bm, Cm: cm, BPerChannel: !c.selective("B"), CPerChannel: !c.selective("C"),
 			BImag: bmI, CImag: cmI,
 			Dskip: layer(p.Dskip, nL, l), Z: s.z, H0: hs, HT: s.ssmState, Y: s.y}
 		if c.ComplexA {
@@ -89,7 +86,7 @@ func (m *Model) stepBufs(B int) *stepBufs {
 	m.step = &stepBufs{B: B, x: f(B * D), xn: f(B * D), rstd: f(B),
 		xin: f(B * Din), z: f(B * Din), conv: f(B * Din), u: f(B * Din), dtRaw: f(B * Din), y: f(B * Din),
 		dtLow: f(B * R), bm: f(B * N * cf), cm: f(B * N * cf),
-		convState: f(B * Din * (K - 1)), ssmState: f(B * Din * N * cf), a: f(Din * N)}
+		convState: f(B * Din * (K - 1)), ssmState: f(B * Din * N * cf)}
 	return m.step
 }
 
@@ -118,7 +115,7 @@ type Stepper interface {
 // NewStepper returns the CPU Stepper of m for B rows (Step over a zero
 // State).
 func (m *Model) NewStepper(B int) Stepper {
-	m.w16ok = false // the weights may have changed since the last copy
+	m.paramsChanged() // the weights may have changed since Step last derived from them
 	return &cpuStepper{m: m, st: m.NewState(B), logits: make([]float32, B*m.Config.VocabSize), vlimit: m.Config.VocabSize}
 }
 
@@ -172,3 +169,23 @@ func (s *cpuStepper) Argmax(dst []int32) error {
 }
 
 func (s *cpuStepper) Close() error { return nil }
+
+// paramsChanged marks what Step derives from the parameters as out of
+// date: the parameters have changed (AdamW.Step), or may have (a new
+// Stepper: a caller may have written them).
+func (m *Model) paramsChanged() { m.w16ok, m.aStepOK = false, false }
+
+// stepA returns A = −exp(A_log) of every layer (nL, Din, N), computed
+// again only after paramsChanged.
+func (m *Model) stepA() []float32 {
+	if !m.aStepOK {
+		if len(m.aStep) != len(m.Params.ALog) {
+			m.aStep = make([]float32, len(m.Params.ALog))
+		}
+		for i, v := range m.Params.ALog {
+			m.aStep[i] = -float32(math.Exp(float64(v)))
+		}
+		m.aStepOK = true
+	}
+	return m.aStep
+}
