@@ -21,9 +21,10 @@ type stepBufs struct {
 // reads ids (B), updates st (conv and SSM state per layer) and writes the
 // logits of the next token to logits (B, V). Memory per token is constant;
 // Step over a sequence gives the same logits as Forward over it (tested),
-// at either precision. In bf16 its products read a bfloat16 copy of the
-// weights (stepMatMul), made by the first Step after NewStepper or an
-// AdamW step; after writing Params directly, call NewStepper again.
+// at either precision. It derives A = −exp(A_log) (stepA) and, in bf16,
+// a bfloat16 copy of the weights (stepMatMul) at its first call after
+// NewStepper or an AdamW step; after writing Params directly, call
+// NewStepper again.
 // Mamba paper Section 3.5 (recurrent mode); state-spaces/mamba Mamba.step.
 func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 	c := &m.Config
