@@ -358,33 +358,7 @@ func useBF16Here() bool { return slices.Contains(bf16Impls, kernelImpl{"avx512",
 // the model's shapes (gemmBenchShapes) at the current GOMAXPROCS threads,
 // beside MatMul on the same shapes.
 func BenchmarkMatMulBF16(b *testing.B) {
-	impls := append(bf16MatMulImpls(), matMulImpl{name: "MatMul-fp32", fn: MatMul})
-	for _, im := range impls {
-		b.Run(im.name, func(b *testing.B) {
-			if im.skip != "" {
-				b.Skip(im.skip)
-			}
-			for _, s := range gemmBenchShapes {
-				if im.name == "gotile" && s.m*s.n*s.k > 1<<24 {
-					continue
-				}
-				b.Run(s.name, func(b *testing.B) {
-					old := Threads()
-					SetThreads(0)
-					defer SetThreads(old)
-					r := rand.New(rand.NewPCG(1, 2))
-					x := randSlice(r, s.m*s.k, -1, 1)
-					y := randSlice(r, s.k*s.n, -1, 1)
-					c := make([]float32, s.m*s.n)
-					b.SetBytes(int64(4 * (s.m*s.k + s.k*s.n + s.m*s.n)))
-					for b.Loop() {
-						im.fn(s.tA, s.tB, s.m, s.n, s.k, x, y, 0, c)
-					}
-					b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-				})
-			}
-		})
-	}
+	benchMatMulImpls(b, append(bf16MatMulImpls(), matMulImpl{name: "MatMul-fp32", fn: MatMul}), "gotile")
 }
 
 func ExampleMatMulBF16() {
