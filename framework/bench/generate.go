@@ -113,8 +113,7 @@ func Generate(o GenerateOptions, w io.Writer) error {
 // generateBatches times the batches of o on the CPU Stepper of m but for
 // batch 1 when one (B = 1) is given: the loop above timed it.
 func generateBatches(o GenerateOptions, m *backbone.Model, weightBytes float64, one batchResult, w io.Writer) error {
-	shape := batchShape{weightBytes: weightBytes, params: float64(len(m.Params.Data)), vocab: m.Config.VocabSize,
-		stateBytes: 4 * float64(m.Config.RowStateFloats())}
+	shape := newBatchShape(&m.Config, float64(len(m.Params.Data)), weightBytes)
 	var res []batchResult
 	for _, B := range o.Batches {
 		if B == 1 && one.B == 1 {

@@ -36,6 +36,12 @@ type batchShape struct {
 	vocab       int     // the padded vocabulary (logits per row)
 }
 
+// newBatchShape is the shape of a step of a model of config c and params
+// parameters whose weights are weightBytes at the step's precision.
+func newBatchShape(c *backbone.Config, params, weightBytes float64) batchShape {
+	return batchShape{weightBytes: weightBytes, params: params, vocab: c.VocabSize, stateBytes: 4 * float64(c.RowStateFloats())}
+}
+
 // stepBytes is the floor of bytes a step of B rows moves.
 func (s batchShape) stepBytes(B int) float64 {
 	return s.weightBytes + float64(B)*(2*s.stateBytes+4*float64(s.vocab))

@@ -199,8 +199,7 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 		batches = append(batches, r)
 	}
 	if len(batches) > 0 {
-		printBatches(stdout, batchShape{weightBytes: bytes, params: float64(g.NumParams()), vocab: cfg.VocabSize,
-			stateBytes: 4 * float64(cfg.RowStateFloats())}, bw, batches)
+		printBatches(stdout, newBatchShape(&cfg, float64(g.NumParams()), bytes), bw, batches)
 	}
 	return nil
 }

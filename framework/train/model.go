@@ -102,15 +102,19 @@ func OpenModel(dir string, p Placement) (Model, RunInfo, error) {
 // errNoOptimizer is Step's error on a model placed without one.
 var errNoOptimizer = errors.New("train: the model was placed without an optimizer")
 
-// Generate is backbone.GenerateWith on a one-row Stepper of m (on a GPU,
-// a CUDA graph of the step when capture works).
+// Generate is GenerateBatch for one prompt (backbone.GenerateWith on a
+// one-row Stepper of m; on a GPU, a CUDA graph of the step when capture
+// works): the prompt followed by the new tokens.
 func Generate(m Model, prompt []int32, n int, s backbone.Sampling, emit func(int32) error) ([]int32, error) {
-	st, err := m.NewStepper(1)
-	if err != nil {
+	var each func(int, int32) error
+	if emit != nil {
+		each = func(_ int, id int32) error { return emit(id) }
+	}
+	out, err := GenerateBatch(m, [][]int32{prompt}, n, s, each)
+	if len(out) == 0 {
 		return nil, err
 	}
-	defer st.Close()
-	return backbone.GenerateWith(st, m.Config().VocabSize, prompt, n, s, emit)
+	return out[0], err
 }
 
 // GenerateBatch is backbone.GenerateBatch on a Stepper of m with a row for
