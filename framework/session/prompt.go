@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/mambakit/mambakit/internal/atomicfile"
@@ -92,8 +94,11 @@ func isSpecial(special map[string]int32, id int32) bool {
 }
 
 // WriteGenerated writes g's file to path and its Boundary to path+".json",
-// each atomically.
+// each atomically, making path's directory first when it is missing.
 func WriteGenerated(path string, g Generated) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("the sample's directory: %w", err)
+	}
 	if err := atomicfile.WriteFile(path, g.Data, 0o644); err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package session
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -129,4 +131,18 @@ func FuzzPromptLines(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWriteGeneratedMakesItsDirectory: -o samples/gen.wav works when
+// samples/ does not exist yet, sample and boundary both written.
+func TestWriteGeneratedMakesItsDirectory(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "samples", "deeper", "gen.txt")
+	if err := WriteGenerated(p, Generated{Data: []byte("hi\n"), Boundary: Boundary{Tokens: 3, Unit: "byte"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{p, p + ".json"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
 }
