@@ -65,29 +65,14 @@ func FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 // roundedBF16 is x rounded to bfloat16, as a float32.
 func roundedBF16(x float32) float32 { return FromBF16(RoundBF16(x)) }
 
-// matMulBF16Generic is the reference for MatMulBF16: three loops over the
-// inputs rounded to bfloat16, float64 sums; beta = 0 overwrites c.
+// matMulBF16Generic is the reference for MatMulBF16: matMulGeneric (three
+// loops, float64 sums; beta = 0 overwrites c) over the inputs rounded to
+// bfloat16.
 func matMulBF16Generic(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float64
-			for p := 0; p < k; p++ {
-				av := a[i*k+p]
-				if transA {
-					av = a[p*m+i]
-				}
-				bv := b[p*n+j]
-				if transB {
-					bv = b[j*k+p]
-				}
-				s += float64(roundedBF16(av)) * float64(roundedBF16(bv))
-			}
-			if beta != 0 {
-				s += float64(beta) * float64(c[i*n+j])
-			}
-			c[i*n+j] = float32(s)
-		}
-	}
+	ra, rb := make([]float32, m*k), make([]float32, k*n)
+	roundSliceBF16(ra, a[:m*k])
+	roundSliceBF16(rb, b[:k*n])
+	matMulGeneric(transA, transB, m, n, k, ra, rb, beta, c)
 }
 
 // matMulBF16Go is the go implementation: a and b rounded into float32
