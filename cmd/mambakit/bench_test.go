@@ -48,8 +48,8 @@ func TestPrecisionFlag(t *testing.T) {
 			var out, errb bytes.Buffer
 			code := mainExit(args, &out, &errb)
 			msg := strings.TrimSpace(errb.String())
-			if code != 2 || strings.Contains(msg, "\n") || !strings.Contains(msg, "want fp32 or bf16") {
-				t.Errorf("exit %d, stderr %q; want 2 and one line naming fp32 and bf16", code, msg)
+			if code != 2 || strings.Contains(msg, "\n") || !strings.Contains(msg, "want fp32, tf32, bf16") {
+				t.Errorf("exit %d, stderr %q; want 2 and one line naming fp32, tf32 and bf16", code, msg)
 			}
 		})
 	}
@@ -67,8 +67,16 @@ func TestPrecisionFlag(t *testing.T) {
 			t.Errorf("bench generate --precision %s:\n%s", p, out)
 		}
 	}
-	var out, errb bytes.Buffer
-	if code := mainExit([]string{"bench", "train", "--device", "cuda", "--precision", "bf16"}, &out, &errb); code != 2 {
-		t.Errorf("bench train --device cuda --precision bf16: exit %d, %q", code, errb.String())
+	for _, args := range [][]string{
+		{"bench", "train", "--precision", "tf32"},
+		{"bench", "train", "--tf32", "--precision", "bf16", "--device", "cuda"},
+		{"train", "--modality", "dna", "--precision", "tf32", "--out", t.TempDir()},
+		{"eval", "--checkpoint", t.TempDir(), "--data", "x", "--tf32"},
+	} {
+		var out, errb bytes.Buffer
+		code := mainExit(args, &out, &errb)
+		if msg := strings.TrimSpace(errb.String()); code != 2 || strings.Contains(msg, "\n") || !strings.Contains(msg, "tf32") {
+			t.Errorf("%q: exit %d, %q; want 2 and one line about tf32", args, code, msg)
+		}
 	}
 }

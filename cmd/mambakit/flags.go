@@ -94,7 +94,7 @@ func addDeviceFlag(fs *pflag.FlagSet, dst *train.Device, what string) {
 // name as it is parsed.
 func addPrecisionFlag(fs *pflag.FlagSet, dst *backbone.Precision) {
 	*dst = backbone.FP32
-	fs.Var(dst, "precision", "matrix products: fp32, or bf16 (bfloat16 inputs, float32 sums; weights, optimizer, scan and the rest stay fp32; the CPU only; docs/training.md)")
+	fs.Var(dst, "precision", "matrix products: fp32; tf32 (a GPU's TF32 tensor cores); or bf16 (bfloat16 inputs, float32 sums; weights, optimizer, scan and the rest stay fp32; docs/training.md)")
 }
 
 // completePrecision completes --precision on c.
@@ -126,6 +126,15 @@ func addNonSelectiveFlag(fs *pflag.FlagSet, dst *[]string, usage string) {
 		*dst = strings.Split(v, ",")
 		return nil
 	})
+}
+
+// checkPrecision checks --precision and --tf32 against --device (tf32 on
+// a GPU only, not both): a usage error.
+func checkPrecision(p train.Placement) error {
+	if _, err := p.Products(); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
 // checkThreads checks --threads.

@@ -65,8 +65,8 @@ func newTrainCmd(x *invocation) *cobra.Command {
 	fs.StringVar(&c.InitFrom, "init-from", "", "start from the model in this directory (checkpoint, run directory or Hugging Face model directory), with its sizes and tokenizer and a fresh optimizer")
 	cmd.MarkFlagDirname("init-from")
 	fs.Var(f.opts, "option", "plugin option key=value for prepare (repeatable; see the plugin's docs)")
-	fs.StringVar(&c.Preset, "preset", c.Preset, "model size: tiny, small or base")
-	cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions([]string{"tiny", "small", "base"}, cobra.ShellCompDirectiveNoFileComp))
+	fs.StringVar(&c.Preset, "preset", c.Preset, "model size: "+strings.Join(train.PresetNames(), ", "))
+	cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(train.PresetNames(), cobra.ShellCompDirectiveNoFileComp))
 	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps (with --resume: the step to continue to)")
 	fs.IntVar(&c.SeqLen, "seq-len", c.SeqLen, "tokens per sequence")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per micro-batch")
@@ -117,6 +117,9 @@ func checkResumeFlags(set map[string]bool) error {
 func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []string, posData bool, stdout io.Writer) (err error) {
 	c, dev, hf, modality, out, data, opts := f.c, f.dev, &f.hf, f.modality, f.out, f.data, f.opts
 	if err := dev.job.setup(args, dev.name); err != nil {
+		return err
+	}
+	if err := checkPrecision(train.Placement{Device: dev.name, TF32: dev.tf32, Precision: dev.precision}); err != nil {
 		return err
 	}
 	if err := dev.name.Available(); err != nil { // before the data is prepared: say at once when there is no GPU

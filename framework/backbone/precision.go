@@ -13,7 +13,10 @@ import (
 // the one place a precision name is checked.
 //
 //	fp32  float32 inputs, float32 sums (kernels.MatMul): the default
-//	bf16  inputs rounded to bfloat16, float32 sums (kernels.MatMulBF16)
+//	tf32  on a GPU only: inputs rounded to TF32 (10 bits of mantissa) by
+//	      the tensor cores, float32 sums
+//	bf16  inputs rounded to bfloat16, float32 sums (kernels.MatMulBF16 on
+//	      the CPU, cuBLAS's bfloat16 tensor cores on a GPU)
 //
 // Only the products change. Parameters, gradients and AdamW's moments
 // stay float32 (the float32 weights are the master copy; each product
@@ -27,11 +30,16 @@ type Precision string
 // The precisions.
 const (
 	FP32 Precision = "fp32"
+	TF32 Precision = "tf32"
 	BF16 Precision = "bf16"
 )
 
 // Precisions lists the names Set accepts, the default first.
-var Precisions = []Precision{FP32, BF16}
+var Precisions = []Precision{FP32, TF32, BF16}
+
+// OnCPU reports whether the CPU computes p: TF32 is a format of the
+// GPU's tensor cores only.
+func (p Precision) OnCPU() bool { return p != TF32 }
 
 // Set parses a precision name.
 func (p *Precision) Set(s string) error {
@@ -45,7 +53,7 @@ func (p *Precision) Set(s string) error {
 	for i, v := range Precisions {
 		names[i] = string(v)
 	}
-	return fmt.Errorf("precision %q: want %s", s, strings.Join(names, " or "))
+	return fmt.Errorf("precision %q: want %s", s, strings.Join(names, ", "))
 }
 
 // String is the name; "" is fp32.

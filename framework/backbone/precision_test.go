@@ -188,10 +188,11 @@ func TestPrecisionSet(t *testing.T) {
 		wantErr string
 	}{
 		"fp32":  {"fp32", FP32, ""},
+		"tf32":  {"tf32", TF32, ""},
 		"bf16":  {"bf16", BF16, ""},
-		"zero":  {"", "", `precision "": want fp32 or bf16`},
-		"upper": {"BF16", "", `precision "BF16": want fp32 or bf16`},
-		"fp16":  {"fp16", "", `precision "fp16": want fp32 or bf16`},
+		"zero":  {"", "", `precision "": want fp32, tf32, bf16`},
+		"upper": {"BF16", "", `precision "BF16": want fp32, tf32, bf16`},
+		"fp16":  {"fp16", "", `precision "fp16": want fp32, tf32, bf16`},
 	}
 	for name, tt := range tests {
 		var p Precision

@@ -7,19 +7,13 @@ import (
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
-	"github.com/mambakit/mambakit/framework/cudakernels"
-	"github.com/mambakit/mambakit/framework/train"
 )
 
-// MaxBatch is the most rows a step of bench generate takes on dev: the
-// GPU step kernels' rows (cudakernels.StepMaxRows), or 4,096 on the CPU
-// (a row holds the whole recurrent state: 2.4 MB for the 130M shape).
-func MaxBatch(dev train.Device) int {
-	if dev == train.CUDA {
-		return cudakernels.StepMaxRows
-	}
-	return 4096
-}
+// MaxBatch is the most rows a step of bench generate takes (a row holds
+// the whole recurrent state: 2.4 MB for the 130M shape). On either
+// device; on a GPU, up to cudakernels.StepMaxRows rows run the step
+// kernels, more run the products through cuBLAS.
+const MaxBatch = 4096
 
 // batchMinSteps is the fewest timed steps of a batch: large batches run
 // --tokens tokens in all, so a step of 256 rows of the 130M shape (about

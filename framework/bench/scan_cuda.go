@@ -46,16 +46,8 @@ func scanCUDA(o ScanOptions, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "exp2f rate (8 independent chains a thread, %d SMs): %.3g exp/s (%.0f a clock per SM at %d MHz)\n",
 		d.SMs, expRate, expRate/float64(d.SMs)/(float64(d.ClockKHz)*1e3), d.ClockKHz/1000)
 	if o.GEMM {
-		for _, tf32 := range []bool{false, true} {
-			tf, err := gemmRate(d, timer, 8192, tf32)
-			if err != nil {
-				return err
-			}
-			mode := "fp32"
-			if tf32 {
-				mode = "tf32"
-			}
-			fmt.Fprintf(stdout, "cublas sgemm 8192³ %s: %.1f TFLOP/s\n", mode, tf/1e12)
+		if err := printGemmRates(cd, timer, 8192, stdout); err != nil {
+			return err
 		}
 	}
 	fmt.Fprintf(stdout, "\nscan B=%d D=%d N=%d, float32, median of %d runs after %d warm-up (device events)\n", B, D, N, o.Reps, o.Warmup)
@@ -160,34 +152,6 @@ func expRate(d *cudakernels.Device, c *cudaTimer) (float64, error) {
 		return 0, err
 	}
 	return float64(blocks*threads) * float64(iters) * 8 / (ms * 1e-3), nil
-}
-
-func gemmRate(d *cudakernels.Device, c *cudaTimer, n int, tf32 bool) (float64, error) {
-	bl, err := d.BLAS()
-	if err != nil {
-		return 0, err
-	}
-	if err := bl.SetTF32(tf32); err != nil {
-		return 0, err
-	}
-	defer bl.SetTF32(false)
-	var bufs [3]*cuda.Buffer
-	for i := range bufs {
-		if bufs[i], err = d.AllocF32(n * n); err != nil {
-			return 0, err
-		}
-		defer bufs[i].Free()
-		if err := d.FillUniform(bufs[i].Ptr(), int64(n*n), uint32(i+7), -1, 1); err != nil {
-			return 0, err
-		}
-	}
-	ms, err := c.median(func() error {
-		return bl.MatMul(false, false, n, n, n, bufs[0].Ptr(), bufs[1].Ptr(), 0, bufs[2].Ptr())
-	})
-	if err != nil {
-		return 0, err
-	}
-	return 2 * float64(n) * float64(n) * float64(n) / (ms * 1e-3), nil
 }
 
 func scanOneL(d *cudakernels.Device, c *cudaTimer, w io.Writer, B, L, D, N int, bw, expRate float64) error {

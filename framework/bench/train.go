@@ -27,8 +27,9 @@ type TrainOptions struct {
 	Threads                       int      // on the CPU (0: all cores)
 	BLAS                          string   // on the CPU: the matrix-multiply back end ("": the current one)
 	CPUProfile                    string   // a file for a CPU profile of the timed steps
-	TF32                          bool     // on a GPU: TF32 tensor cores for the projections
-	// Precision of the matrix products on the CPU ("" is fp32).
+	Preset                        string   // the train preset DModel, Layers and DState came from ("": none)
+	TF32                          bool     // on a GPU: --tf32, the same as Precision tf32
+	// Precision of the matrix products ("" is fp32; tf32 on a GPU only).
 	Precision backbone.Precision
 }
 
@@ -56,6 +57,9 @@ func (o TrainOptions) config() backbone.Config {
 func Train(o TrainOptions, w io.Writer) error {
 	if o.Device == train.CUDA {
 		return trainCUDA(o, w)
+	}
+	if _, err := (train.Placement{Precision: o.Precision, TF32: o.TF32}).Products(); err != nil {
+		return err
 	}
 	if err := useCPU(o.Threads, o.BLAS); err != nil {
 		return err

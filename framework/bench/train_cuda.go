@@ -9,6 +9,7 @@ import (
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/cudamodel"
+	"github.com/mambakit/mambakit/framework/train"
 )
 
 // trainAnchors are the reference throughputs of a training step of
@@ -20,6 +21,7 @@ var trainAnchors = []struct {
 }{
 	{"state-spaces/mamba (fused CUDA kernels), fp32", 41200},
 	{"state-spaces/mamba (fused CUDA kernels), TF32", 89200},
+	{"state-spaces/mamba (fused CUDA kernels), bf16 autocast", 115200},
 	{"Hugging Face transformers, pure-PyTorch path", 101},
 }
 
@@ -28,11 +30,27 @@ var trainAnchors = []struct {
 // (framework/cudamodel). Times are wall-clock per step, the device
 // synchronized at the end of each; the phases are split with device events.
 func trainCUDA(o TrainOptions, stdout io.Writer) error {
+	prec, err := train.Placement{Device: train.CUDA, TF32: o.TF32, Precision: o.Precision}.Products()
+	if err != nil {
+		return err
+	}
 	d, err := cuda.Open()
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	fmt.Fprintf(stdout, "device: %s\n", d)
+	// The ceiling MFU is reckoned against, before the model takes the
+	// memory: cuBLAS at 8192³ in the precision's mode.
+	timer, err := newCudaTimer(d, 2, 5)
+	if err != nil {
+		return err
+	}
+	peak := peakMode(prec)
+	rate, err := gemmRate(d, timer, 8192, peak)
+	if err != nil {
+		return fmt.Errorf("cublas %s rate: %w", peak.name, err)
+	}
 	cfg := o.config()
 	t0 := time.Now()
 	g, err := newGPUModel(d, cfg, o.Seed)
@@ -40,14 +58,11 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 		return err
 	}
 	defer g.Close()
-	if err := g.SetTF32(o.TF32); err != nil {
+	if err := g.SetPrecision(prec); err != nil {
 		return err
 	}
-	mode := "float32"
-	if o.TF32 {
-		mode = "TF32 projections"
-	}
-	fmt.Fprintf(stdout, "device: %s\n", d)
+	mode := map[backbone.Precision]string{backbone.FP32: "float32", backbone.TF32: "TF32 projections",
+		backbone.BF16: "bf16 projections (float32 data, rounded as cuBLAS reads it)"}[prec]
 	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters); batch %d × %d tokens; %s (init and upload %.1fs)\n",
 		o.DModel, o.Layers, o.DState, cfg.VocabSize, g.NumParams(), o.Batch, o.SeqLen, mode, time.Since(t0).Seconds())
 	r := rand.New(rand.NewPCG(o.Seed, 2))
@@ -123,7 +138,10 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 	free, total, _ := d.MemInfo()
 	fmt.Fprintf(stdout, "median step %.1f ms: %.0f tokens/s (mean %.0f); forward %.1f ms, backward %.1f ms, clip+AdamW %.1f ms (means); device memory in use %.1f GiB\n",
 		1e3*med, tok/med, tok*n/sum.step, 1e3*sum.fwd/n, 1e3*sum.bwd/n, 1e3*sum.opt/n, float64(total-free)/(1<<30))
-	fmt.Fprintf(stdout, "tokens_per_s=%.1f\n", tok/med)
+	work := matrixFLOPsPerToken(&cfg) * tok
+	fmt.Fprintf(stdout, "matrix products %.2f TFLOP a step: %.1f TFLOP/s, MFU %.1f%% of cuBLAS 8192³ %s (%.1f TFLOP/s, measured at the start)\n",
+		work/1e12, work/med/1e12, 100*work/med/rate, peak.name, rate/1e12)
+	fmt.Fprintf(stdout, "tokens_per_s=%.1f mfu=%.4f memory_gib=%.2f\n", tok/med, work/med/rate, float64(total-free)/(1<<30))
 	if o.DModel == 768 && o.Layers == 24 && cfg.VocabSize == 50280 && o.DState == 16 && B == 8 && L == 2048 && !o.Complex && len(o.NonSelective) == 0 {
 		fmt.Fprintf(stdout, "anchors (mamba-130m shape, batch 8 × 2048, same H200):\n")
 		for _, a := range trainAnchors {

@@ -14,7 +14,7 @@ var cublasSonames = []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so
 type cublasAPI struct {
 	lib                                 *library
 	create, destroy, setStream, setMath uintptr
-	sgemm, version                      uintptr
+	sgemm, gemmEx, version              uintptr
 	statusString                        func(int32) *byte
 }
 
@@ -41,8 +41,8 @@ func loadCublas() (*cublasAPI, error) {
 			return
 		}
 		a := &cublasAPI{lib: lib}
-		if err := lib.syms([]string{"cublasCreate_v2", "cublasDestroy_v2", "cublasSetStream_v2", "cublasSetMathMode", "cublasSgemm_v2", "cublasGetVersion_v2"},
-			[]*uintptr{&a.create, &a.destroy, &a.setStream, &a.setMath, &a.sgemm, &a.version}); err != nil {
+		if err := lib.syms([]string{"cublasCreate_v2", "cublasDestroy_v2", "cublasSetStream_v2", "cublasSetMathMode", "cublasSgemm_v2", "cublasGemmEx", "cublasGetVersion_v2"},
+			[]*uintptr{&a.create, &a.destroy, &a.setStream, &a.setMath, &a.sgemm, &a.gemmEx, &a.version}); err != nil {
 			cublasLib.err = err
 			return
 		}
@@ -65,20 +65,54 @@ func (a *cublasAPI) check(r uint32, op string, args ...any) error {
 	return e
 }
 
-// cuBLAS math modes and operations.
+// cuBLAS math modes, operations, data and compute types (cublas_api.h,
+// library_types.h).
 const (
 	cublasDefaultMath = 0
 	cublasTF32Math    = 3
 	cublasOpN         = 0
 	cublasOpT         = 1
+
+	cudaR32F  = 0  // CUDA_R_32F
+	cudaR16BF = 14 // CUDA_R_16BF
+
+	cublasCompute32F       = 68 // CUBLAS_COMPUTE_32F
+	cublasCompute32FFast16 = 75 // CUBLAS_COMPUTE_32F_FAST_16BF
+	cublasGemmDefault      = ^uintptr(0)
 )
+
+// Math is how MatMul computes a product of float32 matrices.
+type Math int
+
+// The math modes.
+const (
+	// MathFP32 is float32 FMA, no tensor cores (the default).
+	MathFP32 Math = iota
+	// MathTF32 uses TF32 tensor cores: inputs rounded to 10 bits of
+	// mantissa, float32 sums.
+	MathTF32
+	// MathBF16 uses bfloat16 tensor cores: inputs rounded to bfloat16
+	// (8 bits of mantissa) as cuBLAS reads them, float32 sums and output
+	// (cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_16BF). The data stays float32.
+	MathBF16
+)
+
+func (m Math) String() string {
+	switch m {
+	case MathTF32:
+		return "tf32"
+	case MathBF16:
+		return "bf16"
+	}
+	return "fp32"
+}
 
 // BLAS is a cuBLAS handle bound to a device.
 type BLAS struct {
 	d       *Device
 	api     *cublasAPI
 	h       uintptr
-	tf32    bool
+	math    Math
 	Version int
 	Path    string
 }
@@ -116,20 +150,26 @@ func (b *BLAS) destroy() error {
 	return err
 }
 
-// SetTF32 chooses TF32 tensor-core math for Sgemm (about 10 bits of
-// mantissa in the products, float32 sums) or plain float32 (the default).
-func (b *BLAS) SetTF32(on bool) error {
+// SetMath chooses how MatMul computes its products (MathFP32 is the
+// default). It applies to every later product on the handle.
+func (b *BLAS) SetMath(m Math) error {
+	if m < MathFP32 || m > MathBF16 {
+		return fmt.Errorf("cuda: math mode %d", int(m))
+	}
 	defer b.d.enter()()
 	mode := cublasDefaultMath
-	if on {
+	if m == MathTF32 {
 		mode = cublasTF32Math
 	}
 	if err := b.api.check(ccall(b.api.setMath, b.h, uintptr(mode)), "cublasSetMathMode(%d)", mode); err != nil {
 		return err
 	}
-	b.tf32 = on
+	b.math = m
 	return nil
 }
+
+// Math is the handle's math mode (SetMath).
+func (b *BLAS) Math() Math { return b.math }
 
 // SetStream makes later calls run on s (nil: the default stream).
 func (b *BLAS) SetStream(s *Stream) error {
@@ -138,7 +178,8 @@ func (b *BLAS) SetStream(s *Stream) error {
 }
 
 // MatMul computes c = op(a)·op(b) + beta·c for row-major, densely packed
-// device matrices, with the conventions of kernels.MatMul:
+// float32 device matrices at the handle's Math, with the conventions of
+// kernels.MatMul:
 //
 //	op(a) (m, k), op(b) (k, n), c (m, n)
 //
@@ -146,30 +187,64 @@ func (b *BLAS) SetStream(s *Stream) error {
 // when transB. Row-major c = op(a)·op(b) is column-major cᵀ = op(b)ᵀ·op(a)ᵀ,
 // so cuBLAS is called with the operands swapped. beta = 0 overwrites c.
 func (b *BLAS) MatMul(transA, transB bool, m, n, k int, a, bm DevPtr, beta float32, c DevPtr) error {
-	if m < 0 || n < 0 || k < 0 {
-		return fmt.Errorf("cuda: matmul: negative size (%d, %d, %d)", m, n, k)
+	if b.math == MathBF16 {
+		return b.gemmEx(cudaR32F, cublasCompute32FFast16, transA, transB, m, n, k, a, bm, beta, c)
 	}
-	if m > 1<<31-1 || n > 1<<31-1 || k > 1<<31-1 {
-		return fmt.Errorf("cuda: matmul: size over int32")
+	g, err := newGemm(transA, transB, m, n, k)
+	if err != nil || g == nil {
+		return err
 	}
-	if m == 0 || n == 0 {
-		return nil
-	}
-	ta, tb := cublasOpN, cublasOpN
-	lda, ldb := k, n
-	if transA {
-		ta, lda = cublasOpT, m
-	}
-	if transB {
-		tb, ldb = cublasOpT, k
-	}
-	alpha := new(float32)
-	*alpha = 1
-	pbeta := new(float32)
-	*pbeta = beta
+	alpha, pbeta := new(float32), new(float32)
+	*alpha, *pbeta = 1, beta
 	defer b.d.enter()()
-	return b.api.check(ccall(b.api.sgemm, b.h, uintptr(tb), uintptr(ta), uintptr(n), uintptr(m), uintptr(k),
-		uintptr(unsafe.Pointer(alpha)), uintptr(bm), uintptr(max(ldb, 1)), uintptr(a), uintptr(max(lda, 1)),
+	return b.api.check(ccall(b.api.sgemm, b.h, g.tb, g.ta, uintptr(n), uintptr(m), uintptr(k),
+		uintptr(unsafe.Pointer(alpha)), uintptr(bm), g.ldb, uintptr(a), g.lda,
 		uintptr(unsafe.Pointer(pbeta)), uintptr(c), uintptr(max(n, 1))),
 		"cublasSgemm(%v, %v, m %d, n %d, k %d)", transA, transB, m, n, k)
+}
+
+// MatMulBF16 is MatMul for bfloat16 a and b (2 bytes an element, the
+// same layouts) into float32 c, with float32 sums (cublasGemmEx,
+// CUBLAS_COMPUTE_32F), whatever the handle's Math.
+func (b *BLAS) MatMulBF16(transA, transB bool, m, n, k int, a, bm DevPtr, beta float32, c DevPtr) error {
+	return b.gemmEx(cudaR16BF, cublasCompute32F, transA, transB, m, n, k, a, bm, beta, c)
+}
+
+// gemmEx is cublasGemmEx with a and b of type ab, c float32.
+func (b *BLAS) gemmEx(ab, compute uintptr, transA, transB bool, m, n, k int, a, bm DevPtr, beta float32, c DevPtr) error {
+	g, err := newGemm(transA, transB, m, n, k)
+	if err != nil || g == nil {
+		return err
+	}
+	alpha, pbeta := new(float32), new(float32)
+	*alpha, *pbeta = 1, beta
+	defer b.d.enter()()
+	return b.api.check(ccall(b.api.gemmEx, b.h, g.tb, g.ta, uintptr(n), uintptr(m), uintptr(k),
+		uintptr(unsafe.Pointer(alpha)), uintptr(bm), ab, g.ldb, uintptr(a), ab, g.lda,
+		uintptr(unsafe.Pointer(pbeta)), uintptr(c), cudaR32F, uintptr(max(n, 1)), compute, cublasGemmDefault),
+		"cublasGemmEx(%v, %v, m %d, n %d, k %d, type %d, compute %d)", transA, transB, m, n, k, ab, compute)
+}
+
+// gemm is a row-major product's cuBLAS operations and leading dimensions.
+type gemm struct{ ta, tb, lda, ldb uintptr }
+
+// newGemm checks the sizes; nil (and no error) when c is empty.
+func newGemm(transA, transB bool, m, n, k int) (*gemm, error) {
+	if m < 0 || n < 0 || k < 0 {
+		return nil, fmt.Errorf("cuda: matmul: negative size (%d, %d, %d)", m, n, k)
+	}
+	if m > 1<<31-1 || n > 1<<31-1 || k > 1<<31-1 {
+		return nil, fmt.Errorf("cuda: matmul: size over int32")
+	}
+	if m == 0 || n == 0 {
+		return nil, nil
+	}
+	g := &gemm{ta: cublasOpN, tb: cublasOpN, lda: uintptr(max(k, 1)), ldb: uintptr(max(n, 1))}
+	if transA {
+		g.ta, g.lda = cublasOpT, uintptr(max(m, 1))
+	}
+	if transB {
+		g.tb, g.ldb = cublasOpT, uintptr(max(k, 1))
+	}
+	return g, nil
 }

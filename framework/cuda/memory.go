@@ -46,6 +46,23 @@ func (d *Device) UploadF32(x []float32) (*Buffer, error) {
 	return b, nil
 }
 
+// UploadBF16 allocates a buffer holding a copy of x, bfloat16 bit
+// patterns (kernels.ToBF16), 2 bytes an element.
+func (d *Device) UploadBF16(x []uint16) (*Buffer, error) {
+	b, err := d.Alloc(2 * len(x))
+	if err != nil {
+		return nil, err
+	}
+	if len(x) == 0 {
+		return b, nil
+	}
+	if err := b.CopyFromBytes(unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 2*len(x))); err != nil {
+		b.Free()
+		return nil, err
+	}
+	return b, nil
+}
+
 // Free releases the memory; a freed or nil buffer is left alone.
 func (b *Buffer) Free() error {
 	if b == nil || b.ptr == 0 {

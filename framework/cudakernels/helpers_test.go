@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mambakit/mambakit/framework/cuda"
+	"github.com/mambakit/mambakit/framework/kernels"
 )
 
 // The GPU tests compare every kernel with the CPU kernels of
@@ -125,6 +126,18 @@ func (b *devBufs) in(x []float32) cuda.DevPtr {
 		return 0
 	}
 	buf, err := b.d.UploadF32(x)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.bufs = append(b.bufs, buf)
+	return buf.Ptr()
+}
+
+// bf16 uploads x rounded to bfloat16 (kernels.ToBF16), 2 bytes an element.
+func (b *devBufs) bf16(x []float32) cuda.DevPtr {
+	h := make([]uint16, len(x))
+	kernels.ToBF16(h, x)
+	buf, err := b.d.UploadBF16(h)
 	if err != nil {
 		b.t.Fatal(err)
 	}

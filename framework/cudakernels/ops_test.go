@@ -254,8 +254,18 @@ func TestMatMul(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("cuBLAS %d from %s", bl.Version, bl.Path)
-	for _, tf32 := range []bool{false, true} {
-		if err := bl.SetTF32(tf32); err != nil {
+	// bf16: cublasGemmEx on float32 data (MathBF16) and on bfloat16 data
+	// (MatMulBF16) against kernels.MatMulBF16, which rounds the same
+	// inputs to bfloat16 and sums in float32; tf32 against float32.
+	type mode struct {
+		name   string
+		math   cuda.Math
+		data16 bool
+		tol    float64
+	}
+	for _, md := range []mode{{"cublas sgemm", cuda.MathFP32, false, 1e-5}, {"cublas sgemm tf32", cuda.MathTF32, false, 3e-3},
+		{"cublas gemmEx bf16 (f32 data)", cuda.MathBF16, false, 1e-5}, {"cublas gemmEx bf16 data", cuda.MathFP32, true, 1e-5}} {
+		if err := bl.SetMath(md.math); err != nil {
 			t.Fatal(err)
 		}
 		for i, sz := range [][3]int{{67, 45, 129}, {1, 300, 77}, {256, 512, 384}} {
@@ -264,22 +274,29 @@ func TestMatMul(t *testing.T) {
 				m, n, k := sz[0], sz[1], sz[2]
 				a, b, c0 := rnd(r, m*k, -1, 1), rnd(r, k*n, -1, 1), rnd(r, m*n, -1, 1)
 				want := append([]float32(nil), c0...)
-				kernels.MatMul(tr[0], tr[1], m, n, k, a, b, 0.5, want)
+				bf16 := md.math == cuda.MathBF16 || md.data16
+				if bf16 {
+					kernels.MatMulBF16(tr[0], tr[1], m, n, k, a, b, 0.5, want)
+				} else {
+					kernels.MatMul(tr[0], tr[1], m, n, k, a, b, 0.5, want)
+				}
 				db := newDevBufs(t, d)
 				pc := db.in(c0)
-				if err := bl.MatMul(tr[0], tr[1], m, n, k, db.in(a), db.in(b), 0.5, pc); err != nil {
+				var err error
+				if md.data16 {
+					err = bl.MatMulBF16(tr[0], tr[1], m, n, k, db.bf16(a), db.bf16(b), 0.5, pc)
+				} else {
+					err = bl.MatMul(tr[0], tr[1], m, n, k, db.in(a), db.in(b), 0.5, pc)
+				}
+				if err != nil {
 					t.Fatal(err)
 				}
 				got := db.get(d.View(pc, 4*m*n), m*n)
-				name, tol := "cublas sgemm", 1e-5
-				if tf32 {
-					name, tol = "cublas sgemm tf32", 3e-3
-				}
-				report(t, name, fmt.Sprintf("m%d n%d k%d tA=%v tB=%v β=.5", m, n, k, tr[0], tr[1]), relErr(got, want), tol)
+				report(t, md.name, fmt.Sprintf("m%d n%d k%d tA=%v tB=%v β=.5", m, n, k, tr[0], tr[1]), relErr(got, want), md.tol)
 			}
 		}
 	}
-	if err := bl.SetTF32(false); err != nil {
+	if err := bl.SetMath(cuda.MathFP32); err != nil {
 		t.Fatal(err)
 	}
 }

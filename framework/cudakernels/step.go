@@ -7,7 +7,9 @@ import (
 )
 
 // The single-token kernels of kernels/step.cu: the recurrent step of the
-// backbone (framework/cudamodel's Stepper) for up to StepMaxRows rows.
+// backbone (framework/cudamodel's Stepper): StepGEMV for up to StepMaxRows
+// rows; past that the products run through cuBLAS and step_rows.go's
+// kernels go around them.
 // Each call takes the stream it is issued on (nil: the default stream),
 // so a whole step can be captured into a Graph.
 
@@ -83,9 +85,19 @@ func (v StepVariant) String() string {
 	return s
 }
 
+// check checks v for a StepGEMV of B rows.
 func (v StepVariant) check(B int) error {
 	if B < 1 || B > v.maxRows() {
 		return fmt.Errorf("cudakernels: step: %d rows, the kernels take 1..%d", B, v.maxRows())
+	}
+	return v.checkAny(B)
+}
+
+// checkAny checks v for a kernel that takes any number of rows (all but
+// StepGEMV's; StepScan's early form takes one).
+func (v StepVariant) checkAny(B int) error {
+	if B < 1 {
+		return fmt.Errorf("cudakernels: step: %d rows", B)
 	}
 	if v.PDL && !v.Prefetch {
 		return fmt.Errorf("cudakernels: step: PDL needs the prefetching kernels")
@@ -189,7 +201,7 @@ func (d *Device) StepKernels(v StepVariant) error {
 			return err
 		}
 	}
-	names := []string{"step_embed", "step_gemv", "step_scan"}
+	names := []string{"step_embed", "step_gemv", "step_scan", "step_rmsnorm_rows", "step_conv_rows", "step_argmax_rows"}
 	if v.Early {
 		names = append(names, "step_gemv_e", "step_scan_e")
 	}
@@ -205,7 +217,7 @@ func (d *Device) StepKernels(v StepVariant) error {
 // clears the B argmax keys (Argmax 0: none). It is the first kernel of a
 // step: it is never launched with PDL.
 func (d *Device) StepEmbed(s *cuda.Stream, v StepVariant, x, table, io, argmax cuda.DevPtr, B, D int) error {
-	if err := v.check(B); err != nil {
+	if err := v.checkAny(B); err != nil {
 		return err
 	}
 	if D < 1 {
@@ -271,7 +283,7 @@ func (g *StepGEMV) Run(d *Device, s *cuda.Stream) error {
 
 // Run issues the scan step on s.
 func (c *StepScan) Run(d *Device, s *cuda.Stream) error {
-	if err := c.V.check(c.B); err != nil {
+	if err := c.V.checkAny(c.B); err != nil {
 		return err
 	}
 	if c.D < 1 || c.N < 1 || c.N > 64 || c.R < 0 || c.U == 0 || c.ALog == 0 || c.Bm == 0 || c.Cm == 0 || c.H == 0 || c.Y == 0 || c.IO == 0 {

@@ -13,5 +13,5 @@
 //	g.Download(m)
 //
 // Everything is float32; projections use TF32 tensor cores only when
-// SetTF32(true) is called.
+// SetPrecision asks for tf32 or bf16.
 package cudamodel

@@ -59,10 +59,23 @@ func New(dev *cuda.Device, m *backbone.Model) (*Model, error) {
 	return g, nil
 }
 
-// SetTF32 lets cuBLAS use TF32 tensor cores for the projections (faster,
-// about 1e-3 relative error in each product) or not (float32, the default).
-// It applies to the device's cuBLAS handle, so to every model on dev.
-func (g *Model) SetTF32(on bool) error { return g.blas.SetTF32(on) }
+// SetPrecision sets how cuBLAS computes the projections: fp32 (the
+// default), tf32 (TF32 tensor cores, about 1e-3 relative error in each
+// product) or bf16 (inputs rounded to bfloat16 as cuBLAS reads them,
+// float32 sums and outputs; about 4e-3). Parameters, activations, the
+// scan and the rest stay float32, and the one-token Step (its own
+// kernels, not cuBLAS) stays fp32. It applies to the device's cuBLAS
+// handle, so to every model on dev.
+func (g *Model) SetPrecision(p backbone.Precision) error {
+	m, ok := blasMath[p]
+	if !ok {
+		return fmt.Errorf("cudamodel: precision %q", p)
+	}
+	return g.blas.SetMath(m)
+}
+
+// blasMath is cuBLAS's math mode for each precision ("" is fp32).
+var blasMath = map[backbone.Precision]cuda.Math{"": cuda.MathFP32, backbone.FP32: cuda.MathFP32, backbone.TF32: cuda.MathTF32, backbone.BF16: cuda.MathBF16}
 
 // Device returns the model's device.
 func (g *Model) Device() *cuda.Device { return g.dev.Device }

@@ -32,7 +32,7 @@ func compareWithCPU(t *testing.T, name string, m *backbone.Model, b *backbone.Ba
 		t.Fatal(err)
 	}
 	defer g.Close()
-	if err := g.SetTF32(false); err != nil {
+	if err := g.SetPrecision(backbone.FP32); err != nil {
 		t.Fatal(err)
 	}
 	cpuLoss, err := m.Forward(b, nil)
@@ -84,52 +84,61 @@ func TestMatchesCPUOnHFFixtures(t *testing.T) {
 	openOrSkip(t)
 	for _, name := range []string{"tiny", "small", "odd", "wide"} {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join("..", "backbone", "testdata", "hf-mamba", name)
-			if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-				t.Skipf("fixture missing: %v", err)
-			}
-			m, err := backbone.Load(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			exp, err := safetensors.Open(filepath.Join(dir, "expected.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids64, err := exp.Int64("input_ids")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var hc struct {
-				Batch  int `json:"batch"`
-				SeqLen int `json:"seq_len"`
-			}
-			cj, err := os.ReadFile(filepath.Join(dir, "case.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(cj, &hc); err != nil {
-				t.Fatal(err)
-			}
-			B, L := hc.Batch, hc.SeqLen
-			if len(ids64) != B*L {
-				t.Fatalf("input_ids has %d ids, case.json says %d×%d", len(ids64), B, L)
-			}
-			b := &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
-			for i, v := range ids64 {
-				b.Inputs[i] = int32(v)
-			}
-			for bi := 0; bi < B; bi++ {
-				for ti := 0; ti < L; ti++ {
-					b.Targets[bi*L+ti] = -1
-					if ti+1 < L {
-						b.Targets[bi*L+ti] = b.Inputs[bi*L+ti+1]
-					}
-				}
-			}
+			m, b := loadHFCase(t, name)
 			compareWithCPU(t, "hf-"+name, m, b)
 		})
 	}
+}
+
+// loadHFCase loads the Hugging Face parity fixture name of
+// framework/backbone (skipping when it is missing) and its batch, the
+// targets the next input.
+func loadHFCase(t *testing.T, name string) (*backbone.Model, *backbone.Batch) {
+	t.Helper()
+	dir := filepath.Join("..", "backbone", "testdata", "hf-mamba", name)
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+		t.Skipf("fixture missing: %v", err)
+	}
+	m, err := backbone.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := safetensors.Open(filepath.Join(dir, "expected.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids64, err := exp.Int64("input_ids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hc struct {
+		Batch  int `json:"batch"`
+		SeqLen int `json:"seq_len"`
+	}
+	cj, err := os.ReadFile(filepath.Join(dir, "case.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(cj, &hc); err != nil {
+		t.Fatal(err)
+	}
+	B, L := hc.Batch, hc.SeqLen
+	if len(ids64) != B*L {
+		t.Fatalf("input_ids has %d ids, case.json says %d×%d", len(ids64), B, L)
+	}
+	b := &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
+	for i, v := range ids64 {
+		b.Inputs[i] = int32(v)
+	}
+	for bi := 0; bi < B; bi++ {
+		for ti := 0; ti < L; ti++ {
+			b.Targets[bi*L+ti] = -1
+			if ti+1 < L {
+				b.Targets[bi*L+ti] = b.Inputs[bi*L+ti+1]
+			}
+		}
+	}
+	return m, b
 }
 
 func randomBatch(r *rand.Rand, B, L, V int, resets bool) *backbone.Batch {

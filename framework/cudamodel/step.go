@@ -12,9 +12,12 @@ import (
 )
 
 // Stepper is the recurrent form of the model on the GPU
-// (backbone.Model.Step): the conv and SSM states of B ≤ cudakernels.StepMaxRows
-// rows on the device, one token per row in, the logits (B, V) and their
-// argmax out. A step is 4 launches a layer plus 2 (kernels/step.cu),
+// (backbone.Model.Step): the conv and SSM states of B rows on the device,
+// one token per row in, the logits (B, V) and their argmax out. Up to
+// cudakernels.StepMaxRows rows, a step is 4 launches a layer plus 2
+// (kernels/step.cu); past that (many samples at once) the products run
+// through cuBLAS on the Stepper's stream, with the norm, the convolution
+// step and the argmax as kernels of their own (launchRows),
 // issued on the Stepper's own non-blocking stream; with graphs, the whole
 // step is captured once into a CUDA graph and replayed for every token,
 // the token ids, reset flags, vocabulary limit and position written to
@@ -30,7 +33,9 @@ type Stepper struct {
 	buf                                 *cuda.Buffer
 	io, amax                            cuda.DevPtr
 	x, u, z, xdbl, y, logits, conv, ssm cuda.DevPtr
-	S                                   int // x_proj rows: R + B rows + C rows
+	xn, xz                              cuda.DevPtr // past StepMaxRows rows: the normalized input (B, D), in_proj's output (B, 2·Din)
+	S                                   int         // x_proj rows: R + B rows + C rows
+	wide                                bool        // more rows than StepGEMV takes: launchRows
 
 	variant  cudakernels.StepVariant
 	stream   *cuda.Stream
@@ -88,19 +93,25 @@ func (g *Model) NewStepper(B int, graphs bool) (*Stepper, error) {
 // NewStepperWith is NewStepper with the kernels' form chosen.
 func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	graphs := o.Graphs
-	if B < 1 || B > cudakernels.StepMaxRows {
-		return nil, fmt.Errorf("cudamodel: stepper of %d rows: want 1..%d", B, cudakernels.StepMaxRows)
+	if B < 1 || B > MaxStepRows {
+		return nil, fmt.Errorf("cudamodel: stepper of %d rows: want 1..%d", B, MaxStepRows)
 	}
+	wide := B > cudakernels.StepMaxRows
 	if o.Variant.MaxRows != 0 && B > o.Variant.MaxRows {
 		return nil, fmt.Errorf("cudamodel: stepper of %d rows: the kernels (%v) take at most %d", B, o.Variant, o.Variant.MaxRows)
 	}
+	if wide {
+		// cuBLAS's kernels take no programmatic dependent launch: plain
+		// launches between them.
+		o.Variant.PDL = false
+	}
 	c := &g.Config
 	V, D, Din, N, _, K, nL := dims(c)
-	if 4*B*max(D, Din) > g.dev.SharedOptin && g.dev.SharedOptin > 0 {
+	if !wide && 4*B*max(D, Din) > g.dev.SharedOptin && g.dev.SharedOptin > 0 {
 		return nil, fmt.Errorf("cudamodel: stepper of %d rows: %d floats of staged input exceed the device's shared memory", B, B*max(D, Din))
 	}
 	r, nb, nc := xProjRows(c)
-	s := &Stepper{g: g, B: B, S: r + nb + nc, variant: o.Variant, graphs: graphs && os.Getenv("MAMBAKIT_CUDA_GRAPHS") != "0" && os.Getenv("MAMBAKIT_CUDA_SYNC") != "1",
+	s := &Stepper{g: g, B: B, S: r + nb + nc, variant: o.Variant, wide: wide, graphs: graphs && os.Getenv("MAMBAKIT_CUDA_GRAPHS") != "0" && os.Getenv("MAMBAKIT_CUDA_SYNC") != "1",
 		hostIO: make([]int32, cudakernels.StepIOLen(B)), keys: make([]byte, 8*B), pending: make([]bool, B), vlimit: V}
 	if graphs && !s.graphs {
 		s.graphErr = errors.New("turned off by $MAMBAKIT_CUDA_GRAPHS=0 or $MAMBAKIT_CUDA_SYNC=1")
@@ -113,6 +124,9 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 		{&s.io, cudakernels.StepIOLen(B)}, {&s.amax, 2 * B},
 		{&s.x, B * D}, {&s.u, B * Din}, {&s.z, B * Din}, {&s.xdbl, B * max(s.S, 1)}, {&s.y, B * Din}, {&s.logits, B * V},
 		{&s.conv, nL * B * Din * (K - 1)}, {&s.ssm, nL * B * Din * N * cf(c)},
+	}
+	if wide {
+		slots = append(slots, slot{&s.xn, B * D}, slot{&s.xz, B * 2 * Din})
 	}
 	total := 0
 	for _, sl := range slots {
@@ -260,11 +274,13 @@ func (s *Stepper) capture() {
 
 // launch issues the step's kernels on the Stepper's stream.
 func (s *Stepper) launch() error {
+	if s.wide {
+		return s.launchRows()
+	}
 	g, d, st, v := s.g, s.g.dev, s.stream, s.variant
 	c := &g.Config
-	V, D, Din, N, R, K, nL := dims(c)
+	V, D, Din, _, _, K, nL := dims(c)
 	B, p, ly := s.B, g.params, g.lay
-	r, nb, _ := xProjRows(c)
 	eps := float32(c.LayerNormEpsilon)
 	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
 	e := &errs{}
@@ -292,33 +308,7 @@ func (s *Stepper) launch() error {
 			e.do((&cudakernels.StepGEMV{B: B, N: s.S, K: Din, W: ly.lay(p, ly.xProj, l), X: s.u, LDX: Din,
 				Out: s.xdbl, LDO: s.S, Epi: cudakernels.EpiStore, V: v}).Run(d, st))
 		}
-		sc := &cudakernels.StepScan{B: B, D: Din, N: N, R: r, U: s.u, Z: s.z, DtBias: ly.lay(p, ly.dtB, l),
-			ALog: ly.lay(p, ly.aLog, l), Dskip: ly.lay(p, ly.dskip, l), H: f4(s.ssm, l*B*Din*N*cf(c)), Y: s.y, IO: s.io, V: v}
-		if r > 0 {
-			sc.DtLow, sc.LDDt, sc.DtW = s.xdbl, s.S, ly.lay(p, ly.dtW, l)
-		}
-		_ = R
-		if selective(c, "B") {
-			sc.Bm, sc.LDB = f4(s.xdbl, r), s.S
-			if c.ComplexA {
-				sc.BImag = f4(s.xdbl, r+N)
-			}
-		} else {
-			sc.Bm, sc.BImag = ly.lay(p, ly.bParam, l), ly.lay(p, ly.bImag, l)
-		}
-		if selective(c, "C") {
-			sc.Cm, sc.LDC = f4(s.xdbl, r+nb), s.S
-			if c.ComplexA {
-				sc.CImag = f4(s.xdbl, r+nb+N)
-			}
-		} else {
-			sc.Cm, sc.CImag = ly.lay(p, ly.cParam, l), ly.lay(p, ly.cImag, l)
-		}
-		if c.ComplexA {
-			sc.AImag = ly.lay(p, ly.aImag, l)
-		} else {
-			sc.BImag, sc.CImag = 0, 0
-		}
+		sc := s.scanStep(l)
 		sc.L2[0] = l2(ly.inProj, l+1)
 		if l+1 == nL {
 			sc.L2[0] = cudakernels.L2Range{P: at(p, ly.embed), Bytes: 4 * min(ly.embed.n, 2*Din*D)}
@@ -329,6 +319,84 @@ func (s *Stepper) launch() error {
 	}
 	e.do((&cudakernels.StepGEMV{B: B, N: V, K: D, W: at(p, ly.embed), X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
 		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}).Run(d, st))
+	return e.err
+}
+
+// scanStep is layer l's scan step over the Stepper's buffers.
+func (s *Stepper) scanStep(l int) *cudakernels.StepScan {
+	g := s.g
+	c, p, ly, B, v := &g.Config, g.params, g.lay, s.B, s.variant
+	_, _, Din, N, _, _, _ := dims(c)
+	r, nb, _ := xProjRows(c)
+	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
+	sc := &cudakernels.StepScan{B: B, D: Din, N: N, R: r, U: s.u, Z: s.z, DtBias: ly.lay(p, ly.dtB, l),
+		ALog: ly.lay(p, ly.aLog, l), Dskip: ly.lay(p, ly.dskip, l), H: f4(s.ssm, l*B*Din*N*cf(c)), Y: s.y, IO: s.io, V: v}
+	if r > 0 {
+		sc.DtLow, sc.LDDt, sc.DtW = s.xdbl, s.S, ly.lay(p, ly.dtW, l)
+	}
+	if selective(c, "B") {
+		sc.Bm, sc.LDB = f4(s.xdbl, r), s.S
+		if c.ComplexA {
+			sc.BImag = f4(s.xdbl, r+N)
+		}
+	} else {
+		sc.Bm, sc.BImag = ly.lay(p, ly.bParam, l), ly.lay(p, ly.bImag, l)
+	}
+	if selective(c, "C") {
+		sc.Cm, sc.LDC = f4(s.xdbl, r+nb), s.S
+		if c.ComplexA {
+			sc.CImag = f4(s.xdbl, r+nb+N)
+		}
+	} else {
+		sc.Cm, sc.CImag = ly.lay(p, ly.cParam, l), ly.lay(p, ly.cImag, l)
+	}
+	if c.ComplexA {
+		sc.AImag = ly.lay(p, ly.aImag, l)
+	} else {
+		sc.BImag, sc.CImag = 0, 0
+	}
+	return sc
+}
+
+// MaxStepRows is the most rows a Stepper takes.
+const MaxStepRows = 1 << 16
+
+// launchRows issues a step of more rows than StepGEMV takes: each
+// product through cuBLAS (at the model's precision) on the Stepper's
+// stream, between the kernels that do what StepGEMV's norm and epilogues
+// do. Per layer: the norm, in_proj, the convolution step, x_proj, the
+// scan step, out_proj adding into the residual; then the final norm, the
+// head and the argmax.
+func (s *Stepper) launchRows() error {
+	g, d, st, v := s.g, s.g.dev, s.stream, s.variant
+	c := &g.Config
+	V, D, Din, _, _, K, nL := dims(c)
+	B, p, ly, bl := s.B, g.params, g.lay, g.blas
+	eps := float32(c.LayerNormEpsilon)
+	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
+	e := &errs{}
+	if err := bl.SetStream(st); err != nil {
+		return err
+	}
+	defer bl.SetStream(nil)
+	e.do(d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
+	for l := 0; l < nL && e.err == nil; l++ {
+		e.do(d.StepRMSNormRows(st, v, s.x, D, ly.lay(p, ly.norm, l), eps, B, D, s.xn))
+		e.do(bl.MatMul(false, true, B, 2*Din, D, s.xn, ly.lay(p, ly.inProj, l), 0, s.xz))
+		convB := cuda.DevPtr(0)
+		if c.UseConvBias {
+			convB = ly.lay(p, ly.convB, l)
+		}
+		e.do(d.StepConvRows(st, v, s.xz, B, Din, ly.lay(p, ly.convW, l), convB, f4(s.conv, l*B*Din*(K-1)), K, s.io, s.u, s.z))
+		if s.S > 0 {
+			e.do(bl.MatMul(false, true, B, s.S, Din, s.u, ly.lay(p, ly.xProj, l), 0, s.xdbl))
+		}
+		e.do(s.scanStep(l).Run(d, st))
+		e.do(bl.MatMul(false, true, B, D, Din, s.y, ly.lay(p, ly.outProj, l), 1, s.x))
+	}
+	e.do(d.StepRMSNormRows(st, v, s.x, D, at(p, ly.normF), eps, B, D, s.xn))
+	e.do(bl.MatMul(false, true, B, V, D, s.xn, at(p, ly.embed), 0, s.logits))
+	e.do(d.StepArgmaxRows(st, v, s.logits, B, V, s.io, s.amax))
 	return e.err
 }
 

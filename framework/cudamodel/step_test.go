@@ -287,33 +287,42 @@ func TestGenerateMatchesCPU(t *testing.T) {
 // TestGenerateBatchMatchesCPU: a batch of prompts of different lengths,
 // one with a document end inside (that row alone restarts: ResetRow) and
 // rows ending at a stop token at different steps, gives the CPU's tokens
-// on every row, greedy and sampled, up to the GPU step's rows.
+// on every row, greedy and sampled: 5 rows (the step kernels) and 21
+// (past cudakernels.StepMaxRows: cuBLAS's products, launchRows).
 func TestGenerateBatchMatchesCPU(t *testing.T) {
 	m, g := stepTestModel(t, 6)
 	c := m.Config
 	const end = 4
 	prompts := [][]int32{{1, 2, 3}, {5}, {7, 9, end, 8, 3, 11}, {2, 2}, {60, 61, 62, 63, 64, 65, 66, 67, 68}}
+	for i := range 16 {
+		prompts = append(prompts, []int32{int32(10 + i), int32(3 * i % 90), end, int32(i)}[:1+i%4])
+	}
 	for _, s := range []backbone.Sampling{
 		{Vocab: 90, DocEnds: []int32{end}},
 		{Temperature: 0.9, TopK: 30, Seed: 3, Vocab: 90, DocEnds: []int32{end}, Stop: []int32{end, 10, 11, 12}},
 	} {
-		want, err := backbone.GenerateBatch(m.NewStepper(len(prompts)), c.VocabSize, prompts, 40, s, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, graphs := range []bool{false, true} {
-			st, err := g.NewStepper(len(prompts), graphs)
+		for _, rows := range []int{5, len(prompts)} {
+			ps := prompts[:rows]
+			want, err := backbone.GenerateBatch(m.NewStepper(rows), c.VocabSize, ps, 40, s, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := backbone.GenerateBatch(st, c.VocabSize, prompts, 40, s, nil)
-			st.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for r := range prompts {
-				if !slices.Equal(got[r], want[r]) {
-					t.Errorf("sampling %+v, graphs %v, row %d: GPU %v, CPU %v", s, graphs, r, got[r], want[r])
+			for _, graphs := range []bool{false, true} {
+				st, err := g.NewStepper(rows, graphs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := backbone.GenerateBatch(st, c.VocabSize, ps, 40, s, nil)
+				used, gerr := st.Graphs()
+				st.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%d rows, graphs asked %v: graph %v (%v)", rows, graphs, used, gerr)
+				for r := range ps {
+					if !slices.Equal(got[r], want[r]) {
+						t.Errorf("sampling %+v, %d rows, graphs %v, row %d: GPU %v, CPU %v", s, rows, graphs, r, got[r], want[r])
+					}
 				}
 			}
 		}

@@ -24,27 +24,12 @@ func TestTrainingTracksCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	if err := g.SetTF32(false); err != nil {
+	if err := g.SetPrecision(backbone.FP32); err != nil {
 		t.Fatal(err)
 	}
 	ac := backbone.AdamWConfig{LR: 3e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
 	opt := backbone.NewAdamW(cpu, ac)
-	r := rand.New(rand.NewPCG(9, 9))
-	// Four fixed batches of a learnable pattern (each token predicts the
-	// next of a shuffled cycle, with noise), visited in turn.
-	perm := r.Perm(c.VocabSize)
-	var batches []*backbone.Batch
-	for k := 0; k < 4; k++ {
-		b := &backbone.Batch{B: 4, L: 96, Inputs: make([]int32, 4*96), Targets: make([]int32, 4*96)}
-		for i := range b.Inputs {
-			b.Inputs[i] = int32(r.IntN(120))
-			b.Targets[i] = int32(perm[b.Inputs[i]])
-			if r.IntN(10) == 0 {
-				b.Targets[i] = int32(r.IntN(120))
-			}
-		}
-		batches = append(batches, b)
-	}
+	batches := patternBatches(rand.New(rand.NewPCG(9, 9)), c.VocabSize)
 	const steps = 30
 	maxDiff, maxRel := 0.0, 0.0
 	var first, last [2]float64
@@ -108,4 +93,23 @@ func TestTrainingTracksCPU(t *testing.T) {
 		t.Errorf("optimizer steps %d, CPU %d", o2.T, opt.T)
 	}
 	report(t, "training: AdamW first moments", "30 steps", relErr(o2.M.Data, opt.M.Data), 1e-2)
+}
+
+// patternBatches are four fixed batches (4 × 96) of a learnable pattern:
+// each token predicts the next of a shuffled cycle, with noise.
+func patternBatches(r *rand.Rand, vocab int) []*backbone.Batch {
+	perm := r.Perm(vocab)
+	var batches []*backbone.Batch
+	for range 4 {
+		b := &backbone.Batch{B: 4, L: 96, Inputs: make([]int32, 4*96), Targets: make([]int32, 4*96)}
+		for i := range b.Inputs {
+			b.Inputs[i] = int32(r.IntN(120))
+			b.Targets[i] = int32(perm[b.Inputs[i]])
+			if r.IntN(10) == 0 {
+				b.Targets[i] = int32(r.IntN(120))
+			}
+		}
+		batches = append(batches, b)
+	}
+	return batches
 }

@@ -2,9 +2,11 @@ package train
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -86,11 +88,28 @@ type Config struct {
 	BaselineOrder int `yaml:"baseline_order" json:"baseline_order"`
 }
 
-// Presets are the model sizes selectable with --preset.
+// Presets are the model sizes selectable with --preset (train and
+// bench train): three small ones for the CPU, and the paper's four
+// sizes (Gu and Dao, Table 12; 130M to 1.4B parameters with the GPT-2
+// vocabulary of 50280, fewer with a modality's own).
 var Presets = map[string]Config{
-	"tiny":  {DModel: 64, Layers: 2, DState: 16},
-	"small": {DModel: 128, Layers: 4, DState: 16},
-	"base":  {DModel: 256, Layers: 8, DState: 16},
+	"tiny":       {DModel: 64, Layers: 2, DState: 16},
+	"small":      {DModel: 128, Layers: 4, DState: 16},
+	"base":       {DModel: 256, Layers: 8, DState: 16},
+	"mamba-130m": {DModel: 768, Layers: 24, DState: 16},
+	"mamba-370m": {DModel: 1024, Layers: 48, DState: 16},
+	"mamba-790m": {DModel: 1536, Layers: 48, DState: 16},
+	"mamba-1.4b": {DModel: 2048, Layers: 48, DState: 16},
+}
+
+// PresetNames lists the presets, smallest first.
+func PresetNames() []string {
+	names := slices.Collect(maps.Keys(Presets))
+	slices.SortFunc(names, func(a, b string) int {
+		pa, pb := Presets[a], Presets[b]
+		return cmp.Or(cmp.Compare(pa.DModel*pa.DModel*pa.Layers, pb.DModel*pb.DModel*pb.Layers), cmp.Compare(a, b))
+	})
+	return names
 }
 
 // Defaults returns the defaults: the small preset, AdamW β 0.9/0.95, weight
@@ -152,7 +171,7 @@ func (c *Config) Resolve() error {
 	if c.Preset != "" {
 		p, ok := Presets[c.Preset]
 		if !ok {
-			return fmt.Errorf("preset %q: want tiny, small or base", c.Preset)
+			return fmt.Errorf("preset %q: want %s", c.Preset, strings.Join(PresetNames(), ", "))
 		}
 		if c.DModel == 0 {
 			c.DModel = p.DModel

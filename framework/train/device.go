@@ -47,9 +47,9 @@ func (d Device) String() string {
 type Placement struct {
 	Device Device // "" is the CPU
 	GPU    int    // with CUDA: the GPU's ordinal on this host
-	TF32   bool   // with CUDA: TF32 tensor cores for the projections
-	// Precision of the model's matrix products ("" is fp32); bf16 runs
-	// on the CPU only (backbone.Precision).
+	TF32   bool   // with CUDA: --tf32, the same as Precision tf32
+	// Precision of the model's matrix products ("" is fp32;
+	// backbone.Precision); tf32 runs on a GPU only.
 	Precision backbone.Precision
 	// On the CPU: the matrix-multiply back end (auto, go, openblas or
 	// gonum; "" keeps the current one, $MAMBAKIT_BLAS by default) and the
@@ -57,4 +57,24 @@ type Placement struct {
 	// default).
 	BLAS    string
 	Threads int
+}
+
+// Products is the precision of the model's matrix products: Precision,
+// or tf32 for TF32 (the older --tf32), fp32 when neither is set. It is
+// an error to ask for two, or for tf32 on the CPU.
+func (p Placement) Products() (backbone.Precision, error) {
+	prec := p.Precision
+	if prec == "" {
+		prec = backbone.FP32
+	}
+	if p.TF32 {
+		if prec != backbone.FP32 && prec != backbone.TF32 {
+			return "", fmt.Errorf("--tf32 and precision %s: choose one (--tf32 is --precision tf32)", prec)
+		}
+		prec = backbone.TF32
+	}
+	if (p.Device == "" || p.Device == CPU) && !prec.OnCPU() {
+		return "", fmt.Errorf("precision %s runs on a GPU only (its tensor cores): on the CPU use fp32 or bf16", prec)
+	}
+	return prec, nil
 }

@@ -137,7 +137,8 @@ func runsTrackCPU(t *testing.T, c Config, label string) (cpuDir, gpuDir string) 
 }
 
 // TestPlacementPrecision: the CPU model takes the placement's precision;
-// a GPU refuses bf16 before it touches the device.
+// tf32 (by name or by --tf32) is refused on the CPU, and --tf32 with
+// another precision anywhere, before any device is touched.
 func TestPlacementPrecision(t *testing.T) {
 	m, err := backbone.New(backbone.NewConfig(16, 8, 1), 1)
 	if err != nil {
@@ -146,10 +147,33 @@ func TestPlacementPrecision(t *testing.T) {
 	if _, err := NewModel(m, nil, Placement{Precision: backbone.BF16}); err != nil || m.Precision != backbone.BF16 {
 		t.Fatalf("CPU with bf16: %v, model precision %q", err, m.Precision)
 	}
-	if _, err := NewModel(m, nil, Placement{}); err != nil || m.Precision != "" {
+	if _, err := NewModel(m, nil, Placement{}); err != nil || m.Precision != backbone.FP32 {
 		t.Fatalf("CPU by default: %v, model precision %q", err, m.Precision)
 	}
-	if _, err := NewModel(m, nil, Placement{Device: CUDA, Precision: backbone.BF16}); err == nil || !strings.Contains(err.Error(), "CPU only") {
-		t.Fatalf("cuda with bf16: %v", err)
+	for name, tt := range map[string]struct {
+		p    Placement
+		want string
+	}{
+		"cpu tf32":         {Placement{Precision: backbone.TF32}, "runs on a GPU only"},
+		"cpu --tf32":       {Placement{TF32: true}, "runs on a GPU only"},
+		"cuda --tf32 bf16": {Placement{Device: CUDA, TF32: true, Precision: backbone.BF16}, "choose one"},
+		"cpu --tf32 bf16":  {Placement{TF32: true, Precision: backbone.BF16}, "choose one"},
+	} {
+		if _, err := NewModel(m, nil, tt.p); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		p    Placement
+		want backbone.Precision
+	}{
+		{Placement{Device: CUDA}, backbone.FP32},
+		{Placement{Device: CUDA, TF32: true}, backbone.TF32},
+		{Placement{Device: CUDA, TF32: true, Precision: backbone.TF32}, backbone.TF32},
+		{Placement{Device: CUDA, Precision: backbone.BF16}, backbone.BF16},
+	} {
+		if got, err := tt.p.Products(); err != nil || got != tt.want {
+			t.Errorf("%+v: %q, %v; want %q", tt.p, got, err, tt.want)
+		}
 	}
 }

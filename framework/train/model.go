@@ -58,6 +58,10 @@ type State interface {
 // evaluated or sampled) on p's device. On a GPU, m's parameters and opt's
 // moments are uploaded.
 func NewModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (Model, error) {
+	prec, err := p.Products()
+	if err != nil {
+		return nil, err
+	}
 	switch p.Device {
 	case "", CPU:
 		if p.BLAS != "" {
@@ -68,13 +72,10 @@ func NewModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (Model, error
 		if p.Threads > 0 {
 			kernels.SetThreads(p.Threads)
 		}
-		m.Precision = p.Precision
+		m.Precision = prec
 		return &cpuModel{m: m, opt: opt}, nil
 	case CUDA:
-		if p.Precision == backbone.BF16 {
-			return nil, fmt.Errorf("precision %s runs on the CPU only: the GPU's products are fp32 or TF32 (--tf32)", p.Precision)
-		}
-		return newCUDAModel(m, opt, p)
+		return newCUDAModel(m, opt, p.GPU, prec)
 	}
 	var d Device
 	return nil, d.Set(string(p.Device))

@@ -5,7 +5,6 @@ import (
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
-	"github.com/mambakit/mambakit/framework/cudakernels"
 	"github.com/mambakit/mambakit/framework/cudamodel"
 )
 
@@ -23,8 +22,8 @@ type cudaModel struct {
 // error that says so in one line.
 func GPUCount() (int, error) { return cuda.DeviceCount() }
 
-func newCUDAModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (*cudaModel, error) {
-	d, err := cuda.OpenDevice(p.GPU)
+func newCUDAModel(m *backbone.Model, opt *backbone.AdamW, gpu int, prec backbone.Precision) (*cudaModel, error) {
+	d, err := cuda.OpenDevice(gpu)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +33,7 @@ func newCUDAModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (*cudaMod
 		return nil, err
 	}
 	c := &cudaModel{dev: d, g: g, m: m, opt: opt}
-	if err := g.SetTF32(p.TF32); err != nil {
+	if err := g.SetPrecision(prec); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -74,8 +73,8 @@ func (c *cudaModel) Step(lr float64) error {
 
 func (c *cudaModel) NewStepper(B int) (backbone.Stepper, error) { return c.g.NewStepper(B, true) }
 
-// StepRows is the GPU step kernels' most rows.
-func (c *cudaModel) StepRows() int { return cudakernels.StepMaxRows }
+// StepRows is the most rows of a GPU Stepper.
+func (c *cudaModel) StepRows() int { return cudamodel.MaxStepRows }
 
 func (c *cudaModel) Sync() error {
 	if err := c.g.Download(c.m); err != nil {

@@ -16,6 +16,14 @@
 //                selective scan (real or complex A), the D skip and the
 //                SiLU gate: 16 lanes a channel
 //
+// A step of more than STEP_MAXB rows (a batch of samples) runs the
+// products through cuBLAS instead of step_gemv, with these around them:
+//
+//   step_rmsnorm_rows  x RMS-normalized, as step_gemv stages it
+//   step_conv_rows     the convolution step and SiLU of in_proj's first
+//                      half, and its second half (the gate) copied out
+//   step_argmax_rows   the argmax of each row of the logits
+//
 // io (int32) holds, per step: ids[B], reset[B] (1: the row starts afresh,
 // its states read as zeros), the vocabulary limit of the argmax, the
 // position.
@@ -65,7 +73,8 @@ extern "C" __global__ void step_embed(float* __restrict__ x, const float* __rest
 		int b = i / D, c = i - b * D;
 		x[i] = table[(long long)io[b] * D + c];
 	}
-	if (amax && blockIdx.x == 0 && threadIdx.x < B) amax[threadIdx.x] = 0ull;
+	if (amax)
+		for (int b = blockIdx.x * blockDim.x + threadIdx.x; b < B; b += gridDim.x * blockDim.x) amax[b] = 0ull;
 }
 
 // argmax_key orders logits as unsigned integers, ties to the lowest id.
@@ -727,3 +736,82 @@ extern "C" __global__ void __launch_bounds__(128) step_scan_e(
 }
 
 #endif // STEP_EARLY
+
+// step_rmsnorm_rows: out[b, :] = w · x[b, :] / sqrt(mean(x[b, :]²) + eps),
+// one block a row, the sum in double: what step_gemv stages when given a
+// norm weight.
+extern "C" __global__ void step_rmsnorm_rows(const float* __restrict__ X, int ldx, const float* __restrict__ w, float eps, int K,
+                                             float* __restrict__ out)
+{
+	__shared__ double red[32];
+	pdl_trigger();
+	pdl_wait();
+	const float* xr = X + (long long)blockIdx.x * ldx;
+	double ss = 0;
+	for (int k = threadIdx.x; k < K; k += blockDim.x) ss += (double)xr[k] * xr[k];
+	ss = block_sum_d(ss, red);
+	float r = (float)(1.0 / sqrt(ss / K + (double)eps));
+	float* o = out + (long long)blockIdx.x * K;
+	for (int k = threadIdx.x; k < K; k += blockDim.x) o[k] = w[k] * (xr[k] * r);
+}
+
+// step_conv_rows: for each (b, d) of B rows of in_proj's output xz (B,
+// 2·Din): the convolution step over the row's state (B, Din, Kc−1; a row
+// with its reset flag reads zeros) and the new value, SiLU, into u (B,
+// Din); and the gate xz[b, Din + d] into z (B, Din). step_gemv's
+// EPI_INCONV, element for element.
+extern "C" __global__ void step_conv_rows(const float* __restrict__ xz, int B, int Din, const float* __restrict__ convW,
+                                          const float* __restrict__ convB, float* __restrict__ convState, int Kc,
+                                          const int* __restrict__ io, float* __restrict__ u, float* __restrict__ z)
+{
+	pdl_trigger();
+	pdl_wait();
+	long long n = (long long)B * Din;
+	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+		int b = (int)(i / Din), d = (int)(i - (long long)b * Din);
+		const float* row = xz + (long long)b * 2 * Din;
+		float v = row[d];
+		z[i] = row[Din + d];
+		bool rs = io[B + b] != 0;
+		float* st = convState + i * (Kc - 1);
+		const float* cw = convW + (long long)d * Kc;
+		double y = convB ? (double)convB[d] : 0.0;
+		for (int j = 0; j < Kc - 1; j++) y += (double)cw[j] * (rs ? 0.0 : (double)st[j]);
+		y += (double)cw[Kc - 1] * v;
+		for (int j = 0; j < Kc - 2; j++) st[j] = rs ? 0.f : st[j + 1];
+		if (Kc > 1) st[Kc - 2] = v;
+		u[i] = silu_f((float)y);
+	}
+}
+
+// step_argmax_rows: amax[b] = the argmax key (argmax_key) of row b of the
+// logits (B, V) over ids below the vocabulary limit io[2·B], NaN never
+// winning; one block a row.
+extern "C" __global__ void step_argmax_rows(const float* __restrict__ logits, int B, int V, const int* __restrict__ io,
+                                            unsigned long long* __restrict__ amax)
+{
+	__shared__ unsigned long long best[32];
+	pdl_trigger();
+	pdl_wait();
+	int vlimit = io[2 * B];
+	const float* row = logits + (long long)blockIdx.x * V;
+	unsigned long long m = 0ull;
+	for (int n = threadIdx.x; n < V && n < vlimit; n += blockDim.x) {
+		float v = row[n];
+		if (v == v) {
+			unsigned long long k = argmax_key(v, n);
+			m = k > m ? k : m;
+		}
+	}
+	for (int o = 16; o > 0; o >>= 1) {
+		unsigned long long t = __shfl_xor_sync(0xffffffffu, m, o);
+		m = t > m ? t : m;
+	}
+	int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+	if (lane == 0) best[warp] = m;
+	__syncthreads();
+	if (threadIdx.x == 0) {
+		for (int w = 1; w < (int)(blockDim.x >> 5); w++) m = best[w] > m ? best[w] : m;
+		amax[blockIdx.x] = m;
+	}
+}
