@@ -13,9 +13,12 @@
 #       extensions in place (python3 setup.py build_ext --inplace, the two
 #       at once), check that they import, write .gpu/peer/BUILT. Restartable:
 #       a package whose extension is there is skipped, and ninja keeps the
-#       objects already compiled. Log: $OUT/peer-build.log. The built .so
-#       files are copied to $OUT/peer-so/; put them in .gpu/peer/so/ and
-#       carry that to skip the compile on a fresh machine.
+#       objects already compiled; the compile stops cleanly (exit 3) after
+#       $BUILD_TIMEOUT s (default 550), so run build again on the same warm
+#       machine to finish. Logs: $OUT/peer-build.log (summary), and
+#       $OUT/peer-build-mamba.log, peer-build-causal-conv1d.log (compiler).
+#       The built .so files are copied to $OUT/peer-so/; put them in
+#       .gpu/peer/so/ and carry that to skip the compile on a fresh machine.
 #   bash scripts/gpu/peer.sh bench
 #       on the GPU machine, after build: peer_bench.py, writing
 #       $OUT/peer-bench.log and $OUT/peer.tsv (name, setting, value, unit).
@@ -24,7 +27,9 @@
 # ".gpu/peer/so" if you have it); bench on the same warm machine with no
 # carry (a carry of ".gpu/peer" would replace the built tree).
 # Env: PYTHON (default /opt/torch/.venv/bin/python3, else python3), MAX_JOBS
-# (default 12), BENCH_TIMEOUT (default 540 s), BENCH_ARGS (peer_bench.py flags).
+# (default 12), BUILD_TIMEOUT (default 550 s), PEER_CXX_STD (c++17 or c++20;
+# default: upstream's c++17 below torch 2.13), BENCH_TIMEOUT (default 540 s),
+# BENCH_ARGS (peer_bench.py flags).
 # The sources are fetched, never committed (.gpu/ is git-ignored).
 set -u
 cd "$(dirname "$0")/../.."
@@ -150,27 +155,33 @@ print(f"{path}: patched for sm_90 only")
 EOF
 }
 
-# build_one DIR JOBS: build DIR's extension in place; its log is DIR.log.
+# build_one DIR JOBS LIMIT: build DIR's extension in place, stopped (SIGINT to
+# the whole group: ninja keeps the objects it finished) after LIMIT seconds.
+# Its log is $OUT/peer-build-DIR.log as it goes, copied to $B/DIR.log.
 build_one() {
-	local d=$1 jobs=$2 mod t0
+	local d=$1 jobs=$2 limit=$3 mod t0 rc
 	mod=$(so_of "$d")
 	t0=$(date +%s)
 	(
 		cd "$B/$d" || exit 1
-		echo "== $d: $PY setup.py build_ext --inplace (MAX_JOBS=$jobs), $(date -u +%FT%TZ)"
+		echo "== $d: $PY setup.py build_ext --inplace (MAX_JOBS=$jobs, at most $limit s), $(date -u +%FT%TZ)"
 		# FORCE_BUILD: no wheel download; KEEP_CUDA_BUILD: mamba builds
 		# selective_scan_cuda only when asked (Mamba-1 needs it).
 		MAX_JOBS=$jobs TORCH_CUDA_ARCH_LIST=9.0 \
 			MAMBA_FORCE_BUILD=TRUE MAMBA_KEEP_CUDA_BUILD=TRUE \
 			CAUSAL_CONV1D_FORCE_BUILD=TRUE CAUSAL_CONV1D_SKIP_CUDA_BUILD=FALSE \
-			"$PY" setup.py build_ext --inplace
-	) >"$B/$d.log" 2>&1
-	local rc=$?
-	if [ $rc = 0 ] && ! have_so "$B/$d" "$mod"; then
-		echo "no $mod.*.so after the build" >>"$B/$d.log"
+			timeout -s INT -k 20 "$limit" "$PY" setup.py build_ext --inplace
+	) >"$OUT/peer-build-$d.log" 2>&1
+	rc=$?
+	if [ $rc = 124 ] || [ $rc = 130 ] || [ $rc = 137 ]; then
+		echo "stopped at the $limit s limit (exit $rc): the objects done are kept, run build again to go on" >>"$OUT/peer-build-$d.log"
+		rc=124
+	elif [ $rc = 0 ] && ! have_so "$B/$d" "$mod"; then
+		echo "no $mod.*.so after the build" >>"$OUT/peer-build-$d.log"
 		rc=1
 	fi
-	echo "$d: exit $rc in $(($(date +%s) - t0)) s" | tee -a "$B/$d.log"
+	echo "$d: exit $rc in $(($(date +%s) - t0)) s" | tee -a "$OUT/peer-build-$d.log"
+	cp "$OUT/peer-build-$d.log" "$B/$d.log"
 	return $rc
 }
 
@@ -207,24 +218,37 @@ build_body() {
 			# causal-conv1d has three .cu files, mamba ten: both at once.
 			j=$jobs
 			[ "$d" = causal-conv1d ] && j=$((jobs < 4 ? jobs : 4))
-			build_one "$d" "$j" &
+			build_one "$d" "$j" "$((${BUILD_TIMEOUT:-550} - $(date +%s) + t0))" &
 			pids+=($!)
 			names+=("$d")
 		fi
 	done
 	local i rc=0
 	for i in "${!pids[@]}"; do
-		if ! wait "${pids[$i]}"; then
+		wait "${pids[$i]}"
+		case $? in
+		0) continue ;;
+		124)
+			rc=124
+			echo "== ${names[$i]} not finished in BUILD_TIMEOUT=${BUILD_TIMEOUT:-550} s: run 'bash scripts/gpu/peer.sh build' again on the same machine"
+			grep -E '^\[[0-9]+/[0-9]+\]' "$B/${names[$i]}.log" | tail -n 3
+			;;
+		*)
 			rc=1
-			echo "== ${names[$i]} FAILED; the first errors (full log: $OUT/peer-build.log, $B/${names[$i]}.log):"
+			echo "== ${names[$i]} FAILED; the first errors (full log: $OUT/peer-build-${names[$i]}.log):"
 			grep -n -E 'error|unsupported GNU version|fatal|Traceback' "$B/${names[$i]}.log" | grep -v -E 'Werror|error_|_error' | head -20
 			echo "-- last lines:"
 			tail -n 15 "$B/${names[$i]}.log"
 			if grep -q 'unsupported GNU version' "$B/${names[$i]}.log"; then
 				echo "hint: host g++ too new for nvcc: rerun with NVCC_PREPEND_FLAGS=-allow-unsupported-compiler"
 			fi
-		fi
+			;;
+		esac
 	done
+	if [ $rc = 124 ]; then
+		echo "peer.sh: build not finished after $(($(date +%s) - t0)) s (exit 3)"
+		exit 3
+	fi
 	[ $rc = 0 ] || die "build failed after $(($(date +%s) - t0)) s"
 	mkdir -p "$OUT/peer-so"
 	for d in causal-conv1d mamba; do
@@ -243,17 +267,12 @@ print("import ok: mamba_ssm", mamba_ssm.__version__, "causal_conv1d", causal_con
 	echo "BUILT in $(($(date +%s) - t0)) s"
 }
 
-# build: build_body with its summary on stdout and in $OUT/peer-build.log,
-# then the packages' full compiler logs appended to that file.
+# build: build_body with its summary on stdout and in $OUT/peer-build.log
+# (the compiler logs: $OUT/peer-build-mamba.log, peer-build-causal-conv1d.log).
 build() {
 	mkdir -p "$OUT"
-	local log=$OUT/peer-build.log rc d
-	build_body 2>&1 | tee -a "$log"
-	rc=${PIPESTATUS[0]}
-	for d in causal-conv1d mamba; do
-		[ -f "$B/$d.log" ] && { echo "== $d: full build log"; cat "$B/$d.log"; } >>"$log"
-	done
-	return "$rc"
+	build_body 2>&1 | tee -a "$OUT/peer-build.log"
+	return "${PIPESTATUS[0]}"
 }
 
 bench() {
@@ -285,7 +304,7 @@ pack)
 build) build ;;
 bench) bench ;;
 *)
-	sed -n '2,28p' "$0"
+	sed -n '2,33p' "$0"
 	exit 2
 	;;
 esac
