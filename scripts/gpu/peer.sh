@@ -191,6 +191,13 @@ build_body() {
 	t0=$(date +%s)
 	echo "== peer.sh build, $(date -u +%FT%TZ), python $PY"
 	"$PY" -c 'import torch, triton; print("torch", torch.__version__, "cuda", torch.version.cuda, "triton", triton.__version__)' || die "build: no torch"
+	# torch's BuildExtension compiles with ninja (in parallel) only if a ninja
+	# binary is on PATH, else one file at a time: the venv's bin has it.
+	PATH="$(dirname "$PY"):$PATH"
+	export PATH
+	command -v ninja >/dev/null || die "build: no ninja on PATH (the build would be serial)"
+	echo "ninja: $(command -v ninja) $(ninja --version)"
+	"$PY" -c 'from torch.utils.cpp_extension import CUDA_HOME; print("CUDA_HOME", CUDA_HOME)'
 	echo "nvcc: $(command -v nvcc) $(nvcc --version 2>/dev/null | tail -1)"
 	echo "g++: $(g++ --version 2>/dev/null | head -1)"
 	nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null
