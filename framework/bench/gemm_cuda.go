@@ -18,25 +18,22 @@ type gemmMode struct {
 	data16 bool
 }
 
-// gemmModes are the rates bench scan --gemm and bench train report: the
-// three math modes on float32 data, and bf16 data, the card's bf16 rate
-// that MFU is reckoned against.
+// gemmModes are the rates bench scan --gemm and bench train report:
+// float32 and TF32 on float32 data, and bfloat16 data (float32 sums and
+// output), the card's bf16 rate that MFU is reckoned against.
 var gemmModes = []gemmMode{
 	{"fp32", cuda.MathFP32, false},
 	{"tf32", cuda.MathTF32, false},
-	{"bf16 on fp32 data (converted as read)", cuda.MathBF16, false},
-	{"bf16 data", cuda.MathFP32, true},
+	{"bf16", cuda.MathFP32, true},
 }
 
-// peakMode is the mode whose rate is a precision's ceiling: bf16 data
-// for bf16 (the rate a bfloat16 product can reach), else the precision's
-// own math mode.
+// peakMode is the mode whose rate is a precision's ceiling.
 func peakMode(p backbone.Precision) gemmMode {
 	switch p {
 	case backbone.TF32:
 		return gemmModes[1]
 	case backbone.BF16:
-		return gemmModes[3]
+		return gemmModes[2]
 	}
 	return gemmModes[0]
 }

@@ -62,7 +62,7 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 		return err
 	}
 	mode := map[backbone.Precision]string{backbone.FP32: "float32", backbone.TF32: "TF32 projections",
-		backbone.BF16: "bf16 projections (float32 data, rounded as cuBLAS reads it)"}[prec]
+		backbone.BF16: "bf16 products (bfloat16 operands, float32 sums)"}[prec]
 	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters); batch %d × %d tokens; %s (init and upload %.1fs)\n",
 		o.DModel, o.Layers, o.DState, cfg.VocabSize, g.NumParams(), o.Batch, o.SeqLen, mode, time.Since(t0).Seconds())
 	r := rand.New(rand.NewPCG(o.Seed, 2))

@@ -76,9 +76,8 @@ const (
 	cudaR32F  = 0  // CUDA_R_32F
 	cudaR16BF = 14 // CUDA_R_16BF
 
-	cublasCompute32F       = 68 // CUBLAS_COMPUTE_32F
-	cublasCompute32FFast16 = 75 // CUBLAS_COMPUTE_32F_FAST_16BF
-	cublasGemmDefault      = ^uintptr(0)
+	cublasCompute32F  = 68 // CUBLAS_COMPUTE_32F
+	cublasGemmDefault = ^uintptr(0)
 )
 
 // Math is how MatMul computes a product of float32 matrices.
@@ -91,18 +90,16 @@ const (
 	// MathTF32 uses TF32 tensor cores: inputs rounded to 10 bits of
 	// mantissa, float32 sums.
 	MathTF32
-	// MathBF16 uses bfloat16 tensor cores: inputs rounded to bfloat16
-	// (8 bits of mantissa) as cuBLAS reads them, float32 sums and output
-	// (cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_16BF). The data stays float32.
-	MathBF16
 )
 
+// bfloat16 products take bfloat16 data (MatMulBF16). cublasGemmEx on
+// float32 data with CUBLAS_COMPUTE_32F_FAST_16BF was tried: it only
+// allows bfloat16, and on an H100 (cuBLAS 13) it gave TF32's results
+// to the last digit and TF32's speed.
+
 func (m Math) String() string {
-	switch m {
-	case MathTF32:
+	if m == MathTF32 {
 		return "tf32"
-	case MathBF16:
-		return "bf16"
 	}
 	return "fp32"
 }
@@ -153,7 +150,7 @@ func (b *BLAS) destroy() error {
 // SetMath chooses how MatMul computes its products (MathFP32 is the
 // default). It applies to every later product on the handle.
 func (b *BLAS) SetMath(m Math) error {
-	if m < MathFP32 || m > MathBF16 {
+	if m < MathFP32 || m > MathTF32 {
 		return fmt.Errorf("cuda: math mode %d", int(m))
 	}
 	defer b.d.enter()()
@@ -187,9 +184,6 @@ func (b *BLAS) SetStream(s *Stream) error {
 // when transB. Row-major c = op(a)·op(b) is column-major cᵀ = op(b)ᵀ·op(a)ᵀ,
 // so cuBLAS is called with the operands swapped. beta = 0 overwrites c.
 func (b *BLAS) MatMul(transA, transB bool, m, n, k int, a, bm DevPtr, beta float32, c DevPtr) error {
-	if b.math == MathBF16 {
-		return b.gemmEx(cudaR32F, cublasCompute32FFast16, transA, transB, m, n, k, a, bm, beta, c)
-	}
 	g, err := newGemm(transA, transB, m, n, k)
 	if err != nil || g == nil {
 		return err
@@ -207,11 +201,7 @@ func (b *BLAS) MatMul(transA, transB bool, m, n, k int, a, bm DevPtr, beta float
 // same layouts) into float32 c, with float32 sums (cublasGemmEx,
 // CUBLAS_COMPUTE_32F), whatever the handle's Math.
 func (b *BLAS) MatMulBF16(transA, transB bool, m, n, k int, a, bm DevPtr, beta float32, c DevPtr) error {
-	return b.gemmEx(cudaR16BF, cublasCompute32F, transA, transB, m, n, k, a, bm, beta, c)
-}
-
-// gemmEx is cublasGemmEx with a and b of type ab, c float32.
-func (b *BLAS) gemmEx(ab, compute uintptr, transA, transB bool, m, n, k int, a, bm DevPtr, beta float32, c DevPtr) error {
+	const ab, compute = cudaR16BF, cublasCompute32F
 	g, err := newGemm(transA, transB, m, n, k)
 	if err != nil || g == nil {
 		return err

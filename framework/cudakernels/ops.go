@@ -145,6 +145,13 @@ func (d *Device) elementwise(name string, n int, args ...any) error {
 	return f.Launch(d.GridFor(int64(n), 256), cuda.Dim3{X: 256}, 0, nil, args...)
 }
 
+// ToBF16 sets y (n bfloat16s, 2 bytes each) to x (n float32s) rounded to
+// the nearest bfloat16, ties to even: kernels.RoundBF16 element for
+// element.
+func (d *Device) ToBF16(y, x cuda.DevPtr, n int) error {
+	return d.elementwise("to_bf16", n, y, x, int64(n))
+}
+
 // SiLUForward sets y = x·σ(x) over n elements.
 func (d *Device) SiLUForward(y, x cuda.DevPtr, n int) error {
 	return d.elementwise("silu_fwd", n, y, x, int64(n))

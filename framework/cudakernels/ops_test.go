@@ -171,6 +171,45 @@ func TestElementwise(t *testing.T) {
 	run("softplus bwd (+bias)", spg, func(o cuda.DevPtr) error { return d.SoftplusBackward(o, pdy, px, pb, C, n) })
 }
 
+// TestToBF16: the GPU's rounding to bfloat16 is kernels.RoundBF16, bit for
+// bit, on random values of every magnitude, exact ties, values that
+// round up into the next exponent and to Inf, NaNs, infinities and
+// subnormals.
+func TestToBF16(t *testing.T) {
+	d := openOrSkip(t)
+	r := rand.New(rand.NewPCG(4, 16))
+	x := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffa00000), math.Float32frombits(0x7f800001),
+		math.Float32frombits(0x3f808000), math.Float32frombits(0x3f818000), math.Float32frombits(0x3f80ffff),
+		math.Float32frombits(0x7f7fffff), math.Float32frombits(0x00000001), math.Float32frombits(0x00018000)}
+	for range 100000 {
+		x = append(x, math.Float32frombits(r.Uint32()))
+	}
+	db := newDevBufs(t, d)
+	px := db.in(x)
+	o := db.out((len(x) + 1) / 2)
+	if err := d.ToBF16(o.Ptr(), px, len(x)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	raw := make([]byte, 2*len(x))
+	if err := o.CopyToBytes(raw); err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	for i, v := range x {
+		got, want := uint16(raw[2*i])|uint16(raw[2*i+1])<<8, kernels.RoundBF16(v)
+		if got != want {
+			if bad++; bad <= 5 {
+				t.Errorf("x %#08x: GPU %#04x, kernels.RoundBF16 %#04x", math.Float32bits(v), got, want)
+			}
+		}
+	}
+	report(t, "to bf16 (bits differing)", fmt.Sprintf("n%d", len(x)), float64(bad), 0)
+}
+
 func TestCrossEntropy(t *testing.T) {
 	d := openOrSkip(t)
 	for i, sz := range [][2]int{{37, 1000}, {4, 50280}, {1, 3}} {
@@ -254,9 +293,9 @@ func TestMatMul(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("cuBLAS %d from %s", bl.Version, bl.Path)
-	// bf16: cublasGemmEx on float32 data (MathBF16) and on bfloat16 data
-	// (MatMulBF16) against kernels.MatMulBF16, which rounds the same
-	// inputs to bfloat16 and sums in float32; tf32 against float32.
+	// bf16: cublasGemmEx on bfloat16 data (MatMulBF16) against
+	// kernels.MatMulBF16, which rounds the same inputs to bfloat16 and
+	// sums in float32; tf32 against float32.
 	type mode struct {
 		name   string
 		math   cuda.Math
@@ -264,7 +303,7 @@ func TestMatMul(t *testing.T) {
 		tol    float64
 	}
 	for _, md := range []mode{{"cublas sgemm", cuda.MathFP32, false, 1e-5}, {"cublas sgemm tf32", cuda.MathTF32, false, 3e-3},
-		{"cublas gemmEx bf16 (f32 data)", cuda.MathBF16, false, 1e-5}, {"cublas gemmEx bf16 data", cuda.MathFP32, true, 1e-5}} {
+		{"cublas gemmEx bf16 data", cuda.MathFP32, true, 1e-5}} {
 		if err := bl.SetMath(md.math); err != nil {
 			t.Fatal(err)
 		}
@@ -274,8 +313,7 @@ func TestMatMul(t *testing.T) {
 				m, n, k := sz[0], sz[1], sz[2]
 				a, b, c0 := rnd(r, m*k, -1, 1), rnd(r, k*n, -1, 1), rnd(r, m*n, -1, 1)
 				want := append([]float32(nil), c0...)
-				bf16 := md.math == cuda.MathBF16 || md.data16
-				if bf16 {
+				if md.data16 {
 					kernels.MatMulBF16(tr[0], tr[1], m, n, k, a, b, 0.5, want)
 				} else {
 					kernels.MatMul(tr[0], tr[1], m, n, k, a, b, 0.5, want)

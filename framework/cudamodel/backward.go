@@ -23,7 +23,7 @@ func (g *Model) Backward() error {
 	c := &g.Config
 	V, D, Din, N, R, K, nL := dims(c)
 	B, L, M := a.B, a.L, a.B*a.L
-	d, bl, p, gr, ly := g.dev, g.blas, g.params, g.grads, g.lay
+	d, p, gr, ly := g.dev, g.params, g.grads, g.lay
 	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
 	reset := cuda.DevPtr(0)
 	if a.hasReset {
@@ -35,8 +35,8 @@ func (g *Model) Backward() error {
 	if _, _, err := d.CrossEntropy(a.dlogits, a.logits, a.targets, M, V, 1/float32(g.denominator(a.count))); err != nil {
 		return err
 	}
-	e.do(bl.MatMul(false, false, M, D, V, a.dlogits, at(p, ly.embed), 0, a.dxnF))
-	e.do(bl.MatMul(true, false, V, D, M, a.dlogits, a.xnF, 1, at(gr, ly.embed)))
+	e.do(g.matMul(false, false, M, D, V, a.dlogits, at(p, ly.embed), 0, a.dxnF))
+	e.do(g.matMul(true, false, V, D, M, a.dlogits, a.xnF, 1, at(gr, ly.embed)))
 	e.do(d.RMSNormBackward(a.dResid, at(gr, ly.normF), a.dxnF, f4(a.resid, nL*M*D), at(p, ly.normF), a.rstdF, M, D))
 
 	selB, selC, cx := selective(c, "B"), selective(c, "C"), c.ComplexA
@@ -45,8 +45,8 @@ func (g *Model) Backward() error {
 		u := f4(a.u, l*M*Din)
 		y := f4(a.y, l*M*Din)
 		// out_proj: the residual passes dResid through unchanged.
-		e.do(bl.MatMul(false, false, M, Din, D, a.dResid, ly.lay(p, ly.outProj, l), 0, a.dY))
-		e.do(bl.MatMul(true, false, D, Din, M, a.dResid, y, 1, ly.lay(gr, ly.outProj, l)))
+		e.do(g.matMul(false, false, M, Din, D, a.dResid, ly.lay(p, ly.outProj, l), 0, a.dY))
+		e.do(g.matMul(true, false, D, Din, M, a.dResid, y, 1, ly.lay(gr, ly.outProj, l)))
 
 		bmAll, cmAll := f4(a.bm, l*cfc*M*N), f4(a.cm, l*cfc*M*N)
 		A := f4(a.a, l*Din*N)
@@ -99,9 +99,9 @@ func (g *Model) Backward() error {
 		wx, gx := ly.lay(p, ly.xProj, l), ly.lay(gr, ly.xProj, l)
 		row := func(w cuda.DevPtr, i int) cuda.DevPtr { return w + cuda.DevPtr(4*i*Din) }
 		if r > 0 {
-			e.do(bl.MatMul(false, false, M, r, Din, a.dDt, ly.lay(p, ly.dtW, l), 0, a.dDtLow))
-			e.do(bl.MatMul(true, false, Din, r, M, a.dDt, f4(a.dtLow, l*M*R), 1, ly.lay(gr, ly.dtW, l)))
-			e.do(bl.MatMul(false, false, M, Din, r, a.dDtLow, wx, 1, a.dU))
+			e.do(g.matMul(false, false, M, r, Din, a.dDt, ly.lay(p, ly.dtW, l), 0, a.dDtLow))
+			e.do(g.matMul(true, false, Din, r, M, a.dDt, f4(a.dtLow, l*M*R), 1, ly.lay(gr, ly.dtW, l)))
+			e.do(g.matMul(false, false, M, Din, r, a.dDtLow, wx, 1, a.dU))
 		}
 		type block struct {
 			row  int
@@ -121,13 +121,13 @@ func (g *Model) Backward() error {
 			}
 		}
 		for _, b := range blocks {
-			e.do(bl.MatMul(false, false, M, Din, N, b.grad, row(wx, b.row), 1, a.dU))
+			e.do(g.matMul(false, false, M, Din, N, b.grad, row(wx, b.row), 1, a.dU))
 		}
 		if r > 0 {
-			e.do(bl.MatMul(true, false, r, Din, M, a.dDtLow, u, 1, gx))
+			e.do(g.matMul(true, false, r, Din, M, a.dDtLow, u, 1, gx))
 		}
 		for _, b := range blocks {
-			e.do(bl.MatMul(true, false, N, Din, M, b.grad, u, 1, row(gx, b.row)))
+			e.do(g.matMul(true, false, N, Din, M, b.grad, u, 1, row(gx, b.row)))
 		}
 
 		conv := f4(a.conv, l*M*Din)
@@ -150,10 +150,10 @@ func (g *Model) Backward() error {
 		// in_proj: both halves feed xn.
 		xn := f4(a.xn, l*M*D)
 		win, gin := ly.lay(p, ly.inProj, l), ly.lay(gr, ly.inProj, l)
-		e.do(bl.MatMul(false, false, M, D, Din, a.dXin, win, 0, a.dXn))
-		e.do(bl.MatMul(false, false, M, D, Din, a.dZ, f4(win, Din*D), 1, a.dXn))
-		e.do(bl.MatMul(true, false, Din, D, M, a.dXin, xn, 1, gin))
-		e.do(bl.MatMul(true, false, Din, D, M, a.dZ, xn, 1, f4(gin, Din*D)))
+		e.do(g.matMul(false, false, M, D, Din, a.dXin, win, 0, a.dXn))
+		e.do(g.matMul(false, false, M, D, Din, a.dZ, f4(win, Din*D), 1, a.dXn))
+		e.do(g.matMul(true, false, Din, D, M, a.dXin, xn, 1, gin))
+		e.do(g.matMul(true, false, Din, D, M, a.dZ, xn, 1, f4(gin, Din*D)))
 
 		e.do(d.RMSNormBackward(a.dX, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
 			ly.lay(p, ly.norm, l), f4(a.rstd, l*M), M, D))

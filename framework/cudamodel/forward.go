@@ -71,7 +71,7 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	if err := g.ensureActs(B, L); err != nil {
 		return 0, err
 	}
-	a, d, bl, p, ly := g.acts, g.dev, g.blas, g.params, g.lay
+	a, d, p, ly := g.acts, g.dev, g.params, g.lay
 	// Copies from pageable host memory wait for the kernels before them,
 	// so the last step's inputs are no longer in use.
 	if err := d.CopyI32To(a.ids, b.Inputs); err != nil {
@@ -112,8 +112,8 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 
 		win := ly.lay(p, ly.inProj, l)
 		xin, z := f4(a.xin, l*M*Din), f4(a.z, l*M*Din)
-		e.do(bl.MatMul(false, true, M, Din, D, xn, win, 0, xin))
-		e.do(bl.MatMul(false, true, M, Din, D, xn, f4(win, Din*D), 0, z))
+		e.do(g.matMul(false, true, M, Din, D, xn, win, 0, xin))
+		e.do(g.matMul(false, true, M, Din, D, xn, f4(win, Din*D), 0, z))
 
 		conv, u := f4(a.conv, l*M*Din), f4(a.u, l*M*Din)
 		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
@@ -148,10 +148,10 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		// out_proj, then the residual add into the next block's input.
 		next := f4(a.resid, (l+1)*M*D)
 		e.do(d.CopyDtoD(next, x, 4*M*D))
-		e.do(bl.MatMul(false, true, M, D, Din, y, ly.lay(p, ly.outProj, l), 1, next))
+		e.do(g.matMul(false, true, M, D, Din, y, ly.lay(p, ly.outProj, l), 1, next))
 	}
 	e.do(d.RMSNormForward(a.xnF, a.rstdF, f4(a.resid, nL*M*D), at(p, ly.normF), M, D, eps))
-	e.do(bl.MatMul(false, true, M, V, D, a.xnF, at(p, ly.embed), 0, a.logits))
+	e.do(g.matMul(false, true, M, V, D, a.xnF, at(p, ly.embed), 0, a.logits))
 	if e.err != nil {
 		return 0, e.err
 	}
@@ -209,26 +209,26 @@ func xProjRows(c *backbone.Config) (r, nb, nc int) {
 // ((M, N), or (2, M, N) complex) or the per-channel parameters; it returns
 // B, C and their imaginary parts (0 when real) as the scan reads them.
 func (g *Model) ssmParams(e *errs, l, M int, u, dtLow, bm, cm, dtRaw cuda.DevPtr) (B, C, BIm, CIm cuda.DevPtr) {
-	c, p, ly, bl := &g.Config, g.params, g.lay, g.blas
+	c, p, ly := &g.Config, g.params, g.lay
 	_, _, Din, N, _, _, _ := dims(c)
 	r, nb, _ := xProjRows(c)
 	wx := ly.lay(p, ly.xProj, l)
 	row := func(i int) cuda.DevPtr { return wx + cuda.DevPtr(4*i*Din) }
 	if r > 0 {
-		e.do(bl.MatMul(false, true, M, r, Din, u, wx, 0, dtLow))
-		e.do(bl.MatMul(false, true, M, Din, r, dtLow, ly.lay(p, ly.dtW, l), 0, dtRaw))
+		e.do(g.matMul(false, true, M, r, Din, u, wx, 0, dtLow))
+		e.do(g.matMul(false, true, M, Din, r, dtLow, ly.lay(p, ly.dtW, l), 0, dtRaw))
 	} else {
 		e.do(g.dev.Fill32(dtRaw, 0, M*Din))
 	}
 	B, C = ly.lay(p, ly.bParam, l), ly.lay(p, ly.cParam, l)
 	BIm, CIm = ly.lay(p, ly.bImag, l), ly.lay(p, ly.cImag, l)
 	proj := func(row0 int, dst cuda.DevPtr) (re, im cuda.DevPtr) {
-		e.do(bl.MatMul(false, true, M, N, Din, u, row(row0), 0, dst))
+		e.do(g.matMul(false, true, M, N, Din, u, row(row0), 0, dst))
 		if !c.ComplexA {
 			return dst, 0
 		}
 		imDst := dst + cuda.DevPtr(4*M*N)
-		e.do(bl.MatMul(false, true, M, N, Din, u, row(row0+N), 0, imDst))
+		e.do(g.matMul(false, true, M, N, Din, u, row(row0+N), 0, imDst))
 		return dst, imDst
 	}
 	if selective(c, "B") {

@@ -27,6 +27,9 @@ type Model struct {
 
 	gradHook  func(layer int) error // SetGradHook
 	lossDenom int                   // SetLossDenominator
+
+	bf16 bool         // SetPrecision(bf16): the products read bfloat16 (products.go)
+	b16  bf16Products // their bfloat16 operands
 }
 
 // New uploads m's parameters to dev and allocates their gradients (zero).
@@ -59,24 +62,6 @@ func New(dev *cuda.Device, m *backbone.Model) (*Model, error) {
 	return g, nil
 }
 
-// SetPrecision sets how cuBLAS computes the projections: fp32 (the
-// default), tf32 (TF32 tensor cores, about 1e-3 relative error in each
-// product) or bf16 (inputs rounded to bfloat16 as cuBLAS reads them,
-// float32 sums and outputs; about 4e-3). Parameters, activations, the
-// scan and the rest stay float32, and the one-token Step (its own
-// kernels, not cuBLAS) stays fp32. It applies to the device's cuBLAS
-// handle, so to every model on dev.
-func (g *Model) SetPrecision(p backbone.Precision) error {
-	m, ok := blasMath[p]
-	if !ok {
-		return fmt.Errorf("cudamodel: precision %q", p)
-	}
-	return g.blas.SetMath(m)
-}
-
-// blasMath is cuBLAS's math mode for each precision ("" is fp32).
-var blasMath = map[backbone.Precision]cuda.Math{"": cuda.MathFP32, backbone.FP32: cuda.MathFP32, backbone.TF32: cuda.MathTF32, backbone.BF16: cuda.MathBF16}
-
 // Device returns the model's device.
 func (g *Model) Device() *cuda.Device { return g.dev.Device }
 
@@ -95,6 +80,7 @@ func (g *Model) Close() error {
 		errs = append(errs, g.acts.buf.Free())
 		g.acts = nil
 	}
+	errs = append(errs, g.freeBF16()...)
 	return errors.Join(errs...)
 }
 
@@ -125,6 +111,7 @@ func (g *Model) Upload(m *backbone.Model) error {
 	if len(m.Params.Data) != g.lay.total {
 		return fmt.Errorf("cudamodel: upload: host model has %d parameters, the GPU model %d", len(m.Params.Data), g.lay.total)
 	}
+	g.paramsChanged()
 	return g.params.CopyFromF32(m.Params.Data)
 }
 

@@ -52,6 +52,7 @@ func (g *Model) Step(c backbone.AdamWConfig, lr float64) error {
 		}
 	}
 	g.steps++
+	g.paramsChanged()
 	ac := cudakernels.AdamW{Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, WeightDecay: c.WeightDecay}
 	for _, s := range g.lay.spans {
 		if err := g.dev.AdamWStep(g.params.At(s.lo), g.grads.At(s.lo), g.mom1.At(s.lo), g.mom2.At(s.lo), s.hi-s.lo,

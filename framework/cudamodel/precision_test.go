@@ -23,8 +23,10 @@ const (
 	minReduced = 1e-5
 	// tolBF16SameRounding bounds the GPU's bf16 logits against the CPU's
 	// bf16 model (kernels.MatMulBF16: the same rounded inputs, sums in
-	// another order).
-	tolBF16SameRounding = 3e-3
+	// another order). Products that were not rounded as the CPU rounds
+	// (cuBLAS's FAST_16BF mode, which ran as TF32) measured 2.2e-3 to
+	// 4.4e-3 here.
+	tolBF16SameRounding = 1e-3
 	tolTF32Logits       = 3e-3
 	tolTF32Grad         = 2e-2
 	// tolBF16Train bounds |loss_bf16 − loss_fp32| / loss_fp32 at every step

@@ -96,7 +96,12 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	if B < 1 || B > MaxStepRows {
 		return nil, fmt.Errorf("cudamodel: stepper of %d rows: want 1..%d", B, MaxStepRows)
 	}
-	wide := B > cudakernels.StepMaxRows
+	c := &g.Config
+	V, D, Din, N, _, K, nL := dims(c)
+	// StepGEMV stages its rows' input in shared memory: past 48 KB a
+	// launch would need the opt-in attribute, so such rows take the cuBLAS
+	// path too (8 rows of the 130M shape's 1536 channels are 48 KB).
+	wide := B > cudakernels.StepMaxRows || 4*B*max(D, Din) > stepStagedMax
 	if o.Variant.MaxRows != 0 && B > o.Variant.MaxRows {
 		return nil, fmt.Errorf("cudamodel: stepper of %d rows: the kernels (%v) take at most %d", B, o.Variant, o.Variant.MaxRows)
 	}
@@ -104,11 +109,6 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 		// cuBLAS's kernels take no programmatic dependent launch: plain
 		// launches between them.
 		o.Variant.PDL = false
-	}
-	c := &g.Config
-	V, D, Din, N, _, K, nL := dims(c)
-	if !wide && 4*B*max(D, Din) > g.dev.SharedOptin && g.dev.SharedOptin > 0 {
-		return nil, fmt.Errorf("cudamodel: stepper of %d rows: %d floats of staged input exceed the device's shared memory", B, B*max(D, Din))
 	}
 	r, nb, nc := xProjRows(c)
 	s := &Stepper{g: g, B: B, S: r + nb + nc, variant: o.Variant, wide: wide, graphs: graphs && os.Getenv("MAMBAKIT_CUDA_GRAPHS") != "0" && os.Getenv("MAMBAKIT_CUDA_SYNC") != "1",
@@ -360,6 +360,10 @@ func (s *Stepper) scanStep(l int) *cudakernels.StepScan {
 
 // MaxStepRows is the most rows a Stepper takes.
 const MaxStepRows = 1 << 16
+
+// stepStagedMax is the most bytes of input StepGEMV stages: 48 KB of
+// dynamic shared memory less its static arrays (1 KB at most).
+const stepStagedMax = 47 << 10
 
 // launchRows issues a step of more rows than StepGEMV takes: each
 // product through cuBLAS (at the model's precision) on the Stepper's

@@ -1,4 +1,5 @@
-// elementwise.cu: SiLU, the SiLU gate of the Mamba mixer, softplus.
+// elementwise.cu: SiLU, the SiLU gate of the Mamba mixer, softplus, and
+// the rounding to bfloat16 of the bf16 products.
 
 #include "common.cuh"
 
@@ -41,5 +42,16 @@ extern "C" __global__ void softplus_bwd(float* __restrict__ dx, const float* __r
 	GRID_LOOP(i, n) {
 		float v = x[i] + (bias ? bias[i % C] : 0.f);
 		dx[i] = dy[i] * (v > 20.f ? 1.f : sigmoid_f(v));
+	}
+}
+
+// to_bf16: y = x rounded to the nearest bfloat16, ties to even, as 16
+// bits (kernels.RoundBF16: a NaN stays a quiet NaN with its sign and top
+// payload bits; overflow rounds to ±Inf).
+extern "C" __global__ void to_bf16(unsigned short* __restrict__ y, const float* __restrict__ x, long long n) {
+	GRID_LOOP(i, n) {
+		unsigned int b = __float_as_uint(x[i]);
+		y[i] = (b & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((b >> 16) | 0x40u)
+		                                        : (unsigned short)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
 	}
 }
