@@ -95,18 +95,7 @@ func TestMatchesCPUOnHFFixtures(t *testing.T) {
 // targets the next input.
 func loadHFCase(t *testing.T, name string) (*backbone.Model, *backbone.Batch) {
 	t.Helper()
-	dir := filepath.Join("..", "backbone", "testdata", "hf-mamba", name)
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		t.Skipf("fixture missing: %v", err)
-	}
-	m, err := backbone.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp, err := safetensors.Open(filepath.Join(dir, "expected.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, exp, dir := openHFFixture(t, name)
 	ids64, err := exp.Int64("input_ids")
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +128,25 @@ func loadHFCase(t *testing.T, name string) (*backbone.Model, *backbone.Batch) {
 		}
 	}
 	return m, b
+}
+
+// openHFFixture loads the model of the Hugging Face parity fixture name
+// of framework/backbone (skipping when it is missing) and its expected
+// values; dir is its folder.
+func openHFFixture(t *testing.T, name string) (m *backbone.Model, exp *safetensors.File, dir string) {
+	t.Helper()
+	dir = filepath.Join("..", "backbone", "testdata", "hf-mamba", name)
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+		t.Skipf("fixture missing: %v", err)
+	}
+	m, err := backbone.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp, err = safetensors.Open(filepath.Join(dir, "expected.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	return m, exp, dir
 }
 
 func randomBatch(r *rand.Rand, B, L, V int, resets bool) *backbone.Batch {

@@ -3,14 +3,11 @@ package cudamodel
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cudakernels"
-	"github.com/mambakit/mambakit/framework/safetensors"
 )
 
 // tolStep: the GPU step against backbone.Model.Step, relative L2 error of
@@ -146,18 +143,7 @@ func TestStepMatchesCPUOnHFFixtures(t *testing.T) {
 	d := openOrSkip(t)
 	for _, name := range []string{"tiny", "small", "odd", "wide"} {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join("..", "backbone", "testdata", "hf-mamba", name)
-			if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-				t.Skipf("fixture missing: %v", err)
-			}
-			m, err := backbone.Load(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			exp, err := safetensors.Open(filepath.Join(dir, "expected.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, exp, _ := openHFFixture(t, name)
 			p64, err := exp.Int64("generate.prompt")
 			if err != nil {
 				t.Fatal(err)
