@@ -22,7 +22,7 @@ func newBenchCmd(x *invocation) *cobra.Command {
 	}
 	c.AddCommand(
 		newDeviceBenchCmd(x, "train", "time training steps of a model of the given shape",
-			benchTrainFlags(new(bench.TrainOptions)), benchTrain),
+			benchTrainFlags(new(bench.TrainOptions), new(string)), benchTrain),
 		newDeviceBenchCmd(x, "scan", "time the selective scan, forward and backward",
 			benchScanFlags(new(bench.ScanOptions), new(string)), benchScan),
 		newDeviceBenchCmd(x, "generate", "time the one-token recurrent step",
@@ -33,7 +33,8 @@ func newBenchCmd(x *invocation) *cobra.Command {
 	return c
 }
 
-func benchTrainFlags(o *bench.TrainOptions) benchRegister {
+// benchTrainFlags registers bench train's flags; --preset goes to preset.
+func benchTrainFlags(o *bench.TrainOptions, preset *string) benchRegister {
 	return func(fs *pflag.FlagSet, dev train.Device) *train.Device {
 		*o = bench.DefaultTrain(dev)
 		addDeviceFlag(fs, &o.Device, "where the steps run")
@@ -57,14 +58,15 @@ func benchTrainFlags(o *bench.TrainOptions) benchRegister {
 			addBLASFlag(fs, &o.BLAS)
 			addPrecisionFlag(fs, &o.Precision)
 		}
-		fs.StringVar(&o.Preset, "preset", "", "model size (d-model, layers, d-state) from train's presets: "+strings.Join(train.PresetNames(), ", ")+"; --d-model, --layers, --d-state override it")
+		fs.StringVar(preset, "preset", "", "model size (d-model, layers, d-state) from train's presets: "+strings.Join(train.PresetNames(), ", ")+"; --d-model, --layers, --d-state override it")
 		return &o.Device
 	}
 }
 
 func benchTrain(args []string, stdout io.Writer) error {
 	var o bench.TrainOptions
-	fs, err := parseBench(args, benchTrainFlags(&o))
+	var preset string
+	fs, err := parseBench(args, benchTrainFlags(&o, &preset))
 	if err != nil {
 		return err
 	}
@@ -74,10 +76,10 @@ func benchTrain(args []string, stdout io.Writer) error {
 	if err := checkPrecision(train.Placement{Device: o.Device, TF32: o.TF32, Precision: o.Precision}); err != nil {
 		return err
 	}
-	if o.Preset != "" {
-		p, ok := train.Presets[o.Preset]
+	if preset != "" {
+		p, ok := train.Presets[preset]
 		if !ok {
-			return usagef("--preset %q: want %s", o.Preset, strings.Join(train.PresetNames(), ", "))
+			return usagef("--preset %q: want %s", preset, strings.Join(train.PresetNames(), ", "))
 		}
 		if !fs.Changed("d-model") {
 			o.DModel = p.DModel

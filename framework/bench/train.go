@@ -27,7 +27,6 @@ type TrainOptions struct {
 	Threads                       int      // on the CPU (0: all cores)
 	BLAS                          string   // on the CPU: the matrix-multiply back end ("": the current one)
 	CPUProfile                    string   // a file for a CPU profile of the timed steps
-	Preset                        string   // the train preset DModel, Layers and DState came from ("": none)
 	TF32                          bool     // on a GPU: --tf32, the same as Precision tf32
 	// Precision of the matrix products ("" is fp32; tf32 on a GPU only).
 	Precision backbone.Precision
@@ -58,7 +57,8 @@ func Train(o TrainOptions, w io.Writer) error {
 	if o.Device == train.CUDA {
 		return trainCUDA(o, w)
 	}
-	if _, err := (train.Placement{Precision: o.Precision, TF32: o.TF32}).Products(); err != nil {
+	prec, err := train.Placement{Precision: o.Precision, TF32: o.TF32}.Products()
+	if err != nil {
 		return err
 	}
 	if err := useCPU(o.Threads, o.BLAS); err != nil {
@@ -69,7 +69,7 @@ func Train(o TrainOptions, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m.Precision = o.Precision
+	m.Precision = prec
 	opt := backbone.NewAdamW(m, adamW)
 	r := rand.New(rand.NewPCG(o.Seed, 2))
 	B, L := o.Batch, o.SeqLen

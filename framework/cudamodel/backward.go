@@ -24,7 +24,6 @@ func (g *Model) Backward() error {
 	V, D, Din, N, R, K, nL := dims(c)
 	B, L, M := a.B, a.L, a.B*a.L
 	d, p, gr, ly := g.dev, g.params, g.grads, g.lay
-	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
 	reset := cuda.DevPtr(0)
 	if a.hasReset {
 		reset = a.reset

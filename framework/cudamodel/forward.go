@@ -102,7 +102,6 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		reset = a.reset
 	}
 	eps := float32(c.LayerNormEpsilon)
-	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
 
 	e := &errs{}
 	e.do(d.EmbeddingForward(a.resid, at(p, ly.embed), a.ids, M, D))

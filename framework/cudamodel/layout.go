@@ -75,3 +75,6 @@ func (l *layout) lay(b *cuda.Buffer, f field, i int) cuda.DevPtr {
 	}
 	return b.At(f.off + i*(f.n/l.nL))
 }
+
+// f4 is the address of float32 i of the buffer at p.
+func f4(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }

@@ -282,7 +282,6 @@ func (s *Stepper) launch() error {
 	V, D, Din, _, _, K, nL := dims(c)
 	B, p, ly := s.B, g.params, g.lay
 	eps := float32(c.LayerNormEpsilon)
-	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
 	e := &errs{}
 	// l2 is layer l's part of a field as a range for the L2 form to fetch.
 	l2 := func(f field, l int) cudakernels.L2Range {
@@ -328,7 +327,6 @@ func (s *Stepper) scanStep(l int) *cudakernels.StepScan {
 	c, p, ly, B, v := &g.Config, g.params, g.lay, s.B, s.variant
 	_, _, Din, N, _, _, _ := dims(c)
 	r, nb, _ := xProjRows(c)
-	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
 	sc := &cudakernels.StepScan{B: B, D: Din, N: N, R: r, U: s.u, Z: s.z, DtBias: ly.lay(p, ly.dtB, l),
 		ALog: ly.lay(p, ly.aLog, l), Dskip: ly.lay(p, ly.dskip, l), H: f4(s.ssm, l*B*Din*N*cf(c)), Y: s.y, IO: s.io, V: v}
 	if r > 0 {
@@ -377,7 +375,6 @@ func (s *Stepper) launchRows() error {
 	V, D, Din, _, _, K, nL := dims(c)
 	B, p, ly, bl := s.B, g.params, g.lay, g.blas
 	eps := float32(c.LayerNormEpsilon)
-	f4 := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
 	e := &errs{}
 	if err := bl.SetStream(st); err != nil {
 		return err
