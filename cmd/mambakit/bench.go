@@ -52,6 +52,7 @@ func benchTrainFlags(o *bench.TrainOptions, preset *string) benchRegister {
 			fs.IntVar(&o.Warmup, "warmup", o.Warmup, "untimed steps first (compile kernels, allocate activations)")
 			fs.BoolVar(&o.TF32, "tf32", o.TF32, "TF32 tensor cores for the projections (cuBLAS): --precision tf32")
 			addPrecisionFlag(fs, &o.Precision)
+			fs.BoolVar(&o.Ops, "ops", false, "time each kind of operation with CUDA events and print where forward and backward go (adds a little host time to each launch)")
 		} else {
 			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
 			fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")

@@ -28,6 +28,7 @@ type TrainOptions struct {
 	BLAS                          string   // on the CPU: the matrix-multiply back end ("": the current one)
 	CPUProfile                    string   // a file for a CPU profile of the timed steps
 	TF32                          bool     // on a GPU: --tf32, the same as Precision tf32
+	Ops                           bool     // on a GPU: time each kind of operation (CUDA events) and print where the step goes
 	// Precision of the matrix products ("" is fp32; tf32 on a GPU only).
 	Precision backbone.Precision
 }

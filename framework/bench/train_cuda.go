@@ -117,12 +117,21 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 			return err
 		}
 	}
+	var ops opTable
+	if o.Ops {
+		if err := g.TimeOps(true); err != nil {
+			return err
+		}
+	}
 	tok := float64(B * L)
 	var all []float64
 	var sum times
 	for i := 1; i <= o.Steps; i++ {
 		loss, tm, err := step()
 		if err != nil {
+			return err
+		}
+		if err := ops.add(g); err != nil {
 			return err
 		}
 		all = append(all, tm.step)
@@ -142,6 +151,9 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "matrix products %.2f TFLOP a step: %.1f TFLOP/s, MFU %.1f%% of cuBLAS 8192³ %s (%.1f TFLOP/s, measured at the start)\n",
 		work/1e12, work/med/1e12, 100*work/med/rate, peak.name, rate/1e12)
 	fmt.Fprintf(stdout, "tokens_per_s=%.1f mfu=%.4f memory_gib=%.2f\n", tok/med, work/med/rate, float64(total-free)/(1<<30))
+	if o.Ops {
+		ops.print(stdout, o.Steps, sum.fwd+sum.bwd)
+	}
 	if o.DModel == 768 && o.Layers == 24 && cfg.VocabSize == 50280 && o.DState == 16 && B == 8 && L == 2048 && !o.Complex && len(o.NonSelective) == 0 {
 		fmt.Fprintf(stdout, "anchors (mamba-130m shape, batch 8 × 2048, same H200):\n")
 		for _, a := range trainAnchors {

@@ -28,15 +28,16 @@ func (g *Model) Backward() error {
 	if a.hasReset {
 		reset = a.reset
 	}
-	e := &errs{}
+	e := &errs{t: g.ops}
+	e.do(g.ops.begin("backward"))
+	defer g.ops.end()
 
 	// Head: logits = xnF·Embedᵀ.
-	if _, _, err := d.CrossEntropy(a.dlogits, a.logits, a.targets, M, V, 1/float32(g.denominator(a.count))); err != nil {
-		return err
-	}
-	e.do(g.matMul(false, false, M, D, V, a.dlogits, at(p, ly.embed), 0, a.dxnF))
-	e.do(g.matMul(true, false, V, D, M, a.dlogits, a.xnF, 1, at(gr, ly.embed)))
-	e.do(d.RMSNormBackward(a.dResid, at(gr, ly.normF), a.dxnF, f4(a.resid, nL*M*D), at(p, ly.normF), a.rstdF, M, D))
+	_, _, err := d.CrossEntropy(a.dlogits, a.logits, a.targets, M, V, 1/float32(g.denominator(a.count)))
+	e.op("cross-entropy", err)
+	e.op("head dx", g.matMul(false, false, M, D, V, a.dlogits, at(p, ly.embed), 0, a.dxnF))
+	e.op("head dW", g.matMul(true, false, V, D, M, a.dlogits, a.xnF, 1, at(gr, ly.embed)))
+	e.op("norm_f", d.RMSNormBackward(a.dResid, at(gr, ly.normF), a.dxnF, f4(a.resid, nL*M*D), at(p, ly.normF), a.rstdF, M, D))
 
 	selB, selC, cx := selective(c, "B"), selective(c, "C"), c.ComplexA
 	cfc := cf(c)
@@ -44,8 +45,8 @@ func (g *Model) Backward() error {
 		u := f4(a.u, l*M*Din)
 		y := f4(a.y, l*M*Din)
 		// out_proj: the residual passes dResid through unchanged.
-		e.do(g.matMul(false, false, M, Din, D, a.dResid, ly.lay(p, ly.outProj, l), 0, a.dY))
-		e.do(g.matMul(true, false, D, Din, M, a.dResid, y, 1, ly.lay(gr, ly.outProj, l)))
+		e.op("out_proj dx", g.matMul(false, false, M, Din, D, a.dResid, ly.lay(p, ly.outProj, l), 0, a.dY))
+		e.op("out_proj dW", g.matMul(true, false, D, Din, M, a.dResid, y, 1, ly.lay(gr, ly.outProj, l)))
 
 		bmAll, cmAll := f4(a.bm, l*cfc*M*N), f4(a.cm, l*cfc*M*N)
 		A := f4(a.a, l*Din*N)
@@ -72,24 +73,24 @@ func (g *Model) Backward() error {
 				sc.CImag, sg.DCImag = ly.lay(p, ly.cImag, l), a.dCpI
 			}
 		}
-		e.do(d.ScanBackward(sc, sg))
-		e.do(d.AddMul(ly.lay(gr, ly.dtB, l), a.dBias, 0, Din))
-		e.do(d.AddMul(ly.lay(gr, ly.dskip, l), a.dSkip, 0, Din))
+		e.op("scan", d.ScanBackward(sc, sg))
+		e.op("small gradients", d.AddMul(ly.lay(gr, ly.dtB, l), a.dBias, 0, Din))
+		e.op("small gradients", d.AddMul(ly.lay(gr, ly.dskip, l), a.dSkip, 0, Din))
 		// A = −exp(A_log), so dA_log = dA·A.
-		e.do(d.AddMul(ly.lay(gr, ly.aLog, l), a.dA, A, Din*N))
+		e.op("small gradients", d.AddMul(ly.lay(gr, ly.aLog, l), a.dA, A, Din*N))
 		if !selB {
-			e.do(d.AddMul(ly.lay(gr, ly.bParam, l), a.dBp, 0, Din*N))
+			e.op("small gradients", d.AddMul(ly.lay(gr, ly.bParam, l), a.dBp, 0, Din*N))
 		}
 		if !selC {
-			e.do(d.AddMul(ly.lay(gr, ly.cParam, l), a.dCp, 0, Din*N))
+			e.op("small gradients", d.AddMul(ly.lay(gr, ly.cParam, l), a.dCp, 0, Din*N))
 		}
 		if cx {
-			e.do(d.AddMul(ly.lay(gr, ly.aImag, l), a.dAI, 0, Din*N))
+			e.op("small gradients", d.AddMul(ly.lay(gr, ly.aImag, l), a.dAI, 0, Din*N))
 			if !selB {
-				e.do(d.AddMul(ly.lay(gr, ly.bImag, l), a.dBpI, 0, Din*N))
+				e.op("small gradients", d.AddMul(ly.lay(gr, ly.bImag, l), a.dBpI, 0, Din*N))
 			}
 			if !selC {
-				e.do(d.AddMul(ly.lay(gr, ly.cImag, l), a.dCpI, 0, Din*N))
+				e.op("small gradients", d.AddMul(ly.lay(gr, ly.cImag, l), a.dCpI, 0, Din*N))
 			}
 		}
 
@@ -98,9 +99,9 @@ func (g *Model) Backward() error {
 		wx, gx := ly.lay(p, ly.xProj, l), ly.lay(gr, ly.xProj, l)
 		row := func(w cuda.DevPtr, i int) cuda.DevPtr { return w + cuda.DevPtr(4*i*Din) }
 		if r > 0 {
-			e.do(g.matMul(false, false, M, r, Din, a.dDt, ly.lay(p, ly.dtW, l), 0, a.dDtLow))
-			e.do(g.matMul(true, false, Din, r, M, a.dDt, f4(a.dtLow, l*M*R), 1, ly.lay(gr, ly.dtW, l)))
-			e.do(g.matMul(false, false, M, Din, r, a.dDtLow, wx, 1, a.dU))
+			e.op("dt_proj dx", g.matMul(false, false, M, r, Din, a.dDt, ly.lay(p, ly.dtW, l), 0, a.dDtLow))
+			e.op("dt_proj dW", g.matMul(true, false, Din, r, M, a.dDt, f4(a.dtLow, l*M*R), 1, ly.lay(gr, ly.dtW, l)))
+			e.op("x_proj dx", g.matMul(false, false, M, Din, r, a.dDtLow, wx, 1, a.dU))
 		}
 		type block struct {
 			row  int
@@ -120,17 +121,17 @@ func (g *Model) Backward() error {
 			}
 		}
 		for _, b := range blocks {
-			e.do(g.matMul(false, false, M, Din, N, b.grad, row(wx, b.row), 1, a.dU))
+			e.op("x_proj dx", g.matMul(false, false, M, Din, N, b.grad, row(wx, b.row), 1, a.dU))
 		}
 		if r > 0 {
-			e.do(g.matMul(true, false, r, Din, M, a.dDtLow, u, 1, gx))
+			e.op("x_proj dW", g.matMul(true, false, r, Din, M, a.dDtLow, u, 1, gx))
 		}
 		for _, b := range blocks {
-			e.do(g.matMul(true, false, N, Din, M, b.grad, u, 1, row(gx, b.row)))
+			e.op("x_proj dW", g.matMul(true, false, N, Din, M, b.grad, u, 1, row(gx, b.row)))
 		}
 
 		conv := f4(a.conv, l*M*Din)
-		e.do(d.SiLUBackward(a.dConv, a.dU, conv, M*Din))
+		e.op("silu", d.SiLUBackward(a.dConv, a.dU, conv, M*Din))
 		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: f4(a.xin, l*M*Din), W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
 		if st := a.state; st != nil && K > 1 { // the inputs before the batch
 			cv.State0 = f4(st.conv[a.stateIn], l*st.layerCvL)
@@ -140,26 +141,26 @@ func (g *Model) Backward() error {
 			cv.Bias = ly.lay(p, ly.convB, l)
 			cg.DBias = a.dConvB
 		}
-		e.do(d.Conv1dBackward(cv, cg))
-		e.do(d.AddMul(ly.lay(gr, ly.convW, l), a.dConvW, 0, Din*K))
+		e.op("conv1d", d.Conv1dBackward(cv, cg))
+		e.op("small gradients", d.AddMul(ly.lay(gr, ly.convW, l), a.dConvW, 0, Din*K))
 		if c.UseConvBias {
-			e.do(d.AddMul(ly.lay(gr, ly.convB, l), a.dConvB, 0, Din))
+			e.op("small gradients", d.AddMul(ly.lay(gr, ly.convB, l), a.dConvB, 0, Din))
 		}
 
 		// in_proj: both halves feed xn.
 		xn := f4(a.xn, l*M*D)
 		win, gin := ly.lay(p, ly.inProj, l), ly.lay(gr, ly.inProj, l)
-		e.do(g.matMul(false, false, M, D, Din, a.dXin, win, 0, a.dXn))
-		e.do(g.matMul(false, false, M, D, Din, a.dZ, f4(win, Din*D), 1, a.dXn))
-		e.do(g.matMul(true, false, Din, D, M, a.dXin, xn, 1, gin))
-		e.do(g.matMul(true, false, Din, D, M, a.dZ, xn, 1, f4(gin, Din*D)))
+		e.op("in_proj dx", g.matMul(false, false, M, D, Din, a.dXin, win, 0, a.dXn))
+		e.op("in_proj dx", g.matMul(false, false, M, D, Din, a.dZ, f4(win, Din*D), 1, a.dXn))
+		e.op("in_proj dW", g.matMul(true, false, Din, D, M, a.dXin, xn, 1, gin))
+		e.op("in_proj dW", g.matMul(true, false, Din, D, M, a.dZ, xn, 1, f4(gin, Din*D)))
 
-		e.do(d.RMSNormBackward(a.dX, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
+		e.op("rmsnorm", d.RMSNormBackward(a.dX, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
 			ly.lay(p, ly.norm, l), f4(a.rstd, l*M), M, D))
-		e.do(d.AddMul(a.dResid, a.dX, 0, M*D))
+		e.op("residual add", d.AddMul(a.dResid, a.dX, 0, M*D))
 		e.hook(g.gradHook, l) // block l's gradients are final
 	}
-	e.do(d.EmbeddingBackward(at(gr, ly.embed), a.dResid, a.index, D))
+	e.op("embedding", d.EmbeddingBackward(at(gr, ly.embed), a.dResid, a.index, D))
 	e.hook(g.gradHook, -1) // and the embedding's and norm_f's
 	return e.err
 }

@@ -103,16 +103,18 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	}
 	eps := float32(c.LayerNormEpsilon)
 
-	e := &errs{}
-	e.do(d.EmbeddingForward(a.resid, at(p, ly.embed), a.ids, M, D))
+	e := &errs{t: g.ops}
+	e.do(g.ops.begin("forward"))
+	defer g.ops.end()
+	e.op("embedding", d.EmbeddingForward(a.resid, at(p, ly.embed), a.ids, M, D))
 	for l := 0; l < nL && e.err == nil; l++ {
 		x, xn := f4(a.resid, l*M*D), f4(a.xn, l*M*D)
-		e.do(d.RMSNormForward(xn, f4(a.rstd, l*M), x, ly.lay(p, ly.norm, l), M, D, eps))
+		e.op("rmsnorm", d.RMSNormForward(xn, f4(a.rstd, l*M), x, ly.lay(p, ly.norm, l), M, D, eps))
 
 		win := ly.lay(p, ly.inProj, l)
 		xin, z := f4(a.xin, l*M*Din), f4(a.z, l*M*Din)
-		e.do(g.matMul(false, true, M, Din, D, xn, win, 0, xin))
-		e.do(g.matMul(false, true, M, Din, D, xn, f4(win, Din*D), 0, z))
+		e.op("in_proj", g.matMul(false, true, M, Din, D, xn, win, 0, xin))
+		e.op("in_proj", g.matMul(false, true, M, Din, D, xn, f4(win, Din*D), 0, z))
 
 		conv, u := f4(a.conv, l*M*Din), f4(a.u, l*M*Din)
 		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
@@ -122,14 +124,14 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		if st != nil && K > 1 {
 			cv.State0, cv.StateT = f4(st.conv[in], l*st.layerCvL), f4(st.conv[out], l*st.layerCvL)
 		}
-		e.do(d.Conv1dForward(cv))
-		e.do(d.SiLUForward(u, conv, M*Din))
+		e.op("conv1d", d.Conv1dForward(cv))
+		e.op("silu", d.SiLUForward(u, conv, M*Din))
 
 		bm, cm, bmI, cmI := g.ssmParams(e, l, M, u, f4(a.dtLow, l*M*int(c.TimeStepRank)),
 			f4(a.bm, l*cf(c)*M*N), f4(a.cm, l*cf(c)*M*N), f4(a.dtRaw, l*M*Din))
 
 		A := f4(a.a, l*Din*N)
-		e.do(d.NegExp(A, ly.lay(p, ly.aLog, l), Din*N))
+		e.op("A = -exp(A_log)", d.NegExp(A, ly.lay(p, ly.aLog, l), Din*N))
 		y := f4(a.y, l*M*Din)
 		sc := &cudakernels.Scan{B: B, L: L, D: Din, N: N,
 			U: u, Delta: f4(a.dtRaw, l*M*Din), DeltaBias: ly.lay(p, ly.dtB, l), A: A, Bm: bm, Cm: cm,
@@ -142,15 +144,15 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		if st != nil {
 			sc.H0, sc.HT = f4(st.ssm[in], l*st.layerSsL), f4(st.ssm[out], l*st.layerSsL)
 		}
-		e.do(d.ScanForward(sc))
+		e.op("scan", d.ScanForward(sc))
 
 		// out_proj, then the residual add into the next block's input.
 		next := f4(a.resid, (l+1)*M*D)
-		e.do(d.CopyDtoD(next, x, 4*M*D))
-		e.do(g.matMul(false, true, M, D, Din, y, ly.lay(p, ly.outProj, l), 1, next))
+		e.op("residual copy", d.CopyDtoD(next, x, 4*M*D))
+		e.op("out_proj", g.matMul(false, true, M, D, Din, y, ly.lay(p, ly.outProj, l), 1, next))
 	}
-	e.do(d.RMSNormForward(a.xnF, a.rstdF, f4(a.resid, nL*M*D), at(p, ly.normF), M, D, eps))
-	e.do(g.matMul(false, true, M, V, D, a.xnF, at(p, ly.embed), 0, a.logits))
+	e.op("norm_f", d.RMSNormForward(a.xnF, a.rstdF, f4(a.resid, nL*M*D), at(p, ly.normF), M, D, eps))
+	e.op("head", g.matMul(false, true, M, V, D, a.xnF, at(p, ly.embed), 0, a.logits))
 	if e.err != nil {
 		return 0, e.err
 	}
@@ -161,8 +163,9 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		return 0, nil
 	}
 	sum, count, err := d.CrossEntropy(0, a.logits, a.targets, M, V, 0)
-	if err != nil {
-		return 0, err
+	e.op("cross-entropy", err)
+	if e.err != nil {
+		return 0, e.err
 	}
 	a.count = count
 	if count == 0 {
@@ -172,7 +175,10 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 }
 
 // errs keeps the first error of a sequence of launches.
-type errs struct{ err error }
+type errs struct {
+	err error
+	t   *opTimer // op timing (optimes.go), nil when off
+}
 
 func (e *errs) do(err error) {
 	if e.err == nil {
@@ -214,20 +220,20 @@ func (g *Model) ssmParams(e *errs, l, M int, u, dtLow, bm, cm, dtRaw cuda.DevPtr
 	wx := ly.lay(p, ly.xProj, l)
 	row := func(i int) cuda.DevPtr { return wx + cuda.DevPtr(4*i*Din) }
 	if r > 0 {
-		e.do(g.matMul(false, true, M, r, Din, u, wx, 0, dtLow))
-		e.do(g.matMul(false, true, M, Din, r, dtLow, ly.lay(p, ly.dtW, l), 0, dtRaw))
+		e.op("x_proj Δ", g.matMul(false, true, M, r, Din, u, wx, 0, dtLow))
+		e.op("dt_proj", g.matMul(false, true, M, Din, r, dtLow, ly.lay(p, ly.dtW, l), 0, dtRaw))
 	} else {
-		e.do(g.dev.Fill32(dtRaw, 0, M*Din))
+		e.op("dt_proj", g.dev.Fill32(dtRaw, 0, M*Din))
 	}
 	B, C = ly.lay(p, ly.bParam, l), ly.lay(p, ly.cParam, l)
 	BIm, CIm = ly.lay(p, ly.bImag, l), ly.lay(p, ly.cImag, l)
 	proj := func(row0 int, dst cuda.DevPtr) (re, im cuda.DevPtr) {
-		e.do(g.matMul(false, true, M, N, Din, u, row(row0), 0, dst))
+		e.op("x_proj B, C", g.matMul(false, true, M, N, Din, u, row(row0), 0, dst))
 		if !c.ComplexA {
 			return dst, 0
 		}
 		imDst := dst + cuda.DevPtr(4*M*N)
-		e.do(g.matMul(false, true, M, N, Din, u, row(row0+N), 0, imDst))
+		e.op("x_proj B, C", g.matMul(false, true, M, N, Din, u, row(row0+N), 0, imDst))
 		return dst, imDst
 	}
 	if selective(c, "B") {

@@ -28,6 +28,8 @@ type Model struct {
 	gradHook  func(layer int) error // SetGradHook
 	lossDenom int                   // SetLossDenominator
 
+	ops *opTimer // TimeOps (optimes.go); nil when off
+
 	bf16 bool         // SetPrecision(bf16): the products read bfloat16 (products.go)
 	b16  bf16Products // their bfloat16 operands
 }
@@ -81,6 +83,7 @@ func (g *Model) Close() error {
 		g.acts = nil
 	}
 	errs = append(errs, g.freeBF16()...)
+	errs = append(errs, g.TimeOps(false))
 	return errors.Join(errs...)
 }
 

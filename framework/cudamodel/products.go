@@ -62,6 +62,9 @@ func (g *Model) matMul(transA, transB bool, m, n, k int, a, b cuda.DevPtr, beta 
 	if err != nil {
 		return err
 	}
+	if err := g.ops.mark("to_bf16 (operands)"); err != nil {
+		return err
+	}
 	return g.blas.MatMulBF16(transA, transB, m, n, k, a16, b16, beta, c)
 }
 

@@ -1,0 +1,57 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/mambakit/mambakit/framework/cudamodel"
+)
+
+// opTable sums cudamodel's op times over the timed steps (bench train
+// --device cuda --ops).
+type opTable struct {
+	ts []cudamodel.OpTime
+	at map[[2]string]int
+}
+
+// add takes the op times of g's passes since the last call.
+func (t *opTable) add(g *cudamodel.Model) error {
+	ts, err := g.OpTimes()
+	if err != nil {
+		return err
+	}
+	if t.at == nil {
+		t.at = map[[2]string]int{}
+	}
+	for _, x := range ts {
+		k := [2]string{x.Pass, x.Name}
+		i, ok := t.at[k]
+		if !ok {
+			i = len(t.ts)
+			t.at[k] = i
+			t.ts = append(t.ts, cudamodel.OpTime{Pass: x.Pass, Name: x.Name})
+		}
+		t.ts[i].Ms += x.Ms
+		t.ts[i].Count += x.Count
+	}
+	return nil
+}
+
+// print writes one line an op, the largest first: milliseconds a step,
+// the share of forward + backward (passSeconds summed over steps, from the
+// step's own events), launches a step.
+func (t *opTable) print(w io.Writer, steps int, passSeconds float64) {
+	ts := append([]cudamodel.OpTime(nil), t.ts...)
+	cudamodel.SortOpTimes(ts)
+	var sum float64
+	for _, x := range ts {
+		sum += x.Ms
+	}
+	n := float64(steps)
+	fmt.Fprintf(w, "where forward + backward go (CUDA events after each launch, means of %d steps; each op's time includes any wait for its launch):\n", steps)
+	fmt.Fprintf(w, "  %-9s %-22s %9s %7s %9s\n", "pass", "op", "ms/step", "share", "launches")
+	for _, x := range ts {
+		fmt.Fprintf(w, "  %-9s %-22s %9.2f %6.1f%% %9.0f\n", x.Pass, x.Name, x.Ms/n, 100*x.Ms/sum, float64(x.Count)/n)
+	}
+	fmt.Fprintf(w, "  %-32s %9.2f ms/step (forward + backward by their own events: %.2f)\n", "sum", sum/n, 1e3*passSeconds/n)
+}
