@@ -35,8 +35,9 @@ func (g *Model) Backward() error {
 	// Head: logits = xnF·Embedᵀ.
 	_, _, err := d.CrossEntropy(a.dlogits, a.logits, a.targets, M, V, 1/float32(g.denominator(a.count)))
 	e.op("cross-entropy", err)
-	e.op("head dx", g.matMul(false, false, M, D, V, a.dlogits, at(p, ly.embed), 0, a.dxnF))
-	e.op("head dW", g.matMul(true, false, V, D, M, a.dlogits, a.xnF, 1, at(gr, ly.embed)))
+	g.products(e,
+		product{name: "head dx", m: M, n: D, k: V, a: a.dlogits, b: at(p, ly.embed), c: a.dxnF},
+		product{name: "head dW", transA: true, m: V, n: D, k: M, a: a.dlogits, b: a.xnF, beta: 1, c: at(gr, ly.embed)})
 	e.op("norm_f", d.RMSNormBackward(a.dResid, at(gr, ly.normF), a.dxnF, f4(a.resid, nL*M*D), at(p, ly.normF), a.rstdF, M, D))
 
 	selB, selC, cx := selective(c, "B"), selective(c, "C"), c.ComplexA
@@ -45,8 +46,9 @@ func (g *Model) Backward() error {
 		u := f4(a.u, l*M*Din)
 		y := f4(a.y, l*M*Din)
 		// out_proj: the residual passes dResid through unchanged.
-		e.op("out_proj dx", g.matMul(false, false, M, Din, D, a.dResid, ly.lay(p, ly.outProj, l), 0, a.dY))
-		e.op("out_proj dW", g.matMul(true, false, D, Din, M, a.dResid, y, 1, ly.lay(gr, ly.outProj, l)))
+		g.products(e,
+			product{name: "out_proj dx", m: M, n: Din, k: D, a: a.dResid, b: ly.lay(p, ly.outProj, l), c: a.dY},
+			product{name: "out_proj dW", transA: true, m: D, n: Din, k: M, a: a.dResid, b: y, beta: 1, c: ly.lay(gr, ly.outProj, l)})
 
 		bmAll, cmAll := f4(a.bm, l*cfc*M*N), f4(a.cm, l*cfc*M*N)
 		A := f4(a.a, l*Din*N)
@@ -98,10 +100,12 @@ func (g *Model) Backward() error {
 		r, nb, nc := xProjRows(c)
 		wx, gx := ly.lay(p, ly.xProj, l), ly.lay(gr, ly.xProj, l)
 		row := func(w cuda.DevPtr, i int) cuda.DevPtr { return w + cuda.DevPtr(4*i*Din) }
+		var xp []product // x_proj's products: dx into dU, dW
 		if r > 0 {
-			e.op("dt_proj dx", g.matMul(false, false, M, r, Din, a.dDt, ly.lay(p, ly.dtW, l), 0, a.dDtLow))
-			e.op("dt_proj dW", g.matMul(true, false, Din, r, M, a.dDt, f4(a.dtLow, l*M*R), 1, ly.lay(gr, ly.dtW, l)))
-			e.op("x_proj dx", g.matMul(false, false, M, Din, r, a.dDtLow, wx, 1, a.dU))
+			g.products(e,
+				product{name: "dt_proj dx", m: M, n: r, k: Din, a: a.dDt, b: ly.lay(p, ly.dtW, l), c: a.dDtLow},
+				product{name: "dt_proj dW", transA: true, m: Din, n: r, k: M, a: a.dDt, b: f4(a.dtLow, l*M*R), beta: 1, c: ly.lay(gr, ly.dtW, l)})
+			xp = append(xp, product{name: "x_proj dx", m: M, n: Din, k: r, a: a.dDtLow, b: wx, beta: 1, c: a.dU})
 		}
 		type block struct {
 			row  int
@@ -121,14 +125,15 @@ func (g *Model) Backward() error {
 			}
 		}
 		for _, b := range blocks {
-			e.op("x_proj dx", g.matMul(false, false, M, Din, N, b.grad, row(wx, b.row), 1, a.dU))
+			xp = append(xp, product{name: "x_proj dx", m: M, n: Din, k: N, a: b.grad, b: row(wx, b.row), beta: 1, c: a.dU})
 		}
 		if r > 0 {
-			e.op("x_proj dW", g.matMul(true, false, r, Din, M, a.dDtLow, u, 1, gx))
+			xp = append(xp, product{name: "x_proj dW", transA: true, m: r, n: Din, k: M, a: a.dDtLow, b: u, beta: 1, c: gx})
 		}
 		for _, b := range blocks {
-			e.op("x_proj dW", g.matMul(true, false, N, Din, M, b.grad, u, 1, row(gx, b.row)))
+			xp = append(xp, product{name: "x_proj dW", transA: true, m: N, n: Din, k: M, a: b.grad, b: u, beta: 1, c: row(gx, b.row)})
 		}
+		g.products(e, xp...)
 
 		conv := f4(a.conv, l*M*Din)
 		e.op("silu", d.SiLUBackward(a.dConv, a.dU, conv, M*Din))
@@ -150,10 +155,11 @@ func (g *Model) Backward() error {
 		// in_proj: both halves feed xn.
 		xn := f4(a.xn, l*M*D)
 		win, gin := ly.lay(p, ly.inProj, l), ly.lay(gr, ly.inProj, l)
-		e.op("in_proj dx", g.matMul(false, false, M, D, Din, a.dXin, win, 0, a.dXn))
-		e.op("in_proj dx", g.matMul(false, false, M, D, Din, a.dZ, f4(win, Din*D), 1, a.dXn))
-		e.op("in_proj dW", g.matMul(true, false, Din, D, M, a.dXin, xn, 1, gin))
-		e.op("in_proj dW", g.matMul(true, false, Din, D, M, a.dZ, xn, 1, f4(gin, Din*D)))
+		g.products(e,
+			product{name: "in_proj dx", m: M, n: D, k: Din, a: a.dXin, b: win, c: a.dXn},
+			product{name: "in_proj dx", m: M, n: D, k: Din, a: a.dZ, b: f4(win, Din*D), beta: 1, c: a.dXn},
+			product{name: "in_proj dW", transA: true, m: Din, n: D, k: M, a: a.dXin, b: xn, beta: 1, c: gin},
+			product{name: "in_proj dW", transA: true, m: Din, n: D, k: M, a: a.dZ, b: xn, beta: 1, c: f4(gin, Din*D)})
 
 		e.op("rmsnorm", d.RMSNormBackward(a.dX, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
 			ly.lay(p, ly.norm, l), f4(a.rstd, l*M), M, D))

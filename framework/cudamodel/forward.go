@@ -113,8 +113,9 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 
 		win := ly.lay(p, ly.inProj, l)
 		xin, z := f4(a.xin, l*M*Din), f4(a.z, l*M*Din)
-		e.op("in_proj", g.matMul(false, true, M, Din, D, xn, win, 0, xin))
-		e.op("in_proj", g.matMul(false, true, M, Din, D, xn, f4(win, Din*D), 0, z))
+		g.products(e,
+			product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, b: win, c: xin},
+			product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, b: f4(win, Din*D), c: z})
 
 		conv, u := f4(a.conv, l*M*Din), f4(a.u, l*M*Din)
 		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
@@ -149,10 +150,10 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		// out_proj, then the residual add into the next block's input.
 		next := f4(a.resid, (l+1)*M*D)
 		e.op("residual copy", d.CopyDtoD(next, x, 4*M*D))
-		e.op("out_proj", g.matMul(false, true, M, D, Din, y, ly.lay(p, ly.outProj, l), 1, next))
+		g.products(e, product{name: "out_proj", transB: true, m: M, n: D, k: Din, a: y, b: ly.lay(p, ly.outProj, l), beta: 1, c: next})
 	}
 	e.op("norm_f", d.RMSNormForward(a.xnF, a.rstdF, f4(a.resid, nL*M*D), at(p, ly.normF), M, D, eps))
-	e.op("head", g.matMul(false, true, M, V, D, a.xnF, at(p, ly.embed), 0, a.logits))
+	g.products(e, product{name: "head", transB: true, m: M, n: V, k: D, a: a.xnF, b: at(p, ly.embed), c: a.logits})
 	if e.err != nil {
 		return 0, e.err
 	}
@@ -219,21 +220,20 @@ func (g *Model) ssmParams(e *errs, l, M int, u, dtLow, bm, cm, dtRaw cuda.DevPtr
 	r, nb, _ := xProjRows(c)
 	wx := ly.lay(p, ly.xProj, l)
 	row := func(i int) cuda.DevPtr { return wx + cuda.DevPtr(4*i*Din) }
+	// x_proj's row blocks first (one group: each reads u), then dt_proj.
+	var xp []product
 	if r > 0 {
-		e.op("x_proj Δ", g.matMul(false, true, M, r, Din, u, wx, 0, dtLow))
-		e.op("dt_proj", g.matMul(false, true, M, Din, r, dtLow, ly.lay(p, ly.dtW, l), 0, dtRaw))
-	} else {
-		e.op("dt_proj", g.dev.Fill32(dtRaw, 0, M*Din))
+		xp = append(xp, product{name: "x_proj Δ", transB: true, m: M, n: r, k: Din, a: u, b: wx, c: dtLow})
 	}
 	B, C = ly.lay(p, ly.bParam, l), ly.lay(p, ly.cParam, l)
 	BIm, CIm = ly.lay(p, ly.bImag, l), ly.lay(p, ly.cImag, l)
 	proj := func(row0 int, dst cuda.DevPtr) (re, im cuda.DevPtr) {
-		e.op("x_proj B, C", g.matMul(false, true, M, N, Din, u, row(row0), 0, dst))
+		xp = append(xp, product{name: "x_proj B, C", transB: true, m: M, n: N, k: Din, a: u, b: row(row0), c: dst})
 		if !c.ComplexA {
 			return dst, 0
 		}
 		imDst := dst + cuda.DevPtr(4*M*N)
-		e.op("x_proj B, C", g.matMul(false, true, M, N, Din, u, row(row0+N), 0, imDst))
+		xp = append(xp, product{name: "x_proj B, C", transB: true, m: M, n: N, k: Din, a: u, b: row(row0 + N), c: imDst})
 		return dst, imDst
 	}
 	if selective(c, "B") {
@@ -241,6 +241,12 @@ func (g *Model) ssmParams(e *errs, l, M int, u, dtLow, bm, cm, dtRaw cuda.DevPtr
 	}
 	if selective(c, "C") {
 		C, CIm = proj(r+nb, cm)
+	}
+	g.products(e, xp...)
+	if r > 0 {
+		g.products(e, product{name: "dt_proj", transB: true, m: M, n: Din, k: r, a: dtLow, b: ly.lay(p, ly.dtW, l), c: dtRaw})
+	} else {
+		e.op("dt_proj", g.dev.Fill32(dtRaw, 0, M*Din))
 	}
 	if !c.ComplexA {
 		BIm, CIm = 0, 0

@@ -14,8 +14,8 @@ import (
 // and outputs: backbone.BF16's arithmetic). Parameters, gradients, the
 // AdamW moments, activations, the scan, the norms and the loss stay
 // float32; bf16 keeps a bfloat16 copy of the parameters, made again after
-// they change (Step, Upload), and rounds each activation operand as a
-// product reads it. The one-token Step stays float32 up to
+// they change (Step, Upload), and rounds each activation operand once for
+// the products that read it (products). The one-token Step stays float32 up to
 // cudakernels.StepMaxRows rows (its own kernels); past that its cuBLAS
 // products are TF32 under tf32 and float32 otherwise. The math mode is the device's cuBLAS handle's, so it
 // applies to every model on the device.
@@ -36,81 +36,142 @@ func (g *Model) SetPrecision(p backbone.Precision) error {
 }
 
 // bf16Products holds what bf16 products read: the parameters' bfloat16
-// copy and two scratch buffers for activation operands.
+// copy and scratch buffers for activation operands, one for each distinct
+// activation a group of products reads.
 type bf16Products struct {
 	params  *cuda.Buffer // bfloat16 copy of g.params
 	fresh   bool         // params matches g.params
-	scratch [2]*cuda.Buffer
+	scratch []*cuda.Buffer
 }
 
 // paramsChanged marks the bfloat16 copy of the parameters out of date.
 func (g *Model) paramsChanged() { g.b16.fresh = false }
 
-// matMul is every product of Forward and Backward: c = op(a)·op(b) +
-// beta·c (cuda.BLAS.MatMul's arguments) at the model's precision. In bf16
-// an operand inside the parameters is read from their bfloat16 copy; any
-// other is rounded into a scratch buffer first.
-func (g *Model) matMul(transA, transB bool, m, n, k int, a, b cuda.DevPtr, beta float32, c cuda.DevPtr) error {
+// product is one matrix product of a pass, c = op(a)·op(b) + beta·c
+// (cuda.BLAS.MatMul's arguments, every matrix dense), named for op timing.
+type product struct {
+	name           string
+	transA, transB bool
+	m, n, k        int
+	a, b           cuda.DevPtr
+	beta           float32
+	c              cuda.DevPtr
+}
+
+// products runs every product of Forward and Backward, in order, at the
+// model's precision. In bf16 an operand inside the parameters is read from
+// their bfloat16 copy; any other (an activation) is rounded into a scratch
+// buffer first, once for the group: a linear layer's backward reads its
+// output gradient twice (dx and dW), x_proj reads u three times. So no
+// product of a group may write what another of it reads; products checks.
+func (g *Model) products(e *errs, ps ...product) {
+	if e.err != nil {
+		return
+	}
 	if !g.bf16 {
-		return g.blas.MatMul(transA, transB, m, n, k, a, b, beta, c)
+		for _, q := range ps {
+			e.op(q.name, g.blas.MatMul(q.transA, q.transB, q.m, q.n, q.k, q.a, q.b, q.beta, q.c))
+		}
+		return
 	}
-	a16, err := g.operandBF16(0, a, m*k)
-	if err != nil {
-		return err
+	if err := checkGroup(ps); err != nil {
+		e.do(err)
+		return
 	}
-	b16, err := g.operandBF16(1, b, k*n)
-	if err != nil {
-		return err
+	type key struct {
+		p cuda.DevPtr
+		n int
 	}
-	if err := g.ops.mark("to_bf16 (operands)"); err != nil {
-		return err
+	rounded := map[key]cuda.DevPtr{}
+	operand := func(p cuda.DevPtr, n int) (cuda.DevPtr, bool, error) {
+		if x, ok := rounded[key{p, n}]; ok {
+			return x, false, nil
+		}
+		x, fresh, err := g.operandBF16(len(rounded), p, n)
+		if err == nil && fresh {
+			rounded[key{p, n}] = x
+		}
+		return x, fresh, err
 	}
-	return g.blas.MatMulBF16(transA, transB, m, n, k, a16, b16, beta, c)
+	for _, q := range ps {
+		a16, ra, err := operand(q.a, q.m*q.k)
+		if err == nil {
+			var rb bool
+			var b16 cuda.DevPtr
+			b16, rb, err = operand(q.b, q.k*q.n)
+			if err == nil && (ra || rb) {
+				err = g.ops.mark("to_bf16 (operands)")
+			}
+			if err == nil {
+				err = g.blas.MatMulBF16(q.transA, q.transB, q.m, q.n, q.k, a16, b16, q.beta, q.c)
+			}
+		}
+		e.op(q.name, err)
+		if e.err != nil {
+			return
+		}
+	}
+}
+
+// checkGroup: no product of ps writes an activation another of ps reads.
+func checkGroup(ps []product) error {
+	overlap := func(p0 cuda.DevPtr, n0 int, p1 cuda.DevPtr, n1 int) bool {
+		return p0 < p1+cuda.DevPtr(4*n1) && p1 < p0+cuda.DevPtr(4*n0)
+	}
+	for i, w := range ps {
+		for j, r := range ps {
+			if i != j && (overlap(w.c, w.m*w.n, r.a, r.m*r.k) || overlap(w.c, w.m*w.n, r.b, r.k*r.n)) {
+				return fmt.Errorf("cudamodel: internal: product %q writes what %q of its group reads", w.name, r.name)
+			}
+		}
+	}
+	return nil
 }
 
 // operandBF16 returns the bfloat16 form of the n float32s at p: a view of
-// the parameters' copy (made first when out of date), or p rounded into
-// scratch buffer i.
-func (g *Model) operandBF16(i int, p cuda.DevPtr, n int) (cuda.DevPtr, error) {
+// the parameters' copy (made first when out of date; fresh false), or p
+// rounded into scratch buffer i (fresh true).
+func (g *Model) operandBF16(i int, p cuda.DevPtr, n int) (x cuda.DevPtr, fresh bool, err error) {
 	b := &g.b16
 	base := g.params.Ptr()
 	if p >= base && p < base+cuda.DevPtr(g.params.Bytes()) {
 		if b.params == nil {
-			var err error
 			if b.params, err = g.dev.Alloc(2 * g.lay.total); err != nil {
-				return 0, err
+				return 0, false, err
 			}
 		}
 		if !b.fresh {
 			if err := g.dev.ToBF16(b.params.Ptr(), base, g.lay.total); err != nil {
-				return 0, err
+				return 0, false, err
 			}
 			b.fresh = true
 		}
-		return b.params.Ptr() + (p-base)/2, nil
+		return b.params.Ptr() + (p-base)/2, false, nil
+	}
+	for len(b.scratch) <= i {
+		b.scratch = append(b.scratch, nil)
 	}
 	if s := b.scratch[i]; s == nil || s.Bytes() < 2*n {
 		if s != nil {
-			// The product before may still read it: wait, then free.
+			// A product before may still read it: wait, then free.
 			if err := g.dev.Synchronize(); err != nil {
-				return 0, err
+				return 0, false, err
 			}
 			s.Free()
 		}
-		var err error
 		if b.scratch[i], err = g.dev.Alloc(2 * n); err != nil {
 			b.scratch[i] = nil
-			return 0, err
+			return 0, false, err
 		}
 	}
 	out := b.scratch[i].Ptr()
-	return out, g.dev.ToBF16(out, p, n)
+	return out, true, g.dev.ToBF16(out, p, n)
 }
 
 // freeBF16 frees the bf16 buffers.
 func (g *Model) freeBF16() []error {
 	var errs []error
-	for _, x := range append([]*cuda.Buffer{g.b16.params}, g.b16.scratch[:]...) {
+	for _, x := range append([]*cuda.Buffer{g.b16.params}, g.b16.scratch...) {
 		if x != nil {
 			errs = append(errs, x.Free())
 		}
