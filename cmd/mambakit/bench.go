@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/bench"
 	"github.com/mambakit/mambakit/framework/train"
 )
@@ -157,6 +158,8 @@ func benchGenerateFlags(o *bench.GenerateOptions, variants *string) benchRegiste
 			fs.IntVar(&o.Reps, "reps", o.Reps, "back-to-back steps timed with device events")
 			fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the model")
 			fs.StringVar(variants, "variants", "default", "default: the default kernels, plain and graph; all: also the earlier forms of the step kernels")
+			fs.BoolVar(&o.Ops, "ops", false, "time each kind of operation of a step of each batch with CUDA events (a step without a graph) and print where it goes")
+			addPrecisionFlag(fs, &o.Precision)
 		} else {
 			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
 			addBLASFlag(fs, &o.BLAS)
@@ -189,6 +192,12 @@ func benchGenerate(args []string, stdout io.Writer) error {
 			return usagef("--variants %q: want default or all", variants)
 		}
 		o.AllVariants = variants == "all"
+		if o.Precision == backbone.BF16 {
+			return usagef("--precision bf16: the GPU's one-token step has fp32 and tf32 products only")
+		}
+	}
+	if err := checkPrecision(train.Placement{Device: o.Device, Precision: o.Precision}); err != nil {
+		return err
 	}
 	return bench.Generate(o, stdout)
 }

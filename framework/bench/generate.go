@@ -26,9 +26,12 @@ type GenerateOptions struct {
 	BLAS                          string // on the CPU: the matrix-multiply back end ("": the current one)
 	Reps                          int    // on a GPU: back-to-back steps timed with device events
 	AllVariants                   bool   // on a GPU: also the earlier forms of the step kernels
-	// Precision of the step's products on the CPU ("" is fp32; bf16
-	// streams bfloat16 weights).
+	// Precision of the step's products ("" is fp32): on the CPU bf16
+	// streams bfloat16 weights; on a GPU tf32 runs the products of the
+	// cuBLAS path (more than 8 rows) on TF32 tensor cores, and bf16 is
+	// refused (the GPU step has no bfloat16 products).
 	Precision backbone.Precision
+	Ops       bool // on a GPU: time each kind of operation of a step (CUDA events) and print where it goes
 }
 
 // DefaultGenerate returns the defaults on dev: the mamba-130m shape.

@@ -39,6 +39,14 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 		return err
 	}
 	defer g.Close()
+	switch o.Precision {
+	case "", backbone.FP32, backbone.TF32:
+	default:
+		return fmt.Errorf("bench generate --device cuda: precision %s: the GPU's step has fp32 and tf32 products only", o.Precision)
+	}
+	if err := g.SetPrecision(o.Precision); err != nil {
+		return err
+	}
 	timer, err := newCudaTimer(d, 1, 5)
 	if err != nil {
 		return err
@@ -201,5 +209,50 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 	if len(batches) > 0 {
 		printBatches(stdout, newBatchShape(&cfg, float64(g.NumParams()), bytes), bw, batches)
 	}
+	if o.Ops {
+		for _, B := range o.Batches {
+			if err := stepOps(g, B, o.Vocab, o.Seed, stdout); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
+
+// stepOps prints where a step of B rows goes: a Stepper without a graph
+// (events cannot be recorded inside one), op timing on, 2 steps of
+// warm-up, then the mean of stepOpsSteps steps.
+func stepOps(g *cudamodel.Model, B, vocab int, seed uint64, w io.Writer) error {
+	st, err := g.NewStepper(B, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ids := make([]int32, B)
+	r := rand.New(rand.NewPCG(seed, uint64(B)))
+	for i := range ids {
+		ids[i] = int32(r.IntN(vocab))
+	}
+	if err := g.TimeOps(true); err != nil {
+		return err
+	}
+	defer g.TimeOps(false)
+	var t opTable
+	for i := -2; i < stepOpsSteps; i++ {
+		if err := st.Step(ids); err != nil {
+			return err
+		}
+		if i < 0 {
+			_, err = g.OpTimes() // warm-up: dropped
+		} else {
+			err = t.add(g)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	t.print(w, fmt.Sprintf("a step of %d rows (no graph)", B), stepOpsSteps, 0)
+	return nil
+}
+
+const stepOpsSteps = 20

@@ -152,7 +152,7 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 		work/1e12, work/med/1e12, 100*work/med/rate, peak.name, rate/1e12)
 	fmt.Fprintf(stdout, "tokens_per_s=%.1f mfu=%.4f memory_gib=%.2f\n", tok/med, work/med/rate, float64(total-free)/(1<<30))
 	if o.Ops {
-		ops.print(stdout, o.Steps, sum.fwd+sum.bwd)
+		ops.print(stdout, "forward + backward", o.Steps, sum.fwd+sum.bwd)
 	}
 	if o.DModel == 768 && o.Layers == 24 && cfg.VocabSize == 50280 && o.DState == 16 && B == 8 && L == 2048 && !o.Complex && len(o.NonSelective) == 0 {
 		fmt.Fprintf(stdout, "anchors (mamba-130m shape, batch 8 × 2048, same H200):\n")

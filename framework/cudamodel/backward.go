@@ -29,7 +29,7 @@ func (g *Model) Backward() error {
 		reset = a.reset
 	}
 	e := &errs{t: g.ops}
-	e.do(g.ops.begin("backward"))
+	e.do(g.ops.begin("backward", nil))
 	defer g.ops.end()
 
 	// Head: logits = xnF·Embedᵀ.

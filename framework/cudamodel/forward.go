@@ -104,7 +104,7 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	eps := float32(c.LayerNormEpsilon)
 
 	e := &errs{t: g.ops}
-	e.do(g.ops.begin("forward"))
+	e.do(g.ops.begin("forward", nil))
 	defer g.ops.end()
 	e.op("embedding", d.EmbeddingForward(a.resid, at(p, ly.embed), a.ids, M, D))
 	for l := 0; l < nL && e.err == nil; l++ {

@@ -9,7 +9,9 @@ import (
 
 // Op timing: where a step's device time goes, by kind of operation. With
 // TimeOps(true), Forward and Backward record a CUDA event on the default
-// stream after each launch (each product, each kernel); the time of an
+// stream after each launch (each product, each kernel), and so does a
+// Stepper's one-token step on its stream when it runs without a CUDA
+// graph (pass "step"); the time of an
 // operation is the time between its event and the one before it, so it
 // includes any gap in which the device waited for the host to launch it.
 // The events cost the host about a microsecond each: leave it off except
@@ -30,6 +32,7 @@ type opTimer struct {
 	events []*cuda.Event // a pool, reused
 	marks  []opMark      // in launch order; a pass starts with Name ""
 	pass   string        // the pass running ("": none, marks are ignored)
+	stream *cuda.Stream  // the pass's stream (nil: the default stream)
 }
 
 type opMark struct {
@@ -93,12 +96,13 @@ func SortOpTimes(ts []OpTime) {
 	sort.SliceStable(ts, func(i, j int) bool { return ts[i].Ms > ts[j].Ms })
 }
 
-// begin starts a pass: its first event.
-func (t *opTimer) begin(pass string) error {
+// begin starts a pass whose launches go to stream st (nil: the default
+// stream): its first event.
+func (t *opTimer) begin(pass string, st *cuda.Stream) error {
 	if t == nil {
 		return nil
 	}
-	t.pass = pass
+	t.pass, t.stream = pass, st
 	return t.record("")
 }
 
@@ -110,7 +114,7 @@ func (t *opTimer) end() {
 }
 
 // mark records the end of the operation name (launched just before on
-// the default stream) when a pass is running.
+// the pass's stream) when a pass is running.
 func (t *opTimer) mark(name string) error {
 	if t == nil || t.pass == "" {
 		return nil
@@ -127,7 +131,7 @@ func (t *opTimer) record(name string) error {
 		}
 		t.events = append(t.events, ev)
 	}
-	if err := t.events[n].Record(nil); err != nil {
+	if err := t.events[n].Record(t.stream); err != nil {
 		return fmt.Errorf("cudamodel: op timing: %w", err)
 	}
 	t.marks = append(t.marks, opMark{pass: t.pass, name: name, ev: n})

@@ -37,11 +37,12 @@ type Stepper struct {
 	S                                   int         // x_proj rows: R + B rows + C rows
 	wide                                bool        // more rows than StepGEMV takes: launchRows
 
-	variant  cudakernels.StepVariant
-	stream   *cuda.Stream
-	graph    *cuda.Graph
-	graphs   bool  // use a graph when capture works
-	graphErr error // why the step runs as plain launches
+	variant   cudakernels.StepVariant
+	stream    *cuda.Stream
+	graph     *cuda.Graph
+	graphs    bool  // use a graph when capture works
+	graphErr  error // why the step runs as plain launches
+	capturing bool  // launch is being captured into the graph (no op timing)
 
 	hostIO  []int32
 	keys    []byte
@@ -258,7 +259,9 @@ func (s *Stepper) capture() {
 	st := s.stream
 	err := st.BeginCapture()
 	if err == nil {
+		s.capturing = true
 		lerr := s.launch()
+		s.capturing = false
 		g, eerr := st.EndCapture()
 		if err = errors.Join(lerr, eerr); err == nil {
 			s.graph = g
@@ -283,6 +286,7 @@ func (s *Stepper) launch() error {
 	B, p, ly := s.B, g.params, g.lay
 	eps := float32(c.LayerNormEpsilon)
 	e := &errs{}
+	defer s.timeOps(e)()
 	// l2 is layer l's part of a field as a range for the L2 form to fetch.
 	l2 := func(f field, l int) cudakernels.L2Range {
 		if f.n == 0 || l >= nL {
@@ -290,7 +294,7 @@ func (s *Stepper) launch() error {
 		}
 		return cudakernels.L2Range{P: ly.lay(p, f, l), Bytes: 4 * (f.n / nL)}
 	}
-	e.do(d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
+	e.op("embedding", d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
 	for l := 0; l < nL && e.err == nil; l++ {
 		in := &cudakernels.StepGEMV{B: B, N: 2 * Din, K: D, W: ly.lay(p, ly.inProj, l), X: s.x, LDX: D,
 			NormW: ly.lay(p, ly.norm, l), Eps: eps, Out: s.u, Epi: cudakernels.EpiInConv, Out2: s.z,
@@ -302,9 +306,9 @@ func (s *Stepper) launch() error {
 		// scan, the next layer's in_proj (after the last layer, the
 		// head's first rows).
 		in.L2 = [2]cudakernels.L2Range{l2(ly.xProj, l), l2(ly.outProj, l)}
-		e.do(in.Run(d, st))
+		e.op("rmsnorm + in_proj + conv1d", in.Run(d, st))
 		if s.S > 0 {
-			e.do((&cudakernels.StepGEMV{B: B, N: s.S, K: Din, W: ly.lay(p, ly.xProj, l), X: s.u, LDX: Din,
+			e.op("x_proj", (&cudakernels.StepGEMV{B: B, N: s.S, K: Din, W: ly.lay(p, ly.xProj, l), X: s.u, LDX: Din,
 				Out: s.xdbl, LDO: s.S, Epi: cudakernels.EpiStore, V: v}).Run(d, st))
 		}
 		sc := s.scanStep(l)
@@ -312,13 +316,25 @@ func (s *Stepper) launch() error {
 		if l+1 == nL {
 			sc.L2[0] = cudakernels.L2Range{P: at(p, ly.embed), Bytes: 4 * min(ly.embed.n, 2*Din*D)}
 		}
-		e.do(sc.Run(d, st))
-		e.do((&cudakernels.StepGEMV{B: B, N: D, K: Din, W: ly.lay(p, ly.outProj, l), X: s.y, LDX: Din,
+		e.op("scan", sc.Run(d, st))
+		e.op("out_proj", (&cudakernels.StepGEMV{B: B, N: D, K: Din, W: ly.lay(p, ly.outProj, l), X: s.y, LDX: Din,
 			Out: s.x, LDO: D, Epi: cudakernels.EpiAdd, V: v}).Run(d, st))
 	}
-	e.do((&cudakernels.StepGEMV{B: B, N: V, K: D, W: at(p, ly.embed), X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
+	e.op("norm_f + head + argmax", (&cudakernels.StepGEMV{B: B, N: V, K: D, W: at(p, ly.embed), X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
 		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}).Run(d, st))
 	return e.err
+}
+
+// timeOps turns op timing on for one launch of the step (pass "step", on
+// the Stepper's stream) when the model's is on and the launch is not
+// being captured into a graph; the function it returns ends the pass.
+func (s *Stepper) timeOps(e *errs) func() {
+	if s.capturing || s.g.ops == nil {
+		return func() {}
+	}
+	e.t = s.g.ops
+	e.do(s.g.ops.begin("step", s.stream))
+	return s.g.ops.end
 }
 
 // scanStep is layer l's scan step over the Stepper's buffers.
@@ -376,28 +392,29 @@ func (s *Stepper) launchRows() error {
 	B, p, ly, bl := s.B, g.params, g.lay, g.blas
 	eps := float32(c.LayerNormEpsilon)
 	e := &errs{}
+	defer s.timeOps(e)()
 	if err := bl.SetStream(st); err != nil {
 		return err
 	}
 	defer bl.SetStream(nil)
-	e.do(d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
+	e.op("embedding", d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
 	for l := 0; l < nL && e.err == nil; l++ {
-		e.do(d.StepRMSNormRows(st, v, s.x, D, ly.lay(p, ly.norm, l), eps, B, D, s.xn))
-		e.do(bl.MatMul(false, true, B, 2*Din, D, s.xn, ly.lay(p, ly.inProj, l), 0, s.xz))
+		e.op("rmsnorm", d.StepRMSNormRows(st, v, s.x, D, ly.lay(p, ly.norm, l), eps, B, D, s.xn))
+		e.op("in_proj", bl.MatMul(false, true, B, 2*Din, D, s.xn, ly.lay(p, ly.inProj, l), 0, s.xz))
 		convB := cuda.DevPtr(0)
 		if c.UseConvBias {
 			convB = ly.lay(p, ly.convB, l)
 		}
-		e.do(d.StepConvRows(st, v, s.xz, B, Din, ly.lay(p, ly.convW, l), convB, f4(s.conv, l*B*Din*(K-1)), K, s.io, s.u, s.z))
+		e.op("conv1d + silu", d.StepConvRows(st, v, s.xz, B, Din, ly.lay(p, ly.convW, l), convB, f4(s.conv, l*B*Din*(K-1)), K, s.io, s.u, s.z))
 		if s.S > 0 {
-			e.do(bl.MatMul(false, true, B, s.S, Din, s.u, ly.lay(p, ly.xProj, l), 0, s.xdbl))
+			e.op("x_proj", bl.MatMul(false, true, B, s.S, Din, s.u, ly.lay(p, ly.xProj, l), 0, s.xdbl))
 		}
-		e.do(s.scanStep(l).Run(d, st))
-		e.do(bl.MatMul(false, true, B, D, Din, s.y, ly.lay(p, ly.outProj, l), 1, s.x))
+		e.op("scan", s.scanStep(l).Run(d, st))
+		e.op("out_proj", bl.MatMul(false, true, B, D, Din, s.y, ly.lay(p, ly.outProj, l), 1, s.x))
 	}
-	e.do(d.StepRMSNormRows(st, v, s.x, D, at(p, ly.normF), eps, B, D, s.xn))
-	e.do(bl.MatMul(false, true, B, V, D, s.xn, at(p, ly.embed), 0, s.logits))
-	e.do(d.StepArgmaxRows(st, v, s.logits, B, V, s.io, s.amax))
+	e.op("norm_f", d.StepRMSNormRows(st, v, s.x, D, at(p, ly.normF), eps, B, D, s.xn))
+	e.op("head", bl.MatMul(false, true, B, V, D, s.xn, at(p, ly.embed), 0, s.logits))
+	e.op("argmax", d.StepArgmaxRows(st, v, s.logits, B, V, s.io, s.amax))
 	return e.err
 }
 

@@ -6,6 +6,7 @@
 //	go run -C _asm . -kernel scancomplex -out ../scan_complex_amd64.s
 //	go run -C _asm . -kernel gemm -out ../matmul_amd64.s -stubs ../matmul_stubs_amd64.go -pkg kernels
 //	go run -C _asm . -kernel vec -out ../vec_amd64.s -stubs ../vec_stubs_amd64.go -pkg kernels
+//	go run -C _asm . -kernel conv -out ../conv_amd64.s -stubs ../conv_stubs_amd64.go -pkg kernels
 //	go run -C _asm . -kernel peak -out ../peak_amd64.s -stubs ../peak_stubs_amd64.go -pkg kernels
 //	go run -C _asm . -kernel gemmbf16 -out ../matmul_bf16_amd64.s -stubs ../matmul_bf16_stubs_amd64.go -pkg kernels
 //
@@ -16,7 +17,7 @@
 // The real and the complex scan (scan_asm.go, scancomplex_asm.go) share
 // the instruction-set layer of isa.go and the vector exp, 2^x, softplus
 // and sigmoid of mathfn.go (the scan's file also holds the SiLU kernels,
-// which use that exp); gemm_asm.go, vec_asm.go (with the RMSNorm row
+// which use that exp; conv_asm.go's SiLU uses it too); gemm_asm.go, vec_asm.go (with the RMSNorm row
 // kernels of norm_asm.go) and peak_asm.go stand alone.
 package main
 
@@ -36,6 +37,7 @@ var generators = map[string]func(){
 	"scancomplex": genScanComplex,
 	"gemm":        genGemm,
 	"vec":         genVec,
+	"conv":        genConv,
 	"peak":        genPeak,
 	"gemmbf16":    genGemmBF16,
 }
