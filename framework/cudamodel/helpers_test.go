@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/cuda"
 )
 
@@ -81,4 +82,21 @@ func relErr(got, want []float32) float64 {
 		return math.Sqrt(num)
 	}
 	return math.Sqrt(num / den)
+}
+
+// testModels is a random CPU model of config c and seed and its GPU copy
+// (skipped without a GPU), closed when the test ends.
+func testModels(t *testing.T, c backbone.Config, seed uint64) (*backbone.Model, *Model) {
+	t.Helper()
+	d := openOrSkip(t)
+	m, err := backbone.New(c, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(d, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return m, g
 }

@@ -12,18 +12,9 @@ import (
 // operation once a layer (the products twice for in_proj's halves), with
 // a positive time; a second call returns nothing new.
 func TestOpTimes(t *testing.T) {
-	d := openOrSkip(t)
 	c := backbone.NewConfig(128, 64, 3)
+	_, g := testModels(t, c, 5)
 	b := patternBatches(rand.New(rand.NewPCG(4, 4)), c.VocabSize)[0]
-	m, err := backbone.New(c, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(d, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
 	pass := func() (float64, []float32) {
 		t.Helper()
 		loss, err := g.Forward(b, nil)

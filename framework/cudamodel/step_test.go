@@ -319,15 +319,5 @@ func TestGenerateBatchMatchesCPU(t *testing.T) {
 // layers) of seed and its GPU copy, closed when the test ends.
 func stepTestModel(t *testing.T, seed uint64) (*backbone.Model, *Model) {
 	t.Helper()
-	d := openOrSkip(t)
-	m, err := backbone.New(backbone.NewConfig(101, 64, 2), seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(d, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	return m, g
+	return testModels(t, backbone.NewConfig(101, 64, 2), seed)
 }

@@ -13,17 +13,8 @@ import (
 // from the same initialization, and checks that the GPU's loss curve stays
 // on the CPU's and the final parameters agree.
 func TestTrainingTracksCPU(t *testing.T) {
-	d := openOrSkip(t)
 	c := backbone.NewConfig(128, 64, 2)
-	cpu, err := backbone.New(c, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(d, cpu)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	cpu, g := testModels(t, c, 3)
 	if err := g.SetPrecision(backbone.FP32); err != nil {
 		t.Fatal(err)
 	}
