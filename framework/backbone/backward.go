@@ -43,7 +43,7 @@ func (m *Model) Backward() (*State, error) {
 
 	w := a.grad(c)
 	dlogits, dxnF, dResid := w.dlogits, w.dxnF, w.dResid
-	dY, dU, dDt, dZ, dXin, dConv := w.dY, w.dU, w.dDt, w.dZ, w.dXin, w.dConv
+	dY, dU, dDt, dZ, dXin := w.dY, w.dU, w.dDt, w.dZ, w.dXin
 	dDtLow, dBm, dCm, dXn, dX := w.dDtLow, w.dBm, w.dCm, w.dXn, w.dX
 	dA, dSkip, dBias, dConvW, dConvB := w.dA, w.dSkip, w.dBias, w.dConvW, w.dConvB
 
@@ -155,10 +155,10 @@ func (m *Model) Backward() (*State, error) {
 			m.matMul(true, false, N, Din, M, bl.grad, u, 1, gx[bl.row*Din:(bl.row+N)*Din])
 		}
 
-		kernels.SiLUBackward(dConv, dU, a.conv[l*M*Din:(l+1)*M*Din])
+		// The conv's gradient from dU through SiLU, fused into its pass.
 		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: a.xin[l*M*Din : (l+1)*M*Din],
 			W: layer(p.ConvW, nL, l), Reset: a.reset, Y: a.conv[l*M*Din : (l+1)*M*Din]}
-		cg := kernels.Conv1dGrads{DY: dConv, DX: dXin, DW: dConvW}
+		cg := kernels.Conv1dGrads{DU: dU, DX: dXin, DW: dConvW}
 		if c.UseConvBias {
 			cv.Bias = layer(p.ConvB, nL, l)
 			cg.DBias = dConvB
@@ -205,16 +205,16 @@ func (m *Model) ZeroGrad() {
 // gradBufs are Backward's scratch buffers, kept with the activations so a
 // training step allocates them once per batch shape.
 type gradBufs struct {
-	dlogits                      []float32 // (M, V)
-	dxnF, dResid, dXn, dX        []float32 // (M, D)
-	dY, dU, dDt, dZ, dXin, dConv []float32 // (M, Din)
-	dDtLow                       []float32 // (M, R)
-	dBm, dCm                     []float32 // (M, N)
-	dA, dBp, dCp                 []float32 // (Din, N): dA, and per-channel dB, dC
-	dAI, dBpI, dCpI              []float32 // (Din, N): complex: A_imag, per-channel B_imag, C_imag
-	dBmI, dCmI                   []float32 // (M, N): complex: imaginary parts of selective B, C
-	dSkip, dBias, dConvB         []float32 // (Din)
-	dConvW                       []float32 // (Din, K)
+	dlogits               []float32 // (M, V)
+	dxnF, dResid, dXn, dX []float32 // (M, D)
+	dY, dU, dDt, dZ, dXin []float32 // (M, Din)
+	dDtLow                []float32 // (M, R)
+	dBm, dCm              []float32 // (M, N)
+	dA, dBp, dCp          []float32 // (Din, N): dA, and per-channel dB, dC
+	dAI, dBpI, dCpI       []float32 // (Din, N): complex: A_imag, per-channel B_imag, C_imag
+	dBmI, dCmI            []float32 // (M, N): complex: imaginary parts of selective B, C
+	dSkip, dBias, dConvB  []float32 // (Din)
+	dConvW                []float32 // (Din, K)
 }
 
 func (a *acts) grad(c *Config) *gradBufs {
@@ -225,7 +225,7 @@ func (a *acts) grad(c *Config) *gradBufs {
 	M := a.B * a.L
 	f := func(n int) []float32 { return make([]float32, n) }
 	a.g = &gradBufs{dlogits: f(M * V), dxnF: f(M * D), dResid: f(M * D), dXn: f(M * D), dX: f(M * D),
-		dY: f(M * Din), dU: f(M * Din), dDt: f(M * Din), dZ: f(M * Din), dXin: f(M * Din), dConv: f(M * Din),
+		dY: f(M * Din), dU: f(M * Din), dDt: f(M * Din), dZ: f(M * Din), dXin: f(M * Din),
 		dDtLow: f(M * R), dBm: f(M * N), dCm: f(M * N), dA: f(Din * N), dBp: f(Din * N), dCp: f(Din * N),
 		dAI: f(Din * N), dBpI: f(Din * N), dCpI: f(Din * N), dBmI: f(M * N), dCmI: f(M * N), dSkip: f(Din), dBias: f(Din), dConvB: f(Din),
 		dConvW: f(Din * K)}

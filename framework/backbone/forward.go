@@ -51,7 +51,7 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		m.matMul(false, true, M, Din, D, xn, win[Din*D:], 0, z)
 
 		conv, u := a.conv[l*M*Din:(l+1)*M*Din], a.u[l*M*Din:(l+1)*M*Din]
-		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: layer(p.ConvW, nL, l), Reset: b.Reset, Y: conv}
+		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: layer(p.ConvW, nL, l), Reset: b.Reset, Y: conv, U: u}
 		if c.UseConvBias {
 			cv.Bias = layer(p.ConvB, nL, l)
 		}
@@ -59,8 +59,7 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 			cv.State0 = layer(a.state0.Conv, nL, l)
 			cv.StateT = layer(st.Conv, nL, l)
 		}
-		cv.Forward()
-		kernels.SiLUForward(u, conv)
+		cv.Forward() // conv, kept for backward, and u = SiLU(conv)
 
 		dtLow := a.dtLow[l*M*R : (l+1)*M*R]
 		dtRaw := a.dtRaw[l*M*Din : (l+1)*M*Din]

@@ -52,13 +52,12 @@ func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 		m.stepMatMul(B, Din, D, s.xn, win[Din*D:], 0, s.z)
 		cs := layer(st.Conv, nL, l)
 		cv := kernels.Conv1d{B: B, L: 1, D: Din, K: K, X: s.xin, W: layer(p.ConvW, nL, l),
-			State0: cs, StateT: s.convState, Y: s.conv}
+			State0: cs, StateT: s.convState, Y: s.conv, U: s.u}
 		if c.UseConvBias {
 			cv.Bias = layer(p.ConvB, nL, l)
 		}
 		cv.Forward()
 		copy(cs, s.convState)
-		kernels.SiLUForward(s.u, s.conv)
 		bm, cm, bmI, cmI := m.ssmParams(true, l, B, s.u, s.dtLow, s.bm, s.cm, s.dtRaw)
 		hs := layer(st.SSM, nL, l)
 		sc := kernels.Scan{B: B, L: 1, D: Din, N: N, U: s.u, Delta: s.dtRaw, DeltaBias: layer(p.DtB, nL, l),

@@ -57,7 +57,25 @@ func SiLUForward(y, x []float32) {
 		panic("kernels: silu: len(y) < len(x)")
 	}
 	n := len(x)
-	siluTeam.run(n, parts(n, 4096), siluArgs{y: y, x: x})
+	siluTeam.run(n, parts(n, siluMinPart), siluArgs{y: y, x: x})
+}
+
+// siluMinPart is the fewest elements SiLUForward and SiLUBackward give a
+// thread.
+const siluMinPart = 4096
+
+// siluAllVector reports whether SiLUForward on n elements runs a SiLU
+// kernel of width lanes on every element: whether each thread's part is a
+// whole number of vectors (the last few of a part otherwise go through
+// siluGo, whose scalar exp rounds differently).
+func siluAllVector(n, width int) bool {
+	p := parts(n, siluMinPart)
+	for w := range p {
+		if lo, hi := span(n, p, w); (hi-lo)%width != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // siluArgs is a SiLUForward (dx nil) or SiLUBackward call.
@@ -153,7 +171,7 @@ func SiLUBackward(dx, dy, x []float32) {
 		panic("kernels: silu backward: short buffer")
 	}
 	n := len(x)
-	siluTeam.run(n, parts(n, 4096), siluArgs{dx: dx, dy: dy, x: x})
+	siluTeam.run(n, parts(n, siluMinPart), siluArgs{dx: dx, dy: dy, x: x})
 }
 
 // siluGeneric is the reference for SiLUForward and SiLUBackward, in float64:

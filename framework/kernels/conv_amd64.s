@@ -559,52 +559,154 @@ done:
 	VZEROUPPER
 	RET
 
-// func convBwd1AVX512(dx *float32, dw *float32, db *float32, dy *float32, x *float32, w *float32, n int, ld int, ldw int)
+// func convBwd1AVX512(dx *float32, dw *float32, db *float32, dy *float32, du *float32, yc *float32, x *float32, w *float32, n int, ld int, ldw int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·convBwd1AVX512(SB), NOSPLIT, $0-72
+TEXT ·convBwd1AVX512(SB), NOSPLIT, $0-88
 	MOVQ    dx+0(FP), AX
 	MOVQ    dw+8(FP), CX
 	MOVQ    db+16(FP), DX
 	MOVQ    dy+24(FP), BX
-	MOVQ    x+32(FP), SI
-	MOVQ    w+40(FP), DI
-	MOVQ    n+48(FP), R8
-	MOVQ    ld+56(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    ldw+64(FP), R10
-	SHLQ    $0x02, R10
-	VMOVUPS (DI), Z0
-	MOVQ    CX, DI
-	VMOVUPS (DI), Z1
+	MOVQ    du+32(FP), SI
+	MOVQ    yc+40(FP), DI
+	MOVQ    x+48(FP), R8
+	MOVQ    w+56(FP), R9
+	MOVQ    n+64(FP), R10
+	MOVQ    ld+72(FP), R11
+	SHLQ    $0x02, R11
+	MOVQ    ldw+80(FP), R12
+	SHLQ    $0x02, R12
+	VMOVUPS (R9), Z0
+	MOVQ    CX, R9
+	VMOVUPS (R9), Z1
 	VMOVUPS (DX), Z2
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JZ      store
+	TESTQ   SI, SI
+	JNZ     silu
 	TESTQ   AX, AX
-	JNZ     withdx
+	JNZ     dx
 
-nodx:
+nodx_loop:
 	VMOVUPS     (BX), Z0
+	ADDQ        R11, BX
 	VADDPS      Z0, Z2, Z2
-	VFMADD231PS (SI), Z0, Z1
-	ADDQ        R9, SI
-	ADDQ        R9, BX
-	DECQ        R8
-	JNZ         nodx
+	VFMADD231PS (R8), Z0, Z1
+	ADDQ        R11, R8
+	DECQ        R10
+	JNZ         nodx_loop
 	JMP         store
 
-withdx:
-withdx_loop:
+dx:
+dx_loop:
 	VMOVUPS     (BX), Z4
+	ADDQ        R11, BX
 	VADDPS      Z4, Z2, Z2
-	VFMADD231PS (SI), Z4, Z1
+	VFMADD231PS (R8), Z4, Z1
 	VXORPS      Z3, Z3, Z3
 	VFMADD231PS Z0, Z4, Z3
 	VMOVUPS     Z3, (AX)
-	ADDQ        R9, AX
-	ADDQ        R9, SI
-	ADDQ        R9, BX
-	DECQ        R8
-	JNZ         withdx_loop
+	ADDQ        R11, AX
+	ADDQ        R11, R8
+	DECQ        R10
+	JNZ         dx_loop
+	JMP         store
+
+silu:
+	TESTQ   AX, AX
+	JNZ     silu_dx
+	VMOVUPS convconstAVX512<>+128(SB), Z0
+	VMOVUPS convconstAVX512<>+384(SB), Z3
+	VMOVUPS convconstAVX512<>+448(SB), Z4
+	VMOVUPS convconstAVX512<>+640(SB), Z5
+
+silu_nodx_loop:
+	VMOVUPS      (DI), Z6
+	VXORPS       convconstAVX512<>+768(SB), Z6, Z7
+	VMOVUPS      convconstAVX512<>+0(SB), Z8
+	VMINPS       Z7, Z8, Z7
+	VMOVUPS      convconstAVX512<>+64(SB), Z8
+	VMAXPS       Z7, Z8, Z7
+	VMOVUPS      Z0, Z8
+	VFMADD231PS  convconstAVX512<>+192(SB), Z7, Z8
+	VSUBPS       Z0, Z8, Z9
+	VFNMADD231PS convconstAVX512<>+256(SB), Z9, Z7
+	VFNMADD231PS convconstAVX512<>+320(SB), Z9, Z7
+	VMOVAPS      Z3, Z9
+	VPERMT2PS    Z4, Z8, Z9
+	VMOVUPS      convconstAVX512<>+512(SB), Z10
+	VFMADD231PS  convconstAVX512<>+576(SB), Z7, Z10
+	VFMADD213PS  Z5, Z7, Z10
+	VMULPS       Z9, Z7, Z7
+	VFMADD213PS  Z9, Z10, Z7
+	VPSLLD       $0x12, Z8, Z8
+	VPANDD       convconstAVX512<>+704(SB), Z8, Z8
+	VPADDD       Z8, Z7, Z7
+	VADDPS       Z5, Z7, Z7
+	VMOVUPS      Z5, Z8
+	VDIVPS       Z7, Z8, Z8
+	VMOVUPS      Z5, Z7
+	VSUBPS       Z8, Z7, Z7
+	VMULPS       Z6, Z7, Z7
+	VADDPS       Z5, Z7, Z7
+	VMULPS       (SI), Z8, Z6
+	VMULPS       Z7, Z6, Z6
+	ADDQ         R11, SI
+	ADDQ         R11, DI
+	VADDPS       Z6, Z2, Z2
+	VFMADD231PS  (R8), Z6, Z1
+	ADDQ         R11, R8
+	DECQ         R10
+	JNZ          silu_nodx_loop
+	JMP          store
+
+silu_dx:
+	VMOVUPS convconstAVX512<>+128(SB), Z4
+	VMOVUPS convconstAVX512<>+384(SB), Z5
+	VMOVUPS convconstAVX512<>+448(SB), Z6
+	VMOVUPS convconstAVX512<>+640(SB), Z7
+
+silu_dx_loop:
+	VMOVUPS      (DI), Z8
+	VXORPS       convconstAVX512<>+768(SB), Z8, Z3
+	VMOVUPS      convconstAVX512<>+0(SB), Z9
+	VMINPS       Z3, Z9, Z3
+	VMOVUPS      convconstAVX512<>+64(SB), Z9
+	VMAXPS       Z3, Z9, Z3
+	VMOVUPS      Z4, Z9
+	VFMADD231PS  convconstAVX512<>+192(SB), Z3, Z9
+	VSUBPS       Z4, Z9, Z10
+	VFNMADD231PS convconstAVX512<>+256(SB), Z10, Z3
+	VFNMADD231PS convconstAVX512<>+320(SB), Z10, Z3
+	VMOVAPS      Z5, Z10
+	VPERMT2PS    Z6, Z9, Z10
+	VMOVUPS      convconstAVX512<>+512(SB), Z11
+	VFMADD231PS  convconstAVX512<>+576(SB), Z3, Z11
+	VFMADD213PS  Z7, Z3, Z11
+	VMULPS       Z10, Z3, Z3
+	VFMADD213PS  Z10, Z11, Z3
+	VPSLLD       $0x12, Z9, Z9
+	VPANDD       convconstAVX512<>+704(SB), Z9, Z9
+	VPADDD       Z9, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      Z7, Z9
+	VDIVPS       Z3, Z9, Z9
+	VMOVUPS      Z7, Z3
+	VSUBPS       Z9, Z3, Z3
+	VMULPS       Z8, Z3, Z3
+	VADDPS       Z7, Z3, Z3
+	VMULPS       (SI), Z9, Z8
+	VMULPS       Z3, Z8, Z8
+	ADDQ         R11, SI
+	ADDQ         R11, DI
+	VADDPS       Z8, Z2, Z2
+	VFMADD231PS  (R8), Z8, Z1
+	VXORPS       Z3, Z3, Z3
+	VFMADD231PS  Z0, Z8, Z3
+	VMOVUPS      Z3, (AX)
+	ADDQ         R11, AX
+	ADDQ         R11, R8
+	DECQ         R10
+	JNZ          silu_dx_loop
 
 store:
 	VMOVUPS Z1, (CX)
@@ -612,125 +714,238 @@ store:
 	VZEROUPPER
 	RET
 
-// func convBwd2AVX512(dx *float32, dw *float32, db *float32, dy *float32, x *float32, w *float32, n int, ld int, ldw int)
+// func convBwd2AVX512(dx *float32, dw *float32, db *float32, dy *float32, du *float32, yc *float32, x *float32, w *float32, n int, ld int, ldw int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·convBwd2AVX512(SB), NOSPLIT, $0-72
+TEXT ·convBwd2AVX512(SB), NOSPLIT, $0-88
 	MOVQ    dx+0(FP), AX
 	MOVQ    dw+8(FP), CX
 	MOVQ    db+16(FP), DX
 	MOVQ    dy+24(FP), BX
-	MOVQ    x+32(FP), SI
-	MOVQ    w+40(FP), DI
-	MOVQ    n+48(FP), R8
-	MOVQ    ld+56(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    ldw+64(FP), R10
-	SHLQ    $0x02, R10
-	VMOVUPS (DI), Z0
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z1
-	MOVQ    CX, DI
-	VMOVUPS (DI), Z2
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z3
+	MOVQ    du+32(FP), SI
+	MOVQ    yc+40(FP), DI
+	MOVQ    x+48(FP), R8
+	MOVQ    w+56(FP), R9
+	MOVQ    n+64(FP), R10
+	MOVQ    ld+72(FP), R11
+	SHLQ    $0x02, R11
+	MOVQ    ldw+80(FP), R12
+	SHLQ    $0x02, R12
+	VMOVUPS (R9), Z0
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z1
+	MOVQ    CX, R9
+	VMOVUPS (R9), Z2
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z3
 	VMOVUPS (DX), Z4
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JZ      store
+	TESTQ   SI, SI
+	JNZ     silu
 	TESTQ   AX, AX
-	JNZ     withdx
+	JNZ     dx
 
-nodx:
+nodx_loop:
 	VMOVUPS     (BX), Z0
+	ADDQ        R11, BX
 	VADDPS      Z0, Z4, Z4
-	VFMADD231PS (SI), Z0, Z2
-	VFMADD231PS (SI)(R9*1), Z0, Z3
-	ADDQ        R9, SI
-	ADDQ        R9, BX
-	DECQ        R8
-	JNZ         nodx
+	VFMADD231PS (R8), Z0, Z2
+	VFMADD231PS (R8)(R11*1), Z0, Z3
+	ADDQ        R11, R8
+	DECQ        R10
+	JNZ         nodx_loop
 	JMP         store
 
-withdx:
+dx:
 	VMOVUPS (AX), Z5
 
-withdx_loop:
+dx_loop:
 	VMOVUPS     (BX), Z7
+	ADDQ        R11, BX
 	VADDPS      Z7, Z4, Z4
-	VFMADD231PS (SI), Z7, Z2
-	VFMADD231PS (SI)(R9*1), Z7, Z3
+	VFMADD231PS (R8), Z7, Z2
+	VFMADD231PS (R8)(R11*1), Z7, Z3
 	VXORPS      Z6, Z6, Z6
 	VFMADD231PS Z0, Z7, Z5
 	VFMADD231PS Z1, Z7, Z6
 	VMOVUPS     Z5, (AX)
 	VMOVAPS     Z6, Z5
-	ADDQ        R9, AX
-	ADDQ        R9, SI
-	ADDQ        R9, BX
-	DECQ        R8
-	JNZ         withdx_loop
+	ADDQ        R11, AX
+	ADDQ        R11, R8
+	DECQ        R10
+	JNZ         dx_loop
 	VMOVUPS     Z5, (AX)
+	JMP         store
+
+silu:
+	TESTQ   AX, AX
+	JNZ     silu_dx
+	VMOVUPS convconstAVX512<>+128(SB), Z0
+	VMOVUPS convconstAVX512<>+384(SB), Z1
+	VMOVUPS convconstAVX512<>+448(SB), Z5
+	VMOVUPS convconstAVX512<>+640(SB), Z6
+
+silu_nodx_loop:
+	VMOVUPS      (DI), Z7
+	VXORPS       convconstAVX512<>+768(SB), Z7, Z8
+	VMOVUPS      convconstAVX512<>+0(SB), Z9
+	VMINPS       Z8, Z9, Z8
+	VMOVUPS      convconstAVX512<>+64(SB), Z9
+	VMAXPS       Z8, Z9, Z8
+	VMOVUPS      Z0, Z9
+	VFMADD231PS  convconstAVX512<>+192(SB), Z8, Z9
+	VSUBPS       Z0, Z9, Z10
+	VFNMADD231PS convconstAVX512<>+256(SB), Z10, Z8
+	VFNMADD231PS convconstAVX512<>+320(SB), Z10, Z8
+	VMOVAPS      Z1, Z10
+	VPERMT2PS    Z5, Z9, Z10
+	VMOVUPS      convconstAVX512<>+512(SB), Z11
+	VFMADD231PS  convconstAVX512<>+576(SB), Z8, Z11
+	VFMADD213PS  Z6, Z8, Z11
+	VMULPS       Z10, Z8, Z8
+	VFMADD213PS  Z10, Z11, Z8
+	VPSLLD       $0x12, Z9, Z9
+	VPANDD       convconstAVX512<>+704(SB), Z9, Z9
+	VPADDD       Z9, Z8, Z8
+	VADDPS       Z6, Z8, Z8
+	VMOVUPS      Z6, Z9
+	VDIVPS       Z8, Z9, Z9
+	VMOVUPS      Z6, Z8
+	VSUBPS       Z9, Z8, Z8
+	VMULPS       Z7, Z8, Z8
+	VADDPS       Z6, Z8, Z8
+	VMULPS       (SI), Z9, Z7
+	VMULPS       Z8, Z7, Z7
+	ADDQ         R11, SI
+	ADDQ         R11, DI
+	VADDPS       Z7, Z4, Z4
+	VFMADD231PS  (R8), Z7, Z2
+	VFMADD231PS  (R8)(R11*1), Z7, Z3
+	ADDQ         R11, R8
+	DECQ         R10
+	JNZ          silu_nodx_loop
+	JMP          store
+
+silu_dx:
+	VMOVUPS (AX), Z5
+	VMOVUPS convconstAVX512<>+128(SB), Z7
+	VMOVUPS convconstAVX512<>+384(SB), Z8
+	VMOVUPS convconstAVX512<>+448(SB), Z9
+	VMOVUPS convconstAVX512<>+640(SB), Z10
+
+silu_dx_loop:
+	VMOVUPS      (DI), Z11
+	VXORPS       convconstAVX512<>+768(SB), Z11, Z6
+	VMOVUPS      convconstAVX512<>+0(SB), Z12
+	VMINPS       Z6, Z12, Z6
+	VMOVUPS      convconstAVX512<>+64(SB), Z12
+	VMAXPS       Z6, Z12, Z6
+	VMOVUPS      Z7, Z12
+	VFMADD231PS  convconstAVX512<>+192(SB), Z6, Z12
+	VSUBPS       Z7, Z12, Z13
+	VFNMADD231PS convconstAVX512<>+256(SB), Z13, Z6
+	VFNMADD231PS convconstAVX512<>+320(SB), Z13, Z6
+	VMOVAPS      Z8, Z13
+	VPERMT2PS    Z9, Z12, Z13
+	VMOVUPS      convconstAVX512<>+512(SB), Z14
+	VFMADD231PS  convconstAVX512<>+576(SB), Z6, Z14
+	VFMADD213PS  Z10, Z6, Z14
+	VMULPS       Z13, Z6, Z6
+	VFMADD213PS  Z13, Z14, Z6
+	VPSLLD       $0x12, Z12, Z12
+	VPANDD       convconstAVX512<>+704(SB), Z12, Z12
+	VPADDD       Z12, Z6, Z6
+	VADDPS       Z10, Z6, Z6
+	VMOVUPS      Z10, Z12
+	VDIVPS       Z6, Z12, Z12
+	VMOVUPS      Z10, Z6
+	VSUBPS       Z12, Z6, Z6
+	VMULPS       Z11, Z6, Z6
+	VADDPS       Z10, Z6, Z6
+	VMULPS       (SI), Z12, Z11
+	VMULPS       Z6, Z11, Z11
+	ADDQ         R11, SI
+	ADDQ         R11, DI
+	VADDPS       Z11, Z4, Z4
+	VFMADD231PS  (R8), Z11, Z2
+	VFMADD231PS  (R8)(R11*1), Z11, Z3
+	VXORPS       Z6, Z6, Z6
+	VFMADD231PS  Z0, Z11, Z5
+	VFMADD231PS  Z1, Z11, Z6
+	VMOVUPS      Z5, (AX)
+	VMOVAPS      Z6, Z5
+	ADDQ         R11, AX
+	ADDQ         R11, R8
+	DECQ         R10
+	JNZ          silu_dx_loop
+	VMOVUPS      Z5, (AX)
 
 store:
 	VMOVUPS Z2, (CX)
-	ADDQ    R10, CX
+	ADDQ    R12, CX
 	VMOVUPS Z3, (CX)
 	VMOVUPS Z4, (DX)
 	VZEROUPPER
 	RET
 
-// func convBwd3AVX512(dx *float32, dw *float32, db *float32, dy *float32, x *float32, w *float32, n int, ld int, ldw int)
+// func convBwd3AVX512(dx *float32, dw *float32, db *float32, dy *float32, du *float32, yc *float32, x *float32, w *float32, n int, ld int, ldw int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·convBwd3AVX512(SB), NOSPLIT, $0-72
+TEXT ·convBwd3AVX512(SB), NOSPLIT, $0-88
 	MOVQ    dx+0(FP), AX
 	MOVQ    dw+8(FP), CX
 	MOVQ    db+16(FP), DX
 	MOVQ    dy+24(FP), BX
-	MOVQ    x+32(FP), SI
-	MOVQ    w+40(FP), DI
-	MOVQ    n+48(FP), R8
-	MOVQ    ld+56(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    ldw+64(FP), R10
-	SHLQ    $0x02, R10
-	VMOVUPS (DI), Z0
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z1
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z2
-	MOVQ    CX, DI
-	VMOVUPS (DI), Z3
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z4
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z5
+	MOVQ    du+32(FP), SI
+	MOVQ    yc+40(FP), DI
+	MOVQ    x+48(FP), R8
+	MOVQ    w+56(FP), R9
+	MOVQ    n+64(FP), R10
+	MOVQ    ld+72(FP), R11
+	SHLQ    $0x02, R11
+	MOVQ    ldw+80(FP), R12
+	SHLQ    $0x02, R12
+	VMOVUPS (R9), Z0
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z1
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z2
+	MOVQ    CX, R9
+	VMOVUPS (R9), Z3
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z4
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z5
 	VMOVUPS (DX), Z6
-	TESTQ   R8, R8
+	TESTQ   R10, R10
 	JZ      store
+	TESTQ   SI, SI
+	JNZ     silu
 	TESTQ   AX, AX
-	JNZ     withdx
+	JNZ     dx
 
-nodx:
+nodx_loop:
 	VMOVUPS     (BX), Z0
+	ADDQ        R11, BX
 	VADDPS      Z0, Z6, Z6
-	VFMADD231PS (SI), Z0, Z3
-	VFMADD231PS (SI)(R9*1), Z0, Z4
-	VFMADD231PS (SI)(R9*2), Z0, Z5
-	ADDQ        R9, SI
-	ADDQ        R9, BX
-	DECQ        R8
-	JNZ         nodx
+	VFMADD231PS (R8), Z0, Z3
+	VFMADD231PS (R8)(R11*1), Z0, Z4
+	VFMADD231PS (R8)(R11*2), Z0, Z5
+	ADDQ        R11, R8
+	DECQ        R10
+	JNZ         nodx_loop
 	JMP         store
 
-withdx:
+dx:
 	VMOVUPS (AX), Z7
-	VMOVUPS (AX)(R9*1), Z8
+	VMOVUPS (AX)(R11*1), Z8
 
-withdx_loop:
+dx_loop:
 	VMOVUPS     (BX), Z10
+	ADDQ        R11, BX
 	VADDPS      Z10, Z6, Z6
-	VFMADD231PS (SI), Z10, Z3
-	VFMADD231PS (SI)(R9*1), Z10, Z4
-	VFMADD231PS (SI)(R9*2), Z10, Z5
+	VFMADD231PS (R8), Z10, Z3
+	VFMADD231PS (R8)(R11*1), Z10, Z4
+	VFMADD231PS (R8)(R11*2), Z10, Z5
 	VXORPS      Z9, Z9, Z9
 	VFMADD231PS Z0, Z10, Z7
 	VFMADD231PS Z1, Z10, Z8
@@ -738,86 +953,200 @@ withdx_loop:
 	VMOVUPS     Z7, (AX)
 	VMOVAPS     Z8, Z7
 	VMOVAPS     Z9, Z8
-	ADDQ        R9, AX
-	ADDQ        R9, SI
-	ADDQ        R9, BX
-	DECQ        R8
-	JNZ         withdx_loop
+	ADDQ        R11, AX
+	ADDQ        R11, R8
+	DECQ        R10
+	JNZ         dx_loop
 	VMOVUPS     Z7, (AX)
-	VMOVUPS     Z8, (AX)(R9*1)
+	VMOVUPS     Z8, (AX)(R11*1)
+	JMP         store
+
+silu:
+	TESTQ   AX, AX
+	JNZ     silu_dx
+	VMOVUPS convconstAVX512<>+128(SB), Z0
+	VMOVUPS convconstAVX512<>+384(SB), Z1
+	VMOVUPS convconstAVX512<>+448(SB), Z2
+	VMOVUPS convconstAVX512<>+640(SB), Z7
+
+silu_nodx_loop:
+	VMOVUPS      (DI), Z8
+	VXORPS       convconstAVX512<>+768(SB), Z8, Z9
+	VMOVUPS      convconstAVX512<>+0(SB), Z10
+	VMINPS       Z9, Z10, Z9
+	VMOVUPS      convconstAVX512<>+64(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      Z0, Z10
+	VFMADD231PS  convconstAVX512<>+192(SB), Z9, Z10
+	VSUBPS       Z0, Z10, Z11
+	VFNMADD231PS convconstAVX512<>+256(SB), Z11, Z9
+	VFNMADD231PS convconstAVX512<>+320(SB), Z11, Z9
+	VMOVAPS      Z1, Z11
+	VPERMT2PS    Z2, Z10, Z11
+	VMOVUPS      convconstAVX512<>+512(SB), Z12
+	VFMADD231PS  convconstAVX512<>+576(SB), Z9, Z12
+	VFMADD213PS  Z7, Z9, Z12
+	VMULPS       Z11, Z9, Z9
+	VFMADD213PS  Z11, Z12, Z9
+	VPSLLD       $0x12, Z10, Z10
+	VPANDD       convconstAVX512<>+704(SB), Z10, Z10
+	VPADDD       Z10, Z9, Z9
+	VADDPS       Z7, Z9, Z9
+	VMOVUPS      Z7, Z10
+	VDIVPS       Z9, Z10, Z10
+	VMOVUPS      Z7, Z9
+	VSUBPS       Z10, Z9, Z9
+	VMULPS       Z8, Z9, Z9
+	VADDPS       Z7, Z9, Z9
+	VMULPS       (SI), Z10, Z8
+	VMULPS       Z9, Z8, Z8
+	ADDQ         R11, SI
+	ADDQ         R11, DI
+	VADDPS       Z8, Z6, Z6
+	VFMADD231PS  (R8), Z8, Z3
+	VFMADD231PS  (R8)(R11*1), Z8, Z4
+	VFMADD231PS  (R8)(R11*2), Z8, Z5
+	ADDQ         R11, R8
+	DECQ         R10
+	JNZ          silu_nodx_loop
+	JMP          store
+
+silu_dx:
+	VMOVUPS (AX), Z7
+	VMOVUPS (AX)(R11*1), Z8
+	VMOVUPS convconstAVX512<>+128(SB), Z10
+	VMOVUPS convconstAVX512<>+384(SB), Z11
+	VMOVUPS convconstAVX512<>+448(SB), Z12
+	VMOVUPS convconstAVX512<>+640(SB), Z13
+
+silu_dx_loop:
+	VMOVUPS      (DI), Z14
+	VXORPS       convconstAVX512<>+768(SB), Z14, Z9
+	VMOVUPS      convconstAVX512<>+0(SB), Z15
+	VMINPS       Z9, Z15, Z9
+	VMOVUPS      convconstAVX512<>+64(SB), Z15
+	VMAXPS       Z9, Z15, Z9
+	VMOVUPS      Z10, Z15
+	VFMADD231PS  convconstAVX512<>+192(SB), Z9, Z15
+	VSUBPS       Z10, Z15, Z16
+	VFNMADD231PS convconstAVX512<>+256(SB), Z16, Z9
+	VFNMADD231PS convconstAVX512<>+320(SB), Z16, Z9
+	VMOVAPS      Z11, Z16
+	VPERMT2PS    Z12, Z15, Z16
+	VMOVUPS      convconstAVX512<>+512(SB), Z17
+	VFMADD231PS  convconstAVX512<>+576(SB), Z9, Z17
+	VFMADD213PS  Z13, Z9, Z17
+	VMULPS       Z16, Z9, Z9
+	VFMADD213PS  Z16, Z17, Z9
+	VPSLLD       $0x12, Z15, Z15
+	VPANDD       convconstAVX512<>+704(SB), Z15, Z15
+	VPADDD       Z15, Z9, Z9
+	VADDPS       Z13, Z9, Z9
+	VMOVUPS      Z13, Z15
+	VDIVPS       Z9, Z15, Z15
+	VMOVUPS      Z13, Z9
+	VSUBPS       Z15, Z9, Z9
+	VMULPS       Z14, Z9, Z9
+	VADDPS       Z13, Z9, Z9
+	VMULPS       (SI), Z15, Z14
+	VMULPS       Z9, Z14, Z14
+	ADDQ         R11, SI
+	ADDQ         R11, DI
+	VADDPS       Z14, Z6, Z6
+	VFMADD231PS  (R8), Z14, Z3
+	VFMADD231PS  (R8)(R11*1), Z14, Z4
+	VFMADD231PS  (R8)(R11*2), Z14, Z5
+	VXORPS       Z9, Z9, Z9
+	VFMADD231PS  Z0, Z14, Z7
+	VFMADD231PS  Z1, Z14, Z8
+	VFMADD231PS  Z2, Z14, Z9
+	VMOVUPS      Z7, (AX)
+	VMOVAPS      Z8, Z7
+	VMOVAPS      Z9, Z8
+	ADDQ         R11, AX
+	ADDQ         R11, R8
+	DECQ         R10
+	JNZ          silu_dx_loop
+	VMOVUPS      Z7, (AX)
+	VMOVUPS      Z8, (AX)(R11*1)
 
 store:
 	VMOVUPS Z3, (CX)
-	ADDQ    R10, CX
+	ADDQ    R12, CX
 	VMOVUPS Z4, (CX)
-	ADDQ    R10, CX
+	ADDQ    R12, CX
 	VMOVUPS Z5, (CX)
 	VMOVUPS Z6, (DX)
 	VZEROUPPER
 	RET
 
-// func convBwd4AVX512(dx *float32, dw *float32, db *float32, dy *float32, x *float32, w *float32, n int, ld int, ldw int)
+// func convBwd4AVX512(dx *float32, dw *float32, db *float32, dy *float32, du *float32, yc *float32, x *float32, w *float32, n int, ld int, ldw int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·convBwd4AVX512(SB), NOSPLIT, $0-72
+TEXT ·convBwd4AVX512(SB), NOSPLIT, $0-88
 	MOVQ    dx+0(FP), AX
 	MOVQ    dw+8(FP), CX
 	MOVQ    db+16(FP), DX
 	MOVQ    dy+24(FP), BX
-	MOVQ    x+32(FP), SI
-	MOVQ    w+40(FP), DI
-	MOVQ    n+48(FP), R8
-	MOVQ    ld+56(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    ldw+64(FP), R10
-	SHLQ    $0x02, R10
-	VMOVUPS (DI), Z0
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z1
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z2
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z3
-	MOVQ    CX, DI
-	VMOVUPS (DI), Z4
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z5
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z6
-	ADDQ    R10, DI
-	VMOVUPS (DI), Z7
+	MOVQ    du+32(FP), SI
+	MOVQ    yc+40(FP), DI
+	MOVQ    x+48(FP), R8
+	MOVQ    w+56(FP), R9
+	MOVQ    n+64(FP), R10
+	MOVQ    ld+72(FP), R11
+	SHLQ    $0x02, R11
+	MOVQ    ldw+80(FP), R12
+	SHLQ    $0x02, R12
+	VMOVUPS (R9), Z0
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z1
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z2
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z3
+	MOVQ    CX, R9
+	VMOVUPS (R9), Z4
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z5
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z6
+	ADDQ    R12, R9
+	VMOVUPS (R9), Z7
 	VMOVUPS (DX), Z8
-	LEAQ    (R9)(R9*2), DI
-	TESTQ   R8, R8
+	LEAQ    (R11)(R11*2), R9
+	TESTQ   R10, R10
 	JZ      store
+	TESTQ   SI, SI
+	JNZ     silu
 	TESTQ   AX, AX
-	JNZ     withdx
+	JNZ     dx
 
-nodx:
+nodx_loop:
 	VMOVUPS     (BX), Z0
+	ADDQ        R11, BX
 	VADDPS      Z0, Z8, Z8
-	VFMADD231PS (SI), Z0, Z4
-	VFMADD231PS (SI)(R9*1), Z0, Z5
-	VFMADD231PS (SI)(R9*2), Z0, Z6
-	VFMADD231PS (SI)(DI*1), Z0, Z7
-	ADDQ        R9, SI
-	ADDQ        R9, BX
-	DECQ        R8
-	JNZ         nodx
+	VFMADD231PS (R8), Z0, Z4
+	VFMADD231PS (R8)(R11*1), Z0, Z5
+	VFMADD231PS (R8)(R11*2), Z0, Z6
+	VFMADD231PS (R8)(R9*1), Z0, Z7
+	ADDQ        R11, R8
+	DECQ        R10
+	JNZ         nodx_loop
 	JMP         store
 
-withdx:
-	LEAQ    (R9)(R9*2), R11
+dx:
+	LEAQ    (R11)(R11*2), SI
 	VMOVUPS (AX), Z9
-	VMOVUPS (AX)(R9*1), Z10
-	VMOVUPS (AX)(R9*2), Z11
+	VMOVUPS (AX)(R11*1), Z10
+	VMOVUPS (AX)(R11*2), Z11
 
-withdx_loop:
+dx_loop:
 	VMOVUPS     (BX), Z13
+	ADDQ        R11, BX
 	VADDPS      Z13, Z8, Z8
-	VFMADD231PS (SI), Z13, Z4
-	VFMADD231PS (SI)(R9*1), Z13, Z5
-	VFMADD231PS (SI)(R9*2), Z13, Z6
-	VFMADD231PS (SI)(DI*1), Z13, Z7
+	VFMADD231PS (R8), Z13, Z4
+	VFMADD231PS (R8)(R11*1), Z13, Z5
+	VFMADD231PS (R8)(R11*2), Z13, Z6
+	VFMADD231PS (R8)(R9*1), Z13, Z7
 	VXORPS      Z12, Z12, Z12
 	VFMADD231PS Z0, Z13, Z9
 	VFMADD231PS Z1, Z13, Z10
@@ -827,22 +1156,138 @@ withdx_loop:
 	VMOVAPS     Z10, Z9
 	VMOVAPS     Z11, Z10
 	VMOVAPS     Z12, Z11
-	ADDQ        R9, AX
-	ADDQ        R9, SI
-	ADDQ        R9, BX
-	DECQ        R8
-	JNZ         withdx_loop
+	ADDQ        R11, AX
+	ADDQ        R11, R8
+	DECQ        R10
+	JNZ         dx_loop
 	VMOVUPS     Z9, (AX)
-	VMOVUPS     Z10, (AX)(R9*1)
-	VMOVUPS     Z11, (AX)(R9*2)
+	VMOVUPS     Z10, (AX)(R11*1)
+	VMOVUPS     Z11, (AX)(R11*2)
+	JMP         store
+
+silu:
+	TESTQ   AX, AX
+	JNZ     silu_dx
+	VMOVUPS convconstAVX512<>+128(SB), Z0
+	VMOVUPS convconstAVX512<>+384(SB), Z1
+	VMOVUPS convconstAVX512<>+448(SB), Z2
+	VMOVUPS convconstAVX512<>+640(SB), Z3
+
+silu_nodx_loop:
+	VMOVUPS      (DI), Z9
+	VXORPS       convconstAVX512<>+768(SB), Z9, Z10
+	VMOVUPS      convconstAVX512<>+0(SB), Z11
+	VMINPS       Z10, Z11, Z10
+	VMOVUPS      convconstAVX512<>+64(SB), Z11
+	VMAXPS       Z10, Z11, Z10
+	VMOVUPS      Z0, Z11
+	VFMADD231PS  convconstAVX512<>+192(SB), Z10, Z11
+	VSUBPS       Z0, Z11, Z12
+	VFNMADD231PS convconstAVX512<>+256(SB), Z12, Z10
+	VFNMADD231PS convconstAVX512<>+320(SB), Z12, Z10
+	VMOVAPS      Z1, Z12
+	VPERMT2PS    Z2, Z11, Z12
+	VMOVUPS      convconstAVX512<>+512(SB), Z13
+	VFMADD231PS  convconstAVX512<>+576(SB), Z10, Z13
+	VFMADD213PS  Z3, Z10, Z13
+	VMULPS       Z12, Z10, Z10
+	VFMADD213PS  Z12, Z13, Z10
+	VPSLLD       $0x12, Z11, Z11
+	VPANDD       convconstAVX512<>+704(SB), Z11, Z11
+	VPADDD       Z11, Z10, Z10
+	VADDPS       Z3, Z10, Z10
+	VMOVUPS      Z3, Z11
+	VDIVPS       Z10, Z11, Z11
+	VMOVUPS      Z3, Z10
+	VSUBPS       Z11, Z10, Z10
+	VMULPS       Z9, Z10, Z10
+	VADDPS       Z3, Z10, Z10
+	VMULPS       (SI), Z11, Z9
+	VMULPS       Z10, Z9, Z9
+	ADDQ         R11, SI
+	ADDQ         R11, DI
+	VADDPS       Z9, Z8, Z8
+	VFMADD231PS  (R8), Z9, Z4
+	VFMADD231PS  (R8)(R11*1), Z9, Z5
+	VFMADD231PS  (R8)(R11*2), Z9, Z6
+	VFMADD231PS  (R8)(R9*1), Z9, Z7
+	ADDQ         R11, R8
+	DECQ         R10
+	JNZ          silu_nodx_loop
+	JMP          store
+
+silu_dx:
+	LEAQ    (R11)(R11*2), BX
+	VMOVUPS (AX), Z9
+	VMOVUPS (AX)(R11*1), Z10
+	VMOVUPS (AX)(R11*2), Z11
+	VMOVUPS convconstAVX512<>+128(SB), Z13
+	VMOVUPS convconstAVX512<>+384(SB), Z14
+	VMOVUPS convconstAVX512<>+448(SB), Z15
+	VMOVUPS convconstAVX512<>+640(SB), Z16
+
+silu_dx_loop:
+	VMOVUPS      (DI), Z17
+	VXORPS       convconstAVX512<>+768(SB), Z17, Z12
+	VMOVUPS      convconstAVX512<>+0(SB), Z18
+	VMINPS       Z12, Z18, Z12
+	VMOVUPS      convconstAVX512<>+64(SB), Z18
+	VMAXPS       Z12, Z18, Z12
+	VMOVUPS      Z13, Z18
+	VFMADD231PS  convconstAVX512<>+192(SB), Z12, Z18
+	VSUBPS       Z13, Z18, Z19
+	VFNMADD231PS convconstAVX512<>+256(SB), Z19, Z12
+	VFNMADD231PS convconstAVX512<>+320(SB), Z19, Z12
+	VMOVAPS      Z14, Z19
+	VPERMT2PS    Z15, Z18, Z19
+	VMOVUPS      convconstAVX512<>+512(SB), Z20
+	VFMADD231PS  convconstAVX512<>+576(SB), Z12, Z20
+	VFMADD213PS  Z16, Z12, Z20
+	VMULPS       Z19, Z12, Z12
+	VFMADD213PS  Z19, Z20, Z12
+	VPSLLD       $0x12, Z18, Z18
+	VPANDD       convconstAVX512<>+704(SB), Z18, Z18
+	VPADDD       Z18, Z12, Z12
+	VADDPS       Z16, Z12, Z12
+	VMOVUPS      Z16, Z18
+	VDIVPS       Z12, Z18, Z18
+	VMOVUPS      Z16, Z12
+	VSUBPS       Z18, Z12, Z12
+	VMULPS       Z17, Z12, Z12
+	VADDPS       Z16, Z12, Z12
+	VMULPS       (SI), Z18, Z17
+	VMULPS       Z12, Z17, Z17
+	ADDQ         R11, SI
+	ADDQ         R11, DI
+	VADDPS       Z17, Z8, Z8
+	VFMADD231PS  (R8), Z17, Z4
+	VFMADD231PS  (R8)(R11*1), Z17, Z5
+	VFMADD231PS  (R8)(R11*2), Z17, Z6
+	VFMADD231PS  (R8)(R9*1), Z17, Z7
+	VXORPS       Z12, Z12, Z12
+	VFMADD231PS  Z0, Z17, Z9
+	VFMADD231PS  Z1, Z17, Z10
+	VFMADD231PS  Z2, Z17, Z11
+	VFMADD231PS  Z3, Z17, Z12
+	VMOVUPS      Z9, (AX)
+	VMOVAPS      Z10, Z9
+	VMOVAPS      Z11, Z10
+	VMOVAPS      Z12, Z11
+	ADDQ         R11, AX
+	ADDQ         R11, R8
+	DECQ         R10
+	JNZ          silu_dx_loop
+	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z10, (AX)(R11*1)
+	VMOVUPS      Z11, (AX)(R11*2)
 
 store:
 	VMOVUPS Z4, (CX)
-	ADDQ    R10, CX
+	ADDQ    R12, CX
 	VMOVUPS Z5, (CX)
-	ADDQ    R10, CX
+	ADDQ    R12, CX
 	VMOVUPS Z6, (CX)
-	ADDQ    R10, CX
+	ADDQ    R12, CX
 	VMOVUPS Z7, (CX)
 	VMOVUPS Z8, (DX)
 	VZEROUPPER

@@ -24,22 +24,22 @@ func convFwd3AVX512(y *float32, u *float32, x *float32, w *float32, bias *float3
 //go:noescape
 func convFwd4AVX512(y *float32, u *float32, x *float32, w *float32, bias *float32, n int, ld int, ldw int)
 
-// convBwd1AVX512 is the gradient of the convolution of width 1 on 16 channels and n positions (dx nil: no dx): see _asm/conv_asm.go.
+// convBwd1AVX512 is the gradient of the convolution of width 1 on 16 channels and n positions (dx nil: no dx; du not nil: dy = du·silu'(yc)): see _asm/conv_asm.go.
 //
 //go:noescape
-func convBwd1AVX512(dx *float32, dw *float32, db *float32, dy *float32, x *float32, w *float32, n int, ld int, ldw int)
+func convBwd1AVX512(dx *float32, dw *float32, db *float32, dy *float32, du *float32, yc *float32, x *float32, w *float32, n int, ld int, ldw int)
 
-// convBwd2AVX512 is the gradient of the convolution of width 2 on 16 channels and n positions (dx nil: no dx): see _asm/conv_asm.go.
+// convBwd2AVX512 is the gradient of the convolution of width 2 on 16 channels and n positions (dx nil: no dx; du not nil: dy = du·silu'(yc)): see _asm/conv_asm.go.
 //
 //go:noescape
-func convBwd2AVX512(dx *float32, dw *float32, db *float32, dy *float32, x *float32, w *float32, n int, ld int, ldw int)
+func convBwd2AVX512(dx *float32, dw *float32, db *float32, dy *float32, du *float32, yc *float32, x *float32, w *float32, n int, ld int, ldw int)
 
-// convBwd3AVX512 is the gradient of the convolution of width 3 on 16 channels and n positions (dx nil: no dx): see _asm/conv_asm.go.
+// convBwd3AVX512 is the gradient of the convolution of width 3 on 16 channels and n positions (dx nil: no dx; du not nil: dy = du·silu'(yc)): see _asm/conv_asm.go.
 //
 //go:noescape
-func convBwd3AVX512(dx *float32, dw *float32, db *float32, dy *float32, x *float32, w *float32, n int, ld int, ldw int)
+func convBwd3AVX512(dx *float32, dw *float32, db *float32, dy *float32, du *float32, yc *float32, x *float32, w *float32, n int, ld int, ldw int)
 
-// convBwd4AVX512 is the gradient of the convolution of width 4 on 16 channels and n positions (dx nil: no dx): see _asm/conv_asm.go.
+// convBwd4AVX512 is the gradient of the convolution of width 4 on 16 channels and n positions (dx nil: no dx; du not nil: dy = du·silu'(yc)): see _asm/conv_asm.go.
 //
 //go:noescape
-func convBwd4AVX512(dx *float32, dw *float32, db *float32, dy *float32, x *float32, w *float32, n int, ld int, ldw int)
+func convBwd4AVX512(dx *float32, dw *float32, db *float32, dy *float32, du *float32, yc *float32, x *float32, w *float32, n int, ld int, ldw int)

@@ -22,6 +22,13 @@ type vecImpl struct {
 	rmsSumSq  func(x *float32, n int) float64
 	rmsScale  func(y, x, w *float32, r float32, n int)
 	rmsBwdRow func(dx, dy, x, w *float32, pw *float64, r float32, n int)
+	// The convolution's block kernels (conv_fused.go), indexed by the
+	// width K; nil where an implementation has none (the row loops run).
+	// convSiLU names the scan implementation whose SiLU (convFwd's u) and
+	// SiLU gradient (convBwd's du) they reproduce bit for bit.
+	convFwd  [convMaxK + 1]func(y, u, x, w, bias *float32, n, ld, ldw int)
+	convBwd  [convMaxK + 1]func(dx, dw, db, dy, du, yc, x, w *float32, n, ld, ldw int)
+	convSiLU string
 }
 
 var vecGoImpl = &vecImpl{name: "go", available: true, mulAdd: vecMulAddGo, add: vecAddGo,

@@ -20,7 +20,8 @@ import (
 //	          one FMA; with u, u[t] = y[t]/(1 + e^−y[t]) as siluAVX512
 //	          computes it (the same exp, instruction by instruction)
 //	backward  db += dy[t]; dw[k] += dy[t]·x[t−(K−1)+k]; dx[t−(K−1)+k] +=
-//	          dy[t]·w[k], for t in order, each sum one FMA a term
+//	          dy[t]·w[k], for t in order, each sum one FMA a term; with
+//	          du, dy[t] = du[t]·silu'(yc[t]) as siluGradAVX512 computes it
 //
 // The backward kernel keeps the K−1 rows of dx still being summed in
 // registers and stores each once complete.
@@ -152,13 +153,15 @@ func convFwd(a *isa, K int) {
 
 func convBwd(a *isa, K int) {
 	name := fmt.Sprintf("convBwd%dAVX512", K)
-	TEXT(name, NOSPLIT, "func(dx, dw, db, dy, x, w *float32, n, ld, ldw int)")
+	TEXT(name, NOSPLIT, "func(dx, dw, db, dy, du, yc, x, w *float32, n, ld, ldw int)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s is the gradient of the convolution of width %d on 16 channels and n positions (dx nil: no dx): see _asm/conv_asm.go.", name, K))
+	Doc(fmt.Sprintf("%s is the gradient of the convolution of width %d on 16 channels and n positions (dx nil: no dx; du not nil: dy = du·silu'(yc)): see _asm/conv_asm.go.", name, K))
 	dx := Load(Param("dx"), GP64())
 	dwp := Load(Param("dw"), GP64())
 	dbp := Load(Param("db"), GP64())
 	dy := Load(Param("dy"), GP64())
+	du := Load(Param("du"), GP64())
+	yc := Load(Param("yc"), GP64())
 	x := Load(Param("x"), GP64())
 	w := Load(Param("w"), GP64())
 	n := Load(Param("n"), GP64())
@@ -188,10 +191,36 @@ func convBwd(a *isa, K int) {
 	for j := range acc {
 		acc[j] = ZMM()
 	}
-	var dxTaps []Mem
-	step := func(withDX bool) {
+	// dyOf loads dy[t], or computes du[t]·silu'(yc[t]) as siluVec
+	// (scan_asm.go) does.
+	dyOf := func(silu bool) VecVirtual {
+		if !silu {
+			d := ZMM()
+			VMOVUPS(m(dy, 0), d)
+			ADDQ(ldb, dy)
+			return d
+		}
+		y, nx := ZMM(), ZMM()
+		VMOVUPS(m(yc, 0), y)
+		VXORPS(a.k("sign"), y, nx)
+		e := a.exp(nx) // e^−y
+		VADDPS(a.k("one"), e, e)
+		sg, t := ZMM(), ZMM()
+		VMOVUPS(a.k("one"), sg)
+		VDIVPS(e, sg, sg) // σ
+		VMOVUPS(a.k("one"), t)
+		VSUBPS(sg, t, t) // 1 − σ
+		VMULPS(y, t, t)
+		VADDPS(a.k("one"), t, t) // 1 + y·(1 − σ)
 		d := ZMM()
-		VMOVUPS(m(dy, 0), d)
+		VMULPS(m(du, 0), sg, d) // du·σ
+		VMULPS(t, d, d)
+		ADDQ(ldb, du)
+		ADDQ(ldb, yc)
+		return d
+	}
+	step := func(silu, withDX bool) {
+		d := dyOf(silu)
 		VADDPS(d, db, db)
 		for k := range K {
 			VFMADD231PS(taps[k], d, dws[k])
@@ -208,28 +237,41 @@ func convBwd(a *isa, K int) {
 			ADDQ(ldb, dx)
 		}
 		ADDQ(ldb, x)
-		ADDQ(ldb, dy)
 		DECQ(n)
 	}
+	// loop emits the loop of one variant, entered at label.
+	loop := func(label string, silu, withDX bool) {
+		Label(label)
+		var dxRows []Mem
+		if withDX {
+			dxRows = convTaps(dx, ldb, K)
+			for j := 0; j < K-1; j++ {
+				VMOVUPS(dxRows[j], acc[j])
+			}
+		}
+		if silu {
+			a.holdConsts("magic2", "tab0", "tab1", "one")
+		}
+		Label(label + "_loop")
+		step(silu, withDX)
+		JNZ(LabelRef(label + "_loop"))
+		for j := 0; withDX && j < K-1; j++ {
+			VMOVUPS(acc[j], dxRows[j])
+		}
+		JMP(LabelRef("store"))
+	}
 
+	TESTQ(du, du)
+	JNZ(LabelRef("silu"))
 	TESTQ(dx, dx)
-	JNZ(LabelRef("withdx"))
-	Label("nodx")
-	step(false)
-	JNZ(LabelRef("nodx"))
-	JMP(LabelRef("store"))
-
-	Label("withdx")
-	dxTaps = convTaps(dx, ldb, K)
-	for j := 0; j < K-1; j++ {
-		VMOVUPS(dxTaps[j], acc[j])
-	}
-	Label("withdx_loop")
-	step(true)
-	JNZ(LabelRef("withdx_loop"))
-	for j := 0; j < K-1; j++ {
-		VMOVUPS(acc[j], dxTaps[j])
-	}
+	JNZ(LabelRef("dx"))
+	loop("nodx", false, false)
+	loop("dx", false, true)
+	Label("silu")
+	TESTQ(dx, dx)
+	JNZ(LabelRef("silu_dx"))
+	loop("silu_nodx", true, false)
+	loop("silu_dx", true, true)
 
 	Label("store")
 	for k := range dws {
