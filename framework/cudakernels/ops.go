@@ -2,6 +2,7 @@ package cudakernels
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -187,8 +188,38 @@ func (d *Device) SoftplusBackward(dx, dy, x, bias cuda.DevPtr, C, n int) error {
 // targets (M) int32 (negative: ignored), dlogits (M, V) or 0. It returns
 // the summed loss (float64 sums, rows in order) and the counted rows.
 func (d *Device) CrossEntropy(dlogits, logits, targets cuda.DevPtr, M, V int, scale float32) (float64, int, error) {
+	return d.CrossEntropyWith(&XEnt{Logits: logits, Targets: targets, M: M, V: V, DLogits: dlogits, Scale: scale})
+}
+
+// XEnt is one cross-entropy launch (CrossEntropyWith).
+type XEnt struct {
+	Logits, Targets cuda.DevPtr // (M, V) float32, (M) int32 (negative: ignored)
+	M, V            int
+	// DLogits (float32) and DLogits16 (bfloat16, RoundBF16 of the float32
+	// value), each optional, receive Scale·(softmax − one-hot) of each
+	// row with a target, zeros for the others.
+	DLogits, DLogits16 cuda.DevPtr
+	Scale              float32
+	// Stats (2·M float64s, optional) keeps each row's max and sum of
+	// exponentials: written when Saved is false, read instead of
+	// recomputed when true (a backward after the forward that wrote
+	// them, over the same logits: the same bits, two passes fewer).
+	Stats cuda.DevPtr
+	Saved bool
+	// NoLoss skips summing the loss and reading it back (no wait for the
+	// device); CrossEntropyWith then returns 0, 0.
+	NoLoss bool
+}
+
+// CrossEntropyWith runs x: it returns the summed loss (float64 sums, rows
+// in order) and the counted rows, unless x.NoLoss.
+func (d *Device) CrossEntropyWith(x *XEnt) (float64, int, error) {
+	M, V := x.M, x.V
 	if M < 0 || V < 1 {
 		return 0, 0, fmt.Errorf("cudakernels: cross-entropy: bad sizes M %d V %d", M, V)
+	}
+	if x.Saved && x.Stats == 0 {
+		return 0, 0, errors.New("cudakernels: cross-entropy: Saved without Stats")
 	}
 	if M == 0 {
 		return 0, 0, nil
@@ -201,15 +232,23 @@ func (d *Device) CrossEntropy(dlogits, logits, targets cuda.DevPtr, M, V int, sc
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := f.Launch(cuda.Dim3{X: M}, cuda.Dim3{X: 256}, 0, nil, dlogits, rows.Ptr(), logits, targets, V, scale); err != nil {
+	saved := int32(0)
+	if x.Saved {
+		saved = 1
+	}
+	if err := f.Launch(cuda.Dim3{X: M}, cuda.Dim3{X: 256}, 0, nil, x.DLogits, x.DLogits16, rows.Ptr(), x.Stats, saved,
+		x.Logits, x.Targets, V, x.Scale); err != nil {
 		return 0, 0, err
+	}
+	if x.NoLoss {
+		return 0, 0, nil
 	}
 	fs, err := d.kernel("loss.cu", "xent_sum")
 	if err != nil {
 		return 0, 0, err
 	}
 	out := rows.Ptr() + cuda.DevPtr(8*M)
-	if err := fs.Launch(cuda.Dim3{X: 1}, cuda.Dim3{X: 256}, 0, nil, rows.Ptr(), targets, M, out); err != nil {
+	if err := fs.Launch(cuda.Dim3{X: 1}, cuda.Dim3{X: 256}, 0, nil, rows.Ptr(), x.Targets, M, out); err != nil {
 		return 0, 0, err
 	}
 	res := make([]byte, 16)

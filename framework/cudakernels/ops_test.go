@@ -240,6 +240,69 @@ func TestCrossEntropy(t *testing.T) {
 	}
 }
 
+// TestCrossEntropySavedStats: a backward that reads the row statistics
+// its forward saved gives the same bits as one that recomputes them, and
+// the bfloat16 gradient is RoundBF16 of the float32 one, bit for bit.
+func TestCrossEntropySavedStats(t *testing.T) {
+	d := openOrSkip(t)
+	for i, sz := range [][2]int{{37, 1000}, {3, 50280}, {1, 3}} {
+		r := rand.New(rand.NewPCG(uint64(i), 17))
+		M, V := sz[0], sz[1]
+		tg := make([]int32, M)
+		for j := range tg {
+			tg[j] = int32(r.IntN(V))
+			if j%4 == 1 {
+				tg[j] = -1
+			}
+		}
+		db := newDevBufs(t, d)
+		logits, targets := db.in(rnd(r, M*V, -8, 8)), db.ints(tg)
+		stats, dl0, dl1, dl16 := db.out(2*M), db.out(M*V), db.out(M*V), db.out((M*V+1)/2)
+		shape := fmt.Sprintf("M%d V%d", M, V)
+		x := XEnt{Logits: logits, Targets: targets, M: M, V: V, Scale: 0.5}
+		// The forward: the loss, the statistics saved.
+		fwd := x
+		fwd.Stats = stats.Ptr()
+		l0, c0, err := d.CrossEntropyWith(&fwd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A gradient recomputing the statistics, then one reading them.
+		re := x
+		re.DLogits = dl0.Ptr()
+		l1, c1, err := d.CrossEntropyWith(&re)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l0 != l1 || c0 != c1 {
+			t.Errorf("%s: loss %v (%d rows) with statistics saved, %v (%d) without", shape, l0, c0, l1, c1)
+		}
+		sv := x
+		sv.DLogits, sv.DLogits16, sv.Stats, sv.Saved, sv.NoLoss = dl1.Ptr(), dl16.Ptr(), stats.Ptr(), true, true
+		if l, c, err := d.CrossEntropyWith(&sv); err != nil || l != 0 || c != 0 {
+			t.Fatalf("%s: NoLoss: %v, %d, %v; want 0, 0, nil", shape, l, c, err)
+		}
+		want, got := db.get(dl0, M*V), db.get(dl1, M*V)
+		raw := make([]byte, 2*M*V)
+		if err := d.View(dl16.Ptr(), 2*M*V).CopyToBytes(raw); err != nil {
+			t.Fatal(err)
+		}
+		bad := 0
+		for j := range want {
+			h := uint16(raw[2*j]) | uint16(raw[2*j+1])<<8
+			if math.Float32bits(got[j]) != math.Float32bits(want[j]) || h != kernels.RoundBF16(want[j]) {
+				if bad++; bad <= 5 {
+					t.Errorf("%s: element %d: %v (bf16 %#04x) from saved statistics, %v recomputed", shape, j, got[j], h, want[j])
+				}
+			}
+		}
+		report(t, "cross-entropy from saved statistics (elements differing)", shape, float64(bad), 0)
+	}
+	if _, _, err := d.CrossEntropyWith(&XEnt{M: 1, V: 1, Saved: true}); err == nil {
+		t.Error("Saved without Stats: no error")
+	}
+}
+
 func TestAdamW(t *testing.T) {
 	d := openOrSkip(t)
 	r := rand.New(rand.NewPCG(2, 2))

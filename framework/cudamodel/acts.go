@@ -28,10 +28,11 @@ type acts struct {
 	saved                     cuda.DevPtr // (nL, savedLen)
 	a                         cuda.DevPtr // (nL, Din, N)
 	rstdF, xnF, logits        cuda.DevPtr // (M), (M, D), (M, V)
+	xstats                    cuda.DevPtr // (M, 2) float64: each row's max and sum of exponentials (cudakernels.XEnt.Stats)
 	savedLen                  int
 
 	// Backward's scratch.
-	dlogits                       cuda.DevPtr // (M, V)
+	dlogits                       cuda.DevPtr // (M, V): float32, or bfloat16 in bf16 precision
 	dxnF, dResid, dXn, dX         cuda.DevPtr // (M, D)
 	dY, dU, dDt, dZ, dXin, dConv  cuda.DevPtr // (M, Din)
 	dDtLow                        cuda.DevPtr // (M, R)
@@ -67,7 +68,7 @@ func newActs(d *cudakernels.Device, c *backbone.Config, B, L int) (*acts, error)
 		{&a.xin, nL * M * Din}, {&a.z, nL * M * Din}, {&a.conv, nL * M * Din}, {&a.u, nL * M * Din},
 		{&a.dtRaw, nL * M * Din}, {&a.y, nL * M * Din}, {&a.dtLow, nL * M * R},
 		{&a.bm, nL * cf(c) * M * N}, {&a.cm, nL * cf(c) * M * N}, {&a.saved, nL * a.savedLen},
-		{&a.a, nL * Din * N}, {&a.rstdF, M}, {&a.xnF, M * D}, {&a.logits, M * V},
+		{&a.a, nL * Din * N}, {&a.rstdF, M}, {&a.xnF, M * D}, {&a.logits, M * V}, {&a.xstats, 4 * M},
 		{&a.dlogits, M * V}, {&a.dxnF, M * D}, {&a.dResid, M * D}, {&a.dXn, M * D}, {&a.dX, M * D},
 		{&a.dY, M * Din}, {&a.dU, M * Din}, {&a.dDt, M * Din}, {&a.dZ, M * Din}, {&a.dXin, M * Din}, {&a.dConv, M * Din},
 		{&a.dDtLow, M * R}, {&a.dBm, M * N}, {&a.dCm, M * N}, {&a.dBmI, M * N}, {&a.dCmI, M * N},

@@ -33,11 +33,20 @@ func (g *Model) Backward() error {
 	defer g.ops.end()
 
 	// Head: logits = xnF·Embedᵀ.
-	_, _, err := d.CrossEntropy(a.dlogits, a.logits, a.targets, M, V, 1/float32(g.denominator(a.count)))
+	// The forward's row statistics spare two passes over the logits; in
+	// bf16 the gradient is written as the products read it.
+	x := &cudakernels.XEnt{Logits: a.logits, Targets: a.targets, M: M, V: V, Scale: 1 / float32(g.denominator(a.count)),
+		Stats: a.xstats, Saved: true, NoLoss: true}
+	if g.bf16 {
+		x.DLogits16 = a.dlogits
+	} else {
+		x.DLogits = a.dlogits
+	}
+	_, _, err := d.CrossEntropyWith(x)
 	e.op("cross-entropy", err)
 	g.products(e,
-		product{name: "head dx", m: M, n: D, k: V, a: a.dlogits, b: at(p, ly.embed), c: a.dxnF},
-		product{name: "head dW", transA: true, m: V, n: D, k: M, a: a.dlogits, b: a.xnF, beta: 1, c: at(gr, ly.embed)})
+		product{name: "head dx", m: M, n: D, k: V, a: a.dlogits, aBF16: g.bf16, b: at(p, ly.embed), c: a.dxnF},
+		product{name: "head dW", transA: true, m: V, n: D, k: M, a: a.dlogits, aBF16: g.bf16, b: a.xnF, beta: 1, c: at(gr, ly.embed)})
 	e.op("norm_f", d.RMSNormBackward(a.dResid, at(gr, ly.normF), a.dxnF, f4(a.resid, nL*M*D), at(p, ly.normF), a.rstdF, M, D))
 
 	selB, selC, cx := selective(c, "B"), selective(c, "C"), c.ComplexA

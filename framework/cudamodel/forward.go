@@ -163,7 +163,7 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	if !a.hasTarget {
 		return 0, nil
 	}
-	sum, count, err := d.CrossEntropy(0, a.logits, a.targets, M, V, 0)
+	sum, count, err := d.CrossEntropyWith(&cudakernels.XEnt{Logits: a.logits, Targets: a.targets, M: M, V: V, Stats: a.xstats})
 	e.op("cross-entropy", err)
 	if e.err != nil {
 		return 0, e.err

@@ -54,6 +54,7 @@ type product struct {
 	transA, transB bool
 	m, n, k        int
 	a, b           cuda.DevPtr
+	aBF16          bool // a holds bfloat16 already (bf16 precision only)
 	beta           float32
 	c              cuda.DevPtr
 }
@@ -70,6 +71,10 @@ func (g *Model) products(e *errs, ps ...product) {
 	}
 	if !g.bf16 {
 		for _, q := range ps {
+			if q.aBF16 {
+				e.do(fmt.Errorf("cudamodel: internal: product %q has a bfloat16 operand in %s", q.name, backbone.FP32))
+				return
+			}
 			e.op(q.name, g.blas.MatMul(q.transA, q.transB, q.m, q.n, q.k, q.a, q.b, q.beta, q.c))
 		}
 		return
@@ -94,7 +99,10 @@ func (g *Model) products(e *errs, ps ...product) {
 		return x, fresh, err
 	}
 	for _, q := range ps {
-		a16, ra, err := operand(q.a, q.m*q.k)
+		a16, ra, err := q.a, false, error(nil)
+		if !q.aBF16 {
+			a16, ra, err = operand(q.a, q.m*q.k)
+		}
 		if err == nil {
 			var rb bool
 			var b16 cuda.DevPtr

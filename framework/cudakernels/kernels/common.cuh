@@ -12,6 +12,14 @@ __device__ __forceinline__ float silu_grad_f(float x) {
 	return s * (1.f + x * (1.f - s));
 }
 
+// bf16_bits is x rounded to the nearest bfloat16, ties to even, as 16
+// bits (kernels.RoundBF16: a NaN stays a quiet NaN with its sign and top
+// payload bits; overflow rounds to ±Inf).
+__device__ __forceinline__ unsigned short bf16_bits(float x) {
+	unsigned int b = __float_as_uint(x);
+	return (b & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((b >> 16) | 0x40u) : (unsigned short)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+
 // block_sum_d returns the sum of v over the block (blockDim.x a multiple
 // of 32, at most 1024) to every thread, in a fixed order; sh holds 32
 // doubles.

@@ -45,13 +45,7 @@ extern "C" __global__ void softplus_bwd(float* __restrict__ dx, const float* __r
 	}
 }
 
-// to_bf16: y = x rounded to the nearest bfloat16, ties to even, as 16
-// bits (kernels.RoundBF16: a NaN stays a quiet NaN with its sign and top
-// payload bits; overflow rounds to ±Inf).
+// to_bf16: y = x rounded to the nearest bfloat16 (bf16_bits).
 extern "C" __global__ void to_bf16(unsigned short* __restrict__ y, const float* __restrict__ x, long long n) {
-	GRID_LOOP(i, n) {
-		unsigned int b = __float_as_uint(x[i]);
-		y[i] = (b & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((b >> 16) | 0x40u)
-		                                        : (unsigned short)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
-	}
+	GRID_LOOP(i, n) y[i] = bf16_bits(x[i]);
 }

@@ -1,9 +1,15 @@
 // loss.cu: cross-entropy (kernels.CrossEntropy). One block per row: the
-// row's loss into rowLoss (M), the gradient into dlogits when non-null.
+// row's loss into rowLoss (M); the gradient into dlogits (float32) and/or
+// dlogits16 (bfloat16 bits, bf16_bits of the float32 value) when
+// non-null. stats (2·M doubles, optional) holds each row's max and sum of
+// exponentials: computed and written when saved is 0, read when it is 1
+// (a backward after the forward that wrote them skips two passes over the
+// row; the values, and so the results, are the same bits).
 
 #include "common.cuh"
 
-extern "C" __global__ void xent_fwd_bwd(float* __restrict__ dlogits, double* __restrict__ rowLoss, const float* __restrict__ logits,
+extern "C" __global__ void xent_fwd_bwd(float* __restrict__ dlogits, unsigned short* __restrict__ dlogits16, double* __restrict__ rowLoss,
+                                        double* __restrict__ stats, int saved, const float* __restrict__ logits,
                                         const int* __restrict__ targets, int V, float scale)
 {
 	__shared__ double sh[32];
@@ -11,24 +17,40 @@ extern "C" __global__ void xent_fwd_bwd(float* __restrict__ dlogits, double* __r
 	int m = blockIdx.x, tgt = targets[m];
 	const float* row = logits + (long long)m * V;
 	float* d = dlogits ? dlogits + (long long)m * V : 0;
+	unsigned short* d16 = dlogits16 ? dlogits16 + (long long)m * V : 0;
 	if (tgt < 0 || tgt >= V) {
-		if (d)
-			for (int i = threadIdx.x; i < V; i += blockDim.x) d[i] = 0.f;
+		for (int i = threadIdx.x; i < V; i += blockDim.x) {
+			if (d) d[i] = 0.f;
+			if (d16) d16[i] = 0;
+		}
 		if (threadIdx.x == 0) rowLoss[m] = tgt < 0 ? 0.0 : __longlong_as_double(0x7ff8000000000000ULL);
 		return;
 	}
-	float mx = -__int_as_float(0x7f800000);
-	for (int i = threadIdx.x; i < V; i += blockDim.x) mx = fmaxf(mx, row[i]);
-	mx = block_max_f(mx, shf);
-	double s = 0;
-	for (int i = threadIdx.x; i < V; i += blockDim.x) s += (double)expf(row[i] - mx);
-	s = block_sum_d(s, sh);
+	float mx;
+	double s;
+	if (stats && saved) {
+		mx = (float)stats[2 * m];
+		s = stats[2 * m + 1];
+	} else {
+		mx = -__int_as_float(0x7f800000);
+		for (int i = threadIdx.x; i < V; i += blockDim.x) mx = fmaxf(mx, row[i]);
+		mx = block_max_f(mx, shf);
+		s = 0;
+		for (int i = threadIdx.x; i < V; i += blockDim.x) s += (double)expf(row[i] - mx);
+		s = block_sum_d(s, sh);
+		if (stats && threadIdx.x == 0) {
+			stats[2 * m] = (double)mx;
+			stats[2 * m + 1] = s;
+		}
+	}
 	if (threadIdx.x == 0) rowLoss[m] = log(s) - (double)(row[tgt] - mx);
-	if (d) {
+	if (d || d16) {
 		double f = (double)scale / s;
 		for (int i = threadIdx.x; i < V; i += blockDim.x) {
 			float p = (float)((double)expf(row[i] - mx) * f);
-			d[i] = i == tgt ? p - scale : p;
+			float g = i == tgt ? p - scale : p;
+			if (d) d[i] = g;
+			if (d16) d16[i] = bf16_bits(g);
 		}
 	}
 }
