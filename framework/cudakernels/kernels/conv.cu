@@ -61,8 +61,16 @@ __device__ __forceinline__ bool conv_tap_ok(const u8* Reset, int L, int b, int t
 	return !(start >= 0 && p < start);
 }
 
-// conv_bwd_x: DX (B, L, D) and DState0 (B, D, K−1).
+// conv_dy is the gradient of output element i: DY[i], or, with DU (the
+// gradient of u = SiLU(Y)), DU[i]·SiLU'(Y[i]), as silu_bwd computes it.
+__device__ __forceinline__ float conv_dy(const float* __restrict__ DY, const float* __restrict__ DU, const float* __restrict__ Y, long long i) {
+	return DU ? DU[i] * silu_grad_f(Y[i]) : DY[i];
+}
+
+// conv_bwd_x: DX (B, L, D) and DState0 (B, D, K−1), from DY or DU and Y
+// (conv_dy).
 extern "C" __global__ void conv_bwd_x(const float* __restrict__ W, const u8* __restrict__ Reset, const float* __restrict__ DY,
+                                      const float* __restrict__ DU, const float* __restrict__ Y,
                                       float* __restrict__ DX, float* __restrict__ DState0, int B, int L, int D, int K)
 {
 	long long total = (long long)B * L * D;
@@ -75,7 +83,7 @@ extern "C" __global__ void conv_bwd_x(const float* __restrict__ W, const u8* __r
 			for (int k = 0; k < K; k++) {
 				int t = p + (K - 1) - k;
 				if (t >= L || !conv_tap_ok(Reset, L, b, t, p, K)) continue;
-				s = fmaf(DY[((long long)b * L + t) * D + d], W[d * K + k], s);
+				s = fmaf(conv_dy(DY, DU, Y, ((long long)b * L + t) * D + d), W[d * K + k], s);
 			}
 			DX[e] = s;
 		}
@@ -90,7 +98,7 @@ extern "C" __global__ void conv_bwd_x(const float* __restrict__ W, const u8* __r
 		for (int k = 0; k < K; k++) {
 			int t = p + (K - 1) - k;
 			if (t < 0 || t >= L || !conv_tap_ok(Reset, L, b, t, p, K)) continue;
-			s = fmaf(DY[((long long)b * L + t) * D + d], W[d * K + k], s);
+			s = fmaf(conv_dy(DY, DU, Y, ((long long)b * L + t) * D + d), W[d * K + k], s);
 		}
 		DState0[e] = s;
 	}
@@ -98,24 +106,27 @@ extern "C" __global__ void conv_bwd_x(const float* __restrict__ W, const u8* __r
 
 // conv_bwd_w: partials of DW and DBias over chunks of rows of (B·L):
 // part (gridDim.y, D, K+1), the last column the bias. Threads run over d.
-extern "C" __global__ void conv_bwd_w(const float* __restrict__ X, const float* __restrict__ State0, const u8* __restrict__ Reset,
-                                      const float* __restrict__ DY, float* __restrict__ part, int B, int L, int D, int K, int rowsPer)
+// conv_bwd_w_rows sums, for channel d and rows [r0, r1), each tap's
+// dy·x and dy (the bias) in order into o (K + 1 values). KM is the
+// largest K it takes: the sums live in registers when the loops over k
+// unroll (KM 4), in local memory otherwise.
+template <int KM>
+__device__ __forceinline__ void conv_bwd_w_rows(const float* __restrict__ X, const float* __restrict__ State0, const u8* __restrict__ Reset,
+                                                const float* __restrict__ DY, const float* __restrict__ DU, const float* __restrict__ Y,
+                                                float* __restrict__ o, long long r0, long long r1, int L, int D, int K, int d)
 {
-	int d = blockIdx.x * blockDim.x + threadIdx.x;
-	if (d >= D) return;
-	long long r0 = (long long)blockIdx.y * rowsPer, r1 = r0 + rowsPer;
-	long long R = (long long)B * L;
-	if (r1 > R) r1 = R;
-	float acc[17];
-	int KK = K < 16 ? K : 16;
-	for (int k = 0; k <= 16; k++) acc[k] = 0.f;
+	float acc[KM];
+#pragma unroll
+	for (int k = 0; k < KM; k++) acc[k] = 0.f;
 	float bias = 0.f;
 	for (long long r = r0; r < r1; r++) {
 		int t = r % L, b = r / L;
-		float dy = DY[r * D + d];
+		float dy = conv_dy(DY, DU, Y, r * D + d);
 		bias += dy;
 		int start = conv_doc_start(Reset, L, b, t, K);
-		for (int k = 0; k < KK; k++) {
+#pragma unroll
+		for (int k = 0; k < KM; k++) {
+			if (k >= K) break;
 			int p = t - (K - 1) + k;
 			if (start >= 0 && p < start) continue;
 			float x;
@@ -124,9 +135,28 @@ extern "C" __global__ void conv_bwd_w(const float* __restrict__ X, const float* 
 			acc[k] = fmaf(dy, x, acc[k]);
 		}
 	}
-	float* o = part + ((long long)blockIdx.y * D + d) * (K + 1);
-	for (int k = 0; k < KK; k++) o[k] = acc[k];
+#pragma unroll
+	for (int k = 0; k < KM; k++)
+		if (k < K) o[k] = acc[k];
 	o[K] = bias;
+}
+
+// conv_bwd_w: per chunk of rowsPer rows, each channel's tap and bias sums
+// into part (chunks, D, K + 1), from DY or DU and Y (conv_dy).
+extern "C" __global__ void conv_bwd_w(const float* __restrict__ X, const float* __restrict__ State0, const u8* __restrict__ Reset,
+                                      const float* __restrict__ DY, const float* __restrict__ DU, const float* __restrict__ Y,
+                                      float* __restrict__ part, int B, int L, int D, int K, int rowsPer)
+{
+	int d = blockIdx.x * blockDim.x + threadIdx.x;
+	if (d >= D) return;
+	long long r0 = (long long)blockIdx.y * rowsPer, r1 = r0 + rowsPer;
+	long long R = (long long)B * L;
+	if (r1 > R) r1 = R;
+	float* o = part + ((long long)blockIdx.y * D + d) * (K + 1);
+	if (K <= 4)
+		conv_bwd_w_rows<4>(X, State0, Reset, DY, DU, Y, o, r0, r1, L, D, K, d);
+	else
+		conv_bwd_w_rows<16>(X, State0, Reset, DY, DU, Y, o, r0, r1, L, D, K, d);
 }
 
 // conv_bwd_wsum sums the partials of conv_bwd_w in row-chunk order into
