@@ -151,8 +151,14 @@ func (m *Model) Backward() (*State, error) {
 		if r > 0 {
 			m.matMul(true, false, r, Din, M, dDtLow, u, 1, gx[:r*Din])
 		}
+		// u is the B of every block's product: bf16 rounds it once.
+		var same shared
+		if r > 0 {
+			same = sameB
+		}
 		for _, bl := range blocks {
-			m.matMul(true, false, N, Din, M, bl.grad, u, 1, gx[bl.row*Din:(bl.row+N)*Din])
+			m.matMulShared(same, true, false, N, Din, M, bl.grad, u, 1, gx[bl.row*Din:(bl.row+N)*Din])
+			same = sameB
 		}
 
 		// The conv's gradient from dU through SiLU, fused into its pass.
@@ -179,7 +185,7 @@ func (m *Model) Backward() (*State, error) {
 		m.matMul(false, false, M, D, Din, dXin, win[:Din*D], 0, dXn)
 		m.matMul(false, false, M, D, Din, dZ, win[Din*D:], 1, dXn)
 		m.matMul(true, false, Din, D, M, dXin, xn, 1, gin[:Din*D])
-		m.matMul(true, false, Din, D, M, dZ, xn, 1, gin[Din*D:])
+		m.matMulShared(sameB, true, false, Din, D, M, dZ, xn, 1, gin[Din*D:])
 
 		kernels.RMSNormBackward(dX, layer(g.Norm, nL, l), dXn, a.resid[l*M*D:(l+1)*M*D],
 			layer(p.Norm, nL, l), a.rstd[l*M:(l+1)*M], M, D)

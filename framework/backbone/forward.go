@@ -37,6 +37,7 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 	}
 	p := m.Params
 	eps := float32(c.LayerNormEpsilon)
+	m.b16.gen++ // the weights may have changed: bf16 packs them again
 
 	kernels.EmbeddingForward(a.resid[:M*D], p.Embed, b.Inputs, V, D)
 	for l := 0; l < nL; l++ {
@@ -48,7 +49,7 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		win := layer(p.InProj, nL, l)
 		xin, z := a.xin[l*M*Din:(l+1)*M*Din], a.z[l*M*Din:(l+1)*M*Din]
 		m.matMul(false, true, M, Din, D, xn, win[:Din*D], 0, xin)
-		m.matMul(false, true, M, Din, D, xn, win[Din*D:], 0, z)
+		m.matMulShared(sameA, false, true, M, Din, D, xn, win[Din*D:], 0, z)
 
 		conv, u := a.conv[l*M*Din:(l+1)*M*Din], a.u[l*M*Din:(l+1)*M*Din]
 		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: layer(p.ConvW, nL, l), Reset: b.Reset, Y: conv, U: u}
@@ -121,22 +122,23 @@ func (m *Model) ssmParams(step bool, l, M int, u, dtLow, bm, cm, dtRaw []float32
 	_, _, Din, N, _, _, nL := c.dims()
 	r, nb, _ := c.xProjRows()
 	wx := layer(p.XProj, nL, l)
+	// x_proj's row blocks all read u: in bf16 it is rounded once (same).
+	var same shared
 	if r > 0 {
-		m.nt(step, M, r, Din, u, wx[:r*Din], 0, dtLow)
-		m.nt(step, M, Din, r, dtLow, layer(p.DtW, nL, l), 0, dtRaw)
-	} else {
-		clear(dtRaw)
+		m.nt(step, 0, M, r, Din, u, wx[:r*Din], 0, dtLow)
+		same = sameA
 	}
 	B, C = layer(p.BParam, nL, l), layer(p.CParam, nL, l)
 	BIm, CIm = layer(p.BImag, nL, l), layer(p.CImag, nL, l)
 	// proj computes the x_proj rows from row0 into dst: N rows, and N
 	// more for the imaginary parts in a complex model.
 	proj := func(row0 int, dst []float32) (re, im []float32) {
-		m.nt(step, M, N, Din, u, wx[row0*Din:(row0+N)*Din], 0, dst[:M*N])
+		m.nt(step, same, M, N, Din, u, wx[row0*Din:(row0+N)*Din], 0, dst[:M*N])
+		same = sameA
 		if !c.ComplexA {
 			return dst[:M*N], nil
 		}
-		m.nt(step, M, N, Din, u, wx[(row0+N)*Din:(row0+2*N)*Din], 0, dst[M*N:2*M*N])
+		m.nt(step, same, M, N, Din, u, wx[(row0+N)*Din:(row0+2*N)*Din], 0, dst[M*N:2*M*N])
 		return dst[:M*N], dst[M*N : 2*M*N]
 	}
 	if c.selective("B") {
@@ -144,6 +146,12 @@ func (m *Model) ssmParams(step bool, l, M int, u, dtLow, bm, cm, dtRaw []float32
 	}
 	if c.selective("C") {
 		C, CIm = proj(r+nb, cm)
+	}
+	// dt_proj, after x_proj's blocks so that they share u.
+	if r > 0 {
+		m.nt(step, 0, M, Din, r, dtLow, layer(p.DtW, nL, l), 0, dtRaw)
+	} else {
+		clear(dtRaw)
 	}
 	if !c.ComplexA {
 		BIm, CIm = nil, nil

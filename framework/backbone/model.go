@@ -27,6 +27,8 @@ type Model struct {
 	aStep   []float32
 	aStepOK bool
 
+	b16 bf16Ops // what bf16 products convert once (precision.go)
+
 	acts *acts     // activations of the last Forward, sized for its (B, L)
 	step *stepBufs // buffers of Step
 }

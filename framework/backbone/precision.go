@@ -70,21 +70,136 @@ func (Precision) Type() string { return "precision" }
 // matMul is every matrix product of Forward and Backward: c = op(a)·op(b)
 // + beta·c (kernels.MatMul's arguments) at the model's precision.
 func (m *Model) matMul(transA, transB bool, M, n, k int, a, b []float32, beta float32, c []float32) {
-	if m.Precision == BF16 {
-		kernels.MatMulBF16(transA, transB, M, n, k, a, b, beta, c)
+	m.matMulShared(0, transA, transB, M, n, k, a, b, beta, c)
+}
+
+// shared says which operands of a product are the last product's: the
+// same matrix, transpose and shape, unchanged since. In bf16 their
+// converted form (kernels.BF16Packed) is read again instead of rounding
+// them again, as the GPU model rounds an activation once for the group of
+// products that reads it.
+type shared uint8
+
+const (
+	sameA shared = 1 << iota
+	sameB
+)
+
+// matMulShared is matMul with the operands same says are the last
+// product's. In bf16 an operand inside the parameters (a weight) is read
+// from its packed form, made on first use after Forward began (bf16Ops);
+// an activation is packed once for the products that share it. The
+// results are kernels.MatMulBF16's, bit for bit.
+func (m *Model) matMulShared(same shared, transA, transB bool, M, n, k int, a, b []float32, beta float32, c []float32) {
+	if m.Precision != BF16 {
+		kernels.MatMul(transA, transB, M, n, k, a, b, beta, c)
 		return
 	}
-	kernels.MatMul(transA, transB, M, n, k, a, b, beta, c)
+	o := &m.b16
+	pa := o.weight(m.Params.Data, false, transA, M, k, a)
+	if pa == nil {
+		pa = &o.a.BF16Packed
+		o.a.src.pack(same&sameA != 0, &o.a.BF16Packed, false, transA, M, k, a)
+	}
+	pb := o.weight(m.Params.Data, true, transB, k, n, b)
+	if pb == nil {
+		pb = &o.b.BF16Packed
+		o.b.src.pack(same&sameB != 0, &o.b.BF16Packed, true, transB, k, n, b)
+	}
+	kernels.MatMulBF16Packed(pa, pb, beta, c)
 }
 
 // nt is the product c = a·wᵀ + beta·c of a weight w: Step's (stepMatMul)
-// when step, else Forward's.
-func (m *Model) nt(step bool, M, n, k int, a, w []float32, beta float32, c []float32) {
+// when step, else Forward's (with a the last product's when same).
+func (m *Model) nt(step bool, same shared, M, n, k int, a, w []float32, beta float32, c []float32) {
 	if step {
 		m.stepMatMul(M, n, k, a, w, beta, c)
 		return
 	}
-	m.matMul(false, true, M, n, k, a, w, beta, c)
+	m.matMulShared(same, false, true, M, n, k, a, w, beta, c)
+}
+
+// bf16Ops is what the bf16 products of Forward and Backward convert to
+// bfloat16 once and read several times: each weight in the form its
+// products read (B of Forward's a·wᵀ, B of Backward's g·w), packed on
+// first use after Forward began, so at most twice a training step
+// whatever changed the parameters before; and the activation operands of
+// the product at hand, kept for the next one that shares them.
+type bf16Ops struct {
+	gen     int // Forwards begun: a weight's pack of an older gen is stale
+	weights map[bf16Key]*bf16Weight
+	a, b    bf16Activation
+}
+
+// bf16Key is a packed weight: its offset in Params.Data, role, transpose
+// and shape.
+type bf16Key struct {
+	off, rows, cols int
+	isB, trans      bool
+}
+
+type bf16Weight struct {
+	kernels.BF16Packed
+	gen int
+}
+
+// bf16Activation is an activation operand's pack and what it was packed
+// from.
+type bf16Activation struct {
+	kernels.BF16Packed
+	src bf16Src
+}
+
+type bf16Src struct {
+	p               *float32
+	trans           bool
+	rows, cols, len int
+}
+
+// pack packs x into p unless same, in which case x must be what p holds.
+func (s *bf16Src) pack(same bool, p *kernels.BF16Packed, isB, trans bool, rows, cols int, x []float32) {
+	src := bf16Src{unsafe.SliceData(x), trans, rows, cols, len(x)}
+	if same {
+		if *s != src {
+			panic("backbone: a bf16 product shares an operand the last product did not read")
+		}
+		return
+	}
+	*s = src
+	if isB {
+		p.PackB(trans, rows, cols, x)
+	} else {
+		p.PackA(trans, rows, cols, x)
+	}
+}
+
+// weight returns the pack of x as the A (or, isB, the B) operand when x
+// is a view of the parameters data, packing it when it has not been since
+// Forward began; nil when x is not a weight.
+func (o *bf16Ops) weight(data []float32, isB, trans bool, rows, cols int, x []float32) *kernels.BF16Packed {
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(x)))
+	if len(x) == 0 || p < base || p >= base+4*uintptr(len(data)) {
+		return nil
+	}
+	key := bf16Key{int(p-base) / 4, rows, cols, isB, trans}
+	w := o.weights[key]
+	if w == nil {
+		if o.weights == nil {
+			o.weights = make(map[bf16Key]*bf16Weight)
+		}
+		w = &bf16Weight{gen: o.gen - 1}
+		o.weights[key] = w
+	}
+	if w.gen != o.gen {
+		if isB {
+			w.PackB(trans, rows, cols, x)
+		} else {
+			w.PackA(trans, rows, cols, x)
+		}
+		w.gen = o.gen
+	}
+	return &w.BF16Packed
 }
 
 // stepMatMul is every product of Step: c = a·wᵀ + beta·c for a weight w

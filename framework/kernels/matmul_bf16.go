@@ -20,7 +20,9 @@ import "math"
 // correct on every CPU and under -tags purego, rounds the inputs into
 // float32 buffers (with AVX-512F integer instructions where the float32
 // kernels run AVX-512) and runs MatMul on them. Both sum each element of c in a fixed
-// order, so the result does not depend on the thread count. VDPBF16PS
+// order, so the result does not depend on the thread count. An operand
+// that several products read can be converted once (BF16Packed,
+// MatMulBF16Packed: the same bits). VDPBF16PS
 // treats bf16 subnormals (|x| < 2^-126) as zero; go keeps them. See
 // docs/kernels.md, "bf16 products".
 func MatMulBF16(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {

@@ -92,32 +92,52 @@ func matMulBF16Blocked(tile bf16TileFunc, conv bf16Conv, transA, transB bool, m,
 	defer bf16Bufs.put(buf)
 	buf.a = growU32(buf.a, m14*k2)
 	buf.b = growU32(buf.b, k2*n32)
-	t := bf16Task{convert: true, tile: tile, conv: conv, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c,
-		buf: buf, k2: k2, m14: m14, n32: n32}
+	t := bf16Task{tile: tile, conv: conv, transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c,
+		pa: buf.a, pb: buf.b, k2: k2, m14: m14, n32: n32}
+	t.convertBoth()
+	t.multiply(buf)
+}
 
-	// Convert: A's rows (m14, or k2 pair rows), then B's (k2 pair rows,
-	// or n rows of bᵀ), split over the workers by rows.
-	t.aRows, t.bRows = m14, k2
-	if transA {
-		t.aRows = k2
+// convertBoth converts A's rows (m14, or k2 pair rows), then B's (k2 pair
+// rows, or n32 rows of bᵀ), split over the workers by rows; a task with
+// a nil (b nil) converts only A's (B's).
+func (t *bf16Task) convertBoth() {
+	t.convert = true
+	t.aRows, t.bRows = t.m14, t.k2
+	if t.transA {
+		t.aRows = t.k2
 	}
-	if transB {
-		t.bRows = n32
+	if t.transB {
+		t.bRows = t.n32
+	}
+	var elems int
+	switch {
+	case t.a == nil:
+		t.aRows, elems = 0, t.k*t.n
+	case t.b == nil:
+		t.bRows, elems = 0, t.m*t.k
+	default:
+		elems = t.m*t.k + t.k*t.n
 	}
 	t.units = t.aRows + t.bRows
-	p := min(Threads(), max(1, (m*k+k*n)/(64<<10)), t.units)
-	t.run(p)
+	t.run(min(Threads(), max(1, elems/(64<<10)), t.units))
+}
 
-	// Multiply: tile rows, or tile columns when there are more of those.
-	mt, nt := m14/bf16MR, n32/bf16NR
+// multiply computes the tiles from the converted operands t.pa, t.pb,
+// with the edge tiles in buf: tile rows, or tile columns when there are
+// more of those.
+func (t *bf16Task) multiply(buf *bf16Buf) {
+	m, n, k := t.m, t.n, t.k
+	mt, nt := t.m14/bf16MR, t.n32/bf16NR
 	t.convert, t.byRows, t.units = false, m >= n || nt < 2, mt
 	if !t.byRows {
 		t.units = nt
 	}
-	p = min(Threads(), max(1, 2*m*n*k/gemmMinFlops), t.units)
+	p := min(Threads(), max(1, 2*m*n*k/gemmMinFlops), t.units)
 	if cap(buf.t) < p*bf16MR*bf16NR {
 		buf.t = make([]float32, p*bf16MR*bf16NR)
 	}
+	t.edge = buf.t[:p*bf16MR*bf16NR]
 	t.run(p)
 }
 
@@ -133,7 +153,8 @@ type bf16Task struct {
 	a, b           []float32
 	beta           float32
 	c              []float32
-	buf            *bf16Buf
+	pa, pb         []uint32  // the converted operands
+	edge           []float32 // an edge tile per worker
 	k2, m14, n32   int
 
 	convert      bool
@@ -178,7 +199,7 @@ func u16(w []uint32) []uint16 {
 func (t *bf16Task) convertA(u int) {
 	m, k, k2, m14 := t.m, t.k, t.k2, t.m14
 	if !t.transA { // row i of a, as k2 words of halves
-		d := u16(t.buf.a[u*k2 : (u+1)*k2])
+		d := u16(t.pa[u*k2 : (u+1)*k2])
 		if u >= m {
 			clear(d)
 			return
@@ -190,7 +211,7 @@ func (t *bf16Task) convertA(u int) {
 		return
 	}
 	// pair row q: rows 2q and 2q+1 of a, m14 words
-	d := t.buf.a[u*m14 : (u+1)*m14]
+	d := t.pa[u*m14 : (u+1)*m14]
 	x := t.a[2*u*m : 2*u*m+m]
 	if 2*u+1 < k {
 		t.conv.pairs(d[:m], x, t.a[(2*u+1)*m:(2*u+2)*m])
@@ -208,7 +229,7 @@ func (t *bf16Task) convertA(u int) {
 func (t *bf16Task) convertB(u int) {
 	n, k, k2, n32 := t.n, t.k, t.k2, t.n32
 	if !t.transB {
-		d := t.buf.b[u*n32 : (u+1)*n32]
+		d := t.pb[u*n32 : (u+1)*n32]
 		x := t.b[2*u*n : 2*u*n+n]
 		if 2*u+1 < k {
 			t.conv.pairs(d[:n], x, t.b[(2*u+1)*n:(2*u+2)*n])
@@ -225,16 +246,16 @@ func (t *bf16Task) convertB(u int) {
 	j := u
 	if j >= n {
 		for q := 0; q < k2; q++ {
-			t.buf.b[q*n32+j] = 0
+			t.pb[q*n32+j] = 0
 		}
 		return
 	}
 	row := t.b[j*k : (j+1)*k]
 	for q := 0; q < k/2; q++ {
-		t.buf.b[q*n32+j] = bf16Pair(row[2*q], row[2*q+1])
+		t.pb[q*n32+j] = bf16Pair(row[2*q], row[2*q+1])
 	}
 	if k%2 == 1 {
-		t.buf.b[(k2-1)*n32+j] = uint32(RoundBF16(row[k-1]))
+		t.pb[(k2-1)*n32+j] = uint32(RoundBF16(row[k-1]))
 	}
 }
 
@@ -247,7 +268,7 @@ func (t *bf16Task) tiles(w, i0, i1, j0, j1 int) {
 		ars, acs = 4, uintptr(4*t.m14)
 	}
 	bcs := uintptr(4 * t.n32)
-	edge := t.buf.t[w*bf16MR*bf16NR : (w+1)*bf16MR*bf16NR]
+	edge := t.edge[w*bf16MR*bf16NR : (w+1)*bf16MR*bf16NR]
 	for qc := 0; qc < k2; qc += bf16KC / 2 {
 		kc2 := min(bf16KC/2, k2-qc)
 		bet, flags := t.beta, 0
@@ -259,10 +280,10 @@ func (t *bf16Task) tiles(w, i0, i1, j0, j1 int) {
 		}
 		for ir := i0; ir < min(i1, t.m); ir += bf16MR {
 			rows := min(bf16MR, t.m-ir)
-			ap := &t.buf.a[uintptr(ir)*ars/4+uintptr(qc)*acs/4]
+			ap := &t.pa[uintptr(ir)*ars/4+uintptr(qc)*acs/4]
 			for jr := j0; jr < min(j1, n); jr += bf16NR {
 				cols := min(bf16NR, n-jr)
-				bp := &t.buf.b[qc*t.n32+jr]
+				bp := &t.pb[qc*t.n32+jr]
 				if rows == bf16MR && cols == bf16NR {
 					t.tile(kc2, ap, ars, acs, bp, bcs, &t.c[ir*n+jr], n, bet, flags)
 					continue

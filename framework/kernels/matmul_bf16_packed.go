@@ -1,0 +1,107 @@
+package kernels
+
+// BF16Packed is one operand of MatMulBF16 converted to bfloat16 once, in
+// the form the bf16 product reads, so that several products read it
+// without converting it again: a weight between optimizer steps, an
+// activation that several products read (x_proj's three products read
+// u). On the model's products converting an operand takes a sizeable
+// share of the product's time (a pass over a float32 matrix that is
+// often out of cache), so a training step converts each operand once.
+//
+// PackA and PackB fill it as the A or the B operand of
+// MatMulBF16Packed, which computes what MatMulBF16 computes on the float32
+// matrices, bit for bit. A BF16Packed keeps its memory from one packing to
+// the next; the zero value is empty.
+type BF16Packed struct {
+	w          []uint32  // avx512: pair words (matmul_bf16_blocked.go's layouts)
+	f          []float32 // go: the operand rounded to bfloat16, as float32
+	isB        bool      // packed as B (else as A)
+	trans      bool
+	rows, cols int // op(A)'s m×k, or op(B)'s k×n
+}
+
+// PackA packs op(a) as the A operand: m×k, a (m, k), or a (k, m) when
+// trans.
+func (p *BF16Packed) PackA(trans bool, m, k int, a []float32) {
+	if m < 0 || k < 0 || len(a) < m*k {
+		panic("kernels: bf16 pack A: buffer too short")
+	}
+	p.pack(false, trans, m, k, a)
+}
+
+// PackB packs op(b) as the B operand: k×n, b (k, n), or b (n, k) when
+// trans.
+func (p *BF16Packed) PackB(trans bool, k, n int, b []float32) {
+	if k < 0 || n < 0 || len(b) < k*n {
+		panic("kernels: bf16 pack B: buffer too short")
+	}
+	p.pack(true, trans, k, n, b)
+}
+
+func (p *BF16Packed) pack(isB, trans bool, rows, cols int, x []float32) {
+	p.isB, p.trans, p.rows, p.cols = isB, trans, rows, cols
+	if bf16Tile == nil {
+		p.f = growF32(p.f, rows*cols)
+		bf16ConvInUse.roundF32(p.f, x[:rows*cols])
+		return
+	}
+	if rows == 0 || cols == 0 {
+		p.w = p.w[:0]
+		return
+	}
+	t := bf16Task{conv: bf16ConvInUse}
+	if isB {
+		t.transB, t.k, t.n, t.b = trans, rows, cols, x
+		t.k2, t.n32 = (rows+1)/2, (cols+bf16NR-1)/bf16NR*bf16NR
+		p.w = growU32(p.w, t.k2*t.n32)
+		t.pb = p.w
+	} else {
+		t.transA, t.m, t.k, t.a = trans, rows, cols, x
+		t.k2, t.m14 = (cols+1)/2, (rows+bf16MR-1)/bf16MR*bf16MR
+		p.w = growU32(p.w, t.m14*t.k2)
+		t.pa = p.w
+	}
+	t.convertBoth()
+}
+
+// MatMulBF16Packed is MatMulBF16 on packed operands:
+//
+//	c = A·B + beta·c     A (m, k) packed by PackA, B (k, n) by PackB, c (m, n)
+//
+// with the same bits as MatMulBF16 on the float32 matrices A and B were
+// packed from.
+func MatMulBF16Packed(a, b *BF16Packed, beta float32, c []float32) {
+	if a.isB || !b.isB || a.cols != b.rows {
+		panic("kernels: matmul bf16 packed: want an A (m, k) from PackA and a B (k, n) from PackB")
+	}
+	m, n, k := a.rows, b.cols, a.cols
+	if len(c) < m*n {
+		panic("kernels: matmul bf16 packed: buffer too short")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleC(beta, c[:m*n])
+		return
+	}
+	if bf16Tile == nil {
+		MatMul(a.trans, b.trans, m, n, k, a.f, b.f, beta, c)
+		return
+	}
+	buf := bf16Bufs.get()
+	if buf == nil {
+		buf = new(bf16Buf)
+	}
+	defer bf16Bufs.put(buf)
+	t := bf16Task{tile: bf16Tile, transA: a.trans, transB: b.trans, m: m, n: n, k: k, beta: beta, c: c,
+		pa: a.w, pb: b.w, k2: (k + 1) / 2, m14: (m + bf16MR - 1) / bf16MR * bf16MR, n32: (n + bf16NR - 1) / bf16NR * bf16NR}
+	t.multiply(buf)
+}
+
+func growF32(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
