@@ -48,7 +48,7 @@ func TestCompileAll(t *testing.T) {
 		}
 		mods = append(mods, mod{"step.cu", v.defines(), names})
 	}
-	mods = append(mods, mod{"model.cu", nil, []string{"embed_fwd", "embed_bwd", "add_mul", "neg_exp", "sumsq_part", "scale_f"}})
+	mods = append(mods, mod{"model.cu", nil, []string{"embed_fwd", "embed_bwd", "add_mul", "neg_exp", "sumsq_part", "scale_f", "copy_cols"}})
 	var rows []string
 	for _, m := range mods {
 		mo, err := d.module(m.file, m.defs...)

@@ -121,6 +121,29 @@ func (d *Device) NegExp(out, x cuda.DevPtr, n int) error {
 	return f.Launch(d.GridFor(int64(n), 256), cuda.Dim3{X: 256}, 0, nil, out, x, int64(n))
 }
 
+// Cols is a block of w columns at column Off of an (M, LD) float32 matrix
+// at P.
+type Cols struct {
+	P          cuda.DevPtr
+	LD, Off, W int
+}
+
+// CopyCols copies block src into dst, M rows (the same width).
+func (d *Device) CopyCols(dst, src Cols, M int) error {
+	if src.W != dst.W || M < 0 || src.W < 0 || src.Off < 0 || dst.Off < 0 || src.Off+src.W > src.LD || dst.Off+dst.W > dst.LD {
+		return fmt.Errorf("cudakernels: copy columns: %d columns at %d of %d into %d at %d of %d", src.W, src.Off, src.LD, dst.W, dst.Off, dst.LD)
+	}
+	n := int64(M) * int64(src.W)
+	if n == 0 {
+		return nil
+	}
+	f, err := d.kernel("model.cu", "copy_cols")
+	if err != nil {
+		return err
+	}
+	return f.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, dst.P, dst.LD, dst.Off, src.P, src.LD, src.Off, src.W, int64(M))
+}
+
 // Scale sets x[i] *= f for i < n.
 func (d *Device) Scale(x cuda.DevPtr, f float32, n int) error {
 	if n <= 0 {

@@ -119,3 +119,45 @@ func TestModelElementwise(t *testing.T) {
 	}
 	report(t, "scale", fmt.Sprint("n", n), relErr(get(px), want), 0)
 }
+
+// TestCopyCols moves column blocks between matrices of other widths and
+// leaves the other columns alone; bad blocks are refused.
+func TestCopyCols(t *testing.T) {
+	d := openOrSkip(t)
+	r := rand.New(rand.NewPCG(3, 31))
+	M, lds, ldd := 37, 80, 19
+	src := rnd(r, M*lds, -1, 1)
+	dst0 := rnd(r, M*ldd, -1, 1)
+	db := newDevBufs(t, d)
+	ps, pd := db.in(src), db.in(dst0)
+	if err := d.CopyCols(Cols{P: pd, LD: ldd, Off: 3, W: 16}, Cols{P: ps, LD: lds, Off: 48, W: 16}, M); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, M*ldd)
+	if err := d.View(pd, 4*M*ldd).CopyToF32(got); err != nil {
+		t.Fatal(err)
+	}
+	for m := range M {
+		for j := range ldd {
+			want := dst0[m*ldd+j]
+			if j >= 3 && j < 19 {
+				want = src[m*lds+48+j-3]
+			}
+			if got[m*ldd+j] != want {
+				t.Fatalf("row %d column %d: %v, want %v", m, j, got[m*ldd+j], want)
+			}
+		}
+	}
+	for _, c := range [][2]Cols{
+		{{P: pd, LD: ldd, Off: 4, W: 16}, {P: ps, LD: lds, Off: 0, W: 16}},  // past dst's width
+		{{P: pd, LD: ldd, Off: 0, W: 16}, {P: ps, LD: lds, Off: 70, W: 16}}, // past src's
+		{{P: pd, LD: ldd, Off: 0, W: 8}, {P: ps, LD: lds, Off: 0, W: 16}},   // widths differ
+	} {
+		if err := d.CopyCols(c[0], c[1], M); err == nil {
+			t.Errorf("%+v ← %+v: no error", c[0], c[1])
+		}
+	}
+}

@@ -29,6 +29,7 @@ type acts struct {
 	a                         cuda.DevPtr // (nL, Din, N)
 	rstdF, xnF, logits        cuda.DevPtr // (M), (M, D), (M, V)
 	xstats                    cuda.DevPtr // (M, 2) float64: each row's max and sum of exponentials (cudakernels.XEnt.Stats)
+	xdbl                      cuda.DevPtr // (M, S): x_proj's output (forward), its gradient (backward)
 	savedLen                  int
 
 	// Backward's scratch.
@@ -57,6 +58,7 @@ func cf(c *backbone.Config) int {
 func newActs(d *cudakernels.Device, c *backbone.Config, B, L int) (*acts, error) {
 	V, D, Din, N, R, K, nL := dims(c)
 	M := B * L
+	r, nb, nc := xProjRows(c)
 	a := &acts{B: B, L: L, savedLen: cudakernels.ScanSavedLen(B, L, Din, N, c.ComplexA)}
 	type slot struct {
 		p *cuda.DevPtr
@@ -68,7 +70,7 @@ func newActs(d *cudakernels.Device, c *backbone.Config, B, L int) (*acts, error)
 		{&a.xin, nL * M * Din}, {&a.z, nL * M * Din}, {&a.conv, nL * M * Din}, {&a.u, nL * M * Din},
 		{&a.dtRaw, nL * M * Din}, {&a.y, nL * M * Din}, {&a.dtLow, nL * M * R},
 		{&a.bm, nL * cf(c) * M * N}, {&a.cm, nL * cf(c) * M * N}, {&a.saved, nL * a.savedLen},
-		{&a.a, nL * Din * N}, {&a.rstdF, M}, {&a.xnF, M * D}, {&a.logits, M * V}, {&a.xstats, 4 * M},
+		{&a.a, nL * Din * N}, {&a.rstdF, M}, {&a.xnF, M * D}, {&a.logits, M * V}, {&a.xstats, 4 * M}, {&a.xdbl, M * (r + nb + nc)},
 		{&a.dlogits, M * V}, {&a.dxnF, M * D}, {&a.dResid, M * D}, {&a.dXn, M * D}, {&a.dX, M * D},
 		{&a.dY, M * Din}, {&a.dU, M * Din}, {&a.dDt, M * Din}, {&a.dZ, M * Din}, {&a.dXin, M * Din},
 		{&a.dDtLow, M * R}, {&a.dBm, M * N}, {&a.dCm, M * N}, {&a.dBmI, M * N}, {&a.dCmI, M * N},

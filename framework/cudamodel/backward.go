@@ -108,41 +108,21 @@ func (g *Model) Backward() error {
 		// dt_proj, then x_proj's row blocks; dU accumulates.
 		r, nb, nc := xProjRows(c)
 		wx, gx := ly.lay(p, ly.xProj, l), ly.lay(gr, ly.xProj, l)
-		row := func(w cuda.DevPtr, i int) cuda.DevPtr { return w + cuda.DevPtr(4*i*Din) }
-		var xp []product // x_proj's products: dx into dU, dW
 		if r > 0 {
 			g.products(e,
 				product{name: "dt_proj dx", m: M, n: r, k: Din, a: a.dDt, b: ly.lay(p, ly.dtW, l), c: a.dDtLow},
 				product{name: "dt_proj dW", transA: true, m: Din, n: r, k: M, a: a.dDt, b: f4(a.dtLow, l*M*R), beta: 1, c: ly.lay(gr, ly.dtW, l)})
-			xp = append(xp, product{name: "x_proj dx", m: M, n: Din, k: r, a: a.dDtLow, b: wx, beta: 1, c: a.dU})
 		}
-		type block struct {
-			row  int
-			grad cuda.DevPtr // (M, N)
-		}
-		var blocks []block
-		if nb > 0 {
-			blocks = append(blocks, block{r, a.dBm})
-			if cx {
-				blocks = append(blocks, block{r + N, a.dBmI})
+		// x_proj: its blocks' gradients side by side in xdbl (M, S), then
+		// one product for dU and one for the weight.
+		if S := r + nb + nc; S > 0 {
+			for _, b := range xBlocks(c, a.dDtLow, a.dBm, a.dBmI, a.dCm, a.dCmI) {
+				e.op("x_proj gather", d.CopyCols(cudakernels.Cols{P: a.xdbl, LD: S, Off: b.row, W: b.w}, cudakernels.Cols{P: b.p, LD: b.w, W: b.w}, M))
 			}
+			g.products(e,
+				product{name: "x_proj dx", m: M, n: Din, k: S, a: a.xdbl, b: wx, beta: 1, c: a.dU},
+				product{name: "x_proj dW", transA: true, m: S, n: Din, k: M, a: a.xdbl, b: u, beta: 1, c: gx})
 		}
-		if nc > 0 {
-			blocks = append(blocks, block{r + nb, a.dCm})
-			if cx {
-				blocks = append(blocks, block{r + nb + N, a.dCmI})
-			}
-		}
-		for _, b := range blocks {
-			xp = append(xp, product{name: "x_proj dx", m: M, n: Din, k: N, a: b.grad, b: row(wx, b.row), beta: 1, c: a.dU})
-		}
-		if r > 0 {
-			xp = append(xp, product{name: "x_proj dW", transA: true, m: r, n: Din, k: M, a: a.dDtLow, b: u, beta: 1, c: gx})
-		}
-		for _, b := range blocks {
-			xp = append(xp, product{name: "x_proj dW", transA: true, m: N, n: Din, k: M, a: b.grad, b: u, beta: 1, c: row(gx, b.row)})
-		}
-		g.products(e, xp...)
 
 		// SiLU's backward is fused into the convolution's (Conv1dGrads.DU).
 		conv := f4(a.conv, l*M*Din)

@@ -129,7 +129,7 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		e.op("silu", d.SiLUForward(u, conv, M*Din))
 
 		bm, cm, bmI, cmI := g.ssmParams(e, l, M, u, f4(a.dtLow, l*M*int(c.TimeStepRank)),
-			f4(a.bm, l*cf(c)*M*N), f4(a.cm, l*cf(c)*M*N), f4(a.dtRaw, l*M*Din))
+			f4(a.bm, l*cf(c)*M*N), f4(a.cm, l*cf(c)*M*N), f4(a.dtRaw, l*M*Din), a.xdbl)
 
 		A := f4(a.a, l*Din*N)
 		e.op("A = -exp(A_log)", d.NegExp(A, ly.lay(p, ly.aLog, l), Din*N))
@@ -210,39 +210,63 @@ func xProjRows(c *backbone.Config) (r, nb, nc int) {
 	return r, nb, nc
 }
 
+// xBlock is one of x_proj's row blocks (Δ, B, C, and with complex A the
+// imaginary parts of B and C after their real parts): its first row, its
+// rows, and a dense (M, w) buffer of its columns of the (M, S) product.
+type xBlock struct {
+	row, w int
+	p      cuda.DevPtr
+}
+
+// xBlocks lists x_proj's row blocks with their dense buffers: dt (M, R)
+// and the selective B, C (and imaginary parts) (M, N).
+func xBlocks(c *backbone.Config, dt, bRe, bIm, cRe, cIm cuda.DevPtr) []xBlock {
+	r, nb, _ := xProjRows(c)
+	N := c.StateSize
+	var bl []xBlock
+	if r > 0 {
+		bl = append(bl, xBlock{0, r, dt})
+	}
+	add := func(row0 int, re, im cuda.DevPtr) {
+		bl = append(bl, xBlock{row0, N, re})
+		if c.ComplexA {
+			bl = append(bl, xBlock{row0 + N, N, im})
+		}
+	}
+	if selective(c, "B") {
+		add(r, bRe, bIm)
+	}
+	if selective(c, "C") {
+		add(r+nb, cRe, cIm)
+	}
+	return bl
+}
+
 // ssmParams is backbone's ssmParams on the device: Δ before its bias into
 // dtRaw (zero when Δ is non-selective), B and C from x_proj into bm, cm
 // ((M, N), or (2, M, N) complex) or the per-channel parameters; it returns
 // B, C and their imaginary parts (0 when real) as the scan reads them.
-func (g *Model) ssmParams(e *errs, l, M int, u, dtLow, bm, cm, dtRaw cuda.DevPtr) (B, C, BIm, CIm cuda.DevPtr) {
+// x_proj is one product into xdbl (M, S), whose column blocks are then
+// copied into dtLow, bm and cm.
+func (g *Model) ssmParams(e *errs, l, M int, u, dtLow, bm, cm, dtRaw, xdbl cuda.DevPtr) (B, C, BIm, CIm cuda.DevPtr) {
 	c, p, ly := &g.Config, g.params, g.lay
 	_, _, Din, N, _, _, _ := dims(c)
-	r, nb, _ := xProjRows(c)
-	wx := ly.lay(p, ly.xProj, l)
-	row := func(i int) cuda.DevPtr { return wx + cuda.DevPtr(4*i*Din) }
-	// x_proj's row blocks first (one group: each reads u), then dt_proj.
-	var xp []product
-	if r > 0 {
-		xp = append(xp, product{name: "x_proj Δ", transB: true, m: M, n: r, k: Din, a: u, b: wx, c: dtLow})
-	}
+	r, nb, nc := xProjRows(c)
 	B, C = ly.lay(p, ly.bParam, l), ly.lay(p, ly.cParam, l)
 	BIm, CIm = ly.lay(p, ly.bImag, l), ly.lay(p, ly.cImag, l)
-	proj := func(row0 int, dst cuda.DevPtr) (re, im cuda.DevPtr) {
-		xp = append(xp, product{name: "x_proj B, C", transB: true, m: M, n: N, k: Din, a: u, b: row(row0), c: dst})
-		if !c.ComplexA {
-			return dst, 0
+	im := func(x cuda.DevPtr) cuda.DevPtr { return x + cuda.DevPtr(4*M*N) }
+	if S := r + nb + nc; S > 0 {
+		g.products(e, product{name: "x_proj", transB: true, m: M, n: S, k: Din, a: u, b: ly.lay(p, ly.xProj, l), c: xdbl})
+		for _, b := range xBlocks(c, dtLow, bm, im(bm), cm, im(cm)) {
+			e.op("x_proj split", g.dev.CopyCols(cudakernels.Cols{P: b.p, LD: b.w, W: b.w}, cudakernels.Cols{P: xdbl, LD: S, Off: b.row, W: b.w}, M))
 		}
-		imDst := dst + cuda.DevPtr(4*M*N)
-		xp = append(xp, product{name: "x_proj B, C", transB: true, m: M, n: N, k: Din, a: u, b: row(row0 + N), c: imDst})
-		return dst, imDst
 	}
 	if selective(c, "B") {
-		B, BIm = proj(r, bm)
+		B, BIm = bm, im(bm)
 	}
 	if selective(c, "C") {
-		C, CIm = proj(r+nb, cm)
+		C, CIm = cm, im(cm)
 	}
-	g.products(e, xp...)
 	if r > 0 {
 		g.products(e, product{name: "dt_proj", transB: true, m: M, n: Din, k: r, a: dtLow, b: ly.lay(p, ly.dtW, l), c: dtRaw})
 	} else {

@@ -1,6 +1,6 @@
 // model.cu: the small kernels of the backbone on the GPU (framework/cudamodel):
 // the token embedding forward and backward, in-place adds, A = −exp(A_log),
-// the gradient norm and its clipping.
+// the gradient norm and its clipping, and copies of column blocks.
 
 #include "common.cuh"
 
@@ -60,4 +60,16 @@ extern "C" __global__ void sumsq_part(const float* __restrict__ x, long long n, 
 // scale: x[i] *= f.
 extern "C" __global__ void scale_f(float* __restrict__ x, float f, long long n) {
 	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) x[i] *= f;
+}
+
+// copy_cols: dst[m, doff + j] = src[m, soff + j] for m < M, j < w, rows of
+// ldd and lds floats (x_proj's blocks Δ, B, C between one (M, S) product
+// and their own dense buffers).
+extern "C" __global__ void copy_cols(float* __restrict__ dst, int ldd, int doff, const float* __restrict__ src, int lds, int soff, int w, long long M) {
+	long long n = M * w;
+	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+		long long m = i / w;
+		int j = (int)(i - m * w);
+		dst[m * ldd + doff + j] = src[m * lds + soff + j];
+	}
 }
