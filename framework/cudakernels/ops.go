@@ -111,9 +111,10 @@ func (d *Device) RMSNormForward(y, rstd, x, w cuda.DevPtr, M, C int, eps float32
 	return f.Launch(cuda.Dim3{X: M}, cuda.Dim3{X: 256}, 0, nil, y, rstd, x, w, M, C, eps)
 }
 
-// RMSNormBackward is kernels.RMSNormBackward: dx (M, C) overwritten, dw
-// (C) added to.
-func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd cuda.DevPtr, M, C int) error {
+// RMSNormBackward is kernels.RMSNormBackward: dx (M, C) overwritten, or
+// added to with addDX (dx += the gradient: the same bits as adding it
+// after), dw (C) added to.
+func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd cuda.DevPtr, M, C int, addDX bool) error {
 	if M < 0 || C < 1 {
 		return fmt.Errorf("cudakernels: rmsnorm backward: bad sizes M %d C %d", M, C)
 	}
@@ -129,7 +130,11 @@ func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd cuda.DevPtr, M, C int) e
 	if err != nil {
 		return err
 	}
-	if err := f.Launch(cuda.Dim3{X: blocks}, cuda.Dim3{X: 256}, 0, nil, dx, part, dy, x, w, rstd, M, C); err != nil {
+	add := int32(0)
+	if addDX {
+		add = 1
+	}
+	if err := f.Launch(cuda.Dim3{X: blocks}, cuda.Dim3{X: 256}, 0, nil, dx, add, part, dy, x, w, rstd, M, C); err != nil {
 		return err
 	}
 	return d.sumRows(part.Ptr(), blocks, C, dw, true)

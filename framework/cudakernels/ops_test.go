@@ -162,10 +162,25 @@ func TestRMSNorm(t *testing.T) {
 		kernels.RMSNormBackward(dx, dw, dy, x, w, rstd, M, C)
 		gdx := db.out(M * C)
 		gdw := db.in(dw0)
-		if err := d.RMSNormBackward(gdx.Ptr(), gdw, db.in(dy), px, pw, gr.Ptr(), M, C); err != nil {
+		pdy := db.in(dy)
+		if err := d.RMSNormBackward(gdx.Ptr(), gdw, pdy, px, pw, gr.Ptr(), M, C, false); err != nil {
 			t.Fatal(err)
 		}
-		report(t, "rmsnorm bwd dx", shape, relErr(db.get(gdx, M*C), dx), 1e-5)
+		gotDX := db.get(gdx, M*C)
+		report(t, "rmsnorm bwd dx", shape, relErr(gotDX, dx), 1e-5)
+		// addDX: a residual gradient plus dx, the same bits as adding after.
+		res := rnd(r, M*C, -1, 1)
+		pres, scratch := db.in(res), db.in(dw0)
+		if err := d.RMSNormBackward(pres, scratch, pdy, px, pw, gr.Ptr(), M, C, true); err != nil {
+			t.Fatal(err)
+		}
+		bad := 0
+		for i, v := range db.get(d.View(pres, 4*M*C), M*C) {
+			if math.Float32bits(v) != math.Float32bits(res[i]+gotDX[i]) {
+				bad++
+			}
+		}
+		report(t, "rmsnorm bwd dx added to a residual gradient (values differing from res + dx)", shape, float64(bad), 0)
 		got := make([]float32, C)
 		if err := (d.View(gdw, 4*C)).CopyToF32(got); err != nil {
 			t.Fatal(err)

@@ -47,7 +47,7 @@ func (g *Model) Backward() error {
 	g.products(e,
 		product{name: "head dx", m: M, n: D, k: V, a: a.dlogits, aBF16: g.bf16, b: at(p, ly.embed), c: a.dxnF},
 		product{name: "head dW", transA: true, m: V, n: D, k: M, a: a.dlogits, aBF16: g.bf16, b: a.xnF, beta: 1, c: at(gr, ly.embed)})
-	e.op("norm_f", d.RMSNormBackward(a.dResid, at(gr, ly.normF), a.dxnF, f4(a.resid, nL*M*D), at(p, ly.normF), a.rstdF, M, D))
+	e.op("norm_f", d.RMSNormBackward(a.dResid, at(gr, ly.normF), a.dxnF, f4(a.resid, nL*M*D), at(p, ly.normF), a.rstdF, M, D, false))
 
 	selB, selC, cx := selective(c, "B"), selective(c, "C"), c.ComplexA
 	cfc := cf(c)
@@ -150,9 +150,9 @@ func (g *Model) Backward() error {
 			product{name: "in_proj dW", transA: true, m: Din, n: D, k: M, a: a.dXin, b: xn, beta: 1, c: gin},
 			product{name: "in_proj dW", transA: true, m: Din, n: D, k: M, a: a.dZ, b: xn, beta: 1, c: f4(gin, Din*D)})
 
-		e.op("rmsnorm", d.RMSNormBackward(a.dX, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
-			ly.lay(p, ly.norm, l), f4(a.rstd, l*M), M, D))
-		e.op("residual add", d.AddMul(a.dResid, a.dX, 0, M*D))
+		// The residual stream: its gradient takes the norm's added in place.
+		e.op("rmsnorm + residual", d.RMSNormBackward(a.dResid, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
+			ly.lay(p, ly.norm, l), f4(a.rstd, l*M), M, D, true))
 		e.hook(g.gradHook, l) // block l's gradients are final
 	}
 	e.op("embedding", d.EmbeddingBackward(at(gr, ly.embed), a.dResid, a.index, D))

@@ -18,9 +18,10 @@ extern "C" __global__ void rmsnorm_fwd(float* __restrict__ Y, float* __restrict_
 	for (int c = threadIdx.x; c < C; c += blockDim.x) y[c] = W[c] * (x[c] * r);
 }
 
-// rmsnorm_bwd: DX (M, C) and the per-block partials of dW, part
-// (gridDim.x, C), each block taking rows m ≡ blockIdx.x (mod gridDim.x).
-extern "C" __global__ void rmsnorm_bwd(float* __restrict__ DX, float* __restrict__ part, const float* __restrict__ DY,
+// rmsnorm_bwd: DX (M, C) (added to it when add is 1: the residual
+// stream's gradient) and the per-block partials of dW, part (gridDim.x,
+// C), each block taking rows m ≡ blockIdx.x (mod gridDim.x).
+extern "C" __global__ void rmsnorm_bwd(float* __restrict__ DX, int add, float* __restrict__ part, const float* __restrict__ DY,
                                        const float* __restrict__ X, const float* __restrict__ W, const float* __restrict__ Rstd,
                                        int M, int C)
 {
@@ -41,7 +42,8 @@ extern "C" __global__ void rmsnorm_bwd(float* __restrict__ DX, float* __restrict
 		float* dx = DX + (long long)m * C;
 		for (int c = threadIdx.x; c < C; c += blockDim.x) {
 			float xh = x[c] * r;
-			dx[c] = r * (dy[c] * W[c] - xh * mean);
+			float v = r * (dy[c] * W[c] - xh * mean);
+			dx[c] = add ? dx[c] + v : v;
 		}
 	}
 }
