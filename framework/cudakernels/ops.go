@@ -18,7 +18,6 @@ type Conv1d struct {
 
 	X, W, Bias, State0, Reset cuda.DevPtr
 	Y, StateT                 cuda.DevPtr
-	U                         cuda.DevPtr // optional: SiLU(Y) too (the mixer's next step), as SiLUForward writes it
 }
 
 // Conv1dGrads are its gradients (kernels.Conv1dGrads); 0 skips an output.
@@ -40,7 +39,7 @@ func (c *Conv1d) check() error {
 	return nil
 }
 
-// Conv1dForward computes Y, StateT and U.
+// Conv1dForward computes Y and StateT.
 func (d *Device) Conv1dForward(c *Conv1d) error {
 	if err := c.check(); err != nil {
 		return err
@@ -50,7 +49,7 @@ func (d *Device) Conv1dForward(c *Conv1d) error {
 		return err
 	}
 	n := max(int64(c.B)*int64(c.L)*int64(c.D), int64(c.B*c.D*(c.K-1)))
-	return f.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, c.X, c.W, c.Bias, c.State0, c.Reset, c.Y, c.U, c.StateT, c.B, c.L, c.D, c.K)
+	return f.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, c.X, c.W, c.Bias, c.State0, c.Reset, c.Y, c.StateT, c.B, c.L, c.D, c.K)
 }
 
 // Conv1dBackward computes the gradients from g.DY or g.DU.

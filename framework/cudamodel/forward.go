@@ -118,14 +118,15 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 			product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, b: f4(win, Din*D), c: z})
 
 		conv, u := f4(a.conv, l*M*Din), f4(a.u, l*M*Din)
-		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv, U: u}
+		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
 		if c.UseConvBias {
 			cv.Bias = ly.lay(p, ly.convB, l)
 		}
 		if st != nil && K > 1 {
 			cv.State0, cv.StateT = f4(st.conv[in], l*st.layerCvL), f4(st.conv[out], l*st.layerCvL)
 		}
-		e.op("conv1d + silu", d.Conv1dForward(cv))
+		e.op("conv1d", d.Conv1dForward(cv))
+		e.op("silu", d.SiLUForward(u, conv, M*Din))
 
 		bm, cm, bmI, cmI := g.ssmParams(e, l, M, u, f4(a.dtLow, l*M*int(c.TimeStepRank)),
 			f4(a.bm, l*cf(c)*M*N), f4(a.cm, l*cf(c)*M*N), f4(a.dtRaw, l*M*Din), a.xdbl)

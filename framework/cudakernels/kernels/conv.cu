@@ -18,11 +18,9 @@ __device__ __forceinline__ int conv_doc_start(const u8* Reset, int L, int b, int
 	return -1;
 }
 
-// conv_fwd: Y (B, L, D) and StateT (B, D, K−1); with U, also U = SiLU(Y)
-// (silu_fwd's bits).
 extern "C" __global__ void conv_fwd(const float* __restrict__ X, const float* __restrict__ W, const float* __restrict__ Bias,
                                     const float* __restrict__ State0, const u8* __restrict__ Reset,
-                                    float* __restrict__ Y, float* __restrict__ U, float* __restrict__ StateT, int B, int L, int D, int K)
+                                    float* __restrict__ Y, float* __restrict__ StateT, int B, int L, int D, int K)
 {
 	long long total = (long long)B * L * D;
 	for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
@@ -40,7 +38,6 @@ extern "C" __global__ void conv_fwd(const float* __restrict__ X, const float* __
 			y = fmaf(W[d * K + k], x, y);
 		}
 		Y[e] = y;
-		if (U) U[e] = silu_f(y);
 	}
 	if (!StateT) return;
 	long long ns = (long long)B * D * (K - 1);
