@@ -21,11 +21,8 @@ type Conv1d struct {
 }
 
 // Conv1dGrads are its gradients (kernels.Conv1dGrads); 0 skips an output.
-// The gradient of Y is DY or, with DU (that of u = SiLU(Y), the mixer's
-// next step), DU·SiLU'(Y) formed on the fly from the forward's Y, as
-// SiLUBackward would write it: one of the two.
 type Conv1dGrads struct {
-	DY, DU                 cuda.DevPtr
+	DY                     cuda.DevPtr
 	DX, DW, DBias, DState0 cuda.DevPtr
 }
 
@@ -52,20 +49,20 @@ func (d *Device) Conv1dForward(c *Conv1d) error {
 	return f.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, c.X, c.W, c.Bias, c.State0, c.Reset, c.Y, c.StateT, c.B, c.L, c.D, c.K)
 }
 
-// Conv1dBackward computes the gradients from g.DY or g.DU.
+// Conv1dBackward computes the gradients from g.DY.
 func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	if (g.DY == 0) == (g.DU == 0) {
-		return fmt.Errorf("cudakernels: conv1d backward: give one of DY and DU")
+	if g.DY == 0 {
+		return fmt.Errorf("cudakernels: conv1d backward: DY is required")
 	}
 	fx, err := d.kernel("conv.cu", "conv_bwd_x")
 	if err != nil {
 		return err
 	}
 	n := max(int64(c.B)*int64(c.L)*int64(c.D), int64(c.B*c.D*(c.K-1)))
-	if err := fx.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, c.W, c.Reset, g.DY, g.DU, c.Y, g.DX, g.DState0, c.B, c.L, c.D, c.K); err != nil {
+	if err := fx.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, c.W, c.Reset, g.DY, g.DX, g.DState0, c.B, c.L, c.D, c.K); err != nil {
 		return err
 	}
 	if g.DW == 0 && g.DBias == 0 {
@@ -82,7 +79,7 @@ func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
 	if err != nil {
 		return err
 	}
-	if err := fw.Launch(cuda.Dim3{X: (c.D + 63) / 64, Y: chunks}, cuda.Dim3{X: 64}, 0, nil, c.X, c.State0, c.Reset, g.DY, g.DU, c.Y, part, c.B, c.L, c.D, c.K, rowsPer); err != nil {
+	if err := fw.Launch(cuda.Dim3{X: (c.D + 63) / 64, Y: chunks}, cuda.Dim3{X: 64}, 0, nil, c.X, c.State0, c.Reset, g.DY, part, c.B, c.L, c.D, c.K, rowsPer); err != nil {
 		return err
 	}
 	fs, err := d.kernel("conv.cu", "conv_bwd_wsum")

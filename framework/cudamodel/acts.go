@@ -35,7 +35,7 @@ type acts struct {
 	// Backward's scratch.
 	dlogits                       cuda.DevPtr // (M, V): float32, or bfloat16 in bf16 precision
 	dxnF, dResid, dXn             cuda.DevPtr // (M, D)
-	dY, dU, dDt, dZ, dXin         cuda.DevPtr // (M, Din)
+	dY, dU, dDt, dZ, dXin, dConv  cuda.DevPtr // (M, Din)
 	dDtLow                        cuda.DevPtr // (M, R)
 	dBm, dCm, dBmI, dCmI          cuda.DevPtr // (M, N)
 	dA, dBp, dCp, dAI, dBpI, dCpI cuda.DevPtr // (Din, N)
@@ -72,7 +72,7 @@ func newActs(d *cudakernels.Device, c *backbone.Config, B, L int) (*acts, error)
 		{&a.bm, nL * cf(c) * M * N}, {&a.cm, nL * cf(c) * M * N}, {&a.saved, nL * a.savedLen},
 		{&a.a, nL * Din * N}, {&a.rstdF, M}, {&a.xnF, M * D}, {&a.logits, M * V}, {&a.xstats, 4 * M}, {&a.xdbl, M * (r + nb + nc)},
 		{&a.dlogits, M * V}, {&a.dxnF, M * D}, {&a.dResid, M * D}, {&a.dXn, M * D},
-		{&a.dY, M * Din}, {&a.dU, M * Din}, {&a.dDt, M * Din}, {&a.dZ, M * Din}, {&a.dXin, M * Din},
+		{&a.dY, M * Din}, {&a.dU, M * Din}, {&a.dDt, M * Din}, {&a.dZ, M * Din}, {&a.dXin, M * Din}, {&a.dConv, M * Din},
 		{&a.dDtLow, M * R}, {&a.dBm, M * N}, {&a.dCm, M * N}, {&a.dBmI, M * N}, {&a.dCmI, M * N},
 		{&a.dA, Din * N}, {&a.dBp, Din * N}, {&a.dCp, Din * N}, {&a.dAI, Din * N}, {&a.dBpI, Din * N}, {&a.dCpI, Din * N},
 		{&a.dSkip, Din}, {&a.dBias, Din}, {&a.dConvB, Din}, {&a.dConvW, Din * K},

@@ -124,18 +124,18 @@ func (g *Model) Backward() error {
 				product{name: "x_proj dW", transA: true, m: S, n: Din, k: M, a: a.xdbl, b: u, beta: 1, c: gx})
 		}
 
-		// SiLU's backward is fused into the convolution's (Conv1dGrads.DU).
 		conv := f4(a.conv, l*M*Din)
+		e.op("silu", d.SiLUBackward(a.dConv, a.dU, conv, M*Din))
 		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: f4(a.xin, l*M*Din), W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
 		if st := a.state; st != nil && K > 1 { // the inputs before the batch
 			cv.State0 = f4(st.conv[a.stateIn], l*st.layerCvL)
 		}
-		cg := &cudakernels.Conv1dGrads{DU: a.dU, DX: a.dXin, DW: a.dConvW}
+		cg := &cudakernels.Conv1dGrads{DY: a.dConv, DX: a.dXin, DW: a.dConvW}
 		if c.UseConvBias {
 			cv.Bias = ly.lay(p, ly.convB, l)
 			cg.DBias = a.dConvB
 		}
-		e.op("conv1d + silu", d.Conv1dBackward(cv, cg))
+		e.op("conv1d", d.Conv1dBackward(cv, cg))
 		e.op("small gradients", d.AddMul(ly.lay(gr, ly.convW, l), a.dConvW, 0, Din*K))
 		if c.UseConvBias {
 			e.op("small gradients", d.AddMul(ly.lay(gr, ly.convB, l), a.dConvB, 0, Din))

@@ -61,16 +61,8 @@ __device__ __forceinline__ bool conv_tap_ok(const u8* Reset, int L, int b, int t
 	return !(start >= 0 && p < start);
 }
 
-// conv_dy is the gradient of output element i: DY[i], or, with DU (the
-// gradient of u = SiLU(Y)), DU[i]·SiLU'(Y[i]), as silu_bwd computes it.
-__device__ __forceinline__ float conv_dy(const float* __restrict__ DY, const float* __restrict__ DU, const float* __restrict__ Y, long long i) {
-	return DU ? DU[i] * silu_grad_f(Y[i]) : DY[i];
-}
-
-// conv_bwd_x: DX (B, L, D) and DState0 (B, D, K−1), from DY or DU and Y
-// (conv_dy).
+// conv_bwd_x: DX (B, L, D) and DState0 (B, D, K−1).
 extern "C" __global__ void conv_bwd_x(const float* __restrict__ W, const u8* __restrict__ Reset, const float* __restrict__ DY,
-                                      const float* __restrict__ DU, const float* __restrict__ Y,
                                       float* __restrict__ DX, float* __restrict__ DState0, int B, int L, int D, int K)
 {
 	long long total = (long long)B * L * D;
@@ -83,7 +75,7 @@ extern "C" __global__ void conv_bwd_x(const float* __restrict__ W, const u8* __r
 			for (int k = 0; k < K; k++) {
 				int t = p + (K - 1) - k;
 				if (t >= L || !conv_tap_ok(Reset, L, b, t, p, K)) continue;
-				s = fmaf(conv_dy(DY, DU, Y, ((long long)b * L + t) * D + d), W[d * K + k], s);
+				s = fmaf(DY[((long long)b * L + t) * D + d], W[d * K + k], s);
 			}
 			DX[e] = s;
 		}
@@ -98,7 +90,7 @@ extern "C" __global__ void conv_bwd_x(const float* __restrict__ W, const u8* __r
 		for (int k = 0; k < K; k++) {
 			int t = p + (K - 1) - k;
 			if (t < 0 || t >= L || !conv_tap_ok(Reset, L, b, t, p, K)) continue;
-			s = fmaf(conv_dy(DY, DU, Y, ((long long)b * L + t) * D + d), W[d * K + k], s);
+			s = fmaf(DY[((long long)b * L + t) * D + d], W[d * K + k], s);
 		}
 		DState0[e] = s;
 	}
@@ -112,8 +104,7 @@ extern "C" __global__ void conv_bwd_x(const float* __restrict__ W, const u8* __r
 // unroll (KM 4), in local memory otherwise.
 template <int KM>
 __device__ __forceinline__ void conv_bwd_w_rows(const float* __restrict__ X, const float* __restrict__ State0, const u8* __restrict__ Reset,
-                                                const float* __restrict__ DY, const float* __restrict__ DU, const float* __restrict__ Y,
-                                                float* __restrict__ o, long long r0, long long r1, int L, int D, int K, int d)
+                                                const float* __restrict__ DY, float* __restrict__ o, long long r0, long long r1, int L, int D, int K, int d)
 {
 	float acc[KM];
 #pragma unroll
@@ -121,7 +112,7 @@ __device__ __forceinline__ void conv_bwd_w_rows(const float* __restrict__ X, con
 	float bias = 0.f;
 	for (long long r = r0; r < r1; r++) {
 		int t = r % L, b = r / L;
-		float dy = conv_dy(DY, DU, Y, r * D + d);
+		float dy = DY[r * D + d];
 		bias += dy;
 		int start = conv_doc_start(Reset, L, b, t, K);
 #pragma unroll
@@ -142,10 +133,9 @@ __device__ __forceinline__ void conv_bwd_w_rows(const float* __restrict__ X, con
 }
 
 // conv_bwd_w: per chunk of rowsPer rows, each channel's tap and bias sums
-// into part (chunks, D, K + 1), from DY or DU and Y (conv_dy).
+// into part (chunks, D, K + 1).
 extern "C" __global__ void conv_bwd_w(const float* __restrict__ X, const float* __restrict__ State0, const u8* __restrict__ Reset,
-                                      const float* __restrict__ DY, const float* __restrict__ DU, const float* __restrict__ Y,
-                                      float* __restrict__ part, int B, int L, int D, int K, int rowsPer)
+                                      const float* __restrict__ DY, float* __restrict__ part, int B, int L, int D, int K, int rowsPer)
 {
 	int d = blockIdx.x * blockDim.x + threadIdx.x;
 	if (d >= D) return;
@@ -154,9 +144,9 @@ extern "C" __global__ void conv_bwd_w(const float* __restrict__ X, const float* 
 	if (r1 > R) r1 = R;
 	float* o = part + ((long long)blockIdx.y * D + d) * (K + 1);
 	if (K <= 4)
-		conv_bwd_w_rows<4>(X, State0, Reset, DY, DU, Y, o, r0, r1, L, D, K, d);
+		conv_bwd_w_rows<4>(X, State0, Reset, DY, o, r0, r1, L, D, K, d);
 	else
-		conv_bwd_w_rows<16>(X, State0, Reset, DY, DU, Y, o, r0, r1, L, D, K, d);
+		conv_bwd_w_rows<16>(X, State0, Reset, DY, o, r0, r1, L, D, K, d);
 }
 
 // conv_bwd_wsum sums the partials of conv_bwd_w in row-chunk order into

@@ -43,7 +43,7 @@ extern "C" __global__ void rmsnorm_bwd(float* __restrict__ DX, int add, float* _
 		for (int c = threadIdx.x; c < C; c += blockDim.x) {
 			float xh = x[c] * r;
 			float v = r * (dy[c] * W[c] - xh * mean);
-			dx[c] = add ? dx[c] + v : v;
+			dx[c] = add ? __fadd_rn(dx[c], v) : v; // _rn: never fused into an FMA with v's product
 		}
 	}
 }

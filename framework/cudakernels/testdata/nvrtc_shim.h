@@ -22,6 +22,7 @@ void __syncwarp(unsigned = 0xffffffffu);
 float __logf(float);
 float __expf(float);
 float __frcp_rn(float);
+float __fadd_rn(float, float);
 float __fdividef(float, float);
 float rsqrtf(float);
 double rsqrt(double);
