@@ -100,3 +100,20 @@ func testModels(t *testing.T, c backbone.Config, seed uint64) (*backbone.Model, 
 	t.Cleanup(func() { g.Close() })
 	return m, g
 }
+
+// forwardBackward runs g's Forward over b (no carried state), zeroes the
+// gradients and runs Backward: the loss.
+func forwardBackward(t *testing.T, g *Model, b *backbone.Batch) float64 {
+	t.Helper()
+	loss, err := g.Forward(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.ZeroGrad(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	return loss
+}

@@ -17,16 +17,7 @@ func TestOpTimes(t *testing.T) {
 	b := patternBatches(rand.New(rand.NewPCG(4, 4)), c.VocabSize)[0]
 	pass := func() (float64, []float32) {
 		t.Helper()
-		loss, err := g.Forward(b, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := g.ZeroGrad(); err != nil {
-			t.Fatal(err)
-		}
-		if err := g.Backward(); err != nil {
-			t.Fatal(err)
-		}
+		loss := forwardBackward(t, g, b)
 		gr, err := g.Grads()
 		if err != nil {
 			t.Fatal(err)

@@ -133,16 +133,7 @@ func TestBF16TrainingTracksFP32(t *testing.T) {
 		defer g.SetPrecision(backbone.FP32)
 		var losses []float64
 		for s := range 30 {
-			l, err := g.Forward(batches[s%len(batches)], nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := g.ZeroGrad(); err != nil {
-				t.Fatal(err)
-			}
-			if err := g.Backward(); err != nil {
-				t.Fatal(err)
-			}
+			l := forwardBackward(t, g, batches[s%len(batches)])
 			if _, err := g.ClipGrad(1); err != nil {
 				t.Fatal(err)
 			}

@@ -38,16 +38,7 @@ func TestTrainingTracksCPU(t *testing.T) {
 		nc := cpu.ClipGrad(1)
 		opt.Step(lr)
 
-		lg, err := g.Forward(b, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := g.ZeroGrad(); err != nil {
-			t.Fatal(err)
-		}
-		if err := g.Backward(); err != nil {
-			t.Fatal(err)
-		}
+		lg := forwardBackward(t, g, b)
 		ng, err := g.ClipGrad(1)
 		if err != nil {
 			t.Fatal(err)
