@@ -13,6 +13,7 @@ type stepBufs struct {
 	B                         int
 	x, xn, rstd               []float32 // (B, D), (B, D), (B)
 	xin, z, conv, u, dtRaw, y []float32 // (B, Din)
+	xz                        []float32 // (1, 2·Din) when B = 1: xin then z, else nil
 	dtLow, bm, cm             []float32 // (B, R), (B, N), (B, N)
 	convState, ssmState       []float32 // (B, Din, K−1), (B, Din, N)
 }
@@ -48,8 +49,15 @@ func (m *Model) Step(ids []int32, st *State, logits []float32) error {
 	for l := 0; l < nL; l++ {
 		kernels.RMSNormForward(s.xn, s.rstd, s.x, layer(p.Norm, nL, l), B, D, eps)
 		win := layer(p.InProj, nL, l)
-		m.stepMatMul(B, Din, D, s.xn, win[:Din*D], 0, s.xin)
-		m.stepMatMul(B, Din, D, s.xn, win[Din*D:], 0, s.z)
+		if B == 1 {
+			// in_proj's two halves in one product: s.xin and s.z are
+			// the halves of one row, so the 2·Din weight rows stream
+			// as one and the product is split over the threads once.
+			m.stepMatMul(1, 2*Din, D, s.xn, win, 0, s.xz)
+		} else {
+			m.stepMatMul(B, Din, D, s.xn, win[:Din*D], 0, s.xin)
+			m.stepMatMul(B, Din, D, s.xn, win[Din*D:], 0, s.z)
+		}
 		cs := layer(st.Conv, nL, l)
 		cv := kernels.Conv1d{B: B, L: 1, D: Din, K: K, X: s.xin, W: layer(p.ConvW, nL, l),
 			State0: cs, StateT: s.convState, Y: s.conv, U: s.u}
@@ -87,6 +95,10 @@ func (m *Model) stepBufs(B int) *stepBufs {
 		xin: f(B * Din), z: f(B * Din), conv: f(B * Din), u: f(B * Din), dtRaw: f(B * Din), y: f(B * Din),
 		dtLow: f(B * R), bm: f(B * N * cf), cm: f(B * N * cf),
 		convState: f(B * Din * (K - 1)), ssmState: f(B * Din * N * cf)}
+	if B == 1 { // in_proj's halves in one row (Step)
+		m.step.xz = f(2 * Din)
+		m.step.xin, m.step.z = m.step.xz[:Din:Din], m.step.xz[Din:]
+	}
 	return m.step
 }
 

@@ -68,18 +68,18 @@ func bf16ConvNamed(name string) bf16Conv {
 var gemvBF16OK = pickAVX512
 
 // gemvDot8BF16 sets out[r] = Σ_p x[p]·FromBF16(w[r·k+p]) for r < 8, x in
-// bf16GemvOrder: the kernel on the whole groups of 32, the last k%32 in Go.
+// bf16GemvOrder: the kernel on all but the last k%16, those in Go.
 func gemvDot8BF16(xr []float32, w []uint16, k int, out *[8]float32) {
 	_, _ = w[7*k+k-1], xr[k-1]
-	k32 := k &^ 31
-	if k32 > 0 {
-		gemvDot8BF16AVX512(&xr[0], &w[0], uintptr(2*k), k32, &out[0])
+	k16 := k &^ 15
+	if k16 > 0 {
+		gemvDot8BF16AVX512(&xr[0], &w[0], uintptr(2*k), k, &out[0])
 	} else {
 		*out = [8]float32{}
 	}
 	for r := range out {
 		s := out[r]
-		for p := k32; p < k; p++ {
+		for p := k16; p < k; p++ {
 			s += xr[p] * FromBF16(w[r*k+p])
 		}
 		out[r] = s

@@ -499,7 +499,7 @@ fdone:
 	RET
 
 // func gemvDot8BF16AVX512(x *float32, w *uint16, ldw uintptr, k int, out *float32)
-// Requires: AVX, AVX512DQ, AVX512F, SSE
+// Requires: AVX, AVX512DQ, AVX512F, MMX+, SSE
 TEXT ·gemvDot8BF16AVX512(SB), NOSPLIT, $0-40
 	VXORPS       Z0, Z0, Z0
 	VXORPS       Z1, Z1, Z1
@@ -515,14 +515,24 @@ TEXT ·gemvDot8BF16AVX512(SB), NOSPLIT, $0-40
 	LEAQ         (DX)(DX*2), BX
 	LEAQ         (CX)(DX*4), SI
 	ADDQ         DX, SI
-	MOVQ         k+24(FP), DI
-	SHRQ         $0x05, DI
-	MOVL         $0xffff0000, R8
-	VPBROADCASTD R8, Z8
-	TESTQ        DI, DI
-	JZ           reduce
+	LEAQ         (CX)(DX*8), DI
+	MOVQ         k+24(FP), R8
+	MOVQ         R8, R9
+	SHRQ         $0x05, R9
+	MOVL         $0xffff0000, R10
+	VPBROADCASTD R10, Z8
+	TESTQ        R9, R9
+	JZ           half
 
 loop32:
+	PREFETCHT0  (DI)
+	PREFETCHT0  64(DI)
+	PREFETCHT0  128(DI)
+	PREFETCHT0  192(DI)
+	PREFETCHT0  256(DI)
+	PREFETCHT0  320(DI)
+	PREFETCHT0  384(DI)
+	PREFETCHT0  448(DI)
 	VMOVUPS     (AX), Z9
 	VMOVUPS     64(AX), Z10
 	VMOVDQU32   (CX), Z11
@@ -568,8 +578,38 @@ loop32:
 	ADDQ        $0x80, AX
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, SI
-	DECQ        DI
+	ADDQ        $0x00000200, DI
+	DECQ        R9
 	JNZ         loop32
+
+half:
+	TESTQ       $0x00000010, R8
+	JZ          reduce
+	VMOVUPS     (AX), Z9
+	VPMOVZXWD   (CX), Z11
+	VPSLLD      $0x10, Z11, Z11
+	VFMADD231PS Z11, Z9, Z0
+	VPMOVZXWD   (CX)(DX*1), Z11
+	VPSLLD      $0x10, Z11, Z11
+	VFMADD231PS Z11, Z9, Z1
+	VPMOVZXWD   (CX)(DX*2), Z11
+	VPSLLD      $0x10, Z11, Z11
+	VFMADD231PS Z11, Z9, Z2
+	VPMOVZXWD   (CX)(BX*1), Z11
+	VPSLLD      $0x10, Z11, Z11
+	VFMADD231PS Z11, Z9, Z3
+	VPMOVZXWD   (CX)(DX*4), Z11
+	VPSLLD      $0x10, Z11, Z11
+	VFMADD231PS Z11, Z9, Z4
+	VPMOVZXWD   (SI), Z11
+	VPSLLD      $0x10, Z11, Z11
+	VFMADD231PS Z11, Z9, Z5
+	VPMOVZXWD   (SI)(DX*1), Z11
+	VPSLLD      $0x10, Z11, Z11
+	VFMADD231PS Z11, Z9, Z6
+	VPMOVZXWD   (SI)(DX*2), Z11
+	VPSLLD      $0x10, Z11, Z11
+	VFMADD231PS Z11, Z9, Z7
 
 reduce:
 	MOVQ          out+32(FP), AX

@@ -24,7 +24,7 @@ func bf16PairsAVX512(dst *uint32, x *float32, y *float32, n int)
 //go:noescape
 func bf16RoundF32AVX512(dst *float32, x *float32, n int)
 
-// gemvDot8BF16AVX512 computes out[r] = Σ_p x[p]·FromBF16(w[r·ldw/2+p]) for r < 8, p < k (a multiple of 32), x in bf16GemvOrder: see _asm/gemmbf16_asm.go.
+// gemvDot8BF16AVX512 computes out[r] = Σ_p x[p]·FromBF16(w[r·ldw/2+p]) for r < 8, p < k&^15, x in bf16GemvOrder, and prefetches the 8 rows after them: see _asm/gemmbf16_asm.go.
 //
 //go:noescape
 func gemvDot8BF16AVX512(x *float32, w *uint16, ldw uintptr, k int, out *float32)

@@ -15,7 +15,7 @@ func TestMatMulBF16W(t *testing.T) {
 	forThreads(t, func(t *testing.T) {
 		for _, m := range []int{1, 2, 3, 5} {
 			for _, n := range []int{1, 7, 8, 9, 17, 33} {
-				for _, k := range []int{1, 7, 15, 16, 17, 33, 100} {
+				for _, k := range []int{1, 7, 15, 16, 17, 33, 48, 81, 100} {
 					for _, beta := range []float32{0, 1} {
 						cs := mmCase{false, true, m, n, k, beta}
 						a, b, c0 := mmInputs(cs)
@@ -44,16 +44,22 @@ func TestMatMulBF16W(t *testing.T) {
 }
 
 // TestGemvDot8BF16 checks the gemv kernel (with its Go tail) against
-// gemvDot8BF16Go around the 16-wide groups.
+// gemvDot8BF16Go around the 16-wide groups: the groups of 32, the group
+// of 16 after them (k%32 ≥ 16, dt_proj's k = 48) and the last k%16. The
+// eight rows sit in a guarded buffer, as the kernel prefetches past them.
 func TestGemvDot8BF16(t *testing.T) {
 	if !gemvBF16OK {
 		t.Skip("no bf16 gemv kernel here")
 	}
 	r := rand.New(rand.NewPCG(11, 12))
-	for _, k := range []int{1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 768} {
+	for _, k := range []int{1, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 79, 80, 81, 100, 112, 768, 1536 + 16 + 7} {
 		x := randSlice(r, k, -1, 1)
 		roundSliceBF16(x, x)
-		w := make([]uint16, 8*k)
+		buf := make([]uint16, 8*k+64)
+		for i := range buf {
+			buf[i] = 0x7fc0 // NaN: a guard the sums must not read
+		}
+		w := buf[32 : 32+8*k]
 		ToBF16(w, randSlice(r, 8*k, -1, 1))
 		var got, want [8]float32
 		xr := slices.Clone(x)
@@ -86,13 +92,15 @@ func TestToBF16(t *testing.T) {
 }
 
 // BenchmarkMatMulBF16W times one-row products of generation (the
-// mamba-130m shapes: in_proj, out_proj, the tied head) with bf16 weights
+// mamba-130m shapes: in_proj's halves and both at once, out_proj,
+// x_proj, dt_proj, the tied head) with bf16 weights
 // against MatMul with float32 ones, in GB/s of weights streamed.
 func BenchmarkMatMulBF16W(b *testing.B) {
 	for _, s := range []struct {
 		name string
 		n, k int
-	}{{"1x1536x768", 1536, 768}, {"1x768x1536", 768, 1536}, {"1x50280x768", 50280, 768}} {
+	}{{"1x1536x768", 1536, 768}, {"1x3072x768", 3072, 768}, {"1x768x1536", 768, 1536}, {"1x80x1536", 80, 1536},
+		{"1x1536x48", 1536, 48}, {"1x50280x768", 50280, 768}} {
 		r := rand.New(rand.NewPCG(1, 2))
 		x := randSlice(r, s.k, -1, 1)
 		wf := randSlice(r, s.n*s.k, -1, 1)
