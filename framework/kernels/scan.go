@@ -263,19 +263,26 @@ func (a *scanArgs) part(k, lo, hi int) {
 func (a *scanArgs) reduceRows(r0, r1 int) {
 	s, g, N := &a.s, &a.g, a.s.N
 	rows := s.B * s.L
+	dB, dC := g.DBm, g.DCm
+	if s.BPerChannel {
+		dB = nil
+	}
+	if s.CPerChannel {
+		dC = nil
+	}
 	for r := r0; r < r1; r++ {
-		for n := 0; n < N; n++ {
-			var db, dc float32
+		// Rows of DBm and DCm are the worker sums' dB and dC halves.
+		for i, dst := range [2][]float32{dB, dC} {
+			if dst == nil {
+				continue
+			}
+			dst = dst[r*N : (r+1)*N]
+			clear(dst)
 			for w := 0; w < a.p; w++ {
-				q := a.sums[w*rows*2*N+r*2*N:]
-				db += q[n]
-				dc += q[N+n]
-			}
-			if g.DBm != nil && !s.BPerChannel {
-				g.DBm[r*N+n] = db
-			}
-			if g.DCm != nil && !s.CPerChannel {
-				g.DCm[r*N+n] = dc
+				q := a.sums[(w*rows+r)*2*N+i*N:][:N]
+				for n, v := range q {
+					dst[n] += v
+				}
 			}
 		}
 	}

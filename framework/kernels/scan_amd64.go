@@ -34,7 +34,7 @@ var scanArchImpls = []*scanImpl{
 			scanForwardSIMD(s, b0, b1, d0, d1, 8, 1, scanFwdAVX2Kernels[scanVariant(s)])
 		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
-			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, 1, scanBwdAVX2Kernels[scanVariant(s)], scanLaneSumAVX2)
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, 1, scanBwdAVX2Kernels[scanVariant(s)], scanLaneSumAddAVX2, scanAddF64AVX2)
 		}, exp: expAVX2, exp2: exp2AVX2, silu: siluAVX2, siluGrad: siluGradAVX2,
 		ceRow: ceRowAVX2, ceScale: ceScaleAVX2},
 	{name: "avx512", width: 16, available: scanHasAVX512,
@@ -42,7 +42,7 @@ var scanArchImpls = []*scanImpl{
 			scanForwardSIMD(s, b0, b1, d0, d1, 16, 32, scanFwdAVX512Kernels[scanVariant(s)])
 		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
-			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, 32, scanBwdAVX512Kernels[scanVariant(s)], scanLaneSumAVX512)
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, 32, scanBwdAVX512Kernels[scanVariant(s)], scanLaneSumAddAVX512, scanAddF64AVX512)
 		}, exp: expAVX512, exp2: exp2AVX512, silu: siluAVX512, siluGrad: siluGradAVX512,
 		ceRow: ceRowAVX512, ceScale: ceScaleAVX512},
 }
@@ -212,10 +212,16 @@ func expAVX2(dst, src *float32, n int)
 func exp2AVX512(dst, src *float32, n int)
 
 //go:noescape
-func scanLaneSumAVX512(dst, src *float32, rows int)
+func scanLaneSumAddAVX512(part, src *float32, steps, n int)
 
 //go:noescape
-func scanLaneSumAVX2(dst, src *float32, rows int)
+func scanLaneSumAddAVX2(part, src *float32, steps, n int)
+
+//go:noescape
+func scanAddF64AVX512(dst *float64, src *float32, rows, stride int)
+
+//go:noescape
+func scanAddF64AVX2(dst *float64, src *float32, rows, stride int)
 
 //go:noescape
 func exp2AVX2(dst, src *float32, n int)
@@ -383,7 +389,7 @@ func scanScatterT(dst, h []float32, G, N, W int) {
 // code. Sums over time (dA, dD, dΔbias) are kept per chunk in float32 by
 // the kernel and added here in float64.
 func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc, W int, aScale float64,
-	kern func(*scanBwdArgs), laneSum func(dst, src *float32, rows int)) {
+	kern func(*scanBwdArgs), laneSumAdd func(part, src *float32, steps, n int), addF64 func(dst *float64, src *float32, rows, stride int)) {
 	L, D, N := s.L, s.D, s.N
 	G := (d1 - d0) / W
 	if G == 0 || b1 <= b0 || L == 0 || N == 0 {
@@ -423,13 +429,19 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	pcb := wk.aligned(K*N*2*W, 2)
 	zero := wk.aligned(N*2*W, 3)
 	dts := wk.aligned(K*4*W, 4)
-	sums := wk.floats(K * N * 2)
 	selective := !s.BPerChannel || !s.CPerChannel
 	args := &wk.bwd // reaches the kernel through a func value: lives in wk, reused by every chunk
 	bias, skip := scanBiasSkip(s, d0, dw, wk)
 	var dz []float32
 	if s.Z != nil {
 		dz = g.DZ
+	}
+	// The kernel sums these slots from zero in each chunk; addF64 clears
+	// them as it moves the sums out.
+	for i := 0; i < G*N; i++ {
+		for _, cs := range sums64 {
+			clear(grp[(i*S+cs.slot)*W : (i*S+cs.slot+1)*W])
+		}
 	}
 	for b := b0; b < b1; b++ {
 		for gi := 0; gi < G; gi++ {
@@ -448,11 +460,6 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 			t0 := c * K
 			t1 := min(L, t0+K)
 			steps := t1 - t0
-			for i := 0; i < G*N; i++ {
-				for _, cs := range sums64 {
-					clear(grp[(i*S+cs.slot)*W : (i*S+cs.slot+1)*W])
-				}
-			}
 			clear(gacc)
 			if selective {
 				clear(pcb[:steps*N*2*W])
@@ -477,30 +484,13 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 			}
 			kern(args)
 			// Sum the lanes of the selective dC and dB into this worker's
-			// partial sums.
+			// partial sums (those of a per-channel B or C, zero in pcb, are
+			// not read).
 			if selective {
-				laneSum(&sums[0], &pcb[0], steps*N*2)
-				for t := 0; t < steps; t++ {
-					row := part[(b*L+t0+t)*2*N : (b*L+t0+t+1)*2*N]
-					q := sums[t*N*2 : (t+1)*N*2]
-					for n := 0; n < N; n++ {
-						if !s.BPerChannel {
-							row[n] += q[2*n+1]
-						}
-						if !s.CPerChannel {
-							row[N+n] += q[2*n]
-						}
-					}
-				}
+				laneSumAdd(&part[(b*L+t0)*2*N], &pcb[0], steps, N)
 			}
 			for _, cs := range sums64 {
-				for i := 0; i < G*N; i++ {
-					src := grp[(i*S+cs.slot)*W : (i*S+cs.slot+1)*W]
-					dst := cs.sum[i*W : (i+1)*W]
-					for j, v := range src {
-						dst[j] += float64(v)
-					}
-				}
+				addF64(&cs.sum[0], &grp[cs.slot*W], G*N, 4*S*W)
 			}
 			for gi := 0; gi < G; gi++ {
 				for j := 0; j < W; j++ {
@@ -529,7 +519,6 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	runtime.KeepAlive(pcb)
 	runtime.KeepAlive(zero)
 	runtime.KeepAlive(dts)
-	runtime.KeepAlive(sums)
 	for gi := 0; gi < G; gi++ {
 		for j := 0; j < W; j++ {
 			d := d0 + gi*W + j

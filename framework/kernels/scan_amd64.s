@@ -1102,15 +1102,16 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Z8
-	VMOVUPS Z8, (DX)
-	ADDQ    SI, CX
-	ADDQ    $0x00000080, DX
-	DECQ    BX
-	JNZ     h0_loop
-	XORQ    CX, CX
-	MOVQ    192(AX), BX
-	MOVQ    128(AX), DI
+	PREFETCHT1 64(CX)
+	VMOVUPS    (CX), Z8
+	VMOVUPS    Z8, (DX)
+	ADDQ       SI, CX
+	ADDQ       $0x00000080, DX
+	DECQ       BX
+	JNZ        h0_loop
+	XORQ       CX, CX
+	MOVQ       192(AX), BX
+	MOVQ       128(AX), DI
 
 pre_t:
 	MOVQ         CX, DX
@@ -1358,6 +1359,20 @@ bw_t:
 	IMULQ       176(AX), DX
 	ADDQ        BX, DX
 	MOVQ        DX, 208(AX)
+	MOVQ        DX, DI
+	SUBQ        176(AX), DI
+	MOVQ        24(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        (AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        16(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        32(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        40(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        48(AX), SI
+	PREFETCHT0  (SI)(DI*1)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        128(AX), DI
@@ -1435,15 +1450,13 @@ bw_n_loop:
 	VFMADD231PS      Z16, Z11, Z17
 	VMOVUPS          Z17, 64(R9)
 	VFMADD231PS.BCST (CX), Z16, Z12
-	VMOVUPS          64(BX), Z18
-	VMULPS           Z18, Z16, Z17
-	VMULPS           (R8), Z17, Z17
-	VFMADD231PS      (DX), Z17, Z14
-	VMOVUPS          128(DX), Z19
-	VFMADD231PS      Z17, Z10, Z19
-	VMOVUPS          Z19, 128(DX)
-	VMULPS           Z18, Z16, Z16
+	VMULPS           64(BX), Z16, Z16
 	VMOVUPS          Z16, 64(DX)
+	VMULPS           (R8), Z16, Z16
+	VFMADD231PS      (DX), Z16, Z14
+	VMOVUPS          128(DX), Z17
+	VFMADD231PS      Z16, Z10, Z17
+	VMOVUPS          Z17, 128(DX)
 	VMOVUPS          128(BX), Z16
 	VMOVUPS          128(R9), Z17
 	VFMADD231PS      Z16, Z8, Z17
@@ -1454,15 +1467,13 @@ bw_n_loop:
 	VFMADD231PS      Z16, Z11, Z17
 	VMOVUPS          Z17, 192(R9)
 	VFMADD231PS.BCST 4(CX), Z16, Z13
-	VMOVUPS          192(BX), Z18
-	VMULPS           Z18, Z16, Z17
-	VMULPS           128(R8), Z17, Z17
-	VFMADD231PS      192(DX), Z17, Z15
-	VMOVUPS          320(DX), Z19
-	VFMADD231PS      Z17, Z10, Z19
-	VMOVUPS          Z19, 320(DX)
-	VMULPS           Z18, Z16, Z16
+	VMULPS           192(BX), Z16, Z16
 	VMOVUPS          Z16, 256(DX)
+	VMULPS           128(R8), Z16, Z16
+	VFMADD231PS      192(DX), Z16, Z15
+	VMOVUPS          320(DX), Z17
+	VFMADD231PS      Z16, Z10, Z17
+	VMOVUPS          Z17, 320(DX)
 	ADDQ             $0x00000100, BX
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
@@ -1486,15 +1497,13 @@ bw_n_odd:
 	VFMADD231PS      Z16, Z11, Z17
 	VMOVUPS          Z17, 64(R9)
 	VFMADD231PS.BCST (CX), Z16, Z12
-	VMOVUPS          64(BX), Z17
-	VMULPS           Z17, Z16, Z11
-	VMULPS           (R8), Z11, Z11
-	VFMADD231PS      (DX), Z11, Z14
-	VMOVUPS          128(DX), Z18
-	VFMADD231PS      Z11, Z10, Z18
-	VMOVUPS          Z18, 128(DX)
-	VMULPS           Z17, Z16, Z16
+	VMULPS           64(BX), Z16, Z16
 	VMOVUPS          Z16, 64(DX)
+	VMULPS           (R8), Z16, Z11
+	VFMADD231PS      (DX), Z11, Z14
+	VMOVUPS          128(DX), Z16
+	VFMADD231PS      Z11, Z10, Z16
+	VMOVUPS          Z16, 128(DX)
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000080, R8
 	ADDQ             $0x00000080, R9
@@ -1932,15 +1941,16 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Z8
-	VMOVUPS Z8, (DX)
-	ADDQ    SI, CX
-	ADDQ    $0x00000080, DX
-	DECQ    BX
-	JNZ     h0_loop
-	XORQ    CX, CX
-	MOVQ    192(AX), BX
-	MOVQ    128(AX), DI
+	PREFETCHT1 64(CX)
+	VMOVUPS    (CX), Z8
+	VMOVUPS    Z8, (DX)
+	ADDQ       SI, CX
+	ADDQ       $0x00000080, DX
+	DECQ       BX
+	JNZ        h0_loop
+	XORQ       CX, CX
+	MOVQ       192(AX), BX
+	MOVQ       128(AX), DI
 
 pre_t:
 	MOVQ         CX, DX
@@ -2184,6 +2194,20 @@ bw_t:
 	IMULQ       176(AX), DX
 	ADDQ        BX, DX
 	MOVQ        DX, 208(AX)
+	MOVQ        DX, DI
+	SUBQ        176(AX), DI
+	MOVQ        24(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        (AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        16(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        32(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        40(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        48(AX), SI
+	PREFETCHT0  (SI)(DI*1)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        128(AX), DI
@@ -2259,15 +2283,13 @@ bw_n_loop:
 	VFMADD231PS      Z16, Z11, Z17
 	VMOVUPS          Z17, 256(DX)
 	VFMADD231PS      192(DX), Z16, Z12
-	VMOVUPS          64(BX), Z18
-	VMULPS           Z18, Z16, Z17
-	VMULPS           (R8), Z17, Z17
-	VFMADD231PS      (DX), Z17, Z14
-	VMOVUPS          128(DX), Z19
-	VFMADD231PS      Z17, Z10, Z19
-	VMOVUPS          Z19, 128(DX)
-	VMULPS           Z18, Z16, Z16
+	VMULPS           64(BX), Z16, Z16
 	VMOVUPS          Z16, 64(DX)
+	VMULPS           (R8), Z16, Z16
+	VFMADD231PS      (DX), Z16, Z14
+	VMOVUPS          128(DX), Z17
+	VFMADD231PS      Z16, Z10, Z17
+	VMOVUPS          Z17, 128(DX)
 	VMOVUPS          128(BX), Z16
 	VMOVUPS          128(R9), Z17
 	VFMADD231PS      Z16, Z8, Z17
@@ -2278,15 +2300,13 @@ bw_n_loop:
 	VFMADD231PS      Z16, Z11, Z17
 	VMOVUPS          Z17, 576(DX)
 	VFMADD231PS      512(DX), Z16, Z13
-	VMOVUPS          192(BX), Z18
-	VMULPS           Z18, Z16, Z17
-	VMULPS           128(R8), Z17, Z17
-	VFMADD231PS      320(DX), Z17, Z15
-	VMOVUPS          448(DX), Z19
-	VFMADD231PS      Z17, Z10, Z19
-	VMOVUPS          Z19, 448(DX)
-	VMULPS           Z18, Z16, Z16
+	VMULPS           192(BX), Z16, Z16
 	VMOVUPS          Z16, 384(DX)
+	VMULPS           128(R8), Z16, Z16
+	VFMADD231PS      320(DX), Z16, Z15
+	VMOVUPS          448(DX), Z17
+	VFMADD231PS      Z16, Z10, Z17
+	VMOVUPS          Z17, 448(DX)
 	ADDQ             $0x00000100, BX
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
@@ -2309,15 +2329,13 @@ bw_n_odd:
 	VFMADD231PS      Z16, Z11, Z17
 	VMOVUPS          Z17, 256(DX)
 	VFMADD231PS      192(DX), Z16, Z12
-	VMOVUPS          64(BX), Z17
-	VMULPS           Z17, Z16, Z11
-	VMULPS           (R8), Z11, Z11
-	VFMADD231PS      (DX), Z11, Z14
-	VMOVUPS          128(DX), Z18
-	VFMADD231PS      Z11, Z10, Z18
-	VMOVUPS          Z18, 128(DX)
-	VMULPS           Z17, Z16, Z16
+	VMULPS           64(BX), Z16, Z16
 	VMOVUPS          Z16, 64(DX)
+	VMULPS           (R8), Z16, Z11
+	VFMADD231PS      (DX), Z11, Z14
+	VMOVUPS          128(DX), Z16
+	VFMADD231PS      Z11, Z10, Z16
+	VMOVUPS          Z16, 128(DX)
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000080, R8
 	ADDQ             $0x00000080, R9
@@ -2754,15 +2772,16 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Z8
-	VMOVUPS Z8, (DX)
-	ADDQ    SI, CX
-	ADDQ    $0x00000080, DX
-	DECQ    BX
-	JNZ     h0_loop
-	XORQ    CX, CX
-	MOVQ    192(AX), BX
-	MOVQ    128(AX), DI
+	PREFETCHT1 64(CX)
+	VMOVUPS    (CX), Z8
+	VMOVUPS    Z8, (DX)
+	ADDQ       SI, CX
+	ADDQ       $0x00000080, DX
+	DECQ       BX
+	JNZ        h0_loop
+	XORQ       CX, CX
+	MOVQ       192(AX), BX
+	MOVQ       128(AX), DI
 
 pre_t:
 	MOVQ         CX, DX
@@ -3006,6 +3025,20 @@ bw_t:
 	IMULQ       176(AX), DX
 	ADDQ        BX, DX
 	MOVQ        DX, 208(AX)
+	MOVQ        DX, DI
+	SUBQ        176(AX), DI
+	MOVQ        24(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        (AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        16(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        32(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        40(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        48(AX), SI
+	PREFETCHT0  (SI)(DI*1)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        128(AX), DI
@@ -3081,15 +3114,13 @@ bw_n_loop:
 	VFMADD231PS      Z16, Z11, Z17
 	VMOVUPS          Z17, 64(R9)
 	VFMADD231PS.BCST (CX), Z16, Z12
-	VMOVUPS          64(BX), Z18
-	VMULPS           Z18, Z16, Z17
-	VMULPS           (R8), Z17, Z17
-	VFMADD231PS      (DX), Z17, Z14
-	VMOVUPS          128(DX), Z19
-	VFMADD231PS      Z17, Z10, Z19
-	VMOVUPS          Z19, 128(DX)
-	VMULPS           Z18, Z16, Z16
+	VMULPS           64(BX), Z16, Z16
 	VMOVUPS          Z16, 64(DX)
+	VMULPS           (R8), Z16, Z16
+	VFMADD231PS      (DX), Z16, Z14
+	VMOVUPS          128(DX), Z17
+	VFMADD231PS      Z16, Z10, Z17
+	VMOVUPS          Z17, 128(DX)
 	VMOVUPS          128(BX), Z16
 	VMOVUPS          576(DX), Z17
 	VFMADD231PS      Z16, Z8, Z17
@@ -3100,15 +3131,13 @@ bw_n_loop:
 	VFMADD231PS      Z16, Z11, Z17
 	VMOVUPS          Z17, 192(R9)
 	VFMADD231PS.BCST 4(CX), Z16, Z13
-	VMOVUPS          192(BX), Z18
-	VMULPS           Z18, Z16, Z17
-	VMULPS           128(R8), Z17, Z17
-	VFMADD231PS      320(DX), Z17, Z15
-	VMOVUPS          448(DX), Z19
-	VFMADD231PS      Z17, Z10, Z19
-	VMOVUPS          Z19, 448(DX)
-	VMULPS           Z18, Z16, Z16
+	VMULPS           192(BX), Z16, Z16
 	VMOVUPS          Z16, 384(DX)
+	VMULPS           128(R8), Z16, Z16
+	VFMADD231PS      320(DX), Z16, Z15
+	VMOVUPS          448(DX), Z17
+	VFMADD231PS      Z16, Z10, Z17
+	VMOVUPS          Z17, 448(DX)
 	ADDQ             $0x00000100, BX
 	ADDQ             $0x00000100, R8
 	ADDQ             $0x00000100, R9
@@ -3131,15 +3160,13 @@ bw_n_odd:
 	VFMADD231PS      Z16, Z11, Z17
 	VMOVUPS          Z17, 64(R9)
 	VFMADD231PS.BCST (CX), Z16, Z12
-	VMOVUPS          64(BX), Z17
-	VMULPS           Z17, Z16, Z11
-	VMULPS           (R8), Z11, Z11
-	VFMADD231PS      (DX), Z11, Z14
-	VMOVUPS          128(DX), Z18
-	VFMADD231PS      Z11, Z10, Z18
-	VMOVUPS          Z18, 128(DX)
-	VMULPS           Z17, Z16, Z16
+	VMULPS           64(BX), Z16, Z16
 	VMOVUPS          Z16, 64(DX)
+	VMULPS           (R8), Z16, Z11
+	VFMADD231PS      (DX), Z11, Z14
+	VMOVUPS          128(DX), Z16
+	VFMADD231PS      Z11, Z10, Z16
+	VMOVUPS          Z16, 128(DX)
 	ADDQ             $0x00000080, BX
 	ADDQ             $0x00000080, R8
 	ADDQ             $0x00000080, R9
@@ -3570,15 +3597,16 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Z8
-	VMOVUPS Z8, (DX)
-	ADDQ    SI, CX
-	ADDQ    $0x00000080, DX
-	DECQ    BX
-	JNZ     h0_loop
-	XORQ    CX, CX
-	MOVQ    192(AX), BX
-	MOVQ    128(AX), DI
+	PREFETCHT1 64(CX)
+	VMOVUPS    (CX), Z8
+	VMOVUPS    Z8, (DX)
+	ADDQ       SI, CX
+	ADDQ       $0x00000080, DX
+	DECQ       BX
+	JNZ        h0_loop
+	XORQ       CX, CX
+	MOVQ       192(AX), BX
+	MOVQ       128(AX), DI
 
 pre_t:
 	MOVQ         CX, DX
@@ -3818,6 +3846,20 @@ bw_t:
 	IMULQ       176(AX), DX
 	ADDQ        BX, DX
 	MOVQ        DX, 208(AX)
+	MOVQ        DX, DI
+	SUBQ        176(AX), DI
+	MOVQ        24(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        (AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        16(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        32(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        40(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        48(AX), SI
+	PREFETCHT0  (SI)(DI*1)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000100, DI, DI
 	ADDQ        128(AX), DI
@@ -3891,15 +3933,13 @@ bw_n_loop:
 	VFMADD231PS Z16, Z11, Z17
 	VMOVUPS     Z17, 256(CX)
 	VFMADD231PS 192(CX), Z16, Z12
-	VMOVUPS     64(BX), Z18
-	VMULPS      Z18, Z16, Z17
-	VMULPS      (R8), Z17, Z17
-	VFMADD231PS (CX), Z17, Z14
-	VMOVUPS     128(CX), Z19
-	VFMADD231PS Z17, Z10, Z19
-	VMOVUPS     Z19, 128(CX)
-	VMULPS      Z18, Z16, Z16
+	VMULPS      64(BX), Z16, Z16
 	VMOVUPS     Z16, 64(CX)
+	VMULPS      (R8), Z16, Z16
+	VFMADD231PS (CX), Z16, Z14
+	VMOVUPS     128(CX), Z17
+	VFMADD231PS Z16, Z10, Z17
+	VMOVUPS     Z17, 128(CX)
 	VMOVUPS     128(BX), Z16
 	VMOVUPS     832(CX), Z17
 	VFMADD231PS Z16, Z8, Z17
@@ -3910,15 +3950,13 @@ bw_n_loop:
 	VFMADD231PS Z16, Z11, Z17
 	VMOVUPS     Z17, 704(CX)
 	VFMADD231PS 640(CX), Z16, Z13
-	VMOVUPS     192(BX), Z18
-	VMULPS      Z18, Z16, Z17
-	VMULPS      128(R8), Z17, Z17
-	VFMADD231PS 448(CX), Z17, Z15
-	VMOVUPS     576(CX), Z19
-	VFMADD231PS Z17, Z10, Z19
-	VMOVUPS     Z19, 576(CX)
-	VMULPS      Z18, Z16, Z16
+	VMULPS      192(BX), Z16, Z16
 	VMOVUPS     Z16, 512(CX)
+	VMULPS      128(R8), Z16, Z16
+	VFMADD231PS 448(CX), Z16, Z15
+	VMOVUPS     576(CX), Z17
+	VFMADD231PS Z16, Z10, Z17
+	VMOVUPS     Z17, 576(CX)
 	ADDQ        $0x00000100, BX
 	ADDQ        $0x00000100, R8
 	ADDQ        $0x00000380, CX
@@ -3939,15 +3977,13 @@ bw_n_odd:
 	VFMADD231PS Z16, Z11, Z17
 	VMOVUPS     Z17, 256(CX)
 	VFMADD231PS 192(CX), Z16, Z12
-	VMOVUPS     64(BX), Z17
-	VMULPS      Z17, Z16, Z11
-	VMULPS      (R8), Z11, Z11
-	VFMADD231PS (CX), Z11, Z14
-	VMOVUPS     128(CX), Z18
-	VFMADD231PS Z11, Z10, Z18
-	VMOVUPS     Z18, 128(CX)
-	VMULPS      Z17, Z16, Z16
+	VMULPS      64(BX), Z16, Z16
 	VMOVUPS     Z16, 64(CX)
+	VMULPS      (R8), Z16, Z11
+	VFMADD231PS (CX), Z11, Z14
+	VMOVUPS     128(CX), Z16
+	VFMADD231PS Z11, Z10, Z16
+	VMOVUPS     Z16, 128(CX)
 	ADDQ        $0x00000080, BX
 	ADDQ        $0x00000080, R8
 	ADDQ        $0x000001c0, CX
@@ -4319,16 +4355,58 @@ done:
 	VZEROUPPER
 	RET
 
-// func scanLaneSumAVX512(dst *float32, src *float32, rows int)
-// Requires: AVX, AVX512F
-TEXT ·scanLaneSumAVX512(SB), NOSPLIT, $0-24
-	MOVQ  dst+0(FP), AX
-	MOVQ  src+8(FP), CX
-	MOVQ  rows+16(FP), DX
-	TESTQ DX, DX
-	JZ    done
+// func scanAddF64AVX512(dst *float64, src *float32, rows int, stride int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·scanAddF64AVX512(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   src+8(FP), CX
+	MOVQ   rows+16(FP), DX
+	MOVQ   stride+24(FP), BX
+	TESTQ  DX, DX
+	JZ     done
+	VXORPS Z0, Z0, Z0
 
 loop:
+	VCVTPS2PD (CX), Y1
+	VADDPD    (AX), Y1, Y1
+	VMOVUPD   Y1, (AX)
+	VCVTPS2PD 16(CX), Y1
+	VADDPD    32(AX), Y1, Y1
+	VMOVUPD   Y1, 32(AX)
+	VCVTPS2PD 32(CX), Y1
+	VADDPD    64(AX), Y1, Y1
+	VMOVUPD   Y1, 64(AX)
+	VCVTPS2PD 48(CX), Y1
+	VADDPD    96(AX), Y1, Y1
+	VMOVUPD   Y1, 96(AX)
+	VMOVUPS   Z0, (CX)
+	ADDQ      BX, CX
+	ADDQ      $0x00000080, AX
+	DECQ      DX
+	JNZ       loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scanLaneSumAddAVX512(part *float32, src *float32, steps int, n int)
+// Requires: AVX, AVX512F
+TEXT ·scanLaneSumAddAVX512(SB), NOSPLIT, $0-32
+	MOVQ  part+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  steps+16(FP), DX
+	MOVQ  n+24(FP), BX
+	TESTQ DX, DX
+	JZ    done
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+
+t_loop:
+	MOVQ BX, DI
+
+n_loop:
 	VMOVUPS       (CX), Z1
 	VEXTRACTF64X4 $0x01, Z1, Y0
 	VADDPS        Y1, Y0, Y0
@@ -4338,11 +4416,26 @@ loop:
 	VADDPS        X1, X0, X0
 	VMOVSHDUP     X0, X1
 	VADDSS        X1, X0, X0
+	VADDSS        (AX)(SI*1), X0, X0
+	VMOVSS        X0, (AX)(SI*1)
+	VMOVUPS       64(CX), Z1
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        (AX), X0, X0
 	VMOVSS        X0, (AX)
-	ADDQ          $0x00000040, CX
+	ADDQ          $0x00000080, CX
 	ADDQ          $0x00000004, AX
+	DECQ          DI
+	JNZ           n_loop
+	ADDQ          SI, AX
 	DECQ          DX
-	JNZ           loop
+	JNZ           t_loop
 
 done:
 	VZEROUPPER
@@ -4995,15 +5088,16 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Y3
-	VMOVUPS Y3, (DX)
-	ADDQ    SI, CX
-	ADDQ    $0x00000040, DX
-	DECQ    BX
-	JNZ     h0_loop
-	XORQ    CX, CX
-	MOVQ    192(AX), BX
-	MOVQ    128(AX), DI
+	PREFETCHT1 32(CX)
+	VMOVUPS    (CX), Y3
+	VMOVUPS    Y3, (DX)
+	ADDQ       SI, CX
+	ADDQ       $0x00000040, DX
+	DECQ       BX
+	JNZ        h0_loop
+	XORQ       CX, CX
+	MOVQ       192(AX), BX
+	MOVQ       128(AX), DI
 
 pre_t:
 	MOVQ         CX, DX
@@ -5252,6 +5346,20 @@ bw_t:
 	IMULQ       176(AX), DX
 	ADDQ        BX, DX
 	MOVQ        DX, 208(AX)
+	MOVQ        DX, DI
+	SUBQ        176(AX), DI
+	MOVQ        24(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        (AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        16(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        32(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        40(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        48(AX), SI
+	PREFETCHT0  (SI)(DI*1)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        128(AX), DI
@@ -5331,15 +5439,13 @@ bw_n_loop:
 	VMOVUPS      Y12, 32(R9)
 	VBROADCASTSS (CX), Y12
 	VFMADD231PS  Y12, Y11, Y7
-	VMOVUPS      32(BX), Y13
-	VMULPS       Y13, Y11, Y12
-	VMULPS       (R8), Y12, Y12
-	VFMADD231PS  (DX), Y12, Y9
-	VMOVUPS      64(DX), Y14
-	VFMADD231PS  Y12, Y5, Y14
-	VMOVUPS      Y14, 64(DX)
-	VMULPS       Y13, Y11, Y11
+	VMULPS       32(BX), Y11, Y11
 	VMOVUPS      Y11, 32(DX)
+	VMULPS       (R8), Y11, Y11
+	VFMADD231PS  (DX), Y11, Y9
+	VMOVUPS      64(DX), Y12
+	VFMADD231PS  Y11, Y5, Y12
+	VMOVUPS      Y12, 64(DX)
 	VMOVUPS      64(BX), Y11
 	VMOVUPS      64(R9), Y12
 	VFMADD231PS  Y11, Y3, Y12
@@ -5352,15 +5458,13 @@ bw_n_loop:
 	VMOVUPS      Y12, 96(R9)
 	VBROADCASTSS 4(CX), Y12
 	VFMADD231PS  Y12, Y11, Y8
-	VMOVUPS      96(BX), Y13
-	VMULPS       Y13, Y11, Y12
-	VMULPS       64(R8), Y12, Y12
-	VFMADD231PS  96(DX), Y12, Y10
-	VMOVUPS      160(DX), Y14
-	VFMADD231PS  Y12, Y5, Y14
-	VMOVUPS      Y14, 160(DX)
-	VMULPS       Y13, Y11, Y11
+	VMULPS       96(BX), Y11, Y11
 	VMOVUPS      Y11, 128(DX)
+	VMULPS       64(R8), Y11, Y11
+	VFMADD231PS  96(DX), Y11, Y10
+	VMOVUPS      160(DX), Y12
+	VFMADD231PS  Y11, Y5, Y12
+	VMOVUPS      Y12, 160(DX)
 	ADDQ         $0x00000080, BX
 	ADDQ         $0x00000080, R8
 	ADDQ         $0x00000080, R9
@@ -5386,15 +5490,13 @@ bw_n_odd:
 	VMOVUPS      Y12, 32(R9)
 	VBROADCASTSS (CX), Y6
 	VFMADD231PS  Y6, Y11, Y7
-	VMOVUPS      32(BX), Y12
-	VMULPS       Y12, Y11, Y6
-	VMULPS       (R8), Y6, Y6
-	VFMADD231PS  (DX), Y6, Y9
-	VMOVUPS      64(DX), Y13
-	VFMADD231PS  Y6, Y5, Y13
-	VMOVUPS      Y13, 64(DX)
-	VMULPS       Y12, Y11, Y11
+	VMULPS       32(BX), Y11, Y11
 	VMOVUPS      Y11, 32(DX)
+	VMULPS       (R8), Y11, Y6
+	VFMADD231PS  (DX), Y6, Y9
+	VMOVUPS      64(DX), Y11
+	VFMADD231PS  Y6, Y5, Y11
+	VMOVUPS      Y11, 64(DX)
 	ADDQ         $0x00000040, BX
 	ADDQ         $0x00000040, R8
 	ADDQ         $0x00000040, R9
@@ -5740,15 +5842,16 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Y3
-	VMOVUPS Y3, (DX)
-	ADDQ    SI, CX
-	ADDQ    $0x00000040, DX
-	DECQ    BX
-	JNZ     h0_loop
-	XORQ    CX, CX
-	MOVQ    192(AX), BX
-	MOVQ    128(AX), DI
+	PREFETCHT1 32(CX)
+	VMOVUPS    (CX), Y3
+	VMOVUPS    Y3, (DX)
+	ADDQ       SI, CX
+	ADDQ       $0x00000040, DX
+	DECQ       BX
+	JNZ        h0_loop
+	XORQ       CX, CX
+	MOVQ       192(AX), BX
+	MOVQ       128(AX), DI
 
 pre_t:
 	MOVQ         CX, DX
@@ -5990,6 +6093,20 @@ bw_t:
 	IMULQ       176(AX), DX
 	ADDQ        BX, DX
 	MOVQ        DX, 208(AX)
+	MOVQ        DX, DI
+	SUBQ        176(AX), DI
+	MOVQ        24(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        (AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        16(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        32(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        40(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        48(AX), SI
+	PREFETCHT0  (SI)(DI*1)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        128(AX), DI
@@ -6066,15 +6183,13 @@ bw_n_loop:
 	VFMADD231PS  Y11, Y6, Y12
 	VMOVUPS      Y12, 128(DX)
 	VFMADD231PS  96(DX), Y11, Y7
-	VMOVUPS      32(BX), Y13
-	VMULPS       Y13, Y11, Y12
-	VMULPS       (R8), Y12, Y12
-	VFMADD231PS  (DX), Y12, Y9
-	VMOVUPS      64(DX), Y14
-	VFMADD231PS  Y12, Y5, Y14
-	VMOVUPS      Y14, 64(DX)
-	VMULPS       Y13, Y11, Y11
+	VMULPS       32(BX), Y11, Y11
 	VMOVUPS      Y11, 32(DX)
+	VMULPS       (R8), Y11, Y11
+	VFMADD231PS  (DX), Y11, Y9
+	VMOVUPS      64(DX), Y12
+	VFMADD231PS  Y11, Y5, Y12
+	VMOVUPS      Y12, 64(DX)
 	VMOVUPS      64(BX), Y11
 	VMOVUPS      64(R9), Y12
 	VFMADD231PS  Y11, Y3, Y12
@@ -6086,15 +6201,13 @@ bw_n_loop:
 	VFMADD231PS  Y11, Y6, Y12
 	VMOVUPS      Y12, 288(DX)
 	VFMADD231PS  256(DX), Y11, Y8
-	VMOVUPS      96(BX), Y13
-	VMULPS       Y13, Y11, Y12
-	VMULPS       64(R8), Y12, Y12
-	VFMADD231PS  160(DX), Y12, Y10
-	VMOVUPS      224(DX), Y14
-	VFMADD231PS  Y12, Y5, Y14
-	VMOVUPS      Y14, 224(DX)
-	VMULPS       Y13, Y11, Y11
+	VMULPS       96(BX), Y11, Y11
 	VMOVUPS      Y11, 192(DX)
+	VMULPS       64(R8), Y11, Y11
+	VFMADD231PS  160(DX), Y11, Y10
+	VMOVUPS      224(DX), Y12
+	VFMADD231PS  Y11, Y5, Y12
+	VMOVUPS      Y12, 224(DX)
 	ADDQ         $0x00000080, BX
 	ADDQ         $0x00000080, R8
 	ADDQ         $0x00000080, R9
@@ -6118,15 +6231,13 @@ bw_n_odd:
 	VFMADD231PS  Y11, Y6, Y12
 	VMOVUPS      Y12, 128(DX)
 	VFMADD231PS  96(DX), Y11, Y7
-	VMOVUPS      32(BX), Y12
-	VMULPS       Y12, Y11, Y6
-	VMULPS       (R8), Y6, Y6
-	VFMADD231PS  (DX), Y6, Y9
-	VMOVUPS      64(DX), Y13
-	VFMADD231PS  Y6, Y5, Y13
-	VMOVUPS      Y13, 64(DX)
-	VMULPS       Y12, Y11, Y11
+	VMULPS       32(BX), Y11, Y11
 	VMOVUPS      Y11, 32(DX)
+	VMULPS       (R8), Y11, Y6
+	VFMADD231PS  (DX), Y6, Y9
+	VMOVUPS      64(DX), Y11
+	VFMADD231PS  Y6, Y5, Y11
+	VMOVUPS      Y11, 64(DX)
 	ADDQ         $0x00000040, BX
 	ADDQ         $0x00000040, R8
 	ADDQ         $0x00000040, R9
@@ -6471,15 +6582,16 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Y3
-	VMOVUPS Y3, (DX)
-	ADDQ    SI, CX
-	ADDQ    $0x00000040, DX
-	DECQ    BX
-	JNZ     h0_loop
-	XORQ    CX, CX
-	MOVQ    192(AX), BX
-	MOVQ    128(AX), DI
+	PREFETCHT1 32(CX)
+	VMOVUPS    (CX), Y3
+	VMOVUPS    Y3, (DX)
+	ADDQ       SI, CX
+	ADDQ       $0x00000040, DX
+	DECQ       BX
+	JNZ        h0_loop
+	XORQ       CX, CX
+	MOVQ       192(AX), BX
+	MOVQ       128(AX), DI
 
 pre_t:
 	MOVQ         CX, DX
@@ -6721,6 +6833,20 @@ bw_t:
 	IMULQ       176(AX), DX
 	ADDQ        BX, DX
 	MOVQ        DX, 208(AX)
+	MOVQ        DX, DI
+	SUBQ        176(AX), DI
+	MOVQ        24(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        (AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        16(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        32(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        40(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        48(AX), SI
+	PREFETCHT0  (SI)(DI*1)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        128(AX), DI
@@ -6797,15 +6923,13 @@ bw_n_loop:
 	VMOVUPS      Y12, 32(R9)
 	VBROADCASTSS (CX), Y12
 	VFMADD231PS  Y12, Y11, Y7
-	VMOVUPS      32(BX), Y13
-	VMULPS       Y13, Y11, Y12
-	VMULPS       (R8), Y12, Y12
-	VFMADD231PS  (DX), Y12, Y9
-	VMOVUPS      64(DX), Y14
-	VFMADD231PS  Y12, Y5, Y14
-	VMOVUPS      Y14, 64(DX)
-	VMULPS       Y13, Y11, Y11
+	VMULPS       32(BX), Y11, Y11
 	VMOVUPS      Y11, 32(DX)
+	VMULPS       (R8), Y11, Y11
+	VFMADD231PS  (DX), Y11, Y9
+	VMOVUPS      64(DX), Y12
+	VFMADD231PS  Y11, Y5, Y12
+	VMOVUPS      Y12, 64(DX)
 	VMOVUPS      64(BX), Y11
 	VMOVUPS      288(DX), Y12
 	VFMADD231PS  Y11, Y3, Y12
@@ -6817,15 +6941,13 @@ bw_n_loop:
 	VMOVUPS      Y12, 96(R9)
 	VBROADCASTSS 4(CX), Y12
 	VFMADD231PS  Y12, Y11, Y8
-	VMOVUPS      96(BX), Y13
-	VMULPS       Y13, Y11, Y12
-	VMULPS       64(R8), Y12, Y12
-	VFMADD231PS  160(DX), Y12, Y10
-	VMOVUPS      224(DX), Y14
-	VFMADD231PS  Y12, Y5, Y14
-	VMOVUPS      Y14, 224(DX)
-	VMULPS       Y13, Y11, Y11
+	VMULPS       96(BX), Y11, Y11
 	VMOVUPS      Y11, 192(DX)
+	VMULPS       64(R8), Y11, Y11
+	VFMADD231PS  160(DX), Y11, Y10
+	VMOVUPS      224(DX), Y12
+	VFMADD231PS  Y11, Y5, Y12
+	VMOVUPS      Y12, 224(DX)
 	ADDQ         $0x00000080, BX
 	ADDQ         $0x00000080, R8
 	ADDQ         $0x00000080, R9
@@ -6849,15 +6971,13 @@ bw_n_odd:
 	VMOVUPS      Y12, 32(R9)
 	VBROADCASTSS (CX), Y6
 	VFMADD231PS  Y6, Y11, Y7
-	VMOVUPS      32(BX), Y12
-	VMULPS       Y12, Y11, Y6
-	VMULPS       (R8), Y6, Y6
-	VFMADD231PS  (DX), Y6, Y9
-	VMOVUPS      64(DX), Y13
-	VFMADD231PS  Y6, Y5, Y13
-	VMOVUPS      Y13, 64(DX)
-	VMULPS       Y12, Y11, Y11
+	VMULPS       32(BX), Y11, Y11
 	VMOVUPS      Y11, 32(DX)
+	VMULPS       (R8), Y11, Y6
+	VFMADD231PS  (DX), Y6, Y9
+	VMOVUPS      64(DX), Y11
+	VFMADD231PS  Y6, Y5, Y11
+	VMOVUPS      Y11, 64(DX)
 	ADDQ         $0x00000040, BX
 	ADDQ         $0x00000040, R8
 	ADDQ         $0x00000040, R9
@@ -7195,15 +7315,16 @@ g_loop:
 	MOVQ 176(AX), SI
 
 h0_loop:
-	VMOVUPS (CX), Y3
-	VMOVUPS Y3, (DX)
-	ADDQ    SI, CX
-	ADDQ    $0x00000040, DX
-	DECQ    BX
-	JNZ     h0_loop
-	XORQ    CX, CX
-	MOVQ    192(AX), BX
-	MOVQ    128(AX), DI
+	PREFETCHT1 32(CX)
+	VMOVUPS    (CX), Y3
+	VMOVUPS    Y3, (DX)
+	ADDQ       SI, CX
+	ADDQ       $0x00000040, DX
+	DECQ       BX
+	JNZ        h0_loop
+	XORQ       CX, CX
+	MOVQ       192(AX), BX
+	MOVQ       128(AX), DI
 
 pre_t:
 	MOVQ         CX, DX
@@ -7438,6 +7559,20 @@ bw_t:
 	IMULQ       176(AX), DX
 	ADDQ        BX, DX
 	MOVQ        DX, 208(AX)
+	MOVQ        DX, DI
+	SUBQ        176(AX), DI
+	MOVQ        24(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        (AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        16(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        32(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        40(AX), SI
+	PREFETCHT0  (SI)(DI*1)
+	MOVQ        48(AX), SI
+	PREFETCHT0  (SI)(DI*1)
 	MOVQ        CX, DI
 	IMUL3Q      $0x00000080, DI, DI
 	ADDQ        128(AX), DI
@@ -7511,15 +7646,13 @@ bw_n_loop:
 	VFMADD231PS Y11, Y6, Y12
 	VMOVUPS     Y12, 128(CX)
 	VFMADD231PS 96(CX), Y11, Y7
-	VMOVUPS     32(BX), Y13
-	VMULPS      Y13, Y11, Y12
-	VMULPS      (R8), Y12, Y12
-	VFMADD231PS (CX), Y12, Y9
-	VMOVUPS     64(CX), Y14
-	VFMADD231PS Y12, Y5, Y14
-	VMOVUPS     Y14, 64(CX)
-	VMULPS      Y13, Y11, Y11
+	VMULPS      32(BX), Y11, Y11
 	VMOVUPS     Y11, 32(CX)
+	VMULPS      (R8), Y11, Y11
+	VFMADD231PS (CX), Y11, Y9
+	VMOVUPS     64(CX), Y12
+	VFMADD231PS Y11, Y5, Y12
+	VMOVUPS     Y12, 64(CX)
 	VMOVUPS     64(BX), Y11
 	VMOVUPS     416(CX), Y12
 	VFMADD231PS Y11, Y3, Y12
@@ -7530,15 +7663,13 @@ bw_n_loop:
 	VFMADD231PS Y11, Y6, Y12
 	VMOVUPS     Y12, 352(CX)
 	VFMADD231PS 320(CX), Y11, Y8
-	VMOVUPS     96(BX), Y13
-	VMULPS      Y13, Y11, Y12
-	VMULPS      64(R8), Y12, Y12
-	VFMADD231PS 224(CX), Y12, Y10
-	VMOVUPS     288(CX), Y14
-	VFMADD231PS Y12, Y5, Y14
-	VMOVUPS     Y14, 288(CX)
-	VMULPS      Y13, Y11, Y11
+	VMULPS      96(BX), Y11, Y11
 	VMOVUPS     Y11, 256(CX)
+	VMULPS      64(R8), Y11, Y11
+	VFMADD231PS 224(CX), Y11, Y10
+	VMOVUPS     288(CX), Y12
+	VFMADD231PS Y11, Y5, Y12
+	VMOVUPS     Y12, 288(CX)
 	ADDQ        $0x00000080, BX
 	ADDQ        $0x00000080, R8
 	ADDQ        $0x000001c0, CX
@@ -7559,15 +7690,13 @@ bw_n_odd:
 	VFMADD231PS Y11, Y6, Y12
 	VMOVUPS     Y12, 128(CX)
 	VFMADD231PS 96(CX), Y11, Y7
-	VMOVUPS     32(BX), Y12
-	VMULPS      Y12, Y11, Y6
-	VMULPS      (R8), Y6, Y6
-	VFMADD231PS (CX), Y6, Y9
-	VMOVUPS     64(CX), Y13
-	VFMADD231PS Y6, Y5, Y13
-	VMOVUPS     Y13, 64(CX)
-	VMULPS      Y12, Y11, Y11
+	VMULPS      32(BX), Y11, Y11
 	VMOVUPS     Y11, 32(CX)
+	VMULPS      (R8), Y11, Y6
+	VFMADD231PS (CX), Y6, Y9
+	VMOVUPS     64(CX), Y11
+	VFMADD231PS Y6, Y5, Y11
+	VMOVUPS     Y11, 64(CX)
 	ADDQ        $0x00000040, BX
 	ADDQ        $0x00000040, R8
 	ADDQ        $0x000000e0, CX
@@ -7906,16 +8035,52 @@ done:
 	VZEROUPPER
 	RET
 
-// func scanLaneSumAVX2(dst *float32, src *float32, rows int)
+// func scanAddF64AVX2(dst *float64, src *float32, rows int, stride int)
 // Requires: AVX
-TEXT ·scanLaneSumAVX2(SB), NOSPLIT, $0-24
-	MOVQ  dst+0(FP), AX
-	MOVQ  src+8(FP), CX
-	MOVQ  rows+16(FP), DX
-	TESTQ DX, DX
-	JZ    done
+TEXT ·scanAddF64AVX2(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   src+8(FP), CX
+	MOVQ   rows+16(FP), DX
+	MOVQ   stride+24(FP), BX
+	TESTQ  DX, DX
+	JZ     done
+	VXORPS Y0, Y0, Y0
 
 loop:
+	VCVTPS2PD (CX), Y1
+	VADDPD    (AX), Y1, Y1
+	VMOVUPD   Y1, (AX)
+	VCVTPS2PD 16(CX), Y1
+	VADDPD    32(AX), Y1, Y1
+	VMOVUPD   Y1, 32(AX)
+	VMOVUPS   Y0, (CX)
+	ADDQ      BX, CX
+	ADDQ      $0x00000040, AX
+	DECQ      DX
+	JNZ       loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scanLaneSumAddAVX2(part *float32, src *float32, steps int, n int)
+// Requires: AVX
+TEXT ·scanLaneSumAddAVX2(SB), NOSPLIT, $0-32
+	MOVQ  part+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  steps+16(FP), DX
+	MOVQ  n+24(FP), BX
+	TESTQ DX, DX
+	JZ    done
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+
+t_loop:
+	MOVQ BX, DI
+
+n_loop:
 	VMOVUPS      (CX), Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -7923,11 +8088,24 @@ loop:
 	VADDPS       X1, X0, X0
 	VMOVSHDUP    X0, X1
 	VADDSS       X1, X0, X0
+	VADDSS       (AX)(SI*1), X0, X0
+	VMOVSS       X0, (AX)(SI*1)
+	VMOVUPS      32(CX), Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VADDSS       (AX), X0, X0
 	VMOVSS       X0, (AX)
-	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000040, CX
 	ADDQ         $0x00000004, AX
+	DECQ         DI
+	JNZ          n_loop
+	ADDQ         SI, AX
 	DECQ         DX
-	JNZ          loop
+	JNZ          t_loop
 
 done:
 	VZEROUPPER

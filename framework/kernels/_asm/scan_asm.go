@@ -443,6 +443,9 @@ func (a *scanISA) backward(v variant) {
 		MOVQ(m(A, bN), ncnt)
 		MOVQ(m(A, bLdd), tmp)
 		Label("h0_loop")
+		// The saved state misses the cache: fetch the next group's
+		// into L2 a chunk's work ahead.
+		PREFETCHT1(m(p1, vb))
 		V := a.vec()
 		VMOVUPS(m(p1, 0), V)
 		VMOVUPS(V, m(p2, 0))
@@ -585,6 +588,19 @@ func (a *scanISA) backward(v variant) {
 		IMULQ(m(A, bLdd), ro)
 		ADDQ(off, ro)
 		MOVQ(ro, m(A, bRo))
+		// The rows of step t−1 went back to L2 while the chunk scratch
+		// streamed through L1: bring them in a step ahead (a prefetch
+		// never faults, so absent rows and the row before t = 0 are
+		// harmless).
+		{
+			pf := GP64()
+			MOVQ(ro, pf)
+			SUBQ(m(A, bLdd), pf)
+			for _, f := range []int{bDY, bU, bZ, bDU, bDDelta, bDZ} {
+				MOVQ(m(A, f), tmp)
+				PREFETCHT0(mi(tmp, pf))
+			}
+		}
 		MOVQ(t, pd)
 		IMUL3Q(U32(dtsN*vb), pd, pd)
 		ADDQ(m(A, bDts), pd)
@@ -658,7 +674,7 @@ func (a *scanISA) backward(v variant) {
 			a.bcRows(v, A, t, pbm, pcm)
 			nLoop("bw_n", m(A, bN), ncnt, 2, func(u int) {
 				for k := 0; k < u; k++ {
-					H, PC, DHN, PB, X, DA, DAC := a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec()
+					H, PC, DHN, PB, X, DAC := a.vec(), a.vec(), a.vec(), a.vec(), a.vec(), a.vec()
 					c2, g3 := 2*vb*k, S*vb*k
 					// dC: pc += gy·h[t], lane-wise across groups in pcb, or
 					// per channel over the chunk in grp.
@@ -690,17 +706,15 @@ func (a *scanISA) backward(v variant) {
 					} else {
 						a.bfma(m(pbm, 4*k), DHN, S1s[k])
 					}
+					// dh[t−1] = dh·Ā, once for the state and for
 					// x = dh·Ā·h[t−1]; dΔ += x·A; dA += x·Δ
-					VMOVUPS(m(cur, c2+vb), DA)
-					VMULPS(DA, DHN, X)
-					VMULPS(m(prev, c2), X, X)
+					VMULPS(m(cur, c2+vb), DHN, DHN)
+					VMOVUPS(DHN, m(pg, g3+vb))
+					VMULPS(m(prev, c2), DHN, X)
 					VFMADD231PS(m(pg, g3), X, DDTs[k])
 					VMOVUPS(m(pg, g3+2*vb), DAC)
 					VFMADD231PS(X, DT, DAC)
 					VMOVUPS(DAC, m(pg, g3+2*vb))
-					// dh[t−1] = dh·Ā
-					VMULPS(DA, DHN, DHN)
-					VMOVUPS(DHN, m(pg, g3+vb))
 				}
 				ADDQ(U32(2*vb*u), cur)
 				ADDQ(U32(2*vb*u), prev)
@@ -1020,6 +1034,106 @@ func genScan() {
 		s.siluVec(true)
 		s.ceRow()
 		s.ceScale()
-		a.laneSum("scanLaneSum" + a.name)
+		s.addF64()
+		s.laneSumAdd()
 	}
+}
+
+// laneSum1 returns the sum of the lanes of the vector at mem, added in
+// the order of isa.laneSum.
+func (a *scanISA) laneSum1(mem Mem) VecVirtual {
+	y := YMM()
+	if a.z {
+		z := ZMM()
+		VMOVUPS(mem, z)
+		VEXTRACTF64X4(U8(1), z, y)
+		VADDPS(z.AsY(), y, y)
+	} else {
+		VMOVUPS(mem, y)
+	}
+	x, x1 := XMM(), XMM()
+	VEXTRACTF128(U8(1), y, x1)
+	VADDPS(x1, y.AsX(), x)
+	VMOVHLPS(x, x, x1)
+	VADDPS(x1, x, x)
+	VMOVSHDUP(x, x1)
+	VADDSS(x1, x, x)
+	return x
+}
+
+// laneSumAdd emits scanLaneSumAdd<ISA>(part, src *float32, steps, n int):
+// the backward's selective dB and dC, lane-wise in src (steps, n, 2, W)
+// as (dC, dB) pairs, summed across lanes (laneSum1) and added
+// to the rows of part (steps, 2, n): dB at part[t·2n + i], dC at
+// part[t·2n + n + i].
+func (a *scanISA) laneSumAdd() {
+	name := "scanLaneSumAdd" + a.name
+	TEXT(name, NOSPLIT, "func(part, src *float32, steps, n int)")
+	Pragma("noescape")
+	Doc(name + " adds the lane sums of the (dC, dB) vector pairs at src to the (dB, dC) rows of part, for steps rows of n pairs.")
+	part := Load(Param("part"), GP64())
+	src := Load(Param("src"), GP64())
+	t := Load(Param("steps"), GP64())
+	n := Load(Param("n"), GP64())
+	TESTQ(t, t)
+	JZ(LabelRef("done"))
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	nb := GP64() // n in bytes: from dB to dC within a row
+	MOVQ(n, nb)
+	SHLQ(U8(2), nb)
+	Label("t_loop")
+	i := GP64()
+	MOVQ(n, i)
+	Label("n_loop")
+	for k, off := range []Op{Mem{Base: part, Index: nb, Scale: 1}, m(part, 0)} {
+		x := a.laneSum1(m(src, k*a.vb()))
+		VADDSS(off, x, x)
+		VMOVSS(x, off)
+	}
+	ADDQ(U32(2*a.vb()), src)
+	ADDQ(U32(4), part)
+	DECQ(i)
+	JNZ(LabelRef("n_loop"))
+	ADDQ(nb, part) // past the dC row
+	DECQ(t)
+	JNZ(LabelRef("t_loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// addF64 emits scanAddF64<ISA>(dst *float64, src *float32, rows, stride
+// int): dst[r·W+j] += float64(src[r·stride+j]), then src[r·stride+j] = 0,
+// for r < rows, j < W (stride in bytes). It moves the backward's per-chunk
+// float32 sums over time into their float64 totals and clears them for
+// the next chunk.
+func (a *scanISA) addF64() {
+	name := "scanAddF64" + a.name
+	TEXT(name, NOSPLIT, "func(dst *float64, src *float32, rows, stride int)")
+	Pragma("noescape")
+	Doc(name + " adds the W floats at src[r·stride:] to the W float64s at dst[r·W:] and zeroes them, for r < rows (stride in bytes).")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("rows"), GP64())
+	st := Load(Param("stride"), GP64())
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	zero := a.vec()
+	VXORPS(zero, zero, zero)
+	Label("loop")
+	for k := 0; k < a.W/4; k++ {
+		y := YMM()
+		VCVTPS2PD(m(src, 16*k), y)
+		VADDPD(m(dst, 32*k), y, y)
+		VMOVUPD(y, m(dst, 32*k))
+	}
+	VMOVUPS(zero, m(src, 0))
+	ADDQ(st, src)
+	ADDQ(U32(8*a.W), dst)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
