@@ -130,6 +130,36 @@ func (c *Conv1d) tapsInX(t, start int) bool {
 	return p >= 0 && start <= p
 }
 
+// walkRow walks the positions of row b in order, for channels [d0, d1)
+// of which the first nf go to a block kernel: a run of positions whose
+// taps all read X goes to blocks(t0, t1) for those nf channels, each
+// other position to row(t, start, d0, d0+nf) (start: the document start,
+// −1 for none), after the run before it; every position's channels
+// [d0+nf, d1) go to row.
+func (c *Conv1d) walkRow(b, nf, d0, d1 int, blocks func(t0, t1 int), row func(t, start, lo, hi int)) {
+	start, run := -1, -1 // run: the first position of the current run
+	for t := 0; t < c.L; t++ {
+		if c.Reset != nil && c.Reset[b*c.L+t] {
+			start = t
+		}
+		if nf > 0 && c.tapsInX(t, start) {
+			if run < 0 {
+				run = t
+			}
+		} else {
+			if run >= 0 {
+				blocks(run, t)
+				run = -1
+			}
+			row(t, start, d0, d0+nf)
+		}
+		row(t, start, d0+nf, d1)
+	}
+	if run >= 0 {
+		blocks(run, c.L)
+	}
+}
+
 // forwardPart computes Y, StateT and U for channels [d0, d1): runs of
 // positions whose taps read X go to im's block kernel (whole blocks), the
 // other positions and channels to the row loop.
@@ -147,27 +177,9 @@ func (c *Conv1d) forwardPart(im *vecImpl, d0, d1 int) {
 	nf := blockChannels(kern != nil, w)
 	for b := 0; b < c.B; b++ {
 		p.hasState = c.gatherState(p.st, b, d0, d1)
-		start, run := -1, -1 // run: the first position of the current run for the block kernel
-		for t := 0; t < c.L; t++ {
-			if c.Reset != nil && c.Reset[b*c.L+t] {
-				start = t
-			}
-			if nf > 0 && c.tapsInX(t, start) {
-				if run < 0 {
-					run = t
-				}
-			} else {
-				if run >= 0 {
-					c.forwardBlocks(kern, p, b, run, t, nf)
-					run = -1
-				}
-				c.forwardRow(p, b, t, start, d0, d0+nf)
-			}
-			c.forwardRow(p, b, t, start, d0+nf, d1)
-		}
-		if run >= 0 {
-			c.forwardBlocks(kern, p, b, run, c.L, nf)
-		}
+		c.walkRow(b, nf, d0, d1,
+			func(t0, t1 int) { c.forwardBlocks(kern, p, b, t0, t1, nf) },
+			func(t, start, lo, hi int) { c.forwardRow(p, b, t, start, lo, hi) })
 		if c.StateT != nil {
 			start := c.docStart(b, c.L-1)
 			for j := 0; j < c.K-1; j++ {
@@ -287,7 +299,7 @@ func (c *Conv1d) backwardWith(im *vecImpl, g *Conv1dGrads) {
 // backwardPart computes the gradients of channels [d0, d1), positions
 // split between the block kernel and the row loop as in forwardPart.
 func (c *Conv1d) backwardPart(im *vecImpl, g *Conv1dGrads, d0, d1 int) {
-	B, L, D, K := c.B, c.L, c.D, c.K
+	B, D, K := c.B, c.D, c.K
 	w := d1 - d0
 	wTbuf := c.weightsT(d0, d1)
 	defer putF32(wTbuf)
@@ -313,27 +325,9 @@ func (c *Conv1d) backwardPart(im *vecImpl, g *Conv1dGrads, d0, d1 int) {
 		clear(p.dst)
 		clear(p.dWb)
 		clear(p.dBb)
-		start, run := -1, -1
-		for t := 0; t < L; t++ {
-			if c.Reset != nil && c.Reset[b*L+t] {
-				start = t
-			}
-			if nf > 0 && c.tapsInX(t, start) {
-				if run < 0 {
-					run = t
-				}
-			} else {
-				if run >= 0 {
-					c.backwardBlocks(kern, p, g, b, run, t, nf)
-					run = -1
-				}
-				c.backwardRow(p, g, b, t, start, d0, d0+nf)
-			}
-			c.backwardRow(p, g, b, t, start, d0+nf, d1)
-		}
-		if run >= 0 {
-			c.backwardBlocks(kern, p, g, b, run, L, nf)
-		}
+		c.walkRow(b, nf, d0, d1,
+			func(t0, t1 int) { c.backwardBlocks(kern, p, g, b, t0, t1, nf) },
+			func(t, start, lo, hi int) { c.backwardRow(p, g, b, t, start, lo, hi) })
 		for i, v := range p.dWb {
 			dW[i] += float64(v)
 		}
