@@ -9,32 +9,13 @@ import (
 
 // opTable sums cudamodel's op times over the timed steps (bench train
 // --device cuda --ops).
-type opTable struct {
-	ts []cudamodel.OpTime
-	at map[[2]string]int
-}
+type opTable struct{ ts []cudamodel.OpTime }
 
 // add takes the op times of g's passes since the last call.
 func (t *opTable) add(g *cudamodel.Model) error {
 	ts, err := g.OpTimes()
-	if err != nil {
-		return err
-	}
-	if t.at == nil {
-		t.at = map[[2]string]int{}
-	}
-	for _, x := range ts {
-		k := [2]string{x.Pass, x.Name}
-		i, ok := t.at[k]
-		if !ok {
-			i = len(t.ts)
-			t.at[k] = i
-			t.ts = append(t.ts, cudamodel.OpTime{Pass: x.Pass, Name: x.Name})
-		}
-		t.ts[i].Ms += x.Ms
-		t.ts[i].Count += x.Count
-	}
-	return nil
+	t.ts = cudamodel.AddOpTimes(t.ts, ts...)
+	return err
 }
 
 // print writes one line an op, the largest first: milliseconds a step,

@@ -28,9 +28,8 @@ func (g *Model) Backward() error {
 	if a.hasReset {
 		reset = a.reset
 	}
-	e := &errs{t: g.ops}
-	e.do(g.ops.begin("backward", nil))
-	defer g.ops.end()
+	e, end := g.startPass("backward", nil)
+	defer end()
 
 	// Head: logits = xnF·Embedᵀ.
 	// The forward's row statistics spare two passes over the logits; in

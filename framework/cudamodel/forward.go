@@ -103,9 +103,8 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	}
 	eps := float32(c.LayerNormEpsilon)
 
-	e := &errs{t: g.ops}
-	e.do(g.ops.begin("forward", nil))
-	defer g.ops.end()
+	e, end := g.startPass("forward", nil)
+	defer end()
 	e.op("embedding", d.EmbeddingForward(a.resid, at(p, ly.embed), a.ids, M, D))
 	for l := 0; l < nL && e.err == nil; l++ {
 		x, xn := f4(a.resid, l*M*D), f4(a.xn, l*M*D)

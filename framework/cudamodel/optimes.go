@@ -69,7 +69,6 @@ func (g *Model) OpTimes() ([]OpTime, error) {
 		return nil, err
 	}
 	var out []OpTime
-	at := map[[2]string]int{}
 	for i, m := range t.marks {
 		if m.name == "" {
 			continue
@@ -78,22 +77,44 @@ func (g *Model) OpTimes() ([]OpTime, error) {
 		if err != nil {
 			return nil, err
 		}
-		k := [2]string{m.pass, m.name}
-		j, ok := at[k]
-		if !ok {
-			j = len(out)
-			at[k] = j
-			out = append(out, OpTime{Pass: m.pass, Name: m.name})
-		}
-		out[j].Ms += float64(ms)
-		out[j].Count++
+		out = AddOpTimes(out, OpTime{Pass: m.pass, Name: m.name, Ms: float64(ms), Count: 1})
 	}
 	return out, nil
+}
+
+// AddOpTimes adds each of ts to the one of sum with its pass and name (a
+// new one at the end, so sum keeps the order they first came in) and
+// returns sum.
+func AddOpTimes(sum []OpTime, ts ...OpTime) []OpTime {
+next:
+	for _, x := range ts {
+		for i := range sum {
+			if sum[i].Pass == x.Pass && sum[i].Name == x.Name {
+				sum[i].Ms += x.Ms
+				sum[i].Count += x.Count
+				continue next
+			}
+		}
+		sum = append(sum, x)
+	}
+	return sum
 }
 
 // SortOpTimes orders ts by time, the largest first (stable).
 func SortOpTimes(ts []OpTime) {
 	sort.SliceStable(ts, func(i, j int) bool { return ts[i].Ms > ts[j].Ms })
+}
+
+// startPass returns the errs of the launches of a pass named pass on
+// stream st (nil: the default stream) and the function that ends it: with
+// op timing on, the errs mark each operation and the pass has begun.
+func (g *Model) startPass(pass string, st *cuda.Stream) (*errs, func()) {
+	if g.ops == nil {
+		return &errs{}, func() {}
+	}
+	e := &errs{t: g.ops}
+	e.do(g.ops.begin(pass, st))
+	return e, g.ops.end
 }
 
 // begin starts a pass whose launches go to stream st (nil: the default

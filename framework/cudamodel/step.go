@@ -285,8 +285,8 @@ func (s *Stepper) launch() error {
 	V, D, Din, _, _, K, nL := dims(c)
 	B, p, ly := s.B, g.params, g.lay
 	eps := float32(c.LayerNormEpsilon)
-	e := &errs{}
-	defer s.timeOps(e)()
+	e, end := s.startPass()
+	defer end()
 	// l2 is layer l's part of a field as a range for the L2 form to fetch.
 	l2 := func(f field, l int) cudakernels.L2Range {
 		if f.n == 0 || l >= nL {
@@ -325,16 +325,14 @@ func (s *Stepper) launch() error {
 	return e.err
 }
 
-// timeOps turns op timing on for one launch of the step (pass "step", on
-// the Stepper's stream) when the model's is on and the launch is not
-// being captured into a graph; the function it returns ends the pass.
-func (s *Stepper) timeOps(e *errs) func() {
-	if s.capturing || s.g.ops == nil {
-		return func() {}
+// startPass is the model's startPass for one launch of the step (pass
+// "step", on the Stepper's stream), untimed while it is being captured
+// into a graph (no events inside one).
+func (s *Stepper) startPass() (*errs, func()) {
+	if s.capturing {
+		return &errs{}, func() {}
 	}
-	e.t = s.g.ops
-	e.do(s.g.ops.begin("step", s.stream))
-	return s.g.ops.end
+	return s.g.startPass("step", s.stream)
 }
 
 // scanStep is layer l's scan step over the Stepper's buffers.
@@ -391,8 +389,8 @@ func (s *Stepper) launchRows() error {
 	V, D, Din, _, _, K, nL := dims(c)
 	B, p, ly, bl := s.B, g.params, g.lay, g.blas
 	eps := float32(c.LayerNormEpsilon)
-	e := &errs{}
-	defer s.timeOps(e)()
+	e, end := s.startPass()
+	defer end()
 	if err := bl.SetStream(st); err != nil {
 		return err
 	}
