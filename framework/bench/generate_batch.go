@@ -49,17 +49,24 @@ type batchResult struct {
 
 func (r batchResult) tokensPerSec() float64 { return float64(r.B) / r.stepSec }
 
+// batchIDs are the first tokens of a batch of B rows: random ids below
+// vocab, from seed and B.
+func batchIDs(B, vocab int, seed uint64) []int32 {
+	r := rand.New(rand.NewPCG(seed, uint64(B)))
+	ids := make([]int32, B)
+	for i := range ids {
+		ids[i] = int32(r.IntN(vocab))
+	}
+	return ids
+}
+
 // timeBatch times greedy generation on st, a Stepper of B rows on any
 // device, as generate --batch runs it: each step feeds every row the
 // token it chose last and reads back the argmax of each row. tokens is
 // the tokens in all (at least batchMinSteps steps); vocab the ids the
 // first tokens are drawn from.
 func timeBatch(st backbone.Stepper, B, tokens, vocab int, seed uint64) (batchResult, error) {
-	r := rand.New(rand.NewPCG(seed, uint64(B)))
-	ids := make([]int32, B)
-	for i := range ids {
-		ids[i] = int32(r.IntN(vocab))
-	}
+	ids := batchIDs(B, vocab, seed)
 	st.SetVocabLimit(vocab)
 	// Warm-up: buffers, caches, a GPU's graph capture.
 	for range 2 {

@@ -228,11 +228,7 @@ func stepOps(g *cudamodel.Model, B, vocab int, seed uint64, w io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	ids := make([]int32, B)
-	r := rand.New(rand.NewPCG(seed, uint64(B)))
-	for i := range ids {
-		ids[i] = int32(r.IntN(vocab))
-	}
+	ids := batchIDs(B, vocab, seed)
 	if err := g.TimeOps(true); err != nil {
 		return err
 	}
