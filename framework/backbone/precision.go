@@ -166,6 +166,12 @@ func (s *bf16Src) pack(same bool, p *kernels.BF16Packed, isB, trans bool, rows, 
 		return
 	}
 	*s = src
+	packAs(p, isB, trans, rows, cols, x)
+}
+
+// packAs packs x into p as the B operand of a product when isB, else as
+// the A.
+func packAs(p *kernels.BF16Packed, isB, trans bool, rows, cols int, x []float32) {
 	if isB {
 		p.PackB(trans, rows, cols, x)
 	} else {
@@ -192,11 +198,7 @@ func (o *bf16Ops) weight(data []float32, isB, trans bool, rows, cols int, x []fl
 		o.weights[key] = w
 	}
 	if w.gen != o.gen {
-		if isB {
-			w.PackB(trans, rows, cols, x)
-		} else {
-			w.PackA(trans, rows, cols, x)
-		}
+		packAs(&w.BF16Packed, isB, trans, rows, cols, x)
 		w.gen = o.gen
 	}
 	return &w.BF16Packed
