@@ -50,7 +50,8 @@ func scanCUDA(o ScanOptions, stdout io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "\nscan B=%d D=%d N=%d, float32, median of %d runs after %d warm-up (device events)\n", B, D, N, o.Reps, o.Warmup)
+	plan := d.ScanPlan(&cudakernels.Scan{B: B, D: D, N: N})
+	fmt.Fprintf(stdout, "\nscan B=%d D=%d N=%d, float32, plan %s, median of %d runs after %d warm-up (device events)\n", B, D, N, plan, o.Reps, o.Warmup)
 	fmt.Fprintf(stdout, "%-6s %-4s %9s %8s %10s %10s %10s %10s %9s\n", "L", "pass", "ms", "GB/s", "mem floor", "exp floor", "anchor ms", "anchor/us", "ms/floor")
 	for _, L := range o.SeqLens {
 		if err := scanOneL(d, timer, stdout, B, L, D, N, bw, expRate); err != nil {

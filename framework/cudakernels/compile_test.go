@@ -35,7 +35,11 @@ func TestCompileAll(t *testing.T) {
 	}
 	for _, v := range []Scan{{N: 16}, {N: 16, BPerChannel: true, CPerChannel: true}, {N: 32}, {N: 5}, {N: 64},
 		{N: 16, AImag: 1}, {N: 16, AImag: 1, BPerChannel: true, CPerChannel: true}, {N: 64, AImag: 1}} {
-		mods = append(mods, mod{v.file(), v.defines(), scanKernels})
+		names := scanKernels
+		if v.AImag == 0 {
+			names = append(names[:len(names):len(names)], scanSeqKernels...)
+		}
+		mods = append(mods, mod{v.file(), v.defines(), names})
 	}
 	steps := []StepVariant{{}}
 	if d.Major >= 9 { // the prefetching forms use sm_90 instructions

@@ -101,6 +101,44 @@ func b01(b bool) string {
 // the kernel's default.
 var scanMinBlocks = os.Getenv("MAMBAKIT_CUDA_SCAN_MINB")
 
+// scanPlan is $MAMBAKIT_CUDA_SCAN_PLAN, a tuning knob: "seq" or "chunks"
+// forces a plan of real scans (see Device.scanSeq); empty chooses by size.
+var scanPlan = os.Getenv("MAMBAKIT_CUDA_SCAN_PLAN")
+
+// scanSeq reports whether a forward scan runs in one launch, each block
+// walking its chunks in turn (scan_fwd_seq), rather than every chunk in
+// parallel with the state carried between them by two more launches. The
+// one launch reads the inputs once and takes one exponential a step
+// instead of two, but has only B·⌈D/32⌉ blocks: it needs a batch that
+// fills the GPU alone. It won at 256 and 384 blocks on 132
+// multiprocessors (docs/gpu.md), hence the bar of 1.5 a multiprocessor.
+// Complex scans always use chunks. (A backward pass of the same shape,
+// each block carrying the state gradient back through its chunks, lost
+// to the chunks at both sizes and was dropped.)
+func (d *Device) scanSeq(s *Scan) bool {
+	if s.AImag != 0 {
+		return false
+	}
+	switch scanPlan {
+	case "seq":
+		return true
+	case "chunks":
+		return false
+	}
+	nx := (s.D + scanDT - 1) / scanDT
+	return 2*s.B*nx >= 3*d.SMs
+}
+
+// ScanPlan names the plan ScanForward takes for s: "one launch" (each
+// block walks its chunks) or "chunks" (every chunk in parallel, the state
+// carried across by separate launches). ScanBackward always runs chunks.
+func (d *Device) ScanPlan(s *Scan) string {
+	if d.scanSeq(s) {
+		return "one launch"
+	}
+	return "chunks"
+}
+
 // file is the scan's module: kernels/scan_real.cu, or
 // kernels/scan_complex.cu when A is complex. Both define the kernels
 // scanKernels names.
@@ -114,6 +152,9 @@ func (s *Scan) file() string {
 // scanKernels are the kernels ScanForward and ScanBackward look up in a
 // scan module.
 var scanKernels = []string{"scan_fwd_local", "scan_fwd_carry", "scan_fwd_out", "scan_bwd_local", "scan_bwd_carry", "scan_bwd", "scan_bwd_bc"}
+
+// scanSeqKernels are the one-launch kernels of the real scan module.
+var scanSeqKernels = []string{"scan_fwd_seq"}
 
 func (s *Scan) defines() []string {
 	defs := []string{"SCAN_N=" + strconv.Itoa(s.N), "B_PC=" + b01(s.BPerChannel), "C_PC=" + b01(s.CPerChannel)}
@@ -143,8 +184,23 @@ func scanFwdOutShared(n int, complex bool) int {
 	return 4 * (2*T*scanDT + nbc*T*np + T/4 + 1)
 }
 
+// scanFwdSeqShared is the dynamic shared memory of scan_fwd_seq
+// (FS_FLOATS of kernels/scan_real.cu), in bytes.
+func (s *Scan) scanFwdSeqShared() int {
+	T, np := ScanChunk, (s.N+3)/4*4
+	tb, tc := T, T
+	if s.BPerChannel {
+		tb = 1
+	}
+	if s.CPerChannel {
+		tc = 1
+	}
+	return 4 * (3*T*scanDT + (tb+tc)*np + T/4 + 1)
+}
+
 // ScanForward runs the scan's forward pass: Y, and HT and Saved when set.
-// Three launches: every chunk from a zero state (in parallel), the carry
+// Large batches take one launch (scan_fwd_seq, see Device.scanSeq);
+// otherwise three: every chunk from a zero state (in parallel), the carry
 // of the state across chunks, every chunk again from its true start state
 // (see kernels/scan_common.cuh).
 func (d *Device) ScanForward(s *Scan) error {
@@ -160,6 +216,14 @@ func (d *Device) ScanForward(s *Scan) error {
 		return err
 	}
 	B, L, D, N := s.B, s.L, s.D, s.N
+	if d.scanSeq(s) {
+		f, err := m.Function("scan_fwd_seq")
+		if err != nil {
+			return err
+		}
+		return f.Launch(cuda.Dim3{X: (D + scanDT - 1) / scanDT, Y: B}, cuda.Dim3{X: scanThreads}, s.scanFwdSeqShared(), nil,
+			s.U, s.Delta, s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.Z, s.Reset, s.H0, s.Saved, s.HT, s.Y, L, D)
+	}
 	sn := N
 	if s.AImag != 0 {
 		sn = 2 * N

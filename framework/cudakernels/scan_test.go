@@ -119,7 +119,25 @@ func gpuScan(db *devBufs, s *kernels.Scan) (*Scan, *cuda.Buffer, *cuda.Buffer) {
 	return g, y, ht
 }
 
-func TestScanForward(t *testing.T) {
+// scanPlans runs f under each plan of the forward scan (Device.scanSeq):
+// every case through the one-launch kernel and through the chunked ones
+// (and the backward from the states each saves).
+func scanPlans(t *testing.T, f func(t *testing.T)) {
+	for _, plan := range []string{"chunks", "seq"} {
+		t.Run(plan, func(t *testing.T) {
+			old := scanPlan
+			scanPlan = plan
+			t.Cleanup(func() { scanPlan = old })
+			f(t)
+		})
+	}
+}
+
+func TestScanForward(t *testing.T) { scanPlans(t, scanForwardCases) }
+
+func TestScanBackward(t *testing.T) { scanPlans(t, scanBackwardCases) }
+
+func scanForwardCases(t *testing.T) {
 	d := openOrSkip(t)
 	for i, c := range scanCases {
 		r := rand.New(rand.NewPCG(uint64(i), 7))
@@ -150,7 +168,7 @@ func TestScanForward(t *testing.T) {
 	}
 }
 
-func TestScanBackward(t *testing.T) {
+func scanBackwardCases(t *testing.T) {
 	d := openOrSkip(t)
 	for i, c := range scanCases {
 		r := rand.New(rand.NewPCG(uint64(i), 11))

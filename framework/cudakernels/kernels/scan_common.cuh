@@ -265,6 +265,80 @@ extern "C" __global__ void scan_fwd_carry(const float* __restrict__ Hloc, const 
 	}
 }
 
+// lanes4_scatter reduce-scatters v over the four lanes of a channel
+// (lane bits 0 and 1): lane g is left with the sums of v[g·V/4 …
+// (g+1)·V/4) in v[0 … V/4), each of the four lanes' values added in the
+// same order on every run.
+template <int V>
+__device__ __forceinline__ void lanes4_scatter(float (&v)[V], int g) {
+	static_assert(V % 4 == 0, "V must be a multiple of 4");
+#pragma unroll
+	for (int m = 2, cur = V; m >= 1; m >>= 1, cur >>= 1) {
+		bool hiLane = g & m;
+#pragma unroll
+		for (int i = 0; i < cur / 2; i++) {
+			float send = hiLane ? v[i] : v[i + cur / 2];
+			float keep = hiLane ? v[i + cur / 2] : v[i];
+			v[i] = keep + __shfl_xor_sync(0xffffffffu, send, m);
+		}
+	}
+}
+
+// fwd_out_steps runs the T steps of a staged chunk for one lane from its
+// states (h, hi), which it updates: s_dt holds Δ, s_x Δ·u (on return the
+// state part of y), s_B, s_C (and the imaginary parts) the selective B
+// and C, s_r the resets; a2 is A·log2(e), ai the imaginary part of A,
+// bpc… and cpc… the per-channel B and C. Steps go in groups of 8: the
+// lanes' parts of y are summed across the channel's four lanes once a
+// group (lanes4_scatter), lane g writing steps 2g and 2g+1, so no step
+// waits on the one before's shuffles.
+__device__ __forceinline__ void fwd_out_steps(const float (*s_dt)[DT], float (*s_x)[DT], const float (*s_B)[NP], const float (*s_C)[NP],
+                                              const float (*s_Bi)[NP], const float (*s_Ci)[NP], const u8* s_r, int dl, int g,
+                                              const float (&a2)[NPT], const float (&ai)[NPT], const float (&bpc)[NPT],
+                                              const float (&bpci)[NPT], const float (&cpc)[NPT], const float (&cpci)[NPT],
+                                              float (&h)[NPT], float (&hi)[NPT]) {
+	static_assert(T % 8 == 0, "T must be a multiple of 8");
+#pragma unroll 1
+	for (int jb = 0; jb < T; jb += 8) {
+		float yp[8];
+#pragma unroll
+		for (int q = 0; q < 8; q++) {
+			const int j = jb + q;
+			float dt = s_dt[j][dl], x = s_x[j][dl];
+			if (s_r[j]) {
+#pragma unroll
+				for (int k = 0; k < NPT; k++) {
+					h[k] = 0.f;
+					if constexpr (CPLX) hi[k] = 0.f;
+				}
+			}
+			yp[q] = 0.f;
+#pragma unroll
+			for (int k = 0; k < NPT; k++) {
+				int n = g * NPT + k;
+				float bb = BPC ? bpc[k] : s_B[j][n];
+				float cc = CPC ? cpc[k] : s_C[j][n];
+				if constexpr (CPLX) {
+					float bbi = BPC ? bpci[k] : s_Bi[j][n];
+					float cci = CPC ? cpci[k] : s_Ci[j][n];
+					float ar, aim;
+					cstep(dt, x, a2[k], ai[k], bb, bbi, h[k], hi[k], ar, aim, h[k], hi[k]);
+					yp[q] += 2.f * (cc * h[k] - cci * hi[k]);
+				} else {
+					h[k] = fmaf(ex2_ftz(dt * a2[k]), h[k], x * bb);
+					yp[q] = fmaf(cc, h[k], yp[q]);
+				}
+			}
+		}
+		lanes4_scatter(yp, g);
+		// The group's rows of s_x have been read by the channel's four
+		// lanes: they now take the state part of y.
+		__syncwarp();
+		s_x[jb + 2 * g][dl] = yp[0];
+		s_x[jb + 2 * g + 1][dl] = yp[1];
+	}
+}
+
 // Dynamic shared memory of scan_fwd_out, in floats: two (T, DT) tiles,
 // then B, C (and their imaginary parts when complex) as (T, NP), then the
 // reset bytes (scanFwdOutShared in scan.go). The skip and the gate are
@@ -326,40 +400,7 @@ scan_fwd_out(const float* __restrict__ U, const float* __restrict__ Delta, const
 		}
 	}
 	__syncthreads();
-#pragma unroll 8
-	for (int j = 0; j < T; j++) {
-		float dt = s_dt[j][dl], x = s_x[j][dl];
-		if (s_r[j]) {
-#pragma unroll
-			for (int k = 0; k < NPT; k++) {
-				h[k] = 0.f;
-				if constexpr (CPLX) hi[k] = 0.f;
-			}
-		}
-		float yp = 0.f;
-#pragma unroll
-		for (int k = 0; k < NPT; k++) {
-			int n = g * NPT + k;
-			float bb = BPC ? bpc[k] : s_B[j][n];
-			float cc = CPC ? cpc[k] : s_C[j][n];
-			if constexpr (CPLX) {
-				float bbi = BPC ? bpci[k] : s_Bi[j][n];
-				float cci = CPC ? cpci[k] : s_Ci[j][n];
-				float ar, aim;
-				cstep(dt, x, a2[k], ai[k], bb, bbi, h[k], hi[k], ar, aim, h[k], hi[k]);
-				yp += 2.f * (cc * h[k] - cci * hi[k]);
-			} else {
-				h[k] = fmaf(ex2_ftz(dt * a2[k]), h[k], x * bb);
-				yp = fmaf(cc, h[k], yp);
-			}
-		}
-		yp += __shfl_xor_sync(0xffffffffu, yp, 1);
-		yp += __shfl_xor_sync(0xffffffffu, yp, 2);
-		// s_x[j][dl] has been read by the channel's four lanes (the
-		// shuffles order them): it now holds the state part of y.
-		__syncwarp();
-		if (g == 0) s_x[j][dl] = yp;
-	}
+	fwd_out_steps(s_dt, s_x, s_B, s_C, s_Bi, s_Ci, s_r, dl, g, a2, ai, bpc, bpci, cpc, cpci, h, hi);
 	__syncthreads();
 #pragma unroll 4
 	for (int i = 0; i < IT; i++) {

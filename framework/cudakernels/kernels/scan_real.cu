@@ -9,6 +9,151 @@ constexpr int T = 64; // chunk length
 
 #include "scan_common.cuh"
 
+// scan_fwd_seq is the whole forward pass in one launch, for when the
+// (channel tile, batch row) blocks alone fill the GPU: each block walks
+// its chunks in order, carrying the state in registers from H0 (no
+// scan_fwd_local or scan_fwd_carry), so Δ, u and B are read once and
+// every step takes one exponential. While it runs a chunk, the next
+// chunk's u, Δ (and B, C when they fit in registers) and this chunk's
+// gate are already on their way. Saved[c] is the state entering chunk
+// c, HT the state after the last; Y as scan_fwd_out.
+constexpr int FS_BC = (T * NP + NT - 1) / NT; // per-thread elements of a staged B or C
+constexpr bool FS_PRE_BC = FS_BC <= 8;        // prefetch B, C in registers (N ≤ 16)
+constexpr int FS_ROWS = NT / DT;              // rows of a tile a pass over the block covers
+// Its dynamic shared memory, in floats (scanFwdSeqShared in scan.go): the
+// (T, DT) tiles of Δ, Δ·u and u, B and C as (TB, NP) and (TC, NP), the
+// reset bytes.
+constexpr int FS_FLOATS = 3 * T * DT + (TB + TC) * NP + T / 4 + 1;
+
+struct fwd_next {
+	float u[IT], dl[IT], B[FS_BC], C[FS_BC];
+};
+
+// fwd_fetch loads chunk t0's u, raw Δ and (when they fit) B, C of the
+// thread's elements of the staged tiles.
+__device__ __forceinline__ void fwd_fetch(fwd_next& p, const float* __restrict__ U, const float* __restrict__ Delta,
+                                          const float* __restrict__ Bm, const float* __restrict__ Cm, int b, int t0, int dd, int L, int D) {
+	const int tid = threadIdx.x;
+#pragma unroll
+	for (int i = 0; i < IT; i++) {
+		int t = t0 + tid / DT + i * FS_ROWS;
+		bool ok = t < L && dd < D;
+		long long idx = ((long long)b * L + t) * D + dd;
+		p.u[i] = ok ? U[idx] : 0.f;
+		p.dl[i] = ok ? Delta[idx] : 0.f;
+	}
+	if constexpr (FS_PRE_BC) {
+#pragma unroll
+		for (int i = 0; i < FS_BC; i++) {
+			int e = tid + i * NT, row = e / NP, n = e % NP, t = t0 + row;
+			bool ok = e < T * NP && t < L && n < N_;
+			long long o = ((long long)b * L + t) * N_ + n;
+			p.B[i] = !BPC && ok ? Bm[o] : 0.f;
+			p.C[i] = !CPC && ok ? Cm[o] : 0.f;
+		}
+	}
+}
+
+extern "C" __global__ void __launch_bounds__(NT)
+scan_fwd_seq(const float* __restrict__ U, const float* __restrict__ Delta, const float* __restrict__ DeltaBias,
+             const float* __restrict__ A, const float* __restrict__ Bm, const float* __restrict__ Cm,
+             const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
+             const float* __restrict__ H0, float* __restrict__ Saved, float* __restrict__ HT, float* __restrict__ Y, int L, int D)
+{
+	extern __shared__ float sh[];
+	float (*s_dt)[DT] = (float (*)[DT])(sh);
+	float (*s_x)[DT] = (float (*)[DT])(sh + T * DT);
+	float (*s_u)[DT] = (float (*)[DT])(sh + 2 * T * DT);
+	float (*s_B)[NP] = (float (*)[NP])(sh + 3 * T * DT);
+	float (*s_C)[NP] = (float (*)[NP])(sh + 3 * T * DT + TB * NP);
+	u8* s_r = (u8*)(sh + FS_FLOATS - T / 4 - 1);
+	const int xt = blockIdx.x, b = blockIdx.y, tid = threadIdx.x;
+	const int d0 = xt * DT, dl = tid / NG, g = tid % NG, d = d0 + dl;
+	const bool dok = d < D;
+	const int nc = (L + T - 1) / T;
+	// The thread's column of the staged tiles is the same in every pass.
+	const int col = tid % DT, row0 = tid / DT, dd = d0 + col;
+	const bool colok = dd < D;
+	const float bias = colok && DeltaBias ? DeltaBias[dd] : 0.f;
+	const float skip = colok && Dskip ? Dskip[dd] : 0.f;
+	float a2[NPT], h[NPT], ai[NPT], hi[NPT], bpc[NPT], cpc[NPT];
+	const long long bd = (long long)b * D + d;
+#pragma unroll
+	for (int k = 0; k < NPT; k++) {
+		int n = g * NPT + k;
+		bool ok = dok && n < N_;
+		a2[k] = ok ? A[d * N_ + n] * LOG2E_F : 0.f;
+		h[k] = ok && H0 ? H0[bd * N_ + n] : 0.f;
+		bpc[k] = BPC && ok ? Bm[d * N_ + n] : 0.f;
+		cpc[k] = CPC && ok ? Cm[d * N_ + n] : 0.f;
+	}
+	fwd_next p;
+	if (nc > 0) fwd_fetch(p, U, Delta, Bm, Cm, b, 0, dd, L, D);
+#pragma unroll 1
+	for (int c = 0; c < nc; c++) {
+		const int t0 = c * T;
+		if (Saved && dok) {
+			long long o = (((long long)b * nc + c) * D + d) * N_;
+#pragma unroll
+			for (int k = 0; k < NPT; k++)
+				if (g * NPT + k < N_) Saved[o + g * NPT + k] = h[k];
+		}
+		// The previous chunk's reads of the tiles by other threads ended at
+		// the barrier before its output pass, which read only this
+		// thread's own elements.
+#pragma unroll
+		for (int i = 0; i < IT; i++) {
+			int row = row0 + i * FS_ROWS;
+			bool ok = t0 + row < L && colok;
+			float dt = ok ? softplus_fast(p.dl[i] + bias) : 0.f;
+			s_dt[row][col] = dt;
+			s_x[row][col] = dt * p.u[i];
+			s_u[row][col] = p.u[i];
+		}
+		if constexpr (FS_PRE_BC) {
+#pragma unroll
+			for (int i = 0; i < FS_BC; i++) {
+				int e = tid + i * NT;
+				if (e < T * NP) {
+					if constexpr (!BPC) s_B[e / NP][e % NP] = p.B[i];
+					if constexpr (!CPC) s_C[e / NP][e % NP] = p.C[i];
+				}
+			}
+		} else {
+			if constexpr (!BPC) stage_bc(s_B, Bm, b, t0, L);
+			if constexpr (!CPC) stage_bc(s_C, Cm, b, t0, L);
+		}
+		stage_reset(s_r, Reset, b, t0, L);
+		__syncthreads();
+		float z[IT];
+		if (Z) {
+#pragma unroll
+			for (int i = 0; i < IT; i++) {
+				int t = t0 + row0 + i * FS_ROWS;
+				z[i] = t < L && colok ? Z[((long long)b * L + t) * D + dd] : 0.f;
+			}
+		}
+		if (c + 1 < nc) fwd_fetch(p, U, Delta, Bm, Cm, b, t0 + T, dd, L, D);
+		fwd_out_steps(s_dt, s_x, s_B, s_C, s_B, s_C, s_r, dl, g, a2, ai, bpc, bpc, cpc, cpc, h, hi);
+		__syncthreads();
+#pragma unroll
+		for (int i = 0; i < IT; i++) {
+			int row = row0 + i * FS_ROWS, t = t0 + row;
+			if (t < L && colok) {
+				float y = s_x[row][col];
+				if (Dskip) y = fmaf(skip, s_u[row][col], y);
+				if (Z) y *= z[i] * sigmoid_fast(z[i]);
+				Y[((long long)b * L + t) * D + dd] = y;
+			}
+		}
+	}
+	if (HT && dok) {
+#pragma unroll
+		for (int k = 0; k < NPT; k++)
+			if (g * NPT + k < N_) HT[bd * N_ + g * NPT + k] = h[k];
+	}
+}
+
 // scan_bwd_local: each chunk's reverse recurrence of the state gradient
 // from a zero incoming carry; Dloc is the carry it sends to the chunk
 // before, Ssum its ΣΔ (−1 with a reset).
