@@ -12,11 +12,13 @@ import (
 	"github.com/mambakit/mambakit/framework/cudamodel"
 )
 
-// The anchors of issue 7: state-spaces/mamba's MambaLMHeadModel, 130M
-// shape, generation at batch 1 on the same H200, tokens/s.
+// The anchors: state-spaces/mamba's MambaLMHeadModel.generate with
+// causal-conv1d's update kernel, 130M shape, fp32, greedy, batch 1, with
+// and without CUDA graphs, tokens/s (scripts/gpu/peer.sh, H100 80GB,
+// 2026-12-06; docs/benchmarks.md has batches 8 to 256 and bf16).
 const (
-	genAnchorGraphs   = 918
-	genAnchorNoGraphs = 41
+	genAnchorGraphs   = 1147
+	genAnchorNoGraphs = 48
 )
 
 // generateCUDA times greedy generation at batch 1 on the GPU

@@ -8,9 +8,10 @@ import (
 	"github.com/mambakit/mambakit/framework/cudakernels"
 )
 
-// The anchor of issue 7: state-spaces/mamba's fused CUDA selective scan at
-// B 8, D 1024, N 16, fp32, in ms, by L.
-var scanAnchor = map[int][2]float64{2048: {0.56, 1.45}, 8192: {2.24, 5.55}, 32768: {9.06, 22.2}, 65536: {18.0, 45.6}}
+// The anchor: state-spaces/mamba's fused CUDA selective scan
+// (selective_scan_fn) at B 8, D 1024, N 16, fp32, forward and backward in
+// ms, by L (scripts/gpu/peer.sh, H100 80GB, 2026-12-06).
+var scanAnchor = map[int][2]float64{2048: {0.661, 1.632}, 8192: {2.595, 5.850}, 32768: {10.14, 22.82}, 65536: {20.02, 47.41}}
 
 // scanCUDA times the GPU scan (forward and backward) with device
 // events, after warm-up, as the median of o.Reps runs, and sets each time

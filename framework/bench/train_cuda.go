@@ -12,17 +12,22 @@ import (
 	"github.com/mambakit/mambakit/framework/train"
 )
 
-// trainAnchors are the reference throughputs of a training step of
-// the mamba-130m shape (d_model 768, 24 layers, vocab 50280, d_state 16)
-// at batch 8 × 2048 tokens on the same H200, in tokens/s.
+// trainAnchors are the reference throughputs of a training step of the
+// mamba-130m shape (d_model 768, 24 layers, vocab 50280, d_state 16) at
+// batch 8 × 2048 tokens, in tokens/s: state-spaces/mamba built from source
+// with Dao-AILab/causal-conv1d (its fused mamba_inner_fn path) and with it
+// disabled, measured by scripts/gpu/peer.sh on an H100 80GB on 2026-12-06
+// in the same sitting as mambakit's figures (docs/benchmarks.md).
 var trainAnchors = []struct {
 	name string
 	tps  float64
 }{
-	{"state-spaces/mamba (fused CUDA kernels), fp32", 41200},
-	{"state-spaces/mamba (fused CUDA kernels), TF32", 89200},
-	{"state-spaces/mamba (fused CUDA kernels), bf16 autocast", 115200},
-	{"Hugging Face transformers, pure-PyTorch path", 101},
+	{"state-spaces/mamba + causal-conv1d, fp32", 45345},
+	{"state-spaces/mamba + causal-conv1d, TF32", 109282},
+	{"state-spaces/mamba + causal-conv1d, bf16 autocast", 144466},
+	{"state-spaces/mamba without causal-conv1d, fp32", 40856},
+	{"state-spaces/mamba without causal-conv1d, TF32", 87266},
+	{"state-spaces/mamba without causal-conv1d, bf16 autocast", 116702},
 }
 
 // trainCUDA times full training steps (forward, backward, gradient
@@ -155,9 +160,9 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 		ops.print(stdout, "forward + backward", o.Steps, sum.fwd+sum.bwd)
 	}
 	if o.DModel == 768 && o.Layers == 24 && cfg.VocabSize == 50280 && o.DState == 16 && B == 8 && L == 2048 && !o.Complex && len(o.NonSelective) == 0 {
-		fmt.Fprintf(stdout, "anchors (mamba-130m shape, batch 8 × 2048, same H200):\n")
+		fmt.Fprintf(stdout, "anchors (mamba-130m shape, batch 8 × 2048; H100 80GB, 2026-12-06: compare on that card):\n")
 		for _, a := range trainAnchors {
-			fmt.Fprintf(stdout, "  %-50s %9.0f tokens/s  (this run: %.2f×)\n", a.name, a.tps, tok/med/a.tps)
+			fmt.Fprintf(stdout, "  %-56s %9.0f tokens/s  (this run: %.2f×)\n", a.name, a.tps, tok/med/a.tps)
 		}
 	}
 	return nil

@@ -17,8 +17,9 @@
 #       $BUILD_TIMEOUT s (default 550), so run build again on the same warm
 #       machine to finish. Logs: $OUT/peer-build.log (summary), and
 #       $OUT/peer-build-mamba.log, peer-build-causal-conv1d.log (compiler).
-#       The built .so files are copied to $OUT/peer-so/; put them in
-#       .gpu/peer/so/ and carry that to skip the compile on a fresh machine.
+#       The built .so files are copied, xz-compressed, to $OUT/peer-so/; put
+#       them in .gpu/peer/so/ (as .so.xz, or decompressed) and carry that to
+#       skip the compile on a fresh machine.
 #   bash scripts/gpu/peer.sh bench
 #       on the GPU machine, after build: peer_bench.py, writing
 #       $OUT/peer-bench.log and $OUT/peer.tsv (name, setting, value, unit).
@@ -61,6 +62,16 @@ so_of() {
 
 have_so() { # dir module
 	compgen -G "$1/$2.*.so" >/dev/null
+}
+
+# xz_to SRC DST, unxz_to SRC DST: with Python's lzma (the image need not
+# have xz). The built .so files are about 25 and 67 MB, 11 and 9 MB as xz:
+# small enough to come back from the GPU machine and to carry.
+xz_to() {
+	"$PY" -c 'import lzma, sys; open(sys.argv[2], "wb").write(lzma.compress(open(sys.argv[1], "rb").read(), preset=6))' "$1" "$2"
+}
+unxz_to() {
+	"$PY" -c 'import lzma, sys; open(sys.argv[2], "wb").write(lzma.decompress(open(sys.argv[1], "rb").read()))' "$1" "$2"
 }
 
 pack() {
@@ -214,17 +225,23 @@ build_body() {
 	echo "$want"
 	patch_setup "$B/mamba" || die "build: patching mamba/setup.py failed"
 	patch_setup "$B/causal-conv1d" || die "build: patching causal-conv1d/setup.py failed"
-	local jobs=${MAX_JOBS:-12} d mod j pids=() names=()
+	local jobs=${MAX_JOBS:-12} d mod j pids=() names=() compiled=0
 	for d in causal-conv1d mamba; do
 		mod=$(so_of "$d")
 		if have_so "$B/$d" "$mod"; then
 			echo "$d: $mod built already, skipped"
 		elif compgen -G "$P/so/$mod.*.so" >/dev/null; then
 			cp "$P"/so/"$mod".*.so "$B/$d/" && echo "$d: $mod taken from $P/so (built earlier)"
+		elif compgen -G "$P/so/$mod.*.so.xz" >/dev/null; then
+			for f in "$P"/so/"$mod".*.so.xz; do
+				unxz_to "$f" "$B/$d/$(basename "$f" .xz)" || die "build: cannot decompress $f"
+			done
+			echo "$d: $mod taken from $P/so (built earlier, xz)"
 		else
 			# causal-conv1d has three .cu files, mamba ten: both at once.
 			j=$jobs
 			[ "$d" = causal-conv1d ] && j=$((jobs < 4 ? jobs : 4))
+			compiled=1
 			build_one "$d" "$j" "$((${BUILD_TIMEOUT:-550} - $(date +%s) + t0))" &
 			pids+=($!)
 			names+=("$d")
@@ -257,13 +274,18 @@ build_body() {
 		exit 3
 	fi
 	[ $rc = 0 ] || die "build failed after $(($(date +%s) - t0)) s"
-	mkdir -p "$OUT/peer-so"
-	for d in causal-conv1d mamba; do
-		mod=$(so_of "$d")
-		cp "$B/$d"/"$mod".*.so "$OUT/peer-so/"
-		command -v cuobjdump >/dev/null && echo "$mod: $(cuobjdump --list-elf "$B/$d"/"$mod".*.so 2>/dev/null | grep -o 'sm_[0-9a-z]*' | sort | uniq -c | tr '\n' ' ')"
-	done
-	ls -la "$OUT/peer-so"
+	# Compiled here: send the extensions back (xz) for later machines.
+	if [ $compiled = 1 ]; then
+		mkdir -p "$OUT/peer-so"
+		for d in causal-conv1d mamba; do
+			mod=$(so_of "$d")
+			for f in "$B/$d"/"$mod".*.so; do
+				xz_to "$f" "$OUT/peer-so/$(basename "$f").xz" || die "build: cannot compress $f"
+			done
+			command -v cuobjdump >/dev/null && echo "$mod: $(cuobjdump --list-elf "$B/$d"/"$mod".*.so 2>/dev/null | grep -o 'sm_[0-9a-z]*' | sort | uniq -c | tr '\n' ' ')"
+		done
+		ls -la "$OUT/peer-so"
+	fi
 	echo "== import check"
 	PYTHONPATH="$ROOT/$B/mamba:$ROOT/$B/causal-conv1d${PYTHONPATH:+:$PYTHONPATH}" "$PY" -c '
 import torch, causal_conv1d_cuda, selective_scan_cuda, causal_conv1d, mamba_ssm
@@ -285,7 +307,7 @@ build() {
 bench() {
 	mkdir -p "$OUT"
 	if [ ! -f "$P/BUILT" ]; then
-		if compgen -G "$P/so/selective_scan_cuda.*.so" >/dev/null && compgen -G "$P/so/causal_conv1d_cuda.*.so" >/dev/null; then
+		if compgen -G "$P/so/selective_scan_cuda.*.so*" >/dev/null && compgen -G "$P/so/causal_conv1d_cuda.*.so*" >/dev/null; then
 			echo "not built here: unpacking and taking the extensions from $P/so"
 			(build) >/dev/null 2>&1 || die "bench: build from $P/so failed ($OUT/peer-build.log)"
 		else
