@@ -1,6 +1,10 @@
 package backbone
 
-import "math"
+import (
+	"math"
+
+	"github.com/mambakit/mambakit/framework/kernels"
+)
 
 // AdamWConfig holds the AdamW hyperparameters (Loshchilov and Hutter 2019,
 // as torch.optim.AdamW): decoupled weight decay, bias-corrected moments.
@@ -56,12 +60,7 @@ func (o *AdamW) Step(lr float64) {
 		if s.decay {
 			decay = float32(1 - lr*c.WeightDecay)
 		}
-		for i := s.lo; i < s.hi; i++ {
-			gi := g[i]
-			mm[i] = b1*mm[i] + (1-b1)*gi
-			vv[i] = b2*vv[i] + (1-b2)*gi*gi
-			p[i] = p[i]*decay - stepSize*mm[i]/(float32(math.Sqrt(float64(vv[i])))/sqrtBC2+eps)
-		}
+		kernels.AdamWUpdate(p[s.lo:s.hi], g[s.lo:s.hi], mm[s.lo:s.hi], vv[s.lo:s.hi], b1, b2, decay, stepSize, sqrtBC2, eps)
 	}
 }
 

@@ -44,7 +44,7 @@ func (m *Model) Backward() (*State, error) {
 	w := a.grad(c)
 	dlogits, dxnF, dResid := w.dlogits, w.dxnF, w.dResid
 	dY, dU, dDt, dZ, dXin := w.dY, w.dU, w.dDt, w.dZ, w.dXin
-	dDtLow, dBm, dCm, dXn, dX := w.dDtLow, w.dBm, w.dCm, w.dXn, w.dX
+	dDtLow, dBm, dCm, dXn := w.dDtLow, w.dBm, w.dCm, w.dXn
 	dA, dSkip, dBias, dConvW, dConvB := w.dA, w.dSkip, w.dBias, w.dConvW, w.dConvB
 
 	// Head: logits = xnF·Embedᵀ.
@@ -121,10 +121,19 @@ func (m *Model) Backward() (*State, error) {
 		// parameters: Δ rank r, B, C); dU accumulates.
 		r, nb, nc := c.xProjRows()
 		wx, gx := layer(p.XProj, nL, l), layer(g.XProj, nL, l)
+		// dU += (each block's gradient)·(its rows of x_proj): one group of
+		// products adding into dU (matMuls), which reads and writes dU
+		// once.
+		var dUOps [5]kernels.MatMulOp
+		nU := 0
+		addDU := func(grad, w []float32, k int) {
+			dUOps[nU] = kernels.MatMulOp{M: M, N: Din, K: k, A: grad, B: w, Beta: 1, C: dU}
+			nU++
+		}
 		if r > 0 {
 			m.matMul(false, false, M, r, Din, dDt, layer(p.DtW, nL, l), 0, dDtLow)
 			m.matMul(true, false, Din, r, M, dDt, a.dtLow[l*M*R:(l+1)*M*R], 1, layer(g.DtW, nL, l))
-			m.matMul(false, false, M, Din, r, dDtLow, wx[:r*Din], 1, dU)
+			addDU(dDtLow, wx[:r*Din], r)
 		}
 		// The row blocks of B and C: real parts, then (complex) imaginary.
 		type block struct {
@@ -146,20 +155,25 @@ func (m *Model) Backward() (*State, error) {
 			}
 		}
 		for _, bl := range blocks {
-			m.matMul(false, false, M, Din, N, bl.grad, wx[bl.row*Din:(bl.row+N)*Din], 1, dU)
+			addDU(bl.grad, wx[bl.row*Din:(bl.row+N)*Din], N)
+		}
+		m.matMuls(0, dUOps[:nU])
+		// x_proj's weight gradient, block by block: gx[rows] += gradᵀ·u.
+		// u is the B of every block's product: one group reads it once
+		// (in bf16, rounds it once).
+		var gxOps [5]kernels.MatMulOp
+		nx := 0
+		addGX := func(grad []float32, row0, rows int) {
+			gxOps[nx] = kernels.MatMulOp{TransA: true, M: rows, N: Din, K: M, A: grad, B: u, Beta: 1, C: gx[row0*Din : (row0+rows)*Din]}
+			nx++
 		}
 		if r > 0 {
-			m.matMul(true, false, r, Din, M, dDtLow, u, 1, gx[:r*Din])
-		}
-		// u is the B of every block's product: bf16 rounds it once.
-		var same shared
-		if r > 0 {
-			same = sameB
+			addGX(dDtLow, 0, r)
 		}
 		for _, bl := range blocks {
-			m.matMulShared(same, true, false, N, Din, M, bl.grad, u, 1, gx[bl.row*Din:(bl.row+N)*Din])
-			same = sameB
+			addGX(bl.grad, bl.row, N)
 		}
+		m.matMuls(sameB, gxOps[:nx])
 
 		// The conv's gradient from dU through SiLU, fused into its pass.
 		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: a.xin[l*M*Din : (l+1)*M*Din],
@@ -182,14 +196,17 @@ func (m *Model) Backward() (*State, error) {
 		// in_proj: both halves feed xn.
 		xn := a.xn[l*M*D : (l+1)*M*D]
 		win, gin := layer(p.InProj, nL, l), layer(g.InProj, nL, l)
-		m.matMul(false, false, M, D, Din, dXin, win[:Din*D], 0, dXn)
-		m.matMul(false, false, M, D, Din, dZ, win[Din*D:], 1, dXn)
+		// dXn = dXin·W_x + dZ·W_z: one group, which writes dXn once.
+		m.matMuls(0, []kernels.MatMulOp{
+			{M: M, N: D, K: Din, A: dXin, B: win[:Din*D], C: dXn},
+			{M: M, N: D, K: Din, A: dZ, B: win[Din*D:], Beta: 1, C: dXn},
+		})
 		m.matMul(true, false, Din, D, M, dXin, xn, 1, gin[:Din*D])
 		m.matMulShared(sameB, true, false, Din, D, M, dZ, xn, 1, gin[Din*D:])
 
-		kernels.RMSNormBackward(dX, layer(g.Norm, nL, l), dXn, a.resid[l*M*D:(l+1)*M*D],
+		// The block's input gradient joins the residual's: dResid += dx.
+		kernels.RMSNormBackwardAdd(dResid, layer(g.Norm, nL, l), dXn, a.resid[l*M*D:(l+1)*M*D],
 			layer(p.Norm, nL, l), a.rstd[l*M:(l+1)*M], M, D)
-		addTo(dResid, dX)
 	}
 	kernels.EmbeddingBackward(g.Embed, dResid, a.ids, V, D)
 	return dState, nil
@@ -212,7 +229,7 @@ func (m *Model) ZeroGrad() {
 // training step allocates them once per batch shape.
 type gradBufs struct {
 	dlogits               []float32 // (M, V)
-	dxnF, dResid, dXn, dX []float32 // (M, D)
+	dxnF, dResid, dXn     []float32 // (M, D)
 	dY, dU, dDt, dZ, dXin []float32 // (M, Din)
 	dDtLow                []float32 // (M, R)
 	dBm, dCm              []float32 // (M, N)
@@ -230,7 +247,7 @@ func (a *acts) grad(c *Config) *gradBufs {
 	V, D, Din, N, R, K, _ := c.dims()
 	M := a.B * a.L
 	f := func(n int) []float32 { return make([]float32, n) }
-	a.g = &gradBufs{dlogits: f(M * V), dxnF: f(M * D), dResid: f(M * D), dXn: f(M * D), dX: f(M * D),
+	a.g = &gradBufs{dlogits: f(M * V), dxnF: f(M * D), dResid: f(M * D), dXn: f(M * D),
 		dY: f(M * Din), dU: f(M * Din), dDt: f(M * Din), dZ: f(M * Din), dXin: f(M * Din),
 		dDtLow: f(M * R), dBm: f(M * N), dCm: f(M * N), dA: f(Din * N), dBp: f(Din * N), dCp: f(Din * N),
 		dAI: f(Din * N), dBpI: f(Din * N), dCpI: f(Din * N), dBmI: f(M * N), dCmI: f(M * N), dSkip: f(Din), dBias: f(Din), dConvB: f(Din),

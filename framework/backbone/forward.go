@@ -122,23 +122,28 @@ func (m *Model) ssmParams(step bool, l, M int, u, dtLow, bm, cm, dtRaw []float32
 	_, _, Din, N, _, _, nL := c.dims()
 	r, nb, _ := c.xProjRows()
 	wx := layer(p.XProj, nL, l)
-	// x_proj's row blocks all read u: in bf16 it is rounded once (same).
-	var same shared
+	// x_proj's row blocks all read u: they run as one group of products
+	// (xProj), which reads u once (in bf16, rounds it once).
+	var ops [5]kernels.MatMulOp
+	n := 0
+	// nt adds the product dst = u·wᵀ of the rows of w.
+	nt := func(w, dst []float32) {
+		ops[n] = kernels.MatMulOp{TransB: true, M: M, N: len(w) / Din, K: Din, A: u, B: w, C: dst}
+		n++
+	}
 	if r > 0 {
-		m.nt(step, 0, M, r, Din, u, wx[:r*Din], 0, dtLow)
-		same = sameA
+		nt(wx[:r*Din], dtLow[:M*r])
 	}
 	B, C = layer(p.BParam, nL, l), layer(p.CParam, nL, l)
 	BIm, CIm = layer(p.BImag, nL, l), layer(p.CImag, nL, l)
-	// proj computes the x_proj rows from row0 into dst: N rows, and N
-	// more for the imaginary parts in a complex model.
+	// proj adds the x_proj rows from row0 into dst: N rows, and N more
+	// for the imaginary parts in a complex model.
 	proj := func(row0 int, dst []float32) (re, im []float32) {
-		m.nt(step, same, M, N, Din, u, wx[row0*Din:(row0+N)*Din], 0, dst[:M*N])
-		same = sameA
+		nt(wx[row0*Din:(row0+N)*Din], dst[:M*N])
 		if !c.ComplexA {
 			return dst[:M*N], nil
 		}
-		m.nt(step, same, M, N, Din, u, wx[(row0+N)*Din:(row0+2*N)*Din], 0, dst[M*N:2*M*N])
+		nt(wx[(row0+N)*Din:(row0+2*N)*Din], dst[M*N:2*M*N])
 		return dst[:M*N], dst[M*N : 2*M*N]
 	}
 	if c.selective("B") {
@@ -147,7 +152,8 @@ func (m *Model) ssmParams(step bool, l, M int, u, dtLow, bm, cm, dtRaw []float32
 	if c.selective("C") {
 		C, CIm = proj(r+nb, cm)
 	}
-	// dt_proj, after x_proj's blocks so that they share u.
+	m.xProj(step, ops[:n])
+	// dt_proj, after x_proj's blocks.
 	if r > 0 {
 		m.nt(step, 0, M, Din, r, dtLow, layer(p.DtW, nL, l), 0, dtRaw)
 	} else {
@@ -157,4 +163,16 @@ func (m *Model) ssmParams(step bool, l, M int, u, dtLow, bm, cm, dtRaw []float32
 		BIm, CIm = nil, nil
 	}
 	return B, C, BIm, CIm
+}
+
+// xProj runs x_proj's products of u (NT, beta 0): Step's one after
+// another (stepMatMul), Forward's as one group (matMuls).
+func (m *Model) xProj(step bool, ops []kernels.MatMulOp) {
+	if !step {
+		m.matMuls(sameA, ops)
+		return
+	}
+	for _, o := range ops {
+		m.stepMatMul(o.M, o.N, o.K, o.A, o.B, o.Beta, o.C)
+	}
 }

@@ -109,6 +109,23 @@ func (m *Model) matMulShared(same shared, transA, transB bool, M, n, k int, a, b
 	kernels.MatMulBF16Packed(pa, pb, beta, c)
 }
 
+// matMuls runs the products ops in order (kernels.MatMul's arguments
+// each) at the model's precision: in fp32 as one group
+// (kernels.MatMuls: an operand they share is read from memory once, the
+// same bits as one product after another); in bf16 one after another,
+// each after the first with the operands same says are the last one's.
+func (m *Model) matMuls(same shared, ops []kernels.MatMulOp) {
+	if m.Precision != BF16 {
+		kernels.MatMuls(ops)
+		return
+	}
+	var s shared
+	for _, o := range ops {
+		m.matMulShared(s, o.TransA, o.TransB, o.M, o.N, o.K, o.A, o.B, o.Beta, o.C)
+		s = same
+	}
+}
+
 // nt is the product c = a·wᵀ + beta·c of a weight w: Step's (stepMatMul)
 // when step, else Forward's (with a the last product's when same).
 func (m *Model) nt(step bool, same shared, M, n, k int, a, w []float32, beta float32, c []float32) {

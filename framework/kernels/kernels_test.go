@@ -176,6 +176,48 @@ func TestRMSNormMatchesReference(t *testing.T) {
 	}
 }
 
+// TestRMSNormBackwardAdd checks that RMSNormBackwardAdd gives the bits
+// of RMSNormBackward followed by acc += dx, dw included, with acc inside
+// guards.
+func TestRMSNormBackwardAdd(t *testing.T) {
+	for _, M := range awkward {
+		for _, C := range []int{1, 3, 17, 64, 128} {
+			t.Run(fmt.Sprintf("M%dC%d", M, C), func(t *testing.T) {
+				forThreads(t, func(t *testing.T) {
+					r := rand.New(rand.NewPCG(5, uint64(M*C)))
+					x := randSlice(r, M*C, -3, 3)
+					w := randSlice(r, C, 0.5, 1.5)
+					dy := randSlice(r, M*C, -1, 1)
+					acc0 := randSlice(r, M*C, -1, 1)
+					rs := make([]float32, M)
+					RMSNormForward(make([]float32, M*C), rs, x, w, M, C, 1e-5)
+					dx, wantDW := make([]float32, M*C), randSlice(r, C, -1, 1)
+					dw := append([]float32(nil), wantDW...)
+					RMSNormBackward(dx, wantDW, dy, x, w, rs, M, C)
+					want := append([]float32(nil), acc0...)
+					for i, v := range dx {
+						want[i] += v
+					}
+					acc, cacc := guarded(t, "acc", M*C)
+					copy(acc, acc0)
+					RMSNormBackwardAdd(acc, dw, dy, x, w, rs, M, C)
+					cacc()
+					for i := range want {
+						if math.Float32bits(acc[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("acc[%d] = %v, want %v", i, acc[i], want[i])
+						}
+					}
+					for i := range wantDW {
+						if math.Float32bits(dw[i]) != math.Float32bits(wantDW[i]) {
+							t.Fatalf("dw[%d] = %v, want %v", i, dw[i], wantDW[i])
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
 // TestRMSNormRowKernels runs the RMSNorm row kernels of every vector
 // implementation under test (vecImpls; those without them run the Go
 // ones) on one thread against the float64 references: row lengths around
@@ -210,7 +252,7 @@ func TestRMSNormRowKernels(t *testing.T) {
 				fw.part(0, 0, M)
 				dx, cdx := guarded(t, "dx", M*C)
 				partial := make([]float64, C)
-				bw := rmsNormArgs{dx: dx, dy: dy, x: x, w: w, rstd: rs, partial: partial, C: C, rows: rows}
+				bw := rmsNormArgs{backward: true, dx: dx, dy: dy, x: x, w: w, rstd: rs, partial: partial, C: C, rows: rows}
 				bw.part(0, 0, M)
 				dw := make([]float32, C)
 				for c, v := range partial {
@@ -251,6 +293,22 @@ func BenchmarkRMSNorm(b *testing.B) {
 		b.SetBytes(12 * M * C)
 		for b.Loop() {
 			RMSNormBackward(dx, dw, dy, x, w, rs, M, C)
+		}
+	})
+	// backward then the residual's add, as Backward did before
+	// RMSNormBackwardAdd, against RMSNormBackwardAdd
+	acc := make([]float32, M*C)
+	b.Run("backward+add", func(b *testing.B) {
+		b.SetBytes(20 * M * C)
+		for b.Loop() {
+			RMSNormBackward(dx, dw, dy, x, w, rs, M, C)
+			addTo(acc, dx)
+		}
+	})
+	b.Run("backward-add", func(b *testing.B) {
+		b.SetBytes(16 * M * C)
+		for b.Loop() {
+			RMSNormBackwardAdd(acc, dw, dy, x, w, rs, M, C)
 		}
 	})
 }

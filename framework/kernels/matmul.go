@@ -74,36 +74,57 @@ const gemmSmallM = 4
 // kernel for NT products with fewer than gemmSmallM rows), else gonum's
 // serial kernels on fixed blocks of c (matMulGonumBlocks).
 func matMulGo(transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
-	if m < gemmSmallM && !transA && transB && gemvOK {
+	route, kern := gemmPlan(transA, transB, m, n, k)
+	switch route {
+	case gemmRouteGemv:
 		matMulGemvNT(m, n, k, a, b, beta, c)
-		return
+	case gemmRouteGonum:
+		matMulGonumBlocks(transA, transB, m, n, k, a, b, beta, c)
+	case gemmRouteTransposed:
+		matMulTransposed(kern, transA, transB, m, n, k, a, b, beta, c)
+	default:
+		matMulBlocked(kern, transA, transB, m, n, k, a, b, beta, c)
+	}
+}
+
+// gemmRoute is how matMulGo computes a product (gemmPlan).
+type gemmRoute uint8
+
+const (
+	gemmRouteBlocked    gemmRoute = iota // matMulBlocked on the kernel
+	gemmRouteTransposed                  // matMulTransposed on the kernel: Cᵀ, then transposed into c
+	gemmRouteGemv                        // matMulGemvNT
+	gemmRouteGonum                       // matMulGonumBlocks
+)
+
+// gemmPlan returns the route and micro-kernel matMulGo takes for a
+// product of this shape (the kernel is nil for the gemv and gonum routes).
+func gemmPlan(transA, transB bool, m, n, k int) (gemmRoute, *gemmKernel) {
+	if m < gemmSmallM && !transA && transB && gemvOK {
+		return gemmRouteGemv, nil
 	}
 	if m < gemmSmallM || gemmPick(n) == nil {
-		matMulGonumBlocks(transA, transB, m, n, k, a, b, beta, c)
-		return
+		return gemmRouteGonum, nil
 	}
 	if kern := gemmPickShort(); kern != nil && m <= 8 && !transB && n > 16 {
 		// At most 8 rows and a row-major B (the x_proj Δ weight gradient
 		// R×Din over k = B·L): one row of 8×32 tiles, A and B read in place.
-		matMulBlocked(kern, transA, transB, m, n, k, a, b, beta, c)
-		return
+		return gemmRouteBlocked, kern
 	}
 	if kern := gemmPickShort(); kern != nil && n <= 8 && transA && m > 16 {
 		// A transposed and at most 8 columns (the dt_proj weight gradient
 		// Din×R over k = B·L): Cᵀ has at most 8 rows and a row-major
 		// op(A)ᵀ, the short kernel's case.
-		matMulTransposed(kern, transA, transB, m, n, k, a, b, beta, c)
-		return
+		return gemmRouteTransposed, kern
 	}
 	if m <= 16 && n >= 2*m {
 		// Few rows, many columns (the x_proj B/C weight gradient N×Din
 		// over k = B·L, NT products of a small batch): tiles of at most m
 		// rows would leave most of the micro-kernel idle; Cᵀ's n' = m
 		// columns fit the narrow kernel.
-		matMulTransposed(gemmPick(m), transA, transB, m, n, k, a, b, beta, c)
-		return
+		return gemmRouteTransposed, gemmPick(m)
 	}
-	matMulBlocked(gemmPick(n), transA, transB, m, n, k, a, b, beta, c)
+	return gemmRouteBlocked, gemmPick(n)
 }
 
 // matMulGonum runs gonum's blas32.Gemm. gonum splits c into fixed blocks,

@@ -129,12 +129,17 @@ type gemmTask struct {
 	beta            float32
 	c               []float32
 	byRows          bool
-	gemv            bool // matMulGemvNT: units are groups of 8 columns
-	gonum           bool // matMulGonumBlocks: units are blocks of gonumBlockM rows
+	gemv            bool      // matMulGemvNT: units are groups of 8 columns
+	gonum           bool      // matMulGonumBlocks: units are blocks of gonumBlockM rows
+	group           gemmGroup // MatMuls' fused routes (group.n > 0): units are blocks of gemmGroupRows rows, or of gemmGroupCols columns (group.cols)
 	units, parts, w int
 }
 
 func (t *gemmTask) run() {
+	if t.group.n > 0 {
+		t.runGroup()
+		return
+	}
 	lo, hi := span(t.units, t.parts, t.w)
 	if t.gemv {
 		gemvNT(t.m, t.n, t.k, t.a, t.b, t.beta, t.c, lo*8, min(hi*8, t.n))

@@ -32,10 +32,14 @@ func rmsRows(im *vecImpl, C int) *vecImpl {
 	return im
 }
 
-// rmsNormArgs is an RMSNormForward call, or an RMSNormBackward call when
-// dx is set (partial: the workers' dw sums, (p, C)).
+// rmsNormArgs is an RMSNormForward call, or an RMSNormBackward or
+// RMSNormBackwardAdd call when backward is set (partial: the workers' dw
+// sums, (p, C); acc: RMSNormBackwardAdd's sum, with dxRows each worker's
+// row of dx, (p, C)).
 type rmsNormArgs struct {
+	backward              bool
 	y, rstd, x, w, dx, dy []float32
+	acc, dxRows           []float32
 	partial               []float64
 	C                     int
 	eps                   float32
@@ -45,8 +49,8 @@ type rmsNormArgs struct {
 var rmsNormTeam team[rmsNormArgs, *rmsNormArgs]
 
 func (a *rmsNormArgs) part(wk, lo, hi int) {
-	if a.dx != nil {
-		a.backward(wk, lo, hi)
+	if a.backward {
+		a.backwardPart(wk, lo, hi)
 		return
 	}
 	C, x, w, k := a.C, a.x, a.w, a.rows
@@ -107,14 +111,41 @@ func rmsBwdRowGo(dx, dy, x, w *float32, pw *float64, r float32, n int) {
 // Rows are split over workers; each keeps its own dw partial, summed in
 // worker order.
 func RMSNormBackward(dx, dw, dy, x, w, rstd []float32, M, C int) {
-	if len(x) < M*C || len(dx) < M*C || len(dy) < M*C || len(w) < C || len(dw) < C || len(rstd) < M {
+	if len(dx) < M*C {
+		panic("kernels: rmsnorm backward: buffer too short")
+	}
+	rmsNormBackward(dx, nil, dw, dy, x, w, rstd, M, C)
+}
+
+// RMSNormBackwardAdd is RMSNormBackward adding dx into acc (acc += dx,
+// each row as it is computed) instead of storing it: the gradient of a
+// block's input joins the residual stream's without a pass of its own.
+// The bits are those of RMSNormBackward then acc[i] += dx[i].
+func RMSNormBackwardAdd(acc, dw, dy, x, w, rstd []float32, M, C int) {
+	if len(acc) < M*C {
+		panic("kernels: rmsnorm backward: buffer too short")
+	}
+	rmsNormBackward(nil, acc, dw, dy, x, w, rstd, M, C)
+}
+
+// rmsNormBackward is RMSNormBackward into dx, or RMSNormBackwardAdd into
+// acc when dx is nil.
+func rmsNormBackward(dx, acc, dw, dy, x, w, rstd []float32, M, C int) {
+	if len(x) < M*C || len(dy) < M*C || len(w) < C || len(dw) < C || len(rstd) < M {
 		panic("kernels: rmsnorm backward: buffer too short")
 	}
 	p := parts(M, 16)
 	buf := getF64(p * C)
 	defer putF64(buf)
 	partial := *buf
-	rmsNormTeam.run(M, p, rmsNormArgs{dx: dx, dy: dy, x: x, w: w, rstd: rstd, partial: partial, C: C, rows: rmsRows(vecInUse, C)})
+	args := rmsNormArgs{backward: true, dx: dx, dy: dy, x: x, w: w, rstd: rstd, partial: partial, C: C, rows: rmsRows(vecInUse, C)}
+	if dx == nil {
+		// Each worker's row of dx, added into acc while in L1.
+		rowBuf := getF32(p * C)
+		defer putF32(rowBuf)
+		args.acc, args.dxRows = acc, *rowBuf
+	}
+	rmsNormTeam.run(M, p, args)
 	for c := 0; c < C; c++ {
 		var s float64
 		for wk := 0; wk < p; wk++ {
@@ -124,12 +155,20 @@ func RMSNormBackward(dx, dw, dy, x, w, rstd []float32, M, C int) {
 	}
 }
 
-func (a *rmsNormArgs) backward(wk, lo, hi int) {
+func (a *rmsNormArgs) backwardPart(wk, lo, hi int) {
 	C, k := a.C, a.rows
 	if C == 0 {
 		return
 	}
 	pw := a.partial[wk*C : (wk+1)*C]
+	if a.acc != nil {
+		dx := a.dxRows[wk*C : (wk+1)*C]
+		for m := lo; m < hi; m++ {
+			k.rmsBwdRow(&dx[0], &a.dy[m*C], &a.x[m*C], &a.w[0], &pw[0], a.rstd[m], C)
+			addTo(a.acc[m*C:(m+1)*C], dx)
+		}
+		return
+	}
 	for m := lo; m < hi; m++ {
 		k.rmsBwdRow(&a.dx[m*C], &a.dy[m*C], &a.x[m*C], &a.w[0], &pw[0], a.rstd[m], C)
 	}

@@ -231,7 +231,8 @@ type scanArgs struct {
 	byRows bool
 	p      int // parts, when split by channel groups
 	bwd    bool
-	sums   []float32 // backward: (p, B, L, 2N) per-worker dB, dC sums
+	sums   []float32 // backward: (nsums, B, L, 2N) per-worker dB, dC sums
+	nsums  int       // backward: buffers in sums: p, or 1 when byRows (the workers' rows are apart)
 	accs   []scanAcc // backward: per-worker float64 sums
 	reduce bool      // the final reduction of part into DBm, DCm over rows
 }
@@ -255,7 +256,11 @@ func (a *scanArgs) part(k, lo, hi int) {
 		return
 	}
 	n := s.B * s.L * 2 * s.N
-	a.im.bwd(s, &a.g, b0, b1, d0, d1, a.sums[k*n:(k+1)*n], &a.accs[k])
+	j := k
+	if a.byRows {
+		j = 0 // one buffer: worker k writes only its own rows
+	}
+	a.im.bwd(s, &a.g, b0, b1, d0, d1, a.sums[j*n:(j+1)*n], &a.accs[k])
 }
 
 // reduceRows adds the workers' dB, dC sums of rows [r0, r1) into DBm, DCm
@@ -278,7 +283,7 @@ func (a *scanArgs) reduceRows(r0, r1 int) {
 			}
 			dst = dst[r*N : (r+1)*N]
 			clear(dst)
-			for w := 0; w < a.p; w++ {
+			for w := 0; w < a.nsums; w++ {
 				q := a.sums[(w*rows+r)*2*N+i*N:][:N]
 				for n, v := range q {
 					dst[n] += v
@@ -309,9 +314,15 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	if byRows {
 		p = parts(B, 1)
 	}
-	// Per-worker partial sums of dB and dC: (p, B, L, 2N); of dA, dD and
-	// dΔbias: float64, (D, N) and (D) each.
-	partBuf := getF32(p * B * L * 2 * N)
+	// Per-worker partial sums of dB and dC: (p, B, L, 2N), one buffer
+	// when workers take whole batch rows (each writes its own rows; the
+	// rows of the others would only add zeros); of dA, dD and dΔbias:
+	// float64, (D, N) and (D) each.
+	nsums := p
+	if byRows {
+		nsums = 1
+	}
+	partBuf := getF32(nsums * B * L * 2 * N)
 	defer putF32(partBuf)
 	part := *partBuf
 	per := 3*D*N + 2*D // dA, dB, dC (the last two for per-channel B, C), dD, dΔbias
@@ -328,7 +339,7 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	if byRows {
 		n = B
 	}
-	scanTeam.run(n, p, scanArgs{s: *s, g: *g, im: im, byRows: byRows, p: p, bwd: true, sums: part, accs: accs})
+	scanTeam.run(n, p, scanArgs{s: *s, g: *g, im: im, byRows: byRows, p: p, bwd: true, sums: part, nsums: nsums, accs: accs})
 	sum := func(dst []float32, get func(a *scanAcc) []float64) {
 		if dst == nil {
 			return
@@ -354,7 +365,7 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 		return
 	}
 	rows := B * L
-	scanTeam.run(rows, parts(rows, 64), scanArgs{s: *s, g: *g, p: p, sums: part, reduce: true})
+	scanTeam.run(rows, parts(rows, 64), scanArgs{s: *s, g: *g, p: p, sums: part, nsums: nsums, reduce: true})
 }
 
 // scanAccs recycles Backward's per-worker accumulator headers.

@@ -127,6 +127,25 @@ func avx512KernelW(name string, mr, nv int, bcst, y bool) {
 	KMOVW(m, k2)
 	ks := []reg.Register{k1, k2}
 
+	// The tile of C is written (and read, with beta) after the loop: ask
+	// for its lines now, so that a C that is not in the caches (a
+	// product's output streams to memory) arrives while the loop runs
+	// instead of stalling the stores. Rows past mr's last are harmless: a
+	// prefetch never faults.
+	{
+		cp := Load(Param("c"), GP64())
+		ldc := Load(Param("ldc"), GP64())
+		SHLQ(Imm(2), ldc)
+		for r := 0; r < mr; r++ {
+			for d := 0; d < width*nv; d += 64 {
+				PREFETCHT0(Mem{Base: cp, Disp: d})
+			}
+			if r < mr-1 {
+				ADDQ(ldc, cp)
+			}
+		}
+	}
+
 	Label("loop")
 	for j := 0; j < nv; j++ {
 		VMOVUPS_Z(Mem{Base: bp, Disp: width * j}, ks[j], bv[j])

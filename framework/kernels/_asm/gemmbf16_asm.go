@@ -41,6 +41,20 @@ func genGemmBF16() {
 	for i := 0; i < 2*mr; i++ {
 		VPXORD(z(i), z(i), z(i))
 	}
+	// Ask for C's lines before the loop, as the float32 kernels do
+	// (gemm_asm.go): a C not in the caches arrives while the loop runs.
+	{
+		pc := Load(Param("c"), GP64())
+		ldc := Load(Param("ldc"), GP64())
+		SHLQ(U8(2), ldc)
+		for r := 0; r < mr; r++ {
+			PREFETCHT0(Mem{Base: pc})
+			PREFETCHT0(Mem{Base: pc, Disp: 64})
+			if r < mr-1 {
+				ADDQ(ldc, pc)
+			}
+		}
+	}
 	Label("loop")
 	VMOVUPS(Mem{Base: pb}, z(28))
 	VMOVUPS(Mem{Base: pb, Disp: 64}, z(29))
