@@ -201,8 +201,11 @@ func (m *Model) Backward() (*State, error) {
 			{M: M, N: D, K: Din, A: dXin, B: win[:Din*D], C: dXn},
 			{M: M, N: D, K: Din, A: dZ, B: win[Din*D:], Beta: 1, C: dXn},
 		})
-		m.matMul(true, false, Din, D, M, dXin, xn, 1, gin[:Din*D])
-		m.matMulShared(sameB, true, false, Din, D, M, dZ, xn, 1, gin[Din*D:])
+		// Their weight gradients, both of xn.
+		m.matMulsBF16(sameB, []kernels.MatMulOp{
+			{TransA: true, M: Din, N: D, K: M, A: dXin, B: xn, Beta: 1, C: gin[:Din*D]},
+			{TransA: true, M: Din, N: D, K: M, A: dZ, B: xn, Beta: 1, C: gin[Din*D:]},
+		})
 
 		// The block's input gradient joins the residual's: dResid += dx.
 		kernels.RMSNormBackwardAdd(dResid, layer(g.Norm, nL, l), dXn, a.resid[l*M*D:(l+1)*M*D],

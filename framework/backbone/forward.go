@@ -48,8 +48,10 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		// in_proj: x and z from the two halves of the weight.
 		win := layer(p.InProj, nL, l)
 		xin, z := a.xin[l*M*Din:(l+1)*M*Din], a.z[l*M*Din:(l+1)*M*Din]
-		m.matMul(false, true, M, Din, D, xn, win[:Din*D], 0, xin)
-		m.matMulShared(sameA, false, true, M, Din, D, xn, win[Din*D:], 0, z)
+		m.matMulsBF16(sameA, []kernels.MatMulOp{
+			{TransB: true, M: M, N: Din, K: D, A: xn, B: win[:Din*D], C: xin},
+			{TransB: true, M: M, N: Din, K: D, A: xn, B: win[Din*D:], C: z},
+		})
 
 		conv, u := a.conv[l*M*Din:(l+1)*M*Din], a.u[l*M*Din:(l+1)*M*Din]
 		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: layer(p.ConvW, nL, l), Reset: b.Reset, Y: conv, U: u}

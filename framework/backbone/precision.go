@@ -110,20 +110,77 @@ func (m *Model) matMulShared(same shared, transA, transB bool, M, n, k int, a, b
 }
 
 // matMuls runs the products ops in order (kernels.MatMul's arguments
-// each) at the model's precision: in fp32 as one group
-// (kernels.MatMuls: an operand they share is read from memory once, the
-// same bits as one product after another); in bf16 one after another,
-// each after the first with the operands same says are the last one's.
+// each) at the model's precision, as one group: an operand they share is
+// read from memory once, with the same bits as one product after another
+// (kernels.MatMuls in fp32; in bf16 kernels.MatMulsBF16Packed, each op
+// after the first with the operands same says are the first one's, packed
+// once). No op may read what another writes.
 func (m *Model) matMuls(same shared, ops []kernels.MatMulOp) {
 	if m.Precision != BF16 {
 		kernels.MatMuls(ops)
 		return
 	}
-	var s shared
-	for _, o := range ops {
-		m.matMulShared(s, o.TransA, o.TransB, o.M, o.N, o.K, o.A, o.B, o.Beta, o.C)
-		s = same
+	if len(ops) > bf16GroupMax {
+		var s shared
+		for _, o := range ops {
+			m.matMulShared(s, o.TransA, o.TransB, o.M, o.N, o.K, o.A, o.B, o.Beta, o.C)
+			s = same
+		}
+		return
 	}
+	b := &m.b16
+	var g [bf16GroupMax]kernels.BF16PackedOp
+	for i, o := range ops {
+		var s shared
+		if i > 0 {
+			s = same
+		}
+		g[i] = kernels.BF16PackedOp{
+			A:    b.operand(m.Params.Data, i, s&sameA != 0, false, o.TransA, o.M, o.K, o.A),
+			B:    b.operand(m.Params.Data, i, s&sameB != 0, true, o.TransB, o.K, o.N, o.B),
+			Beta: o.Beta, C: o.C}
+	}
+	kernels.MatMulsBF16Packed(g[:len(ops)])
+}
+
+// matMulsBF16 is matMuls where only bf16 runs the products as a group:
+// fp32 runs them one after another (in_proj's pairs of products, which
+// grouped measured slower in fp32, BenchmarkMatMuls, and faster in bf16,
+// BenchmarkMatMulsBF16Packed).
+func (m *Model) matMulsBF16(same shared, ops []kernels.MatMulOp) {
+	if m.Precision == BF16 {
+		m.matMuls(same, ops)
+		return
+	}
+	for _, o := range ops {
+		kernels.MatMul(o.TransA, o.TransB, o.M, o.N, o.K, o.A, o.B, o.Beta, o.C)
+	}
+}
+
+// bf16GroupMax is the most products matMuls runs as one bf16 group (the
+// group's activation packs, bf16Ops.ga and gb).
+const bf16GroupMax = 6
+
+// operand returns the pack of x as the A (or, isB, the B) operand of op
+// i of a group: the weight's pack, the first op's activation pack (op 0's
+// is packed into a or b, which the next product may share; a later op
+// with same reads it), or, for a later op's own activation, its slot.
+func (o *bf16Ops) operand(data []float32, i int, same, isB, trans bool, rows, cols int, x []float32) *kernels.BF16Packed {
+	if w := o.weight(data, isB, trans, rows, cols, x); w != nil {
+		return w
+	}
+	act := &o.a
+	if isB {
+		act = &o.b
+	}
+	if i > 0 && !same {
+		act = &o.ga[i]
+		if isB {
+			act = &o.gb[i]
+		}
+	}
+	act.src.pack(same, &act.BF16Packed, isB, trans, rows, cols, x)
+	return &act.BF16Packed
 }
 
 // nt is the product c = a·wᵀ + beta·c of a weight w: Step's (stepMatMul)
@@ -146,6 +203,9 @@ type bf16Ops struct {
 	gen     int // Forwards begun: a weight's pack of an older gen is stale
 	weights map[bf16Key]*bf16Weight
 	a, b    bf16Activation
+	// ga, gb: the activation operands of a group's ops after the first
+	// that are not the first's (matMuls); slot 0 unused.
+	ga, gb [bf16GroupMax]bf16Activation
 }
 
 // bf16Key is a packed weight: its offset in Params.Data, role, transpose

@@ -260,8 +260,17 @@ func (t *bf16Task) convertB(u int) {
 }
 
 // tiles computes the tiles of C[i0:i1, j0:j1] (bounds on the padded grid)
-// on worker w.
+// on worker w: every pass over k in order.
 func (t *bf16Task) tiles(w, i0, i1, j0, j1 int) {
+	for qc := 0; qc < t.k2; qc += bf16KC / 2 {
+		t.pass(w, qc, i0, i1, j0, j1)
+	}
+}
+
+// pass adds the pass over k of the pair steps from qc (bf16KC/2 of them,
+// or the rest) into the tiles of C[i0:i1, j0:j1]: with beta on the first
+// pass, 1 after. The passes of a tile must run in order.
+func (t *bf16Task) pass(w, qc, i0, i1, j0, j1 int) {
 	n, k2 := t.n, t.k2
 	var ars, acs uintptr = uintptr(4 * k2), 4
 	if t.transA {
@@ -269,36 +278,34 @@ func (t *bf16Task) tiles(w, i0, i1, j0, j1 int) {
 	}
 	bcs := uintptr(4 * t.n32)
 	edge := t.edge[w*bf16MR*bf16NR : (w+1)*bf16MR*bf16NR]
-	for qc := 0; qc < k2; qc += bf16KC / 2 {
-		kc2 := min(bf16KC/2, k2-qc)
-		bet, flags := t.beta, 0
-		if t.beta != 0 || qc > 0 {
-			flags = 1
-		}
-		if qc > 0 {
-			bet = 1
-		}
-		for ir := i0; ir < min(i1, t.m); ir += bf16MR {
-			rows := min(bf16MR, t.m-ir)
-			ap := &t.pa[uintptr(ir)*ars/4+uintptr(qc)*acs/4]
-			for jr := j0; jr < min(j1, n); jr += bf16NR {
-				cols := min(bf16NR, n-jr)
-				bp := &t.pb[qc*t.n32+jr]
-				if rows == bf16MR && cols == bf16NR {
-					t.tile(kc2, ap, ars, acs, bp, bcs, &t.c[ir*n+jr], n, bet, flags)
+	kc2 := min(bf16KC/2, k2-qc)
+	bet, flags := t.beta, 0
+	if t.beta != 0 || qc > 0 {
+		flags = 1
+	}
+	if qc > 0 {
+		bet = 1
+	}
+	for ir := i0; ir < min(i1, t.m); ir += bf16MR {
+		rows := min(bf16MR, t.m-ir)
+		ap := &t.pa[uintptr(ir)*ars/4+uintptr(qc)*acs/4]
+		for jr := j0; jr < min(j1, n); jr += bf16NR {
+			cols := min(bf16NR, n-jr)
+			bp := &t.pb[qc*t.n32+jr]
+			if rows == bf16MR && cols == bf16NR {
+				t.tile(kc2, ap, ars, acs, bp, bcs, &t.c[ir*n+jr], n, bet, flags)
+				continue
+			}
+			t.tile(kc2, ap, ars, acs, bp, bcs, &edge[0], bf16NR, 0, 0)
+			for r := 0; r < rows; r++ {
+				row := t.c[(ir+r)*n+jr : (ir+r)*n+jr+cols]
+				acc := edge[r*bf16NR : r*bf16NR+cols]
+				if flags == 0 {
+					copy(row, acc)
 					continue
 				}
-				t.tile(kc2, ap, ars, acs, bp, bcs, &edge[0], bf16NR, 0, 0)
-				for r := 0; r < rows; r++ {
-					row := t.c[(ir+r)*n+jr : (ir+r)*n+jr+cols]
-					acc := edge[r*bf16NR : r*bf16NR+cols]
-					if flags == 0 {
-						copy(row, acc)
-						continue
-					}
-					for j, v := range acc {
-						row[j] = v + bet*row[j]
-					}
+				for j, v := range acc {
+					row[j] = v + bet*row[j]
 				}
 			}
 		}
