@@ -189,14 +189,7 @@ func BenchmarkMatMulsBF16Packed(b *testing.B) {
 	defer SetThreads(old)
 	SetThreads(0)
 	flush := make([]float32, 16<<20)
-	for _, gc := range []groupCase{
-		{"forward-xproj", sharedAOps(4096, 256, 8, 16, 16)},
-		{"backward-dU", sumOps(4096, 256, 1, 8, 16, 16)},
-		{"backward-xproj-weights", sharedBOps(256, 4096, 1, 8, 16, 16)},
-		{"forward-inproj", sharedAOps(4096, 128, 256, 256)},
-		{"backward-inproj-dxn", sumOps(4096, 128, 0, 256, 256)},
-		{"backward-inproj-weights", sharedBOps(128, 4096, 1, 256, 256)},
-	} {
+	for _, gc := range benchGroupCases {
 		ops := packOps(gc.ops(rand.New(rand.NewPCG(1, 2))))
 		flops := 0
 		for _, o := range ops {

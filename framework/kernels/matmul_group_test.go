@@ -215,28 +215,34 @@ func TestMatMulsAllocs(t *testing.T) {
 	}
 }
 
+// benchGroupCases are the model's groups of products in bench train's
+// shape (M = 4096, D = 128, Din = 256, R = 8, N = 16), for
+// BenchmarkMatMuls and BenchmarkMatMulsBF16Packed.
+var benchGroupCases = []groupCase{
+	{"forward-xproj", sharedAOps(4096, 256, 8, 16, 16)},
+	{"backward-dU", sumOps(4096, 256, 1, 8, 16, 16)},
+	{"backward-xproj-weights", sharedBOps(256, 4096, 1, 8, 16, 16)},
+	{"forward-inproj", sharedAOps(4096, 128, 256, 256)},
+	{"backward-inproj-dxn", sumOps(4096, 128, 0, 256, 256)},
+	{"backward-inproj-weights", sharedBOps(128, 4096, 1, 256, 256)},
+}
+
 // BenchmarkMatMuls times the model's groups of products of bench train's
 // shape (M = 4096, D = 128, Din = 256, R = 8, N = 16) as MatMuls and as
 // one MatMul after another: x_proj's forward (NT, n 8, 16, 16, one u),
 // the three that add into dU (NN, k 8, 16, 16), x_proj's weight
 // gradients (TN, m 8, 16, 16 over k = 4096, one u) and in_proj's dXn (NN,
 // two halves into one c), which Backward groups; and in_proj's forward
-// and weight gradients, which it does not (grouped, they measured
-// slower). Each product reads operands that are not in the caches, as in
-// a training step (a 64 MiB buffer is swept between calls, untimed).
+// and weight gradients, which fp32 does not (grouped, they measured
+// slower; bf16 groups them). Each product reads operands that are not
+// in the caches, as in a training step (a 64 MiB buffer is swept between
+// calls, untimed).
 func BenchmarkMatMuls(b *testing.B) {
 	old := Threads()
 	defer SetThreads(old)
 	SetThreads(0)
 	flush := make([]float32, 16<<20)
-	for _, gc := range []groupCase{
-		{"forward-xproj", sharedAOps(4096, 256, 8, 16, 16)},
-		{"backward-dU", sumOps(4096, 256, 1, 8, 16, 16)},
-		{"backward-xproj-weights", sharedBOps(256, 4096, 1, 8, 16, 16)},
-		{"forward-inproj", sharedAOps(4096, 128, 256, 256)},
-		{"backward-inproj-dxn", sumOps(4096, 128, 0, 256, 256)},
-		{"backward-inproj-weights", sharedBOps(128, 4096, 1, 256, 256)},
-	} {
+	for _, gc := range benchGroupCases {
 		ops := gc.ops(rand.New(rand.NewPCG(1, 2)))
 		flops := 0
 		for _, o := range ops {
