@@ -188,31 +188,16 @@ func BenchmarkMatMulsBF16Packed(b *testing.B) {
 	old := Threads()
 	defer SetThreads(old)
 	SetThreads(0)
-	flush := make([]float32, 16<<20)
 	for _, gc := range benchGroupCases {
 		ops := packOps(gc.ops(rand.New(rand.NewPCG(1, 2))))
 		flops := 0
 		for _, o := range ops {
 			flops += 2 * o.A.rows * o.B.cols * o.A.cols
 		}
-		for _, fused := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%s/fused=%v", gc.name, fused), func(b *testing.B) {
-				for b.Loop() {
-					b.StopTimer()
-					for i := range flush {
-						flush[i]++
-					}
-					b.StartTimer()
-					if fused {
-						MatMulsBF16Packed(ops)
-						continue
-					}
-					for _, o := range ops {
-						MatMulBF16Packed(o.A, o.B, o.Beta, o.C)
-					}
-				}
-				b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		}
+		benchGroup(b, gc.name, flops, func() { MatMulsBF16Packed(ops) }, func() {
+			for _, o := range ops {
+				MatMulBF16Packed(o.A, o.B, o.Beta, o.C)
+			}
+		})
 	}
 }
