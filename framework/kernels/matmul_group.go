@@ -147,10 +147,7 @@ type gemmGroup struct {
 // gemmGroupOK reports whether ops can take the fused route, and if so
 // copies them and their kernels into t.
 func gemmGroupOK(ops []MatMulOp, t *gemmTask) bool {
-	if len(ops) < 2 || len(ops) > gemmGroupMax {
-		return false
-	}
-	if b := currentBLAS(); b == blasOpenBLAS || b == blasGonum {
+	if !groupable(ops, true) {
 		return false
 	}
 	m := ops[0].M
@@ -162,21 +159,35 @@ func gemmGroupOK(ops []MatMulOp, t *gemmTask) bool {
 		if route != gemmRouteBlocked || kern == nil {
 			return false
 		}
-		for j, p := range ops {
-			// No op reads a c another writes; two ops write one c only
-			// when it is the same matrix.
-			if overlaps(o.C[:o.M*o.N], p.A[:p.M*p.K]) || overlaps(o.C[:o.M*o.N], p.B[:p.K*p.N]) {
-				return false
-			}
-			if i != j && overlaps(o.C[:o.M*o.N], p.C[:p.M*p.N]) &&
-				(unsafe.SliceData(o.C) != unsafe.SliceData(p.C) || o.N != p.N) {
-				return false
-			}
-		}
 		t.group.ops[i] = o
 		t.group.kerns[i] = kern
 	}
 	t.group.n = len(ops)
+	return true
+}
+
+// groupable reports whether ops may run as one group on the Go backend:
+// two to gemmGroupMax of them, no op reading a c another writes, and two
+// ops writing one c only when it is the same matrix (the same start and
+// columns) and sharedC allows it; otherwise their c's are apart.
+func groupable(ops []MatMulOp, sharedC bool) bool {
+	if len(ops) < 2 || len(ops) > gemmGroupMax {
+		return false
+	}
+	if b := currentBLAS(); b == blasOpenBLAS || b == blasGonum {
+		return false
+	}
+	for i, o := range ops {
+		for j, p := range ops {
+			if overlaps(o.C[:o.M*o.N], p.A[:p.M*p.K]) || overlaps(o.C[:o.M*o.N], p.B[:p.K*p.N]) {
+				return false
+			}
+			if i != j && overlaps(o.C[:o.M*o.N], p.C[:p.M*p.N]) &&
+				(!sharedC || unsafe.SliceData(o.C) != unsafe.SliceData(p.C) || o.N != p.N) {
+				return false
+			}
+		}
+	}
 	return true
 }
 
@@ -214,10 +225,7 @@ func (t *gemmTask) runGroup() {
 // on the blocked or the transposed route, writing c's apart from each
 // other and from every operand.
 func gemmColumnGroupOK(ops []MatMulOp, t *gemmTask) bool {
-	if len(ops) < 2 || len(ops) > gemmGroupMax {
-		return false
-	}
-	if b := currentBLAS(); b == blasOpenBLAS || b == blasGonum {
+	if !groupable(ops, false) {
 		return false
 	}
 	n, k := ops[0].N, ops[0].K
@@ -228,12 +236,6 @@ func gemmColumnGroupOK(ops []MatMulOp, t *gemmTask) bool {
 		route, kern := gemmPlan(o.TransA, o.TransB, o.M, o.N, o.K)
 		if (route != gemmRouteBlocked && route != gemmRouteTransposed) || kern == nil {
 			return false
-		}
-		for j, p := range ops {
-			if overlaps(o.C[:o.M*o.N], p.A[:p.M*p.K]) || overlaps(o.C[:o.M*o.N], p.B[:p.K*p.N]) ||
-				(i != j && overlaps(o.C[:o.M*o.N], p.C[:p.M*p.N])) {
-				return false
-			}
 		}
 		t.group.ops[i] = o
 		t.group.kerns[i] = kern
