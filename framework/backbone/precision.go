@@ -96,16 +96,8 @@ func (m *Model) matMulShared(same shared, transA, transB bool, M, n, k int, a, b
 		return
 	}
 	o := &m.b16
-	pa := o.weight(m.Params.Data, false, transA, M, k, a)
-	if pa == nil {
-		pa = &o.a.BF16Packed
-		o.a.src.pack(same&sameA != 0, &o.a.BF16Packed, false, transA, M, k, a)
-	}
-	pb := o.weight(m.Params.Data, true, transB, k, n, b)
-	if pb == nil {
-		pb = &o.b.BF16Packed
-		o.b.src.pack(same&sameB != 0, &o.b.BF16Packed, true, transB, k, n, b)
-	}
+	pa := o.operand(m.Params.Data, 0, same&sameA != 0, false, transA, M, k, a)
+	pb := o.operand(m.Params.Data, 0, same&sameB != 0, true, transB, k, n, b)
 	kernels.MatMulBF16Packed(pa, pb, beta, c)
 }
 
