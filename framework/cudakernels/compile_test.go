@@ -27,7 +27,7 @@ func TestCompileAll(t *testing.T) {
 	}
 	mods := []mod{
 		{"util.cu", nil, []string{"fill_uniform", "sum_rows", "exp_rate"}},
-		{"conv.cu", nil, []string{"conv_fwd", "conv_bwd_x", "conv_bwd_w", "conv_bwd_wsum"}},
+		{"conv.cu", nil, []string{"conv_fwd4", "conv_fwd16", "conv_bwd4", "conv_bwd16", "conv_bwd_wsum"}},
 		{"norm.cu", nil, []string{"rmsnorm_fwd", "rmsnorm_bwd"}},
 		{"elementwise.cu", nil, []string{"silu_fwd", "silu_bwd", "gate_fwd", "gate_bwd", "softplus_fwd", "softplus_bwd"}},
 		{"loss.cu", nil, []string{"xent_fwd_bwd", "xent_sum"}},

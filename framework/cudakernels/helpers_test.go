@@ -188,6 +188,22 @@ func (b *devBufs) out(n int) *cuda.Buffer {
 }
 
 // get synchronizes and copies n float32s back.
+// bf16Get returns the n bfloat16s at the start of buf, as bits.
+func (b *devBufs) bf16Get(buf *cuda.Buffer, n int) []uint16 {
+	if err := b.d.Synchronize(); err != nil {
+		b.t.Fatal(err)
+	}
+	raw := make([]byte, buf.Bytes())
+	if err := buf.CopyToBytes(raw); err != nil {
+		b.t.Fatal(err)
+	}
+	x := make([]uint16, n)
+	for i := range x {
+		x[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+	}
+	return x
+}
+
 func (b *devBufs) get(buf *cuda.Buffer, n int) []float32 {
 	if err := b.d.Synchronize(); err != nil {
 		b.t.Fatal(err)

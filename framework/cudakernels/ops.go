@@ -10,21 +10,32 @@ import (
 )
 
 // Conv1d is kernels.Conv1d on device memory (causal depthwise convolution
-// with carried state and resets): X, Y (B, L, D); W (D, K); Bias (D);
-// State0, StateT (B, D, K−1); Reset (B, L) bytes. 0 marks an absent
-// optional field. K is at most 16.
+// with carried state and resets, SiLU fused): X, Y, U (B, L, D); W (D, K);
+// Bias (D); State0, StateT (B, D, K−1); Reset (B, L) bytes. U receives
+// SiLU(Y), U16 the same rounded to bfloat16 (as ToBF16 rounds it): the
+// operand a bf16 product reads. 0 marks an absent optional field. K is at
+// most 16.
 type Conv1d struct {
 	B, L, D, K int
 
 	X, W, Bias, State0, Reset cuda.DevPtr
-	Y, StateT                 cuda.DevPtr
+	Y, StateT, U, U16         cuda.DevPtr
 }
 
 // Conv1dGrads are its gradients (kernels.Conv1dGrads); 0 skips an output.
+// The gradient of Y is DY, or, when DU is set, DU·silu'(Y): the gradient
+// of U. DX16 receives DX rounded to bfloat16 (DX may then be 0).
 type Conv1dGrads struct {
-	DY                     cuda.DevPtr
+	DY, DU                 cuda.DevPtr
 	DX, DW, DBias, DState0 cuda.DevPtr
+	DX16                   cuda.DevPtr
 }
+
+// convSeg is the positions a thread of the convolution kernels walks
+// (conv.cu): long enough that the K − 1 positions read again at each
+// edge cost little, short enough for B·L/convSeg·D threads to fill the
+// card.
+const convSeg = 64
 
 func (c *Conv1d) check() error {
 	if c.B < 0 || c.L < 0 || c.D < 0 || c.K < 1 || c.K > 16 {
@@ -36,65 +47,79 @@ func (c *Conv1d) check() error {
 	return nil
 }
 
-// Conv1dForward computes Y and StateT.
+// launch runs the forward or backward kernel of c's size (K ≤ 4 or ≤ 16)
+// over its (sequence, segment, block of channels) grid, returning the
+// number of segments a sequence has (the chunks of the partials are
+// B times it).
+func (c *Conv1d) launch(d *Device, name string, args ...any) (segs int, err error) {
+	km := "4"
+	if c.K > 4 {
+		km = "16"
+	}
+	f, err := d.kernel("conv.cu", name+km)
+	if err != nil {
+		return 0, err
+	}
+	segs = max((c.L+convSeg-1)/convSeg, 1)
+	blocks := int64(c.B) * int64(segs) * int64((c.D+127)/128)
+	if blocks == 0 {
+		return segs, nil
+	}
+	return segs, f.Launch(cuda.Dim3{X: int(blocks)}, cuda.Dim3{X: 128}, 0, nil, append(args, c.B, c.L, c.D, c.K, convSeg)...)
+}
+
+// Conv1dForward computes Y, StateT and, when set, U and U16.
 func (d *Device) Conv1dForward(c *Conv1d) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	f, err := d.kernel("conv.cu", "conv_fwd")
-	if err != nil {
-		return err
-	}
-	n := max(int64(c.B)*int64(c.L)*int64(c.D), int64(c.B*c.D*(c.K-1)))
-	return f.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, c.X, c.W, c.Bias, c.State0, c.Reset, c.Y, c.StateT, c.B, c.L, c.D, c.K)
+	_, err := c.launch(d, "conv_fwd", c.X, c.W, c.Bias, c.State0, c.Reset, c.Y, c.U, c.U16, c.StateT)
+	return err
 }
 
-// Conv1dBackward computes the gradients from g.DY.
+// Conv1dBackward computes the gradients from g.DY or g.DU (then reading
+// c.Y, the saved pre-activation).
 func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	if g.DY == 0 {
-		return fmt.Errorf("cudakernels: conv1d backward: DY is required")
+	if g.DY == 0 && g.DU == 0 {
+		return fmt.Errorf("cudakernels: conv1d backward: DY or DU is required")
 	}
-	fx, err := d.kernel("conv.cu", "conv_bwd_x")
-	if err != nil {
+	dy := g.DY
+	if g.DU != 0 {
+		dy = 0
+	}
+	var part *cuda.Buffer
+	segs := max((c.L+convSeg-1)/convSeg, 1)
+	chunks := c.B * segs
+	if g.DW != 0 || g.DBias != 0 {
+		var err error
+		if part, err = d.Scratch("conv.part", 4*max(chunks, 1)*c.D*(c.K+1)); err != nil {
+			return err
+		}
+	}
+	pp := cuda.DevPtr(0)
+	if part != nil {
+		pp = part.Ptr()
+	}
+	if _, err := c.launch(d, "conv_bwd", c.X, c.W, c.State0, c.Reset, c.Y, dy, g.DU, g.DX, g.DX16, g.DState0, pp); err != nil {
 		return err
 	}
-	n := max(int64(c.B)*int64(c.L)*int64(c.D), int64(c.B*c.D*(c.K-1)))
-	if err := fx.Launch(d.GridFor(n, 256), cuda.Dim3{X: 256}, 0, nil, c.W, c.Reset, g.DY, g.DX, g.DState0, c.B, c.L, c.D, c.K); err != nil {
-		return err
-	}
-	if g.DW == 0 && g.DBias == 0 {
+	if part == nil {
 		return nil
-	}
-	rows := c.B * c.L
-	rowsPer := 256
-	chunks := max((rows+rowsPer-1)/rowsPer, 1)
-	part, err := d.Scratch("conv.part", 4*chunks*c.D*(c.K+1))
-	if err != nil {
-		return err
-	}
-	fw, err := d.kernel("conv.cu", "conv_bwd_w")
-	if err != nil {
-		return err
-	}
-	if err := fw.Launch(cuda.Dim3{X: (c.D + 63) / 64, Y: chunks}, cuda.Dim3{X: 64}, 0, nil, c.X, c.State0, c.Reset, g.DY, part, c.B, c.L, c.D, c.K, rowsPer); err != nil {
-		return err
 	}
 	fs, err := d.kernel("conv.cu", "conv_bwd_wsum")
 	if err != nil {
 		return err
 	}
-	if rows == 0 {
-		chunks = 0
-	}
-	return fs.Launch(cuda.Dim3{X: (c.D*(c.K+1) + 255) / 256}, cuda.Dim3{X: 256}, 0, nil, part, chunks, c.D, c.K, g.DW, g.DBias)
+	cols := c.D * (c.K + 1)
+	return fs.Launch(cuda.Dim3{X: max((cols+31)/32, 1)}, cuda.Dim3{X: 32, Y: 8}, 0, nil, pp, chunks, c.D, c.K, g.DW, g.DBias)
 }
 
 // RMSNormForward is kernels.RMSNormForward: y (M, C), rstd (M), x (M, C),
-// w (C).
-func (d *Device) RMSNormForward(y, rstd, x, w cuda.DevPtr, M, C int, eps float32) error {
+// w (C); y16, when set, receives y rounded to bfloat16 (as ToBF16 rounds).
+func (d *Device) RMSNormForward(y, y16, rstd, x, w cuda.DevPtr, M, C int, eps float32) error {
 	if M < 0 || C < 1 {
 		return fmt.Errorf("cudakernels: rmsnorm: bad sizes M %d C %d", M, C)
 	}
@@ -105,13 +130,14 @@ func (d *Device) RMSNormForward(y, rstd, x, w cuda.DevPtr, M, C int, eps float32
 	if err != nil {
 		return err
 	}
-	return f.Launch(cuda.Dim3{X: M}, cuda.Dim3{X: 256}, 0, nil, y, rstd, x, w, M, C, eps)
+	return f.Launch(cuda.Dim3{X: M}, cuda.Dim3{X: 256}, 0, nil, y, y16, rstd, x, w, M, C, eps)
 }
 
 // RMSNormBackward is kernels.RMSNormBackward: dx (M, C) overwritten, or
 // added to with addDX (dx += the gradient: the same bits as adding it
-// after), dw (C) added to.
-func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd cuda.DevPtr, M, C int, addDX bool) error {
+// after), dw (C) added to; dx16, when set, receives the final dx rounded
+// to bfloat16.
+func (d *Device) RMSNormBackward(dx, dx16, dw, dy, x, w, rstd cuda.DevPtr, M, C int, addDX bool) error {
 	if M < 0 || C < 1 {
 		return fmt.Errorf("cudakernels: rmsnorm backward: bad sizes M %d C %d", M, C)
 	}
@@ -131,7 +157,7 @@ func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd cuda.DevPtr, M, C int, a
 	if addDX {
 		add = 1
 	}
-	if err := f.Launch(cuda.Dim3{X: blocks}, cuda.Dim3{X: 256}, 0, nil, dx, add, part, dy, x, w, rstd, M, C); err != nil {
+	if err := f.Launch(cuda.Dim3{X: blocks}, cuda.Dim3{X: 256}, 0, nil, dx, dx16, add, part, dy, x, w, rstd, M, C); err != nil {
 		return err
 	}
 	return d.sumRows(part.Ptr(), blocks, C, dw, true)

@@ -10,18 +10,29 @@ import (
 	"github.com/mambakit/mambakit/framework/kernels"
 )
 
+// TestConv1d runs the convolution against kernels.Conv1d on sizes that
+// cross the kernels' segments (convSeg positions) and blocks of 128
+// channels, K up to 16, with and without bias, carried state, resets and
+// SiLU fused (U, U16 forward; DU, DX16 backward).
 func TestConv1d(t *testing.T) {
 	d := openOrSkip(t)
 	for i, c := range []struct {
 		B, L, D, K   int
 		bias, state  bool
 		reset, stout bool
+		silu         bool
 	}{
-		{2, 50, 37, 4, true, true, true, true},
-		{1, 3, 5, 4, true, true, false, true},
-		{3, 200, 64, 4, false, false, false, false},
-		{2, 70, 33, 3, true, true, true, true},
-		{1, 20, 8, 1, true, false, true, false},
+		{2, 50, 37, 4, true, true, true, true, false},
+		{1, 3, 5, 4, true, true, false, true, true},
+		{3, 200, 64, 4, false, false, false, false, true},
+		{2, 70, 33, 3, true, true, true, true, false},
+		{1, 20, 8, 1, true, false, true, false, true},
+		{2, 130, 129, 4, true, true, true, true, true},
+		{1, 0, 9, 4, true, true, false, true, false},
+		{2, 1, 9, 4, true, true, true, true, true},
+		{2, 150, 20, 7, true, true, true, true, true},
+		{1, 64, 200, 16, true, true, true, true, false},
+		{2, 65, 3, 2, false, true, true, true, true},
 	} {
 		r := rand.New(rand.NewPCG(uint64(i), 3))
 		B, L, D, K := c.B, c.L, c.D, c.K
@@ -45,10 +56,14 @@ func TestConv1d(t *testing.T) {
 		gc := &Conv1d{B: B, L: L, D: D, K: K, X: db.in(cc.X), W: db.in(cc.W), Bias: db.in(cc.Bias), State0: db.in(cc.State0), Reset: db.bools(cc.Reset)}
 		y := db.out(B * L * D)
 		gc.Y = y.Ptr()
-		var st *cuda.Buffer
+		var st, u, u16 *cuda.Buffer
 		if c.stout {
 			st = db.out(B * D * (K - 1))
 			gc.StateT = st.Ptr()
+		}
+		if c.silu {
+			u, u16 = db.out(B*L*D), db.out((B*L*D+1)/2)
+			gc.U, gc.U16 = u.Ptr(), u16.Ptr()
 		}
 		if err := d.Conv1dForward(gc); err != nil {
 			t.Fatal(err)
@@ -60,13 +75,31 @@ func TestConv1d(t *testing.T) {
 		if st != nil && K > 1 {
 			report(t, "conv1d fwd StateT", shape, relErr(db.get(st, B*D*(K-1)), cc.StateT), 1e-6)
 		}
-		g := &kernels.Conv1dGrads{DY: rnd(r, B*L*D, -1, 1), DX: make([]float32, B*L*D), DW: make([]float32, D*K), DBias: make([]float32, D)}
+		if c.silu {
+			gotU, wantU := db.get(u, B*L*D), make([]float32, B*L*D)
+			kernels.SiLUForward(wantU, cc.Y)
+			report(t, "conv1d fwd U (SiLU fused)", shape, relErr(gotU, wantU), 1e-5)
+			report(t, "conv1d fwd U16 (bits differing)", shape, float64(bf16Mismatches(db.bf16Get(u16, B*L*D), gotU)), 0)
+		}
+		g := &kernels.Conv1dGrads{DX: make([]float32, B*L*D), DW: make([]float32, D*K), DBias: make([]float32, D)}
+		gg := &Conv1dGrads{}
+		if c.silu {
+			g.DU = rnd(r, B*L*D, -1, 1)
+			gg.DU = db.in(g.DU)
+		} else {
+			g.DY = rnd(r, B*L*D, -1, 1)
+			gg.DY = db.in(g.DY)
+		}
 		if c.state {
 			g.DState0 = make([]float32, B*D*(K-1))
 		}
-		gg := &Conv1dGrads{DY: db.in(g.DY)}
 		dx, dw, dbias := db.out(B*L*D), db.out(D*K), db.out(D)
 		gg.DX, gg.DW, gg.DBias = dx.Ptr(), dw.Ptr(), dbias.Ptr()
+		var dx16 *cuda.Buffer
+		if c.silu {
+			dx16 = db.out((B*L*D + 1) / 2)
+			gg.DX16 = dx16.Ptr()
+		}
 		var ds *cuda.Buffer
 		if g.DState0 != nil {
 			ds = db.out(len(g.DState0))
@@ -76,13 +109,29 @@ func TestConv1d(t *testing.T) {
 			t.Fatal(err)
 		}
 		cc.Backward(g)
-		report(t, "conv1d bwd DX", shape, relErr(db.get(dx, B*L*D), g.DX), 1e-5)
+		gotDX := db.get(dx, B*L*D)
+		report(t, "conv1d bwd DX", shape, relErr(gotDX, g.DX), 1e-5)
 		report(t, "conv1d bwd DW", shape, relErr(db.get(dw, D*K), g.DW), 1e-5)
 		report(t, "conv1d bwd DBias", shape, relErr(db.get(dbias, D), g.DBias), 1e-5)
 		if ds != nil && K > 1 {
 			report(t, "conv1d bwd DState0", shape, relErr(db.get(ds, len(g.DState0)), g.DState0), 1e-5)
 		}
+		if dx16 != nil {
+			report(t, "conv1d bwd DX16 (bits differing)", shape, float64(bf16Mismatches(db.bf16Get(dx16, B*L*D), gotDX)), 0)
+		}
 	}
+}
+
+// bf16Mismatches counts the elements of got (bfloat16 bits) that are not
+// kernels.RoundBF16 of want.
+func bf16Mismatches(got []uint16, want []float32) int {
+	bad := 0
+	for i, w := range want {
+		if got[i] != kernels.RoundBF16(w) {
+			bad++
+		}
+	}
+	return bad
 }
 
 func TestRMSNorm(t *testing.T) {
@@ -94,13 +143,15 @@ func TestRMSNorm(t *testing.T) {
 		y, rstd := make([]float32, M*C), make([]float32, M)
 		kernels.RMSNormForward(y, rstd, x, w, M, C, 1e-5)
 		db := newDevBufs(t, d)
-		gy, gr := db.out(M*C), db.out(M)
+		gy, gy16, gr := db.out(M*C), db.out((M*C+1)/2), db.out(M)
 		px, pw := db.in(x), db.in(w)
-		if err := d.RMSNormForward(gy.Ptr(), gr.Ptr(), px, pw, M, C, 1e-5); err != nil {
+		if err := d.RMSNormForward(gy.Ptr(), gy16.Ptr(), gr.Ptr(), px, pw, M, C, 1e-5); err != nil {
 			t.Fatal(err)
 		}
 		shape := fmt.Sprintf("M%d C%d", M, C)
-		report(t, "rmsnorm fwd y", shape, relErr(db.get(gy, M*C), y), 1e-5)
+		gotY := db.get(gy, M*C)
+		report(t, "rmsnorm fwd y", shape, relErr(gotY, y), 1e-5)
+		report(t, "rmsnorm fwd y16 (bits differing)", shape, float64(bf16Mismatches(db.bf16Get(gy16, M*C), gotY)), 0)
 		report(t, "rmsnorm fwd rstd", shape, relErr(db.get(gr, M), rstd), 1e-5)
 		dy := rnd(r, M*C, -1, 1)
 		dw0 := rnd(r, C, -1, 1)
@@ -109,24 +160,26 @@ func TestRMSNorm(t *testing.T) {
 		gdx := db.out(M * C)
 		gdw := db.in(dw0)
 		pdy := db.in(dy)
-		if err := d.RMSNormBackward(gdx.Ptr(), gdw, pdy, px, pw, gr.Ptr(), M, C, false); err != nil {
+		if err := d.RMSNormBackward(gdx.Ptr(), 0, gdw, pdy, px, pw, gr.Ptr(), M, C, false); err != nil {
 			t.Fatal(err)
 		}
 		gotDX := db.get(gdx, M*C)
 		report(t, "rmsnorm bwd dx", shape, relErr(gotDX, dx), 1e-5)
 		// addDX: a residual gradient plus dx, the same bits as adding after.
 		res := rnd(r, M*C, -1, 1)
-		pres, scratch := db.in(res), db.in(dw0)
-		if err := d.RMSNormBackward(pres, scratch, pdy, px, pw, gr.Ptr(), M, C, true); err != nil {
+		pres, scratch, pres16 := db.in(res), db.in(dw0), db.out((M*C+1)/2)
+		if err := d.RMSNormBackward(pres, pres16.Ptr(), scratch, pdy, px, pw, gr.Ptr(), M, C, true); err != nil {
 			t.Fatal(err)
 		}
 		bad := 0
-		for i, v := range db.get(d.View(pres, 4*M*C), M*C) {
+		gotRes := db.get(d.View(pres, 4*M*C), M*C)
+		for i, v := range gotRes {
 			if math.Float32bits(v) != math.Float32bits(res[i]+gotDX[i]) {
 				bad++
 			}
 		}
 		report(t, "rmsnorm bwd dx added to a residual gradient (values differing from res + dx)", shape, float64(bad), 0)
+		report(t, "rmsnorm bwd dx16 (bits differing)", shape, float64(bf16Mismatches(db.bf16Get(pres16, M*C), gotRes)), 0)
 		got := make([]float32, C)
 		if err := (d.View(gdw, 4*C)).CopyToF32(got); err != nil {
 			t.Fatal(err)

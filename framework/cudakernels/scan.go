@@ -39,6 +39,9 @@ type Scan struct {
 	AImag, BImag, CImag      cuda.DevPtr
 
 	Y, HT, Saved cuda.DevPtr
+	// Y16, when set, receives Y rounded to bfloat16 (as ToBF16 rounds
+	// it): the operand a bf16 product reads.
+	Y16 cuda.DevPtr
 }
 
 // ScanGrads are the gradients of a Scan, as kernels.ScanGrads; 0 skips an
@@ -55,6 +58,10 @@ type ScanGrads struct {
 	// (the shapes of Bm, Cm); DA is then w.r.t. the real part of A, and
 	// DHT, DH0 hold N real then N imaginary parts per (b, d).
 	DAImag, DBImag, DCImag cuda.DevPtr
+	// DDelta16 and DZ16, when set, receive DDelta and DZ rounded to
+	// bfloat16 (DDelta and DZ may then be 0): the operands bf16 products
+	// read.
+	DDelta16, DZ16 cuda.DevPtr
 }
 
 // ScanSavedLen is the number of float32s of Scan.Saved.
@@ -222,7 +229,7 @@ func (d *Device) ScanForward(s *Scan) error {
 			return err
 		}
 		return f.Launch(cuda.Dim3{X: (D + scanDT - 1) / scanDT, Y: B}, cuda.Dim3{X: scanThreads}, s.scanFwdSeqShared(), nil,
-			s.U, s.Delta, s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.Z, s.Reset, s.H0, s.Saved, s.HT, s.Y, L, D)
+			s.U, s.Delta, s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.Z, s.Reset, s.H0, s.Saved, s.HT, s.Y, s.Y16, L, D)
 	}
 	sn := N
 	if s.AImag != 0 {
@@ -275,7 +282,7 @@ func (d *Device) ScanForward(s *Scan) error {
 	}
 	return fo.Launch(grid, cuda.Dim3{X: scanThreads}, scanFwdOutShared(N, s.AImag != 0), nil,
 		s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.Z, s.Reset,
-		saved, s.Y, L, D)
+		saved, s.Y, s.Y16, L, D)
 }
 
 // scanBwdShared is the dynamic shared memory of scan_bwd for state size n
@@ -312,7 +319,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 	if g.DY == 0 {
 		return fmt.Errorf("cudakernels: scan backward: DY is required")
 	}
-	if g.DZ != 0 && s.Z == 0 {
+	if (g.DZ != 0 || g.DZ16 != 0) && s.Z == 0 {
 		return fmt.Errorf("cudakernels: scan backward: DZ given but the forward had no gate Z")
 	}
 	B, L, D, N := s.B, s.L, s.D, s.N
@@ -409,7 +416,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 		}
 		if err := f.Launch(grid, cuda.Dim3{X: scanThreads}, scanBwdShared(N, cplx), nil,
 			s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.Z, s.Reset, s.Saved, dcin, g.DY,
-			g.DU, g.DDelta, g.DZ, pBC, pA, pAi, pSkip, pBias, pBpc, pBpci, pCpc, pCpci, L, D); err != nil {
+			g.DU, g.DDelta, g.DZ, g.DDelta16, g.DZ16, pBC, pA, pAi, pSkip, pBias, pBpc, pBpci, pCpc, pCpci, L, D); err != nil {
 			return err
 		}
 	}

@@ -147,11 +147,14 @@ func scanForwardCases(t *testing.T) {
 		if i%2 == 1 {
 			g.Saved = 0 // the forward pass alone: Saved goes to scratch
 		}
+		y16 := db.out((len(s.Y) + 1) / 2)
+		g.Y16 = y16.Ptr()
 		if err := d.ScanForward(g); err != nil {
 			t.Errorf("%v: %v", c, err)
 			continue
 		}
 		gy := db.get(y, len(s.Y))
+		report(t, "scan fwd Y16 (bits differing)", c.String(), float64(bf16Mismatches(db.bf16Get(y16, len(s.Y)), gy)), 0)
 		var ght []float32
 		if ht != nil {
 			ght = db.get(ht, len(s.HT))
@@ -212,6 +215,13 @@ func scanBackwardCases(t *testing.T) {
 			outs[k] = db.out(len(w))
 			*ptrs[k] = outs[k].Ptr()
 		}
+		dd16 := db.out((bld + 1) / 2)
+		gg.DDelta16 = dd16.Ptr()
+		var dz16 *cuda.Buffer
+		if c.gate {
+			dz16 = db.out((bld + 1) / 2)
+			gg.DZ16 = dz16.Ptr()
+		}
 		if err := d.ScanBackward(g, gg); err != nil {
 			t.Errorf("%v: %v", c, err)
 			continue
@@ -219,6 +229,10 @@ func scanBackwardCases(t *testing.T) {
 		got := map[string][]float32{}
 		for k, b := range outs {
 			got[k] = db.get(b, len(want[k]))
+		}
+		report(t, "scan bwd DDelta16 (bits differing)", c.String(), float64(bf16Mismatches(db.bf16Get(dd16, bld), got["DDelta"])), 0)
+		if dz16 != nil {
+			report(t, "scan bwd DZ16 (bits differing)", c.String(), float64(bf16Mismatches(db.bf16Get(dz16, bld), got["DZ"])), 0)
 		}
 		// Determinism: a second run gives the same bits.
 		if err := d.ScanBackward(g, gg); err != nil {

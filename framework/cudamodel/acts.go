@@ -12,6 +12,7 @@ import (
 // offset.
 type acts struct {
 	B, L int
+	bf16 bool // the bfloat16 operands below exist (bf16 precision)
 	buf  *cuda.Buffer
 
 	ids, targets, reset cuda.DevPtr // int32 (M), int32 (M), bytes (M)
@@ -31,11 +32,14 @@ type acts struct {
 	xstats                    cuda.DevPtr // (M, 2) float64: each row's max and sum of exponentials (cudakernels.XEnt.Stats)
 	xdbl                      cuda.DevPtr // (M, S): x_proj's output (forward), its gradient (backward)
 	savedLen                  int
+	u16, y16                  cuda.DevPtr // (nL, M, Din) bfloat16: u, y as the products read them (bf16 only)
+	xn16, xnF16               cuda.DevPtr // (nL, M, D), (M, D) bfloat16: xn, xnF as the products read them (bf16 only)
+	dResid16                  cuda.DevPtr // (M, D) bfloat16: dResid as out_proj's products read it (bf16 only)
 
 	// Backward's scratch.
 	dlogits                       cuda.DevPtr // (M, V): float32, or bfloat16 in bf16 precision
 	dxnF, dResid, dXn             cuda.DevPtr // (M, D)
-	dY, dU, dDt, dZ, dXin, dConv  cuda.DevPtr // (M, Din)
+	dY, dU, dDt, dZ, dXin         cuda.DevPtr // (M, Din); dDt, dZ, dXin bfloat16 in bf16 precision
 	dDtLow                        cuda.DevPtr // (M, R)
 	dBm, dCm, dBmI, dCmI          cuda.DevPtr // (M, N)
 	dA, dBp, dCp, dAI, dBpI, dCpI cuda.DevPtr // (Din, N)
@@ -55,11 +59,17 @@ func cf(c *backbone.Config) int {
 	return 1
 }
 
-func newActs(d *cudakernels.Device, c *backbone.Config, B, L int) (*acts, error) {
+// newActs allocates the buffers of a B × L batch; bf16 adds the bfloat16
+// operands the convolution writes.
+func newActs(d *cudakernels.Device, c *backbone.Config, B, L int, bf16 bool) (*acts, error) {
 	V, D, Din, N, R, K, nL := dims(c)
 	M := B * L
 	r, nb, nc := xProjRows(c)
-	a := &acts{B: B, L: L, savedLen: cudakernels.ScanSavedLen(B, L, Din, N, c.ComplexA)}
+	a := &acts{B: B, L: L, bf16: bf16, savedLen: cudakernels.ScanSavedLen(B, L, Din, N, c.ComplexA)}
+	half, halfD := 0, 0 // float32 slots a bfloat16 operand of (M, Din), (M, D) takes
+	if bf16 {
+		half, halfD = (M*Din+1)/2, (M*D+1)/2
+	}
 	type slot struct {
 		p *cuda.DevPtr
 		n int
@@ -70,9 +80,9 @@ func newActs(d *cudakernels.Device, c *backbone.Config, B, L int) (*acts, error)
 		{&a.xin, nL * M * Din}, {&a.z, nL * M * Din}, {&a.conv, nL * M * Din}, {&a.u, nL * M * Din},
 		{&a.dtRaw, nL * M * Din}, {&a.y, nL * M * Din}, {&a.dtLow, nL * M * R},
 		{&a.bm, nL * cf(c) * M * N}, {&a.cm, nL * cf(c) * M * N}, {&a.saved, nL * a.savedLen},
-		{&a.a, nL * Din * N}, {&a.rstdF, M}, {&a.xnF, M * D}, {&a.logits, M * V}, {&a.xstats, 4 * M}, {&a.xdbl, M * (r + nb + nc)},
+		{&a.a, nL * Din * N}, {&a.rstdF, M}, {&a.xnF, M * D}, {&a.logits, M * V}, {&a.xstats, 4 * M}, {&a.xdbl, M * (r + nb + nc)}, {&a.u16, nL * half}, {&a.y16, nL * half}, {&a.xn16, nL * halfD}, {&a.xnF16, halfD}, {&a.dResid16, halfD},
 		{&a.dlogits, M * V}, {&a.dxnF, M * D}, {&a.dResid, M * D}, {&a.dXn, M * D},
-		{&a.dY, M * Din}, {&a.dU, M * Din}, {&a.dDt, M * Din}, {&a.dZ, M * Din}, {&a.dXin, M * Din}, {&a.dConv, M * Din},
+		{&a.dY, M * Din}, {&a.dU, M * Din}, {&a.dDt, M * Din}, {&a.dZ, M * Din}, {&a.dXin, M * Din},
 		{&a.dDtLow, M * R}, {&a.dBm, M * N}, {&a.dCm, M * N}, {&a.dBmI, M * N}, {&a.dCmI, M * N},
 		{&a.dA, Din * N}, {&a.dBp, Din * N}, {&a.dCp, Din * N}, {&a.dAI, Din * N}, {&a.dBpI, Din * N}, {&a.dCpI, Din * N},
 		{&a.dSkip, Din}, {&a.dBias, Din}, {&a.dConvB, Din}, {&a.dConvW, Din * K},
@@ -92,6 +102,15 @@ func newActs(d *cudakernels.Device, c *backbone.Config, B, L int) (*acts, error)
 		off += (s.n + 63) / 64 * 64
 	}
 	return a, nil
+}
+
+// half is the bfloat16 operand i elements into p (u16, xn16, …), or 0
+// outside bf16 precision, where those buffers are empty.
+func (a *acts) half(p cuda.DevPtr, i int) cuda.DevPtr {
+	if !a.bf16 {
+		return 0
+	}
+	return p + cuda.DevPtr(2*i)
 }
 
 func (a *acts) free() {

@@ -44,19 +44,21 @@ func (g *Model) Backward() error {
 	_, _, err := d.CrossEntropyWith(x)
 	e.op("cross-entropy", err)
 	g.products(e,
-		product{name: "head dx", m: M, n: D, k: V, a: a.dlogits, aBF16: g.bf16, b: at(p, ly.embed), c: a.dxnF},
-		product{name: "head dW", transA: true, m: V, n: D, k: M, a: a.dlogits, aBF16: g.bf16, b: a.xnF, beta: 1, c: at(gr, ly.embed)})
-	e.op("norm_f", d.RMSNormBackward(a.dResid, at(gr, ly.normF), a.dxnF, f4(a.resid, nL*M*D), at(p, ly.normF), a.rstdF, M, D, false))
+		product{name: "head dx", m: M, n: D, k: V, a: a.dlogits, a16: a.dlogits, b: at(p, ly.embed), c: a.dxnF},
+		product{name: "head dW", transA: true, m: V, n: D, k: M, a: a.dlogits, a16: a.dlogits, b: a.xnF, b16: a.half(a.xnF16, 0), beta: 1, c: at(gr, ly.embed)})
+	dResid16 := a.half(a.dResid16, 0) // dResid as out_proj's products read it
+	e.op("norm_f", d.RMSNormBackward(a.dResid, dResid16, at(gr, ly.normF), a.dxnF, f4(a.resid, nL*M*D), at(p, ly.normF), a.rstdF, M, D, false))
 
 	selB, selC, cx := selective(c, "B"), selective(c, "C"), c.ComplexA
 	cfc := cf(c)
 	for l := nL - 1; l >= 0 && e.err == nil; l-- {
 		u := f4(a.u, l*M*Din)
+		u16 := a.half(a.u16, l*M*Din) // u's bfloat16 form, written by the convolution
 		y := f4(a.y, l*M*Din)
 		// out_proj: the residual passes dResid through unchanged.
 		g.products(e,
-			product{name: "out_proj dx", m: M, n: Din, k: D, a: a.dResid, b: ly.lay(p, ly.outProj, l), c: a.dY},
-			product{name: "out_proj dW", transA: true, m: D, n: Din, k: M, a: a.dResid, b: y, beta: 1, c: ly.lay(gr, ly.outProj, l)})
+			product{name: "out_proj dx", m: M, n: Din, k: D, a: a.dResid, a16: dResid16, b: ly.lay(p, ly.outProj, l), c: a.dY},
+			product{name: "out_proj dW", transA: true, m: D, n: Din, k: M, a: a.dResid, a16: dResid16, b: y, b16: a.half(a.y16, l*M*Din), beta: 1, c: ly.lay(gr, ly.outProj, l)})
 
 		bmAll, cmAll := f4(a.bm, l*cfc*M*N), f4(a.cm, l*cfc*M*N)
 		A := f4(a.a, l*Din*N)
@@ -67,6 +69,12 @@ func (g *Model) Backward() error {
 			Y: y, Saved: f4(a.saved, l*a.savedLen)}
 		sg := &cudakernels.ScanGrads{DY: a.dY, DU: a.dU, DDelta: a.dDt, DDeltaBias: a.dBias, DA: a.dA,
 			DBm: a.dBm, DCm: a.dCm, DDskip: a.dSkip, DZ: a.dZ}
+		// dΔ and dz feed only products: in bf16 they are written as
+		// those read them, into the same buffers.
+		dDt16, dZ16 := a.half(a.dDt, 0), a.half(a.dZ, 0)
+		if a.bf16 {
+			sg.DDelta, sg.DZ, sg.DDelta16, sg.DZ16 = 0, 0, dDt16, dZ16
+		}
 		if cx { // imaginary parts: of selective B, C after their real parts
 			sc.AImag, sg.DAImag = ly.lay(p, ly.aImag, l), a.dAI
 			sc.BImag, sc.CImag, sg.DBImag, sg.DCImag = f4(bmAll, M*N), f4(cmAll, M*N), a.dBmI, a.dCmI
@@ -109,8 +117,8 @@ func (g *Model) Backward() error {
 		wx, gx := ly.lay(p, ly.xProj, l), ly.lay(gr, ly.xProj, l)
 		if r > 0 {
 			g.products(e,
-				product{name: "dt_proj dx", m: M, n: r, k: Din, a: a.dDt, b: ly.lay(p, ly.dtW, l), c: a.dDtLow},
-				product{name: "dt_proj dW", transA: true, m: Din, n: r, k: M, a: a.dDt, b: f4(a.dtLow, l*M*R), beta: 1, c: ly.lay(gr, ly.dtW, l)})
+				product{name: "dt_proj dx", m: M, n: r, k: Din, a: a.dDt, a16: dDt16, b: ly.lay(p, ly.dtW, l), c: a.dDtLow},
+				product{name: "dt_proj dW", transA: true, m: Din, n: r, k: M, a: a.dDt, a16: dDt16, b: f4(a.dtLow, l*M*R), beta: 1, c: ly.lay(gr, ly.dtW, l)})
 		}
 		// x_proj: its blocks' gradients side by side in xdbl (M, S), then
 		// one product for dU and one for the weight.
@@ -120,37 +128,41 @@ func (g *Model) Backward() error {
 			}
 			g.products(e,
 				product{name: "x_proj dx", m: M, n: Din, k: S, a: a.xdbl, b: wx, beta: 1, c: a.dU},
-				product{name: "x_proj dW", transA: true, m: S, n: Din, k: M, a: a.xdbl, b: u, beta: 1, c: gx})
+				product{name: "x_proj dW", transA: true, m: S, n: Din, k: M, a: a.xdbl, b: u, b16: u16, beta: 1, c: gx})
 		}
 
-		conv := f4(a.conv, l*M*Din)
-		e.op("silu", d.SiLUBackward(a.dConv, a.dU, conv, M*Din))
-		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: f4(a.xin, l*M*Din), W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
+		// SiLU and the convolution; dXin is written as in_proj's products
+		// read it (bfloat16 in bf16: dXin16 below).
+		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: f4(a.xin, l*M*Din), W: ly.lay(p, ly.convW, l), Reset: reset, Y: f4(a.conv, l*M*Din)}
 		if st := a.state; st != nil && K > 1 { // the inputs before the batch
 			cv.State0 = f4(st.conv[a.stateIn], l*st.layerCvL)
 		}
-		cg := &cudakernels.Conv1dGrads{DY: a.dConv, DX: a.dXin, DW: a.dConvW}
+		cg := &cudakernels.Conv1dGrads{DU: a.dU, DX: a.dXin, DW: a.dConvW}
+		dXin16 := a.half(a.dXin, 0)
+		if dXin16 != 0 {
+			cg.DX, cg.DX16 = 0, dXin16
+		}
 		if c.UseConvBias {
 			cv.Bias = ly.lay(p, ly.convB, l)
 			cg.DBias = a.dConvB
 		}
-		e.op("conv1d", d.Conv1dBackward(cv, cg))
+		e.op("conv1d + silu", d.Conv1dBackward(cv, cg))
 		e.op("small gradients", d.AddMul(ly.lay(gr, ly.convW, l), a.dConvW, 0, Din*K))
 		if c.UseConvBias {
 			e.op("small gradients", d.AddMul(ly.lay(gr, ly.convB, l), a.dConvB, 0, Din))
 		}
 
 		// in_proj: both halves feed xn.
-		xn := f4(a.xn, l*M*D)
+		xn, xn16 := f4(a.xn, l*M*D), a.half(a.xn16, l*M*D)
 		win, gin := ly.lay(p, ly.inProj, l), ly.lay(gr, ly.inProj, l)
 		g.products(e,
-			product{name: "in_proj dx", m: M, n: D, k: Din, a: a.dXin, b: win, c: a.dXn},
-			product{name: "in_proj dx", m: M, n: D, k: Din, a: a.dZ, b: f4(win, Din*D), beta: 1, c: a.dXn},
-			product{name: "in_proj dW", transA: true, m: Din, n: D, k: M, a: a.dXin, b: xn, beta: 1, c: gin},
-			product{name: "in_proj dW", transA: true, m: Din, n: D, k: M, a: a.dZ, b: xn, beta: 1, c: f4(gin, Din*D)})
+			product{name: "in_proj dx", m: M, n: D, k: Din, a: a.dXin, a16: dXin16, b: win, c: a.dXn},
+			product{name: "in_proj dx", m: M, n: D, k: Din, a: a.dZ, a16: dZ16, b: f4(win, Din*D), beta: 1, c: a.dXn},
+			product{name: "in_proj dW", transA: true, m: Din, n: D, k: M, a: a.dXin, a16: dXin16, b: xn, b16: xn16, beta: 1, c: gin},
+			product{name: "in_proj dW", transA: true, m: Din, n: D, k: M, a: a.dZ, a16: dZ16, b: xn, b16: xn16, beta: 1, c: f4(gin, Din*D)})
 
 		// The residual stream: its gradient takes the norm's added in place.
-		e.op("rmsnorm + residual", d.RMSNormBackward(a.dResid, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
+		e.op("rmsnorm + residual", d.RMSNormBackward(a.dResid, dResid16, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
 			ly.lay(p, ly.norm, l), f4(a.rstd, l*M), M, D, true))
 		e.hook(g.gradHook, l) // block l's gradients are final
 	}

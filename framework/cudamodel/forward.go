@@ -33,7 +33,7 @@ func checkBatch(b *backbone.Batch, V int) error {
 // ensureActs makes g.acts hold activations for a B × L batch, freeing
 // those of another shape once the device has finished with them.
 func (g *Model) ensureActs(B, L int) error {
-	if g.acts != nil && g.acts.B == B && g.acts.L == L {
+	if g.acts != nil && g.acts.B == B && g.acts.L == L && g.acts.bf16 == g.bf16 {
 		return nil
 	}
 	if g.acts != nil {
@@ -43,7 +43,7 @@ func (g *Model) ensureActs(B, L int) error {
 		g.acts.free()
 		g.acts = nil
 	}
-	a, err := newActs(g.dev, &g.Config, B, L)
+	a, err := newActs(g.dev, &g.Config, B, L, g.bf16)
 	if err != nil {
 		return err
 	}
@@ -108,26 +108,28 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	e.op("embedding", d.EmbeddingForward(a.resid, at(p, ly.embed), a.ids, M, D))
 	for l := 0; l < nL && e.err == nil; l++ {
 		x, xn := f4(a.resid, l*M*D), f4(a.xn, l*M*D)
-		e.op("rmsnorm", d.RMSNormForward(xn, f4(a.rstd, l*M), x, ly.lay(p, ly.norm, l), M, D, eps))
+		xn16 := a.half(a.xn16, l*M*D)
+		e.op("rmsnorm", d.RMSNormForward(xn, xn16, f4(a.rstd, l*M), x, ly.lay(p, ly.norm, l), M, D, eps))
 
 		win := ly.lay(p, ly.inProj, l)
 		xin, z := f4(a.xin, l*M*Din), f4(a.z, l*M*Din)
 		g.products(e,
-			product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, b: win, c: xin},
-			product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, b: f4(win, Din*D), c: z})
+			product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, a16: xn16, b: win, c: xin},
+			product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, a16: xn16, b: f4(win, Din*D), c: z})
 
 		conv, u := f4(a.conv, l*M*Din), f4(a.u, l*M*Din)
-		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv}
+		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv, U: u}
+		u16 := a.half(a.u16, l*M*Din)
+		cv.U16 = u16
 		if c.UseConvBias {
 			cv.Bias = ly.lay(p, ly.convB, l)
 		}
 		if st != nil && K > 1 {
 			cv.State0, cv.StateT = f4(st.conv[in], l*st.layerCvL), f4(st.conv[out], l*st.layerCvL)
 		}
-		e.op("conv1d", d.Conv1dForward(cv))
-		e.op("silu", d.SiLUForward(u, conv, M*Din))
+		e.op("conv1d + silu", d.Conv1dForward(cv))
 
-		bm, cm, bmI, cmI := g.ssmParams(e, l, M, u, f4(a.dtLow, l*M*int(c.TimeStepRank)),
+		bm, cm, bmI, cmI := g.ssmParams(e, l, M, u, u16, f4(a.dtLow, l*M*int(c.TimeStepRank)),
 			f4(a.bm, l*cf(c)*M*N), f4(a.cm, l*cf(c)*M*N), f4(a.dtRaw, l*M*Din), a.xdbl)
 
 		A := f4(a.a, l*Din*N)
@@ -137,7 +139,7 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 			U: u, Delta: f4(a.dtRaw, l*M*Din), DeltaBias: ly.lay(p, ly.dtB, l), A: A, Bm: bm, Cm: cm,
 			BPerChannel: !selective(c, "B"), CPerChannel: !selective(c, "C"),
 			BImag: bmI, CImag: cmI, Dskip: ly.lay(p, ly.dskip, l), Z: z, Reset: reset,
-			Y: y, Saved: f4(a.saved, l*a.savedLen)}
+			Y: y, Y16: a.half(a.y16, l*M*Din), Saved: f4(a.saved, l*a.savedLen)}
 		if c.ComplexA {
 			sc.AImag = ly.lay(p, ly.aImag, l)
 		}
@@ -149,10 +151,11 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		// out_proj, then the residual add into the next block's input.
 		next := f4(a.resid, (l+1)*M*D)
 		e.op("residual copy", d.CopyDtoD(next, x, 4*M*D))
-		g.products(e, product{name: "out_proj", transB: true, m: M, n: D, k: Din, a: y, b: ly.lay(p, ly.outProj, l), beta: 1, c: next})
+		g.products(e, product{name: "out_proj", transB: true, m: M, n: D, k: Din, a: y, a16: sc.Y16, b: ly.lay(p, ly.outProj, l), beta: 1, c: next})
 	}
-	e.op("norm_f", d.RMSNormForward(a.xnF, a.rstdF, f4(a.resid, nL*M*D), at(p, ly.normF), M, D, eps))
-	g.products(e, product{name: "head", transB: true, m: M, n: V, k: D, a: a.xnF, b: at(p, ly.embed), c: a.logits})
+	xnF16 := a.half(a.xnF16, 0)
+	e.op("norm_f", d.RMSNormForward(a.xnF, xnF16, a.rstdF, f4(a.resid, nL*M*D), at(p, ly.normF), M, D, eps))
+	g.products(e, product{name: "head", transB: true, m: M, n: V, k: D, a: a.xnF, a16: xnF16, b: at(p, ly.embed), c: a.logits})
 	if e.err != nil {
 		return 0, e.err
 	}
@@ -247,7 +250,7 @@ func xBlocks(c *backbone.Config, dt, bRe, bIm, cRe, cIm cuda.DevPtr) []xBlock {
 // B, C and their imaginary parts (0 when real) as the scan reads them.
 // x_proj is one product into xdbl (M, S), whose column blocks are then
 // copied into dtLow, bm and cm.
-func (g *Model) ssmParams(e *errs, l, M int, u, dtLow, bm, cm, dtRaw, xdbl cuda.DevPtr) (B, C, BIm, CIm cuda.DevPtr) {
+func (g *Model) ssmParams(e *errs, l, M int, u, u16, dtLow, bm, cm, dtRaw, xdbl cuda.DevPtr) (B, C, BIm, CIm cuda.DevPtr) {
 	c, p, ly := &g.Config, g.params, g.lay
 	_, _, Din, N, _, _, _ := dims(c)
 	r, nb, nc := xProjRows(c)
@@ -255,7 +258,7 @@ func (g *Model) ssmParams(e *errs, l, M int, u, dtLow, bm, cm, dtRaw, xdbl cuda.
 	BIm, CIm = ly.lay(p, ly.bImag, l), ly.lay(p, ly.cImag, l)
 	im := func(x cuda.DevPtr) cuda.DevPtr { return x + cuda.DevPtr(4*M*N) }
 	if S := r + nb + nc; S > 0 {
-		g.products(e, product{name: "x_proj", transB: true, m: M, n: S, k: Din, a: u, b: ly.lay(p, ly.xProj, l), c: xdbl})
+		g.products(e, product{name: "x_proj", transB: true, m: M, n: S, k: Din, a: u, a16: u16, b: ly.lay(p, ly.xProj, l), c: xdbl})
 		for _, b := range xBlocks(c, dtLow, bm, im(bm), cm, im(cm)) {
 			e.op("x_proj split", g.dev.CopyCols(cudakernels.Cols{P: b.p, LD: b.w, W: b.w}, cudakernels.Cols{P: xdbl, LD: S, Off: b.row, W: b.w}, M))
 		}

@@ -49,19 +49,23 @@ func (g *Model) paramsChanged() { g.b16.fresh = false }
 
 // product is one matrix product of a pass, c = op(a)·op(b) + beta·c
 // (cuda.BLAS.MatMul's arguments, every matrix dense), named for op timing.
+// a16 and b16, when set, hold the operands' bfloat16 form already (written
+// so by their producer): bf16 precision reads them instead of rounding a
+// and b; the other precisions read a and b and ignore them.
 type product struct {
 	name           string
 	transA, transB bool
 	m, n, k        int
 	a, b           cuda.DevPtr
-	aBF16          bool // a holds bfloat16 already (bf16 precision only)
+	a16, b16       cuda.DevPtr
 	beta           float32
 	c              cuda.DevPtr
 }
 
 // products runs every product of Forward and Backward, in order, at the
-// model's precision. In bf16 an operand inside the parameters is read from
-// their bfloat16 copy; any other (an activation) is rounded into a scratch
+// model's precision. In bf16 an operand with a bfloat16 form (a16, b16)
+// is read as it is; one inside the parameters is read from their
+// bfloat16 copy; any other (an activation) is rounded into a scratch
 // buffer first, once for the group: a linear layer's backward reads its
 // output gradient twice (dx and dW), x_proj reads u three times. So no
 // product of a group may write what another of it reads; products checks.
@@ -71,10 +75,6 @@ func (g *Model) products(e *errs, ps ...product) {
 	}
 	if !g.bf16 {
 		for _, q := range ps {
-			if q.aBF16 {
-				e.do(fmt.Errorf("cudamodel: internal: product %q has a bfloat16 operand in %s", q.name, backbone.FP32))
-				return
-			}
 			e.op(q.name, g.blas.MatMul(q.transA, q.transB, q.m, q.n, q.k, q.a, q.b, q.beta, q.c))
 		}
 		return
@@ -88,7 +88,10 @@ func (g *Model) products(e *errs, ps ...product) {
 		n int
 	}
 	rounded := map[key]cuda.DevPtr{}
-	operand := func(p cuda.DevPtr, n int) (cuda.DevPtr, bool, error) {
+	operand := func(p, p16 cuda.DevPtr, n int) (cuda.DevPtr, bool, error) {
+		if p16 != 0 {
+			return p16, false, nil
+		}
 		if x, ok := rounded[key{p, n}]; ok {
 			return x, false, nil
 		}
@@ -99,14 +102,11 @@ func (g *Model) products(e *errs, ps ...product) {
 		return x, fresh, err
 	}
 	for _, q := range ps {
-		a16, ra, err := q.a, false, error(nil)
-		if !q.aBF16 {
-			a16, ra, err = operand(q.a, q.m*q.k)
-		}
+		a16, ra, err := operand(q.a, q.a16, q.m*q.k)
 		if err == nil {
 			var rb bool
 			var b16 cuda.DevPtr
-			b16, rb, err = operand(q.b, q.k*q.n)
+			b16, rb, err = operand(q.b, q.b16, q.k*q.n)
 			if err == nil && (ra || rb) {
 				err = g.ops.mark("to_bf16 (operands)")
 			}
@@ -121,14 +121,23 @@ func (g *Model) products(e *errs, ps ...product) {
 	}
 }
 
-// checkGroup: no product of ps writes an activation another of ps reads.
+// checkGroup: no product of ps (bf16 precision) writes an operand another
+// of ps reads, in the form it reads it.
 func checkGroup(ps []product) error {
 	overlap := func(p0 cuda.DevPtr, n0 int, p1 cuda.DevPtr, n1 int) bool {
-		return p0 < p1+cuda.DevPtr(4*n1) && p1 < p0+cuda.DevPtr(4*n0)
+		return p0 < p1+cuda.DevPtr(n1) && p1 < p0+cuda.DevPtr(n0)
+	}
+	read := func(p, p16 cuda.DevPtr, n int) (cuda.DevPtr, int) {
+		if p16 != 0 {
+			return p16, 2 * n
+		}
+		return p, 4 * n
 	}
 	for i, w := range ps {
 		for j, r := range ps {
-			if i != j && (overlap(w.c, w.m*w.n, r.a, r.m*r.k) || overlap(w.c, w.m*w.n, r.b, r.k*r.n)) {
+			ap, an := read(r.a, r.a16, r.m*r.k)
+			bp, bn := read(r.b, r.b16, r.k*r.n)
+			if i != j && (overlap(w.c, 4*w.m*w.n, ap, an) || overlap(w.c, 4*w.m*w.n, bp, bn)) {
 				return fmt.Errorf("cudamodel: internal: product %q writes what %q of its group reads", w.name, r.name)
 			}
 		}

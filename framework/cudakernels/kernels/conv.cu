@@ -1,164 +1,247 @@
 // conv.cu: the causal depthwise convolution of kernels.Conv1d
-// (framework/kernels/conv.go): forward, and backward in three kernels
-// (dX and dState0 per element, dW and dBias as per-row-chunk partials
-// summed in order by sum_rows).
+// (framework/kernels/conv.go), with SiLU fused as there: forward, and
+// backward in two kernels (dX, dState0 and per-segment partials of dW
+// and dBias; then the partials summed in order by conv_bwd_wsum).
+//
+// A thread walks one channel d of one segment of CONV_SEG positions of
+// one sequence b, keeping the last KM inputs (forward and dW) and the
+// next KM output gradients (dX) in registers, so each element of X, Y,
+// DY or DU is read from memory once (plus KM − 1 positions at each
+// segment's edge). KM is the largest K an instance takes (4 or 16): a
+// window slot j holds position t − (KM − 1) + j, and the taps are the
+// slots j ≥ KM − K, so every index into the windows is a constant.
+// Every sum runs in the order of the scalar reference (and of the
+// kernels before these), so the forward, dX and dState0 are the same
+// bits; dW and dBias add per segment, then the segments in order in
+// double: deterministic run to run.
 
 #include "common.cuh"
 
-// doc_start returns the first position of t's document when a reset lies
-// in [t−(K−1), t] or, for taps before the sequence start, in [0, t]; −1
-// when the window (and, when it reaches the carried state, the whole
-// prefix) has no reset.
-__device__ __forceinline__ int conv_doc_start(const u8* Reset, int L, int b, int t, int K) {
-	if (!Reset) return -1;
-	int lo = t - (K - 1);
-	if (lo < 0) lo = 0;
-	for (int s = t; s >= lo; s--)
-		if (Reset[(long long)b * L + s]) return s;
-	return -1;
+#define CONV_THREADS 128 // channels a block
+
+// conv_where places the thread: sequence b, positions [t0, t1), channel
+// d and its chunk (b·segs + segment) for the partials. Blocks run over
+// (b, segment, block of channels), channels fastest; an empty sequence
+// has one segment (for StateT and dState0).
+struct conv_where {
+	int b, t0, t1, d;
+	long long chunk;
+};
+
+__device__ __forceinline__ bool conv_place(int B, int L, int D, int seg, conv_where* w) {
+	int nDB = (D + CONV_THREADS - 1) / CONV_THREADS;
+	int segs = L > 0 ? (L + seg - 1) / seg : 1;
+	long long bs = blockIdx.x / nDB;
+	w->d = (int)(blockIdx.x % nDB) * CONV_THREADS + threadIdx.x;
+	w->chunk = bs;
+	w->b = (int)(bs / segs);
+	w->t0 = (int)(bs % segs) * seg;
+	w->t1 = min(w->t0 + seg, L);
+	return w->d < D && w->b < B;
 }
 
-extern "C" __global__ void conv_fwd(const float* __restrict__ X, const float* __restrict__ W, const float* __restrict__ Bias,
-                                    const float* __restrict__ State0, const u8* __restrict__ Reset,
-                                    float* __restrict__ Y, float* __restrict__ StateT, int B, int L, int D, int K)
-{
-	long long total = (long long)B * L * D;
-	for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
-		int d = e % D;
-		long long bt = e / D;
-		int t = bt % L, b = bt / L;
-		int start = conv_doc_start(Reset, L, b, t, K);
-		float y = Bias ? Bias[d] : 0.f;
-		for (int k = 0; k < K; k++) {
-			int p = t - (K - 1) + k;
-			if (start >= 0 && p < start) continue;
-			float x;
-			if (p >= 0) x = X[((long long)b * L + p) * D + d];
-			else x = State0 ? State0[((long long)b * D + d) * (K - 1) + (K - 1 + p)] : 0.f;
-			y = fmaf(W[d * K + k], x, y);
-		}
-		Y[e] = y;
-	}
-	if (!StateT) return;
-	long long ns = (long long)B * D * (K - 1);
-	for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < ns; e += (long long)gridDim.x * blockDim.x) {
-		int j = e % (K - 1);
-		long long bd = e / (K - 1);
-		int d = bd % D, b = bd / D;
-		int start = L > 0 ? conv_doc_start(Reset, L, b, L - 1, K) : -1;
-		int p = L - (K - 1) + j;
-		float v;
-		if (start >= 0 && p < start) v = 0.f;
-		else if (p >= 0) v = X[((long long)b * L + p) * D + d];
-		else v = State0 ? State0[((long long)b * D + d) * (K - 1) + (K - 1 + p)] : 0.f;
-		StateT[e] = v;
-	}
+// conv_in is the input at position p of sequence b, channel d: X, or for
+// p < 0 the carried state (zero without one or before it).
+__device__ __forceinline__ float conv_in(const float* __restrict__ X, const float* __restrict__ State0, int L, int D, int K, int b, int d, int p) {
+	if (p >= 0) return X[((long long)b * L + p) * D + d];
+	if (p < -(K - 1) || !State0) return 0.f;
+	return State0[((long long)b * D + d) * (K - 1) + (K - 1 + p)];
 }
 
-// tap_ok reports whether output t reads input p (p ≤ t, p > t − K).
-__device__ __forceinline__ bool conv_tap_ok(const u8* Reset, int L, int b, int t, int p, int K) {
-	int start = conv_doc_start(Reset, L, b, t, K);
-	return !(start >= 0 && p < start);
+// conv_start is the latest document start in [t0 − (K − 1), t0), or a
+// position before every tap when none: taps at positions below it are
+// skipped.
+__device__ __forceinline__ int conv_start(const u8* __restrict__ Reset, int L, int b, int t0, int K) {
+	int start = -(1 << 30);
+	if (Reset)
+		for (int s = max(t0 - (K - 1), 0); s < t0; s++)
+			if (Reset[(long long)b * L + s]) start = s;
+	return start;
 }
 
-// conv_bwd_x: DX (B, L, D) and DState0 (B, D, K−1).
-extern "C" __global__ void conv_bwd_x(const float* __restrict__ W, const u8* __restrict__ Reset, const float* __restrict__ DY,
-                                      float* __restrict__ DX, float* __restrict__ DState0, int B, int L, int D, int K)
-{
-	long long total = (long long)B * L * D;
-	if (DX)
-		for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
-			int d = e % D;
-			long long bt = e / D;
-			int p = bt % L, b = bt / L;
-			float s = 0.f;
-			for (int k = 0; k < K; k++) {
-				int t = p + (K - 1) - k;
-				if (t >= L || !conv_tap_ok(Reset, L, b, t, p, K)) continue;
-				s = fmaf(DY[((long long)b * L + t) * D + d], W[d * K + k], s);
-			}
-			DX[e] = s;
-		}
-	if (!DState0) return;
-	long long ns = (long long)B * D * (K - 1);
-	for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < ns; e += (long long)gridDim.x * blockDim.x) {
-		int j = e % (K - 1);
-		long long bd = e / (K - 1);
-		int d = bd % D, b = bd / D;
-		int p = j - (K - 1);
-		float s = 0.f;
-		for (int k = 0; k < K; k++) {
-			int t = p + (K - 1) - k;
-			if (t < 0 || t >= L || !conv_tap_ok(Reset, L, b, t, p, K)) continue;
-			s = fmaf(DY[((long long)b * L + t) * D + d], W[d * K + k], s);
-		}
-		DState0[e] = s;
-	}
+// conv_dy is the gradient of Y at position t (< L): DY, or DU·silu'(Y).
+__device__ __forceinline__ float conv_dy(const float* __restrict__ DY, const float* __restrict__ DU, const float* __restrict__ Y, long long e) {
+	return DU ? DU[e] * silu_grad_f(Y[e]) : DY[e];
 }
 
-// conv_bwd_w: partials of DW and DBias over chunks of rows of (B·L):
-// part (gridDim.y, D, K+1), the last column the bias. Threads run over d.
-// conv_bwd_w_rows sums, for channel d and rows [r0, r1), each tap's
-// dy·x and dy (the bias) in order into o (K + 1 values). KM is the
-// largest K it takes: the sums live in registers when the loops over k
-// unroll (KM 4), in local memory otherwise.
+// conv_fwd_seg: Y (and U = SiLU(Y), its bfloat16 bits U16, the state
+// StateT by the last segment) for the thread's positions.
 template <int KM>
-__device__ __forceinline__ void conv_bwd_w_rows(const float* __restrict__ X, const float* __restrict__ State0, const u8* __restrict__ Reset,
-                                                const float* __restrict__ DY, float* __restrict__ o, long long r0, long long r1, int L, int D, int K, int d)
+__device__ __forceinline__ void conv_fwd_seg(const float* __restrict__ X, const float* __restrict__ W, const float* __restrict__ Bias,
+                                             const float* __restrict__ State0, const u8* __restrict__ Reset, float* __restrict__ Y,
+                                             float* __restrict__ U, unsigned short* __restrict__ U16, float* __restrict__ StateT,
+                                             int B, int L, int D, int K, int seg)
 {
-	float acc[KM];
+	conv_where q;
+	if (!conv_place(B, L, D, seg, &q)) return;
+	const int b = q.b, d = q.d, off = KM - K;
+	float w[KM], v[KM];
 #pragma unroll
-	for (int k = 0; k < KM; k++) acc[k] = 0.f;
-	float bias = 0.f;
-	for (long long r = r0; r < r1; r++) {
-		int t = r % L, b = r / L;
-		float dy = DY[r * D + d];
-		bias += dy;
-		int start = conv_doc_start(Reset, L, b, t, K);
+	for (int j = 0; j < KM; j++) w[j] = j >= off ? W[d * K + j - off] : 0.f;
 #pragma unroll
-		for (int k = 0; k < KM; k++) {
-			if (k >= K) break;
-			int p = t - (K - 1) + k;
-			if (start >= 0 && p < start) continue;
-			float x;
-			if (p >= 0) x = X[((long long)b * L + p) * D + d];
-			else x = State0 ? State0[((long long)b * D + d) * (K - 1) + (K - 1 + p)] : 0.f;
-			acc[k] = fmaf(dy, x, acc[k]);
+	for (int j = 0; j < KM - 1; j++) v[j] = j >= off ? conv_in(X, State0, L, D, K, b, d, q.t0 - (KM - 1) + j) : 0.f;
+	int start = conv_start(Reset, L, b, q.t0, K);
+	const float bias = Bias ? Bias[d] : 0.f;
+#pragma unroll 4
+	for (int t = q.t0; t < q.t1; t++) {
+		long long r = (long long)b * L + t, e = r * D + d;
+		v[KM - 1] = X[e];
+		if (Reset && Reset[r]) start = t;
+		float y = bias;
+#pragma unroll
+		for (int j = 0; j < KM; j++)
+			if (j >= off && t - (KM - 1) + j >= start) y = fmaf(w[j], v[j], y);
+		Y[e] = y;
+		if (U || U16) {
+			float u = silu_f(y);
+			if (U) U[e] = u;
+			if (U16) U16[e] = bf16_bits(u);
 		}
+#pragma unroll
+		for (int j = 0; j < KM - 1; j++) v[j] = v[j + 1];
+	}
+	if (!StateT || q.t1 != L) return;
+	// The window now ends at L − 1: slot j holds position L − (KM − 1) + j.
+#pragma unroll
+	for (int j = 0; j < KM - 1; j++)
+		if (j >= off) StateT[((long long)b * D + d) * (K - 1) + (j - off)] = L - (KM - 1) + j >= start ? v[j] : 0.f;
+}
+
+extern "C" __global__ void conv_fwd4(const float* __restrict__ X, const float* __restrict__ W, const float* __restrict__ Bias,
+                                     const float* __restrict__ State0, const u8* __restrict__ Reset, float* __restrict__ Y,
+                                     float* __restrict__ U, unsigned short* __restrict__ U16, float* __restrict__ StateT,
+                                     int B, int L, int D, int K, int seg)
+{
+	conv_fwd_seg<4>(X, W, Bias, State0, Reset, Y, U, U16, StateT, B, L, D, K, seg);
+}
+
+extern "C" __global__ void conv_fwd16(const float* __restrict__ X, const float* __restrict__ W, const float* __restrict__ Bias,
+                                      const float* __restrict__ State0, const u8* __restrict__ Reset, float* __restrict__ Y,
+                                      float* __restrict__ U, unsigned short* __restrict__ U16, float* __restrict__ StateT,
+                                      int B, int L, int D, int K, int seg)
+{
+	conv_fwd_seg<16>(X, W, Bias, State0, Reset, Y, U, U16, StateT, B, L, D, K, seg);
+}
+
+// conv_bwd_seg: for the thread's positions, DX (and its bfloat16 bits
+// DX16), by the first segment DState0, and into part (chunks, D, K + 1)
+// the segment's sums of each tap's dy·x and of dy (the bias). The
+// gradient window g[j] holds dy at position t + j (zero past L).
+template <int KM>
+__device__ __forceinline__ void conv_bwd_seg(const float* __restrict__ X, const float* __restrict__ W, const float* __restrict__ State0,
+                                             const u8* __restrict__ Reset, const float* __restrict__ Y, const float* __restrict__ DY,
+                                             const float* __restrict__ DU, float* __restrict__ DX, unsigned short* __restrict__ DX16,
+                                             float* __restrict__ DState0, float* __restrict__ part, int B, int L, int D, int K, int seg)
+{
+	conv_where q;
+	if (!conv_place(B, L, D, seg, &q)) return;
+	const int b = q.b, d = q.d, off = KM - K;
+	const long long row0 = (long long)b * L;
+	float wf[KM], g[KM], v[KM], acc[KM];
+#pragma unroll
+	for (int j = 0; j < KM; j++) {
+		wf[j] = j < K ? W[d * K + K - 1 - j] : 0.f; // output t + j reads t through tap K − 1 − j
+		acc[j] = 0.f;
 	}
 #pragma unroll
-	for (int k = 0; k < KM; k++)
-		if (k < K) o[k] = acc[k];
+	for (int j = 0; j < KM - 1; j++) {
+		g[j] = q.t0 + j < L ? conv_dy(DY, DU, Y, (row0 + q.t0 + j) * D + d) : 0.f;
+		v[j] = j >= off ? conv_in(X, State0, L, D, K, b, d, q.t0 - (KM - 1) + j) : 0.f;
+	}
+	if (DState0 && q.t0 == 0) {
+		// Input p = j − (K − 1) < 0 feeds outputs t = p + (K − 1) − k
+		// (tap k), unless a document starts in [0, t].
+		int first = 1 << 30;
+		if (Reset)
+			for (int s = min(K - 2, L - 1); s >= 0; s--)
+				if (Reset[row0 + s]) first = s;
+		for (int j = 0; j < K - 1; j++) {
+			float s = 0.f;
+#pragma unroll
+			for (int t = KM - 2; t >= 0; t--) { // t descending: k ascending
+				int k = j - t;
+				if (k >= 0 && k < K && t < L && t < first) s = fmaf(g[t], W[d * K + k], s);
+			}
+			DState0[((long long)b * D + d) * (K - 1) + j] = s;
+		}
+	}
+	int start = conv_start(Reset, L, b, q.t0, K);
+	float bias = 0.f;
+#pragma unroll 2
+	for (int t = q.t0; t < q.t1; t++) {
+		long long r = row0 + t, e = r * D + d;
+		g[KM - 1] = t + KM - 1 < L ? conv_dy(DY, DU, Y, e + (long long)(KM - 1) * D) : 0.f;
+		v[KM - 1] = X[e];
+		if (Reset && Reset[r]) start = t;
+		const float gt = g[0];
+		bias += gt;
+#pragma unroll
+		for (int j = 0; j < KM; j++)
+			if (j >= off && t - (KM - 1) + j >= start) acc[j] = fmaf(gt, v[j], acc[j]);
+		if (DX || DX16) {
+			// Output t + j reads t unless a document starts in (t, t + j].
+			int lim = t + K;
+			if (Reset) {
+#pragma unroll
+				for (int j = KM - 1; j >= 1; j--)
+					if (j < K && t + j < L && Reset[r + j]) lim = t + j;
+			}
+			float s = 0.f;
+#pragma unroll
+			for (int j = KM - 1; j >= 0; j--)
+				if (j < K && t + j < L && t + j < lim) s = fmaf(g[j], wf[j], s);
+			if (DX) DX[e] = s;
+			if (DX16) DX16[e] = bf16_bits(s);
+		}
+#pragma unroll
+		for (int j = 0; j < KM - 1; j++) {
+			g[j] = g[j + 1];
+			v[j] = v[j + 1];
+		}
+	}
+	if (!part) return;
+	float* o = part + (q.chunk * D + d) * (K + 1);
+#pragma unroll
+	for (int j = 0; j < KM; j++)
+		if (j >= off) o[j - off] = acc[j];
 	o[K] = bias;
 }
 
-// conv_bwd_w: per chunk of rowsPer rows, each channel's tap and bias sums
-// into part (chunks, D, K + 1).
-extern "C" __global__ void conv_bwd_w(const float* __restrict__ X, const float* __restrict__ State0, const u8* __restrict__ Reset,
-                                      const float* __restrict__ DY, float* __restrict__ part, int B, int L, int D, int K, int rowsPer)
+extern "C" __global__ void conv_bwd4(const float* __restrict__ X, const float* __restrict__ W, const float* __restrict__ State0,
+                                     const u8* __restrict__ Reset, const float* __restrict__ Y, const float* __restrict__ DY,
+                                     const float* __restrict__ DU, float* __restrict__ DX, unsigned short* __restrict__ DX16,
+                                     float* __restrict__ DState0, float* __restrict__ part, int B, int L, int D, int K, int seg)
 {
-	int d = blockIdx.x * blockDim.x + threadIdx.x;
-	if (d >= D) return;
-	long long r0 = (long long)blockIdx.y * rowsPer, r1 = r0 + rowsPer;
-	long long R = (long long)B * L;
-	if (r1 > R) r1 = R;
-	float* o = part + ((long long)blockIdx.y * D + d) * (K + 1);
-	if (K <= 4)
-		conv_bwd_w_rows<4>(X, State0, Reset, DY, o, r0, r1, L, D, K, d);
-	else
-		conv_bwd_w_rows<16>(X, State0, Reset, DY, o, r0, r1, L, D, K, d);
+	conv_bwd_seg<4>(X, W, State0, Reset, Y, DY, DU, DX, DX16, DState0, part, B, L, D, K, seg);
 }
 
-// conv_bwd_wsum sums the partials of conv_bwd_w in row-chunk order into
-// DW (D, K) and DBias (D).
+extern "C" __global__ void conv_bwd16(const float* __restrict__ X, const float* __restrict__ W, const float* __restrict__ State0,
+                                      const u8* __restrict__ Reset, const float* __restrict__ Y, const float* __restrict__ DY,
+                                      const float* __restrict__ DU, float* __restrict__ DX, unsigned short* __restrict__ DX16,
+                                      float* __restrict__ DState0, float* __restrict__ part, int B, int L, int D, int K, int seg)
+{
+	conv_bwd_seg<16>(X, W, State0, Reset, Y, DY, DU, DX, DX16, DState0, part, B, L, D, K, seg);
+}
+
+// conv_bwd_wsum sums the partials of conv_bwd_seg, chunk by chunk, into
+// DW (D, K) and DBias (D). Block (32, 8): lane x takes column e = d·(K +
+// 1) + k, warp y the chunks y, y + 8, …; the eight sums are then added
+// in warp order: a fixed order, in double.
 extern "C" __global__ void conv_bwd_wsum(const float* __restrict__ part, int chunks, int D, int K,
                                          float* __restrict__ DW, float* __restrict__ DBias)
 {
-	int e = blockIdx.x * blockDim.x + threadIdx.x;
-	if (e >= D * (K + 1)) return;
-	int d = e / (K + 1), k = e % (K + 1);
+	__shared__ double sh[8][32];
+	long long cols = (long long)D * (K + 1);
+	long long e = (long long)blockIdx.x * 32 + threadIdx.x;
 	double s = 0;
-	for (int r = 0; r < chunks; r++) s += part[((long long)r * D + d) * (K + 1) + k];
+	if (e < cols)
+		for (int r = threadIdx.y; r < chunks; r += 8) s += part[(long long)r * cols + e];
+	sh[threadIdx.y][threadIdx.x] = s;
+	__syncthreads();
+	if (threadIdx.y != 0 || e >= cols) return;
+	s = 0;
+	for (int w = 0; w < 8; w++) s += sh[w][threadIdx.x];
+	int d = (int)(e / (K + 1)), k = (int)(e % (K + 1));
 	if (k < K) {
 		if (DW) DW[d * K + k] = (float)s;
 	} else if (DBias) {

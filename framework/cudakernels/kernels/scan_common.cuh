@@ -352,7 +352,7 @@ scan_fwd_out(const float* __restrict__ U, const float* __restrict__ Delta, const
              const float* __restrict__ Bm, const float* __restrict__ BImag,
              const float* __restrict__ Cm, const float* __restrict__ CImag,
              const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
-             const float* __restrict__ Saved, float* __restrict__ Y, int L, int D)
+             const float* __restrict__ Saved, float* __restrict__ Y, unsigned short* __restrict__ Y16, int L, int D)
 {
 	extern __shared__ float sh[];
 	float (*s_dt)[DT] = (float (*)[DT])(sh);
@@ -414,6 +414,7 @@ scan_fwd_out(const float* __restrict__ U, const float* __restrict__ Delta, const
 				y *= z * sigmoid_fast(z);
 			}
 			Y[idx] = y;
+			if (Y16) Y16[idx] = bf16_bits(y);
 		}
 	}
 }
@@ -598,9 +599,10 @@ __device__ __forceinline__ void bwd_flush_bc(const float* s_part, float* __restr
 	__syncthreads();
 }
 
-// bwd_store writes the parked du, dΔ and dz of the chunk, coalesced,
-// and lane 0 of each channel its sums dD and dΔbias at o (b·nc + c)·D + d.
+// bwd_store writes the parked du, dΔ and dz of the chunk, coalesced
+// (dΔ and dz also, or only, as bfloat16 bits: DDelta16, DZ16), and lane 0 of each channel its sums dD and dΔbias at o (b·nc + c)·D + d.
 __device__ __forceinline__ void bwd_store(const bwd_tiles& s, float* __restrict__ DU, float* __restrict__ DDelta, float* __restrict__ DZ,
+                                          unsigned short* __restrict__ DDelta16, unsigned short* __restrict__ DZ16,
                                           float* __restrict__ pSkip, float* __restrict__ pBias, float dskip, float dbias, long long o,
                                           bool dok, int g, int b, int t0, int d0, int L, int D) {
 	__syncthreads();
@@ -616,7 +618,9 @@ __device__ __forceinline__ void bwd_store(const bwd_tiles& s, float* __restrict_
 			long long idx = ((long long)b * L + t) * D + dd;
 			if (DU) DU[idx] = s.u[row][col];
 			if (DDelta) DDelta[idx] = s.dy[row][col];
+			if (DDelta16) DDelta16[idx] = bf16_bits(s.dy[row][col]);
 			if (DZ) DZ[idx] = s.gz[row][col];
+			if (DZ16) DZ16[idx] = bf16_bits(s.gz[row][col]);
 		}
 	}
 }

@@ -142,6 +142,7 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
          const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
          const float* __restrict__ Saved, const float* __restrict__ Dcin, const float* __restrict__ DY,
          float* __restrict__ DU, float* __restrict__ DDelta, float* __restrict__ DZ,
+         unsigned short* __restrict__ DDelta16, unsigned short* __restrict__ DZ16,
          float* __restrict__ pBC,   // (nx, B, L, 4N): per-tile sums of dB, dB imag, dC, dC imag
          float* __restrict__ pA,    // (B, nc, D, N)
          float* __restrict__ pAi,   // (B, nc, D, N)
@@ -280,7 +281,7 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 		}
 		if constexpr (!BPC || !CPC) bwd_flush_bc(sm.part, pBC, xt, b, t0, s, L);
 	}
-	bwd_store(sm, DU, DDelta, DZ, pSkip, pBias, dskip, dbias, ((long long)b * nc + c) * D + d, dok, g, b, t0, d0, L, D);
+	bwd_store(sm, DU, DDelta, DZ, DDelta16, DZ16, pSkip, pBias, dskip, dbias, ((long long)b * nc + c) * D + d, dok, g, b, t0, d0, L, D);
 	if (dok) {
 #pragma unroll
 		for (int k = 0; k < NPT; k++) {

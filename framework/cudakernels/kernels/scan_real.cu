@@ -58,7 +58,8 @@ extern "C" __global__ void __launch_bounds__(NT)
 scan_fwd_seq(const float* __restrict__ U, const float* __restrict__ Delta, const float* __restrict__ DeltaBias,
              const float* __restrict__ A, const float* __restrict__ Bm, const float* __restrict__ Cm,
              const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
-             const float* __restrict__ H0, float* __restrict__ Saved, float* __restrict__ HT, float* __restrict__ Y, int L, int D)
+             const float* __restrict__ H0, float* __restrict__ Saved, float* __restrict__ HT, float* __restrict__ Y,
+             unsigned short* __restrict__ Y16, int L, int D)
 {
 	extern __shared__ float sh[];
 	float (*s_dt)[DT] = (float (*)[DT])(sh);
@@ -143,7 +144,9 @@ scan_fwd_seq(const float* __restrict__ U, const float* __restrict__ Delta, const
 				float y = s_x[row][col];
 				if (Dskip) y = fmaf(skip, s_u[row][col], y);
 				if (Z) y *= z[i] * sigmoid_fast(z[i]);
-				Y[((long long)b * L + t) * D + dd] = y;
+				long long idx = ((long long)b * L + t) * D + dd;
+				Y[idx] = y;
+				if (Y16) Y16[idx] = bf16_bits(y);
 			}
 		}
 	}
@@ -260,6 +263,7 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
          const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
          const float* __restrict__ Saved, const float* __restrict__ Dcin, const float* __restrict__ DY,
          float* __restrict__ DU, float* __restrict__ DDelta, float* __restrict__ DZ,
+         unsigned short* __restrict__ DDelta16, unsigned short* __restrict__ DZ16,
          float* __restrict__ pBC,   // (nx, B, L, 2N): per-tile sums of dB, dC (selective)
          float* __restrict__ pA,    // (B, nc, D, N)
          float* __restrict__ pAi,   // unused (complex only)
@@ -363,7 +367,7 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 		}
 		if constexpr (!BPC || !CPC) bwd_flush_bc(sm.part, pBC, xt, b, t0, s, L);
 	}
-	bwd_store(sm, DU, DDelta, DZ, pSkip, pBias, dskip, dbias, ((long long)b * nc + c) * D + d, dok, g, b, t0, d0, L, D);
+	bwd_store(sm, DU, DDelta, DZ, DDelta16, DZ16, pSkip, pBias, dskip, dbias, ((long long)b * nc + c) * D + d, dok, g, b, t0, d0, L, D);
 	if (dok) {
 #pragma unroll
 		for (int k = 0; k < NPT; k++) {

@@ -19,6 +19,8 @@ template <class T> T __shfl_sync(unsigned, T, int, int = 32);
 template <class T> T __shfl_down_sync(unsigned, T, int, int = 32);
 void __syncthreads();
 void __syncwarp(unsigned = 0xffffffffu);
+int min(int, int);
+int max(int, int);
 float __logf(float);
 float __expf(float);
 float __frcp_rn(float);
