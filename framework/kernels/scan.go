@@ -255,12 +255,16 @@ func (a *scanArgs) part(k, lo, hi int) {
 		a.im.fwd(s, b0, b1, d0, d1)
 		return
 	}
-	n := s.B * s.L * 2 * s.N
-	j := k
-	if a.byRows {
-		j = 0 // one buffer: worker k writes only its own rows
+	var part []float32 // nil: dB, dC straight into the gradients
+	if a.sums != nil {
+		n := s.B * s.L * 2 * s.N
+		j := k
+		if a.byRows {
+			j = 0 // one buffer: worker k writes only its own rows
+		}
+		part = a.sums[j*n : (j+1)*n]
 	}
-	a.im.bwd(s, &a.g, b0, b1, d0, d1, a.sums[j*n:(j+1)*n], &a.accs[k])
+	a.im.bwd(s, &a.g, b0, b1, d0, d1, part, &a.accs[k])
 }
 
 // reduceRows adds the workers' dB, dC sums of rows [r0, r1) into DBm, DCm
@@ -322,9 +326,19 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	if byRows {
 		nsums = 1
 	}
-	partBuf := getF32(nsums * B * L * 2 * N)
-	defer putF32(partBuf)
-	part := *partBuf
+	// With whole rows per worker, selective B and C, both gradients
+	// wanted and no channels past the last group, a SIMD worker is the
+	// only one to write its rows of DBm and DCm: it stores its lane sums
+	// there (plus zero: the bits of the sum below) and there is nothing to
+	// reduce.
+	direct := im.bcDirect && byRows && !s.BPerChannel && !s.CPerChannel && g.DBm != nil && g.DCm != nil &&
+		D >= w && D%w == 0 && L > 0 && N > 0
+	var part []float32
+	if !direct {
+		partBuf := getF32(nsums * B * L * 2 * N)
+		defer putF32(partBuf)
+		part = *partBuf
+	}
 	per := 3*D*N + 2*D // dA, dB, dC (the last two for per-channel B, C), dD, dΔbias
 	accBuf := getF64(p * per)
 	defer putF64(accBuf)
@@ -361,7 +375,7 @@ func (s *Scan) backwardWith(im *scanImpl, g *ScanGrads) {
 	if s.CPerChannel {
 		sum(g.DCm, func(a *scanAcc) []float64 { return a.dC })
 	}
-	if (g.DBm == nil || s.BPerChannel) && (g.DCm == nil || s.CPerChannel) {
+	if direct || (g.DBm == nil || s.BPerChannel) && (g.DCm == nil || s.CPerChannel) {
 		return
 	}
 	rows := B * L

@@ -29,20 +29,20 @@ var (
 )
 
 var scanArchImpls = []*scanImpl{
-	{name: "avx2", width: 8, available: scanHasAVX2,
+	{name: "avx2", width: 8, available: scanHasAVX2, bcDirect: true,
 		fwd: func(s *Scan, b0, b1, d0, d1 int) {
 			scanForwardSIMD(s, b0, b1, d0, d1, 8, 1, scanFwdAVX2Kernels[scanVariant(s)])
 		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
-			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, 1, scanBwdAVX2Kernels[scanVariant(s)], scanLaneSumAddAVX2, scanAddF64AVX2)
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 8, 1, scanBwdAVX2Kernels[scanVariant(s)], nil, scanLaneSumAddAVX2, scanLaneSumSetAVX2, scanAddF64AVX2)
 		}, exp: expAVX2, exp2: exp2AVX2, silu: siluAVX2, siluGrad: siluGradAVX2,
 		ceRow: ceRowAVX2, ceScale: ceScaleAVX2},
-	{name: "avx512", width: 16, available: scanHasAVX512,
+	{name: "avx512", width: 16, available: scanHasAVX512, bcDirect: true,
 		fwd: func(s *Scan, b0, b1, d0, d1 int) {
 			scanForwardSIMD(s, b0, b1, d0, d1, 16, 32, scanFwdAVX512Kernels[scanVariant(s)])
 		},
 		bwd: func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) {
-			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, 32, scanBwdAVX512Kernels[scanVariant(s)], scanLaneSumAddAVX512, scanAddF64AVX512)
+			scanBackwardSIMD(s, g, b0, b1, d0, d1, part, acc, 16, 32, scanBwdAVX512Kernels[scanVariant(s)], scanBwd2AVX512Kernels[scanVariant(s)], scanLaneSumAddAVX512, scanLaneSumSetAVX512, scanAddF64AVX512)
 		}, exp: expAVX512, exp2: exp2AVX512, silu: siluAVX512, siluGrad: siluGradAVX512,
 		ceRow: ceRowAVX512, ceScale: ceScaleAVX512},
 }
@@ -55,8 +55,10 @@ var scanArchImpls = []*scanImpl{
 var (
 	scanFwdAVX512Kernels = [4]func(*scanFwdArgs){scanFwdAVX512, scanFwdAVX512PB, scanFwdAVX512PC, scanFwdAVX512PBC}
 	scanBwdAVX512Kernels = [4]func(*scanBwdArgs){scanBwdAVX512, scanBwdAVX512PB, scanBwdAVX512PC, scanBwdAVX512PBC}
-	scanFwdAVX2Kernels   = [4]func(*scanFwdArgs){scanFwdAVX2, scanFwdAVX2PB, scanFwdAVX2PC, scanFwdAVX2PBC}
-	scanBwdAVX2Kernels   = [4]func(*scanBwdArgs){scanBwdAVX2, scanBwdAVX2PB, scanBwdAVX2PC, scanBwdAVX2PBC}
+	// The AVX-512 backward over pairs of groups (scanBackwardSIMD).
+	scanBwd2AVX512Kernels = [4]func(*scanBwdArgs){scanBwd2AVX512, scanBwd2AVX512PB, scanBwd2AVX512PC, scanBwd2AVX512PBC}
+	scanFwdAVX2Kernels    = [4]func(*scanFwdArgs){scanFwdAVX2, scanFwdAVX2PB, scanFwdAVX2PC, scanFwdAVX2PBC}
+	scanBwdAVX2Kernels    = [4]func(*scanBwdArgs){scanBwdAVX2, scanBwdAVX2PB, scanBwdAVX2PC, scanBwdAVX2PBC}
 )
 
 // scanVariant indexes the kernel tables: 1 for per-channel B, 2 for
@@ -121,13 +123,15 @@ type scanBwdArgs struct {
 	grp              uintptr // (G, N, S, W): A′ transposed (as in the forward), dh (in/out), dA sum over the chunk (out), then per-channel B, dB, C, dC (scanSlots)
 	h0               uintptr // Saved at [b, c, 0, d0]: rows ldd apart
 	gacc             uintptr // (G, 2, W): sums of gy·u (dD) and dΔraw (dΔbias) over the chunk
-	hsda             uintptr // scratch (K+1, N, 2, W): h[t] and Ā[t]
-	dts              uintptr // scratch (K, W): Δ[t]
+	hsda             uintptr // scratch (K+1, N, 2, W): h[t] and Ā[t]; the pair kernels (K+1, N, 2, 2, W), by group
+	dts              uintptr // scratch (K, 4, W): Δ[t], σ(delta+bias), σ(z), the ungated y; the pair kernels (K, 2, 4, W)
 	pcb              uintptr // (K, N, 2, W): per lane sums over groups of gy·h (dC) and dh·Δu (dB)
-	zero             uintptr // (N, 2, W) zeros: h[t−1] at a reset
+	zero             uintptr // (N, 2, W) zeros: h[t−1] at a reset; the pair kernels (N, 2, 2, W)
 	steps, groups, n int
 	ldd, ldbn        int
-	off, t, ro, goff int // the kernel's own
+	off, t, ro, goff int     // the kernel's own
+	amax             uintptr // the pair kernels (scanBwd2AVX512): (G, W), max over n of |A′[d, n]|, as in scanFwdArgs
+	init             int     // the pair kernels: 1 when the first pair sets pcb's sums (from zero) rather than adding to them
 }
 
 //go:noescape
@@ -173,6 +177,18 @@ func scanBwdAVX2PBC(args *scanBwdArgs)
 func scanBwdAVX512(args *scanBwdArgs)
 
 //go:noescape
+func scanBwd2AVX512(args *scanBwdArgs)
+
+//go:noescape
+func scanBwd2AVX512PB(args *scanBwdArgs)
+
+//go:noescape
+func scanBwd2AVX512PC(args *scanBwdArgs)
+
+//go:noescape
+func scanBwd2AVX512PBC(args *scanBwdArgs)
+
+//go:noescape
 func expAVX512(dst, src *float32, n int)
 
 //go:noescape
@@ -216,6 +232,12 @@ func scanLaneSumAddAVX512(part, src *float32, steps, n int)
 
 //go:noescape
 func scanLaneSumAddAVX2(part, src *float32, steps, n int)
+
+//go:noescape
+func scanLaneSumSetAVX512(db, dc, src *float32, steps, n int)
+
+//go:noescape
+func scanLaneSumSetAVX2(db, dc, src *float32, steps, n int)
 
 //go:noescape
 func scanAddF64AVX512(dst *float64, src *float32, rows, stride int)
@@ -388,8 +410,15 @@ func scanScatterT(dst, h []float32, G, N, W int) {
 // of W with kern, chunk by chunk in reverse, the rest with the fused Go
 // code. Sums over time (dA, dD, dΔbias) are kept per chunk in float32 by
 // the kernel and added here in float64.
+//
+// kern2, when non-nil, is kern over pairs of groups (scanBwd2AVX512): it
+// runs the groups two at a time, so that the selective B and C of a step
+// and the lane sums of dB and dC are loaded and stored once per pair, and
+// kern runs the last group when G is odd. The sums of pcb still add the
+// groups in order, so the results are kern's bit for bit.
 func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc, W int, aScale float64,
-	kern func(*scanBwdArgs), laneSumAdd func(part, src *float32, steps, n int), addF64 func(dst *float64, src *float32, rows, stride int)) {
+	kern, kern2 func(*scanBwdArgs), laneSumAdd func(part, src *float32, steps, n int), laneSumSet func(db, dc, src *float32, steps, n int),
+	addF64 func(dst *float64, src *float32, rows, stride int)) {
 	L, D, N := s.L, s.D, s.N
 	G := (d1 - d0) / W
 	if G == 0 || b1 <= b0 || L == 0 || N == 0 {
@@ -405,6 +434,17 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	defer wk.put()
 	grp := wk.aligned(G*N*S*W, 0)
 	scanGroupRows(s, grp, d0, G, W, S, sl.bB, sl.bC, aScale)
+	var amax []float32
+	if kern2 != nil {
+		amax = wk.floats(G * W) // as in scanForwardSIMD
+		for gi := 0; gi < G; gi++ {
+			for n := 0; n < N; n++ {
+				for j := 0; j < W; j++ {
+					amax[gi*W+j] = max(amax[gi*W+j], float32(math.Abs(float64(grp[(gi*N+n)*S*W+j]))))
+				}
+			}
+		}
+	}
 	// The float64 sums over b and t, per (group, n, lane), of the slots
 	// the kernel sums over a chunk: dA, and dB, dC when per channel.
 	type chunkSum struct {
@@ -425,10 +465,21 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	gacc := wk.floats(G * 2 * W)
 	// The scratch buffers start at different offsets modulo 4 KB, so that
 	// loads from one do not falsely alias stores to another.
-	hsda := wk.aligned((K+1)*N*2*W, 1)
-	pcb := wk.aligned(K*N*2*W, 2)
-	zero := wk.aligned(N*2*W, 3)
-	dts := wk.aligned(K*4*W, 4)
+	// kern2 interleaves two groups in hsda, dts and zero: twice the size.
+	pairs := 0
+	if kern2 != nil {
+		pairs = G / 2
+	}
+	x := 1
+	if pairs > 0 {
+		x = 2
+	}
+	// The kernels write hsda and dts before they read them, and pcb is
+	// cleared below or set by the first pair: they need no zeroing.
+	hsda := wk.alignedDirty(x*(K+1)*N*2*W, 1)
+	pcb := wk.alignedDirty(K*N*2*W, 2)
+	zero := wk.aligned(x*N*2*W, 3)
+	dts := wk.alignedDirty(x*K*4*W, 4)
 	selective := !s.BPerChannel || !s.CPerChannel
 	args := &wk.bwd // reaches the kernel through a func value: lives in wk, reused by every chunk
 	bias, skip := scanBiasSkip(s, d0, dw, wk)
@@ -461,32 +512,44 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 			t1 := min(L, t0+K)
 			steps := t1 - t0
 			clear(gacc)
-			if selective {
-				clear(pcb[:steps*N*2*W])
+			if selective && pairs == 0 {
+				clear(pcb[:steps*N*2*W]) // else the first pair sets them
 			}
-			i := (b*L+t0)*D + d0
-			*args = scanBwdArgs{
-				u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), dy: addrF(g.DY, i),
-				du: addrF(g.DU, i), ddelta: addrF(g.DDelta, i), dz: addrF(dz, i),
-				bias: addrF(bias, 0), skip: addrF(skip, 0),
-				grp: addrF(grp, 0), h0: addrF(s.Saved, (b*nc+c)*N*D+d0), gacc: addrF(gacc, 0),
-				hsda: addrF(hsda, 0), dts: addrF(dts, 0), pcb: addrF(pcb, 0), zero: addrF(zero, 0),
-				steps: steps, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N,
+			// run runs k from group g0 over n groups (kern) or n pairs
+			// (kern2, init 1: its first pair sets the sums of pcb).
+			run := func(k func(*scanBwdArgs), g0, n, init int) {
+				i := (b*L+t0)*D + d0 + g0*W
+				*args = scanBwdArgs{
+					u: addrF(s.U, i), delta: addrF(s.Delta, i), z: addrF(s.Z, i), dy: addrF(g.DY, i),
+					du: addrF(g.DU, i), ddelta: addrF(g.DDelta, i), dz: addrF(dz, i),
+					bias: addrF(bias, g0*W), skip: addrF(skip, g0*W),
+					grp: addrF(grp, g0*N*S*W), h0: addrF(s.Saved, (b*nc+c)*N*D+d0+g0*W), gacc: addrF(gacc, g0*2*W),
+					hsda: addrF(hsda, 0), dts: addrF(dts, 0), pcb: addrF(pcb, 0), zero: addrF(zero, 0),
+					steps: steps, groups: n, n: N, ldd: 4 * D, ldbn: 4 * N, amax: addrF(amax, g0*W), init: init,
+				}
+				if !s.BPerChannel {
+					args.bm = addrF(s.Bm, (b*L+t0)*N)
+				}
+				if !s.CPerChannel {
+					args.cm = addrF(s.Cm, (b*L+t0)*N)
+				}
+				if s.Reset != nil {
+					args.reset = uintptr(unsafe.Pointer(&s.Reset[b*L+t0]))
+				}
+				k(args)
 			}
-			if !s.BPerChannel {
-				args.bm = addrF(s.Bm, (b*L+t0)*N)
+			if pairs > 0 {
+				run(kern2, 0, pairs, 1)
 			}
-			if !s.CPerChannel {
-				args.cm = addrF(s.Cm, (b*L+t0)*N)
+			if 2*pairs < G {
+				run(kern, 2*pairs, G-2*pairs, 0)
 			}
-			if s.Reset != nil {
-				args.reset = uintptr(unsafe.Pointer(&s.Reset[b*L+t0]))
-			}
-			kern(args)
 			// Sum the lanes of the selective dC and dB into this worker's
 			// partial sums (those of a per-channel B or C, zero in pcb, are
 			// not read).
-			if selective {
+			if part == nil { // straight into the gradients (backwardWith, bcDirect)
+				laneSumSet(&g.DBm[(b*L+t0)*N], &g.DCm[(b*L+t0)*N], &pcb[0], steps, N)
+			} else if selective {
 				laneSumAdd(&part[(b*L+t0)*2*N], &pcb[0], steps, N)
 			}
 			for _, cs := range sums64 {
@@ -519,6 +582,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 	runtime.KeepAlive(pcb)
 	runtime.KeepAlive(zero)
 	runtime.KeepAlive(dts)
+	runtime.KeepAlive(amax)
 	for gi := 0; gi < G; gi++ {
 		for j := 0; j < W; j++ {
 			d := d0 + gi*W + j

@@ -9,6 +9,7 @@ type scanImpl struct {
 	width     int                                                                           // channels per group (1 for scalar Go)
 	available bool                                                                          // this CPU can run it
 	ref       bool                                                                          // the materializing reference (ForwardRef/BackwardRef)
+	bcDirect  bool                                                                          // bwd takes part nil: see backwardWith
 	fwd       func(s *Scan, b0, b1, d0, d1 int)                                             // batch rows [b0, b1), channels [d0, d1)
 	bwd       func(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32, acc *scanAcc) // part (B, L, 2N): this worker's dB, dC sums
 	exp       func(dst, src *float32, n int)                                                // the kernels' vector exp (n a multiple of width), or nil

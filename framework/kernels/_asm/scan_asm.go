@@ -386,6 +386,8 @@ const (
 	bT
 	bRo
 	bGoff
+	bAmax // the pair kernels: (groups, W), max over n of |A′[d, n]| per channel
+	bInit // the pair kernels: nonzero when the first pair starts the sums of pcb
 )
 
 // bcRows points pbm and pcm at the (B, L, N) rows of step t of the
@@ -1027,6 +1029,9 @@ func genScan() {
 		for _, v := range variants {
 			s.forward(v)
 			s.backward(v)
+			if a.z {
+				s.backwardPair(v)
+			}
 		}
 		s.expVec(false)
 		s.expVec(true)
@@ -1036,6 +1041,7 @@ func genScan() {
 		s.ceScale()
 		s.addF64()
 		s.laneSumAdd()
+		s.laneSumSet()
 	}
 }
 
@@ -1132,6 +1138,579 @@ func (a *scanISA) addF64() {
 	ADDQ(st, src)
 	ADDQ(U32(8*a.W), dst)
 	DECQ(n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// backwardPair is backward for two adjacent groups at once (AVX-512
+// only): every pass runs both groups' chains side by side, so that the
+// selective B and C of a step are loaded once for the two groups, and
+// the lane-wise dB, dC sums in pcb are read and written once per pair
+// (each lane of pcb still adds group g's term, then g+1's: the order of
+// backward, so the same bits). args.groups is the number of pairs. The
+// chunk scratch interleaves the two groups: hsda is (K+1, N, 2, 2, W)
+// (n, then group, then h and Ā), dts (K, 2, dtsN, W), zero (N, 2, 2, W).
+// grp, gacc, h0 and the rows keep backward's layouts (the second group
+// is the next one). Two more differences from backward, neither of which
+// changes a bit: the recomputation runs its n loop without the clamps of
+// 2^x when Δ·max_n |A′| ≤ 4012 in every lane of both groups (args.amax,
+// as the forward does), and with args.init the call's first pair starts
+// the sums of pcb from a zeroed register instead of loading them, so the
+// caller need not clear pcb for every chunk. Measured at the shape of
+// bench train (B 8, L 512, D 256, N 16), against backward on the same
+// calls (BenchmarkScanPairAB): 0.83–0.87 of its CPU time.
+func (a *scanISA) backwardPair(v variant) {
+	name := "scanBwd2" + a.name + v.suffix()
+	TEXT(name, NOSPLIT, "func(args *uint64)")
+	Pragma("noescape")
+	Doc(name + " runs the backward pass over one chunk of args.steps time steps for args.groups pairs of groups of W channels; see scanBwdArgs.")
+	A := Load(Param("args"), GP64())
+	vb := a.vb()
+	S, sB, sDB, sC, sDC := v.bwdSlots()
+	gx := []int{0, 1} // the two groups of the pair
+	MOVQ(U32(0), m(A, bOff))
+	MOVQ(U32(0), m(A, bGoff))
+
+	Label("g_loop")
+	// The inner loops' 2^x constants, loaded again for every pair so that
+	// they are free in the adjoint pass (which needs the registers).
+	a.loadConsts()
+	// 1. hsda[0][n][x][0] = h0[n] of group x (rows ldd apart).
+	{
+		p1, p2, ncnt, tmp := GP64(), GP64(), GP64(), GP64()
+		MOVQ(m(A, bH0), p1)
+		ADDQ(m(A, bOff), p1)
+		MOVQ(m(A, bHsda), p2)
+		MOVQ(m(A, bN), ncnt)
+		MOVQ(m(A, bLdd), tmp)
+		Label("h0_loop")
+		// The next pair's saved state, into L2 a chunk's work ahead.
+		PREFETCHT1(m(p1, 2*vb))
+		PREFETCHT1(m(p1, 3*vb))
+		for _, x := range gx {
+			V := a.vec()
+			VMOVUPS(m(p1, x*vb), V)
+			VMOVUPS(V, m(p2, x*2*vb))
+		}
+		ADDQ(tmp, p1)
+		ADDQ(U32(4*vb), p2)
+		DECQ(ncnt)
+		JNZ(LabelRef("h0_loop"))
+	}
+	// 2. Per step: Δ, σ(delta+bias), σ(z) of both groups.
+	{
+		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		XORQ(t, t)
+		MOVQ(m(A, bOff), off)
+		MOVQ(m(A, bDts), pd)
+		Label("pre_t")
+		MOVQ(t, ro)
+		IMULQ(m(A, bLdd), ro)
+		ADDQ(off, ro)
+		for _, f := range []int{bDelta, bZ, bU, bDY, bDU, bDDelta, bDZ} {
+			MOVQ(m(A, f), tmp)
+			PREFETCHT0(Mem{Base: tmp, Index: ro, Scale: 1, Disp: 2 * vb})
+			PREFETCHT0(Mem{Base: tmp, Index: ro, Scale: 1, Disp: 3 * vb})
+		}
+		for _, x := range gx {
+			X := a.vec()
+			MOVQ(m(A, bDelta), tmp)
+			VMOVUPS(Mem{Base: tmp, Index: ro, Scale: 1, Disp: x * vb}, X)
+			MOVQ(m(A, bBias), tmp)
+			VADDPS(Mem{Base: tmp, Index: off, Scale: 1, Disp: x * vb}, X, X)
+			DT, SD := a.softplusSigmoid(X)
+			VMOVUPS(DT, m(pd, (x*dtsN+dtsDT)*vb))
+			VMOVUPS(SD, m(pd, (x*dtsN+dtsSD)*vb))
+		}
+		MOVQ(m(A, bZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("pre_nogate"))
+		for _, x := range gx {
+			Zv := a.vec()
+			VMOVUPS(Mem{Base: tmp, Index: ro, Scale: 1, Disp: x * vb}, Zv)
+			SZ := a.sigmoid(Zv)
+			VMOVUPS(SZ, m(pd, (x*dtsN+dtsSZ)*vb))
+		}
+		Label("pre_nogate")
+		ADDQ(U32(2*dtsN*vb), pd)
+		INCQ(t)
+		CMPQ(t, m(A, bSteps))
+		JL(LabelRef("pre_t"))
+	}
+	// 3. Recompute Ā, h and the ungated y over the chunk.
+	MOVQ(U32(0), m(A, bT))
+	Label("rc_t")
+	{
+		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		rs, gs := GP64(), GP64() // bytes per time row of hsda (N·4·vb); between the groups' grp tables (N·S·vb)
+		MOVQ(m(A, bT), t)
+		CMPQ(t, m(A, bSteps))
+		JGE(LabelRef("rc_done"))
+		MOVQ(m(A, bOff), off)
+		MOVQ(t, ro)
+		IMULQ(m(A, bLdd), ro)
+		ADDQ(off, ro)
+		MOVQ(t, pd)
+		IMUL3Q(U32(2*dtsN*vb), pd, pd)
+		ADDQ(m(A, bDts), pd)
+		DT, DTU := make([]VecVirtual, 2), make([]VecVirtual, 2)
+		Ys := make([][]VecVirtual, 2)
+		for _, x := range gx {
+			DT[x], DTU[x] = a.vec(), a.vec()
+			VMOVUPS(m(pd, (x*dtsN+dtsDT)*vb), DT[x])
+			MOVQ(m(A, bU), tmp)
+			VMULPS(Mem{Base: tmp, Index: ro, Scale: 1, Disp: x * vb}, DT[x], DTU[x])
+			Ys[x] = []VecVirtual{a.vec(), a.vec()}
+			VXORPS(Ys[x][0], Ys[x][0], Ys[x][0])
+			VXORPS(Ys[x][1], Ys[x][1], Ys[x][1])
+		}
+		prev, cur, pat, pbm, pcm, ncnt := GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+		MOVQ(m(A, bN), rs)
+		SHLQ(U8(log2(4*vb)), rs)
+		MOVQ(t, prev)
+		IMULQ(rs, prev)
+		ADDQ(m(A, bHsda), prev)
+		LEAQ(Mem{Base: prev, Index: rs, Scale: 1}, cur)
+		MOVQ(m(A, bReset), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("rc_noreset"))
+		rb := GP32()
+		MOVBLZX(mi(tmp, t), rb)
+		TESTL(rb, rb)
+		JZ(LabelRef("rc_noreset"))
+		MOVQ(m(A, bZero), prev)
+		Label("rc_noreset")
+		MOVQ(m(A, bN), gs)
+		IMUL3Q(U32(S*vb), gs, gs)
+		MOVQ(m(A, bGrp), pat)
+		ADDQ(m(A, bGoff), pat)
+		a.bcRows(v, A, t, pbm, pcm)
+		// The A′, B, C of group x at n: pat (+ gs for the second group).
+		gm := func(x, disp int) Mem {
+			if x == 0 {
+				return m(pat, disp)
+			}
+			return Mem{Base: pat, Index: gs, Scale: 1, Disp: disp}
+		}
+		body := func(clamp bool) func(u int) {
+			return func(u int) {
+				for k := 0; k < u; k++ {
+					E := make([]VecVirtual, 2)
+					for _, x := range gx {
+						E[x] = a.vec()
+						VMULPS(gm(x, S*vb*k), DT[x], E[x])
+					}
+					P := a.exp2T(E, clamp)
+					var Bv, Cv VecVirtual
+					if !v.pb {
+						Bv = a.vec()
+						VBROADCASTSS(m(pbm, 4*k), Bv)
+					}
+					if !v.pc {
+						Cv = a.vec()
+						VBROADCASTSS(m(pcm, 4*k), Cv)
+					}
+					for _, x := range gx {
+						c := 4*vb*k + 2*vb*x
+						VMOVUPS(P[x], m(cur, c+vb)) // Ā[t]
+						HB := a.vec()
+						if v.pb {
+							VMULPS(gm(x, (S*k+sB)*vb), DTU[x], HB)
+						} else {
+							VMULPS(Bv, DTU[x], HB)
+						}
+						VFMADD231PS(m(prev, c), P[x], HB)
+						VMOVUPS(HB, m(cur, c)) // h[t]
+						if v.pc {
+							VFMADD231PS(gm(x, (S*k+sC)*vb), HB, Ys[x][k])
+						} else {
+							VFMADD231PS(Cv, HB, Ys[x][k])
+						}
+					}
+				}
+				ADDQ(U32(4*vb*u), prev)
+				ADDQ(U32(4*vb*u), cur)
+				ADDQ(U32(S*vb*u), pat)
+				a.bcAdvance(v, u, pbm, pcm)
+			}
+		}
+		// Without the clamps of 2^x when Δ·max_n |A′[d, n]| ≤ 4012 in
+		// every lane of both groups, as in the forward (the same results).
+		{
+			kk, k1 := K(), K()
+			for _, x := range gx {
+				M := a.vec()
+				MOVQ(m(A, bAmax), tmp)
+				VMULPS(Mem{Base: tmp, Index: off, Scale: 1, Disp: x * vb}, DT[x], M)
+				if x == 0 {
+					VCMPPS(U8(0x12), a.mem("bnd"), M, kk)
+				} else {
+					VCMPPS(U8(0x12), a.mem("bnd"), M, k1)
+				}
+			}
+			KANDW(k1, kk, kk)
+			KORTESTW(kk, kk)
+			JCS(LabelRef("rc_fast"))
+		}
+		nLoop("rc_n", m(A, bN), ncnt, 2, body(true))
+		JMP(LabelRef("rc_n_end"))
+		Label("rc_fast")
+		nLoop("rcf_n", m(A, bN), ncnt, 2, body(false))
+		Label("rc_n_end")
+		for _, x := range gx {
+			VADDPS(Ys[x][1], Ys[x][0], Ys[x][0])
+			MOVQ(m(A, bU), tmp)
+			Uv := a.vec()
+			VMOVUPS(Mem{Base: tmp, Index: ro, Scale: 1, Disp: x * vb}, Uv)
+			MOVQ(m(A, bSkip), tmp)
+			VFMADD231PS(Mem{Base: tmp, Index: off, Scale: 1, Disp: x * vb}, Uv, Ys[x][0])
+			VMOVUPS(Ys[x][0], m(pd, (x*dtsN+dtsY)*vb))
+		}
+		INCQ(m(A, bT))
+		JMP(LabelRef("rc_t"))
+	}
+	Label("rc_done")
+
+	// 4. Adjoint recurrence, t from steps−1 down to 0.
+	Label("bw_t")
+	{
+		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		rs := GP64()
+		MOVQ(m(A, bT), t)
+		TESTQ(t, t)
+		JZ(LabelRef("bw_done"))
+		DECQ(t)
+		MOVQ(t, m(A, bT))
+		MOVQ(m(A, bOff), off)
+		MOVQ(t, ro)
+		IMULQ(m(A, bLdd), ro)
+		ADDQ(off, ro)
+		MOVQ(ro, m(A, bRo))
+		{
+			pf := GP64()
+			MOVQ(ro, pf)
+			SUBQ(m(A, bLdd), pf)
+			for _, f := range []int{bDY, bU, bZ, bDU, bDDelta, bDZ} {
+				MOVQ(m(A, f), tmp)
+				PREFETCHT0(mi(tmp, pf))
+				PREFETCHT0(Mem{Base: tmp, Index: pf, Scale: 1, Disp: vb})
+			}
+		}
+		MOVQ(t, pd)
+		IMUL3Q(U32(2*dtsN*vb), pd, pd)
+		ADDQ(m(A, bDts), pd)
+		GY, U, DT, DTU := make([]VecVirtual, 2), make([]VecVirtual, 2), make([]VecVirtual, 2), make([]VecVirtual, 2)
+		row := func(x int) Mem { return Mem{Base: tmp, Index: ro, Scale: 1, Disp: x * vb} }
+		for _, x := range gx {
+			GY[x], U[x], DT[x] = a.vec(), a.vec(), a.vec()
+			MOVQ(m(A, bDY), tmp)
+			VMOVUPS(row(x), GY[x])
+			MOVQ(m(A, bU), tmp)
+			VMOVUPS(row(x), U[x])
+			VMOVUPS(m(pd, (x*dtsN+dtsDT)*vb), DT[x])
+		}
+		// Gate: dz = gy·y·σ·(1 + z·(1−σ)), then gy·silu(z).
+		MOVQ(m(A, bZ), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_nogate"))
+		{
+			Zv, Sg := make([]VecVirtual, 2), make([]VecVirtual, 2)
+			for _, x := range gx {
+				Zv[x], Sg[x] = a.vec(), a.vec()
+				VMOVUPS(row(x), Zv[x])
+				VMOVUPS(m(pd, (x*dtsN+dtsSZ)*vb), Sg[x])
+			}
+			MOVQ(m(A, bDZ), tmp)
+			TESTQ(tmp, tmp)
+			JZ(LabelRef("bw_nodz"))
+			for _, x := range gx {
+				T1 := a.vec()
+				VMOVUPS(a.mem("one"), T1)
+				VSUBPS(Sg[x], T1, T1)
+				VFMADD213PS(a.mem("one"), Zv[x], T1)
+				VMULPS(Sg[x], T1, T1)
+				VMULPS(m(pd, (x*dtsN+dtsY)*vb), T1, T1)
+				VMULPS(GY[x], T1, T1)
+				VMOVUPS(T1, row(x))
+			}
+			Label("bw_nodz")
+			for _, x := range gx {
+				VMULPS(Zv[x], Sg[x], Sg[x])
+				VMULPS(Sg[x], GY[x], GY[x])
+			}
+		}
+		Label("bw_nogate")
+		{
+			p := GP64()
+			MOVQ(m(A, bGacc), p)
+			LEAQ(Mem{Base: p, Index: off, Scale: 2}, p)
+			for _, x := range gx {
+				V := a.vec()
+				VMOVUPS(m(p, 2*vb*x), V)
+				VFMADD231PS(GY[x], U[x], V) // dD += gy·u
+				VMOVUPS(V, m(p, 2*vb*x))
+			}
+		}
+		S1s, DDTs := make([][]VecVirtual, 2), make([][]VecVirtual, 2)
+		for _, x := range gx {
+			DTU[x] = a.vec()
+			VMULPS(U[x], DT[x], DTU[x])
+			S1s[x] = []VecVirtual{a.vec(), a.vec()}
+			DDTs[x] = []VecVirtual{a.vec(), a.vec()}
+			for _, r := range append(S1s[x], DDTs[x]...) {
+				VXORPS(r, r, r)
+			}
+		}
+		{
+			cur, prev, pcb, pg, pbm, pcm, ncnt, gs := GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+			MOVQ(m(A, bN), rs)
+			SHLQ(U8(log2(2*vb)), rs) // pcb rows: N·2·vb
+			MOVQ(t, pcb)
+			IMULQ(rs, pcb)
+			ADDQ(m(A, bPcb), pcb)
+			SHLQ(U8(1), rs) // hsda rows: N·4·vb
+			MOVQ(t, prev)
+			IMULQ(rs, prev)
+			ADDQ(m(A, bHsda), prev)
+			LEAQ(Mem{Base: prev, Index: rs, Scale: 1}, cur)
+			MOVQ(m(A, bReset), tmp)
+			TESTQ(tmp, tmp)
+			JZ(LabelRef("bw_noreset"))
+			MOVBLZX(mi(tmp, t), ro.As32())
+			TESTL(ro.As32(), ro.As32())
+			JZ(LabelRef("bw_noreset"))
+			MOVQ(m(A, bZero), prev)
+			Label("bw_noreset")
+			MOVQ(m(A, bN), gs)
+			IMUL3Q(U32(S*vb), gs, gs)
+			MOVQ(m(A, bGrp), pg)
+			ADDQ(m(A, bGoff), pg)
+			a.bcRows(v, A, t, pbm, pcm)
+			gm := func(x, disp int) Mem {
+				if x == 0 {
+					return m(pg, disp)
+				}
+				return Mem{Base: pg, Index: gs, Scale: 1, Disp: disp}
+			}
+			// With init, the first pair of the call starts the sums of pcb
+			// from zero instead of loading them (the caller need not clear
+			// pcb).
+			body := func(init bool) func(u int) {
+				return func(u int) {
+					for k := 0; k < u; k++ {
+						g3 := S * vb * k
+						var Bv, Cv, PC, PB VecVirtual
+						if !v.pc {
+							Cv = a.vec()
+							VBROADCASTSS(m(pcm, 4*k), Cv)
+							// dC: pc += gy·h[t], group x then x+1, lane-wise
+							// across groups in pcb.
+							PC = a.vec()
+							if init {
+								VXORPS(PC, PC, PC)
+							} else {
+								VMOVUPS(m(pcb, 2*vb*k), PC)
+							}
+							for _, x := range gx {
+								VFMADD231PS(m(cur, 4*vb*k+2*vb*x), GY[x], PC)
+							}
+							VMOVUPS(PC, m(pcb, 2*vb*k))
+						}
+						if !v.pb {
+							Bv = a.vec()
+							VBROADCASTSS(m(pbm, 4*k), Bv)
+							PB = a.vec()
+							if init {
+								VXORPS(PB, PB, PB)
+							} else {
+								VMOVUPS(m(pcb, 2*vb*k+vb), PB)
+							}
+						}
+						for _, x := range gx {
+							c := 4*vb*k + 2*vb*x
+							DHN, X, DAC := a.vec(), a.vec(), a.vec()
+							if v.pc {
+								// dC per channel over the chunk, in grp.
+								H, PCx := a.vec(), a.vec()
+								VMOVUPS(m(cur, c), H)
+								VMOVUPS(gm(x, g3+sDC*vb), PCx)
+								VFMADD231PS(H, GY[x], PCx)
+								VMOVUPS(PCx, gm(x, g3+sDC*vb))
+							}
+							// dh = dh + gy·C
+							VMOVUPS(gm(x, g3+vb), DHN)
+							if v.pc {
+								VFMADD231PS(gm(x, g3+sC*vb), GY[x], DHN)
+							} else {
+								VFMADD231PS(Cv, GY[x], DHN)
+							}
+							// dB: pb += dh·Δu
+							if v.pb {
+								PBx := a.vec()
+								VMOVUPS(gm(x, g3+sDB*vb), PBx)
+								VFMADD231PS(DHN, DTU[x], PBx)
+								VMOVUPS(PBx, gm(x, g3+sDB*vb))
+								VFMADD231PS(gm(x, g3+sB*vb), DHN, S1s[x][k])
+							} else {
+								VFMADD231PS(DHN, DTU[x], PB)
+								VFMADD231PS(Bv, DHN, S1s[x][k])
+							}
+							// dh[t−1] = dh·Ā; x = dh·Ā·h[t−1]; dΔ += x·A; dA += x·Δ
+							VMULPS(m(cur, c+vb), DHN, DHN)
+							VMOVUPS(DHN, gm(x, g3+vb))
+							VMULPS(m(prev, c), DHN, X)
+							VFMADD231PS(gm(x, g3), X, DDTs[x][k])
+							VMOVUPS(gm(x, g3+2*vb), DAC)
+							VFMADD231PS(X, DT[x], DAC)
+							VMOVUPS(DAC, gm(x, g3+2*vb))
+						}
+						if !v.pb {
+							VMOVUPS(PB, m(pcb, 2*vb*k+vb))
+						}
+					}
+					ADDQ(U32(4*vb*u), cur)
+					ADDQ(U32(4*vb*u), prev)
+					if !v.pb || !v.pc {
+						ADDQ(U32(2*vb*u), pcb)
+					}
+					ADDQ(U32(S*vb*u), pg)
+					a.bcAdvance(v, u, pbm, pcm)
+				}
+			}
+			if !v.pb || !v.pc {
+				CMPQ(m(A, bInit), U32(0))
+				JE(LabelRef("bw_noinit"))
+				CMPQ(m(A, bOff), U32(0))
+				JNE(LabelRef("bw_noinit"))
+				nLoop("bwi_n", m(A, bN), ncnt, 2, body(true))
+				JMP(LabelRef("bw_n_end"))
+				Label("bw_noinit")
+			}
+			nLoop("bw_n", m(A, bN), ncnt, 2, body(false))
+			Label("bw_n_end")
+		}
+		for _, x := range gx {
+			VADDPS(S1s[x][1], S1s[x][0], S1s[x][0])
+			VADDPS(DDTs[x][1], DDTs[x][0], DDTs[x][0])
+		}
+		// A reset at t: no gradient flows to h[t−1].
+		MOVQ(m(A, bReset), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_noreset2"))
+		MOVQ(m(A, bT), t)
+		MOVBLZX(mi(tmp, t), ro.As32())
+		TESTL(ro.As32(), ro.As32())
+		JZ(LabelRef("bw_noreset2"))
+		{
+			pg, ncnt, gs := GP64(), GP64(), GP64()
+			MOVQ(m(A, bN), gs)
+			IMUL3Q(U32(S*vb), gs, gs)
+			MOVQ(m(A, bGrp), pg)
+			ADDQ(m(A, bGoff), pg)
+			MOVQ(m(A, bN), ncnt)
+			zv := a.vec()
+			VXORPS(zv, zv, zv)
+			Label("bw_zero")
+			VMOVUPS(zv, m(pg, vb))
+			VMOVUPS(zv, Mem{Base: pg, Index: gs, Scale: 1, Disp: vb})
+			ADDQ(U32(S*vb), pg)
+			DECQ(ncnt)
+			JNZ(LabelRef("bw_zero"))
+		}
+		Label("bw_noreset2")
+		MOVQ(m(A, bRo), ro)
+		MOVQ(m(A, bOff), off)
+		// du = gy·D + Δ·S1
+		MOVQ(m(A, bDU), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_nodu"))
+		for _, x := range gx {
+			DU, SK := a.vec(), a.vec()
+			MOVQ(m(A, bSkip), t)
+			VMOVUPS(Mem{Base: t, Index: off, Scale: 1, Disp: x * vb}, SK)
+			VMULPS(SK, GY[x], DU)
+			VFMADD231PS(S1s[x][0], DT[x], DU)
+			VMOVUPS(DU, row(x))
+		}
+		Label("bw_nodu")
+		// dΔraw = (u·S1 + ln2·Σ x·A′)·σ(delta + bias)
+		for _, x := range gx {
+			DDT := DDTs[x][0]
+			VMULPS(a.mem("ln2hi32"), DDT, DDT) // A′ carries the factor 32
+			VFMADD231PS(S1s[x][0], U[x], DDT)
+			VMULPS(m(pd, (x*dtsN+dtsSD)*vb), DDT, DDT)
+		}
+		{
+			p := GP64()
+			MOVQ(m(A, bGacc), p)
+			LEAQ(Mem{Base: p, Index: off, Scale: 2}, p)
+			for _, x := range gx {
+				V := a.vec()
+				VMOVUPS(m(p, 2*vb*x+vb), V)
+				VADDPS(DDTs[x][0], V, V) // dbias += dΔraw
+				VMOVUPS(V, m(p, 2*vb*x+vb))
+			}
+		}
+		MOVQ(m(A, bDDelta), tmp)
+		TESTQ(tmp, tmp)
+		JZ(LabelRef("bw_t"))
+		for _, x := range gx {
+			VMOVUPS(DDTs[x][0], row(x))
+		}
+		JMP(LabelRef("bw_t"))
+	}
+	Label("bw_done")
+	// Next pair.
+	{
+		tmp := GP64()
+		ADDQ(U32(2*vb), m(A, bOff))
+		MOVQ(m(A, bN), tmp)
+		IMUL3Q(U32(2*S*vb), tmp, tmp)
+		ADDQ(tmp, m(A, bGoff))
+		MOVQ(m(A, bGroups), tmp)
+		SHLQ(U8(log2(2*vb)), tmp)
+		CMPQ(tmp, m(A, bOff))
+		JG(LabelRef("g_loop"))
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// laneSumSet emits scanLaneSumSet<ISA>(db, dc, src *float32, steps, n
+// int): laneSumAdd's lane sums of the (dC, dB) vector pairs at src, plus
+// zero, stored to the rows db[t·n:] and dc[t·n:] (the gradients
+// themselves, (B, L, N)) instead of added to a partial sum: laneSumAdd on
+// a zeroed row, then added to a zeroed gradient (Backward's reduction),
+// gives those bits.
+func (a *scanISA) laneSumSet() {
+	name := "scanLaneSumSet" + a.name
+	TEXT(name, NOSPLIT, "func(db, dc, src *float32, steps, n int)")
+	Pragma("noescape")
+	Doc(name + " stores the lane sums (plus zero) of the (dC, dB) vector pairs at src to the rows of dc and db, for steps rows of n pairs.")
+	db := Load(Param("db"), GP64())
+	dc := Load(Param("dc"), GP64())
+	src := Load(Param("src"), GP64())
+	t := Load(Param("steps"), GP64())
+	n := Load(Param("n"), GP64())
+	TESTQ(t, t)
+	JZ(LabelRef("done"))
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	IMULQ(n, t) // rows of n pairs, one after the other in db and dc
+	zero := XMM()
+	VXORPS(zero, zero, zero)
+	Label("loop")
+	for k, dst := range []Register{dc, db} {
+		x := a.laneSum1(m(src, k*a.vb()))
+		VADDSS(zero, x, x)
+		VMOVSS(x, m(dst, 0))
+	}
+	ADDQ(U32(2*a.vb()), src)
+	ADDQ(U32(4), db)
+	ADDQ(U32(4), dc)
+	DECQ(t)
 	JNZ(LabelRef("loop"))
 	Label("done")
 	VZEROUPPER()
