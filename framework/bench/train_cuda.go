@@ -17,17 +17,19 @@ import (
 // batch 8 × 2048 tokens, in tokens/s: state-spaces/mamba built from source
 // with Dao-AILab/causal-conv1d (its fused mamba_inner_fn path) and with it
 // disabled, measured by scripts/gpu/peer.sh on an H100 80GB on 2026-12-06
-// in the same sitting as mambakit's figures (docs/benchmarks.md).
+// in the same call as mambakit's figures (docs/benchmarks.md, "GPU,
+// 2026-12-06 (session 28)"; its bf16 figure is 1.11× the 144,466 of an
+// earlier call that day).
 var trainAnchors = []struct {
 	name string
 	tps  float64
 }{
-	{"state-spaces/mamba + causal-conv1d, fp32", 45345},
-	{"state-spaces/mamba + causal-conv1d, TF32", 109282},
-	{"state-spaces/mamba + causal-conv1d, bf16 autocast", 144466},
-	{"state-spaces/mamba without causal-conv1d, fp32", 40856},
-	{"state-spaces/mamba without causal-conv1d, TF32", 87266},
-	{"state-spaces/mamba without causal-conv1d, bf16 autocast", 116702},
+	{"state-spaces/mamba + causal-conv1d, fp32", 45139},
+	{"state-spaces/mamba + causal-conv1d, TF32", 109272},
+	{"state-spaces/mamba + causal-conv1d, bf16 autocast", 160822},
+	{"state-spaces/mamba without causal-conv1d, fp32", 40880},
+	{"state-spaces/mamba without causal-conv1d, TF32", 87262},
+	{"state-spaces/mamba without causal-conv1d, bf16 autocast", 117387},
 }
 
 // trainCUDA times full training steps (forward, backward, gradient

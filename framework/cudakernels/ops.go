@@ -117,6 +117,14 @@ func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
 	return fs.Launch(cuda.Dim3{X: max((cols+31)/32, 1)}, cuda.Dim3{X: 32, Y: 8}, 0, nil, pp, chunks, c.D, c.K, g.DW, g.DBias)
 }
 
+// normWarps is NORM_WARPS of kernels/norm.cu: rows a block of the
+// RMSNorm forward, at most that many warps a block of the backward, whose
+// shared memory (a row of dW sums a warp) is at most normShared bytes.
+const (
+	normWarps  = 8
+	normShared = 96 << 10
+)
+
 // RMSNormForward is kernels.RMSNormForward: y (M, C), rstd (M), x (M, C),
 // w (C); y16, when set, receives y rounded to bfloat16 (as ToBF16 rounds).
 func (d *Device) RMSNormForward(y, y16, rstd, x, w cuda.DevPtr, M, C int, eps float32) error {
@@ -130,7 +138,7 @@ func (d *Device) RMSNormForward(y, y16, rstd, x, w cuda.DevPtr, M, C int, eps fl
 	if err != nil {
 		return err
 	}
-	return f.Launch(cuda.Dim3{X: M}, cuda.Dim3{X: 256}, 0, nil, y, y16, rstd, x, w, M, C, eps)
+	return f.Launch(cuda.Dim3{X: (M + normWarps - 1) / normWarps}, cuda.Dim3{X: 32 * normWarps}, 0, nil, y, y16, rstd, x, w, M, C, eps)
 }
 
 // RMSNormBackward is kernels.RMSNormBackward: dx (M, C) overwritten, or
@@ -148,7 +156,13 @@ func (d *Device) RMSNormBackward(dx, dx16, dw, dy, x, w, rstd cuda.DevPtr, M, C 
 	if err != nil {
 		return err
 	}
-	blocks := min(M, 4*max(d.SMs, 1))
+	// A warp a row, and each warp's column sums of dW in shared memory:
+	// as many warps a block (up to normWarps) as 96 KiB holds.
+	nw := min(normWarps, normShared/(4*C))
+	if nw < 1 {
+		return fmt.Errorf("cudakernels: rmsnorm backward: C %d over %d", C, normShared/4)
+	}
+	blocks := min((M+nw-1)/nw, 8*max(d.SMs, 1)*normWarps/nw)
 	part, err := d.Scratch("rmsnorm.part", 4*blocks*C)
 	if err != nil {
 		return err
@@ -157,7 +171,7 @@ func (d *Device) RMSNormBackward(dx, dx16, dw, dy, x, w, rstd cuda.DevPtr, M, C 
 	if addDX {
 		add = 1
 	}
-	if err := f.Launch(cuda.Dim3{X: blocks}, cuda.Dim3{X: 256}, 0, nil, dx, dx16, add, part, dy, x, w, rstd, M, C); err != nil {
+	if err := f.Launch(cuda.Dim3{X: blocks}, cuda.Dim3{X: 32 * nw}, 4*nw*C, nil, dx, dx16, add, part, dy, x, w, rstd, M, C); err != nil {
 		return err
 	}
 	return d.sumRows(part.Ptr(), blocks, C, dw, true)

@@ -14,8 +14,12 @@ import (
 // and outputs: backbone.BF16's arithmetic). Parameters, gradients, the
 // AdamW moments, activations, the scan, the norms and the loss stay
 // float32; bf16 keeps a bfloat16 copy of the parameters, made again after
-// they change (Step, Upload), and rounds each activation operand once for
-// the products that read it (products). The one-token Step stays float32 up to
+// they change (Step, Upload). The kernels that produce the activations
+// the products read (the convolution: u and dXin; the scan: y, dΔ and dz;
+// RMSNorm: xn, xnF and dResid; the cross-entropy: the logits' gradient)
+// also write them rounded to bfloat16, the same bits as rounding after;
+// the few others (dtLow, x_proj's gradients) are rounded once for the
+// products that read them (products). The one-token Step stays float32 up to
 // cudakernels.StepMaxRows rows (its own kernels); past that its cuBLAS
 // products are TF32 under tf32 and float32 otherwise. The math mode is the device's cuBLAS handle's, so it
 // applies to every model on the device.

@@ -7,7 +7,8 @@
 // one sequence b, keeping the last KM inputs (forward and dW) and the
 // next KM output gradients (dX) in registers, so each element of X, Y,
 // DY or DU is read from memory once (plus KM − 1 positions at each
-// segment's edge). KM is the largest K an instance takes (4 or 16): a
+// segment's edge), CONV_PF positions ahead of its use so that each
+// thread keeps several loads in flight. KM is the largest K an instance takes (4 or 16): a
 // window slot j holds position t − (KM − 1) + j, and the taps are the
 // slots j ≥ KM − K, so every index into the windows is a constant.
 // Every sum runs in the order of the scalar reference (and of the
@@ -18,6 +19,7 @@
 #include "common.cuh"
 
 #define CONV_THREADS 128 // channels a block
+#define CONV_PF 4         // positions a thread loads ahead of the one it computes
 
 // conv_where places the thread: sequence b, positions [t0, t1), channel
 // d and its chunk (b·segs + segment) for the partials. Blocks run over
@@ -80,12 +82,18 @@ __device__ __forceinline__ void conv_fwd_seg(const float* __restrict__ X, const 
 	for (int j = 0; j < KM; j++) w[j] = j >= off ? W[d * K + j - off] : 0.f;
 #pragma unroll
 	for (int j = 0; j < KM - 1; j++) v[j] = j >= off ? conv_in(X, State0, L, D, K, b, d, q.t0 - (KM - 1) + j) : 0.f;
+	float xq[CONV_PF]; // X at positions t, t + 1, …
+#pragma unroll
+	for (int i = 0; i < CONV_PF; i++) xq[i] = q.t0 + i < q.t1 ? X[((long long)b * L + q.t0 + i) * D + d] : 0.f;
 	int start = conv_start(Reset, L, b, q.t0, K);
 	const float bias = Bias ? Bias[d] : 0.f;
-#pragma unroll 4
+#pragma unroll 2
 	for (int t = q.t0; t < q.t1; t++) {
 		long long r = (long long)b * L + t, e = r * D + d;
-		v[KM - 1] = X[e];
+		v[KM - 1] = xq[0];
+#pragma unroll
+		for (int i = 0; i < CONV_PF - 1; i++) xq[i] = xq[i + 1];
+		xq[CONV_PF - 1] = t + CONV_PF < q.t1 ? X[e + (long long)CONV_PF * D] : 0.f;
 		if (Reset && Reset[r]) start = t;
 		float y = bias;
 #pragma unroll
@@ -165,13 +173,37 @@ __device__ __forceinline__ void conv_bwd_seg(const float* __restrict__ X, const 
 			DState0[((long long)b * D + d) * (K - 1) + j] = s;
 		}
 	}
+	// Loaded ahead: gq (DY, or DU) and yq (Y, with DU) at positions
+	// t + KM − 1 + i, zero past L (so the gradient there is zero); xq (X)
+	// at t + i.
+	float gq[CONV_PF], yq[CONV_PF], xq[CONV_PF];
+	const float* __restrict__ G = DU ? DU : DY;
+#pragma unroll
+	for (int i = 0; i < CONV_PF; i++) {
+		int p = q.t0 + KM - 1 + i;
+		long long e = (row0 + p) * D + d;
+		gq[i] = p < L ? G[e] : 0.f;
+		yq[i] = DU && p < L ? Y[e] : 0.f;
+		xq[i] = q.t0 + i < q.t1 ? X[(row0 + q.t0 + i) * D + d] : 0.f;
+	}
 	int start = conv_start(Reset, L, b, q.t0, K);
 	float bias = 0.f;
 #pragma unroll 2
 	for (int t = q.t0; t < q.t1; t++) {
 		long long r = row0 + t, e = r * D + d;
-		g[KM - 1] = t + KM - 1 < L ? conv_dy(DY, DU, Y, e + (long long)(KM - 1) * D) : 0.f;
-		v[KM - 1] = X[e];
+		g[KM - 1] = DU ? gq[0] * silu_grad_f(yq[0]) : gq[0];
+		v[KM - 1] = xq[0];
+#pragma unroll
+		for (int i = 0; i < CONV_PF - 1; i++) {
+			gq[i] = gq[i + 1];
+			yq[i] = yq[i + 1];
+			xq[i] = xq[i + 1];
+		}
+		int p = t + KM - 1 + CONV_PF;
+		long long ep = e + (long long)(KM - 1 + CONV_PF) * D;
+		gq[CONV_PF - 1] = p < L ? G[ep] : 0.f;
+		yq[CONV_PF - 1] = DU && p < L ? Y[ep] : 0.f;
+		xq[CONV_PF - 1] = t + CONV_PF < q.t1 ? X[e + (long long)CONV_PF * D] : 0.f;
 		if (Reset && Reset[r]) start = t;
 		const float gt = g[0];
 		bias += gt;
