@@ -248,6 +248,22 @@ func scanAddF64AVX2(dst *float64, src *float32, rows, stride int)
 //go:noescape
 func exp2AVX2(dst, src *float32, n int)
 
+// scanRowAddrs returns the addresses of batch row b's selective B and C
+// and its reset flags from step t0 (0 for a per-channel B or C, or no
+// resets), as the kernels' arguments take them.
+func scanRowAddrs(s *Scan, b, t0 int) (bm, cm, reset uintptr) {
+	if !s.BPerChannel {
+		bm = addrF(s.Bm, (b*s.L+t0)*s.N)
+	}
+	if !s.CPerChannel {
+		cm = addrF(s.Cm, (b*s.L+t0)*s.N)
+	}
+	if s.Reset != nil {
+		reset = uintptr(unsafe.Pointer(&s.Reset[b*s.L+t0]))
+	}
+	return bm, cm, reset
+}
+
 func addrF(x []float32, i int) uintptr {
 	if x == nil {
 		return 0
@@ -346,15 +362,7 @@ func scanForwardSIMD(s *Scan, b0, b1, d0, d1, W int, aScale float64, kern func(*
 				bias: addrF(bias, 0), skip: addrF(skip, 0), at: addrF(at, 0), h: addrF(h, 0), pre: addrF(pre, 0),
 				steps: t1 - t0, groups: G, n: N, ldd: 4 * D, ldbn: 4 * N, amax: addrF(amax, 0),
 			}
-			if !s.BPerChannel {
-				args.bm = addrF(s.Bm, (b*L+t0)*N)
-			}
-			if !s.CPerChannel {
-				args.cm = addrF(s.Cm, (b*L+t0)*N)
-			}
-			if s.Reset != nil {
-				args.reset = uintptr(unsafe.Pointer(&s.Reset[b*L+t0]))
-			}
+			args.bm, args.cm, args.reset = scanRowAddrs(s, b, t0)
 			kern(args)
 		}
 		if s.HT != nil {
@@ -527,15 +535,7 @@ func scanBackwardSIMD(s *Scan, g *ScanGrads, b0, b1, d0, d1 int, part []float32,
 					hsda: addrF(hsda, 0), dts: addrF(dts, 0), pcb: addrF(pcb, 0), zero: addrF(zero, 0),
 					steps: steps, groups: n, n: N, ldd: 4 * D, ldbn: 4 * N, amax: addrF(amax, g0*W), init: init,
 				}
-				if !s.BPerChannel {
-					args.bm = addrF(s.Bm, (b*L+t0)*N)
-				}
-				if !s.CPerChannel {
-					args.cm = addrF(s.Cm, (b*L+t0)*N)
-				}
-				if s.Reset != nil {
-					args.reset = uintptr(unsafe.Pointer(&s.Reset[b*L+t0]))
-				}
+				args.bm, args.cm, args.reset = scanRowAddrs(s, b, t0)
 				k(args)
 			}
 			if pairs > 0 {

@@ -5,7 +5,6 @@ package kernels
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -89,14 +88,7 @@ func BenchmarkScanPairAB(b *testing.B) {
 	}
 	old := Threads()
 	defer SetThreads(old)
-	c := scanCase{B: 8, L: 512, D: 256, N: 16, gate: true, bias: true, skip: true}
-	s := c.build(1)
-	B, L, D, N := c.B, c.L, c.D, c.N
-	s.Y = make([]float32, B*L*D)
-	s.Saved = make([]float32, SavedLen(B, L, D, N))
-	g := newGrads(s, randSlice(rand.New(rand.NewPCG(1, 1)), B*L*D, -1, 1), nil, nil)
-	g.g.DH0 = nil
-	elems := float64(B * L * D * N)
+	s, g, elems := scanTrainCase()
 	im, single, indirect := scanAVX512Variants()
 	flush := make([]float32, 16<<20)
 	for _, th := range []int{1, old} {

@@ -27,19 +27,12 @@ func cpuTime() time.Duration {
 func BenchmarkScanTrain(b *testing.B) {
 	old := Threads()
 	defer SetThreads(old)
-	c := scanCase{B: 8, L: 512, D: 256, N: 16, gate: true, bias: true, skip: true}
 	for _, im := range scanImplsUnderTest(b) {
 		if im.ref {
 			continue
 		}
 		b.Run(im.name, func(b *testing.B) {
-			s := c.build(1)
-			B, L, D, N := c.B, c.L, c.D, c.N
-			s.Y = make([]float32, B*L*D)
-			s.Saved = make([]float32, SavedLen(B, L, D, N))
-			g := newGrads(s, randSlice(rand.New(rand.NewPCG(1, 1)), B*L*D, -1, 1), nil, nil)
-			g.g.DH0 = nil
-			elems := float64(B * L * D * N)
+			s, g, elems := scanTrainCase()
 			flush := make([]float32, 16<<20)
 			for _, th := range []int{1, old} {
 				SetThreads(th)
@@ -87,4 +80,18 @@ func BenchmarkScanTrain(b *testing.B) {
 			}
 		})
 	}
+}
+
+// scanTrainCase is one layer's scan of `mambakit bench train` (8 × 512,
+// D 256, N 16, gate, Δ bias, D skip) with its outputs and gradients (no
+// DH0) allocated, and its element count B·L·D·N.
+func scanTrainCase() (*Scan, *gradSet, float64) {
+	c := scanCase{B: 8, L: 512, D: 256, N: 16, gate: true, bias: true, skip: true}
+	s := c.build(1)
+	B, L, D, N := c.B, c.L, c.D, c.N
+	s.Y = make([]float32, B*L*D)
+	s.Saved = make([]float32, SavedLen(B, L, D, N))
+	g := newGrads(s, randSlice(rand.New(rand.NewPCG(1, 1)), B*L*D, -1, 1), nil, nil)
+	g.g.DH0 = nil
+	return s, g, float64(B * L * D * N)
 }

@@ -578,34 +578,8 @@ func (a *scanISA) backward(v variant) {
 	// 4. Adjoint recurrence, t from steps−1 down to 0.
 	Label("bw_t")
 	{
-		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		t, ro, off, tmp, pd := a.adjointStep(A, 1)
 		rs := GP64()
-		MOVQ(m(A, bT), t)
-		TESTQ(t, t)
-		JZ(LabelRef("bw_done"))
-		DECQ(t)
-		MOVQ(t, m(A, bT))
-		MOVQ(m(A, bOff), off)
-		MOVQ(t, ro)
-		IMULQ(m(A, bLdd), ro)
-		ADDQ(off, ro)
-		MOVQ(ro, m(A, bRo))
-		// The rows of step t−1 went back to L2 while the chunk scratch
-		// streamed through L1: bring them in a step ahead (a prefetch
-		// never faults, so absent rows and the row before t = 0 are
-		// harmless).
-		{
-			pf := GP64()
-			MOVQ(ro, pf)
-			SUBQ(m(A, bLdd), pf)
-			for _, f := range []int{bDY, bU, bZ, bDU, bDDelta, bDZ} {
-				MOVQ(m(A, f), tmp)
-				PREFETCHT0(mi(tmp, pf))
-			}
-		}
-		MOVQ(t, pd)
-		IMUL3Q(U32(dtsN*vb), pd, pd)
-		ADDQ(m(A, bDts), pd)
 		GY, U, DT := a.vec(), a.vec(), a.vec()
 		MOVQ(m(A, bDY), tmp)
 		VMOVUPS(mi(tmp, ro), GY)
@@ -1161,6 +1135,42 @@ func (a *scanISA) addF64() {
 // caller need not clear pcb for every chunk. Measured at the shape of
 // bench train (B 8, L 512, D 256, N 16), against backward on the same
 // calls (BenchmarkScanPairAB): 0.83–0.87 of its CPU time.
+// adjointStep starts a step of the backward's adjoint recurrence over
+// groups channel groups side by side (1, or 2 in backwardPair): t (the
+// step, from the argument block A, decremented and stored back; done when
+// it was 0), ro (the step's row offset, stored too), off, a scratch
+// register and pd (the step's slot in the dts scratch). The rows of step
+// t−1 went back to L2 while the chunk scratch streamed through L1: they
+// are prefetched a step ahead, one cache line a group (a prefetch never
+// faults, so absent rows and the row before t = 0 are harmless).
+func (a *scanISA) adjointStep(A Register, groups int) (t, ro, off, tmp, pd GPVirtual) {
+	vb := a.vb()
+	t, ro, off, tmp, pd = GP64(), GP64(), GP64(), GP64(), GP64()
+	MOVQ(m(A, bT), t)
+	TESTQ(t, t)
+	JZ(LabelRef("bw_done"))
+	DECQ(t)
+	MOVQ(t, m(A, bT))
+	MOVQ(m(A, bOff), off)
+	MOVQ(t, ro)
+	IMULQ(m(A, bLdd), ro)
+	ADDQ(off, ro)
+	MOVQ(ro, m(A, bRo))
+	pf := GP64()
+	MOVQ(ro, pf)
+	SUBQ(m(A, bLdd), pf)
+	for _, f := range []int{bDY, bU, bZ, bDU, bDDelta, bDZ} {
+		MOVQ(m(A, f), tmp)
+		for x := 0; x < groups; x++ {
+			PREFETCHT0(Mem{Base: tmp, Index: pf, Scale: 1, Disp: x * vb})
+		}
+	}
+	MOVQ(t, pd)
+	IMUL3Q(U32(groups*dtsN*vb), pd, pd)
+	ADDQ(m(A, bDts), pd)
+	return t, ro, off, tmp, pd
+}
+
 func (a *scanISA) backwardPair(v variant) {
 	name := "scanBwd2" + a.name + v.suffix()
 	TEXT(name, NOSPLIT, "func(args *uint64)")
@@ -1376,31 +1386,8 @@ func (a *scanISA) backwardPair(v variant) {
 	// 4. Adjoint recurrence, t from steps−1 down to 0.
 	Label("bw_t")
 	{
-		t, ro, off, tmp, pd := GP64(), GP64(), GP64(), GP64(), GP64()
+		t, ro, off, tmp, pd := a.adjointStep(A, 2)
 		rs := GP64()
-		MOVQ(m(A, bT), t)
-		TESTQ(t, t)
-		JZ(LabelRef("bw_done"))
-		DECQ(t)
-		MOVQ(t, m(A, bT))
-		MOVQ(m(A, bOff), off)
-		MOVQ(t, ro)
-		IMULQ(m(A, bLdd), ro)
-		ADDQ(off, ro)
-		MOVQ(ro, m(A, bRo))
-		{
-			pf := GP64()
-			MOVQ(ro, pf)
-			SUBQ(m(A, bLdd), pf)
-			for _, f := range []int{bDY, bU, bZ, bDU, bDDelta, bDZ} {
-				MOVQ(m(A, f), tmp)
-				PREFETCHT0(mi(tmp, pf))
-				PREFETCHT0(Mem{Base: tmp, Index: pf, Scale: 1, Disp: vb})
-			}
-		}
-		MOVQ(t, pd)
-		IMUL3Q(U32(2*dtsN*vb), pd, pd)
-		ADDQ(m(A, bDts), pd)
 		GY, U, DT, DTU := make([]VecVirtual, 2), make([]VecVirtual, 2), make([]VecVirtual, 2), make([]VecVirtual, 2)
 		row := func(x int) Mem { return Mem{Base: tmp, Index: ro, Scale: 1, Disp: x * vb} }
 		for _, x := range gx {
