@@ -144,9 +144,25 @@ func TestMatMuls(t *testing.T) {
 	})
 }
 
-// TestMatMulsRandom compares MatMuls with one MatMul after another on
-// random shapes around the row block and the tile sizes.
+// TestMatMulsRandom compares MatMuls with one MatMul after another, at
+// the same thread count, on random shapes around the row block and the
+// tile sizes: on the Go backend (the grouped routes), and on OpenBLAS
+// where it loads (MatMuls then runs the ops one MatMul after another;
+// OpenBLAS's sums depend on its thread count, hence the reference at the
+// same count).
 func TestMatMulsRandom(t *testing.T) {
+	defer SetBLAS("auto")
+	defer SetThreads(0)
+	for _, be := range []string{"go", "openblas"} {
+		if err := SetBLAS(be); err != nil {
+			t.Logf("%s: %v (skipped)", be, err)
+			continue
+		}
+		matMulsRandom(t, be)
+	}
+}
+
+func matMulsRandom(t *testing.T, backend string) {
 	r := rand.New(rand.NewPCG(11, 12))
 	ms := []int{4, 8, 13, 14, 15, 24, 25, 335, 336, 337, 671, 673}
 	for it := range 90 {
@@ -175,21 +191,20 @@ func TestMatMulsRandom(t *testing.T) {
 			gen = sharedAOps(m, 1+r.IntN(300), ns...)
 		}
 		ops := gen(r)
+		SetThreads(1 + it%3)
 		want := cloneOps(ops)
 		for _, o := range want {
 			MatMul(o.TransA, o.TransB, o.M, o.N, o.K, o.A, o.B, o.Beta, o.C)
 		}
-		SetThreads(1 + it%3)
 		MatMuls(ops)
 		for j := range ops {
 			for e := range ops[j].C {
 				if math.Float32bits(ops[j].C[e]) != math.Float32bits(want[j].C[e]) {
-					t.Fatalf("case %d (m %d, %d ops): op %d (n %d, k %d): c[%d] = %v, want %v", it, m, nops, j, ops[j].N, ops[j].K, e, ops[j].C[e], want[j].C[e])
+					t.Fatalf("%s, case %d (m %d, %d ops): op %d (n %d, k %d): c[%d] = %v, want %v", backend, it, m, nops, j, ops[j].N, ops[j].K, e, ops[j].C[e], want[j].C[e])
 				}
 			}
 		}
 	}
-	SetThreads(0)
 }
 
 // TestMatMulsAllocs checks that MatMuls allocates nothing once warm on
