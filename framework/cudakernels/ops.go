@@ -47,25 +47,27 @@ func (c *Conv1d) check() error {
 	return nil
 }
 
+// segs is the number of convSeg-position segments a sequence is cut into
+// (one for an empty sequence: StateT and DState0 are still written); the
+// backward's partials have B·segs chunks.
+func (c *Conv1d) segs() int { return max((c.L+convSeg-1)/convSeg, 1) }
+
 // launch runs the forward or backward kernel of c's size (K ≤ 4 or ≤ 16)
-// over its (sequence, segment, block of channels) grid, returning the
-// number of segments a sequence has (the chunks of the partials are
-// B times it).
-func (c *Conv1d) launch(d *Device, name string, args ...any) (segs int, err error) {
+// over its (sequence, segment, block of channels) grid.
+func (c *Conv1d) launch(d *Device, name string, args ...any) error {
 	km := "4"
 	if c.K > 4 {
 		km = "16"
 	}
 	f, err := d.kernel("conv.cu", name+km)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	segs = max((c.L+convSeg-1)/convSeg, 1)
-	blocks := int64(c.B) * int64(segs) * int64((c.D+127)/128)
+	blocks := int64(c.B) * int64(c.segs()) * int64((c.D+127)/128)
 	if blocks == 0 {
-		return segs, nil
+		return nil
 	}
-	return segs, f.Launch(cuda.Dim3{X: int(blocks)}, cuda.Dim3{X: 128}, 0, nil, append(args, c.B, c.L, c.D, c.K, convSeg)...)
+	return f.Launch(cuda.Dim3{X: int(blocks)}, cuda.Dim3{X: 128}, 0, nil, append(args, c.B, c.L, c.D, c.K, convSeg)...)
 }
 
 // Conv1dForward computes Y, StateT and, when set, U and U16.
@@ -73,12 +75,11 @@ func (d *Device) Conv1dForward(c *Conv1d) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	_, err := c.launch(d, "conv_fwd", c.X, c.W, c.Bias, c.State0, c.Reset, c.Y, c.U, c.U16, c.StateT)
-	return err
+	return c.launch(d, "conv_fwd", c.X, c.W, c.Bias, c.State0, c.Reset, c.Y, c.U, c.U16, c.StateT)
 }
 
-// Conv1dBackward computes the gradients from g.DY or g.DU (then reading
-// c.Y, the saved pre-activation).
+// Conv1dBackward computes the gradients from g.DY or, when set, g.DU
+// (then reading c.Y, the saved pre-activation).
 func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
 	if err := c.check(); err != nil {
 		return err
@@ -86,27 +87,19 @@ func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
 	if g.DY == 0 && g.DU == 0 {
 		return fmt.Errorf("cudakernels: conv1d backward: DY or DU is required")
 	}
-	dy := g.DY
-	if g.DU != 0 {
-		dy = 0
-	}
-	var part *cuda.Buffer
-	segs := max((c.L+convSeg-1)/convSeg, 1)
-	chunks := c.B * segs
+	chunks := c.B * c.segs()
+	var part cuda.DevPtr // the per-segment sums of dW and dBias, when wanted
 	if g.DW != 0 || g.DBias != 0 {
-		var err error
-		if part, err = d.Scratch("conv.part", 4*max(chunks, 1)*c.D*(c.K+1)); err != nil {
+		buf, err := d.Scratch("conv.part", 4*max(chunks, 1)*c.D*(c.K+1))
+		if err != nil {
 			return err
 		}
+		part = buf.Ptr()
 	}
-	pp := cuda.DevPtr(0)
-	if part != nil {
-		pp = part.Ptr()
-	}
-	if _, err := c.launch(d, "conv_bwd", c.X, c.W, c.State0, c.Reset, c.Y, dy, g.DU, g.DX, g.DX16, g.DState0, pp); err != nil {
+	if err := c.launch(d, "conv_bwd", c.X, c.W, c.State0, c.Reset, c.Y, g.DY, g.DU, g.DX, g.DX16, g.DState0, part); err != nil {
 		return err
 	}
-	if part == nil {
+	if part == 0 {
 		return nil
 	}
 	fs, err := d.kernel("conv.cu", "conv_bwd_wsum")
@@ -114,7 +107,7 @@ func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
 		return err
 	}
 	cols := c.D * (c.K + 1)
-	return fs.Launch(cuda.Dim3{X: max((cols+31)/32, 1)}, cuda.Dim3{X: 32, Y: 8}, 0, nil, pp, chunks, c.D, c.K, g.DW, g.DBias)
+	return fs.Launch(cuda.Dim3{X: max((cols+31)/32, 1)}, cuda.Dim3{X: 32, Y: 8}, 0, nil, part, chunks, c.D, c.K, g.DW, g.DBias)
 }
 
 // normWarps is NORM_WARPS of kernels/norm.cu: rows a block of the

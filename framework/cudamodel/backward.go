@@ -139,7 +139,7 @@ func (g *Model) Backward() error {
 		}
 		cg := &cudakernels.Conv1dGrads{DU: a.dU, DX: a.dXin, DW: a.dConvW}
 		dXin16 := a.half(a.dXin, 0)
-		if dXin16 != 0 {
+		if a.bf16 {
 			cg.DX, cg.DX16 = 0, dXin16
 		}
 		if c.UseConvBias {

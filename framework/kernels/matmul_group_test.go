@@ -126,19 +126,7 @@ func TestMatMuls(t *testing.T) {
 		for i, gc := range groupCases {
 			t.Run(gc.name, func(t *testing.T) {
 				r := rand.New(rand.NewPCG(uint64(i), 7))
-				ops := gc.ops(r)
-				want := cloneOps(ops)
-				for _, o := range want {
-					MatMul(o.TransA, o.TransB, o.M, o.N, o.K, o.A, o.B, o.Beta, o.C)
-				}
-				MatMuls(ops)
-				for j := range ops {
-					for e := range ops[j].C {
-						if math.Float32bits(ops[j].C[e]) != math.Float32bits(want[j].C[e]) {
-							t.Fatalf("op %d: c[%d] = %v, want %v (one MatMul after another)", j, e, ops[j].C[e], want[j].C[e])
-						}
-					}
-				}
+				checkMatMuls(t, gc.ops(r), gc.name)
 			})
 		}
 	})
@@ -192,16 +180,24 @@ func matMulsRandom(t *testing.T, backend string) {
 		}
 		ops := gen(r)
 		SetThreads(1 + it%3)
-		want := cloneOps(ops)
-		for _, o := range want {
-			MatMul(o.TransA, o.TransB, o.M, o.N, o.K, o.A, o.B, o.Beta, o.C)
-		}
-		MatMuls(ops)
-		for j := range ops {
-			for e := range ops[j].C {
-				if math.Float32bits(ops[j].C[e]) != math.Float32bits(want[j].C[e]) {
-					t.Fatalf("%s, case %d (m %d, %d ops): op %d (n %d, k %d): c[%d] = %v, want %v", backend, it, m, nops, j, ops[j].N, ops[j].K, e, ops[j].C[e], want[j].C[e])
-				}
+		checkMatMuls(t, ops, fmt.Sprintf("%s, case %d (m %d, %d ops)", backend, it, m, nops))
+	}
+}
+
+// checkMatMuls runs MatMuls on ops and fails t (naming the case what)
+// unless every c has the bits of one MatMul after another, run on a copy
+// of ops at the same thread count and backend first.
+func checkMatMuls(t *testing.T, ops []MatMulOp, what string) {
+	t.Helper()
+	want := cloneOps(ops)
+	for _, o := range want {
+		MatMul(o.TransA, o.TransB, o.M, o.N, o.K, o.A, o.B, o.Beta, o.C)
+	}
+	MatMuls(ops)
+	for j := range ops {
+		for e := range ops[j].C {
+			if math.Float32bits(ops[j].C[e]) != math.Float32bits(want[j].C[e]) {
+				t.Fatalf("%s: op %d (n %d, k %d): c[%d] = %v, want %v (one MatMul after another)", what, j, ops[j].N, ops[j].K, e, ops[j].C[e], want[j].C[e])
 			}
 		}
 	}
