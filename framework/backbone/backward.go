@@ -47,8 +47,13 @@ func (m *Model) Backward() (*State, error) {
 	dDtLow, dBm, dCm, dXn := w.dDtLow, w.dBm, w.dCm, w.dXn
 	dA, dSkip, dBias, dConvW, dConvB := w.dA, w.dSkip, w.dBias, w.dConvW, w.dConvB
 
-	// Head: logits = xnF·Embedᵀ.
+	// Head: logits = xnF·Embedᵀ. In bf16 a gradient read by rows (its
+	// input gradient's product) and transposed (its weight gradient's) is
+	// converted once for both (packGrad), dropped before it changes.
+	m.dropPacks()
+	defer m.dropPacks()
 	kernels.CrossEntropy(dlogits, a.logits, a.targets, V, 1/float32(a.count))
+	m.packGrad(M, V, dlogits)
 	m.matMul(false, false, M, D, V, dlogits, p.Embed, 0, dxnF)
 	m.matMul(true, false, V, D, M, dlogits, a.xnF, 1, g.Embed)
 	// dResid: gradient w.r.t. the residual stream.
@@ -56,6 +61,8 @@ func (m *Model) Backward() (*State, error) {
 
 	for l := nL - 1; l >= 0; l-- {
 		u := a.u[l*M*Din : (l+1)*M*Din]
+		m.dropPacks()
+		m.packGrad(M, D, dResid)
 		// out_proj: the residual passes dResid through unchanged.
 		m.matMul(false, false, M, Din, D, dResid, layer(p.OutProj, nL, l), 0, dY)
 		m.matMul(true, false, D, Din, M, dResid, a.y[l*M*Din:(l+1)*M*Din], 1, layer(g.OutProj, nL, l))
@@ -131,6 +138,7 @@ func (m *Model) Backward() (*State, error) {
 			nU++
 		}
 		if r > 0 {
+			m.packGrad(M, Din, dDt)
 			m.matMul(false, false, M, r, Din, dDt, layer(p.DtW, nL, l), 0, dDtLow)
 			m.matMul(true, false, Din, r, M, dDt, a.dtLow[l*M*R:(l+1)*M*R], 1, layer(g.DtW, nL, l))
 			addDU(dDtLow, wx[:r*Din], r)
@@ -194,6 +202,8 @@ func (m *Model) Backward() (*State, error) {
 		}
 
 		// in_proj: both halves feed xn.
+		m.packGrad(M, Din, dXin)
+		m.packGrad(M, Din, dZ)
 		xn := a.xn[l*M*D : (l+1)*M*D]
 		win, gin := layer(p.InProj, nL, l), layer(g.InProj, nL, l)
 		// dXn = dXin·W_x + dZ·W_z: one group, which writes dXn once.

@@ -54,3 +54,38 @@ func TestBF16PacksFollowParams(t *testing.T) {
 		}
 	})
 }
+
+// TestBF16PackGradSameBits: the gradients packGrad converts once for
+// their two products give the same loss and gradients, bit for bit, as
+// converting each operand apart, and the products do read those packs.
+func TestBF16PackGradSameBits(t *testing.T) {
+	forVariants(t, func(t *testing.T, v []string) {
+		r := rand.New(rand.NewPCG(10, 11))
+		m := testModel(t, 3, v...)
+		b := randomBatch(r, 2, 40, m.Config.VocabSize)
+		pass := func(off bool) ([]float32, int) {
+			t.Helper()
+			m := testModel(t, 3, v...)
+			m.Precision = BF16
+			m.b16.preOff = off
+			if _, err := m.Forward(b, nil); err != nil {
+				t.Fatal(err)
+			}
+			m.ZeroGrad()
+			if _, err := m.Backward(); err != nil {
+				t.Fatal(err)
+			}
+			return slices.Clone(m.Grads.Data), m.b16.preHits
+		}
+		got, hits := pass(false)
+		want, offHits := pass(true)
+		if hits == 0 || offHits != 0 {
+			t.Fatalf("products read %d packGrad packs (%d with packGrad off): want some (none)", hits, offHits)
+		}
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("gradient[%d] = %v with packGrad, %v converting apart", i, got[i], want[i])
+			}
+		}
+	})
+}

@@ -161,6 +161,9 @@ func (o *bf16Ops) operand(data []float32, i int, same, isB, trans bool, rows, co
 	if w := o.weight(data, isB, trans, rows, cols, x); w != nil {
 		return w
 	}
+	if p := o.prepacked(isB, trans, rows, cols, x); p != nil {
+		return p
+	}
 	act := &o.a
 	if isB {
 		act = &o.b
@@ -198,6 +201,55 @@ type bf16Ops struct {
 	// ga, gb: the activation operands of a group's ops after the first
 	// that are not the first's (matMuls); slot 0 unused.
 	ga, gb [bf16GroupMax]bf16Activation
+	// pre: the packs packGrad made, read by the products that name their
+	// source until dropPacks; npre of them in use.
+	pre  [bf16PreMax]bf16Activation
+	npre int
+	// preOff (tests): packGrad packs nothing, every operand is packed
+	// apart; preHits counts the products that read a packGrad pack.
+	preOff  bool
+	preHits int
+}
+
+// bf16PreMax is the most packs packGrad keeps at once: both forms of the
+// four gradients a layer's backward packs ahead (dResid, dΔ, dz, dXin).
+const bf16PreMax = 8
+
+// packGrad packs x (rows, cols), in bf16 with cols even, in one pass as
+// the A of a product by rows (x·w) and the A of its transpose (xᵀ·…), for
+// the products after it that read x both ways until the next dropPacks:
+// a gradient read by its input gradient's product and its weight
+// gradient's, converted once instead of twice (kernels.PackRowsPairs; the
+// same bits). x must not change until dropPacks.
+func (m *Model) packGrad(rows, cols int, x []float32) {
+	o := &m.b16
+	if m.Precision != BF16 || cols%2 != 0 || o.npre+2 > bf16PreMax || o.preOff {
+		return
+	}
+	r, p := &o.pre[o.npre], &o.pre[o.npre+1]
+	kernels.PackRowsPairs(&r.BF16Packed, &p.BF16Packed, false, rows, cols, x)
+	r.src = bf16Src{unsafe.SliceData(x), false, rows, cols, len(x)}
+	p.src = bf16Src{unsafe.SliceData(x), true, cols, rows, len(x)}
+	o.npre += 2
+}
+
+// dropPacks forgets packGrad's packs (before their sources change).
+func (m *Model) dropPacks() { m.b16.npre = 0 }
+
+// prepacked returns packGrad's pack of x as the A operand op(x) (rows,
+// cols), or nil.
+func (o *bf16Ops) prepacked(isB, trans bool, rows, cols int, x []float32) *kernels.BF16Packed {
+	if isB {
+		return nil
+	}
+	src := bf16Src{unsafe.SliceData(x), trans, rows, cols, len(x)}
+	for i := range o.npre {
+		if o.pre[i].src == src {
+			o.preHits++
+			return &o.pre[i].BF16Packed
+		}
+	}
+	return nil
 }
 
 // bf16Key is a packed weight: its offset in Params.Data, role, transpose

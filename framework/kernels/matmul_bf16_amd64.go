@@ -53,6 +53,14 @@ func bf16ConvNamed(name string) bf16Conv {
 			}
 			bf16PairRowGo(dst[n:], x[n:], y[n:])
 		},
+		rowsPairs: func(hx, hy []uint16, dst []uint32, x, y []float32) {
+			n := len(x) &^ 15
+			if n > 0 {
+				_, _, _, _ = hx[n-1], hy[n-1], dst[n-1], y[n-1]
+				bf16RowsPairsAVX512(&hx[0], &hy[0], &dst[0], &x[0], &y[0], n)
+			}
+			bf16RowsPairsGo(hx[n:], hy[n:], dst[n:], x[n:], y[n:])
+		},
 		roundF32: func(dst, x []float32) {
 			n := len(x) &^ 15
 			if n > 0 {

@@ -500,6 +500,67 @@ pdone:
 	VZEROUPPER
 	RET
 
+// func bf16RowsPairsAVX512(hx *uint16, hy *uint16, dst *uint32, x *float32, y *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·bf16RowsPairsAVX512(SB), NOSPLIT, $0-48
+	MOVQ         hx+0(FP), AX
+	MOVQ         hy+8(FP), CX
+	MOVQ         dst+16(FP), DX
+	MOVQ         x+24(FP), BX
+	MOVQ         y+32(FP), SI
+	MOVQ         n+40(FP), DI
+	MOVL         $0x00000001, R8
+	VPBROADCASTD R8, Z0
+	MOVL         $0x00007fff, R8
+	VPBROADCASTD R8, Z1
+	MOVL         $0x7fffffff, R8
+	VPBROADCASTD R8, Z2
+	MOVL         $0x7f800000, R8
+	VPBROADCASTD R8, Z3
+	MOVL         $0x00400000, R8
+	VPBROADCASTD R8, Z4
+	MOVL         $0xffff0000, R8
+	VPBROADCASTD R8, Z5
+	SHRQ         $0x04, DI
+	JZ           bdone
+
+bloop:
+	VMOVUPS    (BX), Z6
+	VMOVUPS    (SI), Z7
+	VPSRLD     $0x10, Z6, Z9
+	VPANDD     Z0, Z9, Z9
+	VPADDD     Z1, Z6, Z8
+	VPADDD     Z9, Z8, Z8
+	VPANDD     Z2, Z6, Z9
+	VPCMPUD    $0x06, Z3, Z9, K1
+	VPORD      Z4, Z6, Z6
+	VPBLENDMD  Z6, Z8, K1, Z8
+	VPSRLD     $0x10, Z7, Z9
+	VPANDD     Z0, Z9, Z9
+	VPADDD     Z1, Z7, Z6
+	VPADDD     Z9, Z6, Z6
+	VPANDD     Z2, Z7, Z9
+	VPCMPUD    $0x06, Z3, Z9, K1
+	VPORD      Z4, Z7, Z7
+	VPBLENDMD  Z7, Z6, K1, Z6
+	VPSRLD     $0x10, Z8, Z8
+	VPMOVDW    Z8, (AX)
+	VPTERNLOGD $0xf8, Z5, Z6, Z8
+	VMOVUPS    Z8, (DX)
+	VPSRLD     $0x10, Z6, Z6
+	VPMOVDW    Z6, (CX)
+	ADDQ       $0x40, BX
+	ADDQ       $0x40, SI
+	ADDQ       $0x20, AX
+	ADDQ       $0x20, CX
+	ADDQ       $0x40, DX
+	DECQ       DI
+	JNZ        bloop
+
+bdone:
+	VZEROUPPER
+	RET
+
 // func bf16RoundF32AVX512(dst *float32, x *float32, n int)
 // Requires: AVX, AVX512F
 TEXT ·bf16RoundF32AVX512(SB), NOSPLIT, $0-24

@@ -40,9 +40,12 @@ type bf16Conv struct {
 	pairs func(dst []uint32, x, y []float32)
 	// roundF32 sets dst[i] = x[i] rounded to bfloat16, as a float32.
 	roundF32 func(dst, x []float32)
+	// rowsPairs sets hx[i] = RoundBF16(x[i]), hy[i] = RoundBF16(y[i])
+	// and dst[i] = hx[i] | hy[i]<<16: round and pairs at once.
+	rowsPairs func(hx, hy []uint16, dst []uint32, x, y []float32)
 }
 
-var bf16ConvGo = bf16Conv{round: bf16RoundRowGo, pairs: bf16PairRowGo, roundF32: roundSliceBF16}
+var bf16ConvGo = bf16Conv{round: bf16RoundRowGo, pairs: bf16PairRowGo, roundF32: roundSliceBF16, rowsPairs: bf16RowsPairsGo}
 
 // bf16Buf holds a product's converted operands and the edge tiles.
 type bf16Buf struct {
@@ -76,6 +79,16 @@ func bf16PairRowGo(dst []uint32, x, y []float32) {
 	y = y[:len(x)]
 	for i, v := range x {
 		dst[i] = bf16Pair(v, y[i])
+	}
+}
+
+// bf16RowsPairsGo sets hx[i] = RoundBF16(x[i]), hy[i] = RoundBF16(y[i])
+// and dst[i] = hx[i] | hy[i]<<16.
+func bf16RowsPairsGo(hx, hy []uint16, dst []uint32, x, y []float32) {
+	hx, hy, dst, y = hx[:len(x)], hy[:len(x)], dst[:len(x)], y[:len(x)]
+	for i, v := range x {
+		a, b := RoundBF16(v), RoundBF16(y[i])
+		hx[i], hy[i], dst[i] = a, b, uint32(a)|uint32(b)<<16
 	}
 }
 
@@ -173,6 +186,13 @@ func (t *bf16Task) run(p int) {
 
 func (t *bf16Task) part(w, lo, hi int) {
 	if t.convert {
+		if !t.transA && t.k%2 == 0 && lo < t.aRows {
+			// Rows of a with an even k: their bf16 form is contiguous,
+			// one conversion for the part's rows.
+			r := min(hi, t.aRows)
+			t.convertARows(lo, r)
+			lo = r
+		}
 		for u := lo; u < hi; u++ {
 			if u < t.aRows {
 				t.convertA(u)
@@ -193,6 +213,19 @@ func (t *bf16Task) part(w, lo, hi int) {
 // first, as the pair words hold them).
 func u16(w []uint32) []uint16 {
 	return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(w))), 2*len(w))
+}
+
+// convertARows converts rows [lo, hi) of A's converted form when A is a
+// (m, k), k even: the rows below m as one run of halves, the padding rows
+// cleared.
+func (t *bf16Task) convertARows(lo, hi int) {
+	m, k := t.m, t.k
+	d := u16(t.pa[lo*t.k2 : hi*t.k2])
+	if r := min(hi, m); r > lo {
+		t.conv.round(d[:(r-lo)*k], t.a[lo*k:r*k])
+		d = d[(r-lo)*k:]
+	}
+	clear(d)
 }
 
 // convertA converts row u of A's converted form.

@@ -105,3 +105,80 @@ func growF32(s []float32, n int) []float32 {
 	}
 	return s[:n]
 }
+
+// PackRowsPairs packs x (m, k), k even, as the operands of two products
+// in one pass over x, for a matrix that one product reads by rows and
+// another by pairs of rows (a gradient that is the A of its input
+// gradient's product and, transposed, of its weight gradient's):
+//
+//	rows   as PackA(false, m, k, x): the A of x·…
+//	pairs  as PackA(true, k, m, x): the A of xᵀ·…, or, pairsB, as
+//	       PackB(false, m, k, x): the B of …·x
+//
+// with the same bits as the two packs apart. Reading x once instead of
+// twice matters because x is usually out of cache.
+func PackRowsPairs(rows, pairs *BF16Packed, pairsB bool, m, k int, x []float32) {
+	if m < 0 || k < 0 || k%2 != 0 || len(x) < m*k {
+		panic("kernels: bf16 pack rows and pairs: want k even and x (m, k)")
+	}
+	if bf16Tile == nil || m == 0 || k == 0 {
+		rows.PackA(false, m, k, x)
+		if pairsB {
+			pairs.PackB(false, m, k, x)
+		} else {
+			pairs.PackA(true, k, m, x)
+		}
+		return
+	}
+	rows.isB, rows.trans, rows.rows, rows.cols = false, false, m, k
+	m14 := (m + bf16MR - 1) / bf16MR * bf16MR
+	rows.w = growU32(rows.w, m14*(k/2))
+	pairs.isB, pairs.trans = pairsB, !pairsB
+	stride := (k + bf16MR - 1) / bf16MR * bf16MR
+	if pairsB {
+		pairs.rows, pairs.cols = m, k
+		stride = (k + bf16NR - 1) / bf16NR * bf16NR
+	} else {
+		pairs.rows, pairs.cols = k, m
+	}
+	units := (m + 1) / 2
+	pairs.w = growU32(pairs.w, units*stride)
+	t := bf16Both{conv: bf16ConvInUse, m: m, k: k, stride: stride, x: x, rows: u16(rows.w), pairs: pairs.w}
+	if p := min(Threads(), max(1, m*k/(64<<10)), units); p > 1 {
+		bf16BothTeam.run(units, p, t)
+	} else {
+		t.part(0, 0, units)
+	}
+	clear(t.rows[m*k:])
+}
+
+var bf16BothTeam team[bf16Both, *bf16Both]
+
+// bf16Both is PackRowsPairs's pass, a unit a pair of rows of x.
+type bf16Both struct {
+	conv   bf16Conv
+	m, k   int
+	stride int // words a pair row
+	x      []float32
+	rows   []uint16
+	pairs  []uint32
+}
+
+func (t *bf16Both) part(_, lo, hi int) {
+	k := t.k
+	for q := lo; q < hi; q++ {
+		d := t.pairs[q*t.stride : (q+1)*t.stride]
+		r := 2 * q
+		x := t.x[r*k : (r+1)*k]
+		if r+1 < t.m {
+			t.conv.rowsPairs(t.rows[r*k:(r+1)*k], t.rows[(r+1)*k:(r+2)*k], d[:k], x, t.x[(r+1)*k:(r+2)*k])
+		} else {
+			h := t.rows[r*k : (r+1)*k]
+			t.conv.round(h, x)
+			for i, v := range h {
+				d[i] = uint32(v)
+			}
+		}
+		clear(d[k:])
+	}
+}

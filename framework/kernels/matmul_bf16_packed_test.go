@@ -146,3 +146,45 @@ func BenchmarkMatMulBF16Packed(b *testing.B) {
 		}
 	}
 }
+
+// TestPackRowsPairs checks PackRowsPairs against PackA and PackB apart,
+// word for word (padding included), on awkward sizes around the tile and
+// the pair, odd m, both forms of pairs, one and three threads, with packs
+// reused from case to case so they shrink and grow; x is left unchanged.
+func TestPackRowsPairs(t *testing.T) {
+	var rows, pairs, wantRows, wantPairs BF16Packed
+	forThreads(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 6))
+		for _, m := range []int{0, 1, 2, 3, 13, 14, 15, 29, 64, 301, 4097} {
+			for _, k := range []int{0, 2, 14, 16, 18, 30, 32, 34, 48, 256} {
+				for _, pairsB := range []bool{false, true} {
+					x := randSlice(r, m*k, -3, 3)
+					if len(x) > 0 { // specials round as RoundBF16 says
+						x[0], x[len(x)-1] = float32(math.NaN()), float32(math.Inf(-1))
+					}
+					x0 := slices.Clone(x)
+					PackRowsPairs(&rows, &pairs, pairsB, m, k, x)
+					wantRows.PackA(false, m, k, x)
+					if pairsB {
+						wantPairs.PackB(false, m, k, x)
+					} else {
+						wantPairs.PackA(true, k, m, x)
+					}
+					if !equalBits(x, x0) {
+						t.Fatalf("m %d k %d: x changed", m, k)
+					}
+					for _, c := range []struct {
+						name      string
+						got, want *BF16Packed
+					}{{"rows", &rows, &wantRows}, {"pairs", &pairs, &wantPairs}} {
+						g, w := c.got, c.want
+						if g.isB != w.isB || g.trans != w.trans || g.rows != w.rows || g.cols != w.cols ||
+							!slices.Equal(g.w, w.w) || !equalBits(g.f, w.f) {
+							t.Fatalf("m %d k %d pairsB %v: %s differ from the pack apart", m, k, pairsB, c.name)
+						}
+					}
+				}
+			}
+		}
+	})
+}

@@ -19,6 +19,11 @@ func bf16RoundAVX512(dst *uint16, x *float32, n int)
 //go:noescape
 func bf16PairsAVX512(dst *uint32, x *float32, y *float32, n int)
 
+// bf16RowsPairsAVX512 sets hx[i] = RoundBF16(x[i]), hy[i] = RoundBF16(y[i]) and dst[i] = hx[i] | hy[i]<<16 for i < n, n a multiple of 16: see bf16RowsPairsGo.
+//
+//go:noescape
+func bf16RowsPairsAVX512(hx *uint16, hy *uint16, dst *uint32, x *float32, y *float32, n int)
+
 // bf16RoundF32AVX512 sets dst[i] = FromBF16(RoundBF16(x[i])) for i < n, n a multiple of 16: see roundSliceBF16.
 //
 //go:noescape
