@@ -193,11 +193,20 @@ func (t *bf16Task) part(w, lo, hi int) {
 			t.convertARows(lo, r)
 			lo = r
 		}
+		var h []uint16 // convertB's scratch for rows of bᵀ, one a part
+		if t.transB && hi > t.aRows {
+			s := bf16TransScratch.get()
+			if s == nil {
+				s = new([2 * bf16TransRun]uint16)
+			}
+			defer bf16TransScratch.put(s)
+			h = s[:2*min(bf16TransRun, t.k2)]
+		}
 		for u := lo; u < hi; u++ {
 			if u < t.aRows {
 				t.convertA(u)
 			} else {
-				t.convertB(u - t.aRows)
+				t.convertB(u-t.aRows, h)
 			}
 		}
 		return
@@ -258,8 +267,8 @@ func (t *bf16Task) convertA(u int) {
 }
 
 // convertB converts unit u of B: pair row q = u of b, or (bᵀ) column j = u
-// of the pair rows.
-func (t *bf16Task) convertB(u int) {
+// of the pair rows, rounded in h (2·min(bf16TransRun, k2) halves).
+func (t *bf16Task) convertB(u int, h []uint16) {
 	n, k, k2, n32 := t.n, t.k, t.k2, t.n32
 	if !t.transB {
 		d := t.pb[u*n32 : (u+1)*n32]
@@ -283,14 +292,29 @@ func (t *bf16Task) convertB(u int) {
 		}
 		return
 	}
+	// The row rounded a run at a time (its halves 2q, 2q+1 are word q),
+	// then its words stored a pair row apart.
 	row := t.b[j*k : (j+1)*k]
-	for q := 0; q < k/2; q++ {
-		t.pb[q*n32+j] = bf16Pair(row[2*q], row[2*q+1])
-	}
-	if k%2 == 1 {
-		t.pb[(k2-1)*n32+j] = uint32(RoundBF16(row[k-1]))
+	for q0 := 0; q0 < k2; q0 += bf16TransRun {
+		q1 := min(q0+bf16TransRun, k2)
+		x := row[2*q0 : min(2*q1, k)]
+		r := h[:2*(q1-q0)]
+		t.conv.round(r[:len(x)], x)
+		if len(x) < len(r) {
+			r[len(x)] = 0 // odd k: the last pair's high half
+		}
+		for q := q0; q < q1; q++ {
+			i := 2 * (q - q0)
+			t.pb[q*n32+j] = uint32(r[i]) | uint32(r[i+1])<<16
+		}
 	}
 }
+
+// bf16TransRun is how many pair words of a row of bᵀ convertB rounds at a
+// time, in a scratch from bf16TransScratch.
+const bf16TransRun = 512
+
+var bf16TransScratch freeList[[2 * bf16TransRun]uint16]
 
 // tiles computes the tiles of C[i0:i1, j0:j1] (bounds on the padded grid)
 // on worker w: every pass over k in order.
