@@ -56,8 +56,9 @@ func TestBF16PacksFollowParams(t *testing.T) {
 }
 
 // TestBF16PackGradSameBits: the gradients packGrad converts once for
-// their two products give the same loss and gradients, bit for bit, as
-// converting each operand apart, and the products do read those packs.
+// their two products, and the activations packAct converts once for
+// Forward's product and Backward's, give the same gradients, bit for bit,
+// as converting each operand apart, and the products do read those packs.
 func TestBF16PackGradSameBits(t *testing.T) {
 	forVariants(t, func(t *testing.T, v []string) {
 		r := rand.New(rand.NewPCG(10, 11))

@@ -38,12 +38,20 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 	p := m.Params
 	eps := float32(c.LayerNormEpsilon)
 	m.b16.gen++ // the weights may have changed: bf16 packs them again
+	// In bf16 the activations that a product reads by rows here and
+	// Backward's weight gradients by pairs of rows are converted once for
+	// both (packAct); the packs of the last Forward go.
+	m.b16.nkept = 0
+	m.dropPacks()
+	defer m.dropPacks()
 
 	kernels.EmbeddingForward(a.resid[:M*D], p.Embed, b.Inputs, V, D)
 	for l := 0; l < nL; l++ {
 		x := a.resid[l*M*D : (l+1)*M*D]
 		xn := a.xn[l*M*D : (l+1)*M*D]
 		kernels.RMSNormForward(xn, a.rstd[l*M:(l+1)*M], x, layer(p.Norm, nL, l), M, D, eps)
+		m.dropPacks()
+		m.packAct(M, D, xn)
 
 		// in_proj: x and z from the two halves of the weight.
 		win := layer(p.InProj, nL, l)
@@ -63,6 +71,7 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 			cv.StateT = layer(st.Conv, nL, l)
 		}
 		cv.Forward() // conv, kept for backward, and u = SiLU(conv)
+		m.packAct(M, Din, u)
 
 		dtLow := a.dtLow[l*M*R : (l+1)*M*R]
 		dtRaw := a.dtRaw[l*M*Din : (l+1)*M*Din]
@@ -89,6 +98,7 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 			sc.HT = layer(st.SSM, nL, l)
 		}
 		sc.Forward()
+		m.packAct(M, Din, y)
 
 		// out_proj, then the residual add into the next block's input.
 		next := a.resid[(l+1)*M*D : (l+2)*M*D]
@@ -96,6 +106,8 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		m.matMul(false, true, M, D, Din, y, layer(p.OutProj, nL, l), 1, next)
 	}
 	kernels.RMSNormForward(a.xnF, a.rstdF, a.resid[nL*M*D:], p.NormF, M, D, eps)
+	m.dropPacks()
+	m.packAct(M, D, a.xnF)
 	m.matMul(false, true, M, V, D, a.xnF, p.Embed, 0, a.logits)
 	if b.Targets == nil {
 		a.count = 0

@@ -201,12 +201,18 @@ type bf16Ops struct {
 	// ga, gb: the activation operands of a group's ops after the first
 	// that are not the first's (matMuls); slot 0 unused.
 	ga, gb [bf16GroupMax]bf16Activation
-	// pre: the packs packGrad made, read by the products that name their
-	// source until dropPacks; npre of them in use.
+	// pre: the packs packGrad and packAct made, read by the products
+	// that name their source until dropPacks; npre of them in use.
 	pre  [bf16PreMax]bf16Activation
 	npre int
-	// preOff (tests): packGrad packs nothing, every operand is packed
-	// apart; preHits counts the products that read a packGrad pack.
+	// kept: packAct's packs of Forward's activations as the B of the
+	// weight gradients' products, read by Backward; nkept in use, all
+	// dropped when the next Forward begins.
+	kept  []bf16Activation
+	nkept int
+	// preOff (tests): packGrad and packAct pack nothing, every operand is
+	// packed apart; preHits counts the products that read one of their
+	// packs.
 	preOff  bool
 	preHits int
 }
@@ -233,20 +239,43 @@ func (m *Model) packGrad(rows, cols int, x []float32) {
 	o.npre += 2
 }
 
-// dropPacks forgets packGrad's packs (before their sources change).
+// packAct is packGrad for an activation of Forward (rows, cols) that
+// Backward reads as the B of a weight gradient's product (gᵀ·x): the A of
+// Forward's product by rows until dropPacks, and the B kept for Backward
+// until the next Forward. Only when a Backward can follow (targets): x
+// must not change until then.
+func (m *Model) packAct(rows, cols int, x []float32) {
+	o := &m.b16
+	if m.Precision != BF16 || cols%2 != 0 || o.npre+1 > bf16PreMax || o.preOff || !m.acts.hasTargets {
+		return
+	}
+	if o.nkept == len(o.kept) {
+		o.kept = append(o.kept, bf16Activation{})
+	}
+	r, p := &o.pre[o.npre], &o.kept[o.nkept]
+	kernels.PackRowsPairs(&r.BF16Packed, &p.BF16Packed, true, rows, cols, x)
+	r.src = bf16Src{unsafe.SliceData(x), false, rows, cols, len(x)}
+	p.src = bf16Src{unsafe.SliceData(x), false, rows, cols, len(x)}
+	o.npre++
+	o.nkept++
+}
+
+// dropPacks forgets packGrad's packs and the A forms of packAct's (before
+// their sources change).
 func (m *Model) dropPacks() { m.b16.npre = 0 }
 
-// prepacked returns packGrad's pack of x as the A operand op(x) (rows,
-// cols), or nil.
+// prepacked returns packGrad's or packAct's pack of x as the A (or, isB,
+// the B) operand op(x) (rows, cols), or nil.
 func (o *bf16Ops) prepacked(isB, trans bool, rows, cols int, x []float32) *kernels.BF16Packed {
-	if isB {
-		return nil
-	}
 	src := bf16Src{unsafe.SliceData(x), trans, rows, cols, len(x)}
-	for i := range o.npre {
-		if o.pre[i].src == src {
+	packs := o.pre[:o.npre]
+	if isB {
+		packs = o.kept[:o.nkept]
+	}
+	for i := range packs {
+		if packs[i].src == src {
 			o.preHits++
-			return &o.pre[i].BF16Packed
+			return &packs[i].BF16Packed
 		}
 	}
 	return nil

@@ -1,6 +1,11 @@
 package backbone
 
-import "testing"
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
 
 // BenchmarkStep times one-token Steps of the mamba-130m shape (what
 // `mambakit bench generate` times) at each CPU precision, in tokens/s.
@@ -30,4 +35,45 @@ func BenchmarkStep(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 		})
 	}
+}
+
+// BenchmarkBF16Packs times bf16 training steps (Forward and Backward) of
+// `mambakit bench train`'s shape with the operands packGrad and packAct
+// convert once for two products, and with every operand converted apart
+// (preOff), alternated step by step in one process so that a drift of
+// the machine falls on both: ms/step of each, medians.
+func BenchmarkBF16Packs(b *testing.B) {
+	m, err := New(NewConfig(256, 128, 4), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.Precision = BF16
+	batch := randomBatch(rand.New(rand.NewPCG(1, 2)), 8, 512, 256)
+	step := func(off bool) float64 {
+		m.b16.preOff = off
+		t0 := time.Now()
+		if _, err := m.Forward(batch, nil); err != nil {
+			b.Fatal(err)
+		}
+		m.ZeroGrad()
+		if _, err := m.Backward(); err != nil {
+			b.Fatal(err)
+		}
+		return float64(time.Since(t0).Microseconds()) / 1000
+	}
+	step(false)
+	step(true)
+	var once, apart []float64
+	for b.Loop() {
+		once = append(once, step(false))
+		apart = append(apart, step(true))
+	}
+	b.ReportMetric(median(once), "ms/step-once")
+	b.ReportMetric(median(apart), "ms/step-apart")
+}
+
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
