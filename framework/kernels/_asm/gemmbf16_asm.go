@@ -103,8 +103,8 @@ func genGemmBF16() {
 	RET()
 
 	bf16Round()
-	bf16Pairs()
-	bf16RowsPairs()
+	bf16Pairs(false)
+	bf16Pairs(true)
 	bf16RoundF32()
 	gemvBF16()
 }
@@ -302,11 +302,24 @@ func bf16RoundF32() {
 }
 
 // bf16Pairs emits bf16PairsAVX512(dst *uint32, x, y *float32, n int):
-// dst[i] = RoundBF16(x[i]) | RoundBF16(y[i])<<16 for n a multiple of 16.
-func bf16Pairs() {
-	TEXT("bf16PairsAVX512", NOSPLIT, "func(dst *uint32, x, y *float32, n int)")
-	Pragma("noescape")
-	Doc("bf16PairsAVX512 sets dst[i] = RoundBF16(x[i]) | RoundBF16(y[i])<<16 for i < n, n a multiple of 16: see bf16PairRowGo.")
+// dst[i] = RoundBF16(x[i]) | RoundBF16(y[i])<<16 for n a multiple of 16;
+// with rows, bf16RowsPairsAVX512(hx, hy *uint16, dst *uint32, x, y
+// *float32, n int), which also stores hx[i] = RoundBF16(x[i]) and hy[i] =
+// RoundBF16(y[i]): two rows of a matrix rounded once into both of the
+// forms the bf16 product reads.
+func bf16Pairs(rows bool) {
+	var hx, hy reg.Register
+	if rows {
+		TEXT("bf16RowsPairsAVX512", NOSPLIT, "func(hx, hy *uint16, dst *uint32, x, y *float32, n int)")
+		Pragma("noescape")
+		Doc("bf16RowsPairsAVX512 sets hx[i] = RoundBF16(x[i]), hy[i] = RoundBF16(y[i]) and dst[i] = hx[i] | hy[i]<<16 for i < n, n a multiple of 16: see bf16RowsPairsGo.")
+		hx = Load(Param("hx"), GP64())
+		hy = Load(Param("hy"), GP64())
+	} else {
+		TEXT("bf16PairsAVX512", NOSPLIT, "func(dst *uint32, x, y *float32, n int)")
+		Pragma("noescape")
+		Doc("bf16PairsAVX512 sets dst[i] = RoundBF16(x[i]) | RoundBF16(y[i])<<16 for i < n, n a multiple of 16: see bf16PairRowGo.")
+	}
 	dst := Load(Param("dst"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
@@ -317,67 +330,37 @@ func bf16Pairs() {
 	MOVL(U32(0xffff0000), t)
 	VPBROADCASTD(t, hi)
 	vx, vy, rx, ry := ZMM(), ZMM(), ZMM(), ZMM()
+	loop, done := "ploop", "pdone"
+	if rows {
+		loop, done = "bloop", "bdone"
+	}
 	SHRQ(U8(4), n)
-	JZ(LabelRef("pdone"))
-	Label("ploop")
+	JZ(LabelRef(done))
+	Label(loop)
 	VMOVUPS(Mem{Base: x}, vx)
 	VMOVUPS(Mem{Base: y}, vy)
 	roundBF16(k, vx, rx)
 	roundBF16(k, vy, ry)
 	VPSRLD(U8(16), rx, rx)
+	if rows {
+		VPMOVDW(rx, Mem{Base: hx})
+	}
 	VPTERNLOGD(U8(0xf8), hi, ry, rx) // rx | (ry & hi)
 	VMOVUPS(rx, Mem{Base: dst})
+	if rows {
+		VPSRLD(U8(16), ry, ry)
+		VPMOVDW(ry, Mem{Base: hy})
+	}
 	ADDQ(U8(64), x)
 	ADDQ(U8(64), y)
+	if rows {
+		ADDQ(U8(32), hx)
+		ADDQ(U8(32), hy)
+	}
 	ADDQ(U8(64), dst)
 	DECQ(n)
-	JNZ(LabelRef("ploop"))
-	Label("pdone")
-	VZEROUPPER()
-	RET()
-}
-
-// bf16RowsPairs emits bf16RowsPairsAVX512(hx, hy *uint16, dst *uint32,
-// x, y *float32, n int): hx[i] = RoundBF16(x[i]), hy[i] = RoundBF16(y[i])
-// and dst[i] = hx[i] | hy[i]<<16 for n a multiple of 16: two rows of a
-// matrix rounded once into both of the forms the bf16 product reads.
-func bf16RowsPairs() {
-	TEXT("bf16RowsPairsAVX512", NOSPLIT, "func(hx, hy *uint16, dst *uint32, x, y *float32, n int)")
-	Pragma("noescape")
-	Doc("bf16RowsPairsAVX512 sets hx[i] = RoundBF16(x[i]), hy[i] = RoundBF16(y[i]) and dst[i] = hx[i] | hy[i]<<16 for i < n, n a multiple of 16: see bf16RowsPairsGo.")
-	hx := Load(Param("hx"), GP64())
-	hy := Load(Param("hy"), GP64())
-	dst := Load(Param("dst"), GP64())
-	x := Load(Param("x"), GP64())
-	y := Load(Param("y"), GP64())
-	n := Load(Param("n"), GP64())
-	k := loadBF16Consts()
-	hi := ZMM()
-	t := GP32()
-	MOVL(U32(0xffff0000), t)
-	VPBROADCASTD(t, hi)
-	vx, vy, rx, ry := ZMM(), ZMM(), ZMM(), ZMM()
-	SHRQ(U8(4), n)
-	JZ(LabelRef("bdone"))
-	Label("bloop")
-	VMOVUPS(Mem{Base: x}, vx)
-	VMOVUPS(Mem{Base: y}, vy)
-	roundBF16(k, vx, rx)
-	roundBF16(k, vy, ry)
-	VPSRLD(U8(16), rx, rx)
-	VPMOVDW(rx, Mem{Base: hx})
-	VPTERNLOGD(U8(0xf8), hi, ry, rx) // rx | (ry & hi)
-	VMOVUPS(rx, Mem{Base: dst})
-	VPSRLD(U8(16), ry, ry)
-	VPMOVDW(ry, Mem{Base: hy})
-	ADDQ(U8(64), x)
-	ADDQ(U8(64), y)
-	ADDQ(U8(32), hx)
-	ADDQ(U8(32), hy)
-	ADDQ(U8(64), dst)
-	DECQ(n)
-	JNZ(LabelRef("bloop"))
-	Label("bdone")
+	JNZ(LabelRef(loop))
+	Label(done)
 	VZEROUPPER()
 	RET()
 }
