@@ -43,10 +43,10 @@ func TestCompileAll(t *testing.T) {
 	}
 	steps := []StepVariant{{}}
 	if d.Major >= 9 { // the prefetching forms use sm_90 instructions
-		steps = append(steps, StepVariant{MaxRows: 1, Prefetch: true}, StepVariant{MaxRows: 1, Prefetch: true, Early: true, L2: true})
+		steps = append(steps, StepVariant{Prefetch: true}, StepVariant{MaxRows: 1, Prefetch: true}, StepVariant{MaxRows: 1, Prefetch: true, Early: true, L2: true})
 	}
 	for _, v := range steps {
-		names := []string{"step_embed", "step_gemv", "step_scan"}
+		names := []string{"step_embed", "step_gemv", "step_scan", "step_scan_rows", "step_rmsnorm_rows", "step_conv_rows", "step_argmax_rows"}
 		if v.Early {
 			names = append(names, "step_gemv_e", "step_scan_e")
 		}

@@ -481,8 +481,8 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 	return nil
 }
 
-// sumRows sets out[i] = Σ_r part[r·cols + i] over rows in order (or adds
-// it to out).
+// sumRows sets out[i] = Σ_r part[r·cols + i] (or adds it to out), the
+// rows added in a fixed order (sum_rows, kernels/util.cu).
 func (d *Device) sumRows(part cuda.DevPtr, rows, cols int, out cuda.DevPtr, accumulate bool) error {
 	f, err := d.kernel("util.cu", "sum_rows")
 	if err != nil {
@@ -492,7 +492,10 @@ func (d *Device) sumRows(part cuda.DevPtr, rows, cols int, out cuda.DevPtr, accu
 	if accumulate {
 		acc = 1
 	}
-	return f.Launch(d.GridFor(int64(cols), 256), cuda.Dim3{X: 256}, 0, nil, part, rows, int64(cols), out, acc)
+	if cols == 0 {
+		return nil
+	}
+	return f.Launch(cuda.Dim3{X: (cols + 31) / 32}, cuda.Dim3{X: 32, Y: 32}, 0, nil, part, rows, int64(cols), out, acc)
 }
 
 // FillUniform fills n float32s at p with uniform values in [lo, hi) from

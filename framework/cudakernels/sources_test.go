@@ -243,7 +243,7 @@ func TestKernelsSyntax(t *testing.T) {
 		{N: 5, AImag: 1}, {N: 16, AImag: 1, BPerChannel: true}, {N: 16, AImag: 1, CPerChannel: true}, {N: 64, AImag: 1, BPerChannel: true, CPerChannel: true}} {
 		vs = append(vs, variant{s.file(), s.defines()})
 	}
-	for _, v := range []StepVariant{{MaxRows: 1}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, Early: true, L2: true}} {
+	for _, v := range []StepVariant{{MaxRows: 1}, {Prefetch: true}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, Early: true, L2: true}} {
 		vs = append(vs, variant{"step.cu", v.defines()})
 	}
 	dir := t.TempDir()

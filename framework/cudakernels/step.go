@@ -172,6 +172,16 @@ func (v StepVariant) l2Args(r [2]L2Range) []any {
 // read at Bm + b·LDB (input-dependent) or Bm + d·N (LDB = 0: per channel),
 // the D skip and the SiLU gate Z. H (B, D, N), or (B, D, 2N) complex, is
 // updated in place; a row with its reset flag in IO starts from zero.
+//
+// Run picks the kernel: with V.Early one row (R ≤ 64) runs step_scan_e;
+// enough rows of real A to give step_scan_rows a block for every
+// multiprocessor run it (the 130M shape: 17 rows and more), one thread a
+// (row, channel) in blocks of 32 channels by up to 8 rows that stage A
+// (computed once a block), Δ's projection rows, Δ's input, B and C in
+// shared memory, so the step reads and writes H once: step_scan, 16
+// lanes a (row, channel), computes A again for every row and reads the
+// channel's projection row for every row. The rest (fewer rows, complex
+// A, a block's staging past 48 KB) runs step_scan.
 type StepScan struct {
 	B, D, N, R      int
 	U, Z            cuda.DevPtr
@@ -201,7 +211,7 @@ func (d *Device) StepKernels(v StepVariant) error {
 			return err
 		}
 	}
-	names := []string{"step_embed", "step_gemv", "step_scan", "step_rmsnorm_rows", "step_conv_rows", "step_argmax_rows"}
+	names := []string{"step_embed", "step_gemv", "step_scan", "step_scan_rows", "step_rmsnorm_rows", "step_conv_rows", "step_argmax_rows"}
 	if v.Early {
 		names = append(names, "step_gemv_e", "step_scan_e")
 	}
@@ -292,24 +302,86 @@ func (c *StepScan) Run(d *Device, s *cuda.Stream) error {
 	if c.R > 0 && (c.DtLow == 0 || c.DtW == 0) {
 		return fmt.Errorf("cudakernels: step scan: R %d without DtLow or DtW", c.R)
 	}
-	if c.V.Early && c.B == 1 && c.R <= 64 {
-		f, err := d.stepKernel(c.V, "step_scan_e")
-		if err != nil {
-			return err
-		}
+	return c.launch(d, s, c.kernel(d.SMs))
+}
+
+// launch issues the scan step as kernel name (StepScan.kernel's choice,
+// or, in tests, either form the shape allows).
+func (c *StepScan) launch(d *Device, s *cuda.Stream, name string) error {
+	f, err := d.stepKernel(c.V, name)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "step_scan_e":
 		args := []any{c.U, c.Z, c.D, c.N, c.DtLow, c.DtW, c.R, c.DtBias, c.ALog, c.AImag,
 			c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO}
 		return c.V.launch(f, cuda.Dim3{X: (c.D*16 + 127) / 128}, cuda.Dim3{X: 128}, 0, s, append(args, c.V.l2Args(c.L2)...)...)
-	}
-	f, err := d.stepKernel(c.V, "step_scan")
-	if err != nil {
-		return err
+	case "step_scan_rows":
+		rows := min(c.B, stepScanRows)
+		return c.V.launch(f, cuda.Dim3{X: (c.D + 31) / 32, Y: (c.B + rows - 1) / rows}, cuda.Dim3{X: 32, Y: rows}, c.rowsShared(rows), s,
+			c.U, c.Z, c.B, c.D, c.N, c.DtLow, c.LDDt, c.DtW, c.R, c.DtBias, c.ALog,
+			c.Bm, c.LDB, c.Cm, c.LDC, c.Dskip, c.H, c.Y, c.IO)
 	}
 	threads := 128
 	blocks := (c.B*c.D*16 + threads - 1) / threads
 	return c.V.launch(f, cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 0, s,
 		c.U, c.Z, c.B, c.D, c.N, c.DtLow, c.LDDt, c.DtW, c.R, c.DtBias, c.ALog, c.AImag,
 		c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO)
+}
+
+// stepScanRows is the most rows a block of step_scan_rows takes
+// (blockDim.y; 32 channels a row, 256 threads).
+const stepScanRows = 8
+
+// kernel is the kernel Run launches for c on a device of sms
+// multiprocessors.
+func (c *StepScan) kernel(sms int) string {
+	switch {
+	case c.V.Early && c.B == 1 && c.R <= 64:
+		return "step_scan_e"
+	case c.rowsOK() && c.rowsBlocks() >= sms:
+		// Once its grid has a block for every multiprocessor: a block of
+		// 32 channels stages A and the projection rows once for all its
+		// rows, where step_scan computes A again for every (row,
+		// channel). With fewer blocks (8 rows of the 130M shape: 48 for
+		// 132 multiprocessors) step_scan's 16 lanes a channel measured
+		// faster.
+		return "step_scan_rows"
+	}
+	return "step_scan"
+}
+
+// rowsOK reports whether step_scan_rows takes c: two rows or more, real
+// A, a block's staging within 48 KB.
+func (c *StepScan) rowsOK() bool {
+	return c.B >= 2 && c.AImag == 0 && c.rowsShared(min(c.B, stepScanRows)) <= 48<<10
+}
+
+// rowsBlocks is the grid size of step_scan_rows for c.
+func (c *StepScan) rowsBlocks() int {
+	rows := min(c.B, stepScanRows)
+	return (c.D + 31) / 32 * ((c.B + rows - 1) / rows)
+}
+
+// rowsShared is the dynamic shared memory in bytes of a block of
+// step_scan_rows with rows rows, laid out as the kernel carves it: A and
+// Δ's projection rows of 32 channels, B and C per row (or per channel
+// when LDB, LDC = 0), Δ's input per row; a channel's rows padded to an
+// odd number of float4s (no bank conflicts), a row's to whole float4s.
+func (c *StepScan) rowsShared(rows int) int {
+	n4, r4 := (c.N+3)&^3, (c.R+3)&^3
+	sN, sR := 4*(n4/4|1), 0
+	if c.R > 0 {
+		sR = 4 * (r4/4 | 1)
+	}
+	bc := func(ld int) int {
+		if ld != 0 {
+			return rows * n4
+		}
+		return 32 * sN
+	}
+	return 4 * (32*sN + 32*sR + bc(c.LDB) + bc(c.LDC) + rows*r4)
 }
 
 // ArgmaxID decodes an argmax key of EpiArgmax: the row's id (ties to the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/mambakit/mambakit/framework/cuda"
@@ -65,24 +66,41 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 	for i, c := range []struct {
 		B, D, N, R         int
 		bpc, cpc, cx, skip bool
+		packed             bool // Δ's input, B and C side by side in one (B, R+2N) buffer, as the Stepper has them
+		noZ                bool // no gate
 	}{
-		{1, 33, 16, 3, false, false, false, true},
-		{3, 50, 33, 5, true, false, false, true},
-		{2, 40, 7, 0, false, true, false, false},
-		{8, 64, 64, 4, false, false, false, true},
-		{2, 20, 8, 4, false, false, true, true},
-		{3, 17, 16, 0, true, true, true, true},
+		{1, 33, 16, 3, false, false, false, true, false, false},
+		{3, 50, 33, 5, true, false, false, true, false, false},
+		{2, 40, 7, 0, false, true, false, false, false, false},
+		{8, 64, 64, 4, false, false, false, true, false, false},
+		{2, 20, 8, 4, false, false, true, true, false, false},
+		{3, 17, 16, 0, true, true, true, true, false, false},
 		// One row of each kind, for the one-row kernels.
-		{1, 50, 33, 5, true, false, false, true},
-		{1, 40, 7, 0, false, true, false, false},
-		{1, 20, 8, 4, false, false, true, true},
-		{1, 17, 16, 0, true, true, true, true},
-		{1, 24, 64, 70, false, false, false, true},
+		{1, 50, 33, 5, true, false, false, true, false, false},
+		{1, 40, 7, 0, false, true, false, false, false, false},
+		{1, 20, 8, 4, false, false, true, true, false, false},
+		{1, 17, 16, 0, true, true, true, true, false, false},
+		{1, 24, 64, 70, false, false, false, true, false, false},
+		// Many rows (step_scan_rows): B not a multiple of its 8 rows a
+		// block, D not a multiple of its 32 channels, N not a multiple of
+		// 4 (H read and written by scalars), R past 32 and 64.
+		{B: 13, D: 70, N: 16, R: 48, skip: true, packed: true},
+		{B: 9, D: 33, N: 5, R: 3, skip: true, packed: true},
+		{B: 20, D: 64, N: 33, R: 70, skip: true},
+		{B: 17, D: 40, N: 64, bpc: true, cpc: true, skip: true},
+		{B: 2, D: 31, N: 16, R: 33, bpc: true, skip: true},
+		{B: 37, D: 100, N: 16, R: 7, cpc: true, noZ: true},
+		{B: 70, D: 96, N: 16, R: 48, skip: true, packed: true},
+		{B: 3, D: 50, N: 64, R: 160, skip: true, packed: true},
+		{B: 256, D: 1536, N: 16, R: 48, skip: true, packed: true}, // the mamba-130m step of 256 rows
+		// Many rows that step_scan keeps: complex A, and a block's
+		// projection rows past 48 KB of shared memory.
+		{B: 11, D: 24, N: 8, R: 4, cx: true, skip: true},
+		{B: 4, D: 40, N: 16, R: 400, skip: true},
 	} {
-		if c.B > v.maxRows() {
-			continue
+		if v.maxRows() == 1 && c.B > 1 {
+			continue // the Stepper runs the one-row forms for one row only
 		}
-		name := fmt.Sprintf("%v B%d D%d N%d R%d bpc%v cpc%v complex%v", v, c.B, c.D, c.N, c.R, c.bpc, c.cpc, c.cx)
 		r := rand.New(rand.NewPCG(uint64(i), 11))
 		B, D, N, R := c.B, c.D, c.N, c.R
 		cf := 1
@@ -103,7 +121,9 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 		dskip := rnd(r, D, 0.5, 1.5)
 		h0 := rnd(r, B*D*N*cf, -1, 1)
 		reset := make([]bool, B)
-		reset[B-1] = B > 1
+		for b := range B {
+			reset[b] = B > 1 && (b == B-1 || b%5 == 2)
+		}
 		// The CPU reference: Δ before its bias from dt_proj in float64,
 		// a = −exp(A_log), reset rows from a zero state.
 		delta := make([]float32, B*D)
@@ -128,6 +148,9 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 		}
 		ks := &kernels.Scan{B: B, L: 1, D: D, N: N, U: u, Delta: delta, DeltaBias: dtB, A: a, Bm: bm, Cm: cm,
 			BPerChannel: c.bpc, CPerChannel: c.cpc, Z: z, H0: h0cpu, HT: make([]float32, len(h0)), Y: make([]float32, B*D)}
+		if c.noZ {
+			ks.Z = nil
+		}
 		if c.skip {
 			ks.Dskip = dskip
 		}
@@ -154,18 +177,71 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 		if !c.cpc {
 			gs.LDC = N
 		}
+		if c.packed { // real A, B and C input-dependent
+			S := R + 2*N
+			x := make([]float32, B*S)
+			for b := range B {
+				copy(x[b*S:], dtLow[b*R:(b+1)*R])
+				copy(x[b*S+R:], bm[b*N:(b+1)*N])
+				copy(x[b*S+R+N:], cm[b*N:(b+1)*N])
+			}
+			p := db.in(x)
+			gs.Bm, gs.Cm, gs.LDB, gs.LDC = p+cuda.DevPtr(4*R), p+cuda.DevPtr(4*(R+N)), S, S
+			if R > 0 {
+				gs.DtLow, gs.LDDt = p, S
+			}
+		}
+		if c.noZ {
+			gs.Z = 0
+		}
 		if c.skip {
 			gs.Dskip = db.in(dskip)
 		}
 		if c.cx {
 			gs.AImag, gs.BImag, gs.CImag = db.in(aimag), db.in(bi), db.in(ci)
 		}
-		if err := gs.Run(d, variantStream(t, d, v)); err != nil {
-			t.Fatal(err)
+		// The kernel Run picks, and step_scan_rows wherever it can run
+		// (Run picks it only for large grids).
+		kernels := []string{gs.kernel(d.SMs)}
+		if gs.rowsOK() && kernels[0] != "step_scan_rows" {
+			kernels = append(kernels, "step_scan_rows")
 		}
-		report(t, "step scan Y", name, relErr(db.get(y, B*D), ks.Y), 1e-5)
-		report(t, "step scan H", name, relErr(db.get(h, len(h0)), ks.HT), 1e-5)
+		for _, k := range kernels {
+			name := fmt.Sprintf("%v %s B%d D%d N%d R%d bpc%v cpc%v complex%v", v, k, B, D, N, R, c.bpc, c.cpc, c.cx)
+			var gotY, gotH []float32
+			// Twice from the same state: the same bits run to run.
+			for pass := range 2 {
+				if err := h.CopyFromF32(h0); err != nil {
+					t.Fatal(err)
+				}
+				run := gs.Run
+				if k != kernels[0] {
+					run = func(d *Device, s *cuda.Stream) error { return gs.launch(d, s, k) }
+				}
+				if err := run(d, variantStream(t, d, v)); err != nil {
+					t.Fatal(err)
+				}
+				y2, h2 := db.get(y, B*D), db.get(h, len(h0))
+				if pass == 1 {
+					if !slices.Equal(f32bits(y2), f32bits(gotY)) || !slices.Equal(f32bits(h2), f32bits(gotH)) {
+						t.Errorf("%s: a second run gave other bits", name)
+					}
+					break
+				}
+				gotY, gotH = y2, h2
+				report(t, "step scan Y", name, relErr(gotY, ks.Y), 1e-5)
+				report(t, "step scan H", name, relErr(gotH, ks.HT), 1e-5)
+			}
+		}
 	}
+}
+
+func f32bits(x []float32) []uint32 {
+	b := make([]uint32, len(x))
+	for i, v := range x {
+		b[i] = math.Float32bits(v)
+	}
+	return b
 }
 
 func TestStepGEMV(t *testing.T) {
@@ -326,6 +402,31 @@ func TestStepArgs(t *testing.T) {
 	if err := (&StepScan{B: 1, D: 1, N: 1, R: 2, U: 1, ALog: 1, Bm: 1, Cm: 1, H: 1, Y: 1, IO: 1}).Run(&d, nil); err == nil {
 		t.Error("R without DtLow accepted")
 	}
+	// The scan kernel of each shape, and step_scan_rows's shared memory
+	// for the mamba-130m shape (A 32×20, projection rows 32×52, B and C
+	// 8×16 each, Δ's input 8×48 floats).
+	early := StepVariant{MaxRows: 1, Prefetch: true, Early: true}
+	for _, c := range []struct {
+		sc   StepScan
+		want string
+	}{
+		{StepScan{B: 256, D: 1536, N: 16, R: 48, LDB: 80, LDC: 80}, "step_scan_rows"},
+		{StepScan{B: 17, D: 1536, N: 16, R: 48, LDB: 80, LDC: 80}, "step_scan_rows"}, // 48·3 blocks
+		{StepScan{B: 16, D: 1536, N: 16, R: 48, LDB: 80, LDC: 80}, "step_scan"},      // 48·2 < 132
+		{StepScan{B: 8, D: 1536, N: 16, R: 48, LDB: 80, LDC: 80}, "step_scan"},
+		{StepScan{B: 1, D: 1536, N: 16, R: 48, LDB: 80, LDC: 80}, "step_scan"},
+		{StepScan{B: 1, D: 1536, N: 16, R: 48, LDB: 80, LDC: 80, V: early}, "step_scan_e"},
+		{StepScan{B: 1, D: 1536, N: 16, R: 65, V: early}, "step_scan"},
+		{StepScan{B: 64, D: 1536, N: 16, R: 48, AImag: 1}, "step_scan"},
+		{StepScan{B: 64, D: 1536, N: 16, R: 400}, "step_scan"},
+	} {
+		if got := c.sc.kernel(132); got != c.want {
+			t.Errorf("B %d R %d complex %v %v: kernel %s, want %s", c.sc.B, c.sc.R, c.sc.AImag != 0, c.sc.V, got, c.want)
+		}
+	}
+	if n := (&StepScan{N: 16, R: 48, LDB: 80, LDC: 80}).rowsShared(8); n != 4*(32*20+32*52+2*8*16+8*48) {
+		t.Errorf("step_scan_rows shared memory %d bytes", n)
+	}
 }
 
 // TestStepResources logs the step kernels' registers, local and shared
@@ -333,7 +434,7 @@ func TestStepArgs(t *testing.T) {
 func TestStepResources(t *testing.T) {
 	d := openOrSkip(t)
 	for _, v := range stepVariants {
-		names := []string{"step_embed", "step_gemv", "step_scan"}
+		names := []string{"step_embed", "step_gemv", "step_scan", "step_scan_rows"}
 		if v.Early {
 			names = append(names, "step_gemv_e", "step_scan_e")
 		}

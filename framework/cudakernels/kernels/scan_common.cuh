@@ -265,16 +265,16 @@ extern "C" __global__ void scan_fwd_carry(const float* __restrict__ Hloc, const 
 	}
 }
 
-// lanes4_scatter reduce-scatters v over the four lanes of a channel
-// (lane bits 0 and 1): lane g is left with the sums of v[g·V/4 …
-// (g+1)·V/4) in v[0 … V/4), each of the four lanes' values added in the
-// same order on every run.
-template <int V>
-__device__ __forceinline__ void lanes4_scatter(float (&v)[V], int g) {
-	static_assert(V % 4 == 0, "V must be a multiple of 4");
+// lanes_scatter reduce-scatters v over the lanes that differ only in lane
+// bits HI down to LO (powers of two): at each bit a lane keeps the half of
+// what it holds that the bit selects (the upper half when set) and adds
+// its partner's, so each lane ends with its share of the sums in v's
+// first entries. The same order of additions on every run.
+template <int V, int HI, int LO>
+__device__ __forceinline__ void lanes_scatter(float (&v)[V], int lane) {
 #pragma unroll
-	for (int m = 2, cur = V; m >= 1; m >>= 1, cur >>= 1) {
-		bool hiLane = g & m;
+	for (int m = HI, cur = V; m >= LO; m >>= 1, cur >>= 1) {
+		bool hiLane = lane & m;
 #pragma unroll
 		for (int i = 0; i < cur / 2; i++) {
 			float send = hiLane ? v[i] : v[i + cur / 2];
@@ -282,6 +282,15 @@ __device__ __forceinline__ void lanes4_scatter(float (&v)[V], int g) {
 			v[i] = keep + __shfl_xor_sync(0xffffffffu, send, m);
 		}
 	}
+}
+
+// lanes4_scatter reduce-scatters v over the four lanes of a channel
+// (lane bits 0 and 1): lane g is left with the sums of v[g·V/4 …
+// (g+1)·V/4) in v[0 … V/4).
+template <int V>
+__device__ __forceinline__ void lanes4_scatter(float (&v)[V], int g) {
+	static_assert(V % 4 == 0, "V must be a multiple of 4");
+	lanes_scatter<V, 2, 1>(v, g);
 }
 
 // fwd_out_steps runs the T steps of a staged chunk for one lane from its
@@ -560,16 +569,7 @@ __device__ __forceinline__ void bwd_step_out(const bwd_tiles& s, int jj, int dl,
 // warp's partials.
 __device__ __forceinline__ void bwd_scatter(float (&v)[VP], float* s_part, int j, int g) {
 	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-	for (int m = 16, cur = VP; m >= 4; m >>= 1, cur >>= 1) {
-		bool hiLane = lane & m;
-#pragma unroll
-		for (int i = 0; i < cur / 2; i++) {
-			float send = hiLane ? v[i] : v[i + cur / 2];
-			float keep = hiLane ? v[i + cur / 2] : v[i];
-			v[i] = keep + __shfl_xor_sync(0xffffffffu, send, m);
-		}
-	}
+	lanes_scatter<VP, 16, 4>(v, lane);
 	int base = ((lane & 16) ? VP / 2 : 0) + ((lane & 8) ? VP / 4 : 0) + ((lane & 4) ? VP / 8 : 0);
 	float* p = s_part + ((warp * SUB + j) * NG + g) * VP + base;
 #pragma unroll

@@ -15,6 +15,11 @@
 //   step_scan    Δ = softplus(dt_proj·dtLow + bias), one step of the
 //                selective scan (real or complex A), the D skip and the
 //                SiLU gate: 16 lanes a channel
+//   step_scan_rows  the same for many rows and real A: one thread a
+//                (row, channel), a block of 32 channels by up to 8 rows
+//                sharing A (computed once a block, not once a row), the
+//                projection rows, Δ's input, B and C in shared memory,
+//                so a step reads and writes H once and little else
 //
 // A step of more than STEP_MAXB rows (a batch of samples) runs the
 // products through cuBLAS instead of step_gemv, with these around them:
@@ -373,6 +378,166 @@ extern "C" __global__ void __launch_bounds__(128) step_scan(
 		if (Z) y *= silu_f(Z[(long long)b * Din + d]);
 		Y[(long long)b * Din + d] = y;
 	}
+}
+
+// step_rows_load sets hs to states n0 … n0+15 of h (zeros past N, or
+// all zeros when !on): float4 loads when vec (N a multiple of 4, h
+// 16-byte aligned).
+__device__ __forceinline__ void step_rows_load(float (&hs)[16], const float* __restrict__ h, int n0, int N, bool vec, bool on) {
+#pragma unroll
+	for (int j = 0; j < 4; j++) {
+		int n = n0 + 4 * j;
+		if (on && vec && n < N) {
+			float4 v = *reinterpret_cast<const float4*>(h + n);
+			hs[4 * j] = v.x, hs[4 * j + 1] = v.y, hs[4 * j + 2] = v.z, hs[4 * j + 3] = v.w;
+		} else {
+#pragma unroll
+			for (int k = 0; k < 4; k++) hs[4 * j + k] = on && n + k < N ? h[n + k] : 0.f;
+		}
+	}
+}
+
+__device__ __forceinline__ void step_rows_store(const float (&hs)[16], float* __restrict__ h, int n0, int N, bool vec) {
+#pragma unroll
+	for (int j = 0; j < 4; j++) {
+		int n = n0 + 4 * j;
+		if (vec) {
+			if (n < N) *reinterpret_cast<float4*>(h + n) = make_float4(hs[4 * j], hs[4 * j + 1], hs[4 * j + 2], hs[4 * j + 3]);
+		} else {
+#pragma unroll
+			for (int k = 0; k < 4; k++)
+				if (n + k < N) h[n + k] = hs[4 * j + k];
+		}
+	}
+}
+
+// step_rows_state advances one state, h = exp(Δ·a)·h + Δ·B·u, and returns
+// y plus its term C·h. fmaf rounds exp(Δ·a)·h + Δ·B·u once, as
+// step_scan's sum in double does (its product is exact in double), so
+// the two differ only where that sum rounds twice; it saves four
+// conversions to and from double a state.
+__device__ __forceinline__ float step_rows_state(float& h, float a, float bv, float cv, float dt, float u, float y) {
+	h = fmaf(expf(dt * a), h, dt * bv * u);
+	return fmaf(cv, h, y);
+}
+
+// step_scan_rows: StepScan for many rows and real A, one thread per (b,
+// d): a block of 32 channels (threadIdx.x, so a warp is 32 channels of
+// one row) by blockDim.y ≤ 8 rows. What the threads share is staged
+// once a block in shared memory: A = −exp(A_log) (in double, rounded
+// once) and Δ's projection rows of the block's channels, Δ's low-rank
+// input and B and C of its rows (of its channels when ldB, ldC = 0).
+// Each thread holds 16 of its states at a time in registers, so H, the
+// one large operand, is read and written once, and nothing is reduced
+// across lanes. The loads follow step_scan's order under STEP_PREFETCH:
+// the parameters, the wait, then this step's inputs.
+extern "C" __global__ void __launch_bounds__(256) step_scan_rows(
+	const float* __restrict__ U, const float* __restrict__ Z, int B, int Din, int N, const float* __restrict__ dtLow, int ldDt,
+	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
+	const float* __restrict__ Bm, int ldB, const float* __restrict__ Cm, int ldC, const float* __restrict__ Dskip,
+	float* __restrict__ H, float* __restrict__ Y, const int* __restrict__ io)
+{
+	extern __shared__ __align__(16) float sh[];
+	const int tx = threadIdx.x, ty = threadIdx.y, rows = blockDim.y;
+	const int tid = ty * 32 + tx, nt = 32 * rows;
+	const int d0 = blockIdx.x * 32, b0 = blockIdx.y * rows, d = d0 + tx, b = b0 + ty;
+	// Shared memory (floats; StepScan.rowsShared is its size): per
+	// channel, rows of sN (A; B and C when per channel) and sR (Δ's
+	// projection), odd in float4s so that the 8 lanes of a float4 load's
+	// phase hit distinct banks; per row, rows of N4 (B, C) and R4 (Δ's
+	// input), which a warp reads as one broadcast. Padding is zero.
+	const int N4 = (N + 3) & ~3, R4 = (R + 3) & ~3;
+	const int sN = 4 * ((N4 >> 2) | 1), sR = R ? 4 * ((R4 >> 2) | 1) : 0;
+	float* As = sh;
+	float* Ws = As + 32 * sN;
+	float* Bs = Ws + 32 * sR;
+	float* Cs = Bs + (ldB ? rows * N4 : 32 * sN);
+	float* Ls = Cs + (ldC ? rows * N4 : 32 * sN);
+	// The parameters first (no kernel of the step writes them): A_log (B
+	// and C when per channel) and Δ's projection rows, a thread's loads
+	// issued together.
+	for (int i = tid; i < 32 * max(N4, R4); i += nt) {
+		const int c = i / N4, n = i - c * N4, cw = R ? i / R4 : 0, r = i - cw * R4;
+		const bool on = i < 32 * N4 && d0 + c < Din && n < N, onw = i < 32 * R4 && d0 + cw < Din && r < R;
+		const long long k = (long long)(d0 + c) * N + n;
+		const float al = on ? Alog[k] : 0.f, bp = on && !ldB ? Bm[k] : 0.f, cp = on && !ldC ? Cm[k] : 0.f;
+		const float w = onw ? dtW[(long long)(d0 + cw) * R + r] : 0.f;
+		if (i < 32 * N4) {
+			As[c * sN + n] = on ? -(float)exp((double)al) : 0.f;
+			if (!ldB) Bs[c * sN + n] = bp;
+			if (!ldC) Cs[c * sN + n] = cp;
+		}
+		if (i < 32 * R4) Ws[cw * sR + r] = w;
+	}
+	const float bias = d < Din && dtB ? dtB[d] : 0.f;
+	const float skip = d < Din && Dskip ? Dskip[d] : 0.f;
+	pdl_trigger();
+	pdl_wait();
+	// This step's inputs: u, z, the reset flag and the first 16 states
+	// (read even for a reset row, so that the loads need not wait for the
+	// flag), then Δ's input, B and C of the block's rows, a thread's loads
+	// issued together.
+	const bool active = d < Din && b < B;
+	const long long o = active ? (long long)b * Din + d : 0;
+	const float u = active ? U[o] : 0.f;
+	const float zv = active && Z ? Z[o] : 0.f;
+	const bool rs = active && io[B + b] != 0;
+	float* h = H + o * N;
+	const bool vec = (N & 3) == 0 && (((unsigned long long)H) & 15) == 0;
+	float hs[16];
+	step_rows_load(hs, h, 0, N, vec, active);
+	for (int i = tid; i < rows * max(N4, R4); i += nt) {
+		const int j = i / N4, n = i - j * N4, jl = R ? i / R4 : 0, r = i - jl * R4;
+		const bool on = i < rows * N4 && b0 + j < B && n < N, onl = i < rows * R4 && b0 + jl < B && r < R;
+		const float l = onl ? dtLow[(long long)(b0 + jl) * ldDt + r] : 0.f;
+		const float bv = on && ldB ? Bm[(long long)(b0 + j) * ldB + n] : 0.f;
+		const float cv = on && ldC ? Cm[(long long)(b0 + j) * ldC + n] : 0.f;
+		if (i < rows * R4) Ls[i] = l;
+		if (i < rows * N4) {
+			if (ldB) Bs[i] = bv;
+			if (ldC) Cs[i] = cv;
+		}
+	}
+	__syncthreads();
+	if (!active) return;
+	const float4* w4 = reinterpret_cast<const float4*>(Ws + tx * sR);
+	const float4* x4 = reinterpret_cast<const float4*>(Ls + ty * R4);
+	float dr = 0.f;
+	for (int i = 0; i < R4 >> 2; i++) {
+		float4 w = w4[i], x = x4[i];
+		dr = fmaf(x.x, w.x, dr);
+		dr = fmaf(x.y, w.y, dr);
+		dr = fmaf(x.z, w.z, dr);
+		dr = fmaf(x.w, w.w, dr);
+	}
+	const float dt = softplus_f(dr + bias);
+	const float* as = As + tx * sN;
+	const float* bs = ldB ? Bs + ty * N4 : Bs + tx * sN;
+	const float* cs = ldC ? Cs + ty * N4 : Cs + tx * sN;
+	if (rs)
+#pragma unroll
+		for (int k = 0; k < 16; k++) hs[k] = 0.f;
+	float y = 0.f;
+	for (int n0 = 0; n0 < N; n0 += 16) {
+		if (n0) step_rows_load(hs, h, n0, N, vec, !rs);
+#pragma unroll
+		for (int j = 0; j < 4; j++) {
+			const int n = n0 + 4 * j;
+			if (n < N) {
+				float4 a = *reinterpret_cast<const float4*>(as + n);
+				float4 bv = *reinterpret_cast<const float4*>(bs + n);
+				float4 cv = *reinterpret_cast<const float4*>(cs + n);
+				y = step_rows_state(hs[4 * j], a.x, bv.x, cv.x, dt, u, y);
+				if (n + 1 < N) y = step_rows_state(hs[4 * j + 1], a.y, bv.y, cv.y, dt, u, y);
+				if (n + 2 < N) y = step_rows_state(hs[4 * j + 2], a.z, bv.z, cv.z, dt, u, y);
+				if (n + 3 < N) y = step_rows_state(hs[4 * j + 3], a.w, bv.w, cv.w, dt, u, y);
+			}
+		}
+		step_rows_store(hs, h, n0, N, vec);
+	}
+	if (Dskip) y = fmaf(skip, u, y);
+	if (Z) y *= silu_f(zv);
+	Y[o] = y;
 }
 
 // ---------------------------------------------------------------------

@@ -18,14 +18,24 @@ extern "C" __global__ void fill_uniform(float* x, long long n, unsigned seed, fl
 	}
 }
 
-// sum_rows sets out[i] = Σ_r part[r·cols + i] (r in order, in double), or
-// adds it to out when accumulate is non-zero.
+// sum_rows sets out[i] = Σ_r part[r·cols + i], or adds it to out when
+// accumulate is non-zero. Block (32, SUM_WARPS): lane x takes column i,
+// warp y the rows y, y + SUM_WARPS, …, in order, in double; the warps'
+// sums are then added in warp order. A fixed order, so the same bits run
+// to run; SUM_WARPS rows in flight for each column rather than one.
+#define SUM_WARPS 32
 extern "C" __global__ void sum_rows(const float* __restrict__ part, int rows, long long cols, float* __restrict__ out, int accumulate) {
-	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < cols; i += (long long)gridDim.x * blockDim.x) {
-		double s = 0;
-		for (int r = 0; r < rows; r++) s += part[r * cols + i];
-		out[i] = accumulate ? (float)(out[i] + s) : (float)s;
-	}
+	__shared__ double sh[SUM_WARPS][33];
+	long long i = (long long)blockIdx.x * 32 + threadIdx.x;
+	double s = 0;
+	if (i < cols)
+		for (int r = threadIdx.y; r < rows; r += SUM_WARPS) s += part[(long long)r * cols + i];
+	sh[threadIdx.y][threadIdx.x] = s;
+	__syncthreads();
+	if (threadIdx.y != 0 || i >= cols) return;
+	s = 0;
+	for (int w = 0; w < SUM_WARPS; w++) s += sh[w][threadIdx.x];
+	out[i] = accumulate ? (float)(out[i] + s) : (float)s;
 }
 
 // exp_rate runs iters dependent-free exp2 chains per thread: the
