@@ -764,20 +764,25 @@ func (a *scanISA) backward(v variant) {
 		JMP(LabelRef("bw_t"))
 	}
 	Label("bw_done")
-	// Next group.
-	{
-		tmp := GP64()
-		ADDQ(U32(vb), m(A, bOff))
-		MOVQ(m(A, bN), tmp)
-		IMUL3Q(U32(S*vb), tmp, tmp)
-		ADDQ(tmp, m(A, bGoff))
-		MOVQ(m(A, bGroups), tmp)
-		SHLQ(U8(log2(vb)), tmp)
-		CMPQ(tmp, m(A, bOff))
-		JG(LabelRef("g_loop"))
-	}
+	bwdNextGroups(A, vb, S) // next group
 	VZEROUPPER()
 	RET()
+}
+
+// bwdNextGroups advances the backward's arguments at A past the channels
+// just done, step bytes of them (a group, or a pair of groups), and their
+// grp table (S vectors a channel vector), and loops to g_loop while
+// channels remain.
+func bwdNextGroups(A Register, step, S int) {
+	tmp := GP64()
+	ADDQ(U32(step), m(A, bOff))
+	MOVQ(m(A, bN), tmp)
+	IMUL3Q(U32(S*step), tmp, tmp)
+	ADDQ(tmp, m(A, bGoff))
+	MOVQ(m(A, bGroups), tmp)
+	SHLQ(U8(log2(step)), tmp)
+	CMPQ(tmp, m(A, bOff))
+	JG(LabelRef("g_loop"))
 }
 
 // expVec computes dst[i] = exp(src[i]) (exp2 = false) or 2^src[i] (the
@@ -1649,18 +1654,7 @@ func (a *scanISA) backwardPair(v variant) {
 		JMP(LabelRef("bw_t"))
 	}
 	Label("bw_done")
-	// Next pair.
-	{
-		tmp := GP64()
-		ADDQ(U32(2*vb), m(A, bOff))
-		MOVQ(m(A, bN), tmp)
-		IMUL3Q(U32(2*S*vb), tmp, tmp)
-		ADDQ(tmp, m(A, bGoff))
-		MOVQ(m(A, bGroups), tmp)
-		SHLQ(U8(log2(2*vb)), tmp)
-		CMPQ(tmp, m(A, bOff))
-		JG(LabelRef("g_loop"))
-	}
+	bwdNextGroups(A, 2*vb, S) // next pair
 	VZEROUPPER()
 	RET()
 }
