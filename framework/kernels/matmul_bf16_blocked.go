@@ -55,6 +55,10 @@ type bf16Buf struct {
 
 var bf16Bufs freeList[bf16Buf]
 
+// roundUp returns n rounded up to a multiple of to (the tile's rows or
+// columns).
+func roundUp(n, to int) int { return (n + to - 1) / to * to }
+
 func growU32(s []uint32, n int) []uint32 {
 	if cap(s) < n {
 		return make([]uint32, n)
@@ -96,8 +100,8 @@ func bf16RowsPairsGo(hx, hy []uint16, dst []uint32, x, y []float32) {
 // conversions conv. Inputs are valid and m, n, k > 0.
 func matMulBF16Blocked(tile bf16TileFunc, conv bf16Conv, transA, transB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
 	k2 := (k + 1) / 2
-	m14 := (m + bf16MR - 1) / bf16MR * bf16MR
-	n32 := (n + bf16NR - 1) / bf16NR * bf16NR
+	m14 := roundUp(m, bf16MR)
+	n32 := roundUp(n, bf16NR)
 	buf := bf16Bufs.get()
 	if buf == nil {
 		buf = new(bf16Buf)

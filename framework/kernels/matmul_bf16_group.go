@@ -138,7 +138,7 @@ func (g *bf16GroupTask) plan(ops []BF16PackedOp) bool {
 		}
 		a, b := o.A, o.B
 		g.ops[i] = bf16Task{tile: bf16Tile, transA: a.trans, transB: b.trans, m: mi, n: ni, k: ki, beta: o.Beta, c: o.C,
-			pa: a.w, pb: b.w, k2: (ki + 1) / 2, m14: (mi + bf16MR - 1) / bf16MR * bf16MR, n32: (ni + bf16NR - 1) / bf16NR * bf16NR}
+			pa: a.w, pb: b.w, k2: (ki + 1) / 2, m14: roundUp(mi, bf16MR), n32: roundUp(ni, bf16NR)}
 	}
 	g.n = len(ops)
 	switch {

@@ -52,12 +52,12 @@ func (p *BF16Packed) pack(isB, trans bool, rows, cols int, x []float32) {
 	t := bf16Task{conv: bf16ConvInUse}
 	if isB {
 		t.transB, t.k, t.n, t.b = trans, rows, cols, x
-		t.k2, t.n32 = (rows+1)/2, (cols+bf16NR-1)/bf16NR*bf16NR
+		t.k2, t.n32 = (rows+1)/2, roundUp(cols, bf16NR)
 		p.w = growU32(p.w, t.k2*t.n32)
 		t.pb = p.w
 	} else {
 		t.transA, t.m, t.k, t.a = trans, rows, cols, x
-		t.k2, t.m14 = (cols+1)/2, (rows+bf16MR-1)/bf16MR*bf16MR
+		t.k2, t.m14 = (cols+1)/2, roundUp(rows, bf16MR)
 		p.w = growU32(p.w, t.m14*t.k2)
 		t.pa = p.w
 	}
@@ -95,7 +95,7 @@ func MatMulBF16Packed(a, b *BF16Packed, beta float32, c []float32) {
 	}
 	defer bf16Bufs.put(buf)
 	t := bf16Task{tile: bf16Tile, transA: a.trans, transB: b.trans, m: m, n: n, k: k, beta: beta, c: c,
-		pa: a.w, pb: b.w, k2: (k + 1) / 2, m14: (m + bf16MR - 1) / bf16MR * bf16MR, n32: (n + bf16NR - 1) / bf16NR * bf16NR}
+		pa: a.w, pb: b.w, k2: (k + 1) / 2, m14: roundUp(m, bf16MR), n32: roundUp(n, bf16NR)}
 	t.multiply(buf)
 }
 
@@ -131,13 +131,13 @@ func PackRowsPairs(rows, pairs *BF16Packed, pairsB bool, m, k int, x []float32) 
 		return
 	}
 	rows.isB, rows.trans, rows.rows, rows.cols = false, false, m, k
-	m14 := (m + bf16MR - 1) / bf16MR * bf16MR
+	m14 := roundUp(m, bf16MR)
 	rows.w = growU32(rows.w, m14*(k/2))
 	pairs.isB, pairs.trans = pairsB, !pairsB
-	stride := (k + bf16MR - 1) / bf16MR * bf16MR
+	stride := roundUp(k, bf16MR)
 	if pairsB {
 		pairs.rows, pairs.cols = m, k
-		stride = (k + bf16NR - 1) / bf16NR * bf16NR
+		stride = roundUp(k, bf16NR)
 	} else {
 		pairs.rows, pairs.cols = k, m
 	}
