@@ -234,8 +234,7 @@ func (m *Model) packGrad(rows, cols int, x []float32) {
 	}
 	r, p := &o.pre[o.npre], &o.pre[o.npre+1]
 	kernels.PackRowsPairs(&r.BF16Packed, &p.BF16Packed, false, rows, cols, x)
-	r.src = bf16Src{unsafe.SliceData(x), false, rows, cols, len(x)}
-	p.src = bf16Src{unsafe.SliceData(x), true, cols, rows, len(x)}
+	r.src, p.src = srcOf(x, false, rows, cols), srcOf(x, true, cols, rows)
 	o.npre += 2
 }
 
@@ -254,8 +253,8 @@ func (m *Model) packAct(rows, cols int, x []float32) {
 	}
 	r, p := &o.pre[o.npre], &o.kept[o.nkept]
 	kernels.PackRowsPairs(&r.BF16Packed, &p.BF16Packed, true, rows, cols, x)
-	r.src = bf16Src{unsafe.SliceData(x), false, rows, cols, len(x)}
-	p.src = bf16Src{unsafe.SliceData(x), false, rows, cols, len(x)}
+	r.src = srcOf(x, false, rows, cols)
+	p.src = r.src
 	o.npre++
 	o.nkept++
 }
@@ -267,7 +266,7 @@ func (m *Model) dropPacks() { m.b16.npre = 0 }
 // prepacked returns packGrad's or packAct's pack of x as the A (or, isB,
 // the B) operand op(x) (rows, cols), or nil.
 func (o *bf16Ops) prepacked(isB, trans bool, rows, cols int, x []float32) *kernels.BF16Packed {
-	src := bf16Src{unsafe.SliceData(x), trans, rows, cols, len(x)}
+	src := srcOf(x, trans, rows, cols)
 	packs := o.pre[:o.npre]
 	if isB {
 		packs = o.kept[:o.nkept]
@@ -306,9 +305,14 @@ type bf16Src struct {
 	rows, cols, len int
 }
 
+// srcOf is what op(x) (rows, cols) is packed from.
+func srcOf(x []float32, trans bool, rows, cols int) bf16Src {
+	return bf16Src{unsafe.SliceData(x), trans, rows, cols, len(x)}
+}
+
 // pack packs x into p unless same, in which case x must be what p holds.
 func (s *bf16Src) pack(same bool, p *kernels.BF16Packed, isB, trans bool, rows, cols int, x []float32) {
-	src := bf16Src{unsafe.SliceData(x), trans, rows, cols, len(x)}
+	src := srcOf(x, trans, rows, cols)
 	if same {
 		if *s != src {
 			panic("backbone: a bf16 product shares an operand the last product did not read")
