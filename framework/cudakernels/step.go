@@ -318,8 +318,8 @@ func (c *StepScan) launch(d *Device, s *cuda.Stream, name string) error {
 			c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO}
 		return c.V.launch(f, cuda.Dim3{X: (c.D*16 + 127) / 128}, cuda.Dim3{X: 128}, 0, s, append(args, c.V.l2Args(c.L2)...)...)
 	case "step_scan_rows":
-		rows := min(c.B, stepScanRows)
-		return c.V.launch(f, cuda.Dim3{X: (c.D + 31) / 32, Y: (c.B + rows - 1) / rows}, cuda.Dim3{X: 32, Y: rows}, c.rowsShared(rows), s,
+		grid, block := c.rowsGrid()
+		return c.V.launch(f, grid, block, c.rowsShared(block.Y), s,
 			c.U, c.Z, c.B, c.D, c.N, c.DtLow, c.LDDt, c.DtW, c.R, c.DtBias, c.ALog,
 			c.Bm, c.LDB, c.Cm, c.LDC, c.Dskip, c.H, c.Y, c.IO)
 	}
@@ -358,10 +358,17 @@ func (c *StepScan) rowsOK() bool {
 	return c.B >= 2 && c.AImag == 0 && c.rowsShared(min(c.B, stepScanRows)) <= 48<<10
 }
 
-// rowsBlocks is the grid size of step_scan_rows for c.
-func (c *StepScan) rowsBlocks() int {
+// rowsGrid is step_scan_rows's launch for c: blocks of 32 channels by
+// up to stepScanRows rows.
+func (c *StepScan) rowsGrid() (grid, block cuda.Dim3) {
 	rows := min(c.B, stepScanRows)
-	return (c.D + 31) / 32 * ((c.B + rows - 1) / rows)
+	return cuda.Dim3{X: (c.D + 31) / 32, Y: (c.B + rows - 1) / rows}, cuda.Dim3{X: 32, Y: rows}
+}
+
+// rowsBlocks is the number of blocks of step_scan_rows for c.
+func (c *StepScan) rowsBlocks() int {
+	g, _ := c.rowsGrid()
+	return g.X * g.Y
 }
 
 // rowsShared is the dynamic shared memory in bytes of a block of
