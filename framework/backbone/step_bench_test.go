@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/mambakit/mambakit/framework/kernels"
 )
 
 // BenchmarkStep times one-token Steps of the mamba-130m shape (what
@@ -76,4 +78,45 @@ func median(x []float64) float64 {
 	s := slices.Clone(x)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkWorkerSpin times training steps (Forward and Backward) of
+// `mambakit bench train`'s shape with the kernels' workers spinning
+// between calls (kernels.WorkerSpin's default) and blocking at once,
+// alternated step by step in one process: ms/step of each, medians, at
+// each CPU precision.
+func BenchmarkWorkerSpin(b *testing.B) {
+	defer kernels.SetWorkerSpin(kernels.WorkerSpin())
+	spin := kernels.WorkerSpin()
+	for _, p := range []Precision{FP32, BF16} {
+		b.Run(string(p), func(b *testing.B) {
+			m, err := New(NewConfig(256, 128, 4), 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Precision = p
+			batch := randomBatch(rand.New(rand.NewPCG(1, 2)), 8, 512, 256)
+			step := func(d time.Duration) float64 {
+				kernels.SetWorkerSpin(d)
+				t0 := time.Now()
+				if _, err := m.Forward(batch, nil); err != nil {
+					b.Fatal(err)
+				}
+				m.ZeroGrad()
+				if _, err := m.Backward(); err != nil {
+					b.Fatal(err)
+				}
+				return float64(time.Since(t0).Microseconds()) / 1000
+			}
+			step(spin)
+			step(0)
+			var spun, blocked []float64
+			for b.Loop() {
+				spun = append(spun, step(spin))
+				blocked = append(blocked, step(0))
+			}
+			b.ReportMetric(median(spun), "ms/step-spin")
+			b.ReportMetric(median(blocked), "ms/step-block")
+		})
+	}
 }

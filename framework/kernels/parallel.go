@@ -52,26 +52,21 @@ type parter[T any] interface {
 }
 
 // A team runs the parts of one kind of kernel call: part 0 on the calling
-// goroutine, the others on long-lived worker goroutines. The arguments
-// travel by value (over a channel, and into the team's own slot for part
-// 0), so a call allocates nothing: the training step's hot path stays free
-// of heap allocations. Part w always gets the same range for the same
-// (n, p), so results do not depend on timing.
+// goroutine, the others on the process's workers (workerPool), each part
+// on its own copy of the arguments kept in the team, so a call allocates
+// nothing: the training step's hot path stays free of heap allocations.
+// Part w always gets the same range for the same (n, p), so results do
+// not depend on timing.
 //
 // A team serves one call at a time. A call that finds it busy (kernels
-// called from several goroutines at once, or from inside a part) runs on
-// goroutines of its own instead, which allocates but computes the same.
+// called from several goroutines at once) runs on goroutines of its own
+// instead, which allocates but computes the same. A call that finds the
+// workers busy (a kernel called from inside another's part, or a second
+// goroutine's call of another kernel) runs its parts one after another on
+// the calling goroutine: the same ranges, so the same results.
 type team[T any, P parter[T]] struct {
-	mu      sync.Mutex
-	started int             // worker goroutines started
-	jobs    chan teamJob[T] // parts 1..p−1
-	done    chan struct{}   // one per finished part
-	self    T               // the arguments of part 0
-}
-
-type teamJob[T any] struct {
-	args      T
-	w, lo, hi int
+	mu   sync.Mutex
+	args []T // the arguments of each part of the call in progress
 }
 
 // run splits [0, n) into p parts of args' work and waits for all of them.
@@ -80,41 +75,39 @@ func (tm *team[T, P]) run(n, p int, args T) {
 		runSpawned[T, P](n, p, args)
 		return
 	}
-	if tm.jobs == nil {
-		tm.jobs = make(chan teamJob[T])
-		tm.done = make(chan struct{}, 64)
+	defer tm.mu.Unlock()
+	p = max(p, 1)
+	if cap(tm.args) < p {
+		tm.args = make([]T, p)
 	}
-	for ; tm.started < p-1; tm.started++ {
-		go tm.worker()
+	tm.args = tm.args[:p]
+	for w := range tm.args {
+		tm.args[w] = args
 	}
+	// Drop the references to the caller's buffers when done.
+	defer clear(tm.args)
+	if p == 1 || !workerPool.mu.TryLock() {
+		for w := range p {
+			lo, hi := span(n, p, w)
+			P(&tm.args[w]).part(w, lo, hi)
+		}
+		return
+	}
+	defer workerPool.mu.Unlock()
+	workerPool.start(p - 1)
 	for w := 1; w < p; w++ {
 		lo, hi := span(n, p, w)
-		tm.jobs <- teamJob[T]{args: args, w: w, lo: lo, hi: hi}
+		workerPool.list[w-1].post(partJob{tm, w, lo, hi})
 	}
-	pending := max(p-1, 0)
-	// Wait for the workers even when part 0 panics, so the team is left
-	// idle and consistent.
-	defer func() {
-		for ; pending > 0; pending-- {
-			<-tm.done
-		}
-		var zero T
-		tm.self = zero
-		tm.mu.Unlock()
-	}()
-	tm.self = args
-	lo, hi := span(n, max(p, 1), 0)
-	P(&tm.self).part(0, lo, hi)
+	// Wait for the workers even when part 0 panics, so the team and the
+	// workers are left idle and consistent.
+	defer workerPool.wait(p - 1)
+	lo, hi := span(n, p, 0)
+	P(&tm.args[0]).part(0, lo, hi)
 }
 
-func (tm *team[T, P]) worker() {
-	var j teamJob[T] // one variable for the worker's life: no allocation per part
-	for j = range tm.jobs {
-		P(&j.args).part(j.w, j.lo, j.hi)
-		j = teamJob[T]{} // drop the references to the caller's buffers
-		tm.done <- struct{}{}
-	}
-}
+// runPart runs part w of the call in progress (a worker's job).
+func (tm *team[T, P]) runPart(w, lo, hi int) { P(&tm.args[w]).part(w, lo, hi) }
 
 // runSpawned runs the parts of args on one goroutine each.
 //

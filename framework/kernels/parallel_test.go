@@ -77,6 +77,10 @@ func TestTeamPanicLeavesTeamUsable(t *testing.T) {
 		t.Fatal("team still locked after a panic")
 	}
 	panicTeam.mu.Unlock()
+	if !workerPool.mu.TryLock() {
+		t.Fatal("workers still held after a panic")
+	}
+	workerPool.mu.Unlock()
 	owner := make([]int, 10)
 	coverTeam.run(10, 3, coverArgs{owner})
 }
