@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/mambakit/mambakit/framework/backbone"
 	"github.com/mambakit/mambakit/framework/bench"
 	"github.com/mambakit/mambakit/framework/train"
 )
@@ -192,9 +191,6 @@ func benchGenerate(args []string, stdout io.Writer) error {
 			return usagef("--variants %q: want default or all", variants)
 		}
 		o.AllVariants = variants == "all"
-		if o.Precision == backbone.BF16 {
-			return usagef("--precision bf16: the GPU's one-token step has fp32 and tf32 products only")
-		}
 	}
 	if err := checkPrecision(train.Placement{Device: o.Device, Precision: o.Precision}); err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/mambakit/mambakit/framework/train"
 )
 
 func TestBadInvocationsGiveOneLine(t *testing.T) {
@@ -32,8 +34,7 @@ func TestBadInvocationsGiveOneLine(t *testing.T) {
 
 // TestPrecisionFlag: --precision takes fp32 or bf16 on train, eval,
 // generate and the CPU bench train and generate; anything else is one
-// line naming both, exit status 2; bf16 runs a few steps and says so; on
-// a GPU it is refused.
+// line naming both, exit status 2; bf16 runs a few steps and says so.
 func TestPrecisionFlag(t *testing.T) {
 	for name, args := range map[string][]string{
 		"train":       {"train", "--modality", "dna", "--precision", "fp16", "--out", t.TempDir()},
@@ -78,5 +79,20 @@ func TestPrecisionFlag(t *testing.T) {
 		if msg := strings.TrimSpace(errb.String()); code != 2 || strings.Contains(msg, "\n") || !strings.Contains(msg, "tf32") {
 			t.Errorf("%q: exit %d, %q; want 2 and one line about tf32", args, code, msg)
 		}
+	}
+}
+
+// TestBenchGenerateBF16OnGPU: --precision bf16 is taken on the GPU (its
+// step's cuBLAS products read bfloat16): without a driver the command
+// stops with the driver's one line, exit status 1, not a usage error.
+func TestBenchGenerateBF16OnGPU(t *testing.T) {
+	if train.CUDA.Available() == nil {
+		t.Skip("this machine has a CUDA driver")
+	}
+	var out, errb bytes.Buffer
+	code := mainExit([]string{"bench", "generate", "--device", "cuda", "--precision", "bf16", "--batch", "1,16", "--d-model", "16", "--layers", "1", "--vocab", "40"}, &out, &errb)
+	msg := strings.TrimSpace(errb.String())
+	if code != 1 || !strings.Contains(msg, "no NVIDIA driver") || strings.Contains(msg, "\n") {
+		t.Errorf("exit %d, stderr %q; want 1 and one line saying there is no driver", code, msg)
 	}
 }

@@ -77,3 +77,34 @@ func TestBenchGenerateBatches(t *testing.T) {
 		t.Errorf("%d tokens_per_s lines for batch 1, want 1:\n%s", n, s)
 	}
 }
+
+// TestPrintBatchesWeightBytes: a batch that says what its weights weigh
+// (a GPU's bf16 step past its step kernels) gets its own bytes and floor,
+// the others the shape's, and the products column appears only when a
+// batch names its products.
+func TestPrintBatchesWeightBytes(t *testing.T) {
+	s := batchShape{weightBytes: 400e6, stateBytes: 1e6, params: 100e6, vocab: 1000}
+	res := []batchResult{
+		{B: 4, steps: 8, stepSec: 1e-3, products: "fp32 (step kernels)"},
+		{B: 16, steps: 8, stepSec: 1e-3, weightBytes: 200e6, products: "bf16 (cuBLAS)"},
+	}
+	var out bytes.Buffer
+	printBatches(&out, s, 1e12, res)
+	got := out.String()
+	// 4 rows: 400 MB + 4·(2·1 MB + 4 KB) = 408.016 MB; 16 rows: 200 MB +
+	// 16·2.004 MB = 232.064 MB; floors at 1 TB/s.
+	for _, re := range []string{
+		`(?m)^ batch .* x floor  products$`,
+		`(?m)^     4      8 +1\.000 +4000 +408\.0 .* 0\.408 +2\.5x  fp32 \(step kernels\)$`,
+		`(?m)^    16      8 +1\.000 +16000 +232\.1 .* 0\.232 +4\.3x  bf16 \(cuBLAS\)$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(got) {
+			t.Errorf("output lacks %q:\n%s", re, got)
+		}
+	}
+	out.Reset()
+	printBatches(&out, s, 0, []batchResult{{B: 4, steps: 8, stepSec: 1e-3}})
+	if strings.Contains(out.String(), "products") {
+		t.Errorf("products column without products:\n%s", out.String())
+	}
+}

@@ -27,9 +27,11 @@ type GenerateOptions struct {
 	Reps                          int    // on a GPU: back-to-back steps timed with device events
 	AllVariants                   bool   // on a GPU: also the earlier forms of the step kernels
 	// Precision of the step's products ("" is fp32): on the CPU bf16
-	// streams bfloat16 weights; on a GPU tf32 runs the products of the
-	// cuBLAS path (more than 8 rows) on TF32 tensor cores, and bf16 is
-	// refused (the GPU step has no bfloat16 products).
+	// streams bfloat16 weights; on a GPU tf32 and bf16 apply to the
+	// products of the cuBLAS path (more rows than the step kernels take:
+	// TF32 tensor cores, or bfloat16 weights and activations with float32
+	// sums), and the step kernels of fewer rows stay float32 (each batch
+	// says which ran).
 	Precision backbone.Precision
 	Ops       bool // on a GPU: time each kind of operation of a step (CUDA events) and print where it goes
 }

@@ -36,15 +36,27 @@ func newBatchShape(c *backbone.Config, params, weightBytes float64) batchShape {
 	return batchShape{weightBytes: weightBytes, params: params, vocab: c.VocabSize, stateBytes: 4 * float64(c.RowStateFloats())}
 }
 
-// stepBytes is the floor of bytes a step of B rows moves.
-func (s batchShape) stepBytes(B int) float64 {
-	return s.weightBytes + float64(B)*(2*s.stateBytes+4*float64(s.vocab))
+// stepBytes is the floor of bytes the step of r moves: its weights (r's
+// when it says, else the shape's), each row's state read and written,
+// its logits written.
+func (s batchShape) stepBytes(r batchResult) float64 {
+	w := s.weightBytes
+	if r.weightBytes > 0 {
+		w = r.weightBytes
+	}
+	return w + float64(r.B)*(2*s.stateBytes+4*float64(s.vocab))
 }
 
 // batchResult is one batch's timing.
 type batchResult struct {
 	B, steps int
 	stepSec  float64 // wall seconds a step, the argmax read back included
+	// weightBytes (0: the shape's) are the bytes of weights the step
+	// read, when its precision depends on the batch (a GPU's step kernels
+	// of few rows read float32, its cuBLAS step of more bfloat16);
+	// products says how its products ran ("": not shown).
+	weightBytes float64
+	products    string
 }
 
 func (r batchResult) tokensPerSec() float64 { return float64(r.B) / r.stepSec }
@@ -94,19 +106,30 @@ func timeBatch(st backbone.Stepper, B, tokens, vocab int, seed uint64) (batchRes
 // printBatches writes one row a batch: time a step, tokens/s, the bytes a
 // step must move and the rate that makes, and the matrix FLOP rate; bw > 0
 // (a measured bandwidth, bytes/s) adds the floor and how far above it the
-// step is. Then a tokens_per_s line a batch.
+// step is, and a batch's products, when given, how its products ran. Then
+// a tokens_per_s line a batch.
 func printBatches(w io.Writer, s batchShape, bw float64, res []batchResult) {
+	products := false
+	for _, r := range res {
+		products = products || r.products != ""
+	}
 	fmt.Fprintf(w, "%6s %6s %10s %11s %10s %9s %9s", "batch", "steps", "ms/step", "tokens/s", "MB/step", "GB/s", "GFLOP/s")
 	if bw > 0 {
 		fmt.Fprintf(w, " %10s %8s", "floor ms", "x floor")
 	}
+	if products {
+		fmt.Fprintf(w, "  %s", "products")
+	}
 	fmt.Fprintln(w)
 	for _, r := range res {
-		b := s.stepBytes(r.B)
+		b := s.stepBytes(r)
 		fmt.Fprintf(w, "%6d %6d %10.3f %11.0f %10.1f %9.1f %9.1f", r.B, r.steps, r.stepSec*1e3, r.tokensPerSec(),
 			b/1e6, b/r.stepSec/1e9, 2*s.params*float64(r.B)/r.stepSec/1e9)
 		if bw > 0 {
 			fmt.Fprintf(w, " %10.3f %7.1fx", b/bw*1e3, r.stepSec/(b/bw))
+		}
+		if products {
+			fmt.Fprintf(w, "  %s", r.products)
 		}
 		fmt.Fprintln(w)
 	}

@@ -27,7 +27,9 @@ const (
 // time of single tokens at positions 1, 128 and 256, and the device time
 // of a step replayed back to back (device events, no read back); against
 // the floor of reading every parameter once per token at the measured
-// copy bandwidth.
+// copy bandwidth. Each batch says how its products ran (the step kernels
+// of few rows are float32 whatever the precision) and its floor counts
+// the bytes its weights are read in (2 a weight for bf16 products).
 func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 	d, err := cuda.Open()
 	if err != nil {
@@ -41,11 +43,6 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 		return err
 	}
 	defer g.Close()
-	switch o.Precision {
-	case "", backbone.FP32, backbone.TF32:
-	default:
-		return fmt.Errorf("bench generate --device cuda: precision %s: the GPU's step has fp32 and tf32 products only", o.Precision)
-	}
 	if err := g.SetPrecision(o.Precision); err != nil {
 		return err
 	}
@@ -99,6 +96,9 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 		r := result{name: "plain " + cf.v.String(), asked: graphs}
 		if graphs {
 			r.name = "graph " + cf.v.String()
+		}
+		if len(res) == 0 {
+			fmt.Fprintf(stdout, "batch 1 products: %s\n", st.ProductsNote())
 		}
 		id := []int32{int32(rand.New(rand.NewPCG(o.Seed, 2)).IntN(o.Vocab))}
 		// Warm-up: the capture and the first replays.
@@ -200,6 +200,7 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 			return err
 		}
 		r, err := timeBatch(st, B, o.Tokens, o.Vocab, o.Seed)
+		r.weightBytes, r.products = float64(st.WeightBytes()), st.ProductsNote()
 		if cerr := st.Close(); err == nil {
 			err = cerr
 		}

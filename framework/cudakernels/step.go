@@ -172,6 +172,11 @@ func (v StepVariant) l2Args(r [2]L2Range) []any {
 // read at Bm + b·LDB (input-dependent) or Bm + d·N (LDB = 0: per channel),
 // the D skip and the SiLU gate Z. H (B, D, N), or (B, D, 2N) complex, is
 // updated in place; a row with its reset flag in IO starts from zero.
+// For bf16 products (framework/cudamodel's wide step) Y16, when set,
+// receives Y's bfloat16 bits as well (bf16_bits of the float32 value,
+// what out_proj reads), and DtBF16 rounds DtLow and DtW to bfloat16
+// before Δ's projection, the CPU's bf16 dt_proj product (exact products,
+// float32 sums); the early kernel has neither.
 //
 // Run picks the kernel: with V.Early one row (R ≤ 64) runs step_scan_e;
 // enough rows of real A to give step_scan_rows a block for every
@@ -194,6 +199,8 @@ type StepScan struct {
 	Cm, CImag       cuda.DevPtr
 	LDC             int
 	Dskip, H, Y, IO cuda.DevPtr
+	Y16             cuda.DevPtr // optional: Y as bfloat16 (B, D), 2 bytes an element
+	DtBF16          bool        // Δ's projection reads DtLow and DtW rounded to bfloat16
 	V               StepVariant
 	L2              [2]L2Range // with V.L2: byte ranges for the L2 to fetch
 }
@@ -308,9 +315,16 @@ func (c *StepScan) Run(d *Device, s *cuda.Stream) error {
 // launch issues the scan step as kernel name (StepScan.kernel's choice,
 // or, in tests, either form the shape allows).
 func (c *StepScan) launch(d *Device, s *cuda.Stream, name string) error {
+	if name == "step_scan_e" && (c.Y16 != 0 || c.DtBF16) {
+		return fmt.Errorf("cudakernels: step scan: Y16 and DtBF16 are not in the early one-row kernel (step_scan_e); use a variant without Early")
+	}
 	f, err := d.stepKernel(c.V, name)
 	if err != nil {
 		return err
+	}
+	dt16 := int32(0)
+	if c.DtBF16 {
+		dt16 = 1
 	}
 	switch name {
 	case "step_scan_e":
@@ -321,18 +335,22 @@ func (c *StepScan) launch(d *Device, s *cuda.Stream, name string) error {
 		grid, block := c.rowsGrid()
 		return c.V.launch(f, grid, block, c.rowsShared(block.Y), s,
 			c.U, c.Z, c.B, c.D, c.N, c.DtLow, c.LDDt, c.DtW, c.R, c.DtBias, c.ALog,
-			c.Bm, c.LDB, c.Cm, c.LDC, c.Dskip, c.H, c.Y, c.IO)
+			c.Bm, c.LDB, c.Cm, c.LDC, c.Dskip, c.H, c.Y, c.IO, c.Y16, dt16)
 	}
 	threads := 128
 	blocks := (c.B*c.D*16 + threads - 1) / threads
 	return c.V.launch(f, cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 0, s,
 		c.U, c.Z, c.B, c.D, c.N, c.DtLow, c.LDDt, c.DtW, c.R, c.DtBias, c.ALog, c.AImag,
-		c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO)
+		c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO, c.Y16, dt16)
 }
 
 // stepScanRows is the most rows a block of step_scan_rows takes
 // (blockDim.y; 32 channels a row, 256 threads).
 const stepScanRows = 8
+
+// Kernel is the name of the kernel Run launches for c on d: step_scan_e,
+// step_scan_rows or step_scan.
+func (c *StepScan) Kernel(d *Device) string { return c.kernel(d.SMs) }
 
 // kernel is the kernel Run launches for c on a device of sms
 // multiprocessors.

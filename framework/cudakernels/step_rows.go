@@ -13,8 +13,10 @@ import (
 
 // StepRMSNormRows sets Out[b, :] = W · X[b, :] / sqrt(mean(X[b, :]²) + eps)
 // for B rows of K (X's row stride LDX, Out packed), the sum in double:
-// StepGEMV's staged input when it has NormW.
-func (d *Device) StepRMSNormRows(s *cuda.Stream, v StepVariant, x cuda.DevPtr, ldx int, w cuda.DevPtr, eps float32, B, K int, out cuda.DevPtr) error {
+// StepGEMV's staged input when it has NormW. Out16, when not 0, receives
+// Out's bfloat16 bits as well (B, K) (bf16_bits of each float32 value: what
+// a bf16 product reads).
+func (d *Device) StepRMSNormRows(s *cuda.Stream, v StepVariant, x cuda.DevPtr, ldx int, w cuda.DevPtr, eps float32, B, K int, out, out16 cuda.DevPtr) error {
 	if err := v.checkAny(B); err != nil {
 		return err
 	}
@@ -25,15 +27,16 @@ func (d *Device) StepRMSNormRows(s *cuda.Stream, v StepVariant, x cuda.DevPtr, l
 	if err != nil {
 		return err
 	}
-	return v.launch(f, cuda.Dim3{X: B}, cuda.Dim3{X: 256}, 0, s, x, ldx, w, eps, K, out)
+	return v.launch(f, cuda.Dim3{X: B}, cuda.Dim3{X: 256}, 0, s, x, ldx, w, eps, K, out, out16)
 }
 
 // StepConvRows is StepGEMV's EpiInConv for B rows of in_proj's output XZ
 // (B, 2·Din): U[b, d] = SiLU(the convolution step of channel d over the
 // row's state and XZ[b, d]), the state (B, Din, Kc−1) shifted in place (a
 // row with its reset flag in IO reads zeros), and Z[b, d] = XZ[b, Din+d].
-// ConvB may be 0.
-func (d *Device) StepConvRows(s *cuda.Stream, v StepVariant, xz cuda.DevPtr, B, Din int, convW, convB, convState cuda.DevPtr, Kc int, io, u, z cuda.DevPtr) error {
+// ConvB may be 0; U16, when not 0, receives U's bfloat16 bits as well (B,
+// Din) (bf16_bits of each float32 value: what a bf16 x_proj reads).
+func (d *Device) StepConvRows(s *cuda.Stream, v StepVariant, xz cuda.DevPtr, B, Din int, convW, convB, convState cuda.DevPtr, Kc int, io, u, z, u16 cuda.DevPtr) error {
 	if err := v.checkAny(B); err != nil {
 		return err
 	}
@@ -44,7 +47,7 @@ func (d *Device) StepConvRows(s *cuda.Stream, v StepVariant, xz cuda.DevPtr, B, 
 	if err != nil {
 		return err
 	}
-	return v.launch(f, d.GridFor(int64(B*Din), 256), cuda.Dim3{X: 256}, 0, s, xz, B, Din, convW, convB, convState, Kc, io, u, z)
+	return v.launch(f, d.GridFor(int64(B*Din), 256), cuda.Dim3{X: 256}, 0, s, xz, B, Din, convW, convB, convState, Kc, io, u, z, u16)
 }
 
 // StepArgmaxRows sets Argmax[b] to the argmax key of row b of Logits (B,

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mambakit/mambakit/framework/cuda"
@@ -15,7 +16,11 @@ import (
 // The single-token kernels of step.cu against the CPU kernels: the scan
 // step against kernels.Scan with L = 1 (ForwardRef, float64 sums), the
 // fused norm + in_proj + convolution step against RMSNormForward, MatMul,
-// Conv1d.ForwardRef and SiLU, the argmax epilogue against the host argmax.
+// Conv1d.ForwardRef and SiLU, the argmax epilogue against the host argmax;
+// the kernels around cuBLAS's products of many rows (step_rows.go)
+// against RMSNormForward and Conv1d.ForwardRef + SiLU. Each bfloat16 form
+// a kernel writes for bf16 products (Y16, Out16, U16) is
+// kernels.RoundBF16 of its float32 output, bit for bit.
 
 func stepIO(B int, reset []bool, vlimit int) []int32 {
 	io := make([]int32, StepIOLen(B))
@@ -158,9 +163,24 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 			ks.AImag, ks.BImag, ks.CImag = aimag, bi, ci
 		}
 		ks.ForwardRef()
+		// bf16 precision: Δ's projection from dtLow and dtW rounded to
+		// bfloat16 (DtBF16), the products exact, summed in float64 here.
+		ks16 := *ks
+		ks16.Delta, ks16.HT, ks16.Y = make([]float32, B*D), make([]float32, len(h0)), make([]float32, B*D)
+		for b := 0; b < B; b++ {
+			for dd := 0; dd < D; dd++ {
+				var s float64
+				for k := 0; k < R; k++ {
+					s += float64(roundBF16(dtLow[b*R+k])) * float64(roundBF16(dtW[dd*R+k]))
+				}
+				ks16.Delta[b*D+dd] = float32(s)
+			}
+		}
+		ks16.ForwardRef()
 
 		db := newDevBufs(t, d)
 		y := db.out(B * D)
+		y16 := db.out((B*D + 1) / 2)
 		h := db.out(len(h0))
 		if err := h.CopyFromF32(h0); err != nil {
 			t.Fatal(err)
@@ -231,6 +251,143 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 				gotY, gotH = y2, h2
 				report(t, "step scan Y", name, relErr(gotY, ks.Y), 1e-5)
 				report(t, "step scan H", name, relErr(gotH, ks.HT), 1e-5)
+			}
+			if k == "step_scan_e" {
+				continue // the early kernel has no bf16 form (TestStepArgs)
+			}
+			// bf16 precision: Δ's projection inputs rounded, and Y's
+			// bfloat16 bits beside Y.
+			if err := h.CopyFromF32(h0); err != nil {
+				t.Fatal(err)
+			}
+			gs.Y16, gs.DtBF16 = y16.Ptr(), true
+			var err error
+			if k == kernels[0] {
+				err = gs.Run(d, variantStream(t, d, v))
+			} else {
+				err = gs.launch(d, variantStream(t, d, v), k)
+			}
+			gs.Y16, gs.DtBF16 = 0, false
+			if err != nil {
+				t.Fatal(err)
+			}
+			y3 := db.get(y, B*D)
+			report(t, "step scan Y (bf16 Δ inputs)", name, relErr(y3, ks16.Y), 1e-5)
+			report(t, "step scan HT (bf16 Δ inputs)", name, relErr(db.get(h, len(h0)), ks16.HT), 1e-5)
+			report(t, "step scan Y16 (bits differing)", name, float64(bf16Mismatches(db.bf16Get(y16, B*D), y3)), 0)
+		}
+	}
+}
+
+// roundBF16 is x rounded to the nearest bfloat16, as a float32.
+func roundBF16(x float32) float32 { return kernels.FromBF16(kernels.RoundBF16(x)) }
+
+// TestStepRows: step_rmsnorm_rows against kernels.RMSNormForward (rows
+// read with a stride) and step_conv_rows against Conv1d.ForwardRef and
+// SiLU (reset rows, K 1 to 4, with and without bias), each with and
+// without its bfloat16 output: the float32 outputs the same bits either
+// way, the bfloat16 one RoundBF16 of them.
+func TestStepRows(t *testing.T) {
+	d := openOrSkip(t)
+	for _, v := range []StepVariant{{}, {Prefetch: true}} {
+		for i, c := range []struct {
+			B, D, Din, Kc int
+			bias          bool
+		}{{9, 40, 24, 4, true}, {24, 768, 1536, 4, true}, {3, 37, 33, 3, false}, {17, 64, 128, 1, true}, {265, 64, 128, 4, true}} {
+			name := fmt.Sprintf("%v B%d D%d Din%d K%d", v, c.B, c.D, c.Din, c.Kc)
+			r := rand.New(rand.NewPCG(uint64(i), 13))
+			B, D, Din, Kc := c.B, c.D, c.Din, c.Kc
+			db := newDevBufs(t, d)
+			vs := variantStream(t, d, v)
+
+			// The norm of rows at a stride of D+5 (what lies between
+			// the rows must not be read).
+			const eps = 1e-5
+			ldx := D + 5
+			xs, nw := rnd(r, B*ldx, -2, 2), rnd(r, D, 0.5, 1.5)
+			x := make([]float32, B*D)
+			for b := range B {
+				copy(x[b*D:(b+1)*D], xs[b*ldx:])
+				for k := D; k < ldx; k++ {
+					xs[b*ldx+k] = 1e30
+				}
+			}
+			want, rstd := make([]float32, B*D), make([]float32, B)
+			kernels.RMSNormForward(want, rstd, x, nw, B, D, eps)
+			px, pw := db.in(xs), db.in(nw)
+			out, out16 := db.out(B*D), db.out((B*D+1)/2)
+			if err := d.StepRMSNormRows(vs, v, px, ldx, pw, eps, B, D, out.Ptr(), 0); err != nil {
+				t.Fatal(err)
+			}
+			plain := db.get(out, B*D)
+			if err := d.StepRMSNormRows(vs, v, px, ldx, pw, eps, B, D, out.Ptr(), out16.Ptr()); err != nil {
+				t.Fatal(err)
+			}
+			got := db.get(out, B*D)
+			report(t, "step rmsnorm rows", name, relErr(got, want), 1e-5)
+			if !slices.Equal(f32bits(got), f32bits(plain)) {
+				t.Errorf("%s: rmsnorm rows: other float32 bits with the bfloat16 output", name)
+			}
+			report(t, "step rmsnorm rows out16 (bits differing)", name, float64(bf16Mismatches(db.bf16Get(out16, B*D), got)), 0)
+
+			// The convolution step of in_proj's output (B, 2·Din).
+			xz := rnd(r, B*2*Din, -2, 2)
+			cw, cb := rnd(r, Din*Kc, -1, 1), rnd(r, Din, -0.5, 0.5)
+			if !c.bias {
+				cb = nil
+			}
+			st0 := rnd(r, B*Din*(Kc-1), -1, 1)
+			reset := make([]bool, B)
+			for b := range B {
+				reset[b] = b%4 == 1
+			}
+			xin, zw := make([]float32, B*Din), make([]float32, B*Din)
+			for b := range B {
+				copy(xin[b*Din:(b+1)*Din], xz[b*2*Din:])
+				copy(zw[b*Din:(b+1)*Din], xz[b*2*Din+Din:])
+			}
+			s0 := append([]float32(nil), st0...)
+			for b := range B {
+				if reset[b] {
+					clear(s0[b*Din*(Kc-1) : (b+1)*Din*(Kc-1)])
+				}
+			}
+			cv := kernels.Conv1d{B: B, L: 1, D: Din, K: Kc, X: xin, W: cw, Bias: cb, State0: s0,
+				StateT: make([]float32, len(s0)), Y: make([]float32, B*Din)}
+			cv.ForwardRef()
+			uw := make([]float32, B*Din)
+			for k, y := range cv.Y {
+				uw[k] = kernels.SiLU(y)
+			}
+			pxz, pcw, pcb, io := db.in(xz), db.in(cw), db.in(cb), db.ints(stepIO(B, reset, 0))
+			st := db.out(max(len(st0), 1))
+			u, z, u16 := db.out(B*Din), db.out(B*Din), db.out((B*Din+1)/2)
+			var uPlain []float32
+			for _, with16 := range []bool{false, true} {
+				if err := st.CopyFromF32(st0); err != nil {
+					t.Fatal(err)
+				}
+				p16 := cuda.DevPtr(0)
+				if with16 {
+					p16 = u16.Ptr()
+				}
+				if err := d.StepConvRows(variantStream(t, d, v), v, pxz, B, Din, pcw, pcb, st.Ptr(), Kc, io, u.Ptr(), z.Ptr(), p16); err != nil {
+					t.Fatal(err)
+				}
+				gu := db.get(u, B*Din)
+				if !with16 {
+					uPlain = gu
+					continue
+				}
+				report(t, "step conv rows u", name, relErr(gu, uw), 1e-5)
+				report(t, "step conv rows z", name, relErr(db.get(z, B*Din), zw), 0)
+				if Kc > 1 {
+					report(t, "step conv rows state", name, relErr(db.get(st, len(st0)), cv.StateT), 1e-6)
+				}
+				if !slices.Equal(f32bits(gu), f32bits(uPlain)) {
+					t.Errorf("%s: conv rows: other float32 bits with the bfloat16 output", name)
+				}
+				report(t, "step conv rows u16 (bits differing)", name, float64(bf16Mismatches(db.bf16Get(u16, B*Din), gu)), 0)
 			}
 		}
 	}
@@ -401,6 +558,15 @@ func TestStepArgs(t *testing.T) {
 	}
 	if err := (&StepScan{B: 1, D: 1, N: 1, R: 2, U: 1, ALog: 1, Bm: 1, Cm: 1, H: 1, Y: 1, IO: 1}).Run(&d, nil); err == nil {
 		t.Error("R without DtLow accepted")
+	}
+	// The early one-row kernel has no bfloat16 output nor rounded Δ
+	// inputs: refused before any kernel is loaded (d has none).
+	for _, sc := range []StepScan{{Y16: 1}, {DtBF16: true}} {
+		sc.B, sc.D, sc.N, sc.U, sc.ALog, sc.Bm, sc.Cm, sc.H, sc.Y, sc.IO = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+		sc.V = StepVariant{MaxRows: 1, Prefetch: true, Early: true}
+		if err := sc.launch(&d, nil, sc.kernel(132)); err == nil || !strings.Contains(err.Error(), "step_scan_e") {
+			t.Errorf("early scan with Y16 %v, DtBF16 %v: %v", sc.Y16, sc.DtBF16, err)
+		}
 	}
 	// The scan kernel of each shape, and step_scan_rows's shared memory
 	// for the mamba-130m shape (A 32×20, projection rows 32×52, B and C

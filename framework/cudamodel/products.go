@@ -19,10 +19,19 @@ import (
 // RMSNorm: xn, xnF and dResid; the cross-entropy: the logits' gradient)
 // also write them rounded to bfloat16, the same bits as rounding after;
 // the few others (dtLow, x_proj's gradients) are rounded once for the
-// products that read them (products). The one-token Step stays float32 up to
-// cudakernels.StepMaxRows rows (its own kernels); past that its cuBLAS
-// products are TF32 under tf32 and float32 otherwise. The math mode is the device's cuBLAS handle's, so it
-// applies to every model on the device.
+// products that read them (products).
+//
+// A Stepper takes the precision when it is made (NewStepper after
+// SetPrecision). With few rows (up to cudakernels.StepMaxRows, fewer when
+// rows are wide) its own kernels run the products in float32 whatever the
+// precision (their weights are float32; Stepper.Products says so). With
+// more, its cuBLAS products are
+// TF32 under tf32, and under bf16 they read bfloat16 operands as training
+// does: the weights from the same bfloat16 copy of the parameters, the
+// activations (xn, u, y) written in bfloat16 by the step's kernels that
+// produce them, and the scan step rounds Δ's projection inputs. The math
+// mode is the device's cuBLAS handle's, so it applies to every model on
+// the device.
 func (g *Model) SetPrecision(p backbone.Precision) error {
 	m := cuda.MathFP32
 	switch p {
@@ -50,6 +59,45 @@ type bf16Products struct {
 
 // paramsChanged marks the bfloat16 copy of the parameters out of date.
 func (g *Model) paramsChanged() { g.b16.fresh = false }
+
+// precision is the precision of the model's products (SetPrecision).
+func (g *Model) precision() backbone.Precision {
+	switch {
+	case g.bf16:
+		return backbone.BF16
+	case g.blas.Math() == cuda.MathTF32:
+		return backbone.TF32
+	}
+	return backbone.FP32
+}
+
+// paramsBF16 makes the bfloat16 copy of the parameters (allocated on
+// first use) when it is out of date, on the default stream: the caller
+// orders it against work on other streams.
+func (g *Model) paramsBF16() error {
+	b := &g.b16
+	if b.params == nil {
+		var err error
+		if b.params, err = g.dev.Alloc(2 * g.lay.total); err != nil {
+			return err
+		}
+		b.fresh = false
+	}
+	if b.fresh {
+		return nil
+	}
+	if err := g.dev.ToBF16(b.params.Ptr(), g.params.Ptr(), g.lay.total); err != nil {
+		return err
+	}
+	b.fresh = true
+	return nil
+}
+
+// weightBF16 is the address of the bfloat16 copy of the parameter at p
+// (a view of g.params; paramsBF16 made the copy).
+func (g *Model) weightBF16(p cuda.DevPtr) cuda.DevPtr {
+	return g.b16.params.Ptr() + (p-g.params.Ptr())/2
+}
 
 // product is one matrix product of a pass, c = op(a)·op(b) + beta·c
 // (cuda.BLAS.MatMul's arguments, every matrix dense), named for op timing.
@@ -156,18 +204,10 @@ func (g *Model) operandBF16(i int, p cuda.DevPtr, n int) (x cuda.DevPtr, fresh b
 	b := &g.b16
 	base := g.params.Ptr()
 	if p >= base && p < base+cuda.DevPtr(g.params.Bytes()) {
-		if b.params == nil {
-			if b.params, err = g.dev.Alloc(2 * g.lay.total); err != nil {
-				return 0, false, err
-			}
+		if err := g.paramsBF16(); err != nil {
+			return 0, false, err
 		}
-		if !b.fresh {
-			if err := g.dev.ToBF16(b.params.Ptr(), base, g.lay.total); err != nil {
-				return 0, false, err
-			}
-			b.fresh = true
-		}
-		return b.params.Ptr() + (p-base)/2, false, nil
+		return g.weightBF16(p), false, nil
 	}
 	for len(b.scratch) <= i {
 		b.scratch = append(b.scratch, nil)

@@ -25,7 +25,11 @@ import (
 //
 // The Stepper reads the model's parameters where they are: after
 // parameters change on the default stream (a training step, Upload), call
-// Model.Device().Synchronize() before the next Step.
+// Model.Device().Synchronize() before the next Step. Its products run at
+// the model's precision when it was made (Products): in bf16, past the
+// step kernels' rows, they read the bfloat16 copy of the parameters that
+// training's products read, made again by the next Step after the
+// parameters change.
 type Stepper struct {
 	g *Model
 	B int
@@ -34,8 +38,11 @@ type Stepper struct {
 	io, amax                            cuda.DevPtr
 	x, u, z, xdbl, y, logits, conv, ssm cuda.DevPtr
 	xn, xz                              cuda.DevPtr // past StepMaxRows rows: the normalized input (B, D), in_proj's output (B, 2·Din)
+	xn16, u16, y16                      cuda.DevPtr // bf16 products: xn, u and y as bfloat16, written by their producers
 	S                                   int         // x_proj rows: R + B rows + C rows
 	wide                                bool        // more rows than StepGEMV takes: launchRows
+	prec                                backbone.Precision
+	bf16                                bool // prec is bf16: launchRows's products read bfloat16
 
 	variant   cudakernels.StepVariant
 	stream    *cuda.Stream
@@ -51,8 +58,10 @@ type Stepper struct {
 	pos     int
 }
 
-// graphNotice prints the reason graphs are off once per process.
-var graphNotice sync.Once
+// graphNotice prints the reason graphs are off once per process;
+// productsNotice, once, that a Stepper of few rows runs its products in
+// float32 under another precision.
+var graphNotice, productsNotice sync.Once
 
 // StepOptions choose how a Stepper runs.
 type StepOptions struct {
@@ -99,10 +108,7 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	}
 	c := &g.Config
 	V, D, Din, N, _, K, nL := dims(c)
-	// StepGEMV stages its rows' input in shared memory: past 48 KB a
-	// launch would need the opt-in attribute, so such rows take the cuBLAS
-	// path too (8 rows of the 130M shape's 1536 channels are 48 KB).
-	wide := B > cudakernels.StepMaxRows || 4*B*max(D, Din) > stepStagedMax
+	wide := B >= wideFrom(c)
 	if o.Variant.MaxRows != 0 && B > o.Variant.MaxRows {
 		return nil, fmt.Errorf("cudamodel: stepper of %d rows: the kernels (%v) take at most %d", B, o.Variant, o.Variant.MaxRows)
 	}
@@ -113,7 +119,16 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	}
 	r, nb, nc := xProjRows(c)
 	s := &Stepper{g: g, B: B, S: r + nb + nc, variant: o.Variant, wide: wide, graphs: graphs && os.Getenv("MAMBAKIT_CUDA_GRAPHS") != "0" && os.Getenv("MAMBAKIT_CUDA_SYNC") != "1",
-		hostIO: make([]int32, cudakernels.StepIOLen(B)), keys: make([]byte, 8*B), pending: make([]bool, B), vlimit: V}
+		hostIO: make([]int32, cudakernels.StepIOLen(B)), keys: make([]byte, 8*B), pending: make([]bool, B), vlimit: V, prec: backbone.FP32}
+	if wide {
+		s.prec = g.precision()
+		s.bf16 = s.prec == backbone.BF16
+	} else if p := g.precision(); p != backbone.FP32 {
+		productsNotice.Do(func() {
+			fmt.Fprintf(os.Stderr, "cudamodel: precision %s: a step of B = %d runs its products in float32 (the step kernels' weights are float32); %s products run from B = %d (cuBLAS)\n",
+				p, B, p, wideFrom(c))
+		})
+	}
 	if graphs && !s.graphs {
 		s.graphErr = errors.New("turned off by $MAMBAKIT_CUDA_GRAPHS=0 or $MAMBAKIT_CUDA_SYNC=1")
 	}
@@ -128,6 +143,9 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	}
 	if wide {
 		slots = append(slots, slot{&s.xn, B * D}, slot{&s.xz, B * 2 * Din})
+	}
+	if s.bf16 { // bfloat16 pairs in float32 slots
+		slots = append(slots, slot{&s.xn16, (B*D + 1) / 2}, slot{&s.u16, (B*Din + 1) / 2}, slot{&s.y16, (B*Din + 1) / 2})
 	}
 	total := 0
 	for _, sl := range slots {
@@ -154,7 +172,15 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 		s.Close()
 		return nil, err
 	}
-	// The parameters and the zeroed buffers come from the default stream.
+	if s.bf16 {
+		// The bfloat16 weights, before any graph is captured.
+		if err := g.paramsBF16(); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	// The parameters, their bfloat16 copy and the zeroed buffers come
+	// from the default stream.
 	if err := g.dev.Synchronize(); err != nil {
 		s.Close()
 		return nil, err
@@ -180,6 +206,40 @@ func (s *Stepper) Close() error {
 
 // Variant is the kernels' form.
 func (s *Stepper) Variant() cudakernels.StepVariant { return s.variant }
+
+// Products is the precision the step's matrix products run at: the
+// model's (SetPrecision before NewStepper) when they run through cuBLAS
+// (from wideFrom rows), fp32 in the step kernels of fewer rows, whose
+// weights are float32 whatever the model's precision.
+func (s *Stepper) Products() backbone.Precision { return s.prec }
+
+// ProductsNote says in a few words how the step's products run:
+// "bf16 (cuBLAS)", "fp32 (step kernels)", or, when the model's precision
+// is another, that the step kernels run fp32 and from how many rows the
+// model's precision applies ("fp32 (step kernels, float32 weights; bf16
+// from B = 9, cuBLAS)").
+func (s *Stepper) ProductsNote() string {
+	if s.wide {
+		return fmt.Sprintf("%s (cuBLAS)", s.prec)
+	}
+	if p := s.g.precision(); p != backbone.FP32 {
+		return fmt.Sprintf("fp32 (step kernels, float32 weights; %s from B = %d, cuBLAS)", p, wideFrom(&s.g.Config))
+	}
+	return "fp32 (step kernels)"
+}
+
+// WeightBytes is the bytes of parameters a step reads at least: the
+// products' weights (in_proj, x_proj, out_proj and the tied head) at 2
+// bytes a weight when they are read in bfloat16, every other parameter
+// (and every one in float32) at 4.
+func (s *Stepper) WeightBytes() int {
+	ly := s.g.lay
+	prod := ly.inProj.n + ly.xProj.n + ly.outProj.n + ly.embed.n
+	if !s.bf16 {
+		return 4 * ly.total
+	}
+	return 2*prod + 4*(ly.total-prod)
+}
 
 // Rows is the number of rows.
 func (s *Stepper) Rows() int { return s.B }
@@ -224,6 +284,11 @@ func (s *Stepper) Step(ids []int32) error {
 			return fmt.Errorf("cudamodel: step: id %d in row %d is outside the vocabulary [0, %d)", id, i, V)
 		}
 	}
+	if s.bf16 {
+		if err := s.syncBF16(); err != nil {
+			return err
+		}
+	}
 	B := s.B
 	copy(s.hostIO, ids)
 	for i, r := range s.pending {
@@ -251,6 +316,25 @@ func (s *Stepper) Step(ids []int32) error {
 	clear(s.pending)
 	s.pos++
 	return nil
+}
+
+// syncBF16 makes the bfloat16 copy of the parameters again when they
+// changed since it was made (paramsChanged), before the step is issued or
+// its graph replayed (the graph reads the copy where it is). The copy is
+// made on the default stream, which the Stepper's non-blocking stream
+// does not wait for: the steps issued before, which may read the copy,
+// are waited for first, and the copy after.
+func (s *Stepper) syncBF16() error {
+	if b := &s.g.b16; b.params != nil && b.fresh {
+		return nil
+	}
+	if err := s.stream.Synchronize(); err != nil {
+		return err
+	}
+	if err := s.g.paramsBF16(); err != nil {
+		return err
+	}
+	return s.g.dev.Synchronize()
 }
 
 // capture records one step into a graph; on failure it keeps the reason,
@@ -342,7 +426,8 @@ func (s *Stepper) scanStep(l int) *cudakernels.StepScan {
 	_, _, Din, N, _, _, _ := dims(c)
 	r, nb, _ := xProjRows(c)
 	sc := &cudakernels.StepScan{B: B, D: Din, N: N, R: r, U: s.u, Z: s.z, DtBias: ly.lay(p, ly.dtB, l),
-		ALog: ly.lay(p, ly.aLog, l), Dskip: ly.lay(p, ly.dskip, l), H: f4(s.ssm, l*B*Din*N*cf(c)), Y: s.y, IO: s.io, V: v}
+		ALog: ly.lay(p, ly.aLog, l), Dskip: ly.lay(p, ly.dskip, l), H: f4(s.ssm, l*B*Din*N*cf(c)), Y: s.y, IO: s.io, V: v,
+		Y16: s.y16, DtBF16: s.bf16}
 	if r > 0 {
 		sc.DtLow, sc.LDDt, sc.DtW = s.xdbl, s.S, ly.lay(p, ly.dtW, l)
 	}
@@ -377,12 +462,24 @@ const MaxStepRows = 1 << 16
 // dynamic shared memory less its static arrays (1 KB at most).
 const stepStagedMax = 47 << 10
 
+// wideFrom is the fewest rows whose step runs its products through
+// cuBLAS (launchRows): more than cudakernels.StepMaxRows, or fewer once
+// the rows' input StepGEMV would stage in shared memory passes
+// stepStagedMax (a launch past 48 KB would need the opt-in attribute; 8
+// rows of the 130M shape's 1536 channels are 48 KB).
+func wideFrom(c *backbone.Config) int {
+	_, D, Din, _, _, _, _ := dims(c)
+	return min(cudakernels.StepMaxRows+1, stepStagedMax/(4*max(D, Din))+1)
+}
+
 // launchRows issues a step of more rows than StepGEMV takes: each
-// product through cuBLAS (at the model's precision) on the Stepper's
-// stream, between the kernels that do what StepGEMV's norm and epilogues
-// do. Per layer: the norm, in_proj, the convolution step, x_proj, the
-// scan step, out_proj adding into the residual; then the final norm, the
-// head and the argmax.
+// product through cuBLAS (at the Stepper's precision, product) on the
+// Stepper's stream, between the kernels that do what StepGEMV's norm and
+// epilogues do. Per layer: the norm, in_proj, the convolution step,
+// x_proj, the scan step, out_proj adding into the residual; then the
+// final norm, the head and the argmax. In bf16 the norm, the convolution
+// and the scan also write their outputs in bfloat16 (xn16, u16, y16) for
+// the products after them: no launch of its own rounds an operand.
 func (s *Stepper) launchRows() error {
 	g, d, st, v := s.g, s.g.dev, s.stream, s.variant
 	c := &g.Config
@@ -397,23 +494,34 @@ func (s *Stepper) launchRows() error {
 	defer bl.SetStream(nil)
 	e.op("embedding", d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
 	for l := 0; l < nL && e.err == nil; l++ {
-		e.op("rmsnorm", d.StepRMSNormRows(st, v, s.x, D, ly.lay(p, ly.norm, l), eps, B, D, s.xn))
-		e.op("in_proj", bl.MatMul(false, true, B, 2*Din, D, s.xn, ly.lay(p, ly.inProj, l), 0, s.xz))
+		e.op("rmsnorm", d.StepRMSNormRows(st, v, s.x, D, ly.lay(p, ly.norm, l), eps, B, D, s.xn, s.xn16))
+		e.op("in_proj", s.product(B, 2*Din, D, s.xn, s.xn16, ly.lay(p, ly.inProj, l), 0, s.xz))
 		convB := cuda.DevPtr(0)
 		if c.UseConvBias {
 			convB = ly.lay(p, ly.convB, l)
 		}
-		e.op("conv1d + silu", d.StepConvRows(st, v, s.xz, B, Din, ly.lay(p, ly.convW, l), convB, f4(s.conv, l*B*Din*(K-1)), K, s.io, s.u, s.z))
+		e.op("conv1d + silu", d.StepConvRows(st, v, s.xz, B, Din, ly.lay(p, ly.convW, l), convB, f4(s.conv, l*B*Din*(K-1)), K, s.io, s.u, s.z, s.u16))
 		if s.S > 0 {
-			e.op("x_proj", bl.MatMul(false, true, B, s.S, Din, s.u, ly.lay(p, ly.xProj, l), 0, s.xdbl))
+			e.op("x_proj", s.product(B, s.S, Din, s.u, s.u16, ly.lay(p, ly.xProj, l), 0, s.xdbl))
 		}
 		e.op("scan", s.scanStep(l).Run(d, st))
-		e.op("out_proj", bl.MatMul(false, true, B, D, Din, s.y, ly.lay(p, ly.outProj, l), 1, s.x))
+		e.op("out_proj", s.product(B, D, Din, s.y, s.y16, ly.lay(p, ly.outProj, l), 1, s.x))
 	}
-	e.op("norm_f", d.StepRMSNormRows(st, v, s.x, D, at(p, ly.normF), eps, B, D, s.xn))
-	e.op("head", bl.MatMul(false, true, B, V, D, s.xn, at(p, ly.embed), 0, s.logits))
+	e.op("norm_f", d.StepRMSNormRows(st, v, s.x, D, at(p, ly.normF), eps, B, D, s.xn, s.xn16))
+	e.op("head", s.product(B, V, D, s.xn, s.xn16, at(p, ly.embed), 0, s.logits))
 	e.op("argmax", d.StepArgmaxRows(st, v, s.logits, B, V, s.io, s.amax))
 	return e.err
+}
+
+// product is c = a·wᵀ + beta·c (a (m, k), w (n, k) a weight inside the
+// parameters, c (m, n)) through cuBLAS on the stream set: in bf16 from a16,
+// a's bfloat16 form, and w's in the parameters' bfloat16 copy (float32
+// sums and output); otherwise from a and w at the handle's math.
+func (s *Stepper) product(m, n, k int, a, a16, w cuda.DevPtr, beta float32, c cuda.DevPtr) error {
+	if !s.bf16 {
+		return s.g.blas.MatMul(false, true, m, n, k, a, w, beta, c)
+	}
+	return s.g.blas.MatMulBF16(false, true, m, n, k, a16, s.g.weightBF16(w), beta, c)
 }
 
 // Logits copies the logits (B, V) of the last step to dst, waiting for it.

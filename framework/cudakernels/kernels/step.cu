@@ -29,6 +29,12 @@
 //                      half, and its second half (the gate) copied out
 //   step_argmax_rows   the argmax of each row of the logits
 //
+// In bf16 precision the products read bfloat16 operands: the producers
+// of the activations they read (step_rmsnorm_rows: xn; step_conv_rows: u;
+// step_scan and step_scan_rows: y) also write their bfloat16 bits
+// (bf16_bits of the float32 value, the same bits as rounding after), and
+// the scan kernels round Δ's projection inputs (dt16).
+//
 // io (int32) holds, per step: ids[B], reset[B] (1: the row starts afresh,
 // its states read as zeros), the vocabulary limit of the argmax, the
 // position.
@@ -67,6 +73,10 @@ __device__ __forceinline__ void pdl_trigger() {
 #define EPI_ADD 1
 #define EPI_INCONV 2
 #define EPI_ARGMAX 3
+
+// bf16_round is x rounded to the nearest bfloat16 (bf16_bits), as a
+// float: what a bf16 product reads of x.
+__device__ __forceinline__ float bf16_round(float x) { return __uint_as_float((unsigned int)bf16_bits(x) << 16); }
 
 extern "C" __global__ void step_embed(float* __restrict__ x, const float* __restrict__ table, const int* __restrict__ io, int B,
                                       int D, unsigned long long* __restrict__ amax)
@@ -245,13 +255,17 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv(
 // (R values; R = 0: Δ before its bias is 0). B and C are read at
 // Bm + b·ldB (input-dependent, ldB > 0) or Bm + d·N (per channel, ldB =
 // 0); BI, CI their imaginary parts when AImag is given. H (B, Din, N), or
-// (B, Din, 2N) complex, is updated in place.
+// (B, Din, 2N) complex, is updated in place. Y16, when set, receives y's
+// bfloat16 bits as well (what a bf16 out_proj reads); dt16 (bf16
+// precision) rounds dtLow and dtW to bfloat16 before Δ's projection, as
+// the CPU's bf16 dt_proj product does (the products exact in float32,
+// summed in float32).
 extern "C" __global__ void __launch_bounds__(128) step_scan(
 	const float* __restrict__ U, const float* __restrict__ Z, int B, int Din, int N, const float* __restrict__ dtLow, int ldDt,
 	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
 	const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BI, int ldB,
 	const float* __restrict__ Cm, const float* __restrict__ CI, int ldC, const float* __restrict__ Dskip, float* __restrict__ H,
-	float* __restrict__ Y, const int* __restrict__ io)
+	float* __restrict__ Y, const int* __restrict__ io, unsigned short* __restrict__ Y16, int dt16)
 {
 #if STEP_PREFETCH
 	int g = (blockIdx.x * blockDim.x + threadIdx.x) >> 4;
@@ -267,6 +281,7 @@ extern "C" __global__ void __launch_bounds__(128) step_scan(
 	for (int i = 0; i < 4; i++) {
 		int r = lane + 16 * i, n = lane + 16 * i;
 		dtw[i] = active && r < R ? dtW[(long long)d * R + r] : 0.f;
+		if (dt16) dtw[i] = bf16_round(dtw[i]);
 		av[i] = active && n < N ? -(float)exp((double)Alog[(long long)d * N + n]) : 0.f;
 		ai[i] = active && cx && n < N ? AImag[(long long)d * N + n] : 0.f;
 	}
@@ -279,9 +294,15 @@ extern "C" __global__ void __launch_bounds__(128) step_scan(
 #pragma unroll
 		for (int i = 0; i < 4; i++) {
 			int r = lane + 16 * i;
-			if (r < R) dr = fmaf(dtLow[(long long)b * ldDt + r], dtw[i], dr);
+			if (r < R) {
+				float l = dtLow[(long long)b * ldDt + r];
+				dr = fmaf(dt16 ? bf16_round(l) : l, dtw[i], dr);
+			}
 		}
-		for (int r = lane + 64; r < R; r += 16) dr = fmaf(dtLow[(long long)b * ldDt + r], dtW[(long long)d * R + r], dr);
+		for (int r = lane + 64; r < R; r += 16) {
+			float l = dtLow[(long long)b * ldDt + r], w = dtW[(long long)d * R + r];
+			dr = dt16 ? fmaf(bf16_round(l), bf16_round(w), dr) : fmaf(l, w, dr);
+		}
 	}
 	for (int o = 8; o > 0; o >>= 1) dr += __shfl_xor_sync(0xffffffffu, dr, o);
 	float dt = softplus_f(dr + bias);
@@ -332,7 +353,10 @@ extern "C" __global__ void __launch_bounds__(128) step_scan(
 	int b = active ? g / Din : 0, d = active ? g - b * Din : 0;
 	float dr = 0.f;
 	if (active)
-		for (int r = lane; r < R; r += 16) dr = fmaf(dtLow[(long long)b * ldDt + r], dtW[(long long)d * R + r], dr);
+		for (int r = lane; r < R; r += 16) {
+			float l = dtLow[(long long)b * ldDt + r], w = dtW[(long long)d * R + r];
+			dr = dt16 ? fmaf(bf16_round(l), bf16_round(w), dr) : fmaf(l, w, dr);
+		}
 	for (int o = 8; o > 0; o >>= 1) dr += __shfl_xor_sync(0xffffffffu, dr, o);
 	float dt = softplus_f(dr + (dtB ? dtB[d] : 0.f));
 	float u = active ? U[(long long)b * Din + d] : 0.f;
@@ -377,6 +401,7 @@ extern "C" __global__ void __launch_bounds__(128) step_scan(
 		if (Dskip) y = fmaf(skip, u, y);
 		if (Z) y *= silu_f(Z[(long long)b * Din + d]);
 		Y[(long long)b * Din + d] = y;
+		if (Y16) Y16[(long long)b * Din + d] = bf16_bits(y);
 	}
 }
 
@@ -435,7 +460,7 @@ extern "C" __global__ void __launch_bounds__(256) step_scan_rows(
 	const float* __restrict__ U, const float* __restrict__ Z, int B, int Din, int N, const float* __restrict__ dtLow, int ldDt,
 	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
 	const float* __restrict__ Bm, int ldB, const float* __restrict__ Cm, int ldC, const float* __restrict__ Dskip,
-	float* __restrict__ H, float* __restrict__ Y, const int* __restrict__ io)
+	float* __restrict__ H, float* __restrict__ Y, const int* __restrict__ io, unsigned short* __restrict__ Y16, int dt16)
 {
 	extern __shared__ __align__(16) float sh[];
 	const int tx = threadIdx.x, ty = threadIdx.y, rows = blockDim.y;
@@ -467,7 +492,7 @@ extern "C" __global__ void __launch_bounds__(256) step_scan_rows(
 			if (!ldB) Bs[c * sN + n] = bp;
 			if (!ldC) Cs[c * sN + n] = cp;
 		}
-		if (i < 32 * R4) Ws[cw * sR + r] = w;
+		if (i < 32 * R4) Ws[cw * sR + r] = dt16 ? bf16_round(w) : w;
 	}
 	const float bias = d < Din && dtB ? dtB[d] : 0.f;
 	const float skip = d < Din && Dskip ? Dskip[d] : 0.f;
@@ -492,7 +517,7 @@ extern "C" __global__ void __launch_bounds__(256) step_scan_rows(
 		const float l = onl ? dtLow[(long long)(b0 + jl) * ldDt + r] : 0.f;
 		const float bv = on && ldB ? Bm[(long long)(b0 + j) * ldB + n] : 0.f;
 		const float cv = on && ldC ? Cm[(long long)(b0 + j) * ldC + n] : 0.f;
-		if (i < rows * R4) Ls[i] = l;
+		if (i < rows * R4) Ls[i] = dt16 ? bf16_round(l) : l;
 		if (i < rows * N4) {
 			if (ldB) Bs[i] = bv;
 			if (ldC) Cs[i] = cv;
@@ -538,6 +563,7 @@ extern "C" __global__ void __launch_bounds__(256) step_scan_rows(
 	if (Dskip) y = fmaf(skip, u, y);
 	if (Z) y *= silu_f(zv);
 	Y[o] = y;
+	if (Y16) Y16[o] = bf16_bits(y);
 }
 
 // ---------------------------------------------------------------------
@@ -906,7 +932,7 @@ extern "C" __global__ void __launch_bounds__(128) step_scan_e(
 // one block a row, the sum in double: what step_gemv stages when given a
 // norm weight.
 extern "C" __global__ void step_rmsnorm_rows(const float* __restrict__ X, int ldx, const float* __restrict__ w, float eps, int K,
-                                             float* __restrict__ out)
+                                             float* __restrict__ out, unsigned short* __restrict__ out16)
 {
 	__shared__ double red[32];
 	pdl_trigger();
@@ -917,7 +943,12 @@ extern "C" __global__ void step_rmsnorm_rows(const float* __restrict__ X, int ld
 	ss = block_sum_d(ss, red);
 	float r = (float)(1.0 / sqrt(ss / K + (double)eps));
 	float* o = out + (long long)blockIdx.x * K;
-	for (int k = threadIdx.x; k < K; k += blockDim.x) o[k] = w[k] * (xr[k] * r);
+	unsigned short* o16 = out16 ? out16 + (long long)blockIdx.x * K : 0;
+	for (int k = threadIdx.x; k < K; k += blockDim.x) {
+		float v = w[k] * (xr[k] * r);
+		o[k] = v;
+		if (o16) o16[k] = bf16_bits(v);
+	}
 }
 
 // step_conv_rows: for each (b, d) of B rows of in_proj's output xz (B,
@@ -927,7 +958,8 @@ extern "C" __global__ void step_rmsnorm_rows(const float* __restrict__ X, int ld
 // EPI_INCONV, element for element.
 extern "C" __global__ void step_conv_rows(const float* __restrict__ xz, int B, int Din, const float* __restrict__ convW,
                                           const float* __restrict__ convB, float* __restrict__ convState, int Kc,
-                                          const int* __restrict__ io, float* __restrict__ u, float* __restrict__ z)
+                                          const int* __restrict__ io, float* __restrict__ u, float* __restrict__ z,
+                                          unsigned short* __restrict__ u16)
 {
 	pdl_trigger();
 	pdl_wait();
@@ -945,7 +977,9 @@ extern "C" __global__ void step_conv_rows(const float* __restrict__ xz, int B, i
 		y += (double)cw[Kc - 1] * v;
 		for (int j = 0; j < Kc - 2; j++) st[j] = rs ? 0.f : st[j + 1];
 		if (Kc > 1) st[Kc - 2] = v;
-		u[i] = silu_f((float)y);
+		float uv = silu_f((float)y);
+		u[i] = uv;
+		if (u16) u16[i] = bf16_bits(uv);
 	}
 }
 

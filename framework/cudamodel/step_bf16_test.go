@@ -1,0 +1,266 @@
+package cudamodel
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/cudakernels"
+)
+
+// tolBF16Step bounds a bf16 Stepper against the CPU's Step in bf16
+// (backbone.Model.Step, Precision bf16), relative L2 errors of each
+// step's logits (the worst step is reported) and of the final states.
+// Both round the same operands of every product to bfloat16 (the
+// weights, xn, u, y and Δ's projection inputs) and sum the exact products
+// in float32, in another order; so they differ by float32 rounding,
+// except where an activation within that rounding of the CPU's rounds to
+// the neighbouring bfloat16 (2⁻⁸ relative, now and then): the training
+// forward's bound against the CPU's bf16 model.
+const tolBF16Step = tolBF16SameRounding
+
+// bf16StepCompare runs steps steps of random ids through st (a bf16
+// Stepper of the cuBLAS path) and through m's CPU Step in bf16 and in
+// fp32, from zero states, resetting row 1 halfway. It reports the worst
+// step's logits and the final states against the CPU's bf16; checks that
+// every step's logits are at least minReduced from fp32's (the products
+// were rounded); and checks the device argmax: against the host argmax
+// of the same GPU logits in every row, and against the CPU's bf16 argmax
+// in every row whose top two CPU logits are more than 2·tolBF16Step·‖row‖
+// apart (no error within the tolerance can swap them).
+func bf16StepCompare(t *testing.T, shape string, m *backbone.Model, st *Stepper, steps int, seed uint64) {
+	t.Helper()
+	if p := st.Products(); p != backbone.BF16 {
+		t.Fatalf("%s: stepper of %d rows runs %s products (%s), want bf16", shape, st.Rows(), p, st.ProductsNote())
+	}
+	defer func(p backbone.Precision) { m.Precision = p }(m.Precision)
+	c := &m.Config
+	V, B := c.VocabSize, st.Rows()
+	_, _, Din, N, _, K, nL := dims(c)
+	s16, s32 := m.NewState(B), m.NewState(B)
+	l16, l32, lg := make([]float32, B*V), make([]float32, B*V), make([]float32, B*V)
+	am := make([]int32, B)
+	r := rand.New(rand.NewPCG(seed, 21))
+	worst, least := 0.0, math.Inf(1)
+	checked, badCPU, badHost := 0, 0, 0
+	ids := make([]int32, B)
+	for i := 0; i < steps; i++ {
+		for b := range ids {
+			ids[b] = int32(r.IntN(V))
+		}
+		if i == steps/2 && B > 1 {
+			st.ResetRow(1)
+			for _, cs := range []*backbone.State{s16, s32} {
+				for l := 0; l < nL; l++ {
+					clear(cs.Conv[(l*B+1)*Din*(K-1) : (l*B+2)*Din*(K-1)])
+					w := Din * N * cf(c)
+					clear(cs.SSM[(l*B+1)*w : (l*B+2)*w])
+				}
+			}
+		}
+		m.Precision = backbone.BF16
+		if err := m.Step(ids, s16, l16); err != nil {
+			t.Fatal(err)
+		}
+		m.Precision = backbone.FP32
+		if err := m.Step(ids, s32, l32); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Step(ids); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Logits(lg); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Argmax(am); err != nil {
+			t.Fatal(err)
+		}
+		worst = max(worst, relErr(lg, l16))
+		least = min(least, relErr(lg, l32))
+		for b := 0; b < B; b++ {
+			row, cpu := lg[b*V:(b+1)*V], l16[b*V:(b+1)*V]
+			if am[b] != hostArgmax(row) {
+				badHost++
+			}
+			top := hostArgmax(cpu)
+			second, norm := math.Inf(-1), 0.0
+			for k, v := range cpu {
+				norm += float64(v) * float64(v)
+				if k != int(top) {
+					second = max(second, float64(v))
+				}
+			}
+			if float64(cpu[top])-second > 2*tolBF16Step*math.Sqrt(norm) {
+				checked++
+				if am[b] != top {
+					badCPU++
+				}
+			}
+		}
+	}
+	report(t, fmt.Sprintf("bf16 step logits vs CPU bf16 (%d steps, worst)", steps), shape, worst, tolBF16Step)
+	if least < minReduced {
+		t.Errorf("%s: a step's logits within %.1e of the CPU's fp32 step: the products were not rounded to bfloat16", shape, least)
+	}
+	gst, err := st.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	report(t, "bf16 step conv state vs CPU bf16", shape, relErr(gst.Conv, s16.Conv), tolBF16Step)
+	report(t, "bf16 step ssm state vs CPU bf16", shape, relErr(gst.SSM, s16.SSM), tolBF16Step)
+	t.Logf("%s: logits vs CPU fp32 at least %.2e; argmax checked against the CPU's in %d of %d rows", shape, least, checked, steps*B)
+	if badHost > 0 {
+		t.Errorf("%s: device argmax differs from the host argmax of the same logits %d times", shape, badHost)
+	}
+	if badCPU > 0 || checked == 0 {
+		t.Errorf("%s: device argmax differs from the CPU bf16 argmax in %d of the %d rows whose margin exceeds the tolerance", shape, badCPU, checked)
+	}
+}
+
+// TestStepBF16MatchesCPU: a bf16 Stepper of the cuBLAS path against the
+// CPU's bf16 Step: the fewest rows of that path (the scan step is
+// step_scan) and enough rows to give step_scan_rows a block for every
+// multiprocessor, with and without a graph; then S6 with per-channel B
+// and C, and complex A. A Stepper of few rows runs the step kernels in
+// float32 and says so.
+func TestStepBF16MatchesCPU(t *testing.T) {
+	d := openOrSkip(t)
+	c := backbone.NewConfig(101, 64, 2)
+	m, g := testModels(t, c, 7)
+	if err := g.SetPrecision(backbone.BF16); err != nil {
+		t.Fatal(err)
+	}
+	_, _, Din, _, _, _, _ := dims(&g.Config)
+	tiles := (Din + 31) / 32
+	rows := 8*((d.SMs+tiles-1)/tiles) + 1 // step_scan_rows: ⌈rows/8⌉·tiles ≥ SMs blocks; not a multiple of 8
+	for _, k := range []struct {
+		B    int
+		scan string
+	}{{wideFrom(&g.Config), "step_scan"}, {rows, "step_scan_rows"}} {
+		for _, graphs := range []bool{false, true} {
+			st, err := g.NewStepper(k.B, graphs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := st.scanStep(0).Kernel(g.dev); got != k.scan {
+				st.Close()
+				t.Fatalf("%d rows: the scan step runs %s, the test wants %s", k.B, got, k.scan)
+			}
+			bf16StepCompare(t, fmt.Sprintf("S6 B%d %s graphs %v", k.B, k.scan, graphs), m, st, 24, uint64(k.B))
+			if on, why := st.Graphs(); graphs && !on {
+				t.Errorf("%d rows: graphs asked for, not used: %v", k.B, why)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, v := range []struct {
+		name    string
+		ns      []string
+		complex bool
+	}{{"per-channel-BC", []string{"B", "C"}, false}, {"complex", nil, true}} {
+		cv := backbone.NewConfig(97, 48, 2)
+		cv.StateSize, cv.NonSelective, cv.ComplexA = 8, v.ns, v.complex
+		mv, gv := testModels(t, cv, uint64(20+i))
+		if err := gv.SetPrecision(backbone.BF16); err != nil {
+			t.Fatal(err)
+		}
+		st, err := gv.NewStepper(11, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bf16StepCompare(t, v.name+" B11 graph", mv, st, 24, uint64(30+i))
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := g.NewStepper(3, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if p, note := st.Products(), st.ProductsNote(); p != backbone.FP32 || !strings.Contains(note, "step kernels") || !strings.Contains(note, "bf16 from B = 9") {
+		t.Errorf("3 rows under bf16: products %s, %q; want fp32 in the step kernels, bf16 from B = 9", p, note)
+	}
+}
+
+// TestStepBF16SeesNewParams: a bf16 Stepper (its graph captured) reads
+// the parameters' bfloat16 copy, which must follow the parameters: after
+// Upload of another model's and after an AdamW step on the device, its
+// steps match the CPU's bf16 Step of the new parameters.
+func TestStepBF16SeesNewParams(t *testing.T) {
+	openOrSkip(t)
+	c := backbone.NewConfig(101, 64, 2)
+	m, g := testModels(t, c, 8)
+	if err := g.SetPrecision(backbone.BF16); err != nil {
+		t.Fatal(err)
+	}
+	st, err := g.NewStepper(9, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bf16StepCompare(t, "B9 graph, first parameters", m, st, 6, 1)
+	if on, why := st.Graphs(); !on {
+		t.Fatalf("no graph: %v", why)
+	}
+
+	m2, err := backbone.New(c, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Upload(m2); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Device().Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	st.Reset()
+	bf16StepCompare(t, "B9 graph, after Upload", m2, st, 6, 2)
+
+	// A training step on the device (its bf16 forward reads the copy,
+	// AdamW changes the parameters after it).
+	r := rand.New(rand.NewPCG(3, 3))
+	b := &backbone.Batch{B: 2, L: 16, Inputs: make([]int32, 32), Targets: make([]int32, 32)}
+	for i := range b.Inputs {
+		b.Inputs[i], b.Targets[i] = int32(r.IntN(c.VocabSize)), int32(r.IntN(c.VocabSize))
+	}
+	forwardBackward(t, g, b)
+	if err := g.Step(backbone.AdamWConfig{LR: 0.05, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8}, 0.05); err != nil {
+		t.Fatal(err)
+	}
+	m3, err := backbone.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Download(m3); err != nil { // waits for the device
+		t.Fatal(err)
+	}
+	st.Reset()
+	bf16StepCompare(t, "B9 graph, after an AdamW step", m3, st, 6, 3)
+}
+
+// TestWideFrom: the fewest rows of the cuBLAS step (no GPU needed): 9
+// while 8 rows' staged input fits in 47 KB, fewer once it does not (8 rows
+// of the 130M shape's 1536 channels are 48 KB).
+func TestWideFrom(t *testing.T) {
+	for _, k := range []struct {
+		d, want int
+	}{{64, 9}, {768, 8}, {1024, 6}, {2560, 3}} {
+		c := backbone.NewConfig(100, k.d, 1)
+		if got := wideFrom(&c); got != k.want {
+			t.Errorf("d_model %d (d_inner %d): cuBLAS step from %d rows, want %d", k.d, c.IntermediateSize, got, k.want)
+		}
+		_, D, Din, _, _, _, _ := dims(&c)
+		for B := 1; B <= cudakernels.StepMaxRows+1; B++ {
+			staged := B > cudakernels.StepMaxRows || 4*B*max(D, Din) > stepStagedMax
+			if staged != (B >= wideFrom(&c)) {
+				t.Errorf("d_model %d, %d rows: the step kernels' limit and wideFrom disagree", k.d, B)
+			}
+		}
+	}
+}
