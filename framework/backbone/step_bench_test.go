@@ -53,15 +53,7 @@ func BenchmarkBF16Packs(b *testing.B) {
 	batch := randomBatch(rand.New(rand.NewPCG(1, 2)), 8, 512, 256)
 	step := func(off bool) float64 {
 		m.b16.preOff = off
-		t0 := time.Now()
-		if _, err := m.Forward(batch, nil); err != nil {
-			b.Fatal(err)
-		}
-		m.ZeroGrad()
-		if _, err := m.Backward(); err != nil {
-			b.Fatal(err)
-		}
-		return float64(time.Since(t0).Microseconds()) / 1000
+		return trainStepMs(b, m, batch)
 	}
 	step(false)
 	step(true)
@@ -72,6 +64,19 @@ func BenchmarkBF16Packs(b *testing.B) {
 	}
 	b.ReportMetric(median(once), "ms/step-once")
 	b.ReportMetric(median(apart), "ms/step-apart")
+}
+
+// trainStepMs times one Forward and Backward of m on batch, in ms.
+func trainStepMs(b *testing.B, m *Model, batch *Batch) float64 {
+	t0 := time.Now()
+	if _, err := m.Forward(batch, nil); err != nil {
+		b.Fatal(err)
+	}
+	m.ZeroGrad()
+	if _, err := m.Backward(); err != nil {
+		b.Fatal(err)
+	}
+	return float64(time.Since(t0).Microseconds()) / 1000
 }
 
 func median(x []float64) float64 {
@@ -98,15 +103,7 @@ func BenchmarkWorkerSpin(b *testing.B) {
 			batch := randomBatch(rand.New(rand.NewPCG(1, 2)), 8, 512, 256)
 			step := func(d time.Duration) float64 {
 				kernels.SetWorkerSpin(d)
-				t0 := time.Now()
-				if _, err := m.Forward(batch, nil); err != nil {
-					b.Fatal(err)
-				}
-				m.ZeroGrad()
-				if _, err := m.Backward(); err != nil {
-					b.Fatal(err)
-				}
-				return float64(time.Since(t0).Microseconds()) / 1000
+				return trainStepMs(b, m, batch)
 			}
 			step(spin)
 			step(0)

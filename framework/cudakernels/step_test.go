@@ -346,19 +346,7 @@ func TestStepRows(t *testing.T) {
 				copy(xin[b*Din:(b+1)*Din], xz[b*2*Din:])
 				copy(zw[b*Din:(b+1)*Din], xz[b*2*Din+Din:])
 			}
-			s0 := append([]float32(nil), st0...)
-			for b := range B {
-				if reset[b] {
-					clear(s0[b*Din*(Kc-1) : (b+1)*Din*(Kc-1)])
-				}
-			}
-			cv := kernels.Conv1d{B: B, L: 1, D: Din, K: Kc, X: xin, W: cw, Bias: cb, State0: s0,
-				StateT: make([]float32, len(s0)), Y: make([]float32, B*Din)}
-			cv.ForwardRef()
-			uw := make([]float32, B*Din)
-			for k, y := range cv.Y {
-				uw[k] = kernels.SiLU(y)
-			}
+			uw, stT := convStepRef(B, Din, Kc, xin, cw, cb, st0, reset)
 			pxz, pcw, pcb, io := db.in(xz), db.in(cw), db.in(cb), db.ints(stepIO(B, reset, 0))
 			st := db.out(max(len(st0), 1))
 			u, z, u16 := db.out(B*Din), db.out(B*Din), db.out((B*Din+1)/2)
@@ -382,7 +370,7 @@ func TestStepRows(t *testing.T) {
 				report(t, "step conv rows u", name, relErr(gu, uw), 1e-5)
 				report(t, "step conv rows z", name, relErr(db.get(z, B*Din), zw), 0)
 				if Kc > 1 {
-					report(t, "step conv rows state", name, relErr(db.get(st, len(st0)), cv.StateT), 1e-6)
+					report(t, "step conv rows state", name, relErr(db.get(st, len(st0)), stT), 1e-6)
 				}
 				if !slices.Equal(f32bits(gu), f32bits(uPlain)) {
 					t.Errorf("%s: conv rows: other float32 bits with the bfloat16 output", name)
@@ -391,6 +379,27 @@ func TestStepRows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// convStepRef is the convolution step of B rows on the CPU
+// (kernels.Conv1d's reference over one time step): SiLU of the new value
+// of each channel of xin (B, Din) over its state st0 (B, Din, Kc−1; a row
+// with its reset flag reads zeros), and the states after.
+func convStepRef(B, Din, Kc int, xin, cw, cb, st0 []float32, reset []bool) (u, stT []float32) {
+	s0 := append([]float32(nil), st0...)
+	for b := range B {
+		if reset[b] {
+			clear(s0[b*Din*(Kc-1) : (b+1)*Din*(Kc-1)])
+		}
+	}
+	cv := kernels.Conv1d{B: B, L: 1, D: Din, K: Kc, X: xin, W: cw, Bias: cb, State0: s0,
+		StateT: make([]float32, len(s0)), Y: make([]float32, B*Din)}
+	cv.ForwardRef()
+	u = make([]float32, B*Din)
+	for k, y := range cv.Y {
+		u[k] = kernels.SiLU(y)
+	}
+	return u, cv.StateT
 }
 
 func f32bits(x []float32) []uint32 {
@@ -428,19 +437,7 @@ func testStepGEMV(t *testing.T, d *Device, v StepVariant) {
 		xin, zc := make([]float32, B*Din), make([]float32, B*Din)
 		kernels.MatMul(false, true, B, Din, D, xn, win[:Din*D], 0, xin)
 		kernels.MatMul(false, true, B, Din, D, xn, win[Din*D:], 0, zc)
-		s0 := append([]float32(nil), st0...)
-		for b := 0; b < B; b++ {
-			if reset[b] {
-				clear(s0[b*Din*(Kc-1) : (b+1)*Din*(Kc-1)])
-			}
-		}
-		cv := kernels.Conv1d{B: B, L: 1, D: Din, K: Kc, X: xin, W: cw, Bias: cb, State0: s0,
-			StateT: make([]float32, len(s0)), Y: make([]float32, B*Din)}
-		cv.ForwardRef()
-		uc := make([]float32, B*Din)
-		for k, v := range cv.Y {
-			uc[k] = kernels.SiLU(v)
-		}
+		uc, stT := convStepRef(B, Din, Kc, xin, cw, cb, st0, reset)
 		db := newDevBufs(t, d)
 		u, z := db.out(B*Din), db.out(B*Din)
 		st := db.out(max(len(st0), 1))
@@ -457,7 +454,7 @@ func testStepGEMV(t *testing.T, d *Device, v StepVariant) {
 		report(t, "step in_proj+conv u", name, relErr(db.get(u, B*Din), uc), 1e-5)
 		report(t, "step in_proj z", name, relErr(db.get(z, B*Din), zc), 1e-5)
 		if Kc > 1 {
-			report(t, "step conv state", name, relErr(db.get(st, len(st0)), cv.StateT), 1e-6)
+			report(t, "step conv state", name, relErr(db.get(st, len(st0)), stT), 1e-6)
 		}
 
 		// The residual add and the argmax over a vocabulary limit.

@@ -69,15 +69,7 @@ func bf16StepCompare(t *testing.T, shape string, m *backbone.Model, st *Stepper,
 		if err := m.Step(ids, s32, l32); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Step(ids); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Logits(lg); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Argmax(am); err != nil {
-			t.Fatal(err)
-		}
+		stepRead(t, st, ids, lg, am)
 		worst = max(worst, relErr(lg, l16))
 		least = min(least, relErr(lg, l32))
 		for b := 0; b < B; b++ {

@@ -14,6 +14,20 @@ import (
 // each step's logits (the worst step is reported) and of the final states.
 const tolStep = 1e-4
 
+// stepRead runs one step of s and reads its logits and argmax.
+func stepRead(t *testing.T, s *Stepper, ids []int32, logits []float32, amax []int32) {
+	t.Helper()
+	if err := s.Step(ids); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Logits(logits); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Argmax(amax); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func hostArgmax(x []float32) int32 {
 	best := 0
 	for i, v := range x {
@@ -67,15 +81,7 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 		if err := m.Step(ids, st, lc); err != nil {
 			t.Fatal(err)
 		}
-		if err := gs.Step(ids); err != nil {
-			t.Fatal(err)
-		}
-		if err := gs.Logits(lg); err != nil {
-			t.Fatal(err)
-		}
-		if err := gs.Argmax(am); err != nil {
-			t.Fatal(err)
-		}
+		stepRead(t, gs, ids, lg, am)
 		worst = max(worst, relErr(lg, lc))
 		for b := 0; b < B; b++ {
 			if am[b] != hostArgmax(lg[b*V:(b+1)*V]) {

@@ -23,19 +23,7 @@ var coverTeam team[coverArgs, *coverArgs]
 func TestTeamSplits(t *testing.T) {
 	for _, p := range []int{1, 2, 5, 3, 8, 1} {
 		for _, n := range []int{0, 1, 7, 100} {
-			owner := make([]int, n)
-			for i := range owner {
-				owner[i] = -1
-			}
-			coverTeam.run(n, p, coverArgs{owner})
-			for w := range p {
-				lo, hi := span(n, p, w)
-				for i := lo; i < hi; i++ {
-					if owner[i] != w {
-						t.Fatalf("n %d, p %d: item %d run by part %d, want %d", n, p, i, owner[i], w)
-					}
-				}
-			}
+			coverOnce(t, n, p)
 		}
 	}
 }

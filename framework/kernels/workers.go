@@ -135,16 +135,12 @@ func (wk *poolWorker) loop() {
 // next waits for the job after the seen'th (spinning, then blocking) and
 // returns its number.
 func (wk *poolWorker) next(seen uint64) uint64 {
-	t0, limit := time.Now(), time.Duration(spinFor.Load())
-	for i := 1; ; i++ {
+	sp := newSpinner()
+	for {
 		if n := wk.posted.Load(); n != seen {
 			return n
 		}
-		if i%spinCheck != 0 {
-			continue
-		}
-		if time.Since(t0) < limit {
-			spinPause()
+		if sp.spin() {
 			continue
 		}
 		wk.sleeping.Store(true)
@@ -152,10 +148,52 @@ func (wk *poolWorker) next(seen uint64) uint64 {
 			wk.sleeping.Store(false)
 			return n
 		}
-		<-wk.wake // possibly stale: check again
+		<-wk.wake // possibly stale: look again
 		wk.sleeping.Store(false)
-		t0 = time.Now()
+		sp = newSpinner()
 	}
+}
+
+// wait returns when the first k workers have finished their jobs: the
+// caller spins, then blocks on done.
+func (p *pool) wait(k int) {
+	sp := newSpinner()
+	for !p.finished(k) {
+		if sp.spin() {
+			continue
+		}
+		// As in post and next: the store to waiting, then a last look.
+		p.waiting.Store(true)
+		if !p.finished(k) {
+			<-p.done
+		}
+		p.waiting.Store(false)
+		sp = newSpinner()
+	}
+}
+
+// spinner times one spell of spinning: spin is called between looks at
+// a counter and says whether to keep spinning (false: WorkerSpin has
+// passed since the spell began, time to block). Every spinCheck calls it
+// reads the clock and pauses (spinPause).
+type spinner struct {
+	t0    time.Time
+	limit time.Duration
+	i     int
+}
+
+func newSpinner() spinner { return spinner{t0: time.Now(), limit: time.Duration(spinFor.Load())} }
+
+func (s *spinner) spin() bool {
+	s.i++
+	if s.i%spinCheck != 0 {
+		return true
+	}
+	if time.Since(s.t0) >= s.limit {
+		return false
+	}
+	spinPause()
+	return true
 }
 
 // spinPause lets other goroutines (more kernel threads than GOMAXPROCS,
@@ -167,31 +205,9 @@ func spinPause() {
 	yieldThread()
 }
 
-// spinCheck is how many loads of a counter a spinning goroutine makes
+// spinCheck is how many looks at a counter a spinning goroutine makes
 // between looks at the clock.
 const spinCheck = 64
-
-// wait returns when the first k workers have finished their jobs: the
-// caller spins, then blocks on done.
-func (p *pool) wait(k int) {
-	t0, limit := time.Now(), time.Duration(spinFor.Load())
-	for i := 1; !p.finished(k); i++ {
-		if i%spinCheck != 0 {
-			continue
-		}
-		if time.Since(t0) < limit {
-			spinPause()
-			continue
-		}
-		// As in post and next: the store to waiting, then a last look.
-		p.waiting.Store(true)
-		if !p.finished(k) {
-			<-p.done
-		}
-		p.waiting.Store(false)
-		t0 = time.Now()
-	}
-}
 
 // finished reports whether the first k workers have finished every job
 // posted to them.
