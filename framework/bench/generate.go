@@ -30,7 +30,8 @@ type GenerateOptions struct {
 	// streams bfloat16 weights; on a GPU tf32 and bf16 apply to the
 	// products of the cuBLAS path (more rows than the step kernels take:
 	// TF32 tensor cores, or bfloat16 weights and activations with float32
-	// sums), and the step kernels of fewer rows stay float32 (each batch
+	// sums); bf16 also reaches batch 1 (the early step kernels read
+	// bfloat16 weights), and batches between stay float32 (each batch
 	// says which ran).
 	Precision backbone.Precision
 	Ops       bool // on a GPU: time each kind of operation of a step (CUDA events) and print where it goes

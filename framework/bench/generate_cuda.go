@@ -27,9 +27,10 @@ const (
 // time of single tokens at positions 1, 128 and 256, and the device time
 // of a step replayed back to back (device events, no read back); against
 // the floor of reading every parameter once per token at the measured
-// copy bandwidth. Each batch says how its products ran (the step kernels
-// of few rows are float32 whatever the precision) and its floor counts
-// the bytes its weights are read in (2 a weight for bf16 products).
+// copy bandwidth. Each batch says how its products ran (under bf16 the
+// one-row early kernels and the cuBLAS path read bfloat16 weights, the
+// step kernels of 2 to 8 rows float32) and its floor counts the bytes
+// its weights are read in (2 a weight for bf16 products).
 func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 	d, err := cuda.Open()
 	if err != nil {
@@ -65,6 +66,7 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 		tps      float64
 		pos      [3]float64 // ms at positions 1, 128, 256
 		deviceUs float64
+		floor    float64 // seconds a token: the form's weight bytes at the copy bandwidth
 		graph    bool
 		asked    bool
 	}
@@ -85,6 +87,7 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 		}
 	}
 	var res []result
+	lastNote := ""
 	for _, cf := range configs {
 		graphs := cf.graphs
 		st, err := g.NewStepperWith(1, cudamodel.StepOptions{Graphs: graphs, Variant: cf.v})
@@ -97,8 +100,13 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 		if graphs {
 			r.name = "graph " + cf.v.String()
 		}
-		if len(res) == 0 {
-			fmt.Fprintf(stdout, "batch 1 products: %s\n", st.ProductsNote())
+		wb := float64(st.WeightBytes())
+		r.floor = wb / bw
+		if note := st.ProductsNote(); note != lastNote {
+			// Once, and again for each form whose products run otherwise
+			// (--variants all under bf16: the early forms read bfloat16).
+			fmt.Fprintf(stdout, "batch 1 products: %s (kernels %v: %.0f MB of weights a token, floor %.1f us)\n", note, cf.v, wb/1e6, r.floor*1e6)
+			lastNote = note
 		}
 		id := []int32{int32(rand.New(rand.NewPCG(o.Seed, 2)).IntN(o.Vocab))}
 		// Warm-up: the capture and the first replays.
@@ -183,7 +191,7 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 			anchor = genAnchorGraphs
 		}
 		fmt.Fprintf(stdout, "%-40s %9.0f %7.3fms %7.3fms %7.3fms %10.1fus %7.1fx %7d\n", r.name, r.tps, r.pos[0], r.pos[1], r.pos[2],
-			r.deviceUs, r.deviceUs*1e-6/floor, anchor)
+			r.deviceUs, r.deviceUs*1e-6/r.floor, anchor)
 	}
 	for _, r := range res {
 		fmt.Fprintf(stdout, "tokens_per_s=%.2f batch=1 graphs=%v kernels=%s\n", r.tps, r.graph, r.name)

@@ -48,7 +48,7 @@ func TestCompileAll(t *testing.T) {
 	for _, v := range steps {
 		names := []string{"step_embed", "step_gemv", "step_scan", "step_scan_rows", "step_rmsnorm_rows", "step_conv_rows", "step_argmax_rows"}
 		if v.Early {
-			names = append(names, "step_gemv_e", "step_scan_e")
+			names = append(names, "step_gemv_e", "step_gemv_e16", "step_scan_e")
 		}
 		mods = append(mods, mod{"step.cu", v.defines(), names})
 	}

@@ -32,7 +32,8 @@ type StepVariant struct {
 	MaxRows  int  // rows the kernels are compiled for: 1 (generation), or 0 for StepMaxRows
 	Prefetch bool // weights into registers before the wait for the kernel before (STEP_PREFETCH)
 	PDL      bool // programmatic dependent launches (needs Prefetch, sm_90)
-	// Early: the one-row kernels step_gemv_e and step_scan_e (needs
+	// Early: the one-row kernels step_gemv_e (step_gemv_e16 with
+	// bfloat16 weights, StepGEMV.W16) and step_scan_e (needs
 	// MaxRows 1 and Prefetch): everything no kernel of the step writes
 	// (weights, norm and conv weights, the conv and SSM states, A, the
 	// reset flag) loaded before the wait, this step's inputs in one batch
@@ -132,9 +133,18 @@ func StepIOLen(B int) int { return 2*B + 2 }
 // row with its reset flag in IO reads a zero state) and IO; EpiArgmax
 // needs IO and Argmax (B uint64 keys, cleared by StepEmbed; decode with
 // ArgmaxID).
+//
+// For bf16 products W16 replaces W: the weights as bfloat16 (N, K), 2
+// bytes a weight (the parameters' bfloat16 copy), and x (after the norm)
+// is rounded to bfloat16 as it is staged, so each product is exact in
+// float32 and the sums are float32, as kernels.MatMulBF16W computes. Only
+// the early one-row kernel reads bfloat16 weights (step_gemv_e16:
+// V.Early, one row, K a multiple of 4 up to 1536, W16 8-byte aligned;
+// StepVariant.EarlyBF16); Run refuses W16 for any other form.
 type StepGEMV struct {
 	B, N, K        int
 	W, X           cuda.DevPtr
+	W16            cuda.DevPtr // instead of W: bfloat16 weights (early kernel only)
 	LDX            int
 	NormW          cuda.DevPtr
 	Eps            float32
@@ -172,11 +182,13 @@ func (v StepVariant) l2Args(r [2]L2Range) []any {
 // read at Bm + b·LDB (input-dependent) or Bm + d·N (LDB = 0: per channel),
 // the D skip and the SiLU gate Z. H (B, D, N), or (B, D, 2N) complex, is
 // updated in place; a row with its reset flag in IO starts from zero.
-// For bf16 products (framework/cudamodel's wide step) Y16, when set,
+// For bf16 products (framework/cudamodel's bf16 step) Y16, when set,
 // receives Y's bfloat16 bits as well (bf16_bits of the float32 value,
-// what out_proj reads), and DtBF16 rounds DtLow and DtW to bfloat16
-// before Δ's projection, the CPU's bf16 dt_proj product (exact products,
-// float32 sums); the early kernel has neither.
+// what the wide step's cuBLAS out_proj reads), and DtBF16 rounds DtLow
+// and DtW to bfloat16 before Δ's projection, the CPU's bf16 dt_proj
+// product (exact products, float32 sums). Every kernel takes DtBF16;
+// the early one-row kernel (step_scan_e) has no Y16: the bf16 out_proj
+// of one row (StepGEMV with W16) rounds the float32 y as it stages it.
 //
 // Run picks the kernel: with V.Early one row (R ≤ 64) runs step_scan_e;
 // enough rows of real A to give step_scan_rows a block for every
@@ -199,7 +211,7 @@ type StepScan struct {
 	Cm, CImag       cuda.DevPtr
 	LDC             int
 	Dskip, H, Y, IO cuda.DevPtr
-	Y16             cuda.DevPtr // optional: Y as bfloat16 (B, D), 2 bytes an element
+	Y16             cuda.DevPtr // optional: Y as bfloat16 (B, D), 2 bytes an element (not with step_scan_e)
 	DtBF16          bool        // Δ's projection reads DtLow and DtW rounded to bfloat16
 	V               StepVariant
 	L2              [2]L2Range // with V.L2: byte ranges for the L2 to fetch
@@ -220,7 +232,7 @@ func (d *Device) StepKernels(v StepVariant) error {
 	}
 	names := []string{"step_embed", "step_gemv", "step_scan", "step_scan_rows", "step_rmsnorm_rows", "step_conv_rows", "step_argmax_rows"}
 	if v.Early {
-		names = append(names, "step_gemv_e", "step_scan_e")
+		names = append(names, "step_gemv_e", "step_gemv_e16", "step_scan_e")
 	}
 	for _, n := range names {
 		if _, err := d.stepKernel(v, n); err != nil {
@@ -252,8 +264,16 @@ func (g *StepGEMV) Run(d *Device, s *cuda.Stream) error {
 	if err := g.V.check(g.B); err != nil {
 		return err
 	}
-	if g.N < 1 || g.K < 1 || g.W == 0 || g.X == 0 || g.Out == 0 {
-		return fmt.Errorf("cudakernels: step gemv: N %d, K %d, W, X and Out required", g.N, g.K)
+	if g.N < 1 || g.K < 1 || g.X == 0 || g.Out == 0 {
+		return fmt.Errorf("cudakernels: step gemv: N %d, K %d, X and Out required", g.N, g.K)
+	}
+	if (g.W == 0) == (g.W16 == 0) {
+		return fmt.Errorf("cudakernels: step gemv: want one of W (float32 weights) and W16 (bfloat16 weights), got W set %v, W16 set %v", g.W != 0, g.W16 != 0)
+	}
+	early := g.early()
+	if g.W16 != 0 && !early {
+		return fmt.Errorf("cudakernels: step gemv: bfloat16 weights (W16) are read by the early one-row kernel only, which wants V.Early, one row, K a multiple of 4 up to %d and W16 8-byte aligned; got %v, %d rows, K %d, W16 at %#x",
+			stepEarlyMaxK, g.V, g.B, g.K, uint64(g.W16))
 	}
 	switch g.Epi {
 	case EpiStore, EpiAdd:
@@ -268,11 +288,13 @@ func (g *StepGEMV) Run(d *Device, s *cuda.Stream) error {
 	default:
 		return fmt.Errorf("cudakernels: step gemv: epilogue %d", g.Epi)
 	}
-	// The early kernel takes one row, K a multiple of 4 up to 1536 and W
-	// 16-byte aligned; other shapes run the prefetching kernel.
-	early := g.V.Early && g.B == 1 && g.K%4 == 0 && g.K <= 1536 && g.W%16 == 0
+	// Shapes the early kernel does not take run the prefetching kernel
+	// (float32 weights only).
 	name := "step_gemv"
-	if early {
+	switch {
+	case early && g.W16 != 0:
+		name = "step_gemv_e16"
+	case early:
 		name = "step_gemv_e"
 	}
 	f, err := d.stepKernel(g.V, name)
@@ -290,12 +312,38 @@ func (g *StepGEMV) Run(d *Device, s *cuda.Stream) error {
 	}
 	blocks := min((g.N+warps-1)/warps, per*max(d.SMs, 1))
 	if early {
-		args := []any{g.W, g.X, g.NormW, g.Eps, g.N, g.K, g.Out, g.Epi, g.Out2, g.ConvW, g.ConvB, g.ConvState, g.Din, g.Kc, g.IO, g.Argmax}
+		w := g.W
+		if g.W16 != 0 {
+			w = g.W16
+		}
+		args := []any{w, g.X, g.NormW, g.Eps, g.N, g.K, g.Out, g.Epi, g.Out2, g.ConvW, g.ConvB, g.ConvState, g.Din, g.Kc, g.IO, g.Argmax}
 		return g.V.launch(f, cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 4*g.K, s, append(args, g.V.l2Args(g.L2)...)...)
 	}
 	return g.V.launch(f, cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 4*g.B*g.K, s,
 		g.W, g.X, g.LDX, g.NormW, g.Eps, g.B, g.N, g.K, g.Out, g.LDO, g.Epi, g.Out2, g.ConvW, g.ConvB, g.ConvState,
 		g.Din, g.Kc, g.IO, g.Argmax)
+}
+
+// stepEarlyMaxK is the longest row the early product kernel takes (12
+// slots of 4 weights a lane).
+const stepEarlyMaxK = 1536
+
+// early reports whether g runs the early one-row kernel: V.Early, one
+// row, K a multiple of 4 up to stepEarlyMaxK, and its weights aligned to
+// 4 of them (W 16 bytes, W16 8).
+func (g *StepGEMV) early() bool {
+	w, align := g.W, cuda.DevPtr(16)
+	if g.W16 != 0 {
+		w, align = g.W16, 8
+	}
+	return g.V.Early && g.B == 1 && g.K%4 == 0 && g.K <= stepEarlyMaxK && w%align == 0
+}
+
+// EarlyBF16 reports whether StepGEMV under v takes B rows of K columns
+// with bfloat16 weights at w16 (W16): the early one-row kernel's shapes
+// (V.Early, one row, K a multiple of 4 up to 1536, w16 8-byte aligned).
+func (v StepVariant) EarlyBF16(B, K int, w16 cuda.DevPtr) bool {
+	return (&StepGEMV{B: B, K: K, W16: w16, V: v}).early()
 }
 
 // Run issues the scan step on s.
@@ -315,8 +363,8 @@ func (c *StepScan) Run(d *Device, s *cuda.Stream) error {
 // launch issues the scan step as kernel name (StepScan.kernel's choice,
 // or, in tests, either form the shape allows).
 func (c *StepScan) launch(d *Device, s *cuda.Stream, name string) error {
-	if name == "step_scan_e" && (c.Y16 != 0 || c.DtBF16) {
-		return fmt.Errorf("cudakernels: step scan: Y16 and DtBF16 are not in the early one-row kernel (step_scan_e); use a variant without Early")
+	if name == "step_scan_e" && c.Y16 != 0 {
+		return fmt.Errorf("cudakernels: step scan: Y16 is not in the early one-row kernel (step_scan_e: its bf16 out_proj, StepGEMV with W16, rounds y itself); leave Y16 0 or use a variant without Early")
 	}
 	f, err := d.stepKernel(c.V, name)
 	if err != nil {
@@ -329,7 +377,7 @@ func (c *StepScan) launch(d *Device, s *cuda.Stream, name string) error {
 	switch name {
 	case "step_scan_e":
 		args := []any{c.U, c.Z, c.D, c.N, c.DtLow, c.DtW, c.R, c.DtBias, c.ALog, c.AImag,
-			c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO}
+			c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO, dt16}
 		return c.V.launch(f, cuda.Dim3{X: (c.D*16 + 127) / 128}, cuda.Dim3{X: 128}, 0, s, append(args, c.V.l2Args(c.L2)...)...)
 	case "step_scan_rows":
 		grid, block := c.rowsGrid()

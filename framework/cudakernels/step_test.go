@@ -252,15 +252,17 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 				report(t, "step scan Y", name, relErr(gotY, ks.Y), 1e-5)
 				report(t, "step scan H", name, relErr(gotH, ks.HT), 1e-5)
 			}
-			if k == "step_scan_e" {
-				continue // the early kernel has no bf16 form (TestStepArgs)
-			}
 			// bf16 precision: Δ's projection inputs rounded, and Y's
-			// bfloat16 bits beside Y.
+			// bfloat16 bits beside Y (not in the early kernel, whose bf16
+			// out_proj rounds y itself: TestStepArgs).
 			if err := h.CopyFromF32(h0); err != nil {
 				t.Fatal(err)
 			}
-			gs.Y16, gs.DtBF16 = y16.Ptr(), true
+			with16 := k != "step_scan_e"
+			gs.DtBF16 = true
+			if with16 {
+				gs.Y16 = y16.Ptr()
+			}
 			var err error
 			if k == kernels[0] {
 				err = gs.Run(d, variantStream(t, d, v))
@@ -274,7 +276,12 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 			y3 := db.get(y, B*D)
 			report(t, "step scan Y (bf16 Δ inputs)", name, relErr(y3, ks16.Y), 1e-5)
 			report(t, "step scan HT (bf16 Δ inputs)", name, relErr(db.get(h, len(h0)), ks16.HT), 1e-5)
-			report(t, "step scan Y16 (bits differing)", name, float64(bf16Mismatches(db.bf16Get(y16, B*D), y3)), 0)
+			if R > 0 && relErr(y3, ks.Y) < 1e-6 {
+				t.Errorf("%s: Y with DtBF16 within 1e-6 of Y without: Δ's inputs were not rounded", name)
+			}
+			if with16 {
+				report(t, "step scan Y16 (bits differing)", name, float64(bf16Mismatches(db.bf16Get(y16, B*D), y3)), 0)
+			}
 		}
 	}
 }
@@ -522,6 +529,170 @@ func testStepGEMV(t *testing.T, d *Device, v StepVariant) {
 	}
 }
 
+// TestStepGEMVBF16: StepGEMV with W16 (step_gemv_e16, the early one-row
+// kernel on bfloat16 weights) against products of the bfloat16-rounded
+// weights and inputs (the normalized input rounded after the norm, as
+// the CPU's bf16 Step rounds xn) summed in float64, for every epilogue:
+// store (x_proj: an odd number of rows, the weights 8-byte aligned, not
+// 16), the residual add (out_proj), in_proj's convolution step (with a
+// reset), the head's argmax below a vocabulary limit. Sizes as
+// TestStepGEMV's early cases: K 40 and 36 (two rows of W in flight a
+// warp), 768 and 1536 (one row of 12 slots a lane). Each output also
+// differs from the float32 weights' product: the weights were read as
+// bfloat16.
+func TestStepGEMVBF16(t *testing.T) {
+	d := openOrSkip(t)
+	for _, v := range stepVariants {
+		if v.Early {
+			testStepGEMVBF16(t, d, v)
+		}
+	}
+}
+
+// tolStepBF16 bounds step_gemv_e16 against the float64 sums of the same
+// rounded operands (its products are exact in float32, its sums float32);
+// minRoundedBF16 is the least difference from the float32 weights'
+// product that shows the weights were rounded (bfloat16 keeps 8 bits).
+const (
+	tolStepBF16    = 1e-5
+	minRoundedBF16 = 1e-4
+)
+
+// bf16Dot is y[n] = Σ_k bf16(x[k])·bf16(w[n·K+k]) in float64, for N rows.
+func bf16Dot(N, K int, x, w []float32) []float32 {
+	y := make([]float32, N)
+	for n := range N {
+		var s float64
+		for k := range K {
+			s += float64(roundBF16(x[k])) * float64(roundBF16(w[n*K+k]))
+		}
+		y[n] = float32(s)
+	}
+	return y
+}
+
+func testStepGEMVBF16(t *testing.T, d *Device, v StepVariant) {
+	for i, c := range []struct {
+		D, Din, Kc int
+		reset      bool
+	}{{40, 24, 4, false}, {768, 1536, 4, true}, {1536, 64, 4, false}, {36, 20, 3, true}} {
+		name := fmt.Sprintf("%v bf16 D%d Din%d K%d", v, c.D, c.Din, c.Kc)
+		r := rand.New(rand.NewPCG(uint64(i), 14))
+		D, Din, Kc := c.D, c.Din, c.Kc
+		const eps = 1e-5
+		db := newDevBufs(t, d)
+		// rounded checks one output: against the rounded operands'
+		// product, and away from the float32 weights' one.
+		rounded := func(what string, got, want, want32 []float32) {
+			t.Helper()
+			report(t, what, name, relErr(got, want), tolStepBF16)
+			if e := relErr(got, want32); e < minRoundedBF16 {
+				t.Errorf("%s %s: within %.1e of the float32 weights' product: the weights were not read as bfloat16", what, name, e)
+			}
+		}
+
+		// in_proj: the norm, both halves, the convolution step.
+		x, nw := rnd(r, D, -2, 2), rnd(r, D, 0.5, 1.5)
+		win := rnd(r, 2*Din*D, -0.3, 0.3)
+		cw, cb := rnd(r, Din*Kc, -1, 1), rnd(r, Din, -0.5, 0.5)
+		st0 := rnd(r, Din*(Kc-1), -1, 1)
+		reset := []bool{c.reset}
+		xn, rstd := make([]float32, D), make([]float32, 1)
+		kernels.RMSNormForward(xn, rstd, x, nw, 1, D, eps)
+		xz := bf16Dot(2*Din, D, xn, win)
+		xz32 := make([]float32, 2*Din)
+		kernels.MatMul(false, true, 1, 2*Din, D, xn, win, 0, xz32)
+		uc, stT := convStepRef(1, Din, Kc, xz[:Din], cw, cb, st0, reset)
+		u32, _ := convStepRef(1, Din, Kc, xz32[:Din], cw, cb, st0, reset)
+		u, z := db.out(Din), db.out(Din)
+		st := db.out(len(st0))
+		if err := st.CopyFromF32(st0); err != nil {
+			t.Fatal(err)
+		}
+		g := &StepGEMV{B: 1, N: 2 * Din, K: D, W16: db.bf16(win), X: db.in(x), LDX: D, NormW: db.in(nw), Eps: eps,
+			Out: u.Ptr(), Epi: EpiInConv, Out2: z.Ptr(), ConvW: db.in(cw), ConvB: db.in(cb), ConvState: st.Ptr(),
+			Din: Din, Kc: Kc, IO: db.ints(stepIO(1, reset, 0)), V: v}
+		g.L2 = [2]L2Range{{g.W16, 2 * len(win)}, {g.NormW, 4 * len(nw)}}
+		if err := g.Run(d, variantStream(t, d, v)); err != nil {
+			t.Fatal(err)
+		}
+		rounded("step gemv16 in_proj+conv u", db.get(u, Din), uc, u32)
+		rounded("step gemv16 in_proj z", db.get(z, Din), xz[Din:], xz32[Din:])
+		report(t, "step gemv16 conv state", name, relErr(db.get(st, len(st0)), stT), 1e-6)
+
+		// x_proj: store, an odd number of rows; W16 8 bytes past a
+		// 16-byte boundary (4 weights of padding before it).
+		S := 37 + 2*i
+		xu, wx := rnd(r, Din, -1, 1), rnd(r, S*Din, -0.5, 0.5)
+		wantX := bf16Dot(S, Din, xu, wx)
+		wantX32 := make([]float32, S)
+		kernels.MatMul(false, true, 1, S, Din, xu, wx, 0, wantX32)
+		outX := db.out(S)
+		if err := (&StepGEMV{B: 1, N: S, K: Din, W16: db.bf16(append(make([]float32, 4), wx...)) + 8, X: db.in(xu), LDX: Din,
+			Out: outX.Ptr(), LDO: S, Epi: EpiStore, V: v}).Run(d, variantStream(t, d, v)); err != nil {
+			t.Fatal(err)
+		}
+		rounded("step gemv16 store", db.get(outX, S), wantX, wantX32)
+
+		// out_proj: the residual add.
+		y, wo, res := rnd(r, Din, -1, 1), rnd(r, D*Din, -0.5, 0.5), rnd(r, D, -1, 1)
+		wantO, wantO32 := bf16Dot(D, Din, y, wo), append([]float32(nil), res...)
+		for k := range wantO {
+			wantO[k] += res[k]
+		}
+		kernels.MatMul(false, true, 1, D, Din, y, wo, 1, wantO32)
+		outO := db.out(D)
+		if err := outO.CopyFromF32(res); err != nil {
+			t.Fatal(err)
+		}
+		if err := (&StepGEMV{B: 1, N: D, K: Din, W16: db.bf16(wo), X: db.in(y), LDX: Din, Out: outO.Ptr(), LDO: D, Epi: EpiAdd, V: v}).Run(d, variantStream(t, d, v)); err != nil {
+			t.Fatal(err)
+		}
+		rounded("step gemv16 add", db.get(outO, D), wantO, wantO32)
+
+		// The head: the final norm, the logits and their argmax below a
+		// vocabulary limit.
+		V := 1000 + 3*i
+		wv := rnd(r, V*D, -1, 1)
+		vlimit := V - 37
+		keys, err := d.Alloc(8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.bufs = append(db.bufs, keys)
+		if err := keys.CopyFromBytes(make([]byte, 8)); err != nil {
+			t.Fatal(err)
+		}
+		logits := db.out(V)
+		if err := (&StepGEMV{B: 1, N: V, K: D, W16: db.bf16(wv), X: db.in(x), LDX: D, NormW: db.in(nw), Eps: eps, Out: logits.Ptr(), LDO: V,
+			Epi: EpiArgmax, IO: db.ints(stepIO(1, nil, vlimit)), Argmax: keys.Ptr(), V: v}).Run(d, variantStream(t, d, v)); err != nil {
+			t.Fatal(err)
+		}
+		lw32 := make([]float32, V)
+		kernels.MatMul(false, true, 1, V, D, xn, wv, 0, lw32)
+		lg := db.get(logits, V)
+		rounded("step gemv16 lm_head logits", lg, bf16Dot(V, D, xn, wv), lw32)
+		raw := make([]byte, 8)
+		if err := keys.CopyToBytes(raw); err != nil {
+			t.Fatal(err)
+		}
+		if got, best := ArgmaxID(binary.LittleEndian.Uint64(raw)), hostArgmaxF32(lg[:vlimit]); got != best {
+			t.Errorf("%s: device argmax %d, host argmax of the same logits %d", name, got, best)
+		}
+	}
+}
+
+// hostArgmaxF32 is the index of the largest of x, the lowest on ties.
+func hostArgmaxF32(x []float32) int32 {
+	best := 0
+	for k, v := range x {
+		if v > x[best] {
+			best = k
+		}
+	}
+	return int32(best)
+}
+
 func TestStepArgs(t *testing.T) {
 	if ArgmaxID(0) != 0 || ArgmaxID(0xffffffff-41) != 41 {
 		t.Error("ArgmaxID")
@@ -556,13 +727,43 @@ func TestStepArgs(t *testing.T) {
 	if err := (&StepScan{B: 1, D: 1, N: 1, R: 2, U: 1, ALog: 1, Bm: 1, Cm: 1, H: 1, Y: 1, IO: 1}).Run(&d, nil); err == nil {
 		t.Error("R without DtLow accepted")
 	}
-	// The early one-row kernel has no bfloat16 output nor rounded Δ
-	// inputs: refused before any kernel is loaded (d has none).
-	for _, sc := range []StepScan{{Y16: 1}, {DtBF16: true}} {
-		sc.B, sc.D, sc.N, sc.U, sc.ALog, sc.Bm, sc.Cm, sc.H, sc.Y, sc.IO = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
-		sc.V = StepVariant{MaxRows: 1, Prefetch: true, Early: true}
-		if err := sc.launch(&d, nil, sc.kernel(132)); err == nil || !strings.Contains(err.Error(), "step_scan_e") {
-			t.Errorf("early scan with Y16 %v, DtBF16 %v: %v", sc.Y16, sc.DtBF16, err)
+	// The early one-row kernel has no bfloat16 output (its bf16 out_proj
+	// rounds y itself): refused before any kernel is loaded (d has none).
+	sc := StepScan{B: 1, D: 1, N: 1, U: 1, ALog: 1, Bm: 1, Cm: 1, H: 1, Y: 1, IO: 1, Y16: 1, DtBF16: true,
+		V: StepVariant{MaxRows: 1, Prefetch: true, Early: true}}
+	if err := sc.launch(&d, nil, sc.kernel(132)); err == nil || !strings.Contains(err.Error(), "step_scan_e") {
+		t.Errorf("early scan with Y16: %v", err)
+	}
+	// Bfloat16 weights: W16 instead of W, only in the early one-row
+	// kernel (K a multiple of 4 up to 1536, W16 8-byte aligned); refused
+	// before any kernel is loaded.
+	early1 := StepVariant{MaxRows: 1, Prefetch: true, Early: true}
+	for _, c := range []struct {
+		name string
+		g    StepGEMV
+		want string
+	}{
+		{"W and W16", StepGEMV{B: 1, N: 4, K: 8, W: 16, W16: 16, X: 1, Out: 1, V: early1}, "one of W"},
+		{"neither", StepGEMV{B: 1, N: 4, K: 8, X: 1, Out: 1, V: early1}, "one of W"},
+		{"not early", StepGEMV{B: 1, N: 4, K: 8, W16: 16, X: 1, Out: 1, V: StepVariant{MaxRows: 1, Prefetch: true}}, "early one-row kernel only"},
+		{"8 rows", StepGEMV{B: 8, N: 4, K: 8, W16: 16, X: 1, Out: 1}, "early one-row kernel only"},
+		{"K 6", StepGEMV{B: 1, N: 4, K: 6, W16: 16, X: 1, Out: 1, V: early1}, "early one-row kernel only"},
+		{"K 1540", StepGEMV{B: 1, N: 4, K: 1540, W16: 16, X: 1, Out: 1, V: early1}, "early one-row kernel only"},
+		{"W16 at 4 bytes", StepGEMV{B: 1, N: 4, K: 8, W16: 20, X: 1, Out: 1, V: early1}, "8-byte aligned"},
+	} {
+		if err := c.g.Run(&d, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("step gemv, %s: %v; want an error containing %q", c.name, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		v    StepVariant
+		B, K int
+		w16  cuda.DevPtr
+		want bool
+	}{{early1, 1, 768, 256, true}, {early1, 1, 1536, 8, true}, {early1, 1, 1600, 256, false}, {early1, 1, 36, 4, false},
+		{early1, 2, 768, 256, false}, {StepVariant{MaxRows: 1, Prefetch: true}, 1, 768, 256, false}} {
+		if got := c.v.EarlyBF16(c.B, c.K, c.w16); got != c.want {
+			t.Errorf("EarlyBF16(%v, B %d, K %d, W16 at %#x) = %v, want %v", c.v, c.B, c.K, uint64(c.w16), got, c.want)
 		}
 	}
 	// The scan kernel of each shape, and step_scan_rows's shared memory
@@ -599,7 +800,7 @@ func TestStepResources(t *testing.T) {
 	for _, v := range stepVariants {
 		names := []string{"step_embed", "step_gemv", "step_scan", "step_scan_rows"}
 		if v.Early {
-			names = append(names, "step_gemv_e", "step_scan_e")
+			names = append(names, "step_gemv_e", "step_gemv_e16", "step_scan_e")
 		}
 		for _, n := range names {
 			f, err := d.stepKernel(v, n)

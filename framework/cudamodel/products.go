@@ -22,14 +22,17 @@ import (
 // products that read them (products).
 //
 // A Stepper takes the precision when it is made (NewStepper after
-// SetPrecision). With few rows (up to cudakernels.StepMaxRows, fewer when
-// rows are wide) its own kernels run the products in float32 whatever the
-// precision (their weights are float32; Stepper.Products says so). With
-// more, its cuBLAS products are
-// TF32 under tf32, and under bf16 they read bfloat16 operands as training
-// does: the weights from the same bfloat16 copy of the parameters, the
-// activations (xn, u, y) written in bfloat16 by the step's kernels that
-// produce them, and the scan step rounds Δ's projection inputs. The math
+// SetPrecision). With more rows than its own kernels take (past
+// cudakernels.StepMaxRows, fewer when rows are wide) its cuBLAS products
+// are TF32 under tf32, and under bf16 they read bfloat16 operands as
+// training does: the weights from the same bfloat16 copy of the
+// parameters, the activations (xn, u, y) written in bfloat16 by the
+// step's kernels that produce them, and the scan step rounds Δ's
+// projection inputs. One row under bf16 runs the early step kernels on
+// the same bfloat16 weights (step_gemv_e16, which rounds the x it stages;
+// the scan rounds Δ's projection inputs). Its kernels of 2 to 8 rows, and
+// one row under tf32 or without the early form, run the products in
+// float32 whatever the precision (Stepper.Products says so). The math
 // mode is the device's cuBLAS handle's, so it applies to every model on
 // the device.
 func (g *Model) SetPrecision(p backbone.Precision) error {

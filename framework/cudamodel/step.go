@@ -27,9 +27,11 @@ import (
 // parameters change on the default stream (a training step, Upload), call
 // Model.Device().Synchronize() before the next Step. Its products run at
 // the model's precision when it was made (Products): in bf16, past the
-// step kernels' rows, they read the bfloat16 copy of the parameters that
+// step kernels' rows (cuBLAS) and for one row with the early kernels
+// (step_gemv_e16), they read the bfloat16 copy of the parameters that
 // training's products read, made again by the next Step after the
-// parameters change.
+// parameters change. The step kernels of 2 to 8 rows read float32
+// weights whatever the precision.
 type Stepper struct {
 	g *Model
 	B int
@@ -38,11 +40,14 @@ type Stepper struct {
 	io, amax                            cuda.DevPtr
 	x, u, z, xdbl, y, logits, conv, ssm cuda.DevPtr
 	xn, xz                              cuda.DevPtr // past StepMaxRows rows: the normalized input (B, D), in_proj's output (B, 2·Din)
-	xn16, u16, y16                      cuda.DevPtr // bf16 products: xn, u and y as bfloat16, written by their producers
+	xn16, u16, y16                      cuda.DevPtr // wide bf16 products: xn, u and y as bfloat16, written by their producers
 	S                                   int         // x_proj rows: R + B rows + C rows
 	wide                                bool        // more rows than StepGEMV takes: launchRows
 	prec                                backbone.Precision
-	bf16                                bool // prec is bf16: launchRows's products read bfloat16
+	// bf16: prec is bf16, the products read the parameters' bfloat16
+	// copy: launchRows's cuBLAS products (wide), or one row's early
+	// product kernels (StepGEMV.W16, which round x themselves).
+	bf16 bool
 
 	variant   cudakernels.StepVariant
 	stream    *cuda.Stream
@@ -60,7 +65,8 @@ type Stepper struct {
 
 // graphNotice prints the reason graphs are off once per process;
 // productsNotice, once, that a Stepper of few rows runs its products in
-// float32 under another precision.
+// float32 under another precision (2 to 8 rows; one row without the early
+// kernels or under tf32).
 var graphNotice, productsNotice sync.Once
 
 // StepOptions choose how a Stepper runs.
@@ -120,15 +126,15 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	r, nb, nc := xProjRows(c)
 	s := &Stepper{g: g, B: B, S: r + nb + nc, variant: o.Variant, wide: wide, graphs: graphs && os.Getenv("MAMBAKIT_CUDA_GRAPHS") != "0" && os.Getenv("MAMBAKIT_CUDA_SYNC") != "1",
 		hostIO: make([]int32, cudakernels.StepIOLen(B)), keys: make([]byte, 8*B), pending: make([]bool, B), vlimit: V, prec: backbone.FP32}
+	prec := g.precision()
 	if wide {
-		s.prec = g.precision()
-		s.bf16 = s.prec == backbone.BF16
-	} else if p := g.precision(); p != backbone.FP32 {
-		productsNotice.Do(func() {
-			fmt.Fprintf(os.Stderr, "cudamodel: precision %s: a step of B = %d runs its products in float32 (the step kernels' weights are float32); %s products run from B = %d (cuBLAS)\n",
-				p, B, p, wideFrom(c))
-		})
+		s.prec = prec
+		s.bf16 = prec == backbone.BF16
 	}
+	// One row of the early kernels reads bfloat16 weights under bf16
+	// (step_gemv_e16) when every product's shape takes it (earlyBF16,
+	// once the bfloat16 copy exists).
+	early16 := !wide && B == 1 && o.Variant.Early && prec == backbone.BF16
 	if graphs && !s.graphs {
 		s.graphErr = errors.New("turned off by $MAMBAKIT_CUDA_GRAPHS=0 or $MAMBAKIT_CUDA_SYNC=1")
 	}
@@ -144,7 +150,7 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	if wide {
 		slots = append(slots, slot{&s.xn, B * D}, slot{&s.xz, B * 2 * Din})
 	}
-	if s.bf16 { // bfloat16 pairs in float32 slots
+	if s.bf16 { // wide: bfloat16 pairs in float32 slots
 		slots = append(slots, slot{&s.xn16, (B*D + 1) / 2}, slot{&s.u16, (B*Din + 1) / 2}, slot{&s.y16, (B*Din + 1) / 2})
 	}
 	total := 0
@@ -172,12 +178,18 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.bf16 {
+	if s.bf16 || early16 {
 		// The bfloat16 weights, before any graph is captured.
 		if err := g.paramsBF16(); err != nil {
 			s.Close()
 			return nil, err
 		}
+	}
+	if early16 && s.earlyBF16() {
+		s.prec, s.bf16 = backbone.BF16, true
+	}
+	if !wide && !s.bf16 && prec != backbone.FP32 {
+		productsNotice.Do(func() { fmt.Fprintf(os.Stderr, "cudamodel: %s\n", s.fallbackNote(prec)) })
 	}
 	// The parameters, their bfloat16 copy and the zeroed buffers come
 	// from the default stream.
@@ -209,29 +221,75 @@ func (s *Stepper) Variant() cudakernels.StepVariant { return s.variant }
 
 // Products is the precision the step's matrix products run at: the
 // model's (SetPrecision before NewStepper) when they run through cuBLAS
-// (from wideFrom rows), fp32 in the step kernels of fewer rows, whose
-// weights are float32 whatever the model's precision.
+// (from wideFrom rows); bf16 for one row of the early kernels under bf16
+// (bfloat16 weights, step_gemv_e16); otherwise fp32: the step kernels of
+// 2 to 8 rows, and of one row without the early form or under tf32, read
+// float32 weights whatever the model's precision.
 func (s *Stepper) Products() backbone.Precision { return s.prec }
 
 // ProductsNote says in a few words how the step's products run:
-// "bf16 (cuBLAS)", "fp32 (step kernels)", or, when the model's precision
-// is another, that the step kernels run fp32 and from how many rows the
-// model's precision applies ("fp32 (step kernels, float32 weights; bf16
-// from B = 9, cuBLAS)").
+// "bf16 (cuBLAS)", "bf16 (step kernels, bfloat16 weights)", "fp32 (step
+// kernels)", or, when the model's precision is another, that the step
+// kernels run fp32 and where the model's precision applies ("fp32 (step
+// kernels, float32 weights; bf16 at B = 1 with the early kernels and from
+// B = 9, cuBLAS)").
 func (s *Stepper) ProductsNote() string {
-	if s.wide {
+	p, from := s.g.precision(), wideFrom(&s.g.Config)
+	switch {
+	case s.wide:
 		return fmt.Sprintf("%s (cuBLAS)", s.prec)
-	}
-	if p := s.g.precision(); p != backbone.FP32 {
-		return fmt.Sprintf("fp32 (step kernels, float32 weights; %s from B = %d, cuBLAS)", p, wideFrom(&s.g.Config))
+	case s.bf16:
+		return "bf16 (step kernels, bfloat16 weights)"
+	case p == backbone.BF16:
+		return fmt.Sprintf("fp32 (step kernels, float32 weights; bf16 at B = 1 with the early kernels and from B = %d, cuBLAS)", from)
+	case p != backbone.FP32:
+		return fmt.Sprintf("fp32 (step kernels, float32 weights; %s from B = %d, cuBLAS)", p, from)
 	}
 	return "fp32 (step kernels)"
 }
 
+// fallbackNote is the one line printed (once a process) when a Stepper of
+// the step kernels runs its products in float32 under precision p, and
+// why.
+func (s *Stepper) fallbackNote(p backbone.Precision) string {
+	from := wideFrom(&s.g.Config)
+	if p != backbone.BF16 {
+		return fmt.Sprintf("precision %s: a step of B = %d runs its products in float32 (the step kernels' weights are float32); %s products run from B = %d (cuBLAS)",
+			p, s.B, p, from)
+	}
+	why := fmt.Sprintf("the step kernels of 2 to %d rows read float32 weights", from-1)
+	switch {
+	case s.B == 1 && !s.variant.Early:
+		why = fmt.Sprintf("its kernels, %v, are not the early form: $MAMBAKIT_CUDA_STEP_EARLY=0 or $MAMBAKIT_CUDA_STEP_PREFETCH=0?", s.variant)
+	case s.B == 1:
+		why = fmt.Sprintf("the early kernels take bfloat16 weights for d_model and d_inner multiples of 4 up to 1536, not %d and %d",
+			s.g.Config.HiddenSize, s.g.Config.IntermediateSize)
+	}
+	return fmt.Sprintf("precision bf16: a step of B = %d runs its products in float32 (%s); bf16 products run at B = 1 with the early step kernels and from B = %d (cuBLAS)",
+		s.B, why, from)
+}
+
+// earlyBF16 reports whether every product of a one-row step takes the
+// early kernel's bfloat16 form (cudakernels.StepVariant.EarlyBF16) at its
+// weights' place in the parameters' bfloat16 copy (paramsBF16 made it).
+func (s *Stepper) earlyBF16() bool {
+	g, v := s.g, s.variant
+	p, ly := g.params, g.lay
+	_, D, Din, _, _, _, nL := dims(&g.Config)
+	ok := v.EarlyBF16(1, D, g.weightBF16(at(p, ly.embed)))
+	for l := 0; l < nL && ok; l++ {
+		ok = v.EarlyBF16(1, D, g.weightBF16(ly.lay(p, ly.inProj, l))) &&
+			v.EarlyBF16(1, Din, g.weightBF16(ly.lay(p, ly.outProj, l))) &&
+			(s.S == 0 || v.EarlyBF16(1, Din, g.weightBF16(ly.lay(p, ly.xProj, l))))
+	}
+	return ok
+}
+
 // WeightBytes is the bytes of parameters a step reads at least: the
 // products' weights (in_proj, x_proj, out_proj and the tied head) at 2
-// bytes a weight when they are read in bfloat16, every other parameter
-// (and every one in float32) at 4.
+// bytes a weight when they are read in bfloat16 (bf16 on the cuBLAS path
+// or in one row's early kernels), every other parameter (and every one
+// in float32) at 4.
 func (s *Stepper) WeightBytes() int {
 	ly := s.g.lay
 	prod := ly.inProj.n + ly.xProj.n + ly.outProj.n + ly.embed.n
@@ -371,18 +429,27 @@ func (s *Stepper) launch() error {
 	eps := float32(c.LayerNormEpsilon)
 	e, end := s.startPass()
 	defer end()
-	// l2 is layer l's part of a field as a range for the L2 form to fetch.
+	// l2at is n weights of a product at w (a view of the parameters) as
+	// a range for the L2 form to fetch: in bf16 their place in the
+	// bfloat16 copy, which the products read.
+	l2at := func(w cuda.DevPtr, n int) cudakernels.L2Range {
+		if s.bf16 {
+			return cudakernels.L2Range{P: g.weightBF16(w), Bytes: 2 * n}
+		}
+		return cudakernels.L2Range{P: w, Bytes: 4 * n}
+	}
+	// l2 is layer l's part of a product's weights.
 	l2 := func(f field, l int) cudakernels.L2Range {
 		if f.n == 0 || l >= nL {
 			return cudakernels.L2Range{}
 		}
-		return cudakernels.L2Range{P: ly.lay(p, f, l), Bytes: 4 * (f.n / nL)}
+		return l2at(ly.lay(p, f, l), f.n/nL)
 	}
 	e.op("embedding", d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
 	for l := 0; l < nL && e.err == nil; l++ {
-		in := &cudakernels.StepGEMV{B: B, N: 2 * Din, K: D, W: ly.lay(p, ly.inProj, l), X: s.x, LDX: D,
+		in := s.gemv(&cudakernels.StepGEMV{B: B, N: 2 * Din, K: D, X: s.x, LDX: D,
 			NormW: ly.lay(p, ly.norm, l), Eps: eps, Out: s.u, Epi: cudakernels.EpiInConv, Out2: s.z,
-			ConvW: ly.lay(p, ly.convW, l), ConvState: f4(s.conv, l*B*Din*(K-1)), Din: Din, Kc: K, IO: s.io, V: v}
+			ConvW: ly.lay(p, ly.convW, l), ConvState: f4(s.conv, l*B*Din*(K-1)), Din: Din, Kc: K, IO: s.io, V: v}, ly.lay(p, ly.inProj, l))
 		if c.UseConvBias {
 			in.ConvB = ly.lay(p, ly.convB, l)
 		}
@@ -392,21 +459,33 @@ func (s *Stepper) launch() error {
 		in.L2 = [2]cudakernels.L2Range{l2(ly.xProj, l), l2(ly.outProj, l)}
 		e.op("rmsnorm + in_proj + conv1d", in.Run(d, st))
 		if s.S > 0 {
-			e.op("x_proj", (&cudakernels.StepGEMV{B: B, N: s.S, K: Din, W: ly.lay(p, ly.xProj, l), X: s.u, LDX: Din,
-				Out: s.xdbl, LDO: s.S, Epi: cudakernels.EpiStore, V: v}).Run(d, st))
+			e.op("x_proj", s.gemv(&cudakernels.StepGEMV{B: B, N: s.S, K: Din, X: s.u, LDX: Din,
+				Out: s.xdbl, LDO: s.S, Epi: cudakernels.EpiStore, V: v}, ly.lay(p, ly.xProj, l)).Run(d, st))
 		}
 		sc := s.scanStep(l)
 		sc.L2[0] = l2(ly.inProj, l+1)
 		if l+1 == nL {
-			sc.L2[0] = cudakernels.L2Range{P: at(p, ly.embed), Bytes: 4 * min(ly.embed.n, 2*Din*D)}
+			sc.L2[0] = l2at(at(p, ly.embed), min(ly.embed.n, 2*Din*D))
 		}
 		e.op("scan", sc.Run(d, st))
-		e.op("out_proj", (&cudakernels.StepGEMV{B: B, N: D, K: Din, W: ly.lay(p, ly.outProj, l), X: s.y, LDX: Din,
-			Out: s.x, LDO: D, Epi: cudakernels.EpiAdd, V: v}).Run(d, st))
+		e.op("out_proj", s.gemv(&cudakernels.StepGEMV{B: B, N: D, K: Din, X: s.y, LDX: Din,
+			Out: s.x, LDO: D, Epi: cudakernels.EpiAdd, V: v}, ly.lay(p, ly.outProj, l)).Run(d, st))
 	}
-	e.op("norm_f + head + argmax", (&cudakernels.StepGEMV{B: B, N: V, K: D, W: at(p, ly.embed), X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
-		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}).Run(d, st))
+	e.op("norm_f + head + argmax", s.gemv(&cudakernels.StepGEMV{B: B, N: V, K: D, X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
+		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}, at(p, ly.embed)).Run(d, st))
 	return e.err
+}
+
+// gemv is g reading its weights at w, a view of the parameters: W, or in
+// bf16 (one row, the early kernels) W16, w's place in the parameters'
+// bfloat16 copy.
+func (s *Stepper) gemv(g *cudakernels.StepGEMV, w cuda.DevPtr) *cudakernels.StepGEMV {
+	if s.bf16 {
+		g.W16 = s.g.weightBF16(w)
+	} else {
+		g.W = w
+	}
+	return g
 }
 
 // startPass is the model's startPass for one launch of the step (pass

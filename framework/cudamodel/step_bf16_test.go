@@ -23,8 +23,9 @@ import (
 const tolBF16Step = tolBF16SameRounding
 
 // bf16StepCompare runs steps steps of random ids through st (a bf16
-// Stepper of the cuBLAS path) and through m's CPU Step in bf16 and in
-// fp32, from zero states, resetting row 1 halfway. It reports the worst
+// Stepper: the cuBLAS path, or one row of the early kernels) and through
+// m's CPU Step in bf16 and in fp32, from zero states, resetting row 1
+// (row 0 of one row) halfway. It reports the worst
 // step's logits and the final states against the CPU's bf16; checks that
 // every step's logits are at least minReduced from fp32's (the products
 // were rounded); and checks the device argmax: against the host argmax
@@ -51,13 +52,14 @@ func bf16StepCompare(t *testing.T, shape string, m *backbone.Model, st *Stepper,
 		for b := range ids {
 			ids[b] = int32(r.IntN(V))
 		}
-		if i == steps/2 && B > 1 {
-			st.ResetRow(1)
+		if i == steps/2 {
+			rr := min(1, B-1)
+			st.ResetRow(rr)
 			for _, cs := range []*backbone.State{s16, s32} {
 				for l := 0; l < nL; l++ {
-					clear(cs.Conv[(l*B+1)*Din*(K-1) : (l*B+2)*Din*(K-1)])
+					clear(cs.Conv[(l*B+rr)*Din*(K-1) : (l*B+rr+1)*Din*(K-1)])
 					w := Din * N * cf(c)
-					clear(cs.SSM[(l*B+1)*w : (l*B+2)*w])
+					clear(cs.SSM[(l*B+rr)*w : (l*B+rr+1)*w])
 				}
 			}
 		}
@@ -112,12 +114,14 @@ func bf16StepCompare(t *testing.T, shape string, m *backbone.Model, st *Stepper,
 	}
 }
 
-// TestStepBF16MatchesCPU: a bf16 Stepper of the cuBLAS path against the
-// CPU's bf16 Step: the fewest rows of that path (the scan step is
-// step_scan) and enough rows to give step_scan_rows a block for every
-// multiprocessor, with and without a graph; then S6 with per-channel B
-// and C, and complex A. A Stepper of few rows runs the step kernels in
-// float32 and says so.
+// TestStepBF16MatchesCPU: a bf16 Stepper against the CPU's bf16 Step:
+// the cuBLAS path at its fewest rows (the scan step is step_scan) and
+// at enough rows to give step_scan_rows a block for every
+// multiprocessor, and one row of each early form (step_gemv_e16 on the
+// bfloat16 weights, step_scan_e with Δ's inputs rounded), with and
+// without a graph; then S6 with per-channel B and C, and complex A, on
+// both paths. A Stepper of 2 to 8 rows, or of one row without the early
+// kernels, runs the step kernels in float32 and says so.
 func TestStepBF16MatchesCPU(t *testing.T) {
 	d := openOrSkip(t)
 	c := backbone.NewConfig(101, 64, 2)
@@ -128,20 +132,29 @@ func TestStepBF16MatchesCPU(t *testing.T) {
 	_, _, Din, _, _, _, _ := dims(&g.Config)
 	tiles := (Din + 31) / 32
 	rows := 8*((d.SMs+tiles-1)/tiles) + 1 // step_scan_rows: ⌈rows/8⌉·tiles ≥ SMs blocks; not a multiple of 8
-	for _, k := range []struct {
+	type form struct {
 		B    int
+		v    cudakernels.StepVariant
 		scan string
-	}{{wideFrom(&g.Config), "step_scan"}, {rows, "step_scan_rows"}} {
+	}
+	forms := []form{{wideFrom(&g.Config), DefaultStepVariant(d, wideFrom(&g.Config)), "step_scan"},
+		{rows, DefaultStepVariant(d, rows), "step_scan_rows"}}
+	for _, ev := range earlyVariants {
+		if !ev.PDL || d.PDLAvailable() == nil {
+			forms = append(forms, form{1, ev, "step_scan_e"})
+		}
+	}
+	for _, k := range forms {
 		for _, graphs := range []bool{false, true} {
-			st, err := g.NewStepper(k.B, graphs)
+			st, err := g.NewStepperWith(k.B, StepOptions{Graphs: graphs, Variant: k.v})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := st.scanStep(0).Kernel(g.dev); got != k.scan {
 				st.Close()
-				t.Fatalf("%d rows: the scan step runs %s, the test wants %s", k.B, got, k.scan)
+				t.Fatalf("%d rows (%v): the scan step runs %s, the test wants %s", k.B, k.v, got, k.scan)
 			}
-			bf16StepCompare(t, fmt.Sprintf("S6 B%d %s graphs %v", k.B, k.scan, graphs), m, st, 24, uint64(k.B))
+			bf16StepCompare(t, fmt.Sprintf("S6 B%d %s %v graphs %v", k.B, k.scan, st.Variant(), graphs), m, st, 24, uint64(k.B))
 			if on, why := st.Graphs(); graphs && !on {
 				t.Errorf("%d rows: graphs asked for, not used: %v", k.B, why)
 			}
@@ -161,42 +174,90 @@ func TestStepBF16MatchesCPU(t *testing.T) {
 		if err := gv.SetPrecision(backbone.BF16); err != nil {
 			t.Fatal(err)
 		}
-		st, err := gv.NewStepper(11, true)
+		for _, B := range []int{11, 1} {
+			sv := DefaultStepVariant(d, B)
+			if B == 1 {
+				sv = earlyVariants[0]
+			}
+			st, err := gv.NewStepperWith(B, StepOptions{Graphs: true, Variant: sv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bf16StepCompare(t, fmt.Sprintf("%s B%d %v graph", v.name, B, st.Variant()), mv, st, 24, uint64(30+i))
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, k := range []struct {
+		B    int
+		v    cudakernels.StepVariant
+		want string
+	}{
+		{3, DefaultStepVariant(d, 3), "bf16 at B = 1 with the early kernels and from B = 9"},
+		{1, cudakernels.StepVariant{MaxRows: 1, Prefetch: true}, "bf16 at B = 1 with the early kernels and from B = 9"},
+	} {
+		st, err := g.NewStepperWith(k.B, StepOptions{Graphs: true, Variant: k.v})
 		if err != nil {
 			t.Fatal(err)
 		}
-		bf16StepCompare(t, v.name+" B11 graph", mv, st, 24, uint64(30+i))
+		if p, note := st.Products(), st.ProductsNote(); p != backbone.FP32 || !strings.Contains(note, "float32 weights") || !strings.Contains(note, k.want) {
+			t.Errorf("%d rows (%v) under bf16: products %s, %q; want fp32 in the step kernels, %s", k.B, k.v, p, note, k.want)
+		}
+		if w := st.WeightBytes(); w != 4*g.lay.total {
+			t.Errorf("%d rows (%v) under bf16: %d weight bytes a step, want %d (float32)", k.B, k.v, w, 4*g.lay.total)
+		}
 		if err := st.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	st, err := g.NewStepper(3, true)
+	st, err := g.NewStepper(1, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if p, note := st.Products(), st.ProductsNote(); p != backbone.FP32 || !strings.Contains(note, "step kernels") || !strings.Contains(note, "bf16 from B = 9") {
-		t.Errorf("3 rows under bf16: products %s, %q; want fp32 in the step kernels, bf16 from B = 9", p, note)
+	if !st.Variant().Early {
+		t.Logf("the default one-row kernels are not the early form (%v: $MAMBAKIT_CUDA_STEP_EARLY or $MAMBAKIT_CUDA_STEP_PREFETCH): their products not checked", st.Variant())
+		return
+	}
+	ly := g.lay
+	prod := ly.inProj.n + ly.xProj.n + ly.outProj.n + ly.embed.n
+	if p, note, w := st.Products(), st.ProductsNote(), st.WeightBytes(); p != backbone.BF16 || note != "bf16 (step kernels, bfloat16 weights)" || w != 2*prod+4*(ly.total-prod) {
+		t.Errorf("1 row under bf16 (default kernels): products %s, %q, %d weight bytes; want bf16 step kernels, %d bytes", p, note, w, 2*prod+4*(ly.total-prod))
 	}
 }
 
 // TestStepBF16SeesNewParams: a bf16 Stepper (its graph captured) reads
 // the parameters' bfloat16 copy, which must follow the parameters: after
 // Upload of another model's and after an AdamW step on the device, its
-// steps match the CPU's bf16 Step of the new parameters.
+// steps match the CPU's bf16 Step of the new parameters. The cuBLAS path
+// (9 rows) and one row of the early kernels (step_gemv_e16).
 func TestStepBF16SeesNewParams(t *testing.T) {
-	openOrSkip(t)
+	d := openOrSkip(t)
+	for _, k := range []struct {
+		B     int
+		v     cudakernels.StepVariant
+		steps int
+	}{{9, DefaultStepVariant(d, 9), 6}, {1, cudakernels.StepVariant{MaxRows: 1, Prefetch: true, Early: true}, 12}} {
+		t.Run(fmt.Sprintf("B%d", k.B), func(t *testing.T) {
+			testStepBF16SeesNewParams(t, k.B, k.v, k.steps)
+		})
+	}
+}
+
+func testStepBF16SeesNewParams(t *testing.T, B int, v cudakernels.StepVariant, steps int) {
 	c := backbone.NewConfig(101, 64, 2)
 	m, g := testModels(t, c, 8)
 	if err := g.SetPrecision(backbone.BF16); err != nil {
 		t.Fatal(err)
 	}
-	st, err := g.NewStepper(9, true)
+	st, err := g.NewStepperWith(B, StepOptions{Graphs: true, Variant: v})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	bf16StepCompare(t, "B9 graph, first parameters", m, st, 6, 1)
+	name := fmt.Sprintf("B%d graph", B)
+	bf16StepCompare(t, name+", first parameters", m, st, steps, 1)
 	if on, why := st.Graphs(); !on {
 		t.Fatalf("no graph: %v", why)
 	}
@@ -212,7 +273,7 @@ func TestStepBF16SeesNewParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Reset()
-	bf16StepCompare(t, "B9 graph, after Upload", m2, st, 6, 2)
+	bf16StepCompare(t, name+", after Upload", m2, st, steps, 2)
 
 	// A training step on the device (its bf16 forward reads the copy,
 	// AdamW changes the parameters after it).
@@ -233,7 +294,7 @@ func TestStepBF16SeesNewParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Reset()
-	bf16StepCompare(t, "B9 graph, after an AdamW step", m3, st, 6, 3)
+	bf16StepCompare(t, name+", after an AdamW step", m3, st, steps, 3)
 }
 
 // TestWideFrom: the fewest rows of the cuBLAS step (no GPU needed): 9

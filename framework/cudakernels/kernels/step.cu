@@ -33,7 +33,9 @@
 // of the activations they read (step_rmsnorm_rows: xn; step_conv_rows: u;
 // step_scan and step_scan_rows: y) also write their bfloat16 bits
 // (bf16_bits of the float32 value, the same bits as rounding after), and
-// the scan kernels round Δ's projection inputs (dt16).
+// the scan kernels round Δ's projection inputs (dt16). One row (the
+// early form below) reads bfloat16 weights in step_gemv_e16, which
+// rounds the x it stages itself.
 //
 // io (int32) holds, per step: ids[B], reset[B] (1: the row starts afresh,
 // its states read as zeros), the vocabulary limit of the argmax, the
@@ -577,7 +579,9 @@ extern "C" __global__ void __launch_bounds__(256) step_scan_rows(
 // After the wait, the inputs of this step are loaded in one batch (the
 // staged x, the residual; dtLow, u, z, B and C), so each kernel has one
 // round trip to the cache after the wait where the first forms had up
-// to three (two of them to DRAM). With STEP_L2=1 each kernel also asks
+// to three (two of them to DRAM). step_gemv_e16 is step_gemv_e on the
+// parameters' bfloat16 copy (bf16 products: half the bytes a step). With
+// STEP_L2=1 each kernel also asks
 // the L2 to fetch a range of later kernels' weights
 // (cp.async.bulk.prefetch.L2), so that blocks launched late find them
 // in the cache.
@@ -615,10 +619,40 @@ __device__ __forceinline__ void step_conv_load(StepConvAux& a, int n, int Din, i
 	a.cb = convB ? convB[n] : 0.f;
 }
 
-template <int NF>
-__device__ __forceinline__ void step_row_load(float4 (&w)[NF], const float* __restrict__ W, int n, int N, int K4, int lane) {
+// StepSlot is what a lane loads of a weight row at a time, 4 weights:
+// a float4 of float32 weights (16 bytes), or for bf16 products 4
+// bfloat16 of the parameters' copy in one unsigned long long (8 bytes),
+// widened to float in registers by step_w4.
+template <typename T>
+struct StepSlot;
+template <>
+struct StepSlot<float> {
+	typedef float4 type;
+};
+template <>
+struct StepSlot<unsigned short> {
+	typedef unsigned long long type;
+};
+
+__device__ __forceinline__ float4 step_w4(float4 w) { return w; }
+
+// Weight k of the slot is its bits 16k to 16k+15 (little-endian); a
+// bfloat16's bits are the top half of its float32's.
+__device__ __forceinline__ float4 step_w4(unsigned long long w) {
+	unsigned int lo = (unsigned int)w, hi = (unsigned int)(w >> 32);
+	return make_float4(__uint_as_float(lo << 16), __uint_as_float(lo & 0xffff0000u), __uint_as_float(hi << 16),
+	                   __uint_as_float(hi & 0xffff0000u));
+}
+
+// step_row_load loads the lane's slots of row n of W (T: float, or
+// bfloat16 bits), K4 slots a row.
+template <int NF, typename T>
+__device__ __forceinline__ void step_row_load(typename StepSlot<T>::type (&w)[NF], const T* __restrict__ W, int n, int N, int K4,
+                                              int lane)
+{
+	typedef typename StepSlot<T>::type S;
 	if (n < N) {
-		const float4* w4 = reinterpret_cast<const float4*>(W + (long long)n * (4 * K4));
+		const S* w4 = reinterpret_cast<const S*>(W + (long long)n * (4 * K4));
 #pragma unroll
 		for (int i = 0; i < NF; i++)
 			if (lane + 32 * i < K4) w[i] = __ldg(w4 + lane + 32 * i);
@@ -626,14 +660,14 @@ __device__ __forceinline__ void step_row_load(float4 (&w)[NF], const float* __re
 }
 
 // The lane's part of the row's product, in the first forms' order.
-template <int NF>
-__device__ __forceinline__ float step_row_fma(const float4 (&w)[NF], const float* xs, int K4, int lane) {
+template <int NF, typename S>
+__device__ __forceinline__ float step_row_fma(const S (&w)[NF], const float* xs, int K4, int lane) {
 	const float4* x4 = reinterpret_cast<const float4*>(xs);
 	float acc = 0.f;
 #pragma unroll
 	for (int i = 0; i < NF; i++)
 		if (lane + 32 * i < K4) {
-			float4 wv = w[i];
+			float4 wv = step_w4(w[i]);
 			float4 xv = x4[lane + 32 * i];
 			acc = fmaf(wv.x, xv.x, fmaf(wv.y, xv.y, fmaf(wv.z, xv.z, fmaf(wv.w, xv.w, acc))));
 		}
@@ -641,7 +675,6 @@ __device__ __forceinline__ float step_row_fma(const float4 (&w)[NF], const float
 }
 
 struct StepGemvE {
-	const float* W;
 	int N, K4;
 	float* out;
 	int mode;
@@ -709,36 +742,42 @@ __device__ __forceinline__ float step_warp_sum(float v) {
 	return v;
 }
 
-// step_gemv_e: StepGEMV for one row, K a multiple of 4 up to 1536 (12
-// float4 a lane), W 16-byte aligned, 128 threads.
-extern "C" __global__ void __launch_bounds__(128) step_gemv_e(
-	const float* __restrict__ W, const float* __restrict__ X, const float* __restrict__ normW, float eps, int N, int K,
-	float* __restrict__ out, int mode, float* __restrict__ out2, const float* __restrict__ convW,
-	const float* __restrict__ convB, float* __restrict__ convState, int Din, int Kc, const int* __restrict__ io,
-	unsigned long long* __restrict__ amax, const char* __restrict__ l2a, long long l2an, const char* __restrict__ l2b,
-	long long l2bn)
+// step_gemv_e_run is the body of step_gemv_e (T float: float32 weights)
+// and step_gemv_e16 (T unsigned short: bfloat16 bits, for bf16
+// products). With bfloat16 weights the staged x (normalized or not) is
+// rounded to bfloat16 as well, so that each weight·input product is
+// exact in float32 and the sums are float32: the CPU's bf16 product
+// (kernels.MatMulBF16W), in another order. xs (K floats, 16-byte
+// aligned), red and bestS are the block's shared memory.
+template <typename T>
+__device__ __forceinline__ void step_gemv_e_run(const T* __restrict__ W, const float* __restrict__ X, const float* __restrict__ normW,
+                                                float eps, int N, int K, float* __restrict__ out, int mode, float* __restrict__ out2,
+                                                const float* __restrict__ convW, const float* __restrict__ convB,
+                                                float* __restrict__ convState, int Din, int Kc, const int* __restrict__ io,
+                                                unsigned long long* __restrict__ amax, const char* __restrict__ l2a, long long l2an,
+                                                const char* __restrict__ l2b, long long l2bn, float* xs, double* red,
+                                                unsigned long long* bestS)
 {
-	extern __shared__ __align__(16) float xs[]; // K
-	__shared__ double red[32];
-	__shared__ unsigned long long bestS[4];
+	typedef typename StepSlot<T>::type S;
+	const bool b16 = sizeof(T) == 2;
 	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
 	const int K4 = K >> 2, stride = gridDim.x * wpb, n0 = blockIdx.x * wpb + warp;
 	const bool two = K4 <= 32 * 6;
 	step_l2_prefetch(l2a, l2an);
 	step_l2_prefetch(l2b, l2bn);
 	StepGemvE a;
-	a.W = W, a.N = N, a.K4 = K4, a.out = out, a.mode = mode, a.out2 = out2, a.convW = convW, a.convB = convB;
+	a.N = N, a.K4 = K4, a.out = out, a.mode = mode, a.out2 = out2, a.convW = convW, a.convB = convB;
 	a.convState = convState, a.Din = Din, a.Kc = Kc;
 	a.rs = mode == EPI_INCONV ? io[1] != 0 : false;
 	a.vlimit = mode == EPI_ARGMAX ? io[2] : 0;
-	// Weights: rows n0 and n0 + stride (6 float4 a lane each), or row n0
+	// Weights: rows n0 and n0 + stride (6 slots a lane each), or row n0
 	// (12).
-	float4 wA[6], wB[6];
+	S wA[6], wB[6];
 	if (two) {
 		step_row_load<6>(wA, W, n0, N, K4, lane);
 		step_row_load<6>(wB, W, n0 + stride, N, K4, lane);
 	} else {
-		float4 w[12];
+		S w[12];
 		step_row_load<12>(w, W, n0, N, K4, lane);
 #pragma unroll
 		for (int i = 0; i < 6; i++) wA[i] = w[i], wB[i] = w[6 + i];
@@ -774,12 +813,15 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv_e(
 #pragma unroll
 		for (int i = 0; i < 12; i++) {
 			int k = tid + 128 * i;
-			if (k < K) xs[k] = (i < 6 ? nw[i] : normW[k]) * (xv[i] * r);
+			if (k < K) {
+				float v = (i < 6 ? nw[i] : normW[k]) * (xv[i] * r);
+				xs[k] = b16 ? bf16_round(v) : v;
+			}
 		}
 	} else {
 #pragma unroll
 		for (int i = 0; i < 12; i++)
-			if (tid + 128 * i < K) xs[tid + 128 * i] = xv[i];
+			if (tid + 128 * i < K) xs[tid + 128 * i] = b16 ? bf16_round(xv[i]) : xv[i];
 	}
 	__syncthreads();
 	unsigned long long best = 0ull;
@@ -802,7 +844,7 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv_e(
 		}
 	} else {
 		for (int n = n0, j = 0; n < N; n += stride, j++) {
-			float4 w[12];
+			S w[12];
 #pragma unroll
 			for (int i = 0; i < 6; i++) w[i] = wA[i], w[6 + i] = wB[i];
 			float acc = step_row_fma<12>(w, xs, K4, lane);
@@ -824,13 +866,49 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv_e(
 	}
 }
 
-// step_scan_e: StepScan for one row, R ≤ 64.
+// step_gemv_e: StepGEMV for one row, K a multiple of 4 up to 1536 (12
+// float4 a lane), W 16-byte aligned, 128 threads.
+extern "C" __global__ void __launch_bounds__(128) step_gemv_e(
+	const float* __restrict__ W, const float* __restrict__ X, const float* __restrict__ normW, float eps, int N, int K,
+	float* __restrict__ out, int mode, float* __restrict__ out2, const float* __restrict__ convW,
+	const float* __restrict__ convB, float* __restrict__ convState, int Din, int Kc, const int* __restrict__ io,
+	unsigned long long* __restrict__ amax, const char* __restrict__ l2a, long long l2an, const char* __restrict__ l2b,
+	long long l2bn)
+{
+	extern __shared__ __align__(16) float xs[]; // K
+	__shared__ double red[32];
+	__shared__ unsigned long long bestS[4];
+	step_gemv_e_run(W, X, normW, eps, N, K, out, mode, out2, convW, convB, convState, Din, Kc, io, amax, l2a, l2an, l2b, l2bn, xs,
+	                red, bestS);
+}
+
+// step_gemv_e16: step_gemv_e with W16, the weights as bfloat16 bits (the
+// parameters' bfloat16 copy: 4 weights, 8 bytes, a lane's slot), 8-byte
+// aligned, and x rounded to bfloat16 as it is staged (bf16 products).
+extern "C" __global__ void __launch_bounds__(128) step_gemv_e16(
+	const unsigned short* __restrict__ W16, const float* __restrict__ X, const float* __restrict__ normW, float eps, int N, int K,
+	float* __restrict__ out, int mode, float* __restrict__ out2, const float* __restrict__ convW,
+	const float* __restrict__ convB, float* __restrict__ convState, int Din, int Kc, const int* __restrict__ io,
+	unsigned long long* __restrict__ amax, const char* __restrict__ l2a, long long l2an, const char* __restrict__ l2b,
+	long long l2bn)
+{
+	extern __shared__ __align__(16) float xs[]; // K
+	__shared__ double red[32];
+	__shared__ unsigned long long bestS[4];
+	step_gemv_e_run(W16, X, normW, eps, N, K, out, mode, out2, convW, convB, convState, Din, Kc, io, amax, l2a, l2an, l2b, l2bn,
+	                xs, red, bestS);
+}
+
+// step_scan_e: StepScan for one row, R ≤ 64. dt16 (bf16 precision)
+// rounds dtLow and dtW to bfloat16 before Δ's projection, as step_scan
+// does. y is written in float32 only: the bf16 out_proj after it
+// (step_gemv_e16) rounds the y it stages.
 extern "C" __global__ void __launch_bounds__(128) step_scan_e(
 	const float* __restrict__ U, const float* __restrict__ Z, int Din, int N, const float* __restrict__ dtLow,
 	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
 	const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BI, int ldB,
 	const float* __restrict__ Cm, const float* __restrict__ CI, int ldC, const float* __restrict__ Dskip, float* __restrict__ H,
-	float* __restrict__ Y, const int* __restrict__ io, const char* __restrict__ l2a, long long l2an,
+	float* __restrict__ Y, const int* __restrict__ io, int dt16, const char* __restrict__ l2a, long long l2an,
 	const char* __restrict__ l2b, long long l2bn)
 {
 	const int g = (blockIdx.x * blockDim.x + threadIdx.x) >> 4;
@@ -849,6 +927,7 @@ extern "C" __global__ void __launch_bounds__(128) step_scan_e(
 		int r = lane + 16 * i, n = lane + 16 * i;
 		bool on = active && n < N;
 		dtw[i] = active && r < R ? dtW[(long long)d * R + r] : 0.f;
+		if (dt16) dtw[i] = bf16_round(dtw[i]);
 		av[i] = on ? -(float)exp((double)Alog[(long long)d * N + n]) : 0.f;
 		ai[i] = on && cx ? AImag[(long long)d * N + n] : 0.f;
 		hr[i] = on && !rs ? h[n] : 0.f;
@@ -884,7 +963,7 @@ extern "C" __global__ void __launch_bounds__(128) step_scan_e(
 	if (active) {
 #pragma unroll
 		for (int i = 0; i < 4; i++)
-			if (lane + 16 * i < R) dr = fmaf(dl[i], dtw[i], dr);
+			if (lane + 16 * i < R) dr = fmaf(dt16 ? bf16_round(dl[i]) : dl[i], dtw[i], dr);
 	}
 	for (int o = 8; o > 0; o >>= 1) dr += __shfl_xor_sync(0xffffffffu, dr, o);
 	float dt = softplus_f(dr + bias);
