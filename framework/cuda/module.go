@@ -86,6 +86,25 @@ func (d *Device) Module(srcs *Sources, file string, defines ...string) (*Module,
 	return m, nil
 }
 
+// CompilePTX compiles one file of srcs with the given -D defines, as
+// Module does, to PTX for a virtual architecture (arch "compute_90"),
+// without a device: only NVRTC is loaded. It checks that the kernels
+// compile where no GPU is at hand (the tests of framework/cudakernels).
+func CompilePTX(srcs *Sources, file, arch string, defines ...string) (ptx []byte, log string, err error) {
+	if !strings.HasPrefix(arch, "compute_") {
+		return nil, "", fmt.Errorf("cuda: compile PTX: arch %q: want a virtual architecture such as compute_90", arch)
+	}
+	src, err := srcs.Source(file)
+	if err != nil {
+		return nil, "", err
+	}
+	nv, err := loadNVRTC()
+	if err != nil {
+		return nil, "", err
+	}
+	return nv.build(src, file, arch, moduleOptions(defines))
+}
+
 // LoadModule loads a cubin or PTX image.
 func (d *Device) LoadModule(image []byte) (*Module, error) {
 	if len(image) == 0 {

@@ -11,8 +11,11 @@ import (
 	"github.com/ebitengine/purego"
 )
 
-// nvrtcSonames are tried in order: CUDA 13, 12, then an unversioned link.
-var nvrtcSonames = []string{"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"}
+// nvrtcSonames are tried in order: CUDA 13, 12, 11.2 to 11.8 (Debian's
+// libnvrtc11.2: enough for CompilePTX's check without a GPU, and on a
+// device for every kernel but the step's L2 form, whose inline PTX needs
+// CUDA 12's ptxas), then an unversioned link.
+var nvrtcSonames = []string{"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"}
 
 type nvrtcAPI struct {
 	lib                                          *library
@@ -79,8 +82,9 @@ func (a *nvrtcAPI) check(r uint32, op string) error {
 	return e
 }
 
-// compile compiles CUDA C source for arch ("sm_90") and returns the cubin
-// and the compiler log (warnings, and the resource report when asked).
+// build compiles CUDA C source for arch and returns the cubin ("sm_90")
+// or the PTX ("compute_90") and the compiler log (warnings, and the
+// resource report when asked).
 func (a *nvrtcAPI) build(src, name, arch string, opts []string) (image []byte, log string, err error) {
 	var prog uintptr
 	csrc, cname := cString(src), cString(name)
@@ -106,14 +110,20 @@ func (a *nvrtcAPI) build(src, name, arch string, opts []string) (image []byte, l
 	if err := a.check(rc, "nvrtcCompileProgram("+name+")"); err != nil {
 		return nil, log, fmt.Errorf("%w\n%s", err, log)
 	}
-	if err := a.check(ccall(a.cubinSize, prog, uintptr(unsafe.Pointer(&n))), "nvrtcGetCUBINSize"); err != nil {
+	// A real architecture (sm_90) gives a cubin; a virtual one
+	// (compute_90), PTX.
+	size, get, what := a.cubinSize, a.cubin, "CUBIN"
+	if strings.HasPrefix(arch, "compute_") {
+		size, get, what = a.ptxSize, a.ptx, "PTX"
+	}
+	if err := a.check(ccall(size, prog, uintptr(unsafe.Pointer(&n))), "nvrtcGet"+what+"Size"); err != nil {
 		return nil, log, err
 	}
 	if n == 0 {
-		return nil, log, fmt.Errorf("cuda: nvrtc: %s: empty cubin for %s", name, arch)
+		return nil, log, fmt.Errorf("cuda: nvrtc: %s: empty %s for %s", name, what, arch)
 	}
 	image = make([]byte, n)
-	if err := a.check(ccall(a.cubin, prog, uintptr(unsafe.Pointer(&image[0]))), "nvrtcGetCUBIN"); err != nil {
+	if err := a.check(ccall(get, prog, uintptr(unsafe.Pointer(&image[0]))), "nvrtcGet"+what); err != nil {
 		return nil, log, err
 	}
 	runtime.KeepAlive(cs)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mambakit/mambakit/framework/cuda"
 )
 
 // These tests read the embedded CUDA sources and need no GPU.
@@ -217,6 +219,61 @@ func stripComments(src string) string {
 	return b.String()
 }
 
+// kernelVariant is one kernel file compiled with some -D defines.
+type kernelVariant struct {
+	file string
+	defs []string
+}
+
+// kernelVariants lists every kernel file as it is, then the scan's and
+// the step's compiled forms.
+func kernelVariants() []kernelVariant {
+	var vs []kernelVariant
+	for _, f := range Sources.Files() {
+		vs = append(vs, kernelVariant{f, nil})
+	}
+	for _, s := range []Scan{{N: 5}, {N: 16, BPerChannel: true}, {N: 16, CPerChannel: true}, {N: 16, BPerChannel: true, CPerChannel: true}, {N: 64},
+		{N: 5, AImag: 1}, {N: 16, AImag: 1, BPerChannel: true}, {N: 16, AImag: 1, CPerChannel: true}, {N: 64, AImag: 1, BPerChannel: true, CPerChannel: true}} {
+		vs = append(vs, kernelVariant{s.file(), s.defines()})
+	}
+	for _, v := range []StepVariant{{MaxRows: 1}, {Prefetch: true}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, Early: true}, {MaxRows: 1, Prefetch: true, Early: true, L2: true}} {
+		vs = append(vs, kernelVariant{"step.cu", v.defines()})
+	}
+	return vs
+}
+
+// TestKernelsCompile compiles every kernel file and form with NVRTC to
+// PTX for sm_90 (compute_90), without a GPU: what NVRTC accepts, where g++
+// (TestKernelsSyntax) is only a syntax check. It skips where NVRTC cannot
+// be loaded, unless $MAMBAKIT_REQUIRE_NVRTC=1 (CI installs Debian's
+// libnvrtc11.2, CUDA 11.8; PTX is not assembled, so the step's L2 form,
+// whose instructions need CUDA 12's ptxas, compiles too).
+func TestKernelsCompile(t *testing.T) {
+	_, ver, err := cuda.NVRTCInfo()
+	if err != nil {
+		if os.Getenv("MAMBAKIT_REQUIRE_NVRTC") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	t.Logf("NVRTC %s", ver)
+	for _, v := range kernelVariants() {
+		t.Run(strings.Join(append([]string{v.file}, v.defs...), ","), func(t *testing.T) {
+			t.Parallel()
+			ptx, log, err := cuda.CompilePTX(Sources, v.file, "compute_90", v.defs...)
+			if err != nil {
+				t.Fatalf("%s %v: %v", v.file, v.defs, err)
+			}
+			if !strings.Contains(string(ptx), ".entry") {
+				t.Errorf("%s %v: no kernel entry in the PTX (%d bytes)", v.file, v.defs, len(ptx))
+			}
+			if testing.Verbose() && log != "" {
+				t.Logf("%s %v:\n%s", v.file, v.defs, log)
+			}
+		})
+	}
+}
+
 // TestKernelsSyntax compiles every kernel file, and each variant the Go
 // code compiles, with the host's C++17 compiler in syntax-only mode
 // (testdata/nvrtc_shim.h stands in for CUDA): a check of syntax and types
@@ -231,21 +288,7 @@ func TestKernelsSyntax(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type variant struct {
-		file string
-		defs []string
-	}
-	var vs []variant
-	for _, f := range Sources.Files() {
-		vs = append(vs, variant{f, nil})
-	}
-	for _, s := range []Scan{{N: 5}, {N: 16, BPerChannel: true}, {N: 16, CPerChannel: true}, {N: 16, BPerChannel: true, CPerChannel: true}, {N: 64},
-		{N: 5, AImag: 1}, {N: 16, AImag: 1, BPerChannel: true}, {N: 16, AImag: 1, CPerChannel: true}, {N: 64, AImag: 1, BPerChannel: true, CPerChannel: true}} {
-		vs = append(vs, variant{s.file(), s.defines()})
-	}
-	for _, v := range []StepVariant{{MaxRows: 1}, {Prefetch: true}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, Early: true, L2: true}} {
-		vs = append(vs, variant{"step.cu", v.defines()})
-	}
+	vs := kernelVariants()
 	dir := t.TempDir()
 	for i, v := range vs {
 		src, err := Sources.Source(v.file)
