@@ -127,8 +127,6 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv(
 	}
 	pdl_trigger();
 	pdl_wait();
-#else
-	const bool pf = false;
 #endif
 	for (int b = 0; b < B; b++) {
 		const float* xr = X + (long long)b * ldx;
