@@ -28,15 +28,9 @@ func stepRead(t *testing.T, s *Stepper, ids []int32, logits []float32, amax []in
 	}
 }
 
-func hostArgmax(x []float32) int32 {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return int32(best)
-}
+// hostArgmax is greedy decoding's pick (backbone.Sample at temperature
+// 0): the index of the largest of x, the lowest on ties.
+func hostArgmax(x []float32) int32 { return backbone.Sample(x, backbone.Sampling{}, nil) }
 
 // stepCompare runs steps tokens through the CPU Step and a GPU Stepper of
 // B rows from zero states, the ids of each step from next (given the CPU
