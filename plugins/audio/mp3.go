@@ -30,9 +30,16 @@ import (
 //  4. Given a seekable reader, it scans the whole file once more before
 //     decoding, to learn a length nothing here needs: it is given a plain
 //     reader.
+//  5. It panics on some malformed frames (an index out of range reading
+//     an MPEG-2 frame's scale factors, found by FuzzMP3): every call into
+//     it is made through mp3Call, which turns a panic into an error.
 func openMP3(b []byte) (pcm, error) {
-	b = b[id3Len(b):]                                                 // defect 2
-	d, err := mp3.NewDecoder(struct{ io.Reader }{bytes.NewReader(b)}) // defect 4
+	b = b[id3Len(b):] // defect 2
+	var d *mp3.Decoder
+	err := mp3Call(func() (err error) {
+		d, err = mp3.NewDecoder(struct{ io.Reader }{bytes.NewReader(b)}) // defect 4
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return pcm{}, errors.New("MP3: no complete frame (truncated, or not MP3 data?)")
@@ -45,7 +52,11 @@ func openMP3(b []byte) (pcm, error) {
 	raw := make([]byte, 4*maxChunkFrames) // defect 1: 16-bit stereo, 4 bytes a frame
 	var buf []float64
 	next := func() ([]float64, error) {
-		n, err := io.ReadFull(d, raw)
+		var n int
+		err := mp3Call(func() (err error) {
+			n, err = io.ReadFull(d, raw)
+			return err
+		})
 		switch {
 		case err == io.EOF:
 			return nil, io.EOF
@@ -59,4 +70,16 @@ func openMP3(b []byte) (pcm, error) {
 		return buf, nil
 	}
 	return pcm{rate: d.SampleRate(), channels: 2, frames: -1, next: next}, nil
+}
+
+// mp3Call runs f, a call into go-mp3, and returns its error, or an error
+// saying the data is malformed when f panics (defect 5): a file must not
+// crash the plugin.
+func mp3Call(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed frame (the decoder failed: %v)", r)
+		}
+	}()
+	return f()
 }

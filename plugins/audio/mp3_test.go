@@ -161,6 +161,27 @@ func TestMP3MPEG2Defect(t *testing.T) {
 	}
 }
 
+// TestMP3PanicDefect: go-mp3 panics on this malformed MPEG-2 frame (an
+// index out of range among its scale factors; found by FuzzMP3, kept in
+// testdata/fuzz/FuzzMP3); openMP3 turns the panic into an error.
+func TestMP3PanicDefect(t *testing.T) {
+	b := []byte("\xff\xf3\x140000000\xd20000000000000")
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Errorf("go-mp3 no longer panics on this frame: re-check defect 5 in openMP3")
+			}
+		}()
+		if d, err := mp3.NewDecoder(bytes.NewReader(b)); err == nil {
+			io.ReadAll(d)
+		}
+	}()
+	_, err := New().Encode(ctx, sdk.EncodeRequest{Data: b, Name: "x.mp3"})
+	if err == nil || !strings.Contains(err.Error(), "audio: x.mp3: MP3: malformed frame (the decoder failed: runtime error: index out of range") {
+		t.Errorf("err = %v", err)
+	}
+}
+
 // TestMP3ID3Defect: go-mp3 allocates the size an ID3v2 header declares
 // before reading it; openMP3 skips the tag itself, and refuses one larger
 // than the file.
