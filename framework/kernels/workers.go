@@ -28,23 +28,63 @@ type partJob struct {
 }
 
 // poolWorker is one worker goroutine and its mailbox: the caller writes
-// job and then bumps posted; the worker runs the job and stores finished
-// = posted. sleeping says the worker has blocked (or is about to) on wake.
+// job, bumps posted and notifies wake; the worker runs the job and stores
+// finished = posted.
 type poolWorker struct {
 	posted, finished atomic.Uint64
-	sleeping         atomic.Bool
-	wake             chan struct{} // capacity 1: a wake-up is never lost, and may be stale
+	wake             signal
 	job              partJob
 	_                [64]byte // keep each worker's counters on lines of their own
 }
 
 // pool holds the workers. mu is held by the call whose parts they run
-// (one call at a time); waiting says that caller has blocked on done.
+// (one call at a time); a worker that finishes a job notifies done, which
+// that caller awaits.
 type pool struct {
-	mu      sync.Mutex
-	list    []*poolWorker
-	waiting atomic.Bool
-	done    chan struct{} // capacity 1, as poolWorker.wake
+	mu   sync.Mutex
+	list []*poolWorker
+	done signal
+}
+
+// A signal lets one goroutine wait for a condition that another makes
+// true: the waiter spins on the condition, then marks itself asleep,
+// looks once more and blocks on ch; the other makes the condition true
+// (an atomic store) and then calls notify, which wakes a waiter marked
+// asleep. The mark comes before the waiter's last look and notify's look
+// at it after the store, so (the atomics being sequentially consistent)
+// one of the two sees the other's: a wake-up is never lost. It may be
+// stale (ch holds one), and the waiter then looks again.
+type signal struct {
+	asleep atomic.Bool
+	ch     chan struct{} // capacity 1
+}
+
+// await returns once ready() holds, spinning for WorkerSpin and then
+// blocking until notified.
+func (s *signal) await(ready func() bool) {
+	sp := newSpinner()
+	for !ready() {
+		if sp.spin() {
+			continue
+		}
+		s.asleep.Store(true)
+		if !ready() {
+			<-s.ch
+		}
+		s.asleep.Store(false)
+		sp = newSpinner()
+	}
+}
+
+// notify wakes the waiter if it is asleep; call it after making its
+// condition true.
+func (s *signal) notify() {
+	if s.asleep.Load() {
+		select {
+		case s.ch <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
 }
 
 // workerPool is the process's workers.
@@ -89,11 +129,11 @@ func WorkerSpin() time.Duration { return time.Duration(spinFor.Load()) }
 
 // start makes sure at least k workers run. The caller holds mu.
 func (p *pool) start(k int) {
-	if p.done == nil {
-		p.done = make(chan struct{}, 1)
+	if p.done.ch == nil {
+		p.done.ch = make(chan struct{}, 1)
 	}
 	for len(p.list) < k {
-		wk := &poolWorker{wake: make(chan struct{}, 1)}
+		wk := &poolWorker{wake: signal{ch: make(chan struct{}, 1)}}
 		p.list = append(p.list, wk)
 		go wk.loop()
 	}
@@ -103,15 +143,7 @@ func (p *pool) start(k int) {
 func (wk *poolWorker) post(j partJob) {
 	wk.job = j
 	wk.posted.Add(1)
-	// The worker stores sleeping before it checks posted one last time,
-	// and this load follows the store to posted: one of the two sees the
-	// other's store, so the worker either finds the job or is woken.
-	if wk.sleeping.Load() {
-		select {
-		case wk.wake <- struct{}{}:
-		default: // a wake-up is pending already
-		}
-	}
+	wk.wake.notify()
 }
 
 // loop is a worker's life: wait for a job, run it, say so.
@@ -123,53 +155,21 @@ func (wk *poolWorker) loop() {
 		wk.job = partJob{} // before finished: the next post may follow it at once
 		j.r.runPart(j.w, j.lo, j.hi)
 		wk.finished.Store(seen)
-		if workerPool.waiting.Load() {
-			select {
-			case workerPool.done <- struct{}{}:
-			default:
-			}
-		}
+		workerPool.done.notify()
 	}
 }
 
 // next waits for the job after the seen'th (spinning, then blocking) and
-// returns its number.
+// returns its number (posted changes again only after this job is done).
 func (wk *poolWorker) next(seen uint64) uint64 {
-	sp := newSpinner()
-	for {
-		if n := wk.posted.Load(); n != seen {
-			return n
-		}
-		if sp.spin() {
-			continue
-		}
-		wk.sleeping.Store(true)
-		if n := wk.posted.Load(); n != seen {
-			wk.sleeping.Store(false)
-			return n
-		}
-		<-wk.wake // possibly stale: look again
-		wk.sleeping.Store(false)
-		sp = newSpinner()
-	}
+	wk.wake.await(func() bool { return wk.posted.Load() != seen })
+	return wk.posted.Load()
 }
 
 // wait returns when the first k workers have finished their jobs: the
-// caller spins, then blocks on done.
+// caller spins, then blocks until a worker notifies done.
 func (p *pool) wait(k int) {
-	sp := newSpinner()
-	for !p.finished(k) {
-		if sp.spin() {
-			continue
-		}
-		// As in post and next: the store to waiting, then a last look.
-		p.waiting.Store(true)
-		if !p.finished(k) {
-			<-p.done
-		}
-		p.waiting.Store(false)
-		sp = newSpinner()
-	}
+	p.done.await(func() bool { return p.finished(k) })
 }
 
 // spinner times one spell of spinning: spin is called between looks at
