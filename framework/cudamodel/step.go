@@ -39,15 +39,11 @@ type Stepper struct {
 	buf                                 *cuda.Buffer
 	io, amax                            cuda.DevPtr
 	x, u, z, xdbl, y, logits, conv, ssm cuda.DevPtr
-	xn, xz                              cuda.DevPtr // past StepMaxRows rows: the normalized input (B, D), in_proj's output (B, 2·Din)
-	xn16, u16, y16                      cuda.DevPtr // wide bf16 products: xn, u and y as bfloat16, written by their producers
-	S                                   int         // x_proj rows: R + B rows + C rows
-	wide                                bool        // more rows than StepGEMV takes: launchRows
-	prec                                backbone.Precision
-	// bf16: prec is bf16, the products read the parameters' bfloat16
-	// copy: launchRows's cuBLAS products (wide), or one row's early
-	// product kernels (StepGEMV.W16, which round x themselves).
-	bf16 bool
+	xn, xz                              cuda.DevPtr        // past StepMaxRows rows: the normalized input (B, D), in_proj's output (B, 2·Din)
+	xn16, u16, y16                      cuda.DevPtr        // wide bf16 products: xn, u and y as bfloat16, written by their producers
+	S                                   int                // x_proj rows: R + B rows + C rows
+	wide                                bool               // more rows than StepGEMV takes: launchRows
+	prec                                backbone.Precision // the products' precision (Products; bf16)
 
 	variant   cudakernels.StepVariant
 	stream    *cuda.Stream
@@ -129,7 +125,6 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	prec := g.precision()
 	if wide {
 		s.prec = prec
-		s.bf16 = prec == backbone.BF16
 	}
 	// One row of the early kernels reads bfloat16 weights under bf16
 	// (step_gemv_e16) when every product's shape takes it (earlyBF16,
@@ -150,7 +145,7 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	if wide {
 		slots = append(slots, slot{&s.xn, B * D}, slot{&s.xz, B * 2 * Din})
 	}
-	if s.bf16 { // wide: bfloat16 pairs in float32 slots
+	if s.bf16() { // wide: bfloat16 pairs in float32 slots
 		slots = append(slots, slot{&s.xn16, (B*D + 1) / 2}, slot{&s.u16, (B*Din + 1) / 2}, slot{&s.y16, (B*Din + 1) / 2})
 	}
 	total := 0
@@ -178,7 +173,7 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.bf16 || early16 {
+	if s.bf16() || early16 {
 		// The bfloat16 weights, before any graph is captured.
 		if err := g.paramsBF16(); err != nil {
 			s.Close()
@@ -186,9 +181,9 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 		}
 	}
 	if early16 && s.earlyBF16() {
-		s.prec, s.bf16 = backbone.BF16, true
+		s.prec = backbone.BF16
 	}
-	if !wide && !s.bf16 && prec != backbone.FP32 {
+	if !wide && !s.bf16() && prec != backbone.FP32 {
 		productsNotice.Do(func() { fmt.Fprintf(os.Stderr, "cudamodel: %s\n", s.fallbackNote(prec)) })
 	}
 	// The parameters, their bfloat16 copy and the zeroed buffers come
@@ -227,6 +222,11 @@ func (s *Stepper) Variant() cudakernels.StepVariant { return s.variant }
 // float32 weights whatever the model's precision.
 func (s *Stepper) Products() backbone.Precision { return s.prec }
 
+// bf16 reports whether the products read the parameters' bfloat16 copy:
+// launchRows's cuBLAS products (wide), or one row's early product kernels
+// (StepGEMV.W16, which round x themselves).
+func (s *Stepper) bf16() bool { return s.prec == backbone.BF16 }
+
 // ProductsNote says in a few words how the step's products run:
 // "bf16 (cuBLAS)", "bf16 (step kernels, bfloat16 weights)", "fp32 (step
 // kernels)", or, when the model's precision is another, that the step
@@ -238,7 +238,7 @@ func (s *Stepper) ProductsNote() string {
 	switch {
 	case s.wide:
 		return fmt.Sprintf("%s (cuBLAS)", s.prec)
-	case s.bf16:
+	case s.bf16():
 		return "bf16 (step kernels, bfloat16 weights)"
 	case p == backbone.BF16:
 		return fmt.Sprintf("fp32 (step kernels, float32 weights; bf16 at B = 1 with the early kernels and from B = %d, cuBLAS)", from)
@@ -293,7 +293,7 @@ func (s *Stepper) earlyBF16() bool {
 func (s *Stepper) WeightBytes() int {
 	ly := s.g.lay
 	prod := ly.inProj.n + ly.xProj.n + ly.outProj.n + ly.embed.n
-	if !s.bf16 {
+	if !s.bf16() {
 		return 4 * ly.total
 	}
 	return 2*prod + 4*(ly.total-prod)
@@ -342,7 +342,7 @@ func (s *Stepper) Step(ids []int32) error {
 			return fmt.Errorf("cudamodel: step: id %d in row %d is outside the vocabulary [0, %d)", id, i, V)
 		}
 	}
-	if s.bf16 {
+	if s.bf16() {
 		if err := s.syncBF16(); err != nil {
 			return err
 		}
@@ -433,7 +433,7 @@ func (s *Stepper) launch() error {
 	// a range for the L2 form to fetch: in bf16 their place in the
 	// bfloat16 copy, which the products read.
 	l2at := func(w cuda.DevPtr, n int) cudakernels.L2Range {
-		if s.bf16 {
+		if s.bf16() {
 			return cudakernels.L2Range{P: g.weightBF16(w), Bytes: 2 * n}
 		}
 		return cudakernels.L2Range{P: w, Bytes: 4 * n}
@@ -480,7 +480,7 @@ func (s *Stepper) launch() error {
 // bf16 (one row, the early kernels) W16, w's place in the parameters'
 // bfloat16 copy.
 func (s *Stepper) gemv(g *cudakernels.StepGEMV, w cuda.DevPtr) *cudakernels.StepGEMV {
-	if s.bf16 {
+	if s.bf16() {
 		g.W16 = s.g.weightBF16(w)
 	} else {
 		g.W = w
@@ -506,7 +506,7 @@ func (s *Stepper) scanStep(l int) *cudakernels.StepScan {
 	r, nb, _ := xProjRows(c)
 	sc := &cudakernels.StepScan{B: B, D: Din, N: N, R: r, U: s.u, Z: s.z, DtBias: ly.lay(p, ly.dtB, l),
 		ALog: ly.lay(p, ly.aLog, l), Dskip: ly.lay(p, ly.dskip, l), H: f4(s.ssm, l*B*Din*N*cf(c)), Y: s.y, IO: s.io, V: v,
-		Y16: s.y16, DtBF16: s.bf16}
+		Y16: s.y16, DtBF16: s.bf16()}
 	if r > 0 {
 		sc.DtLow, sc.LDDt, sc.DtW = s.xdbl, s.S, ly.lay(p, ly.dtW, l)
 	}
@@ -597,7 +597,7 @@ func (s *Stepper) launchRows() error {
 // a's bfloat16 form, and w's in the parameters' bfloat16 copy (float32
 // sums and output); otherwise from a and w at the handle's math.
 func (s *Stepper) product(m, n, k int, a, a16, w cuda.DevPtr, beta float32, c cuda.DevPtr) error {
-	if !s.bf16 {
+	if !s.bf16() {
 		return s.g.blas.MatMul(false, true, m, n, k, a, w, beta, c)
 	}
 	return s.g.blas.MatMulBF16(false, true, m, n, k, a16, s.g.weightBF16(w), beta, c)
