@@ -18,9 +18,15 @@ import (
 // weights, xn, u, y and Δ's projection inputs) and sum the exact products
 // in float32, in another order; so they differ by float32 rounding,
 // except where an activation within that rounding of the CPU's rounds to
-// the neighbouring bfloat16 (2⁻⁸ relative, now and then): the training
-// forward's bound against the CPU's bf16 model.
-const tolBF16Step = tolBF16SameRounding
+// the neighbouring bfloat16 (2⁻⁸ relative, now and then). Such flips
+// weigh more here than in the training forward (tolBF16SameRounding):
+// the worst of 24 steps is reported, each step's activations go through
+// every earlier step's states, and the test models are narrow (d_inner
+// 96: one flipped element of y moves out_proj's output by about
+// 2⁻⁸/√96 ≈ 4·10⁻⁴). The complex model's one-row step, whose complex
+// arithmetic matches the CPU's to float32 rounding only, measured
+// 1.55·10⁻³ on an H200 (2026-12-07); every other form under 3.3·10⁻⁴.
+const tolBF16Step = 2.5e-3
 
 // bf16StepCompare runs steps steps of random ids through st (a bf16
 // Stepper: the cuBLAS path, or one row of the early kernels) and through

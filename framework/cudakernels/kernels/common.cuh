@@ -56,13 +56,21 @@ __device__ __forceinline__ float ex2_ftz(float x) {
 
 // softplus_fast is log(1 + e^x), x above 20, with relative error under
 // about 1e-6: log1p(e) of e = e^−|x| by a short series when e is small,
-// by the fast logarithm otherwise.
+// by the fast logarithm otherwise. Both are worked out and one is
+// chosen (no branch: in a scan's staging loop a branch costs more than
+// the arithmetic).
 __device__ __forceinline__ float softplus_fast(float x) {
-	if (x > 20.f) return x;
 	float e = ex2_ftz(-fabsf(x) * LOG2E_F);
-	float l = e < 0.015625f ? e * (1.f - e * (0.5f - e * (0.33333334f - e * 0.25f))) : __logf(1.f + e);
-	return fmaxf(x, 0.f) + l;
+	float series = e * (1.f - e * (0.5f - e * (0.33333334f - e * 0.25f)));
+	float l = e < 0.015625f ? series : __logf(1.f + e);
+	return x > 20.f ? x : fmaxf(x, 0.f) + l;
 }
 
-// sigmoid_fast is 1/(1 + e^−x) with a fast exponential and reciprocal.
-__device__ __forceinline__ float sigmoid_fast(float x) { return __frcp_rn(1.f + ex2_ftz(-x * LOG2E_F)); }
+// sigmoid_fast is 1/(1 + e^−x) with a fast exponential and reciprocal
+// (each one special-function instruction; 0 for x far below zero, where
+// 1 + e^−x is infinite).
+__device__ __forceinline__ float sigmoid_fast(float x) {
+	float r;
+	asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(1.f + ex2_ftz(-x * LOG2E_F)));
+	return r;
+}

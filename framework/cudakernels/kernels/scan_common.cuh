@@ -82,6 +82,32 @@ constexpr int TCI = CPLX && !CPC ? T : 1;  // rows of a staged imaginary C
 	const int nc = (L + T - 1) / T, t0 = c * T;                   \
 	(void)nc
 
+// tile_walk is a thread's share of a chunk's (T, DT) tile of a (B, L, D)
+// array: the column col (channel d0 + col) and the rows row0 + i·TR,
+// i < IT. at(X) points X at the thread's first element, off(i) is
+// element i's offset from there (32 bits: at most IT·TR·D), in(i)
+// whether it lies inside the array. The 64-bit base is worked out once
+// an array, so a load or store of the tile costs one address instruction.
+constexpr int TR = NT / DT; // rows of the tile one pass of the block covers
+struct tile_walk {
+	long long base;
+	int stride, row0, col, rows;
+	bool colok;
+	__device__ __forceinline__ tile_walk(int b, int t0, int d0, int L, int D) {
+		col = threadIdx.x % DT;
+		row0 = threadIdx.x / DT;
+		colok = d0 + col < D;
+		rows = L - t0;
+		stride = TR * D;
+		base = ((long long)b * L + t0 + row0) * D + d0 + col;
+	}
+	__device__ __forceinline__ int row(int i) const { return row0 + i * TR; }
+	template <class E>
+	__device__ __forceinline__ E* at(E* X) const { return X ? X + base : nullptr; }
+	__device__ __forceinline__ int off(int i) const { return i * stride; }
+	__device__ __forceinline__ bool in(int i) const { return colok && row(i) < rows; }
+};
+
 // stage_bc copies the chunk's rows of a (B, L, N) array into s[T][NP],
 // zero-padded.
 __device__ __forceinline__ void stage_bc(float (*s)[NP], const float* __restrict__ X, int b, int t0, int L) {
@@ -444,19 +470,34 @@ __device__ __forceinline__ float softplus_grad_of(float dt) {
 __device__ __forceinline__ void bwd_local_stage(float (*s_dt)[DT], float (*s_gy)[DT], const float* __restrict__ Delta,
                                                 const float* __restrict__ DeltaBias, const float* __restrict__ Z,
                                                 const float* __restrict__ DY, int b, int t0, int d0, int L, int D) {
-	const int tid = threadIdx.x;
-#pragma unroll 4
+	const tile_walk w(b, t0, d0, L, D);
+	const float bias = w.colok && DeltaBias ? DeltaBias[d0 + w.col] : 0.f;
+	const float *Dl = w.at(Delta), *Dy = w.at(DY), *Zt = w.at(Z);
+	// Every load of the tile first, then the arithmetic: the block's
+	// loads are all in flight at once (a block waits for memory once, not
+	// once every few elements).
+	float dl[IT], dy[IT], z[IT];
+#pragma unroll
 	for (int i = 0; i < IT; i++) {
-		int e = tid + i * NT, row = e / DT, col = e % DT, t = t0 + row, dd = d0 + col;
-		bool ok = t < L && dd < D;
-		long long idx = ((long long)b * L + t) * D + dd;
-		s_dt[row][col] = ok ? delta_at(Delta, DeltaBias, idx, dd) : 0.f;
-		s_gy[row][col] = ok ? DY[idx] * (Z ? Z[idx] * sigmoid_fast(Z[idx]) : 1.f) : 0.f;
+		const bool in = w.in(i);
+		const int o = w.off(i);
+		dl[i] = in ? Dl[o] : 0.f;
+		dy[i] = in ? Dy[o] : 0.f;
+		z[i] = in && Z ? Zt[o] : 0.f;
+	}
+#pragma unroll
+	for (int i = 0; i < IT; i++) {
+		const int row = w.row(i);
+		float dt = 0.f, gy = dy[i];
+		if (w.in(i)) dt = softplus_fast(dl[i] + bias);
+		if (Z) gy *= z[i] * sigmoid_fast(z[i]);
+		s_dt[row][w.col] = dt;
+		s_gy[row][w.col] = gy;
 	}
 }
 
 // The dynamic shared memory of scan_bwd, in floats (scanBwdShared in
-// scan.go): five (T, DT) tiles (Δ, u, dy, the gate silu(z), silu'(z)),
+// scan.go): five (T, DT) tiles (Δ, u, dy, the gated dy·silu(z), silu'(z)),
 // the NBC planes (T, NP) of B and C (B, C; or B, B imaginary, C, C
 // imaginary), the per-warp partial sums of dB and dC (VP values of each
 // lane), the reset bytes.
@@ -475,14 +516,15 @@ constexpr int SH_FLOATS = SH_R + T / 4 + 1;
 
 // bwd_tiles are scan_bwd's views of its shared memory.
 struct bwd_tiles {
-	float (*dt)[DT], (*u)[DT], (*dy)[DT], (*gate)[DT], (*gz)[DT];
+	float (*dt)[DT], (*u)[DT], (*dy)[DT], (*gy)[DT], (*gz)[DT];
 	float (*B)[NP], (*Bi)[NP], (*C)[NP], (*Ci)[NP];
 	float* part;
 	u8* r;
 };
 
-// bwd_stage carves sh into the tiles and stages a chunk: Δ, u, dy and the
-// gate and its derivative per element, B and C when selective, resets.
+// bwd_stage carves sh into the tiles and stages a chunk: Δ, u, dy, the
+// gated gy = dy·silu(z) (dy without a gate) and silu'(z) per element, B
+// and C when selective, resets.
 __device__ __forceinline__ bwd_tiles bwd_stage(float* sh, const float* __restrict__ U, const float* __restrict__ Delta,
                                                const float* __restrict__ DeltaBias, const float* __restrict__ Bm,
                                                const float* __restrict__ BImag, const float* __restrict__ Cm,
@@ -493,7 +535,7 @@ __device__ __forceinline__ bwd_tiles bwd_stage(float* sh, const float* __restric
 	s.dt = (float (*)[DT])(sh);
 	s.u = (float (*)[DT])(sh + SH_TILE);
 	s.dy = (float (*)[DT])(sh + 2 * SH_TILE);
-	s.gate = (float (*)[DT])(sh + 3 * SH_TILE);
+	s.gy = (float (*)[DT])(sh + 3 * SH_TILE);
 	s.gz = (float (*)[DT])(sh + 4 * SH_TILE);
 	s.B = (float (*)[NP])(sh + SH_BC);
 	s.Bi = (float (*)[NP])(sh + SH_BC + T * NP);
@@ -501,22 +543,34 @@ __device__ __forceinline__ bwd_tiles bwd_stage(float* sh, const float* __restric
 	s.Ci = (float (*)[NP])(sh + SH_BC + (NBC / 2 + 1) * T * NP);
 	s.part = sh + SH_PART;
 	s.r = (u8*)(sh + SH_R);
-	const int tid = threadIdx.x;
-#pragma unroll 4
+	const tile_walk w(b, t0, d0, L, D);
+	const float bias = w.colok && DeltaBias ? DeltaBias[d0 + w.col] : 0.f;
+	const float *Ut = w.at(U), *Dl = w.at(Delta), *Dy = w.at(DY), *Zt = w.at(Z);
+	// Every load of the tile first, then the arithmetic (as in
+	// bwd_local_stage).
+	float dl[IT], uu[IT], dyy[IT], zz[IT];
+#pragma unroll
 	for (int i = 0; i < IT; i++) {
-		int e = tid + i * NT, row = e / DT, col = e % DT, t = t0 + row, dd = d0 + col;
-		bool ok = t < L && dd < D;
-		long long idx = ((long long)b * L + t) * D + dd;
-		float z = ok && Z ? Z[idx] : 0.f;
-		s.dt[row][col] = ok ? delta_at(Delta, DeltaBias, idx, dd) : 0.f;
-		s.u[row][col] = ok ? U[idx] : 0.f;
-		s.dy[row][col] = ok ? DY[idx] : 0.f;
+		const bool in = w.in(i);
+		const int o = w.off(i);
+		dl[i] = in ? Dl[o] : 0.f;
+		uu[i] = in ? Ut[o] : 0.f;
+		dyy[i] = in ? Dy[o] : 0.f;
+		zz[i] = in && Z ? Zt[o] : 0.f;
+	}
+#pragma unroll
+	for (int i = 0; i < IT; i++) {
+		const int row = w.row(i), col = w.col;
+		const float dt = w.in(i) ? softplus_fast(dl[i] + bias) : 0.f, dy = dyy[i], z = zz[i];
+		s.dt[row][col] = dt;
+		s.u[row][col] = uu[i];
+		s.dy[row][col] = dy;
 		if (Z) {
 			float sg = sigmoid_fast(z);
-			s.gate[row][col] = z * sg;
+			s.gy[row][col] = dy * (z * sg);
 			s.gz[row][col] = sg * (1.f + z * (1.f - sg));
 		} else {
-			s.gate[row][col] = 1.f;
+			s.gy[row][col] = dy;
 			s.gz[row][col] = 0.f;
 		}
 	}
@@ -532,32 +586,36 @@ __device__ __forceinline__ bwd_tiles bwd_stage(float* sh, const float* __restric
 	return s;
 }
 
-// bwd_step_out finishes step jj of a channel (Δ dt, input u, output
-// gradient dy, gated gy) once its lanes hold their parts of y's state
-// term yp, of sdx = Σ dh·B (Re(g_h'·conj(B)) when
-// complex) and of sAx = Σ dΔA·A: the lanes' sums, then du, dΔ (before
-// the bias) and dz, parked by lane 0 of the channel in row jj of the u,
-// dy and gz tiles (not read again), stored coalesced at the end; the
-// channel's sums over time of dD and dΔbias.
-__device__ __forceinline__ void bwd_step_out(const bwd_tiles& s, int jj, int dl, int g, bool inL, float dt, float u, float dy, float gy,
-                                             float yp, float sdx, float sAx, float skip, float& dskip, float& dbias) {
-	yp += __shfl_xor_sync(0xffffffffu, yp, 1);
-	sdx += __shfl_xor_sync(0xffffffffu, sdx, 1);
-	sAx += __shfl_xor_sync(0xffffffffu, sAx, 1);
-	yp += __shfl_xor_sync(0xffffffffu, yp, 2);
-	sdx += __shfl_xor_sync(0xffffffffu, sdx, 2);
-	sAx += __shfl_xor_sync(0xffffffffu, sAx, 2);
-	float y = yp + skip * u;
-	float du = fmaf(gy, skip, dt * sdx);
-	float ddl = fmaf(u, sdx, sAx) * softplus_grad_of(dt);
-	float dz = dy * y * s.gz[jj][dl];
-	if (inL) {
-		dskip = fmaf(gy, u, dskip);
-		dbias += ddl;
-	}
-	// The shuffles above ordered the channel's reads of row jj.
+// bwd_piece_out finishes the SUB steps of piece s of a channel once its
+// lanes hold their parts, step by step, of y's state term (yq), of
+// sdx = Σ dh·B (Re(g_h'·conj(B)) when complex; sq) and of sAx = Σ dΔA·A
+// (aq): reduce-scatters over the channel's four lanes, once a piece, leave
+// lane g the sums of steps 2g and 2g+1 (in entries 0 and 1), which it finishes:
+// du, dΔ (before the bias) and dz, parked in their rows of the u, dy and
+// gz tiles (not read again), stored coalesced at the end, and the lane's
+// sums over time of dD and dΔbias (added across the lanes by bwd_store).
+__device__ __forceinline__ void bwd_piece_out(const bwd_tiles& s, int piece, int dl, int g, int t0, int L, float (&yq)[SUB],
+                                              float (&sq)[SUB], float (&aq)[SUB], float skip, float& dskip, float& dbias) {
+	static_assert(SUB == 2 * NG, "a lane finishes two steps of a piece");
+	lanes4_scatter(yq, g);
+	lanes4_scatter(sq, g);
+	lanes4_scatter(aq, g);
+	// The shuffles ordered the channel's reads of the piece's rows; the
+	// rows are not read again.
 	__syncwarp();
-	if (g == 0) {
+#pragma unroll
+	for (int q = 0; q < 2; q++) {
+		const int jj = piece * SUB + 2 * g + q;
+		float yp = yq[q], sdx = sq[q], sAx = aq[q];
+		float dt = s.dt[jj][dl], u = s.u[jj][dl], dy = s.dy[jj][dl], gy = s.gy[jj][dl];
+		float y = yp + skip * u;
+		float du = fmaf(gy, skip, dt * sdx);
+		float ddl = fmaf(u, sdx, sAx) * softplus_grad_of(dt);
+		float dz = dy * y * s.gz[jj][dl];
+		if (t0 + jj < L) {
+			dskip = fmaf(gy, u, dskip);
+			dbias += ddl;
+		}
 		s.u[jj][dl] = du;
 		s.dy[jj][dl] = ddl;
 		s.gz[jj][dl] = dz;
@@ -599,30 +657,44 @@ __device__ __forceinline__ void bwd_flush_bc(const float* s_part, float* __restr
 	__syncthreads();
 }
 
+// tile_store writes a thread's elements of a staged (T, DT) tile to X
+// (float32) and X16 (bfloat16 bits), either of them absent: the test of
+// each once, not once an element.
+__device__ __forceinline__ void tile_store(const tile_walk& w, const float (*tile)[DT], float* __restrict__ X,
+                                           unsigned short* __restrict__ X16) {
+	if (!X && !X16) return;
+	X = w.at(X);
+	X16 = w.at(X16);
+#pragma unroll 4
+	for (int i = 0; i < IT; i++) {
+		if (!w.in(i)) continue;
+		const float v = tile[w.row(i)][w.col];
+		if (X) X[w.off(i)] = v;
+		if (X16) X16[w.off(i)] = bf16_bits(v);
+	}
+}
+
 // bwd_store writes the parked du, dΔ and dz of the chunk, coalesced
-// (dΔ and dz also, or only, as bfloat16 bits: DDelta16, DZ16), and lane 0 of each channel its sums dD and dΔbias at o (b·nc + c)·D + d.
+// (dΔ and dz also, or only, as bfloat16 bits: DDelta16, DZ16), and lane
+// 0 of each channel the sums dD and dΔbias of its four lanes at
+// o = (b·nc + c)·D + d.
 __device__ __forceinline__ void bwd_store(const bwd_tiles& s, float* __restrict__ DU, float* __restrict__ DDelta, float* __restrict__ DZ,
                                           unsigned short* __restrict__ DDelta16, unsigned short* __restrict__ DZ16,
                                           float* __restrict__ pSkip, float* __restrict__ pBias, float dskip, float dbias, long long o,
                                           bool dok, int g, int b, int t0, int d0, int L, int D) {
+	dskip += __shfl_xor_sync(0xffffffffu, dskip, 1);
+	dbias += __shfl_xor_sync(0xffffffffu, dbias, 1);
+	dskip += __shfl_xor_sync(0xffffffffu, dskip, 2);
+	dbias += __shfl_xor_sync(0xffffffffu, dbias, 2);
 	__syncthreads();
 	if (dok && g == 0) {
 		if (pSkip) pSkip[o] = dskip;
 		if (pBias) pBias[o] = dbias;
 	}
-	const int tid = threadIdx.x;
-#pragma unroll 4
-	for (int i = 0; i < IT; i++) {
-		int e = tid + i * NT, row = e / DT, col = e % DT, t = t0 + row, dd = d0 + col;
-		if (t < L && dd < D) {
-			long long idx = ((long long)b * L + t) * D + dd;
-			if (DU) DU[idx] = s.u[row][col];
-			if (DDelta) DDelta[idx] = s.dy[row][col];
-			if (DDelta16) DDelta16[idx] = bf16_bits(s.dy[row][col]);
-			if (DZ) DZ[idx] = s.gz[row][col];
-			if (DZ16) DZ16[idx] = bf16_bits(s.gz[row][col]);
-		}
-	}
+	const tile_walk w(b, t0, d0, L, D);
+	tile_store(w, s.u, DU, (unsigned short*)nullptr);
+	tile_store(w, s.dy, DDelta, DDelta16);
+	tile_store(w, s.gz, DZ, DZ16);
 }
 
 // scan_bwd_bc sums the per-tile partials of dB and dC: DBm, DCm (B, L, N)

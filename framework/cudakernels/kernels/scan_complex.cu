@@ -212,7 +212,7 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 	// Pass 2: piece by piece, last first.
 #pragma unroll 1
 	for (int s = NS - 1; s >= 0; s--) {
-		float hsr[SUB][NPT], hsi[SUB][NPT], abr[SUB][NPT], abi[SUB][NPT], h0r[NPT], h0i[NPT];
+		float hsr[SUB][NPT], hsi[SUB][NPT], abr[SUB][NPT], abi[SUB][NPT], h0r[NPT], h0i[NPT], yq[SUB], sq[SUB], aq[SUB];
 #pragma unroll
 		for (int k = 0; k < NPT; k++) {
 			h0r[k] = hbr[s][k];
@@ -224,8 +224,8 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 			bwd_cstep(sm, s * SUB + j, dl, g, a2, aiv, bpc, bpci, hsr[j - 1], hsi[j - 1], hsr[j], hsi[j], abr[j], abi[j]);
 #pragma unroll
 		for (int j = SUB - 1; j >= 0; j--) {
-			int jj = s * SUB + j, t = t0 + jj;
-			float dt = sm.dt[jj][dl], u = sm.u[jj][dl], dy = sm.dy[jj][dl], x = dt * u;
+			int jj = s * SUB + j;
+			float dt = sm.dt[jj][dl], u = sm.u[jj][dl], x = dt * u;
 			bool r = sm.r[jj];
 			float cr[NPT], ci[NPT];
 			float yp = 0.f;
@@ -235,7 +235,7 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 				ci[k] = CPC ? cpci[k] : sm.Ci[jj][g * NPT + k];
 				yp += 2.f * (cr[k] * hsr[j][k] - ci[k] * hsi[j][k]);
 			}
-			float gy = dy * sm.gate[jj][dl], gy2 = 2.f * gy;
+			float gy2 = 2.f * sm.gy[jj][dl];
 			float sdx = 0.f, sAx = 0.f;
 			float v[VP];
 #pragma unroll
@@ -276,9 +276,12 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 					dci[k] = ar * gi - ai * gr;
 				}
 			}
-			bwd_step_out(sm, jj, dl, g, t < L, dt, u, dy, gy, yp, sdx, sAx, skip, dskip, dbias);
+			yq[j] = yp;
+			sq[j] = sdx;
+			aq[j] = sAx;
 			if constexpr (!BPC || !CPC) bwd_scatter(v, sm.part, j, g);
 		}
+		bwd_piece_out(sm, s, dl, g, t0, L, yq, sq, aq, skip, dskip, dbias);
 		if constexpr (!BPC || !CPC) bwd_flush_bc(sm.part, pBC, xt, b, t0, s, L);
 	}
 	bwd_store(sm, DU, DDelta, DZ, DDelta16, DZ16, pSkip, pBias, dskip, dbias, ((long long)b * nc + c) * D + d, dok, g, b, t0, d0, L, D);

@@ -19,7 +19,6 @@ constexpr int T = 64; // chunk length
 // c, HT the state after the last; Y as scan_fwd_out.
 constexpr int FS_BC = (T * NP + NT - 1) / NT; // per-thread elements of a staged B or C
 constexpr bool FS_PRE_BC = FS_BC <= 8;        // prefetch B, C in registers (N ≤ 16)
-constexpr int FS_ROWS = NT / DT;              // rows of a tile a pass over the block covers
 // Its dynamic shared memory, in floats (scanFwdSeqShared in scan.go): the
 // (T, DT) tiles of Δ, Δ·u and u, B and C as (TB, NP) and (TC, NP), the
 // reset bytes.
@@ -34,13 +33,13 @@ struct fwd_next {
 __device__ __forceinline__ void fwd_fetch(fwd_next& p, const float* __restrict__ U, const float* __restrict__ Delta,
                                           const float* __restrict__ Bm, const float* __restrict__ Cm, int b, int t0, int dd, int L, int D) {
 	const int tid = threadIdx.x;
+	const tile_walk w(b, t0, dd - tid % DT, L, D);
+	const float *Ut = w.at(U), *Dl = w.at(Delta);
 #pragma unroll
 	for (int i = 0; i < IT; i++) {
-		int t = t0 + tid / DT + i * FS_ROWS;
-		bool ok = t < L && dd < D;
-		long long idx = ((long long)b * L + t) * D + dd;
-		p.u[i] = ok ? U[idx] : 0.f;
-		p.dl[i] = ok ? Delta[idx] : 0.f;
+		bool ok = w.in(i);
+		p.u[i] = ok ? Ut[w.off(i)] : 0.f;
+		p.dl[i] = ok ? Dl[w.off(i)] : 0.f;
 	}
 	if constexpr (FS_PRE_BC) {
 #pragma unroll
@@ -104,7 +103,7 @@ scan_fwd_seq(const float* __restrict__ U, const float* __restrict__ Delta, const
 		// thread's own elements.
 #pragma unroll
 		for (int i = 0; i < IT; i++) {
-			int row = row0 + i * FS_ROWS;
+			int row = row0 + i * TR;
 			bool ok = t0 + row < L && colok;
 			float dt = ok ? softplus_fast(p.dl[i] + bias) : 0.f;
 			s_dt[row][col] = dt;
@@ -126,27 +125,27 @@ scan_fwd_seq(const float* __restrict__ U, const float* __restrict__ Delta, const
 		}
 		stage_reset(s_r, Reset, b, t0, L);
 		__syncthreads();
+		const tile_walk w(b, t0, d0, L, D);
 		float z[IT];
 		if (Z) {
+			const float* Zt = w.at(Z);
 #pragma unroll
-			for (int i = 0; i < IT; i++) {
-				int t = t0 + row0 + i * FS_ROWS;
-				z[i] = t < L && colok ? Z[((long long)b * L + t) * D + dd] : 0.f;
-			}
+			for (int i = 0; i < IT; i++) z[i] = w.in(i) ? Zt[w.off(i)] : 0.f;
 		}
 		if (c + 1 < nc) fwd_fetch(p, U, Delta, Bm, Cm, b, t0 + T, dd, L, D);
 		fwd_out_steps(s_dt, s_x, s_B, s_C, s_B, s_C, s_r, dl, g, a2, ai, bpc, bpc, cpc, cpc, h, hi);
 		__syncthreads();
+		float* Yt = w.at(Y);
+		unsigned short* Yt16 = w.at(Y16);
 #pragma unroll
 		for (int i = 0; i < IT; i++) {
-			int row = row0 + i * FS_ROWS, t = t0 + row;
-			if (t < L && colok) {
+			const int row = w.row(i);
+			if (w.in(i)) {
 				float y = s_x[row][col];
 				if (Dskip) y = fmaf(skip, s_u[row][col], y);
 				if (Z) y *= z[i] * sigmoid_fast(z[i]);
-				long long idx = ((long long)b * L + t) * D + dd;
-				Y[idx] = y;
-				if (Y16) Y16[idx] = bf16_bits(y);
+				Yt[w.off(i)] = y;
+				if (Y16) Yt16[w.off(i)] = bf16_bits(y);
 			}
 		}
 	}
@@ -234,16 +233,18 @@ extern "C" __global__ void scan_bwd_carry(const float* __restrict__ Dloc, const 
 
 // bwd_rstep is one step of the recurrence at row jj for a lane's NPT
 // states, in scan_bwd's pass 1 and recompute: Ā into ab, the state after
-// the step into out (which may be h).
+// the step into out (which may be h). A reset at the step makes Ā zero
+// (the exponent −∞), which is all it does to the step and to the
+// gradients of the steps before it (dh·Ā, dh·Ā·h₋₁): no select a state.
 __device__ __forceinline__ void bwd_rstep(const bwd_tiles& sm, int jj, int dl, int g, const float* a2, const float* bpc,
                                           const float* h, float* out, float* ab) {
 	float dt = sm.dt[jj][dl], x = dt * sm.u[jj][dl];
-	bool r = sm.r[jj];
+	float rb = sm.r[jj] ? __int_as_float(0xff800000) : 0.f; // −∞
 #pragma unroll
 	for (int k = 0; k < NPT; k++) {
 		float bb = BPC ? bpc[k] : sm.B[jj][g * NPT + k];
-		ab[k] = ex2_ftz(dt * a2[k]);
-		out[k] = fmaf(ab[k], r ? 0.f : h[k], x * bb);
+		ab[k] = ex2_ftz(fmaf(dt, a2[k], rb));
+		out[k] = fmaf(ab[k], h[k], x * bb);
 	}
 }
 
@@ -322,16 +323,15 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 	// Pass 2: piece by piece, last first (not unrolled: the body is large).
 #pragma unroll 1
 	for (int s = NS - 1; s >= 0; s--) {
-		float hs[SUB][NPT], ab[SUB][NPT], hs0[NPT];
+		float hs[SUB][NPT], ab[SUB][NPT], hs0[NPT], yq[SUB], sq[SUB], aq[SUB];
 #pragma unroll
 		for (int k = 0; k < NPT; k++) hs0[k] = hb[s][k];
 #pragma unroll
 		for (int j = 0; j < SUB; j++) bwd_rstep(sm, s * SUB + j, dl, g, a2, bpc, j == 0 ? hs0 : hs[j - 1], hs[j], ab[j]);
 #pragma unroll
 		for (int j = SUB - 1; j >= 0; j--) {
-			int jj = s * SUB + j, t = t0 + jj;
-			float dt = sm.dt[jj][dl], u = sm.u[jj][dl], dy = sm.dy[jj][dl];
-			bool r = sm.r[jj];
+			int jj = s * SUB + j;
+			float dt = sm.dt[jj][dl], x = dt * sm.u[jj][dl], gy = sm.gy[jj][dl];
 			float yp = 0.f;
 			float cc[NPT], bb[NPT];
 #pragma unroll
@@ -340,7 +340,6 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 				bb[k] = BPC ? bpc[k] : sm.B[jj][g * NPT + k];
 				yp = fmaf(cc[k], hs[j][k], yp);
 			}
-			float gy = dy * sm.gate[jj][dl];
 			float sdB = 0.f, sAx = 0.f;
 			float v[VP];
 #pragma unroll
@@ -349,22 +348,23 @@ scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const flo
 			for (int k = 0; k < NPT; k++) {
 				float dh = fmaf(gy, cc[k], dc[k]);
 				float hp = j == 0 ? hs0[k] : hs[j - 1][k];
-				if (r) hp = 0.f;
-				float a = ab[j][k];
-				float dbk = dh * dt * u, dck = gy * hs[j][k];
+				float dbk = dh * x, dck = gy * hs[j][k];
 				if constexpr (BPC) dBpc[k] += dbk;
 				else v[k] = dbk;
 				if constexpr (CPC) dCpc[k] += dck;
 				else v[NPT + k] = dck;
 				sdB = fmaf(dh, bb[k], sdB);
-				float xa = dh * a * hp;
+				dc[k] = dh * ab[j][k]; // zero at a reset: Ā is
+				float xa = dc[k] * hp;
 				sAx = fmaf(xa, av[k], sAx);
 				dA[k] = fmaf(xa, dt, dA[k]);
-				dc[k] = r ? 0.f : dh * a;
 			}
-			bwd_step_out(sm, jj, dl, g, t < L, dt, u, dy, gy, yp, sdB, sAx, skip, dskip, dbias);
+			yq[j] = yp;
+			sq[j] = sdB;
+			aq[j] = sAx;
 			if constexpr (!BPC || !CPC) bwd_scatter(v, sm.part, j, g);
 		}
+		bwd_piece_out(sm, s, dl, g, t0, L, yq, sq, aq, skip, dskip, dbias);
 		if constexpr (!BPC || !CPC) bwd_flush_bc(sm.part, pBC, xt, b, t0, s, L);
 	}
 	bwd_store(sm, DU, DDelta, DZ, DDelta16, DZ16, pSkip, pBias, dskip, dbias, ((long long)b * nc + c) * D + d, dok, g, b, t0, d0, L, D);
