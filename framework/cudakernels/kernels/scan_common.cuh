@@ -109,11 +109,19 @@ struct tile_walk {
 };
 
 // stage_bc copies the chunk's rows of a (B, L, N) array into s[T][NP],
-// zero-padded.
+// zero-padded: a thread's loads all issued first, then its stores.
 __device__ __forceinline__ void stage_bc(float (*s)[NP], const float* __restrict__ X, int b, int t0, int L) {
-	for (int e = threadIdx.x; e < T * NP; e += NT) {
-		int row = e / NP, n = e % NP, t = t0 + row;
-		s[row][n] = (t < L && n < N_) ? X[((long long)b * L + t) * N_ + n] : 0.f;
+	constexpr int K = (T * NP + NT - 1) / NT;
+	float v[K];
+#pragma unroll
+	for (int i = 0; i < K; i++) {
+		int e = threadIdx.x + i * NT, row = e / NP, n = e % NP, t = t0 + row;
+		v[i] = (e < T * NP && t < L && n < N_) ? X[((long long)b * L + t) * N_ + n] : 0.f;
+	}
+#pragma unroll
+	for (int i = 0; i < K; i++) {
+		int e = threadIdx.x + i * NT;
+		if (e < T * NP) s[e / NP][e % NP] = v[i];
 	}
 }
 
