@@ -109,19 +109,11 @@ struct tile_walk {
 };
 
 // stage_bc copies the chunk's rows of a (B, L, N) array into s[T][NP],
-// zero-padded: a thread's loads all issued first, then its stores.
+// zero-padded.
 __device__ __forceinline__ void stage_bc(float (*s)[NP], const float* __restrict__ X, int b, int t0, int L) {
-	constexpr int K = (T * NP + NT - 1) / NT;
-	float v[K];
-#pragma unroll
-	for (int i = 0; i < K; i++) {
-		int e = threadIdx.x + i * NT, row = e / NP, n = e % NP, t = t0 + row;
-		v[i] = (e < T * NP && t < L && n < N_) ? X[((long long)b * L + t) * N_ + n] : 0.f;
-	}
-#pragma unroll
-	for (int i = 0; i < K; i++) {
-		int e = threadIdx.x + i * NT;
-		if (e < T * NP) s[e / NP][e % NP] = v[i];
+	for (int e = threadIdx.x; e < T * NP; e += NT) {
+		int row = e / NP, n = e % NP, t = t0 + row;
+		s[row][n] = (t < L && n < N_) ? X[((long long)b * L + t) * N_ + n] : 0.f;
 	}
 }
 
@@ -481,24 +473,18 @@ __device__ __forceinline__ void bwd_local_stage(float (*s_dt)[DT], float (*s_gy)
 	const tile_walk w(b, t0, d0, L, D);
 	const float bias = w.colok && DeltaBias ? DeltaBias[d0 + w.col] : 0.f;
 	const float *Dl = w.at(Delta), *Dy = w.at(DY), *Zt = w.at(Z);
-	// Every load of the tile first, then the arithmetic: the block's
-	// loads are all in flight at once (a block waits for memory once, not
-	// once every few elements).
-	float dl[IT], dy[IT], z[IT];
-#pragma unroll
+#pragma unroll 4
 	for (int i = 0; i < IT; i++) {
-		const bool in = w.in(i);
-		const int o = w.off(i);
-		dl[i] = in ? Dl[o] : 0.f;
-		dy[i] = in ? Dy[o] : 0.f;
-		z[i] = in && Z ? Zt[o] : 0.f;
-	}
-#pragma unroll
-	for (int i = 0; i < IT; i++) {
-		const int row = w.row(i);
-		float dt = 0.f, gy = dy[i];
-		if (w.in(i)) dt = softplus_fast(dl[i] + bias);
-		if (Z) gy *= z[i] * sigmoid_fast(z[i]);
+		const int row = w.row(i), o = w.off(i);
+		float dt = 0.f, gy = 0.f;
+		if (w.in(i)) {
+			dt = softplus_fast(Dl[o] + bias);
+			gy = Dy[o];
+			if (Z) {
+				float z = Zt[o];
+				gy *= z * sigmoid_fast(z);
+			}
+		}
 		s_dt[row][w.col] = dt;
 		s_gy[row][w.col] = gy;
 	}
@@ -554,24 +540,18 @@ __device__ __forceinline__ bwd_tiles bwd_stage(float* sh, const float* __restric
 	const tile_walk w(b, t0, d0, L, D);
 	const float bias = w.colok && DeltaBias ? DeltaBias[d0 + w.col] : 0.f;
 	const float *Ut = w.at(U), *Dl = w.at(Delta), *Dy = w.at(DY), *Zt = w.at(Z);
-	// Every load of the tile first, then the arithmetic (as in
-	// bwd_local_stage).
-	float dl[IT], uu[IT], dyy[IT], zz[IT];
-#pragma unroll
+#pragma unroll 4
 	for (int i = 0; i < IT; i++) {
-		const bool in = w.in(i);
-		const int o = w.off(i);
-		dl[i] = in ? Dl[o] : 0.f;
-		uu[i] = in ? Ut[o] : 0.f;
-		dyy[i] = in ? Dy[o] : 0.f;
-		zz[i] = in && Z ? Zt[o] : 0.f;
-	}
-#pragma unroll
-	for (int i = 0; i < IT; i++) {
-		const int row = w.row(i), col = w.col;
-		const float dt = w.in(i) ? softplus_fast(dl[i] + bias) : 0.f, dy = dyy[i], z = zz[i];
+		const int row = w.row(i), col = w.col, o = w.off(i);
+		float dt = 0.f, u = 0.f, dy = 0.f, z = 0.f;
+		if (w.in(i)) {
+			dt = softplus_fast(Dl[o] + bias);
+			u = Ut[o];
+			dy = Dy[o];
+			if (Z) z = Zt[o];
+		}
 		s.dt[row][col] = dt;
-		s.u[row][col] = uu[i];
+		s.u[row][col] = u;
 		s.dy[row][col] = dy;
 		if (Z) {
 			float sg = sigmoid_fast(z);
