@@ -53,7 +53,7 @@ func newRoot(x *invocation, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newPluginsCmd(x), newPrepareCmd(x), newEncodeCmd(x), newDecodeCmd(x),
 		newTrainCmd(x), newEvalCmd(x), newGenerateCmd(x), newScoreCmd(x),
-		newBaselineCmd(x), newCompareCmd(x), newBenchCmd(x), newServeCmd(x),
+		newBaselineCmd(x), newCompareCmd(x), newBenchCmd(x), newServeCmd(x), newExportCmd(x),
 	)
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/mambakit/mambakit/framework/kernels"
 	"github.com/mambakit/mambakit/framework/safetensors"
 	"github.com/mambakit/mambakit/internal/atomicfile"
 )
@@ -82,13 +83,38 @@ func loadCheckpoint(cfgPath string, cfg []byte, f *safetensors.File) (*Model, er
 // Save writes the model as a Hugging Face Mamba directory (config.json and
 // model.safetensors, float32) that transformers' MambaForCausalLM loads.
 // Each file is replaced atomically.
-func (m *Model) Save(dir string) error {
+func (m *Model) Save(dir string) error { return m.SaveAs(dir, Float32) }
+
+// Storage types of saved weights (SaveAs): the names config.json's dtype
+// takes.
+const (
+	Float32  = "float32"
+	BFloat16 = "bfloat16"
+)
+
+// SaveAs is Save with the weights stored as dtype: Float32, or BFloat16
+// (each weight rounded to the nearest bfloat16, ties to even, as the bf16
+// products round their operands; safetensors dtype BF16, config.json's
+// dtype "bfloat16", so that transformers' from_pretrained(dtype="auto")
+// loads it in bfloat16). Load reads either back as float32.
+func (m *Model) SaveAs(dir, dtype string) error {
+	if dtype != Float32 && dtype != BFloat16 {
+		return fmt.Errorf("backbone: save: dtype %q: want %s or %s", dtype, Float32, BFloat16)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("backbone: save: %w", err)
 	}
 	var ts []safetensors.Tensor
 	for _, t := range m.Params.Tensors(&m.Config) {
-		ts = append(ts, safetensors.F32(t.Name, t.Shape, t.Data))
+		if dtype == BFloat16 {
+			h := make([]uint16, len(t.Data))
+			for i, x := range t.Data {
+				h[i] = kernels.RoundBF16(x)
+			}
+			ts = append(ts, safetensors.BF16(t.Name, t.Shape, h))
+		} else {
+			ts = append(ts, safetensors.F32(t.Name, t.Shape, t.Data))
+		}
 	}
 	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("backbone: save: %w", err)
@@ -98,6 +124,7 @@ func (m *Model) Save(dir string) error {
 	// loads, shrinking them by 1/sqrt(num_hidden_layers), so it is saved off.
 	c := m.Config
 	c.RescalePrenormResidual = false
+	c.DType = dtype
 	cfg, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("backbone: save: %w", err)

@@ -314,3 +314,66 @@ func TestRandomAInit(t *testing.T) {
 		t.Error("a_init \"zero\" accepted")
 	}
 }
+
+// TestSaveAsBFloat16: SaveAs(BFloat16) stores every weight as the nearest
+// bfloat16 (safetensors dtype BF16, config.json dtype "bfloat16", the
+// metadata transformers expects), Load reads back exactly those values,
+// and a float32 save after it says float32 again; a dtype it does not know
+// is refused before anything is written.
+func TestSaveAsBFloat16(t *testing.T) {
+	m := testModel(t, 22)
+	m.Params.Data[0] = 1 + 1.0/256 // a tie: rounds to even (1)
+	m.Params.Data[1] = 1 + 3.0/256 // a tie: rounds to even (1 + 4/256)
+	dir := t.TempDir()
+	if err := m.SaveAs(dir, BFloat16); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Metadata["format"] != "pt" {
+		t.Errorf("metadata %v: transformers wants format pt", f.Metadata)
+	}
+	for _, name := range f.Names() {
+		if info, _ := f.Info(name); info.DType != "BF16" {
+			t.Errorf("%s stored as %s, want BF16", name, info.DType)
+		}
+	}
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config.DType != BFloat16 {
+		t.Errorf("config.json dtype %q, want %q", got.Config.DType, BFloat16)
+	}
+	for i, x := range m.Params.Data {
+		h := math.Float32bits(x) // rounded here by adding half an ulp of bfloat16, ties to even
+		want := math.Float32frombits((h + 0x7fff + (h>>16)&1) &^ 0xffff)
+		if got.Params.Data[i] != want {
+			t.Fatalf("weight %d: %v loaded as %v, want the nearest bfloat16 %v", i, x, got.Params.Data[i], want)
+		}
+	}
+	if got.Params.Data[0] != 1 || got.Params.Data[1] != 1+4.0/256 {
+		t.Errorf("ties: %v, %v; want 1 and %v (to even)", got.Params.Data[0], got.Params.Data[1], 1+4.0/256)
+	}
+	// Saved again as float32, the rounded model says so and loads bit for bit.
+	dir2 := t.TempDir()
+	if err := got.Save(dir2); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(dir2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Config.DType != Float32 || !slices.Equal(back.Params.Data, got.Params.Data) {
+		t.Errorf("float32 save of the bf16 model: dtype %q, equal %v", back.Config.DType, slices.Equal(back.Params.Data, got.Params.Data))
+	}
+	empty := t.TempDir()
+	if err := m.SaveAs(empty, "float16"); err == nil || !strings.Contains(err.Error(), `dtype "float16"`) {
+		t.Errorf("SaveAs float16: %v, want a refusal naming the dtype", err)
+	}
+	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
+		t.Errorf("a refused SaveAs wrote %d files", len(ents))
+	}
+}

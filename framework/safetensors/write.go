@@ -34,6 +34,16 @@ func F32(name string, shape []int, v []float32) Tensor {
 	return Tensor{Name: name, DType: "F32", Shape: slices.Clone(shape), Data: b}
 }
 
+// BF16 returns a BF16 tensor holding the bfloat16 values whose bits are
+// h (the top halves of float32s; the caller rounds).
+func BF16(name string, shape []int, h []uint16) Tensor {
+	b := make([]byte, 2*len(h))
+	for i, x := range h {
+		binary.LittleEndian.PutUint16(b[2*i:], x)
+	}
+	return Tensor{Name: name, DType: "BF16", Shape: slices.Clone(shape), Data: b}
+}
+
 // F64 returns an F64 tensor holding v.
 func F64(name string, shape []int, v []float64) Tensor {
 	b := make([]byte, 8*len(v))
