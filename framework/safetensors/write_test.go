@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,5 +161,32 @@ func TestMarshalLayout(t *testing.T) {
 				t.Errorf("header = %q, want %q plus spaces", hdr, tt.want)
 			}
 		})
+	}
+}
+
+// TestBF16Tensor: BF16 writes the bits it is given, two bytes each,
+// little-endian, and the reader turns them back into the float32s they
+// are the top halves of.
+func TestBF16Tensor(t *testing.T) {
+	bits := []uint16{0x3f80, 0xc049, 0x7f80, 0x0001, 0x8000}
+	b, err := Marshal([]Tensor{BF16("w", []int{5}, bits)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse("w.safetensors", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := f.Info("w"); info.DType != "BF16" || info.End-info.Begin != 10 {
+		t.Fatalf("info %+v, want BF16 of 10 bytes", info)
+	}
+	got, err := f.Float32("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range bits {
+		if want := math.Float32frombits(uint32(h) << 16); math.Float32bits(got[i]) != math.Float32bits(want) {
+			t.Errorf("element %d: %v, want %v", i, got[i], want)
+		}
 	}
 }
