@@ -92,14 +92,22 @@ const (
 	BFloat16 = "bfloat16"
 )
 
+// CheckDType refuses a storage type SaveAs does not write.
+func CheckDType(dtype string) error {
+	if dtype != Float32 && dtype != BFloat16 {
+		return fmt.Errorf("dtype %q: want %s or %s", dtype, Float32, BFloat16)
+	}
+	return nil
+}
+
 // SaveAs is Save with the weights stored as dtype: Float32, or BFloat16
 // (each weight rounded to the nearest bfloat16, ties to even, as the bf16
 // products round their operands; safetensors dtype BF16, config.json's
 // dtype "bfloat16", so that transformers' from_pretrained(dtype="auto")
 // loads it in bfloat16). Load reads either back as float32.
 func (m *Model) SaveAs(dir, dtype string) error {
-	if dtype != Float32 && dtype != BFloat16 {
-		return fmt.Errorf("backbone: save: dtype %q: want %s or %s", dtype, Float32, BFloat16)
+	if err := CheckDType(dtype); err != nil {
+		return fmt.Errorf("backbone: save: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("backbone: save: %w", err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mambakit/mambakit/framework/kernels"
 	"github.com/mambakit/mambakit/framework/safetensors"
 )
 
@@ -348,9 +349,7 @@ func TestSaveAsBFloat16(t *testing.T) {
 		t.Errorf("config.json dtype %q, want %q", got.Config.DType, BFloat16)
 	}
 	for i, x := range m.Params.Data {
-		h := math.Float32bits(x) // rounded here by adding half an ulp of bfloat16, ties to even
-		want := math.Float32frombits((h + 0x7fff + (h>>16)&1) &^ 0xffff)
-		if got.Params.Data[i] != want {
+		if want := kernels.FromBF16(kernels.RoundBF16(x)); got.Params.Data[i] != want {
 			t.Fatalf("weight %d: %v loaded as %v, want the nearest bfloat16 %v", i, x, got.Params.Data[i], want)
 		}
 	}

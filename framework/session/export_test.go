@@ -2,7 +2,6 @@ package session
 
 import (
 	"bytes"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/framework/kernels"
 	"github.com/mambakit/mambakit/framework/safetensors"
 	"github.com/mambakit/mambakit/framework/train"
 )
@@ -83,7 +83,7 @@ func TestExport(t *testing.T) {
 		for i, x := range m.Params.Data {
 			want := x
 			if dtype == backbone.BFloat16 {
-				want = roundBF16(x)
+				want = kernels.FromBF16(kernels.RoundBF16(x))
 			}
 			if got.Params.Data[i] != want {
 				t.Fatalf("%s: weight %d = %v, want %v", dtype, i, got.Params.Data[i], want)
@@ -94,13 +94,6 @@ func TestExport(t *testing.T) {
 			t.Errorf("%s: the export's parent holds %d entries, want the model directory only", dtype, len(left))
 		}
 	}
-}
-
-// roundBF16 is x rounded to the nearest bfloat16 (ties to even), as a
-// float32: the test's own reference.
-func roundBF16(x float32) float32 {
-	b := math.Float32bits(x)
-	return math.Float32frombits((b + 0x7fff + (b>>16)&1) &^ 0xffff)
 }
 
 // TestExportRefuses: an export never writes over what is at out (a file,
