@@ -31,8 +31,8 @@ var exportFiles = []string{train.ModelRecordFile, TokenizerFile}
 // that fails leaves nothing at out. It returns the checkpoint directory
 // the model came from.
 func Export(src, out, dtype string) (string, error) {
-	if dtype != backbone.Float32 && dtype != backbone.BFloat16 {
-		return "", fmt.Errorf("dtype %q: want %s or %s", dtype, backbone.Float32, backbone.BFloat16)
+	if err := backbone.CheckDType(dtype); err != nil { // before the model is read
+		return "", err
 	}
 	if err := CheckCheckpoint(src); err != nil {
 		return "", err
@@ -77,16 +77,10 @@ func Export(src, out, dtype string) (string, error) {
 	if err := os.Remove(out); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
-	if err := atomicfile.SyncDir(tmp); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, out); err != nil {
+	if err := atomicfile.RenameDir(tmp, out); err != nil {
 		return "", err
 	}
 	done = true
-	if err := atomicfile.SyncDir(parent); err != nil {
-		return "", err
-	}
 	return dir, nil
 }
 

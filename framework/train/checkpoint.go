@@ -195,16 +195,10 @@ func saveCheckpoint(runDir string, step int, m *backbone.Model, opt *backbone.Ad
 			return fail(err)
 		}
 	}
-	if err := atomicfile.SyncDir(tmp); err != nil {
-		return fail(err)
-	}
 	if err := os.RemoveAll(final); err != nil { // a stale one from an earlier, abandoned attempt
 		return fail(err)
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return fail(err)
-	}
-	if err := atomicfile.SyncDir(root); err != nil {
+	if err := atomicfile.RenameDir(tmp, final); err != nil {
 		return fail(err)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(root, latestFile), []byte(name+"\n"), 0o644); err != nil {

@@ -152,3 +152,17 @@ func SyncDir(dir string) error {
 	_ = d.Sync()
 	return nil
 }
+
+// RenameDir puts the directory tmp, written in full, in place as dst
+// (which must not exist, or be an empty directory on systems that rename
+// over one): tmp's entries are made durable, tmp is renamed, and the
+// rename is made durable in dst's parent.
+func RenameDir(tmp, dst string) error {
+	if err := SyncDir(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(filepath.Clean(dst)))
+}

@@ -88,3 +88,34 @@ func TestRemoveStale(t *testing.T) {
 		t.Errorf("a missing directory: %v", err)
 	}
 }
+
+// TestRenameDir: a written directory takes dst's place whole; over a
+// directory that holds something it fails and leaves both as they were.
+func TestRenameDir(t *testing.T) {
+	base := t.TempDir()
+	tmp, dst := filepath.Join(base, ".new.partial"), filepath.Join(base, "new")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSync(filepath.Join(tmp, "f"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	full := filepath.Join(base, "full")
+	os.Mkdir(full, 0o755)
+	os.WriteFile(filepath.Join(full, "keep"), []byte("k"), 0o644)
+	if err := RenameDir(tmp, full); err == nil {
+		t.Error("RenameDir over a directory that holds a file succeeded")
+	}
+	if b, _ := os.ReadFile(filepath.Join(full, "keep")); string(b) != "k" {
+		t.Error("the directory renamed onto changed")
+	}
+	if err := RenameDir(tmp, dst+string(filepath.Separator)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "f")); err != nil || string(b) != "x" {
+		t.Errorf("after RenameDir: %q, %v", b, err)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("tmp still there: %v", err)
+	}
+}
