@@ -52,6 +52,7 @@ func benchTrainFlags(o *bench.TrainOptions, preset *string) benchRegister {
 			fs.IntVar(&o.Warmup, "warmup", o.Warmup, "untimed steps first (compile kernels, allocate activations)")
 			fs.BoolVar(&o.TF32, "tf32", o.TF32, "TF32 tensor cores for the projections (cuBLAS): --precision tf32")
 			addPrecisionFlag(fs, &o.Precision)
+			fs.BoolVar(&o.Recompute, "recompute", false, "keep one block's activations and run the others' forward again in the backward pass: far less device memory, one more forward of each block (docs/training.md)")
 			fs.BoolVar(&o.Ops, "ops", false, "time each kind of operation with CUDA events and print where forward and backward go (adds a little host time to each launch)")
 		} else {
 			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")
@@ -74,7 +75,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "batch", "seq-len", "steps"); err != nil {
 		return err
 	}
-	if err := checkPrecision(train.Placement{Device: o.Device, TF32: o.TF32, Precision: o.Precision}); err != nil {
+	if err := checkPlacement(train.Placement{Device: o.Device, TF32: o.TF32, Precision: o.Precision, Recompute: o.Recompute}); err != nil {
 		return err
 	}
 	if preset != "" {
@@ -192,7 +193,7 @@ func benchGenerate(args []string, stdout io.Writer) error {
 		}
 		o.AllVariants = variants == "all"
 	}
-	if err := checkPrecision(train.Placement{Device: o.Device, Precision: o.Precision}); err != nil {
+	if err := checkPlacement(train.Placement{Device: o.Device, Precision: o.Precision}); err != nil {
 		return err
 	}
 	return bench.Generate(o, stdout)

@@ -80,6 +80,21 @@ func TestPrecisionFlag(t *testing.T) {
 			t.Errorf("%q: exit %d, %q; want 2 and one line about tf32", args, code, msg)
 		}
 	}
+	// --recompute is a GPU setting: train on the CPU refuses it in one
+	// line before any data is read; bench train on the CPU has no such flag.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--modality", "dna", "--recompute", "--out", t.TempDir()}, "recompute runs on a GPU only"},
+		{[]string{"bench", "train", "--recompute"}, "--recompute"},
+	} {
+		var out, errb bytes.Buffer
+		code := mainExit(tt.args, &out, &errb)
+		if msg := strings.TrimSpace(errb.String()); code != 2 || strings.Contains(msg, "\n") || !strings.Contains(msg, tt.want) {
+			t.Errorf("%q: exit %d, %q; want 2 and one line with %q", tt.args, code, msg, tt.want)
+		}
+	}
 }
 
 // TestBenchGenerateBF16OnGPU: --precision bf16 is taken on the GPU (its

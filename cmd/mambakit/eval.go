@@ -45,7 +45,7 @@ func (c *checkpointFlags) open(ctx context.Context) (*session.Checkpoint, error)
 	if c.dir == "" {
 		return nil, usagef("missing --checkpoint DIR (a checkpoint, a run directory for its latest, or a model directory)")
 	}
-	if err := checkPrecision(c.place); err != nil {
+	if err := checkPlacement(c.place); err != nil {
 		return nil, err
 	}
 	if err := checkThreads(c.place.Threads); err != nil {

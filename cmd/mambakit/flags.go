@@ -128,10 +128,11 @@ func addNonSelectiveFlag(fs *pflag.FlagSet, dst *[]string, usage string) {
 	})
 }
 
-// checkPrecision checks --precision and --tf32 against --device (tf32 on
-// a GPU only, not both): a usage error.
-func checkPrecision(p train.Placement) error {
-	if _, err := p.Products(); err != nil {
+// checkPlacement checks --precision, --tf32 and --recompute against
+// --device (tf32 and recompute on a GPU only; not --tf32 with another
+// precision): a usage error.
+func checkPlacement(p train.Placement) error {
+	if err := p.Check(); err != nil {
 		return usageError{err}
 	}
 	return nil

@@ -83,6 +83,7 @@ func newTrainCmd(x *invocation) *cobra.Command {
 	fs.BoolVar(&f.dev.tf32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 	addPrecisionFlag(fs, &f.dev.precision)
 	completePrecision(cmd)
+	fs.BoolVar(&f.dev.recompute, "recompute", false, "with --device cuda: keep one block's activations and run the others' forward again in the backward pass (far less device memory, about a third more time; docs/training.md)")
 	f.dev.job.register(fs)
 	fs.BoolVar(&c.Complex, "complex", c.Complex, "complex A, B, C and states (S4D-Lin: A = −½ + iπn)")
 	addNonSelectiveFlag(fs, &c.NonSelective, "SSM parameters that do not depend on the input: a comma list of delta, B, C (all three: an LTI SSM)")
@@ -94,7 +95,7 @@ func newTrainCmd(x *invocation) *cobra.Command {
 // plugins are found. Any other flag would change what the run has trained
 // on or how, and is refused rather than dropped.
 var placementFlags = map[string]bool{
-	"resume": true, "device": true, "tf32": true, "precision": true, "gpus": true, "nodes": true, "rank": true, "coordinator": true,
+	"resume": true, "device": true, "tf32": true, "precision": true, "recompute": true, "gpus": true, "nodes": true, "rank": true, "coordinator": true,
 	"lock": true, "verbose": true, "plugin-dir": true, "shadow": true,
 }
 
@@ -119,7 +120,7 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 	if err := dev.job.setup(args, dev.name); err != nil {
 		return err
 	}
-	if err := checkPrecision(train.Placement{Device: dev.name, TF32: dev.tf32, Precision: dev.precision}); err != nil {
+	if err := checkPlacement(train.Placement{Device: dev.name, TF32: dev.tf32, Precision: dev.precision, Recompute: dev.recompute}); err != nil {
 		return err
 	}
 	if err := dev.name.Available(); err != nil { // before the data is prepared: say at once when there is no GPU
@@ -198,7 +199,7 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 		return dev.job.run(ctx, extra, stdout)
 	}
 	r := s.Run(out, c, stdout)
-	r.Device, r.TF32, r.Precision, r.Dist = dev.name, dev.tf32, dev.precision, dev.job.dist
+	r.Device, r.TF32, r.Precision, r.Recompute, r.Dist = dev.name, dev.tf32, dev.precision, dev.recompute, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
 		return err
 	}
@@ -219,12 +220,14 @@ func settings(set map[string]bool) map[string]bool {
 	return keys
 }
 
-// trainDevice is --device, --tf32 and --precision (not part of the run's
-// configuration: a run may be resumed on another device or precision).
+// trainDevice is --device, --tf32, --precision and --recompute (not part
+// of the run's configuration: a run may be resumed on another device or
+// precision).
 type trainDevice struct {
 	name      train.Device
 	tf32      bool
 	precision backbone.Precision
+	recompute bool
 	job       gpuJob // --gpus, --nodes, --rank, --coordinator (train_dist.go)
 }
 
@@ -250,7 +253,7 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Confi
 	c.Steps = 0                      // continue to the run's own target
 	c.Override(flags, settings(set)) // the resumable ones only (checkResumeFlags)
 	r := s.Run(dir, c, stdout)
-	r.Device, r.TF32, r.Precision, r.Dist = dev.name, dev.tf32, dev.precision, dev.job.dist
+	r.Device, r.TF32, r.Precision, r.Recompute, r.Dist = dev.name, dev.tf32, dev.precision, dev.recompute, dev.job.dist
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ type TrainOptions struct {
 	Ops                           bool     // on a GPU: time each kind of operation (CUDA events) and print where the step goes
 	// Precision of the matrix products ("" is fp32; tf32 on a GPU only).
 	Precision backbone.Precision
+	// Recompute: on a GPU, one block's activations kept and the others'
+	// forward run again in the backward pass (train.Placement.Recompute).
+	Recompute bool
 }
 
 // DefaultTrain returns the defaults on dev: a small model on the CPU, the
@@ -58,7 +61,11 @@ func Train(o TrainOptions, w io.Writer) error {
 	if o.Device == train.CUDA {
 		return trainCUDA(o, w)
 	}
-	prec, err := train.Placement{Precision: o.Precision, TF32: o.TF32}.Products()
+	pl := train.Placement{Precision: o.Precision, TF32: o.TF32, Recompute: o.Recompute}
+	if err := pl.Check(); err != nil {
+		return err
+	}
+	prec, err := pl.Products()
 	if err != nil {
 		return err
 	}

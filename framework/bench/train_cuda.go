@@ -68,8 +68,12 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 	if err := g.SetPrecision(prec); err != nil {
 		return err
 	}
+	g.SetRecompute(o.Recompute)
 	mode := map[backbone.Precision]string{backbone.FP32: "float32", backbone.TF32: "TF32 projections",
 		backbone.BF16: "bf16 products (bfloat16 operands, float32 sums)"}[prec]
+	if o.Recompute {
+		mode += "; activations recomputed (one block's kept)"
+	}
 	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters); batch %d × %d tokens; %s (init and upload %.1fs)\n",
 		o.DModel, o.Layers, o.DState, cfg.VocabSize, g.NumParams(), o.Batch, o.SeqLen, mode, time.Since(t0).Seconds())
 	r := rand.New(rand.NewPCG(o.Seed, 2))

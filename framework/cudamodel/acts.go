@@ -10,10 +10,17 @@ import (
 // what Forward keeps for Backward (the same tensors as backbone's acts)
 // and Backward's scratch. All live in one allocation, each a view by
 // offset.
+//
+// A block's activations (every per-layer buffer but resid) are kept for
+// every layer, or with recompute for one: the slot of layer l
+// (slot(l)) is then the same for all, Forward leaves the last block's
+// there, and Backward runs each earlier block's forward again from its
+// input (resid, kept for every layer) before that block's backward.
 type acts struct {
-	B, L int
-	bf16 bool // the bfloat16 operands below exist (bf16 precision)
-	buf  *cuda.Buffer
+	B, L      int
+	bf16      bool // the bfloat16 operands below exist (bf16 precision)
+	recompute bool // one slot of block activations (SetRecompute)
+	buf       *cuda.Buffer
 
 	ids, targets, reset cuda.DevPtr // int32 (M), int32 (M), bytes (M)
 	hasReset, hasTarget bool
@@ -22,18 +29,19 @@ type acts struct {
 	stateIn             int                     // which of its copies the batch started from
 	index               *cudakernels.EmbedIndex // the batch's rows grouped by id
 
-	resid, rstd, xn           cuda.DevPtr // (nL+1, M, D), (nL, M), (nL, M, D)
-	xin, z, conv, u, dtRaw, y cuda.DevPtr // (nL, M, Din) each
-	dtLow                     cuda.DevPtr // (nL, M, R)
-	bm, cm                    cuda.DevPtr // (nL, cf·M·N)
-	saved                     cuda.DevPtr // (nL, savedLen)
-	a                         cuda.DevPtr // (nL, Din, N)
+	// Below, S is the number of slots: nL, or 1 with recompute.
+	resid, rstd, xn           cuda.DevPtr // (nL+1, M, D), (S, M), (S, M, D)
+	xin, z, conv, u, dtRaw, y cuda.DevPtr // (S, M, Din) each
+	dtLow                     cuda.DevPtr // (S, M, R)
+	bm, cm                    cuda.DevPtr // (S, cf·M·N)
+	saved                     cuda.DevPtr // (S, savedLen)
+	a                         cuda.DevPtr // (S, Din, N)
 	rstdF, xnF, logits        cuda.DevPtr // (M), (M, D), (M, V)
 	xstats                    cuda.DevPtr // (M, 2) float64: each row's max and sum of exponentials (cudakernels.XEnt.Stats)
 	xdbl                      cuda.DevPtr // (M, S): x_proj's output (forward), its gradient (backward)
 	savedLen                  int
-	u16, y16                  cuda.DevPtr // (nL, M, Din) bfloat16: u, y as the products read them (bf16 only)
-	xn16, xnF16               cuda.DevPtr // (nL, M, D), (M, D) bfloat16: xn, xnF as the products read them (bf16 only)
+	u16, y16                  cuda.DevPtr // (S, M, Din) bfloat16: u, y as the products read them (bf16 only)
+	xn16, xnF16               cuda.DevPtr // (S, M, D), (M, D) bfloat16: xn, xnF as the products read them (bf16 only)
 	dResid16                  cuda.DevPtr // (M, D) bfloat16: dResid as out_proj's products read it (bf16 only)
 
 	// Backward's scratch.
@@ -60,12 +68,17 @@ func cf(c *backbone.Config) int {
 }
 
 // newActs allocates the buffers of a B × L batch; bf16 adds the bfloat16
-// operands the convolution writes.
-func newActs(d *cudakernels.Device, c *backbone.Config, B, L int, bf16 bool) (*acts, error) {
+// operands the convolution writes; recompute keeps one slot of block
+// activations instead of one a layer.
+func newActs(d *cudakernels.Device, c *backbone.Config, B, L int, bf16, recompute bool) (*acts, error) {
 	V, D, Din, N, R, K, nL := dims(c)
 	M := B * L
 	r, nb, nc := xProjRows(c)
-	a := &acts{B: B, L: L, bf16: bf16, savedLen: cudakernels.ScanSavedLen(B, L, Din, N, c.ComplexA)}
+	a := &acts{B: B, L: L, bf16: bf16, recompute: recompute, savedLen: cudakernels.ScanSavedLen(B, L, Din, N, c.ComplexA)}
+	S := nL // slots of block activations
+	if recompute {
+		S = 1
+	}
 	half, halfD := 0, 0 // float32 slots a bfloat16 operand of (M, Din), (M, D) takes
 	if bf16 {
 		half, halfD = (M*Din+1)/2, (M*D+1)/2
@@ -76,11 +89,11 @@ func newActs(d *cudakernels.Device, c *backbone.Config, B, L int, bf16 bool) (*a
 	}
 	slots := []slot{
 		{&a.ids, M}, {&a.targets, M}, {&a.reset, (M + 3) / 4},
-		{&a.resid, (nL + 1) * M * D}, {&a.rstd, nL * M}, {&a.xn, nL * M * D},
-		{&a.xin, nL * M * Din}, {&a.z, nL * M * Din}, {&a.conv, nL * M * Din}, {&a.u, nL * M * Din},
-		{&a.dtRaw, nL * M * Din}, {&a.y, nL * M * Din}, {&a.dtLow, nL * M * R},
-		{&a.bm, nL * cf(c) * M * N}, {&a.cm, nL * cf(c) * M * N}, {&a.saved, nL * a.savedLen},
-		{&a.a, nL * Din * N}, {&a.rstdF, M}, {&a.xnF, M * D}, {&a.logits, M * V}, {&a.xstats, 4 * M}, {&a.xdbl, M * (r + nb + nc)}, {&a.u16, nL * half}, {&a.y16, nL * half}, {&a.xn16, nL * halfD}, {&a.xnF16, halfD}, {&a.dResid16, halfD},
+		{&a.resid, (nL + 1) * M * D}, {&a.rstd, S * M}, {&a.xn, S * M * D},
+		{&a.xin, S * M * Din}, {&a.z, S * M * Din}, {&a.conv, S * M * Din}, {&a.u, S * M * Din},
+		{&a.dtRaw, S * M * Din}, {&a.y, S * M * Din}, {&a.dtLow, S * M * R},
+		{&a.bm, S * cf(c) * M * N}, {&a.cm, S * cf(c) * M * N}, {&a.saved, S * a.savedLen},
+		{&a.a, S * Din * N}, {&a.rstdF, M}, {&a.xnF, M * D}, {&a.logits, M * V}, {&a.xstats, 4 * M}, {&a.xdbl, M * (r + nb + nc)}, {&a.u16, S * half}, {&a.y16, S * half}, {&a.xn16, S * halfD}, {&a.xnF16, halfD}, {&a.dResid16, halfD},
 		{&a.dlogits, M * V}, {&a.dxnF, M * D}, {&a.dResid, M * D}, {&a.dXn, M * D},
 		{&a.dY, M * Din}, {&a.dU, M * Din}, {&a.dDt, M * Din}, {&a.dZ, M * Din}, {&a.dXin, M * Din},
 		{&a.dDtLow, M * R}, {&a.dBm, M * N}, {&a.dCm, M * N}, {&a.dBmI, M * N}, {&a.dCmI, M * N},
@@ -102,6 +115,15 @@ func newActs(d *cudakernels.Device, c *backbone.Config, B, L int, bf16 bool) (*a
 		off += (s.n + 63) / 64 * 64
 	}
 	return a, nil
+}
+
+// slot is where layer l's block activations are: l, or 0 with
+// recompute.
+func (a *acts) slot(l int) int {
+	if a.recompute {
+		return 0
+	}
+	return l
 }
 
 // half is the bfloat16 operand i elements into p (u16, xn16, …), or 0

@@ -52,21 +52,27 @@ func (g *Model) Backward() error {
 	selB, selC, cx := selective(c, "B"), selective(c, "C"), c.ComplexA
 	cfc := cf(c)
 	for l := nL - 1; l >= 0 && e.err == nil; l-- {
-		u := f4(a.u, l*M*Din)
-		u16 := a.half(a.u16, l*M*Din) // u's bfloat16 form, written by the convolution
-		y := f4(a.y, l*M*Din)
+		if a.recompute && l < nL-1 { // the block's activations again (the last block's are there)
+			e.prefix = "recompute: "
+			g.blockForward(e, l, a.state, a.stateIn, 0, true)
+			e.prefix = ""
+		}
+		s := a.slot(l)
+		u := f4(a.u, s*M*Din)
+		u16 := a.half(a.u16, s*M*Din) // u's bfloat16 form, written by the convolution
+		y := f4(a.y, s*M*Din)
 		// out_proj: the residual passes dResid through unchanged.
 		g.products(e,
 			product{name: "out_proj dx", m: M, n: Din, k: D, a: a.dResid, a16: dResid16, b: ly.lay(p, ly.outProj, l), c: a.dY},
-			product{name: "out_proj dW", transA: true, m: D, n: Din, k: M, a: a.dResid, a16: dResid16, b: y, b16: a.half(a.y16, l*M*Din), beta: 1, c: ly.lay(gr, ly.outProj, l)})
+			product{name: "out_proj dW", transA: true, m: D, n: Din, k: M, a: a.dResid, a16: dResid16, b: y, b16: a.half(a.y16, s*M*Din), beta: 1, c: ly.lay(gr, ly.outProj, l)})
 
-		bmAll, cmAll := f4(a.bm, l*cfc*M*N), f4(a.cm, l*cfc*M*N)
-		A := f4(a.a, l*Din*N)
+		bmAll, cmAll := f4(a.bm, s*cfc*M*N), f4(a.cm, s*cfc*M*N)
+		A := f4(a.a, s*Din*N)
 		sc := &cudakernels.Scan{B: B, L: L, D: Din, N: N,
-			U: u, Delta: f4(a.dtRaw, l*M*Din), DeltaBias: ly.lay(p, ly.dtB, l),
+			U: u, Delta: f4(a.dtRaw, s*M*Din), DeltaBias: ly.lay(p, ly.dtB, l),
 			A: A, Bm: bmAll, Cm: cmAll, BPerChannel: !selB, CPerChannel: !selC,
-			Dskip: ly.lay(p, ly.dskip, l), Z: f4(a.z, l*M*Din), Reset: reset,
-			Y: y, Saved: f4(a.saved, l*a.savedLen)}
+			Dskip: ly.lay(p, ly.dskip, l), Z: f4(a.z, s*M*Din), Reset: reset,
+			Y: y, Saved: f4(a.saved, s*a.savedLen)}
 		sg := &cudakernels.ScanGrads{DY: a.dY, DU: a.dU, DDelta: a.dDt, DDeltaBias: a.dBias, DA: a.dA,
 			DBm: a.dBm, DCm: a.dCm, DDskip: a.dSkip, DZ: a.dZ}
 		// dΔ and dz feed only products: in bf16 they are written as
@@ -118,7 +124,7 @@ func (g *Model) Backward() error {
 		if r > 0 {
 			g.products(e,
 				product{name: "dt_proj dx", m: M, n: r, k: Din, a: a.dDt, a16: dDt16, b: ly.lay(p, ly.dtW, l), c: a.dDtLow},
-				product{name: "dt_proj dW", transA: true, m: Din, n: r, k: M, a: a.dDt, a16: dDt16, b: f4(a.dtLow, l*M*R), beta: 1, c: ly.lay(gr, ly.dtW, l)})
+				product{name: "dt_proj dW", transA: true, m: Din, n: r, k: M, a: a.dDt, a16: dDt16, b: f4(a.dtLow, s*M*R), beta: 1, c: ly.lay(gr, ly.dtW, l)})
 		}
 		// x_proj: its blocks' gradients side by side in xdbl (M, S), then
 		// one product for dU and one for the weight.
@@ -133,7 +139,7 @@ func (g *Model) Backward() error {
 
 		// SiLU and the convolution; dXin is written as in_proj's products
 		// read it (bfloat16 in bf16: dXin16 below).
-		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: f4(a.xin, l*M*Din), W: ly.lay(p, ly.convW, l), Reset: reset, Y: f4(a.conv, l*M*Din)}
+		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: f4(a.xin, s*M*Din), W: ly.lay(p, ly.convW, l), Reset: reset, Y: f4(a.conv, s*M*Din)}
 		if st := a.state; st != nil && K > 1 { // the inputs before the batch
 			cv.State0 = f4(st.conv[a.stateIn], l*st.layerCvL)
 		}
@@ -153,7 +159,7 @@ func (g *Model) Backward() error {
 		}
 
 		// in_proj: both halves feed xn.
-		xn, xn16 := f4(a.xn, l*M*D), a.half(a.xn16, l*M*D)
+		xn, xn16 := f4(a.xn, s*M*D), a.half(a.xn16, s*M*D)
 		win, gin := ly.lay(p, ly.inProj, l), ly.lay(gr, ly.inProj, l)
 		g.products(e,
 			product{name: "in_proj dx", m: M, n: D, k: Din, a: a.dXin, a16: dXin16, b: win, c: a.dXn},
@@ -163,7 +169,7 @@ func (g *Model) Backward() error {
 
 		// The residual stream: its gradient takes the norm's added in place.
 		e.op("rmsnorm + residual", d.RMSNormBackward(a.dResid, dResid16, ly.lay(gr, ly.norm, l), a.dXn, f4(a.resid, l*M*D),
-			ly.lay(p, ly.norm, l), f4(a.rstd, l*M), M, D, true))
+			ly.lay(p, ly.norm, l), f4(a.rstd, s*M), M, D, true))
 		e.hook(g.gradHook, l) // block l's gradients are final
 	}
 	e.op("embedding", d.EmbeddingBackward(at(gr, ly.embed), a.dResid, a.index, D))

@@ -33,7 +33,7 @@ func checkBatch(b *backbone.Batch, V int) error {
 // ensureActs makes g.acts hold activations for a B × L batch, freeing
 // those of another shape once the device has finished with them.
 func (g *Model) ensureActs(B, L int) error {
-	if g.acts != nil && g.acts.B == B && g.acts.L == L && g.acts.bf16 == g.bf16 {
+	if g.acts != nil && g.acts.B == B && g.acts.L == L && g.acts.bf16 == g.bf16 && g.acts.recompute == g.recompute {
 		return nil
 	}
 	if g.acts != nil {
@@ -43,7 +43,7 @@ func (g *Model) ensureActs(B, L int) error {
 		g.acts.free()
 		g.acts = nil
 	}
-	a, err := newActs(g.dev, &g.Config, B, L, g.bf16)
+	a, err := newActs(g.dev, &g.Config, B, L, g.bf16, g.recompute)
 	if err != nil {
 		return err
 	}
@@ -60,15 +60,15 @@ func (g *Model) ensureActs(B, L int) error {
 // truncated backpropagation through time works) and Logits.
 func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	c := &g.Config
-	V, D, Din, N, _, K, nL := dims(c)
+	V, D, _, _, _, _, nL := dims(c)
 	if err := checkBatch(b, V); err != nil {
 		return 0, err
 	}
 	if st != nil && st.B != b.B {
 		return 0, fmt.Errorf("cudamodel: forward: state for %d rows, the batch has %d", st.B, b.B)
 	}
-	B, L, M := b.B, b.L, b.B*b.L
-	if err := g.ensureActs(B, L); err != nil {
+	M := b.B * b.L
+	if err := g.ensureActs(b.B, b.L); err != nil {
 		return 0, err
 	}
 	a, d, p, ly := g.acts, g.dev, g.params, g.lay
@@ -97,61 +97,13 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	if a.index, err = cudakernels.NewEmbedIndex(b.Inputs, V); err != nil {
 		return 0, err
 	}
-	reset := cuda.DevPtr(0)
-	if a.hasReset {
-		reset = a.reset
-	}
 	eps := float32(c.LayerNormEpsilon)
 
 	e, end := g.startPass("forward", nil)
 	defer end()
 	e.op("embedding", d.EmbeddingForward(a.resid, at(p, ly.embed), a.ids, M, D))
 	for l := 0; l < nL && e.err == nil; l++ {
-		x, xn := f4(a.resid, l*M*D), f4(a.xn, l*M*D)
-		xn16 := a.half(a.xn16, l*M*D)
-		e.op("rmsnorm", d.RMSNormForward(xn, xn16, f4(a.rstd, l*M), x, ly.lay(p, ly.norm, l), M, D, eps))
-
-		win := ly.lay(p, ly.inProj, l)
-		xin, z := f4(a.xin, l*M*Din), f4(a.z, l*M*Din)
-		g.products(e,
-			product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, a16: xn16, b: win, c: xin},
-			product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, a16: xn16, b: f4(win, Din*D), c: z})
-
-		conv, u := f4(a.conv, l*M*Din), f4(a.u, l*M*Din)
-		cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv, U: u}
-		u16 := a.half(a.u16, l*M*Din)
-		cv.U16 = u16
-		if c.UseConvBias {
-			cv.Bias = ly.lay(p, ly.convB, l)
-		}
-		if st != nil && K > 1 {
-			cv.State0, cv.StateT = f4(st.conv[in], l*st.layerCvL), f4(st.conv[out], l*st.layerCvL)
-		}
-		e.op("conv1d + silu", d.Conv1dForward(cv))
-
-		bm, cm, bmI, cmI := g.ssmParams(e, l, M, u, u16, f4(a.dtLow, l*M*int(c.TimeStepRank)),
-			f4(a.bm, l*cf(c)*M*N), f4(a.cm, l*cf(c)*M*N), f4(a.dtRaw, l*M*Din), a.xdbl)
-
-		A := f4(a.a, l*Din*N)
-		e.op("A = -exp(A_log)", d.NegExp(A, ly.lay(p, ly.aLog, l), Din*N))
-		y := f4(a.y, l*M*Din)
-		sc := &cudakernels.Scan{B: B, L: L, D: Din, N: N,
-			U: u, Delta: f4(a.dtRaw, l*M*Din), DeltaBias: ly.lay(p, ly.dtB, l), A: A, Bm: bm, Cm: cm,
-			BPerChannel: !selective(c, "B"), CPerChannel: !selective(c, "C"),
-			BImag: bmI, CImag: cmI, Dskip: ly.lay(p, ly.dskip, l), Z: z, Reset: reset,
-			Y: y, Y16: a.half(a.y16, l*M*Din), Saved: f4(a.saved, l*a.savedLen)}
-		if c.ComplexA {
-			sc.AImag = ly.lay(p, ly.aImag, l)
-		}
-		if st != nil {
-			sc.H0, sc.HT = f4(st.ssm[in], l*st.layerSsL), f4(st.ssm[out], l*st.layerSsL)
-		}
-		e.op("scan", d.ScanForward(sc))
-
-		// out_proj, then the residual add into the next block's input.
-		next := f4(a.resid, (l+1)*M*D)
-		e.op("residual copy", d.CopyDtoD(next, x, 4*M*D))
-		g.products(e, product{name: "out_proj", transB: true, m: M, n: D, k: Din, a: y, a16: sc.Y16, b: ly.lay(p, ly.outProj, l), beta: 1, c: next})
+		g.blockForward(e, l, st, in, out, false)
 	}
 	xnF16 := a.half(a.xnF16, 0)
 	e.op("norm_f", d.RMSNormForward(a.xnF, xnF16, a.rstdF, f4(a.resid, nL*M*D), at(p, ly.normF), M, D, eps))
@@ -177,10 +129,84 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	return sum / float64(count), nil
 }
 
+// blockForward runs block l of the last Forward's batch from its input
+// resid[l] into the block's activations (slot l, or 0 with recompute):
+// RMSNorm, in_proj, the convolution and SiLU, the SSM's parameters and
+// the scan. The first time (again false) it also writes the state after
+// the batch (st's copy out, when st is set) and the block's output,
+// resid[l] + out_proj(y), into resid[l+1]; run again for the backward of
+// a recomputed block (again true), it reads the same inputs (st's copy
+// in) and writes only the activations, the same bits as the first time.
+func (g *Model) blockForward(e *errs, l int, st *State, in, out int, again bool) {
+	c, a, d, p, ly := &g.Config, g.acts, g.dev, g.params, g.lay
+	_, D, Din, N, R, K, _ := dims(c)
+	B, L, M := a.B, a.L, a.B*a.L
+	s := a.slot(l)
+	reset := cuda.DevPtr(0)
+	if a.hasReset {
+		reset = a.reset
+	}
+	x, xn := f4(a.resid, l*M*D), f4(a.xn, s*M*D)
+	xn16 := a.half(a.xn16, s*M*D)
+	e.op("rmsnorm", d.RMSNormForward(xn, xn16, f4(a.rstd, s*M), x, ly.lay(p, ly.norm, l), M, D, float32(c.LayerNormEpsilon)))
+
+	win := ly.lay(p, ly.inProj, l)
+	xin, z := f4(a.xin, s*M*Din), f4(a.z, s*M*Din)
+	g.products(e,
+		product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, a16: xn16, b: win, c: xin},
+		product{name: "in_proj", transB: true, m: M, n: Din, k: D, a: xn, a16: xn16, b: f4(win, Din*D), c: z})
+
+	conv, u := f4(a.conv, s*M*Din), f4(a.u, s*M*Din)
+	cv := &cudakernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: ly.lay(p, ly.convW, l), Reset: reset, Y: conv, U: u}
+	u16 := a.half(a.u16, s*M*Din)
+	cv.U16 = u16
+	if c.UseConvBias {
+		cv.Bias = ly.lay(p, ly.convB, l)
+	}
+	if st != nil && K > 1 {
+		cv.State0 = f4(st.conv[in], l*st.layerCvL)
+		if !again {
+			cv.StateT = f4(st.conv[out], l*st.layerCvL)
+		}
+	}
+	e.op("conv1d + silu", d.Conv1dForward(cv))
+
+	bm, cm, bmI, cmI := g.ssmParams(e, l, M, u, u16, f4(a.dtLow, s*M*R),
+		f4(a.bm, s*cf(c)*M*N), f4(a.cm, s*cf(c)*M*N), f4(a.dtRaw, s*M*Din), a.xdbl)
+
+	A := f4(a.a, s*Din*N)
+	e.op("A = -exp(A_log)", d.NegExp(A, ly.lay(p, ly.aLog, l), Din*N))
+	y := f4(a.y, s*M*Din)
+	sc := &cudakernels.Scan{B: B, L: L, D: Din, N: N,
+		U: u, Delta: f4(a.dtRaw, s*M*Din), DeltaBias: ly.lay(p, ly.dtB, l), A: A, Bm: bm, Cm: cm,
+		BPerChannel: !selective(c, "B"), CPerChannel: !selective(c, "C"),
+		BImag: bmI, CImag: cmI, Dskip: ly.lay(p, ly.dskip, l), Z: z, Reset: reset,
+		Y: y, Y16: a.half(a.y16, s*M*Din), Saved: f4(a.saved, s*a.savedLen)}
+	if c.ComplexA {
+		sc.AImag = ly.lay(p, ly.aImag, l)
+	}
+	if st != nil {
+		sc.H0 = f4(st.ssm[in], l*st.layerSsL)
+		if !again {
+			sc.HT = f4(st.ssm[out], l*st.layerSsL)
+		}
+	}
+	e.op("scan", d.ScanForward(sc))
+	if again {
+		return
+	}
+
+	// out_proj, then the residual add into the next block's input.
+	next := f4(a.resid, (l+1)*M*D)
+	e.op("residual copy", d.CopyDtoD(next, x, 4*M*D))
+	g.products(e, product{name: "out_proj", transB: true, m: M, n: D, k: Din, a: y, a16: sc.Y16, b: ly.lay(p, ly.outProj, l), beta: 1, c: next})
+}
+
 // errs keeps the first error of a sequence of launches.
 type errs struct {
-	err error
-	t   *opTimer // op timing (optimes.go), nil when off
+	err    error
+	t      *opTimer // op timing (optimes.go), nil when off
+	prefix string   // before each operation's name in op timing
 }
 
 func (e *errs) do(err error) {

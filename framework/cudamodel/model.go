@@ -32,6 +32,8 @@ type Model struct {
 
 	bf16 bool         // SetPrecision(bf16): the products read bfloat16 (products.go)
 	b16  bf16Products // their bfloat16 operands
+
+	recompute bool // SetRecompute: one block's activations kept, the others run again in Backward
 }
 
 // New uploads m's parameters to dev and allocates their gradients (zero).
@@ -86,6 +88,16 @@ func (g *Model) Close() error {
 	errs = append(errs, g.TimeOps(false))
 	return errors.Join(errs...)
 }
+
+// SetRecompute turns activation recomputation on or off from the next
+// Forward: on, Forward keeps each block's input (the residual stream) and
+// the activations of one block, and Backward runs each block's forward
+// again, from its input, just before that block's backward (the last
+// block's are still there). The activations take about 1/nL of the
+// memory's share they take otherwise, for one more forward pass of every
+// block but the last; the gradients are the same bits, the kernels being
+// deterministic.
+func (g *Model) SetRecompute(on bool) { g.recompute = on }
 
 // ZeroGrad clears the gradients.
 func (g *Model) ZeroGrad() error { return g.grads.Fill32(0) }

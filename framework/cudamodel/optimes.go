@@ -174,10 +174,10 @@ func (t *opTimer) close() error {
 }
 
 // op keeps err as do does, then (timing on, no error so far) marks the end
-// of the operation name.
+// of the operation name (after e.prefix).
 func (e *errs) op(name string, err error) {
 	e.do(err)
 	if e.t != nil && e.err == nil {
-		e.do(e.t.mark(name))
+		e.do(e.t.mark(e.prefix + name))
 	}
 }

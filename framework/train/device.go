@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -51,12 +52,29 @@ type Placement struct {
 	// Precision of the model's matrix products ("" is fp32;
 	// backbone.Precision); tf32 runs on a GPU only.
 	Precision backbone.Precision
+	// Recompute keeps one block's activations and runs the others' forward
+	// again in the backward pass (cudamodel.Model.SetRecompute): far less
+	// device memory for one more forward of every block but the last, the
+	// same gradients. On a GPU only.
+	Recompute bool
 	// On the CPU: the matrix-multiply back end (auto, go, openblas or
 	// gonum; "" keeps the current one, $MAMBAKIT_BLAS by default) and the
 	// kernels' worker threads (0 keeps the current number, all cores by
 	// default).
 	BLAS    string
 	Threads int
+}
+
+// Check checks the placement's settings against its device: the
+// precision (Products) and recompute, which runs on a GPU only.
+func (p Placement) Check() error {
+	if _, err := p.Products(); err != nil {
+		return err
+	}
+	if p.Recompute && (p.Device == "" || p.Device == CPU) {
+		return errors.New("recompute runs on a GPU only (--device cuda): the CPU model keeps every block's activations")
+	}
+	return nil
 }
 
 // Products is the precision of the model's matrix products: Precision,

@@ -137,8 +137,8 @@ func runsTrackCPU(t *testing.T, c Config, label string) (cpuDir, gpuDir string) 
 }
 
 // TestPlacementPrecision: the CPU model takes the placement's precision;
-// tf32 (by name or by --tf32) is refused on the CPU, and --tf32 with
-// another precision anywhere, before any device is touched.
+// tf32 (by name or by --tf32) and recompute are refused on the CPU, and
+// --tf32 with another precision anywhere, before any device is touched.
 func TestPlacementPrecision(t *testing.T) {
 	m, err := backbone.New(backbone.NewConfig(16, 8, 1), 1)
 	if err != nil {
@@ -158,7 +158,11 @@ func TestPlacementPrecision(t *testing.T) {
 		"cpu --tf32":       {Placement{TF32: true}, "runs on a GPU only"},
 		"cuda --tf32 bf16": {Placement{Device: CUDA, TF32: true, Precision: backbone.BF16}, "choose one"},
 		"cpu --tf32 bf16":  {Placement{TF32: true, Precision: backbone.BF16}, "choose one"},
+		"cpu recompute":    {Placement{Recompute: true}, "recompute runs on a GPU only"},
 	} {
+		if err := tt.p.Check(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Check: %v, want an error containing %q", name, err, tt.want)
+		}
 		if _, err := NewModel(m, nil, tt.p); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error containing %q", name, err, tt.want)
 		}

@@ -58,6 +58,9 @@ type State interface {
 // evaluated or sampled) on p's device. On a GPU, m's parameters and opt's
 // moments are uploaded.
 func NewModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (Model, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
 	prec, err := p.Products()
 	if err != nil {
 		return nil, err
@@ -75,7 +78,7 @@ func NewModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (Model, error
 		m.Precision = prec
 		return &cpuModel{m: m, opt: opt}, nil
 	case CUDA:
-		return newCUDAModel(m, opt, p.GPU, prec)
+		return newCUDAModel(m, opt, p.GPU, prec, p.Recompute)
 	}
 	var d Device
 	return nil, d.Set(string(p.Device))

@@ -22,7 +22,7 @@ type cudaModel struct {
 // error that says so in one line.
 func GPUCount() (int, error) { return cuda.DeviceCount() }
 
-func newCUDAModel(m *backbone.Model, opt *backbone.AdamW, gpu int, prec backbone.Precision) (*cudaModel, error) {
+func newCUDAModel(m *backbone.Model, opt *backbone.AdamW, gpu int, prec backbone.Precision, recompute bool) (*cudaModel, error) {
 	d, err := cuda.OpenDevice(gpu)
 	if err != nil {
 		return nil, err
@@ -37,6 +37,7 @@ func newCUDAModel(m *backbone.Model, opt *backbone.AdamW, gpu int, prec backbone
 		c.Close()
 		return nil, err
 	}
+	g.SetRecompute(recompute)
 	if opt != nil && opt.T > 0 { // resumed: the checkpoint's moments
 		if err := g.UploadAdamW(opt); err != nil {
 			c.Close()

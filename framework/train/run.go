@@ -60,6 +60,9 @@ type Run struct {
 	// Precision of the matrix products (backbone.Precision; "" is fp32):
 	// like the device, not part of the run's configuration.
 	Precision backbone.Precision
+	// Recompute: activation recomputation on the GPU (Placement.Recompute),
+	// also not part of the run's configuration.
+	Recompute bool
 	// Dist, when set, makes this process one rank of a data-parallel job
 	// on several GPUs (framework/distributed): Config.Batch is then the
 	// global batch, and only rank 0 writes to Dir.
@@ -262,7 +265,7 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 	if err := r.Dist.Check(c.Batch, r.Device == CUDA, c.TBPTT); err != nil {
 		return Result{}, err
 	}
-	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.GPU(), TF32: r.TF32, Precision: r.Precision, BLAS: c.BLAS})
+	dm, err := NewModel(m, opt, Placement{Device: r.Device, GPU: r.Dist.GPU(), TF32: r.TF32, Precision: r.Precision, Recompute: r.Recompute, BLAS: c.BLAS})
 	if err != nil {
 		return Result{}, err
 	}
