@@ -109,11 +109,29 @@ struct tile_walk {
 };
 
 // stage_bc copies the chunk's rows of a (B, L, N) array into s[T][NP],
-// zero-padded.
+// zero-padded. A thread issues all the loads of a batch before its first
+// store, so they are in flight together (a staging waits on its loads):
+// one batch for N ≤ 32 real, 64 complex; above, batches of BC_BATCH in
+// a loop that is not unrolled (unrolled, the compiler hoists every load:
+// at N = 64 scan_fwd_seq took 255 registers). Addresses are offsets from
+// the chunk's first row, in 32 bits (at most T·N).
+constexpr int BC_IT = (T * NP + NT - 1) / NT;     // per-thread elements of a staged B or C
+constexpr int BC_BATCH = BC_IT < 16 ? BC_IT : 16; // loads of a batch
 __device__ __forceinline__ void stage_bc(float (*s)[NP], const float* __restrict__ X, int b, int t0, int L) {
-	for (int e = threadIdx.x; e < T * NP; e += NT) {
-		int row = e / NP, n = e % NP, t = t0 + row;
-		s[row][n] = (t < L && n < N_) ? X[((long long)b * L + t) * N_ + n] : 0.f;
+	const float* Xc = X + ((long long)b * L + t0) * N_;
+#pragma unroll 1
+	for (int i0 = 0; i0 < BC_IT; i0 += BC_BATCH) {
+		float v[BC_BATCH];
+#pragma unroll
+		for (int i = 0; i < BC_BATCH; i++) {
+			const int e = threadIdx.x + (i0 + i) * NT, row = e / NP, n = e % NP;
+			v[i] = (e < T * NP && t0 + row < L && n < N_) ? Xc[row * N_ + n] : 0.f;
+		}
+#pragma unroll
+		for (int i = 0; i < BC_BATCH; i++) {
+			const int e = threadIdx.x + (i0 + i) * NT;
+			if (e < T * NP) s[e / NP][e % NP] = v[i];
+		}
 	}
 }
 
@@ -473,15 +491,26 @@ __device__ __forceinline__ void bwd_local_stage(float (*s_dt)[DT], float (*s_gy)
 	const tile_walk w(b, t0, d0, L, D);
 	const float bias = w.colok && DeltaBias ? DeltaBias[d0 + w.col] : 0.f;
 	const float *Dl = w.at(Delta), *Dy = w.at(DY), *Zt = w.at(Z);
-#pragma unroll 4
+	// Every load of the thread's elements first, array by array (raw Δ,
+	// dy, z: all in flight together), then the arithmetic and the stores.
+	// The arithmetic keeps its branch on in(i): without it ptxas spilled
+	// at N = 16 with per-channel C.
+	float rdl[IT], rdy[IT], rz[IT];
+#pragma unroll
+	for (int i = 0; i < IT; i++) rdl[i] = w.in(i) ? Dl[w.off(i)] : 0.f;
+#pragma unroll
+	for (int i = 0; i < IT; i++) rdy[i] = w.in(i) ? Dy[w.off(i)] : 0.f;
+#pragma unroll
+	for (int i = 0; i < IT; i++) rz[i] = w.in(i) && Z ? Zt[w.off(i)] : 0.f;
+#pragma unroll
 	for (int i = 0; i < IT; i++) {
-		const int row = w.row(i), o = w.off(i);
+		const int row = w.row(i);
 		float dt = 0.f, gy = 0.f;
 		if (w.in(i)) {
-			dt = softplus_fast(Dl[o] + bias);
-			gy = Dy[o];
+			dt = softplus_fast(rdl[i] + bias);
+			gy = rdy[i];
 			if (Z) {
-				float z = Zt[o];
+				float z = rz[i];
 				gy *= z * sigmoid_fast(z);
 			}
 		}
@@ -540,16 +569,27 @@ __device__ __forceinline__ bwd_tiles bwd_stage(float* sh, const float* __restric
 	const tile_walk w(b, t0, d0, L, D);
 	const float bias = w.colok && DeltaBias ? DeltaBias[d0 + w.col] : 0.f;
 	const float *Ut = w.at(U), *Dl = w.at(Delta), *Dy = w.at(DY), *Zt = w.at(Z);
-#pragma unroll 4
+	// Every load of the thread's elements first, array by array (raw Δ,
+	// u, dy, z: all in flight together), then the arithmetic and the
+	// stores.
+	float rdl[IT], ru[IT], rdy[IT], rz[IT];
+#pragma unroll
+	for (int i = 0; i < IT; i++) rdl[i] = w.in(i) ? Dl[w.off(i)] : 0.f;
+#pragma unroll
+	for (int i = 0; i < IT; i++) ru[i] = w.in(i) ? Ut[w.off(i)] : 0.f;
+#pragma unroll
+	for (int i = 0; i < IT; i++) rdy[i] = w.in(i) ? Dy[w.off(i)] : 0.f;
+#pragma unroll
+	for (int i = 0; i < IT; i++) rz[i] = w.in(i) && Z ? Zt[w.off(i)] : 0.f;
+	// No branch on in(i), so the softplus of all elements overlap:
+	// outside the array the raw values are zeros, and Δ, worked out
+	// anyway, is dropped.
+#pragma unroll
 	for (int i = 0; i < IT; i++) {
-		const int row = w.row(i), col = w.col, o = w.off(i);
-		float dt = 0.f, u = 0.f, dy = 0.f, z = 0.f;
-		if (w.in(i)) {
-			dt = softplus_fast(Dl[o] + bias);
-			u = Ut[o];
-			dy = Dy[o];
-			if (Z) z = Zt[o];
-		}
+		const int row = w.row(i), col = w.col;
+		const float sp = softplus_fast(rdl[i] + bias);
+		const float dt = w.in(i) ? sp : 0.f;
+		const float u = ru[i], dy = rdy[i], z = rz[i];
 		s.dt[row][col] = dt;
 		s.u[row][col] = u;
 		s.dy[row][col] = dy;
