@@ -17,11 +17,7 @@ import (
 // still gives the same bits.
 func TestRecomputeSameBits(t *testing.T) {
 	d := openOrSkip(t)
-	for i, v := range []struct {
-		name    string
-		ns      []string
-		complex bool
-	}{{"S6", nil, false}, {"complex-per-channel-B", []string{"B"}, true}} {
+	for i, v := range carryVariants {
 		for _, prec := range []backbone.Precision{backbone.FP32, backbone.BF16} {
 			c := backbone.NewConfig(97, 48, 3)
 			c.NonSelective, c.ComplexA = v.ns, v.complex

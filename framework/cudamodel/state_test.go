@@ -9,6 +9,14 @@ import (
 	"github.com/mambakit/mambakit/framework/backbone"
 )
 
+// carryVariants are the models the tests of a carried state run: real
+// S6, and complex A with per-channel B.
+var carryVariants = []struct {
+	name    string
+	ns      []string
+	complex bool
+}{{"S6", nil, false}, {"complex-per-channel-B", []string{"B"}, true}}
+
 // TestCarriedStateMatchesCPU: three chunks with the state carried across
 // (and resets inside), against backbone's Forward with a State: the loss,
 // the logits, the gradients of each chunk (truncated backpropagation through
@@ -16,11 +24,7 @@ import (
 // copied back to the host.
 func TestCarriedStateMatchesCPU(t *testing.T) {
 	d := openOrSkip(t)
-	for i, v := range []struct {
-		name    string
-		ns      []string
-		complex bool
-	}{{"S6", nil, false}, {"complex-per-channel-B", []string{"B"}, true}} {
+	for i, v := range carryVariants {
 		c := backbone.NewConfig(97, 48, 2)
 		c.NonSelective, c.ComplexA = v.ns, v.complex
 		m, err := backbone.New(c, uint64(30+i))
