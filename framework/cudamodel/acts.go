@@ -126,6 +126,15 @@ func (a *acts) slot(l int) int {
 	return l
 }
 
+// resets is the batch's reset flags as the kernels take them: 0 when it
+// has none.
+func (a *acts) resets() cuda.DevPtr {
+	if a.hasReset {
+		return a.reset
+	}
+	return 0
+}
+
 // half is the bfloat16 operand i elements into p (u16, xn16, …), or 0
 // outside bf16 precision, where those buffers are empty.
 func (a *acts) half(p cuda.DevPtr, i int) cuda.DevPtr {

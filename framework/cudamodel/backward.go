@@ -3,7 +3,6 @@ package cudamodel
 import (
 	"errors"
 
-	"github.com/mambakit/mambakit/framework/cuda"
 	"github.com/mambakit/mambakit/framework/cudakernels"
 )
 
@@ -24,10 +23,7 @@ func (g *Model) Backward() error {
 	V, D, Din, N, R, K, nL := dims(c)
 	B, L, M := a.B, a.L, a.B*a.L
 	d, p, gr, ly := g.dev, g.params, g.grads, g.lay
-	reset := cuda.DevPtr(0)
-	if a.hasReset {
-		reset = a.reset
-	}
+	reset := a.resets()
 	e, end := g.startPass("backward", nil)
 	defer end()
 
@@ -54,7 +50,7 @@ func (g *Model) Backward() error {
 	for l := nL - 1; l >= 0 && e.err == nil; l-- {
 		if a.recompute && l < nL-1 { // the block's activations again (the last block's are there)
 			e.prefix = "recompute: "
-			g.blockForward(e, l, a.state, a.stateIn, 0, true)
+			g.blockForward(e, l, true)
 			e.prefix = ""
 		}
 		s := a.slot(l)

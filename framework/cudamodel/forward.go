@@ -78,10 +78,8 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		return 0, err
 	}
 	a.hasTarget, a.hasReset, a.count, a.state, a.stateIn = b.Targets != nil, b.Reset != nil, 0, st, 0
-	in, out := 0, 0
 	if st != nil {
-		in, out = st.cur, 1-st.cur
-		a.stateIn = in
+		a.stateIn = st.cur // blockForward writes the other copy
 	}
 	if a.hasTarget {
 		if err := d.CopyI32To(a.targets, b.Targets); err != nil {
@@ -103,7 +101,7 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	defer end()
 	e.op("embedding", d.EmbeddingForward(a.resid, at(p, ly.embed), a.ids, M, D))
 	for l := 0; l < nL && e.err == nil; l++ {
-		g.blockForward(e, l, st, in, out, false)
+		g.blockForward(e, l, false)
 	}
 	xnF16 := a.half(a.xnF16, 0)
 	e.op("norm_f", d.RMSNormForward(a.xnF, xnF16, a.rstdF, f4(a.resid, nL*M*D), at(p, ly.normF), M, D, eps))
@@ -112,7 +110,7 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 		return 0, e.err
 	}
 	if st != nil {
-		st.cur = out
+		st.cur = 1 - a.stateIn
 	}
 	if !a.hasTarget {
 		return 0, nil
@@ -133,19 +131,18 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 // resid[l] into the block's activations (slot l, or 0 with recompute):
 // RMSNorm, in_proj, the convolution and SiLU, the SSM's parameters and
 // the scan. The first time (again false) it also writes the state after
-// the batch (st's copy out, when st is set) and the block's output,
-// resid[l] + out_proj(y), into resid[l+1]; run again for the backward of
-// a recomputed block (again true), it reads the same inputs (st's copy
-// in) and writes only the activations, the same bits as the first time.
-func (g *Model) blockForward(e *errs, l int, st *State, in, out int, again bool) {
+// the batch (the copy of a.state after a.stateIn, when the batch carries
+// one) and the block's output, resid[l] + out_proj(y), into resid[l+1];
+// run again for the backward of a recomputed block (again true), it reads
+// the same inputs (a.state's copy a.stateIn) and writes only the
+// activations, the same bits as the first time.
+func (g *Model) blockForward(e *errs, l int, again bool) {
 	c, a, d, p, ly := &g.Config, g.acts, g.dev, g.params, g.lay
 	_, D, Din, N, R, K, _ := dims(c)
 	B, L, M := a.B, a.L, a.B*a.L
 	s := a.slot(l)
-	reset := cuda.DevPtr(0)
-	if a.hasReset {
-		reset = a.reset
-	}
+	reset := a.resets()
+	st, in, out := a.state, a.stateIn, 1-a.stateIn
 	x, xn := f4(a.resid, l*M*D), f4(a.xn, s*M*D)
 	xn16 := a.half(a.xn16, s*M*D)
 	e.op("rmsnorm", d.RMSNormForward(xn, xn16, f4(a.rstd, s*M), x, ly.lay(p, ly.norm, l), M, D, float32(c.LayerNormEpsilon)))
