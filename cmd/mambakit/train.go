@@ -199,7 +199,7 @@ func runTrain(ctx context.Context, f *trainFlags, set map[string]bool, args []st
 		return dev.job.run(ctx, extra, stdout)
 	}
 	r := s.Run(out, c, stdout)
-	r.Device, r.TF32, r.Precision, r.Recompute, r.Dist = dev.name, dev.tf32, dev.precision, dev.recompute, dev.job.dist
+	dev.place(r)
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
 		return err
 	}
@@ -231,6 +231,11 @@ type trainDevice struct {
 	job       gpuJob // --gpus, --nodes, --rank, --coordinator (train_dist.go)
 }
 
+// place puts r on the device, precision and job the flags name.
+func (d trainDevice) place(r *train.Run) {
+	r.Device, r.TF32, r.Precision, r.Recompute, r.Dist = d.name, d.tf32, d.precision, d.recompute, d.job.dist
+}
+
 // resumeRun continues the run in dir with the resumable flags applied
 // (flags.Steps: the step to continue to).
 func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Config, set map[string]bool, dev trainDevice, stdout io.Writer) error {
@@ -253,7 +258,7 @@ func resumeRun(ctx context.Context, hf *hostFlags, dir string, flags train.Confi
 	c.Steps = 0                      // continue to the run's own target
 	c.Override(flags, settings(set)) // the resumable ones only (checkResumeFlags)
 	r := s.Run(dir, c, stdout)
-	r.Device, r.TF32, r.Precision, r.Recompute, r.Dist = dev.name, dev.tf32, dev.precision, dev.recompute, dev.job.dist
+	dev.place(r)
 	if err := fitBaseline(ctx, r, dev, stdout); err != nil {
 		return err
 	}
