@@ -2,6 +2,9 @@ package cudakernels
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"sync"
 
 	"github.com/mambakit/mambakit/framework/cuda"
 )
@@ -195,7 +198,8 @@ func (v StepVariant) l2Args(r [2]L2Range) []any {
 // multiprocessor run it (the 130M shape: 17 rows and more), one thread a
 // (row, channel) in blocks of 32 channels by up to 8 rows that stage A
 // (computed once a block), Δ's projection rows, Δ's input, B and C in
-// shared memory, so the step reads and writes H once: step_scan, 16
+// shared memory (a block takes several groups of 8 rows in turn where
+// the grid stays large, rowsIters), so the step reads and writes H once: step_scan, 16
 // lanes a (row, channel), computes A again for every row and reads the
 // channel's projection row for every row. The rest (fewer rows, complex
 // A, a block's staging past 48 KB) runs step_scan.
@@ -215,6 +219,8 @@ type StepScan struct {
 	DtBF16          bool        // Δ's projection reads DtLow and DtW rounded to bfloat16
 	V               StepVariant
 	L2              [2]L2Range // with V.L2: byte ranges for the L2 to fetch
+
+	rowIters int // tests: the groups of rows a block of step_scan_rows takes (0: rowsIters chooses)
 }
 
 func (d *Device) stepKernel(v StepVariant, name string) (*cuda.Function, error) {
@@ -380,10 +386,11 @@ func (c *StepScan) launch(d *Device, s *cuda.Stream, name string) error {
 			c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO, dt16}
 		return c.V.launch(f, cuda.Dim3{X: (c.D*16 + 127) / 128}, cuda.Dim3{X: 128}, 0, s, append(args, c.V.l2Args(c.L2)...)...)
 	case "step_scan_rows":
-		grid, block := c.rowsGrid()
+		iters := c.rowsIters(d.SMs)
+		grid, block := c.rowsGrid(iters)
 		return c.V.launch(f, grid, block, c.rowsShared(block.Y), s,
 			c.U, c.Z, c.B, c.D, c.N, c.DtLow, c.LDDt, c.DtW, c.R, c.DtBias, c.ALog,
-			c.Bm, c.LDB, c.Cm, c.LDC, c.Dskip, c.H, c.Y, c.IO, c.Y16, dt16)
+			c.Bm, c.LDB, c.Cm, c.LDC, c.Dskip, c.H, c.Y, c.IO, c.Y16, dt16, int32(iters))
 	}
 	threads := 128
 	blocks := (c.B*c.D*16 + threads - 1) / threads
@@ -425,17 +432,51 @@ func (c *StepScan) rowsOK() bool {
 }
 
 // rowsGrid is step_scan_rows's launch for c: blocks of 32 channels by
-// up to stepScanRows rows.
-func (c *StepScan) rowsGrid() (grid, block cuda.Dim3) {
+// up to stepScanRows rows, each block taking iters such groups of rows.
+func (c *StepScan) rowsGrid(iters int) (grid, block cuda.Dim3) {
 	rows := min(c.B, stepScanRows)
-	return cuda.Dim3{X: (c.D + 31) / 32, Y: (c.B + rows - 1) / rows}, cuda.Dim3{X: 32, Y: rows}
+	groups := (c.B + rows - 1) / rows
+	return cuda.Dim3{X: (c.D + 31) / 32, Y: (groups + iters - 1) / iters}, cuda.Dim3{X: 32, Y: rows}
 }
 
-// rowsBlocks is the number of blocks of step_scan_rows for c.
+// rowsBlocks is the number of blocks of step_scan_rows for c, a group
+// of rows each.
 func (c *StepScan) rowsBlocks() int {
-	g, _ := c.rowsGrid()
+	g, _ := c.rowsGrid(1)
 	return g.X * g.Y
 }
+
+// stepRowIters is $MAMBAKIT_CUDA_STEP_ROW_ITERS (1 to 64; 0 when unset
+// or not a number in range): the groups of rows a block of
+// step_scan_rows takes, for measuring; rowsIters chooses otherwise.
+var stepRowIters = sync.OnceValue(func() int {
+	n, err := strconv.Atoi(os.Getenv("MAMBAKIT_CUDA_STEP_ROW_ITERS"))
+	if err != nil || n < 1 || n > 64 {
+		return 0
+	}
+	return n
+})
+
+// rowsIters is how many groups of rows a block of step_scan_rows takes
+// on a device of sms multiprocessors: the parameters a block stages (A
+// and Δ's projection rows of its 32 channels) cost more instructions
+// than a group's states, so a block shares them among up to
+// stepScanRowIters groups, as long as the grid keeps about three blocks
+// a multiprocessor. Measured (H100, bf16, the 130M shape, docs/gpu.md):
+// at 256 rows 1, 2 and 4 groups a block gave 147.7k, 152.8k and 165.2k
+// tokens/s; at 64 rows 66.6k, 64.2k and 60.0k.
+func (c *StepScan) rowsIters(sms int) int {
+	if c.rowIters > 0 {
+		return c.rowIters
+	}
+	if n := stepRowIters(); n > 0 {
+		return n
+	}
+	return max(1, min(stepScanRowIters, c.rowsBlocks()/(2*max(sms, 1))))
+}
+
+// stepScanRowIters is the most groups of rows rowsIters gives a block.
+const stepScanRowIters = 4
 
 // rowsShared is the dynamic shared memory in bytes of a block of
 // step_scan_rows with rows rows, laid out as the kernel carves it: A and

@@ -52,7 +52,8 @@ func (d *Device) StepConvRows(s *cuda.Stream, v StepVariant, xz cuda.DevPtr, B, 
 
 // StepArgmaxRows sets Argmax[b] to the argmax key of row b of Logits (B,
 // V) over the ids below IO's vocabulary limit (decode with ArgmaxID), as
-// StepGEMV's EpiArgmax does.
+// StepGEMV's EpiArgmax does: Argmax[b] holds 0 before (StepEmbed clears
+// it), or a key to beat. Each row is split among argmaxParts blocks.
 func (d *Device) StepArgmaxRows(s *cuda.Stream, v StepVariant, logits cuda.DevPtr, B, V int, io, argmax cuda.DevPtr) error {
 	if err := v.checkAny(B); err != nil {
 		return err
@@ -64,5 +65,12 @@ func (d *Device) StepArgmaxRows(s *cuda.Stream, v StepVariant, logits cuda.DevPt
 	if err != nil {
 		return err
 	}
-	return v.launch(f, cuda.Dim3{X: B}, cuda.Dim3{X: 256}, 0, s, logits, B, V, io, argmax)
+	return v.launch(f, cuda.Dim3{X: argmaxParts(B, V, d.SMs), Y: B}, cuda.Dim3{X: 256}, 0, s, logits, B, V, io, argmax)
+}
+
+// argmaxParts is how many blocks step_argmax_rows gives a row of V
+// logits when B rows run on sms multiprocessors: enough for four blocks
+// a multiprocessor, none with fewer than 2048 logits.
+func argmaxParts(B, V, sms int) int {
+	return max(1, min((4*max(sms, 1)+B-1)/B, (V+2047)/2048))
 }

@@ -284,6 +284,31 @@ func testStepScan(t *testing.T, d *Device, v StepVariant) {
 				report(t, "step scan Y16 (bits differing)", name, float64(bf16Mismatches(db.bf16Get(y16, B*D), y3)), 0)
 			}
 		}
+		// step_scan_rows with a block taking one group of rows, then 2,
+		// 3 and 5 in turn (fewer blocks than groups, the last block's
+		// groups partly past B): the same bits.
+		if gs.rowsOK() {
+			var wantY, wantH []float32
+			for _, it := range []int{1, 2, 3, 5} {
+				if err := h.CopyFromF32(h0); err != nil {
+					t.Fatal(err)
+				}
+				gs.rowIters = it
+				err := gs.launch(d, variantStream(t, d, v), "step_scan_rows")
+				gs.rowIters = 0
+				if err != nil {
+					t.Fatal(err)
+				}
+				y2, h2 := db.get(y, B*D), db.get(h, len(h0))
+				if it == 1 {
+					wantY, wantH = y2, h2
+					continue
+				}
+				if !slices.Equal(f32bits(y2), f32bits(wantY)) || !slices.Equal(f32bits(h2), f32bits(wantH)) {
+					t.Errorf("%v step_scan_rows B%d D%d N%d R%d: %d groups of rows a block gave other bits than one", v, B, D, N, R, it)
+				}
+			}
+		}
 	}
 }
 
@@ -799,5 +824,23 @@ func TestStepResources(t *testing.T) {
 			}
 			t.Logf("resources %-24v %-10s %3d registers, %d bytes local, %d bytes static shared", v, n, f.Regs, f.LocalBytes, f.StaticShared)
 		}
+	}
+}
+
+// TestStepRowsIters: the groups of rows a block of step_scan_rows takes
+// at the 130M shape on 132 multiprocessors (docs/gpu.md's measurements):
+// 4 at 256 rows, 2 at 128, 1 at 64 and below; never 0.
+func TestStepRowsIters(t *testing.T) {
+	if stepRowIters() != 0 {
+		t.Skip("$MAMBAKIT_CUDA_STEP_ROW_ITERS is set")
+	}
+	for _, c := range []struct{ B, want int }{{256, 4}, {512, 4}, {128, 2}, {64, 1}, {17, 1}, {2, 1}} {
+		s := &StepScan{B: c.B, D: 1536, N: 16, R: 48}
+		if got := s.rowsIters(132); got != c.want {
+			t.Errorf("B %d: %d groups a block, want %d", c.B, got, c.want)
+		}
+	}
+	if got := (&StepScan{B: 256, D: 1536, N: 16, R: 48}).rowsIters(0); got < 1 {
+		t.Errorf("no multiprocessors: %d groups a block", got)
 	}
 }

@@ -455,17 +455,21 @@ __device__ __forceinline__ float step_rows_state(float& h, float a, float bv, fl
 // Each thread holds 16 of its states at a time in registers, so H, the
 // one large operand, is read and written once, and nothing is reduced
 // across lanes. The loads follow step_scan's order under STEP_PREFETCH:
-// the parameters, the wait, then this step's inputs.
+// the parameters, the wait, then this step's inputs. A block takes iters
+// groups of blockDim.y rows in turn (rows iters·blockIdx.y·blockDim.y
+// on): the parameters, whose staging (A's exponentials in double) costs
+// more instructions than a group's states, are staged once for all of
+// them, and a row's inputs by the warp that reads them, so that the
+// groups after the first need no barrier of the block.
 extern "C" __global__ void __launch_bounds__(256) step_scan_rows(
 	const float* __restrict__ U, const float* __restrict__ Z, int B, int Din, int N, const float* __restrict__ dtLow, int ldDt,
 	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
 	const float* __restrict__ Bm, int ldB, const float* __restrict__ Cm, int ldC, const float* __restrict__ Dskip,
-	float* __restrict__ H, float* __restrict__ Y, const int* __restrict__ io, unsigned short* __restrict__ Y16, int dt16)
+	float* __restrict__ H, float* __restrict__ Y, const int* __restrict__ io, unsigned short* __restrict__ Y16, int dt16, int iters)
 {
 	extern __shared__ __align__(16) float sh[];
 	const int tx = threadIdx.x, ty = threadIdx.y, rows = blockDim.y;
-	const int tid = ty * 32 + tx, nt = 32 * rows;
-	const int d0 = blockIdx.x * 32, b0 = blockIdx.y * rows, d = d0 + tx, b = b0 + ty;
+	const int d0 = blockIdx.x * 32, d = d0 + tx;
 	// Shared memory (floats; StepScan.rowsShared is its size): per
 	// channel, rows of sN (A; B and C when per channel) and sR (Δ's
 	// projection), odd in float4s so that the 8 lanes of a float4 load's
@@ -478,92 +482,116 @@ extern "C" __global__ void __launch_bounds__(256) step_scan_rows(
 	float* Bs = Ws + 32 * sR;
 	float* Cs = Bs + (ldB ? rows * N4 : 32 * sN);
 	float* Ls = Cs + (ldC ? rows * N4 : 32 * sN);
-	// The parameters first (no kernel of the step writes them): A_log (B
-	// and C when per channel) and Δ's projection rows, a thread's loads
-	// issued together.
-	for (int i = tid; i < 32 * max(N4, R4); i += nt) {
-		const int c = i / N4, n = i - c * N4, cw = R ? i / R4 : 0, r = i - cw * R4;
-		const bool on = i < 32 * N4 && d0 + c < Din && n < N, onw = i < 32 * R4 && d0 + cw < Din && r < R;
-		const long long k = (long long)(d0 + c) * N + n;
-		const float al = on ? Alog[k] : 0.f, bp = on && !ldB ? Bm[k] : 0.f, cp = on && !ldC ? Cm[k] : 0.f;
-		const float w = onw ? dtW[(long long)(d0 + cw) * R + r] : 0.f;
-		if (i < 32 * N4) {
+	// The parameters first (no kernel of the step writes them): warp ty
+	// stages channels ty, ty + rows, … (A_log, B and C when per channel,
+	// Δ's projection row), its lanes along the row, so that no index is
+	// divided.
+#pragma unroll 1
+	for (int c = ty; c < 32; c += rows) {
+		const bool onc = d0 + c < Din;
+		for (int n = tx; n < N4; n += 32) {
+			const bool on = onc && n < N;
+			const long long k = (long long)(d0 + c) * N + n;
+			const float al = on ? Alog[k] : 0.f, bp = on && !ldB ? Bm[k] : 0.f, cp = on && !ldC ? Cm[k] : 0.f;
 			As[c * sN + n] = on ? -(float)exp((double)al) : 0.f;
 			if (!ldB) Bs[c * sN + n] = bp;
 			if (!ldC) Cs[c * sN + n] = cp;
 		}
-		if (i < 32 * R4) Ws[cw * sR + r] = dt16 ? bf16_round(w) : w;
+		for (int r = tx; r < R4; r += 32) {
+			const float w = onc && r < R ? dtW[(long long)(d0 + c) * R + r] : 0.f;
+			Ws[c * sR + r] = dt16 ? bf16_round(w) : w;
+		}
 	}
 	const float bias = d < Din && dtB ? dtB[d] : 0.f;
 	const float skip = d < Din && Dskip ? Dskip[d] : 0.f;
 	pdl_trigger();
 	pdl_wait();
-	// This step's inputs: u, z, the reset flag and the first 16 states
-	// (read even for a reset row, so that the loads need not wait for the
-	// flag), then Δ's input, B and C of the block's rows, a thread's loads
-	// issued together.
-	const bool active = d < Din && b < B;
-	const long long o = active ? (long long)b * Din + d : 0;
-	const float u = active ? U[o] : 0.f;
-	const float zv = active && Z ? Z[o] : 0.f;
-	const bool rs = active && io[B + b] != 0;
-	float* h = H + o * N;
-	const bool vec = (N & 3) == 0 && (((unsigned long long)H) & 15) == 0;
-	float hs[16];
-	step_rows_load(hs, h, 0, N, vec, active);
-	for (int i = tid; i < rows * max(N4, R4); i += nt) {
-		const int j = i / N4, n = i - j * N4, jl = R ? i / R4 : 0, r = i - jl * R4;
-		const bool on = i < rows * N4 && b0 + j < B && n < N, onl = i < rows * R4 && b0 + jl < B && r < R;
-		const float l = onl ? dtLow[(long long)(b0 + jl) * ldDt + r] : 0.f;
-		const float bv = on && ldB ? Bm[(long long)(b0 + j) * ldB + n] : 0.f;
-		const float cv = on && ldC ? Cm[(long long)(b0 + j) * ldC + n] : 0.f;
-		if (i < rows * R4) Ls[i] = dt16 ? bf16_round(l) : l;
-		if (i < rows * N4) {
-			if (ldB) Bs[i] = bv;
-			if (ldC) Cs[i] = cv;
-		}
-	}
-	__syncthreads();
-	if (!active) return;
-	const float4* w4 = reinterpret_cast<const float4*>(Ws + tx * sR);
-	const float4* x4 = reinterpret_cast<const float4*>(Ls + ty * R4);
-	float dr = 0.f;
-	for (int i = 0; i < R4 >> 2; i++) {
-		float4 w = w4[i], x = x4[i];
-		dr = fmaf(x.x, w.x, dr);
-		dr = fmaf(x.y, w.y, dr);
-		dr = fmaf(x.z, w.z, dr);
-		dr = fmaf(x.w, w.w, dr);
-	}
-	const float dt = softplus_f(dr + bias);
-	const float* as = As + tx * sN;
-	const float* bs = ldB ? Bs + ty * N4 : Bs + tx * sN;
-	const float* cs = ldC ? Cs + ty * N4 : Cs + tx * sN;
-	if (rs)
-#pragma unroll
-		for (int k = 0; k < 16; k++) hs[k] = 0.f;
-	float y = 0.f;
-	for (int n0 = 0; n0 < N; n0 += 16) {
-		if (n0) step_rows_load(hs, h, n0, N, vec, !rs);
-#pragma unroll
-		for (int j = 0; j < 4; j++) {
-			const int n = n0 + 4 * j;
-			if (n < N) {
-				float4 a = *reinterpret_cast<const float4*>(as + n);
-				float4 bv = *reinterpret_cast<const float4*>(bs + n);
-				float4 cv = *reinterpret_cast<const float4*>(cs + n);
-				y = step_rows_state(hs[4 * j], a.x, bv.x, cv.x, dt, u, y);
-				if (n + 1 < N) y = step_rows_state(hs[4 * j + 1], a.y, bv.y, cv.y, dt, u, y);
-				if (n + 2 < N) y = step_rows_state(hs[4 * j + 2], a.z, bv.z, cv.z, dt, u, y);
-				if (n + 3 < N) y = step_rows_state(hs[4 * j + 3], a.w, bv.w, cv.w, dt, u, y);
+	for (int it = 0; it < iters; it++) {
+		const int b0 = (blockIdx.y * iters + it) * rows, b = b0 + ty;
+		if (b0 >= B) break; // the same for the whole block
+		// This step's inputs: u, z, the reset flag and the first 16 states
+		// (read even for a reset row, so that the loads need not wait for the
+		// flag), then Δ's input, B and C of the warp's row, which only this
+		// warp reads: staged by its lanes, after they have all read the
+		// group before (__syncwarp), its loads issued together.
+		const bool active = d < Din && b < B;
+		const long long o = active ? (long long)b * Din + d : 0;
+		const float u = active ? U[o] : 0.f;
+		const float zv = active && Z ? Z[o] : 0.f;
+		const bool rs = active && io[B + b] != 0;
+		float* h = H + o * N;
+		const bool vec = (N & 3) == 0 && (((unsigned long long)H) & 15) == 0;
+		float hs[16];
+		step_rows_load(hs, h, 0, N, vec, active);
+		if (it) __syncwarp();
+		if (b < B) { // the same for the whole warp
+			float* Lw = Ls + ty * R4;
+			float* Bw = Bs + ty * N4;
+			float* Cw = Cs + ty * N4;
+			const float* lr = dtLow + (long long)b * ldDt;
+			const float l0 = tx < R ? lr[tx] : 0.f, l1 = tx + 32 < R ? lr[tx + 32] : 0.f;
+			const float bv = ldB && tx < N ? Bm[(long long)b * ldB + tx] : 0.f;
+			const float cv = ldC && tx < N ? Cm[(long long)b * ldC + tx] : 0.f;
+			if (tx < R4) Lw[tx] = dt16 ? bf16_round(l0) : l0;
+			if (tx + 32 < R4) Lw[tx + 32] = dt16 ? bf16_round(l1) : l1;
+			for (int r = tx + 64; r < R4; r += 32) {
+				const float l = r < R ? lr[r] : 0.f;
+				Lw[r] = dt16 ? bf16_round(l) : l;
+			}
+			if (ldB && tx < N4) Bw[tx] = bv;
+			if (ldC && tx < N4) Cw[tx] = cv;
+			for (int n = tx + 32; n < N4; n += 32) {
+				if (ldB) Bw[n] = n < N ? Bm[(long long)b * ldB + n] : 0.f;
+				if (ldC) Cw[n] = n < N ? Cm[(long long)b * ldC + n] : 0.f;
 			}
 		}
-		step_rows_store(hs, h, n0, N, vec);
+		// The first group also waits for the parameters the whole block
+		// staged.
+		if (it == 0)
+			__syncthreads();
+		else
+			__syncwarp();
+		if (!active) continue;
+		const float4* w4 = reinterpret_cast<const float4*>(Ws + tx * sR);
+		const float4* x4 = reinterpret_cast<const float4*>(Ls + ty * R4);
+		float dr = 0.f;
+		for (int i = 0; i < R4 >> 2; i++) {
+			float4 w = w4[i], x = x4[i];
+			dr = fmaf(x.x, w.x, dr);
+			dr = fmaf(x.y, w.y, dr);
+			dr = fmaf(x.z, w.z, dr);
+			dr = fmaf(x.w, w.w, dr);
+		}
+		const float dt = softplus_f(dr + bias);
+		const float* as = As + tx * sN;
+		const float* bs = ldB ? Bs + ty * N4 : Bs + tx * sN;
+		const float* cs = ldC ? Cs + ty * N4 : Cs + tx * sN;
+		if (rs)
+#pragma unroll
+			for (int k = 0; k < 16; k++) hs[k] = 0.f;
+		float y = 0.f;
+		for (int n0 = 0; n0 < N; n0 += 16) {
+			if (n0) step_rows_load(hs, h, n0, N, vec, !rs);
+#pragma unroll
+			for (int j = 0; j < 4; j++) {
+				const int n = n0 + 4 * j;
+				if (n < N) {
+					float4 a = *reinterpret_cast<const float4*>(as + n);
+					float4 bv = *reinterpret_cast<const float4*>(bs + n);
+					float4 cv = *reinterpret_cast<const float4*>(cs + n);
+					y = step_rows_state(hs[4 * j], a.x, bv.x, cv.x, dt, u, y);
+					if (n + 1 < N) y = step_rows_state(hs[4 * j + 1], a.y, bv.y, cv.y, dt, u, y);
+					if (n + 2 < N) y = step_rows_state(hs[4 * j + 2], a.z, bv.z, cv.z, dt, u, y);
+					if (n + 3 < N) y = step_rows_state(hs[4 * j + 3], a.w, bv.w, cv.w, dt, u, y);
+				}
+			}
+			step_rows_store(hs, h, n0, N, vec);
+		}
+		if (Dskip) y = fmaf(skip, u, y);
+		if (Z) y *= silu_f(zv);
+		Y[o] = y;
+		if (Y16) Y16[o] = bf16_bits(y);
 	}
-	if (Dskip) y = fmaf(skip, u, y);
-	if (Z) y *= silu_f(zv);
-	Y[o] = y;
-	if (Y16) Y16[o] = bf16_bits(y);
 }
 
 // ---------------------------------------------------------------------
@@ -1060,23 +1088,45 @@ extern "C" __global__ void step_conv_rows(const float* __restrict__ xz, int B, i
 	}
 }
 
-// step_argmax_rows: amax[b] = the argmax key (argmax_key) of row b of the
-// logits (B, V) over ids below the vocabulary limit io[2·B], NaN never
-// winning; one block a row.
+// step_argmax_rows: amax[b] = the larger of itself and the argmax key
+// (argmax_key) of row b of the logits (B, V) over ids below the
+// vocabulary limit io[2·B], NaN never winning: StepGEMV's EPI_ARGMAX,
+// whose slots step_embed clears. Block (x, b) takes the x-th of
+// gridDim.x equal parts of row b, in float4 loads when the rows allow
+// (V a multiple of 4, the logits 16-byte aligned; the parts then start
+// on multiples of 4), and folds its best into amax[b] with atomicMax:
+// the maximum does not depend on the order.
 extern "C" __global__ void step_argmax_rows(const float* __restrict__ logits, int B, int V, const int* __restrict__ io,
                                             unsigned long long* __restrict__ amax)
 {
 	__shared__ unsigned long long best[32];
 	pdl_trigger();
 	pdl_wait();
-	int vlimit = io[2 * B];
-	const float* row = logits + (long long)blockIdx.x * V;
+	const int vlimit = min(io[2 * B], V);
+	const float* row = logits + (long long)blockIdx.y * V;
+	const bool vec = (V & 3) == 0 && (((unsigned long long)logits) & 15) == 0;
+	int per = (vlimit + gridDim.x - 1) / gridDim.x;
+	if (vec) per = (per + 3) & ~3;
+	const int lo = blockIdx.x * per, hi = min(lo + per, vlimit);
 	unsigned long long m = 0ull;
-	for (int n = threadIdx.x; n < V && n < vlimit; n += blockDim.x) {
-		float v = row[n];
-		if (v == v) {
-			unsigned long long k = argmax_key(v, n);
-			m = k > m ? k : m;
+	if (vec) {
+		for (int n = lo + 4 * threadIdx.x; n < hi; n += 4 * blockDim.x) {
+			const float4 v = *reinterpret_cast<const float4*>(row + n);
+			const float e[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+			for (int k = 0; k < 4; k++)
+				if (n + k < hi && e[k] == e[k]) {
+					unsigned long long key = argmax_key(e[k], n + k);
+					m = key > m ? key : m;
+				}
+		}
+	} else {
+		for (int n = lo + threadIdx.x; n < hi; n += blockDim.x) {
+			float v = row[n];
+			if (v == v) {
+				unsigned long long key = argmax_key(v, n);
+				m = key > m ? key : m;
+			}
 		}
 	}
 	for (int o = 16; o > 0; o >>= 1) {
@@ -1088,6 +1138,6 @@ extern "C" __global__ void step_argmax_rows(const float* __restrict__ logits, in
 	__syncthreads();
 	if (threadIdx.x == 0) {
 		for (int w = 1; w < (int)(blockDim.x >> 5); w++) m = best[w] > m ? best[w] : m;
-		amax[blockIdx.x] = m;
+		if (m) atomicMax(amax + blockIdx.y, m);
 	}
 }
