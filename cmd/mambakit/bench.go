@@ -111,6 +111,7 @@ func benchScanFlags(o *bench.ScanOptions, seqLens *string) benchRegister {
 			fs.StringVar(seqLens, "seq-len", *seqLens, "comma list of sequence lengths L")
 			fs.IntVar(&o.Warmup, "warmup", o.Warmup, "untimed runs first")
 			fs.BoolVar(&o.GEMM, "gemm", o.GEMM, "also time cuBLAS 8192³ in fp32, TF32 and bf16")
+			fs.StringVar(&o.Inputs, "inputs", "fp32", "u, Δ and z of the scan in fp32, or bf16 (bfloat16, as a bf16 model keeps them; the scan runs in fp32)")
 		} else {
 			fs.IntVar(&o.SeqLens[0], "seq-len", o.SeqLens[0], "sequence length L")
 			fs.BoolVar(&o.NoRef, "no-ref", o.NoRef, "skip the reference (it allocates 4 tensors of B·L·D·N)")
@@ -140,6 +141,9 @@ func benchScan(args []string, stdout io.Writer) error {
 	}
 	if p := o.PerChannel; p != "" && p != "b" && p != "c" && p != "bc" {
 		return usagef("--per-channel %q: want b, c or bc", p)
+	}
+	if o.Inputs != "" && o.Inputs != "fp32" && o.Inputs != "bf16" {
+		return usagef("--inputs %q: want fp32 or bf16", o.Inputs)
 	}
 	return bench.Scan(o, stdout)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mambakit/mambakit/framework/bench"
 	"github.com/mambakit/mambakit/framework/train"
 )
 
@@ -18,6 +19,7 @@ func TestBadInvocationsGiveOneLine(t *testing.T) {
 		"negative thread": {"bench", "scan", "--threads", "-2"},
 		"unknown loop":    {"bench", "peak", "--loops", "fp64-zmm"},
 		"zero peak time":  {"bench", "peak", "--min-time", "0s"},
+		"scan inputs":     {"bench", "scan", "--device", "cuda", "--inputs", "fp8"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -103,5 +105,18 @@ func TestBenchGenerateBF16OnGPU(t *testing.T) {
 	msg := strings.TrimSpace(errb.String())
 	if code != 1 || !strings.Contains(msg, "no NVIDIA driver") || strings.Contains(msg, "\n") {
 		t.Errorf("exit %d, stderr %q; want 1 and one line saying there is no driver", code, msg)
+	}
+}
+
+// TestScanInputsFlag: bench scan --inputs takes fp32 or bf16 (GPU); other
+// values are a usage error (exit 2) naming the flag, before any GPU is
+// opened, and bf16 on the CPU is refused.
+func TestScanInputsFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := mainExit([]string{"bench", "scan", "--device", "cuda", "--inputs", "fp8"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--inputs") {
+		t.Errorf("--inputs fp8: exit %d, %q", code, errb.String())
+	}
+	if err := bench.Scan(bench.ScanOptions{Device: train.CPU, B: 1, D: 1, N: 1, SeqLens: []int{1}, Inputs: "bf16"}, &out); err == nil || !strings.Contains(err.Error(), "GPU") {
+		t.Errorf("bf16 inputs on the CPU: %v", err)
 	}
 }

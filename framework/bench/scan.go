@@ -22,6 +22,10 @@ type ScanOptions struct {
 	PerChannel string // on the CPU: non-selective B and/or C of shape (D, N): "b", "c" or "bc" ("": both selective)
 	Threads    int    // on the CPU (0: all cores)
 	GEMM       bool   // on a GPU: also time cuBLAS sgemm 8192³ in fp32 and TF32
+	// Inputs is "fp32" (or "") or, on a GPU, "bf16": u, Δ and z read as
+	// bfloat16 (cudakernels.Scan's U16, Delta16, Z16), as a bf16 model
+	// keeps them.
+	Inputs string
 }
 
 // DefaultScan returns the defaults on dev; on a GPU, state-spaces/mamba's
@@ -37,6 +41,15 @@ func DefaultScan(dev train.Device) ScanOptions {
 // (b, l, d, n) element of each implementation and of the materializing
 // reference, and the speedups; on a GPU, scanCUDA.
 func Scan(o ScanOptions, w io.Writer) error {
+	switch o.Inputs {
+	case "", "fp32":
+	case "bf16":
+		if o.Device != train.CUDA {
+			return fmt.Errorf("bench scan: inputs bf16 runs on a GPU only (--device cuda)")
+		}
+	default:
+		return fmt.Errorf("bench scan: inputs %q: want fp32 or bf16", o.Inputs)
+	}
 	if o.Device == train.CUDA {
 		return scanCUDA(o, w)
 	}

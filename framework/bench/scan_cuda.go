@@ -52,10 +52,15 @@ func scanCUDA(o ScanOptions, stdout io.Writer) error {
 		}
 	}
 	plan := d.ScanPlan(&cudakernels.Scan{B: B, D: D, N: N})
-	fmt.Fprintf(stdout, "\nscan B=%d D=%d N=%d, float32, plan %s, median of %d runs after %d warm-up (device events)\n", B, D, N, plan, o.Reps, o.Warmup)
+	in16 := o.Inputs == "bf16"
+	inputs := "float32"
+	if in16 {
+		inputs = "u, Δ and z in bfloat16, the rest float32"
+	}
+	fmt.Fprintf(stdout, "\nscan B=%d D=%d N=%d, %s, plan %s, median of %d runs after %d warm-up (device events)\n", B, D, N, inputs, plan, o.Reps, o.Warmup)
 	fmt.Fprintf(stdout, "%-6s %-4s %9s %8s %10s %10s %10s %10s %9s\n", "L", "pass", "ms", "GB/s", "mem floor", "exp floor", "anchor ms", "anchor/us", "ms/floor")
 	for _, L := range o.SeqLens {
-		if err := scanOneL(d, timer, stdout, B, L, D, N, bw, expRate); err != nil {
+		if err := scanOneL(d, timer, stdout, B, L, D, N, bw, expRate, in16); err != nil {
 			return err
 		}
 	}
@@ -156,7 +161,9 @@ func expRate(d *cudakernels.Device, c *cudaTimer) (float64, error) {
 	return float64(blocks*threads) * float64(iters) * 8 / (ms * 1e-3), nil
 }
 
-func scanOneL(d *cudakernels.Device, c *cudaTimer, w io.Writer, B, L, D, N int, bw, expRate float64) error {
+// scanOneL times one length; in16: u, Δ and z as bfloat16 (the float32
+// values rounded on the device).
+func scanOneL(d *cudakernels.Device, c *cudaTimer, w io.Writer, B, L, D, N int, bw, expRate float64, in16 bool) error {
 	bld, bln := int64(B)*int64(L)*int64(D), int64(B)*int64(L)*int64(N)
 	var bufs []*cuda.Buffer
 	defer func() {
@@ -196,6 +203,19 @@ func scanOneL(d *cudakernels.Device, c *cudaTimer, w io.Writer, B, L, D, N int, 
 		}
 		*sp.p = p
 	}
+	if in16 {
+		for _, in := range []struct{ f32, b16 *cuda.DevPtr }{{&s.U, &s.U16}, {&s.Delta, &s.Delta16}, {&s.Z, &s.Z16}} {
+			b, err := d.Alloc(int(2 * bld))
+			if err != nil {
+				return fmt.Errorf("L %d: %w", L, err)
+			}
+			bufs = append(bufs, b)
+			if err := d.ToBF16(b.Ptr(), *in.f32, int(bld)); err != nil {
+				return fmt.Errorf("L %d: %w", L, err)
+			}
+			*in.b16, *in.f32 = b.Ptr(), 0
+		}
+	}
 	fwd, err := c.median(func() error { return d.ScanForward(s) })
 	if err != nil {
 		return err
@@ -205,9 +225,14 @@ func scanOneL(d *cudakernels.Device, c *cudaTimer, w io.Writer, B, L, D, N int, 
 		return err
 	}
 	// Bytes a pass must move: forward reads U, Δ, Z, B, C and writes Y;
-	// backward reads U, Δ, Z, DY, B, C and writes DU, DΔ, DZ, DB, DC.
-	fb := float64(4 * (4*bld + 2*bln))
-	bb := float64(4 * (7*bld + 4*bln))
+	// backward reads U, Δ, Z, DY, B, C and writes DU, DΔ, DZ, DB, DC
+	// (U, Δ and Z in 2 bytes an element with in16).
+	in := int64(4)
+	if in16 {
+		in = 2
+	}
+	fb := float64(3*in*bld + 4*(bld+2*bln))
+	bb := float64(3*in*bld + 4*(4*bld+4*bln))
 	ex := float64(bld) * float64(N) / expRate * 1e3
 	an := scanAnchor[L]
 	row := func(pass string, ms, bytes, anchor float64) {

@@ -34,7 +34,8 @@ func TestCompileAll(t *testing.T) {
 		{"adamw.cu", nil, []string{"adamw_step"}},
 	}
 	for _, v := range []Scan{{N: 16}, {N: 16, BPerChannel: true, CPerChannel: true}, {N: 32}, {N: 5}, {N: 64},
-		{N: 16, AImag: 1}, {N: 16, AImag: 1, BPerChannel: true, CPerChannel: true}, {N: 64, AImag: 1}} {
+		{N: 16, AImag: 1}, {N: 16, AImag: 1, BPerChannel: true, CPerChannel: true}, {N: 64, AImag: 1},
+		{N: 16, U16: 1, Delta16: 1, Z16: 1}, {N: 64, U16: 1, Delta16: 1, Z16: 1}, {N: 16, AImag: 1, U16: 1, Delta16: 1, Z16: 1}} {
 		names := scanKernels
 		if v.AImag == 0 {
 			names = append(names[:len(names):len(names)], scanSeqKernels...)

@@ -42,6 +42,26 @@ type Scan struct {
 	// Y16, when set, receives Y rounded to bfloat16 (as ToBF16 rounds
 	// it): the operand a bf16 product reads.
 	Y16 cuda.DevPtr
+
+	// U16, Delta16 and Z16 are U, Delta and Z as bfloat16 bits (2 bytes
+	// an element), in place of the float32 field (set one of the two):
+	// what a bf16 model keeps. The scan widens each element as it loads
+	// it and runs in float32 from there, so its results are those of the
+	// float32 fields holding the same values, bit for bit.
+	U16, Delta16, Z16 cuda.DevPtr
+}
+
+// u, delta and z are the scan's (B, L, D) inputs, float32 or bfloat16
+// (the module's U16, DL16 and Z16 say which; check refuses both).
+func (s *Scan) u() cuda.DevPtr     { return either(s.U, s.U16) }
+func (s *Scan) delta() cuda.DevPtr { return either(s.Delta, s.Delta16) }
+func (s *Scan) z() cuda.DevPtr     { return either(s.Z, s.Z16) }
+
+func either(f32, b16 cuda.DevPtr) cuda.DevPtr {
+	if f32 != 0 {
+		return f32
+	}
+	return b16
 }
 
 // ScanGrads are the gradients of a Scan, as kernels.ScanGrads; 0 skips an
@@ -85,9 +105,17 @@ func (s *Scan) check() error {
 	for _, p := range []struct {
 		name string
 		v    cuda.DevPtr
-	}{{"U", s.U}, {"Delta", s.Delta}, {"A", s.A}, {"Bm", s.Bm}, {"Cm", s.Cm}, {"Y", s.Y}} {
+	}{{"U or U16", s.u()}, {"Delta or Delta16", s.delta()}, {"A", s.A}, {"Bm", s.Bm}, {"Cm", s.Cm}, {"Y", s.Y}} {
 		if p.v == 0 {
 			return fmt.Errorf("cudakernels: scan: %s is required", p.name)
+		}
+	}
+	for _, p := range []struct {
+		name     string
+		f32, b16 cuda.DevPtr
+	}{{"U", s.U, s.U16}, {"Delta", s.Delta, s.Delta16}, {"Z", s.Z, s.Z16}} {
+		if p.f32 != 0 && p.b16 != 0 {
+			return fmt.Errorf("cudakernels: scan: both %s and %s16 given", p.name, p.name)
 		}
 	}
 	if s.AImag == 0 && (s.BImag != 0 || s.CImag != 0) {
@@ -165,6 +193,14 @@ var scanSeqKernels = []string{"scan_fwd_seq"}
 
 func (s *Scan) defines() []string {
 	defs := []string{"SCAN_N=" + strconv.Itoa(s.N), "B_PC=" + b01(s.BPerChannel), "C_PC=" + b01(s.CPerChannel)}
+	for _, in := range []struct {
+		def string
+		on  bool
+	}{{"U16=1", s.U16 != 0}, {"DL16=1", s.Delta16 != 0}, {"Z16=1", s.Z16 != 0}} {
+		if in.on {
+			defs = append(defs, in.def)
+		}
+	}
 	if n, err := strconv.Atoi(scanMinBlocks); err == nil && n >= 1 && n <= 16 {
 		defs = append(defs, "BWD_MINB="+strconv.Itoa(n))
 	}
@@ -229,7 +265,7 @@ func (d *Device) ScanForward(s *Scan) error {
 			return err
 		}
 		return f.Launch(cuda.Dim3{X: (D + scanDT - 1) / scanDT, Y: B}, cuda.Dim3{X: scanThreads}, s.scanFwdSeqShared(), nil,
-			s.U, s.Delta, s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.Z, s.Reset, s.H0, s.Saved, s.HT, s.Y, s.Y16, L, D)
+			s.u(), s.delta(), s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.z(), s.Reset, s.H0, s.Saved, s.HT, s.Y, s.Y16, L, D)
 	}
 	sn := N
 	if s.AImag != 0 {
@@ -260,7 +296,7 @@ func (d *Device) ScanForward(s *Scan) error {
 			return err
 		}
 		if err := f.Launch(grid, cuda.Dim3{X: scanThreads}, 0, nil,
-			s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Reset, hloc, ssum, L, D); err != nil {
+			s.u(), s.delta(), s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Reset, hloc, ssum, L, D); err != nil {
 			return err
 		}
 	}
@@ -281,7 +317,7 @@ func (d *Device) ScanForward(s *Scan) error {
 		return err
 	}
 	return fo.Launch(grid, cuda.Dim3{X: scanThreads}, scanFwdOutShared(N, s.AImag != 0), nil,
-		s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.Z, s.Reset,
+		s.u(), s.delta(), s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.z(), s.Reset,
 		saved, s.Y, s.Y16, L, D)
 }
 
@@ -319,7 +355,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 	if g.DY == 0 {
 		return fmt.Errorf("cudakernels: scan backward: DY is required")
 	}
-	if (g.DZ != 0 || g.DZ16 != 0) && s.Z == 0 {
+	if (g.DZ != 0 || g.DZ16 != 0) && s.z() == 0 {
 		return fmt.Errorf("cudakernels: scan backward: DZ given but the forward had no gate Z")
 	}
 	B, L, D, N := s.B, s.L, s.D, s.N
@@ -358,7 +394,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 			return err
 		}
 		if err := f.Launch(grid, cuda.Dim3{X: scanThreads}, 0, nil,
-			s.Delta, s.DeltaBias, s.A, s.AImag, s.Cm, s.CImag, s.Z, s.Reset, g.DY, dloc, ssum, L, D); err != nil {
+			s.delta(), s.DeltaBias, s.A, s.AImag, s.Cm, s.CImag, s.z(), s.Reset, g.DY, dloc, ssum, L, D); err != nil {
 			return err
 		}
 	}
@@ -415,7 +451,7 @@ func (d *Device) ScanBackward(s *Scan, g *ScanGrads) error {
 			return err
 		}
 		if err := f.Launch(grid, cuda.Dim3{X: scanThreads}, scanBwdShared(N, cplx), nil,
-			s.U, s.Delta, s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.Z, s.Reset, s.Saved, dcin, g.DY,
+			s.u(), s.delta(), s.DeltaBias, s.A, s.AImag, s.Bm, s.BImag, s.Cm, s.CImag, s.Dskip, s.z(), s.Reset, s.Saved, dcin, g.DY,
 			g.DU, g.DDelta, g.DZ, g.DDelta16, g.DZ16, pBC, pA, pAi, pSkip, pBias, pBpc, pBpci, pCpc, pCpci, L, D); err != nil {
 			return err
 		}

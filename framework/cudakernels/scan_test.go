@@ -283,6 +283,12 @@ func TestScanArgs(t *testing.T) {
 	if err := d.ScanForward(&Scan{B: 1, L: 1, D: 1, N: 4, U: 1, Delta: 1, A: 1, Bm: 1, Cm: 1, Y: 1, BImag: 1}); err == nil {
 		t.Error("BImag without AImag accepted")
 	}
+	if err := d.ScanForward(&Scan{B: 1, L: 1, D: 1, N: 4, U: 1, U16: 1, Delta: 1, A: 1, Bm: 1, Cm: 1, Y: 1}); err == nil {
+		t.Error("both U and U16 accepted")
+	}
+	if err := d.ScanForward(&Scan{B: 1, L: 1, D: 1, N: 4, U16: 1, A: 1, Bm: 1, Cm: 1, Y: 1}); err == nil {
+		t.Error("missing Delta and Delta16 accepted")
+	}
 	full := Scan{B: 1, L: 5, D: 1, N: 4, U: 1, Delta: 1, A: 1, Bm: 1, Cm: 1, Y: 1}
 	if err := d.ScanBackward(&full, &ScanGrads{DY: 1}); err == nil {
 		t.Error("backward without Saved accepted")
@@ -321,5 +327,9 @@ func TestScanFile(t *testing.T) {
 	}
 	if d := (&Scan{N: 4, AImag: 1, BPerChannel: true}).defines(); strings.Join(d, " ") != "SCAN_N=4 B_PC=1 C_PC=0" && !strings.HasPrefix(strings.Join(d, " "), "SCAN_N=4 B_PC=1 C_PC=0 BWD_MINB=") {
 		t.Errorf("defines %v", d)
+	}
+	// bfloat16 inputs: a module of their own.
+	if d := strings.Join((&Scan{N: 4, U16: 1, Z16: 1}).defines(), " "); !strings.HasPrefix(d, "SCAN_N=4 B_PC=0 C_PC=0 U16=1 Z16=1") || strings.Contains(d, "DL16") {
+		t.Errorf("defines with U16, Z16: %v", d)
 	}
 }

@@ -11,7 +11,12 @@
 //
 // Compile-time parameters (NVRTC -D): SCAN_N (state size N), B_PC and C_PC
 // (non-selective B, C: one vector per channel, shape (D, N)), BWD_MINB
-// (blocks of scan_bwd a multiprocessor should hold).
+// (blocks of scan_bwd a multiprocessor should hold), U16, DL16 and Z16
+// (u, the raw Δ and the gate z, the (B, L, D) inputs, read as bfloat16
+// bits, each widened to float32 as it is loaded: the inputs a bf16 model
+// stores in half the bytes; everything after the load is the float32
+// scan's, so the results are the float32 kernels' on the rounded values,
+// bit for bit).
 //
 // The sequence is cut into chunks of T steps, and every chunk of every
 // tile of DT channels of every batch row is a block of its own, so the
@@ -53,6 +58,30 @@
 #ifndef C_PC
 #define C_PC 0
 #endif
+
+#ifndef U16
+#define U16 0
+#endif
+#ifndef DL16
+#define DL16 0
+#endif
+#ifndef Z16
+#define Z16 0
+#endif
+
+// scan_in<H>::type is the element of a (B, L, D) input: float, or the
+// bfloat16 bits (unsigned short) when H; in_f widens one to float32.
+template <bool H> struct scan_in {
+	typedef float type;
+};
+template <> struct scan_in<true> {
+	typedef unsigned short type;
+};
+typedef scan_in<U16 != 0>::type u_in;
+typedef scan_in<DL16 != 0>::type dl_in;
+typedef scan_in<Z16 != 0>::type z_in;
+__device__ __forceinline__ float in_f(float v) { return v; }
+__device__ __forceinline__ float in_f(unsigned short v) { return __uint_as_float((unsigned int)v << 16); }
 
 constexpr int N_ = SCAN_N;
 constexpr bool BPC = B_PC, CPC = C_PC;
@@ -148,8 +177,8 @@ __device__ __forceinline__ void stage_reset(u8* s_r, const u8* __restrict__ Rese
 }
 
 // delta_at is Δ = softplus(Delta + DeltaBias) of element idx, channel dd.
-__device__ __forceinline__ float delta_at(const float* __restrict__ Delta, const float* __restrict__ DeltaBias, long long idx, int dd) {
-	return softplus_fast(Delta[idx] + (DeltaBias ? DeltaBias[dd] : 0.f));
+__device__ __forceinline__ float delta_at(const dl_in* __restrict__ Delta, const float* __restrict__ DeltaBias, long long idx, int dd) {
+	return softplus_fast(in_f(Delta[idx]) + (DeltaBias ? DeltaBias[dd] : 0.f));
 }
 
 // cstep is one step of the complex recurrence h' = Ā·h + x·B with
@@ -169,7 +198,7 @@ __device__ __forceinline__ void cstep(float dt, float x, float a2, float aImag, 
 // Forward.
 
 extern "C" __global__ void __launch_bounds__(NT)
-scan_fwd_local(const float* __restrict__ U, const float* __restrict__ Delta, const float* __restrict__ DeltaBias,
+scan_fwd_local(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const float* __restrict__ DeltaBias,
                const float* __restrict__ A, const float* __restrict__ AImag,
                const float* __restrict__ Bm, const float* __restrict__ BImag, const u8* __restrict__ Reset,
                float* __restrict__ Hloc, float* __restrict__ Ssum, int L, int D)
@@ -185,7 +214,7 @@ scan_fwd_local(const float* __restrict__ U, const float* __restrict__ Delta, con
 		long long idx = ((long long)b * L + t) * D + dd;
 		float dt = ok ? delta_at(Delta, DeltaBias, idx, dd) : 0.f;
 		s_dt[row][col] = dt;
-		s_x[row][col] = ok ? dt * U[idx] : 0.f;
+		s_x[row][col] = ok ? dt * in_f(U[idx]) : 0.f;
 	}
 	if constexpr (!BPC) {
 		stage_bc(s_B, Bm, b, t0, L);
@@ -400,11 +429,11 @@ __device__ __forceinline__ void fwd_out_steps(const float (*s_dt)[DT], float (*s
 constexpr int FO_FLOATS = 2 * T * DT + NBC * T * NP + T / 4 + 1;
 
 extern "C" __global__ void __launch_bounds__(NT)
-scan_fwd_out(const float* __restrict__ U, const float* __restrict__ Delta, const float* __restrict__ DeltaBias,
+scan_fwd_out(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const float* __restrict__ DeltaBias,
              const float* __restrict__ A, const float* __restrict__ AImag,
              const float* __restrict__ Bm, const float* __restrict__ BImag,
              const float* __restrict__ Cm, const float* __restrict__ CImag,
-             const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
+             const float* __restrict__ Dskip, const z_in* __restrict__ Z, const u8* __restrict__ Reset,
              const float* __restrict__ Saved, float* __restrict__ Y, unsigned short* __restrict__ Y16, int L, int D)
 {
 	extern __shared__ float sh[];
@@ -421,7 +450,7 @@ scan_fwd_out(const float* __restrict__ U, const float* __restrict__ Delta, const
 		int e = tid + i * NT, row = e / DT, col = e % DT, t = t0 + row, dd = d0 + col;
 		bool ok = t < L && dd < D;
 		long long idx = ((long long)b * L + t) * D + dd;
-		float u = ok ? U[idx] : 0.f;
+		float u = ok ? in_f(U[idx]) : 0.f;
 		float dt = ok ? delta_at(Delta, DeltaBias, idx, dd) : 0.f;
 		s_dt[row][col] = dt;
 		s_x[row][col] = dt * u;
@@ -461,9 +490,9 @@ scan_fwd_out(const float* __restrict__ U, const float* __restrict__ Delta, const
 		if (t < L && dd < D) {
 			long long idx = ((long long)b * L + t) * D + dd;
 			float y = s_x[row][col];
-			if (Dskip) y = fmaf(Dskip[dd], U[idx], y);
+			if (Dskip) y = fmaf(Dskip[dd], in_f(U[idx]), y);
 			if (Z) {
-				float z = Z[idx];
+				float z = in_f(Z[idx]);
 				y *= z * sigmoid_fast(z);
 			}
 			Y[idx] = y;
@@ -485,23 +514,25 @@ __device__ __forceinline__ float softplus_grad_of(float dt) {
 
 // bwd_local_stage stages a chunk's Δ and the gated output gradient
 // gy = dy·silu(z) (dy without a gate) for scan_bwd_local.
-__device__ __forceinline__ void bwd_local_stage(float (*s_dt)[DT], float (*s_gy)[DT], const float* __restrict__ Delta,
-                                                const float* __restrict__ DeltaBias, const float* __restrict__ Z,
+__device__ __forceinline__ void bwd_local_stage(float (*s_dt)[DT], float (*s_gy)[DT], const dl_in* __restrict__ Delta,
+                                                const float* __restrict__ DeltaBias, const z_in* __restrict__ Z,
                                                 const float* __restrict__ DY, int b, int t0, int d0, int L, int D) {
 	const tile_walk w(b, t0, d0, L, D);
 	const float bias = w.colok && DeltaBias ? DeltaBias[d0 + w.col] : 0.f;
-	const float *Dl = w.at(Delta), *Dy = w.at(DY), *Zt = w.at(Z);
+	const dl_in* Dl = w.at(Delta);
+	const float* Dy = w.at(DY);
+	const z_in* Zt = w.at(Z);
 	// Every load of the thread's elements first, array by array (raw Δ,
 	// dy, z: all in flight together), then the arithmetic and the stores.
 	// The arithmetic keeps its branch on in(i): without it ptxas spilled
 	// at N = 16 with per-channel C.
 	float rdl[IT], rdy[IT], rz[IT];
 #pragma unroll
-	for (int i = 0; i < IT; i++) rdl[i] = w.in(i) ? Dl[w.off(i)] : 0.f;
+	for (int i = 0; i < IT; i++) rdl[i] = w.in(i) ? in_f(Dl[w.off(i)]) : 0.f;
 #pragma unroll
 	for (int i = 0; i < IT; i++) rdy[i] = w.in(i) ? Dy[w.off(i)] : 0.f;
 #pragma unroll
-	for (int i = 0; i < IT; i++) rz[i] = w.in(i) && Z ? Zt[w.off(i)] : 0.f;
+	for (int i = 0; i < IT; i++) rz[i] = w.in(i) && Z ? in_f(Zt[w.off(i)]) : 0.f;
 #pragma unroll
 	for (int i = 0; i < IT; i++) {
 		const int row = w.row(i);
@@ -548,10 +579,10 @@ struct bwd_tiles {
 // bwd_stage carves sh into the tiles and stages a chunk: Δ, u, dy, the
 // gated gy = dy·silu(z) (dy without a gate) and silu'(z) per element, B
 // and C when selective, resets.
-__device__ __forceinline__ bwd_tiles bwd_stage(float* sh, const float* __restrict__ U, const float* __restrict__ Delta,
+__device__ __forceinline__ bwd_tiles bwd_stage(float* sh, const u_in* __restrict__ U, const dl_in* __restrict__ Delta,
                                                const float* __restrict__ DeltaBias, const float* __restrict__ Bm,
                                                const float* __restrict__ BImag, const float* __restrict__ Cm,
-                                               const float* __restrict__ CImag, const float* __restrict__ Z,
+                                               const float* __restrict__ CImag, const z_in* __restrict__ Z,
                                                const u8* __restrict__ Reset, const float* __restrict__ DY,
                                                int b, int t0, int d0, int L, int D) {
 	bwd_tiles s;
@@ -568,19 +599,22 @@ __device__ __forceinline__ bwd_tiles bwd_stage(float* sh, const float* __restric
 	s.r = (u8*)(sh + SH_R);
 	const tile_walk w(b, t0, d0, L, D);
 	const float bias = w.colok && DeltaBias ? DeltaBias[d0 + w.col] : 0.f;
-	const float *Ut = w.at(U), *Dl = w.at(Delta), *Dy = w.at(DY), *Zt = w.at(Z);
+	const u_in* Ut = w.at(U);
+	const dl_in* Dl = w.at(Delta);
+	const float* Dy = w.at(DY);
+	const z_in* Zt = w.at(Z);
 	// Every load of the thread's elements first, array by array (raw Δ,
 	// u, dy, z: all in flight together), then the arithmetic and the
 	// stores.
 	float rdl[IT], ru[IT], rdy[IT], rz[IT];
 #pragma unroll
-	for (int i = 0; i < IT; i++) rdl[i] = w.in(i) ? Dl[w.off(i)] : 0.f;
+	for (int i = 0; i < IT; i++) rdl[i] = w.in(i) ? in_f(Dl[w.off(i)]) : 0.f;
 #pragma unroll
-	for (int i = 0; i < IT; i++) ru[i] = w.in(i) ? Ut[w.off(i)] : 0.f;
+	for (int i = 0; i < IT; i++) ru[i] = w.in(i) ? in_f(Ut[w.off(i)]) : 0.f;
 #pragma unroll
 	for (int i = 0; i < IT; i++) rdy[i] = w.in(i) ? Dy[w.off(i)] : 0.f;
 #pragma unroll
-	for (int i = 0; i < IT; i++) rz[i] = w.in(i) && Z ? Zt[w.off(i)] : 0.f;
+	for (int i = 0; i < IT; i++) rz[i] = w.in(i) && Z ? in_f(Zt[w.off(i)]) : 0.f;
 	// No branch on in(i), so the softplus of all elements overlap:
 	// outside the array the raw values are zeros, and Δ, worked out
 	// anyway, is dropped.

@@ -18,9 +18,9 @@ constexpr int T = 32; // chunk length: shorter than the real scan's, for static 
 #include "scan_common.cuh"
 
 extern "C" __global__ void __launch_bounds__(NT)
-scan_bwd_local(const float* __restrict__ Delta, const float* __restrict__ DeltaBias, const float* __restrict__ A,
+scan_bwd_local(const dl_in* __restrict__ Delta, const float* __restrict__ DeltaBias, const float* __restrict__ A,
                const float* __restrict__ AImag, const float* __restrict__ Cm, const float* __restrict__ CImag,
-               const float* __restrict__ Z, const u8* __restrict__ Reset,
+               const z_in* __restrict__ Z, const u8* __restrict__ Reset,
                const float* __restrict__ DY, float* __restrict__ Dloc, float* __restrict__ Ssum, int L, int D)
 {
 	__shared__ float s_dt[T][DT], s_gy[T][DT];
@@ -136,10 +136,10 @@ __device__ __forceinline__ void bwd_cstep(const bwd_tiles& sm, int jj, int dl, i
 #endif
 
 extern "C" __global__ void __launch_bounds__(NT, BWD_MINB)
-scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const float* __restrict__ DeltaBias,
+scan_bwd(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const float* __restrict__ DeltaBias,
          const float* __restrict__ A, const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BImag,
          const float* __restrict__ Cm, const float* __restrict__ CImag,
-         const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
+         const float* __restrict__ Dskip, const z_in* __restrict__ Z, const u8* __restrict__ Reset,
          const float* __restrict__ Saved, const float* __restrict__ Dcin, const float* __restrict__ DY,
          float* __restrict__ DU, float* __restrict__ DDelta, float* __restrict__ DZ,
          unsigned short* __restrict__ DDelta16, unsigned short* __restrict__ DZ16,

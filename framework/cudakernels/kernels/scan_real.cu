@@ -30,16 +30,17 @@ struct fwd_next {
 
 // fwd_fetch loads chunk t0's u, raw Δ and (when they fit) B, C of the
 // thread's elements of the staged tiles.
-__device__ __forceinline__ void fwd_fetch(fwd_next& p, const float* __restrict__ U, const float* __restrict__ Delta,
+__device__ __forceinline__ void fwd_fetch(fwd_next& p, const u_in* __restrict__ U, const dl_in* __restrict__ Delta,
                                           const float* __restrict__ Bm, const float* __restrict__ Cm, int b, int t0, int dd, int L, int D) {
 	const int tid = threadIdx.x;
 	const tile_walk w(b, t0, dd - tid % DT, L, D);
-	const float *Ut = w.at(U), *Dl = w.at(Delta);
+	const u_in* Ut = w.at(U);
+	const dl_in* Dl = w.at(Delta);
 #pragma unroll
 	for (int i = 0; i < IT; i++) {
 		bool ok = w.in(i);
-		p.u[i] = ok ? Ut[w.off(i)] : 0.f;
-		p.dl[i] = ok ? Dl[w.off(i)] : 0.f;
+		p.u[i] = ok ? in_f(Ut[w.off(i)]) : 0.f;
+		p.dl[i] = ok ? in_f(Dl[w.off(i)]) : 0.f;
 	}
 	if constexpr (FS_PRE_BC) {
 #pragma unroll
@@ -54,9 +55,9 @@ __device__ __forceinline__ void fwd_fetch(fwd_next& p, const float* __restrict__
 }
 
 extern "C" __global__ void __launch_bounds__(NT)
-scan_fwd_seq(const float* __restrict__ U, const float* __restrict__ Delta, const float* __restrict__ DeltaBias,
+scan_fwd_seq(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const float* __restrict__ DeltaBias,
              const float* __restrict__ A, const float* __restrict__ Bm, const float* __restrict__ Cm,
-             const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
+             const float* __restrict__ Dskip, const z_in* __restrict__ Z, const u8* __restrict__ Reset,
              const float* __restrict__ H0, float* __restrict__ Saved, float* __restrict__ HT, float* __restrict__ Y,
              unsigned short* __restrict__ Y16, int L, int D)
 {
@@ -128,9 +129,9 @@ scan_fwd_seq(const float* __restrict__ U, const float* __restrict__ Delta, const
 		const tile_walk w(b, t0, d0, L, D);
 		float z[IT];
 		if (Z) {
-			const float* Zt = w.at(Z);
+			const z_in* Zt = w.at(Z);
 #pragma unroll
-			for (int i = 0; i < IT; i++) z[i] = w.in(i) ? Zt[w.off(i)] : 0.f;
+			for (int i = 0; i < IT; i++) z[i] = w.in(i) ? in_f(Zt[w.off(i)]) : 0.f;
 		}
 		if (c + 1 < nc) fwd_fetch(p, U, Delta, Bm, Cm, b, t0 + T, dd, L, D);
 		fwd_out_steps(s_dt, s_x, s_B, s_C, s_B, s_C, s_r, dl, g, a2, ai, bpc, bpc, cpc, cpc, h, hi);
@@ -160,9 +161,9 @@ scan_fwd_seq(const float* __restrict__ U, const float* __restrict__ Delta, const
 // from a zero incoming carry; Dloc is the carry it sends to the chunk
 // before, Ssum its ΣΔ (−1 with a reset).
 extern "C" __global__ void __launch_bounds__(NT)
-scan_bwd_local(const float* __restrict__ Delta, const float* __restrict__ DeltaBias, const float* __restrict__ A,
+scan_bwd_local(const dl_in* __restrict__ Delta, const float* __restrict__ DeltaBias, const float* __restrict__ A,
                const float* __restrict__ AImag, const float* __restrict__ Cm, const float* __restrict__ CImag,
-               const float* __restrict__ Z, const u8* __restrict__ Reset,
+               const z_in* __restrict__ Z, const u8* __restrict__ Reset,
                const float* __restrict__ DY, float* __restrict__ Dloc, float* __restrict__ Ssum, int L, int D)
 {
 	__shared__ float s_dt[T][DT], s_gy[T][DT];
@@ -258,10 +259,10 @@ __device__ __forceinline__ void bwd_rstep(const bwd_tiles& sm, int jj, int dl, i
 #endif
 
 extern "C" __global__ void __launch_bounds__(NT, BWD_MINB)
-scan_bwd(const float* __restrict__ U, const float* __restrict__ Delta, const float* __restrict__ DeltaBias,
+scan_bwd(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const float* __restrict__ DeltaBias,
          const float* __restrict__ A, const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BImag,
          const float* __restrict__ Cm, const float* __restrict__ CImag,
-         const float* __restrict__ Dskip, const float* __restrict__ Z, const u8* __restrict__ Reset,
+         const float* __restrict__ Dskip, const z_in* __restrict__ Z, const u8* __restrict__ Reset,
          const float* __restrict__ Saved, const float* __restrict__ Dcin, const float* __restrict__ DY,
          float* __restrict__ DU, float* __restrict__ DDelta, float* __restrict__ DZ,
          unsigned short* __restrict__ DDelta16, unsigned short* __restrict__ DZ16,
