@@ -24,8 +24,13 @@ constexpr bool FS_PRE_BC = FS_BC <= 8;        // prefetch B, C in registers (N �
 // reset bytes.
 constexpr int FS_FLOATS = 3 * T * DT + (TB + TC) * NP + T / 4 + 1;
 
+// u and Δ stay in their input type until they are staged (a bfloat16
+// input widened at the fetch would wait for its load there, not behind
+// the chunk's steps).
 struct fwd_next {
-	float u[IT], dl[IT], B[FS_BC], C[FS_BC];
+	u_in u[IT];
+	dl_in dl[IT];
+	float B[FS_BC], C[FS_BC];
 };
 
 // fwd_fetch loads chunk t0's u, raw Δ and (when they fit) B, C of the
@@ -39,8 +44,8 @@ __device__ __forceinline__ void fwd_fetch(fwd_next& p, const u_in* __restrict__ 
 #pragma unroll
 	for (int i = 0; i < IT; i++) {
 		bool ok = w.in(i);
-		p.u[i] = ok ? in_f(Ut[w.off(i)]) : 0.f;
-		p.dl[i] = ok ? in_f(Dl[w.off(i)]) : 0.f;
+		p.u[i] = ok ? Ut[w.off(i)] : u_in(0);
+		p.dl[i] = ok ? Dl[w.off(i)] : dl_in(0);
 	}
 	if constexpr (FS_PRE_BC) {
 #pragma unroll
@@ -106,10 +111,11 @@ scan_fwd_seq(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const 
 		for (int i = 0; i < IT; i++) {
 			int row = row0 + i * TR;
 			bool ok = t0 + row < L && colok;
-			float dt = ok ? softplus_fast(p.dl[i] + bias) : 0.f;
+			const float u = in_f(p.u[i]);
+			float dt = ok ? softplus_fast(in_f(p.dl[i]) + bias) : 0.f;
 			s_dt[row][col] = dt;
-			s_x[row][col] = dt * p.u[i];
-			s_u[row][col] = p.u[i];
+			s_x[row][col] = dt * u;
+			s_u[row][col] = u;
 		}
 		if constexpr (FS_PRE_BC) {
 #pragma unroll
@@ -127,11 +133,11 @@ scan_fwd_seq(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const 
 		stage_reset(s_r, Reset, b, t0, L);
 		__syncthreads();
 		const tile_walk w(b, t0, d0, L, D);
-		float z[IT];
+		z_in z[IT]; // widened where it is used, after the chunk's steps
 		if (Z) {
 			const z_in* Zt = w.at(Z);
 #pragma unroll
-			for (int i = 0; i < IT; i++) z[i] = w.in(i) ? in_f(Zt[w.off(i)]) : 0.f;
+			for (int i = 0; i < IT; i++) z[i] = w.in(i) ? Zt[w.off(i)] : z_in(0);
 		}
 		if (c + 1 < nc) fwd_fetch(p, U, Delta, Bm, Cm, b, t0 + T, dd, L, D);
 		fwd_out_steps(s_dt, s_x, s_B, s_C, s_B, s_C, s_r, dl, g, a2, ai, bpc, bpc, cpc, cpc, h, hi);
@@ -144,7 +150,10 @@ scan_fwd_seq(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const 
 			if (w.in(i)) {
 				float y = s_x[row][col];
 				if (Dskip) y = fmaf(skip, s_u[row][col], y);
-				if (Z) y *= z[i] * sigmoid_fast(z[i]);
+				if (Z) {
+					const float zf = in_f(z[i]);
+					y *= zf * sigmoid_fast(zf);
+				}
 				Yt[w.off(i)] = y;
 				if (Y16) Yt16[w.off(i)] = bf16_bits(y);
 			}
