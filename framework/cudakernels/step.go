@@ -461,8 +461,9 @@ var stepRowIters = sync.OnceValue(func() int {
 // on a device of sms multiprocessors: the parameters a block stages (A
 // and Δ's projection rows of its 32 channels) cost more instructions
 // than a group's states, so a block shares them among up to
-// stepScanRowIters groups, as long as the grid keeps about three blocks
-// a multiprocessor. Measured (H100, bf16, the 130M shape, docs/gpu.md):
+// stepScanRowIters groups, as long as the grid keeps at least two blocks
+// a multiprocessor (384 blocks, 2.9 a multiprocessor, at 256 and at 128
+// rows of the 130M shape on 132). Measured (H100, bf16, the 130M shape, docs/gpu.md):
 // at 256 rows 1, 2 and 4 groups a block gave 147.7k, 152.8k and 165.2k
 // tokens/s; at 64 rows 66.6k, 64.2k and 60.0k.
 func (c *StepScan) rowsIters(sms int) int {
