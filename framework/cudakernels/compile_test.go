@@ -42,10 +42,6 @@ func TestCompileAll(t *testing.T) {
 		}
 		mods = append(mods, mod{v.file(), v.defines(), names})
 	}
-	// The one-launch forward with eight lanes a channel (scanFwdLanes).
-	for _, v := range []Scan{{N: 16}, {N: 5}, {N: 64}, {N: 16, BPerChannel: true, CPerChannel: true}, {N: 16, U16: 1, Delta16: 1, Z16: 1}} {
-		mods = append(mods, mod{v.file(), append(v.defines(), "SCAN_NG=8"), scanSeqKernels})
-	}
 	steps := []StepVariant{{}}
 	if d.Major >= 9 { // the prefetching forms use sm_90 instructions
 		steps = append(steps, StepVariant{Prefetch: true}, StepVariant{MaxRows: 1, Prefetch: true}, StepVariant{MaxRows: 1, Prefetch: true, Early: true, L2: true})

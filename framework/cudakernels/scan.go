@@ -140,22 +140,6 @@ var scanMinBlocks = os.Getenv("MAMBAKIT_CUDA_SCAN_MINB")
 // forces a plan of real scans (see Device.scanSeq); empty chooses by size.
 var scanPlan = os.Getenv("MAMBAKIT_CUDA_SCAN_PLAN")
 
-// scanFwdLanes is $MAMBAKIT_CUDA_SCAN_FWD_LANES, a tuning knob: "8"
-// runs the one-launch forward (scan_fwd_seq) with eight lanes a channel,
-// two states a lane at N 16 (a module compiled with SCAN_NG=8: twice the
-// warps of a block, for a grid of few blocks); anything else, the four
-// lanes of every other scan kernel. The states it saves are laid out as
-// the four-lane kernels save them, so the backward is the same.
-var scanFwdLanes = os.Getenv("MAMBAKIT_CUDA_SCAN_FWD_LANES")
-
-// fwdLanes is the lanes a channel of scan_fwd_seq.
-func fwdLanes() int {
-	if scanFwdLanes == "8" {
-		return 8
-	}
-	return 4
-}
-
 // scanSeq reports whether a forward scan runs in one launch, each block
 // walking its chunks in turn (scan_fwd_seq), rather than every chunk in
 // parallel with the state carried between them by two more launches. The
@@ -243,10 +227,10 @@ func scanFwdOutShared(n int, complex bool) int {
 	return 4 * (2*T*scanDT + nbc*T*np + T/4 + 1)
 }
 
-// scanFwdSeqShared is the dynamic shared memory of scan_fwd_seq with
-// lanes lanes a channel (FS_FLOATS of kernels/scan_real.cu), in bytes.
-func (s *Scan) scanFwdSeqShared(lanes int) int {
-	T, np := ScanChunk, (s.N+lanes-1)/lanes*lanes
+// scanFwdSeqShared is the dynamic shared memory of scan_fwd_seq
+// (FS_FLOATS of kernels/scan_real.cu), in bytes.
+func (s *Scan) scanFwdSeqShared() int {
+	T, np := ScanChunk, (s.N+3)/4*4
 	tb, tc := T, T
 	if s.BPerChannel {
 		tb = 1
@@ -270,26 +254,18 @@ func (d *Device) ScanForward(s *Scan) error {
 		return nil
 	}
 	defs := s.defines()
+	m, err := d.module(s.file(), defs...)
+	if err != nil {
+		return err
+	}
 	B, L, D, N := s.B, s.L, s.D, s.N
 	if d.scanSeq(s) {
-		lanes := fwdLanes()
-		if lanes != 4 {
-			defs = append(defs, "SCAN_NG="+strconv.Itoa(lanes))
-		}
-		m, err := d.module(s.file(), defs...)
-		if err != nil {
-			return err
-		}
 		f, err := m.Function("scan_fwd_seq")
 		if err != nil {
 			return err
 		}
-		return f.Launch(cuda.Dim3{X: (D + scanDT - 1) / scanDT, Y: B}, cuda.Dim3{X: scanDT * lanes}, s.scanFwdSeqShared(lanes), nil,
+		return f.Launch(cuda.Dim3{X: (D + scanDT - 1) / scanDT, Y: B}, cuda.Dim3{X: scanThreads}, s.scanFwdSeqShared(), nil,
 			s.u(), s.delta(), s.DeltaBias, s.A, s.Bm, s.Cm, s.Dskip, s.z(), s.Reset, s.H0, s.Saved, s.HT, s.Y, s.Y16, L, D)
-	}
-	m, err := d.module(s.file(), defs...)
-	if err != nil {
-		return err
 	}
 	sn := N
 	if s.AImag != 0 {

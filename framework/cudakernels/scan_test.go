@@ -120,15 +120,14 @@ func gpuScan(db *devBufs, s *kernels.Scan) (*Scan, *cuda.Buffer, *cuda.Buffer) {
 }
 
 // scanPlans runs f under each plan of the forward scan (Device.scanSeq):
-// every case through the one-launch kernel, with four lanes a channel
-// and with eight (scanFwdLanes), and through the chunked ones (and the
-// backward from the states each saves).
+// every case through the one-launch kernel and through the chunked ones
+// (and the backward from the states each saves).
 func scanPlans(t *testing.T, f func(t *testing.T)) {
-	for _, p := range []struct{ name, plan, lanes string }{{"chunks", "chunks", ""}, {"seq", "seq", ""}, {"seq, 8 lanes", "seq", "8"}} {
-		t.Run(p.name, func(t *testing.T) {
-			oldPlan, oldLanes := scanPlan, scanFwdLanes
-			scanPlan, scanFwdLanes = p.plan, p.lanes
-			t.Cleanup(func() { scanPlan, scanFwdLanes = oldPlan, oldLanes })
+	for _, plan := range []string{"chunks", "seq"} {
+		t.Run(plan, func(t *testing.T) {
+			old := scanPlan
+			scanPlan = plan
+			t.Cleanup(func() { scanPlan = old })
 			f(t)
 		})
 	}

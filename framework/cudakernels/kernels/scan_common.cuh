@@ -11,9 +11,7 @@
 //
 // Compile-time parameters (NVRTC -D): SCAN_N (state size N), B_PC and C_PC
 // (non-selective B, C: one vector per channel, shape (D, N)), BWD_MINB
-// (blocks of scan_bwd a multiprocessor should hold), SCAN_NG (lanes a
-// channel: 4, or 8 for a module of the forward kernels alone, twice the
-// warps of a block at half the states a lane), U16, DL16 and Z16
+// (blocks of scan_bwd a multiprocessor should hold), U16, DL16 and Z16
 // (u, the raw Δ and the gate z, the (B, L, D) inputs, read as bfloat16
 // bits, each widened to float32 as it is loaded: the inputs a bf16 model
 // stores in half the bytes; everything after the load is the float32
@@ -70,9 +68,6 @@
 #ifndef Z16
 #define Z16 0
 #endif
-#ifndef SCAN_NG
-#define SCAN_NG 4
-#endif
 
 // scan_in<H>::type is the element of a (B, L, D) input: float, or the
 // bfloat16 bits (unsigned short) when H; in_f widens one to float32.
@@ -90,8 +85,7 @@ __device__ __forceinline__ float in_f(unsigned short v) { return __uint_as_float
 
 constexpr int N_ = SCAN_N;
 constexpr bool BPC = B_PC, CPC = C_PC;
-constexpr int NG = SCAN_NG;                // lanes per channel
-static_assert(NG == 4 || NG == 8, "SCAN_NG must be 4 or 8");
+constexpr int NG = 4;                      // lanes per channel
 constexpr int NPT = (N_ + NG - 1) / NG;    // states per lane
 constexpr int NP = NPT * NG;               // N padded
 constexpr int DT = 32;                     // channels per block
@@ -377,9 +371,9 @@ __device__ __forceinline__ void lanes4_scatter(float (&v)[V], int g) {
 // state part of y), s_B, s_C (and the imaginary parts) the selective B
 // and C, s_r the resets; a2 is A·log2(e), ai the imaginary part of A,
 // bpc… and cpc… the per-channel B and C. Steps go in groups of 8: the
-// lanes' parts of y are summed across the channel's NG lanes once a
-// group (lanes_scatter), lane g writing steps (8/NG)·g on (2g and 2g+1
-// with four lanes), so no step waits on the one before's shuffles.
+// lanes' parts of y are summed across the channel's four lanes once a
+// group (lanes4_scatter), lane g writing steps 2g and 2g+1, so no step
+// waits on the one before's shuffles.
 __device__ __forceinline__ void fwd_out_steps(const float (*s_dt)[DT], float (*s_x)[DT], const float (*s_B)[NP], const float (*s_C)[NP],
                                               const float (*s_Bi)[NP], const float (*s_Ci)[NP], const u8* s_r, int dl, int g,
                                               const float (&a2)[NPT], const float (&ai)[NPT], const float (&bpc)[NPT],
@@ -418,12 +412,12 @@ __device__ __forceinline__ void fwd_out_steps(const float (*s_dt)[DT], float (*s
 				}
 			}
 		}
-		lanes_scatter<8, NG / 2, 1>(yp, g);
-		// The group's rows of s_x have been read by the channel's lanes:
-		// they now take the state part of y.
+		lanes4_scatter(yp, g);
+		// The group's rows of s_x have been read by the channel's four
+		// lanes: they now take the state part of y.
 		__syncwarp();
-#pragma unroll
-		for (int i = 0; i < 8 / NG; i++) s_x[jb + (8 / NG) * g + i][dl] = yp[i];
+		s_x[jb + 2 * g][dl] = yp[0];
+		s_x[jb + 2 * g + 1][dl] = yp[1];
 	}
 }
 
@@ -508,10 +502,7 @@ scan_fwd_out(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const 
 }
 
 // ---------------------------------------------------------------------------
-// Backward: the pieces the real and the complex kernels share. They take
-// four lanes a channel; a module of eight (SCAN_NG=8) holds the forward
-// kernels alone.
-#if SCAN_NG == 4
+// Backward: the pieces the real and the complex kernels share.
 
 // softplus_grad_of returns softplus'(x) = σ(x) from dt = softplus(x):
 // σ(x) = 1 − e^−dt, by its series where dt is small (relative error
@@ -785,5 +776,3 @@ extern "C" __global__ void scan_bwd_bc(const float* __restrict__ pBC, int nx, lo
 		if (dst) dst[r * N_ + n] = s;
 	}
 }
-
-#endif // SCAN_NG == 4

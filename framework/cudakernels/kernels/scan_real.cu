@@ -166,8 +166,6 @@ scan_fwd_seq(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const 
 	}
 }
 
-#if SCAN_NG == 4 // the backward kernels: four lanes a channel
-
 // scan_bwd_local: each chunk's reverse recurrence of the state gradient
 // from a zero incoming carry; Dloc is the carry it sends to the chunk
 // before, Ssum its ΣΔ (−1 with a reset).
@@ -393,5 +391,3 @@ scan_bwd(const u_in* __restrict__ U, const dl_in* __restrict__ Delta, const floa
 		}
 	}
 }
-
-#endif // SCAN_NG == 4
