@@ -46,10 +46,6 @@ type StepVariant struct {
 	// StepGEMV.L2 and StepScan.L2 name, later kernels' weights
 	// (cp.async.bulk.prefetch.L2, sm_90; STEP_L2).
 	L2 bool
-	// Persist: with Early, the step after StepEmbed is one cooperative
-	// launch (StepPersist: step_persist), the early kernels' bodies as
-	// phases with a barrier over the grid between them.
-	Persist bool
 }
 
 func (v StepVariant) maxRows() int {
@@ -90,9 +86,6 @@ func (v StepVariant) String() string {
 	if v.L2 {
 		s += "+L2"
 	}
-	if v.Persist {
-		s += "+persist"
-	}
 	return s
 }
 
@@ -118,9 +111,6 @@ func (v StepVariant) checkAny(B int) error {
 	}
 	if v.L2 && !v.Early {
 		return fmt.Errorf("cudakernels: step: L2 prefetch needs the early kernels")
-	}
-	if v.Persist && (!v.Early || B != 1) {
-		return fmt.Errorf("cudakernels: step: the persistent step needs the early kernels and one row")
 	}
 	return nil
 }
@@ -250,9 +240,6 @@ func (d *Device) StepKernels(v StepVariant) error {
 	if v.Early {
 		names = append(names, "step_gemv_e", "step_gemv_e16", "step_scan_e")
 	}
-	if v.Persist {
-		names = append(names, "step_persist", "step_persist16")
-	}
 	for _, n := range names {
 		if _, err := d.stepKernel(v, n); err != nil {
 			return err
@@ -280,12 +267,35 @@ func (d *Device) StepEmbed(s *cuda.Stream, v StepVariant, x, table, io, argmax c
 
 // Run issues the product on s.
 func (g *StepGEMV) Run(d *Device, s *cuda.Stream) error {
-	if err := g.check(); err != nil {
+	if err := g.V.check(g.B); err != nil {
 		return err
+	}
+	if g.N < 1 || g.K < 1 || g.X == 0 || g.Out == 0 {
+		return fmt.Errorf("cudakernels: step gemv: N %d, K %d, X and Out required", g.N, g.K)
+	}
+	if (g.W == 0) == (g.W16 == 0) {
+		return fmt.Errorf("cudakernels: step gemv: want one of W (float32 weights) and W16 (bfloat16 weights), got W set %v, W16 set %v", g.W != 0, g.W16 != 0)
+	}
+	early := g.early()
+	if g.W16 != 0 && !early {
+		return fmt.Errorf("cudakernels: step gemv: bfloat16 weights (W16) are read by the early one-row kernel only, which wants V.Early, one row, K a multiple of 4 up to %d and W16 8-byte aligned; got %v, %d rows, K %d, W16 at %#x",
+			stepEarlyMaxK, g.V, g.B, g.K, uint64(g.W16))
+	}
+	switch g.Epi {
+	case EpiStore, EpiAdd:
+	case EpiInConv:
+		if g.Out2 == 0 || g.ConvW == 0 || g.ConvState == 0 || g.IO == 0 || g.Kc < 1 || g.N != 2*g.Din {
+			return fmt.Errorf("cudakernels: step gemv: the convolution epilogue needs Out2, ConvW, ConvState, IO, Kc ≥ 1 and N = 2·Din")
+		}
+	case EpiArgmax:
+		if g.IO == 0 || g.Argmax == 0 {
+			return fmt.Errorf("cudakernels: step gemv: the argmax epilogue needs IO and Argmax")
+		}
+	default:
+		return fmt.Errorf("cudakernels: step gemv: epilogue %d", g.Epi)
 	}
 	// Shapes the early kernel does not take run the prefetching kernel
 	// (float32 weights only).
-	early := g.early()
 	name := "step_gemv"
 	switch {
 	case early && g.W16 != 0:
@@ -320,37 +330,6 @@ func (g *StepGEMV) Run(d *Device, s *cuda.Stream) error {
 		g.Din, g.Kc, g.IO, g.Argmax)
 }
 
-// check checks g's shape, weights and epilogue.
-func (g *StepGEMV) check() error {
-	if err := g.V.check(g.B); err != nil {
-		return err
-	}
-	if g.N < 1 || g.K < 1 || g.X == 0 || g.Out == 0 {
-		return fmt.Errorf("cudakernels: step gemv: N %d, K %d, X and Out required", g.N, g.K)
-	}
-	if (g.W == 0) == (g.W16 == 0) {
-		return fmt.Errorf("cudakernels: step gemv: want one of W (float32 weights) and W16 (bfloat16 weights), got W set %v, W16 set %v", g.W != 0, g.W16 != 0)
-	}
-	if g.W16 != 0 && !g.early() {
-		return fmt.Errorf("cudakernels: step gemv: bfloat16 weights (W16) are read by the early one-row kernel only, which wants V.Early, one row, K a multiple of 4 up to %d and W16 8-byte aligned; got %v, %d rows, K %d, W16 at %#x",
-			stepEarlyMaxK, g.V, g.B, g.K, uint64(g.W16))
-	}
-	switch g.Epi {
-	case EpiStore, EpiAdd:
-	case EpiInConv:
-		if g.Out2 == 0 || g.ConvW == 0 || g.ConvState == 0 || g.IO == 0 || g.Kc < 1 || g.N != 2*g.Din {
-			return fmt.Errorf("cudakernels: step gemv: the convolution epilogue needs Out2, ConvW, ConvState, IO, Kc ≥ 1 and N = 2·Din")
-		}
-	case EpiArgmax:
-		if g.IO == 0 || g.Argmax == 0 {
-			return fmt.Errorf("cudakernels: step gemv: the argmax epilogue needs IO and Argmax")
-		}
-	default:
-		return fmt.Errorf("cudakernels: step gemv: epilogue %d", g.Epi)
-	}
-	return nil
-}
-
 // stepEarlyMaxK is the longest row the early product kernel takes (12
 // slots of 4 weights a lane).
 const stepEarlyMaxK = 1536
@@ -375,14 +354,6 @@ func (v StepVariant) EarlyBF16(B, K int, w16 cuda.DevPtr) bool {
 
 // Run issues the scan step on s.
 func (c *StepScan) Run(d *Device, s *cuda.Stream) error {
-	if err := c.check(); err != nil {
-		return err
-	}
-	return c.launch(d, s, c.kernel(d.SMs))
-}
-
-// check checks c's shape and inputs.
-func (c *StepScan) check() error {
 	if err := c.V.checkAny(c.B); err != nil {
 		return err
 	}
@@ -392,7 +363,7 @@ func (c *StepScan) check() error {
 	if c.R > 0 && (c.DtLow == 0 || c.DtW == 0) {
 		return fmt.Errorf("cudakernels: step scan: R %d without DtLow or DtW", c.R)
 	}
-	return nil
+	return c.launch(d, s, c.kernel(d.SMs))
 }
 
 // launch issues the scan step as kernel name (StepScan.kernel's choice,

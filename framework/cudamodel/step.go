@@ -39,14 +39,11 @@ type Stepper struct {
 	buf                                 *cuda.Buffer
 	io, amax                            cuda.DevPtr
 	x, u, z, xdbl, y, logits, conv, ssm cuda.DevPtr
-	xn, xz                              cuda.DevPtr              // past StepMaxRows rows: the normalized input (B, D), in_proj's output (B, 2·Din)
-	xn16, u16, y16                      cuda.DevPtr              // wide bf16 products: xn, u and y as bfloat16, written by their producers
-	bar                                 cuda.DevPtr              // the persistent step's barrier counter (StepVariant.Persist)
-	persist                             *cudakernels.StepPersist // the step after the embedding as one launch (StepVariant.Persist)
-	persistErr                          error                    // why not, when the variant asked for it
-	S                                   int                      // x_proj rows: R + B rows + C rows
-	wide                                bool                     // more rows than StepGEMV takes: launchRows
-	prec                                backbone.Precision       // the products' precision (Products; bf16)
+	xn, xz                              cuda.DevPtr        // past StepMaxRows rows: the normalized input (B, D), in_proj's output (B, 2·Din)
+	xn16, u16, y16                      cuda.DevPtr        // wide bf16 products: xn, u and y as bfloat16, written by their producers
+	S                                   int                // x_proj rows: R + B rows + C rows
+	wide                                bool               // more rows than StepGEMV takes: launchRows
+	prec                                backbone.Precision // the products' precision (Products; bf16)
 
 	variant   cudakernels.StepVariant
 	stream    *cuda.Stream
@@ -65,9 +62,8 @@ type Stepper struct {
 // graphNotice prints the reason graphs are off once per process;
 // productsNotice, once, that a Stepper of few rows runs its products in
 // float32 under another precision (2 to 8 rows; one row without the early
-// kernels or under tf32); persistNotice, once, why the persistent step
-// is not used.
-var graphNotice, productsNotice, persistNotice sync.Once
+// kernels or under tf32).
+var graphNotice, productsNotice sync.Once
 
 // StepOptions choose how a Stepper runs.
 type StepOptions struct {
@@ -90,7 +86,6 @@ func DefaultStepVariant(d *cuda.Device, B int) cudakernels.StepVariant {
 	v.PDL = v.Prefetch && os.Getenv("MAMBAKIT_CUDA_PDL") != "0" && d.PDLAvailable() == nil
 	if B == 1 && v.Prefetch && os.Getenv("MAMBAKIT_CUDA_STEP_EARLY") != "0" {
 		v.Early = true
-		v.Persist = os.Getenv("MAMBAKIT_CUDA_STEP_PERSIST") == "1"
 		// The L2 prefetch measured slower (H200: 323 µs a step against
 		// 285 without): opt in only.
 		v.L2 = d.Major >= 9 && os.Getenv("MAMBAKIT_CUDA_STEP_L2") == "1"
@@ -150,9 +145,6 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	if wide {
 		slots = append(slots, slot{&s.xn, B * D}, slot{&s.xz, B * 2 * Din})
 	}
-	if o.Variant.Persist {
-		slots = append(slots, slot{&s.bar, 1})
-	}
 	if s.bf16() { // wide: bfloat16 pairs in float32 slots
 		slots = append(slots, slot{&s.xn16, (B*D + 1) / 2}, slot{&s.u16, (B*Din + 1) / 2}, slot{&s.y16, (B*Din + 1) / 2})
 	}
@@ -191,15 +183,6 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	if early16 && s.earlyBF16() {
 		s.prec = backbone.BF16
 	}
-	if o.Variant.Persist {
-		// A shape or device the persistent step does not take runs the
-		// early kernels, saying why once (Persistent returns it).
-		if s.persistErr = s.newPersist(); s.persistErr != nil {
-			persistNotice.Do(func() {
-				fmt.Fprintf(os.Stderr, "cudamodel: the step runs as a kernel an operation, not one persistent launch: %v\n", s.persistErr)
-			})
-		}
-	}
 	if !wide && !s.bf16() && prec != backbone.FP32 {
 		productsNotice.Do(func() { fmt.Fprintf(os.Stderr, "cudamodel: %s\n", s.fallbackNote(prec)) })
 	}
@@ -223,8 +206,8 @@ func (s *Stepper) Close() error {
 	s.graph = nil
 	errs = append(errs, s.stream.Destroy())
 	s.stream = nil
-	errs = append(errs, s.buf.Free(), s.persist.Close())
-	s.buf, s.persist = nil, nil
+	errs = append(errs, s.buf.Free())
+	s.buf = nil
 	return errors.Join(errs...)
 }
 
@@ -315,11 +298,6 @@ func (s *Stepper) WeightBytes() int {
 	}
 	return 2*prod + 4*(ly.total-prod)
 }
-
-// Persistent reports whether the step after its embedding runs as one
-// persistent launch (StepVariant.Persist), and why not when the variant
-// asked for it.
-func (s *Stepper) Persistent() (bool, error) { return s.persist != nil, s.persistErr }
 
 // Rows is the number of rows.
 func (s *Stepper) Rows() int { return s.B }
@@ -439,53 +417,18 @@ func (s *Stepper) capture() {
 	})
 }
 
-// launch issues the step's kernels on the Stepper's stream: the
-// embedding, then ops as a kernel each, or (StepVariant.Persist) as one
-// cooperative launch.
+// launch issues the step's kernels on the Stepper's stream.
 func (s *Stepper) launch() error {
 	if s.wide {
 		return s.launchRows()
 	}
-	g, d, st := s.g, s.g.dev, s.stream
-	e, end := s.startPass()
-	defer end()
-	_, D, _, _, _, _, _ := dims(&g.Config)
-	e.op("embedding", d.StepEmbed(st, s.variant, s.x, at(g.params, g.lay.embed), s.io, s.amax, s.B, D))
-	if s.persist != nil {
-		e.op("persistent step (every layer, norm_f + head + argmax)", s.persist.Run(d, st))
-		return e.err
-	}
-	for _, o := range s.ops() {
-		if e.err != nil {
-			break
-		}
-		if o.gemv != nil {
-			e.op(o.name, o.gemv.Run(d, st))
-		} else {
-			e.op(o.name, o.scan.Run(d, st))
-		}
-	}
-	return e.err
-}
-
-// stepOp is one kernel of a step after its embedding: a product (gemv)
-// or a scan step (scan).
-type stepOp struct {
-	name string
-	gemv *cudakernels.StepGEMV
-	scan *cudakernels.StepScan
-}
-
-// ops is the step's kernels after the embedding, in order: a layer's
-// in_proj (with the norm before it and the convolution after), x_proj,
-// the scan step and out_proj; then the final norm, the head and the
-// argmax.
-func (s *Stepper) ops() []stepOp {
-	g, v := s.g, s.variant
+	g, d, st, v := s.g, s.g.dev, s.stream, s.variant
 	c := &g.Config
 	V, D, Din, _, _, K, nL := dims(c)
 	B, p, ly := s.B, g.params, g.lay
 	eps := float32(c.LayerNormEpsilon)
+	e, end := s.startPass()
+	defer end()
 	// l2at is n weights of a product at w (a view of the parameters) as
 	// a range for the L2 form to fetch: in bf16 their place in the
 	// bfloat16 copy, which the products read.
@@ -502,8 +445,8 @@ func (s *Stepper) ops() []stepOp {
 		}
 		return l2at(ly.lay(p, f, l), f.n/nL)
 	}
-	var ops []stepOp
-	for l := 0; l < nL; l++ {
+	e.op("embedding", d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
+	for l := 0; l < nL && e.err == nil; l++ {
 		in := s.gemv(&cudakernels.StepGEMV{B: B, N: 2 * Din, K: D, X: s.x, LDX: D,
 			NormW: ly.lay(p, ly.norm, l), Eps: eps, Out: s.u, Epi: cudakernels.EpiInConv, Out2: s.z,
 			ConvW: ly.lay(p, ly.convW, l), ConvState: f4(s.conv, l*B*Din*(K-1)), Din: Din, Kc: K, IO: s.io, V: v}, ly.lay(p, ly.inProj, l))
@@ -514,47 +457,23 @@ func (s *Stepper) ops() []stepOp {
 		// scan, the next layer's in_proj (after the last layer, the
 		// head's first rows).
 		in.L2 = [2]cudakernels.L2Range{l2(ly.xProj, l), l2(ly.outProj, l)}
-		ops = append(ops, stepOp{name: "rmsnorm + in_proj + conv1d", gemv: in})
+		e.op("rmsnorm + in_proj + conv1d", in.Run(d, st))
 		if s.S > 0 {
-			ops = append(ops, stepOp{name: "x_proj", gemv: s.gemv(&cudakernels.StepGEMV{B: B, N: s.S, K: Din, X: s.u, LDX: Din,
-				Out: s.xdbl, LDO: s.S, Epi: cudakernels.EpiStore, V: v}, ly.lay(p, ly.xProj, l))})
+			e.op("x_proj", s.gemv(&cudakernels.StepGEMV{B: B, N: s.S, K: Din, X: s.u, LDX: Din,
+				Out: s.xdbl, LDO: s.S, Epi: cudakernels.EpiStore, V: v}, ly.lay(p, ly.xProj, l)).Run(d, st))
 		}
 		sc := s.scanStep(l)
 		sc.L2[0] = l2(ly.inProj, l+1)
 		if l+1 == nL {
 			sc.L2[0] = l2at(at(p, ly.embed), min(ly.embed.n, 2*Din*D))
 		}
-		ops = append(ops, stepOp{name: "scan", scan: sc},
-			stepOp{name: "out_proj", gemv: s.gemv(&cudakernels.StepGEMV{B: B, N: D, K: Din, X: s.y, LDX: Din,
-				Out: s.x, LDO: D, Epi: cudakernels.EpiAdd, V: v}, ly.lay(p, ly.outProj, l))})
+		e.op("scan", sc.Run(d, st))
+		e.op("out_proj", s.gemv(&cudakernels.StepGEMV{B: B, N: D, K: Din, X: s.y, LDX: Din,
+			Out: s.x, LDO: D, Epi: cudakernels.EpiAdd, V: v}, ly.lay(p, ly.outProj, l)).Run(d, st))
 	}
-	return append(ops, stepOp{name: "norm_f + head + argmax", gemv: s.gemv(&cudakernels.StepGEMV{B: B, N: V, K: D, X: s.x, LDX: D,
-		NormW: at(p, ly.normF), Eps: eps, Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v},
-		at(p, ly.embed))})
-}
-
-// newPersist builds the persistent form of the step (StepVariant.Persist)
-// from ops, its records uploaded and its kernel compiled, before any
-// graph is captured.
-func (s *Stepper) newPersist() error {
-	p := &cudakernels.StepPersist{V: s.variant, IO: s.io, Argmax: s.amax, Barrier: s.bar}
-	for _, o := range s.ops() {
-		var err error
-		if o.gemv != nil {
-			err = p.AddGEMV(o.gemv)
-		} else {
-			err = p.AddScan(o.scan)
-		}
-		if err != nil {
-			return fmt.Errorf("cudamodel: the persistent step: %s: %w", o.name, err)
-		}
-	}
-	if err := p.Prepare(s.g.dev); err != nil {
-		p.Close()
-		return fmt.Errorf("cudamodel: the persistent step: %w", err)
-	}
-	s.persist = p
-	return nil
+	e.op("norm_f + head + argmax", s.gemv(&cudakernels.StepGEMV{B: B, N: V, K: D, X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
+		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}, at(p, ly.embed)).Run(d, st))
+	return e.err
 }
 
 // gemv is g reading its weights at w, a view of the parameters: W, or in

@@ -54,9 +54,6 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 		t.Fatal(err)
 	}
 	defer gs.Close()
-	if on, why := gs.Persistent(); v.Persist && !on {
-		t.Fatalf("%s: the persistent step asked for, not used: %v", name, why)
-	}
 	V := m.Config.VocabSize
 	_, _, Din, N, _, K, nL := dims(&m.Config)
 	st := m.NewState(B)
@@ -108,14 +105,11 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 }
 
 // earlyVariants are the one-row early forms (cudakernels.StepVariant.Early),
-// without and with PDL, and with the L2 prefetch; and the persistent
-// step (one cooperative launch), without and with the L2 prefetch.
+// without and with PDL, and with the L2 prefetch.
 var earlyVariants = []cudakernels.StepVariant{
 	{MaxRows: 1, Prefetch: true, Early: true},
 	{MaxRows: 1, Prefetch: true, PDL: true, Early: true},
 	{MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true},
-	{MaxRows: 1, Prefetch: true, Early: true, Persist: true},
-	{MaxRows: 1, Prefetch: true, Early: true, L2: true, Persist: true},
 }
 
 type stepConfig struct {

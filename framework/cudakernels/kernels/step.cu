@@ -715,12 +715,11 @@ struct StepGemvE {
 
 // step_epi_e: the epilogue of row n (every lane holds acc); aux and
 // resid are the row's preloaded values when have is set.
-template <typename Wt>
 __device__ __forceinline__ void step_epi_e(const StepGemvE& a, int n, float acc, int lane, bool have, const StepConvAux& aux,
                                            float resid, unsigned long long& best)
 {
 	if (a.mode == EPI_STORE || a.mode == EPI_ADD) {
-		if (lane == 0) a.out[n] = a.mode == EPI_ADD ? (have ? resid : Wt::ld(a.out + n)) + acc : acc;
+		if (lane == 0) a.out[n] = a.mode == EPI_ADD ? (have ? resid : a.out[n]) + acc : acc;
 	} else if (a.mode == EPI_INCONV) {
 		if (lane == 0) {
 			if (n >= a.Din) {
@@ -764,50 +763,6 @@ __device__ __forceinline__ void step_epi_e(const StepGemvE& a, int n, float acc,
 	}
 }
 
-// The early kernels' wait (Wt): what a phase does between loading what
-// no earlier phase of the step writes and reading this step's inputs,
-// and how it reads those inputs. StepPDLWait is a kernel's own: let the
-// next kernel start, then wait for the one before (PDL); inputs are
-// plain loads. StepGridWait is step_persist's: a barrier over the whole
-// grid between its phases, inputs read from the L2 (ld.global.cg: the
-// L1 of this multiprocessor may hold what an earlier phase read there).
-struct StepPDLWait {
-	__device__ __forceinline__ void wait() {
-		pdl_trigger();
-		pdl_wait();
-	}
-	__device__ __forceinline__ static float ld(const float* p) { return *p; }
-};
-
-// StepGridWait's barrier needs every block of the grid resident (a
-// cooperative launch). bar counts arrivals: block 0 adds 2^31 − (n − 1)
-// and the n − 1 others 1 each, so a barrier adds 2^31 in all: the top
-// bit flips and the low bits come back, and the counter needs no reset
-// between barriers or launches (it starts at 0 when allocated). A block
-// leaves when it sees the top bit differ from what its own add found.
-// The fences order the writes of the phase before the barrier against
-// the reads after it (the block's threads are ordered by bar.sync).
-// The first wait of a launch returns at once: the first phase reads what
-// earlier launches wrote.
-struct StepGridWait {
-	unsigned int* bar;
-	int k;
-	__device__ __forceinline__ void wait() {
-		if (k++ == 0) return;
-		__syncthreads();
-		if (threadIdx.x == 0) {
-			const unsigned int add = blockIdx.x == 0 ? 0x80000000u - (gridDim.x - 1) : 1u;
-			__threadfence();
-			const unsigned int old = atomicAdd(bar, add);
-			while (((old ^ *(volatile unsigned int*)bar) & 0x80000000u) == 0) {
-			}
-			__threadfence();
-		}
-		__syncthreads();
-	}
-	__device__ __forceinline__ static float ld(const float* p) { return __ldcg(p); }
-};
-
 __device__ __forceinline__ float step_warp_sum(float v) {
 	for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
 	return v;
@@ -820,9 +775,8 @@ __device__ __forceinline__ float step_warp_sum(float v) {
 // exact in float32 and the sums are float32: the CPU's bf16 product
 // (kernels.MatMulBF16W), in another order. xs (K floats, 16-byte
 // aligned), red and bestS are the block's shared memory.
-template <typename T, typename Wt>
-__device__ __forceinline__ void step_gemv_e_run(Wt& wt, int bid, int nblk, const T* __restrict__ W, const float* X,
-                                                const float* __restrict__ normW,
+template <typename T>
+__device__ __forceinline__ void step_gemv_e_run(const T* __restrict__ W, const float* __restrict__ X, const float* __restrict__ normW,
                                                 float eps, int N, int K, float* __restrict__ out, int mode, float* __restrict__ out2,
                                                 const float* __restrict__ convW, const float* __restrict__ convB,
                                                 float* __restrict__ convState, int Din, int Kc, const int* __restrict__ io,
@@ -833,7 +787,7 @@ __device__ __forceinline__ void step_gemv_e_run(Wt& wt, int bid, int nblk, const
 	typedef typename StepSlot<T>::type S;
 	const bool b16 = sizeof(T) == 2;
 	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
-	const int K4 = K >> 2, stride = nblk * wpb, n0 = bid * wpb + warp;
+	const int K4 = K >> 2, stride = gridDim.x * wpb, n0 = blockIdx.x * wpb + warp;
 	const bool two = K4 <= 32 * 6;
 	step_l2_prefetch(l2a, l2an);
 	step_l2_prefetch(l2b, l2bn);
@@ -863,17 +817,18 @@ __device__ __forceinline__ void step_gemv_e_run(Wt& wt, int bid, int nblk, const
 	const int tid = threadIdx.x;
 #pragma unroll
 	for (int i = 0; i < 6; i++) nw[i] = normW && tid + 128 * i < K ? normW[tid + 128 * i] : 0.f;
-	wt.wait();
+	pdl_trigger();
+	pdl_wait();
 	// This step's inputs, in one batch: x and the residuals of the first
 	// rows.
 	float rA = 0.f, rB = 0.f;
 	if (mode == EPI_ADD && lane == 0) {
-		if (n0 < N) rA = Wt::ld(out + n0);
-		if (two && n0 + stride < N) rB = Wt::ld(out + n0 + stride);
+		if (n0 < N) rA = out[n0];
+		if (two && n0 + stride < N) rB = out[n0 + stride];
 	}
 	float xv[12];
 #pragma unroll
-	for (int i = 0; i < 12; i++) xv[i] = tid + 128 * i < K ? Wt::ld(X + tid + 128 * i) : 0.f;
+	for (int i = 0; i < 12; i++) xv[i] = tid + 128 * i < K ? X[tid + 128 * i] : 0.f;
 	if (normW) {
 		double ss = 0;
 #pragma unroll
@@ -907,10 +862,10 @@ __device__ __forceinline__ void step_gemv_e_run(Wt& wt, int bid, int nblk, const
 				step_row_load<6>(wB, W, nb + 2 * stride, N, K4, lane);
 			}
 			accA = step_warp_sum(accA);
-			step_epi_e<Wt>(a, n, accA, lane, j == 0, auxA, rA, best);
+			step_epi_e(a, n, accA, lane, j == 0, auxA, rA, best);
 			if (nb < N) {
 				accB = step_warp_sum(accB);
-				step_epi_e<Wt>(a, nb, accB, lane, j == 0, auxB, rB, best);
+				step_epi_e(a, nb, accB, lane, j == 0, auxB, rB, best);
 			}
 		}
 	} else {
@@ -923,7 +878,7 @@ __device__ __forceinline__ void step_gemv_e_run(Wt& wt, int bid, int nblk, const
 #pragma unroll
 			for (int i = 0; i < 6; i++) wA[i] = w[i], wB[i] = w[6 + i];
 			acc = step_warp_sum(acc);
-			step_epi_e<Wt>(a, n, acc, lane, j == 0, auxA, rA, best);
+			step_epi_e(a, n, acc, lane, j == 0, auxA, rA, best);
 		}
 	}
 	if (mode == EPI_ARGMAX) {
@@ -949,8 +904,7 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv_e(
 	extern __shared__ __align__(16) float xs[]; // K
 	__shared__ double red[32];
 	__shared__ unsigned long long bestS[4];
-	StepPDLWait wt;
-	step_gemv_e_run(wt, blockIdx.x, gridDim.x, W, X, normW, eps, N, K, out, mode, out2, convW, convB, convState, Din, Kc, io, amax, l2a, l2an, l2b, l2bn, xs,
+	step_gemv_e_run(W, X, normW, eps, N, K, out, mode, out2, convW, convB, convState, Din, Kc, io, amax, l2a, l2an, l2b, l2bn, xs,
 	                red, bestS);
 }
 
@@ -967,8 +921,7 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv_e16(
 	extern __shared__ __align__(16) float xs[]; // K
 	__shared__ double red[32];
 	__shared__ unsigned long long bestS[4];
-	StepPDLWait wt;
-	step_gemv_e_run(wt, blockIdx.x, gridDim.x, W16, X, normW, eps, N, K, out, mode, out2, convW, convB, convState, Din, Kc, io, amax, l2a, l2an, l2b, l2bn,
+	step_gemv_e_run(W16, X, normW, eps, N, K, out, mode, out2, convW, convB, convState, Din, Kc, io, amax, l2a, l2an, l2b, l2bn,
 	                xs, red, bestS);
 }
 
@@ -976,18 +929,15 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv_e16(
 // rounds dtLow and dtW to bfloat16 before Δ's projection, as step_scan
 // does. y is written in float32 only: the bf16 out_proj after it
 // (step_gemv_e16) rounds the y it stages.
-// step_scan_e_run is the body of step_scan_e, block bid (128 threads:
-// 8 channels) waiting with wt; step_persist runs it too.
-template <typename Wt>
-__device__ __forceinline__ void step_scan_e_run(Wt& wt, int bid, const float* U, const float* Z, int Din, int N, const float* dtLow,
-                                                const float* __restrict__ dtW, int R, const float* __restrict__ dtB,
-                                                const float* __restrict__ Alog, const float* __restrict__ AImag, const float* Bm,
-                                                const float* BI, int ldB, const float* Cm, const float* CI, int ldC,
-                                                const float* __restrict__ Dskip, float* __restrict__ H, float* Y,
-                                                const int* __restrict__ io, int dt16, const char* __restrict__ l2a, long long l2an,
-                                                const char* __restrict__ l2b, long long l2bn)
+extern "C" __global__ void __launch_bounds__(128) step_scan_e(
+	const float* __restrict__ U, const float* __restrict__ Z, int Din, int N, const float* __restrict__ dtLow,
+	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
+	const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BI, int ldB,
+	const float* __restrict__ Cm, const float* __restrict__ CI, int ldC, const float* __restrict__ Dskip, float* __restrict__ H,
+	float* __restrict__ Y, const int* __restrict__ io, int dt16, const char* __restrict__ l2a, long long l2an,
+	const char* __restrict__ l2b, long long l2bn)
 {
-	const int g = (bid * blockDim.x + threadIdx.x) >> 4;
+	const int g = (blockIdx.x * blockDim.x + threadIdx.x) >> 4;
 	const int lane = threadIdx.x & 15;
 	const bool active = g < Din;
 	const int d = active ? g : 0;
@@ -1015,25 +965,26 @@ __device__ __forceinline__ void step_scan_e_run(Wt& wt, int bid, const float* U,
 	}
 	const float bias = active && dtB ? dtB[d] : 0.f;
 	const float skip = active && Dskip ? Dskip[d] : 0.f;
-	wt.wait();
+	pdl_trigger();
+	pdl_wait();
 	// This step's inputs, in one batch.
 	float dl[4];
 #pragma unroll
 	for (int i = 0; i < 4; i++) {
 		int r = lane + 16 * i, n = lane + 16 * i;
 		bool on = active && n < N;
-		dl[i] = active && r < R ? Wt::ld(dtLow + r) : 0.f;
+		dl[i] = active && r < R ? dtLow[r] : 0.f;
 		if (ldB) {
-			bp[i] = on ? Wt::ld(Bm + n) : 0.f;
-			bpi[i] = on && cx && BI ? Wt::ld(BI + n) : 0.f;
+			bp[i] = on ? Bm[n] : 0.f;
+			bpi[i] = on && cx && BI ? BI[n] : 0.f;
 		}
 		if (ldC) {
-			cp[i] = on ? Wt::ld(Cm + n) : 0.f;
-			cpi[i] = on && cx && CI ? Wt::ld(CI + n) : 0.f;
+			cp[i] = on ? Cm[n] : 0.f;
+			cpi[i] = on && cx && CI ? CI[n] : 0.f;
 		}
 	}
-	const float u = active ? Wt::ld(U + d) : 0.f;
-	const float zv = active && Z ? Wt::ld(Z + d) : 0.f;
+	const float u = active ? U[d] : 0.f;
+	const float zv = active && Z ? Z[d] : 0.f;
 	float dr = 0.f;
 	if (active) {
 #pragma unroll
@@ -1078,86 +1029,6 @@ __device__ __forceinline__ void step_scan_e_run(Wt& wt, int bid, const float* U,
 		if (Z) y *= silu_f(zv);
 		Y[d] = y;
 	}
-}
-
-extern "C" __global__ void __launch_bounds__(128) step_scan_e(
-	const float* __restrict__ U, const float* __restrict__ Z, int Din, int N, const float* __restrict__ dtLow,
-	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
-	const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BI, int ldB,
-	const float* __restrict__ Cm, const float* __restrict__ CI, int ldC, const float* __restrict__ Dskip, float* __restrict__ H,
-	float* __restrict__ Y, const int* __restrict__ io, int dt16, const char* __restrict__ l2a, long long l2an,
-	const char* __restrict__ l2b, long long l2bn)
-{
-	StepPDLWait wt;
-	step_scan_e_run(wt, blockIdx.x, U, Z, Din, N, dtLow, dtW, R, dtB, Alog, AImag, Bm, BI, ldB, Cm, CI, ldC, Dskip, H, Y, io, dt16,
-	                l2a, l2an, l2b, l2bn);
-}
-
-// ---------------------------------------------------------------------
-// step_persist: a one-row step's products and scans (everything after
-// step_embed) in one launch of blocks that stay resident (a cooperative
-// launch, StepGridWait between phases): the early kernels' bodies run
-// one after another, each a phase, with a barrier over the grid where
-// the early kernels had a kernel boundary. Before its barrier a phase
-// loads what no earlier phase of the step writes (its weights, as the
-// early kernels do before griddepcontrol.wait), so those loads overlap
-// the barrier and the blocks still finishing the phase before.
-//
-// ops is nops records of SP_WORDS 64-bit words (cudakernels.StepPersist
-// writes them): word 0 the kind, then the early kernel's arguments in
-// order (pointers, ints, eps as float bits), io and amax shared by all.
-#define SP_WORDS 32
-#define SP_GEMV 1
-#define SP_SCAN 2
-
-// step_persist_run runs the records with T the gemv phases' weights
-// (float; unsigned short, bfloat16 bits: step_persist16).
-template <typename T>
-__device__ __forceinline__ void step_persist_run(const unsigned long long* __restrict__ ops, int nops, const int* __restrict__ io,
-                                                 unsigned long long* __restrict__ amax, unsigned int* bar)
-{
-	extern __shared__ __align__(16) float xs[]; // the longest K of the gemv phases
-	__shared__ double red[32];
-	__shared__ unsigned long long bestS[4];
-	StepGridWait wt = {bar, 0};
-	for (int i = 0; i < nops; i++) {
-		const unsigned long long* o = ops + (long long)i * SP_WORDS;
-#define SP_P(t, j) reinterpret_cast<t>(__ldg(o + (j)))
-#define SP_I(j) (int)__ldg(o + (j))
-#define SP_L(j) (long long)__ldg(o + (j))
-		if (SP_I(0) == SP_SCAN)
-			step_scan_e_run(wt, blockIdx.x, SP_P(const float*, 1), SP_P(const float*, 2), SP_I(3), SP_I(4), SP_P(const float*, 5),
-			                SP_P(const float*, 6), SP_I(7), SP_P(const float*, 8), SP_P(const float*, 9), SP_P(const float*, 10),
-			                SP_P(const float*, 11), SP_P(const float*, 12), SP_I(13), SP_P(const float*, 14), SP_P(const float*, 15),
-			                SP_I(16), SP_P(const float*, 17), SP_P(float*, 18), SP_P(float*, 19), io, SP_I(20),
-			                SP_P(const char*, 21), SP_L(22), SP_P(const char*, 23), SP_L(24));
-		else
-			step_gemv_e_run(wt, blockIdx.x, gridDim.x, SP_P(const T*, 1), SP_P(const float*, 2), SP_P(const float*, 3),
-			                __uint_as_float((unsigned int)__ldg(o + 4)), SP_I(5), SP_I(6), SP_P(float*, 7), SP_I(8), SP_P(float*, 9),
-			                SP_P(const float*, 10), SP_P(const float*, 11), SP_P(float*, 12), SP_I(13), SP_I(14), io, amax,
-			                SP_P(const char*, 15), SP_L(16), SP_P(const char*, 17), SP_L(18), xs, red, bestS);
-#undef SP_P
-#undef SP_I
-#undef SP_L
-	}
-}
-
-#ifndef STEP_PERSIST_MINB
-#define STEP_PERSIST_MINB 4 // blocks a multiprocessor: caps the registers at 128
-#endif
-
-extern "C" __global__ void __launch_bounds__(128, STEP_PERSIST_MINB)
-	step_persist(const unsigned long long* __restrict__ ops, int nops, const int* __restrict__ io,
-	             unsigned long long* __restrict__ amax, unsigned int* bar)
-{
-	step_persist_run<float>(ops, nops, io, amax, bar);
-}
-
-extern "C" __global__ void __launch_bounds__(128, STEP_PERSIST_MINB)
-	step_persist16(const unsigned long long* __restrict__ ops, int nops, const int* __restrict__ io,
-	               unsigned long long* __restrict__ amax, unsigned int* bar)
-{
-	step_persist_run<unsigned short>(ops, nops, io, amax, bar);
 }
 
 #endif // STEP_EARLY

@@ -34,8 +34,6 @@ unsigned long long atomicMax(unsigned long long*, unsigned long long);
 unsigned atomicAdd(unsigned*, unsigned);
 int atomicAdd(int*, int);
 template <class T> T __ldg(const T*);
-template <class T> T __ldcg(const T*);
-void __threadfence();
 unsigned __float_as_uint(float);
 float __uint_as_float(unsigned);
 int __float_as_int(float);
