@@ -79,7 +79,8 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 	if o.AllVariants {
 		configs = nil
 		for _, v := range []cudakernels.StepVariant{{}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, PDL: true},
-			{MaxRows: 1, Prefetch: true, PDL: true, Early: true}, {MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true}} {
+			{MaxRows: 1, Prefetch: true, PDL: true, Early: true}, {MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true},
+			{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true}} {
 			if v.PDL && d.PDLAvailable() != nil {
 				continue
 			}
@@ -178,6 +179,9 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 		ev1.Destroy()
 		if _, why := st.Graphs(); graphs && !r.graph {
 			fmt.Fprintf(stdout, "graph not used: %v\n", why)
+		}
+		if on, why := st.XProjFolded(); cf.v.Fold && !on {
+			fmt.Fprintf(stdout, "%s: x_proj not folded into the scan step: %v\n", r.name, why)
 		}
 		if err := st.Close(); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"sync"
@@ -31,7 +32,10 @@ type launchAttr struct {
 	val [64]byte
 }
 
-const attrProgrammaticStreamSerialization = 6 // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
+const (
+	attrClusterDimension                = 4 // CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION
+	attrProgrammaticStreamSerialization = 6 // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
+)
 
 var launchEx struct {
 	once sync.Once
@@ -58,9 +62,37 @@ func (d *Device) PDLAvailable() error {
 // attribute (see above); the kernel must call griddepcontrol.wait before
 // it reads the outputs of the kernel before it.
 func (f *Function) LaunchPDL(grid, block Dim3, shared int, s *Stream, args ...any) error {
+	return f.LaunchWith(LaunchOpts{PDL: true}, grid, block, shared, s, args...)
+}
+
+// LaunchOpts are the attributes LaunchWith gives a launch.
+type LaunchOpts struct {
+	PDL     bool // programmatic stream serialization (see above)
+	Cluster int  // blocks a thread block cluster (sm_90; grid.X a multiple of it), 0 or 1: none
+}
+
+func (o LaunchOpts) String() string {
+	s := ""
+	if o.PDL {
+		s += " PDL"
+	}
+	if o.Cluster > 1 {
+		s += fmt.Sprintf(" cluster %d", o.Cluster)
+	}
+	return s
+}
+
+// LaunchWith is Launch through cuLaunchKernelEx with o's attributes:
+// PDL (sm_90), and thread block clusters of o.Cluster blocks along X
+// (sm_90; the blocks of a cluster run at once and share their shared
+// memory). Captured into a graph, both stay.
+func (f *Function) LaunchWith(o LaunchOpts, grid, block Dim3, shared int, s *Stream, args ...any) error {
 	d := f.m.d
 	if err := d.PDLAvailable(); err != nil {
 		return err
+	}
+	if o.Cluster > 1 && grid.X%o.Cluster != 0 {
+		return fmt.Errorf("cuda: launch %s: grid %v is not a whole number of clusters of %d", f.Name, grid, o.Cluster)
 	}
 	vals, ptrs, err := f.packArgs(args)
 	if err != nil {
@@ -70,18 +102,31 @@ func (f *Function) LaunchPDL(grid, block Dim3, shared int, s *Stream, args ...an
 	if err := f.raiseShared(shared); err != nil {
 		return err
 	}
-	attr := new(launchAttr)
-	attr.id = attrProgrammaticStreamSerialization
-	attr.val[0] = 1
+	attrs := make([]launchAttr, 0, 2)
+	if o.PDL {
+		a := launchAttr{id: attrProgrammaticStreamSerialization}
+		a.val[0] = 1
+		attrs = append(attrs, a)
+	}
+	if o.Cluster > 1 {
+		a := launchAttr{id: attrClusterDimension}
+		binary.LittleEndian.PutUint32(a.val[0:], uint32(o.Cluster))
+		binary.LittleEndian.PutUint32(a.val[4:], 1)
+		binary.LittleEndian.PutUint32(a.val[8:], 1)
+		attrs = append(attrs, a)
+	}
 	gx, gy, gz := grid.norm()
 	bx, by, bz := block.norm()
 	cfg := &launchConfig{gx: uint32(gx), gy: uint32(gy), gz: uint32(gz), bx: uint32(bx), by: uint32(by), bz: uint32(bz),
-		shared: uint32(shared), stream: s.handle(), attrs: uintptr(unsafe.Pointer(attr)), numAttrs: 1}
+		shared: uint32(shared), stream: s.handle(), numAttrs: uint32(len(attrs))}
+	if len(attrs) > 0 {
+		cfg.attrs = uintptr(unsafe.Pointer(&attrs[0]))
+	}
 	err = d.api.check(ccall(launchEx.fn, uintptr(unsafe.Pointer(cfg)), f.h, uintptr(unsafe.Pointer(&ptrs[0])), 0),
-		"cuLaunchKernelEx(%s, grid %v, block %v, shared %d, PDL)", f.Name, grid, block, shared)
+		"cuLaunchKernelEx(%s, grid %v, block %v, shared %d,%s)", f.Name, grid, block, shared, o)
 	runtime.KeepAlive(vals)
 	runtime.KeepAlive(ptrs)
-	runtime.KeepAlive(attr)
+	runtime.KeepAlive(attrs)
 	runtime.KeepAlive(cfg)
 	if err == nil && syncEach {
 		err = d.api.check(ccall(d.api.cuCtxSynchronize), "after %s: cuCtxSynchronize", f.Name)

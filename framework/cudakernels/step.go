@@ -46,6 +46,9 @@ type StepVariant struct {
 	// StepGEMV.L2 and StepScan.L2 name, later kernels' weights
 	// (cp.async.bulk.prefetch.L2, sm_90; STEP_L2).
 	L2 bool
+	// Fold: with Early, x_proj runs inside the scan step (StepScan.XW:
+	// step_scan_ex, sm_90), where the shapes allow (StepScan.Folds).
+	Fold bool
 }
 
 func (v StepVariant) maxRows() int {
@@ -86,6 +89,9 @@ func (v StepVariant) String() string {
 	if v.L2 {
 		s += "+L2"
 	}
+	if v.Fold {
+		s += "+fold"
+	}
 	return s
 }
 
@@ -111,6 +117,9 @@ func (v StepVariant) checkAny(B int) error {
 	}
 	if v.L2 && !v.Early {
 		return fmt.Errorf("cudakernels: step: L2 prefetch needs the early kernels")
+	}
+	if v.Fold && !v.Early {
+		return fmt.Errorf("cudakernels: step: x_proj folded into the scan needs the early kernels")
 	}
 	return nil
 }
@@ -217,8 +226,17 @@ type StepScan struct {
 	Dskip, H, Y, IO cuda.DevPtr
 	Y16             cuda.DevPtr // optional: Y as bfloat16 (B, D), 2 bytes an element (not with step_scan_e)
 	DtBF16          bool        // Δ's projection reads DtLow and DtW rounded to bfloat16
-	V               StepVariant
-	L2              [2]L2Range // with V.L2: byte ranges for the L2 to fetch
+	// XW (float32) or XW16 (bfloat16), (XS, D) row-major: x_proj folded
+	// into the step (step_scan_ex: V.Fold, sm_90, the shapes Folds
+	// takes). The kernel works out the XS outputs XW·U itself, where
+	// x_proj would have written them at XOut (XS floats), and reads
+	// DtLow, Bm, BImag, Cm and CImag from them where they point into
+	// XOut; with XW16, U is rounded to bfloat16 first (bf16 products).
+	XW, XW16 cuda.DevPtr
+	XS       int
+	XOut     cuda.DevPtr
+	V        StepVariant
+	L2       [2]L2Range // with V.L2: byte ranges for the L2 to fetch
 
 	rowIters int // tests: the groups of rows a block of step_scan_rows takes (0: rowsIters chooses)
 }
@@ -239,6 +257,9 @@ func (d *Device) StepKernels(v StepVariant) error {
 	names := []string{"step_embed", "step_gemv", "step_scan", "step_scan_rows", "step_rmsnorm_rows", "step_conv_rows", "step_argmax_rows"}
 	if v.Early {
 		names = append(names, "step_gemv_e", "step_gemv_e16", "step_scan_e")
+	}
+	if v.Fold {
+		names = append(names, "step_scan_ex")
 	}
 	for _, n := range names {
 		if _, err := d.stepKernel(v, n); err != nil {
@@ -352,6 +373,68 @@ func (v StepVariant) EarlyBF16(B, K int, w16 cuda.DevPtr) bool {
 	return (&StepGEMV{B: B, K: K, W16: w16, V: v}).early()
 }
 
+// stepFoldCluster is the blocks of a cluster of step_scan_ex, each
+// taking an eighth of x_proj's columns (the portable cluster size).
+const stepFoldCluster = 8
+
+// stepFoldMaxShared is the most shared memory step_scan_ex asks for (of
+// sm_90's 227 KB a block).
+const stepFoldMaxShared = 200 << 10
+
+// Folds reports whether c with x_proj folded in (XW or XW16 set, XS
+// rows) runs on d as step_scan_ex, and why not: V.Fold (with the early
+// one-row form, R ≤ 64, no Y16), sm_90 (clusters), D a multiple of 64
+// (8 blocks of 8 channels a cluster, each a slice of x_proj's columns
+// that is a whole number of 16-byte copies), XS from 1 to 128 (a thread
+// a row), the weights 16-byte aligned, the shared memory within
+// stepFoldMaxShared.
+func (c *StepScan) Folds(d *Device) error {
+	w := c.XW
+	if c.XW16 != 0 {
+		w = c.XW16
+	}
+	switch {
+	case (c.XW == 0) == (c.XW16 == 0):
+		return fmt.Errorf("want one of XW and XW16")
+	case !c.V.Fold || c.kernel(0) != "step_scan_e" || c.Y16 != 0:
+		return fmt.Errorf("the variant %v, %d rows, R %d: not the early one-row scan with Fold (R ≤ 64, no Y16)", c.V, c.B, c.R)
+	case d.Major < 9:
+		return fmt.Errorf("thread block clusters need sm_90, the device is sm_%d%d", d.Major, d.Minor)
+	case c.D%(8*stepFoldCluster) != 0:
+		return fmt.Errorf("D %d is not a multiple of %d", c.D, 8*stepFoldCluster)
+	case c.XS < 1 || c.XS > 128:
+		return fmt.Errorf("x_proj has %d rows, the fold takes 1 to 128", c.XS)
+	case w%16 != 0:
+		return fmt.Errorf("x_proj's weights at %#x are not 16-byte aligned", uint64(w))
+	case c.XOut == 0:
+		return fmt.Errorf("XOut required")
+	case c.foldShared() > stepFoldMaxShared:
+		return fmt.Errorf("%d bytes of shared memory, more than %d", c.foldShared(), stepFoldMaxShared)
+	}
+	return nil
+}
+
+// foldShared is step_scan_ex's shared memory: XS rows of a slice of
+// D/stepFoldCluster weights (16 bytes of padding a row), the slice of u,
+// the XS parts and sums.
+func (c *StepScan) foldShared() int {
+	esz := 4
+	if c.XW16 != 0 {
+		esz = 2
+	}
+	sl := c.D / stepFoldCluster
+	return c.XS*(sl*esz+16) + 4*(sl+2*c.XS)
+}
+
+// foldOffset is where p lies in the folded outputs (XOut, XS floats), or
+// −1 when it is elsewhere (a parameter) or unset.
+func (c *StepScan) foldOffset(p cuda.DevPtr) int32 {
+	if p < c.XOut || p >= c.XOut+cuda.DevPtr(4*c.XS) || (p-c.XOut)%4 != 0 {
+		return -1
+	}
+	return int32((p - c.XOut) / 4)
+}
+
 // Run issues the scan step on s.
 func (c *StepScan) Run(d *Device, s *cuda.Stream) error {
 	if err := c.V.checkAny(c.B); err != nil {
@@ -362,6 +445,12 @@ func (c *StepScan) Run(d *Device, s *cuda.Stream) error {
 	}
 	if c.R > 0 && (c.DtLow == 0 || c.DtW == 0) {
 		return fmt.Errorf("cudakernels: step scan: R %d without DtLow or DtW", c.R)
+	}
+	if c.XW != 0 || c.XW16 != 0 {
+		if err := c.Folds(d); err != nil {
+			return fmt.Errorf("cudakernels: step scan with x_proj folded in: %w", err)
+		}
+		return c.launch(d, s, "step_scan_ex")
 	}
 	return c.launch(d, s, c.kernel(d.SMs))
 }
@@ -381,10 +470,20 @@ func (c *StepScan) launch(d *Device, s *cuda.Stream, name string) error {
 		dt16 = 1
 	}
 	switch name {
-	case "step_scan_e":
-		args := []any{c.U, c.Z, c.D, c.N, c.DtLow, c.DtW, c.R, c.DtBias, c.ALog, c.AImag,
-			c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO, dt16}
-		return c.V.launch(f, cuda.Dim3{X: (c.D*16 + 127) / 128}, cuda.Dim3{X: 128}, 0, s, append(args, c.V.l2Args(c.L2)...)...)
+	case "step_scan_e", "step_scan_ex":
+		args := append([]any{c.U, c.Z, c.D, c.N, c.DtLow, c.DtW, c.R, c.DtBias, c.ALog, c.AImag,
+			c.Bm, c.BImag, c.LDB, c.Cm, c.CImag, c.LDC, c.Dskip, c.H, c.Y, c.IO, dt16}, c.V.l2Args(c.L2)...)
+		grid, block := cuda.Dim3{X: (c.D*16 + 127) / 128}, cuda.Dim3{X: 128}
+		if name == "step_scan_e" {
+			return c.V.launch(f, grid, block, 0, s, args...)
+		}
+		w, w16 := c.XW, int32(0)
+		if c.XW16 != 0 {
+			w, w16 = c.XW16, 1
+		}
+		args = append(args, w, w16, c.XS, c.foldOffset(c.DtLow), c.foldOffset(c.Bm), c.foldOffset(c.BImag),
+			c.foldOffset(c.Cm), c.foldOffset(c.CImag))
+		return f.LaunchWith(cuda.LaunchOpts{PDL: c.V.PDL, Cluster: stepFoldCluster}, grid, block, c.foldShared(), s, args...)
 	case "step_scan_rows":
 		iters := c.rowsIters(d.SMs)
 		grid, block := c.rowsGrid(iters)

@@ -41,6 +41,8 @@ type Stepper struct {
 	x, u, z, xdbl, y, logits, conv, ssm cuda.DevPtr
 	xn, xz                              cuda.DevPtr        // past StepMaxRows rows: the normalized input (B, D), in_proj's output (B, 2·Din)
 	xn16, u16, y16                      cuda.DevPtr        // wide bf16 products: xn, u and y as bfloat16, written by their producers
+	fold                                bool               // x_proj inside the scan step (StepVariant.Fold, where it takes the shape)
+	foldErr                             error              // why not, when the variant asked for it
 	S                                   int                // x_proj rows: R + B rows + C rows
 	wide                                bool               // more rows than StepGEMV takes: launchRows
 	prec                                backbone.Precision // the products' precision (Products; bf16)
@@ -86,6 +88,7 @@ func DefaultStepVariant(d *cuda.Device, B int) cudakernels.StepVariant {
 	v.PDL = v.Prefetch && os.Getenv("MAMBAKIT_CUDA_PDL") != "0" && d.PDLAvailable() == nil
 	if B == 1 && v.Prefetch && os.Getenv("MAMBAKIT_CUDA_STEP_EARLY") != "0" {
 		v.Early = true
+		v.Fold = d.Major >= 9 && os.Getenv("MAMBAKIT_CUDA_STEP_FOLD") == "1"
 		// The L2 prefetch measured slower (H200: 323 µs a step against
 		// 285 without): opt in only.
 		v.L2 = d.Major >= 9 && os.Getenv("MAMBAKIT_CUDA_STEP_L2") == "1"
@@ -182,6 +185,15 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	}
 	if early16 && s.earlyBF16() {
 		s.prec = backbone.BF16
+	}
+	if o.Variant.Fold {
+		// x_proj inside the scan step where the device and the shape
+		// take it (cudakernels.StepScan.Folds), else its own kernel.
+		s.foldErr = errors.New("one row of the early kernels with x_proj only")
+		if !wide && B == 1 && s.S > 0 {
+			s.foldErr = s.foldXProj(s.scanStep(0), 0).Folds(g.dev)
+		}
+		s.fold = s.foldErr == nil
 	}
 	if !wide && !s.bf16() && prec != backbone.FP32 {
 		productsNotice.Do(func() { fmt.Fprintf(os.Stderr, "cudamodel: %s\n", s.fallbackNote(prec)) })
@@ -298,6 +310,10 @@ func (s *Stepper) WeightBytes() int {
 	}
 	return 2*prod + 4*(ly.total-prod)
 }
+
+// XProjFolded reports whether x_proj runs inside the scan step
+// (StepVariant.Fold), and why not when the variant asked for it.
+func (s *Stepper) XProjFolded() (bool, error) { return s.fold, s.foldErr }
 
 // Rows is the number of rows.
 func (s *Stepper) Rows() int { return s.B }
@@ -458,7 +474,7 @@ func (s *Stepper) launch() error {
 		// head's first rows).
 		in.L2 = [2]cudakernels.L2Range{l2(ly.xProj, l), l2(ly.outProj, l)}
 		e.op("rmsnorm + in_proj + conv1d", in.Run(d, st))
-		if s.S > 0 {
+		if s.S > 0 && !s.fold {
 			e.op("x_proj", s.gemv(&cudakernels.StepGEMV{B: B, N: s.S, K: Din, X: s.u, LDX: Din,
 				Out: s.xdbl, LDO: s.S, Epi: cudakernels.EpiStore, V: v}, ly.lay(p, ly.xProj, l)).Run(d, st))
 		}
@@ -467,13 +483,33 @@ func (s *Stepper) launch() error {
 		if l+1 == nL {
 			sc.L2[0] = l2at(at(p, ly.embed), min(ly.embed.n, 2*Din*D))
 		}
-		e.op("scan", sc.Run(d, st))
+		if s.fold {
+			e.op("x_proj + scan", s.foldXProj(sc, l).Run(d, st))
+		} else {
+			e.op("scan", sc.Run(d, st))
+		}
 		e.op("out_proj", s.gemv(&cudakernels.StepGEMV{B: B, N: D, K: Din, X: s.y, LDX: Din,
 			Out: s.x, LDO: D, Epi: cudakernels.EpiAdd, V: v}, ly.lay(p, ly.outProj, l)).Run(d, st))
 	}
 	e.op("norm_f + head + argmax", s.gemv(&cudakernels.StepGEMV{B: B, N: V, K: D, X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
 		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}, at(p, ly.embed)).Run(d, st))
 	return e.err
+}
+
+// foldXProj makes sc (layer l's scan step) work out x_proj itself
+// (cudakernels.StepScan.XW, StepVariant.Fold): from the float32 weights,
+// or in bf16 their bfloat16 copy; the outputs it reads lie where x_proj
+// would have written them (xdbl).
+func (s *Stepper) foldXProj(sc *cudakernels.StepScan, l int) *cudakernels.StepScan {
+	g := s.g
+	w := g.lay.lay(g.params, g.lay.xProj, l)
+	if s.bf16() {
+		sc.XW16 = g.weightBF16(w)
+	} else {
+		sc.XW = w
+	}
+	sc.XS, sc.XOut = s.S, s.xdbl
+	return sc
 }
 
 // gemv is g reading its weights at w, a view of the parameters: W, or in

@@ -244,8 +244,12 @@ func TestStepBF16SeesNewParams(t *testing.T) {
 		B     int
 		v     cudakernels.StepVariant
 		steps int
-	}{{9, DefaultStepVariant(d, 9), 6}, {1, cudakernels.StepVariant{MaxRows: 1, Prefetch: true, Early: true}, 12}} {
-		t.Run(fmt.Sprintf("B%d", k.B), func(t *testing.T) {
+	}{{9, DefaultStepVariant(d, 9), 6}, {1, cudakernels.StepVariant{MaxRows: 1, Prefetch: true, Early: true}, 12},
+		{1, cudakernels.StepVariant{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true}, 12}} {
+		if k.v.PDL && d.PDLAvailable() != nil {
+			continue
+		}
+		t.Run(fmt.Sprintf("B%d-%v", k.B, k.v), func(t *testing.T) {
 			testStepBF16SeesNewParams(t, k.B, k.v, k.steps)
 		})
 	}
@@ -262,6 +266,9 @@ func testStepBF16SeesNewParams(t *testing.T, B int, v cudakernels.StepVariant, s
 		t.Fatal(err)
 	}
 	defer st.Close()
+	if on, why := st.XProjFolded(); v.Fold && !on {
+		t.Fatalf("x_proj not folded into the scan step: %v", why)
+	}
 	name := fmt.Sprintf("B%d graph", B)
 	bf16StepCompare(t, name+", first parameters", m, st, steps, 1)
 	if on, why := st.Graphs(); !on {

@@ -54,6 +54,10 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 		t.Fatal(err)
 	}
 	defer gs.Close()
+	folded, why := gs.XProjFolded()
+	if _, _, Din, _, _, _, _ := dims(&m.Config); v.Fold && !folded && Din%64 == 0 && d.Major >= 9 {
+		t.Fatalf("%s: x_proj not folded into the scan step: %v", name, why)
+	}
 	V := m.Config.VocabSize
 	_, _, Din, N, _, K, nL := dims(&m.Config)
 	st := m.NewState(B)
@@ -92,6 +96,9 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 		}
 	}
 	shape := fmt.Sprintf("%s B%d %s %v", name, B, mode, v)
+	if folded {
+		shape += " (x_proj folded)"
+	}
 	report(t, fmt.Sprintf("step logits (%d steps, worst)", steps), shape, worst, tolStep)
 	gst, err := gs.State()
 	if err != nil {
@@ -110,6 +117,14 @@ var earlyVariants = []cudakernels.StepVariant{
 	{MaxRows: 1, Prefetch: true, Early: true},
 	{MaxRows: 1, Prefetch: true, PDL: true, Early: true},
 	{MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true},
+	{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true},
+}
+
+// foldVariants are the early forms with x_proj folded into the scan step
+// (StepVariant.Fold: d_inner a multiple of 64, sm_90).
+var foldVariants = []cudakernels.StepVariant{
+	{MaxRows: 1, Prefetch: true, Early: true, Fold: true},
+	{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true},
 }
 
 type stepConfig struct {
@@ -225,14 +240,25 @@ func TestStepVariantsMatchCPU(t *testing.T) {
 				}, func(step, row int) bool { return step == 20 && row == 1 })
 			}
 			// The one-row early kernels (their own scan and product
-			// forms): one row, reset at step 20.
-			for _, ev := range earlyVariants {
+			// forms): one row, reset at step 20; with x_proj folded into
+			// the scan step on a model of d_inner 128 (a multiple of 64).
+			c64 := backbone.NewConfig(97, 64, 2)
+			c64.StateSize, c64.NonSelective, c64.ComplexA = v.N, v.ns, v.complex
+			m64, err := backbone.New(c64, uint64(20+i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range append(slices.Clone(earlyVariants), foldVariants...) {
 				if ev.PDL && dev != nil && dev.PDLAvailable() != nil {
 					continue
 				}
+				mm := m
+				if ev.Fold {
+					mm = m64
+				}
 				for _, graphs := range []bool{false, true} {
 					r := rand.New(rand.NewPCG(uint64(i), 9))
-					stepCompare(t, v.name, m, 1, 40, graphs, ev, func(int, []float32) []int32 {
+					stepCompare(t, v.name, mm, 1, 40, graphs, ev, func(int, []float32) []int32 {
 						return []int32{int32(r.IntN(c.VocabSize))}
 					}, func(step, row int) bool { return step == 20 })
 				}

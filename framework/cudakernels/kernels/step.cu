@@ -929,15 +929,20 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv_e16(
 // rounds dtLow and dtW to bfloat16 before Δ's projection, as step_scan
 // does. y is written in float32 only: the bf16 out_proj after it
 // (step_gemv_e16) rounds the y it stages.
-extern "C" __global__ void __launch_bounds__(128) step_scan_e(
-	const float* __restrict__ U, const float* __restrict__ Z, int Din, int N, const float* __restrict__ dtLow,
-	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
-	const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BI, int ldB,
-	const float* __restrict__ Cm, const float* __restrict__ CI, int ldC, const float* __restrict__ Dskip, float* __restrict__ H,
-	float* __restrict__ Y, const int* __restrict__ io, int dt16, const char* __restrict__ l2a, long long l2an,
-	const char* __restrict__ l2b, long long l2bn)
+// step_scan_e_run is the body of step_scan_e (and of step_scan_ex):
+// block bid of 128 threads, 8 channels; wt.wait() is what it does between
+// loading the parameters and the state and loading this step's inputs.
+template <typename Wt>
+__device__ __forceinline__ void step_scan_e_run(Wt& wt, int bid, const float* __restrict__ U, const float* __restrict__ Z, int Din,
+                                                int N, const float* dtLow, const float* __restrict__ dtW, int R,
+                                                const float* __restrict__ dtB, const float* __restrict__ Alog,
+                                                const float* __restrict__ AImag, const float* Bm, const float* BI, int ldB,
+                                                const float* Cm, const float* CI, int ldC, const float* __restrict__ Dskip,
+                                                float* __restrict__ H, float* __restrict__ Y, const int* __restrict__ io, int dt16,
+                                                const char* __restrict__ l2a, long long l2an, const char* __restrict__ l2b,
+                                                long long l2bn)
 {
-	const int g = (blockIdx.x * blockDim.x + threadIdx.x) >> 4;
+	const int g = (bid * blockDim.x + threadIdx.x) >> 4;
 	const int lane = threadIdx.x & 15;
 	const bool active = g < Din;
 	const int d = active ? g : 0;
@@ -965,8 +970,7 @@ extern "C" __global__ void __launch_bounds__(128) step_scan_e(
 	}
 	const float bias = active && dtB ? dtB[d] : 0.f;
 	const float skip = active && Dskip ? Dskip[d] : 0.f;
-	pdl_trigger();
-	pdl_wait();
+	wt.wait();
 	// This step's inputs, in one batch.
 	float dl[4];
 #pragma unroll
@@ -1029,6 +1033,172 @@ extern "C" __global__ void __launch_bounds__(128) step_scan_e(
 		if (Z) y *= silu_f(zv);
 		Y[d] = y;
 	}
+}
+
+// StepPDLWait is step_scan_e's wait: let the next kernel start, then
+// wait for the one before (PDL).
+struct StepPDLWait {
+	__device__ __forceinline__ void wait() {
+		pdl_trigger();
+		pdl_wait();
+	}
+};
+
+extern "C" __global__ void __launch_bounds__(128) step_scan_e(
+	const float* __restrict__ U, const float* __restrict__ Z, int Din, int N, const float* __restrict__ dtLow,
+	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
+	const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BI, int ldB,
+	const float* __restrict__ Cm, const float* __restrict__ CI, int ldC, const float* __restrict__ Dskip, float* __restrict__ H,
+	float* __restrict__ Y, const int* __restrict__ io, int dt16, const char* __restrict__ l2a, long long l2an,
+	const char* __restrict__ l2b, long long l2bn)
+{
+	StepPDLWait wt;
+	step_scan_e_run(wt, blockIdx.x, U, Z, Din, N, dtLow, dtW, R, dtB, Alog, AImag, Bm, BI, ldB, Cm, CI, ldC, Dskip, H, Y, io, dt16,
+	                l2a, l2an, l2b, l2bn);
+}
+
+// ---------------------------------------------------------------------
+// step_scan_ex: step_scan_e with x_proj folded in (sm_90: a cluster of
+// blocks and its distributed shared memory). The blocks of a cluster
+// (its C ranks) split x_proj's K = Din columns: before the wait, rank r
+// copies its slice of every row of XW (S rows, columns [r·Din/C,
+// (r+1)·Din/C)) into shared memory (cp.async); after it, it loads its
+// slice of u, and each of the first S threads works out its row's part
+// of the product over the slice; after a barrier over the cluster, each
+// thread reads that row's parts from the C ranks' shared memory
+// (mapa, ld.shared::cluster) and adds them in rank order, so every
+// block has all S outputs (Δ's input, B, C) in its own shared memory,
+// where the scan step reads them. That is one kernel and one round trip
+// to memory fewer a layer than step_gemv_e (x_proj) and then step_scan_e.
+// A row's part sums its slice four columns at a time into four sums,
+// added as (s0 + s1) + (s2 + s3); with xw16 the weights are bfloat16 and
+// u is rounded to bfloat16 as step_gemv_e16 stages it (exact products,
+// float32 sums). The bits differ from step_gemv_e's order.
+//
+// oDt, oB, oBI, oC, oCI: where Δ's input, B, C (and the imaginary parts)
+// lie in the S outputs, or −1 to read dtLow, Bm, ... as given (B or C
+// per channel: parameters). Shared memory: S rows of the slice (padded
+// by 16 bytes a row, so that the rows' 16-byte loads by consecutive
+// threads fall on different banks), the slice of u, and the S parts and
+// sums: stepScanEXShared in step.go.
+
+__device__ __forceinline__ unsigned int cluster_rank() {
+	unsigned int r;
+	asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+	return r;
+}
+
+__device__ __forceinline__ unsigned int cluster_size() {
+	unsigned int n;
+	asm volatile("mov.u32 %0, %%cluster_nctarank;" : "=r"(n));
+	return n;
+}
+
+__device__ __forceinline__ void cluster_sync() {
+	asm volatile("barrier.cluster.arrive.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
+}
+
+// cluster_ld reads the float at p (this block's shared memory) in the
+// shared memory of rank r of the cluster.
+__device__ __forceinline__ float cluster_ld(const float* p, unsigned int r) {
+	unsigned int a = (unsigned int)__cvta_generic_to_shared(p), ra;
+	float v;
+	asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(ra) : "r"(a), "r"(r));
+	asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(v) : "r"(ra) : "memory");
+	return v;
+}
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* g) {
+	unsigned int a = (unsigned int)__cvta_generic_to_shared(smem);
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(a), "l"(g) : "memory");
+}
+
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+
+// StepFoldWait is step_scan_ex's wait: the PDL wait, then x_proj into xd.
+struct StepFoldWait {
+	const float* U;
+	const unsigned char* ws; // S rows of ldw bytes: the weights' slice
+	float *us, *part, *xd;   // the slice of u (sl), the parts (S), the sums (S)
+	int S, sl, ldw, k0, xw16;
+	unsigned int C;
+	__device__ __forceinline__ void wait() {
+		pdl_trigger();
+		pdl_wait();
+#pragma unroll 2
+		for (int k = threadIdx.x; k < sl; k += blockDim.x) {
+			float v = U[k0 + k];
+			us[k] = xw16 ? bf16_round(v) : v;
+		}
+		cp_async_wait_all();
+		__syncthreads();
+		const int j = threadIdx.x;
+		if (j < S) {
+			float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+			const float4* u4 = reinterpret_cast<const float4*>(us);
+			if (xw16) {
+				const unsigned long long* w2 = reinterpret_cast<const unsigned long long*>(ws + (long long)j * ldw);
+#pragma unroll 4
+				for (int q = 0; q < sl / 4; q++) {
+					float4 w = step_w4(w2[q]);
+					float4 u = u4[q];
+					s0 = fmaf(w.x, u.x, s0), s1 = fmaf(w.y, u.y, s1), s2 = fmaf(w.z, u.z, s2), s3 = fmaf(w.w, u.w, s3);
+				}
+			} else {
+				const float4* w4 = reinterpret_cast<const float4*>(ws + (long long)j * ldw);
+#pragma unroll 4
+				for (int q = 0; q < sl / 4; q++) {
+					float4 w = w4[q], u = u4[q];
+					s0 = fmaf(w.x, u.x, s0), s1 = fmaf(w.y, u.y, s1), s2 = fmaf(w.z, u.z, s2), s3 = fmaf(w.w, u.w, s3);
+				}
+			}
+			part[j] = (s0 + s1) + (s2 + s3);
+		}
+		cluster_sync();
+		if (j < S) {
+			float v = 0.f;
+			for (unsigned int r = 0; r < C; r++) v += cluster_ld(part + j, r);
+			xd[j] = v;
+		}
+		__syncthreads();
+	}
+};
+
+extern "C" __global__ void __launch_bounds__(128) step_scan_ex(
+	const float* __restrict__ U, const float* __restrict__ Z, int Din, int N, const float* __restrict__ dtLow,
+	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
+	const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BI, int ldB,
+	const float* __restrict__ Cm, const float* __restrict__ CI, int ldC, const float* __restrict__ Dskip, float* __restrict__ H,
+	float* __restrict__ Y, const int* __restrict__ io, int dt16, const char* __restrict__ l2a, long long l2an,
+	const char* __restrict__ l2b, long long l2bn, const unsigned char* __restrict__ XW, int xw16, int S, int oDt, int oB, int oBI,
+	int oC, int oCI)
+{
+	extern __shared__ __align__(16) unsigned char sm[];
+	StepFoldWait wt;
+	wt.C = cluster_size();
+	const unsigned int rank = cluster_rank();
+	const int esz = xw16 ? 2 : 4;
+	wt.U = U, wt.S = S, wt.xw16 = xw16;
+	wt.sl = Din / (int)wt.C;
+	wt.k0 = (int)rank * wt.sl;
+	wt.ldw = wt.sl * esz + 16;
+	wt.ws = sm;
+	wt.us = reinterpret_cast<float*>(sm + (long long)S * wt.ldw);
+	wt.part = wt.us + wt.sl;
+	wt.xd = wt.part + S;
+	// Before the wait: this rank's slice of every row of XW.
+	const int chunks = wt.sl * esz / 16;
+	for (int i = threadIdx.x; i < S * chunks; i += blockDim.x) {
+		int j = i / chunks, c = i - j * chunks;
+		cp_async16(sm + (long long)j * wt.ldw + 16 * c, XW + ((long long)j * Din + wt.k0) * esz + 16 * c);
+	}
+	const float* xd = wt.xd;
+	step_scan_e_run(wt, blockIdx.x, U, Z, Din, N, oDt >= 0 ? xd + oDt : dtLow, dtW, R, dtB, Alog, AImag, oB >= 0 ? xd + oB : Bm,
+	                oBI >= 0 ? xd + oBI : BI, ldB, oC >= 0 ? xd + oC : Cm, oCI >= 0 ? xd + oCI : CI, ldC, Dskip, H, Y, io, dt16, l2a,
+	                l2an, l2b, l2bn);
+	// No block leaves while the others of its cluster may still read its
+	// parts.
+	cluster_sync();
 }
 
 #endif // STEP_EARLY

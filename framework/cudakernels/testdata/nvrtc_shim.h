@@ -34,6 +34,7 @@ unsigned long long atomicMax(unsigned long long*, unsigned long long);
 unsigned atomicAdd(unsigned*, unsigned);
 int atomicAdd(int*, int);
 template <class T> T __ldg(const T*);
+unsigned long long __cvta_generic_to_shared(const void*);
 unsigned __float_as_uint(float);
 float __uint_as_float(unsigned);
 int __float_as_int(float);

@@ -1,0 +1,208 @@
+package cudakernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mambakit/mambakit/framework/cuda"
+)
+
+// TestStepScanFold: the scan step with x_proj folded in (step_scan_ex)
+// against x_proj worked out on the host (in float64, from the weights
+// and u as the kernel reads them: bfloat16-rounded for XW16) and the
+// early scan step (step_scan_e) reading it; XOut holds NaN, so a fold
+// that read it would show. Real A with Δ's input, B and C per row (the
+// Stepper's packed layout), B per channel, no Δ input (R 0), complex A
+// (real and imaginary B and C per row), and the mamba-130m shape; float32
+// and bfloat16 weights; with and without PDL; twice from the same state
+// for the same bits.
+func TestStepScanFold(t *testing.T) {
+	d := openOrSkip(t)
+	if d.Major < 9 {
+		t.Skipf("thread block clusters need sm_90, the device is sm_%d%d", d.Major, d.Minor)
+	}
+	for _, v := range []StepVariant{{MaxRows: 1, Prefetch: true, Early: true, Fold: true},
+		{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true}} {
+		for i, c := range []struct {
+			D, N, R  int
+			bpc, cx  bool
+			w16      bool
+			dt16     bool
+			nameHint string
+		}{
+			{64, 16, 4, false, false, false, false, "packed"},
+			{64, 16, 4, false, false, true, true, "packed bf16"},
+			{128, 8, 6, true, false, false, false, "B per channel"},
+			{192, 16, 0, false, false, true, false, "R 0"},
+			{128, 8, 4, false, true, false, false, "complex"},
+			{128, 8, 4, false, true, true, true, "complex bf16"},
+			{1536, 16, 48, false, false, false, false, "mamba-130m"},
+			{1536, 16, 48, false, false, true, true, "mamba-130m bf16"},
+		} {
+			testStepScanFold(t, d, v, i, c.D, c.N, c.R, c.bpc, c.cx, c.w16, c.dt16, c.nameHint)
+		}
+	}
+}
+
+func testStepScanFold(t *testing.T, d *Device, v StepVariant, seed, D, N, R int, bpc, cx, w16, dt16 bool, hint string) {
+	r := rand.New(rand.NewPCG(uint64(seed), 17))
+	cf := 1
+	if cx {
+		cf = 2
+	}
+	// x_proj's rows: Δ's input (R), B (N, and N imaginary when complex)
+	// unless per channel, C (N, and N imaginary).
+	nb := cf * N
+	if bpc {
+		nb = 0
+	}
+	S := R + nb + cf*N
+	u, z := rnd(r, D, -1, 1), rnd(r, D, -3, 3)
+	w := rnd(r, S*D, -0.2, 0.2)
+	dtW, dtB := rnd(r, D*max(R, 1), -0.5, 0.5), rnd(r, D, -3, 0.5)
+	alog, aimag := rnd(r, D*N, -1, 1.5), rnd(r, D*N, -3, 3)
+	bpar, bipar := rnd(r, D*N, -1, 1), rnd(r, D*N, -1, 1)
+	dskip := rnd(r, D, 0.5, 1.5)
+	h0 := rnd(r, D*N*cf, -1, 1)
+	// x_proj on the host, from what the kernel reads.
+	x := make([]float32, S)
+	for j := range S {
+		var s float64
+		for k := range D {
+			wv, uv := w[j*D+k], u[k]
+			if w16 {
+				wv, uv = roundBF16(wv), roundBF16(uv)
+			}
+			s += float64(wv) * float64(uv)
+		}
+		x[j] = float32(s)
+	}
+	db := newDevBufs(t, d)
+	y, h := db.out(D), db.out(len(h0))
+	xp := db.in(x)
+	xout := db.out(S) // NaN: the fold must not read it
+	at := func(p cuda.DevPtr, i int) cuda.DevPtr { return p + cuda.DevPtr(4*i) }
+	sc := StepScan{B: 1, D: D, N: N, R: R, U: db.in(u), Z: db.in(z), DtBias: db.in(dtB), ALog: db.in(alog),
+		Dskip: db.in(dskip), H: h.Ptr(), Y: y.Ptr(), IO: db.ints(stepIO(1, nil, 0)), DtBF16: dt16, V: v}
+	if R > 0 {
+		sc.DtLow, sc.LDDt, sc.DtW = xp, S, db.in(dtW)
+	}
+	if bpc {
+		sc.Bm = db.in(bpar)
+		if cx {
+			sc.BImag = db.in(bipar)
+		}
+	} else {
+		sc.Bm, sc.LDB = at(xp, R), S
+		if cx {
+			sc.BImag = at(xp, R+N)
+		}
+	}
+	sc.Cm, sc.LDC = at(xp, R+nb), S
+	if cx {
+		sc.AImag, sc.CImag = db.in(aimag), at(xp, R+nb+N)
+	}
+	name := fmt.Sprintf("%v %s D%d N%d R%d S%d", v, hint, D, N, R, S)
+	run := func(sc *StepScan) ([]float32, []float32) {
+		if err := h.CopyFromF32(h0); err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.Run(d, variantStream(t, d, v)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return db.get(y, D), db.get(h, len(h0))
+	}
+	// The reference: step_scan_e reading x.
+	ref := sc
+	ref.V.Fold = false
+	wantY, wantH := run(&ref)
+	// The fold: the same pointers moved from x to XOut.
+	fo := sc
+	move := func(p cuda.DevPtr) cuda.DevPtr {
+		if p >= xp && p < at(xp, S) {
+			return xout.Ptr() + (p - xp)
+		}
+		return p
+	}
+	fo.DtLow, fo.Bm, fo.BImag, fo.Cm, fo.CImag = move(sc.DtLow), move(sc.Bm), move(sc.BImag), move(sc.Cm), move(sc.CImag)
+	if w16 {
+		fo.XW16 = db.bf16(w)
+	} else {
+		fo.XW = db.in(w)
+	}
+	fo.XS, fo.XOut = S, xout.Ptr()
+	if err := fo.Folds(d); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	gotY, gotH := run(&fo)
+	report(t, "step scan with x_proj folded, Y", name, relErr(gotY, wantY), 1e-5)
+	report(t, "step scan with x_proj folded, H", name, relErr(gotH, wantH), 1e-5)
+	y2, h2 := run(&fo)
+	if !slices.Equal(f32bits(y2), f32bits(gotY)) || !slices.Equal(f32bits(h2), f32bits(gotH)) {
+		t.Errorf("%s: a second run gave other bits", name)
+	}
+}
+
+// TestStepFoldChecks: what the fold refuses, without a GPU, and where
+// its inputs lie in x_proj's outputs.
+func TestStepFoldChecks(t *testing.T) {
+	d := &Device{&cuda.Device{Major: 9}}
+	fold := StepVariant{MaxRows: 1, Prefetch: true, Early: true, Fold: true}
+	if fold.String() != "rows≤1+prefetch+early+fold" {
+		t.Errorf("variant %q", fold)
+	}
+	if err := (StepVariant{MaxRows: 1, Prefetch: true, Fold: true}).checkAny(1); err == nil {
+		t.Error("Fold without Early accepted")
+	}
+	base := StepScan{B: 1, D: 1536, N: 16, R: 48, XW: 256, XS: 80, XOut: 4096, V: fold}
+	for _, c := range []struct {
+		name string
+		edit func(c *StepScan, d *Device)
+		want string
+	}{
+		{"both weights", func(c *StepScan, _ *Device) { c.XW16 = 512 }, "one of XW and XW16"},
+		{"no Fold", func(c *StepScan, _ *Device) { c.V.Fold = false }, "not the early one-row scan"},
+		{"R 65", func(c *StepScan, _ *Device) { c.R = 65 }, "not the early one-row scan"},
+		{"two rows", func(c *StepScan, _ *Device) { c.B = 2 }, "not the early one-row scan"},
+		{"sm_80", func(_ *StepScan, d *Device) { d.Major = 8 }, "need sm_90"},
+		{"D 96", func(c *StepScan, _ *Device) { c.D = 96 }, "not a multiple of 64"},
+		{"XS 129", func(c *StepScan, _ *Device) { c.XS = 129 }, "1 to 128"},
+		{"misaligned", func(c *StepScan, _ *Device) { c.XW = 264 }, "not 16-byte aligned"},
+		{"no XOut", func(c *StepScan, _ *Device) { c.XOut = 0 }, "XOut required"},
+		{"too wide", func(c *StepScan, _ *Device) { c.D, c.XS = 1 << 14, 128 }, "shared memory"},
+	} {
+		sc, dd := base, &Device{&cuda.Device{Major: 9}}
+		c.edit(&sc, dd)
+		if err := sc.Folds(dd); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want an error containing %q", c.name, err, c.want)
+		}
+	}
+	if err := base.Folds(d); err != nil {
+		t.Errorf("the mamba-130m shape: %v", err)
+	}
+	// 80 rows of 192 bfloat16 weights (+16 bytes) and the slice of u,
+	// the parts and sums.
+	b16 := base
+	b16.XW, b16.XW16 = 0, 512
+	if got, want := b16.foldShared(), 80*(192*2+16)+4*(192+160); got != want {
+		t.Errorf("shared memory %d, want %d", got, want)
+	}
+	for _, c := range []struct {
+		p    cuda.DevPtr
+		want int32
+	}{{4096, 0}, {4096 + 4*48, 48}, {4096 + 4*79, 79}, {4096 + 4*80, -1}, {4092, -1}, {0, -1}, {4098, -1}} {
+		if got := base.foldOffset(c.p); got != c.want {
+			t.Errorf("foldOffset(%d) = %d, want %d", c.p, got, c.want)
+		}
+	}
+	// Run refuses a fold the shape does not take before loading a kernel.
+	bad := base
+	bad.D = 96
+	bad.U, bad.ALog, bad.Bm, bad.Cm, bad.H, bad.Y, bad.IO, bad.DtLow, bad.DtW = 1, 1, 1, 1, 1, 1, 1, 1, 1
+	if err := bad.Run(d, nil); err == nil || !strings.Contains(err.Error(), "x_proj folded in") {
+		t.Errorf("Run of a fold the shape does not take: %v", err)
+	}
+}
