@@ -172,7 +172,7 @@ func TestStepFoldChecks(t *testing.T) {
 		{"XS 129", func(c *StepScan, _ *Device) { c.XS = 129 }, "1 to 128"},
 		{"misaligned", func(c *StepScan, _ *Device) { c.XW = 264 }, "not 16-byte aligned"},
 		{"no XOut", func(c *StepScan, _ *Device) { c.XOut = 0 }, "XOut required"},
-		{"too wide", func(c *StepScan, _ *Device) { c.D, c.XS = 1 << 14, 128 }, "shared memory"},
+		{"too wide", func(c *StepScan, _ *Device) { c.D, c.XS = 1<<14, 128 }, "shared memory"},
 	} {
 		sc, dd := base, &Device{&cuda.Device{Major: 9}}
 		c.edit(&sc, dd)
