@@ -1044,13 +1044,17 @@ struct StepPDLWait {
 	}
 };
 
-extern "C" __global__ void __launch_bounds__(128) step_scan_e(
-	const float* __restrict__ U, const float* __restrict__ Z, int Din, int N, const float* __restrict__ dtLow,
-	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
-	const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BI, int ldB,
-	const float* __restrict__ Cm, const float* __restrict__ CI, int ldC, const float* __restrict__ Dskip, float* __restrict__ H,
-	float* __restrict__ Y, const int* __restrict__ io, int dt16, const char* __restrict__ l2a, long long l2an,
-	const char* __restrict__ l2b, long long l2bn)
+// STEP_SCAN_E_PARAMS are step_scan_e's parameters, which step_scan_ex
+// begins with.
+#define STEP_SCAN_E_PARAMS                                                                                                          \
+	const float *__restrict__ U, const float *__restrict__ Z, int Din, int N, const float *__restrict__ dtLow,                 \
+		const float *__restrict__ dtW, int R, const float *__restrict__ dtB, const float *__restrict__ Alog,               \
+		const float *__restrict__ AImag, const float *__restrict__ Bm, const float *__restrict__ BI, int ldB,              \
+		const float *__restrict__ Cm, const float *__restrict__ CI, int ldC, const float *__restrict__ Dskip,              \
+		float *__restrict__ H, float *__restrict__ Y, const int *__restrict__ io, int dt16, const char *__restrict__ l2a, \
+		long long l2an, const char *__restrict__ l2b, long long l2bn
+
+extern "C" __global__ void __launch_bounds__(128) step_scan_e(STEP_SCAN_E_PARAMS)
 {
 	StepPDLWait wt;
 	step_scan_e_run(wt, blockIdx.x, U, Z, Din, N, dtLow, dtW, R, dtB, Alog, AImag, Bm, BI, ldB, Cm, CI, ldC, Dskip, H, Y, io, dt16,
@@ -1164,14 +1168,8 @@ struct StepFoldWait {
 	}
 };
 
-extern "C" __global__ void __launch_bounds__(128) step_scan_ex(
-	const float* __restrict__ U, const float* __restrict__ Z, int Din, int N, const float* __restrict__ dtLow,
-	const float* __restrict__ dtW, int R, const float* __restrict__ dtB, const float* __restrict__ Alog,
-	const float* __restrict__ AImag, const float* __restrict__ Bm, const float* __restrict__ BI, int ldB,
-	const float* __restrict__ Cm, const float* __restrict__ CI, int ldC, const float* __restrict__ Dskip, float* __restrict__ H,
-	float* __restrict__ Y, const int* __restrict__ io, int dt16, const char* __restrict__ l2a, long long l2an,
-	const char* __restrict__ l2b, long long l2bn, const unsigned char* __restrict__ XW, int xw16, int S, int oDt, int oB, int oBI,
-	int oC, int oCI)
+extern "C" __global__ void __launch_bounds__(128) step_scan_ex(STEP_SCAN_E_PARAMS, const unsigned char* __restrict__ XW, int xw16,
+                                                              int S, int oDt, int oB, int oBI, int oC, int oCI)
 {
 	extern __shared__ __align__(16) unsigned char sm[];
 	StepFoldWait wt;
