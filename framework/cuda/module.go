@@ -94,6 +94,20 @@ func CompilePTX(srcs *Sources, file, arch string, defines ...string) (ptx []byte
 	if !strings.HasPrefix(arch, "compute_") {
 		return nil, "", fmt.Errorf("cuda: compile PTX: arch %q: want a virtual architecture such as compute_90", arch)
 	}
+	return compileOffline(srcs, file, arch, defines)
+}
+
+// CompileCUBIN is CompilePTX for a real architecture (arch "sm_80"):
+// NVRTC assembles the cubin a device of that architecture would load, so
+// instructions the architecture lacks fail here, without a device.
+func CompileCUBIN(srcs *Sources, file, arch string, defines ...string) (cubin []byte, log string, err error) {
+	if !strings.HasPrefix(arch, "sm_") {
+		return nil, "", fmt.Errorf("cuda: compile CUBIN: arch %q: want a real architecture such as sm_80", arch)
+	}
+	return compileOffline(srcs, file, arch, defines)
+}
+
+func compileOffline(srcs *Sources, file, arch string, defines []string) ([]byte, string, error) {
 	src, err := srcs.Source(file)
 	if err != nil {
 		return nil, "", err

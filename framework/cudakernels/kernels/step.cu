@@ -1086,30 +1086,45 @@ extern "C" __global__ void __launch_bounds__(128) step_scan_e(STEP_SCAN_E_PARAMS
 // threads fall on different banks), the slice of u, and the S parts and
 // sums: stepScanEXShared in step.go.
 
+// The cluster helpers are sm_90's; compiled for an older device (where
+// StepScan.Folds refuses the fold, but the module holds the kernel) a
+// block is a cluster of one.
 __device__ __forceinline__ unsigned int cluster_rank() {
-	unsigned int r;
+	unsigned int r = 0;
+#if __CUDA_ARCH__ >= 900
 	asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+#endif
 	return r;
 }
 
 __device__ __forceinline__ unsigned int cluster_size() {
-	unsigned int n;
+	unsigned int n = 1;
+#if __CUDA_ARCH__ >= 900
 	asm volatile("mov.u32 %0, %%cluster_nctarank;" : "=r"(n));
+#endif
 	return n;
 }
 
 __device__ __forceinline__ void cluster_sync() {
+#if __CUDA_ARCH__ >= 900
 	asm volatile("barrier.cluster.arrive.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
+#else
+	__syncthreads();
+#endif
 }
 
 // cluster_ld reads the float at p (this block's shared memory) in the
 // shared memory of rank r of the cluster.
 __device__ __forceinline__ float cluster_ld(const float* p, unsigned int r) {
+#if __CUDA_ARCH__ >= 900
 	unsigned int a = (unsigned int)__cvta_generic_to_shared(p), ra;
 	float v;
 	asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(ra) : "r"(a), "r"(r));
 	asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(v) : "r"(ra) : "memory");
 	return v;
+#else
+	return *p;
+#endif
 }
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* g) {
