@@ -1089,20 +1089,14 @@ extern "C" __global__ void __launch_bounds__(128) step_scan_e(STEP_SCAN_E_PARAMS
 // The cluster helpers are sm_90's; compiled for an older device (where
 // StepScan.Folds refuses the fold, but the module holds the kernel) a
 // block is a cluster of one.
-__device__ __forceinline__ unsigned int cluster_rank() {
-	unsigned int r = 0;
-#if __CUDA_ARCH__ >= 900
-	asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
-#endif
-	return r;
-}
 
-__device__ __forceinline__ unsigned int cluster_size() {
-	unsigned int n = 1;
+// cluster_shape is the block's rank in its cluster and the cluster's
+// number of blocks.
+__device__ __forceinline__ void cluster_shape(unsigned int& rank, unsigned int& size) {
+	rank = 0, size = 1;
 #if __CUDA_ARCH__ >= 900
-	asm volatile("mov.u32 %0, %%cluster_nctarank;" : "=r"(n));
+	asm volatile("mov.u32 %0, %%cluster_ctarank;\n\tmov.u32 %1, %%cluster_nctarank;" : "=r"(rank), "=r"(size));
 #endif
-	return n;
 }
 
 __device__ __forceinline__ void cluster_sync() {
@@ -1188,8 +1182,8 @@ extern "C" __global__ void __launch_bounds__(128) step_scan_ex(STEP_SCAN_E_PARAM
 {
 	extern __shared__ __align__(16) unsigned char sm[];
 	StepFoldWait wt;
-	wt.C = cluster_size();
-	const unsigned int rank = cluster_rank();
+	unsigned int rank;
+	cluster_shape(rank, wt.C);
 	const int esz = xw16 ? 2 : 4;
 	wt.U = U, wt.S = S, wt.xw16 = xw16;
 	wt.sl = Din / (int)wt.C;
