@@ -389,10 +389,7 @@ const stepFoldMaxShared = 200 << 10
 // a row), the weights 16-byte aligned, the shared memory within
 // stepFoldMaxShared.
 func (c *StepScan) Folds(d *Device) error {
-	w := c.XW
-	if c.XW16 != 0 {
-		w = c.XW16
-	}
+	w := either(c.XW, c.XW16)
 	switch {
 	case (c.XW == 0) == (c.XW16 == 0):
 		return fmt.Errorf("want one of XW and XW16")
@@ -477,11 +474,11 @@ func (c *StepScan) launch(d *Device, s *cuda.Stream, name string) error {
 		if name == "step_scan_e" {
 			return c.V.launch(f, grid, block, 0, s, args...)
 		}
-		w, w16 := c.XW, int32(0)
+		w16 := int32(0)
 		if c.XW16 != 0 {
-			w, w16 = c.XW16, 1
+			w16 = 1
 		}
-		args = append(args, w, w16, c.XS, c.foldOffset(c.DtLow), c.foldOffset(c.Bm), c.foldOffset(c.BImag),
+		args = append(args, either(c.XW, c.XW16), w16, c.XS, c.foldOffset(c.DtLow), c.foldOffset(c.Bm), c.foldOffset(c.BImag),
 			c.foldOffset(c.Cm), c.foldOffset(c.CImag))
 		return f.LaunchWith(cuda.LaunchOpts{PDL: c.V.PDL, Cluster: stepFoldCluster}, grid, block, c.foldShared(), s, args...)
 	case "step_scan_rows":

@@ -502,26 +502,26 @@ func (s *Stepper) launch() error {
 // would have written them (xdbl).
 func (s *Stepper) foldXProj(sc *cudakernels.StepScan, l int) *cudakernels.StepScan {
 	g := s.g
-	w := g.lay.lay(g.params, g.lay.xProj, l)
-	if s.bf16() {
-		sc.XW16 = g.weightBF16(w)
-	} else {
-		sc.XW = w
-	}
+	sc.XW, sc.XW16 = s.weights(g.lay.lay(g.params, g.lay.xProj, l))
 	sc.XS, sc.XOut = s.S, s.xdbl
 	return sc
 }
 
-// gemv is g reading its weights at w, a view of the parameters: W, or in
-// bf16 (one row, the early kernels) W16, w's place in the parameters'
-// bfloat16 copy.
+// gemv is g reading its weights at w, a view of the parameters (weights).
 func (s *Stepper) gemv(g *cudakernels.StepGEMV, w cuda.DevPtr) *cudakernels.StepGEMV {
-	if s.bf16() {
-		g.W16 = s.g.weightBF16(w)
-	} else {
-		g.W = w
-	}
+	g.W, g.W16 = s.weights(w)
 	return g
+}
+
+// weights is how the step kernels read the weights at w, a view of the
+// parameters: as float32 (w32 = w), or in bf16 (one row, the early
+// kernels) as bfloat16 (w16: w's place in the parameters' bfloat16
+// copy); the other is 0.
+func (s *Stepper) weights(w cuda.DevPtr) (w32, w16 cuda.DevPtr) {
+	if s.bf16() {
+		return 0, s.g.weightBF16(w)
+	}
+	return w, 0
 }
 
 // startPass is the model's startPass for one launch of the step (pass

@@ -20,6 +20,10 @@ __device__ __forceinline__ unsigned short bf16_bits(float x) {
 	return (b & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((b >> 16) | 0x40u) : (unsigned short)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
 }
 
+// bf16_float widens bfloat16 bits to the float32 they stand for (the top
+// half of its bits).
+__device__ __forceinline__ float bf16_float(unsigned short b) { return __uint_as_float((unsigned int)b << 16); }
+
 // block_sum_d returns the sum of v over the block (blockDim.x a multiple
 // of 32, at most 1024) to every thread, in a fixed order; sh holds 32
 // doubles.

@@ -81,7 +81,7 @@ typedef scan_in<U16 != 0>::type u_in;
 typedef scan_in<DL16 != 0>::type dl_in;
 typedef scan_in<Z16 != 0>::type z_in;
 __device__ __forceinline__ float in_f(float v) { return v; }
-__device__ __forceinline__ float in_f(unsigned short v) { return __uint_as_float((unsigned int)v << 16); }
+__device__ __forceinline__ float in_f(unsigned short v) { return bf16_float(v); }
 
 constexpr int N_ = SCAN_N;
 constexpr bool BPC = B_PC, CPC = C_PC;

@@ -78,7 +78,7 @@ __device__ __forceinline__ void pdl_trigger() {
 
 // bf16_round is x rounded to the nearest bfloat16 (bf16_bits), as a
 // float: what a bf16 product reads of x.
-__device__ __forceinline__ float bf16_round(float x) { return __uint_as_float((unsigned int)bf16_bits(x) << 16); }
+__device__ __forceinline__ float bf16_round(float x) { return bf16_float(bf16_bits(x)); }
 
 extern "C" __global__ void step_embed(float* __restrict__ x, const float* __restrict__ table, const int* __restrict__ io, int B,
                                       int D, unsigned long long* __restrict__ amax)
@@ -99,6 +99,15 @@ __device__ __forceinline__ unsigned long long argmax_key(float v, int n) {
 	unsigned int u = __float_as_uint(v);
 	u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 	return ((unsigned long long)u << 32) | (unsigned long long)(0xffffffffu - (unsigned int)n);
+}
+
+// argmax_keep makes m the larger of itself and logit v's key (id n); a
+// NaN never wins.
+__device__ __forceinline__ void argmax_keep(unsigned long long& m, float v, int n) {
+	if (v == v) {
+		const unsigned long long k = argmax_key(v, n);
+		if (k > m) m = k;
+	}
 }
 
 extern "C" __global__ void __launch_bounds__(128) step_gemv(
@@ -231,10 +240,7 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv(
 			for (int b = 0; b < STEP_MAXB; b++)
 				if (b < B) {
 					if (lane == b) out[(long long)b * ldo + n] = acc[b];
-					if (n < vlimit && acc[b] == acc[b]) { // NaN never wins
-						unsigned long long k = argmax_key(acc[b], n);
-						if (k > best[b]) best[b] = k;
-					}
+					if (n < vlimit) argmax_keep(best[b], acc[b], n);
 				}
 		}
 	}
@@ -756,10 +762,7 @@ __device__ __forceinline__ void step_epi_e(const StepGemvE& a, int n, float acc,
 		}
 	} else { // EPI_ARGMAX
 		if (lane == 0) a.out[n] = acc;
-		if (n < a.vlimit && acc == acc) {
-			unsigned long long k = argmax_key(acc, n);
-			if (k > best) best = k;
-		}
+		if (n < a.vlimit) argmax_keep(best, acc, n);
 	}
 }
 
@@ -1084,7 +1087,7 @@ extern "C" __global__ void __launch_bounds__(128) step_scan_e(STEP_SCAN_E_PARAMS
 // per channel: parameters). Shared memory: S rows of the slice (padded
 // by 16 bytes a row, so that the rows' 16-byte loads by consecutive
 // threads fall on different banks), the slice of u, and the S parts and
-// sums: stepScanEXShared in step.go.
+// sums: StepScan.foldShared in step.go.
 
 // The cluster helpers are sm_90's; compiled for an older device (where
 // StepScan.Folds refuses the fold, but the module holds the kernel) a
@@ -1128,6 +1131,21 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* g) {
 
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
 
+// fold_part is a row's part of x_proj over a slice of sl columns: the
+// row's weights w in slots of 4 (StepSlot: float4, or 4 bfloat16 bits),
+// u the slice, four running sums added as (s0 + s1) + (s2 + s3).
+template <typename S>
+__device__ __forceinline__ float fold_part(const S* w, const float* u, int sl) {
+	const float4* u4 = reinterpret_cast<const float4*>(u);
+	float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+#pragma unroll 4
+	for (int q = 0; q < sl / 4; q++) {
+		const float4 wv = step_w4(w[q]), uv = u4[q];
+		s0 = fmaf(wv.x, uv.x, s0), s1 = fmaf(wv.y, uv.y, s1), s2 = fmaf(wv.z, uv.z, s2), s3 = fmaf(wv.w, uv.w, s3);
+	}
+	return (s0 + s1) + (s2 + s3);
+}
+
 // StepFoldWait is step_scan_ex's wait: the PDL wait, then x_proj into xd.
 struct StepFoldWait {
 	const float* U;
@@ -1147,25 +1165,9 @@ struct StepFoldWait {
 		__syncthreads();
 		const int j = threadIdx.x;
 		if (j < S) {
-			float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-			const float4* u4 = reinterpret_cast<const float4*>(us);
-			if (xw16) {
-				const unsigned long long* w2 = reinterpret_cast<const unsigned long long*>(ws + (long long)j * ldw);
-#pragma unroll 4
-				for (int q = 0; q < sl / 4; q++) {
-					float4 w = step_w4(w2[q]);
-					float4 u = u4[q];
-					s0 = fmaf(w.x, u.x, s0), s1 = fmaf(w.y, u.y, s1), s2 = fmaf(w.z, u.z, s2), s3 = fmaf(w.w, u.w, s3);
-				}
-			} else {
-				const float4* w4 = reinterpret_cast<const float4*>(ws + (long long)j * ldw);
-#pragma unroll 4
-				for (int q = 0; q < sl / 4; q++) {
-					float4 w = w4[q], u = u4[q];
-					s0 = fmaf(w.x, u.x, s0), s1 = fmaf(w.y, u.y, s1), s2 = fmaf(w.z, u.z, s2), s3 = fmaf(w.w, u.w, s3);
-				}
-			}
-			part[j] = (s0 + s1) + (s2 + s3);
+			const unsigned char* row = ws + (long long)j * ldw;
+			part[j] = xw16 ? fold_part(reinterpret_cast<const unsigned long long*>(row), us, sl)
+			               : fold_part(reinterpret_cast<const float4*>(row), us, sl);
 		}
 		cluster_sync();
 		if (j < S) {
@@ -1292,19 +1294,10 @@ extern "C" __global__ void step_argmax_rows(const float* __restrict__ logits, in
 			const float e[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
 			for (int k = 0; k < 4; k++)
-				if (n + k < hi && e[k] == e[k]) {
-					unsigned long long key = argmax_key(e[k], n + k);
-					m = key > m ? key : m;
-				}
+				if (n + k < hi) argmax_keep(m, e[k], n + k);
 		}
 	} else {
-		for (int n = lo + threadIdx.x; n < hi; n += blockDim.x) {
-			float v = row[n];
-			if (v == v) {
-				unsigned long long key = argmax_key(v, n);
-				m = key > m ? key : m;
-			}
-		}
+		for (int n = lo + threadIdx.x; n < hi; n += blockDim.x) argmax_keep(m, row[n], n);
 	}
 	for (int o = 16; o > 0; o >>= 1) {
 		unsigned long long t = __shfl_xor_sync(0xffffffffu, m, o);
