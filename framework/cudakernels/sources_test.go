@@ -249,14 +249,7 @@ func kernelVariants() []kernelVariant {
 // libnvrtc11.2, CUDA 11.8; PTX is not assembled, so the step's L2 form,
 // whose instructions need CUDA 12's ptxas, compiles too).
 func TestKernelsCompile(t *testing.T) {
-	_, ver, err := cuda.NVRTCInfo()
-	if err != nil {
-		if os.Getenv("MAMBAKIT_REQUIRE_NVRTC") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	t.Logf("NVRTC %s", ver)
+	t.Logf("NVRTC %s", nvrtcOrSkip(t))
 	for _, v := range kernelVariants() {
 		t.Run(strings.Join(append([]string{v.file}, v.defs...), ","), func(t *testing.T) {
 			t.Parallel()
@@ -274,6 +267,20 @@ func TestKernelsCompile(t *testing.T) {
 	}
 }
 
+// nvrtcOrSkip returns NVRTC's version, or skips the test where NVRTC
+// cannot be loaded, unless $MAMBAKIT_REQUIRE_NVRTC=1 (CI), where that fails.
+func nvrtcOrSkip(t *testing.T) string {
+	t.Helper()
+	_, ver, err := cuda.NVRTCInfo()
+	if err != nil {
+		if os.Getenv("MAMBAKIT_REQUIRE_NVRTC") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	return ver
+}
+
 // TestKernelsCompileSM80 compiles the step kernels' variants to an sm_80
 // cubin (NVRTC assembles it): they use sm_90's instructions (PDL,
 // thread block clusters, bulk prefetches to the L2) behind __CUDA_ARCH__,
@@ -281,12 +288,7 @@ func TestKernelsCompile(t *testing.T) {
 // launch those forms. (No other kernel file has sm_90's instructions;
 // compiling every file this way takes about 90 s on two cores.)
 func TestKernelsCompileSM80(t *testing.T) {
-	if _, _, err := cuda.NVRTCInfo(); err != nil {
-		if os.Getenv("MAMBAKIT_REQUIRE_NVRTC") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	nvrtcOrSkip(t)
 	for _, v := range kernelVariants() {
 		if v.file != "step.cu" {
 			continue

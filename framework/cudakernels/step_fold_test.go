@@ -26,13 +26,7 @@ func TestStepScanFold(t *testing.T) {
 	}
 	for _, v := range []StepVariant{{MaxRows: 1, Prefetch: true, Early: true, Fold: true},
 		{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true}} {
-		for i, c := range []struct {
-			D, N, R  int
-			bpc, cx  bool
-			w16      bool
-			dt16     bool
-			nameHint string
-		}{
+		for i, c := range []foldCase{
 			{64, 16, 4, false, false, false, false, "packed"},
 			{64, 16, 4, false, false, true, true, "packed bf16"},
 			{128, 8, 6, true, false, false, false, "B per channel"},
@@ -42,12 +36,21 @@ func TestStepScanFold(t *testing.T) {
 			{1536, 16, 48, false, false, false, false, "mamba-130m"},
 			{1536, 16, 48, false, false, true, true, "mamba-130m bf16"},
 		} {
-			testStepScanFold(t, d, v, i, c.D, c.N, c.R, c.bpc, c.cx, c.w16, c.dt16, c.nameHint)
+			testStepScanFold(t, d, v, i, c)
 		}
 	}
 }
 
-func testStepScanFold(t *testing.T, d *Device, v StepVariant, seed, D, N, R int, bpc, cx, w16, dt16 bool, hint string) {
+// foldCase is a shape of TestStepScanFold: B per channel (bpc), complex
+// A (cx), bfloat16 weights (w16), Δ's inputs rounded (dt16).
+type foldCase struct {
+	D, N, R            int
+	bpc, cx, w16, dt16 bool
+	hint               string
+}
+
+func testStepScanFold(t *testing.T, d *Device, v StepVariant, seed int, fc foldCase) {
+	D, N, R, bpc, cx, w16, dt16, hint := fc.D, fc.N, fc.R, fc.bpc, fc.cx, fc.w16, fc.dt16, fc.hint
 	r := rand.New(rand.NewPCG(uint64(seed), 17))
 	cf := 1
 	if cx {
