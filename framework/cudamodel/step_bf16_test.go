@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,7 +146,7 @@ func TestStepBF16MatchesCPU(t *testing.T) {
 	}
 	forms := []form{{wideFrom(&g.Config), DefaultStepVariant(d, wideFrom(&g.Config)), "step_scan"},
 		{rows, DefaultStepVariant(d, rows), "step_scan_rows"}}
-	for _, ev := range earlyVariants {
+	for _, ev := range append(slices.Clone(earlyVariants), foldVariants...) {
 		if !ev.PDL || d.PDLAvailable() == nil {
 			forms = append(forms, form{1, ev, "step_scan_e"})
 		}
