@@ -80,7 +80,8 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 		configs = nil
 		for _, v := range []cudakernels.StepVariant{{}, {MaxRows: 1}, {MaxRows: 1, Prefetch: true}, {MaxRows: 1, Prefetch: true, PDL: true},
 			{MaxRows: 1, Prefetch: true, PDL: true, Early: true}, {MaxRows: 1, Prefetch: true, PDL: true, Early: true, L2: true},
-			{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true}} {
+			{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true},
+			{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true, FoldOut: true}} {
 			if v.PDL && d.PDLAvailable() != nil {
 				continue
 			}
@@ -182,6 +183,9 @@ func generateCUDA(o GenerateOptions, stdout io.Writer) error {
 		}
 		if on, why := st.XProjFolded(); cf.v.Fold && !on {
 			fmt.Fprintf(stdout, "%s: x_proj not folded into the scan step: %v\n", r.name, why)
+		}
+		if on, why := st.OutProjFolded(); cf.v.FoldOut && !on {
+			fmt.Fprintf(stdout, "%s: out_proj not folded into the scan step: %v\n", r.name, why)
 		}
 		if err := st.Close(); err != nil {
 			return err

@@ -49,6 +49,10 @@ type StepVariant struct {
 	// Fold: with Early, x_proj runs inside the scan step (StepScan.XW:
 	// step_scan_ex, sm_90), where the shapes allow (StepScan.Folds).
 	Fold bool
+	// FoldOut: with Fold, out_proj too (StepScan.OW): the scan step
+	// leaves out_proj's partial sums, which the next product adds to the
+	// residual as it loads it (StepGEMV.Parts); two launches a layer.
+	FoldOut bool
 }
 
 func (v StepVariant) maxRows() int {
@@ -92,6 +96,9 @@ func (v StepVariant) String() string {
 	if v.Fold {
 		s += "+fold"
 	}
+	if v.FoldOut {
+		s += "+out"
+	}
 	return s
 }
 
@@ -120,6 +127,9 @@ func (v StepVariant) checkAny(B int) error {
 	}
 	if v.Fold && !v.Early {
 		return fmt.Errorf("cudakernels: step: x_proj folded into the scan needs the early kernels")
+	}
+	if v.FoldOut && !v.Fold {
+		return fmt.Errorf("cudakernels: step: out_proj folded into the scan needs x_proj folded in (Fold)")
 	}
 	return nil
 }
@@ -172,6 +182,14 @@ type StepGEMV struct {
 	MaxBlocksPerSM int // 0: 16, or with Prefetch what the registers allow
 	V              StepVariant
 	L2             [2]L2Range // with V.L2: byte ranges for the L2 to fetch (later kernels' weights)
+	// Parts (NParts rows of K) are out_proj's partial sums that a scan
+	// step with out_proj folded in left (StepScan.OP): the product reads
+	// X + ((Parts[0] + Parts[1]) + …), and one block writes that sum to
+	// XSum (optional), the residual the next layer adds to. The early
+	// one-row kernel only.
+	Parts  cuda.DevPtr
+	NParts int
+	XSum   cuda.DevPtr
 }
 
 // L2Range is a byte range of device memory that a step kernel of the L2
@@ -235,6 +253,14 @@ type StepScan struct {
 	XW, XW16 cuda.DevPtr
 	XS       int
 	XOut     cuda.DevPtr
+	// OW (float32) or OW16 (bfloat16, with XW16), (OD, D) row-major:
+	// out_proj folded in too (StepVariant.FoldOut). Each cluster writes
+	// its partial sum of OW·Y, a row of OD floats, to OP (OutParts rows);
+	// the next product adds them to the residual (StepGEMV.Parts). Y is
+	// written as well.
+	OW, OW16 cuda.DevPtr
+	OD       int
+	OP       cuda.DevPtr
 	V        StepVariant
 	L2       [2]L2Range // with V.L2: byte ranges for the L2 to fetch
 
@@ -298,6 +324,13 @@ func (g *StepGEMV) Run(d *Device, s *cuda.Stream) error {
 		return fmt.Errorf("cudakernels: step gemv: want one of W (float32 weights) and W16 (bfloat16 weights), got W set %v, W16 set %v", g.W != 0, g.W16 != 0)
 	}
 	early := g.early()
+	if g.NParts < 0 || (g.NParts > 0) != (g.Parts != 0) || (g.NParts == 0 && g.XSum != 0) {
+		return fmt.Errorf("cudakernels: step gemv: %d parts at %#x, sum at %#x: want NParts ≥ 1 with Parts (XSum optional), or none of them",
+			g.NParts, uint64(g.Parts), uint64(g.XSum))
+	}
+	if g.NParts > 0 && !early {
+		return fmt.Errorf("cudakernels: step gemv: out_proj's parts (Parts) are read by the early one-row kernel only; got %v, %d rows, K %d", g.V, g.B, g.K)
+	}
 	if g.W16 != 0 && !early {
 		return fmt.Errorf("cudakernels: step gemv: bfloat16 weights (W16) are read by the early one-row kernel only, which wants V.Early, one row, K a multiple of 4 up to %d and W16 8-byte aligned; got %v, %d rows, K %d, W16 at %#x",
 			stepEarlyMaxK, g.V, g.B, g.K, uint64(g.W16))
@@ -344,7 +377,8 @@ func (g *StepGEMV) Run(d *Device, s *cuda.Stream) error {
 			w = g.W16
 		}
 		args := []any{w, g.X, g.NormW, g.Eps, g.N, g.K, g.Out, g.Epi, g.Out2, g.ConvW, g.ConvB, g.ConvState, g.Din, g.Kc, g.IO, g.Argmax}
-		return g.V.launch(f, cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 4*g.K, s, append(args, g.V.l2Args(g.L2)...)...)
+		args = append(append(args, g.V.l2Args(g.L2)...), g.Parts, int32(g.NParts), g.XSum)
+		return g.V.launch(f, cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 4*g.K, s, args...)
 	}
 	return g.V.launch(f, cuda.Dim3{X: blocks}, cuda.Dim3{X: threads}, 4*g.B*g.K, s,
 		g.W, g.X, g.LDX, g.NormW, g.Eps, g.B, g.N, g.K, g.Out, g.LDO, g.Epi, g.Out2, g.ConvW, g.ConvB, g.ConvState,
@@ -408,8 +442,28 @@ func (c *StepScan) Folds(d *Device) error {
 	case c.foldShared() > stepFoldMaxShared:
 		return fmt.Errorf("%d bytes of shared memory, more than %d", c.foldShared(), stepFoldMaxShared)
 	}
+	if c.OW == 0 && c.OW16 == 0 && c.OD == 0 && c.OP == 0 {
+		return nil
+	}
+	ow := either(c.OW, c.OW16)
+	switch {
+	case !c.V.FoldOut:
+		return fmt.Errorf("out_proj's weights given to the variant %v, without FoldOut", c.V)
+	case (c.OW == 0) == (c.OW16 == 0) || (c.OW16 != 0) != (c.XW16 != 0):
+		return fmt.Errorf("want one of OW and OW16, in the precision of x_proj's weights (XW16 set: %v)", c.XW16 != 0)
+	case c.OD < 1 || c.OD%stepFoldCluster != 0:
+		return fmt.Errorf("out_proj has %d rows, want a positive multiple of %d", c.OD, stepFoldCluster)
+	case ow%16 != 0:
+		return fmt.Errorf("out_proj's weights at %#x are not 16-byte aligned", uint64(ow))
+	case c.OP == 0:
+		return fmt.Errorf("OP required")
+	}
 	return nil
 }
+
+// OutParts is the rows of out_proj's partial sums (OP) a scan step with
+// out_proj folded in writes: one a cluster.
+func (c *StepScan) OutParts() int { return c.D / (8 * stepFoldCluster) }
 
 // foldShared is step_scan_ex's shared memory: XS rows of a slice of
 // D/stepFoldCluster weights (16 bytes of padding a row), the slice of u,
@@ -420,7 +474,13 @@ func (c *StepScan) foldShared() int {
 		esz = 2
 	}
 	sl := c.D / stepFoldCluster
-	return c.XS*(sl*esz+16) + 4*(sl+2*c.XS)
+	n := c.XS*(sl*esz+16) + 4*(sl+2*c.XS)
+	if c.OW != 0 || c.OW16 != 0 {
+		// out_proj's 8 columns of OD rows, the block's 8 outputs, the OD
+		// parts.
+		n += c.OD*8*esz + 4*(8+c.OD)
+	}
+	return n
 }
 
 // foldOffset is where p lies in the folded outputs (XOut, XS floats), or
@@ -479,7 +539,7 @@ func (c *StepScan) launch(d *Device, s *cuda.Stream, name string) error {
 			w16 = 1
 		}
 		args = append(args, either(c.XW, c.XW16), w16, c.XS, c.foldOffset(c.DtLow), c.foldOffset(c.Bm), c.foldOffset(c.BImag),
-			c.foldOffset(c.Cm), c.foldOffset(c.CImag))
+			c.foldOffset(c.Cm), c.foldOffset(c.CImag), either(c.OW, c.OW16), int32(c.OD), c.OP)
 		return f.LaunchWith(cuda.LaunchOpts{PDL: c.V.PDL, Cluster: stepFoldCluster}, grid, block, c.foldShared(), s, args...)
 	case "step_scan_rows":
 		iters := c.rowsIters(d.SMs)

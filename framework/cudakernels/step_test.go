@@ -765,6 +765,10 @@ func TestStepArgs(t *testing.T) {
 		{"K 6", StepGEMV{B: 1, N: 4, K: 6, W16: 16, X: 1, Out: 1, V: early1}, "early one-row kernel only"},
 		{"K 1540", StepGEMV{B: 1, N: 4, K: 1540, W16: 16, X: 1, Out: 1, V: early1}, "early one-row kernel only"},
 		{"W16 at 4 bytes", StepGEMV{B: 1, N: 4, K: 8, W16: 20, X: 1, Out: 1, V: early1}, "8-byte aligned"},
+		{"parts, not early", StepGEMV{B: 1, N: 4, K: 8, W: 16, X: 1, Out: 1, Parts: 64, NParts: 2, V: StepVariant{MaxRows: 1, Prefetch: true}}, "early one-row kernel only"},
+		{"NParts without Parts", StepGEMV{B: 1, N: 4, K: 8, W: 16, X: 1, Out: 1, NParts: 2, V: early1}, "want NParts ≥ 1 with Parts"},
+		{"Parts without NParts", StepGEMV{B: 1, N: 4, K: 8, W: 16, X: 1, Out: 1, Parts: 64, V: early1}, "want NParts ≥ 1 with Parts"},
+		{"XSum without parts", StepGEMV{B: 1, N: 4, K: 8, W: 16, X: 1, Out: 1, XSum: 64, V: early1}, "want NParts ≥ 1 with Parts"},
 	} {
 		if err := c.g.Run(&d, nil); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("step gemv, %s: %v; want an error containing %q", c.name, err, c.want)

@@ -42,7 +42,10 @@ type Stepper struct {
 	xn, xz                              cuda.DevPtr        // past StepMaxRows rows: the normalized input (B, D), in_proj's output (B, 2·Din)
 	xn16, u16, y16                      cuda.DevPtr        // wide bf16 products: xn, u and y as bfloat16, written by their producers
 	fold                                bool               // x_proj inside the scan step (StepVariant.Fold, where it takes the shape)
-	foldErr                             error              // why not, when the variant asked for it
+	foldOut                             bool               // and out_proj (StepVariant.FoldOut)
+	foldErr, outErr                     error              // why not, when the variant asked for them
+	x2, parts                           cuda.DevPtr        // foldOut: the residual's other buffer (B, D), out_proj's parts (np, D)
+	np                                  int                // foldOut: out_proj's parts (StepScan.OutParts)
 	S                                   int                // x_proj rows: R + B rows + C rows
 	wide                                bool               // more rows than StepGEMV takes: launchRows
 	prec                                backbone.Precision // the products' precision (Products; bf16)
@@ -79,7 +82,9 @@ type StepOptions struct {
 // row the early kernels (cudakernels.StepVariant.Early). $MAMBAKIT_CUDA_STEP_PREFETCH=0,
 // $MAMBAKIT_CUDA_PDL=0 and $MAMBAKIT_CUDA_STEP_EARLY=0 turn these off;
 // $MAMBAKIT_CUDA_STEP_L2=1 adds the L2 prefetch of later kernels' weights
-// (sm_90; slower on the H200).
+// (sm_90; slower on the H200); $MAMBAKIT_CUDA_STEP_FOLD=1 folds x_proj
+// into the scan step (StepVariant.Fold, sm_90), =2 out_proj as well
+// (FoldOut).
 func DefaultStepVariant(d *cuda.Device, B int) cudakernels.StepVariant {
 	v := cudakernels.StepVariant{Prefetch: os.Getenv("MAMBAKIT_CUDA_STEP_PREFETCH") != "0"}
 	if B == 1 {
@@ -88,7 +93,9 @@ func DefaultStepVariant(d *cuda.Device, B int) cudakernels.StepVariant {
 	v.PDL = v.Prefetch && os.Getenv("MAMBAKIT_CUDA_PDL") != "0" && d.PDLAvailable() == nil
 	if B == 1 && v.Prefetch && os.Getenv("MAMBAKIT_CUDA_STEP_EARLY") != "0" {
 		v.Early = true
-		v.Fold = d.Major >= 9 && os.Getenv("MAMBAKIT_CUDA_STEP_FOLD") == "1"
+		fold := os.Getenv("MAMBAKIT_CUDA_STEP_FOLD")
+		v.Fold = d.Major >= 9 && (fold == "1" || fold == "2")
+		v.FoldOut = v.Fold && fold == "2"
 		// The L2 prefetch measured slower (H200: 323 µs a step against
 		// 285 without): opt in only.
 		v.L2 = d.Major >= 9 && os.Getenv("MAMBAKIT_CUDA_STEP_L2") == "1"
@@ -148,6 +155,10 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 	if wide {
 		slots = append(slots, slot{&s.xn, B * D}, slot{&s.xz, B * 2 * Din})
 	}
+	if o.Variant.FoldOut && !wide {
+		s.np = (&cudakernels.StepScan{D: Din}).OutParts()
+		slots = append(slots, slot{&s.x2, B * D}, slot{&s.parts, max(s.np, 1) * D})
+	}
 	if s.bf16() { // wide: bfloat16 pairs in float32 slots
 		slots = append(slots, slot{&s.xn16, (B*D + 1) / 2}, slot{&s.u16, (B*Din + 1) / 2}, slot{&s.y16, (B*Din + 1) / 2})
 	}
@@ -194,6 +205,13 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 			s.foldErr = s.foldXProj(s.scanStep(0), 0).Folds(g.dev)
 		}
 		s.fold = s.foldErr == nil
+		if o.Variant.FoldOut {
+			s.outErr = fmt.Errorf("x_proj is not folded in: %w", s.foldErr)
+			if s.fold {
+				s.outErr = s.foldOutProj(s.foldXProj(s.scanStep(0), 0), 0).Folds(g.dev)
+			}
+			s.foldOut = s.outErr == nil
+		}
 	}
 	if !wide && !s.bf16() && prec != backbone.FP32 {
 		productsNotice.Do(func() { fmt.Fprintf(os.Stderr, "cudamodel: %s\n", s.fallbackNote(prec)) })
@@ -314,6 +332,11 @@ func (s *Stepper) WeightBytes() int {
 // XProjFolded reports whether x_proj runs inside the scan step
 // (StepVariant.Fold), and why not when the variant asked for it.
 func (s *Stepper) XProjFolded() (bool, error) { return s.fold, s.foldErr }
+
+// OutProjFolded reports whether out_proj runs inside the scan step too
+// (StepVariant.FoldOut): two launches a layer; and why not when the
+// variant asked for it.
+func (s *Stepper) OutProjFolded() (bool, error) { return s.foldOut, s.outErr }
 
 // Rows is the number of rows.
 func (s *Stepper) Rows() int { return s.B }
@@ -462,8 +485,13 @@ func (s *Stepper) launch() error {
 		return l2at(ly.lay(p, f, l), f.n/nL)
 	}
 	e.op("embedding", d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
+	// x is the residual a layer reads. With out_proj folded in, a layer
+	// after the first reads the one before's residual and out_proj's
+	// parts, and its in_proj writes their sum to the other buffer, which
+	// is the residual from then on.
+	x := s.x
 	for l := 0; l < nL && e.err == nil; l++ {
-		in := s.gemv(&cudakernels.StepGEMV{B: B, N: 2 * Din, K: D, X: s.x, LDX: D,
+		in := s.gemv(&cudakernels.StepGEMV{B: B, N: 2 * Din, K: D, X: x, LDX: D,
 			NormW: ly.lay(p, ly.norm, l), Eps: eps, Out: s.u, Epi: cudakernels.EpiInConv, Out2: s.z,
 			ConvW: ly.lay(p, ly.convW, l), ConvState: f4(s.conv, l*B*Din*(K-1)), Din: Din, Kc: K, IO: s.io, V: v}, ly.lay(p, ly.inProj, l))
 		if c.UseConvBias {
@@ -473,6 +501,10 @@ func (s *Stepper) launch() error {
 		// scan, the next layer's in_proj (after the last layer, the
 		// head's first rows).
 		in.L2 = [2]cudakernels.L2Range{l2(ly.xProj, l), l2(ly.outProj, l)}
+		if s.foldOut && l > 0 {
+			in.Parts, in.NParts, in.XSum = s.parts, s.np, s.otherX(x)
+			x = in.XSum
+		}
 		e.op("rmsnorm + in_proj + conv1d", in.Run(d, st))
 		if s.S > 0 && !s.fold {
 			e.op("x_proj", s.gemv(&cudakernels.StepGEMV{B: B, N: s.S, K: Din, X: s.u, LDX: Din,
@@ -483,17 +515,45 @@ func (s *Stepper) launch() error {
 		if l+1 == nL {
 			sc.L2[0] = l2at(at(p, ly.embed), min(ly.embed.n, 2*Din*D))
 		}
-		if s.fold {
+		switch {
+		case s.foldOut:
+			e.op("x_proj + scan + out_proj", s.foldOutProj(s.foldXProj(sc, l), l).Run(d, st))
+		case s.fold:
 			e.op("x_proj + scan", s.foldXProj(sc, l).Run(d, st))
-		} else {
+		default:
 			e.op("scan", sc.Run(d, st))
 		}
-		e.op("out_proj", s.gemv(&cudakernels.StepGEMV{B: B, N: D, K: Din, X: s.y, LDX: Din,
-			Out: s.x, LDO: D, Epi: cudakernels.EpiAdd, V: v}, ly.lay(p, ly.outProj, l)).Run(d, st))
+		if !s.foldOut {
+			e.op("out_proj", s.gemv(&cudakernels.StepGEMV{B: B, N: D, K: Din, X: s.y, LDX: Din,
+				Out: x, LDO: D, Epi: cudakernels.EpiAdd, V: v}, ly.lay(p, ly.outProj, l)).Run(d, st))
+		}
 	}
-	e.op("norm_f + head + argmax", s.gemv(&cudakernels.StepGEMV{B: B, N: V, K: D, X: s.x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
-		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}, at(p, ly.embed)).Run(d, st))
+	head := s.gemv(&cudakernels.StepGEMV{B: B, N: V, K: D, X: x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
+		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}, at(p, ly.embed))
+	if s.foldOut {
+		head.Parts, head.NParts = s.parts, s.np
+	}
+	e.op("norm_f + head + argmax", head.Run(d, st))
 	return e.err
+}
+
+// otherX is the residual buffer that is not x (out_proj folded in).
+func (s *Stepper) otherX(x cuda.DevPtr) cuda.DevPtr {
+	if x == s.x {
+		return s.x2
+	}
+	return s.x
+}
+
+// foldOutProj makes sc (layer l's scan step, with x_proj folded in) work
+// out out_proj too (cudakernels.StepScan.OW, StepVariant.FoldOut), in
+// the precision of x_proj's weights, leaving its parts for the next
+// product.
+func (s *Stepper) foldOutProj(sc *cudakernels.StepScan, l int) *cudakernels.StepScan {
+	g := s.g
+	sc.OW, sc.OW16 = s.weights(g.lay.lay(g.params, g.lay.outProj, l))
+	sc.OD, sc.OP = g.Config.HiddenSize, s.parts
+	return sc
 }
 
 // foldXProj makes sc (layer l's scan step) work out x_proj itself

@@ -246,7 +246,8 @@ func TestStepBF16SeesNewParams(t *testing.T) {
 		v     cudakernels.StepVariant
 		steps int
 	}{{9, DefaultStepVariant(d, 9), 6}, {1, cudakernels.StepVariant{MaxRows: 1, Prefetch: true, Early: true}, 12},
-		{1, cudakernels.StepVariant{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true}, 12}} {
+		{1, cudakernels.StepVariant{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true}, 12},
+		{1, cudakernels.StepVariant{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true, FoldOut: true}, 12}} {
 		if k.v.PDL && d.PDLAvailable() != nil {
 			continue
 		}
@@ -269,6 +270,9 @@ func testStepBF16SeesNewParams(t *testing.T, B int, v cudakernels.StepVariant, s
 	defer st.Close()
 	if on, why := st.XProjFolded(); v.Fold && !on {
 		t.Fatalf("x_proj not folded into the scan step: %v", why)
+	}
+	if on, why := st.OutProjFolded(); v.FoldOut && !on {
+		t.Fatalf("out_proj not folded into the scan step: %v", why)
 	}
 	name := fmt.Sprintf("B%d graph", B)
 	bf16StepCompare(t, name+", first parameters", m, st, steps, 1)

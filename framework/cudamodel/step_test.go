@@ -55,10 +55,14 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 	}
 	defer gs.Close()
 	V := m.Config.VocabSize
-	_, _, Din, N, _, K, nL := dims(&m.Config)
+	_, D, Din, N, _, K, nL := dims(&m.Config)
 	folded, why := gs.XProjFolded()
 	if v.Fold && !folded && Din%64 == 0 && d.Major >= 9 {
 		t.Fatalf("%s: x_proj not folded into the scan step: %v", name, why)
+	}
+	outFolded, why := gs.OutProjFolded()
+	if v.FoldOut && folded && !outFolded && D%8 == 0 {
+		t.Fatalf("%s: x_proj folded into the scan step, out_proj not: %v", name, why)
 	}
 	st := m.NewState(B)
 	lc, lg := make([]float32, B*V), make([]float32, B*V)
@@ -96,7 +100,10 @@ func stepCompare(t *testing.T, name string, m *backbone.Model, B, steps int, gra
 		}
 	}
 	shape := fmt.Sprintf("%s B%d %s %v", name, B, mode, v)
-	if folded {
+	switch {
+	case outFolded:
+		shape += " (x_proj and out_proj folded)"
+	case folded:
 		shape += " (x_proj folded)"
 	}
 	report(t, fmt.Sprintf("step logits (%d steps, worst)", steps), shape, worst, tolStep)
@@ -120,10 +127,13 @@ var earlyVariants = []cudakernels.StepVariant{
 }
 
 // foldVariants are the early forms with x_proj folded into the scan step
-// (StepVariant.Fold: d_inner a multiple of 64, sm_90).
+// (StepVariant.Fold: d_inner a multiple of 64, sm_90), and out_proj too
+// (FoldOut).
 var foldVariants = []cudakernels.StepVariant{
 	{MaxRows: 1, Prefetch: true, Early: true, Fold: true},
 	{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true},
+	{MaxRows: 1, Prefetch: true, Early: true, Fold: true, FoldOut: true},
+	{MaxRows: 1, Prefetch: true, PDL: true, Early: true, Fold: true, FoldOut: true},
 }
 
 type stepConfig struct {

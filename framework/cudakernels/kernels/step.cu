@@ -784,7 +784,8 @@ __device__ __forceinline__ void step_gemv_e_run(const T* __restrict__ W, const f
                                                 const float* __restrict__ convW, const float* __restrict__ convB,
                                                 float* __restrict__ convState, int Din, int Kc, const int* __restrict__ io,
                                                 unsigned long long* __restrict__ amax, const char* __restrict__ l2a, long long l2an,
-                                                const char* __restrict__ l2b, long long l2bn, float* xs, double* red,
+                                                const char* __restrict__ l2b, long long l2bn, const float* __restrict__ P,
+                                                int np, float* __restrict__ Xw, float* xs, double* red,
                                                 unsigned long long* bestS)
 {
 	typedef typename StepSlot<T>::type S;
@@ -830,8 +831,28 @@ __device__ __forceinline__ void step_gemv_e_run(const T* __restrict__ W, const f
 		if (two && n0 + stride < N) rB = out[n0 + stride];
 	}
 	float xv[12];
+	if (np) {
+		// x is the residual before the last out_proj, whose np partial
+		// sums (rows of K) step_scan_ex left in P: x + ((P0 + P1) + …),
+		// which block 0 writes to Xw, the residual the next layer adds to.
+		// Summed through xs (each thread reads back what it wrote), not
+		// in registers, where the weights leave no room.
+		for (int k = tid; k < K; k += 128) {
+			float v = 0.f;
+#pragma unroll 4
+			for (int p = 0; p < np; p++) v += P[(long long)p * K + k];
+			v += X[k];
+			xs[k] = v;
+			if (Xw && blockIdx.x == 0) Xw[k] = v;
+		}
+	}
+	if (np) {
 #pragma unroll
-	for (int i = 0; i < 12; i++) xv[i] = tid + 128 * i < K ? X[tid + 128 * i] : 0.f;
+		for (int i = 0; i < 12; i++) xv[i] = tid + 128 * i < K ? xs[tid + 128 * i] : 0.f;
+	} else {
+#pragma unroll
+		for (int i = 0; i < 12; i++) xv[i] = tid + 128 * i < K ? X[tid + 128 * i] : 0.f;
+	}
 	if (normW) {
 		double ss = 0;
 #pragma unroll
@@ -902,13 +923,13 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv_e(
 	float* __restrict__ out, int mode, float* __restrict__ out2, const float* __restrict__ convW,
 	const float* __restrict__ convB, float* __restrict__ convState, int Din, int Kc, const int* __restrict__ io,
 	unsigned long long* __restrict__ amax, const char* __restrict__ l2a, long long l2an, const char* __restrict__ l2b,
-	long long l2bn)
+	long long l2bn, const float* __restrict__ P, int np, float* __restrict__ Xw)
 {
 	extern __shared__ __align__(16) float xs[]; // K
 	__shared__ double red[32];
 	__shared__ unsigned long long bestS[4];
-	step_gemv_e_run(W, X, normW, eps, N, K, out, mode, out2, convW, convB, convState, Din, Kc, io, amax, l2a, l2an, l2b, l2bn, xs,
-	                red, bestS);
+	step_gemv_e_run(W, X, normW, eps, N, K, out, mode, out2, convW, convB, convState, Din, Kc, io, amax, l2a, l2an, l2b, l2bn, P, np,
+	                Xw, xs, red, bestS);
 }
 
 // step_gemv_e16: step_gemv_e with W16, the weights as bfloat16 bits (the
@@ -919,13 +940,13 @@ extern "C" __global__ void __launch_bounds__(128) step_gemv_e16(
 	float* __restrict__ out, int mode, float* __restrict__ out2, const float* __restrict__ convW,
 	const float* __restrict__ convB, float* __restrict__ convState, int Din, int Kc, const int* __restrict__ io,
 	unsigned long long* __restrict__ amax, const char* __restrict__ l2a, long long l2an, const char* __restrict__ l2b,
-	long long l2bn)
+	long long l2bn, const float* __restrict__ P, int np, float* __restrict__ Xw)
 {
 	extern __shared__ __align__(16) float xs[]; // K
 	__shared__ double red[32];
 	__shared__ unsigned long long bestS[4];
 	step_gemv_e_run(W16, X, normW, eps, N, K, out, mode, out2, convW, convB, convState, Din, Kc, io, amax, l2a, l2an, l2b, l2bn,
-	                xs, red, bestS);
+	                P, np, Xw, xs, red, bestS);
 }
 
 // step_scan_e: StepScan for one row, R ≤ 64. dt16 (bf16 precision)
@@ -1035,6 +1056,7 @@ __device__ __forceinline__ void step_scan_e_run(Wt& wt, int bid, const float* __
 		if (Dskip) y = fmaf(skip, u, y);
 		if (Z) y *= silu_f(zv);
 		Y[d] = y;
+		wt.out(threadIdx.x >> 4, y);
 	}
 }
 
@@ -1045,6 +1067,7 @@ struct StepPDLWait {
 		pdl_trigger();
 		pdl_wait();
 	}
+	__device__ __forceinline__ void out(int, float) {}
 };
 
 // STEP_SCAN_E_PARAMS are step_scan_e's parameters, which step_scan_ex
@@ -1146,13 +1169,19 @@ __device__ __forceinline__ float fold_part(const S* w, const float* u, int sl) {
 	return (s0 + s1) + (s2 + s3);
 }
 
-// StepFoldWait is step_scan_ex's wait: the PDL wait, then x_proj into xd.
+// StepFoldWait is step_scan_ex's wait: the PDL wait, then x_proj into xd;
+// and where the scan step leaves the block's outputs y for out_proj (ys,
+// when out_proj is folded in too).
 struct StepFoldWait {
 	const float* U;
 	const unsigned char* ws; // S rows of ldw bytes: the weights' slice
 	float *us, *part, *xd;   // the slice of u (sl), the parts (S), the sums (S)
+	float* ys;               // the block's 8 outputs y, or 0
 	int S, sl, ldw, k0, xw16;
 	unsigned int C;
+	__device__ __forceinline__ void out(int c, float y) {
+		if (ys) ys[c] = y;
+	}
 	__device__ __forceinline__ void wait() {
 		pdl_trigger();
 		pdl_wait();
@@ -1179,32 +1208,71 @@ struct StepFoldWait {
 	}
 };
 
+// With OW set, out_proj is folded in as well: OW is its weights (Dm
+// rows of Din, bfloat16 with xw16), and the block's 8 columns of every
+// row are copied into shared memory before the wait, beside x_proj's.
+// After the scan step each block multiplies its 8 outputs y (rounded to
+// bfloat16 with xw16) into its part of all Dm outputs; after a barrier
+// over the cluster, rank r adds the C parts of its Dm/C outputs in rank
+// order and writes them to OP, row blockIdx.x / C of (Din/(8·C), Dm):
+// one partial sum of out_proj a cluster. The next kernel adds them in row
+// order to the residual as it loads it (step_gemv_e's parts): the bits
+// do not depend on which block ends first.
 extern "C" __global__ void __launch_bounds__(128) step_scan_ex(STEP_SCAN_E_PARAMS, const unsigned char* __restrict__ XW, int xw16,
-                                                              int S, int oDt, int oB, int oBI, int oC, int oCI)
+                                                              int S, int oDt, int oB, int oBI, int oC, int oCI,
+                                                              const unsigned char* __restrict__ OW, int Dm, float* __restrict__ OP)
 {
 	extern __shared__ __align__(16) unsigned char sm[];
 	StepFoldWait wt;
 	unsigned int rank;
 	cluster_shape(rank, wt.C);
 	const int esz = xw16 ? 2 : 4;
+	const int dm = OW ? Dm : 0, ldo = 8 * esz; // out_proj's rows, and the bytes of a row's slice
 	wt.U = U, wt.S = S, wt.xw16 = xw16;
 	wt.sl = Din / (int)wt.C;
 	wt.k0 = (int)rank * wt.sl;
 	wt.ldw = wt.sl * esz + 16;
 	wt.ws = sm;
-	wt.us = reinterpret_cast<float*>(sm + (long long)S * wt.ldw);
-	wt.part = wt.us + wt.sl;
+	unsigned char* os = sm + (long long)S * wt.ldw; // out_proj's slice: dm rows of ldo bytes
+	wt.us = reinterpret_cast<float*>(os + (long long)dm * ldo);
+	wt.ys = dm ? wt.us + wt.sl : 0;
+	wt.part = wt.us + wt.sl + (dm ? 8 : 0);
 	wt.xd = wt.part + S;
-	// Before the wait: this rank's slice of every row of XW.
+	float* op = wt.xd + S; // out_proj's parts (dm)
+	// Before the wait: this rank's slice of every row of XW, and with OW
+	// the block's 8 columns of every row of it.
 	const int chunks = wt.sl * esz / 16;
 	for (int i = threadIdx.x; i < S * chunks; i += blockDim.x) {
 		int j = i / chunks, c = i - j * chunks;
 		cp_async16(sm + (long long)j * wt.ldw + 16 * c, XW + ((long long)j * Din + wt.k0) * esz + 16 * c);
 	}
+	const int oc = ldo / 16, d0 = 8 * blockIdx.x;
+	for (int i = threadIdx.x; i < dm * oc; i += blockDim.x) {
+		int j = i / oc, c = i - j * oc;
+		cp_async16(os + (long long)j * ldo + 16 * c, OW + ((long long)j * Din + d0) * esz + 16 * c);
+	}
 	const float* xd = wt.xd;
 	step_scan_e_run(wt, blockIdx.x, U, Z, Din, N, oDt >= 0 ? xd + oDt : dtLow, dtW, R, dtB, Alog, AImag, oB >= 0 ? xd + oB : Bm,
 	                oBI >= 0 ? xd + oBI : BI, ldB, oC >= 0 ? xd + oC : Cm, oCI >= 0 ? xd + oCI : CI, ldC, Dskip, H, Y, io, dt16, l2a,
 	                l2an, l2b, l2bn);
+	if (dm) {
+		__syncthreads();
+		if (threadIdx.x < 8 && xw16) wt.ys[threadIdx.x] = bf16_round(wt.ys[threadIdx.x]);
+		__syncthreads();
+		for (int j = threadIdx.x; j < dm; j += blockDim.x) {
+			const unsigned char* row = os + (long long)j * ldo;
+			op[j] = xw16 ? fold_part(reinterpret_cast<const unsigned long long*>(row), wt.ys, 8)
+			             : fold_part(reinterpret_cast<const float4*>(row), wt.ys, 8);
+		}
+		cluster_sync();
+		const int per = dm / (int)wt.C;
+		float* o = OP + (long long)(blockIdx.x / wt.C) * dm + (long long)rank * per;
+		for (int j = threadIdx.x; j < per; j += blockDim.x) {
+			float v = 0.f;
+			for (unsigned int r = 0; r < wt.C; r++) v += cluster_ld(op + rank * per + j, r);
+			o[j] = v;
+		}
+	}
 	// No block leaves while the others of its cluster may still read its
 	// parts.
 	cluster_sync();
