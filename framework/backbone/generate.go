@@ -57,14 +57,18 @@ func GenerateWith(st Stepper, V int, prompt []int32, n int, s Sampling, emit fun
 // the steps and a row starts choosing as soon as its prompt is in. A row
 // produces up to n tokens (fewer when one in s.Stop comes), calling emit
 // (if non-nil) with its index and each token as it is chosen; a finished
-// row idles (its input repeated, its output ignored) until all are done.
+// row idles (its input repeated, or in greedy steps run ahead its own
+// argmax; its output ignored) until all are done.
 // Row r returns its prompt followed by its new tokens.
 //
 // Row r samples with the seed s.Seed + r, so it gives what GenerateWith
 // gives for prompts[r] with that seed (the same tokens for the same
 // logits; rows of one step may round differently from one row alone).
 // Memory is constant in the length. Greedy decoding asks the stepper for
-// the argmax (on a GPU, 8 bytes back per row and token); sampling copies
+// the argmax (on a GPU, 8 bytes back per row and token), and once every
+// prompt is in runs up to MaxAhead steps at a time with StepAhead, so a
+// GPU does not wait for the host between them (aheadSteps says when);
+// sampling copies
 // the logits and draws with Sample, so every device gives the same tokens
 // for the same logits.
 func GenerateBatch(st Stepper, V int, prompts [][]int32, n int, s Sampling, emit func(row int, id int32) error) ([][]int32, error) {
@@ -115,25 +119,10 @@ func GenerateBatch(st Stepper, V int, prompts [][]int32, n int, s Sampling, emit
 	for r, p := range prompts {
 		next[r], fed[r] = p[0], 1
 	}
-	for step, left := 0, B; left > 0; step++ {
-		// A token after a document end is fed from a zero state, as
-		// training resets the state at every document start.
-		for r := range B {
-			if step > 0 && !done[r] && slices.Contains(s.DocEnds, prev[r]) {
-				st.ResetRow(r)
-			}
-		}
-		copy(prev, next)
-		if err := st.Step(next); err != nil {
-			return nil, err
-		}
-		if s.Temperature == 0 {
-			if err := st.Argmax(choice); err != nil {
-				return nil, err
-			}
-		} else if err := st.Logits(logits); err != nil {
-			return nil, err
-		}
+	// take makes each row's choice of the step just run (choice, or a
+	// draw from the logits), or feeds the next token of its prompt.
+	left := B
+	take := func(choice []int32) error {
 		for r := range B {
 			if done[r] {
 				continue
@@ -151,7 +140,7 @@ func GenerateBatch(st Stepper, V int, prompts [][]int32, n int, s Sampling, emit
 			made[r]++
 			if emit != nil {
 				if err := emit(r, id); err != nil {
-					return out, err
+					return err
 				}
 			}
 			if made[r] == n || slices.Contains(s.Stop, id) {
@@ -161,8 +150,81 @@ func GenerateBatch(st Stepper, V int, prompts [][]int32, n int, s Sampling, emit
 			}
 			next[r] = id
 		}
+		return nil
+	}
+	var ahead []int32 // greedy steps run ahead (StepAhead), step by step
+	for step := 0; left > 0; step++ {
+		// A token after a document end is fed from a zero state, as
+		// training resets the state at every document start.
+		for r := range B {
+			if step > 0 && !done[r] && slices.Contains(s.DocEnds, prev[r]) {
+				st.ResetRow(r)
+			}
+		}
+		copy(prev, next)
+		if k := aheadSteps(s, B, prompts, fed, made, done, n); k > 1 {
+			// Once every prompt is in, greedy steps run ahead: the
+			// device feeds each row its own argmax k − 1 times. A
+			// document end among them (one row only: aheadSteps) leaves
+			// the steps after the one that fed it unused; the loop's
+			// next turn resets the row and feeds the token that followed
+			// it, as it would have step by step.
+			ahead = slices.Grow(ahead[:0], k*B)[:k*B]
+			if err := st.StepAhead(next, k, ahead); err != nil {
+				return nil, err
+			}
+			for j := 0; j < k && left > 0; j++ {
+				if j > 0 {
+					if slices.Contains(s.DocEnds, prev[0]) {
+						break
+					}
+					copy(prev, next)
+					step++
+				}
+				if err := take(ahead[j*B : (j+1)*B]); err != nil {
+					return out, err
+				}
+			}
+			continue
+		}
+		if err := st.Step(next); err != nil {
+			return nil, err
+		}
+		if s.Temperature == 0 {
+			if err := st.Argmax(choice); err != nil {
+				return nil, err
+			}
+		} else if err := st.Logits(logits); err != nil {
+			return nil, err
+		}
+		if err := take(choice); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
+}
+
+// aheadSteps is how many greedy steps GenerateBatch runs ahead
+// (StepAhead) from here: up to MaxAhead, no more than a row still needs,
+// once every prompt is in; 0 (step by step) when sampling, or when rows
+// may end a document (s.DocEnds) and there is more than one row (steps
+// after a document end must restart that row, which the steps run ahead
+// do not, and the other rows' states would have moved on).
+func aheadSteps(s Sampling, B int, prompts [][]int32, fed, made []int, done []bool, n int) int {
+	if s.Temperature != 0 || (B > 1 && len(s.DocEnds) > 0) {
+		return 0
+	}
+	k := 0
+	for r := range B {
+		if done[r] {
+			continue
+		}
+		if fed[r] < len(prompts[r]) {
+			return 0
+		}
+		k = max(k, n-made[r])
+	}
+	return min(k, MaxAhead)
 }
 
 // Sample picks a token from one row of logits as Generate does: the

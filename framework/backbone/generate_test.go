@@ -1,6 +1,7 @@
 package backbone
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -152,6 +153,169 @@ func TestGenerateBatchErrors(t *testing.T) {
 		_, err := GenerateBatch(m.NewStepper(1), V, c.prompts, c.n, Sampling{}, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v, n %d: error %v, want one that says %q", c.prompts, c.n, err, c.want)
+		}
+	}
+}
+
+// countAhead counts a Stepper's StepAhead calls.
+type countAhead struct {
+	Stepper
+	calls int
+}
+
+func (c *countAhead) StepAhead(ids []int32, k int, dst []int32) error {
+	c.calls++
+	return c.Stepper.StepAhead(ids, k, dst)
+}
+
+// hashStepper is a stand-in model for generation's bookkeeping whose
+// greedy path wanders (a random model's tends to repeat one token): each
+// row's argmax is a hash of the tokens fed since its last reset.
+type hashStepper struct {
+	h      []uint64
+	vlimit int
+}
+
+func newHashStepper(B int) *hashStepper { return &hashStepper{h: make([]uint64, B), vlimit: 29} }
+
+func (s *hashStepper) Reset()         { clear(s.h) }
+func (s *hashStepper) ResetRow(b int) { s.h[b] = 0 }
+func (s *hashStepper) SetVocabLimit(v int) {
+	if v <= 0 || v > 29 {
+		v = 29
+	}
+	s.vlimit = v
+}
+func (s *hashStepper) Step(ids []int32) error {
+	for b, id := range ids {
+		s.h[b] = (s.h[b]+uint64(id)+1)*0x9e3779b97f4a7c15 + 7
+	}
+	return nil
+}
+func (s *hashStepper) Logits(dst []float32) error { return errors.New("greedy only") }
+func (s *hashStepper) Argmax(dst []int32) error {
+	for b, h := range s.h {
+		dst[b] = int32((h >> 29) % uint64(s.vlimit))
+	}
+	return nil
+}
+func (s *hashStepper) StepAhead(ids []int32, k int, dst []int32) error {
+	return stepAhead(s, len(s.h), ids, k, dst)
+}
+func (s *hashStepper) Close() error { return nil }
+
+// greedyByHand is greedy generation of one row written out step by step
+// (Step, Argmax; a reset after a document end): what GenerateBatch's
+// steps run ahead must give.
+func greedyByHand(t *testing.T, st Stepper, prompt []int32, n int, s Sampling) []int32 {
+	t.Helper()
+	st.Reset()
+	st.SetVocabLimit(s.Vocab)
+	out := slices.Clone(prompt)
+	feed, prev, fed := prompt[0], int32(-1), 1
+	id := make([]int32, 1)
+	for made := 0; made < n; {
+		if prev >= 0 && slices.Contains(s.DocEnds, prev) {
+			st.ResetRow(0)
+		}
+		if err := st.Step([]int32{feed}); err != nil {
+			t.Fatal(err)
+		}
+		prev = feed
+		if fed < len(prompt) {
+			feed, fed = prompt[fed], fed+1
+			continue
+		}
+		if err := st.Argmax(id); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, id[0])
+		made++
+		if slices.Contains(s.Stop, id[0]) {
+			break
+		}
+		feed = id[0]
+	}
+	return out
+}
+
+// TestGenerateAheadMatchesStepByStep: greedy generation, which runs steps
+// ahead (StepAhead) once the prompt is in, gives the tokens of greedy
+// decoding step by step: across several runs of MaxAhead steps, ending
+// at a stop token inside a run, with a document end generated inside a
+// run (the steps after it are dropped and the row restarts), with a
+// document end in the prompt, and for several rows ending apart; on a
+// stand-in whose greedy path wanders, and on a model.
+func TestGenerateAheadMatchesStepByStep(t *testing.T) {
+	prompt := []int32{3, 1, 4}
+	const n = 2*MaxAhead + 7
+	free := greedyByHand(t, newHashStepper(1), prompt, n, Sampling{})
+	gen := free[len(prompt):]
+	cases := []struct {
+		name string
+		s    Sampling
+		p    []int32
+	}{
+		{"runs of MaxAhead", Sampling{}, prompt},
+		{"a vocabulary limit", Sampling{Vocab: 11}, prompt},
+		{"stop inside a run", Sampling{Stop: []int32{gen[MaxAhead+3]}}, prompt},
+		{"document end inside a run", Sampling{DocEnds: []int32{gen[5]}}, prompt},
+		{"document end in the prompt", Sampling{DocEnds: []int32{1}}, prompt},
+	}
+	for _, c := range cases {
+		want := greedyByHand(t, newHashStepper(1), c.p, n, c.s)
+		st := &countAhead{Stepper: newHashStepper(1)}
+		got, err := GenerateWith(st, 29, c.p, n, c.s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, step by step %v", c.name, got, want)
+		}
+		if st.calls == 0 {
+			t.Errorf("%s: no steps were run ahead", c.name)
+		}
+	}
+	if slices.Equal(greedyByHand(t, newHashStepper(1), prompt, n, cases[3].s), free) {
+		t.Errorf("the document end %d did not change the greedy path %v", cases[3].s.DocEnds[0], free)
+	}
+	// Rows ending apart (a stop that row 0 meets early), run ahead together.
+	s := Sampling{Stop: []int32{gen[2]}}
+	prompts := [][]int32{prompt, {5}, {7, 7}}
+	st := &countAhead{Stepper: newHashStepper(len(prompts))}
+	got, err := GenerateBatch(st, 29, prompts, n, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, p := range prompts {
+		if want := greedyByHand(t, newHashStepper(1), p, n, s); !slices.Equal(got[r], want) {
+			t.Errorf("row %d of 3: %v, step by step %v", r, got[r], want)
+		}
+	}
+	if st.calls == 0 {
+		t.Error("three rows: no steps were run ahead")
+	}
+	if len(got[0]) > len(prompt)+3 {
+		t.Errorf("row 0 made %d tokens, want at most 3 (its stop token)", len(got[0])-len(prompt))
+	}
+	// A model (the CPU Stepper's StepAhead).
+	m := testModel(t, 25)
+	want := greedyByHand(t, m.NewStepper(1), prompt, n, Sampling{Vocab: 29})
+	if got, err := m.Generate(prompt, n, Sampling{Vocab: 29}, nil); err != nil || !slices.Equal(got, want) {
+		t.Errorf("model: %v (%v), step by step %v", got, err, want)
+	}
+}
+
+// TestStepAheadChecks: StepAhead's bounds.
+func TestStepAheadChecks(t *testing.T) {
+	m := testModel(t, 26)
+	st := m.NewStepper(2)
+	for _, c := range []struct {
+		k, room int
+		want    string
+	}{{0, 4, "want 1.."}, {MaxAhead + 1, 2 * (MaxAhead + 1), "want 1.."}, {3, 5, "want k·B = 6"}} {
+		if err := st.StepAhead([]int32{1, 2}, c.k, make([]int32, c.room)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("k %d, room %d: %v; want an error containing %q", c.k, c.room, err, c.want)
 		}
 	}
 }

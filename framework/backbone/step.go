@@ -121,8 +121,17 @@ type Stepper interface {
 	// Argmax writes each row's likeliest next id below the vocabulary
 	// limit (ties to the lowest id) to dst.
 	Argmax(dst []int32) error
+	// StepAhead is greedy decoding of k steps (1 to MaxAhead): it feeds
+	// ids, then k − 1 steps that each feed every row its Argmax of the
+	// step before, and writes the k argmaxes of each row step by step
+	// (row b of step j at j·B + b) to dst: k calls of Step and Argmax,
+	// which a GPU runs without the host between them.
+	StepAhead(ids []int32, k int, dst []int32) error
 	Close() error
 }
+
+// MaxAhead is the most steps a Stepper's StepAhead takes.
+const MaxAhead = 16
 
 // NewStepper returns the CPU Stepper of m for B rows (Step over a zero
 // State).
@@ -176,6 +185,30 @@ func (s *cpuStepper) Argmax(dst []int32) error {
 	V := s.m.Config.VocabSize
 	for b := range s.st.B {
 		dst[b] = Sample(s.logits[b*V:b*V+s.vlimit], Sampling{}, nil)
+	}
+	return nil
+}
+
+func (s *cpuStepper) StepAhead(ids []int32, k int, dst []int32) error {
+	return stepAhead(s, s.st.B, ids, k, dst)
+}
+
+// stepAhead is StepAhead as k calls of Step and Argmax.
+func stepAhead(st Stepper, B int, ids []int32, k int, dst []int32) error {
+	if k < 1 || k > MaxAhead {
+		return fmt.Errorf("backbone: step ahead: %d steps, want 1..%d", k, MaxAhead)
+	}
+	if len(dst) < k*B {
+		return fmt.Errorf("backbone: step ahead: room for %d ids, want k·B = %d", len(dst), k*B)
+	}
+	for j := range k {
+		if err := st.Step(ids); err != nil {
+			return err
+		}
+		ids = dst[j*B : (j+1)*B]
+		if err := st.Argmax(ids); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -295,21 +295,33 @@ func (d *Device) StepKernels(v StepVariant) error {
 	return nil
 }
 
-// StepEmbed sets X[b, :] = Table[IO[b], :] for B rows of D columns and
-// clears the B argmax keys (Argmax 0: none). It is the first kernel of a
-// step: it is never launched with PDL.
-func (d *Device) StepEmbed(s *cuda.Stream, v StepVariant, x, table, io, argmax cuda.DevPtr, B, D int) error {
+// StepHistory is the steps of ids StepEmbed's history holds: the ids of
+// position p are row p % StepHistory.
+const StepHistory = 32
+
+// StepEmbed sets X[b, :] = Table[id, :] for B rows of D columns, id being
+// IO[b], or, where IO[b] is −1, the argmax of the step before: prev's key
+// for row b (ArgmaxID; with prev 0, no id may be −1). It clears the B argmax keys of
+// this step (Argmax; 0: none), which must not be prev's. With hist (0:
+// none), it writes the ids to row IO's position % StepHistory of hist
+// (StepHistory rows of B int32s), so that the ids of steps that fed
+// themselves can be read back. It is the first kernel of a step: it is
+// never launched with PDL.
+func (d *Device) StepEmbed(s *cuda.Stream, v StepVariant, x, table, io, argmax, prev, hist cuda.DevPtr, B, D int) error {
 	if err := v.checkAny(B); err != nil {
 		return err
 	}
 	if D < 1 {
 		return fmt.Errorf("cudakernels: step embed: D %d", D)
 	}
+	if argmax != 0 && argmax == prev {
+		return fmt.Errorf("cudakernels: step embed: the keys it clears (Argmax) are the ones it reads (prev)")
+	}
 	f, err := d.stepKernel(v, "step_embed")
 	if err != nil {
 		return err
 	}
-	return f.Launch(d.GridFor(int64(B*D), 256), cuda.Dim3{X: 256}, 0, s, x, table, io, B, D, argmax)
+	return f.Launch(d.GridFor(int64(B*D), 256), cuda.Dim3{X: 256}, 0, s, x, table, io, B, D, argmax, prev, hist, int32(StepHistory))
 }
 
 // Run issues the product on s.

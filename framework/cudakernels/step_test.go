@@ -519,7 +519,7 @@ func testStepGEMV(t *testing.T, d *Device, v StepVariant) {
 		xin2 := db.in(x)
 		nw2 := db.in(nw)
 		vs := variantStream(t, d, v)
-		if err := d.StepEmbed(vs, v, xs.Ptr(), tab, ids, keys.Ptr(), B, D); err != nil {
+		if err := d.StepEmbed(vs, v, xs.Ptr(), tab, ids, keys.Ptr(), 0, 0, B, D); err != nil {
 			t.Fatal(err)
 		}
 		if err := (&StepGEMV{B: B, N: V, K: D, W: tab, X: xin2, LDX: D, NormW: nw2, Eps: eps, Out: logits.Ptr(), LDO: V,

@@ -37,7 +37,7 @@ type Stepper struct {
 	B int
 
 	buf                                 *cuda.Buffer
-	io, amax                            cuda.DevPtr
+	io, amax, hist                      cuda.DevPtr // amax: two steps' argmax keys (B each, by the position's parity); hist: the fed ids (StepEmbed)
 	x, u, z, xdbl, y, logits, conv, ssm cuda.DevPtr
 	xn, xz                              cuda.DevPtr        // past StepMaxRows rows: the normalized input (B, D), in_proj's output (B, 2·Din)
 	xn16, u16, y16                      cuda.DevPtr        // wide bf16 products: xn, u and y as bfloat16, written by their producers
@@ -52,10 +52,11 @@ type Stepper struct {
 
 	variant   cudakernels.StepVariant
 	stream    *cuda.Stream
-	graph     *cuda.Graph
-	graphs    bool  // use a graph when capture works
-	graphErr  error // why the step runs as plain launches
-	capturing bool  // launch is being captured into the graph (no op timing)
+	graph     [2]*cuda.Graph // the step at an even position and at an odd one (their argmax keys' slots differ)
+	par       int            // the parity of the step being issued
+	graphs    bool           // use a graph when capture works
+	graphErr  error          // why the step runs as plain launches
+	capturing bool           // launch is being captured into the graph (no op timing)
 
 	hostIO  []int32
 	keys    []byte
@@ -148,7 +149,7 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 		n int
 	}
 	slots := []slot{
-		{&s.io, cudakernels.StepIOLen(B)}, {&s.amax, 2 * B},
+		{&s.io, cudakernels.StepIOLen(B)}, {&s.amax, 4 * B}, {&s.hist, cudakernels.StepHistory * B},
 		{&s.x, B * D}, {&s.u, B * Din}, {&s.z, B * Din}, {&s.xdbl, B * max(s.S, 1)}, {&s.y, B * Din}, {&s.logits, B * V},
 		{&s.conv, nL * B * Din * (K - 1)}, {&s.ssm, nL * B * Din * N * cf(c)},
 	}
@@ -232,8 +233,10 @@ func (s *Stepper) Close() error {
 	if s.stream != nil {
 		errs = append(errs, s.stream.Synchronize())
 	}
-	errs = append(errs, s.graph.Destroy())
-	s.graph = nil
+	for i, g := range s.graph {
+		errs = append(errs, g.Destroy())
+		s.graph[i] = nil
+	}
 	errs = append(errs, s.stream.Destroy())
 	s.stream = nil
 	errs = append(errs, s.buf.Free())
@@ -346,7 +349,7 @@ func (s *Stepper) Position() int { return s.pos }
 
 // Graphs reports whether the step runs as a CUDA graph (after the first
 // Step), and why not.
-func (s *Stepper) Graphs() (bool, error) { return s.graph != nil, s.graphErr }
+func (s *Stepper) Graphs() (bool, error) { return s.graph[0] != nil || s.graph[1] != nil, s.graphErr }
 
 // Reset makes every row start afresh at the next step (zero states).
 func (s *Stepper) Reset() {
@@ -381,6 +384,55 @@ func (s *Stepper) Step(ids []int32) error {
 			return fmt.Errorf("cudamodel: step: id %d in row %d is outside the vocabulary [0, %d)", id, i, V)
 		}
 	}
+	return s.step(ids)
+}
+
+// StepAhead is greedy decoding run ahead of the host: it feeds each row
+// ids (B), then k − 1 more steps that each feed every row the argmax of
+// the step before on the device (no copy back between them), and writes
+// the k argmaxes of each row, step by step (k·B, the argmax of step j of
+// row b at j·B + b), to dst, waiting for them. k is 1 to
+// cudakernels.StepHistory. The state, Logits and Argmax are those of the
+// last step, as after k calls of Step and Argmax.
+func (s *Stepper) StepAhead(ids []int32, k int, dst []int32) error {
+	B := s.B
+	if k < 1 || k > cudakernels.StepHistory {
+		return fmt.Errorf("cudamodel: step ahead: %d steps, want 1..%d", k, cudakernels.StepHistory)
+	}
+	if len(dst) < k*B {
+		return fmt.Errorf("cudamodel: step ahead: room for %d ids, want k·B = %d", len(dst), k*B)
+	}
+	p0 := s.pos
+	if err := s.Step(ids); err != nil {
+		return err
+	}
+	feed := make([]int32, B)
+	for i := range feed {
+		feed[i] = -1
+	}
+	for j := 1; j < k; j++ {
+		if err := s.step(feed); err != nil {
+			return err
+		}
+	}
+	// The ids fed at positions p0+1 … p0+k−1 (hist's rows modulo
+	// StepHistory, in at most two runs) are the argmaxes of the steps
+	// before them; the last step's is in its keys.
+	H := cudakernels.StepHistory
+	for j := 1; j < k; {
+		row := (p0 + j) % H
+		n := min(k-j, H-row)
+		if err := s.stream.CopyFromDevice(cuda.I32Bytes(dst[(j-1)*B:(j-1+n)*B]), s.hist+cuda.DevPtr(4*row*B)); err != nil {
+			return err
+		}
+		j += n
+	}
+	return s.Argmax(dst[(k-1)*B : k*B])
+}
+
+// step issues a step feeding ids (B; −1: the row's argmax of the step
+// before, StepAhead).
+func (s *Stepper) step(ids []int32) error {
 	if s.bf16() {
 		if err := s.syncBF16(); err != nil {
 			return err
@@ -398,12 +450,15 @@ func (s *Stepper) Step(ids []int32) error {
 	if err := s.stream.CopyToDevice(s.io, cuda.I32Bytes(s.hostIO)); err != nil {
 		return err
 	}
-	if s.graph == nil && s.graphs && s.graphErr == nil {
+	// The argmax keys of this step go to slot pos % 2; the step reads
+	// the other's (the step before) for a row fed −1.
+	s.par = s.pos % 2
+	if s.graph[s.par] == nil && s.graphs && s.graphErr == nil {
 		s.capture()
 	}
 	var err error
-	if s.graph != nil {
-		err = s.graph.Launch(s.stream)
+	if g := s.graph[s.par]; g != nil {
+		err = g.Launch(s.stream)
 	} else {
 		err = s.launch()
 	}
@@ -434,8 +489,9 @@ func (s *Stepper) syncBF16() error {
 	return s.g.dev.Synchronize()
 }
 
-// capture records one step into a graph; on failure it keeps the reason,
-// prints it once, and the step runs as plain launches.
+// capture records one step at the parity s.par into a graph; on failure
+// it keeps the reason, prints it once, and the step runs as plain
+// launches.
 func (s *Stepper) capture() {
 	st := s.stream
 	err := st.BeginCapture()
@@ -445,7 +501,7 @@ func (s *Stepper) capture() {
 		s.capturing = false
 		g, eerr := st.EndCapture()
 		if err = errors.Join(lerr, eerr); err == nil {
-			s.graph = g
+			s.graph[s.par] = g
 			return
 		}
 		g.Destroy()
@@ -484,7 +540,7 @@ func (s *Stepper) launch() error {
 		}
 		return l2at(ly.lay(p, f, l), f.n/nL)
 	}
-	e.op("embedding", d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
+	e.op("embedding", d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.keysAt(s.par), s.keysAt(1-s.par), s.hist, B, D))
 	// x is the residual a layer reads. With out_proj folded in, a layer
 	// after the first reads the one before's residual and out_proj's
 	// parts, and its in_proj writes their sum to the other buffer, which
@@ -529,13 +585,17 @@ func (s *Stepper) launch() error {
 		}
 	}
 	head := s.gemv(&cudakernels.StepGEMV{B: B, N: V, K: D, X: x, LDX: D, NormW: at(p, ly.normF), Eps: eps,
-		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.amax, V: v}, at(p, ly.embed))
+		Out: s.logits, LDO: V, Epi: cudakernels.EpiArgmax, IO: s.io, Argmax: s.keysAt(s.par), V: v}, at(p, ly.embed))
 	if s.foldOut {
 		head.Parts, head.NParts = s.parts, s.np
 	}
 	e.op("norm_f + head + argmax", head.Run(d, st))
 	return e.err
 }
+
+// keysAt is the argmax keys of the steps at positions of parity par (B
+// uint64s).
+func (s *Stepper) keysAt(par int) cuda.DevPtr { return s.amax + cuda.DevPtr(8*s.B*par) }
 
 // otherX is the residual buffer that is not x (out_proj folded in).
 func (s *Stepper) otherX(x cuda.DevPtr) cuda.DevPtr {
@@ -667,7 +727,7 @@ func (s *Stepper) launchRows() error {
 		return err
 	}
 	defer bl.SetStream(nil)
-	e.op("embedding", d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.amax, B, D))
+	e.op("embedding", d.StepEmbed(st, v, s.x, at(p, ly.embed), s.io, s.keysAt(s.par), s.keysAt(1-s.par), s.hist, B, D))
 	for l := 0; l < nL && e.err == nil; l++ {
 		e.op("rmsnorm", d.StepRMSNormRows(st, v, s.x, D, ly.lay(p, ly.norm, l), eps, B, D, s.xn, s.xn16))
 		e.op("in_proj", s.product(B, 2*Din, D, s.xn, s.xn16, ly.lay(p, ly.inProj, l), 0, s.xz))
@@ -684,7 +744,7 @@ func (s *Stepper) launchRows() error {
 	}
 	e.op("norm_f", d.StepRMSNormRows(st, v, s.x, D, at(p, ly.normF), eps, B, D, s.xn, s.xn16))
 	e.op("head", s.product(B, V, D, s.xn, s.xn16, at(p, ly.embed), 0, s.logits))
-	e.op("argmax", d.StepArgmaxRows(st, v, s.logits, B, V, s.io, s.amax))
+	e.op("argmax", d.StepArgmaxRows(st, v, s.logits, B, V, s.io, s.keysAt(s.par)))
 	return e.err
 }
 
@@ -715,7 +775,8 @@ func (s *Stepper) Argmax(dst []int32) error {
 	if len(dst) < s.B {
 		return fmt.Errorf("cudamodel: argmax: buffer of %d, want %d", len(dst), s.B)
 	}
-	if err := s.stream.CopyFromDevice(s.keys, s.amax); err != nil {
+	// The last step's keys: slot (pos − 1) % 2.
+	if err := s.stream.CopyFromDevice(s.keys, s.keysAt((s.pos+1)%2)); err != nil {
 		return err
 	}
 	for b := 0; b < s.B; b++ {

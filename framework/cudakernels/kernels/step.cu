@@ -80,18 +80,37 @@ __device__ __forceinline__ void pdl_trigger() {
 // float: what a bf16 product reads of x.
 __device__ __forceinline__ float bf16_round(float x) { return bf16_float(bf16_bits(x)); }
 
+// step_id is row b's token for this step: io's id, or when that is −1
+// the argmax of the step before (prev's key: ArgmaxID; a row whose
+// logits were all NaN, key 0, gets 0).
+__device__ __forceinline__ int step_id(const int* __restrict__ io, const unsigned long long* __restrict__ prev, int b) {
+	int id = io[b];
+	if (id < 0 && prev) {
+		const unsigned long long k = prev[b];
+		id = k ? (int)(0xffffffffu - (unsigned int)k) : 0;
+	}
+	return id;
+}
+
+// step_embed: x[b, :] = table[id, :] for each row's id (step_id), and
+// the argmax keys of this step (amax) cleared. With hist, the ids go to
+// row (position % hlen) of hist (hlen rows of B): how a run of steps that
+// feed themselves their argmax (ids −1) reads back what was chosen.
 extern "C" __global__ void step_embed(float* __restrict__ x, const float* __restrict__ table, const int* __restrict__ io, int B,
-                                      int D, unsigned long long* __restrict__ amax)
+                                      int D, unsigned long long* __restrict__ amax, const unsigned long long* __restrict__ prev,
+                                      int* __restrict__ hist, int hlen)
 {
 	pdl_trigger();
 	pdl_wait();
 	int n = B * D;
 	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
 		int b = i / D, c = i - b * D;
-		x[i] = table[(long long)io[b] * D + c];
+		x[i] = table[(long long)step_id(io, prev, b) * D + c];
 	}
-	if (amax)
-		for (int b = blockIdx.x * blockDim.x + threadIdx.x; b < B; b += gridDim.x * blockDim.x) amax[b] = 0ull;
+	for (int b = blockIdx.x * blockDim.x + threadIdx.x; b < B; b += gridDim.x * blockDim.x) {
+		if (amax) amax[b] = 0ull;
+		if (hist) hist[(long long)(io[2 * B + 1] % hlen) * B + b] = step_id(io, prev, b);
+	}
 }
 
 // argmax_key orders logits as unsigned integers, ties to the lowest id.
