@@ -300,13 +300,13 @@ func (d *Device) StepKernels(v StepVariant) error {
 const StepHistory = 32
 
 // StepEmbed sets X[b, :] = Table[id, :] for B rows of D columns, id being
-// IO[b], or, where IO[b] is −1, the argmax of the step before: prev's key
-// for row b (ArgmaxID; with prev 0, no id may be −1). It clears the B argmax keys of
-// this step (Argmax; 0: none), which must not be prev's. With hist (0:
-// none), it writes the ids to row IO's position % StepHistory of hist
-// (StepHistory rows of B int32s), so that the ids of steps that fed
-// themselves can be read back. It is the first kernel of a step: it is
-// never launched with PDL.
+// IO[b], or, where IO[b] is −1, the argmax of the step before: prev's
+// key for row b (ArgmaxID; with prev 0, no id may be −1). It clears the
+// B argmax keys of this step (Argmax; 0: none), which must not be
+// prev's. With hist (0: none), it writes the ids to row IO's position %
+// StepHistory of hist (StepHistory rows of B int32s), so that the ids of
+// steps that fed themselves can be read back. It is the first kernel of
+// a step: it is never launched with PDL.
 func (d *Device) StepEmbed(s *cuda.Stream, v StepVariant, x, table, io, argmax, prev, hist cuda.DevPtr, B, D int) error {
 	if err := v.checkAny(B); err != nil {
 		return err
@@ -433,7 +433,9 @@ const stepFoldMaxShared = 200 << 10
 // (8 blocks of 8 channels a cluster, each a slice of x_proj's columns
 // that is a whole number of 16-byte copies), XS from 1 to 128 (a thread
 // a row), the weights 16-byte aligned, the shared memory within
-// stepFoldMaxShared.
+// stepFoldMaxShared; with out_proj's weights (OW or OW16), FoldOut, the
+// precision of x_proj's, OD a multiple of 8, the weights 16-byte
+// aligned, and OP.
 func (c *StepScan) Folds(d *Device) error {
 	w := either(c.XW, c.XW16)
 	switch {

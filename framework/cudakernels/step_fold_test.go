@@ -77,18 +77,7 @@ func testStepScanFold(t *testing.T, d *Device, v StepVariant, seed int, fc foldC
 	dskip := rnd(r, D, 0.5, 1.5)
 	h0 := rnd(r, D*N*cf, -1, 1)
 	// x_proj on the host, from what the kernel reads.
-	x := make([]float32, S)
-	for j := range S {
-		var s float64
-		for k := range D {
-			wv, uv := w[j*D+k], u[k]
-			if w16 {
-				wv, uv = roundBF16(wv), roundBF16(uv)
-			}
-			s += float64(wv) * float64(uv)
-		}
-		x[j] = float32(s)
-	}
+	x := hostDot(S, D, u, w, w16)
 	db := newDevBufs(t, d)
 	y, h := db.out(D), db.out(len(h0))
 	xp := db.in(x)
@@ -175,23 +164,29 @@ func testStepScanFold(t *testing.T, d *Device, v StepVariant, seed int, fc foldC
 		t.Errorf("%s: folding out_proj in changed Y or H", name)
 	}
 	parts := db.get(op, np*od)
-	wantO := make([]float32, od)
-	for i := range od {
-		var s float64
-		for k := range D {
-			wv, yv := ow[i*D+k], gotY[k]
-			if w16 {
-				wv, yv = roundBF16(wv), roundBF16(yv)
-			}
-			s += float64(wv) * float64(yv)
-		}
-		wantO[i] = float32(s)
-	}
+	wantO := hostDot(od, D, gotY, ow, w16)
 	report(t, "step scan, out_proj's parts", fmt.Sprintf("%s OD%d (%d parts)", name, od, np), relErr(sumParts(parts, np, od), wantO), 1e-5)
 	run(&oo)
 	if !slices.Equal(f32bits(db.get(op, np*od)), f32bits(parts)) {
 		t.Errorf("%s: a second run gave other parts", name)
 	}
+}
+
+// hostDot is y[n] = Σ_k x[k]·w[n·K+k] in float64 for N rows, from
+// bfloat16-rounded x and w with b16 (bf16Dot).
+func hostDot(N, K int, x, w []float32, b16 bool) []float32 {
+	if b16 {
+		return bf16Dot(N, K, x, w)
+	}
+	y := make([]float32, N)
+	for n := range N {
+		var s float64
+		for k := range K {
+			s += float64(x[k]) * float64(w[n*K+k])
+		}
+		y[n] = float32(s)
+	}
+	return y
 }
 
 // sumParts adds np rows of n in row order, as step_gemv_e adds out_proj's

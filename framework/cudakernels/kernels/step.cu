@@ -3,8 +3,10 @@
 // arithmetic in four launches a layer, each small enough to be one node of
 // a CUDA graph.
 //
-//   step_embed   x = embedding of the row's token id (read from io), and
-//                the argmax slots cleared
+//   step_embed   x = embedding of the row's token id (read from io; −1:
+//                the argmax of the step before, greedy steps run ahead),
+//                this step's argmax slots cleared, the ids kept in a
+//                history
 //   step_gemv    y = W·x for B ≤ STEP_MAXB rows of x, one warp per output
 //                row, float4 loads of W; x staged in shared memory, RMS-
 //                normalized on the way when a norm weight is given. The
