@@ -9,9 +9,11 @@
 #       benchmarks or assets; their commits go to .gpu/peer/VERSIONS.
 #   bash scripts/gpu/peer.sh build
 #       on the GPU machine (no network): unpack into .gpu/peer/build/,
-#       patch both setup.py files to build for sm_90 only, build both CUDA
-#       extensions in place (python3 setup.py build_ext --inplace, the two
-#       at once), check that they import, write .gpu/peer/BUILT. Restartable:
+#       patch both setup.py files to build for sm_90 only (and split
+#       causal-conv1d's two large .cu files into units that compile at
+#       once: split_units), build both CUDA extensions in place (python3
+#       setup.py build_ext --inplace, the two at once), check that they
+#       import, write .gpu/peer/BUILT. Restartable:
 #       a package whose extension is there is skipped, and ninja keeps the
 #       objects already compiled; the compile stops cleanly (exit 3) after
 #       $BUILD_TIMEOUT s (default 550), so run build again on the same warm
@@ -166,6 +168,46 @@ print(f"{path}: patched for sm_90 only")
 EOF
 }
 
+# split_units DIR FILE...: compile each FILE (csrc/NAME.cu) of DIR as
+# several translation units, so that ninja runs them at once. The files
+# hold templates only, instantiated explicitly at the end (causal-conv1d's
+# forward and backward: 18 `template void ...;` lines each, one per input
+# and weight type, channel-first and channel-last); part K of FILE is FILE
+# with only every 6th of those lines, from the K-th. The code and flags
+# each kernel is compiled with are the same; the backward alone was not
+# done after 600 s on the H200 of session 35. setup.py's sources list the
+# parts instead of FILE. Fails loudly if FILE or its line in setup.py is
+# not there. Idempotent.
+split_units() {
+	"$PY" - "$@" <<'EOF'
+import re, sys
+d, files, parts = sys.argv[1], sys.argv[2:], 6
+setup = open(f"{d}/setup.py").read()
+MARK = "# peer.sh: split into translation units"
+if MARK in setup:
+    print(f"{d}/setup.py: already split")
+    sys.exit(0)
+inst = re.compile(r"^template void \w+<[^;]*>\([^;]*\);\s*$")
+for f in files:
+    lines = open(f"{d}/csrc/{f}").read().split("\n")
+    at = [i for i, l in enumerate(lines) if inst.match(l)]
+    if len(at) < parts:
+        sys.exit(f"{d}/csrc/{f}: {len(at)} explicit instantiations, want at least {parts}; split by hand")
+    names = []
+    for k in range(parts):
+        drop = set(at) - set(at[k::parts])
+        name = f.replace(".cu", f"_part{k}.cu")
+        open(f"{d}/csrc/{name}", "w").write("\n".join(l for i, l in enumerate(lines) if i not in drop))
+        names.append(f'"csrc/{name}"')
+    old = f'"csrc/{f}",'
+    if setup.count(old) != 1:
+        sys.exit(f"{d}/setup.py: expected 1 {old}, found {setup.count(old)}; split by hand")
+    setup = setup.replace(old, ", ".join(names) + ",")
+    print(f"{d}/csrc/{f}: {len(at)} instantiations in {parts} units")
+open(f"{d}/setup.py", "w").write(f"{MARK}\n" + setup)
+EOF
+}
+
 # build_one DIR JOBS LIMIT: build DIR's extension in place, stopped (SIGINT to
 # the whole group: ninja keeps the objects it finished) after LIMIT seconds.
 # Its log is $OUT/peer-build-DIR.log as it goes, copied to $B/DIR.log.
@@ -225,6 +267,7 @@ build_body() {
 	echo "$want"
 	patch_setup "$B/mamba" || die "build: patching mamba/setup.py failed"
 	patch_setup "$B/causal-conv1d" || die "build: patching causal-conv1d/setup.py failed"
+	split_units "$B/causal-conv1d" causal_conv1d_fwd.cu causal_conv1d_bwd.cu || die "build: splitting causal-conv1d's units failed"
 	local jobs=${MAX_JOBS:-12} d mod j pids=() names=() compiled=0
 	for d in causal-conv1d mamba; do
 		mod=$(so_of "$d")
@@ -238,9 +281,9 @@ build_body() {
 			done
 			echo "$d: $mod taken from $P/so (built earlier, xz)"
 		else
-			# causal-conv1d has three .cu files, mamba ten: both at once.
+			# causal-conv1d has 13 .cu units once split, mamba ten: both
+			# at once.
 			j=$jobs
-			[ "$d" = causal-conv1d ] && j=$((jobs < 4 ? jobs : 4))
 			compiled=1
 			build_one "$d" "$j" "$((${BUILD_TIMEOUT:-550} - $(date +%s) + t0))" &
 			pids+=($!)
