@@ -19,9 +19,11 @@ import (
 // through cuBLAS on the Stepper's stream, with the norm, the convolution
 // step and the argmax as kernels of their own (launchRows),
 // issued on the Stepper's own non-blocking stream; with graphs, the whole
-// step is captured once into a CUDA graph and replayed for every token,
-// the token ids, reset flags, vocabulary limit and position written to
-// device memory before each replay.
+// step is captured once into a CUDA graph and replayed for every token
+// (two graphs: steps at even and odd positions keep their argmax keys in
+// two slots, so that a step can read the one before's while it clears
+// its own, StepAhead), the token ids, reset flags, vocabulary limit and
+// position written to device memory before each replay.
 //
 // The Stepper reads the model's parameters where they are: after
 // parameters change on the default stream (a training step, Upload), call
