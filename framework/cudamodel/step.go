@@ -204,14 +204,16 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 		// x_proj inside the scan step where the device and the shape
 		// take it (cudakernels.StepScan.Folds), else its own kernel.
 		s.foldErr = errors.New("one row of the early kernels with x_proj only")
+		var sc *cudakernels.StepScan // layer 0's scan step with x_proj folded in
 		if !wide && B == 1 && s.S > 0 {
-			s.foldErr = s.foldXProj(s.scanStep(0), 0).Folds(g.dev)
+			sc = s.foldXProj(s.scanStep(0), 0)
+			s.foldErr = sc.Folds(g.dev)
 		}
 		s.fold = s.foldErr == nil
 		if o.Variant.FoldOut {
 			s.outErr = fmt.Errorf("x_proj is not folded in: %w", s.foldErr)
 			if s.fold {
-				s.outErr = s.foldOutProj(s.foldXProj(s.scanStep(0), 0), 0).Folds(g.dev)
+				s.outErr = s.foldOutProj(sc, 0).Folds(g.dev)
 			}
 			s.foldOut = s.outErr == nil
 		}
