@@ -866,8 +866,6 @@ __device__ __forceinline__ void step_gemv_e_run(const T* __restrict__ W, const f
 			xs[k] = v;
 			if (Xw && blockIdx.x == 0) Xw[k] = v;
 		}
-	}
-	if (np) {
 #pragma unroll
 		for (int i = 0; i < 12; i++) xv[i] = tid + 128 * i < K ? xs[tid + 128 * i] : 0.f;
 	} else {
