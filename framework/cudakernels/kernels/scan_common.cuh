@@ -512,6 +512,15 @@ __device__ __forceinline__ float softplus_grad_of(float dt) {
 	return 1.f - ex2_ftz(-dt * LOG2E_F);
 }
 
+// tile_fetch loads a thread's elements of a chunk's tile, from p =
+// w.at(X), into r as float32: zeros outside the array, and everywhere
+// unless have (an optional input such as the gate z is absent).
+template <class E>
+__device__ __forceinline__ void tile_fetch(const tile_walk& w, const E* __restrict__ p, float (&r)[IT], bool have = true) {
+#pragma unroll
+	for (int i = 0; i < IT; i++) r[i] = w.in(i) && have ? in_f(p[w.off(i)]) : 0.f;
+}
+
 // bwd_local_stage stages a chunk's Δ and the gated output gradient
 // gy = dy·silu(z) (dy without a gate) for scan_bwd_local.
 __device__ __forceinline__ void bwd_local_stage(float (*s_dt)[DT], float (*s_gy)[DT], const dl_in* __restrict__ Delta,
@@ -527,12 +536,9 @@ __device__ __forceinline__ void bwd_local_stage(float (*s_dt)[DT], float (*s_gy)
 	// The arithmetic keeps its branch on in(i): without it ptxas spilled
 	// at N = 16 with per-channel C.
 	float rdl[IT], rdy[IT], rz[IT];
-#pragma unroll
-	for (int i = 0; i < IT; i++) rdl[i] = w.in(i) ? in_f(Dl[w.off(i)]) : 0.f;
-#pragma unroll
-	for (int i = 0; i < IT; i++) rdy[i] = w.in(i) ? Dy[w.off(i)] : 0.f;
-#pragma unroll
-	for (int i = 0; i < IT; i++) rz[i] = w.in(i) && Z ? in_f(Zt[w.off(i)]) : 0.f;
+	tile_fetch(w, Dl, rdl);
+	tile_fetch(w, Dy, rdy);
+	tile_fetch(w, Zt, rz, Z != nullptr);
 #pragma unroll
 	for (int i = 0; i < IT; i++) {
 		const int row = w.row(i);
@@ -607,14 +613,10 @@ __device__ __forceinline__ bwd_tiles bwd_stage(float* sh, const u_in* __restrict
 	// u, dy, z: all in flight together), then the arithmetic and the
 	// stores.
 	float rdl[IT], ru[IT], rdy[IT], rz[IT];
-#pragma unroll
-	for (int i = 0; i < IT; i++) rdl[i] = w.in(i) ? in_f(Dl[w.off(i)]) : 0.f;
-#pragma unroll
-	for (int i = 0; i < IT; i++) ru[i] = w.in(i) ? in_f(Ut[w.off(i)]) : 0.f;
-#pragma unroll
-	for (int i = 0; i < IT; i++) rdy[i] = w.in(i) ? Dy[w.off(i)] : 0.f;
-#pragma unroll
-	for (int i = 0; i < IT; i++) rz[i] = w.in(i) && Z ? in_f(Zt[w.off(i)]) : 0.f;
+	tile_fetch(w, Dl, rdl);
+	tile_fetch(w, Ut, ru);
+	tile_fetch(w, Dy, rdy);
+	tile_fetch(w, Zt, rz, Z != nullptr);
 	// No branch on in(i), so the softplus of all elements overlap:
 	// outside the array the raw values are zeros, and Δ, worked out
 	// anyway, is dropped.
