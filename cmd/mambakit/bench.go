@@ -48,11 +48,11 @@ func benchTrainFlags(o *bench.TrainOptions, preset *string) benchRegister {
 		fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the model and the tokens")
 		fs.BoolVar(&o.Complex, "complex", o.Complex, "complex A, B, C and states (S4D-Lin), as train --complex")
 		addNonSelectiveFlag(fs, &o.NonSelective, "SSM parameters that do not depend on the input, as train --nonselective (delta,B,C: LTI)")
+		fs.BoolVar(&o.Recompute, "recompute", false, "keep one block's activations and run the others' forward again in the backward pass: far less memory, one more forward of each block (docs/training.md)")
 		if dev == train.CUDA {
 			fs.IntVar(&o.Warmup, "warmup", o.Warmup, "untimed steps first (compile kernels, allocate activations)")
 			fs.BoolVar(&o.TF32, "tf32", o.TF32, "TF32 tensor cores for the projections (cuBLAS): --precision tf32")
 			addPrecisionFlag(fs, &o.Precision)
-			fs.BoolVar(&o.Recompute, "recompute", false, "keep one block's activations and run the others' forward again in the backward pass: far less device memory, one more forward of each block (docs/training.md)")
 			fs.BoolVar(&o.Ops, "ops", false, "time each kind of operation with CUDA events and print where forward and backward go (adds a little host time to each launch)")
 		} else {
 			fs.IntVar(&o.Threads, "threads", o.Threads, "threads (0: all cores)")

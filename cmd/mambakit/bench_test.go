@@ -71,9 +71,7 @@ func TestPrecisionFlag(t *testing.T) {
 		}
 	}
 	// Placements the device cannot take are usage errors in one line:
-	// tf32 on the CPU or beside another precision; --recompute, a GPU
-	// setting, refused by train on the CPU before any data is read (bench
-	// train on the CPU has no such flag).
+	// tf32 on the CPU or beside another precision.
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -82,8 +80,6 @@ func TestPrecisionFlag(t *testing.T) {
 		{[]string{"bench", "train", "--tf32", "--precision", "bf16", "--device", "cuda"}, "tf32"},
 		{[]string{"train", "--modality", "dna", "--precision", "tf32", "--out", t.TempDir()}, "tf32"},
 		{[]string{"eval", "--checkpoint", t.TempDir(), "--data", "x", "--tf32"}, "tf32"},
-		{[]string{"train", "--modality", "dna", "--recompute", "--out", t.TempDir()}, "recompute runs on a GPU only"},
-		{[]string{"bench", "train", "--recompute"}, "--recompute"},
 	} {
 		var out, errb bytes.Buffer
 		code := mainExit(tt.args, &out, &errb)

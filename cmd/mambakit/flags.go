@@ -128,9 +128,8 @@ func addNonSelectiveFlag(fs *pflag.FlagSet, dst *[]string, usage string) {
 	})
 }
 
-// checkPlacement checks --precision, --tf32 and --recompute against
-// --device (tf32 and recompute on a GPU only; not --tf32 with another
-// precision): a usage error.
+// checkPlacement checks --precision and --tf32 against --device (tf32
+// on a GPU only; not --tf32 with another precision): a usage error.
 func checkPlacement(p train.Placement) error {
 	if err := p.Check(); err != nil {
 		return usageError{err}

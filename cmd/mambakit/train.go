@@ -83,7 +83,7 @@ func newTrainCmd(x *invocation) *cobra.Command {
 	fs.BoolVar(&f.dev.tf32, "tf32", false, "with --device cuda: TF32 tensor cores for the projections")
 	addPrecisionFlag(fs, &f.dev.precision)
 	completePrecision(cmd)
-	fs.BoolVar(&f.dev.recompute, "recompute", false, "with --device cuda: keep one block's activations and run the others' forward again in the backward pass (far less device memory, about a third more time; docs/training.md)")
+	fs.BoolVar(&f.dev.recompute, "recompute", false, "keep one block's activations and run the others' forward again in the backward pass (far less memory, about a third more time, the same gradients; docs/training.md)")
 	f.dev.job.register(fs)
 	fs.BoolVar(&c.Complex, "complex", c.Complex, "complex A, B, C and states (S4D-Lin: A = −½ + iπn)")
 	addNonSelectiveFlag(fs, &c.NonSelective, "SSM parameters that do not depend on the input: a comma list of delta, B, C (all three: an LTI SSM)")

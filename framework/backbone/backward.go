@@ -59,24 +59,30 @@ func (m *Model) Backward() (*State, error) {
 	// dResid: gradient w.r.t. the residual stream.
 	kernels.RMSNormBackward(dResid, g.NormF, dxnF, a.resid[nL*M*D:], p.NormF, a.rstdF, M, D)
 
+	S := slots(nL, a.recompute)
 	for l := nL - 1; l >= 0; l-- {
-		u := a.u[l*M*Din : (l+1)*M*Din]
+		if a.recompute && l < nL-1 { // the block's activations again (the last block's are there)
+			m.blockForward(l, nil, true)
+		}
+		s := a.slot(l)
+		u := a.u[s*M*Din : (s+1)*M*Din]
+		y := a.y[s*M*Din : (s+1)*M*Din]
 		m.dropPacks()
 		m.packGrad(M, D, dResid)
 		// out_proj: the residual passes dResid through unchanged.
 		m.matMul(false, false, M, Din, D, dResid, layer(p.OutProj, nL, l), 0, dY)
-		m.matMul(true, false, D, Din, M, dResid, a.y[l*M*Din:(l+1)*M*Din], 1, layer(g.OutProj, nL, l))
+		m.matMul(true, false, D, Din, M, dResid, y, 1, layer(g.OutProj, nL, l))
 
 		selB, selC, cx := c.selective("B"), c.selective("C"), c.ComplexA
 		cf := c.cf()
-		bmAll, cmAll := a.bm[l*M*N*cf:(l+1)*M*N*cf], a.cm[l*M*N*cf:(l+1)*M*N*cf]
+		bmAll, cmAll := a.bm[s*M*N*cf:(s+1)*M*N*cf], a.cm[s*M*N*cf:(s+1)*M*N*cf]
 		sc, sg := &a.scan, &a.scanGrads
 		*sc = kernels.Scan{B: B, L: L, D: Din, N: N,
-			U: u, Delta: a.dtRaw[l*M*Din : (l+1)*M*Din], DeltaBias: layer(p.DtB, nL, l),
-			A: a.a[l*Din*N : (l+1)*Din*N], Bm: bmAll[:M*N], Cm: cmAll[:M*N],
+			U: u, Delta: a.dtRaw[s*M*Din : (s+1)*M*Din], DeltaBias: layer(p.DtB, nL, l),
+			A: a.a[s*Din*N : (s+1)*Din*N], Bm: bmAll[:M*N], Cm: cmAll[:M*N],
 			BPerChannel: !selB, CPerChannel: !selC,
-			Dskip: layer(p.Dskip, nL, l), Z: a.z[l*M*Din : (l+1)*M*Din], Reset: a.reset,
-			Y: a.y[l*M*Din : (l+1)*M*Din], Saved: layer(a.saved, nL, l)}
+			Dskip: layer(p.Dskip, nL, l), Z: a.z[s*M*Din : (s+1)*M*Din], Reset: a.reset,
+			Y: y, Saved: layer(a.saved, S, s)}
 		*sg = kernels.ScanGrads{DY: dY, DU: dU, DDelta: dDt, DDeltaBias: dBias, DA: dA,
 			DBm: dBm, DCm: dCm, DDskip: dSkip, DZ: dZ}
 		if cx { // imaginary parts: of selective B, C after their real parts
@@ -140,7 +146,7 @@ func (m *Model) Backward() (*State, error) {
 		if r > 0 {
 			m.packGrad(M, Din, dDt)
 			m.matMul(false, false, M, r, Din, dDt, layer(p.DtW, nL, l), 0, dDtLow)
-			m.matMul(true, false, Din, r, M, dDt, a.dtLow[l*M*R:(l+1)*M*R], 1, layer(g.DtW, nL, l))
+			m.matMul(true, false, Din, r, M, dDt, a.dtLow[s*M*R:(s+1)*M*R], 1, layer(g.DtW, nL, l))
 			addDU(dDtLow, wx[:r*Din], r)
 		}
 		// The row blocks of B and C: real parts, then (complex) imaginary.
@@ -184,8 +190,8 @@ func (m *Model) Backward() (*State, error) {
 		m.matMuls(sameB, gxOps[:nx])
 
 		// The conv's gradient from dU through SiLU, fused into its pass.
-		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: a.xin[l*M*Din : (l+1)*M*Din],
-			W: layer(p.ConvW, nL, l), Reset: a.reset, Y: a.conv[l*M*Din : (l+1)*M*Din]}
+		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: a.xin[s*M*Din : (s+1)*M*Din],
+			W: layer(p.ConvW, nL, l), Reset: a.reset, Y: a.conv[s*M*Din : (s+1)*M*Din]}
 		cg := kernels.Conv1dGrads{DU: dU, DX: dXin, DW: dConvW}
 		if c.UseConvBias {
 			cv.Bias = layer(p.ConvB, nL, l)
@@ -204,7 +210,7 @@ func (m *Model) Backward() (*State, error) {
 		// in_proj: both halves feed xn.
 		m.packGrad(M, Din, dXin)
 		m.packGrad(M, Din, dZ)
-		xn := a.xn[l*M*D : (l+1)*M*D]
+		xn := a.xn[s*M*D : (s+1)*M*D]
 		win, gin := layer(p.InProj, nL, l), layer(g.InProj, nL, l)
 		// dXn = dXin·W_x + dZ·W_z: one group, which writes dXn once.
 		m.matMuls(0, []kernels.MatMulOp{
@@ -219,7 +225,7 @@ func (m *Model) Backward() (*State, error) {
 
 		// The block's input gradient joins the residual's: dResid += dx.
 		kernels.RMSNormBackwardAdd(dResid, layer(g.Norm, nL, l), dXn, a.resid[l*M*D:(l+1)*M*D],
-			layer(p.Norm, nL, l), a.rstd[l*M:(l+1)*M], M, D)
+			layer(p.Norm, nL, l), a.rstd[s*M:(s+1)*M], M, D)
 	}
 	kernels.EmbeddingBackward(g.Embed, dResid, a.ids, V, D)
 	return dState, nil

@@ -12,7 +12,7 @@ import (
 // state after it. The activations are kept for Backward.
 func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 	c := &m.Config
-	V, D, Din, N, R, K, nL := c.dims()
+	V, D, _, _, _, _, nL := c.dims()
 	if err := b.check(V); err != nil {
 		return 0, err
 	}
@@ -21,9 +21,9 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 			return 0, err
 		}
 	}
-	B, L, M := b.B, b.L, b.B*b.L
-	if m.acts == nil || m.acts.B != B || m.acts.L != L {
-		m.acts = newActs(c, B, L)
+	M := b.B * b.L
+	if m.acts == nil || m.acts.B != b.B || m.acts.L != b.L || m.acts.recompute != m.recompute {
+		m.acts = newActs(c, b.B, b.L, m.recompute)
 	}
 	a := m.acts
 	a.ids, a.targets, a.reset, a.hasTargets = b.Inputs, b.Targets, b.Reset, b.Targets != nil
@@ -47,63 +47,7 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 
 	kernels.EmbeddingForward(a.resid[:M*D], p.Embed, b.Inputs, V, D)
 	for l := 0; l < nL; l++ {
-		x := a.resid[l*M*D : (l+1)*M*D]
-		xn := a.xn[l*M*D : (l+1)*M*D]
-		kernels.RMSNormForward(xn, a.rstd[l*M:(l+1)*M], x, layer(p.Norm, nL, l), M, D, eps)
-		m.dropPacks()
-		m.packAct(M, D, xn)
-
-		// in_proj: x and z from the two halves of the weight.
-		win := layer(p.InProj, nL, l)
-		xin, z := a.xin[l*M*Din:(l+1)*M*Din], a.z[l*M*Din:(l+1)*M*Din]
-		m.matMulsBF16(sameA, []kernels.MatMulOp{
-			{TransB: true, M: M, N: Din, K: D, A: xn, B: win[:Din*D], C: xin},
-			{TransB: true, M: M, N: Din, K: D, A: xn, B: win[Din*D:], C: z},
-		})
-
-		conv, u := a.conv[l*M*Din:(l+1)*M*Din], a.u[l*M*Din:(l+1)*M*Din]
-		cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: layer(p.ConvW, nL, l), Reset: b.Reset, Y: conv, U: u}
-		if c.UseConvBias {
-			cv.Bias = layer(p.ConvB, nL, l)
-		}
-		if st != nil {
-			cv.State0 = layer(a.state0.Conv, nL, l)
-			cv.StateT = layer(st.Conv, nL, l)
-		}
-		cv.Forward() // conv, kept for backward, and u = SiLU(conv)
-		m.packAct(M, Din, u)
-
-		dtLow := a.dtLow[l*M*R : (l+1)*M*R]
-		dtRaw := a.dtRaw[l*M*Din : (l+1)*M*Din]
-		cf := c.cf()
-		bm, cm, bmI, cmI := m.ssmParams(false, l, M, u, dtLow, a.bm[l*M*N*cf:(l+1)*M*N*cf], a.cm[l*M*N*cf:(l+1)*M*N*cf], dtRaw)
-
-		A := a.a[l*Din*N : (l+1)*Din*N]
-		for i, v := range layer(p.ALog, nL, l) {
-			A[i] = -float32(math.Exp(float64(v)))
-		}
-		y := a.y[l*M*Din : (l+1)*M*Din]
-		sc := &a.scan
-		*sc = kernels.Scan{B: B, L: L, D: Din, N: N,
-			U: u, Delta: dtRaw, DeltaBias: layer(p.DtB, nL, l), A: A, Bm: bm, Cm: cm,
-			BPerChannel: !c.selective("B"), CPerChannel: !c.selective("C"),
-			AImag: layer(p.AImag, nL, l), BImag: bmI, CImag: cmI,
-			Dskip: layer(p.Dskip, nL, l), Z: z, Reset: b.Reset,
-			Y: y, Saved: layer(a.saved, nL, l)}
-		if !c.ComplexA {
-			sc.AImag = nil
-		}
-		if st != nil {
-			sc.H0 = layer(a.state0.SSM, nL, l)
-			sc.HT = layer(st.SSM, nL, l)
-		}
-		sc.Forward()
-		m.packAct(M, Din, y)
-
-		// out_proj, then the residual add into the next block's input.
-		next := a.resid[(l+1)*M*D : (l+2)*M*D]
-		copy(next, x)
-		m.matMul(false, true, M, D, Din, y, layer(p.OutProj, nL, l), 1, next)
+		m.blockForward(l, st, false)
 	}
 	kernels.RMSNormForward(a.xnF, a.rstdF, a.resid[nL*M*D:], p.NormF, M, D, eps)
 	m.dropPacks()
@@ -119,6 +63,92 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 		return 0, nil
 	}
 	return sum / float64(count), nil
+}
+
+// blockForward runs block l of the last Forward's batch from its input
+// resid[l] into the block's activations (slot l, or 0 with recompute):
+// RMSNorm, in_proj, the convolution and SiLU, the SSM's parameters and
+// the scan. The first time (again false) it also writes the state after
+// the batch into st (when the batch carries one) and the block's output,
+// resid[l] + out_proj(y), into resid[l+1]. Run again for the backward of
+// a recomputed block (again true), it reads the same inputs (the copy of
+// the state the batch started from) and writes only the activations, the
+// same bits as the first time. With recompute, the bf16 packs Backward
+// reads (packAct) are those of the block in the slot: the slot's
+// activations replace the block before's, so do their packs.
+func (m *Model) blockForward(l int, st *State, again bool) {
+	c, a, p := &m.Config, m.acts, m.Params
+	_, D, Din, N, R, K, nL := c.dims()
+	B, L, M := a.B, a.L, a.B*a.L
+	s := a.slot(l)
+	if a.recompute {
+		m.b16.nkept = 0
+	}
+	eps := float32(c.LayerNormEpsilon)
+	x := a.resid[l*M*D : (l+1)*M*D]
+	xn := a.xn[s*M*D : (s+1)*M*D]
+	kernels.RMSNormForward(xn, a.rstd[s*M:(s+1)*M], x, layer(p.Norm, nL, l), M, D, eps)
+	m.dropPacks()
+	m.packAct(M, D, xn)
+
+	// in_proj: x and z from the two halves of the weight.
+	win := layer(p.InProj, nL, l)
+	xin, z := a.xin[s*M*Din:(s+1)*M*Din], a.z[s*M*Din:(s+1)*M*Din]
+	m.matMulsBF16(sameA, []kernels.MatMulOp{
+		{TransB: true, M: M, N: Din, K: D, A: xn, B: win[:Din*D], C: xin},
+		{TransB: true, M: M, N: Din, K: D, A: xn, B: win[Din*D:], C: z},
+	})
+
+	conv, u := a.conv[s*M*Din:(s+1)*M*Din], a.u[s*M*Din:(s+1)*M*Din]
+	cv := kernels.Conv1d{B: B, L: L, D: Din, K: K, X: xin, W: layer(p.ConvW, nL, l), Reset: a.reset, Y: conv, U: u}
+	if c.UseConvBias {
+		cv.Bias = layer(p.ConvB, nL, l)
+	}
+	if a.hasState0 {
+		cv.State0 = layer(a.state0.Conv, nL, l)
+		if !again {
+			cv.StateT = layer(st.Conv, nL, l)
+		}
+	}
+	cv.Forward() // conv, kept for backward, and u = SiLU(conv)
+	m.packAct(M, Din, u)
+
+	dtLow := a.dtLow[s*M*R : (s+1)*M*R]
+	dtRaw := a.dtRaw[s*M*Din : (s+1)*M*Din]
+	cf := c.cf()
+	bm, cm, bmI, cmI := m.ssmParams(false, l, M, u, dtLow, a.bm[s*M*N*cf:(s+1)*M*N*cf], a.cm[s*M*N*cf:(s+1)*M*N*cf], dtRaw)
+
+	A := a.a[s*Din*N : (s+1)*Din*N]
+	for i, v := range layer(p.ALog, nL, l) {
+		A[i] = -float32(math.Exp(float64(v)))
+	}
+	y := a.y[s*M*Din : (s+1)*M*Din]
+	sc := &a.scan
+	*sc = kernels.Scan{B: B, L: L, D: Din, N: N,
+		U: u, Delta: dtRaw, DeltaBias: layer(p.DtB, nL, l), A: A, Bm: bm, Cm: cm,
+		BPerChannel: !c.selective("B"), CPerChannel: !c.selective("C"),
+		AImag: layer(p.AImag, nL, l), BImag: bmI, CImag: cmI,
+		Dskip: layer(p.Dskip, nL, l), Z: z, Reset: a.reset,
+		Y: y, Saved: layer(a.saved, slots(nL, a.recompute), s)}
+	if !c.ComplexA {
+		sc.AImag = nil
+	}
+	if a.hasState0 {
+		sc.H0 = layer(a.state0.SSM, nL, l)
+		if !again {
+			sc.HT = layer(st.SSM, nL, l)
+		}
+	}
+	sc.Forward()
+	m.packAct(M, Din, y)
+	if again {
+		return
+	}
+
+	// out_proj, then the residual add into the next block's input.
+	next := a.resid[(l+1)*M*D : (l+2)*M*D]
+	copy(next, x)
+	m.matMul(false, true, M, D, Din, y, layer(p.OutProj, nL, l), 1, next)
 }
 
 // ssmParams computes the SSM's inputs for M rows of u (M, Din) in block l:

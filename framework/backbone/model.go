@@ -29,8 +29,11 @@ type Model struct {
 
 	b16 bf16Ops // what bf16 products convert once (precision.go)
 
-	acts *acts     // activations of the last Forward, sized for its (B, L)
-	step *stepBufs // buffers of Step
+	// recompute (SetRecompute): Forward keeps one block's activations,
+	// Backward runs each block's forward again before its backward.
+	recompute bool
+	acts      *acts     // activations of the last Forward, sized for its (B, L)
+	step      *stepBufs // buffers of Step
 }
 
 // New returns a model for c with parameters initialized from seed.
@@ -99,27 +102,33 @@ func (m *Model) checkState(s *State, B int) error {
 }
 
 // acts holds every activation Forward keeps for Backward, in flat buffers
-// (M = B·L rows).
+// (M = B·L rows). A block's activations (every per-layer buffer but
+// resid) are kept for every layer, or with recompute for one: the slot
+// of layer l (slot(l)) is then the same for all, Forward leaves the last
+// block's there, and Backward runs each earlier block's forward again
+// from its input (resid, kept for every layer) before that block's
+// backward. Below, S is the number of slots: nL, or 1 with recompute.
 type acts struct {
 	B, L         int
+	recompute    bool // one slot of block activations (SetRecompute)
 	ids, targets []int32
 	reset        []bool
 	hasTargets   bool
 	count        int // targets counted in the loss
 
 	resid     []float32 // (nL+1, M, D): input of each block; [nL] is the output of the last
-	rstd      []float32 // (nL, M)
-	xn        []float32 // (nL, M, D): normalized block input
-	xin       []float32 // (nL, M, Din): in_proj → x
-	z         []float32 // (nL, M, Din): in_proj → gate
-	conv      []float32 // (nL, M, Din): conv output, before SiLU
-	u         []float32 // (nL, M, Din): SiLU(conv), the SSM input
-	dtLow     []float32 // (nL, M, R)
-	bm, cm    []float32 // (nL, M, N), or (nL, 2, M, N) complex: real parts, then imaginary
-	dtRaw     []float32 // (nL, M, Din): dt_proj output without the bias
-	y         []float32 // (nL, M, Din): gated scan output
-	saved     []float32 // (nL, B·Din·⌈L/64⌉·N): scan states for backward
-	a         []float32 // (nL, Din, N): A = −exp(A_log)
+	rstd      []float32 // (S, M)
+	xn        []float32 // (S, M, D): normalized block input
+	xin       []float32 // (S, M, Din): in_proj → x
+	z         []float32 // (S, M, Din): in_proj → gate
+	conv      []float32 // (S, M, Din): conv output, before SiLU
+	u         []float32 // (S, M, Din): SiLU(conv), the SSM input
+	dtLow     []float32 // (S, M, R)
+	bm, cm    []float32 // (S, M, N), or (S, 2, M, N) complex: real parts, then imaginary
+	dtRaw     []float32 // (S, M, Din): dt_proj output without the bias
+	y         []float32 // (S, M, Din): gated scan output
+	saved     []float32 // (S, B·Din·⌈L/64⌉·N): scan states for backward
+	a         []float32 // (S, Din, N): A = −exp(A_log)
 	rstdF     []float32 // (M)
 	xnF       []float32 // (M, D)
 	logits    []float32 // (M, V)
@@ -139,13 +148,14 @@ type acts struct {
 const maxActs = 1 << 33
 
 // actsCount is the number of float32 values newActs allocates for a B×L
-// batch, in float64 so that absurd sizes cannot overflow.
-func (c *Config) actsCount(B, L int) float64 {
+// batch (with recompute: one slot of block activations), in float64 so
+// that absurd sizes cannot overflow.
+func (c *Config) actsCount(B, L int, recompute bool) float64 {
 	V, D, Din, N, R, _, nL := c.dims()
 	f := func(n int) float64 { return float64(n) }
-	M, l, Nc := f(B)*f(L), f(nL), f(N*c.cf())
+	M, l, Nc := f(B)*f(L), f(slots(nL, recompute)), f(N*c.cf())
 	chunks := math.Ceil(f(L) / kernels.ScanChunk)
-	return (l+1)*M*f(D) + l*M + l*M*f(D) + // resid, rstd, xn
+	return (f(nL)+1)*M*f(D) + l*M + l*M*f(D) + // resid, rstd, xn
 		6*l*M*f(Din) + l*M*f(R) + 2*l*M*Nc + // xin, z, conv, u, dtRaw, y; dtLow; bm, cm
 		l*f(B)*f(Din)*chunks*Nc + l*f(Din)*f(N) + // saved, a
 		M + M*f(D) + M*f(V) // rstdF, xnF, logits
@@ -155,26 +165,64 @@ func (c *Config) actsCount(B, L int) float64 {
 // of L tokens: at most 2^33 activations kept for Backward (32 GiB of
 // float32). A batch size from a hostile trainer.json or a typo in --batch
 // gets this error before anything is allocated, not an out-of-memory crash.
-func (c Config) CheckBatch(B, L int) error {
+func (c Config) CheckBatch(B, L int) error { return c.CheckBatchWith(B, L, false) }
+
+// CheckBatchWith is CheckBatch for a model with recompute on or off
+// (SetRecompute): with it, one block's activations count, not nL.
+func (c Config) CheckBatchWith(B, L int, recompute bool) error {
 	if B < 1 || L < 1 {
 		return fmt.Errorf("backbone: batch of %d×%d tokens: want at least 1×1", B, L)
 	}
-	if n := c.actsCount(B, L); n > maxActs {
-		return fmt.Errorf("backbone: a batch of %d×%d tokens would keep %.3g activations for the backward pass, more than the %d supported (32 GiB of float32); lower batch or seq_len", B, L, n, int64(maxActs))
+	if n := c.actsCount(B, L, recompute); n > maxActs {
+		hint := "lower batch or seq_len"
+		if !recompute {
+			hint += ", or recompute (--recompute)"
+		}
+		return fmt.Errorf("backbone: a batch of %d×%d tokens would keep %.3g activations for the backward pass, more than the %d supported (32 GiB of float32); %s", B, L, n, int64(maxActs), hint)
 	}
 	return nil
 }
 
-func newActs(c *Config, B, L int) *acts {
+// slots is the number of layers whose block activations Forward keeps.
+func slots(nL int, recompute bool) int {
+	if recompute {
+		return 1
+	}
+	return nL
+}
+
+// slot is where layer l's block activations live: l, or 0 with
+// recompute.
+func (a *acts) slot(l int) int {
+	if a.recompute {
+		return 0
+	}
+	return l
+}
+
+// SetRecompute turns activation recomputation on or off from the next
+// Forward: on, Forward keeps each block's input (the residual stream) and
+// the activations of one block, and Backward runs each block's forward
+// again, from its input, just before that block's backward (the last
+// block's are still there). The activations take about 1/nL of the
+// memory they take otherwise, for one more forward pass of every block
+// but the last; the loss, the logits and the gradients are the same bits
+// (cudamodel.Model.SetRecompute is the same on a GPU).
+func (m *Model) SetRecompute(on bool) { m.recompute = on }
+
+// Recompute reports whether SetRecompute is on.
+func (m *Model) Recompute() bool { return m.recompute }
+
+func newActs(c *Config, B, L int, recompute bool) *acts {
 	V, D, Din, N, R, _, nL := c.dims()
-	M := B * L
+	M, S := B*L, slots(nL, recompute)
 	return &acts{
-		B: B, L: L,
-		resid: make([]float32, (nL+1)*M*D), rstd: make([]float32, nL*M), xn: make([]float32, nL*M*D),
-		xin: make([]float32, nL*M*Din), z: make([]float32, nL*M*Din), conv: make([]float32, nL*M*Din),
-		u: make([]float32, nL*M*Din), dtLow: make([]float32, nL*M*R), bm: make([]float32, nL*M*N*c.cf()),
-		cm: make([]float32, nL*M*N*c.cf()), dtRaw: make([]float32, nL*M*Din), y: make([]float32, nL*M*Din),
-		saved: make([]float32, nL*kernels.SavedLen(B, L, Din, N*c.cf())), a: make([]float32, nL*Din*N),
+		B: B, L: L, recompute: recompute,
+		resid: make([]float32, (nL+1)*M*D), rstd: make([]float32, S*M), xn: make([]float32, S*M*D),
+		xin: make([]float32, S*M*Din), z: make([]float32, S*M*Din), conv: make([]float32, S*M*Din),
+		u: make([]float32, S*M*Din), dtLow: make([]float32, S*M*R), bm: make([]float32, S*M*N*c.cf()),
+		cm: make([]float32, S*M*N*c.cf()), dtRaw: make([]float32, S*M*Din), y: make([]float32, S*M*Din),
+		saved: make([]float32, S*kernels.SavedLen(B, L, Din, N*c.cf())), a: make([]float32, S*Din*N),
 		rstdF: make([]float32, M), xnF: make([]float32, M*D), logits: make([]float32, M*V),
 	}
 }

@@ -12,7 +12,13 @@ import (
 // A_log as in state-spaces) and perturbed norms so every path matters.
 func testModel(t *testing.T, seed uint64, nonSelective ...string) *Model {
 	t.Helper()
-	c := NewConfig(29, 16, 2) // vocab padded to 32
+	return testModelLayers(t, seed, 2, nonSelective...)
+}
+
+// testModelLayers is testModel with nL blocks.
+func testModelLayers(t *testing.T, seed uint64, nL int, nonSelective ...string) *Model {
+	t.Helper()
+	c := NewConfig(29, 16, nL) // vocab padded to 32
 	c.StateSize = 4
 	for _, v := range nonSelective {
 		if v == "complex" { // the tests' shorthands for ComplexA and a random A
@@ -453,8 +459,8 @@ func TestVariantSaveLoad(t *testing.T) {
 }
 
 // TestCheckBatch: the activation count CheckBatch bounds is what newActs
-// allocates (so the bound cannot drift from the buffers), and a batch over
-// the bound is refused.
+// allocates, with recompute and without (so the bound cannot drift from
+// the buffers), and a batch over the bound is refused.
 func TestCheckBatch(t *testing.T) {
 	for _, complexA := range []bool{false, true} {
 		c := NewConfig(20, 16, 2)
@@ -462,15 +468,28 @@ func TestCheckBatch(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		for _, bl := range [][2]int{{1, 1}, {2, 63}, {3, 64}, {2, 65}, {4, 200}} {
-			a := newActs(&c, bl[0], bl[1])
-			n := 0
-			for _, s := range [][]float32{a.resid, a.rstd, a.xn, a.xin, a.z, a.conv, a.u, a.dtLow, a.bm, a.cm, a.dtRaw, a.y, a.saved, a.a, a.rstdF, a.xnF, a.logits} {
-				n += len(s)
+		for _, recompute := range []bool{false, true} {
+			for _, bl := range [][2]int{{1, 1}, {2, 63}, {3, 64}, {2, 65}, {4, 200}} {
+				a := newActs(&c, bl[0], bl[1], recompute)
+				n := 0
+				for _, s := range [][]float32{a.resid, a.rstd, a.xn, a.xin, a.z, a.conv, a.u, a.dtLow, a.bm, a.cm, a.dtRaw, a.y, a.saved, a.a, a.rstdF, a.xnF, a.logits} {
+					n += len(s)
+				}
+				if got := c.actsCount(bl[0], bl[1], recompute); got != float64(n) {
+					t.Errorf("complex=%v recompute=%v B×L=%v: actsCount %v, newActs allocates %d", complexA, recompute, bl, got, n)
+				}
 			}
-			if got := c.actsCount(bl[0], bl[1]); got != float64(n) {
-				t.Errorf("complex=%v B×L=%v: actsCount %v, newActs allocates %d", complexA, bl, got, n)
-			}
+		}
+		// A batch that fits the bound only with recompute (2 layers).
+		big := [2]int{1 << 12, 1 << 12}
+		if full, one := c.actsCount(big[0], big[1], false), c.actsCount(big[0], big[1], true); !(one < maxActs && full > maxActs) {
+			t.Fatalf("complex=%v: the test batch keeps %.3g activations, %.3g with recompute: want the bound between", complexA, full, one)
+		}
+		if err := c.CheckBatch(big[0], big[1]); err == nil || !strings.Contains(err.Error(), "or recompute") {
+			t.Errorf("without recompute: %v", err)
+		}
+		if err := c.CheckBatchWith(big[0], big[1], true); err != nil {
+			t.Errorf("with recompute: %v", err)
 		}
 		if err := c.CheckBatch(8, 256); err != nil {
 			t.Errorf("a usual batch: %v", err)

@@ -31,8 +31,8 @@ type TrainOptions struct {
 	Ops                           bool     // on a GPU: time each kind of operation (CUDA events) and print where the step goes
 	// Precision of the matrix products ("" is fp32; tf32 on a GPU only).
 	Precision backbone.Precision
-	// Recompute: on a GPU, one block's activations kept and the others'
-	// forward run again in the backward pass (train.Placement.Recompute).
+	// Recompute: one block's activations kept and the others' forward run
+	// again in the backward pass (train.Placement.Recompute).
 	Recompute bool
 }
 
@@ -78,6 +78,7 @@ func Train(o TrainOptions, w io.Writer) error {
 		return err
 	}
 	m.Precision = prec
+	m.SetRecompute(o.Recompute)
 	opt := backbone.NewAdamW(m, adamW)
 	r := rand.New(rand.NewPCG(o.Seed, 2))
 	B, L := o.Batch, o.SeqLen
@@ -106,6 +107,9 @@ func Train(o TrainOptions, w io.Writer) error {
 	products := "fp32 products"
 	if m.Precision == backbone.BF16 {
 		products = "bf16 products (" + kernels.BF16Kernel() + ")"
+	}
+	if o.Recompute {
+		products += "; activations recomputed (one block's kept)"
 	}
 	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters), %s; batch %d × %d tokens; %s; %d threads\n",
 		o.DModel, o.Layers, o.DState, cfg.VocabSize, len(m.Params.Data), variant, B, L, products, kernels.Threads())

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -53,9 +52,9 @@ type Placement struct {
 	// backbone.Precision); tf32 runs on a GPU only.
 	Precision backbone.Precision
 	// Recompute keeps one block's activations and runs the others' forward
-	// again in the backward pass (cudamodel.Model.SetRecompute): far less
-	// device memory for one more forward of every block but the last, the
-	// same gradients. On a GPU only.
+	// again in the backward pass (backbone.Model.SetRecompute on the CPU,
+	// cudamodel.Model.SetRecompute on a GPU): far less memory for one more
+	// forward of every block but the last, the same gradients.
 	Recompute bool
 	// On the CPU: the matrix-multiply back end (auto, go, openblas or
 	// gonum; "" keeps the current one, $MAMBAKIT_BLAS by default) and the
@@ -66,15 +65,10 @@ type Placement struct {
 }
 
 // Check checks the placement's settings against its device: the
-// precision (Products) and recompute, which runs on a GPU only.
+// precision (Products).
 func (p Placement) Check() error {
-	if _, err := p.Products(); err != nil {
-		return err
-	}
-	if p.Recompute && (p.Device == "" || p.Device == CPU) {
-		return errors.New("recompute runs on a GPU only (--device cuda): the CPU model keeps every block's activations")
-	}
-	return nil
+	_, err := p.Products()
+	return err
 }
 
 // Products is the precision of the model's matrix products: Precision,

@@ -136,8 +136,8 @@ func runsTrackCPU(t *testing.T, c Config, label string) (cpuDir, gpuDir string) 
 	return cpuDir, gpuDir
 }
 
-// TestPlacementPrecision: the CPU model takes the placement's precision;
-// tf32 (by name or by --tf32) and recompute are refused on the CPU, and
+// TestPlacementPrecision: the CPU model takes the placement's precision
+// and recompute; tf32 (by name or by --tf32) is refused on the CPU, and
 // --tf32 with another precision anywhere, before any device is touched.
 func TestPlacementPrecision(t *testing.T) {
 	m, err := backbone.New(backbone.NewConfig(16, 8, 1), 1)
@@ -147,8 +147,11 @@ func TestPlacementPrecision(t *testing.T) {
 	if _, err := NewModel(m, nil, Placement{Precision: backbone.BF16}); err != nil || m.Precision != backbone.BF16 {
 		t.Fatalf("CPU with bf16: %v, model precision %q", err, m.Precision)
 	}
-	if _, err := NewModel(m, nil, Placement{}); err != nil || m.Precision != backbone.FP32 {
-		t.Fatalf("CPU by default: %v, model precision %q", err, m.Precision)
+	if _, err := NewModel(m, nil, Placement{}); err != nil || m.Precision != backbone.FP32 || m.Recompute() {
+		t.Fatalf("CPU by default: %v, model precision %q, recompute %v", err, m.Precision, m.Recompute())
+	}
+	if _, err := NewModel(m, nil, Placement{Recompute: true}); err != nil || !m.Recompute() {
+		t.Fatalf("CPU with recompute: %v, recompute %v", err, m.Recompute())
 	}
 	for name, tt := range map[string]struct {
 		p    Placement
@@ -158,7 +161,6 @@ func TestPlacementPrecision(t *testing.T) {
 		"cpu --tf32":       {Placement{TF32: true}, "runs on a GPU only"},
 		"cuda --tf32 bf16": {Placement{Device: CUDA, TF32: true, Precision: backbone.BF16}, "choose one"},
 		"cpu --tf32 bf16":  {Placement{TF32: true, Precision: backbone.BF16}, "choose one"},
-		"cpu recompute":    {Placement{Recompute: true}, "recompute runs on a GPU only"},
 	} {
 		if err := tt.p.Check(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: Check: %v, want an error containing %q", name, err, tt.want)

@@ -76,6 +76,7 @@ func NewModel(m *backbone.Model, opt *backbone.AdamW, p Placement) (Model, error
 			kernels.SetThreads(p.Threads)
 		}
 		m.Precision = prec
+		m.SetRecompute(p.Recompute)
 		return &cpuModel{m: m, opt: opt}, nil
 	case CUDA:
 		return newCUDAModel(m, opt, p.GPU, prec, p.Recompute)

@@ -60,8 +60,8 @@ type Run struct {
 	// Precision of the matrix products (backbone.Precision; "" is fp32):
 	// like the device, not part of the run's configuration.
 	Precision backbone.Precision
-	// Recompute: activation recomputation on the GPU (Placement.Recompute),
-	// also not part of the run's configuration.
+	// Recompute: activation recomputation (Placement.Recompute), also not
+	// part of the run's configuration.
 	Recompute bool
 	// Dist, when set, makes this process one rank of a data-parallel job
 	// on several GPUs (framework/distributed): Config.Batch is then the
@@ -153,7 +153,7 @@ func Resume(ctx context.Context, r *Run) (Result, error) {
 	if c.Steps <= ts.Step {
 		return Result{Step: ts.Step, Checkpoint: dir}, fmt.Errorf("the run is already at step %d; ask for more steps", ts.Step)
 	}
-	if err := m.Config.CheckBatch(c.Batch, c.SeqLen); err != nil {
+	if err := m.Config.CheckBatchWith(c.Batch, c.SeqLen, r.Recompute); err != nil {
 		return Result{}, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, trainerJSON), err)
 	}
 	r.Config = c
@@ -210,7 +210,7 @@ func (r *Run) newModel() (*backbone.Model, error) {
 		if err := c.checkModel(&m.Config); err != nil {
 			return nil, fmt.Errorf("init_from %s: %w", info.Checkpoint, err)
 		}
-		if err := m.Config.CheckBatch(c.Batch, c.SeqLen); err != nil {
+		if err := m.Config.CheckBatchWith(c.Batch, c.SeqLen, r.Recompute); err != nil {
 			return nil, err
 		}
 		return m, nil
@@ -221,7 +221,7 @@ func (r *Run) newModel() (*backbone.Model, error) {
 	mc.NonSelective = c.NonSelective
 	mc.ComplexA = c.Complex
 	mc.AInit = c.AInit
-	if err := mc.CheckBatch(c.Batch, c.SeqLen); err != nil {
+	if err := mc.CheckBatchWith(c.Batch, c.SeqLen, r.Recompute); err != nil {
 		return nil, err
 	}
 	return backbone.New(mc, c.Seed)
