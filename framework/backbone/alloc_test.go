@@ -7,25 +7,29 @@ import (
 )
 
 // TestTrainingStepAllocations counts the heap allocations of one training
-// step (Forward, Backward, clipping, AdamW) after warm-up steps: there are
-// none. Activations are allocated once per batch shape, the kernels' work
-// is split over long-lived workers with arguments passed by value, and
-// their scratch comes from pools.
+// step (Forward, Backward, clipping, AdamW) after warm-up steps, with
+// activation recomputation and without: there are none. Activations are
+// allocated once per batch shape, the kernels' work is split over
+// long-lived workers with arguments passed by value, and their scratch
+// comes from pools.
 func TestTrainingStepAllocations(t *testing.T) {
 	for _, p := range Precisions {
-		for _, L := range []int{200, 1600} {
-			n, bytes := stepAllocs(t, p, 4, L)
-			t.Logf("%s, batch 4 × %d: %.0f allocations, %.0f bytes per training step", p, L, n, bytes)
-			if n != 0 {
-				t.Errorf("%s, batch 4 × %d: %.0f allocations per training step, want 0", p, L, n)
+		for _, recompute := range []bool{false, true} {
+			for _, L := range []int{200, 1600} {
+				n, bytes := stepAllocs(t, p, recompute, 4, L)
+				t.Logf("%s, recompute %v, batch 4 × %d: %.0f allocations, %.0f bytes per training step", p, recompute, L, n, bytes)
+				if n != 0 {
+					t.Errorf("%s, recompute %v, batch 4 × %d: %.0f allocations per training step, want 0", p, recompute, L, n)
+				}
 			}
 		}
 	}
 }
 
-func stepAllocs(t *testing.T, p Precision, B, L int) (allocs, bytes float64) {
+func stepAllocs(t *testing.T, p Precision, recompute bool, B, L int) (allocs, bytes float64) {
 	m := testModel(t, 31)
 	m.Precision = p
+	m.SetRecompute(recompute)
 	opt := NewAdamW(m, AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 	b := randomBatch(rand.New(rand.NewPCG(1, 1)), B, L, m.Config.VocabSize)
 	step := func() {
