@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mambakit/mambakit/internal/floatbits"
 )
 
 // TestRecomputeSameBits: with SetRecompute the loss, the logits, every
@@ -71,7 +73,7 @@ func TestRecomputeSameBits(t *testing.T) {
 					v    [2][]float32
 				}{{"logits", logits}, {"gradients", grads}, {"state gradient (conv)", dConv}, {"state gradient (SSM)", dSSM},
 					{"conv state", conv}, {"SSM state", ssm}} {
-					if n, at := diffBits(x.v[0], x.v[1]); n > 0 {
+					if n, at := floatbits.Diff(x.v[0], x.v[1]); n > 0 {
 						t.Errorf("%s: %s: %d of %d differ, the first at %d: %v against %v", shape, x.what, n, len(x.v[0]), at, x.v[1][at], x.v[0][at])
 					}
 				}
@@ -99,26 +101,8 @@ func TestRecomputeKeepsOneBlock(t *testing.T) {
 		t.Errorf("u %d and %d, xn %d, resid %d floats: want %d, %d, %d, %d", len(full.u), len(one.u), len(one.xn), len(one.resid), nL*M*Din, M*Din, M*D, (nL+1)*M*D)
 	}
 	for i := 0; i <= nL; i++ {
-		if n, at := diffBits(ms[0].Hidden(i), ms[1].Hidden(i)); n > 0 {
+		if n, at := floatbits.Diff(ms[0].Hidden(i), ms[1].Hidden(i)); n > 0 {
 			t.Errorf("Hidden(%d): %d differ, the first at %d", i, n, at)
 		}
 	}
-}
-
-// diffBits counts the elements of a and b whose bits differ and gives the
-// index of the first (-1 when none; every element when the lengths differ).
-func diffBits(a, b []float32) (n, first int) {
-	if len(a) != len(b) {
-		return max(len(a), len(b)), 0
-	}
-	first = -1
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			if first < 0 {
-				first = i
-			}
-			n++
-		}
-	}
-	return n, first
 }

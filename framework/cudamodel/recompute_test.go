@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mambakit/mambakit/framework/backbone"
+	"github.com/mambakit/mambakit/internal/floatbits"
 )
 
 // TestRecomputeSameBits: with SetRecompute the loss, the logits, every
@@ -87,7 +88,7 @@ func TestRecomputeSameBits(t *testing.T) {
 					what string
 					v    [2][]float32
 				}{{"logits", logits}, {"gradients", grads}, {"conv state", conv}, {"SSM state", ssm}} {
-					if n, at := diffBits(x.v[0], x.v[1]); n > 0 {
+					if n, at := floatbits.Diff(x.v[0], x.v[1]); n > 0 {
 						t.Errorf("%s: %s: %d of %d differ from recompute's, the first at %d: %v against %v",
 							shape, x.what, n, len(x.v[0]), at, x.v[1][at], x.v[0][at])
 					}
@@ -95,22 +96,4 @@ func TestRecomputeSameBits(t *testing.T) {
 			}
 		}
 	}
-}
-
-// diffBits counts the elements of a and b whose bits differ and gives the
-// index of the first (-1 when none; every element when the lengths differ).
-func diffBits(a, b []float32) (n, first int) {
-	if len(a) != len(b) {
-		return max(len(a), len(b)), 0
-	}
-	first = -1
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			if first < 0 {
-				first = i
-			}
-			n++
-		}
-	}
-	return n, first
 }

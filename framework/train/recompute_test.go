@@ -23,15 +23,7 @@ func TestRecomputeRunIsExact(t *testing.T) {
 			if _, err := Start(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}
-			a, b := metricsWithoutTiming(t, plain), metricsWithoutTiming(t, rec)
-			if len(a) != 6 || len(b) != 6 {
-				t.Fatalf("metrics lines: %d, %d with recompute; want 6", len(a), len(b))
-			}
-			for i := range a {
-				if a[i] != b[i] {
-					t.Fatalf("step %d differs:\nwithout %s\nwith    %s", i+1, a[i], b[i])
-				}
-			}
+			sameMetrics(t, plain, rec, "with recompute", 6)
 			// Each resumed to step 9 with recompute the other way.
 			for _, d := range []struct {
 				dir       string
@@ -43,10 +35,7 @@ func TestRecomputeRunIsExact(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			a, b = metricsWithoutTiming(t, plain), metricsWithoutTiming(t, rec)
-			if len(a) != 9 || len(b) != 9 || a[8] != b[8] {
-				t.Fatalf("resumed: %d and %d lines; the last:\nwithout %s\nwith    %s", len(a), len(b), a[len(a)-1], b[len(b)-1])
-			}
+			sameMetrics(t, plain, rec, "resumed, recompute switched", 9)
 		})
 	}
 }

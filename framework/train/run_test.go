@@ -74,6 +74,22 @@ func metricsWithoutTiming(t *testing.T, dir string) []string {
 	return out
 }
 
+// sameMetrics fails t unless the runs in the directories a and b wrote
+// steps metric lines, the same but for timing (metricsWithoutTiming);
+// what says how b was run.
+func sameMetrics(t *testing.T, a, b, what string, steps int) {
+	t.Helper()
+	x, y := metricsWithoutTiming(t, a), metricsWithoutTiming(t, b)
+	if len(x) != steps || len(y) != steps {
+		t.Fatalf("metrics lines: %d, and %d %s; want %d", len(x), len(y), what, steps)
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			t.Fatalf("step %d differs:\n%s\n%s: %s", i+1, x[i], what, y[i])
+		}
+	}
+}
+
 func TestResumeIsExact(t *testing.T) {
 	for _, tbptt := range []bool{false, true} {
 		t.Run(map[bool]string{false: "packed", true: "tbptt"}[tbptt], func(t *testing.T) {
@@ -98,15 +114,7 @@ func TestResumeIsExact(t *testing.T) {
 			if res.Step != 12 {
 				t.Fatalf("resumed run ended at step %d", res.Step)
 			}
-			a, b := metricsWithoutTiming(t, whole), metricsWithoutTiming(t, parts)
-			if len(a) != 12 || len(b) != 12 {
-				t.Fatalf("metrics lines: %d uninterrupted, %d resumed; want 12", len(a), len(b))
-			}
-			for i := range a {
-				if a[i] != b[i] {
-					t.Fatalf("step %d differs:\nuninterrupted %s\nresumed       %s", i+1, a[i], b[i])
-				}
-			}
+			sameMetrics(t, whole, parts, "resumed", 12)
 		})
 	}
 }
