@@ -9,7 +9,8 @@ import (
 // Forward runs the model over a batch and returns the mean cross-entropy of
 // the targets (0 when b.Targets is nil). When st is non-nil it is the state
 // before the batch (chunked long sequences) and is overwritten with the
-// state after it. The activations are kept for Backward.
+// state after it. The activations are kept for Backward (with
+// SetRecompute, every block's input and one block's activations).
 func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 	c := &m.Config
 	V, D, _, _, _, _, nL := c.dims()
