@@ -76,7 +76,10 @@ func (m *Model) Forward(b *Batch, st *State) (float64, error) {
 // the state the batch started from) and writes only the activations, the
 // same bits as the first time. With recompute, the bf16 packs Backward
 // reads (packAct) are those of the block in the slot: the slot's
-// activations replace the block before's, so do their packs.
+// activations replace the block before's, so do their packs; and the
+// first Forward packs none for a block before the last, whose packs
+// Backward would never read (it runs the block again first), so the
+// products pack their operands themselves there.
 func (m *Model) blockForward(l int, st *State, again bool) {
 	c, a, p := &m.Config, m.acts, m.Params
 	_, D, Din, N, R, K, nL := c.dims()
@@ -85,12 +88,19 @@ func (m *Model) blockForward(l int, st *State, again bool) {
 	if a.recompute {
 		m.b16.nkept = 0
 	}
+	// pack is packAct where Backward reads the packs.
+	keep := !a.recompute || again || l == nL-1
+	pack := func(rows, cols int, x []float32) {
+		if keep {
+			m.packAct(rows, cols, x)
+		}
+	}
 	eps := float32(c.LayerNormEpsilon)
 	x := a.resid[l*M*D : (l+1)*M*D]
 	xn := a.xn[s*M*D : (s+1)*M*D]
 	kernels.RMSNormForward(xn, a.rstd[s*M:(s+1)*M], x, layer(p.Norm, nL, l), M, D, eps)
 	m.dropPacks()
-	m.packAct(M, D, xn)
+	pack(M, D, xn)
 
 	// in_proj: x and z from the two halves of the weight.
 	win := layer(p.InProj, nL, l)
@@ -112,7 +122,7 @@ func (m *Model) blockForward(l int, st *State, again bool) {
 		}
 	}
 	cv.Forward() // conv, kept for backward, and u = SiLU(conv)
-	m.packAct(M, Din, u)
+	pack(M, Din, u)
 
 	dtLow := a.dtLow[s*M*R : (s+1)*M*R]
 	dtRaw := a.dtRaw[s*M*Din : (s+1)*M*Din]
@@ -141,7 +151,7 @@ func (m *Model) blockForward(l int, st *State, again bool) {
 		}
 	}
 	sc.Forward()
-	m.packAct(M, Din, y)
+	pack(M, Din, y)
 	if again {
 		return
 	}
