@@ -45,6 +45,7 @@ func benchTrainFlags(o *bench.TrainOptions, preset *string) benchRegister {
 		fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per step")
 		fs.IntVar(&o.SeqLen, "seq-len", o.SeqLen, "tokens per sequence")
 		fs.IntVar(&o.Steps, "steps", o.Steps, "timed training steps (after the untimed warm-up)")
+		fs.IntVar(&o.Accum, "accum", 1, "micro-batches per step (gradient accumulation, as train --accum): a step is --accum forward and backward passes of --batch sequences, then one clip and AdamW step")
 		fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the model and the tokens")
 		fs.BoolVar(&o.Complex, "complex", o.Complex, "complex A, B, C and states (S4D-Lin), as train --complex")
 		addNonSelectiveFlag(fs, &o.NonSelective, "SSM parameters that do not depend on the input, as train --nonselective (delta,B,C: LTI)")
@@ -72,7 +73,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "batch", "seq-len", "steps"); err != nil {
+	if err := positiveFlags(fs, "d-model", "layers", "d-state", "vocab", "batch", "seq-len", "steps", "accum"); err != nil {
 		return err
 	}
 	if err := checkPlacement(train.Placement{Device: o.Device, TF32: o.TF32, Precision: o.Precision, Recompute: o.Recompute}); err != nil {

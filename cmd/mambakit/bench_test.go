@@ -15,6 +15,7 @@ func TestBadInvocationsGiveOneLine(t *testing.T) {
 		"unknown bench":   {"bench", "nothing"},
 		"no bench":        {"bench"},
 		"zero batch":      {"bench", "train", "--batch", "0"},
+		"zero accum":      {"bench", "train", "--accum", "0"},
 		"bad flag value":  {"bench", "scan", "--seq-len", "many"},
 		"negative thread": {"bench", "scan", "--threads", "-2"},
 		"unknown loop":    {"bench", "peak", "--loops", "fp64-zmm"},

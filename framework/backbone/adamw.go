@@ -82,10 +82,15 @@ func (m *Model) GradNorm() float64 {
 func (m *Model) ClipGrad(maxNorm float64) float64 {
 	n := m.GradNorm()
 	if n > maxNorm && n > 0 {
-		f := float32(maxNorm / n)
-		for i := range m.Grads.Data {
-			m.Grads.Data[i] *= f
-		}
+		m.ScaleGrads(float32(maxNorm / n))
 	}
 	return n
+}
+
+// ScaleGrads multiplies the gradients by f (the mean over accumulated
+// micro-batches: f = 1/micro-batches).
+func (m *Model) ScaleGrads(f float32) {
+	for i := range m.Grads.Data {
+		m.Grads.Data[i] *= f
+	}
 }

@@ -23,6 +23,35 @@ func TestBenchTrainPrintsSummaryLine(t *testing.T) {
 	}
 }
 
+// TestBenchTrainAccum: with micro-batches a step says so, counts their
+// tokens, and a negative count is refused.
+func TestBenchTrainAccum(t *testing.T) {
+	o := DefaultTrain(train.CPU)
+	o.DModel, o.Layers, o.DState, o.Vocab, o.Batch, o.SeqLen, o.Steps, o.Warmup, o.Threads = 16, 1, 4, 32, 2, 20, 1, 0, 1
+	var one, three bytes.Buffer
+	if err := Train(o, &one); err != nil {
+		t.Fatal(err)
+	}
+	o.Accum = 3
+	if err := Train(o, &three); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(three.String(), "3 micro-batches a step") || strings.Contains(one.String(), "micro-batches") {
+		t.Errorf("the model line does not say the micro-batches:\n%s\n%s", one.String(), three.String())
+	}
+	// The first micro-batch of a step is the step of one: the same tokens
+	// and the same start, so the mean over three differs from its loss.
+	loss := regexp.MustCompile(`step 1/1  loss ([0-9.]+)`)
+	l1, l3 := loss.FindStringSubmatch(one.String()), loss.FindStringSubmatch(three.String())
+	if l1 == nil || l3 == nil || l1[1] == l3[1] {
+		t.Errorf("losses %q and %q: want one of each, different", l1, l3)
+	}
+	o.Accum = -1
+	if err := Train(o, &three); err == nil {
+		t.Error("-1 micro-batches: no error")
+	}
+}
+
 func TestBenchScanPrintsRatio(t *testing.T) {
 	var out bytes.Buffer
 	o := DefaultScan(train.CPU)

@@ -15,12 +15,17 @@ import (
 )
 
 // TrainOptions size a training-step benchmark: a fresh model of DModel,
-// Layers, DState and Vocab, trained on Batch × SeqLen random tokens for
-// Steps timed steps after Warmup untimed ones.
+// Layers, DState and Vocab, trained on Accum micro-batches of Batch ×
+// SeqLen random tokens a step for Steps timed steps after Warmup untimed
+// ones.
 type TrainOptions struct {
 	Device                        train.Device
 	DModel, Layers, DState, Vocab int
 	Batch, SeqLen, Steps, Warmup  int
+	// Accum is the micro-batches a step (gradient accumulation, as train
+	// --accum; 0 is 1): forward and backward of each, their gradients
+	// summed, then one mean, clip and AdamW step.
+	Accum int
 	Seed                          uint64   // of the model and the tokens
 	Complex                       bool     // complex A, B, C and states (S4D-Lin)
 	NonSelective                  []string // SSM parameters that do not depend on the input
@@ -58,6 +63,10 @@ func (o TrainOptions) config() backbone.Config {
 // "tokens_per_s=<n> peak_rss_mb=<n>" (on a GPU: the phases and anchors,
 // trainCUDA).
 func Train(o TrainOptions, w io.Writer) error {
+	if o.Accum < 0 {
+		return fmt.Errorf("bench train: %d micro-batches a step, want at least 1", o.Accum)
+	}
+	o.Accum = max(o.Accum, 1)
 	if o.Device == train.CUDA {
 		return trainCUDA(o, w)
 	}
@@ -84,14 +93,21 @@ func Train(o TrainOptions, w io.Writer) error {
 	B, L := o.Batch, o.SeqLen
 	b := &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
 	step := func() (float64, error) {
-		randomTokens(r, b, o.Vocab)
-		loss, err := m.Forward(b, nil)
-		if err != nil {
-			return 0, err
-		}
 		m.ZeroGrad()
-		if _, err := m.Backward(); err != nil {
-			return 0, err
+		var loss float64
+		for range o.Accum {
+			randomTokens(r, b, o.Vocab)
+			l, err := m.Forward(b, nil)
+			if err != nil {
+				return 0, err
+			}
+			if _, err := m.Backward(); err != nil {
+				return 0, err
+			}
+			loss += l / float64(o.Accum)
+		}
+		if o.Accum > 1 {
+			m.ScaleGrads(float32(1 / float64(o.Accum)))
 		}
 		m.ClipGrad(1)
 		opt.Step(adamW.LR)
@@ -111,8 +127,8 @@ func Train(o TrainOptions, w io.Writer) error {
 	if o.Recompute {
 		products += "; activations recomputed (one block's kept)"
 	}
-	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters), %s; batch %d × %d tokens; %s; %d threads\n",
-		o.DModel, o.Layers, o.DState, cfg.VocabSize, len(m.Params.Data), variant, B, L, products, kernels.Threads())
+	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters), %s; batch %d × %d tokens%s; %s; %d threads\n",
+		o.DModel, o.Layers, o.DState, cfg.VocabSize, len(m.Params.Data), variant, B, L, accumNote(o.Accum), products, kernels.Threads())
 	if kernels.BLAS() == "openblas" {
 		printOpenBLAS(w)
 	}
@@ -134,11 +150,19 @@ func Train(o TrainOptions, w io.Writer) error {
 			return err
 		}
 		d := time.Since(t0)
-		fmt.Fprintf(w, "step %d/%d  loss %.4f  %.3fs  %.0f tokens/s\n", i, o.Steps, loss, d.Seconds(), float64(B*L)/d.Seconds())
+		fmt.Fprintf(w, "step %d/%d  loss %.4f  %.3fs  %.0f tokens/s\n", i, o.Steps, loss, d.Seconds(), float64(B*L*o.Accum)/d.Seconds())
 	}
 	el := time.Since(start).Seconds()
-	fmt.Fprintf(w, "tokens_per_s=%.1f peak_rss_mb=%.1f\n", float64(B*L*o.Steps)/el, peakRSSMB())
+	fmt.Fprintf(w, "tokens_per_s=%.1f peak_rss_mb=%.1f\n", float64(B*L*o.Accum*o.Steps)/el, peakRSSMB())
 	return nil
+}
+
+// accumNote says how many micro-batches make a step, when more than one.
+func accumNote(accum int) string {
+	if accum <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(", %d micro-batches a step (gradient accumulation)", accum)
 }
 
 // adamW is the benchmarks' optimizer.

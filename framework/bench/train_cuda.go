@@ -74,12 +74,14 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 	if o.Recompute {
 		mode += "; activations recomputed (one block's kept)"
 	}
-	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters); batch %d × %d tokens; %s (init and upload %.1fs)\n",
-		o.DModel, o.Layers, o.DState, cfg.VocabSize, g.NumParams(), o.Batch, o.SeqLen, mode, time.Since(t0).Seconds())
+	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters); batch %d × %d tokens%s; %s (init and upload %.1fs)\n",
+		o.DModel, o.Layers, o.DState, cfg.VocabSize, g.NumParams(), o.Batch, o.SeqLen, accumNote(o.Accum), mode, time.Since(t0).Seconds())
 	r := rand.New(rand.NewPCG(o.Seed, 2))
-	B, L := o.Batch, o.SeqLen
+	B, L, A := o.Batch, o.SeqLen, o.Accum
 	b := &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
-	ev := make([]*cuda.Event, 4)
+	// Events: before each micro-batch's forward and backward, and before
+	// and after the clip and AdamW.
+	ev := make([]*cuda.Event, 2*A+2)
 	for i := range ev {
 		if ev[i], err = d.NewEvent(); err != nil {
 			return err
@@ -87,39 +89,58 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 	}
 	type times struct{ step, fwd, bwd, opt float64 }
 	step := func() (float64, times, error) {
-		randomTokens(r, b, o.Vocab)
 		var tm times
 		t0 := time.Now()
 		ev[0].Record(nil)
-		loss, err := g.Forward(b, nil)
-		if err != nil {
-			return 0, tm, err
-		}
-		ev[1].Record(nil)
 		if err := g.ZeroGrad(); err != nil {
 			return 0, tm, err
 		}
-		if err := g.Backward(); err != nil {
-			return 0, tm, err
+		var loss float64
+		for a := range A {
+			randomTokens(r, b, o.Vocab)
+			if a > 0 {
+				ev[2*a].Record(nil)
+			}
+			l, err := g.Forward(b, nil)
+			if err != nil {
+				return 0, tm, err
+			}
+			loss += l / float64(A)
+			ev[2*a+1].Record(nil)
+			if err := g.Backward(); err != nil {
+				return 0, tm, err
+			}
 		}
-		ev[2].Record(nil)
+		ev[2*A].Record(nil)
+		if A > 1 {
+			if err := g.ScaleGrads(float32(1 / float64(A))); err != nil {
+				return 0, tm, err
+			}
+		}
 		if _, err := g.ClipGrad(1); err != nil {
 			return 0, tm, err
 		}
 		if err := g.Step(adamW, adamW.LR); err != nil {
 			return 0, tm, err
 		}
-		ev[3].Record(nil)
+		ev[2*A+1].Record(nil)
 		if err := d.Synchronize(); err != nil {
 			return 0, tm, err
 		}
 		tm.step = time.Since(t0).Seconds()
-		for i, p := range []*float64{&tm.fwd, &tm.bwd, &tm.opt} {
+		for i := range ev[:len(ev)-1] {
 			ms, err := cuda.ElapsedMs(ev[i], ev[i+1])
 			if err != nil {
 				return 0, tm, err
 			}
-			*p = float64(ms) / 1e3
+			switch {
+			case i == 2*A:
+				tm.opt += float64(ms) / 1e3
+			case i%2 == 0:
+				tm.fwd += float64(ms) / 1e3
+			default:
+				tm.bwd += float64(ms) / 1e3
+			}
 		}
 		return loss, tm, nil
 	}
@@ -134,7 +155,7 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 			return err
 		}
 	}
-	tok := float64(B * L)
+	tok := float64(B * L * A)
 	var all []float64
 	var sum times
 	for i := 1; i <= o.Steps; i++ {
@@ -165,7 +186,7 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 	if o.Ops {
 		ops.print(stdout, "forward + backward", o.Steps, sum.fwd+sum.bwd)
 	}
-	if o.DModel == 768 && o.Layers == 24 && cfg.VocabSize == 50280 && o.DState == 16 && B == 8 && L == 2048 && !o.Complex && len(o.NonSelective) == 0 {
+	if o.DModel == 768 && o.Layers == 24 && cfg.VocabSize == 50280 && o.DState == 16 && B == 8 && L == 2048 && A == 1 && !o.Complex && len(o.NonSelective) == 0 {
 		fmt.Fprintf(stdout, "anchors (mamba-130m shape, batch 8 × 2048; H100 80GB, 2026-12-06: compare on that card):\n")
 		for _, a := range trainAnchors {
 			fmt.Fprintf(stdout, "  %-56s %9.0f tokens/s  (this run: %.2f×)\n", a.name, a.tps, tok/med/a.tps)

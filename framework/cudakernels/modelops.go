@@ -160,10 +160,16 @@ func (d *Device) Scale(x cuda.DevPtr, f float32, n int) error {
 // result does not depend on the device).
 const sumSqBlocks = 512
 
-// SumSquares returns Σ x[i]² over n floats, in double (per-block partials
-// added on the host in block order: the same bits on every run). It waits
-// for the device.
-func (d *Device) SumSquares(x cuda.DevPtr, n int) (float64, error) {
+// SumSquares returns Σ y[i]² over n floats, in double (per-block partials
+// added on the host in block order: the same bits on every run), where y
+// is x scaled by the factors in scale (at most two, in order, each product
+// rounded to float32: the bits of scaling x in place first; none: y = x).
+// It waits for the device.
+func (d *Device) SumSquares(x cuda.DevPtr, n int, scale ...float32) (float64, error) {
+	s1, s2, err := twoScales(scale)
+	if err != nil {
+		return 0, fmt.Errorf("cudakernels: sum of squares: %w", err)
+	}
 	if n <= 0 {
 		return 0, nil
 	}
@@ -175,7 +181,7 @@ func (d *Device) SumSquares(x cuda.DevPtr, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := f.Launch(cuda.Dim3{X: sumSqBlocks}, cuda.Dim3{X: 256}, 0, nil, x, int64(n), part.Ptr()); err != nil {
+	if err := f.Launch(cuda.Dim3{X: sumSqBlocks}, cuda.Dim3{X: 256}, 0, nil, x, int64(n), part.Ptr(), s1, s2); err != nil {
 		return 0, err
 	}
 	raw := make([]byte, 8*sumSqBlocks)
@@ -187,4 +193,14 @@ func (d *Device) SumSquares(x cuda.DevPtr, n int) (float64, error) {
 		s += math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
 	}
 	return s, nil
+}
+
+// twoScales returns the factors of scale (at most two; missing ones are 1).
+func twoScales(scale []float32) (s1, s2 float32, err error) {
+	if len(scale) > 2 {
+		return 0, 0, fmt.Errorf("%d scale factors, at most 2", len(scale))
+	}
+	s := [2]float32{1, 1}
+	copy(s[:], scale)
+	return s[0], s[1], nil
 }

@@ -111,6 +111,18 @@ func TestModelElementwise(t *testing.T) {
 		ref += float64(v) * float64(v)
 	}
 	report(t, "sum of squares", fmt.Sprint("n", n), math.Abs(ss-ref)/ref, 1e-12)
+	// With two factors not yet applied: the sum of the scaled values'
+	// squares, each value rounded after each product as in place.
+	ss, err = d.SumSquares(px, n, 0.3, 1.7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref = 0
+	for _, v := range x {
+		y := float64(v * 0.3 * 1.7)
+		ref += y * y
+	}
+	report(t, "sum of squares, scaled", fmt.Sprint("n", n), math.Abs(ss-ref)/ref, 1e-12)
 	if err := d.Scale(px, 0.5, n); err != nil {
 		t.Fatal(err)
 	}

@@ -306,15 +306,35 @@ type AdamW struct {
 	Beta1, Beta2, Eps, WeightDecay float64
 }
 
-// AdamWStep applies one AdamW update (backbone.AdamW.Step) to n parameters
-// p with gradients g and moments m, v, at step t (counting from 1) and
-// learning rate lr; decay chooses whether these parameters take weight
-// decay.
-func (d *Device) AdamWStep(p, g, m, v cuda.DevPtr, n int, c AdamW, t int, lr float64, decay bool) error {
+// AdamWSpan is a run of parameters for AdamWStep: n parameters P with
+// gradients G and moments M, V.
+type AdamWSpan struct {
+	P, G, M, V cuda.DevPtr
+	N          int
+	// Decay chooses whether these parameters take weight decay.
+	Decay bool
+	// GradScale holds the factors (at most two, in order) by which G is
+	// to be scaled and was not yet: the step reads G as if scaled in
+	// place first (the same bits), so the mean over accumulated
+	// micro-batches and the clipping cost no pass of their own.
+	GradScale []float32
+	// P16, when set, receives the updated P rounded to bfloat16 (as
+	// ToBF16 rounds): the copy the bf16 products read, made in the same
+	// pass.
+	P16 cuda.DevPtr
+}
+
+// AdamWStep applies one AdamW update (backbone.AdamW.Step) to the span s
+// at step t (counting from 1) and learning rate lr.
+func (d *Device) AdamWStep(s AdamWSpan, c AdamW, t int, lr float64) error {
 	if t < 1 {
 		return fmt.Errorf("cudakernels: adamw: step %d, want ≥ 1", t)
 	}
-	if n == 0 {
+	s1, s2, err := twoScales(s.GradScale)
+	if err != nil {
+		return fmt.Errorf("cudakernels: adamw: %w", err)
+	}
+	if s.N == 0 {
 		return nil
 	}
 	f, err := d.kernel("adamw.cu", "adamw_step")
@@ -324,9 +344,9 @@ func (d *Device) AdamWStep(p, g, m, v cuda.DevPtr, n int, c AdamW, t int, lr flo
 	bc1 := 1 - math.Pow(c.Beta1, float64(t))
 	bc2 := 1 - math.Pow(c.Beta2, float64(t))
 	dec := float32(1)
-	if decay {
+	if s.Decay {
 		dec = float32(1 - lr*c.WeightDecay)
 	}
-	return f.Launch(d.GridFor(int64(n), 256), cuda.Dim3{X: 256}, 0, nil, p, g, m, v, int64(n),
-		float32(c.Beta1), float32(c.Beta2), float32(lr/bc1), float32(math.Sqrt(bc2)), float32(c.Eps), dec)
+	return f.Launch(d.GridFor(int64(s.N), 256), cuda.Dim3{X: 256}, 0, nil, s.P, s.G, s.M, s.V, s.P16, int64(s.N),
+		float32(c.Beta1), float32(c.Beta2), float32(lr/bc1), float32(math.Sqrt(bc2)), float32(c.Eps), dec, s1, s2)
 }

@@ -1,6 +1,7 @@
 package cudakernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -371,6 +372,10 @@ func TestCrossEntropySavedStats(t *testing.T) {
 	}
 }
 
+// TestAdamW runs three steps against backbone.AdamW.Step written out:
+// plain; with two gradient factors not yet applied (read as if the
+// gradient had been scaled in place first: the same bits); with one
+// factor and the bfloat16 copy written (the bits of rounding p after).
 func TestAdamW(t *testing.T) {
 	d := openOrSkip(t)
 	r := rand.New(rand.NewPCG(2, 2))
@@ -379,8 +384,20 @@ func TestAdamW(t *testing.T) {
 	p, m, v := rnd(r, n, -1, 1), rnd(r, n, -0.1, 0.1), rnd(r, n, 0, 0.01)
 	db := newDevBufs(t, d)
 	pp, pm, pv := db.in(p), db.in(m), db.in(v)
+	p16, err := d.Alloc(2 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p16.Free()
+	scales := [][]float32{nil, {0.25, 0.7}, {0.3}}
 	for step := 1; step <= 3; step++ {
 		g := rnd(r, n, -1, 1)
+		gd := db.in(g)
+		for _, f := range scales[step-1] {
+			for i := range g {
+				g[i] *= f
+			}
+		}
 		lr := 1e-3 * float64(step)
 		decay := step != 2
 		// The CPU update of backbone.AdamW.Step, written out.
@@ -397,7 +414,11 @@ func TestAdamW(t *testing.T) {
 			v[i] = b2*v[i] + (1-b2)*g[i]*g[i]
 			p[i] = p[i]*dec - stepSize*m[i]/(float32(math.Sqrt(float64(v[i])))/sq+eps)
 		}
-		if err := d.AdamWStep(pp, db.in(g), pm, pv, n, c, step, lr, decay); err != nil {
+		sp := AdamWSpan{P: pp, G: gd, M: pm, V: pv, N: n, Decay: decay, GradScale: scales[step-1]}
+		if step == 3 {
+			sp.P16 = p16.Ptr()
+		}
+		if err := d.AdamWStep(sp, c, step, lr); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -412,9 +433,27 @@ func TestAdamW(t *testing.T) {
 		return x
 	}
 	shape := fmt.Sprintf("n%d, 3 steps", n)
-	report(t, "adamw p", shape, relErr(get(pp), p), 1e-6)
+	gp := get(pp)
+	report(t, "adamw p", shape, relErr(gp, p), 1e-6)
 	report(t, "adamw m", shape, relErr(get(pm), m), 1e-6)
 	report(t, "adamw v", shape, relErr(get(pv), v), 1e-6)
+	raw := make([]byte, 2*n)
+	if err := p16.CopyToBytes(raw); err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	for i, x := range gp {
+		if binary.LittleEndian.Uint16(raw[2*i:]) != kernels.RoundBF16(x) {
+			bad++
+		}
+	}
+	t.Logf("adamw p16 against RoundBF16 of p: %d of %d differ", bad, n)
+	if bad > 0 {
+		t.Errorf("adamw p16: %d of %d not RoundBF16 of the updated p", bad, n)
+	}
+	if err := d.AdamWStep(AdamWSpan{P: pp, G: pp, M: pm, V: pv, N: n, GradScale: []float32{1, 2, 3}}, c, 4, 1e-3); err == nil {
+		t.Error("three gradient factors: no error")
+	}
 }
 
 func TestMatMul(t *testing.T) {

@@ -19,6 +19,10 @@ func (g *Model) Backward() error {
 	if a.count == 0 && g.lossDenom == 0 {
 		return nil
 	}
+	// Backward adds to the gradients: the factors recorded for them first.
+	if err := g.settleGrads(); err != nil {
+		return err
+	}
 	c := &g.Config
 	V, D, Din, N, R, K, nL := dims(c)
 	B, L, M := a.B, a.L, a.B*a.L

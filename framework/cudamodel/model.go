@@ -22,6 +22,7 @@ type Model struct {
 	params, grads *cuda.Buffer
 	mom1, mom2    *cuda.Buffer // AdamW moments, allocated on the first Step
 	steps         int          // AdamW steps taken
+	gradScale     []float32    // factors of the gradients not yet applied (ScaleGrads, ClipGrad; optim.go)
 
 	acts *acts
 
@@ -100,7 +101,10 @@ func (g *Model) Close() error {
 func (g *Model) SetRecompute(on bool) { g.recompute = on }
 
 // ZeroGrad clears the gradients.
-func (g *Model) ZeroGrad() error { return g.grads.Fill32(0) }
+func (g *Model) ZeroGrad() error {
+	g.gradScale = g.gradScale[:0]
+	return g.grads.Fill32(0)
+}
 
 // Download copies the parameters to m.Params (m must have g's
 // configuration), and the gradients to m.Grads when m has them.
@@ -115,6 +119,9 @@ func (g *Model) Download(m *backbone.Model) error {
 		return err
 	}
 	if m.Grads != nil {
+		if err := g.settleGrads(); err != nil {
+			return err
+		}
 		return g.grads.CopyToF32(m.Grads.Data)
 	}
 	return nil
@@ -133,6 +140,9 @@ func (g *Model) Upload(m *backbone.Model) error {
 // Grads returns a copy of the gradients in backbone's layout.
 func (g *Model) Grads() (*backbone.Params, error) {
 	p := backbone.NewParams(&g.Config)
+	if err := g.settleGrads(); err != nil {
+		return nil, err
+	}
 	if err := g.dev.Synchronize(); err != nil {
 		return nil, err
 	}

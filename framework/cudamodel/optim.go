@@ -8,10 +8,46 @@ import (
 	"github.com/mambakit/mambakit/framework/cudakernels"
 )
 
+// The gradients' scale factors are kept, not applied: ScaleGrads and
+// ClipGrad record their factor (g.gradScale, at most two), GradNorm and
+// Step read the gradients through them (each product rounded to float32,
+// as scaling in place would), and whatever reads the gradients otherwise
+// (Backward, which adds to them, Grads, Download, the hooks' GradPtr
+// through Backward) applies them first (settleGrads). A step then reads
+// and writes the parameters once: no pass of its own for the mean over
+// micro-batches or for clipping, and AdamW writes the bfloat16 copy.
+
+// scaleGrads records f as a factor of the gradients (applying the first
+// recorded one when two are already waiting).
+func (g *Model) scaleGrads(f float32) error {
+	if f == 1 {
+		return nil
+	}
+	if len(g.gradScale) == 2 {
+		if err := g.dev.Scale(g.grads.Ptr(), g.gradScale[0], g.lay.total); err != nil {
+			return err
+		}
+		g.gradScale = g.gradScale[1:]
+	}
+	g.gradScale = append(g.gradScale, f)
+	return nil
+}
+
+// settleGrads applies the recorded factors to the gradients, in order.
+func (g *Model) settleGrads() error {
+	for len(g.gradScale) > 0 {
+		if err := g.dev.Scale(g.grads.Ptr(), g.gradScale[0], g.lay.total); err != nil {
+			return err
+		}
+		g.gradScale = g.gradScale[1:]
+	}
+	return nil
+}
+
 // GradNorm returns the L2 norm of all gradients (squares summed in
 // float64). It waits for the device.
 func (g *Model) GradNorm() (float64, error) {
-	s, err := g.dev.SumSquares(g.grads.Ptr(), g.lay.total)
+	s, err := g.dev.SumSquares(g.grads.Ptr(), g.lay.total, g.gradScale...)
 	return math.Sqrt(s), err
 }
 
@@ -23,7 +59,7 @@ func (g *Model) ClipGrad(maxNorm float64) (float64, error) {
 		return 0, err
 	}
 	if n > maxNorm && n > 0 {
-		if err := g.dev.Scale(g.grads.Ptr(), float32(maxNorm/n), g.lay.total); err != nil {
+		if err := g.scaleGrads(float32(maxNorm / n)); err != nil {
 			return n, err
 		}
 	}
@@ -34,7 +70,8 @@ func (g *Model) ClipGrad(maxNorm float64) (float64, error) {
 // value for this step) from the gradients, with c's hyperparameters and
 // backbone.AdamW's semantics: decoupled weight decay on the embeddings and
 // the projection and conv weights only, bias-corrected moments. The
-// moments live on the device, allocated (zero) on the first step.
+// moments live on the device, allocated (zero) on the first step. Under
+// bf16 the same pass writes the parameters' bfloat16 copy.
 func (g *Model) Step(c backbone.AdamWConfig, lr float64) error {
 	if g.mom1 == nil {
 		var err error
@@ -53,12 +90,23 @@ func (g *Model) Step(c backbone.AdamWConfig, lr float64) error {
 	}
 	g.steps++
 	g.paramsChanged()
+	// The bfloat16 copy, when the products read one, is written by the
+	// step itself; it is up to date after it only if it was allocated.
+	b16 := g.bf16 && g.b16.params != nil
 	ac := cudakernels.AdamW{Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, WeightDecay: c.WeightDecay}
 	for _, s := range g.lay.spans {
-		if err := g.dev.AdamWStep(g.params.At(s.lo), g.grads.At(s.lo), g.mom1.At(s.lo), g.mom2.At(s.lo), s.hi-s.lo,
-			ac, g.steps, lr, s.decay); err != nil {
+		sp := cudakernels.AdamWSpan{P: g.params.At(s.lo), G: g.grads.At(s.lo), M: g.mom1.At(s.lo), V: g.mom2.At(s.lo),
+			N: s.hi - s.lo, Decay: s.decay, GradScale: g.gradScale}
+		if b16 {
+			sp.P16 = g.weightBF16(sp.P)
+		}
+		if err := g.dev.AdamWStep(sp, ac, g.steps, lr); err != nil {
 			return err
 		}
+	}
+	if b16 {
+		g.b16.fresh = true
+		g.b16.ver++
 	}
 	return nil
 }
@@ -110,5 +158,5 @@ func (g *Model) UploadAdamW(o *backbone.AdamW) error {
 func (g *Model) Steps() int { return g.steps }
 
 // ScaleGrads multiplies the gradients by f (the mean over accumulated
-// micro-batches).
-func (g *Model) ScaleGrads(f float32) error { return g.dev.Scale(g.grads.Ptr(), f, g.lay.total) }
+// micro-batches): recorded, and applied where the gradients are read.
+func (g *Model) ScaleGrads(f float32) error { return g.scaleGrads(f) }

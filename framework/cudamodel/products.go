@@ -57,6 +57,7 @@ func (g *Model) SetPrecision(p backbone.Precision) error {
 type bf16Products struct {
 	params  *cuda.Buffer // bfloat16 copy of g.params
 	fresh   bool         // params matches g.params
+	ver     uint64       // bumped each time params is written (a Stepper's graphs read it where it is)
 	scratch []*cuda.Buffer
 }
 
@@ -93,6 +94,7 @@ func (g *Model) paramsBF16() error {
 		return err
 	}
 	b.fresh = true
+	b.ver++
 	return nil
 }
 

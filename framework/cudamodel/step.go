@@ -45,6 +45,7 @@ type Stepper struct {
 	xn16, u16, y16                      cuda.DevPtr        // wide bf16 products: xn, u and y as bfloat16, written by their producers
 	fold                                bool               // x_proj inside the scan step (StepVariant.Fold, where it takes the shape)
 	foldOut                             bool               // and out_proj (StepVariant.FoldOut)
+	b16ver                              uint64             // the version of the parameters' bfloat16 copy the steps read (syncBF16)
 	foldErr, outErr                     error              // why not, when the variant asked for them
 	x2, parts                           cuda.DevPtr        // foldOut: the residual's other buffer (B, D), out_proj's parts (np, D)
 	np                                  int                // foldOut: out_proj's parts (StepScan.OutParts)
@@ -227,6 +228,7 @@ func (g *Model) NewStepperWith(B int, o StepOptions) (*Stepper, error) {
 		s.Close()
 		return nil, err
 	}
+	s.b16ver = g.b16.ver
 	s.Reset()
 	return s, nil
 }
@@ -476,12 +478,14 @@ func (s *Stepper) step(ids []int32) error {
 
 // syncBF16 makes the bfloat16 copy of the parameters again when they
 // changed since it was made (paramsChanged), before the step is issued or
-// its graph replayed (the graph reads the copy where it is). The copy is
-// made on the default stream, which the Stepper's non-blocking stream
+// its graph replayed (the graph reads the copy where it is); an AdamW
+// step writes the copy itself, which changes its version. The copy is
+// written on the default stream, which the Stepper's non-blocking stream
 // does not wait for: the steps issued before, which may read the copy,
 // are waited for first, and the copy after.
 func (s *Stepper) syncBF16() error {
-	if b := &s.g.b16; b.params != nil && b.fresh {
+	b := &s.g.b16
+	if b.params != nil && b.fresh && b.ver == s.b16ver {
 		return nil
 	}
 	if err := s.stream.Synchronize(); err != nil {
@@ -490,7 +494,11 @@ func (s *Stepper) syncBF16() error {
 	if err := s.g.paramsBF16(); err != nil {
 		return err
 	}
-	return s.g.dev.Synchronize()
+	if err := s.g.dev.Synchronize(); err != nil {
+		return err
+	}
+	s.b16ver = b.ver
+	return nil
 }
 
 // capture records one step at the parity s.par into a graph; on failure

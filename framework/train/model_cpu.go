@@ -30,9 +30,7 @@ func (c *cpuModel) Backward() error {
 }
 
 func (c *cpuModel) ScaleGrads(f float32) error {
-	for i := range c.m.Grads.Data {
-		c.m.Grads.Data[i] *= f
-	}
+	c.m.ScaleGrads(f)
 	return nil
 }
 

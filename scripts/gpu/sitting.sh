@@ -18,7 +18,10 @@
 #        1. the peer's build in the background (skipped when built or
 #           carried), while the GPU tests named by $TESTS (a -test.run
 #           pattern of cudamodel.test; default none) and
-#           `bench train --ops` (bf16: where a step goes) run;
+#           `bench train --ops` (bf16: where a step goes) run, then
+#           $DURING (a shell command, e.g. other benchmarks: the GPU is
+#           idle while the peer compiles), bounded to leave
+#           $DURING_RESERVE seconds (default 260) for what follows;
 #        2. once it is built: bench train fp32, tf32 and bf16, the peer's
 #           training section (with and without causal-conv1d), bench
 #           train again: the same card, the same sitting;
@@ -119,6 +122,15 @@ run() {
 		echo "tests $TESTS: exit $?; $(grep -c '^--- PASS' "$L/tests.log") passed, $(grep -c '^--- FAIL' "$L/tests.log") failed" | tee -a "$L/summary.txt"
 	fi
 	R=200 ours ops-bf16 --precision bf16 --steps 6 --ops
+	if [ -n "${DURING:-}" ]; then
+		local dl=$(($(left) - ${DURING_RESERVE:-260}))
+		if [ "$dl" -ge 30 ]; then
+			timeout "$dl" bash -c "$DURING" >"$L/during.txt" 2>&1
+			echo "during: exit $?" | tee -a "$L/summary.txt"
+		else
+			echo "during: skipped, $(left) s left" | tee -a "$L/summary.txt"
+		fi
+	fi
 	if [ -n "$bp" ]; then
 		wait "$bp"
 		echo "peer build: $(tail -1 "$L/build.out")" | tee -a "$L/summary.txt"

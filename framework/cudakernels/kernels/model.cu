@@ -44,13 +44,15 @@ extern "C" __global__ void neg_exp(float* __restrict__ out, const float* __restr
 		out[i] = -(float)exp((double)x[i]);
 }
 
-// sumsq_part: part[blockIdx.x] = Σ x[i]² over the block's grid-stride
-// elements, in double (the host adds the partials in block order).
-extern "C" __global__ void sumsq_part(const float* __restrict__ x, long long n, double* __restrict__ part) {
+// sumsq_part: part[blockIdx.x] = Σ y[i]² over the block's grid-stride
+// elements, in double (the host adds the partials in block order), where
+// y[i] = (x[i]·s1)·s2 rounded to float32 after each product: the scales
+// not yet applied to x (a factor of 1 changes nothing).
+extern "C" __global__ void sumsq_part(const float* __restrict__ x, long long n, double* __restrict__ part, float s1, float s2) {
 	__shared__ double sh[32];
 	double s = 0;
 	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-		double v = x[i];
+		double v = __fmul_rn(__fmul_rn(x[i], s1), s2);
 		s += v * v;
 	}
 	s = block_sum_d(s, sh);

@@ -25,6 +25,7 @@ float __logf(float);
 float __expf(float);
 float __frcp_rn(float);
 float __fadd_rn(float, float);
+float __fmul_rn(float, float);
 float __fdividef(float, float);
 float rsqrtf(float);
 double rsqrt(double);
