@@ -24,7 +24,8 @@
 #           $DURING_RESERVE seconds (default 260) for what follows;
 #        2. once it is built: bench train fp32, tf32 and bf16, the peer's
 #           training section (with and without causal-conv1d), bench
-#           train again: the same card, the same sitting;
+#           train again: the same card, the same sitting (when the build
+#           did not finish in time: bench train once in each precision);
 #        3. $EXTRA (a shell command run after, e.g. a bench generate), if
 #           time is left.
 #       Every step is bounded so that the whole ends inside $BUDGET
@@ -153,7 +154,10 @@ run() {
 		R=0 ours ours-fp32-2 --precision fp32 --steps 8
 		ratios
 	else
-		echo "the peer is not built: no anchors this call (carry $OUT/peer-so as .gpu/peer/so next time, or build again on this warm machine)" | tee -a "$L/summary.txt"
+		echo "the peer is not built: no anchors this call (carry $OUT/peer-so as .gpu/peer/so next time, or run 'bash scripts/gpu/peer.sh build' again on this warm machine: the finished objects are kept); mambakit alone:" | tee -a "$L/summary.txt"
+		R=60 ours ours-bf16-1 --precision bf16 --steps 8
+		R=40 ours ours-tf32-1 --precision tf32 --steps 8
+		R=20 ours ours-fp32-1 --precision fp32 --steps 8
 	fi
 	# 3. Whatever else was asked, in the time left.
 	if [ -n "${EXTRA:-}" ] && [ "$(left)" -gt 30 ]; then
