@@ -89,10 +89,11 @@ func (g *Model) Step(c backbone.AdamWConfig, lr float64) error {
 		}
 	}
 	g.steps++
+	// The bfloat16 copy, when the products read one and it is up to date
+	// (not after an Upload), is written by the step itself; else the next
+	// use makes it again.
+	b16 := g.bf16 && g.b16.params != nil && g.b16.fresh
 	g.paramsChanged()
-	// The bfloat16 copy, when the products read one, is written by the
-	// step itself; it is up to date after it only if it was allocated.
-	b16 := g.bf16 && g.b16.params != nil
 	ac := cudakernels.AdamW{Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, WeightDecay: c.WeightDecay}
 	for _, s := range g.lay.spans {
 		sp := cudakernels.AdamWSpan{P: g.params.At(s.lo), G: g.grads.At(s.lo), M: g.mom1.At(s.lo), V: g.mom2.At(s.lo),
