@@ -22,10 +22,6 @@ type TrainOptions struct {
 	Device                        train.Device
 	DModel, Layers, DState, Vocab int
 	Batch, SeqLen, Steps, Warmup  int
-	// Accum is the micro-batches a step (gradient accumulation, as train
-	// --accum; 0 is 1): forward and backward of each, their gradients
-	// summed, then one mean, clip and AdamW step.
-	Accum int
 	Seed                          uint64   // of the model and the tokens
 	Complex                       bool     // complex A, B, C and states (S4D-Lin)
 	NonSelective                  []string // SSM parameters that do not depend on the input
@@ -39,6 +35,10 @@ type TrainOptions struct {
 	// Recompute: one block's activations kept and the others' forward run
 	// again in the backward pass (train.Placement.Recompute).
 	Recompute bool
+	// Accum is the micro-batches a step (gradient accumulation, as train
+	// --accum; 0 is 1): forward and backward of each, their gradients
+	// summed, then one mean, clip and AdamW step.
+	Accum int
 }
 
 // DefaultTrain returns the defaults on dev: a small model on the CPU, the
