@@ -10,7 +10,9 @@
 #       cudamodel.test) into .gpu/bin.tar.xz, and the peer's sources into
 #       .gpu/peer/src.tar.xz when they are not there (peer.sh pack; fetch
 #       state-spaces/mamba and Dao-AILab/causal-conv1d first). Prints the
-#       carry list.
+#       carry list. With BASE=REV (a git revision, e.g. the commit before
+#       a change) also the mambakit of REV into .gpu/base.tar.xz: run
+#       then times it beside this build.
 #   bash scripts/gpu/sitting.sh run
 #       on the GPU machine, with carry [".gpu/bin.tar.xz",
 #       ".gpu/peer/src.tar.xz"] (and ".gpu/peer/so" when an earlier call
@@ -26,6 +28,8 @@
 #           training section (with and without causal-conv1d), bench
 #           train again: the same card, the same sitting (when the build
 #           did not finish in time: bench train once in each precision);
+#           with .gpu/base.tar.xz carried, the base build's bf16 runs
+#           alternate with this build's, and summary.txt gives their ratio;
 #        3. $EXTRA (a shell command run after, e.g. a bench generate), if
 #           time is left.
 #       Every step is bounded so that the whole ends inside $BUDGET
@@ -58,6 +62,20 @@ pack() {
 	[ -f .gpu/peer/src.tar.xz ] || bash scripts/gpu/peer.sh pack
 	ls -la .gpu/bin.tar.xz .gpu/peer/src.tar.xz
 	local carry='".gpu/bin.tar.xz", ".gpu/peer/src.tar.xz"'
+	if [ -n "${BASE:-}" ]; then
+		local rev wt=/tmp/sitting-base.$$
+		rev=$(git rev-parse --verify "$BASE^{commit}") || die "BASE=$BASE is not a commit"
+		git worktree add -q --detach "$wt" "$rev"
+		mkdir -p .gpu/base
+		(cd "$wt" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -ldflags="-s -w" -o "$OLDPWD/.gpu/base/mambakit" ./cmd/mambakit)
+		local rc=$?
+		git worktree remove --force "$wt"
+		[ $rc = 0 ] || die "building mambakit at $rev failed"
+		echo "$rev" >.gpu/base/COMMIT
+		tar -C .gpu -cJf .gpu/base.tar.xz base/mambakit base/COMMIT
+		ls -la .gpu/base.tar.xz
+		carry+=', ".gpu/base.tar.xz"'
+	fi
 	compgen -G ".gpu/peer/so/*.so*" >/dev/null && carry+=', ".gpu/peer/so"'
 	echo "carry: [$carry]"
 }
@@ -66,7 +84,8 @@ pack() {
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 
 # ours NAME ARGS...: one bench train run, bounded by what is left (less
-# the reserve R), its last line in the summary.
+# the reserve R), its last line in the summary; BIN picks the binary
+# (default this build's).
 ours() {
 	local name=$1 lim
 	shift
@@ -75,8 +94,20 @@ ours() {
 		echo "$name: skipped, $(left) s left" | tee -a "$L/summary.txt"
 		return
 	fi
-	timeout "$lim" .gpu/mambakit bench train --device cuda "$@" >"$L/$name.txt" 2>&1
+	timeout "$lim" "${BIN:-.gpu/mambakit}" bench train --device cuda "$@" >"$L/$name.txt" 2>&1
 	echo "$name (exit $?): $(grep -h 'tokens_per_s=' "$L/$name.txt" | tail -1)" | tee -a "$L/summary.txt"
+}
+
+# base NAME R: the base build's bf16 run (when carried), reserve R.
+base() {
+	[ -x .gpu/base/mambakit ] || return 0
+	BIN=.gpu/base/mambakit R=$2 ours "$1" --precision bf16 --steps 8
+}
+
+# median FILES...: the median tokens/s of bench train logs.
+median() {
+	grep -h 'tokens_per_s=' "$@" 2>/dev/null | sed 's/.*tokens_per_s=\([0-9.]*\).*/\1/' | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # ratios prints, for each precision, the median of mambakit's runs and the
@@ -86,8 +117,7 @@ ratios() {
 		echo "== tokens/s, mamba-130m shape, 8 x 2048 (this sitting)"
 		for p in bf16 tf32 fp32; do
 			local o pe
-			o=$(grep -h 'tokens_per_s=' "$L"/ours-"$p"-*.txt 2>/dev/null | sed 's/.*tokens_per_s=\([0-9.]*\).*/\1/' | sort -n |
-				awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+			o=$(median "$L"/ours-"$p"-*.txt)
 			pe=$(awk -F'\t' -v n="train $p" '$1 == n && $2 == "causal-conv1d" && $4 == "tokens/s" { printf "%.0f", $3 }' "$L/peer.tsv" 2>/dev/null)
 			if [ -n "$o" ] && [ -n "$pe" ]; then
 				echo "$p: mambakit $o (median), peer with causal-conv1d $pe: $(awk -v a="$o" -v b="$pe" 'BEGIN { printf "%.2f", a / b }')x"
@@ -95,6 +125,16 @@ ratios() {
 				echo "$p: mambakit ${o:-none}, peer with causal-conv1d ${pe:-none}"
 			fi
 		done
+		if [ -x .gpu/base/mambakit ]; then
+			local o b
+			o=$(median "$L"/ours-bf16-*.txt)
+			b=$(median "$L"/base-bf16-*.txt)
+			if [ -n "$o" ] && [ -n "$b" ]; then
+				echo "bf16: this build $o (median), the base $(cat .gpu/base/COMMIT) $b: $(awk -v a="$o" -v b="$b" 'BEGIN { printf "%.3f", a / b }')x"
+			else
+				echo "bf16: this build ${o:-none}, the base ${b:-none}"
+			fi
+		fi
 	} | tee -a "$L/summary.txt"
 }
 
@@ -107,6 +147,9 @@ run() {
 	mkdir -p "$L" "$OUT"
 	[ -f .gpu/bin.tar.xz ] || die "no .gpu/bin.tar.xz: run 'scripts/gpu/sitting.sh pack' here and carry it"
 	tar -C .gpu -xJf .gpu/bin.tar.xz || die "cannot unpack .gpu/bin.tar.xz"
+	if [ -f .gpu/base.tar.xz ]; then
+		tar -C .gpu -xJf .gpu/base.tar.xz || die "cannot unpack .gpu/base.tar.xz"
+	fi
 	{
 		echo "== sitting.sh, $(date -u +%FT%TZ), build $(tr '\n' ' ' <.gpu/COMMIT)"
 		nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1
@@ -139,25 +182,32 @@ run() {
 	fi
 	# 2. Alternated: ours, the peer, ours.
 	if [ -f .gpu/peer/BUILT ] || compgen -G ".gpu/peer/so/*.so*" >/dev/null; then
+		base base-bf16-1 170
 		R=150 ours ours-bf16-1 --precision bf16 --steps 8
 		R=130 ours ours-tf32-1 --precision tf32 --steps 8
 		R=110 ours ours-fp32-1 --precision fp32 --steps 8
-		local pb=$(($(left) - 80))
+		local nb=0 pb
+		[ -x .gpu/base/mambakit ] && nb=1
+		pb=$(($(left) - 80 - 50 * nb))
 		if [ $pb -ge 60 ]; then
 			OUT=$L BENCH_ARGS="--sections info,train --budget $((pb - 30))" BENCH_TIMEOUT=$pb bash scripts/gpu/peer.sh bench >"$L/peer.out" 2>&1
 			echo "peer bench: exit $?" | tee -a "$L/summary.txt"
 		else
 			echo "peer bench: skipped, $(left) s left" | tee -a "$L/summary.txt"
 		fi
-		ours ours-bf16-2 --precision bf16 --steps 8
+		R=$((50 * nb)) ours ours-bf16-2 --precision bf16 --steps 8
+		base base-bf16-2 0
 		R=20 ours ours-tf32-2 --precision tf32 --steps 8
 		R=0 ours ours-fp32-2 --precision fp32 --steps 8
 		ratios
 	else
 		echo "the peer is not built: no anchors this call (carry $OUT/peer-so as .gpu/peer/so next time, or run 'bash scripts/gpu/peer.sh build' again on this warm machine: the finished objects are kept); mambakit alone:" | tee -a "$L/summary.txt"
-		R=60 ours ours-bf16-1 --precision bf16 --steps 8
+		base base-bf16-1 100
+		R=80 ours ours-bf16-1 --precision bf16 --steps 8
+		base base-bf16-2 60
 		R=40 ours ours-tf32-1 --precision tf32 --steps 8
 		R=20 ours ours-fp32-1 --precision fp32 --steps 8
+		ratios
 	fi
 	# 3. Whatever else was asked, in the time left.
 	if [ -n "${EXTRA:-}" ] && [ "$(left)" -gt 30 ]; then
