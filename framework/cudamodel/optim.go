@@ -17,17 +17,16 @@ import (
 // and writes the parameters once: no pass of its own for the mean over
 // micro-batches or for clipping, and AdamW writes the bfloat16 copy.
 
-// scaleGrads records f as a factor of the gradients (applying the first
-// recorded one when two are already waiting).
+// scaleGrads records f as a factor of the gradients (applying those
+// recorded first when two are already waiting: the kernels take two).
 func (g *Model) scaleGrads(f float32) error {
 	if f == 1 {
 		return nil
 	}
 	if len(g.gradScale) == 2 {
-		if err := g.dev.Scale(g.grads.Ptr(), g.gradScale[0], g.lay.total); err != nil {
+		if err := g.settleGrads(); err != nil {
 			return err
 		}
-		g.gradScale = g.gradScale[1:]
 	}
 	g.gradScale = append(g.gradScale, f)
 	return nil
