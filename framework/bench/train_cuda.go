@@ -78,7 +78,11 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 		o.DModel, o.Layers, o.DState, cfg.VocabSize, g.NumParams(), o.Batch, o.SeqLen, accumNote(o.Accum), mode, time.Since(t0).Seconds())
 	r := rand.New(rand.NewPCG(o.Seed, 2))
 	B, L, A := o.Batch, o.SeqLen, o.Accum
-	b := &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
+	// A step's micro-batches, their tokens drawn before the step is timed.
+	bs := make([]*backbone.Batch, A)
+	for a := range bs {
+		bs[a] = &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
+	}
 	// Events: before each micro-batch's forward and backward, and before
 	// and after the clip and AdamW.
 	ev := make([]*cuda.Event, 2*A+2)
@@ -90,14 +94,16 @@ func trainCUDA(o TrainOptions, stdout io.Writer) error {
 	type times struct{ step, fwd, bwd, opt float64 }
 	step := func() (float64, times, error) {
 		var tm times
+		for _, b := range bs {
+			randomTokens(r, b, o.Vocab)
+		}
 		t0 := time.Now()
 		ev[0].Record(nil)
 		if err := g.ZeroGrad(); err != nil {
 			return 0, tm, err
 		}
 		var loss float64
-		for a := range A {
-			randomTokens(r, b, o.Vocab)
+		for a, b := range bs {
 			if a > 0 {
 				ev[2*a].Record(nil)
 			}
