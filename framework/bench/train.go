@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
@@ -58,61 +59,149 @@ func (o TrainOptions) config() backbone.Config {
 	return cfg
 }
 
-// Train times full training steps (forward, backward, AdamW) of a fresh
-// model on random tokens and writes one line a step, then
-// "tokens_per_s=<n> peak_rss_mb=<n>" (on a GPU: the phases and anchors,
-// trainCUDA).
+// Train times full training steps (forward, backward, clip, AdamW) of a
+// fresh model on random tokens, on the CPU or a GPU: the step is
+// train.Step on a train.Model, as `train` takes it. It writes one line a
+// step, then on the CPU "tokens_per_s=<n> peak_rss_mb=<n>", on a GPU the
+// median, MFU and anchors (gpuTrain).
 func Train(o TrainOptions, w io.Writer) error {
 	if o.Accum < 0 {
 		return fmt.Errorf("bench train: %d micro-batches a step, want at least 1", o.Accum)
 	}
 	o.Accum = max(o.Accum, 1)
-	if o.Device == train.CUDA {
-		return trainCUDA(o, w)
-	}
-	pl := train.Placement{Precision: o.Precision, TF32: o.TF32, Recompute: o.Recompute}
+	pl := train.Placement{Device: o.Device, Precision: o.Precision, TF32: o.TF32, Recompute: o.Recompute}
 	if err := pl.Check(); err != nil {
 		return err
 	}
-	prec, err := pl.Products()
-	if err != nil {
+	if _, err := pl.Products(); err != nil {
 		return err
 	}
-	if err := useCPU(o.Threads, o.BLAS); err != nil {
+	var dev trainDevice
+	if o.Device == train.CUDA {
+		dev = &gpuTrain{o: o}
+	} else {
+		if err := useCPU(o.Threads, o.BLAS); err != nil {
+			return err
+		}
+		dev = &cpuTrain{o: o}
+	}
+	if err := dev.open(w); err != nil {
 		return err
 	}
 	cfg := o.config()
+	t0 := time.Now()
 	m, err := backbone.New(cfg, o.Seed)
 	if err != nil {
 		return err
 	}
-	m.Precision = prec
-	m.SetRecompute(o.Recompute)
-	opt := backbone.NewAdamW(m, adamW)
-	r := rand.New(rand.NewPCG(o.Seed, 2))
-	B, L := o.Batch, o.SeqLen
-	b := &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
-	step := func() (float64, error) {
-		m.ZeroGrad()
-		var loss float64
-		for range o.Accum {
-			randomTokens(r, b, o.Vocab)
-			l, err := m.Forward(b, nil)
-			if err != nil {
-				return 0, err
-			}
-			if _, err := m.Backward(); err != nil {
-				return 0, err
-			}
-			loss += l / float64(o.Accum)
-		}
-		if o.Accum > 1 {
-			m.ScaleGrads(float32(1 / float64(o.Accum)))
-		}
-		m.ClipGrad(1)
-		opt.Step(adamW.LR)
-		return loss, nil
+	dm, err := train.NewModel(m, backbone.NewAdamW(m, adamW), pl)
+	if err != nil {
+		return err
 	}
+	defer dm.Close()
+	if err := dev.placed(dm, m, w, time.Since(t0)); err != nil {
+		return err
+	}
+	r := rand.New(rand.NewPCG(o.Seed, 2))
+	B, L, A := o.Batch, o.SeqLen, o.Accum
+	// A step's micro-batches, their tokens drawn before the step is timed.
+	bs := make([]*backbone.Batch, A)
+	for a := range bs {
+		bs[a] = &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
+	}
+	st := &train.Step{Accum: A, Clip: 1, Mark: dev.mark,
+		Batch: func(a int) (*backbone.Batch, error) { return bs[a], nil }}
+	step := func() (float64, stepTimes, error) {
+		for _, b := range bs {
+			randomTokens(r, b, o.Vocab)
+		}
+		t0 := time.Now()
+		loss, _, err := st.Run(dm, adamW.LR)
+		if err != nil {
+			return 0, stepTimes{}, err
+		}
+		tm, err := dev.finish()
+		tm.step = time.Since(t0).Seconds()
+		return loss, tm, err
+	}
+	for range o.Warmup { // allocates activations
+		if _, _, err := step(); err != nil {
+			return err
+		}
+	}
+	stop, err := dev.timed()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	tok := float64(B * L * A)
+	var all []stepTimes
+	for i := 1; i <= o.Steps; i++ {
+		loss, tm, err := step()
+		if err != nil {
+			return err
+		}
+		if err := dev.after(); err != nil {
+			return err
+		}
+		all = append(all, tm)
+		fmt.Fprintf(w, "step %d/%d  loss %.4f  %s (forward %s, backward %s, clip+AdamW %s)  %.0f tokens/s\n",
+			i, o.Steps, loss, dev.dur(tm.step), dev.dur(tm.fwd), dev.dur(tm.bwd), dev.dur(tm.opt), tok/tm.step)
+	}
+	stop()
+	return dev.summary(w, all, tok)
+}
+
+// stepTimes are a timed step's seconds: the whole (host's wall clock)
+// and its phases (the device's clock).
+type stepTimes struct{ step, fwd, bwd, opt float64 }
+
+// trainDevice is what bench train does on its device around the shared
+// step: the device's lines, a clock of the phases, and the summary.
+type trainDevice interface {
+	open(w io.Writer) error                                                          // before the model: the device
+	placed(dm train.Model, m *backbone.Model, w io.Writer, took time.Duration) error // the model's line
+	mark(train.Phase)                                                                // a phase begins (train.Step.Mark)
+	finish() (stepTimes, error)                                                      // the step's work done: its phases
+	timed() (stop func(), err error)                                                 // the timed steps begin
+	after() error                                                                    // a timed step ended
+	dur(s float64) string                                                            // a time as the step lines show it
+	summary(w io.Writer, steps []stepTimes, tokens float64) error
+}
+
+// phaseMarks sums the spans between a step's marks by phase: the span
+// from mark i to mark i+1 counts to mark i's phase.
+func phaseMarks(phases []train.Phase, span func(i int) (float64, error)) (stepTimes, error) {
+	var tm stepTimes
+	for i := 0; i+1 < len(phases); i++ {
+		s, err := span(i)
+		if err != nil {
+			return tm, err
+		}
+		switch phases[i] {
+		case train.PhaseForward:
+			tm.fwd += s
+		case train.PhaseBackward:
+			tm.bwd += s
+		case train.PhaseOptimizer:
+			tm.opt += s
+		}
+	}
+	return tm, nil
+}
+
+// cpuTrain is bench train on the CPU: the host's clock.
+type cpuTrain struct {
+	o      TrainOptions
+	phases []train.Phase
+	at     []time.Time
+	start  time.Time
+}
+
+func (c *cpuTrain) open(io.Writer) error { return nil }
+
+func (c *cpuTrain) placed(_ train.Model, m *backbone.Model, w io.Writer, _ time.Duration) error {
+	o, cfg := c.o, &m.Config
 	variant := "S6"
 	if len(o.NonSelective) > 0 {
 		variant = "non-selective " + strings.Join(o.NonSelective, ",")
@@ -128,32 +217,40 @@ func Train(o TrainOptions, w io.Writer) error {
 		products += "; activations recomputed (one block's kept)"
 	}
 	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters), %s; batch %d × %d tokens%s; %s; %d threads\n",
-		o.DModel, o.Layers, o.DState, cfg.VocabSize, len(m.Params.Data), variant, B, L, accumNote(o.Accum), products, kernels.Threads())
+		o.DModel, o.Layers, o.DState, cfg.VocabSize, len(m.Params.Data), variant, o.Batch, o.SeqLen, accumNote(o.Accum), products, kernels.Threads())
 	if kernels.BLAS() == "openblas" {
 		printOpenBLAS(w)
 	}
-	for range o.Warmup { // allocates activations
-		if _, err := step(); err != nil {
-			return err
-		}
-	}
-	stop, err := startProfile(o.CPUProfile)
+	return nil
+}
+
+func (c *cpuTrain) mark(p train.Phase) {
+	c.phases = append(c.phases, p)
+	c.at = append(c.at, time.Now())
+}
+
+func (c *cpuTrain) finish() (stepTimes, error) {
+	tm, err := phaseMarks(c.phases, func(i int) (float64, error) { return c.at[i+1].Sub(c.at[i]).Seconds(), nil })
+	c.phases, c.at = c.phases[:0], c.at[:0]
+	return tm, err
+}
+
+func (c *cpuTrain) timed() (func(), error) {
+	stop, err := startProfile(c.o.CPUProfile)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stop()
-	start := time.Now()
-	for i := 1; i <= o.Steps; i++ {
-		t0 := time.Now()
-		loss, err := step()
-		if err != nil {
-			return err
-		}
-		d := time.Since(t0)
-		fmt.Fprintf(w, "step %d/%d  loss %.4f  %.3fs  %.0f tokens/s\n", i, o.Steps, loss, d.Seconds(), float64(B*L*o.Accum)/d.Seconds())
-	}
-	el := time.Since(start).Seconds()
-	fmt.Fprintf(w, "tokens_per_s=%.1f peak_rss_mb=%.1f\n", float64(B*L*o.Accum*o.Steps)/el, peakRSSMB())
+	c.start = time.Now()
+	var once sync.Once
+	return func() { once.Do(stop) }, nil
+}
+
+func (c *cpuTrain) after() error         { return nil }
+func (c *cpuTrain) dur(s float64) string { return fmt.Sprintf("%.3fs", s) }
+
+func (c *cpuTrain) summary(w io.Writer, steps []stepTimes, tokens float64) error {
+	el := time.Since(c.start).Seconds()
+	fmt.Fprintf(w, "tokens_per_s=%.1f peak_rss_mb=%.1f\n", tokens*float64(len(steps))/el, peakRSSMB())
 	return nil
 }
 

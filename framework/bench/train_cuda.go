@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
@@ -32,170 +31,122 @@ var trainAnchors = []struct {
 	{"state-spaces/mamba without causal-conv1d, bf16 autocast", 117387},
 }
 
-// trainCUDA times full training steps (forward, backward, gradient
-// clipping, AdamW) of a fresh model on random tokens on the GPU
-// (framework/cudamodel). Times are wall-clock per step, the device
-// synchronized at the end of each; the phases are split with device events.
-func trainCUDA(o TrainOptions, stdout io.Writer) error {
-	prec, err := train.Placement{Device: train.CUDA, TF32: o.TF32, Precision: o.Precision}.Products()
+// gpuTrain is bench train on a GPU (framework/cudamodel through
+// train.NewModel): the phases split with device events, the step's time
+// wall-clock with the device synchronized at its end, MFU against
+// cuBLAS's rate on the card, and with Ops the time of each kind of
+// operation.
+type gpuTrain struct {
+	o      TrainOptions
+	d      *cuda.Device
+	g      *cudamodel.Model
+	prec   backbone.Precision
+	rate   float64 // cuBLAS at 8192³ in the precision's mode, FLOP/s
+	peak   gemmMode
+	ev     []*cuda.Event // a step's marks, reused
+	phases []train.Phase
+	ops    opTable
+}
+
+func (c *gpuTrain) open(io.Writer) error {
+	prec, err := train.Placement{Device: train.CUDA, TF32: c.o.TF32, Precision: c.o.Precision}.Products()
+	c.prec, c.peak = prec, peakMode(prec)
+	return err
+}
+
+func (c *gpuTrain) placed(dm train.Model, _ *backbone.Model, w io.Writer, took time.Duration) error {
+	if c.g, c.d = train.GPUModel(dm); c.g == nil {
+		return fmt.Errorf("bench train: the model is not on a GPU")
+	}
+	fmt.Fprintf(w, "device: %s\n", c.d)
+	// The ceiling MFU is reckoned against, before the activations take
+	// their memory: cuBLAS at 8192³ in the precision's mode.
+	timer, err := newCudaTimer(c.d, 2, 5)
 	if err != nil {
 		return err
 	}
-	d, err := cuda.Open()
-	if err != nil {
-		return err
+	if c.rate, err = gemmRate(c.d, timer, 8192, c.peak); err != nil {
+		return fmt.Errorf("cublas %s rate: %w", c.peak.name, err)
 	}
-	defer d.Close()
-	fmt.Fprintf(stdout, "device: %s\n", d)
-	// The ceiling MFU is reckoned against, before the model takes the
-	// memory: cuBLAS at 8192³ in the precision's mode.
-	timer, err := newCudaTimer(d, 2, 5)
-	if err != nil {
-		return err
+	c.ev = make([]*cuda.Event, 2*max(c.o.Accum, 1)+2)
+	for i := range c.ev {
+		if c.ev[i], err = c.d.NewEvent(); err != nil {
+			return err
+		}
 	}
-	peak := peakMode(prec)
-	rate, err := gemmRate(d, timer, 8192, peak)
-	if err != nil {
-		return fmt.Errorf("cublas %s rate: %w", peak.name, err)
-	}
-	cfg := o.config()
-	t0 := time.Now()
-	g, err := newGPUModel(d, cfg, o.Seed)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	if err := g.SetPrecision(prec); err != nil {
-		return err
-	}
-	g.SetRecompute(o.Recompute)
+	o, cfg := c.o, dm.Config()
 	mode := map[backbone.Precision]string{backbone.FP32: "float32", backbone.TF32: "TF32 projections",
-		backbone.BF16: "bf16 products (bfloat16 operands, float32 sums)"}[prec]
+		backbone.BF16: "bf16 products (bfloat16 operands, float32 sums)"}[c.prec]
 	if o.Recompute {
 		mode += "; activations recomputed (one block's kept)"
 	}
-	fmt.Fprintf(stdout, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters); batch %d × %d tokens%s; %s (init and upload %.1fs)\n",
-		o.DModel, o.Layers, o.DState, cfg.VocabSize, g.NumParams(), o.Batch, o.SeqLen, accumNote(o.Accum), mode, time.Since(t0).Seconds())
-	r := rand.New(rand.NewPCG(o.Seed, 2))
-	B, L, A := o.Batch, o.SeqLen, o.Accum
-	// A step's micro-batches, their tokens drawn before the step is timed.
-	bs := make([]*backbone.Batch, A)
-	for a := range bs {
-		bs[a] = &backbone.Batch{B: B, L: L, Inputs: make([]int32, B*L), Targets: make([]int32, B*L)}
+	fmt.Fprintf(w, "model: d_model %d, %d layers, d_state %d, vocab %d (%d parameters); batch %d × %d tokens%s; %s (init and upload %.1fs)\n",
+		o.DModel, o.Layers, o.DState, cfg.VocabSize, c.g.NumParams(), o.Batch, o.SeqLen, accumNote(o.Accum), mode, took.Seconds())
+	return nil
+}
+
+// mark records the step's next event (2 a micro-batch, then 2: placed
+// made them).
+func (c *gpuTrain) mark(p train.Phase) {
+	if i := len(c.phases); i < len(c.ev) {
+		c.phases = append(c.phases, p)
+		c.ev[i].Record(nil)
 	}
-	// Events: before each micro-batch's forward and backward, and before
-	// and after the clip and AdamW.
-	ev := make([]*cuda.Event, 2*A+2)
-	for i := range ev {
-		if ev[i], err = d.NewEvent(); err != nil {
-			return err
-		}
+}
+
+func (c *gpuTrain) finish() (stepTimes, error) {
+	defer func() { c.phases = c.phases[:0] }()
+	if err := c.d.Synchronize(); err != nil {
+		return stepTimes{}, err
 	}
-	type times struct{ step, fwd, bwd, opt float64 }
-	step := func() (float64, times, error) {
-		var tm times
-		for _, b := range bs {
-			randomTokens(r, b, o.Vocab)
-		}
-		t0 := time.Now()
-		ev[0].Record(nil)
-		if err := g.ZeroGrad(); err != nil {
-			return 0, tm, err
-		}
-		var loss float64
-		for a, b := range bs {
-			if a > 0 {
-				ev[2*a].Record(nil)
-			}
-			l, err := g.Forward(b, nil)
-			if err != nil {
-				return 0, tm, err
-			}
-			loss += l / float64(A)
-			ev[2*a+1].Record(nil)
-			if err := g.Backward(); err != nil {
-				return 0, tm, err
-			}
-		}
-		ev[2*A].Record(nil)
-		if A > 1 {
-			if err := g.ScaleGrads(float32(1 / float64(A))); err != nil {
-				return 0, tm, err
-			}
-		}
-		if _, err := g.ClipGrad(1); err != nil {
-			return 0, tm, err
-		}
-		if err := g.Step(adamW, adamW.LR); err != nil {
-			return 0, tm, err
-		}
-		ev[2*A+1].Record(nil)
-		if err := d.Synchronize(); err != nil {
-			return 0, tm, err
-		}
-		tm.step = time.Since(t0).Seconds()
-		for i := range ev[:len(ev)-1] {
-			ms, err := cuda.ElapsedMs(ev[i], ev[i+1])
-			if err != nil {
-				return 0, tm, err
-			}
-			switch {
-			case i == 2*A:
-				tm.opt += float64(ms) / 1e3
-			case i%2 == 0:
-				tm.fwd += float64(ms) / 1e3
-			default:
-				tm.bwd += float64(ms) / 1e3
-			}
-		}
-		return loss, tm, nil
-	}
-	for range o.Warmup {
-		if _, _, err := step(); err != nil {
-			return err
+	return phaseMarks(c.phases, func(i int) (float64, error) {
+		ms, err := cuda.ElapsedMs(c.ev[i], c.ev[i+1])
+		return float64(ms) / 1e3, err
+	})
+}
+
+func (c *gpuTrain) timed() (func(), error) {
+	if c.o.Ops {
+		if err := c.g.TimeOps(true); err != nil {
+			return nil, err
 		}
 	}
-	var ops opTable
-	if o.Ops {
-		if err := g.TimeOps(true); err != nil {
-			return err
-		}
-	}
-	tok := float64(B * L * A)
+	return func() {}, nil
+}
+
+func (c *gpuTrain) after() error {
+	return c.ops.add(c.g)
+}
+
+func (c *gpuTrain) dur(s float64) string { return fmt.Sprintf("%.1f ms", 1e3*s) }
+
+func (c *gpuTrain) summary(w io.Writer, steps []stepTimes, tok float64) error {
+	o, cfg := c.o, c.g.Config
 	var all []float64
-	var sum times
-	for i := 1; i <= o.Steps; i++ {
-		loss, tm, err := step()
-		if err != nil {
-			return err
-		}
-		if err := ops.add(g); err != nil {
-			return err
-		}
+	var sum stepTimes
+	for _, tm := range steps {
 		all = append(all, tm.step)
 		sum.step += tm.step
 		sum.fwd += tm.fwd
 		sum.bwd += tm.bwd
 		sum.opt += tm.opt
-		fmt.Fprintf(stdout, "step %d/%d  loss %.4f  %.1f ms (forward %.1f, backward %.1f, clip+AdamW %.1f)  %.0f tokens/s\n",
-			i, o.Steps, loss, 1e3*tm.step, 1e3*tm.fwd, 1e3*tm.bwd, 1e3*tm.opt, tok/tm.step)
 	}
 	med := upperMedian(all)
-	n := float64(o.Steps)
-	free, total, _ := d.MemInfo()
-	fmt.Fprintf(stdout, "median step %.1f ms: %.0f tokens/s (mean %.0f); forward %.1f ms, backward %.1f ms, clip+AdamW %.1f ms (means); device memory in use %.1f GiB\n",
+	n := float64(len(steps))
+	free, total, _ := c.d.MemInfo()
+	fmt.Fprintf(w, "median step %.1f ms: %.0f tokens/s (mean %.0f); forward %.1f ms, backward %.1f ms, clip+AdamW %.1f ms (means); device memory in use %.1f GiB\n",
 		1e3*med, tok/med, tok*n/sum.step, 1e3*sum.fwd/n, 1e3*sum.bwd/n, 1e3*sum.opt/n, float64(total-free)/(1<<30))
 	work := matrixFLOPsPerToken(&cfg) * tok
-	fmt.Fprintf(stdout, "matrix products %.2f TFLOP a step: %.1f TFLOP/s, MFU %.1f%% of cuBLAS 8192³ %s (%.1f TFLOP/s, measured at the start)\n",
-		work/1e12, work/med/1e12, 100*work/med/rate, peak.name, rate/1e12)
-	fmt.Fprintf(stdout, "tokens_per_s=%.1f mfu=%.4f memory_gib=%.2f\n", tok/med, work/med/rate, float64(total-free)/(1<<30))
+	fmt.Fprintf(w, "matrix products %.2f TFLOP a step: %.1f TFLOP/s, MFU %.1f%% of cuBLAS 8192³ %s (%.1f TFLOP/s, measured at the start)\n",
+		work/1e12, work/med/1e12, 100*work/med/c.rate, c.peak.name, c.rate/1e12)
+	fmt.Fprintf(w, "tokens_per_s=%.1f mfu=%.4f memory_gib=%.2f\n", tok/med, work/med/c.rate, float64(total-free)/(1<<30))
 	if o.Ops {
-		ops.print(stdout, "forward + backward", o.Steps, sum.fwd+sum.bwd)
+		c.ops.print(w, "forward + backward", len(steps), sum.fwd+sum.bwd)
 	}
-	if o.DModel == 768 && o.Layers == 24 && cfg.VocabSize == 50280 && o.DState == 16 && B == 8 && L == 2048 && A == 1 && !o.Complex && len(o.NonSelective) == 0 {
-		fmt.Fprintf(stdout, "anchors (mamba-130m shape, batch 8 × 2048; H100 80GB, 2026-12-06: compare on that card):\n")
+	if o.DModel == 768 && o.Layers == 24 && cfg.VocabSize == 50280 && o.DState == 16 && o.Batch == 8 && o.SeqLen == 2048 && o.Accum == 1 && !o.Complex && len(o.NonSelective) == 0 {
+		fmt.Fprintf(w, "anchors (mamba-130m shape, batch 8 × 2048; H100 80GB, 2026-12-06: compare on that card):\n")
 		for _, a := range trainAnchors {
-			fmt.Fprintf(stdout, "  %-56s %9.0f tokens/s  (this run: %.2f×)\n", a.name, a.tps, tok/med/a.tps)
+			fmt.Fprintf(w, "  %-56s %9.0f tokens/s  (this run: %.2f×)\n", a.name, a.tps, tok/med/a.tps)
 		}
 	}
 	return nil

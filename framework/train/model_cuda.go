@@ -47,6 +47,16 @@ func newCUDAModel(m *backbone.Model, opt *backbone.AdamW, gpu int, prec backbone
 	return c, nil
 }
 
+// GPUModel returns the GPU model and device m is placed on (nil, nil when
+// m is on the CPU): for what times the device's work, `bench train`'s
+// phases and --ops.
+func GPUModel(m Model) (*cudamodel.Model, *cuda.Device) {
+	if c, ok := m.(*cudaModel); ok {
+		return c.g, c.dev
+	}
+	return nil, nil
+}
+
 func (c *cudaModel) Config() *backbone.Config { return &c.g.Config }
 
 func (c *cudaModel) NewState(B int) (State, error) { return c.g.NewState(B) }

@@ -354,6 +354,8 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 		return nil
 	}
 	batch := ld.NewBatch()
+	st := &Step{Accum: c.Accum, Clip: c.GradClip, ZeroGrad: zeroGrad, Pass: forwardBackward,
+		Batch: func(int) (*backbone.Batch, error) { ld.Next(batch); return batch, nil }}
 	tokens := float64(c.Batch * c.SeqLen * c.Accum)
 	for step := from + 1; step <= c.Steps; step++ {
 		stop := ctx.Err() != nil
@@ -371,32 +373,12 @@ func (r *Run) loop(ctx context.Context, m *backbone.Model, opt *backbone.AdamW, 
 			return res, nil
 		}
 		t0 := time.Now()
-		if err := zeroGrad(); err != nil {
-			return res, err
-		}
-		var loss float64
-		for a := 0; a < c.Accum; a++ {
-			ld.Next(batch)
-			l, err := forwardBackward(batch)
-			if err != nil {
-				return res, err
-			}
-			loss += l / float64(c.Accum)
-		}
-		if c.Accum > 1 {
-			if err := dm.ScaleGrads(float32(1 / float64(c.Accum))); err != nil {
-				return res, err
-			}
-		}
-		gn, err := dm.ClipGrad(c.GradClip)
-		if err != nil {
-			return res, err
-		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gn) || math.IsInf(gn, 0) {
+		lr := c.LRAt(step)
+		loss, gn, err := st.Run(dm, lr)
+		if errors.Is(err, ErrNonFinite) {
 			return res, fmt.Errorf("step %d: loss %v, gradient norm %v: %w; stopped without saving (last good checkpoint: %s)", step, loss, gn, ErrNonFinite, orNone(res.Checkpoint))
 		}
-		lr := c.LRAt(step)
-		if err := dm.Step(lr); err != nil {
+		if err != nil {
 			return res, err
 		}
 		res.Step = step
