@@ -116,6 +116,7 @@ func (d *Device) Conv1dBackward(c *Conv1d, g *Conv1dGrads) error {
 const (
 	normWarps  = 8
 	normShared = 96 << 10
+	normVPT    = 8 // NORM_VPT: columns a thread of rmsnorm_bwd_rows
 )
 
 // RMSNormForward is kernels.RMSNormForward: y (M, C), rstd (M), x (M, C),
@@ -145,12 +146,36 @@ func (d *Device) RMSNormBackward(dx, dx16, dw, dy, x, w, rstd cuda.DevPtr, M, C 
 	if M == 0 {
 		return nil
 	}
+	add := int32(0)
+	if addDX {
+		add = 1
+	}
+	if C <= normVPT*512 {
+		// A block a row in turn, each thread normVPT columns in registers
+		// (a row read once); about 512 threads a multiprocessor, as many
+		// as its registers hold at about 90 a thread.
+		f, err := d.kernel("norm.cu", "rmsnorm_bwd_rows")
+		if err != nil {
+			return err
+		}
+		nt := 32 * ((C + 32*normVPT - 1) / (32 * normVPT))
+		blocks := min(M, max(d.SMs, 1)*max(512/nt, 1))
+		part, err := d.Scratch("rmsnorm.part", 4*blocks*C)
+		if err != nil {
+			return err
+		}
+		if err := f.Launch(cuda.Dim3{X: blocks}, cuda.Dim3{X: nt}, 0, nil, dx, dx16, add, part, dy, x, w, rstd, M, C); err != nil {
+			return err
+		}
+		return d.sumRows(part.Ptr(), blocks, C, dw, true)
+	}
 	f, err := d.kernel("norm.cu", "rmsnorm_bwd")
 	if err != nil {
 		return err
 	}
-	// A warp a row, and each warp's column sums of dW in shared memory:
-	// as many warps a block (up to normWarps) as 96 KiB holds.
+	// Wider rows: a warp a row, and each warp's column sums of dW in
+	// shared memory: as many warps a block (up to normWarps) as 96 KiB
+	// holds.
 	nw := min(normWarps, normShared/(4*C))
 	if nw < 1 {
 		return fmt.Errorf("cudakernels: rmsnorm backward: C %d over %d", C, normShared/4)
@@ -159,10 +184,6 @@ func (d *Device) RMSNormBackward(dx, dx16, dw, dy, x, w, rstd cuda.DevPtr, M, C 
 	part, err := d.Scratch("rmsnorm.part", 4*blocks*C)
 	if err != nil {
 		return err
-	}
-	add := int32(0)
-	if addDX {
-		add = 1
 	}
 	if err := f.Launch(cuda.Dim3{X: blocks}, cuda.Dim3{X: 32 * nw}, 4*nw*C, nil, dx, dx16, add, part, dy, x, w, rstd, M, C); err != nil {
 		return err
