@@ -48,26 +48,36 @@ type gpuTrain struct {
 	ops    opTable
 }
 
-func (c *gpuTrain) open(io.Writer) error {
+// open prints the device and measures the ceiling MFU is reckoned
+// against, cuBLAS at 8192³ in the precision's mode, before the model
+// takes the device's memory (as the runs before train.Step did).
+func (c *gpuTrain) open(w io.Writer) error {
 	prec, err := train.Placement{Device: train.CUDA, TF32: c.o.TF32, Precision: c.o.Precision}.Products()
+	if err != nil {
+		return err
+	}
 	c.prec, c.peak = prec, peakMode(prec)
-	return err
+	d, err := cuda.Open()
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fmt.Fprintf(w, "device: %s\n", d)
+	timer, err := newCudaTimer(d, 2, 5)
+	if err != nil {
+		return err
+	}
+	if c.rate, err = gemmRate(d, timer, 8192, c.peak); err != nil {
+		return fmt.Errorf("cublas %s rate: %w", c.peak.name, err)
+	}
+	return nil
 }
 
 func (c *gpuTrain) placed(dm train.Model, _ *backbone.Model, w io.Writer, took time.Duration) error {
 	if c.g, c.d = train.GPUModel(dm); c.g == nil {
 		return fmt.Errorf("bench train: the model is not on a GPU")
 	}
-	fmt.Fprintf(w, "device: %s\n", c.d)
-	// The ceiling MFU is reckoned against, before the activations take
-	// their memory: cuBLAS at 8192³ in the precision's mode.
-	timer, err := newCudaTimer(c.d, 2, 5)
-	if err != nil {
-		return err
-	}
-	if c.rate, err = gemmRate(c.d, timer, 8192, c.peak); err != nil {
-		return fmt.Errorf("cublas %s rate: %w", c.peak.name, err)
-	}
+	var err error
 	c.ev = make([]*cuda.Event, 2*max(c.o.Accum, 1)+2)
 	for i := range c.ev {
 		if c.ev[i], err = c.d.NewEvent(); err != nil {

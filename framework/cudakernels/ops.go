@@ -152,14 +152,14 @@ func (d *Device) RMSNormBackward(dx, dx16, dw, dy, x, w, rstd cuda.DevPtr, M, C 
 	}
 	if C <= normVPT*512 {
 		// A block a row in turn, each thread normVPT columns in registers
-		// (a row read once); about 512 threads a multiprocessor, as many
-		// as its registers hold at about 90 a thread.
+		// (a row read once); as many blocks a multiprocessor as its
+		// registers hold.
 		f, err := d.kernel("norm.cu", "rmsnorm_bwd_rows")
 		if err != nil {
 			return err
 		}
 		nt := 32 * ((C + 32*normVPT - 1) / (32 * normVPT))
-		blocks := min(M, max(d.SMs, 1)*max(512/nt, 1))
+		blocks := min(M, max(d.SMs, 1)*blocksBy(f.Regs, nt))
 		part, err := d.Scratch("rmsnorm.part", 4*blocks*C)
 		if err != nil {
 			return err
@@ -189,6 +189,16 @@ func (d *Device) RMSNormBackward(dx, dx16, dw, dy, x, w, rstd cuda.DevPtr, M, C 
 		return err
 	}
 	return d.sumRows(part.Ptr(), blocks, C, dw, true)
+}
+
+// blocksBy is how many blocks of nt threads (a multiple of 32) at regs
+// registers a thread one multiprocessor of compute capability 8 or 9
+// holds: 65536 registers, allocated 256 at a time a warp; 64 warps; 32
+// blocks. At least 1.
+func blocksBy(regs, nt int) int {
+	perWarp := (max(regs, 1)*32 + 255) / 256 * 256
+	warps := min(65536/perWarp, 64)
+	return max(min(warps/max(nt/32, 1), 32), 1)
 }
 
 func (d *Device) elementwise(name string, n int, args ...any) error {

@@ -510,3 +510,20 @@ func TestMatMul(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBlocksBy: the blocks a multiprocessor holds, by registers, warps
+// and the block limit (no GPU needed).
+func TestBlocksBy(t *testing.T) {
+	for _, c := range []struct{ regs, nt, want int }{
+		{103, 256, 2}, // 3,328 registers a warp: 19 warps
+		{103, 96, 6},
+		{32, 32, 32}, // the block limit
+		{32, 256, 8}, // 64 warps
+		{255, 512, 1},
+		{0, 128, 16},
+	} {
+		if got := blocksBy(c.regs, c.nt); got != c.want {
+			t.Errorf("blocksBy(%d, %d) = %d, want %d", c.regs, c.nt, got, c.want)
+		}
+	}
+}
