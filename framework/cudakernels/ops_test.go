@@ -137,9 +137,9 @@ func bf16Mismatches(got []uint16, want []float32) int {
 
 func TestRMSNorm(t *testing.T) {
 	d := openOrSkip(t)
-	// Rows of up to 4096 columns take rmsnorm_bwd_rows (many rows a block
-	// at 700 × 768 and 300 × 2048), wider ones rmsnorm_bwd.
-	for i, sz := range [][2]int{{37, 300}, {1, 7}, {256, 768}, {5, 1025}, {700, 768}, {300, 2048}, {9, 4096}, {3, 5000}} {
+	// Rows of 2048 to 4096 columns take rmsnorm_bwd_rows (many rows a
+	// block at 300 × 2048), the others rmsnorm_bwd.
+	for i, sz := range [][2]int{{37, 300}, {1, 7}, {256, 768}, {5, 1025}, {700, 768}, {300, 2048}, {40, 2500}, {9, 4096}, {3, 5000}} {
 		r := rand.New(rand.NewPCG(uint64(i), 5))
 		M, C := sz[0], sz[1]
 		x, w := rnd(r, M*C, -2, 2), rnd(r, C, 0.5, 1.5)

@@ -81,69 +81,48 @@ extern "C" __global__ void rmsnorm_bwd(float* __restrict__ DX, unsigned short* _
 }
 
 // rmsnorm_bwd_rows: rmsnorm_bwd with a block per row in turn (rows
-// blockIdx.x + k·gridDim.x), for C ≤ NORM_VPT·blockDim.x (blocks of at
-// most 512 threads: about 110 registers a thread): thread t holds
+// blockIdx.x + k·gridDim.x), for wide rows, C ≤ NORM_VPT·blockDim.x
+// (blocks of at most 512 threads: about 90 registers a thread; ops.go
+// says which rows take it): thread t holds
 // columns t + i·blockDim.x (i < NORM_VPT) of x, dy and W in registers, so
-// each row is read once (this row's dx, when added to, and the next
-// row's x and dy are loaded before this row's sum and barrier), and its own part of dW, written to
+// each row is read once, and its own part of dW, written to
 // part[blockIdx.x] at the end. The row's Σ (dy·W)·x̂ is summed in double:
 // each thread over its columns, then across the warp by a butterfly, then
 // the warps' sums in warp order by every thread (the same bits in each).
 #define NORM_VPT 8
 
 extern "C" __global__ void __launch_bounds__(512) rmsnorm_bwd_rows(float* __restrict__ DX, unsigned short* __restrict__ DX16, int add,
-                                                                 float* __restrict__ part, const float* __restrict__ DY,
-                                                                 const float* __restrict__ X, const float* __restrict__ W,
-                                                                 const float* __restrict__ Rstd, int M, int C)
+                                                                  float* __restrict__ part, const float* __restrict__ DY,
+                                                                  const float* __restrict__ X, const float* __restrict__ W,
+                                                                  const float* __restrict__ Rstd, int M, int C)
 {
 	__shared__ double sdot[2][32]; // the warps' sums, by the row's parity
 	const int nt = blockDim.x, t = threadIdx.x, nw = (nt + 31) >> 5, lane = t & 31, w = t >> 5;
-	float wc[NORM_VPT], pw[NORM_VPT], x[NORM_VPT], g[NORM_VPT];
+	float wc[NORM_VPT], pw[NORM_VPT];
 #pragma unroll
 	for (int i = 0; i < NORM_VPT; i++) {
 		int c = t + i * nt;
 		wc[i] = c < C ? W[c] : 0.f;
 		pw[i] = 0.f;
-		x[i] = g[i] = 0.f;
 	}
-	long long m = blockIdx.x;
-	float r = 0.f;
-	if (m < M) {
-		r = Rstd[m];
+	int parity = 0;
+	for (long long m = blockIdx.x; m < M; m += gridDim.x, parity ^= 1) {
+		const float *x = X + m * C, *dy = DY + m * C;
+		const float r = Rstd[m];
+		float xh[NORM_VPT], gw[NORM_VPT], g[NORM_VPT];
 #pragma unroll
 		for (int i = 0; i < NORM_VPT; i++) {
 			int c = t + i * nt;
-			if (c < C) x[i] = X[m * C + c], g[i] = DY[m * C + c];
+			bool ok = c < C;
+			xh[i] = ok ? x[c] * r : 0.f;
+			g[i] = ok ? dy[c] : 0.f;
 		}
-	}
-	for (int parity = 0; m < M; m += gridDim.x, parity ^= 1) {
-		float xh[NORM_VPT], gw[NORM_VPT];
 		double dot = 0;
 #pragma unroll
 		for (int i = 0; i < NORM_VPT; i++) {
-			xh[i] = x[i] * r;
 			gw[i] = g[i] * wc[i];
 			dot += (double)gw[i] * xh[i];
 			pw[i] += g[i] * xh[i];
-		}
-		// This row's dx (when added to) and the next row's inputs: loads
-		// in flight through the sum and the barrier.
-		float* dx = DX + m * C;
-		float dx0[NORM_VPT];
-#pragma unroll
-		for (int i = 0; i < NORM_VPT; i++) {
-			int c = t + i * nt;
-			dx0[i] = add && c < C ? dx[c] : 0.f;
-		}
-		const long long mn = m + gridDim.x;
-		const float rr = r;
-		if (mn < M) {
-			r = Rstd[mn];
-#pragma unroll
-			for (int i = 0; i < NORM_VPT; i++) {
-				int c = t + i * nt;
-				if (c < C) x[i] = X[mn * C + c], g[i] = DY[mn * C + c];
-			}
 		}
 		dot = warp_sum_d(dot);
 		if (lane == 0) sdot[parity][w] = dot;
@@ -151,12 +130,13 @@ extern "C" __global__ void __launch_bounds__(512) rmsnorm_bwd_rows(float* __rest
 		dot = 0;
 		for (int i = 0; i < nw; i++) dot += sdot[parity][i];
 		const float mean = (float)(dot / C);
+		float* dx = DX + m * C;
 #pragma unroll
 		for (int i = 0; i < NORM_VPT; i++) {
 			int c = t + i * nt;
 			if (c >= C) continue;
-			float v = rr * (gw[i] - xh[i] * mean);
-			v = add ? __fadd_rn(dx0[i], v) : v;
+			float v = r * (gw[i] - xh[i] * mean);
+			v = add ? __fadd_rn(dx[c], v) : v;
 			dx[c] = v;
 			if (DX16) DX16[m * C + c] = bf16_bits(v);
 		}
