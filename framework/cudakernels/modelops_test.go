@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/mambakit/mambakit/framework/cuda"
@@ -21,6 +22,63 @@ func TestEmbedIndex(t *testing.T) {
 	}
 	if _, err := NewEmbedIndex([]int32{4}, 4); err == nil {
 		t.Fatal("id 4 of V 4 accepted")
+	}
+	if _, err := NewEmbedIndex([]int32{0, -1}, 4); err == nil {
+		t.Fatal("id -1 accepted")
+	}
+	// Against a stable sort of the rows by id, on random and awkward ids.
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, c := range []struct{ M, V int }{{0, 5}, {1, 1}, {7, 1}, {100, 3}, {1000, 50280}, {16384, 50280}, {300, 300}} {
+		ids := make([]int32, c.M)
+		for i := range ids {
+			ids[i] = int32(r.IntN(c.V))
+		}
+		if c.M > 2 {
+			ids[0], ids[c.M-1] = 0, int32(c.V-1) // the ends of the vocabulary
+		}
+		ix, err := NewEmbedIndex(ids, c.V)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := embedIndexBySort(ids); fmt.Sprint(ix.buf) != fmt.Sprint(want.buf) || ix.NU != want.NU || ix.M != c.M {
+			t.Errorf("M %d V %d: index differs from the stable sort's", c.M, c.V)
+		}
+	}
+}
+
+// embedIndexBySort is the index by a stable sort of the rows by id: the
+// definition NewEmbedIndex's counting sort is held to.
+func embedIndexBySort(ids []int32) *EmbedIndex {
+	M := len(ids)
+	pos := make([]int32, M)
+	for i := range pos {
+		pos[i] = int32(i)
+	}
+	slices.SortStableFunc(pos, func(a, b int32) int { return int(ids[a]) - int(ids[b]) })
+	var uids, off []int32
+	for k, p := range pos {
+		if k == 0 || ids[p] != ids[pos[k-1]] {
+			uids = append(uids, ids[p])
+			off = append(off, int32(k))
+		}
+	}
+	off = append(off, int32(M))
+	buf := append(append(append([]int32{}, uids...), off...), pos...)
+	return &EmbedIndex{M: M, NU: len(uids), buf: buf}
+}
+
+// BenchmarkNewEmbedIndex: the index of a mamba-130m batch (8 × 2048 ids
+// of 50,280), built on the host for every training step.
+func BenchmarkNewEmbedIndex(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	ids := make([]int32, 8*2048)
+	for i := range ids {
+		ids[i] = int32(r.IntN(50280))
+	}
+	for b.Loop() {
+		if _, err := NewEmbedIndex(ids, 50280); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

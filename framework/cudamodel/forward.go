@@ -91,10 +91,6 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 			return 0, err
 		}
 	}
-	var err error
-	if a.index, err = cudakernels.NewEmbedIndex(b.Inputs, V); err != nil {
-		return 0, err
-	}
 	eps := float32(c.LayerNormEpsilon)
 
 	e, end := g.startPass("forward", nil)
@@ -108,6 +104,13 @@ func (g *Model) Forward(b *backbone.Batch, st *State) (float64, error) {
 	g.products(e, product{name: "head", transB: true, m: M, n: V, k: D, a: a.xnF, a16: xnF16, b: at(p, ly.embed), c: a.logits})
 	if e.err != nil {
 		return 0, e.err
+	}
+	// The embedding's index for the backward pass, built on the host while
+	// the device runs the launches above (built before them, the device
+	// waited for it: the copies of the ids had drained its queue).
+	var err error
+	if a.index, err = cudakernels.NewEmbedIndex(b.Inputs, V); err != nil {
+		return 0, err
 	}
 	if st != nil {
 		st.cur = 1 - a.stateIn
