@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mambakit/mambakit/framework/backbone"
@@ -73,12 +72,13 @@ func Train(o TrainOptions, w io.Writer) error {
 	if err := pl.Check(); err != nil {
 		return err
 	}
-	if _, err := pl.Products(); err != nil {
+	prec, err := pl.Products()
+	if err != nil {
 		return err
 	}
 	var dev trainDevice
 	if o.Device == train.CUDA {
-		dev = &gpuTrain{o: o}
+		dev = &gpuTrain{o: o, prec: prec, peak: peakMode(prec)}
 	} else {
 		if err := useCPU(o.Threads, o.BLAS); err != nil {
 			return err
@@ -148,7 +148,6 @@ func Train(o TrainOptions, w io.Writer) error {
 		fmt.Fprintf(w, "step %d/%d  loss %.4f  %s (forward %s, backward %s, clip+AdamW %s)  %.0f tokens/s\n",
 			i, o.Steps, loss, dev.dur(tm.step), dev.dur(tm.fwd), dev.dur(tm.bwd), dev.dur(tm.opt), tok/tm.step)
 	}
-	stop()
 	return dev.summary(w, all, tok)
 }
 
@@ -241,8 +240,7 @@ func (c *cpuTrain) timed() (func(), error) {
 		return nil, err
 	}
 	c.start = time.Now()
-	var once sync.Once
-	return func() { once.Do(stop) }, nil
+	return stop, nil
 }
 
 func (c *cpuTrain) after() error         { return nil }

@@ -52,11 +52,6 @@ type gpuTrain struct {
 // against, cuBLAS at 8192³ in the precision's mode, before the model
 // takes the device's memory (as the runs before train.Step did).
 func (c *gpuTrain) open(w io.Writer) error {
-	prec, err := train.Placement{Device: train.CUDA, TF32: c.o.TF32, Precision: c.o.Precision}.Products()
-	if err != nil {
-		return err
-	}
-	c.prec, c.peak = prec, peakMode(prec)
 	d, err := cuda.Open()
 	if err != nil {
 		return err
